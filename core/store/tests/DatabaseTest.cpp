@@ -83,3 +83,34 @@ TEST(Database, ModulesAreIndependent) {
     EXPECT_EQ(db.schemaVersion("a"), 1);
     EXPECT_EQ(db.schemaVersion("b"), 2);
 }
+
+#include "hub/store/AuditLog.h"
+
+TEST(AuditLog, WritesEveryQueuedRecordAndSurvivesRestart) {
+    TempDb tmp;
+    {
+        Database db({tmp.path});
+        hub::store::AuditLog audit(db);
+        for (int i = 0; i < 1000; ++i) {
+            hub::store::AuditRecord r;
+            r.subject = "2023010001";
+            r.system = "student_affairs";
+            r.operation = "get_student";
+            r.outcome = i % 10 ? "ok" : "timeout";
+            r.httpStatus = i % 10 ? 200 : 504;
+            r.durationUs = i;
+            r.requestId = "r" + std::to_string(i);
+            audit.record(r);
+        }
+        audit.flush();
+        EXPECT_EQ(audit.written(), 1000u);
+        EXPECT_EQ(audit.dropped(), 0u);
+    }
+    Database db({tmp.path});
+    int total = 0, timeouts = 0;
+    auto s = db.session();
+    s << "SELECT count(*) FROM audit_calls", into(total), now;
+    s << "SELECT count(*) FROM audit_calls WHERE outcome = 'timeout' AND http_status = 504", into(timeouts), now;
+    EXPECT_EQ(total, 1000);
+    EXPECT_EQ(timeouts, 100);
+}

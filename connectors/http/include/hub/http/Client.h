@@ -1,0 +1,58 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace hub::http {
+
+/// An outbound HTTP response. status 0 never reaches callers: failures throw.
+struct Response {
+    int status = 0;
+    std::string headers;  ///< "Name: value\r\n" lines
+    std::string body;
+};
+
+/// Why an outbound request got no response.
+enum class Failure { Timeout, Unavailable, BadRequest };
+
+class RequestError : public std::exception {
+public:
+    RequestError(Failure failure, std::string message)
+        : failure_(failure), message_(std::move(message)) {}
+    Failure failure() const noexcept { return failure_; }
+    const char* what() const noexcept override { return message_.c_str(); }
+
+private:
+    Failure failure_;
+    std::string message_;
+};
+
+/// HTTP/1.1 client for vendor systems, on Poco::Net, with keep-alive connection
+/// pools per origin (scheme, host, port). Thread-safe; a request holds one
+/// pooled connection for its duration and no lock while on the network.
+class Client {
+public:
+    struct Options {
+        std::size_t maxIdlePerOrigin = 64;             ///< Idle connections kept per origin.
+        std::chrono::milliseconds idleTimeout{4000};   ///< Drop idle connections older than this
+                                                       ///< (below common server keep-alive of 5 s).
+        std::size_t maxResponseBytes = 16 * 1024 * 1024;
+    };
+
+    Client();
+    explicit Client(const Options& options);
+    ~Client();
+
+    /// Performs one request. headers are "Name: value\r\n" lines. Throws
+    /// RequestError when no complete response arrives within timeout.
+    Response request(std::string_view method, std::string_view url, std::string_view headers,
+                     std::string_view body, std::chrono::milliseconds timeout);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hub::http

@@ -1,0 +1,90 @@
+#pragma once
+
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace hub::api {
+
+namespace http = boost::beast::http;
+
+using BeastRequest = http::request<http::string_body>;
+using BeastResponse = http::response<http::string_body>;
+
+/// Who is calling, as the authenticator established it.
+struct Principal {
+    std::string subject;             ///< JWT sub; empty when unauthenticated.
+    std::vector<std::string> roles;
+    std::string actingFor;           ///< A service token acting for this user.
+    bool authenticated() const { return !subject.empty(); }
+};
+
+/// A request as a handler sees it: Beast's message plus what routing found.
+struct Request {
+    BeastRequest message;
+    std::string_view path;   ///< Target without the query, into message.target().
+    std::string_view query;  ///< After '?', without it; may be empty.
+    std::vector<std::pair<std::string_view, std::string>> params;  ///< {name} segments, decoded.
+    std::string requestId;
+    Principal principal;  ///< Set by the authenticator, read by handlers.
+
+    std::string_view header(std::string_view name) const;
+    /// A path parameter by name; empty when absent.
+    const std::string& param(std::string_view name) const;
+    /// The value of a query parameter (percent-decoded), if present.
+    bool queryParam(std::string_view name, std::string& value) const;
+};
+
+using RequestPtr = std::shared_ptr<Request>;
+
+/// An answer. Handlers fill status, contentType and body.
+struct Response {
+    unsigned status = 200;
+    std::string contentType = "application/json";
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;
+
+    static Response json(unsigned status, std::string body) {
+        Response r;
+        r.status = status;
+        r.body = std::move(body);
+        return r;
+    }
+};
+
+/// Appends s as a JSON string; invalid UTF-8 becomes U+FFFD, so the result is
+/// always valid JSON whatever the input.
+void appendJsonString(std::string& out, std::string_view s);
+
+/// RFC 7807 problem+json. type defaults to about:blank; title to the status text.
+Response problem(unsigned status, std::string_view detail, std::string_view title = {},
+                 std::string_view type = {});
+
+/// Delivers the answer to a request. Copyable; callable from any thread; only the
+/// first send counts (a late plugin answer after a timeout is dropped).
+class Responder {
+public:
+    struct State;
+    explicit Responder(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+    /// Sends response; returns false when an answer was already sent.
+    bool send(Response response) const;
+    bool sent() const;
+
+    /// Runs fn on the connection's I/O thread after delay, unless already sent.
+    void after(std::chrono::milliseconds delay, std::function<void()> fn) const;
+
+private:
+    std::shared_ptr<State> state_;
+};
+
+using Handler = std::function<void(const RequestPtr&, Responder)>;
+
+}  // namespace hub::api

@@ -1,0 +1,59 @@
+#pragma once
+
+#include "hub/api/Router.h"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace hub::api {
+
+/// The HTTP front end: Boost.Beast on Asio. A few I/O threads run every
+/// connection asynchronously; handlers answer inline (cheap work) or later from
+/// any thread (plugin calls), so nothing blocks the listener.
+class HttpServer {
+public:
+    struct Options {
+        std::string address = "127.0.0.1";
+        std::uint16_t port = 8080;  ///< 0 picks a free port; see port().
+        std::size_t ioThreads = 2;
+        std::size_t maxBodyBytes = 1024 * 1024;  ///< Larger bodies get 413.
+        std::size_t maxHeaderBytes = 16 * 1024;  ///< Larger headers get 431.
+        std::chrono::seconds idleTimeout{30};    ///< Keep-alive connections idle longer are closed.
+        std::chrono::seconds readTimeout{15};    ///< A request must arrive within this.
+        std::size_t maxConnections = 10000;      ///< Beyond it, new connections get 503 and close.
+    };
+
+    /// Checks a request before its handler runs: returns a problem response to
+    /// refuse it, or nothing to let it through (after setting request->principal).
+    using Authenticator = std::function<std::optional<Response>(Request&)>;
+
+    /// Called once per answered request (access log, metrics, audit).
+    using Observer = std::function<void(const Request&, unsigned status, std::chrono::microseconds)>;
+
+    HttpServer(Options options, const Router& router);
+    ~HttpServer();
+
+    void setAuthenticator(Authenticator authenticator);
+    void setObserver(Observer observer);
+
+    /// Binds and starts the I/O threads. Throws on a bind failure.
+    void start();
+
+    /// Stops accepting, lets requests in flight finish (up to drainTimeout), then
+    /// closes every connection and joins the threads.
+    void stop(std::chrono::milliseconds drainTimeout = std::chrono::milliseconds(10000));
+
+    std::uint16_t port() const;
+    std::size_t inFlight() const;
+
+private:
+    friend class Session;
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hub::api

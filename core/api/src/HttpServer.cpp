@@ -1,0 +1,326 @@
+#include "hub/api/HttpServer.h"
+
+#include <Poco/Logger.h>
+#include <Poco/UUIDGenerator.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace hub::api {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+Poco::Logger& logger() { return Poco::Logger::get("hub.http"); }
+
+// Request ids: a per-process random prefix and a counter, cheaper than a UUID
+// per request and still unique across restarts.
+std::string nextRequestId() {
+    static const std::string prefix = Poco::UUIDGenerator::defaultGenerator().createRandom().toString().substr(0, 8);
+    static std::atomic<std::uint64_t> counter{0};
+    return prefix + "-" + std::to_string(counter.fetch_add(1, std::memory_order_relaxed) + 1);
+}
+
+}  // namespace
+
+class Session;
+
+struct Responder::State {
+    std::shared_ptr<Session> session;
+    std::atomic<bool> sent{false};
+};
+
+struct HttpServer::Impl {
+    Options options;
+    const Router& router;
+    Authenticator authenticator;
+    Observer observer;
+
+    // Counters first: sessions still queued in io touch them when io is destroyed.
+    std::atomic<bool> stopping{false};
+    std::atomic<std::size_t> inFlight{0};
+    std::atomic<std::size_t> connections{0};
+    std::mutex drainMutex;
+    std::condition_variable drained;
+    std::uint16_t boundPort = 0;
+    asio::io_context io;
+    std::optional<tcp::acceptor> acceptor;
+    std::vector<std::thread> threads;
+
+    Impl(Options o, const Router& r) : options(std::move(o)), router(r) {}
+
+    void accept();
+    void requestDone() {
+        if (inFlight.fetch_sub(1) == 1 && stopping) {
+            std::lock_guard lock(drainMutex);
+            drained.notify_all();
+        }
+    }
+};
+
+/// One connection: reads a request, dispatches it, writes the answer, repeats
+/// while keep-alive. All of its I/O runs on its strand.
+class Session : public std::enable_shared_from_this<Session> {
+public:
+    Session(tcp::socket socket, HttpServer::Impl& server)
+        : stream_(std::move(socket)), server_(server) {
+        server_.connections.fetch_add(1);
+    }
+    ~Session() { server_.connections.fetch_sub(1); }
+
+    void start() {
+        asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+    }
+
+    void deliver(Response response) {
+        asio::post(stream_.get_executor(), [self = shared_from_this(), r = std::move(response)]() mutable {
+            self->write(std::move(r));
+        });
+    }
+
+    asio::any_io_executor executor() { return stream_.get_executor(); }
+
+    // Refuses a connection beyond the limit with a short 503.
+    void refuseOverload() {
+        auto self = shared_from_this();
+        asio::dispatch(stream_.get_executor(), [self] {
+            self->keepAlive_ = false;
+            self->version_ = 11;
+            self->started_ = std::chrono::steady_clock::now();
+            self->writeRaw(problem(503, "too many connections"), false);
+        });
+    }
+
+private:
+    void read() {
+        parser_.emplace();
+        parser_->body_limit(server_.options.maxBodyBytes);
+        parser_->header_limit(static_cast<std::uint32_t>(server_.options.maxHeaderBytes));
+        // The first request gets readTimeout; between keep-alive requests, idleTimeout.
+        stream_.expires_after(served_ ? server_.options.idleTimeout : server_.options.readTimeout);
+        http::async_read(stream_, buffer_, *parser_,
+                         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->onRead(ec); });
+    }
+
+    void onRead(beast::error_code ec) {
+        if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+            ec == asio::error::connection_reset || ec == beast::error::timeout ||
+            ec == asio::error::operation_aborted) {
+            close();
+            return;
+        }
+        started_ = std::chrono::steady_clock::now();
+        version_ = 11;
+        if (ec) {
+            // The request cannot be trusted past this point: answer and close.
+            keepAlive_ = false;
+            unsigned status = 400;
+            std::string detail = "malformed HTTP request: " + ec.message();
+            if (ec == http::error::body_limit) {
+                status = 413;
+                detail = "request body larger than " + std::to_string(server_.options.maxBodyBytes) + " bytes";
+            } else if (ec == http::error::header_limit) {
+                status = 431;
+                detail = "request headers larger than " + std::to_string(server_.options.maxHeaderBytes) + " bytes";
+            }
+            server_.inFlight.fetch_add(1);
+            writeRaw(problem(status, detail), true);
+            return;
+        }
+        server_.inFlight.fetch_add(1);
+        auto request = std::make_shared<Request>();
+        request->message = parser_->release();
+        version_ = request->message.version();
+        keepAlive_ = request->message.keep_alive() && !server_.stopping;
+        std::string_view target(request->message.target().data(), request->message.target().size());
+        auto q = target.find('?');
+        request->path = target.substr(0, q);
+        request->query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+        auto rid = request->message.find("X-Request-Id");
+        if (rid != request->message.end() && rid->value().size() <= 128)
+            request->requestId = std::string(rid->value());
+        else
+            request->requestId = nextRequestId();
+        current_ = request;
+
+        auto state = std::make_shared<Responder::State>();
+        state->session = shared_from_this();
+        Responder responder(state);
+
+        const Router::Route* route = nullptr;
+        auto match = server_.router.match(request->message.method(), request->path, route, request->params);
+        if (match == Router::Match::NoPath) {
+            responder.send(problem(404, "no such resource: " + std::string(request->path)));
+            return;
+        }
+        if (match == Router::Match::NoMethod) {
+            responder.send(problem(405, std::string(request->message.method_string()) + " is not allowed on " +
+                                            std::string(request->path)));
+            return;
+        }
+        if (route->authenticated && server_.authenticator) {
+            if (auto refusal = server_.authenticator(*request)) {
+                responder.send(std::move(*refusal));
+                return;
+            }
+        }
+        try {
+            route->handler(request, responder);
+        } catch (const std::exception& e) {
+            logger().error("handler for %s failed: %s", std::string(request->path), std::string(e.what()));
+            responder.send(problem(500, "internal error; request id " + request->requestId));
+        }
+    }
+
+    void write(Response r) { writeRaw(std::move(r), true); }
+
+    void writeRaw(Response r, bool counted) {
+        auto response = std::make_shared<BeastResponse>(static_cast<http::status>(r.status), version_);
+        response->set(http::field::server, "campushub");
+        response->set(http::field::content_type, r.contentType);
+        if (current_) response->set("X-Request-Id", current_->requestId);
+        for (auto& [name, value] : r.headers) response->set(name, value);
+        response->body() = std::move(r.body);
+        response->keep_alive(keepAlive_ && !server_.stopping);
+        response->prepare_payload();
+        auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_);
+        if (server_.observer && current_) {
+            try {
+                server_.observer(*current_, r.status, elapsed);
+            } catch (...) {
+            }
+        }
+        stream_.expires_after(server_.options.readTimeout);
+        http::async_write(stream_, *response,
+                          [self = shared_from_this(), response, counted](beast::error_code ec, std::size_t) {
+                              if (counted) self->server_.requestDone();
+                              self->current_.reset();
+                              self->served_ = true;
+                              if (ec || !response->keep_alive()) {
+                                  self->close();
+                                  return;
+                              }
+                              self->read();
+                          });
+    }
+
+    void close() {
+        beast::error_code ignored;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        stream_.close();
+    }
+
+    friend class hub::api::Responder;
+
+    beast::tcp_stream stream_;
+    HttpServer::Impl& server_;
+    beast::flat_buffer buffer_;
+    std::optional<http::request_parser<http::string_body>> parser_;
+    RequestPtr current_;
+    std::chrono::steady_clock::time_point started_;
+    unsigned version_ = 11;
+    bool keepAlive_ = true;
+    bool served_ = false;
+};
+
+bool Responder::send(Response response) const {
+    if (state_->sent.exchange(true)) return false;
+    auto session = std::move(state_->session);
+    session->deliver(std::move(response));
+    return true;
+}
+
+bool Responder::sent() const { return state_->sent.load(); }
+
+void Responder::after(std::chrono::milliseconds delay, std::function<void()> fn) const {
+    auto session = state_->session;
+    if (!session) return;
+    auto timer = std::make_shared<asio::steady_timer>(session->executor(), delay);
+    timer->async_wait([timer, state = state_, fn = std::move(fn)](beast::error_code ec) {
+        if (!ec && !state->sent.load()) fn();
+    });
+}
+
+void HttpServer::Impl::accept() {
+    acceptor->async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+        if (ec) {
+            if (ec == asio::error::operation_aborted || stopping) return;
+            logger().warning("accept failed: %s", ec.message());
+        } else {
+            socket.set_option(tcp::no_delay(true), ec);
+            auto session = std::make_shared<Session>(std::move(socket), *this);
+            if (connections.load() > options.maxConnections)
+                session->refuseOverload();
+            else
+                session->start();
+        }
+        if (!stopping) accept();
+    });
+}
+
+HttpServer::HttpServer(Options options, const Router& router)
+    : impl_(std::make_unique<Impl>(std::move(options), router)) {}
+
+HttpServer::~HttpServer() { stop(std::chrono::milliseconds(0)); }
+
+void HttpServer::setAuthenticator(Authenticator authenticator) { impl_->authenticator = std::move(authenticator); }
+void HttpServer::setObserver(Observer observer) { impl_->observer = std::move(observer); }
+
+void HttpServer::start() {
+    auto address = asio::ip::make_address(impl_->options.address);
+    tcp::endpoint endpoint(address, impl_->options.port);
+    impl_->acceptor.emplace(impl_->io);
+    impl_->acceptor->open(endpoint.protocol());
+    impl_->acceptor->set_option(asio::socket_base::reuse_address(true));
+    impl_->acceptor->bind(endpoint);
+    impl_->acceptor->listen(asio::socket_base::max_listen_connections);
+    impl_->boundPort = impl_->acceptor->local_endpoint().port();
+    impl_->accept();
+    std::size_t n = std::max<std::size_t>(1, impl_->options.ioThreads);
+    for (std::size_t i = 0; i < n; ++i)
+        impl_->threads.emplace_back([this] {
+            pthread_setname_np(pthread_self(), "http-io");
+            impl_->io.run();
+        });
+    logger().information("listening on http://%s:%hu/", impl_->options.address, impl_->boundPort);
+}
+
+void HttpServer::stop(std::chrono::milliseconds drainTimeout) {
+    if (impl_->threads.empty()) return;
+    impl_->stopping = true;
+    asio::post(impl_->io, [this] {
+        beast::error_code ignored;
+        if (impl_->acceptor) impl_->acceptor->close(ignored);
+    });
+    {
+        std::unique_lock lock(impl_->drainMutex);
+        impl_->drained.wait_for(lock, drainTimeout, [this] { return impl_->inFlight.load() == 0; });
+    }
+    if (impl_->inFlight.load() != 0)
+        logger().warning("stopping with %z requests still in flight", impl_->inFlight.load());
+    impl_->io.stop();
+    for (auto& t : impl_->threads) t.join();
+    impl_->threads.clear();
+}
+
+std::uint16_t HttpServer::port() const { return impl_->boundPort; }
+std::size_t HttpServer::inFlight() const { return impl_->inFlight.load(); }
+
+}  // namespace hub::api

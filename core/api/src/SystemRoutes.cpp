@@ -1,0 +1,221 @@
+#include "hub/api/SystemRoutes.h"
+
+#include "hub/host/PluginHost.h"
+#include "hub/store/AuditLog.h"
+
+#include <campushub/plugin.h>
+
+#include <Poco/Exception.h>
+#include <Poco/JSON/Parser.h>
+
+namespace hub::api {
+
+namespace {
+
+constexpr std::string_view kProblemBase = "urn:campushub:problem:";
+
+struct StatusInfo {
+    unsigned http;
+    const char* outcome;
+    const char* title;
+};
+
+StatusInfo statusInfo(int status) {
+    switch (status) {
+    case CH_OK: return {200, "ok", "OK"};
+    case CH_ERR_INVALID_ARGUMENT: return {400, "invalid_argument", "Invalid argument"};
+    case CH_ERR_NOT_FOUND: return {404, "not_found", "Not found in the department system"};
+    case CH_ERR_UNKNOWN_OPERATION: return {404, "unknown_operation", "Unknown operation"};
+    case CH_ERR_PERMISSION: return {403, "permission", "Refused by the department system"};
+    case CH_ERR_CONFLICT: return {409, "conflict", "Conflict"};
+    case CH_ERR_UNAVAILABLE: return {503, "unavailable", "Department system unavailable"};
+    case CH_ERR_TIMEOUT: return {504, "timeout", "Department system timed out"};
+    default: return {502, "plugin_error", "Plugin failure"};
+    }
+}
+
+// A plugin's error text is either {"detail": "..."} or a plain message.
+std::string errorDetail(const std::string& body) {
+    if (!body.empty() && body.front() == '{') {
+        try {
+            Poco::JSON::Parser parser;
+            auto o = parser.parse(body).extract<Poco::JSON::Object::Ptr>();
+            if (o->has("detail")) return o->getValue<std::string>("detail");
+        } catch (const std::exception&) {
+        }
+    }
+    return body.substr(0, 2048);
+}
+
+bool validJson(const std::string& text, std::string& error) {
+    try {
+        Poco::JSON::Parser parser;
+        parser.parse(text);
+        return true;
+    } catch (const Poco::Exception& e) {
+        error = e.message();
+    } catch (const std::exception& e) {
+        error = e.what();
+    }
+    return false;
+}
+
+std::string slug(std::string_view s) {
+    std::string out(kProblemBase);
+    out += s;
+    return out;
+}
+
+}  // namespace
+
+void addHealthRoutes(Router& router, host::PluginHost& plugins) {
+    router.add(http::verb::get, "/healthz",
+               [](const RequestPtr&, Responder r) { r.send(Response::json(200, R"({"status":"ok"})")); },
+               false);
+    router.add(http::verb::get, "/readyz",
+               [&plugins](const RequestPtr&, Responder r) {
+                   std::size_t loaded = plugins.list().size();
+                   std::string body = "{\"status\":\"" + std::string(loaded ? "ready" : "no plugins loaded") +
+                                      "\",\"plugins\":" + std::to_string(loaded) + "}";
+                   r.send(Response::json(loaded ? 200 : 503, std::move(body)));
+               },
+               false);
+}
+
+void addSystemRoutes(Router& router, host::PluginHost& plugins, store::AuditLog* audit) {
+    router.add(http::verb::get, "/api/v1/systems", [&plugins](const RequestPtr&, Responder r) {
+        std::string out = "{\"systems\":[";
+        bool first = true;
+        for (const auto& s : plugins.list()) {
+            if (!first) out += ',';
+            first = false;
+            out += "{\"name\":";
+            appendJsonString(out, s.name);
+            out += ",\"version\":";
+            appendJsonString(out, s.version);
+            out += ",\"status\":";
+            appendJsonString(out, s.status);
+            out += ",\"vendor\":";
+            appendJsonString(out, s.vendor);
+            out += ",\"description\":";
+            appendJsonString(out, s.description);
+            out += ",\"isolation\":";
+            appendJsonString(out, s.isolation);
+            out += ",\"active_calls\":" + std::to_string(s.active);
+            out += ",\"queued_calls\":" + std::to_string(s.queued);
+            out += ",\"operations\":[";
+            for (std::size_t i = 0; i < s.operations.size(); ++i) {
+                if (i) out += ',';
+                out += "{\"name\":";
+                appendJsonString(out, s.operations[i].name);
+                out += ",\"description\":";
+                appendJsonString(out, s.operations[i].description);
+                out += '}';
+            }
+            out += "]}";
+        }
+        out += "]}";
+        r.send(Response::json(200, std::move(out)));
+    });
+
+    router.add(
+        http::verb::post, "/api/v1/systems/{system}/operations/{operation}",
+        [&plugins, audit](const RequestPtr& request, Responder responder) {
+            const std::string& system = request->param("system");
+            const std::string& operation = request->param("operation");
+            auto started = std::chrono::steady_clock::now();
+
+            auto finish = [request, audit, system, operation, started](Responder& r, Response response,
+                                                                       const char* outcome) {
+                unsigned status = response.status;
+                if (!r.send(std::move(response))) return;
+                if (!audit) return;
+                store::AuditRecord record;
+                record.subject = request->principal.subject;
+                record.actingFor = request->principal.actingFor;
+                record.system = system;
+                record.operation = operation;
+                record.outcome = outcome;
+                record.httpStatus = static_cast<int>(status);
+                record.durationUs = std::chrono::duration_cast<std::chrono::microseconds>(
+                                        std::chrono::steady_clock::now() - started)
+                                        .count();
+                record.requestId = request->requestId;
+                audit->record(std::move(record));
+            };
+
+            if (!plugins.has(system)) {
+                finish(responder, problem(404, "no connected system named '" + system + "'", "Unknown system",
+                                          slug("unknown-system")),
+                       "unknown_system");
+                return;
+            }
+            std::string body = request->message.body();
+            if (body.empty()) body = "{}";
+            std::string error;
+            if (!validJson(body, error)) {
+                finish(responder, problem(400, "request body is not valid JSON: " + error, "Malformed JSON",
+                                          slug("malformed-json")),
+                       "malformed_json");
+                return;
+            }
+            auto limits = plugins.limits(system);
+            auto deadline = host::Clock::now() + limits.timeout;
+            host::Caller caller{request->principal.subject, request->principal.roles,
+                                request->principal.actingFor};
+
+            auto submitted = plugins.submit(
+                system, operation, std::move(body), std::move(caller), deadline,
+                [finish, responder](host::CallResult result) mutable {
+                    if (responder.sent()) return;  // timed out already
+                    StatusInfo info = statusInfo(result.status);
+                    if (result.status == CH_OK) {
+                        std::string invalid;
+                        if (!validJson(result.body, invalid)) {
+                            finish(responder,
+                                   problem(502, "the plugin answered with invalid JSON: " + invalid,
+                                           "Plugin failure", slug("plugin-invalid-answer")),
+                                   "plugin_invalid_answer");
+                            return;
+                        }
+                        finish(responder, Response::json(200, std::move(result.body)), info.outcome);
+                        return;
+                    }
+                    finish(responder,
+                           problem(info.http, errorDetail(result.body), info.title,
+                                   slug(std::string(info.outcome))),
+                           info.outcome);
+                });
+            switch (submitted) {
+            case host::PluginHost::Submit::Accepted:
+                responder.after(limits.timeout, [finish, responder, system, limits]() mutable {
+                    finish(responder,
+                           problem(504,
+                                   system + " did not answer within " + std::to_string(limits.timeout.count()) +
+                                       " ms",
+                                   "Department system timed out", slug("timeout")),
+                           "timeout");
+                });
+                return;
+            case host::PluginHost::Submit::UnknownOperation:
+                finish(responder,
+                       problem(404, "system '" + system + "' has no operation '" + operation + "'",
+                               "Unknown operation", slug("unknown-operation")),
+                       "unknown_operation");
+                return;
+            case host::PluginHost::Submit::Overloaded:
+                finish(responder,
+                       problem(503, system + " is at its concurrency limit; retry later", "Overloaded",
+                               slug("overloaded")),
+                       "overloaded");
+                return;
+            case host::PluginHost::Submit::UnknownSystem:
+                finish(responder, problem(404, "no connected system named '" + system + "'", "Unknown system",
+                                          slug("unknown-system")),
+                       "unknown_system");
+                return;
+            }
+        });
+}
+
+}  // namespace hub::api

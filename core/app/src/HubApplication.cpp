@@ -1,0 +1,150 @@
+#include "HubApplication.h"
+
+#include "hub/api/HttpServer.h"
+#include "hub/api/Router.h"
+#include "hub/api/SystemRoutes.h"
+#include "hub/host/PluginHost.h"
+#include "hub/http/Client.h"
+#include "hub/store/AuditLog.h"
+#include "hub/store/Database.h"
+
+#include <Poco/AutoPtr.h>
+#include <Poco/ConsoleChannel.h>
+#include <Poco/FileStream.h>
+#include <Poco/FormattingChannel.h>
+#include <Poco/Logger.h>
+#include <Poco/PatternFormatter.h>
+#include <Poco/Util/HelpFormatter.h>
+#include <Poco/Util/MapConfiguration.h>
+#include <Poco/Util/Option.h>
+#include <Poco/Util/OptionCallback.h>
+#include <Poco/Util/OptionSet.h>
+
+#include <iostream>
+
+namespace hub::app {
+
+namespace {
+
+// The embedded defaults: hubd runs with no config file at all. A config file
+// overrides any of them.
+void addDefaults(Poco::Util::MapConfiguration& d) {
+    d.setString("http.address", "127.0.0.1");
+    d.setInt("http.port", 8080);
+    d.setInt("http.ioThreads", 2);
+    d.setInt("http.maxBodyBytes", 1024 * 1024);
+    d.setInt("http.idleTimeoutSeconds", 30);
+    d.setInt("http.drainTimeoutMs", 10000);
+    d.setString("store.path", "var/hub.db");
+    d.setString("plugins.dir", "plugins-enabled");
+    d.setInt("plugins.defaults.timeoutMs", 5000);
+    d.setInt("plugins.defaults.concurrency", 8);
+    d.setInt("plugins.defaults.queue", 64);
+}
+
+}  // namespace
+
+HubApplication::HubApplication() { setUnixOptions(true); }
+HubApplication::~HubApplication() = default;
+
+void HubApplication::defineOptions(Poco::Util::OptionSet& options) {
+    ServerApplication::defineOptions(options);
+    options.addOption(Poco::Util::Option("config", "c", "read the hub configuration from FILE (XML)")
+                          .required(false)
+                          .repeatable(false)
+                          .argument("FILE")
+                          .callback(Poco::Util::OptionCallback<HubApplication>(this, &HubApplication::handleConfig)));
+    options.addOption(Poco::Util::Option("help", "h", "show the options and exit")
+                          .required(false)
+                          .repeatable(false)
+                          .callback(Poco::Util::OptionCallback<HubApplication>(this, &HubApplication::handleHelp)));
+}
+
+void HubApplication::handleConfig(const std::string&, const std::string& value) { configFile_ = value; }
+
+void HubApplication::handleHelp(const std::string&, const std::string&) {
+    helpRequested_ = true;
+    Poco::Util::HelpFormatter help(options());
+    help.setCommand(commandName());
+    help.setUsage("[--config FILE] [--daemon --pidfile FILE]");
+    help.setHeader("CampusHub integration hub daemon.");
+    help.format(std::cout);
+    stopOptionsProcessing();
+}
+
+void HubApplication::initialize(Poco::Util::Application& self) {
+    Poco::AutoPtr<Poco::Util::MapConfiguration> defaults(new Poco::Util::MapConfiguration);
+    addDefaults(*defaults);
+    config().add(defaults, PRIO_DEFAULT + 100);  // below everything else
+    if (!configFile_.empty()) loadConfiguration(configFile_, PRIO_DEFAULT);
+
+    // Console logging unless the config sets up its own channels.
+    if (!config().has("logging.loggers.root.channel")) {
+        Poco::AutoPtr<Poco::PatternFormatter> pattern(
+            new Poco::PatternFormatter("%Y-%m-%dT%H:%M:%S.%i %q [%s] %t"));
+        Poco::AutoPtr<Poco::FormattingChannel> channel(
+            new Poco::FormattingChannel(pattern, new Poco::ConsoleChannel));
+        Poco::Logger::root().setChannel(channel);
+        Poco::Logger::root().setLevel(config().getString("logging.level", "information"));
+    }
+    ServerApplication::initialize(self);
+}
+
+int HubApplication::main(const std::vector<std::string>&) {
+    if (helpRequested_) return EXIT_OK;
+    auto& cfg = config();
+    auto& log = Poco::Logger::get("hub");
+    try {
+        // Start order: store, outbound connectors, plugins, then the listener last, so
+        // nothing is served before everything it needs is up. Stop in reverse.
+        store::Database db({cfg.getString("store.path")});
+        store::AuditLog audit(db);
+        http::Client httpClient;
+
+        host::PluginHost::Options hostOptions;
+        hostOptions.pluginsDir = cfg.getString("plugins.dir");
+        hostOptions.config = Poco::AutoPtr<Poco::Util::AbstractConfiguration>(cfg.createView("plugins"));
+        hostOptions.http = &httpClient;
+        hostOptions.defaults.timeout = std::chrono::milliseconds(cfg.getInt("plugins.defaults.timeoutMs"));
+        hostOptions.defaults.concurrency = static_cast<std::size_t>(cfg.getInt("plugins.defaults.concurrency"));
+        hostOptions.defaults.queue = static_cast<std::size_t>(cfg.getInt("plugins.defaults.queue"));
+        auto plugins = std::make_unique<host::PluginHost>(hostOptions);
+        plugins->loadAll();
+        log.information("%z plugin(s) loaded, %z refused", plugins->list().size(), plugins->refusals().size());
+
+        api::Router router;
+        api::addHealthRoutes(router, *plugins);
+        api::addSystemRoutes(router, *plugins, &audit);
+
+        api::HttpServer::Options httpOptions;
+        httpOptions.address = cfg.getString("http.address");
+        httpOptions.port = static_cast<std::uint16_t>(cfg.getInt("http.port"));
+        httpOptions.ioThreads = static_cast<std::size_t>(cfg.getInt("http.ioThreads"));
+        httpOptions.maxBodyBytes = static_cast<std::size_t>(cfg.getInt("http.maxBodyBytes"));
+        httpOptions.idleTimeout = std::chrono::seconds(cfg.getInt("http.idleTimeoutSeconds"));
+        api::HttpServer server(httpOptions, router);
+        server.start();
+        if (cfg.has("http.portFile")) {
+            Poco::FileOutputStream out(cfg.getString("http.portFile"));
+            out << server.port() << "\n";
+        }
+        log.information("hubd ready on http://%s:%hu/", httpOptions.address, server.port());
+
+        waitForTerminationRequest();
+
+        log.information("stopping: draining requests in flight");
+        server.stop(std::chrono::milliseconds(cfg.getInt("http.drainTimeoutMs")));
+        plugins.reset();  // joins each plugin's pool, then unloads it
+        audit.flush();
+        log.information("stopped");
+        return EXIT_OK;
+    } catch (const Poco::Exception& e) {
+        log.fatal("cannot run: %s", e.displayText());
+        return EXIT_SOFTWARE;
+    } catch (const std::exception& e) {
+        log.fatal("cannot run: %s", std::string(e.what()));
+        return EXIT_SOFTWARE;
+    }
+}
+
+}  // namespace hub::app

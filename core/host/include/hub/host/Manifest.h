@@ -1,0 +1,47 @@
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace hub::host {
+
+/// plugin.xml, the description of a plugin read before any of its code loads.
+struct Manifest {
+    struct Operation {
+        std::string name;
+        std::string description;
+    };
+    struct ConfigKey {
+        std::string name;
+        std::string type;
+        bool required = false;
+    };
+
+    std::string file;  ///< Path of the plugin.xml it was read from.
+    std::string name;
+    std::string version;
+    int abiMajor = 0;
+    int abiMinor = 0;
+    std::string library;     ///< File name of the library, beside the manifest.
+    std::string isolation;   ///< "inproc" or "process".
+    std::string vendor;
+    std::string description;
+    std::vector<Operation> operations;
+    std::vector<std::string> owns;
+    std::vector<ConfigKey> config;
+    bool provisionsIdentities = false;
+
+    bool hasOperation(std::string_view op) const;
+};
+
+/// A manifest that cannot be used; what() names the file, line and field.
+class ManifestError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// Reads and validates a plugin.xml (no network, no external entities).
+Manifest readManifest(const std::string& path);
+
+}  // namespace hub::host

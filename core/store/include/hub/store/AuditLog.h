@@ -1,0 +1,64 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace hub::store {
+
+class Database;
+
+/// One operation call through the hub: who, what, when, outcome, duration.
+struct AuditRecord {
+    std::string at;          ///< UTC, ISO 8601 with milliseconds; filled by record() when empty.
+    std::string subject;     ///< The authenticated caller ("" when none).
+    std::string actingFor;   ///< Set when a service token acted for a user.
+    std::string system;
+    std::string operation;
+    std::string outcome;     ///< "ok" or the error status name, e.g. "timeout".
+    int httpStatus = 0;
+    std::int64_t durationUs = 0;
+    std::string requestId;
+};
+
+/// The audit trail. record() only queues (no I/O on the request path); a
+/// background thread writes batches in one transaction each. Records still
+/// queued are written when the log is destroyed.
+class AuditLog {
+public:
+    explicit AuditLog(Database& db, std::size_t maxQueued = 100000);
+    ~AuditLog();
+
+    AuditLog(const AuditLog&) = delete;
+    AuditLog& operator=(const AuditLog&) = delete;
+
+    /// Queues a record; drops it (counted in dropped()) when the queue is full.
+    void record(AuditRecord record);
+
+    /// Blocks until everything queued so far is written.
+    void flush();
+
+    std::uint64_t written() const;
+    std::uint64_t dropped() const;
+
+private:
+    void run();
+
+    Database& db_;
+    std::size_t maxQueued_;
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    std::condition_variable idle_;
+    std::deque<AuditRecord> queue_;
+    bool writing_ = false;
+    bool stopping_ = false;
+    std::uint64_t written_ = 0;
+    std::uint64_t dropped_ = 0;
+    std::thread writer_;
+};
+
+}  // namespace hub::store

@@ -1,0 +1,120 @@
+#include "hub/store/AuditLog.h"
+
+#include "hub/store/Database.h"
+
+#include <Poco/Data/Session.h>
+#include <Poco/DateTimeFormat.h>
+#include <Poco/DateTimeFormatter.h>
+#include <Poco/Logger.h>
+#include <Poco/Timestamp.h>
+
+#include <vector>
+
+using namespace Poco::Data::Keywords;
+
+namespace hub::store {
+
+namespace {
+const std::vector<Migration> kAuditMigrations = {
+    {1,
+     {"CREATE TABLE audit_calls ("
+      " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+      " at TEXT NOT NULL,"
+      " subject TEXT NOT NULL,"
+      " acting_for TEXT NOT NULL,"
+      " system TEXT NOT NULL,"
+      " operation TEXT NOT NULL,"
+      " outcome TEXT NOT NULL,"
+      " http_status INTEGER NOT NULL,"
+      " duration_us INTEGER NOT NULL,"
+      " request_id TEXT NOT NULL)",
+      "CREATE INDEX audit_calls_at ON audit_calls(at)",
+      "CREATE INDEX audit_calls_subject ON audit_calls(subject, at)"}},
+};
+}  // namespace
+
+AuditLog::AuditLog(Database& db, std::size_t maxQueued) : db_(db), maxQueued_(maxQueued) {
+    db_.migrate("audit", kAuditMigrations);
+    writer_ = std::thread([this] { run(); });
+}
+
+AuditLog::~AuditLog() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    writer_.join();
+}
+
+void AuditLog::record(AuditRecord record) {
+    if (record.at.empty())
+        record.at = Poco::DateTimeFormatter::format(Poco::Timestamp(), "%Y-%m-%dT%H:%M:%s%z");
+    {
+        std::lock_guard lock(mutex_);
+        if (queue_.size() >= maxQueued_) {
+            ++dropped_;
+            return;
+        }
+        queue_.push_back(std::move(record));
+    }
+    wake_.notify_one();
+}
+
+void AuditLog::flush() {
+    std::unique_lock lock(mutex_);
+    wake_.notify_all();
+    idle_.wait(lock, [this] { return queue_.empty() && !writing_; });
+}
+
+std::uint64_t AuditLog::written() const {
+    std::lock_guard lock(mutex_);
+    return written_;
+}
+
+std::uint64_t AuditLog::dropped() const {
+    std::lock_guard lock(mutex_);
+    return dropped_;
+}
+
+void AuditLog::run() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+        wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) {
+            idle_.notify_all();
+            if (stopping_) return;
+            continue;
+        }
+        std::deque<AuditRecord> batch;
+        batch.swap(queue_);
+        writing_ = true;
+        lock.unlock();
+        try {
+            Poco::Data::Session s = db_.session();
+            s.begin();
+            AuditRecord r;
+            Poco::Data::Statement insert(s);
+            insert << "INSERT INTO audit_calls(at, subject, acting_for, system, operation, outcome,"
+                      " http_status, duration_us, request_id) VALUES(?,?,?,?,?,?,?,?,?)",
+                use(r.at), use(r.subject), use(r.actingFor), use(r.system), use(r.operation),
+                use(r.outcome), use(r.httpStatus), use(r.durationUs), use(r.requestId);
+            for (auto& item : batch) {
+                r = std::move(item);
+                insert.execute();
+            }
+            s.commit();
+            lock.lock();
+            written_ += batch.size();
+        } catch (const std::exception& e) {
+            Poco::Logger::get("hub.audit").error("could not write %z audit records: %s", batch.size(),
+                                                 std::string(e.what()));
+            lock.lock();
+            dropped_ += batch.size();
+        }
+        writing_ = false;
+        if (queue_.empty()) idle_.notify_all();
+    }
+}
+
+}  // namespace hub::store
