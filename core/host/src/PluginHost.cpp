@@ -30,7 +30,7 @@ std::string realPath(const std::string& path) {
 }  // namespace
 
 struct PluginHost::Slot {
-    std::shared_ptr<LoadedPlugin> plugin;
+    std::shared_ptr<PluginInstance> plugin;
     Poco::AutoPtr<Poco::Util::AbstractConfiguration> config;  // the <config> view lent to the plugin
     PluginLimits limits;
     std::unique_ptr<WorkerPool> pool;  // last: joined first, while the plugin is alive
@@ -175,7 +175,7 @@ PluginHost::Submit PluginHost::submit(std::string_view system, std::string_view 
     if (!s) return Submit::UnknownSystem;
     if (!s->plugin->manifest().hasOperation(operation)) return Submit::UnknownOperation;
     // The call holds the plugin (and so its library) alive until it completes.
-    std::shared_ptr<LoadedPlugin> plugin = s->plugin;
+    std::shared_ptr<PluginInstance> plugin = s->plugin;
     bool accepted = s->pool->trySubmit(
         [plugin, op = std::string(operation), input = std::move(input), caller = std::move(caller),
          deadline, done = std::move(done)]() mutable {

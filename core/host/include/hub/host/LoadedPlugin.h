@@ -50,14 +50,29 @@ struct PluginServices {
     Poco::Logger* logger = nullptr;
 };
 
-/// One loaded plugin library and the one instance created from it.
+/// A running plugin, whatever its isolation: the host calls it only through this.
+class PluginInstance {
+public:
+    virtual ~PluginInstance() = default;
+    virtual const Manifest& manifest() const = 0;
+    virtual const std::string& describeJson() const = 0;
+    /// Runs an operation on the calling thread, returning by deadline at the
+    /// latest where the isolation allows it. Never throws.
+    virtual CallResult invoke(std::string_view operation, std::string_view input, const Caller& caller,
+                              Clock::time_point deadline) noexcept = 0;
+    /// The plugin's health JSON; {"status":"up"} when it has no health function.
+    virtual CallResult health() noexcept = 0;
+};
+
+/// One loaded plugin library and the one instance created from it (isolation
+/// "inproc").
 ///
 /// Loading reads nothing but the library named by an already validated manifest,
 /// checks the ABI before calling anything else, creates the instance, and checks
 /// that describe() matches the manifest. Destruction destroys the instance, then
 /// unloads the library: owners keep a shared_ptr for every call in flight, so the
 /// library outlives everything it handed out.
-class LoadedPlugin {
+class LoadedPlugin final : public PluginInstance {
 public:
     LoadedPlugin(Manifest manifest, const std::string& libraryPath, PluginServices services);
     ~LoadedPlugin();
@@ -65,15 +80,11 @@ public:
     LoadedPlugin(const LoadedPlugin&) = delete;
     LoadedPlugin& operator=(const LoadedPlugin&) = delete;
 
-    const Manifest& manifest() const { return manifest_; }
-    const std::string& describeJson() const { return describe_; }
-
-    /// Runs an operation on the calling thread. Never throws.
+    const Manifest& manifest() const override { return manifest_; }
+    const std::string& describeJson() const override { return describe_; }
     CallResult invoke(std::string_view operation, std::string_view input, const Caller& caller,
-                      Clock::time_point deadline) noexcept;
-
-    /// The plugin's health JSON; {"status":"up"} when it has no health function.
-    CallResult health() noexcept;
+                      Clock::time_point deadline) noexcept override;
+    CallResult health() noexcept override;
 
 private:
     struct Impl;
