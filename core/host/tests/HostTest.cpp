@@ -1,0 +1,244 @@
+// The plugin host against real test plugins (tests/plugins): loading, every
+// refusal, calls, limits. No mocks: real dlopen, real threads.
+#include "hub/host/Manifest.h"
+#include "hub/host/PluginHost.h"
+#include "hub/host/WorkerPool.h"
+
+#include <campushub/plugin.h>
+
+#include <Poco/File.h>
+#include <Poco/FileStream.h>
+#include <Poco/Path.h>
+#include <Poco/TemporaryFile.h>
+#include <Poco/Util/XMLConfiguration.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <future>
+#include <sstream>
+
+namespace fs = std::filesystem;
+using namespace hub::host;
+
+namespace {
+
+const std::string kTestPlugins = TEST_PLUGINS_DIR;
+
+class HostTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        root_.createDirectories();
+        dir_ = root_.path() + "/plugins";
+        fs::create_directories(dir_);
+    }
+
+    void install(const std::string& name, const std::string& as = "") {
+        fs::copy(kTestPlugins + "/" + name, dir_ + "/" + (as.empty() ? name : as), fs::copy_options::recursive);
+    }
+
+    void writeManifest(const std::string& folder, const std::string& xml) {
+        fs::create_directories(dir_ + "/" + folder);
+        Poco::FileOutputStream out(dir_ + "/" + folder + "/plugin.xml");
+        out << xml;
+    }
+
+    std::unique_ptr<PluginHost> makeHost(const std::string& configXml = "<plugins/>", PluginLimits limits = {}) {
+        std::istringstream in(configXml);
+        config_ = new Poco::Util::XMLConfiguration(in);
+        PluginHost::Options o;
+        o.pluginsDir = dir_;
+        o.config = config_;
+        o.defaults = limits;
+        auto host = std::make_unique<PluginHost>(o);
+        host->loadAll();
+        return host;
+    }
+
+    static std::string refusalFor(const PluginHost& host, const std::string& needle) {
+        for (const auto& r : host.refusals())
+            if (r.path.find(needle) != std::string::npos) return r.reason;
+        return {};
+    }
+
+    CallResult call(PluginHost& host, const std::string& system, const std::string& op, const std::string& in,
+                    std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
+        std::promise<CallResult> promise;
+        auto future = promise.get_future();
+        auto submitted = host.submit(system, op, in, Caller{"2023010001", {"student"}, ""}, Clock::now() + timeout,
+                                     [&promise](CallResult r) { promise.set_value(std::move(r)); });
+        EXPECT_EQ(submitted, PluginHost::Submit::Accepted);
+        if (submitted != PluginHost::Submit::Accepted) return {};
+        return future.get();
+    }
+
+    Poco::TemporaryFile root_;
+    std::string dir_;
+    Poco::AutoPtr<Poco::Util::XMLConfiguration> config_;
+};
+
+}  // namespace
+
+TEST_F(HostTest, LoadsAndCallsAGoodPlugin) {
+    install("testkit");
+    auto host = makeHost();
+    ASSERT_TRUE(host->has("testkit")) << (host->refusals().empty() ? "" : host->refusals()[0].reason);
+    auto r = call(*host, "testkit", "echo", R"({"name":"张三","n":1})");
+    EXPECT_EQ(r.status, CH_OK);
+    EXPECT_EQ(r.body, R"({"name":"张三","n":1})");
+    auto list = host->list();
+    ASSERT_EQ(list.size(), 1u);
+    EXPECT_EQ(list[0].version, "0.1.0");
+    EXPECT_EQ(list[0].operations.size(), 7u);
+}
+
+TEST_F(HostTest, PassesCallerAndConfig) {
+    install("testkit");
+    auto host = makeHost(R"(<plugins><plugin name="testkit"><config><greeting>你好</greeting></config></plugin></plugins>)");
+    auto r = call(*host, "testkit", "caller", "{}");
+    EXPECT_NE(r.body.find("2023010001"), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find("student"), std::string::npos) << r.body;
+    r = call(*host, "testkit", "config", R"({"key":"greeting"})");
+    EXPECT_EQ(r.status, CH_OK);
+    EXPECT_EQ(r.body, R"({"value":"你好"})");
+    r = call(*host, "testkit", "config", R"({"key":"absent"})");
+    EXPECT_EQ(r.status, CH_ERR_NOT_FOUND);
+}
+
+TEST_F(HostTest, PluginErrorsBecomeStatusesNotCrashes) {
+    install("testkit");
+    auto host = makeHost();
+    auto r = call(*host, "testkit", "fail", R"({"status":6,"detail":"vendor down"})");
+    EXPECT_EQ(r.status, CH_ERR_UNAVAILABLE);
+    EXPECT_EQ(r.body, "vendor down");
+    r = call(*host, "testkit", "throw_std", "{}");
+    EXPECT_EQ(r.status, CH_ERR_INTERNAL);
+    EXPECT_NE(r.body.find("runtime_error"), std::string::npos);
+    r = call(*host, "testkit", "echo", "");
+    EXPECT_EQ(r.status, CH_OK);  // the plugin decides what input means; the API validates JSON first
+    r = call(*host, "testkit", "sleep", "not json");
+    EXPECT_EQ(r.status, CH_ERR_INVALID_ARGUMENT);
+}
+
+TEST_F(HostTest, RefusesWrongAbiMajorAndKeepsTheOthers) {
+    install("testkit");
+    install("wrong_abi");
+    auto host = makeHost();
+    EXPECT_FALSE(host->has("wrong_abi"));
+    EXPECT_NE(refusalFor(*host, "wrong_abi").find("ABI 2.0"), std::string::npos) << refusalFor(*host, "wrong_abi");
+    EXPECT_TRUE(host->has("testkit"));
+    EXPECT_EQ(call(*host, "testkit", "echo", "{}").status, CH_OK);
+}
+
+TEST_F(HostTest, RefusesMissingEntrySymbol) {
+    install("no_entry");
+    auto host = makeHost();
+    EXPECT_FALSE(host->has("no_entry"));
+    EXPECT_NE(refusalFor(*host, "no_entry").find("campushub_plugin_entry"), std::string::npos);
+}
+
+TEST_F(HostTest, RefusesManifestLibraryMismatch) {
+    install("mismatch");
+    auto host = makeHost();
+    EXPECT_FALSE(host->has("mismatch"));
+    EXPECT_NE(refusalFor(*host, "mismatch").find("something_else 9.9.9"), std::string::npos)
+        << refusalFor(*host, "mismatch");
+}
+
+TEST_F(HostTest, RefusesLibraryOutsideThePluginsFolder) {
+    // A plugin folder that is a symlink to a folder elsewhere: its real path is
+    // outside, so nothing in it may load.
+    fs::create_directories(root_.path() + "/elsewhere");
+    fs::copy(kTestPlugins + "/testkit", root_.path() + "/elsewhere/testkit", fs::copy_options::recursive);
+    fs::create_directory_symlink(root_.path() + "/elsewhere/testkit", dir_ + "/testkit");
+    // And a manifest whose library is a symlink pointing out.
+    install("testkit", "linked");
+    fs::remove(dir_ + "/linked/libtest_testkit.so");
+    fs::create_symlink(root_.path() + "/elsewhere/testkit/libtest_testkit.so", dir_ + "/linked/libtest_testkit.so");
+    auto host = makeHost();
+    EXPECT_FALSE(host->has("testkit"));
+    ASSERT_EQ(host->refusals().size(), 2u);
+    for (const auto& r : host->refusals()) EXPECT_NE(r.reason.find("outside the plugins folder"), std::string::npos) << r.reason;
+}
+
+TEST_F(HostTest, RefusesBadManifestsNamingFileLineAndField) {
+    writeManifest("malformed", "<plugin xmlns=\"urn:campushub:plugin:1\" name=\"x\"\n<oops>");
+    writeManifest("noname", "<?xml version=\"1.0\"?>\n<plugin xmlns=\"urn:campushub:plugin:1\" version=\"1.0.0\""
+                            " abi=\"1.0\" library=\"libx.so\"><operations><operation name=\"a\"/></operations></plugin>");
+    writeManifest("xxe", "<?xml version=\"1.0\"?>\n<!DOCTYPE plugin [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>\n"
+                         "<plugin xmlns=\"urn:campushub:plugin:1\" name=\"xxe\" version=\"1.0.0\" abi=\"1.0\""
+                         " library=\"libx.so\"><description>&x;</description><operations><operation name=\"a\"/>"
+                         "</operations></plugin>");
+    writeManifest("traversal", "<plugin xmlns=\"urn:campushub:plugin:1\" name=\"traversal\" version=\"1.0.0\" abi=\"1.0\""
+                               " library=\"../../lib/evil.so\"><operations><operation name=\"a\"/></operations></plugin>");
+    writeManifest("badops", "<plugin xmlns=\"urn:campushub:plugin:1\" name=\"badops\" version=\"1.0.0\" abi=\"1.0\"\n"
+                            " library=\"libx.so\"><operations>\n<operation name=\"a\"/>\n<operation name=\"a\"/>"
+                            "</operations></plugin>");
+    writeManifest("huge", std::string(300 * 1024, ' '));
+    auto host = makeHost();
+    EXPECT_TRUE(host->list().empty());
+    EXPECT_NE(refusalFor(*host, "malformed").find("not well-formed"), std::string::npos);
+    EXPECT_NE(refusalFor(*host, "noname").find("plugin.xml:2: plugin/@name"), std::string::npos)
+        << refusalFor(*host, "noname");
+    EXPECT_NE(refusalFor(*host, "xxe").find("DOCTYPE"), std::string::npos) << refusalFor(*host, "xxe");
+    EXPECT_NE(refusalFor(*host, "traversal").find("plugin/@library"), std::string::npos);
+    EXPECT_NE(refusalFor(*host, "badops").find(":4: operation/@name: duplicate"), std::string::npos)
+        << refusalFor(*host, "badops");
+    EXPECT_NE(refusalFor(*host, "huge").find("larger than"), std::string::npos);
+}
+
+TEST_F(HostTest, RefusesMissingRequiredConfig) {
+    fs::copy(TEST_REFERENCE_PLUGIN_DIR, dir_ + "/student_affairs", fs::copy_options::recursive);
+    auto host = makeHost();
+    EXPECT_FALSE(host->has("student_affairs"));
+    EXPECT_NE(refusalFor(*host, "student_affairs").find("base_url"), std::string::npos);
+}
+
+TEST_F(HostTest, UnknownSystemAndOperation) {
+    install("testkit");
+    auto host = makeHost();
+    auto ignore = [](CallResult) {};
+    EXPECT_EQ(host->submit("nope", "echo", "{}", {}, Clock::now() + std::chrono::seconds(1), ignore),
+              PluginHost::Submit::UnknownSystem);
+    EXPECT_EQ(host->submit("testkit", "nope", "{}", {}, Clock::now() + std::chrono::seconds(1), ignore),
+              PluginHost::Submit::UnknownOperation);
+}
+
+TEST_F(HostTest, BulkheadRefusesBeyondConcurrencyAndQueue) {
+    install("testkit");
+    auto host = makeHost(R"(<plugins><plugin name="testkit"><concurrency>2</concurrency><queue>1</queue></plugin></plugins>)");
+    std::atomic<int> done{0};
+    auto count = [&done](CallResult) { done++; };
+    auto deadline = Clock::now() + std::chrono::seconds(10);
+    int accepted = 0, refused = 0;
+    for (int i = 0; i < 6; ++i) {
+        auto s = host->submit("testkit", "sleep", R"({"ms":300})", {}, deadline, count);
+        (s == PluginHost::Submit::Accepted ? accepted : refused)++;
+    }
+    EXPECT_EQ(accepted, 3);  // 2 running + 1 queued
+    EXPECT_EQ(refused, 3);
+    host.reset();  // drains the calls in flight before unloading
+    EXPECT_EQ(done.load(), 3);
+}
+
+TEST_F(HostTest, CallQueuedPastItsDeadlineTimesOutWithoutRunning) {
+    install("testkit");
+    auto host = makeHost(R"(<plugins><plugin name="testkit"><concurrency>1</concurrency></plugin></plugins>)");
+    std::promise<CallResult> first, second;
+    host->submit("testkit", "sleep", R"({"ms":300})", {}, Clock::now() + std::chrono::seconds(5),
+                 [&](CallResult r) { first.set_value(r); });
+    host->submit("testkit", "echo", "{}", {}, Clock::now() + std::chrono::milliseconds(50),
+                 [&](CallResult r) { second.set_value(r); });
+    EXPECT_EQ(second.get_future().get().status, CH_ERR_TIMEOUT);
+    EXPECT_EQ(first.get_future().get().status, CH_OK);
+}
+
+TEST(WorkerPool, RunsEverythingQueuedBeforeJoining) {
+    std::atomic<int> ran{0};
+    {
+        WorkerPool pool("t", 2, 100);
+        for (int i = 0; i < 50; ++i) ASSERT_TRUE(pool.trySubmit([&ran] { ran++; }));
+    }
+    EXPECT_EQ(ran.load(), 50);
+}

@@ -1,0 +1,39 @@
+#include <campushub/json.hpp>
+#include <campushub/plugin.hpp>
+
+#include <chrono>
+#include <thread>
+
+namespace {
+
+class Testkit : public campushub::Plugin {
+public:
+    Testkit(campushub::Host& host, std::string_view) : Plugin(host) {
+        operation("echo", "Returns its input", [](campushub::Call&, std::string_view in) { return std::string(in); });
+        operation("caller", "Returns the caller", [](campushub::Call& call, std::string_view) { return call.callerJson(); });
+        operation("sleep", "Sleeps", [](campushub::Call&, std::string_view in) {
+            auto o = campushub::json::parseObject(in);
+            std::this_thread::sleep_for(std::chrono::milliseconds(o->optValue<int>("ms", 0)));
+            return std::string(R"({"slept":true})");
+        });
+        operation("fail", "Throws", [](campushub::Call&, std::string_view in) -> std::string {
+            auto o = campushub::json::parseObject(in);
+            throw campushub::Error(static_cast<ch_status>(o->optValue<int>("status", CH_ERR_INTERNAL)),
+                                   o->optValue<std::string>("detail", "failed as asked"));
+        });
+        operation("throw_std", "Throws std", [](campushub::Call&, std::string_view) -> std::string {
+            throw std::runtime_error("a std::runtime_error from the plugin");
+        });
+        operation("bad_json", "Not JSON", [](campushub::Call&, std::string_view) { return std::string("{not json"); });
+        operation("config", "Config value", [this](campushub::Call&, std::string_view in) {
+            auto o = campushub::json::parseObject(in);
+            auto v = this->host().config(campushub::json::requireString(o, "key"));
+            if (!v) throw campushub::NotFound("no such config key");
+            return "{\"value\":" + campushub::jsonString(*v) + "}";
+        });
+    }
+};
+
+}  // namespace
+
+CAMPUSHUB_PLUGIN(Testkit, "testkit", "0.1.0")
