@@ -4,7 +4,7 @@
 function(hub_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow
     -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Wunused -Woverloaded-virtual
-    -Wformat=2 -Werror=return-type)
+    -Wformat=2 -Wno-missing-field-initializers -Werror=return-type)
 endfunction()
 
 # hub_module(<name> SOURCES ... DEPS ...) declares library hub_<name> with alias hub::<name>,

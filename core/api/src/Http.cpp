@@ -7,6 +7,35 @@
 namespace hub::api {
 
 
+namespace {
+// Length of the well-formed UTF-8 sequence at p (lead byte c), 0 if malformed.
+std::size_t utf8Length(const unsigned char* p, const unsigned char* end) {
+    unsigned char c = *p;
+    std::size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
+    if (len == 0 || static_cast<std::size_t>(end - p) < len) return 0;
+    for (std::size_t i = 1; i < len; ++i)
+        if ((p[i] & 0xC0) != 0x80) return 0;
+    if (len == 3 && ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] >= 0xA0))) return 0;
+    if (len == 4 && ((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] >= 0x90))) return 0;
+    return len;
+}
+}  // namespace
+
+bool isValidUtf8(std::string_view s) {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const auto* end = p + s.size();
+    while (p < end) {
+        if (*p < 0x80) {
+            ++p;
+            continue;
+        }
+        std::size_t len = utf8Length(p, end);
+        if (!len) return false;
+        p += len;
+    }
+    return true;
+}
+
 void appendJsonString(std::string& out, std::string_view s) {
     static const char hex[] = "0123456789abcdef";
     out += '"';
@@ -35,11 +64,8 @@ void appendJsonString(std::string& out, std::string_view s) {
         }
         // Copy a well-formed UTF-8 sequence; replace anything else with U+FFFD so
         // the output is always valid JSON.
-        std::size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
-        bool ok = len != 0 && static_cast<std::size_t>(end - p) >= len;
-        for (std::size_t i = 1; ok && i < len; ++i) ok = (p[i] & 0xC0) == 0x80;
-        if (ok && len == 3) ok = !(c == 0xE0 && p[1] < 0xA0) && !(c == 0xED && p[1] >= 0xA0);
-        if (ok && len == 4) ok = !(c == 0xF0 && p[1] < 0x90) && !(c == 0xF4 && p[1] >= 0x90);
+        std::size_t len = utf8Length(p, end);
+        bool ok = len != 0;
         if (ok) {
             out.append(reinterpret_cast<const char*>(p), len);
             p += len;

@@ -213,12 +213,41 @@ private:
                               if (counted) self->server_.requestDone();
                               self->current_.reset();
                               self->served_ = true;
-                              if (ec || !response->keep_alive()) {
+                              if (ec) {
                                   self->close();
+                                  return;
+                              }
+                              if (!response->keep_alive()) {
+                                  self->lingeringClose();
                                   return;
                               }
                               self->read();
                           });
+    }
+
+    // After answering a request we stopped reading (413, 400), the client may still
+    // be sending: closing at once would make the kernel reset the connection and
+    // the client could lose our answer. Like nginx's lingering close: stop sending,
+    // then read and discard for a short while before closing.
+    void lingeringClose() {
+        beast::error_code ignored;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        stream_.expires_after(std::chrono::seconds(2));
+        discard_ = 0;
+        drain();
+    }
+
+    void drain() {
+        if (!drainBuffer_) drainBuffer_ = std::make_unique<char[]>(kDrainChunk);
+        stream_.async_read_some(asio::buffer(drainBuffer_.get(), kDrainChunk),
+                                [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                                    self->discard_ += n;
+                                    if (ec || self->discard_ > kMaxDiscard) {
+                                        self->stream_.close();
+                                        return;
+                                    }
+                                    self->drain();
+                                });
     }
 
     void close() {
@@ -238,6 +267,10 @@ private:
     unsigned version_ = 11;
     bool keepAlive_ = true;
     bool served_ = false;
+    static constexpr std::size_t kDrainChunk = 16 * 1024;
+    static constexpr std::size_t kMaxDiscard = 4 * 1024 * 1024;
+    std::unique_ptr<char[]> drainBuffer_;
+    std::size_t discard_ = 0;
 };
 
 bool Responder::send(Response response) const {

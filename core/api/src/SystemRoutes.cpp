@@ -48,6 +48,12 @@ std::string errorDetail(const std::string& body) {
 }
 
 bool validJson(const std::string& text, std::string& error) {
+    // JSON text is UTF-8 (RFC 8259); the parser alone would let bad bytes through
+    // to plugins and vendor systems.
+    if (!isValidUtf8(text)) {
+        error = "not valid UTF-8";
+        return false;
+    }
     try {
         Poco::JSON::Parser parser;
         parser.parse(text);

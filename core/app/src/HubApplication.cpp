@@ -15,6 +15,7 @@
 #include <Poco/Logger.h>
 #include <Poco/PatternFormatter.h>
 #include <Poco/Util/HelpFormatter.h>
+#include <Poco/Util/OptionException.h>
 #include <Poco/Util/MapConfiguration.h>
 #include <Poco/Util/Option.h>
 #include <Poco/Util/OptionCallback.h>
@@ -54,6 +55,11 @@ void HubApplication::defineOptions(Poco::Util::OptionSet& options) {
                           .repeatable(false)
                           .argument("FILE")
                           .callback(Poco::Util::OptionCallback<HubApplication>(this, &HubApplication::handleConfig)));
+    options.addOption(Poco::Util::Option("define", "D", "set a configuration key, overriding the file: KEY=VALUE")
+                          .required(false)
+                          .repeatable(true)
+                          .argument("KEY=VALUE")
+                          .callback(Poco::Util::OptionCallback<HubApplication>(this, &HubApplication::handleDefine)));
     options.addOption(Poco::Util::Option("help", "h", "show the options and exit")
                           .required(false)
                           .repeatable(false)
@@ -61,6 +67,13 @@ void HubApplication::defineOptions(Poco::Util::OptionSet& options) {
 }
 
 void HubApplication::handleConfig(const std::string&, const std::string& value) { configFile_ = value; }
+
+void HubApplication::handleDefine(const std::string&, const std::string& value) {
+    auto eq = value.find('=');
+    if (eq == std::string::npos || eq == 0)
+        throw Poco::Util::InvalidArgumentException("--define needs KEY=VALUE, got '" + value + "'");
+    defines_.emplace_back(value.substr(0, eq), value.substr(eq + 1));
+}
 
 void HubApplication::handleHelp(const std::string&, const std::string&) {
     helpRequested_ = true;
@@ -77,6 +90,11 @@ void HubApplication::initialize(Poco::Util::Application& self) {
     addDefaults(*defaults);
     config().add(defaults, PRIO_DEFAULT + 100);  // below everything else
     if (!configFile_.empty()) loadConfiguration(configFile_, PRIO_DEFAULT);
+    if (!defines_.empty()) {
+        Poco::AutoPtr<Poco::Util::MapConfiguration> overrides(new Poco::Util::MapConfiguration);
+        for (const auto& [key, value] : defines_) overrides->setString(key, value);
+        config().add(overrides, PRIO_APPLICATION);  // above the file
+    }
 
     // Console logging unless the config sets up its own channels.
     if (!config().has("logging.loggers.root.channel")) {

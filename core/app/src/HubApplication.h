@@ -21,10 +21,12 @@ protected:
     void defineOptions(Poco::Util::OptionSet& options) override;
     void handleConfig(const std::string& name, const std::string& value);
     void handleHelp(const std::string& name, const std::string& value);
+    void handleDefine(const std::string& name, const std::string& value);
     int main(const std::vector<std::string>& args) override;
 
 private:
     std::string configFile_;
+    std::vector<std::pair<std::string, std::string>> defines_;
     bool helpRequested_ = false;
 };
 

@@ -122,9 +122,9 @@ void PluginHost::load(const std::string& manifestPath) {
                                 &Poco::Logger::get("hub.plugin." + manifest.name)};
         slot->plugin = std::make_shared<LoadedPlugin>(manifest, library, services);
         slot->pool = std::make_unique<WorkerPool>(manifest.name, slot->limits.concurrency, slot->limits.queue);
-        logger().information("plugin %s %s loaded from %s (%z workers, timeout %?d ms)", manifest.name,
+        logger().information("plugin %s %s loaded from %s (%z workers, timeout %s ms)", manifest.name,
                              manifest.version, library, slot->limits.concurrency,
-                             static_cast<long long>(slot->limits.timeout.count()));
+                             std::to_string(slot->limits.timeout.count()));
         std::lock_guard lock(mutex_);
         slots_.emplace(manifest.name, std::move(slot));
     } catch (const ManifestError& e) {

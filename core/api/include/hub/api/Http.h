@@ -63,6 +63,10 @@ struct Response {
 /// always valid JSON whatever the input.
 void appendJsonString(std::string& out, std::string_view s);
 
+/// True when s is well-formed UTF-8 (no overlongs, surrogates or code points
+/// beyond U+10FFFF).
+bool isValidUtf8(std::string_view s);
+
 /// RFC 7807 problem+json. type defaults to about:blank; title to the status text.
 Response problem(unsigned status, std::string_view detail, std::string_view title = {},
                  std::string_view type = {});

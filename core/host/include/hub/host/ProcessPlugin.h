@@ -1,0 +1,110 @@
+#pragma once
+
+#include "hub/host/LoadedPlugin.h"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace hub::host {
+
+/// A plugin run in a worker process of its own (isolation "process"), so that a
+/// crash or a hang in vendor code costs only that plugin's calls in flight.
+///
+/// The worker is `hub-plugin-worker`: it loads the library with LoadedPlugin and
+/// serves calls over ZeroMQ ipc:// sockets in a private folder (mode 0700). Host
+/// services work inside it: config_get answers from the config JSON given here,
+/// http_request goes through the worker's own hub::http::Client, and log lines go
+/// to the worker's stderr (inherited from hubd) under the plugin's name.
+///
+/// When the worker dies, every call in flight returns CH_ERR_UNAVAILABLE; when a
+/// call passes its deadline it returns CH_ERR_TIMEOUT, and if its reply has not
+/// come killGrace later the worker is killed (SIGKILL) as hung. Either way the
+/// worker is restarted after a backoff that doubles from backoffInitial up to
+/// backoffMax, and returns to backoffInitial once a worker has stayed up for
+/// stableAfter. Calls that arrive while the worker is down wait for it up to
+/// their deadline, and fail at once with CH_ERR_UNAVAILABLE when the next start
+/// is later than that.
+///
+/// Construction starts the first worker and waits for it: a library that does not
+/// load, or whose describe() does not match the manifest, throws LoadError with
+/// the worker's reason. Thread-safe; invoke() may run on up to
+/// Options::concurrency threads at once (more wait for a free channel).
+class ProcessPlugin final : public PluginInstance {
+public:
+    struct Options {
+        /// Path of hub-plugin-worker; empty: defaultWorkerExecutable().
+        std::string workerExecutable;
+        /// Calls the worker runs at once: its threads and the hub's channels to it.
+        /// Set it to the plugin's bulkhead (PluginLimits::concurrency).
+        std::size_t concurrency = 8;
+        /// From spawn to ready, library load and describe included.
+        std::chrono::milliseconds startTimeout{10000};
+        /// How long past a call's deadline its reply may still come before the
+        /// worker is considered hung and killed.
+        std::chrono::milliseconds killGrace{250};
+        /// SIGTERM to SIGKILL when the plugin is unloaded.
+        std::chrono::milliseconds stopTimeout{3000};
+        /// Deadline of a health() call.
+        std::chrono::milliseconds healthTimeout{2000};
+        std::chrono::milliseconds backoffInitial{100};
+        std::chrono::milliseconds backoffMax{10000};
+        std::chrono::milliseconds stableAfter{30000};
+        /// Where the private socket folder is made; empty: /tmp (ipc paths are
+        /// limited to about 100 bytes, so keep it short).
+        std::string socketDir;
+        /// Poco priority name for the worker's log: "error", "warning",
+        /// "information", "debug".
+        std::string logLevel = "information";
+        /// A crashing vendor library should not fill the disk: workers run with
+        /// RLIMIT_CORE 0 unless this is set.
+        bool coreDumps = false;
+    };
+
+    /// Counters for status pages and tests.
+    struct Stats {
+        std::uint64_t starts = 0;     ///< Workers that became ready.
+        std::uint64_t exits = 0;      ///< Workers that died without being asked to.
+        std::uint64_t hangKills = 0;  ///< Workers killed because a call hung.
+        int pid = 0;                  ///< Of the current worker; 0 while none is ready.
+        bool ready = false;
+    };
+
+    /// Starts the worker; throws LoadError when it cannot. configJson is the
+    /// plugin's config section as a flat JSON object of strings (see configJson()).
+    ProcessPlugin(Manifest manifest, std::string libraryPath, std::string configJson, Options options);
+    /// Stops the worker: SIGTERM, then SIGKILL after stopTimeout. The owner makes
+    /// sure no call is in flight (PluginHost holds a shared_ptr per call).
+    ~ProcessPlugin() override;
+
+    ProcessPlugin(const ProcessPlugin&) = delete;
+    ProcessPlugin& operator=(const ProcessPlugin&) = delete;
+
+    const Manifest& manifest() const override { return manifest_; }
+    const std::string& describeJson() const override { return describe_; }
+    CallResult invoke(std::string_view operation, std::string_view input, const Caller& caller,
+                      Clock::time_point deadline) noexcept override;
+    /// The plugin's health JSON, or {"status":"down",...} (status CH_OK) while the
+    /// worker is down or does not answer within healthTimeout.
+    CallResult health() noexcept override;
+
+    Stats stats() const;
+
+    /// The plugin's config section as the flat JSON object the worker expects:
+    /// {"base_url": "...", "auth.user": "..."} (nested keys joined with dots, as
+    /// config_get looks them up). An empty object for null.
+    static std::string configJson(const Poco::Util::AbstractConfiguration* config);
+
+    /// hub-plugin-worker beside the running executable, else $HUB_PLUGIN_WORKER,
+    /// else "hub-plugin-worker" (looked up on PATH).
+    static std::string defaultWorkerExecutable();
+
+private:
+    struct Impl;
+    Manifest manifest_;
+    std::string describe_;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hub::host

@@ -1,0 +1,316 @@
+// hub-plugin-worker: runs one plugin library on behalf of hubd (isolation
+// "process"), so that vendor code that crashes or hangs takes down only this
+// process. hubd starts it (see hub::host::ProcessPlugin); it is not meant to be
+// started by hand. The protocol is described in WorkerProtocol.h.
+//
+// The plugin is loaded with the same LoadedPlugin class hubd uses in process,
+// with host services of the worker's own: config_get answers from the config
+// JSON hubd sent at start, http_request uses a hub::http::Client here, and log
+// lines go to stderr (inherited from hubd) under the plugin's name.
+#include "WorkerProtocol.h"
+
+#include "hub/host/LoadedPlugin.h"
+#include "hub/host/Manifest.h"
+#include "hub/http/Client.h"
+
+#include <campushub/plugin.h>
+
+#include <Poco/AutoPtr.h>
+#include <Poco/StreamChannel.h>
+#include <Poco/FormattingChannel.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Logger.h>
+#include <Poco/PatternFormatter.h>
+#include <Poco/Util/MapConfiguration.h>
+
+#include <zmq.hpp>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+using hub::host::CallResult;
+using hub::host::Caller;
+using hub::host::Clock;
+using hub::host::LoadedPlugin;
+namespace worker = hub::host::worker;
+
+constexpr std::size_t kMaxConfigBytes = 16 * 1024 * 1024;
+constexpr std::size_t kMaxThreads = 256;
+
+struct Arguments {
+    std::string library;
+    std::string manifest;
+    std::string name;
+    std::string endpoint;
+    std::size_t threads = 1;
+    int controlFd = -1;
+    pid_t parentPid = 0;
+    std::string logLevel = "information";
+    bool coreDumps = false;
+};
+
+bool parseArguments(int argc, char** argv, Arguments& a, std::string& error) {
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg == "--core-dumps") {
+            a.coreDumps = true;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            error = "missing value after " + arg;
+            return false;
+        }
+        std::string value = argv[++i];
+        try {
+            if (arg == "--library") a.library = value;
+            else if (arg == "--manifest") a.manifest = value;
+            else if (arg == "--name") a.name = value;
+            else if (arg == "--endpoint") a.endpoint = value;
+            else if (arg == "--threads") a.threads = std::stoul(value);
+            else if (arg == "--control-fd") a.controlFd = std::stoi(value);
+            else if (arg == "--parent-pid") a.parentPid = static_cast<pid_t>(std::stol(value));
+            else if (arg == "--log-level") a.logLevel = value;
+            else {
+                error = "unknown option " + arg;
+                return false;
+            }
+        } catch (const std::exception&) {
+            error = "bad value for " + arg + ": " + value;
+            return false;
+        }
+    }
+    if (a.library.empty() || a.manifest.empty() || a.name.empty() || a.endpoint.empty() || a.controlFd < 0) {
+        error = "--library, --manifest, --name, --endpoint and --control-fd are required";
+        return false;
+    }
+    if (a.threads == 0 || a.threads > kMaxThreads) {
+        error = "--threads must be 1.." + std::to_string(kMaxThreads);
+        return false;
+    }
+    return true;
+}
+
+// hubd's listening sockets, database files and the like must not live on in a
+// worker (nor keep a port open after hubd is gone).
+void closeInheritedFds(int keep) {
+    if (keep > 3) ::syscall(SYS_close_range, 3U, static_cast<unsigned>(keep - 1), 0U);
+    ::syscall(SYS_close_range, static_cast<unsigned>(std::max(keep + 1, 3)), ~0U, 0U);
+}
+
+bool readAll(int fd, std::string& out) {
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n == 0) return true;
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return false;
+        }
+        out.append(buf, static_cast<std::size_t>(n));
+        if (out.size() > kMaxConfigBytes) return false;
+    }
+}
+
+void writeLine(int fd, std::string line) {
+    for (char& c : line)
+        if (c == '\n' || c == '\r') c = ' ';
+    line += '\n';
+    std::size_t done = 0;
+    while (done < line.size()) {
+        ssize_t n = ::write(fd, line.data() + done, line.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        done += static_cast<std::size_t>(n);
+    }
+}
+
+void setUpLogging(const std::string& name, const std::string& level) {
+    Poco::AutoPtr<Poco::PatternFormatter> formatter(
+        new Poco::PatternFormatter("%Y-%m-%d %H:%M:%S.%i [%p] %s (worker %P): %t"));
+    Poco::AutoPtr<Poco::Channel> console(new Poco::StreamChannel(std::cerr));
+    Poco::AutoPtr<Poco::FormattingChannel> channel(new Poco::FormattingChannel(formatter, console));
+    Poco::Logger::root().setChannel(channel);
+    try {
+        Poco::Logger::root().setLevel(level);
+    } catch (const std::exception&) {
+        Poco::Logger::root().setLevel(Poco::Message::PRIO_INFORMATION);
+    }
+    Poco::Logger::get("hub.plugin." + name);
+}
+
+/// The config section hubd sent: a flat JSON object; values become strings, as
+/// hub.xml values are.
+Poco::AutoPtr<Poco::Util::MapConfiguration> parseConfig(const std::string& text) {
+    Poco::AutoPtr<Poco::Util::MapConfiguration> config(new Poco::Util::MapConfiguration);
+    if (text.empty()) return config;
+    Poco::JSON::Parser parser;
+    Poco::Dynamic::Var v = parser.parse(text);
+    if (v.type() != typeid(Poco::JSON::Object::Ptr)) throw std::runtime_error("config is not a JSON object");
+    auto object = v.extract<Poco::JSON::Object::Ptr>();
+    for (const auto& [key, value] : *object) config->setString(key, value.isEmpty() ? "" : value.convert<std::string>());
+    return config;
+}
+
+/// Reads the caller JSON hubd sends; the last one is kept, as consecutive calls
+/// usually come from the same caller.
+class CallerCache {
+public:
+    const Caller& get(std::string_view json) {
+        if (json == json_) return caller_;
+        Caller caller;
+        Poco::JSON::Parser parser;
+        auto object = parser.parse(std::string(json)).extract<Poco::JSON::Object::Ptr>();
+        caller.subject = object->optValue<std::string>("subject", "");
+        caller.actingFor = object->optValue<std::string>("acting_for", "");
+        if (auto roles = object->getArray("roles"))
+            for (std::size_t i = 0; i < roles->size(); ++i) caller.roles.push_back(roles->getElement<std::string>(static_cast<unsigned>(i)));
+        caller_ = std::move(caller);
+        json_ = json;
+        return caller_;
+    }
+
+private:
+    std::string json_;
+    Caller caller_;
+};
+
+CallResult handle(LoadedPlugin& plugin, std::vector<zmq::message_t>& parts, CallerCache& callers) {
+    if (parts.size() != worker::kRequestFrames)
+        return {CH_ERR_INVALID_ARGUMENT, "malformed request: " + std::to_string(parts.size()) + " frames"};
+    std::string_view kind = parts[1].to_string_view();
+    if (kind == worker::kInvoke) {
+        const Caller* caller;
+        try {
+            caller = &callers.get(parts[4].to_string_view());
+        } catch (const std::exception&) {
+            return {CH_ERR_INVALID_ARGUMENT, "malformed caller"};
+        }
+        auto remaining = worker::readScalar<std::uint32_t>(parts[5].data(), parts[5].size(), 0);
+        Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(remaining);
+        return plugin.invoke(parts[2].to_string_view(), parts[3].to_string_view(), *caller, deadline);
+    }
+    if (kind == worker::kHealth) return plugin.health();
+    if (kind == worker::kDescribe) return {CH_OK, plugin.describeJson()};
+    return {CH_ERR_INVALID_ARGUMENT, "unknown request kind"};
+}
+
+/// Serves one channel: one call at a time, answered on this thread.
+void serve(zmq::socket_t& socket, LoadedPlugin& plugin, Poco::Logger& log) {
+    CallerCache callers;
+    std::vector<zmq::message_t> parts;
+    try {
+        for (;;) {
+            parts.clear();
+            for (;;) {
+                zmq::message_t part;
+                if (!socket.recv(part)) break;
+                bool more = part.more();
+                parts.push_back(std::move(part));
+                if (!more) break;
+            }
+            if (parts.empty() || parts[0].size() != sizeof(std::uint64_t)) {
+                log.warning("dropped a request without an id");
+                continue;
+            }
+            CallResult r = handle(plugin, parts, callers);
+            std::int32_t status = r.status;
+            socket.send(parts[0], zmq::send_flags::sndmore);
+            socket.send(zmq::const_buffer(&status, sizeof status), zmq::send_flags::sndmore);
+            socket.send(zmq::const_buffer(r.body.data(), r.body.size()), zmq::send_flags::none);
+        }
+    } catch (const zmq::error_t& e) {
+        if (e.num() != ETERM) log.error("channel failed: %s", std::string(e.what()));
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Arguments args;
+    std::string error;
+    if (!parseArguments(argc, argv, args, error)) {
+        std::cerr << "hub-plugin-worker: " << error
+                  << "\nusage: hub-plugin-worker --library PATH --manifest PATH --name NAME --endpoint ipc://PATH"
+                     " --control-fd FD [--threads N] [--parent-pid PID] [--log-level LEVEL] [--core-dumps]\n";
+        return worker::kExitUsage;
+    }
+    // Die with hubd (with the thread that started us, to be exact: hubd starts
+    // workers from a thread that lives as long as the plugin).
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (args.parentPid && ::getppid() != args.parentPid) return 1;  // hubd is already gone
+    closeInheritedFds(args.controlFd);
+    if (!args.coreDumps) {
+        rlimit none{0, 0};
+        ::setrlimit(RLIMIT_CORE, &none);
+    }
+    std::signal(SIGPIPE, SIG_IGN);
+    // Stop signals are taken by sigwait() on the main thread only.
+    sigset_t stopSignals;
+    sigemptyset(&stopSignals);
+    sigaddset(&stopSignals, SIGTERM);
+    sigaddset(&stopSignals, SIGINT);
+    ::pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+
+    std::string configText;
+    if (!readAll(args.controlFd, configText)) {
+        writeLine(args.controlFd, "error cannot read the config from hubd");
+        return worker::kExitLoadFailed;
+    }
+    setUpLogging(args.name, args.logLevel);
+    Poco::Logger& log = Poco::Logger::get("hub.plugin." + args.name);
+
+    zmq::context_t context(1);
+    std::vector<zmq::socket_t> sockets;
+    Poco::AutoPtr<Poco::Util::MapConfiguration> config;
+    hub::http::Client http;
+    std::unique_ptr<LoadedPlugin> plugin;  // after config and http: destroyed before them
+    try {
+        config = parseConfig(configText);
+        hub::host::Manifest manifest = hub::host::readManifest(args.manifest);
+        if (manifest.name != args.name)
+            throw std::runtime_error(args.manifest + " names plugin " + manifest.name + ", not " + args.name);
+        hub::host::PluginServices services{config.get(), &http, &log};
+        plugin = std::make_unique<LoadedPlugin>(std::move(manifest), args.library, services);
+        for (std::size_t i = 0; i < args.threads; ++i) {
+            zmq::socket_t socket(context, zmq::socket_type::dealer);
+            socket.set(zmq::sockopt::linger, 0);
+            socket.bind(args.endpoint + "." + std::to_string(i));
+            sockets.push_back(std::move(socket));
+        }
+    } catch (const std::exception& e) {
+        writeLine(args.controlFd, std::string("error ") + e.what());
+        return worker::kExitLoadFailed;
+    }
+    writeLine(args.controlFd, "ready");
+    ::close(args.controlFd);
+
+    std::vector<std::thread> threads;
+    for (auto& socket : sockets) threads.emplace_back([&socket, &plugin, &log] { serve(socket, *plugin, log); });
+
+    int sig = 0;
+    while (::sigwait(&stopSignals, &sig) != 0) {
+    }
+    log.debug("stopping on %s", std::string(::sigabbrev_np(sig) ? ::sigabbrev_np(sig) : "a signal"));
+    // Blocking receives return ETERM; a call still running in the plugin keeps its
+    // thread, and hubd kills us if that takes too long.
+    context.shutdown();
+    for (auto& t : threads) t.join();
+    sockets.clear();
+    plugin.reset();
+    return 0;
+}

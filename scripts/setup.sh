@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what CampusHub needs to build, test and run, from Debian 12's
+# packages. Safe to run again: it does nothing when everything is present.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
+  libpoco-dev libboost-dev libboost-filesystem-dev
+  libldap-dev libxml2-dev libxml2-utils libzmq3-dev cppzmq-dev
+  googletest libgtest-dev libgmock-dev libbenchmark-dev
+  slapd ldap-utils openssl valgrind
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  # slapd's postinst must not start a system-wide server or ask questions.
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,264 @@
+// hubd end to end: the simulated student affairs system and hubd run as real
+// processes; every call goes over HTTP on loopback.
+#include "hub/store/Database.h"
+#include "hub/test/ChildProcess.h"
+#include "hub/test/Http.h"
+#include "hub/test/TempDir.h"
+
+#include <Poco/Data/Session.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <future>
+#include <thread>
+
+namespace fs = std::filesystem;
+using namespace Poco::Data::Keywords;
+using hub::test::ChildProcess;
+using hub::test::httpRequest;
+using hub::test::TempDir;
+
+namespace {
+
+Poco::JSON::Object::Ptr parse(const std::string& body) {
+    Poco::JSON::Parser parser;
+    return parser.parse(body).extract<Poco::JSON::Object::Ptr>();
+}
+
+// Sends raw bytes and returns what the server answered before closing.
+std::string rawExchange(int port, const std::string& bytes) {
+    Poco::Net::StreamSocket socket(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port)));
+    socket.setReceiveTimeout(Poco::Timespan(5, 0));
+    socket.sendBytes(bytes.data(), static_cast<int>(bytes.size()));
+    std::string answer;
+    char buf[4096];
+    for (;;) {
+        int n = 0;
+        try {
+            n = socket.receiveBytes(buf, sizeof buf);
+        } catch (...) {
+            break;
+        }
+        if (n <= 0) break;
+        answer.append(buf, static_cast<std::size_t>(n));
+    }
+    return answer;
+}
+
+class Hubd {
+public:
+    explicit Hubd(const TempDir& dir, int simPort) : dir_(dir) {
+        fs::create_directories(dir.file("plugins"));
+        fs::copy(std::string(REFERENCE_PLUGINS_DIR) + "/student_affairs", dir.file("plugins/student_affairs"),
+                 fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+        fs::copy(std::string(TEST_PLUGINS_DIR) + "/testkit", dir.file("plugins/testkit"),
+                 fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+        dir.write("hub.xml", R"(<hub>
+  <http><port>0</port><portFile>)" + dir.file("hubd.port") + R"(</portFile><maxBodyBytes>65536</maxBodyBytes>
+        <drainTimeoutMs>10000</drainTimeoutMs></http>
+  <store><path>)" + dir.file("var/hub.db") + R"(</path></store>
+  <plugins>
+    <dir>)" + dir.file("plugins") + R"(</dir>
+    <plugin name="student_affairs"><timeoutMs>3000</timeoutMs>
+      <config><base_url>http://127.0.0.1:)" + std::to_string(simPort) + R"(</base_url></config></plugin>
+    <plugin name="testkit"><timeoutMs>700</timeoutMs><concurrency>2</concurrency><queue>0</queue></plugin>
+  </plugins>
+</hub>)");
+        start();
+    }
+
+    void start() {
+        fs::remove(dir_.file("hubd.port"));
+        process_ = std::make_unique<ChildProcess>(
+            HUBD_EXE, ChildProcess::Options{.args = {"--config", dir_.file("hub.xml")},
+                                            .portFile = dir_.file("hubd.port")});
+    }
+
+    ChildProcess& process() { return *process_; }
+    std::string url(const std::string& path) const { return process_->url(path); }
+    int port() const { return process_->port(); }
+
+private:
+    const TempDir& dir_;
+    std::unique_ptr<ChildProcess> process_;
+};
+
+class HubdTest : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        dir_ = new TempDir("hubd-test");
+        sim_ = new ChildProcess(SIM_STUDENT_AFFAIRS_EXE,
+                                {.args = {"--port", "0", "--port-file", dir_->file("sim.port")},
+                                 .portFile = dir_->file("sim.port")});
+        hubd_ = new Hubd(*dir_, sim_->port());
+    }
+    static void TearDownTestSuite() {
+        delete hubd_;
+        delete sim_;
+        delete dir_;
+    }
+
+    static hub::test::HttpResponse call(const std::string& system, const std::string& op, const std::string& body) {
+        return httpRequest("POST", hubd_->url("/api/v1/systems/" + system + "/operations/" + op), body);
+    }
+
+    static void expectProblem(const hub::test::HttpResponse& r, int status, const std::string& detailPart = "") {
+        EXPECT_EQ(r.status, status) << r.body;
+        EXPECT_EQ(r.header("Content-Type"), "application/problem+json") << r.body;
+        auto p = parse(r.body);
+        EXPECT_EQ(p->getValue<int>("status"), status);
+        EXPECT_FALSE(p->getValue<std::string>("title").empty());
+        if (!detailPart.empty()) {
+            EXPECT_NE(p->getValue<std::string>("detail").find(detailPart), std::string::npos) << r.body;
+        }
+    }
+
+    static TempDir* dir_;
+    static ChildProcess* sim_;
+    static Hubd* hubd_;
+};
+
+TempDir* HubdTest::dir_ = nullptr;
+ChildProcess* HubdTest::sim_ = nullptr;
+Hubd* HubdTest::hubd_ = nullptr;
+
+}  // namespace
+
+TEST_F(HubdTest, AnswersHealthz) {
+    auto r = httpRequest("GET", hubd_->url("/healthz"));
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(parse(r.body)->getValue<std::string>("status"), "ok");
+    EXPECT_EQ(httpRequest("GET", hubd_->url("/readyz")).status, 200);
+}
+
+TEST_F(HubdTest, ListsLoadedSystems) {
+    auto r = httpRequest("GET", hubd_->url("/api/v1/systems"));
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto systems = parse(r.body)->getArray("systems");
+    ASSERT_EQ(systems->size(), 2u) << r.body;
+    std::map<std::string, Poco::JSON::Object::Ptr> byName;
+    for (unsigned i = 0; i < systems->size(); ++i)
+        byName[systems->getObject(i)->getValue<std::string>("name")] = systems->getObject(i);
+    ASSERT_TRUE(byName.count("student_affairs"));
+    EXPECT_EQ(byName["student_affairs"]->getValue<std::string>("version"), "1.0.0");
+    EXPECT_EQ(byName["student_affairs"]->getValue<std::string>("status"), "loaded");
+    EXPECT_EQ(byName["student_affairs"]->getArray("operations")->size(), 2u);
+}
+
+TEST_F(HubdTest, FetchesAStudentThroughThePluginFromTheVendorSystem) {
+    auto r = call("student_affairs", "get_student", R"({"student_id":"2023010001"})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto student = parse(r.body);
+    EXPECT_EQ(student->getValue<std::string>("name"), "张三");
+    EXPECT_EQ(student->getValue<std::string>("student_id"), "2023010001");
+    // The same record straight from the vendor system: the hub changed nothing.
+    auto direct = httpRequest("GET", sim_->url("/students/2023010001"));
+    EXPECT_EQ(parse(direct.body)->getValue<std::string>("name"), student->getValue<std::string>("name"));
+    EXPECT_FALSE(r.header("X-Request-Id").empty());
+}
+
+TEST_F(HubdTest, IssuesAnEnrolmentCertificate) {
+    auto r = call("student_affairs", "enrolment_certificate", R"({"student_id":"2023010001"})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto cert = parse(r.body);
+    EXPECT_FALSE(cert->getValue<std::string>("certificate_no").empty());
+    EXPECT_EQ(cert->getValue<std::string>("name"), "张三");
+}
+
+TEST_F(HubdTest, ProblemsForUnknownSystemOperationAndStudent) {
+    expectProblem(call("finance", "get_student", "{}"), 404, "finance");
+    expectProblem(call("student_affairs", "drop_table", "{}"), 404, "drop_table");
+    expectProblem(call("student_affairs", "get_student", R"({"student_id":"1999999999"})"), 404, "not found");
+    expectProblem(httpRequest("GET", hubd_->url("/api/v1/nothing/here")), 404);
+    expectProblem(httpRequest("DELETE", hubd_->url("/api/v1/systems")), 405);
+}
+
+TEST_F(HubdTest, ProblemsForMalformedAndHostileBodies) {
+    expectProblem(call("student_affairs", "get_student", "{\"student_id\":"), 400, "not valid JSON");
+    expectProblem(call("student_affairs", "get_student", "\xff\xfe{}"), 400);
+    expectProblem(call("student_affairs", "get_student", R"({"student_id":"../../admin"})"), 400);
+    expectProblem(call("student_affairs", "get_student", R"({"student_id":12})"), 400, "student_id");
+    expectProblem(call("student_affairs", "get_student", R"(["student_id"])"), 400);
+    expectProblem(call("student_affairs", "get_student", R"({"student_id":"张三"})"), 400);
+    // Invalid UTF-8 inside a JSON string.
+    expectProblem(call("student_affairs", "get_student", "{\"student_id\":\"2023010001\",\"x\":\"\xc3\x28\"}"),
+                  400, "UTF-8");
+    expectProblem(call("student_affairs", "get_student", "{\"student_id\":\"2023010001\",\"x\":\"\xed\xa0\x80\"}"),
+                  400, "UTF-8");
+    // Deep nesting must not blow the stack.
+    expectProblem(call("student_affairs", "get_student", std::string(30000, '[') + std::string(30000, ']')), 400);
+    // Over the configured body limit (64 KiB here).
+    auto big = "{\"student_id\":\"" + std::string(70000, '1') + "\"}";
+    expectProblem(call("student_affairs", "get_student", big), 413);
+    // The hub is still fine and nothing was lost.
+    EXPECT_EQ(call("student_affairs", "get_student", R"({"student_id":"2023010001"})").status, 200);
+}
+
+TEST_F(HubdTest, MalformedHttpGetsA400AndTheHubKeepsServing) {
+    std::string answer = rawExchange(hubd_->port(), "THIS IS NOT HTTP\r\n\r\n");
+    EXPECT_NE(answer.find(" 400 "), std::string::npos) << answer;
+    answer = rawExchange(hubd_->port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n");
+    EXPECT_NE(answer.find(" 431 "), std::string::npos) << answer.substr(0, 200);
+    EXPECT_EQ(httpRequest("GET", hubd_->url("/healthz")).status, 200);
+}
+
+TEST_F(HubdTest, PluginErrorsAndBadAnswersBecomeProblems) {
+    expectProblem(call("testkit", "fail", R"({"status":6,"detail":"finance system down"})"), 503, "finance system down");
+    expectProblem(call("testkit", "throw_std", "{}"), 502, "runtime_error");
+    expectProblem(call("testkit", "bad_json", "{}"), 502, "invalid JSON");
+}
+
+TEST_F(HubdTest, SlowPluginTimesOutWithoutBlockingOthers) {
+    auto slow = std::async(std::launch::async, [] { return call("testkit", "sleep", R"({"ms":2000})"); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    // While testkit is stuck, the listener and the other plugin answer.
+    EXPECT_EQ(httpRequest("GET", hubd_->url("/healthz")).status, 200);
+    EXPECT_EQ(call("student_affairs", "get_student", R"({"student_id":"2023010001"})").status, 200);
+    auto r = slow.get();
+    expectProblem(r, 504, "did not answer within 700 ms");
+}
+
+TEST_F(HubdTest, BulkheadFullGetsFast503) {
+    // testkit has 2 workers and no queue: the third concurrent call is refused.
+    auto a = std::async(std::launch::async, [] { return call("testkit", "sleep", R"({"ms":600})"); });
+    auto b = std::async(std::launch::async, [] { return call("testkit", "sleep", R"({"ms":600})"); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    expectProblem(call("testkit", "echo", "{}"), 503, "concurrency limit");
+    EXPECT_EQ(a.get().status, 200);
+    EXPECT_EQ(b.get().status, 200);
+}
+
+TEST_F(HubdTest, SigtermLetsInFlightCallsFinishAndAuditSurvivesRestart) {
+    ASSERT_EQ(call("student_affairs", "get_student", R"({"student_id":"2023010001"})").status, 200);
+    ASSERT_EQ(call("student_affairs", "get_student", R"({"student_id":"1999999999"})").status, 404);
+    ASSERT_EQ(call("testkit", "sleep", R"({"ms":1500})").status, 504);
+    auto inflight = std::async(std::launch::async, [] { return call("testkit", "sleep", R"({"ms":500})"); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    hubd_->process().signal(SIGTERM);
+    auto r = inflight.get();
+    EXPECT_EQ(r.status, 200) << r.body;
+    auto code = hubd_->process().wait(std::chrono::seconds(15));
+    ASSERT_TRUE(code.has_value());
+    EXPECT_EQ(*code, 0) << hubd_->process().output();
+
+    {
+        hub::store::Database db({dir_->file("var/hub.db")});
+        auto s = db.session();
+        int ok = 0, notFound = 0, timeouts = 0;
+        s << "SELECT count(*) FROM audit_calls WHERE system = 'student_affairs' AND operation = 'get_student'"
+             " AND outcome = 'ok' AND http_status = 200", into(ok), now;
+        s << "SELECT count(*) FROM audit_calls WHERE outcome = 'not_found'", into(notFound), now;
+        s << "SELECT count(*) FROM audit_calls WHERE outcome = 'timeout' AND http_status = 504", into(timeouts), now;
+        EXPECT_GE(ok, 1);
+        EXPECT_GE(notFound, 1);
+        EXPECT_GE(timeouts, 1);
+    }
+    hubd_->start();
+    EXPECT_EQ(call("student_affairs", "get_student", R"({"student_id":"2023010001"})").status, 200);
+}
