@@ -1,0 +1,294 @@
+#include "hub/catalog/Catalog.h"
+
+#include "hub/catalog/CatalogException.h"
+#include "hub/xml/Document.h"
+#include "hub/xml/Schema.h"
+
+#include <algorithm>
+#include <charconv>
+#include <filesystem>
+#include <map>
+#include <system_error>
+
+namespace hub::catalog {
+
+namespace fs = std::filesystem;
+using hub::xml::Error;
+using hub::xml::Node;
+
+namespace {
+
+/// Collects the contents of all files plus every problem, each with its place.
+class Loader {
+public:
+    std::vector<Category> categories;
+    std::vector<Department> departments;
+    std::vector<ServiceItem> items;
+    std::vector<Error> errors;
+
+    void readFile(const hub::xml::Document& doc) {
+        for (const Node& node : doc.root().children()) {
+            std::string element = node.name();
+            if (element == "category") {
+                readCategory(doc, node);
+            } else if (element == "department") {
+                readDepartment(doc, node);
+            } else if (element == "item") {
+                readItem(doc, node);
+            }
+        }
+    }
+
+    /// What a schema cannot see: ids unique across files, references resolving.
+    void crossCheck() {
+        std::map<std::string, const ServiceItem*> itemIds;
+        for (const ServiceItem& item : items) {
+            auto [it, fresh] = itemIds.emplace(item.id, &item);
+            if (!fresh) {
+                error(item.sourceFile, item.sourceLine, "item", "id",
+                      "duplicate item id '" + item.id + "' (first defined at " + it->second->sourceFile + ":" +
+                          std::to_string(it->second->sourceLine) + ")");
+            }
+            if (categoryPlaces_.count(item.categoryId) == 0) {
+                error(item.sourceFile, item.sourceLine, "item", "category",
+                      "unknown category '" + item.categoryId + "' in item '" + item.id + "'");
+            }
+            if (departmentPlaces_.count(item.departmentId) == 0) {
+                error(item.sourceFile, item.sourceLine, "item", "department",
+                      "unknown department '" + item.departmentId + "' in item '" + item.id + "'");
+            }
+        }
+    }
+
+    void error(const std::string& file, int line, std::string_view element, std::string_view attribute,
+               const std::string& message) {
+        // Same shape as libxml2's schema messages, so operators read one style.
+        std::string text = "Element '" + std::string(element) + "'";
+        if (!attribute.empty()) {
+            text += ", attribute '" + std::string(attribute) + "'";
+        }
+        errors.push_back(Error{file, line, 0, text + ": " + message, {}});
+    }
+
+private:
+    std::map<std::string, std::string> categoryPlaces_;    // id -> "file:line"
+    std::map<std::string, std::string> departmentPlaces_;
+
+    static LocalizedText names(const Node& node) {
+        return LocalizedText{node.attribute("zh", ""), node.attribute("en", "")};
+    }
+
+    static std::string place(const hub::xml::Document& doc, const Node& node) {
+        return doc.name() + ":" + std::to_string(node.line());
+    }
+
+    bool unique(std::map<std::string, std::string>& places, const std::string& id, const hub::xml::Document& doc,
+                const Node& node, std::string_view element) {
+        auto [it, fresh] = places.emplace(id, place(doc, node));
+        if (!fresh) {
+            error(doc.name(), node.line(), element, "id",
+                  "duplicate " + std::string(element) + " id '" + id + "' (first defined at " + it->second + ")");
+        }
+        return fresh;
+    }
+
+    static bool boolean(const Node& node, std::string_view name, bool fallback) {
+        auto value = node.attribute(name);
+        if (!value) return fallback;
+        return *value == "true" || *value == "1";
+    }
+
+    static std::optional<double> decimal(const Node& node, std::string_view name) {
+        auto value = node.attribute(name);
+        if (!value) return std::nullopt;
+        double out = 0;
+        auto [ptr, ec] = std::from_chars(value->data(), value->data() + value->size(), out);
+        if (ec != std::errc()) return std::nullopt;  // the schema has checked xs:decimal already
+        return out;
+    }
+
+    void readCategory(const hub::xml::Document& doc, const Node& node) {
+        Category c;
+        c.id = node.attribute("id", "");
+        c.name = names(node);
+        c.order = std::stoi(node.attribute("order", "0"));
+        if (unique(categoryPlaces_, c.id, doc, node, "category")) {
+            categories.push_back(std::move(c));
+        }
+    }
+
+    void readDepartment(const hub::xml::Document& doc, const Node& node) {
+        Department d;
+        d.id = node.attribute("id", "");
+        d.name = names(node);
+        if (unique(departmentPlaces_, d.id, doc, node, "department")) {
+            departments.push_back(std::move(d));
+        }
+    }
+
+    void readItem(const hub::xml::Document& doc, const Node& node) {
+        ServiceItem item;
+        item.id = node.attribute("id", "");
+        item.categoryId = node.attribute("category", "");
+        item.departmentId = node.attribute("department", "");
+        item.channel = parseChannel(node.attribute("channel", "")).value_or(Channel::Online);
+        item.audience = AudienceSet::parse(node.attribute("audience", "")).value_or(AudienceSet());
+        item.timeLimitDays = std::stoi(node.attribute("timeLimit", "0"));
+        item.sourceFile = doc.name();
+        item.sourceLine = node.line();
+        if (auto name = node.child("name")) item.name = names(*name);
+        if (auto description = node.child("description")) item.description = names(*description);
+        if (auto materials = node.child("materials")) {
+            for (const Node& m : materials->children("material")) {
+                item.materials.push_back(Material{m.attribute("id", ""), names(m), boolean(m, "required", true)});
+            }
+        }
+        if (auto handler = node.child("handler")) {
+            if (auto plugin = handler->child("plugin")) {
+                item.handler.kind = Handler::Kind::Plugin;
+                item.handler.system = plugin->attribute("system", "");
+                item.handler.operation = plugin->attribute("operation", "");
+            } else if (auto flow = handler->child("flow")) {
+                item.handler.kind = Handler::Kind::Flow;
+                item.handler.flowId = flow->attribute("id", "");
+            }
+        }
+        if (auto form = node.child("form")) {
+            for (const Node& f : form->children("field")) {
+                item.fields.push_back(readField(doc, f));
+            }
+        }
+        items.push_back(std::move(item));
+    }
+
+    FormField readField(const hub::xml::Document& doc, const Node& node) {
+        static const std::map<std::string, FieldType, std::less<>> kTypes{
+            {"string", FieldType::String}, {"integer", FieldType::Integer}, {"number", FieldType::Number},
+            {"date", FieldType::Date},     {"boolean", FieldType::Boolean}, {"enum", FieldType::Enum},
+            {"file", FieldType::File}};
+        FormField field;
+        field.id = node.attribute("id", "");
+        field.label = names(node);
+        auto type = kTypes.find(node.attribute("type", "string"));
+        field.type = type != kTypes.end() ? type->second : FieldType::String;
+        field.required = boolean(node, "required", false);
+        if (auto maxLength = node.attribute("maxLength")) {
+            field.maxLength = static_cast<std::size_t>(std::stoull(*maxLength));
+        }
+        field.min = decimal(node, "min");
+        field.max = decimal(node, "max");
+        for (const Node& o : node.children("option")) {
+            field.options.push_back(FieldOption{o.attribute("value", ""), names(o)});
+        }
+
+        const std::string what = "field '" + field.id + "' (type " + std::string(toString(field.type)) + ")";
+        bool textual = field.type == FieldType::String || field.type == FieldType::File;
+        bool numeric = field.type == FieldType::Integer || field.type == FieldType::Number;
+        if (field.type == FieldType::Enum && field.options.empty()) {
+            error(doc.name(), node.line(), "field", "type", what + ": an enum field needs at least one <option>");
+        }
+        if (field.type != FieldType::Enum && !field.options.empty()) {
+            error(doc.name(), node.line(), "option", "", what + ": only enum fields take <option>s");
+        }
+        if (field.maxLength && !textual) {
+            error(doc.name(), node.line(), "field", "maxLength", what + ": maxLength applies to string and file fields only");
+        }
+        if ((field.min || field.max) && !numeric) {
+            error(doc.name(), node.line(), "field", field.min ? "min" : "max",
+                  what + ": min/max apply to integer and number fields only");
+        }
+        if (field.min && field.max && *field.min > *field.max) {
+            error(doc.name(), node.line(), "field", "min", what + ": min is greater than max");
+        }
+        std::map<std::string, int> seen;
+        for (const Node& o : node.children("option")) {
+            if (++seen[o.attribute("value", "")] == 2) {
+                error(doc.name(), o.line(), "option", "value",
+                      what + ": duplicate option value '" + o.attribute("value", "") + "'");
+            }
+        }
+        return field;
+    }
+};
+
+[[noreturn]] void failWith(std::vector<Error> errors) {
+    std::string summary = std::to_string(errors.size()) + " error(s) in the service catalogue; first: " +
+                          errors.front().toString();
+    throw CatalogException(summary, std::move(errors));
+}
+
+}  // namespace
+
+std::shared_ptr<const Snapshot> Catalog::load(const Options& options, std::uint64_t version) {
+    fs::path directory(options.directory);
+    std::string schemaPath = options.schemaPath.empty() ? (directory / "catalog.xsd").string() : options.schemaPath;
+
+    std::optional<hub::xml::Schema> schema;
+    try {
+        schema = hub::xml::Schema::fromFile(schemaPath);
+    } catch (const hub::xml::XmlException& e) {
+        failWith(e.errors());
+    }
+
+    std::vector<std::string> files;
+    std::error_code ec;
+    for (fs::directory_iterator it(directory, ec), end; !ec && it != end; it.increment(ec)) {
+        if (it->path().extension() == ".xml" && it->is_regular_file()) {
+            files.push_back(it->path().string());
+        }
+    }
+    if (ec) {
+        failWith({Error{options.directory, 0, 0, "cannot list the catalogue directory: " + ec.message(), {}}});
+    }
+    if (files.empty()) {
+        failWith({Error{options.directory, 0, 0, "no catalogue files (*.xml) in the directory", {}}});
+    }
+    std::sort(files.begin(), files.end());
+
+    Loader loader;
+    for (const std::string& file : files) {
+        try {
+            auto doc = hub::xml::Document::parseFile(file);
+            auto problems = schema->validate(doc);
+            if (!problems.empty()) {
+                loader.errors.insert(loader.errors.end(), problems.begin(), problems.end());
+                continue;  // reading an invalid file would only add confusing follow-up errors
+            }
+            loader.readFile(doc);
+        } catch (const hub::xml::XmlException& e) {
+            loader.errors.insert(loader.errors.end(), e.errors().begin(), e.errors().end());
+        }
+    }
+    loader.crossCheck();
+    if (!loader.errors.empty()) {
+        failWith(std::move(loader.errors));
+    }
+    return std::make_shared<const Snapshot>(std::move(loader.categories), std::move(loader.departments),
+                                            std::move(loader.items), version);
+}
+
+Catalog::Catalog(Options options) : options_(std::move(options)) {
+    std::atomic_store(&current_, load(options_, 1));
+}
+
+std::shared_ptr<const Snapshot> Catalog::snapshot() const {
+    return std::atomic_load(&current_);
+}
+
+Catalog::ReloadResult Catalog::reload() {
+    std::lock_guard lock(reloadMutex_);
+    ReloadResult result;
+    auto old = std::atomic_load(&current_);
+    try {
+        auto fresh = load(options_, old->version() + 1);
+        std::atomic_store(&current_, fresh);
+        result.ok = true;
+        result.version = fresh->version();
+    } catch (const CatalogException& e) {
+        result.errors = e.errors();
+        result.version = old->version();
+    }
+    return result;
+}
+
+}  // namespace hub::catalog
