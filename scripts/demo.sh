@@ -9,6 +9,11 @@ scripts/build.sh
 build=${HUB_BUILD_DIR:-build}
 mkdir -p var
 
+# The demo's token signing secret, made once and kept private.
+if [ ! -s var/jwt-secret ]; then
+  (umask 077 && openssl rand -base64 48 | tr -d '\n' > var/jwt-secret)
+fi
+
 port=${HUB_DEMO_PORT:-8080}
 sim_port=${HUB_DEMO_SIM_PORT:-8091}
 
@@ -21,15 +26,26 @@ for _ in $(seq 50); do
   sleep 0.1
 done
 
+student_token=$("$build/core/hubctl/hubctl" token --config config/hub.xml --sub 2023010001 --ttl 86400)
+clerk_token=$("$build/core/hubctl/hubctl" token --config config/hub.xml --sub clerk.jwc --ttl 86400)
+
 cat <<MSG
 
 CampusHub demo
   hub:    http://127.0.0.1:$port/   (GET /healthz, GET /api/v1/systems)
   vendor: http://127.0.0.1:$sim_port/ (simulated student affairs system)
 
-Try, in another terminal:
-  curl -s -X POST http://127.0.0.1:$port/api/v1/systems/student_affairs/operations/get_student \\
-       -H 'Content-Type: application/json' -d '{"student_id":"2023010001"}'
+Demo tokens (valid 24 h):
+  student 张三 (2023010001):       STUDENT=$student_token
+  clerk 李文, academic affairs:   CLERK=$clerk_token
+
+Try, in another terminal (fetches 张三's record through the plugin from the vendor system):
+  curl -s -X POST http://127.0.0.1:$port/api/v1/systems/student_affairs/operations/get_student -H 'Content-Type: application/json' -d '{"student_id":"2023010001"}' -H "Authorization: Bearer $student_token"
+
+More, after pasting the two token lines above:
+  curl -s "http://127.0.0.1:$port/api/v1/catalog/services?category=undergraduate&pageSize=3" \\
+       -H "Authorization: Bearer \$STUDENT"
+  curl -s http://127.0.0.1:$port/api/v1/catalog/categories -H "Authorization: Bearer \$CLERK"
 
 MSG
 

@@ -1,5 +1,6 @@
 // hubd end to end: the simulated student affairs system and hubd run as real
 // processes; every call goes over HTTP on loopback.
+#include "hub/auth/TokenIssuer.h"
 #include "hub/store/Database.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Http.h"
@@ -25,6 +26,22 @@ using hub::test::httpRequest;
 using hub::test::TempDir;
 
 namespace {
+
+const std::string kSecret = "test-secret-0123456789-abcdefghijklmnop";
+
+std::string token(const std::string& subject, Poco::Timespan lifetime = Poco::Timespan(600, 0),
+                  const std::string& audience = "campushub", const std::string& secret = kSecret,
+                  const std::string& onBehalfOf = "") {
+    hub::auth::TokenClaims claims;
+    claims.subject = subject;
+    claims.audience = {audience};
+    claims.issuer = "hubd-test";
+    claims.lifetime = lifetime;
+    claims.actingFor = onBehalfOf;
+    return hub::auth::TokenIssuer::hs256(secret).issue(claims);
+}
+
+std::map<std::string, std::string> bearer(const std::string& t) { return {{"Authorization", "Bearer " + t}}; }
 
 Poco::JSON::Object::Ptr parse(const std::string& body) {
     Poco::JSON::Parser parser;
@@ -59,6 +76,8 @@ public:
                  fs::copy_options::recursive | fs::copy_options::overwrite_existing);
         fs::copy(std::string(TEST_PLUGINS_DIR) + "/testkit", dir.file("plugins/testkit"),
                  fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+        fs::copy(std::string(TEST_PLUGINS_DIR) + "/crashy", dir.file("plugins/crashy"),
+                 fs::copy_options::recursive | fs::copy_options::overwrite_existing);
         dir.write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" + dir.file("hubd.port") + R"(</portFile><maxBodyBytes>65536</maxBodyBytes>
         <drainTimeoutMs>10000</drainTimeoutMs></http>
@@ -68,7 +87,19 @@ public:
     <plugin name="student_affairs"><timeoutMs>3000</timeoutMs>
       <config><base_url>http://127.0.0.1:)" + std::to_string(simPort) + R"(</base_url></config></plugin>
     <plugin name="testkit"><timeoutMs>700</timeoutMs><concurrency>2</concurrency><queue>0</queue></plugin>
+    <plugin name="crashy"><timeoutMs>1000</timeoutMs></plugin>
   </plugins>
+  <auth><jwt><hs256Secret>)" + kSecret + R"(</hs256Secret><issuer>hubd-test</issuer>
+    <audience>campushub</audience></jwt>
+    <serviceAccounts><account><subject>portal-backend</subject><mayActFor>true</mayActFor></account>
+      <account><subject>kiosk</subject><mayActFor>false</mayActFor></account></serviceAccounts>
+  </auth>
+  <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
+  <identity><static>
+    <person id="2023010001" name="张三" department="student-affairs" audience="student"/>
+    <person id="V2024001" name="Visitor" audience="visitor"/>
+    <person id="admin" name="Operator" audience="staff" roles="hub:admin"/>
+  </static></identity>
 </hub>)");
         start();
     }
@@ -105,7 +136,13 @@ protected:
     }
 
     static hub::test::HttpResponse call(const std::string& system, const std::string& op, const std::string& body) {
-        return httpRequest("POST", hubd_->url("/api/v1/systems/" + system + "/operations/" + op), body);
+        static const std::string student = token("2023010001");
+        return httpRequest("POST", hubd_->url("/api/v1/systems/" + system + "/operations/" + op), body,
+                           bearer(student));
+    }
+
+    static hub::test::HttpResponse get(const std::string& path, const std::string& subject = "2023010001") {
+        return httpRequest("GET", hubd_->url(path), "", bearer(token(subject)));
     }
 
     static void expectProblem(const hub::test::HttpResponse& r, int status, const std::string& detailPart = "") {
@@ -138,10 +175,10 @@ TEST_F(HubdTest, AnswersHealthz) {
 }
 
 TEST_F(HubdTest, ListsLoadedSystems) {
-    auto r = httpRequest("GET", hubd_->url("/api/v1/systems"));
+    auto r = get("/api/v1/systems");
     ASSERT_EQ(r.status, 200) << r.body;
     auto systems = parse(r.body)->getArray("systems");
-    ASSERT_EQ(systems->size(), 2u) << r.body;
+    ASSERT_EQ(systems->size(), 3u) << r.body;
     std::map<std::string, Poco::JSON::Object::Ptr> byName;
     for (unsigned i = 0; i < systems->size(); ++i)
         byName[systems->getObject(i)->getValue<std::string>("name")] = systems->getObject(i);
@@ -149,6 +186,9 @@ TEST_F(HubdTest, ListsLoadedSystems) {
     EXPECT_EQ(byName["student_affairs"]->getValue<std::string>("version"), "1.0.0");
     EXPECT_EQ(byName["student_affairs"]->getValue<std::string>("status"), "loaded");
     EXPECT_EQ(byName["student_affairs"]->getArray("operations")->size(), 2u);
+    EXPECT_EQ(byName["student_affairs"]->getValue<std::string>("isolation"), "inproc");
+    ASSERT_TRUE(byName.count("crashy"));
+    EXPECT_EQ(byName["crashy"]->getValue<std::string>("isolation"), "process");
 }
 
 TEST_F(HubdTest, FetchesAStudentThroughThePluginFromTheVendorSystem) {
@@ -175,8 +215,8 @@ TEST_F(HubdTest, ProblemsForUnknownSystemOperationAndStudent) {
     expectProblem(call("finance", "get_student", "{}"), 404, "finance");
     expectProblem(call("student_affairs", "drop_table", "{}"), 404, "drop_table");
     expectProblem(call("student_affairs", "get_student", R"({"student_id":"1999999999"})"), 404, "not found");
-    expectProblem(httpRequest("GET", hubd_->url("/api/v1/nothing/here")), 404);
-    expectProblem(httpRequest("DELETE", hubd_->url("/api/v1/systems")), 405);
+    expectProblem(get("/api/v1/nothing/here"), 404);
+    expectProblem(httpRequest("DELETE", hubd_->url("/api/v1/systems"), "", bearer(token("2023010001"))), 405);
 }
 
 TEST_F(HubdTest, ProblemsForMalformedAndHostileBodies) {
@@ -232,6 +272,101 @@ TEST_F(HubdTest, BulkheadFullGetsFast503) {
     expectProblem(call("testkit", "echo", "{}"), 503, "concurrency limit");
     EXPECT_EQ(a.get().status, 200);
     EXPECT_EQ(b.get().status, 200);
+}
+
+TEST_F(HubdTest, EveryApiCallNeedsAValidBearerToken) {
+    const std::string url = hubd_->url("/api/v1/systems");
+    auto missing = httpRequest("GET", url);
+    expectProblem(missing, 401, "Authorization");
+    EXPECT_NE(missing.header("WWW-Authenticate").find("Bearer"), std::string::npos);
+    expectProblem(httpRequest("GET", url, "", {{"Authorization", "Basic dXNlcjpwYXNz"}}), 401);
+    expectProblem(httpRequest("GET", url, "", bearer("not.a.jwt")), 401);
+    expectProblem(httpRequest("GET", url, "", bearer(token("2023010001", Poco::Timespan(-3600, 0)))), 401, "xpired");
+    expectProblem(httpRequest("GET", url, "", bearer(token("2023010001", Poco::Timespan(600, 0), "another-app"))),
+                  401, "audience");
+    expectProblem(httpRequest("GET", url, "",
+                              bearer(token("2023010001", Poco::Timespan(600, 0), "campushub",
+                                           "a-different-secret-0123456789-abcdefgh"))),
+                  401, "signature");
+    auto t = token("2023010001");
+    t.back() = t.back() == 'A' ? 'B' : 'A';
+    expectProblem(httpRequest("GET", url, "", bearer(t)), 401);
+    expectProblem(httpRequest("GET", url, "", bearer(std::string(6000, 'a'))), 401);
+    // Health probes stay open for load balancers.
+    EXPECT_EQ(httpRequest("GET", hubd_->url("/healthz")).status, 200);
+    EXPECT_EQ(get("/api/v1/systems").status, 200);
+}
+
+TEST_F(HubdTest, ServiceTokenMayActForAUserOnlyWhereAllowed) {
+    auto r = httpRequest("POST", hubd_->url("/api/v1/systems/testkit/operations/caller"), "{}",
+                         bearer(token("portal-backend", Poco::Timespan(600, 0), "campushub", kSecret, "2023010001")));
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto caller = parse(r.body);
+    EXPECT_EQ(caller->getValue<std::string>("subject"), "portal-backend");
+    EXPECT_EQ(caller->getValue<std::string>("acting_for"), "2023010001");
+    expectProblem(httpRequest("GET", hubd_->url("/api/v1/systems"), "",
+                              bearer(token("kiosk", Poco::Timespan(600, 0), "campushub", kSecret, "2023010001"))),
+                  403);
+    expectProblem(httpRequest("GET", hubd_->url("/api/v1/systems"), "",
+                              bearer(token("2023010001", Poco::Timespan(600, 0), "campushub", kSecret, "admin"))),
+                  403);
+}
+
+TEST_F(HubdTest, CatalogueShowsEachAudienceItsOwnItems) {
+    auto r = get("/api/v1/catalog/services?category=undergraduate&pageSize=5");
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto page = parse(r.body);
+    EXPECT_GT(page->getValue<int>("total"), 0);
+    auto items = page->getArray("items");
+    ASSERT_GT(items->size(), 0u);
+    EXPECT_LE(items->size(), 5u);
+    for (unsigned i = 0; i < items->size(); ++i) {
+        EXPECT_EQ(items->getObject(i)->getObject("category")->getValue<std::string>("id"), "undergraduate");
+        bool student = false;
+        auto audience = items->getObject(i)->getArray("audience");
+        for (unsigned a = 0; a < audience->size(); ++a) student |= audience->getElement<std::string>(a) == "student";
+        EXPECT_TRUE(student) << r.body;
+    }
+    // A visitor sees fewer items than an operator, who sees them all.
+    int visitor = parse(get("/api/v1/catalog/services", "V2024001").body)->getValue<int>("total");
+    int admin = parse(get("/api/v1/catalog/services", "admin").body)->getValue<int>("total");
+    int student = parse(get("/api/v1/catalog/services").body)->getValue<int>("total");
+    EXPECT_GE(admin, 60);
+    EXPECT_LT(visitor, admin);
+    EXPECT_LT(student, admin);
+    // An unknown person has no audience: sees nothing.
+    EXPECT_EQ(parse(get("/api/v1/catalog/services", "nobody").body)->getValue<int>("total"), 0);
+
+    auto one = get("/api/v1/catalog/services/enrolment-certificate");
+    ASSERT_EQ(one.status, 200) << one.body;
+    EXPECT_EQ(parse(one.body)->getObject("name")->getValue<std::string>("zh"), "在读证明");
+    expectProblem(get("/api/v1/catalog/services/no-such-item"), 404);
+
+    // Chinese search, URL-encoded.
+    auto search = get("/api/v1/catalog/services?q=%E5%9C%A8%E8%AF%BB");  // 在读
+    ASSERT_EQ(search.status, 200);
+    EXPECT_GE(parse(search.body)->getValue<int>("total"), 1);
+    expectProblem(get("/api/v1/catalog/services?page=0"), 400, "page");
+    expectProblem(get("/api/v1/catalog/services?channel=carrier-pigeon"), 400, "channel");
+    auto categories = get("/api/v1/catalog/categories", "admin");
+    ASSERT_EQ(categories.status, 200);
+    EXPECT_NE(categories.body.find("本科生服务"), std::string::npos);
+}
+
+TEST_F(HubdTest, CrashingPluginInAWorkerProcessGets503WhileOthersServe) {
+    ASSERT_EQ(call("crashy", "ok", "{}").status, 200);
+    expectProblem(call("crashy", "segfault", "{}"), 503);
+    EXPECT_EQ(call("student_affairs", "get_student", R"({"student_id":"2023010001"})").status, 200);
+    expectProblem(call("crashy", "abort", "{}"), 503);
+    expectProblem(call("crashy", "hang", "{}"), 504);
+    // The worker comes back.
+    int status = 0;
+    for (int i = 0; i < 50 && status != 200; ++i) {
+        status = call("crashy", "ok", "{}").status;
+        if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_EQ(status, 200);
+    EXPECT_EQ(httpRequest("GET", hubd_->url("/healthz")).status, 200);
 }
 
 TEST_F(HubdTest, SigtermLetsInFlightCallsFinishAndAuditSurvivesRestart) {

@@ -109,6 +109,28 @@ bool Request::queryParam(std::string_view name, std::string& value) const {
     return false;
 }
 
+std::vector<std::pair<std::string, std::string>> Request::queryParams() const {
+    std::vector<std::pair<std::string, std::string>> out;
+    std::string_view q = query;
+    while (!q.empty()) {
+        auto amp = q.find('&');
+        std::string_view pair = q.substr(0, amp);
+        q = amp == std::string_view::npos ? std::string_view{} : q.substr(amp + 1);
+        if (pair.empty()) continue;
+        auto eq = pair.find('=');
+        auto decode = [](std::string_view raw) {
+            std::string in(raw), decoded;
+            for (auto& c : in)
+                if (c == '+') c = ' ';
+            Poco::URI::decode(in, decoded);
+            return decoded;
+        };
+        out.emplace_back(decode(pair.substr(0, eq)),
+                         eq == std::string_view::npos ? std::string() : decode(pair.substr(eq + 1)));
+    }
+    return out;
+}
+
 Response problem(unsigned status, std::string_view detail, std::string_view title, std::string_view type) {
     Response r;
     r.status = status;

@@ -137,8 +137,11 @@ void addSystemRoutes(Router& router, host::PluginHost& plugins, store::AuditLog*
                 if (!r.send(std::move(response))) return;
                 if (!audit) return;
                 store::AuditRecord record;
-                record.subject = request->principal.subject;
-                record.actingFor = request->principal.actingFor;
+                // As the token said it: the authenticated subject, and the user when a
+                // service acted for one.
+                const Principal& p = request->principal;
+                record.subject = p.viaService.empty() ? p.subject : p.viaService;
+                record.actingFor = p.viaService.empty() ? std::string() : p.subject;
                 record.system = system;
                 record.operation = operation;
                 record.outcome = outcome;
@@ -167,8 +170,9 @@ void addSystemRoutes(Router& router, host::PluginHost& plugins, store::AuditLog*
             }
             auto limits = plugins.limits(system);
             auto deadline = host::Clock::now() + limits.timeout;
-            host::Caller caller{request->principal.subject, request->principal.roles,
-                                request->principal.actingFor};
+            const Principal& p = request->principal;
+            host::Caller caller{p.viaService.empty() ? p.subject : p.viaService, p.roles,
+                                p.viaService.empty() ? std::string() : p.subject};
 
             auto submitted = plugins.submit(
                 system, operation, std::move(body), std::move(caller), deadline,

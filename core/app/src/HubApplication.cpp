@@ -1,14 +1,21 @@
 #include "HubApplication.h"
 
+#include "hub/api/Authentication.h"
+#include "hub/api/CatalogRoutes.h"
 #include "hub/api/HttpServer.h"
 #include "hub/api/Router.h"
 #include "hub/api/SystemRoutes.h"
+#include "hub/auth/Access.h"
+#include "hub/auth/TokenVerifier.h"
+#include "hub/catalog/Catalog.h"
 #include "hub/host/PluginHost.h"
 #include "hub/http/Client.h"
 #include "hub/store/AuditLog.h"
 #include "hub/store/Database.h"
 
 #include <Poco/AutoPtr.h>
+#include <Poco/Crypto/Crypto.h>
+#include <Poco/StringTokenizer.h>
 #include <Poco/ConsoleChannel.h>
 #include <Poco/FileStream.h>
 #include <Poco/FormattingChannel.h>
@@ -37,11 +44,44 @@ void addDefaults(Poco::Util::MapConfiguration& d) {
     d.setInt("http.idleTimeoutSeconds", 30);
     d.setInt("http.drainTimeoutMs", 10000);
     d.setString("store.path", "var/hub.db");
+    d.setString("catalog.dir", "config/catalog");
+    d.setString("auth.jwt.audience", "campushub");
     d.setString("plugins.dir", "plugins-enabled");
     d.setInt("plugins.defaults.timeoutMs", 5000);
     d.setInt("plugins.defaults.concurrency", 8);
     d.setInt("plugins.defaults.queue", 64);
 }
+
+// Identities from the config file (identity.static.person[n]), for a hub
+// without a directory yet, the demo and tests. The LDAP sync replaces it.
+class StaticDirectory {
+public:
+    explicit StaticDirectory(const Poco::Util::AbstractConfiguration& cfg) {
+        for (int i = 0;; ++i) {
+            std::string key = "identity.static.person[" + std::to_string(i) + "]";
+            if (!cfg.has(key)) break;
+            api::IdentityInfo info;
+            info.name = cfg.getString(key + "[@name]", "");
+            info.department = cfg.getString(key + "[@department]", "");
+            info.audiences = split(cfg.getString(key + "[@audience]", ""));
+            info.roles = split(cfg.getString(key + "[@roles]", ""));
+            people_.emplace(cfg.getString(key + "[@id]"), std::move(info));
+        }
+    }
+    std::optional<api::IdentityInfo> find(const std::string& subject) const {
+        auto it = people_.find(subject);
+        if (it == people_.end()) return std::nullopt;
+        return it->second;
+    }
+    std::size_t size() const { return people_.size(); }
+
+private:
+    static std::vector<std::string> split(const std::string& s) {
+        Poco::StringTokenizer t(s, ", ", Poco::StringTokenizer::TOK_IGNORE_EMPTY | Poco::StringTokenizer::TOK_TRIM);
+        return {t.begin(), t.end()};
+    }
+    std::map<std::string, api::IdentityInfo> people_;
+};
 
 }  // namespace
 
@@ -115,7 +155,15 @@ int HubApplication::main(const std::vector<std::string>&) {
     try {
         // Start order: store, outbound connectors, plugins, then the listener last, so
         // nothing is served before everything it needs is up. Stop in reverse.
+        // Authentication is not optional: without a key, refuse to start.
+        Poco::Crypto::initializeCrypto();
+        auth::TokenVerifier verifier(cfg, "auth");
+        auth::Access access = auth::Access::fromConfig(cfg, "auth");
+        StaticDirectory directory(cfg);
+
         store::Database db({cfg.getString("store.path")});
+        catalog::Catalog catalogue({cfg.getString("catalog.dir"), ""});
+        log.information("catalogue: %z service items", catalogue.snapshot()->items().size());
         store::AuditLog audit(db);
         http::Client httpClient;
 
@@ -126,6 +174,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         hostOptions.defaults.timeout = std::chrono::milliseconds(cfg.getInt("plugins.defaults.timeoutMs"));
         hostOptions.defaults.concurrency = static_cast<std::size_t>(cfg.getInt("plugins.defaults.concurrency"));
         hostOptions.defaults.queue = static_cast<std::size_t>(cfg.getInt("plugins.defaults.queue"));
+        hostOptions.process.workerExecutable = cfg.getString("plugins.workerExecutable", "");
         auto plugins = std::make_unique<host::PluginHost>(hostOptions);
         plugins->loadAll();
         log.information("%z plugin(s) loaded, %z refused", plugins->list().size(), plugins->refusals().size());
@@ -133,6 +182,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         api::Router router;
         api::addHealthRoutes(router, *plugins);
         api::addSystemRoutes(router, *plugins, &audit);
+        api::addCatalogRoutes(router, catalogue);
 
         api::HttpServer::Options httpOptions;
         httpOptions.address = cfg.getString("http.address");
@@ -141,6 +191,8 @@ int HubApplication::main(const std::vector<std::string>&) {
         httpOptions.maxBodyBytes = static_cast<std::size_t>(cfg.getInt("http.maxBodyBytes"));
         httpOptions.idleTimeout = std::chrono::seconds(cfg.getInt("http.idleTimeoutSeconds"));
         api::HttpServer server(httpOptions, router);
+        server.setAuthenticator(api::makeAuthenticator(
+            verifier, access, [&directory](const std::string& subject) { return directory.find(subject); }));
         server.start();
         if (cfg.has("http.portFile")) {
             Poco::FileOutputStream out(cfg.getString("http.portFile"));
@@ -154,6 +206,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         server.stop(std::chrono::milliseconds(cfg.getInt("http.drainTimeoutMs")));
         plugins.reset();  // joins each plugin's pool, then unloads it
         audit.flush();
+        Poco::Crypto::uninitializeCrypto();
         log.information("stopped");
         return EXIT_OK;
     } catch (const Poco::Exception& e) {

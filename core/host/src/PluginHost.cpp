@@ -95,9 +95,6 @@ void PluginHost::load(const std::string& manifestPath) {
         if (realPluginsDir_.empty() || library.compare(0, realPluginsDir_.size() + 1, realPluginsDir_ + "/") != 0)
             throw LoadError(manifest.name + ": library " + library + " is outside the plugins folder " +
                             options_.pluginsDir);
-        if (manifest.isolation != "inproc")
-            throw LoadError(manifest.name + ": isolation '" + manifest.isolation +
-                            "' is not supported by this hub yet");
         {
             std::lock_guard lock(mutex_);
             if (slots_.count(manifest.name))
@@ -120,7 +117,20 @@ void PluginHost::load(const std::string& manifestPath) {
         }
         PluginServices services{slot->config.get(), options_.http,
                                 &Poco::Logger::get("hub.plugin." + manifest.name)};
-        slot->plugin = std::make_shared<LoadedPlugin>(manifest, library, services);
+        // Config may override the manifest's isolation: IT decides what it trusts.
+        std::string isolation = options_.config && options_.config->has(prefix + ".isolation")
+                                    ? options_.config->getString(prefix + ".isolation")
+                                    : manifest.isolation;
+        if (isolation == "process") {
+            ProcessPlugin::Options po = options_.process;
+            po.concurrency = slot->limits.concurrency;  // worker threads = the bulkhead
+            slot->plugin = std::make_shared<ProcessPlugin>(manifest, library,
+                                                           ProcessPlugin::configJson(slot->config.get()), po);
+        } else if (isolation == "inproc") {
+            slot->plugin = std::make_shared<LoadedPlugin>(manifest, library, services);
+        } else {
+            throw LoadError(manifest.name + ": isolation '" + isolation + "' must be inproc or process");
+        }
         slot->pool = std::make_unique<WorkerPool>(manifest.name, slot->limits.concurrency, slot->limits.queue);
         logger().information("plugin %s %s loaded from %s (%z workers, timeout %s ms)", manifest.name,
                              manifest.version, library, slot->limits.concurrency,
@@ -162,7 +172,9 @@ std::vector<PluginHost::Status> PluginHost::list() const {
     std::lock_guard lock(mutex_);
     for (const auto& [name, s] : slots_) {
         const Manifest& m = s->plugin->manifest();
-        out.push_back({m.name, m.version, m.vendor, m.description, m.isolation, "loaded", m.operations,
+        bool process = dynamic_cast<const ProcessPlugin*>(s->plugin.get()) != nullptr;
+        out.push_back({m.name, m.version, m.vendor, m.description, process ? "process" : "inproc", "loaded",
+                       m.operations,
                        s->pool->active(), s->pool->queued()});
     }
     return out;

@@ -175,8 +175,13 @@ struct Generation {
 
     std::mutex mutex;
     std::condition_variable freed;
-    std::vector<std::size_t> idle;  // channels no call is using
+    std::vector<std::size_t> idle;  // call channels no call is using
+    // One more channel, for health and describe only, so that a health check
+    // gets through while every call channel is busy.
+    std::size_t controlChannel = 0;
+    bool controlIdle = true;
     bool dead = false;
+    std::string exitHow;  // set by the supervisor before it reaps
     std::atomic<bool> exited{false};  // seen to have exited, by anyone
 
     /// False once the process has exited, even before the supervisor noticed.
@@ -197,9 +202,10 @@ struct Generation {
     void release(std::size_t channel) {
         {
             std::lock_guard lock(mutex);
-            idle.push_back(channel);
+            if (channel == controlChannel) controlIdle = true;
+            else idle.push_back(channel);
         }
-        freed.notify_one();
+        freed.notify_all();
     }
 
     void markDead() {
@@ -270,6 +276,8 @@ struct ProcessPlugin::Impl {
 
     CallResult call(std::string_view kind, std::string_view operation, std::string_view input,
                     std::string_view caller, Clock::time_point deadline) {
+        if (Clock::now() >= deadline)
+            return {CH_ERR_TIMEOUT, "the call reached plugin " + manifest.name + " after its deadline"};
         std::shared_ptr<Generation> generation;
         {
             std::unique_lock lock(mutex);
@@ -298,14 +306,21 @@ struct ProcessPlugin::Impl {
     CallResult callOn(const std::shared_ptr<Generation>& g, std::string_view kind, std::string_view operation,
                       std::string_view input, std::string_view caller, Clock::time_point deadline) {
         std::size_t channel;
+        const bool control = kind != worker::kInvoke;
         {
             std::unique_lock lock(g->mutex);
-            if (!g->freed.wait_until(lock, deadline, [&] { return g->dead || !g->idle.empty(); }))
+            auto free = [&] { return control ? g->controlIdle : !g->idle.empty(); };
+            if (!g->freed.wait_until(lock, deadline, [&] { return g->dead || free(); }))
                 return {CH_ERR_TIMEOUT, "every channel to the worker of " + manifest.name +
                                             " stayed busy until the deadline"};
             if (g->dead) return crashed(*g, operation);
-            channel = g->idle.back();
-            g->idle.pop_back();
+            if (control) {
+                channel = g->controlChannel;
+                g->controlIdle = false;
+            } else {
+                channel = g->idle.back();
+                g->idle.pop_back();
+            }
         }
         zmq::socket_t& socket = g->sockets[channel];
         const std::uint64_t id = nextId.fetch_add(1, std::memory_order_relaxed);
@@ -389,6 +404,12 @@ struct ProcessPlugin::Impl {
 
     CallResult crashed(Generation& g, std::string_view operation) const {
         std::string how = exitText(g.pid);
+        if (how.empty()) {
+            // The supervisor reaped it first; it notes how before it reaps.
+            std::unique_lock lock(g.mutex);
+            g.freed.wait_for(lock, milliseconds(500), [&] { return g.dead; });
+            how = g.exitHow;
+        }
         return {CH_ERR_UNAVAILABLE, "the worker of plugin " + manifest.name + " (pid " + std::to_string(g.pid) +
                                         ") " + (how.empty() ? "died" : how) +
                                         (operation.empty() ? std::string() : " during " + std::string(operation)) +
@@ -454,6 +475,10 @@ struct ProcessPlugin::Impl {
                 break;
             }
             std::string how = exitText(g->pid);
+            {
+                std::lock_guard lock(g->mutex);
+                g->exitHow = how;
+            }
             int status = 0;
             ::waitpid(g->pid, &status, 0);
             g->markDead();
@@ -586,7 +611,7 @@ struct ProcessPlugin::Impl {
                                          "--manifest", manifest.file,
                                          "--name", manifest.name,
                                          "--endpoint", endpoint,
-                                         "--threads", std::to_string(options.concurrency),
+                                         "--threads", std::to_string(options.concurrency + 1),
                                          "--control-fd", std::to_string(kChildControlFd),
                                          "--parent-pid", std::to_string(::getpid()),
                                          "--log-level", options.logLevel};
@@ -629,13 +654,17 @@ struct ProcessPlugin::Impl {
         }
         try {
             handshake(*g, control, until);
-            for (std::size_t i = 0; i < options.concurrency; ++i) {
+            for (std::size_t i = 0; i <= options.concurrency; ++i) {
                 zmq::socket_t socket(context, zmq::socket_type::dealer);
                 socket.set(zmq::sockopt::linger, 0);
+                // A runaway plugin cannot make hubd buffer without bound: a bigger
+                // reply drops the connection, and the call times out.
+                socket.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(options.maxReplyBytes));
                 socket.connect(endpoint + "." + std::to_string(i));
                 g->sockets.push_back(std::move(socket));
-                g->idle.push_back(i);
+                if (i < options.concurrency) g->idle.push_back(i);
             }
+            g->controlChannel = options.concurrency;
             g->readyAt = Clock::now();
             CallResult described = callOn(g, worker::kDescribe, "", "", "{}", until);
             if (described.status != CH_OK) throw std::runtime_error("describe failed: " + described.body);

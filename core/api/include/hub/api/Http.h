@@ -20,10 +20,17 @@ using BeastResponse = http::response<http::string_body>;
 
 /// Who is calling, as the authenticator established it.
 struct Principal {
-    std::string subject;             ///< JWT sub; empty when unauthenticated.
-    std::vector<std::string> roles;
-    std::string actingFor;           ///< A service token acting for this user.
+    std::string subject;             ///< The user whose rights apply; empty when unauthenticated.
+    std::vector<std::string> roles;  ///< From the identity store (e.g. dept:finance:clerk, hub:admin).
+    std::vector<std::string> audiences;  ///< student, teacher, staff, visitor (identity store).
+    std::string department;          ///< The user's own department id, if known.
+    std::string viaService;          ///< The service account acting for subject, if any.
     bool authenticated() const { return !subject.empty(); }
+    bool hasRole(std::string_view role) const {
+        for (const auto& r : roles)
+            if (r == role) return true;
+        return false;
+    }
 };
 
 /// A request as a handler sees it: Beast's message plus what routing found.
@@ -40,6 +47,8 @@ struct Request {
     const std::string& param(std::string_view name) const;
     /// The value of a query parameter (percent-decoded), if present.
     bool queryParam(std::string_view name, std::string& value) const;
+    /// Every query parameter, percent-decoded, in order.
+    std::vector<std::pair<std::string, std::string>> queryParams() const;
 };
 
 using RequestPtr = std::shared_ptr<Request>;

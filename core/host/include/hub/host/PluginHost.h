@@ -1,6 +1,7 @@
 #pragma once
 
 #include "hub/host/LoadedPlugin.h"
+#include "hub/host/ProcessPlugin.h"
 
 #include <Poco/AutoPtr.h>
 
@@ -36,6 +37,7 @@ public:
         Poco::AutoPtr<Poco::Util::AbstractConfiguration> config;
         http::Client* http = nullptr;
         PluginLimits defaults;
+        ProcessPlugin::Options process;  ///< For plugins with isolation "process".
     };
 
     struct Refusal {

@@ -36,9 +36,13 @@ public:
     struct Options {
         /// Path of hub-plugin-worker; empty: defaultWorkerExecutable().
         std::string workerExecutable;
-        /// Calls the worker runs at once: its threads and the hub's channels to it.
-        /// Set it to the plugin's bulkhead (PluginLimits::concurrency).
+        /// Calls the worker runs at once: its threads and the hub's channels to it
+        /// (plus one more of each for health and describe). Set it to the
+        /// plugin's bulkhead (PluginLimits::concurrency).
         std::size_t concurrency = 8;
+        /// Largest reply accepted from the worker; a bigger one is dropped and the
+        /// call times out.
+        std::size_t maxReplyBytes = 64 * 1024 * 1024;
         /// From spawn to ready, library load and describe included.
         std::chrono::milliseconds startTimeout{10000};
         /// How long past a call's deadline its reply may still come before the
@@ -96,8 +100,9 @@ public:
     /// config_get looks them up). An empty object for null.
     static std::string configJson(const Poco::Util::AbstractConfiguration* config);
 
-    /// hub-plugin-worker beside the running executable, else $HUB_PLUGIN_WORKER,
-    /// else "hub-plugin-worker" (looked up on PATH).
+    /// $HUB_PLUGIN_WORKER if set, else hub-plugin-worker beside the running
+    /// executable (where the build and `cmake --install` put it, beside hubd),
+    /// else "hub-plugin-worker" looked up on PATH.
     static std::string defaultWorkerExecutable();
 
 private:

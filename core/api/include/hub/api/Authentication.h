@@ -1,0 +1,37 @@
+#pragma once
+
+#include "hub/api/HttpServer.h"
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hub::auth {
+class TokenVerifier;
+class Access;
+}  // namespace hub::auth
+
+namespace hub::api {
+
+/// What the identity store knows of a person, for authorisation.
+struct IdentityInfo {
+    std::string name;
+    std::string department;
+    std::vector<std::string> audiences;
+    std::vector<std::string> roles;
+};
+
+/// Looks a subject up in the identity store; nothing when unknown. Called on
+/// every authenticated request: must be cheap and thread-safe.
+using IdentityLookup = std::function<std::optional<IdentityInfo>(const std::string& subject)>;
+
+/// The bearer-token check for every authenticated route: a missing, malformed,
+/// expired, wrongly signed or wrong-audience token gets 401 problem+json; a
+/// service token acting for a user it may not act for gets 403. On success
+/// request.principal holds the user whose rights apply, with roles and
+/// audiences from the identity store.
+HttpServer::Authenticator makeAuthenticator(const auth::TokenVerifier& verifier, const auth::Access& access,
+                                            IdentityLookup identities);
+
+}  // namespace hub::api

@@ -1,0 +1,83 @@
+// Test plugin: misbehaves on request so the host's process isolation can be
+// driven against real crashes and hangs. Written against the SDK only.
+#include <campushub/json.hpp>
+#include <campushub/plugin.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <unistd.h>
+
+namespace {
+
+class CrashyPlugin : public campushub::Plugin {
+public:
+    CrashyPlugin(campushub::Host& host, std::string_view /*config*/) : Plugin(host) {
+        if (host.config("fail_create") == std::optional<std::string>("true"))
+            throw campushub::InvalidArgument("fail_create is set: refusing to start (拒绝启动)");
+
+        operation("ok", "Echoes its input, which must be a JSON object",
+                  [](campushub::Call&, std::string_view input) {
+                      campushub::json::parseObject(input);
+                      return std::string(input);
+                  });
+        operation("echo", "Echoes its input unread (for benchmarks)",
+                  [](campushub::Call&, std::string_view input) { return std::string(input); });
+        operation("segfault", "Writes through a null pointer", [](campushub::Call&, std::string_view) {
+            volatile int* null = nullptr;
+            *null = 42;
+            return std::string("{}");
+        });
+        operation("abort", "Calls std::abort", [](campushub::Call&, std::string_view) -> std::string {
+            std::abort();
+        });
+        operation("exit", "Exits the process with status 7", [](campushub::Call&, std::string_view) -> std::string {
+            std::_Exit(7);
+        });
+        operation("hang", "Sleeps forever", [](campushub::Call&, std::string_view) -> std::string {
+            for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+        });
+        operation("slow", "Sleeps {\"ms\": N} milliseconds, then answers",
+                  [](campushub::Call&, std::string_view input) {
+                      auto request = campushub::json::parseObject(input);
+                      int ms = request->optValue<int>("ms", 0);
+                      if (ms < 0 || ms > 600000) throw campushub::InvalidArgument("ms must be 0..600000");
+                      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+                      return "{\"slept\":" + std::to_string(ms) + "}";
+                  });
+        operation("whoami", "Answers the caller JSON the host gives",
+                  [](campushub::Call& call, std::string_view) { return call.callerJson(); });
+        operation("remaining", "Answers the milliseconds left before the deadline",
+                  [](campushub::Call& call, std::string_view) {
+                      return "{\"ms\":" + std::to_string(call.remaining().count()) + "}";
+                  });
+        operation("config", "Answers the config value named {\"key\": \"...\"}",
+                  [this](campushub::Call&, std::string_view input) {
+                      auto request = campushub::json::parseObject(input);
+                      auto value = this->host().config(campushub::json::requireString(request, "key"));
+                      if (!value) throw campushub::NotFound("no such config key");
+                      return "{\"value\":" + campushub::jsonString(*value) + "}";
+                  });
+        operation("fetch", "GETs {\"url\": \"...\"} through the host's HTTP service",
+                  [this](campushub::Call& call, std::string_view input) {
+                      auto request = campushub::json::parseObject(input);
+                      auto r = this->host().http(&call, "GET", campushub::json::requireString(request, "url"));
+                      return "{\"status\":" + std::to_string(r.status) + ",\"body\":" + campushub::jsonString(r.body) +
+                             "}";
+                  });
+        operation("log", "Writes {\"message\": \"...\"} to the host's log",
+                  [this](campushub::Call&, std::string_view input) {
+                      auto request = campushub::json::parseObject(input);
+                      this->host().info(campushub::json::requireString(request, "message"));
+                      return std::string("{}");
+                  });
+        operation("pid", "Answers the process id it runs in", [](campushub::Call&, std::string_view) {
+            return "{\"pid\":" + std::to_string(::getpid()) + "}";
+        });
+    }
+};
+
+}  // namespace
+
+CAMPUSHUB_PLUGIN(CrashyPlugin, "crashy", "1.0.0")
