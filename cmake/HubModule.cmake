@@ -19,7 +19,7 @@ function(hub_module name)
 endfunction()
 
 # hub_test(<name> SOURCES ... DEPS ... [LABELS ...]) declares a GoogleTest executable
-# registered with ctest.
+# registered with ctest; the tests see HUB_TEST_SOURCE_DIR and HUB_TEST_BUILD_DIR.
 function(hub_test name)
   cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;DEPS;LABELS;FIXTURES" ${ARGN})
   if(NOT HUB_BUILD_TESTS)
@@ -32,7 +32,10 @@ function(hub_test name)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
+  # Where the tests find the tree: compile definitions, since gtest_discover_tests
+  # cannot pass more than one ENVIRONMENT entry.
+  target_compile_definitions(${name} PRIVATE
+    HUB_TEST_SOURCE_DIR="${CMAKE_SOURCE_DIR}" HUB_TEST_BUILD_DIR="${CMAKE_BINARY_DIR}")
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
-    PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}"
-    ENVIRONMENT "HUB_BUILD_DIR=${CMAKE_BINARY_DIR};HUB_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+    PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}")
 endfunction()

@@ -1,59 +1,37 @@
 #include "hub/host/Manifest.h"
 
-#include <libxml/parser.h>
-#include <libxml/tree.h>
+#include "hub/xml/Document.h"
+#include "hub/xml/Error.h"
+#include "hub/xml/Node.h"
+#include "hub/xml/Schema.h"
 
 #include <algorithm>
-#include <cstring>
-#include <memory>
-#include <regex>
-#include <set>
 
 namespace hub::host {
+
+extern const char* const kPluginXsd;  // generated from sdk/schema/plugin.xsd
 
 namespace {
 
 constexpr const char* kNamespace = "urn:campushub:plugin:1";
-constexpr long kMaxManifestBytes = 256 * 1024;
+constexpr std::size_t kMaxManifestBytes = 256 * 1024;
 
-struct DocFree {
-    void operator()(xmlDoc* d) const { xmlFreeDoc(d); }
-};
+const xml::Schema& schema() {
+    static const xml::Schema compiled = xml::Schema::fromMemory(kPluginXsd, "plugin.xsd");
+    return compiled;
+}
 
-std::string text(xmlNode* node) {
-    xmlChar* content = xmlNodeGetContent(node);
-    std::string out = content ? reinterpret_cast<const char*>(content) : "";
-    xmlFree(content);
-    auto notSpace = [](unsigned char c) { return !std::isspace(c); };
-    out.erase(out.begin(), std::find_if(out.begin(), out.end(), notSpace));
-    out.erase(std::find_if(out.rbegin(), out.rend(), notSpace).base(), out.end());
+// "file:line: field: message" for each problem, one per line.
+std::string describe(const std::vector<xml::Error>& errors) {
+    std::string out;
+    for (const auto& e : errors) {
+        if (!out.empty()) out += "\n";
+        out += e.file + ":" + std::to_string(e.line) + ": ";
+        // libxml2's paths for namespaced documents read "/*/*[2]": say nothing then.
+        if (!e.path.empty() && e.path.find('*') == std::string::npos) out += e.path + ": ";
+        out += e.message;
+    }
     return out;
-}
-
-std::string attribute(xmlNode* node, const char* name) {
-    xmlChar* v = xmlGetProp(node, reinterpret_cast<const xmlChar*>(name));
-    std::string out = v ? reinterpret_cast<const char*>(v) : "";
-    xmlFree(v);
-    return out;
-}
-
-bool hasAttribute(xmlNode* node, const char* name) {
-    return xmlHasProp(node, reinterpret_cast<const xmlChar*>(name)) != nullptr;
-}
-
-bool is(xmlNode* node, const char* name) {
-    return node->type == XML_ELEMENT_NODE && std::strcmp(reinterpret_cast<const char*>(node->name), name) == 0;
-}
-
-[[noreturn]] void fail(const std::string& file, xmlNode* node, const std::string& field,
-                       const std::string& message) {
-    throw ManifestError(file + ":" + std::to_string(node ? xmlGetLineNo(node) : 0) + ": " +
-                        field + ": " + message);
-}
-
-const std::regex& identifierPattern() {
-    static const std::regex re("[a-z][a-z0-9_]{0,63}");
-    return re;
 }
 
 }  // namespace
@@ -64,95 +42,49 @@ bool Manifest::hasOperation(std::string_view op) const {
 }
 
 Manifest readManifest(const std::string& path) {
-    // No network, no DTD loading, no entity substitution: a manifest is data.
-    int options = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
-    std::unique_ptr<xmlDoc, DocFree> doc;
-    {
-        FILE* f = std::fopen(path.c_str(), "rb");
-        if (!f) throw ManifestError(path + ": cannot open: " + std::strerror(errno));
-        std::fseek(f, 0, SEEK_END);
-        long size = std::ftell(f);
-        std::fclose(f);
-        if (size > kMaxManifestBytes)
-            throw ManifestError(path + ": larger than " + std::to_string(kMaxManifestBytes) + " bytes");
-        doc.reset(xmlReadFile(path.c_str(), nullptr, options));
+    xml::ParseOptions options;
+    options.maxBytes = kMaxManifestBytes;
+    std::optional<xml::Document> doc;
+    try {
+        doc.emplace(xml::Document::parseFile(path, options));
+    } catch (const xml::XmlException& e) {
+        throw ManifestError(e.errors().empty() ? path + ": " + e.what() : describe(e.errors()));
     }
-    if (!doc) {
-        const xmlError* e = xmlGetLastError();
-        throw ManifestError(path + ":" + std::to_string(e ? e->line : 0) + ": not well-formed XML" +
-                            (e && e->message ? std::string(": ") + e->message : std::string()));
-    }
-    if (doc->intSubset || doc->extSubset)
-        throw ManifestError(path + ": a DOCTYPE is not allowed in a manifest");
-
-    xmlNode* root = xmlDocGetRootElement(doc.get());
-    if (!root || !is(root, "plugin")) fail(path, root, "plugin", "root element must be <plugin>");
-    if (!root->ns || std::strcmp(reinterpret_cast<const char*>(root->ns->href), kNamespace) != 0)
-        fail(path, root, "plugin/@xmlns", std::string("namespace must be ") + kNamespace);
+    xml::Node root = doc->root();
+    if (root.name() != "plugin" || root.namespaceUri() != kNamespace)
+        throw ManifestError(path + ":" + std::to_string(root.line()) + ": /" + root.name() +
+                            ": the root must be <plugin xmlns=\"" + kNamespace + "\">");
+    // Structure, types and patterns are the schema's job (sdk/schema/plugin.xsd,
+    // which vendors run through xmllint too); errors name file, line and field.
+    auto errors = schema().validate(*doc);
+    if (!errors.empty()) throw ManifestError(describe(errors));
 
     Manifest m;
     m.file = path;
-    m.name = attribute(root, "name");
-    if (!std::regex_match(m.name, identifierPattern()))
-        fail(path, root, "plugin/@name", "must match [a-z][a-z0-9_]{0,63}, got '" + m.name + "'");
-    m.version = attribute(root, "version");
-    static const std::regex semver("[0-9]+\\.[0-9]+\\.[0-9]+([-+][0-9A-Za-z.-]+)?");
-    if (!std::regex_match(m.version, semver))
-        fail(path, root, "plugin/@version", "must be MAJOR.MINOR.PATCH, got '" + m.version + "'");
-    std::string abi = attribute(root, "abi");
-    std::smatch match;
-    static const std::regex abiPattern("([0-9]{1,4})\\.([0-9]{1,4})");
-    if (!std::regex_match(abi, match, abiPattern))
-        fail(path, root, "plugin/@abi", "must be MAJOR.MINOR, got '" + abi + "'");
-    m.abiMajor = std::stoi(match[1]);
-    m.abiMinor = std::stoi(match[2]);
-    m.library = attribute(root, "library");
-    static const std::regex libraryPattern("[A-Za-z0-9_.+-]+\\.so(\\.[0-9]+)*");
-    if (!std::regex_match(m.library, libraryPattern) || m.library.find("..") != std::string::npos)
-        fail(path, root, "plugin/@library",
-             "must be a plain .so file name beside the manifest, got '" + m.library + "'");
-    m.isolation = hasAttribute(root, "isolation") ? attribute(root, "isolation") : "inproc";
-    if (m.isolation != "inproc" && m.isolation != "process")
-        fail(path, root, "plugin/@isolation", "must be inproc or process, got '" + m.isolation + "'");
-
-    std::set<std::string> seen;
-    for (xmlNode* child = root->children; child; child = child->next) {
-        if (child->type != XML_ELEMENT_NODE) continue;
-        if (is(child, "vendor")) {
-            m.vendor = text(child);
-        } else if (is(child, "description")) {
-            m.description = text(child);
-        } else if (is(child, "operations")) {
-            for (xmlNode* op = child->children; op; op = op->next) {
-                if (op->type != XML_ELEMENT_NODE) continue;
-                if (!is(op, "operation")) fail(path, op, "operations", "only <operation> allowed");
-                Manifest::Operation o{attribute(op, "name"), text(op)};
-                if (!std::regex_match(o.name, identifierPattern()))
-                    fail(path, op, "operation/@name", "must match [a-z][a-z0-9_]{0,63}, got '" + o.name + "'");
-                if (!seen.insert(o.name).second)
-                    fail(path, op, "operation/@name", "duplicate operation '" + o.name + "'");
-                m.operations.push_back(std::move(o));
-            }
-        } else if (is(child, "owns")) {
-            for (xmlNode* d = child->children; d; d = d->next)
-                if (is(d, "data")) m.owns.push_back(text(d));
-        } else if (is(child, "provisions")) {
-            m.provisionsIdentities = attribute(child, "identities") == "true";
-        } else if (is(child, "config")) {
-            for (xmlNode* k = child->children; k; k = k->next) {
-                if (k->type != XML_ELEMENT_NODE) continue;
-                if (!is(k, "key")) fail(path, k, "config", "only <key> allowed");
-                Manifest::ConfigKey key{attribute(k, "name"), attribute(k, "type"),
-                                        attribute(k, "required") == "true"};
-                if (!std::regex_match(key.name, identifierPattern()))
-                    fail(path, k, "config/key/@name", "must match [a-z][a-z0-9_]{0,63}");
-                m.config.push_back(std::move(key));
-            }
-        } else {
-            fail(path, child, reinterpret_cast<const char*>(child->name), "unknown element");
-        }
+    m.name = root.attribute("name", "");
+    m.version = root.attribute("version", "");
+    std::string abi = root.attribute("abi", "");
+    auto dot = abi.find('.');
+    m.abiMajor = std::stoi(abi.substr(0, dot));
+    m.abiMinor = std::stoi(abi.substr(dot + 1));
+    m.library = root.attribute("library", "");
+    m.isolation = root.attribute("isolation", "inproc");
+    if (auto v = root.child("vendor")) m.vendor = v->text();
+    if (auto d = root.child("description")) m.description = d->text();
+    for (const auto& op : root.child("operations")->children("operation"))
+        m.operations.push_back({op.attribute("name", ""), op.text()});
+    if (auto owns = root.child("owns"))
+        for (const auto& d : owns->children("data")) m.owns.push_back(d.text());
+    if (auto p = root.child("provisions")) {
+        std::string v = p->attribute("identities", "false");
+        m.provisionsIdentities = v == "true" || v == "1";
     }
-    if (m.operations.empty()) fail(path, root, "operations", "a plugin must declare at least one operation");
+    if (auto config = root.child("config"))
+        for (const auto& k : config->children("key")) {
+            std::string required = k.attribute("required", "false");
+            m.config.push_back({k.attribute("name", ""), k.attribute("type", "string"),
+                                required == "true" || required == "1"});
+        }
     return m;
 }
 

@@ -1,0 +1,518 @@
+#include "hub/ldap/Connection.h"
+
+#include "hub/ldap/LdapException.h"
+
+#include <Poco/Exception.h>
+
+#include <ldap.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+namespace hub::ldap {
+
+namespace {
+
+timeval toTimeval(std::chrono::milliseconds d) {
+    timeval tv{};
+    tv.tv_sec = static_cast<time_t>(d.count() / 1000);
+    tv.tv_usec = static_cast<suseconds_t>((d.count() % 1000) * 1000);
+    return tv;
+}
+
+int toLdapScope(Scope s) {
+    switch (s) {
+        case Scope::Base: return LDAP_SCOPE_BASE;
+        case Scope::OneLevel: return LDAP_SCOPE_ONELEVEL;
+        case Scope::Subtree: return LDAP_SCOPE_SUBTREE;
+    }
+    return LDAP_SCOPE_SUBTREE;
+}
+
+// The diagnostic libldap keeps on the handle after a failed call (for TLS failures
+// it names the verification error).
+std::string diagnosticOf(LDAP* ld) {
+    if (!ld) return {};
+    char* msg = nullptr;
+    std::string text;
+    if (ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &msg) == LDAP_OPT_SUCCESS && msg) {
+        text = msg;
+        ldap_memfree(msg);
+    }
+    return text;
+}
+
+// Attribute list as libldap wants it: char*[] ending in NULL. Points into `names`.
+std::vector<char*> attributeArray(const std::vector<std::string>& names) {
+    std::vector<char*> out;
+    out.reserve(names.size() + 1);
+    for (const auto& n : names) out.push_back(const_cast<char*>(n.c_str()));
+    out.push_back(nullptr);
+    return out;
+}
+
+struct MessageGuard {
+    LDAPMessage* msg = nullptr;
+    ~MessageGuard() {
+        if (msg) ldap_msgfree(msg);
+    }
+};
+
+// Reads the bind password from its file or environment variable. The caller wipes it.
+std::string readPassword(const ConnectionOptions& o) {
+    if (!o.passwordFile.empty()) {
+        std::ifstream in(o.passwordFile, std::ios::binary);
+        if (!in)
+            throw Poco::FileNotFoundException("LDAP password file cannot be read",
+                                              o.passwordFile);
+        std::string pw;
+        std::getline(in, pw);
+        if (!pw.empty() && pw.back() == '\r') pw.pop_back();
+        return pw;
+    }
+    if (!o.passwordEnv.empty()) {
+        const char* v = std::getenv(o.passwordEnv.c_str());
+        if (!v)
+            throw Poco::NotFoundException("LDAP password environment variable is not set",
+                                          o.passwordEnv);
+        return v;
+    }
+    return {};
+}
+
+void wipe(std::string& s) {
+    volatile char* p = s.data();
+    for (std::size_t i = 0; i < s.size(); ++i) p[i] = 0;
+    s.clear();
+}
+
+Entry parseEntry(LDAP* ld, LDAPMessage* msg) {
+    Entry e;
+    BerElement* ber = nullptr;
+    berval dn{0, nullptr};
+    if (ldap_get_dn_ber(ld, msg, &ber, &dn) != LDAP_SUCCESS)
+        throw LdapException("read entry", LDAP_DECODING_ERROR, "entry without a DN");
+    e.dn.assign(dn.bv_val, dn.bv_len);
+    berval attr{0, nullptr};
+    berval* vals = nullptr;
+    // ldap_get_attribute_ber hands out values pointing into the BER buffer: one copy
+    // into our strings and no per-value allocations inside libldap.
+    for (int rc = ldap_get_attribute_ber(ld, msg, ber, &attr, &vals);
+         rc == LDAP_SUCCESS && attr.bv_val != nullptr;
+         rc = ldap_get_attribute_ber(ld, msg, ber, &attr, &vals)) {
+        Attribute& a = e.attributes.emplace_back();
+        a.name.assign(attr.bv_val, attr.bv_len);
+        if (vals) {
+            std::size_t n = 0;
+            while (vals[n].bv_val) ++n;
+            a.values.reserve(n);
+            for (std::size_t i = 0; i < n; ++i) a.values.emplace_back(vals[i].bv_val, vals[i].bv_len);
+            ber_memfree(vals);
+            vals = nullptr;
+        }
+    }
+    if (ber) ber_free(ber, 0);
+    return e;
+}
+
+// Shuts the socket down when the deadline passes, so a libldap loop that has no
+// timeout of its own (ldap_sync_init's refresh loop retries forever on a silent
+// server) returns with an error. Only touches the file descriptor, never libldap.
+class Watchdog {
+public:
+    Watchdog(int fd, std::chrono::milliseconds limit) : fd_(fd) {
+        if (fd_ < 0) return;
+        thread_ = std::thread([this, limit] {
+            std::unique_lock lock(mutex_);
+            if (!cv_.wait_for(lock, limit, [this] { return done_; })) {
+                fired_ = true;
+                ::shutdown(fd_, SHUT_RDWR);
+            }
+        });
+    }
+    ~Watchdog() { stop(); }
+    void stop() {
+        {
+            std::lock_guard lock(mutex_);
+            done_ = true;
+        }
+        cv_.notify_all();
+        if (thread_.joinable()) thread_.join();
+    }
+    bool fired() {
+        std::lock_guard lock(mutex_);
+        return fired_;
+    }
+
+private:
+    int fd_;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    bool done_ = false;
+    bool fired_ = false;
+    std::thread thread_;
+};
+
+}  // namespace
+
+std::string uuidToString(std::string_view bytes) {
+    static const char digits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(36);
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+        if (bytes.size() == 16 && (i == 4 || i == 6 || i == 8 || i == 10)) out += '-';
+        auto c = static_cast<unsigned char>(bytes[i]);
+        out += digits[c >> 4];
+        out += digits[c & 0x0F];
+    }
+    return out;
+}
+
+Connection::Connection(ConnectionOptions options) : options_(std::move(options)) {}
+
+Connection::~Connection() { close(); }
+
+void Connection::close() {
+    if (ld_) {
+        ldap_unbind_ext(ld_, nullptr, nullptr);
+        ld_ = nullptr;
+    }
+}
+
+void Connection::fail(const std::string& operation, int rc) {
+    std::string diag = diagnosticOf(ld_);
+    LdapException e(operation, rc, diag);
+    // A broken connection is dropped so the next operation starts afresh.
+    if (e.isConnectionError()) close();
+    throw e;
+}
+
+void Connection::ensureConnected() {
+    if (!ld_) connect();
+}
+
+void Connection::connect() {
+    close();
+    auto wait = options_.backoffInitial;
+    for (int attempt = 1;; ++attempt) {
+        try {
+            connectOnce();
+            return;
+        } catch (const LdapException& e) {
+            // A certificate that does not verify or a refused bind will not get better
+            // by retrying; only connection-level failures are retried.
+            if (!e.isConnectionError() || e.operation() == "StartTLS" ||
+                attempt >= std::max(1, options_.connectAttempts))
+                throw;
+        }
+        std::this_thread::sleep_for(wait);
+        wait = std::min(wait * 2, options_.backoffMax);
+    }
+}
+
+void Connection::connectOnce() {
+    LDAP* ld = nullptr;
+    int rc = ldap_initialize(&ld, options_.uri.c_str());
+    if (rc != LDAP_SUCCESS || !ld)
+        throw LdapException("initialize " + options_.uri, rc == LDAP_SUCCESS ? LDAP_PARAM_ERROR : rc);
+    struct Holder {
+        LDAP* ld;
+        ~Holder() {
+            if (ld) ldap_unbind_ext(ld, nullptr, nullptr);
+        }
+    } holder{ld};
+    auto check = [&](const char* what, int r) {
+        if (r != LDAP_OPT_SUCCESS) throw LdapException(std::string("set option ") + what, LDAP_PARAM_ERROR);
+    };
+
+    int version = LDAP_VERSION3;
+    check("protocol version", ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version));
+    check("referrals", ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF));
+    timeval connectTv = toTimeval(options_.connectTimeout);
+    check("network timeout", ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &connectTv));
+    timeval opTv = toTimeval(options_.operationTimeout);
+    check("timeout", ldap_set_option(ld, LDAP_OPT_TIMEOUT, &opTv));
+
+    bool ldaps = options_.uri.rfind("ldaps://", 0) == 0;
+    if (ldaps || options_.startTls) {
+        int require = options_.verifyCertificate ? LDAP_OPT_X_TLS_DEMAND : LDAP_OPT_X_TLS_NEVER;
+        check("TLS require cert", ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &require));
+        if (!options_.caFile.empty())
+            check("TLS CA file", ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, options_.caFile.c_str()));
+        int minProtocol = LDAP_OPT_X_TLS_PROTOCOL_TLS1_2;
+        check("TLS protocol min", ldap_set_option(ld, LDAP_OPT_X_TLS_PROTOCOL_MIN, &minProtocol));
+        // The TLS options above apply to this handle only once a new context is made
+        // from them; without it libldap would use the process-wide defaults.
+        int isServer = 0;
+        check("TLS new context", ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &isServer));
+    }
+    if (options_.startTls && !ldaps) {
+        rc = ldap_start_tls_s(ld, nullptr, nullptr);
+        if (rc != LDAP_SUCCESS) throw LdapException("StartTLS", rc, diagnosticOf(ld));
+    }
+
+    if (!options_.bindDn.empty() && options_.passwordFile.empty() && options_.passwordEnv.empty())
+        // A simple bind with a DN and an empty password is an "unauthenticated bind"
+        // that many servers accept as anonymous: refuse it rather than run unprivileged.
+        throw Poco::InvalidArgumentException("LDAP bindDn is set but no passwordFile or passwordEnv");
+    std::string password = readPassword(options_);
+    berval cred{static_cast<ber_len_t>(password.size()), password.data()};
+    rc = ldap_sasl_bind_s(ld, options_.bindDn.empty() ? nullptr : options_.bindDn.c_str(),
+                          LDAP_SASL_SIMPLE, &cred, nullptr, nullptr, nullptr);
+    wipe(password);
+    if (rc != LDAP_SUCCESS)
+        throw LdapException("bind as '" + options_.bindDn + "' to " + options_.uri, rc, diagnosticOf(ld));
+
+    ld_ = ld;
+    holder.ld = nullptr;
+}
+
+void Connection::searchPaged(const SearchRequest& request,
+                             const std::function<void(std::vector<Entry>&& page)>& onPage) {
+    ensureConnected();
+    std::vector<char*> attrs = attributeArray(request.attributes);
+    char** attrList = request.attributes.empty() ? nullptr : attrs.data();
+    timeval tv = toTimeval(options_.operationTimeout);
+    bool paged = request.scope != Scope::Base && options_.pageSize > 0;
+
+    berval cookie{0, nullptr};
+    struct CookieGuard {
+        berval& c;
+        ~CookieGuard() {
+            if (c.bv_val) ber_memfree(c.bv_val);
+        }
+    } cookieGuard{cookie};
+
+    do {
+        LDAPControl* pageControl = nullptr;
+        if (paged) {
+            // Critical: a server that cannot page must refuse rather than silently
+            // answer with a truncated (size-limited) result.
+            int rc = ldap_create_page_control(ld_, options_.pageSize, cookie.bv_val ? &cookie : nullptr,
+                                              1, &pageControl);
+            if (rc != LDAP_SUCCESS) fail("create page control", rc);
+        }
+        LDAPControl* controls[2] = {pageControl, nullptr};
+        int msgid = 0;
+        int rc = ldap_search_ext(ld_, request.base.c_str(), toLdapScope(request.scope),
+                                 request.filter.c_str(), attrList, 0, paged ? controls : nullptr,
+                                 nullptr, &tv, request.sizeLimit, &msgid);
+        if (pageControl) ldap_control_free(pageControl);
+        if (rc != LDAP_SUCCESS) fail("search " + request.base, rc);
+
+        // One message at a time: entries are parsed while the rest of the page is
+        // still arriving, and libldap never has to chain a whole page.
+        std::vector<Entry> entries;
+        entries.reserve(static_cast<std::size_t>(paged ? options_.pageSize : 64));
+        bool done = false;
+        while (!done) {
+            MessageGuard result;
+            rc = ldap_result(ld_, msgid, LDAP_MSG_ONE, &tv, &result.msg);
+            if (rc == 0) {
+                ldap_abandon_ext(ld_, msgid, nullptr, nullptr);
+                close();
+                throw LdapException("search " + request.base, LDAP_TIMEOUT,
+                                    "no answer within " + std::to_string(options_.operationTimeout.count()) +
+                                        " ms");
+            }
+            if (rc < 0) {
+                int code = LDAP_SERVER_DOWN;
+                ldap_get_option(ld_, LDAP_OPT_RESULT_CODE, &code);
+                fail("search " + request.base, code);
+            }
+            LDAPMessage* m = result.msg;
+            int type = ldap_msgtype(m);
+            if (type == LDAP_RES_SEARCH_ENTRY) {
+                entries.push_back(parseEntry(ld_, m));
+            } else if (type == LDAP_RES_SEARCH_RESULT) {
+                int err = LDAP_SUCCESS;
+                char* diag = nullptr;
+                LDAPControl** serverControls = nullptr;
+                rc = ldap_parse_result(ld_, m, &err, nullptr, &diag, nullptr, &serverControls, 0);
+                std::string diagText = diag ? diag : "";
+                if (diag) ldap_memfree(diag);
+                if (rc != LDAP_SUCCESS || err != LDAP_SUCCESS) {
+                    if (serverControls) ldap_controls_free(serverControls);
+                    throw LdapException("search " + request.base, rc != LDAP_SUCCESS ? rc : err, diagText);
+                }
+                if (cookie.bv_val) {
+                    ber_memfree(cookie.bv_val);
+                    cookie = {0, nullptr};
+                }
+                if (paged) {
+                    LDAPControl* pr = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, serverControls, nullptr);
+                    ber_int_t estimate = 0;
+                    if (pr) ldap_parse_pageresponse_control(ld_, pr, &estimate, &cookie);
+                }
+                if (serverControls) ldap_controls_free(serverControls);
+                done = true;
+            }
+            // References are not followed (referrals are off).
+        }
+        if (!done) throw LdapException("search " + request.base, LDAP_OTHER, "no search result received");
+        onPage(std::move(entries));
+    } while (cookie.bv_val && cookie.bv_len > 0);
+}
+
+SearchResult Connection::search(const SearchRequest& request) {
+    SearchResult result;
+    searchPaged(request, [&](std::vector<Entry>&& page) {
+        if (result.entries.empty()) {
+            result.entries = std::move(page);
+        } else {
+            result.entries.insert(result.entries.end(), std::make_move_iterator(page.begin()),
+                                  std::make_move_iterator(page.end()));
+        }
+    });
+    return result;
+}
+
+bool Connection::supportsSyncRepl() {
+    SearchRequest root;
+    root.base = "";
+    root.scope = Scope::Base;
+    root.attributes = {"supportedControl"};
+    SearchResult r = search(root);
+    for (const auto& e : r)
+        for (const auto& v : e.values("supportedControl"))
+            if (v == LDAP_CONTROL_SYNC) return true;
+    return false;
+}
+
+namespace {
+
+struct SyncContext {
+    SyncHandler* handler = nullptr;
+    std::exception_ptr error;
+    bool refreshDeletes = false;
+    bool sawResult = false;
+    int fd = -1;
+};
+
+void abortSync(SyncContext* ctx) {
+    ctx->error = std::current_exception();
+    // ldap_sync_init ignores callback return codes for entries; shutting the socket
+    // down is the one way to stop its loop early.
+    if (ctx->fd >= 0) ::shutdown(ctx->fd, SHUT_RDWR);
+}
+
+int onSyncEntry(ldap_sync_t* ls, LDAPMessage* msg, struct berval* uuid, ldap_sync_refresh_t phase) {
+    auto* ctx = static_cast<SyncContext*>(ls->ls_private);
+    if (ctx->error) return LDAP_OTHER;
+    try {
+        SyncState state = SyncState::Present;
+        switch (phase) {
+            case LDAP_SYNC_CAPI_ADD: state = SyncState::Add; break;
+            case LDAP_SYNC_CAPI_MODIFY: state = SyncState::Modify; break;
+            case LDAP_SYNC_CAPI_DELETE: state = SyncState::Delete; break;
+            default: state = SyncState::Present; break;
+        }
+        Entry e = parseEntry(ls->ls_ld, msg);
+        ctx->handler->onEntry(std::move(e), uuidToString(std::string_view(uuid->bv_val, uuid->bv_len)),
+                              state);
+    } catch (...) {
+        abortSync(ctx);
+        return LDAP_OTHER;
+    }
+    return LDAP_SUCCESS;
+}
+
+int onSyncIntermediate(ldap_sync_t* ls, LDAPMessage*, BerVarray uuids, ldap_sync_refresh_t phase) {
+    auto* ctx = static_cast<SyncContext*>(ls->ls_private);
+    if (ctx->error) return LDAP_OTHER;
+    try {
+        if (uuids && (phase == LDAP_SYNC_CAPI_DELETES_IDSET || phase == LDAP_SYNC_CAPI_PRESENTS_IDSET)) {
+            std::vector<std::string> ids;
+            for (int i = 0; uuids[i].bv_val; ++i)
+                ids.push_back(uuidToString(std::string_view(uuids[i].bv_val, uuids[i].bv_len)));
+            ctx->handler->onIdSet(ids, phase == LDAP_SYNC_CAPI_DELETES_IDSET);
+        }
+    } catch (...) {
+        abortSync(ctx);
+        return LDAP_OTHER;
+    }
+    return LDAP_SUCCESS;
+}
+
+int onSyncResult(ldap_sync_t* ls, LDAPMessage*, int refreshDeletes) {
+    auto* ctx = static_cast<SyncContext*>(ls->ls_private);
+    ctx->refreshDeletes = refreshDeletes == 1;
+    ctx->sawResult = true;
+    return LDAP_SUCCESS;
+}
+
+}  // namespace
+
+SyncOutcome Connection::syncRefreshOnly(const SearchRequest& request, const std::string& cookie,
+                                        SyncHandler& handler) {
+    ensureConnected();
+    std::vector<char*> attrs = attributeArray(request.attributes);
+
+    SyncContext ctx;
+    ctx.handler = &handler;
+    ldap_get_option(ld_, LDAP_OPT_DESC, &ctx.fd);
+
+    ldap_sync_t ls;
+    ldap_sync_initialize(&ls);
+    // ldap_sync_destroy would free these and unbind the handle, so it is never called:
+    // the strings stay ours, the handle stays the Connection's, and only the cookie
+    // (allocated by libldap) is freed below.
+    ls.ls_base = const_cast<char*>(request.base.c_str());
+    ls.ls_scope = toLdapScope(request.scope);
+    ls.ls_filter = const_cast<char*>(request.filter.c_str());
+    ls.ls_attrs = request.attributes.empty() ? nullptr : attrs.data();
+    ls.ls_timelimit = static_cast<int>(std::max<long long>(1, options_.operationTimeout.count() / 1000));
+    ls.ls_sizelimit = request.sizeLimit;
+    ls.ls_search_entry = onSyncEntry;
+    ls.ls_search_reference = nullptr;
+    ls.ls_intermediate = onSyncIntermediate;
+    ls.ls_search_result = onSyncResult;
+    ls.ls_private = &ctx;
+    ls.ls_ld = ld_;
+    if (!cookie.empty()) ber_str2bv(cookie.data(), cookie.size(), 1, &ls.ls_cookie);
+
+    int rc;
+    bool timedOut;
+    {
+        Watchdog watchdog(ctx.fd, options_.operationTimeout);
+        rc = ldap_sync_init(&ls, LDAP_SYNC_REFRESH_ONLY);
+        watchdog.stop();
+        timedOut = watchdog.fired();
+    }
+    SyncOutcome outcome;
+    if (ls.ls_cookie.bv_val) {
+        outcome.cookie.assign(ls.ls_cookie.bv_val, ls.ls_cookie.bv_len);
+        ber_memfree(ls.ls_cookie.bv_val);
+        ls.ls_cookie = {0, nullptr};
+    }
+    outcome.refreshDeletes = ctx.refreshDeletes;
+
+    if (ctx.error) {
+        close();
+        std::rethrow_exception(ctx.error);
+    }
+    if (timedOut) {
+        close();
+        throw LdapException("sync refresh " + request.base, LDAP_TIMEOUT,
+                            "not finished within " + std::to_string(options_.operationTimeout.count()) +
+                                " ms");
+    }
+    if (rc != LDAP_SUCCESS || !ctx.sawResult) {
+        int code = rc;
+        if (rc == -1 || rc == LDAP_SUCCESS) {
+            code = LDAP_SERVER_DOWN;
+            ldap_get_option(ld_, LDAP_OPT_RESULT_CODE, &code);
+            if (code == LDAP_SUCCESS) code = LDAP_SERVER_DOWN;
+        }
+        fail("sync refresh " + request.base, code);
+    }
+    return outcome;
+}
+
+}  // namespace hub::ldap

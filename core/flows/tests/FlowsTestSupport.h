@@ -1,0 +1,75 @@
+#pragma once
+
+#include "hub/catalog/Snapshot.h"
+#include "hub/catalog/WorkingCalendar.h"
+#include "hub/flows/ApplicationService.h"
+#include "hub/store/Database.h"
+
+#include <Poco/Timestamp.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+namespace hub::flows::test {
+
+/// The repository root (HUB_SOURCE_DIR, set by ctest).
+std::filesystem::path sourceDir();
+
+/// The shipped catalogue (config/catalog), loaded once.
+const catalog::Snapshot& shippedCatalog();
+
+/// The shipped calendar (config/calendar/calendar.xml), loaded once.
+const catalog::WorkingCalendar& shippedCalendar();
+
+/// A temporary directory removed with everything in it.
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    std::filesystem::path path_;
+};
+
+/// A settable clock shared with the service.
+class TestClock {
+public:
+    /// Starts at `isoUtc` ("2026-09-30T02:00:00Z").
+    explicit TestClock(const std::string& isoUtc);
+    Poco::Timestamp now() const { return Poco::Timestamp(micros_.load()); }
+    void set(const std::string& isoUtc);
+    void advanceSeconds(std::int64_t seconds) { micros_ += seconds * 1000000; }
+
+private:
+    std::atomic<Poco::Timestamp::TimeVal> micros_;
+};
+
+/// A database file in a temp dir, the service on it with the shipped calendar,
+/// UTC+8 and the test clock.
+struct Fixture {
+    explicit Fixture(const std::string& startUtc = "2026-09-30T02:00:00Z");
+    ~Fixture();
+
+    /// Closes and reopens database and service on the same file (a hub restart).
+    void reopen();
+    ApplicationService::Options options();
+
+    TempDir dir;
+    std::shared_ptr<TestClock> clock;
+    std::unique_ptr<store::Database> db;
+    std::unique_ptr<ApplicationService> service;
+};
+
+/// A valid request for vehicle-pass (security, teacher/staff, 5 working days,
+/// two required materials) by `subject`.
+ApplicationService::SubmitRequest vehiclePass(const std::string& subject, const std::string& plate = "京A12345");
+
+/// Rows in a table.
+std::int64_t countRows(store::Database& db, const std::string& table);
+
+}  // namespace hub::flows::test

@@ -1,0 +1,98 @@
+#pragma once
+
+#include "hub/identity/Person.h"
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace hub::store {
+class Database;
+struct Migration;
+}  // namespace hub::store
+
+namespace Poco::Data {
+class Session;
+}
+
+namespace hub::identity {
+
+/// Hashes of a stored person's mapped fields, to tell what changed without reading
+/// the rows back. Order: see IdentityStore::personFieldNames().
+using FieldHashes = std::array<std::uint64_t, 11>;
+
+/// The hub's identity tables (identity_persons, identity_orgs, identity_groups,
+/// identity_sync_state) and every SQL statement on them. Used by the Syncer (writes)
+/// and IdentityDirectory (reads); thread-safe as Database is.
+class IdentityStore {
+public:
+    /// Applies the identity schema migrations.
+    explicit IdentityStore(store::Database& db);
+
+    static const std::vector<store::Migration>& migrations();
+    static const std::array<const char*, 11>& personFieldNames();
+    static FieldHashes hashPerson(const Person& p);
+
+    struct PersonState {
+        FieldHashes hashes{};
+        PersonStatus status = PersonStatus::Active;
+        bool seen = false;  ///< Read in the current run (set by the Syncer).
+    };
+    /// entryUUID -> state, for every stored person.
+    std::unordered_map<std::string, PersonState> loadPersonStates();
+    std::vector<Org> loadOrgs();
+    std::vector<Group> loadGroups();
+
+    /// One transaction's worth of changes. Persons are upserted by entryUUID.
+    struct Batch {
+        std::vector<Person> persons;
+        std::vector<FieldHashes> personHashes;  ///< parallel to persons
+        std::vector<Org> orgs;
+        std::vector<Group> groups;
+        std::vector<IdentityChange> changes;    ///< reported to the sink, in order
+        /// Parallel to changes: index into persons whose Person is moved into the
+        /// change after the rows are written (saves a copy per person), or -1.
+        std::vector<long> changePerson;
+        bool empty() const { return persons.empty() && orgs.empty() && groups.empty(); }
+    };
+    /// Writes the batch and calls `sink` for each change, all in one transaction.
+    void write(Batch& batch, const ChangeSink& sink);
+
+    std::optional<Person> personByUuid(const std::string& entryUuid);
+    std::optional<Person> personById(const std::string& id);
+    /// Persons by normalised DN or id (for re-mapping after group changes).
+    std::vector<Person> personsByDnsOrIds(const std::vector<std::string>& normalizedDns,
+                                          const std::vector<std::string>& ids);
+    std::vector<Person> personsByUuids(const std::vector<std::string>& uuids);
+    /// Active persons whose id, name, department or e-mail contains `query`
+    /// (case-insensitive for ASCII), ordered by id, ids > `after`.
+    std::vector<Person> searchPersons(const std::string& query, std::size_t limit, const std::string& after);
+    std::size_t countPersons(PersonStatus status);
+
+    /// identity_sync_state row for one directory source.
+    struct SyncState {
+        std::string source;
+        std::string cookie;
+        std::string highWater;
+        std::string lastMethod;
+        std::string lastRunAt;
+        std::string lastSuccessAt;
+        std::string lastStatus;  ///< "", "ok", "failed", "guarded"
+        std::string lastError;
+        std::string alert;
+        long long created = 0, updated = 0, departed = 0, unchanged = 0, read = 0;
+        long long durationMs = 0;
+    };
+    SyncState readSyncState(const std::string& source);
+    void writeSyncState(const SyncState& state);
+
+private:
+    void writePersonsSqlite(Poco::Data::Session& s, Batch& batch, const std::string& now);
+    void writePersonsGeneric(Poco::Data::Session& s, Batch& batch, const std::string& now);
+    store::Database& db_;
+};
+
+}  // namespace hub::identity

@@ -1,0 +1,85 @@
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace Poco::Data {
+class Session;
+}
+
+namespace hub::identity {
+
+/// Whether a person is still in the directory. Departed persons are kept (marked,
+/// never deleted) so systems that provisioned them can disable their accounts.
+enum class PersonStatus { Active, Departed };
+
+/// A person as the hub knows it, mapped from one directory entry.
+struct Person {
+    std::string id;          ///< The hub's identity id (mapping "id", e.g. uid); the JWT sub.
+    std::string dn;          ///< Current DN (changes on rename).
+    std::string entryUuid;   ///< Stable key across renames.
+    std::string name;
+    std::string department;
+    std::vector<std::string> audience;  ///< student / teacher / staff / ... (mapped)
+    std::vector<std::string> roles;     ///< From role groups and the roles attribute.
+    std::vector<std::string> groups;    ///< Names (cn) of the groups the person is in.
+    std::vector<std::string> emails;
+    std::vector<std::string> phones;
+    PersonStatus status = PersonStatus::Active;
+    std::string attributesJson = "{}";  ///< Raw kept attributes: {"name": ["v", ...]}.
+    std::string updatedAt;              ///< ISO 8601 UTC of the last change in the hub.
+    std::string modifyTimestamp;        ///< The directory's modifyTimestamp (GeneralizedTime).
+};
+
+/// An organisational unit.
+struct Org {
+    std::string entryUuid;
+    std::string dn;
+    std::string name;         ///< ou
+    std::string description;
+    std::string parentDn;
+    PersonStatus status = PersonStatus::Active;
+    std::string updatedAt;
+};
+
+/// A group (groupOfNames, groupOfUniqueNames, posixGroup).
+struct Group {
+    std::string entryUuid;
+    std::string dn;
+    std::string name;                  ///< cn
+    std::vector<std::string> members;  ///< Member DNs (normalised) and memberUid values.
+    PersonStatus status = PersonStatus::Active;
+    std::string updatedAt;
+};
+
+/// What happened to an identity in a sync.
+enum class ChangeKind { Created, Updated, Departed };
+
+/// One change, as reported to the change sink (and as the data of the CloudEvent
+/// edu.campus.hub.identity.changed).
+struct IdentityChange {
+    ChangeKind kind = ChangeKind::Updated;
+    std::string subject = "person";      ///< "person", "org" or "group".
+    std::string id;                       ///< Person id, or the DN for orgs and groups.
+    std::string entryUuid;
+    std::vector<std::string> changedFields;  ///< For Updated: which mapped fields differ.
+    Person person;                        ///< The person after the change (subject person).
+    Org org;                              ///< subject org.
+    Group group;                          ///< subject group.
+
+    /// The change as a JSON object (UTF-8): {"kind","subject","id","entryUuid",
+    /// "changedFields", "person"|"org"|"group": {...}}. Suitable as CloudEvent data.
+    std::string toJson() const;
+};
+
+const char* toString(ChangeKind kind);
+const char* toString(PersonStatus status);
+
+/// Receives every change INSIDE the database transaction that writes it: whatever
+/// the sink writes with `session` (an outbox row, a provisioning task) commits or
+/// rolls back together with the identity store. A sink that throws rolls the batch
+/// back and fails the sync run (nothing of that batch is stored or reported).
+using ChangeSink = std::function<void(Poco::Data::Session& session, const IdentityChange& change)>;
+
+}  // namespace hub::identity

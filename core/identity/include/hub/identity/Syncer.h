@@ -1,0 +1,124 @@
+#pragma once
+
+#include "hub/identity/Mapping.h"
+#include "hub/identity/Person.h"
+#include "hub/ldap/ConnectionOptions.h"
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace Poco::Util {
+class AbstractConfiguration;
+}
+namespace hub::store {
+class Database;
+}
+
+namespace hub::identity {
+
+class IdentityStore;
+
+/// Where and how to sync identities from.
+struct SyncOptions {
+    ldap::ConnectionOptions ldap;
+    std::string base;                              ///< Search base for persons, units and groups.
+    std::string personClass = "inetOrgPerson";
+    std::string orgClass = "organizationalUnit";
+    std::vector<std::string> groupClasses = {"groupOfNames", "groupOfUniqueNames", "posixGroup"};
+    std::string personFilter;                      ///< Optional extra filter ANDed for persons.
+    Mapping mapping;
+    enum class Method { Auto, SyncRepl, Timestamp };
+    Method method = Method::Auto;                  ///< Incremental method; Auto prefers syncrepl.
+    double maxDepartureShare = 0.05;               ///< Delete guard: max share departing per run.
+    std::string source = "ldap";                   ///< Key of this directory in identity_sync_state.
+    int intervalSeconds = 900;                     ///< For the caller's scheduler (not used here).
+    std::size_t queueDepth = 2;                    ///< Pages read ahead of the store writer.
+    /// Optional: called on the reading thread after each page of persons in a full
+    /// sync, with the number of person entries read so far (progress, tests).
+    std::function<void(std::size_t personsRead)> onProgress;
+
+    /// Reads the `identity` configuration subtree:
+    ///   ldap.{uri,startTls,verifyCertificate,caFile,bindDn,passwordFile,passwordEnv,
+    ///         connectTimeoutMs,operationTimeoutMs,pageSize,connectAttempts,backoffInitialMs,
+    ///         backoffMaxMs}
+    ///   ldap.base, ldap.personClass, ldap.orgClass, ldap.groupClasses, ldap.personFilter
+    ///   mapping.*  (see Mapping)
+    ///   sync.method (auto|syncrepl|timestamp), sync.maxDepartureShare, sync.source,
+    ///   sync.intervalSeconds
+    static SyncOptions fromConfig(const Poco::Util::AbstractConfiguration& identityConfig);
+};
+
+/// The outcome of one run.
+struct SyncReport {
+    std::string method;       ///< "full", "syncrepl" or "timestamp"
+    bool success = false;     ///< Read completely and stored (a guarded run is not a success).
+    bool guarded = false;     ///< The delete guard stopped departures; see alert.
+    std::size_t read = 0;     ///< Entries received.
+    std::size_t created = 0, updated = 0, departed = 0, unchanged = 0, skipped = 0;
+    std::size_t wouldDepart = 0;  ///< Departures found (applied unless guarded).
+    std::string error;
+    std::string alert;
+    double seconds = 0;
+};
+
+/// What the admin endpoint shows.
+struct SyncStatus {
+    std::string source;
+    bool running = false;
+    bool hasCookie = false;       ///< A syncrepl cookie is stored.
+    std::string highWater;        ///< modifyTimestamp high-water mark.
+    std::string lastMethod, lastRunAt, lastSuccessAt, lastStatus, lastError, alert;
+    long long created = 0, updated = 0, departed = 0, unchanged = 0, read = 0, durationMs = 0;
+    std::size_t activePersons = 0;
+    std::string toJson() const;
+};
+
+/// Syncs persons, organisational units and groups from the directory into the
+/// identity store. One run at a time (a second caller waits for the first).
+///
+/// Delete guard: a person (unit, group) is marked departed only after a complete,
+/// successful read showed it gone; a run that fails part-way departs nobody (what it
+/// stored before failing - new and changed entries - stays, as it is true); a run
+/// that would depart more than maxDepartureShare of the active persons (or units, or
+/// groups) departs nobody, keeps the previous cookie/high-water mark so the same
+/// departures are found again, logs an error and sets status().alert, until a run
+/// with allowMassDeparture = true (an admin's explicit decision) applies them.
+///
+/// Every created/updated/departed identity goes to the ChangeSink inside the
+/// transaction that stores it. Persons are written one transaction per page.
+class Syncer {
+public:
+    Syncer(store::Database& db, SyncOptions options, ChangeSink sink = {});
+    ~Syncer();
+
+    /// Reads everything (paged) and reconciles. Also records a syncrepl cookie (taken
+    /// before the read) and the modifyTimestamp high-water mark for later increments.
+    SyncReport runFull(bool allowMassDeparture = false);
+    /// Applies what changed since the last run: syncrepl refreshOnly with the stored
+    /// cookie if the server offers it, else modifyTimestamp >= high-water mark plus a
+    /// complete entryUUID listing to find deletions. Without a cookie or mark: runFull.
+    SyncReport runIncremental(bool allowMassDeparture = false);
+    SyncStatus status() const;
+    bool isRunning() const { return running_.load(); }
+    const SyncOptions& options() const { return options_; }
+
+private:
+    struct Run;
+    SyncReport execute(const char* what, bool allowMassDeparture, bool full);
+    void fullRead(Run& run);
+    void syncReplRead(Run& run, const std::string& cookie);
+    void timestampRead(Run& run, const std::string& highWater);
+    void finish(Run& run);
+
+    store::Database& db_;
+    SyncOptions options_;
+    ChangeSink sink_;
+    std::unique_ptr<IdentityStore> store_;
+    mutable std::mutex runMutex_;
+    std::atomic<bool> running_{false};
+};
+
+}  // namespace hub::identity

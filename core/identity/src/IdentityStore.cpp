@@ -1,0 +1,493 @@
+#include "hub/identity/IdentityStore.h"
+
+#include "Json.h"
+#include "hub/identity/Mapping.h"
+#include "hub/store/Database.h"
+
+#include <Poco/Data/RecordSet.h>
+#include <Poco/Data/SQLite/Utility.h>
+
+#include <sqlite3.h>
+#include <Poco/Data/Statement.h>
+#include <Poco/String.h>
+
+using namespace Poco::Data::Keywords;
+
+namespace hub::identity {
+
+namespace {
+
+const char* personColumns =
+    "entry_uuid, id, dn, name, department, audience, roles, member_of, emails, phones, status, "
+    "attributes, modify_timestamp, updated_at";
+
+std::string hashesToText(const FieldHashes& h) {
+    static const char digits[] = "0123456789abcdef";
+    std::string out(h.size() * 16, '0');
+    for (std::size_t i = 0; i < h.size(); ++i) {
+        std::uint64_t v = h[i];
+        for (int k = 15; k >= 0; --k) {
+            out[i * 16 + static_cast<std::size_t>(k)] = digits[v & 0x0F];
+            v >>= 4;
+        }
+    }
+    return out;
+}
+
+FieldHashes hashesFromText(const std::string& text) {
+    FieldHashes h{};
+    if (text.size() != h.size() * 16) return h;  // unknown: every field counts as changed
+    // Hand-rolled: 100,000 rows x 11 hashes are parsed at the start of every run.
+    for (std::size_t i = 0; i < h.size(); ++i) {
+        std::uint64_t v = 0;
+        for (std::size_t k = 0; k < 16; ++k) {
+            char c = text[i * 16 + k];
+            unsigned d = c >= '0' && c <= '9' ? static_cast<unsigned>(c - '0')
+                         : c >= 'a' && c <= 'f' ? static_cast<unsigned>(c - 'a' + 10)
+                                                : 0u;
+            v = (v << 4) | d;
+        }
+        h[i] = v;
+    }
+    return h;
+}
+
+std::uint64_t hashOf(std::string_view s) {
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    for (unsigned char c : s) {
+        h ^= c;
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+std::uint64_t hashOf(const std::vector<std::string>& list) {
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    for (const auto& s : list) {
+        h ^= hashOf(s);
+        h *= 0x100000001b3ULL;
+    }
+    return h ^ list.size();
+}
+
+PersonStatus statusFrom(const std::string& s) { return s == "departed" ? PersonStatus::Departed : PersonStatus::Active; }
+
+std::vector<Person> readPersons(Poco::Data::Statement& st) {
+    st.execute();
+    Poco::Data::RecordSet rs(st);
+    std::vector<Person> out;
+    out.reserve(rs.rowCount());
+    for (bool more = rs.moveFirst(); more; more = rs.moveNext()) {
+        Person p;
+        p.entryUuid = rs["entry_uuid"].convert<std::string>();
+        p.id = rs["id"].convert<std::string>();
+        p.dn = rs["dn"].convert<std::string>();
+        p.name = rs["name"].convert<std::string>();
+        p.department = rs["department"].convert<std::string>();
+        p.audience = detail::parseJsonList(rs["audience"].convert<std::string>());
+        p.roles = detail::parseJsonList(rs["roles"].convert<std::string>());
+        p.groups = detail::parseJsonList(rs["member_of"].convert<std::string>());
+        p.emails = detail::parseJsonList(rs["emails"].convert<std::string>());
+        p.phones = detail::parseJsonList(rs["phones"].convert<std::string>());
+        p.status = statusFrom(rs["status"].convert<std::string>());
+        p.attributesJson = rs["attributes"].convert<std::string>();
+        p.modifyTimestamp = rs["modify_timestamp"].convert<std::string>();
+        p.updatedAt = rs["updated_at"].convert<std::string>();
+        out.push_back(std::move(p));
+    }
+    return out;
+}
+
+std::string likePattern(const std::string& query) {
+    std::string out = "%";
+    for (char c : Poco::toLower(query)) {
+        if (c == '%' || c == '_' || c == '\\') out += '\\';
+        out += c;
+    }
+    out += '%';
+    return out;
+}
+
+}  // namespace
+
+const std::vector<store::Migration>& IdentityStore::migrations() {
+    static const std::vector<store::Migration> m = {
+        {1,
+         {"CREATE TABLE identity_persons ("
+          " entry_uuid TEXT PRIMARY KEY,"
+          " id TEXT NOT NULL,"
+          " dn TEXT NOT NULL,"
+          " dn_norm TEXT NOT NULL,"
+          " name TEXT NOT NULL DEFAULT '',"
+          " department TEXT NOT NULL DEFAULT '',"
+          " audience TEXT NOT NULL DEFAULT '[]',"
+          " roles TEXT NOT NULL DEFAULT '[]',"
+          " member_of TEXT NOT NULL DEFAULT '[]',"
+          " emails TEXT NOT NULL DEFAULT '[]',"
+          " phones TEXT NOT NULL DEFAULT '[]',"
+          " status TEXT NOT NULL DEFAULT 'active',"
+          " attributes TEXT NOT NULL DEFAULT '{}',"
+          " field_hashes TEXT NOT NULL DEFAULT '',"
+          " modify_timestamp TEXT NOT NULL DEFAULT '',"
+          " updated_at TEXT NOT NULL,"
+          " departed_at TEXT)",
+          "CREATE INDEX identity_persons_id ON identity_persons(id)",
+          "CREATE INDEX identity_persons_dn ON identity_persons(dn_norm)",
+          "CREATE TABLE identity_orgs ("
+          " entry_uuid TEXT PRIMARY KEY,"
+          " dn TEXT NOT NULL,"
+          " name TEXT NOT NULL DEFAULT '',"
+          " description TEXT NOT NULL DEFAULT '',"
+          " parent_dn TEXT NOT NULL DEFAULT '',"
+          " status TEXT NOT NULL DEFAULT 'active',"
+          " updated_at TEXT NOT NULL)",
+          "CREATE TABLE identity_groups ("
+          " entry_uuid TEXT PRIMARY KEY,"
+          " dn TEXT NOT NULL,"
+          " name TEXT NOT NULL DEFAULT '',"
+          " members TEXT NOT NULL DEFAULT '[]',"
+          " status TEXT NOT NULL DEFAULT 'active',"
+          " updated_at TEXT NOT NULL)",
+          "CREATE TABLE identity_sync_state ("
+          " source TEXT PRIMARY KEY,"
+          " cookie TEXT NOT NULL DEFAULT '',"
+          " high_water TEXT NOT NULL DEFAULT '',"
+          " last_method TEXT NOT NULL DEFAULT '',"
+          " last_run_at TEXT NOT NULL DEFAULT '',"
+          " last_success_at TEXT NOT NULL DEFAULT '',"
+          " last_status TEXT NOT NULL DEFAULT '',"
+          " last_error TEXT NOT NULL DEFAULT '',"
+          " alert TEXT NOT NULL DEFAULT '',"
+          " created INTEGER NOT NULL DEFAULT 0,"
+          " updated INTEGER NOT NULL DEFAULT 0,"
+          " departed INTEGER NOT NULL DEFAULT 0,"
+          " unchanged INTEGER NOT NULL DEFAULT 0,"
+          " read_count INTEGER NOT NULL DEFAULT 0,"
+          " duration_ms INTEGER NOT NULL DEFAULT 0)"}},
+    };
+    return m;
+}
+
+const std::array<const char*, 11>& IdentityStore::personFieldNames() {
+    static const std::array<const char*, 11> names = {"id",     "dn",     "name",   "department",
+                                                      "audience", "roles", "groups", "emails",
+                                                      "phones", "attributes", "status"};
+    return names;
+}
+
+FieldHashes IdentityStore::hashPerson(const Person& p) {
+    return {hashOf(p.id),     hashOf(p.dn),     hashOf(p.name),   hashOf(p.department),
+            hashOf(p.audience), hashOf(p.roles), hashOf(p.groups), hashOf(p.emails),
+            hashOf(p.phones), hashOf(p.attributesJson), p.status == PersonStatus::Active ? 1u : 2u};
+}
+
+IdentityStore::IdentityStore(store::Database& db) : db_(db) { db_.migrate("identity", migrations()); }
+
+std::unordered_map<std::string, IdentityStore::PersonState> IdentityStore::loadPersonStates() {
+    Poco::Data::Session s = db_.session();
+    std::vector<std::string> uuids, hashes, statuses;
+    s << "SELECT entry_uuid, field_hashes, status FROM identity_persons", into(uuids), into(hashes),
+        into(statuses), now;
+    std::unordered_map<std::string, PersonState> out;
+    out.reserve(uuids.size() * 2);
+    for (std::size_t i = 0; i < uuids.size(); ++i)
+        out.emplace(std::move(uuids[i]), PersonState{hashesFromText(hashes[i]), statusFrom(statuses[i])});
+    return out;
+}
+
+std::vector<Org> IdentityStore::loadOrgs() {
+    Poco::Data::Session s = db_.session();
+    std::vector<std::string> uuids, dns, names, descriptions, parents, statuses, updated;
+    s << "SELECT entry_uuid, dn, name, description, parent_dn, status, updated_at FROM identity_orgs",
+        into(uuids), into(dns), into(names), into(descriptions), into(parents), into(statuses), into(updated), now;
+    std::vector<Org> out(uuids.size());
+    for (std::size_t i = 0; i < uuids.size(); ++i)
+        out[i] = Org{uuids[i], dns[i], names[i], descriptions[i], parents[i], statusFrom(statuses[i]), updated[i]};
+    return out;
+}
+
+std::vector<Group> IdentityStore::loadGroups() {
+    Poco::Data::Session s = db_.session();
+    std::vector<std::string> uuids, dns, names, members, statuses, updated;
+    s << "SELECT entry_uuid, dn, name, members, status, updated_at FROM identity_groups", into(uuids), into(dns),
+        into(names), into(members), into(statuses), into(updated), now;
+    std::vector<Group> out(uuids.size());
+    for (std::size_t i = 0; i < uuids.size(); ++i)
+        out[i] = Group{uuids[i], dns[i], names[i], detail::parseJsonList(members[i]), statusFrom(statuses[i]),
+                       updated[i]};
+    return out;
+}
+
+
+namespace {
+
+const char* upsertPersonSql =
+    "INSERT INTO identity_persons(entry_uuid, id, dn, dn_norm, name, department, audience, roles,"
+    " member_of, emails, phones, status, attributes, field_hashes, modify_timestamp, updated_at,"
+    " departed_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULLIF(?, ''))"
+    " ON CONFLICT(entry_uuid) DO UPDATE SET id=excluded.id, dn=excluded.dn, dn_norm=excluded.dn_norm,"
+    " name=excluded.name, department=excluded.department, audience=excluded.audience,"
+    " roles=excluded.roles, member_of=excluded.member_of, emails=excluded.emails,"
+    " phones=excluded.phones, status=excluded.status, attributes=excluded.attributes,"
+    " field_hashes=excluded.field_hashes, modify_timestamp=excluded.modify_timestamp,"
+    " updated_at=excluded.updated_at, departed_at=excluded.departed_at";
+
+}  // namespace
+
+// SQLite (the default store): one statement prepared per batch on the session's own
+// connection - so it runs inside the session's transaction, beside the sink - with
+// values bound straight from the Person's strings. Poco::Data's generic binding costs
+// about 10 us per row here, which is most of a full sync's budget.
+void IdentityStore::writePersonsSqlite(Poco::Data::Session& s, Batch& batch, const std::string& now_) {
+    sqlite3* db = Poco::Data::SQLite::Utility::dbHandle(s);
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v2(db, upsertPersonSql, -1, &stmt, nullptr);
+    if (rc != SQLITE_OK) Poco::Data::SQLite::Utility::throwException(db, rc, "prepare identity_persons upsert");
+    struct Finalize {
+        sqlite3_stmt* st;
+        ~Finalize() { sqlite3_finalize(st); }
+    } finalize{stmt};
+    std::string dnNorm, audience, roles, groups, emails, phones, hashes;
+    auto text = [&](int column, const std::string& v) {
+        sqlite3_bind_text(stmt, column, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+    };
+    for (std::size_t i = 0; i < batch.persons.size(); ++i) {
+        Person& p = batch.persons[i];
+        p.updatedAt = now_;
+        dnNorm = normalizeDn(p.dn);
+        detail::assignJsonList(audience, p.audience);
+        detail::assignJsonList(roles, p.roles);
+        detail::assignJsonList(groups, p.groups);
+        detail::assignJsonList(emails, p.emails);
+        detail::assignJsonList(phones, p.phones);
+        hashes = hashesToText(batch.personHashes[i]);
+        std::string status = toString(p.status);
+        const std::string& departed = p.status == PersonStatus::Departed ? now_ : std::string();
+        text(1, p.entryUuid);
+        text(2, p.id);
+        text(3, p.dn);
+        text(4, dnNorm);
+        text(5, p.name);
+        text(6, p.department);
+        text(7, audience);
+        text(8, roles);
+        text(9, groups);
+        text(10, emails);
+        text(11, phones);
+        text(12, status);
+        text(13, p.attributesJson);
+        text(14, hashes);
+        text(15, p.modifyTimestamp);
+        text(16, now_);
+        text(17, departed);
+        rc = sqlite3_step(stmt);
+        if (rc != SQLITE_DONE) Poco::Data::SQLite::Utility::throwException(db, rc, "upsert identity_persons");
+        sqlite3_reset(stmt);
+    }
+}
+
+void IdentityStore::writePersonsGeneric(Poco::Data::Session& s, Batch& batch, const std::string& now_) {
+            const std::size_t n = batch.persons.size();
+            std::vector<std::string> uuid(n), id(n), dn(n), dnNorm(n), name(n), dept(n), audience(n), roles(n),
+                groups(n), emails(n), phones(n), status(n), attrs(n), hashes(n), mts(n), updated(n, now_),
+                departed(n);
+            for (std::size_t i = 0; i < n; ++i) {
+                Person& p = batch.persons[i];
+                p.updatedAt = now_;
+                uuid[i] = p.entryUuid;
+                id[i] = p.id;
+                dn[i] = p.dn;
+                dnNorm[i] = normalizeDn(p.dn);
+                name[i] = p.name;
+                dept[i] = p.department;
+                audience[i] = detail::jsonList(p.audience);
+                roles[i] = detail::jsonList(p.roles);
+                groups[i] = detail::jsonList(p.groups);
+                emails[i] = detail::jsonList(p.emails);
+                phones[i] = detail::jsonList(p.phones);
+                status[i] = toString(p.status);
+                attrs[i] = p.attributesJson;
+                hashes[i] = hashesToText(batch.personHashes[i]);
+                mts[i] = p.modifyTimestamp;
+                departed[i] = p.status == PersonStatus::Departed ? now_ : std::string();
+            }
+            // One prepared statement, executed once per row by Poco's vector binding.
+            s << upsertPersonSql,
+                use(uuid), use(id), use(dn), use(dnNorm), use(name), use(dept), use(audience), use(roles), use(groups),
+                use(emails), use(phones), use(status), use(attrs), use(hashes), use(mts), use(updated), use(departed),
+                now;
+}
+
+void IdentityStore::write(Batch& batch, const ChangeSink& sink) {
+    if (batch.empty() && batch.changes.empty()) return;
+    Poco::Data::Session s = db_.session();
+    const std::string now_ = detail::nowIso();
+    if (s.connector() == "sqlite" && batch.persons.size() > 100)
+        // entryUUIDs are random, so a page of upserts touches index pages all over the
+        // file; SQLite's default 2 MiB page cache made a 100,000-person sync I/O-bound.
+        // Connection-local and only a cache size: nothing about durability changes.
+        s << "PRAGMA cache_size = -65536", now;
+    s.begin();
+    try {
+        if (!batch.persons.empty()) {
+            if (s.connector() == "sqlite") writePersonsSqlite(s, batch, now_);
+            else writePersonsGeneric(s, batch, now_);
+        }
+        for (auto& o : batch.orgs) {
+            o.updatedAt = now_;
+            std::string st = toString(o.status);
+            s << "INSERT INTO identity_orgs(entry_uuid, dn, name, description, parent_dn, status, updated_at)"
+                 " VALUES(?,?,?,?,?,?,?) ON CONFLICT(entry_uuid) DO UPDATE SET dn=excluded.dn, name=excluded.name,"
+                 " description=excluded.description, parent_dn=excluded.parent_dn, status=excluded.status,"
+                 " updated_at=excluded.updated_at",
+                use(o.entryUuid), use(o.dn), use(o.name), use(o.description), use(o.parentDn), use(st),
+                use(o.updatedAt), now;
+        }
+        for (auto& g : batch.groups) {
+            g.updatedAt = now_;
+            std::string st = toString(g.status);
+            std::string members = detail::jsonList(g.members);
+            s << "INSERT INTO identity_groups(entry_uuid, dn, name, members, status, updated_at)"
+                 " VALUES(?,?,?,?,?,?) ON CONFLICT(entry_uuid) DO UPDATE SET dn=excluded.dn, name=excluded.name,"
+                 " members=excluded.members, status=excluded.status, updated_at=excluded.updated_at",
+                use(g.entryUuid), use(g.dn), use(g.name), use(members), use(st), use(g.updatedAt), now;
+        }
+        if (sink)
+            for (std::size_t i = 0; i < batch.changes.size(); ++i) {
+                IdentityChange& c = batch.changes[i];
+                if (i < batch.changePerson.size() && batch.changePerson[i] >= 0)
+                    c.person = std::move(batch.persons[static_cast<std::size_t>(batch.changePerson[i])]);
+                c.person.updatedAt = now_;
+                c.org.updatedAt = now_;
+                c.group.updatedAt = now_;
+                sink(s, c);
+            }
+        s.commit();
+    } catch (...) {
+        if (s.isTransaction()) s.rollback();
+        throw;
+    }
+}
+
+std::optional<Person> IdentityStore::personByUuid(const std::string& entryUuid) {
+    Poco::Data::Session s = db_.session();
+    std::string key = entryUuid;
+    Poco::Data::Statement st(s);
+    st << "SELECT " << personColumns << " FROM identity_persons WHERE entry_uuid = ?", use(key);
+    auto rows = readPersons(st);
+    if (rows.empty()) return std::nullopt;
+    return rows.front();
+}
+
+std::optional<Person> IdentityStore::personById(const std::string& id) {
+    Poco::Data::Session s = db_.session();
+    std::string key = id;
+    Poco::Data::Statement st(s);
+    // An active person wins over a departed one that once had the same id.
+    st << "SELECT " << personColumns
+       << " FROM identity_persons WHERE id = ? ORDER BY CASE status WHEN 'active' THEN 0 ELSE 1 END,"
+          " updated_at DESC LIMIT 1",
+        use(key);
+    auto rows = readPersons(st);
+    if (rows.empty()) return std::nullopt;
+    return rows.front();
+}
+
+std::vector<Person> IdentityStore::personsByDnsOrIds(const std::vector<std::string>& normalizedDns,
+                                                     const std::vector<std::string>& ids) {
+    std::vector<Person> out;
+    Poco::Data::Session s = db_.session();
+    for (const auto& dn : normalizedDns) {
+        std::string key = dn;
+        Poco::Data::Statement st(s);
+        st << "SELECT " << personColumns << " FROM identity_persons WHERE dn_norm = ? AND status = 'active'",
+            use(key);
+        for (auto& p : readPersons(st)) out.push_back(std::move(p));
+    }
+    for (const auto& id : ids) {
+        std::string key = id;
+        Poco::Data::Statement st(s);
+        st << "SELECT " << personColumns << " FROM identity_persons WHERE id = ? AND status = 'active'", use(key);
+        for (auto& p : readPersons(st)) out.push_back(std::move(p));
+    }
+    return out;
+}
+
+std::vector<Person> IdentityStore::personsByUuids(const std::vector<std::string>& uuids) {
+    std::vector<Person> out;
+    for (const auto& u : uuids)
+        if (auto p = personByUuid(u)) out.push_back(std::move(*p));
+    return out;
+}
+
+std::vector<Person> IdentityStore::searchPersons(const std::string& query, std::size_t limit,
+                                                 const std::string& after) {
+    Poco::Data::Session s = db_.session();
+    std::string pattern = likePattern(query);
+    std::string afterKey = after;
+    int lim = static_cast<int>(std::min<std::size_t>(limit, 1000));
+    Poco::Data::Statement st(s);
+    st << "SELECT " << personColumns
+       << " FROM identity_persons WHERE status = 'active' AND id > ? AND (lower(id) LIKE ? ESCAPE '\\'"
+          " OR lower(name) LIKE ? ESCAPE '\\' OR lower(department) LIKE ? ESCAPE '\\'"
+          " OR lower(emails) LIKE ? ESCAPE '\\') ORDER BY id LIMIT ?",
+        use(afterKey), use(pattern), bind(pattern), bind(pattern), bind(pattern), use(lim);
+    return readPersons(st);
+}
+
+std::size_t IdentityStore::countPersons(PersonStatus status) {
+    Poco::Data::Session s = db_.session();
+    std::string st = toString(status);
+    Poco::Int64 n = 0;
+    s << "SELECT COUNT(*) FROM identity_persons WHERE status = ?", use(st), into(n), now;
+    return static_cast<std::size_t>(n);
+}
+
+IdentityStore::SyncState IdentityStore::readSyncState(const std::string& source) {
+    Poco::Data::Session s = db_.session();
+    Poco::Data::Statement st(s);
+    std::string key = source;
+    st << "SELECT cookie, high_water, last_method, last_run_at, last_success_at, last_status, last_error, alert,"
+          " created, updated, departed, unchanged, read_count, duration_ms FROM identity_sync_state WHERE source = ?",
+        use(key);
+    st.execute();
+    Poco::Data::RecordSet rs(st);
+    SyncState out;
+    out.source = source;
+    if (!rs.moveFirst()) return out;
+    out.cookie = rs[0].convert<std::string>();
+    out.highWater = rs[1].convert<std::string>();
+    out.lastMethod = rs[2].convert<std::string>();
+    out.lastRunAt = rs[3].convert<std::string>();
+    out.lastSuccessAt = rs[4].convert<std::string>();
+    out.lastStatus = rs[5].convert<std::string>();
+    out.lastError = rs[6].convert<std::string>();
+    out.alert = rs[7].convert<std::string>();
+    out.created = rs[8].convert<Poco::Int64>();
+    out.updated = rs[9].convert<Poco::Int64>();
+    out.departed = rs[10].convert<Poco::Int64>();
+    out.unchanged = rs[11].convert<Poco::Int64>();
+    out.read = rs[12].convert<Poco::Int64>();
+    out.durationMs = rs[13].convert<Poco::Int64>();
+    return out;
+}
+
+void IdentityStore::writeSyncState(const SyncState& state) {
+    Poco::Data::Session s = db_.session();
+    SyncState v = state;
+    Poco::Int64 created = v.created, updated = v.updated, departed = v.departed, unchanged = v.unchanged,
+                read = v.read, durationMs = v.durationMs;
+    s << "INSERT INTO identity_sync_state(source, cookie, high_water, last_method, last_run_at, last_success_at,"
+         " last_status, last_error, alert, created, updated, departed, unchanged, read_count, duration_ms)"
+         " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(source) DO UPDATE SET cookie=excluded.cookie,"
+         " high_water=excluded.high_water, last_method=excluded.last_method, last_run_at=excluded.last_run_at,"
+         " last_success_at=excluded.last_success_at, last_status=excluded.last_status,"
+         " last_error=excluded.last_error, alert=excluded.alert, created=excluded.created,"
+         " updated=excluded.updated, departed=excluded.departed, unchanged=excluded.unchanged,"
+         " read_count=excluded.read_count, duration_ms=excluded.duration_ms",
+        use(v.source), use(v.cookie), use(v.highWater), use(v.lastMethod), use(v.lastRunAt), use(v.lastSuccessAt),
+        use(v.lastStatus), use(v.lastError), use(v.alert), use(created), use(updated), use(departed),
+        use(unchanged), use(read), use(durationMs), now;
+}
+
+}  // namespace hub::identity

@@ -1,0 +1,346 @@
+#include "hub/identity/Mapping.h"
+
+#include "Json.h"
+
+#include <Poco/String.h>
+#include <Poco/StringTokenizer.h>
+#include <Poco/Util/AbstractConfiguration.h>
+
+#include <algorithm>
+#include <set>
+
+namespace hub::identity {
+
+namespace {
+
+std::vector<std::string> splitList(const std::string& text) {
+    std::vector<std::string> out;
+    Poco::StringTokenizer t(text, ",", Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY);
+    for (const auto& s : t) out.push_back(s);
+    return out;
+}
+
+std::map<std::string, std::string> readMap(const Poco::Util::AbstractConfiguration& c, const std::string& key,
+                                           std::map<std::string, std::string> fallback) {
+    Poco::Util::AbstractConfiguration::Keys keys;
+    c.keys(key, keys);
+    if (keys.empty()) return fallback;
+    std::map<std::string, std::string> out;
+    for (const auto& k : keys) out[Poco::toLower(k)] = c.getString(key + "." + k);
+    return out;
+}
+
+void addUnique(std::vector<std::string>& list, const std::string& value) {
+    if (value.empty()) return;
+    if (std::find(list.begin(), list.end(), value) == list.end()) list.push_back(value);
+}
+
+std::size_t utf8Length(std::string_view s, std::size_t i) {
+    auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+    unsigned char c = b(i);
+    if (c < 0x80) return 1;
+    std::size_t n;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) n = 2;
+    else if (c == 0xE0) { n = 3; lo = 0xA0; }
+    else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) n = 3;
+    else if (c == 0xED) { n = 3; hi = 0x9F; }
+    else if (c == 0xF0) { n = 4; lo = 0x90; }
+    else if (c >= 0xF1 && c <= 0xF3) n = 4;
+    else if (c == 0xF4) { n = 4; hi = 0x8F; }
+    else return 0;
+    if (i + n > s.size() || b(i + 1) < lo || b(i + 1) > hi) return 0;
+    for (std::size_t k = 2; k < n; ++k)
+        if (b(i + k) < 0x80 || b(i + k) > 0xBF) return 0;
+    return n;
+}
+
+// The RDN value of the first ou= in the DN's parent, for persons without a
+// department attribute.
+std::string nearestOu(const std::string& dn) {
+    std::size_t pos = 0;
+    std::string lower = Poco::toLower(dn);
+    while ((pos = lower.find("ou=", pos)) != std::string::npos) {
+        if (pos == 0 || lower[pos - 1] == ',' || lower[pos - 1] == ' ') {
+            std::size_t end = dn.find(',', pos);
+            return Poco::trim(dn.substr(pos + 3, end == std::string::npos ? std::string::npos : end - pos - 3));
+        }
+        pos += 3;
+    }
+    return {};
+}
+
+}  // namespace
+
+std::string sanitizeValue(const std::string& value, std::size_t maxBytes) {
+    // Fast path: plain valid values are the norm.
+    std::string out;
+    bool clean = value.size() <= maxBytes;
+    if (clean) {
+        for (std::size_t i = 0; i < value.size();) {
+            std::size_t n = utf8Length(value, i);
+            if (n == 0) {
+                clean = false;
+                break;
+            }
+            i += n;
+        }
+        if (clean) return value;
+    }
+    out.reserve(std::min(value.size(), maxBytes));
+    for (std::size_t i = 0; i < value.size();) {
+        std::size_t n = utf8Length(value, i);
+        std::string_view piece = n ? std::string_view(value).substr(i, n) : std::string_view("\xEF\xBF\xBD");
+        if (out.size() + piece.size() > maxBytes) break;
+        out.append(piece);
+        i += n ? n : 1;
+    }
+    return out;
+}
+
+std::string normalizeDn(const std::string& dn) {
+    std::string out;
+    out.reserve(dn.size());
+    for (std::size_t i = 0; i < dn.size(); ++i) {
+        char c = dn[i];
+        if (c == ' ' && (out.empty() || out.back() == ',' || out.back() == '=' ||
+                         (i + 1 < dn.size() && (dn[i + 1] == ',' || dn[i + 1] == '='))))
+            continue;
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+        out += c;
+    }
+    return out;
+}
+
+void GroupIndex::add(const Group& group) {
+    if (group.status != PersonStatus::Active) return;
+    for (const auto& m : group.members) {
+        auto& list = byMember_[m];
+        if (std::find(list.begin(), list.end(), group.name) == list.end()) list.push_back(group.name);
+    }
+}
+
+std::vector<std::string> GroupIndex::groupsOf(const std::string& dn, const std::string& id) const {
+    std::vector<std::string> out;
+    if (byMember_.empty()) return out;
+    auto it = byMember_.find(normalizeDn(dn));
+    if (it != byMember_.end()) out = it->second;
+    if (!id.empty()) {
+        auto jt = byMember_.find("uid:" + id);
+        if (jt != byMember_.end())
+            for (const auto& g : jt->second) addUnique(out, g);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+Mapping::Mapping()
+    : idAttribute("uid"),
+      nameAttributes{"displayName", "cn"},
+      departmentAttributes{"ou", "departmentNumber"},
+      audienceAttributes{"eduPersonAffiliation"},
+      audienceValues{{"student", "student"}, {"faculty", "teacher"}, {"teacher", "teacher"},
+                     {"staff", "staff"}, {"employee", "staff"}},
+      emailAttributes{"mail"},
+      phoneAttributes{"telephoneNumber"},
+      keepAttributes{"cn", "sn", "givenName", "title", "employeeType", "departmentNumber"} {}
+
+Mapping Mapping::fromConfig(const Poco::Util::AbstractConfiguration& c) {
+    Mapping m;
+    m.idAttribute = c.getString("id", m.idAttribute);
+    if (c.has("name")) m.nameAttributes = splitList(c.getString("name"));
+    if (c.has("department")) m.departmentAttributes = splitList(c.getString("department"));
+    if (c.has("audience")) m.audienceAttributes = splitList(c.getString("audience"));
+    m.audienceValues = readMap(c, "audienceValues", m.audienceValues);
+    m.audienceGroups = readMap(c, "audienceGroups", {});
+    if (c.has("roles")) m.roleAttributes = splitList(c.getString("roles"));
+    m.roleGroups = readMap(c, "roleGroups", {});
+    if (c.has("email")) m.emailAttributes = splitList(c.getString("email"));
+    if (c.has("phone")) m.phoneAttributes = splitList(c.getString("phone"));
+    if (c.has("keep")) m.keepAttributes = splitList(c.getString("keep"));
+    m.maxValueBytes = static_cast<std::size_t>(c.getInt("maxValueBytes", static_cast<int>(m.maxValueBytes)));
+    return m;
+}
+
+const std::vector<std::string>& Mapping::attributeCache() const {
+    if (cache_.empty()) cache_ = personAttributes();
+    return cache_;
+}
+
+std::vector<std::string> Mapping::personAttributes() const {
+    std::vector<std::string> out;
+    auto addAll = [&](const std::vector<std::string>& l) {
+        for (const auto& a : l) addUnique(out, a);
+    };
+    addUnique(out, idAttribute);
+    addAll(nameAttributes);
+    addAll(departmentAttributes);
+    addAll(audienceAttributes);
+    addAll(roleAttributes);
+    addAll(emailAttributes);
+    addAll(phoneAttributes);
+    addAll(keepAttributes);
+    return out;
+}
+
+namespace {
+
+// Sanitises in place: valid, short values (nearly all) are left untouched, no copy.
+void sanitizeInPlace(std::string& v, std::size_t max) {
+    bool clean = v.size() <= max;
+    if (clean)
+        for (std::size_t i = 0; i < v.size();) {
+            unsigned char c = static_cast<unsigned char>(v[i]);
+            if (c < 0x80) {
+                ++i;
+                continue;
+            }
+            std::size_t n = utf8Length(v, i);
+            if (n == 0) {
+                clean = false;
+                break;
+            }
+            i += n;
+        }
+    if (!clean) v = sanitizeValue(v, max);
+}
+
+void lowerInto(std::string& out, const std::string& in) {
+    out.assign(in);
+    for (char& c : out)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+}
+
+}  // namespace
+
+Person Mapping::mapPerson(const ldap::Entry& entry, const std::string& entryUuid, const GroupIndex& groups) const {
+    ldap::Entry copy = entry;
+    return mapPerson(std::move(copy), entryUuid, groups);
+}
+
+Person Mapping::mapPerson(ldap::Entry&& entry, const std::string& entryUuid, const GroupIndex& groups) const {
+    for (auto& a : entry.attributes)
+        for (auto& v : a.values) sanitizeInPlace(v, maxValueBytes);
+    sanitizeInPlace(entry.dn, maxValueBytes);
+    Person p;
+    p.entryUuid = entryUuid;
+    p.modifyTimestamp = entry.first("modifyTimestamp");
+    p.dn = std::move(entry.dn);
+    return finish(std::move(p), entry, groups);
+}
+
+Person Mapping::remapPerson(const Person& stored, const GroupIndex& groups) const {
+    ldap::Entry e;
+    e.dn = stored.dn;
+    e.attributes = detail::parseJsonAttributes(stored.attributesJson);
+    Person p;
+    p.entryUuid = stored.entryUuid;
+    p.dn = stored.dn;
+    p.modifyTimestamp = stored.modifyTimestamp;
+    p.status = stored.status;
+    return finish(std::move(p), e, groups);
+}
+
+// `entry`'s values are already sanitised.
+Person Mapping::finish(Person p, const ldap::Entry& entry, const GroupIndex& groups) const {
+    auto firstOf = [&](const std::vector<std::string>& attrs) -> std::string {
+        for (const auto& a : attrs) {
+            const auto& v = entry.values(a);
+            if (!v.empty()) return v.front();
+        }
+        return {};
+    };
+    auto allOf = [&](const std::vector<std::string>& attrs) {
+        std::vector<std::string> out;
+        for (const auto& a : attrs)
+            for (const auto& v : entry.values(a)) addUnique(out, v);
+        return out;
+    };
+    p.id = entry.first(idAttribute);
+    p.name = firstOf(nameAttributes);
+    p.department = firstOf(departmentAttributes);
+    if (p.department.empty()) p.department = nearestOu(p.dn);
+    p.emails = allOf(emailAttributes);
+    p.phones = allOf(phoneAttributes);
+    p.groups = groups.groupsOf(p.dn, p.id);
+
+    std::string lower;
+    for (const auto& a : audienceAttributes)
+        for (const auto& v : entry.values(a)) {
+            if (audienceValues.empty()) {
+                addUnique(p.audience, v);
+                continue;
+            }
+            lowerInto(lower, v);
+            auto it = audienceValues.find(lower);
+            if (it != audienceValues.end()) addUnique(p.audience, it->second);
+        }
+    for (const auto& g : p.groups) {
+        lowerInto(lower, g);
+        auto it = audienceGroups.find(lower);
+        if (it != audienceGroups.end()) addUnique(p.audience, it->second);
+    }
+    std::sort(p.audience.begin(), p.audience.end());
+
+    if (!roleAttributes.empty())
+        for (const auto& v : allOf(roleAttributes)) addUnique(p.roles, v);
+    for (const auto& g : p.groups) {
+        if (roleGroups.empty()) {
+            addUnique(p.roles, g);
+        } else {
+            lowerInto(lower, g);
+            auto it = roleGroups.find(lower);
+            if (it != roleGroups.end()) addUnique(p.roles, it->second);
+        }
+    }
+    std::sort(p.roles.begin(), p.roles.end());
+
+    // Keep every mapped input, so a later group change can re-map the person from
+    // the store without asking the directory again. Written straight from the entry.
+    std::string& json = p.attributesJson;
+    json.clear();
+    json.reserve(512);
+    json += '{';
+    bool firstAttr = true;
+    for (const auto& name : attributeCache()) {
+        const auto& v = entry.values(name);
+        if (v.empty()) continue;
+        if (!firstAttr) json += ',';
+        firstAttr = false;
+        detail::appendJsonString(json, name);
+        json += ":[";
+        for (std::size_t i = 0; i < v.size(); ++i) {
+            if (i) json += ',';
+            detail::appendJsonString(json, v[i]);
+        }
+        json += ']';
+    }
+    json += '}';
+    return p;
+}
+
+Org Mapping::mapOrg(const ldap::Entry& entry, const std::string& entryUuid) const {
+    Org o;
+    o.entryUuid = entryUuid;
+    o.dn = sanitizeValue(entry.dn, maxValueBytes);
+    o.name = sanitizeValue(entry.first("ou"), maxValueBytes);
+    o.description = sanitizeValue(entry.first("description"), maxValueBytes);
+    auto comma = o.dn.find(',');
+    o.parentDn = comma == std::string::npos ? std::string() : o.dn.substr(comma + 1);
+    return o;
+}
+
+Group Mapping::mapGroup(const ldap::Entry& entry, const std::string& entryUuid) const {
+    Group g;
+    g.entryUuid = entryUuid;
+    g.dn = sanitizeValue(entry.dn, maxValueBytes);
+    g.name = sanitizeValue(entry.first("cn"), maxValueBytes);
+    for (const char* attr : {"member", "uniqueMember"})
+        for (const auto& v : entry.values(attr)) g.members.push_back(normalizeDn(sanitizeValue(v, maxValueBytes)));
+    for (const auto& v : entry.values("memberUid")) g.members.push_back("uid:" + sanitizeValue(v, maxValueBytes));
+    std::sort(g.members.begin(), g.members.end());
+    g.members.erase(std::unique(g.members.begin(), g.members.end()), g.members.end());
+    return g;
+}
+
+}  // namespace hub::identity
