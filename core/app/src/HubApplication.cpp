@@ -17,6 +17,7 @@
 #include <Poco/Crypto/Crypto.h>
 #include <Poco/StringTokenizer.h>
 #include <Poco/ConsoleChannel.h>
+#include <Poco/File.h>
 #include <Poco/FileStream.h>
 #include <Poco/FormattingChannel.h>
 #include <Poco/Logger.h>
@@ -195,8 +196,13 @@ int HubApplication::main(const std::vector<std::string>&) {
             verifier, access, [&directory](const std::string& subject) { return directory.find(subject); }));
         server.start();
         if (cfg.has("http.portFile")) {
-            Poco::FileOutputStream out(cfg.getString("http.portFile"));
-            out << server.port() << "\n";
+            // Written whole, then renamed: a reader never sees half a port number.
+            std::string path = cfg.getString("http.portFile");
+            {
+                Poco::FileOutputStream out(path + ".tmp");
+                out << server.port() << "\n";
+            }
+            Poco::File(path + ".tmp").renameTo(path);
         }
         log.information("hubd ready on http://%s:%hu/", httpOptions.address, server.port());
 

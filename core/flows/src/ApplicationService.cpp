@@ -2,6 +2,7 @@
 
 #include "JsonText.h"
 
+#include <optional>
 #include <Poco/Data/RecordSet.h>
 #include <Poco/Data/Statement.h>
 #include <Poco/Data/Transaction.h>
@@ -458,8 +459,10 @@ ApplicationService::SubmitResult ApplicationService::submit(const SubmitRequest&
 
 Application ApplicationService::applyChange(const std::string& id,
                                             const std::optional<std::int64_t>& expectedVersion,
-                                            const std::function<Change(const Application&)>& decide) {
-    Poco::Data::Session s = db_.session();
+                                            const std::function<Change(const Application&)>& decide,
+                                            Poco::Data::Session* within) {
+    // Inside a caller's transaction: its session, and no begin/commit of our own.
+    Poco::Data::Session s = within ? *within : db_.session();
     // Optimistic: read, decide, then write only if nobody changed the row in
     // between (compare-and-set on version). Without an expected version a lost
     // race is retried against the fresh state, which decide() re-checks.
@@ -488,7 +491,8 @@ Application ApplicationService::applyChange(const std::string& id,
         next.transitions.push_back(Transition{next.version, current->status, change.to, change.actor, at, change.reason});
         fillOverdue(next);
 
-        Poco::Data::Transaction tx(s, true);
+        std::optional<Poco::Data::Transaction> tx;
+        if (!within) tx.emplace(s, true);
         std::string status(toString(next.status));
         std::string materialsJson = joinMaterials(next.materials);
         Poco::Int64 newVersion = next.version, oldVersion = current->version;
@@ -498,8 +502,8 @@ Application ApplicationService::applyChange(const std::string& id,
             use(status), use(next.formJson), use(materialsJson), use(next.resultJson), use(next.completedAt),
             use(next.updatedAt), use(newVersion), use(next.id), use(oldVersion);
         if (execute(update) == 0) {
-            tx.rollback();
-            if (expectedVersion) {
+            if (tx) tx->rollback();
+            if (expectedVersion || within) {
                 auto fresh = load(s, id);
                 if (!fresh) throw ApplicationNotFound(id);
                 throw VersionConflict(*expectedVersion, fresh->version);
@@ -541,7 +545,7 @@ Application ApplicationService::applyChange(const std::string& id,
         json::appendString(data, at);
         data += ",\"version\":" + std::to_string(next.version) + '}';
         emit(s, statusChangedEvent, next.id, data);
-        tx.commit();
+        if (tx) tx->commit();
         return next;
     }
     throw FlowException("application " + id + " is changing too often to update it; try again");
@@ -552,13 +556,34 @@ Application ApplicationService::transition(const std::string& id, ApplicationSta
     checkText("actor", actor, true);
     const bool reasonRequired = to == ApplicationStatus::Rejected || to == ApplicationStatus::NeedsSupplement;
     checkText("reason", reason, reasonRequired);
-    return applyChange(id, expectedVersion, [&](const Application&) {
-        Change c;
-        c.to = to;
-        c.actor = actor;
-        c.reason = reason;
-        return c;
-    });
+    return applyChange(
+        id, expectedVersion,
+        [&](const Application&) {
+            Change c;
+            c.to = to;
+            c.actor = actor;
+            c.reason = reason;
+            return c;
+        },
+        nullptr);
+}
+
+Application ApplicationService::transitionWithin(Poco::Data::Session& session, const std::string& id,
+                                                 ApplicationStatus to, const std::string& actor,
+                                                 const std::string& reason) {
+    checkText("actor", actor, true);
+    const bool reasonRequired = to == ApplicationStatus::Rejected || to == ApplicationStatus::NeedsSupplement;
+    checkText("reason", reason, reasonRequired);
+    return applyChange(
+        id, std::nullopt,
+        [&](const Application&) {
+            Change c;
+            c.to = to;
+            c.actor = actor;
+            c.reason = reason;
+            return c;
+        },
+        &session);
 }
 
 Application ApplicationService::cancel(const std::string& id, const std::string& actor, const std::string& reason,
@@ -619,7 +644,7 @@ Application ApplicationService::supplement(const SupplementRequest& request, con
         c.formJson = canonical(merged);
         c.materials = std::move(materials);
         return c;
-    });
+    }, nullptr);
 }
 
 Application ApplicationService::completeFromPlugin(const std::string& id, bool ok, const std::string& resultJson,
@@ -673,7 +698,7 @@ Application ApplicationService::completeFromPlugin(const std::string& id, bool o
         c.reason = success ? std::string() : reason;
         c.resultJson = stored;
         return c;
-    });
+    }, nullptr);
 }
 
 ApplicationService::ListResult ApplicationService::list(const ListQuery& query) {

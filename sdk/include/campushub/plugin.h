@@ -201,8 +201,11 @@ typedef struct ch_plugin_api {
      *  "description": "..."}]}. It must match plugin.xml. */
     void (*describe)(ch_plugin* plugin, ch_sink sink);
 
-    /* Required. Runs one operation. input is a JSON value (usually an
-     * object). Writes the JSON result, or an error, to sink. */
+    /* Required. Runs one operation. input is the request as a JSON object
+     * (the hub sends {} for an empty body); answer anything that is not a
+     * valid JSON object with CH_ERR_INVALID_ARGUMENT, and an operation not in
+     * the manifest with CH_ERR_UNKNOWN_OPERATION (the conformance kit checks
+     * both). Writes the JSON result, or an error, to sink. */
     void (*invoke)(ch_plugin* plugin, ch_call* call, ch_buffer operation, ch_buffer input,
                    ch_sink sink);
 

@@ -25,7 +25,10 @@ std::optional<int> readPort(const std::string& path)
             return std::nullopt;
         Poco::FileInputStream in(path);
         std::string text;
-        std::getline(in, text);
+        // Only a complete line counts: a half-written "4352" of "43521" would
+        // send the test to somebody else's port.
+        if (!std::getline(in, text) || in.eof())
+            return std::nullopt;
         int port = 0;
         if (Poco::NumberParser::tryParse(Poco::trim(text), port) && port > 0 && port < 65536)
             return port;

@@ -158,6 +158,12 @@ public:
     Application transition(const std::string& id, ApplicationStatus to, const std::string& actor,
                            const std::string& reason, std::optional<std::int64_t> expectedVersion = {});
 
+    /// Like transition(), but inside the caller's open transaction on `session`
+    /// (e.g. the event relay applying an inbound decision together with its
+    /// inbox record): no commit here, the caller commits or rolls back all.
+    Application transitionWithin(Poco::Data::Session& session, const std::string& id, ApplicationStatus to,
+                                 const std::string& actor, const std::string& reason);
+
     /// transition(id, Cancelled, ...).
     Application cancel(const std::string& id, const std::string& actor, const std::string& reason,
                        std::optional<std::int64_t> expectedVersion = {});
@@ -186,7 +192,8 @@ public:
 private:
     struct Change;
     Application applyChange(const std::string& id, const std::optional<std::int64_t>& expectedVersion,
-                            const std::function<Change(const Application&)>& decide);
+                            const std::function<Change(const Application&)>& decide,
+                            Poco::Data::Session* within);
     std::optional<Application> load(Poco::Data::Session& session, const std::string& id);
     void fillOverdue(Application& application) const;
     Poco::Timestamp currentTime() const;

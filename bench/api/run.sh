@@ -1,0 +1,372 @@
+#!/usr/bin/env bash
+# HTTP front end of hubd against nginx, side by side in one run on loopback
+# (issue 4, "Benchmark"). Run by hand, not by ctest; about 2 minutes.
+#
+#   bench/api/run.sh [build-dir]
+#
+# 1. GET /api/v1/catalog/services?category=undergraduate: hubd against nginx
+#    serving the same JSON (fetched from hubd once) as a static file.
+#    Target: hub >= 0.5x nginx req/s.
+# 2. POST /api/v1/systems/student_affairs/operations/get_student: hubd -> plugin
+#    -> simulated vendor system, against nginx proxy_pass (keep-alive upstream)
+#    to the same simulator's GET /students/2023010001.
+#    Target: hub >= 0.7x nginx req/s and hub p99 <= 1.5x nginx p99.
+# 3. Overload: the plugin call offered at about twice the rate measured in 2,
+#    from 1024 connections; the excess must get fast 503s (no timeouts) while
+#    hubd's RSS stays flat and /healthz keeps answering.
+#
+# wrk: -t2 -c64 -d10s --latency, keep-alive, Authorization header on both sides.
+# Environment knobs:
+#   DURATION=10s      length of each measured wrk run
+#   WARMUP=2s         unmeasured run before each measured one
+#   OVERLOAD_SECONDS=20
+#   PIN=1             taskset: load generator on CPU 1, servers and the simulator
+#                     on CPU 0 (default 0: let the scheduler share both cores)
+#   KEEP=1            keep the temp dir (configs, logs) after the run
+#   HUB_SKIP_MODULES  passed to cmake when the build dir must be configured
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+build=$(realpath -m "${1:-$repo/build-bench}")
+DURATION=${DURATION:-10s}
+WARMUP=${WARMUP:-2s}
+OVERLOAD_SECONDS=${OVERLOAD_SECONDS:-20}
+OVERLOAD_CONNECTIONS=${OVERLOAD_CONNECTIONS:-1024}
+PIN=${PIN:-0}
+KEEP=${KEEP:-0}
+CONNECTIONS=64
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "run.sh: $*"; exit 1; }
+
+# --- tools -------------------------------------------------------------------
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ] || ! command -v wrk >/dev/null 2>&1; then
+    say "installing nginx and wrk from Debian"
+    $sudo apt-get update -qq
+    # policy-rc.d usually stops the package from starting a system nginx; if it
+    # does start one anyway, it is stopped below: we run our own.
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nginx wrk >/dev/null
+    if [ -f /run/nginx.pid ] && kill -0 "$(cat /run/nginx.pid)" 2>/dev/null; then
+        $sudo systemctl disable --now nginx 2>/dev/null || $sudo service nginx stop || true
+    fi
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+command -v curl >/dev/null || die "curl is needed"
+
+# --- build ------------------------------------------------------------------
+if [ ! -f "$build/build.ninja" ] && [ ! -f "$build/Makefile" ]; then
+    # Benchmarks of other areas need modules that may be skipped here; this one
+    # needs no bench target, only hubd, hubctl, the plugin and the simulator.
+    cmake -S "$repo" -B "$build" -G Ninja -DHUB_BUILD_BENCH=OFF \
+        -DHUB_SKIP_MODULES="${HUB_SKIP_MODULES:-connectors/ldap;core/identity;connectors/zmq;core/events;tests/sdk;core/flows}" >/dev/null
+fi
+cmake --build "$build" -j2 --target hubd hubctl hub-sim-student-affairs student_affairs >/dev/null ||
+    die "build failed: cmake --build $build --target hubd hubctl hub-sim-student-affairs student_affairs"
+HUBD=$build/core/app/hubd
+HUBCTL=$build/core/hubctl/hubctl
+SIM=$build/tests/sim/hub-sim-student-affairs
+PLUGIN_DIR=$build/plugins-enabled/student_affairs
+for f in "$HUBD" "$HUBCTL" "$SIM" "$PLUGIN_DIR/plugin.xml"; do [ -e "$f" ] || die "missing $f"; done
+
+# --- processes and cleanup ---------------------------------------------------
+work=$(mktemp -d /tmp/hub-api-bench.XXXXXX)
+pids=()
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    if [ "$KEEP" = 1 ]; then say "kept $work"; else rm -rf "$work"; fi
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+pin_server=()
+pin_load=()
+if [ "$PIN" = 1 ]; then
+    pin_server=(taskset -c 0)
+    pin_load=(taskset -c 1)
+fi
+
+wait_for_file() {  # file pid what
+    for _ in $(seq 100); do
+        [ -s "$1" ] && return 0
+        kill -0 "$2" 2>/dev/null || die "$3 exited; see its log in $work"
+        sleep 0.1
+    done
+    die "$3 did not start within 10 s"
+}
+
+free_port() {  # a loopback port nobody listens on
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 30000))
+        ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return; }
+    done
+}
+
+# /proc/PID/stat utime+stime in clock ticks, summed over a process and its children.
+cpu_ticks() {
+    local total=0 pid
+    for pid in "$@"; do
+        [ -r "/proc/$pid/stat" ] || continue
+        total=$((total + $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat")))
+    done
+    echo "$total"
+}
+TICKS=$(getconf CLK_TCK)
+
+rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+
+# --- the simulated vendor system --------------------------------------------
+"${pin_server[@]}" "$SIM" --host 127.0.0.1 --port 0 --port-file "$work/sim.port" --threads 64 \
+    >"$work/sim.log" 2>&1 &
+sim_pid=$!
+pids+=("$sim_pid")
+wait_for_file "$work/sim.port" "$sim_pid" "the simulator"
+sim_port=$(tr -d '[:space:]' <"$work/sim.port")
+
+# --- hubd ---------------------------------------------------------------------
+mkdir -p "$work/plugins" "$work/var"
+cp -r "$PLUGIN_DIR" "$work/plugins/"
+secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+cat >"$work/hub.xml" <<EOF
+<hub>
+  <http><address>127.0.0.1</address><port>0</port><portFile>$work/hubd.port</portFile>
+    <ioThreads>2</ioThreads></http>
+  <store><path>$work/var/hub.db</path></store>
+  <plugins>
+    <dir>$work/plugins</dir>
+    <plugin name="student_affairs"><timeoutMs>3000</timeoutMs><concurrency>16</concurrency><queue>64</queue>
+      <config><base_url>http://127.0.0.1:$sim_port</base_url></config></plugin>
+  </plugins>
+  <auth><jwt><hs256Secret>$secret</hs256Secret><issuer>hub-bench</issuer><audience>campushub</audience></jwt></auth>
+  <catalog><dir>$repo/config/catalog</dir></catalog>
+  <identity><static>
+    <person id="2023010001" name="张三" department="student-affairs" audience="student"/>
+  </static></identity>
+  <logging><level>warning</level></logging>
+</hub>
+EOF
+"${pin_server[@]}" "$HUBD" --config "$work/hub.xml" >"$work/hubd.log" 2>&1 &
+hubd_pid=$!
+pids+=("$hubd_pid")
+wait_for_file "$work/hubd.port" "$hubd_pid" "hubd"
+hub_port=$(tr -d '[:space:]' <"$work/hubd.port")
+token=$("$HUBCTL" token --config "$work/hub.xml" --sub 2023010001 --ttl 3600 | tail -n1)
+auth="Authorization: Bearer $token"
+
+HUB=http://127.0.0.1:$hub_port
+CATALOG_PATH="/api/v1/catalog/services?category=undergraduate"
+OP_PATH="/api/v1/systems/student_affairs/operations/get_student"
+OP_BODY='{"student_id":"2023010001"}'
+
+# --- nginx: its own prefix and config on a loopback port, never the system's ---
+mkdir -p "$work/nginx/logs" "$work/www"
+curl -fsS -H "$auth" "$HUB$CATALOG_PATH" -o "$work/www/services.json" || die "hubd did not answer the catalogue"
+nginx_port=$(free_port)
+cat >"$work/nginx/nginx.conf" <<EOF
+worker_processes 2;
+$( [ "$(id -u)" -eq 0 ] && echo "user $(id -un) $(id -gn);" )
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/logs/error.log warn;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    keepalive_requests 1000000;   # hubd does not cap requests per connection either
+    keepalive_timeout 60s;
+    sendfile on;
+    tcp_nodelay on;
+    open_file_cache max=16;
+    client_body_temp_path $work/nginx/client_body;
+    proxy_temp_path $work/nginx/proxy;
+    fastcgi_temp_path $work/nginx/fastcgi;
+    uwsgi_temp_path $work/nginx/uwsgi;
+    scgi_temp_path $work/nginx/scgi;
+    upstream sim {
+        server 127.0.0.1:$sim_port;
+        keepalive 64;
+    }
+    server {
+        listen 127.0.0.1:$nginx_port backlog=4096;
+        location = /api/v1/catalog/services {
+            default_type application/json;
+            alias $work/www/services.json;
+        }
+        # The plugin does GET /students/{id} on the vendor system; so does this.
+        location = $OP_PATH {
+            proxy_pass http://sim/students/2023010001;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_method GET;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header Content-Type "";
+            proxy_set_header Authorization "";
+        }
+    }
+}
+EOF
+"${pin_server[@]}" "$NGINX" -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/logs/error.log" \
+    -g 'daemon off;' >"$work/nginx/stdout.log" 2>&1 &
+nginx_pid=$!
+pids+=("$nginx_pid")
+NGX=http://127.0.0.1:$nginx_port
+for _ in $(seq 100); do curl -fs -o /dev/null "$NGX$CATALOG_PATH" && break; sleep 0.1; done
+nginx_procs() { echo "$nginx_pid"; ps -o pid= --ppid "$nginx_pid"; }
+
+# Same answers from both sides before measuring anything.
+cmp -s <(curl -fsS -H "$auth" "$NGX$CATALOG_PATH") "$work/www/services.json" ||
+    die "nginx does not serve the catalogue JSON"
+hub_op=$(curl -fsS -H "$auth" -H 'Content-Type: application/json' -d "$OP_BODY" "$HUB$OP_PATH") ||
+    die "hubd get_student failed: $hub_op"
+ngx_op=$(curl -fsS -H "$auth" -H 'Content-Type: application/json' -d "$OP_BODY" "$NGX$OP_PATH") ||
+    die "nginx proxy_pass failed"
+[ "$hub_op" = "$ngx_op" ] || die "hub and nginx answer differently: $hub_op / $ngx_op"
+
+# --- wrk ---------------------------------------------------------------------
+cat >"$work/post.lua" <<EOF
+wrk.method = "POST"
+wrk.body = '$OP_BODY'
+wrk.headers["Content-Type"] = "application/json"
+EOF
+
+# Parses wrk's --latency output into: rps p50_ms p99_ms requests non2xx errors
+parse_wrk() {
+    awk '
+    function ms(v) {
+        if (v ~ /us$/) return v * 0.001
+        if (v ~ /ms$/) return v + 0
+        if (v ~ /m$/) return v * 60000
+        if (v ~ /s$/) return v * 1000
+        return v + 0
+    }
+    /^ +50%/ { p50 = ms($2) }
+    /^ +99%/ { p99 = ms($2) }
+    /requests in/ { n = $1 }
+    /Requests\/sec/ { rps = $2 }
+    /Non-2xx/ { bad = $NF }
+    /Socket errors/ { gsub(/,/, ""); err = $4 + $6 + $8 + $10 }
+    END { printf "%.0f %.3f %.3f %d %d %d\n", rps, p50, p99, n, bad, err }' "$1"
+}
+
+# run NAME URL PIDS... -- WRK-ARGS... : warm up, measure, record CPU per request.
+declare -A RPS P50 P99 CPU NON2XX
+run() {
+    local name=$1 url=$2; shift 2
+    local procs=()
+    while [ "$1" != "--" ]; do procs+=("$1"); shift; done
+    shift
+    "${pin_load[@]}" wrk -t2 -c"$CONNECTIONS" -d"$WARMUP" "$@" "$url" >/dev/null
+    local before after
+    before=$(cpu_ticks "${procs[@]}")
+    "${pin_load[@]}" wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "$url" >"$work/$name.wrk"
+    after=$(cpu_ticks "${procs[@]}")
+    read -r rps p50 p99 n bad err < <(parse_wrk "$work/$name.wrk")
+    RPS[$name]=$rps P50[$name]=$p50 P99[$name]=$p99 NON2XX[$name]=$((bad + err))
+    CPU[$name]=$(awk -v t=$((after - before)) -v hz="$TICKS" -v n="$n" 'BEGIN { printf "%.0f", n ? t / hz * 1e6 / n : 0 }')
+    say "  $name: $rps req/s, p50 $p50 ms, p99 $p99 ms, ${CPU[$name]} us CPU/request, $((bad + err)) non-2xx/errors"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
+verdict() { awk -v r="$1" -v t="$2" -v dir="$3" 'BEGIN { ok = dir == "min" ? r >= t : r <= t; print ok ? "ok" : "MISSED" }'; }
+
+say "hubd :$hub_port (pid $hubd_pid), nginx :$nginx_port, simulator :$sim_port; pinning: $([ "$PIN" = 1 ] && echo 'wrk on CPU 1, servers on CPU 0' || echo none)"
+say "1. catalogue query against a static file"
+run hub_catalog "$HUB$CATALOG_PATH" "$hubd_pid" -- -H "$auth"
+run nginx_static "$NGX$CATALOG_PATH" $(nginx_procs) -- -H "$auth"
+say "2. plugin operation against proxy_pass to the simulator (CPU per request includes the simulator)"
+run hub_plugin "$HUB$OP_PATH" "$hubd_pid" "$sim_pid" -- -H "$auth" -s "$work/post.lua"
+run nginx_proxy "$NGX$OP_PATH" $(nginx_procs) "$sim_pid" -- -H "$auth" -s "$work/post.lua"
+
+# --- 3. overload ----------------------------------------------------------------
+saturated=${RPS[hub_plugin]}
+offered=$((2 * saturated))
+# wrk has no rate option (wrk2 is not in Debian): each connection waits `delay`
+# ms after every answer, so C connections offer about C * 1000 / delay req/s
+# as long as answers are fast, which is the point under test.
+delay_ms=$(awk -v c="$OVERLOAD_CONNECTIONS" -v r="$offered" 'BEGIN { d = c * 1000 / r; printf "%d", d < 1 ? 1 : d }')
+cat >"$work/overload.lua" <<EOF
+wrk.method = "POST"
+wrk.body = '$OP_BODY'
+wrk.headers["Content-Type"] = "application/json"
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) statuses = {} end
+function delay() return $delay_ms end
+function response(status, headers, body) statuses[status] = (statuses[status] or 0) + 1 end
+function done(summary, latency, requests)
+    local total = {}
+    for _, t in ipairs(threads) do
+        for status, n in pairs(t:get("statuses")) do total[status] = (total[status] or 0) + n end
+    end
+    local line = "statuses:"
+    for status, n in pairs(total) do line = line .. " " .. status .. "=" .. n end
+    io.write(line .. "\n")
+    io.write(string.format("timeouts: %d\n", summary.errors.timeout))
+end
+EOF
+say "3. overload: about $offered req/s offered (2x ${saturated}) from $OVERLOAD_CONNECTIONS connections, ${OVERLOAD_SECONDS}s"
+rss_before=$(rss_kib "$hubd_pid")
+(
+    # RSS and a /healthz probe every half second while the load runs.
+    end=$((SECONDS + OVERLOAD_SECONDS + 1))
+    while [ $SECONDS -lt $end ] && kill -0 "$hubd_pid" 2>/dev/null; do
+        probe=$(curl -s -o /dev/null -m 5 -w '%{http_code} %{time_total}' "$HUB/healthz" || echo "000 5")
+        echo "$(rss_kib "$hubd_pid") $probe"
+        sleep 0.5
+    done
+) >"$work/overload.samples" &
+sampler=$!
+pids+=("$sampler")
+"${pin_load[@]}" wrk -t2 -c"$OVERLOAD_CONNECTIONS" -d"${OVERLOAD_SECONDS}s" --timeout 5s --latency \
+    -H "$auth" -s "$work/overload.lua" "$HUB$OP_PATH" >"$work/overload.wrk"
+wait "$sampler" 2>/dev/null || true
+rss_after=$(rss_kib "$hubd_pid")
+kill -0 "$hubd_pid" 2>/dev/null || die "hubd died under overload; see $work/hubd.log"
+read -r o_rps o_p50 o_p99 o_n _ _ < <(parse_wrk "$work/overload.wrk")
+statuses=$(sed -n 's/^statuses: *//p' "$work/overload.wrk")
+timeouts=$(sed -n 's/^timeouts: *//p' "$work/overload.wrk")
+ok_count=$(tr ' ' '\n' <<<"$statuses" | awk -F= '$1 >= 200 && $1 < 300 { s += $2 } END { print s + 0 }')
+shed=$(tr ' ' '\n' <<<"$statuses" | awk -F= '$1 == 503 || $1 == 429 { s += $2 } END { print s + 0 }')
+other=$((o_n - ok_count - shed))
+read -r rss_min rss_max probe_max probe_bad < <(awk '
+    NR == 1 { min = max = $1 }
+    { if ($1 < min) min = $1; if ($1 > max) max = $1; if ($3 > pm) pm = $3; if ($2 != 200) bad++ }
+    END { printf "%d %d %.1f %d\n", min, max, pm * 1000, bad }' "$work/overload.samples")
+# RSS samples of the second half against the first: flat means no growth.
+read -r rss_first rss_second < <(awk '{ v[NR] = $1 } END {
+    h = int(NR / 2); for (i = 1; i <= h; i++) a += v[i]; for (i = h + 1; i <= NR; i++) b += v[i]
+    printf "%d %d\n", h ? a / h : 0, NR - h ? b / (NR - h) : 0 }' "$work/overload.samples")
+say "  $o_rps answers/s: $ok_count 2xx ($(ratio "$ok_count" "$OVERLOAD_SECONDS" | cut -d. -f1)/s), $shed shed with 503/429, $other other, timeouts $timeouts; p50 $o_p50 ms, p99 $o_p99 ms"
+
+# --- report ------------------------------------------------------------------
+r1=$(ratio "${RPS[hub_catalog]}" "${RPS[nginx_static]}")
+r2=$(ratio "${RPS[hub_plugin]}" "${RPS[nginx_proxy]}")
+l2=$(ratio "${P99[hub_plugin]}" "${P99[nginx_proxy]}")
+echo
+echo "CampusHub API benchmark: wrk -t2 -c$CONNECTIONS -d$DURATION, keep-alive, loopback, $(nproc) CPUs, pinning $([ "$PIN" = 1 ] && echo 'wrk@1 servers@0' || echo none)"
+printf '%-34s %10s %9s %9s %12s %8s\n' "run" "req/s" "p50 ms" "p99 ms" "CPU us/req" "non-2xx"
+for n in hub_catalog nginx_static hub_plugin nginx_proxy; do
+    printf '%-34s %10s %9s %9s %12s %8s\n' "$n" "${RPS[$n]}" "${P50[$n]}" "${P99[$n]}" "${CPU[$n]}" "${NON2XX[$n]}"
+done
+echo
+printf '1. catalogue vs static file:  req/s %sx (target >= 0.5x: %s)\n' "$r1" "$(verdict "$r1" 0.5 min)"
+printf '2. plugin call vs proxy_pass: req/s %sx (target >= 0.7x: %s), p99 %sx (target <= 1.5x: %s)\n' \
+    "$r2" "$(verdict "$r2" 0.7 min)" "$l2" "$(verdict "$l2" 1.5 max)"
+fast=$(awk -v p="$o_p99" 'BEGIN { print p < 1000 ? "yes" : "NO" }')
+flat=$(awk -v a="$rss_first" -v b="$rss_second" 'BEGIN { print b <= a * 1.05 + 2048 ? "yes" : "NO" }')
+printf '3. overload at ~%s req/s offered (2x %s): %s 2xx, %s shed (503/429), %s other, %s timeouts; p99 %s ms (fast: %s)\n' \
+    "$offered" "$saturated" "$ok_count" "$shed" "$other" "${timeouts:-?}" "$o_p99" "$fast"
+printf '   hubd RSS KiB: before %s, during min %s max %s (first half avg %s, second half avg %s: flat %s), after %s\n' \
+    "$rss_before" "$rss_min" "$rss_max" "$rss_first" "$rss_second" "$flat" "$rss_after"
+printf '   /healthz during overload: slowest %s ms, %s probe(s) not 200\n' "$probe_max" "$probe_bad"

@@ -1,0 +1,26 @@
+#pragma once
+
+#include "hub/api/Router.h"
+
+namespace hub::catalog {
+class Catalog;
+}
+namespace hub::flows {
+class ApplicationService;
+}
+namespace hub::host {
+class PluginHost;
+class WorkerPool;
+}  // namespace hub::host
+
+namespace hub::api {
+
+/// The applications API: POST/GET /api/v1/applications, GET /{id},
+/// POST /{id}/cancel, /{id}/supplement (the applicant), /{id}/transitions (a
+/// clerk of the owning department). Database work runs on blockingPool, never
+/// on the I/O threads. For an online item handled by a plugin operation, the
+/// plugin is called and the application completed or rejected from its answer.
+void addApplicationRoutes(Router& router, flows::ApplicationService& service, catalog::Catalog& catalog,
+                          host::PluginHost& plugins, host::WorkerPool& blockingPool);
+
+}  // namespace hub::api

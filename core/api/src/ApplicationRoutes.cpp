@@ -1,0 +1,364 @@
+#include "hub/api/ApplicationRoutes.h"
+
+#include "hub/catalog/Catalog.h"
+#include "hub/catalog/Snapshot.h"
+#include "hub/flows/ApplicationService.h"
+#include "hub/flows/FlowException.h"
+#include "hub/host/PluginHost.h"
+#include "hub/host/WorkerPool.h"
+
+#include <campushub/plugin.h>
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
+#include <Poco/Logger.h>
+#include <Poco/NumberParser.h>
+
+#include <sstream>
+
+namespace hub::api {
+
+namespace {
+
+using flows::ApplicationService;
+
+constexpr std::string_view kProblem = "urn:campushub:problem:";
+
+std::string type(std::string_view slug) { return std::string(kProblem) + std::string(slug); }
+
+catalog::AudienceSet audiencesOf(const Principal& p) {
+    std::string names;
+    for (const auto& a : p.audiences) names += a + " ";
+    auto set = catalog::AudienceSet::parse(names);
+    return set ? *set : catalog::AudienceSet{};
+}
+
+bool isClerkOf(const Principal& p, const std::string& department) {
+    return !department.empty() && p.hasRole("dept:" + department + ":clerk");
+}
+
+bool mayRead(const Principal& p, const flows::Application& a) {
+    return a.applicant == p.subject || isClerkOf(p, a.department) || p.hasRole("hub:admin");
+}
+
+Poco::JSON::Object::Ptr parseBody(const Request& request) {
+    const std::string& body = request.message.body();
+    if (body.empty()) return new Poco::JSON::Object;
+    if (!isValidUtf8(body)) throw flows::InvalidRequest("request body is not valid UTF-8");
+    try {
+        Poco::JSON::Parser parser;
+        auto v = parser.parse(body);
+        if (v.type() != typeid(Poco::JSON::Object::Ptr)) throw flows::InvalidRequest("request body must be a JSON object");
+        return v.extract<Poco::JSON::Object::Ptr>();
+    } catch (const Poco::Exception& e) {
+        throw flows::InvalidRequest("request body is not valid JSON: " + e.message());
+    }
+}
+
+std::string stringify(const Poco::Dynamic::Var& v) {
+    std::ostringstream out;
+    Poco::JSON::Stringifier::condense(v, out);
+    return out.str();
+}
+
+std::string optionalString(const Poco::JSON::Object::Ptr& o, const std::string& key) {
+    if (!o->has(key) || o->isNull(key)) return {};
+    auto v = o->get(key);
+    if (!v.isString()) throw flows::InvalidRequest("'" + key + "' must be a string");
+    return v.extract<std::string>();
+}
+
+std::vector<std::string> stringList(const Poco::JSON::Object::Ptr& o, const std::string& key) {
+    std::vector<std::string> out;
+    if (!o->has(key) || o->isNull(key)) return out;
+    auto array = o->getArray(key);
+    if (!array) throw flows::InvalidRequest("'" + key + "' must be an array of strings");
+    for (std::size_t i = 0; i < array->size(); ++i) {
+        auto v = array->get(static_cast<unsigned>(i));
+        if (!v.isString()) throw flows::InvalidRequest("'" + key + "' must be an array of strings");
+        out.push_back(v.extract<std::string>());
+    }
+    return out;
+}
+
+std::string formOf(const Poco::JSON::Object::Ptr& o) {
+    if (!o->has("form") || o->isNull("form")) return "{}";
+    auto form = o->getObject("form");
+    if (!form) throw flows::InvalidRequest("'form' must be a JSON object");
+    return stringify(form);
+}
+
+std::optional<std::int64_t> ifMatch(const Request& request) {
+    std::string_view v = request.header("If-Match");
+    if (v.empty()) return std::nullopt;
+    std::string s(v);
+    if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
+    Poco::Int64 version = 0;
+    if (!Poco::NumberParser::tryParse64(s, version)) throw flows::InvalidRequest("If-Match must be a version ETag");
+    return version;
+}
+
+Response applicationResponse(unsigned status, const flows::Application& a) {
+    Response r = Response::json(status, flows::toJson(a));
+    r.headers.emplace_back("ETag", "\"" + std::to_string(a.version) + "\"");
+    r.headers.emplace_back("Location", "/api/v1/applications/" + a.id);
+    return r;
+}
+
+Response validationProblem(const catalog::ValidationResult& v, const std::string& detail) {
+    // RFC 7807 extension members: every problem and every missing material at once.
+    Response r = problem(422, detail, "Application incomplete", type("application-incomplete"));
+    r.body.pop_back();
+    r.body += ",\"validation\":";
+    r.body += v.toJson();
+    r.body += '}';
+    return r;
+}
+
+// Runs fn on the blocking pool (database work stays off the I/O threads) and
+// maps the flows module's exceptions onto problem+json.
+// fn returns nothing when it arranged to answer later itself.
+void blocking(host::WorkerPool& pool, Responder responder, std::function<std::optional<Response>()> fn) {
+    bool queued = pool.trySubmit([responder, fn = std::move(fn)]() mutable {
+        try {
+            if (auto response = fn()) responder.send(std::move(*response));
+        } catch (const flows::ApplicationNotFound& e) {
+            responder.send(problem(404, e.what(), "Unknown application", type("unknown-application")));
+        } catch (const flows::IllegalTransition& e) {
+            responder.send(problem(409, e.what(), "Not allowed in this state", type("illegal-transition")));
+        } catch (const flows::VersionConflict& e) {
+            responder.send(problem(412, e.what(), "Changed by someone else", type("version-conflict")));
+        } catch (const flows::ValidationFailed& e) {
+            responder.send(validationProblem(e.validation(), e.what()));
+        } catch (const flows::ItemUnavailable& e) {
+            responder.send(problem(409, e.what(), "Service item withdrawn", type("item-unavailable")));
+        } catch (const flows::InvalidRequest& e) {
+            responder.send(problem(400, e.what(), "Invalid request", type("invalid-request")));
+        } catch (const std::exception& e) {
+            Poco::Logger::get("hub.api").error("applications: %s", std::string(e.what()));
+            responder.send(problem(500, "internal error", "Internal error", type("internal")));
+        }
+    });
+    if (!queued) responder.send(problem(503, "the hub is busy; retry shortly", "Overloaded", type("overloaded")));
+}
+
+class ApplicationRoutes {
+public:
+    ApplicationRoutes(flows::ApplicationService& service, catalog::Catalog& catalog, host::PluginHost& plugins,
+                      host::WorkerPool& pool)
+        : service_(service), catalog_(catalog), plugins_(plugins), pool_(pool) {}
+
+    void add(Router& router) {
+        router.add(http::verb::post, "/api/v1/applications",
+                   [this](const RequestPtr& r, Responder out) { submit(r, out); });
+        router.add(http::verb::get, "/api/v1/applications",
+                   [this](const RequestPtr& r, Responder out) { list(r, out); });
+        router.add(http::verb::get, "/api/v1/applications/{id}",
+                   [this](const RequestPtr& r, Responder out) { get(r, out); });
+        router.add(http::verb::post, "/api/v1/applications/{id}/cancel",
+                   [this](const RequestPtr& r, Responder out) { cancel(r, out); });
+        router.add(http::verb::post, "/api/v1/applications/{id}/supplement",
+                   [this](const RequestPtr& r, Responder out) { supplement(r, out); });
+        router.add(http::verb::post, "/api/v1/applications/{id}/transitions",
+                   [this](const RequestPtr& r, Responder out) { decide(r, out); });
+    }
+
+private:
+    void submit(const RequestPtr& request, Responder out) {
+        blocking(pool_, out, [this, request, out]() -> std::optional<Response> {
+            const Principal& p = request->principal;
+            auto body = parseBody(*request);
+            ApplicationService::SubmitRequest submit;
+            submit.subject = p.viaService.empty() ? p.subject : p.viaService;
+            submit.actingFor = p.viaService.empty() ? std::string() : p.subject;
+            submit.itemId = optionalString(body, "item_id");
+            if (submit.itemId.empty()) throw flows::InvalidRequest("'item_id' is required");
+            submit.formJson = formOf(body);
+            submit.materials = stringList(body, "materials");
+            if (auto key = request->header("Idempotency-Key"); !key.empty()) submit.idempotencyKey = std::string(key);
+
+            auto snapshot = catalog_.snapshot();
+            auto result = service_.submit(submit, *snapshot, audiencesOf(p));
+            using Outcome = ApplicationService::SubmitResult::Outcome;
+            switch (result.outcome) {
+            case Outcome::Replayed: return applicationResponse(200, *result.application);
+            case Outcome::IdempotencyConflict:
+                return problem(409, result.message, "Idempotency key reused", type("idempotency-conflict"));
+            case Outcome::ItemNotFound:
+                return problem(404, result.message, "Unknown service item", type("unknown-service"));
+            case Outcome::NotAllowedForAudience:
+                return problem(403, result.message, "Not offered to you", type("audience"));
+            case Outcome::Invalid: return validationProblem(result.validation, result.message);
+            case Outcome::Created: break;
+            }
+            const flows::Application& created = *result.application;
+            const auto* item = snapshot->findById(created.itemId);
+            if (item && !item->handler.system.empty() && plugins_.has(item->handler.system)) {
+                // Online item: the plugin does the work; answer when it has.
+                runPlugin(request, out, created, item->handler.system, item->handler.operation);
+                return std::nullopt;
+            }
+            return applicationResponse(201, created);
+        });
+    }
+
+    void runPlugin(const RequestPtr& request, Responder out, const flows::Application& app, const std::string& system,
+                   const std::string& operation) {
+        auto limits = plugins_.limits(system);
+        const Principal& p = request->principal;
+        host::Caller caller{p.viaService.empty() ? p.subject : p.viaService, p.roles,
+                            p.viaService.empty() ? std::string() : p.subject};
+        std::string id = app.id;
+        auto deadline = host::Clock::now() + limits.timeout;
+        auto accepted = plugins_.submit(
+            system, operation, app.formJson, caller, deadline, [this, out, id](host::CallResult result) {
+                // Runs on the plugin's worker: a definitive answer settles the
+                // application; an outage leaves it submitted for a clerk or a retry.
+                try {
+                    if (result.status == CH_OK || result.status == CH_ERR_INVALID_ARGUMENT ||
+                        result.status == CH_ERR_NOT_FOUND || result.status == CH_ERR_PERMISSION ||
+                        result.status == CH_ERR_CONFLICT) {
+                        std::string body = result.status == CH_OK
+                                               ? result.body
+                                               : "{\"detail\":" + [&] {
+                                                     std::string s;
+                                                     appendJsonString(s, result.body);
+                                                     return s;
+                                                 }() + "}";
+                        out.send(applicationResponse(201, service_.completeFromPlugin(id, result.status == CH_OK, body)));
+                    } else {
+                        out.send(applicationResponse(202, service_.get(id)));
+                    }
+                } catch (const std::exception& e) {
+                    Poco::Logger::get("hub.api").error("application %s: %s", id, std::string(e.what()));
+                    out.send(problem(500, "internal error", "Internal error", type("internal")));
+                }
+            });
+        if (accepted != host::PluginHost::Submit::Accepted) {
+            out.send(applicationResponse(202, app));  // stays submitted
+            return;
+        }
+        out.after(limits.timeout + std::chrono::milliseconds(200),
+                  [this, out, id] { out.send(applicationResponse(202, service_.get(id))); });
+    }
+
+    void get(const RequestPtr& request, Responder out) {
+        blocking(pool_, out, [this, request]() -> std::optional<Response> {
+            auto app = service_.find(request->param("id"));
+            if (!app) throw flows::ApplicationNotFound(request->param("id"));
+            if (!mayRead(request->principal, *app))
+                return problem(403, "this application is neither yours nor your department's", "Forbidden",
+                               type("forbidden"));
+            return applicationResponse(200, *app);
+        });
+    }
+
+    void list(const RequestPtr& request, Responder out) {
+        blocking(pool_, out, [this, request]() -> std::optional<Response> {
+            const Principal& p = request->principal;
+            ApplicationService::ListQuery q;
+            std::string department, value;
+            if (request->queryParam("department", department) && !department.empty()) {
+                if (!isClerkOf(p, department) && !p.hasRole("hub:admin"))
+                    return problem(403, "you hold no clerk role for department '" + department + "'", "Forbidden",
+                                   type("forbidden"));
+                q.department = department;
+            } else {
+                q.applicant = p.subject;
+            }
+            if (request->queryParam("status", value)) {
+                std::istringstream in(value);
+                std::string one;
+                while (std::getline(in, one, ',')) {
+                    auto s = flows::parseApplicationStatus(one);
+                    if (!s) throw flows::InvalidRequest("unknown status '" + one + "'");
+                    q.statuses.push_back(*s);
+                }
+            }
+            auto number = [&](const char* name, std::size_t fallback) {
+                std::string v;
+                if (!request->queryParam(name, v)) return fallback;
+                unsigned n = 0;
+                if (!Poco::NumberParser::tryParseUnsigned(v, n) || n == 0)
+                    throw flows::InvalidRequest(std::string("'") + name + "' must be a positive integer");
+                return static_cast<std::size_t>(n);
+            };
+            q.page = number("page", 1);
+            q.pageSize = number("pageSize", 20);
+            auto page = service_.list(q);
+            std::string body = "{\"total\":" + std::to_string(page.total) + ",\"page\":" + std::to_string(page.page) +
+                               ",\"pageSize\":" + std::to_string(page.pageSize) + ",\"items\":[";
+            for (std::size_t i = 0; i < page.items.size(); ++i) {
+                if (i) body += ',';
+                body += flows::toJson(page.items[i]);
+            }
+            body += "]}";
+            return Response::json(200, std::move(body));
+        });
+    }
+
+    void cancel(const RequestPtr& request, Responder out) {
+        blocking(pool_, out, [this, request]() -> std::optional<Response> {
+            auto body = parseBody(*request);
+            auto app = service_.get(request->param("id"));
+            if (app.applicant != request->principal.subject)
+                return problem(403, "only the applicant may cancel", "Forbidden", type("forbidden"));
+            return applicationResponse(200, service_.cancel(app.id, request->principal.subject,
+                                                            optionalString(body, "reason"), ifMatch(*request)));
+        });
+    }
+
+    void supplement(const RequestPtr& request, Responder out) {
+        blocking(pool_, out, [this, request]() -> std::optional<Response> {
+            auto body = parseBody(*request);
+            auto app = service_.get(request->param("id"));
+            if (app.applicant != request->principal.subject)
+                return problem(403, "only the applicant may supplement", "Forbidden", type("forbidden"));
+            ApplicationService::SupplementRequest s;
+            s.id = app.id;
+            s.actor = request->principal.subject;
+            s.formJson = formOf(body);
+            s.materials = stringList(body, "materials");
+            s.reason = optionalString(body, "reason");
+            s.expectedVersion = ifMatch(*request);
+            return applicationResponse(200, service_.supplement(s, *catalog_.snapshot()));
+        });
+    }
+
+    // A department's decision: in_review, approved, rejected, needs_supplement, completed.
+    void decide(const RequestPtr& request, Responder out) {
+        blocking(pool_, out, [this, request]() -> std::optional<Response> {
+            auto body = parseBody(*request);
+            auto app = service_.get(request->param("id"));
+            const Principal& p = request->principal;
+            if (!isClerkOf(p, app.department) && !p.hasRole("hub:admin"))
+                return problem(403, "only a clerk of department '" + app.department + "' may decide", "Forbidden",
+                               type("forbidden"));
+            auto to = flows::parseApplicationStatus(optionalString(body, "to"));
+            if (!to) throw flows::InvalidRequest("'to' must be a status");
+            if (*to == flows::ApplicationStatus::Cancelled)
+                throw flows::InvalidRequest("only the applicant cancels; use .../cancel");
+            return applicationResponse(
+                200, service_.transition(app.id, *to, p.subject, optionalString(body, "reason"), ifMatch(*request)));
+        });
+    }
+
+    flows::ApplicationService& service_;
+    catalog::Catalog& catalog_;
+    host::PluginHost& plugins_;
+    host::WorkerPool& pool_;
+};
+
+}  // namespace
+
+void addApplicationRoutes(Router& router, flows::ApplicationService& service, catalog::Catalog& catalog,
+                          host::PluginHost& plugins, host::WorkerPool& blockingPool) {
+    // The routes object lives as long as the handlers that capture it.
+    static std::vector<std::unique_ptr<ApplicationRoutes>> keep;
+    keep.push_back(std::make_unique<ApplicationRoutes>(service, catalog, plugins, blockingPool));
+    keep.back()->add(router);
+}
+
+}  // namespace hub::api

@@ -1,0 +1,959 @@
+#include "hub/events/Relay.h"
+
+#include "hub/events/Outbox.h"
+
+#include <hub/zmq/Curve.h>
+#include <hub/zmq/Frames.h>
+#include <hub/zmq/ZapAuthenticator.h>
+
+#include <Poco/Data/Statement.h>
+#include <Poco/Logger.h>
+
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <queue>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+using namespace Poco::Data::Keywords;
+using Poco::Int64;
+
+namespace hub::events {
+
+namespace {
+
+Poco::Logger& logger() { return Poco::Logger::get("hub.events"); }
+
+std::int64_t nowMs() { return Outbox::nowMs(); }
+
+// One outbox event as seen by one consumer.
+struct Item {
+    enum class State { Waiting, InFlight, Acked, Dead };
+    std::int64_t seq = 0;
+    std::string id;
+    std::string type;
+    std::string subject;
+    std::string payload;
+    std::int64_t createdAt = 0;
+    State state = State::Waiting;
+    int attempts = 0;
+    std::int64_t dueAt = 0;     // earliest next send (backoff)
+    bool flushed = false;       // settled state is committed (or needs no commit)
+    bool holdsSlot = false;     // counts against the window
+    bool hasRow = false;        // an events_delivery row exists for it
+    bool replay = false;        // replayed dead letter: not bound by subject order
+    std::string lastError;
+
+    bool settled() const { return state == State::Acked || state == State::Dead; }
+};
+
+using Timer = std::pair<std::int64_t, std::int64_t>;                // time, seq
+using AckTimer = std::tuple<std::int64_t, std::int64_t, int>;       // deadline, seq, attempt
+
+struct Consumer {
+    ConsumerConfig cfg;
+    std::unique_ptr<::zmq::socket_t> socket;
+
+    std::map<std::int64_t, Item> items;                         // loaded, by seq
+    std::unordered_map<std::string, std::deque<std::int64_t>> subjects;  // unsettled, in order
+    std::unordered_map<std::string, std::int64_t> byId;         // unsettled, for acks
+    std::set<std::int64_t> ready;                               // may be sent now
+    std::priority_queue<Timer, std::vector<Timer>, std::greater<>> dueTimers;
+    std::priority_queue<AckTimer, std::vector<AckTimer>, std::greater<>> ackTimers;
+    std::set<std::int64_t> dirty;                               // state to commit
+
+    std::int64_t loadedUpTo = 0;        // highest outbox seq loaded
+    std::int64_t persistedCursor = 0;   // events_cursor.seq
+    std::size_t slotsUsed = 0;
+    std::int64_t unsettled = 0;
+    bool lastLoadFull = false;
+
+    // Found in the database at start, for events beyond the cursor.
+    std::set<std::int64_t> knownSettled;
+    std::map<std::int64_t, std::pair<int, std::int64_t>> knownAttempts;
+
+    std::uint64_t deliveries = 0;
+    std::uint64_t retries = 0;
+    std::uint64_t deadLettered = 0;
+
+    std::size_t maxItems() const { return std::max<std::size_t>(cfg.window * 4, 2000); }
+
+    bool isFront(const Item& it) const {
+        if (it.replay || it.subject.empty()) return true;
+        auto s = subjects.find(it.subject);
+        return s != subjects.end() && !s->second.empty() && s->second.front() == it.seq;
+    }
+
+    std::int64_t backoff(int attempts) const {
+        std::int64_t delay = cfg.backoffInitialMs;
+        for (int i = 1; i < attempts && delay < cfg.backoffMaxMs; ++i) delay *= 2;
+        return std::min<std::int64_t>(delay, cfg.backoffMaxMs);
+    }
+
+    void makeEligible(Item& it, std::int64_t at) {
+        if (it.state != Item::State::Waiting || !isFront(it)) return;
+        if (it.dueAt <= at) ready.insert(it.seq);
+        else dueTimers.emplace(it.dueAt, it.seq);
+    }
+
+    void takeSlot(Item& it) {
+        if (!it.holdsSlot) {
+            it.holdsSlot = true;
+            ++slotsUsed;
+        }
+    }
+
+    void releaseSlot(Item& it) {
+        if (it.holdsSlot) {
+            it.holdsSlot = false;
+            --slotsUsed;
+        }
+    }
+
+    // Acked or dead: unblocks the next event of the subject.
+    void settle(Item& it, std::int64_t at) {
+        byId.erase(it.id);
+        ready.erase(it.seq);
+        dirty.insert(it.seq);
+        --unsettled;
+        if (it.replay || it.subject.empty()) return;
+        auto s = subjects.find(it.subject);
+        if (s == subjects.end()) return;
+        auto& queue = s->second;
+        queue.erase(std::remove(queue.begin(), queue.end(), it.seq), queue.end());
+        if (queue.empty()) {
+            subjects.erase(s);
+            return;
+        }
+        auto next = items.find(queue.front());
+        if (next != items.end()) makeEligible(next->second, at);
+    }
+
+    void fail(Item& it, const std::string& reason, std::int64_t at) {
+        releaseSlot(it);
+        it.lastError = reason;
+        if (it.attempts >= cfg.maxAttempts) {
+            it.state = Item::State::Dead;
+            takeSlot(it);  // until the dead letter is committed
+            ++deadLettered;
+            logger().warning("event %s (seq %?d) to consumer %s dead-lettered after %d attempts: %s",
+                             it.id, it.seq, cfg.name, it.attempts, reason);
+            settle(it, at);
+            return;
+        }
+        it.state = Item::State::Waiting;
+        it.dueAt = at + backoff(it.attempts);
+        ++retries;
+        dirty.insert(it.seq);
+        makeEligible(it, at);
+    }
+
+    // The cursor after the dirty items are committed: every non-replay item
+    // before the first unsettled one is settled.
+    std::int64_t nextCursor() const {
+        for (const auto& [seq, it] : items) {
+            if (it.replay) continue;
+            if (!it.settled()) return seq - 1;
+        }
+        return loadedUpTo;
+    }
+
+    void eraseSettledFront() {
+        for (auto i = items.begin(); i != items.end();) {
+            const Item& it = i->second;
+            if (it.settled() && it.flushed) {
+                i = items.erase(i);
+            } else if (it.replay) {
+                ++i;
+            } else {
+                break;
+            }
+        }
+    }
+};
+
+}  // namespace
+
+struct Relay::Impl {
+    hub::store::Database& db;
+    RelayConfig cfg;
+    InboundHandler onInbound;
+
+    // Declared first, destroyed last: every socket below must close before it.
+    ::zmq::context_t ctx;
+    std::unique_ptr<hub::zmq::ZapAuthenticator> zap;
+    hub::zmq::CurveKeyPair hubKeys;
+    std::vector<std::unique_ptr<Consumer>> consumers;
+    std::unique_ptr<::zmq::socket_t> pub;
+    std::unique_ptr<::zmq::socket_t> inbound;
+    std::string inboundEp;
+    std::string publishEp;
+    std::int64_t publishedUpTo = 0;
+
+    std::thread outThread;
+    std::thread inThread;
+    std::atomic<bool> stopping{false};
+    std::atomic<bool> isRunning{false};
+    std::atomic<bool> replayRequested{false};
+    std::mutex lifecycle;
+
+    mutable std::mutex metricsMutex;
+    RelayMetrics snapshot;
+    std::atomic<std::uint64_t> published{0};
+    std::atomic<std::uint64_t> inboundAccepted{0};
+    std::atomic<std::uint64_t> inboundDuplicates{0};
+    std::atomic<std::uint64_t> inboundRefused{0};
+    std::atomic<std::int64_t> deadLetterCount{0};
+
+    Impl(hub::store::Database& database, RelayConfig config, InboundHandler handler)
+        : db(database), cfg(std::move(config)), onInbound(std::move(handler)) {}
+
+    void openSockets();
+    void runOutbound();
+    void runInbound();
+
+    void loadState(Poco::Data::Session& s, Consumer& c);
+    void loadOutbox(Poco::Data::Session& s, Consumer& c, std::int64_t at);
+    bool loadReplayItem(Poco::Data::Session& s, Consumer& c, std::int64_t seq, int attempts);
+    void loadReplays(Poco::Data::Session& s, Consumer& c, std::int64_t at);
+    void processTimers(Consumer& c, std::int64_t at);
+    void sendReady(Consumer& c, std::int64_t at);
+    void receiveAcks(Consumer& c, std::int64_t at);
+    bool flush(Poco::Data::Session& s);
+    void publish(Poco::Data::Session& s);
+    void updateMetrics(Poco::Data::Session& s, std::int64_t at);
+    void prune(Poco::Data::Session& s, std::int64_t at);
+    void handleInbound(Poco::Data::Session& s, const hub::zmq::Frames& frames);
+};
+
+// ---------------------------------------------------------------- sockets
+
+void Relay::Impl::openSockets() {
+    std::set<std::string> allowed;
+    if (cfg.curve.enabled) {
+        hubKeys = hub::zmq::loadKeyPair(cfg.curve.publicKeyFile, cfg.curve.secretKeyFile);
+        if (!cfg.curve.authorizedKeysFile.empty())
+            for (auto& k : hub::zmq::readKeyList(cfg.curve.authorizedKeysFile)) allowed.insert(k);
+        // Before any CURVE server binds: libzmq admits everyone without a handler.
+        zap = std::make_unique<hub::zmq::ZapAuthenticator>(ctx, allowed, false);
+    }
+    for (const auto& cc : cfg.consumers) {
+        auto c = std::make_unique<Consumer>();
+        c->cfg = cc;
+        c->socket = std::make_unique<::zmq::socket_t>(ctx, ::zmq::socket_type::dealer);
+        hub::zmq::applyDefaultOptions(*c->socket);
+        // Sends fail at once while the consumer is not connected, instead of
+        // queueing into a pipe that may never reach it: a consumer that is down
+        // costs no attempts, only a consumer that does not ack does.
+        c->socket->set(::zmq::sockopt::immediate, 1);
+        c->socket->set(::zmq::sockopt::sndhwm, static_cast<int>(std::max<std::size_t>(1000, cc.window * 2)));
+        if (cfg.curve.enabled)
+            hub::zmq::makeCurveClient(*c->socket, hubKeys, hub::zmq::readKeyFile(cc.serverPublicKeyFile));
+        c->socket->connect(cc.endpoint);
+        consumers.push_back(std::move(c));
+    }
+    if (!cfg.publishEndpoint.empty()) {
+        pub = std::make_unique<::zmq::socket_t>(ctx, ::zmq::socket_type::pub);
+        hub::zmq::applyDefaultOptions(*pub);
+        pub->set(::zmq::sockopt::sndhwm, 10000);
+        if (cfg.curve.enabled) hub::zmq::makeCurveServer(*pub, hubKeys, "events.publish");
+        pub->bind(cfg.publishEndpoint);
+        publishEp = hub::zmq::boundEndpoint(*pub);
+    }
+    if (!cfg.inboundEndpoint.empty()) {
+        inbound = std::make_unique<::zmq::socket_t>(ctx, ::zmq::socket_type::router);
+        hub::zmq::applyDefaultOptions(*inbound);
+        // Oversized events up to 4x the limit get a nack; beyond that the sender
+        // is hostile or broken and libzmq drops its connection.
+        inbound->set(::zmq::sockopt::maxmsgsize, static_cast<int64_t>(cfg.maxEventBytes * 4 + 4096));
+        if (cfg.curve.enabled) hub::zmq::makeCurveServer(*inbound, hubKeys, "events.inbound");
+        inbound->bind(cfg.inboundEndpoint);
+        inboundEp = hub::zmq::boundEndpoint(*inbound);
+    }
+}
+
+// ---------------------------------------------------------------- outbound state
+
+void Relay::Impl::loadState(Poco::Data::Session& s, Consumer& c) {
+    std::string name = c.cfg.name;
+    std::vector<Int64> cursor;
+    s << "SELECT seq FROM events_cursor WHERE consumer = ?", use(name), into(cursor), now;
+    c.persistedCursor = cursor.empty() ? 0 : cursor.front();
+    c.loadedUpTo = c.persistedCursor;
+
+    std::vector<Int64> seqs, nextAt, delivered;
+    std::vector<int> attempts;
+    s << "SELECT seq, attempts, next_attempt_at, CASE WHEN delivered_at IS NULL THEN 0 ELSE 1 END "
+         "FROM events_delivery WHERE consumer = ? ORDER BY seq",
+        use(name), into(seqs), into(attempts), into(nextAt), into(delivered), now;
+    for (std::size_t i = 0; i < seqs.size(); ++i) {
+        if (seqs[i] > c.persistedCursor) {
+            if (delivered[i]) c.knownSettled.insert(seqs[i]);
+            else c.knownAttempts[seqs[i]] = {attempts[i], nextAt[i]};
+        } else if (!delivered[i]) {
+            loadReplayItem(s, c, seqs[i], attempts[i]);
+        }
+    }
+    std::vector<Int64> dead;
+    Int64 from = c.persistedCursor;
+    s << "SELECT seq FROM events_dead_letters WHERE consumer = ? AND seq > ?", use(name), use(from),
+        into(dead), now;
+    c.knownSettled.insert(dead.begin(), dead.end());
+}
+
+bool Relay::Impl::loadReplayItem(Poco::Data::Session& s, Consumer& c, std::int64_t seq, int attempts) {
+    Int64 key = seq;
+    std::vector<std::string> id, type, subject, payload;
+    std::vector<Int64> created;
+    s << "SELECT id, type, subject, payload, created_at FROM events_outbox WHERE seq = ?", use(key),
+        into(id), into(type), into(subject), into(payload), into(created), now;
+    if (id.empty()) {
+        logger().warning("replay of seq %?d for consumer %s: the event is no longer in the outbox",
+                         seq, c.cfg.name);
+        return false;
+    }
+    Item it;
+    it.seq = seq;
+    it.id = id[0];
+    it.type = type[0];
+    it.subject = subject[0];
+    it.payload = std::move(payload[0]);
+    it.createdAt = created[0];
+    it.attempts = attempts;
+    it.replay = true;
+    it.hasRow = true;
+    auto [pos, inserted] = c.items.emplace(seq, std::move(it));
+    if (!inserted) return false;
+    c.byId[pos->second.id] = seq;
+    ++c.unsettled;
+    c.ready.insert(seq);
+    return true;
+}
+
+void Relay::Impl::loadReplays(Poco::Data::Session& s, Consumer& c, std::int64_t at) {
+    std::string name = c.cfg.name;
+    std::vector<Int64> seqs;
+    // replay() writes rows with attempts = 0; retry rows always have attempts >= 1.
+    s << "SELECT seq FROM events_delivery WHERE consumer = ? AND delivered_at IS NULL AND attempts = 0",
+        use(name), into(seqs), now;
+    for (Int64 seq : seqs) {
+        auto found = c.items.find(seq);
+        if (found != c.items.end()) {
+            Item& it = found->second;
+            if (it.state != Item::State::Dead || !it.flushed) continue;
+            it.state = Item::State::Waiting;
+            it.attempts = 0;
+            it.dueAt = 0;
+            it.flushed = false;
+            it.replay = true;
+            it.hasRow = true;
+            c.byId[it.id] = seq;
+            ++c.unsettled;
+            c.makeEligible(it, at);
+        } else if (seq <= c.loadedUpTo) {
+            loadReplayItem(s, c, seq, 0);
+        } else {
+            c.knownAttempts[seq] = {0, 0};
+        }
+    }
+}
+
+void Relay::Impl::loadOutbox(Poco::Data::Session& s, Consumer& c, std::int64_t at) {
+    c.lastLoadFull = false;
+    if (c.items.size() >= c.maxItems()) return;
+    Int64 from = c.loadedUpTo;
+    Int64 limit = static_cast<Int64>(std::min(cfg.batchSize, c.maxItems() - c.items.size()));
+    std::vector<Int64> seq, created;
+    std::vector<std::string> id, type, subject, payload;
+    s << "SELECT seq, id, type, subject, payload, created_at FROM events_outbox "
+         "WHERE seq > ? ORDER BY seq LIMIT ?",
+        use(from), use(limit), into(seq), into(id), into(type), into(subject), into(payload),
+        into(created), now;
+    for (std::size_t i = 0; i < seq.size(); ++i) {
+        Item it;
+        it.seq = seq[i];
+        it.id = std::move(id[i]);
+        it.type = std::move(type[i]);
+        it.subject = std::move(subject[i]);
+        it.createdAt = created[i];
+        auto settledBefore = c.knownSettled.find(it.seq);
+        if (!c.cfg.wants(it.type) || settledBefore != c.knownSettled.end()) {
+            // Nothing to send and nothing to commit: the cursor just moves past it.
+            it.state = Item::State::Acked;
+            it.flushed = true;
+            if (settledBefore != c.knownSettled.end()) c.knownSettled.erase(settledBefore);
+            c.items.emplace(it.seq, std::move(it));
+        } else {
+            it.payload = std::move(payload[i]);
+            auto known = c.knownAttempts.find(it.seq);
+            if (known != c.knownAttempts.end()) {
+                it.attempts = known->second.first;
+                it.dueAt = known->second.second;
+                it.hasRow = true;
+                c.knownAttempts.erase(known);
+            }
+            auto [pos, inserted] = c.items.emplace(it.seq, std::move(it));
+            Item& stored = pos->second;
+            c.byId[stored.id] = stored.seq;
+            ++c.unsettled;
+            if (!stored.subject.empty()) c.subjects[stored.subject].push_back(stored.seq);
+            c.makeEligible(stored, at);
+        }
+        c.loadedUpTo = seq[i];
+    }
+    c.lastLoadFull = static_cast<Int64>(seq.size()) == limit;
+}
+
+void Relay::Impl::processTimers(Consumer& c, std::int64_t at) {
+    while (!c.dueTimers.empty() && c.dueTimers.top().first <= at) {
+        auto seq = c.dueTimers.top().second;
+        c.dueTimers.pop();
+        auto found = c.items.find(seq);
+        if (found == c.items.end()) continue;
+        Item& it = found->second;
+        if (it.state == Item::State::Waiting && it.dueAt <= at && c.isFront(it)) c.ready.insert(seq);
+    }
+    while (!c.ackTimers.empty() && std::get<0>(c.ackTimers.top()) <= at) {
+        auto [deadline, seq, attempt] = c.ackTimers.top();
+        c.ackTimers.pop();
+        auto found = c.items.find(seq);
+        if (found == c.items.end()) continue;
+        Item& it = found->second;
+        if (it.state != Item::State::InFlight || it.attempts != attempt) continue;
+        c.fail(it, "no acknowledgement within " + std::to_string(c.cfg.ackTimeoutMs) + " ms", at);
+    }
+}
+
+void Relay::Impl::sendReady(Consumer& c, std::int64_t at) {
+    while (c.slotsUsed < c.cfg.window && !c.ready.empty()) {
+        auto seq = *c.ready.begin();
+        auto found = c.items.find(seq);
+        if (found == c.items.end() || found->second.state != Item::State::Waiting) {
+            c.ready.erase(c.ready.begin());
+            continue;
+        }
+        Item& it = found->second;
+        bool sent = false;
+        try {
+            sent = hub::zmq::sendFrames(*c.socket, {it.id, it.payload}, true);
+        } catch (const ::zmq::error_t& e) {
+            logger().error("send to consumer %s failed: %s", c.cfg.name, std::string(e.what()));
+        }
+        if (!sent) break;  // not connected, or high-water mark: try again next round
+        c.ready.erase(c.ready.begin());
+        it.state = Item::State::InFlight;
+        ++it.attempts;
+        c.takeSlot(it);
+        c.ackTimers.emplace(at + c.cfg.ackTimeoutMs, seq, it.attempts);
+    }
+}
+
+void Relay::Impl::receiveAcks(Consumer& c, std::int64_t at) {
+    while (auto frames = hub::zmq::receiveFrames(*c.socket, true)) {
+        if (frames->empty()) continue;
+        const std::string& id = (*frames)[0];
+        std::string verb = frames->size() > 1 ? (*frames)[1] : "ack";
+        auto known = c.byId.find(id);
+        if (known == c.byId.end()) continue;  // late or repeated ack of a settled event
+        auto found = c.items.find(known->second);
+        if (found == c.items.end()) continue;
+        Item& it = found->second;
+        if (verb == "ack") {
+            if (it.state != Item::State::InFlight && it.state != Item::State::Waiting) continue;
+            // Holds its slot until the delivery is committed: after a crash the
+            // events that may come again are exactly those holding slots.
+            c.takeSlot(it);
+            it.state = Item::State::Acked;
+            ++c.deliveries;
+            c.settle(it, at);
+        } else if (verb == "nack") {
+            if (it.state != Item::State::InFlight) continue;
+            std::string reason = frames->size() > 2 ? (*frames)[2] : "no reason given";
+            c.fail(it, "refused by consumer: " + reason.substr(0, 500), at);
+        } else {
+            logger().warning("consumer %s sent an unknown reply '%s' for event %s", c.cfg.name,
+                             verb.substr(0, 40), id.substr(0, 80));
+        }
+    }
+}
+
+bool Relay::Impl::flush(Poco::Data::Session& s) {
+    struct Plan {
+        Consumer* c;
+        std::int64_t cursor;
+    };
+    std::vector<Plan> plans;
+    for (auto& c : consumers) {
+        std::int64_t next = c->nextCursor();
+        if (!c->dirty.empty() || next != c->persistedCursor) plans.push_back({c.get(), next});
+    }
+    if (plans.empty()) return false;
+    std::int64_t stamp = nowMs();
+    try {
+        s.begin();
+        for (const auto& [c, cursor] : plans) {
+            std::string name = c->cfg.name;
+            std::vector<std::string> doneName, retryName, deadName;
+            std::vector<Int64> doneSeq, doneAttempts, retrySeq, retryAttempts, retryNext, deadSeq,
+                deadAttempts, dropSeq, deadAt;
+            std::vector<std::string> deadId, deadType, deadSubject, deadError;
+            for (auto seq : c->dirty) {
+                auto found = c->items.find(seq);
+                if (found == c->items.end()) continue;
+                const Item& it = found->second;
+                switch (it.state) {
+                case Item::State::Acked:
+                    if (it.hasRow || seq > cursor) {
+                        doneName.push_back(name);
+                        doneSeq.push_back(seq);
+                        doneAttempts.push_back(it.attempts);
+                    }
+                    break;
+                case Item::State::Dead:
+                    deadName.push_back(name);
+                    deadSeq.push_back(seq);
+                    deadId.push_back(it.id);
+                    deadType.push_back(it.type);
+                    deadSubject.push_back(it.subject);
+                    deadAttempts.push_back(it.attempts);
+                    deadError.push_back(it.lastError);
+                    deadAt.push_back(stamp);
+                    if (it.hasRow) dropSeq.push_back(seq);
+                    break;
+                case Item::State::Waiting:
+                case Item::State::InFlight:
+                    retryName.push_back(name);
+                    retrySeq.push_back(seq);
+                    retryAttempts.push_back(it.attempts);
+                    retryNext.push_back(it.dueAt);
+                    break;
+                }
+            }
+            if (!doneSeq.empty()) {
+                std::vector<Int64> at(doneSeq.size(), stamp);
+                s << "INSERT INTO events_delivery(consumer, seq, attempts, next_attempt_at, delivered_at) "
+                     "VALUES(?, ?, ?, 0, ?) ON CONFLICT(consumer, seq) DO UPDATE SET "
+                     "attempts = excluded.attempts, delivered_at = excluded.delivered_at",
+                    use(doneName), use(doneSeq), use(doneAttempts), use(at), now;
+            }
+            if (!retrySeq.empty()) {
+                s << "INSERT INTO events_delivery(consumer, seq, attempts, next_attempt_at, delivered_at) "
+                     "VALUES(?, ?, ?, ?, NULL) ON CONFLICT(consumer, seq) DO UPDATE SET "
+                     "attempts = excluded.attempts, next_attempt_at = excluded.next_attempt_at",
+                    use(retryName), use(retrySeq), use(retryAttempts), use(retryNext), now;
+            }
+            if (!deadSeq.empty()) {
+                s << "INSERT INTO events_dead_letters(consumer, seq, id, type, subject, attempts, "
+                     "last_error, dead_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?) "
+                     "ON CONFLICT(consumer, seq) DO UPDATE SET attempts = excluded.attempts, "
+                     "last_error = excluded.last_error, dead_at = excluded.dead_at",
+                    use(deadName), use(deadSeq), use(deadId), use(deadType), use(deadSubject),
+                    use(deadAttempts), use(deadError), use(deadAt), now;
+            }
+            if (!dropSeq.empty()) {
+                std::vector<std::string> dropName(dropSeq.size(), name);
+                s << "DELETE FROM events_delivery WHERE consumer = ? AND seq = ?", use(dropName),
+                    use(dropSeq), now;
+            }
+            if (cursor != c->persistedCursor) {
+                Int64 value = cursor;
+                s << "INSERT INTO events_cursor(consumer, seq) VALUES(?, ?) "
+                     "ON CONFLICT(consumer) DO UPDATE SET seq = excluded.seq",
+                    use(name), use(value), now;
+                s << "DELETE FROM events_delivery WHERE consumer = ? AND seq <= ? AND delivered_at IS NOT NULL",
+                    use(name), use(value), now;
+            }
+        }
+        s.commit();
+    } catch (const Poco::Exception& e) {
+        if (s.isTransaction()) s.rollback();
+        logger().error("committing delivery state failed (will retry): %s", e.displayText());
+        return false;
+    }
+    for (const auto& [c, cursor] : plans) {
+        for (auto seq : c->dirty) {
+            auto found = c->items.find(seq);
+            if (found == c->items.end()) continue;
+            Item& it = found->second;
+            if (it.settled()) {
+                it.flushed = true;
+                c->releaseSlot(it);
+                if (it.state == Item::State::Dead) {
+                    ++deadLetterCount;
+                    it.hasRow = false;
+                }
+            } else {
+                it.hasRow = true;
+            }
+        }
+        c->dirty.clear();
+        c->persistedCursor = cursor;
+        c->eraseSettledFront();
+    }
+    return true;
+}
+
+void Relay::Impl::publish(Poco::Data::Session& s) {
+    if (!pub) return;
+    Int64 from = publishedUpTo;
+    Int64 limit = static_cast<Int64>(cfg.batchSize);
+    std::vector<Int64> seq;
+    std::vector<std::string> type, payload;
+    s << "SELECT seq, type, payload FROM events_outbox WHERE seq > ? ORDER BY seq LIMIT ?", use(from),
+        use(limit), into(seq), into(type), into(payload), now;
+    for (std::size_t i = 0; i < seq.size(); ++i) {
+        // Best effort: a slow subscriber loses messages at the high-water mark.
+        try {
+            if (hub::zmq::sendFrames(*pub, {type[i], payload[i]}, true)) ++published;
+        } catch (const ::zmq::error_t&) {
+        }
+        publishedUpTo = seq[i];
+    }
+}
+
+void Relay::Impl::updateMetrics(Poco::Data::Session& s, std::int64_t at) {
+    Int64 maxSeq = 0;
+    s << "SELECT COALESCE(MAX(seq), 0) FROM events_outbox", into(maxSeq), now;
+    RelayMetrics m;
+    for (auto& c : consumers) {
+        ConsumerMetrics cm;
+        cm.name = c->cfg.name;
+        cm.cursor = c->persistedCursor;
+        cm.depth = c->unsettled + std::max<std::int64_t>(0, maxSeq - c->loadedUpTo);
+        cm.inFlight = static_cast<std::int64_t>(c->slotsUsed);
+        std::int64_t oldest = 0;
+        for (const auto& [seq, it] : c->items)
+            if (!it.settled() && (oldest == 0 || it.createdAt < oldest)) oldest = it.createdAt;
+        if (oldest == 0 && maxSeq > c->loadedUpTo) {
+            Int64 next = c->loadedUpTo;
+            std::vector<Int64> created;
+            s << "SELECT created_at FROM events_outbox WHERE seq > ? ORDER BY seq LIMIT 1", use(next),
+                into(created), now;
+            if (!created.empty()) oldest = created[0];
+        }
+        cm.oldestUndeliveredAgeSeconds = oldest ? std::max<std::int64_t>(0, at - oldest) / 1000.0 : 0.0;
+        cm.deliveries = c->deliveries;
+        cm.retries = c->retries;
+        cm.deadLettered = c->deadLettered;
+        m.outboxDepth = std::max(m.outboxDepth, cm.depth);
+        m.oldestUndeliveredAgeSeconds = std::max(m.oldestUndeliveredAgeSeconds, cm.oldestUndeliveredAgeSeconds);
+        m.deliveries += cm.deliveries;
+        m.retries += cm.retries;
+        m.consumers.push_back(std::move(cm));
+    }
+    std::lock_guard lock(metricsMutex);
+    snapshot = std::move(m);
+}
+
+void Relay::Impl::prune(Poco::Data::Session& s, std::int64_t at) {
+    if (cfg.retentionHours <= 0) return;
+    Int64 horizon = at - static_cast<std::int64_t>(cfg.retentionHours) * 3600 * 1000;
+    Int64 settled = publishedUpTo;
+    if (!pub) settled = std::numeric_limits<Int64>::max();
+    for (auto& c : consumers) settled = std::min<Int64>(settled, c->persistedCursor);
+    try {
+        // Dead letters and pending replays keep their event for replay.
+        s << "DELETE FROM events_outbox WHERE seq <= ? AND created_at < ? "
+             "AND seq NOT IN (SELECT seq FROM events_dead_letters) "
+             "AND seq NOT IN (SELECT seq FROM events_delivery WHERE delivered_at IS NULL)",
+            use(settled), use(horizon), now;
+        s << "DELETE FROM events_inbox WHERE received_at < ?", use(horizon), now;
+    } catch (const Poco::Exception& e) {
+        logger().warning("pruning the outbox failed: %s", e.displayText());
+    }
+}
+
+void Relay::Impl::runOutbound() {
+    Poco::Data::Session s = db.session();
+    try {
+        for (auto& c : consumers) loadState(s, *c);
+        Int64 maxSeq = 0;
+        s << "SELECT COALESCE(MAX(seq), 0) FROM events_outbox", into(maxSeq), now;
+        // The PUB socket is live fan-out: it starts with what is new.
+        publishedUpTo = maxSeq;
+    } catch (const Poco::Exception& e) {
+        logger().critical("relay cannot read its state, not delivering: %s", e.displayText());
+        return;
+    }
+    std::vector<::zmq::pollitem_t> poll;
+    for (auto& c : consumers) poll.push_back({c->socket->handle(), 0, ZMQ_POLLIN, 0});
+
+    std::int64_t lastLoad = 0, lastFlush = 0, lastMetrics = 0, lastPrune = nowMs();
+    while (!stopping) {
+        try {
+            std::int64_t t = nowMs();
+            if (replayRequested.exchange(false))
+                for (auto& c : consumers) loadReplays(s, *c, t);
+            bool more = std::any_of(consumers.begin(), consumers.end(),
+                                    [](const auto& c) { return c->lastLoadFull; });
+            if (more || t - lastLoad >= cfg.pollIntervalMs) {
+                for (auto& c : consumers) loadOutbox(s, *c, t);
+                publish(s);
+                lastLoad = t;
+            }
+            for (auto& c : consumers) {
+                processTimers(*c, t);
+                sendReady(*c, t);
+            }
+            more = std::any_of(consumers.begin(), consumers.end(),
+                               [](const auto& c) { return c->lastLoadFull; });
+            long timeout = more ? 0 : cfg.pollIntervalMs;
+            if (!poll.empty()) ::zmq::poll(poll, std::chrono::milliseconds(timeout));
+            else std::this_thread::sleep_for(std::chrono::milliseconds(timeout));
+            t = nowMs();
+            // Commit delivered marks every flushIntervalMs, or at once when half a
+            // window waits on them: fewer commits means less contention for the
+            // write lock with the hub's own transactions, and a full window stalls.
+            bool pressing = false;
+            for (auto& c : consumers) {
+                receiveAcks(*c, t);
+                pressing = pressing || c->dirty.size() * 2 >= c->cfg.window;
+            }
+            if (pressing || t - lastFlush >= cfg.flushIntervalMs) {
+                flush(s);
+                lastFlush = t;
+            }
+            if (t - lastMetrics >= 100) {
+                updateMetrics(s, t);
+                lastMetrics = t;
+            }
+            if (t - lastPrune >= 60000) {
+                prune(s, t);
+                lastPrune = t;
+            }
+        } catch (const ::zmq::error_t& e) {
+            if (e.num() != EINTR) logger().error("relay socket error: %s", std::string(e.what()));
+        } catch (const Poco::Exception& e) {
+            logger().error("relay error (continuing): %s", e.displayText());
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    }
+    // Commit what was acknowledged, so a clean stop causes no redelivery.
+    for (int i = 0; i < 3; ++i) {
+        try {
+            flush(s);
+            break;
+        } catch (const Poco::Exception& e) {
+            logger().error("final flush failed: %s", e.displayText());
+        }
+    }
+    try {
+        updateMetrics(s, nowMs());
+    } catch (const Poco::Exception&) {
+    }
+}
+
+// ---------------------------------------------------------------- inbound
+
+void Relay::Impl::handleInbound(Poco::Data::Session& s, const hub::zmq::Frames& f) {
+    const std::string& peer = f[0];
+    auto refuse = [&](const std::string& id, const std::string& reason) {
+        ++inboundRefused;
+        logger().warning("inbound event %s refused: %s", id.empty() ? std::string("(no id)") : id.substr(0, 80),
+                         reason);
+        hub::zmq::sendFrames(*inbound, {peer, id, "nack", reason}, true);
+    };
+    std::string frameId, payload;
+    if (f.size() == 2) {
+        payload = f[1];
+    } else if (f.size() == 3) {
+        frameId = f[1];
+        payload = f[2];
+    } else {
+        refuse("", "malformed: expected frames [event id, event JSON], got " + std::to_string(f.size() - 1));
+        return;
+    }
+    if (frameId.size() > 256) frameId = frameId.substr(0, 256);
+    if (payload.size() > cfg.maxEventBytes) {
+        refuse(frameId, "oversized: " + std::to_string(payload.size()) + " bytes, more than the " +
+                            std::to_string(cfg.maxEventBytes) + " allowed");
+        return;
+    }
+    CloudEvent event;
+    try {
+        event = CloudEvent::fromJson(payload, cfg.maxEventBytes);
+    } catch (const EventError& e) {
+        bool unknownType = e.message().rfind("unknown event type", 0) == 0;
+        refuse(frameId, (unknownType ? "unknown type: " : "malformed: ") + e.message());
+        return;
+    }
+    if (!frameId.empty() && frameId != event.id) {
+        refuse(frameId, "malformed: frame id does not match the event id " + event.id);
+        return;
+    }
+    if (std::find(cfg.inboundTypes.begin(), cfg.inboundTypes.end(), event.type) == cfg.inboundTypes.end()) {
+        refuse(event.id, "unknown type: " + event.type + " is not accepted inbound");
+        return;
+    }
+    if (!onInbound) {
+        refuse(event.id, "the hub has no handler for inbound events");
+        return;
+    }
+    try {
+        s.begin();
+        std::string id = event.id, type = event.type, source = event.source, subject = event.subject;
+        Int64 at = nowMs();
+        // The write comes first so this transaction holds the write lock from the
+        // start; a read-then-write transaction could not upgrade under contention.
+        s << "INSERT INTO events_inbox(id, type, source, subject, received_at) VALUES(?, ?, ?, ?, ?) "
+             "ON CONFLICT(id) DO NOTHING",
+            use(id), use(type), use(source), use(subject), use(at), now;
+        int changes = 0;
+        s << "SELECT changes()", into(changes), now;
+        if (changes == 0) {
+            s.rollback();
+            ++inboundDuplicates;
+            hub::zmq::sendFrames(*inbound, {peer, event.id, "ack", "duplicate"}, true);
+            return;
+        }
+        onInbound(s, event);
+        s.commit();
+    } catch (const Poco::Exception& e) {
+        if (s.isTransaction()) s.rollback();
+        refuse(event.id, "not applied: " + e.displayText());
+        return;
+    } catch (const std::exception& e) {
+        if (s.isTransaction()) s.rollback();
+        refuse(event.id, std::string("not applied: ") + e.what());
+        return;
+    }
+    ++inboundAccepted;
+    hub::zmq::sendFrames(*inbound, {peer, event.id, "ack"}, true);
+}
+
+void Relay::Impl::runInbound() {
+    Poco::Data::Session s = db.session();
+    std::vector<::zmq::pollitem_t> poll{{inbound->handle(), 0, ZMQ_POLLIN, 0}};
+    while (!stopping) {
+        try {
+            ::zmq::poll(poll, std::chrono::milliseconds(100));
+            while (auto frames = hub::zmq::receiveFrames(*inbound, true)) {
+                if (frames->empty()) continue;
+                handleInbound(s, *frames);
+            }
+        } catch (const ::zmq::error_t& e) {
+            if (e.num() != EINTR) logger().error("inbound socket error: %s", std::string(e.what()));
+        } catch (const std::exception& e) {
+            logger().error("inbound error (continuing): %s", std::string(e.what()));
+        }
+    }
+}
+
+// ---------------------------------------------------------------- Relay
+
+Relay::Relay(hub::store::Database& db, RelayConfig config, InboundHandler onInbound) {
+    config.validate();
+    Outbox::migrate(db);
+    impl_ = std::make_unique<Impl>(db, std::move(config), std::move(onInbound));
+    Poco::Data::Session s = db.session();
+    Int64 dead = 0;
+    s << "SELECT COUNT(*) FROM events_dead_letters", into(dead), now;
+    impl_->deadLetterCount = dead;
+}
+
+Relay::~Relay() { stop(); }
+
+void Relay::start() {
+    std::lock_guard lock(impl_->lifecycle);
+    if (impl_->isRunning) return;
+    try {
+        impl_->openSockets();
+    } catch (...) {
+        impl_->consumers.clear();
+        impl_->pub.reset();
+        impl_->inbound.reset();
+        impl_->zap.reset();
+        throw;
+    }
+    impl_->stopping = false;
+    impl_->outThread = std::thread([this] { impl_->runOutbound(); });
+    if (impl_->inbound) impl_->inThread = std::thread([this] { impl_->runInbound(); });
+    impl_->isRunning = true;
+}
+
+void Relay::stop() {
+    std::lock_guard lock(impl_->lifecycle);
+    if (!impl_->isRunning) return;
+    impl_->stopping = true;
+    if (impl_->outThread.joinable()) impl_->outThread.join();
+    if (impl_->inThread.joinable()) impl_->inThread.join();
+    impl_->consumers.clear();
+    impl_->pub.reset();
+    impl_->inbound.reset();
+    impl_->zap.reset();
+    impl_->isRunning = false;
+}
+
+bool Relay::running() const { return impl_->isRunning; }
+
+std::string Relay::inboundEndpoint() const { return impl_->inboundEp; }
+
+std::string Relay::publishEndpoint() const { return impl_->publishEp; }
+
+RelayMetrics Relay::metrics() const {
+    RelayMetrics m;
+    {
+        std::lock_guard lock(impl_->metricsMutex);
+        m = impl_->snapshot;
+    }
+    m.deadLetters = static_cast<std::uint64_t>(std::max<std::int64_t>(0, impl_->deadLetterCount.load()));
+    m.published = impl_->published;
+    m.inboundAccepted = impl_->inboundAccepted;
+    m.inboundDuplicates = impl_->inboundDuplicates;
+    m.inboundRefused = impl_->inboundRefused;
+    return m;
+}
+
+std::vector<DeadLetter> Relay::deadLetters(const std::string& consumer, std::size_t limit,
+                                           std::size_t offset) const {
+    Poco::Data::Session s = impl_->db.session();
+    std::string name = consumer;
+    Int64 lim = static_cast<Int64>(limit), off = static_cast<Int64>(offset);
+    std::vector<std::string> consumers, ids, types, subjects, errors, payloads;
+    std::vector<Int64> seqs, deadAt;
+    std::vector<int> attempts;
+    s << "SELECT d.consumer, d.seq, d.id, d.type, d.subject, d.attempts, d.last_error, d.dead_at, "
+         "COALESCE(o.payload, '') FROM events_dead_letters d LEFT JOIN events_outbox o ON o.seq = d.seq "
+         "WHERE ? = '' OR d.consumer = ? ORDER BY d.dead_at, d.seq LIMIT ? OFFSET ?",
+        use(name), use(name), use(lim), use(off), into(consumers), into(seqs), into(ids), into(types),
+        into(subjects), into(attempts), into(errors), into(deadAt), into(payloads), now;
+    std::vector<DeadLetter> out;
+    for (std::size_t i = 0; i < seqs.size(); ++i)
+        out.push_back({consumers[i], seqs[i], ids[i], types[i], subjects[i], attempts[i], errors[i],
+                       deadAt[i], payloads[i]});
+    return out;
+}
+
+std::size_t Relay::replay(const std::string& consumer, const std::string& eventId) {
+    Poco::Data::Session s = impl_->db.session();
+    std::string name = consumer, id = eventId;
+    std::vector<Int64> seqs;
+    s.begin();
+    try {
+        // A harmless write first, so the transaction takes the write lock at once.
+        s << "DELETE FROM events_dead_letters WHERE 0", now;
+        s << "SELECT seq FROM events_dead_letters WHERE consumer = ? AND (? = '' OR id = ?)", use(name),
+            use(id), use(id), into(seqs), now;
+        for (Int64 seq : seqs) {
+            Int64 key = seq;
+            s << "DELETE FROM events_dead_letters WHERE consumer = ? AND seq = ?", use(name), use(key), now;
+            s << "INSERT INTO events_delivery(consumer, seq, attempts, next_attempt_at, delivered_at) "
+                 "VALUES(?, ?, 0, 0, NULL) ON CONFLICT(consumer, seq) DO UPDATE SET attempts = 0, "
+                 "next_attempt_at = 0, delivered_at = NULL",
+                use(name), use(key), now;
+        }
+        s.commit();
+    } catch (...) {
+        if (s.isTransaction()) s.rollback();
+        throw;
+    }
+    impl_->deadLetterCount -= static_cast<std::int64_t>(seqs.size());
+    if (!seqs.empty()) impl_->replayRequested = true;
+    return seqs.size();
+}
+
+}  // namespace hub::events
