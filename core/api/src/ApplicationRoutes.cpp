@@ -200,6 +200,13 @@ private:
                 runPlugin(request, out, created, item->handler.system, item->handler.operation);
                 return std::nullopt;
             }
+            if (item && !item->handler.flowId.empty()) {
+                // Reviewed by people: hand it to the approval engine (the status
+                // change emits approval.requested in its transaction).
+                return applicationResponse(
+                    201, service_.transition(created.id, flows::ApplicationStatus::InReview, "hub",
+                                             "sent to the approval engine (" + item->handler.flowId + ")"));
+            }
             return applicationResponse(201, created);
         });
     }

@@ -1,5 +1,7 @@
 #include "HubApplication.h"
 
+#include "hub/api/AdminRoutes.h"
+#include "hub/api/ApplicationRoutes.h"
 #include "hub/api/Authentication.h"
 #include "hub/api/CatalogRoutes.h"
 #include "hub/api/HttpServer.h"
@@ -8,6 +10,15 @@
 #include "hub/auth/Access.h"
 #include "hub/auth/TokenVerifier.h"
 #include "hub/catalog/Catalog.h"
+#include "hub/catalog/WorkingCalendar.h"
+#include "hub/events/CloudEvent.h"
+#include "hub/events/Outbox.h"
+#include "hub/events/Relay.h"
+#include "hub/events/RelayConfig.h"
+#include "hub/flows/ApplicationService.h"
+#include "hub/host/WorkerPool.h"
+#include "hub/identity/IdentityDirectory.h"
+#include "hub/identity/Syncer.h"
 #include "hub/host/PluginHost.h"
 #include "hub/http/Client.h"
 #include "hub/store/AuditLog.h"
@@ -15,7 +26,12 @@
 
 #include <Poco/AutoPtr.h>
 #include <Poco/Crypto/Crypto.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
 #include <Poco/StringTokenizer.h>
+#include <Poco/UUIDGenerator.h>
+#include <Poco/Util/Timer.h>
+#include <Poco/Util/TimerTask.h>
 #include <Poco/ConsoleChannel.h>
 #include <Poco/File.h>
 #include <Poco/FileStream.h>
@@ -46,6 +62,10 @@ void addDefaults(Poco::Util::MapConfiguration& d) {
     d.setInt("http.drainTimeoutMs", 10000);
     d.setString("store.path", "var/hub.db");
     d.setString("catalog.dir", "config/catalog");
+    d.setString("calendar.file", "config/calendar/calendar.xml");
+    d.setInt("calendar.utcOffsetSeconds", 8 * 3600);  // China Standard Time
+    d.setInt("http.blockingThreads", 8);
+    d.setString("events.source", "/campus-hub");
     d.setString("auth.jwt.audience", "campushub");
     d.setString("plugins.dir", "plugins-enabled");
     d.setInt("plugins.defaults.timeoutMs", 5000);
@@ -74,6 +94,23 @@ public:
         if (it == people_.end()) return std::nullopt;
         return it->second;
     }
+    std::optional<std::string> json(const std::string& subject) const {
+        auto it = people_.find(subject);
+        if (it == people_.end()) return std::nullopt;
+        Poco::JSON::Object o;
+        o.set("id", subject);
+        o.set("name", it->second.name);
+        o.set("department", it->second.department);
+        Poco::JSON::Array audience, roles;
+        for (const auto& a : it->second.audiences) audience.add(a);
+        for (const auto& r : it->second.roles) roles.add(r);
+        o.set("audience", audience);
+        o.set("roles", roles);
+        o.set("status", "active");
+        std::ostringstream out;
+        o.stringify(out);
+        return out.str();
+    }
     std::size_t size() const { return people_.size(); }
 
 private:
@@ -83,6 +120,76 @@ private:
     }
     std::map<std::string, api::IdentityInfo> people_;
 };
+
+// Runs the incremental directory sync on its schedule; a failed run is logged and
+// retried at the next tick, nothing is deleted on its strength (see Syncer).
+class SyncTask : public Poco::Util::TimerTask {
+public:
+    explicit SyncTask(identity::Syncer& syncer) : syncer_(syncer) {}
+    void run() override {
+        try {
+            if (!syncer_.isRunning()) syncer_.runIncremental();
+        } catch (const std::exception& e) {
+            Poco::Logger::get("hub.identity").error("scheduled sync failed: %s", std::string(e.what()));
+        }
+    }
+
+private:
+    identity::Syncer& syncer_;
+};
+
+// approval.requested for an application that has just gone to in_review: the
+// approval engine's task, in the same transaction as the status change.
+void requestApproval(Poco::Data::Session& session, const std::string& source, const std::string& subject,
+                     const std::string& statusData) {
+    Poco::JSON::Parser parser;
+    auto change = parser.parse(statusData).extract<Poco::JSON::Object::Ptr>();
+    Poco::JSON::Object task;
+    task.set("applicationId", change->optValue<std::string>("id", ""));
+    task.set("taskId", Poco::UUIDGenerator::defaultGenerator().createRandom().toString());
+    task.set("serviceId", change->optValue<std::string>("item_id", ""));
+    task.set("applicant", change->optValue<std::string>("applicant", ""));
+    task.set("assignee", change->optValue<std::string>("department", ""));
+    std::ostringstream data;
+    task.stringify(data);
+    events::Outbox::append(session, events::CloudEvent::create(events::EventType::ApprovalRequested, source,
+                                                               subject, data.str()));
+}
+
+// approval.decided from the engine, applied inside the relay's transaction that
+// also records the inbound event id: exactly once. A decision that no longer
+// applies (cancelled meanwhile, unknown id, already decided) is acknowledged
+// and logged, so the engine does not resend it forever.
+void applyDecision(flows::ApplicationService& applications, Poco::Data::Session& session,
+                   const events::CloudEvent& event) {
+    auto& log = Poco::Logger::get("hub.events");
+    Poco::JSON::Parser parser;
+    auto data = parser.parse(event.data).extract<Poco::JSON::Object::Ptr>();
+    std::string id = data->optValue<std::string>("applicationId", "");
+    std::string decision = data->optValue<std::string>("decision", "");
+    std::string reason = data->optValue<std::string>("reason", "");
+    flows::ApplicationStatus to;
+    if (decision == "approved")
+        to = flows::ApplicationStatus::Approved;
+    else if (decision == "rejected")
+        to = flows::ApplicationStatus::Rejected;
+    else
+        throw Poco::InvalidArgumentException("decision must be approved or rejected, got '" + decision + "'");
+    auto current = applications.find(id);
+    if (!current) {
+        log.warning("approval.decided %s for unknown application '%s' ignored", event.id, id);
+        return;
+    }
+    if (current->status == to) return;  // the same decision again
+    if (!flows::isAllowedTransition(current->status, to)) {
+        log.warning("approval.decided %s: application %s is %s, decision '%s' ignored", event.id, id,
+                    std::string(flows::toString(current->status)), decision);
+        return;
+    }
+    if (reason.empty()) reason = "decided by the approval engine";
+    std::string actor = "approval-engine:" + data->optValue<std::string>("decidedBy", "engine");
+    applications.transitionWithin(session, id, to, actor, reason);
+}
 
 }  // namespace
 
@@ -168,6 +275,48 @@ int HubApplication::main(const std::vector<std::string>&) {
         store::AuditLog audit(db);
         http::Client httpClient;
 
+        // Events: every state change writes its CloudEvent to the outbox in the
+        // same transaction; the relay delivers from there.
+        const std::string source = cfg.getString("events.source");
+        events::Outbox::migrate(db);
+        flows::ApplicationService::Options flowOptions{
+            catalog::WorkingCalendar::fromFile(cfg.getString("calendar.file")), cfg.getInt("calendar.utcOffsetSeconds")};
+        flowOptions.eventSink = [source](Poco::Data::Session& session, const std::string& type,
+                                         const std::string& subject, const std::string& data) {
+            events::Outbox::append(session, events::CloudEvent::create(type, source, subject, data));
+            if (type == flows::ApplicationService::statusChangedEvent &&
+                data.find("\"to\":\"in_review\"") != std::string::npos)
+                requestApproval(session, source, subject, data);
+        };
+        flows::ApplicationService applications(db, flowOptions);
+
+        auto relayConfig = events::RelayConfig::fromConfiguration(
+            *Poco::AutoPtr<Poco::Util::AbstractConfiguration>(cfg.createView("events")));
+        events::Relay relay(db, relayConfig, [&applications](Poco::Data::Session& session, const events::CloudEvent& e) {
+            applyDecision(applications, session, e);
+        });
+        relay.start();
+
+        // Identity: the directory when one is configured, else identity.static.
+        identity::IdentityDirectory people(db);
+        std::unique_ptr<identity::Syncer> syncer;
+        Poco::Util::Timer syncTimer;
+        if (cfg.has("identity.ldap.uri")) {
+            auto identityConfig = Poco::AutoPtr<Poco::Util::AbstractConfiguration>(cfg.createView("identity"));
+            auto syncOptions = identity::SyncOptions::fromConfig(*identityConfig);
+            syncer = std::make_unique<identity::Syncer>(
+                db, syncOptions, [source](Poco::Data::Session& session, const identity::IdentityChange& change) {
+                    events::Outbox::append(session,
+                                           events::CloudEvent::create(events::EventType::IdentityChanged, source,
+                                                                      change.subject + "s/" + change.id,
+                                                                      change.toJson()));
+                });
+            syncTimer.scheduleAtFixedRate(new SyncTask(*syncer), 1000,
+                                          static_cast<long>(syncOptions.intervalSeconds) * 1000);
+            log.information("directory sync every %d s from %s", syncOptions.intervalSeconds,
+                            cfg.getString("identity.ldap.uri"));
+        }
+
         host::PluginHost::Options hostOptions;
         hostOptions.pluginsDir = cfg.getString("plugins.dir");
         hostOptions.config = Poco::AutoPtr<Poco::Util::AbstractConfiguration>(cfg.createView("plugins"));
@@ -180,10 +329,23 @@ int HubApplication::main(const std::vector<std::string>&) {
         plugins->loadAll();
         log.information("%z plugin(s) loaded, %z refused", plugins->list().size(), plugins->refusals().size());
 
+        // Database work of the API runs here, never on the I/O threads.
+        auto blockingThreads = static_cast<std::size_t>(cfg.getInt("http.blockingThreads"));
+        host::WorkerPool blocking("api", blockingThreads, blockingThreads * 64);
+
         api::Router router;
         api::addHealthRoutes(router, *plugins);
         api::addSystemRoutes(router, *plugins, &audit);
         api::addCatalogRoutes(router, catalogue);
+        api::addApplicationRoutes(router, applications, catalogue, *plugins, blocking);
+        api::AdminServices admin;
+        admin.directory = &people;
+        admin.syncer = syncer.get();
+        admin.relay = &relay;
+        admin.plugins = plugins.get();
+        admin.blocking = &blocking;
+        admin.staticPerson = [&directory](const std::string& id) { return directory.json(id); };
+        api::addAdminRoutes(router, admin);
 
         api::HttpServer::Options httpOptions;
         httpOptions.address = cfg.getString("http.address");
@@ -193,7 +355,13 @@ int HubApplication::main(const std::vector<std::string>&) {
         httpOptions.idleTimeout = std::chrono::seconds(cfg.getInt("http.idleTimeoutSeconds"));
         api::HttpServer server(httpOptions, router);
         server.setAuthenticator(api::makeAuthenticator(
-            verifier, access, [&directory](const std::string& subject) { return directory.find(subject); }));
+            verifier, access, [&directory, &people](const std::string& subject) -> std::optional<api::IdentityInfo> {
+                if (auto info = directory.find(subject)) return info;
+                // A SQLite point read by primary key: microseconds from the page cache.
+                auto person = people.findById(subject);
+                if (!person || person->status != identity::PersonStatus::Active) return std::nullopt;
+                return api::IdentityInfo{person->name, person->department, person->audience, person->roles};
+            }));
         server.start();
         if (cfg.has("http.portFile")) {
             // Written whole, then renamed: a reader never sees half a port number.
@@ -210,6 +378,8 @@ int HubApplication::main(const std::vector<std::string>&) {
 
         log.information("stopping: draining requests in flight");
         server.stop(std::chrono::milliseconds(cfg.getInt("http.drainTimeoutMs")));
+        syncTimer.cancel(true);
+        relay.stop();
         plugins.reset();  // joins each plugin's pool, then unloads it
         audit.flush();
         Poco::Crypto::uninitializeCrypto();

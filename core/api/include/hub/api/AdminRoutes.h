@@ -1,0 +1,39 @@
+#pragma once
+
+#include "hub/api/Router.h"
+
+#include <functional>
+#include <optional>
+
+namespace hub::identity {
+class IdentityDirectory;
+class Syncer;
+}  // namespace hub::identity
+namespace hub::events {
+class Relay;
+}
+namespace hub::host {
+class PluginHost;
+class WorkerPool;
+}  // namespace hub::host
+
+namespace hub::api {
+
+/// What the identity and admin routes need; absent parts answer 404/503.
+struct AdminServices {
+    identity::IdentityDirectory* directory = nullptr;  ///< Synced persons (LDAP).
+    identity::Syncer* syncer = nullptr;                 ///< Null when no directory is configured.
+    events::Relay* relay = nullptr;
+    host::PluginHost* plugins = nullptr;
+    host::WorkerPool* blocking = nullptr;               ///< For database and directory work.
+    /// Persons from config (identity.static), as JSON, when not synced.
+    std::function<std::optional<std::string>(const std::string& id)> staticPerson;
+};
+
+/// GET /api/v1/identities/me, GET /api/v1/identities/{id} and
+/// GET /api/v1/identities?q= (role hub:admin); GET/POST /admin/identity/sync,
+/// GET /admin/events/dead-letters, POST /admin/events/dead-letters/replay,
+/// GET /admin/plugins (refusals too); GET /metrics (Prometheus text, no auth).
+void addAdminRoutes(Router& router, AdminServices services);
+
+}  // namespace hub::api

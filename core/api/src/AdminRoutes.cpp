@@ -1,0 +1,264 @@
+#include "hub/api/AdminRoutes.h"
+
+#include "hub/events/Relay.h"
+#include "hub/host/PluginHost.h"
+#include "hub/host/WorkerPool.h"
+#include "hub/identity/IdentityDirectory.h"
+#include "hub/identity/Syncer.h"
+
+#include <Poco/Logger.h>
+#include <Poco/NumberParser.h>
+
+namespace hub::api {
+
+namespace {
+
+std::string type(std::string_view slug) { return "urn:campushub:problem:" + std::string(slug); }
+
+Response forbidden() { return problem(403, "this needs the role hub:admin", "Forbidden", type("forbidden")); }
+
+void blocking(host::WorkerPool* pool, Responder out, std::function<Response()> fn) {
+    auto task = [out, fn = std::move(fn)] {
+        try {
+            out.send(fn());
+        } catch (const std::exception& e) {
+            Poco::Logger::get("hub.api").error("admin: %s", std::string(e.what()));
+            out.send(problem(500, e.what(), "Internal error", type("internal")));
+        }
+    };
+    if (!pool) {
+        task();
+        return;
+    }
+    if (!pool->trySubmit(task)) out.send(problem(503, "the hub is busy; retry shortly", "Overloaded", type("overloaded")));
+}
+
+void appendList(std::string& out, const char* key, const std::vector<std::string>& values) {
+    out += ",\"";
+    out += key;
+    out += "\":[";
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        if (i) out += ',';
+        appendJsonString(out, values[i]);
+    }
+    out += ']';
+}
+
+// A person as the API shows it: the mapped fields, not the raw directory entry.
+std::string toJson(const identity::Person& p) {
+    std::string out = "{\"id\":";
+    appendJsonString(out, p.id);
+    out += ",\"name\":";
+    appendJsonString(out, p.name);
+    out += ",\"department\":";
+    appendJsonString(out, p.department);
+    appendList(out, "audience", p.audience);
+    appendList(out, "roles", p.roles);
+    appendList(out, "groups", p.groups);
+    appendList(out, "emails", p.emails);
+    appendList(out, "phones", p.phones);
+    out += ",\"status\":";
+    appendJsonString(out, p.status == identity::PersonStatus::Active ? "active" : "departed");
+    out += ",\"updated_at\":";
+    appendJsonString(out, p.updatedAt);
+    out += '}';
+    return out;
+}
+
+std::optional<std::string> personJson(const AdminServices& s, const std::string& id) {
+    if (s.directory) {
+        if (auto p = s.directory->findById(id); p && p->status == identity::PersonStatus::Active) return toJson(*p);
+    }
+    if (s.staticPerson) return s.staticPerson(id);
+    return std::nullopt;
+}
+
+void metric(std::string& out, const char* name, const char* help, const char* kind, double value,
+            const std::string& labels = {}) {
+    out += "# HELP ";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE ";
+    out += name;
+    out += ' ';
+    out += kind;
+    out += '\n';
+    out += name;
+    if (!labels.empty()) out += "{" + labels + "}";
+    out += ' ';
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.17g", value);
+    out += buf;
+    out += '\n';
+}
+
+}  // namespace
+
+void addAdminRoutes(Router& router, AdminServices s) {
+    router.add(http::verb::get, "/api/v1/identities/me", [s](const RequestPtr& request, Responder out) {
+        blocking(s.blocking, out, [s, request]() {
+            auto json = personJson(s, request->principal.subject);
+            if (!json)
+                return problem(404, "you are not (or no longer) in the directory", "Unknown person",
+                               type("unknown-person"));
+            return Response::json(200, std::move(*json));
+        });
+    });
+    router.add(http::verb::get, "/api/v1/identities/{id}", [s](const RequestPtr& request, Responder out) {
+        if (!request->principal.hasRole("hub:admin") && request->param("id") != request->principal.subject) {
+            out.send(forbidden());
+            return;
+        }
+        blocking(s.blocking, out, [s, request]() {
+            auto json = personJson(s, request->param("id"));
+            if (!json)
+                return problem(404, "no person '" + request->param("id") + "'", "Unknown person",
+                               type("unknown-person"));
+            return Response::json(200, std::move(*json));
+        });
+    });
+    router.add(http::verb::get, "/api/v1/identities", [s](const RequestPtr& request, Responder out) {
+        if (!request->principal.hasRole("hub:admin")) {
+            out.send(forbidden());
+            return;
+        }
+        if (!s.directory) {
+            out.send(problem(503, "no directory is configured (identity.ldap)", "No directory", type("no-directory")));
+            return;
+        }
+        blocking(s.blocking, out, [s, request]() {
+            std::string q, cursor, limitText;
+            request->queryParam("q", q);
+            request->queryParam("cursor", cursor);
+            unsigned limit = 50;
+            if (request->queryParam("limit", limitText) &&
+                (!Poco::NumberParser::tryParseUnsigned(limitText, limit) || limit == 0 || limit > 1000))
+                return problem(400, "limit must be 1..1000", "Invalid query parameter", type("invalid-query"));
+            auto page = s.directory->search(q, limit, cursor);
+            std::string body = "{\"items\":[";
+            for (std::size_t i = 0; i < page.persons.size(); ++i) {
+                if (i) body += ',';
+                body += toJson(page.persons[i]);
+            }
+            body += "],\"nextCursor\":";
+            appendJsonString(body, page.nextCursor);
+            body += '}';
+            return Response::json(200, std::move(body));
+        });
+    });
+
+    router.add(http::verb::get, "/admin/identity/sync", [s](const RequestPtr& request, Responder out) {
+        if (!request->principal.hasRole("hub:admin")) return (void)out.send(forbidden());
+        if (!s.syncer) return (void)out.send(problem(404, "no directory is configured", "No directory", type("no-directory")));
+        blocking(s.blocking, out, [s] { return Response::json(200, s.syncer->status().toJson()); });
+    });
+    router.add(http::verb::post, "/admin/identity/sync", [s](const RequestPtr& request, Responder out) {
+        if (!request->principal.hasRole("hub:admin")) return (void)out.send(forbidden());
+        if (!s.syncer) return (void)out.send(problem(404, "no directory is configured", "No directory", type("no-directory")));
+        if (s.syncer->isRunning())
+            return (void)out.send(problem(409, "a sync is running", "Sync running", type("sync-running")));
+        std::string full, force;
+        bool runFull = request->queryParam("full", full) && (full == "1" || full == "true");
+        bool allow = request->queryParam("allowMassDeparture", force) && (force == "1" || force == "true");
+        blocking(s.blocking, out, [s, runFull, allow] {
+            if (runFull)
+                s.syncer->runFull(allow);
+            else
+                s.syncer->runIncremental(allow);
+            return Response::json(200, s.syncer->status().toJson());
+        });
+    });
+
+    router.add(http::verb::get, "/admin/events/dead-letters", [s](const RequestPtr& request, Responder out) {
+        if (!request->principal.hasRole("hub:admin")) return (void)out.send(forbidden());
+        if (!s.relay) return (void)out.send(problem(404, "the event relay is off", "No relay", type("no-relay")));
+        blocking(s.blocking, out, [s, request] {
+            std::string consumer;
+            request->queryParam("consumer", consumer);
+            std::string body = "{\"items\":[";
+            bool first = true;
+            for (const auto& d : s.relay->deadLetters(consumer, 100, 0)) {
+                if (!first) body += ',';
+                first = false;
+                body += "{\"consumer\":";
+                appendJsonString(body, d.consumer);
+                body += ",\"seq\":" + std::to_string(d.seq) + ",\"id\":";
+                appendJsonString(body, d.id);
+                body += ",\"type\":";
+                appendJsonString(body, d.type);
+                body += ",\"subject\":";
+                appendJsonString(body, d.subject);
+                body += ",\"attempts\":" + std::to_string(d.attempts) + ",\"lastError\":";
+                appendJsonString(body, d.lastError);
+                body += ",\"deadAt\":" + std::to_string(d.deadAt) + "}";
+            }
+            body += "]}";
+            return Response::json(200, std::move(body));
+        });
+    });
+    router.add(http::verb::post, "/admin/events/dead-letters/replay", [s](const RequestPtr& request, Responder out) {
+        if (!request->principal.hasRole("hub:admin")) return (void)out.send(forbidden());
+        if (!s.relay) return (void)out.send(problem(404, "the event relay is off", "No relay", type("no-relay")));
+        std::string consumer, id;
+        if (!request->queryParam("consumer", consumer) || consumer.empty())
+            return (void)out.send(problem(400, "consumer is required", "Invalid query parameter", type("invalid-query")));
+        request->queryParam("id", id);
+        blocking(s.blocking, out, [s, consumer, id] {
+            return Response::json(200, "{\"replayed\":" + std::to_string(s.relay->replay(consumer, id)) + "}");
+        });
+    });
+
+    router.add(http::verb::get, "/admin/plugins", [s](const RequestPtr& request, Responder out) {
+        if (!request->principal.hasRole("hub:admin")) return (void)out.send(forbidden());
+        std::string body = "{\"refused\":[";
+        bool first = true;
+        for (const auto& r : s.plugins->refusals()) {
+            if (!first) body += ',';
+            first = false;
+            body += "{\"path\":";
+            appendJsonString(body, r.path);
+            body += ",\"reason\":";
+            appendJsonString(body, r.reason);
+            body += '}';
+        }
+        body += "]}";
+        out.send(Response::json(200, std::move(body)));
+    });
+
+    router.add(
+        http::verb::get, "/metrics",
+        [s](const RequestPtr&, Responder out) {
+            Response r;
+            r.contentType = "text/plain; version=0.0.4";
+            std::string& m = r.body;
+            for (const auto& p : s.plugins->list()) {
+                std::string labels = "plugin=\"" + p.name + "\"";
+                metric(m, "hub_plugin_active_calls", "Calls running in the plugin's workers", "gauge",
+                       static_cast<double>(p.active), labels);
+                metric(m, "hub_plugin_queued_calls", "Calls waiting for a plugin worker", "gauge",
+                       static_cast<double>(p.queued), labels);
+            }
+            metric(m, "hub_plugins_refused", "Plugins refused at load", "gauge",
+                   static_cast<double>(s.plugins->refusals().size()));
+            if (s.relay) {
+                auto e = s.relay->metrics();
+                metric(m, "hub_events_outbox_depth", "Events not yet settled by the slowest consumer", "gauge",
+                       static_cast<double>(e.outboxDepth));
+                metric(m, "hub_events_oldest_undelivered_seconds", "Age of the oldest undelivered event", "gauge",
+                       e.oldestUndeliveredAgeSeconds);
+                metric(m, "hub_events_deliveries_total", "Acknowledged deliveries", "counter",
+                       static_cast<double>(e.deliveries));
+                metric(m, "hub_events_retries_total", "Failed deliveries rescheduled", "counter",
+                       static_cast<double>(e.retries));
+                metric(m, "hub_events_dead_letters", "Events in the dead letter store", "gauge",
+                       static_cast<double>(e.deadLetters));
+                metric(m, "hub_events_inbound_refused_total", "Inbound messages refused", "counter",
+                       static_cast<double>(e.inboundRefused));
+            }
+            out.send(std::move(r));
+        },
+        false);
+}
+
+}  // namespace hub::api
