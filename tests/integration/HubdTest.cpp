@@ -95,6 +95,7 @@ public:
       <account><subject>kiosk</subject><mayActFor>false</mayActFor></account></serviceAccounts>
   </auth>
   <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
+  <calendar><file>)" + std::string(CALENDAR_FILE) + R"(</file></calendar>
   <identity><static>
     <person id="2023010001" name="张三" department="student-affairs" audience="student"/>
     <person id="V2024001" name="Visitor" audience="visitor"/>
@@ -122,17 +123,26 @@ private:
 
 class HubdTest : public ::testing::Test {
 protected:
-    static void SetUpTestSuite() {
-        dir_ = new TempDir("hubd-test");
-        sim_ = new ChildProcess(SIM_STUDENT_AFFAIRS_EXE,
-                                {.args = {"--port", "0", "--port-file", dir_->file("sim.port")},
-                                 .portFile = dir_->file("sim.port")});
-        hubd_ = new Hubd(*dir_, sim_->port());
+    // Per test (ctest runs each test in its own process anyway), so a failure to
+    // start fails the test instead of skipping it.
+    void SetUp() override {
+        try {
+            dir_ = new TempDir("hubd-test");
+            sim_ = new ChildProcess(SIM_STUDENT_AFFAIRS_EXE,
+                                    {.args = {"--port", "0", "--port-file", dir_->file("sim.port")},
+                                     .portFile = dir_->file("sim.port")});
+            hubd_ = new Hubd(*dir_, sim_->port());
+        } catch (const Poco::Exception& e) {
+            FAIL() << "cannot start the hub: " << e.displayText();
+        }
     }
-    static void TearDownTestSuite() {
+    void TearDown() override {
         delete hubd_;
         delete sim_;
         delete dir_;
+        hubd_ = nullptr;
+        sim_ = nullptr;
+        dir_ = nullptr;
     }
 
     static hub::test::HttpResponse call(const std::string& system, const std::string& op, const std::string& body) {
@@ -184,7 +194,8 @@ TEST_F(HubdTest, ListsLoadedSystems) {
         byName[systems->getObject(i)->getValue<std::string>("name")] = systems->getObject(i);
     ASSERT_TRUE(byName.count("student_affairs"));
     EXPECT_EQ(byName["student_affairs"]->getValue<std::string>("version"), "1.0.0");
-    EXPECT_EQ(byName["student_affairs"]->getValue<std::string>("status"), "loaded");
+    EXPECT_EQ(byName["student_affairs"]->getValue<std::string>("status"), "up");
+    EXPECT_EQ(byName["student_affairs"]->getValue<std::string>("circuit"), "closed");
     EXPECT_EQ(byName["student_affairs"]->getArray("operations")->size(), 2u);
     EXPECT_EQ(byName["student_affairs"]->getValue<std::string>("isolation"), "inproc");
     ASSERT_TRUE(byName.count("crashy"));

@@ -226,6 +226,45 @@ void addAdminRoutes(Router& router, AdminServices s) {
         out.send(Response::json(200, std::move(body)));
     });
 
+    router.add(http::verb::post, "/admin/plugins/{name}/reload", [s](const RequestPtr& request, Responder out) {
+        if (!request->principal.hasRole("hub:admin")) return (void)out.send(forbidden());
+        blocking(s.blocking, out, [s, request] {
+            if (!s.plugins->has(request->param("name")))
+                return problem(404, "no plugin '" + request->param("name") + "'", "Unknown plugin", type("unknown-plugin"));
+            try {
+                std::string version = s.plugins->reload(request->param("name"));
+                std::string body = "{\"plugin\":";
+                appendJsonString(body, request->param("name"));
+                body += ",\"version\":";
+                appendJsonString(body, version);
+                return Response::json(200, body + "}");
+            } catch (const host::LoadError& e) {
+                return problem(422, e.what(), "New version refused; the running one stays", type("reload-refused"));
+            }
+        });
+    });
+    router.add(http::verb::delete_, "/admin/plugins/{name}", [s](const RequestPtr& request, Responder out) {
+        if (!request->principal.hasRole("hub:admin")) return (void)out.send(forbidden());
+        blocking(s.blocking, out, [s, request] {
+            if (!s.plugins->unload(request->param("name")))
+                return problem(404, "no plugin '" + request->param("name") + "'", "Unknown plugin", type("unknown-plugin"));
+            return Response::json(200, "{\"unloaded\":true}");
+        });
+    });
+    router.add(http::verb::post, "/admin/plugins/rescan", [s](const RequestPtr& request, Responder out) {
+        if (!request->principal.hasRole("hub:admin")) return (void)out.send(forbidden());
+        blocking(s.blocking, out, [s] {
+            std::string body = "{\"changes\":[";
+            bool first = true;
+            for (const auto& c : s.plugins->rescan()) {
+                if (!first) body += ',';
+                first = false;
+                appendJsonString(body, c);
+            }
+            return Response::json(200, body + "]}");
+        });
+    });
+
     router.add(
         http::verb::get, "/metrics",
         [s](const RequestPtr&, Responder out) {
@@ -238,6 +277,12 @@ void addAdminRoutes(Router& router, AdminServices s) {
                        static_cast<double>(p.active), labels);
                 metric(m, "hub_plugin_queued_calls", "Calls waiting for a plugin worker", "gauge",
                        static_cast<double>(p.queued), labels);
+                metric(m, "hub_plugin_calls_total", "Calls completed by the plugin", "counter",
+                       static_cast<double>(p.calls), labels);
+                metric(m, "hub_plugin_failures_total", "Calls that failed in the vendor system or plugin", "counter",
+                       static_cast<double>(p.failures), labels);
+                metric(m, "hub_plugin_up", "1 up, 0.5 degraded, 0 down", "gauge",
+                       p.status == "up" ? 1.0 : p.status == "degraded" ? 0.5 : 0.0, labels);
             }
             metric(m, "hub_plugins_refused", "Plugins refused at load", "gauge",
                    static_cast<double>(s.plugins->refusals().size()));

@@ -45,6 +45,8 @@ class Session;
 struct Responder::State {
     std::shared_ptr<Session> session;
     std::atomic<bool> sent{false};
+    std::mutex timerMutex;
+    std::shared_ptr<asio::steady_timer> timer;  // a pending after(); cancelled by send()
 };
 
 struct HttpServer::Impl {
@@ -277,6 +279,13 @@ bool Responder::send(Response response) const {
     if (state_->sent.exchange(true)) return false;
     auto session = std::move(state_->session);
     session->deliver(std::move(response));
+    std::shared_ptr<asio::steady_timer> timer;
+    {
+        std::lock_guard lock(state_->timerMutex);
+        timer.swap(state_->timer);
+    }
+    // Free the timer (and the request it keeps) now rather than when it expires.
+    if (timer) asio::post(timer->get_executor(), [timer] { timer->cancel(); });
     return true;
 }
 
@@ -286,9 +295,25 @@ void Responder::after(std::chrono::milliseconds delay, std::function<void()> fn)
     auto session = state_->session;
     if (!session) return;
     auto timer = std::make_shared<asio::steady_timer>(session->executor(), delay);
+    {
+        std::lock_guard lock(state_->timerMutex);
+        state_->timer = timer;
+    }
     timer->async_wait([timer, state = state_, fn = std::move(fn)](beast::error_code ec) {
+        {
+            std::lock_guard lock(state->timerMutex);
+            if (state->timer == timer) state->timer.reset();
+        }
         if (!ec && !state->sent.load()) fn();
     });
+    if (state_->sent.load()) {
+        // Answered while we armed it: nobody else will cancel it.
+        std::lock_guard lock(state_->timerMutex);
+        if (state_->timer == timer) {
+            state_->timer.reset();
+            asio::post(timer->get_executor(), [timer] { timer->cancel(); });
+        }
+    }
 }
 
 void HttpServer::Impl::accept() {

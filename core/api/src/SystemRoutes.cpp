@@ -107,6 +107,17 @@ void addSystemRoutes(Router& router, host::PluginHost& plugins, store::AuditLog*
             appendJsonString(out, s.description);
             out += ",\"isolation\":";
             appendJsonString(out, s.isolation);
+            out += ",\"health_detail\":";
+            appendJsonString(out, s.healthDetail);
+            out += ",\"circuit\":";
+            appendJsonString(out, s.circuit);
+            out += ",\"calls\":" + std::to_string(s.calls);
+            out += ",\"failures\":" + std::to_string(s.failures);
+            char rate[32];
+            std::snprintf(rate, sizeof rate, "%.3f", s.recentErrorRate);
+            out += ",\"recent_error_rate\":";
+            out += rate;
+            out += ",\"generation\":" + std::to_string(s.generation);
             out += ",\"active_calls\":" + std::to_string(s.active);
             out += ",\"queued_calls\":" + std::to_string(s.queued);
             out += ",\"operations\":[";
@@ -219,6 +230,16 @@ void addSystemRoutes(Router& router, host::PluginHost& plugins, store::AuditLog*
                                slug("overloaded")),
                        "overloaded");
                 return;
+            case host::PluginHost::Submit::CircuitOpen: {
+                Response r = problem(503,
+                                     system + " is failing; the hub stops calling it for a while and probes it to "
+                                              "recover",
+                                     "Department system unavailable", slug("circuit-open"));
+                r.headers.emplace_back("Retry-After", std::to_string(std::max<long long>(
+                                                          1, static_cast<long long>(limits.openFor.count() / 1000))));
+                finish(responder, std::move(r), "circuit_open");
+                return;
+            }
             case host::PluginHost::Submit::UnknownSystem:
                 finish(responder, problem(404, "no connected system named '" + system + "'", "Unknown system",
                                           slug("unknown-system")),

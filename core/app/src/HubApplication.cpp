@@ -45,6 +45,7 @@
 #include <Poco/Util/OptionCallback.h>
 #include <Poco/Util/OptionSet.h>
 
+#include <csignal>
 #include <iostream>
 
 namespace hub::app {
@@ -71,6 +72,8 @@ void addDefaults(Poco::Util::MapConfiguration& d) {
     d.setInt("plugins.defaults.timeoutMs", 5000);
     d.setInt("plugins.defaults.concurrency", 8);
     d.setInt("plugins.defaults.queue", 64);
+    d.setInt("plugins.watchIntervalMs", 2000);   // 0: reload only from the admin API
+    d.setInt("plugins.healthIntervalMs", 10000);
 }
 
 // Identities from the config file (identity.static.person[n]), for a hub
@@ -234,6 +237,9 @@ void HubApplication::handleHelp(const std::string&, const std::string&) {
 }
 
 void HubApplication::initialize(Poco::Util::Application& self) {
+    // SIGHUP would end the process without draining; a terminal closing must not
+    // take the hub down. Reloads go through the admin API and the folder watcher.
+    std::signal(SIGHUP, SIG_IGN);
     Poco::AutoPtr<Poco::Util::MapConfiguration> defaults(new Poco::Util::MapConfiguration);
     addDefaults(*defaults);
     config().add(defaults, PRIO_DEFAULT + 100);  // below everything else
@@ -324,7 +330,26 @@ int HubApplication::main(const std::vector<std::string>&) {
         hostOptions.defaults.timeout = std::chrono::milliseconds(cfg.getInt("plugins.defaults.timeoutMs"));
         hostOptions.defaults.concurrency = static_cast<std::size_t>(cfg.getInt("plugins.defaults.concurrency"));
         hostOptions.defaults.queue = static_cast<std::size_t>(cfg.getInt("plugins.defaults.queue"));
+        hostOptions.defaults.failureThreshold = cfg.getInt("plugins.defaults.failureThreshold", 5);
+        hostOptions.defaults.openFor = std::chrono::milliseconds(cfg.getInt("plugins.defaults.openMs", 5000));
         hostOptions.process.workerExecutable = cfg.getString("plugins.workerExecutable", "");
+        hostOptions.watchInterval = std::chrono::milliseconds(cfg.getInt("plugins.watchIntervalMs"));
+        hostOptions.healthInterval = std::chrono::milliseconds(cfg.getInt("plugins.healthIntervalMs"));
+        hostOptions.onHealthChanged = [&db, source](const std::string& plugin, host::PluginHost::Health previous,
+                                                    host::PluginHost::Health current, const std::string& detail) {
+            Poco::JSON::Object data;
+            data.set("plugin", plugin);
+            data.set("health", host::PluginHost::toString(current));
+            data.set("previous", host::PluginHost::toString(previous));
+            data.set("detail", detail);
+            std::ostringstream json;
+            data.stringify(json);
+            Poco::Data::Session session = db.session();
+            session.begin();
+            events::Outbox::append(session, events::CloudEvent::create(events::EventType::PluginHealthChanged, source,
+                                                                       "plugins/" + plugin, json.str()));
+            session.commit();
+        };
         auto plugins = std::make_unique<host::PluginHost>(hostOptions);
         plugins->loadAll();
         log.information("%z plugin(s) loaded, %z refused", plugins->list().size(), plugins->refusals().size());

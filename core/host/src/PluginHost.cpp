@@ -4,6 +4,8 @@
 
 #include <campushub/plugin.h>
 
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
 #include <Poco/Logger.h>
 #include <Poco/Util/AbstractConfiguration.h>
 
@@ -13,6 +15,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <dirent.h>
+#include <filesystem>
+#include <unistd.h>
 #include <sys/stat.h>
 
 namespace hub::host {
@@ -29,25 +33,166 @@ std::string realPath(const std::string& path) {
 
 }  // namespace
 
+// Counters and the circuit breaker of one plugin. Shared by the slot and every
+// call in flight, and kept across reloads: it is about the vendor system behind
+// the plugin, not about one build of its library.
+struct CallStats {
+    std::string name;
+    int failureThreshold = 5;
+    std::chrono::milliseconds openFor{5000};
+
+    enum class Circuit { Closed, Open, HalfOpen };
+    std::mutex mutex;
+    Circuit circuit = Circuit::Closed;
+    Clock::time_point openUntil{};
+    bool probeInFlight = false;
+    int consecutiveFailures = 0;
+    std::uint64_t calls = 0, failures = 0, windowCalls = 0, windowFailures = 0;
+    double recentErrorRate = 0;
+    std::string pluginHealth = "up";  // the plugin's own last answer
+    std::string pluginDetail;
+    PluginHost::Health reported = PluginHost::Health::Up;
+
+    // Decides whether a call may go to the plugin now; sets probe for the one
+    // call that tests a half-open circuit.
+    bool admit(bool& probe) {
+        std::lock_guard lock(mutex);
+        if (circuit == Circuit::Open) {
+            if (Clock::now() < openUntil) return false;
+            circuit = Circuit::HalfOpen;
+        }
+        if (circuit == Circuit::HalfOpen) {
+            if (probeInFlight) return false;
+            probeInFlight = probe = true;
+        }
+        return true;
+    }
+
+    void record(bool ok, bool probe) {
+        std::lock_guard lock(mutex);
+        ++calls;
+        ++windowCalls;
+        if (probe) probeInFlight = false;
+        if (ok) {
+            consecutiveFailures = 0;
+            if (circuit != Circuit::Closed)
+                Poco::Logger::get("hub.host").information("plugin %s: circuit closed, the vendor system answers again",
+                                                          name);
+            circuit = Circuit::Closed;
+            return;
+        }
+        ++failures;
+        ++windowFailures;
+        ++consecutiveFailures;
+        if (probe || (circuit == Circuit::Closed && consecutiveFailures >= failureThreshold)) {
+            if (circuit != Circuit::Open)
+                Poco::Logger::get("hub.host").warning(
+                    "plugin %s: circuit open after %d failure(s); failing fast for %s ms", name, consecutiveFailures,
+                    std::to_string(openFor.count()));
+            circuit = Circuit::Open;
+            openUntil = Clock::now() + openFor;
+        }
+    }
+
+    void cancelProbe(bool probe) {
+        if (!probe) return;
+        std::lock_guard lock(mutex);
+        probeInFlight = false;
+    }
+
+    const char* circuitName() const {
+        return circuit == Circuit::Closed ? "closed" : circuit == Circuit::Open ? "open" : "half_open";
+    }
+
+    // Call with mutex held.
+    PluginHost::Health health(std::string& detail) const {
+        if (circuit == Circuit::Open) {
+            detail = "circuit open after " + std::to_string(consecutiveFailures) + " consecutive failures";
+            return PluginHost::Health::Down;
+        }
+        if (pluginHealth == "down") {
+            detail = pluginDetail.empty() ? "the plugin reports down" : pluginDetail;
+            return PluginHost::Health::Down;
+        }
+        if (circuit == Circuit::HalfOpen) {
+            detail = "probing the vendor system";
+            return PluginHost::Health::Degraded;
+        }
+        if (pluginHealth == "degraded") {
+            detail = pluginDetail;
+            return PluginHost::Health::Degraded;
+        }
+        if (recentErrorRate > 0.2) {
+            detail = std::to_string(static_cast<int>(recentErrorRate * 100)) + "% of recent calls failed";
+            return PluginHost::Health::Degraded;
+        }
+        detail = pluginDetail;
+        return PluginHost::Health::Up;
+    }
+};
+
 struct PluginHost::Slot {
-    std::shared_ptr<PluginInstance> plugin;
+    std::string manifestPath;
+    std::string stamp;                       // what the folder looked like when loaded
+    std::shared_ptr<PluginInstance> plugin;  // std::atomic_load/store: swapped by reload
     Poco::AutoPtr<Poco::Util::AbstractConfiguration> config;  // the <config> view lent to the plugin
+    std::vector<Poco::AutoPtr<Poco::Util::AbstractConfiguration>> retiredConfigs;  // of replaced instances
     PluginLimits limits;
-    std::unique_ptr<WorkerPool> pool;  // last: joined first, while the plugin is alive
+    std::atomic<std::uint64_t> generation{1};
+    std::shared_ptr<CallStats> stats;
+    std::unique_ptr<WorkerPool> pool;  // joined first, while the plugin is alive
     ~Slot() { pool.reset(); }
 };
 
+struct PluginHost::Built {
+    Manifest manifest;
+    std::string library;
+    std::string stamp;
+    std::shared_ptr<PluginInstance> instance;
+    Poco::AutoPtr<Poco::Util::AbstractConfiguration> config;
+    PluginLimits limits;
+};
+
+namespace {
+
+// Identity of what is on disk: a replaced manifest or library changes it.
+std::string fileStamp(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return "-";
+    return std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) +
+           "." + std::to_string(st.st_mtim.tv_nsec);
+}
+
+}  // namespace
+
+const char* PluginHost::toString(Health h) {
+    return h == Health::Up ? "up" : h == Health::Degraded ? "degraded" : "down";
+}
+
 PluginHost::PluginHost(Options options) : options_(std::move(options)) {
     realPluginsDir_ = realPath(options_.pluginsDir);
+    if (options_.watchInterval.count() > 0 || options_.healthInterval.count() > 0)
+        watcher_ = std::thread([this] { watch(); });
 }
 
 PluginHost::~PluginHost() {
+    {
+        std::lock_guard lock(watchMutex_);
+        stopping_ = true;
+    }
+    watchWake_.notify_all();
+    if (watcher_.joinable()) watcher_.join();
     std::map<std::string, std::shared_ptr<Slot>, std::less<>> slots;
     {
         std::lock_guard lock(mutex_);
         slots.swap(slots_);
     }
-    slots.clear();  // each Slot joins its pool (calls in flight finish), then unloads
+    for (auto& [name, s] : slots) s->pool->shutdown();  // calls in flight finish
+    slots.clear();                                       // then each library unloads
+    if (!shadowDir_.empty()) {
+        std::error_code ignored;
+        std::filesystem::remove_all(shadowDir_, ignored);
+    }
 }
 
 void PluginHost::refuse(const std::string& path, const std::string& reason) {
@@ -56,17 +201,10 @@ void PluginHost::refuse(const std::string& path, const std::string& reason) {
     refusals_.push_back({path, reason});
 }
 
-void PluginHost::loadAll() {
-    if (realPluginsDir_.empty()) {
-        refuse(options_.pluginsDir, "plugins folder " + options_.pluginsDir + " does not exist");
-        return;
-    }
-    DIR* dir = ::opendir(realPluginsDir_.c_str());
-    if (!dir) {
-        refuse(options_.pluginsDir, std::string("cannot read plugins folder: ") + std::strerror(errno));
-        return;
-    }
+std::vector<std::string> PluginHost::scanFolder() const {
     std::vector<std::string> manifests;
+    DIR* dir = ::opendir(realPluginsDir_.c_str());
+    if (!dir) return manifests;
     while (dirent* entry = ::readdir(dir)) {
         if (entry->d_name[0] == '.') continue;
         std::string manifest = realPluginsDir_ + "/" + entry->d_name + "/plugin.xml";
@@ -75,7 +213,19 @@ void PluginHost::loadAll() {
     }
     ::closedir(dir);
     std::sort(manifests.begin(), manifests.end());  // a stable, predictable load order
-    for (const auto& m : manifests) {
+    return manifests;
+}
+
+void PluginHost::loadAll() {
+    if (realPluginsDir_.empty()) {
+        refuse(options_.pluginsDir, "plugins folder " + options_.pluginsDir + " does not exist");
+        return;
+    }
+    if (::access(realPluginsDir_.c_str(), R_OK | X_OK) != 0) {
+        refuse(options_.pluginsDir, std::string("cannot read plugins folder: ") + std::strerror(errno));
+        return;
+    }
+    for (const auto& m : scanFolder()) {
         try {
             load(m);
         } catch (const std::exception&) {
@@ -84,59 +234,96 @@ void PluginHost::loadAll() {
     }
 }
 
+PluginHost::Built PluginHost::build(const std::string& manifestPath, bool shadowCopy) {
+    Built b;
+    b.manifest = readManifest(manifestPath);
+    const Manifest& manifest = b.manifest;
+    std::string folder = manifestPath.substr(0, manifestPath.find_last_of('/'));
+    b.library = realPath(folder + "/" + manifest.library);
+    if (b.library.empty())
+        throw LoadError(manifest.name + ": library " + folder + "/" + manifest.library + " not found");
+    // Symlinks are resolved first: only code under the configured folder runs.
+    if (realPluginsDir_.empty() || b.library.compare(0, realPluginsDir_.size() + 1, realPluginsDir_ + "/") != 0)
+        throw LoadError(manifest.name + ": library " + b.library + " is outside the plugins folder " +
+                        options_.pluginsDir);
+    b.stamp = fileStamp(manifestPath) + "|" + fileStamp(b.library);
+
+    b.limits = options_.defaults;
+    std::string prefix = "plugin[@name=" + manifest.name + "]";
+    if (options_.config && options_.config->has(prefix)) {
+        auto& c = *options_.config;
+        auto& l = b.limits;
+        l.timeout = std::chrono::milliseconds(c.getInt(prefix + ".timeoutMs", static_cast<int>(l.timeout.count())));
+        l.concurrency = static_cast<std::size_t>(
+            std::max(1, c.getInt(prefix + ".concurrency", static_cast<int>(l.concurrency))));
+        l.queue = static_cast<std::size_t>(std::max(0, c.getInt(prefix + ".queue", static_cast<int>(l.queue))));
+        l.failureThreshold = std::max(1, c.getInt(prefix + ".failureThreshold", l.failureThreshold));
+        l.openFor = std::chrono::milliseconds(c.getInt(prefix + ".openMs", static_cast<int>(l.openFor.count())));
+        if (c.has(prefix + ".config"))
+            b.config = Poco::AutoPtr<Poco::Util::AbstractConfiguration>(c.createView(prefix + ".config"));
+    }
+    PluginServices services{b.config.get(), options_.http, &Poco::Logger::get("hub.plugin." + manifest.name)};
+    // Config may override the manifest's isolation: IT decides what it trusts.
+    std::string isolation = options_.config && options_.config->has(prefix + ".isolation")
+                                ? options_.config->getString(prefix + ".isolation")
+                                : manifest.isolation;
+    if (isolation == "process") {
+        ProcessPlugin::Options po = options_.process;
+        po.concurrency = b.limits.concurrency;  // worker threads = the bulkhead
+        b.instance = std::make_shared<ProcessPlugin>(manifest, b.library, ProcessPlugin::configJson(b.config.get()), po);
+    } else if (isolation == "inproc") {
+        std::string path = b.library;
+        if (shadowCopy) {
+            // dlopen hands back the already loaded library for a path it knows, so
+            // a new version beside the old one must come from a path of its own.
+            if (shadowDir_.empty()) {
+                char templ[] = "/tmp/campushub-plugins-XXXXXX";
+                if (!::mkdtemp(templ)) throw LoadError(manifest.name + ": cannot create a folder for the new version");
+                shadowDir_ = templ;
+            }
+            static std::atomic<unsigned> counter{0};
+            path = shadowDir_ + "/" + std::to_string(++counter) + "-" + manifest.library;
+            std::filesystem::copy_file(b.library, path);
+        }
+        b.instance = std::make_shared<LoadedPlugin>(manifest, path, services);
+        if (shadowCopy) {
+            std::error_code ignored;
+            std::filesystem::remove(path, ignored);  // the mapping stays; nothing else may open it
+        }
+    } else {
+        throw LoadError(manifest.name + ": isolation '" + isolation + "' must be inproc or process");
+    }
+    return b;
+}
+
 void PluginHost::load(const std::string& manifestPath) {
+    std::lock_guard serial(reloadMutex_);
     try {
-        Manifest manifest = readManifest(manifestPath);
-        std::string folder = manifestPath.substr(0, manifestPath.find_last_of('/'));
-        std::string library = realPath(folder + "/" + manifest.library);
-        if (library.empty())
-            throw LoadError(manifest.name + ": library " + folder + "/" + manifest.library + " not found");
-        // Symlinks are resolved first: only code under the configured folder runs.
-        if (realPluginsDir_.empty() || library.compare(0, realPluginsDir_.size() + 1, realPluginsDir_ + "/") != 0)
-            throw LoadError(manifest.name + ": library " + library + " is outside the plugins folder " +
-                            options_.pluginsDir);
         {
+            // Cheap check first: a second plugin of a loaded name is refused
+            // before any of its code runs.
+            Manifest manifest = readManifest(manifestPath);
             std::lock_guard lock(mutex_);
             if (slots_.count(manifest.name))
                 throw LoadError(manifest.name + ": a plugin of that name is already loaded");
         }
-
+        Built b = build(manifestPath, false);
         auto slot = std::make_shared<Slot>();
-        slot->limits = options_.defaults;
-        std::string prefix = "plugin[@name=" + manifest.name + "]";
-        if (options_.config && options_.config->has(prefix)) {
-            auto& c = *options_.config;
-            slot->limits.timeout = std::chrono::milliseconds(
-                c.getInt(prefix + ".timeoutMs", static_cast<int>(slot->limits.timeout.count())));
-            slot->limits.concurrency = static_cast<std::size_t>(
-                std::max(1, c.getInt(prefix + ".concurrency", static_cast<int>(slot->limits.concurrency))));
-            slot->limits.queue = static_cast<std::size_t>(
-                std::max(0, c.getInt(prefix + ".queue", static_cast<int>(slot->limits.queue))));
-            if (c.has(prefix + ".config"))
-                slot->config = Poco::AutoPtr<Poco::Util::AbstractConfiguration>(c.createView(prefix + ".config"));
-        }
-        PluginServices services{slot->config.get(), options_.http,
-                                &Poco::Logger::get("hub.plugin." + manifest.name)};
-        // Config may override the manifest's isolation: IT decides what it trusts.
-        std::string isolation = options_.config && options_.config->has(prefix + ".isolation")
-                                    ? options_.config->getString(prefix + ".isolation")
-                                    : manifest.isolation;
-        if (isolation == "process") {
-            ProcessPlugin::Options po = options_.process;
-            po.concurrency = slot->limits.concurrency;  // worker threads = the bulkhead
-            slot->plugin = std::make_shared<ProcessPlugin>(manifest, library,
-                                                           ProcessPlugin::configJson(slot->config.get()), po);
-        } else if (isolation == "inproc") {
-            slot->plugin = std::make_shared<LoadedPlugin>(manifest, library, services);
-        } else {
-            throw LoadError(manifest.name + ": isolation '" + isolation + "' must be inproc or process");
-        }
-        slot->pool = std::make_unique<WorkerPool>(manifest.name, slot->limits.concurrency, slot->limits.queue);
-        logger().information("plugin %s %s loaded from %s (%z workers, timeout %s ms)", manifest.name,
-                             manifest.version, library, slot->limits.concurrency,
-                             std::to_string(slot->limits.timeout.count()));
+        slot->manifestPath = manifestPath;
+        slot->stamp = b.stamp;
+        slot->plugin = b.instance;
+        slot->config = b.config;
+        slot->limits = b.limits;
+        slot->stats = std::make_shared<CallStats>();
+        slot->stats->name = b.manifest.name;
+        slot->stats->failureThreshold = b.limits.failureThreshold;
+        slot->stats->openFor = b.limits.openFor;
+        slot->pool = std::make_unique<WorkerPool>(b.manifest.name, b.limits.concurrency, b.limits.queue);
+        logger().information("plugin %s %s loaded from %s (%z workers, timeout %s ms)", b.manifest.name,
+                             b.manifest.version, b.library, b.limits.concurrency,
+                             std::to_string(b.limits.timeout.count()));
         std::lock_guard lock(mutex_);
-        slots_.emplace(manifest.name, std::move(slot));
+        slots_.emplace(b.manifest.name, std::move(slot));
     } catch (const ManifestError& e) {
         refuse(manifestPath, e.what());
         throw;
@@ -146,6 +333,186 @@ void PluginHost::load(const std::string& manifestPath) {
     } catch (const std::exception& e) {
         refuse(manifestPath, manifestPath + ": " + e.what());
         throw LoadError(e.what());
+    }
+}
+
+std::string PluginHost::reload(std::string_view system) {
+    std::lock_guard serial(reloadMutex_);
+    auto s = slot(system);
+    if (!s) throw LoadError(std::string(system) + ": no such plugin");
+    Built b;
+    try {
+        b = build(s->manifestPath, true);
+        if (b.manifest.name != system)
+            throw LoadError(s->manifestPath + " now names plugin '" + b.manifest.name + "', not '" +
+                            std::string(system) + "'");
+    } catch (const std::exception& e) {
+        logger().error("plugin %s: reload refused, the running version stays: %s", std::string(system),
+                       std::string(e.what()));
+        throw LoadError(e.what());
+    }
+    auto previous = std::atomic_load(&s->plugin);
+    s->retiredConfigs.push_back(s->config);
+    s->config = b.config;
+    s->stamp = b.stamp;
+    std::atomic_store(&s->plugin, b.instance);
+    s->generation.fetch_add(1);
+    logger().information("plugin %s reloaded: %s -> %s; the old version unloads when its last call ends",
+                         std::string(system), previous->manifest().version, b.manifest.version);
+    return b.manifest.version;
+}
+
+bool PluginHost::unload(std::string_view system) {
+    std::lock_guard serial(reloadMutex_);
+    std::shared_ptr<Slot> s;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = slots_.find(system);
+        if (it == slots_.end()) return false;
+        s = it->second;
+        slots_.erase(it);
+    }
+    s->pool->shutdown();  // new calls are refused; calls in flight finish
+    logger().information("plugin %s unloaded", std::string(system));
+    return true;
+}
+
+std::vector<std::string> PluginHost::rescan() {
+    std::vector<std::string> changes;
+    if (realPluginsDir_.empty()) return changes;
+    auto manifests = scanFolder();
+    std::map<std::string, std::string> loadedPaths;  // manifest path -> name
+    std::map<std::string, std::string> stamps;       // name -> stamp
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [name, s] : slots_) {
+            loadedPaths[s->manifestPath] = name;
+            stamps[name] = s->stamp;
+        }
+    }
+    for (const auto& [path, name] : loadedPaths) {
+        if (std::find(manifests.begin(), manifests.end(), path) == manifests.end()) {
+            if (unload(name)) changes.push_back("unloaded " + name);
+            continue;
+        }
+        // The library named by the manifest now: read it to compare stamps.
+        std::string library;
+        try {
+            Manifest m = readManifest(path);
+            std::string folder = path.substr(0, path.find_last_of('/'));
+            library = realPath(folder + "/" + m.library);
+        } catch (const std::exception&) {
+        }
+        if (fileStamp(path) + "|" + fileStamp(library) == stamps[name]) continue;
+        try {
+            changes.push_back("reloaded " + name + " " + reload(name));
+        } catch (const std::exception& e) {
+            // Remember the refused state so it is not retried until it changes again.
+            std::lock_guard lock(mutex_);
+            if (auto it = slots_.find(name); it != slots_.end())
+                it->second->stamp = fileStamp(path) + "|" + fileStamp(library);
+            refusals_.push_back({path, e.what()});
+            changes.push_back("reload of " + name + " refused: " + e.what());
+        }
+    }
+    for (const auto& path : manifests) {
+        if (loadedPaths.count(path)) continue;
+        bool known = false;
+        {
+            std::lock_guard lock(mutex_);
+            for (const auto& r : refusals_) known |= r.path == path && r.reason.find("already loaded") == std::string::npos;
+        }
+        try {
+            load(path);
+            changes.push_back("loaded " + path);
+        } catch (const std::exception& e) {
+            if (!known) changes.push_back("refused " + path + ": " + e.what());
+        }
+    }
+    return changes;
+}
+
+void PluginHost::checkHealth() {
+    std::vector<std::pair<std::string, std::shared_ptr<Slot>>> slots;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [name, s] : slots_) slots.emplace_back(name, s);
+    }
+    for (auto& [name, s] : slots) {
+        // Ask on the plugin's own pool, never here: a hanging health function
+        // costs the plugin a worker, not the watcher. The answer lands next round.
+        auto plugin = std::atomic_load(&s->plugin);
+        auto stats = s->stats;
+        s->pool->trySubmit([plugin, stats] {
+            CallResult r = plugin->health();
+            std::string status = "down", detail;
+            if (r.status == CH_OK) {
+                try {
+                    Poco::JSON::Parser parser;
+                    auto o = parser.parse(r.body).extract<Poco::JSON::Object::Ptr>();
+                    status = o->optValue<std::string>("status", "down");
+                    detail = o->optValue<std::string>("detail", "");
+                } catch (const std::exception&) {
+                    detail = "the plugin answered health with invalid JSON";
+                }
+            } else {
+                detail = r.body;
+            }
+            if (status != "up" && status != "degraded") status = "down";
+            std::lock_guard lock(stats->mutex);
+            stats->pluginHealth = status;
+            stats->pluginDetail = detail.substr(0, 500);
+        });
+        Health previous, current;
+        std::string detail;
+        {
+            std::lock_guard lock(s->stats->mutex);
+            auto& st = *s->stats;
+            st.recentErrorRate = st.windowCalls >= 5 ? static_cast<double>(st.windowFailures) / st.windowCalls : 0;
+            st.windowCalls = st.windowFailures = 0;
+            current = st.health(detail);
+            previous = st.reported;
+            st.reported = current;
+        }
+        if (current != previous) {
+            logger().information("plugin %s is %s (was %s) %s", name, std::string(toString(current)),
+                                 std::string(toString(previous)), detail);
+            if (options_.onHealthChanged) {
+                try {
+                    options_.onHealthChanged(name, previous, current, detail);
+                } catch (const std::exception& e) {
+                    logger().error("health change of %s not reported: %s", name, std::string(e.what()));
+                }
+            }
+        }
+    }
+}
+
+void PluginHost::watch() {
+    auto nextScan = Clock::now() + options_.watchInterval;
+    auto nextHealth = Clock::now() + options_.healthInterval;
+    std::unique_lock lock(watchMutex_);
+    while (!stopping_) {
+        auto now = Clock::now();
+        auto wake = Clock::time_point::max();
+        if (options_.watchInterval.count() > 0) wake = std::min(wake, nextScan);
+        if (options_.healthInterval.count() > 0) wake = std::min(wake, nextHealth);
+        if (watchWake_.wait_until(lock, wake, [this] { return stopping_; })) break;
+        lock.unlock();
+        now = Clock::now();
+        try {
+            if (options_.watchInterval.count() > 0 && now >= nextScan) {
+                for (const auto& change : rescan()) logger().information("plugins folder: %s", change);
+                nextScan = now + options_.watchInterval;
+            }
+            if (options_.healthInterval.count() > 0 && now >= nextHealth) {
+                checkHealth();
+                nextHealth = now + options_.healthInterval;
+            }
+        } catch (const std::exception& e) {
+            logger().error("plugin watcher: %s", std::string(e.what()));
+        }
+        lock.lock();
     }
 }
 
@@ -171,11 +538,28 @@ std::vector<PluginHost::Status> PluginHost::list() const {
     std::vector<Status> out;
     std::lock_guard lock(mutex_);
     for (const auto& [name, s] : slots_) {
-        const Manifest& m = s->plugin->manifest();
-        bool process = dynamic_cast<const ProcessPlugin*>(s->plugin.get()) != nullptr;
-        out.push_back({m.name, m.version, m.vendor, m.description, process ? "process" : "inproc", "loaded",
-                       m.operations,
-                       s->pool->active(), s->pool->queued()});
+        auto plugin = std::atomic_load(&s->plugin);
+        const Manifest& m = plugin->manifest();
+        Status st;
+        st.name = m.name;
+        st.version = m.version;
+        st.vendor = m.vendor;
+        st.description = m.description;
+        st.isolation = dynamic_cast<const ProcessPlugin*>(plugin.get()) ? "process" : "inproc";
+        st.operations = m.operations;
+        st.active = s->pool->active();
+        st.queued = s->pool->queued();
+        st.generation = s->generation.load();
+        {
+            std::lock_guard statsLock(s->stats->mutex);
+            const auto& cs = *s->stats;
+            st.status = toString(cs.health(st.healthDetail));
+            st.circuit = cs.circuitName();
+            st.calls = cs.calls;
+            st.failures = cs.failures;
+            st.recentErrorRate = cs.recentErrorRate;
+        }
+        out.push_back(std::move(st));
     }
     return out;
 }
@@ -185,18 +569,30 @@ PluginHost::Submit PluginHost::submit(std::string_view system, std::string_view 
                                       Completion done) {
     auto s = slot(system);
     if (!s) return Submit::UnknownSystem;
-    if (!s->plugin->manifest().hasOperation(operation)) return Submit::UnknownOperation;
-    // The call holds the plugin (and so its library) alive until it completes.
-    std::shared_ptr<PluginInstance> plugin = s->plugin;
+    // The call holds this instance (and so its library) alive until it completes,
+    // even if a reload switches later calls to a newer one.
+    std::shared_ptr<PluginInstance> plugin = std::atomic_load(&s->plugin);
+    if (!plugin->manifest().hasOperation(operation)) return Submit::UnknownOperation;
+    bool probe = false;
+    if (!s->stats->admit(probe)) return Submit::CircuitOpen;
+    auto stats = s->stats;
     bool accepted = s->pool->trySubmit(
-        [plugin, op = std::string(operation), input = std::move(input), caller = std::move(caller),
+        [plugin, stats, probe, op = std::string(operation), input = std::move(input), caller = std::move(caller),
          deadline, done = std::move(done)]() mutable {
             if (Clock::now() >= deadline) {
+                stats->cancelProbe(probe);  // our own queue, not the vendor's fault
                 done({CH_ERR_TIMEOUT, "the call waited in the queue past its deadline"});
                 return;
             }
-            done(plugin->invoke(op, input, caller, deadline));
+            CallResult result = plugin->invoke(op, input, caller, deadline);
+            // Failures of the vendor system (or of the plugin) feed the breaker;
+            // a caller's bad input does not.
+            bool failed = result.status == CH_ERR_UNAVAILABLE || result.status == CH_ERR_TIMEOUT ||
+                          result.status == CH_ERR_INTERNAL || Clock::now() > deadline;
+            stats->record(!failed, probe);
+            done(std::move(result));
         });
+    if (!accepted) stats->cancelProbe(probe);
     return accepted ? Submit::Accepted : Submit::Overloaded;
 }
 

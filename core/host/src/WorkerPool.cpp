@@ -15,13 +15,17 @@ WorkerPool::WorkerPool(std::string name, std::size_t threads, std::size_t queueC
     }
 }
 
-WorkerPool::~WorkerPool() {
+WorkerPool::~WorkerPool() { shutdown(); }
+
+void WorkerPool::shutdown() {
     {
         std::lock_guard lock(mutex_);
         stopping_ = true;
     }
     ready_.notify_all();
-    for (auto& t : workers_) t.join();
+    std::lock_guard join(joinMutex_);
+    for (auto& t : workers_)
+        if (t.joinable()) t.join();
 }
 
 bool WorkerPool::trySubmit(std::function<void()> task) {
@@ -36,6 +40,8 @@ bool WorkerPool::trySubmit(std::function<void()> task) {
     ready_.notify_one();
     return true;
 }
+
+std::size_t WorkerPool::threads() const { return workers_.size(); }
 
 std::size_t WorkerPool::queued() const {
     std::lock_guard lock(mutex_);

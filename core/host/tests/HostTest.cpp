@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <future>
 #include <sstream>
+#include <thread>
 
 namespace fs = std::filesystem;
 using namespace hub::host;
@@ -91,6 +92,8 @@ TEST_F(HostTest, LoadsAndCallsAGoodPlugin) {
     ASSERT_EQ(list.size(), 1u);
     EXPECT_EQ(list[0].version, "0.1.0");
     EXPECT_EQ(list[0].operations.size(), 7u);
+    EXPECT_EQ(list[0].status, "up");
+    EXPECT_EQ(list[0].circuit, "closed");
 }
 
 TEST_F(HostTest, PassesCallerAndConfig) {
@@ -241,4 +244,134 @@ TEST(WorkerPool, RunsEverythingQueuedBeforeJoining) {
         for (int i = 0; i < 50; ++i) ASSERT_TRUE(pool.trySubmit([&ran] { ran++; }));
     }
     EXPECT_EQ(ran.load(), 50);
+}
+
+namespace {
+// Replaces a plugin's files the way an installer should: new files renamed into
+// place, never rewritten under a running library.
+void replaceWith(const std::string& folder, const std::string& from) {
+    for (const auto& name : {std::string("libtest_testkit.so"), std::string("plugin.xml")}) {
+        fs::copy_file(from + "/" + name, folder + "/." + name + ".new");
+        fs::rename(folder + "/." + name + ".new", folder + "/" + name);
+    }
+}
+}  // namespace
+
+TEST_F(HostTest, ReloadUnderASteadyStreamOfCallsFailsNone) {
+    install("testkit");
+    auto host = makeHost(R"(<plugins><plugin name="testkit"><concurrency>4</concurrency><queue>1000</queue></plugin></plugins>)");
+    ASSERT_EQ(host->list().at(0).version, "0.1.0");
+    std::atomic<bool> stop{false};
+    std::atomic<int> ok{0}, failed{0}, refused{0};
+    std::vector<std::thread> callers;
+    for (int t = 0; t < 4; ++t)
+        callers.emplace_back([&] {
+            while (!stop) {
+                std::promise<CallResult> p;
+                auto f = p.get_future();
+                auto s = host->submit("testkit", "echo", R"({"n":1})", {}, Clock::now() + std::chrono::seconds(5),
+                                      [&p](CallResult r) { p.set_value(std::move(r)); });
+                if (s != PluginHost::Submit::Accepted) {
+                    refused++;
+                    continue;
+                }
+                (f.get().status == CH_OK ? ok : failed)++;
+            }
+        });
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    replaceWith(dir_ + "/testkit", kTestPlugins + "/testkit_v2");
+    auto changes = host->rescan();
+    ASSERT_EQ(changes.size(), 1u);
+    EXPECT_EQ(changes[0], "reloaded testkit 0.2.0");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_EQ(host->reload("testkit"), "0.2.0");  // and again, by hand, from the admin API
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    stop = true;
+    for (auto& t : callers) t.join();
+    EXPECT_GT(ok.load(), 100);
+    EXPECT_EQ(failed.load(), 0);
+    EXPECT_EQ(refused.load(), 0);
+    auto status = host->list().at(0);
+    EXPECT_EQ(status.version, "0.2.0");
+    EXPECT_EQ(status.generation, 3u);
+    EXPECT_TRUE(host->rescan().empty());  // nothing changed since
+}
+
+TEST_F(HostTest, BadNewVersionKeepsTheRunningOne) {
+    install("testkit");
+    auto host = makeHost();
+    {
+        Poco::FileOutputStream out(dir_ + "/testkit/.plugin.xml.new");
+        out << "<plugin xmlns=\"urn:campushub:plugin:1\" name=\"testkit\" version=\"oops\"/>";
+    }
+    fs::rename(dir_ + "/testkit/.plugin.xml.new", dir_ + "/testkit/plugin.xml");
+    auto changes = host->rescan();
+    ASSERT_EQ(changes.size(), 1u);
+    EXPECT_NE(changes[0].find("refused"), std::string::npos) << changes[0];
+    EXPECT_EQ(host->list().at(0).version, "0.1.0");
+    EXPECT_EQ(call(*host, "testkit", "echo", "{}").status, CH_OK);
+    EXPECT_TRUE(host->rescan().empty());  // not retried until it changes again
+}
+
+TEST_F(HostTest, RescanLoadsNewAndUnloadsRemovedPlugins) {
+    auto host = makeHost();
+    EXPECT_TRUE(host->list().empty());
+    install("testkit");
+    auto changes = host->rescan();
+    ASSERT_EQ(changes.size(), 1u);
+    EXPECT_EQ(changes[0].rfind("loaded ", 0), 0u);
+    EXPECT_EQ(call(*host, "testkit", "echo", "{}").status, CH_OK);
+    // Removed while a call runs: the call finishes, later calls find no system.
+    std::promise<CallResult> p;
+    ASSERT_EQ(host->submit("testkit", "sleep", R"({"ms":300})", {}, Clock::now() + std::chrono::seconds(5),
+                           [&p](CallResult r) { p.set_value(r); }),
+              PluginHost::Submit::Accepted);
+    fs::remove_all(dir_ + "/testkit");
+    changes = host->rescan();
+    ASSERT_EQ(changes.size(), 1u);
+    EXPECT_EQ(changes[0], "unloaded testkit");
+    EXPECT_EQ(p.get_future().get().status, CH_OK);
+    EXPECT_FALSE(host->has("testkit"));
+}
+
+TEST_F(HostTest, CircuitOpensFailsFastAndRecoversThroughAProbe) {
+    install("testkit");
+    auto host = makeHost(R"(<plugins><plugin name="testkit"><failureThreshold>3</failureThreshold><openMs>300</openMs></plugin></plugins>)");
+    for (int i = 0; i < 3; ++i)
+        EXPECT_EQ(call(*host, "testkit", "fail", R"({"status":6})").status, CH_ERR_UNAVAILABLE);
+    auto ignore = [](CallResult) {};
+    EXPECT_EQ(host->submit("testkit", "echo", "{}", {}, Clock::now() + std::chrono::seconds(1), ignore),
+              PluginHost::Submit::CircuitOpen);
+    EXPECT_EQ(host->list().at(0).status, "down");
+    EXPECT_EQ(host->list().at(0).circuit, "open");
+    // A caller's bad input is not the vendor's failure: it never opens the circuit.
+    std::this_thread::sleep_for(std::chrono::milliseconds(350));
+    EXPECT_EQ(call(*host, "testkit", "echo", "{}").status, CH_OK);  // the probe succeeds
+    EXPECT_EQ(host->list().at(0).circuit, "closed");
+    for (int i = 0; i < 10; ++i) EXPECT_EQ(call(*host, "testkit", "fail", R"({"status":1})").status, CH_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(host->list().at(0).circuit, "closed");
+}
+
+TEST_F(HostTest, HealthChangesAreReported) {
+    install("testkit");
+    std::istringstream in(R"(<plugins><plugin name="testkit"><failureThreshold>2</failureThreshold><openMs>60000</openMs></plugin></plugins>)");
+    config_ = new Poco::Util::XMLConfiguration(in);
+    PluginHost::Options o;
+    o.pluginsDir = dir_;
+    o.config = config_;
+    std::mutex m;
+    std::vector<std::string> seen;
+    o.onHealthChanged = [&](const std::string& name, PluginHost::Health from, PluginHost::Health to, const std::string&) {
+        std::lock_guard lock(m);
+        seen.push_back(name + ":" + PluginHost::toString(from) + "->" + PluginHost::toString(to));
+    };
+    PluginHost host(o);
+    host.loadAll();
+    host.checkHealth();
+    EXPECT_TRUE(seen.empty());
+    call(host, "testkit", "fail", R"({"status":7})");
+    call(host, "testkit", "fail", R"({"status":7})");
+    host.checkHealth();
+    ASSERT_EQ(seen.size(), 1u);
+    EXPECT_EQ(seen[0], "testkit:up->down");
 }

@@ -36,4 +36,7 @@ public:
 
 }  // namespace
 
-CAMPUSHUB_PLUGIN(Testkit, "testkit", "0.1.0")
+#ifndef TESTKIT_VERSION
+#define TESTKIT_VERSION "0.1.0"
+#endif
+CAMPUSHUB_PLUGIN(Testkit, "testkit", TESTKIT_VERSION)

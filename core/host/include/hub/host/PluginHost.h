@@ -5,11 +5,13 @@
 
 #include <Poco/AutoPtr.h>
 
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace hub::host {
@@ -21,23 +23,40 @@ struct PluginLimits {
     std::chrono::milliseconds timeout{5000};  ///< Per call, queueing included.
     std::size_t concurrency = 8;              ///< Worker threads (the bulkhead).
     std::size_t queue = 64;                   ///< Calls waiting beyond the busy threads.
+    int failureThreshold = 5;                 ///< Consecutive vendor failures that open the circuit.
+    std::chrono::milliseconds openFor{5000};  ///< How long an open circuit fails fast before a probe.
 };
 
 /// The plugin host: reads the plugins folder, validates each manifest, loads each
 /// library, and runs calls on each plugin's own bounded worker pool.
 ///
 /// A plugin that cannot be loaded is refused with a logged reason; the hub keeps
-/// running without it. Thread-safe.
+/// running without it. Plugins are loaded, reloaded and unloaded while calls run:
+/// a reload builds the new instance beside the old one and switches new calls to
+/// it; every call in flight holds the instance it started on, so the old library
+/// is unloaded only when its last call has finished. Thread-safe.
 class PluginHost {
 public:
+    /// Health as the portal sees it: the plugin's own health answer, the circuit
+    /// breaker and the recent error rate combined.
+    enum class Health { Up, Degraded, Down };
+    static const char* toString(Health h);
+
     struct Options {
         std::string pluginsDir;
         /// The hub config's "plugins" subtree: plugin[@name=X].{timeoutMs,
-        /// concurrency,queue,config.*}. May be null.
+        /// concurrency,queue,failureThreshold,openMs,isolation,config.*}. May be null.
         Poco::AutoPtr<Poco::Util::AbstractConfiguration> config;
         http::Client* http = nullptr;
         PluginLimits defaults;
         ProcessPlugin::Options process;  ///< For plugins with isolation "process".
+        /// Rescan the folder (new, changed, removed plugins) this often; 0 = never.
+        std::chrono::milliseconds watchInterval{0};
+        /// Ask each plugin's health this often; 0 = never (the breaker still works).
+        std::chrono::milliseconds healthInterval{0};
+        /// Called (from the host's watcher thread) when a plugin's health changes.
+        std::function<void(const std::string& plugin, Health previous, Health current, const std::string& detail)>
+            onHealthChanged;
     };
 
     struct Refusal {
@@ -51,13 +70,19 @@ public:
         std::string vendor;
         std::string description;
         std::string isolation;
-        std::string status;  ///< "loaded"
+        std::string status;  ///< "up", "degraded" or "down"
         std::vector<Manifest::Operation> operations;
         std::size_t active = 0;
         std::size_t queued = 0;
+        std::string circuit;       ///< "closed", "open" or "half_open"
+        std::string healthDetail;  ///< From the plugin's health answer or the breaker.
+        std::uint64_t calls = 0;   ///< Since load.
+        std::uint64_t failures = 0;
+        double recentErrorRate = 0;  ///< Over the last health interval.
+        std::uint64_t generation = 1;  ///< Grows with each reload.
     };
 
-    enum class Submit { Accepted, UnknownSystem, UnknownOperation, Overloaded };
+    enum class Submit { Accepted, UnknownSystem, UnknownOperation, Overloaded, CircuitOpen };
     using Completion = std::function<void(CallResult)>;
 
     explicit PluginHost(Options options);
@@ -70,10 +95,27 @@ public:
     /// ManifestError with the reason. Also records the refusal.
     void load(const std::string& manifestPath);
 
+    /// Loads the plugin's folder again beside the running instance and switches
+    /// new calls to it. On failure the running instance stays and this throws.
+    /// Returns the new version.
+    std::string reload(std::string_view system);
+
+    /// Stops new calls to the plugin and unloads it once its calls in flight have
+    /// finished (this waits for them). False if no such plugin.
+    bool unload(std::string_view system);
+
+    /// Compares the folder with what is loaded: loads new plugins, reloads changed
+    /// ones (manifest or library replaced), unloads removed ones. Returns a line
+    /// per change, for the log and the admin API.
+    std::vector<std::string> rescan();
+
     std::vector<Refusal> refusals() const;
     std::vector<Status> list() const;
     bool has(std::string_view system) const;
     PluginLimits limits(std::string_view system) const;
+
+    /// Asks every plugin's health now (normally the watcher does, periodically).
+    void checkHealth();
 
     /// Queues a call on the plugin's pool. On Accepted, done is called exactly
     /// once, from a worker thread, with the result (CH_ERR_TIMEOUT when the
@@ -83,14 +125,24 @@ public:
 
 private:
     struct Slot;
+    struct Built;
     std::shared_ptr<Slot> slot(std::string_view system) const;
     void refuse(const std::string& path, const std::string& reason);
+    std::vector<std::string> scanFolder() const;
+    Built build(const std::string& manifestPath, bool shadowCopy);
+    void watch();
 
     Options options_;
     std::string realPluginsDir_;
+    std::string shadowDir_;  // private copies of reloaded libraries
     mutable std::mutex mutex_;
     std::map<std::string, std::shared_ptr<Slot>, std::less<>> slots_;
     std::vector<Refusal> refusals_;
+    std::mutex reloadMutex_;  // one load/reload/unload/rescan at a time
+    std::mutex watchMutex_;
+    std::condition_variable watchWake_;
+    bool stopping_ = false;
+    std::thread watcher_;
 };
 
 }  // namespace hub::host

@@ -17,7 +17,11 @@ namespace hub::host {
 class WorkerPool {
 public:
     WorkerPool(std::string name, std::size_t threads, std::size_t queueCapacity);
-    ~WorkerPool();  ///< Runs what is queued, then joins.
+    ~WorkerPool();  ///< shutdown()
+
+    /// Refuses new work, runs what is queued, joins the threads. Idempotent;
+    /// never call it from one of the pool's own threads.
+    void shutdown();
 
     WorkerPool(const WorkerPool&) = delete;
     WorkerPool& operator=(const WorkerPool&) = delete;
@@ -25,7 +29,7 @@ public:
     /// Queues task; false when the queue is full or the pool is stopping.
     bool trySubmit(std::function<void()> task);
 
-    std::size_t threads() const { return workers_.size(); }
+    std::size_t threads() const;
     std::size_t queued() const;
     std::size_t active() const;
 
@@ -39,6 +43,7 @@ private:
     std::deque<std::function<void()>> queue_;
     std::size_t active_ = 0;
     bool stopping_ = false;
+    std::mutex joinMutex_;
     std::vector<std::thread> workers_;
 };
 
