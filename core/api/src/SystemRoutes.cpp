@@ -74,7 +74,13 @@ std::string slug(std::string_view s) {
 
 }  // namespace
 
+extern const char* const kOpenApiDocument;  // generated from docs/api/openapi.json
+
 void addHealthRoutes(Router& router, host::PluginHost& plugins) {
+    router.add(http::verb::get, "/api/v1/openapi.json", [](const RequestPtr&, Responder r) {
+        static const std::string document = kOpenApiDocument;
+        r.send(Response::json(200, document));
+    });
     router.add(http::verb::get, "/healthz",
                [](const RequestPtr&, Responder r) { r.send(Response::json(200, R"({"status":"ok"})")); },
                false);

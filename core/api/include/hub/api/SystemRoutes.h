@@ -15,7 +15,8 @@ namespace hub::api {
 /// the portal's way to call any connected system through its plugin.
 void addSystemRoutes(Router& router, host::PluginHost& plugins, store::AuditLog* audit);
 
-/// GET /healthz (the process answers) and GET /readyz (plugins loaded).
+/// GET /healthz (the process answers), GET /readyz (plugins loaded) and
+/// GET /api/v1/openapi.json (the API's description).
 void addHealthRoutes(Router& router, host::PluginHost& plugins);
 
 }  // namespace hub::api
