@@ -86,7 +86,7 @@ public:
     <dir>)" + dir.file("plugins") + R"(</dir>
     <plugin name="student_affairs"><timeoutMs>3000</timeoutMs>
       <config><base_url>http://127.0.0.1:)" + std::to_string(simPort) + R"(</base_url></config></plugin>
-    <plugin name="testkit"><timeoutMs>700</timeoutMs><concurrency>2</concurrency><queue>0</queue></plugin>
+    <plugin name="testkit"><timeoutMs>1500</timeoutMs><concurrency>2</concurrency><queue>0</queue></plugin>
     <plugin name="crashy"><timeoutMs>1000</timeoutMs></plugin>
   </plugins>
   <auth><jwt><hs256Secret>)" + kSecret + R"(</hs256Secret><issuer>hubd-test</issuer>
@@ -266,20 +266,20 @@ TEST_F(HubdTest, PluginErrorsAndBadAnswersBecomeProblems) {
 }
 
 TEST_F(HubdTest, SlowPluginTimesOutWithoutBlockingOthers) {
-    auto slow = std::async(std::launch::async, [] { return call("testkit", "sleep", R"({"ms":2000})"); });
+    auto slow = std::async(std::launch::async, [] { return call("testkit", "sleep", R"({"ms":4000})"); });
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     // While testkit is stuck, the listener and the other plugin answer.
     EXPECT_EQ(httpRequest("GET", hubd_->url("/healthz")).status, 200);
     EXPECT_EQ(call("student_affairs", "get_student", R"({"student_id":"2023010001"})").status, 200);
     auto r = slow.get();
-    expectProblem(r, 504, "did not answer within 700 ms");
+    expectProblem(r, 504, "did not answer within 1500 ms");
 }
 
 TEST_F(HubdTest, BulkheadFullGetsFast503) {
     // testkit has 2 workers and no queue: the third concurrent call is refused.
-    auto a = std::async(std::launch::async, [] { return call("testkit", "sleep", R"({"ms":600})"); });
-    auto b = std::async(std::launch::async, [] { return call("testkit", "sleep", R"({"ms":600})"); });
-    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    auto a = std::async(std::launch::async, [] { return call("testkit", "sleep", R"({"ms":800})"); });
+    auto b = std::async(std::launch::async, [] { return call("testkit", "sleep", R"({"ms":800})"); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
     expectProblem(call("testkit", "echo", "{}"), 503, "concurrency limit");
     EXPECT_EQ(a.get().status, 200);
     EXPECT_EQ(b.get().status, 200);
@@ -383,7 +383,7 @@ TEST_F(HubdTest, CrashingPluginInAWorkerProcessGets503WhileOthersServe) {
 TEST_F(HubdTest, SigtermLetsInFlightCallsFinishAndAuditSurvivesRestart) {
     ASSERT_EQ(call("student_affairs", "get_student", R"({"student_id":"2023010001"})").status, 200);
     ASSERT_EQ(call("student_affairs", "get_student", R"({"student_id":"1999999999"})").status, 404);
-    ASSERT_EQ(call("testkit", "sleep", R"({"ms":1500})").status, 504);
+    ASSERT_EQ(call("testkit", "sleep", R"({"ms":2500})").status, 504);
     auto inflight = std::async(std::launch::async, [] { return call("testkit", "sleep", R"({"ms":500})"); });
     std::this_thread::sleep_for(std::chrono::milliseconds(150));
     hubd_->process().signal(SIGTERM);

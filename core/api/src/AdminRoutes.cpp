@@ -1,5 +1,7 @@
 #include "hub/api/AdminRoutes.h"
 
+#include "hub/catalog/Catalog.h"
+#include "hub/catalog/Snapshot.h"
 #include "hub/events/Relay.h"
 #include "hub/host/PluginHost.h"
 #include "hub/host/WorkerPool.h"
@@ -262,6 +264,29 @@ void addAdminRoutes(Router& router, AdminServices s) {
                 appendJsonString(body, c);
             }
             return Response::json(200, body + "]}");
+        });
+    });
+
+    router.add(http::verb::post, "/admin/catalog/reload", [s](const RequestPtr& request, Responder out) {
+        if (!request->principal.hasRole("hub:admin")) return (void)out.send(forbidden());
+        blocking(s.blocking, out, [s] {
+            // A bad catalogue never replaces a good one: the old snapshot keeps serving.
+            auto result = s.catalog->reload();
+            if (!result.ok) {
+                Response r = problem(422, std::to_string(result.errors.size()) +
+                                              " error(s); the catalogue in service is unchanged",
+                                     "Catalogue refused", type("catalog-invalid"));
+                r.body.pop_back();
+                r.body += ",\"errors\":[";
+                for (std::size_t i = 0; i < result.errors.size(); ++i) {
+                    if (i) r.body += ',';
+                    appendJsonString(r.body, result.errors[i].toString());
+                }
+                r.body += "]}";
+                return r;
+            }
+            return Response::json(200, "{\"version\":" + std::to_string(result.version) + ",\"items\":" +
+                                           std::to_string(s.catalog->snapshot()->items().size()) + "}");
         });
     });
 

@@ -368,6 +368,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         admin.syncer = syncer.get();
         admin.relay = &relay;
         admin.plugins = plugins.get();
+        admin.catalog = &catalogue;
         admin.blocking = &blocking;
         admin.staticPerson = [&directory](const std::string& id) { return directory.json(id); };
         api::addAdminRoutes(router, admin);

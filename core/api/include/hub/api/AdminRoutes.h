@@ -12,6 +12,9 @@ class Syncer;
 namespace hub::events {
 class Relay;
 }
+namespace hub::catalog {
+class Catalog;
+}
 namespace hub::host {
 class PluginHost;
 class WorkerPool;
@@ -25,6 +28,7 @@ struct AdminServices {
     identity::Syncer* syncer = nullptr;                 ///< Null when no directory is configured.
     events::Relay* relay = nullptr;
     host::PluginHost* plugins = nullptr;
+    catalog::Catalog* catalog = nullptr;
     host::WorkerPool* blocking = nullptr;               ///< For database and directory work.
     /// Persons from config (identity.static), as JSON, when not synced.
     std::function<std::optional<std::string>(const std::string& id)> staticPerson;
@@ -33,7 +37,9 @@ struct AdminServices {
 /// GET /api/v1/identities/me, GET /api/v1/identities/{id} and
 /// GET /api/v1/identities?q= (role hub:admin); GET/POST /admin/identity/sync,
 /// GET /admin/events/dead-letters, POST /admin/events/dead-letters/replay,
-/// GET /admin/plugins (refusals too); GET /metrics (Prometheus text, no auth).
+/// GET /admin/plugins (refusals too), POST /admin/plugins/rescan,
+/// POST /admin/plugins/{name}/reload, DELETE /admin/plugins/{name},
+/// POST /admin/catalog/reload; GET /metrics (Prometheus text, no auth).
 void addAdminRoutes(Router& router, AdminServices services);
 
 }  // namespace hub::api
