@@ -18,8 +18,15 @@ port=${HUB_DEMO_PORT:-8080}
 sim_port=${HUB_DEMO_SIM_PORT:-8091}
 
 "$build/tests/sim/hub-sim-student-affairs" --host 127.0.0.1 --port "$sim_port" &
-sim=$!
-trap 'kill $sim 2>/dev/null || true; wait $sim 2>/dev/null || true' EXIT INT TERM
+pids=($!)
+# The reference event peers: the portal prints every event it receives, the
+# approval engine approves what it is asked to (amount rule, see its config).
+"$build/core/events/hub-portal-consumer" --listen tcp://127.0.0.1:5601 | sed -u 's/^/[portal] /' &
+pids+=($!)
+"$build/core/events/hub-approval-engine" --listen tcp://127.0.0.1:5602 --hub tcp://127.0.0.1:5600 \
+  | sed -u 's/^/[approval-engine] /' &
+pids+=($!)
+trap 'kill "${pids[@]}" 2>/dev/null || true; pkill -P $$ 2>/dev/null || true; wait 2>/dev/null || true' EXIT INT TERM
 
 for _ in $(seq 50); do
   curl -fsS "http://127.0.0.1:$sim_port/health" >/dev/null 2>&1 && break
@@ -46,6 +53,11 @@ More, after pasting the two token lines above:
   curl -s "http://127.0.0.1:$port/api/v1/catalog/services?category=undergraduate&pageSize=3" \\
        -H "Authorization: Bearer \$STUDENT"
   curl -s http://127.0.0.1:$port/api/v1/catalog/categories -H "Authorization: Bearer \$CLERK"
+  # apply for leave: reviewed by the approval engine, watch the [portal] lines
+  curl -s -X POST http://127.0.0.1:$port/api/v1/applications -H "Authorization: Bearer \$STUDENT" \\
+       -H 'Idempotency-Key: demo-1' -d '{"item_id":"student-leave","form":{"leave-type":"sick",
+       "from":"2026-12-01","to":"2026-12-02","reason":"发烧","phone":"13800000000"}}'
+  curl -s http://127.0.0.1:$port/api/v1/applications -H "Authorization: Bearer \$STUDENT"
 
 MSG
 
