@@ -41,7 +41,7 @@ void appendList(std::string& out, const char* key, const std::vector<std::string
     out += "\":[";
     for (std::size_t i = 0; i < values.size(); ++i) {
         if (i) out += ',';
-        appendJsonString(out, values[i]);
+        appendString(out, values[i]);
     }
     out += ']';
 }
@@ -49,20 +49,20 @@ void appendList(std::string& out, const char* key, const std::vector<std::string
 // A person as the API shows it: the mapped fields, not the raw directory entry.
 std::string toJson(const identity::Person& p) {
     std::string out = "{\"id\":";
-    appendJsonString(out, p.id);
+    appendString(out, p.id);
     out += ",\"name\":";
-    appendJsonString(out, p.name);
+    appendString(out, p.name);
     out += ",\"department\":";
-    appendJsonString(out, p.department);
+    appendString(out, p.department);
     appendList(out, "audience", p.audience);
     appendList(out, "roles", p.roles);
     appendList(out, "groups", p.groups);
     appendList(out, "emails", p.emails);
     appendList(out, "phones", p.phones);
     out += ",\"status\":";
-    appendJsonString(out, p.status == identity::PersonStatus::Active ? "active" : "departed");
+    appendString(out, p.status == identity::PersonStatus::Active ? "active" : "departed");
     out += ",\"updated_at\":";
-    appendJsonString(out, p.updatedAt);
+    appendString(out, p.updatedAt);
     out += '}';
     return out;
 }
@@ -144,7 +144,7 @@ void addAdminRoutes(Router& router, AdminServices s) {
                 body += toJson(page.persons[i]);
             }
             body += "],\"nextCursor\":";
-            appendJsonString(body, page.nextCursor);
+            appendString(body, page.nextCursor);
             body += '}';
             return Response::json(200, std::move(body));
         });
@@ -184,15 +184,15 @@ void addAdminRoutes(Router& router, AdminServices s) {
                 if (!first) body += ',';
                 first = false;
                 body += "{\"consumer\":";
-                appendJsonString(body, d.consumer);
+                appendString(body, d.consumer);
                 body += ",\"seq\":" + std::to_string(d.seq) + ",\"id\":";
-                appendJsonString(body, d.id);
+                appendString(body, d.id);
                 body += ",\"type\":";
-                appendJsonString(body, d.type);
+                appendString(body, d.type);
                 body += ",\"subject\":";
-                appendJsonString(body, d.subject);
+                appendString(body, d.subject);
                 body += ",\"attempts\":" + std::to_string(d.attempts) + ",\"lastError\":";
-                appendJsonString(body, d.lastError);
+                appendString(body, d.lastError);
                 body += ",\"deadAt\":" + std::to_string(d.deadAt) + "}";
             }
             body += "]}";
@@ -219,9 +219,9 @@ void addAdminRoutes(Router& router, AdminServices s) {
             if (!first) body += ',';
             first = false;
             body += "{\"path\":";
-            appendJsonString(body, r.path);
+            appendString(body, r.path);
             body += ",\"reason\":";
-            appendJsonString(body, r.reason);
+            appendString(body, r.reason);
             body += '}';
         }
         body += "]}";
@@ -236,9 +236,9 @@ void addAdminRoutes(Router& router, AdminServices s) {
             try {
                 std::string version = s.plugins->reload(request->param("name"));
                 std::string body = "{\"plugin\":";
-                appendJsonString(body, request->param("name"));
+                appendString(body, request->param("name"));
                 body += ",\"version\":";
-                appendJsonString(body, version);
+                appendString(body, version);
                 return Response::json(200, body + "}");
             } catch (const host::LoadError& e) {
                 return problem(422, e.what(), "New version refused; the running one stays", type("reload-refused"));
@@ -261,7 +261,7 @@ void addAdminRoutes(Router& router, AdminServices s) {
             for (const auto& c : s.plugins->rescan()) {
                 if (!first) body += ',';
                 first = false;
-                appendJsonString(body, c);
+                appendString(body, c);
             }
             return Response::json(200, body + "]}");
         });
@@ -280,7 +280,7 @@ void addAdminRoutes(Router& router, AdminServices s) {
                 r.body += ",\"errors\":[";
                 for (std::size_t i = 0; i < result.errors.size(); ++i) {
                     if (i) r.body += ',';
-                    appendJsonString(r.body, result.errors[i].toString());
+                    appendString(r.body, result.errors[i].toString());
                 }
                 r.body += "]}";
                 return r;

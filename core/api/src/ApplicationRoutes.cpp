@@ -231,7 +231,7 @@ private:
                                                ? result.body
                                                : "{\"detail\":" + [&] {
                                                      std::string s;
-                                                     appendJsonString(s, result.body);
+                                                     appendString(s, result.body);
                                                      return s;
                                                  }() + "}";
                         out.send(applicationResponse(201, service_.completeFromPlugin(id, result.status == CH_OK, body)));

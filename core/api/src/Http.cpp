@@ -7,76 +7,6 @@
 namespace hub::api {
 
 
-namespace {
-// Length of the well-formed UTF-8 sequence at p (lead byte c), 0 if malformed.
-std::size_t utf8Length(const unsigned char* p, const unsigned char* end) {
-    unsigned char c = *p;
-    std::size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
-    if (len == 0 || static_cast<std::size_t>(end - p) < len) return 0;
-    for (std::size_t i = 1; i < len; ++i)
-        if ((p[i] & 0xC0) != 0x80) return 0;
-    if (len == 3 && ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] >= 0xA0))) return 0;
-    if (len == 4 && ((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] >= 0x90))) return 0;
-    return len;
-}
-}  // namespace
-
-bool isValidUtf8(std::string_view s) {
-    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    const auto* end = p + s.size();
-    while (p < end) {
-        if (*p < 0x80) {
-            ++p;
-            continue;
-        }
-        std::size_t len = utf8Length(p, end);
-        if (!len) return false;
-        p += len;
-    }
-    return true;
-}
-
-void appendJsonString(std::string& out, std::string_view s) {
-    static const char hex[] = "0123456789abcdef";
-    out += '"';
-    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    const auto* end = p + s.size();
-    while (p < end) {
-        unsigned char c = *p;
-        if (c < 0x80) {
-            switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (c < 0x20) {
-                    out += "\\u00";
-                    out += hex[c >> 4];
-                    out += hex[c & 0xF];
-                } else {
-                    out += static_cast<char>(c);
-                }
-            }
-            ++p;
-            continue;
-        }
-        // Copy a well-formed UTF-8 sequence; replace anything else with U+FFFD so
-        // the output is always valid JSON.
-        std::size_t len = utf8Length(p, end);
-        bool ok = len != 0;
-        if (ok) {
-            out.append(reinterpret_cast<const char*>(p), len);
-            p += len;
-        } else {
-            out += "\\ufffd";
-            ++p;
-        }
-    }
-    out += '"';
-}
-
 std::string_view Request::header(std::string_view name) const {
     auto it = message.find(boost::beast::string_view(name.data(), name.size()));
     if (it == message.end()) return {};
@@ -139,13 +69,13 @@ Response problem(unsigned status, std::string_view detail, std::string_view titl
     std::string& out = r.body;
     out.reserve(96 + detail.size());
     out += "{\"type\":";
-    appendJsonString(out, type.empty() ? std::string_view("about:blank") : type);
+    appendString(out, type.empty() ? std::string_view("about:blank") : type);
     out += ",\"title\":";
-    appendJsonString(out, title.empty() ? std::string_view(reason.data(), reason.size()) : title);
+    appendString(out, title.empty() ? std::string_view(reason.data(), reason.size()) : title);
     out += ",\"status\":";
     out += std::to_string(status);
     out += ",\"detail\":";
-    appendJsonString(out, detail);
+    appendString(out, detail);
     out += '}';
     return r;
 }

@@ -102,21 +102,21 @@ void addSystemRoutes(Router& router, host::PluginHost& plugins, store::AuditLog*
             if (!first) out += ',';
             first = false;
             out += "{\"name\":";
-            appendJsonString(out, s.name);
+            appendString(out, s.name);
             out += ",\"version\":";
-            appendJsonString(out, s.version);
+            appendString(out, s.version);
             out += ",\"status\":";
-            appendJsonString(out, s.status);
+            appendString(out, s.status);
             out += ",\"vendor\":";
-            appendJsonString(out, s.vendor);
+            appendString(out, s.vendor);
             out += ",\"description\":";
-            appendJsonString(out, s.description);
+            appendString(out, s.description);
             out += ",\"isolation\":";
-            appendJsonString(out, s.isolation);
+            appendString(out, s.isolation);
             out += ",\"health_detail\":";
-            appendJsonString(out, s.healthDetail);
+            appendString(out, s.healthDetail);
             out += ",\"circuit\":";
-            appendJsonString(out, s.circuit);
+            appendString(out, s.circuit);
             out += ",\"calls\":" + std::to_string(s.calls);
             out += ",\"failures\":" + std::to_string(s.failures);
             char rate[32];
@@ -130,9 +130,9 @@ void addSystemRoutes(Router& router, host::PluginHost& plugins, store::AuditLog*
             for (std::size_t i = 0; i < s.operations.size(); ++i) {
                 if (i) out += ',';
                 out += "{\"name\":";
-                appendJsonString(out, s.operations[i].name);
+                appendString(out, s.operations[i].name);
                 out += ",\"description\":";
-                appendJsonString(out, s.operations[i].description);
+                appendString(out, s.operations[i].description);
                 out += '}';
             }
             out += "]}";

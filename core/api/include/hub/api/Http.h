@@ -1,5 +1,7 @@
 #pragma once
 
+#include "hub/common/JsonWriter.h"
+
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -68,13 +70,8 @@ struct Response {
     }
 };
 
-/// Appends s as a JSON string; invalid UTF-8 becomes U+FFFD, so the result is
-/// always valid JSON whatever the input.
-void appendJsonString(std::string& out, std::string_view s);
-
-/// True when s is well-formed UTF-8 (no overlongs, surrogates or code points
-/// beyond U+10FFFF).
-bool isValidUtf8(std::string_view s);
+using json::appendString;
+using json::isValidUtf8;
 
 /// RFC 7807 problem+json. type defaults to about:blank; title to the status text.
 Response problem(unsigned status, std::string_view detail, std::string_view title = {},

@@ -1,0 +1,36 @@
+#include "hub/common/JsonWriter.h"
+
+#include <gtest/gtest.h>
+
+using namespace hub::json;
+
+TEST(JsonWriter, EscapesControlsAndKeepsChinese) {
+    std::string out;
+    appendString(out, "张三 \"quoted\"\\ \n\t\x01");
+    EXPECT_EQ(out, "\"张三 \\\"quoted\\\"\\\\ \\n\\t\\u0001\"");
+}
+
+TEST(JsonWriter, ReplacesInvalidUtf8) {
+    for (std::string bad : {"\xff", "\xc3\x28", "\xed\xa0\x80", "\xe0\x80\xaf", "\xf4\x90\x80\x80", "\xe4\xb8"}) {
+        std::string out;
+        appendString(out, "a" + bad + "b");
+        EXPECT_TRUE(isValidUtf8(out)) << out;
+        EXPECT_NE(out.find("\\ufffd"), std::string::npos) << out;
+        EXPECT_FALSE(isValidUtf8(bad));
+    }
+    EXPECT_TRUE(isValidUtf8("在读证明 😀"));
+}
+
+TEST(JsonWriter, Numbers) {
+    std::string out;
+    appendNumber(out, 3.0);
+    out += ',';
+    appendNumber(out, 0.25);
+    out += ',';
+    appendNumber(out, std::int64_t{-7});
+    out += ',';
+    appendNumber(out, std::size_t{42});
+    out += ',';
+    appendNumber(out, 1.0 / 0.0);
+    EXPECT_EQ(out, "3,0.25,-7,42,null");
+}
