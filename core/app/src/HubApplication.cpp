@@ -19,10 +19,13 @@
 #include "hub/host/WorkerPool.h"
 #include "hub/identity/IdentityDirectory.h"
 #include "hub/identity/Syncer.h"
+#include "hub/soap/Client.h"
 #include "hub/host/PluginHost.h"
 #include "hub/http/Client.h"
 #include "hub/store/AuditLog.h"
 #include "hub/store/Database.h"
+
+#include <campushub/plugin.h>
 
 #include <Poco/AutoPtr.h>
 #include <Poco/Crypto/Crypto.h>
@@ -63,7 +66,6 @@ void addDefaults(Poco::Util::MapConfiguration& d) {
     d.setInt("http.drainTimeoutMs", 10000);
     d.setString("store.path", "var/hub.db");
     d.setString("catalog.dir", "config/catalog");
-    d.setString("calendar.file", "config/calendar/calendar.xml");
     d.setInt("calendar.utcOffsetSeconds", 8 * 3600);  // China Standard Time
     d.setInt("http.blockingThreads", 8);
     d.setString("events.source", "/campus-hub");
@@ -128,17 +130,60 @@ private:
 // retried at the next tick, nothing is deleted on its strength (see Syncer).
 class SyncTask : public Poco::Util::TimerTask {
 public:
-    explicit SyncTask(identity::Syncer& syncer) : syncer_(syncer) {}
+    SyncTask(identity::Syncer& syncer, std::function<void()> afterRun)
+        : syncer_(syncer), afterRun_(std::move(afterRun)) {}
     void run() override {
         try {
             if (!syncer_.isRunning()) syncer_.runIncremental();
         } catch (const std::exception& e) {
             Poco::Logger::get("hub.identity").error("scheduled sync failed: %s", std::string(e.what()));
         }
+        afterRun_();
     }
 
 private:
     identity::Syncer& syncer_;
+    std::function<void()> afterRun_;
+};
+
+// Offers committed identity.changed events to the plugins that provision
+// accounts. Reads the outbox (only what committed is there) past a cursor kept
+// in events_cursor under "hub:provisioning", so a restart resumes where it was.
+// Delivery to a plugin is best effort: a failure is logged, not retried.
+class ProvisioningForwarder {
+public:
+    ProvisioningForwarder(store::Database& db, host::PluginHost& plugins) : db_(db), plugins_(plugins) {}
+
+    void forward() {
+        std::lock_guard lock(mutex_);
+        try {
+            Poco::Data::Session s = db_.session();
+            Poco::Int64 cursor = 0;
+            std::string name = "hub:provisioning", type(events::EventType::IdentityChanged);
+            s << "SELECT seq FROM events_cursor WHERE consumer = ?", Poco::Data::Keywords::use(name),
+                Poco::Data::Keywords::into(cursor), Poco::Data::Keywords::now;
+            for (;;) {
+                std::vector<Poco::Int64> seqs;
+                std::vector<std::string> payloads;
+                s << "SELECT seq, payload FROM events_outbox WHERE type = ? AND seq > ? ORDER BY seq LIMIT 500",
+                    Poco::Data::Keywords::use(type), Poco::Data::Keywords::use(cursor),
+                    Poco::Data::Keywords::into(seqs), Poco::Data::Keywords::into(payloads), Poco::Data::Keywords::now;
+                if (seqs.empty()) break;
+                for (const auto& payload : payloads) plugins_.deliverEvent(type, payload);
+                cursor = seqs.back();
+                s << "INSERT INTO events_cursor(consumer, seq) VALUES(?, ?) ON CONFLICT(consumer) DO UPDATE SET seq = "
+                     "excluded.seq",
+                    Poco::Data::Keywords::use(name), Poco::Data::Keywords::use(cursor), Poco::Data::Keywords::now;
+            }
+        } catch (const std::exception& e) {
+            Poco::Logger::get("hub.identity").error("provisioning: %s", std::string(e.what()));
+        }
+    }
+
+private:
+    store::Database& db_;
+    host::PluginHost& plugins_;
+    std::mutex mutex_;
 };
 
 // approval.requested for an application that has just gone to in_review: the
@@ -285,8 +330,18 @@ int HubApplication::main(const std::vector<std::string>&) {
         // same transaction; the relay delivers from there.
         const std::string source = cfg.getString("events.source");
         events::Outbox::migrate(db);
-        flows::ApplicationService::Options flowOptions{
-            catalog::WorkingCalendar::fromFile(cfg.getString("calendar.file")), cfg.getInt("calendar.utcOffsetSeconds")};
+        // The holiday calendar: a configured file must load; without one (the
+        // embedded default is missing) due dates count Monday to Friday.
+        catalog::WorkingCalendar calendar;
+        const std::string defaultCalendar = "config/calendar/calendar.xml";
+        if (cfg.has("calendar.file")) {
+            calendar = catalog::WorkingCalendar::fromFile(cfg.getString("calendar.file"));
+        } else if (Poco::File(defaultCalendar).exists()) {
+            calendar = catalog::WorkingCalendar::fromFile(defaultCalendar);
+        } else {
+            log.warning("no holiday calendar (calendar.file): due dates count Monday to Friday only");
+        }
+        flows::ApplicationService::Options flowOptions{calendar, cfg.getInt("calendar.utcOffsetSeconds")};
         flowOptions.eventSink = [source](Poco::Data::Session& session, const std::string& type,
                                          const std::string& subject, const std::string& data) {
             events::Outbox::append(session, events::CloudEvent::create(type, source, subject, data));
@@ -317,10 +372,6 @@ int HubApplication::main(const std::vector<std::string>&) {
                                                                       change.subject + "s/" + change.id,
                                                                       change.toJson()));
                 });
-            syncTimer.scheduleAtFixedRate(new SyncTask(*syncer), 1000,
-                                          static_cast<long>(syncOptions.intervalSeconds) * 1000);
-            log.information("directory sync every %d s from %s", syncOptions.intervalSeconds,
-                            cfg.getString("identity.ldap.uri"));
         }
 
         host::PluginHost::Options hostOptions;
@@ -350,8 +401,42 @@ int HubApplication::main(const std::vector<std::string>&) {
                                                                        "plugins/" + plugin, json.str()));
             session.commit();
         };
+        soap::Client soapClient(httpClient);
+        hostOptions.database = &db;
+        hostOptions.soap = &soapClient;
+        // A plugin's events go through the outbox like the hub's own, each in its
+        // own transaction; only registered edu.campus.hub.* types are accepted.
+        hostOptions.emitEvent = [&db, source](const std::string& plugin, std::string_view json) -> int {
+            try {
+                Poco::JSON::Parser parser;
+                auto o = parser.parse(std::string(json)).extract<Poco::JSON::Object::Ptr>();
+                std::ostringstream data;
+                o->getObject("data")->stringify(data);
+                Poco::Data::Session session = db.session();
+                session.begin();
+                events::Outbox::append(session, events::CloudEvent::create(o->getValue<std::string>("type"),
+                                                                           source + "/plugins/" + plugin,
+                                                                           o->getValue<std::string>("subject"),
+                                                                           data.str()));
+                session.commit();
+                return CH_OK;
+            } catch (const events::EventError&) {
+                return CH_ERR_INVALID_ARGUMENT;
+            } catch (const std::exception&) {
+                return CH_ERR_UNAVAILABLE;
+            }
+        };
         auto plugins = std::make_unique<host::PluginHost>(hostOptions);
         plugins->loadAll();
+        ProvisioningForwarder provisioning(db, *plugins);
+        if (syncer) {
+            auto interval = identity::SyncOptions::fromConfig(
+                                *Poco::AutoPtr<Poco::Util::AbstractConfiguration>(cfg.createView("identity")))
+                                .intervalSeconds;
+            syncTimer.scheduleAtFixedRate(new SyncTask(*syncer, [&provisioning] { provisioning.forward(); }), 1000,
+                                          static_cast<long>(interval) * 1000);
+            log.information("directory sync every %d s from %s", interval, cfg.getString("identity.ldap.uri"));
+        }
         log.information("%z plugin(s) loaded, %z refused", plugins->list().size(), plugins->refusals().size());
 
         // Database work of the API runs here, never on the I/O threads.

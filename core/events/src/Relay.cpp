@@ -6,16 +6,20 @@
 #include <hub/zmq/Frames.h>
 #include <hub/zmq/ZapAuthenticator.h>
 
+#include <Poco/Data/SQLite/Utility.h>
 #include <Poco/Data/Statement.h>
 #include <Poco/Logger.h>
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <queue>
 #include <set>
+#include <sqlite3.h>
 #include <thread>
 #include <unordered_map>
 
@@ -29,6 +33,18 @@ namespace {
 Poco::Logger& logger() { return Poco::Logger::get("hub.events"); }
 
 std::int64_t nowMs() { return Outbox::nowMs(); }
+
+// The committer's busy handler. SQLite's default one (sqlite3_busy_timeout)
+// backs off to 100 ms between tries, so a writer that commits back to back (the
+// hub under load) can starve it for seconds; meanwhile acknowledged events keep
+// their window slots and delivery stops once the window is full. Trying every
+// 0.2 ms catches the short gaps between the other writer's transactions.
+// Gives up after about 10 s, like the store's busy timeout.
+extern "C" int retrySoon(void*, int count) {
+    if (count >= 50000) return 0;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    return 1;
+}
 
 // One outbox event as seen by one consumer.
 struct Item {
@@ -44,7 +60,7 @@ struct Item {
     std::int64_t dueAt = 0;     // earliest next send (backoff)
     bool flushed = false;       // settled state is committed (or needs no commit)
     bool holdsSlot = false;     // counts against the window
-    bool hasRow = false;        // an events_delivery row exists for it
+    bool hasRow = false;        // an events_delivery row exists, or will once the queued marks commit
     bool replay = false;        // replayed dead letter: not bound by subject order
     std::string lastError;
 
@@ -67,7 +83,10 @@ struct Consumer {
     std::set<std::int64_t> dirty;                               // state to commit
 
     std::int64_t loadedUpTo = 0;        // highest outbox seq loaded
-    std::int64_t persistedCursor = 0;   // events_cursor.seq
+    std::int64_t persistedCursor = 0;   // events_cursor.seq, as last reported by the committer
+    std::int64_t queuedCursor = 0;      // the cursor last handed to the committer
+    std::atomic<std::int64_t> durableCursor{0};  // persistedCursor, for the committer's pruning
+    bool sendBlocked = false;           // the last send failed (not connected, high-water mark)
     std::size_t slotsUsed = 0;
     std::int64_t unsettled = 0;
     bool lastLoadFull = false;
@@ -176,6 +195,44 @@ struct Consumer {
     }
 };
 
+// One durable change to a consumer's delivery state, handed from the delivery
+// thread to the committer. Only the latest mark of an event matters: a later one
+// replaces an earlier one that has not been committed yet.
+struct Mark {
+    enum class Kind { Delivered, Retry, Dead };
+    Kind kind = Kind::Retry;
+    // Delivered: write a delivery row (the event lies beyond the cursor, or a
+    // retry row exists). Dead: delete the event's retry row.
+    bool row = false;
+    int attempts = 0;
+    std::int64_t nextAttemptAt = 0;
+    std::string id, type, subject, lastError;  // Dead only
+};
+
+// Marks of one consumer not yet committed, and the cursor to store with them.
+struct PendingMarks {
+    std::map<std::int64_t, Mark> marks;
+    std::optional<std::int64_t> cursor;
+
+    bool empty() const { return marks.empty() && !cursor; }
+
+    // Newer marks (and cursor) win: the delivery thread hands them over in order.
+    void absorb(PendingMarks& newer) {
+        for (auto& [seq, mark] : newer.marks) marks[seq] = std::move(mark);
+        if (newer.cursor) cursor = newer.cursor;
+        newer.marks.clear();
+        newer.cursor.reset();
+    }
+};
+
+// What one commit made durable for one consumer, reported back to the delivery
+// thread so it can release window slots and move the cursor.
+struct Completion {
+    std::size_t consumer = 0;
+    std::vector<std::int64_t> settled;  // Delivered and Dead marks
+    std::optional<std::int64_t> cursor;
+};
+
 }  // namespace
 
 struct Relay::Impl {
@@ -192,10 +249,26 @@ struct Relay::Impl {
     std::unique_ptr<::zmq::socket_t> inbound;
     std::string inboundEp;
     std::string publishEp;
-    std::int64_t publishedUpTo = 0;
+    std::atomic<std::int64_t> publishedUpTo{0};
+
+    // The delivery thread never writes to the database: it hands marks to the
+    // committer thread (commitMutex, pending), which commits them in batches on
+    // its own session and reports back (doneMutex, completions), waking the
+    // delivery thread through an inproc socket pair.
+    std::mutex commitMutex;
+    std::condition_variable commitCv;
+    std::vector<PendingMarks> pending;  // one per consumer
+    bool commitStop = false;
+    std::mutex doneMutex;
+    std::vector<Completion> completions;
+    std::unique_ptr<::zmq::socket_t> wakeSend;  // committer thread only
+    std::unique_ptr<::zmq::socket_t> wakeRecv;  // delivery thread only
+    bool replayDeferred = false;                // delivery thread only
+    std::int64_t replayAt = 0;                  // when to look at deferred replays again
 
     std::thread outThread;
     std::thread inThread;
+    std::thread commitThread;
     std::atomic<bool> stopping{false};
     std::atomic<bool> isRunning{false};
     std::atomic<bool> replayRequested{false};
@@ -215,6 +288,7 @@ struct Relay::Impl {
     void openSockets();
     void runOutbound();
     void runInbound();
+    void runCommitter();
 
     void loadState(Poco::Data::Session& s, Consumer& c);
     void loadOutbox(Poco::Data::Session& s, Consumer& c, std::int64_t at);
@@ -223,7 +297,10 @@ struct Relay::Impl {
     void processTimers(Consumer& c, std::int64_t at);
     void sendReady(Consumer& c, std::int64_t at);
     void receiveAcks(Consumer& c, std::int64_t at);
-    bool flush(Poco::Data::Session& s);
+    void handOff();
+    void applyCompletions();
+    bool commitMarks(Poco::Data::Session& s, std::vector<PendingMarks>& work);
+    long pollTimeout(std::int64_t at) const;
     void publish(Poco::Data::Session& s);
     void updateMetrics(Poco::Data::Session& s, std::int64_t at);
     void prune(Poco::Data::Session& s, std::int64_t at);
@@ -264,6 +341,15 @@ void Relay::Impl::openSockets() {
         pub->bind(cfg.publishEndpoint);
         publishEp = hub::zmq::boundEndpoint(*pub);
     }
+    {
+        std::string wake = "inproc://hub.events.wake." + std::to_string(reinterpret_cast<std::uintptr_t>(this));
+        wakeRecv = std::make_unique<::zmq::socket_t>(ctx, ::zmq::socket_type::pair);
+        wakeRecv->set(::zmq::sockopt::linger, 0);
+        wakeRecv->bind(wake);
+        wakeSend = std::make_unique<::zmq::socket_t>(ctx, ::zmq::socket_type::pair);
+        wakeSend->set(::zmq::sockopt::linger, 0);
+        wakeSend->connect(wake);
+    }
     if (!cfg.inboundEndpoint.empty()) {
         inbound = std::make_unique<::zmq::socket_t>(ctx, ::zmq::socket_type::router);
         hub::zmq::applyDefaultOptions(*inbound);
@@ -283,6 +369,8 @@ void Relay::Impl::loadState(Poco::Data::Session& s, Consumer& c) {
     std::vector<Int64> cursor;
     s << "SELECT seq FROM events_cursor WHERE consumer = ?", use(name), into(cursor), now;
     c.persistedCursor = cursor.empty() ? 0 : cursor.front();
+    c.queuedCursor = c.persistedCursor;
+    c.durableCursor = c.persistedCursor;
     c.loadedUpTo = c.persistedCursor;
 
     std::vector<Int64> seqs, nextAt, delivered;
@@ -344,7 +432,13 @@ void Relay::Impl::loadReplays(Poco::Data::Session& s, Consumer& c, std::int64_t 
         auto found = c.items.find(seq);
         if (found != c.items.end()) {
             Item& it = found->second;
-            if (it.state != Item::State::Dead || !it.flushed) continue;
+            if (it.state == Item::State::Dead && !it.flushed) {
+                // replay() found the dead letter committed before the committer's
+                // report of it reached this thread: look again shortly.
+                replayDeferred = true;
+                continue;
+            }
+            if (it.state != Item::State::Dead) continue;
             it.state = Item::State::Waiting;
             it.attempts = 0;
             it.dueAt = 0;
@@ -443,6 +537,7 @@ void Relay::Impl::sendReady(Consumer& c, std::int64_t at) {
         } catch (const ::zmq::error_t& e) {
             logger().error("send to consumer %s failed: %s", c.cfg.name, std::string(e.what()));
         }
+        c.sendBlocked = !sent;
         if (!sent) break;  // not connected, or high-water mark: try again next round
         c.ready.erase(c.ready.begin());
         it.state = Item::State::InFlight;
@@ -481,58 +576,137 @@ void Relay::Impl::receiveAcks(Consumer& c, std::int64_t at) {
     }
 }
 
-bool Relay::Impl::flush(Poco::Data::Session& s) {
-    struct Plan {
-        Consumer* c;
-        std::int64_t cursor;
-    };
-    std::vector<Plan> plans;
-    for (auto& c : consumers) {
-        std::int64_t next = c->nextCursor();
-        if (!c->dirty.empty() || next != c->persistedCursor) plans.push_back({c.get(), next});
-    }
-    if (plans.empty()) return false;
-    std::int64_t stamp = nowMs();
-    try {
-        s.begin();
-        for (const auto& [c, cursor] : plans) {
-            std::string name = c->cfg.name;
-            std::vector<std::string> doneName, retryName, deadName;
-            std::vector<Int64> doneSeq, doneAttempts, retrySeq, retryAttempts, retryNext, deadSeq,
-                deadAttempts, dropSeq, deadAt;
-            std::vector<std::string> deadId, deadType, deadSubject, deadError;
-            for (auto seq : c->dirty) {
-                auto found = c->items.find(seq);
-                if (found == c->items.end()) continue;
-                const Item& it = found->second;
+// Delivery thread: turns the dirty items into marks for the committer. Runs
+// every flushIntervalMs, or at once when half a window waits on it. Settled
+// items keep their window slot until applyCompletions() hears they are durable.
+void Relay::Impl::handOff() {
+    bool any = false;
+    {
+        std::lock_guard lock(commitMutex);
+        for (std::size_t i = 0; i < consumers.size(); ++i) {
+            Consumer& c = *consumers[i];
+            std::int64_t next = c.nextCursor();
+            if (c.dirty.empty() && next == c.queuedCursor) continue;
+            PendingMarks& p = pending[i];
+            for (auto seq : c.dirty) {
+                auto found = c.items.find(seq);
+                if (found == c.items.end()) continue;
+                Item& it = found->second;
+                Mark m;
+                m.attempts = it.attempts;
                 switch (it.state) {
                 case Item::State::Acked:
-                    if (it.hasRow || seq > cursor) {
-                        doneName.push_back(name);
-                        doneSeq.push_back(seq);
-                        doneAttempts.push_back(it.attempts);
-                    }
+                    m.kind = Mark::Kind::Delivered;
+                    m.row = it.hasRow || seq > next;
                     break;
                 case Item::State::Dead:
-                    deadName.push_back(name);
-                    deadSeq.push_back(seq);
-                    deadId.push_back(it.id);
-                    deadType.push_back(it.type);
-                    deadSubject.push_back(it.subject);
-                    deadAttempts.push_back(it.attempts);
-                    deadError.push_back(it.lastError);
-                    deadAt.push_back(stamp);
-                    if (it.hasRow) dropSeq.push_back(seq);
+                    m.kind = Mark::Kind::Dead;
+                    m.row = it.hasRow;
+                    m.id = it.id;
+                    m.type = it.type;
+                    m.subject = it.subject;
+                    m.lastError = it.lastError;
+                    // Marks commit in order, so later marks may rely on this.
+                    it.hasRow = false;
                     break;
                 case Item::State::Waiting:
                 case Item::State::InFlight:
-                    retryName.push_back(name);
-                    retrySeq.push_back(seq);
-                    retryAttempts.push_back(it.attempts);
-                    retryNext.push_back(it.dueAt);
+                    m.kind = Mark::Kind::Retry;
+                    m.nextAttemptAt = it.dueAt;
+                    it.hasRow = true;
                     break;
                 }
+                p.marks[seq] = std::move(m);
             }
+            if (next != c.queuedCursor) {
+                p.cursor = next;
+                c.queuedCursor = next;
+            }
+            c.dirty.clear();
+            any = true;
+        }
+    }
+    if (any) commitCv.notify_one();
+}
+
+// Delivery thread: what the committer made durable releases its window slots.
+void Relay::Impl::applyCompletions() {
+    std::vector<Completion> done;
+    {
+        std::lock_guard lock(doneMutex);
+        done.swap(completions);
+    }
+    for (const auto& d : done) {
+        Consumer& c = *consumers[d.consumer];
+        for (auto seq : d.settled) {
+            auto found = c.items.find(seq);
+            if (found == c.items.end()) continue;
+            Item& it = found->second;
+            // An event replayed since (and so unsettled again) keeps its state.
+            if (!it.settled()) continue;
+            it.flushed = true;
+            c.releaseSlot(it);
+        }
+        if (d.cursor) c.persistedCursor = *d.cursor;
+        c.eraseSettledFront();
+    }
+}
+
+// Committer thread: writes the marks of every consumer in one transaction.
+// Returns false (and keeps `work`) if the transaction failed.
+bool Relay::Impl::commitMarks(Poco::Data::Session& s, std::vector<PendingMarks>& work) {
+    std::int64_t stamp = nowMs();
+    std::vector<std::string> doneName, retryName, deadName, dropName;
+    std::vector<Int64> doneSeq, doneAttempts, retrySeq, retryAttempts, retryNext, deadSeq, deadAttempts,
+        dropSeq, deadAt;
+    std::vector<std::string> deadId, deadType, deadSubject, deadError;
+    std::vector<std::string> cursorName;
+    std::vector<Int64> cursorSeq;
+    for (std::size_t i = 0; i < work.size(); ++i) {
+        const std::string& name = consumers[i]->cfg.name;
+        for (const auto& [seq, m] : work[i].marks) {
+            switch (m.kind) {
+            case Mark::Kind::Delivered:
+                if (m.row) {
+                    doneName.push_back(name);
+                    doneSeq.push_back(seq);
+                    doneAttempts.push_back(m.attempts);
+                }
+                break;
+            case Mark::Kind::Dead:
+                deadName.push_back(name);
+                deadSeq.push_back(seq);
+                deadId.push_back(m.id);
+                deadType.push_back(m.type);
+                deadSubject.push_back(m.subject);
+                deadAttempts.push_back(m.attempts);
+                deadError.push_back(m.lastError);
+                deadAt.push_back(stamp);
+                if (m.row) {
+                    dropName.push_back(name);
+                    dropSeq.push_back(seq);
+                }
+                break;
+            case Mark::Kind::Retry:
+                retryName.push_back(name);
+                retrySeq.push_back(seq);
+                retryAttempts.push_back(m.attempts);
+                retryNext.push_back(m.nextAttemptAt);
+                break;
+            }
+        }
+        if (work[i].cursor) {
+            cursorName.push_back(name);
+            cursorSeq.push_back(*work[i].cursor);
+        }
+    }
+    bool writes = !doneSeq.empty() || !retrySeq.empty() || !deadSeq.empty() || !cursorSeq.empty();
+    if (writes) {
+        try {
+            // Every statement below writes, so the transaction asks for the write
+            // lock with its first statement and waits (busy timeout) only here,
+            // never on the delivery thread.
+            s.begin();
             if (!doneSeq.empty()) {
                 std::vector<Int64> at(doneSeq.size(), stamp);
                 s << "INSERT INTO events_delivery(consumer, seq, attempts, next_attempt_at, delivered_at) "
@@ -555,46 +729,102 @@ bool Relay::Impl::flush(Poco::Data::Session& s) {
                     use(deadAttempts), use(deadError), use(deadAt), now;
             }
             if (!dropSeq.empty()) {
-                std::vector<std::string> dropName(dropSeq.size(), name);
-                s << "DELETE FROM events_delivery WHERE consumer = ? AND seq = ?", use(dropName),
-                    use(dropSeq), now;
+                s << "DELETE FROM events_delivery WHERE consumer = ? AND seq = ?", use(dropName), use(dropSeq),
+                    now;
             }
-            if (cursor != c->persistedCursor) {
-                Int64 value = cursor;
+            if (!cursorSeq.empty()) {
                 s << "INSERT INTO events_cursor(consumer, seq) VALUES(?, ?) "
                      "ON CONFLICT(consumer) DO UPDATE SET seq = excluded.seq",
-                    use(name), use(value), now;
+                    use(cursorName), use(cursorSeq), now;
                 s << "DELETE FROM events_delivery WHERE consumer = ? AND seq <= ? AND delivered_at IS NOT NULL",
-                    use(name), use(value), now;
+                    use(cursorName), use(cursorSeq), now;
             }
+            s.commit();
+        } catch (const Poco::Exception& e) {
+            try {
+                if (s.isTransaction()) s.rollback();
+            } catch (const Poco::Exception&) {
+            }
+            logger().error("committing delivery state failed (will retry): %s", e.displayText());
+            return false;
         }
-        s.commit();
-    } catch (const Poco::Exception& e) {
-        if (s.isTransaction()) s.rollback();
-        logger().error("committing delivery state failed (will retry): %s", e.displayText());
-        return false;
     }
-    for (const auto& [c, cursor] : plans) {
-        for (auto seq : c->dirty) {
-            auto found = c->items.find(seq);
-            if (found == c->items.end()) continue;
-            Item& it = found->second;
-            if (it.settled()) {
-                it.flushed = true;
-                c->releaseSlot(it);
-                if (it.state == Item::State::Dead) {
-                    ++deadLetterCount;
-                    it.hasRow = false;
-                }
-            } else {
-                it.hasRow = true;
-            }
+    deadLetterCount += static_cast<std::int64_t>(deadSeq.size());
+    std::vector<Completion> done;
+    for (std::size_t i = 0; i < work.size(); ++i) {
+        if (work[i].empty()) continue;
+        Completion d;
+        d.consumer = i;
+        for (const auto& [seq, m] : work[i].marks)
+            if (m.kind != Mark::Kind::Retry) d.settled.push_back(seq);
+        d.cursor = work[i].cursor;
+        if (d.cursor) consumers[i]->durableCursor = *d.cursor;
+        done.push_back(std::move(d));
+        work[i] = PendingMarks{};
+    }
+    if (!done.empty()) {
+        {
+            std::lock_guard lock(doneMutex);
+            for (auto& d : done) completions.push_back(std::move(d));
         }
-        c->dirty.clear();
-        c->persistedCursor = cursor;
-        c->eraseSettledFront();
+        try {
+            // A full pipe means a wake-up is already waiting.
+            wakeSend->send(::zmq::const_buffer("", 0), ::zmq::send_flags::dontwait);
+        } catch (const ::zmq::error_t&) {
+        }
     }
     return true;
+}
+
+void Relay::Impl::runCommitter() {
+    Poco::Data::Session s = db.session();
+    try {
+        sqlite3* handle = Poco::Data::SQLite::Utility::dbHandle(s);
+        // The pool hands this connection out again after us; Database::session()
+        // sets its busy timeout then, which replaces this handler.
+        sqlite3_busy_handler(handle, &retrySoon, nullptr);
+    } catch (const Poco::Exception& e) {
+        logger().warning("relay committer keeps SQLite's default busy handler: %s", e.displayText());
+    }
+    std::vector<PendingMarks> work(consumers.size());
+    std::int64_t lastPrune = nowMs();
+    int failures = 0;
+    for (;;) {
+        bool finishing = false;
+        {
+            std::unique_lock lock(commitMutex);
+            commitCv.wait_for(lock, std::chrono::milliseconds(500), [&] {
+                return commitStop || std::any_of(pending.begin(), pending.end(),
+                                                 [](const PendingMarks& p) { return !p.empty(); });
+            });
+            for (std::size_t i = 0; i < work.size(); ++i) work[i].absorb(pending[i]);
+            finishing = commitStop;
+        }
+        bool hasWork = std::any_of(work.begin(), work.end(), [](const PendingMarks& p) { return !p.empty(); });
+        if (hasWork) {
+            if (commitMarks(s, work)) {
+                failures = 0;
+            } else {
+                ++failures;
+                if (finishing && failures >= 3) {
+                    logger().error("relay stopped with delivery state not committed: those events will be sent again");
+                    return;
+                }
+                // Keep the marks (newer ones merge on top) and try again after a pause.
+                std::unique_lock lock(commitMutex);
+                long pause = std::min(1000L, 25L << std::min(failures, 6));
+                commitCv.wait_for(lock, std::chrono::milliseconds(pause), [&] { return commitStop; });
+                continue;
+            }
+        } else if (finishing) {
+            return;
+        }
+        std::int64_t t = nowMs();
+        if (t - lastPrune >= 60000) {
+            prune(s, t);
+            lastPrune = t;
+        }
+    }
 }
 
 void Relay::Impl::publish(Poco::Data::Session& s) {
@@ -654,7 +884,7 @@ void Relay::Impl::prune(Poco::Data::Session& s, std::int64_t at) {
     Int64 horizon = at - static_cast<std::int64_t>(cfg.retentionHours) * 3600 * 1000;
     Int64 settled = publishedUpTo;
     if (!pub) settled = std::numeric_limits<Int64>::max();
-    for (auto& c : consumers) settled = std::min<Int64>(settled, c->persistedCursor);
+    for (auto& c : consumers) settled = std::min<Int64>(settled, c->durableCursor.load());
     try {
         // Dead letters and pending replays keep their event for replay.
         s << "DELETE FROM events_outbox WHERE seq <= ? AND created_at < ? "
@@ -667,7 +897,26 @@ void Relay::Impl::prune(Poco::Data::Session& s, std::int64_t at) {
     }
 }
 
+// How long the delivery loop may wait in zmq::poll: not at all while there is
+// work it can do now, else until the next timer, at most pollIntervalMs (the
+// outbox is polled, so that is the latency floor for new events).
+long Relay::Impl::pollTimeout(std::int64_t at) const {
+    if (replayRequested) return 0;
+    std::int64_t timeout = cfg.pollIntervalMs;
+    if (replayDeferred) timeout = std::min(timeout, replayAt - at);
+    for (const auto& c : consumers) {
+        if (c->lastLoadFull) return 0;
+        if (!c->ready.empty() && c->slotsUsed < c->cfg.window && !c->sendBlocked) return 0;
+        if (!c->dueTimers.empty()) timeout = std::min(timeout, c->dueTimers.top().first - at);
+        if (!c->ackTimers.empty()) timeout = std::min(timeout, std::get<0>(c->ackTimers.top()) - at);
+    }
+    return static_cast<long>(std::max<std::int64_t>(0, timeout));
+}
+
 void Relay::Impl::runOutbound() {
+    // Reads only: the outbox, delivery state, metrics. In WAL mode readers do not
+    // wait for the writer, so neither the hub's transactions nor the committer's
+    // fsyncs hold up delivery.
     Poco::Data::Session s = db.session();
     try {
         for (auto& c : consumers) loadState(s, *c);
@@ -681,13 +930,18 @@ void Relay::Impl::runOutbound() {
     }
     std::vector<::zmq::pollitem_t> poll;
     for (auto& c : consumers) poll.push_back({c->socket->handle(), 0, ZMQ_POLLIN, 0});
+    poll.push_back({wakeRecv->handle(), 0, ZMQ_POLLIN, 0});
 
-    std::int64_t lastLoad = 0, lastFlush = 0, lastMetrics = 0, lastPrune = nowMs();
+    std::int64_t lastLoad = 0, lastFlush = 0, lastMetrics = 0;
     while (!stopping) {
         try {
             std::int64_t t = nowMs();
-            if (replayRequested.exchange(false))
+            applyCompletions();
+            if (replayRequested.exchange(false) || (replayDeferred && t >= replayAt)) {
+                replayDeferred = false;
                 for (auto& c : consumers) loadReplays(s, *c, t);
+                if (replayDeferred) replayAt = t + 10;
+            }
             bool more = std::any_of(consumers.begin(), consumers.end(),
                                     [](const auto& c) { return c->lastLoadFull; });
             if (more || t - lastLoad >= cfg.pollIntervalMs) {
@@ -699,31 +953,28 @@ void Relay::Impl::runOutbound() {
                 processTimers(*c, t);
                 sendReady(*c, t);
             }
-            more = std::any_of(consumers.begin(), consumers.end(),
-                               [](const auto& c) { return c->lastLoadFull; });
-            long timeout = more ? 0 : cfg.pollIntervalMs;
-            if (!poll.empty()) ::zmq::poll(poll, std::chrono::milliseconds(timeout));
-            else std::this_thread::sleep_for(std::chrono::milliseconds(timeout));
+            ::zmq::poll(poll, std::chrono::milliseconds(pollTimeout(t)));
+            if (poll.back().revents & ZMQ_POLLIN) {
+                ::zmq::message_t wake;
+                while (wakeRecv->recv(wake, ::zmq::recv_flags::dontwait)) {
+                }
+            }
             t = nowMs();
-            // Commit delivered marks every flushIntervalMs, or at once when half a
-            // window waits on them: fewer commits means less contention for the
-            // write lock with the hub's own transactions, and a full window stalls.
+            // Hand delivered marks to the committer every flushIntervalMs, or at
+            // once when half a window waits on them: fewer commits means less
+            // contention for the write lock with the hub's own transactions.
             bool pressing = false;
             for (auto& c : consumers) {
                 receiveAcks(*c, t);
                 pressing = pressing || c->dirty.size() * 2 >= c->cfg.window;
             }
             if (pressing || t - lastFlush >= cfg.flushIntervalMs) {
-                flush(s);
+                handOff();
                 lastFlush = t;
             }
             if (t - lastMetrics >= 100) {
                 updateMetrics(s, t);
                 lastMetrics = t;
-            }
-            if (t - lastPrune >= 60000) {
-                prune(s, t);
-                lastPrune = t;
             }
         } catch (const ::zmq::error_t& e) {
             if (e.num() != EINTR) logger().error("relay socket error: %s", std::string(e.what()));
@@ -732,19 +983,9 @@ void Relay::Impl::runOutbound() {
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
     }
-    // Commit what was acknowledged, so a clean stop causes no redelivery.
-    for (int i = 0; i < 3; ++i) {
-        try {
-            flush(s);
-            break;
-        } catch (const Poco::Exception& e) {
-            logger().error("final flush failed: %s", e.displayText());
-        }
-    }
-    try {
-        updateMetrics(s, nowMs());
-    } catch (const Poco::Exception&) {
-    }
+    // The committer commits what was acknowledged before it stops (see stop()),
+    // so a clean stop causes no redelivery.
+    handOff();
 }
 
 // ---------------------------------------------------------------- inbound
@@ -866,10 +1107,16 @@ void Relay::start() {
         impl_->consumers.clear();
         impl_->pub.reset();
         impl_->inbound.reset();
+        impl_->wakeSend.reset();
+        impl_->wakeRecv.reset();
         impl_->zap.reset();
         throw;
     }
     impl_->stopping = false;
+    impl_->commitStop = false;
+    impl_->pending.assign(impl_->consumers.size(), PendingMarks{});
+    impl_->completions.clear();
+    impl_->commitThread = std::thread([this] { impl_->runCommitter(); });
     impl_->outThread = std::thread([this] { impl_->runOutbound(); });
     if (impl_->inbound) impl_->inThread = std::thread([this] { impl_->runInbound(); });
     impl_->isRunning = true;
@@ -880,8 +1127,24 @@ void Relay::stop() {
     if (!impl_->isRunning) return;
     impl_->stopping = true;
     if (impl_->outThread.joinable()) impl_->outThread.join();
+    {
+        // After the delivery thread's last hand-off: commit it, then end.
+        std::lock_guard commitLock(impl_->commitMutex);
+        impl_->commitStop = true;
+    }
+    impl_->commitCv.notify_one();
+    if (impl_->commitThread.joinable()) impl_->commitThread.join();
     if (impl_->inThread.joinable()) impl_->inThread.join();
+    try {
+        impl_->applyCompletions();
+        Poco::Data::Session s = impl_->db.session();
+        impl_->updateMetrics(s, Outbox::nowMs());
+    } catch (const Poco::Exception& e) {
+        logger().warning("relay metrics after stop: %s", e.displayText());
+    }
     impl_->consumers.clear();
+    impl_->wakeSend.reset();
+    impl_->wakeRecv.reset();
     impl_->pub.reset();
     impl_->inbound.reset();
     impl_->zap.reset();

@@ -1,9 +1,13 @@
 #include "hub/host/LoadedPlugin.h"
 
 #include "hub/http/Client.h"
+#include "hub/soap/Client.h"
+#include "hub/store/Database.h"
 
 #include <campushub/plugin.h>
 
+#include <Poco/Data/LOB.h>
+#include <Poco/Data/Session.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -14,6 +18,7 @@
 #include <boost/dll/shared_library.hpp>
 
 #include <cstring>
+#include <ctime>
 #include <set>
 #include <sstream>
 
@@ -138,7 +143,180 @@ void hostHttpRequest(ch_host* host, ch_call* call, const ch_http_request* reques
     }
 }
 
-const ch_host_api kHostApi = [] {
+// ---- emit_event ----
+
+bool validUtf8(std::string_view s) {
+    std::size_t i = 0;
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const std::size_t n = s.size();
+    while (i < n) {
+        unsigned char c = p[i];
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        std::size_t len;
+        std::uint32_t cp;
+        if ((c & 0xE0) == 0xC0) len = 2, cp = c & 0x1F;
+        else if ((c & 0xF0) == 0xE0) len = 3, cp = c & 0x0F;
+        else if ((c & 0xF8) == 0xF0) len = 4, cp = c & 0x07;
+        else return false;
+        if (i + len > n) return false;
+        for (std::size_t k = 1; k < len; ++k) {
+            if ((p[i + k] & 0xC0) != 0x80) return false;
+            cp = (cp << 6) | (p[i + k] & 0x3F);
+        }
+        // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+ch_status hostEmitEvent(ch_host* host, ch_buffer eventJson) {
+    try {
+        if (!host || !host->services.emitEvent) return CH_ERR_UNAVAILABLE;
+        std::string_view json = view(eventJson);
+        if (std::string problem = checkEvent(json); !problem.empty()) {
+            if (host->services.logger)
+                host->services.logger->warning("event refused: %s", problem);
+            return CH_ERR_INVALID_ARGUMENT;
+        }
+        int rc = host->services.emitEvent(host->name, json);
+        return rc >= CH_OK && rc <= CH_ERR_INTERNAL ? static_cast<ch_status>(rc) : CH_ERR_INTERNAL;
+    } catch (const std::exception& e) {
+        if (host && host->services.logger) host->services.logger->error("event not emitted: %s", std::string(e.what()));
+        return CH_ERR_INTERNAL;
+    } catch (...) {
+        return CH_ERR_INTERNAL;
+    }
+}
+
+// ---- kv_get / kv_put / kv_delete ----
+
+bool validKey(std::string_view key) { return !key.empty() && key.size() <= kMaxKvKeyBytes && validUtf8(key); }
+
+void logStoreError(ch_host* host, const char* what, const std::exception& e) {
+    if (host && host->services.logger) host->services.logger->error("%s failed: %s", std::string(what), std::string(e.what()));
+}
+
+int hostKvGet(ch_host* host, ch_buffer key, ch_sink sink) {
+    using namespace Poco::Data::Keywords;
+    try {
+        if (!host || !host->services.database || !validKey(view(key))) return 0;
+        std::string k(view(key));
+        std::vector<Poco::Data::BLOB> values;
+        Poco::Data::Session session = host->services.database->session();
+        session << "SELECT value FROM host_plugin_kv WHERE plugin = ? AND key = ?", use(host->name), use(k),
+            into(values), now;
+        if (values.empty()) return 0;
+        const auto& v = values.front();
+        sink.fn(sink.ctx, CH_OK, v.rawContent() ? reinterpret_cast<const char*>(v.rawContent()) : "", v.size());
+        return 1;
+    } catch (const std::exception& e) {
+        logStoreError(host, "kv_get", e);
+        return 0;
+    } catch (...) {
+        return 0;
+    }
+}
+
+ch_status hostKvPut(ch_host* host, ch_buffer key, ch_buffer value) {
+    using namespace Poco::Data::Keywords;
+    try {
+        if (!host || !host->services.database) return CH_ERR_UNAVAILABLE;
+        if (!validKey(view(key))) return CH_ERR_INVALID_ARGUMENT;
+        std::string_view v = view(value);
+        if (v.size() > kMaxKvValueBytes) return CH_ERR_INVALID_ARGUMENT;
+        std::string k(view(key));
+        Poco::Data::BLOB blob(reinterpret_cast<const unsigned char*>(v.data()), v.size());
+        Poco::Int64 updated = static_cast<Poco::Int64>(std::time(nullptr)) * 1000;
+        Poco::Data::Session session = host->services.database->session();
+        // One statement: a concurrent put of the same key cannot fail on the key.
+        session << "INSERT INTO host_plugin_kv(plugin, key, value, updated_at) VALUES (?, ?, ?, ?) "
+                   "ON CONFLICT(plugin, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            use(host->name), use(k), use(blob), use(updated), now;
+        return CH_OK;
+    } catch (const std::exception& e) {
+        logStoreError(host, "kv_put", e);
+        return CH_ERR_UNAVAILABLE;
+    } catch (...) {
+        return CH_ERR_INTERNAL;
+    }
+}
+
+ch_status hostKvDelete(ch_host* host, ch_buffer key) {
+    using namespace Poco::Data::Keywords;
+    try {
+        if (!host || !host->services.database) return CH_ERR_UNAVAILABLE;
+        if (!validKey(view(key))) return CH_ERR_INVALID_ARGUMENT;
+        std::string k(view(key));
+        Poco::Data::Session session = host->services.database->session();
+        session << "DELETE FROM host_plugin_kv WHERE plugin = ? AND key = ?", use(host->name), use(k), now;
+        return CH_OK;  // deleting what is not there is not an error
+    } catch (const std::exception& e) {
+        logStoreError(host, "kv_delete", e);
+        return CH_ERR_UNAVAILABLE;
+    } catch (...) {
+        return CH_ERR_INTERNAL;
+    }
+}
+
+// ---- soap_call ----
+
+void hostSoapCall(ch_host* host, ch_call* call, ch_buffer endpoint, ch_buffer action, ch_buffer envelope,
+                  ch_sink sink) {
+    auto answer = [&](ch_status status, const std::string& data) { sink.fn(sink.ctx, status, data.data(), data.size()); };
+    auto problem = [](const std::string& detail) {
+        Poco::JSON::Object o;
+        o.set("detail", detail);
+        std::ostringstream s;
+        o.stringify(s);
+        return s.str();
+    };
+    try {
+        if (!host || !host->services.soap) return answer(CH_ERR_UNAVAILABLE, problem("no SOAP service"));
+        std::chrono::milliseconds timeout(30000);
+        if (call) {
+            timeout = std::chrono::milliseconds(callRemainingMs(call));
+            if (timeout.count() == 0) return answer(CH_ERR_TIMEOUT, problem("the call's deadline has passed"));
+        }
+        soap::Response r = host->services.soap->call(view(endpoint), view(action), view(envelope), timeout);
+        answer(CH_OK, r.envelope);
+    } catch (const soap::CallError& e) {
+        ch_status status = CH_ERR_UNAVAILABLE;
+        switch (e.failure()) {
+        case soap::Failure::InvalidRequest: status = CH_ERR_INVALID_ARGUMENT; break;
+        case soap::Failure::Timeout: status = CH_ERR_TIMEOUT; break;
+        // A fault that blames the request is the caller's to fix; the vendor system is fine.
+        case soap::Failure::Fault: status = e.fault().sender ? CH_ERR_INVALID_ARGUMENT : CH_ERR_UNAVAILABLE; break;
+        default: status = CH_ERR_UNAVAILABLE; break;
+        }
+        Poco::JSON::Object o;
+        o.set("detail", std::string(e.what()));
+        if (e.failure() == soap::Failure::Fault) {
+            Poco::JSON::Object f;
+            f.set("code", e.fault().code);
+            f.set("reason", e.fault().reason);
+            f.set("detail", e.fault().detail);
+            o.set("fault", f);
+        }
+        if (e.httpStatus()) o.set("http_status", e.httpStatus());
+        std::ostringstream s;
+        o.stringify(s);
+        answer(status, s.str());
+    } catch (const std::exception& e) {
+        answer(CH_ERR_INTERNAL, problem(e.what()));
+    } catch (...) {
+        answer(CH_ERR_INTERNAL, problem("unexpected failure in the SOAP service"));
+    }
+}
+
+// The table a plugin gets: a service the host was not given is NULL, so a
+// plugin can test for it (in hub-plugin-worker: emit_event and kv_*).
+ch_host_api hostApiFor(const PluginServices& services) {
     ch_host_api api{};
     api.struct_size = sizeof api;
     api.abi_major = CH_ABI_VERSION_MAJOR;
@@ -148,8 +326,15 @@ const ch_host_api kHostApi = [] {
     api.call_remaining_ms = &callRemainingMs;
     api.call_caller = &callCaller;
     api.http_request = &hostHttpRequest;
+    if (services.emitEvent) api.emit_event = &hostEmitEvent;
+    if (services.database) {
+        api.kv_get = &hostKvGet;
+        api.kv_put = &hostKvPut;
+        api.kv_delete = &hostKvDelete;
+    }
+    if (services.soap) api.soap_call = &hostSoapCall;
     return api;
-}();
+}
 
 std::string configJson(Poco::Util::AbstractConfiguration* config) {
     Poco::JSON::Object out;
@@ -165,9 +350,45 @@ std::string configJson(Poco::Util::AbstractConfiguration* config) {
 
 }  // namespace
 
+std::string checkEvent(std::string_view json) {
+    if (json.size() > kMaxEventBytes)
+        return "event of " + std::to_string(json.size()) + " bytes exceeds the limit of " +
+               std::to_string(kMaxEventBytes);
+    if (!validUtf8(json)) return "event is not valid UTF-8";
+    Poco::Dynamic::Var parsed;
+    try {
+        Poco::JSON::Parser parser;
+        parsed = parser.parse(std::string(json));
+    } catch (const std::exception& e) {
+        return std::string("event is not valid JSON: ") + e.what();
+    }
+    if (parsed.type() != typeid(Poco::JSON::Object::Ptr)) return "event is not a JSON object";
+    auto o = parsed.extract<Poco::JSON::Object::Ptr>();
+    auto isString = [&](const char* k) { return o->has(k) && o->get(k).isString(); };
+    if (!isString("type")) return "event has no \"type\" string";
+    std::string type = o->getValue<std::string>("type");
+    if (type.rfind("edu.campus.hub.", 0) != 0 || type.size() == 15)
+        return "event type '" + type.substr(0, 200) + "' is not under edu.campus.hub.";
+    if (!isString("subject")) return "event has no \"subject\" string";
+    if (!o->isObject("data")) return "event has no \"data\" object";
+    return {};
+}
+
+void migrateStore(store::Database& db) {
+    db.migrate("host", {{1,
+                         {"CREATE TABLE host_plugin_kv ("
+                          " plugin VARCHAR(64) NOT NULL,"
+                          " key VARCHAR(256) NOT NULL,"
+                          // Nullable: Poco binds an empty BLOB as NULL; NULL reads back as "".
+                          " value BLOB,"
+                          " updated_at BIGINT NOT NULL,"
+                          " PRIMARY KEY (plugin, key))"}}});
+}
+
 struct LoadedPlugin::Impl {
     boost::dll::shared_library library;  // first member: destroyed last
     ch_plugin_api api{};
+    ch_host_api hostApi{};  // what this instance was given; lives as long as it
     ch_host host;
     ch_plugin* instance = nullptr;
 };
@@ -208,12 +429,20 @@ LoadedPlugin::LoadedPlugin(Manifest manifest, const std::string& libraryPath, Pl
         if (key.required && (!services.config || !services.config->hasProperty(key.name)))
             throw LoadError(name + ": required config key '" + key.name + "' is not set");
 
+    if (services.database) {
+        try {
+            migrateStore(*services.database);
+        } catch (const std::exception& e) {
+            throw LoadError(name + ": cannot prepare the key-value store: " + e.what());
+        }
+    }
     impl_->host.services = services;
     impl_->host.name = name;
+    impl_->hostApi = hostApiFor(impl_->host.services);
     std::string config = configJson(services.config);
     Captured error;
     ch_plugin* instance = nullptr;
-    ch_status rc = impl_->api.create(&kHostApi, &impl_->host, buffer(config), &instance, error.sink());
+    ch_status rc = impl_->api.create(&impl_->hostApi, &impl_->host, buffer(config), &instance, error.sink());
     if (rc != CH_OK || !instance)
         throw LoadError(name + ": create failed: " + (error.called ? error.data : "status " + std::to_string(rc)));
     impl_->instance = instance;
@@ -276,6 +505,24 @@ CallResult LoadedPlugin::health() noexcept {
         return {result.status, std::move(result.data)};
     } catch (...) {
         return {CH_ERR_INTERNAL, "failure while asking the plugin's health"};
+    }
+}
+
+}  // namespace hub::host
+
+namespace hub::host {
+
+CallResult LoadedPlugin::onEvent(std::string_view eventJson) noexcept {
+    try {
+        if (!impl_->api.on_event) return {CH_OK, "{}"};
+        Captured result;
+        impl_->api.on_event(impl_->instance, buffer(eventJson), result.sink());
+        if (!result.called) return {CH_ERR_INTERNAL, "the plugin gave no answer to the event"};
+        return {result.status, std::move(result.data)};
+    } catch (const std::exception& e) {
+        return {CH_ERR_INTERNAL, std::string("the plugin threw while handling the event: ") + e.what()};
+    } catch (...) {
+        return {CH_ERR_INTERNAL, "the plugin threw while handling the event"};
     }
 }
 

@@ -15,6 +15,7 @@ namespace {
 
 constexpr const char* kNamespace = "urn:campushub:plugin:1";
 constexpr std::size_t kMaxManifestBytes = 256 * 1024;
+constexpr const char* kIdentityChanged = "edu.campus.hub.identity.changed";
 
 const xml::Schema& schema() {
     static const xml::Schema compiled = xml::Schema::fromMemory(kPluginXsd, "plugin.xsd");
@@ -35,6 +36,10 @@ std::string describe(const std::vector<xml::Error>& errors) {
 }
 
 }  // namespace
+
+bool Manifest::subscribesTo(std::string_view type) const {
+    return std::find(subscribes.begin(), subscribes.end(), type) != subscribes.end();
+}
 
 bool Manifest::hasOperation(std::string_view op) const {
     return std::any_of(operations.begin(), operations.end(),
@@ -79,6 +84,13 @@ Manifest readManifest(const std::string& path) {
         std::string v = p->attribute("identities", "false");
         m.provisionsIdentities = v == "true" || v == "1";
     }
+    if (auto s = root.child("subscribes"))
+        for (const auto& e : s->children("event")) {
+            std::string type = e.attribute("type", "");
+            if (!m.subscribesTo(type)) m.subscribes.push_back(type);
+        }
+    // A plugin that provisions accounts must hear of every identity change.
+    if (m.provisionsIdentities && !m.subscribesTo(kIdentityChanged)) m.subscribes.emplace_back(kIdentityChanged);
     if (auto config = root.child("config"))
         for (const auto& k : config->children("key")) {
             std::string required = k.attribute("required", "false");

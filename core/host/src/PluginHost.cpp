@@ -171,6 +171,8 @@ const char* PluginHost::toString(Health h) {
 
 PluginHost::PluginHost(Options options) : options_(std::move(options)) {
     realPluginsDir_ = realPath(options_.pluginsDir);
+    // Once here, so that a plugin load does not find a half-made table.
+    if (options_.database) migrateStore(*options_.database);
     if (options_.watchInterval.count() > 0 || options_.healthInterval.count() > 0)
         watcher_ = std::thread([this] { watch(); });
 }
@@ -262,7 +264,13 @@ PluginHost::Built PluginHost::build(const std::string& manifestPath, bool shadow
         if (c.has(prefix + ".config"))
             b.config = Poco::AutoPtr<Poco::Util::AbstractConfiguration>(c.createView(prefix + ".config"));
     }
-    PluginServices services{b.config.get(), options_.http, &Poco::Logger::get("hub.plugin." + manifest.name)};
+    PluginServices services;
+    services.config = b.config.get();
+    services.http = options_.http;
+    services.logger = &Poco::Logger::get("hub.plugin." + manifest.name);
+    services.emitEvent = options_.emitEvent;
+    services.database = options_.database;
+    services.soap = options_.soap;
     // Config may override the manifest's isolation: IT decides what it trusts.
     std::string isolation = options_.config && options_.config->has(prefix + ".isolation")
                                 ? options_.config->getString(prefix + ".isolation")
@@ -270,6 +278,7 @@ PluginHost::Built PluginHost::build(const std::string& manifestPath, bool shadow
     if (isolation == "process") {
         ProcessPlugin::Options po = options_.process;
         po.concurrency = b.limits.concurrency;  // worker threads = the bulkhead
+        po.eventTimeout = b.limits.timeout;
         b.instance = std::make_shared<ProcessPlugin>(manifest, b.library, ProcessPlugin::configJson(b.config.get()), po);
     } else if (isolation == "inproc") {
         std::string path = b.library;
@@ -486,6 +495,42 @@ void PluginHost::checkHealth() {
             }
         }
     }
+}
+
+std::vector<std::string> PluginHost::deliverEvent(const std::string& type, const std::string& eventJson) {
+    std::vector<std::pair<std::string, std::shared_ptr<Slot>>> slots;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [name, s] : slots_) slots.emplace_back(name, s);
+    }
+    auto report = [this, type](const std::string& plugin, const CallResult& result) {
+        logger().error("event %s not accepted by plugin %s (status %d): %s", type, plugin, result.status,
+                       result.body.substr(0, 500));
+        if (!options_.onEventFailed) return;
+        try {
+            options_.onEventFailed(plugin, type, result);
+        } catch (const std::exception& e) {
+            logger().error("event failure of %s not reported: %s", plugin, std::string(e.what()));
+        }
+    };
+    // Shared by the tasks, not copied per plugin.
+    auto event = std::make_shared<const std::string>(eventJson);
+    std::vector<std::string> offered;
+    for (auto& [name, s] : slots) {
+        // The instance current now; a reload meanwhile does not change who gets it.
+        auto plugin = std::atomic_load(&s->plugin);
+        if (!plugin->manifest().subscribesTo(type)) continue;
+        bool queued = s->pool->trySubmit([plugin, event, report, pluginName = name] {
+            CallResult r = plugin->onEvent(*event);
+            if (r.status != CH_OK) report(pluginName, r);
+        });
+        if (queued) {
+            offered.push_back(name);
+        } else {
+            report(name, {CH_ERR_UNAVAILABLE, "the plugin's queue is full or it is unloading"});
+        }
+    }
+    return offered;
 }
 
 void PluginHost::watch() {

@@ -306,7 +306,8 @@ struct ProcessPlugin::Impl {
     CallResult callOn(const std::shared_ptr<Generation>& g, std::string_view kind, std::string_view operation,
                       std::string_view input, std::string_view caller, Clock::time_point deadline) {
         std::size_t channel;
-        const bool control = kind != worker::kInvoke;
+        // Health and describe have a channel of their own; invokes and events share the rest.
+        const bool control = kind == worker::kHealth || kind == worker::kDescribe;
         {
             std::unique_lock lock(g->mutex);
             auto free = [&] { return control ? g->controlIdle : !g->idle.empty(); };
@@ -802,6 +803,16 @@ CallResult ProcessPlugin::health() noexcept {
         return r;
     } catch (...) {
         return {CH_OK, R"({"status":"down","detail":"failure while asking the worker"})"};
+    }
+}
+
+CallResult ProcessPlugin::onEvent(std::string_view eventJson) noexcept {
+    try {
+        return impl_->call(worker::kEvent, "", eventJson, "{}", Clock::now() + impl_->options.eventTimeout);
+    } catch (const std::exception& e) {
+        return {CH_ERR_INTERNAL, std::string("failure while passing the event to the worker: ") + e.what()};
+    } catch (...) {
+        return {CH_ERR_INTERNAL, "failure while passing the event to the worker"};
     }
 }
 

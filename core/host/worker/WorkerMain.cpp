@@ -5,13 +5,16 @@
 //
 // The plugin is loaded with the same LoadedPlugin class hubd uses in process,
 // with host services of the worker's own: config_get answers from the config
-// JSON hubd sent at start, http_request uses a hub::http::Client here, and log
-// lines go to stderr (inherited from hubd) under the plugin's name.
+// JSON hubd sent at start, http_request and soap_call use a hub::http::Client and
+// hub::soap::Client here, and log lines go to stderr (inherited from hubd) under
+// the plugin's name. emit_event and kv_* stay NULL: the worker has no database
+// and no outbox, and must not open hubd's (SQLite in WAL mode is one writer's).
 #include "WorkerProtocol.h"
 
 #include "hub/host/LoadedPlugin.h"
 #include "hub/host/Manifest.h"
 #include "hub/http/Client.h"
+#include "hub/soap/Client.h"
 
 #include <campushub/plugin.h>
 
@@ -206,6 +209,7 @@ CallResult handle(LoadedPlugin& plugin, std::vector<zmq::message_t>& parts, Call
     }
     if (kind == worker::kHealth) return plugin.health();
     if (kind == worker::kDescribe) return {CH_OK, plugin.describeJson()};
+    if (kind == worker::kEvent) return plugin.onEvent(parts[3].to_string_view());
     return {CH_ERR_INVALID_ARGUMENT, "unknown request kind"};
 }
 
@@ -278,13 +282,18 @@ int main(int argc, char** argv) {
     std::vector<zmq::socket_t> sockets;
     Poco::AutoPtr<Poco::Util::MapConfiguration> config;
     hub::http::Client http;
+    hub::soap::Client soap(http);
     std::unique_ptr<LoadedPlugin> plugin;  // after config and http: destroyed before them
     try {
         config = parseConfig(configText);
         hub::host::Manifest manifest = hub::host::readManifest(args.manifest);
         if (manifest.name != args.name)
             throw std::runtime_error(args.manifest + " names plugin " + manifest.name + ", not " + args.name);
-        hub::host::PluginServices services{config.get(), &http, &log};
+        hub::host::PluginServices services;
+        services.config = config.get();
+        services.http = &http;
+        services.logger = &log;
+        services.soap = &soap;
         plugin = std::make_unique<LoadedPlugin>(std::move(manifest), args.library, services);
         for (std::size_t i = 0; i < args.threads; ++i) {
             zmq::socket_t socket(context, zmq::socket_type::dealer);

@@ -12,8 +12,10 @@
 // Calls (ZeroMQ, one DEALER pair per channel: the worker binds
 // <endpoint>.<i> for i in [0, threads), the hub connects one DEALER to each, so
 // one channel carries one call at a time and a worker thread serves it directly):
-//   request: [id: u64][kind: "invoke"|"health"|"describe"][operation][input JSON]
+//   request: [id: u64][kind: "invoke"|"health"|"describe"|"event"][operation][input JSON]
 //            [caller JSON][remaining ms: u32]
+//            (for "event" the input frame is the CloudEvent JSON, operation and
+//            caller are empty / "{}"; it runs the plugin's on_event)
 //   reply:   [id: u64][status: i32, a ch_status][body]
 // Integers are in host byte order (both ends are on one machine). The hub matches
 // replies by id and drops any that do not match (the late answer to a call that
@@ -28,6 +30,7 @@ namespace hub::host::worker {
 inline constexpr std::string_view kInvoke = "invoke";
 inline constexpr std::string_view kHealth = "health";
 inline constexpr std::string_view kDescribe = "describe";
+inline constexpr std::string_view kEvent = "event";
 inline constexpr std::size_t kRequestFrames = 6;
 inline constexpr std::size_t kReplyFrames = 3;
 

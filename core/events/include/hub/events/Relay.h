@@ -69,8 +69,9 @@ struct DeadLetter {
 /// socket, and an inbound socket whose events are applied exactly once.
 ///
 /// Lifecycle: construct (migrates the "events" schema), start() binds the inbound
-/// and publish sockets and starts two threads; stop() (or the destructor) stops
-/// them, committing what was acknowledged. Delivery state lives in the database,
+/// and publish sockets and starts its threads (delivery, which only reads the
+/// database; a committer for delivery state; inbound); stop() (or the destructor)
+/// stops them, committing what was acknowledged. Delivery state lives in the database,
 /// so a restart (or a crash) resumes where the last commit left off. Thread-safe:
 /// metrics(), deadLetters() and replay() may be called from any thread.
 class Relay {

@@ -3,6 +3,8 @@
 #include "hub/host/Manifest.h"
 
 #include <chrono>
+#include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -17,6 +19,12 @@ class AbstractConfiguration;
 
 namespace hub::http {
 class Client;
+}
+namespace hub::soap {
+class Client;
+}
+namespace hub::store {
+class Database;
 }
 
 namespace hub::host {
@@ -42,13 +50,41 @@ public:
     using std::runtime_error::runtime_error;
 };
 
-/// What the host lends a plugin: its config section, the outbound HTTP client,
-/// its logger. Outlives the LoadedPlugin.
+/// Emits a plugin's event (already checked: a JSON object of at most 256 KiB,
+/// valid UTF-8, "type" under "edu.campus.hub.", a "subject" string and a "data"
+/// object). Returns a ch_status; CH_OK once the event is durably accepted.
+using EmitEvent = std::function<int(const std::string& pluginName, std::string_view eventJson)>;
+
+/// What the host lends a plugin. Everything pointed to outlives the LoadedPlugin.
+/// A service left null (or empty) is NULL in the plugin's ch_host_api, except
+/// log, config_get and http_request, which are always there (http_request
+/// answers CH_ERR_UNAVAILABLE without a client).
 struct PluginServices {
     Poco::Util::AbstractConfiguration* config = nullptr;  ///< The plugin's <config> section, may be null.
     http::Client* http = nullptr;
     Poco::Logger* logger = nullptr;
+    /// emit_event; the host validates the event before calling it.
+    EmitEvent emitEvent;
+    /// kv_get / kv_put / kv_delete: table host_plugin_kv, rows keyed by the
+    /// plugin's name, so no plugin sees another's. Migrated ("host") on load.
+    store::Database* database = nullptr;
+    /// soap_call.
+    soap::Client* soap = nullptr;
 };
+
+/// Limits of the key-value state a plugin keeps through kv_put.
+inline constexpr std::size_t kMaxKvKeyBytes = 256;
+inline constexpr std::size_t kMaxKvValueBytes = 1024 * 1024;
+/// Largest event a plugin may emit.
+inline constexpr std::size_t kMaxEventBytes = 256 * 1024;
+
+/// Checks an event a plugin emits; returns "" when it is acceptable, else what
+/// is wrong with it.
+std::string checkEvent(std::string_view eventJson);
+
+/// Creates the host's tables (host_plugin_kv) in db; idempotent. LoadedPlugin
+/// calls it when given a database.
+void migrateStore(store::Database& db);
 
 /// A running plugin, whatever its isolation: the host calls it only through this.
 class PluginInstance {
@@ -62,6 +98,10 @@ public:
                               Clock::time_point deadline) noexcept = 0;
     /// The plugin's health JSON; {"status":"up"} when it has no health function.
     virtual CallResult health() noexcept = 0;
+    /// Offers the plugin a CloudEvent it subscribed to, on the calling thread.
+    /// CH_OK (and a body to ignore) when the plugin accepted it or has no
+    /// on_event; otherwise the plugin's error. Never throws.
+    virtual CallResult onEvent(std::string_view eventJson) noexcept = 0;
 };
 
 /// One loaded plugin library and the one instance created from it (isolation
@@ -85,6 +125,7 @@ public:
     CallResult invoke(std::string_view operation, std::string_view input, const Caller& caller,
                       Clock::time_point deadline) noexcept override;
     CallResult health() noexcept override;
+    CallResult onEvent(std::string_view eventJson) noexcept override;
 
 private:
     struct Impl;

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace hub::host {
@@ -31,8 +32,13 @@ struct Manifest {
     std::vector<std::string> owns;
     std::vector<ConfigKey> config;
     bool provisionsIdentities = false;
+    /// Event types from <subscribes><event type="..."/></subscribes>; includes
+    /// edu.campus.hub.identity.changed when provisionsIdentities is set.
+    std::vector<std::string> subscribes;
 
     bool hasOperation(std::string_view op) const;
+    /// Whether events of this type are offered to the plugin.
+    bool subscribesTo(std::string_view type) const;
 };
 
 /// A manifest that cannot be used; what() names the file, line and field.

@@ -57,6 +57,22 @@ public:
         /// Called (from the host's watcher thread) when a plugin's health changes.
         std::function<void(const std::string& plugin, Health previous, Health current, const std::string& detail)>
             onHealthChanged;
+
+        // Host services beyond log, config and HTTP (see PluginServices). Each one
+        // left unset is NULL in the plugins' ch_host_api. In process isolation
+        // only soap works (emitEvent and database cannot reach a worker).
+        /// emit_event: typically writes the event to the transactional outbox.
+        EmitEvent emitEvent;
+        /// kv_get / kv_put / kv_delete, in table host_plugin_kv (migrated here).
+        store::Database* database = nullptr;
+        /// soap_call, for in-process plugins (workers build their own on their own
+        /// hub::http::Client).
+        soap::Client* soap = nullptr;
+        /// Called (from the plugin's worker thread) for each event a plugin did not
+        /// accept: its error, a full queue, or no answer. Each is also logged as an
+        /// error. Delivery is best effort for now: nothing retries.
+        std::function<void(const std::string& plugin, const std::string& type, const CallResult& result)>
+            onEventFailed;
     };
 
     struct Refusal {
@@ -116,6 +132,15 @@ public:
 
     /// Asks every plugin's health now (normally the watcher does, periodically).
     void checkHealth();
+
+    /// Offers the event to every loaded plugin whose manifest subscribes to type
+    /// (<subscribes><event type=.../>, and identity.changed for plugins with
+    /// <provisions identities="true"/>), each on that plugin's own worker pool,
+    /// never on the caller's thread. Returns the names of the plugins it was
+    /// queued for. Best effort: a plugin that answers with an error, or whose
+    /// queue is full, is logged and reported through Options::onEventFailed, and
+    /// the event is not retried (durable delivery comes from the relay).
+    std::vector<std::string> deliverEvent(const std::string& type, const std::string& eventJson);
 
     /// Queues a call on the plugin's pool. On Accepted, done is called exactly
     /// once, from a worker thread, with the result (CH_ERR_TIMEOUT when the

@@ -15,8 +15,11 @@ namespace hub::host {
 /// The worker is `hub-plugin-worker`: it loads the library with LoadedPlugin and
 /// serves calls over ZeroMQ ipc:// sockets in a private folder (mode 0700). Host
 /// services work inside it: config_get answers from the config JSON given here,
-/// http_request goes through the worker's own hub::http::Client, and log lines go
-/// to the worker's stderr (inherited from hubd) under the plugin's name.
+/// http_request and soap_call go through the worker's own hub::http::Client and
+/// hub::soap::Client, and log lines go to the worker's stderr (inherited from
+/// hubd) under the plugin's name. emit_event and kv_get/kv_put/kv_delete are NULL
+/// in a worker: it has no database and no outbox (a plugin tests for NULL).
+/// Events reach the plugin's on_event through the worker like calls do.
 ///
 /// When the worker dies, every call in flight returns CH_ERR_UNAVAILABLE; when a
 /// call passes its deadline it returns CH_ERR_TIMEOUT, and if its reply has not
@@ -52,6 +55,8 @@ public:
         std::chrono::milliseconds stopTimeout{3000};
         /// Deadline of a health() call.
         std::chrono::milliseconds healthTimeout{2000};
+        /// Deadline of an onEvent() call (PluginHost sets the plugin's call timeout).
+        std::chrono::milliseconds eventTimeout{30000};
         std::chrono::milliseconds backoffInitial{100};
         std::chrono::milliseconds backoffMax{10000};
         std::chrono::milliseconds stableAfter{30000};
@@ -92,6 +97,9 @@ public:
     /// The plugin's health JSON, or {"status":"down",...} (status CH_OK) while the
     /// worker is down or does not answer within healthTimeout.
     CallResult health() noexcept override;
+    /// Forwards the event to the worker; CH_ERR_UNAVAILABLE or CH_ERR_TIMEOUT when
+    /// the worker is down or does not answer within Options::eventTimeout.
+    CallResult onEvent(std::string_view eventJson) noexcept override;
 
     Stats stats() const;
 

@@ -1,0 +1,133 @@
+// "services": a test plugin that reaches every host service of ABI 1.0 beyond
+// log and config (emit_event, kv_get/kv_put/kv_delete, soap_call) and records
+// the events it receives, for the host's tests. Built twice: "services" (which
+// subscribes to edu.campus.hub.test.*) and "services_b" (which provisions
+// identities), so two plugin names share one database.
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+
+#include <campushub/json.hpp>
+#include <campushub/plugin.hpp>
+#include <mutex>
+#include <stdexcept>
+#include <vector>
+
+#ifndef SERVICES_NAME
+#define SERVICES_NAME "services"
+#endif
+
+namespace {
+
+using campushub::json::parseObject;
+using campushub::json::requireString;
+
+std::string object(const Poco::JSON::Object& o) {
+    return campushub::json::stringify(o);
+}
+
+class Services : public campushub::Plugin {
+public:
+    Services(campushub::Host& host, std::string_view) : Plugin(host) {
+        const ch_host_api* api = host.api();
+        ch_host* handle = host.handle();
+        operation("services", "Which optional host services are present", [api](campushub::Call&, std::string_view) {
+            Poco::JSON::Object o;
+            o.set("emit_event", api->emit_event != nullptr);
+            o.set("kv", api->kv_get != nullptr && api->kv_put != nullptr && api->kv_delete != nullptr);
+            o.set("soap_call", api->soap_call != nullptr);
+            o.set("http_request", api->http_request != nullptr);
+            return object(o);
+        });
+        operation("emit", "Emits {\"raw\": text} as an event; answers the status",
+                  [api, handle](campushub::Call&, std::string_view in) {
+                      auto o = parseObject(in);
+                      if (!api->emit_event) throw campushub::Unavailable("no emit_event here");
+                      std::string raw = o->optValue<std::string>("raw", "");
+                      Poco::JSON::Object out;
+                      out.set("status", static_cast<int>(api->emit_event(handle, campushub::buffer(raw))));
+                      return object(out);
+                  });
+        operation("kv_put", "Stores {\"key\", \"value\"}; answers the status",
+                  [api, handle](campushub::Call&, std::string_view in) {
+                      auto o = parseObject(in);
+                      if (!api->kv_put) throw campushub::Unavailable("no key-value state here");
+                      std::string key = o->optValue<std::string>("key", ""),
+                                  value = o->optValue<std::string>("value", "");
+                      if (o->has("repeat")) {  // a large value without a large request
+                          std::string unit = value;
+                          for (int i = 1; i < o->getValue<int>("repeat"); ++i) value += unit;
+                      }
+                      Poco::JSON::Object out;
+                      out.set("status",
+                              static_cast<int>(api->kv_put(handle, campushub::buffer(key), campushub::buffer(value))));
+                      return object(out);
+                  });
+        operation("kv_get", "Reads {\"key\"}", [api, handle](campushub::Call&, std::string_view in) {
+            auto o = parseObject(in);
+            if (!api->kv_get) throw campushub::Unavailable("no key-value state here");
+            std::string key = o->optValue<std::string>("key", "");
+            campushub::detail::Captured c;
+            Poco::JSON::Object out;
+            bool found = api->kv_get(handle, campushub::buffer(key), c.sink()) && c.called && c.status == CH_OK;
+            out.set("found", found);
+            if (found) {
+                out.set("value", c.data);
+                out.set("length", static_cast<Poco::UInt64>(c.data.size()));
+            }
+            return object(out);
+        });
+        operation("kv_delete", "Deletes {\"key\"}; answers the status",
+                  [api, handle](campushub::Call&, std::string_view in) {
+                      auto o = parseObject(in);
+                      if (!api->kv_delete) throw campushub::Unavailable("no key-value state here");
+                      std::string key = o->optValue<std::string>("key", "");
+                      Poco::JSON::Object out;
+                      out.set("status", static_cast<int>(api->kv_delete(handle, campushub::buffer(key))));
+                      return object(out);
+                  });
+        operation("soap", "Calls {\"endpoint\", \"action\", \"envelope\"} through soap_call",
+                  [api, handle](campushub::Call& call, std::string_view in) {
+                      auto o = parseObject(in);
+                      if (!api->soap_call) throw campushub::Unavailable("no soap_call here");
+                      std::string endpoint = requireString(o, "endpoint");
+                      std::string action = o->optValue<std::string>("action", "");
+                      std::string envelope = requireString(o, "envelope");
+                      campushub::detail::Captured c;
+                      api->soap_call(handle, call.handle(), campushub::buffer(endpoint), campushub::buffer(action),
+                                     campushub::buffer(envelope), c.sink());
+                      if (!c.called) throw campushub::Error(CH_ERR_INTERNAL, "soap_call gave no answer");
+                      if (c.status != CH_OK) throw campushub::Error(c.status, c.data);
+                      Poco::JSON::Object out;
+                      out.set("envelope", c.data);
+                      return object(out);
+                  });
+        operation("events", "The events received so far", [this](campushub::Call&, std::string_view) {
+            std::lock_guard lock(mutex_);
+            Poco::JSON::Array types;
+            for (const auto& t : types_) types.add(t);
+            Poco::JSON::Object out;
+            out.set("types", types);
+            out.set("last", last_);
+            return object(out);
+        });
+    }
+
+    void onEvent(std::string_view eventJson) override {
+        auto o = parseObject(eventJson);
+        std::string type = o->optValue<std::string>("type", "");
+        if (type == "edu.campus.hub.test.throw")
+            throw std::runtime_error("refusing edu.campus.hub.test.throw as asked");
+        std::lock_guard lock(mutex_);
+        types_.push_back(type);
+        last_ = std::string(eventJson);
+    }
+
+private:
+    std::mutex mutex_;
+    std::vector<std::string> types_;
+    std::string last_;
+};
+
+}  // namespace
+
+CAMPUSHUB_PLUGIN(Services, SERVICES_NAME, "1.0.0")
