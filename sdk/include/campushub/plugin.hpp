@@ -224,6 +224,25 @@ public:
             throw Error(s, "kv_put failed");
     }
 
+    void kvDelete(std::string_view key) const {
+        if (!api_->kv_delete) throw Unavailable("the hub offers no key-value state");
+        if (ch_status s = api_->kv_delete(host_, buffer(key)); s != CH_OK) throw Error(s, "kv_delete failed");
+    }
+
+    /// Sends a SOAP envelope through the hub (1.1 or 1.2, from its namespace) and
+    /// returns the response envelope. A SOAP Fault or transport failure throws
+    /// Error with the status the hub chose and its detail.
+    std::string soapCall(const Call* call, std::string_view endpoint, std::string_view action,
+                         std::string_view envelope) const {
+        if (!api_->soap_call) throw Unavailable("the hub offers no SOAP service");
+        detail::Captured c;
+        api_->soap_call(host_, call ? call->handle() : nullptr, buffer(endpoint), buffer(action), buffer(envelope),
+                        c.sink());
+        if (!c.called) throw Error(CH_ERR_INTERNAL, "the hub gave no SOAP answer");
+        if (c.status != CH_OK) throw Error(c.status, c.data);
+        return std::move(c.data);
+    }
+
     const ch_host_api* api() const noexcept { return api_; }
     ch_host* handle() const noexcept { return host_; }
 
