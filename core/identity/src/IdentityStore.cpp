@@ -8,6 +8,8 @@
 #include <Poco/Data/SQLite/Utility.h>
 
 #include <sqlite3.h>
+
+#include <algorithm>
 #include <Poco/Data/Statement.h>
 #include <Poco/String.h>
 
@@ -34,14 +36,32 @@ std::string hashesToText(const FieldHashes& h) {
     return out;
 }
 
-FieldHashes hashesFromText(const std::string& text) {
+// SQLite stores the hashes as an 88-byte BLOB (little-endian words): half the bytes
+// of the hex text, nothing to format or parse. Other databases keep hex text; the
+// loader accepts both, so stores written before the BLOB form keep working.
+constexpr std::size_t hashBlobBytes = sizeof(FieldHashes::value_type) * std::tuple_size_v<FieldHashes>;
+
+void hashesToBlob(const FieldHashes& h, unsigned char* out) {
+    for (std::size_t i = 0; i < h.size(); ++i)
+        for (std::size_t k = 0; k < 8; ++k) out[i * 8 + k] = static_cast<unsigned char>(h[i] >> (8 * k));
+}
+
+FieldHashes hashesFromBytes(const unsigned char* data, std::size_t size) {
     FieldHashes h{};
-    if (text.size() != h.size() * 16) return h;  // unknown: every field counts as changed
+    if (size == hashBlobBytes) {
+        for (std::size_t i = 0; i < h.size(); ++i) {
+            std::uint64_t v = 0;
+            for (std::size_t k = 0; k < 8; ++k) v |= static_cast<std::uint64_t>(data[i * 8 + k]) << (8 * k);
+            h[i] = v;
+        }
+        return h;
+    }
+    if (size != h.size() * 16) return h;  // unknown: every field counts as changed
     // Hand-rolled: 100,000 rows x 11 hashes are parsed at the start of every run.
     for (std::size_t i = 0; i < h.size(); ++i) {
         std::uint64_t v = 0;
         for (std::size_t k = 0; k < 16; ++k) {
-            char c = text[i * 16 + k];
+            char c = static_cast<char>(data[i * 16 + k]);
             unsigned d = c >= '0' && c <= '9' ? static_cast<unsigned>(c - '0')
                          : c >= 'a' && c <= 'f' ? static_cast<unsigned>(c - 'a' + 10)
                                                 : 0u;
@@ -50,6 +70,10 @@ FieldHashes hashesFromText(const std::string& text) {
         h[i] = v;
     }
     return h;
+}
+
+FieldHashes hashesFromText(const std::string& text) {
+    return hashesFromBytes(reinterpret_cast<const unsigned char*>(text.data()), text.size());
 }
 
 std::uint64_t hashOf(std::string_view s) {
@@ -185,6 +209,35 @@ IdentityStore::IdentityStore(store::Database& db) : db_(db) { db_.migrate("ident
 
 std::unordered_map<std::string, IdentityStore::PersonState> IdentityStore::loadPersonStates() {
     Poco::Data::Session s = db_.session();
+    if (s.connector() == "sqlite") {
+        // Straight from sqlite3: every run starts here with one row per person, and
+        // Poco's extraction cannot read the hashes BLOB (it stops at a zero byte).
+        sqlite3* db = Poco::Data::SQLite::Utility::dbHandle(s);
+        sqlite3_stmt* stmt = nullptr;
+        int rc = sqlite3_prepare_v2(db, "SELECT entry_uuid, field_hashes, status FROM identity_persons", -1, &stmt,
+                                    nullptr);
+        if (rc != SQLITE_OK) Poco::Data::SQLite::Utility::throwException(db, rc, "prepare identity_persons states");
+        struct Finalize {
+            sqlite3_stmt* st;
+            ~Finalize() { sqlite3_finalize(st); }
+        } finalize{stmt};
+        std::unordered_map<std::string, PersonState> out;
+        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+            auto text = [&](int col) {
+                const auto* p = static_cast<const unsigned char*>(sqlite3_column_blob(stmt, col));
+                return std::string_view(reinterpret_cast<const char*>(p),
+                                        p ? static_cast<std::size_t>(sqlite3_column_bytes(stmt, col)) : 0);
+            };
+            std::string_view uuid = text(0);
+            std::string_view hashes = text(1);
+            std::string_view status = text(2);
+            out.emplace(std::string(uuid),
+                        PersonState{hashesFromBytes(reinterpret_cast<const unsigned char*>(hashes.data()), hashes.size()),
+                                    status == "departed" ? PersonStatus::Departed : PersonStatus::Active});
+        }
+        if (rc != SQLITE_DONE) Poco::Data::SQLite::Utility::throwException(db, rc, "read identity_persons states");
+        return out;
+    }
     std::vector<std::string> uuids, hashes, statuses;
     s << "SELECT entry_uuid, field_hashes, status FROM identity_persons", into(uuids), into(hashes),
         into(statuses), now;
@@ -247,11 +300,18 @@ void IdentityStore::writePersonsSqlite(Poco::Data::Session& s, Batch& batch, con
         sqlite3_stmt* st;
         ~Finalize() { sqlite3_finalize(st); }
     } finalize{stmt};
-    std::string dnNorm, audience, roles, groups, emails, phones, hashes;
+    std::string dnNorm, audience, roles, groups, emails, phones;
+    unsigned char hashes[hashBlobBytes];
     auto text = [&](int column, const std::string& v) {
         sqlite3_bind_text(stmt, column, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
     };
-    for (std::size_t i = 0; i < batch.persons.size(); ++i) {
+    // In entryUUID order: the keys are random, and sorted inserts walk the primary-key
+    // index once instead of touching a different page for every row.
+    std::vector<std::size_t> order(batch.persons.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(),
+              [&](std::size_t a, std::size_t b) { return batch.persons[a].entryUuid < batch.persons[b].entryUuid; });
+    for (std::size_t i : order) {
         Person& p = batch.persons[i];
         p.updatedAt = now_;
         dnNorm = normalizeDn(p.dn);
@@ -260,8 +320,8 @@ void IdentityStore::writePersonsSqlite(Poco::Data::Session& s, Batch& batch, con
         detail::assignJsonList(groups, p.groups);
         detail::assignJsonList(emails, p.emails);
         detail::assignJsonList(phones, p.phones);
-        hashes = hashesToText(batch.personHashes[i]);
-        std::string status = toString(p.status);
+        hashesToBlob(batch.personHashes[i], hashes);
+        const char* status = toString(p.status);
         const std::string& departed = p.status == PersonStatus::Departed ? now_ : std::string();
         text(1, p.entryUuid);
         text(2, p.id);
@@ -274,9 +334,9 @@ void IdentityStore::writePersonsSqlite(Poco::Data::Session& s, Batch& batch, con
         text(9, groups);
         text(10, emails);
         text(11, phones);
-        text(12, status);
+        sqlite3_bind_text(stmt, 12, status, -1, SQLITE_STATIC);
         text(13, p.attributesJson);
-        text(14, hashes);
+        sqlite3_bind_blob(stmt, 14, hashes, static_cast<int>(sizeof hashes), SQLITE_STATIC);
         text(15, p.modifyTimestamp);
         text(16, now_);
         text(17, departed);

@@ -456,8 +456,8 @@ void Syncer::fullRead(Run& run) {
     for (const auto& [uuid, g] : run.groups)
         if (run.seen.count(uuid)) run.index.add(g);
 
-    // Persons: this thread reads pages, a writer thread maps and stores them, one
-    // transaction per page.
+    // Persons: this thread reads pages, a writer thread maps and stores them, a few
+    // pages per transaction.
     ldap::SearchRequest persons;
     persons.base = options_.base;
     persons.filter = personFilterOf(options_);
@@ -473,10 +473,20 @@ void Syncer::fullRead(Run& run) {
     SyncReport counts;
     std::thread writer([&] {
         try {
+            using PC = std::chrono::steady_clock;
+            // Several pages per transaction: each commit is an fsync of the WAL (synchronous
+            // FULL stays on, so every commit is durable), and fewer commits also mean fewer
+            // WAL checkpoints. Bounded by rows and by time, so the write lock is never held long and a
+            // failure loses at most one transaction of new rows (never a departure: those
+            // are only written by finish(), after the complete read).
+            IdentityStore::Batch b;
+            auto batchStarted = PC::now();
+            auto flush = [&] {
+                store_->write(b, sink_);
+                b = {};
+            };
             while (auto page = queue.pop()) {
-                IdentityStore::Batch b;
-                b.persons.reserve(page->size());
-                b.personHashes.reserve(page->size());
+                if (b.persons.empty()) batchStarted = PC::now();
                 for (auto& e : *page) {
                     ++writerRead;
                     noteTimestamp(writerMaxTs, e);
@@ -491,8 +501,12 @@ void Syncer::fullRead(Run& run) {
                     }
                     diffPerson(std::move(p), run.persons, counts, b, static_cast<bool>(sink_));
                 }
-                store_->write(b, sink_);
+                page->clear();
+                if (b.persons.size() >= options_.transactionPersons ||
+                    PC::now() - batchStarted >= std::chrono::seconds(1))
+                    flush();
             }
+            flush();
         } catch (...) {
             writerError = std::current_exception();
             queue.abort();

@@ -36,6 +36,10 @@ struct SyncOptions {
     std::string source = "ldap";                   ///< Key of this directory in identity_sync_state.
     int intervalSeconds = 900;                     ///< For the caller's scheduler (not used here).
     std::size_t queueDepth = 2;                    ///< Pages read ahead of the store writer.
+    /// Full sync: persons stored per transaction (one commit, one fsync; a transaction
+    /// also ends after about a second). A failing run keeps what earlier transactions
+    /// stored and departs nobody.
+    std::size_t transactionPersons = 10000;
     /// Optional: called on the reading thread after each page of persons in a full
     /// sync, with the number of person entries read so far (progress, tests).
     std::function<void(std::size_t personsRead)> onProgress;
@@ -88,7 +92,8 @@ struct SyncStatus {
 /// with allowMassDeparture = true (an admin's explicit decision) applies them.
 ///
 /// Every created/updated/departed identity goes to the ChangeSink inside the
-/// transaction that stores it. Persons are written one transaction per page.
+/// transaction that stores it. Persons are written a few pages per transaction
+/// (SyncOptions::transactionPersons).
 class Syncer {
 public:
     Syncer(store::Database& db, SyncOptions options, ChangeSink sink = {});
