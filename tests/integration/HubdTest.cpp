@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <fstream>
 #include <filesystem>
 #include <future>
 #include <thread>
@@ -407,4 +408,43 @@ TEST_F(HubdTest, SigtermLetsInFlightCallsFinishAndAuditSurvivesRestart) {
     }
     hubd_->start();
     EXPECT_EQ(call("student_affairs", "get_student", R"({"student_id":"2023010001"})").status, 200);
+}
+
+// --daemon: the parent returns at once, the daemon writes its pid file, serves,
+// and stops cleanly on SIGTERM (removing the pid file). Paths are absolute, as
+// a daemon's working directory is /.
+TEST(HubdDaemon, RunsDetachedWithAPidFileAndStopsOnSigterm) {
+    TempDir dir("hubd-daemon");
+    fs::create_directories(dir.file("plugins"));
+    dir.write("hub.xml", R"(<hub>
+  <http><port>0</port><portFile>)" + dir.file("hubd.port") + R"(</portFile></http>
+  <store><path>)" + dir.file("hub.db") + R"(</path></store>
+  <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
+  <plugins><dir>)" + dir.file("plugins") + R"(</dir></plugins>
+  <auth><jwt><hs256Secret>)" + kSecret + R"(</hs256Secret></jwt></auth>
+</hub>)");
+    ChildProcess parent(HUBD_EXE, {.args = {"--config", dir.file("hub.xml"), "--daemon", "--pidfile", dir.file("hubd.pid")}});
+    auto code = parent.wait(std::chrono::seconds(10));
+    ASSERT_TRUE(code.has_value());
+    EXPECT_EQ(*code, 0) << parent.output();
+    int port = 0, pid = 0;
+    for (int i = 0; i < 100 && (port == 0 || pid == 0); ++i) {
+        std::ifstream p(dir.file("hubd.port")), d(dir.file("hubd.pid"));
+        std::string line;
+        if (std::getline(p, line) && !p.eof()) port = std::atoi(line.c_str());
+        if (d >> pid) {
+        }
+        if (port == 0 || pid == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_GT(port, 0);
+    ASSERT_GT(pid, 0);
+    EXPECT_EQ(httpRequest("GET", "http://127.0.0.1:" + std::to_string(port) + "/healthz").status, 200);
+    ASSERT_EQ(::kill(pid, SIGTERM), 0);
+    bool gone = false;
+    for (int i = 0; i < 200 && !gone; ++i) {
+        gone = ::kill(pid, 0) != 0;
+        if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_TRUE(gone);
+    EXPECT_FALSE(fs::exists(dir.file("hubd.pid")));
 }
