@@ -11,29 +11,39 @@
 #    -> simulated vendor system, against nginx proxy_pass (keep-alive upstream)
 #    to the same simulator's GET /students/2023010001.
 #    Target: hub >= 0.7x nginx req/s and hub p99 <= 1.5x nginx p99.
-# 3. Overload: the plugin call offered at about twice the rate measured in 2,
-#    from 1024 connections; the excess must get fast 503s (no timeouts) while
-#    hubd's RSS stays flat and /healthz keeps answering.
+# 3. Overload, the plugin call offered at about twice the saturating rate (wrk's
+#    delay() hook paces each connection): the hub must keep answering without
+#    timeouts, shed the excess with fast 503s, keep its RSS flat (VmRSS sampled
+#    every 0.5 s) and keep /healthz answering.
+#    3a. CPU-bound: twice the rate measured in 2, from 1024 connections.
+#    3b. slow vendor system (simulator +50 ms): twice 16 workers / 50 ms.
 #
 # wrk: -t2 -c64 -d10s --latency, keep-alive, Authorization header on both sides.
 # Environment knobs:
 #   DURATION=10s      length of each measured wrk run
 #   WARMUP=2s         unmeasured run before each measured one
-#   OVERLOAD_SECONDS=20
+#   OVERLOAD_SECONDS=15, OVERLOAD_CONNECTIONS=1024   (3a)
+#   SLOW_MS=50, SLOW_SECONDS=10                      (3b: simulator answers SLOW_MS late)
 #   PIN=1             taskset: load generator on CPU 1, servers and the simulator
 #                     on CPU 0 (default 0: let the scheduler share both cores)
 #   KEEP=1            keep the temp dir (configs, logs) after the run
+#   SIM_THREADS=256   simulator threads; Poco holds one per keep-alive connection
+#                     and nginx's two workers may keep 2 x 64 upstream ones
 #   HUB_SKIP_MODULES  passed to cmake when the build dir must be configured
+#   SKIP_BUILD=1      use the binaries already in the build dir
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(realpath -m "${1:-$repo/build-bench}")
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
-OVERLOAD_SECONDS=${OVERLOAD_SECONDS:-20}
+OVERLOAD_SECONDS=${OVERLOAD_SECONDS:-15}
 OVERLOAD_CONNECTIONS=${OVERLOAD_CONNECTIONS:-1024}
+SLOW_MS=${SLOW_MS:-50}
+SLOW_SECONDS=${SLOW_SECONDS:-10}
 PIN=${PIN:-0}
 KEEP=${KEEP:-0}
+SIM_THREADS=${SIM_THREADS:-256}
 CONNECTIONS=64
 
 say() { printf '%s\n' "$*" >&2; }
@@ -56,19 +66,28 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 command -v curl >/dev/null || die "curl is needed"
 
 # --- build ------------------------------------------------------------------
-if [ ! -f "$build/build.ninja" ] && [ ! -f "$build/Makefile" ]; then
-    # Benchmarks of other areas need modules that may be skipped here; this one
-    # needs no bench target, only hubd, hubctl, the plugin and the simulator.
-    cmake -S "$repo" -B "$build" -G Ninja -DHUB_BUILD_BENCH=OFF \
-        -DHUB_SKIP_MODULES="${HUB_SKIP_MODULES:-connectors/ldap;core/identity;connectors/zmq;core/events;tests/sdk;core/flows}" >/dev/null
-fi
-cmake --build "$build" -j2 --target hubd hubctl hub-sim-student-affairs student_affairs >/dev/null ||
-    die "build failed: cmake --build $build --target hubd hubctl hub-sim-student-affairs student_affairs"
 HUBD=$build/core/app/hubd
 HUBCTL=$build/core/hubctl/hubctl
 SIM=$build/tests/sim/hub-sim-student-affairs
 PLUGIN_DIR=$build/plugins-enabled/student_affairs
-for f in "$HUBD" "$HUBCTL" "$SIM" "$PLUGIN_DIR/plugin.xml"; do [ -e "$f" ] || die "missing $f"; done
+have_binaries() { [ -x "$HUBD" ] && [ -x "$HUBCTL" ] && [ -x "$SIM" ] && [ -f "$PLUGIN_DIR/plugin.xml" ]; }
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+    if [ ! -f "$build/build.ninja" ] && [ ! -f "$build/Makefile" ]; then
+        # No bench targets needed: only hubd, hubctl, the plugin and the simulator.
+        cmake -S "$repo" -B "$build" -G Ninja -DHUB_BUILD_BENCH=OFF \
+            -DHUB_SKIP_MODULES="${HUB_SKIP_MODULES:-}" >"$build.cmake.log" 2>&1 ||
+            { cat "$build.cmake.log" >&2; die "cmake configure failed"; }
+    fi
+    say "building hubd, hubctl, the student_affairs plugin and the simulator in $build"
+    if ! cmake --build "$build" -j2 --target hubd hubctl hub-sim-student-affairs student_affairs \
+        >"$build.api-bench.log" 2>&1; then
+        grep -m3 -E 'error|FAILED' "$build.api-bench.log" >&2 || true
+        # The tree may be mid-edit; the last good binaries still measure the front end.
+        have_binaries || die "build failed (log: $build.api-bench.log)"
+        say "WARNING: build failed (log: $build.api-bench.log); measuring the existing hubd built $(date -r "$HUBD" '+%F %T')"
+    fi
+fi
+have_binaries || die "missing binaries under $build"
 
 # --- processes and cleanup ---------------------------------------------------
 work=$(mktemp -d /tmp/hub-api-bench.XXXXXX)
@@ -128,7 +147,7 @@ TICKS=$(getconf CLK_TCK)
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 
 # --- the simulated vendor system --------------------------------------------
-"${pin_server[@]}" "$SIM" --host 127.0.0.1 --port 0 --port-file "$work/sim.port" --threads 64 \
+"${pin_server[@]}" "$SIM" --host 127.0.0.1 --port 0 --port-file "$work/sim.port" --threads "$SIM_THREADS" \
     >"$work/sim.log" 2>&1 &
 sim_pid=$!
 pids+=("$sim_pid")
@@ -151,13 +170,15 @@ cat >"$work/hub.xml" <<EOF
   </plugins>
   <auth><jwt><hs256Secret>$secret</hs256Secret><issuer>hub-bench</issuer><audience>campushub</audience></jwt></auth>
   <catalog><dir>$repo/config/catalog</dir></catalog>
+  <calendar><file>$repo/config/calendar/calendar.xml</file></calendar>
   <identity><static>
     <person id="2023010001" name="张三" department="student-affairs" audience="student"/>
   </static></identity>
   <logging><level>warning</level></logging>
 </hub>
 EOF
-"${pin_server[@]}" "$HUBD" --config "$work/hub.xml" >"$work/hubd.log" 2>&1 &
+# From the temp dir, so no relative default path reaches into the checkout.
+(cd "$work" && exec "${pin_server[@]}" "$HUBD" --config "$work/hub.xml") >"$work/hubd.log" 2>&1 &
 hubd_pid=$!
 pids+=("$hubd_pid")
 wait_for_file "$work/hubd.port" "$hubd_pid" "hubd"
@@ -195,6 +216,7 @@ http {
     upstream sim {
         server 127.0.0.1:$sim_port;
         keepalive 64;
+        keepalive_requests 1000000;
     }
     server {
         listen 127.0.0.1:$nginx_port backlog=4096;
@@ -278,8 +300,11 @@ run() {
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
-verdict() { awk -v r="$1" -v t="$2" -v dir="$3" 'BEGIN { ok = dir == "min" ? r >= t : r <= t; print ok ? "ok" : "MISSED" }'; }
+verdict() { awk -v r="$1" -v t="$2" -v dir="$3" 'BEGIN { ok = dir == "min" ? (r >= t) : (r <= t); print (ok ? "ok" : "MISSED") }'; }
 
+load_at_start=$(cut -d' ' -f1 /proc/loadavg)
+awk -v l="$load_at_start" 'BEGIN { exit !(l > 1.0) }' &&
+    say "WARNING: load average $load_at_start before the run: other work on this machine skews the numbers"
 say "hubd :$hub_port (pid $hubd_pid), nginx :$nginx_port, simulator :$sim_port; pinning: $([ "$PIN" = 1 ] && echo 'wrk on CPU 1, servers on CPU 0' || echo none)"
 say "1. catalogue query against a static file"
 run hub_catalog "$HUB$CATALOG_PATH" "$hubd_pid" -- -H "$auth"
@@ -289,20 +314,23 @@ run hub_plugin "$HUB$OP_PATH" "$hubd_pid" "$sim_pid" -- -H "$auth" -s "$work/pos
 run nginx_proxy "$NGX$OP_PATH" $(nginx_procs) "$sim_pid" -- -H "$auth" -s "$work/post.lua"
 
 # --- 3. overload ----------------------------------------------------------------
-saturated=${RPS[hub_plugin]}
-offered=$((2 * saturated))
 # wrk has no rate option (wrk2 is not in Debian): each connection waits `delay`
 # ms after every answer, so C connections offer about C * 1000 / delay req/s
-# as long as answers are fast, which is the point under test.
-delay_ms=$(awk -v c="$OVERLOAD_CONNECTIONS" -v r="$offered" 'BEGIN { d = c * 1000 / r; printf "%d", d < 1 ? 1 : d }')
-cat >"$work/overload.lua" <<EOF
+# while answers are fast, which is the point under test. A Lua response hook
+# counts statuses; done() sums them over wrk's threads.
+# overload NAME SATURATING CONNECTIONS SECONDS: offers twice SATURATING req/s; sets O_*.
+overload() {
+    local name=$1 saturating=$2 conns=$3 secs=$4 offered delay_ms sampler statuses
+    offered=$((2 * saturating))
+    delay_ms=$(awk -v c="$conns" -v r="$offered" 'BEGIN { d = c * 1000 / r; printf "%d", d < 1 ? 1 : d }')
+    cat >"$work/overload.lua.in" <<'LUA'
 wrk.method = "POST"
-wrk.body = '$OP_BODY'
+wrk.body = '{"student_id":"2023010001"}'
 wrk.headers["Content-Type"] = "application/json"
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function init(args) statuses = {} end
-function delay() return $delay_ms end
+function delay() return @DELAY_MS@ end
 function response(status, headers, body) statuses[status] = (statuses[status] or 0) + 1 end
 function done(summary, latency, requests)
     local total = {}
@@ -314,59 +342,94 @@ function done(summary, latency, requests)
     io.write(line .. "\n")
     io.write(string.format("timeouts: %d\n", summary.errors.timeout))
 end
-EOF
-say "3. overload: about $offered req/s offered (2x ${saturated}) from $OVERLOAD_CONNECTIONS connections, ${OVERLOAD_SECONDS}s"
-rss_before=$(rss_kib "$hubd_pid")
-(
-    # RSS and a /healthz probe every half second while the load runs.
-    end=$((SECONDS + OVERLOAD_SECONDS + 1))
-    while [ $SECONDS -lt $end ] && kill -0 "$hubd_pid" 2>/dev/null; do
-        probe=$(curl -s -o /dev/null -m 5 -w '%{http_code} %{time_total}' "$HUB/healthz" || echo "000 5")
-        echo "$(rss_kib "$hubd_pid") $probe"
-        sleep 0.5
-    done
-) >"$work/overload.samples" &
-sampler=$!
-pids+=("$sampler")
-"${pin_load[@]}" wrk -t2 -c"$OVERLOAD_CONNECTIONS" -d"${OVERLOAD_SECONDS}s" --timeout 5s --latency \
-    -H "$auth" -s "$work/overload.lua" "$HUB$OP_PATH" >"$work/overload.wrk"
-wait "$sampler" 2>/dev/null || true
-rss_after=$(rss_kib "$hubd_pid")
-kill -0 "$hubd_pid" 2>/dev/null || die "hubd died under overload; see $work/hubd.log"
-read -r o_rps o_p50 o_p99 o_n _ _ < <(parse_wrk "$work/overload.wrk")
-statuses=$(sed -n 's/^statuses: *//p' "$work/overload.wrk")
-timeouts=$(sed -n 's/^timeouts: *//p' "$work/overload.wrk")
-ok_count=$(tr ' ' '\n' <<<"$statuses" | awk -F= '$1 >= 200 && $1 < 300 { s += $2 } END { print s + 0 }')
-shed=$(tr ' ' '\n' <<<"$statuses" | awk -F= '$1 == 503 || $1 == 429 { s += $2 } END { print s + 0 }')
-other=$((o_n - ok_count - shed))
-read -r rss_min rss_max probe_max probe_bad < <(awk '
-    NR == 1 { min = max = $1 }
-    { if ($1 < min) min = $1; if ($1 > max) max = $1; if ($3 > pm) pm = $3; if ($2 != 200) bad++ }
-    END { printf "%d %d %.1f %d\n", min, max, pm * 1000, bad }' "$work/overload.samples")
-# RSS samples of the second half against the first: flat means no growth.
-read -r rss_first rss_second < <(awk '{ v[NR] = $1 } END {
-    h = int(NR / 2); for (i = 1; i <= h; i++) a += v[i]; for (i = h + 1; i <= NR; i++) b += v[i]
-    printf "%d %d\n", h ? a / h : 0, NR - h ? b / (NR - h) : 0 }' "$work/overload.samples")
-say "  $o_rps answers/s: $ok_count 2xx ($(ratio "$ok_count" "$OVERLOAD_SECONDS" | cut -d. -f1)/s), $shed shed with 503/429, $other other, timeouts $timeouts; p50 $o_p50 ms, p99 $o_p99 ms"
+LUA
+    sed "s/@DELAY_MS@/$delay_ms/" "$work/overload.lua.in" >"$work/$name.lua"
+    # Each connection waits delay + latency per request (Little's law): a 3 s
+    # calibration run measures the latency at this load, then the delay is cut by it.
+    "${pin_load[@]}" wrk -t2 -c"$conns" -d3s --timeout 5s -H "$auth" -s "$work/$name.lua" "$HUB$OP_PATH" \
+        >"$work/$name.calibration"
+    delay_ms=$(awk -v c="$conns" -v r="$offered" -v d="$delay_ms" '/requests in/ { n = $1; t = $4 + 0 }
+        END { a = n / (t ? t : 3); l = a ? c * 1000 / a - d : 0; d2 = c * 1000 / r - l; printf "%d", d2 < 1 ? 1 : d2 }' \
+        "$work/$name.calibration")
+    sed "s/@DELAY_MS@/$delay_ms/" "$work/overload.lua.in" >"$work/$name.lua"
+    O_RSS_BEFORE=$(rss_kib "$hubd_pid")
+    (
+        # RSS and a /healthz probe every half second while the load runs.
+        end=$((SECONDS + secs + 1))
+        while [ "$SECONDS" -lt "$end" ] && kill -0 "$hubd_pid" 2>/dev/null; do
+            probe=$(curl -s -o /dev/null -m 5 -w '%{http_code} %{time_total}' "$HUB/healthz" || echo "000 5")
+            echo "$(rss_kib "$hubd_pid") $probe"
+            sleep 0.5
+        done
+    ) >"$work/$name.samples" &
+    sampler=$!
+    pids+=("$sampler")
+    "${pin_load[@]}" wrk -t2 -c"$conns" -d"${secs}s" --timeout 5s --latency \
+        -H "$auth" -s "$work/$name.lua" "$HUB$OP_PATH" >"$work/$name.wrk"
+    wait "$sampler" 2>/dev/null || true
+    O_RSS_AFTER=$(rss_kib "$hubd_pid")
+    kill -0 "$hubd_pid" 2>/dev/null || die "hubd died under overload; see $work/hubd.log"
+    read -r O_RPS O_P50 O_P99 O_N _ _ < <(parse_wrk "$work/$name.wrk")
+    statuses=$(sed -n 's/^statuses: *//p' "$work/$name.wrk")
+    O_TIMEOUTS=$(sed -n 's/^timeouts: *//p' "$work/$name.wrk")
+    O_OK=$(tr ' ' '\n' <<<"$statuses" | awk -F= '$1 >= 200 && $1 < 300 { s += $2 } END { print s + 0 }')
+    O_SHED=$(tr ' ' '\n' <<<"$statuses" | awk -F= '$1 == 503 || $1 == 429 { s += $2 } END { print s + 0 }')
+    O_OTHER=$((O_N - O_OK - O_SHED))
+    read -r O_RSS_MIN O_RSS_MAX O_PROBE_MAX O_PROBE_BAD < <(awk '
+        NR == 1 { min = max = $1 }
+        { if ($1 < min) min = $1; if ($1 > max) max = $1; if ($3 > pm) pm = $3; if ($2 != 200) bad++ }
+        END { printf "%d %d %.1f %d\n", min, max, pm * 1000, bad }' "$work/$name.samples")
+    # RSS samples of the second half against the first: flat means no growth.
+    read -r O_RSS_FIRST O_RSS_SECOND < <(awk '{ v[NR] = $1 } END {
+        h = int(NR / 2); for (i = 1; i <= h; i++) a += v[i]; for (i = h + 1; i <= NR; i++) b += v[i]
+        printf "%d %d\n", h ? a / h : 0, NR - h ? b / (NR - h) : 0 }' "$work/$name.samples")
+    O_FLAT=$(awk -v a="$O_RSS_FIRST" -v b="$O_RSS_SECOND" 'BEGIN { print ((b <= a * 1.05 + 2048) ? "yes" : "NO") }')
+    O_LINE=$(printf '%s req/s attempted (%sx the saturating rate; %s ms delay per connection): %s 2xx (%s/s), %s shed with 503/429, %s other, %s timeouts; p50 %s ms, p99 %s ms\n    hubd RSS KiB: before %s, during %s..%s (halves %s -> %s: flat %s), after %s; /healthz slowest %s ms, %s not 200' \
+        "$O_RPS" "$(ratio "$O_RPS" "$saturating")" "$delay_ms" "$O_OK" "$((O_OK / secs))" "$O_SHED" "$O_OTHER" "${O_TIMEOUTS:-?}" "$O_P50" "$O_P99" \
+        "$O_RSS_BEFORE" "$O_RSS_MIN" "$O_RSS_MAX" "$O_RSS_FIRST" "$O_RSS_SECOND" "$O_FLAT" "$O_RSS_AFTER" \
+        "$O_PROBE_MAX" "$O_PROBE_BAD")
+    say "  $O_LINE"
+}
+
+# 3a. CPU-bound: twice what the hub answered in 2 with 64 connections.
+saturated=${RPS[hub_plugin]}
+offered=$((2 * saturated))
+say "3a. overload, CPU-bound: about $offered req/s offered (2x $saturated) from $OVERLOAD_CONNECTIONS connections, ${OVERLOAD_SECONDS}s"
+overload overload_cpu "$saturated" "$OVERLOAD_CONNECTIONS" "$OVERLOAD_SECONDS"
+line3a=$O_LINE
+ok3a=$(awk -v p="$O_P99" -v t="$O_TIMEOUTS" -v f="$O_FLAT" 'BEGIN { print ((p < 1000 && t == 0 && f == "yes") ? "yes" : "NO") }')
+
+# 3b. A slow department system: the simulator answers after SLOW_MS, so the
+# plugin's 16 workers saturate at 16 / SLOW_MS; offer twice that. This is what
+# the bulkhead (concurrency 16 + queue 64) is for: the excess must get a 503 at once.
+curl -fsS -o /dev/null -d "{\"mode\":\"slow\",\"delay_ms\":$SLOW_MS}" "http://127.0.0.1:$sim_port/admin/fail-mode" ||
+    die "cannot put the simulator in slow mode"
+slow_saturated=$((16 * 1000 / SLOW_MS))
+slow_offered=$((2 * slow_saturated))
+say "3b. overload, vendor system +$SLOW_MS ms: saturates at $slow_saturated req/s; $slow_offered req/s offered from 512 connections, ${SLOW_SECONDS}s"
+overload overload_slow "$slow_saturated" 512 "$SLOW_SECONDS"
+line3b=$O_LINE
+# Queued requests wait at most (16 + 64) / 16 slow answers; 4x that is generous.
+ok3b=$(awk -v p="$O_P99" -v t="$O_TIMEOUTS" -v shed="$O_SHED" -v f="$O_FLAT" -v ms="$SLOW_MS" \
+    'BEGIN { print ((p < 4 * 5 * ms && t == 0 && shed > 0 && f == "yes") ? "yes" : "NO") }')
+curl -fsS -o /dev/null -d '{"mode":"none"}' "http://127.0.0.1:$sim_port/admin/fail-mode" || true
 
 # --- report ------------------------------------------------------------------
 r1=$(ratio "${RPS[hub_catalog]}" "${RPS[nginx_static]}")
 r2=$(ratio "${RPS[hub_plugin]}" "${RPS[nginx_proxy]}")
 l2=$(ratio "${P99[hub_plugin]}" "${P99[nginx_proxy]}")
 echo
-echo "CampusHub API benchmark: wrk -t2 -c$CONNECTIONS -d$DURATION, keep-alive, loopback, $(nproc) CPUs, pinning $([ "$PIN" = 1 ] && echo 'wrk@1 servers@0' || echo none)"
-printf '%-34s %10s %9s %9s %12s %8s\n' "run" "req/s" "p50 ms" "p99 ms" "CPU us/req" "non-2xx"
+echo "CampusHub API benchmark: wrk -t2 -c$CONNECTIONS -d$DURATION, keep-alive, loopback, $(nproc) CPUs, pinning $([ "$PIN" = 1 ] && echo 'wrk on CPU 1, servers on CPU 0' || echo none), load average at start $load_at_start"
+printf '%-14s %10s %9s %9s %12s %8s\n' "run" "req/s" "p50 ms" "p99 ms" "CPU us/req" "non-2xx"
 for n in hub_catalog nginx_static hub_plugin nginx_proxy; do
-    printf '%-34s %10s %9s %9s %12s %8s\n' "$n" "${RPS[$n]}" "${P50[$n]}" "${P99[$n]}" "${CPU[$n]}" "${NON2XX[$n]}"
+    printf '%-14s %10s %9s %9s %12s %8s\n' "$n" "${RPS[$n]}" "${P50[$n]}" "${P99[$n]}" "${CPU[$n]}" "${NON2XX[$n]}"
 done
+echo "(CPU us/req: the server's CPU time per answered request; for the plugin and proxy runs including the simulator's)"
 echo
 printf '1. catalogue vs static file:  req/s %sx (target >= 0.5x: %s)\n' "$r1" "$(verdict "$r1" 0.5 min)"
 printf '2. plugin call vs proxy_pass: req/s %sx (target >= 0.7x: %s), p99 %sx (target <= 1.5x: %s)\n' \
     "$r2" "$(verdict "$r2" 0.7 min)" "$l2" "$(verdict "$l2" 1.5 max)"
-fast=$(awk -v p="$o_p99" 'BEGIN { print p < 1000 ? "yes" : "NO" }')
-flat=$(awk -v a="$rss_first" -v b="$rss_second" 'BEGIN { print b <= a * 1.05 + 2048 ? "yes" : "NO" }')
-printf '3. overload at ~%s req/s offered (2x %s): %s 2xx, %s shed (503/429), %s other, %s timeouts; p99 %s ms (fast: %s)\n' \
-    "$offered" "$saturated" "$ok_count" "$shed" "$other" "${timeouts:-?}" "$o_p99" "$fast"
-printf '   hubd RSS KiB: before %s, during min %s max %s (first half avg %s, second half avg %s: flat %s), after %s\n' \
-    "$rss_before" "$rss_min" "$rss_max" "$rss_first" "$rss_second" "$flat" "$rss_after"
-printf '   /healthz during overload: slowest %s ms, %s probe(s) not 200\n' "$probe_max" "$probe_bad"
+printf '3a. overload, CPU-bound, ~%s req/s offered (2x %s) from %s connections: serving, no timeouts, RSS flat: %s\n    %s\n' \
+    "$offered" "$saturated" "$OVERLOAD_CONNECTIONS" "$ok3a" "$line3a"
+printf '3b. overload, vendor system +%s ms, ~%s req/s offered (2x %s): excess shed, no timeouts, RSS flat: %s\n    %s\n' \
+    "$SLOW_MS" "$slow_offered" "$slow_saturated" "$ok3b" "$line3b"

@@ -4,6 +4,7 @@
 #include <Poco/UUIDGenerator.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -92,7 +93,9 @@ public:
     }
 
     void deliver(Response response) {
-        asio::post(stream_.get_executor(), [self = shared_from_this(), r = std::move(response)]() mutable {
+        // dispatch: an answer made on this connection's own strand (the cheap
+        // routes) is written at once; one from a worker thread is posted to it.
+        asio::dispatch(stream_.get_executor(), [self = shared_from_this(), r = std::move(response)]() mutable {
             self->write(std::move(r));
         });
     }

@@ -91,18 +91,29 @@ void AuditLog::run() {
         writing_ = true;
         lock.unlock();
         try {
+            // One statement for the whole batch: Poco binds the column vectors and
+            // steps once per row without compiling the SQL again.
+            std::vector<std::string> at, subject, actingFor, system, operation, outcome, requestId;
+            std::vector<int> httpStatus;
+            std::vector<Poco::Int64> durationUs;
+            for (auto* v : {&at, &subject, &actingFor, &system, &operation, &outcome, &requestId}) v->reserve(batch.size());
+            for (auto& r : batch) {
+                at.push_back(std::move(r.at));
+                subject.push_back(std::move(r.subject));
+                actingFor.push_back(std::move(r.actingFor));
+                system.push_back(std::move(r.system));
+                operation.push_back(std::move(r.operation));
+                outcome.push_back(std::move(r.outcome));
+                httpStatus.push_back(r.httpStatus);
+                durationUs.push_back(r.durationUs);
+                requestId.push_back(std::move(r.requestId));
+            }
             Poco::Data::Session s = db_.session();
             s.begin();
-            AuditRecord r;
-            Poco::Data::Statement insert(s);
-            insert << "INSERT INTO audit_calls(at, subject, acting_for, system, operation, outcome,"
-                      " http_status, duration_us, request_id) VALUES(?,?,?,?,?,?,?,?,?)",
-                use(r.at), use(r.subject), use(r.actingFor), use(r.system), use(r.operation),
-                use(r.outcome), use(r.httpStatus), use(r.durationUs), use(r.requestId);
-            for (auto& item : batch) {
-                r = std::move(item);
-                insert.execute();
-            }
+            s << "INSERT INTO audit_calls(at, subject, acting_for, system, operation, outcome,"
+                 " http_status, duration_us, request_id) VALUES(?,?,?,?,?,?,?,?,?)",
+                use(at), use(subject), use(actingFor), use(system), use(operation), use(outcome), use(httpStatus),
+                use(durationUs), use(requestId), now;
             s.commit();
             lock.lock();
             written_ += batch.size();
