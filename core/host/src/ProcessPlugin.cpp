@@ -1,5 +1,7 @@
 #include "hub/host/ProcessPlugin.h"
 
+#include "hub/common/JsonWriter.h"
+
 #include "../worker/WorkerProtocol.h"
 
 #include <campushub/plugin.h>
@@ -92,28 +94,8 @@ std::string exitText(pid_t pid) {
 }
 
 std::string jsonQuote(std::string_view s) {
-    static const char hex[] = "0123456789abcdef";
     std::string out;
-    out.reserve(s.size() + 2);
-    out += '"';
-    for (unsigned char c : s) {
-        switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-            if (c < 0x20) {
-                out += "\\u00";
-                out += hex[c >> 4];
-                out += hex[c & 0xF];
-            } else {
-                out += static_cast<char>(c);
-            }
-        }
-    }
-    out += '"';
+    hub::json::appendString(out, s);
     return out;
 }
 
