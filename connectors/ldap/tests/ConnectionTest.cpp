@@ -333,6 +333,23 @@ TEST_F(TlsConnection, WrongCaIsRefused) {
     }
 }
 
+TEST_F(TlsConnection, VerifiedLdapsSucceedsAndWrongCaIsRefused) {
+    auto o = tlsOptions();
+    o.uri = server_->ldapsUri("127.0.0.1");
+    o.startTls = false;  // TLS from the first byte
+    {
+        Connection c(o);
+        EXPECT_NO_THROW(c.connect());
+        SearchRequest root;
+        root.scope = Scope::Base;
+        root.attributes = {"namingContexts"};
+        EXPECT_EQ(c.search(root).size(), 1u);
+    }
+    o.caFile = server_->otherCaFile();
+    Connection refused(o);
+    EXPECT_THROW(refused.connect(), LdapException);
+}
+
 TEST_F(TlsConnection, WrongHostNameIsRefused) {
     auto o = tlsOptions();
     // The certificate names only 127.0.0.1; libldap checks "localhost" as this

@@ -104,6 +104,10 @@ SlapdServer::SlapdServer(SlapdOptions options) : options_(std::move(options)) {
     writeFile(passwordFile(), options_.rootPassword);
     if (options_.tls) makeCertificates();
     port_ = freeLoopbackPort();
+    if (options_.tls) {
+        do ldapsPort_ = freeLoopbackPort();
+        while (ldapsPort_ == port_);
+    }
     writeConfig();
 }
 
@@ -113,6 +117,10 @@ SlapdServer::~SlapdServer() {
         Poco::File(dir_).remove(true);
     } catch (...) {
     }
+}
+
+std::string SlapdServer::ldapsUri(const std::string& host) const {
+    return "ldaps://" + host + ":" + std::to_string(ldapsPort_) + "/";
 }
 
 std::string SlapdServer::uri(const std::string& host) const {
@@ -188,7 +196,8 @@ void SlapdServer::writeConfig() {
 
 void SlapdServer::start() {
     if (isRunning()) return;
-    pid_ = spawn({"/usr/sbin/slapd", "-d", "0", "-h", uri(), "-f", dir_ + "/slapd.conf"},
+    std::string urls = options_.tls ? uri() + " " + ldapsUri() : uri();
+    pid_ = spawn({"/usr/sbin/slapd", "-d", "0", "-h", urls, "-f", dir_ + "/slapd.conf"},
                  dir_ + "/slapd.log");
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
     while (std::chrono::steady_clock::now() < deadline) {

@@ -50,6 +50,8 @@ public:
     const std::string& suffix() const { return options_.suffix; }
     std::string rootDn() const { return "cn=admin," + options_.suffix; }
     int port() const { return port_; }
+    /// ldaps://HOST:PORT/ (tls only): TLS from the first byte, on a second port.
+    std::string ldapsUri(const std::string& host = "127.0.0.1") const;
     /// ldap://127.0.0.1:PORT/ ; or with another host name (e.g. "localhost" for TLS).
     std::string uri(const std::string& host = "127.0.0.1") const;
     const std::string& directory() const { return dir_; }
@@ -71,6 +73,7 @@ private:
     SlapdOptions options_;
     std::string dir_;
     int port_ = 0;
+    int ldapsPort_ = 0;
     pid_t pid_ = -1;
 };
 
