@@ -1,0 +1,393 @@
+// hub::http::Client against scripted HTTP/1.1 servers on loopback: each test's
+// server writes exactly the bytes it wants (keep-alive, close, chunked, stalls,
+// garbage), which a full server library would not let us do.
+#include "hub/http/Client.h"
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+using hub::http::Client;
+using hub::http::Failure;
+using hub::http::RequestError;
+
+namespace {
+
+/// Loopback server on port 0; runs handler(connection fd, connection index) on
+/// its own thread for each accepted connection.
+class ScriptServer {
+public:
+    using Handler = std::function<void(ScriptServer&, int fd, int index)>;
+
+    explicit ScriptServer(Handler handler) : handler_(std::move(handler)) {
+        listen_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int one = 1;
+        ::setsockopt(listen_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (::bind(listen_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(listen_, 64) != 0)
+            throw std::runtime_error("cannot listen");
+        socklen_t len = sizeof a;
+        ::getsockname(listen_, reinterpret_cast<sockaddr*>(&a), &len);
+        port_ = ntohs(a.sin_port);
+        acceptor_ = std::thread([this] { acceptLoop(); });
+    }
+
+    ~ScriptServer() {
+        stop_ = true;
+        acceptor_.join();
+        std::lock_guard lock(mutex_);
+        for (auto& t : threads_) t.join();
+        ::close(listen_);
+    }
+
+    std::string url(const std::string& path = "/") const {
+        return "http://127.0.0.1:" + std::to_string(port_) + path;
+    }
+    int accepted() const { return accepted_; }
+    bool stopping() const { return stop_; }
+
+    /// Reads one request (head plus Content-Length body); empty on EOF or stop.
+    std::string readRequest(int fd) {
+        std::string& buf = pending_[fd];
+        for (;;) {
+            auto end = buf.find("\r\n\r\n");
+            if (end != std::string::npos) {
+                std::size_t length = 0;
+                auto cl = buf.find("Content-Length: ");
+                if (cl != std::string::npos && cl < end) length = std::stoul(buf.substr(cl + 16));
+                if (buf.size() >= end + 4 + length) {
+                    std::string request = buf.substr(0, end + 4 + length);
+                    buf.erase(0, end + 4 + length);
+                    std::lock_guard lock(mutex_);
+                    requests_.push_back(request);
+                    return request;
+                }
+            }
+            char chunk[65536];
+            pollfd p{fd, POLLIN, 0};
+            if (::poll(&p, 1, 50) == 0) {
+                if (stop_) return {};
+                continue;
+            }
+            ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+            if (n <= 0) return {};
+            buf.append(chunk, static_cast<std::size_t>(n));
+        }
+    }
+
+    static void write(int fd, std::string_view data) {
+        while (!data.empty()) {
+            ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+            if (n <= 0) return;
+            data.remove_prefix(static_cast<std::size_t>(n));
+        }
+    }
+
+    std::vector<std::string> requests() {
+        std::lock_guard lock(mutex_);
+        return requests_;
+    }
+
+private:
+    void acceptLoop() {
+        while (!stop_) {
+            pollfd p{listen_, POLLIN, 0};
+            if (::poll(&p, 1, 50) <= 0) continue;
+            int fd = ::accept4(listen_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (fd < 0) continue;
+            int index = accepted_++;
+            std::lock_guard lock(mutex_);
+            threads_.emplace_back([this, fd, index] {
+                handler_(*this, fd, index);
+                ::close(fd);
+            });
+        }
+    }
+
+    Handler handler_;
+    int listen_ = -1;
+    std::uint16_t port_ = 0;
+    std::atomic<bool> stop_{false};
+    std::atomic<int> accepted_{0};
+    std::thread acceptor_;
+    std::mutex mutex_;
+    std::vector<std::thread> threads_;
+    std::vector<std::string> requests_;
+    thread_local static std::map<int, std::string> pending_;
+};
+
+thread_local std::map<int, std::string> ScriptServer::pending_;
+
+std::string answer(const std::string& body, const std::string& extra = "") {
+    return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + extra +
+           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+/// Answers every request on the connection with its request line as the body.
+void echoLoop(ScriptServer& s, int fd, int) {
+    for (;;) {
+        std::string request = s.readRequest(fd);
+        if (request.empty()) return;
+        ScriptServer::write(fd, answer(request.substr(0, request.find("\r\n"))));
+    }
+}
+
+Failure failureOf(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const RequestError& e) {
+        return e.failure();
+    }
+    ADD_FAILURE() << "no RequestError";
+    return Failure::BadRequest;
+}
+
+}  // namespace
+
+TEST(HttpClient, KeepAliveReusesOneConnection) {
+    ScriptServer server(echoLoop);
+    Client client;
+    for (int i = 0; i < 5; ++i) {
+        auto r = client.request("GET", server.url("/students/" + std::to_string(i) + "?x=1"), "", "", 2s);
+        EXPECT_EQ(r.status, 200);
+        EXPECT_EQ(r.body, "GET /students/" + std::to_string(i) + "?x=1 HTTP/1.1");
+        EXPECT_NE(r.headers.find("Content-Type: application/json\r\n"), std::string::npos) << r.headers;
+    }
+    EXPECT_EQ(server.accepted(), 1);
+    auto requests = server.requests();
+    ASSERT_EQ(requests.size(), 5u);
+    EXPECT_NE(requests[0].find("Host: 127.0.0.1:"), std::string::npos) << requests[0];
+}
+
+TEST(HttpClient, SendsHeadersAndBody) {
+    ScriptServer server(echoLoop);
+    Client client;
+    std::string body = R"({"name":"张三"})";
+    auto r = client.request("POST", server.url("/学生"), "X-Api-Key: k1\r\nAccept: */*\r\n", body, 2s);
+    EXPECT_EQ(r.status, 200);
+    // Non-ASCII in the path goes out percent-encoded.
+    EXPECT_EQ(r.body, "POST /%E5%AD%A6%E7%94%9F HTTP/1.1");
+    auto requests = server.requests();
+    ASSERT_EQ(requests.size(), 1u);
+    EXPECT_NE(requests[0].find("X-Api-Key: k1\r\n"), std::string::npos);
+    EXPECT_NE(requests[0].find("Content-Length: " + std::to_string(body.size()) + "\r\n"), std::string::npos);
+    EXPECT_EQ(requests[0].substr(requests[0].size() - body.size()), body);
+}
+
+TEST(HttpClient, PluginFramingHeadersAreReplaced) {
+    ScriptServer server(echoLoop);
+    Client client;
+    auto r = client.request("POST", server.url("/x"), "Content-Length: 999\r\nTransfer-Encoding: chunked\r\n",
+                            "abc", 2s);
+    EXPECT_EQ(r.status, 200);
+    auto requests = server.requests();
+    ASSERT_EQ(requests.size(), 1u);
+    EXPECT_EQ(requests[0].find("999"), std::string::npos);
+    EXPECT_EQ(requests[0].find("chunked"), std::string::npos);
+}
+
+TEST(HttpClient, StaleConnectionIsRetriedForGet) {
+    // Answers one request per connection, then closes without saying so.
+    ScriptServer server([](ScriptServer& s, int fd, int) {
+        if (!s.readRequest(fd).empty()) ScriptServer::write(fd, answer("one"));
+    });
+    Client client;
+    EXPECT_EQ(client.request("GET", server.url("/a"), "", "", 2s).body, "one");
+    std::this_thread::sleep_for(50ms);  // let the close arrive
+    EXPECT_EQ(client.request("GET", server.url("/b"), "", "", 2s).body, "one");
+    EXPECT_EQ(server.accepted(), 2);
+}
+
+TEST(HttpClient, StaleConnectionIsNotRetriedForPost) {
+    ScriptServer server([](ScriptServer& s, int fd, int) {
+        if (!s.readRequest(fd).empty()) ScriptServer::write(fd, answer("one"));
+    });
+    Client client;
+    EXPECT_EQ(client.request("POST", server.url("/a"), "", "x", 2s).body, "one");
+    std::this_thread::sleep_for(50ms);
+    EXPECT_EQ(failureOf([&] { client.request("POST", server.url("/b"), "", "x", 2s); }), Failure::Unavailable);
+    // The next one opens a fresh connection and works.
+    EXPECT_EQ(client.request("POST", server.url("/c"), "", "x", 2s).body, "one");
+}
+
+TEST(HttpClient, ConnectionCloseIsHonoured) {
+    ScriptServer server([](ScriptServer& s, int fd, int) {
+        for (;;) {
+            if (s.readRequest(fd).empty()) return;
+            ScriptServer::write(fd, answer("bye", "Connection: close\r\n"));
+        }
+    });
+    Client client;
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(client.request("GET", server.url(), "", "", 2s).body, "bye");
+    EXPECT_EQ(server.accepted(), 3);
+}
+
+TEST(HttpClient, TimeoutWhenTheServerStalls) {
+    ScriptServer server([](ScriptServer& s, int fd, int) {
+        s.readRequest(fd);
+        while (!s.stopping()) std::this_thread::sleep_for(10ms);
+    });
+    Client client;
+    EXPECT_EQ(failureOf([&] { client.request("GET", server.url(), "", "", 200ms); }), Failure::Timeout);
+    EXPECT_EQ(failureOf([&] { client.request("GET", server.url(), "", "", 0ms); }), Failure::Timeout);
+}
+
+TEST(HttpClient, TimeoutInTheMiddleOfABody) {
+    ScriptServer server([](ScriptServer& s, int fd, int) {
+        s.readRequest(fd);
+        ScriptServer::write(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part");
+        while (!s.stopping()) std::this_thread::sleep_for(10ms);
+    });
+    Client client;
+    EXPECT_EQ(failureOf([&] { client.request("GET", server.url(), "", "", 200ms); }), Failure::Timeout);
+}
+
+TEST(HttpClient, LargeBodies) {
+    std::string big(5 * 1024 * 1024 + 17, 'x');
+    for (std::size_t i = 0; i < big.size(); i += 4093) big[i] = static_cast<char>('a' + i % 26);
+    ScriptServer server([&](ScriptServer& s, int fd, int) {
+        for (;;) {
+            std::string request = s.readRequest(fd);
+            if (request.empty()) return;
+            auto bodyAt = request.find("\r\n\r\n") + 4;
+            // Answers with the request body if there was one, else the big one.
+            ScriptServer::write(fd, answer(request.size() > bodyAt ? request.substr(bodyAt) : big));
+        }
+    });
+    Client client;
+    auto r = client.request("GET", server.url(), "", "", 10s);
+    EXPECT_EQ(r.body.size(), big.size());
+    EXPECT_TRUE(r.body == big);
+    std::string upload(3 * 1024 * 1024, 'u');
+    r = client.request("PUT", server.url(), "", upload, 10s);
+    EXPECT_TRUE(r.body == upload);
+    EXPECT_EQ(server.accepted(), 1);
+
+    Client small(Client::Options{64, 4000ms, 1024 * 1024});
+    EXPECT_EQ(failureOf([&] { small.request("GET", server.url(), "", "", 10s); }), Failure::Unavailable);
+}
+
+TEST(HttpClient, ChunkedResponse) {
+    std::string bigChunk(40000, 'c');
+    ScriptServer server([&](ScriptServer& s, int fd, int) {
+        for (;;) {
+            if (s.readRequest(fd).empty()) return;
+            std::string out = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+            out += "5;ext=1\r\nhello\r\n1\r\n \r\n";
+            char size[16];
+            std::snprintf(size, sizeof size, "%zx", bigChunk.size());
+            out += std::string(size) + "\r\n" + bigChunk + "\r\n";
+            out += "6\r\n世界\r\n0\r\nX-Trailer: t\r\n\r\n";
+            // Sent in small pieces to exercise partial reads.
+            for (std::size_t i = 0; i < out.size(); i += 7000) {
+                ScriptServer::write(fd, out.substr(i, 7000));
+                std::this_thread::sleep_for(1ms);
+            }
+        }
+    });
+    Client client;
+    for (int i = 0; i < 3; ++i) {
+        auto r = client.request("GET", server.url(), "", "", 5s);
+        EXPECT_EQ(r.status, 200);
+        EXPECT_TRUE(r.body == "hello " + bigChunk + "世界") << r.body.size();
+    }
+    // Poco 1.11 leaves chunked trailers unread: such a connection is not reused.
+    EXPECT_EQ(server.accepted(), 3);
+}
+
+// Not tested: a malformed chunk size. Poco 1.11 reads "zz" as the last chunk, so
+// the body comes back empty instead of as an error (a known limit of the client).
+
+TEST(HttpClient, BodyUntilCloseAndInterimAnswers) {
+    ScriptServer server([](ScriptServer& s, int fd, int index) {
+        if (s.readRequest(fd).empty()) return;
+        if (index == 0)
+            ScriptServer::write(fd, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nto the end");
+        else
+            ScriptServer::write(fd, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok");
+    });
+    Client client;
+    auto r = client.request("GET", server.url(), "", "", 2s);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "to the end");
+    r = client.request("POST", server.url(), "", "{}", 2s);
+    EXPECT_EQ(r.status, 201);
+    EXPECT_EQ(r.body, "ok");
+}
+
+TEST(HttpClient, MalformedResponses) {
+    ScriptServer server([](ScriptServer& s, int fd, int index) {
+        if (s.readRequest(fd).empty()) return;
+        switch (index) {
+            case 0: ScriptServer::write(fd, "garbage\r\n\r\n"); break;
+            case 1: ScriptServer::write(fd, "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n"); break;
+            case 2: ScriptServer::write(fd, "HTTP/1.1 200 OK\r\nX: " + std::string(100000, 'a')); break;
+            case 3: ScriptServer::write(fd, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"); break;
+            default: break;  // closes without a byte
+        }
+    });
+    Client client;
+    for (int i = 0; i < 5; ++i)
+        EXPECT_EQ(failureOf([&] { client.request("POST", server.url(), "", "", 2s); }), Failure::Unavailable) << i;
+}
+
+TEST(HttpClient, BadRequests) {
+    Client client;
+    for (const char* url : {"ftp://127.0.0.1/", "127.0.0.1/x", "http:///x", "http://127.0.0.1:99999/",
+                            "http://127.0.0.1:x/", "http://user:pw@127.0.0.1/", "http://[::1/", "http://a b/"})
+        EXPECT_EQ(failureOf([&] { client.request("GET", url, "", "", 1s); }), Failure::BadRequest) << url;
+    ScriptServer server(echoLoop);
+    EXPECT_EQ(failureOf([&] { client.request("GET", server.url(), "X-A: a\nInjected: b\r\n", "", 1s); }),
+              Failure::BadRequest);
+    EXPECT_EQ(failureOf([&] { client.request("GET", server.url(), "Bad Name: v\r\n", "", 1s); }),
+              Failure::BadRequest);
+    EXPECT_EQ(failureOf([&] { client.request("GET /x HTTP/1.1\r\n", server.url(), "", "", 1s); }),
+              Failure::BadRequest);
+    EXPECT_TRUE(server.requests().empty());
+}
+
+TEST(HttpClient, RefusedConnectionIsUnavailable) {
+    int port;
+    {
+        ScriptServer server(echoLoop);
+        port = std::stoi(server.url().substr(17));
+    }
+    Client client;
+    EXPECT_EQ(failureOf([&] {
+                  client.request("GET", "http://127.0.0.1:" + std::to_string(port) + "/", "", "", 1s);
+              }),
+              Failure::Unavailable);
+}
+
+TEST(HttpClient, ConcurrentCallersShareThePool) {
+    ScriptServer server(echoLoop);
+    Client client;
+    std::atomic<int> ok{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 50; ++i) {
+                auto path = "/t" + std::to_string(t) + "/" + std::to_string(i);
+                if (client.request("GET", server.url(path), "", "", 5s).body == "GET " + path + " HTTP/1.1") ++ok;
+            }
+        });
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(ok, 400);
+    EXPECT_LE(server.accepted(), 8);
+}
