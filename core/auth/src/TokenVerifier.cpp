@@ -55,8 +55,28 @@ bool isBase64UrlChar(char c)
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
+int base64UrlValue(char c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    return c == '-' ? 62 : 63;
+}
+
+// Only the canonical encoding is accepted: the bits past the last whole byte must
+// be zero. Otherwise several spellings decode to the same signature, and a token
+// changed in its last character would still verify.
 std::string decodeBase64Url(std::string_view encoded)
 {
+    const std::size_t rest = encoded.size() % 4;
+    if (rest == 1)
+        throw Poco::DataFormatException("base64url of impossible length");
+    if (rest != 0)
+    {
+        const int unusedBits = rest == 2 ? 4 : 2;
+        if ((base64UrlValue(encoded.back()) & ((1 << unusedBits) - 1)) != 0)
+            throw Poco::DataFormatException("base64url is not canonical");
+    }
     Poco::MemoryInputStream in(encoded.data(), encoded.size());
     Poco::Base64Decoder decoder(in, Poco::BASE64_URL_ENCODING | Poco::BASE64_NO_PADDING);
     std::string out;

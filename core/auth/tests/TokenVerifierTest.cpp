@@ -575,3 +575,29 @@ TEST(TokenVerifier, RefusesBadConfiguration)
     EXPECT_THROW(TokenIssuer::rs256("garbage"), Poco::InvalidArgumentException);
     EXPECT_THROW(TokenIssuer::hs256(kSecret).issue(TokenClaims{}), Poco::InvalidArgumentException);
 }
+
+// The last character of a 43-character HS256 signature carries 4 data bits and
+// 2 unused ones: every other spelling of it must be refused, not decoded to the
+// same signature.
+TEST(TokenVerifierCanonical, RefusesEveryOtherSpellingOfTheLastSignatureCharacter)
+{
+    const std::string secret = "canonical-test-secret-0123456789-abcdefgh";
+    hub::auth::TokenVerifier::Options options;
+    options.hs256Secret = secret;
+    options.cacheSize = 0;
+    hub::auth::TokenVerifier verifier(options);
+    hub::auth::TokenClaims claims;
+    claims.subject = "2023010001";
+    const std::string token = hub::auth::TokenIssuer::hs256(secret).issue(claims);
+    ASSERT_TRUE(verifier.verify(token).ok());
+    const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    int accepted = 0;
+    for (char c : alphabet)
+    {
+        if (c == token.back()) continue;
+        std::string changed = token;
+        changed.back() = c;
+        accepted += verifier.verify(changed).ok();
+    }
+    EXPECT_EQ(accepted, 0);
+}
