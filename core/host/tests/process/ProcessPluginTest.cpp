@@ -271,7 +271,12 @@ TEST(ProcessPlugin, HangHitsItsTimeoutAndTheWorkerIsKilledAndRestarted) {
     EXPECT_EQ(call(*neighbour, "ok").status, CH_OK);
 
     // killGrace after the deadline, the worker is killed as hung and replaced.
-    EXPECT_TRUE(eventually([&] { return plugin->stats().hangKills == 1; }));
+    // Wait until the killed worker is also reaped: a call sent in between may still
+    // reach the dying worker and get the crash answer (503).
+    EXPECT_TRUE(eventually([&] {
+        auto st = plugin->stats();
+        return st.hangKills == 1 && st.exits == 1;
+    }));
     CallResult later = call(*plugin, "ok", "{}", 10s);
     EXPECT_EQ(later.status, CH_OK) << later.body;
     EXPECT_NE(workerPid(*plugin), before);
