@@ -395,62 +395,50 @@ void Syncer::fullRead(Run& run) {
 
     // Units and groups first (few), so person memberships map against current groups.
     IdentityStore::Batch batch;
+    // Maps each entry, skips it when it equals what is stored, queues a change otherwise.
+    auto readChanged = [&](const ldap::SearchRequest& request, const char* subject, auto map, auto same,
+                           auto& known, auto& changedItems, auto setChange) {
+        conn.searchPaged(request, [&](std::vector<ldap::Entry>&& page) {
+            for (auto& e : page) {
+                ++run.report.read;
+                noteTimestamp(run.maxTimestamp, e);
+                auto item = map(e);
+                run.seen.insert(item.entryUuid);
+                auto it = known.find(item.entryUuid);
+                if (it != known.end() && same(it->second, item)) {
+                    ++run.report.unchanged;
+                    continue;
+                }
+                IdentityChange c;
+                c.kind = it == known.end() ? ChangeKind::Created : ChangeKind::Updated;
+                (c.kind == ChangeKind::Created ? run.report.created : run.report.updated)++;
+                c.subject = subject;
+                c.id = item.dn;
+                c.entryUuid = item.entryUuid;
+                setChange(c, item);
+                batch.changes.push_back(c);
+                batch.changePerson.push_back(-1);
+                changedItems.push_back(item);
+                known[item.entryUuid] = item;
+            }
+        });
+    };
     ldap::SearchRequest orgs;
     orgs.base = options_.base;
     orgs.filter = classFilter(options_.orgClass);
     orgs.attributes = {"ou", "description", "entryUUID", "modifyTimestamp"};
-    conn.searchPaged(orgs, [&](std::vector<ldap::Entry>&& page) {
-        for (auto& e : page) {
-            ++run.report.read;
-            noteTimestamp(run.maxTimestamp, e);
-            Org o = options_.mapping.mapOrg(e, uuidOf(e));
-            run.seen.insert(o.entryUuid);
-            auto it = run.orgs.find(o.entryUuid);
-            if (it != run.orgs.end() && sameOrg(it->second, o)) {
-                ++run.report.unchanged;
-                continue;
-            }
-            IdentityChange c;
-            c.kind = it == run.orgs.end() ? ChangeKind::Created : ChangeKind::Updated;
-            (c.kind == ChangeKind::Created ? run.report.created : run.report.updated)++;
-            c.subject = "org";
-            c.id = o.dn;
-            c.entryUuid = o.entryUuid;
-            c.org = o;
-            batch.changes.push_back(c);
-            batch.changePerson.push_back(-1);
-            batch.orgs.push_back(o);
-            run.orgs[o.entryUuid] = o;
-        }
-    });
+    readChanged(
+        orgs, "org", [&](const ldap::Entry& e) { return options_.mapping.mapOrg(e, uuidOf(e)); },
+        [](const Org& a, const Org& b) { return sameOrg(a, b); }, run.orgs, batch.orgs,
+        [](IdentityChange& c, const Org& o) { c.org = o; });
     ldap::SearchRequest groups;
     groups.base = options_.base;
     groups.filter = groupFilterOf(options_);
     groups.attributes = {"cn", "member", "uniqueMember", "memberUid", "entryUUID", "modifyTimestamp"};
-    conn.searchPaged(groups, [&](std::vector<ldap::Entry>&& page) {
-        for (auto& e : page) {
-            ++run.report.read;
-            noteTimestamp(run.maxTimestamp, e);
-            Group g = options_.mapping.mapGroup(e, uuidOf(e));
-            run.seen.insert(g.entryUuid);
-            auto it = run.groups.find(g.entryUuid);
-            if (it != run.groups.end() && sameGroup(it->second, g)) {
-                ++run.report.unchanged;
-                continue;
-            }
-            IdentityChange c;
-            c.kind = it == run.groups.end() ? ChangeKind::Created : ChangeKind::Updated;
-            (c.kind == ChangeKind::Created ? run.report.created : run.report.updated)++;
-            c.subject = "group";
-            c.id = g.dn;
-            c.entryUuid = g.entryUuid;
-            c.group = g;
-            batch.changes.push_back(c);
-            batch.changePerson.push_back(-1);
-            batch.groups.push_back(g);
-            run.groups[g.entryUuid] = g;
-        }
-    });
+    readChanged(
+        groups, "group", [&](const ldap::Entry& e) { return options_.mapping.mapGroup(e, uuidOf(e)); },
+        [](const Group& a, const Group& b) { return sameGroup(a, b); }, run.groups, batch.groups,
+        [](IdentityChange& c, const Group& g) { c.group = g; });
     store_->write(batch, sink_);
     run.index.clear();
     for (const auto& [uuid, g] : run.groups)
