@@ -2,6 +2,7 @@
 #include "hub/ldap/Filter.h"
 #include "hub/ldap/LdapException.h"
 #include "hub/ldaptest/DirectoryGenerator.h"
+#include "hub/ldaptest/SharedDirectory.h"
 #include "hub/ldaptest/SlapdServer.h"
 
 #include <Poco/Exception.h>
@@ -28,30 +29,7 @@ namespace {
 constexpr std::size_t personCount = 300;
 
 // One plain slapd for the whole executable (a graceful stop costs 1.5 s).
-class PlainServer : public ::testing::Environment {
-public:
-    static SlapdServer& server() { return *server_; }
-    static const DirectoryGenerator& generator() { return *generator_; }
-    void SetUp() override {
-        server_ = std::make_unique<SlapdServer>();
-        DirectoryShape shape;
-        shape.persons = personCount;
-        generator_ = std::make_unique<DirectoryGenerator>(shape);
-        std::string ldif = server_->directory() + "/dir.ldif";
-        generator_->writeLdifFile(ldif);
-        server_->slapadd(ldif);
-        server_->start();
-    }
-    void TearDown() override {
-        server_.reset();
-        generator_.reset();
-    }
-
-private:
-    static inline std::unique_ptr<SlapdServer> server_;
-    static inline std::unique_ptr<DirectoryGenerator> generator_;
-};
-
+using PlainServer = hub::ldaptest::SharedDirectory<personCount>;
 [[maybe_unused]] auto* const plainServer = ::testing::AddGlobalTestEnvironment(new PlainServer);
 
 SearchRequest persons(const std::string& filter = "(objectClass=inetOrgPerson)") {

@@ -2,6 +2,7 @@
 #include "hub/identity/Syncer.h"
 #include "hub/ldap/Connection.h"
 #include "hub/ldaptest/DirectoryGenerator.h"
+#include "hub/ldaptest/SharedDirectory.h"
 #include "hub/ldaptest/SlapdServer.h"
 #include "hub/store/Database.h"
 
@@ -28,26 +29,7 @@ constexpr std::size_t directorySize = 10000;
 // One slapd per test executable, loaded once with a 10,000-person directory. Tests that
 // change the directory work in their own subtree (ou=<test>) so they do not disturb
 // each other.
-class DirectoryServer : public ::testing::Environment {
-public:
-    static SlapdServer& server() { return *server_; }
-    static const DirectoryGenerator& generator() { return *generator_; }
-    void SetUp() override {
-        server_ = std::make_unique<SlapdServer>();
-        DirectoryShape shape;
-        shape.persons = directorySize;
-        generator_ = std::make_unique<DirectoryGenerator>(shape);
-        std::string ldif = server_->directory() + "/dir.ldif";
-        generator_->writeLdifFile(ldif);
-        server_->slapadd(ldif);
-        server_->start();
-    }
-    void TearDown() override { server_.reset(); }
-
-private:
-    static inline std::unique_ptr<SlapdServer> server_;
-    static inline std::unique_ptr<DirectoryGenerator> generator_;
-};
+using DirectoryServer = hub::ldaptest::SharedDirectory<directorySize>;
 [[maybe_unused]] auto* const directoryServer = ::testing::AddGlobalTestEnvironment(new DirectoryServer);
 
 // A fresh SQLite store per test, plus a test "outbox" the sink writes into.
