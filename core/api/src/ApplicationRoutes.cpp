@@ -144,25 +144,27 @@ void blocking(host::WorkerPool& pool, Responder responder, std::function<std::op
     if (!queued) responder.send(problem(503, "the hub is busy; retry shortly", "Overloaded", type("overloaded")));
 }
 
-class ApplicationRoutes {
+class ApplicationRoutes : public std::enable_shared_from_this<ApplicationRoutes> {
 public:
     ApplicationRoutes(flows::ApplicationService& service, catalog::Catalog& catalog, host::PluginHost& plugins,
                       host::WorkerPool& pool)
         : service_(service), catalog_(catalog), plugins_(plugins), pool_(pool) {}
 
+    // The routes hold the object: it lives as long as the router's handlers.
     void add(Router& router) {
+        auto self = shared_from_this();
         router.add(http::verb::post, "/api/v1/applications",
-                   [this](const RequestPtr& r, Responder out) { submit(r, out); });
+                   [self](const RequestPtr& r, Responder out) { self->submit(r, out); });
         router.add(http::verb::get, "/api/v1/applications",
-                   [this](const RequestPtr& r, Responder out) { list(r, out); });
+                   [self](const RequestPtr& r, Responder out) { self->list(r, out); });
         router.add(http::verb::get, "/api/v1/applications/{id}",
-                   [this](const RequestPtr& r, Responder out) { get(r, out); });
+                   [self](const RequestPtr& r, Responder out) { self->get(r, out); });
         router.add(http::verb::post, "/api/v1/applications/{id}/cancel",
-                   [this](const RequestPtr& r, Responder out) { cancel(r, out); });
+                   [self](const RequestPtr& r, Responder out) { self->cancel(r, out); });
         router.add(http::verb::post, "/api/v1/applications/{id}/supplement",
-                   [this](const RequestPtr& r, Responder out) { supplement(r, out); });
+                   [self](const RequestPtr& r, Responder out) { self->supplement(r, out); });
         router.add(http::verb::post, "/api/v1/applications/{id}/transitions",
-                   [this](const RequestPtr& r, Responder out) { decide(r, out); });
+                   [self](const RequestPtr& r, Responder out) { self->decide(r, out); });
     }
 
 private:
@@ -362,10 +364,7 @@ private:
 
 void addApplicationRoutes(Router& router, flows::ApplicationService& service, catalog::Catalog& catalog,
                           host::PluginHost& plugins, host::WorkerPool& blockingPool) {
-    // The routes object lives as long as the handlers that capture it.
-    static std::vector<std::unique_ptr<ApplicationRoutes>> keep;
-    keep.push_back(std::make_unique<ApplicationRoutes>(service, catalog, plugins, blockingPool));
-    keep.back()->add(router);
+    std::make_shared<ApplicationRoutes>(service, catalog, plugins, blockingPool)->add(router);
 }
 
 }  // namespace hub::api
