@@ -3,8 +3,10 @@
 //
 //   ldap_sync_bench [persons=100000] [runs=3]
 //
-// Prints both times and their ratio (target: sync <= 1.5x ldapsearch), the
-// incremental times for both methods and the peak RSS.
+// Prints both times and their ratio (target: sync <= 1.5x ldapsearch), the CPU
+// seconds the hub and slapd spent in each sync, the incremental times for both
+// methods and the peak RSS. HUB_BENCH_FULL_ONLY=1 stops after the first full sync
+// (to profile it alone).
 
 #include "hub/identity/IdentityDirectory.h"
 #include "hub/identity/Syncer.h"
@@ -17,11 +19,14 @@
 #include <Poco/TemporaryFile.h>
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -36,6 +41,27 @@ double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::d
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
+}
+
+// CPU seconds (user + system) of this process, and of another one from /proc.
+double selfCpuSeconds() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+double processCpuSeconds(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto close = stat.rfind(')');
+    if (close == std::string::npos) return 0;
+    std::istringstream fields(stat.substr(close + 2));
+    std::string f;
+    double ticks = 0;
+    for (int i = 3; fields >> f; ++i)
+        if (i == 14 || i == 15) ticks += std::stod(f);  // utime, stime
+    return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 long peakRssKiB() {
@@ -81,7 +107,7 @@ int main(int argc, char** argv) {
                                                "(objectClass=inetOrgPerson)"};
         ldapsearch.insert(ldapsearch.end(), attrs.begin(), attrs.end());
 
-        std::vector<double> dumpTimes, syncTimes;
+        std::vector<double> dumpTimes, syncTimes, syncCpu, slapdCpu;
         double resyncTime = 0;
         std::string keepDb;
         Poco::TemporaryFile work;
@@ -96,13 +122,19 @@ int main(int argc, char** argv) {
             std::string path = work.path() + "/run" + std::to_string(i) + ".db";
             store::Database db({path});
             identity::Syncer syncer(db, options);
+            double cpu0 = selfCpuSeconds(), slapd0 = processCpuSeconds(server.pid());
             auto c = Clock::now();
             auto report = syncer.runFull();
             auto d = Clock::now();
+            syncCpu.push_back(selfCpuSeconds() - cpu0);
+            slapdCpu.push_back(processCpuSeconds(server.pid()) - slapd0);
             if (!report.success) throw std::runtime_error("sync failed: " + report.error);
             if (report.created < persons) throw std::runtime_error("sync stored too few persons");
             syncTimes.push_back(seconds(c, d));
-            std::printf("  run %d: ldapsearch %.3f s, sync %.3f s\n", i + 1, dumpTimes.back(), syncTimes.back());
+            // For profiling the full sync alone: perf record -D <ms> ... with this set.
+            if (std::getenv("HUB_BENCH_FULL_ONLY")) return 0;
+            std::printf("  run %d: ldapsearch %.3f s, sync %.3f s (CPU: hub %.3f s, slapd %.3f s)\n", i + 1,
+                        dumpTimes.back(), syncTimes.back(), syncCpu.back(), slapdCpu.back());
             std::fflush(stdout);
             if (i == runs - 1) {
                 auto e = Clock::now();

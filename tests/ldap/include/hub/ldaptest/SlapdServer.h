@@ -38,6 +38,8 @@ public:
     /// and wait when `graceful`.
     void stop(bool graceful = false);
     bool isRunning() const { return pid_ > 0; }
+    /// The running server's process id (-1 when stopped), e.g. to read its CPU time.
+    pid_t pid() const { return pid_; }
 
     /// Bulk-loads an LDIF file with `slapadd -q` (stopping the server for it, and
     /// restarting it if it was running).
