@@ -1,32 +1,38 @@
 #include "hub/http/Client.h"
 
 #include <Poco/Exception.h>
-#include <Poco/Net/HTTPClientSession.h>
-#include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPResponse.h>
-#include <Poco/Net/HTTPSClientSession.h>
-#include <Poco/Net/NetException.h>
 #include <Poco/NumberParser.h>
 #include <Poco/String.h>
 #include <Poco/URI.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/span_body.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <cstring>
-#include <istream>
 #include <map>
 #include <mutex>
-#include <ostream>
+#include <optional>
 #include <vector>
 
 namespace hub::http {
 
 namespace {
 
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
-
-struct Pooled {
-    std::unique_ptr<Poco::Net::HTTPClientSession> session;
-    Clock::time_point idleSince;
-};
 
 bool idempotent(std::string_view method) {
     return method == "GET" || method == "HEAD" || method == "PUT" || method == "DELETE" ||
@@ -49,7 +55,9 @@ bool reservedHeader(std::string_view name) {
     return false;
 }
 
-void applyHeaders(Poco::Net::HTTPRequest& request, std::string_view headers) {
+using OutRequest = bhttp::request<bhttp::span_body<const char>>;
+
+void applyHeaders(OutRequest& request, std::string_view headers) {
     while (!headers.empty()) {
         auto end = headers.find("\r\n");
         std::string_view line = headers.substr(0, end);
@@ -63,7 +71,7 @@ void applyHeaders(Poco::Net::HTTPRequest& request, std::string_view headers) {
         if (reservedHeader(line.substr(0, colon))) continue;
         std::string_view value = line.substr(colon + 1);
         while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-        request.set(std::string(line.substr(0, colon)), std::string(value));
+        request.set(beast::string_view(line.data(), colon), beast::string_view(value.data(), value.size()));
     }
 }
 
@@ -98,40 +106,214 @@ Poco::URI checkedUri(std::string_view url) {
     return uri;
 }
 
+// A TCP socket whose blocking reads and writes give up at a deadline. The socket is
+// non-blocking and every wait is one poll() for the time left, so a request costs
+// the send, a poll and a receive, with no thread or timer of its own. Beast (and
+// asio::ssl above it) drive it as an ordinary synchronous stream.
+class DeadlineSocket {
+public:
+    using executor_type = asio::ip::tcp::socket::executor_type;
+    using lowest_layer_type = asio::ip::tcp::socket::lowest_layer_type;
+
+    explicit DeadlineSocket(asio::io_context& io) : socket_(io) {}
+
+    executor_type get_executor() { return socket_.get_executor(); }
+    lowest_layer_type& lowest_layer() { return socket_.lowest_layer(); }
+    const lowest_layer_type& lowest_layer() const { return socket_.lowest_layer(); }
+
+    void setDeadline(Clock::time_point deadline) { deadline_ = deadline; }
+
+    // asio's own synchronous connect waits without a limit: connect, then poll.
+    void connect(const asio::ip::tcp::endpoint& endpoint, error_code& ec) {
+        if (socket_.is_open()) socket_.close(ec);
+        socket_.open(endpoint.protocol(), ec);
+        if (!ec) socket_.non_blocking(true, ec);
+        if (!ec) socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+        if (ec) return;
+        if (::connect(socket_.native_handle(), endpoint.data(), static_cast<socklen_t>(endpoint.size())) == 0) return;
+        if (errno != EINPROGRESS) {
+            ec = error_code(errno, boost::system::system_category());
+            return;
+        }
+        if (!wait(POLLOUT, ec)) return;
+        int err = 0;
+        socklen_t len = sizeof err;
+        ::getsockopt(socket_.native_handle(), SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err) ec = error_code(err, boost::system::system_category());
+    }
+
+    template <class MutableBuffers>
+    std::size_t read_some(const MutableBuffers& buffers, error_code& ec) {
+        // Wait first: right after a request goes out, the answer is not there yet.
+        for (;;) {
+            if (!wait(POLLIN, ec)) return 0;
+            std::size_t n = socket_.read_some(buffers, ec);
+            if (ec != asio::error::would_block && ec != asio::error::try_again) return n;
+        }
+    }
+    template <class MutableBuffers>
+    std::size_t read_some(const MutableBuffers& buffers) {
+        error_code ec;
+        std::size_t n = read_some(buffers, ec);
+        if (ec) throw boost::system::system_error(ec);
+        return n;
+    }
+
+    template <class ConstBuffers>
+    std::size_t write_some(const ConstBuffers& buffers, error_code& ec) {
+        for (;;) {
+            std::size_t n = socket_.write_some(buffers, ec);
+            if (ec != asio::error::would_block && ec != asio::error::try_again) return n;
+            if (!wait(POLLOUT, ec)) return 0;
+        }
+    }
+    template <class ConstBuffers>
+    std::size_t write_some(const ConstBuffers& buffers) {
+        error_code ec;
+        std::size_t n = write_some(buffers, ec);
+        if (ec) throw boost::system::system_error(ec);
+        return n;
+    }
+
+private:
+    bool wait(short events, error_code& ec) {
+        for (;;) {
+            auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
+            if (left <= 0) {
+                ec = asio::error::timed_out;
+                return false;
+            }
+            pollfd p{socket_.native_handle(), events, 0};
+            int ready = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1 << 30)));
+            if (ready > 0) return true;  // errors and hang-ups surface in the read or write
+            if (ready < 0 && errno != EINTR) {
+                ec = error_code(errno, boost::system::system_category());
+                return false;
+            }
+        }
+    }
+
+    asio::ip::tcp::socket socket_;
+    Clock::time_point deadline_{};
+};
+
+// One kept-alive connection to an origin, with its read buffer (bytes past an
+// answer would belong to the next one; a connection that has any is not reused).
+struct Connection {
+    explicit Connection(asio::io_context& io) : socket(io) {}
+    DeadlineSocket socket;
+    std::optional<asio::ssl::stream<DeadlineSocket&>> tls;
+    beast::flat_buffer buffer;
+    Clock::time_point idleSince;
+};
+
+enum class Outcome { Done, Stale };
+
+// Writes the request and reads its answer (skipping interim 1xx answers).
+// Stale: the connection failed before a byte of the answer came back.
+template <class Stream>
+Outcome exchange(Stream& stream, Connection& c, const OutRequest& request, bool head, std::size_t maxBody,
+                 Response& result, bool& reusable, error_code& ec) {
+    bhttp::write(stream, request, ec);
+    if (ec) return Outcome::Stale;
+    for (bool first = true;; first = false) {
+        bhttp::response_parser<bhttp::string_body> parser;
+        parser.header_limit(64 * 1024);
+        parser.body_limit(maxBody);
+        if (head) parser.skip(true);
+        // The head first: Boost 1.74's parser, reading head and body in one eager
+        // pass, drops the body_limit error of a too-large Content-Length.
+        bhttp::read_header(stream, c.buffer, parser, ec);
+        if (!ec && !parser.is_done()) bhttp::read(stream, c.buffer, parser, ec);
+        if (ec) {
+            bool nothing = first && (ec == bhttp::error::end_of_stream || ec == asio::error::connection_reset ||
+                                     ec == asio::error::eof);
+            return nothing ? Outcome::Stale : Outcome::Done;
+        }
+        auto& response = parser.get();
+        unsigned status = response.result_int();
+        if (status >= 100 && status < 200 && status != 101) continue;
+        result.status = static_cast<int>(status);
+        result.headers.clear();
+        for (const auto& field : response) {
+            result.headers.append(field.name_string().data(), field.name_string().size());
+            result.headers += ": ";
+            result.headers.append(field.value().data(), field.value().size());
+            result.headers += "\r\n";
+        }
+        result.body = std::move(response.body());
+        reusable = response.keep_alive() && !parser.need_eof() && c.buffer.size() == 0;
+        return Outcome::Done;
+    }
+}
+
 }  // namespace
 
 struct Client::Impl {
     Options options;
+    // Never run: sockets need an executor, but every operation here is synchronous.
+    asio::io_context io;
+    std::once_flag tlsOnce;
+    std::optional<asio::ssl::context> tlsContext;
     std::mutex mutex;
-    std::map<std::string, std::vector<Pooled>, std::less<>> idle;
+    std::map<std::string, std::vector<std::unique_ptr<Connection>>, std::less<>> idle;
 
-    std::unique_ptr<Poco::Net::HTTPClientSession> take(const std::string& origin,
-                                                       const Poco::URI& uri, bool& reused) {
-        {
-            std::lock_guard lock(mutex);
-            auto it = idle.find(origin);
-            if (it != idle.end()) {
-                auto now = Clock::now();
-                while (!it->second.empty()) {
-                    Pooled p = std::move(it->second.back());
-                    it->second.pop_back();
-                    if (now - p.idleSince < options.idleTimeout) {
-                        reused = true;
-                        return std::move(p.session);
-                    }
-                }
-            }
+    std::unique_ptr<Connection> takeIdle(const std::string& origin) {
+        std::lock_guard lock(mutex);
+        auto it = idle.find(origin);
+        if (it == idle.end()) return nullptr;
+        auto now = Clock::now();
+        while (!it->second.empty()) {
+            auto c = std::move(it->second.back());
+            it->second.pop_back();
+            if (now - c->idleSince < options.idleTimeout) return c;
         }
-        reused = false;
-        if (uri.getScheme() == "https")
-            return std::make_unique<Poco::Net::HTTPSClientSession>(uri.getHost(), uri.getPort());
-        return std::make_unique<Poco::Net::HTTPClientSession>(uri.getHost(), uri.getPort());
+        return nullptr;
     }
 
-    void giveBack(const std::string& origin, std::unique_ptr<Poco::Net::HTTPClientSession> s) {
+    void giveBack(const std::string& origin, std::unique_ptr<Connection> c) {
+        c->idleSince = Clock::now();
         std::lock_guard lock(mutex);
         auto& list = idle[origin];
-        if (list.size() < options.maxIdlePerOrigin) list.push_back({std::move(s), Clock::now()});
+        if (list.size() < options.maxIdlePerOrigin) list.push_back(std::move(c));
+    }
+
+    asio::ssl::context& tls() {
+        std::call_once(tlsOnce, [this] {
+            tlsContext.emplace(asio::ssl::context::tls_client);
+            tlsContext->set_default_verify_paths();
+            tlsContext->set_verify_mode(asio::ssl::verify_peer);
+        });
+        return *tlsContext;
+    }
+
+    std::unique_ptr<Connection> open(const Poco::URI& uri, Clock::time_point deadline, const std::string& origin) {
+        error_code ec;
+        asio::ip::tcp::resolver resolver(io);
+        auto endpoints = resolver.resolve(uri.getHost(), std::to_string(uri.getPort()), ec);
+        if (ec) throw RequestError(Failure::Unavailable, origin + ": cannot resolve: " + ec.message());
+        auto c = std::make_unique<Connection>(io);
+        c->socket.setDeadline(deadline);
+        ec = asio::error::host_not_found;
+        for (const auto& entry : endpoints) {
+            c->socket.connect(entry.endpoint(), ec);
+            if (!ec || ec == asio::error::timed_out) break;
+        }
+        if (ec == asio::error::timed_out) throw RequestError(Failure::Timeout, "no connection to " + origin + " in time");
+        if (ec) throw RequestError(Failure::Unavailable, origin + ": " + ec.message());
+        if (uri.getScheme() == "https") {
+            c->tls.emplace(c->socket, tls());
+            // SNI, and the certificate must name the host. SSL_set_tlsext_host_name, without the macro's C cast.
+            if (!SSL_ctrl(c->tls->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                          const_cast<char*>(uri.getHost().c_str())))
+                throw RequestError(Failure::Unavailable, origin + ": cannot set the TLS server name");
+            c->tls->set_verify_callback(asio::ssl::host_name_verification(uri.getHost()));
+            c->tls->handshake(asio::ssl::stream_base::client, ec);
+            if (ec == asio::error::timed_out)
+                throw RequestError(Failure::Timeout, "no TLS handshake with " + origin + " in time");
+            if (ec) throw RequestError(Failure::Unavailable, origin + ": TLS: " + ec.message());
+        }
+        return c;
     }
 };
 
@@ -144,80 +326,53 @@ Response Client::request(std::string_view method, std::string_view url, std::str
     if (!isToken(method)) throw RequestError(Failure::BadRequest, "bad HTTP method");
     Poco::URI uri = checkedUri(url);
     if (timeout.count() <= 0) throw RequestError(Failure::Timeout, "deadline already passed");
+    const auto deadline = Clock::now() + timeout;
 
-    std::string origin = uri.getScheme() + "://" + uri.getHost() + ":" + std::to_string(uri.getPort());
+    const bool https = uri.getScheme() == "https";
+    const std::string& host = uri.getHost();
+    std::string origin = uri.getScheme() + "://" + host + ":" + std::to_string(uri.getPort());
     std::string target = uri.getPathAndQuery();
     if (target.empty()) target = "/";
 
+    OutRequest request;
+    request.method_string(beast::string_view(method.data(), method.size()));
+    request.target(target);
+    request.version(11);
+    std::string hostHeader = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+    if (uri.getPort() != (https ? 443 : 80)) hostHeader += ":" + std::to_string(uri.getPort());
+    request.set(bhttp::field::host, hostHeader);
+    applyHeaders(request, headers);
+    request.body() = {body.data(), body.size()};
+    if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH")
+        request.content_length(body.size());
+    const bool head = method == "HEAD";
+
     // A pooled connection the server has closed fails on first use; retry once on
     // a fresh one when that cannot repeat a side effect.
-    const auto started = std::chrono::steady_clock::now();
     for (int attempt = 0;; ++attempt) {
-        bool reused = false;
-        auto session = impl_->take(origin, uri, reused);
-        try {
-            Poco::Timespan span(static_cast<Poco::Timespan::TimeDiff>(timeout.count()) * 1000);
-            session->setTimeout(span, span, span);
-            session->setKeepAlive(true);
-            Poco::Net::HTTPRequest request(std::string(method), target,
-                                           Poco::Net::HTTPMessage::HTTP_1_1);
-            request.setKeepAlive(true);
-            applyHeaders(request, headers);
-            if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH")
-                request.setContentLength(static_cast<std::streamsize>(body.size()));
-            std::ostream& out = session->sendRequest(request);
-            out.write(body.data(), static_cast<std::streamsize>(body.size()));
-
-            Poco::Net::HTTPResponse response;
-            std::istream& in = session->receiveResponse(response);
-            Response result;
-            result.status = static_cast<int>(response.getStatus());
-            const auto length = response.getContentLength64();
-            if (response.hasContentLength() && length < 0)
-                throw RequestError(Failure::Unavailable, origin + ": invalid Content-Length");
-            if (length > 0 && static_cast<std::uint64_t>(length) > impl_->options.maxResponseBytes)
-                throw RequestError(Failure::Unavailable, "response larger than the limit");
-            thread_local std::string chunk(16 * 1024, '\0');
-            if (length > 0) result.body.reserve(static_cast<std::size_t>(length));
-            while (in) {
-                in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-                result.body.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
-                if (result.body.size() > impl_->options.maxResponseBytes)
-                    throw RequestError(Failure::Unavailable, "response larger than the limit");
-            }
-            // Poco's streams end quietly on a timeout, a reset or a bad chunk: a
-            // short body must not pass for a whole one.
-            bool truncated = in.bad() || (length >= 0 && response.hasContentLength() &&
-                                          result.body.size() != static_cast<std::size_t>(length));
-            if (truncated) {
-                if (std::chrono::steady_clock::now() - started >= timeout)
-                    throw RequestError(Failure::Timeout, "no whole answer from " + origin + " in time");
-                throw RequestError(Failure::Unavailable, origin + ": the answer was cut short");
-            }
-            for (const auto& [name, value] : response) {
-                result.headers += name;
-                result.headers += ": ";
-                result.headers += value;
-                result.headers += "\r\n";
-            }
-            // Poco 1.11 leaves a chunked answer's trailers in the connection, so
-            // such a connection is closed rather than reused.
-            if (response.getKeepAlive() && !response.getChunkedTransferEncoding())
-                impl_->giveBack(origin, std::move(session));
+        auto connection = impl_->takeIdle(origin);
+        const bool reused = connection != nullptr;
+        if (!connection) connection = impl_->open(uri, deadline, origin);
+        connection->socket.setDeadline(deadline);
+        Response result;
+        bool reusable = false;
+        error_code ec;
+        Outcome outcome =
+            connection->tls
+                ? exchange(*connection->tls, *connection, request, head, impl_->options.maxResponseBytes, result,
+                           reusable, ec)
+                : exchange(connection->socket, *connection, request, head, impl_->options.maxResponseBytes, result,
+                           reusable, ec);
+        if (!ec) {
+            if (reusable) impl_->giveBack(origin, std::move(connection));
             return result;
-        } catch (const RequestError&) {
-            throw;
-        } catch (const Poco::TimeoutException&) {
-            throw RequestError(Failure::Timeout, "no answer from " + origin + " in time");
-        } catch (const Poco::Exception& e) {
-            // A reused connection may be closed by the server, or (Poco 1.11 leaves
-            // chunked trailers unread) hold leftovers of the previous answer.
-            bool stale = reused && (dynamic_cast<const Poco::Net::NoMessageException*>(&e) ||
-                                    dynamic_cast<const Poco::Net::ConnectionResetException*>(&e) ||
-                                    dynamic_cast<const Poco::Net::MessageException*>(&e));
-            if (stale && attempt == 0 && idempotent(method)) continue;
-            throw RequestError(Failure::Unavailable, origin + ": " + e.displayText());
         }
+        if (ec == asio::error::timed_out) throw RequestError(Failure::Timeout, "no whole answer from " + origin + " in time");
+        if (outcome == Outcome::Stale && reused && attempt == 0 && idempotent(method)) continue;
+        if (ec == bhttp::error::body_limit) throw RequestError(Failure::Unavailable, "response larger than the limit");
+        if (ec == bhttp::error::partial_message)
+            throw RequestError(Failure::Unavailable, origin + ": the answer was cut short");
+        throw RequestError(Failure::Unavailable, origin + ": " + ec.message());
     }
 }
 

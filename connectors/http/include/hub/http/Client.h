@@ -29,7 +29,7 @@ private:
     std::string message_;
 };
 
-/// HTTP/1.1 client for vendor systems, on Poco::Net, with keep-alive connection
+/// HTTP/1.1 client for vendor systems, on Boost.Beast, with keep-alive connection
 /// pools per origin (scheme, host, port). Thread-safe; a request holds one
 /// pooled connection for its duration and no lock while on the network.
 class Client {
