@@ -324,7 +324,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         store::Database db({cfg.getString("store.path")});
         catalog::Catalog catalogue({cfg.getString("catalog.dir"), ""});
         log.information("catalogue: %z service items", catalogue.snapshot()->items().size());
-        store::AuditLog audit(db);
+        store::AuditLog audit(db, 100000, std::chrono::milliseconds(cfg.getInt("audit.commitIntervalMs", 50)));
         http::Client httpClient;
 
         // Events: every state change writes its CloudEvent to the outbox in the

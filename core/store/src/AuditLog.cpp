@@ -33,7 +33,8 @@ const std::vector<Migration> kAuditMigrations = {
 };
 }  // namespace
 
-AuditLog::AuditLog(Database& db, std::size_t maxQueued) : db_(db), maxQueued_(maxQueued) {
+AuditLog::AuditLog(Database& db, std::size_t maxQueued, std::chrono::milliseconds commitInterval)
+    : db_(db), maxQueued_(maxQueued), commitInterval_(commitInterval) {
     db_.migrate("audit", kAuditMigrations);
     writer_ = std::thread([this] { run(); });
 }
@@ -50,6 +51,7 @@ AuditLog::~AuditLog() {
 void AuditLog::record(AuditRecord record) {
     if (record.at.empty())
         record.at = Poco::DateTimeFormatter::format(Poco::Timestamp(), "%Y-%m-%dT%H:%M:%s%z");
+    bool wake;
     {
         std::lock_guard lock(mutex_);
         if (queue_.size() >= maxQueued_) {
@@ -57,14 +59,18 @@ void AuditLog::record(AuditRecord record) {
             return;
         }
         queue_.push_back(std::move(record));
+        // The first record starts the writer's interval; a full batch ends it early.
+        wake = queue_.size() == 1 || queue_.size() == batchRecords;
     }
-    wake_.notify_one();
+    if (wake) wake_.notify_one();
 }
 
 void AuditLog::flush() {
     std::unique_lock lock(mutex_);
+    ++flushWaiters_;
     wake_.notify_all();
     idle_.wait(lock, [this] { return queue_.empty() && !writing_; });
+    --flushWaiters_;
 }
 
 std::uint64_t AuditLog::written() const {
@@ -86,6 +92,9 @@ void AuditLog::run() {
             if (stopping_) return;
             continue;
         }
+        wake_.wait_for(lock, commitInterval_, [this] {
+            return stopping_ || flushWaiters_ > 0 || queue_.size() >= batchRecords;
+        });
         std::deque<AuditRecord> batch;
         batch.swap(queue_);
         writing_ = true;

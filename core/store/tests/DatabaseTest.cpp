@@ -86,6 +86,8 @@ TEST(Database, ModulesAreIndependent) {
 
 #include "hub/store/AuditLog.h"
 
+#include <thread>
+
 TEST(AuditLog, WritesEveryQueuedRecordAndSurvivesRestart) {
     TempDb tmp;
     {
@@ -113,4 +115,31 @@ TEST(AuditLog, WritesEveryQueuedRecordAndSurvivesRestart) {
     s << "SELECT count(*) FROM audit_calls WHERE outcome = 'timeout' AND http_status = 504", into(timeouts), now;
     EXPECT_EQ(total, 1000);
     EXPECT_EQ(timeouts, 100);
+}
+
+TEST(AuditLog, GroupsRecordsIntoOneCommitPerInterval) {
+    TempDb tmp;
+    Database db({tmp.path});
+    {
+        hub::store::AuditLog audit(db, 100000, std::chrono::seconds(30));
+        for (int i = 0; i < 10; ++i) {
+            hub::store::AuditRecord r;
+            r.system = "student_affairs";
+            r.requestId = "r" + std::to_string(i);
+            audit.record(r);
+        }
+        // Inside the interval nothing is written yet...
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        EXPECT_EQ(audit.written(), 0u);
+        // ...flush() does not wait for it...
+        audit.flush();
+        EXPECT_EQ(audit.written(), 10u);
+        hub::store::AuditRecord last;
+        last.requestId = "last";
+        audit.record(last);
+    }  // ...and nor does the destructor.
+    int total = 0;
+    auto s = db.session();
+    s << "SELECT count(*) FROM audit_calls", into(total), now;
+    EXPECT_EQ(total, 11);
 }
