@@ -31,6 +31,7 @@
 #                     and nginx's two workers may keep 2 x 64 upstream ones
 #   HUB_SKIP_MODULES  passed to cmake when the build dir must be configured
 #   SKIP_BUILD=1      use the binaries already in the build dir
+#   QUICK=1           runs 1 and 2 only (no overload), for before/after comparisons
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -312,6 +313,13 @@ run nginx_static "$NGX$CATALOG_PATH" $(nginx_procs) -- -H "$auth"
 say "2. plugin operation against proxy_pass to the simulator (CPU per request includes the simulator)"
 run hub_plugin "$HUB$OP_PATH" "$hubd_pid" "$sim_pid" -- -H "$auth" -s "$work/post.lua"
 run nginx_proxy "$NGX$OP_PATH" $(nginx_procs) "$sim_pid" -- -H "$auth" -s "$work/post.lua"
+
+if [ "${QUICK:-0}" = 1 ]; then
+    printf 'QUICK: catalogue %sx nginx; plugin call %sx nginx req/s, p99 %sx\n' \
+        "$(ratio "${RPS[hub_catalog]}" "${RPS[nginx_static]}")" "$(ratio "${RPS[hub_plugin]}" "${RPS[nginx_proxy]}")" \
+        "$(ratio "${P99[hub_plugin]}" "${P99[nginx_proxy]}")"
+    exit 0
+fi
 
 # --- 3. overload ----------------------------------------------------------------
 # wrk has no rate option (wrk2 is not in Debian): each connection waits `delay`
