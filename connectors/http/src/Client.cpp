@@ -22,6 +22,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <vector>
 
 namespace hub::http {
@@ -253,8 +254,7 @@ struct Client::Impl {
     Options options;
     // Never run: sockets need an executor, but every operation here is synchronous.
     asio::io_context io;
-    std::once_flag tlsOnce;
-    std::optional<asio::ssl::context> tlsContext;
+    asio::ssl::context tls{asio::ssl::context::tls_client};
     std::mutex mutex;
     std::map<std::string, std::vector<std::unique_ptr<Connection>>, std::less<>> idle;
 
@@ -278,15 +278,6 @@ struct Client::Impl {
         if (list.size() < options.maxIdlePerOrigin) list.push_back(std::move(c));
     }
 
-    asio::ssl::context& tls() {
-        std::call_once(tlsOnce, [this] {
-            tlsContext.emplace(asio::ssl::context::tls_client);
-            tlsContext->set_default_verify_paths();
-            tlsContext->set_verify_mode(asio::ssl::verify_peer);
-        });
-        return *tlsContext;
-    }
-
     std::unique_ptr<Connection> open(const Poco::URI& uri, Clock::time_point deadline, const std::string& origin) {
         error_code ec;
         asio::ip::tcp::resolver resolver(io);
@@ -302,7 +293,7 @@ struct Client::Impl {
         if (ec == asio::error::timed_out) throw RequestError(Failure::Timeout, "no connection to " + origin + " in time");
         if (ec) throw RequestError(Failure::Unavailable, origin + ": " + ec.message());
         if (uri.getScheme() == "https") {
-            c->tls.emplace(c->socket, tls());
+            c->tls.emplace(c->socket, tls);
             // SNI, and the certificate must name the host. SSL_set_tlsext_host_name, without the macro's C cast.
             if (!SSL_ctrl(c->tls->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
                           const_cast<char*>(uri.getHost().c_str())))
@@ -318,7 +309,14 @@ struct Client::Impl {
 };
 
 Client::Client() : Client(Options{}) {}
-Client::Client(const Options& options) : impl_(std::make_unique<Impl>()) { impl_->options = options; }
+Client::Client(const Options& options) : impl_(std::make_unique<Impl>()) {
+    impl_->options = options;
+    boost::system::error_code ec;
+    if (options.caFile.empty()) impl_->tls.set_default_verify_paths(ec);
+    else impl_->tls.load_verify_file(options.caFile, ec);
+    if (ec) throw std::invalid_argument("cannot load the CA file '" + options.caFile + "': " + ec.message());
+    impl_->tls.set_verify_mode(asio::ssl::verify_peer);
+}
 Client::~Client() = default;
 
 Response Client::request(std::string_view method, std::string_view url, std::string_view headers,

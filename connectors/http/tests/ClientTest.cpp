@@ -5,6 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -12,6 +16,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -400,4 +407,141 @@ TEST(HttpClient, ConcurrentCallersShareThePool) {
     for (auto& t : threads) t.join();
     EXPECT_EQ(ok, 400);
     EXPECT_LE(server.accepted(), 8);
+}
+
+namespace {
+
+namespace asio = boost::asio;
+
+/// A test CA, and a server certificate it signed for DNS:localhost only.
+class TestPki {
+public:
+    TestPki() {
+        dir_ = std::filesystem::temp_directory_path() / ("hub-http-tls-" + std::to_string(::getpid()));
+        std::filesystem::create_directories(dir_);
+        std::ofstream(dir_ / "server.ext") << "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n";
+        const std::string d = dir_.string() + "/";
+        const std::string quiet = " >>" + d + "openssl.log 2>&1";
+        const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+        ok_ = std::system(("openssl req -x509" + ec + " -keyout " + d + "ca.key -out " + d +
+                           "ca.pem -days 2 -subj '/CN=CampusHub HTTP Test CA'" + quiet)
+                              .c_str()) == 0 &&
+              std::system(("openssl req" + ec + " -keyout " + d + "server.key -out " + d +
+                           "server.csr -subj /CN=localhost" + quiet)
+                              .c_str()) == 0 &&
+              std::system(("openssl x509 -req -in " + d + "server.csr -CA " + d + "ca.pem -CAkey " + d +
+                           "ca.key -CAcreateserial -out " + d + "server.pem -days 2 -extfile " + d + "server.ext" +
+                           quiet)
+                              .c_str()) == 0;
+    }
+    ~TestPki() { std::filesystem::remove_all(dir_); }
+    bool ok() const { return ok_; }
+    std::string file(const char* name) const { return (dir_ / name).string(); }
+
+private:
+    std::filesystem::path dir_;
+    bool ok_ = false;
+};
+
+/// HTTPS on loopback with asio::ssl: answers each request on a connection with
+/// its request line, until the client closes.
+class TlsServer {
+public:
+    explicit TlsServer(const TestPki& pki) : tls_(asio::ssl::context::tls_server), acceptor_(io_) {
+        tls_.use_certificate_chain_file(pki.file("server.pem"));
+        tls_.use_private_key_file(pki.file("server.key"), asio::ssl::context::pem);
+        asio::ip::tcp::endpoint at(asio::ip::make_address("127.0.0.1"), 0);
+        acceptor_.open(at.protocol());
+        acceptor_.bind(at);
+        acceptor_.listen();
+        port_ = acceptor_.local_endpoint().port();
+        thread_ = std::thread([this] { serve(); });
+    }
+    ~TlsServer() {
+        stop_ = true;
+        // A blocking accept() does not return when the socket is closed under it: knock.
+        boost::system::error_code ignored;
+        asio::ip::tcp::socket knock(io_);
+        knock.connect(acceptor_.local_endpoint(), ignored);
+        thread_.join();
+        for (auto& t : connections_) t.join();
+    }
+    std::string url(const std::string& host) const { return "https://" + host + ":" + std::to_string(port_) + "/tls"; }
+    int accepted() const { return accepted_; }
+
+private:
+    void serve() {
+        while (!stop_) {
+            boost::system::error_code ec;
+            asio::ip::tcp::socket socket(io_);
+            acceptor_.accept(socket, ec);
+            if (ec || stop_) return;
+            ++accepted_;
+            // Its own thread: a kept-alive connection must not hold up the next one.
+            connections_.emplace_back([this, socket = std::move(socket)]() mutable { converse(std::move(socket)); });
+        }
+    }
+
+    void converse(asio::ip::tcp::socket socket) {
+        boost::system::error_code ec;
+        asio::ssl::stream<asio::ip::tcp::socket> stream(std::move(socket), tls_);
+        stream.handshake(asio::ssl::stream_base::server, ec);
+        std::string pending;
+        char chunk[4096];
+        while (!ec && !stop_) {
+            auto end = pending.find("\r\n\r\n");
+            if (end != std::string::npos) {
+                std::string line = pending.substr(0, pending.find("\r\n"));
+                pending.erase(0, end + 4);
+                asio::write(stream, asio::buffer(answer(line)), ec);
+                continue;
+            }
+            std::size_t n = stream.read_some(asio::buffer(chunk), ec);
+            pending.append(chunk, n);
+        }
+    }
+
+    asio::io_context io_;
+    asio::ssl::context tls_;
+    asio::ip::tcp::acceptor acceptor_;
+    std::uint16_t port_ = 0;
+    std::atomic<bool> stop_{false};
+    std::atomic<int> accepted_{0};
+    std::thread thread_;
+    std::vector<std::thread> connections_;
+};
+
+}  // namespace
+
+TEST(HttpClient, HttpsVerifiesTheServerAgainstTheConfiguredCa) {
+    TestPki pki;
+    ASSERT_TRUE(pki.ok()) << "openssl could not make the test certificates";
+    TlsServer server(pki);
+    Client::Options options;
+    options.caFile = pki.file("ca.pem");
+    Client client(options);
+    for (int i = 0; i < 3; ++i) {
+        auto r = client.request("GET", server.url("localhost"), "", "", 5s);
+        EXPECT_EQ(r.status, 200);
+        EXPECT_EQ(r.body, "GET /tls HTTP/1.1");
+    }
+    EXPECT_EQ(server.accepted(), 1);  // kept alive over TLS
+
+    // The certificate names localhost, not 127.0.0.1.
+    EXPECT_EQ(failureOf([&] { client.request("GET", server.url("127.0.0.1"), "", "", 5s); }), Failure::Unavailable);
+    // The system's CAs never signed the test CA.
+    Client systemCas;
+    EXPECT_EQ(failureOf([&] { systemCas.request("GET", server.url("localhost"), "", "", 5s); }),
+              Failure::Unavailable);
+    // Neither did the test CA's certificate alone, if it is not the issuer.
+    Client::Options wrong;
+    wrong.caFile = pki.file("server.pem");
+    Client wrongCa(wrong);
+    EXPECT_EQ(failureOf([&] { wrongCa.request("GET", server.url("localhost"), "", "", 5s); }), Failure::Unavailable);
+}
+
+TEST(HttpClient, MissingCaFileIsRefusedAtConstruction) {
+    Client::Options options;
+    options.caFile = "/nonexistent/ca.pem";
+    EXPECT_THROW(Client{options}, std::invalid_argument);
 }

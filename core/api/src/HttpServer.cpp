@@ -92,12 +92,16 @@ public:
         asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
     }
 
-    void deliver(Response response) {
+    // `timeout`, the request's timer if it had one, is cancelled in the same hop
+    // (a second post from a worker thread would wake the I/O thread twice).
+    void deliver(Response response, std::shared_ptr<asio::steady_timer> timeout = nullptr) {
         // dispatch: an answer made on this connection's own strand (the cheap
         // routes) is written at once; one from a worker thread is posted to it.
-        asio::dispatch(stream_.get_executor(), [self = shared_from_this(), r = std::move(response)]() mutable {
-            self->write(std::move(r));
-        });
+        asio::dispatch(stream_.get_executor(),
+                       [self = shared_from_this(), r = std::move(response), timeout = std::move(timeout)]() mutable {
+                           if (timeout) timeout->cancel();
+                           self->write(std::move(r));
+                       });
     }
 
     asio::any_io_executor executor() { return stream_.get_executor(); }
@@ -281,14 +285,13 @@ private:
 bool Responder::send(Response response) const {
     if (state_->sent.exchange(true)) return false;
     auto session = std::move(state_->session);
-    session->deliver(std::move(response));
     std::shared_ptr<asio::steady_timer> timer;
     {
         std::lock_guard lock(state_->timerMutex);
         timer.swap(state_->timer);
     }
     // Free the timer (and the request it keeps) now rather than when it expires.
-    if (timer) asio::post(timer->get_executor(), [timer] { timer->cancel(); });
+    session->deliver(std::move(response), std::move(timer));
     return true;
 }
 

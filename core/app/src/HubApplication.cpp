@@ -325,7 +325,9 @@ int HubApplication::main(const std::vector<std::string>&) {
         catalog::Catalog catalogue({cfg.getString("catalog.dir"), ""});
         log.information("catalogue: %z service items", catalogue.snapshot()->items().size());
         store::AuditLog audit(db, 100000, std::chrono::milliseconds(cfg.getInt("audit.commitIntervalMs", 50)));
-        http::Client httpClient;
+        http::Client::Options clientOptions;
+        clientOptions.caFile = cfg.getString("http.client.caFile", "");
+        http::Client httpClient(clientOptions);
 
         // Events: every state change writes its CloudEvent to the outbox in the
         // same transaction; the relay delivers from there.
@@ -385,6 +387,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         hostOptions.defaults.failureThreshold = cfg.getInt("plugins.defaults.failureThreshold", 5);
         hostOptions.defaults.openFor = std::chrono::milliseconds(cfg.getInt("plugins.defaults.openMs", 5000));
         hostOptions.process.workerExecutable = cfg.getString("plugins.workerExecutable", "");
+        hostOptions.process.httpCaFile = clientOptions.caFile;
         hostOptions.watchInterval = std::chrono::milliseconds(cfg.getInt("plugins.watchIntervalMs"));
         hostOptions.healthInterval = std::chrono::milliseconds(cfg.getInt("plugins.healthIntervalMs"));
         hostOptions.onHealthChanged = [&db, source](const std::string& plugin, host::PluginHost::Health previous,

@@ -599,6 +599,10 @@ struct ProcessPlugin::Impl {
                                          "--parent-pid", std::to_string(::getpid()),
                                          "--log-level", options.logLevel};
         if (options.coreDumps) args.push_back("--core-dumps");
+        if (!options.httpCaFile.empty()) {
+            args.push_back("--ca-file");
+            args.push_back(options.httpCaFile);
+        }
         std::vector<char*> argv;
         for (auto& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);

@@ -65,6 +65,7 @@ struct Arguments {
     pid_t parentPid = 0;
     std::string logLevel = "information";
     bool coreDumps = false;
+    std::string caFile;  // for https calls; empty: the system CAs
 };
 
 bool parseArguments(int argc, char** argv, Arguments& a, std::string& error) {
@@ -88,6 +89,7 @@ bool parseArguments(int argc, char** argv, Arguments& a, std::string& error) {
             else if (arg == "--control-fd") a.controlFd = std::stoi(value);
             else if (arg == "--parent-pid") a.parentPid = static_cast<pid_t>(std::stol(value));
             else if (arg == "--log-level") a.logLevel = value;
+            else if (arg == "--ca-file") a.caFile = value;
             else {
                 error = "unknown option " + arg;
                 return false;
@@ -250,7 +252,7 @@ int main(int argc, char** argv) {
     if (!parseArguments(argc, argv, args, error)) {
         std::cerr << "hub-plugin-worker: " << error
                   << "\nusage: hub-plugin-worker --library PATH --manifest PATH --name NAME --endpoint ipc://PATH"
-                     " --control-fd FD [--threads N] [--parent-pid PID] [--log-level LEVEL] [--core-dumps]\n";
+                     " --control-fd FD [--threads N] [--parent-pid PID] [--log-level LEVEL] [--ca-file PEM] [--core-dumps]\n";
         return worker::kExitUsage;
     }
     // Die with hubd (with the thread that started us, to be exact: hubd starts
@@ -281,7 +283,9 @@ int main(int argc, char** argv) {
     zmq::context_t context(1);
     std::vector<zmq::socket_t> sockets;
     Poco::AutoPtr<Poco::Util::MapConfiguration> config;
-    hub::http::Client http;
+    hub::http::Client::Options httpOptions;
+    httpOptions.caFile = args.caFile;
+    hub::http::Client http(httpOptions);
     hub::soap::Client soap(http);
     std::unique_ptr<LoadedPlugin> plugin;  // after config and http: destroyed before them
     try {

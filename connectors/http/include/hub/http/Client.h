@@ -39,6 +39,9 @@ public:
         std::chrono::milliseconds idleTimeout{4000};   ///< Drop idle connections older than this
                                                        ///< (below common server keep-alive of 5 s).
         std::size_t maxResponseBytes = 16 * 1024 * 1024;
+        /// PEM file of the CAs that https peers must chain to; empty: the system's
+        /// (/etc/ssl/certs). The peer's certificate must also name the URL's host.
+        std::string caFile;
     };
 
     Client();

@@ -69,6 +69,8 @@ public:
         /// A crashing vendor library should not fill the disk: workers run with
         /// RLIMIT_CORE 0 unless this is set.
         bool coreDumps = false;
+        /// CA file for the worker's https calls (hub::http::Client::Options::caFile).
+        std::string httpCaFile;
     };
 
     /// Counters for status pages and tests.
