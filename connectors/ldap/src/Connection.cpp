@@ -92,8 +92,11 @@ void wipe(std::string& s) {
     s.clear();
 }
 
-Entry parseEntry(LDAP* ld, LDAPMessage* msg) {
+// `expectedAttributes`: how many attributes were asked for, so the list is sized once
+// instead of growing (and moving every attribute) as they arrive.
+Entry parseEntry(LDAP* ld, LDAPMessage* msg, std::size_t expectedAttributes) {
     Entry e;
+    e.attributes.reserve(expectedAttributes);
     BerElement* ber = nullptr;
     berval dn{0, nullptr};
     if (ldap_get_dn_ber(ld, msg, &ber, &dn) != LDAP_SUCCESS)
@@ -329,7 +332,7 @@ void Connection::searchPaged(const SearchRequest& request,
             LDAPMessage* m = result.msg;
             int type = ldap_msgtype(m);
             if (type == LDAP_RES_SEARCH_ENTRY) {
-                entries.push_back(parseEntry(ld_, m));
+                entries.push_back(parseEntry(ld_, m, request.attributes.size()));
             } else if (type == LDAP_RES_SEARCH_RESULT) {
                 int err = LDAP_SUCCESS;
                 char* diag = nullptr;
@@ -389,6 +392,7 @@ namespace {
 
 struct SyncContext {
     SyncHandler* handler = nullptr;
+    std::size_t expectedAttributes = 0;
     std::exception_ptr error;
     bool refreshDeletes = false;
     bool sawResult = false;
@@ -413,7 +417,7 @@ int onSyncEntry(ldap_sync_t* ls, LDAPMessage* msg, struct berval* uuid, ldap_syn
             case LDAP_SYNC_CAPI_DELETE: state = SyncState::Delete; break;
             default: state = SyncState::Present; break;
         }
-        Entry e = parseEntry(ls->ls_ld, msg);
+        Entry e = parseEntry(ls->ls_ld, msg, ctx->expectedAttributes);
         ctx->handler->onEntry(std::move(e), uuidToString(std::string_view(uuid->bv_val, uuid->bv_len)),
                               state);
     } catch (...) {
@@ -456,6 +460,7 @@ SyncOutcome Connection::syncRefreshOnly(const SearchRequest& request, const std:
 
     SyncContext ctx;
     ctx.handler = &handler;
+    ctx.expectedAttributes = request.attributes.size();
     ldap_get_option(ld_, LDAP_OPT_DESC, &ctx.fd);
 
     ldap_sync_t ls;
