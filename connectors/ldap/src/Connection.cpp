@@ -292,7 +292,8 @@ void Connection::searchPaged(const SearchRequest& request,
         }
     } cookieGuard{cookie};
 
-    do {
+    // Sends the request for the page after `cookie` (none: the first page).
+    auto requestPage = [&] {
         LDAPControl* pageControl = nullptr;
         if (paged) {
             // Critical: a server that cannot page must refuse rather than silently
@@ -308,7 +309,12 @@ void Connection::searchPaged(const SearchRequest& request,
                                  nullptr, &tv, request.sizeLimit, &msgid);
         if (pageControl) ldap_control_free(pageControl);
         if (rc != LDAP_SUCCESS) fail("search " + request.base, rc);
+        return msgid;
+    };
 
+    // Receives the entries of one page and leaves the server's cookie for the next
+    // page (empty after the last) in `cookie`.
+    auto receivePage = [&](int msgid) {
         // One message at a time: entries are parsed while the rest of the page is
         // still arriving, and libldap never has to chain a whole page.
         std::vector<Entry> entries;
@@ -316,7 +322,7 @@ void Connection::searchPaged(const SearchRequest& request,
         bool done = false;
         while (!done) {
             MessageGuard result;
-            rc = ldap_result(ld_, msgid, LDAP_MSG_ONE, &tv, &result.msg);
+            int rc = ldap_result(ld_, msgid, LDAP_MSG_ONE, &tv, &result.msg);
             if (rc == 0) {
                 ldap_abandon_ext(ld_, msgid, nullptr, nullptr);
                 close();
@@ -358,9 +364,24 @@ void Connection::searchPaged(const SearchRequest& request,
             }
             // References are not followed (referrals are off).
         }
-        if (!done) throw LdapException("search " + request.base, LDAP_OTHER, "no search result received");
-        onPage(std::move(entries));
-    } while (cookie.bv_val && cookie.bv_len > 0);
+        return entries;
+    };
+
+    int msgid = requestPage();
+    for (;;) {
+        std::vector<Entry> entries = receivePage(msgid);
+        bool more = cookie.bv_val && cookie.bv_len > 0;
+        // The next page is asked for before this one is handed over: the server
+        // prepares it while the caller works on this one.
+        if (more) msgid = requestPage();
+        try {
+            onPage(std::move(entries));
+        } catch (...) {
+            if (more && ld_) ldap_abandon_ext(ld_, msgid, nullptr, nullptr);
+            throw;
+        }
+        if (!more) break;
+    }
 }
 
 SearchResult Connection::search(const SearchRequest& request) {
