@@ -27,27 +27,27 @@ Poco::Logger& logger() { return Poco::Logger::get("hub.identity"); }
 
 enum class Kind { Person, Org, Group, Other };
 
-// Pages handed from the LDAP reader to the store writer; bounded so memory stays at
-// a few pages and the reader cannot run far ahead of a failing writer.
-class PageQueue {
+// Batches handed from the reading thread to the store writer; bounded so memory stays
+// at a few batches and the reader cannot run far ahead of a failing writer.
+class BatchQueue {
 public:
-    explicit PageQueue(std::size_t depth) : depth_(std::max<std::size_t>(1, depth)) {}
-    bool push(std::vector<ldap::Entry>&& page) {
+    explicit BatchQueue(std::size_t depth) : depth_(std::max<std::size_t>(1, depth)) {}
+    bool push(IdentityStore::Batch&& batch) {
         std::unique_lock lock(m_);
         cv_.wait(lock, [&] { return q_.size() < depth_ || aborted_; });
         if (aborted_) return false;
-        q_.push_back(std::move(page));
+        q_.push_back(std::move(batch));
         cv_.notify_all();
         return true;
     }
-    std::optional<std::vector<ldap::Entry>> pop() {
+    std::optional<IdentityStore::Batch> pop() {
         std::unique_lock lock(m_);
         cv_.wait(lock, [&] { return !q_.empty() || closed_ || aborted_; });
         if (aborted_ || q_.empty()) return std::nullopt;
-        auto page = std::move(q_.front());
+        auto batch = std::move(q_.front());
         q_.pop_front();
         cv_.notify_all();
-        return page;
+        return batch;
     }
     void close() {
         std::lock_guard lock(m_);
@@ -64,7 +64,7 @@ private:
     std::size_t depth_;
     std::mutex m_;
     std::condition_variable cv_;
-    std::deque<std::vector<ldap::Entry>> q_;
+    std::deque<IdentityStore::Batch> q_;
     bool closed_ = false, aborted_ = false;
 };
 
@@ -444,8 +444,12 @@ void Syncer::fullRead(Run& run) {
     for (const auto& [uuid, g] : run.groups)
         if (run.seen.count(uuid)) run.index.add(g);
 
-    // Persons: this thread reads pages, a writer thread maps and stores them, a few
-    // pages per transaction.
+    // Persons: this thread reads pages, maps each entry and compares it with the stored
+    // state while the server prepares the next page; a writer thread stores the changed
+    // persons meanwhile, a batch per transaction. Each commit is an fsync of the WAL
+    // (synchronous FULL stays on, so every commit is durable), so a batch spans pages:
+    // up to transactionPersons, or what a second brought, so a slow directory still
+    // commits regularly. Departures are only written by finish(), after a complete read.
     ldap::SearchRequest persons;
     persons.base = options_.base;
     persons.filter = personFilterOf(options_);
@@ -453,72 +457,59 @@ void Syncer::fullRead(Run& run) {
     persons.attributes.push_back("entryUUID");
     persons.attributes.push_back("modifyTimestamp");
 
-    PageQueue queue(options_.queueDepth);
+    BatchQueue queue(options_.queueDepth);
     std::exception_ptr writerError;
-    std::mutex seenMutex;
-    std::string writerMaxTs;
-    std::size_t writerRead = 0;
-    SyncReport counts;
     std::thread writer([&] {
         try {
-            using PC = std::chrono::steady_clock;
-            // Several pages per transaction: each commit is an fsync of the WAL (synchronous
-            // FULL stays on, so every commit is durable), and fewer commits also mean fewer
-            // WAL checkpoints. Bounded by rows and by time, so the write lock is never held long and a
-            // failure loses at most one transaction of new rows (never a departure: those
-            // are only written by finish(), after the complete read).
-            IdentityStore::Batch b;
-            auto batchStarted = PC::now();
-            auto flush = [&] {
-                store_->write(b, sink_);
-                b = {};
-            };
-            while (auto page = queue.pop()) {
-                if (b.persons.empty()) batchStarted = PC::now();
-                for (auto& e : *page) {
-                    ++writerRead;
-                    noteTimestamp(writerMaxTs, e);
-                    std::string uuid = uuidOf(e);
-                    Person p = options_.mapping.mapPerson(std::move(e), uuid, run.index);
-                    if (p.id.empty()) {
-                        ++counts.skipped;
-                        // Seen all the same: an entry without id is not a departure.
-                        std::lock_guard lock(seenMutex);
-                        run.seen.insert(uuid);
-                        continue;
-                    }
-                    diffPerson(std::move(p), run.persons, counts, b, static_cast<bool>(sink_));
-                }
-                page->clear();
-                if (b.persons.size() >= options_.transactionPersons ||
-                    PC::now() - batchStarted >= std::chrono::seconds(1))
-                    flush();
-            }
-            flush();
+            while (auto b = queue.pop()) store_->write(*b, sink_);
         } catch (...) {
             writerError = std::current_exception();
             queue.abort();
         }
     });
+    using PC = std::chrono::steady_clock;
+    IdentityStore::Batch pending;
+    auto pendingStarted = PC::now();
+    auto handOver = [&] {
+        if (pending.empty()) return;
+        if (!queue.push(std::move(pending))) throw Poco::RuntimeException("identity store writer stopped");
+        pending = {};
+    };
     std::exception_ptr readerError;
     try {
         std::size_t personsRead = 0;
         conn.searchPaged(persons, [&](std::vector<ldap::Entry>&& page) {
+            if (pending.empty()) pendingStarted = PC::now();
+            for (auto& e : page) {
+                ++run.report.read;
+                noteTimestamp(run.maxTimestamp, e);
+                std::string uuid = uuidOf(e);
+                Person p = options_.mapping.mapPerson(std::move(e), uuid, run.index);
+                if (p.id.empty()) {
+                    ++run.report.skipped;
+                    // Seen all the same: an entry without id is not a departure.
+                    run.seen.insert(uuid);
+                    continue;
+                }
+                diffPerson(std::move(p), run.persons, run.report, pending, static_cast<bool>(sink_));
+            }
+            if (pending.persons.size() >= options_.transactionPersons ||
+                PC::now() - pendingStarted >= std::chrono::seconds(1))
+                handOver();
             personsRead += page.size();
-            if (!queue.push(std::move(page))) throw Poco::RuntimeException("identity store writer stopped");
             if (options_.onProgress) options_.onProgress(personsRead);
         });
     } catch (...) {
         readerError = std::current_exception();
     }
+    // What was read before a failure is stored all the same: it is true.
+    try {
+        handOver();
+    } catch (...) {
+        if (!readerError) readerError = std::current_exception();
+    }
     queue.close();
     writer.join();
-    run.report.read += writerRead;
-    run.report.created += counts.created;
-    run.report.updated += counts.updated;
-    run.report.unchanged += counts.unchanged;
-    run.report.skipped += counts.skipped;
-    if (writerMaxTs > run.maxTimestamp) run.maxTimestamp = writerMaxTs;
     if (writerError) std::rethrow_exception(writerError);
     if (readerError) std::rethrow_exception(readerError);
     run.presenceComplete = true;
