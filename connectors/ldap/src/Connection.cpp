@@ -99,28 +99,35 @@ Entry parseEntry(LDAP* ld, LDAPMessage* msg, std::size_t expectedAttributes) {
     e.attributes.reserve(expectedAttributes);
     BerElement* ber = nullptr;
     berval dn{0, nullptr};
-    if (ldap_get_dn_ber(ld, msg, &ber, &dn) != LDAP_SUCCESS)
-        throw LdapException("read entry", LDAP_DECODING_ERROR, "entry without a DN");
-    e.dn.assign(dn.bv_val, dn.bv_len);
-    berval attr{0, nullptr};
-    berval* vals = nullptr;
-    // ldap_get_attribute_ber hands out values pointing into the BER buffer: one copy
-    // into our strings and no per-value allocations inside libldap.
-    for (int rc = ldap_get_attribute_ber(ld, msg, ber, &attr, &vals);
-         rc == LDAP_SUCCESS && attr.bv_val != nullptr;
-         rc = ldap_get_attribute_ber(ld, msg, ber, &attr, &vals)) {
-        Attribute& a = e.attributes.emplace_back();
-        a.name.assign(attr.bv_val, attr.bv_len);
-        if (vals) {
-            std::size_t n = 0;
-            while (vals[n].bv_val) ++n;
-            a.values.reserve(n);
-            for (std::size_t i = 0; i < n; ++i) a.values.emplace_back(vals[i].bv_val, vals[i].bv_len);
-            ber_memfree(vals);
-            vals = nullptr;
+    int rc = ldap_get_dn_ber(ld, msg, &ber, &dn);
+    struct BerGuard {
+        BerElement* ber;
+        ~BerGuard() {
+            if (ber) ber_free(ber, 0);
         }
+    } guard{ber};
+    if (rc != LDAP_SUCCESS) throw LdapException("read entry", LDAP_DECODING_ERROR, "entry without a DN");
+    e.dn.assign(dn.bv_val, dn.bv_len);
+    // ber now reads the attribute list: SEQUENCE OF SEQUENCE { type, vals SET OF value }.
+    // Walked element by element, each value copied once from the message buffer
+    // into our strings; ldap_get_attribute_ber would allocate an array per attribute.
+    auto malformed = [] { return LdapException("read entry", LDAP_DECODING_ERROR, "malformed attribute list"); };
+    ber_len_t len = 0;
+    while (ber_peek_tag(ber, &len) != LBER_DEFAULT) {
+        berval type{0, nullptr};
+        if (ber_skip_tag(ber, &len) == LBER_DEFAULT || ber_get_stringbv(ber, &type, LBER_BV_NOTERM) == LBER_DEFAULT)
+            throw malformed();
+        Attribute& a = e.attributes.emplace_back();
+        a.name.assign(type.bv_val, type.bv_len);
+        char* setEnd = nullptr;
+        for (ber_tag_t tag = ber_first_element(ber, &len, &setEnd); tag != LBER_DEFAULT;
+             tag = ber_next_element(ber, &len, setEnd)) {
+            berval value{0, nullptr};
+            if (ber_get_stringbv(ber, &value, LBER_BV_NOTERM) == LBER_DEFAULT) throw malformed();
+            a.values.emplace_back(value.bv_val, value.bv_len);
+        }
+        if (!setEnd) throw malformed();  // no SET of values at all
     }
-    if (ber) ber_free(ber, 0);
     return e;
 }
 
