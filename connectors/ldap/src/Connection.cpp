@@ -319,12 +319,11 @@ void Connection::searchPaged(const SearchRequest& request,
         return msgid;
     };
 
-    // Receives the entries of one page and leaves the server's cookie for the next
-    // page (empty after the last) in `cookie`.
-    auto receivePage = [&](int msgid) {
+    // Receives the entries of one page into `entries` and leaves the server's cookie
+    // for the next page (empty after the last) in `cookie`.
+    auto receivePage = [&](int msgid, std::vector<Entry>& entries) {
         // One message at a time: entries are parsed while the rest of the page is
         // still arriving, and libldap never has to chain a whole page.
-        std::vector<Entry> entries;
         entries.reserve(static_cast<std::size_t>(paged ? options_.pageSize : 64));
         bool done = false;
         while (!done) {
@@ -371,12 +370,14 @@ void Connection::searchPaged(const SearchRequest& request,
             }
             // References are not followed (referrals are off).
         }
-        return entries;
     };
 
+    // One list for all pages: unless onPage takes the entries, the list keeps its
+    // capacity and the next page fills it without a new allocation.
+    std::vector<Entry> entries;
     int msgid = requestPage();
     for (;;) {
-        std::vector<Entry> entries = receivePage(msgid);
+        receivePage(msgid, entries);
         bool more = cookie.bv_val && cookie.bv_len > 0;
         // The next page is asked for before this one is handed over: the server
         // prepares it while the caller works on this one.
@@ -388,6 +389,7 @@ void Connection::searchPaged(const SearchRequest& request,
             throw;
         }
         if (!more) break;
+        entries.clear();
     }
 }
 
