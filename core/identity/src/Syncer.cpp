@@ -59,12 +59,27 @@ public:
         aborted_ = true;
         cv_.notify_all();
     }
+    // A stored batch goes back to the reading thread, which allocated it, to be freed
+    // there: freeing on another thread contends for the reader's malloc arena.
+    void giveBack(IdentityStore::Batch&& batch) {
+        std::lock_guard lock(m_);
+        spent_.push_back(std::move(batch));
+    }
+    // Frees the batches given back; called by the reading thread.
+    void freeSpent() {
+        std::vector<IdentityStore::Batch> spent;
+        {
+            std::lock_guard lock(m_);
+            spent.swap(spent_);
+        }
+    }
 
 private:
     std::size_t depth_;
     std::mutex m_;
     std::condition_variable cv_;
     std::deque<IdentityStore::Batch> q_;
+    std::vector<IdentityStore::Batch> spent_;
     bool closed_ = false, aborted_ = false;
 };
 
@@ -461,7 +476,10 @@ void Syncer::fullRead(Run& run) {
     std::exception_ptr writerError;
     std::thread writer([&] {
         try {
-            while (auto b = queue.pop()) store_->write(*b, sink_);
+            while (auto b = queue.pop()) {
+                store_->write(*b, sink_);
+                queue.giveBack(std::move(*b));
+            }
         } catch (...) {
             writerError = std::current_exception();
             queue.abort();
@@ -474,12 +492,17 @@ void Syncer::fullRead(Run& run) {
         if (pending.empty()) return;
         if (!queue.push(std::move(pending))) throw Poco::RuntimeException("identity store writer stopped");
         pending = {};
+        queue.freeSpent();
     };
     std::exception_ptr readerError;
     try {
         std::size_t personsRead = 0;
         conn.searchPaged(persons, [&](std::vector<ldap::Entry>&& page) {
-            if (pending.empty()) pendingStarted = PC::now();
+            if (pending.empty()) {
+                pendingStarted = PC::now();
+                pending.persons.reserve(options_.transactionPersons);
+                pending.personHashes.reserve(options_.transactionPersons);
+            }
             for (auto& e : page) {
                 ++run.report.read;
                 noteTimestamp(run.maxTimestamp, e);
