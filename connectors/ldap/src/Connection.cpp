@@ -92,11 +92,10 @@ void wipe(std::string& s) {
     s.clear();
 }
 
-// `expectedAttributes`: how many attributes were asked for, so the list is sized once
-// instead of growing (and moving every attribute) as they arrive.
-Entry parseEntry(LDAP* ld, LDAPMessage* msg, std::size_t expectedAttributes) {
-    Entry e;
-    e.attributes.reserve(expectedAttributes);
+// Reads the entry in `msg` into `e`, reusing the strings and lists `e` already holds:
+// a paged search parses each page into the previous page's entries, so a long read
+// allocates next to nothing once the first page is in.
+void parseEntryInto(LDAP* ld, LDAPMessage* msg, Entry& e) {
     BerElement* ber = nullptr;
     berval dn{0, nullptr};
     int rc = ldap_get_dn_ber(ld, msg, &ber, &dn);
@@ -112,22 +111,36 @@ Entry parseEntry(LDAP* ld, LDAPMessage* msg, std::size_t expectedAttributes) {
     // Walked element by element, each value copied once from the message buffer
     // into our strings; ldap_get_attribute_ber would allocate an array per attribute.
     auto malformed = [] { return LdapException("read entry", LDAP_DECODING_ERROR, "malformed attribute list"); };
+    std::size_t attributes = 0;
     ber_len_t len = 0;
     while (ber_peek_tag(ber, &len) != LBER_DEFAULT) {
         berval type{0, nullptr};
         if (ber_skip_tag(ber, &len) == LBER_DEFAULT || ber_get_stringbv(ber, &type, LBER_BV_NOTERM) == LBER_DEFAULT)
             throw malformed();
-        Attribute& a = e.attributes.emplace_back();
+        if (attributes == e.attributes.size()) e.attributes.emplace_back();
+        Attribute& a = e.attributes[attributes++];
         a.name.assign(type.bv_val, type.bv_len);
+        std::size_t values = 0;
         char* setEnd = nullptr;
         for (ber_tag_t tag = ber_first_element(ber, &len, &setEnd); tag != LBER_DEFAULT;
              tag = ber_next_element(ber, &len, setEnd)) {
             berval value{0, nullptr};
             if (ber_get_stringbv(ber, &value, LBER_BV_NOTERM) == LBER_DEFAULT) throw malformed();
-            a.values.emplace_back(value.bv_val, value.bv_len);
+            if (values == a.values.size()) a.values.emplace_back();
+            a.values[values++].assign(value.bv_val, value.bv_len);
         }
         if (!setEnd) throw malformed();  // no SET of values at all
+        a.values.resize(values);
     }
+    e.attributes.resize(attributes);
+}
+
+// `expectedAttributes`: how many attributes were asked for, so the list is sized once
+// instead of growing (and moving every attribute) as they arrive.
+Entry parseEntry(LDAP* ld, LDAPMessage* msg, std::size_t expectedAttributes) {
+    Entry e;
+    e.attributes.reserve(expectedAttributes);
+    parseEntryInto(ld, msg, e);
     return e;
 }
 
@@ -319,12 +332,13 @@ void Connection::searchPaged(const SearchRequest& request,
         return msgid;
     };
 
-    // Receives the entries of one page into `entries` and leaves the server's cookie
-    // for the next page (empty after the last) in `cookie`.
+    // Receives the entries of one page into `entries` (reusing what it holds) and
+    // leaves the server's cookie for the next page (empty after the last) in `cookie`.
     auto receivePage = [&](int msgid, std::vector<Entry>& entries) {
         // One message at a time: entries are parsed while the rest of the page is
         // still arriving, and libldap never has to chain a whole page.
         entries.reserve(static_cast<std::size_t>(paged ? options_.pageSize : 64));
+        std::size_t received = 0;
         bool done = false;
         while (!done) {
             MessageGuard result;
@@ -344,7 +358,8 @@ void Connection::searchPaged(const SearchRequest& request,
             LDAPMessage* m = result.msg;
             int type = ldap_msgtype(m);
             if (type == LDAP_RES_SEARCH_ENTRY) {
-                entries.push_back(parseEntry(ld_, m, request.attributes.size()));
+                if (received == entries.size()) entries.emplace_back().attributes.reserve(request.attributes.size());
+                parseEntryInto(ld_, m, entries[received++]);
             } else if (type == LDAP_RES_SEARCH_RESULT) {
                 int err = LDAP_SUCCESS;
                 char* diag = nullptr;
@@ -370,10 +385,11 @@ void Connection::searchPaged(const SearchRequest& request,
             }
             // References are not followed (referrals are off).
         }
+        entries.resize(received);
     };
 
-    // One list for all pages: unless onPage takes the entries, the list keeps its
-    // capacity and the next page fills it without a new allocation.
+    // One list for all pages: unless onPage takes the entries, the next page is read
+    // into the same list and entries, reusing their memory.
     std::vector<Entry> entries;
     int msgid = requestPage();
     for (;;) {
@@ -389,7 +405,6 @@ void Connection::searchPaged(const SearchRequest& request,
             throw;
         }
         if (!more) break;
-        entries.clear();
     }
 }
 
