@@ -232,27 +232,21 @@ namespace {
 void diffPerson(Person&& p, std::unordered_map<std::string, IdentityStore::PersonState>& states, SyncReport& report,
                 IdentityStore::Batch& batch, bool reportChanges) {
     FieldHashes h = IdentityStore::hashPerson(p);
-    auto it = states.find(p.entryUuid);
-    IdentityChange change;
-    if (it == states.end()) {
-        change.kind = ChangeKind::Created;
-        ++report.created;
-        states.emplace(p.entryUuid, IdentityStore::PersonState{h, p.status, true});
-    } else {
-        it->second.seen = true;
-        if (it->second.hashes == h) {
-            ++report.unchanged;
-            return;
-        }
-        const auto& names = IdentityStore::personFieldNames();
-        if (reportChanges)
-            for (std::size_t i = 0; i < h.size(); ++i)
-                if (h[i] != it->second.hashes[i]) change.changedFields.push_back(names[i]);
-        change.kind = ChangeKind::Updated;
-        ++report.updated;
-        it->second = IdentityStore::PersonState{h, p.status, true};
+    auto [it, created] = states.try_emplace(p.entryUuid);
+    IdentityStore::PersonState& state = it->second;
+    if (!created && state.hashes == h) {
+        state.seen = true;
+        ++report.unchanged;
+        return;
     }
+    ++(created ? report.created : report.updated);
     if (reportChanges) {
+        IdentityChange change;
+        change.kind = created ? ChangeKind::Created : ChangeKind::Updated;
+        const auto& names = IdentityStore::personFieldNames();
+        if (!created)
+            for (std::size_t i = 0; i < h.size(); ++i)
+                if (h[i] != state.hashes[i]) change.changedFields.push_back(names[i]);
         // The Person itself is moved into the change once its row is written.
         change.subject = "person";
         change.id = p.id;
@@ -260,6 +254,7 @@ void diffPerson(Person&& p, std::unordered_map<std::string, IdentityStore::Perso
         batch.changes.push_back(std::move(change));
         batch.changePerson.push_back(static_cast<long>(batch.persons.size()));
     }
+    state = IdentityStore::PersonState{h, p.status, true};
     batch.personHashes.push_back(h);
     batch.persons.push_back(std::move(p));
 }
