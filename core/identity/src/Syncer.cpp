@@ -27,12 +27,19 @@ Poco::Logger& logger() { return Poco::Logger::get("hub.identity"); }
 
 enum class Kind { Person, Org, Group, Other };
 
-// Batches handed from the reading thread to the store writer; bounded so memory stays
-// at a few batches and the reader cannot run far ahead of a failing writer.
-class BatchQueue {
+// Persons mapped by the reading thread, and what the comparing thread found changed.
+struct PersonBatch {
+    std::vector<Person> mapped;
+    IdentityStore::Batch changed;  ///< The created and updated persons, to store.
+};
+
+// A bounded queue between two stages of the full sync, so memory stays at a few
+// batches and no stage runs far ahead of a failing one. close(): nothing more comes;
+// abort(): a stage failed, pushing and popping stop at once.
+class StageQueue {
 public:
-    explicit BatchQueue(std::size_t depth) : depth_(std::max<std::size_t>(1, depth)) {}
-    bool push(IdentityStore::Batch&& batch) {
+    explicit StageQueue(std::size_t depth) : depth_(std::max<std::size_t>(1, depth)) {}
+    bool push(PersonBatch&& batch) {
         std::unique_lock lock(m_);
         cv_.wait(lock, [&] { return q_.size() < depth_ || aborted_; });
         if (aborted_) return false;
@@ -40,7 +47,7 @@ public:
         cv_.notify_all();
         return true;
     }
-    std::optional<IdentityStore::Batch> pop() {
+    std::optional<PersonBatch> pop() {
         std::unique_lock lock(m_);
         cv_.wait(lock, [&] { return !q_.empty() || closed_ || aborted_; });
         if (aborted_ || q_.empty()) return std::nullopt;
@@ -59,15 +66,27 @@ public:
         aborted_ = true;
         cv_.notify_all();
     }
-    // A stored batch goes back to the reading thread, which allocated it, to be freed
-    // there: freeing on another thread contends for the reader's malloc arena.
-    void giveBack(IdentityStore::Batch&& batch) {
+
+private:
+    std::size_t depth_;
+    std::mutex m_;
+    std::condition_variable cv_;
+    std::deque<PersonBatch> q_;
+    bool closed_ = false, aborted_ = false;
+};
+
+// Stored batches on their way back to the reading thread, which allocated their
+// persons, to be freed there: freeing on another thread contends for the reader's
+// malloc arena, which the reader needs all the time.
+class SpentBatches {
+public:
+    void giveBack(PersonBatch&& batch) {
         std::lock_guard lock(m_);
         spent_.push_back(std::move(batch));
     }
-    // Frees the batches given back; called by the reading thread.
-    void freeSpent() {
-        std::vector<IdentityStore::Batch> spent;
+    // Called by the reading thread.
+    void free() {
+        std::vector<PersonBatch> spent;
         {
             std::lock_guard lock(m_);
             spent.swap(spent_);
@@ -75,12 +94,8 @@ public:
     }
 
 private:
-    std::size_t depth_;
     std::mutex m_;
-    std::condition_variable cv_;
-    std::deque<IdentityStore::Batch> q_;
-    std::vector<IdentityStore::Batch> spent_;
-    bool closed_ = false, aborted_ = false;
+    std::vector<PersonBatch> spent_;
 };
 
 std::string uuidOf(const ldap::Entry& e) {
@@ -454,12 +469,14 @@ void Syncer::fullRead(Run& run) {
     for (const auto& [uuid, g] : run.groups)
         if (run.seen.count(uuid)) run.index.add(g);
 
-    // Persons: this thread reads pages, maps each entry and compares it with the stored
-    // state while the server prepares the next page; a writer thread stores the changed
-    // persons meanwhile, a batch per transaction. Each commit is an fsync of the WAL
-    // (synchronous FULL stays on, so every commit is durable), so a batch spans pages:
-    // up to transactionPersons, or what a second brought, so a slow directory still
-    // commits regularly. Departures are only written by finish(), after a complete read.
+    // Persons, in three stages on three threads: this one reads pages and maps each
+    // entry while the server prepares the next page; a comparing thread finds what
+    // differs from the stored state; a writer thread stores that, a batch per
+    // transaction. The writer mostly waits for the disk, so the other two have the
+    // cores meanwhile. Each commit is an fsync of the WAL (synchronous FULL stays on,
+    // so every commit is durable), so a batch spans pages: up to transactionPersons,
+    // or what a second brought, so a slow directory still commits regularly.
+    // Departures are only written by finish(), after a complete read.
     ldap::SearchRequest persons;
     persons.base = options_.base;
     persons.filter = personFilterOf(options_);
@@ -467,36 +484,56 @@ void Syncer::fullRead(Run& run) {
     persons.attributes.push_back("entryUUID");
     persons.attributes.push_back("modifyTimestamp");
 
-    BatchQueue queue(options_.queueDepth);
-    std::exception_ptr writerError;
+    StageQueue mapped(options_.queueDepth), changed(options_.queueDepth);
+    SpentBatches spent;
+    std::exception_ptr comparerError, writerError;
+    SyncReport counts;  // the comparing thread's: created, updated, unchanged
+    auto stopAll = [&] {
+        mapped.abort();
+        changed.abort();
+    };
+    std::thread comparer([&] {
+        try {
+            while (auto b = mapped.pop()) {
+                b->changed.persons.reserve(b->mapped.size());
+                b->changed.personHashes.reserve(b->mapped.size());
+                for (auto& p : b->mapped)
+                    diffPerson(std::move(p), run.persons, counts, b->changed, static_cast<bool>(sink_));
+                if (!changed.push(std::move(*b))) break;
+            }
+            changed.close();
+        } catch (...) {
+            comparerError = std::current_exception();
+            stopAll();
+        }
+    });
     std::thread writer([&] {
         try {
-            while (auto b = queue.pop()) {
-                store_->write(*b, sink_);
-                queue.giveBack(std::move(*b));
+            while (auto b = changed.pop()) {
+                store_->write(b->changed, sink_);
+                spent.giveBack(std::move(*b));
             }
         } catch (...) {
             writerError = std::current_exception();
-            queue.abort();
+            stopAll();
         }
     });
     using PC = std::chrono::steady_clock;
-    IdentityStore::Batch pending;
+    PersonBatch pending;
     auto pendingStarted = PC::now();
     auto handOver = [&] {
-        if (pending.empty()) return;
-        if (!queue.push(std::move(pending))) throw Poco::RuntimeException("identity store writer stopped");
+        if (pending.mapped.empty()) return;
+        if (!mapped.push(std::move(pending))) throw Poco::RuntimeException("identity sync: comparing or storing stopped");
         pending = {};
-        queue.freeSpent();
+        spent.free();
     };
     std::exception_ptr readerError;
     try {
         std::size_t personsRead = 0;
         conn.searchPaged(persons, [&](std::vector<ldap::Entry>&& page) {
-            if (pending.empty()) {
+            if (pending.mapped.empty()) {
                 pendingStarted = PC::now();
-                pending.persons.reserve(options_.transactionPersons);
-                pending.personHashes.reserve(options_.transactionPersons);
+                pending.mapped.reserve(options_.transactionPersons);
             }
             for (auto& e : page) {
                 ++run.report.read;
@@ -509,9 +546,9 @@ void Syncer::fullRead(Run& run) {
                     run.seen.insert(uuid);
                     continue;
                 }
-                diffPerson(std::move(p), run.persons, run.report, pending, static_cast<bool>(sink_));
+                pending.mapped.push_back(std::move(p));
             }
-            if (pending.persons.size() >= options_.transactionPersons ||
+            if (pending.mapped.size() >= options_.transactionPersons ||
                 PC::now() - pendingStarted >= std::chrono::seconds(1))
                 handOver();
             personsRead += page.size();
@@ -526,9 +563,14 @@ void Syncer::fullRead(Run& run) {
     } catch (...) {
         if (!readerError) readerError = std::current_exception();
     }
-    queue.close();
+    mapped.close();
+    comparer.join();
     writer.join();
+    run.report.created += counts.created;
+    run.report.updated += counts.updated;
+    run.report.unchanged += counts.unchanged;
     if (writerError) std::rethrow_exception(writerError);
+    if (comparerError) std::rethrow_exception(comparerError);
     if (readerError) std::rethrow_exception(readerError);
     run.presenceComplete = true;
 }

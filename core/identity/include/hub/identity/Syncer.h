@@ -35,7 +35,7 @@ struct SyncOptions {
     double maxDepartureShare = 0.05;               ///< Delete guard: max share departing per run.
     std::string source = "ldap";                   ///< Key of this directory in identity_sync_state.
     int intervalSeconds = 900;                     ///< For the caller's scheduler (not used here).
-    std::size_t queueDepth = 2;                    ///< Batches mapped ahead of the store writer.
+    std::size_t queueDepth = 2;                    ///< Batches queued between full-sync stages.
     /// Full sync: persons stored per transaction (one commit, one fsync; a transaction
     /// also ends after about a second). A failing run keeps what earlier transactions
     /// stored and departs nobody.
