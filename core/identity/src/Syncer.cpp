@@ -521,8 +521,12 @@ void Syncer::fullRead(Run& run) {
     using PC = std::chrono::steady_clock;
     PersonBatch pending;
     auto pendingStarted = PC::now();
+    // The first batch is one page, so the writer starts at once; each next one is
+    // twice the last, up to transactionPersons.
+    std::size_t batchSize = 0;
     auto handOver = [&] {
         if (pending.mapped.empty()) return;
+        batchSize = std::min(2 * pending.mapped.size(), options_.transactionPersons);
         if (!mapped.push(std::move(pending))) throw Poco::RuntimeException("identity sync: comparing or storing stopped");
         pending = {};
         spent.free();
@@ -533,7 +537,7 @@ void Syncer::fullRead(Run& run) {
         conn.searchPaged(persons, [&](std::vector<ldap::Entry>&& page) {
             if (pending.mapped.empty()) {
                 pendingStarted = PC::now();
-                pending.mapped.reserve(options_.transactionPersons);
+                pending.mapped.reserve(std::max(batchSize, page.size()));
             }
             for (auto& e : page) {
                 ++run.report.read;
@@ -548,8 +552,7 @@ void Syncer::fullRead(Run& run) {
                 }
                 pending.mapped.push_back(std::move(p));
             }
-            if (pending.mapped.size() >= options_.transactionPersons ||
-                PC::now() - pendingStarted >= std::chrono::seconds(1))
+            if (pending.mapped.size() >= batchSize || PC::now() - pendingStarted >= std::chrono::seconds(1))
                 handOver();
             personsRead += page.size();
             if (options_.onProgress) options_.onProgress(personsRead);
