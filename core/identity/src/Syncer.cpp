@@ -472,8 +472,8 @@ void Syncer::fullRead(Run& run) {
     // Persons, in three stages on three threads: this one reads pages and maps each
     // entry while the server prepares the next page; a comparing thread finds what
     // differs from the stored state; a writer thread stores that, a batch per
-    // transaction. The writer mostly waits for the disk, so the other two have the
-    // cores meanwhile. Each commit is an fsync of the WAL (synchronous FULL stays on,
+    // transaction. The writer spends much of its time waiting for the disk, and the
+    // other two have the cores meanwhile. Each commit is an fsync of the WAL (synchronous FULL stays on,
     // so every commit is durable), so a batch spans pages: up to transactionPersons,
     // or what a second brought, so a slow directory still commits regularly.
     // Departures are only written by finish(), after a complete read.
@@ -527,7 +527,8 @@ void Syncer::fullRead(Run& run) {
     auto handOver = [&] {
         if (pending.mapped.empty()) return;
         batchSize = std::min(2 * pending.mapped.size(), options_.transactionPersons);
-        if (!mapped.push(std::move(pending))) throw Poco::RuntimeException("identity sync: comparing or storing stopped");
+        if (!mapped.push(std::move(pending)))
+            throw Poco::RuntimeException("identity sync: comparing or storing stopped");
         pending = {};
         spent.free();
     };
