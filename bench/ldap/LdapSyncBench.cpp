@@ -147,7 +147,7 @@ int main(int argc, char** argv) {
         }
         // The connector alone: the same paged search through hub::ldap, entries parsed
         // into hub::ldap::Entry and dropped.
-        std::vector<double> rawTimes;
+        std::vector<double> rawTimes, rawCpu;
         for (int i = 0; i < runs; ++i) {
             ldap::Connection conn(options.ldap);
             ldap::SearchRequest r;
@@ -155,12 +155,15 @@ int main(int argc, char** argv) {
             r.filter = "(objectClass=inetOrgPerson)";
             r.attributes = attrs;
             std::size_t n = 0;
+            double cpu0 = selfCpuSeconds();
             auto a = Clock::now();
             conn.searchPaged(r, [&](std::vector<ldap::Entry>&& page) { n += page.size(); });
             rawTimes.push_back(seconds(a, Clock::now()));
+            rawCpu.push_back(selfCpuSeconds() - cpu0);
             if (n != persons) throw std::runtime_error("raw read saw " + std::to_string(n));
         }
-        std::printf("hub::ldap paged read alone (no mapping, no store):   %.3f s\n", median(rawTimes));
+        std::printf("hub::ldap paged read alone (no mapping, no store):   %.3f s (CPU: hub %.3f s)\n",
+                    median(rawTimes), median(rawCpu));
         double dump = median(dumpTimes), sync = median(syncTimes);
         std::printf("ldapsearch -E pr=1000 dump of %zu persons to /dev/null: %.3f s (median of %d)\n", persons,
                     dump, runs);

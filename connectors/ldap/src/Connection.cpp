@@ -92,32 +92,55 @@ void wipe(std::string& s) {
     s.clear();
 }
 
-Entry parseEntry(LDAP* ld, LDAPMessage* msg) {
-    Entry e;
+// Reads the entry in `msg` into `e`, reusing the strings and lists `e` already holds:
+// a paged search parses each page into the previous page's entries, so a long read
+// allocates next to nothing once the first page is in.
+void parseEntryInto(LDAP* ld, LDAPMessage* msg, Entry& e) {
     BerElement* ber = nullptr;
     berval dn{0, nullptr};
-    if (ldap_get_dn_ber(ld, msg, &ber, &dn) != LDAP_SUCCESS)
-        throw LdapException("read entry", LDAP_DECODING_ERROR, "entry without a DN");
-    e.dn.assign(dn.bv_val, dn.bv_len);
-    berval attr{0, nullptr};
-    berval* vals = nullptr;
-    // ldap_get_attribute_ber hands out values pointing into the BER buffer: one copy
-    // into our strings and no per-value allocations inside libldap.
-    for (int rc = ldap_get_attribute_ber(ld, msg, ber, &attr, &vals);
-         rc == LDAP_SUCCESS && attr.bv_val != nullptr;
-         rc = ldap_get_attribute_ber(ld, msg, ber, &attr, &vals)) {
-        Attribute& a = e.attributes.emplace_back();
-        a.name.assign(attr.bv_val, attr.bv_len);
-        if (vals) {
-            std::size_t n = 0;
-            while (vals[n].bv_val) ++n;
-            a.values.reserve(n);
-            for (std::size_t i = 0; i < n; ++i) a.values.emplace_back(vals[i].bv_val, vals[i].bv_len);
-            ber_memfree(vals);
-            vals = nullptr;
+    int rc = ldap_get_dn_ber(ld, msg, &ber, &dn);
+    struct BerGuard {
+        BerElement* ber;
+        ~BerGuard() {
+            if (ber) ber_free(ber, 0);
         }
+    } guard{ber};
+    if (rc != LDAP_SUCCESS) throw LdapException("read entry", LDAP_DECODING_ERROR, "entry without a DN");
+    e.dn.assign(dn.bv_val, dn.bv_len);
+    // ber now reads the attribute list: SEQUENCE OF SEQUENCE { type, vals SET OF value }.
+    // Walked element by element, each value copied once from the message buffer
+    // into our strings; ldap_get_attribute_ber would allocate an array per attribute.
+    auto malformed = [] { return LdapException("read entry", LDAP_DECODING_ERROR, "malformed attribute list"); };
+    std::size_t attributes = 0;
+    ber_len_t len = 0;
+    while (ber_peek_tag(ber, &len) != LBER_DEFAULT) {
+        berval type{0, nullptr};
+        if (ber_skip_tag(ber, &len) == LBER_DEFAULT || ber_get_stringbv(ber, &type, LBER_BV_NOTERM) == LBER_DEFAULT)
+            throw malformed();
+        if (attributes == e.attributes.size()) e.attributes.emplace_back();
+        Attribute& a = e.attributes[attributes++];
+        a.name.assign(type.bv_val, type.bv_len);
+        std::size_t values = 0;
+        char* setEnd = nullptr;
+        for (ber_tag_t tag = ber_first_element(ber, &len, &setEnd); tag != LBER_DEFAULT;
+             tag = ber_next_element(ber, &len, setEnd)) {
+            berval value{0, nullptr};
+            if (ber_get_stringbv(ber, &value, LBER_BV_NOTERM) == LBER_DEFAULT) throw malformed();
+            if (values == a.values.size()) a.values.emplace_back();
+            a.values[values++].assign(value.bv_val, value.bv_len);
+        }
+        if (!setEnd) throw malformed();  // no SET of values at all
+        a.values.resize(values);
     }
-    if (ber) ber_free(ber, 0);
+    e.attributes.resize(attributes);
+}
+
+// `expectedAttributes`: how many attributes were asked for, so the list is sized once
+// instead of growing (and moving every attribute) as they arrive.
+Entry parseEntry(LDAP* ld, LDAPMessage* msg, std::size_t expectedAttributes) {
+    Entry e;
+    e.attributes.reserve(expectedAttributes);
+    parseEntryInto(ld, msg, e);
     return e;
 }
 
@@ -289,7 +312,8 @@ void Connection::searchPaged(const SearchRequest& request,
         }
     } cookieGuard{cookie};
 
-    do {
+    // Sends the request for the page after `cookie` (none: the first page).
+    auto requestPage = [&] {
         LDAPControl* pageControl = nullptr;
         if (paged) {
             // Critical: a server that cannot page must refuse rather than silently
@@ -305,15 +329,20 @@ void Connection::searchPaged(const SearchRequest& request,
                                  nullptr, &tv, request.sizeLimit, &msgid);
         if (pageControl) ldap_control_free(pageControl);
         if (rc != LDAP_SUCCESS) fail("search " + request.base, rc);
+        return msgid;
+    };
 
+    // Receives the entries of one page into `entries` (reusing what it holds) and
+    // leaves the server's cookie for the next page (empty after the last) in `cookie`.
+    auto receivePage = [&](int msgid, std::vector<Entry>& entries) {
         // One message at a time: entries are parsed while the rest of the page is
         // still arriving, and libldap never has to chain a whole page.
-        std::vector<Entry> entries;
         entries.reserve(static_cast<std::size_t>(paged ? options_.pageSize : 64));
+        std::size_t received = 0;
         bool done = false;
         while (!done) {
             MessageGuard result;
-            rc = ldap_result(ld_, msgid, LDAP_MSG_ONE, &tv, &result.msg);
+            int rc = ldap_result(ld_, msgid, LDAP_MSG_ONE, &tv, &result.msg);
             if (rc == 0) {
                 ldap_abandon_ext(ld_, msgid, nullptr, nullptr);
                 close();
@@ -329,7 +358,8 @@ void Connection::searchPaged(const SearchRequest& request,
             LDAPMessage* m = result.msg;
             int type = ldap_msgtype(m);
             if (type == LDAP_RES_SEARCH_ENTRY) {
-                entries.push_back(parseEntry(ld_, m));
+                if (received == entries.size()) entries.emplace_back().attributes.reserve(request.attributes.size());
+                parseEntryInto(ld_, m, entries[received++]);
             } else if (type == LDAP_RES_SEARCH_RESULT) {
                 int err = LDAP_SUCCESS;
                 char* diag = nullptr;
@@ -355,9 +385,27 @@ void Connection::searchPaged(const SearchRequest& request,
             }
             // References are not followed (referrals are off).
         }
-        if (!done) throw LdapException("search " + request.base, LDAP_OTHER, "no search result received");
-        onPage(std::move(entries));
-    } while (cookie.bv_val && cookie.bv_len > 0);
+        entries.resize(received);
+    };
+
+    // One list for all pages: unless onPage takes the entries, the next page is read
+    // into the same list and entries, reusing their memory.
+    std::vector<Entry> entries;
+    int msgid = requestPage();
+    for (;;) {
+        receivePage(msgid, entries);
+        bool more = cookie.bv_val && cookie.bv_len > 0;
+        // The next page is asked for before this one is handed over: the server
+        // prepares it while the caller works on this one.
+        if (more) msgid = requestPage();
+        try {
+            onPage(std::move(entries));
+        } catch (...) {
+            if (more && ld_) ldap_abandon_ext(ld_, msgid, nullptr, nullptr);
+            throw;
+        }
+        if (!more) break;
+    }
 }
 
 SearchResult Connection::search(const SearchRequest& request) {
@@ -389,6 +437,7 @@ namespace {
 
 struct SyncContext {
     SyncHandler* handler = nullptr;
+    std::size_t expectedAttributes = 0;
     std::exception_ptr error;
     bool refreshDeletes = false;
     bool sawResult = false;
@@ -413,7 +462,7 @@ int onSyncEntry(ldap_sync_t* ls, LDAPMessage* msg, struct berval* uuid, ldap_syn
             case LDAP_SYNC_CAPI_DELETE: state = SyncState::Delete; break;
             default: state = SyncState::Present; break;
         }
-        Entry e = parseEntry(ls->ls_ld, msg);
+        Entry e = parseEntry(ls->ls_ld, msg, ctx->expectedAttributes);
         ctx->handler->onEntry(std::move(e), uuidToString(std::string_view(uuid->bv_val, uuid->bv_len)),
                               state);
     } catch (...) {
@@ -456,6 +505,7 @@ SyncOutcome Connection::syncRefreshOnly(const SearchRequest& request, const std:
 
     SyncContext ctx;
     ctx.handler = &handler;
+    ctx.expectedAttributes = request.attributes.size();
     ldap_get_option(ld_, LDAP_OPT_DESC, &ctx.fd);
 
     ldap_sync_t ls;

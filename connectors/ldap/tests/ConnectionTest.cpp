@@ -57,6 +57,25 @@ TEST(Connection, PagedSearchReturnsEveryEntryAcrossPages) {
     EXPECT_EQ(pages, (personCount + 36) / 37);
 }
 
+TEST(Connection, ThrowingPageHandlerAbandonsTheSearchAndTheConnectionStaysUsable) {
+    auto options = PlainServer::server().connectionOptions();
+    options.pageSize = 37;
+    Connection c(options);
+    std::size_t pages = 0;
+    // The next page is already requested when the handler throws.
+    EXPECT_THROW(c.searchPaged(persons(),
+                               [&](std::vector<Entry>&&) {
+                                   ++pages;
+                                   throw std::runtime_error("handler gives up");
+                               }),
+                 std::runtime_error);
+    EXPECT_EQ(pages, 1u);
+    EXPECT_TRUE(c.isConnected());
+    std::size_t entries = 0;
+    c.searchPaged(persons(), [&](std::vector<Entry>&& page) { entries += page.size(); });
+    EXPECT_EQ(entries, personCount);
+}
+
 TEST(Connection, MultiValuedAttributesAndChineseNamesComeBackIntact) {
     Connection c(PlainServer::server().connectionOptions());
     auto result = c.search(persons());

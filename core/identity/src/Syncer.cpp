@@ -27,27 +27,34 @@ Poco::Logger& logger() { return Poco::Logger::get("hub.identity"); }
 
 enum class Kind { Person, Org, Group, Other };
 
-// Pages handed from the LDAP reader to the store writer; bounded so memory stays at
-// a few pages and the reader cannot run far ahead of a failing writer.
-class PageQueue {
+// Persons mapped by the reading thread, and what the comparing thread found changed.
+struct PersonBatch {
+    std::vector<Person> mapped;
+    IdentityStore::Batch changed;  ///< The created and updated persons, to store.
+};
+
+// A bounded queue between two stages of the full sync, so memory stays at a few
+// batches and no stage runs far ahead of a failing one. close(): nothing more comes;
+// abort(): a stage failed, pushing and popping stop at once.
+class StageQueue {
 public:
-    explicit PageQueue(std::size_t depth) : depth_(std::max<std::size_t>(1, depth)) {}
-    bool push(std::vector<ldap::Entry>&& page) {
+    explicit StageQueue(std::size_t depth) : depth_(std::max<std::size_t>(1, depth)) {}
+    bool push(PersonBatch&& batch) {
         std::unique_lock lock(m_);
         cv_.wait(lock, [&] { return q_.size() < depth_ || aborted_; });
         if (aborted_) return false;
-        q_.push_back(std::move(page));
+        q_.push_back(std::move(batch));
         cv_.notify_all();
         return true;
     }
-    std::optional<std::vector<ldap::Entry>> pop() {
+    std::optional<PersonBatch> pop() {
         std::unique_lock lock(m_);
         cv_.wait(lock, [&] { return !q_.empty() || closed_ || aborted_; });
         if (aborted_ || q_.empty()) return std::nullopt;
-        auto page = std::move(q_.front());
+        auto batch = std::move(q_.front());
         q_.pop_front();
         cv_.notify_all();
-        return page;
+        return batch;
     }
     void close() {
         std::lock_guard lock(m_);
@@ -64,8 +71,31 @@ private:
     std::size_t depth_;
     std::mutex m_;
     std::condition_variable cv_;
-    std::deque<std::vector<ldap::Entry>> q_;
+    std::deque<PersonBatch> q_;
     bool closed_ = false, aborted_ = false;
+};
+
+// Stored batches on their way back to the reading thread, which allocated their
+// persons, to be freed there: freeing on another thread contends for the reader's
+// malloc arena, which the reader needs all the time.
+class SpentBatches {
+public:
+    void giveBack(PersonBatch&& batch) {
+        std::lock_guard lock(m_);
+        spent_.push_back(std::move(batch));
+    }
+    // Called by the reading thread.
+    void free() {
+        std::vector<PersonBatch> spent;
+        {
+            std::lock_guard lock(m_);
+            spent.swap(spent_);
+        }
+    }
+
+private:
+    std::mutex m_;
+    std::vector<PersonBatch> spent_;
 };
 
 std::string uuidOf(const ldap::Entry& e) {
@@ -217,27 +247,21 @@ namespace {
 void diffPerson(Person&& p, std::unordered_map<std::string, IdentityStore::PersonState>& states, SyncReport& report,
                 IdentityStore::Batch& batch, bool reportChanges) {
     FieldHashes h = IdentityStore::hashPerson(p);
-    auto it = states.find(p.entryUuid);
-    IdentityChange change;
-    if (it == states.end()) {
-        change.kind = ChangeKind::Created;
-        ++report.created;
-        states.emplace(p.entryUuid, IdentityStore::PersonState{h, p.status, true});
-    } else {
-        it->second.seen = true;
-        if (it->second.hashes == h) {
-            ++report.unchanged;
-            return;
-        }
-        const auto& names = IdentityStore::personFieldNames();
-        if (reportChanges)
-            for (std::size_t i = 0; i < h.size(); ++i)
-                if (h[i] != it->second.hashes[i]) change.changedFields.push_back(names[i]);
-        change.kind = ChangeKind::Updated;
-        ++report.updated;
-        it->second = IdentityStore::PersonState{h, p.status, true};
+    auto [it, created] = states.try_emplace(p.entryUuid);
+    IdentityStore::PersonState& state = it->second;
+    if (!created && state.hashes == h) {
+        state.seen = true;
+        ++report.unchanged;
+        return;
     }
+    ++(created ? report.created : report.updated);
     if (reportChanges) {
+        IdentityChange change;
+        change.kind = created ? ChangeKind::Created : ChangeKind::Updated;
+        const auto& names = IdentityStore::personFieldNames();
+        if (!created)
+            for (std::size_t i = 0; i < h.size(); ++i)
+                if (h[i] != state.hashes[i]) change.changedFields.push_back(names[i]);
         // The Person itself is moved into the change once its row is written.
         change.subject = "person";
         change.id = p.id;
@@ -245,6 +269,7 @@ void diffPerson(Person&& p, std::unordered_map<std::string, IdentityStore::Perso
         batch.changes.push_back(std::move(change));
         batch.changePerson.push_back(static_cast<long>(batch.persons.size()));
     }
+    state = IdentityStore::PersonState{h, p.status, true};
     batch.personHashes.push_back(h);
     batch.persons.push_back(std::move(p));
 }
@@ -444,8 +469,14 @@ void Syncer::fullRead(Run& run) {
     for (const auto& [uuid, g] : run.groups)
         if (run.seen.count(uuid)) run.index.add(g);
 
-    // Persons: this thread reads pages, a writer thread maps and stores them, a few
-    // pages per transaction.
+    // Persons, in three stages on three threads: this one reads pages and maps each
+    // entry while the server prepares the next page; a comparing thread finds what
+    // differs from the stored state; a writer thread stores that, a batch per
+    // transaction. The writer spends much of its time waiting for the disk, and the
+    // other two have the cores meanwhile. Each commit is an fsync of the WAL (synchronous FULL stays on,
+    // so every commit is durable), so a batch spans pages: up to transactionPersons,
+    // or what a second brought, so a slow directory still commits regularly.
+    // Departures are only written by finish(), after a complete read.
     ldap::SearchRequest persons;
     persons.base = options_.base;
     persons.filter = personFilterOf(options_);
@@ -453,73 +484,97 @@ void Syncer::fullRead(Run& run) {
     persons.attributes.push_back("entryUUID");
     persons.attributes.push_back("modifyTimestamp");
 
-    PageQueue queue(options_.queueDepth);
-    std::exception_ptr writerError;
-    std::mutex seenMutex;
-    std::string writerMaxTs;
-    std::size_t writerRead = 0;
-    SyncReport counts;
-    std::thread writer([&] {
+    StageQueue mapped(options_.queueDepth), changed(options_.queueDepth);
+    SpentBatches spent;
+    std::exception_ptr comparerError, writerError;
+    SyncReport counts;  // the comparing thread's: created, updated, unchanged
+    auto stopAll = [&] {
+        mapped.abort();
+        changed.abort();
+    };
+    std::thread comparer([&] {
         try {
-            using PC = std::chrono::steady_clock;
-            // Several pages per transaction: each commit is an fsync of the WAL (synchronous
-            // FULL stays on, so every commit is durable), and fewer commits also mean fewer
-            // WAL checkpoints. Bounded by rows and by time, so the write lock is never held long and a
-            // failure loses at most one transaction of new rows (never a departure: those
-            // are only written by finish(), after the complete read).
-            IdentityStore::Batch b;
-            auto batchStarted = PC::now();
-            auto flush = [&] {
-                store_->write(b, sink_);
-                b = {};
-            };
-            while (auto page = queue.pop()) {
-                if (b.persons.empty()) batchStarted = PC::now();
-                for (auto& e : *page) {
-                    ++writerRead;
-                    noteTimestamp(writerMaxTs, e);
-                    std::string uuid = uuidOf(e);
-                    Person p = options_.mapping.mapPerson(std::move(e), uuid, run.index);
-                    if (p.id.empty()) {
-                        ++counts.skipped;
-                        // Seen all the same: an entry without id is not a departure.
-                        std::lock_guard lock(seenMutex);
-                        run.seen.insert(uuid);
-                        continue;
-                    }
-                    diffPerson(std::move(p), run.persons, counts, b, static_cast<bool>(sink_));
-                }
-                page->clear();
-                if (b.persons.size() >= options_.transactionPersons ||
-                    PC::now() - batchStarted >= std::chrono::seconds(1))
-                    flush();
+            while (auto b = mapped.pop()) {
+                b->changed.persons.reserve(b->mapped.size());
+                b->changed.personHashes.reserve(b->mapped.size());
+                for (auto& p : b->mapped)
+                    diffPerson(std::move(p), run.persons, counts, b->changed, static_cast<bool>(sink_));
+                if (!changed.push(std::move(*b))) break;
             }
-            flush();
+            changed.close();
         } catch (...) {
-            writerError = std::current_exception();
-            queue.abort();
+            comparerError = std::current_exception();
+            stopAll();
         }
     });
+    std::thread writer([&] {
+        try {
+            while (auto b = changed.pop()) {
+                store_->write(b->changed, sink_);
+                spent.giveBack(std::move(*b));
+            }
+        } catch (...) {
+            writerError = std::current_exception();
+            stopAll();
+        }
+    });
+    using PC = std::chrono::steady_clock;
+    PersonBatch pending;
+    auto pendingStarted = PC::now();
+    // The first batch is one page, so the writer starts at once; each next one is
+    // twice the last, up to transactionPersons.
+    std::size_t batchSize = 0;
+    auto handOver = [&] {
+        if (pending.mapped.empty()) return;
+        batchSize = std::min(2 * pending.mapped.size(), options_.transactionPersons);
+        if (!mapped.push(std::move(pending)))
+            throw Poco::RuntimeException("identity sync: comparing or storing stopped");
+        pending = {};
+        spent.free();
+    };
     std::exception_ptr readerError;
     try {
         std::size_t personsRead = 0;
         conn.searchPaged(persons, [&](std::vector<ldap::Entry>&& page) {
+            if (pending.mapped.empty()) {
+                pendingStarted = PC::now();
+                pending.mapped.reserve(std::max(batchSize, page.size()));
+            }
+            for (auto& e : page) {
+                ++run.report.read;
+                noteTimestamp(run.maxTimestamp, e);
+                std::string uuid = uuidOf(e);
+                Person p = options_.mapping.mapPerson(std::move(e), uuid, run.index);
+                if (p.id.empty()) {
+                    ++run.report.skipped;
+                    // Seen all the same: an entry without id is not a departure.
+                    run.seen.insert(uuid);
+                    continue;
+                }
+                pending.mapped.push_back(std::move(p));
+            }
+            if (pending.mapped.size() >= batchSize || PC::now() - pendingStarted >= std::chrono::seconds(1))
+                handOver();
             personsRead += page.size();
-            if (!queue.push(std::move(page))) throw Poco::RuntimeException("identity store writer stopped");
             if (options_.onProgress) options_.onProgress(personsRead);
         });
     } catch (...) {
         readerError = std::current_exception();
     }
-    queue.close();
+    // What was read before a failure is stored all the same: it is true.
+    try {
+        handOver();
+    } catch (...) {
+        if (!readerError) readerError = std::current_exception();
+    }
+    mapped.close();
+    comparer.join();
     writer.join();
-    run.report.read += writerRead;
     run.report.created += counts.created;
     run.report.updated += counts.updated;
     run.report.unchanged += counts.unchanged;
-    run.report.skipped += counts.skipped;
-    if (writerMaxTs > run.maxTimestamp) run.maxTimestamp = writerMaxTs;
     if (writerError) std::rethrow_exception(writerError);
+    if (comparerError) std::rethrow_exception(comparerError);
     if (readerError) std::rethrow_exception(readerError);
     run.presenceComplete = true;
 }

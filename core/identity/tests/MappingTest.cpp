@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 using namespace hub::identity;
 
 namespace {
@@ -90,6 +92,50 @@ TEST(Mapping, BadAndHugeValuesAreSanitised) {
     EXPECT_EQ(p.department, "王王王王王");  // cut at a character boundary
 }
 
+TEST(Mapping, BadBytesAnywhereInALongValueAreReplaced) {
+    Mapping m;
+    for (std::size_t at = 0; at < 20; ++at) {
+        std::string value(24, 'a');
+        value[at] = '\xff';
+        auto p = m.mapPerson(entry("uid=b,dc=x", {{"uid", {"b"}}, {"displayName", {value}}}), "u", GroupIndex());
+        EXPECT_EQ(p.name, value.substr(0, at) + "\xEF\xBF\xBD" + value.substr(at + 1)) << at;
+    }
+}
+
+// The kept attributes' JSON feeds the stored change hashes, so its bytes must not
+// change: every character that needs escaping, at every offset of a value.
+TEST(Mapping, KeptAttributesJsonEscapesEveryByteTheSameWay) {
+    auto reference = [](const std::string& s) {
+        std::string out = "\"";
+        for (unsigned char c : s) {
+            char buf[8];
+            if (c == '"') out += "\\\"";
+            else if (c == '\\') out += "\\\\";
+            else if (c == '\n') out += "\\n";
+            else if (c == '\r') out += "\\r";
+            else if (c == '\t') out += "\\t";
+            else if (c < 0x20) std::snprintf(buf, sizeof buf, "\\u%04x", c), out += buf;
+            else out += static_cast<char>(c);
+        }
+        return out + "\"";
+    };
+    Mapping m;
+    std::vector<std::string> values = {"", "plain ascii value", "王伟 Wang Wei", std::string("nul\0inside", 10)};
+    for (std::size_t length : {1u, 7u, 8u, 9u, 16u, 17u})
+        for (std::size_t at = 0; at < length; ++at)
+            for (char special : {'"', '\\', '\n', '\r', '\t', '\x01', '\x1f', '\0', ' ', '\x7f'}) {
+                std::string v(length, 'x');
+                v[at] = special;
+                values.push_back(v);
+            }
+    for (const auto& v : values) {
+        auto p = m.mapPerson(entry("uid=j,dc=x", {{"uid", {"j"}}, {"cn", {v, v + v}}}), "u", GroupIndex());
+        EXPECT_EQ(p.attributesJson, "{\"uid\":[\"j\"],\"cn\":[" + reference(v) + "," + reference(v + v) + "]}");
+    }
+}
+
 TEST(Mapping, NormalizeDn) {
     EXPECT_EQ(normalizeDn("UID=A, OU=People ,DC=X"), "uid=a,ou=people,dc=x");
+    EXPECT_EQ(normalizeDn(" uid = a ,  ou=Two Words,dc=x"), "uid=a,ou=two words,dc=x");
+    EXPECT_EQ(normalizeDn(""), "");
 }

@@ -79,7 +79,10 @@ public:
     bool isConnected() const { return ld_ != nullptr; }
 
     /// Runs a paged search (RFC 2696, page size from the options) and calls `onPage`
-    /// with each page's entries as it arrives. Memory stays bounded by one page.
+    /// with each page's entries as it arrives. The next page is requested before
+    /// `onPage` runs, so the server prepares it meanwhile; it waits in the socket until
+    /// `onPage` returns, so memory stays bounded by one page. An exception from
+    /// `onPage` abandons the search and propagates.
     void searchPaged(const SearchRequest& request,
                      const std::function<void(std::vector<Entry>&& page)>& onPage);
     /// Runs a paged search and returns all entries.

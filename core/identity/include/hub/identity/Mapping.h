@@ -4,6 +4,7 @@
 #include "hub/ldap/Entry.h"
 
 #include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -79,9 +80,14 @@ public:
     std::size_t maxValueBytes = 4096;
 
 private:
-    const std::vector<std::string>& attributeCache() const;
-    // personAttributes(), filled on first use: set the public fields before mapping.
-    mutable std::vector<std::string> cache_;
+    // personAttributes(), and where each mapped field's attributes are in it.
+    struct Plan {
+        std::vector<std::string> attributes;
+        std::vector<std::size_t> id, name, department, audience, roles, emails, phones;
+    };
+    // Made on first use: set the public fields before mapping.
+    const Plan& plan() const;
+    mutable std::optional<Plan> plan_;
     Person finish(Person p, const ldap::Entry& source, const GroupIndex& groups) const;
 };
 
