@@ -144,6 +144,32 @@ Entry parseEntry(LDAP* ld, LDAPMessage* msg, std::size_t expectedAttributes) {
     return e;
 }
 
+// liblber's read-ahead layer for one search on a plain connection: libldap reads
+// each message's length and body with separate read()s and polls in between, three
+// system calls an entry; with the layer, one read fills a buffer of many entries.
+// (A TLS connection reads whole records through OpenSSL already.) The layer may be
+// removed only when its buffer is empty - after a search's final result -; on any
+// other way out the connection is closed instead, since unread bytes would be lost.
+class ReadAhead {
+public:
+    explicit ReadAhead(LDAP* ld) {
+        if (ldap_tls_inplace(ld)) return;
+        ldap_get_option(ld, LDAP_OPT_SOCKBUF, &sockbuf_);
+        ber_len_t size = 64 * 1024;
+        if (sockbuf_ &&
+            ber_sockbuf_add_io(sockbuf_, &ber_sockbuf_io_readahead, LBER_SBIOD_LEVEL_PROVIDER, &size) != 0)
+            sockbuf_ = nullptr;
+    }
+    bool active() const { return sockbuf_ != nullptr; }
+    void remove() {
+        if (sockbuf_) ber_sockbuf_remove_io(sockbuf_, &ber_sockbuf_io_readahead, LBER_SBIOD_LEVEL_PROVIDER);
+        sockbuf_ = nullptr;
+    }
+
+private:
+    Sockbuf* sockbuf_ = nullptr;
+};
+
 // Shuts the socket down when the deadline passes, so a libldap loop that has no
 // timeout of its own (ldap_sync_init's refresh loop retries forever on a silent
 // server) returns with an error. Only touches the file descriptor, never libldap.
@@ -391,21 +417,28 @@ void Connection::searchPaged(const SearchRequest& request,
     // One list for all pages: unless onPage takes the entries, the next page is read
     // into the same list and entries, reusing their memory.
     std::vector<Entry> entries;
-    int msgid = requestPage();
-    for (;;) {
-        receivePage(msgid, entries);
-        bool more = cookie.bv_val && cookie.bv_len > 0;
-        // The next page is asked for before this one is handed over: the server
-        // prepares it while the caller works on this one.
-        if (more) msgid = requestPage();
-        try {
-            onPage(std::move(entries));
-        } catch (...) {
-            if (more && ld_) ldap_abandon_ext(ld_, msgid, nullptr, nullptr);
-            throw;
+    ReadAhead readAhead(ld_);
+    try {
+        int msgid = requestPage();
+        for (;;) {
+            receivePage(msgid, entries);
+            bool more = cookie.bv_val && cookie.bv_len > 0;
+            // The next page is asked for before this one is handed over: the server
+            // prepares it while the caller works on this one.
+            if (more) msgid = requestPage();
+            try {
+                onPage(std::move(entries));
+            } catch (...) {
+                if (more && ld_ && !readAhead.active()) ldap_abandon_ext(ld_, msgid, nullptr, nullptr);
+                throw;
+            }
+            if (!more) break;
         }
-        if (!more) break;
+    } catch (...) {
+        if (readAhead.active() && ld_) close();
+        throw;
     }
+    readAhead.remove();
 }
 
 SearchResult Connection::search(const SearchRequest& request) {

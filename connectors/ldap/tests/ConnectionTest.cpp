@@ -70,7 +70,8 @@ TEST(Connection, ThrowingPageHandlerAbandonsTheSearchAndTheConnectionStaysUsable
                                }),
                  std::runtime_error);
     EXPECT_EQ(pages, 1u);
-    EXPECT_TRUE(c.isConnected());
+    // The next search works (on a new connection when read-ahead had bytes of the
+    // abandoned one buffered).
     std::size_t entries = 0;
     c.searchPaged(persons(), [&](std::vector<Entry>&& page) { entries += page.size(); });
     EXPECT_EQ(entries, personCount);
@@ -271,6 +272,32 @@ TEST(Connection, SyncRefreshOnlyDeliversContentThenChanges) {
                           PlainServer::generator().person(personCount + 1).dn.find(',') + 1) +
                       "\nchangetype: delete\n\n");
     server.ldapModify(PlainServer::generator().personAddRecord(4));
+}
+
+TEST(Connection, PagedSearchesAndSyncShareOneConnection) {
+    // Paged searches read ahead on a plain connection; the layer must be gone
+    // before the sync (which polls the socket itself) and come back after it.
+    auto options = PlainServer::server().connectionOptions();
+    options.pageSize = 29;
+    Connection c(options);
+    auto count = [&] {
+        std::size_t n = 0, pages = 0;
+        c.searchPaged(persons(), [&](std::vector<Entry>&& page) {
+            n += page.size();
+            ++pages;
+            for (const auto& e : page) EXPECT_FALSE(e.first("uid").empty()) << e.dn;
+        });
+        EXPECT_GT(pages, 1u);
+        return n;
+    };
+    EXPECT_EQ(count(), personCount);
+    RecordingHandler content;
+    SearchRequest r = persons();
+    r.attributes = {"uid"};
+    EXPECT_FALSE(c.syncRefreshOnly(r, "", content).cookie.empty());
+    EXPECT_EQ(content.states.size(), personCount);
+    EXPECT_EQ(count(), personCount);
+    EXPECT_TRUE(c.isConnected());
 }
 
 TEST(Connection, SyncHandlerExceptionAbortsAndPropagates) {
