@@ -300,26 +300,21 @@ void IdentityStore::writePersonsSqlite(Poco::Data::Session& s, Batch& batch, con
         sqlite3_stmt* st;
         ~Finalize() { sqlite3_finalize(st); }
     } finalize{stmt};
-    std::string dnNorm, audience, roles, groups, emails, phones;
     unsigned char hashes[hashBlobBytes];
     auto text = [&](int column, const std::string& v) {
         sqlite3_bind_text(stmt, column, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
     };
-    // In entryUUID order: the keys are random, and sorted inserts walk the primary-key
-    // index once instead of touching a different page for every row.
-    std::vector<std::size_t> order(batch.persons.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(),
-              [&](std::size_t a, std::size_t b) { return batch.persons[a].entryUuid < batch.persons[b].entryUuid; });
-    for (std::size_t i : order) {
+    if (batch.rows.size() != batch.persons.size() || batch.order.size() != batch.persons.size()) prepare(batch);
+    for (std::size_t i : batch.order) {
         Person& p = batch.persons[i];
+        const Batch::Row& row = batch.rows[i];
+        const std::string& dnNorm = row.dnNorm;
+        const std::string& audience = row.audience;
+        const std::string& roles = row.roles;
+        const std::string& groups = row.groups;
+        const std::string& emails = row.emails;
+        const std::string& phones = row.phones;
         p.updatedAt = now_;
-        dnNorm = normalizeDn(p.dn);
-        detail::assignJsonList(audience, p.audience);
-        detail::assignJsonList(roles, p.roles);
-        detail::assignJsonList(groups, p.groups);
-        detail::assignJsonList(emails, p.emails);
-        detail::assignJsonList(phones, p.phones);
         hashesToBlob(batch.personHashes[i], hashes);
         const char* status = toString(p.status);
         const std::string& departed = p.status == PersonStatus::Departed ? now_ : std::string();
@@ -344,6 +339,27 @@ void IdentityStore::writePersonsSqlite(Poco::Data::Session& s, Batch& batch, con
         if (rc != SQLITE_DONE) Poco::Data::SQLite::Utility::throwException(db, rc, "upsert identity_persons");
         sqlite3_reset(stmt);
     }
+}
+
+void IdentityStore::prepare(Batch& batch) {
+    const std::size_t n = batch.persons.size();
+    batch.rows.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const Person& p = batch.persons[i];
+        Batch::Row& row = batch.rows[i];
+        row.dnNorm = normalizeDn(p.dn);
+        detail::assignJsonList(row.audience, p.audience);
+        detail::assignJsonList(row.roles, p.roles);
+        detail::assignJsonList(row.groups, p.groups);
+        detail::assignJsonList(row.emails, p.emails);
+        detail::assignJsonList(row.phones, p.phones);
+    }
+    // In entryUUID order: the keys are random, and sorted inserts walk the primary-key
+    // index once instead of touching a different page for every row.
+    batch.order.resize(n);
+    for (std::size_t i = 0; i < n; ++i) batch.order[i] = i;
+    std::sort(batch.order.begin(), batch.order.end(),
+              [&](std::size_t a, std::size_t b) { return batch.persons[a].entryUuid < batch.persons[b].entryUuid; });
 }
 
 void IdentityStore::writePersonsGeneric(Poco::Data::Session& s, Batch& batch, const std::string& now_) {
@@ -379,54 +395,70 @@ void IdentityStore::writePersonsGeneric(Poco::Data::Session& s, Batch& batch, co
 }
 
 void IdentityStore::write(Batch& batch, const ChangeSink& sink) {
-    if (batch.empty() && batch.changes.empty()) return;
+    Batch* one[] = {&batch};
+    write(std::span<Batch* const>(one), sink);
+}
+
+void IdentityStore::write(std::span<Batch* const> batches, const ChangeSink& sink) {
+    std::size_t persons = 0;
+    bool anything = false;
+    for (const Batch* b : batches) {
+        persons += b->persons.size();
+        anything = anything || !b->empty() || !b->changes.empty();
+    }
+    if (!anything) return;
     Poco::Data::Session s = db_.session();
     const std::string now_ = detail::nowIso();
-    if (s.connector() == "sqlite" && batch.persons.size() > 100)
+    if (s.connector() == "sqlite" && persons > 100)
         // entryUUIDs are random, so a page of upserts touches index pages all over the
         // file; SQLite's default 2 MiB page cache made a 100,000-person sync I/O-bound.
         // Connection-local and only a cache size: nothing about durability changes.
         s << "PRAGMA cache_size = -65536", now;
     s.begin();
     try {
-        if (!batch.persons.empty()) {
-            if (s.connector() == "sqlite") writePersonsSqlite(s, batch, now_);
-            else writePersonsGeneric(s, batch, now_);
-        }
-        for (auto& o : batch.orgs) {
-            o.updatedAt = now_;
-            std::string st = toString(o.status);
-            s << "INSERT INTO identity_orgs(entry_uuid, dn, name, description, parent_dn, status, updated_at)"
-                 " VALUES(?,?,?,?,?,?,?) ON CONFLICT(entry_uuid) DO UPDATE SET dn=excluded.dn, name=excluded.name,"
-                 " description=excluded.description, parent_dn=excluded.parent_dn, status=excluded.status,"
-                 " updated_at=excluded.updated_at",
-                use(o.entryUuid), use(o.dn), use(o.name), use(o.description), use(o.parentDn), use(st),
-                use(o.updatedAt), now;
-        }
-        for (auto& g : batch.groups) {
-            g.updatedAt = now_;
-            std::string st = toString(g.status);
-            std::string members = detail::jsonList(g.members);
-            s << "INSERT INTO identity_groups(entry_uuid, dn, name, members, status, updated_at)"
-                 " VALUES(?,?,?,?,?,?) ON CONFLICT(entry_uuid) DO UPDATE SET dn=excluded.dn, name=excluded.name,"
-                 " members=excluded.members, status=excluded.status, updated_at=excluded.updated_at",
-                use(g.entryUuid), use(g.dn), use(g.name), use(members), use(st), use(g.updatedAt), now;
-        }
-        if (sink)
-            for (std::size_t i = 0; i < batch.changes.size(); ++i) {
-                IdentityChange& c = batch.changes[i];
-                if (i < batch.changePerson.size() && batch.changePerson[i] >= 0)
-                    c.person = std::move(batch.persons[static_cast<std::size_t>(batch.changePerson[i])]);
-                c.person.updatedAt = now_;
-                c.org.updatedAt = now_;
-                c.group.updatedAt = now_;
-                sink(s, c);
-            }
+        for (Batch* b : batches) writeWithin(s, *b, sink, now_);
         s.commit();
     } catch (...) {
         if (s.isTransaction()) s.rollback();
         throw;
     }
+}
+
+void IdentityStore::writeWithin(Poco::Data::Session& s, Batch& batch, const ChangeSink& sink,
+                                const std::string& now_) {
+    if (!batch.persons.empty()) {
+        if (s.connector() == "sqlite") writePersonsSqlite(s, batch, now_);
+        else writePersonsGeneric(s, batch, now_);
+    }
+    for (auto& o : batch.orgs) {
+        o.updatedAt = now_;
+        std::string st = toString(o.status);
+        s << "INSERT INTO identity_orgs(entry_uuid, dn, name, description, parent_dn, status, updated_at)"
+             " VALUES(?,?,?,?,?,?,?) ON CONFLICT(entry_uuid) DO UPDATE SET dn=excluded.dn, name=excluded.name,"
+             " description=excluded.description, parent_dn=excluded.parent_dn, status=excluded.status,"
+             " updated_at=excluded.updated_at",
+            use(o.entryUuid), use(o.dn), use(o.name), use(o.description), use(o.parentDn), use(st),
+            use(o.updatedAt), now;
+    }
+    for (auto& g : batch.groups) {
+        g.updatedAt = now_;
+        std::string st = toString(g.status);
+        std::string members = detail::jsonList(g.members);
+        s << "INSERT INTO identity_groups(entry_uuid, dn, name, members, status, updated_at)"
+             " VALUES(?,?,?,?,?,?) ON CONFLICT(entry_uuid) DO UPDATE SET dn=excluded.dn, name=excluded.name,"
+             " members=excluded.members, status=excluded.status, updated_at=excluded.updated_at",
+            use(g.entryUuid), use(g.dn), use(g.name), use(members), use(st), use(g.updatedAt), now;
+    }
+    if (sink)
+        for (std::size_t i = 0; i < batch.changes.size(); ++i) {
+            IdentityChange& c = batch.changes[i];
+            if (i < batch.changePerson.size() && batch.changePerson[i] >= 0)
+                c.person = std::move(batch.persons[static_cast<std::size_t>(batch.changePerson[i])]);
+            c.person.updatedAt = now_;
+            c.org.updatedAt = now_;
+            c.group.updatedAt = now_;
+            sink(s, c);
+        }
 }
 
 std::optional<Person> IdentityStore::personByUuid(const std::string& entryUuid) {

@@ -47,6 +47,19 @@ public:
         cv_.notify_all();
         return true;
     }
+    // Everything queued, at most `most` batches (waits for one).
+    std::vector<PersonBatch> popUpTo(std::size_t most) {
+        std::vector<PersonBatch> out;
+        std::unique_lock lock(m_);
+        cv_.wait(lock, [&] { return !q_.empty() || closed_ || aborted_; });
+        if (aborted_) return out;
+        while (!q_.empty() && out.size() < most) {
+            out.push_back(std::move(q_.front()));
+            q_.pop_front();
+        }
+        cv_.notify_all();
+        return out;
+    }
     std::optional<PersonBatch> pop() {
         std::unique_lock lock(m_);
         cv_.wait(lock, [&] { return !q_.empty() || closed_ || aborted_; });
@@ -484,7 +497,13 @@ void Syncer::fullRead(Run& run) {
     persons.attributes.push_back("entryUUID");
     persons.attributes.push_back("modifyTimestamp");
 
-    StageQueue mapped(options_.queueDepth), changed(options_.queueDepth);
+    // A batch per page; the writer stores what has queued up, up to transactionPersons,
+    // in one transaction: it keeps pace with few commits, and after the last page only
+    // what is left waits for it.
+    const std::size_t pagesPerTransaction = std::max<std::size_t>(
+        1, options_.transactionPersons / static_cast<std::size_t>(std::max(1, options_.ldap.pageSize)));
+    const std::size_t depth = std::max(options_.queueDepth, pagesPerTransaction);
+    StageQueue mapped(depth), changed(depth);
     SpentBatches spent;
     std::exception_ptr comparerError, writerError;
     SyncReport counts;  // the comparing thread's: created, updated, unchanged
@@ -499,6 +518,8 @@ void Syncer::fullRead(Run& run) {
                 b->changed.personHashes.reserve(b->mapped.size());
                 for (auto& p : b->mapped)
                     diffPerson(std::move(p), run.persons, counts, b->changed, static_cast<bool>(sink_));
+                // Here rather than on the writer, the slowest stage.
+                IdentityStore::prepare(b->changed);
                 if (!changed.push(std::move(*b))) break;
             }
             changed.close();
@@ -509,24 +530,22 @@ void Syncer::fullRead(Run& run) {
     });
     std::thread writer([&] {
         try {
-            while (auto b = changed.pop()) {
-                store_->write(b->changed, sink_);
-                spent.giveBack(std::move(*b));
+            for (;;) {
+                std::vector<PersonBatch> batches = changed.popUpTo(pagesPerTransaction);
+                if (batches.empty()) break;
+                std::vector<IdentityStore::Batch*> parts;
+                for (auto& b : batches) parts.push_back(&b.changed);
+                store_->write(parts, sink_);
+                for (auto& b : batches) spent.giveBack(std::move(b));
             }
         } catch (...) {
             writerError = std::current_exception();
             stopAll();
         }
     });
-    using PC = std::chrono::steady_clock;
     PersonBatch pending;
-    auto pendingStarted = PC::now();
-    // The first batch is one page, so the writer starts at once; each next one is
-    // twice the last, up to transactionPersons.
-    std::size_t batchSize = 0;
     auto handOver = [&] {
         if (pending.mapped.empty()) return;
-        batchSize = std::min(2 * pending.mapped.size(), options_.transactionPersons);
         if (!mapped.push(std::move(pending)))
             throw Poco::RuntimeException("identity sync: comparing or storing stopped");
         pending = {};
@@ -536,10 +555,7 @@ void Syncer::fullRead(Run& run) {
     try {
         std::size_t personsRead = 0;
         conn.searchPaged(persons, [&](std::vector<ldap::Entry>&& page) {
-            if (pending.mapped.empty()) {
-                pendingStarted = PC::now();
-                pending.mapped.reserve(std::max(batchSize, page.size()));
-            }
+            pending.mapped.reserve(page.size());
             for (auto& e : page) {
                 ++run.report.read;
                 noteTimestamp(run.maxTimestamp, e);
@@ -553,8 +569,7 @@ void Syncer::fullRead(Run& run) {
                 }
                 pending.mapped.push_back(std::move(p));
             }
-            if (pending.mapped.size() >= batchSize || PC::now() - pendingStarted >= std::chrono::seconds(1))
-                handOver();
+            handOver();
             personsRead += page.size();
             if (options_.onProgress) options_.onProgress(personsRead);
         });

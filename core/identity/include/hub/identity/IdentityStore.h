@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -56,10 +57,21 @@ public:
         /// Parallel to changes: index into persons whose Person is moved into the
         /// change after the rows are written (saves a copy per person), or -1.
         std::vector<long> changePerson;
+        /// The persons' derived column texts and their write order (entryUUID), made
+        /// by prepare() - on any thread - or else by the writer.
+        struct Row {
+            std::string dnNorm, audience, roles, groups, emails, phones;
+        };
+        std::vector<Row> rows;
+        std::vector<std::size_t> order;
         bool empty() const { return persons.empty() && orgs.empty() && groups.empty(); }
     };
     /// Writes the batch and calls `sink` for each change, all in one transaction.
     void write(Batch& batch, const ChangeSink& sink);
+    /// Fills batch.rows and batch.order, so the writer only binds and steps.
+    static void prepare(Batch& batch);
+    /// Several batches in one transaction (each batch's persons sorted on their own).
+    void write(std::span<Batch* const> batches, const ChangeSink& sink);
 
     std::optional<Person> personByUuid(const std::string& entryUuid);
     std::optional<Person> personById(const std::string& id);
@@ -90,6 +102,7 @@ public:
     void writeSyncState(const SyncState& state);
 
 private:
+    void writeWithin(Poco::Data::Session& s, Batch& batch, const ChangeSink& sink, const std::string& now);
     void writePersonsSqlite(Poco::Data::Session& s, Batch& batch, const std::string& now);
     void writePersonsGeneric(Poco::Data::Session& s, Batch& batch, const std::string& now);
     store::Database& db_;
