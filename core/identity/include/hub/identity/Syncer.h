@@ -35,11 +35,11 @@ struct SyncOptions {
     double maxDepartureShare = 0.05;               ///< Delete guard: max share departing per run.
     std::string source = "ldap";                   ///< Key of this directory in identity_sync_state.
     int intervalSeconds = 900;                     ///< For the caller's scheduler (not used here).
-    std::size_t queueDepth = 2;                    ///< Batches queued between full-sync stages.
-    /// Full sync: persons read per transaction, at most (one commit, one fsync). The
-    /// first transactions are smaller, from one page up, so storing starts at once; a
-    /// transaction also ends after about a second. A failing run keeps what earlier
-    /// transactions stored and departs nobody.
+    std::size_t queueDepth = 2;                    ///< Pages queued between full-sync stages, at least
+                                                   ///< (transactionPersons / pageSize if more).
+    /// Full sync: persons per transaction, at most (one commit, one fsync). The writer
+    /// stores whatever pages have queued up to this, so transactions are small while it
+    /// keeps pace. A failing run keeps what earlier transactions stored and departs nobody.
     std::size_t transactionPersons = 10000;
     /// Optional: called on the reading thread after each page of persons in a full
     /// sync, with the number of person entries read so far (progress, tests).
