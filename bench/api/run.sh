@@ -32,6 +32,7 @@
 #   HUB_SKIP_MODULES  passed to cmake when the build dir must be configured
 #   SKIP_BUILD=1      use the binaries already in the build dir
 #   QUICK=1           runs 1 and 2 only (no overload), for before/after comparisons
+#   IO_THREADS=0      hubd's http.ioThreads; 0 = its default (one per core)
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -45,6 +46,7 @@ SLOW_SECONDS=${SLOW_SECONDS:-10}
 PIN=${PIN:-0}
 KEEP=${KEEP:-0}
 SIM_THREADS=${SIM_THREADS:-256}
+IO_THREADS=${IO_THREADS:-0}
 CONNECTIONS=64
 
 say() { printf '%s\n' "$*" >&2; }
@@ -162,7 +164,7 @@ secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 cat >"$work/hub.xml" <<EOF
 <hub>
   <http><address>127.0.0.1</address><port>0</port><portFile>$work/hubd.port</portFile>
-    <ioThreads>2</ioThreads></http>
+    <ioThreads>$IO_THREADS</ioThreads></http>
   <store><path>$work/var/hub.db</path></store>
   <plugins>
     <dir>$work/plugins</dir>

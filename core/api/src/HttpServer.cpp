@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -63,7 +64,12 @@ struct HttpServer::Impl {
     std::mutex drainMutex;
     std::condition_variable drained;
     std::uint16_t boundPort = 0;
-    asio::io_context io;
+    // One event loop per I/O thread, as nginx's workers: a connection lives on one
+    // loop, so its handlers need no strand and an answer from a plugin worker wakes
+    // only that thread. The hint of 1 tells asio no other thread runs the loop.
+    std::vector<std::unique_ptr<asio::io_context>> loops;
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keepRunning;
+    std::size_t nextLoop = 0;  // round robin; only the acceptor (on loop 0) touches it
     std::optional<tcp::acceptor> acceptor;
     std::vector<std::thread> threads;
 
@@ -79,7 +85,7 @@ struct HttpServer::Impl {
 };
 
 /// One connection: reads a request, dispatches it, writes the answer, repeats
-/// while keep-alive. All of its I/O runs on its strand.
+/// while keep-alive. All of its I/O runs on its event loop (one thread).
 class Session : public std::enable_shared_from_this<Session> {
 public:
     Session(tcp::socket socket, HttpServer::Impl& server)
@@ -95,7 +101,7 @@ public:
     // `timeout`, the request's timer if it had one, is cancelled in the same hop
     // (a second post from a worker thread would wake the I/O thread twice).
     void deliver(Response response, std::shared_ptr<asio::steady_timer> timeout = nullptr) {
-        // dispatch: an answer made on this connection's own strand (the cheap
+        // dispatch: an answer made on this connection's own loop (the cheap
         // routes) is written at once; one from a worker thread is posted to it.
         asio::dispatch(stream_.get_executor(),
                        [self = shared_from_this(), r = std::move(response), timeout = std::move(timeout)]() mutable {
@@ -323,7 +329,8 @@ void Responder::after(std::chrono::milliseconds delay, std::function<void()> fn)
 }
 
 void HttpServer::Impl::accept() {
-    acceptor->async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+    asio::io_context& loop = *loops[nextLoop++ % loops.size()];
+    acceptor->async_accept(loop, [this](beast::error_code ec, tcp::socket socket) {
         if (ec) {
             if (ec == asio::error::operation_aborted || stopping) return;
             logger().warning("accept failed: %s", ec.message());
@@ -350,18 +357,22 @@ void HttpServer::setObserver(Observer observer) { impl_->observer = std::move(ob
 void HttpServer::start() {
     auto address = asio::ip::make_address(impl_->options.address);
     tcp::endpoint endpoint(address, impl_->options.port);
-    impl_->acceptor.emplace(impl_->io);
+    std::size_t n = std::max<std::size_t>(1, impl_->options.ioThreads);
+    for (std::size_t i = 0; i < n; ++i) {
+        impl_->loops.push_back(std::make_unique<asio::io_context>(1));
+        impl_->keepRunning.push_back(asio::make_work_guard(*impl_->loops.back()));
+    }
+    impl_->acceptor.emplace(*impl_->loops.front());
     impl_->acceptor->open(endpoint.protocol());
     impl_->acceptor->set_option(asio::socket_base::reuse_address(true));
     impl_->acceptor->bind(endpoint);
     impl_->acceptor->listen(asio::socket_base::max_listen_connections);
     impl_->boundPort = impl_->acceptor->local_endpoint().port();
     impl_->accept();
-    std::size_t n = std::max<std::size_t>(1, impl_->options.ioThreads);
     for (std::size_t i = 0; i < n; ++i)
-        impl_->threads.emplace_back([this] {
+        impl_->threads.emplace_back([this, i] {
             pthread_setname_np(pthread_self(), "http-io");
-            impl_->io.run();
+            impl_->loops[i]->run();
         });
     logger().information("listening on http://%s:%hu/", impl_->options.address, impl_->boundPort);
 }
@@ -369,7 +380,7 @@ void HttpServer::start() {
 void HttpServer::stop(std::chrono::milliseconds drainTimeout) {
     if (impl_->threads.empty()) return;
     impl_->stopping = true;
-    asio::post(impl_->io, [this] {
+    asio::post(*impl_->loops.front(), [this] {
         beast::error_code ignored;
         if (impl_->acceptor) impl_->acceptor->close(ignored);
     });
@@ -379,9 +390,10 @@ void HttpServer::stop(std::chrono::milliseconds drainTimeout) {
     }
     if (impl_->inFlight.load() != 0)
         logger().warning("stopping with %z requests still in flight", impl_->inFlight.load());
-    impl_->io.stop();
+    for (auto& loop : impl_->loops) loop->stop();
     for (auto& t : impl_->threads) t.join();
     impl_->threads.clear();
+    impl_->keepRunning.clear();
 }
 
 std::uint16_t HttpServer::port() const { return impl_->boundPort; }

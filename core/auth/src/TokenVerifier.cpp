@@ -299,7 +299,9 @@ VerifyResult TokenVerifier::Impl::verify(std::string_view token, const Poco::Tim
     std::string key;
     if (options.cacheSize > 0)
     {
-        Sha256Engine sha;
+        // One engine per thread: making one (an OpenSSL context and a digest lookup)
+        // cost more than hashing the token; digest() leaves it reset for the next.
+        thread_local Sha256Engine sha;
         sha.update(token.data(), token.size());
         const Poco::DigestEngine::Digest& digest = sha.digest();
         key.assign(digest.begin(), digest.end());
