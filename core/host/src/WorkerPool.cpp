@@ -7,9 +7,16 @@ namespace hub::host {
 WorkerPool::WorkerPool(std::string name, std::size_t threads, std::size_t queueCapacity)
     : name_(std::move(name)), capacity_(queueCapacity) {
     if (threads == 0) threads = 1;
+    slots_.reserve(threads);
     workers_.reserve(threads);
+    idle_.reserve(threads);
     for (std::size_t i = 0; i < threads; ++i) {
-        workers_.emplace_back([this] { run(); });
+        slots_.push_back(std::make_unique<Worker>());
+        Worker* w = slots_.back().get();
+        // Idle from the start: a task handed over before the thread waits is found
+        // when it does (the semaphore counts it).
+        idle_.push_back(w);
+        workers_.emplace_back([this, w] { run(*w); });
         // Thread names show up in top and gdb; Linux caps them at 15 bytes.
         pthread_setname_np(workers_.back().native_handle(), ("p:" + name_).substr(0, 15).c_str());
     }
@@ -18,26 +25,36 @@ WorkerPool::WorkerPool(std::string name, std::size_t threads, std::size_t queueC
 WorkerPool::~WorkerPool() { shutdown(); }
 
 void WorkerPool::shutdown() {
+    std::vector<Worker*> parked;
     {
         std::lock_guard lock(mutex_);
         stopping_ = true;
+        parked.swap(idle_);
     }
-    ready_.notify_all();
+    // Woken without a task, a parked thread exits; busy ones drain the queue first.
+    for (Worker* w : parked) w->wake.release();
     std::lock_guard join(joinMutex_);
     for (auto& t : workers_)
         if (t.joinable()) t.join();
 }
 
 bool WorkerPool::trySubmit(std::function<void()> task) {
+    Worker* w = nullptr;
     {
         std::lock_guard lock(mutex_);
         if (stopping_) return false;
-        // Idle threads take work at once; beyond them, up to capacity_ waits.
-        std::size_t idle = workers_.size() - active_;
-        if (queue_.size() >= idle + capacity_) return false;
-        queue_.push_back(std::move(task));
+        if (!idle_.empty()) {
+            w = idle_.back();
+            idle_.pop_back();
+            w->task = std::move(task);
+            ++active_;
+        } else {
+            // Beyond the threads, up to capacity_ waits.
+            if (queue_.size() >= capacity_) return false;
+            queue_.push_back(std::move(task));
+        }
     }
-    ready_.notify_one();
+    if (w) w->wake.release();
     return true;
 }
 
@@ -53,19 +70,27 @@ std::size_t WorkerPool::active() const {
     return active_;
 }
 
-void WorkerPool::run() {
-    std::unique_lock lock(mutex_);
+void WorkerPool::run(Worker& self) {
     for (;;) {
-        ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;  // stopping and drained
-        auto task = std::move(queue_.front());
-        queue_.pop_front();
-        ++active_;
-        lock.unlock();
-        task();
-        task = nullptr;  // release captures outside the lock
-        lock.lock();
-        --active_;
+        self.wake.acquire();
+        // A task handed over by trySubmit (written before the release that woke us),
+        // or none: the pool is stopping.
+        std::function<void()> task = std::move(self.task);
+        self.task = nullptr;
+        if (!task) return;
+        while (task) {
+            task();
+            task = nullptr;  // release captures outside the lock
+            std::lock_guard lock(mutex_);
+            if (!queue_.empty()) {
+                task = std::move(queue_.front());
+                queue_.pop_front();
+            } else {
+                --active_;
+                if (stopping_) return;  // stopping and drained
+                idle_.push_back(&self);
+            }
+        }
     }
 }
 

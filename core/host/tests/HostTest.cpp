@@ -4,6 +4,8 @@
 #include "hub/host/PluginHost.h"
 #include "hub/host/WorkerPool.h"
 
+#include <semaphore>
+
 #include <campushub/plugin.h>
 
 #include <Poco/File.h>
@@ -244,6 +246,46 @@ TEST(WorkerPool, RunsEverythingQueuedBeforeJoining) {
         for (int i = 0; i < 50; ++i) ASSERT_TRUE(pool.trySubmit([&ran] { ran++; }));
     }
     EXPECT_EQ(ran.load(), 50);
+}
+
+TEST(WorkerPool, TakesAsManyTasksAsThreadsPlusQueueAtOnceThenRefuses) {
+    std::counting_semaphore<64> gate{0};
+    std::atomic<int> ran{0};
+    {
+        WorkerPool pool("t", 3, 2);
+        auto blocked = [&] {
+            gate.acquire();
+            ran++;
+        };
+        // Right after construction: no thread has had time to start.
+        for (int i = 0; i < 5; ++i) EXPECT_TRUE(pool.trySubmit(blocked)) << i;
+        EXPECT_FALSE(pool.trySubmit(blocked));
+        gate.release(5);
+    }
+    EXPECT_EQ(ran.load(), 5);
+}
+
+TEST(WorkerPool, ConcurrentSubmittersLoseNothing) {
+    std::atomic<int> ran{0}, refused{0};
+    {
+        WorkerPool pool("t", 4, 1000000);
+        std::vector<std::thread> submitters;
+        for (int t = 0; t < 4; ++t)
+            submitters.emplace_back([&] {
+                for (int i = 0; i < 20000; ++i)
+                    if (!pool.trySubmit([&ran] { ran++; })) refused++;
+            });
+        for (auto& t : submitters) t.join();
+    }
+    EXPECT_EQ(refused.load(), 0);
+    EXPECT_EQ(ran.load(), 80000);
+}
+
+TEST(WorkerPool, RefusesOnceStopping) {
+    WorkerPool pool("t", 2, 10);
+    pool.shutdown();
+    EXPECT_FALSE(pool.trySubmit([] {}));
+    pool.shutdown();  // idempotent
 }
 
 namespace {

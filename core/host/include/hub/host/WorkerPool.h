@@ -1,10 +1,11 @@
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <semaphore>
 #include <string>
 #include <thread>
 #include <vector>
@@ -14,6 +15,11 @@ namespace hub::host {
 /// A plugin's bulkhead: a fixed number of threads and a bounded queue. When both
 /// are full, trySubmit refuses at once, so a slow vendor system costs its own
 /// plugin's capacity and nothing else.
+///
+/// A task goes straight to an idle thread, the one that went idle last (its cache
+/// is warm), and wakes only that one; threads that find the queue empty after a
+/// task park on their own semaphore. The lock guards a few pointers and counters
+/// and nothing blocks while holding it.
 class WorkerPool {
 public:
     WorkerPool(std::string name, std::size_t threads, std::size_t queueCapacity);
@@ -34,15 +40,20 @@ public:
     std::size_t active() const;
 
 private:
-    void run();
+    struct Worker {
+        std::binary_semaphore wake{0};
+        std::function<void()> task;  // handed over under the lock, then woken
+    };
+    void run(Worker& self);
 
     std::string name_;
     std::size_t capacity_;
     mutable std::mutex mutex_;
-    std::condition_variable ready_;
+    std::vector<Worker*> idle_;  // parked, the most recently parked last
     std::deque<std::function<void()>> queue_;
     std::size_t active_ = 0;
     bool stopping_ = false;
+    std::vector<std::unique_ptr<Worker>> slots_;
     std::mutex joinMutex_;
     std::vector<std::thread> workers_;
 };
