@@ -155,9 +155,7 @@ public:
     template <class MutableBuffers>
     std::size_t read_some(const MutableBuffers& buffers) {
         error_code ec;
-        std::size_t n = read_some(buffers, ec);
-        if (ec) throw boost::system::system_error(ec);
-        return n;
+        return orThrow(read_some(buffers, ec), ec);
     }
 
     template <class ConstBuffers>
@@ -171,12 +169,16 @@ public:
     template <class ConstBuffers>
     std::size_t write_some(const ConstBuffers& buffers) {
         error_code ec;
-        std::size_t n = write_some(buffers, ec);
+        return orThrow(write_some(buffers, ec), ec);
+    }
+
+private:
+    // The throwing forms of the stream concepts.
+    static std::size_t orThrow(std::size_t n, const error_code& ec) {
         if (ec) throw boost::system::system_error(ec);
         return n;
     }
 
-private:
     bool wait(short events, error_code& ec) {
         for (;;) {
             auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
