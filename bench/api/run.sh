@@ -32,7 +32,7 @@
 #   HUB_SKIP_MODULES  passed to cmake when the build dir must be configured
 #   SKIP_BUILD=1      use the binaries already in the build dir
 #   QUICK=1           runs 1 and 2 only (no overload), for before/after comparisons
-#   IO_THREADS=0      hubd's http.ioThreads; 0 = its default (one per core but one)
+#   IO_THREADS=0      hubd's http.ioThreads; 0 = its default (one per core)
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)

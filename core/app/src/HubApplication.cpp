@@ -61,7 +61,7 @@ namespace {
 void addDefaults(Poco::Util::MapConfiguration& d) {
     d.setString("http.address", "127.0.0.1");
     d.setInt("http.port", 8080);
-    d.setInt("http.ioThreads", 0);  // 0: one per core but one
+    d.setInt("http.ioThreads", 0);  // 0: one per core
     d.setInt("http.maxBodyBytes", 1024 * 1024);
     d.setInt("http.idleTimeoutSeconds", 30);
     d.setInt("http.drainTimeoutMs", 10000);
@@ -466,13 +466,8 @@ int HubApplication::main(const std::vector<std::string>&) {
         httpOptions.address = cfg.getString("http.address");
         httpOptions.port = static_cast<std::uint16_t>(cfg.getInt("http.port"));
         httpOptions.ioThreads = static_cast<std::size_t>(cfg.getInt("http.ioThreads"));
-        if (httpOptions.ioThreads == 0) {
-            // One per core but one, left to plugin workers: on 2 cores, 1 I/O thread
-            // gives plugin calls a lower p99 (5.0 against 6.8 ms) at the same rate,
-            // and the catalogue still 0.64-0.77x nginx (docs/bench/api.md).
-            unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-            httpOptions.ioThreads = cores > 1 ? cores - 1 : 1;
-        }
+        if (httpOptions.ioThreads == 0)  // one per core: measured best on 2 cores (docs/bench/api.md)
+            httpOptions.ioThreads = std::max(1u, std::thread::hardware_concurrency());
         httpOptions.maxBodyBytes = static_cast<std::size_t>(cfg.getInt("http.maxBodyBytes"));
         httpOptions.idleTimeout = std::chrono::seconds(cfg.getInt("http.idleTimeoutSeconds"));
         api::HttpServer server(httpOptions, router);
