@@ -287,6 +287,31 @@ void diffPerson(Person&& p, std::unordered_map<std::string, IdentityStore::Perso
     batch.persons.push_back(std::move(p));
 }
 
+// Queues the row and the change record of a unit or a group.
+void queueChange(IdentityStore::Batch& batch, ChangeKind kind, const Org& o) {
+    IdentityChange c;
+    c.kind = kind;
+    c.subject = "org";
+    c.id = o.dn;
+    c.entryUuid = o.entryUuid;
+    c.org = o;
+    batch.changes.push_back(std::move(c));
+    batch.changePerson.push_back(-1);
+    batch.orgs.push_back(o);
+}
+
+void queueChange(IdentityStore::Batch& batch, ChangeKind kind, const Group& g) {
+    IdentityChange c;
+    c.kind = kind;
+    c.subject = "group";
+    c.id = g.dn;
+    c.entryUuid = g.entryUuid;
+    c.group = g;
+    batch.changes.push_back(std::move(c));
+    batch.changePerson.push_back(-1);
+    batch.groups.push_back(g);
+}
+
 bool sameOrg(const Org& a, const Org& b) {
     return a.dn == b.dn && a.name == b.name && a.description == b.description && a.status == b.status;
 }
@@ -434,8 +459,7 @@ void Syncer::fullRead(Run& run) {
     // Units and groups first (few), so person memberships map against current groups.
     IdentityStore::Batch batch;
     // Maps each entry, skips it when it equals what is stored, queues a change otherwise.
-    auto readChanged = [&](const ldap::SearchRequest& request, const char* subject, auto map, auto same,
-                           auto& known, auto& changedItems, auto setChange) {
+    auto readChanged = [&](const ldap::SearchRequest& request, auto map, auto same, auto& known) {
         conn.searchPaged(request, [&](std::vector<ldap::Entry>&& page) {
             for (auto& e : page) {
                 ++run.report.read;
@@ -447,16 +471,9 @@ void Syncer::fullRead(Run& run) {
                     ++run.report.unchanged;
                     continue;
                 }
-                IdentityChange c;
-                c.kind = it == known.end() ? ChangeKind::Created : ChangeKind::Updated;
-                (c.kind == ChangeKind::Created ? run.report.created : run.report.updated)++;
-                c.subject = subject;
-                c.id = item.dn;
-                c.entryUuid = item.entryUuid;
-                setChange(c, item);
-                batch.changes.push_back(c);
-                batch.changePerson.push_back(-1);
-                changedItems.push_back(item);
+                bool created = it == known.end();
+                ++(created ? run.report.created : run.report.updated);
+                queueChange(batch, created ? ChangeKind::Created : ChangeKind::Updated, item);
                 known[item.entryUuid] = item;
             }
         });
@@ -466,17 +483,15 @@ void Syncer::fullRead(Run& run) {
     orgs.filter = classFilter(options_.orgClass);
     orgs.attributes = {"ou", "description", "entryUUID", "modifyTimestamp"};
     readChanged(
-        orgs, "org", [&](const ldap::Entry& e) { return options_.mapping.mapOrg(e, uuidOf(e)); },
-        [](const Org& a, const Org& b) { return sameOrg(a, b); }, run.orgs, batch.orgs,
-        [](IdentityChange& c, const Org& o) { c.org = o; });
+        orgs, [&](const ldap::Entry& e) { return options_.mapping.mapOrg(e, uuidOf(e)); },
+        [](const Org& a, const Org& b) { return sameOrg(a, b); }, run.orgs);
     ldap::SearchRequest groups;
     groups.base = options_.base;
     groups.filter = groupFilterOf(options_);
     groups.attributes = {"cn", "member", "uniqueMember", "memberUid", "entryUUID", "modifyTimestamp"};
     readChanged(
-        groups, "group", [&](const ldap::Entry& e) { return options_.mapping.mapGroup(e, uuidOf(e)); },
-        [](const Group& a, const Group& b) { return sameGroup(a, b); }, run.groups, batch.groups,
-        [](IdentityChange& c, const Group& g) { c.group = g; });
+        groups, [&](const ldap::Entry& e) { return options_.mapping.mapGroup(e, uuidOf(e)); },
+        [](const Group& a, const Group& b) { return sameGroup(a, b); }, run.groups);
     store_->write(batch, sink_);
     run.index.clear();
     for (const auto& [uuid, g] : run.groups)
@@ -618,16 +633,9 @@ void applyChanged(std::vector<std::pair<ldap::Entry, std::string>>& changed, con
                 ++report.unchanged;
                 continue;
             }
-            IdentityChange c;
-            c.kind = it == orgs.end() ? ChangeKind::Created : ChangeKind::Updated;
-            (c.kind == ChangeKind::Created ? report.created : report.updated)++;
-            c.subject = "org";
-            c.id = o.dn;
-            c.entryUuid = uuid;
-            c.org = o;
-            batch.changes.push_back(c);
-            batch.changePerson.push_back(-1);
-            batch.orgs.push_back(o);
+            bool created = it == orgs.end();
+            ++(created ? report.created : report.updated);
+            queueChange(batch, created ? ChangeKind::Created : ChangeKind::Updated, o);
             orgs[uuid] = o;
         } else if (k == Kind::Group) {
             Group g = options.mapping.mapGroup(e, uuid);
@@ -640,16 +648,9 @@ void applyChanged(std::vector<std::pair<ldap::Entry, std::string>>& changed, con
                 for (const auto& m : it->second.members) affected.insert(m);
             for (const auto& m : g.members) affected.insert(m);
             groupsChanged = true;
-            IdentityChange c;
-            c.kind = it == groups.end() ? ChangeKind::Created : ChangeKind::Updated;
-            (c.kind == ChangeKind::Created ? report.created : report.updated)++;
-            c.subject = "group";
-            c.id = g.dn;
-            c.entryUuid = uuid;
-            c.group = g;
-            batch.changes.push_back(c);
-            batch.changePerson.push_back(-1);
-            batch.groups.push_back(g);
+            bool created = it == groups.end();
+            ++(created ? report.created : report.updated);
+            queueChange(batch, created ? ChangeKind::Created : ChangeKind::Updated, g);
             groups[uuid] = g;
         }
     }
@@ -777,30 +778,14 @@ void Syncer::finish(Run& run) {
     bool groupsChanged = false;
     for (Org* o : goneOrgs) {
         o->status = PersonStatus::Departed;
-        IdentityChange c;
-        c.kind = ChangeKind::Departed;
-        c.subject = "org";
-        c.id = o->dn;
-        c.entryUuid = o->entryUuid;
-        c.org = *o;
-        batch.changes.push_back(c);
-            batch.changePerson.push_back(-1);
-        batch.orgs.push_back(*o);
+        queueChange(batch, ChangeKind::Departed, *o);
         ++run.report.departed;
     }
     for (Group* g : goneGroups) {
         g->status = PersonStatus::Departed;
         for (const auto& m : g->members) run.affectedMembers.insert(m);
         groupsChanged = true;
-        IdentityChange c;
-        c.kind = ChangeKind::Departed;
-        c.subject = "group";
-        c.id = g->dn;
-        c.entryUuid = g->entryUuid;
-        c.group = *g;
-        batch.changes.push_back(c);
-            batch.changePerson.push_back(-1);
-        batch.groups.push_back(*g);
+        queueChange(batch, ChangeKind::Departed, *g);
         ++run.report.departed;
     }
     for (std::size_t i = 0; i < gonePersons.size(); i += 1000) {
