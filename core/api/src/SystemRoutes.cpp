@@ -121,22 +121,20 @@ void addSystemRoutes(Router& router, host::PluginHost& plugins, store::AuditLog*
         for (const auto& s : plugins.list()) {
             if (!first) out += ',';
             first = false;
+            auto text = [&out](std::string_view key, std::string_view value) {
+                out += ',';
+                json::appendKey(out, key);
+                appendString(out, value);
+            };
             out += "{\"name\":";
             appendString(out, s.name);
-            out += ",\"version\":";
-            appendString(out, s.version);
-            out += ",\"status\":";
-            appendString(out, s.status);
-            out += ",\"vendor\":";
-            appendString(out, s.vendor);
-            out += ",\"description\":";
-            appendString(out, s.description);
-            out += ",\"isolation\":";
-            appendString(out, s.isolation);
-            out += ",\"health_detail\":";
-            appendString(out, s.healthDetail);
-            out += ",\"circuit\":";
-            appendString(out, s.circuit);
+            text("version", s.version);
+            text("status", s.status);
+            text("vendor", s.vendor);
+            text("description", s.description);
+            text("isolation", s.isolation);
+            text("health_detail", s.healthDetail);
+            text("circuit", s.circuit);
             out += ",\"calls\":" + std::to_string(s.calls);
             out += ",\"failures\":" + std::to_string(s.failures);
             char rate[32];
@@ -151,8 +149,7 @@ void addSystemRoutes(Router& router, host::PluginHost& plugins, store::AuditLog*
                 if (i) out += ',';
                 out += "{\"name\":";
                 appendString(out, s.operations[i].name);
-                out += ",\"description\":";
-                appendString(out, s.operations[i].description);
+                text("description", s.operations[i].description);
                 out += '}';
             }
             out += "]}";
