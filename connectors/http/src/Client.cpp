@@ -1,5 +1,7 @@
 #include "hub/http/Client.h"
 
+#include "hub/http/Loop.h"
+
 #include <Poco/Exception.h>
 #include <Poco/NumberParser.h>
 #include <Poco/String.h>
@@ -8,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/span_body.hpp>
@@ -108,15 +111,17 @@ Poco::URI checkedUri(std::string_view url) {
 }
 
 // A TCP socket whose blocking reads and writes give up at a deadline. The socket is
-// non-blocking and every wait is one poll() for the time left, so a request costs
-// the send, a poll and a receive, with no thread or timer of its own. Beast (and
-// asio::ssl above it) drive it as an ordinary synchronous stream.
+// non-blocking. On a plain thread every wait is one poll() for the time left, so a
+// request costs the send, a poll and a receive, with no thread or timer of its
+// own. On a Loop's fiber (the socket then belongs to that loop) a wait parks the
+// fiber until the loop sees the socket ready or the deadline pass. Beast (and
+// asio::ssl above it) drive it as an ordinary synchronous stream either way.
 class DeadlineSocket {
 public:
     using executor_type = asio::ip::tcp::socket::executor_type;
     using lowest_layer_type = asio::ip::tcp::socket::lowest_layer_type;
 
-    explicit DeadlineSocket(asio::io_context& io) : socket_(io) {}
+    DeadlineSocket(asio::io_context& io, bool onLoop) : socket_(io), onLoop_(onLoop) {}
 
     executor_type get_executor() { return socket_.get_executor(); }
     lowest_layer_type& lowest_layer() { return socket_.lowest_layer(); }
@@ -180,6 +185,7 @@ private:
     }
 
     bool wait(short events, error_code& ec) {
+        if (onLoop_) return waitOnLoop(events, ec);
         for (;;) {
             auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
             if (left <= 0) {
@@ -196,14 +202,54 @@ private:
         }
     }
 
+    // Two handlers, the socket's and the deadline's; the fiber goes on when both
+    // have run, so neither can touch this frame after it is gone.
+    bool waitOnLoop(short events, error_code& ec) {
+        Loop::Fiber* self = Loop::running();
+        if (!self || Loop::aborted(self)) {
+            ec = asio::error::operation_aborted;
+            return false;
+        }
+        if (Clock::now() >= deadline_) {
+            ec = asio::error::timed_out;
+            return false;
+        }
+        asio::steady_timer timer(socket_.get_executor(), deadline_);
+        int pending = 2;
+        bool late = false;
+        error_code waitError;
+        auto oneDone = [&] {
+            if (--pending == 0) Loop::resume(self);
+        };
+        socket_.async_wait(events == POLLIN ? asio::socket_base::wait_read : asio::socket_base::wait_write,
+                           [&](error_code e) {
+                               waitError = e;
+                               timer.cancel();
+                               oneDone();
+                           });
+        timer.async_wait([&](error_code e) {
+            if (!e) {
+                late = true;
+                socket_.cancel();
+            }
+            oneDone();
+        });
+        Loop::suspend();
+        if (Loop::aborted(self)) ec = asio::error::operation_aborted;
+        else if (late) ec = asio::error::timed_out;
+        else ec = waitError;
+        return !ec;
+    }
+
     asio::ip::tcp::socket socket_;
+    bool onLoop_;
     Clock::time_point deadline_{};
 };
 
 // One kept-alive connection to an origin, with its read buffer (bytes past an
 // answer would belong to the next one; a connection that has any is not reused).
 struct Connection {
-    explicit Connection(asio::io_context& io) : socket(io) {}
+    Connection(asio::io_context& io, bool onLoop) : socket(io, onLoop) {}
     DeadlineSocket socket;
     std::optional<asio::ssl::stream<DeadlineSocket&>> tls;
     beast::flat_buffer buffer;
@@ -252,18 +298,41 @@ Outcome exchange(Stream& stream, Connection& c, const OutRequest& request, bool 
 
 }  // namespace
 
+// Idle connections by origin. A thread caller's pool is shared under a lock; a
+// Loop's is its own (its sockets are registered with that loop) and needs none.
+using IdlePool = std::map<std::string, std::vector<std::unique_ptr<Connection>>, std::less<>>;
+
 struct Client::Impl {
     Options options;
-    // Never run: sockets need an executor, but every operation here is synchronous.
+    // Never run: thread callers' sockets need an executor, but their operations
+    // are all synchronous.
     asio::io_context io;
     asio::ssl::context tls{asio::ssl::context::tls_client};
     std::mutex mutex;
-    std::map<std::string, std::vector<std::unique_ptr<Connection>>, std::less<>> idle;
+    IdlePool idle;
+    std::vector<std::weak_ptr<IdlePool>> loopPools;  // under mutex
 
-    std::unique_ptr<Connection> takeIdle(const std::string& origin) {
-        std::lock_guard lock(mutex);
-        auto it = idle.find(origin);
-        if (it == idle.end()) return nullptr;
+    // Idle connections close with the client, on loops as well (no request may
+    // run when it is destroyed, so no loop is using them).
+    ~Impl() {
+        for (auto& weak : loopPools)
+            if (auto pool = weak.lock()) pool->clear();
+    }
+
+    IdlePool& idleOn(Loop& loop) {
+        auto& state = loop.local(this);
+        if (!state) {
+            auto pool = std::make_shared<IdlePool>();
+            std::lock_guard lock(mutex);
+            loopPools.push_back(pool);
+            state = std::move(pool);
+        }
+        return *static_cast<IdlePool*>(state.get());
+    }
+
+    std::unique_ptr<Connection> takeIdle(IdlePool& pool, const std::string& origin) {
+        auto it = pool.find(origin);
+        if (it == pool.end()) return nullptr;
         auto now = Clock::now();
         while (!it->second.empty()) {
             auto c = std::move(it->second.back());
@@ -273,24 +342,79 @@ struct Client::Impl {
         return nullptr;
     }
 
-    void giveBack(const std::string& origin, std::unique_ptr<Connection> c) {
-        c->idleSince = Clock::now();
+    std::unique_ptr<Connection> takeIdle(Loop* loop, const std::string& origin) {
+        if (loop) return takeIdle(idleOn(*loop), origin);
         std::lock_guard lock(mutex);
-        auto& list = idle[origin];
-        if (list.size() < options.maxIdlePerOrigin) list.push_back(std::move(c));
+        return takeIdle(idle, origin);
     }
 
-    std::unique_ptr<Connection> open(const Poco::URI& uri, Clock::time_point deadline, const std::string& origin) {
+    void giveBack(Loop* loop, const std::string& origin, std::unique_ptr<Connection> c) {
+        c->idleSince = Clock::now();
+        auto keep = [&](IdlePool& pool) {
+            auto& list = pool[origin];
+            if (list.size() < options.maxIdlePerOrigin) list.push_back(std::move(c));
+        };
+        if (loop) return keep(idleOn(*loop));
+        std::lock_guard lock(mutex);
+        keep(idle);
+    }
+
+    // An address needs no lookup; a name is looked up by asio's resolver, on a
+    // fiber without blocking the loop (the lookup runs on asio's own thread).
+    std::vector<asio::ip::tcp::endpoint> resolve(Loop* loop, const Poco::URI& uri, Clock::time_point deadline,
+                                                 const std::string& origin) {
         error_code ec;
-        asio::ip::tcp::resolver resolver(io);
-        auto endpoints = resolver.resolve(uri.getHost(), std::to_string(uri.getPort()), ec);
+        auto address = asio::ip::make_address(uri.getHost(), ec);
+        if (!ec) return {asio::ip::tcp::endpoint(address, uri.getPort())};
+        std::vector<asio::ip::tcp::endpoint> out;
+        auto keep = [&](const asio::ip::tcp::resolver::results_type& results) {
+            for (const auto& entry : results) out.push_back(entry.endpoint());
+        };
+        if (!loop) {
+            asio::ip::tcp::resolver resolver(io);
+            auto results = resolver.resolve(uri.getHost(), std::to_string(uri.getPort()), ec);
+            if (ec) throw RequestError(Failure::Unavailable, origin + ": cannot resolve: " + ec.message());
+            keep(results);
+            return out;
+        }
+        asio::ip::tcp::resolver resolver(loop->context());
+        asio::steady_timer timer(loop->context(), deadline);
+        Loop::Fiber* self = Loop::running();
+        int pending = 2;
+        bool late = false;
+        auto oneDone = [&] {
+            if (--pending == 0) Loop::resume(self);
+        };
+        resolver.async_resolve(uri.getHost(), std::to_string(uri.getPort()),
+                               [&](error_code e, const asio::ip::tcp::resolver::results_type& results) {
+                                   ec = e;
+                                   if (!e) keep(results);
+                                   timer.cancel();
+                                   oneDone();
+                               });
+        timer.async_wait([&](error_code e) {
+            if (!e) {
+                late = true;
+                resolver.cancel();
+            }
+            oneDone();
+        });
+        Loop::suspend();
+        if (Loop::aborted(self)) throw RequestError(Failure::Unavailable, origin + ": the event loop stopped");
+        if (late) throw RequestError(Failure::Timeout, "no address for " + origin + " in time");
         if (ec) throw RequestError(Failure::Unavailable, origin + ": cannot resolve: " + ec.message());
-        auto c = std::make_unique<Connection>(io);
+        return out;
+    }
+
+    std::unique_ptr<Connection> open(Loop* loop, const Poco::URI& uri, Clock::time_point deadline,
+                                     const std::string& origin) {
+        auto endpoints = resolve(loop, uri, deadline, origin);
+        auto c = std::make_unique<Connection>(loop ? loop->context() : io, loop != nullptr);
         c->socket.setDeadline(deadline);
-        ec = asio::error::host_not_found;
-        for (const auto& entry : endpoints) {
-            c->socket.connect(entry.endpoint(), ec);
-            if (!ec || ec == asio::error::timed_out) break;
+        error_code ec = asio::error::host_not_found;
+        for (const auto& endpoint : endpoints) {
+            c->socket.connect(endpoint, ec);
+            if (!ec || ec == asio::error::timed_out || ec == asio::error::operation_aborted) break;
         }
         if (ec == asio::error::timed_out) throw RequestError(Failure::Timeout, "no connection to " + origin + " in time");
         if (ec) throw RequestError(Failure::Unavailable, origin + ": " + ec.message());
@@ -347,12 +471,15 @@ Response Client::request(std::string_view method, std::string_view url, std::str
         request.content_length(body.size());
     const bool head = method == "HEAD";
 
+    // On a Loop's fiber the request parks the fiber instead of blocking the thread.
+    Loop* loop = Loop::running() ? Loop::current() : nullptr;
+
     // A pooled connection the server has closed fails on first use; retry once on
     // a fresh one when that cannot repeat a side effect.
     for (int attempt = 0;; ++attempt) {
-        auto connection = impl_->takeIdle(origin);
+        auto connection = impl_->takeIdle(loop, origin);
         const bool reused = connection != nullptr;
-        if (!connection) connection = impl_->open(uri, deadline, origin);
+        if (!connection) connection = impl_->open(loop, uri, deadline, origin);
         connection->socket.setDeadline(deadline);
         Response result;
         bool reusable = false;
@@ -364,10 +491,12 @@ Response Client::request(std::string_view method, std::string_view url, std::str
                 : exchange(connection->socket, *connection, request, head, impl_->options.maxResponseBytes, result,
                            reusable, ec);
         if (!ec) {
-            if (reusable) impl_->giveBack(origin, std::move(connection));
+            if (reusable) impl_->giveBack(loop, origin, std::move(connection));
             return result;
         }
         if (ec == asio::error::timed_out) throw RequestError(Failure::Timeout, "no whole answer from " + origin + " in time");
+        if (ec == asio::error::operation_aborted && loop)
+            throw RequestError(Failure::Unavailable, origin + ": the event loop stopped");
         if (outcome == Outcome::Stale && reused && attempt == 0 && idempotent(method)) continue;
         if (ec == bhttp::error::body_limit) throw RequestError(Failure::Unavailable, "response larger than the limit");
         if (ec == bhttp::error::partial_message)

@@ -3,8 +3,11 @@
 // garbage), which a full server library would not let us do.
 #include "hub/http/Client.h"
 
+#include "hub/http/Loop.h"
+
 #include <gtest/gtest.h>
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
@@ -23,6 +26,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -165,13 +169,45 @@ Failure failureOf(const std::function<void()>& f) {
     return Failure::BadRequest;
 }
 
+/// Every client test runs twice: called from a plain thread (each wait is a
+/// poll) and from a fiber on a Loop (each wait parks the fiber on the loop).
+enum class Mode { Thread, Loop };
+
+class HttpClient : public ::testing::TestWithParam<Mode> {
+protected:
+    hub::http::Response fetch(Client& client, std::string_view method, const std::string& url,
+                              std::string_view headers, std::string_view body, std::chrono::milliseconds timeout) {
+        if (GetParam() == Mode::Thread) return client.request(method, url, headers, body, timeout);
+        std::optional<hub::http::Response> response;
+        std::exception_ptr error;
+        loop_.spawn("client test", [&] {
+            try {
+                response = client.request(method, url, headers, body, timeout);
+            } catch (...) {
+                error = std::current_exception();
+            }
+        });
+        io_.restart();
+        io_.run();
+        EXPECT_EQ(loop_.fibers(), 0u);
+        if (error) std::rethrow_exception(error);
+        return *response;
+    }
+
+    boost::asio::io_context io_{1};
+    hub::http::Loop loop_{io_};
+};
+
+INSTANTIATE_TEST_SUITE_P(Modes, HttpClient, ::testing::Values(Mode::Thread, Mode::Loop),
+                         [](const auto& p) { return p.param == Mode::Thread ? "Thread" : "Loop"; });
+
 }  // namespace
 
-TEST(HttpClient, KeepAliveReusesOneConnection) {
+TEST_P(HttpClient, KeepAliveReusesOneConnection) {
     ScriptServer server(echoLoop);
     Client client;
     for (int i = 0; i < 5; ++i) {
-        auto r = client.request("GET", server.url("/students/" + std::to_string(i) + "?x=1"), "", "", 2s);
+        auto r = fetch(client, "GET", server.url("/students/" + std::to_string(i) + "?x=1"), "", "", 2s);
         EXPECT_EQ(r.status, 200);
         EXPECT_EQ(r.body, "GET /students/" + std::to_string(i) + "?x=1 HTTP/1.1");
         EXPECT_NE(r.headers.find("Content-Type: application/json\r\n"), std::string::npos) << r.headers;
@@ -182,11 +218,11 @@ TEST(HttpClient, KeepAliveReusesOneConnection) {
     EXPECT_NE(requests[0].find("Host: 127.0.0.1:"), std::string::npos) << requests[0];
 }
 
-TEST(HttpClient, SendsHeadersAndBody) {
+TEST_P(HttpClient, SendsHeadersAndBody) {
     ScriptServer server(echoLoop);
     Client client;
     std::string body = R"({"name":"张三"})";
-    auto r = client.request("POST", server.url("/学生"), "X-Api-Key: k1\r\nAccept: */*\r\n", body, 2s);
+    auto r = fetch(client, "POST", server.url("/学生"), "X-Api-Key: k1\r\nAccept: */*\r\n", body, 2s);
     EXPECT_EQ(r.status, 200);
     // Non-ASCII in the path goes out percent-encoded.
     EXPECT_EQ(r.body, "POST /%E5%AD%A6%E7%94%9F HTTP/1.1");
@@ -197,10 +233,10 @@ TEST(HttpClient, SendsHeadersAndBody) {
     EXPECT_EQ(requests[0].substr(requests[0].size() - body.size()), body);
 }
 
-TEST(HttpClient, PluginFramingHeadersAreReplaced) {
+TEST_P(HttpClient, PluginFramingHeadersAreReplaced) {
     ScriptServer server(echoLoop);
     Client client;
-    auto r = client.request("POST", server.url("/x"), "Content-Length: 999\r\nTransfer-Encoding: chunked\r\n",
+    auto r = fetch(client, "POST", server.url("/x"), "Content-Length: 999\r\nTransfer-Encoding: chunked\r\n",
                             "abc", 2s);
     EXPECT_EQ(r.status, 200);
     auto requests = server.requests();
@@ -209,31 +245,31 @@ TEST(HttpClient, PluginFramingHeadersAreReplaced) {
     EXPECT_EQ(requests[0].find("chunked"), std::string::npos);
 }
 
-TEST(HttpClient, StaleConnectionIsRetriedForGet) {
+TEST_P(HttpClient, StaleConnectionIsRetriedForGet) {
     // Answers one request per connection, then closes without saying so.
     ScriptServer server([](ScriptServer& s, int fd, int) {
         if (!s.readRequest(fd).empty()) ScriptServer::write(fd, answer("one"));
     });
     Client client;
-    EXPECT_EQ(client.request("GET", server.url("/a"), "", "", 2s).body, "one");
+    EXPECT_EQ(fetch(client, "GET", server.url("/a"), "", "", 2s).body, "one");
     std::this_thread::sleep_for(50ms);  // let the close arrive
-    EXPECT_EQ(client.request("GET", server.url("/b"), "", "", 2s).body, "one");
+    EXPECT_EQ(fetch(client, "GET", server.url("/b"), "", "", 2s).body, "one");
     EXPECT_EQ(server.accepted(), 2);
 }
 
-TEST(HttpClient, StaleConnectionIsNotRetriedForPost) {
+TEST_P(HttpClient, StaleConnectionIsNotRetriedForPost) {
     ScriptServer server([](ScriptServer& s, int fd, int) {
         if (!s.readRequest(fd).empty()) ScriptServer::write(fd, answer("one"));
     });
     Client client;
-    EXPECT_EQ(client.request("POST", server.url("/a"), "", "x", 2s).body, "one");
+    EXPECT_EQ(fetch(client, "POST", server.url("/a"), "", "x", 2s).body, "one");
     std::this_thread::sleep_for(50ms);
-    EXPECT_EQ(failureOf([&] { client.request("POST", server.url("/b"), "", "x", 2s); }), Failure::Unavailable);
+    EXPECT_EQ(failureOf([&] { fetch(client, "POST", server.url("/b"), "", "x", 2s); }), Failure::Unavailable);
     // The next one opens a fresh connection and works.
-    EXPECT_EQ(client.request("POST", server.url("/c"), "", "x", 2s).body, "one");
+    EXPECT_EQ(fetch(client, "POST", server.url("/c"), "", "x", 2s).body, "one");
 }
 
-TEST(HttpClient, ConnectionCloseIsHonoured) {
+TEST_P(HttpClient, ConnectionCloseIsHonoured) {
     ScriptServer server([](ScriptServer& s, int fd, int) {
         for (;;) {
             if (s.readRequest(fd).empty()) return;
@@ -241,31 +277,31 @@ TEST(HttpClient, ConnectionCloseIsHonoured) {
         }
     });
     Client client;
-    for (int i = 0; i < 3; ++i) EXPECT_EQ(client.request("GET", server.url(), "", "", 2s).body, "bye");
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(fetch(client, "GET", server.url(), "", "", 2s).body, "bye");
     EXPECT_EQ(server.accepted(), 3);
 }
 
-TEST(HttpClient, TimeoutWhenTheServerStalls) {
+TEST_P(HttpClient, TimeoutWhenTheServerStalls) {
     ScriptServer server([](ScriptServer& s, int fd, int) {
         s.readRequest(fd);
         while (!s.stopping()) std::this_thread::sleep_for(10ms);
     });
     Client client;
-    EXPECT_EQ(failureOf([&] { client.request("GET", server.url(), "", "", 200ms); }), Failure::Timeout);
-    EXPECT_EQ(failureOf([&] { client.request("GET", server.url(), "", "", 0ms); }), Failure::Timeout);
+    EXPECT_EQ(failureOf([&] { fetch(client, "GET", server.url(), "", "", 200ms); }), Failure::Timeout);
+    EXPECT_EQ(failureOf([&] { fetch(client, "GET", server.url(), "", "", 0ms); }), Failure::Timeout);
 }
 
-TEST(HttpClient, TimeoutInTheMiddleOfABody) {
+TEST_P(HttpClient, TimeoutInTheMiddleOfABody) {
     ScriptServer server([](ScriptServer& s, int fd, int) {
         s.readRequest(fd);
         ScriptServer::write(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part");
         while (!s.stopping()) std::this_thread::sleep_for(10ms);
     });
     Client client;
-    EXPECT_EQ(failureOf([&] { client.request("GET", server.url(), "", "", 200ms); }), Failure::Timeout);
+    EXPECT_EQ(failureOf([&] { fetch(client, "GET", server.url(), "", "", 200ms); }), Failure::Timeout);
 }
 
-TEST(HttpClient, LargeBodies) {
+TEST_P(HttpClient, LargeBodies) {
     std::string big(5 * 1024 * 1024 + 17, 'x');
     for (std::size_t i = 0; i < big.size(); i += 4093) big[i] = static_cast<char>('a' + i % 26);
     ScriptServer server([&](ScriptServer& s, int fd, int) {
@@ -278,19 +314,19 @@ TEST(HttpClient, LargeBodies) {
         }
     });
     Client client;
-    auto r = client.request("GET", server.url(), "", "", 10s);
+    auto r = fetch(client, "GET", server.url(), "", "", 10s);
     EXPECT_EQ(r.body.size(), big.size());
     EXPECT_TRUE(r.body == big);
     std::string upload(3 * 1024 * 1024, 'u');
-    r = client.request("PUT", server.url(), "", upload, 10s);
+    r = fetch(client, "PUT", server.url(), "", upload, 10s);
     EXPECT_TRUE(r.body == upload);
     EXPECT_EQ(server.accepted(), 1);
 
     Client small(Client::Options{64, 4000ms, 1024 * 1024});
-    EXPECT_EQ(failureOf([&] { small.request("GET", server.url(), "", "", 10s); }), Failure::Unavailable);
+    EXPECT_EQ(failureOf([&] { fetch(small, "GET", server.url(), "", "", 10s); }), Failure::Unavailable);
 }
 
-TEST(HttpClient, ChunkedResponse) {
+TEST_P(HttpClient, ChunkedResponse) {
     std::string bigChunk(40000, 'c');
     ScriptServer server([&](ScriptServer& s, int fd, int) {
         for (;;) {
@@ -310,7 +346,7 @@ TEST(HttpClient, ChunkedResponse) {
     });
     Client client;
     for (int i = 0; i < 3; ++i) {
-        auto r = client.request("GET", server.url(), "", "", 5s);
+        auto r = fetch(client, "GET", server.url(), "", "", 5s);
         EXPECT_EQ(r.status, 200);
         EXPECT_TRUE(r.body == "hello " + bigChunk + "世界") << r.body.size();
     }
@@ -318,7 +354,7 @@ TEST(HttpClient, ChunkedResponse) {
     EXPECT_EQ(server.accepted(), 1);
 }
 
-TEST(HttpClient, MalformedChunkIsAnError) {
+TEST_P(HttpClient, MalformedChunkIsAnError) {
     ScriptServer server([](ScriptServer& s, int fd, int index) {
         if (s.readRequest(fd).empty()) return;
         std::string out = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n";
@@ -328,10 +364,10 @@ TEST(HttpClient, MalformedChunkIsAnError) {
     });
     Client client;
     for (int i = 0; i < 2; ++i)
-        EXPECT_EQ(failureOf([&] { client.request("GET", server.url(), "", "", 2s); }), Failure::Unavailable) << i;
+        EXPECT_EQ(failureOf([&] { fetch(client, "GET", server.url(), "", "", 2s); }), Failure::Unavailable) << i;
 }
 
-TEST(HttpClient, BodyUntilCloseAndInterimAnswers) {
+TEST_P(HttpClient, BodyUntilCloseAndInterimAnswers) {
     ScriptServer server([](ScriptServer& s, int fd, int index) {
         if (s.readRequest(fd).empty()) return;
         if (index == 0)
@@ -340,15 +376,15 @@ TEST(HttpClient, BodyUntilCloseAndInterimAnswers) {
             ScriptServer::write(fd, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok");
     });
     Client client;
-    auto r = client.request("GET", server.url(), "", "", 2s);
+    auto r = fetch(client, "GET", server.url(), "", "", 2s);
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(r.body, "to the end");
-    r = client.request("POST", server.url(), "", "{}", 2s);
+    r = fetch(client, "POST", server.url(), "", "{}", 2s);
     EXPECT_EQ(r.status, 201);
     EXPECT_EQ(r.body, "ok");
 }
 
-TEST(HttpClient, MalformedResponses) {
+TEST_P(HttpClient, MalformedResponses) {
     ScriptServer server([](ScriptServer& s, int fd, int index) {
         if (s.readRequest(fd).empty()) return;
         switch (index) {
@@ -361,25 +397,25 @@ TEST(HttpClient, MalformedResponses) {
     });
     Client client;
     for (int i = 0; i < 5; ++i)
-        EXPECT_EQ(failureOf([&] { client.request("POST", server.url(), "", "", 2s); }), Failure::Unavailable) << i;
+        EXPECT_EQ(failureOf([&] { fetch(client, "POST", server.url(), "", "", 2s); }), Failure::Unavailable) << i;
 }
 
-TEST(HttpClient, BadRequests) {
+TEST_P(HttpClient, BadRequests) {
     Client client;
     for (const char* url : {"ftp://127.0.0.1/", "127.0.0.1/x", "http:///x", "http://127.0.0.1:99999/",
                             "http://127.0.0.1:x/", "http://user:pw@127.0.0.1/", "http://[::1/", "http://a b/"})
-        EXPECT_EQ(failureOf([&] { client.request("GET", url, "", "", 1s); }), Failure::BadRequest) << url;
+        EXPECT_EQ(failureOf([&] { fetch(client, "GET", url, "", "", 1s); }), Failure::BadRequest) << url;
     ScriptServer server(echoLoop);
-    EXPECT_EQ(failureOf([&] { client.request("GET", server.url(), "X-A: a\nInjected: b\r\n", "", 1s); }),
+    EXPECT_EQ(failureOf([&] { fetch(client, "GET", server.url(), "X-A: a\nInjected: b\r\n", "", 1s); }),
               Failure::BadRequest);
-    EXPECT_EQ(failureOf([&] { client.request("GET", server.url(), "Bad Name: v\r\n", "", 1s); }),
+    EXPECT_EQ(failureOf([&] { fetch(client, "GET", server.url(), "Bad Name: v\r\n", "", 1s); }),
               Failure::BadRequest);
-    EXPECT_EQ(failureOf([&] { client.request("GET /x HTTP/1.1\r\n", server.url(), "", "", 1s); }),
+    EXPECT_EQ(failureOf([&] { fetch(client, "GET /x HTTP/1.1\r\n", server.url(), "", "", 1s); }),
               Failure::BadRequest);
     EXPECT_TRUE(server.requests().empty());
 }
 
-TEST(HttpClient, RefusedConnectionIsUnavailable) {
+TEST_P(HttpClient, RefusedConnectionIsUnavailable) {
     int port;
     {
         ScriptServer server(echoLoop);
@@ -387,12 +423,12 @@ TEST(HttpClient, RefusedConnectionIsUnavailable) {
     }
     Client client;
     EXPECT_EQ(failureOf([&] {
-                  client.request("GET", "http://127.0.0.1:" + std::to_string(port) + "/", "", "", 1s);
+                  fetch(client, "GET", "http://127.0.0.1:" + std::to_string(port) + "/", "", "", 1s);
               }),
               Failure::Unavailable);
 }
 
-TEST(HttpClient, ConcurrentCallersShareThePool) {
+TEST(HttpClientThreads, ConcurrentCallersShareThePool) {
     ScriptServer server(echoLoop);
     Client client;
     std::atomic<int> ok{0};
@@ -513,7 +549,7 @@ private:
 
 }  // namespace
 
-TEST(HttpClient, HttpsVerifiesTheServerAgainstTheConfiguredCa) {
+TEST_P(HttpClient, HttpsVerifiesTheServerAgainstTheConfiguredCa) {
     TestPki pki;
     ASSERT_TRUE(pki.ok()) << "openssl could not make the test certificates";
     TlsServer server(pki);
@@ -521,27 +557,129 @@ TEST(HttpClient, HttpsVerifiesTheServerAgainstTheConfiguredCa) {
     options.caFile = pki.file("ca.pem");
     Client client(options);
     for (int i = 0; i < 3; ++i) {
-        auto r = client.request("GET", server.url("localhost"), "", "", 5s);
+        auto r = fetch(client, "GET", server.url("localhost"), "", "", 5s);
         EXPECT_EQ(r.status, 200);
         EXPECT_EQ(r.body, "GET /tls HTTP/1.1");
     }
     EXPECT_EQ(server.accepted(), 1);  // kept alive over TLS
 
     // The certificate names localhost, not 127.0.0.1.
-    EXPECT_EQ(failureOf([&] { client.request("GET", server.url("127.0.0.1"), "", "", 5s); }), Failure::Unavailable);
+    EXPECT_EQ(failureOf([&] { fetch(client, "GET", server.url("127.0.0.1"), "", "", 5s); }), Failure::Unavailable);
     // The system's CAs never signed the test CA.
     Client systemCas;
-    EXPECT_EQ(failureOf([&] { systemCas.request("GET", server.url("localhost"), "", "", 5s); }),
+    EXPECT_EQ(failureOf([&] { fetch(systemCas, "GET", server.url("localhost"), "", "", 5s); }),
               Failure::Unavailable);
     // Neither did the test CA's certificate alone, if it is not the issuer.
     Client::Options wrong;
     wrong.caFile = pki.file("server.pem");
     Client wrongCa(wrong);
-    EXPECT_EQ(failureOf([&] { wrongCa.request("GET", server.url("localhost"), "", "", 5s); }), Failure::Unavailable);
+    EXPECT_EQ(failureOf([&] { fetch(wrongCa, "GET", server.url("localhost"), "", "", 5s); }), Failure::Unavailable);
 }
 
-TEST(HttpClient, MissingCaFileIsRefusedAtConstruction) {
+TEST(HttpClientOptions, MissingCaFileIsRefusedAtConstruction) {
     Client::Options options;
     options.caFile = "/nonexistent/ca.pem";
     EXPECT_THROW(Client{options}, std::invalid_argument);
+}
+
+// On a Loop, a request parks its fiber, and the loop's one thread serves other
+// fibers meanwhile. The slow server answers only after every fast request has
+// been answered: were the slow request holding the thread, the fast ones could
+// not run and it would time out.
+TEST(HttpClientOnLoop, AParkedCallHoldsUpNothingElse) {
+    std::atomic<bool> fastDone{false};
+    ScriptServer slow([&](ScriptServer& s, int fd, int) {
+        if (s.readRequest(fd).empty()) return;
+        while (!fastDone && !s.stopping()) std::this_thread::sleep_for(1ms);
+        ScriptServer::write(fd, answer("slow"));
+    });
+    ScriptServer fast(echoLoop);
+    Client client;
+    boost::asio::io_context io(1);
+    hub::http::Loop loop(io);
+
+    std::vector<std::string> finished;
+    loop.spawn("slow", [&] {
+        try {
+            finished.push_back(client.request("GET", slow.url(), "", "", 5s).body);
+        } catch (const RequestError& e) {
+            finished.push_back(std::string("slow failed: ") + e.what());
+        }
+    });
+    constexpr int kFast = 16, kEach = 5;
+    int fastLeft = kFast;
+    for (int f = 0; f < kFast; ++f)
+        loop.spawn("fast", [&, f] {
+            for (int i = 0; i < kEach; ++i) {
+                auto path = "/f" + std::to_string(f) + "/" + std::to_string(i);
+                auto r = client.request("GET", fast.url(path), "", "", 5s);
+                if (r.body != "GET " + path + " HTTP/1.1") finished.push_back("wrong answer for " + path);
+            }
+            finished.push_back("fast");
+            if (--fastLeft == 0) fastDone = true;
+        });
+    EXPECT_EQ(loop.fibers(), static_cast<std::size_t>(kFast + 1));
+    io.run();
+    ASSERT_EQ(finished.size(), static_cast<std::size_t>(kFast + 1));
+    for (int f = 0; f < kFast; ++f) EXPECT_EQ(finished[f], "fast");
+    EXPECT_EQ(finished.back(), "slow");
+    // One connection per concurrent fiber at most, kept alive on the loop.
+    EXPECT_LE(fast.accepted(), kFast);
+}
+
+TEST(HttpClientOnLoop, ManyFibersShareTheLoopsPool) {
+    ScriptServer server(echoLoop);
+    Client client;
+    boost::asio::io_context io(1);
+    hub::http::Loop loop(io);
+    int ok = 0;
+    for (int f = 0; f < 64; ++f)
+        loop.spawn("caller", [&, f] {
+            for (int i = 0; i < 20; ++i) {
+                auto path = "/s/" + std::to_string(f) + "/" + std::to_string(i);
+                if (client.request("POST", server.url(path), "", "{}", 5s).body == "POST " + path + " HTTP/1.1") ++ok;
+            }
+        });
+    io.run();
+    EXPECT_EQ(ok, 64 * 20);
+    EXPECT_LE(server.accepted(), 64);
+    // A second round reuses the kept-alive connections of this loop.
+    int before = server.accepted();
+    loop.spawn("again", [&] { ok += client.request("GET", server.url("/again"), "", "", 5s).status == 200; });
+    io.restart();
+    io.run();
+    EXPECT_EQ(ok, 64 * 20 + 1);
+    EXPECT_EQ(server.accepted(), before);
+}
+
+// The loop stops with a request parked: the fiber's wait fails, the request ends
+// in an error the caller sees, and nothing runs on the freed stack afterwards.
+TEST(HttpClientOnLoop, StoppingTheLoopEndsParkedRequests) {
+    ScriptServer stall([](ScriptServer& s, int fd, int) {
+        s.readRequest(fd);
+        while (!s.stopping()) std::this_thread::sleep_for(5ms);
+    });
+    Client client;
+    std::string outcome;
+    {
+        boost::asio::io_context io(1);
+        {
+            hub::http::Loop loop(io);
+            loop.spawn("parked", [&] {
+                try {
+                    client.request("GET", stall.url(), "", "", 30s);
+                    outcome = "answered";
+                } catch (const RequestError& e) {
+                    outcome = e.failure() == Failure::Unavailable ? "unavailable" : "other";
+                }
+            });
+            io.run_for(100ms);
+            EXPECT_EQ(loop.fibers(), 1u);
+            EXPECT_EQ(outcome, "");
+        }
+        EXPECT_EQ(outcome, "unavailable");
+    }
+    // The client goes on working for thread callers.
+    ScriptServer server(echoLoop);
+    EXPECT_EQ(client.request("GET", server.url("/x"), "", "", 2s).body, "GET /x HTTP/1.1");
 }

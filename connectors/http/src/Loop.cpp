@@ -1,0 +1,198 @@
+#include "hub/http/Loop.h"
+
+#include <Poco/Logger.h>
+
+#include <boost/context/fiber.hpp>
+#include <boost/context/protected_fixedsize_stack.hpp>
+
+#include <cassert>
+#include <utility>
+#include <vector>
+
+namespace hub::http {
+
+namespace {
+
+namespace ctx = boost::context;
+using Clock = std::chrono::steady_clock;
+
+thread_local Loop* tlLoop = nullptr;
+thread_local Loop::Fiber* tlFiber = nullptr;
+
+Poco::Logger& logger() { return Poco::Logger::get("hub.http.loop"); }
+
+// Stacks are mmap'ed with a guard page below; unmapping and mapping one per call
+// would cost three system calls and fresh page faults, so finished fibers' stacks
+// are kept for the next ones.
+struct StackPool {
+    std::size_t bytes;
+    std::size_t keep;
+    std::vector<ctx::stack_context> free;
+
+    ~StackPool() {
+        for (auto& s : free) ctx::protected_fixedsize_stack(bytes).deallocate(s);
+    }
+};
+
+// Boost.Context's StackAllocator over a loop's pool (used on the loop's thread only).
+class PooledStack {
+public:
+    explicit PooledStack(StackPool& pool) : pool_(&pool) {}
+    ctx::stack_context allocate() {
+        if (pool_->free.empty()) return ctx::protected_fixedsize_stack(pool_->bytes).allocate();
+        ctx::stack_context s = pool_->free.back();
+        pool_->free.pop_back();
+        return s;
+    }
+    void deallocate(ctx::stack_context& s) noexcept {
+        if (pool_->free.size() < pool_->keep) pool_->free.push_back(s);
+        else ctx::protected_fixedsize_stack(pool_->bytes).deallocate(s);
+    }
+
+private:
+    StackPool* pool_;
+};
+
+}  // namespace
+
+class Loop::Fiber {
+public:
+    Loop::Impl* loop = nullptr;
+    std::string name;
+    std::function<void()> fn;
+    ctx::fiber parked;  // this fiber, while it waits
+    ctx::fiber back;    // what resumed it, while it runs
+    bool done = false;
+    bool aborted = false;
+    Fiber* prev = nullptr;  // the loop's list of live fibers
+    Fiber* next = nullptr;
+};
+
+struct Loop::Impl {
+    Options options;
+    StackPool stacks;
+    Fiber* live = nullptr;
+    std::size_t count = 0;
+    Clock::time_point lastWarning{};
+    std::vector<std::pair<const void*, std::shared_ptr<void>>> locals;
+
+    explicit Impl(const Options& o) : options(o), stacks{o.stackBytes, o.keptStacks, {}} {}
+
+    void link(Fiber* f) {
+        f->next = live;
+        if (live) live->prev = f;
+        live = f;
+        ++count;
+    }
+    void unlink(Fiber* f) {
+        if (f->prev) f->prev->next = f->next;
+        else live = f->next;
+        if (f->next) f->next->prev = f->prev;
+        --count;
+    }
+
+    // Switches to f until it waits or ends.
+    void enter(Fiber* f, ctx::fiber&& target) {
+        Fiber* outer = tlFiber;
+        tlFiber = f;
+        const auto started = Clock::now();
+        ctx::fiber rest = std::move(target).resume();
+        const auto ran = Clock::now() - started;
+        tlFiber = outer;
+        if (ran > options.slowRun) warnSlow(*f, ran);
+        if (f->done) {
+            unlink(f);
+            delete f;
+        } else {
+            f->parked = std::move(rest);
+        }
+    }
+
+    void warnSlow(const Fiber& f, Clock::duration ran) {
+        auto now = Clock::now();
+        if (now - lastWarning < std::chrono::seconds(10)) return;  // one a while, not a flood
+        lastWarning = now;
+        logger().warning("'%s' held the event loop for %s ms without waiting; every connection of this loop "
+                         "waited with it (run it on workers instead)",
+                         f.name,
+                         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(ran).count()));
+    }
+};
+
+Loop::Loop(boost::asio::io_context& io) : Loop(io, Options{}) {}
+
+Loop::Loop(boost::asio::io_context& io, Options options) : io_(io), impl_(std::make_unique<Impl>(options)) {
+    assert(tlLoop == nullptr && "one Loop per thread");
+    tlLoop = this;
+}
+
+Loop::~Loop() {
+    // A parked fiber cannot simply be destroyed: that unwinds its stack by an
+    // exception, which must not cross a plugin's C frames. Each is resumed with
+    // its waits failing instead, so it returns the ordinary way.
+    for (int round = 0; impl_->live && round < 3; ++round) {
+        std::vector<Fiber*> parked;
+        for (Fiber* f = impl_->live; f; f = f->next) parked.push_back(f);
+        for (Fiber* f : parked) {
+            f->aborted = true;
+            resume(f);
+        }
+    }
+    for (Fiber* f = impl_->live; f; f = f->next) {
+        // Still parked after three rounds: leak it rather than unwind it.
+        logger().error("'%s' did not finish when its event loop stopped", f->name);
+        new ctx::fiber(std::move(f->parked));
+    }
+    impl_->locals.clear();  // before the stacks and while io_ lives
+    if (tlLoop == this) tlLoop = nullptr;
+}
+
+Loop* Loop::current() noexcept { return tlLoop; }
+
+std::size_t Loop::fibers() const noexcept { return impl_->count; }
+std::size_t Loop::pooledStacks() const noexcept { return impl_->stacks.free.size(); }
+
+std::shared_ptr<void>& Loop::local(const void* key) {
+    for (auto& [k, v] : impl_->locals)
+        if (k == key) return v;
+    return impl_->locals.emplace_back(key, nullptr).second;
+}
+
+void Loop::spawn(std::string name, std::function<void()> fn) {
+    auto* f = new Fiber;
+    f->loop = impl_.get();
+    f->name = std::move(name);
+    f->fn = std::move(fn);
+    ctx::fiber start(std::allocator_arg, PooledStack(impl_->stacks), [f](ctx::fiber&& caller) {
+        f->back = std::move(caller);
+        try {
+            f->fn();
+        } catch (const ctx::detail::forced_unwind&) {
+            throw;
+        } catch (const std::exception& e) {
+            logger().error("'%s' failed on its fiber: %s", f->name, std::string(e.what()));
+        } catch (...) {
+            logger().error("'%s' failed on its fiber", f->name);
+        }
+        f->fn = nullptr;  // what it captured is released here, on its own stack
+        f->done = true;
+        return std::move(f->back);
+    });
+    impl_->link(f);
+    impl_->enter(f, std::move(start));
+}
+
+Loop::Fiber* Loop::running() noexcept { return tlFiber; }
+
+void Loop::suspend() {
+    Fiber* f = tlFiber;
+    assert(f && "suspend() outside a fiber");
+    if (f->aborted) return;
+    f->back = std::move(f->back).resume();
+}
+
+void Loop::resume(Fiber* fiber) { fiber->loop->enter(fiber, std::move(fiber->parked)); }
+
+bool Loop::aborted(const Fiber* fiber) noexcept { return fiber->aborted; }
+
+}  // namespace hub::http
