@@ -33,6 +33,8 @@
 #   SKIP_BUILD=1      use the binaries already in the build dir
 #   QUICK=1           runs 1 and 2 only (no overload), for before/after comparisons
 #   IO_THREADS=0      hubd's http.ioThreads; 0 = its default (one per core)
+#   EXECUTION=loop    the plugin's execution: loop (fibers on the I/O threads'
+#                     event loops) or workers (its worker threads)
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -47,6 +49,7 @@ PIN=${PIN:-0}
 KEEP=${KEEP:-0}
 SIM_THREADS=${SIM_THREADS:-256}
 IO_THREADS=${IO_THREADS:-0}
+EXECUTION=${EXECUTION:-loop}
 CONNECTIONS=64
 
 say() { printf '%s\n' "$*" >&2; }
@@ -168,7 +171,8 @@ cat >"$work/hub.xml" <<EOF
   <store><path>$work/var/hub.db</path></store>
   <plugins>
     <dir>$work/plugins</dir>
-    <plugin name="student_affairs"><timeoutMs>3000</timeoutMs><concurrency>16</concurrency><queue>64</queue>
+    <plugin name="student_affairs"><timeoutMs>3000</timeoutMs><concurrency>${CONCURRENCY:-16}</concurrency><queue>64</queue>
+      <execution>$EXECUTION</execution>
       <config><base_url>http://127.0.0.1:$sim_port</base_url></config></plugin>
   </plugins>
   <auth><jwt><hs256Secret>$secret</hs256Secret><issuer>hub-bench</issuer><audience>campushub</audience></jwt></auth>
@@ -312,7 +316,7 @@ say "hubd :$hub_port (pid $hubd_pid), nginx :$nginx_port, simulator :$sim_port; 
 say "1. catalogue query against a static file"
 run hub_catalog "$HUB$CATALOG_PATH" "$hubd_pid" -- -H "$auth"
 run nginx_static "$NGX$CATALOG_PATH" $(nginx_procs) -- -H "$auth"
-say "2. plugin operation against proxy_pass to the simulator (CPU per request includes the simulator)"
+say "2. plugin operation (execution $EXECUTION) against proxy_pass to the simulator (CPU per request includes the simulator)"
 run hub_plugin "$HUB$OP_PATH" "$hubd_pid" "$sim_pid" -- -H "$auth" -s "$work/post.lua"
 run nginx_proxy "$NGX$OP_PATH" $(nginx_procs) "$sim_pid" -- -H "$auth" -s "$work/post.lua"
 

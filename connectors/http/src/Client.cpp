@@ -150,6 +150,21 @@ public:
 
     template <class MutableBuffers>
     std::size_t read_some(const MutableBuffers& buffers, error_code& ec) {
+        if (onLoop_) {
+            // The read itself, not a wait and a read: asio tries it at once and
+            // otherwise leaves it to the loop, without re-arming epoll as an
+            // async_wait would (an epoll_ctl per call).
+            std::size_t n = 0;
+            parkOnLoop(
+                [&](auto done) {
+                    socket_.async_read_some(buffers, [&n, done](error_code e, std::size_t got) mutable {
+                        n = got;
+                        done(e);
+                    });
+                },
+                ec);
+            return n;
+        }
         // Wait first: right after a request goes out, the answer is not there yet.
         for (;;) {
             if (!wait(POLLIN, ec)) return 0;
@@ -202,9 +217,21 @@ private:
         }
     }
 
-    // Two handlers, the socket's and the deadline's; the fiber goes on when both
-    // have run, so neither can touch this frame after it is gone.
     bool waitOnLoop(short events, error_code& ec) {
+        return parkOnLoop(
+            [&](auto done) {
+                socket_.async_wait(events == POLLIN ? asio::socket_base::wait_read : asio::socket_base::wait_write,
+                                   std::move(done));
+            },
+            ec);
+    }
+
+    // Parks the fiber until the operation that start() begins on this loop calls
+    // its done(error), or the deadline passes (which cancels it). Two handlers,
+    // the operation's and the deadline's; the fiber goes on when both have run,
+    // so neither can touch this frame after it is gone.
+    template <class Start>
+    bool parkOnLoop(Start start, error_code& ec) {
         Loop::Fiber* self = Loop::running();
         if (!self || Loop::aborted(self)) {
             ec = asio::error::operation_aborted;
@@ -217,16 +244,15 @@ private:
         asio::steady_timer timer(socket_.get_executor(), deadline_);
         int pending = 2;
         bool late = false;
-        error_code waitError;
+        error_code opError;
         auto oneDone = [&] {
             if (--pending == 0) Loop::resume(self);
         };
-        socket_.async_wait(events == POLLIN ? asio::socket_base::wait_read : asio::socket_base::wait_write,
-                           [&](error_code e) {
-                               waitError = e;
-                               timer.cancel();
-                               oneDone();
-                           });
+        start([&](error_code e) {
+            opError = e;
+            timer.cancel();
+            oneDone();
+        });
         timer.async_wait([&](error_code e) {
             if (!e) {
                 late = true;
@@ -237,7 +263,7 @@ private:
         Loop::suspend();
         if (Loop::aborted(self)) ec = asio::error::operation_aborted;
         else if (late) ec = asio::error::timed_out;
-        else ec = waitError;
+        else ec = opError;
         return !ec;
     }
 

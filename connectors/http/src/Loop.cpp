@@ -2,6 +2,8 @@
 
 #include <Poco/Logger.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/context/fiber.hpp>
 #include <boost/context/protected_fixedsize_stack.hpp>
 
@@ -69,6 +71,7 @@ public:
 };
 
 struct Loop::Impl {
+    boost::asio::io_context& io;
     Options options;
     StackPool stacks;
     Fiber* live = nullptr;
@@ -76,7 +79,8 @@ struct Loop::Impl {
     Clock::time_point lastWarning{};
     std::vector<std::pair<const void*, std::shared_ptr<void>>> locals;
 
-    explicit Impl(const Options& o) : options(o), stacks{o.stackBytes, o.keptStacks, {}} {}
+    Impl(boost::asio::io_context& context, const Options& o)
+        : io(context), options(o), stacks{o.stackBytes, o.keptStacks, {}} {}
 
     void link(Fiber* f) {
         f->next = live;
@@ -121,7 +125,7 @@ struct Loop::Impl {
 
 Loop::Loop(boost::asio::io_context& io) : Loop(io, Options{}) {}
 
-Loop::Loop(boost::asio::io_context& io, Options options) : io_(io), impl_(std::make_unique<Impl>(options)) {
+Loop::Loop(boost::asio::io_context& io, Options options) : io_(io), impl_(std::make_unique<Impl>(io, options)) {
     assert(tlLoop == nullptr && "one Loop per thread");
     tlLoop = this;
 }
@@ -192,6 +196,10 @@ void Loop::suspend() {
 }
 
 void Loop::resume(Fiber* fiber) { fiber->loop->enter(fiber, std::move(fiber->parked)); }
+
+void Loop::resumeLater(Fiber* fiber) {
+    boost::asio::post(fiber->loop->io, [fiber] { resume(fiber); });
+}
 
 bool Loop::aborted(const Fiber* fiber) noexcept { return fiber->aborted; }
 

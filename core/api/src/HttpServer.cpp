@@ -1,5 +1,7 @@
 #include "hub/api/HttpServer.h"
 
+#include "hub/http/Loop.h"
+
 #include <Poco/Logger.h>
 #include <Poco/UUIDGenerator.h>
 
@@ -372,6 +374,11 @@ void HttpServer::start() {
     for (std::size_t i = 0; i < n; ++i)
         impl_->threads.emplace_back([this, i] {
             pthread_setname_np(pthread_self(), "http-io");
+            // Handlers may start fibers on this loop (plugin calls of execution
+            // "loop"); those still parked when it stops end here.
+            hub::http::Loop::Options fiberOptions;
+            fiberOptions.stackBytes = impl_->options.fiberStackBytes;
+            hub::http::Loop fibers(*impl_->loops[i], fiberOptions);
             impl_->loops[i]->run();
         });
     logger().information("listening on http://%s:%hu/", impl_->options.address, impl_->boundPort);

@@ -65,6 +65,7 @@ void addDefaults(Poco::Util::MapConfiguration& d) {
     d.setInt("http.maxBodyBytes", 1024 * 1024);
     d.setInt("http.idleTimeoutSeconds", 30);
     d.setInt("http.drainTimeoutMs", 10000);
+    d.setInt("http.fiberStackKb", 256);  // plugin calls of execution "loop"
     d.setString("store.path", "var/hub.db");
     d.setString("catalog.dir", "config/catalog");
     d.setInt("calendar.utcOffsetSeconds", 8 * 3600);  // China Standard Time
@@ -470,6 +471,11 @@ int HubApplication::main(const std::vector<std::string>&) {
             httpOptions.ioThreads = std::max(1u, std::thread::hardware_concurrency());
         httpOptions.maxBodyBytes = static_cast<std::size_t>(cfg.getInt("http.maxBodyBytes"));
         httpOptions.idleTimeout = std::chrono::seconds(cfg.getInt("http.idleTimeoutSeconds"));
+        const int fiberStackKb = cfg.getInt("http.fiberStackKb");
+        if (fiberStackKb < 64 || fiberStackKb > 65536)
+            throw Poco::InvalidArgumentException("http.fiberStackKb must be 64 to 65536, got " +
+                                                 std::to_string(fiberStackKb));
+        httpOptions.fiberStackBytes = static_cast<std::size_t>(fiberStackKb) * 1024;
         api::HttpServer server(httpOptions, router);
         server.setAuthenticator(api::makeAuthenticator(
             verifier, access, [&directory, &people](const std::string& subject) -> std::optional<api::IdentityInfo> {

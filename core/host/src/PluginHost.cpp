@@ -1,6 +1,7 @@
 #include "hub/host/PluginHost.h"
 
 #include "hub/host/WorkerPool.h"
+#include "hub/http/Loop.h"
 
 #include <campushub/plugin.h>
 
@@ -14,6 +15,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <dirent.h>
 #include <filesystem>
 #include <unistd.h>
@@ -131,6 +133,69 @@ struct CallStats {
     }
 };
 
+// The bulkhead of a plugin's calls on event loops, as WorkerPool is for its
+// workers: at most `concurrency` calls at the plugin at once, at most `queue`
+// more parked (each on its fiber) in arrival order. A finished call hands its
+// turn to the oldest parked one, on that one's own loop.
+class LoopGate {
+public:
+    enum class Entry { Run, Parked, Refused };
+    struct Waiter {
+        http::Loop::Fiber* fiber = http::Loop::running();
+        bool granted = false;
+    };
+
+    LoopGate(std::size_t concurrency, std::size_t queue) : concurrency_(concurrency), capacity_(queue) {}
+
+    // On the call's fiber. Parked: call awaitTurn next.
+    Entry tryEnter(Waiter& self) {
+        std::lock_guard lock(mutex_);
+        if (active_ < concurrency_) {
+            ++active_;
+            return Entry::Run;
+        }
+        if (waiting_.size() >= capacity_) return Entry::Refused;
+        waiting_.push_back(&self);
+        return Entry::Parked;
+    }
+
+    // False when woken without a turn: its loop is stopping.
+    bool awaitTurn(Waiter& self) {
+        http::Loop::suspend();
+        std::lock_guard lock(mutex_);
+        if (self.granted) return true;
+        waiting_.erase(std::find(waiting_.begin(), waiting_.end(), &self));
+        return false;
+    }
+
+    void leave() {
+        std::lock_guard lock(mutex_);
+        if (waiting_.empty()) {
+            --active_;
+            return;
+        }
+        Waiter* next = waiting_.front();
+        waiting_.pop_front();
+        next->granted = true;  // the turn passes on; active_ stays
+        http::Loop::resumeLater(next->fiber);
+    }
+
+    std::size_t active() const {
+        std::lock_guard lock(mutex_);
+        return active_;
+    }
+    std::size_t queued() const {
+        std::lock_guard lock(mutex_);
+        return waiting_.size();
+    }
+
+private:
+    const std::size_t concurrency_, capacity_;
+    mutable std::mutex mutex_;
+    std::size_t active_ = 0;
+    std::deque<Waiter*> waiting_;
+};
+
 struct PluginHost::Slot {
     std::string manifestPath;
     std::string stamp;                       // what the folder looked like when loaded
@@ -141,6 +206,7 @@ struct PluginHost::Slot {
     std::atomic<std::uint64_t> generation{1};
     std::shared_ptr<CallStats> stats;
     std::unique_ptr<WorkerPool> pool;  // joined first, while the plugin is alive
+    std::shared_ptr<LoopGate> gate;    // for execution "loop"; held by each call on a loop
     ~Slot() { pool.reset(); }
 };
 
@@ -261,6 +327,10 @@ PluginHost::Built PluginHost::build(const std::string& manifestPath, bool shadow
         l.queue = static_cast<std::size_t>(std::max(0, c.getInt(prefix + ".queue", static_cast<int>(l.queue))));
         l.failureThreshold = std::max(1, c.getInt(prefix + ".failureThreshold", l.failureThreshold));
         l.openFor = std::chrono::milliseconds(c.getInt(prefix + ".openMs", static_cast<int>(l.openFor.count())));
+        std::string execution = c.getString(prefix + ".execution", l.onEventLoop ? "loop" : "workers");
+        if (execution != "workers" && execution != "loop")
+            throw LoadError(manifest.name + ": execution '" + execution + "' must be workers or loop");
+        l.onEventLoop = execution == "loop";
         if (c.has(prefix + ".config"))
             b.config = Poco::AutoPtr<Poco::Util::AbstractConfiguration>(c.createView(prefix + ".config"));
     }
@@ -275,6 +345,9 @@ PluginHost::Built PluginHost::build(const std::string& manifestPath, bool shadow
     std::string isolation = options_.config && options_.config->has(prefix + ".isolation")
                                 ? options_.config->getString(prefix + ".isolation")
                                 : manifest.isolation;
+    if (isolation == "process" && b.limits.onEventLoop)
+        throw LoadError(manifest.name + ": execution 'loop' is for in-process plugins; a process plugin's calls "
+                        "wait for its worker process");
     if (isolation == "process") {
         ProcessPlugin::Options po = options_.process;
         po.concurrency = b.limits.concurrency;  // worker threads = the bulkhead
@@ -328,6 +401,7 @@ void PluginHost::load(const std::string& manifestPath) {
         slot->stats->failureThreshold = b.limits.failureThreshold;
         slot->stats->openFor = b.limits.openFor;
         slot->pool = std::make_unique<WorkerPool>(b.manifest.name, b.limits.concurrency, b.limits.queue);
+        if (b.limits.onEventLoop) slot->gate = std::make_shared<LoopGate>(b.limits.concurrency, b.limits.queue);
         logger().information("plugin %s %s loaded from %s (%z workers, timeout %s ms)", b.manifest.name,
                              b.manifest.version, b.library, b.limits.concurrency,
                              std::to_string(b.limits.timeout.count()));
@@ -592,8 +666,8 @@ std::vector<PluginHost::Status> PluginHost::list() const {
         st.description = m.description;
         st.isolation = dynamic_cast<const ProcessPlugin*>(plugin.get()) ? "process" : "inproc";
         st.operations = m.operations;
-        st.active = s->pool->active();
-        st.queued = s->pool->queued();
+        st.active = s->pool->active() + (s->gate ? s->gate->active() : 0);
+        st.queued = s->pool->queued() + (s->gate ? s->gate->queued() : 0);
         st.generation = s->generation.load();
         {
             std::lock_guard statsLock(s->stats->mutex);
@@ -621,22 +695,49 @@ PluginHost::Submit PluginHost::submit(std::string_view system, std::string_view 
     bool probe = false;
     if (!s->stats->admit(probe)) return Submit::CircuitOpen;
     auto stats = s->stats;
-    bool accepted = s->pool->trySubmit(
-        [plugin, stats, probe, op = std::string(operation), input = std::move(input), caller = std::move(caller),
-         deadline, done = std::move(done)]() mutable {
-            if (Clock::now() >= deadline) {
-                stats->cancelProbe(probe);  // our own queue, not the vendor's fault
-                done({CH_ERR_TIMEOUT, "the call waited in the queue past its deadline"});
-                return;
+    // One call, wherever it runs; its captures keep the plugin and stats alive.
+    auto call = [plugin, stats, probe, op = std::string(operation), input = std::move(input),
+                 caller = std::move(caller), deadline, done = std::move(done)]() mutable {
+        if (Clock::now() >= deadline) {
+            stats->cancelProbe(probe);  // our own queue, not the vendor's fault
+            done({CH_ERR_TIMEOUT, "the call waited in the queue past its deadline"});
+            return;
+        }
+        CallResult result = plugin->invoke(op, input, caller, deadline);
+        // Failures of the vendor system (or of the plugin) feed the breaker;
+        // a caller's bad input does not.
+        bool failed = result.status == CH_ERR_UNAVAILABLE || result.status == CH_ERR_TIMEOUT ||
+                      result.status == CH_ERR_INTERNAL || Clock::now() > deadline;
+        stats->record(!failed, probe);
+        done(std::move(result));
+    };
+
+    if (s->gate) {
+        if (http::Loop* loop = http::Loop::current()) {
+            // The fiber decides under the gate's lock whether it runs, parks or is
+            // refused. It starts at once, so the decision is known when spawn
+            // returns; it writes to this frame only before it first waits.
+            auto entry = LoopGate::Entry::Refused;
+            loop->spawn(std::string(system), [gate = s->gate, decided = &entry, call = std::move(call)]() mutable {
+                LoopGate::Waiter self;
+                auto e = gate->tryEnter(self);
+                *decided = e;
+                decided = nullptr;
+                if (e == LoopGate::Entry::Refused) return;
+                // Woken without a turn (the loop is stopping), the call still ends
+                // the ordinary way: its requests fail at once.
+                bool turn = e == LoopGate::Entry::Run || gate->awaitTurn(self);
+                call();
+                if (turn) gate->leave();
+            });
+            if (entry == LoopGate::Entry::Refused) {
+                stats->cancelProbe(probe);
+                return Submit::Overloaded;
             }
-            CallResult result = plugin->invoke(op, input, caller, deadline);
-            // Failures of the vendor system (or of the plugin) feed the breaker;
-            // a caller's bad input does not.
-            bool failed = result.status == CH_ERR_UNAVAILABLE || result.status == CH_ERR_TIMEOUT ||
-                          result.status == CH_ERR_INTERNAL || Clock::now() > deadline;
-            stats->record(!failed, probe);
-            done(std::move(result));
-        });
+            return Submit::Accepted;
+        }
+    }
+    bool accepted = s->pool->trySubmit(std::move(call));
     if (!accepted) stats->cancelProbe(probe);
     return accepted ? Submit::Accepted : Submit::Overloaded;
 }

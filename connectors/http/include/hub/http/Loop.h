@@ -62,6 +62,9 @@ public:
     /// Continues a parked fiber until it waits again or ends; from a handler of
     /// its loop.
     static void resume(Fiber* fiber);
+    /// From any thread: resumes the fiber on its own loop, through the loop's
+    /// queue (never inline). If that loop stops first, the fiber wakes aborted.
+    static void resumeLater(Fiber* fiber);
     /// True once the loop is going away: the fiber's waits must fail.
     static bool aborted(const Fiber* fiber) noexcept;
 

@@ -25,6 +25,9 @@ public:
         std::chrono::seconds idleTimeout{30};    ///< Keep-alive connections idle longer are closed.
         std::chrono::seconds readTimeout{15};    ///< A request must arrive within this.
         std::size_t maxConnections = 10000;      ///< Beyond it, new connections get 503 and close.
+        /// Each I/O thread's loop runs plugin calls of execution "loop" on fibers
+        /// with stacks of this size (plus a guard page).
+        std::size_t fiberStackBytes = 256 * 1024;
     };
 
     /// Checks a request before its handler runs: returns a problem response to

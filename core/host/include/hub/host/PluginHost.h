@@ -25,6 +25,12 @@ struct PluginLimits {
     std::size_t queue = 64;                   ///< Calls waiting beyond the busy threads.
     int failureThreshold = 5;                 ///< Consecutive vendor failures that open the circuit.
     std::chrono::milliseconds openFor{5000};  ///< How long an open circuit fails fast before a probe.
+    /// execution "loop": a call submitted on an event loop thread (hub::http::Loop)
+    /// runs there on a fiber, parked while its plugin waits for the vendor, instead
+    /// of on a worker thread. Only for in-process plugins whose I/O all goes
+    /// through the host's http_request and soap_call; concurrency and queue bound
+    /// the calls the same way.
+    bool onEventLoop = false;
 };
 
 /// The plugin host: reads the plugins folder, validates each manifest, loads each
@@ -142,9 +148,11 @@ public:
     /// the event is not retried (durable delivery comes from the relay).
     std::vector<std::string> deliverEvent(const std::string& type, const std::string& eventJson);
 
-    /// Queues a call on the plugin's pool. On Accepted, done is called exactly
-    /// once, from a worker thread, with the result (CH_ERR_TIMEOUT when the
-    /// deadline passed while queued). Otherwise done is not called.
+    /// Queues a call on the plugin's pool, or, for a plugin with execution "loop"
+    /// when called on an event loop thread, starts it on a fiber of that loop. On
+    /// Accepted, done is called exactly once, from the worker thread or the fiber,
+    /// with the result (CH_ERR_TIMEOUT when the deadline passed while queued).
+    /// Otherwise done is not called.
     Submit submit(std::string_view system, std::string_view operation, std::string input,
                   Caller caller, Clock::time_point deadline, Completion done);
 
