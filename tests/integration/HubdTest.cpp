@@ -85,7 +85,7 @@ public:
   <store><path>)" + dir.file("var/hub.db") + R"(</path></store>
   <plugins>
     <dir>)" + dir.file("plugins") + R"(</dir>
-    <plugin name="student_affairs"><timeoutMs>3000</timeoutMs>
+    <plugin name="student_affairs"><timeoutMs>3000</timeoutMs><execution>loop</execution><concurrency>16</concurrency>
       <config><base_url>http://127.0.0.1:)" + std::to_string(simPort) + R"(</base_url></config></plugin>
     <plugin name="testkit"><timeoutMs>1500</timeoutMs><concurrency>2</concurrency><queue>0</queue></plugin>
     <plugin name="crashy"><timeoutMs>1000</timeoutMs></plugin>
@@ -274,6 +274,42 @@ TEST_F(HubdTest, SlowPluginTimesOutWithoutBlockingOthers) {
     EXPECT_EQ(call("student_affairs", "get_student", R"({"student_id":"2023010001"})").status, 200);
     auto r = slow.get();
     expectProblem(r, 504, "did not answer within 1500 ms");
+}
+
+// student_affairs has execution "loop": a call waiting for its vendor system is a
+// fiber parked on an I/O thread's event loop. Eight of them waiting for a slow
+// vendor hold neither a thread nor the loops, which answer other requests.
+TEST_F(HubdTest, CallsWaitingForASlowVendorParkOnTheEventLoops) {
+    ASSERT_EQ(httpRequest("POST", sim_->url("/admin/fail-mode"), R"({"mode":"slow","delay_ms":1500})").status, 200);
+    std::vector<std::future<hub::test::HttpResponse>> slow;
+    for (int i = 0; i < 8; ++i)
+        slow.push_back(std::async(std::launch::async, [] {
+            return call("student_affairs", "get_student", R"({"student_id":"2023010001"})");
+        }));
+    // All eight in flight at the plugin, none queued.
+    int active = 0;
+    for (int tries = 0; tries < 100 && active < 8; ++tries) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        auto listing = parse(get("/api/v1/systems").body);
+        for (const auto& v : *listing->getArray("systems")) {
+            auto s = v.extract<Poco::JSON::Object::Ptr>();
+            if (s->getValue<std::string>("name") == "student_affairs") active = s->getValue<int>("active_calls");
+        }
+    }
+    EXPECT_EQ(active, 8);
+    EXPECT_EQ(httpRequest("GET", hubd_->url("/healthz")).status, 200);
+    EXPECT_EQ(get("/api/v1/catalog/categories").status, 200);
+    for (auto& f : slow) EXPECT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+    for (auto& f : slow) {
+        auto r = f.get();
+        EXPECT_EQ(r.status, 200) << r.body;
+        EXPECT_NE(r.body.find("张三"), std::string::npos);
+    }
+    // The vendor slower than the plugin's 3 s: a 504, and the hub goes on.
+    ASSERT_EQ(httpRequest("POST", sim_->url("/admin/fail-mode"), R"({"mode":"slow","delay_ms":5000})").status, 200);
+    expectProblem(call("student_affairs", "get_student", R"({"student_id":"2023010001"})"), 504);
+    ASSERT_EQ(httpRequest("POST", sim_->url("/admin/fail-mode"), R"({"mode":"none"})").status, 200);
+    EXPECT_EQ(call("student_affairs", "get_student", R"({"student_id":"2023010001"})").status, 200);
 }
 
 TEST_F(HubdTest, BulkheadFullGetsFast503) {

@@ -298,9 +298,9 @@ void addAdminRoutes(Router& router, AdminServices s) {
             std::string& m = r.body;
             for (const auto& p : s.plugins->list()) {
                 std::string labels = "plugin=\"" + p.name + "\"";
-                metric(m, "hub_plugin_active_calls", "Calls running in the plugin's workers", "gauge",
+                metric(m, "hub_plugin_active_calls", "Calls running, on the plugin's workers or parked on event loops", "gauge",
                        static_cast<double>(p.active), labels);
-                metric(m, "hub_plugin_queued_calls", "Calls waiting for a plugin worker", "gauge",
+                metric(m, "hub_plugin_queued_calls", "Calls waiting for their turn (a worker, or the bulkhead on event loops)", "gauge",
                        static_cast<double>(p.queued), labels);
                 metric(m, "hub_plugin_calls_total", "Calls completed by the plugin", "counter",
                        static_cast<double>(p.calls), labels);
