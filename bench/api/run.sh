@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # HTTP front end of hubd against nginx, side by side in one run on loopback
-# (issue 4, "Benchmark"). Run by hand, not by ctest; about 2 minutes.
+# (issue 4, "Benchmark"). Run by hand, not by ctest; about 3 minutes.
 #
 #   bench/api/run.sh [build-dir]
 #
@@ -11,19 +11,23 @@
 #    -> simulated vendor system, against nginx proxy_pass (keep-alive upstream)
 #    to the same simulator's GET /students/2023010001.
 #    Target: hub >= 0.7x nginx req/s and hub p99 <= 1.5x nginx p99.
+#    Measured twice: the plugin on its 16 worker threads (hubd, the default) and
+#    on the I/O threads' event loops (hubd_loop, execution "loop").
 # 3. Overload, the plugin call offered at about twice the saturating rate (wrk's
 #    delay() hook paces each connection): the hub must keep answering without
 #    timeouts, shed the excess with fast 503s, keep its RSS flat (VmRSS sampled
 #    every 0.5 s) and keep /healthz answering.
 #    3a. CPU-bound: twice the rate measured in 2, from 1024 connections.
 #    3b. slow vendor system (simulator +50 ms): twice 16 workers / 50 ms.
+#    3c. the same slow vendor, the plugin on the event loops: twice
+#        LOOP_CONCURRENCY / 50 ms, and the thread counts of both instances.
 #
 # wrk: -t2 -c64 -d10s --latency, keep-alive, Authorization header on both sides.
 # Environment knobs:
 #   DURATION=10s      length of each measured wrk run
 #   WARMUP=2s         unmeasured run before each measured one
 #   OVERLOAD_SECONDS=15, OVERLOAD_CONNECTIONS=1024   (3a)
-#   SLOW_MS=50, SLOW_SECONDS=10                      (3b: simulator answers SLOW_MS late)
+#   SLOW_MS=50, SLOW_SECONDS=10                      (3b, 3c: simulator answers SLOW_MS late)
 #   PIN=1             taskset: load generator on CPU 1, servers and the simulator
 #                     on CPU 0 (default 0: let the scheduler share both cores)
 #   KEEP=1            keep the temp dir (configs, logs) after the run
@@ -33,8 +37,9 @@
 #   SKIP_BUILD=1      use the binaries already in the build dir
 #   QUICK=1           runs 1 and 2 only (no overload), for before/after comparisons
 #   IO_THREADS=0      hubd's http.ioThreads; 0 = its default (one per core)
-#   EXECUTION=loop    the plugin's execution: loop (fibers on the I/O threads'
-#                     event loops) or workers (its worker threads)
+#   LOOP_CONCURRENCY=128  the loop instance's plugin concurrency (calls at once; with
+#                     nginx's 64 and the workers' 16 kept-alive connections, within
+#                     the simulator's SIM_THREADS, one thread per connection)
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -49,7 +54,7 @@ PIN=${PIN:-0}
 KEEP=${KEEP:-0}
 SIM_THREADS=${SIM_THREADS:-256}
 IO_THREADS=${IO_THREADS:-0}
-EXECUTION=${EXECUTION:-loop}
+LOOP_CONCURRENCY=${LOOP_CONCURRENCY:-128}
 CONNECTIONS=64
 
 say() { printf '%s\n' "$*" >&2; }
@@ -161,18 +166,24 @@ wait_for_file "$work/sim.port" "$sim_pid" "the simulator"
 sim_port=$(tr -d '[:space:]' <"$work/sim.port")
 
 # --- hubd ---------------------------------------------------------------------
-mkdir -p "$work/plugins" "$work/var"
-cp -r "$PLUGIN_DIR" "$work/plugins/"
+# Two instances, the plugin's two executions side by side: "hubd" runs the plugin
+# on 16 worker threads (the default), "hubd_loop" on the I/O threads' event loops
+# (execution loop), up to LOOP_CONCURRENCY calls at once.
 secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-cat >"$work/hub.xml" <<EOF
+declare -A HUBD_PID HUBD_URL
+start_hubd() {  # NAME EXECUTION CONCURRENCY
+    local name=$1 dir=$work/$1
+    mkdir -p "$dir/plugins" "$dir/var"
+    cp -r "$PLUGIN_DIR" "$dir/plugins/"
+    cat >"$dir/hub.xml" <<EOF
 <hub>
-  <http><address>127.0.0.1</address><port>0</port><portFile>$work/hubd.port</portFile>
+  <http><address>127.0.0.1</address><port>0</port><portFile>$dir/hubd.port</portFile>
     <ioThreads>$IO_THREADS</ioThreads></http>
-  <store><path>$work/var/hub.db</path></store>
+  <store><path>$dir/var/hub.db</path></store>
   <plugins>
-    <dir>$work/plugins</dir>
-    <plugin name="student_affairs"><timeoutMs>3000</timeoutMs><concurrency>${CONCURRENCY:-16}</concurrency><queue>64</queue>
-      <execution>$EXECUTION</execution>
+    <dir>$dir/plugins</dir>
+    <plugin name="student_affairs"><timeoutMs>3000</timeoutMs><concurrency>$3</concurrency><queue>64</queue>
+      <execution>$2</execution>
       <config><base_url>http://127.0.0.1:$sim_port</base_url></config></plugin>
   </plugins>
   <auth><jwt><hs256Secret>$secret</hs256Secret><issuer>hub-bench</issuer><audience>campushub</audience></jwt></auth>
@@ -184,16 +195,21 @@ cat >"$work/hub.xml" <<EOF
   <logging><level>warning</level></logging>
 </hub>
 EOF
-# From the temp dir, so no relative default path reaches into the checkout.
-(cd "$work" && exec "${pin_server[@]}" "$HUBD" --config "$work/hub.xml") >"$work/hubd.log" 2>&1 &
-hubd_pid=$!
-pids+=("$hubd_pid")
-wait_for_file "$work/hubd.port" "$hubd_pid" "hubd"
-hub_port=$(tr -d '[:space:]' <"$work/hubd.port")
-token=$("$HUBCTL" token --config "$work/hub.xml" --sub 2023010001 --ttl 3600 | tail -n1)
+    # From its own dir, so no relative default path reaches into the checkout.
+    (cd "$dir" && exec "${pin_server[@]}" "$HUBD" --config "$dir/hub.xml") >"$dir/hubd.log" 2>&1 &
+    HUBD_PID[$name]=$!
+    pids+=("${HUBD_PID[$name]}")
+    wait_for_file "$dir/hubd.port" "${HUBD_PID[$name]}" "$name"
+    HUBD_URL[$name]=http://127.0.0.1:$(tr -d '[:space:]' <"$dir/hubd.port")
+}
+start_hubd hubd workers 16
+start_hubd hubd_loop loop "$LOOP_CONCURRENCY"
+hubd_pid=${HUBD_PID[hubd]}
+token=$("$HUBCTL" token --config "$work/hubd/hub.xml" --sub 2023010001 --ttl 3600 | tail -n1)
 auth="Authorization: Bearer $token"
 
-HUB=http://127.0.0.1:$hub_port
+HUB=${HUBD_URL[hubd]}
+HUB_LOOP=${HUBD_URL[hubd_loop]}
 CATALOG_PATH="/api/v1/catalog/services?category=undergraduate"
 OP_PATH="/api/v1/systems/student_affairs/operations/get_student"
 OP_BODY='{"student_id":"2023010001"}'
@@ -258,6 +274,9 @@ cmp -s <(curl -fsS -H "$auth" "$NGX$CATALOG_PATH") "$work/www/services.json" ||
     die "nginx does not serve the catalogue JSON"
 hub_op=$(curl -fsS -H "$auth" -H 'Content-Type: application/json' -d "$OP_BODY" "$HUB$OP_PATH") ||
     die "hubd get_student failed: $hub_op"
+loop_op=$(curl -fsS -H "$auth" -H 'Content-Type: application/json' -d "$OP_BODY" "$HUB_LOOP$OP_PATH") ||
+    die "hubd_loop get_student failed: $loop_op"
+[ "$hub_op" = "$loop_op" ] || die "the two hubd instances answer differently: $hub_op / $loop_op"
 ngx_op=$(curl -fsS -H "$auth" -H 'Content-Type: application/json' -d "$OP_BODY" "$NGX$OP_PATH") ||
     die "nginx proxy_pass failed"
 [ "$hub_op" = "$ngx_op" ] || die "hub and nginx answer differently: $hub_op / $ngx_op"
@@ -312,18 +331,20 @@ verdict() { awk -v r="$1" -v t="$2" -v dir="$3" 'BEGIN { ok = dir == "min" ? (r 
 load_at_start=$(cut -d' ' -f1 /proc/loadavg)
 awk -v l="$load_at_start" 'BEGIN { exit !(l > 1.0) }' &&
     say "WARNING: load average $load_at_start before the run: other work on this machine skews the numbers"
-say "hubd :$hub_port (pid $hubd_pid), nginx :$nginx_port, simulator :$sim_port; pinning: $([ "$PIN" = 1 ] && echo 'wrk on CPU 1, servers on CPU 0' || echo none)"
+say "hubd $HUB (pid $hubd_pid), hubd_loop $HUB_LOOP (pid ${HUBD_PID[hubd_loop]}), nginx :$nginx_port, simulator :$sim_port; pinning: $([ "$PIN" = 1 ] && echo 'wrk on CPU 1, servers on CPU 0' || echo none)"
 say "1. catalogue query against a static file"
 run hub_catalog "$HUB$CATALOG_PATH" "$hubd_pid" -- -H "$auth"
 run nginx_static "$NGX$CATALOG_PATH" $(nginx_procs) -- -H "$auth"
-say "2. plugin operation (execution $EXECUTION) against proxy_pass to the simulator (CPU per request includes the simulator)"
+say "2. plugin operation against proxy_pass to the simulator (CPU per request includes the simulator)"
 run hub_plugin "$HUB$OP_PATH" "$hubd_pid" "$sim_pid" -- -H "$auth" -s "$work/post.lua"
 run nginx_proxy "$NGX$OP_PATH" $(nginx_procs) "$sim_pid" -- -H "$auth" -s "$work/post.lua"
+run hub_loop "$HUB_LOOP$OP_PATH" "${HUBD_PID[hubd_loop]}" "$sim_pid" -- -H "$auth" -s "$work/post.lua"
 
 if [ "${QUICK:-0}" = 1 ]; then
-    printf 'QUICK: catalogue %sx nginx; plugin call %sx nginx req/s, p99 %sx\n' \
+    printf 'QUICK: catalogue %sx nginx; plugin call %sx nginx req/s, p99 %sx; on the loops %sx, p99 %sx\n' \
         "$(ratio "${RPS[hub_catalog]}" "${RPS[nginx_static]}")" "$(ratio "${RPS[hub_plugin]}" "${RPS[nginx_proxy]}")" \
-        "$(ratio "${P99[hub_plugin]}" "${P99[nginx_proxy]}")"
+        "$(ratio "${P99[hub_plugin]}" "${P99[nginx_proxy]}")" "$(ratio "${RPS[hub_loop]}" "${RPS[nginx_proxy]}")" \
+        "$(ratio "${P99[hub_loop]}" "${P99[nginx_proxy]}")"
     exit 0
 fi
 
@@ -382,7 +403,7 @@ LUA
         -H "$auth" -s "$work/$name.lua" "$HUB$OP_PATH" >"$work/$name.wrk"
     wait "$sampler" 2>/dev/null || true
     O_RSS_AFTER=$(rss_kib "$hubd_pid")
-    kill -0 "$hubd_pid" 2>/dev/null || die "hubd died under overload; see $work/hubd.log"
+    kill -0 "$hubd_pid" 2>/dev/null || die "hubd died under overload; see its hubd.log under $work"
     read -r O_RPS O_P50 O_P99 O_N _ _ < <(parse_wrk "$work/$name.wrk")
     statuses=$(sed -n 's/^statuses: *//p' "$work/$name.wrk")
     O_TIMEOUTS=$(sed -n 's/^timeouts: *//p' "$work/$name.wrk")
@@ -426,16 +447,36 @@ line3b=$O_LINE
 # Queued requests wait at most (16 + 64) / 16 slow answers; 4x that is generous.
 ok3b=$(awk -v p="$O_P99" -v t="$O_TIMEOUTS" -v shed="$O_SHED" -v f="$O_FLAT" -v ms="$SLOW_MS" \
     'BEGIN { print ((p < 4 * 5 * ms && t == 0 && shed > 0 && f == "yes") ? "yes" : "NO") }')
+
+# 3c. The same slow vendor system, the plugin on the event loops (hubd_loop): a
+# call waiting for the vendor is a parked fiber, not a thread, so up to
+# LOOP_CONCURRENCY wait at once and the hub answers LOOP_CONCURRENCY / SLOW_MS.
+loop_saturated=$((LOOP_CONCURRENCY * 1000 / SLOW_MS))
+loop_offered=$((2 * loop_saturated))
+say "3c. overload, vendor system +$SLOW_MS ms, plugin on the event loops: saturates at $loop_saturated req/s; $loop_offered req/s offered from $OVERLOAD_CONNECTIONS connections, ${SLOW_SECONDS}s"
+HUB_SAVED=$HUB
+HUB=$HUB_LOOP hubd_pid=${HUBD_PID[hubd_loop]}
+overload overload_loop "$loop_saturated" "$OVERLOAD_CONNECTIONS" "$SLOW_SECONDS"
+HUB=$HUB_SAVED hubd_pid=${HUBD_PID[hubd]}
+line3c=$O_LINE
+loop_threads=$(ls "/proc/${HUBD_PID[hubd_loop]}/task" | wc -l)
+workers_threads=$(ls "/proc/${HUBD_PID[hubd]}/task" | wc -l)
+# Served at least half the saturating rate (the simulator's own threads cap it),
+# excess shed, no timeouts, memory flat.
+ok3c=$(awk -v ok="$O_OK" -v s="$SLOW_SECONDS" -v sat="$loop_saturated" -v t="$O_TIMEOUTS" -v f="$O_FLAT" \
+    'BEGIN { print ((ok / s >= sat / 2 && t == 0 && f == "yes") ? "yes" : "NO") }')
 curl -fsS -o /dev/null -d '{"mode":"none"}' "http://127.0.0.1:$sim_port/admin/fail-mode" || true
 
 # --- report ------------------------------------------------------------------
 r1=$(ratio "${RPS[hub_catalog]}" "${RPS[nginx_static]}")
 r2=$(ratio "${RPS[hub_plugin]}" "${RPS[nginx_proxy]}")
 l2=$(ratio "${P99[hub_plugin]}" "${P99[nginx_proxy]}")
+r2l=$(ratio "${RPS[hub_loop]}" "${RPS[nginx_proxy]}")
+l2l=$(ratio "${P99[hub_loop]}" "${P99[nginx_proxy]}")
 echo
 echo "CampusHub API benchmark: wrk -t2 -c$CONNECTIONS -d$DURATION, keep-alive, loopback, $(nproc) CPUs, pinning $([ "$PIN" = 1 ] && echo 'wrk on CPU 1, servers on CPU 0' || echo none), load average at start $load_at_start"
 printf '%-14s %10s %9s %9s %12s %8s\n' "run" "req/s" "p50 ms" "p99 ms" "CPU us/req" "non-2xx"
-for n in hub_catalog nginx_static hub_plugin nginx_proxy; do
+for n in hub_catalog nginx_static hub_plugin nginx_proxy hub_loop; do
     printf '%-14s %10s %9s %9s %12s %8s\n' "$n" "${RPS[$n]}" "${P50[$n]}" "${P99[$n]}" "${CPU[$n]}" "${NON2XX[$n]}"
 done
 echo "(CPU us/req: the server's CPU time per answered request; for the plugin and proxy runs including the simulator's)"
@@ -443,7 +484,11 @@ echo
 printf '1. catalogue vs static file:  req/s %sx (target >= 0.5x: %s)\n' "$r1" "$(verdict "$r1" 0.5 min)"
 printf '2. plugin call vs proxy_pass: req/s %sx (target >= 0.7x: %s), p99 %sx (target <= 1.5x: %s)\n' \
     "$r2" "$(verdict "$r2" 0.7 min)" "$l2" "$(verdict "$l2" 1.5 max)"
+printf '   on the event loops:        req/s %sx (target >= 0.7x: %s), p99 %sx (target <= 1.5x: %s)\n' \
+    "$r2l" "$(verdict "$r2l" 0.7 min)" "$l2l" "$(verdict "$l2l" 1.5 max)"
 printf '3a. overload, CPU-bound, ~%s req/s offered (2x %s) from %s connections: serving, no timeouts, RSS flat: %s\n    %s\n' \
     "$offered" "$saturated" "$OVERLOAD_CONNECTIONS" "$ok3a" "$line3a"
 printf '3b. overload, vendor system +%s ms, ~%s req/s offered (2x %s): excess shed, no timeouts, RSS flat: %s\n    %s\n' \
     "$SLOW_MS" "$slow_offered" "$slow_saturated" "$ok3b" "$line3b"
+printf '3c. the same slow vendor, plugin on the event loops (concurrency %s), ~%s req/s offered (2x %s): served, no timeouts, RSS flat: %s\n    %s\n    threads: hubd_loop %s, hubd (16 workers) %s\n' \
+    "$LOOP_CONCURRENCY" "$loop_offered" "$loop_saturated" "$ok3c" "$line3c" "$loop_threads" "$workers_threads"

@@ -400,10 +400,15 @@ void PluginHost::load(const std::string& manifestPath) {
         slot->stats->name = b.manifest.name;
         slot->stats->failureThreshold = b.limits.failureThreshold;
         slot->stats->openFor = b.limits.openFor;
-        slot->pool = std::make_unique<WorkerPool>(b.manifest.name, b.limits.concurrency, b.limits.queue);
+        // On loops, a call holds no thread; the workers then only take what comes
+        // from elsewhere (flows, event delivery), so a few suffice.
+        std::size_t workers = b.limits.onEventLoop ? std::min<std::size_t>(b.limits.concurrency, 4) : b.limits.concurrency;
+        slot->pool = std::make_unique<WorkerPool>(b.manifest.name, workers, b.limits.queue);
         if (b.limits.onEventLoop) slot->gate = std::make_shared<LoopGate>(b.limits.concurrency, b.limits.queue);
-        logger().information("plugin %s %s loaded from %s (%z workers, timeout %s ms)", b.manifest.name,
-                             b.manifest.version, b.library, b.limits.concurrency,
+        logger().information("plugin %s %s loaded from %s (%s, timeout %s ms)", b.manifest.name,
+                             b.manifest.version, b.library,
+                             b.limits.onEventLoop ? std::to_string(b.limits.concurrency) + " calls on the event loops"
+                                                  : std::to_string(workers) + " workers",
                              std::to_string(b.limits.timeout.count()));
         std::lock_guard lock(mutex_);
         slots_.emplace(b.manifest.name, std::move(slot));

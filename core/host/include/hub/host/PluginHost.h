@@ -29,7 +29,8 @@ struct PluginLimits {
     /// runs there on a fiber, parked while its plugin waits for the vendor, instead
     /// of on a worker thread. Only for in-process plugins whose I/O all goes
     /// through the host's http_request and soap_call; concurrency and queue bound
-    /// the calls the same way.
+    /// the calls the same way. Calls from other threads (flows, event delivery)
+    /// still go to workers, at most 4 of them.
     bool onEventLoop = false;
 };
 
