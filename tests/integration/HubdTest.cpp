@@ -199,8 +199,10 @@ TEST_F(HubdTest, ListsLoadedSystems) {
     EXPECT_EQ(byName["student_affairs"]->getValue<std::string>("circuit"), "closed");
     EXPECT_EQ(byName["student_affairs"]->getArray("operations")->size(), 2u);
     EXPECT_EQ(byName["student_affairs"]->getValue<std::string>("isolation"), "inproc");
+    EXPECT_EQ(byName["student_affairs"]->getValue<std::string>("execution"), "loop");
     ASSERT_TRUE(byName.count("crashy"));
     EXPECT_EQ(byName["crashy"]->getValue<std::string>("isolation"), "process");
+    EXPECT_EQ(byName["crashy"]->getValue<std::string>("execution"), "workers");
 }
 
 TEST_F(HubdTest, FetchesAStudentThroughThePluginFromTheVendorSystem) {

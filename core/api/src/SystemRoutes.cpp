@@ -133,6 +133,7 @@ void addSystemRoutes(Router& router, host::PluginHost& plugins, store::AuditLog*
             text("vendor", s.vendor);
             text("description", s.description);
             text("isolation", s.isolation);
+            text("execution", s.execution);
             text("health_detail", s.healthDetail);
             text("circuit", s.circuit);
             out += ",\"calls\":" + std::to_string(s.calls);

@@ -670,6 +670,7 @@ std::vector<PluginHost::Status> PluginHost::list() const {
         st.vendor = m.vendor;
         st.description = m.description;
         st.isolation = dynamic_cast<const ProcessPlugin*>(plugin.get()) ? "process" : "inproc";
+        st.execution = s->gate ? "loop" : "workers";
         st.operations = m.operations;
         st.active = s->pool->active() + (s->gate ? s->gate->active() : 0);
         st.queued = s->pool->queued() + (s->gate ? s->gate->queued() : 0);

@@ -93,6 +93,7 @@ public:
         std::string vendor;
         std::string description;
         std::string isolation;
+        std::string execution;  ///< "workers" or "loop"
         std::string status;  ///< "up", "degraded" or "down"
         std::vector<Manifest::Operation> operations;
         std::size_t active = 0;
