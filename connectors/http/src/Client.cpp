@@ -110,6 +110,42 @@ Poco::URI checkedUri(std::string_view url) {
     return uri;
 }
 
+// On a Loop's fiber: parks it until the operation that start(done) begins on
+// the loop calls done(error), or until the deadline, when cancel() stops the
+// operation. Two handlers, the operation's and the deadline's; the fiber goes
+// on when both have run, so neither can touch this frame after it is gone.
+// Returns the operation's error, timed_out, or operation_aborted when the loop
+// is going away.
+template <class Executor, class Start, class Cancel>
+error_code parkFiber(const Executor& executor, Clock::time_point deadline, Start start, Cancel cancel) {
+    Loop::Fiber* self = Loop::running();
+    if (!self || Loop::aborted(self)) return asio::error::operation_aborted;
+    if (Clock::now() >= deadline) return asio::error::timed_out;
+    asio::steady_timer timer(executor, deadline);
+    int pending = 2;
+    bool late = false;
+    error_code opError;
+    auto oneDone = [&] {
+        if (--pending == 0) Loop::resume(self);
+    };
+    start([&](error_code e) {
+        opError = e;
+        timer.cancel();
+        oneDone();
+    });
+    timer.async_wait([&](error_code e) {
+        if (!e) {
+            late = true;
+            cancel();
+        }
+        oneDone();
+    });
+    Loop::suspend();
+    if (Loop::aborted(self)) return asio::error::operation_aborted;
+    if (late) return asio::error::timed_out;
+    return opError;
+}
+
 // A TCP socket whose blocking reads and writes give up at a deadline. The socket is
 // non-blocking. On a plain thread every wait is one poll() for the time left, so a
 // request costs the send, a poll and a receive, with no thread or timer of its
@@ -226,44 +262,9 @@ private:
             ec);
     }
 
-    // Parks the fiber until the operation that start() begins on this loop calls
-    // its done(error), or the deadline passes (which cancels it). Two handlers,
-    // the operation's and the deadline's; the fiber goes on when both have run,
-    // so neither can touch this frame after it is gone.
     template <class Start>
     bool parkOnLoop(Start start, error_code& ec) {
-        Loop::Fiber* self = Loop::running();
-        if (!self || Loop::aborted(self)) {
-            ec = asio::error::operation_aborted;
-            return false;
-        }
-        if (Clock::now() >= deadline_) {
-            ec = asio::error::timed_out;
-            return false;
-        }
-        asio::steady_timer timer(socket_.get_executor(), deadline_);
-        int pending = 2;
-        bool late = false;
-        error_code opError;
-        auto oneDone = [&] {
-            if (--pending == 0) Loop::resume(self);
-        };
-        start([&](error_code e) {
-            opError = e;
-            timer.cancel();
-            oneDone();
-        });
-        timer.async_wait([&](error_code e) {
-            if (!e) {
-                late = true;
-                socket_.cancel();
-            }
-            oneDone();
-        });
-        Loop::suspend();
-        if (Loop::aborted(self)) ec = asio::error::operation_aborted;
-        else if (late) ec = asio::error::timed_out;
-        else ec = opError;
+        ec = parkFiber(socket_.get_executor(), deadline_, std::move(start), [this] { socket_.cancel(); });
         return !ec;
     }
 
@@ -404,30 +405,19 @@ struct Client::Impl {
             return out;
         }
         asio::ip::tcp::resolver resolver(loop->context());
-        asio::steady_timer timer(loop->context(), deadline);
-        Loop::Fiber* self = Loop::running();
-        int pending = 2;
-        bool late = false;
-        auto oneDone = [&] {
-            if (--pending == 0) Loop::resume(self);
-        };
-        resolver.async_resolve(uri.getHost(), std::to_string(uri.getPort()),
-                               [&](error_code e, const asio::ip::tcp::resolver::results_type& results) {
-                                   ec = e;
-                                   if (!e) keep(results);
-                                   timer.cancel();
-                                   oneDone();
-                               });
-        timer.async_wait([&](error_code e) {
-            if (!e) {
-                late = true;
-                resolver.cancel();
-            }
-            oneDone();
-        });
-        Loop::suspend();
-        if (Loop::aborted(self)) throw RequestError(Failure::Unavailable, origin + ": the event loop stopped");
-        if (late) throw RequestError(Failure::Timeout, "no address for " + origin + " in time");
+        ec = parkFiber(
+            loop->context().get_executor(), deadline,
+            [&](auto done) {
+                resolver.async_resolve(uri.getHost(), std::to_string(uri.getPort()),
+                                       [&, done](error_code e, const asio::ip::tcp::resolver::results_type& results) {
+                                           if (!e) keep(results);
+                                           done(e);
+                                       });
+            },
+            [&] { resolver.cancel(); });
+        if (ec == asio::error::operation_aborted)
+            throw RequestError(Failure::Unavailable, origin + ": the event loop stopped");
+        if (ec == asio::error::timed_out) throw RequestError(Failure::Timeout, "no address for " + origin + " in time");
         if (ec) throw RequestError(Failure::Unavailable, origin + ": cannot resolve: " + ec.message());
         return out;
     }

@@ -3,12 +3,19 @@
 // away under parked fibers. The client's waits on a loop are in ClientTest.
 #include "hub/http/Loop.h"
 
+#include <Poco/AutoPtr.h>
+#include <Poco/Channel.h>
+#include <Poco/Logger.h>
+#include <Poco/Message.h>
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
+#include <chrono>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -160,4 +167,50 @@ TEST(Loop, LocalStateLivesWithTheLoop) {
         EXPECT_FALSE(watch.expired());
     }
     EXPECT_TRUE(watch.expired());
+}
+
+namespace {
+
+class CollectingChannel : public Poco::Channel {
+public:
+    void log(const Poco::Message& message) override {
+        std::lock_guard lock(mutex_);
+        texts_.push_back(message.getText());
+    }
+    std::vector<std::string> texts() const {
+        std::lock_guard lock(mutex_);
+        return texts_;
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::vector<std::string> texts_;
+};
+
+}  // namespace
+
+// A fiber that computes for longer than slowRun without waiting held up every
+// connection of its loop: the operator is told which one.
+TEST(Loop, AFiberThatHoldsTheLoopIsNamed) {
+    Poco::AutoPtr<CollectingChannel> channel(new CollectingChannel);
+    auto& log = Poco::Logger::get("hub.http.loop");
+    Poco::AutoPtr<Poco::Channel> previous(log.getChannel(), true);
+    log.setChannel(channel);
+    asio::io_context io(1);
+    Loop::Options options;
+    options.slowRun = std::chrono::milliseconds(20);
+    {
+        Loop loop(io, options);
+        loop.spawn("hog", [] {
+            auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(60);
+            while (std::chrono::steady_clock::now() < until) {
+            }
+        });
+        loop.spawn("polite", [&] { yieldToLoop(io); });
+        io.run();
+    }
+    log.setChannel(previous);
+    auto texts = channel->texts();
+    ASSERT_EQ(texts.size(), 1u);  // and one a while, not one per slow run
+    EXPECT_NE(texts[0].find("'hog' held the event loop for"), std::string::npos) << texts[0];
 }

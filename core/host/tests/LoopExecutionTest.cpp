@@ -73,15 +73,6 @@ private:
     std::thread thread_;
 };
 
-std::string jsonString(const std::string& s) {
-    Poco::JSON::Object o;
-    o.set("s", s);
-    std::ostringstream out;
-    o.stringify(out);
-    std::string text = out.str();
-    return text.substr(5, text.size() - 6);
-}
-
 class LoopExecutionTest : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -109,8 +100,13 @@ protected:
     std::string soapInput(const std::string& path) {
         const std::string envelope =
             SoapTestServer::envelope(SoapTestServer::kNs11, "<r:Echo><r:id>2023010001</r:id></r:Echo>");
-        return "{\"endpoint\":" + jsonString(server_.url(path)) + ",\"action\":\"urn:test:Echo\",\"envelope\":" +
-               jsonString(envelope) + "}";
+        Poco::JSON::Object input;
+        input.set("endpoint", server_.url(path));
+        input.set("action", "urn:test:Echo");
+        input.set("envelope", envelope);
+        std::ostringstream out;
+        input.stringify(out);
+        return out.str();
     }
 
     /// A call's outcome, filled in by its completion.
