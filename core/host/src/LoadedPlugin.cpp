@@ -1,6 +1,8 @@
 #include "hub/host/LoadedPlugin.h"
 
+#include "hub/host/WorkerPool.h"
 #include "hub/http/Client.h"
+#include "hub/http/Loop.h"
 #include "hub/soap/Client.h"
 #include "hub/store/Database.h"
 
@@ -19,6 +21,9 @@
 
 #include <cstring>
 #include <ctime>
+#include <exception>
+#include <optional>
+#include <semaphore>
 #include <set>
 #include <sstream>
 
@@ -175,6 +180,38 @@ bool validUtf8(std::string_view s) {
     return true;
 }
 
+// On an event loop's fiber, runs fn (blocking work: SQLite may wait for a lock)
+// on the host's offload workers and parks the fiber meanwhile; elsewhere, or if
+// the offload queue is full, runs it in place. fn must not call back into the
+// plugin: the plugin is parked on its own thread.
+template <class Fn>
+auto offLoop(const PluginServices& services, Fn fn) -> decltype(fn()) {
+    http::Loop::Fiber* self = http::Loop::running();
+    if (!self || !services.offload) return fn();
+    struct State {
+        std::optional<decltype(fn())> result;
+        std::exception_ptr error;
+        std::binary_semaphore finished{0};
+    };
+    auto state = std::make_shared<State>();
+    bool queued = services.offload->trySubmit([state, self, &fn] {
+        try {
+            state->result.emplace(fn());
+        } catch (...) {
+            state->error = std::current_exception();
+        }
+        // Resumed first, released second: a fiber woken early by its loop going
+        // away waits for the release, so self is still alive here.
+        http::Loop::resumeLater(self);
+        state->finished.release();
+    });
+    if (!queued) return fn();
+    http::Loop::suspend();
+    if (http::Loop::aborted(self)) state->finished.acquire();  // fn may still use this frame
+    if (state->error) std::rethrow_exception(state->error);
+    return std::move(*state->result);
+}
+
 ch_status hostEmitEvent(ch_host* host, ch_buffer eventJson) {
     try {
         if (!host || !host->services.emitEvent) return CH_ERR_UNAVAILABLE;
@@ -184,7 +221,7 @@ ch_status hostEmitEvent(ch_host* host, ch_buffer eventJson) {
                 host->services.logger->warning("event refused: %s", problem);
             return CH_ERR_INVALID_ARGUMENT;
         }
-        int rc = host->services.emitEvent(host->name, json);
+        int rc = offLoop(host->services, [&] { return host->services.emitEvent(host->name, json); });
         return rc >= CH_OK && rc <= CH_ERR_INTERNAL ? static_cast<ch_status>(rc) : CH_ERR_INTERNAL;
     } catch (const std::exception& e) {
         if (host && host->services.logger) host->services.logger->error("event not emitted: %s", std::string(e.what()));
@@ -207,10 +244,13 @@ int hostKvGet(ch_host* host, ch_buffer key, ch_sink sink) {
     try {
         if (!host || !host->services.database || !validKey(view(key))) return 0;
         std::string k(view(key));
-        std::vector<Poco::Data::BLOB> values;
-        Poco::Data::Session session = host->services.database->session();
-        session << "SELECT value FROM host_plugin_kv WHERE plugin = ? AND key = ?", use(host->name), use(k),
-            into(values), now;
+        std::vector<Poco::Data::BLOB> values = offLoop(host->services, [&] {
+            std::vector<Poco::Data::BLOB> found;
+            Poco::Data::Session session = host->services.database->session();
+            session << "SELECT value FROM host_plugin_kv WHERE plugin = ? AND key = ?", use(host->name), use(k),
+                into(found), now;
+            return found;
+        });
         if (values.empty()) return 0;
         const auto& v = values.front();
         sink.fn(sink.ctx, CH_OK, v.rawContent() ? reinterpret_cast<const char*>(v.rawContent()) : "", v.size());
@@ -233,11 +273,14 @@ ch_status hostKvPut(ch_host* host, ch_buffer key, ch_buffer value) {
         std::string k(view(key));
         Poco::Data::BLOB blob(reinterpret_cast<const unsigned char*>(v.data()), v.size());
         Poco::Int64 updated = static_cast<Poco::Int64>(std::time(nullptr)) * 1000;
-        Poco::Data::Session session = host->services.database->session();
-        // One statement: a concurrent put of the same key cannot fail on the key.
-        session << "INSERT INTO host_plugin_kv(plugin, key, value, updated_at) VALUES (?, ?, ?, ?) "
-                   "ON CONFLICT(plugin, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            use(host->name), use(k), use(blob), use(updated), now;
+        offLoop(host->services, [&] {
+            Poco::Data::Session session = host->services.database->session();
+            // One statement: a concurrent put of the same key cannot fail on the key.
+            session << "INSERT INTO host_plugin_kv(plugin, key, value, updated_at) VALUES (?, ?, ?, ?) "
+                       "ON CONFLICT(plugin, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                use(host->name), use(k), use(blob), use(updated), now;
+            return 0;
+        });
         return CH_OK;
     } catch (const std::exception& e) {
         logStoreError(host, "kv_put", e);
@@ -253,8 +296,11 @@ ch_status hostKvDelete(ch_host* host, ch_buffer key) {
         if (!host || !host->services.database) return CH_ERR_UNAVAILABLE;
         if (!validKey(view(key))) return CH_ERR_INVALID_ARGUMENT;
         std::string k(view(key));
-        Poco::Data::Session session = host->services.database->session();
-        session << "DELETE FROM host_plugin_kv WHERE plugin = ? AND key = ?", use(host->name), use(k), now;
+        offLoop(host->services, [&] {
+            Poco::Data::Session session = host->services.database->session();
+            session << "DELETE FROM host_plugin_kv WHERE plugin = ? AND key = ?", use(host->name), use(k), now;
+            return 0;
+        });
         return CH_OK;  // deleting what is not there is not an error
     } catch (const std::exception& e) {
         logStoreError(host, "kv_delete", e);

@@ -334,7 +334,10 @@ PluginHost::Built PluginHost::build(const std::string& manifestPath, bool shadow
         if (c.has(prefix + ".config"))
             b.config = Poco::AutoPtr<Poco::Util::AbstractConfiguration>(c.createView(prefix + ".config"));
     }
+    if (b.limits.onEventLoop && !offload_ && (options_.database || options_.emitEvent))
+        offload_ = std::make_unique<WorkerPool>("host-offload", 2, 4096);
     PluginServices services;
+    services.offload = b.limits.onEventLoop ? offload_.get() : nullptr;
     services.config = b.config.get();
     services.http = options_.http;
     services.logger = &Poco::Logger::get("hub.plugin." + manifest.name);

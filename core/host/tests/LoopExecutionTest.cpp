@@ -25,6 +25,7 @@
 #include "hub/http/Client.h"
 #include "hub/http/Loop.h"
 #include "hub/soap/Client.h"
+#include "hub/store/Database.h"
 
 namespace fs = std::filesystem;
 namespace asio = boost::asio;
@@ -82,7 +83,7 @@ protected:
         fs::copy(std::string(TEST_PLUGINS_DIR) + "/services", dir_ + "/services", fs::copy_options::recursive);
     }
 
-    std::unique_ptr<PluginHost> makeHost(const std::string& pluginXml) {
+    std::unique_ptr<PluginHost> makeHost(const std::string& pluginXml, hub::store::Database* database = nullptr) {
         std::istringstream in("<plugins><plugin name=\"services\">" + pluginXml + "</plugin></plugins>");
         config_ = new Poco::Util::XMLConfiguration(in);
         PluginHost::Options o;
@@ -90,6 +91,7 @@ protected:
         o.config = config_;
         o.http = &http_;
         o.soap = &soap_;
+        o.database = database;
         o.process.workerExecutable = HUB_PLUGIN_WORKER;
         o.process.logLevel = "warning";
         auto host = std::make_unique<PluginHost>(o);
@@ -115,6 +117,16 @@ protected:
         std::thread::id thread;
         std::chrono::steady_clock::time_point at;
     };
+
+    /// Submits operation op with input from the caller's thread.
+    PluginHost::Submit submitOp(PluginHost& host, const std::string& op, const std::string& input, Outcome& out) {
+        return host.submit("services", op, input, Caller{"2023010001", {"student"}, ""}, Clock::now() + 20s,
+                           [&out](CallResult r) {
+                               out.thread = std::this_thread::get_id();
+                               out.at = std::chrono::steady_clock::now();
+                               out.result.set_value(std::move(r));
+                           });
+    }
 
     /// Submits a SOAP call to path from the caller's thread.
     PluginHost::Submit submit(PluginHost& host, const std::string& path, Outcome& out,
@@ -235,4 +247,37 @@ TEST_F(LoopExecutionTest, BadExecutionSettingsAreRefused) {
     host = makeHost("<execution>workers</execution>");
     EXPECT_TRUE(host->has("services"));
     EXPECT_FALSE(host->limits("services").onEventLoop);
+}
+
+// kv_put on a loop while another connection holds SQLite's write lock: the
+// statement waits on the host's offload workers, the fiber is parked, and the
+// loop goes on serving; once the lock is released the put completes.
+TEST_F(LoopExecutionTest, KeyValueWorkWaitsOffTheLoop) {
+    hub::store::Database database({root_.path() + "/hub.db"});
+    auto host = makeHost("<execution>loop</execution>", &database);
+    ASSERT_TRUE(host->has("services"));
+    LoopThread loop;
+    Poco::Data::Session lockHolder = database.session();
+    lockHolder << "BEGIN IMMEDIATE", Poco::Data::Keywords::now;
+
+    Outcome put, echo;
+    ASSERT_EQ(loop.run([&] { return submitOp(*host, "kv_put", R"({"key":"学号","value":"2023010001"})", put); }),
+              PluginHost::Submit::Accepted);
+    ASSERT_EQ(loop.run([&] { return submit(*host, "/echo", echo); }), PluginHost::Submit::Accepted);
+    auto putFuture = put.result.get_future();
+    EXPECT_EQ(echo.result.get_future().get().status, CH_OK);
+    EXPECT_EQ(putFuture.wait_for(0s), std::future_status::timeout) << "the put did not wait for the lock";
+
+    lockHolder << "ROLLBACK", Poco::Data::Keywords::now;
+    CallResult stored = putFuture.get();
+    ASSERT_EQ(stored.status, CH_OK) << stored.body;
+    EXPECT_NE(stored.body.find("\"status\":0"), std::string::npos) << stored.body;
+    EXPECT_EQ(put.thread, loop.id());  // answered on the loop, not on the offload worker
+
+    Outcome get;
+    ASSERT_EQ(loop.run([&] { return submitOp(*host, "kv_get", R"({"key":"学号"})", get); }),
+              PluginHost::Submit::Accepted);
+    CallResult read = get.result.get_future().get();
+    ASSERT_EQ(read.status, CH_OK) << read.body;
+    EXPECT_NE(read.body.find("2023010001"), std::string::npos) << read.body;
 }

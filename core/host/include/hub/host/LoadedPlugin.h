@@ -29,6 +29,8 @@ class Database;
 
 namespace hub::host {
 
+class WorkerPool;
+
 using Clock = std::chrono::steady_clock;
 
 /// Who a call is made for, as the API authenticated them.
@@ -70,6 +72,10 @@ struct PluginServices {
     store::Database* database = nullptr;
     /// soap_call.
     soap::Client* soap = nullptr;
+    /// Called on an event loop's fiber (execution "loop"), kv_* and emit_event run
+    /// their SQLite work here while the fiber is parked, so a statement waiting
+    /// for the database lock does not hold up the loop. Null: they run in place.
+    WorkerPool* offload = nullptr;
 };
 
 /// Limits of the key-value state a plugin keeps through kv_put.

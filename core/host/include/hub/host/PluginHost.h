@@ -173,6 +173,9 @@ private:
     mutable std::mutex mutex_;
     std::map<std::string, std::shared_ptr<Slot>, std::less<>> slots_;
     std::vector<Refusal> refusals_;
+    // kv_* and emit_event of calls on event loops run here (made with the first
+    // plugin of execution "loop", under reloadMutex_); outlives the slots.
+    std::unique_ptr<WorkerPool> offload_;
     std::mutex reloadMutex_;  // one load/reload/unload/rescan at a time
     std::mutex watchMutex_;
     std::condition_variable watchWake_;
