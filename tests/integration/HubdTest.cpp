@@ -450,6 +450,26 @@ TEST_F(HubdTest, SigtermLetsInFlightCallsFinishAndAuditSurvivesRestart) {
     EXPECT_EQ(call("student_affairs", "get_student", R"({"student_id":"2023010001"})").status, 200);
 }
 
+// SIGTERM while calls on the event loops wait for a slow vendor: hubd stops
+// accepting, the loops keep running until those calls are answered, then it exits.
+TEST_F(HubdTest, SigtermLetsCallsParkedOnTheLoopsFinish) {
+    ASSERT_EQ(httpRequest("POST", sim_->url("/admin/fail-mode"), R"({"mode":"slow","delay_ms":1000})").status, 200);
+    std::vector<std::future<hub::test::HttpResponse>> parked;
+    for (int i = 0; i < 4; ++i)
+        parked.push_back(std::async(std::launch::async, [] {
+            return call("student_affairs", "get_student", R"({"student_id":"2023010001"})");
+        }));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    hubd_->process().signal(SIGTERM);
+    for (auto& f : parked) {
+        auto r = f.get();
+        EXPECT_EQ(r.status, 200) << r.body;
+    }
+    auto code = hubd_->process().wait(std::chrono::seconds(15));
+    ASSERT_TRUE(code.has_value());
+    EXPECT_EQ(*code, 0) << hubd_->process().output();
+}
+
 // --daemon: the parent returns at once, the daemon writes its pid file, serves,
 // and stops cleanly on SIGTERM (removing the pid file). Paths are absolute, as
 // a daemon's working directory is /.
