@@ -143,3 +143,71 @@ TEST(AuditLog, GroupsRecordsIntoOneCommitPerInterval) {
     s << "SELECT count(*) FROM audit_calls", into(total), now;
     EXPECT_EQ(total, 11);
 }
+
+TEST(AuditLog, StoresEveryFieldAsGiven) {
+    TempDb tmp;
+    Database db({tmp.path});
+    {
+        hub::store::AuditLog audit(db);
+        hub::store::AuditRecord r;
+        r.at = "2026-11-28T08:00:00.123Z";
+        r.subject = "张三";
+        r.actingFor = "portal-backend";
+        r.system = "学生事务";
+        r.operation = "enrolment_certificate";
+        r.outcome = "ok";
+        r.httpStatus = 201;
+        r.durationUs = 123456789012;
+        r.requestId = "hub-42";
+        audit.record(r);
+        audit.flush();
+        EXPECT_EQ(audit.written(), 1u);
+    }
+    std::string at, subject, actingFor, system, operation, outcome, requestId;
+    int status = 0;
+    Poco::Int64 duration = 0;
+    auto s = db.session();
+    s << "SELECT at, subject, acting_for, system, operation, outcome, http_status, duration_us, request_id"
+         " FROM audit_calls",
+        into(at), into(subject), into(actingFor), into(system), into(operation), into(outcome), into(status),
+        into(duration), into(requestId), now;
+    EXPECT_EQ(at, "2026-11-28T08:00:00.123Z");
+    EXPECT_EQ(subject, "张三");
+    EXPECT_EQ(actingFor, "portal-backend");
+    EXPECT_EQ(system, "学生事务");
+    EXPECT_EQ(operation, "enrolment_certificate");
+    EXPECT_EQ(outcome, "ok");
+    EXPECT_EQ(status, 201);
+    EXPECT_EQ(duration, 123456789012);
+    EXPECT_EQ(requestId, "hub-42");
+}
+
+// A batch the database refuses halfway is rolled back whole and counted as
+// dropped; what was stored before stays, and later batches are written.
+TEST(AuditLog, AFailedBatchIsRolledBackWhole) {
+    TempDb tmp;
+    Database db({tmp.path});
+    hub::store::AuditLog audit(db, 100000, std::chrono::seconds(30));
+    auto record = [&](const std::string& id) {
+        hub::store::AuditRecord r;
+        r.requestId = id;
+        audit.record(r);
+    };
+    record("before");
+    audit.flush();
+    auto s = db.session();
+    s << "CREATE TRIGGER refuse BEFORE INSERT ON audit_calls WHEN NEW.request_id = 'bad'"
+         " BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        now;
+    for (const char* id : {"a", "bad", "c"}) record(id);
+    audit.flush();
+    EXPECT_EQ(audit.written(), 1u);
+    EXPECT_EQ(audit.dropped(), 3u);
+    s << "DROP TRIGGER refuse", now;
+    record("after");
+    audit.flush();
+    EXPECT_EQ(audit.written(), 2u);
+    std::vector<std::string> ids;
+    s << "SELECT request_id FROM audit_calls ORDER BY id", into(ids), now;
+    EXPECT_EQ(ids, (std::vector<std::string>{"before", "after"}));
+}
