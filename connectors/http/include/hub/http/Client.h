@@ -32,6 +32,10 @@ private:
 /// HTTP/1.1 client for vendor systems, on Boost.Beast, with keep-alive connection
 /// pools per origin (scheme, host, port). Thread-safe; a request holds one
 /// pooled connection for its duration and no lock while on the network.
+/// Called on a hub::http::Loop's fiber, a request parks the fiber while it waits
+/// (the loop runs other work) and uses that loop's own pool of connections;
+/// anywhere else it blocks the calling thread. Destroy it only when no request
+/// runs; its idle connections on loops close with it.
 class Client {
 public:
     struct Options {
