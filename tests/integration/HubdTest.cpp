@@ -152,6 +152,20 @@ protected:
                            bearer(student));
     }
 
+    /// Puts the simulator in slow mode and starts count get_student calls, each
+    /// from its own thread; they wait for the vendor on hubd's event loops.
+    static std::vector<std::future<hub::test::HttpResponse>> callsToASlowVendor(int delayMs, int count) {
+        auto mode = httpRequest("POST", sim_->url("/admin/fail-mode"),
+                                R"({"mode":"slow","delay_ms":)" + std::to_string(delayMs) + "}");
+        EXPECT_EQ(mode.status, 200) << mode.body;
+        std::vector<std::future<hub::test::HttpResponse>> calls;
+        for (int i = 0; i < count; ++i)
+            calls.push_back(std::async(std::launch::async, [] {
+                return call("student_affairs", "get_student", R"({"student_id":"2023010001"})");
+            }));
+        return calls;
+    }
+
     static hub::test::HttpResponse get(const std::string& path, const std::string& subject = "2023010001") {
         return httpRequest("GET", hubd_->url(path), "", bearer(token(subject)));
     }
@@ -282,12 +296,7 @@ TEST_F(HubdTest, SlowPluginTimesOutWithoutBlockingOthers) {
 // fiber parked on an I/O thread's event loop. Eight of them waiting for a slow
 // vendor hold neither a thread nor the loops, which answer other requests.
 TEST_F(HubdTest, CallsWaitingForASlowVendorParkOnTheEventLoops) {
-    ASSERT_EQ(httpRequest("POST", sim_->url("/admin/fail-mode"), R"({"mode":"slow","delay_ms":1500})").status, 200);
-    std::vector<std::future<hub::test::HttpResponse>> slow;
-    for (int i = 0; i < 8; ++i)
-        slow.push_back(std::async(std::launch::async, [] {
-            return call("student_affairs", "get_student", R"({"student_id":"2023010001"})");
-        }));
+    auto slow = callsToASlowVendor(1500, 8);
     // All eight in flight at the plugin, none queued.
     int active = 0;
     for (int tries = 0; tries < 100 && active < 8; ++tries) {
@@ -453,12 +462,7 @@ TEST_F(HubdTest, SigtermLetsInFlightCallsFinishAndAuditSurvivesRestart) {
 // SIGTERM while calls on the event loops wait for a slow vendor: hubd stops
 // accepting, the loops keep running until those calls are answered, then it exits.
 TEST_F(HubdTest, SigtermLetsCallsParkedOnTheLoopsFinish) {
-    ASSERT_EQ(httpRequest("POST", sim_->url("/admin/fail-mode"), R"({"mode":"slow","delay_ms":1000})").status, 200);
-    std::vector<std::future<hub::test::HttpResponse>> parked;
-    for (int i = 0; i < 4; ++i)
-        parked.push_back(std::async(std::launch::async, [] {
-            return call("student_affairs", "get_student", R"({"student_id":"2023010001"})");
-        }));
+    auto parked = callsToASlowVendor(1000, 4);
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     hubd_->process().signal(SIGTERM);
     for (auto& f : parked) {
