@@ -1,5 +1,6 @@
 #include "hub/api/SystemRoutes.h"
 
+#include "hub/common/JsonCheck.h"
 #include "hub/host/PluginHost.h"
 #include "hub/store/AuditLog.h"
 
@@ -47,44 +48,7 @@ std::string errorDetail(const std::string& body) {
     return body.substr(0, 2048);
 }
 
-class SyntaxOnly : public Poco::JSON::Handler {
-public:
-    void reset() override {}
-    void startObject() override {}
-    void endObject() override {}
-    void startArray() override {}
-    void endArray() override {}
-    void key(const std::string&) override {}
-    void null() override {}
-    void value(int) override {}
-    void value(unsigned) override {}
-    void value(Poco::Int64) override {}
-    void value(Poco::UInt64) override {}
-    void value(const std::string&) override {}
-    void value(double) override {}
-    void value(bool) override {}
-};
-
-bool validJson(const std::string& text, std::string& error) {
-    // JSON text is UTF-8 (RFC 8259); the parser alone would let bad bytes through
-    // to plugins and vendor systems.
-    if (!isValidUtf8(text)) {
-        error = "not valid UTF-8";
-        return false;
-    }
-    try {
-        // Checked, not built: a handler that keeps nothing spares the whole DOM.
-        thread_local Poco::JSON::Parser parser(new SyntaxOnly);
-        parser.reset();
-        parser.parse(text);
-        return true;
-    } catch (const Poco::Exception& e) {
-        error = e.message();
-    } catch (const std::exception& e) {
-        error = e.what();
-    }
-    return false;
-}
+bool validJson(const std::string& text, std::string& error) { return json::isValidJson(text, &error); }
 
 std::string slug(std::string_view s) {
     std::string out(kProblemBase);

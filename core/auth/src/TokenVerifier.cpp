@@ -20,6 +20,8 @@
 #include <Poco/String.h>
 #include <Poco/Util/AbstractConfiguration.h>
 
+#include <openssl/evp.h>
+
 #include <cmath>
 #include <limits>
 #include <mutex>
@@ -43,6 +45,30 @@ public:
 
     Sha256Engine() : Poco::Crypto::DigestEngine("SHA256") {}
 };
+
+// The cache key: SHA-256 of the token. OpenSSL's EVP directly, with the digest
+// fetched once: Poco's DigestEngine looks SHA-256 up by name and makes a new
+// context on every reset, which cost more than hashing a token.
+std::string tokenDigest(std::string_view token)
+{
+    struct Context
+    {
+        EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+        EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+        ~Context()
+        {
+            EVP_MD_CTX_free(ctx);
+            EVP_MD_free(md);
+        }
+    };
+    thread_local Context c;
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    if (!c.md || !c.ctx || EVP_DigestInit_ex(c.ctx, c.md, nullptr) != 1 ||
+        EVP_DigestUpdate(c.ctx, token.data(), token.size()) != 1 || EVP_DigestFinal_ex(c.ctx, out, &length) != 1)
+        throw Poco::SystemException("SHA-256 is not available from OpenSSL");
+    return std::string(reinterpret_cast<const char*>(out), length);
+}
 
 constexpr std::size_t kMinHs256SecretBytes = 32; // RFC 7518 3.2: at least the hash size
 constexpr std::size_t kMaxHeaderSegmentBytes = 1024; // a JOSE header is tiny; parsed before the signature
@@ -299,12 +325,7 @@ VerifyResult TokenVerifier::Impl::verify(std::string_view token, const Poco::Tim
     std::string key;
     if (options.cacheSize > 0)
     {
-        // One engine per thread: making one (an OpenSSL context and a digest lookup)
-        // cost more than hashing the token; digest() leaves it reset for the next.
-        thread_local Sha256Engine sha;
-        sha.update(token.data(), token.size());
-        const Poco::DigestEngine::Digest& digest = sha.digest();
-        key.assign(digest.begin(), digest.end());
+        key = tokenDigest(token);
         std::lock_guard<std::mutex> lock(cacheMutex);
         auto it = cache.find(key);
         if (it != cache.end())
