@@ -18,7 +18,6 @@ namespace hub::api {
 namespace http = boost::beast::http;
 
 using BeastRequest = http::request<http::string_body>;
-using BeastResponse = http::response<http::string_body>;
 
 /// Who is calling, as the authenticator established it.
 struct Principal {
