@@ -4,22 +4,22 @@
 
 #include <Poco/Exception.h>
 #include <Poco/NumberParser.h>
-#include <Poco/String.h>
 #include <Poco/URI.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/span_body.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <array>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -50,18 +50,25 @@ bool isToken(std::string_view s) {
     return true;
 }
 
+bool equalsIgnoringCase(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(a[i])) != b[i]) return false;
+    return true;
+}
+
 // Framing and connection management are the client's: a plugin that set them
 // could split one request into two on a kept-alive connection (smuggling).
 bool reservedHeader(std::string_view name) {
-    for (const char* h : {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "host",
-                          "proxy-connection", "trailer"})
-        if (Poco::icompare(std::string(name), h) == 0) return true;
+    for (std::string_view h : {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te",
+                               "host", "proxy-connection", "trailer"})
+        if (equalsIgnoringCase(name, h)) return true;
     return false;
 }
 
-using OutRequest = bhttp::request<bhttp::span_body<const char>>;
-
-void applyHeaders(OutRequest& request, std::string_view headers) {
+// Appends the plugin's header lines ("Name: value\r\n"...) to the request's head,
+// checked, and without the ones the client owns.
+void appendHeaders(std::string& out, std::string_view headers) {
     while (!headers.empty()) {
         auto end = headers.find("\r\n");
         std::string_view line = headers.substr(0, end);
@@ -75,7 +82,10 @@ void applyHeaders(OutRequest& request, std::string_view headers) {
         if (reservedHeader(line.substr(0, colon))) continue;
         std::string_view value = line.substr(colon + 1);
         while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-        request.set(beast::string_view(line.data(), colon), beast::string_view(value.data(), value.size()));
+        out.append(line.data(), colon);
+        out += ": ";
+        out.append(value);
+        out += "\r\n";
     }
 }
 
@@ -288,9 +298,10 @@ enum class Outcome { Done, Stale };
 // Writes the request and reads its answer (skipping interim 1xx answers).
 // Stale: the connection failed before a byte of the answer came back.
 template <class Stream>
-Outcome exchange(Stream& stream, Connection& c, const OutRequest& request, bool head, std::size_t maxBody,
-                 Response& result, bool& reusable, error_code& ec) {
-    bhttp::write(stream, request, ec);
+Outcome exchange(Stream& stream, Connection& c, const std::string& requestHead, std::string_view body, bool head,
+                 std::size_t maxBody, Response& result, bool& reusable, error_code& ec) {
+    asio::write(stream, std::array<asio::const_buffer, 2>{asio::buffer(requestHead), asio::buffer(body.data(), body.size())},
+                ec);
     if (ec) return Outcome::Stale;
     for (bool first = true;; first = false) {
         bhttp::response_parser<bhttp::string_body> parser;
@@ -474,17 +485,33 @@ Response Client::request(std::string_view method, std::string_view url, std::str
     std::string target = uri.getPathAndQuery();
     if (target.empty()) target = "/";
 
-    OutRequest request;
-    request.method_string(beast::string_view(method.data(), method.size()));
-    request.target(target);
-    request.version(11);
-    std::string hostHeader = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-    if (uri.getPort() != (https ? 443 : 80)) hostHeader += ":" + std::to_string(uri.getPort());
-    request.set(bhttp::field::host, hostHeader);
-    applyHeaders(request, headers);
-    request.body() = {body.data(), body.size()};
-    if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH")
-        request.content_length(body.size());
+    // The head is formatted here rather than by Beast's fields and serializer,
+    // which allocated per header; head and body go out in one gathered write.
+    std::string requestHead;
+    requestHead.reserve(128 + target.size() + headers.size());
+    requestHead.append(method);
+    requestHead += ' ';
+    requestHead += target;
+    requestHead += " HTTP/1.1\r\nHost: ";
+    if (host.find(':') != std::string::npos) {
+        requestHead += '[';
+        requestHead += host;
+        requestHead += ']';
+    } else {
+        requestHead += host;
+    }
+    if (uri.getPort() != (https ? 443 : 80)) {
+        requestHead += ':';
+        requestHead += std::to_string(uri.getPort());
+    }
+    requestHead += "\r\n";
+    appendHeaders(requestHead, headers);
+    if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
+        requestHead += "Content-Length: ";
+        requestHead += std::to_string(body.size());
+        requestHead += "\r\n";
+    }
+    requestHead += "\r\n";
     const bool head = method == "HEAD";
 
     // On a Loop's fiber the request parks the fiber instead of blocking the thread.
@@ -502,10 +529,10 @@ Response Client::request(std::string_view method, std::string_view url, std::str
         error_code ec;
         Outcome outcome =
             connection->tls
-                ? exchange(*connection->tls, *connection, request, head, impl_->options.maxResponseBytes, result,
-                           reusable, ec)
-                : exchange(connection->socket, *connection, request, head, impl_->options.maxResponseBytes, result,
-                           reusable, ec);
+                ? exchange(*connection->tls, *connection, requestHead, body, head, impl_->options.maxResponseBytes,
+                           result, reusable, ec)
+                : exchange(connection->socket, *connection, requestHead, body, head,
+                           impl_->options.maxResponseBytes, result, reusable, ec);
         if (!ec) {
             if (reusable) impl_->giveBack(loop, origin, std::move(connection));
             return result;

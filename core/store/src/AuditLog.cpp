@@ -4,13 +4,12 @@
 
 #include <Poco/Data/SQLite/Utility.h>
 #include <Poco/Data/Session.h>
-#include <Poco/DateTimeFormat.h>
-#include <Poco/DateTimeFormatter.h>
 #include <Poco/Logger.h>
-#include <Poco/Timestamp.h>
 
 #include <sqlite3.h>
 
+#include <cstdio>
+#include <ctime>
 #include <memory>
 #include <stdexcept>
 #include <vector>
@@ -83,9 +82,34 @@ AuditLog::~AuditLog() {
     writer_.join();
 }
 
+std::string AuditLog::formatTime(std::chrono::system_clock::time_point at) {
+    // The date and time of day change once a second: each thread keeps the last
+    // second's text and adds the microseconds (Poco's formatter, run per call,
+    // did the calendar arithmetic and a dozen appends every time).
+    using namespace std::chrono;
+    thread_local std::int64_t cachedSecond = -1;
+    thread_local char secondText[32];
+    const std::int64_t micros = duration_cast<microseconds>(at.time_since_epoch()).count();
+    std::int64_t second = micros / 1000000;
+    std::int64_t fraction = micros % 1000000;
+    if (fraction < 0) {
+        fraction += 1000000;
+        --second;
+    }
+    if (second != cachedSecond) {
+        std::time_t t = static_cast<std::time_t>(second);
+        std::tm utc{};
+        gmtime_r(&t, &utc);
+        std::strftime(secondText, sizeof secondText, "%Y-%m-%dT%H:%M:%S", &utc);
+        cachedSecond = second;
+    }
+    char out[48];
+    int n = std::snprintf(out, sizeof out, "%s.%06dZ", secondText, static_cast<int>(fraction));
+    return std::string(out, static_cast<std::size_t>(n));
+}
+
 void AuditLog::record(AuditRecord record) {
-    if (record.at.empty())
-        record.at = Poco::DateTimeFormatter::format(Poco::Timestamp(), "%Y-%m-%dT%H:%M:%s%z");
+    if (record.at.empty()) record.at = formatTime(std::chrono::system_clock::now());
     bool wake;
     {
         std::lock_guard lock(mutex_);

@@ -211,3 +211,26 @@ TEST(AuditLog, AFailedBatchIsRolledBackWhole) {
     s << "SELECT request_id FROM audit_calls ORDER BY id", into(ids), now;
     EXPECT_EQ(ids, (std::vector<std::string>{"before", "after"}));
 }
+
+#include <Poco/DateTimeFormatter.h>
+#include <Poco/Timestamp.h>
+
+#include <random>
+
+// record() fills `at` itself; it must read exactly as Poco's "%Y-%m-%dT%H:%M:%s%z"
+// (what earlier versions stored), across seconds, days, leap years and centuries.
+TEST(AuditLog, FormatsTimesAsPocosFormatterDid) {
+    using namespace std::chrono;
+    auto poco = [](std::int64_t micros) {
+        return Poco::DateTimeFormatter::format(Poco::Timestamp(micros), "%Y-%m-%dT%H:%M:%s%z");
+    };
+    std::vector<std::int64_t> samples = {0, 999999, 1000000, 951782400000000 /* 2000-02-29 */,
+                                         4102444799999999 /* 2099-12-31T23:59:59.999999 */};
+    std::mt19937_64 random(42);
+    for (int i = 0; i < 2000; ++i) samples.push_back(static_cast<std::int64_t>(random() % 4102444800000000ULL));
+    // Consecutive times within one second and across the next, as record() sees them.
+    for (std::int64_t t = 1795852799999000; t < 1795852800002000; t += 250) samples.push_back(t);
+    for (std::int64_t micros : samples)
+        ASSERT_EQ(hub::store::AuditLog::formatTime(system_clock::time_point(microseconds(micros))), poco(micros))
+            << micros;
+}

@@ -51,6 +51,10 @@ public:
     std::uint64_t written() const;
     std::uint64_t dropped() const;
 
+    /// `at` as record() fills it: UTC, ISO 8601 with microseconds and a Z,
+    /// e.g. 2026-11-28T08:00:00.123456Z.
+    static std::string formatTime(std::chrono::system_clock::time_point at);
+
 private:
     void run();
 
