@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # HTTP front end of hubd against nginx, side by side in one run on loopback
-# (issue 4, "Benchmark"). Run by hand, not by ctest; about 3 minutes.
+# (issue 4, "Benchmark"). Run by hand, not by ctest; about 6 minutes.
 #
 #   bench/api/run.sh [build-dir]
 #
@@ -26,6 +26,9 @@
 # Environment knobs:
 #   DURATION=10s      length of each measured wrk run
 #   WARMUP=2s         unmeasured run before each measured one
+#   ROUNDS=3          runs 1 and 2 are measured this many times, hub and nginx
+#                     taking turns, and each figure is the median of its rounds
+#                     (nginx's own p99 moves 2-3x between runs on a shared machine)
 #   OVERLOAD_SECONDS=15, OVERLOAD_CONNECTIONS=1024   (3a)
 #   SLOW_MS=50, SLOW_SECONDS=10                      (3b, 3c: simulator answers SLOW_MS late)
 #   PIN=1             taskset: load generator on CPU 1, servers and the simulator
@@ -46,6 +49,7 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(realpath -m "${1:-$repo/build-bench}")
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
+ROUNDS=${ROUNDS:-3}
 OVERLOAD_SECONDS=${OVERLOAD_SECONDS:-15}
 OVERLOAD_CONNECTIONS=${OVERLOAD_CONNECTIONS:-1024}
 SLOW_MS=${SLOW_MS:-50}
@@ -308,21 +312,30 @@ parse_wrk() {
 }
 
 # run NAME URL PIDS... -- WRK-ARGS... : warm up, measure, record CPU per request.
-declare -A RPS P50 P99 CPU NON2XX
+# Each call adds one round's figures to ALL_*; settle NAME takes their medians.
+declare -A RPS P50 P99 CPU NON2XX ALL_RPS ALL_P50 ALL_P99 ALL_CPU P99_RANGE
 run() {
     local name=$1 url=$2; shift 2
     local procs=()
     while [ "$1" != "--" ]; do procs+=("$1"); shift; done
     shift
     "${pin_load[@]}" wrk -t2 -c"$CONNECTIONS" -d"$WARMUP" "$@" "$url" >/dev/null
-    local before after
+    local before after cpu
     before=$(cpu_ticks "${procs[@]}")
     "${pin_load[@]}" wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "$url" >"$work/$name.wrk"
     after=$(cpu_ticks "${procs[@]}")
     read -r rps p50 p99 n bad err < <(parse_wrk "$work/$name.wrk")
-    RPS[$name]=$rps P50[$name]=$p50 P99[$name]=$p99 NON2XX[$name]=$((bad + err))
-    CPU[$name]=$(awk -v t=$((after - before)) -v hz="$TICKS" -v n="$n" 'BEGIN { printf "%.0f", n ? t / hz * 1e6 / n : 0 }')
-    say "  $name: $rps req/s, p50 $p50 ms, p99 $p99 ms, ${CPU[$name]} us CPU/request, $((bad + err)) non-2xx/errors"
+    cpu=$(awk -v t=$((after - before)) -v hz="$TICKS" -v n="$n" 'BEGIN { printf "%.0f", n ? t / hz * 1e6 / n : 0 }')
+    ALL_RPS[$name]+=" $rps" ALL_P50[$name]+=" $p50" ALL_P99[$name]+=" $p99" ALL_CPU[$name]+=" $cpu"
+    NON2XX[$name]=$((${NON2XX[$name]:-0} + bad + err))
+    say "  $name: $rps req/s, p50 $p50 ms, p99 $p99 ms, $cpu us CPU/request, $((bad + err)) non-2xx/errors"
+}
+median() { tr ' ' '\n' <<<"$1" | awk 'NF' | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+settle() {
+    local name=$1
+    RPS[$name]=$(median "${ALL_RPS[$name]}") P50[$name]=$(median "${ALL_P50[$name]}")
+    P99[$name]=$(median "${ALL_P99[$name]}") CPU[$name]=$(median "${ALL_CPU[$name]}")
+    P99_RANGE[$name]=$(tr ' ' '\n' <<<"${ALL_P99[$name]}" | awk 'NF' | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo "-" hi }')
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
@@ -332,13 +345,18 @@ load_at_start=$(cut -d' ' -f1 /proc/loadavg)
 awk -v l="$load_at_start" 'BEGIN { exit !(l > 1.0) }' &&
     say "WARNING: load average $load_at_start before the run: other work on this machine skews the numbers"
 say "hubd $HUB (pid $hubd_pid), hubd_loop $HUB_LOOP (pid ${HUBD_PID[hubd_loop]}), nginx :$nginx_port, simulator :$sim_port; pinning: $([ "$PIN" = 1 ] && echo 'wrk on CPU 1, servers on CPU 0' || echo none)"
-say "1. catalogue query against a static file"
-run hub_catalog "$HUB$CATALOG_PATH" "$hubd_pid" -- -H "$auth"
-run nginx_static "$NGX$CATALOG_PATH" $(nginx_procs) -- -H "$auth"
-say "2. plugin operation against proxy_pass to the simulator (CPU per request includes the simulator)"
-run hub_plugin "$HUB$OP_PATH" "$hubd_pid" "$sim_pid" -- -H "$auth" -s "$work/post.lua"
-run nginx_proxy "$NGX$OP_PATH" $(nginx_procs) "$sim_pid" -- -H "$auth" -s "$work/post.lua"
-run hub_loop "$HUB_LOOP$OP_PATH" "${HUBD_PID[hubd_loop]}" "$sim_pid" -- -H "$auth" -s "$work/post.lua"
+say "1. catalogue query against a static file ($ROUNDS rounds)"
+for ((round = 1; round <= ROUNDS; round++)); do
+    run hub_catalog "$HUB$CATALOG_PATH" "$hubd_pid" -- -H "$auth"
+    run nginx_static "$NGX$CATALOG_PATH" $(nginx_procs) -- -H "$auth"
+done
+say "2. plugin operation against proxy_pass to the simulator (CPU per request includes the simulator; $ROUNDS rounds)"
+for ((round = 1; round <= ROUNDS; round++)); do
+    run hub_plugin "$HUB$OP_PATH" "$hubd_pid" "$sim_pid" -- -H "$auth" -s "$work/post.lua"
+    run nginx_proxy "$NGX$OP_PATH" $(nginx_procs) "$sim_pid" -- -H "$auth" -s "$work/post.lua"
+    run hub_loop "$HUB_LOOP$OP_PATH" "${HUBD_PID[hubd_loop]}" "$sim_pid" -- -H "$auth" -s "$work/post.lua"
+done
+for n in hub_catalog nginx_static hub_plugin nginx_proxy hub_loop; do settle "$n"; done
 
 if [ "${QUICK:-0}" = 1 ]; then
     printf 'QUICK: catalogue %sx nginx; plugin call %sx nginx req/s, p99 %sx; on the loops %sx, p99 %sx\n' \
@@ -475,9 +493,10 @@ r2l=$(ratio "${RPS[hub_loop]}" "${RPS[nginx_proxy]}")
 l2l=$(ratio "${P99[hub_loop]}" "${P99[nginx_proxy]}")
 echo
 echo "CampusHub API benchmark: wrk -t2 -c$CONNECTIONS -d$DURATION, keep-alive, loopback, $(nproc) CPUs, pinning $([ "$PIN" = 1 ] && echo 'wrk on CPU 1, servers on CPU 0' || echo none), load average at start $load_at_start"
-printf '%-14s %10s %9s %9s %12s %8s\n' "run" "req/s" "p50 ms" "p99 ms" "CPU us/req" "non-2xx"
+echo "Medians of $ROUNDS rounds, hub and nginx taking turns; the p99 range is the lowest and highest round."
+printf '%-14s %10s %9s %9s %14s %12s %8s\n' "run" "req/s" "p50 ms" "p99 ms" "p99 range" "CPU us/req" "non-2xx"
 for n in hub_catalog nginx_static hub_plugin nginx_proxy hub_loop; do
-    printf '%-14s %10s %9s %9s %12s %8s\n' "$n" "${RPS[$n]}" "${P50[$n]}" "${P99[$n]}" "${CPU[$n]}" "${NON2XX[$n]}"
+    printf '%-14s %10s %9s %9s %14s %12s %8s\n' "$n" "${RPS[$n]}" "${P50[$n]}" "${P99[$n]}" "${P99_RANGE[$n]}" "${CPU[$n]}" "${NON2XX[$n]}"
 done
 echo "(CPU us/req: the server's CPU time per answered request; for the plugin and proxy runs including the simulator's)"
 echo
