@@ -233,6 +233,24 @@ TEST_P(HttpClient, SendsHeadersAndBody) {
     EXPECT_EQ(requests[0].substr(requests[0].size() - body.size()), body);
 }
 
+// The path and query go out as written, %2F and all; only what may not stand in
+// a request line is encoded; the fragment stays home.
+TEST_P(HttpClient, UrlsGoOutAsWritten) {
+    ScriptServer server(echoLoop);
+    Client client;
+    std::string origin = server.url("");
+    EXPECT_EQ(fetch(client, "GET", origin + "/a%2Fb?q=%E4%B8%AD&x=1#part", "", "", 2s).body,
+              "GET /a%2Fb?q=%E4%B8%AD&x=1 HTTP/1.1");
+    EXPECT_EQ(fetch(client, "GET", origin + "/{x}|\"^`", "", "", 2s).body, "GET /%7Bx%7D%7C%22%5E%60 HTTP/1.1");
+    EXPECT_EQ(fetch(client, "GET", origin, "", "", 2s).body, "GET / HTTP/1.1");
+    EXPECT_EQ(fetch(client, "GET", origin + "?only=query", "", "", 2s).body, "GET /?only=query HTTP/1.1");
+    EXPECT_EQ(fetch(client, "GET", "HTTP" + origin.substr(4) + "/upper", "", "", 2s).body, "GET /upper HTTP/1.1");
+    auto requests = server.requests();
+    ASSERT_EQ(requests.size(), 5u);
+    for (const auto& r : requests)
+        EXPECT_NE(r.find("\r\nHost: " + origin.substr(7) + "\r\n"), std::string::npos) << r;
+}
+
 TEST_P(HttpClient, PluginFramingHeadersAreReplaced) {
     ScriptServer server(echoLoop);
     Client client;
@@ -403,7 +421,10 @@ TEST_P(HttpClient, MalformedResponses) {
 TEST_P(HttpClient, BadRequests) {
     Client client;
     for (const char* url : {"ftp://127.0.0.1/", "127.0.0.1/x", "http:///x", "http://127.0.0.1:99999/",
-                            "http://127.0.0.1:x/", "http://user:pw@127.0.0.1/", "http://[::1/", "http://a b/"})
+                            "http://127.0.0.1:x/", "http://user:pw@127.0.0.1/", "http://[::1/", "http://a b/",
+                            "http://127.0.0.1:/", "http://:80/", "http://[::1]x/", "http://127.0.0.1/%zz",
+                            "http://127.0.0.1/a%4", "http://127.0.0.1:65536/", "http://127.0.0.1:0/",
+                            "http://exa\"mple/", "http://127.0.0.1:8\xc0/"})
         EXPECT_EQ(failureOf([&] { fetch(client, "GET", url, "", "", 1s); }), Failure::BadRequest) << url;
     ScriptServer server(echoLoop);
     EXPECT_EQ(failureOf([&] { fetch(client, "GET", server.url(), "X-A: a\nInjected: b\r\n", "", 1s); }),
