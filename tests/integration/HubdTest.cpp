@@ -430,6 +430,31 @@ TEST_F(HubdTest, CrashingPluginInAWorkerProcessGets503WhileOthersServe) {
     EXPECT_EQ(httpRequest("GET", hubd_->url("/healthz")).status, 200);
 }
 
+// Operators alert on audit records lost; /metrics counts what the writer did.
+TEST_F(HubdTest, MetricsCountAuditRecords) {
+    auto value = [](const std::string& text, const std::string& name) {
+        auto at = text.find("\n" + name + " ");
+        EXPECT_NE(at, std::string::npos) << name << " missing in\n" << text;
+        return at == std::string::npos ? -1.0 : std::stod(text.substr(at + name.size() + 2));
+    };
+    auto before = httpRequest("GET", hubd_->url("/metrics"));
+    ASSERT_EQ(before.status, 200);
+    double written = value(before.body, "hub_audit_records_written_total");
+    for (int i = 0; i < 5; ++i)
+        ASSERT_EQ(call("student_affairs", "get_student", R"({"student_id":"2023010001"})").status, 200);
+    // Written within the commit interval (50 ms); poll rather than guess.
+    double now = written;
+    for (int i = 0; i < 100 && now < written + 5; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        now = value(httpRequest("GET", hubd_->url("/metrics")).body, "hub_audit_records_written_total");
+    }
+    EXPECT_EQ(now, written + 5);
+    auto after = httpRequest("GET", hubd_->url("/metrics")).body;
+    EXPECT_EQ(value(after, "hub_audit_records_dropped_total"), 0);
+    EXPECT_GE(value(after, "hub_audit_queue_depth"), 0);
+    EXPECT_NE(after.find("# TYPE hub_audit_records_dropped_total counter"), std::string::npos) << after;
+}
+
 TEST_F(HubdTest, SigtermLetsInFlightCallsFinishAndAuditSurvivesRestart) {
     ASSERT_EQ(call("student_affairs", "get_student", R"({"student_id":"2023010001"})").status, 200);
     ASSERT_EQ(call("student_affairs", "get_student", R"({"student_id":"1999999999"})").status, 404);

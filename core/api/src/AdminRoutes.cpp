@@ -7,6 +7,7 @@
 #include "hub/host/WorkerPool.h"
 #include "hub/identity/IdentityDirectory.h"
 #include "hub/identity/Syncer.h"
+#include "hub/store/AuditLog.h"
 
 #include <Poco/Logger.h>
 #include <Poco/NumberParser.h>
@@ -311,6 +312,16 @@ void addAdminRoutes(Router& router, AdminServices s) {
             }
             metric(m, "hub_plugins_refused", "Plugins refused at load", "gauge",
                    static_cast<double>(s.plugins->refusals().size()));
+            if (s.audit) {
+                // A record dropped is a plugin call missing from the audit trail: alert on it.
+                metric(m, "hub_audit_records_written_total", "Audit records of plugin calls written", "counter",
+                       static_cast<double>(s.audit->written()));
+                metric(m, "hub_audit_records_dropped_total",
+                       "Audit records lost: the writer's queue was full or a batch failed", "counter",
+                       static_cast<double>(s.audit->dropped()));
+                metric(m, "hub_audit_queue_depth", "Audit records waiting for the writer", "gauge",
+                       static_cast<double>(s.audit->queued()));
+            }
             if (s.relay) {
                 auto e = s.relay->metrics();
                 metric(m, "hub_events_outbox_depth", "Events not yet settled by the slowest consumer", "gauge",

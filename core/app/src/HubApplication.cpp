@@ -460,6 +460,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         admin.plugins = plugins.get();
         admin.catalog = &catalogue;
         admin.blocking = &blocking;
+        admin.audit = &audit;
         admin.staticPerson = [&directory](const std::string& id) { return directory.json(id); };
         api::addAdminRoutes(router, admin);
 

@@ -142,6 +142,11 @@ std::uint64_t AuditLog::dropped() const {
     return dropped_;
 }
 
+std::size_t AuditLog::queued() const {
+    std::lock_guard lock(mutex_);
+    return queue_.size();
+}
+
 void AuditLog::run() {
     std::unique_lock lock(mutex_);
     for (;;) {

@@ -19,6 +19,9 @@ namespace hub::host {
 class PluginHost;
 class WorkerPool;
 }  // namespace hub::host
+namespace hub::store {
+class AuditLog;
+}
 
 namespace hub::api {
 
@@ -30,6 +33,7 @@ struct AdminServices {
     host::PluginHost* plugins = nullptr;
     catalog::Catalog* catalog = nullptr;
     host::WorkerPool* blocking = nullptr;               ///< For database and directory work.
+    store::AuditLog* audit = nullptr;                   ///< For its counters in /metrics.
     /// Persons from config (identity.static), as JSON, when not synced.
     std::function<std::optional<std::string>(const std::string& id)> staticPerson;
 };

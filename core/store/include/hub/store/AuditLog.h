@@ -49,7 +49,8 @@ public:
     void flush();
 
     std::uint64_t written() const;
-    std::uint64_t dropped() const;
+    std::uint64_t dropped() const;  ///< refused with the queue full, or lost with a failed batch
+    std::size_t queued() const;     ///< waiting for the writer
 
     /// `at` as record() fills it: UTC, ISO 8601 with microseconds and a Z,
     /// e.g. 2026-11-28T08:00:00.123456Z.
