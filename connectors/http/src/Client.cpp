@@ -2,12 +2,11 @@
 
 #include "hub/http/Loop.h"
 
-
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -135,6 +134,9 @@ ParsedUrl checkedUrl(std::string_view url) {
         if (hasPort) port = authority.substr(colon + 1);
     }
     if (host.empty()) throw RequestError(Failure::BadRequest, "URL needs a host");
+    // A colon belongs only in a bracketed IPv6 literal ("http://::1/" is not one).
+    if (authority.front() != '[' && host.find(':') != std::string_view::npos)
+        throw RequestError(Failure::BadRequest, "an IPv6 host must be in brackets");
     for (unsigned char c : host)
         if (c <= 0x20 || c >= 0x7F || std::strchr("\"<>\\^`{|}/?#[]", c))
             throw RequestError(Failure::BadRequest, "the URL's host holds a character it may not");

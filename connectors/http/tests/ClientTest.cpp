@@ -424,7 +424,7 @@ TEST_P(HttpClient, BadRequests) {
                             "http://127.0.0.1:x/", "http://user:pw@127.0.0.1/", "http://[::1/", "http://a b/",
                             "http://127.0.0.1:/", "http://:80/", "http://[::1]x/", "http://127.0.0.1/%zz",
                             "http://127.0.0.1/a%4", "http://127.0.0.1:65536/", "http://127.0.0.1:0/",
-                            "http://exa\"mple/", "http://127.0.0.1:8\xc0/"})
+                            "http://exa\"mple/", "http://127.0.0.1:8\xc0/", "http://::1/", "http://[::1]:0/"})
         EXPECT_EQ(failureOf([&] { fetch(client, "GET", url, "", "", 1s); }), Failure::BadRequest) << url;
     ScriptServer server(echoLoop);
     EXPECT_EQ(failureOf([&] { fetch(client, "GET", server.url(), "X-A: a\nInjected: b\r\n", "", 1s); }),

@@ -42,14 +42,15 @@ struct DepthOnly : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, DepthOnly> {
 };
 
 // Iterative: hostile nesting cannot exhaust a thread's (or a fiber's) stack.
-// Strict: no comments, trailing commas, NaN or text after the value.
-constexpr unsigned kFlags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
+// Strict: no comments, trailing commas, NaN or text after the value. Without
+// RapidJSON's own UTF-8 check: the whole text is checked before.
+constexpr unsigned kFlags = rapidjson::kParseIterativeFlag;
 
 }  // namespace
 
 bool isValidJson(std::string_view text, std::string* error) {
-    // RapidJSON checks UTF-8 only inside strings and lets some surrogate code
-    // points through; the text must be UTF-8 as a whole (RFC 8259 section 8.1).
+    // The text must be UTF-8 as a whole (RFC 8259 section 8.1), not only inside
+    // strings, which is all RapidJSON would check.
     if (!isValidUtf8(text)) {
         if (error) *error = "not valid UTF-8";
         return false;
