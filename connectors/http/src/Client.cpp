@@ -8,8 +8,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -347,6 +347,49 @@ struct Connection {
 
 enum class Outcome { Done, Stale };
 
+// Reads an answer straight into a Response: the header lines appended as they
+// come and the body likewise. Beast's response_parser kept every header in
+// basic_fields (an allocation each) for us to copy them out again; the framing
+// (Content-Length, chunked, up to EOF, the limits) is still basic_parser's.
+class ResponseReader : public bhttp::basic_parser<false> {
+public:
+    explicit ResponseReader(Response& out) : out_(out) {
+        out_.headers.clear();
+        out_.body.clear();
+    }
+    unsigned status() const { return status_; }
+
+private:
+    void on_request_impl(bhttp::verb, beast::string_view, beast::string_view, int, error_code&) override {}
+    void on_response_impl(int code, beast::string_view, int, error_code&) override {
+        status_ = static_cast<unsigned>(code);
+    }
+    void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value, error_code&) override {
+        out_.headers.append(name.data(), name.size());
+        out_.headers += ": ";
+        out_.headers.append(value.data(), value.size());
+        out_.headers += "\r\n";
+    }
+    void on_header_impl(error_code&) override {}
+    void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) override {
+        // Within body_limit: a longer Content-Length fails in read_header, before this.
+        if (length) out_.body.reserve(static_cast<std::size_t>(*length));
+    }
+    std::size_t on_body_impl(beast::string_view part, error_code&) override {
+        out_.body.append(part.data(), part.size());
+        return part.size();
+    }
+    void on_chunk_header_impl(std::uint64_t, beast::string_view, error_code&) override {}
+    std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view part, error_code&) override {
+        out_.body.append(part.data(), part.size());
+        return part.size();
+    }
+    void on_finish_impl(error_code&) override {}
+
+    Response& out_;
+    unsigned status_ = 0;
+};
+
 // Writes the request and reads its answer (skipping interim 1xx answers).
 // Stale: the connection failed before a byte of the answer came back.
 template <class Stream>
@@ -356,7 +399,7 @@ Outcome exchange(Stream& stream, Connection& c, const std::string& requestHead, 
                 ec);
     if (ec) return Outcome::Stale;
     for (bool first = true;; first = false) {
-        bhttp::response_parser<bhttp::string_body> parser;
+        ResponseReader parser(result);
         parser.header_limit(64 * 1024);
         parser.body_limit(maxBody);
         if (head) parser.skip(true);
@@ -369,19 +412,10 @@ Outcome exchange(Stream& stream, Connection& c, const std::string& requestHead, 
                                      ec == asio::error::eof);
             return nothing ? Outcome::Stale : Outcome::Done;
         }
-        auto& response = parser.get();
-        unsigned status = response.result_int();
+        unsigned status = parser.status();
         if (status >= 100 && status < 200 && status != 101) continue;
         result.status = static_cast<int>(status);
-        result.headers.clear();
-        for (const auto& field : response) {
-            result.headers.append(field.name_string().data(), field.name_string().size());
-            result.headers += ": ";
-            result.headers.append(field.value().data(), field.value().size());
-            result.headers += "\r\n";
-        }
-        result.body = std::move(response.body());
-        reusable = response.keep_alive() && !parser.need_eof() && c.buffer.size() == 0;
+        reusable = parser.keep_alive() && !parser.need_eof() && c.buffer.size() == 0;
         return Outcome::Done;
     }
 }
