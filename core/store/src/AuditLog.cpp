@@ -10,6 +10,7 @@
 
 #include <cstdio>
 #include <ctime>
+#include <iterator>
 #include <memory>
 #include <stdexcept>
 #include <vector>
@@ -160,7 +161,13 @@ void AuditLog::run() {
             return stopping_ || flushWaiters_ > 0 || queue_.size() >= batchRecords;
         });
         std::deque<AuditRecord> batch;
-        batch.swap(queue_);
+        if (queue_.size() <= batchRecords) {
+            batch.swap(queue_);
+        } else {  // behind: the oldest batchRecords now, the rest in the next turns
+            auto end = queue_.begin() + static_cast<std::ptrdiff_t>(batchRecords);
+            batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(end));
+            queue_.erase(queue_.begin(), end);
+        }
         writing_ = true;
         lock.unlock();
         try {

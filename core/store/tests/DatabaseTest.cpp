@@ -212,6 +212,36 @@ TEST(AuditLog, AFailedBatchIsRolledBackWhole) {
     EXPECT_EQ(ids, (std::vector<std::string>{"before", "after"}));
 }
 
+// However far behind the writer is, a transaction holds at most batchRecords
+// rows: a refused row loses only its own batch, and the chunks are the oldest
+// records first. (Long transactions kept a CPU and the write lock for ms.)
+TEST(AuditLog, AWriteHoldsAtMostBatchRecordsRows) {
+    TempDb tmp;
+    Database db({tmp.path});
+    auto s = db.session();
+    hub::store::AuditLog audit(db, 100000, std::chrono::seconds(30));
+    s << "CREATE TRIGGER refuse BEFORE INSERT ON audit_calls WHEN NEW.request_id = 'r300'"
+         " BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        now;
+    constexpr std::size_t batch = hub::store::AuditLog::batchRecords;
+    static_assert(batch < 300 && 2 * batch > 300, "r300 must fall in the second batch");
+    const std::size_t total = 2 * batch + 88;
+    for (std::size_t i = 0; i < total; ++i) {
+        hub::store::AuditRecord r;
+        r.requestId = "r" + std::to_string(i);
+        audit.record(r);
+    }
+    audit.flush();
+    EXPECT_EQ(audit.dropped(), batch);
+    EXPECT_EQ(audit.written(), total - batch);
+    std::vector<std::string> stored;
+    s << "SELECT request_id FROM audit_calls ORDER BY id", into(stored), now;
+    std::vector<std::string> expected;
+    for (std::size_t i = 0; i < total; ++i)
+        if (i < batch || i >= 2 * batch) expected.push_back("r" + std::to_string(i));
+    EXPECT_EQ(stored, expected);
+}
+
 #include <Poco/DateTimeFormatter.h>
 #include <Poco/Timestamp.h>
 
