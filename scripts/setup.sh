@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
   libpoco-dev libboost-dev libboost-filesystem-dev libboost-context-dev libssl-dev
   libldap-dev libxml2-dev libxml2-utils libzmq3-dev cppzmq-dev libsqlite3-dev rapidjson-dev
+  libgoogle-perftools-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   slapd ldap-utils openssl valgrind
 )
