@@ -296,10 +296,13 @@ TEST_F(HubdTest, SlowPluginTimesOutWithoutBlockingOthers) {
 // fiber parked on an I/O thread's event loop. Eight of them waiting for a slow
 // vendor hold neither a thread nor the loops, which answer other requests.
 TEST_F(HubdTest, CallsWaitingForASlowVendorParkOnTheEventLoops) {
-    auto slow = callsToASlowVendor(1500, 8);
+    // 2.5 s at the vendor (under the plugin's 3 s timeout) leaves the checks below
+    // 2 s to run before any call can finish, on a CI machine busy with other tests.
+    const auto started = std::chrono::steady_clock::now();
+    auto slow = callsToASlowVendor(2500, 8);
     // All eight in flight at the plugin, none queued.
     int active = 0;
-    for (int tries = 0; tries < 100 && active < 8; ++tries) {
+    while (active < 8 && std::chrono::steady_clock::now() - started < std::chrono::milliseconds(2000)) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
         auto listing = parse(get("/api/v1/systems").body);
         for (const auto& v : *listing->getArray("systems")) {
@@ -311,6 +314,8 @@ TEST_F(HubdTest, CallsWaitingForASlowVendorParkOnTheEventLoops) {
     EXPECT_EQ(httpRequest("GET", hubd_->url("/healthz")).status, 200);
     EXPECT_EQ(get("/api/v1/catalog/categories").status, 200);
     for (auto& f : slow) EXPECT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(2500))
+        << "the checks above ran too late to prove the calls were in flight together";
     for (auto& f : slow) {
         auto r = f.get();
         EXPECT_EQ(r.status, 200) << r.body;
