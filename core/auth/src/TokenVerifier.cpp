@@ -24,7 +24,9 @@
 
 #include <openssl/evp.h>
 
+#include <atomic>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <mutex>
 #include <optional>
@@ -197,6 +199,22 @@ struct TokenVerifier::Impl
     mutable std::mutex cacheMutex;
     mutable std::unordered_map<std::string, CacheEntry> cache; // key: SHA-256 of the token
 
+    // Each thread also keeps the last token it verified, by its bytes, in front of
+    // the shared cache: a portal's service token or a keep-alive client sends the
+    // same token again and again, and a compare then replaces the SHA-256 and the
+    // shared lock (0.6 us of the 14 us of user CPU of a plugin call). The id, not
+    // the address, names the verifier: addresses are reused, ids never.
+    struct LastToken
+    {
+        std::uint64_t verifier = 0;
+        std::uint64_t generation = 0;
+        std::string token;
+        CacheEntry entry;
+    };
+    static inline std::atomic<std::uint64_t> nextId{1};
+    const std::uint64_t id = nextId.fetch_add(1, std::memory_order_relaxed);
+    mutable std::atomic<std::uint64_t> generation{0}; // moved on by clearCache()
+
     VerifyResult verify(std::string_view token, const Poco::Timestamp& now) const;
     VerifyResult verifyUncached(std::string_view token, double nowSeconds, CacheEntry& entry) const;
     VerifyResult checkTimes(const CacheEntry& entry, double nowSeconds) const;
@@ -312,6 +330,7 @@ void TokenVerifier::clearCache()
 {
     std::lock_guard<std::mutex> lock(_impl->cacheMutex);
     _impl->cache.clear();
+    _impl->generation.fetch_add(1, std::memory_order_release);
 }
 
 VerifyResult TokenVerifier::Impl::verify(std::string_view token, const Poco::Timestamp& now) const
@@ -324,27 +343,59 @@ VerifyResult TokenVerifier::Impl::verify(std::string_view token, const Poco::Tim
         return fail(AuthError::Malformed,
                     "token longer than " + std::to_string(options.maxTokenBytes) + " bytes");
 
-    std::string key;
-    if (options.cacheSize > 0)
+    if (options.cacheSize == 0)
     {
-        key = tokenDigest(token);
+        CacheEntry entry;
+        return verifyUncached(token, nowSeconds, entry);
+    }
+
+    thread_local LastToken last;
+    const std::uint64_t currentGeneration = generation.load(std::memory_order_acquire);
+    if (last.verifier == id && last.generation == currentGeneration && last.token == token)
+    {
+        VerifyResult r = checkTimes(last.entry, nowSeconds);
+        if (r.ok())
+        {
+            r.principal = last.entry.principal;
+            return r;
+        }
+        last.verifier = 0; // and on through the shared cache, which drops it when expired
+    }
+    auto keep = [&](const CacheEntry& entry)
+    {
+        last.verifier = id;
+        last.generation = currentGeneration;
+        last.token.assign(token.data(), token.size());
+        last.entry = entry;
+    };
+
+    std::string key = tokenDigest(token);
+    {
         std::lock_guard<std::mutex> lock(cacheMutex);
         auto it = cache.find(key);
         if (it != cache.end())
         {
             VerifyResult r = checkTimes(it->second, nowSeconds);
             if (r.ok())
+            {
                 r.principal = it->second.principal;
+                keep(it->second);
+            }
             else if (r.error == AuthError::Expired)
+            {
                 cache.erase(it);
+            }
             return r;
         }
     }
 
     CacheEntry entry;
     VerifyResult r = verifyUncached(token, nowSeconds, entry);
-    if (r.ok() && options.cacheSize > 0)
+    if (r.ok())
+    {
+        keep(entry);
         remember(std::move(key), std::move(entry), nowSeconds);
+    }
     return r;
 }
 

@@ -14,6 +14,8 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+
 #include <atomic>
 #include <sstream>
 #include <thread>
@@ -445,6 +447,48 @@ TEST(TokenVerifier, CachesOnlyVerifiedTokensAndRechecksExpiry)
     TokenVerifier uncached(o);
     EXPECT_TRUE(uncached.verify(token).ok());
     EXPECT_EQ(uncached.cachedTokens(), 0u);
+}
+
+// The last token each thread verified is answered without the shared cache; it
+// must still be checked as the cache is: for its times, for the verifier that
+// verified it (not another one, even at the same address), and not after
+// clearCache().
+TEST(TokenVerifier, EachThreadsLastTokenIsCheckedAsTheCacheIs)
+{
+    TokenVerifier::Options o = hsOptions();
+    o.leewaySeconds = 0;
+    TokenVerifier::Options other = o;
+    other.hs256Secret = std::string(32, 'q');
+    TokenIssuer issuer = TokenIssuer::hs256(kSecret);
+    const std::string u = issuer.issue(claimsFor("u"));
+    const std::string v = issuer.issue(claimsFor("v"));
+
+    TokenVerifier verifier(o);
+    for (int i = 0; i < 3; ++i)
+    {
+        EXPECT_EQ(verifier.verify(u).principal.subject, "u");
+        EXPECT_EQ(verifier.verify(u).principal.subject, "u");
+        EXPECT_EQ(verifier.verify(v).principal.subject, "v");
+    }
+    TokenVerifier otherKey(other);
+    EXPECT_EQ(otherKey.verify(u).error, AuthError::BadSignature);
+
+    EXPECT_EQ(verifier.verify(v, Poco::Timestamp() + Poco::Timespan(3601, 0)).error, AuthError::Expired);
+    EXPECT_EQ(verifier.cachedTokens(), 1u); // v's entry went with it; u's stays
+    EXPECT_TRUE(verifier.verify(u).ok());
+    verifier.clearCache();
+    EXPECT_TRUE(verifier.verify(u).ok());
+    EXPECT_EQ(verifier.cachedTokens(), 1u); // verified again, so cached again
+
+    for (int i = 0; i < 20; ++i)
+    {
+        {
+            auto accepting = std::make_unique<TokenVerifier>(o);
+            ASSERT_TRUE(accepting->verify(u).ok());
+        }
+        auto refusing = std::make_unique<TokenVerifier>(other);
+        ASSERT_EQ(refusing->verify(u).error, AuthError::BadSignature);
+    }
 }
 
 TEST(TokenVerifier, VerifiesConcurrently)
