@@ -14,9 +14,8 @@
 
 #include <gtest/gtest.h>
 
-#include <memory>
-
 #include <atomic>
+#include <memory>
 #include <sstream>
 #include <thread>
 
