@@ -436,6 +436,46 @@ TEST_F(RelayFixture, ApprovalRoundTripIsAppliedExactlyOnce) {
     portalPeer.terminate();
 }
 
+// A decision the hub refuses for good ("not applied") is not resent forever: the
+// engine hands the request back with the reason, the hub retries the request and
+// finally dead-letters it, where an operator sees why.
+TEST_F(RelayFixture, DecisionRefusedForGoodEndsAsADeadLetterWithTheReason) {
+    std::string engineEndpoint = "tcp://127.0.0.1:" + std::to_string(freePort());
+    std::string inboundEndpoint = "tcp://127.0.0.1:" + std::to_string(freePort());
+    std::string engineConfig = tmp.file("engine.properties");
+    std::ofstream(engineConfig) << "engine.listen = " << engineEndpoint << "\n"
+                                << "engine.hub = " << inboundEndpoint << "\n"
+                                << "engine.resendMs = 100\n";
+    Child engine(HUB_APPROVAL_ENGINE, {"--config", engineConfig, "--public-key", tmp.file("engine.pub"),
+                                       "--secret-key", tmp.file("engine.key"), "--hub-public-key",
+                                       tmp.file("hub-curve.pub")});
+    ASSERT_TRUE(engine.waitForLine("listening "));
+    RelayConfig config = relayConfig();
+    config.peers.push_back({"approval", "", tmp.file("engine.pub"), {"inbound"}});
+    auto approval = ::consumer("approval", engineEndpoint);
+    approval.types = {std::string(EventType::ApprovalRequested)};
+    approval.maxAttempts = 2;
+    config.consumers.push_back(approval);
+    config.inboundEndpoint = inboundEndpoint;
+    Relay relay(db, config, handler());
+    relay.start();
+    {
+        Poco::Data::Session s = db.session();
+        s.begin();
+        s << "INSERT INTO app_state(id, status, amount) VALUES('APP-FAIL', 'in_review', 1)", now;
+        Outbox::append(s, CloudEvent::create(EventType::ApprovalRequested, "/campus-hub", "APP-FAIL",
+                                             R"({"applicationId":"APP-FAIL","amount":1})"));
+        s.commit();
+    }
+    ASSERT_TRUE(eventually([&] { return relay.deadLetters("approval").size() == 1; }));
+    auto dead = relay.deadLetters("approval").front();
+    EXPECT_NE(dead.lastError.find("the hub refused the decision: not applied: Illegal state: application is locked"),
+              std::string::npos)
+        << dead.lastError;
+    EXPECT_EQ(scalar("SELECT CAST(decisions AS TEXT) FROM app_state WHERE id = ?", "APP-FAIL"), "0");
+    engine.terminate();
+}
+
 TEST_F(RelayFixture, BadInboundMessagesAreRefusedWithoutHarm) {
     TestConsumer portal(hubOnly());
     RelayConfig config = relayConfig();
