@@ -389,7 +389,9 @@ void attach(::zmq::socket_t& socket, const std::string& endpoint, const std::str
 
 void Relay::Impl::openSockets() {
     std::map<std::string, std::string> keyByPeer;
-    if (cfg.curve.enabled) {
+    // Without key files (allowed only when the relay has no socket) there is
+    // nothing to encrypt; hubd always names them, so its pair is made at first start.
+    if (cfg.curve.enabled && !cfg.curve.secretKeyFile.empty()) {
         bool created = false;
         try {
             hubKeys = hub::zmq::loadOrCreateKeyPair(cfg.curve.publicKeyFile, cfg.curve.secretKeyFile, &created);
@@ -420,7 +422,7 @@ void Relay::Impl::openSockets() {
         zap = std::make_unique<hub::zmq::ZapAuthenticator>(ctx, std::move(admitted), false);
         if (cfg.peers.empty() && (!cfg.inboundEndpoint.empty() || !cfg.publishEndpoint.empty()))
             logger().warning("no events.peers are listed: nobody can connect to the inbound or publish socket");
-    } else {
+    } else if (!cfg.curve.enabled) {
         logger().critical("events.curve.enabled = false: the relay's sockets are NOT authenticated nor encrypted. "
                           "Anyone who can reach %s may send decisions the hub applies, and anyone may read events; "
                           "remove the opt-out to require listed peers (events.peers)",

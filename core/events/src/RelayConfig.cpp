@@ -130,13 +130,19 @@ void RelayConfig::validate() const {
         requireRange(base.substr(7) + "window", static_cast<long long>(cc.window), 1, 100000);
         if (!cc.serverPublicKey.empty() && !hub::zmq::isValidKey(cc.serverPublicKey))
             throw Poco::InvalidArgumentException(base + "serverPublicKey is not a 40-character Z85 key");
+    }
+    // Keys after the shape of every entry, so a duplicate or a bad number is
+    // reported as such, not as a missing key.
+    for (std::size_t i = 0; i < consumers.size(); ++i) {
+        const auto& cc = consumers[i];
+        std::string base = "events.consumers.consumer[" + std::to_string(i) + "]";
         std::string peerName = cc.peer.empty() ? cc.name : cc.peer;
         bool peerKnown = std::any_of(peers.begin(), peers.end(), [&](const PeerConfig& p) { return p.name == peerName; });
         if (!cc.peer.empty() && !peerKnown)
-            throw Poco::InvalidArgumentException(base + "peer '" + cc.peer + "' is not in events.peers");
+            throw Poco::InvalidArgumentException(base + ".peer '" + cc.peer + "' is not in events.peers");
         if (curve.enabled && cc.serverPublicKey.empty() && cc.serverPublicKeyFile.empty() && !peerKnown)
             throw Poco::InvalidArgumentException(
-                base.substr(0, base.size() - 1) + " (" + cc.name + ") has no CURVE key: list it as events.peers.peer[@name=" + cc.name +
+                base + " (" + cc.name + ") has no CURVE key: list it as events.peers.peer[@name=" + cc.name +
                 "].publicKey, or set serverPublicKey or serverPublicKeyFile (or opt out: events.curve.enabled = false)");
     }
     std::set<std::string> peerNames, peerKeys;
@@ -168,7 +174,8 @@ void RelayConfig::validate() const {
     requireRange("relay.pollIntervalMs", pollIntervalMs, 1, 60000);
     requireRange("relay.flushIntervalMs", flushIntervalMs, 0, 60000);
     requireRange("relay.retentionHours", retentionHours, 0, 24 * 365 * 10);
-    if (curve.enabled && (curve.publicKeyFile.empty() || curve.secretKeyFile.empty()))
+    bool anySocket = !consumers.empty() || !inboundEndpoint.empty() || !publishEndpoint.empty();
+    if (curve.enabled && anySocket && (curve.publicKeyFile.empty() || curve.secretKeyFile.empty()))
         throw Poco::InvalidArgumentException(
             "events.curve.publicKeyFile and events.curve.secretKeyFile are required with CURVE "
             "(hubd puts them beside store.path unless told otherwise)");
