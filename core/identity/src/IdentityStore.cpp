@@ -421,7 +421,12 @@ void IdentityStore::write(std::span<Batch* const> batches, const ChangeSink& sin
         for (Batch* b : batches) writeWithin(s, *b, sink, now_);
         s.commit();
     } catch (...) {
-        if (s.isTransaction()) s.rollback();
+        // After SQLITE_FULL or an I/O error SQLite may have rolled back already, and
+        // ROLLBACK then throws: keep the original error, the one worth reporting.
+        try {
+            if (s.isTransaction()) s.rollback();
+        } catch (const Poco::Exception&) {
+        }
         throw;
     }
 }
