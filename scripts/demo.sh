@@ -21,12 +21,25 @@ sim_port=${HUB_DEMO_SIM_PORT:-8091}
 pids=($!)
 # The reference event peers: the portal prints every event it receives, the
 # approval engine approves what it is asked to (amount rule, see its config).
-"$build/core/events/hub-portal-consumer" --listen tcp://127.0.0.1:5601 | sed -u 's/^/[portal] /' &
+# CURVE throughout: each peer makes its key pair under var/keys/ at first run
+# (config/hub.xml lists those public keys) and admits only the hub's public key,
+# which hubd makes at its first start (var/hub-curve.pub; the peers wait for it).
+"$build/core/events/hub-portal-consumer" --listen tcp://127.0.0.1:5601 \
+  --public-key var/keys/portal.pub --secret-key var/keys/portal.key --hub-public-key var/hub-curve.pub \
+  | sed -u 's/^/[portal] /' &
 pids+=($!)
 "$build/core/events/hub-approval-engine" --listen tcp://127.0.0.1:5602 --hub tcp://127.0.0.1:5600 \
+  --public-key var/keys/approval-engine.pub --secret-key var/keys/approval-engine.key \
+  --hub-public-key var/hub-curve.pub \
   | sed -u 's/^/[approval-engine] /' &
 pids+=($!)
 trap 'kill "${pids[@]}" 2>/dev/null || true; pkill -P $$ 2>/dev/null || true; wait 2>/dev/null || true' EXIT INT TERM
+
+# hubd reads the peers' public keys when it starts.
+for _ in $(seq 100); do
+  [ -s var/keys/portal.pub ] && [ -s var/keys/approval-engine.pub ] && break
+  sleep 0.1
+done
 
 for _ in $(seq 50); do
   curl -fsS "http://127.0.0.1:$sim_port/health" >/dev/null 2>&1 && break

@@ -14,6 +14,7 @@
 
 #include <csignal>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <set>
 #include <thread>
@@ -53,14 +54,21 @@ protected:
         inboundPort_ = hub::test::freePort();
         enginePort_ = hub::test::freePort();
         portalPort_ = hub::test::freePort();
+        // The peers make their key pairs at first start and wait for the hub's
+        // public key, which hubd makes at its first start (beside its database).
+        const std::string hubKey = dir_->file("var/hub-curve.pub");
         engine_ = std::make_unique<ChildProcess>(
             APPROVAL_ENGINE_EXE,
             ChildProcess::Options{.args = {"--config", dir_->write("engine.properties", "engine.rule.maxAmount = 10000\n"),
-                                           "--listen", endpoint(enginePort_), "--hub", endpoint(inboundPort_)},
-                                  .readyLine = "listening"});
+                                           "--listen", endpoint(enginePort_), "--hub", endpoint(inboundPort_),
+                                           "--public-key", dir_->file("engine.pub"), "--secret-key",
+                                           dir_->file("engine.key"), "--hub-public-key", hubKey}});
         portal_ = std::make_unique<ChildProcess>(
             PORTAL_CONSUMER_EXE,
-            ChildProcess::Options{.args = {"--listen", endpoint(portalPort_)}, .readyLine = "listening"});
+            ChildProcess::Options{.args = {"--listen", endpoint(portalPort_), "--public-key", dir_->file("portal.pub"),
+                                           "--secret-key", dir_->file("portal.key"), "--hub-public-key", hubKey}});
+        for (const char* key : {"engine.pub", "portal.pub"})
+            ASSERT_TRUE(waitUntil([&] { return fs::exists(dir_->file(key)); })) << "no " << key;
         fs::create_directories(dir_->file("plugins"));
         fs::copy(std::string(REFERENCE_PLUGINS_DIR) + "/student_affairs", dir_->file("plugins/student_affairs"),
                  fs::copy_options::recursive);
@@ -83,14 +91,30 @@ protected:
     <consumers>
       <consumer><name>portal</name><endpoint>)" + endpoint(portalPort_) + R"(</endpoint>
         <backoffInitialMs>100</backoffInitialMs><backoffMaxMs>500</backoffMaxMs></consumer>
-      <consumer><name>approval</name><endpoint>)" + endpoint(enginePort_) + R"(</endpoint>
+      <consumer><name>approval</name><endpoint>)" + endpoint(enginePort_) + R"(</endpoint><peer>engine-1</peer>
         <types>edu.campus.hub.approval.requested</types>
         <backoffInitialMs>100</backoffInitialMs><backoffMaxMs>500</backoffMaxMs></consumer>
     </consumers>
     <inbound><endpoint>)" + endpoint(inboundPort_) + R"(</endpoint></inbound>
+    <peers>
+      <peer name="engine-1"><publicKeyFile>)" + dir_->file("engine.pub") + R"(</publicKeyFile><sockets>inbound</sockets></peer>
+      <peer name="portal"><publicKeyFile>)" + dir_->file("portal.pub") + R"(</publicKeyFile><sockets></sockets></peer>
+    </peers>
   </events>
 </hub>)");
         startHubd();
+        ASSERT_TRUE(waitUntil([&] { return engine_->output().find("listening") != std::string::npos; }))
+            << engine_->output();
+        ASSERT_TRUE(waitUntil([&] { return portal_->output().find("listening") != std::string::npos; }))
+            << portal_->output();
+    }
+
+    static bool waitUntil(const std::function<bool()>& condition) {
+        for (int i = 0; i < 300; ++i) {
+            if (condition()) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        return condition();
     }
 
     void startHubd() {
@@ -216,9 +240,10 @@ TEST_F(ApplicationsTest, ApprovalRoundTripThroughTheEngine) {
     auto app = waitFor(id, [](auto a) { return a->template getValue<std::string>("status") == "approved"; });
     ASSERT_TRUE(app);
     EXPECT_EQ(app->getValue<std::string>("status"), "approved") << hubd_->output();
+    // The actor is the peer the engine's CURVE key is listed as in hub.xml.
     auto transitions = app->getArray("transitions");
-    EXPECT_NE(transitions->getObject(transitions->size() - 1)->getValue<std::string>("actor").find("approval-engine"),
-              std::string::npos);
+    EXPECT_EQ(transitions->getObject(transitions->size() - 1)->getValue<std::string>("actor"),
+              "approval-engine:engine-1");
     // The portal consumer printed the events of this application.
     for (int i = 0; i < 100 && portal_->output().find("application.status_changed") == std::string::npos; ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -17,6 +17,8 @@
 //   GET  /admin/fail-mode            {"mode":...}
 // SIGTERM or SIGINT stops it cleanly (exit status 0).
 
+#include <hub/common/Version.h>
+
 #include <Poco/DateTimeFormat.h>
 #include <Poco/DateTimeFormatter.h>
 #include <Poco/Exception.h>
@@ -480,12 +482,15 @@ std::vector<Student> loadStudents(const std::string& json, const std::string& so
     return students;
 }
 
+// A usage mistake: on stderr, exit 2. Asked for with --help (no error): on stdout.
 int usage(const char* error)
 {
     if (error)
         std::cerr << "hub-sim-student-affairs: " << error << "\n";
-    std::cerr << "usage: hub-sim-student-affairs [--host 127.0.0.1] [--port 0] [--port-file F] [--data FILE]\n"
-                 "                               [--delay-ms N] [--threads 64]\n";
+    (error ? std::cerr : std::cout)
+        << "usage: hub-sim-student-affairs [--host 127.0.0.1] [--port 0] [--port-file F] [--data FILE]\n"
+           "                               [--delay-ms N] [--threads 64]\n"
+           "       hub-sim-student-affairs --help | --version\n";
     return 2;
 }
 
@@ -516,6 +521,11 @@ int main(int argc, char** argv)
         if (arg == "--help" || arg == "-h")
         {
             usage(nullptr);
+            return 0;
+        }
+        if (arg == "--version")
+        {
+            std::cout << "hub-sim-student-affairs (CampusHub) " << hub::projectVersion << "\n";
             return 0;
         }
         if (eq != std::string::npos)

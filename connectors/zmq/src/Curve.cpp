@@ -3,12 +3,17 @@
 #include <Poco/Exception.h>
 #include <Poco/File.h>
 #include <Poco/FileStream.h>
+#include <Poco/Path.h>
 #include <Poco/String.h>
 
 #include <array>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace hub::zmq {
 
@@ -99,14 +104,30 @@ std::vector<std::string> readKeyList(const std::string& path) {
     return keys;
 }
 
-void writeKeyFile(const std::string& path, const std::string& key) {
-    {
-        std::ofstream out(path, std::ios::trunc);
-        if (!out) throw Poco::CreateFileException("cannot write CURVE key file", path);
-        out << key << '\n';
+void writeKeyFile(const std::string& path, const std::string& key, unsigned mode) {
+    // Created with its final mode (not chmod'ed afterwards: the umask-made file
+    // would be readable for a moment), under a temporary name, then renamed.
+    std::string temporary = path + ".tmp." + std::to_string(::getpid());
+    ::unlink(temporary.c_str());
+    int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(mode));
+    if (fd < 0)
+        throw Poco::CreateFileException("cannot write CURVE key file " + path + ": " + std::strerror(errno));
+    // The umask may have taken bits the caller asked for (0644 for a public key).
+    ::fchmod(fd, static_cast<mode_t>(mode));
+    std::string text = key + "\n";
+    bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+    int error = errno;
+    ::close(fd);
+    if (!ok || ::rename(temporary.c_str(), path.c_str()) != 0) {
+        if (ok) error = errno;
+        ::unlink(temporary.c_str());
+        throw Poco::CreateFileException("cannot write CURVE key file " + path + ": " + std::strerror(error));
     }
-    // Secret keys must not be world-readable; public ones lose nothing by it.
-    ::chmod(path.c_str(), 0600);
+}
+
+bool isReadableByOthers(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0;
 }
 
 CurveKeyPair loadKeyPair(const std::string& publicKeyFile, const std::string& secretKeyFile) {
@@ -114,6 +135,39 @@ CurveKeyPair loadKeyPair(const std::string& publicKeyFile, const std::string& se
     if (publicKeyOf(keys.secretKey) != keys.publicKey)
         throw Poco::DataFormatException("CURVE keys do not match: " + publicKeyFile +
                                         " is not the public key of " + secretKeyFile);
+    return keys;
+}
+
+CurveKeyPair loadOrCreateKeyPair(const std::string& publicKeyFile, const std::string& secretKeyFile,
+                                 bool* created) {
+    if (created) *created = false;
+    bool havePublic = Poco::File(publicKeyFile).exists();
+    bool haveSecret = Poco::File(secretKeyFile).exists();
+    if (haveSecret && havePublic) return loadKeyPair(publicKeyFile, secretKeyFile);
+    if (havePublic)
+        throw Poco::FileNotFoundException("CURVE secret key file " + secretKeyFile + " is missing, but its public key " +
+                                          publicKeyFile +
+                                          " exists: restore the secret key, or remove both files to make a new "
+                                          "pair (and give every peer the new public key)");
+    for (const auto* file : {&secretKeyFile, &publicKeyFile}) {
+        Poco::Path parent = Poco::Path(*file).makeParent();
+        if (parent.toString().empty()) continue;
+        Poco::File folder(parent);
+        if (!folder.exists()) {
+            folder.createDirectories();
+            ::chmod(parent.toString().c_str(), 0700);
+        }
+    }
+    CurveKeyPair keys;
+    if (haveSecret) {
+        keys.secretKey = readKeyFile(secretKeyFile);
+        keys.publicKey = publicKeyOf(keys.secretKey);
+    } else {
+        keys = generateKeyPair();
+        writeKeyFile(secretKeyFile, keys.secretKey, 0600);
+        if (created) *created = true;
+    }
+    writeKeyFile(publicKeyFile, keys.publicKey, 0644);
     return keys;
 }
 

@@ -31,16 +31,25 @@ bool sendFrames(::zmq::socket_t& socket, std::initializer_list<std::string_view>
     return sendRange(socket, frames, dontWait);
 }
 
-std::optional<Frames> receiveFrames(::zmq::socket_t& socket, bool dontWait) {
+std::optional<Frames> receiveFrames(::zmq::socket_t& socket, bool dontWait, std::string* userId) {
     Frames frames;
     ::zmq::message_t msg;
     auto flags = dontWait ? ::zmq::recv_flags::dontwait : ::zmq::recv_flags::none;
     try {
         if (!socket.recv(msg, flags)) return std::nullopt;
+        if (userId) userId->clear();
+        // Set by libzmq from the ZAP reply on the frames that came over the wire;
+        // NULL on a ROUTER's own routing-id frame and without a ZAP handler.
+        auto noteUserId = [&] {
+            if (!userId || !userId->empty()) return;
+            if (const char* id = zmq_msg_gets(msg.handle(), "User-Id")) userId->assign(id);
+        };
+        noteUserId();
         frames.emplace_back(msg.to_string());
         while (msg.more()) {
             // The rest of a multipart message is already here; never blocks.
             (void)socket.recv(msg, ::zmq::recv_flags::none);
+            noteUserId();
             frames.emplace_back(msg.to_string());
         }
     } catch (const ::zmq::error_t& e) {

@@ -11,6 +11,8 @@
 
 #include <chrono>
 #include <fstream>
+#include <memory>
+#include <vector>
 #include <thread>
 
 using namespace hub::zmq;
@@ -185,4 +187,70 @@ TEST(Curve, ClientTrustingAnotherServerKeyNeverConnects) {
     pair.server.set(::zmq::sockopt::rcvtimeo, 500);
     EXPECT_FALSE(receiveFrames(pair.server, false));
     EXPECT_EQ(pair.zap->accepted(), 0u);
+}
+
+// The ZAP handler names the connection: a server learns which listed peer sent a
+// message from the handshake, never from the message.
+TEST(Curve, AdmittedPeerIsNamedAndKeptToItsDomains) {
+    ::zmq::context_t serverCtx;
+    ::zmq::context_t clientCtx;
+    CurveKeyPair serverKeys = generateKeyPair();
+    CurveKeyPair engine = generateKeyPair();
+    CurveKeyPair dashboard = generateKeyPair();
+    ZapAuthenticator zap(serverCtx,
+                         std::vector<ZapPeer>{{engine.publicKey, "approval-engine", {"inbound"}},
+                                              {dashboard.publicKey, "dashboard", {"publish"}}});
+    ::zmq::socket_t inbound(serverCtx, ::zmq::socket_type::router);
+    applyDefaultOptions(inbound);
+    makeCurveServer(inbound, serverKeys, "inbound");
+    inbound.bind("tcp://127.0.0.1:*");
+    inbound.set(::zmq::sockopt::rcvtimeo, 10000);
+    auto client = [&](const CurveKeyPair& keys) {
+        auto dealer = std::make_unique<::zmq::socket_t>(clientCtx, ::zmq::socket_type::dealer);
+        applyDefaultOptions(*dealer);
+        makeCurveClient(*dealer, keys, serverKeys.publicKey);
+        dealer->connect(boundEndpoint(inbound));
+        return dealer;
+    };
+    auto good = client(engine);
+    ASSERT_TRUE(sendFrames(*good, {"decision", "审批通过"}, false));
+    std::string userId = "stale";
+    auto frames = receiveFrames(inbound, false, &userId);
+    ASSERT_TRUE(frames);
+    EXPECT_EQ(frames->size(), 3u);  // routing id + the two frames
+    EXPECT_EQ(userId, "approval-engine");
+
+    // Listed, but not for this socket: refused like a stranger.
+    auto wrongSocket = client(dashboard);
+    (void)sendFrames(*wrongSocket, {"decision", "forged"}, true);
+    ASSERT_TRUE(eventually([&] { return zap.refused() >= 1; }));
+    inbound.set(::zmq::sockopt::rcvtimeo, 300);
+    EXPECT_FALSE(receiveFrames(inbound, false));
+
+    // Revoked: the next handshake is refused.
+    zap.revoke(engine.publicKey);
+    auto again = client(engine);
+    (void)sendFrames(*again, {"decision", "again"}, true);
+    ASSERT_TRUE(eventually([&] { return zap.refused() >= 2; }));
+    EXPECT_FALSE(receiveFrames(inbound, false));
+}
+
+TEST(Curve, KeyPairIsMadeOnceWithAPrivateSecretFile) {
+    TempDir tmp;
+    std::string pub = tmp.file("keys/hub.pub"), key = tmp.file("keys/hub.key");
+    bool created = false;
+    CurveKeyPair made = loadOrCreateKeyPair(pub, key, &created);
+    EXPECT_TRUE(created);
+    EXPECT_FALSE(isReadableByOthers(key));
+    EXPECT_EQ(publicKeyOf(made.secretKey), made.publicKey);
+    CurveKeyPair again = loadOrCreateKeyPair(pub, key, &created);
+    EXPECT_FALSE(created);
+    EXPECT_EQ(again.secretKey, made.secretKey);
+    // The public file is made again from the secret key; never the other way round.
+    Poco::File(pub).remove();
+    EXPECT_EQ(loadOrCreateKeyPair(pub, key, &created).publicKey, made.publicKey);
+    EXPECT_FALSE(created);
+    Poco::File(key).remove();
+    EXPECT_THROW(loadOrCreateKeyPair(pub, key), Poco::FileNotFoundException);
+    EXPECT_FALSE(Poco::File(key).exists());
 }

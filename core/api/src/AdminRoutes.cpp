@@ -136,8 +136,10 @@ void addAdminRoutes(Router& router, AdminServices s) {
             request->queryParam("cursor", cursor);
             unsigned limit = 50;
             if (request->queryParam("limit", limitText) &&
-                (!Poco::NumberParser::tryParseUnsigned(limitText, limit) || limit == 0 || limit > 1000))
-                return problem(400, "limit must be 1..1000", "Invalid query parameter", type("invalid-query"));
+                (!Poco::NumberParser::tryParseUnsigned(limitText, limit) || limit == 0 ||
+                 limit > identity::IdentityDirectory::maxPageSize))
+                return problem(400, "limit must be 1.." + std::to_string(identity::IdentityDirectory::maxPageSize),
+                               "Invalid query parameter", type("invalid-query"));
             auto page = s.directory->search(q, limit, cursor);
             std::string body = "{\"items\":[";
             for (std::size_t i = 0; i < page.persons.size(); ++i) {
@@ -165,10 +167,17 @@ void addAdminRoutes(Router& router, AdminServices s) {
         bool runFull = request->queryParam("full", full) && (full == "1" || full == "true");
         bool allow = request->queryParam("allowMassDeparture", force) && (force == "1" || force == "true");
         blocking(s.blocking, out, [s, runFull, allow] {
-            if (runFull)
-                s.syncer->runFull(allow);
-            else
-                s.syncer->runIncremental(allow);
+            identity::SyncReport report = runFull ? s.syncer->runFull(allow) : s.syncer->runIncremental(allow);
+            if (report.guarded)
+                return problem(409, report.alert, "Departures held by the delete guard", type("delete-guard"));
+            if (!report.success)
+                return report.directoryError
+                           ? problem(502, "the directory sync (" + report.method + ") failed: " + report.error +
+                                              "; nothing was departed",
+                                     "Directory unavailable", type("directory-unavailable"))
+                           : problem(500, "the directory sync (" + report.method + ") failed: " + report.error +
+                                              "; nothing was departed",
+                                     "Directory sync failed", type("sync-failed"));
             return Response::json(200, s.syncer->status().toJson());
         });
     });

@@ -38,6 +38,7 @@
 #include <Poco/ConsoleChannel.h>
 #include <Poco/File.h>
 #include <Poco/FileStream.h>
+#include <Poco/Path.h>
 #include <Poco/FormattingChannel.h>
 #include <Poco/Logger.h>
 #include <Poco/PatternFormatter.h>
@@ -211,7 +212,7 @@ void requestApproval(Poco::Data::Session& session, const std::string& source, co
 // applies (cancelled meanwhile, unknown id, already decided) is acknowledged
 // and logged, so the engine does not resend it forever.
 void applyDecision(flows::ApplicationService& applications, Poco::Data::Session& session,
-                   const events::CloudEvent& event) {
+                   const events::CloudEvent& event, const events::InboundPeer& peer) {
     auto& log = Poco::Logger::get("hub.events");
     Poco::JSON::Parser parser;
     auto data = parser.parse(event.data).extract<Poco::JSON::Object::Ptr>();
@@ -237,7 +238,9 @@ void applyDecision(flows::ApplicationService& applications, Poco::Data::Session&
         return;
     }
     if (reason.empty()) reason = "decided by the approval engine";
-    std::string actor = "approval-engine:" + data->optValue<std::string>("decidedBy", "engine");
+    // Who decided is the peer whose CURVE key the relay admitted, never the
+    // message's own "decidedBy" (any sender can write anything there).
+    std::string actor = "approval-engine:" + (peer.authenticated ? peer.name : std::string("unauthenticated"));
     applications.transitionWithin(session, id, to, actor, reason);
 }
 
@@ -355,11 +358,15 @@ int HubApplication::main(const std::vector<std::string>&) {
         };
         flows::ApplicationService applications(db, flowOptions);
 
+        // The relay's CURVE key pair lives beside the database unless configured.
         auto relayConfig = events::RelayConfig::fromConfiguration(
-            *Poco::AutoPtr<Poco::Util::AbstractConfiguration>(cfg.createView("events")));
-        events::Relay relay(db, relayConfig, [&applications](Poco::Data::Session& session, const events::CloudEvent& e) {
-            applyDecision(applications, session, e);
-        });
+            *Poco::AutoPtr<Poco::Util::AbstractConfiguration>(cfg.createView("events")),
+            Poco::Path(cfg.getString("store.path")).makeAbsolute().parent().toString());
+        events::Relay relay(db, relayConfig,
+                            [&applications](Poco::Data::Session& session, const events::CloudEvent& e,
+                                            const events::InboundPeer& peer) {
+                                applyDecision(applications, session, e, peer);
+                            });
         relay.start();
 
         // Identity: the directory when one is configured, else identity.static.

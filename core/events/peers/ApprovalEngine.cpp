@@ -8,20 +8,18 @@
 // request, and the decision id is derived from the request id (UUID v5), so the
 // hub sees the same decision again and applies it once.
 //
-//   hub-approval-engine --config engine.properties [--listen EP] [--hub EP]
+// The hub's answers to a decision: "ack" (applied, or a repeat), "nack" with a
+// reason starting "unavailable:" (the hub could not store it now, e.g. its disk is
+// full: sent again with a growing pause, up to 30 s), or another nack (the hub will
+// never apply it: the engine gives up and nacks the request, which the hub then
+// retries and at last dead-letters, where an operator sees it).
 //
-// Config keys (defaults):
-//   engine.listen = tcp://127.0.0.1:5602      where the hub delivers requests
-//   engine.hub = tcp://127.0.0.1:5600         the hub's events.inbound.endpoint
-//   engine.source = /approval-engine
-//   engine.rule.amountField = amount          a number in the request's data
-//   engine.rule.maxAmount = 10000             approve unless amount > maxAmount
-//   engine.resendMs = 1000                    resend an unacknowledged decision
-//   engine.curve.publicKeyFile / secretKeyFile   the engine's keys (enables CURVE)
-//   engine.curve.hubPublicKeyFile              the hub's public key
-//   engine.curve.authorizedKeysFile            hub keys allowed to deliver requests
+// CURVE by default, with one key pair for both sockets: the hub must list the
+// engine's public key in events.peers (its name there is who the hub records as
+// deciding), and the engine admits only the hub's key on its request socket.
 //
-// stdout: "listening <endpoint>", then "decided <request id> <approved|rejected>".
+// stdout: "public-key <Z85>" (with CURVE), "listening <endpoint>", then
+// "decided <request id> <approved|rejected>".
 
 #include "PeerSupport.h"
 
@@ -40,6 +38,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <thread>
 
 using namespace hub::events;
 
@@ -56,8 +55,31 @@ struct PendingDecision {
     std::string hubPeer;  // routing id of the hub connection that sent the request
     std::string decisionId;
     std::string payload;
-    std::int64_t lastSent = 0;
+    std::int64_t nextSend = 0;   // when to send it again if the hub has not answered
+    std::int64_t pause = 0;      // after "unavailable": grows up to maxPauseMs
 };
+
+constexpr std::int64_t maxPauseMs = 30000;
+
+const char* const usage =
+    "usage: hub-approval-engine [options]\n"
+    "\n"
+    "A stand-in for the campus approval engine: takes approval.requested from the hub,\n"
+    "decides \"approve unless amount > maxAmount\" and sends approval.decided back.\n"
+    "\n"
+    "options (config keys in parentheses, from --config FILE):\n"
+    "  --listen EP            where the hub delivers requests (engine.listen; tcp://127.0.0.1:5602)\n"
+    "  --hub EP               the hub's events.inbound.endpoint (engine.hub; tcp://127.0.0.1:5600)\n"
+    "  --public-key FILE      the engine's CURVE public key (engine.curve.publicKeyFile)\n"
+    "  --secret-key FILE      its secret key (engine.curve.secretKeyFile); both are made at\n"
+    "                         first start when neither exists\n"
+    "  --hub-public-key FILE  the hub's public key (engine.curve.hubPublicKeyFile); waited\n"
+    "                         for if not there yet\n"
+    "  --plaintext            no CURVE (only for a hub run with events.curve.enabled = false)\n"
+    "  --config FILE          a .properties, .ini or .xml file with the keys above and\n"
+    "                         engine.source (/approval-engine), engine.rule.amountField (amount),\n"
+    "                         engine.rule.maxAmount (10000), engine.resendMs (1000)\n"
+    "  --help, --version\n";
 
 std::string decisionIdFor(const std::string& requestId) {
     static const Poco::UUID ns("6f1c8a52-3d2e-4c1b-9d4e-0a7b5c3e2f10");
@@ -70,17 +92,23 @@ std::string decisionIdFor(const std::string& requestId) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (peers::answeredHelpOrVersion(argc, argv, "hub-approval-engine", usage)) return 0;
     auto args = peers::parseArgs(argc, argv);
     try {
         auto config = peers::loadConfig(args.count("config") ? args["config"] : "");
-        std::string listen = args.count("listen") ? args["listen"]
-                                                  : config->getString("engine.listen", "tcp://127.0.0.1:5602");
-        std::string hub = args.count("hub") ? args["hub"] : config->getString("engine.hub", "tcp://127.0.0.1:5600");
+        auto get = [&](const std::string& arg, const std::string& key, const std::string& fallback) {
+            return args.count(arg) ? args[arg] : config->getString(key, fallback);
+        };
+        std::string listen = get("listen", "engine.listen", "tcp://127.0.0.1:5602");
+        std::string hub = get("hub", "engine.hub", "tcp://127.0.0.1:5600");
         std::string source = config->getString("engine.source", "/approval-engine");
         std::string amountField = config->getString("engine.rule.amountField", "amount");
         double maxAmount = config->getDouble("engine.rule.maxAmount", 10000);
         int resendMs = config->getInt("engine.resendMs", 1000);
-        std::string publicKey = config->getString("engine.curve.publicKeyFile", "");
+        std::string publicKey = get("public-key", "engine.curve.publicKeyFile", "");
+        std::string secretKey = get("secret-key", "engine.curve.secretKeyFile", "");
+        std::string hubKey = get("hub-public-key", "engine.curve.hubPublicKeyFile", "");
+        bool plaintext = args.count("plaintext") > 0 || config->getBool("engine.plaintext", false);
         peers::installSignalHandlers();
 
         ::zmq::context_t ctx;
@@ -90,18 +118,25 @@ int main(int argc, char** argv) {
         hub::zmq::applyDefaultOptions(requests);
         hub::zmq::applyDefaultOptions(decisions);
         requests.set(::zmq::sockopt::maxmsgsize, static_cast<int64_t>(CloudEvent::DefaultMaxBytes * 4));
-        if (!publicKey.empty()) {
-            auto keys = hub::zmq::loadKeyPair(publicKey, config->getString("engine.curve.secretKeyFile"));
-            std::set<std::string> allowed;
-            for (auto& k : hub::zmq::readKeyList(config->getString("engine.curve.authorizedKeysFile")))
-                allowed.insert(k);
-            zap = std::make_unique<hub::zmq::ZapAuthenticator>(ctx, allowed, false);
-            hub::zmq::makeCurveServer(requests, keys, "approval-engine");
-            hub::zmq::makeCurveClient(decisions, keys,
-                                      hub::zmq::readKeyFile(config->getString("engine.curve.hubPublicKeyFile")));
+        if (plaintext) {
+            peers::warnPlaintext("hub-approval-engine");
+        } else {
+            auto keys = peers::loadPeerKeys("hub-approval-engine", publicKey, secretKey, hubKey);
+            zap = std::make_unique<hub::zmq::ZapAuthenticator>(
+                ctx, std::vector<hub::zmq::ZapPeer>{{keys.hubPublicKey, "hub", {}}}, false);
+            hub::zmq::makeCurveServer(requests, keys.own, "approval-engine");
+            hub::zmq::makeCurveClient(decisions, keys.own, keys.hubPublicKey);
         }
-        requests.bind(listen);
-        decisions.connect(hub);
+        try {
+            requests.bind(listen);
+        } catch (const ::zmq::error_t& e) {
+            throw Poco::IOException("--listen " + listen + ": cannot bind: " + e.what());
+        }
+        try {
+            decisions.connect(hub);
+        } catch (const ::zmq::error_t& e) {
+            throw Poco::IOException("--hub " + hub + ": cannot connect: " + e.what());
+        }
         std::cout << "listening " << hub::zmq::boundEndpoint(requests) << std::endl;
 
         std::map<std::string, PendingDecision> pending;  // by decision id
@@ -128,6 +163,7 @@ int main(int argc, char** argv) {
             out.set("decision", approved ? "approved" : "rejected");
             out.set("reason", approved ? "within the approval limit"
                                        : amountField + " exceeds " + std::to_string(maxAmount));
+            // Informational only: the hub records the peer its CURVE key names.
             out.set("decidedBy", "approval-engine");
             std::ostringstream json;
             out.stringify(json);
@@ -136,13 +172,16 @@ int main(int argc, char** argv) {
             return std::make_pair(decision, approved);
         };
 
-        std::vector<::zmq::pollitem_t> poll{{requests.handle(), 0, ZMQ_POLLIN, 0},
-                                            {decisions.handle(), 0, ZMQ_POLLIN, 0}};
-        while (!peers::stopRequested) {
+        // One round: requests in, the hub's answers, resends due. Throws only on
+        // something unexpected, which the loop below survives.
+        auto round = [&] {
+            std::vector<::zmq::pollitem_t> poll{{requests.handle(), 0, ZMQ_POLLIN, 0},
+                                                {decisions.handle(), 0, ZMQ_POLLIN, 0}};
             try {
                 ::zmq::poll(poll, std::chrono::milliseconds(100));
-            } catch (const ::zmq::error_t&) {
-                continue;
+            } catch (const ::zmq::error_t& e) {
+                if (e.num() == EINTR) return;
+                throw;
             }
             while (auto f = hub::zmq::receiveFrames(requests, true)) {
                 if (f->size() != 3) continue;
@@ -169,7 +208,7 @@ int main(int argc, char** argv) {
                     continue;
                 }
                 auto [decision, approved] = decide(request);
-                PendingDecision p{request.id, peer, decision.id, decision.toJson(), nowMs()};
+                PendingDecision p{request.id, peer, decision.id, decision.toJson(), nowMs() + resendMs, 0};
                 hub::zmq::sendFrames(decisions, {p.decisionId, p.payload}, true);
                 pendingByRequest[request.id] = decision.id;
                 pending[decision.id] = std::move(p);
@@ -180,21 +219,49 @@ int main(int argc, char** argv) {
                 if (f->size() < 2) continue;
                 auto p = pending.find((*f)[0]);
                 if (p == pending.end()) continue;
+                PendingDecision& d = p->second;
+                std::string reason = f->size() > 2 ? (*f)[2] : std::string();
                 if ((*f)[1] == "ack") {
-                    hub::zmq::sendFrames(requests, {p->second.hubPeer, p->second.requestId, "ack"}, true);
-                    done.insert(p->second.requestId);
-                    pendingByRequest.erase(p->second.requestId);
+                    hub::zmq::sendFrames(requests, {d.hubPeer, d.requestId, "ack"}, true);
+                    done.insert(d.requestId);
+                    pendingByRequest.erase(d.requestId);
                     pending.erase(p);
+                } else if (reason.rfind("unavailable:", 0) == 0) {
+                    // The hub could not store it now: the same decision again, later.
+                    d.pause = std::min(maxPauseMs, std::max<std::int64_t>(resendMs, d.pause * 2));
+                    d.nextSend = nowMs() + d.pause;
+                    std::cerr << "hub cannot take decision " << d.decisionId << " now, sending it again in "
+                              << d.pause << " ms: " << reason << '\n';
                 } else {
-                    std::cerr << "hub refused decision " << (*f)[0] << ": "
-                              << (f->size() > 2 ? (*f)[2] : std::string()) << '\n';
+                    // Refused for good: hand the request back, the hub retries it
+                    // and finally dead-letters it for an operator to see.
+                    std::cerr << "hub refused decision " << d.decisionId << ": " << reason << '\n';
+                    hub::zmq::sendFrames(requests,
+                                         {d.hubPeer, d.requestId, "nack", "the hub refused the decision: " + reason},
+                                         true);
+                    pendingByRequest.erase(d.requestId);
+                    pending.erase(p);
                 }
             }
             std::int64_t t = nowMs();
             for (auto& [id, p] : pending) {
-                if (t - p.lastSent < resendMs) continue;
+                if (t < p.nextSend) continue;
                 hub::zmq::sendFrames(decisions, {p.decisionId, p.payload}, true);
-                p.lastSent = t;
+                p.nextSend = t + std::max<std::int64_t>(resendMs, p.pause);
+            }
+        };
+
+        int failures = 0;
+        while (!peers::stopRequested) {
+            try {
+                round();
+                failures = 0;
+            } catch (const std::exception& e) {
+                std::cerr << "hub-approval-engine: error (continuing): " << e.what() << '\n';
+                std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1000, 10 << std::min(failures++, 7))));
+            } catch (...) {
+                std::cerr << "hub-approval-engine: error (continuing): unknown exception\n";
+                std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1000, 10 << std::min(failures++, 7))));
             }
         }
         return 0;

@@ -6,6 +6,8 @@
 #include <hub/zmq/Frames.h>
 #include <hub/zmq/ZapAuthenticator.h>
 
+#include <Poco/Data/DataException.h>
+#include <Poco/Data/SQLite/SQLiteException.h>
 #include <Poco/Data/SQLite/Utility.h>
 #include <Poco/Data/Statement.h>
 #include <Poco/Logger.h>
@@ -33,6 +35,32 @@ namespace {
 Poco::Logger& logger() { return Poco::Logger::get("hub.events"); }
 
 std::int64_t nowMs() { return Outbox::nowMs(); }
+
+// After SQLITE_FULL, an I/O error or SQLITE_NOMEM, SQLite may have rolled the
+// transaction back itself, and Poco's ROLLBACK then fails ("cannot rollback - no
+// transaction is active"). That failure says nothing new: swallow it, so the
+// caller still answers the sender.
+void rollbackQuietly(Poco::Data::Session& s) {
+    try {
+        if (s.isTransaction()) s.rollback();
+    } catch (const Poco::Exception&) {
+    }
+}
+
+// The store could not take the event now, but may later: the disk is full, the
+// database is locked or unreachable. The sender should retry; anything else is
+// the event's (or the handler's) answer and would fail the same way again.
+bool isTransient(const Poco::Exception& e) {
+    using namespace Poco::Data;
+    using namespace Poco::Data::SQLite;
+    return dynamic_cast<const DatabaseFullException*>(&e) || dynamic_cast<const IOErrorException*>(&e) ||
+           dynamic_cast<const DBLockedException*>(&e) || dynamic_cast<const TableLockedException*>(&e) ||
+           dynamic_cast<const NoMemoryException*>(&e) || dynamic_cast<const ReadOnlyException*>(&e) ||
+           dynamic_cast<const CantOpenDBFileException*>(&e) || dynamic_cast<const InterruptException*>(&e) ||
+           dynamic_cast<const SessionUnavailableException*>(&e) ||
+           dynamic_cast<const SessionPoolExhaustedException*>(&e) ||
+           dynamic_cast<const ConnectionFailedException*>(&e) || dynamic_cast<const NotConnectedException*>(&e);
+}
 
 // The committer's busy handler. SQLite's default one (sqlite3_busy_timeout)
 // backs off to 100 ms between tries, so a writer that commits back to back (the
@@ -280,6 +308,7 @@ struct Relay::Impl {
     std::atomic<std::uint64_t> inboundAccepted{0};
     std::atomic<std::uint64_t> inboundDuplicates{0};
     std::atomic<std::uint64_t> inboundRefused{0};
+    std::atomic<std::uint64_t> inboundUnavailable{0};
     std::atomic<std::int64_t> deadLetterCount{0};
 
     Impl(hub::store::Database& database, RelayConfig config, InboundHandler handler)
@@ -289,6 +318,8 @@ struct Relay::Impl {
     void runOutbound();
     void runInbound();
     void runCommitter();
+    bool commitRound(Poco::Data::Session& s, std::vector<PendingMarks>& work, int& failures,
+                     std::int64_t& lastPrune);
 
     void loadState(Poco::Data::Session& s, Consumer& c);
     void loadOutbox(Poco::Data::Session& s, Consumer& c, std::int64_t at);
@@ -304,21 +335,102 @@ struct Relay::Impl {
     void publish(Poco::Data::Session& s);
     void updateMetrics(Poco::Data::Session& s, std::int64_t at);
     void prune(Poco::Data::Session& s, std::int64_t at);
-    void handleInbound(Poco::Data::Session& s, const hub::zmq::Frames& frames);
+    void handleInbound(Poco::Data::Session& s, const hub::zmq::Frames& frames, const std::string& userId);
+    void pauseAfterFailure(int failures);
+
+    // Each loop catches its own errors; this is the last line, for what escapes
+    // one (the thread's set-up, say): log, pause, run the body again. A relay
+    // thread never takes the process down with std::terminate.
+    std::thread startThread(const char* name, void (Impl::*body)()) {
+        return std::thread([this, name, body] {
+            for (int failures = 1;; ++failures) {
+                try {
+                    (this->*body)();
+                    return;
+                } catch (const std::exception& e) {
+                    logger().critical("relay %s thread failed (restarting it): %s", std::string(name),
+                                      std::string(e.what()));
+                } catch (...) {
+                    logger().critical("relay %s thread failed (restarting it): unknown exception", std::string(name));
+                }
+                if (stopping) return;
+                pauseAfterFailure(failures);
+            }
+        });
+    }
 };
 
 // ---------------------------------------------------------------- sockets
 
-void Relay::Impl::openSockets() {
-    std::set<std::string> allowed;
-    if (cfg.curve.enabled) {
-        hubKeys = hub::zmq::loadKeyPair(cfg.curve.publicKeyFile, cfg.curve.secretKeyFile);
-        if (!cfg.curve.authorizedKeysFile.empty())
-            for (auto& k : hub::zmq::readKeyList(cfg.curve.authorizedKeysFile)) allowed.insert(k);
-        // Before any CURVE server binds: libzmq admits everyone without a handler.
-        zap = std::make_unique<hub::zmq::ZapAuthenticator>(ctx, allowed, false);
+namespace {
+
+// The key of peer `i`, read now if it lives in a file; errors name the config key.
+std::string peerKey(const PeerConfig& p, std::size_t i) {
+    if (!p.publicKey.empty()) return p.publicKey;
+    try {
+        return hub::zmq::readKeyFile(p.publicKeyFile);
+    } catch (const Poco::Exception& e) {
+        throw Poco::InvalidArgumentException("events.peers.peer[" + std::to_string(i) + "].publicKeyFile (" + p.name +
+                                             "): " + e.displayText());
     }
-    for (const auto& cc : cfg.consumers) {
+}
+
+// binds or connects `socket`; a failure names the configuration key and the endpoint.
+void attach(::zmq::socket_t& socket, const std::string& endpoint, const std::string& key, bool bind) {
+    try {
+        if (bind) socket.bind(endpoint);
+        else socket.connect(endpoint);
+    } catch (const ::zmq::error_t& e) {
+        throw Poco::IOException(key + " = " + endpoint + ": cannot " + (bind ? "bind" : "connect") + ": " + e.what());
+    }
+}
+
+}  // namespace
+
+void Relay::Impl::openSockets() {
+    std::map<std::string, std::string> keyByPeer;
+    // Without key files (allowed only when the relay has no socket) there is
+    // nothing to encrypt; hubd always names them, so its pair is made at first start.
+    if (cfg.curve.enabled && !cfg.curve.secretKeyFile.empty()) {
+        bool created = false;
+        try {
+            hubKeys = hub::zmq::loadOrCreateKeyPair(cfg.curve.publicKeyFile, cfg.curve.secretKeyFile, &created);
+        } catch (const Poco::Exception& e) {
+            throw Poco::InvalidArgumentException("events.curve (the hub's key pair): " + e.displayText());
+        }
+        if (created)
+            logger().notice("made the hub's CURVE key pair: public key %s (in %s, secret key in %s); "
+                            "give the public key to every peer",
+                            hubKeys.publicKey, cfg.curve.publicKeyFile, cfg.curve.secretKeyFile);
+        else if (hub::zmq::isReadableByOthers(cfg.curve.secretKeyFile))
+            logger().warning("the hub's CURVE secret key %s is readable by other users: chmod 600 it",
+                             cfg.curve.secretKeyFile);
+        std::vector<hub::zmq::ZapPeer> admitted;
+        std::set<std::string> seen;
+        for (std::size_t i = 0; i < cfg.peers.size(); ++i) {
+            const auto& p = cfg.peers[i];
+            hub::zmq::ZapPeer z{peerKey(p, i), p.name, {}};
+            if (!seen.insert(z.publicKey).second)
+                throw Poco::InvalidArgumentException("events.peers.peer[" + std::to_string(i) + "] (" + p.name +
+                                                     ") has another peer's key: each peer needs its own");
+            for (const auto& socket : p.sockets) z.domains.insert("events." + socket);
+            keyByPeer[p.name] = z.publicKey;
+            // A peer with no sockets is a consumer only: known by its key, admitted nowhere.
+            if (!z.domains.empty()) admitted.push_back(std::move(z));
+        }
+        // Before any CURVE server binds: libzmq admits everyone without a handler.
+        zap = std::make_unique<hub::zmq::ZapAuthenticator>(ctx, std::move(admitted), false);
+        if (cfg.peers.empty() && (!cfg.inboundEndpoint.empty() || !cfg.publishEndpoint.empty()))
+            logger().warning("no events.peers are listed: nobody can connect to the inbound or publish socket");
+    } else if (!cfg.curve.enabled) {
+        logger().critical("events.curve.enabled = false: the relay's sockets are NOT authenticated nor encrypted. "
+                          "Anyone who can reach %s may send decisions the hub applies, and anyone may read events; "
+                          "remove the opt-out to require listed peers (events.peers)",
+                          cfg.inboundEndpoint.empty() ? std::string("the endpoints") : cfg.inboundEndpoint);
+    }
+    for (std::size_t i = 0; i < cfg.consumers.size(); ++i) {
+        const auto& cc = cfg.consumers[i];
+        std::string key = "events.consumers.consumer[" + std::to_string(i) + "]";
         auto c = std::make_unique<Consumer>();
         c->cfg = cc;
         c->socket = std::make_unique<::zmq::socket_t>(ctx, ::zmq::socket_type::dealer);
@@ -328,9 +440,20 @@ void Relay::Impl::openSockets() {
         // costs no attempts, only a consumer that does not ack does.
         c->socket->set(::zmq::sockopt::immediate, 1);
         c->socket->set(::zmq::sockopt::sndhwm, static_cast<int>(std::max<std::size_t>(1000, cc.window * 2)));
-        if (cfg.curve.enabled)
-            hub::zmq::makeCurveClient(*c->socket, hubKeys, hub::zmq::readKeyFile(cc.serverPublicKeyFile));
-        c->socket->connect(cc.endpoint);
+        if (cfg.curve.enabled) {
+            std::string serverKey = cc.serverPublicKey;
+            if (serverKey.empty() && !cc.serverPublicKeyFile.empty()) {
+                try {
+                    serverKey = hub::zmq::readKeyFile(cc.serverPublicKeyFile);
+                } catch (const Poco::Exception& e) {
+                    throw Poco::InvalidArgumentException(key + ".serverPublicKeyFile (" + cc.name +
+                                                         "): " + e.displayText());
+                }
+            }
+            if (serverKey.empty()) serverKey = keyByPeer[cc.peer.empty() ? cc.name : cc.peer];
+            hub::zmq::makeCurveClient(*c->socket, hubKeys, serverKey);
+        }
+        attach(*c->socket, cc.endpoint, key + ".endpoint", false);
         consumers.push_back(std::move(c));
     }
     if (!cfg.publishEndpoint.empty()) {
@@ -338,7 +461,7 @@ void Relay::Impl::openSockets() {
         hub::zmq::applyDefaultOptions(*pub);
         pub->set(::zmq::sockopt::sndhwm, 10000);
         if (cfg.curve.enabled) hub::zmq::makeCurveServer(*pub, hubKeys, "events.publish");
-        pub->bind(cfg.publishEndpoint);
+        attach(*pub, cfg.publishEndpoint, "events.publish.endpoint", true);
         publishEp = hub::zmq::boundEndpoint(*pub);
     }
     {
@@ -357,7 +480,7 @@ void Relay::Impl::openSockets() {
         // is hostile or broken and libzmq drops its connection.
         inbound->set(::zmq::sockopt::maxmsgsize, static_cast<int64_t>(cfg.maxEventBytes * 4 + 4096));
         if (cfg.curve.enabled) hub::zmq::makeCurveServer(*inbound, hubKeys, "events.inbound");
-        inbound->bind(cfg.inboundEndpoint);
+        attach(*inbound, cfg.inboundEndpoint, "events.inbound.endpoint", true);
         inboundEp = hub::zmq::boundEndpoint(*inbound);
     }
 }
@@ -740,12 +863,9 @@ bool Relay::Impl::commitMarks(Poco::Data::Session& s, std::vector<PendingMarks>&
                     use(cursorName), use(cursorSeq), now;
             }
             s.commit();
-        } catch (const Poco::Exception& e) {
-            try {
-                if (s.isTransaction()) s.rollback();
-            } catch (const Poco::Exception&) {
-            }
-            logger().error("committing delivery state failed (will retry): %s", e.displayText());
+        } catch (const std::exception& e) {
+            rollbackQuietly(s);
+            logger().error("committing delivery state failed (will retry): %s", std::string(e.what()));
             return false;
         }
     }
@@ -789,42 +909,80 @@ void Relay::Impl::runCommitter() {
     std::vector<PendingMarks> work(consumers.size());
     std::int64_t lastPrune = nowMs();
     int failures = 0;
-    for (;;) {
+    for (int errors = 0;;) {
+        // Nothing may end this thread early: acknowledged events would keep their
+        // window slots and delivery would stop. Marks stay in `work` for the next try.
+        try {
+            if (!commitRound(s, work, failures, lastPrune)) return;
+            errors = 0;
+            continue;
+        } catch (const std::exception& e) {
+            logger().error("relay committer error (continuing): %s", std::string(e.what()));
+        } catch (...) {
+            logger().error("relay committer error (continuing): unknown exception");
+        }
         bool finishing = false;
         {
-            std::unique_lock lock(commitMutex);
-            commitCv.wait_for(lock, std::chrono::milliseconds(500), [&] {
-                return commitStop || std::any_of(pending.begin(), pending.end(),
-                                                 [](const PendingMarks& p) { return !p.empty(); });
-            });
-            for (std::size_t i = 0; i < work.size(); ++i) work[i].absorb(pending[i]);
+            std::lock_guard lock(commitMutex);
             finishing = commitStop;
         }
-        bool hasWork = std::any_of(work.begin(), work.end(), [](const PendingMarks& p) { return !p.empty(); });
-        if (hasWork) {
-            if (commitMarks(s, work)) {
-                failures = 0;
-            } else {
-                ++failures;
-                if (finishing && failures >= 3) {
-                    logger().error("relay stopped with delivery state not committed: those events will be sent again");
-                    return;
-                }
-                // Keep the marks (newer ones merge on top) and try again after a pause.
-                std::unique_lock lock(commitMutex);
-                long pause = std::min(1000L, 25L << std::min(failures, 6));
-                commitCv.wait_for(lock, std::chrono::milliseconds(pause), [&] { return commitStop; });
-                continue;
-            }
-        } else if (finishing) {
+        if (finishing && ++errors >= 3) {
+            logger().error("relay stopped with delivery state not committed: those events will be sent again");
             return;
         }
-        std::int64_t t = nowMs();
-        if (t - lastPrune >= 60000) {
-            prune(s, t);
-            lastPrune = t;
-        }
+        pauseAfterFailure(++errors);
     }
+}
+
+// One round of the committer: waits for marks, commits them, prunes now and
+// then. False when it is time to end (stop() asked and everything is committed,
+// or committing keeps failing while stopping).
+bool Relay::Impl::commitRound(Poco::Data::Session& s, std::vector<PendingMarks>& work, int& failures,
+                              std::int64_t& lastPrune) {
+    bool finishing = false;
+    {
+        std::unique_lock lock(commitMutex);
+        commitCv.wait_for(lock, std::chrono::milliseconds(500), [&] {
+            return commitStop ||
+                   std::any_of(pending.begin(), pending.end(), [](const PendingMarks& p) { return !p.empty(); });
+        });
+        for (std::size_t i = 0; i < work.size(); ++i) work[i].absorb(pending[i]);
+        finishing = commitStop;
+    }
+    bool hasWork = std::any_of(work.begin(), work.end(), [](const PendingMarks& p) { return !p.empty(); });
+    if (hasWork) {
+        if (commitMarks(s, work)) {
+            failures = 0;
+        } else {
+            ++failures;
+            if (finishing && failures >= 3) {
+                logger().error("relay stopped with delivery state not committed: those events will be sent again");
+                return false;
+            }
+            // Keep the marks (newer ones merge on top) and try again after a pause.
+            std::unique_lock lock(commitMutex);
+            long pause = std::min(1000L, 25L << std::min(failures, 6));
+            commitCv.wait_for(lock, std::chrono::milliseconds(pause), [&] { return commitStop; });
+            return true;
+        }
+    } else if (finishing) {
+        return false;
+    }
+    std::int64_t t = nowMs();
+    if (t - lastPrune >= 60000) {
+        prune(s, t);
+        lastPrune = t;
+    }
+    return true;
+}
+
+// After an unexpected error in a relay thread: a pause that grows with repeated
+// failures (10 ms to 1 s), so a lasting fault does not spin or flood the log.
+void Relay::Impl::pauseAfterFailure(int failures) {
+    auto pause = std::chrono::milliseconds(std::min(1000, 10 << std::min(std::max(failures, 1) - 1, 7)));
+    auto end = std::chrono::steady_clock::now() + pause;
+    while (!stopping && std::chrono::steady_clock::now() < end)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
 }
 
 void Relay::Impl::publish(Poco::Data::Session& s) {
@@ -875,6 +1033,7 @@ void Relay::Impl::updateMetrics(Poco::Data::Session& s, std::int64_t at) {
         m.retries += cm.retries;
         m.consumers.push_back(std::move(cm));
     }
+    if (zap) m.handshakesRefused = zap->refused();
     std::lock_guard lock(metricsMutex);
     snapshot = std::move(m);
 }
@@ -918,21 +1077,40 @@ void Relay::Impl::runOutbound() {
     // wait for the writer, so neither the hub's transactions nor the committer's
     // fsyncs hold up delivery.
     Poco::Data::Session s = db.session();
-    try {
-        for (auto& c : consumers) loadState(s, *c);
-        Int64 maxSeq = 0;
-        s << "SELECT COALESCE(MAX(seq), 0) FROM events_outbox", into(maxSeq), now;
-        // The PUB socket is live fan-out: it starts with what is new.
-        publishedUpTo = maxSeq;
-    } catch (const Poco::Exception& e) {
-        logger().critical("relay cannot read its state, not delivering: %s", e.displayText());
-        return;
+    // Until the state is read nothing can be delivered: try again (the database
+    // may be locked or briefly unreadable) rather than end the thread for good.
+    for (int failures = 1; !stopping; ++failures) {
+        try {
+            for (auto& c : consumers) loadState(s, *c);
+            Int64 maxSeq = 0;
+            s << "SELECT COALESCE(MAX(seq), 0) FROM events_outbox", into(maxSeq), now;
+            // The PUB socket is live fan-out: it starts with what is new.
+            publishedUpTo = maxSeq;
+            break;
+        } catch (const std::exception& e) {
+            logger().critical("relay cannot read its state, not delivering yet (will retry): %s",
+                              std::string(e.what()));
+        } catch (...) {
+            logger().critical("relay cannot read its state, not delivering yet (will retry): unknown exception");
+        }
+        for (auto& c : consumers) {
+            // loadState() may have half-filled these: start over.
+            c->knownSettled.clear();
+            c->knownAttempts.clear();
+            c->items.clear();
+            c->byId.clear();
+            c->ready.clear();
+            c->unsettled = 0;
+        }
+        pauseAfterFailure(failures);
     }
+    if (stopping) return;
     std::vector<::zmq::pollitem_t> poll;
     for (auto& c : consumers) poll.push_back({c->socket->handle(), 0, ZMQ_POLLIN, 0});
     poll.push_back({wakeRecv->handle(), 0, ZMQ_POLLIN, 0});
 
     std::int64_t lastLoad = 0, lastFlush = 0, lastMetrics = 0;
+    int failures = 0;
     while (!stopping) {
         try {
             std::int64_t t = nowMs();
@@ -976,11 +1154,18 @@ void Relay::Impl::runOutbound() {
                 updateMetrics(s, t);
                 lastMetrics = t;
             }
+            failures = 0;
         } catch (const ::zmq::error_t& e) {
             if (e.num() != EINTR) logger().error("relay socket error: %s", std::string(e.what()));
         } catch (const Poco::Exception& e) {
             logger().error("relay error (continuing): %s", e.displayText());
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            pauseAfterFailure(++failures);
+        } catch (const std::exception& e) {
+            logger().error("relay error (continuing): %s", std::string(e.what()));
+            pauseAfterFailure(++failures);
+        } catch (...) {
+            logger().error("relay error (continuing): unknown exception");
+            pauseAfterFailure(++failures);
         }
     }
     // The committer commits what was acknowledged before it stops (see stop()),
@@ -990,14 +1175,21 @@ void Relay::Impl::runOutbound() {
 
 // ---------------------------------------------------------------- inbound
 
-void Relay::Impl::handleInbound(Poco::Data::Session& s, const hub::zmq::Frames& f) {
-    const std::string& peer = f[0];
+void Relay::Impl::handleInbound(Poco::Data::Session& s, const hub::zmq::Frames& f, const std::string& userId) {
+    const std::string& routing = f[0];
     auto refuse = [&](const std::string& id, const std::string& reason) {
         ++inboundRefused;
-        logger().warning("inbound event %s refused: %s", id.empty() ? std::string("(no id)") : id.substr(0, 80),
-                         reason);
-        hub::zmq::sendFrames(*inbound, {peer, id, "nack", reason}, true);
+        logger().warning("inbound event %s%s refused: %s", id.empty() ? std::string("(no id)") : id.substr(0, 80),
+                         userId.empty() ? std::string() : " from " + userId, reason);
+        hub::zmq::sendFrames(*inbound, {routing, id, "nack", reason}, true);
     };
+    InboundPeer peer{userId, cfg.curve.enabled};
+    if (cfg.curve.enabled && userId.empty()) {
+        // Cannot happen while the ZAP handler names every peer it admits; refuse
+        // rather than apply something nobody vouched for.
+        refuse("", "unauthenticated: the connection has no peer name");
+        return;
+    }
     std::string frameId, payload;
     if (f.size() == 2) {
         payload = f[1];
@@ -1031,7 +1223,7 @@ void Relay::Impl::handleInbound(Poco::Data::Session& s, const hub::zmq::Frames& 
         return;
     }
     if (!onInbound) {
-        refuse(event.id, "the hub has no handler for inbound events");
+        refuse(event.id, "not applied: the hub has no handler for inbound events");
         return;
     }
     try {
@@ -1046,41 +1238,59 @@ void Relay::Impl::handleInbound(Poco::Data::Session& s, const hub::zmq::Frames& 
         int changes = 0;
         s << "SELECT changes()", into(changes), now;
         if (changes == 0) {
-            s.rollback();
+            rollbackQuietly(s);
             ++inboundDuplicates;
-            hub::zmq::sendFrames(*inbound, {peer, event.id, "ack", "duplicate"}, true);
+            hub::zmq::sendFrames(*inbound, {routing, event.id, "ack", "duplicate"}, true);
             return;
         }
-        onInbound(s, event);
+        onInbound(s, event, peer);
         s.commit();
     } catch (const Poco::Exception& e) {
-        if (s.isTransaction()) s.rollback();
-        refuse(event.id, "not applied: " + e.displayText());
+        rollbackQuietly(s);
+        if (isTransient(e)) {
+            ++inboundUnavailable;
+            refuse(event.id, "unavailable: the hub cannot store it now (" + e.displayText() + "); send it again later");
+        } else {
+            refuse(event.id, "not applied: " + e.displayText());
+        }
         return;
     } catch (const std::exception& e) {
-        if (s.isTransaction()) s.rollback();
+        rollbackQuietly(s);
         refuse(event.id, std::string("not applied: ") + e.what());
+        return;
+    } catch (...) {
+        rollbackQuietly(s);
+        refuse(event.id, "not applied: the handler failed with an unknown exception");
         return;
     }
     ++inboundAccepted;
-    hub::zmq::sendFrames(*inbound, {peer, event.id, "ack"}, true);
+    hub::zmq::sendFrames(*inbound, {routing, event.id, "ack"}, true);
 }
 
 void Relay::Impl::runInbound() {
     Poco::Data::Session s = db.session();
     std::vector<::zmq::pollitem_t> poll{{inbound->handle(), 0, ZMQ_POLLIN, 0}};
+    int failures = 0;
     while (!stopping) {
+        // Nothing may end this thread: the hub would stop hearing decisions.
         try {
             ::zmq::poll(poll, std::chrono::milliseconds(100));
-            while (auto frames = hub::zmq::receiveFrames(*inbound, true)) {
+            std::string userId;
+            while (auto frames = hub::zmq::receiveFrames(*inbound, true, &userId)) {
                 if (frames->empty()) continue;
-                handleInbound(s, *frames);
+                handleInbound(s, *frames, userId);
             }
+            failures = 0;
+            continue;
         } catch (const ::zmq::error_t& e) {
-            if (e.num() != EINTR) logger().error("inbound socket error: %s", std::string(e.what()));
+            if (e.num() == EINTR) continue;
+            logger().error("inbound socket error (continuing): %s", std::string(e.what()));
         } catch (const std::exception& e) {
             logger().error("inbound error (continuing): %s", std::string(e.what()));
+        } catch (...) {
+            logger().error("inbound error (continuing): unknown exception");
         }
+        pauseAfterFailure(++failures);
     }
 }
 
@@ -1116,9 +1326,9 @@ void Relay::start() {
     impl_->commitStop = false;
     impl_->pending.assign(impl_->consumers.size(), PendingMarks{});
     impl_->completions.clear();
-    impl_->commitThread = std::thread([this] { impl_->runCommitter(); });
-    impl_->outThread = std::thread([this] { impl_->runOutbound(); });
-    if (impl_->inbound) impl_->inThread = std::thread([this] { impl_->runInbound(); });
+    impl_->commitThread = impl_->startThread("committer", &Impl::runCommitter);
+    impl_->outThread = impl_->startThread("delivery", &Impl::runOutbound);
+    if (impl_->inbound) impl_->inThread = impl_->startThread("inbound", &Impl::runInbound);
     impl_->isRunning = true;
 }
 
@@ -1168,6 +1378,7 @@ RelayMetrics Relay::metrics() const {
     m.inboundAccepted = impl_->inboundAccepted;
     m.inboundDuplicates = impl_->inboundDuplicates;
     m.inboundRefused = impl_->inboundRefused;
+    m.inboundUnavailable = impl_->inboundUnavailable;
     return m;
 }
 
@@ -1211,7 +1422,7 @@ std::size_t Relay::replay(const std::string& consumer, const std::string& eventI
         }
         s.commit();
     } catch (...) {
-        if (s.isTransaction()) s.rollback();
+        rollbackQuietly(s);
         throw;
     }
     impl_->deadLetterCount -= static_cast<std::int64_t>(seqs.size());

@@ -156,10 +156,22 @@ TEST(RelayConfig, ReadsXmlSubtree) {
         <publish><endpoint>tcp://127.0.0.1:5610</endpoint></publish>
         <inbound><endpoint>tcp://127.0.0.1:5600</endpoint></inbound>
         <relay><batchSize>200</batchSize></relay>
+        <peers>
+          <peer name="portal"><publicKeyFile>/etc/campushub/peers/portal.pub</publicKeyFile><sockets/></peer>
+          <peer name="approval"><publicKeyFile>/etc/campushub/peers/approval.pub</publicKeyFile>
+            <sockets>inbound</sockets></peer>
+        </peers>
       </events></hub>)");
     Poco::AutoPtr<Poco::Util::XMLConfiguration> config = new Poco::Util::XMLConfiguration(xml);
     Poco::AutoPtr<Poco::Util::AbstractConfiguration> view = config->createView("events");
-    RelayConfig r = RelayConfig::fromConfiguration(*view);
+    RelayConfig r = RelayConfig::fromConfiguration(*view, "/var/lib/campushub");
+    EXPECT_TRUE(r.curve.enabled);
+    EXPECT_EQ(r.curve.secretKeyFile, "/var/lib/campushub/hub-curve.key");
+    ASSERT_EQ(r.peers.size(), 2u);
+    EXPECT_EQ(r.peers[1].name, "approval");
+    EXPECT_EQ(r.peers[1].publicKeyFile, "/etc/campushub/peers/approval.pub");
+    EXPECT_EQ(r.peers[1].sockets, std::vector<std::string>{"inbound"});
+    EXPECT_TRUE(r.peers[0].sockets.empty());
     ASSERT_EQ(r.consumers.size(), 2u);
     EXPECT_EQ(r.consumers[0].name, "portal");
     EXPECT_EQ(r.consumers[0].window, 50u);
@@ -202,7 +214,8 @@ TEST(RelayConfig, BadValuesNameTheKey) {
                   .find("maxAttempts = 0 is out of range"),
               std::string::npos);
     EXPECT_NE(errorFor({{"inbound.types", "edu.campus.hub.nope"}}).find("unknown event type"), std::string::npos);
-    EXPECT_NE(errorFor({{"curve.enabled", "true"}}).find("publicKeyFile"), std::string::npos);
+    EXPECT_NE(errorFor({{"curve.enabled", "true"}, {"inbound.endpoint", "tcp://x:1"}}).find("publicKeyFile"),
+              std::string::npos);
     EXPECT_NE(errorFor({{"curve.enabled", "maybe"}}).find("not a boolean"), std::string::npos);
     EXPECT_EQ(errorFor({}), "");
 }

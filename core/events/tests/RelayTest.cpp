@@ -7,18 +7,33 @@
 
 #include "TestPeers.h"
 
+#include <Poco/AutoPtr.h>
+#include <Poco/Channel.h>
 #include <Poco/ConsoleChannel.h>
 #include <Poco/Data/Session.h>
-#include <Poco/Logger.h>
+#include <Poco/File.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <Poco/Logger.h>
+#include <Poco/Message.h>
+#include <Poco/Util/MapConfiguration.h>
+#include <Poco/Util/XMLConfiguration.h>
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <set>
+#include <sstream>
 #include <unordered_map>
 
 using namespace hub::events;
@@ -48,19 +63,60 @@ long numberOf(const std::string& payload) {
 
 std::string subjectOf(const std::string& payload) { return CloudEvent::fromJson(payload).subject; }
 
+// A DEALER to the hub's inbound socket: a CURVE client with `keys`, or a NULL-
+// mechanism one without. Replies wait up to `timeout`.
+std::unique_ptr<::zmq::socket_t> dealerTo(::zmq::context_t& ctx, const std::string& endpoint,
+                                          const hub::zmq::CurveKeyPair* keys, const std::string& hubPublicKey,
+                                          std::chrono::milliseconds timeout = 10s) {
+    auto dealer = std::make_unique<::zmq::socket_t>(ctx, ::zmq::socket_type::dealer);
+    hub::zmq::applyDefaultOptions(*dealer);
+    if (keys) hub::zmq::makeCurveClient(*dealer, *keys, hubPublicKey);
+    dealer->set(::zmq::sockopt::rcvtimeo, static_cast<int>(timeout.count()));
+    dealer->connect(endpoint);
+    return dealer;
+}
+
 struct RelayFixture : ::testing::Test {
     TempDir tmp;
     hub::store::Database db{{tmp.file("hub.db")}};
     std::atomic<int> applied{0};
+    // The hub's key pair, made where a relay with this state folder makes it.
+    hub::zmq::CurveKeyPair hubKeys =
+        hub::zmq::loadOrCreateKeyPair(tmp.file("hub-curve.pub"), tmp.file("hub-curve.key"));
+    // A peer the tests send decisions as.
+    hub::zmq::CurveKeyPair testerKeys = hub::zmq::generateKeyPair();
 
     RelayFixture() {
         // Relay warnings (refusals, dead letters) show up in the test log.
         Poco::Logger::get("hub.events").setChannel(new Poco::ConsoleChannel);
+        Poco::Logger::get("hub.zmq").setChannel(new Poco::ConsoleChannel);
         Outbox::migrate(db);
         Poco::Data::Session s = db.session();
         s << "CREATE TABLE app_state (id TEXT PRIMARY KEY, status TEXT NOT NULL, amount REAL NOT NULL, "
-             "decisions INTEGER NOT NULL DEFAULT 0, last_decision TEXT)",
+             "decisions INTEGER NOT NULL DEFAULT 0, last_decision TEXT, actor TEXT)",
             now;
+    }
+
+    // The default: CURVE with the hub's key pair above, and "tester" as a listed peer.
+    RelayConfig relayConfig() {
+        RelayConfig config;
+        config.curve.publicKeyFile = tmp.file("hub-curve.pub");
+        config.curve.secretKeyFile = tmp.file("hub-curve.key");
+        config.peers.push_back({"tester", testerKeys.publicKey, "", {"inbound", "publish"}});
+        return config;
+    }
+
+    TestConsumer::AdmitOnly hubOnly() const { return {hubKeys.publicKey}; }
+
+    // A consumer entry for `c`, trusting its key.
+    ConsumerConfig consumer(const std::string& name, const TestConsumer& c) {
+        ConsumerConfig cc = ::consumer(name, c.endpoint());
+        cc.serverPublicKey = c.publicKey();
+        return cc;
+    }
+
+    std::unique_ptr<::zmq::socket_t> testerDealer(::zmq::context_t& ctx, const Relay& relay) {
+        return dealerTo(ctx, relay.inboundEndpoint(), &testerKeys, hubKeys.publicKey);
     }
 
     // Appends `count` events in one transaction, subjects cycling over `subjects`.
@@ -81,15 +137,18 @@ struct RelayFixture : ::testing::Test {
     // The hub's side of approval.decided: set the status, count the application,
     // and tell the portal, all in the relay's transaction.
     InboundHandler handler() {
-        return [this](Poco::Data::Session& s, const CloudEvent& e) {
+        return [this](Poco::Data::Session& s, const CloudEvent& e, const InboundPeer& peer) {
             Poco::JSON::Parser p;
             auto data = p.parse(e.data).extract<Poco::JSON::Object::Ptr>();
             std::string app = data->getValue<std::string>("applicationId");
             std::string decision = data->getValue<std::string>("decision");
             if (app == "APP-FAIL") throw Poco::IllegalStateException("application is locked");
+            if (app == "APP-THROWS") throw 42;  // not even a std::exception
             std::string payload = e.toJson();
-            s << "UPDATE app_state SET status = ?, decisions = decisions + 1, last_decision = ? WHERE id = ?",
-                use(decision), use(payload), use(app), now;
+            std::string actor = peer.authenticated ? peer.name : "unauthenticated";
+            s << "UPDATE app_state SET status = ?, decisions = decisions + 1, last_decision = ?, actor = ? "
+                 "WHERE id = ?",
+                use(decision), use(payload), use(actor), use(app), now;
             Outbox::append(s, CloudEvent::create(EventType::ApplicationStatusChanged, "/campus-hub", app,
                                                  R"({"applicationId":")" + app + R"(","status":")" + decision +
                                                      "\"}"));
@@ -97,8 +156,10 @@ struct RelayFixture : ::testing::Test {
         };
     }
 
-    std::string scalar(const std::string& sql, const std::string& arg) {
-        Poco::Data::Session s = db.session();
+    std::string scalar(const std::string& sql, const std::string& arg) { return scalarIn(db, sql, arg); }
+
+    static std::string scalarIn(hub::store::Database& store, const std::string& sql, const std::string& arg) {
+        Poco::Data::Session s = store.session();
         std::vector<std::string> out;
         std::string q = sql, a = arg;
         s << q, use(a), into(out), now;
@@ -126,9 +187,9 @@ void expectOrderedPerSubject(const std::vector<TestConsumer::Receipt>& receipts)
 }  // namespace
 
 TEST_F(RelayFixture, DeliversEveryEventInOrderPerSubject) {
-    TestConsumer portal;
-    RelayConfig config;
-    config.consumers.push_back(consumer("portal", portal.endpoint()));
+    TestConsumer portal(hubOnly());
+    RelayConfig config = relayConfig();
+    config.consumers.push_back(consumer("portal", portal));
     Relay relay(db, config);
     relay.start();
     appendEvents(0, 150);
@@ -154,9 +215,9 @@ TEST_F(RelayFixture, DeliversEveryEventInOrderPerSubject) {
 }
 
 TEST_F(RelayFixture, RefusedEventIsRetriedAndItsSubjectWaits) {
-    TestConsumer portal("tcp://127.0.0.1:*", TestConsumer::Mode::NackOnce);
-    RelayConfig config;
-    config.consumers.push_back(consumer("portal", portal.endpoint()));
+    TestConsumer portal(hubOnly(), TestConsumer::Mode::NackOnce);
+    RelayConfig config = relayConfig();
+    config.consumers.push_back(consumer("portal", portal));
     Relay relay(db, config);
     relay.start();
     appendEvents(0, 40, 4);
@@ -178,8 +239,10 @@ TEST_F(RelayFixture, RefusedEventIsRetriedAndItsSubjectWaits) {
 TEST_F(RelayFixture, ConsumerDownThenBackGetsEverything) {
     int port = freePort();
     std::string endpoint = "tcp://127.0.0.1:" + std::to_string(port);
-    RelayConfig config;
-    auto c = consumer("portal", endpoint);
+    auto portalKeys = hub::zmq::generateKeyPair();
+    RelayConfig config = relayConfig();
+    auto c = ::consumer("portal", endpoint);
+    c.serverPublicKey = portalKeys.publicKey;
     c.maxAttempts = 2;  // a consumer that is down must not burn attempts
     config.consumers.push_back(c);
     Relay relay(db, config);
@@ -192,7 +255,7 @@ TEST_F(RelayFixture, ConsumerDownThenBackGetsEverything) {
     EXPECT_GT(down.oldestUndeliveredAgeSeconds, 1.0);
     EXPECT_EQ(down.deadLetters, 0u);
 
-    TestConsumer portal(endpoint);
+    TestConsumer portal(hubOnly(), TestConsumer::Mode::Ack, endpoint, portalKeys);
     appendEvents(250, 50);
     ASSERT_TRUE(eventually([&] { return portal.distinct() == 300; }));
     expectOrderedPerSubject(portal.receipts());
@@ -201,9 +264,9 @@ TEST_F(RelayFixture, ConsumerDownThenBackGetsEverything) {
 }
 
 TEST_F(RelayFixture, NeverAckingConsumerEndsInDeadLettersAndReplayDelivers) {
-    TestConsumer silent("tcp://127.0.0.1:*", TestConsumer::Mode::Never);
-    RelayConfig config;
-    auto c = consumer("silent", silent.endpoint());
+    TestConsumer silent(hubOnly(), TestConsumer::Mode::Never);
+    RelayConfig config = relayConfig();
+    auto c = consumer("silent", silent);
     c.maxAttempts = 3;
     c.ackTimeoutMs = 100;
     config.consumers.push_back(c);
@@ -286,28 +349,43 @@ TEST_F(RelayFixture, KilledRelayLosesNothingAndRepeatsOnlyTheWindow) {
 }
 
 TEST_F(RelayFixture, ApprovalRoundTripIsAppliedExactlyOnce) {
-    Child portalPeer(HUB_PORTAL_CONSUMER, {"--listen", "tcp://127.0.0.1:*"});
+    // The reference peers make their key pairs at first start and admit only the
+    // hub's key; the hub lists their public keys as peers.
+    std::string hubPub = tmp.file("hub-curve.pub");
+    Child portalPeer(HUB_PORTAL_CONSUMER, {"--listen", "tcp://127.0.0.1:*", "--public-key", tmp.file("portal.pub"),
+                                           "--secret-key", tmp.file("portal.key"), "--hub-public-key", hubPub});
     auto portalEndpoint = portalPeer.waitForLine("listening ");
     ASSERT_TRUE(portalEndpoint);
+    auto portalKey = portalPeer.waitForLine("public-key ");
+    ASSERT_TRUE(portalKey);
+    EXPECT_EQ(*portalKey, hub::zmq::readKeyFile(tmp.file("portal.pub")));
+    EXPECT_FALSE(hub::zmq::isReadableByOthers(tmp.file("portal.key")));
     std::string engineEndpoint = "tcp://127.0.0.1:" + std::to_string(freePort());
-
-    RelayConfig config;
-    auto approval = consumer("approval", engineEndpoint);
-    approval.types = {std::string(EventType::ApprovalRequested)};
-    config.consumers.push_back(approval);
-    auto portal = consumer("portal", *portalEndpoint);
-    portal.types = {"edu.campus.hub.application."};
-    config.consumers.push_back(portal);
-    config.inboundEndpoint = "tcp://127.0.0.1:*";
-    Relay relay(db, config, handler());
-    relay.start();
+    std::string inboundEndpoint = "tcp://127.0.0.1:" + std::to_string(freePort());
 
     std::string engineConfig = tmp.file("engine.properties");
     std::ofstream(engineConfig) << "engine.listen = " << engineEndpoint << "\n"
-                                << "engine.hub = " << relay.inboundEndpoint() << "\n"
-                                << "engine.rule.maxAmount = 5000\nengine.resendMs = 200\n";
+                                << "engine.hub = " << inboundEndpoint << "\n"
+                                << "engine.rule.maxAmount = 5000\nengine.resendMs = 200\n"
+                                << "engine.curve.publicKeyFile = " << tmp.file("engine.pub") << "\n"
+                                << "engine.curve.secretKeyFile = " << tmp.file("engine.key") << "\n"
+                                << "engine.curve.hubPublicKeyFile = " << hubPub << "\n";
     Child engine(HUB_APPROVAL_ENGINE, {"--config", engineConfig});
     ASSERT_TRUE(engine.waitForLine("listening "));
+
+    RelayConfig config = relayConfig();
+    // The engine may send decisions; the portal only receives.
+    config.peers.push_back({"approval", "", tmp.file("engine.pub"), {"inbound"}});
+    config.peers.push_back({"portal", *portalKey, "", {}});
+    auto approval = ::consumer("approval", engineEndpoint);
+    approval.types = {std::string(EventType::ApprovalRequested)};
+    config.consumers.push_back(approval);
+    auto portal = ::consumer("portal", *portalEndpoint);
+    portal.types = {"edu.campus.hub.application."};
+    config.consumers.push_back(portal);
+    config.inboundEndpoint = inboundEndpoint;
+    Relay relay(db, config, handler());
+    relay.start();
 
     // Two applications submitted: state and approval request in one transaction each.
     for (auto [app, amount] : {std::pair<std::string, double>{"APP-1", 1200}, {"APP-2", 9000}}) {
@@ -325,6 +403,8 @@ TEST_F(RelayFixture, ApprovalRoundTripIsAppliedExactlyOnce) {
                scalar("SELECT status FROM app_state WHERE id = ?", "APP-2") == "rejected";
     }));
     EXPECT_EQ(applied.load(), 2);
+    // The actor is the peer the engine's key is listed as, not its "decidedBy".
+    EXPECT_EQ(scalar("SELECT actor FROM app_state WHERE id = ?", "APP-1"), "approval");
     // The portal heard of both status changes, through the outbox of the inbound transaction.
     ASSERT_TRUE(eventually([&] {
         int seen = 0;
@@ -335,17 +415,14 @@ TEST_F(RelayFixture, ApprovalRoundTripIsAppliedExactlyOnce) {
         return seen == 2;
     }));
 
-    // The engine repeats a decision (same id): acked, nothing changes.
+    // The same decision again (same id), from another listed peer: acked, nothing changes.
     std::string decision = scalar("SELECT last_decision FROM app_state WHERE id = ?", "APP-1");
     std::string decisionId = CloudEvent::fromJson(decision).id;
     ::zmq::context_t ctx;
-    ::zmq::socket_t dealer(ctx, ::zmq::socket_type::dealer);
-    hub::zmq::applyDefaultOptions(dealer);
-    dealer.set(::zmq::sockopt::rcvtimeo, 10000);
-    dealer.connect(relay.inboundEndpoint());
+    auto dealer = testerDealer(ctx, relay);
     for (int i = 0; i < 3; ++i) {
-        ASSERT_TRUE(hub::zmq::sendFrames(dealer, {decisionId, decision}, false));
-        auto reply = hub::zmq::receiveFrames(dealer, false);
+        ASSERT_TRUE(hub::zmq::sendFrames(*dealer, {decisionId, decision}, false));
+        auto reply = hub::zmq::receiveFrames(*dealer, false);
         ASSERT_TRUE(reply);
         ASSERT_GE(reply->size(), 2u);
         EXPECT_EQ((*reply)[0], decisionId);
@@ -359,28 +436,67 @@ TEST_F(RelayFixture, ApprovalRoundTripIsAppliedExactlyOnce) {
     portalPeer.terminate();
 }
 
+// A decision the hub refuses for good ("not applied") is not resent forever: the
+// engine hands the request back with the reason, the hub retries the request and
+// finally dead-letters it, where an operator sees why.
+TEST_F(RelayFixture, DecisionRefusedForGoodEndsAsADeadLetterWithTheReason) {
+    std::string engineEndpoint = "tcp://127.0.0.1:" + std::to_string(freePort());
+    std::string inboundEndpoint = "tcp://127.0.0.1:" + std::to_string(freePort());
+    std::string engineConfig = tmp.file("engine.properties");
+    std::ofstream(engineConfig) << "engine.listen = " << engineEndpoint << "\n"
+                                << "engine.hub = " << inboundEndpoint << "\n"
+                                << "engine.resendMs = 100\n";
+    Child engine(HUB_APPROVAL_ENGINE, {"--config", engineConfig, "--public-key", tmp.file("engine.pub"),
+                                       "--secret-key", tmp.file("engine.key"), "--hub-public-key",
+                                       tmp.file("hub-curve.pub")});
+    ASSERT_TRUE(engine.waitForLine("listening "));
+    RelayConfig config = relayConfig();
+    config.peers.push_back({"approval", "", tmp.file("engine.pub"), {"inbound"}});
+    auto approval = ::consumer("approval", engineEndpoint);
+    approval.types = {std::string(EventType::ApprovalRequested)};
+    approval.maxAttempts = 2;
+    config.consumers.push_back(approval);
+    config.inboundEndpoint = inboundEndpoint;
+    Relay relay(db, config, handler());
+    relay.start();
+    {
+        Poco::Data::Session s = db.session();
+        s.begin();
+        s << "INSERT INTO app_state(id, status, amount) VALUES('APP-FAIL', 'in_review', 1)", now;
+        Outbox::append(s, CloudEvent::create(EventType::ApprovalRequested, "/campus-hub", "APP-FAIL",
+                                             R"({"applicationId":"APP-FAIL","amount":1})"));
+        s.commit();
+    }
+    ASSERT_TRUE(eventually([&] { return relay.deadLetters("approval").size() == 1; }));
+    auto dead = relay.deadLetters("approval").front();
+    EXPECT_NE(dead.lastError.find("the hub refused the decision: not applied: Illegal state: application is locked"),
+              std::string::npos)
+        << dead.lastError;
+    EXPECT_EQ(scalar("SELECT CAST(decisions AS TEXT) FROM app_state WHERE id = ?", "APP-FAIL"), "0");
+    engine.terminate();
+}
+
 TEST_F(RelayFixture, BadInboundMessagesAreRefusedWithoutHarm) {
-    TestConsumer portal;
-    RelayConfig config;
-    config.consumers.push_back(consumer("portal", portal.endpoint()));
+    TestConsumer portal(hubOnly());
+    RelayConfig config = relayConfig();
+    config.consumers.push_back(consumer("portal", portal));
     config.inboundEndpoint = "tcp://127.0.0.1:*";
     config.maxEventBytes = 4096;
     Relay relay(db, config, handler());
     relay.start();
     {
         Poco::Data::Session s = db.session();
-        s << "INSERT INTO app_state(id, status, amount) VALUES('APP-7', 'pending', 1), ('APP-FAIL', 'pending', 1)", now;
+        s << "INSERT INTO app_state(id, status, amount) VALUES('APP-7', 'pending', 1), ('APP-FAIL', 'pending', 1), "
+             "('APP-THROWS', 'pending', 1)",
+            now;
     }
     appendEvents(0, 20);
 
     ::zmq::context_t ctx;
-    ::zmq::socket_t dealer(ctx, ::zmq::socket_type::dealer);
-    hub::zmq::applyDefaultOptions(dealer);
-    dealer.set(::zmq::sockopt::rcvtimeo, 10000);
-    dealer.connect(relay.inboundEndpoint());
+    auto dealer = testerDealer(ctx, relay);
     auto exchange = [&](const hub::zmq::Frames& frames) {
-        EXPECT_TRUE(hub::zmq::sendFrames(dealer, frames, false));
-        auto reply = hub::zmq::receiveFrames(dealer, false);
+        EXPECT_TRUE(hub::zmq::sendFrames(*dealer, frames, false));
+        auto reply = hub::zmq::receiveFrames(*dealer, false);
         return reply ? *reply : hub::zmq::Frames{};
     };
     auto decided = [](const std::string& app) {
@@ -409,14 +525,16 @@ TEST_F(RelayFixture, BadInboundMessagesAreRefusedWithoutHarm) {
     expectNack({"another-id", mismatched.toJson()}, "does not match");
     CloudEvent failing = decided("APP-FAIL");
     expectNack({failing.id, failing.toJson()}, "not applied: Illegal state: application is locked");
+    // A handler throwing something that is not even a std::exception: refused,
+    // and the inbound thread lives on (it used to end the process).
+    CloudEvent throwing = decided("APP-THROWS");
+    expectNack({throwing.id, throwing.toJson()}, "not applied: the handler failed");
     EXPECT_EQ(applied.load(), 0);
 
     // A hostile sender past the size cap loses its connection, nothing else.
     {
-        ::zmq::socket_t hostile(ctx, ::zmq::socket_type::dealer);
-        hub::zmq::applyDefaultOptions(hostile);
-        hostile.connect(relay.inboundEndpoint());
-        hub::zmq::sendFrames(hostile, {"huge", std::string(2 * 1024 * 1024, 'x')}, false);
+        auto hostile = testerDealer(ctx, relay);
+        hub::zmq::sendFrames(*hostile, {"huge", std::string(2 * 1024 * 1024, 'x')}, false);
         std::this_thread::sleep_for(200ms);
     }
 
@@ -427,76 +545,310 @@ TEST_F(RelayFixture, BadInboundMessagesAreRefusedWithoutHarm) {
     EXPECT_EQ(reply[1], "ack");
     EXPECT_EQ(applied.load(), 1);
     EXPECT_EQ(scalar("SELECT status FROM app_state WHERE id = ?", "APP-7"), "approved");
+    EXPECT_EQ(scalar("SELECT status FROM app_state WHERE id = ?", "APP-THROWS"), "pending");
     appendEvents(20, 20);
     ASSERT_TRUE(eventually([&] { return portal.distinct() == 41; }));  // 40 + the status change
-    EXPECT_GE(relay.metrics().inboundRefused, 9u);
+    EXPECT_GE(relay.metrics().inboundRefused, 10u);
     EXPECT_EQ(relay.metrics().inboundAccepted, 1u);
 }
 
-TEST_F(RelayFixture, CurveAdmitsKnownKeysAndRefusesOthers) {
-    auto hubKeys = hub::zmq::generateKeyPair();
+TEST_F(RelayFixture, ForgedDecisionsFromUnlistedKeysOrNullClientsChangeNothing) {
     auto portalKeys = hub::zmq::generateKeyPair();
-    auto engineKeys = hub::zmq::generateKeyPair();
     auto intruderKeys = hub::zmq::generateKeyPair();
-    hub::zmq::writeKeyFile(tmp.file("hub.pub"), hubKeys.publicKey);
-    hub::zmq::writeKeyFile(tmp.file("hub.key"), hubKeys.secretKey);
-    hub::zmq::writeKeyFile(tmp.file("portal.pub"), portalKeys.publicKey);
-    hub::zmq::writeKeyFile(tmp.file("intruder.pub"), intruderKeys.publicKey);
-    std::ofstream(tmp.file("authorized")) << "# the approval engine\n" << engineKeys.publicKey << "\n";
+    auto dashboardKeys = hub::zmq::generateKeyPair();
 
     // The portal admits the hub; the "picky" consumer admits only someone else.
-    TestConsumer portal("tcp://127.0.0.1:*", TestConsumer::Mode::Ack, portalKeys, {hubKeys.publicKey});
-    TestConsumer picky("tcp://127.0.0.1:*", TestConsumer::Mode::Ack, intruderKeys, {engineKeys.publicKey});
-    RelayConfig config;
-    auto p = consumer("portal", portal.endpoint());
-    p.serverPublicKeyFile = tmp.file("portal.pub");
-    config.consumers.push_back(p);
-    auto q = consumer("picky", picky.endpoint());
-    q.serverPublicKeyFile = tmp.file("intruder.pub");
-    config.consumers.push_back(q);
+    TestConsumer portal(hubOnly(), TestConsumer::Mode::Ack, "tcp://127.0.0.1:*", portalKeys);
+    TestConsumer picky(TestConsumer::AdmitOnly{testerKeys.publicKey});
+    RelayConfig config = relayConfig();
+    config.peers.push_back({"portal", portalKeys.publicKey, "", {}});
+    config.peers.push_back({"dashboard", dashboardKeys.publicKey, "", {"publish"}});
+    config.consumers.push_back(::consumer("portal", portal.endpoint()));  // its key: the peer "portal"
+    config.consumers.push_back(consumer("picky", picky));
     config.inboundEndpoint = "tcp://127.0.0.1:*";
-    config.curve = {true, tmp.file("hub.pub"), tmp.file("hub.key"), tmp.file("authorized")};
     Relay relay(db, config, handler());
     relay.start();
     {
         Poco::Data::Session s = db.session();
-        s << "INSERT INTO app_state(id, status, amount) VALUES('APP-9', 'pending', 1)", now;
+        s << "INSERT INTO app_state(id, status, amount) VALUES('APP-9', 'in_review', 1)", now;
     }
     appendEvents(0, 10);
     ASSERT_TRUE(eventually([&] { return portal.distinct() == 10; }));
     std::this_thread::sleep_for(500ms);
     EXPECT_EQ(picky.count(), 0u) << "a consumer refusing the hub's key got events";
 
-    auto sendDecision = [&](const hub::zmq::CurveKeyPair& clientKeys) -> std::optional<hub::zmq::Frames> {
+    // A decision that claims to come from the registrar.
+    CloudEvent forged = CloudEvent::create(EventType::ApprovalDecided, "/approval-engine", "APP-9",
+                                           R"({"applicationId":"APP-9","decision":"approved","decidedBy":"registrar"})");
+    auto send = [&](const hub::zmq::CurveKeyPair* keys) -> std::optional<hub::zmq::Frames> {
         ::zmq::context_t ctx;
-        ::zmq::socket_t dealer(ctx, ::zmq::socket_type::dealer);
-        hub::zmq::applyDefaultOptions(dealer);
-        hub::zmq::makeCurveClient(dealer, clientKeys, hubKeys.publicKey);
-        dealer.set(::zmq::sockopt::rcvtimeo, 1500);
-        dealer.connect(relay.inboundEndpoint());
-        CloudEvent e = CloudEvent::create(EventType::ApprovalDecided, "/approval-engine", "APP-9",
-                                          R"({"applicationId":"APP-9","decision":"approved"})");
-        hub::zmq::sendFrames(dealer, {e.id, e.toJson()}, true);
-        return hub::zmq::receiveFrames(dealer, false);
+        auto dealer = dealerTo(ctx, relay.inboundEndpoint(), keys, hubKeys.publicKey, 1500ms);
+        hub::zmq::sendFrames(*dealer, {forged.id, forged.toJson()}, true);
+        return hub::zmq::receiveFrames(*dealer, false);
     };
-    EXPECT_FALSE(sendDecision(intruderKeys)) << "an unknown client key was admitted";
+    EXPECT_FALSE(send(&intruderKeys)) << "an unlisted key was admitted";
+    EXPECT_FALSE(send(nullptr)) << "a NULL-mechanism client was admitted";
+    EXPECT_FALSE(send(&dashboardKeys)) << "a peer listed for publish only was admitted inbound";
     EXPECT_EQ(applied.load(), 0);
-    auto reply = sendDecision(engineKeys);
+    EXPECT_EQ(scalar("SELECT status FROM app_state WHERE id = ?", "APP-9"), "in_review");
+    EXPECT_EQ(scalar("SELECT CAST(decisions AS TEXT) FROM app_state WHERE id = ?", "APP-9"), "0");
+    EXPECT_EQ(scalar("SELECT CAST(COUNT(*) AS TEXT) FROM events_inbox WHERE id = ?", forged.id), "0");
+    ASSERT_TRUE(eventually([&] { return relay.metrics().handshakesRefused >= 2; }));
+
+    // A listed peer's decision is applied; the actor is the peer its key names.
+    auto reply = send(&testerKeys);
     ASSERT_TRUE(reply);
     EXPECT_EQ((*reply)[1], "ack");
     EXPECT_EQ(applied.load(), 1);
+    EXPECT_EQ(scalar("SELECT status FROM app_state WHERE id = ?", "APP-9"), "approved");
+    EXPECT_EQ(scalar("SELECT actor FROM app_state WHERE id = ?", "APP-9"), "tester");
 }
 
-TEST_F(RelayFixture, PublishFansOutByTypePrefix) {
-    RelayConfig config;
+namespace {
+
+// Collects what a logger writes.
+class CapturingChannel : public Poco::Channel {
+public:
+    void log(const Poco::Message& msg) override {
+        std::lock_guard lock(mutex_);
+        messages_.push_back(msg);
+    }
+    bool contains(Poco::Message::Priority atMost, const std::string& text) const {
+        std::lock_guard lock(mutex_);
+        for (const auto& m : messages_)
+            if (m.getPriority() <= atMost && m.getText().find(text) != std::string::npos) return true;
+        return false;
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::vector<Poco::Message> messages_;
+};
+
+}  // namespace
+
+TEST_F(RelayFixture, PlaintextOnlyByExplicitLoudOptOut) {
+    Poco::AutoPtr<CapturingChannel> log(new CapturingChannel);
+    Poco::Logger::get("hub.events").setChannel(log);
+    RelayConfig config = relayConfig();
+    config.curve.enabled = false;
+    config.inboundEndpoint = "tcp://127.0.0.1:*";
+    Relay relay(db, config, handler());
+    relay.start();
+    EXPECT_TRUE(log->contains(Poco::Message::PRIO_CRITICAL, "NOT authenticated"));
+    {
+        Poco::Data::Session s = db.session();
+        s << "INSERT INTO app_state(id, status, amount) VALUES('APP-5', 'in_review', 1)", now;
+    }
+    ::zmq::context_t ctx;
+    auto dealer = dealerTo(ctx, relay.inboundEndpoint(), nullptr, "");
+    CloudEvent e = CloudEvent::create(EventType::ApprovalDecided, "/approval-engine", "APP-5",
+                                      R"({"applicationId":"APP-5","decision":"rejected","decidedBy":"registrar"})");
+    ASSERT_TRUE(hub::zmq::sendFrames(*dealer, {e.id, e.toJson()}, false));
+    auto reply = hub::zmq::receiveFrames(*dealer, false);
+    ASSERT_TRUE(reply);
+    EXPECT_EQ((*reply)[1], "ack");
+    // Nobody vouched for the sender, and the record says so.
+    EXPECT_EQ(scalar("SELECT actor FROM app_state WHERE id = ?", "APP-5"), "unauthenticated");
+    relay.stop();
+    Poco::Logger::get("hub.events").setChannel(new Poco::ConsoleChannel);
+}
+
+TEST_F(RelayFixture, KeyPairIsMadeAtFirstStartAndKept) {
+    Poco::AutoPtr<Poco::Util::MapConfiguration> c(new Poco::Util::MapConfiguration);
+    c->setString("inbound.endpoint", "tcp://127.0.0.1:*");
+    std::string state = tmp.file("state");  // does not exist yet
+    RelayConfig config = RelayConfig::fromConfiguration(*c, state);
+    EXPECT_TRUE(config.curve.enabled) << "CURVE is the default";
+    EXPECT_EQ(config.curve.secretKeyFile, state + "/hub-curve.key");
+    std::string first;
+    {
+        Relay relay(db, config);
+        relay.start();
+        first = hub::zmq::readKeyFile(state + "/hub-curve.pub");
+        EXPECT_EQ(hub::zmq::publicKeyOf(hub::zmq::readKeyFile(state + "/hub-curve.key")), first);
+        EXPECT_FALSE(hub::zmq::isReadableByOthers(state + "/hub-curve.key"));
+    }
+    {
+        Relay relay(db, config);
+        relay.start();
+        EXPECT_EQ(hub::zmq::readKeyFile(state + "/hub-curve.pub"), first) << "a restart must keep the key";
+    }
+    // A public key without its secret key is not silently replaced.
+    Poco::File(state + "/hub-curve.key").remove();
+    Relay relay(db, config);
+    try {
+        relay.start();
+        FAIL() << "started without its secret key";
+    } catch (const Poco::Exception& e) {
+        EXPECT_NE(e.displayText().find("hub-curve.key"), std::string::npos) << e.displayText();
+        EXPECT_NE(e.displayText().find("events.curve"), std::string::npos) << e.displayText();
+    }
+    EXPECT_FALSE(relay.running());
+    EXPECT_EQ(hub::zmq::readKeyFile(state + "/hub-curve.pub"), first);
+}
+
+namespace {
+
+// Z85 keys may hold '<' and '&', which XML text must escape.
+std::string xmlText(const std::string& s) {
+    std::string out;
+    for (char ch : s) {
+        if (ch == '<') out += "&lt;";
+        else if (ch == '&') out += "&amp;";
+        else out += ch;
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST(RelayConfiguration, PeersAreNamedByKeysAndMistakesNameTheKey) {
+    auto engine = hub::zmq::generateKeyPair();
+    auto portal = hub::zmq::generateKeyPair();
+    std::istringstream xml(R"(<events>
+  <consumers>
+    <consumer><name>approval-engine</name><endpoint>tcp://127.0.0.1:5602</endpoint></consumer>
+    <consumer><name>portal</name><endpoint>tcp://127.0.0.1:5601</endpoint></consumer>
+  </consumers>
+  <inbound><endpoint>tcp://127.0.0.1:5600</endpoint></inbound>
+  <peers>
+    <peer name="approval-engine"><publicKey>)" + xmlText(engine.publicKey) + R"(</publicKey><sockets>inbound</sockets></peer>
+    <peer name="portal"><publicKey>)" + xmlText(portal.publicKey) + R"(</publicKey><sockets></sockets></peer>
+  </peers>
+</events>)");
+    Poco::AutoPtr<Poco::Util::XMLConfiguration> c(new Poco::Util::XMLConfiguration(xml));
+    RelayConfig config = RelayConfig::fromConfiguration(*c, "/var/lib/campushub");
+    ASSERT_EQ(config.peers.size(), 2u);
+    EXPECT_EQ(config.peers[0].name, "approval-engine");
+    EXPECT_EQ(config.peers[0].publicKey, engine.publicKey);
+    EXPECT_EQ(config.peers[0].sockets, std::vector<std::string>{"inbound"});
+    EXPECT_TRUE(config.peers[1].sockets.empty());
+    EXPECT_EQ(config.curve.publicKeyFile, "/var/lib/campushub/hub-curve.pub");
+
+    auto refused = [](Poco::Util::AbstractConfiguration& cfg, const std::string& expected) {
+        try {
+            RelayConfig::fromConfiguration(cfg, "/tmp");
+            ADD_FAILURE() << "accepted; expected: " << expected;
+        } catch (const Poco::InvalidArgumentException& e) {
+            EXPECT_NE(e.displayText().find(expected), std::string::npos) << e.displayText();
+        }
+    };
+    Poco::AutoPtr<Poco::Util::MapConfiguration> m(new Poco::Util::MapConfiguration);
+    m->setString("consumers.consumer[0].name", "portal");
+    m->setString("consumers.consumer[0].endpoint", "tcp://127.0.0.1:5601");
+    refused(*m, "events.consumers.consumer[0] (portal) has no CURVE key");
+    m->setString("peers.peer[0].name", "portal");
+    m->setString("peers.peer[0].publicKey", "not a key");
+    refused(*m, "events.peers.peer[0].publicKey (portal) is not a 40-character Z85 key");
+    m->setString("peers.peer[0].publicKey", portal.publicKey);
+    EXPECT_NO_THROW(RelayConfig::fromConfiguration(*m, "/tmp"));
+    m->setString("peers.peer[1].name", "portal");
+    m->setString("peers.peer[1].publicKey", engine.publicKey);
+    refused(*m, "events.peers.peer[1]: name 'portal' is used twice");
+    m->setString("peers.peer[1].name", "engine");
+    m->setString("peers.peer[1].publicKey", portal.publicKey);
+    refused(*m, "is another peer's key");
+    m->setString("peers.peer[1].publicKey", engine.publicKey);
+    m->setString("peers.peer[1].sockets", "inbound,admin");
+    refused(*m, "'admin' is neither inbound nor publish");
+    m->setString("peers.peer[1].sockets", "inbound");
+    m->setString("curve.authorizedKeysFile", "/etc/campushub/authorized");
+    refused(*m, "events.peers.peer[@name=NAME].publicKey");
+    m->remove("curve.authorizedKeysFile");
+    m->setString("curve.enabled", "maybe");
+    refused(*m, "events.curve.enabled is not a boolean");
+    // The opt-out needs no keys at all.
+    Poco::AutoPtr<Poco::Util::MapConfiguration> plain(new Poco::Util::MapConfiguration);
+    plain->setString("consumers.consumer[0].name", "portal");
+    plain->setString("consumers.consumer[0].endpoint", "tcp://127.0.0.1:5601");
+    plain->setString("curve.enabled", "false");
+    EXPECT_FALSE(RelayConfig::fromConfiguration(*plain).curve.enabled);
+    // Without a state folder the key files must be named.
+    plain->setString("curve.enabled", "true");
+    plain->setString("consumers.consumer[0].serverPublicKey", portal.publicKey);
+    try {
+        RelayConfig::fromConfiguration(*plain);
+        ADD_FAILURE() << "CURVE without key files accepted";
+    } catch (const Poco::InvalidArgumentException& e) {
+        EXPECT_NE(e.displayText().find("events.curve.publicKeyFile"), std::string::npos) << e.displayText();
+    }
+}
+
+TEST_F(RelayFixture, BindFailureNamesTheKeyAndTheEndpoint) {
+    ::zmq::context_t ctx;
+    ::zmq::socket_t squatter(ctx, ::zmq::socket_type::router);
+    squatter.set(::zmq::sockopt::linger, 0);
+    squatter.bind("tcp://127.0.0.1:*");
+    std::string taken = hub::zmq::boundEndpoint(squatter);
+    for (const char* which : {"inbound", "publish"}) {
+        RelayConfig config = relayConfig();
+        (std::string(which) == "inbound" ? config.inboundEndpoint : config.publishEndpoint) = taken;
+        Relay relay(db, config, handler());
+        try {
+            relay.start();
+            ADD_FAILURE() << which << " bound a port in use";
+        } catch (const Poco::Exception& e) {
+            EXPECT_NE(e.displayText().find(std::string("events.") + which + ".endpoint = " + taken),
+                      std::string::npos)
+                << e.displayText();
+            EXPECT_NE(e.displayText().find("cannot bind"), std::string::npos) << e.displayText();
+        }
+        EXPECT_FALSE(relay.running());
+    }
+    // Nothing was left bound: the same relay starts on free endpoints.
+    RelayConfig config = relayConfig();
+    config.inboundEndpoint = "tcp://127.0.0.1:*";
+    config.publishEndpoint = "tcp://127.0.0.1:*";
+    Relay relay(db, config, handler());
+    EXPECT_NO_THROW(relay.start());
+}
+
+TEST_F(RelayFixture, DeliveryStartsOnceItsStateIsReadable) {
+    // The delivery thread cannot read its state at start (a table is away); it used
+    // to give up for good. It must retry and deliver once the table is back.
+    {
+        Poco::Data::Session s = db.session();
+        s << "ALTER TABLE events_cursor RENAME TO events_cursor_away", now;
+    }
+    TestConsumer portal(hubOnly());
+    RelayConfig config = relayConfig();
+    config.consumers.push_back(consumer("portal", portal));
+    Relay relay(db, config);
+    relay.start();
+    appendEvents(0, 20);
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(portal.count(), 0u);
+    {
+        Poco::Data::Session s = db.session();
+        s << "ALTER TABLE events_cursor_away RENAME TO events_cursor", now;
+    }
+    ASSERT_TRUE(eventually([&] { return portal.distinct() == 20; }));
+    expectOrderedPerSubject(portal.receipts());
+}
+
+TEST_F(RelayFixture, PublishFansOutByTypePrefixToListedPeersOnly) {
+    auto dashboardKeys = hub::zmq::generateKeyPair();
+    auto intruderKeys = hub::zmq::generateKeyPair();
+    RelayConfig config = relayConfig();
+    config.peers.push_back({"dashboard", dashboardKeys.publicKey, "", {"publish"}});
     config.publishEndpoint = "tcp://127.0.0.1:*";
     Relay relay(db, config);
     relay.start();
     ::zmq::context_t ctx;
-    ::zmq::socket_t sub(ctx, ::zmq::socket_type::sub);
-    hub::zmq::applyDefaultOptions(sub);
-    sub.set(::zmq::sockopt::subscribe, "edu.campus.hub.application.");
-    sub.connect(relay.publishEndpoint());
+    auto subscriber = [&](const hub::zmq::CurveKeyPair* keys) {
+        auto sub = std::make_unique<::zmq::socket_t>(ctx, ::zmq::socket_type::sub);
+        hub::zmq::applyDefaultOptions(*sub);
+        if (keys) hub::zmq::makeCurveClient(*sub, *keys, hubKeys.publicKey);
+        sub->set(::zmq::sockopt::subscribe, "edu.campus.hub.");
+        sub->connect(relay.publishEndpoint());
+        return sub;
+    };
+    auto intruder = subscriber(&intruderKeys);
+    auto plain = subscriber(nullptr);
+    auto sub = subscriber(&dashboardKeys);
+    sub->set(::zmq::sockopt::unsubscribe, "edu.campus.hub.");
+    sub->set(::zmq::sockopt::subscribe, "edu.campus.hub.application.");
     // PUB drops what is sent before the subscription arrives: keep publishing
     // until the subscriber hears something.
     std::optional<hub::zmq::Frames> got;
@@ -504,12 +856,183 @@ TEST_F(RelayFixture, PublishFansOutByTypePrefix) {
         appendEvents(0, 1, 1, EventType::IdentityChanged);
         appendEvents(0, 1, 1, EventType::ApplicationSubmitted);
         std::this_thread::sleep_for(50ms);
-        got = hub::zmq::receiveFrames(sub, true);
+        got = hub::zmq::receiveFrames(*sub, true);
         return got.has_value();
     }));
     EXPECT_EQ((*got)[0], EventType::ApplicationSubmitted);
     EXPECT_EQ(CloudEvent::fromJson((*got)[1]).type, EventType::ApplicationSubmitted);
-    while (auto more = hub::zmq::receiveFrames(sub, true))
+    while (auto more = hub::zmq::receiveFrames(*sub, true))
         EXPECT_EQ((*more)[0].rfind("edu.campus.hub.application.", 0), 0u);
     EXPECT_GT(relay.metrics().published, 0u);
+    // Neither an unlisted key nor a NULL client heard anything.
+    EXPECT_FALSE(hub::zmq::receiveFrames(*intruder, true));
+    EXPECT_FALSE(hub::zmq::receiveFrames(*plain, true));
+}
+
+namespace {
+
+// A tmpfs of `megabytes` mounted on `dir` for the life of the object.
+class SmallDisk {
+public:
+    SmallDisk(const std::string& dir, int megabytes) : dir_(dir) {
+        Poco::File(dir).createDirectories();
+        std::string options = "size=" + std::to_string(megabytes) + "m,mode=0700";
+        if (::mount("tmpfs", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) == 0)
+            mounted_ = true;
+        else
+            error_ = std::strerror(errno);
+    }
+    ~SmallDisk() {
+        removeFiller();
+        if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
+    }
+    bool mounted() const { return mounted_; }
+    const std::string& error() const { return error_; }
+
+    // Writes a file until the disk is full; returns the bytes written.
+    std::size_t fill() {
+        filler_ = dir_ + "/filler";
+        int fd = ::open(filler_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0) return 0;
+        std::vector<char> block(64 * 1024, 'x');
+        std::size_t total = 0;
+        for (std::size_t size : {block.size(), std::size_t{4096}, std::size_t{512}, std::size_t{1}})
+            for (;;) {
+                ssize_t n = ::write(fd, block.data(), size);
+                if (n <= 0) break;
+                total += static_cast<std::size_t>(n);
+            }
+        ::close(fd);
+        return total;
+    }
+    void removeFiller() {
+        if (!filler_.empty()) ::unlink(filler_.c_str());
+        filler_.clear();
+    }
+
+private:
+    std::string dir_;
+    std::string filler_;
+    bool mounted_ = false;
+    std::string error_;
+};
+
+}  // namespace
+
+// Issue 20: with the disk full, inbound decisions got no answer at all (the
+// error path's ROLLBACK failed after SQLite had rolled back, and that exception
+// skipped the nack). They must be refused as "unavailable", then applied exactly
+// once when the sender (the test, and the reference engine) sends them again.
+TEST_F(RelayFixture, DecisionsOnAFullDiskAreRefusedThenAppliedOnceWhenThereIsSpace) {
+    SmallDisk disk(tmp.file("disk"), 8);
+    if (!disk.mounted())
+        GTEST_SKIP() << "cannot mount a tmpfs on " << tmp.file("disk") << " (" << disk.error()
+                     << "): this test needs root with CAP_SYS_ADMIN to make a disk that fills";
+    std::string hubPub = tmp.file("hub-curve.pub");
+    std::string engineEndpoint = "tcp://127.0.0.1:" + std::to_string(freePort());
+    std::string inboundEndpoint = "tcp://127.0.0.1:" + std::to_string(freePort());
+    auto decidedCount = [](hub::store::Database& store, const std::string& app) {
+        Poco::Data::Session s = store.session();
+        std::vector<int> n;
+        std::string key = app;
+        s << "SELECT decisions FROM app_state WHERE id = ?", use(key), into(n), now;
+        return n.empty() ? -1 : n[0];
+    };
+    {
+        hub::store::Database full({tmp.file("disk") + "/hub.db"});
+        Outbox::migrate(full);
+        std::vector<std::string> raw, viaEngine;
+        {
+            Poco::Data::Session s = full.session();
+            s << "CREATE TABLE app_state (id TEXT PRIMARY KEY, status TEXT NOT NULL, amount REAL NOT NULL, "
+                 "decisions INTEGER NOT NULL DEFAULT 0, last_decision TEXT, actor TEXT)",
+                now;
+            s.begin();
+            for (int i = 0; i < 5; ++i) {
+                std::string app = "APP-D" + std::to_string(i);
+                s << "INSERT INTO app_state(id, status, amount) VALUES(?, 'in_review', 1)", use(app), now;
+                raw.push_back(app);
+            }
+            for (int i = 0; i < 3; ++i) {
+                std::string app = "APP-E" + std::to_string(i);
+                s << "INSERT INTO app_state(id, status, amount) VALUES(?, 'in_review', 1)", use(app), now;
+                Outbox::append(s, CloudEvent::create(EventType::ApprovalRequested, "/campus-hub", app,
+                                                     R"({"applicationId":")" + app + R"(","amount":1})"));
+                viaEngine.push_back(app);
+            }
+            s.commit();
+        }
+        std::string engineConfig = tmp.file("engine.properties");
+        std::ofstream(engineConfig) << "engine.listen = " << engineEndpoint << "\n"
+                                    << "engine.hub = " << inboundEndpoint << "\n"
+                                    << "engine.resendMs = 100\n"
+                                    << "engine.curve.publicKeyFile = " << tmp.file("engine.pub") << "\n"
+                                    << "engine.curve.secretKeyFile = " << tmp.file("engine.key") << "\n"
+                                    << "engine.curve.hubPublicKeyFile = " << hubPub << "\n";
+        Child engine(HUB_APPROVAL_ENGINE, {"--config", engineConfig});
+        ASSERT_TRUE(engine.waitForLine("listening "));
+
+        RelayConfig config = relayConfig();
+        config.peers.push_back({"approval", "", tmp.file("engine.pub"), {"inbound"}});
+        auto approval = ::consumer("approval", engineEndpoint);
+        approval.types = {std::string(EventType::ApprovalRequested)};
+        config.consumers.push_back(approval);
+        config.inboundEndpoint = inboundEndpoint;
+        Relay relay(full, config, handler());
+
+        // The disk fills up: the WAL is emptied first, so every write needs new space.
+        {
+            Poco::Data::Session s = full.session();
+            int busy = 0, frames = 0, done = 0;
+            s << "PRAGMA wal_checkpoint(TRUNCATE)", into(busy), into(frames), into(done), now;
+            ASSERT_EQ(busy, 0);
+        }
+        ASSERT_GT(disk.fill(), 0u);
+        relay.start();
+
+        ::zmq::context_t ctx;
+        auto dealer = testerDealer(ctx, relay);
+        std::vector<CloudEvent> decisions;
+        for (const auto& app : raw) {
+            decisions.push_back(CloudEvent::create(EventType::ApprovalDecided, "/approval-engine", app,
+                                                   R"({"applicationId":")" + app + R"(","decision":"approved"})"));
+            const auto& d = decisions.back();
+            ASSERT_TRUE(hub::zmq::sendFrames(*dealer, {d.id, d.toJson()}, false));
+            auto reply = hub::zmq::receiveFrames(*dealer, false);
+            ASSERT_TRUE(reply) << "no answer to a decision on a full disk";
+            ASSERT_GE(reply->size(), 3u);
+            EXPECT_EQ((*reply)[1], "nack");
+            EXPECT_EQ((*reply)[2].rfind("unavailable:", 0), 0u) << (*reply)[2];
+        }
+        // The engine's decisions are refused too, and it keeps trying.
+        ASSERT_TRUE(eventually([&] { return relay.metrics().inboundUnavailable >= raw.size() + 2 * viaEngine.size(); }))
+            << relay.metrics().inboundUnavailable;
+        for (const auto& app : raw) EXPECT_EQ(decidedCount(full, app), 0) << app;
+        for (const auto& app : viaEngine) EXPECT_EQ(decidedCount(full, app), 0) << app;
+
+        // Space again: the engine's next try goes through; the test sends its own again.
+        disk.removeFiller();
+        ASSERT_TRUE(eventually([&] {
+            return std::all_of(viaEngine.begin(), viaEngine.end(),
+                               [&](const std::string& app) { return decidedCount(full, app) == 1; });
+        }));
+        for (const auto& d : decisions)
+            for (const char* expected : {"", "duplicate"}) {
+                ASSERT_TRUE(hub::zmq::sendFrames(*dealer, {d.id, d.toJson()}, false));
+                auto reply = hub::zmq::receiveFrames(*dealer, false);
+                ASSERT_TRUE(reply);
+                EXPECT_EQ((*reply)[1], "ack");
+                EXPECT_EQ(reply->size() > 2 ? (*reply)[2] : std::string(), expected);
+            }
+        for (const auto& app : raw) EXPECT_EQ(decidedCount(full, app), 1) << app;
+        std::this_thread::sleep_for(300ms);  // a late resend by the engine would show now
+        for (const auto& app : viaEngine) EXPECT_EQ(decidedCount(full, app), 1) << app;
+        EXPECT_EQ(scalarIn(full, "SELECT actor FROM app_state WHERE id = ?", "APP-E0"), "approval");
+        // Each request was decided once: the engine resent the same decision.
+        std::size_t decidedLines = 0;
+        for (const auto& l : engine.lines()) decidedLines += l.rfind("decided ", 0) == 0;
+        EXPECT_EQ(decidedLines, viaEngine.size());
+        relay.stop();
+        engine.terminate();
+    }
 }

@@ -51,11 +51,16 @@ TestConsumer::TestConsumer(const std::string& endpoint, Mode mode,
         sockets_->zap = std::make_unique<hub::zmq::ZapAuthenticator>(
             sockets_->ctx, std::set<std::string>(allowedClients.begin(), allowedClients.end()), false);
         hub::zmq::makeCurveServer(sockets_->router, *serverKeys, "test");
+        publicKey_ = serverKeys->publicKey;
     }
     sockets_->router.bind(endpoint);
     endpoint_ = hub::zmq::boundEndpoint(sockets_->router);
     thread_ = std::thread([this] { run(); });
 }
+
+TestConsumer::TestConsumer(const AdmitOnly& client, Mode mode, const std::string& endpoint,
+                           std::optional<hub::zmq::CurveKeyPair> serverKeys)
+    : TestConsumer(endpoint, mode, serverKeys ? *serverKeys : hub::zmq::generateKeyPair(), {client.publicKey}) {}
 
 TestConsumer::~TestConsumer() { stop(); }
 

@@ -44,12 +44,24 @@ public:
         std::int64_t atMs;
     };
 
+    /// Admit only the client holding this public key (the hub's), as a real consumer does.
+    struct AdmitOnly {
+        std::string publicKey;
+    };
+
+    /// Without keys: the NULL mechanism (for a relay that opted out of CURVE).
     explicit TestConsumer(const std::string& endpoint = "tcp://127.0.0.1:*", Mode mode = Mode::Ack,
                           std::optional<hub::zmq::CurveKeyPair> serverKeys = std::nullopt,
                           std::vector<std::string> allowedClients = {});
+    /// A CURVE server with `serverKeys` (fresh ones by default) admitting `client` only.
+    explicit TestConsumer(const AdmitOnly& client, Mode mode = Mode::Ack,
+                          const std::string& endpoint = "tcp://127.0.0.1:*",
+                          std::optional<hub::zmq::CurveKeyPair> serverKeys = std::nullopt);
     ~TestConsumer();
 
     std::string endpoint() const { return endpoint_; }
+    /// The CURVE public key clients must trust (empty without CURVE).
+    std::string publicKey() const { return publicKey_; }
     void setMode(Mode mode) { mode_ = mode; }
     std::vector<Receipt> receipts() const;
     std::size_t count() const;
@@ -60,6 +72,7 @@ private:
     void run();
 
     std::string endpoint_;
+    std::string publicKey_;
     std::atomic<Mode> mode_;
     std::atomic<bool> stop_{false};
     mutable std::mutex mutex_;

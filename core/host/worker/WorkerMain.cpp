@@ -11,6 +11,7 @@
 // and no outbox, and must not open hubd's (SQLite in WAL mode is one writer's).
 #include "WorkerProtocol.h"
 
+#include "hub/common/Version.h"
 #include "hub/host/LoadedPlugin.h"
 #include "hub/host/Manifest.h"
 #include "hub/http/Client.h"
@@ -247,6 +248,22 @@ void serve(zmq::socket_t& socket, LoadedPlugin& plugin, Poco::Logger& log) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // For a person at a terminal: hubd never passes these, and they are looked at
+    // only as the sole argument, so the normal start-up (config over the control
+    // socketpair) is untouched.
+    if (argc == 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+        std::cout << "usage: hub-plugin-worker --library PATH --manifest PATH --name NAME --endpoint ipc://PATH\n"
+                     "                         --control-fd FD [--threads N] [--parent-pid PID] [--log-level LEVEL]\n"
+                     "                         [--ca-file PEM] [--core-dumps]\n"
+                     "\n"
+                     "Runs one plugin library for hubd (isolation=\"process\"); hubd starts it and sends its\n"
+                     "configuration over the control socket. It is not meant to be started by hand.\n";
+        return 0;
+    }
+    if (argc == 2 && std::strcmp(argv[1], "--version") == 0) {
+        std::cout << "hub-plugin-worker (CampusHub) " << hub::projectVersion << "\n";
+        return 0;
+    }
     Arguments args;
     std::string error;
     if (!parseArguments(argc, argv, args, error)) {

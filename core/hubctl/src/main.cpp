@@ -1,9 +1,11 @@
 // hubctl: the hub's admin command line.
 //
 //   hubctl token --config hub.xml --sub 2023010001 [--ttl 3600] [--on-behalf-of ID] [--roles a,b]
+//   hubctl --help | --version
 //       Prints a bearer token signed with the hub's configured key (HS256 secret or
 //       RS256 private key), for operators, the demo and integration tests.
 #include "hub/auth/TokenIssuer.h"
+#include "hub/common/Version.h"
 
 #include <Poco/Crypto/Crypto.h>
 #include <Poco/StringTokenizer.h>
@@ -33,12 +35,16 @@ protected:
         add("ttl", "t", "lifetime in seconds (default 3600)", "SECONDS");
         add("on-behalf-of", "o", "for a service account token: the user it acts for", "ID");
         add("roles", "r", "roles claim, comma separated (used only if the hub allows token roles)", "LIST");
-        add("help", "h", "show this help", nullptr);
+        add("help", "h", "show this help and exit", nullptr);
+        add("version", "V", "show the version and exit", nullptr);
     }
 
     void set(const std::string& name, const std::string& value) {
         if (name == "help") {
             help_ = true;
+            stopOptionsProcessing();
+        } else if (name == "version") {
+            version_ = true;
             stopOptionsProcessing();
         } else if (name == "config") {
             loadConfiguration(value);
@@ -48,12 +54,17 @@ protected:
     }
 
     int main(const std::vector<std::string>& args) override {
+        if (version_) {
+            std::cout << "hubctl (CampusHub) " << hub::projectVersion << "\n";
+            return EXIT_OK;
+        }
         if (help_ || args.empty() || args[0] != "token") {
+            // Asked for: on stdout, exit 0. A usage mistake: on stderr, exit 64.
             Poco::Util::HelpFormatter help(options());
             help.setCommand(commandName());
             help.setUsage("token --config FILE --sub ID [options]");
             help.setHeader("CampusHub admin command line.");
-            help.format(std::cerr);
+            help.format(help_ ? std::cout : std::cerr);
             return help_ ? EXIT_OK : EXIT_USAGE;
         }
         if (!values_.count("sub")) {
@@ -87,6 +98,7 @@ protected:
 
 private:
     bool help_ = false;
+    bool version_ = false;
     std::map<std::string, std::string> values_;
 };
 

@@ -20,8 +20,9 @@ IdentityDirectory::Page IdentityDirectory::search(const std::string& query, std:
                                                   const std::string& cursor) const {
     Page page;
     if (limit == 0) return page;
-    limit = std::min<std::size_t>(limit, 1000);
-    // One extra row tells whether another page exists.
+    limit = std::min(limit, maxPageSize);
+    // One extra row tells whether another page exists (the store must not cap it
+    // at the page size: a full page of 1000 then looked like the last one).
     page.persons = store_->searchPersons(query, limit + 1, cursor);
     if (page.persons.size() > limit) {
         page.persons.resize(limit);

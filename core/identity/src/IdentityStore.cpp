@@ -1,5 +1,7 @@
 #include "hub/identity/IdentityStore.h"
 
+#include "hub/identity/IdentityDirectory.h"
+
 #include "Json.h"
 #include "hub/identity/Mapping.h"
 #include "hub/store/Database.h"
@@ -419,7 +421,12 @@ void IdentityStore::write(std::span<Batch* const> batches, const ChangeSink& sin
         for (Batch* b : batches) writeWithin(s, *b, sink, now_);
         s.commit();
     } catch (...) {
-        if (s.isTransaction()) s.rollback();
+        // After SQLITE_FULL or an I/O error SQLite may have rolled back already, and
+        // ROLLBACK then throws: keep the original error, the one worth reporting.
+        try {
+            if (s.isTransaction()) s.rollback();
+        } catch (const Poco::Exception&) {
+        }
         throw;
     }
 }
@@ -517,7 +524,8 @@ std::vector<Person> IdentityStore::searchPersons(const std::string& query, std::
     Poco::Data::Session s = db_.session();
     std::string pattern = likePattern(query);
     std::string afterKey = after;
-    int lim = static_cast<int>(std::min<std::size_t>(limit, 1000));
+    // The directory asks for one row beyond its largest page.
+    int lim = static_cast<int>(std::min<std::size_t>(limit, IdentityDirectory::maxPageSize + 1));
     Poco::Data::Statement st(s);
     st << "SELECT " << personColumns
        << " FROM identity_persons WHERE status = 'active' AND id > ? AND (lower(id) LIKE ? ESCAPE '\\'"

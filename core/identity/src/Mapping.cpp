@@ -2,6 +2,7 @@
 
 #include "Json.h"
 
+#include <Poco/Exception.h>
 #include <Poco/String.h>
 #include <Poco/StringTokenizer.h>
 #include <Poco/Util/AbstractConfiguration.h>
@@ -120,24 +121,90 @@ std::string normalizeDn(const std::string& dn) {
 
 void GroupIndex::add(const Group& group) {
     if (group.status != PersonStatus::Active) return;
+    std::string dn = normalizeDn(group.dn);
+    auto [slot, inserted] = byDn_.emplace(dn, groups_.size());
+    if (inserted) groups_.push_back({group.name, dn});
     for (const auto& m : group.members) {
         auto& list = byMember_[m];
-        if (std::find(list.begin(), list.end(), group.name) == list.end()) list.push_back(group.name);
+        if (std::find(list.begin(), list.end(), slot->second) == list.end()) list.push_back(slot->second);
     }
+}
+
+void GroupIndex::clear() {
+    groups_.clear();
+    byDn_.clear();
+    byMember_.clear();
+}
+
+std::vector<const GroupIndex::Entry*> GroupIndex::entriesOf(const std::string& dn, const std::string& id) const {
+    std::vector<const Entry*> out;
+    if (byMember_.empty()) return out;
+    auto add = [&](const std::vector<std::size_t>& list) {
+        for (std::size_t i : list)
+            if (std::find(out.begin(), out.end(), &groups_[i]) == out.end()) out.push_back(&groups_[i]);
+    };
+    if (auto it = byMember_.find(normalizeDn(dn)); it != byMember_.end()) add(it->second);
+    if (!id.empty())
+        if (auto it = byMember_.find("uid:" + id); it != byMember_.end()) add(it->second);
+    std::sort(out.begin(), out.end(),
+              [](const Entry* a, const Entry* b) { return a->name != b->name ? a->name < b->name : a->dn < b->dn; });
+    return out;
 }
 
 std::vector<std::string> GroupIndex::groupsOf(const std::string& dn, const std::string& id) const {
     std::vector<std::string> out;
-    if (byMember_.empty()) return out;
-    auto it = byMember_.find(normalizeDn(dn));
-    if (it != byMember_.end()) out = it->second;
-    if (!id.empty()) {
-        auto jt = byMember_.find("uid:" + id);
-        if (jt != byMember_.end())
-            for (const auto& g : jt->second) addUnique(out, g);
-    }
-    std::sort(out.begin(), out.end());
+    for (const Entry* e : entriesOf(dn, id)) addUnique(out, e->name);
     return out;
+}
+
+namespace {
+
+// The parent of a normalised DN: what follows its first unescaped comma.
+std::string_view parentDn(std::string_view dn) {
+    for (std::size_t i = 0; i < dn.size(); ++i) {
+        if (dn[i] == '\\') {
+            ++i;
+            continue;
+        }
+        if (dn[i] == ',') return dn.substr(i + 1);
+    }
+    return {};
+}
+
+}  // namespace
+
+std::optional<std::string> GroupGrants::of(const GroupIndex::Entry& group) const {
+    if (auto it = byDn.find(group.dn); it != byDn.end()) return it->second;
+    // One level only: a group in a subtree below the base confers nothing.
+    if (!base.empty() && !group.name.empty() && parentDn(group.dn) == base) return group.name;
+    return std::nullopt;
+}
+
+GroupGrants GroupGrants::fromConfig(const Poco::Util::AbstractConfiguration& c, const std::string& key,
+                                    const std::string& valueName) {
+    GroupGrants g;
+    const std::string full = "identity.mapping." + key;
+    Poco::Util::AbstractConfiguration::Keys keys;
+    c.keys(key, keys);
+    for (const auto& k : keys)
+        if (k.rfind("group", 0) != 0)
+            throw Poco::InvalidArgumentException(
+                full + "." + k + ": groups are named by DN, not by cn (anyone who may create a group "
+                "anywhere in the directory could pick that name): use " + full + ".group[@dn=DN][@" + valueName +
+                "=VALUE], or " + full + "Base for the groups directly below a DN");
+    for (int i = 0;; ++i) {
+        std::string b = key + ".group[" + std::to_string(i) + "]";
+        bool hasDn = c.has(b + "[@dn]") || c.has(b + ".dn");
+        bool hasValue = c.has(b + "[@" + valueName + "]") || c.has(b + "." + valueName);
+        if (!hasDn && !hasValue) break;
+        std::string dn = c.getString(b + "[@dn]", c.getString(b + ".dn", ""));
+        std::string value = c.getString(b + "[@" + valueName + "]", c.getString(b + "." + valueName, ""));
+        if (Poco::trim(dn).empty() || Poco::trim(value).empty())
+            throw Poco::InvalidArgumentException("identity.mapping." + b + " needs both dn and " + valueName);
+        g.byDn[normalizeDn(Poco::trim(dn))] = Poco::trim(value);
+    }
+    g.base = normalizeDn(Poco::trim(c.getString(key + "Base", "")));
+    return g;
 }
 
 Mapping::Mapping()
@@ -158,9 +225,9 @@ Mapping Mapping::fromConfig(const Poco::Util::AbstractConfiguration& c) {
     if (c.has("department")) m.departmentAttributes = splitList(c.getString("department"));
     if (c.has("audience")) m.audienceAttributes = splitList(c.getString("audience"));
     m.audienceValues = readMap(c, "audienceValues", m.audienceValues);
-    m.audienceGroups = readMap(c, "audienceGroups", {});
+    m.audienceGroups = GroupGrants::fromConfig(c, "audienceGroups", "audience");
     if (c.has("roles")) m.roleAttributes = splitList(c.getString("roles"));
-    m.roleGroups = readMap(c, "roleGroups", {});
+    m.roleGroups = GroupGrants::fromConfig(c, "roleGroups", "role");
     if (c.has("email")) m.emailAttributes = splitList(c.getString("email"));
     if (c.has("phone")) m.phoneAttributes = splitList(c.getString("phone"));
     if (c.has("keep")) m.keepAttributes = splitList(c.getString("keep"));
@@ -305,7 +372,9 @@ Person Mapping::finish(Person p, const ldap::Entry& entry, const GroupIndex& gro
     if (p.department.empty()) p.department = nearestOu(p.dn);
     p.emails = allOf(plan.emails);
     p.phones = allOf(plan.phones);
-    p.groups = groups.groupsOf(p.dn, p.id);
+    const auto memberOf = groups.entriesOf(p.dn, p.id);
+    p.groups.clear();
+    for (const auto* g : memberOf) addUnique(p.groups, g->name);
 
     std::string lower;
     for (std::size_t k : plan.audience)
@@ -318,23 +387,16 @@ Person Mapping::finish(Person p, const ldap::Entry& entry, const GroupIndex& gro
             auto it = audienceValues.find(lower);
             if (it != audienceValues.end()) addUnique(p.audience, it->second);
         }
-    for (const auto& g : p.groups) {
-        lowerInto(lower, g);
-        auto it = audienceGroups.find(lower);
-        if (it != audienceGroups.end()) addUnique(p.audience, it->second);
-    }
+    if (!audienceGroups.empty())
+        for (const auto* g : memberOf)
+            if (auto audience = audienceGroups.of(*g)) addUnique(p.audience, *audience);
     std::sort(p.audience.begin(), p.audience.end());
 
     for (const auto& v : allOf(plan.roles)) addUnique(p.roles, v);
-    for (const auto& g : p.groups) {
-        if (roleGroups.empty()) {
-            addUnique(p.roles, g);
-        } else {
-            lowerInto(lower, g);
-            auto it = roleGroups.find(lower);
-            if (it != roleGroups.end()) addUnique(p.roles, it->second);
-        }
-    }
+    // Only explicitly mapped groups give roles (see GroupGrants); no group does by default.
+    if (!roleGroups.empty())
+        for (const auto* g : memberOf)
+            if (auto role = roleGroups.of(*g)) addUnique(p.roles, *role);
     std::sort(p.roles.begin(), p.roles.end());
 
     // Keep every mapped input, so a later group change can re-map the person from

@@ -393,6 +393,15 @@ SyncReport Syncer::execute(const char* what, bool allowMassDeparture, bool full)
         }
         finish(run);
         run.report.success = !run.report.guarded;
+    } catch (const ldap::LdapException& e) {
+        run.report.success = false;
+        run.report.directoryError = true;
+        run.report.error = e.displayText();
+        logger().error("identity sync (%s) failed, nothing departed: %s", std::string(what), run.report.error);
+    } catch (const Poco::Exception& e) {
+        run.report.success = false;
+        run.report.error = e.displayText();
+        logger().error("identity sync (%s) failed, nothing departed: %s", std::string(what), run.report.error);
     } catch (const std::exception& e) {
         run.report.success = false;
         run.report.error = e.what();
@@ -761,26 +770,25 @@ void Syncer::finish(Run& run) {
     auto exceeds = [&](std::size_t goneCount, std::size_t active) {
         return goneCount > 0 && static_cast<double>(goneCount) > options_.maxDepartureShare * static_cast<double>(active);
     };
-    if (!run.allowMassDeparture && (exceeds(gonePersons.size(), run.activePersonsBefore) ||
-                                    exceeds(goneOrgs.size(), activeOrgs) || exceeds(goneGroups.size(), activeGroups))) {
+    // The guard holds back persons and units only. A group that is gone takes away
+    // what it conferred (roles, audiences): never hold back the removal of a
+    // privilege. (It is gone for sure: explicitly deleted, or missing from a
+    // complete read.)
+    bool guarded = !run.allowMassDeparture &&
+                   (exceeds(gonePersons.size(), run.activePersonsBefore) || exceeds(goneOrgs.size(), activeOrgs));
+    if (guarded) {
         run.report.guarded = true;
         run.report.alert = "delete guard: run would depart " + std::to_string(gonePersons.size()) + " of " +
                            std::to_string(run.activePersonsBefore) + " persons, " + std::to_string(goneOrgs.size()) +
-                           " of " + std::to_string(activeOrgs) + " units, " + std::to_string(goneGroups.size()) +
-                           " of " + std::to_string(activeGroups) + " groups (limit " +
+                           " of " + std::to_string(activeOrgs) + " units (limit " +
                            std::to_string(static_cast<int>(options_.maxDepartureShare * 100)) +
-                           "%); nothing departed, run a full sync with allowMassDeparture to apply";
+                           "%); none of them departed (removed groups and memberships are applied), "
+                           "run a full sync with allowMassDeparture to apply";
         logger().critical("identity sync: %s", run.report.alert);
-        return;
     }
 
     IdentityStore::Batch batch;
     bool groupsChanged = false;
-    for (Org* o : goneOrgs) {
-        o->status = PersonStatus::Departed;
-        queueChange(batch, ChangeKind::Departed, *o);
-        ++run.report.departed;
-    }
     for (Group* g : goneGroups) {
         g->status = PersonStatus::Departed;
         for (const auto& m : g->members) run.affectedMembers.insert(m);
@@ -788,28 +796,36 @@ void Syncer::finish(Run& run) {
         queueChange(batch, ChangeKind::Departed, *g);
         ++run.report.departed;
     }
-    for (std::size_t i = 0; i < gonePersons.size(); i += 1000) {
-        std::vector<std::string> chunk(gonePersons.begin() + static_cast<std::ptrdiff_t>(i),
-                                       gonePersons.begin() + static_cast<std::ptrdiff_t>(std::min(i + 1000, gonePersons.size())));
-        for (Person& p : store_->personsByUuids(chunk)) {
-            p.status = PersonStatus::Departed;
-            FieldHashes h = IdentityStore::hashPerson(p);
-            run.persons[p.entryUuid] = IdentityStore::PersonState{h, p.status};
-            IdentityChange c;
-            c.kind = ChangeKind::Departed;
-            c.subject = "person";
-            c.id = p.id;
-            c.entryUuid = p.entryUuid;
-            c.changedFields = {"status"};
-            c.person = p;
-            batch.changes.push_back(std::move(c));
-            batch.changePerson.push_back(-1);
-            batch.personHashes.push_back(h);
-            batch.persons.push_back(std::move(p));
+    if (!guarded) {
+        for (Org* o : goneOrgs) {
+            o->status = PersonStatus::Departed;
+            queueChange(batch, ChangeKind::Departed, *o);
             ++run.report.departed;
         }
-        store_->write(batch, sink_);
-        batch = {};
+        for (std::size_t i = 0; i < gonePersons.size(); i += 1000) {
+            std::vector<std::string> chunk(
+                gonePersons.begin() + static_cast<std::ptrdiff_t>(i),
+                gonePersons.begin() + static_cast<std::ptrdiff_t>(std::min(i + 1000, gonePersons.size())));
+            for (Person& p : store_->personsByUuids(chunk)) {
+                p.status = PersonStatus::Departed;
+                FieldHashes h = IdentityStore::hashPerson(p);
+                run.persons[p.entryUuid] = IdentityStore::PersonState{h, p.status};
+                IdentityChange c;
+                c.kind = ChangeKind::Departed;
+                c.subject = "person";
+                c.id = p.id;
+                c.entryUuid = p.entryUuid;
+                c.changedFields = {"status"};
+                c.person = p;
+                batch.changes.push_back(std::move(c));
+                batch.changePerson.push_back(-1);
+                batch.personHashes.push_back(h);
+                batch.persons.push_back(std::move(p));
+                ++run.report.departed;
+            }
+            store_->write(batch, sink_);
+            batch = {};
+        }
     }
     store_->write(batch, sink_);
 

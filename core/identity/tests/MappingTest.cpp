@@ -1,11 +1,14 @@
 #include "hub/identity/Mapping.h"
 
 #include <Poco/AutoPtr.h>
+#include <Poco/Exception.h>
 #include <Poco/Util/MapConfiguration.h>
+#include <Poco/Util/XMLConfiguration.h>
 
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <sstream>
 
 using namespace hub::identity;
 
@@ -23,6 +26,7 @@ TEST(Mapping, DefaultsMapAnEduPerson) {
     GroupIndex groups;
     Group admins;
     admins.name = "hall-admins";
+    admins.dn = "cn=hall-admins,ou=groups,dc=x";
     admins.members = {normalizeDn("uid=u1, ou=Dept 1,dc=x")};
     groups.add(admins);
     auto p = m.mapPerson(entry("uid=u1,ou=Dept 1,dc=x",
@@ -41,7 +45,7 @@ TEST(Mapping, DefaultsMapAnEduPerson) {
     EXPECT_EQ(p.phones, (std::vector<std::string>{"1", "2"}));
     EXPECT_EQ(p.audience, (std::vector<std::string>{"staff", "teacher"}));
     EXPECT_EQ(p.groups, (std::vector<std::string>{"hall-admins"}));
-    EXPECT_EQ(p.roles, (std::vector<std::string>{"hall-admins"}));
+    EXPECT_TRUE(p.roles.empty()) << "no group gives a role unless mapped";
     EXPECT_NE(p.attributesJson.find("Wang Wei"), std::string::npos);
 }
 
@@ -52,16 +56,20 @@ TEST(Mapping, ConfigurableFromAnotherAttributeAndGroups) {
     c->setString("department", "departmentNumber");
     c->setString("audience", "employeeType");
     c->setString("audienceValues.lecturer", "teacher");
-    c->setString("audienceGroups.visitors", "visitor");
-    c->setString("roleGroups.approvers", "approver");
+    c->setString("audienceGroups.group[0][@dn]", "cn=visitors,ou=Groups,dc=x");
+    c->setString("audienceGroups.group[0][@audience]", "visitor");
+    c->setString("roleGroups.group[0][@dn]", "CN=Approvers, ou=groups,dc=x");
+    c->setString("roleGroups.group[0][@role]", "approver");
     Mapping m = Mapping::fromConfig(*c);
     GroupIndex groups;
     Group g;
     g.name = "visitors";
+    g.dn = "cn=visitors,ou=groups,dc=x";
     g.members = {"uid:e7"};  // posixGroup memberUid
     groups.add(g);
     Group a;
     a.name = "approvers";
+    a.dn = "cn=approvers,ou=groups,dc=x";
     a.members = {normalizeDn("cn=x,dc=x")};
     groups.add(a);
     auto p = m.mapPerson(entry("cn=x,dc=x", {{"employeeNumber", {"e7"}}, {"cn", {"X"}}, {"employeeType", {"Lecturer", "other"}},
@@ -71,6 +79,62 @@ TEST(Mapping, ConfigurableFromAnotherAttributeAndGroups) {
     EXPECT_EQ(p.department, "D1");
     EXPECT_EQ(p.audience, (std::vector<std::string>{"teacher", "visitor"}));
     EXPECT_EQ(p.roles, (std::vector<std::string>{"approver"}));
+}
+
+// Roles come from groups named by DN, or directly below a roles base; never from
+// a group's cn alone, which anyone who may create a group can choose.
+TEST(Mapping, OnlyExplicitlyMappedGroupsGiveRoles) {
+    std::istringstream xml(R"(<mapping>
+  <roleGroups>
+    <group dn="cn=hub-admins,ou=roles,dc=campus" role="hub:admin"/>
+    <group dn="cn=jwc-clerks,ou=academic affairs,dc=campus" role="dept:academic-affairs:clerk"/>
+  </roleGroups>
+  <roleGroupsBase>ou=roles, dc=campus</roleGroupsBase>
+</mapping>)");
+    Poco::AutoPtr<Poco::Util::XMLConfiguration> c(new Poco::Util::XMLConfiguration(xml));
+    Mapping m = Mapping::fromConfig(*c);
+    auto groupAt = [](const std::string& name, const std::string& dn) {
+        Group g;
+        g.name = name;
+        g.dn = dn;
+        g.members = {normalizeDn("uid=p,dc=campus")};
+        return g;
+    };
+    auto rolesWith = [&](std::vector<Group> list) {
+        GroupIndex index;
+        for (const auto& g : list) index.add(g);
+        return m.mapPerson(entry("uid=p,dc=campus", {{"uid", {"p"}}}), "u", index).roles;
+    };
+    using Roles = std::vector<std::string>;
+    EXPECT_EQ(rolesWith({groupAt("hub-admins", "cn=hub-admins,ou=roles,dc=campus")}), Roles{"hub:admin"});
+    EXPECT_EQ(rolesWith({groupAt("jwc-clerks", "cn=jwc-clerks,ou=Academic Affairs,dc=campus")}),
+              Roles{"dept:academic-affairs:clerk"});
+    EXPECT_EQ(rolesWith({groupAt("approvers", "cn=approvers,ou=roles,dc=campus")}), Roles{"approvers"});
+    // The rogue ones: a mapped cn elsewhere, a hub:admin group anywhere, a group below the base.
+    EXPECT_EQ(rolesWith({groupAt("hub-admins", "cn=hub-admins,ou=it,ou=people,dc=campus")}), Roles{});
+    EXPECT_EQ(rolesWith({groupAt("hub:admin", "cn=hub:admin,ou=deep,ou=student-union,dc=campus")}), Roles{});
+    EXPECT_EQ(rolesWith({groupAt("approvers", "cn=approvers,ou=sub,ou=roles,dc=campus")}), Roles{});
+    // cn "evil,ou=roles" directly under dc=campus: its parent is dc=campus, not the base.
+    EXPECT_EQ(rolesWith({groupAt("evil,ou=roles", "cn=evil\\,ou=roles,dc=campus")}), Roles{}) << "an escaped comma";
+    // Without any mapping no group gives a role.
+    GroupIndex index;
+    index.add(groupAt("hub:admin", "cn=hub:admin,ou=roles,dc=campus"));
+    EXPECT_TRUE(Mapping().mapPerson(entry("uid=p,dc=campus", {{"uid", {"p"}}}), "u", index).roles.empty());
+}
+
+TEST(Mapping, GroupsNamedByCnAloneAreRefused) {
+    Poco::AutoPtr<Poco::Util::MapConfiguration> c(new Poco::Util::MapConfiguration);
+    c->setString("roleGroups.approvers", "approver");
+    try {
+        Mapping::fromConfig(*c);
+        FAIL() << "a cn-keyed role group was accepted";
+    } catch (const Poco::InvalidArgumentException& e) {
+        EXPECT_NE(e.displayText().find("identity.mapping.roleGroups.approvers"), std::string::npos) << e.displayText();
+        EXPECT_NE(e.displayText().find("by DN"), std::string::npos) << e.displayText();
+    }
+    Poco::AutoPtr<Poco::Util::MapConfiguration> d(new Poco::Util::MapConfiguration);
+    d->setString("audienceGroups.group[0][@dn]", "cn=visitors,dc=x");
+    EXPECT_THROW(Mapping::fromConfig(*d), Poco::InvalidArgumentException) << "a group without its audience";
 }
 
 TEST(Mapping, DepartmentFallsBackToTheNearestUnit) {

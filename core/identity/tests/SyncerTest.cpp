@@ -89,7 +89,10 @@ std::string uidOf(std::size_t i) { return DirectoryServer::generator().person(i)
 
 TEST(Syncer, FullSyncOfTenThousandPersons) {
     Fixture f;
-    Syncer syncer(*f.db, optionsFor(DirectoryServer::server().suffix()), f.sink());
+    auto options = optionsFor(DirectoryServer::server().suffix());
+    // The generated directory keeps its role groups under ou=groups.
+    options.mapping.roleGroups.base = hub::identity::normalizeDn("ou=groups," + DirectoryServer::server().suffix());
+    Syncer syncer(*f.db, options, f.sink());
     SyncReport r = syncer.runFull();
     ASSERT_TRUE(r.success) << r.error;
     IdentityDirectory dir(*f.db);
@@ -169,6 +172,7 @@ TEST_P(Incremental, AddModifyRenameDeleteAndGroupChange) {
     Fixture f;
     auto options = optionsFor(base);
     options.method = method;
+    options.mapping.roleGroups.byDn[normalizeDn("cn=reviewers," + base)] = "reviewers";
     Syncer syncer(*f.db, options, f.sink());
     ASSERT_TRUE(syncer.runFull().success);
     IdentityDirectory dir(*f.db);
@@ -309,6 +313,115 @@ TEST(Syncer, DeleteGuardStopsMassDepartures) {
         EXPECT_TRUE(syncer.status().alert.empty());
     }
 }
+
+// Issue 13: every group's cn used to be a role wherever the group sat, so a group
+// named "hub:admin" made deep in a department's subtree made its members admins.
+// Only explicitly mapped groups give roles: by DN, or directly below a roles base.
+class RoleGroups : public ::testing::TestWithParam<SyncOptions::Method> {
+protected:
+    // A subtree of 40 persons with legit role groups under ou=roles and rogue ones
+    // deeper down; returns its DN.
+    std::string makeDirectory(const std::string& name, std::size_t first) {
+        std::string base = makeSubtree(name, first, 40);
+        auto member = [&](std::size_t i) { return "member: uid=" + uidOf(first + i) + "," + base + "\n"; };
+        DirectoryServer::server().ldapModify(
+            "dn: ou=roles," + base + "\nchangetype: add\nobjectClass: organizationalUnit\nou: roles\n\n"
+            "dn: cn=hub-admins,ou=roles," + base + "\nchangetype: add\nobjectClass: groupOfNames\ncn: hub-admins\n" +
+            member(0) + member(1) + "\n"
+            "dn: cn=approvers,ou=roles," + base + "\nchangetype: add\nobjectClass: groupOfNames\ncn: approvers\n" +
+            member(2) + "\n"
+            // The rogue ones: deep in a subtree anyone in the department may write to.
+            "dn: ou=deeper,ou=roles," + base + "\nchangetype: add\nobjectClass: organizationalUnit\nou: deeper\n\n"
+            "dn: ou=deep,ou=deeper,ou=roles," + base + "\nchangetype: add\nobjectClass: organizationalUnit\nou: deep\n\n"
+            "dn: cn=hub:admin,ou=deep,ou=deeper,ou=roles," + base +
+            "\nchangetype: add\nobjectClass: groupOfNames\ncn: hub:admin\n" + member(3) + "\n"
+            "dn: cn=hub-admins,ou=deep,ou=deeper,ou=roles," + base +
+            "\nchangetype: add\nobjectClass: groupOfNames\ncn: hub-admins\n" + member(4) + "\n"
+            "dn: cn=approvers,ou=deeper,ou=roles," + base +
+            "\nchangetype: add\nobjectClass: groupOfNames\ncn: approvers\n" + member(5) + "\n");
+        return base;
+    }
+    SyncOptions optionsWithRoles(const std::string& base) {
+        auto options = optionsFor(base);
+        options.method = GetParam();
+        options.mapping.roleGroups.byDn[normalizeDn("cn=hub-admins,ou=roles," + base)] = "hub:admin";
+        options.mapping.roleGroups.base = normalizeDn("ou=roles," + base);  // approvers, one level only
+        return options;
+    }
+};
+
+TEST_P(RoleGroups, RogueGroupsDeepInASubtreeGiveNoRole) {
+    bool repl = GetParam() == SyncOptions::Method::SyncRepl;
+    std::size_t first = repl ? 50000 : 51000;
+    std::string base = makeDirectory(repl ? "rogue-repl" : "rogue-ts", first);
+    Fixture f;
+    Syncer syncer(*f.db, optionsWithRoles(base), f.sink());
+    ASSERT_TRUE(syncer.runFull().success);
+    IdentityDirectory dir(*f.db);
+    using Roles = std::vector<std::string>;
+    EXPECT_EQ(dir.rolesOf(uidOf(first + 0)), Roles{"hub:admin"});
+    EXPECT_EQ(dir.rolesOf(uidOf(first + 1)), Roles{"hub:admin"});
+    EXPECT_EQ(dir.rolesOf(uidOf(first + 2)), Roles{"approvers"});
+    EXPECT_EQ(dir.rolesOf(uidOf(first + 3)), Roles{}) << "a group named hub:admin deep in the tree made an admin";
+    EXPECT_EQ(dir.rolesOf(uidOf(first + 4)), Roles{}) << "a second group with the mapped cn gave its role";
+    EXPECT_EQ(dir.rolesOf(uidOf(first + 5)), Roles{}) << "a group below the roles base gave a role";
+    // Membership is still recorded, it just confers nothing.
+    EXPECT_EQ(dir.findById(uidOf(first + 3))->groups, std::vector<std::string>{"hub:admin"});
+
+    // A rogue group made after the full sync: the increment gives no role either.
+    auto& server = DirectoryServer::server();
+    server.ldapModify("dn: cn=hub:admin,ou=" + std::string(repl ? "rogue-repl" : "rogue-ts") + "," + server.suffix() +
+                      "\nchangetype: add\nobjectClass: groupOfNames\ncn: hub:admin\nmember: uid=" +
+                      uidOf(first + 6) + "," + base + "\n\n");
+    ASSERT_TRUE(syncer.runIncremental().success);
+    EXPECT_EQ(dir.rolesOf(uidOf(first + 6)), Roles{});
+    EXPECT_EQ(dir.findById(uidOf(first + 6))->groups, std::vector<std::string>{"hub:admin"});
+}
+
+TEST_P(RoleGroups, RemovedPrivilegesAreAppliedEvenWhenTheDeleteGuardHoldsDepartures) {
+    bool repl = GetParam() == SyncOptions::Method::SyncRepl;
+    std::size_t first = repl ? 52000 : 53000;
+    std::string base = makeDirectory(repl ? "revoke-repl" : "revoke-ts", first);
+    Fixture f;
+    Syncer syncer(*f.db, optionsWithRoles(base), f.sink());
+    ASSERT_TRUE(syncer.runFull().success);
+    IdentityDirectory dir(*f.db);
+    using Roles = std::vector<std::string>;
+    ASSERT_EQ(dir.rolesOf(uidOf(first + 1)), Roles{"hub:admin"});
+    ASSERT_EQ(dir.rolesOf(uidOf(first + 2)), Roles{"approvers"});
+
+    // Three persons leave (7.5% > 5%: the guard holds them back), one admin loses
+    // the membership, and the approvers group is deleted.
+    auto& server = DirectoryServer::server();
+    for (std::size_t i = 30; i < 33; ++i)
+        server.ldapModify("dn: uid=" + uidOf(first + i) + "," + base + "\nchangetype: delete\n\n");
+    server.ldapModify("dn: cn=hub-admins,ou=roles," + base + "\nchangetype: modify\ndelete: member\nmember: uid=" +
+                      uidOf(first + 1) + "," + base + "\n\n");
+    server.ldapModify("dn: cn=approvers,ou=roles," + base + "\nchangetype: delete\n\n");
+
+    SyncReport r = syncer.runIncremental();
+    EXPECT_TRUE(r.guarded) << "the guard should hold back the three departures";
+    EXPECT_EQ(dir.activeCount(), 40u) << "persons departed despite the guard";
+    EXPECT_EQ(dir.rolesOf(uidOf(first + 1)), Roles{}) << "a removed admin kept the role";
+    EXPECT_EQ(dir.rolesOf(uidOf(first + 2)), Roles{}) << "a deleted group's role was kept";
+    EXPECT_EQ(dir.rolesOf(uidOf(first + 0)), Roles{"hub:admin"});
+    EXPECT_NE(syncer.status().alert.find("delete guard"), std::string::npos);
+
+    // Still guarded next time, and the privileges stay removed; a full run too.
+    EXPECT_TRUE(syncer.runIncremental().guarded);
+    EXPECT_EQ(dir.rolesOf(uidOf(first + 1)), Roles{});
+    EXPECT_TRUE(syncer.runFull().guarded);
+    EXPECT_EQ(dir.rolesOf(uidOf(first + 1)), Roles{});
+    EXPECT_EQ(dir.rolesOf(uidOf(first + 2)), Roles{});
+    EXPECT_EQ(dir.activeCount(), 40u);
+}
+
+INSTANTIATE_TEST_SUITE_P(BothMethods, RoleGroups,
+                         ::testing::Values(SyncOptions::Method::SyncRepl, SyncOptions::Method::Timestamp),
+                         [](const ::testing::TestParamInfo<SyncOptions::Method>& param) {
+                             return param.param == SyncOptions::Method::SyncRepl ? std::string("SyncRepl")
+                                                                                : std::string("Timestamp");
+                         });
 
 TEST(Syncer, BadHugeAndOddValuesDoNotBreakTheStore) {
     auto& server = DirectoryServer::server();

@@ -29,12 +29,25 @@ void usage(std::ostream& out) {
            "  --timeout SECONDS   a forked case running longer has hung (default 60)\n"
            "  --cycles N          create/destroy cycles in Lifecycle (default 100)\n"
            "  --gtest_filter=...  and the other GoogleTest options, e.g. --gtest_list_tests\n"
-           "  --help\n";
+           "  --help, --version\n";
 }
 
 }  // namespace
 
 int conformanceMain(int argc, char** argv) {
+    // Before GoogleTest sees them (it answers --help with its own text).
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            usage(std::cout);
+            return 0;
+        }
+        if (arg == "--version") {
+            std::cout << "campushub-conformance (CampusHub SDK) " CAMPUSHUB_SDK_VERSION ", plugin ABI "
+                      << CH_ABI_VERSION_MAJOR << "." << CH_ABI_VERSION_MINOR << "\n";
+            return 0;
+        }
+    }
     ::testing::InitGoogleTest(&argc, argv);  // takes the --gtest_ options out of argv
     ConformanceOptions options;
     for (int i = 1; i < argc; ++i) {
@@ -46,10 +59,7 @@ int conformanceMain(int argc, char** argv) {
             }
             return argv[++i];
         };
-        if (arg == "--help" || arg == "-h") {
-            usage(std::cout);
-            return 0;
-        } else if (arg == "--config") {
+        if (arg == "--config") {
             std::string kv = value();
             auto eq = kv.find('=');
             if (eq == std::string::npos || eq == 0) {

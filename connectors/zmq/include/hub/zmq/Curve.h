@@ -31,12 +31,28 @@ std::string readKeyFile(const std::string& path);
 /// allowed. Throws naming the file and line of a key that is not valid Z85.
 std::vector<std::string> readKeyList(const std::string& path);
 
-/// Writes `key` to `path` (mode 0600), for tests and key generation tools.
-void writeKeyFile(const std::string& path, const std::string& key);
+/// Writes `key` to `path` with permissions `mode` (0600 by default: secret keys
+/// must never be readable by others, not even for a moment). The file is written
+/// beside `path` and renamed into place, so a reader sees the old key or the new
+/// one, never half a file. Throws Poco::CreateFileException naming the file.
+void writeKeyFile(const std::string& path, const std::string& key, unsigned mode = 0600);
 
 /// Reads a key pair from its two files. The public key is checked against the
 /// secret key, so swapped or mismatched files are refused with a clear message.
 CurveKeyPair loadKeyPair(const std::string& publicKeyFile, const std::string& secretKeyFile);
+
+/// Reads a key pair, or makes one when neither file exists: the secret key file
+/// (mode 0600) first, then the public one (0644), creating missing folders (0700).
+/// A secret key without its public file gets the public file written from it; a
+/// public key file without its secret key is refused (a new pair would silently
+/// change the identity every peer knows). `created` is set when a new pair was made.
+/// Throws Poco exceptions naming the file.
+CurveKeyPair loadOrCreateKeyPair(const std::string& publicKeyFile, const std::string& secretKeyFile,
+                                 bool* created = nullptr);
+
+/// True if `path` can be read or written by others than its owner (mode & 077):
+/// a secret key file should not be.
+bool isReadableByOthers(const std::string& path);
 
 /// Makes `socket` a CURVE server with `keys` (call before bind). `zapDomain` is
 /// passed to the ZAP handler, which decides which clients may connect.

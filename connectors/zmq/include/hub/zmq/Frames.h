@@ -22,8 +22,11 @@ bool sendFrames(::zmq::socket_t& socket, std::initializer_list<std::string_view>
                 bool dontWait = true);
 
 /// Receives one whole multipart message; std::nullopt if none is waiting (with
-/// `dontWait`) or the call was interrupted by a signal.
-std::optional<Frames> receiveFrames(::zmq::socket_t& socket, bool dontWait = true);
+/// `dontWait`) or the call was interrupted by a signal. With `userId`, also the
+/// User-Id the ZAP handler gave the connection the message came on (the CURVE
+/// peer's name, see ZapAuthenticator; empty when the socket has no ZAP handler).
+std::optional<Frames> receiveFrames(::zmq::socket_t& socket, bool dontWait = true,
+                                    std::string* userId = nullptr);
 
 /// The endpoint a socket is bound to, with the port the OS chose for
 /// "tcp://127.0.0.1:*" resolved (ZMQ_LAST_ENDPOINT).

@@ -15,13 +15,25 @@
 
 namespace hub::events {
 
+/// Who sent an inbound event, as the transport established it: never what the
+/// event says about itself.
+struct InboundPeer {
+    /// The name its CURVE key is listed under (events.peers); empty without CURVE.
+    std::string name;
+    /// False only under the NULL-mechanism opt-out (events.curve.enabled = false):
+    /// then anyone who reached the endpoint may have sent it.
+    bool authenticated = false;
+};
+
 /// Applies an inbound event (e.g. approval.decided) to the hub's state. Called
 /// inside an open transaction on `session` that also records the event id in
 /// events_inbox; the Relay commits after it returns, or rolls back if it throws
-/// (the sender gets a nack with the exception's message and will retry). It may
-/// append events to the outbox on the same session. Runs on the relay's inbound
-/// thread, one event at a time.
-using InboundHandler = std::function<void(Poco::Data::Session& session, const CloudEvent& event)>;
+/// (the sender gets a nack: "unavailable: ..." when the store failed, so it retries
+/// later, else "not applied: " and the exception's message). It may append events
+/// to the outbox on the same session. Runs on the relay's inbound thread, one event
+/// at a time. Whoever acted is `peer`, not a field of the event.
+using InboundHandler =
+    std::function<void(Poco::Data::Session& session, const CloudEvent& event, const InboundPeer& peer)>;
 
 /// Per-consumer figures, a snapshot.
 struct ConsumerMetrics {
@@ -46,7 +58,9 @@ struct RelayMetrics {
     std::uint64_t published = 0;        ///< Sent on the PUB socket.
     std::uint64_t inboundAccepted = 0;  ///< Applied by the InboundHandler.
     std::uint64_t inboundDuplicates = 0;///< Repeated ids, acked and ignored.
-    std::uint64_t inboundRefused = 0;   ///< Malformed, oversized, unknown type, handler failed.
+    std::uint64_t inboundRefused = 0;   ///< Every nack: malformed, oversized, unknown type, not applied, unavailable.
+    std::uint64_t inboundUnavailable = 0;  ///< Of those, "unavailable": the store failed (disk full, locked); the sender retries.
+    std::uint64_t handshakesRefused = 0;   ///< CURVE clients the ZAP handler turned away (unknown key, wrong socket).
     std::vector<ConsumerMetrics> consumers;
 };
 
@@ -82,8 +96,10 @@ public:
     Relay(const Relay&) = delete;
     Relay& operator=(const Relay&) = delete;
 
-    /// Binds and starts. Throws (zmq::error_t, Poco exceptions) if an endpoint
-    /// cannot be bound or a CURVE key file is bad; nothing is left running then.
+    /// Binds and starts. With CURVE (the default) makes the hub's key pair first if
+    /// neither key file exists. Throws Poco exceptions naming the configuration key
+    /// (and the endpoint or file) if an endpoint cannot be bound or connected, or a
+    /// CURVE key file is missing or bad; nothing is left running then.
     void start();
 
     /// Stops the threads and commits acknowledged deliveries. Idempotent.

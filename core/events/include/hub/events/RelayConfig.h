@@ -21,22 +21,44 @@ struct ConsumerConfig {
     int backoffInitialMs = 500;      ///< Wait before the 2nd attempt; doubles each time...
     int backoffMaxMs = 300000;       ///< ...up to this.
     std::size_t window = 1000;       ///< Events sent but not yet durably settled, at most.
-    std::string serverPublicKeyFile; ///< With CURVE: the consumer's public key.
+    /// With CURVE the hub trusts only a consumer holding this key (the consumer is the
+    /// CURVE server; the hub connects as a client with its own key pair). Taken from,
+    /// in order: serverPublicKey (Z85), serverPublicKeyFile, or the peer named `peer`
+    /// in RelayConfig::peers (by default the peer of the consumer's own name).
+    std::string serverPublicKey;
+    std::string serverPublicKeyFile;
+    std::string peer;
 
     /// True if an event of `type` goes to this consumer.
     bool wants(const std::string& type) const;
 };
 
-/// CurveZMQ for every relay socket. The hub is the CURVE server of its inbound
-/// and publish sockets (clients must hold a key listed in authorizedKeysFile) and
-/// a CURVE client of each consumer (which must hold serverPublicKeyFile's key).
-struct CurveConfig {
-    bool enabled = false;
-    std::string publicKeyFile;       ///< The hub's own key pair (Z85 text files).
-    std::string secretKeyFile;
-    std::string authorizedKeysFile;  ///< Client public keys allowed in, one per line.
+/// A peer of the hub, named by its CURVE public key. Only listed peers get in on
+/// the inbound and publish sockets, and the relay learns from the handshake which
+/// peer sent an inbound event: its name, never a name the message claims, is who
+/// acted (InboundPeer).
+struct PeerConfig {
+    std::string name;                ///< Unique; e.g. "approval-engine".
+    std::string publicKey;           ///< Z85 (40 characters), or...
+    std::string publicKeyFile;       ///< ...a file holding it (read at start()).
+    /// The hub's sockets it may connect to: "inbound", "publish". Empty: none (a
+    /// consumer only, which the hub connects to and knows by this key).
+    std::vector<std::string> sockets{"inbound", "publish"};
 };
 
+/// CurveZMQ on every relay socket, on by default. The hub is the CURVE server of
+/// its inbound and publish sockets (a ZAP handler admits the keys of `peers` only)
+/// and a CURVE client of each consumer (trusting only the consumer's key).
+struct CurveConfig {
+    /// false is the operator's explicit opt-out: every socket then uses the NULL
+    /// mechanism, anyone who can reach an endpoint may send decisions or listen,
+    /// and the relay says so in the log at every start.
+    bool enabled = true;
+    /// The hub's key pair (Z85 text files). start() makes both when neither exists
+    /// (secret 0600), and logs the public key for the peers.
+    std::string publicKeyFile;
+    std::string secretKeyFile;
+};
 /// Everything the Relay needs; see fromConfiguration() for the keys.
 struct RelayConfig {
     std::vector<ConsumerConfig> consumers;
@@ -44,6 +66,7 @@ struct RelayConfig {
     std::string inboundEndpoint;     ///< ROUTER for events sent to the hub; empty = none.
     std::vector<std::string> inboundTypes{std::string(EventType::ApprovalDecided)};
     CurveConfig curve;
+    std::vector<PeerConfig> peers;   ///< Who may connect to the inbound and publish sockets.
     int pollIntervalMs = 2;          ///< How often the outbox is read when idle.
     std::size_t batchSize = 500;     ///< Outbox rows read per query.
     int flushIntervalMs = 20;        ///< Delivered marks are committed this often (sooner under load).
@@ -54,19 +77,26 @@ struct RelayConfig {
     ///
     ///     consumers.consumer[i].name / .endpoint / .types (comma-separated prefixes)
     ///         / .maxAttempts / .ackTimeoutMs / .backoffInitialMs / .backoffMaxMs
-    ///         / .window / .serverPublicKeyFile
+    ///         / .window / .serverPublicKey / .serverPublicKeyFile / .peer
+    ///     peers.peer[i][@name] (or .name), .publicKey or .publicKeyFile,
+    ///         .sockets (comma-separated: inbound, publish; default both)
     ///     publish.endpoint
     ///     inbound.endpoint, inbound.types (comma-separated, default approval.decided)
-    ///     curve.enabled, curve.publicKeyFile, curve.secretKeyFile, curve.authorizedKeysFile
+    ///     curve.enabled (default true), curve.publicKeyFile, curve.secretKeyFile
     ///     relay.pollIntervalMs, relay.batchSize, relay.flushIntervalMs,
     ///     relay.maxEventBytes, relay.retentionHours
     ///
-    /// Missing keys take the defaults above. Throws Poco::InvalidArgumentException
-    /// naming the key for a bad value (validate()).
-    static RelayConfig fromConfiguration(const Poco::Util::AbstractConfiguration& events);
+    /// `stateDirectory` (where the hub keeps its state, e.g. the folder of store.path)
+    /// is where the key pair lives unless curve.*KeyFile say otherwise:
+    /// hub-curve.key and hub-curve.pub. Missing keys take the defaults above. Throws
+    /// Poco::InvalidArgumentException naming the key for a bad value (validate()),
+    /// and for curve.authorizedKeysFile, which peers replaced.
+    static RelayConfig fromConfiguration(const Poco::Util::AbstractConfiguration& events,
+                                         const std::string& stateDirectory = {});
 
-    /// Throws Poco::InvalidArgumentException for a duplicate or empty consumer name,
-    /// an empty endpoint, a value out of range, or CURVE without its key files.
+    /// Throws Poco::InvalidArgumentException for a duplicate or empty consumer or peer
+    /// name, an empty endpoint, a value out of range, a malformed key, or CURVE
+    /// without the hub's key files or a consumer's key.
     void validate() const;
 };
 

@@ -26,13 +26,16 @@ public:
     std::optional<Person> findById(const std::string& id) const;
     std::optional<Person> findByEntryUuid(const std::string& entryUuid) const;
 
+    /// The largest page search() returns.
+    static constexpr std::size_t maxPageSize = 1000;
+
     struct Page {
         std::vector<Person> persons;
         std::string nextCursor;  ///< Pass as `cursor` for the next page; empty: no more.
     };
     /// Active persons whose id, name, department or e-mail contains `query`
     /// (case-insensitive for ASCII, literal: % and _ match themselves), by id.
-    /// `limit` is capped at 1000.
+    /// `limit` is capped at maxPageSize. The last page has an empty nextCursor.
     Page search(const std::string& query, std::size_t limit = 50, const std::string& cursor = {}) const;
 
     /// Audience (student/teacher/staff/...) of an active person; empty if unknown or departed.

@@ -3,6 +3,7 @@
 #include "hub/identity/Person.h"
 #include "hub/ldap/Entry.h"
 
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
@@ -16,16 +17,47 @@ class AbstractConfiguration;
 namespace hub::identity {
 
 /// Group memberships by member, built from the synced groups: normalised member DN
-/// (or memberUid value) -> group names.
+/// (or "uid:" + memberUid value) -> the groups (name and DN) it belongs to.
 class GroupIndex {
 public:
+    /// One active group: its cn and its normalised DN.
+    struct Entry {
+        std::string name;
+        std::string dn;
+    };
+
     void add(const Group& group);
-    void clear() { byMember_.clear(); }
-    /// Group names for a person, by its DN and its id (for memberUid groups).
+    void clear();
+    /// The groups of a person, by its DN and its id (for memberUid groups), by name.
+    std::vector<const Entry*> entriesOf(const std::string& dn, const std::string& id) const;
+    /// Their names, sorted, without repeats.
     std::vector<std::string> groupsOf(const std::string& dn, const std::string& id) const;
 
 private:
-    std::unordered_map<std::string, std::vector<std::string>> byMember_;
+    std::deque<Entry> groups_;                                          // stable addresses
+    std::unordered_map<std::string, std::size_t> byDn_;                 // group DN -> groups_ index
+    std::unordered_map<std::string, std::vector<std::size_t>> byMember_;
+};
+
+/// Which groups confer something (a role, an audience): named by DN, never by a
+/// group's cn, since anyone allowed to create a group anywhere in the directory
+/// could otherwise pick the name (a "hub:admin" group deep in a department's
+/// subtree must not make admins). Two ways, both explicit:
+///   - a group DN mapped to a value;
+///   - a base DN whose groups directly below it (one level, not the subtree)
+///     confer their own cn.
+struct GroupGrants {
+    std::map<std::string, std::string> byDn;  ///< normalised group DN -> value
+    std::string base;                          ///< normalised; empty: none
+
+    bool empty() const { return byDn.empty() && base.empty(); }
+    /// What `group` confers, or nothing.
+    std::optional<std::string> of(const GroupIndex::Entry& group) const;
+    /// Reads `key`.group[i] ([@dn] or .dn, [@<valueName>] or .<valueName>) and
+    /// `key`Base. Throws Poco::InvalidArgumentException for the old name-keyed form
+    /// (`key`.<cn> = value) or a group without DN or value.
+    static GroupGrants fromConfig(const Poco::Util::AbstractConfiguration& c, const std::string& key,
+                                  const std::string& valueName);
 };
 
 /// How directory entries become hub identities; read from configuration
@@ -38,10 +70,13 @@ private:
 ///   audienceValues.<value> = <audience>        e.g. faculty = teacher; values not listed
 ///                                              are dropped (defaults: student, faculty ->
 ///                                              teacher, staff, employee -> staff)
-///   audienceGroups.<group cn> = <audience>     audience from group membership
+///   audienceGroups.group[i] (@dn, @audience)   audience from membership of that group
+///   audienceGroupsBase = <DN>                  groups directly below it give their cn
+///                                              as an audience
 ///   roles = employeeType                       attribute(s) giving roles (default none)
-///   roleGroups.<group cn> = <role>             role from a group (default: every group's
-///                                              cn is a role of its members)
+///   roleGroups.group[i] (@dn, @role)           role from membership of that group
+///   roleGroupsBase = <DN>                      groups directly below it give their cn
+///                                              as a role (default: no group gives a role)
 ///   email = mail                               multi-valued, kept as lists
 ///   phone = telephoneNumber
 ///   keep = cn,sn,givenName,title,employeeType  extra attributes kept in attributesJson
@@ -71,9 +106,9 @@ public:
     std::vector<std::string> departmentAttributes;
     std::vector<std::string> audienceAttributes;
     std::map<std::string, std::string> audienceValues;
-    std::map<std::string, std::string> audienceGroups;
+    GroupGrants audienceGroups;
     std::vector<std::string> roleAttributes;
-    std::map<std::string, std::string> roleGroups;
+    GroupGrants roleGroups;
     std::vector<std::string> emailAttributes;
     std::vector<std::string> phoneAttributes;
     std::vector<std::string> keepAttributes;

@@ -65,6 +65,7 @@ struct SyncReport {
     std::size_t created = 0, updated = 0, departed = 0, unchanged = 0, skipped = 0;
     std::size_t wouldDepart = 0;  ///< Departures found (applied unless guarded).
     std::string error;
+    bool directoryError = false;  ///< The failure came from the directory (unreachable, bind, search), not the store.
     std::string alert;
     double seconds = 0;
 };
