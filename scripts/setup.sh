@@ -10,6 +10,7 @@ packages=(
   libgoogle-perftools-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   slapd ldap-utils openssl valgrind
+  prometheus
 )
 
 missing=()
@@ -25,4 +26,8 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # prometheus is here for promtool (tests check /metrics with it), not its server.
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
+    $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
 fi

@@ -411,10 +411,14 @@ TEST_F(OpenApiTest, HubRefusesWhatIsNotThere) {
     EXPECT_EQ(request("DELETE", "/api/v1/systems").status, 405);
     EXPECT_EQ(request("GET", "/api/v1/systems", "", false).status, 401);
     // Hostile template values are data, not routes, and come back as valid JSON.
-    auto odd = request("GET", "/api/v1/catalog/services/%E5%9C%A8%22%5C%3Cscript%3E%00%FF");
+    auto odd = request("GET", "/api/v1/catalog/services/%E5%9C%A8%22%5C%3Cscript%3E");
     EXPECT_EQ(odd.status, 404);
     EXPECT_FALSE(isNoSuchResource(odd)) << odd.body;
     EXPECT_NO_THROW(parseJson(odd.body)) << odd.body;
+    // Values that do not decode to UTF-8 text (NUL, a stray byte) never reach a handler.
+    auto undecodable = request("GET", "/api/v1/catalog/services/%E5%9C%A8%00%FF");
+    EXPECT_EQ(undecodable.status, 400) << undecodable.body;
+    EXPECT_NO_THROW(parseJson(undecodable.body)) << undecodable.body;
     auto huge = request("GET", "/api/v1/catalog/services/" + std::string(4000, 'x'));
     EXPECT_EQ(huge.status, 404);
     EXPECT_FALSE(isNoSuchResource(huge)) << huge.body.substr(0, 200);

@@ -76,26 +76,6 @@ std::optional<std::string> personJson(const AdminServices& s, const std::string&
     return std::nullopt;
 }
 
-void metric(std::string& out, const char* name, const char* help, const char* kind, double value,
-            const std::string& labels = {}) {
-    out += "# HELP ";
-    out += name;
-    out += ' ';
-    out += help;
-    out += "\n# TYPE ";
-    out += name;
-    out += ' ';
-    out += kind;
-    out += '\n';
-    out += name;
-    if (!labels.empty()) out += "{" + labels + "}";
-    out += ' ';
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.17g", value);
-    out += buf;
-    out += '\n';
-}
-
 }  // namespace
 
 void addAdminRoutes(Router& router, AdminServices s) {
@@ -299,56 +279,6 @@ void addAdminRoutes(Router& router, AdminServices s) {
                                            std::to_string(s.catalog->snapshot()->items().size()) + "}");
         });
     });
-
-    router.add(
-        http::verb::get, "/metrics",
-        [s](const RequestPtr&, Responder out) {
-            Response r;
-            r.contentType = "text/plain; version=0.0.4";
-            std::string& m = r.body;
-            for (const auto& p : s.plugins->list()) {
-                std::string labels = "plugin=\"" + p.name + "\"";
-                metric(m, "hub_plugin_active_calls", "Calls running, on the plugin's workers or parked on event loops", "gauge",
-                       static_cast<double>(p.active), labels);
-                metric(m, "hub_plugin_queued_calls", "Calls waiting for their turn (a worker, or the bulkhead on event loops)", "gauge",
-                       static_cast<double>(p.queued), labels);
-                metric(m, "hub_plugin_calls_total", "Calls completed by the plugin", "counter",
-                       static_cast<double>(p.calls), labels);
-                metric(m, "hub_plugin_failures_total", "Calls that failed in the vendor system or plugin", "counter",
-                       static_cast<double>(p.failures), labels);
-                metric(m, "hub_plugin_up", "1 up, 0.5 degraded, 0 down", "gauge",
-                       p.status == "up" ? 1.0 : p.status == "degraded" ? 0.5 : 0.0, labels);
-            }
-            metric(m, "hub_plugins_refused", "Plugins refused at load", "gauge",
-                   static_cast<double>(s.plugins->refusals().size()));
-            if (s.audit) {
-                // A record dropped is a plugin call missing from the audit trail: alert on it.
-                metric(m, "hub_audit_records_written_total", "Audit records of plugin calls written", "counter",
-                       static_cast<double>(s.audit->written()));
-                metric(m, "hub_audit_records_dropped_total",
-                       "Audit records lost: the writer's queue was full or a batch failed", "counter",
-                       static_cast<double>(s.audit->dropped()));
-                metric(m, "hub_audit_queue_depth", "Audit records waiting for the writer", "gauge",
-                       static_cast<double>(s.audit->queued()));
-            }
-            if (s.relay) {
-                auto e = s.relay->metrics();
-                metric(m, "hub_events_outbox_depth", "Events not yet settled by the slowest consumer", "gauge",
-                       static_cast<double>(e.outboxDepth));
-                metric(m, "hub_events_oldest_undelivered_seconds", "Age of the oldest undelivered event", "gauge",
-                       e.oldestUndeliveredAgeSeconds);
-                metric(m, "hub_events_deliveries_total", "Acknowledged deliveries", "counter",
-                       static_cast<double>(e.deliveries));
-                metric(m, "hub_events_retries_total", "Failed deliveries rescheduled", "counter",
-                       static_cast<double>(e.retries));
-                metric(m, "hub_events_dead_letters", "Events in the dead letter store", "gauge",
-                       static_cast<double>(e.deadLetters));
-                metric(m, "hub_events_inbound_refused_total", "Inbound messages refused", "counter",
-                       static_cast<double>(e.inboundRefused));
-            }
-            out.send(std::move(r));
-        },
-        false);
 }
 
 }  // namespace hub::api

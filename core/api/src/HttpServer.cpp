@@ -22,7 +22,9 @@
 
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
+#include <ctime>
 #include <mutex>
 #include <thread>
 
@@ -44,11 +46,57 @@ std::string nextRequestId() {
     return prefix + "-" + std::to_string(counter.fetch_add(1, std::memory_order_relaxed) + 1);
 }
 
+// A client's X-Request-Id is kept (for the audit trail, beside the hub's own id)
+// only when it is short printable ASCII: it is the client's text, not ours.
+bool usableClientId(std::string_view id) {
+    if (id.empty() || id.size() > 128) return false;
+    for (char c : id)
+        if (c < 0x21 || c > 0x7e) return false;
+    return true;
+}
+
+// RFC 9110's IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") of the current
+// second. Each I/O thread formats it once a second; English names by hand, as
+// strftime's %a and %b follow the locale.
+std::string_view httpDate() {
+    static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    thread_local std::time_t cachedSecond = -1;
+    thread_local char text[32];
+    thread_local int length = 0;
+    const std::time_t now = std::time(nullptr);
+    if (now != cachedSecond) {
+        std::tm utc{};
+        gmtime_r(&now, &utc);
+        length = std::snprintf(text, sizeof text, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[utc.tm_wday % 7],
+                               utc.tm_mday, kMonths[utc.tm_mon % 12], utc.tm_year + 1900, utc.tm_hour, utc.tm_min,
+                               utc.tm_sec);
+        cachedSecond = now;
+    }
+    return {text, static_cast<std::size_t>(length)};
+}
+
+// Running out of descriptors (or kernel memory) fails every accept until some
+// connection closes: retrying at once is a hot loop. nginx stops accepting for
+// a while; so do we.
+bool isResourceExhaustion(const beast::error_code& ec) {
+    return ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_buffer_space ||
+           ec == asio::error::no_memory;
+}
+
 }  // namespace
 
 class Session;
 
+// One request's answer slot. `executor` never changes after construction, so
+// after() may read it from any thread; `session` is touched only by the one
+// send() that wins the exchange on `sent` (or by the destructor, when nobody
+// sent), never by after().
 struct Responder::State {
+    State(std::shared_ptr<Session> s, asio::any_io_executor e);
+    ~State();
+    const asio::any_io_executor executor;  // the connection's loop
     std::shared_ptr<Session> session;
     std::atomic<bool> sent{false};
     std::mutex timerMutex;
@@ -76,10 +124,16 @@ struct HttpServer::Impl {
     std::size_t nextLoop = 0;  // round robin; only the acceptor (on loop 0) touches it
     std::optional<tcp::acceptor> acceptor;
     std::vector<std::thread> threads;
+    std::atomic<bool> loopsStopped{false};  // nothing may be posted to the loops any more
+    // accept() backs off after running out of descriptors; loop 0's thread only.
+    std::optional<asio::steady_timer> acceptPause;
+    std::chrono::steady_clock::time_point acceptLogged{};
+    std::uint64_t acceptFailures = 0;  // since the last line logged
 
     Impl(Options o, const Router& r) : options(std::move(o)), router(r) {}
 
     void accept();
+    void acceptFailed(const beast::error_code& ec);
     void requestDone() {
         if (inFlight.fetch_sub(1) == 1 && stopping) {
             std::lock_guard lock(drainMutex);
@@ -147,9 +201,11 @@ private:
         }
         started_ = std::chrono::steady_clock::now();
         version_ = 11;
+        headOnly_ = false;
         if (ec) {
             // The request cannot be trusted past this point: answer and close.
             keepAlive_ = false;
+            unreadInput_ = true;
             unsigned status = 400;
             std::string detail = "malformed HTTP request: " + ec.message();
             if (ec == http::error::body_limit) {
@@ -167,33 +223,44 @@ private:
         auto request = std::make_shared<Request>();
         request->message = parser_->release();
         version_ = request->message.version();
+        headOnly_ = request->message.method() == http::verb::head;
         keepAlive_ = request->message.keep_alive() && !server_.stopping;
-        std::string_view target(request->message.target().data(), request->message.target().size());
-        auto q = target.find('?');
-        request->path = target.substr(0, q);
-        request->query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+        request->requestId = nextRequestId();
         auto rid = request->message.find("X-Request-Id");
-        if (rid != request->message.end() && rid->value().size() <= 128)
-            request->requestId = std::string(rid->value());
-        else
-            request->requestId = nextRequestId();
+        if (rid != request->message.end() && usableClientId({rid->value().data(), rid->value().size()}))
+            request->clientRequestId = std::string(rid->value());
         current_ = request;
 
-        auto state = std::make_shared<Responder::State>();
-        state->session = shared_from_this();
+        auto state = std::make_shared<Responder::State>(shared_from_this(), stream_.get_executor());
         Responder responder(state);
 
+        // The one place a target is judged: past this, every path is canonical and
+        // every escape in it and in the query decodes to UTF-8 text.
+        const TargetCheck target =
+            checkTarget({request->message.target().data(), request->message.target().size()});
+        request->path = target.path;
+        request->query = target.query;
+        if (target.status == TargetCheck::Malformed) {
+            responder.send(problem(400, target.reason, "Malformed request target",
+                                   "urn:campushub:problem:malformed-target"));
+            return;
+        }
         const Router::Route* route = nullptr;
-        auto match = server_.router.match(request->message.method(), request->path, route, request->params);
+        auto match = target.status == TargetCheck::NotCanonical
+                         ? Router::Match::NoPath
+                         : server_.router.match(request->message.method(), request->path, route, request->params);
         if (match == Router::Match::NoPath) {
             responder.send(problem(404, "no such resource: " + std::string(request->path)));
             return;
         }
         if (match == Router::Match::NoMethod) {
-            responder.send(problem(405, std::string(request->message.method_string()) + " is not allowed on " +
-                                            std::string(request->path)));
+            Response r = problem(405, std::string(request->message.method_string()) + " is not allowed on " +
+                                          std::string(request->path));
+            r.headers.emplace_back("Allow", server_.router.allowedMethods(request->path));
+            responder.send(std::move(r));
             return;
         }
+        request->route = static_cast<int>(route - server_.router.routes().data());
         if (route->authenticated && server_.authenticator) {
             if (auto refusal = server_.authenticator(*request)) {
                 responder.send(std::move(*refusal));
@@ -204,6 +271,9 @@ private:
             route->handler(request, responder);
         } catch (const std::exception& e) {
             logger().error("handler for %s failed: %s", std::string(request->path), std::string(e.what()));
+            responder.send(problem(500, "internal error; request id " + request->requestId));
+        } catch (...) {
+            logger().error("handler for %s threw something that is not a std::exception", std::string(request->path));
             responder.send(problem(500, "internal error; request id " + request->requestId));
         }
     }
@@ -223,7 +293,9 @@ private:
         }
         stream_.expires_after(server_.options.readTimeout);
         // Head and body in one gathered send; both live in the session until it ends.
-        std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(body_)};
+        // An answer to HEAD is the head alone, its Content-Length that of the body.
+        std::array<asio::const_buffer, 2> buffers{asio::buffer(head_),
+                                                  headOnly_ ? asio::const_buffer() : asio::buffer(body_)};
         asio::async_write(stream_, buffers,
                           [self = shared_from_this(), keepAlive, counted](beast::error_code ec, std::size_t) {
                               if (counted) self->server_.requestDone();
@@ -234,7 +306,7 @@ private:
                                   return;
                               }
                               if (!keepAlive) {
-                                  self->lingeringClose();
+                                  self->closeAfterAnswer();
                                   return;
                               }
                               self->read();
@@ -245,7 +317,7 @@ private:
     // keeps: Beast's fields and serializer cost an allocation per header and a
     // fifth of a plugin call's user CPU for what is a few fixed lines. Statuses
     // are never 1xx, 204 or 304 and requests never HEAD, so every answer has a
-    // body and a Content-Length.
+    // body and a Content-Length (HEAD's too: the length the GET's body has).
     void formatHead(const Response& r, bool keepAlive) {
         head_.clear();
         head_ += version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
@@ -253,7 +325,9 @@ private:
         head_ += ' ';
         auto reason = http::obsolete_reason(static_cast<http::status>(r.status));
         head_.append(reason.data(), reason.size());
-        head_ += "\r\nServer: campushub\r\n";
+        head_ += "\r\nServer: campushub\r\nDate: ";
+        head_ += httpDate();
+        head_ += "\r\n";
         addHeader("Content-Type", r.contentType);
         if (current_) addHeader("X-Request-Id", current_->requestId);
         for (const auto& [name, value] : r.headers) addHeader(name, value);
@@ -281,24 +355,34 @@ private:
         head_ += "\r\n";
     }
 
-    // After answering a request we stopped reading (413, 400), the client may still
-    // be sending: closing at once would make the kernel reset the connection and
-    // the client could lose our answer. Like nginx's lingering close: stop sending,
-    // then read and discard for a short while before closing.
-    void lingeringClose() {
+    // After answering a request we stopped reading (413, 400), or with requests of
+    // the client's still unread, closing at once would make the kernel reset the
+    // connection, and a reset can destroy our answer before the client reads it.
+    // nginx's lingering close: stop sending, then read and discard whatever comes,
+    // up to lingerRead between reads and lingerTotal in all, with no byte cap (a
+    // client sending a large body before reading gets its whole answer).
+    void closeAfterAnswer() {
         beast::error_code ignored;
+        if (!unreadInput_ && buffer_.size() == 0 && stream_.socket().available(ignored) == 0 && !ignored) {
+            close();
+            return;
+        }
         stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-        stream_.expires_after(std::chrono::seconds(2));
-        discard_ = 0;
+        lingerUntil_ = std::chrono::steady_clock::now() + server_.options.lingerTotal;
         drain();
     }
 
     void drain() {
+        const auto left = lingerUntil_ - std::chrono::steady_clock::now();
+        if (left <= std::chrono::steady_clock::duration::zero()) {
+            stream_.close();
+            return;
+        }
+        stream_.expires_after(std::min<std::chrono::steady_clock::duration>(left, server_.options.lingerRead));
         if (!drainBuffer_) drainBuffer_ = std::make_unique<char[]>(kDrainChunk);
         stream_.async_read_some(asio::buffer(drainBuffer_.get(), kDrainChunk),
-                                [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                                    self->discard_ += n;
-                                    if (ec || self->discard_ > kMaxDiscard) {
+                                [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                    if (ec) {
                                         self->stream_.close();
                                         return;
                                     }
@@ -313,6 +397,7 @@ private:
     }
 
     friend class hub::api::Responder;
+    friend struct hub::api::Responder::State;
 
     beast::tcp_stream stream_;
     HttpServer::Impl& server_;
@@ -323,16 +408,32 @@ private:
     unsigned version_ = 11;
     bool keepAlive_ = true;
     bool served_ = false;
+    bool headOnly_ = false;     // answering HEAD: no body goes out
+    bool unreadInput_ = false;  // a request was refused before its end was read
     static constexpr std::size_t kDrainChunk = 16 * 1024;
-    static constexpr std::size_t kMaxDiscard = 4 * 1024 * 1024;
     std::unique_ptr<char[]> drainBuffer_;
+    std::chrono::steady_clock::time_point lingerUntil_;
     std::string head_;  // of the answer being written; its capacity is kept for the next
     std::string body_;
-    std::size_t discard_ = 0;
 };
+
+Responder::State::State(std::shared_ptr<Session> s, asio::any_io_executor e)
+    : executor(std::move(e)), session(std::move(s)) {}
+
+// Every Responder of a request dropped without an answer (a handler that forgot,
+// or a completion that threw and unwound): the client gets a 500 rather than a
+// silent close, and the request stops counting as in flight.
+Responder::State::~State() {
+    if (sent.load() || !session || session->server_.loopsStopped) return;
+    try {
+        session->deliver(problem(500, "internal error: the request was dropped unanswered"));
+    } catch (...) {
+    }
+}
 
 bool Responder::send(Response response) const {
     if (state_->sent.exchange(true)) return false;
+    // Only the winner of the exchange gets here: nobody else reads or writes session.
     auto session = std::move(state_->session);
     std::shared_ptr<asio::steady_timer> timer;
     {
@@ -347,9 +448,8 @@ bool Responder::send(Response response) const {
 bool Responder::sent() const { return state_->sent.load(); }
 
 void Responder::after(std::chrono::milliseconds delay, std::function<void()> fn) const {
-    auto session = state_->session;
-    if (!session) return;
-    auto timer = std::make_shared<asio::steady_timer>(session->executor(), delay);
+    if (state_->sent.load()) return;
+    auto timer = std::make_shared<asio::steady_timer>(state_->executor, delay);
     {
         std::lock_guard lock(state_->timerMutex);
         state_->timer = timer;
@@ -376,7 +476,15 @@ void HttpServer::Impl::accept() {
     acceptor->async_accept(loop, [this](beast::error_code ec, tcp::socket socket) {
         if (ec) {
             if (ec == asio::error::operation_aborted || stopping) return;
-            logger().warning("accept failed: %s", ec.message());
+            acceptFailed(ec);
+            if (isResourceExhaustion(ec)) {
+                // The connection waits in the listen queue; try again in a while.
+                acceptPause->expires_after(options.acceptBackoff);
+                acceptPause->async_wait([this](beast::error_code waited) {
+                    if (!waited && !stopping) accept();
+                });
+                return;
+            }
         } else {
             socket.set_option(tcp::no_delay(true), ec);
             auto session = std::make_shared<Session>(std::move(socket), *this);
@@ -387,6 +495,18 @@ void HttpServer::Impl::accept() {
         }
         if (!stopping) accept();
     });
+}
+
+// One line at the first failure, then at most one every 10 s with the count.
+void HttpServer::Impl::acceptFailed(const beast::error_code& ec) {
+    ++acceptFailures;
+    const auto now = std::chrono::steady_clock::now();
+    if (acceptLogged != std::chrono::steady_clock::time_point{} && now - acceptLogged < std::chrono::seconds(10))
+        return;
+    logger().warning("accept failed %Lu time(s): %s%s", static_cast<Poco::UInt64>(acceptFailures), ec.message(),
+                     std::string(isResourceExhaustion(ec) ? "; not accepting for a while" : ""));
+    acceptLogged = now;
+    acceptFailures = 0;
 }
 
 HttpServer::HttpServer(Options options, const Router& router)
@@ -406,6 +526,7 @@ void HttpServer::start() {
         impl_->keepRunning.push_back(asio::make_work_guard(*impl_->loops.back()));
     }
     impl_->acceptor.emplace(*impl_->loops.front());
+    impl_->acceptPause.emplace(*impl_->loops.front());
     impl_->acceptor->open(endpoint.protocol());
     impl_->acceptor->set_option(asio::socket_base::reuse_address(true));
     impl_->acceptor->bind(endpoint);
@@ -420,7 +541,19 @@ void HttpServer::start() {
             hub::http::Loop::Options fiberOptions;
             fiberOptions.stackBytes = impl_->options.fiberStackBytes;
             hub::http::Loop fibers(*impl_->loops[i], fiberOptions);
-            impl_->loops[i]->run();
+            // An exception out of a handler or completion ends only that handler:
+            // run() rethrows it here, and the loop resumes with everything else it
+            // had (asio allows run() again without restart()).
+            for (;;) {
+                try {
+                    impl_->loops[i]->run();
+                    return;
+                } catch (const std::exception& e) {
+                    logger().error("I/O thread: a completion threw: %s; serving on", std::string(e.what()));
+                } catch (...) {
+                    logger().error("I/O thread: a completion threw something that is not a std::exception; serving on");
+                }
+            }
         });
     logger().information("listening on http://%s:%hu/", impl_->options.address, impl_->boundPort);
 }
@@ -431,6 +564,7 @@ void HttpServer::stop(std::chrono::milliseconds drainTimeout) {
     asio::post(*impl_->loops.front(), [this] {
         beast::error_code ignored;
         if (impl_->acceptor) impl_->acceptor->close(ignored);
+        if (impl_->acceptPause) impl_->acceptPause->cancel();
     });
     {
         std::unique_lock lock(impl_->drainMutex);
@@ -438,6 +572,7 @@ void HttpServer::stop(std::chrono::milliseconds drainTimeout) {
     }
     if (impl_->inFlight.load() != 0)
         logger().warning("stopping with %z requests still in flight", impl_->inFlight.load());
+    impl_->loopsStopped = true;
     for (auto& loop : impl_->loops) loop->stop();
     for (auto& t : impl_->threads) t.join();
     impl_->threads.clear();

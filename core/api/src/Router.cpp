@@ -1,7 +1,5 @@
 #include "hub/api/Router.h"
 
-#include <Poco/URI.h>
-
 namespace hub::api {
 
 namespace {
@@ -52,6 +50,7 @@ Router::Match Router::match(http::verb method, std::string_view path, const Rout
     if (tooDeep) return Match::NoPath;
 
     bool pathMatched = false;
+    std::size_t found = routes_.size();
     for (std::size_t i = 0; i < routes_.size(); ++i) {
         const Compiled& c = compiled_[i];
         if (c.segments.size() != count) continue;
@@ -60,19 +59,45 @@ Router::Match Router::match(http::verb method, std::string_view path, const Rout
             ok = c.segments[s] == "{}" || c.segments[s] == segments[s];
         if (!ok) continue;
         pathMatched = true;
-        if (routes_[i].method != method) continue;
-        route = &routes_[i];
+        if (routes_[i].method == method) {
+            found = i;
+            break;
+        }
+        // HEAD is answered by the GET route, as nginx does; the server sends no body.
+        if (method == http::verb::head && routes_[i].method == http::verb::get && found == routes_.size()) found = i;
+    }
+    if (found < routes_.size()) {
+        const Compiled& c = compiled_[found];
+        route = &routes_[found];
         params.clear();
         std::size_t n = 0;
         for (std::size_t s = 0; s < count; ++s) {
             if (c.segments[s] != "{}") continue;
             std::string decoded;
-            Poco::URI::decode(std::string(segments[s]), decoded);
+            percentDecode(segments[s], decoded);
             params.emplace_back(c.names[n++], std::move(decoded));
         }
         return Match::Found;
     }
     return pathMatched ? Match::NoMethod : Match::NoPath;
+}
+
+std::string Router::allowedMethods(std::string_view path) const {
+    std::string allowed;
+    auto add = [&allowed](std::string_view method) {
+        if (allowed.find(method) != std::string::npos) return;
+        if (!allowed.empty()) allowed += ", ";
+        allowed += method;
+    };
+    std::vector<std::pair<std::string_view, std::string>> ignored;
+    for (const auto& r : routes_) {
+        const Route* found = nullptr;
+        if (match(r.method, path, found, ignored) != Match::Found) continue;
+        auto name = http::to_string(r.method);
+        add({name.data(), name.size()});
+        if (r.method == http::verb::get) add("HEAD");
+    }
+    return allowed;
 }
 
 }  // namespace hub::api

@@ -149,6 +149,7 @@ void addSystemRoutes(Router& router, host::PluginHost& plugins, store::AuditLog*
                                         std::chrono::steady_clock::now() - started)
                                         .count();
                 record.requestId = request->requestId;
+                record.clientRequestId = request->clientRequestId;
                 audit->record(std::move(record));
             };
 

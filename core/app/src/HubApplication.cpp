@@ -5,6 +5,8 @@
 #include "hub/api/Authentication.h"
 #include "hub/api/CatalogRoutes.h"
 #include "hub/api/HttpServer.h"
+#include "hub/api/Metrics.h"
+#include "hub/api/MetricsRoutes.h"
 #include "hub/api/Router.h"
 #include "hub/api/SystemRoutes.h"
 #include "hub/auth/Access.h"
@@ -65,6 +67,8 @@ void addDefaults(Poco::Util::MapConfiguration& d) {
     d.setInt("http.ioThreads", 0);  // 0: one per core
     d.setInt("http.maxBodyBytes", 1024 * 1024);
     d.setInt("http.idleTimeoutSeconds", 30);
+    d.setInt("http.readTimeoutSeconds", 15);
+    d.setBool("metrics.requireToken", false);
     d.setInt("http.drainTimeoutMs", 10000);
     d.setInt("http.fiberStackKb", 256);  // plugin calls of execution "loop"
     d.setString("store.path", "var/hub.db");
@@ -471,6 +475,15 @@ int HubApplication::main(const std::vector<std::string>&) {
         admin.staticPerson = [&directory](const std::string& id) { return directory.json(id); };
         api::addAdminRoutes(router, admin);
 
+        // /metrics: on the API's listener, or alone on its own (metrics.port) for ops.
+        api::RequestMetrics requestMetrics;
+        api::MetricsServices metrics{plugins.get(), &audit, &relay, &requestMetrics,
+                                     cfg.getBool("metrics.requireToken")};
+        api::Router metricsRouter;
+        api::addMetricsRoutes(cfg.has("metrics.port") ? metricsRouter : router, metrics);
+        requestMetrics.track(router, "/api/v1/systems/{system}/operations/{operation}",
+                             [&plugins](const std::string& name) { return plugins->has(name); });
+
         api::HttpServer::Options httpOptions;
         httpOptions.address = cfg.getString("http.address");
         httpOptions.port = static_cast<std::uint16_t>(cfg.getInt("http.port"));
@@ -479,21 +492,44 @@ int HubApplication::main(const std::vector<std::string>&) {
             httpOptions.ioThreads = std::max(1u, std::thread::hardware_concurrency());
         httpOptions.maxBodyBytes = static_cast<std::size_t>(cfg.getInt("http.maxBodyBytes"));
         httpOptions.idleTimeout = std::chrono::seconds(cfg.getInt("http.idleTimeoutSeconds"));
+        httpOptions.readTimeout = std::chrono::seconds(cfg.getInt("http.readTimeoutSeconds"));
         const int fiberStackKb = cfg.getInt("http.fiberStackKb");
         if (fiberStackKb < 64 || fiberStackKb > 65536)
             throw Poco::InvalidArgumentException("http.fiberStackKb must be 64 to 65536, got " +
                                                  std::to_string(fiberStackKb));
         httpOptions.fiberStackBytes = static_cast<std::size_t>(fiberStackKb) * 1024;
         api::HttpServer server(httpOptions, router);
-        server.setAuthenticator(api::makeAuthenticator(
+        auto authenticator = api::makeAuthenticator(
             verifier, access, [&directory, &people](const std::string& subject) -> std::optional<api::IdentityInfo> {
                 if (auto info = directory.find(subject)) return info;
                 // A SQLite point read by primary key: microseconds from the page cache.
                 auto person = people.findById(subject);
                 if (!person || person->status != identity::PersonStatus::Active) return std::nullopt;
                 return api::IdentityInfo{person->name, person->department, person->audience, person->roles};
-            }));
+            });
+        server.setAuthenticator(authenticator);
+        server.setObserver(requestMetrics.observer());
         server.start();
+        std::unique_ptr<api::HttpServer> metricsServer;
+        if (cfg.has("metrics.port")) {
+            api::HttpServer::Options metricsOptions;
+            metricsOptions.address = cfg.getString("metrics.address", httpOptions.address);
+            metricsOptions.port = static_cast<std::uint16_t>(cfg.getInt("metrics.port"));
+            metricsOptions.ioThreads = 1;
+            metricsOptions.maxConnections = 64;
+            metricsServer = std::make_unique<api::HttpServer>(metricsOptions, metricsRouter);
+            metricsServer->setAuthenticator(authenticator);
+            metricsServer->start();
+            if (cfg.has("metrics.portFile")) {
+                std::string path = cfg.getString("metrics.portFile");
+                {
+                    Poco::FileOutputStream out(path + ".tmp");
+                    out << metricsServer->port() << "\n";
+                }
+                Poco::File(path + ".tmp").renameTo(path);
+            }
+            log.information("metrics on http://%s:%hu/metrics", metricsOptions.address, metricsServer->port());
+        }
         if (cfg.has("http.portFile")) {
             // Written whole, then renamed: a reader never sees half a port number.
             std::string path = cfg.getString("http.portFile");
@@ -508,6 +544,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         waitForTerminationRequest();
 
         log.information("stopping: draining requests in flight");
+        if (metricsServer) metricsServer->stop(std::chrono::milliseconds(1000));
         server.stop(std::chrono::milliseconds(cfg.getInt("http.drainTimeoutMs")));
         syncTimer.cancel(true);
         relay.stop();

@@ -34,6 +34,8 @@ const std::vector<Migration> kAuditMigrations = {
       " request_id TEXT NOT NULL)",
       "CREATE INDEX audit_calls_at ON audit_calls(at)",
       "CREATE INDEX audit_calls_subject ON audit_calls(subject, at)"}},
+    // request_id is the hub's own id; what the client called the request is kept beside it.
+    {2, {"ALTER TABLE audit_calls ADD COLUMN client_request_id TEXT NOT NULL DEFAULT ''"}},
 };
 // Writes the batch with one statement prepared once and stepped per row,
 // binding the records' own strings: Poco's vector binding copied each column
@@ -43,7 +45,7 @@ void insertBatch(Poco::Data::Session& session, const std::deque<AuditRecord>& ba
     sqlite3_stmt* raw = nullptr;
     int rc = sqlite3_prepare_v2(db,
                                 "INSERT INTO audit_calls(at, subject, acting_for, system, operation, outcome,"
-                                " http_status, duration_us, request_id) VALUES(?,?,?,?,?,?,?,?,?)",
+                                " http_status, duration_us, request_id, client_request_id) VALUES(?,?,?,?,?,?,?,?,?,?)",
                                 -1, &raw, nullptr);
     std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> statement(raw, &sqlite3_finalize);
     if (rc != SQLITE_OK) throw std::runtime_error(std::string("preparing the audit insert: ") + sqlite3_errmsg(db));
@@ -60,6 +62,7 @@ void insertBatch(Poco::Data::Session& session, const std::deque<AuditRecord>& ba
         if (rc == SQLITE_OK) rc = sqlite3_bind_int(raw, 7, r.httpStatus);
         if (rc == SQLITE_OK) rc = sqlite3_bind_int64(raw, 8, r.durationUs);
         if (rc == SQLITE_OK) rc = text(9, r.requestId);
+        if (rc == SQLITE_OK) rc = text(10, r.clientRequestId);
         if (rc == SQLITE_OK) rc = sqlite3_step(raw) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
         if (rc != SQLITE_OK) throw std::runtime_error(std::string("writing an audit record: ") + sqlite3_errmsg(db));
         sqlite3_reset(raw);

@@ -33,7 +33,7 @@ struct AdminServices {
     host::PluginHost* plugins = nullptr;
     catalog::Catalog* catalog = nullptr;
     host::WorkerPool* blocking = nullptr;               ///< For database and directory work.
-    store::AuditLog* audit = nullptr;                   ///< For its counters in /metrics.
+    store::AuditLog* audit = nullptr;                   ///< Not read by these routes (its counters are in MetricsRoutes).
     /// Persons from config (identity.static), as JSON, when not synced.
     std::function<std::optional<std::string>(const std::string& id)> staticPerson;
 };
@@ -43,7 +43,7 @@ struct AdminServices {
 /// GET /admin/events/dead-letters, POST /admin/events/dead-letters/replay,
 /// GET /admin/plugins (refusals too), POST /admin/plugins/rescan,
 /// POST /admin/plugins/{name}/reload, DELETE /admin/plugins/{name},
-/// POST /admin/catalog/reload; GET /metrics (Prometheus text, no auth).
+/// POST /admin/catalog/reload. GET /metrics is in MetricsRoutes.h.
 void addAdminRoutes(Router& router, AdminServices services);
 
 }  // namespace hub::api

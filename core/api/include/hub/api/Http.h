@@ -35,12 +35,16 @@ struct Principal {
 };
 
 /// A request as a handler sees it: Beast's message plus what routing found.
+/// The server checks the target (checkTarget) before routing: a handler only
+/// ever sees a canonical path and a query whose escapes decode to UTF-8.
 struct Request {
     BeastRequest message;
     std::string_view path;   ///< Target without the query, into message.target().
     std::string_view query;  ///< After '?', without it; may be empty.
     std::vector<std::pair<std::string_view, std::string>> params;  ///< {name} segments, decoded.
-    std::string requestId;
+    std::string requestId;        ///< The hub's own id (audit, logs, the X-Request-Id answered).
+    std::string clientRequestId;  ///< The client's X-Request-Id, if it sent a usable one; else empty.
+    int route = -1;               ///< Index of the matched route in Router::routes(); -1 when none.
     Principal principal;  ///< Set by the authenticator, read by handlers.
 
     std::string_view header(std::string_view name) const;
@@ -53,6 +57,34 @@ struct Request {
 };
 
 using RequestPtr = std::shared_ptr<Request>;
+
+/// What checkTarget() found.
+struct TargetCheck {
+    enum Status {
+        Ok,            ///< Route it.
+        Malformed,     ///< 400: not origin-form, a bad percent-escape, a byte not allowed in a path,
+                       ///< or a segment or query part that decodes to invalid UTF-8 or holds NUL.
+        NotCanonical,  ///< 404: an empty segment ("//", a trailing '/'), or a "." or ".." segment
+                       ///< (also percent-encoded): such a path never reaches a route.
+    };
+    Status status = Ok;
+    std::string_view path;   ///< Into the target; valid whatever the status.
+    std::string_view query;  ///< After '?'; empty when none.
+    const char* reason = "";  ///< What was wrong, for the problem's detail.
+};
+
+/// Checks a request target once, before routing, so that no handler can meet
+/// an undecodable path or query: origin-form only ("/path?query", no fragment);
+/// path bytes are RFC 3986 pchars or UTF-8; every '%' is followed by two hex
+/// digits; each path segment and each query name and value decodes to
+/// well-formed UTF-8 without NUL. Costs one scan of the target; allocates only
+/// for a percent-escaped segment longer than the small-string buffer.
+TargetCheck checkTarget(std::string_view target);
+
+/// Appends the percent-decoding of s to out ('+' as a space when plusIsSpace,
+/// as in a query). Never throws on bad input: a malformed escape is kept as
+/// written (checkTarget() has refused those before any handler runs).
+void percentDecode(std::string_view s, std::string& out, bool plusIsSpace = false);
 
 /// An answer. Handlers fill status, contentType and body.
 struct Response {

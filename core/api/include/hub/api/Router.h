@@ -22,9 +22,14 @@ public:
     void add(http::verb method, std::string pattern, Handler handler, bool authenticated = true);
 
     enum class Match { Found, NoPath, NoMethod };
-    /// Finds the route for method + path; on Found fills params (decoded).
+    /// Finds the route for method + path; on Found fills params (decoded). HEAD
+    /// finds the GET route of the path. The path is taken as checkTarget() passed
+    /// it (canonical, escapes well formed).
     Match match(http::verb method, std::string_view path, const Route*& route,
                 std::vector<std::pair<std::string_view, std::string>>& params) const;
+
+    /// The methods path answers, for a 405's Allow header ("GET, HEAD, POST").
+    std::string allowedMethods(std::string_view path) const;
 
     const std::vector<Route>& routes() const { return routes_; }
 

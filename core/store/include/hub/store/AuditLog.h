@@ -22,7 +22,8 @@ struct AuditRecord {
     std::string outcome;     ///< "ok" or the error status name, e.g. "timeout".
     int httpStatus = 0;
     std::int64_t durationUs = 0;
-    std::string requestId;
+    std::string requestId;        ///< The hub's own id for the request.
+    std::string clientRequestId;  ///< The client's X-Request-Id, if it sent one ("" otherwise).
 };
 
 /// The audit trail. record() only queues (no I/O on the request path); a

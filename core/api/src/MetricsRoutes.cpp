@@ -1,0 +1,82 @@
+#include "hub/api/MetricsRoutes.h"
+
+#include "hub/events/Relay.h"
+#include "hub/host/PluginHost.h"
+#include "hub/store/AuditLog.h"
+
+namespace hub::api {
+
+std::string renderMetrics(const MetricsServices& s) {
+    using Type = MetricsText::Type;
+    MetricsText text;
+    std::vector<std::string> loaded;
+    if (s.plugins) {
+        auto& active = text.family("hub_plugin_active_calls",
+                                   "Calls running, on the plugin's workers or parked on event loops", Type::Gauge);
+        auto& queued = text.family("hub_plugin_queued_calls",
+                                   "Calls waiting for their turn (a worker, or the bulkhead on event loops)",
+                                   Type::Gauge);
+        auto& calls = text.family("hub_plugin_calls_total", "Calls completed by the plugin", Type::Counter);
+        auto& failures =
+            text.family("hub_plugin_failures_total", "Calls that failed in the vendor system or plugin", Type::Counter);
+        auto& up = text.family("hub_plugin_up", "1 up, 0.5 degraded, 0 down", Type::Gauge);
+        for (const auto& p : s.plugins->list()) {
+            MetricsText::Labels labels = {{"plugin", p.name}};
+            active.add(static_cast<double>(p.active), labels);
+            queued.add(static_cast<double>(p.queued), labels);
+            calls.add(static_cast<double>(p.calls), labels);
+            failures.add(static_cast<double>(p.failures), labels);
+            up.add(p.status == "up" ? 1.0 : p.status == "degraded" ? 0.5 : 0.0, labels);
+            loaded.push_back(p.name);
+        }
+        text.family("hub_plugins_refused", "Plugins refused at load", Type::Gauge)
+            .add(static_cast<double>(s.plugins->refusals().size()));
+    }
+    if (s.audit) {
+        // A record dropped is a plugin call missing from the audit trail: alert on it.
+        text.family("hub_audit_records_written_total", "Audit records of plugin calls written", Type::Counter)
+            .add(static_cast<double>(s.audit->written()));
+        text.family("hub_audit_records_dropped_total",
+                    "Audit records lost: the writer's queue was full or a batch failed", Type::Counter)
+            .add(static_cast<double>(s.audit->dropped()));
+        text.family("hub_audit_queue_depth", "Audit records waiting for the writer", Type::Gauge)
+            .add(static_cast<double>(s.audit->queued()));
+    }
+    if (s.relay) {
+        auto e = s.relay->metrics();
+        text.family("hub_events_outbox_depth", "Events not yet settled by the slowest consumer", Type::Gauge)
+            .add(static_cast<double>(e.outboxDepth));
+        text.family("hub_events_oldest_undelivered_seconds", "Age of the oldest undelivered event", Type::Gauge)
+            .add(e.oldestUndeliveredAgeSeconds);
+        text.family("hub_events_deliveries_total", "Acknowledged deliveries", Type::Counter)
+            .add(static_cast<double>(e.deliveries));
+        text.family("hub_events_retries_total", "Failed deliveries rescheduled", Type::Counter)
+            .add(static_cast<double>(e.retries));
+        text.family("hub_events_dead_letters", "Events in the dead letter store", Type::Gauge)
+            .add(static_cast<double>(e.deadLetters));
+        text.family("hub_events_inbound_refused_total", "Inbound messages refused", Type::Counter)
+            .add(static_cast<double>(e.inboundRefused));
+    }
+    if (s.requests) s.requests->render(text, loaded);
+    return text.str();
+}
+
+void addMetricsRoutes(Router& router, MetricsServices s) {
+    router.add(
+        http::verb::get, "/metrics",
+        [s](const RequestPtr& request, Responder out) {
+            if (s.requireToken && !request->principal.hasRole("hub:admin") &&
+                !request->principal.hasRole(kMetricsRole)) {
+                out.send(problem(403, std::string("this needs the role hub:admin or ") + kMetricsRole, "Forbidden",
+                                 "urn:campushub:problem:forbidden"));
+                return;
+            }
+            Response r;
+            r.contentType = "text/plain; version=0.0.4; charset=utf-8";
+            r.body = renderMetrics(s);
+            out.send(std::move(r));
+        },
+        s.requireToken);
+}
+
+}  // namespace hub::api
