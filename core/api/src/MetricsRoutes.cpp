@@ -56,6 +56,12 @@ std::string renderMetrics(const MetricsServices& s) {
             .add(static_cast<double>(e.deadLetters));
         text.family("hub_events_inbound_refused_total", "Inbound messages refused", Type::Counter)
             .add(static_cast<double>(e.inboundRefused));
+        text.family("hub_events_inbound_unavailable_total",
+                    "Inbound messages refused because the store failed (the sender retries)", Type::Counter)
+            .add(static_cast<double>(e.inboundUnavailable));
+        text.family("hub_events_handshakes_refused_total",
+                    "CURVE handshakes refused (unknown key, or a socket the peer may not use)", Type::Counter)
+            .add(static_cast<double>(e.handshakesRefused));
     }
     if (s.requests) s.requests->render(text, loaded);
     return text.str();
