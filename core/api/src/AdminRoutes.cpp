@@ -12,15 +12,93 @@
 #include <Poco/Logger.h>
 #include <Poco/NumberParser.h>
 
+#include <chrono>
+
 namespace hub::api {
 
 namespace {
 
 std::string type(std::string_view slug) { return "urn:campushub:problem:" + std::string(slug); }
 
-Response forbidden() { return problem(403, "this needs the role hub:admin", "Forbidden", type("forbidden")); }
+const char* outcomeOf(unsigned status) {
+    if (status < 400) return "ok";
+    switch (status) {
+    case 400: return "invalid_argument";
+    case 403: return "forbidden";
+    case 404: return "not_found";
+    case 409: return "conflict";
+    case 422: return "refused";
+    case 503: return "unavailable";
+    default: return status >= 500 ? "error" : "failed";
+    }
+}
 
-void blocking(host::WorkerPool* pool, Responder out, std::function<Response()> fn) {
+}  // namespace
+
+void auditRouteCall(store::AuditLog* audit, const Request& request, unsigned status, std::int64_t durationUs) {
+    if (!audit) return;
+    store::AuditRecord record;
+    const Principal& p = request.principal;
+    record.subject = p.viaService.empty() ? p.subject : p.viaService;
+    record.actingFor = p.viaService.empty() ? std::string() : p.subject;
+    auto method = request.message.method_string();
+    record.operation.assign(method.data(), method.size());
+    record.operation += ' ';
+    // The path is the client's: bounded, and kept to printable ASCII for whoever reads the trail.
+    for (char c : request.path.substr(0, 512))
+        record.operation += c > 0x20 && c < 0x7f ? c : '?';
+    record.outcome = outcomeOf(status);
+    record.httpStatus = static_cast<int>(status);
+    record.durationUs = durationUs;
+    record.requestId = request.requestId;
+    audit->record(std::move(record));
+}
+
+namespace {
+
+// The answer channel of the admin routes: each answer, whatever it is, goes to
+// the audit trail with the actor and its outcome.
+class AuditedReply {
+public:
+    AuditedReply(RequestPtr request, Responder out, store::AuditLog* audit)
+        : request_(std::move(request)),
+          out_(std::move(out)),
+          audit_(audit),
+          started_(std::chrono::steady_clock::now()) {}
+
+    bool send(Response response) const {
+        unsigned status = response.status;
+        if (!out_.send(std::move(response))) return false;
+        auditRouteCall(audit_, *request_, status,
+                   std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_)
+                       .count());
+        return true;
+    }
+
+private:
+    RequestPtr request_;
+    Responder out_;
+    store::AuditLog* audit_;
+    std::chrono::steady_clock::time_point started_;
+};
+
+using AdminHandler = std::function<void(const RequestPtr&, AuditedReply)>;
+
+// Registers a route for hub:admin only: the role is checked once, by the
+// server, before the handler runs; a refusal and every answer are audited.
+void addAdmin(Router& router, store::AuditLog* audit, http::verb method, std::string pattern, AdminHandler handler) {
+    router.add(
+        method, std::move(pattern),
+        [audit, handler = std::move(handler)](const RequestPtr& request, Responder out) {
+            handler(request, AuditedReply(request, std::move(out), audit));
+        },
+        RouteAccess::role("hub:admin", [audit](const Request& request, const Response& refusal) {
+            auditRouteCall(audit, request, refusal.status);
+        }));
+}
+
+template <class Reply>
+void blocking(host::WorkerPool* pool, Reply out, std::function<Response()> fn) {
     auto task = [out, fn = std::move(fn)] {
         try {
             out.send(fn());
@@ -99,6 +177,9 @@ void metric(std::string& out, const char* name, const char* help, const char* ki
 }  // namespace
 
 void addAdminRoutes(Router& router, AdminServices s) {
+    auto admin = [&router, audit = s.audit](http::verb method, std::string pattern, AdminHandler handler) {
+        addAdmin(router, audit, method, std::move(pattern), std::move(handler));
+    };
     router.add(http::verb::get, "/api/v1/identities/me", [s](const RequestPtr& request, Responder out) {
         blocking(s.blocking, out, [s, request]() {
             auto json = personJson(s, request->principal.subject);
@@ -109,23 +190,24 @@ void addAdminRoutes(Router& router, AdminServices s) {
         });
     });
     router.add(http::verb::get, "/api/v1/identities/{id}", [s](const RequestPtr& request, Responder out) {
-        if (!request->principal.hasRole("hub:admin") && request->param("id") != request->principal.subject) {
-            out.send(forbidden());
-            return;
-        }
-        blocking(s.blocking, out, [s, request]() {
+        auto read = [s, request]() {
             auto json = personJson(s, request->param("id"));
             if (!json)
                 return problem(404, "no person '" + request->param("id") + "'", "Unknown person",
                                type("unknown-person"));
             return Response::json(200, std::move(*json));
-        });
-    });
-    router.add(http::verb::get, "/api/v1/identities", [s](const RequestPtr& request, Responder out) {
+        };
+        if (request->param("id") == request->principal.subject) return blocking(s.blocking, out, read);
+        // Someone else's record: an admin's read, audited; anyone else's refusal, audited.
+        AuditedReply reply(request, std::move(out), s.audit);
         if (!request->principal.hasRole("hub:admin")) {
-            out.send(forbidden());
+            reply.send(problem(403, "this is another person's record; it needs the role hub:admin", "Forbidden",
+                               type("forbidden")));
             return;
         }
+        blocking(s.blocking, reply, read);
+    });
+    admin(http::verb::get, "/api/v1/identities", [s](const RequestPtr& request, AuditedReply out) {
         if (!s.directory) {
             out.send(problem(503, "no directory is configured (identity.ldap)", "No directory", type("no-directory")));
             return;
@@ -151,13 +233,11 @@ void addAdminRoutes(Router& router, AdminServices s) {
         });
     });
 
-    router.add(http::verb::get, "/admin/identity/sync", [s](const RequestPtr& request, Responder out) {
-        if (!request->principal.hasRole("hub:admin")) return (void)out.send(forbidden());
+    admin(http::verb::get, "/admin/identity/sync", [s](const RequestPtr&, AuditedReply out) {
         if (!s.syncer) return (void)out.send(problem(404, "no directory is configured", "No directory", type("no-directory")));
         blocking(s.blocking, out, [s] { return Response::json(200, s.syncer->status().toJson()); });
     });
-    router.add(http::verb::post, "/admin/identity/sync", [s](const RequestPtr& request, Responder out) {
-        if (!request->principal.hasRole("hub:admin")) return (void)out.send(forbidden());
+    admin(http::verb::post, "/admin/identity/sync", [s](const RequestPtr& request, AuditedReply out) {
         if (!s.syncer) return (void)out.send(problem(404, "no directory is configured", "No directory", type("no-directory")));
         if (s.syncer->isRunning())
             return (void)out.send(problem(409, "a sync is running", "Sync running", type("sync-running")));
@@ -173,8 +253,7 @@ void addAdminRoutes(Router& router, AdminServices s) {
         });
     });
 
-    router.add(http::verb::get, "/admin/events/dead-letters", [s](const RequestPtr& request, Responder out) {
-        if (!request->principal.hasRole("hub:admin")) return (void)out.send(forbidden());
+    admin(http::verb::get, "/admin/events/dead-letters", [s](const RequestPtr& request, AuditedReply out) {
         if (!s.relay) return (void)out.send(problem(404, "the event relay is off", "No relay", type("no-relay")));
         blocking(s.blocking, out, [s, request] {
             std::string consumer;
@@ -200,8 +279,7 @@ void addAdminRoutes(Router& router, AdminServices s) {
             return Response::json(200, std::move(body));
         });
     });
-    router.add(http::verb::post, "/admin/events/dead-letters/replay", [s](const RequestPtr& request, Responder out) {
-        if (!request->principal.hasRole("hub:admin")) return (void)out.send(forbidden());
+    admin(http::verb::post, "/admin/events/dead-letters/replay", [s](const RequestPtr& request, AuditedReply out) {
         if (!s.relay) return (void)out.send(problem(404, "the event relay is off", "No relay", type("no-relay")));
         std::string consumer, id;
         if (!request->queryParam("consumer", consumer) || consumer.empty())
@@ -212,8 +290,7 @@ void addAdminRoutes(Router& router, AdminServices s) {
         });
     });
 
-    router.add(http::verb::get, "/admin/plugins", [s](const RequestPtr& request, Responder out) {
-        if (!request->principal.hasRole("hub:admin")) return (void)out.send(forbidden());
+    admin(http::verb::get, "/admin/plugins", [s](const RequestPtr&, AuditedReply out) {
         std::string body = "{\"refused\":[";
         bool first = true;
         for (const auto& r : s.plugins->refusals()) {
@@ -229,8 +306,7 @@ void addAdminRoutes(Router& router, AdminServices s) {
         out.send(Response::json(200, std::move(body)));
     });
 
-    router.add(http::verb::post, "/admin/plugins/{name}/reload", [s](const RequestPtr& request, Responder out) {
-        if (!request->principal.hasRole("hub:admin")) return (void)out.send(forbidden());
+    admin(http::verb::post, "/admin/plugins/{name}/reload", [s](const RequestPtr& request, AuditedReply out) {
         blocking(s.blocking, out, [s, request] {
             if (!s.plugins->has(request->param("name")))
                 return problem(404, "no plugin '" + request->param("name") + "'", "Unknown plugin", type("unknown-plugin"));
@@ -246,16 +322,14 @@ void addAdminRoutes(Router& router, AdminServices s) {
             }
         });
     });
-    router.add(http::verb::delete_, "/admin/plugins/{name}", [s](const RequestPtr& request, Responder out) {
-        if (!request->principal.hasRole("hub:admin")) return (void)out.send(forbidden());
+    admin(http::verb::delete_, "/admin/plugins/{name}", [s](const RequestPtr& request, AuditedReply out) {
         blocking(s.blocking, out, [s, request] {
             if (!s.plugins->unload(request->param("name")))
                 return problem(404, "no plugin '" + request->param("name") + "'", "Unknown plugin", type("unknown-plugin"));
             return Response::json(200, "{\"unloaded\":true}");
         });
     });
-    router.add(http::verb::post, "/admin/plugins/rescan", [s](const RequestPtr& request, Responder out) {
-        if (!request->principal.hasRole("hub:admin")) return (void)out.send(forbidden());
+    admin(http::verb::post, "/admin/plugins/rescan", [s](const RequestPtr&, AuditedReply out) {
         blocking(s.blocking, out, [s] {
             std::string body = "{\"changes\":[";
             bool first = true;
@@ -268,8 +342,7 @@ void addAdminRoutes(Router& router, AdminServices s) {
         });
     });
 
-    router.add(http::verb::post, "/admin/catalog/reload", [s](const RequestPtr& request, Responder out) {
-        if (!request->principal.hasRole("hub:admin")) return (void)out.send(forbidden());
+    admin(http::verb::post, "/admin/catalog/reload", [s](const RequestPtr&, AuditedReply out) {
         blocking(s.blocking, out, [s] {
             // A bad catalogue never replaces a good one: the old snapshot keeps serving.
             auto result = s.catalog->reload();

@@ -218,9 +218,10 @@ private:
         auto limits = plugins_.limits(system);
         const Principal& p = request->principal;
         host::Caller caller{p.viaService.empty() ? p.subject : p.viaService, p.roles,
-                            p.viaService.empty() ? std::string() : p.subject};
+                            p.viaService.empty() ? std::string() : p.subject, p.audiences};
         std::string id = app.id;
         auto deadline = host::Clock::now() + limits.timeout;
+        std::string refusal;
         auto accepted = plugins_.submit(
             system, operation, app.formJson, caller, deadline, [this, out, id](host::CallResult result) {
                 // Runs on the plugin's worker: a definitive answer settles the
@@ -244,7 +245,16 @@ private:
                     Poco::Logger::get("hub.api").error("application %s: %s", id, std::string(e.what()));
                     out.send(problem(500, "internal error", "Internal error", type("internal")));
                 }
-            });
+            },
+            &refusal);
+        if (accepted == host::PluginHost::Submit::Forbidden) {
+            // The operation's access policy says no (e.g. a certificate for someone
+            // else): as definitive as the plugin's own refusal.
+            std::string detail = "{\"detail\":";
+            appendString(detail, refusal);
+            out.send(applicationResponse(201, service_.completeFromPlugin(id, false, detail + "}")));
+            return;
+        }
         if (accepted != host::PluginHost::Submit::Accepted) {
             out.send(applicationResponse(202, app));  // stays submitted
             return;

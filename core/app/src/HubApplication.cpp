@@ -485,6 +485,9 @@ int HubApplication::main(const std::vector<std::string>&) {
                 auto person = people.findById(subject);
                 if (!person || person->status != identity::PersonStatus::Active) return std::nullopt;
                 return api::IdentityInfo{person->name, person->department, person->audience, person->roles};
+            },
+            [&audit](const api::Request& r, const api::Response& refusal) {
+                api::auditRouteCall(&audit, r, refusal.status);
             }));
         server.start();
         if (cfg.has("http.portFile")) {

@@ -2,6 +2,7 @@
 
 #include "hub/api/Router.h"
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 
@@ -33,17 +34,27 @@ struct AdminServices {
     host::PluginHost* plugins = nullptr;
     catalog::Catalog* catalog = nullptr;
     host::WorkerPool* blocking = nullptr;               ///< For database and directory work.
-    store::AuditLog* audit = nullptr;                   ///< For its counters in /metrics.
+    store::AuditLog* audit = nullptr;                   ///< Admin calls and refusals; its counters in /metrics.
     /// Persons from config (identity.static), as JSON, when not synced.
     std::function<std::optional<std::string>(const std::string& id)> staticPerson;
 };
 
-/// GET /api/v1/identities/me, GET /api/v1/identities/{id} and
-/// GET /api/v1/identities?q= (role hub:admin); GET/POST /admin/identity/sync,
-/// GET /admin/events/dead-letters, POST /admin/events/dead-letters/replay,
-/// GET /admin/plugins (refusals too), POST /admin/plugins/rescan,
-/// POST /admin/plugins/{name}/reload, DELETE /admin/plugins/{name},
-/// POST /admin/catalog/reload; GET /metrics (Prometheus text, no auth).
+/// GET /api/v1/identities/me, GET /api/v1/identities/{id} (one's own, or any
+/// with hub:admin) and, for hub:admin only, GET /api/v1/identities?q=,
+/// GET/POST /admin/identity/sync, GET /admin/events/dead-letters,
+/// POST /admin/events/dead-letters/replay, GET /admin/plugins (refusals too),
+/// POST /admin/plugins/rescan, POST /admin/plugins/{name}/reload,
+/// DELETE /admin/plugins/{name}, POST /admin/catalog/reload; GET /metrics
+/// (Prometheus text, no auth). The hub:admin routes carry their role as a
+/// RouteAccess (checked by the server); each of their answers, and each refusal
+/// of another person's identity, is written to services.audit with the actor,
+/// the method and path, outcome and status (system left empty).
 void addAdminRoutes(Router& router, AdminServices services);
+
+/// Writes an answer of one of the hub's own routes (not a plugin's) to the audit
+/// trail: the actor (and whom a service acted for), "METHOD /path" as operation
+/// with system left empty, an outcome named after the status ("ok", "forbidden",
+/// "not_found", ...), the status and duration. Nothing when audit is null.
+void auditRouteCall(store::AuditLog* audit, const Request& request, unsigned status, std::int64_t durationUs = 0);
 
 }  // namespace hub::api
