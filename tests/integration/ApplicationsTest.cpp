@@ -151,7 +151,7 @@ TEST_F(ApplicationsTest, OnlineItemIsCompletedByItsPlugin) {
                 R"({"item_id":"enrolment-certificate","form":{"student_id":"1999000000","purpose":"visa"}})");
     ASSERT_EQ(r.status, 201) << r.body;
     EXPECT_EQ(parse(r.body)->getValue<std::string>("status"), "rejected");
-    EXPECT_NE(r.body.find("'student_id' must be the caller's own id"), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find("takes only the caller's own id as 'student_id'"), std::string::npos) << r.body;
 }
 
 TEST_F(ApplicationsTest, MissingMaterialsAreAllListedAtOnce) {

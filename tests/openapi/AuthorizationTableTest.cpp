@@ -439,7 +439,7 @@ TEST_F(AuthorizationTable, AStudentReadsOnlyTheirOwnRecord) {
     auto problem = parse(other.body);
     EXPECT_EQ(problem->getValue<std::string>("type"), "urn:campushub:problem:forbidden");
     EXPECT_EQ(problem->getValue<std::string>("detail"),
-              "operation get_student of plugin student_affairs 'student_id' must be the caller's own id");
+              "operation get_student of plugin student_affairs takes only the caller's own id as 'student_id'");
     // Smuggling the victim's id past the check: a second member, an escaped name.
     EXPECT_EQ(httpRequest("POST", hubd_->url("/api/v1/systems/student_affairs/operations/get_student"),
                           R"({"student_id":")" + kOwner + R"(","student_id":")" + kOtherStudent + R"("})",

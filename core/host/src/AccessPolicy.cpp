@@ -161,8 +161,8 @@ std::string AccessPolicy::refusal(std::string_view user, const std::vector<std::
     switch (findTopLevelString(input, self, value)) {
     case MemberLookup::Found:
         if (value == user) return {};
-        return "'" + self + "' must be the caller's own id";
-    case MemberLookup::Repeated: return "'" + self + "' appears more than once in the input";
+        return "takes only the caller's own id as '" + self + "'";
+    case MemberLookup::Repeated: return "takes '" + self + "' once; the input has it more than once";
     case MemberLookup::Missing:
     case MemberLookup::NotString:
     case MemberLookup::NotObject: break;

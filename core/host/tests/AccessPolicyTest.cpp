@@ -86,7 +86,7 @@ TEST(AccessPolicy, OneRuleRolesElseAudienceAndSelf) {
     EXPECT_EQ(refusal(p, kPortalForStudent, own), "") << "self is the person acted for";
     EXPECT_EQ(refusal(p, kClerk, R"({"student_id":"anyone"})"), "") << "a role needs no self";
     EXPECT_EQ(refusal(p, kClerk, "[]"), "");
-    EXPECT_NE(refusal(p, kOtherStudent, own).find("'student_id' must be the caller's own id"), std::string::npos);
+    EXPECT_NE(refusal(p, kOtherStudent, own).find("takes only the caller's own id as 'student_id'"), std::string::npos);
     EXPECT_NE(refusal(p, kStudent, R"({"student_id":2023010001})").find("needs 'student_id'"), std::string::npos);
     EXPECT_NE(refusal(p, kStudent, "{}").find("needs 'student_id'"), std::string::npos);
     EXPECT_NE(refusal(p, kStudent, R"({"student_id":"2023010001","student_id":"x"})").find("more than once"),
@@ -251,7 +251,7 @@ TEST_P(PolicyHostTest, RefusesBeforeThePluginRuns) {
         {"echo", own, kStudent, S::Accepted, ""},
         {"echo", own, kPortalForStudent, S::Accepted, ""},
         {"echo", R"({"student_id":"2023010002"})", kClerk, S::Accepted, ""},
-        {"echo", R"({"student_id":"2023010002"})", kStudent, S::Forbidden, "'student_id' must be the caller's own id"},
+        {"echo", R"({"student_id":"2023010002"})", kStudent, S::Forbidden, "own id as 'student_id'"},
         {"echo", own, kOtherStudent, S::Forbidden, "own id"},
         {"echo", R"({"student_id":2023010001})", kStudent, S::Forbidden, "needs 'student_id'"},
         {"echo", "{}", kStudent, S::Forbidden, "needs 'student_id'"},
