@@ -495,3 +495,61 @@ TEST_F(AuthorizationTable, ServiceAccountsActOnlyWithWhatTheyAreGranted) {
     // The desk acts for staff only: not for a student.
     EXPECT_EQ(as("affairs-desk", kOwner, kOwner).status, 403);
 }
+
+// IT tightens the reference plugin's policy in hub.xml, without a new build;
+// a hub.xml that would widen it gets the plugin refused, naming the key.
+TEST(AuthorizationHubConfig, NarrowsThePolicyWithoutANewBuildAndRefusesWidening) {
+    TempDir dir("authz-hubxml-test");
+    ChildProcess sim(SIM_STUDENT_AFFAIRS_EXE,
+                     {.args = {"--port", "0", "--port-file", dir.file("sim.port")}, .portFile = dir.file("sim.port")});
+    fs::create_directories(dir.file("plugins"));
+    fs::create_directories(dir.file("var"));
+    fs::copy(std::string(REFERENCE_PLUGINS_DIR) + "/student_affairs", dir.file("plugins/student_affairs"),
+             fs::copy_options::recursive);
+    auto start = [&](const std::string& operations) {
+        dir.write("hub.xml", R"(<hub>
+  <http><port>0</port><portFile>)" + dir.file("hubd.port") + R"(</portFile></http>
+  <store><path>)" + dir.file("var/hub.db") + R"(</path></store>
+  <plugins><dir>)" + dir.file("plugins") + R"(</dir>
+    <plugin name="student_affairs"><config><base_url>http://127.0.0.1:)" + std::to_string(sim.port()) +
+                                 R"(</base_url></config>)" + operations + R"(</plugin></plugins>
+  <auth><jwt><hs256Secret>)" + kSecret + R"(</hs256Secret><issuer>)" + kIssuer + R"(</issuer></jwt></auth>
+  <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
+  <calendar><file>)" + std::string(CATALOG_DIR) + R"(/../calendar/calendar.xml</file></calendar>
+  <identity><static>
+    <person id=")" + kOwner + R"(" name="张三" audience="student"/>
+    <person id=")" + kClerk + R"(" name="学生处" audience="staff" roles="dept:student-affairs:clerk"/>
+    <person id=")" + kAdmin + R"(" name="Operator" audience="staff" roles="hub:admin"/>
+  </static></identity>
+</hub>)");
+        fs::remove(dir.file("hubd.port"));
+        return std::make_unique<ChildProcess>(
+            HUBD_EXE,
+            ChildProcess::Options{.args = {"--config", dir.file("hub.xml")}, .portFile = dir.file("hubd.port")});
+    };
+    auto call = [](ChildProcess& hubd, const std::string& op, const std::string& who) {
+        return httpRequest("POST", hubd.url("/api/v1/systems/student_affairs/operations/" + op),
+                           R"({"student_id":")" + kOwner + R"("})", {{"Authorization", "Bearer " + token(who)}});
+    };
+    {
+        auto hubd = start(R"(<operation name="get_student" roles=""/>
+                             <operation name="enrolment_certificate" enabled="false"/>)");
+        EXPECT_EQ(call(*hubd, "get_student", kOwner).status, 200) << "the student's own record stays theirs";
+        auto clerk = call(*hubd, "get_student", kClerk);
+        EXPECT_EQ(clerk.status, 403) << "the clerks' role is taken away: " << clerk.body;
+        auto disabled = call(*hubd, "enrolment_certificate", kOwner);
+        EXPECT_EQ(disabled.status, 403);
+        EXPECT_NE(disabled.body.find("disabled by the operator"), std::string::npos) << disabled.body;
+    }
+    {
+        auto hubd = start(R"(<operation name="get_student" roles="dept:student-affairs:clerk hub:admin"/>)");
+        auto refused =
+            httpRequest("GET", hubd->url("/admin/plugins"), "", {{"Authorization", "Bearer " + token(kAdmin)}});
+        ASSERT_EQ(refused.status, 200);
+        EXPECT_NE(refused.body.find("plugins.plugin[@name=student_affairs].operation[@name=get_student][@roles]: "
+                                    "'hub:admin' is not among the manifest's roles"),
+                  std::string::npos)
+            << refused.body;
+        EXPECT_EQ(call(*hubd, "get_student", kAdmin).status, 404) << "no plugin, no widening";
+    }
+}

@@ -69,9 +69,9 @@ public:
     bool send(Response response) const {
         unsigned status = response.status;
         if (!out_.send(std::move(response))) return false;
+        auto elapsed = std::chrono::steady_clock::now() - started_;
         auditRouteCall(audit_, *request_, status,
-                   std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_)
-                       .count());
+                       std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
         return true;
     }
 
@@ -84,17 +84,21 @@ private:
 
 using AdminHandler = std::function<void(const RequestPtr&, AuditedReply)>;
 
-// Registers a route for hub:admin only: the role is checked once, by the
-// server, before the handler runs; a refusal and every answer are audited.
+// hub:admin, checked once by the server before the handler runs; refusals audited.
+RouteAccess adminOnly(store::AuditLog* audit) {
+    return RouteAccess::role("hub:admin", [audit](const Request& request, const Response& refusal) {
+        auditRouteCall(audit, request, refusal.status);
+    });
+}
+
+// Registers a route for hub:admin only, whose every answer is audited.
 void addAdmin(Router& router, store::AuditLog* audit, http::verb method, std::string pattern, AdminHandler handler) {
     router.add(
         method, std::move(pattern),
         [audit, handler = std::move(handler)](const RequestPtr& request, Responder out) {
             handler(request, AuditedReply(request, std::move(out), audit));
         },
-        RouteAccess::role("hub:admin", [audit](const Request& request, const Response& refusal) {
-            auditRouteCall(audit, request, refusal.status);
-        }));
+        adminOnly(audit));
 }
 
 template <class Reply>
@@ -189,24 +193,23 @@ void addAdminRoutes(Router& router, AdminServices s) {
             return Response::json(200, std::move(*json));
         });
     });
-    router.add(http::verb::get, "/api/v1/identities/{id}", [s](const RequestPtr& request, Responder out) {
-        auto read = [s, request]() {
-            auto json = personJson(s, request->param("id"));
-            if (!json)
-                return problem(404, "no person '" + request->param("id") + "'", "Unknown person",
-                               type("unknown-person"));
-            return Response::json(200, std::move(*json));
-        };
-        if (request->param("id") == request->principal.subject) return blocking(s.blocking, out, read);
-        // Someone else's record: an admin's read, audited; anyone else's refusal, audited.
-        AuditedReply reply(request, std::move(out), s.audit);
-        if (!request->principal.hasRole("hub:admin")) {
-            reply.send(problem(403, "this is another person's record; it needs the role hub:admin", "Forbidden",
-                               type("forbidden")));
-            return;
-        }
-        blocking(s.blocking, reply, read);
-    });
+    // One's own record, or anyone's for hub:admin.
+    RouteAccess ownOrAdmin = adminOnly(s.audit);
+    ownOrAdmin.ownerParam = "id";
+    router.add(
+        http::verb::get, "/api/v1/identities/{id}",
+        [s](const RequestPtr& request, Responder out) {
+            auto read = [s, request]() {
+                auto json = personJson(s, request->param("id"));
+                if (!json)
+                    return problem(404, "no person '" + request->param("id") + "'", "Unknown person",
+                                   type("unknown-person"));
+                return Response::json(200, std::move(*json));
+            };
+            if (request->param("id") == request->principal.subject) return blocking(s.blocking, out, read);
+            blocking(s.blocking, AuditedReply(request, std::move(out), s.audit), read);  // an admin's look
+        },
+        std::move(ownOrAdmin));
     admin(http::verb::get, "/api/v1/identities", [s](const RequestPtr& request, AuditedReply out) {
         if (!s.directory) {
             out.send(problem(503, "no directory is configured (identity.ldap)", "No directory", type("no-directory")));
