@@ -189,6 +189,17 @@ void applyOperatorPolicies(Manifest& manifest, const Poco::Util::AbstractConfigu
                                         " has no operation '" + name + "'");
         AccessPolicy& policy = op->access;
         auto given = [&](const char* attribute) { return plugins->has(entry + "[@" + attribute + "]"); };
+        // What is not read must not look as if it were: a tightening that silently
+        // does nothing is worse than none.
+        Poco::Util::AbstractConfiguration::Keys children;
+        plugins->keys(entry, children);
+        if (!children.empty())
+            throw std::invalid_argument(keyOf(manifest.name, name) + ": give roles, audiences, self, access and "
+                                        "enabled as attributes, not as elements (<" + children.front() + ">)");
+        if (!given("roles") && !given("audiences") && !given("self") && !given("access") && !given("enabled"))
+            throw std::invalid_argument(keyOf(manifest.name, name) +
+                                        ": changes nothing; the attributes are roles, audiences, self, access and "
+                                        "enabled");
         auto text = [&](const char* attribute) { return plugins->getString(entry + "[@" + attribute + "]"); };
         auto refuse = [&](const char* attribute, const std::string& why) {
             throw std::invalid_argument(keyOf(manifest.name, name, attribute) + ": " + why);

@@ -332,6 +332,9 @@ TEST_P(PolicyHostTest, HubConfigThatWidensIsRefusedAtLoadWithItsKey) {
         {R"(<operation roles="hub:admin"/>)", "plugins.plugin[@name=testkit].operation[0][@name]"},
         {R"(<operation name="fail" self="student_id"/>)", key + "fail][@self]: binds the input"},
         {R"(<operation name="echo" roles=""/><operation name="echo" roles=""/>)", key + "echo]: given twice"},
+        // A typo must not pass for a tightening.
+        {R"(<operation name="echo" role=""/>)", key + "echo]: changes nothing"},
+        {R"(<operation name="echo"><roles></roles></operation>)", key + "echo]: give roles, audiences"},
     };
     for (const auto& [operations, expected] : cases) {
         SCOPED_TRACE(operations);
