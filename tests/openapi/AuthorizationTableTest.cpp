@@ -33,8 +33,8 @@
 namespace fs = std::filesystem;
 using namespace Poco::Data::Keywords;
 using hub::test::ChildProcess;
-using hub::test::HttpResponse;
 using hub::test::httpRequest;
+using hub::test::HttpResponse;
 using hub::test::TempDir;
 using Poco::JSON::Object;
 
@@ -45,12 +45,12 @@ const std::string kIssuer = "authz-table-test";
 
 // The callers. The sample application and the records belong to kOwner, a
 // student of the student affairs department, which handles the application.
-const std::string kOwner = "2023010001";       // student
+const std::string kOwner = "2023010001";         // student
 const std::string kOtherStudent = "2023010002";  // another student
-const std::string kOtherClerk = "clerk.lib";   // a clerk of the library, not of student affairs
+const std::string kOtherClerk = "clerk.lib";     // a clerk of the library, not of student affairs
 const std::string kAdmin = "admin";
-const std::string kClerk = "clerk.xsc";      // a clerk of student affairs
-const std::string kTutor = "ta.wang";        // a doctoral student who is also a student affairs clerk
+const std::string kClerk = "clerk.xsc";  // a clerk of student affairs
+const std::string kTutor = "ta.wang";    // a doctoral student who is also a student affairs clerk
 
 // ---------------------------------------------------------------------------
 // Tokens, good and bad
@@ -78,8 +78,8 @@ std::string hmac(const std::string& input, const std::string& secret) {
 
 std::string payload(const std::string& subject, const std::string& extra = "") {
     const auto now = Poco::Timestamp().epochTime();
-    return R"({"sub":")" + subject + R"(","aud":"campushub","iss":")" + kIssuer + R"(","iat":)" +
-           std::to_string(now) + R"(,"exp":)" + std::to_string(now + 600) + extra + "}";
+    return R"({"sub":")" + subject + R"(","aud":"campushub","iss":")" + kIssuer + R"(","iat":)" + std::to_string(now) +
+           R"(,"exp":)" + std::to_string(now + 600) + extra + "}";
 }
 
 hub::auth::TokenClaims claims(const std::string& subject) {
@@ -91,7 +91,9 @@ hub::auth::TokenClaims claims(const std::string& subject) {
     return c;
 }
 
-std::string token(const std::string& subject) { return hub::auth::TokenIssuer::hs256(kSecret).issue(claims(subject)); }
+std::string token(const std::string& subject) {
+    return hub::auth::TokenIssuer::hs256(kSecret).issue(claims(subject));
+}
 
 // Each way a bearer token must be refused with 401, all for the owner.
 std::vector<std::pair<std::string, std::string>> badTokens() {
@@ -133,10 +135,10 @@ constexpr Expect A = Expect::Allowed, R = Expect::Refused, NA = Expect::NotAppli
 
 struct Row {
     std::string method;
-    std::string path;  ///< As in the document.
-    Expect owner;         ///< The student whose resources the request names (student on admin routes).
-    Expect otherClerk;    ///< A clerk of another department than the resource's.
-    Expect otherPerson;   ///< Another student, on the owner's resource.
+    std::string path;      ///< As in the document.
+    Expect owner;          ///< The student whose resources the request names (student on admin routes).
+    Expect otherClerk;     ///< A clerk of another department than the resource's.
+    Expect otherPerson;    ///< Another student, on the owner's resource.
     bool audited = false;  ///< Its refusals are in audit_calls.
 };
 
@@ -236,32 +238,40 @@ protected:
 
     static void start() {
         dir_ = new TempDir("authz-table-test");
-        sim_ = new ChildProcess(SIM_STUDENT_AFFAIRS_EXE,
-                                {.args = {"--port", "0", "--port-file", dir_->file("sim.port")},
-                                 .portFile = dir_->file("sim.port")});
+        sim_ = new ChildProcess(
+            SIM_STUDENT_AFFAIRS_EXE,
+            {.args = {"--port", "0", "--port-file", dir_->file("sim.port")}, .portFile = dir_->file("sim.port")});
         fs::create_directories(dir_->file("plugins"));
         fs::create_directories(dir_->file("var"));
         fs::copy(std::string(REFERENCE_PLUGINS_DIR) + "/student_affairs", dir_->file("plugins/student_affairs"),
                  fs::copy_options::recursive);
         dir_->write("hub.xml", R"(<hub>
-  <http><port>0</port><portFile>)" + dir_->file("hubd.port") + R"(</portFile></http>
-  <store><path>)" + dir_->file("var/hub.db") + R"(</path></store>
+  <http><port>0</port><portFile>)" +
+                                   dir_->file("hubd.port") + R"(</portFile></http>
+  <store><path>)" + dir_->file("var/hub.db") +
+                                   R"(</path></store>
   <plugins>
-    <dir>)" + dir_->file("plugins") + R"(</dir>
+    <dir>)" + dir_->file("plugins") +
+                                   R"(</dir>
     <plugin name="student_affairs"><timeoutMs>3000</timeoutMs>
-      <config><base_url>http://127.0.0.1:)" + std::to_string(sim_->port()) + R"(</base_url></config></plugin>
+      <config><base_url>http://127.0.0.1:)" +
+                                   std::to_string(sim_->port()) + R"(</base_url></config></plugin>
   </plugins>
-  <auth><jwt><hs256Secret>)" + kSecret + R"(</hs256Secret><issuer>)" + kIssuer + R"(</issuer>
+  <auth><jwt><hs256Secret>)" + kSecret +
+                                   R"(</hs256Secret><issuer>)" + kIssuer + R"(</issuer>
     <audience>campushub</audience></jwt>
     <serviceAccounts><account><subject>portal-backend</subject><mayActFor>true</mayActFor>
       <actForAudiences>student teacher</actForAudiences></account>
       <account><subject>affairs-desk</subject><mayActFor>true</mayActFor><actForAudiences>staff</actForAudiences>
       <actForRoles>dept:student-affairs:clerk</actForRoles></account></serviceAccounts></auth>
-  <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
-  <calendar><file>)" + std::string(CATALOG_DIR) + R"(/../calendar/calendar.xml</file></calendar>
+  <catalog><dir>)" + std::string(CATALOG_DIR) +
+                                   R"(</dir></catalog>
+  <calendar><file>)" + std::string(CATALOG_DIR) +
+                                   R"(/../calendar/calendar.xml</file></calendar>
   <identity><static>
     <person id=")" + kOwner + R"(" name="张三" department="student-affairs" audience="student"/>
-    <person id=")" + kOtherStudent + R"(" name="李四" department="student-affairs" audience="student"/>
+    <person id=")" + kOtherStudent +
+                                   R"(" name="李四" department="student-affairs" audience="student"/>
     <person id=")" + kOtherClerk + R"(" name="图书馆员" department="library" audience="staff"
             roles="dept:library:clerk"/>
     <person id=")" + kAdmin + R"(" name="Operator" audience="staff" roles="hub:admin"/>
@@ -271,8 +281,8 @@ protected:
             roles="dept:student-affairs:clerk"/>
   </static></identity>
 </hub>)");
-        hubd_ = new ChildProcess(HUBD_EXE, {.args = {"--config", dir_->file("hub.xml")},
-                                            .portFile = dir_->file("hubd.port")});
+        hubd_ = new ChildProcess(HUBD_EXE,
+                                 {.args = {"--config", dir_->file("hub.xml")}, .portFile = dir_->file("hubd.port")});
         // The owner's application, handled by the student affairs department.
         auto r = httpRequest("POST", hubd_->url("/api/v1/applications"), leaveForm(),
                              {{"Authorization", "Bearer " + token(kOwner)}});
@@ -297,7 +307,7 @@ protected:
         put("name", "student_affairs");
         put("id", path.rfind("/api/v1/applications/", 0) == 0 ? applicationId_
                   : path.rfind("/api/v1/identities/", 0) == 0 ? kOwner
-                                                               : "student-leave");
+                                                              : "student-leave");
         if (path == "/api/v1/applications") target += method == "GET" ? "?department=student-affairs" : "";
         if (path == "/admin/events/dead-letters/replay") target += "?consumer=portal";
         std::string body;
@@ -340,8 +350,8 @@ TEST(AuthorizationTableRows, CoverEveryDocumentedRouteAndNoOther) {
         EXPECT_TRUE(tabled.count(route)) << route.first << " " << route.second
                                          << " is documented but has no row in the authorization table";
     for (const auto& route : tabled)
-        EXPECT_TRUE(documented.count(route)) << route.first << " " << route.second
-                                             << " has a row but is not in docs/api/openapi.json";
+        EXPECT_TRUE(documented.count(route))
+            << route.first << " " << route.second << " has a row but is not in docs/api/openapi.json";
 }
 
 TEST_F(AuthorizationTable, EveryBadTokenIsRefusedOnEverySecuredRoute) {
@@ -396,9 +406,9 @@ TEST_F(AuthorizationTable, RefusalsAndAdminCallsAreAudited) {
             ++expected[who];
         }
     }
-    ASSERT_EQ(httpRequest("GET", hubd_->url("/admin/plugins"), "", {{"Authorization", "Bearer " + token(kAdmin)}})
-                  .status,
-              200);
+    ASSERT_EQ(
+        httpRequest("GET", hubd_->url("/admin/plugins"), "", {{"Authorization", "Bearer " + token(kAdmin)}}).status,
+        200);
 
     hub::store::Database db({dir_->file("var/hub.db")});
     auto session = db.session();
@@ -420,8 +430,9 @@ TEST_F(AuthorizationTable, RefusalsAndAdminCallsAreAudited) {
     EXPECT_GE(count("subject = '" + kOtherStudent +
                     "' AND system = 'student_affairs' AND operation = 'get_student' AND outcome = 'forbidden'"),
               1);
-    EXPECT_GE(count("subject = '" + kOwner + "' AND system = '' AND operation = 'POST /admin/plugins/rescan' AND "
-                                             "outcome = 'forbidden'"),
+    EXPECT_GE(count("subject = '" + kOwner +
+                    "' AND system = '' AND operation = 'POST /admin/plugins/rescan' AND "
+                    "outcome = 'forbidden'"),
               1);
 }
 
@@ -446,11 +457,11 @@ TEST_F(AuthorizationTable, AStudentReadsOnlyTheirOwnRecord) {
                           {{"Authorization", "Bearer " + token(kOwner)}})
                   .status,
               403);
-    EXPECT_EQ(httpRequest("POST", hubd_->url("/api/v1/systems/student_affairs/operations/get_student"),
-                          R"({"student\u005fid":")" + kOtherStudent + R"("})",
-                          {{"Authorization", "Bearer " + token(kOwner)}})
-                  .status,
-              403);
+    EXPECT_EQ(
+        httpRequest("POST", hubd_->url("/api/v1/systems/student_affairs/operations/get_student"),
+                    R"({"student\u005fid":")" + kOtherStudent + R"("})", {{"Authorization", "Bearer " + token(kOwner)}})
+            .status,
+        403);
 }
 
 // A student affairs clerk reads anyone's record; the policy's other side.
@@ -489,9 +500,9 @@ TEST_F(AuthorizationTable, ServiceAccountsActOnlyWithWhatTheyAreGranted) {
     auto issuer = hub::auth::TokenIssuer::hs256(kSecret);
     auto c = claims("portal-backend");
     c.actingFor = kAdmin;
-    EXPECT_EQ(httpRequest("GET", hubd_->url("/admin/plugins"), "", {{"Authorization", "Bearer " + issuer.issue(c)}})
-                  .status,
-              403);
+    EXPECT_EQ(
+        httpRequest("GET", hubd_->url("/admin/plugins"), "", {{"Authorization", "Bearer " + issuer.issue(c)}}).status,
+        403);
     // The desk acts for staff only: not for a student.
     EXPECT_EQ(as("affairs-desk", kOwner, kOwner).status, 403);
 }
@@ -508,14 +519,21 @@ TEST(AuthorizationHubConfig, NarrowsThePolicyWithoutANewBuildAndRefusesWidening)
              fs::copy_options::recursive);
     auto start = [&](const std::string& operations) {
         dir.write("hub.xml", R"(<hub>
-  <http><port>0</port><portFile>)" + dir.file("hubd.port") + R"(</portFile></http>
-  <store><path>)" + dir.file("var/hub.db") + R"(</path></store>
-  <plugins><dir>)" + dir.file("plugins") + R"(</dir>
-    <plugin name="student_affairs"><config><base_url>http://127.0.0.1:)" + std::to_string(sim.port()) +
-                                 R"(</base_url></config>)" + operations + R"(</plugin></plugins>
-  <auth><jwt><hs256Secret>)" + kSecret + R"(</hs256Secret><issuer>)" + kIssuer + R"(</issuer></jwt></auth>
-  <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
-  <calendar><file>)" + std::string(CATALOG_DIR) + R"(/../calendar/calendar.xml</file></calendar>
+  <http><port>0</port><portFile>)" +
+                                 dir.file("hubd.port") + R"(</portFile></http>
+  <store><path>)" + dir.file("var/hub.db") +
+                                 R"(</path></store>
+  <plugins><dir>)" + dir.file("plugins") +
+                                 R"(</dir>
+    <plugin name="student_affairs"><config><base_url>http://127.0.0.1:)" +
+                                 std::to_string(sim.port()) + R"(</base_url></config>)" + operations +
+                                 R"(</plugin></plugins>
+  <auth><jwt><hs256Secret>)" + kSecret +
+                                 R"(</hs256Secret><issuer>)" + kIssuer + R"(</issuer></jwt></auth>
+  <catalog><dir>)" + std::string(CATALOG_DIR) +
+                                 R"(</dir></catalog>
+  <calendar><file>)" + std::string(CATALOG_DIR) +
+                                 R"(/../calendar/calendar.xml</file></calendar>
   <identity><static>
     <person id=")" + kOwner + R"(" name="张三" audience="student"/>
     <person id=")" + kClerk + R"(" name="学生处" audience="staff" roles="dept:student-affairs:clerk"/>
@@ -523,9 +541,8 @@ TEST(AuthorizationHubConfig, NarrowsThePolicyWithoutANewBuildAndRefusesWidening)
   </static></identity>
 </hub>)");
         fs::remove(dir.file("hubd.port"));
-        return std::make_unique<ChildProcess>(
-            HUBD_EXE,
-            ChildProcess::Options{.args = {"--config", dir.file("hub.xml")}, .portFile = dir.file("hubd.port")});
+        return std::make_unique<ChildProcess>(HUBD_EXE, ChildProcess::Options{.args = {"--config", dir.file("hub.xml")},
+                                                                              .portFile = dir.file("hubd.port")});
     };
     auto call = [](ChildProcess& hubd, const std::string& op, const std::string& who) {
         return httpRequest("POST", hubd.url("/api/v1/systems/student_affairs/operations/" + op),

@@ -12,8 +12,7 @@ RouteAccess RouteAccess::role(std::string role, std::function<void(const Request
 bool RouteAccess::allows(const Request& request) const {
     if (anyOfRoles.empty()) return true;
     const Principal& principal = request.principal;
-    if (!ownerParam.empty() && principal.authenticated() && request.param(ownerParam) == principal.subject)
-        return true;
+    if (!ownerParam.empty() && principal.authenticated() && request.param(ownerParam) == principal.subject) return true;
     for (const auto& role : anyOfRoles)
         if (principal.hasRole(role)) return true;
     return false;
@@ -23,8 +22,8 @@ std::optional<Response> RouteAccess::check(const Request& request) const {
     if (allows(request)) return std::nullopt;
     std::string needed;
     for (const auto& role : anyOfRoles) needed += (needed.empty() ? "" : " or ") + role;
-    std::string detail = ownerParam.empty() ? "this needs the role " + needed
-                                            : "this is another person's; it needs the role " + needed;
+    std::string detail =
+        ownerParam.empty() ? "this needs the role " + needed : "this is another person's; it needs the role " + needed;
     Response refusal = problem(403, detail, "Forbidden", "urn:campushub:problem:forbidden");
     if (onRefused) onRefused(request, refusal);
     return refusal;

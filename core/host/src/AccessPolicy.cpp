@@ -114,7 +114,9 @@ bool isRole(std::string_view role) {
     });
 }
 
-bool isAudience(std::string_view a) { return a == "student" || a == "teacher" || a == "staff" || a == "visitor"; }
+bool isAudience(std::string_view a) {
+    return a == "student" || a == "teacher" || a == "staff" || a == "visitor";
+}
 
 bool isField(std::string_view f) {
     if (f.empty() || f.size() > 64 || std::isdigit(static_cast<unsigned char>(f.front()))) return false;
@@ -141,8 +143,10 @@ MemberLookup findTopLevelString(std::string_view json, std::string_view name, st
 
 std::string AccessPolicy::describe() const {
     std::string out;
-    if (anyAudience) out = "any signed-in caller";
-    else if (!audiences.empty()) out = "audiences " + joined(audiences);
+    if (anyAudience)
+        out = "any signed-in caller";
+    else if (!audiences.empty())
+        out = "audiences " + joined(audiences);
     if (!out.empty() && !self.empty()) out += " (self " + self + ")";
     if (!roles.empty()) out += (out.empty() ? "roles " : "; roles ") + joined(roles);
     return out.empty() ? "nobody" : out;
@@ -159,13 +163,15 @@ std::string AccessPolicy::refusal(std::string_view user, const std::vector<std::
     if (self.empty()) return {};
     std::string value;
     switch (findTopLevelString(input, self, value)) {
-    case MemberLookup::Found:
-        if (value == user) return {};
-        return "takes only the caller's own id as '" + self + "'";
-    case MemberLookup::Repeated: return "takes '" + self + "' once; the input has it more than once";
-    case MemberLookup::Missing:
-    case MemberLookup::NotString:
-    case MemberLookup::NotObject: break;
+        case MemberLookup::Found:
+            if (value == user) return {};
+            return "takes only the caller's own id as '" + self + "'";
+        case MemberLookup::Repeated:
+            return "takes '" + self + "' once; the input has it more than once";
+        case MemberLookup::Missing:
+        case MemberLookup::NotString:
+        case MemberLookup::NotObject:
+            break;
     }
     return "needs '" + self + "' in its input object: a string, the caller's own id";
 }
@@ -194,8 +200,10 @@ void applyOperatorPolicies(Manifest& manifest, const Poco::Util::AbstractConfigu
         Poco::Util::AbstractConfiguration::Keys children;
         plugins->keys(entry, children);
         if (!children.empty())
-            throw std::invalid_argument(keyOf(manifest.name, name) + ": give roles, audiences, self, access and "
-                                        "enabled as attributes, not as elements (<" + children.front() + ">)");
+            throw std::invalid_argument(keyOf(manifest.name, name) +
+                                        ": give roles, audiences, self, access and "
+                                        "enabled as attributes, not as elements (<" +
+                                        children.front() + ">)");
         if (!given("roles") && !given("audiences") && !given("self") && !given("access") && !given("enabled"))
             throw std::invalid_argument(keyOf(manifest.name, name) +
                                         ": changes nothing; the attributes are roles, audiences, self, access and "
@@ -249,8 +257,9 @@ void applyOperatorPolicies(Manifest& manifest, const Poco::Util::AbstractConfigu
             std::string self = text("self");
             if (!self.empty() && !isField(self)) refuse("self", "'" + self + "' is not an input member name");
             if (!policy.self.empty() && self != policy.self)
-                refuse("self", "the manifest binds '" + policy.self + "'; hub.xml may add a binding, not change or "
-                               "drop one");
+                refuse("self", "the manifest binds '" + policy.self +
+                                   "'; hub.xml may add a binding, not change or "
+                                   "drop one");
             policy.self = std::move(self);
         }
         if (own) {

@@ -62,8 +62,7 @@ TEST(FindTopLevelString, ReadsOneTopLevelStringMemberOnly) {
         lookup(text, "student_id", MemberLookup::NotObject);
     lookup(std::string("{\"student_id\":\"a\"}\0{", 20), "student_id", MemberLookup::NotObject);
     // Hostile depth is walked without recursion.
-    lookup("{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}", "student_id",
-           MemberLookup::Missing);
+    lookup("{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}", "student_id", MemberLookup::Missing);
 }
 
 AccessPolicy studentSelfOrClerk() {

@@ -23,8 +23,8 @@ struct Manifest;
 /// (the user a service account acts for, else the token's subject). An
 /// operation without a policy is refused to everyone.
 struct AccessPolicy {
-    bool declared = false;     ///< The manifest (or hub.xml) gave one; otherwise every call is refused.
-    bool anyAudience = false;  ///< access="authenticated": every signed-in caller.
+    bool declared = false;               ///< The manifest (or hub.xml) gave one; otherwise every call is refused.
+    bool anyAudience = false;            ///< access="authenticated": every signed-in caller.
     std::vector<std::string> audiences;  ///< student, teacher, staff, visitor.
     std::vector<std::string> roles;      ///< e.g. dept:student-affairs:clerk, hub:admin.
     std::string self;                    ///< Input member that must equal the caller's id; empty: none.
