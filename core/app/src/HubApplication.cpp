@@ -5,6 +5,7 @@
 #include "hub/api/Authentication.h"
 #include "hub/api/CatalogRoutes.h"
 #include "hub/api/HttpServer.h"
+#include "hub/api/RouteAudit.h"
 #include "hub/api/Router.h"
 #include "hub/api/SystemRoutes.h"
 #include "hub/auth/Access.h"
@@ -452,7 +453,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         api::addHealthRoutes(router, *plugins);
         api::addSystemRoutes(router, *plugins, &audit);
         api::addCatalogRoutes(router, catalogue);
-        api::addApplicationRoutes(router, applications, catalogue, *plugins, blocking);
+        api::addApplicationRoutes(router, applications, catalogue, *plugins, blocking, &audit);
         api::AdminServices admin;
         admin.directory = &people;
         admin.syncer = syncer.get();

@@ -2,7 +2,6 @@
 
 #include "hub/api/Router.h"
 
-#include <cstdint>
 #include <functional>
 #include <optional>
 
@@ -50,11 +49,5 @@ struct AdminServices {
 /// of another person's identity, is written to services.audit with the actor,
 /// the method and path, outcome and status (system left empty).
 void addAdminRoutes(Router& router, AdminServices services);
-
-/// Writes an answer of one of the hub's own routes (not a plugin's) to the audit
-/// trail: the actor (and whom a service acted for), "METHOD /path" as operation
-/// with system left empty, an outcome named after the status ("ok", "forbidden",
-/// "not_found", ...), the status and duration. Nothing when audit is null.
-void auditRouteCall(store::AuditLog* audit, const Request& request, unsigned status, std::int64_t durationUs = 0);
 
 }  // namespace hub::api
