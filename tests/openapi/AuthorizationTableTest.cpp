@@ -496,10 +496,23 @@ TEST_F(AuthorizationTable, ServiceAccountsActOnlyWithWhatTheyAreGranted) {
                   .status,
               200);
     EXPECT_EQ(as("affairs-desk", kClerk, kOwner).status, 200);
-    // Refused: the portal for the admin (staff only), on any route.
+    // Refused: the portal for the admin (staff only), on any route; audited as the token claimed it.
     auto admin = as("portal-backend", kAdmin, kOwner);
     EXPECT_EQ(admin.status, 403) << admin.body;
     EXPECT_EQ(parse(admin.body)->getValue<std::string>("type"), "urn:campushub:problem:acting-for");
+    {
+        hub::store::Database db({dir_->file("var/hub.db")});
+        auto session = db.session();
+        int n = 0;
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (n == 0 && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            session << "SELECT count(*) FROM audit_calls WHERE subject = 'portal-backend' AND acting_for = 'admin' "
+                       "AND outcome = 'forbidden' AND http_status = 403",
+                into(n), now;
+        }
+        EXPECT_GE(n, 1) << "the acting-for refusal is not in the audit trail";
+    }
     auto issuer = hub::auth::TokenIssuer::hs256(kSecret);
     auto c = claims("portal-backend");
     c.actingFor = kAdmin;
