@@ -61,6 +61,8 @@ Demo tokens (valid 24 h):
 
 Try, in another terminal (fetches 张三's record through the plugin from the vendor system):
   curl -s -X POST http://127.0.0.1:$port/api/v1/systems/student_affairs/operations/get_student -H 'Content-Type: application/json' -d '{"student_id":"2023010001"}' -H "Authorization: Bearer $student_token"
+Another student's record is not 张三's to read (403, before the plugin runs):
+  curl -s -X POST http://127.0.0.1:$port/api/v1/systems/student_affairs/operations/get_student -H 'Content-Type: application/json' -d '{"student_id":"2024020002"}' -H "Authorization: Bearer $student_token"
 
 More, after pasting the two token lines above:
   curl -s "http://127.0.0.1:$port/api/v1/catalog/services?category=undergraduate&pageSize=3" \\

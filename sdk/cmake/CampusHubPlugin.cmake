@@ -23,7 +23,11 @@ function(campushub_add_plugin target)
   # not the hub's dlopen.
   target_link_options(${target} PRIVATE -Wl,--no-undefined)
   get_filename_component(manifest ${P_MANIFEST} ABSOLUTE)
-  add_custom_command(TARGET ${target} POST_BUILD
+  # The manifest is copied whenever it changes, not only when the library links:
+  # an edited policy must reach the folder the hub loads.
+  add_custom_command(OUTPUT ${P_OUTPUT_DIRECTORY}/plugin.xml
     COMMAND ${CMAKE_COMMAND} -E copy_if_different ${manifest} ${P_OUTPUT_DIRECTORY}/plugin.xml
+    DEPENDS ${manifest}
     VERBATIM)
+  target_sources(${target} PRIVATE ${P_OUTPUT_DIRECTORY}/plugin.xml)
 endfunction()

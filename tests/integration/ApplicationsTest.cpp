@@ -169,11 +169,13 @@ TEST_F(ApplicationsTest, OnlineItemIsCompletedByItsPlugin) {
     EXPECT_FALSE(app->getValue<bool>("overdue"));
     EXPECT_FALSE(r.header("ETag").empty());
 
-    // A student the vendor system does not know: the plugin's answer rejects it.
+    // Another student's certificate: the operation's access policy rejects it
+    // before the plugin runs (a student gets only their own).
     r = request("POST", "/api/v1/applications",
                 R"({"item_id":"enrolment-certificate","form":{"student_id":"1999000000","purpose":"visa"}})");
     ASSERT_EQ(r.status, 201) << r.body;
     EXPECT_EQ(parse(r.body)->getValue<std::string>("status"), "rejected");
+    EXPECT_NE(r.body.find("takes only the caller's own id as 'student_id'"), std::string::npos) << r.body;
 }
 
 TEST_F(ApplicationsTest, MissingMaterialsAreAllListedAtOnce) {

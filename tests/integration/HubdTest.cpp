@@ -92,7 +92,8 @@ public:
   </plugins>
   <auth><jwt><hs256Secret>)" + kSecret + R"(</hs256Secret><issuer>hubd-test</issuer>
     <audience>campushub</audience></jwt>
-    <serviceAccounts><account><subject>portal-backend</subject><mayActFor>true</mayActFor></account>
+    <serviceAccounts><account><subject>portal-backend</subject><mayActFor>true</mayActFor>
+        <actForAudiences>student teacher</actForAudiences></account>
       <account><subject>kiosk</subject><mayActFor>false</mayActFor></account></serviceAccounts>
   </auth>
   <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
@@ -100,6 +101,8 @@ public:
   <identity><static>
     <person id="2023010001" name="张三" department="student-affairs" audience="student"/>
     <person id="V2024001" name="Visitor" audience="visitor"/>
+    <person id="clerk.xsc" name="学生处" department="student-affairs" audience="staff"
+            roles="dept:student-affairs:clerk"/>
     <person id="admin" name="Operator" audience="staff" roles="hub:admin"/>
   </static></identity>
 </hub>)");
@@ -146,10 +149,11 @@ protected:
         dir_ = nullptr;
     }
 
+    // As a student affairs clerk, whom the reference plugin lets read any record.
     static hub::test::HttpResponse call(const std::string& system, const std::string& op, const std::string& body) {
-        static const std::string student = token("2023010001");
+        static const std::string clerk = token("clerk.xsc");
         return httpRequest("POST", hubd_->url("/api/v1/systems/" + system + "/operations/" + op), body,
-                           bearer(student));
+                           bearer(clerk));
     }
 
     /// Puts the simulator in slow mode and starts count get_student calls, each
@@ -376,6 +380,10 @@ TEST_F(HubdTest, ServiceTokenMayActForAUserOnlyWhereAllowed) {
     expectProblem(httpRequest("GET", hubd_->url("/api/v1/systems"), "",
                               bearer(token("2023010001", Poco::Timespan(600, 0), "campushub", kSecret, "admin"))),
                   403);
+    // The portal acts for students and teachers only: not for the admin, who is staff.
+    expectProblem(httpRequest("GET", hubd_->url("/admin/plugins"), "",
+                              bearer(token("portal-backend", Poco::Timespan(600, 0), "campushub", kSecret, "admin"))),
+                  403, "acts only for users of the audiences student, teacher");
 }
 
 TEST_F(HubdTest, CatalogueShowsEachAudienceItsOwnItems) {

@@ -176,6 +176,23 @@ TEST(ConformanceKit, ReportsABrokenManifestWithFileAndLine) {
     EXPECT_TRUE(has(r.output, "1 FAILED TEST")) << "only the manifest check runs: " << r.output;
 }
 
+TEST(ConformanceKit, ReportsEachOperationWithoutAnAccessPolicy) {
+    hub::test::TempDir dir("sdk-conformance");
+    dir.write("plugin.xml", "<plugin xmlns=\"urn:campushub:plugin:1\" name=\"old\" version=\"1.0.0\" abi=\"1.0\" "
+                            "library=\"libold.so\"><operations>\n<operation name=\"a\">旧</operation>\n"
+                            "<operation name=\"b\" roles=\"hub:admin\"/>\n<operation name=\"c\"/>"
+                            "</operations></plugin>");
+    ProgramRun r = conformance({dir.path(), "--gtest_filter=Manifest.*"});
+    EXPECT_EQ(r.exitCode, 1) << r.output;
+    EXPECT_TRUE(has(r.output, "[       OK ] Manifest.IsValid")) << "an old manifest is still valid: " << r.output;
+    EXPECT_TRUE(has(r.output, "[  FAILED  ] Manifest.EveryOperationHasAnAccessPolicy")) << r.output;
+    EXPECT_TRUE(has(r.output, "operation a declares no access policy")) << r.output;
+    EXPECT_TRUE(has(r.output, "operation c declares no access policy")) << r.output;
+    EXPECT_FALSE(has(r.output, "operation b declares")) << r.output;
+    // The reference plugin and the well-behaved test plugin declare theirs.
+    EXPECT_EQ(conformance({REFERENCE_PLUGIN, "--gtest_filter=Manifest.*"}).exitCode, 0);
+}
+
 TEST(ConformanceKit, ReportsAMissingLibrary) {
     hub::test::TempDir dir("sdk-conformance");
     dir.write("plugin.xml", "<plugin xmlns=\"urn:campushub:plugin:1\" name=\"ghost\" version=\"1.0.0\" abi=\"1.0\" "
@@ -223,6 +240,19 @@ TEST(PluginManifest, NamesFileLineAndFieldOfEachMistake) {
                           head + "library=\"libp.so\"><description>&x;</description>" + ops.substr(1)),
                     "DOCTYPE is not allowed"));
     EXPECT_TRUE(has(error(head + "library=\"libp.so\"><surprise/>" + ops.substr(1)), "surprise: unknown element"));
+    // Access policies: the kit reads them, and refuses what the hub refuses.
+    EXPECT_EQ(error(head + "library=\"libp.so\"><operations><operation name=\"a\" audiences=\"student teacher\" "
+                           "self=\"student_id\" roles=\"dept:x:clerk\"/></operations></plugin>"),
+              "(accepted)");
+    EXPECT_TRUE(has(error(head + "library=\"libp.so\">\n<operations><operation name=\"a\" access=\"authenticated\" "
+                                 "audiences=\"student\"/></operations></plugin>"),
+                    "plugin.xml:2: operation[@name=a]: access=\"authenticated\" already admits every audience"));
+    EXPECT_TRUE(has(error(head + "library=\"libp.so\"><operations><operation name=\"a\" self=\"id\" roles=\"r\"/>"
+                                 "</operations></plugin>"),
+                    "self binds the input"));
+    EXPECT_TRUE(has(error(head + "library=\"libp.so\"><operations><operation name=\"a\" audiences=\"students\"/>"
+                                 "</operations></plugin>"),
+                    "(plugin.xsd)"));
     // What only the hub's schema (sdk/schema/plugin.xsd) catches, the kit catches too.
     EXPECT_TRUE(has(error(head + "library=\"libp.so\"><operations><operation name=\"a\"/></operations>\n"
                                  "<config><key name=\"k\" type=\"weird\"/></config></plugin>"),

@@ -1,5 +1,6 @@
 #include "hub/api/AdminRoutes.h"
 
+#include "hub/api/RouteAudit.h"
 #include "hub/catalog/Catalog.h"
 #include "hub/catalog/Snapshot.h"
 #include "hub/events/Relay.h"
@@ -12,15 +13,61 @@
 #include <Poco/Logger.h>
 #include <Poco/NumberParser.h>
 
+#include <chrono>
+
 namespace hub::api {
 
 namespace {
 
 std::string type(std::string_view slug) { return "urn:campushub:problem:" + std::string(slug); }
 
-Response forbidden() { return problem(403, "this needs the role hub:admin", "Forbidden", type("forbidden")); }
+// The answer channel of the admin routes: each answer, whatever it is, goes to
+// the audit trail with the actor and its outcome.
+class AuditedReply {
+public:
+    AuditedReply(RequestPtr request, Responder out, store::AuditLog* audit)
+        : request_(std::move(request)),
+          out_(std::move(out)),
+          audit_(audit),
+          started_(std::chrono::steady_clock::now()) {}
 
-void blocking(host::WorkerPool* pool, Responder out, std::function<Response()> fn) {
+    bool send(Response response) const {
+        unsigned status = response.status;
+        if (!out_.send(std::move(response))) return false;
+        auto elapsed = std::chrono::steady_clock::now() - started_;
+        auditRouteCall(audit_, *request_, status,
+                       std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
+        return true;
+    }
+
+private:
+    RequestPtr request_;
+    Responder out_;
+    store::AuditLog* audit_;
+    std::chrono::steady_clock::time_point started_;
+};
+
+using AdminHandler = std::function<void(const RequestPtr&, AuditedReply)>;
+
+// hub:admin, checked once by the server before the handler runs; refusals audited.
+RouteAccess adminOnly(store::AuditLog* audit) {
+    return RouteAccess::role("hub:admin", [audit](const Request& request, const Response& refusal) {
+        auditRouteCall(audit, request, refusal.status);
+    });
+}
+
+// Registers a route for hub:admin only, whose every answer is audited.
+void addAdmin(Router& router, store::AuditLog* audit, http::verb method, std::string pattern, AdminHandler handler) {
+    router.add(
+        method, std::move(pattern),
+        [audit, handler = std::move(handler)](const RequestPtr& request, Responder out) {
+            handler(request, AuditedReply(request, std::move(out), audit));
+        },
+        adminOnly(audit));
+}
+
+template <class Reply>
+void blocking(host::WorkerPool* pool, Reply out, std::function<Response()> fn) {
     auto task = [out, fn = std::move(fn)] {
         try {
             out.send(fn());
@@ -79,6 +126,9 @@ std::optional<std::string> personJson(const AdminServices& s, const std::string&
 }  // namespace
 
 void addAdminRoutes(Router& router, AdminServices s) {
+    auto admin = [&router, audit = s.audit](http::verb method, std::string pattern, AdminHandler handler) {
+        addAdmin(router, audit, method, std::move(pattern), std::move(handler));
+    };
     router.add(http::verb::get, "/api/v1/identities/me", [s](const RequestPtr& request, Responder out) {
         blocking(s.blocking, out, [s, request]() {
             auto json = personJson(s, request->principal.subject);
@@ -88,24 +138,24 @@ void addAdminRoutes(Router& router, AdminServices s) {
             return Response::json(200, std::move(*json));
         });
     });
-    router.add(http::verb::get, "/api/v1/identities/{id}", [s](const RequestPtr& request, Responder out) {
-        if (!request->principal.hasRole("hub:admin") && request->param("id") != request->principal.subject) {
-            out.send(forbidden());
-            return;
-        }
-        blocking(s.blocking, out, [s, request]() {
-            auto json = personJson(s, request->param("id"));
-            if (!json)
-                return problem(404, "no person '" + request->param("id") + "'", "Unknown person",
-                               type("unknown-person"));
-            return Response::json(200, std::move(*json));
-        });
-    });
-    router.add(http::verb::get, "/api/v1/identities", [s](const RequestPtr& request, Responder out) {
-        if (!request->principal.hasRole("hub:admin")) {
-            out.send(forbidden());
-            return;
-        }
+    // One's own record, or anyone's for hub:admin.
+    RouteAccess ownOrAdmin = adminOnly(s.audit);
+    ownOrAdmin.ownerParam = "id";
+    router.add(
+        http::verb::get, "/api/v1/identities/{id}",
+        [s](const RequestPtr& request, Responder out) {
+            auto read = [s, request]() {
+                auto json = personJson(s, request->param("id"));
+                if (!json)
+                    return problem(404, "no person '" + request->param("id") + "'", "Unknown person",
+                                   type("unknown-person"));
+                return Response::json(200, std::move(*json));
+            };
+            if (request->param("id") == request->principal.subject) return blocking(s.blocking, out, read);
+            blocking(s.blocking, AuditedReply(request, std::move(out), s.audit), read);  // an admin's look
+        },
+        std::move(ownOrAdmin));
+    admin(http::verb::get, "/api/v1/identities", [s](const RequestPtr& request, AuditedReply out) {
         if (!s.directory) {
             out.send(problem(503, "no directory is configured (identity.ldap)", "No directory", type("no-directory")));
             return;
@@ -133,13 +183,11 @@ void addAdminRoutes(Router& router, AdminServices s) {
         });
     });
 
-    router.add(http::verb::get, "/admin/identity/sync", [s](const RequestPtr& request, Responder out) {
-        if (!request->principal.hasRole("hub:admin")) return (void)out.send(forbidden());
+    admin(http::verb::get, "/admin/identity/sync", [s](const RequestPtr&, AuditedReply out) {
         if (!s.syncer) return (void)out.send(problem(404, "no directory is configured", "No directory", type("no-directory")));
         blocking(s.blocking, out, [s] { return Response::json(200, s.syncer->status().toJson()); });
     });
-    router.add(http::verb::post, "/admin/identity/sync", [s](const RequestPtr& request, Responder out) {
-        if (!request->principal.hasRole("hub:admin")) return (void)out.send(forbidden());
+    admin(http::verb::post, "/admin/identity/sync", [s](const RequestPtr& request, AuditedReply out) {
         if (!s.syncer) return (void)out.send(problem(404, "no directory is configured", "No directory", type("no-directory")));
         if (s.syncer->isRunning())
             return (void)out.send(problem(409, "a sync is running", "Sync running", type("sync-running")));
@@ -162,8 +210,7 @@ void addAdminRoutes(Router& router, AdminServices s) {
         });
     });
 
-    router.add(http::verb::get, "/admin/events/dead-letters", [s](const RequestPtr& request, Responder out) {
-        if (!request->principal.hasRole("hub:admin")) return (void)out.send(forbidden());
+    admin(http::verb::get, "/admin/events/dead-letters", [s](const RequestPtr& request, AuditedReply out) {
         if (!s.relay) return (void)out.send(problem(404, "the event relay is off", "No relay", type("no-relay")));
         blocking(s.blocking, out, [s, request] {
             std::string consumer;
@@ -189,8 +236,7 @@ void addAdminRoutes(Router& router, AdminServices s) {
             return Response::json(200, std::move(body));
         });
     });
-    router.add(http::verb::post, "/admin/events/dead-letters/replay", [s](const RequestPtr& request, Responder out) {
-        if (!request->principal.hasRole("hub:admin")) return (void)out.send(forbidden());
+    admin(http::verb::post, "/admin/events/dead-letters/replay", [s](const RequestPtr& request, AuditedReply out) {
         if (!s.relay) return (void)out.send(problem(404, "the event relay is off", "No relay", type("no-relay")));
         std::string consumer, id;
         if (!request->queryParam("consumer", consumer) || consumer.empty())
@@ -201,8 +247,7 @@ void addAdminRoutes(Router& router, AdminServices s) {
         });
     });
 
-    router.add(http::verb::get, "/admin/plugins", [s](const RequestPtr& request, Responder out) {
-        if (!request->principal.hasRole("hub:admin")) return (void)out.send(forbidden());
+    admin(http::verb::get, "/admin/plugins", [s](const RequestPtr&, AuditedReply out) {
         std::string body = "{\"refused\":[";
         bool first = true;
         for (const auto& r : s.plugins->refusals()) {
@@ -218,8 +263,7 @@ void addAdminRoutes(Router& router, AdminServices s) {
         out.send(Response::json(200, std::move(body)));
     });
 
-    router.add(http::verb::post, "/admin/plugins/{name}/reload", [s](const RequestPtr& request, Responder out) {
-        if (!request->principal.hasRole("hub:admin")) return (void)out.send(forbidden());
+    admin(http::verb::post, "/admin/plugins/{name}/reload", [s](const RequestPtr& request, AuditedReply out) {
         blocking(s.blocking, out, [s, request] {
             if (!s.plugins->has(request->param("name")))
                 return problem(404, "no plugin '" + request->param("name") + "'", "Unknown plugin", type("unknown-plugin"));
@@ -235,16 +279,14 @@ void addAdminRoutes(Router& router, AdminServices s) {
             }
         });
     });
-    router.add(http::verb::delete_, "/admin/plugins/{name}", [s](const RequestPtr& request, Responder out) {
-        if (!request->principal.hasRole("hub:admin")) return (void)out.send(forbidden());
+    admin(http::verb::delete_, "/admin/plugins/{name}", [s](const RequestPtr& request, AuditedReply out) {
         blocking(s.blocking, out, [s, request] {
             if (!s.plugins->unload(request->param("name")))
                 return problem(404, "no plugin '" + request->param("name") + "'", "Unknown plugin", type("unknown-plugin"));
             return Response::json(200, "{\"unloaded\":true}");
         });
     });
-    router.add(http::verb::post, "/admin/plugins/rescan", [s](const RequestPtr& request, Responder out) {
-        if (!request->principal.hasRole("hub:admin")) return (void)out.send(forbidden());
+    admin(http::verb::post, "/admin/plugins/rescan", [s](const RequestPtr&, AuditedReply out) {
         blocking(s.blocking, out, [s] {
             std::string body = "{\"changes\":[";
             bool first = true;
@@ -257,8 +299,7 @@ void addAdminRoutes(Router& router, AdminServices s) {
         });
     });
 
-    router.add(http::verb::post, "/admin/catalog/reload", [s](const RequestPtr& request, Responder out) {
-        if (!request->principal.hasRole("hub:admin")) return (void)out.send(forbidden());
+    admin(http::verb::post, "/admin/catalog/reload", [s](const RequestPtr&, AuditedReply out) {
         blocking(s.blocking, out, [s] {
             // A bad catalogue never replaces a good one: the old snapshot keeps serving.
             auto result = s.catalog->reload();

@@ -1,5 +1,6 @@
 #include "hub/api/ApplicationRoutes.h"
 
+#include "hub/api/RouteAudit.h"
 #include "hub/catalog/Catalog.h"
 #include "hub/catalog/Snapshot.h"
 #include "hub/flows/ApplicationService.h"
@@ -147,8 +148,8 @@ void blocking(host::WorkerPool& pool, Responder responder, std::function<std::op
 class ApplicationRoutes : public std::enable_shared_from_this<ApplicationRoutes> {
 public:
     ApplicationRoutes(flows::ApplicationService& service, catalog::Catalog& catalog, host::PluginHost& plugins,
-                      host::WorkerPool& pool)
-        : service_(service), catalog_(catalog), plugins_(plugins), pool_(pool) {}
+                      host::WorkerPool& pool, store::AuditLog* audit)
+        : service_(service), catalog_(catalog), plugins_(plugins), pool_(pool), audit_(audit) {}
 
     // The routes hold the object: it lives as long as the router's handlers.
     void add(Router& router) {
@@ -168,6 +169,12 @@ public:
     }
 
 private:
+    // A 403 of these routes, into the audit trail on its way out.
+    Response refused(const Request& request, Response refusal) const {
+        auditRouteCall(audit_, request, refusal.status);
+        return refusal;
+    }
+
     void submit(const RequestPtr& request, Responder out) {
         blocking(pool_, out, [this, request, out]() -> std::optional<Response> {
             const Principal& p = request->principal;
@@ -191,7 +198,7 @@ private:
             case Outcome::ItemNotFound:
                 return problem(404, result.message, "Unknown service item", type("unknown-service"));
             case Outcome::NotAllowedForAudience:
-                return problem(403, result.message, "Not offered to you", type("audience"));
+                return refused(*request, problem(403, result.message, "Not offered to you", type("audience")));
             case Outcome::Invalid: return validationProblem(result.validation, result.message);
             case Outcome::Created: break;
             }
@@ -218,9 +225,10 @@ private:
         auto limits = plugins_.limits(system);
         const Principal& p = request->principal;
         host::Caller caller{p.viaService.empty() ? p.subject : p.viaService, p.roles,
-                            p.viaService.empty() ? std::string() : p.subject};
+                            p.viaService.empty() ? std::string() : p.subject, p.audiences};
         std::string id = app.id;
         auto deadline = host::Clock::now() + limits.timeout;
+        std::string refusal;
         auto accepted = plugins_.submit(
             system, operation, app.formJson, caller, deadline, [this, out, id](host::CallResult result) {
                 // Runs on the plugin's worker: a definitive answer settles the
@@ -244,7 +252,16 @@ private:
                     Poco::Logger::get("hub.api").error("application %s: %s", id, std::string(e.what()));
                     out.send(problem(500, "internal error", "Internal error", type("internal")));
                 }
-            });
+            },
+            &refusal);
+        if (accepted == host::PluginHost::Submit::Forbidden) {
+            // The operation's access policy says no (e.g. a certificate for someone
+            // else): as definitive as the plugin's own refusal.
+            std::string detail = "{\"detail\":";
+            appendString(detail, refusal);
+            out.send(applicationResponse(201, service_.completeFromPlugin(id, false, detail + "}")));
+            return;
+        }
         if (accepted != host::PluginHost::Submit::Accepted) {
             out.send(applicationResponse(202, app));  // stays submitted
             return;
@@ -258,8 +275,8 @@ private:
             auto app = service_.find(request->param("id"));
             if (!app) throw flows::ApplicationNotFound(request->param("id"));
             if (!mayRead(request->principal, *app))
-                return problem(403, "this application is neither yours nor your department's", "Forbidden",
-                               type("forbidden"));
+                return refused(*request, problem(403, "this application is neither yours nor your department's",
+                                                 "Forbidden", type("forbidden")));
             return applicationResponse(200, *app);
         });
     }
@@ -271,8 +288,9 @@ private:
             std::string department, value;
             if (request->queryParam("department", department) && !department.empty()) {
                 if (!isClerkOf(p, department) && !p.hasRole("hub:admin"))
-                    return problem(403, "you hold no clerk role for department '" + department + "'", "Forbidden",
-                                   type("forbidden"));
+                    return refused(*request,
+                                   problem(403, "you hold no clerk role for department '" + department + "'",
+                                           "Forbidden", type("forbidden")));
                 q.department = department;
             } else {
                 q.applicant = p.subject;
@@ -313,7 +331,8 @@ private:
             auto body = parseBody(*request);
             auto app = service_.get(request->param("id"));
             if (app.applicant != request->principal.subject)
-                return problem(403, "only the applicant may cancel", "Forbidden", type("forbidden"));
+                return refused(*request,
+                               problem(403, "only the applicant may cancel", "Forbidden", type("forbidden")));
             return applicationResponse(200, service_.cancel(app.id, request->principal.subject,
                                                             optionalString(body, "reason"), ifMatch(*request)));
         });
@@ -324,7 +343,8 @@ private:
             auto body = parseBody(*request);
             auto app = service_.get(request->param("id"));
             if (app.applicant != request->principal.subject)
-                return problem(403, "only the applicant may supplement", "Forbidden", type("forbidden"));
+                return refused(*request,
+                               problem(403, "only the applicant may supplement", "Forbidden", type("forbidden")));
             ApplicationService::SupplementRequest s;
             s.id = app.id;
             s.actor = request->principal.subject;
@@ -343,8 +363,8 @@ private:
             auto app = service_.get(request->param("id"));
             const Principal& p = request->principal;
             if (!isClerkOf(p, app.department) && !p.hasRole("hub:admin"))
-                return problem(403, "only a clerk of department '" + app.department + "' may decide", "Forbidden",
-                               type("forbidden"));
+                return refused(*request, problem(403, "only a clerk of department '" + app.department + "' may decide",
+                                                 "Forbidden", type("forbidden")));
             auto to = flows::parseApplicationStatus(optionalString(body, "to"));
             if (!to) throw flows::InvalidRequest("'to' must be a status");
             if (*to == flows::ApplicationStatus::Cancelled)
@@ -358,13 +378,14 @@ private:
     catalog::Catalog& catalog_;
     host::PluginHost& plugins_;
     host::WorkerPool& pool_;
+    store::AuditLog* audit_;
 };
 
 }  // namespace
 
 void addApplicationRoutes(Router& router, flows::ApplicationService& service, catalog::Catalog& catalog,
-                          host::PluginHost& plugins, host::WorkerPool& blockingPool) {
-    std::make_shared<ApplicationRoutes>(service, catalog, plugins, blockingPool)->add(router);
+                          host::PluginHost& plugins, host::WorkerPool& blockingPool, store::AuditLog* audit) {
+    std::make_shared<ApplicationRoutes>(service, catalog, plugins, blockingPool, audit)->add(router);
 }
 
 }  // namespace hub::api

@@ -267,6 +267,10 @@ private:
                 return;
             }
         }
+        if (auto refusal = route->access.check(*request)) {  // the route's role, in one place
+            responder.send(std::move(*refusal));
+            return;
+        }
         try {
             route->handler(request, responder);
         } catch (const std::exception& e) {

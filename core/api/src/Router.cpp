@@ -31,8 +31,13 @@ void Router::add(http::verb method, std::string pattern, Handler handler, bool a
             c.segments.emplace_back(seg);
         }
     });
-    routes_.push_back({method, std::move(pattern), std::move(handler), authenticated});
+    routes_.push_back({method, std::move(pattern), std::move(handler), authenticated, {}});
     compiled_.push_back(std::move(c));
+}
+
+void Router::add(http::verb method, std::string pattern, Handler handler, RouteAccess access) {
+    add(method, std::move(pattern), std::move(handler), true);
+    routes_.back().access = std::move(access);
 }
 
 Router::Match Router::match(http::verb method, std::string_view path, const Route*& route,

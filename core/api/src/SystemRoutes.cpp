@@ -172,8 +172,9 @@ void addSystemRoutes(Router& router, host::PluginHost& plugins, store::AuditLog*
             auto deadline = host::Clock::now() + limits.timeout;
             const Principal& p = request->principal;
             host::Caller caller{p.viaService.empty() ? p.subject : p.viaService, p.roles,
-                                p.viaService.empty() ? std::string() : p.subject};
+                                p.viaService.empty() ? std::string() : p.subject, p.audiences};
 
+            std::string refusal;
             auto submitted = plugins.submit(
                 system, operation, std::move(body), std::move(caller), deadline,
                 [finish, responder](host::CallResult result) mutable {
@@ -195,7 +196,8 @@ void addSystemRoutes(Router& router, host::PluginHost& plugins, store::AuditLog*
                            problem(info.http, errorDetail(result.body), info.title,
                                    slug(std::string(info.outcome))),
                            info.outcome);
-                });
+                },
+                &refusal);
             switch (submitted) {
             case host::PluginHost::Submit::Accepted:
                 responder.after(limits.timeout, [finish, responder, system, limits]() mutable {
@@ -229,6 +231,9 @@ void addSystemRoutes(Router& router, host::PluginHost& plugins, store::AuditLog*
                 finish(responder, std::move(r), "circuit_open");
                 return;
             }
+            case host::PluginHost::Submit::Forbidden:
+                finish(responder, problem(403, refusal, "Forbidden", slug("forbidden")), "forbidden");
+                return;
             case host::PluginHost::Submit::UnknownSystem:
                 finish(responder, problem(404, "no connected system named '" + system + "'", "Unknown system",
                                           slug("unknown-system")),

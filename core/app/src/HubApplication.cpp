@@ -7,6 +7,7 @@
 #include "hub/api/HttpServer.h"
 #include "hub/api/Metrics.h"
 #include "hub/api/MetricsRoutes.h"
+#include "hub/api/RouteAudit.h"
 #include "hub/api/Router.h"
 #include "hub/api/SystemRoutes.h"
 #include "hub/auth/Access.h"
@@ -463,7 +464,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         api::addHealthRoutes(router, *plugins);
         api::addSystemRoutes(router, *plugins, &audit);
         api::addCatalogRoutes(router, catalogue);
-        api::addApplicationRoutes(router, applications, catalogue, *plugins, blocking);
+        api::addApplicationRoutes(router, applications, catalogue, *plugins, blocking, &audit);
         api::AdminServices admin;
         admin.directory = &people;
         admin.syncer = syncer.get();
@@ -506,6 +507,9 @@ int HubApplication::main(const std::vector<std::string>&) {
                 auto person = people.findById(subject);
                 if (!person || person->status != identity::PersonStatus::Active) return std::nullopt;
                 return api::IdentityInfo{person->name, person->department, person->audience, person->roles};
+            },
+            [&audit](const api::Request& r, const api::Response& refusal) {
+                api::auditRouteCall(&audit, r, refusal.status);
             });
         server.setAuthenticator(authenticator);
         server.setObserver(requestMetrics.observer());

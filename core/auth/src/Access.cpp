@@ -23,6 +23,24 @@ std::string_view clerkDepartment(std::string_view role)
     return id.find(':') == std::string_view::npos ? id : std::string_view{};
 }
 
+std::vector<std::string> splitList(const std::string& text)
+{
+    std::vector<std::string> out;
+    std::size_t at = 0;
+    while ((at = text.find_first_not_of(" ,\t\r\n", at)) != std::string::npos)
+    {
+        const std::size_t end = text.find_first_of(" ,\t\r\n", at);
+        out.push_back(text.substr(at, end - at));
+        at = end;
+    }
+    return out;
+}
+
+bool contains(const std::vector<std::string>& list, std::string_view value)
+{
+    return std::find(list.begin(), list.end(), value) != list.end();
+}
+
 } // namespace
 
 Access::Access(std::vector<ServiceAccount> serviceAccounts) : _serviceAccounts(std::move(serviceAccounts)) {}
@@ -40,6 +58,18 @@ Access Access::fromConfig(const Poco::Util::AbstractConfiguration& config, const
         if (account.subject.empty())
             throw Poco::InvalidArgumentException(base + ".subject: must not be empty");
         account.mayActFor = config.getBool(base + ".mayActFor", false);
+        account.actForAudiences = splitList(config.getString(base + ".actForAudiences", ""));
+        account.actForRoles = splitList(config.getString(base + ".actForRoles", ""));
+        for (const std::string& a : account.actForAudiences)
+            if (a != "student" && a != "teacher" && a != "staff" && a != "visitor")
+                throw Poco::InvalidArgumentException(base + ".actForAudiences: '" + a
+                                                     + "' is not student, teacher, staff or visitor");
+        // Acting for anyone at all is what let a portal token act for an admin:
+        // the audiences it serves are named, or it acts for nobody.
+        if (account.mayActFor && account.actForAudiences.empty())
+            throw Poco::InvalidArgumentException(
+                base + ".actForAudiences: required when mayActFor is true (the audiences of the users it acts for, "
+                       "e.g. \"student teacher\")");
         accounts.push_back(std::move(account));
     }
     return Access(std::move(accounts));
@@ -83,6 +113,26 @@ ActorResult Access::resolveActor(const Principal& principal) const
     result.actor.viaService = principal.subject;
     // The service's own token roles never pass to the user: the caller loads the user's.
     return result;
+}
+
+std::string Access::limitActingFor(std::string_view service, std::vector<std::string>& audiences,
+                                   std::vector<std::string>& roles) const
+{
+    const auto account = std::find_if(_serviceAccounts.begin(), _serviceAccounts.end(),
+                                      [&](const ServiceAccount& a) { return a.subject == service; });
+    if (account == _serviceAccounts.end() || !account->mayActFor)
+        return "service account is not allowed to act for users";
+    std::erase_if(audiences, [&](const std::string& a) { return !contains(account->actForAudiences, a); });
+    std::erase_if(roles, [&](const std::string& r) { return !contains(account->actForRoles, r); });
+    if (audiences.empty())
+    {
+        std::string allowed;
+        for (const std::string& a : account->actForAudiences)
+            allowed += (allowed.empty() ? "" : ", ") + a;
+        return "service account " + account->subject + " acts only for users of the audiences " + allowed
+               + "; this user is none of them";
+    }
+    return {};
 }
 
 bool Access::mayAccess(const Actor& actor, const Resource& resource)

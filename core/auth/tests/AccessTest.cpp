@@ -113,7 +113,9 @@ TEST(Access, ServiceAccountActsForUserOnlyWhenAllowed)
 TEST(Access, ReadsServiceAccountsFromConfig)
 {
     std::istringstream xml("<hub><auth><serviceAccounts>"
-                           "<account><subject>portal-backend</subject><mayActFor>true</mayActFor></account>"
+                           "<account><subject>portal-backend</subject><mayActFor>true</mayActFor>"
+                           "<actForAudiences>student teacher</actForAudiences>"
+                           "<actForRoles>dept:library:clerk</actForRoles></account>"
                            "<account><subject>kiosk</subject></account>"
                            "</serviceAccounts></auth></hub>");
     Poco::AutoPtr<Poco::Util::XMLConfiguration> config(new Poco::Util::XMLConfiguration(xml));
@@ -122,12 +124,15 @@ TEST(Access, ReadsServiceAccountsFromConfig)
     EXPECT_EQ(access.serviceAccounts()[0].subject, "portal-backend");
     EXPECT_TRUE(access.serviceAccounts()[0].mayActFor);
     EXPECT_FALSE(access.serviceAccounts()[1].mayActFor);
+    EXPECT_EQ(access.serviceAccounts()[0].actForAudiences, (std::vector<std::string>{"student", "teacher"}));
+    EXPECT_EQ(access.serviceAccounts()[0].actForRoles, (std::vector<std::string>{"dept:library:clerk"}));
     EXPECT_TRUE(access.resolveActor(principal("portal-backend", "u1")).allowed);
     EXPECT_FALSE(access.resolveActor(principal("kiosk", "u1")).allowed);
 
     Poco::AutoPtr<Poco::Util::MapConfiguration> map(new Poco::Util::MapConfiguration);
     map->setString("auth.serviceAccounts.account[0].subject", "portal");
     map->setString("auth.serviceAccounts.account[0].mayActFor", "yes");
+    map->setString("auth.serviceAccounts.account[0].actForAudiences", "student,teacher");
     const Access fromMap = Access::fromConfig(*map);
     ASSERT_EQ(fromMap.serviceAccounts().size(), 1u);
     EXPECT_TRUE(fromMap.serviceAccounts()[0].mayActFor);
@@ -139,4 +144,73 @@ TEST(Access, ReadsServiceAccountsFromConfig)
                            "</serviceAccounts></auth></hub>");
     Poco::AutoPtr<Poco::Util::XMLConfiguration> badConfig(new Poco::Util::XMLConfiguration(bad));
     EXPECT_THROW(Access::fromConfig(*badConfig), Poco::InvalidArgumentException);
+}
+
+TEST(Access, ActingForNeedsTheAudiencesNamedInConfig)
+{
+    auto error = [](const std::string& account) {
+        std::istringstream xml("<hub><auth><serviceAccounts>" + account + "</serviceAccounts></auth></hub>");
+        Poco::AutoPtr<Poco::Util::XMLConfiguration> config(new Poco::Util::XMLConfiguration(xml));
+        try
+        {
+            Access::fromConfig(*config);
+            return std::string("(accepted)");
+        }
+        catch (const Poco::InvalidArgumentException& e)
+        {
+            return e.message();
+        }
+    };
+    // An account that may act for anyone at all is what let a portal token act for an admin.
+    EXPECT_EQ(error("<account><subject>portal</subject><mayActFor>true</mayActFor></account>"),
+              "auth.serviceAccounts.account[0].actForAudiences: required when mayActFor is true (the audiences of the "
+              "users it acts for, e.g. \"student teacher\")");
+    EXPECT_EQ(error("<account><subject>k</subject></account><account><subject>portal</subject><mayActFor>true"
+                    "</mayActFor><actForAudiences>students</actForAudiences></account>"),
+              "auth.serviceAccounts.account[1].actForAudiences: 'students' is not student, teacher, staff or visitor");
+    EXPECT_EQ(error("<account><subject>kiosk</subject></account>"), "(accepted)") << "acting for nobody needs none";
+}
+
+TEST(Access, ActingForCarriesOnlyTheConfiguredAudiencesAndRoles)
+{
+    ServiceAccount portal{"portal-backend", true, {"student", "teacher"}, {}};
+    ServiceAccount desk{"it-helpdesk", true, {"staff"}, {"dept:it:clerk"}};
+    const Access access({portal, desk, {"kiosk", false, {}, {}}});
+    struct Row
+    {
+        std::string service;
+        std::vector<std::string> audiences, roles;
+        bool allowed;
+        std::vector<std::string> keptAudiences, keptRoles;
+    };
+    const std::vector<Row> rows = {
+        // A student: as they are.
+        {"portal-backend", {"student"}, {}, true, {"student"}, {}},
+        // An admin who is staff only: the portal does not act for them at all.
+        {"portal-backend", {"staff"}, {"hub:admin"}, false, {}, {}},
+        // A teacher who is also a clerk and an admin: a teacher through the portal, nothing more.
+        {"portal-backend", {"teacher", "staff"}, {"dept:academic-affairs:clerk", "hub:admin"}, true, {"teacher"}, {}},
+        // Someone the directory does not know (no audiences): refused.
+        {"portal-backend", {}, {}, false, {}, {}},
+        // The help desk acts for staff, and passes on the one role it was granted by name.
+        {"it-helpdesk", {"staff"}, {"dept:it:clerk", "hub:admin"}, true, {"staff"}, {"dept:it:clerk"}},
+        {"it-helpdesk", {"student"}, {"dept:it:clerk"}, false, {}, {}},
+        // Not allowed to act for anyone, or not a service account.
+        {"kiosk", {"student"}, {}, false, {}, {}},
+        {"2023010001", {"student"}, {}, false, {}, {}},
+    };
+    for (const Row& row : rows)
+    {
+        std::vector<std::string> audiences = row.audiences, roles = row.roles;
+        const std::string why = access.limitActingFor(row.service, audiences, roles);
+        EXPECT_EQ(why.empty(), row.allowed) << row.service << ": " << why;
+        if (!row.allowed)
+            continue;
+        EXPECT_EQ(audiences, row.keptAudiences) << row.service;
+        EXPECT_EQ(roles, row.keptRoles) << row.service;
+    }
+    std::vector<std::string> audiences = {"staff"}, roles = {"hub:admin"};
+    EXPECT_EQ(access.limitActingFor("portal-backend", audiences, roles),
+              "service account portal-backend acts only for users of the audiences student, teacher; this user is "
+              "none of them");
 }

@@ -35,15 +35,49 @@ std::string describe(const std::vector<xml::Error>& errors) {
     return out;
 }
 
+std::vector<std::string> words(const std::string& list) {
+    std::vector<std::string> out;
+    std::size_t at = 0;
+    while ((at = list.find_first_not_of(" \t\r\n", at)) != std::string::npos) {
+        auto end = list.find_first_of(" \t\r\n", at);
+        out.push_back(list.substr(at, end - at));
+        at = end;
+    }
+    return out;
+}
+
+// The schema has checked each attribute's form; what it cannot say about their
+// combination is checked here (and likewise by the conformance kit).
+AccessPolicy readPolicy(const std::string& path, const xml::Node& op) {
+    AccessPolicy p;
+    auto where = [&] {
+        return path + ":" + std::to_string(op.line()) + ": operation[@name=" + op.attribute("name", "") + "]: ";
+    };
+    p.anyAudience = op.attribute("access", "") == "authenticated";
+    p.audiences = words(op.attribute("audiences", ""));
+    p.roles = words(op.attribute("roles", ""));
+    p.self = op.attribute("self", "");
+    p.declared = p.anyAudience || !p.audiences.empty() || !p.roles.empty();
+    if (p.anyAudience && !p.audiences.empty())
+        throw ManifestError(where() +
+                            "access=\"authenticated\" already admits every audience; drop audiences or access");
+    if (!p.self.empty() && !p.anyAudience && p.audiences.empty())
+        throw ManifestError(where() + "self binds the input to callers admitted by audiences or access; name them");
+    return p;
+}
+
 }  // namespace
 
 bool Manifest::subscribesTo(std::string_view type) const {
     return std::find(subscribes.begin(), subscribes.end(), type) != subscribes.end();
 }
 
-bool Manifest::hasOperation(std::string_view op) const {
-    return std::any_of(operations.begin(), operations.end(),
-                       [&](const Operation& o) { return o.name == op; });
+bool Manifest::hasOperation(std::string_view op) const { return findOperation(op) != nullptr; }
+
+const Manifest::Operation* Manifest::findOperation(std::string_view op) const {
+    for (const auto& o : operations)
+        if (o.name == op) return &o;
+    return nullptr;
 }
 
 Manifest readManifest(const std::string& path) {
@@ -77,7 +111,7 @@ Manifest readManifest(const std::string& path) {
     if (auto v = root.child("vendor")) m.vendor = v->text();
     if (auto d = root.child("description")) m.description = d->text();
     for (const auto& op : root.child("operations")->children("operation"))
-        m.operations.push_back({op.attribute("name", ""), op.text()});
+        m.operations.push_back({op.attribute("name", ""), op.text(), readPolicy(path, op)});
     if (auto owns = root.child("owns"))
         for (const auto& d : owns->children("data")) m.owns.push_back(d.text());
     if (auto p = root.child("provisions")) {

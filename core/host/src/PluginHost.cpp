@@ -305,6 +305,22 @@ void PluginHost::loadAll() {
 PluginHost::Built PluginHost::build(const std::string& manifestPath, bool shadowCopy) {
     Built b;
     b.manifest = readManifest(manifestPath);
+    // The operator's narrowing of the access policies travels with this instance,
+    // so a reload (which reads hub.xml's view again) swaps both at once.
+    try {
+        applyOperatorPolicies(b.manifest, options_.config.get());
+    } catch (const std::invalid_argument& e) {
+        throw LoadError(b.manifest.name + ": " + e.what());
+    }
+    for (const auto& op : b.manifest.operations) {
+        if (!op.access.declared)
+            logger().warning("plugin %s: operation %s declares no access policy; every call to it is refused "
+                             "(docs/sdk/abi-reference.md#access-policies)",
+                             b.manifest.name, op.name);
+        else if (op.access.fromHubConfig)
+            logger().notice("plugin %s: operation %s: access policy from hub.xml, not the manifest: %s",
+                            b.manifest.name, op.name, op.access.describe());
+    }
     const Manifest& manifest = b.manifest;
     std::string folder = manifestPath.substr(0, manifestPath.find_last_of('/'));
     b.library = realPath(folder + "/" + manifest.library);
@@ -694,13 +710,20 @@ std::vector<PluginHost::Status> PluginHost::list() const {
 
 PluginHost::Submit PluginHost::submit(std::string_view system, std::string_view operation,
                                       std::string input, Caller caller, Clock::time_point deadline,
-                                      Completion done) {
+                                      Completion done, std::string* refusal) {
     auto s = slot(system);
     if (!s) return Submit::UnknownSystem;
     // The call holds this instance (and so its library) alive until it completes,
     // even if a reload switches later calls to a newer one.
     std::shared_ptr<PluginInstance> plugin = std::atomic_load(&s->plugin);
-    if (!plugin->manifest().hasOperation(operation)) return Submit::UnknownOperation;
+    const Manifest::Operation* op = plugin->manifest().findOperation(operation);
+    if (!op) return Submit::UnknownOperation;
+    // Authorisation is the hub's, before any of the plugin's code runs.
+    const std::string& user = caller.actingFor.empty() ? caller.subject : caller.actingFor;
+    if (std::string why = op->access.refusal(user, caller.roles, caller.audiences, input); !why.empty()) {
+        if (refusal) *refusal = "operation " + op->name + " of plugin " + plugin->manifest().name + " " + why;
+        return Submit::Forbidden;
+    }
     bool probe = false;
     if (!s->stats->admit(probe)) return Submit::CircuitOpen;
     auto stats = s->stats;

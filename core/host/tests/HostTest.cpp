@@ -28,6 +28,8 @@ using namespace hub::host;
 namespace {
 
 const std::string kTestPlugins = TEST_PLUGINS_DIR;
+// Calls are always someone's: the test plugins' operations admit any signed-in caller.
+const Caller kUser{"2023010001", {"student"}, ""};
 
 class HostTest : public ::testing::Test {
 protected:
@@ -218,7 +220,7 @@ TEST_F(HostTest, BulkheadRefusesBeyondConcurrencyAndQueue) {
     auto deadline = Clock::now() + std::chrono::seconds(10);
     int accepted = 0, refused = 0;
     for (int i = 0; i < 6; ++i) {
-        auto s = host->submit("testkit", "sleep", R"({"ms":300})", {}, deadline, count);
+        auto s = host->submit("testkit", "sleep", R"({"ms":300})", kUser, deadline, count);
         (s == PluginHost::Submit::Accepted ? accepted : refused)++;
     }
     EXPECT_EQ(accepted, 3);  // 2 running + 1 queued
@@ -231,9 +233,9 @@ TEST_F(HostTest, CallQueuedPastItsDeadlineTimesOutWithoutRunning) {
     install("testkit");
     auto host = makeHost(R"(<plugins><plugin name="testkit"><concurrency>1</concurrency></plugin></plugins>)");
     std::promise<CallResult> first, second;
-    host->submit("testkit", "sleep", R"({"ms":300})", {}, Clock::now() + std::chrono::seconds(5),
+    host->submit("testkit", "sleep", R"({"ms":300})", kUser, Clock::now() + std::chrono::seconds(5),
                  [&](CallResult r) { first.set_value(r); });
-    host->submit("testkit", "echo", "{}", {}, Clock::now() + std::chrono::milliseconds(50),
+    host->submit("testkit", "echo", "{}", kUser, Clock::now() + std::chrono::milliseconds(50),
                  [&](CallResult r) { second.set_value(r); });
     EXPECT_EQ(second.get_future().get().status, CH_ERR_TIMEOUT);
     EXPECT_EQ(first.get_future().get().status, CH_OK);
@@ -311,7 +313,7 @@ TEST_F(HostTest, ReloadUnderASteadyStreamOfCallsFailsNone) {
             while (!stop) {
                 std::promise<CallResult> p;
                 auto f = p.get_future();
-                auto s = host->submit("testkit", "echo", R"({"n":1})", {}, Clock::now() + std::chrono::seconds(5),
+                auto s = host->submit("testkit", "echo", R"({"n":1})", kUser, Clock::now() + std::chrono::seconds(5),
                                       [&p](CallResult r) { p.set_value(std::move(r)); });
                 if (s != PluginHost::Submit::Accepted) {
                     refused++;
@@ -365,7 +367,7 @@ TEST_F(HostTest, RescanLoadsNewAndUnloadsRemovedPlugins) {
     EXPECT_EQ(call(*host, "testkit", "echo", "{}").status, CH_OK);
     // Removed while a call runs: the call finishes, later calls find no system.
     std::promise<CallResult> p;
-    ASSERT_EQ(host->submit("testkit", "sleep", R"({"ms":300})", {}, Clock::now() + std::chrono::seconds(5),
+    ASSERT_EQ(host->submit("testkit", "sleep", R"({"ms":300})", kUser, Clock::now() + std::chrono::seconds(5),
                            [&p](CallResult r) { p.set_value(r); }),
               PluginHost::Submit::Accepted);
     fs::remove_all(dir_ + "/testkit");
@@ -382,7 +384,7 @@ TEST_F(HostTest, CircuitOpensFailsFastAndRecoversThroughAProbe) {
     for (int i = 0; i < 3; ++i)
         EXPECT_EQ(call(*host, "testkit", "fail", R"({"status":6})").status, CH_ERR_UNAVAILABLE);
     auto ignore = [](CallResult) {};
-    EXPECT_EQ(host->submit("testkit", "echo", "{}", {}, Clock::now() + std::chrono::seconds(1), ignore),
+    EXPECT_EQ(host->submit("testkit", "echo", "{}", kUser, Clock::now() + std::chrono::seconds(1), ignore),
               PluginHost::Submit::CircuitOpen);
     EXPECT_EQ(host->list().at(0).status, "down");
     EXPECT_EQ(host->list().at(0).circuit, "open");

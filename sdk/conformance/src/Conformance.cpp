@@ -551,6 +551,16 @@ void checkConcurrentInvokes(const Subject& s, Report& report) {
     for (auto& t : threads) t.join();
 }
 
+// The hub refuses every call to an operation that does not say who may call it.
+void checkAccessPolicies(const Subject& s, Report& report) {
+    for (const auto& op : s.manifest->operations) {
+        if (op.hasPolicy()) continue;
+        report.fail(s.manifest->file + ": operation " + op.name +
+                    " declares no access policy, so the hub refuses every call to it: give it audiences, roles "
+                    "and/or self, or access=\"authenticated\" (docs/sdk/abi-reference.md#access-policies)");
+    }
+}
+
 // ---------------------------------------------------------------------------
 // GoogleTest registration
 
@@ -659,6 +669,7 @@ void registerConformanceTests(const ConformanceOptions& options) {
     // Checks that cannot run are not registered: one clear failure names the cause.
     add(s, "Manifest", "IsValid", [](const Subject&, Report&) {}, Needs::Manifest);
     if (!subject->manifest) return;
+    add(s, "Manifest", "EveryOperationHasAnAccessPolicy", checkAccessPolicies, Needs::Manifest);
     add(s, "Abi", "LibraryLoads", [](const Subject&, Report&) {}, Needs::Library);
     if (!subject->library) return;
     add(s, "Abi", "VersionMatchesSdkAndManifest", checkAbiVersion, Needs::Library);

@@ -84,6 +84,17 @@ std::string schemaError(xmlDoc* doc, const std::string& file) {
     return file + ":" + (first.empty() ? std::string("0: does not match plugin.xsd") : first);
 }
 
+std::vector<std::string> words(const std::string& list) {
+    std::vector<std::string> out;
+    std::size_t at = 0;
+    while ((at = list.find_first_not_of(" \t\r\n", at)) != std::string::npos) {
+        auto end = list.find_first_of(" \t\r\n", at);
+        out.push_back(list.substr(at, end - at));
+        at = end;
+    }
+    return out;
+}
+
 bool isDirectory(const std::string& path) {
     struct stat st {};
     return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
@@ -151,10 +162,23 @@ PluginManifest readPluginManifest(const std::string& path) {
             for (xmlNode* op = child->children; op; op = op->next) {
                 if (op->type != XML_ELEMENT_NODE) continue;
                 if (!is(op, "operation")) fail(file, op, "operations", "only <operation> allowed");
-                PluginManifest::Operation o{attribute(op, "name"), text(op)};
+                PluginManifest::Operation o;
+                o.name = attribute(op, "name");
+                o.description = text(op);
                 if (!std::regex_match(o.name, identifier))
                     fail(file, op, "operation/@name", "must match [a-z][a-z0-9_]{0,63}, got '" + o.name + "'");
                 if (!seen.insert(o.name).second) fail(file, op, "operation/@name", "duplicate operation '" + o.name + "'");
+                // The forms are the schema's to check (below); their combination, as the hub checks it, here.
+                o.access = attribute(op, "access");
+                o.audiences = words(attribute(op, "audiences"));
+                o.roles = words(attribute(op, "roles"));
+                o.self = attribute(op, "self");
+                if (!o.access.empty() && !o.audiences.empty())
+                    fail(file, op, "operation[@name=" + o.name + "]",
+                         "access=\"authenticated\" already admits every audience; drop audiences or access");
+                if (!o.self.empty() && o.access.empty() && o.audiences.empty())
+                    fail(file, op, "operation[@name=" + o.name + "]",
+                         "self binds the input to callers admitted by audiences or access; name them");
                 m.operations.push_back(std::move(o));
             }
         } else if (is(child, "owns") || is(child, "provisions")) {

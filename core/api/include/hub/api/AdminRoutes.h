@@ -33,17 +33,21 @@ struct AdminServices {
     host::PluginHost* plugins = nullptr;
     catalog::Catalog* catalog = nullptr;
     host::WorkerPool* blocking = nullptr;               ///< For database and directory work.
-    store::AuditLog* audit = nullptr;                   ///< Not read by these routes (its counters are in MetricsRoutes).
+    store::AuditLog* audit = nullptr;                   ///< Admin calls and refusals; its counters in /metrics.
     /// Persons from config (identity.static), as JSON, when not synced.
     std::function<std::optional<std::string>(const std::string& id)> staticPerson;
 };
 
-/// GET /api/v1/identities/me, GET /api/v1/identities/{id} and
-/// GET /api/v1/identities?q= (role hub:admin); GET/POST /admin/identity/sync,
-/// GET /admin/events/dead-letters, POST /admin/events/dead-letters/replay,
-/// GET /admin/plugins (refusals too), POST /admin/plugins/rescan,
-/// POST /admin/plugins/{name}/reload, DELETE /admin/plugins/{name},
-/// POST /admin/catalog/reload. GET /metrics is in MetricsRoutes.h.
+/// GET /api/v1/identities/me, GET /api/v1/identities/{id} (one's own, or any
+/// with hub:admin) and, for hub:admin only, GET /api/v1/identities?q=,
+/// GET/POST /admin/identity/sync, GET /admin/events/dead-letters,
+/// POST /admin/events/dead-letters/replay, GET /admin/plugins (refusals too),
+/// POST /admin/plugins/rescan, POST /admin/plugins/{name}/reload,
+/// DELETE /admin/plugins/{name}, POST /admin/catalog/reload (GET /metrics is in
+/// MetricsRoutes.h). The hub:admin routes carry their role as a
+/// RouteAccess (checked by the server); each of their answers, and each refusal
+/// of another person's identity, is written to services.audit with the actor,
+/// the method and path, outcome and status (system left empty).
 void addAdminRoutes(Router& router, AdminServices services);
 
 }  // namespace hub::api

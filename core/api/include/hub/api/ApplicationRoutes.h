@@ -12,6 +12,9 @@ namespace hub::host {
 class PluginHost;
 class WorkerPool;
 }  // namespace hub::host
+namespace hub::store {
+class AuditLog;
+}
 
 namespace hub::api {
 
@@ -19,8 +22,11 @@ namespace hub::api {
 /// POST /{id}/cancel, /{id}/supplement (the applicant), /{id}/transitions (a
 /// clerk of the owning department). Database work runs on blockingPool, never
 /// on the I/O threads. For an online item handled by a plugin operation, the
-/// plugin is called and the application completed or rejected from its answer.
+/// plugin is called and the application completed or rejected from its answer
+/// (rejected too when the operation's access policy refuses the applicant).
+/// Each 403 (not yours, not your department's, not offered to you) is written
+/// to audit when given.
 void addApplicationRoutes(Router& router, flows::ApplicationService& service, catalog::Catalog& catalog,
-                          host::PluginHost& plugins, host::WorkerPool& blockingPool);
+                          host::PluginHost& plugins, host::WorkerPool& blockingPool, store::AuditLog* audit = nullptr);
 
 }  // namespace hub::api

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "hub/api/Http.h"
+#include "hub/api/RouteAccess.h"
 
 #include <string>
 #include <vector>
@@ -17,9 +18,12 @@ public:
         std::string pattern;
         Handler handler;
         bool authenticated = true;  ///< Needs a valid bearer token.
+        RouteAccess access;         ///< What else it needs of the caller (checked after authentication).
     };
 
     void add(http::verb method, std::string pattern, Handler handler, bool authenticated = true);
+    /// An authenticated route whose callers also need what access asks.
+    void add(http::verb method, std::string pattern, Handler handler, RouteAccess access);
 
     enum class Match { Found, NoPath, NoMethod };
     /// Finds the route for method + path; on Found fills params (decoded). HEAD

@@ -17,6 +17,12 @@ struct ServiceAccount
 {
     std::string subject;    ///< The `sub` of the service's tokens.
     bool mayActFor = false; ///< May it act on behalf of a user (`on_behalf_of`)?
+    /// The audiences of the users it may act for (student, teacher, staff, visitor);
+    /// required when mayActFor. Acting for a user, the call carries only these of the user's audiences.
+    std::vector<std::string> actForAudiences;
+    /// The roles of a user that pass to a call made for them; none unless listed
+    /// (never hub:admin or a clerk role unless granted here by name).
+    std::vector<std::string> actForRoles;
 };
 
 /// The user a request is performed for, after acting-for has been resolved.
@@ -49,14 +55,18 @@ struct ActorResult
 /// - A user sees and changes only their own resources.
 /// - A department role `dept:<deptId>:clerk` sees and changes its department's resources.
 /// - A service token may act for a user only if its subject is a configured
-///   service account with mayActFor=true.
+///   service account with mayActFor=true, and only for users of the audiences
+///   it is configured for, with only the roles it is granted (limitActingFor).
 class Access
 {
 public:
     Access() = default;
     explicit Access(std::vector<ServiceAccount> serviceAccounts);
 
-    /// Reads `<prefix>.serviceAccounts.account[n].subject` and `.mayActFor` (n = 0, 1, ...).
+    /// Reads `<prefix>.serviceAccounts.account[n].subject`, `.mayActFor`,
+    /// `.actForAudiences` and `.actForRoles` (n = 0, 1, ...; lists separated by
+    /// spaces or commas). Throws Poco::InvalidArgumentException naming the key for
+    /// an empty subject, an unknown audience, or mayActFor without actForAudiences.
     static Access fromConfig(const Poco::Util::AbstractConfiguration& config, const std::string& prefix = "auth");
 
     /// Decides whose rights a verified token carries. A token with `actingFor`
@@ -64,6 +74,14 @@ public:
     /// is a service account allowed to act for users, and is refused otherwise.
     /// Roles are copied from the principal (empty unless token roles are allowed).
     ActorResult resolveActor(const Principal& principal) const;
+
+    /// Limits what a call made by service account `service` for a user carries:
+    /// keeps only the user's audiences and roles the account is configured for.
+    /// Returns why the call is refused (the user holds none of the audiences the
+    /// account may act for, an admin or a clerk who is not also a student, say),
+    /// or an empty string when it may go on with what was kept.
+    std::string limitActingFor(std::string_view service, std::vector<std::string>& audiences,
+                               std::vector<std::string>& roles) const;
 
     /// True if `subject` is a configured service account.
     bool isServiceAccount(std::string_view subject) const;

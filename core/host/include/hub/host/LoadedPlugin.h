@@ -38,6 +38,7 @@ struct Caller {
     std::string subject;
     std::vector<std::string> roles;
     std::string actingFor;  ///< Set when a service token acts for a user.
+    std::vector<std::string> audiences;  ///< The user's: student, teacher, staff, visitor (access policies).
 };
 
 /// A plugin's answer: a ch_status value and JSON (or a message on error).

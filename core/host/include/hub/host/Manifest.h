@@ -1,5 +1,7 @@
 #pragma once
 
+#include "hub/host/AccessPolicy.h"
+
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -12,6 +14,9 @@ struct Manifest {
     struct Operation {
         std::string name;
         std::string description;
+        /// Who may call it: its attributes in plugin.xml, narrowed by hub.xml
+        /// once the host has applied applyOperatorPolicies().
+        AccessPolicy access;
     };
     struct ConfigKey {
         std::string name;
@@ -37,6 +42,8 @@ struct Manifest {
     std::vector<std::string> subscribes;
 
     bool hasOperation(std::string_view op) const;
+    /// The operation named op, or null.
+    const Operation* findOperation(std::string_view op) const;
     /// Whether events of this type are offered to the plugin.
     bool subscribesTo(std::string_view type) const;
 };

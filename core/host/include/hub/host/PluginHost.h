@@ -106,7 +106,9 @@ public:
         std::uint64_t generation = 1;  ///< Grows with each reload.
     };
 
-    enum class Submit { Accepted, UnknownSystem, UnknownOperation, Overloaded, CircuitOpen };
+    /// Forbidden: the operation's access policy (AccessPolicy) refuses this caller
+    /// or input; the plugin is not called.
+    enum class Submit { Accepted, UnknownSystem, UnknownOperation, Overloaded, CircuitOpen, Forbidden };
     using Completion = std::function<void(CallResult)>;
 
     explicit PluginHost(Options options);
@@ -155,8 +157,14 @@ public:
     /// Accepted, done is called exactly once, from the worker thread or the fiber,
     /// with the result (CH_ERR_TIMEOUT when the deadline passed while queued).
     /// Otherwise done is not called.
+    ///
+    /// Every call is a user's: the operation's access policy is checked against
+    /// caller (its subject, or actingFor, is the user) and input before anything
+    /// else; on Forbidden, refusal (when given) says why, naming plugin and
+    /// operation. The hub's own calls to plugins (events, health) do not come
+    /// through here.
     Submit submit(std::string_view system, std::string_view operation, std::string input,
-                  Caller caller, Clock::time_point deadline, Completion done);
+                  Caller caller, Clock::time_point deadline, Completion done, std::string* refusal = nullptr);
 
 private:
     struct Slot;

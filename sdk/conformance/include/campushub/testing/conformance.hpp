@@ -16,7 +16,8 @@
 //   }
 //
 // What is checked (docs/sdk/abi-reference.md, "Conformance"):
-//   Manifest   plugin.xml is well-formed and follows the hub's rules.
+//   Manifest   plugin.xml is well-formed and follows the hub's rules, and every
+//              operation declares an access policy (who may call it).
 //   Abi        the entry point returns a static table of ABI major 1, minor no
 //              newer than this SDK's, with every required function, and the
 //              manifest's abi="" names the same version.
@@ -53,6 +54,13 @@ struct PluginManifest {
     struct Operation {
         std::string name;
         std::string description;
+        // Its access policy (docs/sdk/abi-reference.md, "Access policies").
+        std::string access;                  ///< "authenticated" or empty.
+        std::vector<std::string> audiences;  ///< student, teacher, staff, visitor.
+        std::vector<std::string> roles;
+        std::string self;  ///< Input member bound to the caller's own id; empty: none.
+        /// True when it declares who may call it; the hub refuses every call otherwise.
+        bool hasPolicy() const { return !access.empty() || !audiences.empty() || !roles.empty(); }
     };
     struct ConfigKey {
         std::string name;
