@@ -8,6 +8,9 @@
 #include "hub/identity/IdentityDirectory.h"
 #include "hub/identity/Syncer.h"
 #include "hub/store/AuditLog.h"
+#include "hub/store/Database.h"
+
+#include "StoreProblem.h"
 
 #include <Poco/Logger.h>
 #include <Poco/NumberParser.h>
@@ -25,6 +28,7 @@ void blocking(host::WorkerPool* pool, Responder out, std::function<Response()> f
         try {
             out.send(fn());
         } catch (const std::exception& e) {
+            if (auto unavailable = storeProblem(e, nullptr)) return (void)out.send(std::move(*unavailable));
             Poco::Logger::get("hub.api").error("admin: %s", std::string(e.what()));
             out.send(problem(500, e.what(), "Internal error", type("internal")));
         }
@@ -321,6 +325,21 @@ void addAdminRoutes(Router& router, AdminServices s) {
                        static_cast<double>(s.audit->dropped()));
                 metric(m, "hub_audit_queue_depth", "Audit records waiting for the writer", "gauge",
                        static_cast<double>(s.audit->queued()));
+            }
+            if (s.store) {
+                // Whether the store can write (from the writes themselves and its probes), and
+                // the failures the application routes and the audit writer met, by reason.
+                auto h = s.store->health();
+                metric(m, "hub_store_writable", "1 while the store can write; 0 from a full, read-only or failing "
+                       "disk until a probe write commits", "gauge", h.writable ? 1.0 : 0.0);
+                m += "# HELP hub_store_failures_total Operations refused by the store, by reason\n"
+                     "# TYPE hub_store_failures_total counter\n";
+                for (std::size_t i = 0; i < h.failures.size(); ++i)
+                    m += "hub_store_failures_total{reason=\"" +
+                         std::string(store::toString(static_cast<store::StoreFault>(i))) + "\"} " +
+                         std::to_string(h.failures[i]) + '\n';
+                metric(m, "hub_store_reopens_total", "Times the store reopened its sessions after a fault", "counter",
+                       static_cast<double>(h.reopens));
             }
             if (s.relay) {
                 auto e = s.relay->metrics();

@@ -449,7 +449,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         host::WorkerPool blocking("api", blockingThreads, blockingThreads * 64);
 
         api::Router router;
-        api::addHealthRoutes(router, *plugins);
+        api::addHealthRoutes(router, *plugins, &db);
         api::addSystemRoutes(router, *plugins, &audit);
         api::addCatalogRoutes(router, catalogue);
         api::addApplicationRoutes(router, applications, catalogue, *plugins, blocking);
@@ -461,6 +461,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         admin.catalog = &catalogue;
         admin.blocking = &blocking;
         admin.audit = &audit;
+        admin.store = &db;
         admin.staticPerson = [&directory](const std::string& id) { return directory.json(id); };
         api::addAdminRoutes(router, admin);
 

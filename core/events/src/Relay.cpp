@@ -778,19 +778,28 @@ bool Relay::Impl::commitMarks(Poco::Data::Session& s, std::vector<PendingMarks>&
 
 void Relay::Impl::runCommitter() {
     Poco::Data::Session s = db.session();
-    try {
-        sqlite3* handle = Poco::Data::SQLite::Utility::dbHandle(s);
-        // The pool hands this connection out again after us; Database::session()
-        // sets its busy timeout then, which replaces this handler.
-        sqlite3_busy_handler(handle, &retrySoon, nullptr);
-    } catch (const Poco::Exception& e) {
-        logger().warning("relay committer keeps SQLite's default busy handler: %s", e.displayText());
-    }
+    auto retryFast = [&s] {
+        try {
+            sqlite3* handle = Poco::Data::SQLite::Utility::dbHandle(s);
+            // The pool hands this connection out again after us; Database::session()
+            // sets its busy timeout then, which replaces this handler.
+            sqlite3_busy_handler(handle, &retrySoon, nullptr);
+        } catch (const Poco::Exception& e) {
+            logger().warning("relay committer keeps SQLite's default busy handler: %s", e.displayText());
+        }
+    };
+    retryFast();
     std::vector<PendingMarks> work(consumers.size());
     std::int64_t lastPrune = nowMs();
     int failures = 0;
     for (;;) {
         bool finishing = false;
+        // A store that reopens its sessions after a fault needs this one back.
+        try {
+            if (db.renew(s)) retryFast();
+        } catch (const Poco::Exception& e) {
+            logger().error("relay committer has no database session: %s", e.displayText());
+        }
         {
             std::unique_lock lock(commitMutex);
             commitCv.wait_for(lock, std::chrono::milliseconds(500), [&] {
@@ -935,6 +944,7 @@ void Relay::Impl::runOutbound() {
     std::int64_t lastLoad = 0, lastFlush = 0, lastMetrics = 0;
     while (!stopping) {
         try {
+            db.renew(s);  // a store that reopens its sessions after a fault needs this one back
             std::int64_t t = nowMs();
             applyCompletions();
             if (replayRequested.exchange(false) || (replayDeferred && t >= replayAt)) {
@@ -1071,6 +1081,7 @@ void Relay::Impl::runInbound() {
     std::vector<::zmq::pollitem_t> poll{{inbound->handle(), 0, ZMQ_POLLIN, 0}};
     while (!stopping) {
         try {
+            db.renew(s);  // a store that reopens its sessions after a fault needs this one back
             ::zmq::poll(poll, std::chrono::milliseconds(100));
             while (auto frames = hub::zmq::receiveFrames(*inbound, true)) {
                 if (frames->empty()) continue;
