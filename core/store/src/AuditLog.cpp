@@ -269,9 +269,15 @@ bool AuditLog::writeOneBatch() {
             retryDelay_ = std::min(retryDelay_ * 2, std::chrono::milliseconds(5000));
         }
         idle_.notify_all();  // a flush() waiting for this attempt returns
+    } else if (fault) {
+        // Stopping, and the store still refuses: the rest would fail alike (a busy
+        // store after its full timeout each), so it is all dropped now, counted.
+        dropped_ += count + queue_.size();
+        queue_.clear();
+        dropReason_ = std::string(toString(*fault)) + " at shutdown: " + error;
     } else {
         dropped_ += count;
-        dropReason_ = fault ? std::string(toString(*fault)) + " at shutdown: " + error : error;
+        dropReason_ = error;
     }
     reportLocked(now, false);
     if (queue_.empty()) idle_.notify_all();

@@ -334,7 +334,9 @@ std::optional<std::pair<StoreFault, std::string>> FaultMonitor::recover(StoreFau
         return std::make_pair(StoreFault::ReadOnly, std::string("the store's file system is mounted read-only"));
     if (::access(path_.c_str(), W_OK) != 0)
         return std::make_pair(fault, "the database file cannot be written: " + std::string(std::strerror(errno)));
-    if (!pool_->drain(std::min(options_.sessionWait, std::chrono::milliseconds(5000)))) {
+    // New sessions wait while the pool drains: a second at most, so a session
+    // held long (a sync's page) costs a short stall per attempt, not a hang.
+    if (!pool_->drain(std::min(options_.sessionWait, std::chrono::milliseconds(1000)))) {
         pool_->resume();
         return std::make_pair(StoreFault::Busy, std::string("sessions in use did not come back in time"));
     }

@@ -280,3 +280,27 @@ TEST(StoreFault, AuditDropsDuringAFaultAreCountedAndLoggedOncePerInterval) {
     }
     logger.setChannel(previous);
 }
+
+// Stopping while the store still refuses: the log ends instead of holding its
+// records forever, and says how many it lost.
+TEST(StoreFault, AnAuditLogStoppedDuringAFaultDropsWhatIsLeftAndSaysSo) {
+    SKIP_WITHOUT_MOUNTS();
+    TmpfsMount disk(8 << 20);
+    Poco::AutoPtr<Collector> collector(new Collector);
+    auto& logger = Poco::Logger::get("hub.audit");
+    Poco::AutoPtr<Poco::Channel> previous(logger.getChannel(), true);
+    logger.setChannel(collector);
+    {
+        Database db(fastProbes(disk.file("hub.db")));
+        auto audit = std::make_unique<AuditLog>(db, 100000, std::chrono::milliseconds(5));
+        disk.fill("filler");
+        for (int i = 0; i < 2000; ++i) audit->record(bulky(i));
+        ASSERT_TRUE(eventually([&] { return !audit->flush(); }));
+        const auto written = audit->written();
+        audit.reset();  // returns: the records the store refuses are dropped
+        std::filesystem::remove(disk.file("filler"));
+        EXPECT_EQ(count(db, "audit_calls"), static_cast<int>(written));
+    }
+    logger.setChannel(previous);
+    EXPECT_EQ(collector->countContaining("at shutdown"), 1u);
+}
