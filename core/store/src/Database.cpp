@@ -363,8 +363,9 @@ public:
             pool->release(std::move(connection_), generation_);
         }
     }
-    /// False once the pool has been drained since this lease was taken.
-    bool current() const noexcept { return !pool_ || pool_->current(generation_); }
+    /// False once the pool has been drained since this lease was taken, or
+    /// once the lease was closed.
+    bool current() const noexcept { return pool_ && pool_->current(generation_); }
 
     bool isConnected() const override { return connection_.impl && connection_.impl->isConnected(); }
     bool isGood() const override { return connection_.impl && connection_.impl->isGood(); }

@@ -179,9 +179,17 @@ TEST(StoreFault, AStoreReadOnlyAtStartRecoversWhenItCanWrite) {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     EXPECT_FALSE(db.writable());
 
+    // A session kept across transactions (as the relay's threads keep theirs)
+    // is given back between them through renew(), so the reopen can finish.
+    auto kept = db.session();
+    int renewed = 0;
     disk.remountReadWrite();
-    ASSERT_TRUE(eventually([&] { return db.writable(); })) << "the store did not recover: " << db.health().detail;
-    db.session() << "INSERT INTO t VALUES('after')", now;
+    ASSERT_TRUE(eventually([&] {
+        renewed += db.renew(kept);
+        return db.writable();
+    })) << "the store did not recover: " << db.health().detail;
+    EXPECT_EQ(renewed + db.renew(kept), 1);
+    kept << "INSERT INTO t VALUES('after')", now;  // the renewed session writes
     std::vector<std::string> rows;
     db.session() << "SELECT x FROM t ORDER BY rowid", into(rows), now;
     EXPECT_EQ(rows, (std::vector<std::string>{"before", "after"}));
