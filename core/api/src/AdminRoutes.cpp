@@ -330,8 +330,10 @@ void addAdminRoutes(Router& router, AdminServices s) {
                 // Whether the store can write (from the writes themselves and its probes), and
                 // the failures the application routes and the audit writer met, by reason.
                 auto h = s.store->health();
-                metric(m, "hub_store_writable", "1 while the store can write; 0 from a full, read-only or failing "
-                       "disk until a probe write commits", "gauge", h.writable ? 1.0 : 0.0);
+                metric(m, "hub_store_writable",
+                       "1 while the store can write; 0 from a full, read-only or failing disk until a probe write "
+                       "commits",
+                       "gauge", h.writable ? 1.0 : 0.0);
                 m += "# HELP hub_store_failures_total Operations refused by the store, by reason\n"
                      "# TYPE hub_store_failures_total counter\n";
                 for (std::size_t i = 0; i < h.failures.size(); ++i)
