@@ -305,7 +305,10 @@ void FaultMonitor::run() {
         auto failure = recover(fault);
         lock.lock();
         if (failure) {
-            if (failure->first != StoreFault::Busy) detail_ = failure->second;
+            if (failure->first != StoreFault::Busy) {  // the fault may have changed (a full disk remounted read-only)
+                fault_ = failure->first;
+                detail_ = failure->second;
+            }
             interval = std::min(interval * 2, options_.maxProbeInterval);
             continue;
         }
