@@ -9,6 +9,9 @@
 #include "hub/identity/IdentityDirectory.h"
 #include "hub/identity/Syncer.h"
 #include "hub/store/AuditLog.h"
+#include "hub/store/Database.h"
+
+#include "StoreProblem.h"
 
 #include <Poco/Logger.h>
 #include <Poco/NumberParser.h>
@@ -67,20 +70,28 @@ void addAdmin(Router& router, store::AuditLog* audit, http::verb method, std::st
 }
 
 template <class Reply>
-void blocking(host::WorkerPool* pool, Reply out, std::function<Response()> fn) {
-    auto task = [out, fn = std::move(fn)] {
+// Runs fn on the api pool (database work never runs on an I/O thread). Store
+// faults become 503 with their reason and are counted; anything else is a 500.
+void blocking(const AdminServices& s, Reply out, std::function<Response()> fn) {
+    auto task = [out, store = s.store, fn = std::move(fn)] {
         try {
             out.send(fn());
         } catch (const std::exception& e) {
-            Poco::Logger::get("hub.api").error("admin: %s", std::string(e.what()));
-            out.send(problem(500, e.what(), "Internal error", type("internal")));
+            if (auto unavailable = storeProblem(e, store)) return (void)out.send(std::move(*unavailable));
+            const std::string text = e.what();
+            Poco::Logger::get("hub.api").error("admin: %s", text);
+            out.send(problem(500, text, "Internal error", type("internal")));
+        } catch (...) {
+            Poco::Logger::get("hub.api").error("admin: a handler threw something that is not a std::exception");
+            out.send(problem(500, "internal error", "Internal error", type("internal")));
         }
     };
-    if (!pool) {
+    if (!s.blocking) {
         task();
         return;
     }
-    if (!pool->trySubmit(task)) out.send(problem(503, "the hub is busy; retry shortly", "Overloaded", type("overloaded")));
+    if (!s.blocking->trySubmit(task))
+        out.send(problem(503, "the hub is busy; retry shortly", "Overloaded", type("overloaded")));
 }
 
 void appendList(std::string& out, const char* key, const std::vector<std::string>& values) {
@@ -130,7 +141,7 @@ void addAdminRoutes(Router& router, AdminServices s) {
         addAdmin(router, audit, method, std::move(pattern), std::move(handler));
     };
     router.add(http::verb::get, "/api/v1/identities/me", [s](const RequestPtr& request, Responder out) {
-        blocking(s.blocking, out, [s, request]() {
+        blocking(s, out, [s, request]() {
             auto json = personJson(s, request->principal.subject);
             if (!json)
                 return problem(404, "you are not (or no longer) in the directory", "Unknown person",
@@ -151,8 +162,8 @@ void addAdminRoutes(Router& router, AdminServices s) {
                                    type("unknown-person"));
                 return Response::json(200, std::move(*json));
             };
-            if (request->param("id") == request->principal.subject) return blocking(s.blocking, out, read);
-            blocking(s.blocking, AuditedReply(request, std::move(out), s.audit), read);  // an admin's look
+            if (request->param("id") == request->principal.subject) return blocking(s, out, read);
+            blocking(s, AuditedReply(request, std::move(out), s.audit), read);  // an admin's look
         },
         std::move(ownOrAdmin));
     admin(http::verb::get, "/api/v1/identities", [s](const RequestPtr& request, AuditedReply out) {
@@ -160,7 +171,7 @@ void addAdminRoutes(Router& router, AdminServices s) {
             out.send(problem(503, "no directory is configured (identity.ldap)", "No directory", type("no-directory")));
             return;
         }
-        blocking(s.blocking, out, [s, request]() {
+        blocking(s, out, [s, request]() {
             std::string q, cursor, limitText;
             request->queryParam("q", q);
             request->queryParam("cursor", cursor);
@@ -185,7 +196,7 @@ void addAdminRoutes(Router& router, AdminServices s) {
 
     admin(http::verb::get, "/admin/identity/sync", [s](const RequestPtr&, AuditedReply out) {
         if (!s.syncer) return (void)out.send(problem(404, "no directory is configured", "No directory", type("no-directory")));
-        blocking(s.blocking, out, [s] { return Response::json(200, s.syncer->status().toJson()); });
+        blocking(s, out, [s] { return Response::json(200, s.syncer->status().toJson()); });
     });
     admin(http::verb::post, "/admin/identity/sync", [s](const RequestPtr& request, AuditedReply out) {
         if (!s.syncer) return (void)out.send(problem(404, "no directory is configured", "No directory", type("no-directory")));
@@ -194,7 +205,7 @@ void addAdminRoutes(Router& router, AdminServices s) {
         std::string full, force;
         bool runFull = request->queryParam("full", full) && (full == "1" || full == "true");
         bool allow = request->queryParam("allowMassDeparture", force) && (force == "1" || force == "true");
-        blocking(s.blocking, out, [s, runFull, allow] {
+        blocking(s, out, [s, runFull, allow] {
             identity::SyncReport report = runFull ? s.syncer->runFull(allow) : s.syncer->runIncremental(allow);
             if (report.guarded)
                 return problem(409, report.alert, "Departures held by the delete guard", type("delete-guard"));
@@ -212,7 +223,7 @@ void addAdminRoutes(Router& router, AdminServices s) {
 
     admin(http::verb::get, "/admin/events/dead-letters", [s](const RequestPtr& request, AuditedReply out) {
         if (!s.relay) return (void)out.send(problem(404, "the event relay is off", "No relay", type("no-relay")));
-        blocking(s.blocking, out, [s, request] {
+        blocking(s, out, [s, request] {
             std::string consumer;
             request->queryParam("consumer", consumer);
             std::string body = "{\"items\":[";
@@ -242,7 +253,7 @@ void addAdminRoutes(Router& router, AdminServices s) {
         if (!request->queryParam("consumer", consumer) || consumer.empty())
             return (void)out.send(problem(400, "consumer is required", "Invalid query parameter", type("invalid-query")));
         request->queryParam("id", id);
-        blocking(s.blocking, out, [s, consumer, id] {
+        blocking(s, out, [s, consumer, id] {
             return Response::json(200, "{\"replayed\":" + std::to_string(s.relay->replay(consumer, id)) + "}");
         });
     });
@@ -264,7 +275,7 @@ void addAdminRoutes(Router& router, AdminServices s) {
     });
 
     admin(http::verb::post, "/admin/plugins/{name}/reload", [s](const RequestPtr& request, AuditedReply out) {
-        blocking(s.blocking, out, [s, request] {
+        blocking(s, out, [s, request] {
             if (!s.plugins->has(request->param("name")))
                 return problem(404, "no plugin '" + request->param("name") + "'", "Unknown plugin", type("unknown-plugin"));
             try {
@@ -280,14 +291,14 @@ void addAdminRoutes(Router& router, AdminServices s) {
         });
     });
     admin(http::verb::delete_, "/admin/plugins/{name}", [s](const RequestPtr& request, AuditedReply out) {
-        blocking(s.blocking, out, [s, request] {
+        blocking(s, out, [s, request] {
             if (!s.plugins->unload(request->param("name")))
                 return problem(404, "no plugin '" + request->param("name") + "'", "Unknown plugin", type("unknown-plugin"));
             return Response::json(200, "{\"unloaded\":true}");
         });
     });
     admin(http::verb::post, "/admin/plugins/rescan", [s](const RequestPtr&, AuditedReply out) {
-        blocking(s.blocking, out, [s] {
+        blocking(s, out, [s] {
             std::string body = "{\"changes\":[";
             bool first = true;
             for (const auto& c : s.plugins->rescan()) {
@@ -300,7 +311,7 @@ void addAdminRoutes(Router& router, AdminServices s) {
     });
 
     admin(http::verb::post, "/admin/catalog/reload", [s](const RequestPtr&, AuditedReply out) {
-        blocking(s.blocking, out, [s] {
+        blocking(s, out, [s] {
             // A bad catalogue never replaces a good one: the old snapshot keeps serving.
             auto result = s.catalog->reload();
             if (!result.ok) {

@@ -7,6 +7,9 @@
 #include "hub/flows/FlowException.h"
 #include "hub/host/PluginHost.h"
 #include "hub/host/WorkerPool.h"
+#include "hub/store/Database.h"
+
+#include "StoreProblem.h"
 
 #include <campushub/plugin.h>
 
@@ -28,6 +31,11 @@ using flows::ApplicationService;
 constexpr std::string_view kProblem = "urn:campushub:problem:";
 
 std::string type(std::string_view slug) { return std::string(kProblem) + std::string(slug); }
+
+std::string describe(const std::exception& e) {
+    if (auto* poco = dynamic_cast<const Poco::Exception*>(&e)) return poco->displayText();
+    return e.what();
+}
 
 catalog::AudienceSet audiencesOf(const Principal& p) {
     std::string names;
@@ -119,10 +127,11 @@ Response validationProblem(const catalog::ValidationResult& v, const std::string
 }
 
 // Runs fn on the blocking pool (database work stays off the I/O threads) and
-// maps the flows module's exceptions onto problem+json.
+// maps the flows module's exceptions, and the store's, onto problem+json.
 // fn returns nothing when it arranged to answer later itself.
-void blocking(host::WorkerPool& pool, Responder responder, std::function<std::optional<Response>()> fn) {
-    bool queued = pool.trySubmit([responder, fn = std::move(fn)]() mutable {
+void blocking(host::WorkerPool& pool, store::Database& store, Responder responder,
+              std::function<std::optional<Response>()> fn) {
+    bool queued = pool.trySubmit([&store, responder, fn = std::move(fn)]() mutable {
         try {
             if (auto response = fn()) responder.send(std::move(*response));
         } catch (const flows::ApplicationNotFound& e) {
@@ -138,7 +147,11 @@ void blocking(host::WorkerPool& pool, Responder responder, std::function<std::op
         } catch (const flows::InvalidRequest& e) {
             responder.send(problem(400, e.what(), "Invalid request", type("invalid-request")));
         } catch (const std::exception& e) {
-            Poco::Logger::get("hub.api").error("applications: %s", std::string(e.what()));
+            if (auto unavailable = storeProblem(e, &store)) {
+                responder.send(std::move(*unavailable));
+                return;
+            }
+            Poco::Logger::get("hub.api").error("applications: %s", describe(e));
             responder.send(problem(500, "internal error", "Internal error", type("internal")));
         }
     });
@@ -176,7 +189,7 @@ private:
     }
 
     void submit(const RequestPtr& request, Responder out) {
-        blocking(pool_, out, [this, request, out]() -> std::optional<Response> {
+        blocking(pool_, service_.database(), out, [this, request, out]() -> std::optional<Response> {
             const Principal& p = request->principal;
             auto body = parseBody(*request);
             ApplicationService::SubmitRequest submit;
@@ -187,6 +200,8 @@ private:
             submit.formJson = formOf(body);
             submit.materials = stringList(body, "materials");
             if (auto key = request->header("Idempotency-Key"); !key.empty()) submit.idempotencyKey = std::string(key);
+            // A flow's item is stored in review (approval requested) in the submit's own transaction.
+            submit.startReview = true;
 
             auto snapshot = catalog_.snapshot();
             auto result = service_.submit(submit, *snapshot, audiencesOf(p));
@@ -209,13 +224,8 @@ private:
                 runPlugin(request, out, created, item->handler.system, item->handler.operation);
                 return std::nullopt;
             }
-            if (item && !item->handler.flowId.empty()) {
-                // Reviewed by people: hand it to the approval engine (the status
-                // change emits approval.requested in its transaction).
-                return applicationResponse(
-                    201, service_.transition(created.id, flows::ApplicationStatus::InReview, "hub",
-                                             "sent to the approval engine (" + item->handler.flowId + ")"));
-            }
+            // Reviewed by people (a flow's item): already in_review, handed to the
+            // approval engine by the status change's approval.requested event.
             return applicationResponse(201, created);
         });
     }
@@ -230,9 +240,10 @@ private:
         auto deadline = host::Clock::now() + limits.timeout;
         std::string refusal;
         auto accepted = plugins_.submit(
-            system, operation, app.formJson, caller, deadline, [this, out, id](host::CallResult result) {
+            system, operation, app.formJson, caller, deadline, [this, out, app](host::CallResult result) {
                 // Runs on the plugin's worker: a definitive answer settles the
                 // application; an outage leaves it submitted for a clerk or a retry.
+                const std::string& id = app.id;
                 try {
                     if (result.status == CH_OK || result.status == CH_ERR_INVALID_ARGUMENT ||
                         result.status == CH_ERR_NOT_FOUND || result.status == CH_ERR_PERMISSION ||
@@ -249,8 +260,13 @@ private:
                         out.send(applicationResponse(202, service_.get(id)));
                     }
                 } catch (const std::exception& e) {
-                    Poco::Logger::get("hub.api").error("application %s: %s", id, std::string(e.what()));
-                    out.send(problem(500, "internal error", "Internal error", type("internal")));
+                    // The application is stored; only settling it failed (e.g. the
+                    // disk filled meanwhile). Never claim a failure for what
+                    // committed: 202, it stays submitted for a clerk.
+                    service_.database().recordFailure(e);
+                    Poco::Logger::get("hub.api").error(
+                        "application %s stays submitted: storing the plugin's answer failed: %s", id, describe(e));
+                    out.send(applicationResponse(202, app));
                 }
             },
             &refusal);
@@ -259,19 +275,33 @@ private:
             // else): as definitive as the plugin's own refusal.
             std::string detail = "{\"detail\":";
             appendString(detail, refusal);
-            out.send(applicationResponse(201, service_.completeFromPlugin(id, false, detail + "}")));
+            try {
+                out.send(applicationResponse(201, service_.completeFromPlugin(id, false, detail + "}")));
+            } catch (const std::exception& e) {
+                // Stored as submitted; only settling it failed: never claim a failure for what committed.
+                service_.database().recordFailure(e);
+                Poco::Logger::get("hub.api").error(
+                    "application %s stays submitted: storing the refusal failed: %s", id, describe(e));
+                out.send(applicationResponse(202, app));
+            }
             return;
         }
         if (accepted != host::PluginHost::Submit::Accepted) {
             out.send(applicationResponse(202, app));  // stays submitted
             return;
         }
-        out.after(limits.timeout + std::chrono::milliseconds(200),
-                  [this, out, id] { out.send(applicationResponse(202, service_.get(id))); });
+        out.after(limits.timeout + std::chrono::milliseconds(200), [this, out, app] {
+            try {
+                out.send(applicationResponse(202, service_.get(app.id)));
+            } catch (const std::exception& e) {
+                service_.database().recordFailure(e);
+                out.send(applicationResponse(202, app));  // stored, as submitted
+            }
+        });
     }
 
     void get(const RequestPtr& request, Responder out) {
-        blocking(pool_, out, [this, request]() -> std::optional<Response> {
+        blocking(pool_, service_.database(), out, [this, request]() -> std::optional<Response> {
             auto app = service_.find(request->param("id"));
             if (!app) throw flows::ApplicationNotFound(request->param("id"));
             if (!mayRead(request->principal, *app))
@@ -282,7 +312,7 @@ private:
     }
 
     void list(const RequestPtr& request, Responder out) {
-        blocking(pool_, out, [this, request]() -> std::optional<Response> {
+        blocking(pool_, service_.database(), out, [this, request]() -> std::optional<Response> {
             const Principal& p = request->principal;
             ApplicationService::ListQuery q;
             std::string department, value;
@@ -327,7 +357,7 @@ private:
     }
 
     void cancel(const RequestPtr& request, Responder out) {
-        blocking(pool_, out, [this, request]() -> std::optional<Response> {
+        blocking(pool_, service_.database(), out, [this, request]() -> std::optional<Response> {
             auto body = parseBody(*request);
             auto app = service_.get(request->param("id"));
             if (app.applicant != request->principal.subject)
@@ -339,7 +369,7 @@ private:
     }
 
     void supplement(const RequestPtr& request, Responder out) {
-        blocking(pool_, out, [this, request]() -> std::optional<Response> {
+        blocking(pool_, service_.database(), out, [this, request]() -> std::optional<Response> {
             auto body = parseBody(*request);
             auto app = service_.get(request->param("id"));
             if (app.applicant != request->principal.subject)
@@ -358,7 +388,7 @@ private:
 
     // A department's decision: in_review, approved, rejected, needs_supplement, completed.
     void decide(const RequestPtr& request, Responder out) {
-        blocking(pool_, out, [this, request]() -> std::optional<Response> {
+        blocking(pool_, service_.database(), out, [this, request]() -> std::optional<Response> {
             auto body = parseBody(*request);
             auto app = service_.get(request->param("id"));
             const Principal& p = request->principal;

@@ -1,6 +1,7 @@
 #include "hub/api/MetricsRoutes.h"
 
 #include "hub/events/Relay.h"
+#include "hub/store/Database.h"
 #include "hub/host/PluginHost.h"
 #include "hub/store/AuditLog.h"
 
@@ -41,6 +42,22 @@ std::string renderMetrics(const MetricsServices& s) {
             .add(static_cast<double>(s.audit->dropped()));
         text.family("hub_audit_queue_depth", "Audit records waiting for the writer", Type::Gauge)
             .add(static_cast<double>(s.audit->queued()));
+    }
+    if (s.store) {
+        // Whether the store can write (from the writes themselves and its probes), and
+        // the failures the routes, the relay and the audit writer met, by reason.
+        auto h = s.store->health();
+        text.family("hub_store_writable",
+                    "1 while the store can write; 0 from a full, read-only or failing disk until a probe write commits",
+                    Type::Gauge)
+            .add(h.writable ? 1.0 : 0.0);
+        auto& failures = text.family("hub_store_failures_total", "Operations refused by the store, by reason",
+                                     Type::Counter);
+        for (std::size_t i = 0; i < h.failures.size(); ++i)
+            failures.add(static_cast<double>(h.failures[i]),
+                         {{"reason", store::toString(static_cast<store::StoreFault>(i))}});
+        text.family("hub_store_reopens_total", "Times the store reopened its sessions after a fault", Type::Counter)
+            .add(static_cast<double>(h.reopens));
     }
     if (s.relay) {
         auto e = s.relay->metrics();

@@ -3,6 +3,7 @@
 #include "hub/common/JsonCheck.h"
 #include "hub/host/PluginHost.h"
 #include "hub/store/AuditLog.h"
+#include "hub/store/Database.h"
 
 #include <campushub/plugin.h>
 
@@ -60,7 +61,7 @@ std::string slug(std::string_view s) {
 
 extern const char* const kOpenApiDocument;  // generated from docs/api/openapi.json
 
-void addHealthRoutes(Router& router, host::PluginHost& plugins) {
+void addHealthRoutes(Router& router, host::PluginHost& plugins, store::Database* store) {
     router.add(http::verb::get, "/api/v1/openapi.json", [](const RequestPtr&, Responder r) {
         static const std::string document = kOpenApiDocument;
         r.send(Response::json(200, document));
@@ -69,11 +70,30 @@ void addHealthRoutes(Router& router, host::PluginHost& plugins) {
                [](const RequestPtr&, Responder r) { r.send(Response::json(200, R"({"status":"ok"})")); },
                false);
     router.add(http::verb::get, "/readyz",
-               [&plugins](const RequestPtr&, Responder r) {
+               [&plugins, store](const RequestPtr&, Responder r) {
+                   // Polled often: an atomic load while the store is fine; its
+                   // state comes from the writes themselves and its own probes.
                    std::size_t loaded = plugins.list().size();
-                   std::string body = "{\"status\":\"" + std::string(loaded ? "ready" : "no plugins loaded") +
-                                      "\",\"plugins\":" + std::to_string(loaded) + "}";
-                   r.send(Response::json(loaded ? 200 : 503, std::move(body)));
+                   const bool writable = !store || store->writable();
+                   std::string status = !writable ? "store cannot write" : loaded ? "ready" : "no plugins loaded";
+                   std::string body = "{\"status\":\"" + status + "\",\"plugins\":" + std::to_string(loaded);
+                   if (store) {
+                       body += ",\"store\":{\"writable\":";
+                       if (writable) {
+                           body += "true}";
+                       } else {
+                           auto health = store->health();
+                           body += "false,\"reason\":";
+                           appendString(body, health.fault ? store::toString(*health.fault) : "io");
+                           body += ",\"detail\":";
+                           appendString(body, health.detail);
+                           body += ",\"since\":";
+                           appendString(body, store::AuditLog::formatTime(health.since));
+                           body += '}';
+                       }
+                   }
+                   body += '}';
+                   r.send(Response::json(loaded && writable ? 200 : 503, std::move(body)));
                },
                false);
 }

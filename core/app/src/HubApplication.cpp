@@ -461,7 +461,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         host::WorkerPool blocking("api", blockingThreads, blockingThreads * 64);
 
         api::Router router;
-        api::addHealthRoutes(router, *plugins);
+        api::addHealthRoutes(router, *plugins, &db);
         api::addSystemRoutes(router, *plugins, &audit);
         api::addCatalogRoutes(router, catalogue);
         api::addApplicationRoutes(router, applications, catalogue, *plugins, blocking, &audit);
@@ -473,12 +473,13 @@ int HubApplication::main(const std::vector<std::string>&) {
         admin.catalog = &catalogue;
         admin.blocking = &blocking;
         admin.audit = &audit;
+        admin.store = &db;
         admin.staticPerson = [&directory](const std::string& id) { return directory.json(id); };
         api::addAdminRoutes(router, admin);
 
         // /metrics: on the API's listener, or alone on its own (metrics.port) for ops.
         api::RequestMetrics requestMetrics;
-        api::MetricsServices metrics{plugins.get(), &audit, &relay, &requestMetrics,
+        api::MetricsServices metrics{plugins.get(), &audit, &relay, &db, &requestMetrics,
                                      cfg.getBool("metrics.requireToken")};
         api::Router metricsRouter;
         api::addMetricsRoutes(cfg.has("metrics.port") ? metricsRouter : router, metrics);

@@ -898,14 +898,17 @@ bool Relay::Impl::commitMarks(Poco::Data::Session& s, std::vector<PendingMarks>&
 
 void Relay::Impl::runCommitter() {
     Poco::Data::Session s = db.session();
-    try {
-        sqlite3* handle = Poco::Data::SQLite::Utility::dbHandle(s);
-        // The pool hands this connection out again after us; Database::session()
-        // sets its busy timeout then, which replaces this handler.
-        sqlite3_busy_handler(handle, &retrySoon, nullptr);
-    } catch (const Poco::Exception& e) {
-        logger().warning("relay committer keeps SQLite's default busy handler: %s", e.displayText());
-    }
+    auto retryFast = [&s] {
+        try {
+            sqlite3* handle = Poco::Data::SQLite::Utility::dbHandle(s);
+            // The pool hands this connection out again after us; Database::session()
+            // sets its busy timeout then, which replaces this handler.
+            sqlite3_busy_handler(handle, &retrySoon, nullptr);
+        } catch (const Poco::Exception& e) {
+            logger().warning("relay committer keeps SQLite's default busy handler: %s", e.displayText());
+        }
+    };
+    retryFast();
     std::vector<PendingMarks> work(consumers.size());
     std::int64_t lastPrune = nowMs();
     int failures = 0;
@@ -922,6 +925,12 @@ void Relay::Impl::runCommitter() {
             logger().error("relay committer error (continuing): unknown exception");
         }
         bool finishing = false;
+        // A store that reopens its sessions after a fault needs this one back.
+        try {
+            if (db.renew(s)) retryFast();
+        } catch (const Poco::Exception& e) {
+            logger().error("relay committer has no database session: %s", e.displayText());
+        }
         {
             std::lock_guard lock(commitMutex);
             finishing = commitStop;
@@ -1113,6 +1122,7 @@ void Relay::Impl::runOutbound() {
     int failures = 0;
     while (!stopping) {
         try {
+            db.renew(s);  // a store that reopens its sessions after a fault needs this one back
             std::int64_t t = nowMs();
             applyCompletions();
             if (replayRequested.exchange(false) || (replayDeferred && t >= replayAt)) {
@@ -1274,6 +1284,7 @@ void Relay::Impl::runInbound() {
     while (!stopping) {
         // Nothing may end this thread: the hub would stop hearing decisions.
         try {
+            db.renew(s);  // a store that reopens its sessions after a fault needs this one back
             ::zmq::poll(poll, std::chrono::milliseconds(100));
             std::string userId;
             while (auto frames = hub::zmq::receiveFrames(*inbound, true, &userId)) {

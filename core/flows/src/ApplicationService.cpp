@@ -448,6 +448,22 @@ ApplicationService::SubmitResult ApplicationService::submit(const SubmitRequest&
              " VALUES(?, 1, '', ?, ?, ?, ?)",
             use(a.id), use(status), use(a.submittedBy), use(a.submittedAt), use(empty), now;
         emit(s, submittedEvent, a.id, toJson(a));
+        if (request.startReview && !item->handler.flowId.empty()) {
+            // In the same transaction: the application is stored already in
+            // review with its approval requested, or not at all, never stuck in
+            // submitted because the second write failed.
+            const std::string reason = "sent to the approval engine (" + item->handler.flowId + ")";
+            a = applyChange(
+                a.id, std::nullopt,
+                [&](const Application&) {
+                    Change c;
+                    c.to = ApplicationStatus::InReview;
+                    c.actor = "hub";
+                    c.reason = reason;
+                    return c;
+                },
+                &s);
+        }
         tx.commit();
     }
     SubmitResult r;
@@ -504,9 +520,12 @@ Application ApplicationService::applyChange(const std::string& id,
         if (execute(update) == 0) {
             if (tx) tx->rollback();
             if (expectedVersion || within) {
+                // Inside a caller's transaction a retry would read the same state
+                // again: report the conflict, against the version this change was
+                // decided on when the caller expected none (the inbound decision).
                 auto fresh = load(s, id);
                 if (!fresh) throw ApplicationNotFound(id);
-                throw VersionConflict(*expectedVersion, fresh->version);
+                throw VersionConflict(expectedVersion.value_or(current->version), fresh->version);
             }
             continue;
         }

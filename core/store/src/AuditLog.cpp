@@ -1,6 +1,7 @@
 #include "hub/store/AuditLog.h"
 
 #include "hub/store/Database.h"
+#include "hub/store/StoreError.h"
 
 #include <Poco/Data/SQLite/Utility.h>
 #include <Poco/Data/Session.h>
@@ -12,7 +13,7 @@
 #include <ctime>
 #include <iterator>
 #include <memory>
-#include <stdexcept>
+#include <optional>
 #include <vector>
 
 
@@ -48,7 +49,7 @@ void insertBatch(Poco::Data::Session& session, const std::deque<AuditRecord>& ba
                                 " http_status, duration_us, request_id, client_request_id) VALUES(?,?,?,?,?,?,?,?,?,?)",
                                 -1, &raw, nullptr);
     std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> statement(raw, &sqlite3_finalize);
-    if (rc != SQLITE_OK) throw std::runtime_error(std::string("preparing the audit insert: ") + sqlite3_errmsg(db));
+    if (rc != SQLITE_OK) Poco::Data::SQLite::Utility::throwException(db, rc, "preparing the audit insert");
     auto text = [&](int column, const std::string& value) {
         return sqlite3_bind_text(raw, column, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
     };
@@ -64,7 +65,8 @@ void insertBatch(Poco::Data::Session& session, const std::deque<AuditRecord>& ba
         if (rc == SQLITE_OK) rc = text(9, r.requestId);
         if (rc == SQLITE_OK) rc = text(10, r.clientRequestId);
         if (rc == SQLITE_OK) rc = sqlite3_step(raw) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
-        if (rc != SQLITE_OK) throw std::runtime_error(std::string("writing an audit record: ") + sqlite3_errmsg(db));
+        // Poco's exception types say which failures are the store's (StoreError.h).
+        if (rc != SQLITE_OK) Poco::Data::SQLite::Utility::throwException(db, rc, "writing an audit record");
         sqlite3_reset(raw);
     }
 }
@@ -119,6 +121,7 @@ void AuditLog::record(AuditRecord record) {
         std::lock_guard lock(mutex_);
         if (queue_.size() >= maxQueued_) {
             ++dropped_;
+            ++queueFullDrops_;
             return;
         }
         queue_.push_back(std::move(record));
@@ -128,12 +131,14 @@ void AuditLog::record(AuditRecord record) {
     if (wake) wake_.notify_one();
 }
 
-void AuditLog::flush() {
+bool AuditLog::flush() {
     std::unique_lock lock(mutex_);
     ++flushWaiters_;
+    const std::uint64_t refusals = storeRefusals_;
     wake_.notify_all();
-    idle_.wait(lock, [this] { return queue_.empty() && !writing_; });
+    idle_.wait(lock, [&] { return (queue_.empty() && !writing_) || storeRefusals_ != refusals; });
     --flushWaiters_;
+    return queue_.empty() && !writing_;
 }
 
 std::uint64_t AuditLog::written() const {
@@ -152,47 +157,159 @@ std::size_t AuditLog::queued() const {
 }
 
 void AuditLog::run() {
-    std::unique_lock lock(mutex_);
+    // Nothing may end this thread: std::terminate would take hubd down, and a
+    // silently dead writer would leave record() queueing for nobody. Whatever a
+    // turn throws (a logging channel, an allocation) is logged and the writer
+    // goes on; the records it had taken are counted as dropped.
     for (;;) {
-        wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) {
+        try {
+            if (!writeOneBatch()) return;
+        } catch (...) {
+            std::unique_lock lock(mutex_);
+            dropped_ += inFlight_;
+            inFlight_ = 0;
+            writing_ = false;
             idle_.notify_all();
-            if (stopping_) return;
-            continue;
+            try {
+                Poco::Logger::get("hub.audit").error("the audit writer caught an unexpected exception; it goes on");
+            } catch (...) {
+            }
+            // Not a busy loop if the cause persists.
+            wake_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stopping_; });
         }
+    }
+}
+
+// One transaction's worth: waits for records, writes up to batchRecords of them,
+// and accounts for them. False when stopping and nothing is left.
+bool AuditLog::writeOneBatch() {
+    using Clock = std::chrono::steady_clock;
+    std::unique_lock lock(mutex_);
+    wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) {
+        reportLocked(Clock::now(), true);  // the last word at shutdown
+        idle_.notify_all();
+        return false;
+    }
+    if (retryDelay_.count() > 0 && !stopping_) {
+        // The store refused the last batch: wait before trying again, unless flushed.
+        wake_.wait_for(lock, retryDelay_, [this] { return stopping_ || flushWaiters_ > 0; });
+    } else {
         wake_.wait_for(lock, commitInterval_, [this] {
             return stopping_ || flushWaiters_ > 0 || queue_.size() >= batchRecords;
         });
-        std::deque<AuditRecord> batch;
-        if (queue_.size() <= batchRecords) {
-            batch.swap(queue_);
-        } else {  // behind: the oldest batchRecords now, the rest in the next turns
-            auto end = queue_.begin() + static_cast<std::ptrdiff_t>(batchRecords);
-            batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(end));
-            queue_.erase(queue_.begin(), end);
-        }
-        writing_ = true;
-        lock.unlock();
+    }
+    std::deque<AuditRecord> batch;
+    if (queue_.size() <= batchRecords) {
+        batch.swap(queue_);
+    } else {  // behind: the oldest batchRecords now, the rest in the next turns
+        auto end = queue_.begin() + static_cast<std::ptrdiff_t>(batchRecords);
+        batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(end));
+        queue_.erase(queue_.begin(), end);
+    }
+    inFlight_ = batch.size();
+    writing_ = true;
+    lock.unlock();
+
+    std::optional<StoreFault> fault;
+    std::string error;
+    bool ok = false;
+    try {
+        Poco::Data::Session s = db_.session();
+        s.begin();
         try {
-            Poco::Data::Session s = db_.session();
-            s.begin();
-            try {
-                insertBatch(s, batch);
-            } catch (...) {
-                s.rollback();
-                throw;
-            }
+            insertBatch(s, batch);
             s.commit();
-            lock.lock();
-            written_ += batch.size();
-        } catch (const std::exception& e) {
-            Poco::Logger::get("hub.audit").error("could not write %z audit records: %s", batch.size(),
-                                                 std::string(e.what()));
-            lock.lock();
-            dropped_ += batch.size();
+        } catch (...) {
+            // A failed COMMIT may have been rolled back by SQLite already; the
+            // pool rolls back whatever is left when the session goes back.
+            if (s.isTransaction()) {
+                try {
+                    s.rollback();
+                } catch (const Poco::Exception&) {
+                }
+            }
+            throw;
         }
-        writing_ = false;
-        if (queue_.empty()) idle_.notify_all();
+        ok = true;
+    } catch (const std::exception& e) {
+        fault = db_.recordFailure(e);
+        auto* poco = dynamic_cast<const Poco::Exception*>(&e);
+        error = poco ? poco->displayText() : std::string(e.what());
+    }
+
+    lock.lock();
+    const auto now = Clock::now();
+    const std::size_t count = batch.size();
+    inFlight_ = 0;
+    writing_ = false;
+    if (ok) {
+        written_ += count;
+        if (retryDelay_.count() > 0) {
+            retryDelay_ = std::chrono::milliseconds(0);
+            if (faultLogged_)
+                Poco::Logger::get("hub.audit").information(
+                    "audit records are written again after %.1f s (the store was %s)",
+                    std::chrono::duration<double>(now - faultSince_).count(), fault_);
+            faultLogged_ = false;
+            fault_.clear();
+        }
+    } else if (fault && !stopping_) {
+        // Nothing of the batch was stored: back to the head of the queue, in order.
+        queue_.insert(queue_.begin(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
+        ++storeRefusals_;
+        if (retryDelay_.count() == 0) {
+            retryDelay_ = std::chrono::milliseconds(100);
+            faultSince_ = now;
+            fault_ = std::string(toString(*fault)) + ": " + error;
+            if (now - lastFaultReport_ >= reportInterval) {  // a store that flaps is reported once per interval
+                Poco::Logger::get("hub.audit").warning("the store refuses audit records (%s); %z held, retrying",
+                                                       fault_, queue_.size());
+                faultLogged_ = true;
+                lastFaultReport_ = now;
+            }
+        } else {
+            retryDelay_ = std::min(retryDelay_ * 2, std::chrono::milliseconds(5000));
+        }
+        idle_.notify_all();  // a flush() waiting for this attempt returns
+    } else if (fault) {
+        // Stopping, and the store still refuses: the rest would fail alike (a busy
+        // store after its full timeout each), so it is all dropped now, counted.
+        dropped_ += count + queue_.size();
+        queue_.clear();
+        dropReason_ = std::string(toString(*fault)) + " at shutdown: " + error;
+    } else {
+        dropped_ += count;
+        dropReason_ = error;
+    }
+    reportLocked(now, false);
+    if (queue_.empty()) idle_.notify_all();
+    return true;
+}
+
+// At most once per reportInterval each: records dropped since the last report,
+// and records held while the store refuses them.
+void AuditLog::reportLocked(std::chrono::steady_clock::time_point now, bool final) {
+    auto& log = Poco::Logger::get("hub.audit");
+    const std::uint64_t dropped = dropped_ - droppedReported_;
+    if (dropped > 0 && (final || now - lastDropReport_ >= reportInterval)) {
+        const std::uint64_t queueFull = queueFullDrops_ - queueFullReported_;
+        std::string why;
+        if (queueFull > 0) why = std::to_string(queueFull) + " with the queue full";
+        if (dropped > queueFull) {
+            if (!why.empty()) why += ", ";
+            why += std::to_string(dropped - queueFull) + " in batches the database refused (last: " + dropReason_ + ")";
+        }
+        droppedReported_ = dropped_;
+        queueFullReported_ = queueFullDrops_;
+        lastDropReport_ = now;
+        log.error("%Lu audit record(s) lost since the last report (%s); %Lu in all",
+                  static_cast<unsigned long long>(dropped), why, static_cast<unsigned long long>(dropped_));
+    }
+    if (retryDelay_.count() > 0 && now - faultSince_ >= reportInterval && now - lastFaultReport_ >= reportInterval) {
+        faultLogged_ = true;
+        lastFaultReport_ = now;
+        log.warning("the store still refuses audit records (%s): %z waiting", fault_, queue_.size());
     }
 }
 

@@ -1,11 +1,18 @@
 #include "hub/store/Database.h"
 
+#include <Poco/Data/SQLite/Utility.h>
 #include <Poco/Data/Session.h>
 #include <Poco/Exception.h>
 #include <Poco/File.h>
 #include <Poco/TemporaryFile.h>
 
+#include <sqlite3.h>
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
 
 using namespace Poco::Data::Keywords;
 using hub::store::Database;
@@ -82,6 +89,146 @@ TEST(Database, ModulesAreIndependent) {
     db.migrate("b", {{1, {"CREATE TABLE b1 (x INTEGER)"}}, {2, {"CREATE TABLE b2 (x INTEGER)"}}});
     EXPECT_EQ(db.schemaVersion("a"), 1);
     EXPECT_EQ(db.schemaVersion("b"), 2);
+}
+
+// More callers than sessions: they wait for one to come back (the header's
+// promise; Poco's pool threw SessionPoolExhaustedException at once).
+TEST(Database, CallersWaitForAFreeSession) {
+    TempDb tmp;
+    Database::Options options{tmp.path};
+    options.maxSessions = 2;
+    Database db(options);
+    auto first = std::make_unique<Poco::Data::Session>(db.session());
+    auto second = std::make_unique<Poco::Data::Session>(db.session());
+    auto third = std::async(std::launch::async, [&db] {
+        auto s = db.session();
+        int one = 0;
+        s << "SELECT 1", into(one), now;
+        return one;
+    });
+    // Still waiting while both are held (a slow machine only makes this truer).
+    EXPECT_EQ(third.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout);
+    first.reset();  // back to the pool: the waiter takes it
+    ASSERT_EQ(third.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    EXPECT_EQ(third.get(), 1);
+}
+
+TEST(Database, AWaitThatOutlastsSessionWaitIsStoreBusy) {
+    TempDb tmp;
+    Database::Options options{tmp.path};
+    options.maxSessions = 1;
+    options.sessionWait = std::chrono::milliseconds(50);
+    Database db(options);
+    auto held = db.session();
+    try {
+        db.session();
+        FAIL() << "expected StoreUnavailable";
+    } catch (const hub::store::StoreUnavailable& e) {
+        EXPECT_EQ(e.fault(), hub::store::StoreFault::Busy);
+        EXPECT_EQ(hub::store::classifyStoreFailure(e), hub::store::StoreFault::Busy);
+        EXPECT_NE(e.displayText().find("1 database sessions are in use"), std::string::npos) << e.displayText();
+    }
+}
+
+// Eight writers through two sessions: every one of their 400 writes lands.
+TEST(Database, MoreConcurrentHoldersThanSessionsAllGetTheirTurn) {
+    TempDb tmp;
+    Database::Options options{tmp.path};
+    options.maxSessions = 2;
+    Database db(options);
+    db.migrate("m", {{1, {"CREATE TABLE t (writer INTEGER, n INTEGER)"}}});
+    std::vector<std::thread> writers;
+    for (int w = 0; w < 8; ++w) {
+        writers.emplace_back([&db, w] {
+            for (int n = 0; n < 50; ++n) {
+                auto s = db.session();
+                s.begin();
+                int writer = w, number = n;
+                s << "INSERT INTO t VALUES(?, ?)", use(writer), use(number), now;
+                s.commit();
+            }
+        });
+    }
+    for (auto& t : writers) t.join();
+    int rows = 0;
+    db.session() << "SELECT count(*) FROM t", into(rows), now;
+    EXPECT_EQ(rows, 400);
+}
+
+// A session given back with a transaction open (a caller that threw between
+// BEGIN and COMMIT) is rolled back before anyone else gets it.
+TEST(Database, ASessionComesBackWithoutItsTransaction) {
+    TempDb tmp;
+    Database::Options options{tmp.path};
+    options.maxSessions = 1;
+    Database db(options);
+    db.migrate("m", {{1, {"CREATE TABLE t (x INTEGER)"}}});
+    {
+        auto s = db.session();
+        s << "BEGIN IMMEDIATE", now;  // behind Poco's back, as migrate() does
+        s << "INSERT INTO t VALUES(1)", now;
+    }
+    {
+        auto s = db.session();
+        s.begin();
+        s << "INSERT INTO t VALUES(2)", now;
+    }  // Poco's own transaction, abandoned
+    auto s = db.session();
+    EXPECT_FALSE(s.isTransaction());
+    EXPECT_NE(sqlite3_get_autocommit(Poco::Data::SQLite::Utility::dbHandle(s)), 0);
+    int rows = -1;
+    s << "SELECT count(*) FROM t", into(rows), now;
+    EXPECT_EQ(rows, 0);
+}
+
+// Outside systemd (umask 022) SQLite made the file, its -wal and -shm 0644 and
+// the folder 0755: the store holds personal data.
+TEST(Database, CreatesItsFolderAndFilesPrivatelyWhateverTheUmask) {
+    Poco::TemporaryFile dir;
+    dir.createDirectories();
+    const std::string path = dir.path() + "/state/campushub/hub.db";
+    const mode_t previous = ::umask(022);
+    {
+        Database db({path});
+        db.migrate("m", {{1, {"CREATE TABLE t (x INTEGER)"}}});
+        db.session() << "INSERT INTO t VALUES(1)", now;
+        auto mode = [](const std::string& p) {
+            struct stat st {};
+            EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+            return st.st_mode & 07777;
+        };
+        EXPECT_EQ(mode(dir.path() + "/state"), 0700u);
+        EXPECT_EQ(mode(dir.path() + "/state/campushub"), 0700u);
+        EXPECT_EQ(mode(path), 0600u);
+        EXPECT_EQ(mode(path + "-wal"), 0600u);
+        EXPECT_EQ(mode(path + "-shm"), 0600u);
+    }
+    ::umask(previous);
+}
+
+// Two hubs starting together on one file: each step is applied once and
+// neither fails. A deferred transaction read the version, then could not
+// become the writer once the other hub had committed (SQLITE_BUSY_SNAPSHOT).
+TEST(Database, TwoHubsMigratingOneFileTogetherApplyEachStepOnce) {
+    TempDb tmp;
+    Database first({tmp.path});
+    Database second({tmp.path});
+    // Another writer holds the lock while both start migrating, so both are
+    // under way before either can write.
+    sqlite3* blocker = nullptr;
+    ASSERT_EQ(sqlite3_open(tmp.path.c_str(), &blocker), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(blocker, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+    const std::vector<Migration> steps = {{1, {"CREATE TABLE t (x INTEGER)"}}, {2, {"CREATE TABLE u (x INTEGER)"}}};
+    auto a = std::async(std::launch::async, [&] { first.migrate("m", steps); });
+    auto b = std::async(std::launch::async, [&] { second.migrate("m", steps); });
+    // No condition to wait on: SQLite does not say who waits for its lock.
+    // Both threads need only start; a slow machine still passes with the fix.
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    sqlite3_exec(blocker, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_close(blocker);
+    EXPECT_NO_THROW(a.get());
+    EXPECT_NO_THROW(b.get());
+    EXPECT_EQ(first.schemaVersion("m"), 2);
 }
 
 #include "hub/store/AuditLog.h"
@@ -263,4 +410,47 @@ TEST(AuditLog, FormatsTimesAsPocosFormatterDid) {
     for (std::int64_t micros : samples)
         ASSERT_EQ(hub::store::AuditLog::formatTime(system_clock::time_point(microseconds(micros))), poco(micros))
             << micros;
+}
+
+#include <Poco/AutoPtr.h>
+#include <Poco/Channel.h>
+#include <Poco/Logger.h>
+
+namespace {
+// A logging channel that fails, as a full log disk or a broken syslog socket can.
+class ThrowingChannel : public Poco::Channel {
+public:
+    void log(const Poco::Message&) override { throw std::runtime_error("the log cannot be written"); }
+};
+}  // namespace
+
+// Whatever a turn of the writer throws (here: its own error log) must not end
+// the thread: before, std::terminate took the process down.
+TEST(AuditLog, TheWriterOutlivesWhatItsBatchesThrow) {
+    TempDb tmp;
+    Database db({tmp.path});
+    auto& logger = Poco::Logger::get("hub.audit");
+    Poco::AutoPtr<Poco::Channel> previous(logger.getChannel(), true);
+    logger.setChannel(new ThrowingChannel);
+    {
+        hub::store::AuditLog audit(db, 100000, std::chrono::milliseconds(5));
+        auto s = db.session();
+        s << "CREATE TRIGGER refuse BEFORE INSERT ON audit_calls WHEN NEW.request_id = 'bad'"
+             " BEGIN SELECT RAISE(ABORT, 'refused'); END",
+            now;
+        hub::store::AuditRecord bad;
+        bad.requestId = "bad";
+        audit.record(bad);  // refused: the writer logs, and the log throws
+        audit.flush();
+        EXPECT_EQ(audit.dropped(), 1u);
+        hub::store::AuditRecord good;
+        good.requestId = "good";
+        audit.record(good);
+        audit.flush();
+        EXPECT_EQ(audit.written(), 1u);
+    }
+    logger.setChannel(previous);
+    int rows = 0;
+    db.session() << "SELECT count(*) FROM audit_calls WHERE request_id = 'good'", into(rows), now;
+    EXPECT_EQ(rows, 1);
 }

@@ -21,7 +21,8 @@ class WorkerPool;
 }  // namespace hub::host
 namespace hub::store {
 class AuditLog;
-}
+class Database;
+}  // namespace hub::store
 
 namespace hub::api {
 
@@ -34,6 +35,7 @@ struct AdminServices {
     catalog::Catalog* catalog = nullptr;
     host::WorkerPool* blocking = nullptr;               ///< For database and directory work.
     store::AuditLog* audit = nullptr;                   ///< Admin calls and refusals; its counters in /metrics.
+    store::Database* store = nullptr;                   ///< Store faults met by these routes are counted there.
     /// Persons from config (identity.static), as JSON, when not synced.
     std::function<std::optional<std::string>(const std::string& id)> staticPerson;
 };

@@ -13,6 +13,7 @@ class PluginHost;
 }
 namespace hub::store {
 class AuditLog;
+class Database;
 }
 
 namespace hub::api {
@@ -22,6 +23,7 @@ struct MetricsServices {
     host::PluginHost* plugins = nullptr;
     store::AuditLog* audit = nullptr;
     events::Relay* relay = nullptr;
+    store::Database* store = nullptr;  ///< Whether it can write, and the faults it met.
     const RequestMetrics* requests = nullptr;  ///< Latency histograms per route and plugin.
     /// When true, /metrics needs a bearer token whose principal has the role
     /// hub:admin or hub:metrics (401 without one, 403 without the role).

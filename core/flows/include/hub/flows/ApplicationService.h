@@ -72,6 +72,10 @@ public:
         std::string formJson = "{}";              ///< A JSON object; empty text counts as {}.
         std::vector<std::string> materials;      ///< Ids of the materials provided.
         std::optional<std::string> idempotencyKey;  ///< 1..255 printable ASCII characters.
+        /// For an item handled by a flow (handler flowId): move the new
+        /// application on to in_review (actor "hub") in the same transaction,
+        /// so it is stored in review with its events, or not at all.
+        bool startReview = false;
     };
 
     /// What submit() did.
@@ -130,13 +134,18 @@ public:
     /// Replaces the event sink. Call before serving requests (not synchronized).
     void setEventSink(EventSink sink);
 
+    /// The store the service writes to (for its health and fault counters).
+    store::Database& database() const { return db_; }
+
     /// Submits an application for `request.itemId` on behalf of the applicant
     /// (actingFor, else subject) whose audiences are `applicantAudiences`.
     /// Order: idempotency key first (a replay is answered even if the
     /// catalogue changed since), then item, audience, and validation of form
     /// and materials against the item (all problems at once). Throws only for
-    /// database or event sink failures (Poco::Exception / the sink's), after
-    /// rolling back.
+    /// database or event sink failures (Poco::Exception / the sink's; a
+    /// store::StoreUnavailable or one classifyStoreFailure() recognises when
+    /// the store is full, read-only, busy or failing), after rolling back:
+    /// whenever submit() throws, nothing of the application was committed.
     SubmitResult submit(const SubmitRequest& request, const catalog::Snapshot& catalog,
                         catalog::AudienceSet applicantAudiences);
 

@@ -36,9 +36,21 @@ struct AuditRecord {
 /// event loop for 5 ms at a time, and the plugin calls' p99 rose by a quarter.
 /// Records still queued are written when the log is destroyed; flush() writes
 /// at once.
+///
+/// When the store cannot take a batch for a reason of its own (full,
+/// read-only, busy, failing: a StoreFault, reported to Database::recordFailure)
+/// the batch goes back to the head of the queue and the writer tries again
+/// with backoff (from 100 ms up to 5 s), so a fault loses nothing until the
+/// queue is full; records refused meanwhile are dropped and counted. A batch
+/// refused for any other reason (a constraint) is rolled back whole and
+/// dropped. Drops and faults are logged (hub.audit) at most once per
+/// reportInterval, not per record or batch. At destruction, records the store
+/// still refuses are dropped (counted) rather than held forever. Nothing a
+/// batch throws ends the writer thread.
 class AuditLog {
 public:
     static constexpr std::size_t batchRecords = 256;
+    static constexpr std::chrono::seconds reportInterval{10};
 
     explicit AuditLog(Database& db, std::size_t maxQueued = 100000,
                       std::chrono::milliseconds commitInterval = std::chrono::milliseconds(50));
@@ -50,8 +62,10 @@ public:
     /// Queues a record; drops it (counted in dropped()) when the queue is full.
     void record(AuditRecord record);
 
-    /// Blocks until everything queued so far is written.
-    void flush();
+    /// Blocks until everything queued so far is written, and returns true; or
+    /// until an attempt to write fails because the store is unavailable, and
+    /// returns false (the records stay queued and are retried).
+    bool flush();
 
     std::uint64_t written() const;
     std::uint64_t dropped() const;  ///< refused with the queue full, or lost with a failed batch
@@ -63,6 +77,8 @@ public:
 
 private:
     void run();
+    bool writeOneBatch();
+    void reportLocked(std::chrono::steady_clock::time_point now, bool final);
 
     Database& db_;
     std::size_t maxQueued_;
@@ -76,6 +92,18 @@ private:
     int flushWaiters_ = 0;
     std::uint64_t written_ = 0;
     std::uint64_t dropped_ = 0;
+    std::size_t inFlight_ = 0;                      // records the writer has taken out of queue_
+    std::chrono::milliseconds retryDelay_{0};       // > 0 while the store refuses batches
+    std::uint64_t storeRefusals_ = 0;               // batches the store refused (flush() watches it)
+    std::string fault_;                             // the store's refusal, while retrying
+    std::chrono::steady_clock::time_point faultSince_;
+    bool faultLogged_ = false;                      // the refusal was logged: log the recovery too
+    std::uint64_t queueFullDrops_ = 0;              // of dropped_, refused by record()
+    std::string dropReason_;                        // why the writer last dropped a batch
+    std::uint64_t droppedReported_ = 0;
+    std::uint64_t queueFullReported_ = 0;
+    std::chrono::steady_clock::time_point lastDropReport_{};
+    std::chrono::steady_clock::time_point lastFaultReport_{};
     std::thread writer_;
 };
 
