@@ -6,6 +6,8 @@
 // the median and the maximum, and what the callers saw meanwhile.
 //
 // Run: bench/host_process/bench_host_restart [kills=20] [stableMs=5000] [clients=4] [paceMs=5]
+#include <Poco/Util/AbstractConfiguration.h>  // before PluginHost.h, which needs it (older versions do not include it)
+
 #include "hub/host/PluginHost.h"
 
 #include <campushub/plugin.h>

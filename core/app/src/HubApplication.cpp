@@ -55,7 +55,9 @@
 #include <iostream>
 #include <pthread.h>
 #include <set>
+#include <stdexcept>
 #include <thread>
+#include <utility>
 
 namespace hub::app {
 
@@ -642,8 +644,8 @@ int HubApplication::main(const std::vector<std::string>&) {
         try {
             server.start();
         } catch (const std::exception& e) {
-            throw config::ConfigError("cannot listen on " + httpOptions.address + ":" +
-                                      std::to_string(httpOptions.port) + " (http.address, http.port): " + e.what());
+            throw std::runtime_error("cannot listen on " + httpOptions.address + ":" +
+                                     std::to_string(httpOptions.port) + " (http.address, http.port): " + e.what());
         }
         if (cfg.has("http.portFile")) {
             // Written whole, then renamed: a reader never sees half a port number.

@@ -5,6 +5,7 @@
 #include "hub/host/ProcessPlugin.h"
 
 #include <Poco/AutoPtr.h>
+#include <Poco/Util/AbstractConfiguration.h>
 
 #include <condition_variable>
 #include <functional>
