@@ -690,6 +690,14 @@ TEST_F(HubdTest, ASecondSigtermDuringTheDrainChangesNothing) {
     EXPECT_EQ(answered, 2);
 }
 
+// SIGPIPE (a peer gone while hubd writes to it, when a write is not flagged
+// MSG_NOSIGNAL) is ignored, not the end of hubd.
+TEST_F(HubdTest, SigpipeDoesNotEndTheHub) {
+    hubd_->process().signal(SIGPIPE);
+    EXPECT_EQ(httpRequest("GET", hubd_->url("/healthz")).status, 200);
+    EXPECT_TRUE(hubd_->process().running()) << hubd_->process().output();
+}
+
 // A process plugin's worker killed after a stable run is back at once: the calls
 // in flight get 503 with Retry-After, the next call succeeds within a second or
 // so (bound: 3 s), and the circuit does not open.
