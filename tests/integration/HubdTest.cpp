@@ -9,6 +9,7 @@
 #include <Poco/Data/Session.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
 
@@ -109,11 +110,13 @@ public:
         start();
     }
 
-    void start() {
+    /// Starts hubd (again), with more options after --config if given.
+    void start(const std::vector<std::string>& more = {}) {
         fs::remove(dir_.file("hubd.port"));
+        std::vector<std::string> args = {"--config", dir_.file("hub.xml")};
+        args.insert(args.end(), more.begin(), more.end());
         process_ = std::make_unique<ChildProcess>(
-            HUBD_EXE, ChildProcess::Options{.args = {"--config", dir_.file("hub.xml")},
-                                            .portFile = dir_.file("hubd.port")});
+            HUBD_EXE, ChildProcess::Options{.args = args, .portFile = dir_.file("hubd.port")});
     }
 
     ChildProcess& process() { return *process_; }
@@ -549,4 +552,183 @@ TEST(HubdDaemon, RunsDetachedWithAPidFileAndStopsOnSigterm) {
     }
     EXPECT_TRUE(gone);
     EXPECT_FALSE(fs::exists(dir.file("hubd.pid")));
+}
+
+// ---- a front door nobody can knock over (issue 13), workers that come back (issue 20) ----
+
+namespace {
+
+Poco::JSON::Object::Ptr systemNamed(const std::string& listing, const std::string& name) {
+    auto systems = parse(listing)->getArray("systems");
+    for (const auto& v : *systems) {
+        auto s = v.extract<Poco::JSON::Object::Ptr>();
+        if (s->getValue<std::string>("name") == name) return s;
+    }
+    return nullptr;
+}
+
+// hubd with a minimal config and the given options, expected to refuse to start:
+// its exit code (a signal would be 256 + its number) and what it said.
+std::pair<int, std::string> failedStart(const TempDir& dir, const std::vector<std::string>& more) {
+    dir.write("min.xml", R"(<hub>
+  <http><port>0</port></http>
+  <store><path>)" + dir.file("min.db") + R"(</path></store>
+  <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
+  <plugins><dir>)" + dir.file("none") + R"(</dir></plugins>
+  <auth><jwt><hs256Secret>)" + kSecret + R"(</hs256Secret></jwt></auth>
+</hub>)");
+    std::vector<std::string> args = {"--config", dir.file("min.xml")};
+    args.insert(args.end(), more.begin(), more.end());
+    ChildProcess hubd(HUBD_EXE, {.args = args});
+    auto code = hubd.wait(std::chrono::seconds(30));
+    return {code.value_or(-1), hubd.output()};
+}
+
+}  // namespace
+
+TEST(HubdStart, AnswersVersionAndExits) {
+    ChildProcess hubd(HUBD_EXE, {.args = {"--version"}});
+    auto code = hubd.wait(std::chrono::seconds(10));
+    ASSERT_TRUE(code.has_value());
+    EXPECT_EQ(*code, 0) << hubd.output();
+    EXPECT_NE(hubd.output().find("hubd 0."), std::string::npos) << hubd.output();
+}
+
+TEST(HubdStart, RefusesIntegersOutOfRangeNamingTheKeyAndTheRange) {
+    TempDir dir("hubd-ranges");
+    struct Case {
+        std::string define, expected;
+    };
+    for (const Case& c : std::vector<Case>{
+             {"http.port=70000", "http.port must be an integer from 0 to 65535, got '70000'"},
+             {"plugins.defaults.timeoutMs=-1", "plugins.defaults.timeoutMs must be an integer from 1 to 3600000, got '-1'"},
+             {"http.drainTimeoutMs=ten", "http.drainTimeoutMs must be an integer from 0 to 3600000, got 'ten'"},
+             {"plugins.defaults.concurrency=0", "plugins.defaults.concurrency must be an integer from 1 to 4096"},
+             {"http.blockingThreads=4294967297", "http.blockingThreads must be an integer from 1 to 1024"},
+             {"identity.sync.intervalSeconds=0", "identity.sync.intervalSeconds must be an integer from 1 to 604800"},
+             {"plugins.plugin[@name=testkit].timeotMs=5", "plugins.plugin[@name=testkit].timeotMs: not a plugin key"},
+         }) {
+        auto [code, output] = failedStart(dir, {"-D", c.define});
+        EXPECT_EQ(code, 70) << c.define << "\n" << output;
+        EXPECT_NE(output.find("cannot run: "), std::string::npos) << c.define << "\n" << output;
+        EXPECT_NE(output.find(c.expected), std::string::npos) << c.define << "\n" << output;
+    }
+}
+
+// The port is taken, and an LDAP sync is configured whose first run is due 1 s
+// after the plugins load; the one plugin takes 2.5 s to unload. hubd says which
+// endpoint it could not bind, stops what it started in order (the timer before
+// the plugins its task reaches), and exits with 70, not a signal.
+TEST(HubdStart, PortInUseIsNamedAndTheFailedStartStopsInOrder) {
+    TempDir dir("hubd-port-in-use");
+    Poco::Net::ServerSocket taken(Poco::Net::SocketAddress("127.0.0.1", 0));
+    const int port = taken.address().port();
+    fs::create_directories(dir.file("plugins"));
+    fs::copy(std::string(TEST_PLUGINS_DIR) + "/crashy", dir.file("plugins/crashy"), fs::copy_options::recursive);
+    dir.write("hub.xml", R"(<hub>
+  <http><port>)" + std::to_string(port) + R"(</port></http>
+  <store><path>)" + dir.file("hub.db") + R"(</path></store>
+  <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
+  <plugins><dir>)" + dir.file("plugins") + R"(</dir>
+    <plugin name="crashy"><config><destroy_delay_ms>2500</destroy_delay_ms></config></plugin></plugins>
+  <auth><jwt><hs256Secret>)" + kSecret + R"(</hs256Secret></jwt></auth>
+  <identity><ldap><uri>ldap://127.0.0.1:1/</uri><base>dc=example,dc=org</base><connectAttempts>1</connectAttempts></ldap></identity>
+</hub>)");
+    // In process, so that its slow unload is hubd's own (and the -D of a plugin key works).
+    ChildProcess hubd(HUBD_EXE,
+                      {.args = {"--config", dir.file("hub.xml"), "-D", "plugins.plugin[@name=crashy].isolation=inproc"}});
+    auto code = hubd.wait(std::chrono::seconds(60));
+    const std::string output = hubd.output();
+    ASSERT_TRUE(code.has_value()) << output;
+    EXPECT_EQ(*code, 70) << output;
+    EXPECT_NE(output.find("cannot run: cannot listen on 127.0.0.1:" + std::to_string(port) +
+                          " (http.address, http.port): "),
+              std::string::npos)
+        << output;
+    EXPECT_NE(output.find("in use"), std::string::npos) << output;
+    auto destroying = output.find("destroying: waiting 2500 ms");
+    ASSERT_NE(destroying, std::string::npos) << output;
+    EXPECT_NE(output.find("destroyed", destroying), std::string::npos) << output;
+    // Nothing of the sync after the plugins began to go: the timer went first.
+    EXPECT_EQ(output.find("[hub.identity]", destroying), std::string::npos) << output;
+}
+
+// -D overrides of a plugin's own keys take effect, with or without a <plugin>
+// element in the file; one for a plugin that is not there is reported.
+TEST_F(HubdTest, DefinesReachAPluginsOwnKeys) {
+    hubd_->process().stop();
+    hubd_->start({"-D", "plugins.plugin[@name=student_affairs].timeoutMs=1234", "-D",
+                  "plugins.plugin[@name=testkit].isolation=process", "-D",
+                  "plugins.plugin[@name=no_such_plugin].timeoutMs=100"});
+    auto listing = get("/api/v1/systems");
+    ASSERT_EQ(listing.status, 200) << listing.body;
+    auto testkit = systemNamed(listing.body, "testkit");
+    ASSERT_TRUE(testkit);
+    EXPECT_EQ(testkit->getValue<std::string>("isolation"), "process");
+    EXPECT_EQ(call("testkit", "echo", R"({"学生":"张三"})").status, 200);
+    // The vendor answers in 2.5 s: within the file's 3 s, not within the 1234 ms of -D.
+    ASSERT_EQ(httpRequest("POST", sim_->url("/admin/fail-mode"), R"({"mode":"slow","delay_ms":2500})").status, 200);
+    expectProblem(call("student_affairs", "get_student", R"({"student_id":"2023010001"})"), 504);
+    ASSERT_EQ(httpRequest("POST", sim_->url("/admin/fail-mode"), R"({"mode":"none"})").status, 200);
+    EXPECT_NE(hubd_->process().output().find("no plugin named 'no_such_plugin' is loaded"), std::string::npos)
+        << hubd_->process().output();
+}
+
+// A second SIGTERM while hubd drains slow calls does not kill it: the calls are
+// answered, hubd exits 0, and their audit rows are in the database.
+TEST_F(HubdTest, ASecondSigtermDuringTheDrainChangesNothing) {
+    auto a = std::async(std::launch::async, [] { return call("testkit", "sleep", R"({"ms":1000})"); });
+    auto b = std::async(std::launch::async, [] { return call("testkit", "sleep", R"({"ms":1000})"); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    hubd_->process().signal(SIGTERM);
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    hubd_->process().signal(SIGTERM);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    hubd_->process().signal(SIGINT);
+    EXPECT_EQ(a.get().status, 200);
+    EXPECT_EQ(b.get().status, 200);
+    auto code = hubd_->process().wait(std::chrono::seconds(15));
+    ASSERT_TRUE(code.has_value());
+    EXPECT_EQ(*code, 0) << hubd_->process().output();
+    hub::store::Database db({dir_->file("var/hub.db")});
+    auto session = db.session();
+    int answered = 0;
+    session << "SELECT count(*) FROM audit_calls WHERE system = 'testkit' AND operation = 'sleep' AND http_status = 200",
+        into(answered), now;
+    EXPECT_EQ(answered, 2);
+}
+
+// SIGPIPE (a peer gone while hubd writes to it, when a write is not flagged
+// MSG_NOSIGNAL) is ignored, not the end of hubd.
+TEST_F(HubdTest, SigpipeDoesNotEndTheHub) {
+    hubd_->process().signal(SIGPIPE);
+    EXPECT_EQ(httpRequest("GET", hubd_->url("/healthz")).status, 200);
+    EXPECT_TRUE(hubd_->process().running()) << hubd_->process().output();
+}
+
+// A process plugin's worker killed after a stable run is back at once: the calls
+// in flight get 503 with Retry-After, the next call succeeds within a second or
+// so (bound: 3 s), and the circuit does not open.
+TEST_F(HubdTest, AKilledWorkerIsBackAtOnceAndItsFailedCallsSayRetryAfter) {
+    auto pid = call("crashy", "pid", "{}");
+    ASSERT_EQ(pid.status, 200) << pid.body;
+    std::vector<std::future<hub::test::HttpResponse>> inFlight;
+    for (int i = 0; i < 6; ++i)
+        inFlight.push_back(std::async(std::launch::async, [] { return call("crashy", "slow", R"({"ms":800})"); }));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const auto killedAt = std::chrono::steady_clock::now();
+    ASSERT_EQ(::kill(parse(pid.body)->getValue<int>("pid"), SIGKILL), 0);
+    for (auto& f : inFlight) {
+        auto r = f.get();
+        expectProblem(r, 503);
+        EXPECT_FALSE(r.header("Retry-After").empty()) << r.body;
+    }
+    int status = 0;
+    while (status != 200 && std::chrono::steady_clock::now() - killedAt < std::chrono::seconds(10))
+        status = call("crashy", "ok", "{}").status;
+    EXPECT_EQ(status, 200);
+    EXPECT_LT(std::chrono::steady_clock::now() - killedAt, std::chrono::seconds(3));
+    auto crashy = systemNamed(get("/api/v1/systems").body, "crashy");
+    ASSERT_TRUE(crashy);
+    EXPECT_EQ(crashy->getValue<std::string>("circuit"), "closed");
 }

@@ -11,17 +11,22 @@
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/read.hpp>
 
+#include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
 
 #include <array>
 #include <cctype>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 namespace hub::http {
@@ -207,6 +212,163 @@ error_code parkFiber(const Executor& executor, Clock::time_point deadline, Start
     if (late) return asio::error::timed_out;
     return opError;
 }
+
+// Host name lookups bounded by the request's deadline. getaddrinfo takes no
+// deadline and cannot be cancelled (a DNS server that never answers holds it
+// for the resolver's own timeouts, times its attempts, times its servers), so
+// it runs on a thread of the resolver's and the request waits for the answer
+// only until its deadline; a lookup that answers later is thrown away. Up to
+// kMaxThreads lookups run at once, so one hanging name does not hold up the
+// others; threads idle for kIdleExit go away. The threads are detached and
+// share this state, so a client can be destroyed while a lookup still hangs.
+class Resolver {
+public:
+    // One lookup, shared by the request that waits and the thread that runs it.
+    struct Lookup {
+        std::string host, service;
+        std::mutex mutex;
+        std::condition_variable finished;
+        bool done = false;
+        int rc = 0;
+        int systemErrno = 0;
+        std::vector<asio::ip::tcp::endpoint> endpoints;
+        std::function<void()> onDone;  // a parked fiber's wake-up; taken once, under mutex
+    };
+
+    explicit Resolver(Client::Options::LookUp lookUp) : state_(std::make_shared<State>()) {
+        state_->lookUp = lookUp ? lookUp : &::getaddrinfo;
+    }
+
+    // The endpoints of host:port, or RequestError (Timeout once deadline passes).
+    std::vector<asio::ip::tcp::endpoint> resolve(Loop* loop, const std::string& host, unsigned short port,
+                                                 Clock::time_point deadline, const std::string& origin) {
+        auto lookup = std::make_shared<Lookup>();
+        lookup->host = host;
+        lookup->service = std::to_string(port);
+        bool inTime = true;
+        if (!loop) {
+            start(lookup);
+            std::unique_lock lock(lookup->mutex);
+            inTime = lookup->finished.wait_until(lock, deadline, [&] { return lookup->done; });
+        } else {
+            // Parked until the lookup's thread posts its wake-up to this loop, or
+            // until the deadline, when the wake-up is posted here instead.
+            auto executor = loop->context().get_executor();
+            error_code ec = parkFiber(
+                executor, deadline,
+                [&](auto done) {
+                    lookup->onDone = [executor, done] { asio::post(executor, [done] { done(error_code{}); }); };
+                    start(lookup);
+                },
+                [&] {
+                    std::function<void()> wake;
+                    {
+                        std::lock_guard lock(lookup->mutex);
+                        wake = std::move(lookup->onDone);
+                        lookup->onDone = nullptr;
+                    }
+                    if (wake) wake();
+                });
+            {
+                // A loop going away resumes the fiber early: the lookup must not
+                // post to it afterwards.
+                std::lock_guard lock(lookup->mutex);
+                lookup->onDone = nullptr;
+            }
+            if (ec == asio::error::operation_aborted)
+                throw RequestError(Failure::Unavailable, origin + ": the event loop stopped");
+            inTime = ec != asio::error::timed_out;
+        }
+        std::lock_guard lock(lookup->mutex);
+        if (!inTime || !lookup->done) throw RequestError(Failure::Timeout, "no address for " + origin + " in time");
+        if (lookup->rc != 0) {
+            std::string why = lookup->rc == EAI_SYSTEM ? std::strerror(lookup->systemErrno) : ::gai_strerror(lookup->rc);
+            throw RequestError(Failure::Unavailable, origin + ": cannot resolve: " + why);
+        }
+        if (lookup->endpoints.empty()) throw RequestError(Failure::Unavailable, origin + ": cannot resolve: no address");
+        return std::move(lookup->endpoints);
+    }
+
+private:
+    static constexpr std::size_t kMaxThreads = 16;
+    static constexpr std::chrono::seconds kIdleExit{30};
+
+    struct State {
+        Client::Options::LookUp lookUp = nullptr;
+        std::mutex mutex;
+        std::condition_variable work;
+        std::deque<std::shared_ptr<Lookup>> queue;
+        std::size_t threads = 0;
+        std::size_t idle = 0;
+    };
+
+    void start(const std::shared_ptr<Lookup>& lookup) {
+        std::lock_guard lock(state_->mutex);
+        state_->queue.push_back(lookup);
+        if (state_->queue.size() > state_->idle && state_->threads < kMaxThreads) {
+            ++state_->threads;
+            std::thread([state = state_] { serve(*state); }).detach();
+        } else {
+            state_->work.notify_one();
+        }
+    }
+
+    static void serve(State& state) {
+        std::unique_lock lock(state.mutex);
+        for (;;) {
+            ++state.idle;
+            bool work = state.work.wait_for(lock, kIdleExit, [&] { return !state.queue.empty(); });
+            --state.idle;
+            if (!work) {
+                --state.threads;
+                return;
+            }
+            auto lookup = std::move(state.queue.front());
+            state.queue.pop_front();
+            lock.unlock();
+            run(state.lookUp, *lookup);
+            lock.lock();
+        }
+    }
+
+    static void run(Client::Options::LookUp lookUp, Lookup& lookup) noexcept {
+        addrinfo hints{};
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_ADDRCONFIG | AI_NUMERICSERV;
+        addrinfo* results = nullptr;
+        int rc = lookUp(lookup.host.c_str(), lookup.service.c_str(), &hints, &results);
+        int systemErrno = errno;
+        std::vector<asio::ip::tcp::endpoint> endpoints;
+        try {
+            for (addrinfo* a = rc == 0 ? results : nullptr; a; a = a->ai_next) {
+                if ((a->ai_family != AF_INET && a->ai_family != AF_INET6) || a->ai_addrlen > sizeof(sockaddr_in6))
+                    continue;
+                asio::ip::tcp::endpoint endpoint;
+                std::memcpy(endpoint.data(), a->ai_addr, a->ai_addrlen);
+                endpoint.resize(a->ai_addrlen);
+                endpoints.push_back(endpoint);
+            }
+        } catch (...) {
+            rc = EAI_MEMORY;
+        }
+        if (results) ::freeaddrinfo(results);
+        std::function<void()> wake;
+        {
+            std::lock_guard lock(lookup.mutex);
+            lookup.done = true;
+            lookup.rc = rc;
+            lookup.systemErrno = systemErrno;
+            lookup.endpoints = std::move(endpoints);
+            wake = std::move(lookup.onDone);
+            lookup.onDone = nullptr;
+        }
+        lookup.finished.notify_all();
+        if (wake) wake();
+    }
+
+    std::shared_ptr<State> state_;
+};
 
 // A TCP socket whose blocking reads and writes give up at a deadline. The socket is
 // non-blocking. On a plain thread every wait is one poll() for the time left, so a
@@ -428,6 +590,7 @@ using IdlePool = std::map<std::string, std::vector<std::unique_ptr<Connection>>,
 
 struct Client::Impl {
     Options options;
+    std::unique_ptr<Resolver> resolver;
     // Never run: thread callers' sockets need an executor, but their operations
     // are all synchronous.
     asio::io_context io;
@@ -483,40 +646,14 @@ struct Client::Impl {
         keep(idle);
     }
 
-    // An address needs no lookup; a name is looked up by asio's resolver, on a
-    // fiber without blocking the loop (the lookup runs on asio's own thread).
+    // An address needs no lookup; a name is looked up by the resolver, within
+    // the deadline, without blocking a loop (a fiber is parked meanwhile).
     std::vector<asio::ip::tcp::endpoint> resolve(Loop* loop, const ParsedUrl& url, Clock::time_point deadline,
                                                  const std::string& origin) {
         error_code ec;
         auto address = asio::ip::make_address(url.host, ec);
         if (!ec) return {asio::ip::tcp::endpoint(address, url.port)};
-        std::vector<asio::ip::tcp::endpoint> out;
-        auto keep = [&](const asio::ip::tcp::resolver::results_type& results) {
-            for (const auto& entry : results) out.push_back(entry.endpoint());
-        };
-        if (!loop) {
-            asio::ip::tcp::resolver resolver(io);
-            auto results = resolver.resolve(url.host, std::to_string(url.port), ec);
-            if (ec) throw RequestError(Failure::Unavailable, origin + ": cannot resolve: " + ec.message());
-            keep(results);
-            return out;
-        }
-        asio::ip::tcp::resolver resolver(loop->context());
-        ec = parkFiber(
-            loop->context().get_executor(), deadline,
-            [&](auto done) {
-                resolver.async_resolve(url.host, std::to_string(url.port),
-                                       [&, done](error_code e, const asio::ip::tcp::resolver::results_type& results) {
-                                           if (!e) keep(results);
-                                           done(e);
-                                       });
-            },
-            [&] { resolver.cancel(); });
-        if (ec == asio::error::operation_aborted)
-            throw RequestError(Failure::Unavailable, origin + ": the event loop stopped");
-        if (ec == asio::error::timed_out) throw RequestError(Failure::Timeout, "no address for " + origin + " in time");
-        if (ec) throw RequestError(Failure::Unavailable, origin + ": cannot resolve: " + ec.message());
-        return out;
+        return resolver->resolve(loop, url.host, url.port, deadline, origin);
     }
 
     std::unique_ptr<Connection> open(Loop* loop, const ParsedUrl& url, Clock::time_point deadline,
@@ -550,6 +687,7 @@ struct Client::Impl {
 Client::Client() : Client(Options{}) {}
 Client::Client(const Options& options) : impl_(std::make_unique<Impl>()) {
     impl_->options = options;
+    impl_->resolver = std::make_unique<Resolver>(options.lookUp);
     boost::system::error_code ec;
     if (options.caFile.empty()) impl_->tls.set_default_verify_paths(ec);
     else impl_->tls.load_verify_file(options.caFile, ec);

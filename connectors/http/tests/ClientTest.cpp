@@ -13,12 +13,14 @@
 #include <boost/asio/write.hpp>
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -705,4 +707,109 @@ TEST(HttpClientOnLoop, StoppingTheLoopEndsParkedRequests) {
     // The client goes on working for thread callers.
     ScriptServer server(echoLoop);
     EXPECT_EQ(client.request("GET", server.url("/x"), "", "", 2s).body, "GET /x HTTP/1.1");
+}
+
+// ---- name resolution within the deadline -----------------------------------
+
+namespace {
+
+// A resolver that never answers for names under stall.invalid (as a DNS server
+// that drops the query would keep getaddrinfo waiting) until a test lets it go;
+// every other name goes to the system's getaddrinfo. The lookups that stall run
+// on the client's resolver threads, which outlive a test: they are released at
+// its end, bounded in any case.
+std::mutex gStallMutex;
+std::condition_variable gStallReleased;
+bool gStallRelease = false;
+std::atomic<int> gStalled{0};
+
+int stallingLookUp(const char* host, const char* service, const addrinfo* hints, addrinfo** result) {
+    if (std::string_view(host).ends_with("stall.invalid")) {
+        ++gStalled;
+        std::unique_lock lock(gStallMutex);
+        gStallReleased.wait_for(lock, 60s, [] { return gStallRelease; });
+        return EAI_AGAIN;
+    }
+    return ::getaddrinfo(host, service, hints, result);
+}
+
+struct StallGuard {
+    StallGuard() {
+        std::lock_guard lock(gStallMutex);
+        gStallRelease = false;
+        gStalled = 0;
+    }
+    ~StallGuard() {
+        {
+            std::lock_guard lock(gStallMutex);
+            gStallRelease = true;
+        }
+        gStallReleased.notify_all();
+    }
+};
+
+Client::Options stallingOptions() {
+    Client::Options o;
+    o.lookUp = &stallingLookUp;
+    return o;
+}
+
+}  // namespace
+
+TEST(HttpClientResolution, ALookupThatNeverAnswersEndsAtTheDeadline) {
+    StallGuard stall;
+    Client client(stallingOptions());
+    auto started = std::chrono::steady_clock::now();
+    try {
+        client.request("GET", "http://vendor.stall.invalid:8080/students", "", "", 300ms);
+        ADD_FAILURE() << "answered";
+    } catch (const RequestError& e) {
+        EXPECT_EQ(e.failure(), Failure::Timeout) << e.what();
+        EXPECT_NE(std::string(e.what()).find("vendor.stall.invalid"), std::string::npos) << e.what();
+    }
+    // At the deadline, not when the lookup gives up (a generous bound: busy machines).
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+    EXPECT_EQ(gStalled.load(), 1);
+}
+
+TEST(HttpClientResolution, HangingLookupsHoldUpNeitherOtherNamesNorTheLoop) {
+    StallGuard stall;
+    ScriptServer server(echoLoop);
+    Client client(stallingOptions());
+    // Four requests on threads wait for names that never resolve...
+    std::vector<std::thread> stalled;
+    std::atomic<int> timeouts{0};
+    for (int i = 0; i < 4; ++i)
+        stalled.emplace_back([&, i] {
+            try {
+                client.request("GET", "http://h" + std::to_string(i) + ".stall.invalid/", "", "", 2s);
+            } catch (const RequestError& e) {
+                if (e.failure() == Failure::Timeout) ++timeouts;
+            }
+        });
+    while (gStalled.load() < 4) std::this_thread::sleep_for(1ms);
+    // ...while a name that resolves (localhost) is looked up and answered, from a
+    // thread and from a fiber, and a fiber waiting for a hanging name leaves its
+    // loop free for others.
+    std::string url = server.url("/named");
+    url.replace(url.find("127.0.0.1"), 9, "localhost");
+    EXPECT_EQ(client.request("GET", url, "", "", 5s).body, "GET /named HTTP/1.1");
+    boost::asio::io_context io(1);
+    hub::http::Loop loop(io);
+    std::vector<std::string> outcomes;
+    loop.spawn("stalled", [&] {
+        try {
+            client.request("GET", "http://fiber.stall.invalid/", "", "", 500ms);
+            outcomes.push_back("answered");
+        } catch (const RequestError& e) {
+            outcomes.push_back(e.failure() == Failure::Timeout ? "timeout" : e.what());
+        }
+    });
+    loop.spawn("named", [&] { outcomes.push_back(client.request("GET", url, "", "", 5s).body); });
+    io.run();
+    ASSERT_EQ(outcomes.size(), 2u);
+    EXPECT_EQ(outcomes[0], "GET /named HTTP/1.1");  // answered while the other waited
+    EXPECT_EQ(outcomes[1], "timeout");
+    for (auto& t : stalled) t.join();
+    EXPECT_EQ(timeouts.load(), 4);
 }

@@ -2,6 +2,7 @@
 
 #include "hub/api/RouteAudit.h"
 #include "hub/catalog/Catalog.h"
+#include "hub/common/Exceptions.h"
 #include "hub/catalog/Snapshot.h"
 #include "hub/events/Relay.h"
 #include "hub/host/PluginHost.h"
@@ -78,7 +79,7 @@ void blocking(const AdminServices& s, Reply out, std::function<Response()> fn) {
             out.send(fn());
         } catch (const std::exception& e) {
             if (auto unavailable = storeProblem(e, store)) return (void)out.send(std::move(*unavailable));
-            const std::string text = e.what();
+            const std::string text = currentExceptionText();
             Poco::Logger::get("hub.api").error("admin: %s", text);
             out.send(problem(500, text, "Internal error", type("internal")));
         } catch (...) {

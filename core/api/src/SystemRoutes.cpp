@@ -212,10 +212,14 @@ void addSystemRoutes(Router& router, host::PluginHost& plugins, store::AuditLog*
                         finish(responder, Response::json(200, std::move(result.body)), info.outcome);
                         return;
                     }
-                    finish(responder,
-                           problem(info.http, errorDetail(result.body), info.title,
-                                   slug(std::string(info.outcome))),
-                           info.outcome);
+                    Response failed =
+                        problem(info.http, errorDetail(result.body), info.title, slug(std::string(info.outcome)));
+                    // A process plugin's worker being restarted: back in about this long.
+                    if (result.retryAfter.count() > 0)
+                        failed.headers.emplace_back(
+                            "Retry-After",
+                            std::to_string(std::max<long long>(1, (result.retryAfter.count() + 999) / 1000)));
+                    finish(responder, std::move(failed), info.outcome);
                 },
                 &refusal);
             switch (submitted) {

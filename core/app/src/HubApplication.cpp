@@ -28,6 +28,9 @@
 #include "hub/store/AuditLog.h"
 #include "hub/store/Database.h"
 
+#include "hub/common/ConfigValue.h"
+#include "hub/common/Exceptions.h"
+
 #include <campushub/plugin.h>
 
 #include <Poco/AutoPtr.h>
@@ -54,7 +57,11 @@
 
 #include <csignal>
 #include <iostream>
+#include <pthread.h>
+#include <set>
+#include <stdexcept>
 #include <thread>
+#include <utility>
 
 namespace hub::app {
 
@@ -84,6 +91,106 @@ void addDefaults(Poco::Util::MapConfiguration& d) {
     d.setInt("plugins.defaults.queue", 64);
     d.setInt("plugins.watchIntervalMs", 2000);   // 0: reload only from the admin API
     d.setInt("plugins.healthIntervalMs", 10000);
+}
+
+// For catch-alls on the hub's threads: a log channel that fails in turn (a full
+// disk under a file channel) must not end the thread.
+void logQuietly(const std::string& logger, const std::string& message) noexcept {
+    try {
+        Poco::Logger::get(logger).error(message);
+    } catch (...) {
+    }
+}
+
+// Runs fn when the scope is left, however it is left.
+template <class Fn>
+class OnExit {
+public:
+    explicit OnExit(Fn fn) : fn_(std::move(fn)) {}
+    ~OnExit() { fn_(); }
+    OnExit(const OnExit&) = delete;
+    OnExit& operator=(const OnExit&) = delete;
+
+private:
+    Fn fn_;
+};
+
+// Every integer key hubd reads, read once before anything starts, each with the
+// range it may take: a value outside it stops the start with the key's name
+// (config::ConfigError), where it used to wrap (a port of 70000) or misbehave
+// later (a negative timeout). Keys other modules read themselves (auth.jwt.*,
+// identity.*) are checked here too and read there.
+struct Numbers {
+    int httpPort, ioThreads, maxBodyBytes, idleTimeoutSeconds, readTimeoutSeconds, drainTimeoutMs, fiberStackKb,
+        blockingThreads, metricsPort;
+    int utcOffsetSeconds, auditCommitIntervalMs, watchIntervalMs, healthIntervalMs;
+    host::PluginLimits pluginDefaults;
+
+    static Numbers read(const Poco::Util::AbstractConfiguration& cfg) {
+        using config::readInt;
+        using config::readOptionalInt;
+        Numbers n;
+        n.httpPort = readInt(cfg, "http.port", {0, 65535});
+        n.ioThreads = readInt(cfg, "http.ioThreads", {0, 1024});
+        n.maxBodyBytes = readInt(cfg, "http.maxBodyBytes", {1, 1 << 30});
+        n.idleTimeoutSeconds = readInt(cfg, "http.idleTimeoutSeconds", {1, 86400});
+        n.readTimeoutSeconds = readInt(cfg, "http.readTimeoutSeconds", {1, 3600});
+        n.metricsPort = readInt(cfg, "metrics.port", 0, {0, 65535});
+        n.drainTimeoutMs = readInt(cfg, "http.drainTimeoutMs", {0, 3600000});
+        n.fiberStackKb = readInt(cfg, "http.fiberStackKb", {64, 65536});
+        n.blockingThreads = readInt(cfg, "http.blockingThreads", {1, 1024});
+        n.utcOffsetSeconds = readInt(cfg, "calendar.utcOffsetSeconds", {-12 * 3600, 14 * 3600});
+        n.auditCommitIntervalMs = readInt(cfg, "audit.commitIntervalMs", 50, {1, 60000});
+        n.watchIntervalMs = readInt(cfg, "plugins.watchIntervalMs", {0, 86400000});
+        n.healthIntervalMs = readInt(cfg, "plugins.healthIntervalMs", {0, 86400000});
+        n.pluginDefaults = host::PluginLimits::fromConfig(cfg, "plugins.defaults", host::PluginLimits{});
+        readOptionalInt(cfg, "auth.jwt.leewaySeconds", {0, 3600});
+        readOptionalInt(cfg, "auth.jwt.maxTokenBytes", {512, 1 << 20});
+        readOptionalInt(cfg, "auth.jwt.cacheSize", {0, 10000000});
+        readOptionalInt(cfg, "identity.ldap.connectTimeoutMs", {1, 600000});
+        readOptionalInt(cfg, "identity.ldap.operationTimeoutMs", {1, 3600000});
+        readOptionalInt(cfg, "identity.ldap.pageSize", {1, 1000000});
+        readOptionalInt(cfg, "identity.ldap.connectAttempts", {1, 100});
+        readOptionalInt(cfg, "identity.ldap.backoffInitialMs", {0, 600000});
+        readOptionalInt(cfg, "identity.ldap.backoffMaxMs", {0, 3600000});
+        readOptionalInt(cfg, "identity.mapping.maxValueBytes", {1, 1 << 24});
+        readOptionalInt(cfg, "identity.sync.intervalSeconds", {1, 7 * 86400});
+        return n;
+    }
+};
+
+// -D overrides of a plugin's keys (plugins.plugin[@name=X].KEY): the name of
+// the plugin, or "" for any other key. A key the host does not know is a typo
+// that would be ignored without a word, so it stops the start.
+std::string overriddenPlugin(const std::string& key) {
+    static const std::string kPrefix = "plugins.plugin[@name=";
+    static const std::set<std::string> kKeys = {"timeoutMs", "concurrency", "queue", "failureThreshold",
+                                                "openMs",    "isolation",   "execution", "config"};
+    if (key.rfind(kPrefix, 0) != 0) return {};
+    auto close = key.find(']', kPrefix.size());
+    std::string name = close == std::string::npos ? "" : key.substr(kPrefix.size(), close - kPrefix.size());
+    std::string rest = close == std::string::npos ? "" : key.substr(close + 1);  // ".timeoutMs", ".config.x"
+    std::string first = rest.size() > 1 && rest[0] == '.' ? rest.substr(1, rest.find('.', 1) - 1) : "";
+    if (name.empty() || !kKeys.count(first) || (first == "config" && rest.size() <= 8))
+        throw config::ConfigError("-D " + key + ": not a plugin key; under plugins.plugin[@name=X] they are "
+                                  "timeoutMs, concurrency, queue, failureThreshold, openMs, isolation, execution "
+                                  "and config.*");
+    return name;
+}
+
+// An override for a plugin that is not loaded is reported: it may be a typo of
+// the name, or a plugin installed later (then it applies).
+void reportOverridesOfAbsentPlugins(const std::vector<std::pair<std::string, std::string>>& defines,
+                                    const host::PluginHost& plugins) {
+    std::set<std::string> loaded;
+    for (const auto& status : plugins.list()) loaded.insert(status.name);
+    for (const auto& define : defines) {
+        std::string name = overriddenPlugin(define.first);
+        if (!name.empty() && !loaded.count(name))
+            Poco::Logger::get("hub").warning(
+                "-D %s: no plugin named '%s' is loaded; the override applies if one is loaded later", define.first,
+                name);
+    }
 }
 
 // Identities from the config file (identity.static.person[n]), for a hub
@@ -141,12 +248,17 @@ public:
     SyncTask(identity::Syncer& syncer, std::function<void()> afterRun)
         : syncer_(syncer), afterRun_(std::move(afterRun)) {}
     void run() override {
+        // Whatever fails, the timer thread stays for the next tick.
         try {
             if (!syncer_.isRunning()) syncer_.runIncremental();
-        } catch (const std::exception& e) {
-            Poco::Logger::get("hub.identity").error("scheduled sync failed: %s", std::string(e.what()));
+        } catch (...) {
+            logQuietly("hub.identity", "scheduled sync failed: " + currentExceptionText());
         }
-        afterRun_();
+        try {
+            afterRun_();
+        } catch (...) {
+            logQuietly("hub.identity", "after the scheduled sync: " + currentExceptionText());
+        }
     }
 
 private:
@@ -183,8 +295,8 @@ public:
                      "excluded.seq",
                     Poco::Data::Keywords::use(name), Poco::Data::Keywords::use(cursor), Poco::Data::Keywords::now;
             }
-        } catch (const std::exception& e) {
-            Poco::Logger::get("hub.identity").error("provisioning: %s", std::string(e.what()));
+        } catch (...) {
+            logQuietly("hub.identity", "provisioning: " + currentExceptionText());
         }
     }
 
@@ -254,6 +366,16 @@ void applyDecision(flows::ApplicationService& applications, Poco::Data::Session&
 HubApplication::HubApplication() { setUnixOptions(true); }
 HubApplication::~HubApplication() = default;
 
+void HubApplication::prepareSignals() {
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGQUIT);
+    ::pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+}
+
 void HubApplication::defineOptions(Poco::Util::OptionSet& options) {
     ServerApplication::defineOptions(options);
     options.addOption(Poco::Util::Option("config", "c", "read the hub configuration from FILE (XML)")
@@ -270,13 +392,24 @@ void HubApplication::defineOptions(Poco::Util::OptionSet& options) {
                           .required(false)
                           .repeatable(false)
                           .callback(Poco::Util::OptionCallback<HubApplication>(this, &HubApplication::handleHelp)));
+    options.addOption(Poco::Util::Option("version", "", "print the version and exit")
+                          .required(false)
+                          .repeatable(false)
+                          .callback(Poco::Util::OptionCallback<HubApplication>(this, &HubApplication::handleVersion)));
 }
 
 void HubApplication::handleConfig(const std::string&, const std::string& value) { configFile_ = value; }
 
 void HubApplication::handleDefine(const std::string&, const std::string& value) {
-    auto eq = value.find('=');
-    if (eq == std::string::npos || eq == 0)
+    // The key ends at the first "=" outside brackets: plugins.plugin[@name=X].isolation=process.
+    std::size_t eq = std::string::npos;
+    int depth = 0;
+    for (std::size_t i = 0; i < value.size() && eq == std::string::npos; ++i) {
+        if (value[i] == '[') ++depth;
+        else if (value[i] == ']' && depth > 0) --depth;
+        else if (value[i] == '=' && depth == 0) eq = i;
+    }
+    if (eq == std::string::npos || eq == 0 || depth != 0)
         throw Poco::Util::InvalidArgumentException("--define needs KEY=VALUE, got '" + value + "'");
     defines_.emplace_back(value.substr(0, eq), value.substr(eq + 1));
 }
@@ -288,6 +421,12 @@ void HubApplication::handleHelp(const std::string&, const std::string&) {
     help.setUsage("[--config FILE] [--daemon --pidfile FILE]");
     help.setHeader("CampusHub integration hub daemon.");
     help.format(std::cout);
+    stopOptionsProcessing();
+}
+
+void HubApplication::handleVersion(const std::string&, const std::string&) {
+    versionRequested_ = true;
+    std::cout << commandName() << " " << HUB_VERSION << std::endl;
     stopOptionsProcessing();
 }
 
@@ -318,13 +457,15 @@ void HubApplication::initialize(Poco::Util::Application& self) {
 }
 
 int HubApplication::main(const std::vector<std::string>&) {
-    if (helpRequested_) return EXIT_OK;
+    if (helpRequested_ || versionRequested_) return EXIT_OK;
     auto& cfg = config();
     auto& log = Poco::Logger::get("hub");
     try {
         // Start order: store, outbound connectors, plugins, then the listener last, so
         // nothing is served before everything it needs is up. Stop in reverse.
         // Authentication is not optional: without a key, refuse to start.
+        const Numbers numbers = Numbers::read(cfg);
+        for (const auto& define : defines_) overriddenPlugin(define.first);  // throws for an unknown plugin key
         Poco::Crypto::initializeCrypto();
         auth::TokenVerifier verifier(cfg, "auth");
         auth::Access access = auth::Access::fromConfig(cfg, "auth");
@@ -333,7 +474,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         store::Database db({cfg.getString("store.path")});
         catalog::Catalog catalogue({cfg.getString("catalog.dir"), ""});
         log.information("catalogue: %z service items", catalogue.snapshot()->items().size());
-        store::AuditLog audit(db, 100000, std::chrono::milliseconds(cfg.getInt("audit.commitIntervalMs", 50)));
+        store::AuditLog audit(db, 100000, std::chrono::milliseconds(numbers.auditCommitIntervalMs));
         http::Client::Options clientOptions;
         clientOptions.caFile = cfg.getString("http.client.caFile", "");
         http::Client httpClient(clientOptions);
@@ -353,7 +494,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         } else {
             log.warning("no holiday calendar (calendar.file): due dates count Monday to Friday only");
         }
-        flows::ApplicationService::Options flowOptions{calendar, cfg.getInt("calendar.utcOffsetSeconds")};
+        flows::ApplicationService::Options flowOptions{calendar, numbers.utcOffsetSeconds};
         flowOptions.eventSink = [source](Poco::Data::Session& session, const std::string& type,
                                          const std::string& subject, const std::string& data) {
             events::Outbox::append(session, events::CloudEvent::create(type, source, subject, data));
@@ -377,7 +518,6 @@ int HubApplication::main(const std::vector<std::string>&) {
         // Identity: the directory when one is configured, else identity.static.
         identity::IdentityDirectory people(db);
         std::unique_ptr<identity::Syncer> syncer;
-        Poco::Util::Timer syncTimer;
         if (cfg.has("identity.ldap.uri")) {
             auto identityConfig = Poco::AutoPtr<Poco::Util::AbstractConfiguration>(cfg.createView("identity"));
             auto syncOptions = identity::SyncOptions::fromConfig(*identityConfig);
@@ -394,15 +534,11 @@ int HubApplication::main(const std::vector<std::string>&) {
         hostOptions.pluginsDir = cfg.getString("plugins.dir");
         hostOptions.config = Poco::AutoPtr<Poco::Util::AbstractConfiguration>(cfg.createView("plugins"));
         hostOptions.http = &httpClient;
-        hostOptions.defaults.timeout = std::chrono::milliseconds(cfg.getInt("plugins.defaults.timeoutMs"));
-        hostOptions.defaults.concurrency = static_cast<std::size_t>(cfg.getInt("plugins.defaults.concurrency"));
-        hostOptions.defaults.queue = static_cast<std::size_t>(cfg.getInt("plugins.defaults.queue"));
-        hostOptions.defaults.failureThreshold = cfg.getInt("plugins.defaults.failureThreshold", 5);
-        hostOptions.defaults.openFor = std::chrono::milliseconds(cfg.getInt("plugins.defaults.openMs", 5000));
+        hostOptions.defaults = numbers.pluginDefaults;
         hostOptions.process.workerExecutable = cfg.getString("plugins.workerExecutable", "");
         hostOptions.process.httpCaFile = clientOptions.caFile;
-        hostOptions.watchInterval = std::chrono::milliseconds(cfg.getInt("plugins.watchIntervalMs"));
-        hostOptions.healthInterval = std::chrono::milliseconds(cfg.getInt("plugins.healthIntervalMs"));
+        hostOptions.watchInterval = std::chrono::milliseconds(numbers.watchIntervalMs);
+        hostOptions.healthInterval = std::chrono::milliseconds(numbers.healthIntervalMs);
         hostOptions.onHealthChanged = [&db, source](const std::string& plugin, host::PluginHost::Health previous,
                                                     host::PluginHost::Health current, const std::string& detail) {
             Poco::JSON::Object data;
@@ -445,7 +581,11 @@ int HubApplication::main(const std::vector<std::string>&) {
         };
         auto plugins = std::make_unique<host::PluginHost>(hostOptions);
         plugins->loadAll();
+        reportOverridesOfAbsentPlugins(defines_, *plugins);
         ProvisioningForwarder provisioning(db, *plugins);
+        // After everything its task uses, so that it is gone before they are, on
+        // a failed start as well (locals go in reverse order).
+        Poco::Util::Timer syncTimer;
         if (syncer) {
             auto interval = identity::SyncOptions::fromConfig(
                                 *Poco::AutoPtr<Poco::Util::AbstractConfiguration>(cfg.createView("identity")))
@@ -457,7 +597,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         log.information("%z plugin(s) loaded, %z refused", plugins->list().size(), plugins->refusals().size());
 
         // Database work of the API runs here, never on the I/O threads.
-        auto blockingThreads = static_cast<std::size_t>(cfg.getInt("http.blockingThreads"));
+        auto blockingThreads = static_cast<std::size_t>(numbers.blockingThreads);
         host::WorkerPool blocking("api", blockingThreads, blockingThreads * 64);
 
         api::Router router;
@@ -488,19 +628,39 @@ int HubApplication::main(const std::vector<std::string>&) {
 
         api::HttpServer::Options httpOptions;
         httpOptions.address = cfg.getString("http.address");
-        httpOptions.port = static_cast<std::uint16_t>(cfg.getInt("http.port"));
-        httpOptions.ioThreads = static_cast<std::size_t>(cfg.getInt("http.ioThreads"));
+        httpOptions.port = static_cast<std::uint16_t>(numbers.httpPort);
+        httpOptions.ioThreads = static_cast<std::size_t>(numbers.ioThreads);
         if (httpOptions.ioThreads == 0)  // one per core: measured best on 2 cores (docs/bench/api.md)
             httpOptions.ioThreads = std::max(1u, std::thread::hardware_concurrency());
-        httpOptions.maxBodyBytes = static_cast<std::size_t>(cfg.getInt("http.maxBodyBytes"));
-        httpOptions.idleTimeout = std::chrono::seconds(cfg.getInt("http.idleTimeoutSeconds"));
-        httpOptions.readTimeout = std::chrono::seconds(cfg.getInt("http.readTimeoutSeconds"));
-        const int fiberStackKb = cfg.getInt("http.fiberStackKb");
-        if (fiberStackKb < 64 || fiberStackKb > 65536)
-            throw Poco::InvalidArgumentException("http.fiberStackKb must be 64 to 65536, got " +
-                                                 std::to_string(fiberStackKb));
-        httpOptions.fiberStackBytes = static_cast<std::size_t>(fiberStackKb) * 1024;
+        httpOptions.maxBodyBytes = static_cast<std::size_t>(numbers.maxBodyBytes);
+        httpOptions.idleTimeout = std::chrono::seconds(numbers.idleTimeoutSeconds);
+        httpOptions.readTimeout = std::chrono::seconds(numbers.readTimeoutSeconds);
+        httpOptions.fiberStackBytes = static_cast<std::size_t>(numbers.fiberStackKb) * 1024;
         api::HttpServer server(httpOptions, router);
+        std::unique_ptr<api::HttpServer> metricsServer;
+        // Stop order, on every way out of here: what answers through the server or
+        // runs on a thread of its own stops before the objects it uses go. Locals
+        // go in reverse order, so the api pool (declared before the server) would
+        // otherwise outlive it, and a plugin pool could still answer into it.
+        const auto drainTimeout = std::chrono::milliseconds(numbers.drainTimeoutMs);
+        bool stopped = false;
+        auto stopAll = [&] {
+            if (std::exchange(stopped, true)) return;
+            if (metricsServer) metricsServer->stop(std::chrono::milliseconds(1000));
+            server.stop(drainTimeout);
+            blocking.shutdown();  // after the drain: its tasks answer requests in flight
+            syncTimer.cancel(true);
+            relay.stop();
+            plugins.reset();  // joins each plugin's pool, then unloads it
+            audit.flush();
+        };
+        OnExit stopOnExit([&] {
+            try {
+                stopAll();
+            } catch (...) {
+                logQuietly("hub", "while stopping: " + currentExceptionText());
+            }
+        });
         auto authenticator = api::makeAuthenticator(
             verifier, access, [&directory, &people](const std::string& subject) -> std::optional<api::IdentityInfo> {
                 if (auto info = directory.find(subject)) return info;
@@ -514,17 +674,27 @@ int HubApplication::main(const std::vector<std::string>&) {
             });
         server.setAuthenticator(authenticator);
         server.setObserver(requestMetrics.observer());
-        server.start();
-        std::unique_ptr<api::HttpServer> metricsServer;
+        try {
+            server.start();
+        } catch (const std::exception& e) {
+            throw std::runtime_error("cannot listen on " + httpOptions.address + ":" +
+                                     std::to_string(httpOptions.port) + " (http.address, http.port): " + e.what());
+        }
         if (cfg.has("metrics.port")) {
             api::HttpServer::Options metricsOptions;
             metricsOptions.address = cfg.getString("metrics.address", httpOptions.address);
-            metricsOptions.port = static_cast<std::uint16_t>(cfg.getInt("metrics.port"));
+            metricsOptions.port = static_cast<std::uint16_t>(numbers.metricsPort);
             metricsOptions.ioThreads = 1;
             metricsOptions.maxConnections = 64;
             metricsServer = std::make_unique<api::HttpServer>(metricsOptions, metricsRouter);
             metricsServer->setAuthenticator(authenticator);
-            metricsServer->start();
+            try {
+                metricsServer->start();
+            } catch (const std::exception& e) {
+                throw std::runtime_error("cannot listen on " + metricsOptions.address + ":" +
+                                         std::to_string(metricsOptions.port) + " (metrics.address, metrics.port): " +
+                                         e.what());
+            }
             if (cfg.has("metrics.portFile")) {
                 std::string path = cfg.getString("metrics.portFile");
                 {
@@ -549,12 +719,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         waitForTerminationRequest();
 
         log.information("stopping: draining requests in flight");
-        if (metricsServer) metricsServer->stop(std::chrono::milliseconds(1000));
-        server.stop(std::chrono::milliseconds(cfg.getInt("http.drainTimeoutMs")));
-        syncTimer.cancel(true);
-        relay.stop();
-        plugins.reset();  // joins each plugin's pool, then unloads it
-        audit.flush();
+        stopAll();
         Poco::Crypto::uninitializeCrypto();
         log.information("stopped");
         return EXIT_OK;

@@ -16,11 +16,19 @@ public:
     HubApplication();
     ~HubApplication() override;
 
+    /// Call first thing in main(), before any thread exists (threads inherit
+    /// the signal mask): blocks SIGTERM, SIGINT and SIGQUIT in every thread, so
+    /// that only waitForTerminationRequest() takes them and a second one during
+    /// the drain stays pending instead of ending hubd before the audit flush;
+    /// and ignores SIGPIPE (a peer gone is an error code, not the end of hubd).
+    static void prepareSignals();
+
 protected:
     void initialize(Poco::Util::Application& self) override;
     void defineOptions(Poco::Util::OptionSet& options) override;
     void handleConfig(const std::string& name, const std::string& value);
     void handleHelp(const std::string& name, const std::string& value);
+    void handleVersion(const std::string& name, const std::string& value);
     void handleDefine(const std::string& name, const std::string& value);
     int main(const std::vector<std::string>& args) override;
 
@@ -28,6 +36,7 @@ private:
     std::string configFile_;
     std::vector<std::pair<std::string, std::string>> defines_;
     bool helpRequested_ = false;
+    bool versionRequested_ = false;
 };
 
 }  // namespace hub::app

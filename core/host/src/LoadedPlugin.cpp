@@ -1,5 +1,6 @@
 #include "hub/host/LoadedPlugin.h"
 
+#include "hub/common/Exceptions.h"
 #include "hub/host/WorkerPool.h"
 #include "hub/http/Client.h"
 #include "hub/http/Loop.h"
@@ -60,19 +61,37 @@ struct Captured {
     }
 };
 
-void hostLog(ch_host* host, ch_log_level level, ch_buffer message) {
-    if (!host || !host->services.logger) return;
-    Poco::Logger& log = *host->services.logger;
-    std::string text(view(message).substr(0, 8192));
-    switch (level) {
-    case CH_LOG_ERROR: log.error(text); break;
-    case CH_LOG_WARNING: log.warning(text); break;
-    case CH_LOG_INFO: log.information(text); break;
-    default: log.debug(text); break;
+// Logs a host service's failure (inside a catch block) under the plugin's
+// logger; a log that fails in turn is dropped.
+void logServiceError(ch_host* host, const char* what) noexcept {
+    try {
+        if (host && host->services.logger) host->services.logger->error("%s: %s", std::string(what), currentExceptionText());
+    } catch (...) {
     }
 }
 
-int hostConfigGet(ch_host* host, ch_buffer key, ch_sink sink) {
+// Every host service below is noexcept and catches everything: an exception
+// must not unwind through the plugin's C frames (undefined behaviour), and one
+// that reached the noexcept boundary would end hubd.
+
+void hostLog(ch_host* host, ch_log_level level, ch_buffer message) noexcept {
+    try {
+        if (!host || !host->services.logger) return;
+        Poco::Logger& log = *host->services.logger;
+        std::string text(view(message).substr(0, 8192));
+        switch (level) {
+        case CH_LOG_ERROR: log.error(text); break;
+        case CH_LOG_WARNING: log.warning(text); break;
+        case CH_LOG_INFO: log.information(text); break;
+        default: log.debug(text); break;
+        }
+    } catch (...) {
+        // The log channel failed (a full disk, a channel that refuses the bytes):
+        // a plugin's log line is not worth failing its call for.
+    }
+}
+
+int hostConfigGet(ch_host* host, ch_buffer key, ch_sink sink) noexcept {
     try {
         auto* config = host ? host->services.config : nullptr;
         std::string k(view(key));
@@ -85,13 +104,13 @@ int hostConfigGet(ch_host* host, ch_buffer key, ch_sink sink) {
     }
 }
 
-uint32_t callRemainingMs(ch_call* call) {
+uint32_t callRemainingMs(ch_call* call) noexcept {
     if (!call) return 0;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(call->deadline - Clock::now());
     return left.count() > 0 ? static_cast<uint32_t>(left.count()) : 0;
 }
 
-void callCaller(ch_call* call, ch_sink sink) {
+void callCaller(ch_call* call, ch_sink sink) noexcept {
     try {
         Poco::JSON::Object out;
         if (call && call->caller) {
@@ -106,13 +125,13 @@ void callCaller(ch_call* call, ch_sink sink) {
         std::string json = s.str();
         sink.fn(sink.ctx, CH_OK, json.data(), json.size());
     } catch (...) {
-        sink.fn(sink.ctx, CH_ERR_INTERNAL, "", 0);
+        sink.fn(sink.ctx, CH_ERR_INTERNAL, "", 0);  // the plugin's sink: C, does not throw
     }
 }
 
 void hostHttpRequest(ch_host* host, ch_call* call, const ch_http_request* request,
-                     ch_http_sink sink) {
-    auto answerError = [&](ch_status status, const std::string& message) {
+                     ch_http_sink sink) noexcept {
+    auto answerError = [&](ch_status status, std::string_view message) noexcept {
         ch_http_response r{};
         r.struct_size = sizeof r;
         r.body = buffer(message);
@@ -212,7 +231,7 @@ auto offLoop(const PluginServices& services, Fn fn) -> decltype(fn()) {
     return std::move(*state->result);
 }
 
-ch_status hostEmitEvent(ch_host* host, ch_buffer eventJson) {
+ch_status hostEmitEvent(ch_host* host, ch_buffer eventJson) noexcept {
     try {
         if (!host || !host->services.emitEvent) return CH_ERR_UNAVAILABLE;
         std::string_view json = view(eventJson);
@@ -223,10 +242,8 @@ ch_status hostEmitEvent(ch_host* host, ch_buffer eventJson) {
         }
         int rc = offLoop(host->services, [&] { return host->services.emitEvent(host->name, json); });
         return rc >= CH_OK && rc <= CH_ERR_INTERNAL ? static_cast<ch_status>(rc) : CH_ERR_INTERNAL;
-    } catch (const std::exception& e) {
-        if (host && host->services.logger) host->services.logger->error("event not emitted: %s", std::string(e.what()));
-        return CH_ERR_INTERNAL;
     } catch (...) {
+        logServiceError(host, "event not emitted");
         return CH_ERR_INTERNAL;
     }
 }
@@ -235,11 +252,7 @@ ch_status hostEmitEvent(ch_host* host, ch_buffer eventJson) {
 
 bool validKey(std::string_view key) { return !key.empty() && key.size() <= kMaxKvKeyBytes && validUtf8(key); }
 
-void logStoreError(ch_host* host, const char* what, const std::exception& e) {
-    if (host && host->services.logger) host->services.logger->error("%s failed: %s", std::string(what), std::string(e.what()));
-}
-
-int hostKvGet(ch_host* host, ch_buffer key, ch_sink sink) {
+int hostKvGet(ch_host* host, ch_buffer key, ch_sink sink) noexcept {
     using namespace Poco::Data::Keywords;
     try {
         if (!host || !host->services.database || !validKey(view(key))) return 0;
@@ -255,15 +268,13 @@ int hostKvGet(ch_host* host, ch_buffer key, ch_sink sink) {
         const auto& v = values.front();
         sink.fn(sink.ctx, CH_OK, v.rawContent() ? reinterpret_cast<const char*>(v.rawContent()) : "", v.size());
         return 1;
-    } catch (const std::exception& e) {
-        logStoreError(host, "kv_get", e);
-        return 0;
     } catch (...) {
+        logServiceError(host, "kv_get failed");
         return 0;
     }
 }
 
-ch_status hostKvPut(ch_host* host, ch_buffer key, ch_buffer value) {
+ch_status hostKvPut(ch_host* host, ch_buffer key, ch_buffer value) noexcept {
     using namespace Poco::Data::Keywords;
     try {
         if (!host || !host->services.database) return CH_ERR_UNAVAILABLE;
@@ -282,15 +293,16 @@ ch_status hostKvPut(ch_host* host, ch_buffer key, ch_buffer value) {
             return 0;
         });
         return CH_OK;
-    } catch (const std::exception& e) {
-        logStoreError(host, "kv_put", e);
+    } catch (const std::exception&) {
+        logServiceError(host, "kv_put failed");
         return CH_ERR_UNAVAILABLE;
     } catch (...) {
+        logServiceError(host, "kv_put failed");
         return CH_ERR_INTERNAL;
     }
 }
 
-ch_status hostKvDelete(ch_host* host, ch_buffer key) {
+ch_status hostKvDelete(ch_host* host, ch_buffer key) noexcept {
     using namespace Poco::Data::Keywords;
     try {
         if (!host || !host->services.database) return CH_ERR_UNAVAILABLE;
@@ -302,19 +314,23 @@ ch_status hostKvDelete(ch_host* host, ch_buffer key) {
             return 0;
         });
         return CH_OK;  // deleting what is not there is not an error
-    } catch (const std::exception& e) {
-        logStoreError(host, "kv_delete", e);
+    } catch (const std::exception&) {
+        logServiceError(host, "kv_delete failed");
         return CH_ERR_UNAVAILABLE;
     } catch (...) {
+        logServiceError(host, "kv_delete failed");
         return CH_ERR_INTERNAL;
     }
 }
 
 // ---- soap_call ----
 
-void hostSoapCall(ch_host* host, ch_call* call, ch_buffer endpoint, ch_buffer action, ch_buffer envelope,
-                  ch_sink sink) {
-    auto answer = [&](ch_status status, const std::string& data) { sink.fn(sink.ctx, status, data.data(), data.size()); };
+// May throw while building an error answer (out of memory); hostSoapCall catches that.
+void soapCall(ch_host* host, ch_call* call, ch_buffer endpoint, ch_buffer action, ch_buffer envelope,
+              ch_sink sink) {
+    auto answer = [&](ch_status status, const std::string& data) noexcept {
+        sink.fn(sink.ctx, status, data.data(), data.size());
+    };
     auto problem = [](const std::string& detail) {
         Poco::JSON::Object o;
         o.set("detail", detail);
@@ -356,7 +372,17 @@ void hostSoapCall(ch_host* host, ch_call* call, ch_buffer endpoint, ch_buffer ac
     } catch (const std::exception& e) {
         answer(CH_ERR_INTERNAL, problem(e.what()));
     } catch (...) {
-        answer(CH_ERR_INTERNAL, problem("unexpected failure in the SOAP service"));
+        answer(CH_ERR_INTERNAL, problem(currentExceptionText()));
+    }
+}
+
+void hostSoapCall(ch_host* host, ch_call* call, ch_buffer endpoint, ch_buffer action, ch_buffer envelope,
+                  ch_sink sink) noexcept {
+    try {
+        soapCall(host, call, endpoint, action, envelope, sink);
+    } catch (...) {
+        static constexpr std::string_view kFailed = R"({"detail":"unexpected failure in the SOAP service"})";
+        sink.fn(sink.ctx, CH_ERR_INTERNAL, kFailed.data(), kFailed.size());
     }
 }
 
@@ -387,7 +413,14 @@ std::string configJson(Poco::Util::AbstractConfiguration* config) {
     if (config) {
         Poco::Util::AbstractConfiguration::Keys keys;
         config->keys(keys);
-        for (const auto& k : keys) out.set(k, config->getString(k, ""));
+        for (const auto& k : keys) {
+            try {
+                out.set(k, config->getString(k, ""));
+            } catch (const Poco::Exception& e) {
+                // e.g. a ${...} reference to itself: say which key.
+                throw std::runtime_error("config key '" + k + "' cannot be read: " + e.displayText());
+            }
+        }
     }
     std::ostringstream s;
     out.stringify(s);
@@ -485,7 +518,12 @@ LoadedPlugin::LoadedPlugin(Manifest manifest, const std::string& libraryPath, Pl
     impl_->host.services = services;
     impl_->host.name = name;
     impl_->hostApi = hostApiFor(impl_->host.services);
-    std::string config = configJson(services.config);
+    std::string config;
+    try {
+        config = configJson(services.config);
+    } catch (const std::exception& e) {
+        throw LoadError(name + ": " + e.what());
+    }
     Captured error;
     ch_plugin* instance = nullptr;
     ch_status rc = impl_->api.create(&impl_->hostApi, &impl_->host, buffer(config), &instance, error.sink());

@@ -1,5 +1,6 @@
 #include "hub/host/PluginHost.h"
 
+#include "hub/common/Exceptions.h"
 #include "hub/host/WorkerPool.h"
 #include "hub/http/Loop.h"
 
@@ -26,6 +27,15 @@ namespace hub::host {
 namespace {
 
 Poco::Logger& logger() { return Poco::Logger::get("hub.host"); }
+
+// For catch-alls: a log channel that fails (a full disk under a file channel)
+// must not take the handling of the first failure down with it.
+void logQuietly(const std::string& message) noexcept {
+    try {
+        logger().error(message);
+    } catch (...) {
+    }
+}
 
 std::string realPath(const std::string& path) {
     char resolved[PATH_MAX];
@@ -100,6 +110,18 @@ struct CallStats {
         if (!probe) return;
         std::lock_guard lock(mutex);
         probeInFlight = false;
+    }
+
+    // A call that failed because the plugin's worker process is being restarted:
+    // counted, but the hub's own matter and over soon, so it neither opens the
+    // circuit nor decides a probe (the next call probes, once the worker is back).
+    void recordRestart(bool probe) {
+        std::lock_guard lock(mutex);
+        ++calls;
+        ++windowCalls;
+        ++failures;
+        ++windowFailures;
+        if (probe) probeInFlight = false;
     }
 
     const char* circuitName() const {
@@ -229,7 +251,39 @@ std::string fileStamp(const std::string& path) {
            "." + std::to_string(st.st_mtim.tv_nsec);
 }
 
+// A plugin folder's stamp: its manifest and the library the manifest names now
+// (as build() stamps what it loads).
+std::string folderStamp(const std::string& manifestPath) {
+    std::string library;
+    try {
+        Manifest m = readManifest(manifestPath);
+        library = realPath(manifestPath.substr(0, manifestPath.find_last_of('/')) + "/" + m.library);
+    } catch (const std::exception&) {
+        // No readable manifest: its own stamp says when that changes.
+    }
+    return fileStamp(manifestPath) + "|" + fileStamp(library);
+}
+
 }  // namespace
+
+PluginLimits PluginLimits::fromConfig(const Poco::Util::AbstractConfiguration& c, const std::string& prefix,
+                                      const PluginLimits& fallback) {
+    using config::readInt;
+    PluginLimits l = fallback;
+    l.timeout = std::chrono::milliseconds(
+        readInt(c, prefix + ".timeoutMs", static_cast<int>(l.timeout.count()), kTimeoutMs));
+    l.concurrency = static_cast<std::size_t>(
+        readInt(c, prefix + ".concurrency", static_cast<int>(l.concurrency), kConcurrency));
+    l.queue = static_cast<std::size_t>(readInt(c, prefix + ".queue", static_cast<int>(l.queue), kQueue));
+    l.failureThreshold = readInt(c, prefix + ".failureThreshold", l.failureThreshold, kFailureThreshold);
+    l.openFor = std::chrono::milliseconds(
+        readInt(c, prefix + ".openMs", static_cast<int>(l.openFor.count()), kOpenMs));
+    std::string execution = c.getString(prefix + ".execution", l.onEventLoop ? "loop" : "workers");
+    if (execution != "workers" && execution != "loop")
+        throw config::ConfigError(prefix + ".execution '" + execution.substr(0, 64) + "' must be workers or loop");
+    l.onEventLoop = execution == "loop";
+    return l;
+}
 
 const char* PluginHost::toString(Health h) {
     return h == Health::Up ? "up" : h == Health::Degraded ? "degraded" : "down";
@@ -263,10 +317,23 @@ PluginHost::~PluginHost() {
     }
 }
 
-void PluginHost::refuse(const std::string& path, const std::string& reason) {
-    logger().error("plugin refused: %s", reason);
+bool PluginHost::recordRefusal(const std::string& path, const std::string& reason, const std::string& stamp) {
     std::lock_guard lock(mutex_);
-    refusals_.push_back({path, reason});
+    auto it = std::find_if(refusals_.begin(), refusals_.end(), [&](const Refused& r) { return r.refusal.path == path; });
+    if (it == refusals_.end()) {
+        refusals_.push_back({{path, reason}, stamp});
+        return true;
+    }
+    it->stamp = stamp;
+    if (it->refusal.reason == reason) return false;
+    it->refusal.reason = reason;
+    return true;
+}
+
+void PluginHost::refuse(const std::string& path, const std::string& reason, const std::string& stamp) {
+    // Said once per reason: a plugin refused again for the same reason at the
+    // next rescan is not news.
+    if (recordRefusal(path, reason, stamp)) logger().error("plugin refused: %s", reason);
 }
 
 std::vector<std::string> PluginHost::scanFolder() const {
@@ -286,11 +353,11 @@ std::vector<std::string> PluginHost::scanFolder() const {
 
 void PluginHost::loadAll() {
     if (realPluginsDir_.empty()) {
-        refuse(options_.pluginsDir, "plugins folder " + options_.pluginsDir + " does not exist");
+        refuse(options_.pluginsDir, "plugins folder " + options_.pluginsDir + " does not exist", "");
         return;
     }
     if (::access(realPluginsDir_.c_str(), R_OK | X_OK) != 0) {
-        refuse(options_.pluginsDir, std::string("cannot read plugins folder: ") + std::strerror(errno));
+        refuse(options_.pluginsDir, std::string("cannot read plugins folder: ") + std::strerror(errno), "");
         return;
     }
     for (const auto& m : scanFolder()) {
@@ -333,21 +400,20 @@ PluginHost::Built PluginHost::build(const std::string& manifestPath, bool shadow
     b.stamp = fileStamp(manifestPath) + "|" + fileStamp(b.library);
 
     b.limits = options_.defaults;
-    std::string prefix = "plugin[@name=" + manifest.name + "]";
-    if (options_.config && options_.config->has(prefix)) {
+    // Each key on its own, whether or not the file has a <plugin> element for
+    // this plugin: an operator's -D override of one key is enough.
+    const std::string prefix = "plugin[@name=" + manifest.name + "]";
+    if (options_.config) {
         auto& c = *options_.config;
-        auto& l = b.limits;
-        l.timeout = std::chrono::milliseconds(c.getInt(prefix + ".timeoutMs", static_cast<int>(l.timeout.count())));
-        l.concurrency = static_cast<std::size_t>(
-            std::max(1, c.getInt(prefix + ".concurrency", static_cast<int>(l.concurrency))));
-        l.queue = static_cast<std::size_t>(std::max(0, c.getInt(prefix + ".queue", static_cast<int>(l.queue))));
-        l.failureThreshold = std::max(1, c.getInt(prefix + ".failureThreshold", l.failureThreshold));
-        l.openFor = std::chrono::milliseconds(c.getInt(prefix + ".openMs", static_cast<int>(l.openFor.count())));
-        std::string execution = c.getString(prefix + ".execution", l.onEventLoop ? "loop" : "workers");
-        if (execution != "workers" && execution != "loop")
-            throw LoadError(manifest.name + ": execution '" + execution + "' must be workers or loop");
-        l.onEventLoop = execution == "loop";
-        if (c.has(prefix + ".config"))
+        try {
+            b.limits = PluginLimits::fromConfig(c, prefix, options_.defaults);
+        } catch (const config::ConfigError& e) {
+            // The view is the config's "plugins" subtree: name the key as the operator wrote it.
+            throw LoadError(manifest.name + ": plugins." + e.what());
+        }
+        Poco::Util::AbstractConfiguration::Keys configKeys;
+        c.keys(prefix + ".config", configKeys);
+        if (c.has(prefix + ".config") || !configKeys.empty())
             b.config = Poco::AutoPtr<Poco::Util::AbstractConfiguration>(c.createView(prefix + ".config"));
     }
     if (b.limits.onEventLoop && !offload_ && (options_.database || options_.emitEvent))
@@ -371,7 +437,13 @@ PluginHost::Built PluginHost::build(const std::string& manifestPath, bool shadow
         ProcessPlugin::Options po = options_.process;
         po.concurrency = b.limits.concurrency;  // worker threads = the bulkhead
         po.eventTimeout = b.limits.timeout;
-        b.instance = std::make_shared<ProcessPlugin>(manifest, b.library, ProcessPlugin::configJson(b.config.get()), po);
+        std::string configJson;
+        try {
+            configJson = ProcessPlugin::configJson(b.config.get());
+        } catch (const std::exception& e) {
+            throw LoadError(manifest.name + ": " + e.what());
+        }
+        b.instance = std::make_shared<ProcessPlugin>(manifest, b.library, std::move(configJson), po);
     } else if (isolation == "inproc") {
         std::string path = b.library;
         if (shadowCopy) {
@@ -399,14 +471,18 @@ PluginHost::Built PluginHost::build(const std::string& manifestPath, bool shadow
 
 void PluginHost::load(const std::string& manifestPath) {
     std::lock_guard serial(reloadMutex_);
+    // Taken before loading: files replaced meanwhile are tried again next time.
+    std::string stamp = folderStamp(manifestPath);
     try {
         {
             // Cheap check first: a second plugin of a loaded name is refused
-            // before any of its code runs.
+            // before any of its code runs. Its files do not say when that changes.
             Manifest manifest = readManifest(manifestPath);
             std::lock_guard lock(mutex_);
-            if (slots_.count(manifest.name))
+            if (slots_.count(manifest.name)) {
+                stamp.clear();
                 throw LoadError(manifest.name + ": a plugin of that name is already loaded");
+            }
         }
         Built b = build(manifestPath, false);
         auto slot = std::make_shared<Slot>();
@@ -431,15 +507,19 @@ void PluginHost::load(const std::string& manifestPath) {
                              std::to_string(b.limits.timeout.count()));
         std::lock_guard lock(mutex_);
         slots_.emplace(b.manifest.name, std::move(slot));
+        std::erase_if(refusals_, [&](const Refused& r) { return r.refusal.path == manifestPath; });
     } catch (const ManifestError& e) {
-        refuse(manifestPath, e.what());
+        refuse(manifestPath, e.what(), stamp);
         throw;
     } catch (const LoadError& e) {
-        refuse(manifestPath, e.what());
+        refuse(manifestPath, e.what(), stamp);
         throw;
     } catch (const std::exception& e) {
-        refuse(manifestPath, manifestPath + ": " + e.what());
-        throw LoadError(e.what());
+        // A Poco exception's what() is only its kind ("Circular reference"):
+        // the displayText says of what.
+        std::string why = currentExceptionText();
+        refuse(manifestPath, manifestPath + ": " + why, stamp);
+        throw LoadError(why);
     }
 }
 
@@ -459,9 +539,14 @@ std::string PluginHost::reload(std::string_view system) {
         throw LoadError(e.what());
     }
     auto previous = std::atomic_load(&s->plugin);
-    s->retiredConfigs.push_back(s->config);
-    s->config = b.config;
-    s->stamp = b.stamp;
+    {
+        // rescan reads the stamp under the host mutex, not under reloadMutex_.
+        std::lock_guard lock(mutex_);
+        s->retiredConfigs.push_back(s->config);
+        s->config = b.config;
+        s->stamp = b.stamp;
+        std::erase_if(refusals_, [&](const Refused& r) { return r.refusal.path == s->manifestPath; });
+    }
     std::atomic_store(&s->plugin, b.instance);
     s->generation.fetch_add(1);
     logger().information("plugin %s reloaded: %s -> %s; the old version unloads when its last call ends",
@@ -496,44 +581,50 @@ std::vector<std::string> PluginHost::rescan() {
             loadedPaths[s->manifestPath] = name;
             stamps[name] = s->stamp;
         }
+        // A refusal of a folder that is gone is no longer true.
+        std::erase_if(refusals_, [&](const Refused& r) {
+            const std::string& path = r.refusal.path;
+            return path.compare(0, realPluginsDir_.size() + 1, realPluginsDir_ + "/") == 0 &&
+                   std::find(manifests.begin(), manifests.end(), path) == manifests.end();
+        });
     }
     for (const auto& [path, name] : loadedPaths) {
         if (std::find(manifests.begin(), manifests.end(), path) == manifests.end()) {
             if (unload(name)) changes.push_back("unloaded " + name);
             continue;
         }
-        // The library named by the manifest now: read it to compare stamps.
-        std::string library;
-        try {
-            Manifest m = readManifest(path);
-            std::string folder = path.substr(0, path.find_last_of('/'));
-            library = realPath(folder + "/" + m.library);
-        } catch (const std::exception&) {
-        }
-        if (fileStamp(path) + "|" + fileStamp(library) == stamps[name]) continue;
+        std::string stamp = folderStamp(path);
+        if (stamp == stamps[name]) continue;
         try {
             changes.push_back("reloaded " + name + " " + reload(name));
         } catch (const std::exception& e) {
             // Remember the refused state so it is not retried until it changes again.
-            std::lock_guard lock(mutex_);
-            if (auto it = slots_.find(name); it != slots_.end())
-                it->second->stamp = fileStamp(path) + "|" + fileStamp(library);
-            refusals_.push_back({path, e.what()});
+            {
+                std::lock_guard lock(mutex_);
+                if (auto it = slots_.find(name); it != slots_.end()) it->second->stamp = stamp;
+            }
+            recordRefusal(path, e.what(), stamp);  // reload() has logged it
             changes.push_back("reload of " + name + " refused: " + e.what());
         }
     }
     for (const auto& path : manifests) {
         if (loadedPaths.count(path)) continue;
-        bool known = false;
+        std::string known;  // the reason it was refused for, if it was
         {
+            std::string stamp = folderStamp(path);
             std::lock_guard lock(mutex_);
-            for (const auto& r : refusals_) known |= r.path == path && r.reason.find("already loaded") == std::string::npos;
+            auto it = std::find_if(refusals_.begin(), refusals_.end(),
+                                   [&](const Refused& r) { return r.refusal.path == path; });
+            if (it != refusals_.end()) {
+                if (!it->stamp.empty() && it->stamp == stamp) continue;  // unchanged since refused
+                known = it->refusal.reason;
+            }
         }
         try {
             load(path);
             changes.push_back("loaded " + path);
         } catch (const std::exception& e) {
-            if (!known) changes.push_back("refused " + path + ": " + e.what());
+            if (known != e.what()) changes.push_back("refused " + path + ": " + e.what());
         }
     }
     return changes;
@@ -587,8 +678,8 @@ void PluginHost::checkHealth() {
             if (options_.onHealthChanged) {
                 try {
                     options_.onHealthChanged(name, previous, current, detail);
-                } catch (const std::exception& e) {
-                    logger().error("health change of %s not reported: %s", name, std::string(e.what()));
+                } catch (...) {
+                    logQuietly("health change of " + name + " not reported: " + currentExceptionText());
                 }
             }
         }
@@ -602,13 +693,13 @@ std::vector<std::string> PluginHost::deliverEvent(const std::string& type, const
         for (const auto& [name, s] : slots_) slots.emplace_back(name, s);
     }
     auto report = [this, type](const std::string& plugin, const CallResult& result) {
-        logger().error("event %s not accepted by plugin %s (status %d): %s", type, plugin, result.status,
-                       result.body.substr(0, 500));
+        logQuietly("event " + type + " not accepted by plugin " + plugin + " (status " +
+                   std::to_string(result.status) + "): " + result.body.substr(0, 500));
         if (!options_.onEventFailed) return;
         try {
             options_.onEventFailed(plugin, type, result);
-        } catch (const std::exception& e) {
-            logger().error("event failure of %s not reported: %s", plugin, std::string(e.what()));
+        } catch (...) {
+            logQuietly("event failure of " + plugin + " not reported: " + currentExceptionText());
         }
     };
     // Shared by the tasks, not copied per plugin.
@@ -652,8 +743,9 @@ void PluginHost::watch() {
                 checkHealth();
                 nextHealth = now + options_.healthInterval;
             }
-        } catch (const std::exception& e) {
-            logger().error("plugin watcher: %s", std::string(e.what()));
+        } catch (...) {
+            // A failed round is logged and the next one comes; the thread stays.
+            logQuietly("plugin watcher: " + currentExceptionText());
         }
         lock.lock();
     }
@@ -673,8 +765,11 @@ PluginLimits PluginHost::limits(std::string_view system) const {
 }
 
 std::vector<PluginHost::Refusal> PluginHost::refusals() const {
+    std::vector<Refusal> out;
     std::lock_guard lock(mutex_);
-    return refusals_;
+    out.reserve(refusals_.size());
+    for (const auto& r : refusals_) out.push_back(r.refusal);
+    return out;
 }
 
 std::vector<PluginHost::Status> PluginHost::list() const {
@@ -730,18 +825,39 @@ PluginHost::Submit PluginHost::submit(std::string_view system, std::string_view 
     // One call, wherever it runs; its captures keep the plugin and stats alive.
     auto call = [plugin, stats, probe, op = std::string(operation), input = std::move(input),
                  caller = std::move(caller), deadline, done = std::move(done)]() mutable {
-        if (Clock::now() >= deadline) {
-            stats->cancelProbe(probe);  // our own queue, not the vendor's fault
-            done({CH_ERR_TIMEOUT, "the call waited in the queue past its deadline"});
-            return;
+        // done is called exactly once, even when the hub itself fails here (out
+        // of memory, a log channel that throws): then with CH_ERR_INTERNAL.
+        bool answered = false;
+        try {
+            if (Clock::now() >= deadline) {
+                stats->cancelProbe(probe);  // our own queue, not the vendor's fault
+                answered = true;
+                done({CH_ERR_TIMEOUT, "the call waited in the queue past its deadline"});
+                return;
+            }
+            CallResult result = plugin->invoke(op, input, caller, deadline);
+            if (result.retryAfter.count() > 0) {
+                stats->recordRestart(probe);  // the worker process, not the vendor
+            } else {
+                // Failures of the vendor system (or of the plugin) feed the breaker;
+                // a caller's bad input does not.
+                bool failed = result.status == CH_ERR_UNAVAILABLE || result.status == CH_ERR_TIMEOUT ||
+                              result.status == CH_ERR_INTERNAL || Clock::now() > deadline;
+                stats->record(!failed, probe);
+            }
+            answered = true;
+            done(std::move(result));
+        } catch (...) {
+            std::string what = currentExceptionText();
+            logQuietly("plugin " + stats->name + ": call of " + op + " failed in the hub: " + what);
+            if (answered) return;  // the completion itself threw; it had its answer
+            try {
+                stats->cancelProbe(probe);
+                done({CH_ERR_INTERNAL, "the hub failed while running the call: " + what});
+            } catch (...) {
+                logQuietly("plugin " + stats->name + ": call of " + op + " not answered: " + currentExceptionText());
+            }
         }
-        CallResult result = plugin->invoke(op, input, caller, deadline);
-        // Failures of the vendor system (or of the plugin) feed the breaker;
-        // a caller's bad input does not.
-        bool failed = result.status == CH_ERR_UNAVAILABLE || result.status == CH_ERR_TIMEOUT ||
-                      result.status == CH_ERR_INTERNAL || Clock::now() > deadline;
-        stats->record(!failed, probe);
-        done(std::move(result));
     };
 
     if (s->gate) {

@@ -1,5 +1,6 @@
 #include "hub/host/ProcessPlugin.h"
 
+#include "hub/common/Exceptions.h"
 #include "hub/common/JsonWriter.h"
 
 #include "../worker/WorkerProtocol.h"
@@ -139,7 +140,12 @@ void flatten(const Poco::Util::AbstractConfiguration& config, const std::string&
     config.keys(prefix, keys);
     for (const auto& key : keys) {
         std::string full = prefix.empty() ? key : prefix + "." + key;
-        if (config.hasProperty(full)) out.set(full, config.getString(full, ""));
+        try {
+            if (config.hasProperty(full)) out.set(full, config.getString(full, ""));
+        } catch (const Poco::Exception& e) {
+            // e.g. a ${...} reference to itself: say which key.
+            throw LoadError("config key '" + full + "' cannot be read: " + e.displayText());
+        }
         flatten(config, full, out);
     }
 }
@@ -217,7 +223,8 @@ struct ProcessPlugin::Impl {
         : manifest(m), library(std::move(lib)), config(std::move(cfg)), options(std::move(o)),
           log(Poco::Logger::get("hub.host.process")), context(1) {
         if (options.workerExecutable.empty()) options.workerExecutable = defaultWorkerExecutable();
-        options.concurrency = std::clamp<std::size_t>(options.concurrency, 1, 256);
+        // The worker runs one thread more (health and describe) and at most 256.
+        options.concurrency = std::clamp<std::size_t>(options.concurrency, 1, 255);
         std::string parent = options.socketDir.empty() ? "/tmp" : options.socketDir;
         std::string pattern = parent + "/campushub-" + manifest.name.substr(0, 24) + "-XXXXXX";
         std::vector<char> buf(pattern.begin(), pattern.end());
@@ -273,13 +280,15 @@ struct ProcessPlugin::Impl {
                     return {CH_ERR_UNAVAILABLE, "plugin " + manifest.name + " is stopping"};
                 // Waiting for a restart that comes after the deadline helps nobody.
                 if (state == State::Down && nextStart >= deadline)
-                    return {CH_ERR_UNAVAILABLE, "the worker of plugin " + manifest.name +
-                                                    " is down and restarts in " +
-                                                    std::to_string(msUntil(nextStart)) + " ms"};
+                    return {CH_ERR_UNAVAILABLE,
+                            "the worker of plugin " + manifest.name + " is down and restarts in " +
+                                std::to_string(msUntil(nextStart)) + " ms",
+                            std::max(milliseconds(msUntil(nextStart)), milliseconds(1))};
                 if (changed.wait_until(lock, deadline) == std::cv_status::timeout &&
                     !(state == State::Ready && current && current->alive()))
                     return {CH_ERR_UNAVAILABLE,
-                            "the worker of plugin " + manifest.name + " did not come back before the deadline"};
+                            "the worker of plugin " + manifest.name + " did not come back before the deadline",
+                            restartHintLocked()};
             }
         }
         return callOn(generation, kind, operation, input, caller, deadline);
@@ -296,7 +305,10 @@ struct ProcessPlugin::Impl {
             if (!g->freed.wait_until(lock, deadline, [&] { return g->dead || free(); }))
                 return {CH_ERR_TIMEOUT, "every channel to the worker of " + manifest.name +
                                             " stayed busy until the deadline"};
-            if (g->dead) return crashed(*g, operation);
+            if (g->dead) {
+                lock.unlock();  // crashed() waits on this mutex for how the worker ended
+                return crashed(*g, operation);
+            }
             if (control) {
                 channel = g->controlChannel;
                 g->controlIdle = false;
@@ -385,7 +397,7 @@ struct ProcessPlugin::Impl {
         return {status, parts[2].to_string()};
     }
 
-    CallResult crashed(Generation& g, std::string_view operation) const {
+    CallResult crashed(Generation& g, std::string_view operation) {
         std::string how = exitText(g.pid);
         if (how.empty()) {
             // The supervisor reaped it first; it notes how before it reaps.
@@ -393,10 +405,24 @@ struct ProcessPlugin::Impl {
             g.freed.wait_for(lock, milliseconds(500), [&] { return g.dead; });
             how = g.exitHow;
         }
-        return {CH_ERR_UNAVAILABLE, "the worker of plugin " + manifest.name + " (pid " + std::to_string(g.pid) +
-                                        ") " + (how.empty() ? "died" : how) +
-                                        (operation.empty() ? std::string() : " during " + std::string(operation)) +
-                                        "; it is being restarted"};
+        return {CH_ERR_UNAVAILABLE,
+                "the worker of plugin " + manifest.name + " (pid " + std::to_string(g.pid) + ") " +
+                    (how.empty() ? "died" : how) +
+                    (operation.empty() ? std::string() : " during " + std::string(operation)) +
+                    "; it is being restarted",
+                restartHint()};
+    }
+
+    /// How soon a caller may try again while the worker is being restarted: until
+    /// the next start if one is scheduled, else a moment (it is starting now).
+    /// Never zero: a call that carries it failed for the restart's sake.
+    milliseconds restartHint() {
+        std::lock_guard lock(mutex);
+        return restartHintLocked();
+    }
+    milliseconds restartHintLocked() const {
+        long left = state == State::Down ? msUntil(nextStart) : 0;
+        return std::max(milliseconds(left), milliseconds(1));
     }
 
     void handOver(const std::shared_ptr<Generation>& g, std::size_t channel, std::uint64_t id) {
@@ -410,7 +436,37 @@ struct ProcessPlugin::Impl {
     // ---- the supervisor (one thread, which also spawns every worker so that
     // PR_SET_PDEATHSIG in the worker follows a thread that lives as long as we do) ----
 
-    void run() {
+    // The supervisor's thread. Nothing may end it early (std::terminate would
+    // take hubd along): a failure it does not expect is logged, and the plugin
+    // then counts as stopped, its calls failing as unavailable.
+    void run() noexcept {
+        try {
+            supervise();
+        } catch (...) {
+            std::string what = currentExceptionText();
+            try {
+                log.critical("plugin %s: the worker supervisor failed: %s; the plugin stays down until reloaded",
+                             manifest.name, what);
+            } catch (...) {
+            }
+            std::lock_guard lock(mutex);
+            if (state == State::Starting) {
+                state = State::Failed;
+                lastError = manifest.name + ": " + what;
+            } else {
+                state = State::Stopped;
+            }
+            current.reset();
+            stale.clear();
+            stats.pid = 0;
+            changed.notify_all();
+        }
+    }
+
+    void supervise() {
+        // Restarts wait only in a crash loop: a worker that ran for stableAfter
+        // comes back at once; each one that dies sooner makes the next start wait
+        // twice as long (backoffInitial up to backoffMax).
         milliseconds backoff = options.backoffInitial;
         bool first = true;
         for (;;) {
@@ -418,8 +474,8 @@ struct ProcessPlugin::Impl {
             std::string error;
             try {
                 g = spawn();
-            } catch (const std::exception& e) {
-                error = e.what();
+            } catch (...) {
+                error = currentExceptionText();
             }
             if (!g) {
                 std::unique_lock lock(mutex);
@@ -429,8 +485,8 @@ struct ProcessPlugin::Impl {
                     changed.notify_all();
                     return;
                 }
-                log.error("plugin %s: worker did not start: %s; next try in %?d ms", manifest.name, error,
-                          static_cast<long long>(backoff.count()));
+                log.error("plugin %s: worker did not start: %s; next try in %s ms", manifest.name, error,
+                          std::to_string(backoff.count()));
                 state = State::Down;
                 nextStart = Clock::now() + backoff;
                 backoff = std::min(backoff * 2, options.backoffMax);
@@ -452,7 +508,16 @@ struct ProcessPlugin::Impl {
             }
             changed.notify_all();
 
-            bool stopRequested = watch(g);
+            bool stopRequested = false;
+            try {
+                stopRequested = watch(g);
+            } catch (...) {
+                // Watching failed (sockets, memory): this worker cannot be looked
+                // after any more, so it goes, and another one starts.
+                log.error("plugin %s: lost track of worker pid %d (%s); killing it", manifest.name,
+                          static_cast<int>(g->pid), currentExceptionText());
+                ::kill(g->pid, SIGKILL);
+            }
             if (stopRequested) {
                 stopWorker(*g);
                 break;
@@ -466,20 +531,24 @@ struct ProcessPlugin::Impl {
             ::waitpid(g->pid, &status, 0);
             g->markDead();
             auto uptime = Clock::now() - g->readyAt;
-            if (uptime >= options.stableAfter) backoff = options.backoffInitial;
-            milliseconds delay = backoff;
-            backoff = std::min(backoff * 2, options.backoffMax);
+            milliseconds delay{0};
+            if (uptime >= options.stableAfter) {
+                backoff = options.backoffInitial;
+            } else {
+                delay = backoff;
+                backoff = std::min(backoff * 2, options.backoffMax);
+            }
             std::unique_lock lock(mutex);
             current.reset();
-            std::erase_if(stale, [&](const Stale& s) { return s.generation == g; });
+            std::erase_if(stale, [&](const Stale& st) { return st.generation == g; });
             ++stats.exits;
             stats.pid = 0;
             state = State::Down;
             nextStart = Clock::now() + delay;
-            log.error("plugin %s: worker pid %d %s after %?d ms; restarting in %?d ms", manifest.name,
+            log.error("plugin %s: worker pid %d %s after %s ms; restarting in %s ms", manifest.name,
                       static_cast<int>(g->pid), how.empty() ? std::string("died") : how,
-                      static_cast<long long>(std::chrono::duration_cast<milliseconds>(uptime).count()),
-                      static_cast<long long>(delay.count()));
+                      std::to_string(std::chrono::duration_cast<milliseconds>(uptime).count()),
+                      std::to_string(delay.count()));
             changed.notify_all();
             if (changed.wait_until(lock, nextStart, [&] { return stopping; })) break;
         }
@@ -546,8 +615,8 @@ struct ProcessPlugin::Impl {
             auto now = Clock::now();
             for (const auto& s : mine) {
                 if (s.killAt > now) continue;
-                log.error("plugin %s: a call did not return within %?d ms after its deadline; killing worker pid %d",
-                          manifest.name, static_cast<long long>(options.killGrace.count()), static_cast<int>(g->pid));
+                log.error("plugin %s: a call did not return within %s ms after its deadline; killing worker pid %d",
+                          manifest.name, std::to_string(options.killGrace.count()), static_cast<int>(g->pid));
                 ::kill(g->pid, SIGKILL);
                 {
                     std::lock_guard lock(mutex);
@@ -567,8 +636,8 @@ struct ProcessPlugin::Impl {
         while (::poll(&p, 1, static_cast<int>(std::min<long>(msUntil(until), INT_MAX))) < 0 && errno == EINTR) {
         }
         if (!(p.revents & POLLIN)) {
-            log.warning("plugin %s: worker pid %d did not stop within %?d ms; killing it", manifest.name,
-                        static_cast<int>(g.pid), static_cast<long long>(options.stopTimeout.count()));
+            log.warning("plugin %s: worker pid %d did not stop within %s ms; killing it", manifest.name,
+                        static_cast<int>(g.pid), std::to_string(options.stopTimeout.count()));
             ::kill(g.pid, SIGKILL);
         }
         int status = 0;
@@ -662,7 +731,10 @@ struct ProcessPlugin::Impl {
             ::kill(pid, SIGKILL);
             ::waitpid(pid, nullptr, 0);
             g->markDead();
-            throw std::runtime_error(manifest.name + ": " + e.what());
+            // The worker's own reasons come from LoadedPlugin, which names the
+            // plugin already: the name once, not once per layer.
+            std::string why = e.what();
+            throw std::runtime_error(why.rfind(manifest.name + ": ", 0) == 0 ? why : manifest.name + ": " + why);
         }
         return g;
     }

@@ -1,5 +1,9 @@
 #include "hub/host/WorkerPool.h"
 
+#include "hub/common/Exceptions.h"
+
+#include <Poco/Logger.h>
+
 #include <pthread.h>
 
 namespace hub::host {
@@ -79,7 +83,7 @@ void WorkerPool::run(Worker& self) {
         self.task = nullptr;
         if (!task) return;
         while (task) {
-            task();
+            runOne(task);
             task = nullptr;  // release captures outside the lock
             std::lock_guard lock(mutex_);
             if (!queue_.empty()) {
@@ -90,6 +94,22 @@ void WorkerPool::run(Worker& self) {
                 if (stopping_) return;  // stopping and drained
                 idle_.push_back(&self);
             }
+        }
+    }
+}
+
+// A task's exception must not end the thread (std::terminate, and the hub with
+// it): it ends the task, and the thread takes the next one.
+void WorkerPool::runOne(std::function<void()>& task) noexcept {
+    try {
+        task();
+    } catch (...) {
+        failed_.fetch_add(1, std::memory_order_relaxed);
+        try {
+            Poco::Logger::get("hub.host").error("pool %s: a task failed and was dropped: %s", name_,
+                                                currentExceptionText());
+        } catch (...) {
+            // The log itself failed (a full disk under a file channel): nothing more to do.
         }
     }
 }

@@ -11,6 +11,7 @@
 // and no outbox, and must not open hubd's (SQLite in WAL mode is one writer's).
 #include "WorkerProtocol.h"
 
+#include "hub/common/Exceptions.h"
 #include "hub/common/Version.h"
 #include "hub/host/LoadedPlugin.h"
 #include "hub/host/Manifest.h"
@@ -195,6 +196,13 @@ private:
     Caller caller_;
 };
 
+void logQuietly(Poco::Logger& log, const std::string& message) noexcept {
+    try {
+        log.error(message);
+    } catch (...) {
+    }
+}
+
 CallResult handle(LoadedPlugin& plugin, std::vector<zmq::message_t>& parts, CallerCache& callers) {
     if (parts.size() != worker::kRequestFrames)
         return {CH_ERR_INVALID_ARGUMENT, "malformed request: " + std::to_string(parts.size()) + " frames"};
@@ -216,8 +224,11 @@ CallResult handle(LoadedPlugin& plugin, std::vector<zmq::message_t>& parts, Call
     return {CH_ERR_INVALID_ARGUMENT, "unknown request kind"};
 }
 
-/// Serves one channel: one call at a time, answered on this thread.
-void serve(zmq::socket_t& socket, LoadedPlugin& plugin, Poco::Logger& log) {
+/// Serves one channel: one call at a time, answered on this thread. A request
+/// whose handling fails here (not in the plugin: LoadedPlugin catches those)
+/// gets CH_ERR_INTERNAL and the channel goes on; a channel that cannot go on
+/// ends the worker, which hubd then restarts.
+void serve(zmq::socket_t& socket, LoadedPlugin& plugin, Poco::Logger& log) noexcept {
     CallerCache callers;
     std::vector<zmq::message_t> parts;
     try {
@@ -234,15 +245,27 @@ void serve(zmq::socket_t& socket, LoadedPlugin& plugin, Poco::Logger& log) {
                 log.warning("dropped a request without an id");
                 continue;
             }
-            CallResult r = handle(plugin, parts, callers);
+            CallResult r;
+            try {
+                r = handle(plugin, parts, callers);
+            } catch (...) {
+                r = {CH_ERR_INTERNAL, "the plugin's worker failed while handling the request: " +
+                                          hub::currentExceptionText()};
+            }
             std::int32_t status = r.status;
             socket.send(parts[0], zmq::send_flags::sndmore);
             socket.send(zmq::const_buffer(&status, sizeof status), zmq::send_flags::sndmore);
             socket.send(zmq::const_buffer(r.body.data(), r.body.size()), zmq::send_flags::none);
         }
     } catch (const zmq::error_t& e) {
-        if (e.num() != ETERM) log.error("channel failed: %s", std::string(e.what()));
+        if (e.num() == ETERM) return;  // stopping
+        logQuietly(log, "channel failed: " + std::string(e.what()));
+    } catch (...) {
+        logQuietly(log, "channel failed: " + hub::currentExceptionText());
     }
+    // A channel that no longer answers would leave its calls to time out one by
+    // one: better that hubd sees this worker die and starts another.
+    std::_Exit(worker::kExitChannelFailed);
 }
 
 }  // namespace
@@ -322,8 +345,8 @@ int main(int argc, char** argv) {
             socket.bind(args.endpoint + "." + std::to_string(i));
             sockets.push_back(std::move(socket));
         }
-    } catch (const std::exception& e) {
-        writeLine(args.controlFd, std::string("error ") + e.what());
+    } catch (...) {
+        writeLine(args.controlFd, "error " + hub::currentExceptionText());
         return worker::kExitLoadFailed;
     }
     writeLine(args.controlFd, "ready");

@@ -38,6 +38,8 @@ inline constexpr std::size_t kReplyFrames = 3;
 inline constexpr int kExitLoadFailed = 3;
 /// Exit status of a worker started with bad arguments.
 inline constexpr int kExitUsage = 2;
+/// Exit status of a worker that could no longer serve one of its channels.
+inline constexpr int kExitChannelFailed = 4;
 
 template <class T>
 T readScalar(const void* data, std::size_t size, T fallback) {

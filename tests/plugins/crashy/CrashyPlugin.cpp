@@ -16,6 +16,7 @@ public:
     CrashyPlugin(campushub::Host& host, std::string_view /*config*/) : Plugin(host) {
         if (host.config("fail_create") == std::optional<std::string>("true"))
             throw campushub::InvalidArgument("fail_create is set: refusing to start (拒绝启动)");
+        if (auto delay = host.config("destroy_delay_ms")) destroyDelayMs_ = std::atoi(delay->c_str());
 
         operation("ok", "Echoes its input, which must be a JSON object",
                   [](campushub::Call&, std::string_view input) {
@@ -76,6 +77,18 @@ public:
             return "{\"pid\":" + std::to_string(::getpid()) + "}";
         });
     }
+
+    // A plugin slow to let go (it closes vendor sessions, flushes files): for
+    // tests of what the host does meanwhile.
+    ~CrashyPlugin() override {
+        if (destroyDelayMs_ <= 0) return;
+        host().info("destroying: waiting " + std::to_string(destroyDelayMs_) + " ms");
+        std::this_thread::sleep_for(std::chrono::milliseconds(destroyDelayMs_));
+        host().info("destroyed");
+    }
+
+private:
+    int destroyDelayMs_ = 0;
 };
 
 }  // namespace

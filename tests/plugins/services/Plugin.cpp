@@ -101,6 +101,36 @@ public:
                       out.set("envelope", c.data);
                       return object(out);
                   });
+        // Host services called with what a careless plugin may pass: bytes that
+        // are not UTF-8, a NUL, huge texts, hostile config keys. Straight through
+        // the C table, so the host sees exactly those bytes.
+        operation("log", "Logs {\"message\", \"repeat\": N, \"raw\": true} at error level",
+                  [api, handle](campushub::Call&, std::string_view in) {
+                      auto o = parseObject(in);
+                      std::string message = o->optValue<std::string>("message", "");
+                      if (o->has("repeat")) {
+                          std::string unit = message;
+                          for (int i = 1; i < o->getValue<int>("repeat"); ++i) message += unit;
+                      }
+                      if (o->optValue<bool>("raw", false)) message += std::string("\xff\xfe\xc0\x80\0tail", 9);
+                      api->log(handle, CH_LOG_ERROR, campushub::buffer(message));
+                      Poco::JSON::Object out;
+                      out.set("logged", static_cast<Poco::UInt64>(message.size()));
+                      return object(out);
+                  });
+        operation("config", "Looks up {\"key\", \"raw\": true} with config_get",
+                  [api, handle](campushub::Call&, std::string_view in) {
+                      auto o = parseObject(in);
+                      std::string key = o->optValue<std::string>("key", "");
+                      if (o->optValue<bool>("raw", false)) key += std::string("\xff\0\xc3", 3);
+                      campushub::detail::Captured c;
+                      Poco::JSON::Object out;
+                      bool found = api->config_get(handle, campushub::buffer(key), c.sink()) && c.called &&
+                                   c.status == CH_OK;
+                      out.set("found", found);
+                      if (found) out.set("value", c.data);
+                      return object(out);
+                  });
         operation("events", "The events received so far", [this](campushub::Call&, std::string_view) {
             std::lock_guard lock(mutex_);
             Poco::JSON::Array types;

@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+struct addrinfo;
+
 namespace hub::http {
 
 /// An outbound HTTP response. status 0 never reaches callers: failures throw.
@@ -46,6 +48,13 @@ public:
         /// PEM file of the CAs that https peers must chain to; empty: the system's
         /// (/etc/ssl/certs). The peer's certificate must also name the URL's host.
         std::string caFile;
+        /// How host names are looked up: getaddrinfo, or a function that behaves
+        /// like it (its results are freed with freeaddrinfo). nullptr: getaddrinfo.
+        /// Lookups run on resolver threads of the client's own; a request waits
+        /// for one only until its deadline (then Failure::Timeout), whatever the
+        /// lookup does after. For tests, e.g. a resolver that never answers.
+        using LookUp = int (*)(const char* host, const char* service, const addrinfo* hints, addrinfo** result);
+        LookUp lookUp = nullptr;
     };
 
     Client();

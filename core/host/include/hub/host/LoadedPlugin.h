@@ -45,6 +45,11 @@ struct Caller {
 struct CallResult {
     int status = 0;  ///< ch_status
     std::string body;
+    /// Non-zero when the call failed because the plugin's worker process is being
+    /// restarted (isolation "process"): the hub's own matter, not the vendor
+    /// system's, and over in about this long. The circuit breaker does not count
+    /// it, and the API answers 503 with Retry-After.
+    std::chrono::milliseconds retryAfter{0};
 };
 
 /// A library that failed to load; what() says why, for the log and the admin API.

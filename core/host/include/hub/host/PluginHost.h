@@ -1,9 +1,11 @@
 #pragma once
 
+#include "hub/common/ConfigValue.h"
 #include "hub/host/LoadedPlugin.h"
 #include "hub/host/ProcessPlugin.h"
 
 #include <Poco/AutoPtr.h>
+#include <Poco/Util/AbstractConfiguration.h>
 
 #include <condition_variable>
 #include <functional>
@@ -32,6 +34,19 @@ struct PluginLimits {
     /// the calls the same way. Calls from other threads (flows, event delivery)
     /// still go to workers, at most 4 of them.
     bool onEventLoop = false;
+
+    /// What each limit may be set to from the config.
+    static constexpr config::IntRange kTimeoutMs{1, 3600000};
+    static constexpr config::IntRange kConcurrency{1, 4096};
+    static constexpr config::IntRange kQueue{0, 1000000};
+    static constexpr config::IntRange kFailureThreshold{1, 1000000};
+    static constexpr config::IntRange kOpenMs{1, 3600000};
+
+    /// The limits under prefix (timeoutMs, concurrency, queue, failureThreshold,
+    /// openMs, execution), each key not set taken from fallback. Throws
+    /// config::ConfigError naming the key and its range for a value out of it.
+    static PluginLimits fromConfig(const Poco::Util::AbstractConfiguration& config, const std::string& prefix,
+                                   const PluginLimits& fallback);
 };
 
 /// The plugin host: reads the plugins folder, validates each manifest, loads each
@@ -118,7 +133,8 @@ public:
     void loadAll();
 
     /// Loads the plugin whose manifest is at manifestPath; throws LoadError or
-    /// ManifestError with the reason. Also records the refusal.
+    /// ManifestError with the reason. Also records the refusal (one per manifest
+    /// path, the latest reason), and drops it once the plugin loads.
     void load(const std::string& manifestPath);
 
     /// Loads the plugin's folder again beside the running instance and switches
@@ -131,10 +147,14 @@ public:
     bool unload(std::string_view system);
 
     /// Compares the folder with what is loaded: loads new plugins, reloads changed
-    /// ones (manifest or library replaced), unloads removed ones. Returns a line
-    /// per change, for the log and the admin API.
+    /// ones (manifest or library replaced), unloads removed ones. A refused plugin
+    /// is tried again once its manifest or library changes; the refusals of
+    /// folders that are gone are dropped. Returns a line per change, for the log
+    /// and the admin API.
     std::vector<std::string> rescan();
 
+    /// Plugins that could not be loaded (or reloaded) and are not loaded from the
+    /// same manifest since: one per manifest path, with the latest reason.
     std::vector<Refusal> refusals() const;
     std::vector<Status> list() const;
     bool has(std::string_view system) const;
@@ -169,8 +189,13 @@ public:
 private:
     struct Slot;
     struct Built;
+    struct Refused {
+        Refusal refusal;
+        std::string stamp;  // the folder's files when refused; empty: try again at each rescan
+    };
     std::shared_ptr<Slot> slot(std::string_view system) const;
-    void refuse(const std::string& path, const std::string& reason);
+    bool recordRefusal(const std::string& path, const std::string& reason, const std::string& stamp);
+    void refuse(const std::string& path, const std::string& reason, const std::string& stamp);
     std::vector<std::string> scanFolder() const;
     Built build(const std::string& manifestPath, bool shadowCopy);
     void watch();
@@ -178,9 +203,10 @@ private:
     Options options_;
     std::string realPluginsDir_;
     std::string shadowDir_;  // private copies of reloaded libraries
+    // Guards slots_, refusals_ and each slot's stamp, config and retiredConfigs.
     mutable std::mutex mutex_;
     std::map<std::string, std::shared_ptr<Slot>, std::less<>> slots_;
-    std::vector<Refusal> refusals_;
+    std::vector<Refused> refusals_;
     // kv_* and emit_event of calls on event loops run here (made with the first
     // plugin of execution "loop", under reloadMutex_); outlives the slots.
     std::unique_ptr<WorkerPool> offload_;

@@ -21,14 +21,15 @@ namespace hub::host {
 /// in a worker: it has no database and no outbox (a plugin tests for NULL).
 /// Events reach the plugin's on_event through the worker like calls do.
 ///
-/// When the worker dies, every call in flight returns CH_ERR_UNAVAILABLE; when a
-/// call passes its deadline it returns CH_ERR_TIMEOUT, and if its reply has not
-/// come killGrace later the worker is killed (SIGKILL) as hung. Either way the
-/// worker is restarted after a backoff that doubles from backoffInitial up to
-/// backoffMax, and returns to backoffInitial once a worker has stayed up for
-/// stableAfter. Calls that arrive while the worker is down wait for it up to
-/// their deadline, and fail at once with CH_ERR_UNAVAILABLE when the next start
-/// is later than that.
+/// When the worker dies, every call in flight returns CH_ERR_UNAVAILABLE with
+/// CallResult::retryAfter set (a restart, not the vendor system's failure); when
+/// a call passes its deadline it returns CH_ERR_TIMEOUT, and if its reply has
+/// not come killGrace later the worker is killed (SIGKILL) as hung. Either way
+/// the worker is restarted: at once if it had been up for stableAfter, else (a
+/// crash loop) after a backoff that doubles from backoffInitial up to
+/// backoffMax with each worker that dies sooner. Calls that arrive while the
+/// worker is down wait for it up to their deadline, and fail at once with
+/// CH_ERR_UNAVAILABLE (and retryAfter) when the next start is later than that.
 ///
 /// Construction starts the first worker and waits for it: a library that does not
 /// load, or whose describe() does not match the manifest, throws LoadError with
@@ -57,9 +58,13 @@ public:
         std::chrono::milliseconds healthTimeout{2000};
         /// Deadline of an onEvent() call (PluginHost sets the plugin's call timeout).
         std::chrono::milliseconds eventTimeout{30000};
+        /// Delay before the next start after a worker that died within
+        /// stableAfter of its start, doubling up to backoffMax while that repeats.
         std::chrono::milliseconds backoffInitial{100};
         std::chrono::milliseconds backoffMax{10000};
-        std::chrono::milliseconds stableAfter{30000};
+        /// A worker up this long was not crash-looping: when it dies, the next
+        /// one starts at once and the backoff is back to backoffInitial.
+        std::chrono::milliseconds stableAfter{1000};
         /// Where the private socket folder is made; empty: /tmp (ipc paths are
         /// limited to about 100 bytes, so keep it short).
         std::string socketDir;

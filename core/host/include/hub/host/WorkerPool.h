@@ -1,6 +1,8 @@
 #pragma once
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -38,6 +40,8 @@ public:
     std::size_t threads() const;
     std::size_t queued() const;
     std::size_t active() const;
+    /// Tasks that ended with an exception since the pool started.
+    std::uint64_t failed() const { return failed_.load(std::memory_order_relaxed); }
 
 private:
     struct Worker {
@@ -45,6 +49,7 @@ private:
         std::function<void()> task;  // handed over under the lock, then woken
     };
     void run(Worker& self);
+    void runOne(std::function<void()>& task) noexcept;
 
     std::string name_;
     std::size_t capacity_;
@@ -53,6 +58,7 @@ private:
     std::deque<std::function<void()>> queue_;
     std::size_t active_ = 0;
     bool stopping_ = false;
+    std::atomic<std::uint64_t> failed_{0};
     std::vector<std::unique_ptr<Worker>> slots_;
     std::mutex joinMutex_;
     std::vector<std::thread> workers_;
