@@ -916,6 +916,9 @@ void Relay::Impl::runCommitter() {
         // Nothing may end this thread early: acknowledged events would keep their
         // window slots and delivery would stop. Marks stay in `work` for the next try.
         try {
+            // A store that reopens its sessions after a fault needs this one back
+            // (an idle committer would otherwise hold the reopen up for ever).
+            if (db.renew(s)) retryFast();
             if (!commitRound(s, work, failures, lastPrune)) return;
             errors = 0;
             continue;

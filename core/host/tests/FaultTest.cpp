@@ -149,7 +149,7 @@ TEST_F(FaultTest, CompletionsThatThrowLeaveThePluginsPoolServing) {
     ASSERT_TRUE(host->has("testkit"));
     std::atomic<int> completions{0};
     auto submit = [&](std::function<void()> thrower) {
-        return host->submit("testkit", "echo", "{}", {}, Clock::now() + 5s, [&, thrower](CallResult) {
+        return host->submit("testkit", "echo", "{}", Caller{"2023010001", {}, "", {"student"}}, Clock::now() + 5s, [&, thrower](CallResult) {
             ++completions;
             thrower();
         });

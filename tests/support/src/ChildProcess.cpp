@@ -191,6 +191,10 @@ std::optional<int> ChildProcess::wait(std::chrono::milliseconds timeout)
             return std::nullopt;
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
+    // The child is gone, but what it wrote last may still sit in the pipe: let the
+    // reader take it up to the end (bounded: a grandchild may hold the pipe open).
+    std::unique_lock<std::mutex> lock(_impl->mutex);
+    _impl->outputChanged.wait_for(lock, std::chrono::seconds(2), [this] { return _impl->outputClosed; });
     return _impl->exitStatus;
 }
 
