@@ -167,6 +167,38 @@ struct RelayFixture : ::testing::Test {
     }
 };
 
+// Collects what a logger writes.
+class CapturingChannel : public Poco::Channel {
+public:
+    void log(const Poco::Message& msg) override {
+        std::lock_guard lock(mutex_);
+        messages_.push_back(msg);
+    }
+    bool contains(Poco::Message::Priority atMost, const std::string& text) const { return count(atMost, text) > 0; }
+    std::size_t count(Poco::Message::Priority atMost, const std::string& text) const {
+        std::lock_guard lock(mutex_);
+        std::size_t n = 0;
+        for (const auto& m : messages_)
+            n += m.getPriority() <= atMost && m.getText().find(text) != std::string::npos;
+        return n;
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::vector<Poco::Message> messages_;
+};
+
+// The consumer's cursor as the relay last reported it; -1 before the first report.
+std::int64_t cursorOf(const Relay& relay) {
+    auto m = relay.metrics();
+    return m.consumers.empty() ? -1 : m.consumers.front().cursor;
+}
+
+bool received(const TestConsumer& consumer, const std::string& id) {
+    auto receipts = consumer.receipts();
+    return std::any_of(receipts.begin(), receipts.end(), [&](const auto& r) { return r.id == id; });
+}
+
 // Checks every subject's events arrived in outbox order, counting only each
 // event's first arrival (repeats after a retry are allowed).
 void expectOrderedPerSubject(const std::vector<TestConsumer::Receipt>& receipts) {
@@ -210,7 +242,9 @@ TEST_F(RelayFixture, DeliversEveryEventInOrderPerSubject) {
     again.start();
     appendEvents(300, 10);
     ASSERT_TRUE(eventually([&] { return portal.distinct() == 310; }));
-    std::this_thread::sleep_for(200ms);
+    // The cursor passes an event only once it is acked, and the consumer records
+    // before it acks: at the last event, whatever was sent again has arrived.
+    ASSERT_TRUE(eventually([&] { return cursorOf(again) == 310; }));
     EXPECT_EQ(portal.count(), 310u) << "events repeated after a clean restart";
 }
 
@@ -249,7 +283,8 @@ TEST_F(RelayFixture, ConsumerDownThenBackGetsEverything) {
     relay.start();
     appendEvents(0, 250);
     ASSERT_TRUE(eventually([&] { return relay.metrics().outboxDepth == 250; }));
-    std::this_thread::sleep_for(1500ms);
+    // The consumer stays down a while: until the relay's figures say 1.5 s.
+    ASSERT_TRUE(eventually([&] { return relay.metrics().oldestUndeliveredAgeSeconds > 1.5; }));
     RelayMetrics down = relay.metrics();
     EXPECT_EQ(down.outboxDepth, 250);
     EXPECT_GT(down.oldestUndeliveredAgeSeconds, 1.0);
@@ -304,8 +339,11 @@ TEST_F(RelayFixture, NeverAckingConsumerEndsInDeadLettersAndReplayDelivers) {
     relay.stop();
     Relay again(db, config);
     again.start();
-    std::this_thread::sleep_for(300ms);
-    EXPECT_EQ(silent.count(), 16u);
+    // A later event of the same subject as two of them, acked: the restarted
+    // relay sends what it would send again before it.
+    std::string marker = appendEvents(4, 1, 2).front();
+    ASSERT_TRUE(eventually([&] { return received(silent, marker); }));
+    EXPECT_EQ(silent.count() - 1, 16u) << "besides the later event";
 }
 
 TEST_F(RelayFixture, KilledRelayLosesNothingAndRepeatsOnlyTheWindow) {
@@ -327,11 +365,16 @@ TEST_F(RelayFixture, KilledRelayLosesNothingAndRepeatsOnlyTheWindow) {
     ASSERT_TRUE(restarted.waitForLine("appended", 60s));
     ASSERT_TRUE(eventually([&] { return portal.distinct() == static_cast<std::size_t>(total); }, 90s))
         << portal.distinct() << " of " << total;
-    std::this_thread::sleep_for(300ms);
+    // The probe's committed cursor passes an event only once it is acked: at the
+    // last event, every repeat has arrived.
+    hub::store::Database probeDb({tmp.file("probe.db")});
+    ASSERT_TRUE(eventually([&] {
+        return scalarIn(probeDb, "SELECT CAST(seq AS TEXT) FROM events_cursor WHERE consumer = ?", "probe") ==
+               std::to_string(total);
+    }));
     restarted.terminate();
 
     // Every committed event was delivered: compare with the probe's outbox.
-    hub::store::Database probeDb({tmp.file("probe.db")});
     Poco::Data::Session s = probeDb.session();
     std::vector<std::string> stored;
     s << "SELECT id FROM events_outbox", into(stored), now;
@@ -534,8 +577,9 @@ TEST_F(RelayFixture, BadInboundMessagesAreRefusedWithoutHarm) {
     // A hostile sender past the size cap loses its connection, nothing else.
     {
         auto hostile = testerDealer(ctx, relay);
+        DisconnectWatch dropped(*hostile);
         hub::zmq::sendFrames(*hostile, {"huge", std::string(2 * 1024 * 1024, 'x')}, false);
-        std::this_thread::sleep_for(200ms);
+        ASSERT_TRUE(dropped.wait()) << "the relay kept the hostile sender's connection";
     }
 
     // The relay is unharmed: a good decision is applied, outbound delivery goes on.
@@ -574,7 +618,8 @@ TEST_F(RelayFixture, ForgedDecisionsFromUnlistedKeysOrNullClientsChangeNothing) 
     }
     appendEvents(0, 10);
     ASSERT_TRUE(eventually([&] { return portal.distinct() == 10; }));
-    std::this_thread::sleep_for(500ms);
+    // The hub has tried "picky" and been turned away.
+    ASSERT_TRUE(eventually([&] { return picky.handshakesRefused() >= 1; }));
     EXPECT_EQ(picky.count(), 0u) << "a consumer refusing the hub's key got events";
 
     // A decision that claims to come from the registrar.
@@ -603,29 +648,6 @@ TEST_F(RelayFixture, ForgedDecisionsFromUnlistedKeysOrNullClientsChangeNothing) 
     EXPECT_EQ(scalar("SELECT status FROM app_state WHERE id = ?", "APP-9"), "approved");
     EXPECT_EQ(scalar("SELECT actor FROM app_state WHERE id = ?", "APP-9"), "tester");
 }
-
-namespace {
-
-// Collects what a logger writes.
-class CapturingChannel : public Poco::Channel {
-public:
-    void log(const Poco::Message& msg) override {
-        std::lock_guard lock(mutex_);
-        messages_.push_back(msg);
-    }
-    bool contains(Poco::Message::Priority atMost, const std::string& text) const {
-        std::lock_guard lock(mutex_);
-        for (const auto& m : messages_)
-            if (m.getPriority() <= atMost && m.getText().find(text) != std::string::npos) return true;
-        return false;
-    }
-
-private:
-    mutable std::mutex mutex_;
-    std::vector<Poco::Message> messages_;
-};
-
-}  // namespace
 
 TEST_F(RelayFixture, PlaintextOnlyByExplicitLoudOptOut) {
     Poco::AutoPtr<CapturingChannel> log(new CapturingChannel);
@@ -811,13 +833,18 @@ TEST_F(RelayFixture, DeliveryStartsOnceItsStateIsReadable) {
         Poco::Data::Session s = db.session();
         s << "ALTER TABLE events_cursor RENAME TO events_cursor_away", now;
     }
+    Poco::AutoPtr<CapturingChannel> log(new CapturingChannel);
+    Poco::Logger::get("hub.events").setChannel(log);
+    const std::string cannotRead = "relay cannot read its state";
     TestConsumer portal(hubOnly());
     RelayConfig config = relayConfig();
     config.consumers.push_back(consumer("portal", portal));
     Relay relay(db, config);
     relay.start();
     appendEvents(0, 20);
-    std::this_thread::sleep_for(300ms);
+    // The relay has tried again since the events were there, and failed again.
+    std::size_t failed = log->count(Poco::Message::PRIO_CRITICAL, cannotRead);
+    ASSERT_TRUE(eventually([&] { return log->count(Poco::Message::PRIO_CRITICAL, cannotRead) > failed; }));
     EXPECT_EQ(portal.count(), 0u);
     {
         Poco::Data::Session s = db.session();
@@ -825,6 +852,8 @@ TEST_F(RelayFixture, DeliveryStartsOnceItsStateIsReadable) {
     }
     ASSERT_TRUE(eventually([&] { return portal.distinct() == 20; }));
     expectOrderedPerSubject(portal.receipts());
+    relay.stop();
+    Poco::Logger::get("hub.events").setChannel(new Poco::ConsoleChannel);
 }
 
 TEST_F(RelayFixture, PublishFansOutByTypePrefixToListedPeersOnly) {
@@ -849,14 +878,14 @@ TEST_F(RelayFixture, PublishFansOutByTypePrefixToListedPeersOnly) {
     auto sub = subscriber(&dashboardKeys);
     sub->set(::zmq::sockopt::unsubscribe, "edu.campus.hub.");
     sub->set(::zmq::sockopt::subscribe, "edu.campus.hub.application.");
+    sub->set(::zmq::sockopt::rcvtimeo, 50);
     // PUB drops what is sent before the subscription arrives: keep publishing
     // until the subscriber hears something.
     std::optional<hub::zmq::Frames> got;
     ASSERT_TRUE(eventually([&] {
         appendEvents(0, 1, 1, EventType::IdentityChanged);
         appendEvents(0, 1, 1, EventType::ApplicationSubmitted);
-        std::this_thread::sleep_for(50ms);
-        got = hub::zmq::receiveFrames(*sub, true);
+        got = hub::zmq::receiveFrames(*sub, false);  // waits up to 50 ms
         return got.has_value();
     }));
     EXPECT_EQ((*got)[0], EventType::ApplicationSubmitted);
@@ -1025,12 +1054,27 @@ TEST_F(RelayFixture, DecisionsOnAFullDiskAreRefusedThenAppliedOnceWhenThereIsSpa
                 EXPECT_EQ(reply->size() > 2 ? (*reply)[2] : std::string(), expected);
             }
         for (const auto& app : raw) EXPECT_EQ(decidedCount(full, app), 1) << app;
-        std::this_thread::sleep_for(300ms);  // a late resend by the engine would show now
+        // A late resend by the engine would show now. The engine acks a request
+        // once the hub acked its decision, and never sends that decision again;
+        // what it sent before comes, on the same connection, before its decision
+        // on a later request. So: every request acked, then one more decided.
+        ASSERT_TRUE(eventually([&] { return relay.metrics().deliveries == viaEngine.size(); }));
+        CloudEvent later = CloudEvent::create(EventType::ApprovalRequested, "/campus-hub", "APP-LATER",
+                                              R"({"applicationId":"APP-LATER","amount":1})");
+        {
+            Poco::Data::Session s = full.session();
+            s.begin();
+            s << "INSERT INTO app_state(id, status, amount) VALUES('APP-LATER', 'in_review', 1)", now;
+            Outbox::append(s, later);
+            s.commit();
+        }
+        ASSERT_TRUE(eventually([&] { return decidedCount(full, "APP-LATER") == 1; }));
         for (const auto& app : viaEngine) EXPECT_EQ(decidedCount(full, app), 1) << app;
         EXPECT_EQ(scalarIn(full, "SELECT actor FROM app_state WHERE id = ?", "APP-E0"), "approval");
         // Each request was decided once: the engine resent the same decision.
         std::size_t decidedLines = 0;
-        for (const auto& l : engine.lines()) decidedLines += l.rfind("decided ", 0) == 0;
+        for (const auto& l : engine.lines())
+            decidedLines += l.rfind("decided ", 0) == 0 && l.find(later.id) == std::string::npos;
         EXPECT_EQ(decidedLines, viaEngine.size());
         relay.stop();
         engine.terminate();
