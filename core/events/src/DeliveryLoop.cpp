@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 
 namespace hub::events {
 
@@ -33,15 +34,17 @@ DeliveryLoop::DeliveryLoop(hub::store::Database& db, const RelayConfig& config, 
 DeliveryLoop::~DeliveryLoop() = default;
 
 void DeliveryLoop::run() {
-    Poco::Data::Session s = db_.session();
-    DeliveryStore store(s);
     // Until the state is read nothing can be delivered: try again (the database
-    // may be locked or briefly unreadable) rather than end the thread for good.
-    for (int failures = 1; !stopping_; ++failures) {
-        if (restoreAll(store)) break;
-        pauseAfterFailure(stopping_, failures);
+    // may be locked, briefly unreadable, or reopening after a fault) rather than
+    // end the thread for good.
+    std::optional<Poco::Data::Session> session;
+    for (int failures = 1; !stopping_ && !session; ++failures) {
+        session = restoreAll();
+        if (!session) pauseAfterFailure(stopping_, failures);
     }
     if (stopping_) return;
+    Poco::Data::Session& s = *session;
+    DeliveryStore store(s);
     std::vector<::zmq::pollitem_t> poll;
     for (auto& c : consumers_) poll.push_back({c->socket().handle(), 0, ZMQ_POLLIN, 0});
     poll.push_back({sockets_.wakeReceive->handle(), 0, ZMQ_POLLIN, 0});
@@ -77,9 +80,14 @@ void DeliveryLoop::finish() {
     metrics_.refresh(store, consumers_, sockets_.zap.get(), Outbox::nowMs());
 }
 
-// Reads every consumer's saved state; false (and nothing kept) if that failed.
-bool DeliveryLoop::restoreAll(DeliveryStore& store) {
+// Reads every consumer's saved state on a new session, which it returns; on a
+// failure nothing is kept, not even the session: a store that reopens its
+// sessions after a fault waits for every one, and the next try may be a second
+// away.
+std::optional<Poco::Data::Session> DeliveryLoop::restoreAll() {
     try {
+        Poco::Data::Session s = db_.session();
+        DeliveryStore store(s);
         for (std::size_t i = 0; i < consumers_.size(); ++i) {
             ConsumerDelivery& c = *consumers_[i];
             SavedDelivery saved = store.load(c.config().name);
@@ -90,14 +98,14 @@ bool DeliveryLoop::restoreAll(DeliveryStore& store) {
         std::int64_t lastSeq = store.lastSeq();
         // The PUB socket is live fan-out: it starts with what is new.
         if (publisher_) publisher_->startAfter(lastSeq);
-        return true;
+        return s;
     } catch (const std::exception& e) {
         logger().critical("relay cannot read its state, not delivering yet (will retry): %s", std::string(e.what()));
     } catch (...) {
         logger().critical("relay cannot read its state, not delivering yet (will retry): unknown exception");
     }
     for (auto& c : consumers_) c->forget();  // it may be half-filled: start over
-    return false;
+    return std::nullopt;
 }
 
 // One round: what the committer made durable, replays, new outbox rows and

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace hub::events {
@@ -48,7 +49,7 @@ public:
     void finish();
 
 private:
-    bool restoreAll(DeliveryStore& store);
+    std::optional<Poco::Data::Session> restoreAll();
     void round(DeliveryStore& store, std::vector<::zmq::pollitem_t>& poll);
     void addReplay(DeliveryStore& store, ConsumerDelivery& c, std::int64_t seq, int attempts);
     void loadReplays(DeliveryStore& store, std::int64_t at);

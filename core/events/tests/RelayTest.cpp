@@ -3,6 +3,7 @@
 #include <hub/events/Outbox.h>
 #include <hub/events/Relay.h>
 #include <hub/zmq/Curve.h>
+#include <hub/test/TmpfsMount.h>
 #include <hub/zmq/Frames.h>
 
 #include "TestPeers.h"
@@ -21,12 +22,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sqlite3.h>
+
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fcntl.h>
-#include <sys/mount.h>
-#include <unistd.h>
 
 #include <fstream>
 #include <iostream>
@@ -38,6 +36,7 @@
 
 using namespace hub::events;
 using namespace hub::events::test;
+using hub::test::TmpfsMount;
 using namespace Poco::Data::Keywords;
 
 namespace {
@@ -898,65 +897,13 @@ TEST_F(RelayFixture, PublishFansOutByTypePrefixToListedPeersOnly) {
     EXPECT_FALSE(hub::zmq::receiveFrames(*plain, true));
 }
 
-namespace {
-
-// A tmpfs of `megabytes` mounted on `dir` for the life of the object.
-class SmallDisk {
-public:
-    SmallDisk(const std::string& dir, int megabytes) : dir_(dir) {
-        Poco::File(dir).createDirectories();
-        std::string options = "size=" + std::to_string(megabytes) + "m,mode=0700";
-        if (::mount("tmpfs", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) == 0)
-            mounted_ = true;
-        else
-            error_ = std::strerror(errno);
-    }
-    ~SmallDisk() {
-        removeFiller();
-        if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
-    }
-    bool mounted() const { return mounted_; }
-    const std::string& error() const { return error_; }
-
-    // Writes a file until the disk is full; returns the bytes written.
-    std::size_t fill() {
-        filler_ = dir_ + "/filler";
-        int fd = ::open(filler_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0) return 0;
-        std::vector<char> block(64 * 1024, 'x');
-        std::size_t total = 0;
-        for (std::size_t size : {block.size(), std::size_t{4096}, std::size_t{512}, std::size_t{1}})
-            for (;;) {
-                ssize_t n = ::write(fd, block.data(), size);
-                if (n <= 0) break;
-                total += static_cast<std::size_t>(n);
-            }
-        ::close(fd);
-        return total;
-    }
-    void removeFiller() {
-        if (!filler_.empty()) ::unlink(filler_.c_str());
-        filler_.clear();
-    }
-
-private:
-    std::string dir_;
-    std::string filler_;
-    bool mounted_ = false;
-    std::string error_;
-};
-
-}  // namespace
-
 // Issue 20: with the disk full, inbound decisions got no answer at all (the
 // error path's ROLLBACK failed after SQLite had rolled back, and that exception
 // skipped the nack). They must be refused as "unavailable", then applied exactly
 // once when the sender (the test, and the reference engine) sends them again.
 TEST_F(RelayFixture, DecisionsOnAFullDiskAreRefusedThenAppliedOnceWhenThereIsSpace) {
-    SmallDisk disk(tmp.file("disk"), 8);
-    if (!disk.mounted())
-        GTEST_SKIP() << "cannot mount a tmpfs on " << tmp.file("disk") << " (" << disk.error()
-                     << "): this test needs root with CAP_SYS_ADMIN to make a disk that fills";
+    if (auto why = TmpfsMount::unavailable(); !why.empty()) GTEST_SKIP() << why;
+    TmpfsMount disk(8 << 20);
     std::string hubPub = tmp.file("hub-curve.pub");
     std::string engineEndpoint = "tcp://127.0.0.1:" + std::to_string(freePort());
     std::string inboundEndpoint = "tcp://127.0.0.1:" + std::to_string(freePort());
@@ -968,7 +915,7 @@ TEST_F(RelayFixture, DecisionsOnAFullDiskAreRefusedThenAppliedOnceWhenThereIsSpa
         return n.empty() ? -1 : n[0];
     };
     {
-        hub::store::Database full({tmp.file("disk") + "/hub.db"});
+        hub::store::Database full({disk.file("hub.db")});
         Outbox::migrate(full);
         std::vector<std::string> raw, viaEngine;
         {
@@ -1016,7 +963,7 @@ TEST_F(RelayFixture, DecisionsOnAFullDiskAreRefusedThenAppliedOnceWhenThereIsSpa
             s << "PRAGMA wal_checkpoint(TRUNCATE)", into(busy), into(frames), into(done), now;
             ASSERT_EQ(busy, 0);
         }
-        ASSERT_GT(disk.fill(), 0u);
+        ASSERT_GT(disk.fill("filler"), 0u);
         relay.start();
 
         ::zmq::context_t ctx;
@@ -1040,7 +987,7 @@ TEST_F(RelayFixture, DecisionsOnAFullDiskAreRefusedThenAppliedOnceWhenThereIsSpa
         for (const auto& app : viaEngine) EXPECT_EQ(decidedCount(full, app), 0) << app;
 
         // Space again: the engine's next try goes through; the test sends its own again.
-        disk.removeFiller();
+        Poco::File(disk.file("filler")).remove();
         ASSERT_TRUE(eventually([&] {
             return std::all_of(viaEngine.begin(), viaEngine.end(),
                                [&](const std::string& app) { return decidedCount(full, app) == 1; });
@@ -1079,4 +1026,60 @@ TEST_F(RelayFixture, DecisionsOnAFullDiskAreRefusedThenAppliedOnceWhenThereIsSpa
         relay.stop();
         engine.terminate();
     }
+}
+
+// A delivery thread that cannot read its state at start (here a table is away)
+// tries again and again. It used to keep its database session all the while,
+// and a store that must reopen every session to recover from a fault (read-only
+// at start, writable later) waited for that one for ever: the hub stayed
+// read-only until a restart.
+TEST_F(RelayFixture, DeliveryWaitingForItsStateLetsTheStoreRecover) {
+    if (auto why = TmpfsMount::unavailable(); !why.empty()) GTEST_SKIP() << why;
+    TmpfsMount disk(8 << 20);
+    const std::string path = disk.file("hub.db");
+    {
+        hub::store::Database setup({path});
+        Outbox::migrate(setup);
+        setup.session() << "ALTER TABLE events_cursor RENAME TO events_cursor_away", now;
+    }
+    // The last writer leaves its -wal and -shm behind, as a hub does whose disk
+    // turned read-only under it: SQLite can then open the file read-only.
+    sqlite3* last = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &last), SQLITE_OK);
+    int persist = 1;
+    sqlite3_file_control(last, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+    ASSERT_EQ(sqlite3_exec(last, "CREATE TABLE touched (x)", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(last);
+    disk.remountReadOnly();
+
+    hub::store::Database::Options options{path};
+    options.probeInterval = 20ms;
+    options.maxProbeInterval = 200ms;
+    hub::store::Database store(options);
+    ASSERT_FALSE(store.writable());
+    Poco::AutoPtr<CapturingChannel> log(new CapturingChannel);
+    Poco::Logger::get("hub.events").setChannel(log);
+    const std::string cannotRead = "relay cannot read its state";
+    TestConsumer portal(hubOnly());
+    RelayConfig config = relayConfig();
+    config.consumers.push_back(consumer("portal", portal));
+    Relay relay(store, config);
+    relay.start();
+    ASSERT_TRUE(eventually([&] { return log->count(Poco::Message::PRIO_CRITICAL, cannotRead) >= 2; }));
+
+    disk.remountReadWrite();
+    ASSERT_TRUE(eventually([&] { return store.writable(); })) << "the store did not recover: " << store.health().detail;
+    store.session() << "ALTER TABLE events_cursor_away RENAME TO events_cursor", now;
+    {
+        Poco::Data::Session s = store.session();
+        s.begin();
+        for (long n = 0; n < 20; ++n)
+            Outbox::append(s, CloudEvent::create(EventType::ApplicationStatusChanged, "/campus-hub",
+                                                 "APP-" + std::to_string(n % 5), numbered(n)));
+        s.commit();
+    }
+    ASSERT_TRUE(eventually([&] { return portal.distinct() == 20; }));
+    expectOrderedPerSubject(portal.receipts());
+    relay.stop();
+    Poco::Logger::get("hub.events").setChannel(new Poco::ConsoleChannel);
 }
