@@ -74,8 +74,6 @@ public:
     bool addReplay(OutboxEvent event, int attempts);
     /// Back to nothing loaded, after a start-up read that failed half-way.
     void forget();
-    /// The cursor as the store has it (restored, or last reported committed).
-    std::int64_t persistedCursor() const { return persistedCursor_; }
 
     // The outbox.
 

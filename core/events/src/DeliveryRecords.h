@@ -61,7 +61,8 @@ struct PendingMarks {
         if (marks.empty()) {
             marks.swap(newer.marks);  // the usual case: nothing was waiting
         } else {
-            for (auto& [seq, mark] : newer.marks) marks[seq] = std::move(mark);
+            marks.merge(newer.marks);  // moves the nodes of events not marked here yet
+            for (auto& [seq, mark] : newer.marks) marks[seq] = std::move(mark);  // the others replace theirs
             newer.marks.clear();
         }
         if (newer.cursor) cursor = newer.cursor;

@@ -2,8 +2,6 @@
 
 #include <Poco/Data/Statement.h>
 
-#include <limits>
-
 using namespace Poco::Data::Keywords;
 using Poco::Int64;
 

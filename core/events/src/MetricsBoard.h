@@ -20,7 +20,7 @@ class DeliveryStore;
 /// Counters the relay's threads bump as things happen; read from any thread.
 struct RelayCounters {
     std::atomic<std::uint64_t> published{0};        ///< Publisher
-    std::atomic<std::uint64_t> inboundAccepted{0};  ///< InboundReceiver, and the four below
+    std::atomic<std::uint64_t> inboundAccepted{0};  ///< InboundReceiver, as are the three below
     std::atomic<std::uint64_t> inboundDuplicates{0};
     std::atomic<std::uint64_t> inboundRefused{0};
     std::atomic<std::uint64_t> inboundUnavailable{0};

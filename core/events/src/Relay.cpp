@@ -1,17 +1,18 @@
-// The Relay puts its parts together and runs them; each part has its own file:
+// The Relay only wires its parts and runs them; each part has a file of its own:
 //
-//   RelaySockets       every socket, CURVE keys and the ZAP handler (start)
-//   DeliveryLoop       the delivery thread: outbox -> consumers, acks, PUB
+//   RelaySockets         every socket, the CURVE keys and the ZAP handler
+//   DeliveryLoop         the delivery thread: outbox -> consumers, acks, the PUB fan-out
 //     ConsumerDelivery   one consumer's state machine: window, order, retries, dead letters
 //     Publisher          the PUB fan-out
-//   DeliveryCommitter  the committer thread: the only writer of delivery state
-//   DeliveryStore      the SQL of delivery state, dead letters and replay
-//   InboundReceiver    the inbound thread: refusals, exactly-once via events_inbox
-//   MetricsBoard       counters and the snapshot behind metrics()
-//   RelayThreads       the catch-all that keeps each thread alive
+//   DeliveryCommitter    the committer thread: the only writer of delivery state
+//   DeliveryStore        the SQL: saved state, marks, pruning, dead letters, replay
+//   InboundReceiver      the inbound thread: refusals, exactly once through events_inbox
+//   MetricsBoard         the counters and the snapshot behind metrics()
+//   RelayThreads         the catch-all that keeps each thread alive
 //
-// The delivery thread only reads the database; it hands marks to the committer
-// and hears back through DeliveryRecords' Completion what became durable.
+// The delivery thread only reads the database. It hands the committer marks
+// (DeliveryRecords.h) and frees window slots only when the committer reports
+// them durable.
 
 #include "hub/events/Relay.h"
 
