@@ -98,6 +98,10 @@ void TestConsumer::run() {
     }
 }
 
+std::uint64_t TestConsumer::handshakesRefused() const {
+    return sockets_ && sockets_->zap ? sockets_->zap->refused() : 0;
+}
+
 std::vector<TestConsumer::Receipt> TestConsumer::receipts() const {
     std::lock_guard lock(mutex_);
     return receipts_;
@@ -113,6 +117,17 @@ std::size_t TestConsumer::distinct() const {
     std::unordered_set<std::string> ids;
     for (const auto& r : receipts_) ids.insert(r.id);
     return ids.size();
+}
+
+DisconnectWatch::DisconnectWatch(::zmq::socket_t& socket) {
+    static std::atomic<int> watches{0};
+    init(socket, "inproc://test-disconnect-watch-" + std::to_string(++watches), ZMQ_EVENT_DISCONNECTED);
+}
+
+bool DisconnectWatch::wait(std::chrono::milliseconds limit) {
+    auto end = std::chrono::steady_clock::now() + limit;
+    while (!disconnected_ && std::chrono::steady_clock::now() < end) check_event(20);
+    return disconnected_;
 }
 
 Child::Child(const std::string& command, const std::vector<std::string>& args) {

@@ -7,6 +7,8 @@
 #include <Poco/Process.h>
 #include <Poco/TemporaryFile.h>
 
+#include <zmq.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -66,6 +68,8 @@ public:
     std::vector<Receipt> receipts() const;
     std::size_t count() const;
     std::size_t distinct() const;
+    /// CURVE clients this consumer's ZAP handler turned away (0 without CURVE).
+    std::uint64_t handshakesRefused() const;
     void stop();
 
 private:
@@ -81,6 +85,19 @@ private:
     struct Sockets;
     std::unique_ptr<Sockets> sockets_;
     std::thread thread_;
+};
+
+/// Watches a socket for the end of its connection (ZMQ_EVENT_DISCONNECTED: the
+/// peer closed it). Make it before whatever should end the connection.
+class DisconnectWatch : private ::zmq::monitor_t {
+public:
+    explicit DisconnectWatch(::zmq::socket_t& socket);
+    /// Waits up to `limit` for the disconnect; false if it did not come.
+    bool wait(std::chrono::milliseconds limit = 10s);
+
+private:
+    void on_event_disconnected(const zmq_event_t&, const char*) override { disconnected_ = true; }
+    bool disconnected_ = false;
 };
 
 /// A child process with its stdout collected line by line.

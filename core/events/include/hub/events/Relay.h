@@ -112,7 +112,7 @@ public:
     std::string inboundEndpoint() const;
     std::string publishEndpoint() const;
 
-    /// A snapshot of the figures (refreshed by the relay thread about every 100 ms).
+    /// A snapshot of the figures (refreshed by the delivery thread about every 100 ms).
     RelayMetrics metrics() const;
 
     /// Dead letters, oldest first; `consumer` empty means all consumers.
