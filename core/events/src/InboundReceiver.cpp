@@ -3,7 +3,9 @@
 #include "DeliveryStore.h"
 #include "RelayThreads.h"
 
+#include "hub/common/Exceptions.h"
 #include "hub/events/Outbox.h"
+#include "hub/store/Database.h"
 
 #include <Poco/Data/DataException.h>
 #include <Poco/Data/SQLite/SQLiteException.h>
@@ -19,21 +21,6 @@ using Poco::Int64;
 namespace hub::events {
 
 namespace {
-
-// The store could not take the event now, but may later: the disk is full, the
-// database is locked or unreachable. The sender should retry; anything else is
-// the event's (or the handler's) answer and would fail the same way again.
-bool isTransient(const Poco::Exception& e) {
-    using namespace Poco::Data;
-    using namespace Poco::Data::SQLite;
-    return dynamic_cast<const DatabaseFullException*>(&e) || dynamic_cast<const IOErrorException*>(&e) ||
-           dynamic_cast<const DBLockedException*>(&e) || dynamic_cast<const TableLockedException*>(&e) ||
-           dynamic_cast<const NoMemoryException*>(&e) || dynamic_cast<const ReadOnlyException*>(&e) ||
-           dynamic_cast<const CantOpenDBFileException*>(&e) || dynamic_cast<const InterruptException*>(&e) ||
-           dynamic_cast<const SessionUnavailableException*>(&e) ||
-           dynamic_cast<const SessionPoolExhaustedException*>(&e) ||
-           dynamic_cast<const ConnectionFailedException*>(&e) || dynamic_cast<const NotConnectedException*>(&e);
-}
 
 }  // namespace
 
@@ -136,19 +123,19 @@ void InboundReceiver::apply(Poco::Data::Session& s, const std::string& routing, 
         }
         onInbound_(s, event, peer);
         s.commit();
-    } catch (const Poco::Exception& e) {
-        rollbackQuietly(s);
-        if (isTransient(e)) {
-            ++counters_.inboundUnavailable;
-            refuse(routing, event.id, peer.name,
-                   "unavailable: the hub cannot store it now (" + e.displayText() + "); send it again later");
-        } else {
-            refuse(routing, event.id, peer.name, "not applied: " + e.displayText());
-        }
-        return;
     } catch (const std::exception& e) {
         rollbackQuietly(s);
-        refuse(routing, event.id, peer.name, std::string("not applied: ") + e.what());
+        const std::string text = currentExceptionText();
+        // The store could not take it now (full, read-only, locked, unreachable):
+        // the sender should retry. Anything else is the event's (or the handler's)
+        // answer and would fail the same way again. One classification for the
+        // whole hub: the store's, which also counts the fault and starts its probe.
+        if (db_.recordFailure(e)) {
+            ++counters_.inboundUnavailable;
+            refuse(routing, event.id, peer.name, "unavailable: the hub cannot store it now (" + text + "); send it again later");
+        } else {
+            refuse(routing, event.id, peer.name, "not applied: " + text);
+        }
         return;
     } catch (...) {
         rollbackQuietly(s);

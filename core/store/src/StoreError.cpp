@@ -38,11 +38,14 @@ std::optional<StoreFault> classifyStoreFailure(const std::exception& error) noex
     if (dynamic_cast<const sqlite::ReadOnlyException*>(e) || dynamic_cast<const sqlite::DBAccessDeniedException*>(e))
         return StoreFault::ReadOnly;
     if (dynamic_cast<const sqlite::DBLockedException*>(e) || dynamic_cast<const sqlite::TableLockedException*>(e) ||
+        dynamic_cast<const sqlite::InterruptException*>(e) ||
         dynamic_cast<const Poco::Data::SessionPoolExhaustedException*>(e))
         return StoreFault::Busy;
     if (dynamic_cast<const sqlite::IOErrorException*>(e) || dynamic_cast<const sqlite::CantOpenDBFileException*>(e) ||
-        dynamic_cast<const sqlite::LockProtocolException*>(e) ||
-        dynamic_cast<const Poco::Data::ConnectionFailedException*>(e))
+        dynamic_cast<const sqlite::LockProtocolException*>(e) || dynamic_cast<const sqlite::NoMemoryException*>(e) ||
+        dynamic_cast<const Poco::Data::ConnectionFailedException*>(e) ||
+        dynamic_cast<const Poco::Data::NotConnectedException*>(e) ||
+        dynamic_cast<const Poco::Data::SessionUnavailableException*>(e))
         return StoreFault::Io;
     return std::nullopt;
 }
