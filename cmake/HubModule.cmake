@@ -1,5 +1,68 @@
 # Shared helpers for the hub's own targets.
 
+# Sanitizer and fuzzing trees (docs/testing.md). The flags go to every target of
+# the tree: the hub's modules and programs, the SDK's parts, the reference and
+# test plugins, so a plugin and the process that loads it are instrumented alike.
+#   address,undefined  ASan + UBSan with gcc: the whole test suite (build-asan)
+#   thread             TSan with gcc: the tests labelled tsan (build-tsan)
+#   fuzzer             libFuzzer targets of tests/fuzz with clang (build-fuzz): the
+#                      libraries with fuzzer-no-link,address,undefined
+# Compiled at -O1 with line tables only: a cold tree must build in minutes, and
+# reports still name file and line.
+set(HUB_SANITIZE "" CACHE STRING "Sanitizers for every target: address,undefined | thread | fuzzer (clang)")
+set(HUB_TIMEOUT_SCALE 1)
+if(HUB_SANITIZE)
+  if(HUB_SANITIZE STREQUAL "fuzzer")
+    if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+      message(FATAL_ERROR "HUB_SANITIZE=fuzzer needs clang (libFuzzer): CC=clang-14 CXX=clang++-14")
+    endif()
+    # The ignorelist is read at compile time; its hash on the command line makes
+    # ccache (which does not read the file) recompile when it changes.
+    set(hub_ignorelist ${PROJECT_SOURCE_DIR}/tests/sanitizers/ubsan-ignorelist.txt)
+    file(MD5 ${hub_ignorelist} hub_ignorelist_md5)
+    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${hub_ignorelist})
+    set(hub_sanitize_compile -fsanitize=fuzzer-no-link,address,undefined
+      -fsanitize-ignorelist=${hub_ignorelist} -DHUB_UBSAN_IGNORELIST=${hub_ignorelist_md5})
+    set(hub_sanitize_link -fsanitize=address,undefined)
+    set(HUB_BUILD_FUZZ ON)
+  elseif(HUB_SANITIZE STREQUAL "address,undefined" OR HUB_SANITIZE STREQUAL "thread")
+    set(hub_sanitize_compile -fsanitize=${HUB_SANITIZE})
+    set(hub_sanitize_link -fsanitize=${HUB_SANITIZE})
+    if(HUB_SANITIZE STREQUAL "thread" AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+      # g++ warns at every atomic_thread_fence (asio's fenced blocks) that TSan
+      # does not model fences; asio's hand-offs also go through a mutex, which it does.
+      list(APPEND hub_sanitize_compile -Wno-tsan)
+    endif()
+  else()
+    message(FATAL_ERROR "HUB_SANITIZE: '${HUB_SANITIZE}' is not address,undefined, thread or fuzzer")
+  endif()
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    set(hub_debug_level -gline-tables-only)
+  else()
+    set(hub_debug_level -g1)
+  endif()
+  # UBSan's findings fail the test instead of scrolling past; frame pointers
+  # give whole stacks cheaply.
+  add_compile_options(${hub_sanitize_compile} -fno-sanitize-recover=all -fno-omit-frame-pointer -O1 ${hub_debug_level})
+  add_link_options(${hub_sanitize_link} -fno-sanitize-recover=all)
+  # tcmalloc replaces malloc, which the sanitizers must own.
+  set(HUB_TCMALLOC OFF)
+  # Instrumented code runs 2-10 times slower; ctest's limits follow (the tests'
+  # own deadlines are for events that take milliseconds and stay as they are).
+  if(HUB_SANITIZE STREQUAL "thread")
+    set(HUB_TIMEOUT_SCALE 4)
+  else()
+    set(HUB_TIMEOUT_SCALE 3)
+  endif()
+  message(STATUS "HUB_SANITIZE=${HUB_SANITIZE}: ${hub_sanitize_compile}, tcmalloc off, test timeouts x${HUB_TIMEOUT_SCALE}")
+endif()
+
+# hub_scaled_timeout(<var> <seconds>): a ctest TIMEOUT for this tree (longer in sanitizer trees).
+function(hub_scaled_timeout var seconds)
+  math(EXPR scaled "${seconds} * ${HUB_TIMEOUT_SCALE}")
+  set(${var} ${scaled} PARENT_SCOPE)
+endfunction()
+
 # Warnings on and clean for everything we write.
 function(hub_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow
@@ -20,6 +83,10 @@ endfunction()
 
 # hub_test(<name> SOURCES ... DEPS ... [LABELS ...]) declares a GoogleTest executable
 # registered with ctest; the tests see HUB_TEST_SOURCE_DIR and HUB_TEST_BUILD_DIR.
+# Each label L also gets a target tests-L that builds every test executable
+# labelled L. Label tsan marks the concurrency-heavy tests (HTTP server and
+# client, loops, plugin host and its pools, process plugins, relay): the TSan
+# tree builds only tests-tsan and runs only ctest -L tsan.
 function(hub_test name)
   cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;DEPS;LABELS;FIXTURES" ${ARGN})
   if(NOT HUB_BUILD_TESTS)
@@ -32,10 +99,29 @@ function(hub_test name)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
+  hub_scaled_timeout(T_TIMEOUT ${T_TIMEOUT})
+  foreach(label IN LISTS T_LABELS)
+    if(NOT TARGET tests-${label})
+      add_custom_target(tests-${label})
+    endif()
+    add_dependencies(tests-${label} ${name})
+  endforeach()
   # Where the tests find the tree: compile definitions, since gtest_discover_tests
   # cannot pass more than one ENVIRONMENT entry.
   target_compile_definitions(${name} PRIVATE
     HUB_TEST_SOURCE_DIR="${CMAKE_SOURCE_DIR}" HUB_TEST_BUILD_DIR="${CMAKE_BINARY_DIR}")
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
-    PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}")
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 TEST_LIST ${name}_tests
+    PROPERTIES TIMEOUT ${T_TIMEOUT})
+  # Labels after discovery: through PROPERTIES a list arrives as one label
+  # ("ldap identity"). Skipped for an executable this tree did not build.
+  if(T_LABELS)
+    set(labels "${T_LABELS}")
+    string(CONFIGURE [[
+if(@name@_tests)
+  set_tests_properties(${@name@_tests} PROPERTIES LABELS "@labels@")
+endif()
+]] script @ONLY)
+    file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/${name}_labels.cmake "${script}")
+    set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${CMAKE_CURRENT_BINARY_DIR}/${name}_labels.cmake)
+  endif()
 endfunction()

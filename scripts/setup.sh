@@ -11,6 +11,8 @@ packages=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   slapd ldap-utils openssl valgrind
   prometheus
+  # scripts/test.sh's fuzz stage: clang, its sanitizer and libFuzzer runtimes, llvm-symbolizer
+  clang-14 libclang-rt-14-dev libfuzzer-14-dev llvm-14
 )
 
 missing=()

@@ -576,6 +576,12 @@ Outcome exchange(Stream& stream, Connection& c, const std::string& requestHead, 
         }
         unsigned status = parser.status();
         if (status >= 100 && status < 200 && status != 101) continue;
+        // Beast reads any three digits; RFC 9110 knows 100-599 (and a 0 would
+        // look like "no answer" to a plugin).
+        if (status < 100 || status > 599) {
+            ec = bhttp::error::bad_status;
+            return Outcome::Done;
+        }
         result.status = static_cast<int>(status);
         reusable = parser.keep_alive() && !parser.need_eof() && c.buffer.size() == 0;
         return Outcome::Done;

@@ -11,6 +11,32 @@
 #include <utility>
 #include <vector>
 
+// ASan and TSan follow a program from stack to stack only when told of each
+// switch; Boost.Context's fcontext switches behind their back (its own
+// BOOST_USE_ASAN covers only the ucontext flavour). Unannotated, ASan takes a
+// fiber's frames for a stack overflow or reports false stack-use-after-scope
+// once a pooled stack is reused, and TSan mixes the shadow stacks of fibers.
+#if defined(__SANITIZE_ADDRESS__)
+#define HUB_LOOP_ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define HUB_LOOP_TSAN 1
+#endif
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HUB_LOOP_ASAN 1
+#endif
+#if __has_feature(thread_sanitizer)
+#define HUB_LOOP_TSAN 1
+#endif
+#endif
+#if defined(HUB_LOOP_ASAN)
+#include <sanitizer/asan_interface.h>
+#endif
+#if defined(HUB_LOOP_TSAN)
+#include <sanitizer/tsan_interface.h>
+#endif
+
 namespace hub::http {
 
 namespace {
@@ -37,14 +63,20 @@ struct StackPool {
 };
 
 // Boost.Context's StackAllocator over a loop's pool (used on the loop's thread only).
+// It tells the fiber which stack it got (`used`), for the sanitizers.
 class PooledStack {
 public:
-    explicit PooledStack(StackPool& pool) : pool_(&pool) {}
+    PooledStack(StackPool& pool, ctx::stack_context* used) : pool_(&pool), used_(used) {}
     ctx::stack_context allocate() {
-        if (pool_->free.empty()) return ctx::protected_fixedsize_stack(pool_->bytes).allocate();
+        if (pool_->free.empty()) return *used_ = ctx::protected_fixedsize_stack(pool_->bytes).allocate();
         ctx::stack_context s = pool_->free.back();
         pool_->free.pop_back();
-        return s;
+#if defined(HUB_LOOP_ASAN)
+        // The frames a finished fiber never returned from (Boost's entry
+        // function) leave their red zones poisoned.
+        __asan_unpoison_memory_region(static_cast<char*>(s.sp) - s.size, s.size);
+#endif
+        return *used_ = s;
     }
     void deallocate(ctx::stack_context& s) noexcept {
         if (pool_->free.size() < pool_->keep) pool_->free.push_back(s);
@@ -53,6 +85,7 @@ public:
 
 private:
     StackPool* pool_;
+    ctx::stack_context* used_;
 };
 
 }  // namespace
@@ -68,7 +101,57 @@ public:
     bool aborted = false;
     Fiber* prev = nullptr;  // the loop's list of live fibers
     Fiber* next = nullptr;
+    ctx::stack_context stack;  // set by PooledStack; for the sanitizers
+#if defined(HUB_LOOP_ASAN)
+    void* fakeStack = nullptr;       // ASan's, while parked
+    const void* backBottom = nullptr;  // the stack that resumed it
+    std::size_t backSize = 0;
+#endif
+#if defined(HUB_LOOP_TSAN)
+    void* tsanFiber = __tsan_create_fiber(0);
+    void* tsanBack = nullptr;  // TSan's state of what resumed it
+    ~Fiber() { __tsan_destroy_fiber(tsanFiber); }
+#endif
 };
+
+namespace {
+
+// The sanitizers' side of a switch. Into a fiber: enterFiber before, backFromFiber
+// after, on the stack that resumes it. On the fiber: arrived when it starts or is
+// resumed, leaving before it parks or ends. Empty without a sanitizer.
+void enterFiber([[maybe_unused]] Loop::Fiber& f, [[maybe_unused]] void** fakeStack) {
+#if defined(HUB_LOOP_ASAN)
+    __sanitizer_start_switch_fiber(fakeStack, static_cast<char*>(f.stack.sp) - f.stack.size, f.stack.size);
+#endif
+#if defined(HUB_LOOP_TSAN)
+    f.tsanBack = __tsan_get_current_fiber();
+    __tsan_switch_to_fiber(f.tsanFiber, 0);
+#endif
+}
+
+void backFromFiber([[maybe_unused]] void* fakeStack) {
+#if defined(HUB_LOOP_ASAN)
+    __sanitizer_finish_switch_fiber(fakeStack, nullptr, nullptr);
+#endif
+}
+
+void arrived([[maybe_unused]] Loop::Fiber& f) {
+#if defined(HUB_LOOP_ASAN)
+    __sanitizer_finish_switch_fiber(f.fakeStack, &f.backBottom, &f.backSize);
+#endif
+}
+
+void leaving([[maybe_unused]] Loop::Fiber& f, [[maybe_unused]] bool ends) {
+#if defined(HUB_LOOP_ASAN)
+    // Null when it ends: ASan frees the fiber's fake stack.
+    __sanitizer_start_switch_fiber(ends ? nullptr : &f.fakeStack, f.backBottom, f.backSize);
+#endif
+#if defined(HUB_LOOP_TSAN)
+    __tsan_switch_to_fiber(f.tsanBack, 0);
+#endif
+}
+
+}  // namespace
 
 struct Loop::Impl {
     boost::asio::io_context& io;
@@ -100,7 +183,10 @@ struct Loop::Impl {
         Fiber* outer = tlFiber;
         tlFiber = f;
         const auto started = Clock::now();
+        void* fakeStack = nullptr;
+        enterFiber(*f, &fakeStack);
         ctx::fiber rest = std::move(target).resume();
+        backFromFiber(fakeStack);
         const auto ran = Clock::now() - started;
         tlFiber = outer;
         if (ran > options.slowRun) warnSlow(*f, ran);
@@ -167,7 +253,8 @@ void Loop::spawn(std::string name, std::function<void()> fn) {
     f->loop = impl_.get();
     f->name = std::move(name);
     f->fn = std::move(fn);
-    ctx::fiber start(std::allocator_arg, PooledStack(impl_->stacks), [f](ctx::fiber&& caller) {
+    ctx::fiber start(std::allocator_arg, PooledStack(impl_->stacks, &f->stack), [f](ctx::fiber&& caller) {
+        arrived(*f);
         f->back = std::move(caller);
         try {
             f->fn();
@@ -180,6 +267,7 @@ void Loop::spawn(std::string name, std::function<void()> fn) {
         }
         f->fn = nullptr;  // what it captured is released here, on its own stack
         f->done = true;
+        leaving(*f, true);
         return std::move(f->back);
     });
     impl_->link(f);
@@ -192,7 +280,9 @@ void Loop::suspend() {
     Fiber* f = tlFiber;
     assert(f && "suspend() outside a fiber");
     if (f->aborted) return;
+    leaving(*f, false);
     f->back = std::move(f->back).resume();
+    arrived(*f);
 }
 
 void Loop::resume(Fiber* fiber) { fiber->loop->enter(fiber, std::move(fiber->parked)); }

@@ -14,7 +14,7 @@
 //   /gbk           a valid 1.1 envelope in GBK declared as such
 //   /v12           always answers a SOAP 1.2 envelope
 //   /nobody        an envelope without Body
-//   /slow          waits 3 s, then echoes
+//   /slow          waits 3 s (or until the server stops), then echoes
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServer.h>
@@ -24,6 +24,8 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -45,7 +47,21 @@ public:
         server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), socket_, params);
         server_->start();
     }
-    ~SoapTestServer() { server_->stopAll(true); }
+    // Connection threads outlive stopAll(); one still answering (/slow) when the
+    // test process exits wrote into Poco's statics as they were destroyed (ASan:
+    // heap-use-after-free in HTTPServerConnection::sendErrorResponse). So /slow
+    // is woken, and the server waits for its connections to end.
+    ~SoapTestServer() {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_all();
+        server_->stopAll(true);
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (server_->currentConnections() > 0 && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
 
     std::string url(const std::string& path) const {
         return "http://127.0.0.1:" + std::to_string(socket_.address().port()) + path;
@@ -93,7 +109,10 @@ private:
             int status = 200;
             std::string out;
             if (path == "/echo" || path == "/slow") {
-                if (path == "/slow") std::this_thread::sleep_for(std::chrono::seconds(3));
+                if (path == "/slow") {
+                    std::unique_lock lock(s_.mutex_);
+                    s_.wake_.wait_for(lock, std::chrono::seconds(3), [this] { return s_.stopping_; });
+                }
                 out = envelope(
                     ns, "<r:EchoResponse><r:name>张三</r:name><r:action>" + action + "</r:action></r:EchoResponse>");
             } else if (path == "/fault" && !v12) {
@@ -167,6 +186,8 @@ private:
     Poco::Net::ServerSocket socket_;
     std::unique_ptr<Poco::Net::HTTPServer> server_;
     mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;
     Seen seen_;
 };
 

@@ -98,20 +98,48 @@ private:
         return *value == "true" || *value == "1";
     }
 
-    static std::optional<double> decimal(const Node& node, std::string_view name) {
+    // The schema has checked the lexical form; what is left is the form XSD
+    // allows and from_chars does not (white space around, a leading '+'), and
+    // magnitude: xs:nonNegativeInteger, xs:positiveInteger and xs:decimal have no
+    // upper bound, so a value past what the field holds is reported in place.
+    static std::string_view number(std::string_view text) {
+        constexpr std::string_view space = " \t\r\n";
+        auto first = text.find_first_not_of(space);
+        if (first == std::string_view::npos) return {};
+        text = text.substr(first, text.find_last_not_of(space) - first + 1);
+        if (text.size() > 1 && text.front() == '+') text.remove_prefix(1);
+        return text;
+    }
+
+    template <class T>
+    std::optional<T> parsed(const hub::xml::Document& doc, const Node& node, std::string_view element,
+                            std::string_view name) {
         auto value = node.attribute(name);
         if (!value) return std::nullopt;
-        double out = 0;
-        auto [ptr, ec] = std::from_chars(value->data(), value->data() + value->size(), out);
-        if (ec != std::errc()) return std::nullopt;  // the schema has checked xs:decimal already
-        return out;
+        std::string_view text = number(*value);
+        T out{};
+        auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+        if (ec == std::errc() && ptr == text.data() + text.size()) return out;
+        error(doc.name(), node.line(), element, name,
+              "'" + *value + "' is " + (ec == std::errc::result_out_of_range ? "out of range" : "not a number"));
+        return std::nullopt;
+    }
+
+    template <class T>
+    T integer(const hub::xml::Document& doc, const Node& node, std::string_view element, std::string_view name,
+              T fallback) {
+        return parsed<T>(doc, node, element, name).value_or(fallback);
+    }
+
+    std::optional<double> decimal(const hub::xml::Document& doc, const Node& node, std::string_view name) {
+        return parsed<double>(doc, node, "field", name);
     }
 
     void readCategory(const hub::xml::Document& doc, const Node& node) {
         Category c;
         c.id = node.attribute("id", "");
         c.name = names(node);
-        c.order = std::stoi(node.attribute("order", "0"));
+        c.order = integer(doc, node, "category", "order", 0);
         if (unique(categoryPlaces_, c.id, doc, node, "category")) {
             categories.push_back(std::move(c));
         }
@@ -133,7 +161,7 @@ private:
         item.departmentId = node.attribute("department", "");
         item.channel = parseChannel(node.attribute("channel", "")).value_or(Channel::Online);
         item.audience = AudienceSet::parse(node.attribute("audience", "")).value_or(AudienceSet());
-        item.timeLimitDays = std::stoi(node.attribute("timeLimit", "0"));
+        item.timeLimitDays = integer(doc, node, "item", "timeLimit", 0);
         item.sourceFile = doc.name();
         item.sourceLine = node.line();
         if (auto name = node.child("name")) item.name = names(*name);
@@ -172,11 +200,9 @@ private:
         auto type = kTypes.find(node.attribute("type", "string"));
         field.type = type != kTypes.end() ? type->second : FieldType::String;
         field.required = boolean(node, "required", false);
-        if (auto maxLength = node.attribute("maxLength")) {
-            field.maxLength = static_cast<std::size_t>(std::stoull(*maxLength));
-        }
-        field.min = decimal(node, "min");
-        field.max = decimal(node, "max");
+        field.maxLength = parsed<std::size_t>(doc, node, "field", "maxLength");
+        field.min = decimal(doc, node, "min");
+        field.max = decimal(doc, node, "max");
         for (const Node& o : node.children("option")) {
             field.options.push_back(FieldOption{o.attribute("value", ""), names(o)});
         }

@@ -207,6 +207,59 @@ TEST(CatalogLoad, HostileXmlIsRefused) {
     }
 }
 
+// Found with the catalog_xml fuzz target (tests/fuzz, seed big-numbers.xml): the
+// schema's integer types have no upper bound, and a number past its field threw
+// std::out_of_range out of load() (and past reload(), which catches only
+// CatalogException).
+TEST(CatalogLoad, NumbersTooLargeForTheirFieldAreErrorsInPlace) {
+    SmallCatalog dir;
+    dir.write("20-big.xml", R"(<?xml version="1.0" encoding="UTF-8"?>
+<catalog version="1">
+  <category id="extra" order="99999999999" zh="额外" en="Extra"/>
+  <item id="big-form" category="general-office" department="archives" channel="online" audience="student" timeLimit="3">
+    <name zh="大数" en="Big numbers"/>
+    <handler><flow id="x"/></handler>
+    <form>
+      <field id="note" type="string" maxLength="999999999999999999999999" zh="备注" en="Note"/>
+    </form>
+  </item>
+</catalog>
+)");
+    auto errors = loadErrors(dir.str());
+    SCOPED_TRACE(dump(errors));
+    EXPECT_TRUE(hasError(errors, "20-big.xml", 3, "attribute 'order': '99999999999' is out of range"));
+    EXPECT_TRUE(hasError(errors, "20-big.xml", 8, "attribute 'maxLength': '999999999999999999999999' is out of range"));
+}
+
+// Found with the same target: xs:decimal allows a leading '+' and white space
+// around, which the reader took for "no bound".
+TEST(CatalogLoad, NumbersInEveryFormTheSchemaAllowsAreRead) {
+    SmallCatalog dir;
+    dir.write("20-forms.xml", R"(<?xml version="1.0" encoding="UTF-8"?>
+<catalog version="1">
+  <category id="extra" order=" +7 " zh="额外" en="Extra"/>
+  <item id="forms" category="extra" department="archives" channel="online" audience="student" timeLimit="+2">
+    <name zh="写法" en="Forms"/>
+    <handler><flow id="x"/></handler>
+    <form>
+      <field id="n" type="number" min="+1.5" max=" 20.25 " zh="数" en="N"/>
+      <field id="note" type="string" maxLength="+0030" zh="备注" en="Note"/>
+    </form>
+  </item>
+</catalog>
+)");
+    auto snapshot = Catalog::load({dir.str(), ""});
+    ASSERT_NE(snapshot->category("extra"), nullptr);
+    EXPECT_EQ(snapshot->category("extra")->order, 7);
+    const ServiceItem* item = snapshot->findById("forms");
+    ASSERT_NE(item, nullptr);
+    EXPECT_EQ(item->timeLimitDays, 2);
+    ASSERT_EQ(item->fields.size(), 2u);
+    EXPECT_EQ(item->fields[0].min, 1.5);
+    EXPECT_EQ(item->fields[0].max, 20.25);
+    EXPECT_EQ(item->fields[1].maxLength, 30u);
+}
+
 TEST(CatalogLoad, MissingDirectoryOrSchemaIsAnError) {
     TempDir empty;
     EXPECT_THROW(Catalog::load({empty.str(), ""}), CatalogException);  // no catalog.xsd

@@ -10,7 +10,7 @@ namespace {
 // Length of the well-formed UTF-8 sequence at p, 0 if malformed.
 std::size_t utf8Length(const unsigned char* p, const unsigned char* end) noexcept {
     unsigned char c = *p;
-    std::size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
+    std::size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
     if (len == 0 || static_cast<std::size_t>(end - p) < len) return 0;
     for (std::size_t i = 1; i < len; ++i)
         if ((p[i] & 0xC0) != 0x80) return 0;

@@ -55,6 +55,7 @@ TEST(JsonCheck, RefusesBadUtf8AnywhereInTheText) {
              "{\"x\":\"\xed\xa0\x80\"}",  // an encoded surrogate
              "{\"x\":\"\xc0\x80\"}",      // overlong NUL
              "{\"x\":\"\xf4\x90\x80\x80\"}",  // beyond U+10FFFF
+             "{\"x\":\"\xfb\xbf\xbf\"}",      // a lead byte past F4 (json_check fuzz target)
              "\xff\xfe{}",                // a UTF-16 byte-order mark
              "{\"\xe4\xb8\":1}",          // truncated 中 in a key
          })

@@ -21,6 +21,21 @@ TEST(JsonWriter, ReplacesInvalidUtf8) {
     EXPECT_TRUE(isValidUtf8("在读证明 😀"));
 }
 
+// Found by the json_check fuzz target (tests/fuzz): bytes F5-FF were taken for
+// the lead of a three-byte sequence, so "\xfb\xbf\xbf" passed as UTF-8 (and a
+// body holding it passed the JSON check, and went into answers unreplaced).
+TEST(JsonWriter, NoLeadBytePastF4) {
+    for (int lead = 0xF5; lead <= 0xFF; ++lead) {
+        for (std::string tail : {"\xbf\xbf", "\x80\x80\x80"}) {
+            std::string bad = static_cast<char>(lead) + tail;
+            EXPECT_FALSE(isValidUtf8(bad)) << std::hex << lead;
+            std::string out;
+            appendString(out, bad);
+            EXPECT_NE(out.find("\\ufffd"), std::string::npos) << out;
+        }
+    }
+}
+
 TEST(JsonWriter, Numbers) {
     std::string out;
     appendNumber(out, 3.0);
