@@ -2,7 +2,7 @@
 
 #include "Utf8.h"
 
-#include "hub/common/JsonWriter.h"
+#include "hub/common/Utf8.h"
 
 #include <Poco/Base64Decoder.h>
 #include <Poco/Base64Encoder.h> // the BASE64_* option flags
@@ -168,7 +168,7 @@ std::string stringClaim(const Poco::JSON::Object& payload, const std::string& na
     if (!value.isString())
         throw Poco::DataFormatException("claim '" + name + "' is not a string");
     std::string text = value.extract<std::string>();
-    if (!json::isValidUtf8(text))
+    if (!isValidUtf8(text))
         throw Poco::DataFormatException("claim '" + name + "' is not valid UTF-8");
     return text;
 }
@@ -615,7 +615,7 @@ VerifyResult TokenVerifier::Impl::verifyUncached(std::string_view token, double 
                 if (!role.isString())
                     return fail(AuthError::InvalidClaims, "token 'roles' is not an array of strings");
                 std::string text = role.extract<std::string>();
-                if (!json::isValidUtf8(text))
+                if (!isValidUtf8(text))
                     return fail(AuthError::InvalidClaims, "token 'roles' holds invalid UTF-8");
                 principal.roles.push_back(std::move(text));
             }
