@@ -68,7 +68,7 @@ TEST(Utf8, SequenceLengths) {
     EXPECT_EQ(utf8SequenceLength(text, 2), 2u);
     EXPECT_EQ(utf8SequenceLength(text, 4), 3u);
     EXPECT_EQ(utf8SequenceLength(text, 7), 4u);
-    EXPECT_EQ(utf8SequenceLength(text, 3), 0u);  // a continuation byte
+    EXPECT_EQ(utf8SequenceLength(text, 3), 0u);                // a continuation byte
     EXPECT_EQ(utf8SequenceLength(text.substr(0, 10), 7), 0u);  // cut short
     EXPECT_EQ(utf8SequenceLength("\xc0\xaf", 0), 0u);          // overlong '/'
     EXPECT_EQ(utf8SequenceLength("\xed\xa0\x80", 0), 0u);      // surrogate

@@ -17,8 +17,8 @@ namespace hub::identity {
 /// state, which it then updates (and marks seen). A created or updated person
 /// is queued in `batch`, with a change record naming the fields that differ when
 /// `reportChanges` (the Person itself joins its record once its row is written).
-void diffPerson(Person&& p, std::unordered_map<std::string, IdentityStore::PersonState>& states,
-                SyncReport& report, IdentityStore::Batch& batch, bool reportChanges);
+void diffPerson(Person&& p, std::unordered_map<std::string, IdentityStore::PersonState>& states, SyncReport& report,
+                IdentityStore::Batch& batch, bool reportChanges);
 
 /// Queues the row and the change record of a unit or a group.
 void queueChange(IdentityStore::Batch& batch, ChangeKind kind, const Org& org);

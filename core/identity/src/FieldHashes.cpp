@@ -26,16 +26,23 @@ std::uint64_t hashOf(const std::vector<std::string>& list) {
 }  // namespace
 
 const std::array<const char*, 11>& IdentityStore::personFieldNames() {
-    static const std::array<const char*, 11> names = {"id",     "dn",     "name",   "department",
-                                                      "audience", "roles", "groups", "emails",
-                                                      "phones", "attributes", "status"};
+    static const std::array<const char*, 11> names = {"id",     "dn",     "name",   "department", "audience", "roles",
+                                                      "groups", "emails", "phones", "attributes", "status"};
     return names;
 }
 
 FieldHashes IdentityStore::hashPerson(const Person& p) {
-    return {hashOf(p.id),     hashOf(p.dn),     hashOf(p.name),   hashOf(p.department),
-            hashOf(p.audience), hashOf(p.roles), hashOf(p.groups), hashOf(p.emails),
-            hashOf(p.phones), hashOf(p.attributesJson), p.status == PersonStatus::Active ? 1u : 2u};
+    return {hashOf(p.id),
+            hashOf(p.dn),
+            hashOf(p.name),
+            hashOf(p.department),
+            hashOf(p.audience),
+            hashOf(p.roles),
+            hashOf(p.groups),
+            hashOf(p.emails),
+            hashOf(p.phones),
+            hashOf(p.attributesJson),
+            p.status == PersonStatus::Active ? 1u : 2u};
 }
 
 namespace detail {
@@ -76,7 +83,7 @@ FieldHashes hashesFromBytes(std::string_view bytes) {
         std::uint64_t v = 0;
         for (std::size_t k = 0; k < 16; ++k) {
             char c = static_cast<char>(data[i * 16 + k]);
-            unsigned d = c >= '0' && c <= '9' ? static_cast<unsigned>(c - '0')
+            unsigned d = c >= '0' && c <= '9'   ? static_cast<unsigned>(c - '0')
                          : c >= 'a' && c <= 'f' ? static_cast<unsigned>(c - 'a' + 10)
                                                 : 0u;
             v = (v << 4) | d;

@@ -8,7 +8,9 @@ namespace hub::identity {
 
 namespace {
 
-std::string classFilter(const std::string& cls) { return "(objectClass=" + ldap::escapeFilterValue(cls) + ")"; }
+std::string classFilter(const std::string& cls) {
+    return "(objectClass=" + ldap::escapeFilterValue(cls) + ")";
+}
 
 std::string personFilterOf(const SyncOptions& o) {
     std::string f = classFilter(o.personClass);

@@ -57,8 +57,9 @@ TEST(PersonJson, APersonNeverStoredHasNoUpdateTime) {
     Person p;
     p.id = "demo";
     p.name = "演示";
-    EXPECT_EQ(toJson(p), "{\"id\":\"demo\",\"name\":\"演示\",\"department\":\"\",\"audience\":[],\"roles\":[],"
-                         "\"groups\":[],\"emails\":[],\"phones\":[],\"status\":\"active\"}");
+    EXPECT_EQ(toJson(p),
+              "{\"id\":\"demo\",\"name\":\"演示\",\"department\":\"\",\"audience\":[],\"roles\":[],"
+              "\"groups\":[],\"emails\":[],\"phones\":[],\"status\":\"active\"}");
 }
 
 TEST(PersonJson, IsValidJsonWhateverTheStringsHold) {
@@ -68,6 +69,7 @@ TEST(PersonJson, IsValidJsonWhateverTheStringsHold) {
     for (auto form : {PersonJsonForm::Api, PersonJsonForm::Event}) {
         Poco::JSON::Parser parser;
         auto o = parser.parse(toJson(p, form)).extract<Poco::JSON::Object::Ptr>();
-        EXPECT_EQ(o->getValue<std::string>("name"), std::string("bad \xEF\xBF\xBD\xEF\xBF\xBD byte, NUL \0 and \x01", 28));
+        EXPECT_EQ(o->getValue<std::string>("name"),
+                  std::string("bad \xEF\xBF\xBD\xEF\xBF\xBD byte, NUL \0 and \x01", 28));
     }
 }
