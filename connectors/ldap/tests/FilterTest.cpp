@@ -1,9 +1,11 @@
 #include "hub/ldap/Filter.h"
 
+#include "hub/common/Utf8.h"
+
 #include <gtest/gtest.h>
 
 using hub::ldap::escapeFilterValue;
-using hub::ldap::isValidUtf8;
+using hub::isValidUtf8;
 
 TEST(EscapeFilterValue, EscapesTheRfc4515Specials) {
     EXPECT_EQ(escapeFilterValue("plain"), "plain");

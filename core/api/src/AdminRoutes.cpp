@@ -95,41 +95,10 @@ void blocking(const AdminServices& s, Reply out, std::function<Response()> fn) {
         out.send(problem(503, "the hub is busy; retry shortly", "Overloaded", type("overloaded")));
 }
 
-void appendList(std::string& out, const char* key, const std::vector<std::string>& values) {
-    out += ",\"";
-    out += key;
-    out += "\":[";
-    for (std::size_t i = 0; i < values.size(); ++i) {
-        if (i) out += ',';
-        appendString(out, values[i]);
-    }
-    out += ']';
-}
-
-// A person as the API shows it: the mapped fields, not the raw directory entry.
-std::string toJson(const identity::Person& p) {
-    std::string out = "{\"id\":";
-    appendString(out, p.id);
-    out += ",\"name\":";
-    appendString(out, p.name);
-    out += ",\"department\":";
-    appendString(out, p.department);
-    appendList(out, "audience", p.audience);
-    appendList(out, "roles", p.roles);
-    appendList(out, "groups", p.groups);
-    appendList(out, "emails", p.emails);
-    appendList(out, "phones", p.phones);
-    out += ",\"status\":";
-    appendString(out, p.status == identity::PersonStatus::Active ? "active" : "departed");
-    out += ",\"updated_at\":";
-    appendString(out, p.updatedAt);
-    out += '}';
-    return out;
-}
-
 std::optional<std::string> personJson(const AdminServices& s, const std::string& id) {
     if (s.directory) {
-        if (auto p = s.directory->findById(id); p && p->status == identity::PersonStatus::Active) return toJson(*p);
+        if (auto p = s.directory->findById(id); p && p->status == identity::PersonStatus::Active)
+            return identity::toJson(*p);
     }
     if (s.staticPerson) return s.staticPerson(id);
     return std::nullopt;
@@ -186,7 +155,7 @@ void addAdminRoutes(Router& router, AdminServices s) {
             std::string body = "{\"items\":[";
             for (std::size_t i = 0; i < page.persons.size(); ++i) {
                 if (i) body += ',';
-                body += toJson(page.persons[i]);
+                identity::appendJson(body, page.persons[i]);
             }
             body += "],\"nextCursor\":";
             appendString(body, page.nextCursor);

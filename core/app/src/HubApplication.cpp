@@ -217,19 +217,13 @@ public:
     std::optional<std::string> json(const std::string& subject) const {
         auto it = people_.find(subject);
         if (it == people_.end()) return std::nullopt;
-        Poco::JSON::Object o;
-        o.set("id", subject);
-        o.set("name", it->second.name);
-        o.set("department", it->second.department);
-        Poco::JSON::Array audience, roles;
-        for (const auto& a : it->second.audiences) audience.add(a);
-        for (const auto& r : it->second.roles) roles.add(r);
-        o.set("audience", audience);
-        o.set("roles", roles);
-        o.set("status", "active");
-        std::ostringstream out;
-        o.stringify(out);
-        return out.str();
+        identity::Person person;
+        person.id = subject;
+        person.name = it->second.name;
+        person.department = it->second.department;
+        person.audience = it->second.audiences;
+        person.roles = it->second.roles;
+        return identity::toJson(person);
     }
     std::size_t size() const { return people_.size(); }
 

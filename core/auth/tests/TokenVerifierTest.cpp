@@ -1,129 +1,18 @@
-#include "hub/auth/TokenIssuer.h"
-#include "hub/auth/TokenVerifier.h"
+#include "TokenTestSupport.h"
 
 #include <Poco/AutoPtr.h>
-#include <Poco/Base64Encoder.h>
-#include <Poco/Crypto/DigestEngine.h>
-#include <Poco/Crypto/RSAKey.h>
 #include <Poco/Exception.h>
 #include <Poco/FileStream.h>
-#include <Poco/HMACEngine.h>
 #include <Poco/TemporaryFile.h>
 #include <Poco/Util/MapConfiguration.h>
 #include <Poco/Util/XMLConfiguration.h>
 
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <memory>
 #include <sstream>
-#include <thread>
 
 using namespace hub::auth;
-
-namespace hub::auth {
-// Readable failure messages: "token_expired" instead of raw enum bytes.
-void PrintTo(AuthError error, std::ostream* os)
-{
-    *os << errorCode(error);
-}
-} // namespace hub::auth
-
-namespace {
-
-const std::string kSecret = "0123456789abcdef0123456789abcdef-test-secret";
-const std::string kIssuer = "https://idp.campus.example";
-const std::string kAudience = "campushub";
-
-class Sha256Engine : public Poco::Crypto::DigestEngine
-{
-public:
-    enum
-    {
-        BLOCK_SIZE = 64,
-        DIGEST_SIZE = 32
-    };
-    Sha256Engine() : Poco::Crypto::DigestEngine("SHA256") {}
-};
-
-std::string b64url(const std::string& bytes)
-{
-    std::ostringstream out;
-    Poco::Base64Encoder encoder(out, Poco::BASE64_URL_ENCODING | Poco::BASE64_NO_PADDING);
-    encoder << bytes;
-    encoder.close();
-    return out.str();
-}
-
-// Builds "header.payload.signature" by hand, so tests can forge what TokenIssuer never would.
-std::string handMadeHs256(const std::string& headerJson, const std::string& payloadJson, const std::string& secret)
-{
-    const std::string input = b64url(headerJson) + "." + b64url(payloadJson);
-    Poco::HMACEngine<Sha256Engine> hmac(secret);
-    hmac.update(input);
-    const Poco::DigestEngine::Digest& d = hmac.digest();
-    return input + "." + b64url(std::string(d.begin(), d.end()));
-}
-
-std::string nowPlus(int seconds)
-{
-    return std::to_string(Poco::Timestamp().epochTime() + seconds);
-}
-
-struct RsaKeys
-{
-    std::string publicPem;
-    std::string privatePem;
-};
-
-// One key pair per test run: generating a 2048-bit key takes a noticeable fraction of a second.
-const RsaKeys& rsaKeys(int which = 0)
-{
-    static RsaKeys keys[2];
-    static std::once_flag once[2];
-    std::call_once(once[which], [which] {
-        Poco::Crypto::RSAKey key(Poco::Crypto::RSAKey::KL_2048, Poco::Crypto::RSAKey::EXP_LARGE);
-        std::ostringstream pub, priv;
-        key.save(&pub, &priv);
-        keys[which] = {pub.str(), priv.str()};
-    });
-    return keys[which];
-}
-
-TokenVerifier::Options hsOptions()
-{
-    TokenVerifier::Options o;
-    o.hs256Secret = kSecret;
-    o.issuer = kIssuer;
-    o.audience = kAudience;
-    return o;
-}
-
-TokenVerifier::Options rsOptions()
-{
-    TokenVerifier::Options o;
-    o.rs256PublicKeyPem = rsaKeys().publicPem;
-    o.issuer = kIssuer;
-    o.audience = kAudience;
-    return o;
-}
-
-TokenClaims claimsFor(const std::string& subject)
-{
-    TokenClaims c;
-    c.subject = subject;
-    c.issuer = kIssuer;
-    c.audience = {kAudience};
-    return c;
-}
-
-std::string validPayload(const std::string& extra = "")
-{
-    return R"({"sub":"2023010001","iss":")" + kIssuer + R"(","aud":")" + kAudience + R"(","exp":)" + nowPlus(3600)
-           + extra + "}";
-}
-
-} // namespace
+using namespace hub::auth::test;
 
 TEST(TokenVerifier, AcceptsValidHs256Token)
 {
@@ -412,111 +301,6 @@ TEST(TokenVerifier, ReadsActingFor)
     EXPECT_EQ(principalOf(R"(,"act":"2023010003")").principal.actingFor, "2023010003");
     EXPECT_EQ(principalOf(R"(,"act":{"sub":"portal"})").error, AuthError::InvalidClaims);
     EXPECT_EQ(principalOf(R"(,"on_behalf_of":5)").error, AuthError::InvalidClaims);
-}
-
-TEST(TokenVerifier, CachesOnlyVerifiedTokensAndRechecksExpiry)
-{
-    TokenVerifier::Options o = hsOptions();
-    o.cacheSize = 3;
-    o.leewaySeconds = 0;
-    TokenVerifier verifier(o);
-    TokenIssuer issuer = TokenIssuer::hs256(kSecret);
-    const std::string token = issuer.issue(claimsFor("u"));
-    ASSERT_TRUE(verifier.verify(token).ok());
-    EXPECT_EQ(verifier.cachedTokens(), 1u);
-    const VerifyResult again = verifier.verify(token);
-    ASSERT_TRUE(again.ok());
-    EXPECT_EQ(again.principal.subject, "u");
-    EXPECT_EQ(verifier.cachedTokens(), 1u);
-
-    // The cached token is still refused once it expires.
-    EXPECT_EQ(verifier.verify(token, Poco::Timestamp() + Poco::Timespan(3601, 0)).error, AuthError::Expired);
-    EXPECT_EQ(verifier.cachedTokens(), 0u);
-
-    // Failures are never cached; the cache stays bounded.
-    EXPECT_FALSE(verifier.verify(TokenIssuer::hs256(std::string(32, 'z')).issue(claimsFor("u"))).ok());
-    EXPECT_EQ(verifier.cachedTokens(), 0u);
-    for (int i = 0; i < 10; ++i)
-        ASSERT_TRUE(verifier.verify(issuer.issue(claimsFor("user" + std::to_string(i)))).ok());
-    EXPECT_LE(verifier.cachedTokens(), 3u);
-    verifier.clearCache();
-    EXPECT_EQ(verifier.cachedTokens(), 0u);
-
-    o.cacheSize = 0;
-    TokenVerifier uncached(o);
-    EXPECT_TRUE(uncached.verify(token).ok());
-    EXPECT_EQ(uncached.cachedTokens(), 0u);
-}
-
-// The last token each thread verified is answered without the shared cache; it
-// must still be checked as the cache is: for its times, for the verifier that
-// verified it (not another one, even at the same address), and not after
-// clearCache().
-TEST(TokenVerifier, EachThreadsLastTokenIsCheckedAsTheCacheIs)
-{
-    TokenVerifier::Options o = hsOptions();
-    o.leewaySeconds = 0;
-    TokenVerifier::Options other = o;
-    other.hs256Secret = std::string(32, 'q');
-    TokenIssuer issuer = TokenIssuer::hs256(kSecret);
-    const std::string u = issuer.issue(claimsFor("u"));
-    const std::string v = issuer.issue(claimsFor("v"));
-
-    TokenVerifier verifier(o);
-    for (int i = 0; i < 3; ++i)
-    {
-        EXPECT_EQ(verifier.verify(u).principal.subject, "u");
-        EXPECT_EQ(verifier.verify(u).principal.subject, "u");
-        EXPECT_EQ(verifier.verify(v).principal.subject, "v");
-    }
-    TokenVerifier otherKey(other);
-    EXPECT_EQ(otherKey.verify(u).error, AuthError::BadSignature);
-
-    EXPECT_EQ(verifier.verify(v, Poco::Timestamp() + Poco::Timespan(3601, 0)).error, AuthError::Expired);
-    EXPECT_EQ(verifier.cachedTokens(), 1u); // v's entry went with it; u's stays
-    EXPECT_TRUE(verifier.verify(u).ok());
-    verifier.clearCache();
-    EXPECT_TRUE(verifier.verify(u).ok());
-    EXPECT_EQ(verifier.cachedTokens(), 1u); // verified again, so cached again
-
-    for (int i = 0; i < 20; ++i)
-    {
-        {
-            auto accepting = std::make_unique<TokenVerifier>(o);
-            ASSERT_TRUE(accepting->verify(u).ok());
-        }
-        auto refusing = std::make_unique<TokenVerifier>(other);
-        ASSERT_EQ(refusing->verify(u).error, AuthError::BadSignature);
-    }
-}
-
-TEST(TokenVerifier, VerifiesConcurrently)
-{
-    TokenVerifier::Options o = hsOptions();
-    o.cacheSize = 8;
-    o.rs256PublicKeyPem = rsaKeys().publicPem;
-    TokenVerifier verifier(o);
-    std::vector<std::string> tokens;
-    TokenIssuer hs = TokenIssuer::hs256(kSecret);
-    TokenIssuer rs = TokenIssuer::rs256(rsaKeys().privatePem);
-    for (int i = 0; i < 16; ++i)
-        tokens.push_back((i % 2 ? hs : rs).issue(claimsFor("u" + std::to_string(i))));
-    std::atomic<int> failures{0};
-    std::vector<std::thread> threads;
-    for (int t = 0; t < 4; ++t)
-        threads.emplace_back([&, t] {
-            for (int i = 0; i < 400; ++i)
-            {
-                const std::size_t k = static_cast<std::size_t>(i * 7 + t) % tokens.size();
-                const VerifyResult r = verifier.verify(tokens[k]);
-                if (!r.ok() || r.principal.subject != "u" + std::to_string(k))
-                    ++failures;
-            }
-        });
-    for (auto& th : threads)
-        th.join();
-    EXPECT_EQ(failures.load(), 0);
-    EXPECT_LE(verifier.cachedTokens(), 8u);
 }
 
 TEST(TokenVerifier, ParsesAuthorizationHeader)

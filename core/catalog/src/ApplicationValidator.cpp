@@ -1,7 +1,8 @@
 #include "hub/catalog/ApplicationValidator.h"
 
-#include "Json.h"
+#include "LocalizedJson.h"
 #include "hub/catalog/WorkingCalendar.h"
+#include "hub/common/Utf8.h"
 
 #include <Poco/Dynamic/Var.h>
 #include <Poco/Exception.h>
@@ -14,36 +15,19 @@ namespace hub::catalog {
 
 namespace {
 
-/// Number of code points, or nullopt when `s` is not valid UTF-8 (overlong
-/// forms, surrogates and truncated sequences are invalid).
+/// Number of characters (code points), or nullopt when `s` is not valid UTF-8.
 std::optional<std::size_t> utf8Length(std::string_view s) {
-    std::size_t count = 0;
-    for (std::size_t i = 0; i < s.size();) {
-        auto c = static_cast<unsigned char>(s[i]);
-        std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-        if (len == 0 || i + len > s.size()) return std::nullopt;
-        std::uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
-        for (std::size_t k = 1; k < len; ++k) {
-            auto cc = static_cast<unsigned char>(s[i + k]);
-            if ((cc & 0xC0) != 0x80) return std::nullopt;
-            cp = (cp << 6) | (cc & 0x3F);
-        }
-        static constexpr std::uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-        if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return std::nullopt;
-        i += len;
-        ++count;
-    }
-    return count;
+    if (!isValidUtf8(s)) return std::nullopt;
+    // Valid: every byte but a continuation byte starts a character.
+    return static_cast<std::size_t>(
+        std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
 /// Echoing user input in a message: at most 60 characters, never broken UTF-8.
 std::string shown(std::string_view s) {
-    if (!utf8Length(s)) return "(invalid UTF-8)";
+    if (!isValidUtf8(s)) return "(invalid UTF-8)";
     std::size_t i = 0;
-    for (std::size_t chars = 0; i < s.size() && chars < 60; ++chars) {
-        auto c = static_cast<unsigned char>(s[i]);
-        i += c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : 4;
-    }
+    for (std::size_t chars = 0; i < s.size() && chars < 60; ++chars) i += utf8SequenceLength(s, i);
     return std::string(s.substr(0, i)) + (i < s.size() ? "..." : "");
 }
 
@@ -245,7 +229,7 @@ std::string ValidationResult::toJson() const {
         out += "{\"id\":";
         json::appendString(out, missingMaterials[i].id);
         out += ",\"name\":";
-        json::appendLocalized(out, missingMaterials[i].name);
+        appendLocalized(out, missingMaterials[i].name);
         out += '}';
     }
     out += "]}";

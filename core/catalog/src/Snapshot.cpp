@@ -1,6 +1,6 @@
 #include "hub/catalog/Snapshot.h"
 
-#include "Json.h"
+#include "LocalizedJson.h"
 
 #include <algorithm>
 #include <stdexcept>
@@ -105,17 +105,17 @@ Snapshot::Snapshot(std::vector<Category> categories, std::vector<Department> dep
         j += "{\"id\":";
         json::appendString(j, item.id);
         j += ",\"name\":";
-        json::appendLocalized(j, item.name);
+        appendLocalized(j, item.name);
         j += ",\"description\":";
-        json::appendLocalized(j, item.description);
+        appendLocalized(j, item.description);
         j += ",\"category\":{\"id\":";
         json::appendString(j, cat->id);
         j += ",\"name\":";
-        json::appendLocalized(j, cat->name);
+        appendLocalized(j, cat->name);
         j += "},\"department\":{\"id\":";
         json::appendString(j, dept->id);
         j += ",\"name\":";
-        json::appendLocalized(j, dept->name);
+        appendLocalized(j, dept->name);
         j += "},\"channel\":";
         json::appendString(j, toString(item.channel));
         j += ",\"audience\":[";
@@ -148,7 +148,7 @@ Snapshot::Snapshot(std::vector<Category> categories, std::vector<Department> dep
             j += "{\"id\":";
             json::appendString(j, mat.id);
             j += ",\"name\":";
-            json::appendLocalized(j, mat.name);
+            appendLocalized(j, mat.name);
             j += mat.required ? ",\"required\":true}" : ",\"required\":false}";
         }
         j += "],\"form\":[";
@@ -158,7 +158,7 @@ Snapshot::Snapshot(std::vector<Category> categories, std::vector<Department> dep
             j += "{\"id\":";
             json::appendString(j, field.id);
             j += ",\"label\":";
-            json::appendLocalized(j, field.label);
+            appendLocalized(j, field.label);
             j += ",\"type\":";
             json::appendString(j, toString(field.type));
             j += field.required ? ",\"required\":true" : ",\"required\":false";
@@ -181,7 +181,7 @@ Snapshot::Snapshot(std::vector<Category> categories, std::vector<Department> dep
                     j += "{\"value\":";
                     json::appendString(j, field.options[o].value);
                     j += ",\"label\":";
-                    json::appendLocalized(j, field.options[o].label);
+                    appendLocalized(j, field.options[o].label);
                     j += '}';
                 }
                 j += ']';
@@ -202,7 +202,7 @@ Snapshot::Snapshot(std::vector<Category> categories, std::vector<Department> dep
             out += "{\"id\":";
             json::appendString(out, c.id);
             out += ",\"name\":";
-            json::appendLocalized(out, c.name);
+            appendLocalized(out, c.name);
             out += ",\"order\":";
             json::appendNumber(out, static_cast<std::size_t>(c.order));
             out += ",\"itemCount\":";

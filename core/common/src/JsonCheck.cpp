@@ -1,6 +1,6 @@
 #include "hub/common/JsonCheck.h"
 
-#include "hub/common/JsonWriter.h"
+#include "hub/common/Utf8.h"
 
 #include <rapidjson/error/en.h>
 #include <rapidjson/memorystream.h>

@@ -1,8 +1,13 @@
 #include "hub/common/JsonWriter.h"
+#include "hub/common/Utf8.h"
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <vector>
+
 using namespace hub::json;
+using hub::isValidUtf8;
 
 TEST(JsonWriter, EscapesControlsAndKeepsChinese) {
     std::string out;
@@ -34,6 +39,54 @@ TEST(JsonWriter, NoLeadBytePastF4) {
             EXPECT_NE(out.find("\\ufffd"), std::string::npos) << out;
         }
     }
+}
+
+// Runs of plain text are found 8 bytes at a time: every byte that needs escaping
+// must be escaped the same way at every offset, and valid UTF-8 copied as is.
+TEST(JsonWriter, EscapesEveryByteTheSameWayAtEveryOffset) {
+    auto reference = [](const std::string& s) {
+        std::string out = "\"";
+        for (unsigned char c : s) {
+            char buf[8];
+            if (c == '"') out += "\\\"";
+            else if (c == '\\') out += "\\\\";
+            else if (c == '\n') out += "\\n";
+            else if (c == '\r') out += "\\r";
+            else if (c == '\t') out += "\\t";
+            else if (c < 0x20) std::snprintf(buf, sizeof buf, "\\u%04x", c), out += buf;
+            else out += static_cast<char>(c);
+        }
+        return out + "\"";
+    };
+    for (std::size_t length : {1u, 7u, 8u, 9u, 15u, 16u, 17u, 25u})
+        for (std::size_t at = 0; at < length; ++at)
+            for (std::string special : std::vector<std::string>{"\"", "\\", "\n", "\r", "\t", "\x01", "\x1f",
+                                                                std::string(1, '\0'), " ", "\x7f", "\b", "\f", "/",
+                                                                "张", "😀"}) {
+                std::string v(length, 'x');
+                v.replace(at, 1, special);
+                std::string out;
+                appendString(out, v);
+                EXPECT_EQ(out, reference(v)) << length << ' ' << at;
+            }
+}
+
+TEST(JsonWriter, ReplacesABadByteAtEveryOffset) {
+    for (std::size_t at = 0; at < 20; ++at) {
+        std::string v(20, 'x');
+        v[at] = '\xff';
+        std::string out;
+        appendString(out, v);
+        EXPECT_EQ(out, "\"" + v.substr(0, at) + "\\ufffd" + v.substr(at + 1) + "\"") << at;
+    }
+}
+
+TEST(JsonWriter, StringArrays) {
+    std::string out;
+    appendStringArray(out, std::vector<std::string>{});
+    out += ',';
+    appendStringArray(out, std::vector<std::string>{"学生", "a\"b"});
+    EXPECT_EQ(out, "[],[\"学生\",\"a\\\"b\"]");
 }
 
 TEST(JsonWriter, Numbers) {

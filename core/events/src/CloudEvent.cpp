@@ -1,6 +1,6 @@
 #include "hub/events/CloudEvent.h"
 
-#include "hub/common/JsonWriter.h"
+#include "hub/common/Utf8.h"
 
 #include <Poco/DateTime.h>
 #include <Poco/DateTimeFormat.h>
@@ -91,8 +91,6 @@ bool isKnownEventType(std::string_view type) {
     const auto& types = knownEventTypes();
     return std::find(types.begin(), types.end(), type) != types.end();
 }
-
-bool isValidUtf8(std::string_view text) { return json::isValidUtf8(text); }
 
 bool isRfc3339(std::string_view t) {
     auto digits = [&](std::size_t from, std::size_t n) {

@@ -1,5 +1,6 @@
 #include <hub/events/CloudEvent.h>
 #include <hub/events/RelayConfig.h>
+#include <hub/common/Utf8.h>
 
 #include <Poco/AutoPtr.h>
 #include <Poco/Util/MapConfiguration.h>
@@ -10,6 +11,7 @@
 #include <sstream>
 
 using namespace hub::events;
+using hub::isValidUtf8;
 
 namespace {
 

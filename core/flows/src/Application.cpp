@@ -1,6 +1,6 @@
 #include "hub/flows/Application.h"
 
-#include "JsonText.h"
+#include "hub/common/JsonWriter.h"
 
 namespace hub::flows {
 
@@ -34,12 +34,8 @@ std::string toJson(const Application& a) {
     out += a.formJson.empty() ? std::string("{}") : a.formJson;
     out += ',';
     json::appendKey(out, "materials");
-    out += '[';
-    for (std::size_t i = 0; i < a.materials.size(); ++i) {
-        if (i) out += ',';
-        json::appendString(out, a.materials[i]);
-    }
-    out += "],";
+    json::appendStringArray(out, a.materials);
+    out += ',';
     json::appendKey(out, "submitted_at");
     json::appendString(out, a.submittedAt);
     out += ',';

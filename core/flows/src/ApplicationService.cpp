@@ -1,6 +1,7 @@
 #include "hub/flows/ApplicationService.h"
 
-#include "JsonText.h"
+#include "hub/common/JsonWriter.h"
+#include "hub/common/Utf8.h"
 
 #include <optional>
 #include <Poco/Data/RecordSet.h>
@@ -87,12 +88,8 @@ std::string formatTimestamp(const Poco::Timestamp& ts) {
 }
 
 std::string joinMaterials(const std::vector<std::string>& materials) {
-    std::string out = "[";
-    for (std::size_t i = 0; i < materials.size(); ++i) {
-        if (i) out += ',';
-        json::appendString(out, materials[i]);
-    }
-    out += ']';
+    std::string out;
+    json::appendStringArray(out, materials);
     return out;
 }
 
@@ -214,7 +211,7 @@ void ApplicationService::checkText(const std::string& what, const std::string& t
     if (required && text.empty()) throw InvalidRequest(what + " is required");
     if (text.size() > options_.maxTextBytes)
         throw InvalidRequest(what + " is longer than " + std::to_string(options_.maxTextBytes) + " bytes");
-    if (!json::validUtf8(text)) throw InvalidRequest(what + " is not valid UTF-8");
+    if (!isValidUtf8(text)) throw InvalidRequest(what + " is not valid UTF-8");
 }
 
 void ApplicationService::emit(Poco::Data::Session& session, const std::string& type, const std::string& id,
@@ -328,7 +325,7 @@ ApplicationService::SubmitResult ApplicationService::submit(const SubmitRequest&
                        std::to_string(request.materials.size()) + " materials given; at most " +
                            std::to_string(options_.maxMaterials) + " are accepted",
                        "材料数量过多（最多" + std::to_string(options_.maxMaterials) + "项）");
-    if (request.itemId.size() > options_.maxTextBytes || !json::validUtf8(request.itemId)) {
+    if (request.itemId.size() > options_.maxTextBytes || !isValidUtf8(request.itemId)) {
         SubmitResult r;
         r.outcome = Outcome::ItemNotFound;
         r.message = "no such service item";
@@ -676,7 +673,7 @@ Application ApplicationService::completeFromPlugin(const std::string& id, bool o
     bool success = ok;
     Poco::Dynamic::Var parsed;
     bool parsedOk = false;
-    if (resultJson.size() <= options_.maxFormBytes && json::validUtf8(resultJson)) {
+    if (resultJson.size() <= options_.maxFormBytes && isValidUtf8(resultJson)) {
         try {
             Poco::JSON::Parser parser;
             parsed = parser.parse(resultJson);
@@ -704,7 +701,7 @@ Application ApplicationService::completeFromPlugin(const std::string& id, bool o
         reason = "the plugin returned a result that is not valid JSON";
     }
     if (!success && reason.empty()) reason = "the plugin operation failed";
-    if (reason.size() > options_.maxTextBytes || !json::validUtf8(reason)) reason = "the plugin operation failed";
+    if (reason.size() > options_.maxTextBytes || !isValidUtf8(reason)) reason = "the plugin operation failed";
 
     return applyChange(id, std::nullopt, [&](const Application& current) {
         Change c;

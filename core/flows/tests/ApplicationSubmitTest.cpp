@@ -181,6 +181,26 @@ TEST(ApplicationSubmitTest, SameKeyDifferentBodyIsAConflict) {
     EXPECT_EQ(test::countRows(*f.db, "flows_idempotency"), 2);
 }
 
+// An Idempotency-Key's stored request hash covers the form as Poco writes it
+// (keys sorted, its own escaping: \b, \f, "/" as is, Chinese as is). A repeat
+// after an upgrade must still match, so those bytes must not change, e.g. by
+// moving the canonical form to hub::json's writer (which writes \u0008, \u000c).
+TEST(ApplicationSubmitTest, StoredRequestHashKeepsItsBytes) {
+    Fixture f;
+    auto req = vehiclePass("t.wang", R"(京A/\"\\\b\f\t\u0001)");
+    req.idempotencyKey = "key-pinned";
+    auto r = f.service->submit(req, shippedCatalog(), kTeacher);
+    ASSERT_EQ(r.outcome, Outcome::Created) << r.message;
+    auto s = f.db->session();
+    std::string form, requestHash, stored;
+    s << "SELECT form, request_hash FROM flows_applications", into(form), into(requestHash), now;
+    s << "SELECT request_hash FROM flows_idempotency", into(stored), now;
+    EXPECT_EQ(form, R"({"plate":"京A/\"\\\b\f\t\u0001"})");
+    // SHA-256 of the length-prefixed parts: item, applicant, that form, the materials.
+    EXPECT_EQ(requestHash, "5d66297498d6e51f75d97b527f38f51684d4366d7b5a692884056deffef5cb95");
+    EXPECT_EQ(stored, requestHash);
+}
+
 TEST(ApplicationSubmitTest, InvalidRequestsDoNotConsumeTheKey) {
     Fixture f;
     auto bad = vehiclePass("t.wang");

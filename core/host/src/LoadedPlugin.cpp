@@ -1,6 +1,7 @@
 #include "hub/host/LoadedPlugin.h"
 
 #include "hub/common/Exceptions.h"
+#include "hub/common/Utf8.h"
 #include "hub/host/WorkerPool.h"
 #include "hub/http/Client.h"
 #include "hub/http/Loop.h"
@@ -169,36 +170,6 @@ void hostHttpRequest(ch_host* host, ch_call* call, const ch_http_request* reques
 
 // ---- emit_event ----
 
-bool validUtf8(std::string_view s) {
-    std::size_t i = 0;
-    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    const std::size_t n = s.size();
-    while (i < n) {
-        unsigned char c = p[i];
-        if (c < 0x80) {
-            ++i;
-            continue;
-        }
-        std::size_t len;
-        std::uint32_t cp;
-        if ((c & 0xE0) == 0xC0) len = 2, cp = c & 0x1F;
-        else if ((c & 0xF0) == 0xE0) len = 3, cp = c & 0x0F;
-        else if ((c & 0xF8) == 0xF0) len = 4, cp = c & 0x07;
-        else return false;
-        if (i + len > n) return false;
-        for (std::size_t k = 1; k < len; ++k) {
-            if ((p[i + k] & 0xC0) != 0x80) return false;
-            cp = (cp << 6) | (p[i + k] & 0x3F);
-        }
-        // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += len;
-    }
-    return true;
-}
-
 // On an event loop's fiber, runs fn (blocking work: SQLite may wait for a lock)
 // on the host's offload workers and parks the fiber meanwhile; elsewhere, or if
 // the offload queue is full, runs it in place. fn must not call back into the
@@ -250,7 +221,7 @@ ch_status hostEmitEvent(ch_host* host, ch_buffer eventJson) noexcept {
 
 // ---- kv_get / kv_put / kv_delete ----
 
-bool validKey(std::string_view key) { return !key.empty() && key.size() <= kMaxKvKeyBytes && validUtf8(key); }
+bool validKey(std::string_view key) { return !key.empty() && key.size() <= kMaxKvKeyBytes && isValidUtf8(key); }
 
 int hostKvGet(ch_host* host, ch_buffer key, ch_sink sink) noexcept {
     using namespace Poco::Data::Keywords;
@@ -433,7 +404,7 @@ std::string checkEvent(std::string_view json) {
     if (json.size() > kMaxEventBytes)
         return "event of " + std::to_string(json.size()) + " bytes exceeds the limit of " +
                std::to_string(kMaxEventBytes);
-    if (!validUtf8(json)) return "event is not valid UTF-8";
+    if (!isValidUtf8(json)) return "event is not valid UTF-8";
     Poco::Dynamic::Var parsed;
     try {
         Poco::JSON::Parser parser;

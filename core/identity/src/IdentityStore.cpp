@@ -2,6 +2,7 @@
 
 #include "hub/identity/IdentityDirectory.h"
 
+#include "FieldHashes.h"
 #include "Json.h"
 #include "hub/identity/Mapping.h"
 #include "hub/store/Database.h"
@@ -24,77 +25,6 @@ namespace {
 const char* personColumns =
     "entry_uuid, id, dn, name, department, audience, roles, member_of, emails, phones, status, "
     "attributes, modify_timestamp, updated_at";
-
-std::string hashesToText(const FieldHashes& h) {
-    static const char digits[] = "0123456789abcdef";
-    std::string out(h.size() * 16, '0');
-    for (std::size_t i = 0; i < h.size(); ++i) {
-        std::uint64_t v = h[i];
-        for (int k = 15; k >= 0; --k) {
-            out[i * 16 + static_cast<std::size_t>(k)] = digits[v & 0x0F];
-            v >>= 4;
-        }
-    }
-    return out;
-}
-
-// SQLite stores the hashes as an 88-byte BLOB (little-endian words): half the bytes
-// of the hex text, nothing to format or parse. Other databases keep hex text; the
-// loader accepts both, so stores written before the BLOB form keep working.
-constexpr std::size_t hashBlobBytes = sizeof(FieldHashes::value_type) * std::tuple_size_v<FieldHashes>;
-
-void hashesToBlob(const FieldHashes& h, unsigned char* out) {
-    for (std::size_t i = 0; i < h.size(); ++i)
-        for (std::size_t k = 0; k < 8; ++k) out[i * 8 + k] = static_cast<unsigned char>(h[i] >> (8 * k));
-}
-
-FieldHashes hashesFromBytes(const unsigned char* data, std::size_t size) {
-    FieldHashes h{};
-    if (size == hashBlobBytes) {
-        for (std::size_t i = 0; i < h.size(); ++i) {
-            std::uint64_t v = 0;
-            for (std::size_t k = 0; k < 8; ++k) v |= static_cast<std::uint64_t>(data[i * 8 + k]) << (8 * k);
-            h[i] = v;
-        }
-        return h;
-    }
-    if (size != h.size() * 16) return h;  // unknown: every field counts as changed
-    // Hand-rolled: 100,000 rows x 11 hashes are parsed at the start of every run.
-    for (std::size_t i = 0; i < h.size(); ++i) {
-        std::uint64_t v = 0;
-        for (std::size_t k = 0; k < 16; ++k) {
-            char c = static_cast<char>(data[i * 16 + k]);
-            unsigned d = c >= '0' && c <= '9' ? static_cast<unsigned>(c - '0')
-                         : c >= 'a' && c <= 'f' ? static_cast<unsigned>(c - 'a' + 10)
-                                                : 0u;
-            v = (v << 4) | d;
-        }
-        h[i] = v;
-    }
-    return h;
-}
-
-FieldHashes hashesFromText(const std::string& text) {
-    return hashesFromBytes(reinterpret_cast<const unsigned char*>(text.data()), text.size());
-}
-
-std::uint64_t hashOf(std::string_view s) {
-    std::uint64_t h = 0xcbf29ce484222325ULL;
-    for (unsigned char c : s) {
-        h ^= c;
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
-std::uint64_t hashOf(const std::vector<std::string>& list) {
-    std::uint64_t h = 0xcbf29ce484222325ULL;
-    for (const auto& s : list) {
-        h ^= hashOf(s);
-        h *= 0x100000001b3ULL;
-    }
-    return h ^ list.size();
-}
 
 PersonStatus statusFrom(const std::string& s) { return s == "departed" ? PersonStatus::Departed : PersonStatus::Active; }
 
@@ -194,19 +124,6 @@ const std::vector<store::Migration>& IdentityStore::migrations() {
     return m;
 }
 
-const std::array<const char*, 11>& IdentityStore::personFieldNames() {
-    static const std::array<const char*, 11> names = {"id",     "dn",     "name",   "department",
-                                                      "audience", "roles", "groups", "emails",
-                                                      "phones", "attributes", "status"};
-    return names;
-}
-
-FieldHashes IdentityStore::hashPerson(const Person& p) {
-    return {hashOf(p.id),     hashOf(p.dn),     hashOf(p.name),   hashOf(p.department),
-            hashOf(p.audience), hashOf(p.roles), hashOf(p.groups), hashOf(p.emails),
-            hashOf(p.phones), hashOf(p.attributesJson), p.status == PersonStatus::Active ? 1u : 2u};
-}
-
 IdentityStore::IdentityStore(store::Database& db) : db_(db) { db_.migrate("identity", migrations()); }
 
 std::unordered_map<std::string, IdentityStore::PersonState> IdentityStore::loadPersonStates() {
@@ -234,7 +151,7 @@ std::unordered_map<std::string, IdentityStore::PersonState> IdentityStore::loadP
             std::string_view hashes = text(1);
             std::string_view status = text(2);
             out.emplace(std::string(uuid),
-                        PersonState{hashesFromBytes(reinterpret_cast<const unsigned char*>(hashes.data()), hashes.size()),
+                        PersonState{detail::hashesFromBytes(hashes),
                                     status == "departed" ? PersonStatus::Departed : PersonStatus::Active});
         }
         if (rc != SQLITE_DONE) Poco::Data::SQLite::Utility::throwException(db, rc, "read identity_persons states");
@@ -246,7 +163,7 @@ std::unordered_map<std::string, IdentityStore::PersonState> IdentityStore::loadP
     std::unordered_map<std::string, PersonState> out;
     out.reserve(uuids.size() * 2);
     for (std::size_t i = 0; i < uuids.size(); ++i)
-        out.emplace(std::move(uuids[i]), PersonState{hashesFromText(hashes[i]), statusFrom(statuses[i])});
+        out.emplace(std::move(uuids[i]), PersonState{detail::hashesFromBytes(hashes[i]), statusFrom(statuses[i])});
     return out;
 }
 
@@ -302,7 +219,7 @@ void IdentityStore::writePersonsSqlite(Poco::Data::Session& s, Batch& batch, con
         sqlite3_stmt* st;
         ~Finalize() { sqlite3_finalize(st); }
     } finalize{stmt};
-    unsigned char hashes[hashBlobBytes];
+    unsigned char hashes[detail::kFieldHashBlobBytes];
     auto text = [&](int column, const std::string& v) {
         sqlite3_bind_text(stmt, column, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
     };
@@ -317,7 +234,7 @@ void IdentityStore::writePersonsSqlite(Poco::Data::Session& s, Batch& batch, con
         const std::string& emails = row.emails;
         const std::string& phones = row.phones;
         p.updatedAt = now_;
-        hashesToBlob(batch.personHashes[i], hashes);
+        detail::hashesToBlob(batch.personHashes[i], hashes);
         const char* status = toString(p.status);
         const std::string& departed = p.status == PersonStatus::Departed ? now_ : std::string();
         text(1, p.entryUuid);
@@ -385,7 +302,7 @@ void IdentityStore::writePersonsGeneric(Poco::Data::Session& s, Batch& batch, co
                 phones[i] = detail::jsonList(p.phones);
                 status[i] = toString(p.status);
                 attrs[i] = p.attributesJson;
-                hashes[i] = hashesToText(batch.personHashes[i]);
+                hashes[i] = detail::hashesToText(batch.personHashes[i]);
                 mts[i] = p.modifyTimestamp;
                 departed[i] = p.status == PersonStatus::Departed ? now_ : std::string();
             }

@@ -1,6 +1,8 @@
 #include "hub/identity/Mapping.h"
 
 #include "Json.h"
+#include "hub/common/JsonWriter.h"
+#include "hub/common/Utf8.h"
 
 #include <Poco/Exception.h>
 #include <Poco/String.h>
@@ -9,7 +11,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 #include <set>
 
 namespace hub::identity {
@@ -38,26 +39,6 @@ void addUnique(std::vector<std::string>& list, const std::string& value) {
     if (std::find(list.begin(), list.end(), value) == list.end()) list.push_back(value);
 }
 
-std::size_t utf8Length(std::string_view s, std::size_t i) {
-    auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-    unsigned char c = b(i);
-    if (c < 0x80) return 1;
-    std::size_t n;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) n = 2;
-    else if (c == 0xE0) { n = 3; lo = 0xA0; }
-    else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) n = 3;
-    else if (c == 0xED) { n = 3; hi = 0x9F; }
-    else if (c == 0xF0) { n = 4; lo = 0x90; }
-    else if (c >= 0xF1 && c <= 0xF3) n = 4;
-    else if (c == 0xF4) { n = 4; hi = 0x8F; }
-    else return 0;
-    if (i + n > s.size() || b(i + 1) < lo || b(i + 1) > hi) return 0;
-    for (std::size_t k = 2; k < n; ++k)
-        if (b(i + k) < 0x80 || b(i + k) > 0xBF) return 0;
-    return n;
-}
-
 // The RDN value of the first ou= in the DN's parent, for persons without a
 // department attribute.
 std::string nearestOu(const std::string& dn) {
@@ -77,22 +58,11 @@ std::string nearestOu(const std::string& dn) {
 
 std::string sanitizeValue(const std::string& value, std::size_t maxBytes) {
     // Fast path: plain valid values are the norm.
+    if (value.size() <= maxBytes && isValidUtf8(value)) return value;
     std::string out;
-    bool clean = value.size() <= maxBytes;
-    if (clean) {
-        for (std::size_t i = 0; i < value.size();) {
-            std::size_t n = utf8Length(value, i);
-            if (n == 0) {
-                clean = false;
-                break;
-            }
-            i += n;
-        }
-        if (clean) return value;
-    }
     out.reserve(std::min(value.size(), maxBytes));
     for (std::size_t i = 0; i < value.size();) {
-        std::size_t n = utf8Length(value, i);
+        std::size_t n = utf8SequenceLength(value, i);
         std::string_view piece = n ? std::string_view(value).substr(i, n) : std::string_view("\xEF\xBF\xBD");
         if (out.size() + piece.size() > maxBytes) break;
         out.append(piece);
@@ -278,31 +248,7 @@ namespace {
 
 // Sanitises in place: valid, short values (nearly all) are left untouched, no copy.
 void sanitizeInPlace(std::string& v, std::size_t max) {
-    bool clean = v.size() <= max;
-    if (clean)
-        for (std::size_t i = 0; i < v.size();) {
-            // Plain ASCII, most of any directory, 8 bytes at a time.
-            if (i + 8 <= v.size()) {
-                std::uint64_t w;
-                std::memcpy(&w, v.data() + i, 8);
-                if ((w & 0x8080808080808080ULL) == 0) {
-                    i += 8;
-                    continue;
-                }
-            }
-            unsigned char c = static_cast<unsigned char>(v[i]);
-            if (c < 0x80) {
-                ++i;
-                continue;
-            }
-            std::size_t n = utf8Length(v, i);
-            if (n == 0) {
-                clean = false;
-                break;
-            }
-            i += n;
-        }
-    if (!clean) v = sanitizeValue(v, max);
+    if (v.size() > max || !isValidUtf8(v)) v = sanitizeValue(v, max);
 }
 
 void lowerInto(std::string& out, const std::string& in) {
@@ -401,25 +347,20 @@ Person Mapping::finish(Person p, const ldap::Entry& entry, const GroupIndex& gro
 
     // Keep every mapped input, so a later group change can re-map the person from
     // the store without asking the directory again. Written straight from the entry.
-    std::string& json = p.attributesJson;
-    json.clear();
-    json.reserve(512);
-    json += '{';
+    std::string& jsonText = p.attributesJson;
+    jsonText.clear();
+    jsonText.reserve(512);
+    jsonText += '{';
     bool firstAttr = true;
     for (std::size_t k = 0; k < values.size(); ++k) {
         const auto& v = *values[k];
         if (v.empty()) continue;
-        if (!firstAttr) json += ',';
+        if (!firstAttr) jsonText += ',';
         firstAttr = false;
-        detail::appendJsonString(json, plan.attributes[k]);
-        json += ":[";
-        for (std::size_t i = 0; i < v.size(); ++i) {
-            if (i) json += ',';
-            detail::appendJsonString(json, v[i]);
-        }
-        json += ']';
+        json::appendKey(jsonText, plan.attributes[k]);
+        json::appendStringArray(jsonText, v);
     }
-    json += '}';
+    jsonText += '}';
     return p;
 }
 

@@ -1,6 +1,6 @@
 #include "hub/identity/Person.h"
 
-#include "Json.h"
+#include "hub/common/JsonWriter.h"
 
 namespace hub::identity {
 
@@ -15,41 +15,81 @@ const char* toString(ChangeKind kind) {
 
 const char* toString(PersonStatus status) { return status == PersonStatus::Active ? "active" : "departed"; }
 
+void appendJson(std::string& out, const Person& p, PersonJsonForm form) {
+    using json::appendKey;
+    using json::appendString;
+    using json::appendStringArray;
+    const bool event = form == PersonJsonForm::Event;
+    out += '{';
+    appendKey(out, "id");
+    appendString(out, p.id);
+    if (event) {
+        out += ',';
+        appendKey(out, "dn");
+        appendString(out, p.dn);
+    }
+    out += ',';
+    appendKey(out, "name");
+    appendString(out, p.name);
+    out += ',';
+    appendKey(out, "department");
+    appendString(out, p.department);
+    out += ',';
+    appendKey(out, "audience");
+    appendStringArray(out, p.audience);
+    out += ',';
+    appendKey(out, "roles");
+    appendStringArray(out, p.roles);
+    out += ',';
+    appendKey(out, "groups");
+    appendStringArray(out, p.groups);
+    out += ',';
+    appendKey(out, "emails");
+    appendStringArray(out, p.emails);
+    out += ',';
+    appendKey(out, "phones");
+    appendStringArray(out, p.phones);
+    out += ',';
+    appendKey(out, "status");
+    appendString(out, toString(p.status));
+    if (!p.updatedAt.empty()) {
+        out += ',';
+        appendKey(out, event ? "updatedAt" : "updated_at");
+        appendString(out, p.updatedAt);
+    }
+    out += '}';
+}
+
+std::string toJson(const Person& person, PersonJsonForm form) {
+    std::string out;
+    appendJson(out, person, form);
+    return out;
+}
+
 std::string IdentityChange::toJson() const {
-    using detail::appendJsonString;
-    using detail::jsonList;
-    std::string out = "{\"kind\":";
-    appendJsonString(out, toString(kind));
-    out += ",\"subject\":";
-    appendJsonString(out, subject);
-    out += ",\"id\":";
-    appendJsonString(out, id);
-    out += ",\"entryUuid\":";
-    appendJsonString(out, entryUuid);
-    out += ",\"changedFields\":" + jsonList(changedFields);
+    using json::appendKey;
+    using json::appendString;
+    std::string out = "{";
+    appendKey(out, "kind");
+    appendString(out, toString(kind));
     auto field = [&](const char* name, const std::string& value) {
-        out += ",\"";
-        out += name;
-        out += "\":";
-        appendJsonString(out, value);
+        out += ',';
+        appendKey(out, name);
+        appendString(out, value);
     };
+    field("subject", subject);
+    field("id", id);
+    field("entryUuid", entryUuid);
+    out += ',';
+    appendKey(out, "changedFields");
+    json::appendStringArray(out, changedFields);
     if (subject == "person") {
-        out += ",\"person\":{\"id\":";
-        appendJsonString(out, person.id);
-        field("dn", person.dn);
-        field("name", person.name);
-        field("department", person.department);
-        out += ",\"audience\":" + jsonList(person.audience);
-        out += ",\"roles\":" + jsonList(person.roles);
-        out += ",\"groups\":" + jsonList(person.groups);
-        out += ",\"emails\":" + jsonList(person.emails);
-        out += ",\"phones\":" + jsonList(person.phones);
-        field("status", toString(person.status));
-        field("updatedAt", person.updatedAt);
-        out += "}";
+        out += ',';
+        appendKey(out, "person");
+        appendJson(out, person, PersonJsonForm::Event);
     } else if (subject == "org") {
         out += ",\"org\":{\"dn\":";
-        appendJsonString(out, org.dn);
+        appendString(out, org.dn);
         field("name", org.name);
         field("description", org.description);
         field("parentDn", org.parentDn);
@@ -57,9 +97,10 @@ std::string IdentityChange::toJson() const {
         out += "}";
     } else {
         out += ",\"group\":{\"dn\":";
-        appendJsonString(out, group.dn);
+        appendString(out, group.dn);
         field("name", group.name);
-        out += ",\"memberCount\":" + std::to_string(group.members.size());
+        out += ",\"memberCount\":";
+        json::appendNumber(out, group.members.size());
         field("status", toString(group.status));
         out += "}";
     }

@@ -1,3 +1,4 @@
+#include "hub/identity/IdentityStore.h"
 #include "hub/identity/Mapping.h"
 
 #include <Poco/AutoPtr.h>
@@ -196,6 +197,37 @@ TEST(Mapping, KeptAttributesJsonEscapesEveryByteTheSameWay) {
         auto p = m.mapPerson(entry("uid=j,dc=x", {{"uid", {"j"}}, {"cn", {v, v + v}}}), "u", GroupIndex());
         EXPECT_EQ(p.attributesJson, "{\"uid\":[\"j\"],\"cn\":[" + reference(v) + "," + reference(v + v) + "]}");
     }
+}
+
+// Each stored person keeps the hashes of its mapped fields (identity_persons.
+// field_hashes), and the next sync compares against them: if the bytes hashed
+// changed - the kept attributes' JSON escaped another way, say - every person
+// would count as updated and be announced again. Pinned for a person with
+// everything that needs escaping, Chinese, an emoji and a broken byte.
+TEST(Mapping, StoredFieldHashesKeepTheirBytes) {
+    Mapping m;
+    auto p = m.mapPerson(entry("uid=j,ou=测试,dc=x",
+                               {{"uid", {"j\"q"}},
+                                {"displayName", {"王伟 \"Wei\" \\ /"}},
+                                {"ou", {"信息\t中心"}},
+                                {"eduPersonAffiliation", {"faculty", "staff"}},
+                                {"mail", {"wang@x.cn", "w\x01@x.cn"}},
+                                {"cn", {std::string("\b\f\x1f\x7f 😀 ab\xff" "cd"), "王伟\r\n"}}}),
+                         "uuid-1", GroupIndex());
+    EXPECT_EQ(p.attributesJson,
+              "{\"uid\":[\"j\\\"q\"],\"displayName\":[\"王伟 \\\"Wei\\\" \\\\ /\"],"
+              "\"cn\":[\"\\u0008\\u000c\\u001f\x7f 😀 ab\xEF\xBF\xBD" "cd\",\"王伟\\r\\n\"],"
+              "\"ou\":[\"信息\\t中心\"],\"eduPersonAffiliation\":[\"faculty\",\"staff\"],"
+              "\"mail\":[\"wang@x.cn\",\"w\\u0001@x.cn\"]}");
+    const FieldHashes h = IdentityStore::hashPerson(p);
+    char text[16 * 11 + 1];
+    for (std::size_t i = 0; i < h.size(); ++i)
+        std::snprintf(text + 16 * i, 17, "%016llx", static_cast<unsigned long long>(h[i]));
+    // id, dn, name, department, audience, roles, groups, emails, phones, attributes, status
+    EXPECT_EQ(std::string(text),
+              "44b57b1939c8a8d4ba3a875881ec0f21127df069c7b008a2eaff5ad030c8bf72724de5761fc825e9"
+              "cbf29ce484222325cbf29ce484222325cf86175f44c45936cbf29ce484222325bcbb0a91d75d290c"
+              "0000000000000001");
 }
 
 TEST(Mapping, NormalizeDn) {

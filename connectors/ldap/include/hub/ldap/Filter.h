@@ -14,7 +14,4 @@ namespace hub::ldap {
 ///     "(&(objectClass=person)(uid=" + escapeFilterValue(userInput) + "))"
 std::string escapeFilterValue(std::string_view value);
 
-/// Whether `text` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
-bool isValidUtf8(std::string_view text);
-
 }  // namespace hub::ldap

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "hub/common/JsonWriter.h"
+#include "hub/common/Utf8.h"
 
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -102,7 +103,6 @@ struct Response {
 };
 
 using json::appendString;
-using json::isValidUtf8;
 
 /// RFC 7807 problem+json. type defaults to about:blank; title to the status text.
 Response problem(unsigned status, std::string_view detail, std::string_view title = {},

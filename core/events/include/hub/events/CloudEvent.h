@@ -70,10 +70,6 @@ struct CloudEvent {
     void validate() const;
 };
 
-/// Checks `text` is well-formed UTF-8 (no overlongs, surrogates or values past
-/// U+10FFFF).
-bool isValidUtf8(std::string_view text);
-
 /// True if `time` is an RFC 3339 date-time (YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm)).
 bool isRfc3339(std::string_view time);
 

@@ -32,6 +32,22 @@ struct Person {
     std::string modifyTimestamp;        ///< The directory's modifyTimestamp (GeneralizedTime).
 };
 
+/// The two JSON forms of a person (see appendJson).
+enum class PersonJsonForm {
+    Api,    ///< The portal API's (GET /api/v1/identities...): snake_case keys, no DN.
+    Event,  ///< The data of an identity.changed event: camelCase keys, with the DN.
+};
+
+/// Appends `person` as a JSON object (valid UTF-8 whatever the strings hold), the
+/// one way the hub writes a person: {"id", ["dn",] "name", "department",
+/// "audience", "roles", "groups", "emails", "phones", "status",
+/// "updated_at"|"updatedAt"}; the update time is left out when empty (a person
+/// the hub never stored, e.g. one of identity.static).
+void appendJson(std::string& out, const Person& person, PersonJsonForm form = PersonJsonForm::Api);
+
+/// appendJson into a new string.
+std::string toJson(const Person& person, PersonJsonForm form = PersonJsonForm::Api);
+
 /// An organisational unit.
 struct Org {
     std::string entryUuid;
@@ -69,7 +85,8 @@ struct IdentityChange {
     Group group;                          ///< subject group.
 
     /// The change as a JSON object (UTF-8): {"kind","subject","id","entryUuid",
-    /// "changedFields", "person"|"org"|"group": {...}}. Suitable as CloudEvent data.
+    /// "changedFields", "person"|"org"|"group": {...}}, the person in its Event
+    /// form. Suitable as CloudEvent data.
     std::string toJson() const;
 };
 

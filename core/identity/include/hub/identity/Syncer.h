@@ -20,6 +20,8 @@ class Database;
 namespace hub::identity {
 
 class IdentityStore;
+struct SyncRun;
+struct Departures;
 
 /// Where and how to sync identities from.
 struct SyncOptions {
@@ -113,12 +115,16 @@ public:
     const SyncOptions& options() const { return options_; }
 
 private:
-    struct Run;
     SyncReport execute(const char* what, bool allowMassDeparture, bool full);
-    void fullRead(Run& run);
-    void syncReplRead(Run& run, const std::string& cookie);
-    void timestampRead(Run& run, const std::string& highWater);
-    void finish(Run& run);
+    // The three ways to read what changed (see SyncRun.h, PersonPipeline.h).
+    void fullRead(SyncRun& run);
+    void syncReplRead(SyncRun& run, const std::string& cookie);
+    void timestampRead(SyncRun& run, const std::string& highWater);
+    // After a read: the delete guard's decision (DeleteGuard.h), the departures it
+    // allows, and the re-mapping of persons whose groups changed.
+    void finish(SyncRun& run);
+    void depart(SyncRun& run, const Departures& gone);
+    void remapAffectedMembers(SyncRun& run);
 
     store::Database& db_;
     SyncOptions options_;

@@ -1,0 +1,37 @@
+#pragma once
+
+// The state of one sync run, shared by the reads (full, syncrepl, timestamp), the
+// delete guard and the final write. Private to hub::identity.
+
+#include "hub/identity/IdentityStore.h"
+#include "hub/identity/Mapping.h"
+#include "hub/identity/Syncer.h"
+
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace hub::identity {
+
+/// What one run knows: the stored state it started from (kept up to date as it
+/// goes), what it read, and what it reports. Owned by Syncer::execute, one per run.
+struct SyncRun {
+    SyncReport report;
+    bool allowMassDeparture = false;
+    bool incremental = false;
+    std::unordered_map<std::string, IdentityStore::PersonState> persons;  ///< entryUUID -> stored state
+    std::size_t activePersonsBefore = 0;
+    std::unordered_map<std::string, Org> orgs;      ///< entryUUID -> unit
+    std::unordered_map<std::string, Group> groups;  ///< entryUUID -> group
+    GroupIndex index;
+    std::unordered_set<std::string> seen;     ///< every uuid read, changed or present
+    std::unordered_set<std::string> deleted;  ///< explicit deletions (syncrepl)
+    bool presenceComplete = false;            ///< seen lists everything that exists
+    std::string maxTimestamp;                 ///< highest modifyTimestamp read
+    std::string cookie;                       ///< syncrepl cookie to keep after a clean run
+    std::set<std::string> affectedMembers;    ///< members of groups that changed (incremental)
+    IdentityStore::SyncState state;
+};
+
+}  // namespace hub::identity
