@@ -222,8 +222,6 @@ struct PluginHost::Slot {
     std::string manifestPath;
     std::string stamp;                       // what the folder looked like when loaded
     std::shared_ptr<PluginInstance> plugin;  // std::atomic_load/store: swapped by reload
-    Poco::AutoPtr<Poco::Util::AbstractConfiguration> config;  // the <config> view lent to the plugin
-    std::vector<Poco::AutoPtr<Poco::Util::AbstractConfiguration>> retiredConfigs;  // of replaced instances
     PluginLimits limits;
     std::atomic<std::uint64_t> generation{1};
     std::shared_ptr<CallStats> stats;
@@ -237,7 +235,6 @@ struct PluginHost::Built {
     std::string library;
     std::string stamp;
     std::shared_ptr<PluginInstance> instance;
-    Poco::AutoPtr<Poco::Util::AbstractConfiguration> config;
     PluginLimits limits;
 };
 
@@ -400,6 +397,7 @@ PluginHost::Built PluginHost::build(const std::string& manifestPath, bool shadow
     b.stamp = fileStamp(manifestPath) + "|" + fileStamp(b.library);
 
     b.limits = options_.defaults;
+    PluginConfig config;
     // Each key on its own, whether or not the file has a <plugin> element for
     // this plugin: an operator's -D override of one key is enough.
     const std::string prefix = "plugin[@name=" + manifest.name + "]";
@@ -413,14 +411,20 @@ PluginHost::Built PluginHost::build(const std::string& manifestPath, bool shadow
         }
         Poco::Util::AbstractConfiguration::Keys configKeys;
         c.keys(prefix + ".config", configKeys);
-        if (c.has(prefix + ".config") || !configKeys.empty())
-            b.config = Poco::AutoPtr<Poco::Util::AbstractConfiguration>(c.createView(prefix + ".config"));
+        if (c.has(prefix + ".config") || !configKeys.empty()) {
+            Poco::AutoPtr<Poco::Util::AbstractConfiguration> section(c.createView(prefix + ".config"));
+            try {
+                config = PluginConfig::fromSection(section.get());
+            } catch (const std::runtime_error& e) {
+                throw LoadError(manifest.name + ": " + e.what());
+            }
+        }
     }
     if (b.limits.onEventLoop && !offload_ && (options_.database || options_.emitEvent))
         offload_ = std::make_unique<WorkerPool>("host-offload", 2, 4096);
     PluginServices services;
     services.offload = b.limits.onEventLoop ? offload_.get() : nullptr;
-    services.config = b.config.get();
+    services.config = config;
     services.http = options_.http;
     services.logger = &Poco::Logger::get("hub.plugin." + manifest.name);
     services.emitEvent = options_.emitEvent;
@@ -437,13 +441,7 @@ PluginHost::Built PluginHost::build(const std::string& manifestPath, bool shadow
         ProcessPlugin::Options po = options_.process;
         po.concurrency = b.limits.concurrency;  // worker threads = the bulkhead
         po.eventTimeout = b.limits.timeout;
-        std::string configJson;
-        try {
-            configJson = ProcessPlugin::configJson(b.config.get());
-        } catch (const std::exception& e) {
-            throw LoadError(manifest.name + ": " + e.what());
-        }
-        b.instance = std::make_shared<ProcessPlugin>(manifest, b.library, std::move(configJson), po);
+        b.instance = std::make_shared<ProcessPlugin>(manifest, b.library, std::move(config), po);
     } else if (isolation == "inproc") {
         std::string path = b.library;
         if (shadowCopy) {
@@ -489,7 +487,6 @@ void PluginHost::load(const std::string& manifestPath) {
         slot->manifestPath = manifestPath;
         slot->stamp = b.stamp;
         slot->plugin = b.instance;
-        slot->config = b.config;
         slot->limits = b.limits;
         slot->stats = std::make_shared<CallStats>();
         slot->stats->name = b.manifest.name;
@@ -542,8 +539,6 @@ std::string PluginHost::reload(std::string_view system) {
     {
         // rescan reads the stamp under the host mutex, not under reloadMutex_.
         std::lock_guard lock(mutex_);
-        s->retiredConfigs.push_back(s->config);
-        s->config = b.config;
         s->stamp = b.stamp;
         std::erase_if(refusals_, [&](const Refused& r) { return r.refusal.path == s->manifestPath; });
     }

@@ -25,7 +25,6 @@
 #include <fcntl.h>
 #include <mutex>
 #include <poll.h>
-#include <set>
 #include <signal.h>
 #include <spawn.h>
 #include <sstream>
@@ -112,44 +111,6 @@ std::string callerJson(const Caller& caller) {
     return out;
 }
 
-/// The same check LoadedPlugin makes in process: the library is what its manifest says.
-void checkDescribe(const Manifest& manifest, const std::string& json) {
-    Poco::JSON::Object::Ptr object;
-    try {
-        Poco::JSON::Parser parser;
-        object = parser.parse(json).extract<Poco::JSON::Object::Ptr>();
-    } catch (const std::exception& e) {
-        throw std::runtime_error(std::string("describe returned invalid JSON: ") + e.what());
-    }
-    std::string name = object->optValue<std::string>("name", "");
-    std::string version = object->optValue<std::string>("version", "");
-    if (name != manifest.name || version != manifest.version)
-        throw std::runtime_error("library is " + name + " " + version + " but manifest " + manifest.file +
-                                 " says " + manifest.name + " " + manifest.version);
-    std::set<std::string> described, declared;
-    if (auto ops = object->getArray("operations"))
-        for (std::size_t i = 0; i < ops->size(); ++i)
-            if (auto op = ops->getObject(static_cast<unsigned>(i)))
-                described.insert(op->optValue<std::string>("name", ""));
-    for (const auto& op : manifest.operations) declared.insert(op.name);
-    if (described != declared) throw std::runtime_error("operations of the library differ from " + manifest.file);
-}
-
-void flatten(const Poco::Util::AbstractConfiguration& config, const std::string& prefix, Poco::JSON::Object& out) {
-    Poco::Util::AbstractConfiguration::Keys keys;
-    config.keys(prefix, keys);
-    for (const auto& key : keys) {
-        std::string full = prefix.empty() ? key : prefix + "." + key;
-        try {
-            if (config.hasProperty(full)) out.set(full, config.getString(full, ""));
-        } catch (const Poco::Exception& e) {
-            // e.g. a ${...} reference to itself: say which key.
-            throw LoadError("config key '" + full + "' cannot be read: " + e.displayText());
-        }
-        flatten(config, full, out);
-    }
-}
-
 /// One incarnation of the worker: its process and the hub's channels to it.
 /// Callers hold it by shared_ptr, so a generation that died stays valid (and its
 /// sockets open) until the last call on it has returned.
@@ -219,7 +180,7 @@ struct Stale {
 struct ProcessPlugin::Impl {
     enum class State { Starting, Ready, Down, Failed, Stopped };
 
-    Impl(const Manifest& m, std::string lib, std::string cfg, Options o)
+    Impl(const Manifest& m, std::string lib, PluginConfig cfg, Options o)
         : manifest(m), library(std::move(lib)), config(std::move(cfg)), options(std::move(o)),
           log(Poco::Logger::get("hub.host.process")), context(1) {
         if (options.workerExecutable.empty()) options.workerExecutable = defaultWorkerExecutable();
@@ -724,7 +685,10 @@ struct ProcessPlugin::Impl {
             g->readyAt = Clock::now();
             CallResult described = callOn(g, worker::kDescribe, "", "", "{}", until);
             if (described.status != CH_OK) throw std::runtime_error("describe failed: " + described.body);
-            checkDescribe(manifest, described.body);
+            // The worker checked describe against the manifest file it read;
+            // this is the manifest the hub routes by.
+            if (std::string wrong = describeMismatch(manifest, described.body); !wrong.empty())
+                throw std::runtime_error(wrong);
             std::lock_guard lock(mutex);
             if (describe.empty()) describe = described.body;
         } catch (const std::exception& e) {
@@ -744,7 +708,8 @@ struct ProcessPlugin::Impl {
         ::fcntl(control.get(), F_SETFL, O_NONBLOCK);
         std::size_t sent = 0;
         std::string line;
-        bool configDone = config.empty();
+        const std::string& text = config.json();
+        bool configDone = text.empty();
         if (configDone) ::shutdown(control.get(), SHUT_WR);
         for (;;) {
             pollfd fds[2] = {{control.get(), static_cast<short>(configDone ? POLLIN : POLLIN | POLLOUT), 0},
@@ -757,10 +722,10 @@ struct ProcessPlugin::Impl {
                 throw std::runtime_error(errnoText("poll"));
             }
             if (!configDone && (fds[0].revents & POLLOUT)) {
-                ssize_t n = ::send(control.get(), config.data() + sent, config.size() - sent, MSG_NOSIGNAL);
+                ssize_t n = ::send(control.get(), text.data() + sent, text.size() - sent, MSG_NOSIGNAL);
                 if (n > 0) sent += static_cast<std::size_t>(n);
                 if (n < 0 && errno != EAGAIN && errno != EINTR) configDone = true;  // the worker went away: read why
-                if (sent == config.size()) configDone = true;
+                if (sent == text.size()) configDone = true;
                 if (configDone) ::shutdown(control.get(), SHUT_WR);
             }
             if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -798,7 +763,7 @@ struct ProcessPlugin::Impl {
 
     const Manifest& manifest;
     std::string library;
-    std::string config;
+    PluginConfig config;
     Options options;
     Poco::Logger& log;
     zmq::context_t context;  // before every socket: destroyed after them
@@ -820,10 +785,10 @@ struct ProcessPlugin::Impl {
     std::thread supervisor;  // last: started when all else exists
 };
 
-ProcessPlugin::ProcessPlugin(Manifest manifest, std::string libraryPath, std::string configJson, Options options)
+ProcessPlugin::ProcessPlugin(Manifest manifest, std::string libraryPath, PluginConfig config, Options options)
     : manifest_(std::move(manifest)) {
     try {
-        impl_ = std::make_unique<Impl>(manifest_, std::move(libraryPath), std::move(configJson), std::move(options));
+        impl_ = std::make_unique<Impl>(manifest_, std::move(libraryPath), std::move(config), std::move(options));
     } catch (const std::exception& e) {
         throw LoadError(e.what());
     }
@@ -879,14 +844,6 @@ ProcessPlugin::Stats ProcessPlugin::stats() const {
     Stats s = impl_->stats;
     s.ready = impl_->state == Impl::State::Ready;
     return s;
-}
-
-std::string ProcessPlugin::configJson(const Poco::Util::AbstractConfiguration* config) {
-    Poco::JSON::Object out;
-    if (config) flatten(*config, "", out);
-    std::ostringstream s;
-    out.stringify(s);
-    return s.str();
 }
 
 std::string ProcessPlugin::defaultWorkerExecutable() {

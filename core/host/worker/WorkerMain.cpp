@@ -5,16 +5,18 @@
 //
 // The plugin is loaded with the same LoadedPlugin class hubd uses in process,
 // with host services of the worker's own: config_get answers from the config
-// JSON hubd sent at start, http_request and soap_call use a hub::http::Client and
-// hub::soap::Client here, and log lines go to stderr (inherited from hubd) under
-// the plugin's name. emit_event and kv_* stay NULL: the worker has no database
-// and no outbox, and must not open hubd's (SQLite in WAL mode is one writer's).
+// hubd sent at start (the same PluginConfig as in hubd), http_request and
+// soap_call use a hub::http::Client and hub::soap::Client here, and log lines
+// go to stderr (inherited from hubd) under the plugin's name. emit_event and
+// kv_* stay NULL: the worker has no database and no outbox, and must not open
+// hubd's (SQLite in WAL mode is one writer's).
 #include "WorkerProtocol.h"
 
 #include "hub/common/Exceptions.h"
 #include "hub/common/Version.h"
 #include "hub/host/LoadedPlugin.h"
 #include "hub/host/Manifest.h"
+#include "hub/host/PluginConfig.h"
 #include "hub/http/Client.h"
 #include "hub/soap/Client.h"
 
@@ -28,7 +30,6 @@
 #include <Poco/JSON/Parser.h>
 #include <Poco/Logger.h>
 #include <Poco/PatternFormatter.h>
-#include <Poco/Util/MapConfiguration.h>
 
 #include <zmq.hpp>
 
@@ -158,19 +159,6 @@ void setUpLogging(const std::string& name, const std::string& level) {
         Poco::Logger::root().setLevel(Poco::Message::PRIO_INFORMATION);
     }
     Poco::Logger::get("hub.plugin." + name);
-}
-
-/// The config section hubd sent: a flat JSON object; values become strings, as
-/// hub.xml values are.
-Poco::AutoPtr<Poco::Util::MapConfiguration> parseConfig(const std::string& text) {
-    Poco::AutoPtr<Poco::Util::MapConfiguration> config(new Poco::Util::MapConfiguration);
-    if (text.empty()) return config;
-    Poco::JSON::Parser parser;
-    Poco::Dynamic::Var v = parser.parse(text);
-    if (v.type() != typeid(Poco::JSON::Object::Ptr)) throw std::runtime_error("config is not a JSON object");
-    auto object = v.extract<Poco::JSON::Object::Ptr>();
-    for (const auto& [key, value] : *object) config->setString(key, value.isEmpty() ? "" : value.convert<std::string>());
-    return config;
 }
 
 /// Reads the caller JSON hubd sends; the last one is kept, as consecutive calls
@@ -322,19 +310,17 @@ int main(int argc, char** argv) {
 
     zmq::context_t context(1);
     std::vector<zmq::socket_t> sockets;
-    Poco::AutoPtr<Poco::Util::MapConfiguration> config;
     hub::http::Client::Options httpOptions;
     httpOptions.caFile = args.caFile;
     hub::http::Client http(httpOptions);
     hub::soap::Client soap(http);
-    std::unique_ptr<LoadedPlugin> plugin;  // after config and http: destroyed before them
+    std::unique_ptr<LoadedPlugin> plugin;  // after http: destroyed before it
     try {
-        config = parseConfig(configText);
         hub::host::Manifest manifest = hub::host::readManifest(args.manifest);
         if (manifest.name != args.name)
             throw std::runtime_error(args.manifest + " names plugin " + manifest.name + ", not " + args.name);
         hub::host::PluginServices services;
-        services.config = config.get();
+        services.config = hub::host::PluginConfig::fromJson(configText);
         services.http = &http;
         services.logger = &log;
         services.soap = &soap;

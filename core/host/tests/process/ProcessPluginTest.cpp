@@ -45,6 +45,7 @@ using hub::host::Clock;
 using hub::host::LoadError;
 using hub::host::LoadedPlugin;
 using hub::host::Manifest;
+using hub::host::PluginConfig;
 using hub::host::PluginHost;
 using hub::host::ProcessPlugin;
 
@@ -67,8 +68,8 @@ ProcessPlugin::Options testOptions() {
     return o;
 }
 
-std::unique_ptr<ProcessPlugin> start(ProcessPlugin::Options o = testOptions(), std::string config = "{}") {
-    return std::make_unique<ProcessPlugin>(crashyManifest(), kLibrary, std::move(config), std::move(o));
+std::unique_ptr<ProcessPlugin> start(ProcessPlugin::Options o = testOptions(), const std::string& config = "{}") {
+    return std::make_unique<ProcessPlugin>(crashyManifest(), kLibrary, PluginConfig::fromJson(config), std::move(o));
 }
 
 CallResult call(hub::host::PluginInstance& p, const std::string& op, const std::string& input = "{}",
@@ -149,7 +150,7 @@ TEST(ProcessPlugin, HostServicesWorkInsideTheWorker) {
     Poco::AutoPtr<Poco::Util::MapConfiguration> config(new Poco::Util::MapConfiguration);
     config->setString("greeting", "欢迎, \"friend\"");
     config->setString("auth.user", "svc-hub");
-    std::string configJson = ProcessPlugin::configJson(config.get());
+    std::string configJson = PluginConfig::fromSection(config.get()).json();
     EXPECT_EQ(parse(configJson)->getValue<std::string>("auth.user"), "svc-hub");
     auto plugin = start(testOptions(), configJson);
 
@@ -407,7 +408,7 @@ TEST(ProcessPlugin, CallsWhileTheWorkerIsDownFailFastAndHealthSaysDown) {
 std::string loadError(ProcessPlugin::Options o, const std::string& config = "{}", Manifest m = crashyManifest(),
                       const std::string& library = kLibrary) {
     try {
-        ProcessPlugin p(std::move(m), library, config, std::move(o));
+        ProcessPlugin p(std::move(m), library, PluginConfig::fromJson(config), std::move(o));
     } catch (const LoadError& e) {
         return e.what();
     }

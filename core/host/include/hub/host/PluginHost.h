@@ -203,7 +203,7 @@ private:
     Options options_;
     std::string realPluginsDir_;
     std::string shadowDir_;  // private copies of reloaded libraries
-    // Guards slots_, refusals_ and each slot's stamp, config and retiredConfigs.
+    // Guards slots_, refusals_ and each slot's stamp.
     mutable std::mutex mutex_;
     std::map<std::string, std::shared_ptr<Slot>, std::less<>> slots_;
     std::vector<Refused> refusals_;
