@@ -25,9 +25,6 @@
 #include <Poco/AutoPtr.h>
 #include <Poco/StreamChannel.h>
 #include <Poco/FormattingChannel.h>
-#include <Poco/JSON/Array.h>
-#include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 #include <Poco/Logger.h>
 #include <Poco/PatternFormatter.h>
 
@@ -167,14 +164,7 @@ class CallerCache {
 public:
     const Caller& get(std::string_view json) {
         if (json == json_) return caller_;
-        Caller caller;
-        Poco::JSON::Parser parser;
-        auto object = parser.parse(std::string(json)).extract<Poco::JSON::Object::Ptr>();
-        caller.subject = object->optValue<std::string>("subject", "");
-        caller.actingFor = object->optValue<std::string>("acting_for", "");
-        if (auto roles = object->getArray("roles"))
-            for (std::size_t i = 0; i < roles->size(); ++i) caller.roles.push_back(roles->getElement<std::string>(static_cast<unsigned>(i)));
-        caller_ = std::move(caller);
+        caller_ = worker::decodeCaller(json);
         json_ = json;
         return caller_;
     }
@@ -191,7 +181,7 @@ void logQuietly(Poco::Logger& log, const std::string& message) noexcept {
     }
 }
 
-CallResult handle(LoadedPlugin& plugin, std::vector<zmq::message_t>& parts, CallerCache& callers) {
+CallResult handle(LoadedPlugin& plugin, const worker::Message& parts, CallerCache& callers) {
     if (parts.size() != worker::kRequestFrames)
         return {CH_ERR_INVALID_ARGUMENT, "malformed request: " + std::to_string(parts.size()) + " frames"};
     std::string_view kind = parts[1].to_string_view();
@@ -218,17 +208,10 @@ CallResult handle(LoadedPlugin& plugin, std::vector<zmq::message_t>& parts, Call
 /// ends the worker, which hubd then restarts.
 void serve(zmq::socket_t& socket, LoadedPlugin& plugin, Poco::Logger& log) noexcept {
     CallerCache callers;
-    std::vector<zmq::message_t> parts;
+    worker::Message parts;
     try {
         for (;;) {
-            parts.clear();
-            for (;;) {
-                zmq::message_t part;
-                if (!socket.recv(part)) break;
-                bool more = part.more();
-                parts.push_back(std::move(part));
-                if (!more) break;
-            }
+            worker::receive(socket, parts);
             if (parts.empty() || parts[0].size() != sizeof(std::uint64_t)) {
                 log.warning("dropped a request without an id");
                 continue;
@@ -240,10 +223,7 @@ void serve(zmq::socket_t& socket, LoadedPlugin& plugin, Poco::Logger& log) noexc
                 r = {CH_ERR_INTERNAL, "the plugin's worker failed while handling the request: " +
                                           hub::currentExceptionText()};
             }
-            std::int32_t status = r.status;
-            socket.send(parts[0], zmq::send_flags::sndmore);
-            socket.send(zmq::const_buffer(&status, sizeof status), zmq::send_flags::sndmore);
-            socket.send(zmq::const_buffer(r.body.data(), r.body.size()), zmq::send_flags::none);
+            worker::sendReply(socket, parts[0], r.status, r.body);
         }
     } catch (const zmq::error_t& e) {
         if (e.num() == ETERM) return;  // stopping

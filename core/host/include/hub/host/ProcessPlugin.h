@@ -84,6 +84,8 @@ public:
         std::uint64_t starts = 0;     ///< Workers that became ready.
         std::uint64_t exits = 0;      ///< Workers that died without being asked to.
         std::uint64_t hangKills = 0;  ///< Workers killed because a call hung.
+        std::uint64_t lateReplies = 0;  ///< Replies that came after their call's deadline, within killGrace.
+        std::size_t callsInFlight = 0;  ///< Calls holding a channel to the current worker now.
         int pid = 0;                  ///< Of the current worker; 0 while none is ready.
         bool ready = false;
     };
