@@ -37,7 +37,8 @@ namespace {
 // logger; a log that fails in turn is dropped.
 void logServiceError(ch_host* host, const char* what) noexcept {
     try {
-        if (host && host->services.logger) host->services.logger->error("%s: %s", std::string(what), currentExceptionText());
+        if (host && host->services.logger)
+            host->services.logger->error("%s: %s", std::string(what), currentExceptionText());
     } catch (...) {
     }
 }
@@ -48,10 +49,18 @@ void hostLog(ch_host* host, ch_log_level level, ch_buffer message) noexcept {
         Poco::Logger& log = *host->services.logger;
         std::string text(view(message).substr(0, 8192));
         switch (level) {
-        case CH_LOG_ERROR: log.error(text); break;
-        case CH_LOG_WARNING: log.warning(text); break;
-        case CH_LOG_INFO: log.information(text); break;
-        default: log.debug(text); break;
+            case CH_LOG_ERROR:
+                log.error(text);
+                break;
+            case CH_LOG_WARNING:
+                log.warning(text);
+                break;
+            case CH_LOG_INFO:
+                log.information(text);
+                break;
+            default:
+                log.debug(text);
+                break;
         }
     } catch (...) {
         // The log channel failed (a full disk, a channel that refuses the bytes):
@@ -95,8 +104,7 @@ void callCaller(ch_call* call, ch_sink sink) noexcept {
     }
 }
 
-void hostHttpRequest(ch_host* host, ch_call* call, const ch_http_request* request,
-                     ch_http_sink sink) noexcept {
+void hostHttpRequest(ch_host* host, ch_call* call, const ch_http_request* request, ch_http_sink sink) noexcept {
     auto answerError = [&](ch_status status, std::string_view message) noexcept {
         ch_http_response r{};
         r.struct_size = sizeof r;
@@ -113,8 +121,8 @@ void hostHttpRequest(ch_host* host, ch_call* call, const ch_http_request* reques
         std::memcpy(&req, request, std::min<size_t>(request->struct_size, sizeof req));
         std::chrono::milliseconds timeout(req.timeout_ms ? req.timeout_ms : 30000);
         if (call) timeout = std::min(timeout, std::chrono::milliseconds(callRemainingMs(call)));
-        http::Response response = host->services.http->request(
-            view(req.method), view(req.url), view(req.headers), view(req.body), timeout);
+        http::Response response =
+            host->services.http->request(view(req.method), view(req.url), view(req.headers), view(req.body), timeout);
         ch_http_response r{};
         r.struct_size = sizeof r;
         r.status = response.status;
@@ -172,8 +180,7 @@ ch_status hostEmitEvent(ch_host* host, ch_buffer eventJson) noexcept {
         if (!host || !host->services.emitEvent) return CH_ERR_UNAVAILABLE;
         std::string_view json = view(eventJson);
         if (std::string problem = checkEvent(json); !problem.empty()) {
-            if (host->services.logger)
-                host->services.logger->warning("event refused: %s", problem);
+            if (host->services.logger) host->services.logger->warning("event refused: %s", problem);
             return CH_ERR_INVALID_ARGUMENT;
         }
         int rc = offLoop(host->services, [&] { return host->services.emitEvent(host->name, json); });
@@ -186,7 +193,9 @@ ch_status hostEmitEvent(ch_host* host, ch_buffer eventJson) noexcept {
 
 // ---- kv_get / kv_put / kv_delete ----
 
-bool validKey(std::string_view key) { return !key.empty() && key.size() <= kMaxKvKeyBytes && json::isValidUtf8(key); }
+bool validKey(std::string_view key) {
+    return !key.empty() && key.size() <= kMaxKvKeyBytes && json::isValidUtf8(key);
+}
 
 int hostKvGet(ch_host* host, ch_buffer key, ch_sink sink) noexcept {
     using namespace Poco::Data::Keywords;
@@ -223,8 +232,9 @@ ch_status hostKvPut(ch_host* host, ch_buffer key, ch_buffer value) noexcept {
         offLoop(host->services, [&] {
             Poco::Data::Session session = host->services.database->session();
             // One statement: a concurrent put of the same key cannot fail on the key.
-            session << "INSERT INTO host_plugin_kv(plugin, key, value, updated_at) VALUES (?, ?, ?, ?) "
-                       "ON CONFLICT(plugin, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            session
+                << "INSERT INTO host_plugin_kv(plugin, key, value, updated_at) VALUES (?, ?, ?, ?) "
+                   "ON CONFLICT(plugin, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                 use(host->name), use(k), use(blob), use(updated), now;
             return 0;
         });
@@ -262,8 +272,7 @@ ch_status hostKvDelete(ch_host* host, ch_buffer key) noexcept {
 // ---- soap_call ----
 
 // May throw while building an error answer (out of memory); hostSoapCall catches that.
-void soapCall(ch_host* host, ch_call* call, ch_buffer endpoint, ch_buffer action, ch_buffer envelope,
-              ch_sink sink) {
+void soapCall(ch_host* host, ch_call* call, ch_buffer endpoint, ch_buffer action, ch_buffer envelope, ch_sink sink) {
     auto answer = [&](ch_status status, const std::string& data) noexcept {
         sink.fn(sink.ctx, status, data.data(), data.size());
     };
@@ -286,11 +295,19 @@ void soapCall(ch_host* host, ch_call* call, ch_buffer endpoint, ch_buffer action
     } catch (const soap::CallError& e) {
         ch_status status = CH_ERR_UNAVAILABLE;
         switch (e.failure()) {
-        case soap::Failure::InvalidRequest: status = CH_ERR_INVALID_ARGUMENT; break;
-        case soap::Failure::Timeout: status = CH_ERR_TIMEOUT; break;
-        // A fault that blames the request is the caller's to fix; the vendor system is fine.
-        case soap::Failure::Fault: status = e.fault().sender ? CH_ERR_INVALID_ARGUMENT : CH_ERR_UNAVAILABLE; break;
-        default: status = CH_ERR_UNAVAILABLE; break;
+            case soap::Failure::InvalidRequest:
+                status = CH_ERR_INVALID_ARGUMENT;
+                break;
+            case soap::Failure::Timeout:
+                status = CH_ERR_TIMEOUT;
+                break;
+            // A fault that blames the request is the caller's to fix; the vendor system is fine.
+            case soap::Failure::Fault:
+                status = e.fault().sender ? CH_ERR_INVALID_ARGUMENT : CH_ERR_UNAVAILABLE;
+                break;
+            default:
+                status = CH_ERR_UNAVAILABLE;
+                break;
         }
         Poco::JSON::Object o;
         o.set("detail", std::string(e.what()));

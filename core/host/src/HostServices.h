@@ -24,8 +24,12 @@ struct ch_call {
 
 namespace hub::host {
 
-inline std::string_view view(ch_buffer b) { return {b.data ? b.data : "", b.data ? b.length : 0}; }
-inline ch_buffer buffer(std::string_view s) { return {s.data(), s.size()}; }
+inline std::string_view view(ch_buffer b) {
+    return {b.data ? b.data : "", b.data ? b.length : 0};
+}
+inline ch_buffer buffer(std::string_view s) {
+    return {s.data(), s.size()};
+}
 
 /// The ch_host_api a plugin gets: log, config_get, call_remaining_ms,
 /// call_caller and http_request always; emit_event, kv_* and soap_call only

@@ -63,8 +63,8 @@ LoadedPlugin::LoadedPlugin(Manifest manifest, const std::string& libraryPath, Pl
                         std::to_string(table->abi_minor) + ", this hub speaks ABI " +
                         std::to_string(CH_ABI_VERSION_MAJOR) + "." + std::to_string(CH_ABI_VERSION_MINOR));
     if (table->abi_minor > CH_ABI_VERSION_MINOR)
-        throw LoadError(name + ": built for ABI 1." + std::to_string(table->abi_minor) +
-                        ", newer than this hub's 1." + std::to_string(CH_ABI_VERSION_MINOR));
+        throw LoadError(name + ": built for ABI 1." + std::to_string(table->abi_minor) + ", newer than this hub's 1." +
+                        std::to_string(CH_ABI_VERSION_MINOR));
     if (table->struct_size < offsetof(ch_plugin_api, health))
         throw LoadError(name + ": function table too small (" + std::to_string(table->struct_size) + " bytes)");
     if (manifest_.abiMajor != table->abi_major)

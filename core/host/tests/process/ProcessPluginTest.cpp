@@ -25,6 +25,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <filesystem>
@@ -261,7 +262,8 @@ TEST(ProcessPlugin, EveryCallInFlightGetsUnavailableWhenTheWorkerCrashes) {
     std::vector<std::thread> threads;
     for (auto& result : results)
         threads.emplace_back([&] { result = call(*plugin, "slow", R"({"ms":20000})", 30s); });
-    std::this_thread::sleep_for(500ms);  // let the slow calls reach the worker
+    // The slow calls hold their channels to the worker.
+    ASSERT_TRUE(eventually([&] { return plugin->stats().callsInFlight == 3; }));
     CallResult crash = call(*plugin, "segfault");
     for (auto& t : threads) t.join();
     EXPECT_EQ(crash.status, CH_ERR_UNAVAILABLE) << crash.body;
@@ -304,7 +306,9 @@ TEST(ProcessPlugin, LateReplyWithinTheGraceDoesNotKillTheWorker) {
     int before = workerPid(*plugin);
     CallResult r = call(*plugin, "slow", R"({"ms":400})", 100ms);
     EXPECT_EQ(r.status, CH_ERR_TIMEOUT) << r.body;
-    std::this_thread::sleep_for(3500ms);  // past the grace: a missed late reply would have killed it
+    // Once the late reply is taken the call is settled: a missed one would have
+    // killed the worker at the end of the grace instead.
+    EXPECT_TRUE(eventually([&] { return plugin->stats().lateReplies == 1; }));
     EXPECT_EQ(plugin->stats().hangKills, 0u);
     EXPECT_EQ(workerPid(*plugin), before);
     // Both channels are free again.
@@ -581,8 +585,16 @@ TEST(ProcessPluginRestart, AWorkerKilledAfterAStableRunIsBackAtOnceAndTheCircuit
                 answers.push_back(std::move(a));
             }
         });
+    auto upSince = Clock::now();  // the first worker is up since loadAll()
     for (int kill = 0; kill < 3; ++kill) {
-        std::this_thread::sleep_for(1500ms);  // a stable run
+        // A stable run: the worker answers calls sent 1.5 s (stableAfter is 1 s)
+        // after it was up.
+        ASSERT_TRUE(eventually([&] {
+            std::lock_guard lock(answersMutex);
+            return std::any_of(answers.begin(), answers.end(), [&](const Answer& a) {
+                return a.result.status == CH_OK && a.sent >= upSince + 1500ms;
+            });
+        })) << "no stable run before kill " << kill;
         Answer pid = callHost("pid", "{}");
         ASSERT_EQ(pid.result.status, CH_OK) << pid.result.body;
         auto killedAt = Clock::now();
@@ -598,6 +610,7 @@ TEST(ProcessPluginRestart, AWorkerKilledAfterAStableRunIsBackAtOnceAndTheCircuit
                                        << std::chrono::duration_cast<std::chrono::milliseconds>(back - killedAt).count()
                                        << " ms";
         EXPECT_EQ(host.list().at(0).circuit, "closed") << "kill " << kill;
+        upSince = back;
     }
     stop = true;
     for (auto& t : callers) t.join();

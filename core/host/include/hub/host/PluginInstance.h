@@ -16,7 +16,7 @@ using Clock = std::chrono::steady_clock;
 struct Caller {
     std::string subject;
     std::vector<std::string> roles;
-    std::string actingFor;  ///< Set when a service token acts for a user.
+    std::string actingFor;               ///< Set when a service token acts for a user.
     std::vector<std::string> audiences;  ///< The user's: student, teacher, staff, visitor (access policies).
 };
 
