@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
     hub::host::ProcessPlugin::Options options;
     options.workerExecutable = HUB_PLUGIN_WORKER;
     options.concurrency = 1;
-    hub::host::ProcessPlugin process(manifest, dir + "/libcrashy.so", "{}", options);
+    hub::host::ProcessPlugin process(manifest, dir + "/libcrashy.so", {}, options);
 
     Summary inEcho = measurePlugin(inproc, "echo", payload, iterations);
     Summary procEcho = measurePlugin(process, "echo", payload, iterations);

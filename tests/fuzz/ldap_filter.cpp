@@ -3,6 +3,7 @@
 // characters RFC 4515 reserves unescaped, and unescapes to exactly the input.
 #include "FuzzSupport.h"
 
+#include "hub/common/Utf8.h"
 #include "hub/ldap/Filter.h"
 
 namespace {
@@ -19,7 +20,7 @@ int hexValue(char c) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     std::string_view value(reinterpret_cast<const char*>(data), size);
     const std::string escaped = hub::ldap::escapeFilterValue(value);
-    if (!hub::ldap::isValidUtf8(escaped)) hub::fuzz::fail("the escaped value is not UTF-8");
+    if (!hub::isValidUtf8(escaped)) hub::fuzz::fail("the escaped value is not UTF-8");
     std::string back;
     for (std::size_t i = 0; i < escaped.size(); ++i) {
         char c = escaped[i];

@@ -5,7 +5,13 @@
 #include "hub/xml/Node.h"
 #include "hub/xml/Schema.h"
 
+#include <Poco/Exception.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
 #include <algorithm>
+#include <set>
 
 namespace hub::host {
 
@@ -132,6 +138,32 @@ Manifest readManifest(const std::string& path) {
                                 required == "true" || required == "1"});
         }
     return m;
+}
+
+std::string describeMismatch(const Manifest& manifest, std::string_view describeJson) {
+    try {
+        Poco::JSON::Parser parser;
+        Poco::Dynamic::Var parsed = parser.parse(std::string(describeJson));
+        if (parsed.type() != typeid(Poco::JSON::Object::Ptr)) return "describe did not return a JSON object";
+        auto object = parsed.extract<Poco::JSON::Object::Ptr>();
+        std::string name = object->optValue<std::string>("name", "");
+        std::string version = object->optValue<std::string>("version", "");
+        if (name != manifest.name || version != manifest.version)
+            return "library is " + name + " " + version + " but manifest " + manifest.file + " says " +
+                   manifest.name + " " + manifest.version;
+        std::set<std::string> described, declared;
+        if (auto ops = object->getArray("operations"))
+            for (std::size_t i = 0; i < ops->size(); ++i)
+                if (auto op = ops->getObject(static_cast<unsigned>(i)))
+                    described.insert(op->optValue<std::string>("name", ""));
+        for (const auto& op : manifest.operations) declared.insert(op.name);
+        if (described != declared) return "operations of the library differ from " + manifest.file;
+        return {};
+    } catch (const Poco::Exception& e) {
+        return "describe returned invalid JSON: " + e.displayText();
+    } catch (const std::exception& e) {
+        return std::string("describe returned invalid JSON: ") + e.what();
+    }
 }
 
 }  // namespace hub::host

@@ -291,6 +291,15 @@ TEST(WorkerPool, RefusesOnceStopping) {
 }
 
 namespace {
+// Waits for done (polled) up to 10 s; false if it never came.
+template <class Predicate>
+bool eventually(Predicate done, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    for (auto until = Clock::now() + limit; Clock::now() < until;
+         std::this_thread::sleep_for(std::chrono::milliseconds(2)))
+        if (done()) return true;
+    return done();
+}
+
 // Replaces a plugin's files the way an installer should: new files renamed into
 // place, never rewritten under a running library.
 void replaceWith(const std::string& folder, const std::string& from) {
@@ -322,14 +331,17 @@ TEST_F(HostTest, ReloadUnderASteadyStreamOfCallsFailsNone) {
                 (f.get().status == CH_OK ? ok : failed)++;
             }
         });
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    // Each step once calls are flowing: some before the first reload, more
+    // after each (each wait bounded, so a stuck stream fails, not hangs).
+    auto answered = [&](int n) { return eventually([&] { return ok.load() + failed.load() >= n; }); };
+    EXPECT_TRUE(answered(40));
     replaceWith(dir_ + "/testkit", kTestPlugins + "/testkit_v2");
     auto changes = host->rescan();
     ASSERT_EQ(changes.size(), 1u);
     EXPECT_EQ(changes[0], "reloaded testkit 0.2.0");
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_TRUE(answered(ok.load() + failed.load() + 40));
     EXPECT_EQ(host->reload("testkit"), "0.2.0");  // and again, by hand, from the admin API
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_TRUE(answered(ok.load() + failed.load() + 40));
     stop = true;
     for (auto& t : callers) t.join();
     EXPECT_GT(ok.load(), 100);
@@ -389,8 +401,15 @@ TEST_F(HostTest, CircuitOpensFailsFastAndRecoversThroughAProbe) {
     EXPECT_EQ(host->list().at(0).status, "down");
     EXPECT_EQ(host->list().at(0).circuit, "open");
     // A caller's bad input is not the vendor's failure: it never opens the circuit.
-    std::this_thread::sleep_for(std::chrono::milliseconds(350));
-    EXPECT_EQ(call(*host, "testkit", "echo", "{}").status, CH_OK);  // the probe succeeds
+    // Fails fast until openMs has passed; then the first call through is the probe.
+    std::promise<CallResult> probe;
+    EXPECT_TRUE(eventually([&] {
+        auto s = host->submit("testkit", "echo", "{}", kUser, Clock::now() + std::chrono::seconds(5),
+                              [&probe](CallResult r) { probe.set_value(std::move(r)); });
+        EXPECT_TRUE(s == PluginHost::Submit::CircuitOpen || s == PluginHost::Submit::Accepted);
+        return s == PluginHost::Submit::Accepted;
+    }));
+    EXPECT_EQ(probe.get_future().get().status, CH_OK);  // the probe succeeds
     EXPECT_EQ(host->list().at(0).circuit, "closed");
     for (int i = 0; i < 10; ++i) EXPECT_EQ(call(*host, "testkit", "fail", R"({"status":1})").status, CH_ERR_INVALID_ARGUMENT);
     EXPECT_EQ(host->list().at(0).circuit, "closed");

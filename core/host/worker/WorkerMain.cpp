@@ -5,16 +5,18 @@
 //
 // The plugin is loaded with the same LoadedPlugin class hubd uses in process,
 // with host services of the worker's own: config_get answers from the config
-// JSON hubd sent at start, http_request and soap_call use a hub::http::Client and
-// hub::soap::Client here, and log lines go to stderr (inherited from hubd) under
-// the plugin's name. emit_event and kv_* stay NULL: the worker has no database
-// and no outbox, and must not open hubd's (SQLite in WAL mode is one writer's).
+// hubd sent at start (the same PluginConfig as in hubd), http_request and
+// soap_call use a hub::http::Client and hub::soap::Client here, and log lines
+// go to stderr (inherited from hubd) under the plugin's name. emit_event and
+// kv_* stay NULL: the worker has no database and no outbox, and must not open
+// hubd's (SQLite in WAL mode is one writer's).
 #include "WorkerProtocol.h"
 
 #include "hub/common/Exceptions.h"
 #include "hub/common/Version.h"
 #include "hub/host/LoadedPlugin.h"
 #include "hub/host/Manifest.h"
+#include "hub/host/PluginConfig.h"
 #include "hub/http/Client.h"
 #include "hub/soap/Client.h"
 
@@ -23,12 +25,8 @@
 #include <Poco/AutoPtr.h>
 #include <Poco/StreamChannel.h>
 #include <Poco/FormattingChannel.h>
-#include <Poco/JSON/Array.h>
-#include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 #include <Poco/Logger.h>
 #include <Poco/PatternFormatter.h>
-#include <Poco/Util/MapConfiguration.h>
 
 #include <zmq.hpp>
 
@@ -160,33 +158,13 @@ void setUpLogging(const std::string& name, const std::string& level) {
     Poco::Logger::get("hub.plugin." + name);
 }
 
-/// The config section hubd sent: a flat JSON object; values become strings, as
-/// hub.xml values are.
-Poco::AutoPtr<Poco::Util::MapConfiguration> parseConfig(const std::string& text) {
-    Poco::AutoPtr<Poco::Util::MapConfiguration> config(new Poco::Util::MapConfiguration);
-    if (text.empty()) return config;
-    Poco::JSON::Parser parser;
-    Poco::Dynamic::Var v = parser.parse(text);
-    if (v.type() != typeid(Poco::JSON::Object::Ptr)) throw std::runtime_error("config is not a JSON object");
-    auto object = v.extract<Poco::JSON::Object::Ptr>();
-    for (const auto& [key, value] : *object) config->setString(key, value.isEmpty() ? "" : value.convert<std::string>());
-    return config;
-}
-
 /// Reads the caller JSON hubd sends; the last one is kept, as consecutive calls
 /// usually come from the same caller.
 class CallerCache {
 public:
     const Caller& get(std::string_view json) {
         if (json == json_) return caller_;
-        Caller caller;
-        Poco::JSON::Parser parser;
-        auto object = parser.parse(std::string(json)).extract<Poco::JSON::Object::Ptr>();
-        caller.subject = object->optValue<std::string>("subject", "");
-        caller.actingFor = object->optValue<std::string>("acting_for", "");
-        if (auto roles = object->getArray("roles"))
-            for (std::size_t i = 0; i < roles->size(); ++i) caller.roles.push_back(roles->getElement<std::string>(static_cast<unsigned>(i)));
-        caller_ = std::move(caller);
+        caller_ = worker::decodeCaller(json);
         json_ = json;
         return caller_;
     }
@@ -203,7 +181,7 @@ void logQuietly(Poco::Logger& log, const std::string& message) noexcept {
     }
 }
 
-CallResult handle(LoadedPlugin& plugin, std::vector<zmq::message_t>& parts, CallerCache& callers) {
+CallResult handle(LoadedPlugin& plugin, const worker::Message& parts, CallerCache& callers) {
     if (parts.size() != worker::kRequestFrames)
         return {CH_ERR_INVALID_ARGUMENT, "malformed request: " + std::to_string(parts.size()) + " frames"};
     std::string_view kind = parts[1].to_string_view();
@@ -230,17 +208,10 @@ CallResult handle(LoadedPlugin& plugin, std::vector<zmq::message_t>& parts, Call
 /// ends the worker, which hubd then restarts.
 void serve(zmq::socket_t& socket, LoadedPlugin& plugin, Poco::Logger& log) noexcept {
     CallerCache callers;
-    std::vector<zmq::message_t> parts;
+    worker::Message parts;
     try {
         for (;;) {
-            parts.clear();
-            for (;;) {
-                zmq::message_t part;
-                if (!socket.recv(part)) break;
-                bool more = part.more();
-                parts.push_back(std::move(part));
-                if (!more) break;
-            }
+            worker::receive(socket, parts);
             if (parts.empty() || parts[0].size() != sizeof(std::uint64_t)) {
                 log.warning("dropped a request without an id");
                 continue;
@@ -252,10 +223,7 @@ void serve(zmq::socket_t& socket, LoadedPlugin& plugin, Poco::Logger& log) noexc
                 r = {CH_ERR_INTERNAL, "the plugin's worker failed while handling the request: " +
                                           hub::currentExceptionText()};
             }
-            std::int32_t status = r.status;
-            socket.send(parts[0], zmq::send_flags::sndmore);
-            socket.send(zmq::const_buffer(&status, sizeof status), zmq::send_flags::sndmore);
-            socket.send(zmq::const_buffer(r.body.data(), r.body.size()), zmq::send_flags::none);
+            worker::sendReply(socket, parts[0], r.status, r.body);
         }
     } catch (const zmq::error_t& e) {
         if (e.num() == ETERM) return;  // stopping
@@ -322,19 +290,17 @@ int main(int argc, char** argv) {
 
     zmq::context_t context(1);
     std::vector<zmq::socket_t> sockets;
-    Poco::AutoPtr<Poco::Util::MapConfiguration> config;
     hub::http::Client::Options httpOptions;
     httpOptions.caFile = args.caFile;
     hub::http::Client http(httpOptions);
     hub::soap::Client soap(http);
-    std::unique_ptr<LoadedPlugin> plugin;  // after config and http: destroyed before them
+    std::unique_ptr<LoadedPlugin> plugin;  // after http: destroyed before it
     try {
-        config = parseConfig(configText);
         hub::host::Manifest manifest = hub::host::readManifest(args.manifest);
         if (manifest.name != args.name)
             throw std::runtime_error(args.manifest + " names plugin " + manifest.name + ", not " + args.name);
         hub::host::PluginServices services;
-        services.config = config.get();
+        services.config = hub::host::PluginConfig::fromJson(configText);
         services.http = &http;
         services.logger = &log;
         services.soap = &soap;

@@ -1,10 +1,11 @@
 #pragma once
-// The wire protocol between hubd (hub::host::ProcessPlugin) and hub-plugin-worker.
-// Private to core/host: both sides are built from the same tree, so it is not
-// versioned; a worker and a hub of different builds are never paired.
+// The wire protocol between hubd (hub::host::ProcessPlugin) and hub-plugin-worker,
+// and its framing, which both sides call (worker/WorkerProtocol.cpp, part of
+// hub::host). Private to core/host: both sides are built from the same tree, so
+// it is not versioned; a worker and a hub of different builds are never paired.
 //
 // Start-up (over the control socket, fd --control-fd in the worker):
-//   hub -> worker: the plugin's config as one JSON object, then EOF (shutdown(SHUT_WR)).
+//   hub -> worker: the plugin's config (PluginConfig::json()), then EOF (shutdown(SHUT_WR)).
 //   worker -> hub: "ready\n" once the library is loaded and every channel is bound,
 //                  or "error <message>\n" and exit status 3.
 // Config travels this way, not on the command line, so secrets never show in `ps`.
@@ -21,9 +22,15 @@
 // replies by id and drops any that do not match (the late answer to a call that
 // already timed out).
 
+#include "hub/host/PluginInstance.h"
+
+#include <zmq.hpp>
+
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace hub::host::worker {
 
@@ -48,5 +55,40 @@ T readScalar(const void* data, std::size_t size, T fallback) {
     std::memcpy(&value, data, sizeof value);
     return value;
 }
+
+using Message = std::vector<zmq::message_t>;
+
+/// The id a request or reply starts with; 0 (never used) when it has none.
+inline std::uint64_t idOf(const Message& parts) {
+    return parts.empty() ? 0 : readScalar<std::uint64_t>(parts[0].data(), parts[0].size(), 0);
+}
+
+// ---- the hub's side ----
+
+/// Sends a request without waiting: false when the channel cannot take it now.
+/// A multipart message is queued whole or not at all, so a refusal leaves the
+/// channel clean. Throws zmq::error_t.
+bool sendRequest(zmq::socket_t& socket, std::uint64_t id, std::string_view kind, std::string_view operation,
+                 std::string_view input, std::string_view caller, std::uint32_t remainingMs);
+
+/// Reads one whole message if one has arrived (never waits); false if none.
+bool receiveNow(zmq::socket_t& socket, Message& parts);
+
+/// A reply's status and body; false when it is malformed.
+bool readReply(const Message& parts, std::int32_t& status, std::string& body);
+
+/// The caller frame: {"subject":...,"roles":[...],"acting_for":...}.
+std::string encodeCaller(const Caller& caller);
+
+// ---- the worker's side ----
+
+/// Waits for the next whole message. Throws zmq::error_t (ETERM when stopping).
+void receive(zmq::socket_t& socket, Message& parts);
+
+/// Answers the request whose id frame is id.
+void sendReply(zmq::socket_t& socket, zmq::message_t& id, std::int32_t status, std::string_view body);
+
+/// Reads a caller frame; throws on malformed JSON.
+Caller decodeCaller(std::string_view json);
 
 }  // namespace hub::host::worker

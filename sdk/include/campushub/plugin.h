@@ -34,8 +34,14 @@
  * Threads
  * -------
  * The host may call invoke, health and on_event concurrently from several
- * threads on one instance (up to the plugin's configured concurrency); create
- * and destroy are never concurrent with anything else on that instance.
+ * threads on one instance: up to the plugin's configured concurrency at once
+ * on its worker threads. With execution "loop" (hub.xml, in-process plugins
+ * only) invoke runs on the hub's event-loop threads instead, up to
+ * concurrency calls at once there, several interleaved on one thread while
+ * each waits in http_request or soap_call; up to min(concurrency, 4) worker
+ * threads meanwhile run on_event, health and calls from elsewhere in the hub,
+ * so up to concurrency + 4 calls may be in the plugin at once. create and
+ * destroy are never concurrent with anything else on that instance.
  */
 #ifndef CAMPUSHUB_PLUGIN_H
 #define CAMPUSHUB_PLUGIN_H

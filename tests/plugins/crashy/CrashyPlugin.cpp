@@ -28,7 +28,7 @@ void writeThroughNull() {
 
 class CrashyPlugin : public campushub::Plugin {
 public:
-    CrashyPlugin(campushub::Host& host, std::string_view /*config*/) : Plugin(host) {
+    CrashyPlugin(campushub::Host& host, std::string_view config) : Plugin(host), createConfig_(config) {
         if (host.config("fail_create") == std::optional<std::string>("true"))
             throw campushub::InvalidArgument("fail_create is set: refusing to start (拒绝启动)");
         if (auto delay = host.config("destroy_delay_ms")) destroyDelayMs_ = std::atoi(delay->c_str());
@@ -74,6 +74,8 @@ public:
                       if (!value) throw campushub::NotFound("no such config key");
                       return "{\"value\":" + campushub::jsonString(*value) + "}";
                   });
+        operation("create_config", "Answers the config JSON the plugin was created with",
+                  [this](campushub::Call&, std::string_view) { return createConfig_; });
         operation("fetch", "GETs {\"url\": \"...\"} through the host's HTTP service",
                   [this](campushub::Call& call, std::string_view input) {
                       auto request = campushub::json::parseObject(input);
@@ -102,6 +104,7 @@ public:
     }
 
 private:
+    std::string createConfig_;
     int destroyDelayMs_ = 0;
 };
 

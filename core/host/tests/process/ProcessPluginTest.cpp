@@ -1,101 +1,27 @@
 // Process isolation against real worker processes: the crashy test plugin
 // segfaults, aborts, exits and hangs inside hub-plugin-worker while the test
 // (standing in for hubd) and other plugins keep going.
-#include "hub/host/LoadedPlugin.h"
-#include "hub/host/Manifest.h"
-#include "hub/host/PluginHost.h"
-#include "hub/host/ProcessPlugin.h"
+#include "ProcessTestSupport.h"
 
-#include <campushub/plugin.h>
-
-#include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
-#include <Poco/Channel.h>
-#include <Poco/Logger.h>
-#include <Poco/Message.h>
 #include <Poco/TemporaryFile.h>
 #include <Poco/Util/MapConfiguration.h>
-#include <Poco/Util/XMLConfiguration.h>
-
-#include <gtest/gtest.h>
 
 #include <atomic>
-#include <cerrno>
-#include <filesystem>
 #include <fstream>
-#include <future>
-#include <mutex>
-#include <regex>
-#include <signal.h>
 #include <sstream>
 #include <sys/stat.h>
-#include <thread>
 #include <unistd.h>
+#include <vector>
 
-using namespace std::chrono_literals;
-using hub::host::CallResult;
-using hub::host::Caller;
-using hub::host::Clock;
-using hub::host::LoadError;
-using hub::host::LoadedPlugin;
-using hub::host::Manifest;
-using hub::host::PluginHost;
-using hub::host::ProcessPlugin;
+using namespace hub::host::test;
 
 namespace {
-
-const std::string kCrashyDir = HUB_CRASHY_DIR;
-const std::string kLibrary = kCrashyDir + "/libcrashy.so";
-
-Manifest crashyManifest() { return hub::host::readManifest(kCrashyDir + "/plugin.xml"); }
-
-ProcessPlugin::Options testOptions() {
-    ProcessPlugin::Options o;
-    o.workerExecutable = HUB_PLUGIN_WORKER;
-    o.concurrency = 2;
-    o.backoffInitial = 10ms;
-    o.backoffMax = 100ms;
-    o.killGrace = 200ms;
-    o.stopTimeout = 2000ms;
-    o.logLevel = "warning";
-    return o;
-}
-
-std::unique_ptr<ProcessPlugin> start(ProcessPlugin::Options o = testOptions(), std::string config = "{}") {
-    return std::make_unique<ProcessPlugin>(crashyManifest(), kLibrary, std::move(config), std::move(o));
-}
-
-CallResult call(hub::host::PluginInstance& p, const std::string& op, const std::string& input = "{}",
-                std::chrono::milliseconds timeout = 10s, const Caller& caller = {"alice", {"student"}, ""}) {
-    return p.invoke(op, input, caller, Clock::now() + timeout);
-}
-
-Poco::JSON::Object::Ptr parse(const std::string& json) {
-    Poco::JSON::Parser parser;
-    return parser.parse(json).extract<Poco::JSON::Object::Ptr>();
-}
-
-int workerPid(hub::host::PluginInstance& p) {
-    CallResult r = call(p, "pid");
-    EXPECT_EQ(r.status, CH_OK) << r.body;
-    return r.status == CH_OK ? parse(r.body)->getValue<int>("pid") : 0;
-}
-
-bool processGone(int pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
-
-/// Waits up to 20 s for something the supervisor does in the background.
-template <class Predicate>
-bool eventually(Predicate done) {
-    for (auto until = Clock::now() + 20s; Clock::now() < until; std::this_thread::sleep_for(10ms))
-        if (done()) return true;
-    return done();
-}
 
 // ---------------------------------------------------------------------------
 
@@ -149,7 +75,7 @@ TEST(ProcessPlugin, HostServicesWorkInsideTheWorker) {
     Poco::AutoPtr<Poco::Util::MapConfiguration> config(new Poco::Util::MapConfiguration);
     config->setString("greeting", "欢迎, \"friend\"");
     config->setString("auth.user", "svc-hub");
-    std::string configJson = ProcessPlugin::configJson(config.get());
+    std::string configJson = PluginConfig::fromSection(config.get()).json();
     EXPECT_EQ(parse(configJson)->getValue<std::string>("auth.user"), "svc-hub");
     auto plugin = start(testOptions(), configJson);
 
@@ -260,7 +186,8 @@ TEST(ProcessPlugin, EveryCallInFlightGetsUnavailableWhenTheWorkerCrashes) {
     std::vector<std::thread> threads;
     for (auto& result : results)
         threads.emplace_back([&] { result = call(*plugin, "slow", R"({"ms":20000})", 30s); });
-    std::this_thread::sleep_for(500ms);  // let the slow calls reach the worker
+    // The slow calls hold their channels to the worker.
+    ASSERT_TRUE(eventually([&] { return plugin->stats().callsInFlight == 3; }));
     CallResult crash = call(*plugin, "segfault");
     for (auto& t : threads) t.join();
     EXPECT_EQ(crash.status, CH_ERR_UNAVAILABLE) << crash.body;
@@ -303,7 +230,9 @@ TEST(ProcessPlugin, LateReplyWithinTheGraceDoesNotKillTheWorker) {
     int before = workerPid(*plugin);
     CallResult r = call(*plugin, "slow", R"({"ms":400})", 100ms);
     EXPECT_EQ(r.status, CH_ERR_TIMEOUT) << r.body;
-    std::this_thread::sleep_for(3500ms);  // past the grace: a missed late reply would have killed it
+    // Once the late reply is taken the call is settled: a missed one would have
+    // killed the worker at the end of the grace instead.
+    EXPECT_TRUE(eventually([&] { return plugin->stats().lateReplies == 1; }));
     EXPECT_EQ(plugin->stats().hangKills, 0u);
     EXPECT_EQ(workerPid(*plugin), before);
     // Both channels are free again.
@@ -407,7 +336,7 @@ TEST(ProcessPlugin, CallsWhileTheWorkerIsDownFailFastAndHealthSaysDown) {
 std::string loadError(ProcessPlugin::Options o, const std::string& config = "{}", Manifest m = crashyManifest(),
                       const std::string& library = kLibrary) {
     try {
-        ProcessPlugin p(std::move(m), library, config, std::move(o));
+        ProcessPlugin p(std::move(m), library, PluginConfig::fromJson(config), std::move(o));
     } catch (const LoadError& e) {
         return e.what();
     }
@@ -464,151 +393,6 @@ TEST(ProcessPlugin, WorkerThatNeverGetsReadyIsRefusedAfterTheStartTimeout) {
     std::string e = loadError(o);
     ::unlink(script.c_str());
     EXPECT_NE(e.find("did not get ready"), std::string::npos) << e;
-}
-
-// --- restarts: fast after a stable run, backed off in a crash loop (issue 20) ----
-
-/// Keeps the lines logged under one logger, for tests that read the log.
-class LogLines : public Poco::Channel {
-public:
-    void log(const Poco::Message& message) override {
-        std::lock_guard lock(mutex_);
-        lines_.push_back(message.getText());
-    }
-    std::vector<std::string> lines() const {
-        std::lock_guard lock(mutex_);
-        return lines_;
-    }
-
-private:
-    mutable std::mutex mutex_;
-    std::vector<std::string> lines_;
-};
-
-TEST(ProcessPluginRestart, TheCrashLineSaysHowLongItRanAndWhenItRestarts) {
-    Poco::Logger& logger = Poco::Logger::get("hub.host.process");
-    Poco::AutoPtr<Poco::Channel> previous(logger.getChannel());
-    Poco::AutoPtr<LogLines> lines(new LogLines);
-    logger.setChannel(lines);
-    {
-        auto plugin = start();
-        EXPECT_EQ(call(*plugin, "segfault").status, CH_ERR_UNAVAILABLE);
-        EXPECT_EQ(call(*plugin, "ok").status, CH_OK);
-    }
-    logger.setChannel(previous);
-    std::regex crash("worker pid [0-9]+ was killed by SIGSEGV after [0-9]+ ms; restarting in [0-9]+ ms");
-    int found = 0;
-    for (const auto& line : lines->lines()) found += std::regex_search(line, crash);
-    EXPECT_EQ(found, 1);
-    if (found != 1)
-        for (const auto& line : lines->lines()) ADD_FAILURE() << line;
-}
-
-// The supervisor's own defaults: backoff from 100 ms up to 10 s, reset by a
-// worker that ran for a second.
-ProcessPlugin::Options defaultRestartOptions() {
-    auto o = testOptions();
-    ProcessPlugin::Options defaults;
-    o.backoffInitial = defaults.backoffInitial;
-    o.backoffMax = defaults.backoffMax;
-    o.stableAfter = defaults.stableAfter;
-    return o;
-}
-
-TEST(ProcessPluginRestart, ACrashLoopIsBackedOff) {
-    auto o = defaultRestartOptions();
-    o.concurrency = 1;
-    auto plugin = start(o);
-    // Every call crashes its worker at once: for 3 s, as fast as the host lets us.
-    auto until = Clock::now() + 3s;
-    int calls = 0;
-    while (Clock::now() < until) {
-        ++calls;
-        CallResult r = call(*plugin, "segfault", "{}", 500ms);
-        EXPECT_EQ(r.status, CH_ERR_UNAVAILABLE) << r.body;
-        EXPECT_GT(r.retryAfter.count(), 0) << r.body;
-    }
-    // 100 + 200 + 400 + 800 + 1600 ms: about five restarts fit, not hundreds.
-    auto s = plugin->stats();
-    EXPECT_LE(s.starts, 7u) << calls << " calls";
-    EXPECT_GE(s.starts, 3u) << calls << " calls";
-    EXPECT_GT(calls, static_cast<int>(s.starts));  // calls meanwhile failed fast
-}
-
-// Through the plugin host, as in hubd: its pool, its circuit breaker (5 failures
-// open it for 5 s), the supervisor's defaults. Eight callers keep the worker
-// busy; each time it has run a while, it is killed. The next call succeeds well
-// within a second (bound: 3 s for busy machines), the calls that were in flight
-// fail as a restart (retryAfter), and the circuit stays closed.
-TEST(ProcessPluginRestart, AWorkerKilledAfterAStableRunIsBackAtOnceAndTheCircuitStaysClosed) {
-    Poco::TemporaryFile root;
-    root.createDirectories();
-    std::filesystem::copy(kCrashyDir, root.path() + "/crashy", std::filesystem::copy_options::recursive);
-    PluginHost::Options options;
-    options.pluginsDir = root.path();
-    options.process.workerExecutable = HUB_PLUGIN_WORKER;
-    options.process.logLevel = "error";
-    PluginHost host(options);
-    host.loadAll();
-    ASSERT_TRUE(host.has("crashy"));
-
-    struct Answer {
-        Clock::time_point sent, answered;
-        CallResult result;
-        PluginHost::Submit submit;
-    };
-    std::mutex answersMutex;
-    std::vector<Answer> answers;
-    std::atomic<bool> stop{false};
-    auto callHost = [&](const std::string& op, const std::string& input) {
-        Answer a;
-        a.sent = Clock::now();
-        std::promise<CallResult> promise;
-        a.submit = host.submit("crashy", op, input, {"load", {}, ""}, Clock::now() + 5s,
-                               [&promise](CallResult r) { promise.set_value(std::move(r)); });
-        if (a.submit == PluginHost::Submit::Accepted) a.result = promise.get_future().get();
-        else a.result.status = -1;
-        a.answered = Clock::now();
-        return a;
-    };
-    std::vector<std::thread> callers;
-    for (int i = 0; i < 8; ++i)
-        callers.emplace_back([&] {
-            while (!stop) {
-                Answer a = callHost("slow", R"({"ms":20})");
-                std::lock_guard lock(answersMutex);
-                answers.push_back(std::move(a));
-            }
-        });
-    for (int kill = 0; kill < 3; ++kill) {
-        std::this_thread::sleep_for(1500ms);  // a stable run
-        Answer pid = callHost("pid", "{}");
-        ASSERT_EQ(pid.result.status, CH_OK) << pid.result.body;
-        auto killedAt = Clock::now();
-        ASSERT_EQ(::kill(parse(pid.result.body)->getValue<int>("pid"), SIGKILL), 0);
-        Clock::time_point back{};
-        ASSERT_TRUE(eventually([&] {
-            std::lock_guard lock(answersMutex);
-            for (const auto& a : answers)
-                if (a.result.status == CH_OK && a.sent > killedAt) back = a.answered;
-            return back != Clock::time_point{};
-        })) << "no successful call after kill " << kill;
-        EXPECT_LT(back - killedAt, 3s) << "kill " << kill << ": next success after "
-                                       << std::chrono::duration_cast<std::chrono::milliseconds>(back - killedAt).count()
-                                       << " ms";
-        EXPECT_EQ(host.list().at(0).circuit, "closed") << "kill " << kill;
-    }
-    stop = true;
-    for (auto& t : callers) t.join();
-    int restartFailures = 0;
-    for (const auto& a : answers) {
-        EXPECT_NE(a.submit, PluginHost::Submit::CircuitOpen);
-        if (a.result.status == CH_OK) continue;
-        EXPECT_EQ(a.result.status, CH_ERR_UNAVAILABLE) << a.result.body;
-        EXPECT_GT(a.result.retryAfter.count(), 0) << a.result.body;
-        ++restartFailures;
-    }
-    EXPECT_GT(restartFailures, 0);  // the calls in flight at each kill
 }
 
 }  // namespace

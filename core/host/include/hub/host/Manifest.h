@@ -57,4 +57,11 @@ public:
 /// Reads and validates a plugin.xml (no network, no external entities).
 Manifest readManifest(const std::string& path);
 
+/// What is wrong with a library's describe() answer against manifest, or ""
+/// when it matches: a JSON object whose name, version and set of operation
+/// names are the manifest's. The one check, made where a library is loaded
+/// (LoadedPlugin, in hubd or in hub-plugin-worker) and by the hub again on a
+/// worker's answer (ProcessPlugin), as the worker reads the manifest file itself.
+std::string describeMismatch(const Manifest& manifest, std::string_view describeJson);
+
 }  // namespace hub::host

@@ -1,53 +1,26 @@
 #pragma once
 
-#include "hub/common/ConfigValue.h"
 #include "hub/host/LoadedPlugin.h"
+#include "hub/host/PluginLimits.h"
 #include "hub/host/ProcessPlugin.h"
 
 #include <Poco/AutoPtr.h>
 #include <Poco/Util/AbstractConfiguration.h>
 
-#include <condition_variable>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
+#include <string_view>
 #include <vector>
 
 namespace hub::host {
 
-class WorkerPool;
-
-/// Limits of one plugin, from its <plugin> element in the hub config.
-struct PluginLimits {
-    std::chrono::milliseconds timeout{5000};  ///< Per call, queueing included.
-    std::size_t concurrency = 8;              ///< Worker threads (the bulkhead).
-    std::size_t queue = 64;                   ///< Calls waiting beyond the busy threads.
-    int failureThreshold = 5;                 ///< Consecutive vendor failures that open the circuit.
-    std::chrono::milliseconds openFor{5000};  ///< How long an open circuit fails fast before a probe.
-    /// execution "loop": a call submitted on an event loop thread (hub::http::Loop)
-    /// runs there on a fiber, parked while its plugin waits for the vendor, instead
-    /// of on a worker thread. Only for in-process plugins whose I/O all goes
-    /// through the host's http_request and soap_call; concurrency and queue bound
-    /// the calls the same way. Calls from other threads (flows, event delivery)
-    /// still go to workers, at most 4 of them.
-    bool onEventLoop = false;
-
-    /// What each limit may be set to from the config.
-    static constexpr config::IntRange kTimeoutMs{1, 3600000};
-    static constexpr config::IntRange kConcurrency{1, 4096};
-    static constexpr config::IntRange kQueue{0, 1000000};
-    static constexpr config::IntRange kFailureThreshold{1, 1000000};
-    static constexpr config::IntRange kOpenMs{1, 3600000};
-
-    /// The limits under prefix (timeoutMs, concurrency, queue, failureThreshold,
-    /// openMs, execution), each key not set taken from fallback. Throws
-    /// config::ConfigError naming the key and its range for a value out of it.
-    static PluginLimits fromConfig(const Poco::Util::AbstractConfiguration& config, const std::string& prefix,
-                                   const PluginLimits& fallback);
-};
+class HostWatcher;
+class PluginBuilder;
+class PluginFolder;
+class PluginRegistry;
+class Refusals;
 
 /// The plugin host: reads the plugins folder, validates each manifest, loads each
 /// library, and runs calls on each plugin's own bounded worker pool.
@@ -187,34 +160,16 @@ public:
                   Caller caller, Clock::time_point deadline, Completion done, std::string* refusal = nullptr);
 
 private:
-    struct Slot;
-    struct Built;
-    struct Refused {
-        Refusal refusal;
-        std::string stamp;  // the folder's files when refused; empty: try again at each rescan
-    };
-    std::shared_ptr<Slot> slot(std::string_view system) const;
-    bool recordRefusal(const std::string& path, const std::string& reason, const std::string& stamp);
-    void refuse(const std::string& path, const std::string& reason, const std::string& stamp);
-    std::vector<std::string> scanFolder() const;
-    Built build(const std::string& manifestPath, bool shadowCopy);
-    void watch();
-
+    // The parts, each with one job (see their headers in src/). Declared in the
+    // order they are needed: destroyed in reverse, the plugins before the
+    // builder's offload pool and the folder's shadow copies.
     Options options_;
-    std::string realPluginsDir_;
-    std::string shadowDir_;  // private copies of reloaded libraries
-    // Guards slots_, refusals_ and each slot's stamp, config and retiredConfigs.
-    mutable std::mutex mutex_;
-    std::map<std::string, std::shared_ptr<Slot>, std::less<>> slots_;
-    std::vector<Refused> refusals_;
-    // kv_* and emit_event of calls on event loops run here (made with the first
-    // plugin of execution "loop", under reloadMutex_); outlives the slots.
-    std::unique_ptr<WorkerPool> offload_;
-    std::mutex reloadMutex_;  // one load/reload/unload/rescan at a time
-    std::mutex watchMutex_;
-    std::condition_variable watchWake_;
-    bool stopping_ = false;
-    std::thread watcher_;
+    std::unique_ptr<PluginFolder> folder_;
+    std::unique_ptr<PluginBuilder> builder_;
+    std::unique_ptr<PluginRegistry> registry_;
+    std::unique_ptr<Refusals> refusals_;
+    std::mutex reloadMutex_;  // one load, reload or unload at a time
+    std::unique_ptr<HostWatcher> watcher_;  // the background thread; stopped first
 };
 
 }  // namespace hub::host

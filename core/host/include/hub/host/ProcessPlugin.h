@@ -1,6 +1,7 @@
 #pragma once
 
-#include "hub/host/LoadedPlugin.h"
+#include "hub/host/PluginConfig.h"
+#include "hub/host/PluginInstance.h"
 
 #include <chrono>
 #include <cstdint>
@@ -14,7 +15,7 @@ namespace hub::host {
 ///
 /// The worker is `hub-plugin-worker`: it loads the library with LoadedPlugin and
 /// serves calls over ZeroMQ ipc:// sockets in a private folder (mode 0700). Host
-/// services work inside it: config_get answers from the config JSON given here,
+/// services work inside it: config_get answers from the PluginConfig given here,
 /// http_request and soap_call go through the worker's own hub::http::Client and
 /// hub::soap::Client, and log lines go to the worker's stderr (inherited from
 /// hubd) under the plugin's name. emit_event and kv_get/kv_put/kv_delete are NULL
@@ -83,13 +84,15 @@ public:
         std::uint64_t starts = 0;     ///< Workers that became ready.
         std::uint64_t exits = 0;      ///< Workers that died without being asked to.
         std::uint64_t hangKills = 0;  ///< Workers killed because a call hung.
+        std::uint64_t lateReplies = 0;  ///< Replies that came after their call's deadline, within killGrace.
+        std::size_t callsInFlight = 0;  ///< Calls holding a channel to the current worker now.
         int pid = 0;                  ///< Of the current worker; 0 while none is ready.
         bool ready = false;
     };
 
-    /// Starts the worker; throws LoadError when it cannot. configJson is the
-    /// plugin's config section as a flat JSON object of strings (see configJson()).
-    ProcessPlugin(Manifest manifest, std::string libraryPath, std::string configJson, Options options);
+    /// Starts the worker; throws LoadError when it cannot. The worker's plugin
+    /// sees config exactly as an in-process one would (PluginConfig).
+    ProcessPlugin(Manifest manifest, std::string libraryPath, PluginConfig config, Options options);
     /// Stops the worker: SIGTERM, then SIGKILL after stopTimeout. The owner makes
     /// sure no call is in flight (PluginHost holds a shared_ptr per call).
     ~ProcessPlugin() override;
@@ -109,11 +112,6 @@ public:
     CallResult onEvent(std::string_view eventJson) noexcept override;
 
     Stats stats() const;
-
-    /// The plugin's config section as the flat JSON object the worker expects:
-    /// {"base_url": "...", "auth.user": "..."} (nested keys joined with dots, as
-    /// config_get looks them up). An empty object for null.
-    static std::string configJson(const Poco::Util::AbstractConfiguration* config);
 
     /// $HUB_PLUGIN_WORKER if set, else hub-plugin-worker beside the running
     /// executable (where the build and `cmake --install` put it, beside hubd),

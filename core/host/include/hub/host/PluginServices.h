@@ -1,0 +1,68 @@
+#pragma once
+
+#include "hub/host/PluginConfig.h"
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace Poco {
+class Logger;
+}
+namespace hub::http {
+class Client;
+}
+namespace hub::soap {
+class Client;
+}
+namespace hub::store {
+class Database;
+}
+
+namespace hub::host {
+
+class WorkerPool;
+
+/// Emits a plugin's event (already checked: a JSON object of at most 256 KiB,
+/// valid UTF-8, "type" under "edu.campus.hub.", a "subject" string and a "data"
+/// object). Returns a ch_status; CH_OK once the event is durably accepted.
+using EmitEvent = std::function<int(const std::string& pluginName, std::string_view eventJson)>;
+
+/// What the host lends a plugin: its ch_host_api. The config is the instance's
+/// own; everything pointed to outlives the LoadedPlugin. A service left null (or
+/// empty) is NULL in the plugin's ch_host_api, except log, config_get and
+/// http_request, which are always there (http_request answers
+/// CH_ERR_UNAVAILABLE without a client).
+struct PluginServices {
+    PluginConfig config;  ///< config_get and create()'s config JSON.
+    http::Client* http = nullptr;
+    Poco::Logger* logger = nullptr;
+    /// emit_event; the host validates the event before calling it.
+    EmitEvent emitEvent;
+    /// kv_get / kv_put / kv_delete: table host_plugin_kv, rows keyed by the
+    /// plugin's name, so no plugin sees another's. Migrated ("host") on load.
+    store::Database* database = nullptr;
+    /// soap_call.
+    soap::Client* soap = nullptr;
+    /// Called on an event loop's fiber (execution "loop"), kv_* and emit_event run
+    /// their SQLite work here while the fiber is parked, so a statement waiting
+    /// for the database lock does not hold up the loop. Null: they run in place.
+    WorkerPool* offload = nullptr;
+};
+
+/// Limits of the key-value state a plugin keeps through kv_put.
+inline constexpr std::size_t kMaxKvKeyBytes = 256;
+inline constexpr std::size_t kMaxKvValueBytes = 1024 * 1024;
+/// Largest event a plugin may emit.
+inline constexpr std::size_t kMaxEventBytes = 256 * 1024;
+
+/// Checks an event a plugin emits; returns "" when it is acceptable, else what
+/// is wrong with it.
+std::string checkEvent(std::string_view eventJson);
+
+/// Creates the host's tables (host_plugin_kv) in db; idempotent. LoadedPlugin
+/// calls it when given a database.
+void migrateStore(store::Database& db);
+
+}  // namespace hub::host
