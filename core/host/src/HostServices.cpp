@@ -9,6 +9,7 @@
 
 #include "hub/common/Exceptions.h"
 #include "hub/common/JsonWriter.h"
+#include "hub/common/Utf8.h"
 #include "hub/host/WorkerPool.h"
 #include "hub/http/Client.h"
 #include "hub/http/Loop.h"

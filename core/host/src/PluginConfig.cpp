@@ -1,6 +1,7 @@
 #include "hub/host/PluginConfig.h"
 
 #include "hub/common/JsonWriter.h"
+#include "hub/common/Utf8.h"
 
 #include <Poco/Exception.h>
 #include <Poco/JSON/Object.h>
