@@ -23,6 +23,7 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
+#include <Poco/ThreadPool.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -44,7 +45,7 @@ public:
         auto* params = new Poco::Net::HTTPServerParams;
         params->setMaxThreads(8);
         params->setKeepAlive(true);
-        server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), socket_, params);
+        server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), pool_, socket_, params);
         server_->start();
     }
     // Connection threads outlive stopAll(); one still answering (/slow) when the
@@ -61,6 +62,10 @@ public:
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
         while (server_->currentConnections() > 0 && std::chrono::steady_clock::now() < deadline)
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        // A connection's count drops before its destructor unregisters from the
+        // server's stop event (TCPServerDispatcher::run): destroying the server
+        // then races it (TSan). The server's own pool, joined, has no thread left.
+        pool_.joinAll();
     }
 
     std::string url(const std::string& path) const {
@@ -184,6 +189,7 @@ private:
     };
 
     Poco::Net::ServerSocket socket_;
+    Poco::ThreadPool pool_{2, 16};  // the server's connection threads, joined before it goes
     std::unique_ptr<Poco::Net::HTTPServer> server_;
     mutable std::mutex mutex_;
     std::condition_variable wake_;

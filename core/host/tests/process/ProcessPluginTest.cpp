@@ -10,6 +10,7 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/TemporaryFile.h>
+#include <Poco/ThreadPool.h>
 #include <Poco/Util/MapConfiguration.h>
 
 #include <atomic>
@@ -69,7 +70,10 @@ TEST(ProcessPlugin, HostServicesWorkInsideTheWorker) {
         }
     };
     Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
-    Poco::Net::HTTPServer server(new Factory, socket, new Poco::Net::HTTPServerParams);
+    // Its own pool, joined at the end: a connection thread still unregistering
+    // from the server as it is destroyed is a race (TSan; SoapTestServer.h).
+    Poco::ThreadPool pool(1, 4);
+    Poco::Net::HTTPServer server(new Factory, pool, socket, new Poco::Net::HTTPServerParams);
     server.start();
 
     Poco::AutoPtr<Poco::Util::MapConfiguration> config(new Poco::Util::MapConfiguration);
@@ -110,7 +114,8 @@ TEST(ProcessPlugin, HostServicesWorkInsideTheWorker) {
     EXPECT_EQ(r.status, CH_ERR_UNAVAILABLE) << r.body;
 
     EXPECT_EQ(call(*plugin, "log", R"({"message":"hello from the worker 日志"})").status, CH_OK);
-    server.stop();
+    server.stopAll(true);
+    pool.joinAll();
 }
 
 TEST(ProcessPlugin, BadInputIsAnsweredNotCrashedOn) {
