@@ -25,7 +25,9 @@
 
 namespace hub::api::detail {
 
-inline std::string problemType(std::string_view slug) { return "urn:campushub:problem:" + std::string(slug); }
+inline std::string problemType(std::string_view slug) {
+    return "urn:campushub:problem:" + std::string(slug);
+}
 
 /// The answer channel of the admin routes: each answer, whatever it is, goes to
 /// the audit trail with the actor and its outcome.

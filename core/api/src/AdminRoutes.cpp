@@ -32,9 +32,9 @@ void addCatalogAdminRoutes(Router& router, const AdminServices& s) {
             // A bad catalogue never replaces a good one: the old snapshot keeps serving.
             auto result = s.catalog->reload();
             if (!result.ok) {
-                Response r = problem(422, std::to_string(result.errors.size()) +
-                                              " error(s); the catalogue in service is unchanged",
-                                     "Catalogue refused", problemType("catalog-invalid"));
+                Response r = problem(
+                    422, std::to_string(result.errors.size()) + " error(s); the catalogue in service is unchanged",
+                    "Catalogue refused", problemType("catalog-invalid"));
                 r.body.pop_back();
                 r.body += ",\"errors\":[";
                 for (std::size_t i = 0; i < result.errors.size(); ++i) {
@@ -44,8 +44,8 @@ void addCatalogAdminRoutes(Router& router, const AdminServices& s) {
                 r.body += "]}";
                 return r;
             }
-            return Response::json(200, "{\"version\":" + std::to_string(result.version) + ",\"items\":" +
-                                           std::to_string(s.catalog->snapshot()->items().size()) + "}");
+            return Response::json(200, "{\"version\":" + std::to_string(result.version) +
+                                           ",\"items\":" + std::to_string(s.catalog->snapshot()->items().size()) + "}");
         });
     });
 }

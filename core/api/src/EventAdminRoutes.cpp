@@ -8,7 +8,8 @@ namespace hub::api::detail {
 void addDeadLetterRoutes(Router& router, const AdminServices& s) {
     const AdminRouter admin(router, s.audit);
     admin.add(http::verb::get, "/admin/events/dead-letters", [s](const RequestPtr& request, AuditedReply out) {
-        if (!s.relay) return (void)out.send(problem(404, "the event relay is off", "No relay", problemType("no-relay")));
+        if (!s.relay)
+            return (void)out.send(problem(404, "the event relay is off", "No relay", problemType("no-relay")));
         blocking(s, out, [s, request] {
             std::string consumer;
             request->queryParam("consumer", consumer);
@@ -34,10 +35,12 @@ void addDeadLetterRoutes(Router& router, const AdminServices& s) {
         });
     });
     admin.add(http::verb::post, "/admin/events/dead-letters/replay", [s](const RequestPtr& request, AuditedReply out) {
-        if (!s.relay) return (void)out.send(problem(404, "the event relay is off", "No relay", problemType("no-relay")));
+        if (!s.relay)
+            return (void)out.send(problem(404, "the event relay is off", "No relay", problemType("no-relay")));
         std::string consumer, id;
         if (!request->queryParam("consumer", consumer) || consumer.empty())
-            return (void)out.send(problem(400, "consumer is required", "Invalid query parameter", problemType("invalid-query")));
+            return (void)out.send(
+                problem(400, "consumer is required", "Invalid query parameter", problemType("invalid-query")));
         request->queryParam("id", id);
         blocking(s, out, [s, consumer, id] {
             return Response::json(200, "{\"replayed\":" + std::to_string(s.relay->replay(consumer, id)) + "}");

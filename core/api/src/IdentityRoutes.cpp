@@ -55,7 +55,8 @@ void addIdentityRoutes(Router& router, const AdminServices& s) {
         std::move(ownOrAdmin));
     admin.add(http::verb::get, "/api/v1/identities", [s](const RequestPtr& request, AuditedReply out) {
         if (!s.directory) {
-            out.send(problem(503, "no directory is configured (identity.ldap)", "No directory", problemType("no-directory")));
+            out.send(problem(503, "no directory is configured (identity.ldap)", "No directory",
+                             problemType("no-directory")));
             return;
         }
         blocking(s, out, [s, request]() {
@@ -85,11 +86,15 @@ void addIdentityRoutes(Router& router, const AdminServices& s) {
 void addIdentitySyncRoutes(Router& router, const AdminServices& s) {
     const AdminRouter admin(router, s.audit);
     admin.add(http::verb::get, "/admin/identity/sync", [s](const RequestPtr&, AuditedReply out) {
-        if (!s.syncer) return (void)out.send(problem(404, "no directory is configured", "No directory", problemType("no-directory")));
+        if (!s.syncer)
+            return (void)out.send(
+                problem(404, "no directory is configured", "No directory", problemType("no-directory")));
         blocking(s, out, [s] { return Response::json(200, s.syncer->status().toJson()); });
     });
     admin.add(http::verb::post, "/admin/identity/sync", [s](const RequestPtr& request, AuditedReply out) {
-        if (!s.syncer) return (void)out.send(problem(404, "no directory is configured", "No directory", problemType("no-directory")));
+        if (!s.syncer)
+            return (void)out.send(
+                problem(404, "no directory is configured", "No directory", problemType("no-directory")));
         if (s.syncer->isRunning())
             return (void)out.send(problem(409, "a sync is running", "Sync running", problemType("sync-running")));
         std::string full, force;
@@ -100,13 +105,14 @@ void addIdentitySyncRoutes(Router& router, const AdminServices& s) {
             if (report.guarded)
                 return problem(409, report.alert, "Departures held by the delete guard", problemType("delete-guard"));
             if (!report.success)
-                return report.directoryError
-                           ? problem(502, "the directory sync (" + report.method + ") failed: " + report.error +
-                                              "; nothing was departed",
-                                     "Directory unavailable", problemType("directory-unavailable"))
-                           : problem(500, "the directory sync (" + report.method + ") failed: " + report.error +
-                                              "; nothing was departed",
-                                     "Directory sync failed", problemType("sync-failed"));
+                return report.directoryError ? problem(502,
+                                                       "the directory sync (" + report.method +
+                                                           ") failed: " + report.error + "; nothing was departed",
+                                                       "Directory unavailable", problemType("directory-unavailable"))
+                                             : problem(500,
+                                                       "the directory sync (" + report.method +
+                                                           ") failed: " + report.error + "; nothing was departed",
+                                                       "Directory sync failed", problemType("sync-failed"));
             return Response::json(200, s.syncer->status().toJson());
         });
     });

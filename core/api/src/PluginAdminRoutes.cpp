@@ -26,7 +26,8 @@ void addPluginAdminRoutes(Router& router, const AdminServices& s) {
     admin.add(http::verb::post, "/admin/plugins/{name}/reload", [s](const RequestPtr& request, AuditedReply out) {
         blocking(s, out, [s, request] {
             if (!s.plugins->has(request->param("name")))
-                return problem(404, "no plugin '" + request->param("name") + "'", "Unknown plugin", problemType("unknown-plugin"));
+                return problem(404, "no plugin '" + request->param("name") + "'", "Unknown plugin",
+                               problemType("unknown-plugin"));
             try {
                 std::string version = s.plugins->reload(request->param("name"));
                 std::string body = "{\"plugin\":";
@@ -35,14 +36,16 @@ void addPluginAdminRoutes(Router& router, const AdminServices& s) {
                 appendString(body, version);
                 return Response::json(200, body + "}");
             } catch (const host::LoadError& e) {
-                return problem(422, e.what(), "New version refused; the running one stays", problemType("reload-refused"));
+                return problem(422, e.what(), "New version refused; the running one stays",
+                               problemType("reload-refused"));
             }
         });
     });
     admin.add(http::verb::delete_, "/admin/plugins/{name}", [s](const RequestPtr& request, AuditedReply out) {
         blocking(s, out, [s, request] {
             if (!s.plugins->unload(request->param("name")))
-                return problem(404, "no plugin '" + request->param("name") + "'", "Unknown plugin", problemType("unknown-plugin"));
+                return problem(404, "no plugin '" + request->param("name") + "'", "Unknown plugin",
+                               problemType("unknown-plugin"));
             return Response::json(200, "{\"unloaded\":true}");
         });
     });

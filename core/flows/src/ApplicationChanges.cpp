@@ -63,8 +63,7 @@ std::string statusChangedData(const Application& next, const std::string& from, 
 
 }  // namespace
 
-Application ApplicationService::applyChange(const std::string& id,
-                                            const std::optional<std::int64_t>& expectedVersion,
+Application ApplicationService::applyChange(const std::string& id, const std::optional<std::int64_t>& expectedVersion,
                                             const std::function<Change(const Application&)>& decide,
                                             Poco::Data::Session* within) {
     // Inside a caller's transaction: its session, and no begin/commit of our own.
@@ -94,7 +93,8 @@ Application ApplicationService::applyChange(const std::string& id,
         if (change.materials) next.materials = *change.materials;
         if (change.resultJson) next.resultJson = *change.resultJson;
         if (change.to == ApplicationStatus::Completed) next.completedAt = at;
-        next.transitions.push_back(Transition{next.version, current->status, change.to, change.actor, at, change.reason});
+        next.transitions.push_back(
+            Transition{next.version, current->status, change.to, change.actor, at, change.reason});
         fillOverdue(next);
 
         std::optional<Poco::Data::Transaction> tx;
@@ -122,8 +122,7 @@ Application ApplicationService::applyChange(const std::string& id,
         std::string from(toString(current->status));
         s << "INSERT INTO flows_transitions(application_id, seq, from_status, to_status, actor, at, reason)"
              " VALUES(?, ?, ?, ?, ?, ?, ?)",
-            use(next.id), use(newVersion), use(from), use(status), use(change.actor), bind(at), use(change.reason),
-            now;
+            use(next.id), use(newVersion), use(from), use(status), use(change.actor), bind(at), use(change.reason), now;
 
         emit(s, statusChangedEvent, next.id, statusChangedData(next, from, change.actor, change.reason));
         if (tx) tx->commit();
@@ -183,49 +182,52 @@ Application ApplicationService::supplement(const SupplementRequest& request, con
     Poco::JSON::Object::Ptr extra = detail::parseObject(extraText);
     if (!extra) {
         catalog::ValidationResult v;
-        v.problems.push_back(catalog::ValidationProblem{"form", "invalid_json", "the supplement form must be a JSON object",
-                                                        "补充的表单数据格式错误"});
+        v.problems.push_back(catalog::ValidationProblem{
+            "form", "invalid_json", "the supplement form must be a JSON object", "补充的表单数据格式错误"});
         throw ValidationFailed(std::move(v));
     }
 
-    return applyChange(request.id, request.expectedVersion, [&](const Application& current) {
-        if (current.status != ApplicationStatus::NeedsSupplement) {
-            throw IllegalTransition(current.status, ApplicationStatus::InReview,
-                                    "only an application in needs_supplement can be supplemented; this one is " +
-                                        std::string(toString(current.status)));
-        }
-        const catalog::ServiceItem* item = catalog.findById(current.itemId);
-        if (item == nullptr) throw ItemUnavailable(current.itemId);
-
-        Poco::JSON::Object::Ptr merged = detail::parseObject(current.formJson);
-        if (!merged) merged = new Poco::JSON::Object;
-        std::vector<std::string> names;
-        extra->getNames(names);
-        for (const auto& name : names) merged->set(name, extra->get(name));
-        std::vector<std::string> materials = current.materials;
-        materials.insert(materials.end(), request.materials.begin(), request.materials.end());
-        materials = detail::normalizedMaterials(std::move(materials));
-
-        catalog::ValidationResult v = catalog::validateApplication(*item, merged, materials);
-        if (!v.ok()) throw ValidationFailed(std::move(v));
-
-        // Back to where it was before the department asked for more.
-        ApplicationStatus back = ApplicationStatus::InReview;
-        for (auto it = current.transitions.rbegin(); it != current.transitions.rend(); ++it) {
-            if (it->to == ApplicationStatus::NeedsSupplement && it->from) {
-                back = *it->from == ApplicationStatus::Submitted ? ApplicationStatus::Submitted
-                                                                 : ApplicationStatus::InReview;
-                break;
+    return applyChange(
+        request.id, request.expectedVersion,
+        [&](const Application& current) {
+            if (current.status != ApplicationStatus::NeedsSupplement) {
+                throw IllegalTransition(current.status, ApplicationStatus::InReview,
+                                        "only an application in needs_supplement can be supplemented; this one is " +
+                                            std::string(toString(current.status)));
             }
-        }
-        Change c;
-        c.to = back;
-        c.actor = request.actor;
-        c.reason = request.reason.empty() ? std::string("supplemented") : request.reason;
-        c.formJson = detail::canonical(merged);
-        c.materials = std::move(materials);
-        return c;
-    }, nullptr);
+            const catalog::ServiceItem* item = catalog.findById(current.itemId);
+            if (item == nullptr) throw ItemUnavailable(current.itemId);
+
+            Poco::JSON::Object::Ptr merged = detail::parseObject(current.formJson);
+            if (!merged) merged = new Poco::JSON::Object;
+            std::vector<std::string> names;
+            extra->getNames(names);
+            for (const auto& name : names) merged->set(name, extra->get(name));
+            std::vector<std::string> materials = current.materials;
+            materials.insert(materials.end(), request.materials.begin(), request.materials.end());
+            materials = detail::normalizedMaterials(std::move(materials));
+
+            catalog::ValidationResult v = catalog::validateApplication(*item, merged, materials);
+            if (!v.ok()) throw ValidationFailed(std::move(v));
+
+            // Back to where it was before the department asked for more.
+            ApplicationStatus back = ApplicationStatus::InReview;
+            for (auto it = current.transitions.rbegin(); it != current.transitions.rend(); ++it) {
+                if (it->to == ApplicationStatus::NeedsSupplement && it->from) {
+                    back = *it->from == ApplicationStatus::Submitted ? ApplicationStatus::Submitted
+                                                                     : ApplicationStatus::InReview;
+                    break;
+                }
+            }
+            Change c;
+            c.to = back;
+            c.actor = request.actor;
+            c.reason = request.reason.empty() ? std::string("supplemented") : request.reason;
+            c.formJson = detail::canonical(merged);
+            c.materials = std::move(materials);
+            return c;
+        },
+        nullptr);
 }
 
 Application ApplicationService::completeFromPlugin(const std::string& id, bool ok, const std::string& resultJson,
@@ -268,18 +270,21 @@ Application ApplicationService::completeFromPlugin(const std::string& id, bool o
     if (!success && reason.empty()) reason = "the plugin operation failed";
     if (reason.size() > options_.maxTextBytes || !isValidUtf8(reason)) reason = "the plugin operation failed";
 
-    return applyChange(id, std::nullopt, [&](const Application& current) {
-        Change c;
-        c.to = success ? ApplicationStatus::Completed : ApplicationStatus::Rejected;
-        if (success && current.status == ApplicationStatus::InReview) {
-            throw IllegalTransition(current.status, c.to,
-                                    "an application in review must be approved before a plugin completes it");
-        }
-        c.actor = actor.empty() ? current.handler : actor;
-        c.reason = success ? std::string() : reason;
-        c.resultJson = stored;
-        return c;
-    }, nullptr);
+    return applyChange(
+        id, std::nullopt,
+        [&](const Application& current) {
+            Change c;
+            c.to = success ? ApplicationStatus::Completed : ApplicationStatus::Rejected;
+            if (success && current.status == ApplicationStatus::InReview) {
+                throw IllegalTransition(current.status, c.to,
+                                        "an application in review must be approved before a plugin completes it");
+            }
+            c.actor = actor.empty() ? current.handler : actor;
+            c.reason = success ? std::string() : reason;
+            c.resultJson = stored;
+            return c;
+        },
+        nullptr);
 }
 
 }  // namespace hub::flows

@@ -70,8 +70,7 @@ const std::vector<store::Migration>& ApplicationService::migrations() {
     return kMigrations;
 }
 
-ApplicationService::ApplicationService(store::Database& db, Options options)
-    : db_(db), options_(std::move(options)) {
+ApplicationService::ApplicationService(store::Database& db, Options options) : db_(db), options_(std::move(options)) {
     db_.migrate("flows", kMigrations);
 }
 

@@ -167,8 +167,8 @@ ApplicationService::SubmitResult ApplicationService::submit(const SubmitRequest&
     a.dueDate = catalog::WorkingCalendar::formatDate(
         options_.calendar.addWorkingDays(dateOf(submittedTs), std::max(0, item->timeLimitDays)));
     a.version = 1;
-    a.transitions.push_back(Transition{1, std::nullopt, ApplicationStatus::Submitted, request.subject,
-                                       a.submittedAt, ""});
+    a.transitions.push_back(
+        Transition{1, std::nullopt, ApplicationStatus::Submitted, request.subject, a.submittedAt, ""});
     fillOverdue(a);
 
     std::string key = request.idempotencyKey.value_or("");

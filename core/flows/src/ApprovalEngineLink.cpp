@@ -56,8 +56,8 @@ bool ApprovalEngineLink::requestIfEnteringReview(Poco::Data::Session& session, c
     task.set("assignee", change->optValue<std::string>("department", ""));
     std::ostringstream data;
     task.stringify(data);
-    events::Outbox::append(session, events::CloudEvent::create(events::EventType::ApprovalRequested, source_,
-                                                               subject, data.str()));
+    events::Outbox::append(
+        session, events::CloudEvent::create(events::EventType::ApprovalRequested, source_, subject, data.str()));
     return true;
 }
 

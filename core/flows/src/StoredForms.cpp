@@ -26,7 +26,8 @@ std::vector<std::string> parseMaterials(const std::string& text) {
     std::vector<std::string> out;
     Poco::JSON::Parser parser;
     auto array = parser.parse(text).extract<Poco::JSON::Array::Ptr>();
-    for (std::size_t i = 0; i < array->size(); ++i) out.push_back(array->getElement<std::string>(static_cast<unsigned>(i)));
+    for (std::size_t i = 0; i < array->size(); ++i)
+        out.push_back(array->getElement<std::string>(static_cast<unsigned>(i)));
     return out;
 }
 

@@ -41,8 +41,8 @@ void ApplicationService::fillOverdue(Application& a) const {
     if (isTerminal(a.status) && !a.transitions.empty()) {
         int tzd = 0;
         Poco::DateTime closed;
-        if (Poco::DateTimeParser::tryParse(Poco::DateTimeFormat::ISO8601_FRAC_FORMAT, a.transitions.back().at,
-                                           closed, tzd)) {
+        if (Poco::DateTimeParser::tryParse(Poco::DateTimeFormat::ISO8601_FRAC_FORMAT, a.transitions.back().at, closed,
+                                           tzd)) {
             reference = dateOf(closed.timestamp());
         }
     }

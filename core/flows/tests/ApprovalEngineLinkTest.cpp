@@ -91,7 +91,8 @@ TEST(ApprovalEngineLinkTest, OnlyAChangeWhoseToIsInReviewAsksNotDataHoldingTheTe
     LinkFixture f;
     const std::string changed = ApplicationService::statusChangedEvent;
     EXPECT_FALSE(f.offer(changed, R"({"id":"a-1","from":"in_review","to":"approved","previous":{"to":"in_review"}})"));
-    EXPECT_FALSE(f.offer(changed, R"({"id":"a-1","from":"submitted","to":"needs_supplement","note":{"to":"in_review"}})"));
+    EXPECT_FALSE(
+        f.offer(changed, R"({"id":"a-1","from":"submitted","to":"needs_supplement","note":{"to":"in_review"}})"));
     EXPECT_FALSE(f.offer(ApplicationService::submittedEvent, R"({"id":"a-1","form":{"to":"in_review"}})"));
     EXPECT_FALSE(f.offer("edu.campus.hub.plugin.health_changed", R"({"to":"in_review"})"));
     EXPECT_FALSE(f.offer(changed, R"({"id":"a-1","to":["in_review"]})"));
@@ -133,9 +134,9 @@ TEST(ApprovalEngineLinkTest, ADecisionMovesTheApplicationAsTheAdmittedPeer) {
                                             "applications/" + r.application->id,
                                             R"({"applicationId":")" + r.application->id + R"(","decision":"maybe"})");
     EXPECT_THROW(apply(maybe), Poco::InvalidArgumentException);
-    auto other = events::CloudEvent::create(events::EventType::ApprovalRequested, "/approval-engine",
-                                            "applications/" + r.application->id,
-                                            R"({"applicationId":")" + r.application->id + R"(","decision":"rejected"})");
+    auto other = events::CloudEvent::create(
+        events::EventType::ApprovalRequested, "/approval-engine", "applications/" + r.application->id,
+        R"({"applicationId":")" + r.application->id + R"(","decision":"rejected"})");
     EXPECT_THROW(apply(other), Poco::InvalidArgumentException);
     EXPECT_EQ(f.service->get(r.application->id).status, ApplicationStatus::Approved);
 }

@@ -27,8 +27,8 @@ void ProvisioningForwarder::forward() noexcept {
         for (;;) {
             std::vector<Poco::Int64> seqs;
             std::vector<std::string> payloads;
-            s << "SELECT seq, payload FROM events_outbox WHERE type = ? AND seq > ? ORDER BY seq LIMIT 500",
-                use(type), use(cursor), into(seqs), into(payloads), now;
+            s << "SELECT seq, payload FROM events_outbox WHERE type = ? AND seq > ? ORDER BY seq LIMIT 500", use(type),
+                use(cursor), into(seqs), into(payloads), now;
             if (seqs.empty()) break;
             for (const auto& payload : payloads) deliver_(type, payload);
             cursor = seqs.back();

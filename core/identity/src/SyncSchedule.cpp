@@ -51,6 +51,8 @@ void SyncSchedule::start(Syncer& syncer, std::chrono::seconds interval, std::fun
                                static_cast<long>(std::chrono::milliseconds(interval).count()));
 }
 
-void SyncSchedule::stop() { timer_.cancel(true); }
+void SyncSchedule::stop() {
+    timer_.cancel(true);
+}
 
 }  // namespace hub::identity

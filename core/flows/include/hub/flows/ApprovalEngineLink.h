@@ -22,7 +22,8 @@ namespace hub::flows {
 ///
 /// Wiring: give outboxSink() to the ApplicationService (setEventSink) and
 /// inboundHandler() to the Relay. Thread-safe (it keeps no state of its own);
-/// the ApplicationService must outlive it.
+/// the ApplicationService must outlive it, and it must outlive every call of
+/// the sink and the handler it hands out (they refer to it).
 class ApprovalEngineLink {
 public:
     /// `source` is the CloudEvents source of the events it writes (events.source).
