@@ -236,7 +236,6 @@ private:
         const Principal& p = request->principal;
         host::Caller caller{p.viaService.empty() ? p.subject : p.viaService, p.roles,
                             p.viaService.empty() ? std::string() : p.subject, p.audiences};
-        std::string id = app.id;
         auto deadline = host::Clock::now() + limits.timeout;
         std::string refusal;
         auto accepted = plugins_.submit(
@@ -276,12 +275,12 @@ private:
             std::string detail = "{\"detail\":";
             appendString(detail, refusal);
             try {
-                out.send(applicationResponse(201, service_.completeFromPlugin(id, false, detail + "}")));
+                out.send(applicationResponse(201, service_.completeFromPlugin(app.id, false, detail + "}")));
             } catch (const std::exception& e) {
                 // Stored as submitted; only settling it failed: never claim a failure for what committed.
                 service_.database().recordFailure(e);
                 Poco::Logger::get("hub.api").error(
-                    "application %s stays submitted: storing the refusal failed: %s", id, describe(e));
+                    "application %s stays submitted: storing the refusal failed: %s", app.id, describe(e));
                 out.send(applicationResponse(202, app));
             }
             return;

@@ -19,8 +19,12 @@
 #include "hub/events/Relay.h"
 #include "hub/events/RelayConfig.h"
 #include "hub/flows/ApplicationService.h"
+#include "hub/flows/ApprovalEngineLink.h"
 #include "hub/host/WorkerPool.h"
 #include "hub/identity/IdentityDirectory.h"
+#include "hub/identity/ProvisioningForwarder.h"
+#include "hub/identity/StaticDirectory.h"
+#include "hub/identity/SyncSchedule.h"
 #include "hub/identity/Syncer.h"
 #include "hub/soap/Client.h"
 #include "hub/host/PluginHost.h"
@@ -37,10 +41,6 @@
 #include <Poco/Crypto/Crypto.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
-#include <Poco/StringTokenizer.h>
-#include <Poco/UUIDGenerator.h>
-#include <Poco/Util/Timer.h>
-#include <Poco/Util/TimerTask.h>
 #include <Poco/ConsoleChannel.h>
 #include <Poco/File.h>
 #include <Poco/FileStream.h>
@@ -157,6 +157,21 @@ struct Numbers {
         readOptionalInt(cfg, "identity.sync.intervalSeconds", {1, 7 * 86400});
         return n;
     }
+
+    // The API listener's options.
+    api::HttpServer::Options serverOptions(const std::string& address) const {
+        api::HttpServer::Options o;
+        o.address = address;
+        o.port = static_cast<std::uint16_t>(httpPort);
+        o.ioThreads = static_cast<std::size_t>(ioThreads);
+        if (o.ioThreads == 0)  // one per core: measured best on 2 cores (docs/bench/api.md)
+            o.ioThreads = std::max(1u, std::thread::hardware_concurrency());
+        o.maxBodyBytes = static_cast<std::size_t>(maxBodyBytes);
+        o.idleTimeout = std::chrono::seconds(idleTimeoutSeconds);
+        o.readTimeout = std::chrono::seconds(readTimeoutSeconds);
+        o.fiberStackBytes = static_cast<std::size_t>(fiberStackKb) * 1024;
+        return o;
+    }
 };
 
 // -D overrides of a plugin's keys (plugins.plugin[@name=X].KEY): the name of
@@ -193,166 +208,99 @@ void reportOverridesOfAbsentPlugins(const std::vector<std::pair<std::string, std
     }
 }
 
-// Identities from the config file (identity.static.person[n]), for a hub
-// without a directory yet, the demo and tests. The LDAP sync replaces it.
-class StaticDirectory {
-public:
-    explicit StaticDirectory(const Poco::Util::AbstractConfiguration& cfg) {
-        for (int i = 0;; ++i) {
-            std::string key = "identity.static.person[" + std::to_string(i) + "]";
-            if (!cfg.has(key)) break;
-            api::IdentityInfo info;
-            info.name = cfg.getString(key + "[@name]", "");
-            info.department = cfg.getString(key + "[@department]", "");
-            info.audiences = split(cfg.getString(key + "[@audience]", ""));
-            info.roles = split(cfg.getString(key + "[@roles]", ""));
-            people_.emplace(cfg.getString(key + "[@id]"), std::move(info));
-        }
-    }
-    std::optional<api::IdentityInfo> find(const std::string& subject) const {
-        auto it = people_.find(subject);
-        if (it == people_.end()) return std::nullopt;
-        return it->second;
-    }
-    std::optional<std::string> json(const std::string& subject) const {
-        auto it = people_.find(subject);
-        if (it == people_.end()) return std::nullopt;
-        identity::Person person;
-        person.id = subject;
-        person.name = it->second.name;
-        person.department = it->second.department;
-        person.audience = it->second.audiences;
-        person.roles = it->second.roles;
-        return identity::toJson(person);
-    }
-    std::size_t size() const { return people_.size(); }
-
-private:
-    static std::vector<std::string> split(const std::string& s) {
-        Poco::StringTokenizer t(s, ", ", Poco::StringTokenizer::TOK_IGNORE_EMPTY | Poco::StringTokenizer::TOK_TRIM);
-        return {t.begin(), t.end()};
-    }
-    std::map<std::string, api::IdentityInfo> people_;
-};
-
-// Runs the incremental directory sync on its schedule; a failed run is logged and
-// retried at the next tick, nothing is deleted on its strength (see Syncer).
-class SyncTask : public Poco::Util::TimerTask {
-public:
-    SyncTask(identity::Syncer& syncer, std::function<void()> afterRun)
-        : syncer_(syncer), afterRun_(std::move(afterRun)) {}
-    void run() override {
-        // Whatever fails, the timer thread stays for the next tick.
-        try {
-            if (!syncer_.isRunning()) syncer_.runIncremental();
-        } catch (...) {
-            logQuietly("hub.identity", "scheduled sync failed: " + currentExceptionText());
-        }
-        try {
-            afterRun_();
-        } catch (...) {
-            logQuietly("hub.identity", "after the scheduled sync: " + currentExceptionText());
-        }
-    }
-
-private:
-    identity::Syncer& syncer_;
-    std::function<void()> afterRun_;
-};
-
-// Offers committed identity.changed events to the plugins that provision
-// accounts. Reads the outbox (only what committed is there) past a cursor kept
-// in events_cursor under "hub:provisioning", so a restart resumes where it was.
-// Delivery to a plugin is best effort: a failure is logged, not retried.
-class ProvisioningForwarder {
-public:
-    ProvisioningForwarder(store::Database& db, host::PluginHost& plugins) : db_(db), plugins_(plugins) {}
-
-    void forward() {
-        std::lock_guard lock(mutex_);
-        try {
-            Poco::Data::Session s = db_.session();
-            Poco::Int64 cursor = 0;
-            std::string name = "hub:provisioning", type(events::EventType::IdentityChanged);
-            s << "SELECT seq FROM events_cursor WHERE consumer = ?", Poco::Data::Keywords::use(name),
-                Poco::Data::Keywords::into(cursor), Poco::Data::Keywords::now;
-            for (;;) {
-                std::vector<Poco::Int64> seqs;
-                std::vector<std::string> payloads;
-                s << "SELECT seq, payload FROM events_outbox WHERE type = ? AND seq > ? ORDER BY seq LIMIT 500",
-                    Poco::Data::Keywords::use(type), Poco::Data::Keywords::use(cursor),
-                    Poco::Data::Keywords::into(seqs), Poco::Data::Keywords::into(payloads), Poco::Data::Keywords::now;
-                if (seqs.empty()) break;
-                for (const auto& payload : payloads) plugins_.deliverEvent(type, payload);
-                cursor = seqs.back();
-                s << "INSERT INTO events_cursor(consumer, seq) VALUES(?, ?) ON CONFLICT(consumer) DO UPDATE SET seq = "
-                     "excluded.seq",
-                    Poco::Data::Keywords::use(name), Poco::Data::Keywords::use(cursor), Poco::Data::Keywords::now;
-            }
-        } catch (...) {
-            logQuietly("hub.identity", "provisioning: " + currentExceptionText());
-        }
-    }
-
-private:
-    store::Database& db_;
-    host::PluginHost& plugins_;
-    std::mutex mutex_;
-};
-
-// approval.requested for an application that has just gone to in_review: the
-// approval engine's task, in the same transaction as the status change.
-void requestApproval(Poco::Data::Session& session, const std::string& source, const std::string& subject,
-                     const std::string& statusData) {
-    Poco::JSON::Parser parser;
-    auto change = parser.parse(statusData).extract<Poco::JSON::Object::Ptr>();
-    Poco::JSON::Object task;
-    task.set("applicationId", change->optValue<std::string>("id", ""));
-    task.set("taskId", Poco::UUIDGenerator::defaultGenerator().createRandom().toString());
-    task.set("serviceId", change->optValue<std::string>("item_id", ""));
-    task.set("applicant", change->optValue<std::string>("applicant", ""));
-    task.set("assignee", change->optValue<std::string>("department", ""));
-    std::ostringstream data;
-    task.stringify(data);
-    events::Outbox::append(session, events::CloudEvent::create(events::EventType::ApprovalRequested, source,
-                                                               subject, data.str()));
+// The holiday calendar: a configured file must load; without one (and without
+// the shipped default) due dates count Monday to Friday.
+catalog::WorkingCalendar loadCalendar(const Poco::Util::AbstractConfiguration& cfg) {
+    const std::string shipped = "config/calendar/calendar.xml";
+    if (cfg.has("calendar.file")) return catalog::WorkingCalendar::fromFile(cfg.getString("calendar.file"));
+    if (Poco::File(shipped).exists()) return catalog::WorkingCalendar::fromFile(shipped);
+    Poco::Logger::get("hub").warning("no holiday calendar (calendar.file): due dates count Monday to Friday only");
+    return {};
 }
 
-// approval.decided from the engine, applied inside the relay's transaction that
-// also records the inbound event id: exactly once. A decision that no longer
-// applies (cancelled meanwhile, unknown id, already decided) is acknowledged
-// and logged, so the engine does not resend it forever.
-void applyDecision(flows::ApplicationService& applications, Poco::Data::Session& session,
-                   const events::CloudEvent& event, const events::InboundPeer& peer) {
-    auto& log = Poco::Logger::get("hub.events");
-    Poco::JSON::Parser parser;
-    auto data = parser.parse(event.data).extract<Poco::JSON::Object::Ptr>();
-    std::string id = data->optValue<std::string>("applicationId", "");
-    std::string decision = data->optValue<std::string>("decision", "");
-    std::string reason = data->optValue<std::string>("reason", "");
-    flows::ApplicationStatus to;
-    if (decision == "approved")
-        to = flows::ApplicationStatus::Approved;
-    else if (decision == "rejected")
-        to = flows::ApplicationStatus::Rejected;
-    else
-        throw Poco::InvalidArgumentException("decision must be approved or rejected, got '" + decision + "'");
-    auto current = applications.find(id);
-    if (!current) {
-        log.warning("approval.decided %s for unknown application '%s' ignored", event.id, id);
-        return;
+// Writes the whole number, then renames: a reader never sees half a port number.
+void writePortFile(const std::string& path, std::uint16_t port) {
+    {
+        Poco::FileOutputStream out(path + ".tmp");
+        out << port << "\n";
     }
-    if (current->status == to) return;  // the same decision again
-    if (!flows::isAllowedTransition(current->status, to)) {
-        log.warning("approval.decided %s: application %s is %s, decision '%s' ignored", event.id, id,
-                    std::string(flows::toString(current->status)), decision);
-        return;
-    }
-    if (reason.empty()) reason = "decided by the approval engine";
-    // Who decided is the peer whose CURVE key the relay admitted, never the
-    // message's own "decidedBy" (any sender can write anything there).
-    std::string actor = "approval-engine:" + (peer.authenticated ? peer.name : std::string("unauthenticated"));
-    applications.transitionWithin(session, id, to, actor, reason);
+    Poco::File(path + ".tmp").renameTo(path);
+}
+
+// Each identity change as an identity.changed event, in the sync's transaction.
+identity::ChangeSink identityChangesToOutbox(const std::string& source) {
+    return [source](Poco::Data::Session& session, const identity::IdentityChange& change) {
+        events::Outbox::append(session, events::CloudEvent::create(events::EventType::IdentityChanged, source,
+                                                                   change.subject + "s/" + change.id,
+                                                                   change.toJson()));
+    };
+}
+
+// A plugin's health change as a plugin.health_changed event, in its own transaction.
+decltype(host::PluginHost::Options::onHealthChanged) healthChangesToOutbox(store::Database& db,
+                                                                           const std::string& source) {
+    return [&db, source](const std::string& plugin, host::PluginHost::Health previous,
+                         host::PluginHost::Health current, const std::string& detail) {
+        Poco::JSON::Object data;
+        data.set("plugin", plugin);
+        data.set("health", host::PluginHost::toString(current));
+        data.set("previous", host::PluginHost::toString(previous));
+        data.set("detail", detail);
+        std::ostringstream json;
+        data.stringify(json);
+        Poco::Data::Session session = db.session();
+        session.begin();
+        events::Outbox::append(session, events::CloudEvent::create(events::EventType::PluginHealthChanged, source,
+                                                                   "plugins/" + plugin, json.str()));
+        session.commit();
+    };
+}
+
+// A plugin's events go through the outbox like the hub's own, each in its own
+// transaction; only registered edu.campus.hub.* types are accepted.
+host::EmitEvent pluginEventsToOutbox(store::Database& db, const std::string& source) {
+    return [&db, source](const std::string& plugin, std::string_view json) -> int {
+        try {
+            Poco::JSON::Parser parser;
+            auto o = parser.parse(std::string(json)).extract<Poco::JSON::Object::Ptr>();
+            std::ostringstream data;
+            o->getObject("data")->stringify(data);
+            Poco::Data::Session session = db.session();
+            session.begin();
+            events::Outbox::append(session, events::CloudEvent::create(o->getValue<std::string>("type"),
+                                                                       source + "/plugins/" + plugin,
+                                                                       o->getValue<std::string>("subject"),
+                                                                       data.str()));
+            session.commit();
+            return CH_OK;
+        } catch (const events::EventError&) {
+            return CH_ERR_INVALID_ARGUMENT;
+        } catch (const std::exception&) {
+            return CH_ERR_UNAVAILABLE;
+        }
+    };
+}
+
+// The plugin host's options: hub.xml's plugins subtree, the limits read by
+// Numbers, the outbound clients, and the outbox for health changes and for
+// the plugins' own events.
+host::PluginHost::Options pluginHostOptions(Poco::Util::AbstractConfiguration& cfg, const Numbers& numbers,
+                                            const std::string& caFile, http::Client& httpClient,
+                                            soap::Client& soapClient, store::Database& db, const std::string& source) {
+    host::PluginHost::Options o;
+    o.pluginsDir = cfg.getString("plugins.dir");
+    o.config = Poco::AutoPtr<Poco::Util::AbstractConfiguration>(cfg.createView("plugins"));
+    o.http = &httpClient;
+    o.defaults = numbers.pluginDefaults;
+    o.process.workerExecutable = cfg.getString("plugins.workerExecutable", "");
+    o.process.httpCaFile = caFile;
+    o.watchInterval = std::chrono::milliseconds(numbers.watchIntervalMs);
+    o.healthInterval = std::chrono::milliseconds(numbers.healthIntervalMs);
+    o.onHealthChanged = healthChangesToOutbox(db, source);
+    o.database = &db;
+    o.soap = &soapClient;
+    o.emitEvent = pluginEventsToOutbox(db, source);
+    return o;
 }
 
 }  // namespace
@@ -463,7 +411,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         Poco::Crypto::initializeCrypto();
         auth::TokenVerifier verifier(cfg, "auth");
         auth::Access access = auth::Access::fromConfig(cfg, "auth");
-        StaticDirectory directory(cfg);
+        identity::StaticDirectory directory(cfg);
 
         store::Database db({cfg.getString("store.path")});
         catalog::Catalog catalogue({cfg.getString("catalog.dir"), ""});
@@ -477,36 +425,15 @@ int HubApplication::main(const std::vector<std::string>&) {
         // same transaction; the relay delivers from there.
         const std::string source = cfg.getString("events.source");
         events::Outbox::migrate(db);
-        // The holiday calendar: a configured file must load; without one (the
-        // embedded default is missing) due dates count Monday to Friday.
-        catalog::WorkingCalendar calendar;
-        const std::string defaultCalendar = "config/calendar/calendar.xml";
-        if (cfg.has("calendar.file")) {
-            calendar = catalog::WorkingCalendar::fromFile(cfg.getString("calendar.file"));
-        } else if (Poco::File(defaultCalendar).exists()) {
-            calendar = catalog::WorkingCalendar::fromFile(defaultCalendar);
-        } else {
-            log.warning("no holiday calendar (calendar.file): due dates count Monday to Friday only");
-        }
-        flows::ApplicationService::Options flowOptions{calendar, numbers.utcOffsetSeconds};
-        flowOptions.eventSink = [source](Poco::Data::Session& session, const std::string& type,
-                                         const std::string& subject, const std::string& data) {
-            events::Outbox::append(session, events::CloudEvent::create(type, source, subject, data));
-            if (type == flows::ApplicationService::statusChangedEvent &&
-                data.find("\"to\":\"in_review\"") != std::string::npos)
-                requestApproval(session, source, subject, data);
-        };
-        flows::ApplicationService applications(db, flowOptions);
+        flows::ApplicationService applications(db, {loadCalendar(cfg), numbers.utcOffsetSeconds});
+        flows::ApprovalEngineLink approvals(applications, source);
+        applications.setEventSink(approvals.outboxSink());
 
         // The relay's CURVE key pair lives beside the database unless configured.
         auto relayConfig = events::RelayConfig::fromConfiguration(
             *Poco::AutoPtr<Poco::Util::AbstractConfiguration>(cfg.createView("events")),
             Poco::Path(cfg.getString("store.path")).makeAbsolute().parent().toString());
-        events::Relay relay(db, relayConfig,
-                            [&applications](Poco::Data::Session& session, const events::CloudEvent& e,
-                                            const events::InboundPeer& peer) {
-                                applyDecision(applications, session, e, peer);
-                            });
+        events::Relay relay(db, relayConfig, approvals.inboundHandler());
         relay.start();
 
         // Identity: the directory when one is configured, else identity.static.
@@ -515,78 +442,24 @@ int HubApplication::main(const std::vector<std::string>&) {
         if (cfg.has("identity.ldap.uri")) {
             auto identityConfig = Poco::AutoPtr<Poco::Util::AbstractConfiguration>(cfg.createView("identity"));
             auto syncOptions = identity::SyncOptions::fromConfig(*identityConfig);
-            syncer = std::make_unique<identity::Syncer>(
-                db, syncOptions, [source](Poco::Data::Session& session, const identity::IdentityChange& change) {
-                    events::Outbox::append(session,
-                                           events::CloudEvent::create(events::EventType::IdentityChanged, source,
-                                                                      change.subject + "s/" + change.id,
-                                                                      change.toJson()));
-                });
+            syncer = std::make_unique<identity::Syncer>(db, syncOptions, identityChangesToOutbox(source));
         }
 
-        host::PluginHost::Options hostOptions;
-        hostOptions.pluginsDir = cfg.getString("plugins.dir");
-        hostOptions.config = Poco::AutoPtr<Poco::Util::AbstractConfiguration>(cfg.createView("plugins"));
-        hostOptions.http = &httpClient;
-        hostOptions.defaults = numbers.pluginDefaults;
-        hostOptions.process.workerExecutable = cfg.getString("plugins.workerExecutable", "");
-        hostOptions.process.httpCaFile = clientOptions.caFile;
-        hostOptions.watchInterval = std::chrono::milliseconds(numbers.watchIntervalMs);
-        hostOptions.healthInterval = std::chrono::milliseconds(numbers.healthIntervalMs);
-        hostOptions.onHealthChanged = [&db, source](const std::string& plugin, host::PluginHost::Health previous,
-                                                    host::PluginHost::Health current, const std::string& detail) {
-            Poco::JSON::Object data;
-            data.set("plugin", plugin);
-            data.set("health", host::PluginHost::toString(current));
-            data.set("previous", host::PluginHost::toString(previous));
-            data.set("detail", detail);
-            std::ostringstream json;
-            data.stringify(json);
-            Poco::Data::Session session = db.session();
-            session.begin();
-            events::Outbox::append(session, events::CloudEvent::create(events::EventType::PluginHealthChanged, source,
-                                                                       "plugins/" + plugin, json.str()));
-            session.commit();
-        };
         soap::Client soapClient(httpClient);
-        hostOptions.database = &db;
-        hostOptions.soap = &soapClient;
-        // A plugin's events go through the outbox like the hub's own, each in its
-        // own transaction; only registered edu.campus.hub.* types are accepted.
-        hostOptions.emitEvent = [&db, source](const std::string& plugin, std::string_view json) -> int {
-            try {
-                Poco::JSON::Parser parser;
-                auto o = parser.parse(std::string(json)).extract<Poco::JSON::Object::Ptr>();
-                std::ostringstream data;
-                o->getObject("data")->stringify(data);
-                Poco::Data::Session session = db.session();
-                session.begin();
-                events::Outbox::append(session, events::CloudEvent::create(o->getValue<std::string>("type"),
-                                                                           source + "/plugins/" + plugin,
-                                                                           o->getValue<std::string>("subject"),
-                                                                           data.str()));
-                session.commit();
-                return CH_OK;
-            } catch (const events::EventError&) {
-                return CH_ERR_INVALID_ARGUMENT;
-            } catch (const std::exception&) {
-                return CH_ERR_UNAVAILABLE;
-            }
-        };
-        auto plugins = std::make_unique<host::PluginHost>(hostOptions);
+        auto plugins = std::make_unique<host::PluginHost>(
+            pluginHostOptions(cfg, numbers, clientOptions.caFile, httpClient, soapClient, db, source));
         plugins->loadAll();
         reportOverridesOfAbsentPlugins(defines_, *plugins);
-        ProvisioningForwarder provisioning(db, *plugins);
+        identity::ProvisioningForwarder provisioning(
+            db, [&plugins](const std::string& type, const std::string& json) { plugins->deliverEvent(type, json); });
         // After everything its task uses, so that it is gone before they are, on
         // a failed start as well (locals go in reverse order).
-        Poco::Util::Timer syncTimer;
+        identity::SyncSchedule syncSchedule;
         if (syncer) {
-            auto interval = identity::SyncOptions::fromConfig(
-                                *Poco::AutoPtr<Poco::Util::AbstractConfiguration>(cfg.createView("identity")))
-                                .intervalSeconds;
-            syncTimer.scheduleAtFixedRate(new SyncTask(*syncer, [&provisioning] { provisioning.forward(); }), 1000,
-                                          static_cast<long>(interval) * 1000);
-            log.information("directory sync every %d s from %s", interval, cfg.getString("identity.ldap.uri"));
+            syncSchedule.start(*syncer, std::chrono::seconds(syncer->options().intervalSeconds),
+                               [&provisioning] { provisioning.forward(); });
+            log.information("directory sync every %d s from %s", syncer->options().intervalSeconds,
+                            cfg.getString("identity.ldap.uri"));
         }
         log.information("%z plugin(s) loaded, %z refused", plugins->list().size(), plugins->refusals().size());
 
@@ -620,16 +493,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         requestMetrics.track(router, "/api/v1/systems/{system}/operations/{operation}",
                              [&plugins](const std::string& name) { return plugins->has(name); });
 
-        api::HttpServer::Options httpOptions;
-        httpOptions.address = cfg.getString("http.address");
-        httpOptions.port = static_cast<std::uint16_t>(numbers.httpPort);
-        httpOptions.ioThreads = static_cast<std::size_t>(numbers.ioThreads);
-        if (httpOptions.ioThreads == 0)  // one per core: measured best on 2 cores (docs/bench/api.md)
-            httpOptions.ioThreads = std::max(1u, std::thread::hardware_concurrency());
-        httpOptions.maxBodyBytes = static_cast<std::size_t>(numbers.maxBodyBytes);
-        httpOptions.idleTimeout = std::chrono::seconds(numbers.idleTimeoutSeconds);
-        httpOptions.readTimeout = std::chrono::seconds(numbers.readTimeoutSeconds);
-        httpOptions.fiberStackBytes = static_cast<std::size_t>(numbers.fiberStackKb) * 1024;
+        const api::HttpServer::Options httpOptions = numbers.serverOptions(cfg.getString("http.address"));
         api::HttpServer server(httpOptions, router);
         std::unique_ptr<api::HttpServer> metricsServer;
         // Stop order, on every way out of here: what answers through the server or
@@ -643,7 +507,7 @@ int HubApplication::main(const std::vector<std::string>&) {
             if (metricsServer) metricsServer->stop(std::chrono::milliseconds(1000));
             server.stop(drainTimeout);
             blocking.shutdown();  // after the drain: its tasks answer requests in flight
-            syncTimer.cancel(true);
+            syncSchedule.stop();
             relay.stop();
             plugins.reset();  // joins each plugin's pool, then unloads it
             audit.flush();
@@ -657,7 +521,8 @@ int HubApplication::main(const std::vector<std::string>&) {
         });
         auto authenticator = api::makeAuthenticator(
             verifier, access, [&directory, &people](const std::string& subject) -> std::optional<api::IdentityInfo> {
-                if (auto info = directory.find(subject)) return info;
+                if (const identity::Person* listed = directory.find(subject))
+                    return api::IdentityInfo{listed->name, listed->department, listed->audience, listed->roles};
                 // A SQLite point read by primary key: microseconds from the page cache.
                 auto person = people.findById(subject);
                 if (!person || person->status != identity::PersonStatus::Active) return std::nullopt;
@@ -689,25 +554,10 @@ int HubApplication::main(const std::vector<std::string>&) {
                                          std::to_string(metricsOptions.port) + " (metrics.address, metrics.port): " +
                                          e.what());
             }
-            if (cfg.has("metrics.portFile")) {
-                std::string path = cfg.getString("metrics.portFile");
-                {
-                    Poco::FileOutputStream out(path + ".tmp");
-                    out << metricsServer->port() << "\n";
-                }
-                Poco::File(path + ".tmp").renameTo(path);
-            }
+            if (cfg.has("metrics.portFile")) writePortFile(cfg.getString("metrics.portFile"), metricsServer->port());
             log.information("metrics on http://%s:%hu/metrics", metricsOptions.address, metricsServer->port());
         }
-        if (cfg.has("http.portFile")) {
-            // Written whole, then renamed: a reader never sees half a port number.
-            std::string path = cfg.getString("http.portFile");
-            {
-                Poco::FileOutputStream out(path + ".tmp");
-                out << server.port() << "\n";
-            }
-            Poco::File(path + ".tmp").renameTo(path);
-        }
+        if (cfg.has("http.portFile")) writePortFile(cfg.getString("http.portFile"), server.port());
         log.information("hubd ready on http://%s:%hu/", httpOptions.address, server.port());
 
         waitForTerminationRequest();

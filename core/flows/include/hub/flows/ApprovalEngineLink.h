@@ -1,0 +1,67 @@
+#pragma once
+
+#include "hub/events/CloudEvent.h"
+#include "hub/events/Relay.h"
+#include "hub/flows/ApplicationService.h"
+
+#include <Poco/Data/Session.h>
+
+#include <string>
+
+namespace hub::flows {
+
+/// The hub's side of the external approval engine, which it talks to only
+/// through events (docs/events/README.md):
+///
+/// - out: an application that enters in_review asks the engine for a decision,
+///   an approval.requested event written to the outbox in the same transaction
+///   as the status change (so the request exists exactly when the change does);
+/// - in: the engine's approval.decided moves the application to approved or
+///   rejected, inside the relay's transaction that records the inbound event
+///   id, so a decision is applied exactly once.
+///
+/// Wiring: give outboxSink() to the ApplicationService (setEventSink) and
+/// inboundHandler() to the Relay. Thread-safe (it keeps no state of its own);
+/// the ApplicationService must outlive it, and it must outlive every call of
+/// the sink and the handler it hands out (they refer to it).
+class ApprovalEngineLink {
+public:
+    /// `source` is the CloudEvents source of the events it writes (events.source).
+    ApprovalEngineLink(ApplicationService& applications, std::string source);
+
+    ApprovalEngineLink(const ApprovalEngineLink&) = delete;
+    ApprovalEngineLink& operator=(const ApprovalEngineLink&) = delete;
+
+    /// The application events' sink: each event goes to the outbox as a
+    /// CloudEvent from `source`, then requestIfEnteringReview() runs on it.
+    ApplicationService::EventSink outboxSink() const;
+
+    /// Appends approval.requested to the outbox on `session` if, and only if,
+    /// the event is an application.status_changed (by its type) whose data's
+    /// "to" member is "in_review" (read from the parsed JSON object, not found
+    /// as text). Returns whether it did. Throws Poco::Exception for data that
+    /// is not a JSON object on a status change (the change then rolls back).
+    bool requestIfEnteringReview(Poco::Data::Session& session, const std::string& type, const std::string& subject,
+                                 const std::string& dataJson) const;
+
+    /// The relay's handler for inbound events.
+    events::InboundHandler inboundHandler() const;
+
+    /// Applies an approval.decided ({"applicationId", "decision": "approved" |
+    /// "rejected", "reason"?}) inside the relay's open transaction on
+    /// `session`. The actor recorded is "approval-engine:<peer name>" (the
+    /// peer whose CURVE key the relay admitted), never the event's own
+    /// "decidedBy". A decision that no longer applies (unknown application,
+    /// already decided, moved on meanwhile) is logged and ignored, so the
+    /// engine does not resend it forever. Throws Poco::InvalidArgumentException
+    /// for an event of another type or a decision other than approved or
+    /// rejected (the relay answers "not applied").
+    void applyDecision(Poco::Data::Session& session, const events::CloudEvent& event,
+                       const events::InboundPeer& peer) const;
+
+private:
+    ApplicationService& applications_;
+    std::string source_;
+};
+
+}  // namespace hub::flows

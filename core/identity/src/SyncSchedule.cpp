@@ -1,0 +1,58 @@
+#include "hub/identity/SyncSchedule.h"
+
+#include "hub/common/Exceptions.h"
+#include "hub/identity/Syncer.h"
+
+#include <Poco/Logger.h>
+#include <Poco/Util/TimerTask.h>
+
+#include <string>
+#include <utility>
+
+namespace hub::identity {
+
+namespace {
+
+// A log channel that fails in turn (a full disk under a file channel) must not
+// end the timer thread.
+void logQuietly(const std::string& message) noexcept {
+    try {
+        Poco::Logger::get("hub.identity").error(message);
+    } catch (...) {
+    }
+}
+
+class SyncTask : public Poco::Util::TimerTask {
+public:
+    SyncTask(Syncer& syncer, std::function<void()> afterRun) : syncer_(syncer), afterRun_(std::move(afterRun)) {}
+    void run() override {
+        // Whatever fails, the timer thread stays for the next tick.
+        try {
+            if (!syncer_.isRunning()) syncer_.runIncremental();
+        } catch (...) {
+            logQuietly("scheduled sync failed: " + currentExceptionText());
+        }
+        try {
+            afterRun_();
+        } catch (...) {
+            logQuietly("after the scheduled sync: " + currentExceptionText());
+        }
+    }
+
+private:
+    Syncer& syncer_;
+    std::function<void()> afterRun_;
+};
+
+}  // namespace
+
+void SyncSchedule::start(Syncer& syncer, std::chrono::seconds interval, std::function<void()> afterRun) {
+    timer_.scheduleAtFixedRate(new SyncTask(syncer, std::move(afterRun)), 1000,
+                               static_cast<long>(std::chrono::milliseconds(interval).count()));
+}
+
+void SyncSchedule::stop() {
+    timer_.cancel(true);
+}
+
+}  // namespace hub::identity
