@@ -3,7 +3,7 @@
 # sanitizers and the fuzz targets for a bounded time (docs/testing.md). Exits
 # non-zero on any failure. Stages, each in its own build tree:
 #   normal  build/       every test                                  (first: a plain failure shows fast)
-#   asan    build-asan/  every test but those labelled valgrind, glibc-heap, no-descriptors; ASan + UBSan (gcc)
+#   asan    build-asan/  every test but those labelled valgrind, glibc-heap, no-descriptors, stress; ASan + UBSan (gcc)
 #   tsan    build-tsan/  the tests labelled tsan but not stress, TSan (gcc)
 #   fuzz    build-fuzz/  each libFuzzer target for HUB_FUZZ_SECONDS (20) on its corpus (clang)
 # HUB_TEST_SANITIZERS=0 runs only the normal stage (a quick local run); CI runs all.
@@ -57,12 +57,14 @@ if [[ " $stages " == *" asan "* ]]; then
     cmake --build build-asan -j "$jobs" || status=$?
     # Left out (docs/testing.md): valgrind runs, which cannot run sanitizer code;
     # glibc-heap, the kit's leak finder, which reads glibc's heap statistics;
-    # no-descriptors, a test with no descriptor left, which UBSan's vptr check needs.
+    # no-descriptors, a test with no descriptor left, which UBSan's vptr check needs;
+    # stress, a thousand worker crashes (the plain stage runs it; the single-crash
+    # tests take the same path here).
     [ "$status" != 0 ] || (cd build-asan &&
         ASAN_OPTIONS="detect_leaks=1:check_initialization_order=1" \
         LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0" \
         UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-        ctest --output-on-failure -j "$jobs" --timeout 1800 -LE 'valgrind|glibc-heap|no-descriptors') || status=$?
+        ctest --output-on-failure -j "$jobs" --timeout 1800 -LE 'valgrind|glibc-heap|no-descriptors|stress') || status=$?
     end asan "$status"
 fi
 
