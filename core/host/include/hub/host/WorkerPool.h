@@ -1,67 +1,11 @@
 #pragma once
+// Transitional: WorkerPool moved to core/runtime (hub/runtime/WorkerPool.h,
+// hub::runtime::WorkerPool). Kept only for core/app/src/HubApplication.cpp and
+// core/api/src/AdminRoutes.cpp, which are being split in parallel; remove once
+// they include hub/runtime/WorkerPool.h.
 
-#include <atomic>
-#include <cstddef>
-#include <cstdint>
-#include <deque>
-#include <functional>
-#include <memory>
-#include <mutex>
-#include <semaphore>
-#include <string>
-#include <thread>
-#include <vector>
+#include "hub/runtime/WorkerPool.h"
 
 namespace hub::host {
-
-/// A plugin's bulkhead: a fixed number of threads and a bounded queue. When both
-/// are full, trySubmit refuses at once, so a slow vendor system costs its own
-/// plugin's capacity and nothing else.
-///
-/// A task goes straight to an idle thread, the one that went idle last (its cache
-/// is warm), and wakes only that one; threads that find the queue empty after a
-/// task park on their own semaphore. The lock guards a few pointers and counters
-/// and nothing blocks while holding it.
-class WorkerPool {
-public:
-    WorkerPool(std::string name, std::size_t threads, std::size_t queueCapacity);
-    ~WorkerPool();  ///< shutdown()
-
-    /// Refuses new work, runs what is queued, joins the threads. Idempotent;
-    /// never call it from one of the pool's own threads.
-    void shutdown();
-
-    WorkerPool(const WorkerPool&) = delete;
-    WorkerPool& operator=(const WorkerPool&) = delete;
-
-    /// Queues task; false when the queue is full or the pool is stopping.
-    bool trySubmit(std::function<void()> task);
-
-    std::size_t threads() const;
-    std::size_t queued() const;
-    std::size_t active() const;
-    /// Tasks that ended with an exception since the pool started.
-    std::uint64_t failed() const { return failed_.load(std::memory_order_relaxed); }
-
-private:
-    struct Worker {
-        std::binary_semaphore wake{0};
-        std::function<void()> task;  // handed over under the lock, then woken
-    };
-    void run(Worker& self);
-    void runOne(std::function<void()>& task) noexcept;
-
-    std::string name_;
-    std::size_t capacity_;
-    mutable std::mutex mutex_;
-    std::vector<Worker*> idle_;  // parked, the most recently parked last
-    std::deque<std::function<void()>> queue_;
-    std::size_t active_ = 0;
-    bool stopping_ = false;
-    std::atomic<std::uint64_t> failed_{0};
-    std::vector<std::unique_ptr<Worker>> slots_;
-    std::mutex joinMutex_;
-    std::vector<std::thread> workers_;
-};
-
+using WorkerPool = runtime::WorkerPool;  ///< Transitional name; use hub::runtime::WorkerPool.
 }  // namespace hub::host
