@@ -70,9 +70,70 @@ function(hub_warnings target)
     -Wformat=2 -Wno-missing-field-initializers -Werror=return-type)
 endfunction()
 
-# hub_module(<name> SOURCES ... DEPS ...) declares library hub_<name> with alias hub::<name>,
-# public headers under include/.
-function(hub_module name)
+include(HubLayering)
+
+# Leaving modules out (HUB_SKIP_MODULES): what a left-out folder would have
+# defined, and what was skipped for needing it, is listed in the global property
+# HUB_SKIPPED; whatever needs one of those is skipped too, and configure says why.
+
+# hub_skip_folder(<folder>): the top-level loop leaves <folder> out; its module
+# hub::<last part of folder> is missing from now on.
+function(hub_skip_folder folder)
+  get_filename_component(module ${folder} NAME)
+  set_property(GLOBAL APPEND PROPERTY HUB_SKIPPED hub::${module})
+  set_property(GLOBAL APPEND PROPERTY HUB_SKIPPED_FOLDERS ${folder})
+  message(STATUS "${folder}: left out (HUB_SKIP_MODULES)")
+endfunction()
+
+# _hub_missing(<out> <items>...): the items that name something skipped.
+function(_hub_missing out)
+  get_property(skipped GLOBAL PROPERTY HUB_SKIPPED)
+  set(missing "")
+  foreach(item IN LISTS ARGN)
+    if(item IN_LIST skipped)
+      list(APPEND missing ${item})
+    endif()
+  endforeach()
+  set(${out} ${missing} PARENT_SCOPE)
+endfunction()
+
+# hub_requires(<target>...): the rest of the calling CMakeLists.txt is left out
+# (with a configure message) when one of the targets is not in this tree. For
+# folders whose programs need a module or a program that may be skipped.
+macro(hub_requires)
+  set(_hub_requires_missing "")
+  foreach(_hub_requires_target ${ARGN})
+    if(NOT TARGET ${_hub_requires_target})
+      list(APPEND _hub_requires_missing ${_hub_requires_target})
+    endif()
+  endforeach()
+  if(_hub_requires_missing)
+    file(RELATIVE_PATH _hub_requires_folder ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR})
+    message(STATUS "${_hub_requires_folder}: skipped, it needs ${_hub_requires_missing}, which this tree does not build")
+    set_property(GLOBAL APPEND PROPERTY HUB_SKIPPED_FOLDERS ${_hub_requires_folder})
+    return()
+  endif()
+endmacro()
+
+# hub_module(<name> SOURCES ... DEPS ... PRIVATE_DEPS ...) declares library hub_<name>
+# with alias hub::<name>, public headers under include/. DEPS are linked PUBLIC
+# (what the public headers use), PRIVATE_DEPS PRIVATE; the module may use only
+# what it declares, of the layers below its own (cmake/HubLayering.cmake). When
+# a dependency is left out of this tree, the rest of the calling CMakeLists.txt
+# (the module and its tests) is skipped, and configure says why.
+macro(hub_module name)
+  _hub_missing(_hub_module_missing ${ARGN})
+  if(_hub_module_missing)
+    set_property(GLOBAL APPEND PROPERTY HUB_SKIPPED hub::${name})
+    file(RELATIVE_PATH _hub_module_folder ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR})
+    message(STATUS "${_hub_module_folder}: skipped, it needs ${_hub_module_missing}, which this tree does not build")
+    set_property(GLOBAL APPEND PROPERTY HUB_SKIPPED_FOLDERS ${_hub_module_folder})
+    return()
+  endif()
+  _hub_add_module(${name} ${ARGN})
+endmacro()
+
+function(_hub_add_module name)
   cmake_parse_arguments(M "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
   add_library(hub_${name} STATIC ${M_SOURCES})
   add_library(hub::${name} ALIAS hub_${name})
@@ -92,7 +153,13 @@ function(hub_test name)
   if(NOT HUB_BUILD_TESTS)
     return()
   endif()
+  _hub_missing(missing ${T_DEPS})
+  if(missing)
+    message(STATUS "${name}: skipped, it needs ${missing}, which this tree does not build")
+    return()
+  endif()
   add_executable(${name} ${T_SOURCES})
+  set_property(TARGET ${name} PROPERTY HUB_TEST TRUE)  # the layering lets tests use test support
   target_link_libraries(${name} PRIVATE ${T_DEPS} GTest::gtest GTest::gtest_main Threads::Threads)
   hub_warnings(${name})
   include(GoogleTest)
@@ -103,6 +170,7 @@ function(hub_test name)
   foreach(label IN LISTS T_LABELS)
     if(NOT TARGET tests-${label})
       add_custom_target(tests-${label})
+      set_property(GLOBAL APPEND PROPERTY HUB_TEST_LABELS tests-${label})
     endif()
     add_dependencies(tests-${label} ${name})
   endforeach()

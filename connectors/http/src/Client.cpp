@@ -1,6 +1,6 @@
 #include "hub/http/Client.h"
 
-#include "hub/http/Loop.h"
+#include "hub/runtime/Loop.h"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -28,6 +28,8 @@
 #include <stdexcept>
 #include <thread>
 #include <vector>
+
+using hub::runtime::Loop;  // the client parks its caller on the runtime's fibers
 
 namespace hub::http {
 

@@ -3,7 +3,7 @@
 // garbage), which a full server library would not let us do.
 #include "hub/http/Client.h"
 
-#include "hub/http/Loop.h"
+#include "hub/runtime/Loop.h"
 
 #include <gtest/gtest.h>
 
@@ -197,7 +197,7 @@ protected:
     }
 
     boost::asio::io_context io_{1};
-    hub::http::Loop loop_{io_};
+    hub::runtime::Loop loop_{io_};
 };
 
 INSTANTIATE_TEST_SUITE_P(Modes, HttpClient, ::testing::Values(Mode::Thread, Mode::Loop),
@@ -625,7 +625,7 @@ TEST(HttpClientOnLoop, AParkedCallHoldsUpNothingElse) {
     ScriptServer fast(echoLoop);
     Client client;
     boost::asio::io_context io(1);
-    hub::http::Loop loop(io);
+    hub::runtime::Loop loop(io);
 
     std::vector<std::string> finished;
     loop.spawn("slow", [&] {
@@ -660,7 +660,7 @@ TEST(HttpClientOnLoop, ManyFibersShareTheLoopsPool) {
     ScriptServer server(echoLoop);
     Client client;
     boost::asio::io_context io(1);
-    hub::http::Loop loop(io);
+    hub::runtime::Loop loop(io);
     int ok = 0;
     for (int f = 0; f < 64; ++f)
         loop.spawn("caller", [&, f] {
@@ -693,7 +693,7 @@ TEST(HttpClientOnLoop, StoppingTheLoopEndsParkedRequests) {
     {
         boost::asio::io_context io(1);
         {
-            hub::http::Loop loop(io);
+            hub::runtime::Loop loop(io);
             loop.spawn("parked", [&] {
                 try {
                     client.request("GET", stall.url(), "", "", 30s);
@@ -799,7 +799,7 @@ TEST(HttpClientResolution, HangingLookupsHoldUpNeitherOtherNamesNorTheLoop) {
     url.replace(url.find("127.0.0.1"), 9, "localhost");
     EXPECT_EQ(client.request("GET", url, "", "", 5s).body, "GET /named HTTP/1.1");
     boost::asio::io_context io(1);
-    hub::http::Loop loop(io);
+    hub::runtime::Loop loop(io);
     std::vector<std::string> outcomes;
     loop.spawn("stalled", [&] {
         try {

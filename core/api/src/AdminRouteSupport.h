@@ -10,7 +10,7 @@
 #include "hub/api/RouteAudit.h"
 #include "hub/api/Router.h"
 #include "hub/common/Exceptions.h"
-#include "hub/host/WorkerPool.h"
+#include "hub/runtime/WorkerPool.h"
 
 #include "StoreProblem.h"
 

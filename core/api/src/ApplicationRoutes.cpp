@@ -6,7 +6,7 @@
 #include "hub/flows/ApplicationService.h"
 #include "hub/flows/FlowException.h"
 #include "hub/host/PluginHost.h"
-#include "hub/host/WorkerPool.h"
+#include "hub/runtime/WorkerPool.h"
 #include "hub/store/Database.h"
 
 #include "StoreProblem.h"
@@ -129,7 +129,7 @@ Response validationProblem(const catalog::ValidationResult& v, const std::string
 // Runs fn on the blocking pool (database work stays off the I/O threads) and
 // maps the flows module's exceptions, and the store's, onto problem+json.
 // fn returns nothing when it arranged to answer later itself.
-void blocking(host::WorkerPool& pool, store::Database& store, Responder responder,
+void blocking(runtime::WorkerPool& pool, store::Database& store, Responder responder,
               std::function<std::optional<Response>()> fn) {
     bool queued = pool.trySubmit([&store, responder, fn = std::move(fn)]() mutable {
         try {
@@ -161,7 +161,7 @@ void blocking(host::WorkerPool& pool, store::Database& store, Responder responde
 class ApplicationRoutes : public std::enable_shared_from_this<ApplicationRoutes> {
 public:
     ApplicationRoutes(flows::ApplicationService& service, catalog::Catalog& catalog, host::PluginHost& plugins,
-                      host::WorkerPool& pool, store::AuditLog* audit)
+                      runtime::WorkerPool& pool, store::AuditLog* audit)
         : service_(service), catalog_(catalog), plugins_(plugins), pool_(pool), audit_(audit) {}
 
     // The routes hold the object: it lives as long as the router's handlers.
@@ -406,14 +406,14 @@ private:
     flows::ApplicationService& service_;
     catalog::Catalog& catalog_;
     host::PluginHost& plugins_;
-    host::WorkerPool& pool_;
+    runtime::WorkerPool& pool_;
     store::AuditLog* audit_;
 };
 
 }  // namespace
 
 void addApplicationRoutes(Router& router, flows::ApplicationService& service, catalog::Catalog& catalog,
-                          host::PluginHost& plugins, host::WorkerPool& blockingPool, store::AuditLog* audit) {
+                          host::PluginHost& plugins, runtime::WorkerPool& blockingPool, store::AuditLog* audit) {
     std::make_shared<ApplicationRoutes>(service, catalog, plugins, blockingPool, audit)->add(router);
 }
 

@@ -1,6 +1,6 @@
 #include "hub/api/HttpServer.h"
 
-#include "hub/http/Loop.h"
+#include "hub/runtime/Loop.h"
 
 #include <Poco/Logger.h>
 #include <Poco/UUIDGenerator.h>
@@ -542,9 +542,9 @@ void HttpServer::start() {
             pthread_setname_np(pthread_self(), "http-io");
             // Handlers may start fibers on this loop (plugin calls of execution
             // "loop"); those still parked when it stops end here.
-            hub::http::Loop::Options fiberOptions;
+            hub::runtime::Loop::Options fiberOptions;
             fiberOptions.stackBytes = impl_->options.fiberStackBytes;
-            hub::http::Loop fibers(*impl_->loops[i], fiberOptions);
+            hub::runtime::Loop fibers(*impl_->loops[i], fiberOptions);
             // An exception out of a handler or completion ends only that handler:
             // run() rethrows it here, and the loop resumes with everything else it
             // had (asio allows run() again without restart()).

@@ -20,7 +20,7 @@
 #include "hub/events/RelayConfig.h"
 #include "hub/flows/ApplicationService.h"
 #include "hub/flows/ApprovalEngineLink.h"
-#include "hub/host/WorkerPool.h"
+#include "hub/runtime/WorkerPool.h"
 #include "hub/identity/IdentityDirectory.h"
 #include "hub/identity/ProvisioningForwarder.h"
 #include "hub/identity/StaticDirectory.h"
@@ -465,7 +465,7 @@ int HubApplication::main(const std::vector<std::string>&) {
 
         // Database work of the API runs here, never on the I/O threads.
         auto blockingThreads = static_cast<std::size_t>(numbers.blockingThreads);
-        host::WorkerPool blocking("api", blockingThreads, blockingThreads * 64);
+        runtime::WorkerPool blocking("api", blockingThreads, blockingThreads * 64);
 
         api::Router router;
         api::addHealthRoutes(router, *plugins, &db);

@@ -10,9 +10,9 @@
 #include "hub/common/Exceptions.h"
 #include "hub/common/JsonWriter.h"
 #include "hub/common/Utf8.h"
-#include "hub/host/WorkerPool.h"
+#include "hub/runtime/WorkerPool.h"
 #include "hub/http/Client.h"
-#include "hub/http/Loop.h"
+#include "hub/runtime/Loop.h"
 #include "hub/soap/Client.h"
 #include "hub/store/Database.h"
 
@@ -150,7 +150,7 @@ void hostHttpRequest(ch_host* host, ch_call* call, const ch_http_request* reques
 // plugin: the plugin is parked on its own thread.
 template <class Fn>
 auto offLoop(const PluginServices& services, Fn fn) -> decltype(fn()) {
-    http::Loop::Fiber* self = http::Loop::running();
+    runtime::Loop::Fiber* self = runtime::Loop::running();
     if (!self || !services.offload) return fn();
     struct State {
         std::optional<decltype(fn())> result;
@@ -166,12 +166,12 @@ auto offLoop(const PluginServices& services, Fn fn) -> decltype(fn()) {
         }
         // Resumed first, released second: a fiber woken early by its loop going
         // away waits for the release, so self is still alive here.
-        http::Loop::resumeLater(self);
+        runtime::Loop::resumeLater(self);
         state->finished.release();
     });
     if (!queued) return fn();
-    http::Loop::suspend();
-    if (http::Loop::aborted(self)) state->finished.acquire();  // fn may still use this frame
+    runtime::Loop::suspend();
+    if (runtime::Loop::aborted(self)) state->finished.acquire();  // fn may still use this frame
     if (state->error) std::rethrow_exception(state->error);
     return std::move(*state->result);
 }

@@ -1,7 +1,7 @@
 #pragma once
 // Private to core/host.
 
-#include "hub/http/Loop.h"
+#include "hub/runtime/Loop.h"
 
 #include <algorithm>
 #include <cstddef>
@@ -21,7 +21,7 @@ class LoopGate {
 public:
     enum class Entry { Run, Parked, Refused };
     struct Waiter {
-        http::Loop::Fiber* fiber = http::Loop::running();
+        runtime::Loop::Fiber* fiber = runtime::Loop::running();
         bool granted = false;
     };
 
@@ -32,7 +32,7 @@ public:
     /// full, call never runs). The fiber starts at once, so the decision is known
     /// when this returns.
     template <class Call>
-    static bool spawn(http::Loop& loop, const std::shared_ptr<LoopGate>& gate, std::string name, Call call) {
+    static bool spawn(runtime::Loop& loop, const std::shared_ptr<LoopGate>& gate, std::string name, Call call) {
         // The fiber writes to this frame only before it first waits.
         auto entry = Entry::Refused;
         loop.spawn(std::move(name), [gate, decided = &entry, call = std::move(call)]() mutable {
@@ -64,7 +64,7 @@ public:
 
     /// False when woken without a turn: its loop is stopping.
     bool awaitTurn(Waiter& self) {
-        http::Loop::suspend();
+        runtime::Loop::suspend();
         std::lock_guard lock(mutex_);
         if (self.granted) return true;
         waiting_.erase(std::find(waiting_.begin(), waiting_.end(), &self));
@@ -80,7 +80,7 @@ public:
         Waiter* next = waiting_.front();
         waiting_.pop_front();
         next->granted = true;  // the turn passes on; active_ stays
-        http::Loop::resumeLater(next->fiber);
+        runtime::Loop::resumeLater(next->fiber);
     }
 
     std::size_t active() const {

@@ -2,7 +2,7 @@
 
 #include "PluginFolder.h"
 
-#include "hub/host/WorkerPool.h"
+#include "hub/runtime/WorkerPool.h"
 
 #include <Poco/Logger.h>
 #include <Poco/Util/AbstractConfiguration.h>
@@ -108,7 +108,7 @@ std::shared_ptr<PluginInstance> PluginBuilder::instantiate(const Built& b, const
         throw LoadError(manifest.name + ": isolation '" + isolation + "' must be inproc or process");
 
     if (b.limits.onEventLoop && !offload_ && (options_.database || options_.emitEvent))
-        offload_ = std::make_unique<WorkerPool>("host-offload", 2, 4096);
+        offload_ = std::make_unique<runtime::WorkerPool>("host-offload", 2, 4096);
     PluginServices services;
     services.config = std::move(config);
     services.offload = b.limits.onEventLoop ? offload_.get() : nullptr;

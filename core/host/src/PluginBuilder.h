@@ -6,10 +6,13 @@
 #include <memory>
 #include <string>
 
+namespace hub::runtime {
+class WorkerPool;
+}
+
 namespace hub::host {
 
 class PluginFolder;
-class WorkerPool;
 
 /// Makes a running instance from a plugin's folder, or refuses it with the
 /// reason (LoadError, ManifestError): reads the manifest and narrows its access
@@ -44,7 +47,7 @@ private:
     // kv_* and emit_event of calls on event loops run here; made with the first
     // plugin of execution "loop", and outlives every plugin (the host destroys
     // its plugins before this).
-    std::unique_ptr<WorkerPool> offload_;
+    std::unique_ptr<runtime::WorkerPool> offload_;
 };
 
 }  // namespace hub::host

@@ -8,8 +8,8 @@
 #include "PluginRegistry.h"
 
 #include "hub/common/Exceptions.h"
-#include "hub/host/WorkerPool.h"
-#include "hub/http/Loop.h"
+#include "hub/runtime/WorkerPool.h"
+#include "hub/runtime/Loop.h"
 
 #include <campushub/plugin.h>
 
@@ -78,7 +78,7 @@ PluginHost::Submit PluginHost::submit(std::string_view system, std::string_view 
     PluginCall call{std::move(plugin), s->breaker,        probe,    std::string(operation),
                     std::move(input),  std::move(caller), deadline, std::move(done)};
     bool accepted;
-    http::Loop* loop = s->gate ? http::Loop::current() : nullptr;
+    runtime::Loop* loop = s->gate ? runtime::Loop::current() : nullptr;
     if (loop)
         accepted = LoopGate::spawn(*loop, s->gate, std::string(system), std::move(call));
     else

@@ -1,6 +1,6 @@
 #include "PluginHealth.h"
 
-#include "hub/host/WorkerPool.h"
+#include "hub/runtime/WorkerPool.h"
 
 #include <campushub/plugin.h>
 
@@ -10,7 +10,7 @@
 namespace hub::host {
 
 void PluginHealth::ask(const std::shared_ptr<PluginHealth>& self, std::shared_ptr<PluginInstance> plugin,
-                       WorkerPool& pool) {
+                       runtime::WorkerPool& pool) {
     // A full queue skips this round: the answer of the last one stands.
     pool.trySubmit([self, plugin = std::move(plugin)] { self->takeAnswer(plugin->health()); });
 }

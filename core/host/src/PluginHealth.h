@@ -9,9 +9,11 @@
 #include <mutex>
 #include <string>
 
-namespace hub::host {
-
+namespace hub::runtime {
 class WorkerPool;
+}
+
+namespace hub::host {
 
 /// One plugin's health as the portal sees it (PluginHost::Health): the plugin's
 /// own answer to health(), its circuit breaker and its recent error rate,
@@ -25,7 +27,7 @@ public:
     /// health function costs the plugin a worker, not the host's watcher. The
     /// answer counts from the next review on.
     static void ask(const std::shared_ptr<PluginHealth>& self, std::shared_ptr<PluginInstance> plugin,
-                    WorkerPool& pool);
+                    runtime::WorkerPool& pool);
 
     struct Review {
         PluginHost::Health previous;

@@ -14,7 +14,7 @@
 #include "Refusals.h"
 
 #include "hub/common/Exceptions.h"
-#include "hub/host/WorkerPool.h"
+#include "hub/runtime/WorkerPool.h"
 
 #include <Poco/Logger.h>
 
@@ -112,7 +112,7 @@ void PluginHost::load(const std::string& manifestPath) {
         // from elsewhere (flows, event delivery), so a few suffice.
         std::size_t workers =
             b.limits.onEventLoop ? std::min<std::size_t>(b.limits.concurrency, 4) : b.limits.concurrency;
-        slot->pool = std::make_unique<WorkerPool>(b.manifest.name, workers, b.limits.queue);
+        slot->pool = std::make_unique<runtime::WorkerPool>(b.manifest.name, workers, b.limits.queue);
         if (b.limits.onEventLoop) slot->gate = std::make_shared<LoopGate>(b.limits.concurrency, b.limits.queue);
         logger().information("plugin %s %s loaded from %s (%s, timeout %s ms)", b.manifest.name, b.manifest.version,
                              b.library,

@@ -6,7 +6,7 @@
 #include "PluginHealth.h"
 
 #include "hub/host/PluginHost.h"
-#include "hub/host/WorkerPool.h"
+#include "hub/runtime/WorkerPool.h"
 
 #include <atomic>
 #include <cstdint>
@@ -32,7 +32,7 @@ struct PluginSlot {
     std::atomic<std::uint64_t> generation{1};
     std::shared_ptr<CircuitBreaker> breaker;
     std::shared_ptr<PluginHealth> health;
-    std::unique_ptr<WorkerPool> pool;  // joined first, while the plugin is alive
+    std::unique_ptr<runtime::WorkerPool> pool;  // joined first, while the plugin is alive
     std::shared_ptr<LoopGate> gate;    // for execution "loop"; held by each call on a loop
     ~PluginSlot() { pool.reset(); }
 };

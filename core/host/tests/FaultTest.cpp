@@ -6,7 +6,7 @@
 #include "hub/host/LoadedPlugin.h"
 #include "hub/host/Manifest.h"
 #include "hub/host/PluginHost.h"
-#include "hub/host/WorkerPool.h"
+#include "hub/runtime/WorkerPool.h"
 #include "hub/http/Client.h"
 
 #include <campushub/plugin.h>
@@ -36,6 +36,7 @@
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using namespace hub::host;
+using hub::runtime::WorkerPool;
 
 namespace {
 

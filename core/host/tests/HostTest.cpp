@@ -2,7 +2,7 @@
 // refusal, calls, limits. No mocks: real dlopen, real threads.
 #include "hub/host/Manifest.h"
 #include "hub/host/PluginHost.h"
-#include "hub/host/WorkerPool.h"
+#include "hub/runtime/WorkerPool.h"
 
 #include <semaphore>
 
@@ -24,6 +24,7 @@
 
 namespace fs = std::filesystem;
 using namespace hub::host;
+using hub::runtime::WorkerPool;
 
 namespace {
 

@@ -23,7 +23,7 @@
 #include "SoapTestServer.h"
 #include "hub/host/PluginHost.h"
 #include "hub/http/Client.h"
-#include "hub/http/Loop.h"
+#include "hub/runtime/Loop.h"
 #include "hub/soap/Client.h"
 #include "hub/store/Database.h"
 
@@ -35,12 +35,12 @@ using hub::soap::testing::SoapTestServer;
 
 namespace {
 
-/// An event loop thread with its hub::http::Loop, as each of hubd's I/O threads.
+/// An event loop thread with its hub::runtime::Loop, as each of hubd's I/O threads.
 class LoopThread {
 public:
     LoopThread() {
         thread_ = std::thread([this] {
-            hub::http::Loop loop(io_);
+            hub::runtime::Loop loop(io_);
             id_ = std::this_thread::get_id();
             ready_.release();
             io_.run();

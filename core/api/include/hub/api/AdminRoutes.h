@@ -17,8 +17,10 @@ class Catalog;
 }
 namespace hub::host {
 class PluginHost;
-class WorkerPool;
 }  // namespace hub::host
+namespace hub::runtime {
+class WorkerPool;
+}
 namespace hub::store {
 class AuditLog;
 class Database;
@@ -33,7 +35,7 @@ struct AdminServices {
     events::Relay* relay = nullptr;
     host::PluginHost* plugins = nullptr;
     catalog::Catalog* catalog = nullptr;
-    host::WorkerPool* blocking = nullptr;               ///< For database and directory work.
+    runtime::WorkerPool* blocking = nullptr;               ///< For database and directory work.
     store::AuditLog* audit = nullptr;                   ///< Admin calls and refusals; its counters in /metrics.
     store::Database* store = nullptr;                   ///< Store faults met by these routes are counted there.
     /// Persons from config (identity.static), as JSON, when not synced.

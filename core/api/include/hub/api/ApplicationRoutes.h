@@ -10,8 +10,10 @@ class ApplicationService;
 }
 namespace hub::host {
 class PluginHost;
-class WorkerPool;
 }  // namespace hub::host
+namespace hub::runtime {
+class WorkerPool;
+}
 namespace hub::store {
 class AuditLog;
 }
@@ -27,6 +29,6 @@ namespace hub::api {
 /// Each 403 (not yours, not your department's, not offered to you) is written
 /// to audit when given.
 void addApplicationRoutes(Router& router, flows::ApplicationService& service, catalog::Catalog& catalog,
-                          host::PluginHost& plugins, host::WorkerPool& blockingPool, store::AuditLog* audit = nullptr);
+                          host::PluginHost& plugins, runtime::WorkerPool& blockingPool, store::AuditLog* audit = nullptr);
 
 }  // namespace hub::api

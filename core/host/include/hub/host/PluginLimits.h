@@ -19,7 +19,7 @@ struct PluginLimits {
     std::size_t queue = 64;                   ///< Calls waiting beyond the busy threads.
     int failureThreshold = 5;                 ///< Consecutive vendor failures that open the circuit.
     std::chrono::milliseconds openFor{5000};  ///< How long an open circuit fails fast before a probe.
-    /// execution "loop": a call submitted on an event loop thread (hub::http::Loop)
+    /// execution "loop": a call submitted on an event loop thread (hub::runtime::Loop)
     /// runs there on a fiber, parked while its plugin waits for the vendor, instead
     /// of on a worker thread. Only for in-process plugins whose I/O all goes
     /// through the host's http_request and soap_call; concurrency and queue bound

@@ -20,9 +20,11 @@ namespace hub::store {
 class Database;
 }
 
-namespace hub::host {
-
+namespace hub::runtime {
 class WorkerPool;
+}
+
+namespace hub::host {
 
 /// Emits a plugin's event (already checked: a JSON object of at most 256 KiB,
 /// valid UTF-8, "type" under "edu.campus.hub.", a "subject" string and a "data"
@@ -48,7 +50,7 @@ struct PluginServices {
     /// Called on an event loop's fiber (execution "loop"), kv_* and emit_event run
     /// their SQLite work here while the fiber is parked, so a statement waiting
     /// for the database lock does not hold up the loop. Null: they run in place.
-    WorkerPool* offload = nullptr;
+    runtime::WorkerPool* offload = nullptr;
 };
 
 /// Limits of the key-value state a plugin keeps through kv_put.

@@ -1,4 +1,4 @@
-#include "hub/host/WorkerPool.h"
+#include "hub/runtime/WorkerPool.h"
 
 #include "hub/common/Exceptions.h"
 
@@ -6,7 +6,7 @@
 
 #include <pthread.h>
 
-namespace hub::host {
+namespace hub::runtime {
 
 WorkerPool::WorkerPool(std::string name, std::size_t threads, std::size_t queueCapacity)
     : name_(std::move(name)), capacity_(queueCapacity) {
@@ -106,6 +106,7 @@ void WorkerPool::runOne(std::function<void()>& task) noexcept {
     } catch (...) {
         failed_.fetch_add(1, std::memory_order_relaxed);
         try {
+            // The logger keeps the name it had in core/host, where operators look for it.
             Poco::Logger::get("hub.host").error("pool %s: a task failed and was dropped: %s", name_,
                                                 currentExceptionText());
         } catch (...) {
@@ -114,4 +115,4 @@ void WorkerPool::runOne(std::function<void()>& task) noexcept {
     }
 }
 
-}  // namespace hub::host
+}  // namespace hub::runtime

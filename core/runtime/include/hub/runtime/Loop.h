@@ -10,7 +10,7 @@ namespace boost::asio {
 class io_context;
 }
 
-namespace hub::http {
+namespace hub::runtime {
 
 /// Fibers on one thread's asio event loop, as OpenResty's cosockets: code that
 /// does its I/O through hub::http::Client runs on a small stack of its own, and
@@ -74,4 +74,4 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace hub::http
+}  // namespace hub::runtime

@@ -12,11 +12,12 @@
 #include <thread>
 #include <vector>
 
-namespace hub::host {
+namespace hub::runtime {
 
-/// A plugin's bulkhead: a fixed number of threads and a bounded queue. When both
-/// are full, trySubmit refuses at once, so a slow vendor system costs its own
-/// plugin's capacity and nothing else.
+/// A bulkhead: a fixed number of threads and a bounded queue. When both are full,
+/// trySubmit refuses at once, so a slow vendor system costs its own plugin's
+/// capacity and nothing else (core/host gives each plugin one; hubd's "api" pool
+/// runs the routes' blocking database and directory work).
 ///
 /// A task goes straight to an idle thread, the one that went idle last (its cache
 /// is warm), and wakes only that one; threads that find the queue empty after a
@@ -64,4 +65,4 @@ private:
     std::vector<std::thread> workers_;
 };
 
-}  // namespace hub::host
+}  // namespace hub::runtime

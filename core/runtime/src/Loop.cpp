@@ -1,4 +1,4 @@
-#include "hub/http/Loop.h"
+#include "hub/runtime/Loop.h"
 
 #include <Poco/Logger.h>
 
@@ -37,7 +37,7 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
-namespace hub::http {
+namespace hub::runtime {
 
 namespace {
 
@@ -47,6 +47,7 @@ using Clock = std::chrono::steady_clock;
 thread_local Loop* tlLoop = nullptr;
 thread_local Loop::Fiber* tlFiber = nullptr;
 
+// The name it had in connectors/http: operators filter on it (docs/operator.md).
 Poco::Logger& logger() { return Poco::Logger::get("hub.http.loop"); }
 
 // Stacks are mmap'ed with a guard page below; unmapping and mapping one per call
@@ -293,4 +294,4 @@ void Loop::resumeLater(Fiber* fiber) {
 
 bool Loop::aborted(const Fiber* fiber) noexcept { return fiber->aborted; }
 
-}  // namespace hub::http
+}  // namespace hub::runtime

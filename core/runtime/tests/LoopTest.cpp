@@ -1,7 +1,7 @@
-// hub::http::Loop on its own: fibers started, parked and resumed by handlers of
+// hub::runtime::Loop on its own: fibers started, parked and resumed by handlers of
 // a real asio loop, stack reuse, failures inside a fiber, and a loop that goes
 // away under parked fibers. The client's waits on a loop are in ClientTest.
-#include "hub/http/Loop.h"
+#include "hub/runtime/Loop.h"
 
 #include <Poco/AutoPtr.h>
 #include <Poco/Channel.h>
@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-using hub::http::Loop;
+using hub::runtime::Loop;
 namespace asio = boost::asio;
 
 namespace {
