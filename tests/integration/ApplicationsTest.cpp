@@ -3,6 +3,7 @@
 // approval engine) as real processes on loopback, over real HTTP and ZeroMQ.
 #include "hub/auth/TokenIssuer.h"
 #include "hub/test/ChildProcess.h"
+#include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
 #include "hub/test/TempDir.h"
 
@@ -110,11 +111,7 @@ protected:
     }
 
     static bool waitUntil(const std::function<bool()>& condition) {
-        for (int i = 0; i < 300; ++i) {
-            if (condition()) return true;
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-        return condition();
+        return hub::test::waitUntil(condition, std::chrono::seconds(15), std::chrono::milliseconds(50));
     }
 
     void startHubd() {
@@ -135,14 +132,14 @@ protected:
     Poco::JSON::Object::Ptr waitFor(const std::string& id, const std::function<bool(Poco::JSON::Object::Ptr)>& pred,
                                     const std::string& subject = "2023010001") {
         Poco::JSON::Object::Ptr last;
-        for (int i = 0; i < 200; ++i) {
-            auto r = request("GET", "/api/v1/applications/" + id, "", subject);
-            if (r.status == 200) {
+        hub::test::waitUntil(
+            [&] {
+                auto r = request("GET", "/api/v1/applications/" + id, "", subject);
+                if (r.status != 200) return false;
                 last = parse(r.body);
-                if (pred(last)) return last;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
+                return pred(last);
+            },
+            std::chrono::seconds(10), std::chrono::milliseconds(50));
         return last;
     }
 
@@ -247,8 +244,7 @@ TEST_F(ApplicationsTest, ApprovalRoundTripThroughTheEngine) {
     EXPECT_EQ(transitions->getObject(transitions->size() - 1)->getValue<std::string>("actor"),
               "approval-engine:engine-1");
     // The portal consumer printed the events of this application.
-    for (int i = 0; i < 100 && portal_->output().find("application.status_changed") == std::string::npos; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    waitUntil([&] { return portal_->output().find("application.status_changed") != std::string::npos; });
     EXPECT_NE(portal_->output().find(id), std::string::npos);
     EXPECT_NE(portal_->output().find("edu.campus.hub.application.submitted"), std::string::npos);
 }

@@ -6,6 +6,7 @@
 #include "hub/auth/TokenIssuer.h"
 #include "hub/store/Database.h"
 #include "hub/test/ChildProcess.h"
+#include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
 #include "hub/test/TempDir.h"
 
@@ -333,9 +334,8 @@ TEST_F(FrontDoorTest, ThousandsOfIdleConnectionsLeaveHubdAnswering) {
         idle.push_back(fd);
     }
     // hubd has accepted them all (a descriptor each).
-    const auto deadline = Clock::now() + std::chrono::seconds(30);
-    while (openDescriptors() < before + count && Clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    hub::test::waitUntil([&] { return openDescriptors() >= before + count; }, std::chrono::seconds(30),
+                         std::chrono::milliseconds(50));
     EXPECT_GE(openDescriptors(), before + count);
     expectHealthy(std::to_string(count) + " idle connections");
     ASSERT_TRUE(sendAll(idle.back(), "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
@@ -385,7 +385,7 @@ TEST_F(FrontDoorTest, SlowlorisIsCutAtTheReadTimeoutWithoutStarvingOthers) {
                 openWhenAnswered += !(::poll(&p, 1, 0) > 0 && ::recv(slow[i], &c, 1, MSG_DONTWAIT | MSG_PEEK) <= 0);
             }
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the dribble's pace: the attack under test
     }
     for (int fd : slow) ::close(fd);
     EXPECT_TRUE(answeredDuringAttack);

@@ -3,6 +3,7 @@
 #include "hub/auth/TokenIssuer.h"
 #include "hub/store/Database.h"
 #include "hub/test/ChildProcess.h"
+#include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
 #include "hub/test/TempDir.h"
 
@@ -26,6 +27,7 @@ using namespace Poco::Data::Keywords;
 using hub::test::ChildProcess;
 using hub::test::httpRequest;
 using hub::test::TempDir;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -177,6 +179,18 @@ protected:
         return httpRequest("GET", hubd_->url(path), "", bearer(token(subject)));
     }
 
+    /// The calls a plugin is running (and, with queued, those waiting for it),
+    /// as /api/v1/systems tells; -1 if it does not list the plugin.
+    static int callsAt(const std::string& system, bool queued = false) {
+        auto listing = parse(get("/api/v1/systems").body);
+        for (const auto& v : *listing->getArray("systems")) {
+            auto s = v.extract<Poco::JSON::Object::Ptr>();
+            if (s->getValue<std::string>("name") == system)
+                return s->getValue<int>("active_calls") + (queued ? s->getValue<int>("queued_calls") : 0);
+        }
+        return -1;
+    }
+
     static void expectProblem(const hub::test::HttpResponse& r, int status, const std::string& detailPart = "") {
         EXPECT_EQ(r.status, status) << r.body;
         EXPECT_EQ(r.header("Content-Type"), "application/problem+json") << r.body;
@@ -291,7 +305,7 @@ TEST_F(HubdTest, PluginErrorsAndBadAnswersBecomeProblems) {
 
 TEST_F(HubdTest, SlowPluginTimesOutWithoutBlockingOthers) {
     auto slow = std::async(std::launch::async, [] { return call("testkit", "sleep", R"({"ms":4000})"); });
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ASSERT_TRUE(hub::test::waitUntil([] { return callsAt("testkit") == 1; }));
     // While testkit is stuck, the listener and the other plugin answer.
     EXPECT_EQ(httpRequest("GET", hubd_->url("/healthz")).status, 200);
     EXPECT_EQ(call("student_affairs", "get_student", R"({"student_id":"2023010001"})").status, 200);
@@ -309,14 +323,12 @@ TEST_F(HubdTest, CallsWaitingForASlowVendorParkOnTheEventLoops) {
     auto slow = callsToASlowVendor(2500, 8);
     // All eight in flight at the plugin, none queued.
     int active = 0;
-    while (active < 8 && std::chrono::steady_clock::now() - started < std::chrono::milliseconds(2000)) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        auto listing = parse(get("/api/v1/systems").body);
-        for (const auto& v : *listing->getArray("systems")) {
-            auto s = v.extract<Poco::JSON::Object::Ptr>();
-            if (s->getValue<std::string>("name") == "student_affairs") active = s->getValue<int>("active_calls");
-        }
-    }
+    hub::test::waitUntil(
+        [&] {
+            active = callsAt("student_affairs");
+            return active >= 8;
+        },
+        std::chrono::duration_cast<std::chrono::milliseconds>(started + 2s - std::chrono::steady_clock::now()), 10ms);
     EXPECT_EQ(active, 8);
     EXPECT_EQ(httpRequest("GET", hubd_->url("/healthz")).status, 200);
     EXPECT_EQ(get("/api/v1/catalog/categories").status, 200);
@@ -339,7 +351,7 @@ TEST_F(HubdTest, BulkheadFullGetsFast503) {
     // testkit has 2 workers and no queue: the third concurrent call is refused.
     auto a = std::async(std::launch::async, [] { return call("testkit", "sleep", R"({"ms":800})"); });
     auto b = std::async(std::launch::async, [] { return call("testkit", "sleep", R"({"ms":800})"); });
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    ASSERT_TRUE(hub::test::waitUntil([] { return callsAt("testkit") == 2; }));
     expectProblem(call("testkit", "echo", "{}"), 503, "concurrency limit");
     EXPECT_EQ(a.get().status, 200);
     EXPECT_EQ(b.get().status, 200);
@@ -438,10 +450,12 @@ TEST_F(HubdTest, CrashingPluginInAWorkerProcessGets503WhileOthersServe) {
     expectProblem(call("crashy", "hang", "{}"), 504);
     // The worker comes back.
     int status = 0;
-    for (int i = 0; i < 50 && status != 200; ++i) {
-        status = call("crashy", "ok", "{}").status;
-        if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    hub::test::waitUntil(
+        [&] {
+            status = call("crashy", "ok", "{}").status;
+            return status == 200;
+        },
+        5s, 100ms);
     EXPECT_EQ(status, 200);
     EXPECT_EQ(httpRequest("GET", hubd_->url("/healthz")).status, 200);
 }
@@ -460,10 +474,12 @@ TEST_F(HubdTest, MetricsCountAuditRecords) {
         ASSERT_EQ(call("student_affairs", "get_student", R"({"student_id":"2023010001"})").status, 200);
     // Written within the commit interval (50 ms); poll rather than guess.
     double now = written;
-    for (int i = 0; i < 100 && now < written + 5; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        now = value(httpRequest("GET", hubd_->url("/metrics")).body, "hub_audit_records_written_total");
-    }
+    hub::test::waitUntil(
+        [&] {
+            now = value(httpRequest("GET", hubd_->url("/metrics")).body, "hub_audit_records_written_total");
+            return now >= written + 5;
+        },
+        2s, 20ms);
     EXPECT_EQ(now, written + 5);
     auto after = httpRequest("GET", hubd_->url("/metrics")).body;
     EXPECT_EQ(value(after, "hub_audit_records_dropped_total"), 0);
@@ -475,8 +491,15 @@ TEST_F(HubdTest, SigtermLetsInFlightCallsFinishAndAuditSurvivesRestart) {
     ASSERT_EQ(call("student_affairs", "get_student", R"({"student_id":"2023010001"})").status, 200);
     ASSERT_EQ(call("student_affairs", "get_student", R"({"student_id":"1999999999"})").status, 404);
     ASSERT_EQ(call("testkit", "sleep", R"({"ms":2500})").status, 504);
+    // That call's sleep goes on in its worker, 2.5 s from now at most.
+    const auto abandonedEnds = std::chrono::steady_clock::now() + 2500ms;
     auto inflight = std::async(std::launch::async, [] { return call("testkit", "sleep", R"({"ms":500})"); });
-    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    // In flight: beside the abandoned sleep, or alone once that has surely ended.
+    ASSERT_TRUE(hub::test::waitUntil([&] {
+        const auto at = std::chrono::steady_clock::now();
+        const int active = callsAt("testkit");
+        return active == 2 || (active == 1 && at > abandonedEnds);
+    }));
     hubd_->process().signal(SIGTERM);
     auto r = inflight.get();
     EXPECT_EQ(r.status, 200) << r.body;
@@ -504,7 +527,7 @@ TEST_F(HubdTest, SigtermLetsInFlightCallsFinishAndAuditSurvivesRestart) {
 // accepting, the loops keep running until those calls are answered, then it exits.
 TEST_F(HubdTest, SigtermLetsCallsParkedOnTheLoopsFinish) {
     auto parked = callsToASlowVendor(1000, 4);
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ASSERT_TRUE(hub::test::waitUntil([] { return callsAt("student_affairs") == 4; }));
     hubd_->process().signal(SIGTERM);
     for (auto& f : parked) {
         auto r = f.get();
@@ -533,24 +556,21 @@ TEST(HubdDaemon, RunsDetachedWithAPidFileAndStopsOnSigterm) {
     ASSERT_TRUE(code.has_value());
     EXPECT_EQ(*code, 0) << parent.output();
     int port = 0, pid = 0;
-    for (int i = 0; i < 100 && (port == 0 || pid == 0); ++i) {
-        std::ifstream p(dir.file("hubd.port")), d(dir.file("hubd.pid"));
-        std::string line;
-        if (std::getline(p, line) && !p.eof()) port = std::atoi(line.c_str());
-        if (d >> pid) {
-        }
-        if (port == 0 || pid == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    hub::test::waitUntil(
+        [&] {
+            std::ifstream p(dir.file("hubd.port")), d(dir.file("hubd.pid"));
+            std::string line;
+            if (std::getline(p, line) && !p.eof()) port = std::atoi(line.c_str());
+            if (d >> pid) {
+            }
+            return port != 0 && pid != 0;
+        },
+        5s, 50ms);
     ASSERT_GT(port, 0);
     ASSERT_GT(pid, 0);
     EXPECT_EQ(httpRequest("GET", "http://127.0.0.1:" + std::to_string(port) + "/healthz").status, 200);
     ASSERT_EQ(::kill(pid, SIGTERM), 0);
-    bool gone = false;
-    for (int i = 0; i < 200 && !gone; ++i) {
-        gone = ::kill(pid, 0) != 0;
-        if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    EXPECT_TRUE(gone);
+    EXPECT_TRUE(hub::test::waitUntil([&] { return ::kill(pid, 0) != 0; }, 10s, 50ms));
     EXPECT_FALSE(fs::exists(dir.file("hubd.pid")));
 }
 
@@ -679,10 +699,20 @@ TEST_F(HubdTest, DefinesReachAPluginsOwnKeys) {
 TEST_F(HubdTest, ASecondSigtermDuringTheDrainChangesNothing) {
     auto a = std::async(std::launch::async, [] { return call("testkit", "sleep", R"({"ms":1000})"); });
     auto b = std::async(std::launch::async, [] { return call("testkit", "sleep", R"({"ms":1000})"); });
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    ASSERT_TRUE(hub::test::waitUntil([] { return callsAt("testkit") == 2; }));
     hubd_->process().signal(SIGTERM);
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    // The drain has begun once the listener is closed.
+    ASSERT_TRUE(hub::test::waitUntil([] {
+        try {
+            httpRequest("GET", hubd_->url("/healthz"), "", {}, 1000);
+            return false;
+        } catch (const Poco::Exception&) {
+            return true;
+        }
+    }));
     hubd_->process().signal(SIGTERM);
+    // Time must pass: nothing tells when hubd has taken a signal, and the pause
+    // keeps the second SIGTERM and the SIGINT two events.
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     hubd_->process().signal(SIGINT);
     EXPECT_EQ(a.get().status, 200);
@@ -715,7 +745,11 @@ TEST_F(HubdTest, AKilledWorkerIsBackAtOnceAndItsFailedCallsSayRetryAfter) {
     std::vector<std::future<hub::test::HttpResponse>> inFlight;
     for (int i = 0; i < 6; ++i)
         inFlight.push_back(std::async(std::launch::async, [] { return call("crashy", "slow", R"({"ms":800})"); }));
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    // All six are sleeping in the worker (not only sent to it).
+    ASSERT_TRUE(hub::test::waitUntil([] {
+        auto r = call("crashy", "sleeping", "{}");
+        return r.status == 200 && parse(r.body)->getValue<int>("sleeping") == 6;
+    }));
     const auto killedAt = std::chrono::steady_clock::now();
     ASSERT_EQ(::kill(parse(pid.body)->getValue<int>("pid"), SIGKILL), 0);
     for (auto& f : inFlight) {

@@ -4,6 +4,7 @@
 #include "hub/ldaptest/DirectoryGenerator.h"
 #include "hub/ldaptest/SlapdServer.h"
 #include "hub/test/ChildProcess.h"
+#include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
 #include "hub/test/TempDir.h"
 
@@ -66,11 +67,12 @@ hub::test::HttpResponse asAdmin(ChildProcess& hubd, const std::string& method, c
 // POST /admin/identity/sync, waiting out the scheduled first run (409 while it runs).
 hub::test::HttpResponse runSync(ChildProcess& hubd, const std::string& query = "") {
     hub::test::HttpResponse r;
-    for (int i = 0; i < 600; ++i) {
-        r = asAdmin(hubd, "POST", "/admin/identity/sync" + query);
-        if (r.status != 409 || r.body.find("sync-running") == std::string::npos) return r;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    hub::test::waitUntil(
+        [&] {
+            r = asAdmin(hubd, "POST", "/admin/identity/sync" + query);
+            return r.status != 409 || r.body.find("sync-running") == std::string::npos;
+        },
+        std::chrono::seconds(60), std::chrono::milliseconds(100));
     return r;
 }
 

@@ -10,6 +10,7 @@
 #include "hub/auth/TokenIssuer.h"
 #include "hub/store/Database.h"
 #include "hub/test/ChildProcess.h"
+#include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
 #include "hub/test/TempDir.h"
 #include "hub/test/TmpfsMount.h"
@@ -60,12 +61,7 @@ double metric(const std::string& text, const std::string& series) {
 
 bool eventually(const std::function<bool()>& condition,
                 std::chrono::milliseconds deadline = std::chrono::seconds(30)) {
-    const auto until = std::chrono::steady_clock::now() + deadline;
-    while (!condition()) {
-        if (std::chrono::steady_clock::now() > until) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return true;
+    return hub::test::waitUntil(condition, deadline, std::chrono::milliseconds(50));
 }
 
 // A student's leave: handled by a flow, so a submit stores the application in

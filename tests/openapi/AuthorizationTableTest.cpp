@@ -7,6 +7,7 @@
 #include "hub/auth/TokenIssuer.h"
 #include "hub/store/Database.h"
 #include "hub/test/ChildProcess.h"
+#include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
 #include "hub/test/TempDir.h"
 
@@ -411,9 +412,8 @@ TEST_F(AuthorizationTable, RefusalsAndAdminCallsAreAudited) {
         const int was = count(adminCall);
         auto r = httpRequest("GET", hubd_->url("/admin/plugins"), "", {{"Authorization", "Bearer " + token(kAdmin)}});
         EXPECT_EQ(r.status, 200) << r.body;
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-        while (count(adminCall) == was && std::chrono::steady_clock::now() < deadline)
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        hub::test::waitUntil([&] { return count(adminCall) != was; }, std::chrono::seconds(10),
+                             std::chrono::milliseconds(20));
         return count(adminCall) == was + 1;
     };
     const std::map<std::string, std::string> tokens = {
@@ -504,13 +504,14 @@ TEST_F(AuthorizationTable, ServiceAccountsActOnlyWithWhatTheyAreGranted) {
         hub::store::Database db({dir_->file("var/hub.db")});
         auto session = db.session();
         int n = 0;
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-        while (n == 0 && std::chrono::steady_clock::now() < deadline) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-            session << "SELECT count(*) FROM audit_calls WHERE subject = 'portal-backend' AND acting_for = 'admin' "
-                       "AND outcome = 'forbidden' AND http_status = 403",
-                into(n), now;
-        }
+        hub::test::waitUntil(
+            [&] {
+                session << "SELECT count(*) FROM audit_calls WHERE subject = 'portal-backend' AND acting_for = 'admin' "
+                           "AND outcome = 'forbidden' AND http_status = 403",
+                    into(n), now;
+                return n != 0;
+            },
+            std::chrono::seconds(10), std::chrono::milliseconds(20));
         EXPECT_GE(n, 1) << "the acting-for refusal is not in the audit trail";
     }
     auto issuer = hub::auth::TokenIssuer::hs256(kSecret);

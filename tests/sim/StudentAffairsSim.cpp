@@ -14,7 +14,7 @@
 //   GET  /students?name=...          {"students":[...],"count":n}  (substring of name or name_en)
 //   POST /certificates/enrolment     {"student_id":"..."} -> 201 {"certificate_no","student_id","name","issued_at"}
 //   POST /admin/fail-mode            {"mode":"none|500|hang|slow","delay_ms":2000}
-//   GET  /admin/fail-mode            {"mode":...}
+//   GET  /admin/fail-mode            {"mode":...,"delay_ms":...,"hanging":n}  (n: requests held by "hang" now)
 // SIGTERM or SIGINT stops it cleanly (exit status 0).
 
 #include <hub/common/Version.h>
@@ -180,7 +180,16 @@ public:
     void hang()
     {
         std::unique_lock<std::mutex> lock(_mutex);
+        ++_hanging;
         _changed.wait_for(lock, std::chrono::minutes(10), [this] { return _mode != FailMode::Hang || _stopping; });
+        --_hanging;
+    }
+
+    /// Requests blocked in hang() now (for tests: "the request has reached the hang").
+    int hanging() const
+    {
+        std::lock_guard<std::mutex> lock(_mutex);
+        return _hanging;
     }
 
     void sleepFor(int ms)
@@ -208,6 +217,7 @@ private:
     std::condition_variable _changed;
     FailMode _mode = FailMode::None;
     int _slowMs = 2000;
+    int _hanging = 0;
     bool _stopping = false;
 };
 
@@ -399,7 +409,8 @@ private:
         {
             const FailMode mode = _sim.failMode(slowMs);
             return send(response, HTTPResponse::HTTP_OK,
-                        std::string(R"({"mode":")") + modeName(mode) + R"(","delay_ms":)" + std::to_string(slowMs) + "}");
+                        std::string(R"({"mode":")") + modeName(mode) + R"(","delay_ms":)" + std::to_string(slowMs) +
+                            R"(,"hanging":)" + std::to_string(_sim.hanging()) + "}");
         }
         if (request.getMethod() != "POST")
             return sendError(response, HTTPResponse::HTTP_METHOD_NOT_ALLOWED, "use GET or POST");

@@ -1,6 +1,7 @@
 // Drives the real hub-sim-student-affairs executable over loopback HTTP.
 
 #include "hub/test/ChildProcess.h"
+#include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
 #include "hub/test/TempDir.h"
 
@@ -186,7 +187,9 @@ TEST(StudentAffairsSim, StopsCleanlyOnSigtermEvenWithHungRequests)
             // The connection may be cut by the shutdown: that's fine.
         }
     });
-    std::this_thread::sleep_for(std::chrono::milliseconds(200)); // let the request reach the hang
+    EXPECT_TRUE(hub::test::waitUntil([&] {
+        return json(httpRequest("GET", sim->url("/admin/fail-mode")))->getValue<int>("hanging") == 1;
+    })) << "the request never reached the hang";
     sim->signal(SIGTERM);
     const auto status = sim->wait(std::chrono::seconds(20));
     hung.join();

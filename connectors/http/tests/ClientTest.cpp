@@ -4,6 +4,7 @@
 #include "hub/http/Client.h"
 
 #include "hub/runtime/Loop.h"
+#include "hub/test/Eventually.h"
 
 #include <gtest/gtest.h>
 
@@ -73,7 +74,11 @@ public:
         return "http://127.0.0.1:" + std::to_string(port_) + path;
     }
     int accepted() const { return accepted_; }
+    /// Connections whose handler has returned and whose socket is closed.
+    int closed() const { return closed_; }
     bool stopping() const { return stop_; }
+    /// Holds a connection open, saying nothing, until the test ends.
+    void stall() const { hub::test::waitUntil([this] { return stopping(); }, std::chrono::minutes(1), 5ms); }
 
     /// Reads one request (head plus Content-Length body); empty on EOF or stop.
     std::string readRequest(int fd) {
@@ -129,6 +134,7 @@ private:
             threads_.emplace_back([this, fd, index] {
                 handler_(*this, fd, index);
                 ::close(fd);
+                ++closed_;
             });
         }
     }
@@ -138,6 +144,7 @@ private:
     std::uint16_t port_ = 0;
     std::atomic<bool> stop_{false};
     std::atomic<int> accepted_{0};
+    std::atomic<int> closed_{0};
     std::thread acceptor_;
     std::mutex mutex_;
     std::vector<std::thread> threads_;
@@ -274,7 +281,7 @@ TEST_P(HttpClient, StaleConnectionIsRetriedForGet) {
     });
     Client client;
     EXPECT_EQ(fetch(client, "GET", server.url("/a"), "", "", 2s).body, "one");
-    std::this_thread::sleep_for(50ms);  // let the close arrive
+    ASSERT_TRUE(hub::test::waitUntil([&] { return server.closed() == 1; }));  // the pooled one is stale
     EXPECT_EQ(fetch(client, "GET", server.url("/b"), "", "", 2s).body, "one");
     EXPECT_EQ(server.accepted(), 2);
 }
@@ -285,7 +292,7 @@ TEST_P(HttpClient, StaleConnectionIsNotRetriedForPost) {
     });
     Client client;
     EXPECT_EQ(fetch(client, "POST", server.url("/a"), "", "x", 2s).body, "one");
-    std::this_thread::sleep_for(50ms);
+    ASSERT_TRUE(hub::test::waitUntil([&] { return server.closed() == 1; }));
     EXPECT_EQ(failureOf([&] { fetch(client, "POST", server.url("/b"), "", "x", 2s); }), Failure::Unavailable);
     // The next one opens a fresh connection and works.
     EXPECT_EQ(fetch(client, "POST", server.url("/c"), "", "x", 2s).body, "one");
@@ -306,7 +313,7 @@ TEST_P(HttpClient, ConnectionCloseIsHonoured) {
 TEST_P(HttpClient, TimeoutWhenTheServerStalls) {
     ScriptServer server([](ScriptServer& s, int fd, int) {
         s.readRequest(fd);
-        while (!s.stopping()) std::this_thread::sleep_for(10ms);
+        s.stall();
     });
     Client client;
     EXPECT_EQ(failureOf([&] { fetch(client, "GET", server.url(), "", "", 200ms); }), Failure::Timeout);
@@ -317,7 +324,7 @@ TEST_P(HttpClient, TimeoutInTheMiddleOfABody) {
     ScriptServer server([](ScriptServer& s, int fd, int) {
         s.readRequest(fd);
         ScriptServer::write(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part");
-        while (!s.stopping()) std::this_thread::sleep_for(10ms);
+        s.stall();
     });
     Client client;
     EXPECT_EQ(failureOf([&] { fetch(client, "GET", server.url(), "", "", 200ms); }), Failure::Timeout);
@@ -359,7 +366,8 @@ TEST_P(HttpClient, ChunkedResponse) {
             std::snprintf(size, sizeof size, "%zx", bigChunk.size());
             out += std::string(size) + "\r\n" + bigChunk + "\r\n";
             out += "6\r\n世界\r\n0\r\nX-Trailer: t\r\n\r\n";
-            // Sent in small pieces to exercise partial reads.
+            // Sent in small pieces to exercise partial reads; the pause between
+            // them is the behaviour under test (the client must wait for more).
             for (std::size_t i = 0; i < out.size(); i += 7000) {
                 ScriptServer::write(fd, out.substr(i, 7000));
                 std::this_thread::sleep_for(1ms);
@@ -619,7 +627,7 @@ TEST(HttpClientOnLoop, AParkedCallHoldsUpNothingElse) {
     std::atomic<bool> fastDone{false};
     ScriptServer slow([&](ScriptServer& s, int fd, int) {
         if (s.readRequest(fd).empty()) return;
-        while (!fastDone && !s.stopping()) std::this_thread::sleep_for(1ms);
+        hub::test::waitUntil([&] { return fastDone || s.stopping(); }, 10s, 1ms);
         ScriptServer::write(fd, answer("slow"));
     });
     ScriptServer fast(echoLoop);
@@ -686,7 +694,7 @@ TEST(HttpClientOnLoop, ManyFibersShareTheLoopsPool) {
 TEST(HttpClientOnLoop, StoppingTheLoopEndsParkedRequests) {
     ScriptServer stall([](ScriptServer& s, int fd, int) {
         s.readRequest(fd);
-        while (!s.stopping()) std::this_thread::sleep_for(5ms);
+        s.stall();
     });
     Client client;
     std::string outcome;
@@ -791,7 +799,7 @@ TEST(HttpClientResolution, HangingLookupsHoldUpNeitherOtherNamesNorTheLoop) {
                 if (e.failure() == Failure::Timeout) ++timeouts;
             }
         });
-    while (gStalled.load() < 4) std::this_thread::sleep_for(1ms);
+    EXPECT_TRUE(hub::test::waitUntil([] { return gStalled.load() == 4; }, 10s, 1ms));
     // ...while a name that resolves (localhost) is looked up and answered, from a
     // thread and from a fiber, and a fiber waiting for a hanging name leaves its
     // loop free for others.

@@ -320,8 +320,9 @@ private:
     // The status line and headers, written straight into a buffer the session
     // keeps: Beast's fields and serializer cost an allocation per header and a
     // fifth of a plugin call's user CPU for what is a few fixed lines. Statuses
-    // are never 1xx, 204 or 304 and requests never HEAD, so every answer has a
-    // body and a Content-Length (HEAD's too: the length the GET's body has).
+    // are never 1xx, 204 or 304, so every answer has a body and a Content-Length.
+    // HEAD is routed as GET and answered with the GET's head, Content-Length
+    // included; writeRaw leaves the body out (headOnly_).
     void formatHead(const Response& r, bool keepAlive) {
         head_.clear();
         head_ += version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";

@@ -6,6 +6,7 @@
 #include "hub/api/HttpServer.h"
 #include "hub/api/Metrics.h"
 #include "hub/api/Router.h"
+#include "hub/test/Eventually.h"
 
 #include <Poco/AutoPtr.h>
 #include <Poco/Channel.h>
@@ -284,9 +285,7 @@ TEST_F(HttpServerTest, ExceptionsOfAnyTypeLeaveTheIoThreadServing) {
         auto [fine, body3] = exchange("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
         EXPECT_EQ(fine.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << fine;
     }
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (server_->inFlight() != 0 && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    hub::test::waitUntil([&] { return server_->inFlight() == 0; }, std::chrono::seconds(5));
     EXPECT_EQ(server_->inFlight(), 0u) << "a request that threw still counts as in flight";
 }
 
@@ -376,11 +375,9 @@ TEST(HttpServerAccept, BacksOffWhenOutOfDescriptors) {
     low.rlim_cur = static_cast<rlim_t>(lowestFree);  // no descriptor can be made now
     ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
     for (auto& c : clients) c.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server.port()));
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (channel->count("accept failed") == 0 && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    hub::test::waitUntil([&] { return channel->count("accept failed") != 0; });
     // Watch a second of it: a hot loop logs thousands of lines in that time.
-    std::this_thread::sleep_for(std::chrono::seconds(1));
+    EXPECT_FALSE(hub::test::waitUntil([&] { return channel->count("accept failed") > 2; }, std::chrono::seconds(1)));
     const std::size_t lines = channel->count("accept failed");
     ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
     EXPECT_GE(lines, 1u);

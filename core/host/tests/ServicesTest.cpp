@@ -20,6 +20,7 @@
 #include "hub/http/Client.h"
 #include "hub/soap/Client.h"
 #include "hub/store/Database.h"
+#include "hub/test/Eventually.h"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -126,14 +127,16 @@ protected:
     /// after 10 s, whatever it has).
     std::vector<std::string> eventsOf(PluginHost& host, const std::string& system, std::size_t count) {
         std::vector<std::string> types;
-        for (auto until = Clock::now() + 10s; Clock::now() < until; std::this_thread::sleep_for(10ms)) {
-            auto o = callOk(host, system, "events", "{}");
-            types.clear();
-            if (auto a = o->getArray("types"))
-                for (std::size_t i = 0; i < a->size(); ++i)
-                    types.push_back(a->getElement<std::string>(static_cast<unsigned>(i)));
-            if (types.size() >= count) break;
-        }
+        hub::test::waitUntil(
+            [&] {
+                auto o = callOk(host, system, "events", "{}");
+                types.clear();
+                if (auto a = o->getArray("types"))
+                    for (std::size_t i = 0; i < a->size(); ++i)
+                        types.push_back(a->getElement<std::string>(static_cast<unsigned>(i)));
+                return types.size() >= count;
+            },
+            10s, 10ms);
         return types;
     }
 

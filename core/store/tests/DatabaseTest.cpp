@@ -1,4 +1,5 @@
 #include "hub/store/Database.h"
+#include "hub/test/Eventually.h"
 
 #include <Poco/Data/SQLite/Utility.h>
 #include <Poco/Data/Session.h>
@@ -221,8 +222,8 @@ TEST(Database, TwoHubsMigratingOneFileTogetherApplyEachStepOnce) {
     const std::vector<Migration> steps = {{1, {"CREATE TABLE t (x INTEGER)"}}, {2, {"CREATE TABLE u (x INTEGER)"}}};
     auto a = std::async(std::launch::async, [&] { first.migrate("m", steps); });
     auto b = std::async(std::launch::async, [&] { second.migrate("m", steps); });
-    // No condition to wait on: SQLite does not say who waits for its lock.
-    // Both threads need only start; a slow machine still passes with the fix.
+    // Time must pass, no condition to wait on: SQLite does not say who waits for
+    // its lock. Both threads need only start; a slow machine still passes with the fix.
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     sqlite3_exec(blocker, "ROLLBACK", nullptr, nullptr, nullptr);
     sqlite3_close(blocker);
@@ -276,7 +277,7 @@ TEST(AuditLog, GroupsRecordsIntoOneCommitPerInterval) {
             audit.record(r);
         }
         // Inside the interval nothing is written yet...
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        EXPECT_FALSE(hub::test::waitUntil([&] { return audit.written() != 0; }, std::chrono::milliseconds(200)));
         EXPECT_EQ(audit.written(), 0u);
         // ...flush() does not wait for it...
         audit.flush();

@@ -3,6 +3,7 @@
 #include "hub/store/AuditLog.h"
 #include "hub/store/Database.h"
 #include "hub/store/StoreError.h"
+#include "hub/test/Eventually.h"
 #include "hub/test/TmpfsMount.h"
 
 #include <Poco/AutoPtr.h>
@@ -33,15 +34,10 @@ namespace {
 #define SKIP_WITHOUT_MOUNTS()                                                  \
     if (auto why = TmpfsMount::unavailable(); !why.empty()) GTEST_SKIP() << why
 
-// Polls `condition` until it holds or `deadline` passes.
-bool eventually(const std::function<bool()>& condition,
-                std::chrono::milliseconds deadline = std::chrono::seconds(30)) {
-    const auto until = std::chrono::steady_clock::now() + deadline;
-    while (!condition()) {
-        if (std::chrono::steady_clock::now() > until) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return true;
+// Polls `condition` until it holds or 30 s pass.
+template <class Condition>
+bool eventually(Condition condition) {
+    return hub::test::waitUntil(condition, std::chrono::seconds(30), std::chrono::milliseconds(20));
 }
 
 Database::Options fastProbes(const std::string& path) {
@@ -112,9 +108,8 @@ void fullDiskIsOutlived(bool smallCache, const char* expectedWhere) {
     EXPECT_EQ(health.failures[static_cast<std::size_t>(StoreFault::Full)], 1u);
     EXPECT_EQ(count(db, "blobs"), committed);  // reads still work; the refused row is not there
 
-    // Still full: the probes do not call it writable.
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    EXPECT_FALSE(db.writable());
+    // Still full: the probes (every 20-200 ms) do not call it writable.
+    EXPECT_FALSE(hub::test::waitUntil([&] { return db.writable(); }, std::chrono::milliseconds(300)));
 
     std::filesystem::remove(disk.file("filler"));
     ASSERT_TRUE(eventually([&] { return db.writable(); })) << "the store did not recover: " << db.health().detail;
@@ -176,8 +171,7 @@ TEST(StoreFault, AStoreReadOnlyAtStartRecoversWhenItCanWrite) {
         EXPECT_EQ(db.recordFailure(e), StoreFault::ReadOnly);
     }
     // Still read-only: no recovery claimed.
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    EXPECT_FALSE(db.writable());
+    EXPECT_FALSE(hub::test::waitUntil([&] { return db.writable(); }, std::chrono::milliseconds(300)));
 
     // A session kept across transactions (as the relay's threads keep theirs)
     // is given back between them through renew(), so the reopen can finish.

@@ -3,6 +3,7 @@
 #include <campushub/json.hpp>
 #include <campushub/plugin.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -54,12 +55,18 @@ public:
             for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
         });
         operation("slow", "Sleeps {\"ms\": N} milliseconds, then answers",
-                  [](campushub::Call&, std::string_view input) {
+                  [this](campushub::Call&, std::string_view input) {
                       auto request = campushub::json::parseObject(input);
                       int ms = request->optValue<int>("ms", 0);
                       if (ms < 0 || ms > 600000) throw campushub::InvalidArgument("ms must be 0..600000");
+                      ++sleeping_;
                       std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+                      --sleeping_;
                       return "{\"slept\":" + std::to_string(ms) + "}";
+                  });
+        operation("sleeping", "Answers how many slow calls are sleeping in this process now",
+                  [this](campushub::Call&, std::string_view) {
+                      return "{\"sleeping\":" + std::to_string(sleeping_.load()) + "}";
                   });
         operation("whoami", "Answers the caller JSON the host gives",
                   [](campushub::Call& call, std::string_view) { return call.callerJson(); });
@@ -106,6 +113,7 @@ public:
 private:
     std::string createConfig_;
     int destroyDelayMs_ = 0;
+    std::atomic<int> sleeping_{0};
 };
 
 }  // namespace

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "hub/http/RequestError.h"
+
 #include <chrono>
 #include <memory>
 #include <string>
@@ -16,25 +18,10 @@ struct Response {
     std::string body;
 };
 
-/// Why an outbound request got no response.
-enum class Failure { Timeout, Unavailable, BadRequest };
-
-class RequestError : public std::exception {
-public:
-    RequestError(Failure failure, std::string message)
-        : failure_(failure), message_(std::move(message)) {}
-    Failure failure() const noexcept { return failure_; }
-    const char* what() const noexcept override { return message_.c_str(); }
-
-private:
-    Failure failure_;
-    std::string message_;
-};
-
 /// HTTP/1.1 client for vendor systems, on Boost.Beast, with keep-alive connection
 /// pools per origin (scheme, host, port). Thread-safe; a request holds one
 /// pooled connection for its duration and no lock while on the network.
-/// Called on a hub::http::Loop's fiber, a request parks the fiber while it waits
+/// Called on a hub::runtime::Loop's fiber, a request parks the fiber while it waits
 /// (the loop runs other work) and uses that loop's own pool of connections;
 /// anywhere else it blocks the calling thread. Destroy it only when no request
 /// runs; its idle connections on loops close with it.
@@ -61,8 +48,9 @@ public:
     explicit Client(const Options& options);
     ~Client();
 
-    /// Performs one request. headers are "Name: value\r\n" lines. Throws
-    /// RequestError when no complete response arrives within timeout.
+    /// Performs one request. url is taken apart by Url::parse; headers are
+    /// "Name: value\r\n" lines. Throws RequestError when no complete response
+    /// arrives within timeout.
     Response request(std::string_view method, std::string_view url, std::string_view headers,
                      std::string_view body, std::chrono::milliseconds timeout);
 

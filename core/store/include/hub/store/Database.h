@@ -45,10 +45,13 @@ struct Migration {
 /// until a probe write commits, and then counts as writable again. A full
 /// store also needs 1 MiB free. A read-only or failing one is probed only once
 /// its file system is writable again, and on fresh connections: its sessions
-/// are closed first (new ones wait meanwhile), because SQLite opens a file it
-/// cannot write read-only, and all connections of a process to one file share
-/// its read-only -shm mapping until the last of them closes. Nothing is
-/// refused in advance: a write is always attempted, and fails or commits on
+/// are closed first, because SQLite opens a file it cannot write read-only, and
+/// all connections of a process to one file share its read-only -shm mapping
+/// until the last of them closes. Meanwhile session() blocks: the store waits
+/// at most a second (or sessionWait, if shorter) for the sessions in use to
+/// come back, then probes and hands out sessions again; a caller whose own
+/// sessionWait runs out first gets StoreUnavailable (StoreFault::Busy). Nothing
+/// is refused in advance: a write is always attempted, and fails or commits on
 /// its own.
 class Database {
 public:

@@ -1,0 +1,137 @@
+#include "ConnectionPool.h"
+
+#include "FaultMonitor.h"
+
+#include <sqlite3.h>
+
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/SQLite/Utility.h>
+#include <Poco/Exception.h>
+
+#include <algorithm>
+
+namespace hub::store::detail {
+
+bool rollbackOpenTransaction(sqlite3* handle) {
+    if (sqlite3_get_autocommit(handle)) return true;
+    return sqlite3_exec(handle, "ROLLBACK", nullptr, nullptr, nullptr) == SQLITE_OK;
+}
+
+ConnectionPool::Connection ConnectionPool::open() {
+    Connection c;
+    try {
+        // Login timeout 1 s: Poco retries a failing open that long, not its 60 s default.
+        Poco::Data::Session session(Poco::Data::SQLite::Connector::KEY, path_, 1);
+        c.impl = Poco::AutoPtr<Poco::Data::SessionImpl>(session.impl(), true);
+        c.handle = Poco::Data::SQLite::Utility::dbHandle(session);
+        // SQLite's busy timeout: concurrent writers wait for the lock instead of
+        // failing with SQLITE_BUSY.
+        c.impl->setConnectionTimeout(busyTimeoutSeconds_);
+    } catch (const Poco::Exception& e) {
+        if (auto fault = classifyStoreFailure(e))
+            throw StoreUnavailable(*fault, "cannot open the database " + path_ + ": " + e.displayText());
+        throw;
+    }
+    // SQLite quietly opens a file it cannot write read-only; every write on
+    // this connection would fail, so the store is not writable.
+    if (sqlite3_db_readonly(c.handle, "main") == 1)
+        monitor_.degrade(StoreFault::ReadOnly, "SQLite opened the database read-only: the file or its file system "
+                                               "cannot be written");
+    return c;
+}
+
+Poco::Data::Session ConnectionPool::acquire() {
+    std::unique_lock lock(mutex_);
+    if (!freed_.wait_for(lock, wait_, [this] { return !draining_ && (!idle_.empty() || open_ < max_); })) {
+        throw StoreUnavailable(StoreFault::Busy, (draining_ ? std::string("the store is reopening its sessions")
+                                                            : "all " + std::to_string(max_) +
+                                                                  " database sessions are in use") +
+                                                     "; waited " + std::to_string(wait_.count()) + " ms for one");
+    }
+    const std::uint64_t generation = generation_.load(std::memory_order_relaxed);
+    Connection c;
+    if (!idle_.empty()) {
+        c = std::move(idle_.back());  // the most recently used: warm caches
+        idle_.pop_back();
+        lock.unlock();
+        // Again at every hand-out: a caller may have set a busy handler of its
+        // own (the relay's committer does). A plain setter, no I/O.
+        sqlite3_busy_timeout(c.handle, static_cast<int>(busyTimeoutSeconds_ * 1000));
+    } else {
+        ++open_;
+        lock.unlock();
+        try {
+            c = open();
+        } catch (...) {
+            lock.lock();
+            --open_;
+            lock.unlock();
+            freed_.notify_all();
+            throw;
+        }
+    }
+    return Poco::Data::Session(
+        Poco::AutoPtr<Poco::Data::SessionImpl>(new Lease(shared_from_this(), std::move(c), generation)));
+}
+
+void ConnectionPool::release(Connection connection, std::uint64_t generation) {
+    // A transaction left open (a caller that threw between BEGIN and COMMIT, a
+    // COMMIT that failed) must not reach the next caller; nor may Poco's idea
+    // of one that SQLite has already rolled back.
+    bool keep = connection.impl->isConnected();
+    if (keep && connection.impl->isTransaction()) {
+        try {
+            connection.impl->rollback();
+        } catch (...) {
+            keep = false;
+        }
+    }
+    if (keep) keep = rollbackOpenTransaction(connection.handle);
+    {
+        std::lock_guard lock(mutex_);
+        if (keep && current(generation) && !draining_ && !detached_) {
+            idle_.push_back(std::move(connection));
+            keep = true;
+        } else {
+            keep = false;
+        }
+    }
+    if (keep) {
+        freed_.notify_one();
+        return;
+    }
+    connection = Connection();  // closed before it stops counting: drain() waits for the close
+    {
+        std::lock_guard lock(mutex_);
+        --open_;
+    }
+    freed_.notify_all();
+}
+
+void ConnectionPool::closeIdle(std::unique_lock<std::mutex>& lock) {
+    std::vector<Connection> closing;
+    closing.swap(idle_);
+    lock.unlock();
+    const std::size_t closed = closing.size();
+    closing.clear();
+    lock.lock();
+    open_ -= closed;
+}
+
+bool ConnectionPool::drain(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    draining_ = true;
+    generation_.fetch_add(1, std::memory_order_relaxed);
+    closeIdle(lock);
+    return freed_.wait_for(lock, timeout, [this] { return open_ == 0; });
+}
+
+void ConnectionPool::resume() {
+    {
+        std::lock_guard lock(mutex_);
+        draining_ = false;
+    }
+    freed_.notify_all();
+}
+
+}  // namespace hub::store::detail

@@ -1,0 +1,136 @@
+#pragma once
+// Internal to hub::store: the sessions Database hands out.
+
+#include "hub/store/Database.h"
+
+#include <Poco/Data/SessionImpl.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <vector>
+
+struct sqlite3;
+
+namespace hub::store::detail {
+
+class FaultMonitor;
+
+/// Rolls back whatever transaction the connection still has open; false if it
+/// could not (the connection is then not fit to be reused).
+bool rollbackOpenTransaction(sqlite3* handle);
+
+/// The sessions: SQLite connections opened on demand up to a ceiling, handed
+/// out wrapped in a Lease that brings them back. Poco's SessionPool throws when
+/// exhausted, and cannot close the connections it has, which recovering from a
+/// read-only file needs: SQLite shares one -shm mapping among all connections
+/// of a process to a file, so while one read-only connection is open every new
+/// one is read-only too. This pool waits, and can be drained.
+class ConnectionPool : public std::enable_shared_from_this<ConnectionPool> {
+public:
+    struct Connection {
+        Poco::AutoPtr<Poco::Data::SessionImpl> impl;
+        sqlite3* handle = nullptr;
+    };
+
+    ConnectionPool(std::string path, const Database::Options& options, FaultMonitor& monitor)
+        : path_(std::move(path)), max_(std::max<std::size_t>(1, options.maxSessions)),
+          busyTimeoutSeconds_(static_cast<std::size_t>(std::max(0, options.busyTimeoutSeconds))),
+          wait_(options.sessionWait), monitor_(monitor) {}
+
+    Poco::Data::Session acquire();
+    void release(Connection connection, std::uint64_t generation);
+
+    /// False when `generation` is older than the pool's (the connection is
+    /// closed when it comes back).
+    bool current(std::uint64_t generation) const noexcept {
+        return generation == generation_.load(std::memory_order_relaxed);
+    }
+
+    /// Closes every connection: the idle ones now; new sessions wait while
+    /// those in use come back, and are closed, for at most `timeout`. True when
+    /// none is left open; call resume() in any case.
+    bool drain(std::chrono::milliseconds timeout);
+    void resume();
+
+    /// After the Database is gone, a session still out closes its connection
+    /// when it comes back instead of returning it.
+    void detach() {
+        std::unique_lock lock(mutex_);
+        detached_ = true;
+        generation_.fetch_add(1, std::memory_order_relaxed);
+        closeIdle(lock);
+    }
+
+private:
+    Connection open();
+    void closeIdle(std::unique_lock<std::mutex>& lock);
+
+    const std::string path_;
+    const std::size_t max_;
+    const std::size_t busyTimeoutSeconds_;
+    const std::chrono::milliseconds wait_;
+    FaultMonitor& monitor_;
+    std::mutex mutex_;
+    std::condition_variable freed_;
+    std::vector<Connection> idle_;
+    std::size_t open_ = 0;  // idle, in use, and being opened
+    std::atomic<std::uint64_t> generation_{0};  // written under mutex_; renew() reads it without
+    bool draining_ = false;
+    bool detached_ = false;
+};
+
+/// A pooled connection as callers see it: every call goes to the connection;
+/// close() or the last Session copy gives it back to the pool.
+class Lease final : public Poco::Data::SessionImpl {
+public:
+    Lease(std::shared_ptr<ConnectionPool> pool, ConnectionPool::Connection connection, std::uint64_t generation)
+        : SessionImpl(connection.impl->connectionString(), connection.impl->getLoginTimeout()),
+          pool_(std::move(pool)), connection_(std::move(connection)), generation_(generation) {}
+
+    ~Lease() override { close(); }
+
+    Poco::SharedPtr<Poco::Data::StatementImpl> createStatementImpl() override { return inner().createStatementImpl(); }
+    void open(const std::string& connect) override { inner().open(connect); }
+    void close() override {
+        if (pool_) {
+            auto pool = std::move(pool_);
+            pool->release(std::move(connection_), generation_);
+        }
+    }
+    /// False once the pool has been drained since this lease was taken, or
+    /// once the lease was closed.
+    bool current() const noexcept { return pool_ && pool_->current(generation_); }
+
+    bool isConnected() const override { return connection_.impl && connection_.impl->isConnected(); }
+    bool isGood() const override { return connection_.impl && connection_.impl->isGood(); }
+    void setConnectionTimeout(std::size_t timeout) override { inner().setConnectionTimeout(timeout); }
+    std::size_t getConnectionTimeout() const override { return inner().getConnectionTimeout(); }
+    void reset() override { inner().reset(); }
+    void begin() override { inner().begin(); }
+    void commit() override { inner().commit(); }
+    void rollback() override { inner().rollback(); }
+    bool canTransact() const override { return inner().canTransact(); }
+    bool isTransaction() const override { return inner().isTransaction(); }
+    void setTransactionIsolation(Poco::UInt32 level) override { inner().setTransactionIsolation(level); }
+    Poco::UInt32 getTransactionIsolation() const override { return inner().getTransactionIsolation(); }
+    bool hasTransactionIsolation(Poco::UInt32 level) const override { return inner().hasTransactionIsolation(level); }
+    bool isTransactionIsolation(Poco::UInt32 level) const override { return inner().isTransactionIsolation(level); }
+    const std::string& connectorName() const override { return inner().connectorName(); }
+    void setFeature(const std::string& name, bool state) override { inner().setFeature(name, state); }
+    bool getFeature(const std::string& name) override { return inner().getFeature(name); }
+    void setProperty(const std::string& name, const Poco::Any& value) override { inner().setProperty(name, value); }
+    Poco::Any getProperty(const std::string& name) override { return inner().getProperty(name); }
+
+private:
+    Poco::Data::SessionImpl& inner() const {
+        if (!connection_.impl) throw Poco::Data::SessionUnavailableException("the session was returned to the pool");
+        return *connection_.impl;
+    }
+
+    std::shared_ptr<ConnectionPool> pool_;
+    mutable ConnectionPool::Connection connection_;  // const calls forward to the connection
+    std::uint64_t generation_;
+};
+
+}  // namespace hub::store::detail
