@@ -1,6 +1,7 @@
 #include "hub/zmq/Curve.h"
 #include "hub/zmq/Frames.h"
 #include "hub/zmq/ZapAuthenticator.h"
+#include "hub/test/Eventually.h"
 
 #include <Poco/Exception.h>
 #include <Poco/File.h>
@@ -14,6 +15,8 @@
 #include <memory>
 #include <vector>
 #include <thread>
+
+using hub::test::waitUntil;
 
 using namespace hub::zmq;
 using namespace std::chrono_literals;
@@ -32,16 +35,6 @@ void writeText(const std::string& path, const std::string& text) {
     std::ofstream(path) << text;
 }
 
-// Waits until `pred` holds, up to a generous bound (machines are noisy).
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 10s) {
-    auto end = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < end) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(5ms);
-    }
-    return pred();
-}
 
 }  // namespace
 
@@ -163,7 +156,7 @@ TEST(Curve, UnknownClientKeyIsRefused) {
     CurveKeyPair intruder = generateKeyPair();
     CurvePair pair({allowedKeys.publicKey}, intruder, "");
     (void)sendFrames(pair.client, {"let me in"}, true);
-    ASSERT_TRUE(eventually([&] { return pair.zap->refused() >= 1; }));
+    ASSERT_TRUE(waitUntil([&] { return pair.zap->refused() >= 1; }));
     EXPECT_FALSE(receiveFrames(pair.server, true));
     EXPECT_EQ(pair.zap->accepted(), 0u);
 
@@ -223,7 +216,7 @@ TEST(Curve, AdmittedPeerIsNamedAndKeptToItsDomains) {
     // Listed, but not for this socket: refused like a stranger.
     auto wrongSocket = client(dashboard);
     (void)sendFrames(*wrongSocket, {"decision", "forged"}, true);
-    ASSERT_TRUE(eventually([&] { return zap.refused() >= 1; }));
+    ASSERT_TRUE(waitUntil([&] { return zap.refused() >= 1; }));
     inbound.set(::zmq::sockopt::rcvtimeo, 300);
     EXPECT_FALSE(receiveFrames(inbound, false));
 
@@ -231,7 +224,7 @@ TEST(Curve, AdmittedPeerIsNamedAndKeptToItsDomains) {
     zap.revoke(engine.publicKey);
     auto again = client(engine);
     (void)sendFrames(*again, {"decision", "again"}, true);
-    ASSERT_TRUE(eventually([&] { return zap.refused() >= 2; }));
+    ASSERT_TRUE(waitUntil([&] { return zap.refused() >= 2; }));
     EXPECT_FALSE(receiveFrames(inbound, false));
 }
 

@@ -1,5 +1,7 @@
 #include "TestPeers.h"
 
+#include "hub/test/Eventually.h"
+
 #include <hub/zmq/Frames.h>
 #include <hub/zmq/ZapAuthenticator.h>
 
@@ -19,12 +21,7 @@ TempDir::TempDir() { Poco::File(dir.path()).createDirectories(); }
 std::string TempDir::file(const std::string& name) const { return Poco::Path(dir.path(), name).toString(); }
 
 bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds limit) {
-    auto end = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < end) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(10ms);
-    }
-    return pred();
+    return hub::test::waitUntil(pred, limit, 10ms);
 }
 
 int freePort() {

@@ -7,6 +7,7 @@
 #include "hub/host/Manifest.h"
 #include "hub/host/PluginHost.h"
 #include "hub/runtime/WorkerPool.h"
+#include "hub/test/Eventually.h"
 #include "hub/http/Client.h"
 
 #include <campushub/plugin.h>
@@ -33,6 +34,8 @@
 #include <sstream>
 #include <thread>
 
+using hub::test::waitUntil;
+
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using namespace hub::host;
@@ -47,12 +50,6 @@ Poco::JSON::Object::Ptr parse(const std::string& json) {
     return parser.parse(json).extract<Poco::JSON::Object::Ptr>();
 }
 
-template <class Predicate>
-bool eventually(Predicate done, std::chrono::milliseconds limit = 10s) {
-    for (auto until = Clock::now() + limit; Clock::now() < until; std::this_thread::sleep_for(5ms))
-        if (done()) return true;
-    return done();
-}
 
 // Points a logger at a file in a folder that does not exist: every line it logs
 // throws (Poco::FileNotFoundException), as a file channel on a vanished or full
@@ -127,16 +124,16 @@ TEST(WorkerPoolFaults, ATaskThatThrowsEndsThereAndEveryThreadServesOn) {
     ASSERT_TRUE(pool.trySubmit([] { throw 42; }));
     ASSERT_TRUE(pool.trySubmit([] { throw Poco::FileException("/var/lib/campushub/hub.db"); }));
     ASSERT_TRUE(pool.trySubmit([] { throw Poco::Exception("a Poco::Exception"); }));
-    EXPECT_TRUE(eventually([&] { return pool.failed() == 4; })) << pool.failed();
+    EXPECT_TRUE(waitUntil([&] { return pool.failed() == 4; })) << pool.failed();
     // Both threads are still there: two tasks that can only finish together do.
     std::latch both(2);
     std::atomic<int> met{0};
     for (int i = 0; i < 2; ++i)
         ASSERT_TRUE(pool.trySubmit([&] {
             both.count_down();
-            if (eventually([&] { return both.try_wait(); }, 5s)) ++met;
+            if (waitUntil([&] { return both.try_wait(); }, 5s)) ++met;
         }));
-    EXPECT_TRUE(eventually([&] { return met.load() == 2; }));
+    EXPECT_TRUE(waitUntil([&] { return met.load() == 2; }));
     std::atomic<int> ran{0};
     for (int i = 0; i < 50; ++i) ASSERT_TRUE(pool.trySubmit([&] { ++ran; }));
     pool.shutdown();
@@ -159,7 +156,7 @@ TEST_F(FaultTest, CompletionsThatThrowLeaveThePluginsPoolServing) {
     ASSERT_EQ(submit([] { throw 42; }), PluginHost::Submit::Accepted);
     ASSERT_EQ(submit([] { throw Poco::IOException("the connection went away"); }), PluginHost::Submit::Accepted);
     // Each completion ran once (it had its answer), and the one worker thread lives.
-    EXPECT_TRUE(eventually([&] { return completions.load() == 3; }));
+    EXPECT_TRUE(waitUntil([&] { return completions.load() == 3; }));
     for (int i = 0; i < 3; ++i) EXPECT_EQ(call(*host, "testkit", "echo", R"({"n":1})").status, CH_OK);
     EXPECT_EQ(completions.load(), 3);
 }

@@ -3,6 +3,7 @@
 #include "hub/host/Manifest.h"
 #include "hub/host/PluginHost.h"
 #include "hub/runtime/WorkerPool.h"
+#include "hub/test/Eventually.h"
 
 #include <semaphore>
 
@@ -21,6 +22,8 @@
 #include <future>
 #include <sstream>
 #include <thread>
+
+using hub::test::waitUntil;
 
 namespace fs = std::filesystem;
 using namespace hub::host;
@@ -292,14 +295,6 @@ TEST(WorkerPool, RefusesOnceStopping) {
 }
 
 namespace {
-// Waits for done (polled) up to 10 s; false if it never came.
-template <class Predicate>
-bool eventually(Predicate done, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
-    for (auto until = Clock::now() + limit; Clock::now() < until;
-         std::this_thread::sleep_for(std::chrono::milliseconds(2)))
-        if (done()) return true;
-    return done();
-}
 
 // Replaces a plugin's files the way an installer should: new files renamed into
 // place, never rewritten under a running library.
@@ -334,7 +329,7 @@ TEST_F(HostTest, ReloadUnderASteadyStreamOfCallsFailsNone) {
         });
     // Each step once calls are flowing: some before the first reload, more
     // after each (each wait bounded, so a stuck stream fails, not hangs).
-    auto answered = [&](int n) { return eventually([&] { return ok.load() + failed.load() >= n; }); };
+    auto answered = [&](int n) { return waitUntil([&] { return ok.load() + failed.load() >= n; }); };
     EXPECT_TRUE(answered(40));
     replaceWith(dir_ + "/testkit", kTestPlugins + "/testkit_v2");
     auto changes = host->rescan();
@@ -404,7 +399,7 @@ TEST_F(HostTest, CircuitOpensFailsFastAndRecoversThroughAProbe) {
     // A caller's bad input is not the vendor's failure: it never opens the circuit.
     // Fails fast until openMs has passed; then the first call through is the probe.
     std::promise<CallResult> probe;
-    EXPECT_TRUE(eventually([&] {
+    EXPECT_TRUE(waitUntil([&] {
         auto s = host->submit("testkit", "echo", "{}", kUser, Clock::now() + std::chrono::seconds(5),
                               [&probe](CallResult r) { probe.set_value(std::move(r)); });
         EXPECT_TRUE(s == PluginHost::Submit::CircuitOpen || s == PluginHost::Submit::Accepted);

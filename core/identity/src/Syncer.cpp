@@ -153,7 +153,7 @@ std::string SyncStatus::toJson() const {
 }
 
 Syncer::Syncer(store::Database& db, SyncOptions options, ChangeSink sink)
-    : db_(db), options_(std::move(options)), sink_(std::move(sink)), store_(std::make_unique<IdentityStore>(db)) {}
+    : options_(std::move(options)), sink_(std::move(sink)), store_(std::make_unique<IdentityStore>(db)) {}
 
 Syncer::~Syncer() = default;
 

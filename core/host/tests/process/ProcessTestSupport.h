@@ -6,6 +6,7 @@
 #include "hub/host/PluginConfig.h"
 #include "hub/host/PluginHost.h"
 #include "hub/host/ProcessPlugin.h"
+#include "hub/test/Eventually.h"
 
 #include <campushub/plugin.h>
 
@@ -77,9 +78,7 @@ inline bool processGone(int pid) { return ::kill(pid, 0) != 0 && errno == ESRCH;
 /// Waits up to 20 s for something the supervisor does in the background.
 template <class Predicate>
 bool eventually(Predicate done) {
-    for (auto until = Clock::now() + 20s; Clock::now() < until; std::this_thread::sleep_for(10ms))
-        if (done()) return true;
-    return done();
+    return hub::test::waitUntil(done, 20s, 10ms);
 }
 
 }  // namespace hub::host::test

@@ -126,7 +126,6 @@ private:
     void depart(SyncRun& run, const Departures& gone);
     void remapAffectedMembers(SyncRun& run);
 
-    store::Database& db_;
     SyncOptions options_;
     ChangeSink sink_;
     std::unique_ptr<IdentityStore> store_;
