@@ -11,9 +11,6 @@
 # stage stops the run; a failing extra stage does not stop the next ones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Paths relative to the checkout in ccache's hashes: a second clone (CI's next
-# run, a check from /tmp) finds what an earlier one compiled.
-export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 scripts/setup.sh
 
 jobs=$(nproc)
