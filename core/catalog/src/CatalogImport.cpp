@@ -200,13 +200,18 @@ bool isSymbol(const std::string& s) {
     });
 }
 
-/// A control character XML 1.0 cannot carry (or, for one-line text, any).
-std::optional<unsigned char> controlCharacter(const std::string& s, bool allowNewlines) {
-    for (char ch : s) {
-        auto c = static_cast<unsigned char>(ch);
-        if (c == 0x7F || (c < 0x20 && !(allowNewlines && (c == '\n' || c == '\t')))) return c;
+/// A character the catalogue cannot hold, named: a control character (XML 1.0
+/// cannot carry most; one-line text takes none), or U+FFFE / U+FFFF, valid
+/// UTF-8 that XML refuses. Empty when there is none.
+std::string badCharacter(const std::string& s, bool allowNewlines) {
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        auto c = static_cast<unsigned char>(s[i]);
+        if (c == 0x7F || (c < 0x20 && !(allowNewlines && (c == '\n' || c == '\t'))))
+            return "the control character " + hexByte(c);
+        if (c == 0xEF && s.compare(i + 1, 2, "\xBF\xBE") == 0) return "U+FFFE, which XML cannot carry";
+        if (c == 0xEF && s.compare(i + 1, 2, "\xBF\xBF") == 0) return "U+FFFF, which XML cannot carry";
     }
-    return std::nullopt;
+    return {};
 }
 
 std::string xmlEscape(const std::string& s) {
@@ -360,8 +365,8 @@ private:
             fail("missing " + column);
         } else if (v.find('\n') != std::string::npos) {
             fail(column + " must be one line");
-        } else if (auto c = controlCharacter(v, false)) {
-            fail(column + " holds the control character " + hexByte(*c));
+        } else if (auto bad = badCharacter(v, false); !bad.empty()) {
+            fail(column + " holds " + bad);
         } else if (codePoints(v) > 200) {
             fail(column + " is longer than 200 characters");
         }
@@ -369,7 +374,7 @@ private:
     }
 
     std::string description(const std::string& v, const std::string& column) {
-        if (auto c = controlCharacter(v, true)) fail(column + " holds the control character " + hexByte(*c));
+        if (auto bad = badCharacter(v, true); !bad.empty()) fail(column + " holds " + bad);
         else if (codePoints(v) > 2000) fail(column + " is longer than 2000 characters");
         return v;
     }
@@ -414,7 +419,7 @@ private:
             if (!isId(m.id)) fail("bad material id '" + m.id + "'");
             else if (!ids.insert(m.id).second) fail("material '" + m.id + "' listed twice");
             for (const auto* text : {&m.zh, &m.en})
-                if (codePoints(*text) > 200 || text->find('\n') != std::string::npos || controlCharacter(*text, false))
+                if (codePoints(*text) > 200 || text->find('\n') != std::string::npos || !badCharacter(*text, false).empty())
                     fail("material '" + m.id + "': names must be one line of at most 200 characters");
             row.materials.push_back(std::move(m));
         }

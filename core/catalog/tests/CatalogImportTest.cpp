@@ -193,7 +193,7 @@ TEST(CatalogImport, EveryBadRowIsRefusedWithItsLineAndReason) {
         "a12,本科生服务,教务处,网上办理,学生,5,名称\n"                               // 14 too few fields
         "a13,本科生服务,教务处,网上办理,学生,5,\"两\n行\",Name,flow:x,,,\n"          // 15-16 name on two lines
         "a14,本科生服务,教务处,网上办理,学生,5,名称,Name,flow:x,,,broken-material\n" // 17 bad material
-        "a15,本科生服务,教务处,网上办理,学生,5,名\x01称,Name,flow:x,,,\n"            // 18 control character
+        "a15,本科生服务,教务处,网上办理,学生,5,名\x01称,Name,flow:x,,\xEF\xBF\xBF,\n"  // 18 control character, U+FFFF
         "a16,本科生服务,教务处,网上办理,学生,5,名\"称,Name,flow:x,,,\n"              // 19 stray quote
         "a17,本科生服务,教务处,网上办理,学生,5,\"名称\"x,Name,flow:x,,,\n"          // 20 text after a quote
         ",本科生服务,教务处,网上办理,学生,5,名称,Name,flow:x,,,\n"                   // 21 missing id
@@ -217,13 +217,14 @@ TEST(CatalogImport, EveryBadRowIsRefusedWithItsLineAndReason) {
     EXPECT_TRUE(has(r, 14, "has 7 fields, the header has 12"));
     EXPECT_TRUE(has(r, 15, "name_zh must be one line"));
     EXPECT_TRUE(has(r, 17, "bad material 'broken-material'"));
-    EXPECT_TRUE(has(r, 18, "control character 0x01"));
+    EXPECT_TRUE(has(r, 18, "name_zh holds the control character 0x01"));
+    EXPECT_TRUE(has(r, 18, "description_en holds U+FFFF"));
     EXPECT_TRUE(has(r, 19, "a quote inside an unquoted field"));
     EXPECT_TRUE(has(r, 20, "text after a closing quote"));
     EXPECT_TRUE(has(r, 21, "missing id"));
     EXPECT_TRUE(has(r, 22, "name_en is longer than 200 characters"));
     EXPECT_TRUE(has(r, 24, "missing channel"));
-    EXPECT_EQ(r.problems.size(), 20u) << dump(r);
+    EXPECT_EQ(r.problems.size(), 21u) << dump(r);
     EXPECT_EQ(r.problems[0].toString("hall.csv"), "hall.csv:3: item 'a1': unknown department '宣传部'");
 
     // --skip-bad: only the good row (its duplicate on line 7 is refused).
