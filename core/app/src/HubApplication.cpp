@@ -34,6 +34,7 @@
 
 #include "hub/common/ConfigValue.h"
 #include "hub/common/Exceptions.h"
+#include "hub/common/LogFormat.h"
 
 #include <campushub/plugin.h>
 
@@ -388,8 +389,7 @@ void HubApplication::initialize(Poco::Util::Application& self) {
 
     // Console logging unless the config sets up its own channels.
     if (!config().has("logging.loggers.root.channel")) {
-        Poco::AutoPtr<Poco::PatternFormatter> pattern(
-            new Poco::PatternFormatter("%Y-%m-%dT%H:%M:%S.%i %q [%s] %t"));
+        Poco::AutoPtr<Poco::PatternFormatter> pattern(new Poco::PatternFormatter(hub::kLogPattern));
         Poco::AutoPtr<Poco::FormattingChannel> channel(
             new Poco::FormattingChannel(pattern, new Poco::ConsoleChannel));
         Poco::Logger::root().setChannel(channel);
@@ -451,7 +451,12 @@ int HubApplication::main(const std::vector<std::string>&) {
         plugins->loadAll();
         reportOverridesOfAbsentPlugins(defines_, *plugins);
         identity::ProvisioningForwarder provisioning(
-            db, [&plugins](const std::string& type, const std::string& json) { plugins->deliverEvent(type, json); });
+            db, [&plugins] { return plugins->subscribers(events::EventType::IdentityChanged); },
+            [&plugins](const std::string& plugin, const std::string& json) {
+                host::CallResult r = plugins->deliverEventTo(plugin, json);
+                return r.status == CH_OK ? std::string()
+                                         : "status " + std::to_string(r.status) + ": " + r.body.substr(0, 1000);
+            });
         // After everything its task uses, so that it is gone before they are, on
         // a failed start as well (locals go in reverse order).
         identity::SyncSchedule syncSchedule;

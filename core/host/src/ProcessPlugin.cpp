@@ -28,14 +28,14 @@ struct ProcessPlugin::Impl {
 
     /// One request to the worker, answered by its deadline at the latest.
     CallResult call(std::string_view kind, std::string_view operation, std::string_view input, std::string_view caller,
-                    Clock::time_point deadline) {
+                    Clock::time_point deadline, const CallContext& context = {}) {
         if (Clock::now() >= deadline)
             return {CH_ERR_TIMEOUT, "the call reached plugin " + name + " after its deadline"};
         CallResult unavailable;
         auto g = supervisor.awaitWorker(deadline, unavailable);
         if (!g) return unavailable;
         using Outcome = WorkerGeneration::Exchange::Outcome;
-        auto x = g->exchange(supervisor.nextId(), kind, operation, input, caller, deadline);
+        auto x = g->exchange(supervisor.nextId(), kind, operation, input, caller, context, deadline);
         switch (x.outcome) {
             case Outcome::Replied:
                 // The plugin's status is data from vendor code: only known statuses pass.
@@ -81,9 +81,9 @@ ProcessPlugin::ProcessPlugin(Manifest manifest, std::string libraryPath, PluginC
 ProcessPlugin::~ProcessPlugin() = default;
 
 CallResult ProcessPlugin::invoke(std::string_view operation, std::string_view input, const Caller& caller,
-                                 Clock::time_point deadline) noexcept {
+                                 const CallContext& context, Clock::time_point deadline) noexcept {
     try {
-        return impl_->call(worker::kInvoke, operation, input, worker::encodeCaller(caller), deadline);
+        return impl_->call(worker::kInvoke, operation, input, worker::encodeCaller(caller), deadline, context);
     } catch (const std::exception& e) {
         return {CH_ERR_INTERNAL, std::string("failure while calling the worker: ") + e.what()};
     } catch (...) {

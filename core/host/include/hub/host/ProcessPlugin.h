@@ -102,8 +102,9 @@ public:
 
     const Manifest& manifest() const override { return manifest_; }
     const std::string& describeJson() const override { return describe_; }
+    using PluginInstance::invoke;
     CallResult invoke(std::string_view operation, std::string_view input, const Caller& caller,
-                      Clock::time_point deadline) noexcept override;
+                      const CallContext& context, Clock::time_point deadline) noexcept override;
     /// The plugin's health JSON, or {"status":"down",...} (status CH_OK) while the
     /// worker is down or does not answer within healthTimeout.
     CallResult health() noexcept override;
