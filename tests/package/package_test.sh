@@ -154,7 +154,7 @@ out=$(systemd-analyze verify /lib/systemd/system/hubd.service 2>&1) && [ -z "$ou
 echo "== edit the conffile, start as campushub, call"
 # The operator's edits: a person allowed to call, and the reference plugin's vendor URL.
 sed -i 's|</plugins>|<plugin name="student_affairs"><config><base_url>http://127.0.0.1:9</base_url></config></plugin></plugins>|;
-        s|</hub>|<identity><static><person id="package-test" name="测试员" audience="staff" roles="hub:admin"/></static></identity></hub>|' \
+        s|</hub>|<identity><static><person id="package-test" name="测试员" audience="student staff" roles="hub:admin"/></static></identity></hub>|' \
   /etc/campushub/hub.xml
 secret=$(sha256sum /etc/campushub/jwt-secret)
 start_hubd

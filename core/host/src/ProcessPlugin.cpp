@@ -130,7 +130,7 @@ std::string ProcessPlugin::defaultWorkerExecutable() {
         dir = dir.substr(0, dir.find_last_of('/') + 1);
         // Beside hubd (the build tree), else where `cmake --install` and the
         // .deb put it: PREFIX/lib/campushub/ for PREFIX/sbin/hubd.
-        for (const std::string path : {dir + "hub-plugin-worker", dir + "../lib/campushub/hub-plugin-worker"})
+        for (const std::string& path : {dir + "hub-plugin-worker", dir + "../lib/campushub/hub-plugin-worker"})
             if (::access(path.c_str(), X_OK) == 0) return path;
     }
     return "hub-plugin-worker";
