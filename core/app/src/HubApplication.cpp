@@ -331,7 +331,8 @@ void serveUntilStopped(const ServiceManager& manager, const std::function<void()
                 nextPing = now + interval;
             }
             auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(nextPing - now);
-            timespec timeout{static_cast<time_t>(wait.count() / 1000000000), static_cast<long>(wait.count() % 1000000000)};
+            timespec timeout{static_cast<time_t>(wait.count() / 1000000000),
+                             static_cast<long>(wait.count() % 1000000000)};
             sig = ::sigtimedwait(&wanted, nullptr, &timeout);
             if (sig < 0) continue;  // EAGAIN: time to ping; EINTR: wait again
         } else if (::sigwait(&wanted, &sig) != 0) {
