@@ -621,7 +621,8 @@ int HubApplication::main(const std::vector<std::string>&) {
                 serviceManager.reloading();
                 auto report = reloader.reload();
                 serviceManager.ready(serving + "; last reload: " + std::to_string(report.applied.size()) +
-                                     " part(s) reloaded, " + std::to_string(report.problems.size()) + " kept");
+                                     " part(s) reloaded, " + std::to_string(report.problems.size()) + " kept, " +
+                                     std::to_string(report.restart.size()) + " key(s) waiting for a restart");
             },
             [&] { return server.heartbeat() && (!metricsServer || metricsServer->heartbeat()); });
 

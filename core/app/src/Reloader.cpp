@@ -139,7 +139,7 @@ void Reloader::compare(Candidate& candidate, Report& report) const {
         if (!after.count(key) && !reloadable(key)) restart.push_back(key);
     if (!targets_.syncer && identitySettings(config_) != identitySettings(next))
         restart.emplace_back("identity.* (no directory sync was started)");
-    if (!restart.empty()) report.problems.push_back("changed, applied only by a restart: " + joined(restart));
+    report.restart = std::move(restart);
 
     candidate.logLevelChanged = config_.getString("logging.level", "information") !=
                                 next.getString("logging.level", "information");
@@ -233,8 +233,10 @@ Reloader::Report Reloader::reload() {
 
     for (const auto& line : report.applied) logger().information("reloaded %s", line);
     for (const auto& line : report.problems) logger().error("reload: %s", line);
-    logger().notice("reload done: %z part(s) reloaded, %z kept or waiting for a restart", report.applied.size(),
-                    report.problems.size());
+    if (!report.restart.empty())
+        logger().warning("reload: changed, applied only by a restart: %s", joined(report.restart));
+    logger().notice("reload done: %z part(s) reloaded, %z kept, %z key(s) waiting for a restart",
+                    report.applied.size(), report.problems.size(), report.restart.size());
     return report;
 }
 

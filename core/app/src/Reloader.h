@@ -85,6 +85,7 @@ public:
     struct Report {
         std::vector<std::string> applied;   ///< One line per part that changed.
         std::vector<std::string> problems;  ///< One line per part that kept what it had, and why.
+        std::vector<std::string> restart;   ///< Keys that changed but only a restart applies.
     };
 
     /// Reloads everything it can (see above); logs each line (logger hub.reload)
