@@ -8,6 +8,8 @@ packages=(
   libpoco-dev libboost-dev libboost-filesystem-dev libboost-context-dev libssl-dev
   libldap-dev libxml2-dev libxml2-utils libzmq3-dev cppzmq-dev libsqlite3-dev rapidjson-dev
   libgoogle-perftools-dev
+  # hubd's sd_notify (Type=notify); the .deb and its checks (scripts/package.sh, the package test)
+  libsystemd-dev dpkg-dev fakeroot lintian
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   slapd ldap-utils openssl valgrind
   prometheus

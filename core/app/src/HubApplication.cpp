@@ -1,5 +1,8 @@
 #include "HubApplication.h"
 
+#include "Reloader.h"
+#include "ServiceManager.h"
+
 #include "hub/api/AdminRoutes.h"
 #include "hub/api/ApplicationRoutes.h"
 #include "hub/api/Authentication.h"
@@ -56,7 +59,11 @@
 #include <Poco/Util/OptionCallback.h>
 #include <Poco/Util/OptionSet.h>
 
+#include <cerrno>
+#include <chrono>
 #include <csignal>
+#include <ctime>
+#include <functional>
 #include <iostream>
 #include <pthread.h>
 #include <set>
@@ -304,6 +311,39 @@ host::PluginHost::Options pluginHostOptions(Poco::Util::AbstractConfiguration& c
     return o;
 }
 
+// Waits for a stop signal (SIGTERM, SIGINT, SIGQUIT; all blocked in every
+// thread, see prepareSignals), running `reload` for each SIGHUP. When systemd
+// asks for a watchdog (WatchdogSec=), sends WATCHDOG=1 every half period, but
+// only while `healthy` says the event loops answer: a hub whose loops hang is
+// then restarted by systemd.
+void serveUntilStopped(const ServiceManager& manager, const std::function<void()>& reload,
+                       const std::function<bool()>& healthy) {
+    sigset_t wanted;
+    sigemptyset(&wanted);
+    for (int sig : {SIGTERM, SIGINT, SIGQUIT, SIGHUP}) sigaddset(&wanted, sig);
+    const auto interval = manager.watchdogInterval();
+    auto nextPing = std::chrono::steady_clock::now();
+    for (;;) {
+        int sig = 0;
+        if (interval.count() > 0) {
+            auto now = std::chrono::steady_clock::now();
+            if (now >= nextPing) {
+                if (healthy()) manager.watchdog();
+                nextPing = now + interval;
+            }
+            auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(nextPing - now);
+            timespec timeout{static_cast<time_t>(wait.count() / 1000000000),
+                             static_cast<long>(wait.count() % 1000000000)};
+            sig = ::sigtimedwait(&wanted, nullptr, &timeout);
+            if (sig < 0) continue;  // EAGAIN: time to ping; EINTR: wait again
+        } else if (::sigwait(&wanted, &sig) != 0) {
+            continue;
+        }
+        if (sig != SIGHUP) return;
+        reload();
+    }
+}
+
 }  // namespace
 
 HubApplication::HubApplication() { setUnixOptions(true); }
@@ -315,6 +355,7 @@ void HubApplication::prepareSignals() {
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGQUIT);
+    sigaddset(&stop, SIGHUP);
     ::pthread_sigmask(SIG_BLOCK, &stop, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
 }
@@ -374,17 +415,20 @@ void HubApplication::handleVersion(const std::string&, const std::string&) {
 }
 
 void HubApplication::initialize(Poco::Util::Application& self) {
-    // SIGHUP would end the process without draining; a terminal closing must not
-    // take the hub down. Reloads go through the admin API and the folder watcher.
-    std::signal(SIGHUP, SIG_IGN);
-    Poco::AutoPtr<Poco::Util::MapConfiguration> defaults(new Poco::Util::MapConfiguration);
-    addDefaults(*defaults);
-    config().add(defaults, PRIO_DEFAULT + 100);  // below everything else
-    if (!configFile_.empty()) loadConfiguration(configFile_, PRIO_DEFAULT);
+    // SIGHUP is blocked in every thread (prepareSignals) and taken by main()'s
+    // wait as a reload, so a closing terminal does not stop the hub either.
+    defaults_ = new Poco::Util::MapConfiguration;
+    addDefaults(*defaults_);
+    config().add(defaults_, PRIO_DEFAULT + 100);  // below everything else
+    if (!configFile_.empty()) {
+        // Its own layer, which a reload replaces whole (ReloadableConfiguration.h).
+        file_ = new ReloadableConfiguration(ReloadableConfiguration::read(configFile_));
+        config().add(file_, PRIO_DEFAULT);
+    }
     if (!defines_.empty()) {
-        Poco::AutoPtr<Poco::Util::MapConfiguration> overrides(new Poco::Util::MapConfiguration);
-        for (const auto& [key, value] : defines_) overrides->setString(key, value);
-        config().add(overrides, PRIO_APPLICATION);  // above the file
+        overrides_ = new Poco::Util::MapConfiguration;
+        for (const auto& [key, value] : defines_) overrides_->setString(key, value);
+        config().add(overrides_, PRIO_APPLICATION);  // above the file
     }
 
     // Console logging unless the config sets up its own channels.
@@ -565,8 +609,29 @@ int HubApplication::main(const std::vector<std::string>&) {
         if (cfg.has("http.portFile")) writePortFile(cfg.getString("http.portFile"), server.port());
         log.information("hubd ready on http://%s:%hu/", httpOptions.address, server.port());
 
-        waitForTerminationRequest();
+        // SIGHUP: what can change without a restart (Reloader.h).
+        Reloader reloader(cfg, {defaults_, file_, configFile_, overrides_},
+                          {&catalogue, &applications, plugins.get(), syncer.get(), &syncSchedule},
+                          [](const Poco::Util::AbstractConfiguration& next) { Numbers::read(next); }, loadCalendar);
+        // The BPMN flows (issue 14), once core/flows can reload its deployments:
+        //   reloader.addHook("flows", [&](const auto& next) { return flowEngine.reload(next); });
+        ServiceManager serviceManager;
+        const std::string serving =
+            "serving on http://" + httpOptions.address + ":" + std::to_string(server.port()) + "/";
+        serviceManager.ready(serving);
+        serveUntilStopped(
+            serviceManager,
+            [&] {
+                log.information("SIGHUP: reloading");
+                serviceManager.reloading();
+                auto report = reloader.reload();
+                serviceManager.ready(serving + "; last reload: " + std::to_string(report.applied.size()) +
+                                     " part(s) reloaded, " + std::to_string(report.problems.size()) + " kept, " +
+                                     std::to_string(report.restart.size()) + " key(s) waiting for a restart");
+            },
+            [&] { return server.heartbeat() && (!metricsServer || metricsServer->heartbeat()); });
 
+        serviceManager.stopping();
         log.information("stopping: draining requests in flight");
         stopAll();
         Poco::Crypto::uninitializeCrypto();

@@ -126,9 +126,12 @@ std::string ProcessPlugin::defaultWorkerExecutable() {
     char self[PATH_MAX];
     ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
     if (n > 0) {
-        std::string path(self, static_cast<std::size_t>(n));
-        path = path.substr(0, path.find_last_of('/') + 1) + "hub-plugin-worker";
-        if (::access(path.c_str(), X_OK) == 0) return path;
+        std::string dir(self, static_cast<std::size_t>(n));
+        dir = dir.substr(0, dir.find_last_of('/') + 1);
+        // Beside hubd (the build tree), else where `cmake --install` and the
+        // .deb put it: PREFIX/lib/campushub/ for PREFIX/sbin/hubd.
+        for (const std::string& path : {dir + "hub-plugin-worker", dir + "../lib/campushub/hub-plugin-worker"})
+            if (::access(path.c_str(), X_OK) == 0) return path;
     }
     return "hub-plugin-worker";
 }

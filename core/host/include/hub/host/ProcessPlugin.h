@@ -115,8 +115,10 @@ public:
     Stats stats() const;
 
     /// $HUB_PLUGIN_WORKER if set, else hub-plugin-worker beside the running
-    /// executable (where the build and `cmake --install` put it, beside hubd),
-    /// else "hub-plugin-worker" looked up on PATH.
+    /// executable (where the build puts it, beside hubd), else in
+    /// ../lib/campushub/ from it (where `cmake --install` and the .deb put it:
+    /// /usr/lib/campushub/ for /usr/sbin/hubd), else "hub-plugin-worker"
+    /// looked up on PATH.
     static std::string defaultWorkerExecutable();
 
 private:

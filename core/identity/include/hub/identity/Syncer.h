@@ -112,7 +112,13 @@ public:
     SyncReport runIncremental(bool allowMassDeparture = false);
     SyncStatus status() const;
     bool isRunning() const { return running_.load(); }
+    /// The options in use; read it while no run goes on (a run takes those of setOptions()).
     const SyncOptions& options() const { return options_; }
+
+    /// New settings for the runs that start from now on (hubd's reload on
+    /// SIGHUP); a run in progress keeps its own and is not waited for. `source`
+    /// stays as constructed: it names the stored sync state.
+    void setOptions(SyncOptions options);
 
 private:
     SyncReport execute(const char* what, bool allowMassDeparture, bool full);
@@ -131,6 +137,8 @@ private:
     std::unique_ptr<IdentityStore> store_;
     mutable std::mutex runMutex_;
     std::atomic<bool> running_{false};
+    std::mutex pendingMutex_;
+    std::unique_ptr<SyncOptions> pending_;  // from setOptions(), taken by the next run
 };
 
 }  // namespace hub::identity
