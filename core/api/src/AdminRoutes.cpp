@@ -58,6 +58,7 @@ void addAdminRoutes(Router& router, AdminServices services) {
     detail::addDeadLetterRoutes(router, services);
     detail::addPluginAdminRoutes(router, services);
     detail::addCatalogAdminRoutes(router, services);
+    detail::addAuditRoutes(router, services);
 }
 
 }  // namespace hub::api

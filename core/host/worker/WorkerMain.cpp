@@ -13,6 +13,7 @@
 #include "WorkerProtocol.h"
 
 #include "hub/common/Exceptions.h"
+#include "hub/common/LogFormatter.h"
 #include "hub/common/Version.h"
 #include "hub/host/LoadedPlugin.h"
 #include "hub/host/Manifest.h"
@@ -26,7 +27,6 @@
 #include <Poco/StreamChannel.h>
 #include <Poco/FormattingChannel.h>
 #include <Poco/Logger.h>
-#include <Poco/PatternFormatter.h>
 
 #include <zmq.hpp>
 
@@ -145,8 +145,8 @@ void writeLine(int fd, std::string line) {
 }
 
 void setUpLogging(const std::string& name, const std::string& level) {
-    Poco::AutoPtr<Poco::PatternFormatter> formatter(
-        new Poco::PatternFormatter("%Y-%m-%d %H:%M:%S.%i [%p] %s (worker %P): %t"));
+    // hubd's own line (text or JSON, masked or not), as hubd chose it (its environment).
+    Poco::AutoPtr<hub::log::LogFormatter> formatter(new hub::log::LogFormatter(hub::log::LogFormatter::fromEnvironment()));
     Poco::AutoPtr<Poco::Channel> console(new Poco::StreamChannel(std::cerr));
     Poco::AutoPtr<Poco::FormattingChannel> channel(new Poco::FormattingChannel(formatter, console));
     Poco::Logger::root().setChannel(channel);
