@@ -9,6 +9,7 @@ packages=(
   libldap-dev libxml2-dev libxml2-utils libzmq3-dev cppzmq-dev libsqlite3-dev rapidjson-dev
   libgoogle-perftools-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev
   slapd ldap-utils openssl valgrind
   prometheus
   # scripts/test.sh's fuzz stage: clang, its sanitizer and libFuzzer runtimes, llvm-symbolizer

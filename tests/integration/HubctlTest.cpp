@@ -180,9 +180,37 @@ TEST_F(HubctlTest, SyncRunThenStatus) {
     EXPECT_EQ(report->getValue<std::string>("lastStatus"), "ok") << run.out;
     EXPECT_EQ(report->getValue<int>("activePersons"), 40);
 
+    // Nothing to do after the run; the preview's table and JSON say so.
+    auto preview = hubctl({"sync", "preview", "--json"});
+    ASSERT_EQ(preview.code, 0) << preview.err;
+    auto counts = parse(preview.out);
+    EXPECT_EQ(counts->getValue<int>("read"), 40);
+    EXPECT_EQ(counts->getValue<int>("unchanged"), 40);
+    EXPECT_EQ(counts->getArray("departments")->size(), 0u);
+    EXPECT_EQ(hubctl({"sync", "preview"}).out, "nothing to do: 40 persons read, all as stored\n");
+
     auto status = hubctl({"sync", "status"});
     ASSERT_EQ(status.code, 0) << status.err;
     EXPECT_NE(status.out.find("active persons: 40"), std::string::npos) << status.out;
+
+    // A person leaves the directory: the preview names them under their
+    // department, and the stored persons stay as they are until a run.
+    hub::ldaptest::DirectoryShape shape;
+    shape.persons = 40;
+    auto leaving = hub::ldaptest::DirectoryGenerator(shape).person(7);
+    slapd_->ldapModify("dn: " + leaving.dn + "\nchangetype: delete\n\n");
+    auto departing = hubctl({"sync", "preview", "--json"});
+    ASSERT_EQ(departing.code, 0) << departing.err;
+    auto after = parse(departing.out);
+    EXPECT_EQ(after->getValue<int>("depart"), 1);
+    EXPECT_EQ(after->getValue<int>("activePersons"), 40);
+    auto departments = after->getArray("departments");
+    ASSERT_EQ(departments->size(), 1u) << departing.out;
+    EXPECT_EQ(departments->getObject(0)->getArray("departed")->getElement<std::string>(0), leaving.uid);
+    auto table = hubctl({"sync", "preview"});
+    EXPECT_NE(table.out.find(leaving.uid), std::string::npos) << table.out;
+    EXPECT_NE(table.out.find("nothing was written"), std::string::npos) << table.out;
+    EXPECT_NE(hubctl({"sync", "status"}).out.find("active persons: 40"), std::string::npos);
 }
 
 TEST_F(HubctlTest, DeadLettersListAndReplay) {

@@ -398,6 +398,7 @@ void HubApplication::initialize(Poco::Util::Application& self) {
     }
     Poco::AutoPtr<log::LogFormatter> formatter(new log::LogFormatter(logOptions));
     formatter->exportToEnvironment();
+    log::LogFormatter::registerWithPoco();  // before the logging subsystem reads logging.channels.*
     if (!config().has("logging.loggers.root.channel")) {
         Poco::AutoPtr<Poco::FormattingChannel> channel(
             new Poco::FormattingChannel(formatter, new Poco::ConsoleChannel));

@@ -7,7 +7,10 @@
 #include <Poco/DateTimeFormatter.h>
 #include <Poco/Environment.h>
 #include <Poco/Exception.h>
+#include <Poco/Instantiator.h>
+#include <Poco/LoggingFactory.h>
 #include <Poco/Message.h>
+#include <Poco/NumberParser.h>
 
 namespace hub::log {
 
@@ -89,6 +92,20 @@ void LogFormatter::format(const Poco::Message& message, std::string& text) {
         text += ",\"line\":" + std::to_string(message.getSourceLine());
     }
     text += '}';
+}
+
+void LogFormatter::setProperty(const std::string& name, const std::string& value) {
+    if (name == "format")
+        options_.style = parseStyle(value);
+    else if (name == "maskPersonalData")
+        options_.maskPersonalData = Poco::NumberParser::parseBool(value);
+    else
+        Poco::Formatter::setProperty(name, value);
+}
+
+void LogFormatter::registerWithPoco() {
+    Poco::LoggingFactory::defaultFactory().registerFormatterClass(
+        "HubFormatter", new Poco::Instantiator<LogFormatter, Poco::Formatter>);
 }
 
 LogFormatter::Style LogFormatter::parseStyle(const std::string& name) {

@@ -6,6 +6,7 @@
 
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <Poco/LoggingFactory.h>
 #include <Poco/Message.h>
 
 #include <gtest/gtest.h>
@@ -120,4 +121,17 @@ TEST(LogFormatter, StyleNamesAndEnvironment) {
     auto options = LogFormatter::fromEnvironment();
     EXPECT_EQ(options.style, LogFormatter::Style::Json);
     EXPECT_FALSE(options.maskPersonalData);
+}
+
+TEST(LogFormatter, ConfiguredThroughPocosLoggingFactory) {
+    LogFormatter::registerWithPoco();
+    Poco::AutoPtr<Poco::Formatter> formatter(Poco::LoggingFactory::defaultFactory().createFormatter("HubFormatter"));
+    formatter->setProperty("format", "json");
+    formatter->setProperty("maskPersonalData", "true");
+    std::string line;
+    formatter->format(Poco::Message("hub.test", kLine, Poco::Message::PRIO_ERROR), line);
+    auto object = parse(line);
+    EXPECT_EQ(object->getValue<std::string>("level"), "error");
+    EXPECT_EQ(object->getValue<std::string>("message").find("13812345678"), std::string::npos) << line;
+    EXPECT_THROW(formatter->setProperty("format", "yaml"), Poco::InvalidArgumentException);
 }

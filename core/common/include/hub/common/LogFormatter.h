@@ -27,8 +27,18 @@ public:
     };
 
     explicit LogFormatter(Options options) : options_(options) {}
+    /// With the options hubd exported (fromEnvironment()): what Poco's
+    /// LoggingConfigurator makes for `<formatter><class>HubFormatter</class>`.
+    LogFormatter() : options_(fromEnvironment()) {}
 
     void format(const Poco::Message& message, std::string& text) override;
+    /// "format" (text|json) and "maskPersonalData" (true|false), as a
+    /// configured `<formatter>` element sets them; other names go to Poco::Formatter.
+    void setProperty(const std::string& name, const std::string& value) override;
+
+    /// Registers the class as "HubFormatter" with Poco's LoggingFactory, so
+    /// logging.channels.* can use it (file channels: the same line, masked).
+    static void registerWithPoco();
 
     const Options& options() const noexcept { return options_; }
 
