@@ -29,7 +29,7 @@ namespace {
 
 const std::string kSecret = "hubctl-test-secret-0123456789-abcdefghijkl";
 
-struct Run {
+struct Outcome {
     int code = -1;
     std::string out;
     std::string err;
@@ -96,7 +96,7 @@ protected:
     }
 
     // hubctl with `args` against the suite's hubd as the admin (unless told otherwise).
-    static Run hubctl(std::vector<std::string> args, const std::string& tokenFile = "admin.token",
+    static Outcome hubctl(std::vector<std::string> args, const std::string& tokenFile = "admin.token",
                       std::string url = "") {
         if (url.empty()) url = hubd_->url("");
         std::vector<std::string> all = {"--url", url};
@@ -105,10 +105,10 @@ protected:
         return runHubctl(all);
     }
 
-    static Run runHubctl(const std::vector<std::string>& args, const Poco::Process::Env& env = {}) {
+    static Outcome runHubctl(const std::vector<std::string>& args, const Poco::Process::Env& env = {}) {
         Poco::Pipe out, err;
         auto handle = Poco::Process::launch(HUBCTL_EXE, args, "", nullptr, &out, &err, env);
-        Run r;
+        Outcome r;
         // stderr is a line or two; read it on a thread so a long stdout cannot block on it.
         std::thread errReader([&] {
             Poco::PipeInputStream in(err);

@@ -27,7 +27,7 @@ void walk(const CLI::App& app, const std::string& path, const std::vector<std::s
         for (const auto& s : option->get_snames()) names.push_back("-" + s);
         for (const auto& name : names) {
             words.insert(name);
-            if (option->get_type_size_min() > 0) tree.valued.insert(name);
+            if (option->get_items_expected_min() > 0) tree.valued.insert(name);
             // The global options (fallthrough) are accepted after any command.
             if (path.empty() && name != "--help" && name != "-h" && name != "--version") passDown.push_back(name);
         }
