@@ -4,6 +4,8 @@
 #include "hub/ldaptest/DirectoryGenerator.h"
 #include "hub/ldaptest/SlapdServer.h"
 #include "hub/test/ChildProcess.h"
+#include "hub/test/Eventually.h"
+#include "hub/test/Http.h"
 #include "hub/test/TempDir.h"
 
 #include <Poco/JSON/Array.h>
@@ -19,6 +21,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <thread>
 
 namespace fs = std::filesystem;
@@ -353,4 +356,57 @@ TEST_F(HubctlTest, BashCompletion) {
     std::string dead = complete("hubctl --url http://x events dead-letters replay --");
     EXPECT_NE(dead.find("--consumer\n"), std::string::npos) << dead;
     EXPECT_NE(dead.find("--json\n"), std::string::npos) << dead;
+}
+
+// Issue 16, logs: hubd with logging.format = json and masking switched off.
+// Every line is one JSON object; the switch-off is announced; the lines a
+// request causes on the api pool carry its request id and W3C trace id.
+TEST_F(HubctlTest, JsonLogLinesCarryTheRequestAndTraceIds) {
+    TempDir dir("hubctl-json-log");
+    fs::create_directories(dir.file("plugins"));
+    fs::copy(std::string(TEST_PLUGINS_DIR) + "/testkit", dir.file("plugins/testkit"), fs::copy_options::recursive);
+    dir.write("hub.xml", R"(<hub>
+  <http><port>0</port><portFile>)" + dir.file("hubd.port") + R"(</portFile></http>
+  <store><path>)" + dir.file("var/hub.db") + R"(</path></store>
+  <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
+  <plugins><dir>)" + dir.file("plugins") + R"(</dir></plugins>
+  <auth><jwt><hs256Secret>)" + kSecret + R"(</hs256Secret><audience>campushub</audience></jwt></auth>
+  <identity><static><person id="admin" name="Hub operator" audience="staff" roles="hub:admin"/></static></identity>
+  <logging><format>json</format><maskPersonalData>false</maskPersonalData></logging>
+</hub>)");
+    ChildProcess hubd(HUBD_EXE, ChildProcess::Options{.args = {"--config", dir.file("hub.xml")}, .portFile = dir.file("hubd.port")});
+    const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    auto r = hub::test::httpRequest("POST", hubd.url("/admin/plugins/testkit/reload"), "",
+                                    {{"Authorization", "Bearer " + token("admin")},
+                                     {"traceparent", "00-" + trace + "-00f067aa0ba902b7-01"}});
+    ASSERT_EQ(r.status, 200) << r.body;
+    const std::string requestId = r.header("X-Request-Id");
+    ASSERT_FALSE(requestId.empty());
+
+    Poco::JSON::Object::Ptr reloaded;
+    hub::test::waitUntil(
+        [&] {
+            std::istringstream lines(hubd.output());
+            for (std::string line; std::getline(lines, line);) {
+                if (line.find("reloaded") == std::string::npos) continue;
+                reloaded = parse(line);
+                return true;
+            }
+            return false;
+        },
+        std::chrono::seconds(10), std::chrono::milliseconds(20));
+    ASSERT_TRUE(reloaded) << hubd.output();
+    EXPECT_EQ(reloaded->getValue<std::string>("logger"), "hub.host");
+    EXPECT_EQ(reloaded->getValue<std::string>("request_id"), requestId) << hubd.output();
+    EXPECT_EQ(reloaded->getValue<std::string>("trace_id"), trace);
+
+    std::istringstream lines(hubd.output());
+    bool warned = false;
+    for (std::string line; std::getline(lines, line);) {
+        if (line.empty() || line[0] != '{') continue;  // a plugin's own stdout, not a log line
+        auto object = parse(line);
+        ASSERT_TRUE(object->has("time") && object->has("level") && object->has("message")) << line;
+        warned |= object->getValue<std::string>("message").find("maskPersonalData is off") != std::string::npos;
+    }
+    EXPECT_TRUE(warned) << hubd.output();
 }
