@@ -11,6 +11,7 @@ packages=(
   # hubd's sd_notify (Type=notify); the .deb and its checks (scripts/package.sh, the package test)
   libsystemd-dev dpkg-dev fakeroot lintian
   googletest libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev
   slapd ldap-utils openssl valgrind
   prometheus
   # scripts/test.sh's fuzz stage: clang, its sanitizer and libFuzzer runtimes, llvm-symbolizer

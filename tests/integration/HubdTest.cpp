@@ -435,7 +435,7 @@ TEST_F(HubdTest, IdempotencyKeyAndTraceparentReachThePluginScopedByTheCaller) {
     expectProblem(context("2023010001", {{"Idempotency-Key", "学号"}}), 400, "printable ASCII");
 }
 
-// A plugin in a worker process logs in hubd's line format (hub::kLogPattern),
+// A plugin in a worker process logs in hubd's line format (hub::log::LogFormatter),
 // under the same logger name an in-process plugin has.
 TEST_F(HubdTest, AWorkersLogLinesReadLikeHubdsOwn) {
     auto r = call("crashy", "log", R"({"message":"来自工作进程 worker-line-42"})");

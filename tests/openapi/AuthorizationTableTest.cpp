@@ -171,6 +171,8 @@ const std::vector<Row> kTable = {
     {"GET", "/api/v1/identities", R, R, NA},
     {"GET", "/admin/identity/sync", R, R, NA},
     {"POST", "/admin/identity/sync", R, R, NA},
+    {"GET", "/admin/identity/sync/preview", R, R, NA},
+    {"GET", "/admin/audit", R, R, NA},
     {"GET", "/admin/events/dead-letters", R, R, NA},
     {"POST", "/admin/events/dead-letters/replay", R, R, NA},
     {"GET", "/admin/plugins", R, R, NA},

@@ -515,6 +515,8 @@ TEST_F(OpenApiTest, EveryKnownRouteIsDocumented) {
         {"GET", "/api/v1/identities"},
         {"GET", "/admin/identity/sync"},
         {"POST", "/admin/identity/sync"},
+        {"GET", "/admin/identity/sync/preview"},
+        {"GET", "/admin/audit"},
         {"GET", "/admin/events/dead-letters"},
         {"POST", "/admin/events/dead-letters/replay"},
         {"GET", "/admin/plugins"},

@@ -231,6 +231,13 @@ private:
         auto rid = request->message.find("X-Request-Id");
         if (rid != request->message.end() && usableClientId({rid->value().data(), rid->value().size()}))
             request->clientRequestId = std::string(rid->value());
+        if (auto tp = request->message.find("traceparent"); tp != request->message.end())
+            request->traceId = log::traceIdFromTraceparent({tp->value().data(), tp->value().size()});
+        request->logTag = {request->requestId, request->traceId};
+        // Every line logged while this request is handled names it; what runs
+        // for it later (pool tasks, fibers) carries the tag. It shares the
+        // request's ownership: no allocation.
+        log::RequestScope logScope(log::RequestTagPtr(request, &request->logTag));
         current_ = request;
 
         auto state = std::make_shared<Responder::State>(shared_from_this(), stream_.get_executor());

@@ -36,8 +36,8 @@
 #include "hub/store/Database.h"
 
 #include "hub/common/ConfigValue.h"
+#include "hub/common/LogFormatter.h"
 #include "hub/common/Exceptions.h"
-#include "hub/common/LogFormat.h"
 
 #include <campushub/plugin.h>
 
@@ -51,7 +51,6 @@
 #include <Poco/Path.h>
 #include <Poco/FormattingChannel.h>
 #include <Poco/Logger.h>
-#include <Poco/PatternFormatter.h>
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/OptionException.h>
 #include <Poco/Util/MapConfiguration.h>
@@ -431,11 +430,22 @@ void HubApplication::initialize(Poco::Util::Application& self) {
         config().add(overrides_, PRIO_APPLICATION);  // above the file
     }
 
-    // Console logging unless the config sets up its own channels.
+    // Console logging unless the config sets up its own channels: the hub's line
+    // (text or JSON, personal data masked unless switched off), which the plugin
+    // workers hubd starts take over through the environment.
+    log::LogFormatter::Options logOptions;
+    try {
+        logOptions.style = log::LogFormatter::parseStyle(config().getString("logging.format", "text"));
+        logOptions.maskPersonalData = config().getBool("logging.maskPersonalData", true);
+    } catch (const Poco::Exception& e) {
+        loggingError_ = e.displayText() + " (logging.format, logging.maskPersonalData)";
+    }
+    Poco::AutoPtr<log::LogFormatter> formatter(new log::LogFormatter(logOptions));
+    formatter->exportToEnvironment();
+    log::LogFormatter::registerWithPoco();  // before the logging subsystem reads logging.channels.*
     if (!config().has("logging.loggers.root.channel")) {
-        Poco::AutoPtr<Poco::PatternFormatter> pattern(new Poco::PatternFormatter(hub::kLogPattern));
         Poco::AutoPtr<Poco::FormattingChannel> channel(
-            new Poco::FormattingChannel(pattern, new Poco::ConsoleChannel));
+            new Poco::FormattingChannel(formatter, new Poco::ConsoleChannel));
         Poco::Logger::root().setChannel(channel);
         Poco::Logger::root().setLevel(config().getString("logging.level", "information"));
     }
@@ -446,6 +456,13 @@ int HubApplication::main(const std::vector<std::string>&) {
     if (helpRequested_ || versionRequested_) return EXIT_OK;
     auto& cfg = config();
     auto& log = Poco::Logger::get("hub");
+    if (!loggingError_.empty()) {
+        log.fatal("cannot run: %s", loggingError_);
+        return EXIT_CONFIG;
+    }
+    if (!cfg.getBool("logging.maskPersonalData", true))
+        log.warning("logging.maskPersonalData is off: ID numbers, phone numbers and e-mail addresses are logged "
+                    "in full; turn it back on after the debugging session");
     try {
         // Start order: store, outbound connectors, plugins, then the listener last, so
         // nothing is served before everything it needs is up. Stop in reverse.

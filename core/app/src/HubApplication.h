@@ -46,6 +46,7 @@ private:
     std::vector<std::pair<std::string, std::string>> defines_;
     bool helpRequested_ = false;
     bool versionRequested_ = false;
+    std::string loggingError_;  // a bad logging.* key, reported once logging works
 };
 
 }  // namespace hub::app

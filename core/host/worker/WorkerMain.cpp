@@ -13,7 +13,7 @@
 #include "WorkerProtocol.h"
 
 #include "hub/common/Exceptions.h"
-#include "hub/common/LogFormat.h"
+#include "hub/common/LogFormatter.h"
 #include "hub/common/Version.h"
 #include "hub/host/LoadedPlugin.h"
 #include "hub/host/Manifest.h"
@@ -27,7 +27,6 @@
 #include <Poco/StreamChannel.h>
 #include <Poco/FormattingChannel.h>
 #include <Poco/Logger.h>
-#include <Poco/PatternFormatter.h>
 
 #include <zmq.hpp>
 
@@ -147,8 +146,8 @@ void writeLine(int fd, std::string line) {
 }
 
 void setUpLogging(const std::string& name, const std::string& level) {
-    // hubd's pattern: the worker's lines land in hubd's stderr beside its own.
-    Poco::AutoPtr<Poco::PatternFormatter> formatter(new Poco::PatternFormatter(hub::kLogPattern));
+    // hubd's own line (text or JSON, masked or not), as hubd chose it (its environment).
+    Poco::AutoPtr<hub::log::LogFormatter> formatter(new hub::log::LogFormatter(hub::log::LogFormatter::fromEnvironment()));
     Poco::AutoPtr<Poco::Channel> console(new Poco::StreamChannel(std::cerr));
     Poco::AutoPtr<Poco::FormattingChannel> channel(new Poco::FormattingChannel(formatter, console));
     Poco::Logger::root().setChannel(channel);
