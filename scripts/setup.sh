@@ -14,7 +14,7 @@ packages=(
   # scripts/test.sh's fuzz stage: clang, its sanitizer and libFuzzer runtimes, llvm-symbolizer
   clang-14 libclang-rt-14-dev libfuzzer-14-dev llvm-14
   # the web console's browser test (core/console): Debian's chromium, driven by playwright-core
-  chromium
+  chromium fonts-wqy-microhei
 )
 # The web console is built with node and npm (core/console/web). A machine
 # that has them already (e.g. a newer Node.js packaged elsewhere) keeps its own:

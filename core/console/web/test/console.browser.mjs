@@ -24,7 +24,27 @@ if (!existsSync(chromiumPath)) throw new Error(`no browser at ${chromiumPath}: i
 if (!existsSync(join(args.console, 'index.html'))) throw new Error(`the console is not built in ${args.console}`);
 
 const SECRET = 'console-browser-test-secret-0123456789abc';
+// A flow as Camunda Modeler saves it (with its diagram), for the flow step.
+const LEAVE_BPMN = `<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI"
+  xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:di="http://www.omg.org/spec/DD/20100524/DI" id="d" targetNamespace="urn:test">
+  <bpmn:process id="student-leave" isExecutable="true">
+    <bpmn:startEvent id="start" name="提交"/>
+    <bpmn:sequenceFlow id="to-review" sourceRef="start" targetRef="review"/>
+    <bpmn:userTask id="review" name="辅导员审核"/>
+    <bpmn:sequenceFlow id="to-end" sourceRef="review" targetRef="end"/>
+    <bpmn:endEvent id="end" name="办结"/>
+  </bpmn:process>
+  <bpmndi:BPMNDiagram id="dia"><bpmndi:BPMNPlane id="plane" bpmnElement="student-leave">
+    <bpmndi:BPMNShape id="start_di" bpmnElement="start"><dc:Bounds x="100" y="100" width="36" height="36"/></bpmndi:BPMNShape>
+    <bpmndi:BPMNShape id="review_di" bpmnElement="review"><dc:Bounds x="200" y="78" width="100" height="80"/></bpmndi:BPMNShape>
+    <bpmndi:BPMNShape id="end_di" bpmnElement="end"><dc:Bounds x="360" y="100" width="36" height="36"/></bpmndi:BPMNShape>
+    <bpmndi:BPMNEdge id="to-review_di" bpmnElement="to-review"><di:waypoint x="136" y="118"/><di:waypoint x="200" y="118"/></bpmndi:BPMNEdge>
+    <bpmndi:BPMNEdge id="to-end_di" bpmnElement="to-end"><di:waypoint x="300" y="118"/><di:waypoint x="360" y="118"/></bpmndi:BPMNEdge>
+  </bpmndi:BPMNPlane></bpmndi:BPMNDiagram>
+</bpmn:definitions>`;
 const dir = mkdtempSync(join(tmpdir(), 'console-browser-'));
+rmSync(args.artefacts, { recursive: true, force: true });  // this run's screenshots only
 mkdirSync(args.artefacts, { recursive: true });
 const children = [];
 let failures = 0;
@@ -213,6 +233,21 @@ try {
     await shot('04-application');
   });
 
+  await step('a flow is drawn with bpmn-js, its steps marked, when the hub serves one', async () => {
+    // The flows engine (issue 14) serves GET /api/v1/applications/{id}/flow; until
+    // it lands here, the browser is handed the answer that route gives.
+    await page.route('**/api/v1/applications/*/flow', (route) => route.fulfill({
+      status: 200, contentType: 'application/json',
+      body: JSON.stringify({ xml: LEAVE_BPMN, completed: ['start', 'to-review'], active: ['review'] }),
+    }));
+    await page.reload();
+    await page.locator('#flow-diagram svg').first().waitFor();
+    await page.locator('.djs-element.active[data-element-id="review"]').waitFor();
+    await page.locator('.djs-element.completed[data-element-id="start"]').waitFor();
+    await shot('05-flow');
+    await page.unroute('**/api/v1/applications/*/flow');
+  });
+
   await step('the evaluation charts and table are read, the CSV exported', async () => {
     await page.getByRole('link', { name: 'Evaluation' }).click();
     await page.getByLabel('Group by').selectOption('item');
@@ -226,14 +261,14 @@ try {
     await page.getByRole('button', { name: 'Export CSV' }).click();
     const file = await (await download).path();
     if (!readFileSync(file, 'utf8').includes('student-leave')) throw new Error('the CSV lacks the rows');
-    await shot('05-evaluation');
+    await shot('06-evaluation');
   });
 
   await step('the language switches to Chinese', async () => {
     await page.getByRole('button', { name: 'Switch the language to Chinese' }).click();
     await page.getByRole('heading', { name: '评价统计', level: 1 }).waitFor();
     await page.getByRole('link', { name: '办件查询' }).waitFor();
-    await shot('06-evaluation-zh');
+    await shot('07-evaluation-zh');
   });
 
   await step('a department clerk sees only their pages', async () => {
@@ -243,8 +278,18 @@ try {
     await clerk.getByRole('button', { name: '登录' }).click();
     await clerk.getByRole('heading', { name: '办件查询', level: 1 }).waitFor();
     if (await clerk.getByRole('link', { name: '运行概览' }).count()) throw new Error('a clerk sees the overview');
-    await clerk.screenshot({ path: join(args.artefacts, '07-clerk.png'), fullPage: true });
+    await clerk.screenshot({ path: join(args.artefacts, '08-clerk.png'), fullPage: true });
     await clerk.close();
+  });
+
+  await step('both dictionaries hold the same keys', async () => {
+    const text = readFileSync(new URL('../src/i18n.js', import.meta.url), 'utf8');
+    const [en, zh] = text.split(/^  zh: \{$/m);
+    const keys = (part) => new Set([...part.matchAll(/^    '([\w.]+)':/gm)].map((m) => m[1]));
+    const a = keys(en);
+    const b = keys(zh);
+    const missing = [...a].filter((k) => !b.has(k)).concat([...b].filter((k) => !a.has(k)));
+    if (a.size < 50 || missing.length) throw new Error(`keys in one dictionary only: ${missing.join(', ')}`);
   });
 
   await step('nothing was fetched from outside the hub, no script error', async () => {

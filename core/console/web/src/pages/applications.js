@@ -79,6 +79,8 @@ async function drawFlow(box, id) {
       xml = await response.text();
     }
     const { default: NavigatedViewer } = await import('bpmn-js/lib/NavigatedViewer');
+    // The viewer fits the diagram to its container: wait until the page is shown.
+    for (let i = 0; i < 300 && !box.isConnected; i++) await new Promise((r) => requestAnimationFrame(r));
     const canvasEl = h('div', { className: 'diagram', id: 'flow-diagram', role: 'img', 'aria-label': t('apps.flow') });
     box.append(canvasEl);
     const viewer = new NavigatedViewer({ container: canvasEl });
@@ -108,5 +110,5 @@ export async function application(root, { params }) {
       (a.transitions || []).map((x) => [x.at, x.from ? t(`status.${x.from}`) : '—', t(`status.${x.to}`), x.actor, x.reason || '']))),
     flowBox);
   if (a.result && a.result !== '{}' && a.result !== '') root.append(section(t('apps.result'), h('pre', {}, typeof a.result === 'string' ? a.result : JSON.stringify(a.result, null, 2))));
-  await drawFlow(flowBox, a.id);
+  drawFlow(flowBox, a.id);  // drawn once the page is shown; it reports its own failure
 }
