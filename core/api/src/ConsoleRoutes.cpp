@@ -90,7 +90,8 @@ FileSet load(const ConsoleOptions& options) {
             continue;
         }
         if (!safeSegment(name) || !entry.is_regular_file(ec)) continue;
-        std::string relative = fs::relative(entry.path(), options.dir, ec).generic_string();
+        // Lexically: fs::relative would resolve a link and name its target instead.
+        std::string relative = entry.path().lexically_relative(options.dir).generic_string();
         auto size = entry.file_size(ec);
         if (ec || size > options.maxFileBytes || total + size > options.maxTotalBytes) {
             log.warning("console: left out %s (%Lu bytes; at most %z per file, %z in all)", relative,
