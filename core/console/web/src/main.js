@@ -6,6 +6,7 @@ import 'bpmn-js/dist/assets/diagram-js.css';
 import { api, setToken, token } from './api.js';
 import { h, message } from './dom.js';
 import { lang, setLang, t } from './i18n.js';
+import { forgetNames } from './names.js';
 import { overview } from './pages/overview.js';
 import { application, applications } from './pages/applications.js';
 import { evaluation } from './pages/evaluation.js';
@@ -76,6 +77,7 @@ async function signIn() {
 }
 
 function logout() {
+  forgetNames();
   setToken(null);
   user = null;
   location.hash = '#/login';

@@ -4,6 +4,7 @@
 import { api, ApiError } from '../api.js';
 import { h, message, section, table } from '../dom.js';
 import { t } from '../i18n.js';
+import { loadNames, named } from '../names.js';
 
 const STATUSES = ['submitted', 'in_review', 'needs_supplement', 'approved', 'rejected', 'completed', 'cancelled'];
 
@@ -45,13 +46,13 @@ export async function applications(root, { user, params, navigate }) {
   q.set('department', query.get('department') || (admin ? '*' : departments[0] || ''));
   for (const k of ['applicant', 'item', 'status']) if (query.get(k)) q.set(k, query.get(k));
   q.set('pageSize', '50');
-  const page = await api(`/api/v1/applications?${q}`);
+  const [page, names] = await Promise.all([api(`/api/v1/applications?${q}`), loadNames()]);
   results.append(h('p', { role: 'status' }, t('apps.found', { total: page.total })),
     table(t('apps.search'), [t('apps.id'), t('apps.person'), t('apps.item'), t('apps.department'), t('apps.status'),
       t('apps.submitted'), t('apps.due')],
     page.items.map((a) => [
       h('a', { href: `#/applications/${encodeURIComponent(a.id)}`, 'aria-label': t('apps.open', { id: a.id }) }, a.id),
-      a.applicant, a.item_id, a.department, t(`status.${a.status}`), a.submitted_at,
+      a.applicant, named(names.items, a.item_id), named(names.departments, a.department), t(`status.${a.status}`), a.submitted_at,
       a.overdue ? h('strong', { className: 'alert' }, `${a.due_date} ${t('apps.overdue')}`) : a.due_date])));
 }
 
@@ -95,9 +96,9 @@ async function drawFlow(box, id) {
 }
 
 export async function application(root, { params }) {
-  const a = await api(`/api/v1/applications/${encodeURIComponent(params.id)}`);
+  const [a, names] = await Promise.all([api(`/api/v1/applications/${encodeURIComponent(params.id)}`), loadNames()]);
   const facts = h('dl', { className: 'facts' },
-    [[t('apps.id'), a.id], [t('apps.person'), a.applicant], [t('apps.item'), a.item_id], [t('apps.department'), a.department],
+    [[t('apps.id'), a.id], [t('apps.person'), a.applicant], [t('apps.item'), named(names.items, a.item_id)], [t('apps.department'), named(names.departments, a.department)],
       [t('apps.status'), t(`status.${a.status}`)], [t('apps.submitted'), a.submitted_at],
       [t('apps.due'), a.overdue ? `${a.due_date} ${t('apps.overdue')}` : a.due_date]]
       .flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));

@@ -4,6 +4,7 @@ import { api } from '../api.js';
 import { chart } from '../charts.js';
 import { h, message, section, table } from '../dom.js';
 import { t } from '../i18n.js';
+import { loadNames, named } from '../names.js';
 
 function choice(id, label, name, options, selected) {
   return h('div', { className: 'field' }, h('label', { for: id }, label),
@@ -54,7 +55,8 @@ export async function evaluation(root, { params, navigate }) {
   }, t('eval.csv'));
   root.append(section(t('eval.title'), form, exportButton));
 
-  const data = await api(`/admin/evaluation?${query}`);
+  const [data, names] = await Promise.all([api(`/admin/evaluation?${query}`), loadNames()]);
+  const label = (key) => named(by === 'item' ? names.items : names.departments, key);
   form.querySelector('#e-from').value = data.from;
   form.querySelector('#e-to').value = data.to;
   if (data.rows.length === 0) {
@@ -82,7 +84,7 @@ export async function evaluation(root, { params, navigate }) {
     chart(volumeEl, {
       tooltip: { trigger: 'axis' }, legend: { top: 0, type: 'scroll' }, grid: { top: 40, left: 50, right: 20, bottom: 30 },
       xAxis: { type: 'category', data: periods }, yAxis: { type: 'value', minInterval: 1 },
-      series: keys.map((k) => ({ name: k, type: 'bar', stack: 'volume', data: periods.map((p) => cell(p, k)?.volume ?? 0) })),
+      series: keys.map((k) => ({ name: label(k), type: 'bar', stack: 'volume', data: periods.map((p) => cell(p, k)?.volume ?? 0) })),
     });
     chart(timeEl, {
       tooltip: { trigger: 'axis' }, legend: { top: 0 }, grid: { top: 40, left: 50, right: 50, bottom: 30 },
@@ -98,6 +100,6 @@ export async function evaluation(root, { params, navigate }) {
   root.append(section(t('eval.title'), table(t('eval.title'),
     [t('eval.periodCol'), t('eval.key'), t('eval.volume'), t('eval.closed'), t('eval.median'), t('eval.p90'),
       t('eval.overdueRate'), t('eval.satisfaction'), t('eval.ratings')],
-    data.rows.map((r) => [r.period, r.key, r.volume, r.closed, r.medianDays ?? '—', r.p90Days ?? '—', percent(r.overdueRate),
+    data.rows.map((r) => [r.period, label(r.key), r.volume, r.closed, r.medianDays ?? '—', r.p90Days ?? '—', percent(r.overdueRate),
       r.meanSatisfaction === null ? '—' : r.meanSatisfaction.toFixed(2), r.ratings]))));
 }
