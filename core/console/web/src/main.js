@@ -88,8 +88,13 @@ async function render(loginError) {
   clearInterval(refreshTimer);
   document.title = t('app.title');
   document.documentElement.lang = lang() === 'zh' ? 'zh-CN' : 'en';
-  const main = h('main', { id: 'main' });
-  root.replaceChildren(h('a', { href: '#main', className: 'skip' }, t('app.title')), header(), main);
+  const main = h('main', { id: 'main', tabindex: '-1' });
+  // The skip link moves focus, not the route (routes live in the hash too).
+  const skip = h('a', {
+    href: '#main', className: 'skip',
+    onClick: (event) => { event.preventDefault(); main.focus(); },
+  }, t('nav.skip'));
+  root.replaceChildren(skip, header(), main);
   if (!user) {
     main.append(loginPage(loginError));
     main.querySelector('h1').focus();

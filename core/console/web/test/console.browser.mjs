@@ -263,6 +263,13 @@ try {
     await shot('06-evaluation');
   });
 
+  await step('the skip link moves the focus to the content, not the route', async () => {
+    await page.getByRole('link', { name: 'Skip to the content' }).focus();
+    await page.keyboard.press('Enter');
+    if (!(await page.evaluate(() => document.activeElement?.id === 'main' && location.hash.startsWith('#/evaluation'))))
+      throw new Error('the skip link did not move the focus to the content');
+  });
+
   await step('the language switches to Chinese', async () => {
     await page.getByRole('button', { name: 'Switch the language to Chinese' }).click();
     await page.getByRole('heading', { name: '评价统计', level: 1 }).waitFor();
