@@ -224,6 +224,13 @@ catalog::WorkingCalendar loadCalendar(const Poco::Util::AbstractConfiguration& c
     return {};
 }
 
+// console.dir's default: the build tree's console when hubd runs from its build
+// tree, else where `cmake --install` (and so the package) puts it.
+std::string defaultConsoleDir() {
+    if (Poco::File(std::string(HUB_CONSOLE_DIR) + "/index.html").exists()) return HUB_CONSOLE_DIR;
+    return HUB_CONSOLE_INSTALLED_DIR;
+}
+
 // Writes the whole number, then renames: a reader never sees half a port number.
 void writePortFile(const std::string& path, std::uint16_t port) {
     {
@@ -491,7 +498,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         admin.staticPerson = [&directory](const std::string& id) { return directory.json(id); };
         api::addAdminRoutes(router, admin);
         // The web console: its static files, and the figures and series its pages read.
-        api::addConsoleRoutes(router, {cfg.getString("console.dir", HUB_CONSOLE_DIR)});
+        api::addConsoleRoutes(router, {cfg.getString("console.dir", defaultConsoleDir())});
         flows::Evaluation evaluation(db, calendar, numbers.utcOffsetSeconds);
         api::PluginActivity activity(*plugins, std::chrono::seconds(numbers.consoleActivitySeconds));
         api::addConsoleApiRoutes(router, {&applications, &evaluation, &relay, &activity, &blocking, &audit, &db});

@@ -82,10 +82,11 @@ Evaluation::RateOutcome Evaluation::rate(const std::string& applicationId, const
     std::string id = applicationId, who = applicant, text = comment;
     std::string at = Poco::DateTimeFormatter::format(Poco::Timestamp(), "%Y-%m-%dT%H:%M:%S.%iZ");
     Poco::Data::Transaction tx(s, true);
-    // OR IGNORE and a count: a second rating, even a concurrent one, changes nothing.
+    // A conflict does nothing, and the count says so: a second rating, even a
+    // concurrent one, changes nothing (the upsert syntax SQLite and PostgreSQL share).
     Poco::Data::Statement insert(s);
-    insert << "INSERT OR IGNORE INTO flows_ratings (application_id, applicant, score, comment, rated_at)"
-              " VALUES (?, ?, ?, ?, ?)",
+    insert << "INSERT INTO flows_ratings (application_id, applicant, score, comment, rated_at)"
+              " VALUES (?, ?, ?, ?, ?) ON CONFLICT (application_id) DO NOTHING",
         use(id), use(who), use(score), use(text), use(at);
     std::size_t inserted = insert.execute();
     tx.commit();
