@@ -16,7 +16,13 @@ packages=(
   prometheus
   # scripts/test.sh's fuzz stage: clang, its sanitizer and libFuzzer runtimes, llvm-symbolizer
   clang-14 libclang-rt-14-dev libfuzzer-14-dev llvm-14
+  # the web console's browser test (core/console): Debian's chromium, driven by playwright-core
+  chromium fonts-wqy-microhei
 )
+# The web console is built with node and npm (core/console/web). A machine
+# that has them already (e.g. a newer Node.js packaged elsewhere) keeps its own:
+# Debian's npm would conflict with such a nodejs.
+command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do

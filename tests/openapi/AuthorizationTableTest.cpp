@@ -166,6 +166,12 @@ const std::vector<Row> kTable = {
     {"POST", "/api/v1/applications/{id}/cancel", NA, R, R},
     {"POST", "/api/v1/applications/{id}/supplement", A, R, R},
     {"POST", "/api/v1/applications/{id}/transitions", R, R, R},
+    // The applicant rates (409 while open); nobody else may.
+    {"POST", "/api/v1/applications/{id}/rating", A, R, R},
+    // hub:admin, or a department role: a clerk sees their own department's figures.
+    {"GET", "/admin/evaluation", R, A, NA},
+    {"GET", "/admin/plugins/activity", R, R, NA},
+    {"GET", "/admin/events/consumers", R, R, NA},
     {"GET", "/api/v1/identities/me", A, A, NA},
     {"GET", "/api/v1/identities/{id}", A, R, R},
     {"GET", "/api/v1/identities", R, R, NA},

@@ -322,15 +322,22 @@ private:
         blocking(pool_, service_.database(), out, [this, request]() -> std::optional<Response> {
             const Principal& p = request->principal;
             ApplicationService::ListQuery q;
-            std::string department, value;
+            std::string department, value, applicant;
+            request->queryParam("applicant", applicant);
+            if (request->queryParam("item", value)) q.itemId = value;
             if (request->queryParam("department", department) && !department.empty()) {
-                if (!isClerkOf(p, department) && !p.hasRole("hub:admin"))
+                // "*": every department's, for hub:admin (the console's search).
+                if (department == "*" ? !p.hasRole("hub:admin") : !isClerkOf(p, department) && !p.hasRole("hub:admin"))
                     return refused(*request,
                                    problem(403, "you hold no clerk role for department '" + department + "'",
                                            "Forbidden", type("forbidden")));
-                q.department = department;
+                if (department != "*") q.department = department;
+                q.applicant = applicant;
             } else {
-                q.applicant = p.subject;
+                if (!applicant.empty() && applicant != p.subject && !p.hasRole("hub:admin"))
+                    return refused(*request, problem(403, "another person's applications need a department",
+                                                     "Forbidden", type("forbidden")));
+                q.applicant = applicant.empty() ? p.subject : applicant;
             }
             if (request->queryParam("status", value)) {
                 std::istringstream in(value);

@@ -7,9 +7,12 @@
 #include "hub/api/ApplicationRoutes.h"
 #include "hub/api/Authentication.h"
 #include "hub/api/CatalogRoutes.h"
+#include "hub/api/ConsoleApiRoutes.h"
+#include "hub/api/ConsoleRoutes.h"
 #include "hub/api/HttpServer.h"
 #include "hub/api/Metrics.h"
 #include "hub/api/MetricsRoutes.h"
+#include "hub/api/PluginActivity.h"
 #include "hub/api/RouteAudit.h"
 #include "hub/api/Router.h"
 #include "hub/api/SystemRoutes.h"
@@ -23,6 +26,7 @@
 #include "hub/events/RelayConfig.h"
 #include "hub/flows/ApplicationService.h"
 #include "hub/flows/ApprovalEngineLink.h"
+#include "hub/flows/Evaluation.h"
 #include "hub/runtime/WorkerPool.h"
 #include "hub/identity/IdentityDirectory.h"
 #include "hub/identity/ProvisioningForwarder.h"
@@ -131,6 +135,7 @@ struct Numbers {
     int httpPort, ioThreads, maxBodyBytes, idleTimeoutSeconds, readTimeoutSeconds, drainTimeoutMs, fiberStackKb,
         blockingThreads, metricsPort;
     int utcOffsetSeconds, auditCommitIntervalMs, watchIntervalMs, healthIntervalMs;
+    int consoleActivitySeconds;
     host::PluginLimits pluginDefaults;
 
     static Numbers read(const Poco::Util::AbstractConfiguration& cfg) {
@@ -151,6 +156,7 @@ struct Numbers {
         n.watchIntervalMs = readInt(cfg, "plugins.watchIntervalMs", {0, 86400000});
         n.healthIntervalMs = readInt(cfg, "plugins.healthIntervalMs", {0, 86400000});
         n.pluginDefaults = host::PluginLimits::fromConfig(cfg, "plugins.defaults", host::PluginLimits{});
+        n.consoleActivitySeconds = readInt(cfg, "console.activitySeconds", 60, {1, 3600});
         readOptionalInt(cfg, "auth.jwt.leewaySeconds", {0, 3600});
         readOptionalInt(cfg, "auth.jwt.maxTokenBytes", {512, 1 << 20});
         readOptionalInt(cfg, "auth.jwt.cacheSize", {0, 10000000});
@@ -223,6 +229,13 @@ catalog::WorkingCalendar loadCalendar(const Poco::Util::AbstractConfiguration& c
     if (Poco::File(shipped).exists()) return catalog::WorkingCalendar::fromFile(shipped);
     Poco::Logger::get("hub").warning("no holiday calendar (calendar.file): due dates count Monday to Friday only");
     return {};
+}
+
+// console.dir's default: the build tree's console when hubd runs from its build
+// tree, else where `cmake --install` (and so the package) puts it.
+std::string defaultConsoleDir() {
+    if (Poco::File(std::string(HUB_CONSOLE_DIR) + "/index.html").exists()) return HUB_CONSOLE_DIR;
+    return HUB_CONSOLE_INSTALLED_DIR;
 }
 
 // Writes the whole number, then renames: a reader never sees half a port number.
@@ -486,7 +499,8 @@ int HubApplication::main(const std::vector<std::string>&) {
         // same transaction; the relay delivers from there.
         const std::string source = cfg.getString("events.source");
         events::Outbox::migrate(db);
-        flows::ApplicationService applications(db, {loadCalendar(cfg), numbers.utcOffsetSeconds});
+        const catalog::WorkingCalendar calendar = loadCalendar(cfg);
+        flows::ApplicationService applications(db, {calendar, numbers.utcOffsetSeconds});
         flows::ApprovalEngineLink approvals(applications, source);
         applications.setEventSink(approvals.outboxSink());
 
@@ -549,6 +563,11 @@ int HubApplication::main(const std::vector<std::string>&) {
         admin.store = &db;
         admin.staticPerson = [&directory](const std::string& id) { return directory.json(id); };
         api::addAdminRoutes(router, admin);
+        // The web console: its static files, and the figures and series its pages read.
+        api::addConsoleRoutes(router, {cfg.getString("console.dir", defaultConsoleDir())});
+        flows::Evaluation evaluation(db, calendar, numbers.utcOffsetSeconds);
+        api::PluginActivity activity(*plugins, std::chrono::seconds(numbers.consoleActivitySeconds));
+        api::addConsoleApiRoutes(router, {&applications, &evaluation, &relay, &activity, &blocking, &audit, &db});
 
         // /metrics: on the API's listener, or alone on its own (metrics.port) for ops.
         api::RequestMetrics requestMetrics;

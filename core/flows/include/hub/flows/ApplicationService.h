@@ -109,6 +109,7 @@ public:
     struct ListQuery {
         std::string applicant;   ///< Only this person's (the caller's own).
         std::string department;  ///< Only this department's.
+        std::string itemId;      ///< Only applications for this service item.
         std::vector<ApplicationStatus> statuses;  ///< Any of these.
         std::size_t page = 1;        ///< 1-based.
         std::size_t pageSize = 20;   ///< Clamped to maxPageSize.
