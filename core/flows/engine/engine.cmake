@@ -3,11 +3,16 @@
 set(HUB_ENGINE_DIR ${CMAKE_CURRENT_LIST_DIR})
 target_sources(hub_flows PRIVATE
   ${HUB_ENGINE_DIR}/src/Value.cpp
-  ${HUB_ENGINE_DIR}/src/Feel.cpp)
+  ${HUB_ENGINE_DIR}/src/Feel.cpp
+  ${HUB_ENGINE_DIR}/src/Timers.cpp
+  ${HUB_ENGINE_DIR}/src/Deployer.cpp
+  ${HUB_ENGINE_DIR}/src/Validation.cpp)
 target_include_directories(hub_flows PUBLIC ${HUB_ENGINE_DIR}/include)
+target_link_libraries(hub_flows PRIVATE hub::xml)
 
 hub_test(flows_engine_test
   SOURCES
     ${HUB_ENGINE_DIR}/tests/FeelTest.cpp
+    ${HUB_ENGINE_DIR}/tests/DeployTest.cpp
   DEPS hub::flows
   LABELS flows)
