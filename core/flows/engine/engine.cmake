@@ -6,7 +6,8 @@ target_sources(hub_flows PRIVATE
   ${HUB_ENGINE_DIR}/src/Feel.cpp
   ${HUB_ENGINE_DIR}/src/Timers.cpp
   ${HUB_ENGINE_DIR}/src/Deployer.cpp
-  ${HUB_ENGINE_DIR}/src/Validation.cpp)
+  ${HUB_ENGINE_DIR}/src/Validation.cpp
+  ${HUB_ENGINE_DIR}/src/Engine.cpp)
 target_include_directories(hub_flows PUBLIC ${HUB_ENGINE_DIR}/include)
 target_link_libraries(hub_flows PRIVATE hub::xml)
 
@@ -14,5 +15,6 @@ hub_test(flows_engine_test
   SOURCES
     ${HUB_ENGINE_DIR}/tests/FeelTest.cpp
     ${HUB_ENGINE_DIR}/tests/DeployTest.cpp
+    ${HUB_ENGINE_DIR}/tests/EngineTest.cpp
   DEPS hub::flows
   LABELS flows)
