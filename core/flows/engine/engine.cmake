@@ -7,7 +7,8 @@ target_sources(hub_flows PRIVATE
   ${HUB_ENGINE_DIR}/src/Timers.cpp
   ${HUB_ENGINE_DIR}/src/Deployer.cpp
   ${HUB_ENGINE_DIR}/src/Validation.cpp
-  ${HUB_ENGINE_DIR}/src/Engine.cpp)
+  ${HUB_ENGINE_DIR}/src/Engine.cpp
+  ${HUB_ENGINE_DIR}/src/EngineStore.cpp)
 target_include_directories(hub_flows PUBLIC ${HUB_ENGINE_DIR}/include)
 target_link_libraries(hub_flows PRIVATE hub::xml)
 
@@ -16,5 +17,7 @@ hub_test(flows_engine_test
     ${HUB_ENGINE_DIR}/tests/FeelTest.cpp
     ${HUB_ENGINE_DIR}/tests/DeployTest.cpp
     ${HUB_ENGINE_DIR}/tests/EngineTest.cpp
-  DEPS hub::flows
+    ${HUB_ENGINE_DIR}/tests/EngineStoreTest.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/../tests/FlowsTestSupport.cpp
+  DEPS hub::flows hub::testsupport
   LABELS flows)
