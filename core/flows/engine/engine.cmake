@@ -8,7 +8,8 @@ target_sources(hub_flows PRIVATE
   ${HUB_ENGINE_DIR}/src/Deployer.cpp
   ${HUB_ENGINE_DIR}/src/Validation.cpp
   ${HUB_ENGINE_DIR}/src/Engine.cpp
-  ${HUB_ENGINE_DIR}/src/EngineStore.cpp)
+  ${HUB_ENGINE_DIR}/src/EngineStore.cpp
+  ${HUB_ENGINE_DIR}/src/FlowRepository.cpp)
 target_include_directories(hub_flows PUBLIC ${HUB_ENGINE_DIR}/include)
 target_link_libraries(hub_flows PRIVATE hub::xml)
 
@@ -18,6 +19,7 @@ hub_test(flows_engine_test
     ${HUB_ENGINE_DIR}/tests/DeployTest.cpp
     ${HUB_ENGINE_DIR}/tests/EngineTest.cpp
     ${HUB_ENGINE_DIR}/tests/EngineStoreTest.cpp
+    ${HUB_ENGINE_DIR}/tests/FlowRepositoryTest.cpp
     ${CMAKE_CURRENT_LIST_DIR}/../tests/FlowsTestSupport.cpp
   DEPS hub::flows hub::testsupport
   LABELS flows)

@@ -49,6 +49,15 @@ const Value& Value::member(std::string_view key) const {
 }
 
 void Value::set(const std::string& key, Value value) {
+    if (isObject()) {
+        // Nobody else holds this object: change it in place (the engine sets
+        // variables one by one; a copy each time would be quadratic).
+        auto& object = std::get<std::shared_ptr<Object>>(data_);
+        if (object.use_count() == 1) {
+            (*object)[key] = std::move(value);
+            return;
+        }
+    }
     auto copy = isObject() ? std::make_shared<Object>(asObject()) : std::make_shared<Object>();
     (*copy)[key] = std::move(value);
     data_ = std::move(copy);

@@ -345,6 +345,17 @@ TEST(EngineTest, ALoopWithoutAWaitStateStopsAtTheStepLimitWithAnIncident) {
     EXPECT_EQ(d.kinds(), "resolve_incident raise_incident");
 }
 
+TEST(EngineTest, AnInstanceStopsAtItsOwnStepLimitAcrossInputs) {
+    EngineOptions options;
+    options.maxStepsPerInstance = 3;
+    Driver d(readData("enrolment-certificate.bpmn"), options);
+    d.start(R"({"applicant":{"id":"s1"}})");  // start, lookup: 2 steps
+    d.serviceOk("i1:Activity_lookup:1", R"({"status":"在读"})");  // gateway: 3, the next one is refused
+    ASSERT_EQ(d.kinds(), "raise_incident");
+    EXPECT_EQ(d.of(Kind::RaiseIncident).front().elementId, "Activity_issue");
+    EXPECT_EQ(d.of(Kind::RaiseIncident).front().message, "step limit: the instance entered 3 elements");
+}
+
 TEST(EngineTest, AGatewayWithNoTrueConditionAndNoDefaultRaisesAnIncident) {
     const std::string body = "<bpmn:startEvent id=\"start\"/>" + flow("f0", "start", "g") +
                              "<bpmn:exclusiveGateway id=\"g\"/>" + flow("f1", "g", "end", "=form.x > 1") +

@@ -156,3 +156,16 @@ TEST(FeelTest, ValuesRoundTripThroughJsonWithSortedKeys) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(FeelTest, SettingAMemberNeverChangesACopy) {
+    Value original = Value::fromJson(R"({"a":1})");
+    const Value copy = original;
+    original.set("a", 2);
+    original.set("b", "二");
+    EXPECT_EQ(copy.toJson(), R"({"a":1})");
+    EXPECT_EQ(original.toJson(), R"({"a":2,"b":"二"})");
+}
+
+}  // namespace
