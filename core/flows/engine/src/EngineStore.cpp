@@ -408,6 +408,26 @@ std::vector<StoredTask> EngineStore::openTasks(Poco::Data::Session& session) {
     return out;
 }
 
+bool EngineStore::claimTask(Poco::Data::Session& session, const std::string& taskId, const std::string& user) {
+    Poco::Data::Statement claim(session);
+    claim << "UPDATE flows_engine_tasks SET claimed_by = ? WHERE id = ? AND status = 'open'"
+             " AND (claimed_by = '' OR claimed_by = ?)",
+        bind(user), bind(taskId), bind(user);
+    return claim.execute() == 1;
+}
+
+bool EngineStore::unclaimTask(Poco::Data::Session& session, const std::string& taskId, const std::string& user,
+                              bool force) {
+    Poco::Data::Statement unclaim(session);
+    if (force) {
+        unclaim << "UPDATE flows_engine_tasks SET claimed_by = '' WHERE id = ? AND status = 'open'", bind(taskId);
+    } else {
+        unclaim << "UPDATE flows_engine_tasks SET claimed_by = '' WHERE id = ? AND status = 'open' AND claimed_by = ?",
+            bind(taskId), bind(user);
+    }
+    return unclaim.execute() == 1;
+}
+
 std::vector<HistoryEntry> EngineStore::history(Poco::Data::Session& session, const std::string& instanceId) {
     Poco::Data::Statement select(session);
     std::string id = instanceId;

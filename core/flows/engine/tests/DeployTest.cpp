@@ -353,3 +353,87 @@ TEST(DeployTest, NeedsOneExecutableProcess) {
 }
 
 }  // namespace
+
+namespace {
+
+// The remaining refusals, one file each: what is wrong, and the message.
+TEST(DeployTest, EveryOtherRefusalHasItsMessage) {
+    const std::string head = "<bpmn:startEvent id=\"start\"/>\n" + flow("f0", "start", "g");
+    const std::string end = "<bpmn:endEvent id=\"end\"/>\n";
+    struct Case {
+        std::string file;
+        std::string message;
+    };
+    const std::vector<Case> cases = {
+        {flowFile(linear(userTask("a", "dept:cs:dean")) + userTask("a", "dept:cs:dean")), "the id is used twice"},
+        {flowFile(linear("<bpmn:userTask name=\"无id\"/>\n")), "<userTask> has no id"},
+        {flowFile(linear(serviceTask("a", "x.y")) +
+                  "<bpmn:boundaryEvent id=\"b\" attachedToRef=\"a\"><bpmn:errorEventDefinition errorRef=\"nope\"/>"
+                  "</bpmn:boundaryEvent>\n" + flow("fb", "b", "end")),
+         "errorRef 'nope' names no <error>"},
+        {flowFile(linear(serviceTask("a", "x.y")) +
+                  "<bpmn:boundaryEvent id=\"b\" attachedToRef=\"a\" cancelActivity=\"false\"><bpmn:errorEventDefinition/>"
+                  "</bpmn:boundaryEvent>\n" + flow("fb", "b", "end")),
+         "an error boundary event is always interrupting"},
+        {flowFile(linear(userTask("a", "dept:cs:dean")) +
+                  "<bpmn:boundaryEvent id=\"b\" attachedToRef=\"ghost\"><bpmn:timerEventDefinition><bpmn:timeDuration>"
+                  "PT1H</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent>\n" + flow("fb", "b", "end")),
+         "attachedToRef 'ghost' names no element of the process"},
+        {flowFile(linear(userTask("a", "dept:cs:dean")) +
+                  "<bpmn:boundaryEvent id=\"b\" attachedToRef=\"a\"><bpmn:signalEventDefinition/></bpmn:boundaryEvent>\n" +
+                  flow("fb", "b", "end")),
+         "a boundary event with a signalEventDefinition is not supported (timer on a user or receive task, error on a "
+         "service task)"},
+        {flowFile(linear("<bpmn:intermediateCatchEvent id=\"a\"/>\n")),
+         "an intermediate catch event with no definition is not supported (message or timer)"},
+        {flowFile(linear("<bpmn:intermediateCatchEvent id=\"a\"><bpmn:timerEventDefinition/></bpmn:intermediateCatchEvent>\n")),
+         "the timer has no timeDuration or timeDate"},
+        {flowFile(linear("<bpmn:userTask id=\"a\"><bpmn:extensionElements><zeebe:assignmentDefinition "
+                         "candidateGroups=\"dept:cs:dean\" candidateUsers=\"li\"/></bpmn:extensionElements></bpmn:userTask>\n")),
+         "candidateUsers is not supported; use candidateGroups or assignee"},
+        {flowFile(linear("<bpmn:userTask id=\"a\"><bpmn:extensionElements><zeebe:assignmentDefinition "
+                         "assignee=\"=applicant.id\"/></bpmn:extensionElements></bpmn:userTask>\n")),
+         "assignee '=applicant.id' must be a user id, not an expression"},
+        {flowFile(linear("<bpmn:userTask id=\"a\"><bpmn:extensionElements><zeebe:assignmentDefinition "
+                         "candidateGroups=\"=groups\"/></bpmn:extensionElements></bpmn:userTask>\n")),
+         "candidateGroups '=groups' must be a list of groups, not an expression"},
+        {flowFile(linear(serviceTask("a", "x.y", "<zeebe:executionListeners/>"))),
+         "zeebe:executionListeners is not supported (supported: taskDefinition, ioMapping, assignmentDefinition, "
+         "properties)"},
+        {flowFile(linear("<bpmn:endEvent id=\"a\"><bpmn:errorEventDefinition/></bpmn:endEvent>\n")),
+         "an end event with a errorEventDefinition is not supported (none or terminate)"},
+        {flowFile(head + "<bpmn:parallelGateway id=\"g\"/>\n" + flow("f1", "g", "a") + flow("f2", "g", "a") +
+                  userTask("a", "dept:cs:dean") + flow("f3", "a", "h") + flow("f4", "a", "h") +
+                  "<bpmn:parallelGateway id=\"h\"/>\n" + flow("f5", "h", "end") + flow("f6", "h", "end") +
+                  flow("f7", "start", "h") + end),
+         "a parallel gateway either forks or joins; use two gateways"},
+        {flowFile(head + "<bpmn:inclusiveGateway id=\"g\" default=\"f2\"/>\n" + flow("f1", "g", "g2", "=x") +
+                  flow("f2", "g", "g2") + "<bpmn:inclusiveGateway id=\"g2\" default=\"f4\"/>\n" +
+                  flow("f3", "g2", "end", "=y") + flow("f4", "g2", "end") + end),
+         "an inclusive gateway either splits or joins; use two gateways"},
+        {flowFile(linear(userTask("a", "dept:cs:dean")) + "<bpmn:sequenceFlow sourceRef=\"a\" targetRef=\"end\"/>\n"),
+         "a sequence flow has no id"},
+        {flowFile(linear("<bpmn:serviceTask id=\"a\"><bpmn:extensionElements><zeebe:taskDefinition type=\"a.b\"/>"
+                         "</bpmn:extensionElements></bpmn:serviceTask>\n") +
+                  "<bpmn:startEvent id=\"s0\"/>\n" + flow("fx", "end", "s0")),
+         "a start event has no incoming flow"},
+        {flowFile(linear("<bpmn:intermediateCatchEvent id=\"a\"><bpmn:extensionElements><zeebe:properties>"
+                         "<zeebe:property name=\"calendar\" value=\"lunar\"/></zeebe:properties></bpmn:extensionElements>"
+                         "<bpmn:timerEventDefinition><bpmn:timeDuration>P1D</bpmn:timeDuration></bpmn:timerEventDefinition>"
+                         "</bpmn:intermediateCatchEvent>\n")),
+         "zeebe:property calendar='lunar' is not known (working-days or calendar-days)"},
+    };
+    for (const auto& c : cases) {
+        const auto problems = refusal(c.file);
+        bool found = false;
+        std::string all;
+        for (const auto& p : problems) {
+            found = found || p.message == c.message;
+            all += p.toString("t") + "\n";
+            EXPECT_GT(p.line, 0) << p.message;
+        }
+        EXPECT_TRUE(found) << "expected: " << c.message << "\ngot:\n" << all;
+    }
+}
+
+}  // namespace

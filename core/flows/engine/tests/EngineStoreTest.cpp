@@ -168,6 +168,24 @@ TEST(EngineStoreTest, TheEnginesWritesCommitOrRollBackWithTheApplicationsChange)
     EXPECT_EQ(s.store->instanceOf(session, appId), "i-" + appId);
 }
 
+TEST(EngineStoreTest, OfTwoClerksClaimingATaskOneWins) {
+    StoreFixture s;
+    auto def = deployFlow(readData("travel-abroad.bpmn"), "travel-abroad.bpmn");
+    s.step(*def, "i1", startWith(R"({"form":{"days":10}})"));
+    auto session = s.f.db->session();
+    const std::string task = s.store->openTasks(session)[0].id;
+    EXPECT_TRUE(s.store->claimTask(session, task, "clerk.li"));
+    EXPECT_TRUE(s.store->claimTask(session, task, "clerk.li"));  // again: still theirs
+    EXPECT_FALSE(s.store->claimTask(session, task, "clerk.wang"));
+    EXPECT_FALSE(s.store->unclaimTask(session, task, "clerk.wang", false));
+    EXPECT_EQ(s.store->openTasks(session)[0].claimedBy, "clerk.li");
+    EXPECT_TRUE(s.store->unclaimTask(session, task, "clerk.li", false));
+    EXPECT_TRUE(s.store->claimTask(session, task, "clerk.wang"));
+    EXPECT_TRUE(s.store->unclaimTask(session, task, "admin", true));
+    s.step(*def, "i1", completion(task, "approve"));
+    EXPECT_FALSE(s.store->claimTask(session, task, "clerk.li"));  // closed
+}
+
 TEST(EngineStoreTest, DeploymentsKeepTheirVersionByHash) {
     StoreFixture s;
     auto session = s.f.db->session();

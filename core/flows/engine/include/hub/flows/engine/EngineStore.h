@@ -94,6 +94,15 @@ public:
     /// Open user tasks, oldest first.
     std::vector<StoredTask> openTasks(Poco::Data::Session& session);
 
+    /// Claims an open task for `user`: true when it was unclaimed or is
+    /// theirs already; false when it is closed or claimed by someone else.
+    /// A compare-and-set: of two clerks claiming at once, one wins.
+    bool claimTask(Poco::Data::Session& session, const std::string& taskId, const std::string& user);
+
+    /// Gives a claimed task back: true when `user` held it (or `force`, for an
+    /// admin), false otherwise.
+    bool unclaimTask(Poco::Data::Session& session, const std::string& taskId, const std::string& user, bool force);
+
     /// The saved history of an instance, in order.
     std::vector<HistoryEntry> history(Poco::Data::Session& session, const std::string& instanceId);
 
