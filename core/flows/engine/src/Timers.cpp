@@ -5,6 +5,7 @@
 #include <Poco/DateTimeParser.h>
 #include <Poco/Exception.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 
@@ -76,7 +77,10 @@ std::string parseTimer(const std::string& raw, bool isDate, bool workingDays, Ti
         std::size_t start = pos;
         while (pos < text.size() && (std::isdigit(static_cast<unsigned char>(text[pos])) || text[pos] == '.')) ++pos;
         if (pos == start || pos >= text.size() || pos - start > 9) return bad;
-        const double number = std::stod(text.substr(start, pos - start));
+        const std::string digits = text.substr(start, pos - start);
+        if (digits.front() == '.' || digits.back() == '.' || std::count(digits.begin(), digits.end(), '.') > 1)
+            return bad;
+        const double number = std::stod(digits);
         const bool whole = text.find('.', start) >= pos;
         const char unit = text[pos++];
         any = true;
