@@ -1,0 +1,117 @@
+#pragma once
+
+// The engine's tables (schema module "flows_engine") and the writes that go
+// with each input, inside the caller's open transaction: the caller (the
+// application service, the timer scheduler, an inbound message) begins a
+// transaction on a session, changes the application and writes its outbox
+// events, calls save() with the same session, and commits. Either all of it is
+// stored or nothing, so a kill -9 at any point resumes from the last commit.
+
+#include "hub/flows/engine/Engine.h"
+#include "hub/store/Database.h"
+
+#include <Poco/Data/Session.h>
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace hub::flows::engine {
+
+/// save() found the instance changed since it was loaded (another hub or
+/// thread applied an input first): nothing was written; reload and re-apply.
+class InstanceConflict : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// A service call that was out when the hub stopped (re-issued on start, at
+/// least once, with the same idempotency key).
+struct PendingCall {
+    std::string instanceId;
+    std::string elementId;
+    std::string key;
+    int attempt = 0;
+};
+
+/// A timer as the scheduler sees it.
+struct StoredTimer {
+    std::string id;
+    std::string instanceId;
+    std::string elementId;
+    std::int64_t dueAt = 0;
+};
+
+/// An open user task row (the clerks' to-do list).
+struct StoredTask {
+    std::string id;
+    std::string instanceId;
+    std::string applicationId;
+    std::string elementId;
+    std::string name;
+    std::string candidateGroups;  ///< Comma-separated, as written in the flow.
+    std::string assignee;
+    std::string claimedBy;
+    std::int64_t createdAt = 0;
+};
+
+class EngineStore {
+public:
+    static const std::vector<store::Migration>& migrations();
+
+    /// Migrates the engine's tables on `db`.
+    explicit EngineStore(store::Database& db);
+
+    /// Stores a deployment; the same file (by hash) keeps its version, a new
+    /// one gets the next. Returns the version.
+    int saveDeployment(Poco::Data::Session& session, const Definition& definition, std::int64_t nowMs);
+
+    /// The XML of a deployed version, or nullopt.
+    std::optional<std::string> deploymentXml(Poco::Data::Session& session, const std::string& flowId, int version);
+
+    /// Writes `state` after an input (its instance row by compare-and-set on
+    /// `revision`, tokens, timers, new history, incidents) and the tasks the
+    /// effects open or close. Throws InstanceConflict when the row changed
+    /// since it was loaded. On success bumps state.revision, clears the saved
+    /// history and drops resolved incidents. No begin/commit here.
+    void save(Poco::Data::Session& session, InstanceState& state, const std::vector<Effect>& effects,
+              const std::string& applicationId, std::int64_t nowMs);
+
+    /// The state as last committed, or nullopt.
+    std::optional<InstanceState> load(Poco::Data::Session& session, const std::string& instanceId);
+
+    /// The instance driving an application, or nullopt.
+    std::optional<std::string> instanceOf(Poco::Data::Session& session, const std::string& applicationId);
+
+    /// Timers due at `nowMs` or before, earliest first.
+    std::vector<StoredTimer> dueTimers(Poco::Data::Session& session, std::int64_t nowMs, std::size_t limit);
+
+    /// Service calls out (tokens waiting for a plugin's answer): re-issued on start.
+    std::vector<PendingCall> pendingCalls(Poco::Data::Session& session);
+
+    /// Open user tasks, oldest first.
+    std::vector<StoredTask> openTasks(Poco::Data::Session& session);
+
+    /// Claims an open task for `user`: true when it was unclaimed or is
+    /// theirs already; false when it is closed or claimed by someone else.
+    /// A compare-and-set: of two clerks claiming at once, one wins.
+    bool claimTask(Poco::Data::Session& session, const std::string& taskId, const std::string& user);
+
+    /// Gives a claimed task back: true when `user` held it (or `force`, for an
+    /// admin), false otherwise.
+    bool unclaimTask(Poco::Data::Session& session, const std::string& taskId, const std::string& user, bool force);
+
+    /// The saved history of an instance, in order.
+    std::vector<HistoryEntry> history(Poco::Data::Session& session, const std::string& instanceId);
+
+private:
+    store::Database& db_;
+};
+
+/// The state (without history) as JSON, and back; what the instance row keeps.
+std::string stateToJson(const InstanceState& state);
+InstanceState stateFromJson(const std::string& json);
+
+}  // namespace hub::flows::engine

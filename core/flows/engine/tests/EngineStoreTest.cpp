@@ -1,0 +1,224 @@
+// The engine's tables: a state saved and read back (across a reopen, as after
+// a kill -9), the compare-and-set, and the writes inside the application's own
+// transaction: all committed together or none.
+#include "EngineTestSupport.h"
+
+#include "../../tests/FlowsTestSupport.h"
+
+#include "hub/flows/engine/Deployer.h"
+#include "hub/flows/engine/EngineStore.h"
+
+#include <Poco/Data/Transaction.h>
+
+#include <gtest/gtest.h>
+
+using namespace hub::flows::engine;
+using namespace hub::flows::engine::test;
+using hub::flows::test::Fixture;
+using hub::flows::test::countRows;
+
+namespace {
+
+constexpr std::int64_t kNow = 1790816400000;
+
+struct StoreFixture {
+    StoreFixture() : store(std::make_unique<EngineStore>(*f.db)) {}
+
+    void reopen() {
+        store.reset();
+        f.reopen();
+        store = std::make_unique<EngineStore>(*f.db);
+    }
+
+    // Applies `input` to the stored instance (or a new one) and commits.
+    Result step(const Definition& def, const std::string& id, Input input) {
+        auto session = f.db->session();
+        Poco::Data::Transaction tx(session, true);
+        InstanceState state;
+        if (input.kind == Input::Kind::Start) {
+            state.id = id;
+            state.version = 1;
+        } else {
+            state = *store->load(session, id);
+        }
+        input.now = kNow;
+        Result result = engine.apply(def, state, input);
+        store->save(session, state, result.effects, "app-" + id, kNow);
+        tx.commit();
+        return result;
+    }
+
+    Fixture f;
+    std::unique_ptr<EngineStore> store;
+    Engine engine;
+};
+
+Input startWith(const std::string& variables) {
+    Input in;
+    in.kind = Input::Kind::Start;
+    in.variables = Value::fromJson(variables);
+    return in;
+}
+
+Input completion(const std::string& taskId, const std::string& decision) {
+    Input in;
+    in.kind = Input::Kind::TaskCompleted;
+    in.taskId = taskId;
+    in.decision = decision;
+    in.actor = "clerk.li";
+    return in;
+}
+
+TEST(EngineStoreTest, AStateSurvivesAReopenAndRunsOnToTheEnd) {
+    StoreFixture s;
+    auto def = deployFlow(readData("travel-abroad.bpmn"), "travel-abroad.bpmn");
+    s.step(*def, "i1", startWith(R"({"form":{"days":10,"reason":"学术会议"}})"));
+    EXPECT_EQ(countRows(*s.f.db, "flows_engine_tokens"), 3);
+    EXPECT_EQ(countRows(*s.f.db, "flows_engine_timers"), 1);
+    {
+        auto session = s.f.db->session();
+        const auto tasks = s.store->openTasks(session);
+        ASSERT_EQ(tasks.size(), 3u);
+        EXPECT_EQ(tasks[0].candidateGroups, "dept:cs:dean");
+        EXPECT_EQ(tasks[0].applicationId, "app-i1");
+        EXPECT_EQ(s.store->dueTimers(session, kNow + 10LL * 86400000, 10).size(), 1u);
+        EXPECT_TRUE(s.store->dueTimers(session, kNow, 10).empty());
+    }
+
+    s.reopen();  // what a restart after kill -9 sees: the last commit
+    auto session = s.f.db->session();
+    auto state = s.store->load(session, "i1");
+    ASSERT_TRUE(state);
+    EXPECT_EQ(state->revision, 1);
+    EXPECT_EQ(state->tasks.size(), 3u);
+    EXPECT_EQ(state->variables.member("form").member("reason").toJson(), "\"学术会议\"");
+    for (const auto& task : std::vector<UserTask>(state->tasks)) s.step(*def, "i1", completion(task.id, "approve"));
+    state = s.store->load(session, "i1");
+    EXPECT_EQ(state->status, InstanceStatus::Completed);
+    EXPECT_EQ(state->outcome, "approved");
+    EXPECT_EQ(countRows(*s.f.db, "flows_engine_tokens"), 0);
+    EXPECT_EQ(countRows(*s.f.db, "flows_engine_timers"), 0);
+    EXPECT_TRUE(s.store->openTasks(session).empty());
+    const auto history = s.store->history(session, "i1");
+    ASSERT_FALSE(history.empty());
+    EXPECT_EQ(history.front().seq, 1);
+    EXPECT_EQ(history.back().elementId, "Event_approved");
+    for (std::size_t i = 0; i < history.size(); ++i) EXPECT_EQ(history[i].seq, static_cast<std::int64_t>(i + 1));
+}
+
+TEST(EngineStoreTest, StateJsonRoundTripsExactly) {
+    auto def = deployFlow(readData("travel-abroad.bpmn"), "travel-abroad.bpmn");
+    Engine engine;
+    InstanceState state;
+    state.id = "i7";
+    state.version = 3;
+    Input in = startWith(R"({"form":{"days":45}})");
+    in.now = kNow;
+    engine.apply(*def, state, in);
+    const std::string json = stateToJson(state);
+    EXPECT_EQ(stateToJson(stateFromJson(json)), json);
+}
+
+TEST(EngineStoreTest, ASecondWriterOfTheSameRevisionGetsAConflict) {
+    StoreFixture s;
+    auto def = deployFlow(readData("travel-abroad.bpmn"), "travel-abroad.bpmn");
+    s.step(*def, "i1", startWith(R"({"form":{"days":10}})"));
+    auto session = s.f.db->session();
+    auto first = *s.store->load(session, "i1");
+    auto second = *s.store->load(session, "i1");
+    auto a = s.engine.apply(*def, first, completion(first.tasks[0].id, "approve"));
+    s.store->save(session, first, a.effects, "app-i1", kNow);
+    auto b = s.engine.apply(*def, second, completion(second.tasks[0].id, "reject"));
+    EXPECT_THROW(s.store->save(session, second, b.effects, "app-i1", kNow), InstanceConflict);
+}
+
+TEST(EngineStoreTest, TheEnginesWritesCommitOrRollBackWithTheApplicationsChange) {
+    StoreFixture s;
+    auto submitted = s.f.service->submit(hub::flows::test::vehiclePass("t.wang"), hub::flows::test::shippedCatalog(),
+                                         hub::catalog::Audience::Teacher);
+    ASSERT_TRUE(submitted.application);
+    const std::string appId = submitted.application->id;
+    auto def = deployFlow(readData("travel-abroad.bpmn"), "travel-abroad.bpmn");
+
+    auto attempt = [&](bool commit) {
+        auto session = s.f.db->session();
+        Poco::Data::Transaction tx(session, true);
+        s.f.service->transitionWithin(session, appId, hub::flows::ApplicationStatus::InReview, "hub", "flow started");
+        InstanceState state;
+        state.id = "i-" + appId;
+        state.version = s.store->saveDeployment(session, *def, kNow);
+        Input in = startWith(R"({"form":{"days":3}})");
+        in.now = kNow;
+        auto result = s.engine.apply(*def, state, in);
+        s.store->save(session, state, result.effects, appId, kNow);
+        if (commit) tx.commit();
+        else tx.rollback();
+    };
+    attempt(false);
+    EXPECT_EQ(countRows(*s.f.db, "flows_engine_instances"), 0);
+    EXPECT_EQ(countRows(*s.f.db, "flows_engine_tasks"), 0);
+    EXPECT_EQ(countRows(*s.f.db, "flows_engine_deployments"), 0);
+    EXPECT_EQ(s.f.service->find(appId)->status, hub::flows::ApplicationStatus::Submitted);
+
+    attempt(true);
+    EXPECT_EQ(countRows(*s.f.db, "flows_engine_instances"), 1);
+    EXPECT_EQ(countRows(*s.f.db, "flows_engine_tasks"), 3);
+    EXPECT_EQ(s.f.service->find(appId)->status, hub::flows::ApplicationStatus::InReview);
+    auto session = s.f.db->session();
+    EXPECT_EQ(s.store->instanceOf(session, appId), "i-" + appId);
+}
+
+TEST(EngineStoreTest, OfTwoClerksClaimingATaskOneWins) {
+    StoreFixture s;
+    auto def = deployFlow(readData("travel-abroad.bpmn"), "travel-abroad.bpmn");
+    s.step(*def, "i1", startWith(R"({"form":{"days":10}})"));
+    auto session = s.f.db->session();
+    const std::string task = s.store->openTasks(session)[0].id;
+    EXPECT_TRUE(s.store->claimTask(session, task, "clerk.li"));
+    EXPECT_TRUE(s.store->claimTask(session, task, "clerk.li"));  // again: still theirs
+    EXPECT_FALSE(s.store->claimTask(session, task, "clerk.wang"));
+    EXPECT_FALSE(s.store->unclaimTask(session, task, "clerk.wang", false));
+    EXPECT_EQ(s.store->openTasks(session)[0].claimedBy, "clerk.li");
+    EXPECT_TRUE(s.store->unclaimTask(session, task, "clerk.li", false));
+    EXPECT_TRUE(s.store->claimTask(session, task, "clerk.wang"));
+    EXPECT_TRUE(s.store->unclaimTask(session, task, "admin", true));
+    s.step(*def, "i1", completion(task, "approve"));
+    EXPECT_FALSE(s.store->claimTask(session, task, "clerk.li"));  // closed
+}
+
+TEST(EngineStoreTest, DeploymentsKeepTheirVersionByHash) {
+    StoreFixture s;
+    auto session = s.f.db->session();
+    auto v1 = deployFlow(readData("enrolment-certificate.bpmn"), "e.bpmn");
+    EXPECT_EQ(s.store->saveDeployment(session, *v1, kNow), 1);
+    EXPECT_EQ(s.store->saveDeployment(session, *v1, kNow), 1);
+    std::string changed = readData("enrolment-certificate.bpmn");
+    changed.replace(changed.find("查询学籍"), std::string("查询学籍").size(), "查询学籍信息");
+    auto v2 = deployFlow(changed, "e.bpmn");
+    EXPECT_EQ(s.store->saveDeployment(session, *v2, kNow), 2);
+    EXPECT_EQ(s.store->deploymentXml(session, "enrolment-certificate", 1), v1->xml);
+    EXPECT_EQ(s.store->deploymentXml(session, "enrolment-certificate", 2), changed);
+    EXPECT_FALSE(s.store->deploymentXml(session, "enrolment-certificate", 3));
+}
+
+TEST(EngineStoreTest, CallsOutAreListedForTheRestartWithTheirKeys) {
+    StoreFixture s;
+    auto def = deployFlow(readData("enrolment-certificate.bpmn"), "e.bpmn");
+    s.step(*def, "i1", startWith(R"({"applicant":{"id":"s1"}})"));
+    s.reopen();
+    auto session = s.f.db->session();
+    const auto calls = s.store->pendingCalls(session);
+    ASSERT_EQ(calls.size(), 1u);
+    EXPECT_EQ(calls[0].key, "i1:Activity_lookup:1");
+    EXPECT_EQ(calls[0].attempt, 1);
+    // The answer to the re-issued call moves the instance on.
+    Input answer;
+    answer.kind = Input::Kind::ServiceCompleted;
+    answer.callKey = calls[0].key;
+    answer.variables = Value::fromJson(R"({"status":"在读"})");
+    auto result = s.step(*def, "i1", answer);
+    EXPECT_TRUE(result.applied);
+    EXPECT_EQ(s.store->pendingCalls(session)[0].key, "i1:Activity_issue:1");
+}
+
+}  // namespace
