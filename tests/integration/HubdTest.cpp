@@ -436,11 +436,16 @@ TEST_F(HubdTest, IdempotencyKeyAndTraceparentReachThePluginScopedByTheCaller) {
 }
 
 // A plugin in a worker process logs in hubd's line format (hub::log::LogFormatter),
-// under the same logger name an in-process plugin has.
+// under the same logger name an in-process plugin has, with the trace id of the
+// request that caused the line.
 TEST_F(HubdTest, AWorkersLogLinesReadLikeHubdsOwn) {
-    auto r = call("crashy", "log", R"({"message":"来自工作进程 worker-line-42"})");
+    auto headers = bearer(token("clerk.xsc"));
+    headers["traceparent"] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    auto r = httpRequest("POST", hubd_->url("/api/v1/systems/crashy/operations/log"),
+                         R"({"message":"来自工作进程 worker-line-42"})", headers);
     ASSERT_EQ(r.status, 200) << r.body;
-    const std::regex line(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3} I \[hub\.plugin\.crashy\] 来自工作进程 worker-line-42)");
+    const std::regex line(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3} I \[hub\.plugin\.crashy\] 来自工作进程 worker-line-42 )"
+                          R"(trace_id=4bf92f3577b34da6a3ce929d0e0e4736)");
     std::string seen;
     bool found = hub::test::waitUntil(
         [&] {

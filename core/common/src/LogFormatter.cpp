@@ -56,8 +56,10 @@ void LogFormatter::format(const Poco::Message& message, std::string& text) {
         text += "] ";
         appendOneLine(text, body);
         if (request) {
-            text += " request_id=";
-            text += request->requestId;
+            if (!request->requestId.empty()) {  // a plugin worker knows only the trace
+                text += " request_id=";
+                text += request->requestId;
+            }
             if (!request->traceId.empty()) {
                 text += " trace_id=";
                 text += request->traceId;
@@ -79,8 +81,10 @@ void LogFormatter::format(const Poco::Message& message, std::string& text) {
     }
     text += ",\"tid\":" + std::to_string(message.getTid()) + ",\"pid\":" + std::to_string(message.getPid());
     if (request) {
-        text += ",\"request_id\":";
-        json::appendString(text, request->requestId);
+        if (!request->requestId.empty()) {
+            text += ",\"request_id\":";
+            json::appendString(text, request->requestId);
+        }
         if (!request->traceId.empty()) {
             text += ",\"trace_id\":";
             json::appendString(text, request->traceId);

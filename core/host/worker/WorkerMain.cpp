@@ -13,6 +13,7 @@
 #include "WorkerProtocol.h"
 
 #include "hub/common/Exceptions.h"
+#include "hub/common/LogContext.h"
 #include "hub/common/LogFormatter.h"
 #include "hub/common/Version.h"
 #include "hub/host/LoadedPlugin.h"
@@ -182,6 +183,12 @@ void logQuietly(Poco::Logger& log, const std::string& message) noexcept {
     }
 }
 
+/// A call's log tag, owning the text its views point into.
+struct TraceTag {
+    std::string traceparent;
+    hub::log::RequestTag tag;
+};
+
 CallResult handle(LoadedPlugin& plugin, const worker::Message& parts, CallerCache& callers) {
     if (parts.size() != worker::kRequestFrames)
         return {CH_ERR_INVALID_ARGUMENT, "malformed request: " + std::to_string(parts.size()) + " frames"};
@@ -197,6 +204,13 @@ CallResult handle(LoadedPlugin& plugin, const worker::Message& parts, CallerCach
         Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(remaining);
         // hubd checked both before sending them (PluginHost::submit).
         CallContext context{parts[6].to_string(), parts[7].to_string()};
+        // The lines this call causes carry its trace id, as hubd's own do (hubd's
+        // request id does not cross to the worker; the trace id ties them).
+        auto tag = std::make_shared<TraceTag>();
+        tag->traceparent = context.traceparent;
+        tag->tag.traceId = hub::log::traceIdFromTraceparent(tag->traceparent);
+        hub::log::RequestScope scope(tag->tag.traceId.empty() ? nullptr
+                                                              : hub::log::RequestTagPtr(tag, &tag->tag));
         return plugin.invoke(parts[2].to_string_view(), parts[3].to_string_view(), *caller, context, deadline);
     }
     if (kind == worker::kHealth) return plugin.health();
