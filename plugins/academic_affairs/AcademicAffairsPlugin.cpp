@@ -327,9 +327,9 @@ private:
         auto fault = problem->getObject("fault");
         if (!fault) {
             // The envelope this plugin built was refused before sending: its bug, not the caller's.
-            if (e.status() == CH_ERR_INVALID_ARGUMENT)
-                return campushub::Error(CH_ERR_INTERNAL, problem->optValue<std::string>("detail", e.what()));
-            return campushub::Error(e.status(), problem->optValue<std::string>("detail", e.what()));
+            const std::string detail = "academic affairs system: " + problem->optValue<std::string>("detail", e.what());
+            if (e.status() == CH_ERR_INVALID_ARGUMENT) return campushub::Error(CH_ERR_INTERNAL, detail);
+            return campushub::Error(e.status(), detail);
         }
         std::string code = fault->optValue<std::string>("code", "");
         if (auto colon = code.find(':'); colon != std::string::npos) code = code.substr(colon + 1);

@@ -241,6 +241,13 @@ private:
         auto stored = host().kvGet("job:" + id);
         if (!stored) throw campushub::NotFound("no print job " + id + " was submitted through the hub");
         Object state = campushub::json::parseObject(*stored);
+        // Callbacks may come out of order (a redelivered "printing" after "printed"):
+        // a job only moves forward.
+        auto rank = [](const std::string& s) { return s == "queued" ? 0 : s == "printing" ? 1 : 2; };
+        if (rank(status) <= rank(state->optValue<std::string>("status", "queued"))) {
+            host().kvPut("event:" + eventId, status);
+            return R"({"accepted":true,"duplicate":false,"stale":true})";
+        }
         state->set("status", status);
         const std::string reason =
             request->has("reason") && request->get("reason").isString() ? request->getValue<std::string>("reason") : "";
@@ -254,7 +261,7 @@ private:
         data.set("vendor_event_id", eventId);
         if (!reason.empty()) data.set("reason", reason);
         Poco::JSON::Object event;
-        event.set("type", std::string("edu.campus.hub.kiosk.job_status"));
+        event.set("type", std::string("edu.campus.hub.kiosk.job_status_changed"));
         event.set("subject", "print-job/" + id);
         event.set("data", data);
         host().kvPut("job:" + id, campushub::json::stringify(state));

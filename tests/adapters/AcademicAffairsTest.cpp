@@ -34,7 +34,7 @@ protected:
     void start(const Options& o = {}) {
         sim_ = std::make_unique<ChildProcess>(
             HUB_SIM_ACADEMIC_AFFAIRS,
-            ChildProcess::Options{.args = {"--port", "0", "--port-file", dir_.file("sim.port"), "--username",
+            ChildProcess::Options{.args = {"--port", "0", "--port-file", dir_.file("sim.port"), "--threads", "32", "--username",
                                            "jwxt-hub", "--password", "jwxt-secret", "--password-type",
                                            o.simPasswordType},
                                   .portFile = dir_.file("sim.port")});
@@ -69,8 +69,9 @@ protected:
     static void expectProblem(const HttpResponse& r, int status, const std::string& detailPart) {
         EXPECT_EQ(r.status, status) << r.body;
         EXPECT_EQ(r.header("Content-Type"), "application/problem+json") << r.body;
-        if (r.header("Content-Type") == "application/problem+json")
+        if (r.header("Content-Type") == "application/problem+json") {
             EXPECT_NE(parse(r.body)->optValue<std::string>("detail", "").find(detailPart), std::string::npos) << r.body;
+        }
     }
 
     TempDir dir_{"academic-affairs-test"};
@@ -212,7 +213,7 @@ TEST_F(AcademicAffairs, MalformedAnswersAreGatewayErrors) {
 // Retries with one idempotency key register once: 24 at the same time, then a
 // retry after a call that timed out while the system still wrote it.
 TEST_F(AcademicAffairs, RetryStormRegistersOnce) {
-    start({.timeoutMs = 800});
+    start({.timeoutMs = 2000});
     const std::string body = R"({"student_id":"2023010001","course_id":"CS301","idempotency_key":"storm-1"})";
     std::vector<std::future<HttpResponse>> calls;
     for (int i = 0; i < 24; ++i)
@@ -230,7 +231,7 @@ TEST_F(AcademicAffairs, RetryStormRegistersOnce) {
     // The first try times out at the hub but the system registers it anyway; the
     // portal retries with the same key and gets that registration, not a second one.
     const std::string slowBody = R"({"student_id":"2023010001","course_id":"CS201","idempotency_key":"slow-1"})";
-    mode(R"({"mode":"slow","delay_ms":1500})");
+    mode(R"({"mode":"slow","delay_ms":3000})");
     EXPECT_EQ(call("register_course", slowBody).status, 504);
     ASSERT_TRUE(hub::test::waitUntil([&] { return stat("registrations") == 2; }));
     mode(R"({"mode":"none"})");

@@ -86,6 +86,8 @@ public:
                                  "<catalog><dir>" CATALOG_DIR "</dir></catalog>\n<calendar><file>" CALENDAR_FILE
                                  "</file></calendar>\n<identity><static>" + setup.peopleXml +
                                  "</static></identity>\n" + setup.moreXml + "</hub>\n");
+        std::error_code ignored;
+        fs::remove(dir.file("hubd.port"), ignored);  // a hub started before in dir left its port there
         process_ = std::make_unique<ChildProcess>(
             HUBD_EXE, ChildProcess::Options{.args = {"--config", dir.file("hub.xml")}, .portFile = dir.file("hubd.port")});
     }

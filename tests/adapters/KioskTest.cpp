@@ -78,8 +78,10 @@ TEST_F(Kiosk, PrintsACertificateAndFollowsItsCallbacks) {
     const std::string id = job->getValue<std::string>("job_id");
     EXPECT_TRUE(waitUntil([&] { return jobStatus(id) == "printed"; })) << jobStatus(id);
     EXPECT_EQ(stat("prints"), 1);
-    EXPECT_EQ(stat("callbacks"), 2);
-    EXPECT_EQ(stat("redeliveries"), 0);  // the hub took each callback the first time
+    // "printing" may come before the plugin has stored the job (the kiosk calls back
+    // as it accepts): answered 404, redelivered, and never moves the job back.
+    EXPECT_TRUE(waitUntil([&] { return stat("delivered") == 2; })) << stat("delivered");  // both taken, in the end
+    EXPECT_EQ(jobStatus(id), "printed");
 }
 
 TEST_F(Kiosk, RetryStormPrintsOnce) {

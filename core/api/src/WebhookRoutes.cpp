@@ -142,7 +142,7 @@ void addWebhookRoutes(Router& router, host::PluginHost& plugins, WebhookOptions 
             // Unsigned requests learn nothing, not even which plugins take callbacks.
             const std::string timestamp(request->header("X-Hub-Timestamp"));
             const std::string_view signature = request->header("X-Hub-Signature");
-            long long at = 0;
+            Poco::Int64 at = 0;
             if (timestamp.empty() || signature.empty())
                 return unauthorized("X-Hub-Timestamp and X-Hub-Signature are required");
             if (timestamp.size() > 12 || !Poco::NumberParser::tryParse64(timestamp, at))
@@ -158,7 +158,7 @@ void addWebhookRoutes(Router& router, host::PluginHost& plugins, WebhookOptions 
             if (!sameText(signature, webhookSignature(secret->second, timestamp, body)))
                 return unauthorized("the signature does not match the body (HMAC-SHA256 over timestamp.body)");
             // Checked after the signature, so the clock is not told to unsigned callers.
-            const long long now = std::chrono::duration_cast<std::chrono::seconds>(
+            const Poco::Int64 now = std::chrono::duration_cast<std::chrono::seconds>(
                                       std::chrono::system_clock::now().time_since_epoch())
                                       .count();
             if (at < now - shared->tolerance.count() || at > now + shared->tolerance.count())

@@ -13,7 +13,8 @@
 //                              400 BAD_REQUEST, 404 KIOSK_NOT_FOUND, 409 KIOSK_OFFLINE {"code","message"}
 //   GET  /v2/print-jobs?reference=R   {"jobs":[...]}
 //   GET  /v2/print-jobs/{id}   the job
-//   GET  /health, GET /admin/stats {"requests","jobs","prints","callbacks","redeliveries"}
+//   GET  /health, GET /admin/stats {"requests","jobs","prints","callbacks","redeliveries","delivered"}
+//                              (delivered: callbacks the hub answered 2xx)
 //   POST /admin/mode           {"mode":"none|500|slow|hang|bad_json|truncated|paper_out","delay_ms":N}
 // In slow mode the job is accepted (and printed) after the delay, before answering:
 // a caller that gave up meanwhile has still printed a page.
@@ -103,7 +104,7 @@ public:
         std::lock_guard lock(mutex_);
         return "{\"requests\":" + std::to_string(requests_) + ",\"jobs\":" + std::to_string(jobs_.size()) +
                ",\"prints\":" + std::to_string(prints_) + ",\"callbacks\":" + std::to_string(callbacks_) +
-               ",\"redeliveries\":" + std::to_string(redeliveries_) + "}";
+               ",\"redeliveries\":" + std::to_string(redeliveries_) + ",\"delivered\":" + std::to_string(delivered_) + "}";
     }
 
     std::pair<int, std::string> submit(Job job, const std::string& callbackUrl, bool paperOut) {
@@ -184,6 +185,7 @@ private:
             lock.unlock();
             auto d = hub::sim::deliverWebhook(c.url, secret_, body);
             lock.lock();
+            if (d.status >= 200 && d.status < 300) ++delivered_;
             if ((d.status < 200 || d.status >= 300) && c.attempt < 4) {
                 c.attempt += 1;
                 c.due = std::chrono::steady_clock::now() + std::chrono::milliseconds(100 << c.attempt);
@@ -200,7 +202,7 @@ private:
     Mode mode_ = Mode::None;
     int delayMs_ = 2000;
     bool stopping_ = false;
-    long requests_ = 0, prints_ = 0, callbacks_ = 0, redeliveries_ = 0;
+    long requests_ = 0, prints_ = 0, callbacks_ = 0, redeliveries_ = 0, delivered_ = 0;
     std::map<std::string, Job> jobs_;
     std::deque<Callback> queue_;
     std::thread dispatcher_;
@@ -254,7 +256,8 @@ private:
             sim_.wait(600000, true);
             return send(response, 503, "text/plain", "hang ended");
         case Mode::BadJson: return send(response, 202, "application/json", "<html>not json</html>");
-        case Mode::Truncated:
+        case Mode::Truncated:  // Content-Length promises more than is sent, then the connection closes
+            response.setKeepAlive(false);
             response.setStatus(Poco::Net::HTTPResponse::HTTP_ACCEPTED);
             response.setContentType("application/json");
             response.setContentLength(300);

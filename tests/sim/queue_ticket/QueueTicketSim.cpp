@@ -4,6 +4,7 @@
 // webhooks, as the vendor's callback feature does.
 //
 //   hub-sim-queue-ticket [common options] [--api-key K] [--callback-url URL] [--webhook-secret-file F]
+//                        [--slots 1000]   (tickets a day for SA-01 and JW-02; FIN-09 has none)
 //
 // Endpoints (X-Api-Key on /api/*):
 //   POST /api/v1/tickets       {"item_code","applicant_id","applicant_name"?,"client_ref"?}
@@ -63,12 +64,13 @@ class Simulator {
 public:
     explicit Simulator(const hub::sim::Options& o)
         : apiKey_(o.ownString("api-key", "queue-key")), callbackUrl_(o.ownString("callback-url", "")) {
+        const int slots = o.ownInt("slots", 1000, 0, 100000000);
         if (auto file = o.ownString("webhook-secret-file", ""); !file.empty()) {
             secret_ = hub::sim::readSecretFile(file);
             if (secret_.empty()) throw std::invalid_argument("--webhook-secret-file: cannot read " + file);
         }
-        items_["SA-01"] = {"SA-01", "学生证补办", "3号窗口", 'A', 1000};
-        items_["JW-02"] = {"JW-02", "成绩单打印", "5号窗口", 'B', 1000};
+        items_["SA-01"] = {"SA-01", "学生证补办", "3号窗口", 'A', slots};
+        items_["JW-02"] = {"JW-02", "成绩单打印", "5号窗口", 'B', slots};
         items_["FIN-09"] = {"FIN-09", "财务报销", "8号窗口", 'F', 0};
     }
 
@@ -122,19 +124,18 @@ public:
         auto item = items_.find(itemCode);
         if (item == items_.end())
             return {404, R"({"code":"ITEM_NOT_FOUND","message":"无此办理事项: )" + itemCode + "\"}"};
-        int issued = 0;
-        for (const auto& [id, t] : tickets_)
-            if (t.itemCode == itemCode) ++issued;
+        int& issued = issued_[itemCode];
         if (issued >= item->second.slots) return {409, R"({"code":"NO_SLOTS","message":"今日号源已满"})"};
         Ticket t;
         t.id = "T" + std::to_string(100000 + tickets_.size() + 1);
         char number[16];
-        std::snprintf(number, sizeof number, "%c%03d", item->second.prefix, issued + 1);
+        ++issued;
+        std::snprintf(number, sizeof number, "%c%03d", item->second.prefix, issued);
         t.number = number;
         t.window = item->second.window;
         t.itemCode = itemCode;
         t.applicantId = applicantId;
-        t.estimatedAt = iso(Poco::Timestamp() + Poco::Timespan(0, 0, 10 * (issued + 1), 0, 0));
+        t.estimatedAt = iso(Poco::Timestamp() + Poco::Timespan(0, 0, 10 * issued, 0, 0));
         tickets_[t.id] = t;
         if (!clientRef.empty()) byRef_[clientRef] = t.id;
         return {201, toJson(t, false)};
@@ -185,6 +186,7 @@ private:
     long eventSeq_ = 0;
     std::map<std::string, Ticket> tickets_;
     std::map<std::string, std::string> byRef_;
+    std::map<std::string, int> issued_;
 };
 
 Poco::JSON::Object::Ptr parseObject(const std::string& body) {
@@ -232,6 +234,7 @@ private:
         case Mode::BadJson: return send(response, 201, "application/json", R"({"ticket_id":"T1","ticket_no":)");
         case Mode::Truncated: {
             // Content-Length promises more than is sent: the connection ends early.
+            response.setKeepAlive(false);
             response.setStatus(Poco::Net::HTTPResponse::HTTP_CREATED);
             response.setContentType("application/json");
             response.setContentLength(200);
@@ -290,8 +293,8 @@ int main(int argc, char** argv) {
     const std::string program = "hub-sim-queue-ticket";
     hub::sim::Options options;
     int exitCode = 0;
-    if (!hub::sim::parseOptions(program, "[--api-key K] [--callback-url URL] [--webhook-secret-file F]", argc, argv,
-                                {"api-key", "callback-url", "webhook-secret-file"}, options, exitCode))
+    if (!hub::sim::parseOptions(program, "[--api-key K] [--callback-url URL] [--webhook-secret-file F] [--slots 1000]",
+                                argc, argv, {"api-key", "callback-url", "webhook-secret-file", "slots"}, options, exitCode))
         return exitCode;
     try {
         Simulator sim(options);
