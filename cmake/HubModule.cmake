@@ -162,6 +162,11 @@ function(hub_test name)
   set_property(TARGET ${name} PROPERTY HUB_TEST TRUE)  # the layering lets tests use test support
   target_link_libraries(${name} PRIVATE ${T_DEPS} GTest::gtest GTest::gtest_main Threads::Threads)
   hub_warnings(${name})
+  # Test code is compiled without optimisation and with line tables only: it is
+  # half of every tree's compile time and runs for seconds, and the code under
+  # test keeps its tree's flags. Measured on ApplicationSubmitTest.cpp (user CPU):
+  # plain -O2 -g 11.7 s -> 4.8 s, ASan+UBSan -O1 -g1 13.6 s -> 7.2 s.
+  target_compile_options(${name} PRIVATE -O0 -g1)
   include(GoogleTest)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)

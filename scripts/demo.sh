@@ -48,6 +48,7 @@ done
 
 student_token=$("$build/core/hubctl/hubctl" token --config config/hub.xml --sub 2023010001 --ttl 86400)
 clerk_token=$("$build/core/hubctl/hubctl" token --config config/hub.xml --sub clerk.jwc --ttl 86400)
+admin_token=$("$build/core/hubctl/hubctl" token --config config/hub.xml --sub admin --ttl 28800)
 
 cat <<MSG
 
@@ -55,7 +56,10 @@ CampusHub demo
   hub:    http://127.0.0.1:$port/   (GET /healthz, GET /api/v1/systems)
   vendor: http://127.0.0.1:$sim_port/ (simulated student affairs system)
 
-Demo tokens (valid 24 h):
+  console: http://127.0.0.1:$port/console   (log in with the admin token below; docs/console.md)
+
+Demo tokens (valid 24 h; the admin's 8 h):
+  admin (hub:admin, the console):  ADMIN=$admin_token
   student 张三 (2023010001):       STUDENT=$student_token
   clerk 李文, academic affairs:   CLERK=$clerk_token
 

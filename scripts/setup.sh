@@ -8,12 +8,21 @@ packages=(
   libpoco-dev libboost-dev libboost-filesystem-dev libboost-context-dev libssl-dev
   libldap-dev libxml2-dev libxml2-utils libzmq3-dev cppzmq-dev libsqlite3-dev rapidjson-dev
   libgoogle-perftools-dev
+  # hubd's sd_notify (Type=notify); the .deb and its checks (scripts/package.sh, the package test)
+  libsystemd-dev dpkg-dev fakeroot lintian
   googletest libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev
   slapd ldap-utils openssl valgrind
   prometheus
   # scripts/test.sh's fuzz stage: clang, its sanitizer and libFuzzer runtimes, llvm-symbolizer
   clang-14 libclang-rt-14-dev libfuzzer-14-dev llvm-14
+  # the web console's browser test (core/console): Debian's chromium, driven by playwright-core
+  chromium fonts-wqy-microhei
 )
+# The web console is built with node and npm (core/console/web). A machine
+# that has them already (e.g. a newer Node.js packaged elsewhere) keeps its own:
+# Debian's npm would conflict with such a nodejs.
+command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do

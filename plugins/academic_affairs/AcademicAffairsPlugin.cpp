@@ -9,22 +9,18 @@
 #include <campushub/json.hpp>
 #include <campushub/plugin.hpp>
 
-#include <Poco/Base64Encoder.h>
-#include <Poco/DateTimeFormat.h>
-#include <Poco/DateTimeFormatter.h>
-#include <Poco/DigestEngine.h>
-#include <Poco/FileStream.h>
-#include <Poco/SHA1Engine.h>
-#include <Poco/StreamCopier.h>
-
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
 
+#include <openssl/evp.h>
+
 #include <sys/random.h>
 
 #include <cctype>
+#include <ctime>
+#include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -57,23 +53,52 @@ std::string xmlEscape(std::string_view text) {
     return out;
 }
 
+// Digests and Base64 from libcrypto: the hub's own Debian package, safe to share
+// (docs/sdk/README.md, "Libraries a plugin may link").
 std::string base64(const std::string& bytes) {
-    std::ostringstream out;
-    Poco::Base64Encoder encoder(out);
-    encoder.rdbuf()->setLineLength(0);
-    encoder << bytes;
-    encoder.close();
-    return out.str();
+    std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+    const int length = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                       reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+    out.resize(static_cast<std::size_t>(length));
+    return out;
 }
 
-std::string sha1Hex(const std::string& text) {
-    Poco::SHA1Engine sha1;
-    sha1.update(text);
-    return Poco::DigestEngine::digestToHex(sha1.digest());
+/// The raw SHA-1 digest of text.
+std::string sha1(std::string_view text) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned length = 0;
+    if (!EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha1(), nullptr))
+        throw campushub::Error(CH_ERR_INTERNAL, "SHA-1 failed");
+    return std::string(reinterpret_cast<const char*>(digest), length);
+}
+
+std::string sha1Hex(std::string_view text) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string hex;
+    for (unsigned char c : sha1(text)) {
+        hex += kHex[c >> 4];
+        hex += kHex[c & 0x0f];
+    }
+    return hex;
+}
+
+/// The current time as WS-Security's wsu:Created wants it (UTC, xsd:dateTime).
+std::string utcNow() {
+    const std::time_t now = std::time(nullptr);
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    char text[32];
+    return std::string(text, std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc));
+}
+
+/// A string member, or empty when absent or not a string.
+std::string textOf(const campushub::json::Value& o, std::string_view field) {
+    const campushub::json::Value* v = campushub::json::member(o, field);
+    return v && v->IsString() ? std::string(v->GetString(), v->GetStringLength()) : std::string();
 }
 
 /// The ids the system takes: 1 to 20 letters or digits (its WSDL's a:Id).
-std::string requireId(const Poco::JSON::Object::Ptr& input, const std::string& field) {
+std::string requireId(const campushub::json::Value& input, const std::string& field) {
     std::string id = campushub::json::requireString(input, field, 20);
     for (char c : id)
         if (!std::isalnum(static_cast<unsigned char>(c)))
@@ -167,12 +192,11 @@ public:
         username_ = host.config("username").value_or("");
         if (username_.empty()) throw campushub::InvalidArgument("config username is required");
         if (auto file = host.config("password_file"); file && !file->empty()) {
-            try {
-                Poco::FileInputStream in(*file);
-                Poco::StreamCopier::copyToString(in, password_);
-            } catch (const Poco::Exception& e) {
-                throw campushub::InvalidArgument("config password_file cannot be read: " + e.displayText());
-            }
+            std::ifstream in(*file, std::ios::binary);
+            if (!in) throw campushub::InvalidArgument("config password_file cannot be read: " + *file);
+            std::ostringstream content;
+            content << in.rdbuf();
+            password_ = content.str();
             while (!password_.empty() && std::isspace(static_cast<unsigned char>(password_.back()))) password_.pop_back();
         } else {
             password_ = host.config("password").value_or("");
@@ -187,7 +211,7 @@ public:
                   [this](campushub::Call& call, std::string_view input) { return transcript(call, input); });
         operation("get_course_records", "Lists a student's courses, completed and registered (选课记录)",
                   [this](campushub::Call& call, std::string_view input) { return courseRecords(call, input); });
-        operation("register_course", "Registers a student for a course (选课); idempotent by idempotency_key",
+        operation("register_course", "Registers a student for a course (选课); idempotent by the call's idempotency key",
                   [this](campushub::Call& call, std::string_view input) { return registerCourse(call, input); });
     }
 
@@ -218,7 +242,7 @@ private:
         auto request = campushub::json::parseObject(input);
         const std::string studentId = requireId(request, "student_id");
         std::string term;
-        if (request->has("term")) {
+        if (campushub::json::member(request, "term")) {
             term = campushub::json::requireString(request, "term", 11);
             for (char c : term)
                 if (!std::isdigit(static_cast<unsigned char>(c)) && c != '-')
@@ -244,20 +268,21 @@ private:
     }
 
     // The system de-duplicates by RequestId, so the plugin only has to send the same
-    // RequestId on every retry of one request: derived from the caller and their key,
-    // so two callers' keys never collide and the key itself never reaches the vendor.
-    // TODO(ABI 1.1): take the call's idempotency key from the host instead of the input.
+    // RequestId on every retry of one request: derived from the call's idempotency
+    // key (ABI 1.1), which the host scopes by caller (the portal's Idempotency-Key)
+    // or makes unique per flow element and attempt; hashed, so the key itself never
+    // reaches the vendor and always fits its RequestId.
     std::string registerCourse(campushub::Call& call, std::string_view input) {
         auto request = campushub::json::parseObject(input);
+        // The 1.0 adapter took the key as an input field; a caller still sending it
+        // expects de-duplication it would silently lose, so it is told instead.
+        if (campushub::json::member(request, "idempotency_key"))
+            throw campushub::InvalidArgument(
+                "idempotency_key is not an input field: send the Idempotency-Key header with the call");
         const std::string studentId = requireId(request, "student_id");
         const std::string courseId = requireId(request, "course_id");
         std::string requestId;
-        if (request->has("idempotency_key")) {
-            const std::string key = campushub::json::requireString(request, "idempotency_key", 255);
-            for (char c : key)
-                if (c < 0x21 || c > 0x7e) throw campushub::InvalidArgument("idempotency_key must be printable ASCII");
-            requestId = "hub-" + sha1Hex(subject(call) + "\n" + key);
-        }
+        if (const std::string_view key = call.idempotencyKey(); !key.empty()) requestId = "hub-" + sha1Hex(key);
         Answer a(invoke(call, "RegisterCourse",
                         "<a:StudentId>" + studentId + "</a:StudentId><a:CourseId>" + courseId + "</a:CourseId>" +
                             (requestId.empty() ? "" : "<a:RequestId>" + requestId + "</a:RequestId>")));
@@ -267,11 +292,6 @@ private:
                ",\"course_id\":" + campushub::jsonString(a.text(response, "CourseId")) +
                ",\"registered_at\":" + campushub::jsonString(a.text(response, "RegisteredAt")) +
                ",\"replayed\":" + (a.text(response, "Replayed", false) == "true" ? "true" : "false") + "}";
-    }
-
-    static std::string subject(const campushub::Call& call) {
-        auto caller = campushub::json::parseObject(call.callerJson());
-        return caller->optValue<std::string>("subject", "");
     }
 
     /// The wsse:Security header: a UsernameToken with a digest over a fresh nonce and
@@ -285,13 +305,9 @@ private:
             std::string nonce(16, '\0');
             if (getrandom(nonce.data(), nonce.size(), 0) != static_cast<ssize_t>(nonce.size()))
                 throw campushub::Error(CH_ERR_INTERNAL, "no random bytes for the WS-Security nonce");
-            const std::string created =
-                Poco::DateTimeFormatter::format(Poco::Timestamp(), Poco::DateTimeFormat::ISO8601_FORMAT);
-            Poco::SHA1Engine sha1;
-            sha1.update(nonce + created + password_);
-            const auto& digest = sha1.digest();
+            const std::string created = utcNow();
             token += "<wsse:Password Type=\"" + std::string(kTokenProfile) + "#PasswordDigest\">" +
-                     base64(std::string(digest.begin(), digest.end())) + "</wsse:Password><wsse:Nonce EncodingType=\"" +
+                     base64(sha1(nonce + created + password_)) + "</wsse:Password><wsse:Nonce EncodingType=\"" +
                      "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary\">" +
                      base64(nonce) + "</wsse:Nonce><wsu:Created>" + created + "</wsu:Created>";
         }
@@ -318,22 +334,23 @@ private:
     // codes say more, so they choose here. Without a fault, the host's status stands:
     // 504 past the deadline, 503 when the system is down or its answer unreadable.
     campushub::Error mapped(const campushub::Error& e) const {
-        Poco::JSON::Object::Ptr problem;
+        campushub::json::Document problem;
         try {
             problem = campushub::json::parseObject(e.what());
         } catch (const campushub::Error&) {
             return e;
         }
-        auto fault = problem->getObject("fault");
-        if (!fault) {
+        const campushub::json::Value* fault = campushub::json::member(problem, "fault");
+        if (!fault || !fault->IsObject()) {
             // The envelope this plugin built was refused before sending: its bug, not the caller's.
-            const std::string detail = "academic affairs system: " + problem->optValue<std::string>("detail", e.what());
+            std::string detail = textOf(problem, "detail");
+            detail = "academic affairs system: " + (detail.empty() ? std::string(e.what()) : detail);
             if (e.status() == CH_ERR_INVALID_ARGUMENT) return campushub::Error(CH_ERR_INTERNAL, detail);
             return campushub::Error(e.status(), detail);
         }
-        std::string code = fault->optValue<std::string>("code", "");
+        std::string code = textOf(*fault, "code");
         if (auto colon = code.find(':'); colon != std::string::npos) code = code.substr(colon + 1);
-        const std::string reason = fault->optValue<std::string>("reason", "");
+        const std::string reason = textOf(*fault, "reason");
         const std::string text = "academic affairs system: " + code + (reason.empty() ? "" : ": " + reason);
         if (code == "Client.StudentNotFound" || code == "Client.CourseNotFound") return campushub::NotFound(text);
         if (code == "Client.AlreadyRegistered" || code == "Client.CourseFull" || code == "Client.RequestIdReused")
@@ -353,4 +370,5 @@ private:
 
 }  // namespace
 
-CAMPUSHUB_PLUGIN(AcademicAffairsPlugin, "academic_affairs", "1.0.0")
+// What it cannot work without: a hub lacking one refuses it, naming the service.
+CAMPUSHUB_PLUGIN_REQUIRES(AcademicAffairsPlugin, "academic_affairs", "1.1.0", "soap_call", "call_idempotency_key")

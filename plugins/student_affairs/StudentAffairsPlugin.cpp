@@ -4,8 +4,6 @@
 #include <campushub/json.hpp>
 #include <campushub/plugin.hpp>
 
-#include <Poco/URI.h>
-
 #include <cctype>
 
 #include <string>
@@ -61,17 +59,21 @@ private:
     }
 
     std::string getStudent(campushub::Call& call, std::string_view input) {
-        std::string id = studentId(input);
-        std::string path;
-        Poco::URI::encode(id, "/?#&=+", path);
-        return expectOk(host().http(&call, "GET", baseUrl_ + "/students/" + path), "student " + id);
+        std::string id = studentId(input);  // letters, digits and '-': safe in a URL path as they are
+        return expectOk(host().http(&call, "GET", baseUrl_ + "/students/" + id), "student " + id);
     }
 
     std::string enrolmentCertificate(campushub::Call& call, std::string_view input) {
         std::string id = studentId(input);
         std::string body = "{\"student_id\":" + campushub::jsonString(id) + "}";
-        return expectOk(host().http(&call, "POST", baseUrl_ + "/certificates/enrolment", body,
-                                    "Content-Type: application/json\r\n"),
+        // A retried call (same idempotency key, ABI 1.1) must not issue a second
+        // certificate: the key goes on to the vendor, which answers a repeat
+        // with the first certificate. An empty key (a 1.0 hub, or a caller that
+        // sent none) sends no header.
+        std::string headers = "Content-Type: application/json\r\n";
+        if (!call.idempotencyKey().empty())
+            headers += "Idempotency-Key: " + std::string(call.idempotencyKey()) + "\r\n";
+        return expectOk(host().http(&call, "POST", baseUrl_ + "/certificates/enrolment", body, headers),
                         "student " + id);
     }
 

@@ -53,8 +53,9 @@ protected:
         hub_ = std::make_unique<AdapterHub>(dir_, setup);
     }
 
-    HttpResponse call(const std::string& operation, const std::string& body, const std::string& as = kClerk) {
-        return hub_->call(as, "academic_affairs", operation, body);
+    HttpResponse call(const std::string& operation, const std::string& body, const std::string& as = kClerk,
+                      const std::string& idempotencyKey = {}) {
+        return hub_->call(as, "academic_affairs", operation, body, 20000, idempotencyKey);
     }
 
     void mode(const std::string& json) {
@@ -119,7 +120,7 @@ TEST_F(AcademicAffairs, ListsCourseRecordsAndRegistersWithPasswordText) {
     ASSERT_EQ(records.status, 200) << records.body;
     const auto before = parse(records.body)->getArray("courses")->size();
 
-    auto r = call("register_course", R"({"student_id":"2023010001","course_id":"CS201","idempotency_key":"k1"})");
+    auto r = call("register_course", R"({"student_id":"2023010001","course_id":"CS201"})", kClerk, "k1");
     ASSERT_EQ(r.status, 200) << r.body;
     auto reg = parse(r.body);
     EXPECT_EQ(reg->getValue<std::string>("course_id"), "CS201");
@@ -214,10 +215,10 @@ TEST_F(AcademicAffairs, MalformedAnswersAreGatewayErrors) {
 // retry after a call that timed out while the system still wrote it.
 TEST_F(AcademicAffairs, RetryStormRegistersOnce) {
     start({.timeoutMs = 2000});
-    const std::string body = R"({"student_id":"2023010001","course_id":"CS301","idempotency_key":"storm-1"})";
+    const std::string body = R"({"student_id":"2023010001","course_id":"CS301"})";
     std::vector<std::future<HttpResponse>> calls;
     for (int i = 0; i < 24; ++i)
-        calls.push_back(std::async(std::launch::async, [&] { return call("register_course", body); }));
+        calls.push_back(std::async(std::launch::async, [&] { return call("register_course", body, kClerk, "storm-1"); }));
     std::set<std::string> ids;
     for (auto& f : calls) {
         HttpResponse r = f.get();
@@ -230,20 +231,25 @@ TEST_F(AcademicAffairs, RetryStormRegistersOnce) {
 
     // The first try times out at the hub but the system registers it anyway; the
     // portal retries with the same key and gets that registration, not a second one.
-    const std::string slowBody = R"({"student_id":"2023010001","course_id":"CS201","idempotency_key":"slow-1"})";
+    const std::string slowBody = R"({"student_id":"2023010001","course_id":"CS201"})";
     mode(R"({"mode":"slow","delay_ms":3000})");
-    EXPECT_EQ(call("register_course", slowBody).status, 504);
+    EXPECT_EQ(call("register_course", slowBody, kClerk, "slow-1").status, 504);
     ASSERT_TRUE(hub::test::waitUntil([&] { return stat("registrations") == 2; }));
     mode(R"({"mode":"none"})");
     for (int i = 0; i < 3; ++i) {
-        auto r = call("register_course", slowBody);
+        auto r = call("register_course", slowBody, kClerk, "slow-1");
         ASSERT_EQ(r.status, 200) << r.body;
         EXPECT_TRUE(parse(r.body)->getValue<bool>("replayed"));
     }
     EXPECT_EQ(stat("registrations"), 2);
     // The key is scoped by caller: the student's own "slow-1" is another request,
     // which the system refuses as a duplicate registration, writing nothing.
-    expectProblem(call("register_course", slowBody, kStudent), 409, "AlreadyRegistered");
+    expectProblem(call("register_course", slowBody, kStudent, "slow-1"), 409, "AlreadyRegistered");
+    EXPECT_EQ(stat("registrations"), 2);
+    // The 1.0 adapter's input field is refused, not ignored: its caller expects
+    // de-duplication it would otherwise silently lose.
+    expectProblem(call("register_course", R"({"student_id":"2023010001","course_id":"CS401","idempotency_key":"x"})"),
+                  400, "Idempotency-Key");
     EXPECT_EQ(stat("registrations"), 2);
 }
 

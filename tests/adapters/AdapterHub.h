@@ -95,11 +95,14 @@ public:
     std::string url(const std::string& path) const { return process_->url(path); }
     ChildProcess& process() { return *process_; }
 
-    /// POST /api/v1/systems/{system}/operations/{operation} as subject.
+    /// POST /api/v1/systems/{system}/operations/{operation} as subject, with an
+    /// Idempotency-Key header when idempotencyKey is not empty.
     HttpResponse call(const std::string& subject, const std::string& system, const std::string& operation,
-                      const std::string& body, int timeoutMs = 20000) const {
-        return httpRequest("POST", url("/api/v1/systems/" + system + "/operations/" + operation), body,
-                           {{"Authorization", "Bearer " + token(subject)}}, timeoutMs);
+                      const std::string& body, int timeoutMs = 20000, const std::string& idempotencyKey = {}) const {
+        std::map<std::string, std::string> headers{{"Authorization", "Bearer " + token(subject)}};
+        if (!idempotencyKey.empty()) headers["Idempotency-Key"] = idempotencyKey;
+        return httpRequest("POST", url("/api/v1/systems/" + system + "/operations/" + operation), body, headers,
+                           timeoutMs);
     }
 
 private:

@@ -45,7 +45,9 @@ protected:
         hub_ = std::make_unique<AdapterHub>(dir_, setup);
     }
 
-    HttpResponse print(const std::string& body) { return hub_->call(kStudent, "kiosk", "print_certificate", body); }
+    HttpResponse print(const std::string& body, const std::string& idempotencyKey = {}) {
+        return hub_->call(kStudent, "kiosk", "print_certificate", body, 20000, idempotencyKey);
+    }
 
     std::string jobStatus(const std::string& job) {
         auto r = hub_->call(kStudent, "kiosk", "job_status", R"({"holder_id":"2023010001","job_id":")" + job + "\"}");
@@ -64,14 +66,14 @@ protected:
 };
 
 const std::string kPrint =
-    R"({"holder_id":"2023010001","kiosk_id":"K-LIB-01","document_type":"enrolment_certificate","idempotency_key":"p-1"})";
+    R"({"holder_id":"2023010001","kiosk_id":"K-LIB-01","document_type":"enrolment_certificate"})";
 
 }  // namespace
 
 // Printed once; the kiosk's callbacks (printing, then printed) come back through the
 // signed webhook route and move the job along.
 TEST_F(Kiosk, PrintsACertificateAndFollowsItsCallbacks) {
-    auto r = print(kPrint);
+    auto r = print(kPrint, "p-1");
     ASSERT_EQ(r.status, 200) << r.body;
     auto job = parse(r.body);
     EXPECT_FALSE(job->getValue<bool>("replayed"));
@@ -86,7 +88,7 @@ TEST_F(Kiosk, PrintsACertificateAndFollowsItsCallbacks) {
 
 TEST_F(Kiosk, RetryStormPrintsOnce) {
     std::vector<std::future<HttpResponse>> calls;
-    for (int i = 0; i < 20; ++i) calls.push_back(std::async(std::launch::async, [&] { return print(kPrint); }));
+    for (int i = 0; i < 20; ++i) calls.push_back(std::async(std::launch::async, [&] { return print(kPrint, "p-1"); }));
     std::set<std::string> jobs;
     int replays = 0;
     for (auto& f : calls) {
@@ -102,22 +104,28 @@ TEST_F(Kiosk, RetryStormPrintsOnce) {
     // The kiosk takes (and prints) the job after the hub gave up on the call: the
     // retry finds that job by its reference and prints nothing more.
     const std::string slow =
-        R"({"holder_id":"2023010001","kiosk_id":"K-LIB-01","document_type":"transcript","idempotency_key":"p-2"})";
+        R"({"holder_id":"2023010001","kiosk_id":"K-LIB-01","document_type":"transcript"})";
     mode(R"({"mode":"slow","delay_ms":3000})");
-    EXPECT_EQ(print(slow).status, 504);
+    EXPECT_EQ(print(slow, "p-2").status, 504);
     ASSERT_TRUE(waitUntil([&] { return stat("prints") == 2; }));
     mode(R"({"mode":"none"})");
     for (int i = 0; i < 3; ++i) {
-        auto r = print(slow);
+        auto r = print(slow, "p-2");
         ASSERT_EQ(r.status, 200) << r.body;
         EXPECT_TRUE(parse(r.body)->getValue<bool>("replayed"));
     }
     EXPECT_EQ(stat("prints"), 2);
     EXPECT_EQ(stat("jobs"), 2);
     // The key belongs to its request: another document under it is refused.
-    auto other = print(
-        R"({"holder_id":"2023010001","kiosk_id":"K-DORM-03","document_type":"transcript","idempotency_key":"p-2"})");
+    auto other = print(R"({"holder_id":"2023010001","kiosk_id":"K-DORM-03","document_type":"transcript"})", "p-2");
     EXPECT_EQ(other.status, 409) << other.body;
+    EXPECT_EQ(stat("prints"), 2);
+    // The 1.0 adapter's input field is refused, not ignored: its caller expects
+    // de-duplication it would otherwise silently lose.
+    auto old = print(
+        R"({"holder_id":"2023010001","kiosk_id":"K-LIB-01","document_type":"transcript","idempotency_key":"p-3"})");
+    EXPECT_EQ(old.status, 400) << old.body;
+    EXPECT_NE(old.body.find("Idempotency-Key"), std::string::npos) << old.body;
     EXPECT_EQ(stat("prints"), 2);
 }
 

@@ -76,8 +76,8 @@ protected:
         hub_ = std::make_unique<AdapterHub>(dir_, setup);
     }
 
-    HttpResponse book(const std::string& body, const std::string& as = kStudent) {
-        return hub_->call(as, "queue_ticket", "book_ticket", body);
+    HttpResponse book(const std::string& body, const std::string& as = kStudent, const std::string& idempotencyKey = {}) {
+        return hub_->call(as, "queue_ticket", "book_ticket", body, 20000, idempotencyKey);
     }
 
     /// The simulator calls the hub back; what the hub answered.
@@ -210,9 +210,10 @@ TEST_F(QueueTicket, VendorErrorsDownSlowAndMalformed) {
 // One booking however often it is retried with its key: 20 at once, then more
 // after the first answer.
 TEST_F(QueueTicket, RetryStormBooksOneTicket) {
-    const std::string body = R"({"applicant_id":"2023010001","item_code":"SA-01","idempotency_key":"b-1"})";
+    const std::string body = R"({"applicant_id":"2023010001","item_code":"SA-01"})";
     std::vector<std::future<HttpResponse>> calls;
-    for (int i = 0; i < 20; ++i) calls.push_back(std::async(std::launch::async, [&] { return book(body); }));
+    for (int i = 0; i < 20; ++i)
+        calls.push_back(std::async(std::launch::async, [&] { return book(body, kStudent, "b-1"); }));
     std::set<std::string> tickets;
     for (auto& f : calls) {
         auto r = f.get();
@@ -222,6 +223,12 @@ TEST_F(QueueTicket, RetryStormBooksOneTicket) {
     EXPECT_EQ(tickets.size(), 1u);
     EXPECT_EQ(stat("tickets"), 1);
     // Another key is another booking.
-    ASSERT_EQ(book(R"({"applicant_id":"2023010001","item_code":"SA-01","idempotency_key":"b-2"})").status, 200);
+    ASSERT_EQ(book(body, kStudent, "b-2").status, 200);
+    EXPECT_EQ(stat("tickets"), 2);
+    // The 1.0 adapter's input field is refused, not ignored: its caller expects
+    // de-duplication it would otherwise silently lose.
+    auto old = book(R"({"applicant_id":"2023010001","item_code":"SA-01","idempotency_key":"b-3"})");
+    EXPECT_EQ(old.status, 400) << old.body;
+    EXPECT_NE(old.body.find("Idempotency-Key"), std::string::npos) << old.body;
     EXPECT_EQ(stat("tickets"), 2);
 }

@@ -20,6 +20,8 @@
 #include <fstream>
 #include <filesystem>
 #include <future>
+#include <regex>
+#include <sstream>
 #include <thread>
 
 namespace fs = std::filesystem;
@@ -399,6 +401,66 @@ TEST_F(HubdTest, ServiceTokenMayActForAUserOnlyWhereAllowed) {
     expectProblem(httpRequest("GET", hubd_->url("/admin/plugins"), "",
                               bearer(token("portal-backend", Poco::Timespan(600, 0), "campushub", kSecret, "admin"))),
                   403, "acts only for users of the audiences student, teacher");
+}
+
+// ABI 1.1 through the portal API: the client's Idempotency-Key reaches the
+// plugin scoped by the caller (two callers' equal keys differ, one caller's
+// retry is the same key), the W3C traceparent as sent (a malformed one is
+// dropped, as Trace Context says); a malformed key is the client's 400.
+TEST_F(HubdTest, IdempotencyKeyAndTraceparentReachThePluginScopedByTheCaller) {
+    const std::string trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    auto context = [](const std::string& subject, const std::map<std::string, std::string>& extra) {
+        auto headers = bearer(token(subject));
+        headers.insert(extra.begin(), extra.end());
+        return httpRequest("POST", hubd_->url("/api/v1/systems/testkit/operations/context"), "{}", headers);
+    };
+    auto first = context("2023010001", {{"Idempotency-Key", "order-1"}, {"traceparent", trace}});
+    ASSERT_EQ(first.status, 200) << first.body;
+    std::string key = parse(first.body)->getValue<std::string>("idempotency_key");
+    EXPECT_EQ(key.rfind("portal:", 0), 0u) << key;
+    EXPECT_EQ(parse(first.body)->getValue<std::string>("traceparent"), trace);
+
+    auto retried = context("2023010001", {{"Idempotency-Key", "order-1"}});
+    EXPECT_EQ(parse(retried.body)->getValue<std::string>("idempotency_key"), key);
+    EXPECT_EQ(parse(retried.body)->getValue<std::string>("traceparent"), "");
+    auto otherCaller = context("clerk.xsc", {{"Idempotency-Key", "order-1"}});
+    EXPECT_NE(parse(otherCaller.body)->getValue<std::string>("idempotency_key"), key);
+
+    auto none = context("2023010001", {{"traceparent", "00-not-a-trace"}});
+    ASSERT_EQ(none.status, 200) << none.body;
+    EXPECT_EQ(parse(none.body)->getValue<std::string>("idempotency_key"), "");
+    EXPECT_EQ(parse(none.body)->getValue<std::string>("traceparent"), "");
+
+    expectProblem(context("2023010001", {{"Idempotency-Key", std::string(256, 'k')}}), 400, "Idempotency-Key");
+    expectProblem(context("2023010001", {{"Idempotency-Key", "学号"}}), 400, "printable ASCII");
+}
+
+// A plugin in a worker process logs in hubd's line format (hub::log::LogFormatter),
+// under the same logger name an in-process plugin has.
+TEST_F(HubdTest, AWorkersLogLinesReadLikeHubdsOwn) {
+    auto r = call("crashy", "log", R"({"message":"来自工作进程 worker-line-42"})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    const std::regex line(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3} I \[hub\.plugin\.crashy\] 来自工作进程 worker-line-42)");
+    std::string seen;
+    bool found = hub::test::waitUntil(
+        [&] {
+            std::istringstream out(hubd_->process().output());
+            for (std::string l; std::getline(out, l);)
+                if (l.find("worker-line-42") != std::string::npos) {
+                    seen = l;
+                    return true;
+                }
+            return false;
+        },
+        10s, 20ms);
+    ASSERT_TRUE(found) << hubd_->process().output();
+    EXPECT_TRUE(std::regex_match(seen, line)) << seen;
+    // And hubd's own lines have that form too.
+    std::istringstream out(hubd_->process().output());
+    std::string first;
+    std::getline(out, first);
+    EXPECT_TRUE(std::regex_search(first, std::regex(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3} [FCEWNIDT] \[)")))
+        << first;
 }
 
 TEST_F(HubdTest, CatalogueShowsEachAudienceItsOwnItems) {

@@ -142,6 +142,21 @@ TEST(ConformanceKit, ReportsADescriptionThatDiffersFromTheManifest) {
     EXPECT_TRUE(has(r.output, "describes operation \"extra\"")) << r.output;
 }
 
+TEST(ConformanceKit, ReportsAKeyOrTraceThatIsNotTheCalls) {
+    ProgramRun r = misbehaving("wrong_context", {"--gtest_filter=Operation.echo/PassesTheCallsKeyAndTraceOn"});
+    EXPECT_EQ(r.exitCode, 1) << r.output;
+    EXPECT_TRUE(has(r.output, "sent Idempotency-Key 'made-up-key'")) << r.output;
+    EXPECT_TRUE(has(r.output, "not of the call's trace")) << r.output;
+    ProgramRun good = misbehaving("good", {"--gtest_filter=Operation.echo/PassesTheCallsKeyAndTraceOn"});
+    EXPECT_EQ(good.exitCode, 0) << good.output;
+}
+
+TEST(ConformanceKit, ReportsARequiredServiceNoHubOfThisSdkHas) {
+    ProgramRun r = conformance({"--gtest_filter=Abi.*", FUTURE_MISSING_PLUGIN});
+    EXPECT_EQ(r.exitCode, 1) << r.output;
+    EXPECT_TRUE(has(r.output, "required_services names 'sql_query'")) << r.output;
+}
+
 TEST(ConformanceKit, ReportsABadHealthAnswer) {
     ProgramRun r = misbehaving("health", {"--gtest_filter=Health.*"});
     EXPECT_EQ(r.exitCode, 1) << r.output;

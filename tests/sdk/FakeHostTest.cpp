@@ -47,6 +47,13 @@ public:
                                        "Content-Type: application/json\r\n");
             return "{\"status\":" + std::to_string(r.status) + ",\"body\":" + campushub::jsonString(r.body) + "}";
         });
+        operation("context11", "key, trace and a config lookup (ABI 1.1)", [this](campushub::Call& call,
+                                                                                 std::string_view) {
+            std::string greeting = this->host().config("greeting").value_or("(absent)");  // throws when it failed
+            return "{\"key\":" + campushub::jsonString(call.idempotencyKey()) +
+                   ",\"trace\":" + campushub::jsonString(call.traceParent()) +
+                   ",\"greeting\":" + campushub::jsonString(greeting) + "}";
+        });
         operation("throw", "throws a std::exception", [](campushub::Call&, std::string_view) -> std::string {
             throw std::runtime_error("boom 爆炸");
         });
@@ -69,8 +76,8 @@ TEST(FakeHost, PassesConfigAsMapAndAsJson) {
     ASSERT_TRUE(r.ok()) << r.body;
     std::string why;
     auto object = campushub::json::parseObject(r.body);  // the config JSON is valid, quotes escaped
-    EXPECT_EQ(object->getValue<std::string>("名字"), "张\"三");
-    EXPECT_EQ(object->getValue<std::string>("base_url"), "http://x.test");
+    EXPECT_EQ(campushub::json::requireString(object, "名字"), "张\"三");
+    EXPECT_EQ(campushub::json::requireString(object, "base_url"), "http://x.test");
 }
 
 TEST(FakeHost, SetsDeadlineAndCallerOfEachCall) {
@@ -80,17 +87,20 @@ TEST(FakeHost, SetsDeadlineAndCallerOfEachCall) {
     auto r = plugin.invoke("context", "{}");
     ASSERT_TRUE(r.ok()) << r.body;
     auto object = campushub::json::parseObject(r.body);
-    auto remaining = object->getValue<long>("remaining_ms");
+    auto remaining = campushub::json::optionalInt(object, "remaining_ms", -1);
     EXPECT_GT(remaining, 60000);
     EXPECT_LE(remaining, 90000);
-    auto caller = object->getObject("caller");
-    EXPECT_EQ(caller->getValue<std::string>("subject"), "2023010001");
-    EXPECT_EQ(caller->getArray("roles")->getElement<std::string>(1), "学生会");
-    EXPECT_EQ(caller->getValue<std::string>("acting_for"), "t001");
+    const auto* caller = campushub::json::member(object, "caller");
+    ASSERT_NE(caller, nullptr);
+    EXPECT_EQ(campushub::json::requireString(*caller, "subject"), "2023010001");
+    const auto* roles = campushub::json::member(*caller, "roles");
+    ASSERT_TRUE(roles && roles->IsArray() && roles->Size() == 2);
+    EXPECT_EQ(std::string((*roles)[1].GetString()), "学生会");
+    EXPECT_EQ(campushub::json::requireString(*caller, "acting_for"), "t001");
 
     host.setTimeout(std::chrono::milliseconds(0));
     auto late = campushub::json::parseObject(plugin.invoke("context", "{}").body);
-    EXPECT_EQ(late->getValue<long>("remaining_ms"), 0);
+    EXPECT_EQ(campushub::json::optionalInt(late, "remaining_ms", -1), 0);
 }
 
 TEST(FakeHost, CapturesLogsEventsStateAndHttp) {
@@ -190,4 +200,29 @@ TEST(PluginLibrary, LoadsTheReferencePluginWithDlopen) {
     EXPECT_EQ(plugin.health().body, R"({"status":"up"})");
     // Every request went where the plugin's config said, nowhere else.
     for (const auto& r : host.httpRequests()) EXPECT_EQ(r.url.rfind("http://sa.test/", 0), 0u) << r.url;
+}
+
+// ABI 1.1 in the fake host: the call's key and trace, the trace sent on with
+// outbound HTTP, and lookups that fail rather than answer "absent".
+TEST(FakeHost, PassesKeyAndTraceAndTellsAbsentFromFailed) {
+    const std::string trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    FakeHost host;
+    host.setIdempotencyKey("flow:i-1/Task_1/1").setTraceParent(trace);
+    auto plugin = host.load(campushub_plugin_entry);
+    auto r = plugin.invoke("context11", "{}");
+    ASSERT_TRUE(r.ok()) << r.body;
+    auto o = campushub::json::parseObject(r.body);
+    EXPECT_EQ(campushub::json::requireString(o, "key"), "flow:i-1/Task_1/1");
+    EXPECT_EQ(campushub::json::requireString(o, "trace"), trace);
+    EXPECT_EQ(campushub::json::requireString(o, "greeting"), "(absent)");
+
+    plugin.invoke("fetch", R"({"url":"http://vendor.test/"})");
+    ASSERT_EQ(host.httpRequests().size(), 1u);
+    EXPECT_NE(host.httpRequests()[0].headers.find("traceparent: " + trace + "\r\n"), std::string::npos)
+        << host.httpRequests()[0].headers;
+
+    host.failLookups("the store is down");
+    auto failed = plugin.invoke("context11", "{}");
+    EXPECT_EQ(failed.status, CH_ERR_UNAVAILABLE) << failed.body;
+    EXPECT_EQ(failed.body, "the store is down");
 }

@@ -51,7 +51,7 @@ cmake --build "$work/sdk-build" -j2 >"$work/sdk-build.log" || { cat "$work/sdk-b
 cmake --install "$work/sdk-build" --prefix "$work/prefix" >/dev/null
 for f in include/campushub/plugin.h include/campushub/plugin.hpp include/campushub/testing/fake_host.hpp \
          lib/cmake/CampusHubSDK/CampusHubSDKConfig.cmake bin/campushub-conformance \
-         share/campushub-sdk/template/CMakeLists.txt; do
+         share/campushub-sdk/template/CMakeLists.txt share/campushub-sdk/plugin.xsd; do
     [[ -e $work/prefix/$f ]] || fail "the installed SDK lacks $f"
 done
 if find "$work/prefix" -path '*/include/hub/*' | grep -q .; then
@@ -76,6 +76,14 @@ exported=$(nm -D --defined-only "$plugin_dir/libexample.so" | awk '$2 == "T" {pr
 [[ $exported == campushub_plugin_entry ]] || fail "the plugin exports more functions than the entry point: $exported"
 (cd "$work/vendor-build" && ctest --output-on-failure >"$work/vendor-ctest.log") \
     || { cat "$work/vendor-ctest.log"; fail "the template's own tests (fake host, conformance)"; }
+if command -v xmllint >/dev/null; then
+    xmllint --noout --schema "$work/prefix/share/campushub-sdk/plugin.xsd" "$work/vendor/plugin.xml" \
+        || fail "the template's plugin.xml does not validate against the installed plugin.xsd"
+fi
+# An edit of plugin.xml alone reaches the built folder on the next build (no stale manifest).
+sed -i 's|Greets a person by name|Greets a person by name (edited)|' "$work/vendor/plugin.xml"
+cmake --build "$work/vendor-build" >>"$work/vendor-build.log" || { cat "$work/vendor-build.log"; fail "rebuilding"; }
+grep -q 'by name (edited)' "$plugin_dir/plugin.xml" || fail "editing only plugin.xml did not copy it into $plugin_dir"
 
 step "3. conformance kit on the built template plugin"
 "$work/prefix/bin/campushub-conformance" "$plugin_dir" >"$work/conformance.log" 2>&1 \

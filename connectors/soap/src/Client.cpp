@@ -114,7 +114,7 @@ Version Client::versionOf(std::string_view envelope) {
 }
 
 Response Client::call(std::string_view endpoint, std::string_view action, std::string_view envelope,
-                      std::chrono::milliseconds timeout) {
+                      std::chrono::milliseconds timeout, std::string_view extraHeaders) {
     const std::string where(endpoint);
     if (envelope.size() > options_.maxRequestBytes)
         throw CallError(Failure::InvalidRequest, where + ": request envelope of " + std::to_string(envelope.size()) +
@@ -133,6 +133,7 @@ Response Client::call(std::string_view endpoint, std::string_view action, std::s
         headers += "\r\n";
     }
     headers += "Accept: text/xml, application/soap+xml\r\n";
+    headers += extraHeaders;
 
     http::Response response;
     try {

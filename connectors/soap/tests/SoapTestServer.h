@@ -38,6 +38,7 @@ class SoapTestServer {
 public:
     struct Seen {
         std::string path, contentType, soapAction, body;
+        std::string traceparent, idempotencyKey;  ///< Those headers of the last request.
         int requests = 0;
     };
 
@@ -100,6 +101,8 @@ private:
                 s_.seen_.contentType = contentType;
                 s_.seen_.soapAction = action;
                 s_.seen_.body = body;
+                s_.seen_.traceparent = req.get("traceparent", "");
+                s_.seen_.idempotencyKey = req.get("Idempotency-Key", "");
                 ++s_.seen_.requests;
             }
             const bool v12 = body.find(kNs12) != std::string::npos;

@@ -107,5 +107,9 @@ void addDeadLetterRoutes(Router& router, const AdminServices& s);
 void addPluginAdminRoutes(Router& router, const AdminServices& s);
 /// POST /admin/catalog/reload (AdminRoutes.cpp).
 void addCatalogAdminRoutes(Router& router, const AdminServices& s);
+/// GET /admin/identity/sync/preview (SyncPreviewRoutes.cpp).
+void addSyncPreviewRoutes(Router& router, const AdminServices& s);
+/// GET /admin/audit (AuditAdminRoutes.cpp).
+void addAuditRoutes(Router& router, const AdminServices& s);
 
 }  // namespace hub::api::detail

@@ -54,10 +54,12 @@ void addCatalogAdminRoutes(Router& router, const AdminServices& s) {
 
 void addAdminRoutes(Router& router, AdminServices services) {
     detail::addIdentityRoutes(router, services);
+    detail::addSyncPreviewRoutes(router, services);
     detail::addIdentitySyncRoutes(router, services);
     detail::addDeadLetterRoutes(router, services);
     detail::addPluginAdminRoutes(router, services);
     detail::addCatalogAdminRoutes(router, services);
+    detail::addAuditRoutes(router, services);
 }
 
 }  // namespace hub::api

@@ -237,9 +237,17 @@ private:
         host::Caller caller{p.viaService.empty() ? p.subject : p.viaService, p.roles,
                             p.viaService.empty() ? std::string() : p.subject, p.audiences};
         auto deadline = host::Clock::now() + limits.timeout;
+        // The application is the logical request: every call made for it carries
+        // its id as the idempotency key (ABI 1.1), so a vendor system that takes
+        // one does the work once.
+        host::CallContext context{"application:" + app.id, {}};
+        if (!host::isValidIdempotencyKey(context.idempotencyKey)) context.idempotencyKey.clear();
+        if (std::string_view trace = request->header("traceparent"); host::isValidTraceparent(trace))
+            context.traceparent = std::string(trace);
         std::string refusal;
         auto accepted = plugins_.submit(
-            system, operation, app.formJson, caller, deadline, [this, out, app](host::CallResult result) {
+            system, operation, app.formJson, caller, std::move(context), deadline,
+            [this, out, app](host::CallResult result) {
                 // Runs on the plugin's worker: a definitive answer settles the
                 // application; an outage leaves it submitted for a clerk or a retry.
                 const std::string& id = app.id;
@@ -314,15 +322,22 @@ private:
         blocking(pool_, service_.database(), out, [this, request]() -> std::optional<Response> {
             const Principal& p = request->principal;
             ApplicationService::ListQuery q;
-            std::string department, value;
+            std::string department, value, applicant;
+            request->queryParam("applicant", applicant);
+            if (request->queryParam("item", value)) q.itemId = value;
             if (request->queryParam("department", department) && !department.empty()) {
-                if (!isClerkOf(p, department) && !p.hasRole("hub:admin"))
+                // "*": every department's, for hub:admin (the console's search).
+                if (department == "*" ? !p.hasRole("hub:admin") : !isClerkOf(p, department) && !p.hasRole("hub:admin"))
                     return refused(*request,
                                    problem(403, "you hold no clerk role for department '" + department + "'",
                                            "Forbidden", type("forbidden")));
-                q.department = department;
+                if (department != "*") q.department = department;
+                q.applicant = applicant;
             } else {
-                q.applicant = p.subject;
+                if (!applicant.empty() && applicant != p.subject && !p.hasRole("hub:admin"))
+                    return refused(*request, problem(403, "another person's applications need a department",
+                                                     "Forbidden", type("forbidden")));
+                q.applicant = applicant.empty() ? p.subject : applicant;
             }
             if (request->queryParam("status", value)) {
                 std::istringstream in(value);

@@ -129,6 +129,8 @@ struct HttpServer::Impl {
     std::optional<asio::steady_timer> acceptPause;
     std::chrono::steady_clock::time_point acceptLogged{};
     std::uint64_t acceptFailures = 0;  // since the last line logged
+    // heartbeat(): the no-ops posted to the loops that have not run yet.
+    std::shared_ptr<std::atomic<std::size_t>> heartbeatsPending = std::make_shared<std::atomic<std::size_t>>(0);
 
     Impl(Options o, const Router& r) : options(std::move(o)), router(r) {}
 
@@ -229,6 +231,13 @@ private:
         auto rid = request->message.find("X-Request-Id");
         if (rid != request->message.end() && usableClientId({rid->value().data(), rid->value().size()}))
             request->clientRequestId = std::string(rid->value());
+        if (auto tp = request->message.find("traceparent"); tp != request->message.end())
+            request->traceId = log::traceIdFromTraceparent({tp->value().data(), tp->value().size()});
+        request->logTag = {request->requestId, request->traceId};
+        // Every line logged while this request is handled names it; what runs
+        // for it later (pool tasks, fibers) carries the tag. It shares the
+        // request's ownership: no allocation.
+        log::RequestScope logScope(log::RequestTagPtr(request, &request->logTag));
         current_ = request;
 
         auto state = std::make_shared<Responder::State>(shared_from_this(), stream_.get_executor());
@@ -586,5 +595,16 @@ void HttpServer::stop(std::chrono::milliseconds drainTimeout) {
 
 std::uint16_t HttpServer::port() const { return impl_->boundPort; }
 std::size_t HttpServer::inFlight() const { return impl_->inFlight.load(); }
+
+bool HttpServer::heartbeat() {
+    if (impl_->threads.empty() || impl_->loopsStopped) return false;
+    if (impl_->heartbeatsPending->load() != 0) return false;  // a loop is stuck (or very busy)
+    impl_->heartbeatsPending->store(impl_->loops.size());
+    // The counter is shared: a loop stopped with the no-op still queued must not
+    // touch a destroyed Impl.
+    for (auto& loop : impl_->loops)
+        asio::post(*loop, [pending = impl_->heartbeatsPending] { pending->fetch_sub(1); });
+    return true;
+}
 
 }  // namespace hub::api

@@ -10,6 +10,8 @@
 #include <Poco/Exception.h>
 #include <Poco/JSON/Parser.h>
 
+#include <algorithm>
+
 namespace hub::api {
 
 namespace {
@@ -194,9 +196,30 @@ void addSystemRoutes(Router& router, host::PluginHost& plugins, store::AuditLog*
             host::Caller caller{p.viaService.empty() ? p.subject : p.viaService, p.roles,
                                 p.viaService.empty() ? std::string() : p.subject, p.audiences};
 
+            // What the plugin may pass on (ABI 1.1): the client's Idempotency-Key,
+            // scoped by the caller, and the request's trace context when well formed
+            // (W3C: an invalid traceparent is ignored, not an error).
+            host::CallContext context;
+            if (std::string_view key = request->header("Idempotency-Key"); !key.empty()) {
+                // As for applications: 1 to 255 printable ASCII characters.
+                bool printable = key.size() <= 255 && std::all_of(key.begin(), key.end(), [](char c) {
+                                     return c > 0x20 && c < 0x7f;
+                                 });
+                if (!printable) {
+                    finish(responder,
+                           problem(400, "the Idempotency-Key must be 1 to 255 printable ASCII characters",
+                                   "Invalid Idempotency-Key", slug("invalid-idempotency-key")),
+                           "invalid_idempotency_key");
+                    return;
+                }
+                context.idempotencyKey = host::CallContext::forPortal(caller.subject, caller.actingFor, key);
+            }
+            if (std::string_view trace = request->header("traceparent"); host::isValidTraceparent(trace))
+                context.traceparent = std::string(trace);
+
             std::string refusal;
             auto submitted = plugins.submit(
-                system, operation, std::move(body), std::move(caller), deadline,
+                system, operation, std::move(body), std::move(caller), std::move(context), deadline,
                 [finish, responder](host::CallResult result) mutable {
                     if (responder.sent()) return;  // timed out already
                     StatusInfo info = statusInfo(result.status);
@@ -257,6 +280,10 @@ void addSystemRoutes(Router& router, host::PluginHost& plugins, store::AuditLog*
             }
             case host::PluginHost::Submit::Forbidden:
                 finish(responder, problem(403, refusal, "Forbidden", slug("forbidden")), "forbidden");
+                return;
+            case host::PluginHost::Submit::InvalidContext:  // checked above; a hub bug if it comes
+                finish(responder, problem(500, "the call's context was refused", "Internal error", slug("internal")),
+                       "internal");
                 return;
             case host::PluginHost::Submit::UnknownSystem:
                 finish(responder, problem(404, "no connected system named '" + system + "'", "Unknown system",

@@ -1,12 +1,18 @@
 #include "HubApplication.h"
 
+#include "Reloader.h"
+#include "ServiceManager.h"
+
 #include "hub/api/AdminRoutes.h"
 #include "hub/api/ApplicationRoutes.h"
 #include "hub/api/Authentication.h"
 #include "hub/api/CatalogRoutes.h"
+#include "hub/api/ConsoleApiRoutes.h"
+#include "hub/api/ConsoleRoutes.h"
 #include "hub/api/HttpServer.h"
 #include "hub/api/Metrics.h"
 #include "hub/api/MetricsRoutes.h"
+#include "hub/api/PluginActivity.h"
 #include "hub/api/RouteAudit.h"
 #include "hub/api/Router.h"
 #include "hub/api/SystemRoutes.h"
@@ -21,6 +27,7 @@
 #include "hub/events/RelayConfig.h"
 #include "hub/flows/ApplicationService.h"
 #include "hub/flows/ApprovalEngineLink.h"
+#include "hub/flows/Evaluation.h"
 #include "hub/runtime/WorkerPool.h"
 #include "hub/identity/IdentityDirectory.h"
 #include "hub/identity/ProvisioningForwarder.h"
@@ -34,6 +41,7 @@
 #include "hub/store/Database.h"
 
 #include "hub/common/ConfigValue.h"
+#include "hub/common/LogFormatter.h"
 #include "hub/common/Exceptions.h"
 
 #include <campushub/plugin.h>
@@ -48,7 +56,6 @@
 #include <Poco/Path.h>
 #include <Poco/FormattingChannel.h>
 #include <Poco/Logger.h>
-#include <Poco/PatternFormatter.h>
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/OptionException.h>
 #include <Poco/Util/MapConfiguration.h>
@@ -56,7 +63,11 @@
 #include <Poco/Util/OptionCallback.h>
 #include <Poco/Util/OptionSet.h>
 
+#include <cerrno>
+#include <chrono>
 #include <csignal>
+#include <ctime>
+#include <functional>
 #include <iostream>
 #include <pthread.h>
 #include <set>
@@ -125,6 +136,7 @@ struct Numbers {
     int httpPort, ioThreads, maxBodyBytes, idleTimeoutSeconds, readTimeoutSeconds, drainTimeoutMs, fiberStackKb,
         blockingThreads, metricsPort;
     int utcOffsetSeconds, auditCommitIntervalMs, watchIntervalMs, healthIntervalMs;
+    int consoleActivitySeconds;
     host::PluginLimits pluginDefaults;
 
     static Numbers read(const Poco::Util::AbstractConfiguration& cfg) {
@@ -145,6 +157,7 @@ struct Numbers {
         n.watchIntervalMs = readInt(cfg, "plugins.watchIntervalMs", {0, 86400000});
         n.healthIntervalMs = readInt(cfg, "plugins.healthIntervalMs", {0, 86400000});
         n.pluginDefaults = host::PluginLimits::fromConfig(cfg, "plugins.defaults", host::PluginLimits{});
+        n.consoleActivitySeconds = readInt(cfg, "console.activitySeconds", 60, {1, 3600});
         readOptionalInt(cfg, "auth.jwt.leewaySeconds", {0, 3600});
         readOptionalInt(cfg, "auth.jwt.maxTokenBytes", {512, 1 << 20});
         readOptionalInt(cfg, "auth.jwt.cacheSize", {0, 10000000});
@@ -218,6 +231,13 @@ catalog::WorkingCalendar loadCalendar(const Poco::Util::AbstractConfiguration& c
     if (Poco::File(shipped).exists()) return catalog::WorkingCalendar::fromFile(shipped);
     Poco::Logger::get("hub").warning("no holiday calendar (calendar.file): due dates count Monday to Friday only");
     return {};
+}
+
+// console.dir's default: the build tree's console when hubd runs from its build
+// tree, else where `cmake --install` (and so the package) puts it.
+std::string defaultConsoleDir() {
+    if (Poco::File(std::string(HUB_CONSOLE_DIR) + "/index.html").exists()) return HUB_CONSOLE_DIR;
+    return HUB_CONSOLE_INSTALLED_DIR;
 }
 
 // Writes the whole number, then renames: a reader never sees half a port number.
@@ -305,6 +325,39 @@ host::PluginHost::Options pluginHostOptions(Poco::Util::AbstractConfiguration& c
     return o;
 }
 
+// Waits for a stop signal (SIGTERM, SIGINT, SIGQUIT; all blocked in every
+// thread, see prepareSignals), running `reload` for each SIGHUP. When systemd
+// asks for a watchdog (WatchdogSec=), sends WATCHDOG=1 every half period, but
+// only while `healthy` says the event loops answer: a hub whose loops hang is
+// then restarted by systemd.
+void serveUntilStopped(const ServiceManager& manager, const std::function<void()>& reload,
+                       const std::function<bool()>& healthy) {
+    sigset_t wanted;
+    sigemptyset(&wanted);
+    for (int sig : {SIGTERM, SIGINT, SIGQUIT, SIGHUP}) sigaddset(&wanted, sig);
+    const auto interval = manager.watchdogInterval();
+    auto nextPing = std::chrono::steady_clock::now();
+    for (;;) {
+        int sig = 0;
+        if (interval.count() > 0) {
+            auto now = std::chrono::steady_clock::now();
+            if (now >= nextPing) {
+                if (healthy()) manager.watchdog();
+                nextPing = now + interval;
+            }
+            auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(nextPing - now);
+            timespec timeout{static_cast<time_t>(wait.count() / 1000000000),
+                             static_cast<long>(wait.count() % 1000000000)};
+            sig = ::sigtimedwait(&wanted, nullptr, &timeout);
+            if (sig < 0) continue;  // EAGAIN: time to ping; EINTR: wait again
+        } else if (::sigwait(&wanted, &sig) != 0) {
+            continue;
+        }
+        if (sig != SIGHUP) return;
+        reload();
+    }
+}
+
 }  // namespace
 
 HubApplication::HubApplication() { setUnixOptions(true); }
@@ -316,6 +369,7 @@ void HubApplication::prepareSignals() {
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGQUIT);
+    sigaddset(&stop, SIGHUP);
     ::pthread_sigmask(SIG_BLOCK, &stop, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
 }
@@ -375,25 +429,38 @@ void HubApplication::handleVersion(const std::string&, const std::string&) {
 }
 
 void HubApplication::initialize(Poco::Util::Application& self) {
-    // SIGHUP would end the process without draining; a terminal closing must not
-    // take the hub down. Reloads go through the admin API and the folder watcher.
-    std::signal(SIGHUP, SIG_IGN);
-    Poco::AutoPtr<Poco::Util::MapConfiguration> defaults(new Poco::Util::MapConfiguration);
-    addDefaults(*defaults);
-    config().add(defaults, PRIO_DEFAULT + 100);  // below everything else
-    if (!configFile_.empty()) loadConfiguration(configFile_, PRIO_DEFAULT);
+    // SIGHUP is blocked in every thread (prepareSignals) and taken by main()'s
+    // wait as a reload, so a closing terminal does not stop the hub either.
+    defaults_ = new Poco::Util::MapConfiguration;
+    addDefaults(*defaults_);
+    config().add(defaults_, PRIO_DEFAULT + 100);  // below everything else
+    if (!configFile_.empty()) {
+        // Its own layer, which a reload replaces whole (ReloadableConfiguration.h).
+        file_ = new ReloadableConfiguration(ReloadableConfiguration::read(configFile_));
+        config().add(file_, PRIO_DEFAULT);
+    }
     if (!defines_.empty()) {
-        Poco::AutoPtr<Poco::Util::MapConfiguration> overrides(new Poco::Util::MapConfiguration);
-        for (const auto& [key, value] : defines_) overrides->setString(key, value);
-        config().add(overrides, PRIO_APPLICATION);  // above the file
+        overrides_ = new Poco::Util::MapConfiguration;
+        for (const auto& [key, value] : defines_) overrides_->setString(key, value);
+        config().add(overrides_, PRIO_APPLICATION);  // above the file
     }
 
-    // Console logging unless the config sets up its own channels.
+    // Console logging unless the config sets up its own channels: the hub's line
+    // (text or JSON, personal data masked unless switched off), which the plugin
+    // workers hubd starts take over through the environment.
+    log::LogFormatter::Options logOptions;
+    try {
+        logOptions.style = log::LogFormatter::parseStyle(config().getString("logging.format", "text"));
+        logOptions.maskPersonalData = config().getBool("logging.maskPersonalData", true);
+    } catch (const Poco::Exception& e) {
+        loggingError_ = e.displayText() + " (logging.format, logging.maskPersonalData)";
+    }
+    Poco::AutoPtr<log::LogFormatter> formatter(new log::LogFormatter(logOptions));
+    formatter->exportToEnvironment();
+    log::LogFormatter::registerWithPoco();  // before the logging subsystem reads logging.channels.*
     if (!config().has("logging.loggers.root.channel")) {
-        Poco::AutoPtr<Poco::PatternFormatter> pattern(
-            new Poco::PatternFormatter("%Y-%m-%dT%H:%M:%S.%i %q [%s] %t"));
         Poco::AutoPtr<Poco::FormattingChannel> channel(
-            new Poco::FormattingChannel(pattern, new Poco::ConsoleChannel));
+            new Poco::FormattingChannel(formatter, new Poco::ConsoleChannel));
         Poco::Logger::root().setChannel(channel);
         Poco::Logger::root().setLevel(config().getString("logging.level", "information"));
     }
@@ -404,6 +471,13 @@ int HubApplication::main(const std::vector<std::string>&) {
     if (helpRequested_ || versionRequested_) return EXIT_OK;
     auto& cfg = config();
     auto& log = Poco::Logger::get("hub");
+    if (!loggingError_.empty()) {
+        log.fatal("cannot run: %s", loggingError_);
+        return EXIT_CONFIG;
+    }
+    if (!cfg.getBool("logging.maskPersonalData", true))
+        log.warning("logging.maskPersonalData is off: ID numbers, phone numbers and e-mail addresses are logged "
+                    "in full; turn it back on after the debugging session");
     try {
         // Start order: store, outbound connectors, plugins, then the listener last, so
         // nothing is served before everything it needs is up. Stop in reverse.
@@ -427,7 +501,8 @@ int HubApplication::main(const std::vector<std::string>&) {
         // same transaction; the relay delivers from there.
         const std::string source = cfg.getString("events.source");
         events::Outbox::migrate(db);
-        flows::ApplicationService applications(db, {loadCalendar(cfg), numbers.utcOffsetSeconds});
+        const catalog::WorkingCalendar calendar = loadCalendar(cfg);
+        flows::ApplicationService applications(db, {calendar, numbers.utcOffsetSeconds});
         flows::ApprovalEngineLink approvals(applications, source);
         applications.setEventSink(approvals.outboxSink());
 
@@ -453,7 +528,12 @@ int HubApplication::main(const std::vector<std::string>&) {
         plugins->loadAll();
         reportOverridesOfAbsentPlugins(defines_, *plugins);
         identity::ProvisioningForwarder provisioning(
-            db, [&plugins](const std::string& type, const std::string& json) { plugins->deliverEvent(type, json); });
+            db, [&plugins] { return plugins->subscribers(events::EventType::IdentityChanged); },
+            [&plugins](const std::string& plugin, const std::string& json) {
+                host::CallResult r = plugins->deliverEventTo(plugin, json);
+                return r.status == CH_OK ? std::string()
+                                         : "status " + std::to_string(r.status) + ": " + r.body.substr(0, 1000);
+            });
         // After everything its task uses, so that it is gone before they are, on
         // a failed start as well (locals go in reverse order).
         identity::SyncSchedule syncSchedule;
@@ -486,6 +566,11 @@ int HubApplication::main(const std::vector<std::string>&) {
         admin.store = &db;
         admin.staticPerson = [&directory](const std::string& id) { return directory.json(id); };
         api::addAdminRoutes(router, admin);
+        // The web console: its static files, and the figures and series its pages read.
+        api::addConsoleRoutes(router, {cfg.getString("console.dir", defaultConsoleDir())});
+        flows::Evaluation evaluation(db, calendar, numbers.utcOffsetSeconds);
+        api::PluginActivity activity(*plugins, std::chrono::seconds(numbers.consoleActivitySeconds));
+        api::addConsoleApiRoutes(router, {&applications, &evaluation, &relay, &activity, &blocking, &audit, &db});
 
         // /metrics: on the API's listener, or alone on its own (metrics.port) for ops.
         api::RequestMetrics requestMetrics;
@@ -563,8 +648,29 @@ int HubApplication::main(const std::vector<std::string>&) {
         if (cfg.has("http.portFile")) writePortFile(cfg.getString("http.portFile"), server.port());
         log.information("hubd ready on http://%s:%hu/", httpOptions.address, server.port());
 
-        waitForTerminationRequest();
+        // SIGHUP: what can change without a restart (Reloader.h).
+        Reloader reloader(cfg, {defaults_, file_, configFile_, overrides_},
+                          {&catalogue, &applications, plugins.get(), syncer.get(), &syncSchedule},
+                          [](const Poco::Util::AbstractConfiguration& next) { Numbers::read(next); }, loadCalendar);
+        // The BPMN flows (issue 14), once core/flows can reload its deployments:
+        //   reloader.addHook("flows", [&](const auto& next) { return flowEngine.reload(next); });
+        ServiceManager serviceManager;
+        const std::string serving =
+            "serving on http://" + httpOptions.address + ":" + std::to_string(server.port()) + "/";
+        serviceManager.ready(serving);
+        serveUntilStopped(
+            serviceManager,
+            [&] {
+                log.information("SIGHUP: reloading");
+                serviceManager.reloading();
+                auto report = reloader.reload();
+                serviceManager.ready(serving + "; last reload: " + std::to_string(report.applied.size()) +
+                                     " part(s) reloaded, " + std::to_string(report.problems.size()) + " kept, " +
+                                     std::to_string(report.restart.size()) + " key(s) waiting for a restart");
+            },
+            [&] { return server.heartbeat() && (!metricsServer || metricsServer->heartbeat()); });
 
+        serviceManager.stopping();
         log.information("stopping: draining requests in flight");
         stopAll();
         Poco::Crypto::uninitializeCrypto();

@@ -1,5 +1,9 @@
 #pragma once
 
+#include "ReloadableConfiguration.h"
+
+#include <Poco/AutoPtr.h>
+#include <Poco/Util/MapConfiguration.h>
 #include <Poco/Util/ServerApplication.h>
 
 #include <memory>
@@ -17,10 +21,11 @@ public:
     ~HubApplication() override;
 
     /// Call first thing in main(), before any thread exists (threads inherit
-    /// the signal mask): blocks SIGTERM, SIGINT and SIGQUIT in every thread, so
-    /// that only waitForTerminationRequest() takes them and a second one during
-    /// the drain stays pending instead of ending hubd before the audit flush;
-    /// and ignores SIGPIPE (a peer gone is an error code, not the end of hubd).
+    /// the signal mask): blocks SIGTERM, SIGINT, SIGQUIT and SIGHUP in every
+    /// thread, so that only the main thread's wait takes them (SIGHUP: a
+    /// reload) and a second stop signal during the drain stays pending instead
+    /// of ending hubd before the audit flush; and ignores SIGPIPE (a peer gone
+    /// is an error code, not the end of hubd).
     static void prepareSignals();
 
 protected:
@@ -34,9 +39,14 @@ protected:
 
 private:
     std::string configFile_;
+    // The configuration's own layers, kept for a reload (Reloader).
+    Poco::AutoPtr<Poco::Util::MapConfiguration> defaults_;
+    Poco::AutoPtr<ReloadableConfiguration> file_;
+    Poco::AutoPtr<Poco::Util::MapConfiguration> overrides_;
     std::vector<std::pair<std::string, std::string>> defines_;
     bool helpRequested_ = false;
     bool versionRequested_ = false;
+    std::string loggingError_;  // a bad logging.* key, reported once logging works
 };
 
 }  // namespace hub::app

@@ -77,7 +77,7 @@ TEST(CatalogLoad, ShippedSampleCatalogueIsCompleteAndValid) {
     Catalog catalog({(test::configDir() / "catalog").string(), ""});
     auto snap = catalog.snapshot();
     ASSERT_TRUE(snap);
-    EXPECT_GE(snap->items().size(), 60u);
+    EXPECT_GE(snap->items().size(), 200u);  // toward the hall's 585 (issue 14); most from import/hall-items.csv
     EXPECT_EQ(snap->allCategories().size(), 12u);
     EXPECT_EQ(snap->allDepartments().size(), 20u);
     std::set<Channel> channels;

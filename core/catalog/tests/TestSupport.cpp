@@ -33,6 +33,7 @@ std::string TempDir::write(const std::string& name, const std::string& text) con
 
 CatalogCopy::CatalogCopy() {
     for (const auto& entry : std::filesystem::directory_iterator(configDir() / "catalog")) {
+        if (!entry.is_regular_file()) continue;  // import/: the CSV the hall's items come from
         std::filesystem::copy_file(entry.path(), path() / entry.path().filename());
     }
 }

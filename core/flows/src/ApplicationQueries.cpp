@@ -105,6 +105,10 @@ ApplicationService::ListResult ApplicationService::list(const ListQuery& query) 
         where += " AND department = ?";
         params.push_back(query.department);
     }
+    if (!query.itemId.empty()) {
+        where += " AND item_id = ?";
+        params.push_back(query.itemId);
+    }
     if (!query.statuses.empty()) {
         where += " AND status IN (";
         for (std::size_t i = 0; i < query.statuses.size(); ++i) {

@@ -74,6 +74,10 @@ ApplicationService::ApplicationService(store::Database& db, Options options) : d
     db_.migrate("flows", kMigrations);
 }
 
+void ApplicationService::setCalendar(catalog::WorkingCalendar calendar) {
+    std::atomic_store(&calendar_, std::make_shared<const catalog::WorkingCalendar>(std::move(calendar)));
+}
+
 void ApplicationService::setEventSink(EventSink sink) {
     options_.eventSink = std::move(sink);
 }

@@ -165,7 +165,7 @@ ApplicationService::SubmitResult ApplicationService::submit(const SubmitRequest&
     a.updatedAt = a.submittedAt;
     a.timeLimitDays = item->timeLimitDays;
     a.dueDate = catalog::WorkingCalendar::formatDate(
-        options_.calendar.addWorkingDays(dateOf(submittedTs), std::max(0, item->timeLimitDays)));
+        std::atomic_load(&calendar_)->addWorkingDays(dateOf(submittedTs), std::max(0, item->timeLimitDays)));
     a.version = 1;
     a.transitions.push_back(
         Transition{1, std::nullopt, ApplicationStatus::Submitted, request.subject, a.submittedAt, ""});

@@ -1,5 +1,7 @@
 // The host services a plugin calls through its ch_host_api: log, config_get,
-// the call's deadline and caller, http_request, emit_event, kv_* and soap_call.
+// the call's deadline and caller, http_request, emit_event, kv_* and soap_call;
+// since ABI 1.1 the call's idempotency key and trace context, config_lookup,
+// kv_lookup and last_error.
 // Each is noexcept and catches everything: an exception must not unwind through
 // the plugin's C frames (undefined behaviour), and one that reached the noexcept
 // boundary would end hubd. On an event loop's fiber (execution "loop") the
@@ -23,6 +25,7 @@
 #include <Poco/JSON/Parser.h>
 #include <Poco/Logger.h>
 
+#include <cctype>
 #include <cstring>
 #include <ctime>
 #include <exception>
@@ -34,14 +37,38 @@ namespace hub::host {
 
 namespace {
 
+// last_error's text: per thread, as a service answers on the plugin's thread
+// (a fiber of a loop reads it before it can be parked again).
+thread_local std::string lastError;
+
+void clearError() noexcept {
+    lastError.clear();  // keeps its capacity: no allocation on the way through
+}
+
+// Sets last_error's text; returns status, for `return failed(...)`.
+ch_status failed(ch_status status, std::string_view why) noexcept {
+    try {
+        lastError.assign(why);
+    } catch (...) {
+        lastError.clear();
+    }
+    return status;
+}
+
 // Logs a host service's failure (inside a catch block) under the plugin's
-// logger; a log that fails in turn is dropped.
+// logger and keeps it for last_error; a log that fails in turn is dropped.
 void logServiceError(ch_host* host, const char* what) noexcept {
     try {
-        if (host && host->services.logger)
-            host->services.logger->error("%s: %s", std::string(what), currentExceptionText());
+        std::string text = std::string(what) + ": " + currentExceptionText();
+        failed(CH_ERR_INTERNAL, text);
+        if (host && host->services.logger) host->services.logger->error(text);
     } catch (...) {
     }
+}
+
+// Writes a plain message to a plugin's sink (C: does not throw).
+void answerText(ch_sink sink, ch_status status, std::string_view text) noexcept {
+    sink.fn(sink.ctx, status, text.data(), text.size());
 }
 
 void hostLog(ch_host* host, ch_log_level level, ch_buffer message) noexcept {
@@ -69,15 +96,59 @@ void hostLog(ch_host* host, ch_log_level level, ch_buffer message) noexcept {
     }
 }
 
+// config_lookup; config_get (1.0) is it with absent and failed both 0.
+ch_status hostConfigLookup(ch_host* host, ch_buffer key, ch_sink sink) noexcept {
+    clearError();
+    if (!host) return failed(CH_ERR_INVALID_ARGUMENT, "no host handle");
+    const std::string* value = host->services.config.find(view(key));
+    if (!value) return failed(CH_ERR_NOT_FOUND, "config key '" + std::string(view(key).substr(0, 256)) + "' is not set");
+    sink.fn(sink.ctx, CH_OK, value->data(), value->size());
+    return CH_OK;
+}
+
 int hostConfigGet(ch_host* host, ch_buffer key, ch_sink sink) noexcept {
-    try {
-        const std::string* value = host ? host->services.config.find(view(key)) : nullptr;
-        if (!value) return 0;
-        sink.fn(sink.ctx, CH_OK, value->data(), value->size());
-        return 1;
-    } catch (...) {
-        return 0;
+    return hostConfigLookup(host, key, sink) == CH_OK ? 1 : 0;
+}
+
+ch_buffer callIdempotencyKey(ch_call* call) noexcept {
+    if (!call || !call->context) return {"", 0};
+    return buffer(call->context->idempotencyKey);
+}
+
+ch_buffer callTraceParent(ch_call* call) noexcept {
+    if (!call || !call->context) return {"", 0};
+    return buffer(call->context->traceparent);
+}
+
+ch_buffer hostLastError(ch_host*) noexcept {
+    return buffer(lastError);
+}
+
+// True when headers ("Name: value\r\n" lines) already have a line named name
+// (ASCII case-insensitive).
+bool hasHeader(std::string_view headers, std::string_view name) {
+    std::size_t start = 0;
+    while (start < headers.size()) {
+        std::size_t end = headers.find('\n', start);
+        if (end == std::string_view::npos) end = headers.size();
+        std::string_view line = headers.substr(start, end - start);
+        if (line.size() > name.size() && line[name.size()] == ':') {
+            bool same = true;
+            for (std::size_t i = 0; i < name.size() && same; ++i)
+                same = std::tolower(static_cast<unsigned char>(line[i])) == name[i];
+            if (same) return true;
+        }
+        start = end + 1;
     }
+    return false;
+}
+
+// The headers an outbound request of call carries besides the plugin's own:
+// the call's trace context, with a new parent id, unless the plugin set one.
+std::string traceHeader(ch_call* call, std::string_view pluginHeaders) {
+    if (!call || !call->context || call->context->traceparent.empty() || hasHeader(pluginHeaders, "traceparent"))
+        return {};
+    return "traceparent: " + childTraceparent(call->context->traceparent) + "\r\n";
 }
 
 uint32_t callRemainingMs(ch_call* call) noexcept {
@@ -122,8 +193,16 @@ void hostHttpRequest(ch_host* host, ch_call* call, const ch_http_request* reques
         std::memcpy(&req, request, std::min<size_t>(request->struct_size, sizeof req));
         std::chrono::milliseconds timeout(req.timeout_ms ? req.timeout_ms : 30000);
         if (call) timeout = std::min(timeout, std::chrono::milliseconds(callRemainingMs(call)));
+        std::string trace = traceHeader(call, view(req.headers));
+        std::string withTrace;
+        std::string_view headers = view(req.headers);
+        if (!trace.empty()) {
+            withTrace.append(headers);
+            if (!withTrace.empty() && withTrace.back() != '\n') withTrace += "\r\n";
+            headers = withTrace.append(trace);
+        }
         http::Response response =
-            host->services.http->request(view(req.method), view(req.url), view(req.headers), view(req.body), timeout);
+            host->services.http->request(view(req.method), view(req.url), headers, view(req.body), timeout);
         ch_http_response r{};
         r.struct_size = sizeof r;
         r.status = response.status;
@@ -177,15 +256,18 @@ auto offLoop(const PluginServices& services, Fn fn) -> decltype(fn()) {
 }
 
 ch_status hostEmitEvent(ch_host* host, ch_buffer eventJson) noexcept {
+    clearError();
     try {
-        if (!host || !host->services.emitEvent) return CH_ERR_UNAVAILABLE;
+        if (!host || !host->services.emitEvent) return failed(CH_ERR_UNAVAILABLE, "this hub has no outbox for events");
         std::string_view json = view(eventJson);
         if (std::string problem = checkEvent(json); !problem.empty()) {
             if (host->services.logger) host->services.logger->warning("event refused: %s", problem);
-            return CH_ERR_INVALID_ARGUMENT;
+            return failed(CH_ERR_INVALID_ARGUMENT, "event refused: " + problem);
         }
         int rc = offLoop(host->services, [&] { return host->services.emitEvent(host->name, json); });
-        return rc >= CH_OK && rc <= CH_ERR_INTERNAL ? static_cast<ch_status>(rc) : CH_ERR_INTERNAL;
+        if (rc == CH_OK) return CH_OK;
+        return failed(rc > CH_OK && rc <= CH_ERR_INTERNAL ? static_cast<ch_status>(rc) : CH_ERR_INTERNAL,
+                      "the outbox did not take the event (status " + std::to_string(rc) + ")");
     } catch (...) {
         logServiceError(host, "event not emitted");
         return CH_ERR_INTERNAL;
@@ -198,10 +280,15 @@ bool validKey(std::string_view key) {
     return !key.empty() && key.size() <= kMaxKvKeyBytes && hub::isValidUtf8(key);
 }
 
-int hostKvGet(ch_host* host, ch_buffer key, ch_sink sink) noexcept {
+const char* const kBadKey = "a key must be 1 to 256 bytes of UTF-8";
+
+// kv_lookup; kv_get (1.0) is it with absent and failed both 0.
+ch_status hostKvLookup(ch_host* host, ch_buffer key, ch_sink sink) noexcept {
     using namespace Poco::Data::Keywords;
+    clearError();
     try {
-        if (!host || !host->services.database || !validKey(view(key))) return 0;
+        if (!host || !host->services.database) return failed(CH_ERR_UNAVAILABLE, "this hub keeps no key-value state");
+        if (!validKey(view(key))) return failed(CH_ERR_INVALID_ARGUMENT, kBadKey);
         std::string k(view(key));
         std::vector<Poco::Data::BLOB> values = offLoop(host->services, [&] {
             std::vector<Poco::Data::BLOB> found;
@@ -210,23 +297,41 @@ int hostKvGet(ch_host* host, ch_buffer key, ch_sink sink) noexcept {
                 into(found), now;
             return found;
         });
-        if (values.empty()) return 0;
+        if (values.empty()) return failed(CH_ERR_NOT_FOUND, "no such key");
         const auto& v = values.front();
         sink.fn(sink.ctx, CH_OK, v.rawContent() ? reinterpret_cast<const char*>(v.rawContent()) : "", v.size());
-        return 1;
+        return CH_OK;
     } catch (...) {
         logServiceError(host, "kv_get failed");
-        return 0;
+        return CH_ERR_UNAVAILABLE;
     }
+}
+
+ch_status hostKvLookupAnswering(ch_host* host, ch_buffer key, ch_sink sink) noexcept {
+    ch_status status = hostKvLookup(host, key, sink);
+    if (status != CH_OK && status != CH_ERR_NOT_FOUND) answerText(sink, status, lastError);
+    return status;
+}
+
+ch_status hostConfigLookupAnswering(ch_host* host, ch_buffer key, ch_sink sink) noexcept {
+    ch_status status = hostConfigLookup(host, key, sink);
+    if (status != CH_OK && status != CH_ERR_NOT_FOUND) answerText(sink, status, lastError);
+    return status;
+}
+
+int hostKvGet(ch_host* host, ch_buffer key, ch_sink sink) noexcept {
+    return hostKvLookup(host, key, sink) == CH_OK ? 1 : 0;
 }
 
 ch_status hostKvPut(ch_host* host, ch_buffer key, ch_buffer value) noexcept {
     using namespace Poco::Data::Keywords;
+    clearError();
     try {
-        if (!host || !host->services.database) return CH_ERR_UNAVAILABLE;
-        if (!validKey(view(key))) return CH_ERR_INVALID_ARGUMENT;
+        if (!host || !host->services.database) return failed(CH_ERR_UNAVAILABLE, "this hub keeps no key-value state");
+        if (!validKey(view(key))) return failed(CH_ERR_INVALID_ARGUMENT, kBadKey);
         std::string_view v = view(value);
-        if (v.size() > kMaxKvValueBytes) return CH_ERR_INVALID_ARGUMENT;
+        if (v.size() > kMaxKvValueBytes)
+            return failed(CH_ERR_INVALID_ARGUMENT, "a value is at most " + std::to_string(kMaxKvValueBytes) + " bytes");
         std::string k(view(key));
         Poco::Data::BLOB blob(reinterpret_cast<const unsigned char*>(v.data()), v.size());
         Poco::Int64 updated = static_cast<Poco::Int64>(std::time(nullptr)) * 1000;
@@ -251,9 +356,10 @@ ch_status hostKvPut(ch_host* host, ch_buffer key, ch_buffer value) noexcept {
 
 ch_status hostKvDelete(ch_host* host, ch_buffer key) noexcept {
     using namespace Poco::Data::Keywords;
+    clearError();
     try {
-        if (!host || !host->services.database) return CH_ERR_UNAVAILABLE;
-        if (!validKey(view(key))) return CH_ERR_INVALID_ARGUMENT;
+        if (!host || !host->services.database) return failed(CH_ERR_UNAVAILABLE, "this hub keeps no key-value state");
+        if (!validKey(view(key))) return failed(CH_ERR_INVALID_ARGUMENT, kBadKey);
         std::string k(view(key));
         offLoop(host->services, [&] {
             Poco::Data::Session session = host->services.database->session();
@@ -291,7 +397,8 @@ void soapCall(ch_host* host, ch_call* call, ch_buffer endpoint, ch_buffer action
             timeout = std::chrono::milliseconds(callRemainingMs(call));
             if (timeout.count() == 0) return answer(CH_ERR_TIMEOUT, problem("the call's deadline has passed"));
         }
-        soap::Response r = host->services.soap->call(view(endpoint), view(action), view(envelope), timeout);
+        soap::Response r =
+            host->services.soap->call(view(endpoint), view(action), view(envelope), timeout, traceHeader(call, {}));
         answer(CH_OK, r.envelope);
     } catch (const soap::CallError& e) {
         ch_status status = CH_ERR_UNAVAILABLE;
@@ -359,7 +466,66 @@ ch_host_api hostApiFor(const PluginServices& services) {
         api.kv_delete = &hostKvDelete;
     }
     if (services.soap) api.soap_call = &hostSoapCall;
+    // 1.1
+    api.call_idempotency_key = &callIdempotencyKey;
+    api.call_trace_parent = &callTraceParent;
+    api.config_lookup = &hostConfigLookupAnswering;
+    if (services.database) api.kv_lookup = &hostKvLookupAnswering;
+    api.last_error = &hostLastError;
     return api;
+}
+
+namespace {
+
+struct ServiceSlot {
+    std::string_view name;
+    std::size_t offset;
+};
+
+#define HUB_SERVICE_SLOT(member) ServiceSlot{#member, offsetof(ch_host_api, member)}
+// Every member of ch_host_api a plugin may name, in table order.
+constexpr ServiceSlot kServiceSlots[] = {
+    HUB_SERVICE_SLOT(log),          HUB_SERVICE_SLOT(config_get),
+    HUB_SERVICE_SLOT(call_remaining_ms), HUB_SERVICE_SLOT(call_caller),
+    HUB_SERVICE_SLOT(http_request), HUB_SERVICE_SLOT(emit_event),
+    HUB_SERVICE_SLOT(kv_get),       HUB_SERVICE_SLOT(kv_put),
+    HUB_SERVICE_SLOT(kv_delete),    HUB_SERVICE_SLOT(soap_call),
+    HUB_SERVICE_SLOT(call_idempotency_key), HUB_SERVICE_SLOT(call_trace_parent),
+    HUB_SERVICE_SLOT(config_lookup), HUB_SERVICE_SLOT(kv_lookup),
+    HUB_SERVICE_SLOT(last_error),
+};
+#undef HUB_SERVICE_SLOT
+
+// A plugin's list is its own static data; bounded anyway, so a table that is
+// not NULL-terminated fails the load instead of running off into memory.
+constexpr std::size_t kMaxRequiredServices = 64;
+constexpr std::size_t kMaxServiceName = 64;
+
+}  // namespace
+
+std::string missingService(const ch_host_api& api, const char* const* required) {
+    if (!required) return {};
+    for (std::size_t i = 0;; ++i) {
+        if (i == kMaxRequiredServices)
+            return "required_services names more than " + std::to_string(kMaxRequiredServices) +
+                   " services (is it NULL-terminated?)";
+        const char* name = required[i];
+        if (!name) return {};
+        std::string_view wanted(name, ::strnlen(name, kMaxServiceName + 1));
+        if (wanted.size() > kMaxServiceName) return "required_services holds a name longer than 64 bytes";
+        const ServiceSlot* slot = nullptr;
+        for (const auto& s : kServiceSlots)
+            if (s.name == wanted) slot = &s;
+        if (!slot)
+            return "it requires host service '" + std::string(wanted) + "', which this hub does not have";
+        void* fn = nullptr;  // every member is a function pointer, of the same size
+        static_assert(sizeof fn == sizeof api.log);
+        std::memcpy(&fn, reinterpret_cast<const char*>(&api) + slot->offset, sizeof fn);
+        if (slot->offset + sizeof fn > api.struct_size || !fn)
+            return "it requires host service '" + std::string(wanted) +
+                   "', which this hub does not offer to it here (kv_* and emit_event need the hub's store, "
+                   "which a worker process does not have)";
+    }
 }
 
 std::string checkEvent(std::string_view json) {

@@ -20,6 +20,7 @@ struct ch_host {
 struct ch_call {
     const hub::host::Caller* caller;
     hub::host::Clock::time_point deadline;
+    const hub::host::CallContext* context;  // never null
 };
 
 namespace hub::host {
@@ -36,5 +37,10 @@ inline ch_buffer buffer(std::string_view s) {
 /// when services has what they need, else NULL, so a plugin can test for them
 /// (in hub-plugin-worker: emit_event and kv_*).
 ch_host_api hostApiFor(const PluginServices& services);
+
+/// Checks a plugin's required_services (a NULL-terminated list of ch_host_api
+/// member names, or NULL) against api: "" when api has every one of them, else
+/// why not, naming the first missing service.
+std::string missingService(const ch_host_api& api, const char* const* required);
 
 }  // namespace hub::host

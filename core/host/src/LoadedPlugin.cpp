@@ -62,9 +62,6 @@ LoadedPlugin::LoadedPlugin(Manifest manifest, const std::string& libraryPath, Pl
         throw LoadError(name + ": built for ABI " + std::to_string(table->abi_major) + "." +
                         std::to_string(table->abi_minor) + ", this hub speaks ABI " +
                         std::to_string(CH_ABI_VERSION_MAJOR) + "." + std::to_string(CH_ABI_VERSION_MINOR));
-    if (table->abi_minor > CH_ABI_VERSION_MINOR)
-        throw LoadError(name + ": built for ABI 1." + std::to_string(table->abi_minor) + ", newer than this hub's 1." +
-                        std::to_string(CH_ABI_VERSION_MINOR));
     if (table->struct_size < offsetof(ch_plugin_api, health))
         throw LoadError(name + ": function table too small (" + std::to_string(table->struct_size) + " bytes)");
     if (manifest_.abiMajor != table->abi_major)
@@ -73,6 +70,12 @@ LoadedPlugin::LoadedPlugin(Manifest manifest, const std::string& libraryPath, Pl
     std::memcpy(&impl_->api, table, std::min<size_t>(table->struct_size, sizeof impl_->api));
     if (!impl_->api.create || !impl_->api.destroy || !impl_->api.describe || !impl_->api.invoke)
         throw LoadError(name + ": a required function (create, destroy, describe, invoke) is missing");
+    // A newer minor is accepted by capability: only when it says what it needs
+    // (checked below, against the table it will get).
+    if (table->abi_minor > CH_ABI_VERSION_MINOR && !impl_->api.required_services)
+        throw LoadError(name + ": built for ABI 1." + std::to_string(table->abi_minor) + ", newer than this hub's 1." +
+                        std::to_string(CH_ABI_VERSION_MINOR) +
+                        ", and names no required host services, so it may call services this hub lacks");
 
     for (const auto& key : manifest_.config)
         if (key.required && !services.config.find(key.name))
@@ -88,6 +91,9 @@ LoadedPlugin::LoadedPlugin(Manifest manifest, const std::string& libraryPath, Pl
     impl_->host.services = std::move(services);
     impl_->host.name = name;
     impl_->hostApi = hostApiFor(impl_->host.services);
+    if (std::string missing = missingService(impl_->hostApi, impl_->api.required_services); !missing.empty())
+        throw LoadError(name + " (built for ABI 1." + std::to_string(table->abi_minor) + ", this hub speaks 1." +
+                        std::to_string(CH_ABI_VERSION_MINOR) + "): " + missing);
     Captured error;
     ch_plugin* instance = nullptr;
     ch_status rc = impl_->api.create(&impl_->hostApi, &impl_->host, buffer(impl_->host.services.config.json()),
@@ -116,9 +122,9 @@ LoadedPlugin::~LoadedPlugin() {
 }
 
 CallResult LoadedPlugin::invoke(std::string_view operation, std::string_view input, const Caller& caller,
-                                Clock::time_point deadline) noexcept {
+                                const CallContext& context, Clock::time_point deadline) noexcept {
     try {
-        ch_call call{&caller, deadline};
+        ch_call call{&caller, deadline, &context};
         Captured result;
         impl_->api.invoke(impl_->instance, &call, buffer(operation), buffer(input), result.sink());
         if (!result.called) return {CH_ERR_INTERNAL, "the plugin returned no result"};

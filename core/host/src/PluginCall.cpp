@@ -39,7 +39,7 @@ void PluginCall::operator()() noexcept {
             done({CH_ERR_TIMEOUT, "the call waited in the queue past its deadline"});
             return;
         }
-        CallResult result = plugin->invoke(operation, input, caller, deadline);
+        CallResult result = plugin->invoke(operation, input, caller, context, deadline);
         breaker->record(result, deadline, probe);
         answered = true;
         done(std::move(result));
@@ -60,6 +60,17 @@ void PluginCall::operator()() noexcept {
 PluginHost::Submit PluginHost::submit(std::string_view system, std::string_view operation, std::string input,
                                       Caller caller, Clock::time_point deadline, Completion done,
                                       std::string* refusal) {
+    return submit(system, operation, std::move(input), std::move(caller), CallContext{}, deadline, std::move(done),
+                  refusal);
+}
+
+PluginHost::Submit PluginHost::submit(std::string_view system, std::string_view operation, std::string input,
+                                      Caller caller, CallContext context, Clock::time_point deadline,
+                                      Completion done, std::string* refusal) {
+    // The context reaches vendor code and HTTP headers: only well-formed values pass.
+    if ((!context.idempotencyKey.empty() && !isValidIdempotencyKey(context.idempotencyKey)) ||
+        (!context.traceparent.empty() && !isValidTraceparent(context.traceparent)))
+        return Submit::InvalidContext;
     auto s = registry_->find(system);
     if (!s) return Submit::UnknownSystem;
     // The call holds this instance (and so its library) alive until it completes,
@@ -83,8 +94,8 @@ PluginHost::Submit PluginHost::submit(std::string_view system, std::string_view 
     }
     bool probe = false;
     if (!s->breaker->admit(probe)) return Submit::CircuitOpen;
-    PluginCall call{std::move(plugin), s->breaker,        probe,    std::string(operation),
-                    std::move(input),  std::move(caller), deadline, std::move(done)};
+    PluginCall call{std::move(plugin),  s->breaker,         probe,    std::string(operation), std::move(input),
+                    std::move(caller), std::move(context), deadline, std::move(done)};
     bool accepted;
     runtime::Loop* loop = s->gate ? runtime::Loop::current() : nullptr;
     if (loop)

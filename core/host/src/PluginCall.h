@@ -24,6 +24,7 @@ struct PluginCall {
     std::string operation;
     std::string input;
     Caller caller;
+    CallContext context;
     Clock::time_point deadline;
     PluginHost::Completion done;
 

@@ -28,14 +28,14 @@ struct ProcessPlugin::Impl {
 
     /// One request to the worker, answered by its deadline at the latest.
     CallResult call(std::string_view kind, std::string_view operation, std::string_view input, std::string_view caller,
-                    Clock::time_point deadline) {
+                    Clock::time_point deadline, const CallContext& context = {}) {
         if (Clock::now() >= deadline)
             return {CH_ERR_TIMEOUT, "the call reached plugin " + name + " after its deadline"};
         CallResult unavailable;
         auto g = supervisor.awaitWorker(deadline, unavailable);
         if (!g) return unavailable;
         using Outcome = WorkerGeneration::Exchange::Outcome;
-        auto x = g->exchange(supervisor.nextId(), kind, operation, input, caller, deadline);
+        auto x = g->exchange(supervisor.nextId(), kind, operation, input, caller, context, deadline);
         switch (x.outcome) {
             case Outcome::Replied:
                 // The plugin's status is data from vendor code: only known statuses pass.
@@ -81,9 +81,9 @@ ProcessPlugin::ProcessPlugin(Manifest manifest, std::string libraryPath, PluginC
 ProcessPlugin::~ProcessPlugin() = default;
 
 CallResult ProcessPlugin::invoke(std::string_view operation, std::string_view input, const Caller& caller,
-                                 Clock::time_point deadline) noexcept {
+                                 const CallContext& context, Clock::time_point deadline) noexcept {
     try {
-        return impl_->call(worker::kInvoke, operation, input, worker::encodeCaller(caller), deadline);
+        return impl_->call(worker::kInvoke, operation, input, worker::encodeCaller(caller), deadline, context);
     } catch (const std::exception& e) {
         return {CH_ERR_INTERNAL, std::string("failure while calling the worker: ") + e.what()};
     } catch (...) {
@@ -126,9 +126,12 @@ std::string ProcessPlugin::defaultWorkerExecutable() {
     char self[PATH_MAX];
     ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
     if (n > 0) {
-        std::string path(self, static_cast<std::size_t>(n));
-        path = path.substr(0, path.find_last_of('/') + 1) + "hub-plugin-worker";
-        if (::access(path.c_str(), X_OK) == 0) return path;
+        std::string dir(self, static_cast<std::size_t>(n));
+        dir = dir.substr(0, dir.find_last_of('/') + 1);
+        // Beside hubd (the build tree), else where `cmake --install` and the
+        // .deb put it: PREFIX/lib/campushub/ for PREFIX/sbin/hubd.
+        for (const std::string& path : {dir + "hub-plugin-worker", dir + "../lib/campushub/hub-plugin-worker"})
+            if (::access(path.c_str(), X_OK) == 0) return path;
     }
     return "hub-plugin-worker";
 }

@@ -56,7 +56,8 @@ void WorkerGeneration::markDead() {
 
 WorkerGeneration::Exchange WorkerGeneration::exchange(std::uint64_t id, std::string_view kind,
                                                       std::string_view operation, std::string_view input,
-                                                      std::string_view caller, Clock::time_point deadline) {
+                                                      std::string_view caller, const CallContext& context,
+                                                      Clock::time_point deadline) {
     using Outcome = Exchange::Outcome;
     using std::chrono::milliseconds;
     Exchange x{Outcome::Busy};
@@ -81,7 +82,7 @@ WorkerGeneration::Exchange WorkerGeneration::exchange(std::uint64_t id, std::str
     zmq::socket_t& socket = sockets[x.channel];
     std::uint32_t remaining = static_cast<std::uint32_t>(std::min<long>(msUntil(deadline), UINT32_MAX));
     try {
-        if (!worker::sendRequest(socket, id, kind, operation, input, caller, remaining)) {
+        if (!worker::sendRequest(socket, id, kind, operation, input, caller, context, remaining)) {
             release(x.channel);
             x.outcome = Outcome::Refused;
             return x;

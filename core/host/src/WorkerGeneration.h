@@ -80,7 +80,7 @@ struct WorkerGeneration {
     /// deadline, or the worker's death, whichever comes first. A reply to an
     /// earlier request on the channel (one that timed out) is dropped.
     Exchange exchange(std::uint64_t id, std::string_view kind, std::string_view operation, std::string_view input,
-                      std::string_view caller, Clock::time_point deadline);
+                      std::string_view caller, const CallContext& context, Clock::time_point deadline);
 };
 
 }  // namespace hub::host

@@ -288,7 +288,7 @@ std::shared_ptr<WorkerGeneration> WorkerSupervisor::startWorker() {
         g->readyAt = Clock::now();
         // The worker checked describe against the manifest file it read; this is
         // the manifest the hub routes by.
-        auto described = g->exchange(nextId(), worker::kDescribe, "", "", "{}", until);
+        auto described = g->exchange(nextId(), worker::kDescribe, "", "", "{}", CallContext{}, until);
         if (described.outcome != WorkerGeneration::Exchange::Outcome::Replied || described.status != CH_OK)
             throw std::runtime_error("describe failed: " +
                                      (described.body.empty() ? std::string("no answer in time") : described.body));

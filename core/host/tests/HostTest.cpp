@@ -99,7 +99,7 @@ TEST_F(HostTest, LoadsAndCallsAGoodPlugin) {
     auto list = host->list();
     ASSERT_EQ(list.size(), 1u);
     EXPECT_EQ(list[0].version, "0.1.0");
-    EXPECT_EQ(list[0].operations.size(), 7u);
+    EXPECT_EQ(list[0].operations.size(), 9u);
     EXPECT_EQ(list[0].status, "up");
     EXPECT_EQ(list[0].circuit, "closed");
 }

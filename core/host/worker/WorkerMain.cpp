@@ -13,6 +13,7 @@
 #include "WorkerProtocol.h"
 
 #include "hub/common/Exceptions.h"
+#include "hub/common/LogFormatter.h"
 #include "hub/common/Version.h"
 #include "hub/host/LoadedPlugin.h"
 #include "hub/host/Manifest.h"
@@ -26,7 +27,6 @@
 #include <Poco/StreamChannel.h>
 #include <Poco/FormattingChannel.h>
 #include <Poco/Logger.h>
-#include <Poco/PatternFormatter.h>
 
 #include <zmq.hpp>
 
@@ -46,6 +46,7 @@
 
 namespace {
 
+using hub::host::CallContext;
 using hub::host::CallResult;
 using hub::host::Caller;
 using hub::host::Clock;
@@ -145,8 +146,8 @@ void writeLine(int fd, std::string line) {
 }
 
 void setUpLogging(const std::string& name, const std::string& level) {
-    Poco::AutoPtr<Poco::PatternFormatter> formatter(
-        new Poco::PatternFormatter("%Y-%m-%d %H:%M:%S.%i [%p] %s (worker %P): %t"));
+    // hubd's own line (text or JSON, masked or not), as hubd chose it (its environment).
+    Poco::AutoPtr<hub::log::LogFormatter> formatter(new hub::log::LogFormatter(hub::log::LogFormatter::fromEnvironment()));
     Poco::AutoPtr<Poco::Channel> console(new Poco::StreamChannel(std::cerr));
     Poco::AutoPtr<Poco::FormattingChannel> channel(new Poco::FormattingChannel(formatter, console));
     Poco::Logger::root().setChannel(channel);
@@ -194,7 +195,9 @@ CallResult handle(LoadedPlugin& plugin, const worker::Message& parts, CallerCach
         }
         auto remaining = worker::readScalar<std::uint32_t>(parts[5].data(), parts[5].size(), 0);
         Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(remaining);
-        return plugin.invoke(parts[2].to_string_view(), parts[3].to_string_view(), *caller, deadline);
+        // hubd checked both before sending them (PluginHost::submit).
+        CallContext context{parts[6].to_string(), parts[7].to_string()};
+        return plugin.invoke(parts[2].to_string_view(), parts[3].to_string_view(), *caller, context, deadline);
     }
     if (kind == worker::kHealth) return plugin.health();
     if (kind == worker::kDescribe) return {CH_OK, plugin.describeJson()};

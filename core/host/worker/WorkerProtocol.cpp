@@ -9,14 +9,18 @@
 namespace hub::host::worker {
 
 bool sendRequest(zmq::socket_t& socket, std::uint64_t id, std::string_view kind, std::string_view operation,
-                 std::string_view input, std::string_view caller, std::uint32_t remainingMs) {
+                 std::string_view input, std::string_view caller, const CallContext& context,
+                 std::uint32_t remainingMs) {
     constexpr auto more = zmq::send_flags::sndmore | zmq::send_flags::dontwait;
     return socket.send(zmq::const_buffer(&id, sizeof id), more) &&
            socket.send(zmq::const_buffer(kind.data(), kind.size()), more) &&
            socket.send(zmq::const_buffer(operation.data(), operation.size()), more) &&
            socket.send(zmq::const_buffer(input.data(), input.size()), more) &&
            socket.send(zmq::const_buffer(caller.data(), caller.size()), more) &&
-           socket.send(zmq::const_buffer(&remainingMs, sizeof remainingMs), zmq::send_flags::dontwait);
+           socket.send(zmq::const_buffer(&remainingMs, sizeof remainingMs), more) &&
+           socket.send(zmq::const_buffer(context.idempotencyKey.data(), context.idempotencyKey.size()), more) &&
+           socket.send(zmq::const_buffer(context.traceparent.data(), context.traceparent.size()),
+                       zmq::send_flags::dontwait);
 }
 
 bool receiveNow(zmq::socket_t& socket, Message& parts) {

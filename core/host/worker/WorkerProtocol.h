@@ -14,7 +14,8 @@
 // <endpoint>.<i> for i in [0, threads), the hub connects one DEALER to each, so
 // one channel carries one call at a time and a worker thread serves it directly):
 //   request: [id: u64][kind: "invoke"|"health"|"describe"|"event"][operation][input JSON]
-//            [caller JSON][remaining ms: u32]
+//            [caller JSON][remaining ms: u32][idempotency key][traceparent]
+//            (the last two: the call's CallContext, each empty when it has none)
 //            (for "event" the input frame is the CloudEvent JSON, operation and
 //            caller are empty / "{}"; it runs the plugin's on_event)
 //   reply:   [id: u64][status: i32, a ch_status][body]
@@ -38,7 +39,7 @@ inline constexpr std::string_view kInvoke = "invoke";
 inline constexpr std::string_view kHealth = "health";
 inline constexpr std::string_view kDescribe = "describe";
 inline constexpr std::string_view kEvent = "event";
-inline constexpr std::size_t kRequestFrames = 6;
+inline constexpr std::size_t kRequestFrames = 8;
 inline constexpr std::size_t kReplyFrames = 3;
 
 /// Exit status of a worker that could not load its plugin.
@@ -69,7 +70,8 @@ inline std::uint64_t idOf(const Message& parts) {
 /// A multipart message is queued whole or not at all, so a refusal leaves the
 /// channel clean. Throws zmq::error_t.
 bool sendRequest(zmq::socket_t& socket, std::uint64_t id, std::string_view kind, std::string_view operation,
-                 std::string_view input, std::string_view caller, std::uint32_t remainingMs);
+                 std::string_view input, std::string_view caller, const CallContext& context,
+                 std::uint32_t remainingMs);
 
 /// Reads one whole message if one has arrived (never waits); false if none.
 bool receiveNow(zmq::socket_t& socket, Message& parts);

@@ -7,6 +7,7 @@
 #include <Poco/Data/Session.h>
 #include <Poco/Logger.h>
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -14,33 +15,202 @@ using namespace Poco::Data::Keywords;
 
 namespace hub::identity {
 
-ProvisioningForwarder::ProvisioningForwarder(store::Database& db, Deliver deliver)
-    : db_(db), deliver_(std::move(deliver)) {}
+namespace {
+
+Poco::Int64 nowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// A log channel failing in turn (a full disk) must not end the timer thread.
+void logQuietly(Poco::Message::Priority priority, const std::string& text) noexcept {
+    try {
+        Poco::Logger& log = Poco::Logger::get("hub.identity");
+        if (log.is(priority)) log.log(Poco::Message("hub.identity", text, priority));
+    } catch (...) {
+    }
+}
+
+struct Event {
+    Poco::Int64 seq = 0;
+    std::string id, subject, payload;
+};
+
+void saveCursor(Poco::Data::Session& s, const std::string& consumer, Poco::Int64 seq) {
+    std::string name = consumer;
+    Poco::Int64 at = seq;
+    s << "INSERT INTO events_cursor(consumer, seq) VALUES(?, ?) ON CONFLICT(consumer) DO UPDATE SET seq = "
+         "excluded.seq",
+        use(name), use(at), now;
+}
+
+void forgetAttempts(Poco::Data::Session& s, const std::string& consumer, Poco::Int64 seq) {
+    std::string name = consumer;
+    Poco::Int64 at = seq;
+    s << "DELETE FROM events_delivery WHERE consumer = ? AND seq = ?", use(name), use(at), now;
+}
+
+// The event to the dead letters and its attempts forgotten, in one transaction
+// with the cursor when given (> 0).
+void deadLetter(Poco::Data::Session& s, const std::string& consumer, const Event& e, int attempts,
+                const std::string& why, Poco::Int64 cursor) {
+    std::string name = consumer, type(events::EventType::IdentityChanged), id = e.id, subject = e.subject,
+                error = why.substr(0, 2000);
+    Poco::Int64 seq = e.seq, at = nowMs();
+    int tries = attempts;
+    s.begin();
+    try {
+        s << "INSERT INTO events_dead_letters(consumer, seq, id, type, subject, attempts, last_error, dead_at) "
+             "VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(consumer, seq) DO UPDATE SET attempts = excluded.attempts, "
+             "last_error = excluded.last_error, dead_at = excluded.dead_at",
+            use(name), use(seq), use(id), use(type), use(subject), use(tries), use(error), use(at), now;
+        forgetAttempts(s, consumer, e.seq);
+        if (cursor > 0) saveCursor(s, consumer, cursor);
+        s.commit();
+    } catch (...) {
+        try {
+            s.rollback();
+        } catch (...) {
+        }
+        throw;
+    }
+}
+
+}  // namespace
+
+ProvisioningForwarder::ProvisioningForwarder(store::Database& db, Subscribers subscribers, Deliver deliver)
+    : ProvisioningForwarder(db, std::move(subscribers), std::move(deliver), Options{}) {}
+
+ProvisioningForwarder::ProvisioningForwarder(store::Database& db, Subscribers subscribers, Deliver deliver,
+                                             Options options)
+    : db_(db), subscribers_(std::move(subscribers)), deliver_(std::move(deliver)), options_(options) {}
 
 void ProvisioningForwarder::forward() noexcept {
     try {
         std::lock_guard lock(mutex_);
-        Poco::Data::Session s = db_.session();
-        Poco::Int64 cursor = 0;
-        std::string name = "hub:provisioning", type(events::EventType::IdentityChanged);
-        s << "SELECT seq FROM events_cursor WHERE consumer = ?", use(name), into(cursor), now;
-        for (;;) {
-            std::vector<Poco::Int64> seqs;
-            std::vector<std::string> payloads;
-            s << "SELECT seq, payload FROM events_outbox WHERE type = ? AND seq > ? ORDER BY seq LIMIT 500", use(type),
-                use(cursor), into(seqs), into(payloads), now;
-            if (seqs.empty()) break;
-            for (const auto& payload : payloads) deliver_(type, payload);
-            cursor = seqs.back();
-            s << "INSERT INTO events_cursor(consumer, seq) VALUES(?, ?) ON CONFLICT(consumer) DO UPDATE SET seq = "
-                 "excluded.seq",
-                use(name), use(cursor), now;
+        for (const std::string& plugin : subscribers_()) {
+            // One plugin's store trouble does not keep the others from their events.
+            try {
+                forwardTo(plugin);
+            } catch (...) {
+                logQuietly(Poco::Message::PRIO_ERROR, "provisioning to plugin " + plugin + ": " + currentExceptionText());
+            }
         }
     } catch (...) {
-        // A log channel failing in turn (a full disk) must not end the timer thread.
+        logQuietly(Poco::Message::PRIO_ERROR, "provisioning: " + currentExceptionText());
+    }
+}
+
+void ProvisioningForwarder::forwardTo(const std::string& plugin) {
+    Poco::Data::Session s = db_.session();
+    const std::string consumer = consumerOf(plugin);
+    std::string name = consumer, type(events::EventType::IdentityChanged);
+
+    std::vector<Poco::Int64> found;
+    s << "SELECT seq FROM events_cursor WHERE consumer = ?", use(name), into(found), now;
+    Poco::Int64 cursor = 0;
+    if (found.empty()) {
+        std::string shared = "hub:provisioning";  // the one cursor of all plugins, before this one per plugin
+        s << "SELECT seq FROM events_cursor WHERE consumer = ?", use(shared), into(found), now;
+        cursor = found.empty() ? 0 : found.front();
+        saveCursor(s, consumer, cursor);
+    } else {
+        cursor = found.front();
+    }
+
+    auto offer = [&](const Event& e) -> std::string {
         try {
-            Poco::Logger::get("hub.identity").error("provisioning: " + currentExceptionText());
+            std::string why = deliver_(plugin, e.payload);
+            return why;
         } catch (...) {
+            return "the hub failed while offering the event: " + currentExceptionText();
+        }
+    };
+    auto load = [&](Poco::Int64 seq, Event& e) {
+        std::vector<std::string> ids, subjects, payloads;
+        Poco::Int64 at = seq;
+        s << "SELECT id, subject, payload FROM events_outbox WHERE seq = ?", use(at), into(ids), into(subjects),
+            into(payloads), now;
+        if (ids.empty()) return false;
+        e = Event{seq, ids[0], subjects[0], payloads[0]};
+        return true;
+    };
+
+    // Dead letters replayed through the relay's admin route (rows with attempts
+    // 0 at or below the cursor): one more offer each, out of order.
+    std::vector<Poco::Int64> replays;
+    s << "SELECT seq FROM events_delivery WHERE consumer = ? AND delivered_at IS NULL AND attempts = 0 AND seq <= ?",
+        use(name), use(cursor), into(replays), now;
+    for (Poco::Int64 seq : replays) {
+        Event e;
+        if (!load(seq, e)) {
+            forgetAttempts(s, consumer, seq);  // pruned from the outbox meanwhile
+            continue;
+        }
+        std::string why = offer(e);
+        if (why.empty()) {
+            forgetAttempts(s, consumer, seq);
+        } else {
+            deadLetter(s, consumer, e, 1, why, 0);
+            logQuietly(Poco::Message::PRIO_ERROR, "provisioning: plugin " + plugin + " refused the replayed event " +
+                                                      e.id + " again, back to the dead letters: " + why);
+        }
+    }
+
+    // In order past the cursor, until one is refused or waits for its time.
+    const Poco::Int64 t = nowMs();
+    Poco::Int64 saved = cursor;
+    for (;;) {
+        std::vector<Poco::Int64> seqs;
+        std::vector<std::string> ids, subjects, payloads;
+        s << "SELECT seq, id, subject, payload FROM events_outbox WHERE type = ? AND seq > ? ORDER BY seq LIMIT 500",
+            use(type), use(cursor), into(seqs), into(ids), into(subjects), into(payloads), now;
+        if (seqs.empty()) break;
+        for (std::size_t i = 0; i < seqs.size(); ++i) {
+            Event e{seqs[i], ids[i], subjects[i], payloads[i]};
+            std::vector<int> attemptsSoFar;
+            std::vector<Poco::Int64> nextAt;
+            Poco::Int64 seq = e.seq;
+            s << "SELECT attempts, next_attempt_at FROM events_delivery WHERE consumer = ? AND seq = ?", use(name),
+                use(seq), into(attemptsSoFar), into(nextAt), now;
+            int attempts = attemptsSoFar.empty() ? 0 : attemptsSoFar[0];
+            if (attempts > 0 && nextAt[0] > t) {
+                if (cursor != saved) saveCursor(s, consumer, cursor);
+                return;  // its next attempt is later; the plugin's order holds the rest
+            }
+            std::string why = offer(e);
+            if (why.empty()) {
+                if (attempts > 0) forgetAttempts(s, consumer, e.seq);
+                cursor = e.seq;
+                continue;
+            }
+            ++attempts;
+            if (attempts >= options_.maxAttempts) {
+                deadLetter(s, consumer, e, attempts, why, e.seq);
+                cursor = saved = e.seq;
+                logQuietly(Poco::Message::PRIO_ERROR, "provisioning: plugin " + plugin + " refused event " + e.id +
+                                                          " " + std::to_string(attempts) +
+                                                          " times; moved to the dead letters of consumer " + consumer +
+                                                          ": " + why);
+                continue;
+            }
+            auto backoff = options_.backoffInitial * (1LL << std::min(attempts - 1, 30));
+            Poco::Int64 next = t + std::min<Poco::Int64>(backoff.count(), options_.backoffMax.count());
+            s << "INSERT INTO events_delivery(consumer, seq, attempts, next_attempt_at, delivered_at) "
+                 "VALUES(?, ?, ?, ?, NULL) ON CONFLICT(consumer, seq) DO UPDATE SET attempts = excluded.attempts, "
+                 "next_attempt_at = excluded.next_attempt_at",
+                use(name), use(seq), use(attempts), use(next), now;
+            if (cursor != saved) saveCursor(s, consumer, cursor);
+            logQuietly(Poco::Message::PRIO_WARNING, "provisioning: plugin " + plugin + " refused event " + e.id +
+                                                        " (attempt " + std::to_string(attempts) + " of " +
+                                                        std::to_string(options_.maxAttempts) +
+                                                        "), offered again later: " + why);
+            return;
+        }
+        // Accepted events: their cursor is stored once per batch, not per event.
+        if (cursor != saved) {
+            saveCursor(s, consumer, cursor);
+            saved = cursor;
         }
     }
 }

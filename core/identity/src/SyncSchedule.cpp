@@ -47,8 +47,21 @@ private:
 }  // namespace
 
 void SyncSchedule::start(Syncer& syncer, std::chrono::seconds interval, std::function<void()> afterRun) {
-    timer_.scheduleAtFixedRate(new SyncTask(syncer, std::move(afterRun)), 1000,
-                               static_cast<long>(std::chrono::milliseconds(interval).count()));
+    syncer_ = &syncer;
+    afterRun_ = std::move(afterRun);
+    task_ = new SyncTask(syncer, afterRun_);
+    timer_.scheduleAtFixedRate(task_, 1000, static_cast<long>(std::chrono::milliseconds(interval).count()));
+}
+
+void SyncSchedule::setInterval(std::chrono::seconds interval) {
+    if (!syncer_) return;
+    // TimerTask::cancel only marks the task: the timer drops it at its next
+    // turn, and a run in progress is not waited for (Timer::cancel(true) would
+    // wait, for as long as a full sync takes).
+    task_->cancel();
+    const auto ms = static_cast<long>(std::chrono::milliseconds(interval).count());
+    task_ = new SyncTask(*syncer_, afterRun_);
+    timer_.scheduleAtFixedRate(task_, ms, ms);
 }
 
 void SyncSchedule::stop() {

@@ -184,8 +184,32 @@ SyncStatus Syncer::status() const {
     return out;
 }
 
+void Syncer::setOptions(SyncOptions options) {
+    std::lock_guard lock(pendingMutex_);
+    pending_ = std::make_unique<SyncOptions>(std::move(options));
+}
+
 SyncReport Syncer::execute(const char* what, bool allowMassDeparture, bool full) {
     std::lock_guard lock(runMutex_);
+    if (std::unique_ptr<SyncOptions> next = [this] {
+            std::lock_guard pendingLock(pendingMutex_);
+            return std::move(pending_);
+        }()) {
+        // Member by member, all but source: status() reads it without the run lock.
+        options_.ldap = std::move(next->ldap);
+        options_.base = std::move(next->base);
+        options_.personClass = std::move(next->personClass);
+        options_.orgClass = std::move(next->orgClass);
+        options_.groupClasses = std::move(next->groupClasses);
+        options_.personFilter = std::move(next->personFilter);
+        options_.mapping = std::move(next->mapping);
+        options_.method = next->method;
+        options_.maxDepartureShare = next->maxDepartureShare;
+        options_.intervalSeconds = next->intervalSeconds;
+        options_.queueDepth = next->queueDepth;
+        options_.transactionPersons = next->transactionPersons;
+        if (next->onProgress) options_.onProgress = std::move(next->onProgress);
+    }
     running_ = true;
     struct Reset {
         std::atomic<bool>& flag;

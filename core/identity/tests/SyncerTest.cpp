@@ -13,8 +13,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 #include <sstream>
+#include <tuple>
 
 using namespace hub::identity;
 using hub::ldaptest::DirectoryGenerator;
@@ -513,4 +515,61 @@ TEST_F(TlsSync, UnverifiableCertificateStoresNothing) {
     EXPECT_NE(r.error.find("StartTLS"), std::string::npos) << r.error;
     EXPECT_EQ(IdentityDirectory(*f.db).activeCount(), 0u);
     EXPECT_EQ(syncer.status().lastStatus, "failed");
+}
+
+// Issue 16: the preview tells, per department, what a full sync would add,
+// change and depart, and writes nothing; the run after it does just that.
+TEST(Syncer, PreviewCountsPerDepartmentAndWritesNothing) {
+    const std::size_t first = 43000;
+    std::string base = makeSubtree("preview", first, 30);
+    Fixture f;
+    Syncer syncer(*f.db, optionsFor(base), f.sink());
+    ASSERT_TRUE(syncer.runFull().success);
+    IdentityDirectory dir(*f.db);
+    const auto before = syncer.status();
+    const std::size_t outboxBefore = f.outboxCount();
+
+    auto& server = DirectoryServer::server();
+    server.ldapModify("dn: uid=" + uidOf(first) + "," + base + "\nchangetype: modify\nreplace: mail\nmail: moved@campus.example\n\n");
+    for (std::size_t i = 1; i <= 2; ++i)
+        server.ldapModify("dn: uid=" + uidOf(first + i) + "," + base + "\nchangetype: delete\n\n");
+    const auto& gen = DirectoryServer::generator();
+    std::string record = gen.personAddRecord(first + 30);
+    record.replace(0, hub::ldaptest::ldifLine("dn", gen.person(first + 30).dn).size(),
+                   "dn: uid=" + uidOf(first + 30) + "," + base + "\n");
+    server.ldapModify(record);
+
+    SyncPreview preview = syncer.preview();
+    EXPECT_EQ(preview.read, 29u);
+    EXPECT_EQ(preview.add, 1u);
+    EXPECT_EQ(preview.change, 1u);
+    EXPECT_EQ(preview.depart, 2u);
+    EXPECT_EQ(preview.unchanged, 27u);
+    EXPECT_EQ(preview.activePersons, 30u);
+    EXPECT_TRUE(preview.guarded) << "2 of 30 is more than 5%";
+    std::size_t add = 0, change = 0, depart = 0;
+    std::vector<std::string> departed;
+    for (const auto& [name, d] : preview.departments) {
+        add += d.add;
+        change += d.change;
+        depart += d.depart;
+        departed.insert(departed.end(), d.departed.begin(), d.departed.end());
+    }
+    EXPECT_EQ(std::tie(add, change, depart), std::make_tuple(1u, 1u, 2u));
+    std::sort(departed.begin(), departed.end());
+    EXPECT_EQ(departed, (std::vector<std::string>{uidOf(first + 1), uidOf(first + 2)}));
+    auto json = Poco::JSON::Parser().parse(preview.toJson()).extract<Poco::JSON::Object::Ptr>();
+    EXPECT_EQ(json->getValue<int>("depart"), 2);
+    EXPECT_EQ(json->getArray("departments")->size(), preview.departments.size());
+
+    // Nothing written: not the persons, not the outbox, not the sync state.
+    EXPECT_EQ(dir.activeCount(), 30u);
+    EXPECT_EQ(f.outboxCount(), outboxBefore);
+    EXPECT_EQ(syncer.status().lastRunAt, before.lastRunAt);
+
+    SyncReport run = syncer.runFull(true);
+    ASSERT_TRUE(run.success) << run.error;
+    EXPECT_EQ(run.created, preview.add);
+    EXPECT_EQ(run.updated, preview.change);
+    EXPECT_EQ(run.departed, preview.depart);
 }

@@ -1,5 +1,7 @@
 #include "hub/runtime/Loop.h"
 
+#include "hub/common/LogContext.h"
+
 #include <Poco/Logger.h>
 
 #include <boost/asio/io_context.hpp>
@@ -96,6 +98,7 @@ public:
     Loop::Impl* loop = nullptr;
     std::string name;
     std::function<void()> fn;
+    log::RequestTagPtr request;  // the request it runs for (log lines), while it is switched out
     ctx::fiber parked;  // this fiber, while it waits
     ctx::fiber back;    // what resumed it, while it runs
     bool done = false;
@@ -183,12 +186,16 @@ struct Loop::Impl {
     void enter(Fiber* f, ctx::fiber&& target) {
         Fiber* outer = tlFiber;
         tlFiber = f;
+        // The thread's current request is per fiber: the fiber's while it runs,
+        // the resumer's again when it waits or ends (a pointer swap each way).
+        log::RequestTagPtr outerRequest = log::exchangeCurrentRequest(std::move(f->request));
         const auto started = Clock::now();
         void* fakeStack = nullptr;
         enterFiber(*f, &fakeStack);
         ctx::fiber rest = std::move(target).resume();
         backFromFiber(fakeStack);
         const auto ran = Clock::now() - started;
+        f->request = log::exchangeCurrentRequest(std::move(outerRequest));
         tlFiber = outer;
         if (ran > options.slowRun) warnSlow(*f, ran);
         if (f->done) {
@@ -254,6 +261,7 @@ void Loop::spawn(std::string name, std::function<void()> fn) {
     f->loop = impl_.get();
     f->name = std::move(name);
     f->fn = std::move(fn);
+    f->request = log::currentRequest();
     ctx::fiber start(std::allocator_arg, PooledStack(impl_->stacks, &f->stack), [f](ctx::fiber&& caller) {
         arrived(*f);
         f->back = std::move(caller);

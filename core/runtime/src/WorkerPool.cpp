@@ -50,12 +50,12 @@ bool WorkerPool::trySubmit(std::function<void()> task) {
         if (!idle_.empty()) {
             w = idle_.back();
             idle_.pop_back();
-            w->task = std::move(task);
+            w->job = {std::move(task), log::currentRequest()};
             ++active_;
         } else {
             // Beyond the threads, up to capacity_ waits.
             if (queue_.size() >= capacity_) return false;
-            queue_.push_back(std::move(task));
+            queue_.push_back({std::move(task), log::currentRequest()});
         }
     }
     if (w) w->wake.release();
@@ -79,15 +79,15 @@ void WorkerPool::run(Worker& self) {
         self.wake.acquire();
         // A task handed over by trySubmit (written before the release that woke us),
         // or none: the pool is stopping.
-        std::function<void()> task = std::move(self.task);
-        self.task = nullptr;
-        if (!task) return;
-        while (task) {
-            runOne(task);
-            task = nullptr;  // release captures outside the lock
+        Job job = std::move(self.job);
+        self.job = {};
+        if (!job.task) return;
+        while (job.task) {
+            runOne(job);
+            job = {};  // release captures outside the lock
             std::lock_guard lock(mutex_);
             if (!queue_.empty()) {
-                task = std::move(queue_.front());
+                job = std::move(queue_.front());
                 queue_.pop_front();
             } else {
                 --active_;
@@ -100,9 +100,10 @@ void WorkerPool::run(Worker& self) {
 
 // A task's exception must not end the thread (std::terminate, and the hub with
 // it): it ends the task, and the thread takes the next one.
-void WorkerPool::runOne(std::function<void()>& task) noexcept {
+void WorkerPool::runOne(Job& job) noexcept {
+    log::RequestScope scope(std::move(job.request));
     try {
-        task();
+        job.task();
     } catch (...) {
         failed_.fetch_add(1, std::memory_order_relaxed);
         try {

@@ -434,6 +434,81 @@ void checkHostileInput(const Subject& s, const std::string& operation, const Inp
                            "(CH_ERR_INVALID_ARGUMENT), got: " + shown(r.body));
 }
 
+// The host services a hub of this SDK's minor may offer, by member name.
+const std::set<std::string, std::less<>>& knownServices() {
+    static const std::set<std::string, std::less<>> names = {
+        "log", "config_get", "call_remaining_ms", "call_caller", "http_request", "emit_event", "kv_get", "kv_put",
+        "kv_delete", "soap_call", "call_idempotency_key", "call_trace_parent", "config_lookup", "kv_lookup",
+        "last_error"};
+    return names;
+}
+
+// What a worker process (isolation="process") does not offer: no store, no outbox.
+bool needsTheHubsStore(std::string_view service) {
+    return service == "emit_event" || service.rfind("kv_", 0) == 0;
+}
+
+void checkRequiredServices(const Subject& s, Report& report) {
+    const ch_plugin_api* t = s.table();
+    if (!t || t->struct_size < offsetof(ch_plugin_api, required_services) + sizeof t->required_services ||
+        !t->required_services)
+        return;
+    constexpr std::size_t kMax = 64;
+    std::size_t i = 0;
+    for (; i < kMax && t->required_services[i]; ++i) {
+        std::string name(t->required_services[i], ::strnlen(t->required_services[i], 65));
+        if (!knownServices().count(name))
+            report.fail("required_services names '" + shown(name, 64) + "', which no hub of ABI " +
+                        std::to_string(CH_ABI_VERSION_MAJOR) + "." + std::to_string(CH_ABI_VERSION_MINOR) +
+                        " offers: a typo, or a service of a newer SDK (such a hub refuses the plugin)");
+        else if (s.manifest->isolation == "process" && needsTheHubsStore(name))
+            report.fail("required_services names '" + name + "' but plugin.xml says isolation=\"process\": a worker "
+                        "process has no key-value state or outbox, so the hub would refuse the plugin");
+    }
+    if (i == kMax) report.fail("required_services holds no NULL within " + std::to_string(kMax) + " names");
+}
+
+// A header's value in "Name: value\r\n" lines (ASCII case-insensitive name), or "".
+std::string headerValue(std::string_view headers, std::string_view name) {
+    for (std::size_t start = 0; start < headers.size();) {
+        std::size_t end = headers.find('\n', start);
+        if (end == std::string_view::npos) end = headers.size();
+        std::string_view line = headers.substr(start, end - start);
+        bool same = line.size() > name.size() && line[name.size()] == ':';
+        for (std::size_t i = 0; same && i < name.size(); ++i) same = (line[i] | 0x20) == (name[i] | 0x20);
+        if (same) {
+            std::string_view v = line.substr(name.size() + 1);
+            while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+            while (!v.empty() && (v.back() == '\r' || v.back() == ' ')) v.remove_suffix(1);
+            return std::string(v);
+        }
+        start = end + 1;
+    }
+    return {};
+}
+
+// ABI 1.1: the call carries an idempotency key and a trace; what the plugin
+// sends its vendor must carry the call's own (or none), never another.
+void checkCallContext(const Subject& s, const std::string& operation, Report& report) {
+    const std::string key = "conformance:" + operation + ":attempt-1";
+    const std::string trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    auto host = makeHost(s);
+    host->setIdempotencyKey(key).setTraceParent(trace);
+    auto plugin = host->load(s.library->entry());
+    Result r = plugin.invoke(operation, "{}");
+    checkAnswer(report, operation + " with an idempotency key and a traceparent", r);
+    for (const auto& request : host->httpRequests()) {
+        std::string sent = headerValue(request.headers, "Idempotency-Key");
+        if (!sent.empty() && sent != key)
+            report.fail(operation + " sent Idempotency-Key '" + shown(sent, 80) + "' to " + shown(request.url, 80) +
+                        "; pass the call's own key on unchanged (call_idempotency_key: '" + key + "')");
+        std::string tp = headerValue(request.headers, "traceparent");
+        if (tp.size() < 35 || tp.compare(3, 32, trace, 3, 32) != 0)
+            report.fail(operation + " sent traceparent '" + shown(tp, 80) + "' to " + shown(request.url, 80) +
+                        ", not of the call's trace: leave the header to the hub, or pass call_trace_parent on");
+    }
+}
+
 void checkUnknownOperation(const Subject& s, Report& report) {
     auto host = makeHost(s);
     auto plugin = host->load(s.library->entry());
@@ -674,6 +749,7 @@ void registerConformanceTests(const ConformanceOptions& options) {
     if (!subject->library) return;
     add(s, "Abi", "VersionMatchesSdkAndManifest", checkAbiVersion, Needs::Library);
     add(s, "Abi", "TableIsComplete", checkAbiTable, Needs::Library);
+    add(s, "Abi", "RequiredServicesExist", checkRequiredServices, Needs::Library);
     if (!t) return;
     add(s, "Create", "SucceedsWithConfig", checkCreate);
     add(s, "Create", "WithoutConfigFailsCleanlyOrSucceeds", checkCreateWithoutConfig);
@@ -683,6 +759,9 @@ void registerConformanceTests(const ConformanceOptions& options) {
         for (const auto& input : hostileInputs())
             add(s, "Operation", op.name + "/" + input.name,
                 [name = op.name, &input](const Subject& sub, Report& r) { checkHostileInput(sub, name, input, r); });
+    for (const auto& op : subject->manifest->operations)
+        add(s, "Operation", op.name + "/PassesTheCallsKeyAndTraceOn",
+            [name = op.name](const Subject& sub, Report& r) { checkCallContext(sub, name, r); });
     if (!t->health) skip("Health", "AnswersStatus", "the plugin has no health function (optional)");
     else add(s, "Health", "AnswersStatus", checkHealth);
     if (!t->on_event) skip("Events", "SurviveMalformedEvents", "the plugin has no on_event function (optional)");

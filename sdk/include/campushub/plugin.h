@@ -11,12 +11,34 @@
  * ch_plugin_api or ch_host_api (grouped under a comment naming the minor that
  * added them), or new status codes, log levels or functions are added. Nothing
  * is ever inserted, reordered or removed within a major. The host loads any
- * plugin with the same major and a minor <= its own; a plugin built against a
- * newer minor is refused (it may call services this host lacks).
+ * plugin with the same major and a minor <= its own. A plugin built against a
+ * newer minor is loaded when every host service it names in
+ * required_services (1.1) exists in this host's table, and refused with the
+ * name of the first missing one otherwise, or when it names none.
  *
- * Every struct that crosses starts with `struct_size`: the reader copies the
- * prefix it knows into a zeroed struct, so an older peer sees NULL (or 0) for
- * members it does not know. Optional host services may be NULL: test them.
+ * Growing a struct (the rule every minor follows; core/host/tests/AbiTest.cpp
+ * checks it against a frozen copy of the 1.0 header)
+ * ------------------
+ * 1. A struct that crosses starts with `uint32_t struct_size`, set by the side
+ *    that fills it to sizeof the struct it was built with.
+ * 2. Members are only appended at the end, each aligned on its natural
+ *    boundary with no implicit padding: a gap is an explicit `reserved` member.
+ *    The size and the offset of every member are fixed by the CH_STATIC_ASSERTs
+ *    below (LP64: Linux on x86-64 and aarch64).
+ * 3. The reader copies min(struct_size, sizeof) bytes into a zeroed struct of
+ *    its own, so a member the writer did not know reads as 0 or NULL, and a
+ *    member the reader does not know is never looked at. A new member is
+ *    therefore designed so that 0 / NULL means "as before it existed".
+ * 4. A reserved member is written as 0 and ignored when read; a later minor may
+ *    give it a meaning only where 0 keeps the old behaviour.
+ * 5. A value that changes meaning never reuses its slot: a new member is added
+ *    beside it (1.1's config_lookup beside 1.0's config_get) and the old one
+ *    keeps its 1.0 behaviour.
+ * 6. Enumerations cross as fixed-width integers (ch_status, ch_log_level are
+ *    int32_t); the enum types only name the constants.
+ * A plugin that uses a member newer than the host's table tests
+ * CH_HOST_HAS(api, member) first (size and non-NULL); optional services may be
+ * NULL in any host: test them.
  *
  * Naming: ch_ types; ch_plugin_api members are implemented by the PLUGIN;
  * ch_host_api members are implemented by the HOST.
@@ -50,7 +72,25 @@
 #include <stdint.h>
 
 #define CH_ABI_VERSION_MAJOR 1
-#define CH_ABI_VERSION_MINOR 0
+#define CH_ABI_VERSION_MINOR 1
+
+/* Compile-time checks that work in C11 and C++11 (and compile to nothing in
+ * older C, where the layout still holds; it is checked where the SDK is built). */
+#if defined(__cplusplus)
+#define CH_STATIC_ASSERT(condition, message) static_assert(condition, message)
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define CH_STATIC_ASSERT(condition, message) _Static_assert(condition, message)
+#else
+#define CH_STATIC_ASSERT(condition, message) struct ch_static_assert_skipped
+#endif
+
+/* 1 when the host's table api (a const ch_host_api*) has member and it is not
+ * NULL: the test a plugin makes before calling a service newer than its oldest
+ * supported host, or an optional one (as Redis modules use
+ * RMAPI_FUNC_SUPPORTED). E.g. if (CH_HOST_HAS(api, kv_lookup)) ... */
+#define CH_HOST_HAS(api, member)                                                   \
+    ((api)->struct_size >= offsetof(ch_host_api, member) + sizeof((api)->member) && \
+     (api)->member != NULL)
 
 /* The one symbol a plugin library exports (see ch_plugin_entry_fn). */
 #define CH_PLUGIN_ENTRY_SYMBOL "campushub_plugin_entry"
@@ -71,8 +111,11 @@ typedef struct ch_buffer {
     size_t length;
 } ch_buffer;
 
-/* Outcome of a call. The HTTP status the hub answers with is in brackets. */
-typedef enum ch_status {
+/* Outcome of a call. The HTTP status the hub answers with is in brackets.
+ * Crosses as int32_t (ch_status); the enum only names the values, so a peer
+ * built with a compiler that sizes enums differently reads the same bytes. */
+typedef int32_t ch_status;
+enum ch_status_code {
     CH_OK = 0,
     CH_ERR_INVALID_ARGUMENT = 1,  /* the input is wrong [400] */
     CH_ERR_NOT_FOUND = 2,         /* the thing asked for does not exist [404] */
@@ -82,14 +125,16 @@ typedef enum ch_status {
     CH_ERR_UNAVAILABLE = 6,       /* the vendor system is down or refused [503] */
     CH_ERR_TIMEOUT = 7,           /* the vendor system did not answer in time [504] */
     CH_ERR_INTERNAL = 8           /* a bug or unexpected failure in the plugin [502] */
-} ch_status;
+};
 
-typedef enum ch_log_level {
+/* Severity of a log line; crosses as int32_t like ch_status. */
+typedef int32_t ch_log_level;
+enum ch_log_level_code {
     CH_LOG_ERROR = 3,
     CH_LOG_WARNING = 4,
     CH_LOG_INFO = 6,
     CH_LOG_DEBUG = 7
-} ch_log_level;
+};
 
 /*
  * Where a callee writes its result. status is CH_OK with a JSON value in
@@ -102,7 +147,8 @@ typedef struct ch_sink {
 } ch_sink;
 
 /* Opaque handles. ch_host is the host's per-plugin context, ch_call the host's
- * context of one invoke (deadline, caller); ch_plugin is the plugin's instance. */
+ * context of one invoke (deadline, caller, idempotency key, trace context);
+ * ch_plugin is the plugin's instance. */
 typedef struct ch_host ch_host;
 typedef struct ch_call ch_call;
 typedef struct ch_plugin ch_plugin;
@@ -110,17 +156,20 @@ typedef struct ch_plugin ch_plugin;
 /* An outbound HTTP request made through the hub's connectors. */
 typedef struct ch_http_request {
     uint32_t struct_size;
-    ch_buffer method;  /* "GET", "POST", ... */
-    ch_buffer url;     /* absolute http:// or https:// URL */
-    ch_buffer headers; /* "Name: value\r\n" lines, may be empty */
-    ch_buffer body;    /* may be empty */
+    uint32_t reserved0;  /* 0; was alignment padding in 1.0 */
+    ch_buffer method;    /* "GET", "POST", ... */
+    ch_buffer url;       /* absolute http:// or https:// URL */
+    ch_buffer headers;   /* "Name: value\r\n" lines, may be empty */
+    ch_buffer body;      /* may be empty */
     uint32_t timeout_ms; /* 0: the remaining deadline of the current call */
+    uint32_t reserved1;  /* 0; was alignment padding in 1.0 */
 } ch_http_request;
 
-/* The response: status 0 and an error status in the sink means no response. */
+/* The response: status 0 and an error status in the sink means no response;
+ * body then holds the reason (UTF-8 text). */
 typedef struct ch_http_response {
     uint32_t struct_size;
-    int status;        /* HTTP status code */
+    int32_t status;    /* HTTP status code */
     ch_buffer headers; /* "Name: value\r\n" lines */
     ch_buffer body;
 } ch_http_response;
@@ -179,6 +228,46 @@ typedef struct ch_host_api {
      * writes the response envelope (XML) to sink. */
     void (*soap_call)(ch_host* host, ch_call* call, ch_buffer endpoint, ch_buffer action,
                       ch_buffer envelope, ch_sink sink);
+
+    /* --- 1.1 --- */
+
+    /* Optional. The idempotency key of the current call, BORROWED until the
+     * invoke returns; empty (length 0) when the call has none. At most 200
+     * bytes of printable ASCII, so it may go into an HTTP header as it is. The
+     * same key comes again when the same logical request is retried: the flow
+     * engine's instance, element and attempt, or the portal's Idempotency-Key
+     * scoped by the caller. Pass it on to a vendor system that takes one (an
+     * Idempotency-Key header: http_request does not add it for you); for one
+     * that does not, record the key and the result with kv_put before
+     * answering and look it up with kv_lookup first (docs/sdk/README.md,
+     * "Retries and idempotency"). */
+    ch_buffer (*call_idempotency_key)(ch_call* call);
+
+    /* Optional. The W3C trace context (`traceparent`, "00-<trace-id>-<parent-id>-
+     * <flags>") of the current call, BORROWED until the invoke returns; empty
+     * when the call has none. http_request and soap_call send it on by
+     * themselves (with the same trace id and a new parent id) unless the plugin
+     * sets a traceparent header of its own; read it to log or to pass it on
+     * another way. */
+    ch_buffer (*call_trace_parent)(ch_call* call);
+
+    /* Optional. config_get that tells absent from failed: CH_OK and the value
+     * written to sink; CH_ERR_NOT_FOUND when the key is not set (sink not
+     * called); any other status with a message written to sink. */
+    ch_status (*config_lookup)(ch_host* host, ch_buffer key, ch_sink sink);
+
+    /* Optional (with kv_put). kv_get that tells absent from failed: CH_OK and
+     * the value written to sink; CH_ERR_NOT_FOUND when the key does not exist
+     * (sink not called); any other status (CH_ERR_UNAVAILABLE: the store
+     * failed, CH_ERR_INVALID_ARGUMENT: a bad key) with a message written to
+     * sink. */
+    ch_status (*kv_lookup)(ch_host* host, ch_buffer key, ch_sink sink);
+
+    /* Optional. Why the last host service this thread called on host failed,
+     * as UTF-8 text to log; empty after a service that succeeded. BORROWED until
+     * this thread's next host service call. For the services that answer only
+     * a status (emit_event, kv_put, kv_delete, config_get, kv_get). */
+    ch_buffer (*last_error)(ch_host* host);
 } ch_host_api;
 
 /*
@@ -221,8 +310,27 @@ typedef struct ch_plugin_api {
 
     /* Optional. Receives a CloudEvent (JSON, structured mode) the plugin
      * subscribed to in its manifest, e.g. edu.campus.hub.identity.changed.
-     * Writes CH_OK (any data) or an error to sink; errors are retried. */
+     * Writes CH_OK (any data) or an error to sink. Delivery is durable, in
+     * order and at least once: the hub keeps a cursor per plugin that moves
+     * past an event only when the plugin answered CH_OK; an event it refused
+     * (any error status, no answer, a crashed worker) is offered again after a
+     * growing backoff, and after several refusals goes to the hub's dead
+     * letters, from which IT can replay it (docs/sdk/abi-reference.md,
+     * "on_event"). So an event may come more than once: de-duplicate by its
+     * "id" and answer CH_OK for one already handled. */
     void (*on_event)(ch_plugin* plugin, ch_buffer event, ch_sink sink);
+
+    /* --- 1.1 --- */
+
+    /* Optional. NULL-terminated array of the names of the ch_host_api members
+     * the plugin cannot work without, e.g. {"http_request", "kv_lookup", NULL};
+     * static, like the table. A host of an older minor loads the plugin only
+     * when it has every one of them (refusing it with the first missing name
+     * otherwise); the hub of any minor refuses a plugin whose required service
+     * it does not offer to that plugin (kv_* in a worker process, say). NULL:
+     * the plugin needs nothing beyond log and config_get, and is loaded only by
+     * a host of its own minor or newer. */
+    const char* const* required_services;
 } ch_plugin_api;
 
 /*
@@ -231,6 +339,46 @@ typedef struct ch_plugin_api {
  * struct_size and abi_major before calling anything else.
  */
 typedef const ch_plugin_api* (*ch_plugin_entry_fn)(void);
+
+/* The layout, fixed (rule 2 above). Sizes of ABI 1.0, for readers of older
+ * tables: ch_host_api 88, ch_plugin_api 56; ch_http_request and
+ * ch_http_response did not change size. */
+#define CH_HOST_API_SIZE_1_0 88u
+#define CH_PLUGIN_API_SIZE_1_0 56u
+#if UINTPTR_MAX == 0xFFFFFFFFFFFFFFFFu
+CH_STATIC_ASSERT(sizeof(ch_status) == 4 && sizeof(ch_log_level) == 4, "ch_status, ch_log_level: int32_t");
+CH_STATIC_ASSERT(sizeof(ch_buffer) == 16 && offsetof(ch_buffer, length) == 8, "ch_buffer layout");
+CH_STATIC_ASSERT(sizeof(ch_sink) == 16 && offsetof(ch_sink, ctx) == 8, "ch_sink layout");
+CH_STATIC_ASSERT(sizeof(ch_http_sink) == 16 && offsetof(ch_http_sink, ctx) == 8, "ch_http_sink layout");
+CH_STATIC_ASSERT(offsetof(ch_http_request, reserved0) == 4 && offsetof(ch_http_request, method) == 8 &&
+                     offsetof(ch_http_request, url) == 24 && offsetof(ch_http_request, headers) == 40 &&
+                     offsetof(ch_http_request, body) == 56 && offsetof(ch_http_request, timeout_ms) == 72 &&
+                     offsetof(ch_http_request, reserved1) == 76 && sizeof(ch_http_request) == 80,
+                 "ch_http_request layout");
+CH_STATIC_ASSERT(offsetof(ch_http_response, status) == 4 && offsetof(ch_http_response, headers) == 8 &&
+                     offsetof(ch_http_response, body) == 24 && sizeof(ch_http_response) == 40,
+                 "ch_http_response layout");
+CH_STATIC_ASSERT(offsetof(ch_host_api, abi_major) == 4 && offsetof(ch_host_api, abi_minor) == 6 &&
+                     offsetof(ch_host_api, log) == 8 && offsetof(ch_host_api, config_get) == 16 &&
+                     offsetof(ch_host_api, call_remaining_ms) == 24 && offsetof(ch_host_api, call_caller) == 32 &&
+                     offsetof(ch_host_api, http_request) == 40 && offsetof(ch_host_api, emit_event) == 48 &&
+                     offsetof(ch_host_api, kv_get) == 56 && offsetof(ch_host_api, kv_put) == 64 &&
+                     offsetof(ch_host_api, kv_delete) == 72 && offsetof(ch_host_api, soap_call) == 80,
+                 "ch_host_api: the 1.0 members");
+CH_STATIC_ASSERT(offsetof(ch_host_api, call_idempotency_key) == CH_HOST_API_SIZE_1_0 &&
+                     offsetof(ch_host_api, call_trace_parent) == 96 && offsetof(ch_host_api, config_lookup) == 104 &&
+                     offsetof(ch_host_api, kv_lookup) == 112 && offsetof(ch_host_api, last_error) == 120 &&
+                     sizeof(ch_host_api) == 128,
+                 "ch_host_api: the 1.1 members");
+CH_STATIC_ASSERT(offsetof(ch_plugin_api, abi_major) == 4 && offsetof(ch_plugin_api, abi_minor) == 6 &&
+                     offsetof(ch_plugin_api, create) == 8 && offsetof(ch_plugin_api, destroy) == 16 &&
+                     offsetof(ch_plugin_api, describe) == 24 && offsetof(ch_plugin_api, invoke) == 32 &&
+                     offsetof(ch_plugin_api, health) == 40 && offsetof(ch_plugin_api, on_event) == 48,
+                 "ch_plugin_api: the 1.0 members");
+CH_STATIC_ASSERT(offsetof(ch_plugin_api, required_services) == CH_PLUGIN_API_SIZE_1_0 &&
+                     sizeof(ch_plugin_api) == 64,
+                 "ch_plugin_api: the 1.1 members");
+#endif
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,14 @@
 //   };
 //   CAMPUSHUB_PLUGIN(Library, "library", "1.2.0")
 //
+// A plugin that cannot work without some host services names them, so an
+// older hub refuses it with a clear reason instead of failing on first use:
+//
+//   CAMPUSHUB_PLUGIN_REQUIRES(Library, "library", "1.2.0", "http_request", "kv_lookup")
+//
+// Services of ABI 1.1 (Call::idempotencyKey, Host::config telling absent from
+// failed, ...) fall back to their 1.0 behaviour on a 1.0 hub.
+//
 // Exceptions thrown by the plugin are caught at the ABI boundary and turned into
 // status codes: throw campushub::Error (or a subclass) to choose the status;
 // anything else becomes CH_ERR_INTERNAL with its what() text.
@@ -116,10 +124,27 @@ inline std::string jsonString(std::string_view s) {
     return out;
 }
 
-/// The context of one invoke: its deadline and its caller.
+/// The context of one invoke: its deadline, its caller, its idempotency key and
+/// its trace context.
 class Call {
 public:
     Call(const ch_host_api* api, ch_call* call) noexcept : api_(api), call_(call) {}
+
+    /// The call's idempotency key (ABI 1.1): the same for every retry of one
+    /// logical request, empty when it has none (or on a 1.0 hub). Pass it on
+    /// as the vendor's Idempotency-Key header, or de-duplicate with kvGet /
+    /// kvPut (docs/sdk/README.md, "Retries and idempotency").
+    std::string_view idempotencyKey() const noexcept {
+        if (!CH_HOST_HAS(api_, call_idempotency_key)) return {};
+        return view(api_->call_idempotency_key(call_));
+    }
+
+    /// The call's W3C traceparent (ABI 1.1), empty when it has none. The hub's
+    /// HTTP and SOAP services send it on by themselves.
+    std::string_view traceParent() const noexcept {
+        if (!CH_HOST_HAS(api_, call_trace_parent)) return {};
+        return view(api_->call_trace_parent(call_));
+    }
 
     /// Time left before the hub gives up on this call.
     std::chrono::milliseconds remaining() const {
@@ -162,11 +187,26 @@ public:
     void info(std::string_view m) const noexcept { log(CH_LOG_INFO, m); }
     void debug(std::string_view m) const noexcept { log(CH_LOG_DEBUG, m); }
 
-    /// A value of this plugin's config section, if set.
+    /// A value of this plugin's config section; nullopt when the key is not set.
+    /// Throws Error when the lookup itself failed (ABI 1.1 hubs tell the two
+    /// apart; a 1.0 hub reports either as not set).
     std::optional<std::string> config(std::string_view key) const {
         detail::Captured c;
+        if (CH_HOST_HAS(api_, config_lookup)) {
+            ch_status s = api_->config_lookup(host_, buffer(key), c.sink());
+            if (s == CH_ERR_NOT_FOUND) return std::nullopt;
+            if (s != CH_OK) throw Error(s, c.called ? c.data : "config lookup failed");
+            return std::move(c.data);
+        }
         if (!api_->config_get(host_, buffer(key), c.sink()) || !c.called) return std::nullopt;
         return std::move(c.data);
+    }
+
+    /// Why the last host service this thread called failed (ABI 1.1), for the
+    /// log; empty when it succeeded or the hub is 1.0.
+    std::string lastError() const {
+        if (!CH_HOST_HAS(api_, last_error)) return {};
+        return std::string(view(api_->last_error(host_)));
     }
 
     /// Performs an HTTP request through the hub. Throws Unavailable or Timeout when
@@ -206,27 +246,35 @@ public:
     }
 
     /// Emits an event through the hub's outbox. Returns false when the hub lacks the
-    /// service or refused the event.
+    /// service or refused the event (lastError() says why).
     bool emitEvent(std::string_view eventJson) const noexcept {
         return api_->emit_event && api_->emit_event(host_, buffer(eventJson)) == CH_OK;
     }
 
-    /// Durable key-value state private to this plugin.
+    /// Durable key-value state private to this plugin. nullopt when the key does
+    /// not exist; throws Error when the store failed (ABI 1.1 hubs tell the two
+    /// apart; a 1.0 hub reports a failure as absent).
     std::optional<std::string> kvGet(std::string_view key) const {
-        if (!api_->kv_get) throw Unavailable("the hub offers no key-value state");
         detail::Captured c;
+        if (CH_HOST_HAS(api_, kv_lookup)) {
+            ch_status s = api_->kv_lookup(host_, buffer(key), c.sink());
+            if (s == CH_ERR_NOT_FOUND) return std::nullopt;
+            if (s != CH_OK) throw Error(s, c.called ? c.data : "kv_get failed");
+            return std::move(c.data);
+        }
+        if (!api_->kv_get) throw Unavailable("the hub offers no key-value state");
         if (!api_->kv_get(host_, buffer(key), c.sink()) || !c.called) return std::nullopt;
         return std::move(c.data);
     }
     void kvPut(std::string_view key, std::string_view value) const {
         if (!api_->kv_put) throw Unavailable("the hub offers no key-value state");
         if (ch_status s = api_->kv_put(host_, buffer(key), buffer(value)); s != CH_OK)
-            throw Error(s, "kv_put failed");
+            throw Error(s, failure("kv_put failed"));
     }
 
     void kvDelete(std::string_view key) const {
         if (!api_->kv_delete) throw Unavailable("the hub offers no key-value state");
-        if (ch_status s = api_->kv_delete(host_, buffer(key)); s != CH_OK) throw Error(s, "kv_delete failed");
+        if (ch_status s = api_->kv_delete(host_, buffer(key)); s != CH_OK) throw Error(s, failure("kv_delete failed"));
     }
 
     /// Sends a SOAP envelope through the hub (1.1 or 1.2, from its namespace) and
@@ -247,6 +295,11 @@ public:
     ch_host* handle() const noexcept { return host_; }
 
 private:
+    std::string failure(const char* what) const {
+        std::string why = lastError();
+        return why.empty() ? std::string(what) : std::string(what) + ": " + why;
+    }
+
     const ch_host_api* api_;
     ch_host* host_;
 };
@@ -265,7 +318,11 @@ public:
     /// vendor system; keep it cheap, it is called periodically.
     virtual std::string health() { return R"({"status":"up"})"; }
 
-    /// Receives a subscribed CloudEvent. Throw to have it retried.
+    /// Receives a subscribed CloudEvent. Return to accept it; throw to refuse
+    /// it, and the hub offers it again later, with backoff, before any later
+    /// event, and after several refusals moves it to its dead letters (durable,
+    /// at least once: docs/sdk/abi-reference.md, "on_event"). An event may come
+    /// twice: skip one whose "id" was already handled.
     virtual void onEvent(std::string_view /*eventJson*/) {}
 
     Host& host() noexcept { return host_; }
@@ -403,12 +460,16 @@ struct Bridge {
         }
     }
 
-    static const ch_plugin_api* table(const char* pluginName, const char* pluginVersion) noexcept {
+    /// required: NULL or a static NULL-terminated list of host service names
+    /// (ch_plugin_api::required_services).
+    static const ch_plugin_api* table(const char* pluginName, const char* pluginVersion,
+                                      const char* const* required = nullptr) noexcept {
         name = pluginName;
         version = pluginVersion;
         static const ch_plugin_api api = {
             sizeof(ch_plugin_api), CH_ABI_VERSION_MAJOR, CH_ABI_VERSION_MINOR,
             &create, &destroy, &describe, &invoke, &health, &onEvent,
+            required,
         };
         return &api;
     }
@@ -420,4 +481,13 @@ struct Bridge {
 #define CAMPUSHUB_PLUGIN(PluginClass, pluginName, pluginVersion)                                 \
     extern "C" CH_EXPORT const ch_plugin_api* campushub_plugin_entry(void) {                     \
         return ::campushub::Bridge<PluginClass>::table(pluginName, pluginVersion);               \
+    }
+
+/// CAMPUSHUB_PLUGIN, naming the ch_host_api members the plugin cannot work
+/// without (string literals, e.g. "http_request", "kv_lookup"): a hub that
+/// lacks one refuses the plugin with that name as the reason.
+#define CAMPUSHUB_PLUGIN_REQUIRES(PluginClass, pluginName, pluginVersion, ...)                    \
+    extern "C" CH_EXPORT const ch_plugin_api* campushub_plugin_entry(void) {                     \
+        static const char* const required[] = {__VA_ARGS__, nullptr};                            \
+        return ::campushub::Bridge<PluginClass>::table(pluginName, pluginVersion, required);     \
     }

@@ -57,7 +57,7 @@ public:
         operation("slow", "Sleeps {\"ms\": N} milliseconds, then answers",
                   [this](campushub::Call&, std::string_view input) {
                       auto request = campushub::json::parseObject(input);
-                      int ms = request->optValue<int>("ms", 0);
+                      int ms = static_cast<int>(campushub::json::optionalInt(request, "ms"));
                       if (ms < 0 || ms > 600000) throw campushub::InvalidArgument("ms must be 0..600000");
                       ++sleeping_;
                       std::this_thread::sleep_for(std::chrono::milliseconds(ms));

@@ -5,9 +5,12 @@
 // identities), so two plugin names share one database.
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
 
-#include <campushub/json.hpp>
 #include <campushub/plugin.hpp>
+
+#include <sstream>
 #include <mutex>
 #include <stdexcept>
 #include <vector>
@@ -18,11 +21,28 @@
 
 namespace {
 
-using campushub::json::parseObject;
-using campushub::json::requireString;
+// This test plugin builds its JSON with Poco (linked into it; the SDK's
+// json.hpp needs none).
+Poco::JSON::Object::Ptr parseObject(std::string_view input) {
+    try {
+        Poco::JSON::Parser parser;
+        Poco::Dynamic::Var v = parser.parse(std::string(input));
+        if (v.type() != typeid(Poco::JSON::Object::Ptr)) throw campushub::InvalidArgument("input must be a JSON object");
+        return v.extract<Poco::JSON::Object::Ptr>();
+    } catch (const Poco::Exception& e) {
+        throw campushub::InvalidArgument("input is not valid JSON: " + e.message());
+    }
+}
+
+std::string requireString(const Poco::JSON::Object::Ptr& o, const std::string& field) {
+    if (!o->has(field) || !o->get(field).isString()) throw campushub::InvalidArgument("missing field: " + field);
+    return o->getValue<std::string>(field);
+}
 
 std::string object(const Poco::JSON::Object& o) {
-    return campushub::json::stringify(o);
+    std::ostringstream out;
+    Poco::JSON::Stringifier::condense(o, out);
+    return out.str();
 }
 
 class Services : public campushub::Plugin {
@@ -129,6 +149,35 @@ public:
                                    c.status == CH_OK;
                       out.set("found", found);
                       if (found) out.set("value", c.data);
+                      return object(out);
+                  });
+        // ABI 1.1: config_lookup / kv_lookup (absent apart from failed) and
+        // last_error, straight through the C table.
+        operation("lookup", "Looks {\"key\"} up in {\"in\": \"config\"|\"kv\"}; answers status and value or error",
+                  [api, handle](campushub::Call&, std::string_view in) {
+                      auto o = parseObject(in);
+                      std::string key = o->optValue<std::string>("key", "");
+                      bool kv = o->optValue<std::string>("in", "") == "kv";
+                      if (kv ? !CH_HOST_HAS(api, kv_lookup) : !CH_HOST_HAS(api, config_lookup))
+                          throw campushub::Unavailable("no lookup service here");
+                      campushub::detail::Captured c;
+                      ch_status s = kv ? api->kv_lookup(handle, campushub::buffer(key), c.sink())
+                                       : api->config_lookup(handle, campushub::buffer(key), c.sink());
+                      Poco::JSON::Object out;
+                      out.set("status", static_cast<int>(s));
+                      out.set("answered", c.called);
+                      out.set(s == CH_OK ? "value" : "error", c.data);
+                      return object(out);
+                  });
+        operation("put_and_explain", "kv_put {\"key\", \"value\"}; answers the status and last_error",
+                  [api, handle](campushub::Call&, std::string_view in) {
+                      auto o = parseObject(in);
+                      if (!api->kv_put || !CH_HOST_HAS(api, last_error)) throw campushub::Unavailable("not here");
+                      std::string key = o->optValue<std::string>("key", ""), value = o->optValue<std::string>("value", "");
+                      ch_status s = api->kv_put(handle, campushub::buffer(key), campushub::buffer(value));
+                      Poco::JSON::Object out;
+                      out.set("status", static_cast<int>(s));
+                      out.set("error", std::string(campushub::view(api->last_error(handle))));
                       return object(out);
                   });
         operation("events", "The events received so far", [this](campushub::Call&, std::string_view) {

@@ -13,18 +13,33 @@ public:
         operation("caller", "Returns the caller", [](campushub::Call& call, std::string_view) { return call.callerJson(); });
         operation("sleep", "Sleeps", [](campushub::Call&, std::string_view in) {
             auto o = campushub::json::parseObject(in);
-            std::this_thread::sleep_for(std::chrono::milliseconds(o->optValue<int>("ms", 0)));
+            std::this_thread::sleep_for(std::chrono::milliseconds(campushub::json::optionalInt(o, "ms")));
             return std::string(R"({"slept":true})");
         });
         operation("fail", "Throws", [](campushub::Call&, std::string_view in) -> std::string {
             auto o = campushub::json::parseObject(in);
-            throw campushub::Error(static_cast<ch_status>(o->optValue<int>("status", CH_ERR_INTERNAL)),
-                                   o->optValue<std::string>("detail", "failed as asked"));
+            throw campushub::Error(static_cast<ch_status>(campushub::json::optionalInt(o, "status", CH_ERR_INTERNAL)),
+                                   campushub::json::optionalString(o, "detail", "failed as asked"));
         });
         operation("throw_std", "Throws std", [](campushub::Call&, std::string_view) -> std::string {
             throw std::runtime_error("a std::runtime_error from the plugin");
         });
         operation("bad_json", "Not JSON", [](campushub::Call&, std::string_view) { return std::string("{not json"); });
+        // ABI 1.1: what the call carries, and an HTTP request that passes the key
+        // on as a vendor's Idempotency-Key header.
+        operation("context", "The call's idempotency key and traceparent", [](campushub::Call& call, std::string_view) {
+            return "{\"idempotency_key\":" + campushub::jsonString(call.idempotencyKey()) +
+                   ",\"traceparent\":" + campushub::jsonString(call.traceParent()) + "}";
+        });
+        operation("fetch", "POSTs to {\"url\"} with the call's Idempotency-Key", [this](campushub::Call& call,
+                                                                                     std::string_view in) {
+            auto o = campushub::json::parseObject(in);
+            std::string headers;
+            if (!call.idempotencyKey().empty())
+                headers = "Idempotency-Key: " + std::string(call.idempotencyKey()) + "\r\n";
+            auto r = this->host().http(&call, "POST", campushub::json::requireString(o, "url"), "{}", headers);
+            return "{\"status\":" + std::to_string(r.status) + "}";
+        });
         operation("config", "Config value", [this](campushub::Call&, std::string_view in) {
             auto o = campushub::json::parseObject(in);
             auto v = this->host().config(campushub::json::requireString(o, "key"));

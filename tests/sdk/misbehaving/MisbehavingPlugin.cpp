@@ -61,7 +61,7 @@ void describe(ch_plugin* p, ch_sink sink) {
         answer(sink, CH_OK, R"({"name":"misbehaving","version":"1.0.0","operations":[{"name":"echo","description":"echo"}]})");
 }
 
-void invoke(ch_plugin* p, ch_call*, ch_buffer operation, ch_buffer input, ch_sink sink) {
+void invoke(ch_plugin* p, ch_call* call, ch_buffer operation, ch_buffer input, ch_sink sink) {
     auto* self = reinterpret_cast<Instance*>(p);
     std::string_view op(operation.data ? operation.data : "", operation.data ? operation.length : 0);
     std::string_view in(input.data ? input.data : "", input.data ? input.length : 0);
@@ -80,6 +80,18 @@ void invoke(ch_plugin* p, ch_call*, ch_buffer operation, ch_buffer input, ch_sin
     if (bad && self->mode == "silent") return;
     if (bad && self->mode == "twice") answer(sink, CH_ERR_INVALID_ARGUMENT, "first");
     if (bad) return answer(sink, CH_ERR_INVALID_ARGUMENT, R"({"detail":"input must be a flat JSON object"})");
+    if (self->mode == "wrong_context" && self->api->http_request) {
+        // Makes up its own key and trace instead of passing the call's on.
+        static const char headers[] =
+            "Idempotency-Key: made-up-key\r\ntraceparent: 00-11111111111111111111111111111111-2222222222222222-01\r\n";
+        ch_http_request request{};
+        request.struct_size = sizeof request;
+        request.method = {"POST", 4};
+        request.url = {"http://vendor.invalid/", 22};
+        request.headers = {headers, sizeof headers - 1};
+        ch_http_sink ignore{[](void*, ch_status, const ch_http_response*) {}, nullptr};
+        self->api->http_request(self->host, call, &request, ignore);
+    }
     answer(sink, CH_OK, R"({"echo":true})");
 }
 

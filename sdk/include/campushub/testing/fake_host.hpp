@@ -66,7 +66,9 @@ struct LogLine {
 struct HttpRequest {
     std::string method;
     std::string url;
-    std::string headers;  ///< "Name: value\r\n" lines
+    /// "Name: value\r\n" lines: the plugin's, and a traceparent line when the
+    /// call has one and the plugin set none (as the hub adds it).
+    std::string headers;
     std::string body;
     std::uint32_t timeoutMs = 0;
 };
@@ -134,6 +136,8 @@ inline ch_buffer buffer(std::string_view s) noexcept { return {s.data(), s.size(
 struct CallContext {
     std::chrono::steady_clock::time_point deadline;
     std::string callerJson;
+    std::string idempotencyKey;
+    std::string traceparent;
 };
 
 }  // namespace detail
@@ -254,6 +258,12 @@ public:
         api_.kv_put = &FakeHost::kvPut;
         api_.kv_delete = &FakeHost::kvDelete;
         api_.soap_call = &FakeHost::soap;
+        // 1.1
+        api_.call_idempotency_key = &FakeHost::idempotencyKey;
+        api_.call_trace_parent = &FakeHost::traceParent;
+        api_.config_lookup = &FakeHost::configLookup;
+        api_.kv_lookup = &FakeHost::kvLookup;
+        api_.last_error = &FakeHost::lastError;
         onHttp(nullptr);
     }
     FakeHost(const FakeHost&) = delete;
@@ -300,6 +310,26 @@ public:
         json += "]";
         if (!actingFor.empty()) json += ",\"acting_for\":" + quote(actingFor);
         callerJson_ = json + "}";
+        return *this;
+    }
+
+    /// The idempotency key of each following invoke (call_idempotency_key);
+    /// empty: none. Invoke twice with the same key to test a retry.
+    FakeHost& setIdempotencyKey(std::string key) {
+        idempotencyKey_ = std::move(key);
+        return *this;
+    }
+
+    /// The W3C traceparent of each following invoke (call_trace_parent).
+    FakeHost& setTraceParent(std::string traceparent) {
+        traceparent_ = std::move(traceparent);
+        return *this;
+    }
+
+    /// Makes config_lookup and kv_lookup fail (CH_ERR_UNAVAILABLE, with this
+    /// text) as a broken store would; empty (the default): they work.
+    FakeHost& failLookups(std::string why) {
+        lookupFailure_ = std::move(why);
         return *this;
     }
 
@@ -358,6 +388,11 @@ public:
         std::memcpy(&api, table, table->struct_size < sizeof api ? table->struct_size : sizeof api);
         if (!api.create || !api.destroy || !api.describe || !api.invoke)
             throw std::runtime_error("a required function (create, destroy, describe, invoke) is NULL");
+        // As the hub does: each required host service must be in this table, not NULL.
+        for (const char* const* r = api.required_services; r && *r; ++r)
+            if (!offers(*r))
+                throw std::runtime_error(std::string("the plugin requires host service '") + *r +
+                                         "', which this fake host does not offer");
         std::string configJson = "{";
         for (const auto& [k, v] : config_) configJson += (configJson.size() > 1 ? "," : "") + quote(k) + ":" + quote(v);
         configJson += "}";
@@ -395,6 +430,31 @@ private:
         return out + "\"";
     }
 
+    // Whether the table has member name, not NULL (the hub's check of required_services).
+    bool offers(std::string_view name) const {
+        const ch_host_api& a = api_;
+        const std::pair<std::string_view, bool> slots[] = {
+            {"log", a.log != nullptr},
+            {"config_get", a.config_get != nullptr},
+            {"call_remaining_ms", a.call_remaining_ms != nullptr},
+            {"call_caller", a.call_caller != nullptr},
+            {"http_request", a.http_request != nullptr},
+            {"emit_event", a.emit_event != nullptr},
+            {"kv_get", a.kv_get != nullptr},
+            {"kv_put", a.kv_put != nullptr},
+            {"kv_delete", a.kv_delete != nullptr},
+            {"soap_call", a.soap_call != nullptr},
+            {"call_idempotency_key", a.call_idempotency_key != nullptr},
+            {"call_trace_parent", a.call_trace_parent != nullptr},
+            {"config_lookup", a.config_lookup != nullptr},
+            {"kv_lookup", a.kv_lookup != nullptr},
+            {"last_error", a.last_error != nullptr},
+        };
+        for (const auto& [n, present] : slots)
+            if (n == name) return present;
+        return false;
+    }
+
     static FakeHost& from(ch_host* h) { return *reinterpret_cast<FakeHost*>(h); }
     static detail::CallContext* context(ch_call* c) { return reinterpret_cast<detail::CallContext*>(c); }
 
@@ -412,6 +472,55 @@ private:
         return 1;
     }
 
+    static thread_local inline std::string lastError_;
+
+    static ch_buffer idempotencyKey(ch_call* call) {
+        return call ? detail::buffer(context(call)->idempotencyKey) : ch_buffer{"", 0};
+    }
+    static ch_buffer traceParent(ch_call* call) {
+        return call ? detail::buffer(context(call)->traceparent) : ch_buffer{"", 0};
+    }
+    static ch_buffer lastError(ch_host*) { return detail::buffer(lastError_); }
+
+    static ch_status configLookup(ch_host* h, ch_buffer key, ch_sink sink) {
+        FakeHost& self = from(h);
+        if (!self.lookupFailure_.empty()) {
+            lastError_ = self.lookupFailure_;
+            sink.fn(sink.ctx, CH_ERR_UNAVAILABLE, lastError_.data(), lastError_.size());
+            return CH_ERR_UNAVAILABLE;
+        }
+        lastError_.clear();
+        auto it = self.config_.find(std::string(detail::view(key)));
+        if (it == self.config_.end()) {
+            lastError_ = "config key is not set";
+            return CH_ERR_NOT_FOUND;
+        }
+        sink.fn(sink.ctx, CH_OK, it->second.data(), it->second.size());
+        return CH_OK;
+    }
+
+    static ch_status kvLookup(ch_host* h, ch_buffer key, ch_sink sink) {
+        FakeHost& self = from(h);
+        if (!self.lookupFailure_.empty()) {
+            lastError_ = self.lookupFailure_;
+            sink.fn(sink.ctx, CH_ERR_UNAVAILABLE, lastError_.data(), lastError_.size());
+            return CH_ERR_UNAVAILABLE;
+        }
+        lastError_.clear();
+        std::string value;
+        {
+            std::lock_guard lock(self.mutex_);
+            auto it = self.kv_.find(std::string(detail::view(key)));
+            if (it == self.kv_.end()) {
+                lastError_ = "no such key";
+                return CH_ERR_NOT_FOUND;
+            }
+            value = it->second;
+        }
+        sink.fn(sink.ctx, CH_OK, value.data(), value.size());
+        return CH_OK;
+    }
+
     static uint32_t remainingMs(ch_call* call) {
         if (!call) return 0;
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(context(call)->deadline -
@@ -424,7 +533,22 @@ private:
         sink.fn(sink.ctx, CH_OK, json.data(), json.size());
     }
 
-    static void http(ch_host* h, ch_call*, const ch_http_request* request, ch_http_sink sink) {
+    // ASCII case-insensitive: does headers ("Name: value\r\n" lines) have name?
+    static bool hasHeader(std::string_view headers, std::string_view name) {
+        for (std::size_t start = 0; start < headers.size();) {
+            std::size_t end = headers.find('\n', start);
+            if (end == std::string_view::npos) end = headers.size();
+            std::string_view line = headers.substr(start, end - start);
+            bool same = line.size() > name.size() && line[name.size()] == ':';
+            for (std::size_t i = 0; same && i < name.size(); ++i)
+                same = (line[i] | 0x20) == (name[i] | 0x20);
+            if (same) return true;
+            start = end + 1;
+        }
+        return false;
+    }
+
+    static void http(ch_host* h, ch_call* call, const ch_http_request* request, ch_http_sink sink) {
         FakeHost& self = from(h);
         HttpReply reply;
         if (!request) {
@@ -436,6 +560,12 @@ private:
             HttpRequest r{std::string(detail::view(req.method)), std::string(detail::view(req.url)),
                           std::string(detail::view(req.headers)), std::string(detail::view(req.body)),
                           req.timeout_ms};
+            // As the hub does, the call's trace goes on unless the plugin set one
+            // (the hub with a new parent id; this fake as it is).
+            if (call && !context(call)->traceparent.empty() && !hasHeader(r.headers, "traceparent")) {
+                if (!r.headers.empty() && r.headers.back() != '\n') r.headers += "\r\n";
+                r.headers += "traceparent: " + context(call)->traceparent + "\r\n";
+            }
             {
                 std::lock_guard lock(self.mutex_);
                 self.requests_.push_back(r);
@@ -511,6 +641,9 @@ private:
     std::function<Result(const std::string&, const std::string&, const std::string&)> soap_;
     std::chrono::milliseconds timeout_{5000};
     std::string callerJson_ = R"({"subject":"test-user","roles":[]})";
+    std::string idempotencyKey_;
+    std::string traceparent_;
+    std::string lookupFailure_;
 
     mutable std::mutex mutex_;
     std::vector<LogLine> logs_;
@@ -520,7 +653,8 @@ private:
 };
 
 inline Result FakePlugin::invoke(std::string_view operation, std::string_view input) const {
-    detail::CallContext call{std::chrono::steady_clock::now() + host_->timeout_, host_->callerJson_};
+    detail::CallContext call{std::chrono::steady_clock::now() + host_->timeout_, host_->callerJson_,
+                             host_->idempotencyKey_, host_->traceparent_};
     detail::Collector c;
     api_.invoke(instance_, reinterpret_cast<ch_call*>(&call), detail::buffer(operation), detail::buffer(input), c.sink());
     return c.result;

@@ -90,9 +90,11 @@ public:
     Client(http::Client& http, const Options& options);
 
     /// Sends envelope to endpoint (http:// or https://) with action (may be
-    /// empty) and returns the response envelope. Throws CallError.
+    /// empty) and returns the response envelope. extraHeaders ("Name: value\r\n"
+    /// lines, from the caller, e.g. a traceparent) are sent after the SOAP ones.
+    /// Throws CallError.
     Response call(std::string_view endpoint, std::string_view action, std::string_view envelope,
-                  std::chrono::milliseconds timeout);
+                  std::chrono::milliseconds timeout, std::string_view extraHeaders = {});
 
     /// The version of an envelope; throws CallError(InvalidRequest) when it is
     /// not a well-formed SOAP envelope.

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "hub/common/JsonWriter.h"
+#include "hub/common/LogContext.h"
 #include "hub/common/Utf8.h"
 
 #include <boost/beast/http/message.hpp>
@@ -45,6 +46,11 @@ struct Request {
     std::vector<std::pair<std::string_view, std::string>> params;  ///< {name} segments, decoded.
     std::string requestId;        ///< The hub's own id (audit, logs, the X-Request-Id answered).
     std::string clientRequestId;  ///< The client's X-Request-Id, if it sent a usable one; else empty.
+    std::string traceId;          ///< The W3C trace id of the client's traceparent header; else empty.
+    /// Views of requestId and traceId for log lines (hub/common/LogContext.h): the
+    /// server makes it current while it handles the request, and what runs for the
+    /// request elsewhere (pool tasks, fibers) carries it.
+    log::RequestTag logTag;
     int route = -1;               ///< Index of the matched route in Router::routes(); -1 when none.
     Principal principal;  ///< Set by the authenticator, read by handlers.
 

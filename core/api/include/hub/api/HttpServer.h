@@ -65,6 +65,12 @@ public:
     std::uint16_t port() const;
     std::size_t inFlight() const;
 
+    /// For a watchdog (systemd's WatchdogSec): true when every I/O thread's
+    /// event loop has run the no-op the previous call posted to it, and then
+    /// posts the next round; false (posting nothing more) while one has not.
+    /// The first call after start() is true. Call from one thread only.
+    bool heartbeat();
+
 private:
     friend class Session;
     struct Impl;

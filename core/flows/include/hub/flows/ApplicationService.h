@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -108,6 +109,7 @@ public:
     struct ListQuery {
         std::string applicant;   ///< Only this person's (the caller's own).
         std::string department;  ///< Only this department's.
+        std::string itemId;      ///< Only applications for this service item.
         std::vector<ApplicationStatus> statuses;  ///< Any of these.
         std::size_t page = 1;        ///< 1-based.
         std::size_t pageSize = 20;   ///< Clamped to maxPageSize.
@@ -198,6 +200,11 @@ public:
     /// Today in the hall's zone (by the configured clock).
     catalog::WorkingCalendar::Date today() const;
 
+    /// Replaces the working-day calendar (hubd's reload on SIGHUP): submits
+    /// from the next one on take their due dates from it; applications
+    /// already stored keep theirs. Thread-safe.
+    void setCalendar(catalog::WorkingCalendar calendar);
+
 private:
     struct Change;
     Application applyChange(const std::string& id, const std::optional<std::int64_t>& expectedVersion,
@@ -213,6 +220,10 @@ private:
 
     store::Database& db_;
     Options options_;
+    // The calendar in use: options_.calendar until setCalendar(); accessed only
+    // through std::atomic_load/store.
+    std::shared_ptr<const catalog::WorkingCalendar> calendar_ =
+        std::make_shared<const catalog::WorkingCalendar>(options_.calendar);
 };
 
 }  // namespace hub::flows

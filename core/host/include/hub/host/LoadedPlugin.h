@@ -29,8 +29,9 @@ public:
 
     const Manifest& manifest() const override { return manifest_; }
     const std::string& describeJson() const override { return describe_; }
+    using PluginInstance::invoke;
     CallResult invoke(std::string_view operation, std::string_view input, const Caller& caller,
-                      Clock::time_point deadline) noexcept override;
+                      const CallContext& context, Clock::time_point deadline) noexcept override;
     CallResult health() noexcept override;
     CallResult onEvent(std::string_view eventJson) noexcept override;
 

@@ -65,7 +65,8 @@ public:
         soap::Client* soap = nullptr;
         /// Called (from the plugin's worker thread) for each event a plugin did not
         /// accept: its error, a full queue, or no answer. Each is also logged as an
-        /// error. Delivery is best effort for now: nothing retries.
+        /// error. deliverEvent is best effort: nothing retries (deliverEventTo is
+        /// the step of a durable delivery).
         std::function<void(const std::string& plugin, const std::string& type, const CallResult& result)>
             onEventFailed;
     };
@@ -95,8 +96,9 @@ public:
     };
 
     /// Forbidden: the operation's access policy (AccessPolicy) refuses this caller
-    /// or input; the plugin is not called.
-    enum class Submit { Accepted, UnknownSystem, UnknownOperation, Overloaded, CircuitOpen, Forbidden };
+    /// or input; the plugin is not called. InvalidContext: the CallContext's key or
+    /// traceparent is not well formed (isValidIdempotencyKey, isValidTraceparent).
+    enum class Submit { Accepted, UnknownSystem, UnknownOperation, Overloaded, CircuitOpen, Forbidden, InvalidContext };
     using Completion = std::function<void(CallResult)>;
 
     explicit PluginHost(Options options);
@@ -142,8 +144,19 @@ public:
     /// never on the caller's thread. Returns the names of the plugins it was
     /// queued for. Best effort: a plugin that answers with an error, or whose
     /// queue is full, is logged and reported through Options::onEventFailed, and
-    /// the event is not retried (durable delivery comes from the relay).
+    /// the event is not retried. hubd delivers durably instead, through
+    /// subscribers() and deliverEventTo() (identity::ProvisioningForwarder).
     std::vector<std::string> deliverEvent(const std::string& type, const std::string& eventJson);
+
+    /// The loaded plugins whose manifest subscribes to type (as deliverEvent
+    /// picks them), by name.
+    std::vector<std::string> subscribers(std::string_view type) const;
+
+    /// Offers the event to one plugin's on_event on the calling thread and
+    /// returns its answer (CH_OK: accepted): the step of a durable delivery
+    /// that keeps a cursor per plugin (identity::ProvisioningForwarder).
+    /// CH_ERR_UNAVAILABLE when no such plugin is loaded. Never throws.
+    CallResult deliverEventTo(std::string_view plugin, std::string_view eventJson);
 
     /// Queues a call on the plugin's pool, or, for a plugin with execution "loop"
     /// when called on an event loop thread, starts it on a fiber of that loop. On
@@ -158,6 +171,14 @@ public:
     /// through here.
     Submit submit(std::string_view system, std::string_view operation, std::string input,
                   Caller caller, Clock::time_point deadline, Completion done, std::string* refusal = nullptr);
+
+    /// The same, with the call's idempotency key and trace context (CallContext,
+    /// read by the plugin through call_idempotency_key and call_trace_parent).
+    /// The flow engine passes CallContext::forFlowStep(...) for a service task;
+    /// the portal API the caller-scoped Idempotency-Key. A key or traceparent
+    /// that is not well formed: InvalidContext, and done is not called.
+    Submit submit(std::string_view system, std::string_view operation, std::string input, Caller caller,
+                  CallContext context, Clock::time_point deadline, Completion done, std::string* refusal = nullptr);
 
 private:
     // The parts, each with one job (see their headers in src/). Declared in the

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "hub/host/CallContext.h"
 #include "hub/host/Manifest.h"
 
 #include <chrono>
@@ -48,9 +49,15 @@ public:
     virtual const Manifest& manifest() const = 0;
     virtual const std::string& describeJson() const = 0;
     /// Runs an operation on the calling thread, returning by deadline at the
-    /// latest where the isolation allows it. Never throws.
+    /// latest where the isolation allows it. context is what the plugin reads
+    /// through call_idempotency_key and call_trace_parent. Never throws.
     virtual CallResult invoke(std::string_view operation, std::string_view input, const Caller& caller,
-                              Clock::time_point deadline) noexcept = 0;
+                              const CallContext& context, Clock::time_point deadline) noexcept = 0;
+    /// The same without an idempotency key or trace context.
+    CallResult invoke(std::string_view operation, std::string_view input, const Caller& caller,
+                      Clock::time_point deadline) noexcept {
+        return invoke(operation, input, caller, CallContext{}, deadline);
+    }
     /// The plugin's health JSON; {"status":"up"} when it has no health function.
     virtual CallResult health() noexcept = 0;
     /// Offers the plugin a CloudEvent it subscribed to, on the calling thread.

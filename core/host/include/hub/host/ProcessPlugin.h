@@ -102,8 +102,9 @@ public:
 
     const Manifest& manifest() const override { return manifest_; }
     const std::string& describeJson() const override { return describe_; }
+    using PluginInstance::invoke;
     CallResult invoke(std::string_view operation, std::string_view input, const Caller& caller,
-                      Clock::time_point deadline) noexcept override;
+                      const CallContext& context, Clock::time_point deadline) noexcept override;
     /// The plugin's health JSON, or {"status":"down",...} (status CH_OK) while the
     /// worker is down or does not answer within healthTimeout.
     CallResult health() noexcept override;
@@ -114,8 +115,10 @@ public:
     Stats stats() const;
 
     /// $HUB_PLUGIN_WORKER if set, else hub-plugin-worker beside the running
-    /// executable (where the build and `cmake --install` put it, beside hubd),
-    /// else "hub-plugin-worker" looked up on PATH.
+    /// executable (where the build puts it, beside hubd), else in
+    /// ../lib/campushub/ from it (where `cmake --install` and the .deb put it:
+    /// /usr/lib/campushub/ for /usr/sbin/hubd), else "hub-plugin-worker"
+    /// looked up on PATH.
     static std::string defaultWorkerExecutable();
 
 private:

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <Poco/Util/Timer.h>
+#include <Poco/Util/TimerTask.h>
 
 #include <chrono>
 #include <functional>
@@ -28,8 +29,16 @@ public:
     /// Cancels the schedule and waits for a run in progress to end.
     void stop();
 
+    /// Runs every `interval` from now on (hubd's reload on SIGHUP), the next run
+    /// one interval from now. Never waits: a run in progress finishes, and the
+    /// first new tick skips the sync if it is still going. No-op before start().
+    void setInterval(std::chrono::seconds interval);
+
 private:
     Poco::Util::Timer timer_;
+    Syncer* syncer_ = nullptr;
+    std::function<void()> afterRun_;
+    Poco::Util::TimerTask::Ptr task_;  // the task scheduled now
 };
 
 }  // namespace hub::identity

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -84,6 +85,22 @@ struct SyncStatus {
     std::string toJson() const;
 };
 
+/// What a full sync would do now, found without writing anything (Syncer::preview).
+struct SyncPreview {
+    /// One department's share (a person's department as mapped; "" when none).
+    struct Department {
+        std::size_t add = 0, change = 0, depart = 0;
+        /// The first persons' ids of each kind (at most idsPerKind each), for a look.
+        std::vector<std::string> added, changed, departed;
+    };
+    static constexpr std::size_t idsPerKind = 20;
+    std::map<std::string, Department> departments;  ///< Only departments with something to do.
+    std::size_t read = 0, add = 0, change = 0, depart = 0, unchanged = 0;
+    std::size_t activePersons = 0;  ///< Active persons stored now.
+    bool guarded = false;           ///< The delete guard would hold the departures back.
+    std::string toJson() const;
+};
+
 /// Syncs persons, organisational units and groups from the directory into the
 /// identity store. One run at a time (a second caller waits for the first).
 ///
@@ -111,8 +128,20 @@ public:
     /// complete entryUUID listing to find deletions. Without a cookie or mark: runFull.
     SyncReport runIncremental(bool allowMassDeparture = false);
     SyncStatus status() const;
+    /// A dry run of a full sync: reads every person (paged) and compares each
+    /// with what is stored, per department, writing nothing (not the sync state
+    /// either). Persons are mapped against the stored groups. Waits for a run
+    /// in progress, like the runs. Throws ldap::LdapException when the
+    /// directory cannot be read.
+    SyncPreview preview();
     bool isRunning() const { return running_.load(); }
+    /// The options in use; read it while no run goes on (a run takes those of setOptions()).
     const SyncOptions& options() const { return options_; }
+
+    /// New settings for the runs that start from now on (hubd's reload on
+    /// SIGHUP); a run in progress keeps its own and is not waited for. `source`
+    /// stays as constructed: it names the stored sync state.
+    void setOptions(SyncOptions options);
 
 private:
     SyncReport execute(const char* what, bool allowMassDeparture, bool full);
@@ -131,6 +160,8 @@ private:
     std::unique_ptr<IdentityStore> store_;
     mutable std::mutex runMutex_;
     std::atomic<bool> running_{false};
+    std::mutex pendingMutex_;
+    std::unique_ptr<SyncOptions> pending_;  // from setOptions(), taken by the next run
 };
 
 }  // namespace hub::identity

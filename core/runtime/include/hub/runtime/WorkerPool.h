@@ -1,5 +1,7 @@
 #pragma once
 
+#include "hub/common/LogContext.h"
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -45,18 +47,23 @@ public:
     std::uint64_t failed() const { return failed_.load(std::memory_order_relaxed); }
 
 private:
+    // A task with the request it was submitted for (its log lines name it).
+    struct Job {
+        std::function<void()> task;
+        log::RequestTagPtr request;
+    };
     struct Worker {
         std::binary_semaphore wake{0};
-        std::function<void()> task;  // handed over under the lock, then woken
+        Job job;  // handed over under the lock, then woken
     };
     void run(Worker& self);
-    void runOne(std::function<void()>& task) noexcept;
+    void runOne(Job& job) noexcept;
 
     std::string name_;
     std::size_t capacity_;
     mutable std::mutex mutex_;
     std::vector<Worker*> idle_;  // parked, the most recently parked last
-    std::deque<std::function<void()>> queue_;
+    std::deque<Job> queue_;
     std::size_t active_ = 0;
     bool stopping_ = false;
     std::atomic<std::uint64_t> failed_{0};

@@ -20,7 +20,9 @@
 //              operation declares an access policy (who may call it).
 //   Abi        the entry point returns a static table of ABI major 1, minor no
 //              newer than this SDK's, with every required function, and the
-//              manifest's abi="" names the same version.
+//              manifest's abi="" names the same version; every host service in
+//              required_services (1.1) exists in this SDK's ABI, and none that a
+//              worker lacks when the manifest says isolation="process".
 //   Create     create succeeds with the config; without any config it fails
 //              cleanly (an error status and one message) or succeeds.
 //   Describe   describe answers once with valid JSON whose name, version and
@@ -30,7 +32,9 @@
 //              100,000 levels deep) with an error status, answers odd but valid
 //              objects without crashing, and an unknown operation with
 //              CH_ERR_UNKNOWN_OPERATION; every answer exactly once, every CH_OK
-//              answer valid JSON.
+//              answer valid JSON. Called with an idempotency key and a
+//              traceparent (1.1), every HTTP request it makes carries the
+//              call's key, if any key, and the call's trace.
 //   Health     when present, health answers {"status": "up"|"degraded"|"down"}.
 //   Events     when present, on_event survives malformed events.
 //   Lifecycle  create/describe/invoke/health/destroy 100 times, and concurrent

@@ -1,0 +1,319 @@
+// The console in a real browser (Debian's chromium through playwright-core)
+// against a real hubd with seeded data and the simulated student affairs
+// system: log in, watch the plugin turn red when its vendor goes down, replay
+// a dead letter, find an application and its history, read the evaluation
+// charts, switch the language and use the keyboard. Screenshots go to
+// --artefacts. Exit code 0 when every step passed.
+//
+//   node test/console.browser.mjs --hubd HUBD --sim SIM --consumer PORTAL_CONSUMER --plugins DIR --catalog DIR
+//        --calendar FILE --console DIR --artefacts DIR [--chromium /usr/bin/chromium]
+import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const args = Object.fromEntries(process.argv.slice(2).reduce((pairs, a, i, all) =>
+  (a.startsWith('--') ? [...pairs, [a.slice(2), all[i + 1]]] : pairs), []));
+for (const k of ['hubd', 'sim', 'consumer', 'plugins', 'catalog', 'calendar', 'console', 'artefacts'])
+  if (!args[k]) throw new Error(`--${k} is required`);
+const chromiumPath = args.chromium || '/usr/bin/chromium';
+if (!existsSync(chromiumPath)) throw new Error(`no browser at ${chromiumPath}: install Debian's chromium (scripts/setup.sh)`);
+if (!existsSync(join(args.console, 'index.html'))) throw new Error(`the console is not built in ${args.console}`);
+
+const SECRET = 'console-browser-test-secret-0123456789abc';
+// A flow as Camunda Modeler saves it (with its diagram), for the flow step.
+const LEAVE_BPMN = `<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI"
+  xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:di="http://www.omg.org/spec/DD/20100524/DI" id="d" targetNamespace="urn:test">
+  <bpmn:process id="student-leave" isExecutable="true">
+    <bpmn:startEvent id="start" name="提交"/>
+    <bpmn:sequenceFlow id="to-review" sourceRef="start" targetRef="review"/>
+    <bpmn:userTask id="review" name="辅导员审核"/>
+    <bpmn:sequenceFlow id="to-end" sourceRef="review" targetRef="end"/>
+    <bpmn:endEvent id="end" name="办结"/>
+  </bpmn:process>
+  <bpmndi:BPMNDiagram id="dia"><bpmndi:BPMNPlane id="plane" bpmnElement="student-leave">
+    <bpmndi:BPMNShape id="start_di" bpmnElement="start"><dc:Bounds x="100" y="100" width="36" height="36"/></bpmndi:BPMNShape>
+    <bpmndi:BPMNShape id="review_di" bpmnElement="review"><dc:Bounds x="200" y="78" width="100" height="80"/></bpmndi:BPMNShape>
+    <bpmndi:BPMNShape id="end_di" bpmnElement="end"><dc:Bounds x="360" y="100" width="36" height="36"/></bpmndi:BPMNShape>
+    <bpmndi:BPMNEdge id="to-review_di" bpmnElement="to-review"><di:waypoint x="136" y="118"/><di:waypoint x="200" y="118"/></bpmndi:BPMNEdge>
+    <bpmndi:BPMNEdge id="to-end_di" bpmnElement="to-end"><di:waypoint x="300" y="118"/><di:waypoint x="360" y="118"/></bpmndi:BPMNEdge>
+  </bpmndi:BPMNPlane></bpmndi:BPMNDiagram>
+</bpmn:definitions>`;
+const dir = mkdtempSync(join(tmpdir(), 'console-browser-'));
+rmSync(args.artefacts, { recursive: true, force: true });  // this run's screenshots only
+mkdirSync(args.artefacts, { recursive: true });
+const children = [];
+let failures = 0;
+
+function b64url(s) {
+  return Buffer.from(s).toString('base64url');
+}
+function token(sub) {
+  const now = Math.floor(Date.now() / 1000);
+  const input = `${b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.${b64url(JSON.stringify({ sub, aud: 'campushub', iat: now, exp: now + 900 }))}`;
+  return `${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}`;
+}
+async function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+async function waitFor(what, condition, ms = 15000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      const value = await condition();
+      if (value) return value;
+    } catch {
+      /* not yet */
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+function start(exe, argv, name) {
+  const child = spawn(exe, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.output = '';
+  child.stdout.on('data', (d) => { child.output += d; });
+  child.stderr.on('data', (d) => { child.output += d; });
+  child.name = name;
+  children.push(child);
+  return child;
+}
+async function portOf(file) {
+  return waitFor(file, () => existsSync(file) && Number(readFileSync(file, 'utf8').trim()));
+}
+
+let base;
+async function call(method, path, subject, body) {
+  const r = await fetch(base + path, {
+    method,
+    headers: { Authorization: `Bearer ${token(subject)}`, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  return { status: r.status, body: text ? JSON.parse(text) : null };
+}
+
+async function step(name, fn) {
+  const started = Date.now();
+  try {
+    await fn();
+    console.log(`ok   ${name} (${Date.now() - started} ms)`);
+  } catch (e) {
+    failures++;
+    console.log(`FAIL ${name}: ${e.stack || e}`);
+    if (onFailure) await onFailure(`failed-${failures}`).catch(() => {});
+  }
+}
+let onFailure = null;
+
+try {
+  // The vendor system, and hubd with its plugin, an event consumer (the
+  // reference portal consumer, stopped with SIGSTOP while the seed's events
+  // reach it: connected but silent, so they become dead letters at once) and
+  // short health and breaker times.
+  const sim = start(args.sim, ['--port', '0', '--port-file', join(dir, 'sim.port')], 'sim');
+  const simPort = await portOf(join(dir, 'sim.port'));
+  mkdirSync(join(dir, 'plugins'));
+  cpSync(join(args.plugins, 'student_affairs'), join(dir, 'plugins/student_affairs'), { recursive: true });
+  const consumerPort = await freePort();
+  const consumer = start(args.consumer, ['--listen', `tcp://127.0.0.1:${consumerPort}`, '--plaintext'], 'consumer');
+  await waitFor('the consumer', () => consumer.output.includes('listening'));
+  writeFileSync(join(dir, 'hub.xml'), `<hub>
+  <http><port>0</port><portFile>${dir}/hubd.port</portFile></http>
+  <store><path>${dir}/var/hub.db</path></store>
+  <catalog><dir>${args.catalog}</dir></catalog>
+  <calendar><file>${args.calendar}</file></calendar>
+  <console><dir>${args.console}</dir><activitySeconds>1</activitySeconds></console>
+  <plugins><dir>${dir}/plugins</dir><healthIntervalMs>300</healthIntervalMs>
+    <plugin name="student_affairs"><failureThreshold>2</failureThreshold><openMs>60000</openMs><timeoutMs>1000</timeoutMs>
+      <config><base_url>http://127.0.0.1:${simPort}</base_url></config></plugin></plugins>
+  <auth><jwt><hs256Secret>${SECRET}</hs256Secret><audience>campushub</audience></jwt></auth>
+  <events><curve><enabled>false</enabled></curve><consumers>
+    <consumer><name>portal</name><endpoint>tcp://127.0.0.1:${consumerPort}</endpoint><maxAttempts>1</maxAttempts>
+      <ackTimeoutMs>200</ackTimeoutMs><backoffInitialMs>50</backoffInitialMs><backoffMaxMs>100</backoffMaxMs></consumer>
+  </consumers></events>
+  <identity><static>
+    <person id="2023010001" name="张三" department="student-affairs" audience="student"/>
+    <person id="clerk.xsc" name="王老师" department="student-affairs" audience="staff" roles="dept:student-affairs:clerk"/>
+    <person id="admin" name="管理员" department="it-office" audience="staff" roles="hub:admin"/>
+  </static></identity>
+</hub>`);
+  const hubd = start(args.hubd, ['--config', join(dir, 'hub.xml')], 'hubd');
+  base = `http://127.0.0.1:${await portOf(join(dir, 'hubd.port'))}`;
+
+  // The relay connects at start; from now on the consumer reads nothing.
+  await waitFor('hubd ready', async () => (await fetch(`${base}/readyz`)).status === 200);
+  await new Promise((r) => setTimeout(r, 300));
+  consumer.kill('SIGSTOP');
+
+  // Seed: a completed and rated leave, a rejected one, one still in review, a certificate through the plugin.
+  const leave = { item_id: 'student-leave', form: { 'leave-type': 'sick', from: '2026-12-01', to: '2026-12-02', reason: '发烧，去校医院', phone: '13800000000' } };
+  const ids = [];
+  for (let i = 0; i < 3; i++) ids.push((await call('POST', '/api/v1/applications', '2023010001', leave)).body.id);
+  for (const to of ['approved', 'completed']) await call('POST', `/api/v1/applications/${ids[0]}/transitions`, 'clerk.xsc', { to });
+  await call('POST', `/api/v1/applications/${ids[1]}/transitions`, 'clerk.xsc', { to: 'rejected', reason: '材料不全' });
+  const rated = await call('POST', `/api/v1/applications/${ids[0]}/rating`, '2023010001', { score: 5, comment: '很快' });
+  if (rated.status !== 201) throw new Error(`rating: ${rated.status} ${JSON.stringify(rated.body)}`);
+  const cert = await call('POST', '/api/v1/applications', '2023010001',
+    { item_id: 'enrolment-certificate', form: { student_id: '2023010001', purpose: 'visa' } });
+  if (cert.status !== 201) throw new Error(`certificate: ${cert.status} ${JSON.stringify(cert.body)}`);
+  await waitFor('dead letters', async () => (await call('GET', '/admin/events/dead-letters', 'admin')).body.items.length > 0);
+
+  const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox', '--disable-gpu'] });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, locale: 'en-US' });
+  page.setDefaultTimeout(15000);
+  const consoleErrors = [];
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  const offline = [];
+  page.on('request', (r) => { if (!r.url().startsWith(base) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) offline.push(r.url()); });
+  const shot = (name) => page.screenshot({ path: join(args.artefacts, `${name}.png`), fullPage: true });
+  onFailure = async (name) => {
+    await shot(name);
+    console.log(`  page text: ${(await page.locator('main').innerText()).slice(0, 600)}`);
+  };
+
+  await step('a bad token is refused, a good one logs in', async () => {
+    await page.goto(`${base}/console`);
+    await page.getByLabel('Bearer token').fill('not-a-token');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('alert').waitFor();
+    await page.getByLabel('Bearer token').fill(token('admin'));
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');  // the Log in button, reached by keyboard
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    await page.locator('[data-plugin="student_affairs"][data-health="green"]').waitFor();
+    await shot('01-overview-green');
+  });
+
+  await step('the plugin turns red when its vendor goes down', async () => {
+    sim.kill('SIGTERM');
+    await waitFor('the circuit to open', async () => {
+      await call('POST', '/api/v1/systems/student_affairs/operations/get_student', 'clerk.xsc', { student_id: '2023010001' });
+      const { body } = await call('GET', '/api/v1/systems', 'admin');
+      return body.systems[0].circuit === 'open';
+    });
+    await page.locator('[data-plugin="student_affairs"][data-health="red"]').waitFor({ timeout: 12000 });
+    await page.locator('#activity-chart svg').waitFor();
+    await shot('02-overview-red');
+  });
+
+  await step('a dead letter is replayed from the page', async () => {
+    consumer.kill('SIGCONT');  // the consumer is back: the replay reaches it
+    const before = (await call('GET', '/admin/events/dead-letters', 'admin')).body.items.length;
+    const button = page.getByRole('button', { name: /^Replay event / }).first();
+    await button.focus();
+    await page.keyboard.press('Enter');
+    await page.locator('#replay-status').filter({ hasText: /1 event\(s\) sent again/ }).waitFor();
+    await waitFor('the replayed event to be delivered', async () =>
+      (await call('GET', '/admin/events/dead-letters', 'admin')).body.items.length === before - 1);
+    await shot('03-replayed');
+  });
+
+  await step('an application is found and its history shown', async () => {
+    await page.getByRole('link', { name: 'Applications' }).click();
+    await page.getByLabel('Person (id)').fill('2023010001');
+    await page.getByLabel('Service item (id)').fill('student-leave');
+    await page.getByLabel('Status').selectOption('completed');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByText('1 found').waitFor();
+    await page.getByRole('link', { name: `Open ${ids[0]}` }).click();
+    await page.getByRole('heading', { name: 'History' }).waitFor();
+    const rows = await page.locator('table').first().locator('tbody tr').count();
+    if (rows < 3) throw new Error(`history has ${rows} rows`);
+    await page.getByText('No flow diagram for this application').or(page.locator('#flow-diagram svg')).first().waitFor();
+    await shot('04-application');
+  });
+
+  await step('a flow is drawn with bpmn-js, its steps marked, when the hub serves one', async () => {
+    // The flows engine (issue 14) serves GET /api/v1/applications/{id}/flow; until
+    // it lands here, the browser is handed the answer that route gives.
+    await page.route('**/api/v1/applications/*/flow', (route) => route.fulfill({
+      status: 200, contentType: 'application/json',
+      body: JSON.stringify({ xml: LEAVE_BPMN, completed: ['start', 'to-review'], active: ['review'] }),
+    }));
+    await page.reload();
+    await page.locator('#flow-diagram svg').first().waitFor();
+    await page.locator('.djs-element.active[data-element-id="review"]').waitFor();
+    await page.locator('.djs-element.completed[data-element-id="start"]').waitFor();
+    await shot('05-flow');
+    await page.unroute('**/api/v1/applications/*/flow');
+  });
+
+  await step('the evaluation charts and table are read, the CSV exported', async () => {
+    await page.getByRole('link', { name: 'Evaluation' }).click();
+    await page.getByLabel('Group by').selectOption('item');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.locator('#chart-volume svg').waitFor();
+    await page.locator('#chart-time svg').waitFor();
+    // The item by its catalogue name, with its id.
+    await page.getByRole('cell', { name: /^\S.* \(student-leave\)$/ }).waitFor();
+    const download = page.waitForEvent('download');
+    await page.getByRole('button', { name: 'Export CSV' }).click();
+    const file = await (await download).path();
+    if (!readFileSync(file, 'utf8').includes('student-leave')) throw new Error('the CSV lacks the rows');
+    await shot('06-evaluation');
+  });
+
+  await step('the skip link moves the focus to the content, not the route', async () => {
+    await page.getByRole('link', { name: 'Skip to the content' }).focus();
+    await page.keyboard.press('Enter');
+    if (!(await page.evaluate(() => document.activeElement?.id === 'main' && location.hash.startsWith('#/evaluation'))))
+      throw new Error('the skip link did not move the focus to the content');
+  });
+
+  await step('the language switches to Chinese', async () => {
+    await page.getByRole('button', { name: 'Switch the language to Chinese' }).click();
+    await page.getByRole('heading', { name: '评价统计', level: 1 }).waitFor();
+    await page.getByRole('link', { name: '办件查询' }).waitFor();
+    await shot('07-evaluation-zh');
+  });
+
+  await step('a department clerk sees only their pages', async () => {
+    const clerk = await browser.newPage({ locale: 'zh-CN' });
+    await clerk.goto(`${base}/console`);
+    await clerk.getByLabel('访问令牌').fill(token('clerk.xsc'));
+    await clerk.getByRole('button', { name: '登录' }).click();
+    await clerk.getByRole('heading', { name: '办件查询', level: 1 }).waitFor();
+    if (await clerk.getByRole('link', { name: '运行概览' }).count()) throw new Error('a clerk sees the overview');
+    await clerk.screenshot({ path: join(args.artefacts, '08-clerk.png'), fullPage: true });
+    await clerk.close();
+  });
+
+  await step('both dictionaries hold the same keys', async () => {
+    const text = readFileSync(new URL('../src/i18n.js', import.meta.url), 'utf8');
+    const [en, zh] = text.split(/^  zh: \{$/m);
+    const keys = (part) => new Set([...part.matchAll(/^    '([\w.]+)':/gm)].map((m) => m[1]));
+    const a = keys(en);
+    const b = keys(zh);
+    const missing = [...a].filter((k) => !b.has(k)).concat([...b].filter((k) => !a.has(k)));
+    if (a.size < 50 || missing.length) throw new Error(`keys in one dictionary only: ${missing.join(', ')}`);
+  });
+
+  await step('nothing was fetched from outside the hub, no script error', async () => {
+    if (offline.length) throw new Error(`requests outside the hub: ${offline.join(', ')}`);
+    if (consoleErrors.length) throw new Error(`page errors: ${consoleErrors.join('; ')}`);
+  });
+
+  await browser.close();
+  if (failures) console.log(`--- hubd said:\n${hubd.output.slice(-4000)}`);
+} catch (e) {
+  failures++;
+  console.log(`FAIL setup: ${e.stack || e}`);
+  for (const c of children) console.log(`--- ${c.name}:\n${c.output.slice(-3000)}`);
+} finally {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 200));
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+}
+console.log(failures ? `${failures} step(s) failed; screenshots in ${args.artefacts}` : `all steps passed; screenshots in ${args.artefacts}`);
+process.exit(failures ? 1 : 0);

@@ -1,0 +1,94 @@
+// hubctl sync status|run: the directory (LDAP) sync.
+#include "Cli.h"
+
+#include <iostream>
+
+namespace {
+
+void printStatus(const Poco::JSON::Object::Ptr& s) {
+    using hubctl::text;
+    std::cout << "source:         " << text(s, "source") << (text(s, "running") == "true" ? " (running)" : "") << "\n"
+              << "last run:       " << text(s, "lastMethod") << " at " << text(s, "lastRunAt") << ": "
+              << text(s, "lastStatus") << "\n"
+              << "last success:   " << text(s, "lastSuccessAt") << "\n";
+    if (!text(s, "lastError").empty()) std::cout << "last error:     " << text(s, "lastError") << "\n";
+    if (!text(s, "alert").empty()) std::cout << "ALERT:          " << text(s, "alert") << "\n";
+    std::cout << "read:           " << text(s, "read") << " (created " << text(s, "created") << ", updated "
+              << text(s, "updated") << ", departed " << text(s, "departed") << ", unchanged "
+              << text(s, "unchanged") << ") in " << text(s, "durationMs") << " ms\n"
+              << "active persons: " << text(s, "activePersons") << "\n";
+}
+
+int status(const hubctl::GlobalOptions& global) {
+    hubctl::HubClient hub(global);
+    auto answer = hub.get("/admin/identity/sync");
+    if (global.json) return hubctl::printJson(answer.body), hubctl::exitOk;
+    printStatus(answer.object());
+    return hubctl::exitOk;
+}
+
+struct RunOptions {
+    bool full = false;
+    bool allowMassDeparture = false;
+};
+
+int run(const hubctl::GlobalOptions& global, const RunOptions& o) {
+    hubctl::HubClient hub(global);
+    std::string query = std::string("?full=") + (o.full ? "true" : "false");
+    if (o.allowMassDeparture) query += "&allowMassDeparture=true";
+    // The hub answers when the run is over: a full sync of a large directory takes
+    // minutes, so wait long, and show that something is happening meanwhile.
+    hubctl::Progress progress(global, o.full ? "full sync" : "incremental sync");
+    auto answer = progress.whileRunning([&] { return hub.post("/admin/identity/sync" + query, "", 3600); });
+    if (global.json) return hubctl::printJson(answer.body), hubctl::exitOk;
+    printStatus(answer.object());
+    return hubctl::exitOk;
+}
+
+int preview(const hubctl::GlobalOptions& global) {
+    hubctl::HubClient hub(global);
+    hubctl::Progress progress(global, "reading the directory");
+    auto answer = progress.whileRunning([&] { return hub.get("/admin/identity/sync/preview", 3600); });
+    if (global.json) return hubctl::printJson(answer.body), hubctl::exitOk;
+    auto p = answer.object();
+    using hubctl::text;
+    auto departments = p->getArray("departments");
+    if (departments->size() == 0) {
+        std::cout << "nothing to do: " << text(p, "read") << " persons read, all as stored\n";
+        return hubctl::exitOk;
+    }
+    hubctl::Table table({"DEPARTMENT", "ADD", "CHANGE", "DEPART", "FIRST DEPARTING"});
+    for (std::size_t i = 0; i < departments->size(); ++i) {
+        auto d = departments->getObject(static_cast<unsigned>(i));
+        std::string first;
+        auto gone = d->getArray("departed");
+        for (std::size_t j = 0; j < gone->size() && j < 3; ++j) first += (j ? ", " : "") + gone->getElement<std::string>(j);
+        if (gone->size() > 3) first += ", ...";
+        std::string name = text(d, "department");
+        table.add({name.empty() ? "(none)" : name, text(d, "add"), text(d, "change"), text(d, "depart"), first});
+    }
+    table.add({"TOTAL", text(p, "add"), text(p, "change"), text(p, "depart"), ""});
+    table.print(std::cout);
+    std::cout << text(p, "read") << " persons read, " << text(p, "unchanged") << " unchanged, "
+              << text(p, "activePersons") << " active now; nothing was written\n";
+    if (text(p, "guarded") == "true")
+        std::cout << "the delete guard would hold the departures back: `hubctl sync run --full "
+                     "--allow-mass-departure` applies them\n";
+    return hubctl::exitOk;
+}
+
+const hubctl::Registration registration(30, [](hubctl::Commands& c) {
+    auto& global = c.options();
+    auto* sync = c.group(c.root(), "sync", "the directory (LDAP) sync");
+    c.leaf(*sync, "status", "the last run: counts, errors, delete-guard alert", [&global] { return status(global); });
+    c.leaf(*sync, "preview", "what a full sync would add, change and depart, per department; writes nothing",
+           [&global] { return preview(global); });
+    auto o = std::make_shared<RunOptions>();
+    auto* runCommand = c.leaf(*sync, "run", "run a sync now and wait for it (incremental unless --full)",
+                              [&global, o] { return run(global, *o); });
+    runCommand->add_flag("--full", o->full, "read the whole directory, not only what changed");
+    runCommand->add_flag("--allow-mass-departure", o->allowMassDeparture,
+                         "apply departures the delete guard held back (an explicit decision)");
+});
+
+}  // namespace

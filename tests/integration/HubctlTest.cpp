@@ -1,0 +1,412 @@
+// hubctl against a real hubd (one for the suite) syncing from a private slapd:
+// each subcommand, its --json parsed, its exit code; a bad token; a hub down.
+#include "hub/auth/TokenIssuer.h"
+#include "hub/ldaptest/DirectoryGenerator.h"
+#include "hub/ldaptest/SlapdServer.h"
+#include "hub/test/ChildProcess.h"
+#include "hub/test/Eventually.h"
+#include "hub/test/Http.h"
+#include "hub/test/TempDir.h"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Pipe.h>
+#include <Poco/PipeStream.h>
+#include <Poco/Process.h>
+#include <Poco/StreamCopier.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+namespace fs = std::filesystem;
+using hub::test::ChildProcess;
+using hub::test::TempDir;
+
+namespace {
+
+const std::string kSecret = "hubctl-test-secret-0123456789-abcdefghijkl";
+
+struct Outcome {
+    int code = -1;
+    std::string out;
+    std::string err;
+};
+
+std::string token(const std::string& subject, const std::string& secret = kSecret) {
+    hub::auth::TokenClaims claims;
+    claims.subject = subject;
+    claims.audience = {"campushub"};
+    claims.lifetime = Poco::Timespan(600, 0);
+    return hub::auth::TokenIssuer::hs256(secret).issue(claims);
+}
+
+Poco::JSON::Object::Ptr parse(const std::string& json) {
+    Poco::JSON::Parser parser;
+    return parser.parse(json).extract<Poco::JSON::Object::Ptr>();
+}
+
+class HubctlTest : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        slapd_ = std::make_unique<hub::ldaptest::SlapdServer>(hub::ldaptest::SlapdOptions{});
+        hub::ldaptest::DirectoryShape shape;
+        shape.persons = 40;
+        hub::ldaptest::DirectoryGenerator generator(shape);
+        std::string ldif = slapd_->directory() + "/people.ldif";
+        generator.writeLdifFile(ldif);
+        slapd_->slapadd(ldif);
+        slapd_->start();
+
+        dir_ = std::make_unique<TempDir>("hubctl");
+        fs::create_directories(dir_->file("plugins"));
+        // A good plugin, and one the hub refuses (its manifest does not match its library).
+        for (const char* plugin : {"testkit", "mismatch"})
+            fs::copy(std::string(TEST_PLUGINS_DIR) + "/" + plugin, dir_->file(std::string("plugins/") + plugin),
+                     fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+        dir_->write("hub.xml", R"(<hub>
+  <http><port>0</port><portFile>)" + dir_->file("hubd.port") + R"(</portFile></http>
+  <store><path>)" + dir_->file("var/hub.db") + R"(</path></store>
+  <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
+  <plugins><dir>)" + dir_->file("plugins") + R"(</dir></plugins>
+  <auth><jwt><hs256Secret>)" + kSecret + R"(</hs256Secret><audience>campushub</audience></jwt></auth>
+  <identity>
+    <static>
+      <person id="admin" name="Hub operator" audience="staff" roles="hub:admin"/>
+      <person id="2023010001" name="张三" department="student-affairs" audience="student"/>
+    </static>
+    <ldap><uri>)" + slapd_->uri() + "</uri><base>" + slapd_->suffix() + "</base><bindDn>" + slapd_->rootDn() +
+                               "</bindDn><passwordFile>" + slapd_->passwordFile() + R"(</passwordFile>
+      <connectAttempts>1</connectAttempts></ldap>
+    <sync><intervalSeconds>3600</intervalSeconds></sync>
+  </identity>
+</hub>)");
+        hubd_ = std::make_unique<ChildProcess>(
+            HUBD_EXE, ChildProcess::Options{.args = {"--config", dir_->file("hub.xml")}, .portFile = dir_->file("hubd.port")});
+        dir_->write("admin.token", token("admin") + "\n");
+        dir_->write("student.token", token("2023010001"));
+        dir_->write("forged.token", token("admin", "another-secret-0123456789-0123456789-xyz"));
+    }
+    static void TearDownTestSuite() {
+        hubd_.reset();
+        dir_.reset();
+        slapd_.reset();
+    }
+
+    // hubctl with `args` against the suite's hubd as the admin (unless told otherwise).
+    static Outcome hubctl(std::vector<std::string> args, const std::string& tokenFile = "admin.token",
+                      std::string url = "") {
+        if (url.empty()) url = hubd_->url("");
+        std::vector<std::string> all = {"--url", url};
+        if (!tokenFile.empty()) all.insert(all.end(), {"--token-file", dir_->file(tokenFile)});
+        all.insert(all.end(), args.begin(), args.end());
+        return runHubctl(all);
+    }
+
+    static Outcome runHubctl(const std::vector<std::string>& args, const Poco::Process::Env& env = {}) {
+        Poco::Pipe out, err;
+        auto handle = Poco::Process::launch(HUBCTL_EXE, args, "", nullptr, &out, &err, env);
+        Outcome r;
+        // stderr is a line or two; read it on a thread so a long stdout cannot block on it.
+        std::thread errReader([&] {
+            Poco::PipeInputStream in(err);
+            Poco::StreamCopier::copyToString(in, r.err);
+        });
+        Poco::PipeInputStream in(out);
+        Poco::StreamCopier::copyToString(in, r.out);
+        errReader.join();
+        r.code = handle.wait();
+        return r;
+    }
+
+    static inline std::unique_ptr<hub::ldaptest::SlapdServer> slapd_;
+    static inline std::unique_ptr<TempDir> dir_;
+    static inline std::unique_ptr<ChildProcess> hubd_;
+};
+
+}  // namespace
+
+TEST_F(HubctlTest, StatusAsTableAndJson) {
+    auto table = hubctl({"status"});
+    ASSERT_EQ(table.code, 0) << table.err << hubd_->output();
+    EXPECT_NE(table.out.find("ready:        ready"), std::string::npos) << table.out;
+    EXPECT_NE(table.out.find("plugins:      1 loaded"), std::string::npos) << table.out;
+
+    auto json = hubctl({"status", "--json"});
+    ASSERT_EQ(json.code, 0) << json.err;
+    auto status = parse(json.out);
+    EXPECT_EQ(status->getObject("ready")->getValue<std::string>("status"), "ready");
+    EXPECT_EQ(status->getArray("systems")->size(), 1u);
+    EXPECT_TRUE(status->has("sync"));
+}
+
+TEST_F(HubctlTest, PluginsListRefusalsReloadUnload) {
+    auto list = hubctl({"--json", "plugins", "list"});
+    ASSERT_EQ(list.code, 0) << list.err;
+    auto systems = parse(list.out)->getArray("systems");
+    ASSERT_EQ(systems->size(), 1u);
+    EXPECT_EQ(systems->getObject(0)->getValue<std::string>("name"), "testkit");
+    auto table = hubctl({"plugins", "list"});
+    EXPECT_EQ(table.out.rfind("NAME", 0), 0u) << table.out;
+    EXPECT_NE(table.out.find("testkit"), std::string::npos) << table.out;
+
+    auto refusals = hubctl({"plugins", "refusals", "--json"});
+    ASSERT_EQ(refusals.code, 0) << refusals.err;
+    auto refused = parse(refusals.out)->getArray("refused");
+    ASSERT_EQ(refused->size(), 1u) << refusals.out;
+    EXPECT_NE(refused->getObject(0)->getValue<std::string>("path").find("mismatch"), std::string::npos);
+
+    auto reload = hubctl({"plugins", "reload", "testkit", "--json"});
+    ASSERT_EQ(reload.code, 0) << reload.err;
+    EXPECT_EQ(parse(reload.out)->getValue<std::string>("plugin"), "testkit");
+
+    // An unknown plugin: the hub's 404, reported, exit 1.
+    auto unknown = hubctl({"plugins", "unload", "no-such-plugin"});
+    EXPECT_EQ(unknown.code, 1);
+    EXPECT_NE(unknown.err.find("404"), std::string::npos) << unknown.err;
+}
+
+TEST_F(HubctlTest, SyncRunThenStatus) {
+    auto run = hubctl({"sync", "run", "--full", "--json"}, "admin.token");
+    // The schedule's first run may be under way: the hub answers 409, then the run is ours.
+    for (int i = 0; i < 100 && run.code == 1 && run.err.find("409") != std::string::npos; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        run = hubctl({"sync", "run", "--full", "--json"});
+    }
+    ASSERT_EQ(run.code, 0) << run.err;
+    auto report = parse(run.out);
+    EXPECT_EQ(report->getValue<std::string>("lastStatus"), "ok") << run.out;
+    EXPECT_EQ(report->getValue<int>("activePersons"), 40);
+
+    // Nothing to do after the run; the preview's table and JSON say so.
+    auto preview = hubctl({"sync", "preview", "--json"});
+    ASSERT_EQ(preview.code, 0) << preview.err;
+    auto counts = parse(preview.out);
+    EXPECT_EQ(counts->getValue<int>("read"), 40);
+    EXPECT_EQ(counts->getValue<int>("unchanged"), 40);
+    EXPECT_EQ(counts->getArray("departments")->size(), 0u);
+    EXPECT_EQ(hubctl({"sync", "preview"}).out, "nothing to do: 40 persons read, all as stored\n");
+
+    auto status = hubctl({"sync", "status"});
+    ASSERT_EQ(status.code, 0) << status.err;
+    EXPECT_NE(status.out.find("active persons: 40"), std::string::npos) << status.out;
+
+    // A person leaves the directory: the preview names them under their
+    // department, and the stored persons stay as they are until a run.
+    hub::ldaptest::DirectoryShape shape;
+    shape.persons = 40;
+    auto leaving = hub::ldaptest::DirectoryGenerator(shape).person(7);
+    slapd_->ldapModify("dn: " + leaving.dn + "\nchangetype: delete\n\n");
+    auto departing = hubctl({"sync", "preview", "--json"});
+    ASSERT_EQ(departing.code, 0) << departing.err;
+    auto after = parse(departing.out);
+    EXPECT_EQ(after->getValue<int>("depart"), 1);
+    EXPECT_EQ(after->getValue<int>("activePersons"), 40);
+    auto departments = after->getArray("departments");
+    ASSERT_EQ(departments->size(), 1u) << departing.out;
+    EXPECT_EQ(departments->getObject(0)->getArray("departed")->getElement<std::string>(0), leaving.uid);
+    auto table = hubctl({"sync", "preview"});
+    EXPECT_NE(table.out.find(leaving.uid), std::string::npos) << table.out;
+    EXPECT_NE(table.out.find("nothing was written"), std::string::npos) << table.out;
+    EXPECT_NE(hubctl({"sync", "status"}).out.find("active persons: 40"), std::string::npos);
+}
+
+TEST_F(HubctlTest, DeadLettersListAndReplay) {
+    auto list = hubctl({"events", "dead-letters", "list", "--json"});
+    ASSERT_EQ(list.code, 0) << list.err;
+    EXPECT_EQ(parse(list.out)->getArray("items")->size(), 0u);
+    EXPECT_EQ(hubctl({"events", "dead-letters", "list"}).out, "no dead letters\n");
+
+    auto replay = hubctl({"events", "dead-letters", "replay", "--consumer", "portal", "--json"});
+    ASSERT_EQ(replay.code, 0) << replay.err;
+    auto replayed = parse(replay.out);
+    EXPECT_EQ(replayed->getValue<int>("replayed"), 0);
+    EXPECT_EQ(replayed->getObject("consumers")->getValue<int>("portal"), 0);
+    // --id alone is a usage error: it names one consumer's event.
+    EXPECT_EQ(hubctl({"events", "dead-letters", "replay", "--id", "x"}).code, 2);
+}
+
+TEST_F(HubctlTest, AuditSearchByPersonAndTime) {
+    ASSERT_EQ(hubctl({"plugins", "refusals"}).code, 0);
+    auto found = hubctl({"audit", "search", "--person", "admin", "--since", "2000-01-01", "--json"});
+    ASSERT_EQ(found.code, 0) << found.err;
+    auto items = parse(found.out)->getArray("items");
+    ASSERT_GT(items->size(), 0u);
+    bool sawRefusals = false;
+    for (std::size_t i = 0; i < items->size(); ++i) {
+        auto row = items->getObject(static_cast<unsigned>(i));
+        EXPECT_EQ(row->getValue<std::string>("subject"), "admin");
+        sawRefusals |= row->getValue<std::string>("operation") == "GET /admin/plugins";
+    }
+    EXPECT_TRUE(sawRefusals) << found.out;
+
+    auto future = hubctl({"audit", "search", "--person", "admin", "--since", "2999-01-01", "--json"});
+    ASSERT_EQ(future.code, 0) << future.err;
+    EXPECT_EQ(parse(future.out)->getArray("items")->size(), 0u);
+    EXPECT_EQ(hubctl({"audit", "search", "--person", "nobody"}).out, "nothing found\n");
+    // A malformed time is the hub's 400, not an empty answer.
+    auto bad = hubctl({"audit", "search", "--since", "yesterday"});
+    EXPECT_EQ(bad.code, 1);
+    EXPECT_NE(bad.err.find("ISO 8601"), std::string::npos) << bad.err;
+}
+
+TEST_F(HubctlTest, CatalogValidateOffline) {
+    auto good = runHubctl({"catalog", "validate", CATALOG_DIR, "--json"});
+    ASSERT_EQ(good.code, 0) << good.err << good.out;
+    EXPECT_TRUE(parse(good.out)->getValue<bool>("valid"));
+
+    TempDir broken("hubctl-catalog");
+    for (const auto& entry : fs::directory_iterator(CATALOG_DIR))
+        fs::copy(entry.path(), broken.file(entry.path().filename().string()));
+    // Line 3 of the taxonomy gets an element the schema does not allow.
+    std::string file = broken.file("00-taxonomy.xml");
+    std::ifstream in(file);
+    std::string text, line;
+    for (int n = 1; std::getline(in, line); ++n) text += line + (n == 3 ? "<bogus/>" : "") + "\n";
+    in.close();
+    broken.write("00-taxonomy.xml", text);
+    auto bad = runHubctl({"catalog", "validate", broken.path()});
+    EXPECT_EQ(bad.code, 1);
+    EXPECT_NE(bad.out.find(file + ":3:"), std::string::npos) << bad.out;
+    EXPECT_NE(bad.out.find("bogus"), std::string::npos) << bad.out;
+    auto json = runHubctl({"catalog", "validate", broken.path(), "--json"});
+    auto errors = parse(json.out)->getArray("errors");
+    ASSERT_GT(errors->size(), 0u);
+    EXPECT_EQ(errors->getObject(0)->getValue<std::string>("file"), file);
+    EXPECT_EQ(errors->getObject(0)->getValue<int>("line"), 3);
+    EXPECT_EQ(runHubctl({"catalog", "validate", broken.file("missing")}).code, 2);
+}
+
+TEST_F(HubctlTest, TokenMintsWhatTheHubAccepts) {
+    auto minted = runHubctl({"token", "--config", dir_->file("hub.xml"), "--sub", "admin", "--ttl", "60"});
+    ASSERT_EQ(minted.code, 0) << minted.err;
+    ASSERT_FALSE(minted.out.empty());
+    dir_->write("minted.token", minted.out);
+    EXPECT_EQ(hubctl({"plugins", "list"}, "minted.token").code, 0);
+    EXPECT_EQ(runHubctl({"token", "--config", dir_->file("hub.xml")}).code, 2) << "--sub is required";
+}
+
+TEST_F(HubctlTest, ExitCodesForUsageTokensAndAnUnreachableHub) {
+    EXPECT_EQ(runHubctl({}).code, 2);
+    EXPECT_EQ(runHubctl({"no-such-command"}).code, 2);
+    EXPECT_EQ(runHubctl({"plugins", "reload"}).code, 2) << "NAME is required";
+
+    // The token from the environment, and none at all.
+    auto fromEnv = runHubctl({"--url", hubd_->url(""), "plugins", "list"}, {{"HUBCTL_TOKEN", token("admin")}});
+    EXPECT_EQ(fromEnv.code, 0) << fromEnv.err;
+    auto none = runHubctl({"--url", hubd_->url(""), "plugins", "list"});
+    EXPECT_EQ(none.code, 3);
+    EXPECT_NE(none.err.find("no token"), std::string::npos) << none.err;
+
+    // A token signed with another key: 401; a valid one without hub:admin: 403.
+    auto forged = hubctl({"plugins", "refusals"}, "forged.token");
+    EXPECT_EQ(forged.code, 3);
+    EXPECT_NE(forged.err.find("refused the token (401)"), std::string::npos) << forged.err;
+    auto student = hubctl({"plugins", "refusals"}, "student.token");
+    EXPECT_EQ(student.code, 3);
+    EXPECT_NE(student.err.find("(403)"), std::string::npos) << student.err;
+
+    // Nothing listens there.
+    int closed = hub::ldaptest::freeLoopbackPort();
+    auto down = hubctl({"status"}, "admin.token", "http://127.0.0.1:" + std::to_string(closed));
+    EXPECT_EQ(down.code, 3);
+    EXPECT_NE(down.err.find("cannot reach the hub"), std::string::npos) << down.err;
+
+    // The URL from the config's http section when no --url is given.
+    TempDir config("hubctl-config");
+    config.write("hub.xml", "<hub><http><address>0.0.0.0</address><port>" + std::to_string(hubd_->port()) +
+                                "</port></http></hub>");
+    auto fromConfig =
+        runHubctl({"--config", config.file("hub.xml"), "--token-file", dir_->file("admin.token"), "plugins", "list"});
+    EXPECT_EQ(fromConfig.code, 0) << fromConfig.err;
+}
+
+TEST_F(HubctlTest, BashCompletion) {
+    auto script = runHubctl({"completion", "bash"});
+    ASSERT_EQ(script.code, 0) << script.err;
+    TempDir dir("hubctl-completion");
+    dir.write("hubctl.bash", script.out);
+    // bash itself: the script loads, registers the function, and completes
+    // command groups, subcommands and options.
+    auto complete = [&](const std::string& line) {
+        dir.write("probe.sh", "source '" + dir.file("hubctl.bash") + "'\ncomplete -p hubctl\n" +
+                                  "COMP_WORDS=(" + line + ")\nCOMP_CWORD=$((${#COMP_WORDS[@]} - 1))\n" +
+                                  "_hubctl\nprintf '%s\\n' \"${COMPREPLY[@]}\"\n");
+        Poco::Pipe out;
+        auto handle = Poco::Process::launch("/bin/bash", {dir.file("probe.sh")}, nullptr, &out, nullptr);
+        Poco::PipeInputStream in(out);
+        std::string text;
+        Poco::StreamCopier::copyToString(in, text);
+        EXPECT_EQ(handle.wait(), 0) << text;
+        return text;
+    };
+    std::string top = complete("hubctl ''");
+    EXPECT_NE(top.find("complete -F _hubctl hubctl"), std::string::npos) << top;
+    for (const char* word : {"status\n", "plugins\n", "sync\n", "events\n", "catalog\n", "audit\n", "token\n"})
+        EXPECT_NE(top.find(word), std::string::npos) << word << " in:\n" << top;
+    std::string plugins = complete("hubctl --json plugins r");
+    EXPECT_NE(plugins.find("reload\n"), std::string::npos) << plugins;
+    EXPECT_NE(plugins.find("refusals\n"), std::string::npos) << plugins;
+    EXPECT_EQ(plugins.find("list\n"), std::string::npos) << plugins;
+    std::string dead = complete("hubctl --url http://x events dead-letters replay --");
+    EXPECT_NE(dead.find("--consumer\n"), std::string::npos) << dead;
+    EXPECT_NE(dead.find("--json\n"), std::string::npos) << dead;
+}
+
+// Issue 16, logs: hubd with logging.format = json and masking switched off.
+// Every line is one JSON object; the switch-off is announced; the lines a
+// request causes on the api pool carry its request id and W3C trace id.
+TEST_F(HubctlTest, JsonLogLinesCarryTheRequestAndTraceIds) {
+    TempDir dir("hubctl-json-log");
+    fs::create_directories(dir.file("plugins"));
+    fs::copy(std::string(TEST_PLUGINS_DIR) + "/testkit", dir.file("plugins/testkit"), fs::copy_options::recursive);
+    dir.write("hub.xml", R"(<hub>
+  <http><port>0</port><portFile>)" + dir.file("hubd.port") + R"(</portFile></http>
+  <store><path>)" + dir.file("var/hub.db") + R"(</path></store>
+  <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
+  <plugins><dir>)" + dir.file("plugins") + R"(</dir></plugins>
+  <auth><jwt><hs256Secret>)" + kSecret + R"(</hs256Secret><audience>campushub</audience></jwt></auth>
+  <identity><static><person id="admin" name="Hub operator" audience="staff" roles="hub:admin"/></static></identity>
+  <logging><format>json</format><maskPersonalData>false</maskPersonalData></logging>
+</hub>)");
+    ChildProcess hubd(HUBD_EXE, ChildProcess::Options{.args = {"--config", dir.file("hub.xml")}, .portFile = dir.file("hubd.port")});
+    const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    auto r = hub::test::httpRequest("POST", hubd.url("/admin/plugins/testkit/reload"), "",
+                                    {{"Authorization", "Bearer " + token("admin")},
+                                     {"traceparent", "00-" + trace + "-00f067aa0ba902b7-01"}});
+    ASSERT_EQ(r.status, 200) << r.body;
+    const std::string requestId = r.header("X-Request-Id");
+    ASSERT_FALSE(requestId.empty());
+
+    Poco::JSON::Object::Ptr reloaded;
+    hub::test::waitUntil(
+        [&] {
+            std::istringstream lines(hubd.output());
+            for (std::string line; std::getline(lines, line);) {
+                if (line.find("reloaded") == std::string::npos) continue;
+                reloaded = parse(line);
+                return true;
+            }
+            return false;
+        },
+        std::chrono::seconds(10), std::chrono::milliseconds(20));
+    ASSERT_TRUE(reloaded) << hubd.output();
+    EXPECT_EQ(reloaded->getValue<std::string>("logger"), "hub.host");
+    EXPECT_EQ(reloaded->getValue<std::string>("request_id"), requestId) << hubd.output();
+    EXPECT_EQ(reloaded->getValue<std::string>("trace_id"), trace);
+
+    std::istringstream lines(hubd.output());
+    bool warned = false;
+    for (std::string line; std::getline(lines, line);) {
+        if (line.empty() || line[0] != '{') continue;  // a plugin's own stdout, not a log line
+        auto object = parse(line);
+        ASSERT_TRUE(object->has("time") && object->has("level") && object->has("message")) << line;
+        warned |= object->getValue<std::string>("message").find("maskPersonalData is off") != std::string::npos;
+    }
+    EXPECT_TRUE(warned) << hubd.output();
+}

@@ -1,0 +1,239 @@
+// hubd's reload on SIGHUP (core/app/src/Reloader.h), against a real hubd: a
+// changed catalogue, plugin settings, logging.level and calendar are applied;
+// a bad catalogue, calendar or hub.xml keeps what runs and the log says why;
+// a key only a restart applies is named; and a keep-alive connection opened
+// before the signal stays open and its next request is answered.
+#include "hub/auth/TokenIssuer.h"
+#include "hub/test/ChildProcess.h"
+#include "hub/test/Eventually.h"
+#include "hub/test/Http.h"
+#include "hub/test/TempDir.h"
+
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+namespace fs = std::filesystem;
+using hub::test::ChildProcess;
+using hub::test::httpRequest;
+using hub::test::TempDir;
+
+namespace {
+
+const std::string kSecret = "reload-test-secret-0123456789-abcdefghij";
+
+std::string token(const std::string& subject) {
+    hub::auth::TokenClaims claims;
+    claims.subject = subject;
+    claims.audience = {"campushub"};
+    claims.lifetime = Poco::Timespan(600, 0);
+    return hub::auth::TokenIssuer::hs256(kSecret).issue(claims);
+}
+
+// One item in a catalogue file of its own, so a test can add or break it.
+const std::string kExtraItem = R"(<?xml version="1.0" encoding="UTF-8"?>
+<catalog version="1">
+  <item id="reload-check" category="international" department="international-office" channel="online" audience="student" timeLimit="3">
+    <name zh="重新加载检查" en="Reload check"/>
+    <handler><flow id="reload-check"/></handler>
+  </item>
+</catalog>
+)";
+
+// A keep-alive HTTP/1.1 connection kept by the test: requests go one after
+// another over the same socket, so the test sees whether the server kept it.
+class KeepAlive {
+public:
+    explicit KeepAlive(int port) : socket_(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port))) {
+        socket_.setReceiveTimeout(Poco::Timespan(10, 0));
+    }
+
+    // The status line and body of a GET on this connection; throws when the
+    // server closed it.
+    std::pair<int, std::string> get(const std::string& path, const std::string& bearer) {
+        std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + bearer +
+                              "\r\nConnection: keep-alive\r\n\r\n";
+        socket_.sendBytes(request.data(), static_cast<int>(request.size()));
+        std::string head;
+        while (head.find("\r\n\r\n") == std::string::npos) receive(head);
+        auto end = head.find("\r\n\r\n") + 4;
+        std::string body = head.substr(end);
+        head.resize(end);
+        std::smatch m;
+        if (!std::regex_search(head, m, std::regex("Content-Length: *([0-9]+)", std::regex::icase)))
+            throw std::runtime_error("no Content-Length in " + head);
+        const std::size_t length = std::stoul(m[1]);
+        while (body.size() < length) receive(body);
+        return {std::stoi(head.substr(9, 3)), body};
+    }
+
+private:
+    void receive(std::string& into) {
+        char buffer[8192];
+        int n = socket_.receiveBytes(buffer, sizeof buffer);
+        if (n <= 0) throw std::runtime_error("the server closed the connection");
+        into.append(buffer, static_cast<std::size_t>(n));
+    }
+
+    Poco::Net::StreamSocket socket_;
+};
+
+class ReloadTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        fs::copy(CATALOG_DIR, dir_.file("catalog"), fs::copy_options::recursive);
+        fs::copy_file(CALENDAR_FILE, dir_.file("calendar.xml"));
+        fs::copy_file(fs::path(CALENDAR_FILE).parent_path() / "calendar.xsd", dir_.file("calendar.xsd"));
+        fs::create_directories(dir_.file("plugins"));
+        fs::copy(std::string(REFERENCE_PLUGINS_DIR) + "/student_affairs", dir_.file("plugins/student_affairs"),
+                 fs::copy_options::recursive);
+        writeConfig();
+        hubd_ = std::make_unique<ChildProcess>(
+            HUBD_EXE, ChildProcess::Options{.args = {"--config", dir_.file("hub.xml")},
+                                            .portFile = dir_.file("hubd.port")});
+    }
+
+    // hub.xml, with `plugin` inside <plugins> and `extra` inside <hub>.
+    void writeConfig(const std::string& plugin = "", const std::string& extra = "",
+                     const std::string& level = "information") {
+        dir_.write("hub.xml", R"(<hub>
+  <http><port>0</port><portFile>)" + dir_.file("hubd.port") + R"(</portFile><ioThreads>1</ioThreads></http>
+  <store><path>)" + dir_.file("hub.db") + R"(</path></store>
+  <catalog><dir>)" + dir_.file("catalog") + R"(</dir></catalog>
+  <calendar><file>)" + dir_.file("calendar.xml") + R"(</file></calendar>
+  <plugins><dir>)" + dir_.file("plugins") + R"(</dir><watchIntervalMs>0</watchIntervalMs>)" + plugin + R"(</plugins>
+  <auth><jwt><hs256Secret>)" + kSecret + R"(</hs256Secret><audience>campushub</audience></jwt></auth>
+  <identity><static>
+    <person id="2023010001" name="张三" department="student-affairs" audience="student"/>
+    <person id="admin" name="Hub operator" audience="staff" roles="hub:admin"/>
+  </static></identity>
+  <logging><level>)" + level + R"(</level></logging>)" + extra + R"(
+</hub>)");
+    }
+
+    // Sends SIGHUP and waits for the reload's last log line; returns what the
+    // reload logged.
+    std::string reload() {
+        const std::string marker = "reload done";
+        const auto before = count(hubd_->output(), marker);
+        hubd_->signal(SIGHUP);
+        EXPECT_TRUE(hub::test::waitUntil([&] { return count(hubd_->output(), marker) > before; },
+                                         std::chrono::seconds(20)))
+            << hubd_->output();
+        std::string out = hubd_->output();
+        auto from = out.rfind("SIGHUP: reloading");
+        return from == std::string::npos ? out : out.substr(from);
+    }
+
+    static std::size_t count(const std::string& text, const std::string& what) {
+        std::size_t n = 0;
+        for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+        return n;
+    }
+
+    int item(const std::string& id) {
+        return httpRequest("GET", hubd_->url("/api/v1/catalog/services/" + id), "",
+                           {{"Authorization", "Bearer " + token("2023010001")}})
+            .status;
+    }
+
+    std::string systems() {
+        return httpRequest("GET", hubd_->url("/api/v1/systems"), "", {{"Authorization", "Bearer " + token("admin")}})
+            .body;
+    }
+
+    TempDir dir_{"reload-test"};
+    std::unique_ptr<ChildProcess> hubd_;
+};
+
+TEST_F(ReloadTest, ANewCatalogueItemIsServedOnAKeepAliveConnectionOpenedBefore) {
+    KeepAlive connection(hubd_->port());
+    const std::string bearer = token("2023010001");
+    EXPECT_EQ(connection.get("/api/v1/catalog/services/reload-check", bearer).first, 404);
+
+    dir_.write("catalog/13-reload.xml", kExtraItem);
+    std::string log = reload();
+    EXPECT_NE(log.find("reloaded catalogue"), std::string::npos) << log;
+
+    // The same connection, after the reload: still open, and the new item is there.
+    auto [status, body] = connection.get("/api/v1/catalog/services/reload-check", bearer);
+    EXPECT_EQ(status, 200) << body;
+    EXPECT_NE(body.find("重新加载检查"), std::string::npos) << body;
+    EXPECT_TRUE(hubd_->running());
+}
+
+TEST_F(ReloadTest, ABrokenCatalogueKeepsTheRunningOneAndSaysWhere) {
+    dir_.write("catalog/13-reload.xml", kExtraItem);
+    reload();
+    ASSERT_EQ(item("reload-check"), 200);
+
+    // Not well-formed, on line 3; and an item the schema refuses elsewhere.
+    dir_.write("catalog/13-reload.xml", "<?xml version=\"1.0\"?>\n<catalog version=\"1\">\n  <item id=\"x\"\n");
+    std::string log = reload();
+    EXPECT_NE(log.find("13-reload.xml:"), std::string::npos) << "no file:line in " << log;
+    EXPECT_NE(log.find("stays"), std::string::npos) << log;
+    EXPECT_EQ(item("reload-check"), 200) << "the running catalogue was replaced by a broken one";
+    EXPECT_EQ(item("visa-letter"), 200);
+}
+
+TEST_F(ReloadTest, PluginSettingsReloadThePluginAndARefusedOneIsTriedAgain) {
+    // student_affairs needs base_url: without it, it is refused at start.
+    EXPECT_EQ(systems().find("\"student_affairs\""), std::string::npos);
+
+    writeConfig(R"(<plugin name="student_affairs"><config><base_url>http://127.0.0.1:9</base_url></config></plugin>)");
+    std::string log = reload();
+    EXPECT_NE(log.find("loaded with the new settings"), std::string::npos) << log;
+    std::string list = systems();
+    EXPECT_NE(list.find("\"name\":\"student_affairs\""), std::string::npos) << list;
+    EXPECT_NE(list.find("\"generation\":1"), std::string::npos) << list;
+
+    writeConfig(R"(<plugin name="student_affairs"><config><base_url>http://127.0.0.1:10</base_url></config></plugin>)");
+    log = reload();
+    EXPECT_NE(log.find("student_affairs"), std::string::npos) << log;
+    EXPECT_NE(log.find("reloaded with its new settings"), std::string::npos) << log;
+    list = systems();
+    EXPECT_NE(list.find("\"generation\":2"), std::string::npos) << list;
+
+    // Unchanged settings: the plugin is left alone.
+    log = reload();
+    EXPECT_EQ(log.find("reloaded with its new settings"), std::string::npos) << log;
+}
+
+TEST_F(ReloadTest, LogLevelChangesAndRestartOnlyKeysAreNamed) {
+    writeConfig("", "<audit><commitIntervalMs>20</commitIntervalMs></audit>", "debug");
+    std::string log = reload();
+    EXPECT_NE(log.find("logging.level: debug"), std::string::npos) << log;
+    EXPECT_NE(log.find("applied only by a restart: audit.commitIntervalMs"), std::string::npos) << log;
+}
+
+TEST_F(ReloadTest, ABadConfigurationFileKeepsTheRunningConfiguration) {
+    // Out of range: refused as at start, naming the key; nothing of it applies.
+    writeConfig("", "<audit><commitIntervalMs>0</commitIntervalMs></audit>", "debug");
+    std::string log = reload();
+    EXPECT_NE(log.find("audit.commitIntervalMs must be an integer from 1 to 60000"), std::string::npos) << log;
+    EXPECT_NE(log.find("the running one stays"), std::string::npos) << log;
+    EXPECT_EQ(log.find("logging.level: debug"), std::string::npos) << log;
+
+    // Not XML at all.
+    dir_.write("hub.xml", "<hub><http>");
+    log = reload();
+    EXPECT_NE(log.find("the running one stays"), std::string::npos) << log;
+    EXPECT_EQ(item("visa-letter"), 200);
+    EXPECT_EQ(httpRequest("GET", hubd_->url("/healthz")).status, 200);
+}
+
+TEST_F(ReloadTest, ABrokenCalendarKeepsTheRunningOne) {
+    std::ofstream(dir_.file("calendar.xml"), std::ios::trunc) << "<calendar><year";
+    std::string log = reload();
+    EXPECT_NE(log.find("calendar"), std::string::npos) << log;
+    EXPECT_NE(log.find("the running one stays"), std::string::npos) << log;
+    EXPECT_TRUE(hubd_->running());
+}
+
+}  // namespace

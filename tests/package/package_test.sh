@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# The Debian packages end to end, on this machine, as root (CI runs it so):
+# build them (scripts/package.sh, lintian without errors), install them with
+# dpkg -i, start the installed hubd as the campushub user with the installed
+# configuration (systemctl when systemd runs; else as the unit would: setpriv
+# to campushub, in /var/lib/campushub), call it over HTTP (/healthz, and
+# authenticated calls with a token from the installed hubctl), reload it
+# (SIGHUP), upgrade to a rebuilt package (revision 2) keeping a locally edited
+# conffile, and purge (state and secret gone, the user locked). Whatever it
+# installed or made is removed on the way out, failed or not.
+#   package_test.sh SOURCE_DIR BUILD_DIR
+set -euo pipefail
+src=$1
+build=$2
+
+skip() {
+  echo "SKIP: $*"
+  exit 77
+}
+[ "$(id -u)" = 0 ] || skip "needs root (dpkg -i, a system user); CI runs it as root"
+command -v dpkg >/dev/null && command -v dpkg-deb >/dev/null || skip "dpkg is missing (not a Debian system)"
+command -v dpkg-shlibdeps >/dev/null || skip "dpkg-shlibdeps is missing (Debian package dpkg-dev; scripts/setup.sh)"
+if dpkg-query -W -f='${Status}\n' campushub campushub-dev 2>/dev/null | grep -q ' installed$'; then
+  skip "campushub is installed on this machine; this test would replace and then purge it"
+fi
+if getent passwd campushub >/dev/null; then
+  skip "a campushub user exists already; this test makes (and removes) its own"
+fi
+
+work=$(mktemp -d /tmp/campushub-package-test.XXXXXX)
+systemd=0
+[ -d /run/systemd/system ] && systemd=1
+dropin=/run/systemd/system/hubd.service.d
+hubd_pid=""
+port=""
+
+fail() {
+  echo "FAIL: $*"
+  [ -f "$work/hubd.log" ] && { echo "--- hubd's log:"; tail -n 40 "$work/hubd.log"; }
+  exit 1
+}
+
+# dpkg waits for no lock: another apt or dpkg run on the machine makes it fail
+# at once. Retry while that is the reason, for up to two minutes.
+run_dpkg() {
+  local out
+  for _ in $(seq 120); do
+    if out=$(dpkg "$@" 2>&1); then
+      echo "$out" >"$work/dpkg.log"
+      return 0
+    fi
+    grep -q 'lock' <<<"$out" || { echo "$out"; return 1; }
+    sleep 1
+  done
+  echo "$out"
+  return 1
+}
+
+stop_hubd() {
+  if [ "$systemd" = 1 ]; then
+    systemctl stop hubd.service >/dev/null 2>&1 || true
+  elif [ -n "$hubd_pid" ]; then
+    kill -TERM "$hubd_pid" 2>/dev/null || true
+    local status=0
+    wait "$hubd_pid" || status=$?
+    hubd_pid=""
+    return $status
+  fi
+}
+
+cleanup() {
+  local status=$?
+  trap - EXIT
+  stop_hubd >/dev/null 2>&1 || true
+  if [ "$systemd" = 1 ]; then
+    rm -rf "$dropin"
+    systemctl daemon-reload >/dev/null 2>&1 || true
+  fi
+  run_dpkg --purge campushub campushub-dev >/dev/null 2>&1 || true
+  getent passwd campushub >/dev/null && userdel campushub >/dev/null 2>&1
+  getent group campushub >/dev/null && groupdel campushub >/dev/null 2>&1
+  rm -rf "$work"
+  exit $status
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# Starts the installed hubd as the unit would, on a free port (the installed
+# configuration's 8080 may be taken on a shared machine) told through a file.
+start_hubd() {
+  local portfile=/var/lib/campushub/package-test.port
+  rm -f "$portfile"
+  if [ "$systemd" = 1 ]; then
+    mkdir -p "$dropin"
+    printf '[Service]\nExecStart=\nExecStart=/usr/sbin/hubd --config /etc/campushub/hub.xml -D http.port=0 -D http.portFile=%s\n' \
+      "$portfile" >"$dropin/package-test.conf"
+    systemctl daemon-reload
+    systemctl restart hubd.service || { journalctl -u hubd --no-pager -n 40 >"$work/hubd.log"; fail "systemctl restart hubd"; }
+  else
+    (cd /var/lib/campushub && exec setpriv --reuid=campushub --regid=campushub --init-groups --no-new-privs \
+      --inh-caps=-all --bounding-set=-all -- /usr/sbin/hubd --config /etc/campushub/hub.xml \
+      -D http.port=0 -D "http.portFile=$portfile") >>"$work/hubd.log" 2>&1 &
+    hubd_pid=$!
+  fi
+  for _ in $(seq 300); do
+    [ -s "$portfile" ] && break
+    [ -z "$hubd_pid" ] || kill -0 "$hubd_pid" 2>/dev/null || fail "hubd exited at start"
+    sleep 0.1
+  done
+  [ -s "$portfile" ] || fail "hubd did not listen within 30 s"
+  port=$(cat "$portfile")
+  local pid=$hubd_pid
+  [ "$systemd" = 0 ] || pid=$(systemctl show -p MainPID --value hubd.service)
+  [ "$(ps -o user= -p "$pid" | tr -d ' ')" = campushub ] || fail "hubd (pid $pid) does not run as campushub"
+}
+
+http() {  # http PATH [TOKEN] -> "STATUS BODY"
+  local auth=()
+  [ -z "${2:-}" ] || auth=(-H "Authorization: Bearer $2")
+  curl -sS -m 10 -o "$work/body" -w '%{http_code}' "${auth[@]}" "http://127.0.0.1:$port$1"
+}
+
+expect_calls() {
+  [ "$(http /healthz)" = 200 ] || fail "/healthz"
+  local token
+  token=$(/usr/bin/hubctl token --config /etc/campushub/hub.xml --sub package-test) || fail "hubctl token"
+  [ "$(http /api/v1/catalog/services/visa-letter "$token")" = 200 ] || fail "catalogue item: $(cat "$work/body")"
+  [ "$(http /api/v1/systems "$token")" = 200 ] || fail "/api/v1/systems: $(cat "$work/body")"
+  grep -q '"name":"student_affairs"' "$work/body" || fail "the reference plugin is not loaded: $(cat "$work/body")"
+  [ "$(http /api/v1/catalog/services/visa-letter)" = 401 ] || fail "a call without a token was not refused"
+}
+
+echo "== build the packages (revision 1) with lintian"
+HUB_BUILD_DIR=$build HUB_PACKAGE_NO_BUILD=1 "$src/scripts/package.sh" "$work/r1" >"$work/package.log" 2>&1 ||
+  { cat "$work/package.log"; fail "scripts/package.sh"; }
+grep -E '^(E|W): ' "$work/package.log" || true
+
+echo "== install"
+run_dpkg -i "$work"/r1/campushub_*.deb "$work"/r1/campushub-dev_*.deb || fail "dpkg -i"
+for f in /usr/sbin/hubd /usr/bin/hubctl /usr/lib/campushub/hub-plugin-worker \
+  /usr/lib/campushub/plugins/student_affairs/plugin.xml /usr/share/campushub/catalog/catalog.xsd \
+  /usr/share/campushub/calendar/calendar.xml /lib/systemd/system/hubd.service /etc/campushub/hub.xml \
+  /usr/include/campushub/plugin.h /usr/share/campushub-sdk/plugin.xsd; do
+  [ -e "$f" ] || fail "$f is not installed"
+done
+dpkg -L campushub-dev | grep -q '/CampusHubSDKConfig.cmake$' || fail "no CMake package in campushub-dev"
+dpkg -L campushub-dev | grep -q '/campushub-conformance$' || fail "no conformance kit in campushub-dev"
+dpkg-query -W -f='${Conffiles}\n' campushub | grep -q '^ /etc/campushub/hub.xml ' || fail "hub.xml is not a conffile"
+getent passwd campushub | grep -q ':/var/lib/campushub:/usr/sbin/nologin$' || fail "no campushub system user"
+[ "$(stat -c '%U %a' /var/lib/campushub)" = "campushub 750" ] || fail "/var/lib/campushub: $(stat -c '%U %a' /var/lib/campushub)"
+[ "$(stat -c '%U:%G %a' /etc/campushub/jwt-secret)" = "root:campushub 640" ] || fail "jwt-secret's owner or mode"
+out=$(systemd-analyze verify /lib/systemd/system/hubd.service 2>&1) && [ -z "$out" ] || fail "verify: $out"
+
+echo "== edit the conffile, start as campushub, call"
+# The operator's edits: a person allowed to call, and the reference plugin's vendor URL.
+sed -i 's|</plugins>|<plugin name="student_affairs"><config><base_url>http://127.0.0.1:9</base_url></config></plugin></plugins>|;
+        s|</hub>|<identity><static><person id="package-test" name="测试员" audience="student staff" roles="hub:admin"/></static></identity></hub>|' \
+  /etc/campushub/hub.xml
+secret=$(sha256sum /etc/campushub/jwt-secret)
+start_hubd
+expect_calls
+
+echo "== reload (SIGHUP) keeps serving"
+if [ "$systemd" = 1 ]; then systemctl reload hubd.service; else kill -HUP "$hubd_pid"; fi
+for _ in $(seq 100); do
+  grep -q 'reload done' "$work/hubd.log" 2>/dev/null && break
+  [ "$systemd" = 0 ] || journalctl -u hubd --no-pager >"$work/hubd.log" 2>/dev/null
+  sleep 0.1
+done
+grep -q 'reload done' "$work/hubd.log" || fail "no reload after SIGHUP"
+expect_calls
+stop_hubd || fail "hubd did not stop cleanly"
+
+echo "== upgrade to revision 2, the edited conffile kept"
+HUB_BUILD_DIR=$build HUB_PACKAGE_NO_BUILD=1 HUB_PACKAGE_NO_LINTIAN=1 HUB_PACKAGE_RELEASE=2 \
+  "$src/scripts/package.sh" "$work/r2" >"$work/package.log" 2>&1 || { cat "$work/package.log"; fail "rebuild"; }
+run_dpkg -i --force-confold "$work"/r2/campushub_*.deb "$work"/r2/campushub-dev_*.deb || fail "dpkg -i (upgrade)"
+[ "$(dpkg-query -W -f='${Version}' campushub)" = "$(dpkg-deb -f "$work"/r2/campushub_*.deb Version)" ] || fail "not upgraded"
+grep -q 'package-test' /etc/campushub/hub.xml || fail "the local edit of hub.xml was lost in the upgrade"
+[ "$(sha256sum /etc/campushub/jwt-secret)" = "$secret" ] || fail "the JWT secret changed in the upgrade"
+start_hubd
+expect_calls
+stop_hubd || fail "hubd did not stop cleanly"
+
+echo "== purge"
+run_dpkg --purge campushub campushub-dev || fail "dpkg --purge"
+for f in /usr/sbin/hubd /var/lib/campushub /etc/campushub /lib/systemd/system/hubd.service; do
+  [ ! -e "$f" ] || fail "$f is left after purge"
+done
+if getent passwd campushub >/dev/null; then
+  passwd -S campushub | grep -q ' L ' || fail "the campushub user is left unlocked"
+fi
+echo "PASS"
