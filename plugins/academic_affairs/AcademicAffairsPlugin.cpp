@@ -57,8 +57,9 @@ std::string xmlEscape(std::string_view text) {
 // (docs/sdk/README.md, "Libraries a plugin may link").
 std::string base64(const std::string& bytes) {
     std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-    const int length = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                       reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+    const int length =
+        EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                        reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
     out.resize(static_cast<std::size_t>(length));
     return out;
 }
@@ -197,7 +198,8 @@ public:
             std::ostringstream content;
             content << in.rdbuf();
             password_ = content.str();
-            while (!password_.empty() && std::isspace(static_cast<unsigned char>(password_.back()))) password_.pop_back();
+            while (!password_.empty() && std::isspace(static_cast<unsigned char>(password_.back())))
+                password_.pop_back();
         } else {
             password_ = host.config("password").value_or("");
         }

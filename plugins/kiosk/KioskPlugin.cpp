@@ -1,10 +1,11 @@
 // Reference adapter for the self-service kiosks' vendor system (自助终端): the model
 // for a vendor whose system does NOT de-duplicate. Every job it accepts prints, so a
-// retried call must never reach it twice: the plugin remembers, per idempotency key of the
-// call (ABI 1.1; the host scopes it by caller), what it submitted in the hub's key-value store, and tags each job
-// with a reference it can look the job up by when a retry finds a submission whose
-// answer was lost (a timeout, a crash). Status callbacks come in through the hub's
-// webhook route as the webhook operation job_event.
+// retried call must never reach it twice: the plugin remembers, per idempotency key
+// of the call (ABI 1.1; the host scopes it by caller), what it submitted in the
+// hub's key-value store, and tags each job with a reference it can look the job up
+// by when a retry finds a submission whose answer was lost (a timeout, a crash).
+// Status callbacks come in through the hub's webhook route as the webhook
+// operation job_event.
 #include <campushub/json.hpp>
 #include <campushub/plugin.hpp>
 
@@ -328,5 +329,5 @@ private:
 // What it cannot work without: a hub lacking one (or a worker process, which has no
 // kv_* or emit_event) refuses it, naming the service; without call_idempotency_key a
 // retry would print twice.
-CAMPUSHUB_PLUGIN_REQUIRES(KioskPlugin, "kiosk", "1.1.0", "http_request", "kv_lookup", "kv_put", "kv_delete", "emit_event",
-                          "call_idempotency_key")
+CAMPUSHUB_PLUGIN_REQUIRES(KioskPlugin, "kiosk", "1.1.0", "http_request", "kv_lookup", "kv_put", "kv_delete",
+                          "emit_event", "call_idempotency_key")

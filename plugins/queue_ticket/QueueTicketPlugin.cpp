@@ -246,5 +246,5 @@ private:
 
 // What it cannot work without: a hub lacking one (or a worker process, which has no
 // kv_* or emit_event) refuses it, naming the service.
-CAMPUSHUB_PLUGIN_REQUIRES(QueueTicketPlugin, "queue_ticket", "1.1.0", "http_request", "kv_lookup", "kv_put", "emit_event",
-                          "call_idempotency_key")
+CAMPUSHUB_PLUGIN_REQUIRES(QueueTicketPlugin, "queue_ticket", "1.1.0", "http_request", "kv_lookup", "kv_put",
+                          "emit_event", "call_idempotency_key")

@@ -218,7 +218,8 @@ TEST_F(AcademicAffairs, RetryStormRegistersOnce) {
     const std::string body = R"({"student_id":"2023010001","course_id":"CS301"})";
     std::vector<std::future<HttpResponse>> calls;
     for (int i = 0; i < 24; ++i)
-        calls.push_back(std::async(std::launch::async, [&] { return call("register_course", body, kClerk, "storm-1"); }));
+        calls.push_back(
+            std::async(std::launch::async, [&] { return call("register_course", body, kClerk, "storm-1"); }));
     std::set<std::string> ids;
     for (auto& f : calls) {
         HttpResponse r = f.get();

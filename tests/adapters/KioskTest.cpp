@@ -35,7 +35,9 @@ protected:
         AdapterHub::Setup setup;
         setup.port = hub::test::freePort();  // the callback URL the vendor is given names it
         setup.plugins = {"kiosk"};
-        setup.pluginsXml = "<plugin name=\"kiosk\"><timeoutMs>1000</timeoutMs><concurrency>32</concurrency>"
+        // 2 s: room for the retry storm's 20 calls on a loaded CI machine (1 s timed
+        // out under the whole suite), still below the simulator's 3 s "slow" mode.
+        setup.pluginsXml = "<plugin name=\"kiosk\"><timeoutMs>2000</timeoutMs><concurrency>32</concurrency>"
                            "<failureThreshold>100000</failureThreshold><webhook><secretFile>" +
                            dir_.file("kiosk.webhook") + "</secretFile></webhook><config><base_url>" + sim_->url("/") +
                            "</base_url><api_token_file>" + dir_.file("kiosk.token") +

@@ -66,7 +66,9 @@ protected:
         portal_ = std::make_unique<PortalPeer>(dir_);
         AdapterHub::Setup setup;
         setup.plugins = {"queue_ticket"};
-        setup.pluginsXml = "<plugin name=\"queue_ticket\"><timeoutMs>1000</timeoutMs><concurrency>32</concurrency>"
+        // 2 s: room for the retry storm's 20 calls on a loaded CI machine (1 s timed
+        // out under the whole suite), still below the simulator's 3 s "slow" mode.
+        setup.pluginsXml = "<plugin name=\"queue_ticket\"><timeoutMs>2000</timeoutMs><concurrency>32</concurrency>"
                            "<failureThreshold>100000</failureThreshold><webhook><secretFile>" +
                            dir_.file("queue.webhook") + "</secretFile></webhook><config><base_url>" + sim_->url("/") +
                            "</base_url><api_key_file>" + dir_.file("queue.key") + "</api_key_file></config></plugin>";
@@ -76,7 +78,8 @@ protected:
         hub_ = std::make_unique<AdapterHub>(dir_, setup);
     }
 
-    HttpResponse book(const std::string& body, const std::string& as = kStudent, const std::string& idempotencyKey = {}) {
+    HttpResponse book(const std::string& body, const std::string& as = kStudent,
+                      const std::string& idempotencyKey = {}) {
         return hub_->call(as, "queue_ticket", "book_ticket", body, 20000, idempotencyKey);
     }
 
