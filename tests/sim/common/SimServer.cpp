@@ -60,14 +60,14 @@ bool parseOptions(const std::string& program, const std::string& usage, int argc
                   const std::vector<std::string>& ownOptions, Options& out, int& exitCode) {
     auto fail = [&](const std::string& error) {
         std::cerr << program << ": " << error << "\nusage: " << program
-                  << " [--host 127.0.0.1] [--port 0] [--port-file F] [--threads 16] " << usage << "\n";
+                  << " [--host 127.0.0.1] [--port 0] [--port-file F] [--threads 64] " << usage << "\n";
         exitCode = 2;
         return false;
     };
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i], value;
         if (arg == "--help" || arg == "-h") {
-            std::cout << "usage: " << program << " [--host 127.0.0.1] [--port 0] [--port-file F] [--threads 16] "
+            std::cout << "usage: " << program << " [--host 127.0.0.1] [--port 0] [--port-file F] [--threads 64] "
                       << usage << "\n";
             exitCode = 0;
             return false;

@@ -5,7 +5,7 @@
 // helpers for answering and reading bodies. Each simulator adds its own options
 // and its own request handler.
 //
-//   hub-sim-<name> [--host 127.0.0.1] [--port 0] [--port-file F] [--threads 16] [own options]
+//   hub-sim-<name> [--host 127.0.0.1] [--port 0] [--port-file F] [--threads 64] [own options]
 
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPServerRequest.h>
@@ -24,7 +24,10 @@ struct Options {
     std::string host = "127.0.0.1";
     int port = 0;
     std::string portFile;
-    int threads = 16;
+    /// A thread serves one kept-alive connection until it idles out, so this must
+    /// exceed the connections a hub opens at once (a plugin's concurrency, 32 in the
+    /// tests): with 16, a retry storm's 17th connection waited past every deadline.
+    int threads = 64;
     std::map<std::string, std::string> own;
 
     /// An own option as an integer in [min, max]; throws std::invalid_argument naming it.
