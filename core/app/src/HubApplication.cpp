@@ -16,6 +16,7 @@
 #include "hub/api/RouteAudit.h"
 #include "hub/api/Router.h"
 #include "hub/api/SystemRoutes.h"
+#include "hub/api/WebhookRoutes.h"
 #include "hub/auth/Access.h"
 #include "hub/auth/TokenVerifier.h"
 #include "hub/catalog/Catalog.h"
@@ -193,7 +194,8 @@ struct Numbers {
 std::string overriddenPlugin(const std::string& key) {
     static const std::string kPrefix = "plugins.plugin[@name=";
     static const std::set<std::string> kKeys = {"timeoutMs", "concurrency", "queue", "failureThreshold",
-                                                "openMs",    "isolation",   "execution", "config"};
+                                                "openMs",    "isolation",   "execution", "config",
+                                                "webhook"};
     if (key.rfind(kPrefix, 0) != 0) return {};
     auto close = key.find(']', kPrefix.size());
     std::string name = close == std::string::npos ? "" : key.substr(kPrefix.size(), close - kPrefix.size());
@@ -201,8 +203,8 @@ std::string overriddenPlugin(const std::string& key) {
     std::string first = rest.size() > 1 && rest[0] == '.' ? rest.substr(1, rest.find('.', 1) - 1) : "";
     if (name.empty() || !kKeys.count(first) || (first == "config" && rest.size() <= 8))
         throw config::ConfigError("-D " + key + ": not a plugin key; under plugins.plugin[@name=X] they are "
-                                  "timeoutMs, concurrency, queue, failureThreshold, openMs, isolation, execution "
-                                  "and config.*");
+                                  "timeoutMs, concurrency, queue, failureThreshold, openMs, isolation, execution, "
+                                  "webhook.secretFile and config.*");
     return name;
 }
 
@@ -550,6 +552,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         api::Router router;
         api::addHealthRoutes(router, *plugins, &db);
         api::addSystemRoutes(router, *plugins, &audit);
+        api::addWebhookRoutes(router, *plugins, api::WebhookOptions::fromConfig(cfg), &audit);
         api::addCatalogRoutes(router, catalogue);
         api::addApplicationRoutes(router, applications, catalogue, *plugins, blocking, &audit);
         api::AdminServices admin;

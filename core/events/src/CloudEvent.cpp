@@ -83,7 +83,9 @@ const std::vector<std::string>& knownEventTypes() {
     static const std::vector<std::string> types{
         std::string(EventType::ApplicationSubmitted), std::string(EventType::ApplicationStatusChanged),
         std::string(EventType::ApprovalRequested),    std::string(EventType::ApprovalDecided),
-        std::string(EventType::IdentityChanged),      std::string(EventType::PluginHealthChanged)};
+        std::string(EventType::IdentityChanged),      std::string(EventType::PluginHealthChanged),
+        // The reference adapters' own (plugins/queue_ticket, plugins/kiosk; docs/events).
+        "edu.campus.hub.queue.now_serving", "edu.campus.hub.queue.done", "edu.campus.hub.kiosk.job_status_changed"};
     return types;
 }
 

@@ -50,12 +50,13 @@ TEST(CloudEvent, CreateSerializeParseRoundTrip) {
 }
 
 TEST(CloudEvent, EveryKnownTypeIsAccepted) {
-    ASSERT_EQ(knownEventTypes().size(), 6u);
+    ASSERT_EQ(knownEventTypes().size(), 9u);
     for (const auto& t : knownEventTypes()) {
         EXPECT_EQ(t.rfind("edu.campus.hub.", 0), 0u);
         EXPECT_NO_THROW(CloudEvent::create(t, "/campus-hub", "x", "{}"));
     }
     EXPECT_TRUE(isKnownEventType("edu.campus.hub.approval.decided"));
+    EXPECT_TRUE(isKnownEventType("edu.campus.hub.queue.now_serving"));  // a reference adapter's
     EXPECT_FALSE(isKnownEventType("edu.campus.hub.approval"));
     EXPECT_FALSE(isKnownEventType("com.example.other"));
 }

@@ -142,6 +142,7 @@ MemberLookup findTopLevelString(std::string_view json, std::string_view name, st
 }
 
 std::string AccessPolicy::describe() const {
+    if (webhook) return "the vendor's signed callbacks (webhook)";
     std::string out;
     if (anyAudience)
         out = "any signed-in caller";
@@ -156,6 +157,7 @@ std::string AccessPolicy::refusal(std::string_view user, const std::vector<std::
                                   const std::vector<std::string>& callerAudiences, std::string_view input) const {
     if (!declared) return "declares no access policy; see docs/sdk/abi-reference.md#access-policies";
     if (disabled) return "is disabled by the operator (hub.xml)";
+    if (webhook) return "is a webhook: only the vendor's signed callbacks call it";
     if (user.empty()) return "needs an authenticated caller";
     if (intersects(roles, callerRoles)) return {};
     if (!anyAudience && !intersects(audiences, callerAudiences))
@@ -216,6 +218,10 @@ void applyOperatorPolicies(Manifest& manifest, const Poco::Util::AbstractConfigu
         // The manifest's author knows what the operation reveals: without a
         // policy of theirs, the operator's stands alone; with one, it only narrows.
         const bool own = !policy.declared;
+        if (policy.webhook && (given("roles") || given("audiences") || given("self") || given("access")))
+            throw std::invalid_argument(keyOf(manifest.name, name) +
+                                        ": is a webhook (the vendor's signed callbacks only); hub.xml may only "
+                                        "turn it off with enabled=\"false\"");
         if (given("enabled")) {
             try {
                 policy.disabled = !plugins->getBool(entry + "[@enabled]");

@@ -63,7 +63,11 @@ AccessPolicy readPolicy(const std::string& path, const xml::Node& op) {
     p.audiences = words(op.attribute("audiences", ""));
     p.roles = words(op.attribute("roles", ""));
     p.self = op.attribute("self", "");
-    p.declared = p.anyAudience || !p.audiences.empty() || !p.roles.empty();
+    p.webhook = op.attribute("webhook", "false") == "true" || op.attribute("webhook", "") == "1";
+    if (p.webhook && (p.anyAudience || !p.audiences.empty() || !p.roles.empty() || !p.self.empty()))
+        throw ManifestError(where() + "a webhook is called only by the vendor's signed callbacks; drop access, "
+                                      "audiences, roles and self");
+    p.declared = p.webhook || p.anyAudience || !p.audiences.empty() || !p.roles.empty();
     if (p.anyAudience && !p.audiences.empty())
         throw ManifestError(where() +
                             "access=\"authenticated\" already admits every audience; drop audiences or access");

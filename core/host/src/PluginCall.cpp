@@ -78,9 +78,17 @@ PluginHost::Submit PluginHost::submit(std::string_view system, std::string_view 
     std::shared_ptr<PluginInstance> plugin = std::atomic_load(&s->plugin);
     const Manifest::Operation* op = plugin->manifest().findOperation(operation);
     if (!op) return Submit::UnknownOperation;
-    // Authorisation is the hub's, before any of the plugin's code runs.
-    const std::string& user = caller.actingFor.empty() ? caller.subject : caller.actingFor;
-    if (std::string why = op->access.refusal(user, caller.roles, caller.audiences, input); !why.empty()) {
+    // Authorisation is the hub's, before any of the plugin's code runs. A signed
+    // callback reaches webhooks only (others do not exist for it); nothing else does.
+    std::string why;
+    if (!caller.webhook)
+        why = op->access.refusal(caller.actingFor.empty() ? caller.subject : caller.actingFor, caller.roles,
+                                 caller.audiences, input);
+    else if (!op->access.webhook)
+        return Submit::UnknownOperation;
+    else if (op->access.disabled)
+        why = "is disabled by the operator (hub.xml)";
+    if (!why.empty()) {
         if (refusal) *refusal = "operation " + op->name + " of plugin " + plugin->manifest().name + " " + why;
         return Submit::Forbidden;
     }

@@ -161,6 +161,27 @@ TEST_F(ManifestPolicyTest, ReadsPoliciesAndNamesLineAndFieldOfMistakes) {
     }
 }
 
+// webhook="true": the vendor's signed callbacks only (core/api WebhookRoutes);
+// alone, and never admitted through the ordinary policy check.
+TEST_F(ManifestPolicyTest, WebhookOperationsStandAlone) {
+    ASSERT_EQ(read("<operation name=\"a\" webhook=\"true\">回调</operation>\n<operation name=\"b\" webhook=\"false\" "
+                   "roles=\"hub:admin\"/>"),
+              "(accepted)");
+    const auto* a = manifest_.findOperation("a");
+    ASSERT_TRUE(a);
+    EXPECT_TRUE(a->access.webhook);
+    EXPECT_TRUE(a->access.declared);
+    EXPECT_NE(a->access.refusal("admin", {"hub:admin"}, {"staff"}, "{}").find("is a webhook"), std::string::npos);
+    EXPECT_FALSE(manifest_.findOperation("b")->access.webhook);
+    for (const char* with : {"roles=\"hub:admin\"", "audiences=\"student\"", "access=\"authenticated\""}) {
+        auto error = read(std::string("<operation name=\"a\" webhook=\"true\" ") + with + "/>");
+        EXPECT_NE(error.find("plugin.xml:3: operation[@name=a]: a webhook is called only by the vendor"),
+                  std::string::npos)
+            << with << ": " << error;
+    }
+    EXPECT_NE(read("<operation name=\"a\" webhook=\"yes\"/>").find("plugin.xml:3:"), std::string::npos);
+}
+
 // Installs testkit with its operations' policies replaced, and calls it.
 class PolicyHostTest : public ::testing::TestWithParam<std::string> {
 protected:

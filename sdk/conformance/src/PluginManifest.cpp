@@ -173,6 +173,11 @@ PluginManifest readPluginManifest(const std::string& path) {
                 o.audiences = words(attribute(op, "audiences"));
                 o.roles = words(attribute(op, "roles"));
                 o.self = attribute(op, "self");
+                o.webhook = attribute(op, "webhook") == "true" || attribute(op, "webhook") == "1";
+                if (o.webhook && (!o.access.empty() || !o.audiences.empty() || !o.roles.empty() || !o.self.empty()))
+                    fail(file, op, "operation[@name=" + o.name + "]",
+                         "a webhook is called only by the vendor's signed callbacks; drop access, audiences, roles "
+                         "and self");
                 if (!o.access.empty() && !o.audiences.empty())
                     fail(file, op, "operation[@name=" + o.name + "]",
                          "access=\"authenticated\" already admits every audience; drop audiences or access");

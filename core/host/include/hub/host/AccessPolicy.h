@@ -30,6 +30,9 @@ struct AccessPolicy {
     std::string self;                    ///< Input member that must equal the caller's id; empty: none.
     bool disabled = false;               ///< Turned off in hub.xml (enabled="false").
     bool fromHubConfig = false;          ///< The manifest declared none; hub.xml supplied it.
+    /// webhook="true": run only for the vendor's signed callbacks (POST
+    /// /api/v1/webhooks/{plugin}/{operation}), never for a user or service token.
+    bool webhook = false;
 
     /// Why this caller may not call with this input; empty when allowed. `user`
     /// is the caller's own id: the person a service account acts for, else the

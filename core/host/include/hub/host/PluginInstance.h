@@ -19,6 +19,9 @@ struct Caller {
     std::vector<std::string> roles;
     std::string actingFor;               ///< Set when a service token acts for a user.
     std::vector<std::string> audiences;  ///< The user's: student, teacher, staff, visitor (access policies).
+    /// Set only by the webhook route (core/api WebhookRoutes), after it checked the
+    /// vendor's signature: such a call may run only operations marked webhook="true".
+    bool webhook = false;
 };
 
 /// A plugin's answer: a ch_status value and JSON (or a message on error).

@@ -63,8 +63,9 @@ struct PluginManifest {
         std::vector<std::string> audiences;  ///< student, teacher, staff, visitor.
         std::vector<std::string> roles;
         std::string self;  ///< Input member bound to the caller's own id; empty: none.
+        bool webhook = false;  ///< webhook="true": only the vendor's signed callbacks call it.
         /// True when it declares who may call it; the hub refuses every call otherwise.
-        bool hasPolicy() const { return !access.empty() || !audiences.empty() || !roles.empty(); }
+        bool hasPolicy() const { return webhook || !access.empty() || !audiences.empty() || !roles.empty(); }
     };
     struct ConfigKey {
         std::string name;

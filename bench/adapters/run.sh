@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# The hub's added latency per reference adapter (issue 15, "Tests and benchmark"):
+# for each adapter, the same vendor request sent straight to its simulator and
+# sent through hubd (API -> plugin -> host service -> simulator), side by side in
+# one run, at a load that does not saturate either (wrk -t1 -c4). Prints p50 and
+# p99 of both and the difference: what the hub adds. Run by hand, not by ctest.
+#
+#   bench/adapters/run.sh [build-dir]          (default: build)
+#
+#   academic_affairs  SOAP GetTranscript (PasswordText, so a fixed envelope can be
+#                     replayed; the digest's nonce is single-use) vs get_transcript
+#   queue_ticket      POST /api/v1/tickets vs book_ticket (the plugin also stores
+#                     the ticket in the key-value store: a SQLite commit)
+#   kiosk             POST /v2/print-jobs vs print_certificate (no key; the plugin
+#                     stores the job)
+#
+# Environment: DURATION=5s per measured run, WARMUP=1s, CONNECTIONS=4, KEEP=1 keeps
+# the temp dir, SKIP_BUILD=1 uses the binaries as they are.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+build=$(realpath -m "${1:-$repo/build}")
+DURATION=${DURATION:-5s}
+WARMUP=${WARMUP:-1s}
+CONNECTIONS=${CONNECTIONS:-4}
+KEEP=${KEEP:-0}
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "run.sh: $*"; exit 1; }
+command -v wrk >/dev/null || die "wrk is needed (Debian package wrk)"
+command -v curl >/dev/null || die "curl is needed"
+
+HUBD=$build/core/app/hubd
+HUBCTL=$build/core/hubctl/hubctl
+SIMS=$build/tests/sim
+PLUGINS=$build/plugins-enabled
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+    say "building hubd, hubctl, the three adapters and their simulators in $build"
+    cmake --build "$build" -j2 --target hubd hubctl academic_affairs queue_ticket kiosk \
+        hub-sim-academic-affairs hub-sim-queue-ticket hub-sim-kiosk >"$build.adapters-bench.log" 2>&1 ||
+        die "build failed (log: $build.adapters-bench.log)"
+fi
+for f in "$HUBD" "$HUBCTL" "$SIMS/academic_affairs/hub-sim-academic-affairs" "$SIMS/queue_ticket/hub-sim-queue-ticket" \
+         "$SIMS/kiosk/hub-sim-kiosk"; do
+    [ -x "$f" ] || die "missing $f"
+done
+
+work=$(mktemp -d /tmp/hub-adapters-bench.XXXXXX)
+pids=()
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    if [ "$KEEP" = 1 ]; then say "kept $work"; else rm -rf "$work"; fi
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_for_file() {  # file pid what
+    for _ in $(seq 100); do
+        [ -s "$1" ] && return 0
+        kill -0 "$2" 2>/dev/null || die "$3 exited; see its log in $work"
+        sleep 0.1
+    done
+    die "$3 did not start within 10 s"
+}
+start() {  # NAME EXECUTABLE ARGS... : starts a simulator, sets PORT_<NAME>
+    local name=$1 exe=$2; shift 2
+    "$exe" --port 0 --port-file "$work/$name.port" --threads 32 "$@" >"$work/$name.log" 2>&1 &
+    pids+=($!)
+    wait_for_file "$work/$name.port" "$!" "$name"
+    printf -v "PORT_$name" '%s' "$(tr -d '[:space:]' <"$work/$name.port")"
+}
+
+start academic "$SIMS/academic_affairs/hub-sim-academic-affairs" --username bench --password bench-pass \
+    --password-type text
+start queue "$SIMS/queue_ticket/hub-sim-queue-ticket" --api-key bench-key --slots 100000000
+start kiosk "$SIMS/kiosk/hub-sim-kiosk" --api-token bench-token
+
+mkdir -p "$work/hub/plugins" "$work/hub/var"
+cp -r "$PLUGINS/academic_affairs" "$PLUGINS/queue_ticket" "$PLUGINS/kiosk" "$work/hub/plugins/"
+echo bench-pass >"$work/hub/academic.password"
+echo bench-key >"$work/hub/queue.key"
+echo bench-token >"$work/hub/kiosk.token"
+secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+cat >"$work/hub/hub.xml" <<HUBXML
+<hub>
+  <http><address>127.0.0.1</address><port>0</port><portFile>$work/hub/hubd.port</portFile></http>
+  <store><path>$work/hub/var/hub.db</path></store>
+  <plugins>
+    <dir>$work/hub/plugins</dir>
+    <plugin name="academic_affairs"><execution>loop</execution><concurrency>16</concurrency><config>
+      <endpoint>http://127.0.0.1:$PORT_academic/services/AcademicService</endpoint><username>bench</username>
+      <password_file>$work/hub/academic.password</password_file><password_type>text</password_type></config></plugin>
+    <plugin name="queue_ticket"><concurrency>16</concurrency><config><base_url>http://127.0.0.1:$PORT_queue</base_url>
+      <api_key_file>$work/hub/queue.key</api_key_file></config></plugin>
+    <plugin name="kiosk"><concurrency>16</concurrency><config><base_url>http://127.0.0.1:$PORT_kiosk</base_url>
+      <api_token_file>$work/hub/kiosk.token</api_token_file></config></plugin>
+  </plugins>
+  <auth><jwt><hs256Secret>$secret</hs256Secret><issuer>hub-bench</issuer><audience>campushub</audience></jwt></auth>
+  <catalog><dir>$repo/config/catalog</dir></catalog>
+  <calendar><file>$repo/config/calendar/calendar.xml</file></calendar>
+  <identity><static>
+    <person id="2023010001" name="张三" audience="student"/>
+  </static></identity>
+  <logging><level>warning</level></logging>
+</hub>
+HUBXML
+(cd "$work/hub" && exec "$HUBD" --config "$work/hub/hub.xml") >"$work/hub/hubd.log" 2>&1 &
+pids+=($!)
+wait_for_file "$work/hub/hubd.port" "$!" hubd
+HUB=http://127.0.0.1:$(tr -d '[:space:]' <"$work/hub/hubd.port")
+token=$("$HUBCTL" token --config "$work/hub/hub.xml" --sub 2023010001 --ttl 3600 | tail -n1)
+
+# One wrk script per request: method, body, headers.
+script() {  # FILE BODY HEADER...
+    local file=$1 body=$2; shift 2
+    {
+        echo 'wrk.method = "POST"'
+        printf 'wrk.body = [==[%s]==]\n' "$body"
+        for h in "$@"; do printf 'wrk.headers["%s"] = [==[%s]==]\n' "${h%%: *}" "${h#*: }"; done
+    } >"$work/$file.lua"
+}
+SOAP='<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:a="urn:jwxt:academic:v1"><s:Header><wsse:Security xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"><wsse:UsernameToken><wsse:Username>bench</wsse:Username><wsse:Password Type="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText">bench-pass</wsse:Password></wsse:UsernameToken></wsse:Security></s:Header><s:Body><a:GetTranscript><a:StudentId>2023010001</a:StudentId></a:GetTranscript></s:Body></s:Envelope>'
+script academic_direct "$SOAP" "Content-Type: text/xml; charset=utf-8" 'SOAPAction: "urn:jwxt:academic:v1/GetTranscript"'
+script academic_hub '{"student_id":"2023010001"}' "Content-Type: application/json" "Authorization: Bearer $token"
+script queue_direct '{"item_code":"JW-02","applicant_id":"2023010001"}' "Content-Type: application/json" "X-Api-Key: bench-key"
+script queue_hub '{"applicant_id":"2023010001","item_code":"JW-02"}' "Content-Type: application/json" "Authorization: Bearer $token"
+script kiosk_direct '{"kiosk_id":"K-LIB-01","document_type":"transcript","holder_id":"2023010001"}' \
+    "Content-Type: application/json" "Authorization: Bearer bench-token"
+script kiosk_hub '{"holder_id":"2023010001","kiosk_id":"K-LIB-01","document_type":"transcript"}' \
+    "Content-Type: application/json" "Authorization: Bearer $token"
+
+# Each request answered as it should before anything is measured.
+check() {  # NAME URL EXPECTED-STATUS
+    local args=() line
+    while IFS= read -r line; do
+        case $line in
+            wrk.body*) args+=(--data-binary "$(sed -E 's/^wrk.body = \[==\[(.*)\]==\]$/\1/' <<<"$line")") ;;
+            wrk.headers*) args+=(-H "$(sed -E 's/^wrk.headers\["([^"]+)"\] = \[==\[(.*)\]==\]$/\1: \2/' <<<"$line")") ;;
+        esac
+    done <"$work/$1.lua"
+    local got
+    got=$(curl -s -o "$work/$1.check" -w '%{http_code}' -X POST "${args[@]}" "$2")
+    [ "$got" = "$3" ] || die "$1: $2 answered $got, not $3: $(head -c 300 "$work/$1.check")"
+}
+A_DIRECT=http://127.0.0.1:$PORT_academic/services/AcademicService
+Q_DIRECT=http://127.0.0.1:$PORT_queue/api/v1/tickets
+K_DIRECT=http://127.0.0.1:$PORT_kiosk/v2/print-jobs
+A_HUB=$HUB/api/v1/systems/academic_affairs/operations/get_transcript
+Q_HUB=$HUB/api/v1/systems/queue_ticket/operations/book_ticket
+K_HUB=$HUB/api/v1/systems/kiosk/operations/print_certificate
+check academic_direct "$A_DIRECT" 200
+check academic_hub "$A_HUB" 200
+check queue_direct "$Q_DIRECT" 201
+check queue_hub "$Q_HUB" 200
+check kiosk_direct "$K_DIRECT" 202
+check kiosk_hub "$K_HUB" 200
+
+# wrk --latency output -> "p50_ms p99_ms req/s non2xx+errors"
+parse_wrk() {
+    awk '
+    function ms(v) {
+        if (v ~ /us$/) return v * 0.001
+        if (v ~ /ms$/) return v + 0
+        if (v ~ /s$/) return v * 1000
+        return v + 0
+    }
+    /^ +50%/ { p50 = ms($2) }
+    /^ +99%/ { p99 = ms($2) }
+    /Requests\/sec/ { rps = $2 }
+    /Non-2xx/ { bad += $NF }
+    /Socket errors/ { gsub(/,/, ""); bad += $4 + $6 + $8 + $10 }
+    END { printf "%.3f %.3f %.0f %d\n", p50, p99, rps, bad }' "$1"
+}
+measure() {  # NAME URL
+    wrk -t1 -c"$CONNECTIONS" -d"$WARMUP" -s "$work/$1.lua" "$2" >/dev/null
+    wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$work/$1.lua" "$2" >"$work/$1.wrk"
+    parse_wrk "$work/$1.wrk"
+}
+
+say "hubd $HUB; simulators :$PORT_academic :$PORT_queue :$PORT_kiosk; wrk -t1 -c$CONNECTIONS, $DURATION per run; load $(cut -d' ' -f1 /proc/loadavg)"
+printf '%-18s %10s %10s %10s %10s %12s %12s %8s\n' adapter "direct p50" "hub p50" "direct p99" "hub p99" "added p50" "added p99" "errors"
+for adapter in academic queue kiosk; do
+    case $adapter in
+        academic) d=$A_DIRECT h=$A_HUB name=academic_affairs ;;
+        queue) d=$Q_DIRECT h=$Q_HUB name=queue_ticket ;;
+        kiosk) d=$K_DIRECT h=$K_HUB name=kiosk ;;
+    esac
+    read -r dp50 dp99 _ dbad < <(measure "${adapter}_direct" "$d")
+    read -r hp50 hp99 _ hbad < <(measure "${adapter}_hub" "$h")
+    awk -v n="$name" -v dp50="$dp50" -v hp50="$hp50" -v dp99="$dp99" -v hp99="$hp99" -v bad=$((dbad + hbad)) \
+        'BEGIN { printf "%-18s %8.2fms %8.2fms %8.2fms %8.2fms %10.2fms %10.2fms %8d\n", n, dp50, hp50, dp99, hp99, hp50 - dp50, hp99 - dp99, bad }'
+done
