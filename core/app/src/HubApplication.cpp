@@ -1,4 +1,5 @@
 #include "HubApplication.h"
+#include "FlowDeployments.h"
 
 #include "Reloader.h"
 #include "ServiceManager.h"
@@ -27,6 +28,7 @@
 #include "hub/flows/ApplicationService.h"
 #include "hub/flows/ApprovalEngineLink.h"
 #include "hub/flows/Evaluation.h"
+#include "hub/flows/FlowRunner.h"
 #include "hub/runtime/WorkerPool.h"
 #include "hub/identity/IdentityDirectory.h"
 #include "hub/identity/ProvisioningForwarder.h"
@@ -92,6 +94,7 @@ void addDefaults(Poco::Util::MapConfiguration& d) {
     d.setInt("http.fiberStackKb", 256);  // plugin calls of execution "loop"
     d.setString("store.path", "var/hub.db");
     d.setString("catalog.dir", "config/catalog");
+    d.setString("flows.dir", "config/flows");
     d.setInt("calendar.utcOffsetSeconds", 8 * 3600);  // China Standard Time
     d.setInt("http.blockingThreads", 8);
     d.setString("events.source", "/campus-hub");
@@ -542,10 +545,33 @@ int HubApplication::main(const std::vector<std::string>&) {
                             cfg.getString("identity.ldap.uri"));
         }
         log.information("%z plugin(s) loaded, %z refused", plugins->list().size(), plugins->refusals().size());
+        // The BPMN flows, checked against the manifests just loaded.
+        FlowDeployments flowDeployments(db, cfg, *plugins);
+        approvals.setFlowDriven([&flowDeployments](Poco::Data::Session& session, const std::string& id) {
+            return flowDeployments.store().instanceOf(session, id).has_value();
+        });
 
         // Database work of the API runs here, never on the I/O threads.
         auto blockingThreads = static_cast<std::size_t>(numbers.blockingThreads);
         runtime::WorkerPool blocking("api", blockingThreads, blockingThreads * 64);
+
+        // The BPMN flows' runner: an item whose flow is deployed starts an
+        // instance in its submit's transaction (docs/flows/bpmn.md, "In hubd").
+        flows::FlowRunner::Options flowOptions;
+        flowOptions.person = [&directory, &people](const std::string& id) -> std::optional<flows::FlowRunner::Person> {
+            if (const identity::Person* listed = directory.find(id))
+                return flows::FlowRunner::Person{listed->department, listed->roles, listed->audience};
+            auto person = people.findById(id);
+            if (!person) return std::nullopt;
+            return flows::FlowRunner::Person{person->department, person->roles, person->audience};
+        };
+        flows::FlowRunner flowRunner(db, applications, flowDeployments.store(), flowDeployments.repository(), *plugins,
+                                     std::move(flowOptions));
+        applications.setFlowStarter([&flowRunner](Poco::Data::Session& session, const flows::Application& application,
+                                                  const std::string& flowId) {
+            return flowRunner.startWithin(session, application, flowId);
+        });
+        flowRunner.resume();
 
         api::Router router;
         api::addHealthRoutes(router, *plugins, &db);
@@ -594,6 +620,7 @@ int HubApplication::main(const std::vector<std::string>&) {
             blocking.shutdown();  // after the drain: its tasks answer requests in flight
             syncSchedule.stop();
             relay.stop();
+            flowRunner.stop();  // before the plugins its calls answer from
             plugins.reset();  // joins each plugin's pool, then unloads it
             audit.flush();
         };
@@ -649,8 +676,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         Reloader reloader(cfg, {defaults_, file_, configFile_, overrides_},
                           {&catalogue, &applications, plugins.get(), syncer.get(), &syncSchedule},
                           [](const Poco::Util::AbstractConfiguration& next) { Numbers::read(next); }, loadCalendar);
-        // The BPMN flows (issue 14), once core/flows can reload its deployments:
-        //   reloader.addHook("flows", [&](const auto& next) { return flowEngine.reload(next); });
+        reloader.addHook("flows", [&](const auto& next) { return flowDeployments.reload(next); });
         ServiceManager serviceManager;
         const std::string serving =
             "serving on http://" + httpOptions.address + ":" + std::to_string(server.port()) + "/";
