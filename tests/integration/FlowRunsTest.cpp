@@ -17,6 +17,8 @@
 #include <csignal>
 #include <filesystem>
 #include <functional>
+#include <future>
+#include <set>
 
 namespace fs = std::filesystem;
 using hub::test::ChildProcess;
@@ -40,6 +42,60 @@ Poco::JSON::Object::Ptr parse(const std::string& body) {
     return parser.parse(body).extract<Poco::JSON::Object::Ptr>();
 }
 
+// Two departments review in parallel; a return for supplement goes to the
+// applicant and back to both reviews; both approvals end it approved.
+const std::string kJointReview = R"(<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="Definitions_joint" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="joint-review" name="联合审核" isExecutable="true">
+    <bpmn:startEvent id="Start"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:exclusiveGateway id="Merge"><bpmn:incoming>F1</bpmn:incoming><bpmn:incoming>F9</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing></bpmn:exclusiveGateway>
+    <bpmn:parallelGateway id="Fork"><bpmn:incoming>F2</bpmn:incoming><bpmn:outgoing>F3</bpmn:outgoing><bpmn:outgoing>F4</bpmn:outgoing></bpmn:parallelGateway>
+    <bpmn:userTask id="Task_International" name="国际处审核">
+      <bpmn:extensionElements>
+        <zeebe:assignmentDefinition candidateGroups="dept:international-office:clerk" />
+        <zeebe:ioMapping><zeebe:output source="= decision" target="io_decision" /></zeebe:ioMapping>
+      </bpmn:extensionElements>
+      <bpmn:incoming>F3</bpmn:incoming><bpmn:outgoing>F5</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:userTask id="Task_HR" name="人事处审核">
+      <bpmn:extensionElements>
+        <zeebe:assignmentDefinition candidateGroups="dept:human-resources:clerk" />
+        <zeebe:ioMapping><zeebe:output source="= decision" target="hr_decision" /></zeebe:ioMapping>
+      </bpmn:extensionElements>
+      <bpmn:incoming>F4</bpmn:incoming><bpmn:outgoing>F6</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:parallelGateway id="Join"><bpmn:incoming>F5</bpmn:incoming><bpmn:incoming>F6</bpmn:incoming><bpmn:outgoing>F7</bpmn:outgoing></bpmn:parallelGateway>
+    <bpmn:exclusiveGateway id="Decide" default="F_Rejected"><bpmn:incoming>F7</bpmn:incoming><bpmn:outgoing>F_Approved</bpmn:outgoing><bpmn:outgoing>F_Return</bpmn:outgoing><bpmn:outgoing>F_Rejected</bpmn:outgoing></bpmn:exclusiveGateway>
+    <bpmn:userTask id="Task_Supplement" name="补充材料">
+      <bpmn:extensionElements><zeebe:assignmentDefinition assignee="2023010001" /></bpmn:extensionElements>
+      <bpmn:incoming>F_Return</bpmn:incoming><bpmn:outgoing>F9</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:endEvent id="End_Approved"><bpmn:extensionElements><zeebe:properties><zeebe:property name="outcome" value="approved" /></zeebe:properties></bpmn:extensionElements><bpmn:incoming>F_Approved</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="End_Rejected"><bpmn:extensionElements><zeebe:properties><zeebe:property name="outcome" value="rejected" /></zeebe:properties></bpmn:extensionElements><bpmn:incoming>F_Rejected</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Merge" />
+    <bpmn:sequenceFlow id="F2" sourceRef="Merge" targetRef="Fork" />
+    <bpmn:sequenceFlow id="F3" sourceRef="Fork" targetRef="Task_International" />
+    <bpmn:sequenceFlow id="F4" sourceRef="Fork" targetRef="Task_HR" />
+    <bpmn:sequenceFlow id="F5" sourceRef="Task_International" targetRef="Join" />
+    <bpmn:sequenceFlow id="F6" sourceRef="Task_HR" targetRef="Join" />
+    <bpmn:sequenceFlow id="F7" sourceRef="Join" targetRef="Decide" />
+    <bpmn:sequenceFlow id="F_Approved" sourceRef="Decide" targetRef="End_Approved"><bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">= io_decision = "approve" and hr_decision = "approve"</bpmn:conditionExpression></bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="F_Return" sourceRef="Decide" targetRef="Task_Supplement"><bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">= io_decision = "return_for_supplement" or hr_decision = "return_for_supplement"</bpmn:conditionExpression></bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="F_Rejected" sourceRef="Decide" targetRef="End_Rejected" />
+    <bpmn:sequenceFlow id="F9" sourceRef="Task_Supplement" targetRef="Merge" />
+  </bpmn:process>
+</bpmn:definitions>
+)";
+
+const std::string kJointReviewItem = R"(<?xml version="1.0" encoding="UTF-8"?>
+<catalog version="1">
+  <item id="joint-review-check" category="international" department="international-office" channel="online" audience="student" timeLimit="3">
+    <name zh="联合审核检查" en="Joint review check"/>
+    <handler><flow id="joint-review"/></handler>
+  </item>
+</catalog>
+)";
+
 class FlowRunsTest : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -47,15 +103,20 @@ protected:
             SIM_STUDENT_AFFAIRS_EXE,
             ChildProcess::Options{.args = {"--port", "0", "--port-file", dir_.file("sim.port")},
                                   .portFile = dir_.file("sim.port")});
+        fs::create_directories(dir_.file("flows"));
+        fs::copy_file(fs::path(FLOWS_DIR) / "enrolment-certificate.bpmn", dir_.file("flows/enrolment-certificate.bpmn"));
+        dir_.write("flows/joint-review.bpmn", kJointReview);
+        fs::copy(CATALOG_DIR, dir_.file("catalog"), fs::copy_options::recursive);
+        dir_.write("catalog/13-joint-review.xml", kJointReviewItem);
         fs::create_directories(dir_.file("plugins"));
         fs::copy(std::string(REFERENCE_PLUGINS_DIR) + "/student_affairs", dir_.file("plugins/student_affairs"),
                  fs::copy_options::recursive);
         dir_.write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" + dir_.file("hubd.port") + R"(</portFile><ioThreads>1</ioThreads></http>
   <store><path>)" + dir_.file("var/hub.db") + R"(</path></store>
-  <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
+  <catalog><dir>)" + dir_.file("catalog") + R"(</dir></catalog>
   <calendar><file>)" + std::string(CALENDAR_FILE) + R"(</file></calendar>
-  <flows><dir>)" + std::string(FLOWS_DIR) + R"(</dir></flows>
+  <flows><dir>)" + dir_.file("flows") + R"(</dir></flows>
   <plugins><dir>)" + dir_.file("plugins") + R"(</dir><watchIntervalMs>0</watchIntervalMs>
     <plugin name="student_affairs"><config><base_url>http://127.0.0.1:)" + std::to_string(sim_->port()) +
                                      R"(</base_url></config></plugin></plugins>
@@ -63,6 +124,10 @@ protected:
   <identity><static>
     <person id="2023010001" name="张三" department="graduate-school" audience="student"/>
     <person id="2020050033" name="陈静" department="graduate-school" audience="student"/>
+    <person id="io.1" name="国际处甲" department="international-office" audience="staff" roles="dept:international-office:clerk"/>
+    <person id="io.2" name="国际处乙" department="international-office" audience="staff" roles="dept:international-office:clerk"/>
+    <person id="hr.1" name="人事处" department="human-resources" audience="staff" roles="dept:human-resources:clerk"/>
+    <person id="lib.1" name="图书馆" department="library" audience="staff" roles="dept:library:clerk"/>
   </static></identity>
 </hub>)");
         startHubd();
@@ -150,4 +215,70 @@ TEST_F(FlowRunsTest, AKill9WhileAServiceCallIsOutResumesOnRestartOnce) {
     EXPECT_EQ(app->getValue<std::string>("status"), "completed") << hubd_->output();
     // Each status once: nothing applied twice.
     EXPECT_EQ(statuses(app), (std::vector<std::string>{"submitted", "completed"}));
+}
+
+namespace {
+
+// The ids of the open tasks `subject` sees.
+std::vector<std::string> taskIds(const hub::test::HttpResponse& r) {
+    std::vector<std::string> out;
+    auto items = parse(r.body)->getArray("items");
+    for (std::size_t n = 0; items && n < items->size(); ++n)
+        out.push_back(items->getObject(static_cast<unsigned>(n))->getValue<std::string>("id"));
+    return out;
+}
+
+}  // namespace
+
+TEST_F(FlowRunsTest, ParallelReviewsByTwoDepartmentsWithAReturnForSupplementAndARace) {
+    auto r = request("POST", "/api/v1/applications", R"({"item_id":"joint-review-check","form":{}})", "2023010001");
+    ASSERT_EQ(r.status, 201) << r.body << hubd_->output();
+    const std::string id = parse(r.body)->getValue<std::string>("id");
+    EXPECT_EQ(parse(r.body)->getValue<std::string>("status"), "in_review") << r.body;
+
+    // Each department sees its own task; the applicant and the library none.
+    auto mine = [&](const std::string& who) { return taskIds(request("GET", "/api/v1/tasks", "", who)); };
+    auto io = mine("io.1"), hr = mine("hr.1");
+    ASSERT_EQ(io.size(), 1u);
+    ASSERT_EQ(hr.size(), 1u);
+    EXPECT_NE(io[0], hr[0]);
+    EXPECT_TRUE(mine("lib.1").empty());
+    EXPECT_TRUE(mine("2023010001").empty());
+    EXPECT_EQ(request("POST", "/api/v1/tasks/" + io[0] + "/complete", R"({"decision":"approve"})", "lib.1").status,
+              403);
+    EXPECT_EQ(request("POST", "/api/v1/tasks/" + io[0] + "/complete", R"({"decision":"maybe"})", "io.1").status, 400);
+
+    // Two international-office clerks complete the same task at once: one wins.
+    auto complete = [&](const std::string& task, const std::string& who, const std::string& decision) {
+        return request("POST", "/api/v1/tasks/" + task + "/complete",
+                       R"({"decision":")" + decision + R"(","comment":"同意"})", who)
+            .status;
+    };
+    auto first = std::async(std::launch::async, complete, io[0], "io.1", "approve");
+    auto second = std::async(std::launch::async, complete, io[0], "io.2", "approve");
+    std::multiset<int> answers{first.get(), second.get()};
+    EXPECT_EQ(answers, (std::multiset<int>{200, 409}));
+    EXPECT_TRUE(mine("io.1").empty());
+
+    // HR returns it: after the join, the applicant has the supplement task.
+    EXPECT_EQ(complete(hr[0], "hr.1", "return_for_supplement"), 200);
+    auto app = parse(request("GET", "/api/v1/applications/" + id, "", "2023010001").body);
+    EXPECT_EQ(app->getValue<std::string>("status"), "needs_supplement");
+    auto supplement = mine("2023010001");
+    ASSERT_EQ(supplement.size(), 1u);
+    EXPECT_EQ(complete(supplement[0], "2023010001", "approve"), 200);
+
+    // Both review again, each task once; both approve: approved.
+    app = parse(request("GET", "/api/v1/applications/" + id, "", "2023010001").body);
+    EXPECT_EQ(app->getValue<std::string>("status"), "in_review");
+    io = mine("io.2");
+    hr = mine("hr.1");
+    ASSERT_EQ(io.size(), 1u);
+    ASSERT_EQ(hr.size(), 1u);
+    EXPECT_EQ(complete(io[0], "io.2", "approve"), 200);
+    EXPECT_EQ(complete(hr[0], "hr.1", "approve"), 200);
+    app = parse(request("GET", "/api/v1/applications/" + id, "", "2023010001").body);
+    EXPECT_EQ(app->getValue<std::string>("status"), "approved");
+    EXPECT_EQ(statuses(app),
+              (std::vector<std::string>{"submitted", "in_review", "needs_supplement", "in_review", "approved"}));
 }

@@ -186,6 +186,13 @@ const std::vector<Row> kTable = {
     {"DELETE", "/admin/plugins/{name}", R, R, NA},
     {"POST", "/admin/plugins/rescan", R, R, NA},
     {"POST", "/admin/catalog/reload", R, R, NA},
+    // The flows' user tasks: no flow runs here, so every task id is the
+    // handler's 404; who may act on a task is checked in FlowRunsTest.
+    {"GET", "/api/v1/tasks", A, A, NA},
+    {"POST", "/api/v1/tasks/{id}/claim", A, A, NA},
+    {"POST", "/api/v1/tasks/{id}/unclaim", A, A, NA},
+    {"POST", "/api/v1/tasks/{id}/complete", A, A, NA},
+    {"POST", "/admin/flows/reload", R, R, NA},
 };
 
 // ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@
 #include "hub/api/RouteAudit.h"
 #include "hub/api/Router.h"
 #include "hub/api/SystemRoutes.h"
+#include "hub/api/TaskRoutes.h"
 #include "hub/auth/Access.h"
 #include "hub/auth/TokenVerifier.h"
 #include "hub/catalog/Catalog.h"
@@ -578,6 +579,8 @@ int HubApplication::main(const std::vector<std::string>&) {
         api::addSystemRoutes(router, *plugins, &audit);
         api::addCatalogRoutes(router, catalogue);
         api::addApplicationRoutes(router, applications, catalogue, *plugins, blocking, &audit);
+        api::addTaskRoutes(router, {&applications, &flowRunner, &flowDeployments.store(), &db, &blocking, &audit,
+                                    [&flowDeployments, &cfg] { return flowDeployments.reload(cfg); }});
         api::AdminServices admin;
         admin.directory = &people;
         admin.syncer = syncer.get();

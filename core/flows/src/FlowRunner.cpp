@@ -158,6 +158,14 @@ bool FlowRunner::apply(const std::string& instanceId, engine::Input input) {
     for (int attempt = 0; attempt < 10; ++attempt) {
         Poco::Data::Session session = db_.session();
         Poco::Data::Transaction tx(session, true);
+        {
+            // A write first, so SQLite takes the write lock (waiting out another
+            // writer) before the read: two readers that both try to upgrade
+            // would make one fail at once with "database is locked".
+            std::string id = instanceId;
+            Poco::Data::Statement lock(session);
+            lock << "UPDATE flows_engine_instances SET revision = revision WHERE id = ?", use(id), now;
+        }
         auto state = store_.load(session, instanceId);
         if (!state) return false;
         auto definition = flows_.version(state->flowId, state->version);
