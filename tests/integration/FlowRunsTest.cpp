@@ -281,4 +281,18 @@ TEST_F(FlowRunsTest, ParallelReviewsByTwoDepartmentsWithAReturnForSupplementAndA
     EXPECT_EQ(app->getValue<std::string>("status"), "approved");
     EXPECT_EQ(statuses(app),
               (std::vector<std::string>{"submitted", "in_review", "needs_supplement", "in_review", "approved"}));
+
+    // Where it stands, for bpmn-js: the file, and what ran, with who and when.
+    r = request("GET", "/api/v1/applications/" + id + "/flow", "", "2023010001");
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto flow = parse(r.body);
+    EXPECT_NE(flow->getValue<std::string>("xml").find("联合审核"), std::string::npos);
+    EXPECT_EQ(flow->getValue<std::string>("status"), "completed");
+    EXPECT_EQ(flow->getArray("active")->size(), 0u);
+    const std::string completed = r.body.substr(r.body.find("\"completed\":["));
+    for (const char* element : {"Task_International", "Task_HR", "Task_Supplement", "End_Approved"})
+        EXPECT_NE(completed.find(element), std::string::npos) << element << " in " << r.body;
+    EXPECT_NE(r.body.find("\"actor\":\"hr.1\""), std::string::npos) << r.body;
+    EXPECT_EQ(request("GET", "/api/v1/applications/" + id + "/flow", "", "lib.1").status, 403);
+    EXPECT_EQ(request("GET", "/api/v1/applications/" + id + "/flow", "", "io.1").status, 200);
 }

@@ -533,6 +533,7 @@ TEST_F(OpenApiTest, EveryKnownRouteIsDocumented) {
         {"POST", "/api/v1/tasks/{id}/unclaim"},
         {"POST", "/api/v1/tasks/{id}/complete"},
         {"POST", "/admin/flows/reload"},
+        {"GET", "/api/v1/applications/{id}/flow"},
     };
     Document doc = loadDocument();
     std::set<std::pair<std::string, std::string>> documented;

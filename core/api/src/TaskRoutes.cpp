@@ -14,6 +14,7 @@
 #include <Poco/JSON/Stringifier.h>
 #include <Poco/StringTokenizer.h>
 
+#include <algorithm>
 #include <chrono>
 #include <sstream>
 
@@ -114,7 +115,8 @@ Response notFound(const std::string& id) {
     return problem(404, "no open task " + id, "Unknown task", problemType("unknown-task"));
 }
 
-Response notYours() {
+Response notYours(const TaskServices& s, const Request& request) {
+    auditRouteCall(s.audit, request, 403);
     return problem(403, "only a member of the task's candidate groups, its assignee or hub:admin may act on it",
                    "Not your task", problemType("forbidden"));
 }
@@ -161,7 +163,7 @@ void addTaskRoutes(Router& router, TaskServices s) {
                            const std::string& id = request->param("id");
                            auto task = findOpen(s, id);
                            if (!task) return notFound(id);
-                           if (!mayAct(p, *task)) return notYours();
+                           if (!mayAct(p, *task)) return notYours(s, *request);
                            Poco::Data::Session session = s.store->session();
                            bool done = claim ? s.engineStore->claimTask(session, id, p.subject)
                                              : s.engineStore->unclaimTask(session, id, p.subject,
@@ -203,8 +205,15 @@ void addTaskRoutes(Router& router, TaskServices s) {
                 input.variables = flows::engine::Value::fromJson(text.str());
             }
             auto task = findOpen(s, id);
-            if (!task) return notFound(id);
-            if (!mayAct(p, *task)) return notYours();
+            if (!task) {
+                // A task of a running instance that is no longer open was
+                // completed (or cancelled) meanwhile: the race's loser.
+                Poco::Data::Session session = s.store->session();
+                if (s.engineStore->load(session, id.substr(0, id.find(':'))))
+                    return problem(409, "the task is no longer open", "Task taken", problemType("task-conflict"));
+                return notFound(id);
+            }
+            if (!mayAct(p, *task)) return notYours(s, *request);
             if (!task->claimedBy.empty() && task->claimedBy != p.subject && !p.hasRole("hub:admin"))
                 return problem(409, "the task is claimed by " + task->claimedBy, "Task taken",
                                problemType("task-conflict"));
@@ -213,6 +222,71 @@ void addTaskRoutes(Router& router, TaskServices s) {
             if (!s.runner->apply(task->instanceId, input))
                 return problem(409, "the task was completed meanwhile", "Task taken", problemType("task-conflict"));
             return Response::json(200, "{\"id\":\"" + id + "\",\"completed\":true}");
+        });
+    });
+
+    router.add(http::verb::get, "/api/v1/applications/{id}/flow", [s](const RequestPtr& request, Responder out) {
+        run(s, out, [s, request] {
+            const Principal& p = request->principal;
+            const std::string& id = request->param("id");
+            auto application = s.applications->find(id);
+            if (!application)
+                return problem(404, "no application " + id, "Unknown application", problemType("unknown-application"));
+            // The applicant, the owning department's staff, or an admin.
+            bool allowed = application->applicant == p.subject || p.hasRole("hub:admin");
+            for (const auto& role : p.roles)
+                allowed = allowed || role.rfind("dept:" + application->department + ":", 0) == 0;
+            if (!allowed) {
+                Response refusal = problem(403, "not your application", "Not yours", problemType("forbidden"));
+                auditRouteCall(s.audit, *request, refusal.status);
+                return refusal;
+            }
+            Poco::Data::Session session = s.store->session();
+            auto instance = s.engineStore->instanceOf(session, id);
+            auto state = instance ? s.engineStore->load(session, *instance) : std::nullopt;
+            if (!state)
+                return problem(404, "no BPMN flow drives application " + id, "No flow", problemType("no-flow"));
+            auto xml = s.engineStore->deploymentXml(session, state->flowId, state->version);
+            std::string body = "{\"flow_id\":";
+            appendString(body, state->flowId);
+            body += ",\"version\":" + std::to_string(state->version) + ",\"status\":";
+            appendString(body, flows::engine::statusName(state->status));
+            body += ",\"xml\":";
+            appendString(body, xml.value_or(""));
+            body += ",\"active\":[";
+            std::vector<std::string> seen;
+            for (const auto& token : state->tokens) {
+                if (std::find(seen.begin(), seen.end(), token.elementId) != seen.end()) continue;
+                if (!seen.empty()) body += ',';
+                seen.push_back(token.elementId);
+                appendString(body, token.elementId);
+            }
+            body += "],\"completed\":[";
+            auto history = s.engineStore->history(session, *instance);
+            seen.clear();
+            for (const auto& entry : history) {
+                if (entry.event != "completed") continue;
+                if (std::find(seen.begin(), seen.end(), entry.elementId) != seen.end()) continue;
+                if (!seen.empty()) body += ',';
+                seen.push_back(entry.elementId);
+                appendString(body, entry.elementId);
+            }
+            body += "],\"history\":[";
+            for (std::size_t n = 0; n < history.size(); ++n) {
+                const auto& entry = history[n];
+                if (n) body += ',';
+                body += "{\"element_id\":";
+                appendString(body, entry.elementId);
+                body += ",\"event\":";
+                appendString(body, entry.event);
+                body += ",\"actor\":";
+                appendString(body, entry.actor);
+                body += ",\"at\":" + std::to_string(entry.at) + ",\"result\":";
+                appendString(body, entry.result);
+                body += '}';
+            }
+            body += "]}";
+            return Response::json(200, std::move(body));
         });
     });
 
