@@ -87,11 +87,28 @@ const std::string kJointReview = R"(<?xml version="1.0" encoding="UTF-8"?>
 </bpmn:definitions>
 )";
 
+// A service task whose plugin is not loaded, with one attempt: an incident at once.
+const std::string kBrokenCall = R"(<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="Definitions_broken" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="broken-call" isExecutable="true">
+    <bpmn:startEvent id="Start"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:serviceTask id="Task_Call" name="调用"><bpmn:extensionElements><zeebe:taskDefinition type="nosuch.lookup" retries="1" /></bpmn:extensionElements><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing></bpmn:serviceTask>
+    <bpmn:endEvent id="End"><bpmn:incoming>F2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Task_Call" />
+    <bpmn:sequenceFlow id="F2" sourceRef="Task_Call" targetRef="End" />
+  </bpmn:process>
+</bpmn:definitions>
+)";
+
 const std::string kJointReviewItem = R"(<?xml version="1.0" encoding="UTF-8"?>
 <catalog version="1">
   <item id="joint-review-check" category="international" department="international-office" channel="online" audience="student" timeLimit="3">
     <name zh="联合审核检查" en="Joint review check"/>
     <handler><flow id="joint-review"/></handler>
+  </item>
+  <item id="incident-check" category="international" department="international-office" channel="online" audience="student" timeLimit="3">
+    <name zh="事件检查" en="Incident check"/>
+    <handler><flow id="broken-call"/></handler>
   </item>
 </catalog>
 )";
@@ -106,6 +123,7 @@ protected:
         fs::create_directories(dir_.file("flows"));
         fs::copy_file(fs::path(FLOWS_DIR) / "enrolment-certificate.bpmn", dir_.file("flows/enrolment-certificate.bpmn"));
         dir_.write("flows/joint-review.bpmn", kJointReview);
+        dir_.write("flows/broken-call.bpmn", kBrokenCall);
         fs::copy(CATALOG_DIR, dir_.file("catalog"), fs::copy_options::recursive);
         dir_.write("catalog/13-joint-review.xml", kJointReviewItem);
         fs::create_directories(dir_.file("plugins"));
@@ -128,6 +146,7 @@ protected:
     <person id="io.2" name="国际处乙" department="international-office" audience="staff" roles="dept:international-office:clerk"/>
     <person id="hr.1" name="人事处" department="human-resources" audience="staff" roles="dept:human-resources:clerk"/>
     <person id="lib.1" name="图书馆" department="library" audience="staff" roles="dept:library:clerk"/>
+    <person id="admin" name="Operator" audience="staff" roles="hub:admin"/>
   </static></identity>
 </hub>)");
         startHubd();
@@ -295,4 +314,38 @@ TEST_F(FlowRunsTest, ParallelReviewsByTwoDepartmentsWithAReturnForSupplementAndA
     EXPECT_NE(r.body.find("\"actor\":\"hr.1\""), std::string::npos) << r.body;
     EXPECT_EQ(request("GET", "/api/v1/applications/" + id + "/flow", "", "lib.1").status, 403);
     EXPECT_EQ(request("GET", "/api/v1/applications/" + id + "/flow", "", "io.1").status, 200);
+}
+
+TEST_F(FlowRunsTest, AServiceTaskThatFailsRaisesAnIncidentAnAdminSeesAndRetries) {
+    auto flows = request("GET", "/admin/flows", "", "admin");
+    ASSERT_EQ(flows.status, 200) << flows.body;
+    EXPECT_NE(flows.body.find("\"id\":\"joint-review\",\"version\":1"), std::string::npos) << flows.body;
+    EXPECT_NE(flows.body.find("plugin 'nosuch' is not loaded"), std::string::npos) << flows.body;
+
+    auto r = request("POST", "/api/v1/applications", R"({"item_id":"incident-check","form":{}})", "2023010001");
+    ASSERT_EQ(r.status, 201) << r.body;
+    std::string incidents;
+    ASSERT_TRUE(hub::test::waitUntil(
+        [&] {
+            incidents = request("GET", "/admin/flows/incidents", "", "admin").body;
+            return incidents.find("Task_Call") != std::string::npos;
+        },
+        std::chrono::seconds(10)))
+        << incidents;
+    EXPECT_NE(incidents.find("nosuch"), std::string::npos) << incidents;
+    EXPECT_EQ(request("GET", "/admin/flows/incidents", "", "2023010001").status, 403);
+    auto items = parse(incidents)->getArray("items");
+    ASSERT_EQ(items->size(), 1u);
+    const std::string first = items->getObject(0)->getValue<std::string>("id");
+
+    // The retry calls again; the plugin is still missing, so a new incident replaces it.
+    EXPECT_EQ(request("POST", "/admin/flows/incidents/" + first + "/retry", "", "admin").status, 200);
+    EXPECT_EQ(request("POST", "/admin/flows/incidents/" + first + "/retry", "", "admin").status, 404);
+    ASSERT_TRUE(hub::test::waitUntil(
+        [&] {
+            incidents = request("GET", "/admin/flows/incidents", "", "admin").body;
+            return incidents.find("Task_Call") != std::string::npos && incidents.find(first) == std::string::npos;
+        },
+        std::chrono::seconds(10)))
+        << incidents;
 }

@@ -193,6 +193,9 @@ const std::vector<Row> kTable = {
     {"POST", "/api/v1/tasks/{id}/unclaim", A, A, NA},
     {"POST", "/api/v1/tasks/{id}/complete", A, A, NA},
     {"POST", "/admin/flows/reload", R, R, NA},
+    {"GET", "/admin/flows", R, R, NA},
+    {"GET", "/admin/flows/incidents", R, R, NA},
+    {"POST", "/admin/flows/incidents/{id}/retry", R, R, NA},
     // The owner's leave has no flow here: 404 for the owner, 403 for others.
     {"GET", "/api/v1/applications/{id}/flow", A, R, R},
 };

@@ -533,6 +533,9 @@ TEST_F(OpenApiTest, EveryKnownRouteIsDocumented) {
         {"POST", "/api/v1/tasks/{id}/unclaim"},
         {"POST", "/api/v1/tasks/{id}/complete"},
         {"POST", "/admin/flows/reload"},
+        {"GET", "/admin/flows"},
+        {"GET", "/admin/flows/incidents"},
+        {"POST", "/admin/flows/incidents/{id}/retry"},
         {"GET", "/api/v1/applications/{id}/flow"},
     };
     Document doc = loadDocument();

@@ -8,6 +8,7 @@
 #include "hub/flows/ApplicationService.h"
 #include "hub/flows/FlowRunner.h"
 #include "hub/flows/engine/EngineStore.h"
+#include "hub/flows/engine/FlowRepository.h"
 
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -291,6 +292,73 @@ void addTaskRoutes(Router& router, TaskServices s) {
     });
 
     const detail::AdminRouter admin(router, s.audit);
+    admin.add(http::verb::get, "/admin/flows", [s](const RequestPtr&, detail::AuditedReply out) {
+        run(s, out, [s] {
+            std::string body = "{\"items\":[";
+            bool first = true;
+            for (const auto& id : s.flows->flowIds()) {
+                auto [definition, version] = s.flows->latest(id);
+                if (!definition) continue;
+                if (!std::exchange(first, false)) body += ',';
+                body += "{\"id\":";
+                appendString(body, id);
+                body += ",\"version\":" + std::to_string(version) + ",\"file\":";
+                appendString(body, definition->file);
+                body += ",\"sha256\":";
+                appendString(body, definition->sha256);
+                body += ",\"warnings\":[";
+                for (std::size_t n = 0; n < definition->warnings.size(); ++n) {
+                    if (n) body += ',';
+                    appendString(body, definition->warnings[n]);
+                }
+                body += "]}";
+            }
+            return Response::json(200, body + "]}");
+        });
+    });
+    admin.add(http::verb::get, "/admin/flows/incidents", [s](const RequestPtr&, detail::AuditedReply out) {
+        run(s, out, [s] {
+            Poco::Data::Session session = s.store->session();
+            std::string body = "{\"items\":[";
+            bool first = true;
+            for (const auto& incident : s.engineStore->openIncidents(session)) {
+                if (!std::exchange(first, false)) body += ',';
+                body += "{\"id\":";
+                appendString(body, incident.id);
+                body += ",\"instance_id\":";
+                appendString(body, incident.instanceId);
+                body += ",\"element_id\":";
+                appendString(body, incident.elementId);
+                body += ",\"message\":";
+                appendString(body, incident.message);
+                body += ",\"created_at\":" + std::to_string(incident.createdAt) + "}";
+            }
+            return Response::json(200, body + "]}");
+        });
+    });
+    admin.add(http::verb::post, "/admin/flows/incidents/{id}/retry",
+              [s](const RequestPtr& request, detail::AuditedReply out) {
+                  run(s, out, [s, request] {
+                      const std::string& id = request->param("id");
+                      std::optional<flows::engine::StoredIncident> incident;
+                      {
+                          Poco::Data::Session session = s.store->session();
+                          for (auto& open : s.engineStore->openIncidents(session))
+                              if (open.id == id) incident = open;
+                      }
+                      if (!incident)
+                          return problem(404, "no open incident " + id, "Unknown incident",
+                                         problemType("unknown-incident"));
+                      flows::engine::Input input;
+                      input.kind = flows::engine::Input::Kind::RetryIncident;
+                      input.incidentId = id;
+                      input.actor = request->principal.subject;
+                      if (!s.runner->apply(incident->instanceId, input))
+                          return problem(409, "the incident was resolved meanwhile", "Incident resolved",
+                                         problemType("incident-conflict"));
+                      return Response::json(200, "{\"retried\":true}");
+                  });
+              });
     admin.add(http::verb::post, "/admin/flows/reload", [s](const RequestPtr&, detail::AuditedReply out) {
         run(s, out, [s] {
             try {

@@ -579,7 +579,8 @@ int HubApplication::main(const std::vector<std::string>&) {
         api::addSystemRoutes(router, *plugins, &audit);
         api::addCatalogRoutes(router, catalogue);
         api::addApplicationRoutes(router, applications, catalogue, *plugins, blocking, &audit);
-        api::addTaskRoutes(router, {&applications, &flowRunner, &flowDeployments.store(), &db, &blocking, &audit,
+        api::addTaskRoutes(router, {&applications, &flowRunner, &flowDeployments.store(), &flowDeployments.repository(),
+                                    &db, &blocking, &audit,
                                     [&flowDeployments, &cfg] { return flowDeployments.reload(cfg); }});
         api::AdminServices admin;
         admin.directory = &people;

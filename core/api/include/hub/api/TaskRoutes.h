@@ -28,6 +28,7 @@ struct TaskServices {
     flows::ApplicationService* applications = nullptr;
     flows::FlowRunner* runner = nullptr;
     flows::engine::EngineStore* engineStore = nullptr;
+    flows::engine::FlowRepository* flows = nullptr;
     store::Database* store = nullptr;
     runtime::WorkerPool* blocking = nullptr;  ///< Database work, never on the I/O threads.
     store::AuditLog* audit = nullptr;
@@ -43,7 +44,9 @@ struct TaskServices {
 /// ({decision: approve|reject|return_for_supplement, comment, fields}); only
 /// a member of the task's candidate groups, its assignee or hub:admin may act
 /// on a task. Of two clerks completing one task at once, one wins and the
-/// other gets 409. And, hub:admin only, POST /admin/flows/reload.
+/// other gets 409. GET /api/v1/applications/{id}/flow. And, hub:admin only,
+/// GET /admin/flows, GET /admin/flows/incidents, POST
+/// /admin/flows/incidents/{id}/retry, POST /admin/flows/reload.
 void addTaskRoutes(Router& router, TaskServices services);
 
 }  // namespace hub::api
