@@ -100,11 +100,30 @@ const std::string kBrokenCall = R"(<?xml version="1.0" encoding="UTF-8"?>
 </bpmn:definitions>
 )";
 
+// A one-second timer, then approved.
+const std::string kTimerWait = R"(<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="Definitions_timer" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="timer-wait" isExecutable="true">
+    <bpmn:startEvent id="Start"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:intermediateCatchEvent id="Wait"><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing>
+      <bpmn:timerEventDefinition id="T1"><bpmn:timeDuration xsi:type="bpmn:tFormalExpression">PT1S</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:endEvent id="End"><bpmn:incoming>F2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Wait" />
+    <bpmn:sequenceFlow id="F2" sourceRef="Wait" targetRef="End" />
+  </bpmn:process>
+</bpmn:definitions>
+)";
+
 const std::string kJointReviewItem = R"(<?xml version="1.0" encoding="UTF-8"?>
 <catalog version="1">
   <item id="joint-review-check" category="international" department="international-office" channel="online" audience="student" timeLimit="3">
     <name zh="联合审核检查" en="Joint review check"/>
     <handler><flow id="joint-review"/></handler>
+  </item>
+  <item id="timer-check" category="international" department="international-office" channel="online" audience="student" timeLimit="3">
+    <name zh="定时检查" en="Timer check"/>
+    <handler><flow id="timer-wait"/></handler>
   </item>
   <item id="incident-check" category="international" department="international-office" channel="online" audience="student" timeLimit="3">
     <name zh="事件检查" en="Incident check"/>
@@ -124,6 +143,7 @@ protected:
         fs::copy_file(fs::path(FLOWS_DIR) / "enrolment-certificate.bpmn", dir_.file("flows/enrolment-certificate.bpmn"));
         dir_.write("flows/joint-review.bpmn", kJointReview);
         dir_.write("flows/broken-call.bpmn", kBrokenCall);
+        dir_.write("flows/timer-wait.bpmn", kTimerWait);
         fs::copy(CATALOG_DIR, dir_.file("catalog"), fs::copy_options::recursive);
         dir_.write("catalog/13-joint-review.xml", kJointReviewItem);
         fs::create_directories(dir_.file("plugins"));
@@ -348,4 +368,43 @@ TEST_F(FlowRunsTest, AServiceTaskThatFailsRaisesAnIncidentAnAdminSeesAndRetries)
         },
         std::chrono::seconds(10)))
         << incidents;
+}
+
+TEST_F(FlowRunsTest, ATimerFiresFromTheSchedulerAndSurvivesAKill9) {
+    auto r = request("POST", "/api/v1/applications", R"({"item_id":"timer-check","form":{}})", "2023010001");
+    ASSERT_EQ(r.status, 201) << r.body;
+    const std::string id = parse(r.body)->getValue<std::string>("id");
+    EXPECT_EQ(parse(r.body)->getValue<std::string>("status"), "submitted");
+    // Killed before the timer is due: the restarted hub fires it (overdue by then or soon).
+    hubd_->signal(SIGKILL);
+    hubd_->wait(std::chrono::seconds(10));
+    startHubd();
+    auto app = waitForStatus(id, "2023010001", "completed");
+    ASSERT_TRUE(app);
+    EXPECT_EQ(app->getValue<std::string>("status"), "completed") << hubd_->output();
+    EXPECT_EQ(statuses(app), (std::vector<std::string>{"submitted", "completed"}));
+}
+
+TEST_F(FlowRunsTest, AKill9DuringParallelReviewsDuplicatesNoTask) {
+    auto r = request("POST", "/api/v1/applications", R"({"item_id":"joint-review-check","form":{}})", "2023010001");
+    ASSERT_EQ(r.status, 201) << r.body;
+    auto mine = [&](const std::string& who) { return taskIds(request("GET", "/api/v1/tasks", "", who)); };
+    auto io = mine("io.1");
+    ASSERT_EQ(io.size(), 1u);
+    ASSERT_EQ(request("POST", "/api/v1/tasks/" + io[0] + "/complete", R"({"decision":"approve"})", "io.1").status,
+              200);
+
+    // One branch waits at the join, the other at HR's task.
+    hubd_->signal(SIGKILL);
+    hubd_->wait(std::chrono::seconds(10));
+    startHubd();
+    EXPECT_TRUE(mine("io.1").empty());
+    auto hr = mine("hr.1");
+    ASSERT_EQ(hr.size(), 1u);
+    EXPECT_EQ(mine("admin").size(), 1u) << "a task was duplicated or lost";
+    ASSERT_EQ(request("POST", "/api/v1/tasks/" + hr[0] + "/complete", R"({"decision":"approve"})", "hr.1").status,
+              200);
+    const std::string id = parse(r.body)->getValue<std::string>("id");
+    auto app = parse(request("GET", "/api/v1/applications/" + id, "", "2023010001").body);
+    EXPECT_EQ(app->getValue<std::string>("status"), "approved");
 }

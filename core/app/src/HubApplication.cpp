@@ -559,6 +559,15 @@ int HubApplication::main(const std::vector<std::string>&) {
         // The BPMN flows' runner: an item whose flow is deployed starts an
         // instance in its submit's transaction (docs/flows/bpmn.md, "In hubd").
         flows::FlowRunner::Options flowOptions;
+        // Timers in working days count the calendar as loaded at start, from
+        // the time of day they are armed (the hall's zone).
+        flowOptions.engine.addWorkingDays = [calendar, offsetMs = std::int64_t{numbers.utcOffsetSeconds} * 1000](
+                                                std::int64_t fromMs, std::int64_t count) {
+            using namespace std::chrono;
+            const sys_days from = floor<days>(sys_time<milliseconds>(milliseconds(fromMs + offsetMs)));
+            const sys_days to = sys_days(calendar.addWorkingDays(year_month_day(from), static_cast<int>(count)));
+            return fromMs + duration_cast<milliseconds>(to - from).count();
+        };
         flowOptions.person = [&directory, &people](const std::string& id) -> std::optional<flows::FlowRunner::Person> {
             if (const identity::Person* listed = directory.find(id))
                 return flows::FlowRunner::Person{listed->department, listed->roles, listed->audience};
