@@ -408,3 +408,15 @@ TEST_F(FlowRunsTest, AKill9DuringParallelReviewsDuplicatesNoTask) {
     auto app = parse(request("GET", "/api/v1/applications/" + id, "", "2023010001").body);
     EXPECT_EQ(app->getValue<std::string>("status"), "approved");
 }
+
+TEST_F(FlowRunsTest, AWithdrawnApplicationTakesItsTasksOffTheClerksList) {
+    auto r = request("POST", "/api/v1/applications", R"({"item_id":"joint-review-check","form":{}})", "2023010001");
+    ASSERT_EQ(r.status, 201) << r.body;
+    const std::string id = parse(r.body)->getValue<std::string>("id");
+    ASSERT_EQ(taskIds(request("GET", "/api/v1/tasks", "", "admin")).size(), 2u);
+    auto cancel = request("POST", "/api/v1/applications/" + id + "/cancel", R"({"reason":"不需要了"})", "2023010001");
+    ASSERT_EQ(cancel.status, 200) << cancel.body;
+    EXPECT_TRUE(taskIds(request("GET", "/api/v1/tasks", "", "admin")).empty());
+    auto flow = parse(request("GET", "/api/v1/applications/" + id + "/flow", "", "2023010001").body);
+    EXPECT_EQ(flow->getValue<std::string>("status"), "cancelled");
+}

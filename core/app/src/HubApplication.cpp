@@ -581,6 +581,14 @@ int HubApplication::main(const std::vector<std::string>&) {
                                                   const std::string& flowId) {
             return flowRunner.startWithin(session, application, flowId);
         });
+        // A withdrawn application cancels its flow in the same transaction.
+        applications.setEventSink([sink = approvals.outboxSink(), &flowRunner](Poco::Data::Session& session,
+                                                                              const std::string& type,
+                                                                              const std::string& subject,
+                                                                              const std::string& dataJson) {
+            sink(session, type, subject, dataJson);
+            flowRunner.onApplicationEvent(session, type, dataJson);
+        });
         flowRunner.resume();
 
         api::Router router;

@@ -154,6 +154,28 @@ std::optional<std::function<void()>> FlowRunner::startWithin(Poco::Data::Session
     return [this, state, effects = std::move(result.effects)] { carryOut(state.id, state, effects); };
 }
 
+void FlowRunner::onApplicationEvent(Poco::Data::Session& session, const std::string& type,
+                                    const std::string& dataJson) {
+    if (type != ApplicationService::statusChangedEvent) return;
+    const engine::Value data = engine::Value::fromJson(dataJson);
+    const auto& to = data.member("to");
+    const auto& id = data.member("id");
+    if (!to.isString() || to.asString() != "cancelled" || !id.isString()) return;
+    auto instanceId = store_.instanceOf(session, id.asString());
+    if (!instanceId) return;
+    auto state = store_.load(session, *instanceId);
+    if (!state || state->status != engine::InstanceStatus::Running) return;
+    auto definition = flows_.version(state->flowId, state->version);
+    if (!definition) return;
+    engine::Input input;
+    input.kind = engine::Input::Kind::Cancel;
+    input.now = nowMs();
+    const auto& actor = data.member("actor");
+    input.actor = actor.isString() ? actor.asString() : std::string("hub");
+    auto result = engine_.apply(*definition, *state, input);
+    if (result.applied) store_.save(session, *state, result.effects, id.asString(), input.now);
+}
+
 bool FlowRunner::apply(const std::string& instanceId, engine::Input input) {
     for (int attempt = 0; attempt < 10; ++attempt) {
         Poco::Data::Session session = db_.session();

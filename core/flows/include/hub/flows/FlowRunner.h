@@ -76,6 +76,12 @@ public:
     /// apply (stale, duplicate, unknown instance).
     bool apply(const std::string& instanceId, engine::Input input);
 
+    /// For the applications' event sink, inside the change's transaction: an
+    /// application moved to cancelled by someone else than the flow (the
+    /// applicant withdrawing it) cancels its instance there too, so its open
+    /// tasks leave the clerks' list and its timers stop.
+    void onApplicationEvent(Poco::Data::Session& session, const std::string& type, const std::string& dataJson);
+
     /// The application status an instance's state stands for, given the last
     /// input (the rule documented in docs/flows/applications.md); nullopt: keep.
     static std::optional<ApplicationStatus> statusFor(const engine::InstanceState& state,
