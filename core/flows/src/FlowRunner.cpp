@@ -156,7 +156,8 @@ std::optional<std::function<void()>> FlowRunner::startWithin(Poco::Data::Session
 
 void FlowRunner::onApplicationEvent(Poco::Data::Session& session, const std::string& type,
                                     const std::string& dataJson) {
-    if (type != ApplicationService::statusChangedEvent) return;
+    // Most changes are not withdrawals: skip the parse for them.
+    if (type != ApplicationService::statusChangedEvent || dataJson.find("\"cancelled\"") == std::string::npos) return;
     const engine::Value data = engine::Value::fromJson(dataJson);
     const auto& to = data.member("to");
     const auto& id = data.member("id");
