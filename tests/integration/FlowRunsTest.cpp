@@ -414,6 +414,10 @@ TEST_F(FlowRunsTest, AWithdrawnApplicationTakesItsTasksOffTheClerksList) {
     ASSERT_EQ(r.status, 201) << r.body;
     const std::string id = parse(r.body)->getValue<std::string>("id");
     ASSERT_EQ(taskIds(request("GET", "/api/v1/tasks", "", "admin")).size(), 2u);
+    EXPECT_TRUE(taskIds(request("GET", "/api/v1/tasks?due=2000-01-01", "", "admin")).empty());
+    EXPECT_EQ(taskIds(request("GET", "/api/v1/tasks?due=2999-12-31&item=joint-review-check", "", "admin")).size(), 2u);
+    EXPECT_EQ(taskIds(request("GET", "/api/v1/tasks?department=library", "", "admin")).size(), 0u);
+    EXPECT_EQ(request("GET", "/api/v1/tasks?due=tomorrow", "", "admin").status, 400);
     auto cancel = request("POST", "/api/v1/applications/" + id + "/cancel", R"({"reason":"不需要了"})", "2023010001");
     ASSERT_EQ(cancel.status, 200) << cancel.body;
     EXPECT_TRUE(taskIds(request("GET", "/api/v1/tasks", "", "admin")).empty());

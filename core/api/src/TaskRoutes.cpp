@@ -128,7 +128,10 @@ void addTaskRoutes(Router& router, TaskServices s) {
     router.add(http::verb::get, "/api/v1/tasks", [s](const RequestPtr& request, Responder out) {
         run(s, out, [s, request] {
             const Principal& p = request->principal;
-            std::string department, item, overdue;
+            std::string department, item, overdue, due;
+            request->queryParam("due", due);
+            if (!due.empty() && (due.size() != 10 || due[4] != '-' || due[7] != '-'))
+                throw std::invalid_argument("due must be a date, YYYY-MM-DD");
             request->queryParam("department", department);
             request->queryParam("item", item);
             request->queryParam("overdue", overdue);
@@ -147,6 +150,8 @@ void addTaskRoutes(Router& router, TaskServices s) {
                 if (!department.empty() && (!application || application->department != department)) continue;
                 if (!item.empty() && (!application || application->itemId != item)) continue;
                 if (!overdue.empty() && (!application || application->overdue != (overdue == "true"))) continue;
+                // ISO dates compare as text: due on or before the given day.
+                if (!due.empty() && (!application || application->dueDate > due)) continue;
                 if (count++) body += ',';
                 appendTask(body, task, application ? &*application : nullptr);
             }
