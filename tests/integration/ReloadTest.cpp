@@ -236,4 +236,36 @@ TEST_F(ReloadTest, ABrokenCalendarKeepsTheRunningOne) {
     EXPECT_TRUE(hubd_->running());
 }
 
+// Issue 14: the flows of flows.dir are deployed at start (checked against the
+// plugins' manifests: student_affairs is refused here for want of base_url, a
+// warning only) and again on SIGHUP; a file that no longer deploys keeps the
+// running version and the log says which file and why.
+TEST_F(ReloadTest, FlowsAreDeployedAtStartAndAgainOnSighup) {
+    hubd_.reset();
+    fs::create_directories(dir_.file("flows"));
+    fs::copy_file(fs::path(FLOWS_DIR) / "enrolment-certificate.bpmn", dir_.file("flows/enrolment-certificate.bpmn"));
+    writeConfig("", "<flows><dir>" + dir_.file("flows") + "</dir><externalGroups>ext:approval</externalGroups></flows>");
+    hubd_ = std::make_unique<ChildProcess>(
+        HUBD_EXE, ChildProcess::Options{.args = {"--config", dir_.file("hub.xml")}, .portFile = dir_.file("hubd.port")});
+    ASSERT_TRUE(hub::test::waitUntil(
+        [&] { return hubd_->output().find("flows: 1 deployed, 0 unchanged, 0 refused") != std::string::npos; },
+        std::chrono::seconds(10)))
+        << hubd_->output();
+    EXPECT_NE(hubd_->output().find("flow deployed: enrolment-certificate v1"), std::string::npos) << hubd_->output();
+    EXPECT_NE(hubd_->output().find("flow: enrolment-certificate.bpmn: "), std::string::npos) << hubd_->output();
+    EXPECT_NE(hubd_->output().find("is not loaded; its calls fail until it is"), std::string::npos) << hubd_->output();
+
+    fs::copy_file(fs::path(FLOWS_DIR) / "lab-access.bpmn", dir_.file("flows/lab-access.bpmn"));
+    std::string log = reload();
+    EXPECT_NE(log.find("flow deployed: lab-access v1"), std::string::npos) << log;
+    EXPECT_NE(log.find("reloaded flows: flows: 1 deployed, 1 unchanged, 0 refused"), std::string::npos) << log;
+
+    // Broken on line 2: refused, named, and the running version stays.
+    dir_.write("flows/enrolment-certificate.bpmn", "<?xml version=\"1.0\"?>\n<bpmn:definitions");
+    log = reload();
+    EXPECT_NE(log.find("enrolment-certificate.bpmn"), std::string::npos) << log;
+    EXPECT_NE(log.find("keep their running version"), std::string::npos) << log;
+    EXPECT_TRUE(hubd_->running());
+}
+
 }  // namespace

@@ -188,6 +188,18 @@ const std::vector<Row> kTable = {
     {"DELETE", "/admin/plugins/{name}", R, R, NA},
     {"POST", "/admin/plugins/rescan", R, R, NA},
     {"POST", "/admin/catalog/reload", R, R, NA},
+    // The flows' user tasks: no flow runs here, so every task id is the
+    // handler's 404; who may act on a task is checked in FlowRunsTest.
+    {"GET", "/api/v1/tasks", A, A, NA},
+    {"POST", "/api/v1/tasks/{id}/claim", A, A, NA},
+    {"POST", "/api/v1/tasks/{id}/unclaim", A, A, NA},
+    {"POST", "/api/v1/tasks/{id}/complete", A, A, NA},
+    {"POST", "/admin/flows/reload", R, R, NA},
+    {"GET", "/admin/flows", R, R, NA},
+    {"GET", "/admin/flows/incidents", R, R, NA},
+    {"POST", "/admin/flows/incidents/{id}/retry", R, R, NA},
+    // The owner's leave has no flow here: 404 for the owner, 403 for others.
+    {"GET", "/api/v1/applications/{id}/flow", A, R, R},
 };
 
 // ---------------------------------------------------------------------------

@@ -542,6 +542,15 @@ TEST_F(OpenApiTest, EveryKnownRouteIsDocumented) {
         {"DELETE", "/admin/plugins/{name}"},
         {"POST", "/admin/plugins/rescan"},
         {"POST", "/admin/catalog/reload"},
+        {"GET", "/api/v1/tasks"},
+        {"POST", "/api/v1/tasks/{id}/claim"},
+        {"POST", "/api/v1/tasks/{id}/unclaim"},
+        {"POST", "/api/v1/tasks/{id}/complete"},
+        {"POST", "/admin/flows/reload"},
+        {"GET", "/admin/flows"},
+        {"GET", "/admin/flows/incidents"},
+        {"POST", "/admin/flows/incidents/{id}/retry"},
+        {"GET", "/api/v1/applications/{id}/flow"},
     };
     Document doc = loadDocument();
     std::set<std::pair<std::string, std::string>> documented;

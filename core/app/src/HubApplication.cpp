@@ -1,4 +1,5 @@
 #include "HubApplication.h"
+#include "FlowDeployments.h"
 
 #include "Reloader.h"
 #include "ServiceManager.h"
@@ -16,6 +17,7 @@
 #include "hub/api/RouteAudit.h"
 #include "hub/api/Router.h"
 #include "hub/api/SystemRoutes.h"
+#include "hub/api/TaskRoutes.h"
 #include "hub/api/WebhookRoutes.h"
 #include "hub/auth/Access.h"
 #include "hub/auth/TokenVerifier.h"
@@ -28,6 +30,7 @@
 #include "hub/flows/ApplicationService.h"
 #include "hub/flows/ApprovalEngineLink.h"
 #include "hub/flows/Evaluation.h"
+#include "hub/flows/FlowRunner.h"
 #include "hub/runtime/WorkerPool.h"
 #include "hub/identity/IdentityDirectory.h"
 #include "hub/identity/ProvisioningForwarder.h"
@@ -93,6 +96,7 @@ void addDefaults(Poco::Util::MapConfiguration& d) {
     d.setInt("http.fiberStackKb", 256);  // plugin calls of execution "loop"
     d.setString("store.path", "var/hub.db");
     d.setString("catalog.dir", "config/catalog");
+    d.setString("flows.dir", "config/flows");
     d.setInt("calendar.utcOffsetSeconds", 8 * 3600);  // China Standard Time
     d.setInt("http.blockingThreads", 8);
     d.setString("events.source", "/campus-hub");
@@ -544,10 +548,50 @@ int HubApplication::main(const std::vector<std::string>&) {
                             cfg.getString("identity.ldap.uri"));
         }
         log.information("%z plugin(s) loaded, %z refused", plugins->list().size(), plugins->refusals().size());
+        // The BPMN flows, checked against the manifests just loaded.
+        FlowDeployments flowDeployments(db, cfg, *plugins);
+        approvals.setFlowDriven([&flowDeployments](Poco::Data::Session& session, const std::string& id) {
+            return flowDeployments.store().instanceOf(session, id).has_value();
+        });
 
         // Database work of the API runs here, never on the I/O threads.
         auto blockingThreads = static_cast<std::size_t>(numbers.blockingThreads);
         runtime::WorkerPool blocking("api", blockingThreads, blockingThreads * 64);
+
+        // The BPMN flows' runner: an item whose flow is deployed starts an
+        // instance in its submit's transaction (docs/flows/bpmn.md, "In hubd").
+        flows::FlowRunner::Options flowOptions;
+        // Timers in working days count the calendar as loaded at start, from
+        // the time of day they are armed (the hall's zone).
+        flowOptions.engine.addWorkingDays = [calendar, offsetMs = std::int64_t{numbers.utcOffsetSeconds} * 1000](
+                                                std::int64_t fromMs, std::int64_t count) {
+            using namespace std::chrono;
+            const sys_days from = floor<days>(sys_time<milliseconds>(milliseconds(fromMs + offsetMs)));
+            const sys_days to = sys_days(calendar.addWorkingDays(year_month_day(from), static_cast<int>(count)));
+            return fromMs + duration_cast<milliseconds>(to - from).count();
+        };
+        flowOptions.person = [&directory, &people](const std::string& id) -> std::optional<flows::FlowRunner::Person> {
+            if (const identity::Person* listed = directory.find(id))
+                return flows::FlowRunner::Person{listed->department, listed->roles, listed->audience};
+            auto person = people.findById(id);
+            if (!person) return std::nullopt;
+            return flows::FlowRunner::Person{person->department, person->roles, person->audience};
+        };
+        flows::FlowRunner flowRunner(db, applications, flowDeployments.store(), flowDeployments.repository(), *plugins,
+                                     std::move(flowOptions));
+        applications.setFlowStarter([&flowRunner](Poco::Data::Session& session, const flows::Application& application,
+                                                  const std::string& flowId) {
+            return flowRunner.startWithin(session, application, flowId);
+        });
+        // A withdrawn application cancels its flow in the same transaction.
+        applications.setEventSink([sink = approvals.outboxSink(), &flowRunner](Poco::Data::Session& session,
+                                                                              const std::string& type,
+                                                                              const std::string& subject,
+                                                                              const std::string& dataJson) {
+            sink(session, type, subject, dataJson);
+            flowRunner.onApplicationEvent(session, type, dataJson);
+        });
+        flowRunner.resume();
 
         api::Router router;
         api::addHealthRoutes(router, *plugins, &db);
@@ -555,6 +599,9 @@ int HubApplication::main(const std::vector<std::string>&) {
         api::addWebhookRoutes(router, *plugins, api::WebhookOptions::fromConfig(cfg), &audit);
         api::addCatalogRoutes(router, catalogue);
         api::addApplicationRoutes(router, applications, catalogue, *plugins, blocking, &audit);
+        api::addTaskRoutes(router, {&applications, &flowRunner, &flowDeployments.store(), &flowDeployments.repository(),
+                                    &db, &blocking, &audit,
+                                    [&flowDeployments, &cfg] { return flowDeployments.reload(cfg); }});
         api::AdminServices admin;
         admin.directory = &people;
         admin.syncer = syncer.get();
@@ -597,6 +644,7 @@ int HubApplication::main(const std::vector<std::string>&) {
             blocking.shutdown();  // after the drain: its tasks answer requests in flight
             syncSchedule.stop();
             relay.stop();
+            flowRunner.stop();  // before the plugins its calls answer from
             plugins.reset();  // joins each plugin's pool, then unloads it
             audit.flush();
         };
@@ -652,8 +700,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         Reloader reloader(cfg, {defaults_, file_, configFile_, overrides_},
                           {&catalogue, &applications, plugins.get(), syncer.get(), &syncSchedule},
                           [](const Poco::Util::AbstractConfiguration& next) { Numbers::read(next); }, loadCalendar);
-        // The BPMN flows (issue 14), once core/flows can reload its deployments:
-        //   reloader.addHook("flows", [&](const auto& next) { return flowEngine.reload(next); });
+        reloader.addHook("flows", [&](const auto& next) { return flowDeployments.reload(next); });
         ServiceManager serviceManager;
         const std::string serving =
             "serving on http://" + httpOptions.address + ":" + std::to_string(server.port()) + "/";

@@ -51,7 +51,7 @@ bool startsWith(const std::string& s, const std::string& prefix) { return s.rfin
 bool reloadable(const std::string& key) {
     if (key == "identity.sync.source") return false;  // names the stored sync state
     for (const char* prefix : {"logging.level", "calendar.file", "plugins.defaults.", "plugins.plugin",
-                               "identity.ldap.", "identity.mapping.", "identity.sync.", "system.", "application."})
+                               "identity.ldap.", "identity.mapping.", "identity.sync.", "system.", "application.", "flows.externalGroups"})
         if (startsWith(key, prefix)) return true;
     return false;
 }

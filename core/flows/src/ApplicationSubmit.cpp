@@ -204,7 +204,13 @@ ApplicationService::SubmitResult ApplicationService::submit(const SubmitRequest&
              " VALUES(?, 1, '', ?, ?, ?, ?)",
             use(a.id), use(status), use(a.submittedBy), use(a.submittedAt), use(empty), now;
         emit(s, submittedEvent, a.id, toJson(a));
-        if (request.startReview && !item->handler.flowId.empty()) {
+        std::optional<std::function<void()>> flowStarted;
+        if (request.startReview && !item->handler.flowId.empty() && flowStarter_)
+            flowStarted = flowStarter_(s, a, item->handler.flowId);
+        if (flowStarted) {
+            // The flow decided the status, in this transaction.
+            a = *load(s, a.id);
+        } else if (request.startReview && !item->handler.flowId.empty()) {
             // In the same transaction: the application is stored already in
             // review with its approval requested, or not at all, never stuck in
             // submitted because the second write failed.
@@ -221,6 +227,7 @@ ApplicationService::SubmitResult ApplicationService::submit(const SubmitRequest&
                 &s);
         }
         tx.commit();
+        if (flowStarted && *flowStarted) (*flowStarted)();
     }
     SubmitResult r;
     r.outcome = Outcome::Created;

@@ -47,6 +47,7 @@ bool ApprovalEngineLink::requestIfEnteringReview(Poco::Data::Session& session, c
     if (type != ApplicationService::statusChangedEvent) return false;
     auto change = parseObject(dataJson, ApplicationService::statusChangedEvent);
     if (stringMember(*change, "to") != toString(ApplicationStatus::InReview)) return false;
+    if (flowDriven_ && flowDriven_(session, change->optValue<std::string>("id", ""))) return false;
     // The engine's task: which application, for whom, and who decides it.
     Poco::JSON::Object task;
     task.set("applicationId", change->optValue<std::string>("id", ""));

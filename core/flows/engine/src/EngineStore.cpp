@@ -408,6 +408,20 @@ std::vector<StoredTask> EngineStore::openTasks(Poco::Data::Session& session) {
     return out;
 }
 
+std::vector<StoredIncident> EngineStore::openIncidents(Poco::Data::Session& session) {
+    Poco::Data::Statement select(session);
+    select << "SELECT id, instance_id, element_id, message, created_at FROM flows_engine_incidents"
+              " WHERE resolved_at = 0 ORDER BY created_at, id",
+        now;
+    Poco::Data::RecordSet rs(select);
+    std::vector<StoredIncident> out;
+    for (std::size_t row = 0; row < rs.rowCount(); ++row) {
+        auto column = [&](std::size_t c) { return rs.value(c, row).convert<std::string>(); };
+        out.push_back({column(0), column(1), column(2), column(3), rs.value(4, row).convert<std::int64_t>()});
+    }
+    return out;
+}
+
 bool EngineStore::claimTask(Poco::Data::Session& session, const std::string& taskId, const std::string& user) {
     Poco::Data::Statement claim(session);
     claim << "UPDATE flows_engine_tasks SET claimed_by = ? WHERE id = ? AND status = 'open'"

@@ -136,6 +136,19 @@ public:
     /// Replaces the event sink. Call before serving requests (not synchronized).
     void setEventSink(EventSink sink);
 
+    /// Starts the BPMN flow of a new application inside submit()'s open
+    /// transaction on `session` (FlowRunner.h): stores the instance and moves
+    /// the application to the status the flow gives it. Returns what to do
+    /// once the transaction committed (the flow's service calls), or nullopt
+    /// when the item's flow is not deployed: then submit() keeps the stand-in
+    /// path (in_review, approval.requested).
+    using FlowStarter = std::function<std::optional<std::function<void()>>(Poco::Data::Session& session,
+                                                                           const Application& application,
+                                                                           const std::string& flowId)>;
+
+    /// Sets the flow starter. Call before serving requests (not synchronized).
+    void setFlowStarter(FlowStarter starter) { flowStarter_ = std::move(starter); }
+
     /// The store the service writes to (for its health and fault counters).
     store::Database& database() const { return db_; }
 
@@ -220,6 +233,7 @@ private:
 
     store::Database& db_;
     Options options_;
+    FlowStarter flowStarter_;
     // The calendar in use: options_.calendar until setCalendar(); accessed only
     // through std::atomic_load/store.
     std::shared_ptr<const catalog::WorkingCalendar> calendar_ =

@@ -44,6 +44,13 @@ public:
     bool requestIfEnteringReview(Poco::Data::Session& session, const std::string& type, const std::string& subject,
                                  const std::string& dataJson) const;
 
+    /// Tells whether a BPMN flow instance drives an application (read on
+    /// `session`, inside the change's transaction): such an application's
+    /// review is the flow's user tasks, so entering in_review requests nothing
+    /// from the external engine. Set before serving (not synchronized).
+    using FlowDriven = std::function<bool(Poco::Data::Session& session, const std::string& applicationId)>;
+    void setFlowDriven(FlowDriven flowDriven) { flowDriven_ = std::move(flowDriven); }
+
     /// The relay's handler for inbound events.
     events::InboundHandler inboundHandler() const;
 
@@ -62,6 +69,7 @@ public:
 private:
     ApplicationService& applications_;
     std::string source_;
+    FlowDriven flowDriven_;
 };
 
 }  // namespace hub::flows

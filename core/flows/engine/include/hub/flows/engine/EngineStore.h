@@ -57,6 +57,15 @@ struct StoredTask {
     std::int64_t createdAt = 0;
 };
 
+/// An open incident row (what an admin sees and retries).
+struct StoredIncident {
+    std::string id;
+    std::string instanceId;
+    std::string elementId;
+    std::string message;
+    std::int64_t createdAt = 0;
+};
+
 class EngineStore {
 public:
     static const std::vector<store::Migration>& migrations();
@@ -93,6 +102,9 @@ public:
 
     /// Open user tasks, oldest first.
     std::vector<StoredTask> openTasks(Poco::Data::Session& session);
+
+    /// Open incidents, oldest first.
+    std::vector<StoredIncident> openIncidents(Poco::Data::Session& session);
 
     /// Claims an open task for `user`: true when it was unclaimed or is
     /// theirs already; false when it is closed or claimed by someone else.

@@ -1,0 +1,52 @@
+#pragma once
+
+#include "hub/api/Router.h"
+
+#include <functional>
+#include <string>
+
+namespace hub::flows {
+class ApplicationService;
+class FlowRunner;
+}  // namespace hub::flows
+namespace hub::flows::engine {
+class EngineStore;
+class FlowRepository;
+}  // namespace hub::flows::engine
+namespace hub::runtime {
+class WorkerPool;
+}
+namespace hub::store {
+class AuditLog;
+class Database;
+}  // namespace hub::store
+
+namespace hub::api {
+
+/// What the clerks' task routes need (all required).
+struct TaskServices {
+    flows::ApplicationService* applications = nullptr;
+    flows::FlowRunner* runner = nullptr;
+    flows::engine::EngineStore* engineStore = nullptr;
+    flows::engine::FlowRepository* flows = nullptr;
+    store::Database* store = nullptr;
+    runtime::WorkerPool* blocking = nullptr;  ///< Database work, never on the I/O threads.
+    store::AuditLog* audit = nullptr;
+    /// POST /admin/flows/reload: deploys flows.dir again; returns the summary,
+    /// throws with every refusal (the refused flows keep their running version).
+    std::function<std::string()> reloadFlows;
+};
+
+/// The BPMN flows' user tasks (docs/flows/bpmn.md, "In hubd"):
+/// GET /api/v1/tasks (the caller's: a candidate group among their roles, or
+/// assigned to them; every open task for hub:admin; filters department, item,
+/// overdue), POST /api/v1/tasks/{id}/claim, /unclaim, /complete
+/// ({decision: approve|reject|return_for_supplement, comment, fields}); only
+/// a member of the task's candidate groups, its assignee or hub:admin may act
+/// on a task. Of two clerks completing one task at once, one wins and the
+/// other gets 409. GET /api/v1/applications/{id}/flow. And, hub:admin only,
+/// GET /admin/flows, GET /admin/flows/incidents, POST
+/// /admin/flows/incidents/{id}/retry, POST /admin/flows/reload.
+void addTaskRoutes(Router& router, TaskServices services);
+
+}  // namespace hub::api

@@ -1,0 +1,381 @@
+// The clerks' to-do list over the flow engine's task rows (TaskRoutes.h).
+#include "hub/api/TaskRoutes.h"
+
+#include "AdminRouteSupport.h"
+
+#include "hub/api/Http.h"
+#include "hub/common/Utf8.h"
+#include "hub/flows/ApplicationService.h"
+#include "hub/flows/FlowRunner.h"
+#include "hub/flows/engine/EngineStore.h"
+#include "hub/flows/engine/FlowRepository.h"
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
+#include <Poco/StringTokenizer.h>
+
+#include <algorithm>
+#include <chrono>
+#include <sstream>
+
+namespace hub::api {
+
+namespace {
+
+using detail::problemType;
+
+std::vector<std::string> groupsOf(const flows::engine::StoredTask& task) {
+    Poco::StringTokenizer groups(task.candidateGroups, ",",
+                                 Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY);
+    return {groups.begin(), groups.end()};
+}
+
+// A member of one of the task's candidate groups, its assignee, or an admin.
+bool mayAct(const Principal& p, const flows::engine::StoredTask& task) {
+    if (p.hasRole("hub:admin") || (!task.assignee.empty() && task.assignee == p.subject)) return true;
+    for (const auto& group : groupsOf(task))
+        if (p.hasRole(group)) return true;
+    return false;
+}
+
+std::optional<flows::engine::StoredTask> findOpen(const TaskServices& s, const std::string& id) {
+    Poco::Data::Session session = s.store->session();
+    for (auto& task : s.engineStore->openTasks(session))
+        if (task.id == id) return task;
+    return std::nullopt;
+}
+
+void appendTask(std::string& out, const flows::engine::StoredTask& task, const flows::Application* application) {
+    out += "{\"id\":";
+    appendString(out, task.id);
+    out += ",\"instance_id\":";
+    appendString(out, task.instanceId);
+    out += ",\"application_id\":";
+    appendString(out, task.applicationId);
+    out += ",\"element_id\":";
+    appendString(out, task.elementId);
+    out += ",\"name\":";
+    appendString(out, task.name);
+    out += ",\"candidate_groups\":[";
+    bool first = true;
+    for (const auto& group : groupsOf(task)) {
+        if (!std::exchange(first, false)) out += ',';
+        appendString(out, group);
+    }
+    out += "],\"assignee\":";
+    appendString(out, task.assignee);
+    out += ",\"claimed_by\":";
+    appendString(out, task.claimedBy);
+    out += ",\"created_at\":" + std::to_string(task.createdAt);
+    if (application) {
+        out += ",\"item_id\":";
+        appendString(out, application->itemId);
+        out += ",\"department\":";
+        appendString(out, application->department);
+        out += ",\"due_date\":";
+        appendString(out, application->dueDate);
+        out += std::string(",\"overdue\":") + (application->overdue ? "true" : "false");
+    }
+    out += '}';
+}
+
+Poco::JSON::Object::Ptr bodyObject(const Request& request) {
+    const std::string& body = request.message.body();
+    if (body.empty()) return new Poco::JSON::Object;
+    if (!isValidUtf8(body)) throw std::invalid_argument("request body is not valid UTF-8");
+    Poco::JSON::Parser parser;
+    Poco::Dynamic::Var v;
+    try {
+        v = parser.parse(body);
+    } catch (const Poco::Exception& e) {
+        throw std::invalid_argument("request body is not valid JSON: " + e.message());
+    }
+    if (v.type() != typeid(Poco::JSON::Object::Ptr)) throw std::invalid_argument("request body must be a JSON object");
+    return v.extract<Poco::JSON::Object::Ptr>();
+}
+
+// Runs fn on the api pool; a bad body is a 400, store faults a 503.
+template <class Reply>
+void run(const TaskServices& s, Reply out, std::function<Response()> fn) {
+    bool queued = s.blocking->trySubmit([out, store = s.store, fn = std::move(fn)] {
+        try {
+            out.send(fn());
+        } catch (const std::invalid_argument& e) {
+            out.send(problem(400, e.what(), "Invalid request", problemType("invalid-request")));
+        } catch (const std::exception& e) {
+            if (auto unavailable = storeProblem(e, store)) return (void)out.send(std::move(*unavailable));
+            Poco::Logger::get("hub.api").error("tasks: %s", std::string(e.what()));
+            out.send(problem(500, "internal error", "Internal error", problemType("internal")));
+        }
+    });
+    if (!queued) out.send(problem(503, "the hub is busy; retry shortly", "Overloaded", problemType("overloaded")));
+}
+
+Response notFound(const std::string& id) {
+    return problem(404, "no open task " + id, "Unknown task", problemType("unknown-task"));
+}
+
+Response notYours(const TaskServices& s, const Request& request) {
+    auditRouteCall(s.audit, request, 403);
+    return problem(403, "only a member of the task's candidate groups, its assignee or hub:admin may act on it",
+                   "Not your task", problemType("forbidden"));
+}
+
+}  // namespace
+
+void addTaskRoutes(Router& router, TaskServices s) {
+    router.add(http::verb::get, "/api/v1/tasks", [s](const RequestPtr& request, Responder out) {
+        run(s, out, [s, request] {
+            const Principal& p = request->principal;
+            std::string department, item, overdue, due;
+            request->queryParam("due", due);
+            if (!due.empty() && (due.size() != 10 || due[4] != '-' || due[7] != '-'))
+                throw std::invalid_argument("due must be a date, YYYY-MM-DD");
+            request->queryParam("department", department);
+            request->queryParam("item", item);
+            request->queryParam("overdue", overdue);
+            if (!overdue.empty() && overdue != "true" && overdue != "false")
+                throw std::invalid_argument("overdue must be true or false");
+            std::vector<flows::engine::StoredTask> tasks;
+            {
+                Poco::Data::Session session = s.store->session();
+                tasks = s.engineStore->openTasks(session);
+            }
+            std::string body = "{\"items\":[";
+            std::size_t count = 0;
+            for (const auto& task : tasks) {
+                if (!mayAct(p, task)) continue;
+                auto application = s.applications->find(task.applicationId);
+                if (!department.empty() && (!application || application->department != department)) continue;
+                if (!item.empty() && (!application || application->itemId != item)) continue;
+                if (!overdue.empty() && (!application || application->overdue != (overdue == "true"))) continue;
+                // ISO dates compare as text: due on or before the given day.
+                if (!due.empty() && (!application || application->dueDate > due)) continue;
+                if (count++) body += ',';
+                appendTask(body, task, application ? &*application : nullptr);
+            }
+            body += "],\"total\":" + std::to_string(count) + "}";
+            return Response::json(200, std::move(body));
+        });
+    });
+
+    for (const char* action : {"claim", "unclaim"}) {
+        const bool claim = std::string_view(action) == "claim";
+        router.add(http::verb::post, std::string("/api/v1/tasks/{id}/") + action,
+                   [s, claim](const RequestPtr& request, Responder out) {
+                       run(s, out, [s, request, claim] {
+                           const Principal& p = request->principal;
+                           const std::string& id = request->param("id");
+                           auto task = findOpen(s, id);
+                           if (!task) return notFound(id);
+                           if (!mayAct(p, *task)) return notYours(s, *request);
+                           Poco::Data::Session session = s.store->session();
+                           bool done = claim ? s.engineStore->claimTask(session, id, p.subject)
+                                             : s.engineStore->unclaimTask(session, id, p.subject,
+                                                                          p.hasRole("hub:admin"));
+                           if (!done)
+                               return problem(409,
+                                              claim ? "the task is claimed by someone else or closed"
+                                                    : "the task is not claimed by you",
+                                              "Task taken", problemType("task-conflict"));
+                           auto now = findOpen(s, id);
+                           std::string body;
+                           appendTask(body, now ? *now : *task, nullptr);
+                           return Response::json(200, std::move(body));
+                       });
+                   });
+    }
+
+    router.add(http::verb::post, "/api/v1/tasks/{id}/complete", [s](const RequestPtr& request, Responder out) {
+        run(s, out, [s, request] {
+            const Principal& p = request->principal;
+            const std::string& id = request->param("id");
+            auto body = bodyObject(*request);
+            flows::engine::Input input;
+            input.kind = flows::engine::Input::Kind::TaskCompleted;
+            input.taskId = id;
+            input.actor = p.subject;
+            input.decision = body->optValue<std::string>("decision", "");
+            if (input.decision != "approve" && input.decision != "reject" &&
+                input.decision != "return_for_supplement")
+                throw std::invalid_argument("decision must be approve, reject or return_for_supplement");
+            input.comment = body->optValue<std::string>("comment", "");
+            if (input.comment.size() > 2000) throw std::invalid_argument("comment is longer than 2000 bytes");
+            input.variables = flows::engine::Value(flows::engine::Value::Object{});
+            if (body->has("fields")) {
+                auto fields = body->getObject("fields");
+                if (!fields) throw std::invalid_argument("fields must be an object");
+                std::ostringstream text;
+                Poco::JSON::Stringifier::condense(fields, text);
+                input.variables = flows::engine::Value::fromJson(text.str());
+            }
+            auto task = findOpen(s, id);
+            if (!task) {
+                // A task of a running instance that is no longer open was
+                // completed (or cancelled) meanwhile: the race's loser.
+                Poco::Data::Session session = s.store->session();
+                if (s.engineStore->load(session, id.substr(0, id.find(':'))))
+                    return problem(409, "the task is no longer open", "Task taken", problemType("task-conflict"));
+                return notFound(id);
+            }
+            if (!mayAct(p, *task)) return notYours(s, *request);
+            if (!task->claimedBy.empty() && task->claimedBy != p.subject && !p.hasRole("hub:admin"))
+                return problem(409, "the task is claimed by " + task->claimedBy, "Task taken",
+                               problemType("task-conflict"));
+            // Applied under the instance's compare-and-set: of two completions
+            // at once, the second finds the task gone and is not applied.
+            if (!s.runner->apply(task->instanceId, input))
+                return problem(409, "the task was completed meanwhile", "Task taken", problemType("task-conflict"));
+            return Response::json(200, "{\"id\":\"" + id + "\",\"completed\":true}");
+        });
+    });
+
+    router.add(http::verb::get, "/api/v1/applications/{id}/flow", [s](const RequestPtr& request, Responder out) {
+        run(s, out, [s, request] {
+            const Principal& p = request->principal;
+            const std::string& id = request->param("id");
+            auto application = s.applications->find(id);
+            if (!application)
+                return problem(404, "no application " + id, "Unknown application", problemType("unknown-application"));
+            // The applicant, the owning department's staff, or an admin.
+            bool allowed = application->applicant == p.subject || p.hasRole("hub:admin");
+            for (const auto& role : p.roles)
+                allowed = allowed || role.rfind("dept:" + application->department + ":", 0) == 0;
+            if (!allowed) {
+                Response refusal = problem(403, "not your application", "Not yours", problemType("forbidden"));
+                auditRouteCall(s.audit, *request, refusal.status);
+                return refusal;
+            }
+            Poco::Data::Session session = s.store->session();
+            auto instance = s.engineStore->instanceOf(session, id);
+            auto state = instance ? s.engineStore->load(session, *instance) : std::nullopt;
+            if (!state)
+                return problem(404, "no BPMN flow drives application " + id, "No flow", problemType("no-flow"));
+            auto xml = s.engineStore->deploymentXml(session, state->flowId, state->version);
+            std::string body = "{\"flow_id\":";
+            appendString(body, state->flowId);
+            body += ",\"version\":" + std::to_string(state->version) + ",\"status\":";
+            appendString(body, flows::engine::statusName(state->status));
+            body += ",\"xml\":";
+            appendString(body, xml.value_or(""));
+            body += ",\"active\":[";
+            std::vector<std::string> seen;
+            for (const auto& token : state->tokens) {
+                if (std::find(seen.begin(), seen.end(), token.elementId) != seen.end()) continue;
+                if (!seen.empty()) body += ',';
+                seen.push_back(token.elementId);
+                appendString(body, token.elementId);
+            }
+            body += "],\"completed\":[";
+            auto history = s.engineStore->history(session, *instance);
+            seen.clear();
+            for (const auto& entry : history) {
+                if (entry.event != "completed") continue;
+                if (std::find(seen.begin(), seen.end(), entry.elementId) != seen.end()) continue;
+                if (!seen.empty()) body += ',';
+                seen.push_back(entry.elementId);
+                appendString(body, entry.elementId);
+            }
+            body += "],\"history\":[";
+            for (std::size_t n = 0; n < history.size(); ++n) {
+                const auto& entry = history[n];
+                if (n) body += ',';
+                body += "{\"element_id\":";
+                appendString(body, entry.elementId);
+                body += ",\"event\":";
+                appendString(body, entry.event);
+                body += ",\"actor\":";
+                appendString(body, entry.actor);
+                body += ",\"at\":" + std::to_string(entry.at) + ",\"result\":";
+                appendString(body, entry.result);
+                body += '}';
+            }
+            body += "]}";
+            return Response::json(200, std::move(body));
+        });
+    });
+
+    const detail::AdminRouter admin(router, s.audit);
+    admin.add(http::verb::get, "/admin/flows", [s](const RequestPtr&, detail::AuditedReply out) {
+        run(s, out, [s] {
+            std::string body = "{\"items\":[";
+            bool first = true;
+            for (const auto& id : s.flows->flowIds()) {
+                auto [definition, version] = s.flows->latest(id);
+                if (!definition) continue;
+                if (!std::exchange(first, false)) body += ',';
+                body += "{\"id\":";
+                appendString(body, id);
+                body += ",\"version\":" + std::to_string(version) + ",\"file\":";
+                appendString(body, definition->file);
+                body += ",\"sha256\":";
+                appendString(body, definition->sha256);
+                body += ",\"warnings\":[";
+                for (std::size_t n = 0; n < definition->warnings.size(); ++n) {
+                    if (n) body += ',';
+                    appendString(body, definition->warnings[n]);
+                }
+                body += "]}";
+            }
+            return Response::json(200, body + "]}");
+        });
+    });
+    admin.add(http::verb::get, "/admin/flows/incidents", [s](const RequestPtr&, detail::AuditedReply out) {
+        run(s, out, [s] {
+            Poco::Data::Session session = s.store->session();
+            std::string body = "{\"items\":[";
+            bool first = true;
+            for (const auto& incident : s.engineStore->openIncidents(session)) {
+                if (!std::exchange(first, false)) body += ',';
+                body += "{\"id\":";
+                appendString(body, incident.id);
+                body += ",\"instance_id\":";
+                appendString(body, incident.instanceId);
+                body += ",\"element_id\":";
+                appendString(body, incident.elementId);
+                body += ",\"message\":";
+                appendString(body, incident.message);
+                body += ",\"created_at\":" + std::to_string(incident.createdAt) + "}";
+            }
+            return Response::json(200, body + "]}");
+        });
+    });
+    admin.add(http::verb::post, "/admin/flows/incidents/{id}/retry",
+              [s](const RequestPtr& request, detail::AuditedReply out) {
+                  run(s, out, [s, request] {
+                      const std::string& id = request->param("id");
+                      std::optional<flows::engine::StoredIncident> incident;
+                      {
+                          Poco::Data::Session session = s.store->session();
+                          for (auto& open : s.engineStore->openIncidents(session))
+                              if (open.id == id) incident = open;
+                      }
+                      if (!incident)
+                          return problem(404, "no open incident " + id, "Unknown incident",
+                                         problemType("unknown-incident"));
+                      flows::engine::Input input;
+                      input.kind = flows::engine::Input::Kind::RetryIncident;
+                      input.incidentId = id;
+                      input.actor = request->principal.subject;
+                      if (!s.runner->apply(incident->instanceId, input))
+                          return problem(409, "the incident was resolved meanwhile", "Incident resolved",
+                                         problemType("incident-conflict"));
+                      return Response::json(200, "{\"retried\":true}");
+                  });
+              });
+    admin.add(http::verb::post, "/admin/flows/reload", [s](const RequestPtr&, detail::AuditedReply out) {
+        run(s, out, [s] {
+            try {
+                std::string summary = s.reloadFlows();
+                std::string body = "{\"result\":";
+                appendString(body, summary);
+                return Response::json(200, body + "}");
+            } catch (const std::exception& e) {
+                return problem(422, e.what(), "Flow refused", problemType("flow-invalid"));
+            }
+        });
+    });
+}
+
+}  // namespace hub::api

@@ -1,0 +1,407 @@
+#include "hub/flows/FlowRunner.h"
+
+#include "hub/flows/FlowException.h"
+#include "hub/host/CallContext.h"
+#include "hub/host/PluginHost.h"
+#include "hub/runtime/WorkerPool.h"
+
+#include <campushub/plugin.h>
+
+#include <Poco/Data/Statement.h>
+#include <Poco/Data/Transaction.h>
+#include <Poco/Logger.h>
+#include <Poco/UUIDGenerator.h>
+
+#include <chrono>
+#include <deque>
+#include <map>
+
+using namespace Poco::Data::Keywords;
+
+namespace hub::flows {
+
+namespace {
+
+Poco::Logger& logger() { return Poco::Logger::get("hub.flows"); }
+
+engine::Value stringArray(const std::vector<std::string>& items) {
+    engine::Value::Array out;
+    for (const auto& item : items) out.emplace_back(item);
+    return engine::Value(std::move(out));
+}
+
+std::vector<std::string> strings(const engine::Value& value) {
+    std::vector<std::string> out;
+    if (!value.isArray()) return out;
+    for (const auto& item : value.asArray())
+        if (item.isString()) out.push_back(item.asString());
+    return out;
+}
+
+std::string applicationIdOf(const engine::InstanceState& state) {
+    const auto& id = state.variables.member("application").member("id");
+    return id.isString() ? id.asString() : std::string();
+}
+
+// The shortest way through the state machine (isAllowedTransition) from one
+// status to another, never through cancelled: e.g. submitted -> in_review ->
+// approved when a flow approves at once.
+std::vector<ApplicationStatus> pathTo(ApplicationStatus from, ApplicationStatus to) {
+    std::map<ApplicationStatus, ApplicationStatus> previous;
+    std::deque<ApplicationStatus> queue{from};
+    previous.emplace(from, from);
+    while (!queue.empty()) {
+        auto at = queue.front();
+        queue.pop_front();
+        if (at == to) break;
+        for (auto next : allowedTransitions(at)) {
+            if (next == ApplicationStatus::Cancelled && to != ApplicationStatus::Cancelled) continue;
+            if (previous.emplace(next, at).second) queue.push_back(next);
+        }
+    }
+    if (!previous.count(to)) return {};
+    std::vector<ApplicationStatus> path;
+    for (auto at = to; at != from; at = previous[at]) path.insert(path.begin(), at);
+    return path;
+}
+
+}  // namespace
+
+FlowRunner::FlowRunner(store::Database& db, ApplicationService& applications, engine::EngineStore& store,
+                       engine::FlowRepository& flows, host::PluginHost& plugins, Options options)
+    : db_(db), applications_(applications), store_(store), flows_(flows), plugins_(plugins),
+      pool_(std::make_unique<runtime::WorkerPool>("flows", 2, 4096)), options_(std::move(options)),
+      engine_(options_.engine) {}
+
+FlowRunner::~FlowRunner() { stop(); }
+
+std::int64_t FlowRunner::nowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::optional<ApplicationStatus> FlowRunner::statusFor(const engine::InstanceState& state, const engine::Input& input,
+                                                       const std::string& applicant) {
+    if (state.status == engine::InstanceStatus::Cancelled) return ApplicationStatus::Cancelled;
+    if (state.status != engine::InstanceStatus::Running) {
+        if (state.outcome == "rejected") return ApplicationStatus::Rejected;
+        if (state.outcome == "approved") return ApplicationStatus::Approved;
+        return ApplicationStatus::Completed;
+    }
+    (void)input;
+    // A task for the applicant is the return for supplement (hall-flows.md,
+    // Task_Supplement); any other open task is a review.
+    bool review = false;
+    for (const auto& task : state.tasks) {
+        if (!applicant.empty() && task.assignee == applicant) return ApplicationStatus::NeedsSupplement;
+        review = true;
+    }
+    if (review) return ApplicationStatus::InReview;
+    return std::nullopt;  // service calls, timers, messages: the status stays
+}
+
+void FlowRunner::moveApplication(Poco::Data::Session& session, const std::string& applicationId,
+                                 ApplicationStatus to, const std::string& reason) {
+    std::string id = applicationId, current;
+    Poco::Data::Statement select(session);
+    select << "SELECT status FROM flows_applications WHERE id = ?", use(id), into(current), now;
+    auto from = parseApplicationStatus(current);
+    if (!from || *from == to) return;
+    for (auto step : pathTo(*from, to))
+        applications_.transitionWithin(session, applicationId, step, "hub", reason);
+}
+
+std::optional<std::function<void()>> FlowRunner::startWithin(Poco::Data::Session& session,
+                                                             const Application& application,
+                                                             const std::string& flowId) {
+    auto [definition, version] = flows_.latest(flowId);
+    if (!definition) return std::nullopt;
+
+    engine::Value applicant(engine::Value::Object{});
+    applicant.set("id", application.applicant);
+    if (auto person = options_.person ? options_.person(application.applicant) : std::nullopt) {
+        applicant.set("department", person->department);
+        applicant.set("roles", stringArray(person->roles));
+        applicant.set("audiences", stringArray(person->audiences));
+    } else {
+        applicant.set("department", engine::Value());
+        applicant.set("roles", engine::Value(engine::Value::Array{}));
+        applicant.set("audiences", engine::Value(engine::Value::Array{}));
+    }
+    engine::Value app(engine::Value::Object{});
+    app.set("id", application.id);
+    app.set("itemId", application.itemId);
+    app.set("department", application.department);
+    app.set("submittedAt", application.submittedAt);
+    app.set("dueDate", application.dueDate);
+
+    engine::InstanceState state;
+    state.id = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+    state.flowId = flowId;
+    state.version = version;
+    engine::Input input;
+    input.kind = engine::Input::Kind::Start;
+    input.now = nowMs();
+    input.variables = engine::Value(engine::Value::Object{});
+    input.variables.set("form", engine::Value::fromJson(application.formJson));
+    input.variables.set("applicant", applicant);
+    input.variables.set("application", app);
+
+    auto result = engine_.apply(*definition, state, input);
+    store_.save(session, state, result.effects, application.id, input.now);
+    if (auto to = statusFor(state, input, application.applicant))
+        moveApplication(session, application.id, *to, "flow " + flowId + " v" + std::to_string(version));
+    return [this, state, effects = std::move(result.effects)] { carryOut(state.id, state, effects); };
+}
+
+void FlowRunner::onApplicationEvent(Poco::Data::Session& session, const std::string& type,
+                                    const std::string& dataJson) {
+    // Most changes are not withdrawals: skip the parse for them.
+    if (type != ApplicationService::statusChangedEvent || dataJson.find("\"cancelled\"") == std::string::npos) return;
+    const engine::Value data = engine::Value::fromJson(dataJson);
+    const auto& to = data.member("to");
+    const auto& id = data.member("id");
+    if (!to.isString() || to.asString() != "cancelled" || !id.isString()) return;
+    auto instanceId = store_.instanceOf(session, id.asString());
+    if (!instanceId) return;
+    auto state = store_.load(session, *instanceId);
+    if (!state || state->status != engine::InstanceStatus::Running) return;
+    auto definition = flows_.version(state->flowId, state->version);
+    if (!definition) return;
+    engine::Input input;
+    input.kind = engine::Input::Kind::Cancel;
+    input.now = nowMs();
+    const auto& actor = data.member("actor");
+    input.actor = actor.isString() ? actor.asString() : std::string("hub");
+    auto result = engine_.apply(*definition, *state, input);
+    if (result.applied) store_.save(session, *state, result.effects, id.asString(), input.now);
+}
+
+bool FlowRunner::apply(const std::string& instanceId, engine::Input input) {
+    for (int attempt = 0; attempt < 10; ++attempt) {
+        Poco::Data::Session session = db_.session();
+        Poco::Data::Transaction tx(session, true);
+        {
+            // A write first, so SQLite takes the write lock (waiting out another
+            // writer) before the read: two readers that both try to upgrade
+            // would make one fail at once with "database is locked".
+            std::string id = instanceId;
+            Poco::Data::Statement lock(session);
+            lock << "UPDATE flows_engine_instances SET revision = revision WHERE id = ?", use(id), now;
+        }
+        auto state = store_.load(session, instanceId);
+        if (!state) return false;
+        auto definition = flows_.version(state->flowId, state->version);
+        if (!definition) {
+            logger().error("flow instance %s: %s v%d is no longer deployed; it waits for an admin", instanceId,
+                           state->flowId, state->version);
+            return false;
+        }
+        if (input.now == 0) input.now = nowMs();
+        auto result = engine_.apply(*definition, *state, input);
+        if (!result.applied) return false;
+        const std::string applicationId = applicationIdOf(*state);
+        try {
+            store_.save(session, *state, result.effects, applicationId, input.now);
+        } catch (const engine::InstanceConflict&) {
+            tx.rollback();
+            continue;  // another thread applied an input first: read it again
+        }
+        const auto& applicant = state->variables.member("applicant").member("id");
+        if (auto to = statusFor(*state, input, applicant.isString() ? applicant.asString() : std::string())) {
+            std::string reason = input.comment.empty() ? "flow " + state->flowId : input.comment;
+            moveApplication(session, applicationId, *to, reason);
+        }
+        tx.commit();
+        carryOut(instanceId, *state, result.effects);
+        return true;
+    }
+    throw std::runtime_error("flow instance " + instanceId + ": still conflicting after 10 attempts");
+}
+
+void FlowRunner::carryOut(const std::string& instanceId, const engine::InstanceState& state,
+                          const std::vector<engine::Effect>& effects) {
+    bool timers = false;
+    for (const auto& effect : effects) {
+        switch (effect.kind) {
+        case engine::Effect::Kind::CallService:
+            call(instanceId, effect.elementId, effect.id, effect.attempt, effect.input,
+                 state.variables.member("applicant"));
+            break;
+        case engine::Effect::Kind::ScheduleTimer: timers = true; break;
+        case engine::Effect::Kind::RaiseIncident:
+            logger().warning("flow instance %s: incident %s at %s: %s", instanceId, effect.id, effect.elementId,
+                             effect.message);
+            break;
+        default: break;  // tasks, waits and ends are stored by EngineStore::save
+        }
+    }
+    if (timers) wake_.notify_all();
+}
+
+void FlowRunner::call(const std::string& instanceId, const std::string& elementId, const std::string& key,
+                      int attempt, const engine::Value& callInput, const engine::Value& applicant) {
+    std::string plugin, operation;
+    // The element's plugin.operation, from the instance's definition.
+    {
+        Poco::Data::Session session = db_.session();
+        auto state = store_.load(session, instanceId);
+        if (!state) return;
+        auto definition = flows_.version(state->flowId, state->version);
+        if (!definition) return;
+        const auto* element = definition->process.find(elementId);
+        if (!element) return;
+        plugin = element->plugin;
+        operation = element->operation;
+    }
+    host::Caller caller;
+    const auto& id = applicant.member("id");
+    caller.subject = id.isString() ? id.asString() : std::string("hub");
+    caller.roles = strings(applicant.member("roles"));
+    caller.audiences = strings(applicant.member("audiences"));
+    host::CallContext context{host::CallContext::forFlowStep(instanceId, elementId, static_cast<unsigned>(attempt)),
+                              ""};
+    auto answer = [this, instanceId, key](host::CallResult r) {
+        engine::Input input;
+        input.callKey = key;
+        if (r.status == CH_OK) {
+            try {
+                input.kind = engine::Input::Kind::ServiceCompleted;
+                input.variables = engine::Value::fromJson(r.body);
+                if (!input.variables.isObject()) throw std::invalid_argument("not a JSON object");
+            } catch (const std::exception& e) {
+                input.kind = engine::Input::Kind::ServiceFailed;
+                input.errorMessage = std::string("the plugin's answer is not a JSON object: ") + e.what();
+            }
+        } else {
+            input.kind = engine::Input::Kind::ServiceFailed;
+            input.errorMessage = "status " + std::to_string(r.status) + ": " + r.body.substr(0, 1000);
+            // A definite answer (not found, refused, conflict) is the flow's
+            // business error; an outage or a timeout is retried.
+            if (r.status == CH_ERR_NOT_FOUND) input.errorCode = "not_found";
+            else if (r.status == CH_ERR_INVALID_ARGUMENT) input.errorCode = "invalid_argument";
+            else if (r.status == CH_ERR_PERMISSION) input.errorCode = "permission";
+            else if (r.status == CH_ERR_CONFLICT) input.errorCode = "conflict";
+        }
+        // Off the plugin's thread: the store's transaction runs on the pool.
+        {
+            std::lock_guard lock(mutex_);
+            if (stopping_) return;
+        }
+        if (!pool_->trySubmit([this, instanceId, input] {
+                try {
+                    apply(instanceId, input);
+                } catch (const std::exception& e) {
+                    logger().error("flow instance %s: applying a service answer: %s", instanceId,
+                                   std::string(e.what()));
+                }
+            }))
+            logger().warning("flow instance %s: the pool is full; the call is re-issued on the next start",
+                             instanceId);
+    };
+    std::string refusal;
+    auto submitted = plugins_.submit(plugin, operation, callInput.toJson(), caller, context,
+                                     std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.callTimeoutMs),
+                                     answer, &refusal);
+    if (submitted != host::PluginHost::Submit::Accepted) {
+        host::CallResult r;
+        r.status = submitted == host::PluginHost::Submit::Forbidden ? CH_ERR_PERMISSION : CH_ERR_UNAVAILABLE;
+        r.body = refusal.empty() ? "the plugin host refused the call (" + plugin + "." + operation + ")" : refusal;
+        answer(std::move(r));
+    }
+}
+
+void FlowRunner::resume() {
+    Poco::Data::Session session = db_.session();
+    for (const auto& pending : store_.pendingCalls(session)) {
+        auto state = store_.load(session, pending.instanceId);
+        if (!state) continue;
+        // Re-issued with the input the first delivery had (the task's input
+        // mappings over the variables, all of them when it maps none): the
+        // variables have not changed while the token waited.
+        auto definition = flows_.version(state->flowId, state->version);
+        if (!definition) continue;
+        const auto* element = definition->process.find(pending.elementId);
+        if (!element) continue;
+        engine::Value input = state->variables;
+        if (!element->inputs.empty()) {
+            input = engine::Value(engine::Value::Object{});
+            for (const auto& mapping : element->inputs)
+                input.set(mapping.target, mapping.source.evaluate(state->variables));
+        }
+        call(pending.instanceId, pending.elementId, pending.key, pending.attempt, input,
+             state->variables.member("applicant"));
+    }
+    fireDueTimers();
+    startStuck();
+    std::lock_guard lock(mutex_);
+    if (!timers_.joinable() && !stopping_) timers_ = std::thread([this] { timerLoop(); });
+}
+
+void FlowRunner::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (timers_.joinable()) timers_.join();
+    pool_->shutdown();
+}
+
+void FlowRunner::timerLoop() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+        wake_.wait_for(lock, std::chrono::milliseconds(options_.timerPollMs));
+        if (stopping_) break;
+        lock.unlock();
+        try {
+            fireDueTimers();
+        } catch (const std::exception& e) {
+            logger().error("flow timers: %s", std::string(e.what()));
+        }
+        lock.lock();
+    }
+}
+
+void FlowRunner::fireDueTimers() {
+    std::vector<engine::StoredTimer> due;
+    {
+        Poco::Data::Session session = db_.session();
+        due = store_.dueTimers(session, nowMs(), 100);
+    }
+    for (const auto& timer : due) {
+        engine::Input input;
+        input.kind = engine::Input::Kind::TimerFired;
+        input.timerId = timer.id;
+        apply(timer.instanceId, input);
+    }
+}
+
+void FlowRunner::startStuck() {
+    // Applications of a flow item left in submitted with no instance: the hub
+    // died between the submit's commit and the flow's start.
+    std::vector<std::string> ids, handlers;
+    {
+        Poco::Data::Session session = db_.session();
+        Poco::Data::Statement select(session);
+        select << "SELECT id, handler FROM flows_applications WHERE status = 'submitted' AND handler LIKE 'flow:%'"
+                  " AND id NOT IN (SELECT application_id FROM flows_engine_instances)",
+            into(ids), into(handlers), now;
+    }
+    for (std::size_t n = 0; n < ids.size(); ++n) {
+        const std::string flowId = handlers[n].substr(5);
+        if (!flows_.latest(flowId).first) continue;
+        const Application application = applications_.get(ids[n]);
+        std::optional<std::function<void()>> after;
+        {
+            Poco::Data::Session session = db_.session();
+            Poco::Data::Transaction tx(session, true);
+            after = startWithin(session, application, flowId);
+            tx.commit();
+        }
+        logger().information("flow %s started for application %s left in submitted", flowId, ids[n]);
+        if (after && *after) (*after)();
+    }
+}
+
+}  // namespace hub::flows
