@@ -212,6 +212,10 @@ void addWebhookRoutes(Router& router, host::PluginHost& plugins, WebhookOptions 
             case host::PluginHost::Submit::Forbidden:
                 finish(responder, problem(403, refusal, "Forbidden", slug("forbidden")), "forbidden");
                 return;
+            case host::PluginHost::Submit::InvalidContext:  // a callback carries no key or trace: a hub bug
+                finish(responder, problem(500, "the call's context was refused", "Internal error", slug("internal")),
+                       "internal");
+                return;
             case host::PluginHost::Submit::Overloaded:
             case host::PluginHost::Submit::CircuitOpen: {
                 // The vendor retries its callback; tell it when.
