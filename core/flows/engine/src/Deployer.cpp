@@ -255,12 +255,13 @@ private:
                 }
             } else if (kind == "assignmentDefinition") {
                 element->assignee = ext.attribute("assignee", "");
-                if (!element->assignee.empty() && element->assignee.front() == '=') {
-                    fail(id, name, ext.line(), "assignee '" + element->assignee + "' must be a user id, not an expression");
-                }
+                if (!element->assignee.empty() && element->assignee.front() == '=')
+                    element->assigneeExpression =
+                        compile(element->assignee, false, id, name, ext.line(), "zeebe:assignmentDefinition assignee");
                 const std::string groups = ext.attribute("candidateGroups", "");
                 if (!groups.empty() && groups.front() == '=') {
-                    fail(id, name, ext.line(), "candidateGroups '" + groups + "' must be a list of groups, not an expression");
+                    element->candidateGroupsExpression =
+                        compile(groups, false, id, name, ext.line(), "zeebe:assignmentDefinition candidateGroups");
                 } else {
                     std::size_t start = 0;
                     while (start <= groups.size()) {

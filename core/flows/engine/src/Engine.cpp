@@ -241,6 +241,35 @@ private:
         return out;
     }
 
+    // Assignment written as expressions, evaluated on the variables as the task
+    // opens. What yields no string (a missing path, another type) assigns nobody:
+    // the task is then for hub:admin only, and its history says so.
+    void resolveAssignment(const Element& e, UserTask& task) {
+        if (!e.assigneeExpression.empty()) {
+            const Value v = e.assigneeExpression.evaluate(s_.variables);
+            task.assignee = v.isString() ? v.asString() : std::string();
+        }
+        if (!e.candidateGroupsExpression.empty()) {
+            const Value v = e.candidateGroupsExpression.evaluate(s_.variables);
+            auto add = [&](std::string_view text) {
+                std::size_t start = 0;
+                while (start <= text.size()) {
+                    std::size_t comma = std::min(text.find(',', start), text.size());
+                    std::string_view group = text.substr(start, comma - start);
+                    while (!group.empty() && group.front() == ' ') group.remove_prefix(1);
+                    while (!group.empty() && group.back() == ' ') group.remove_suffix(1);
+                    if (!group.empty()) task.candidateGroups.emplace_back(group);
+                    start = comma + 1;
+                }
+            };
+            if (v.isString()) add(v.asString());
+            if (v.isArray())
+                for (const Value& item : v.asArray())
+                    if (item.isString()) add(item.asString());
+        }
+        if (task.assignee.empty() && task.candidateGroups.empty()) history(e.id, "unassigned");
+    }
+
     void callService(Token token, std::size_t elementIndex) {
         const Element& e = p_.elements[elementIndex];
         const std::string key = callKey(s_.id, e.id, token.attempt);
@@ -497,6 +526,7 @@ private:
             history(e.id, "started");
             UserTask task{s_.id + ":" + e.id + ":" + std::to_string(s_.nextTask++), e.id, e.name, token.id,
                           e.candidateGroups, e.assignee, in_.now};
+            resolveAssignment(e, task);
             Effect& create = emit(Effect::Kind::CreateTask, e.id, task.id);
             create.input = evaluateMappings(e.inputs, s_.variables);
             create.message = e.name;

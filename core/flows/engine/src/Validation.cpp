@@ -141,7 +141,7 @@ private:
                 fail(e, "a parallel gateway either forks or joins; use two gateways");
             if (e.kind == ElementKind::ServiceTask) checkOperation(e);
             if (e.kind == ElementKind::UserTask) {
-                if (e.candidateGroups.empty() && e.assignee.empty())
+                if (e.candidateGroups.empty() && e.assignee.empty() && e.candidateGroupsExpression.empty())
                     fail(e, "a user task needs zeebe:assignmentDefinition candidateGroups (dept:<dept>:<role>) or an "
                             "assignee");
                 for (const auto& group : e.candidateGroups)

@@ -396,3 +396,26 @@ TEST(EngineTest, TheSameInputsGiveTheSameStateAndEffects) {
 }
 
 }  // namespace
+
+// Zeebe allows the assignment as expressions (the hall's flows write the
+// applicant's own unit and the applicant): evaluated as the task opens.
+TEST(EngineTest, AssignmentExpressionsAreEvaluatedWhenTheTaskOpens) {
+    Driver d(flowFile(linear(
+        "<bpmn:userTask id=\"a\" name=\"审核\"><bpmn:extensionElements><zeebe:assignmentDefinition "
+        "assignee=\"= applicant.id\" candidateGroups=\"= &quot;dept:&quot; + applicant.department + &quot;:head&quot;\"/>"
+        "</bpmn:extensionElements></bpmn:userTask>\n")));
+    d.start(R"({"applicant":{"id":"s2026001","department":"cs"},"form":{}})");
+    ASSERT_EQ(d.state.tasks.size(), 1u);
+    EXPECT_EQ(d.state.tasks[0].assignee, "s2026001");
+    ASSERT_EQ(d.state.tasks[0].candidateGroups.size(), 1u);
+    EXPECT_EQ(d.state.tasks[0].candidateGroups[0], "dept:cs:head");
+
+    // A path that is missing assigns nobody (hub:admin only), and says so.
+    Driver none(flowFile(linear(userTask("a", "= applicant.unit"))));
+    none.start(R"({"applicant":{"id":"s2026001"}})");
+    ASSERT_EQ(none.state.tasks.size(), 1u);
+    EXPECT_TRUE(none.state.tasks[0].candidateGroups.empty());
+    bool unassigned = false;
+    for (const auto& entry : none.state.history) unassigned |= entry.event == "unassigned";
+    EXPECT_TRUE(unassigned);
+}

@@ -70,6 +70,12 @@ struct Element {
     // User task (zeebe:assignmentDefinition).
     std::vector<std::string> candidateGroups;
     std::string assignee;  ///< A literal user id; empty = none.
+    /// `= <expression>` forms of the two (Zeebe allows them, e.g.
+    /// `= "dept:" + applicant.department + ":head"`, `= applicant.id`), evaluated
+    /// when the task is created: a string, or for the groups a list of strings or
+    /// a comma-separated string. Empty (never compiled) for literals.
+    Expression candidateGroupsExpression;
+    Expression assigneeExpression;
 
     std::vector<IoMapping> inputs;
     std::vector<IoMapping> outputs;
