@@ -65,6 +65,8 @@ protected:
 
         dir_ = std::make_unique<TempDir>("hubctl");
         fs::create_directories(dir_->file("plugins"));
+        fs::create_directories(dir_->file("flows"));
+        fs::copy(std::string(HUB_TEST_SOURCE_DIR) + "/config/flows/enrolment-certificate.bpmn", dir_->file("flows"));
         // A good plugin, and one the hub refuses (its manifest does not match its library).
         for (const char* plugin : {"testkit", "mismatch"})
             fs::copy(std::string(TEST_PLUGINS_DIR) + "/" + plugin, dir_->file(std::string("plugins/") + plugin),
@@ -74,6 +76,7 @@ protected:
   <store><path>)" + dir_->file("var/hub.db") + R"(</path></store>
   <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
   <plugins><dir>)" + dir_->file("plugins") + R"(</dir></plugins>
+  <flows><dir>)" + dir_->file("flows") + R"(</dir></flows>
   <auth><jwt><hs256Secret>)" + kSecret + R"(</hs256Secret><audience>campushub</audience></jwt></auth>
   <identity>
     <static>
@@ -280,6 +283,53 @@ TEST_F(HubctlTest, CatalogValidateOffline) {
     EXPECT_EQ(errors->getObject(0)->getValue<std::string>("file"), file);
     EXPECT_EQ(errors->getObject(0)->getValue<int>("line"), 3);
     EXPECT_EQ(runHubctl({"catalog", "validate", broken.file("missing")}).code, 2);
+}
+
+TEST_F(HubctlTest, FlowsListDeployIncidentsRetryAndValidate) {
+    auto list = hubctl({"flows", "list"});
+    ASSERT_EQ(list.code, 0) << list.err << list.out;
+    EXPECT_NE(list.out.find("enrolment-certificate"), std::string::npos) << list.out;
+
+    // A new file is deployed on `flows deploy`; a refused one fails it and the
+    // running versions stay.
+    fs::copy(std::string(HUB_TEST_SOURCE_DIR) + "/config/flows/dorm-repair.bpmn", dir_->file("flows"));
+    auto deploy = hubctl({"flows", "deploy"});
+    ASSERT_EQ(deploy.code, 0) << deploy.err << deploy.out;
+    auto json = hubctl({"flows", "list", "--json"});
+    ASSERT_EQ(json.code, 0) << json.err;
+    EXPECT_EQ(parse(json.out)->getArray("items")->size(), 2u) << json.out;
+    dir_->write("flows/broken.bpmn", "<definitions>");
+    auto refused = hubctl({"flows", "deploy"});
+    EXPECT_EQ(refused.code, 1) << refused.out;
+    EXPECT_NE(refused.err.find("broken.bpmn"), std::string::npos) << refused.err;
+    fs::remove(dir_->file("flows/broken.bpmn"));
+    EXPECT_EQ(parse(hubctl({"flows", "list", "--json"}).out)->getArray("items")->size(), 2u);
+
+    auto incidents = hubctl({"flows", "incidents", "--json"});
+    ASSERT_EQ(incidents.code, 0) << incidents.err;
+    EXPECT_EQ(parse(incidents.out)->getArray("items")->size(), 0u);
+    auto unknown = hubctl({"flows", "retry", "no-such-incident"});
+    EXPECT_EQ(unknown.code, 1);
+    EXPECT_NE(unknown.err.find("no open incident"), std::string::npos) << unknown.err;
+
+    // Offline: the shipped files pass; a broken one is named with its line.
+    auto good = runHubctl({"flows", "validate", std::string(HUB_TEST_SOURCE_DIR) + "/config/flows/travel-abroad.bpmn"});
+    EXPECT_EQ(good.code, 0) << good.out;
+    dir_->write("bad.bpmn", "<?xml version=\"1.0\"?>\n<bpmn:definitions xmlns:bpmn=\"http://www.omg.org/spec/BPMN/20100524/MODEL\">\n"
+                            "<bpmn:process id=\"p\" isExecutable=\"true\">\n<bpmn:startEvent id=\"s\"/>\n"
+                            "<bpmn:sequenceFlow id=\"f\" sourceRef=\"s\" targetRef=\"ghost\"/>\n</bpmn:process>\n"
+                            "</bpmn:definitions>\n");
+    auto bad = runHubctl({"flows", "validate", dir_->file("bad.bpmn"), "--json"});
+    EXPECT_EQ(bad.code, 1) << bad.out;
+    auto file = parse(bad.out)->getArray("files")->getObject(0);
+    EXPECT_FALSE(file->getValue<bool>("valid"));
+    auto problems = file->getArray("problems");
+    ASSERT_GT(problems->size(), 0u);
+    bool ghost = false;
+    for (std::size_t i = 0; i < problems->size(); ++i)
+        ghost |= problems->getObject(static_cast<unsigned>(i))->getValue<std::string>("message").find("ghost") !=
+                 std::string::npos && problems->getObject(static_cast<unsigned>(i))->getValue<int>("line") == 5;
+    EXPECT_TRUE(ghost) << bad.out;
 }
 
 TEST_F(HubctlTest, TokenMintsWhatTheHubAccepts) {

@@ -1,0 +1,138 @@
+// hubctl flows list|incidents|retry|deploy|validate: the service flows the hub
+// runs (docs/flows/bpmn.md), their incidents, and an offline check of .bpmn files.
+#include "Cli.h"
+
+#include "hub/common/JsonWriter.h"
+#include "hub/flows/engine/Deployer.h"
+
+#include <Poco/JSON/Array.h>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace {
+
+int list(const hubctl::GlobalOptions& global) {
+    hubctl::HubClient hub(global);
+    auto answer = hub.get("/admin/flows");
+    if (global.json) return hubctl::printJson(answer.body), hubctl::exitOk;
+    auto items = answer.object()->getArray("items");
+    if (items->size() == 0) {
+        std::cout << "no flows deployed\n";
+        return hubctl::exitOk;
+    }
+    hubctl::Table table({"FLOW", "VERSION", "FILE", "WARNINGS"});
+    for (std::size_t i = 0; i < items->size(); ++i) {
+        auto f = items->getObject(static_cast<unsigned>(i));
+        using hubctl::text;
+        table.add({text(f, "id"), text(f, "version"), text(f, "file"),
+                   std::to_string(f->getArray("warnings") ? f->getArray("warnings")->size() : 0)});
+    }
+    table.print(std::cout);
+    return hubctl::exitOk;
+}
+
+int incidents(const hubctl::GlobalOptions& global) {
+    hubctl::HubClient hub(global);
+    auto answer = hub.get("/admin/flows/incidents");
+    if (global.json) return hubctl::printJson(answer.body), hubctl::exitOk;
+    auto items = answer.object()->getArray("items");
+    if (items->size() == 0) {
+        std::cout << "no open incidents\n";
+        return hubctl::exitOk;
+    }
+    hubctl::Table table({"INCIDENT", "INSTANCE", "ELEMENT", "MESSAGE"});
+    for (std::size_t i = 0; i < items->size(); ++i) {
+        auto d = items->getObject(static_cast<unsigned>(i));
+        using hubctl::text;
+        table.add({text(d, "id"), text(d, "instance_id"), text(d, "element_id"), text(d, "message")});
+    }
+    table.print(std::cout);
+    return hubctl::exitOk;
+}
+
+int retry(const hubctl::GlobalOptions& global, const std::string& id) {
+    hubctl::HubClient hub(global);
+    auto answer = hub.post("/admin/flows/incidents/" + hubctl::queryValue(id) + "/retry", "");
+    if (global.json) return hubctl::printJson(answer.body), hubctl::exitOk;
+    std::cout << "incident " << id << " retried\n";
+    return hubctl::exitOk;
+}
+
+// The hub deploys what its flows folder holds: a new or changed file becomes a
+// new version, a refused one keeps the running version (and fails here).
+int deploy(const hubctl::GlobalOptions& global) {
+    hubctl::HubClient hub(global);
+    auto answer = hub.post("/admin/flows/reload", "");
+    if (global.json) return hubctl::printJson(answer.body), hubctl::exitOk;
+    std::cout << hubctl::text(answer.object(), "result") << "\n";
+    return hubctl::exitOk;
+}
+
+// Offline, as the hub deploys a file (without the loaded plugins' manifests:
+// every plugin operation passes here; the hub checks them on deploy).
+int validate(const hubctl::GlobalOptions& global, const std::vector<std::string>& files) {
+    std::string json = "{\"files\":[";
+    int invalid = 0;
+    for (std::size_t n = 0; n < files.size(); ++n) {
+        const std::string& file = files[n];
+        std::ifstream in(file, std::ios::binary);
+        if (!in) throw hubctl::Failure(hubctl::exitUsage, "cannot read " + file);
+        std::stringstream xml;
+        xml << in.rdbuf();
+        std::vector<hub::flows::engine::Problem> problems;
+        std::string flowId;
+        try {
+            flowId = hub::flows::engine::deployFlow(xml.str(), file)->flowId;
+        } catch (const hub::flows::engine::DeployError& e) {
+            problems = e.problems();
+        } catch (const std::exception& e) {
+            problems.push_back({"", "", 0, e.what()});
+        }
+        invalid += problems.empty() ? 0 : 1;
+        if (n) json += ',';
+        json += "{\"file\":";
+        hub::json::appendString(json, file);
+        json += ",\"flow\":";
+        hub::json::appendString(json, flowId);
+        json += ",\"valid\":";
+        json += problems.empty() ? "true" : "false";
+        json += ",\"problems\":[";
+        for (std::size_t i = 0; i < problems.size(); ++i) {
+            if (i) json += ',';
+            json += "{\"element\":";
+            hub::json::appendString(json, problems[i].elementId);
+            json += ",\"line\":" + std::to_string(problems[i].line) + ",\"message\":";
+            hub::json::appendString(json, problems[i].message);
+            json += '}';
+        }
+        json += "]}";
+        if (global.json) continue;
+        if (problems.empty()) std::cout << file << ": flow '" << flowId << "', valid\n";
+        for (const auto& p : problems) std::cout << p.toString(file) << "\n";
+    }
+    if (global.json) hubctl::printJson(json + "]}");
+    return invalid ? hubctl::exitFailure : hubctl::exitOk;
+}
+
+const hubctl::Registration registration(45, [](hubctl::Commands& c) {
+    auto& global = c.options();
+    auto* flows = c.group(c.root(), "flows", "the service flows (BPMN) the hub runs");
+    c.leaf(*flows, "list", "the deployed flows, latest version each", [&global] { return list(global); });
+    c.leaf(*flows, "incidents", "open incidents (a service task that failed after its retries, a step limit)",
+           [&global] { return incidents(global); });
+    auto id = std::make_shared<std::string>();
+    c.leaf(*flows, "retry", "retry an incident's step", [&global, id] { return retry(global, *id); })
+        ->add_option("ID", *id, "the incident's id (hubctl flows incidents)")
+        ->required();
+    c.leaf(*flows, "deploy", "deploy the hub's flows folder again (new or changed files become new versions)",
+           [&global] { return deploy(global); });
+    auto files = std::make_shared<std::vector<std::string>>();
+    c.leaf(*flows, "validate", "check .bpmn files offline, as the hub deploys them (file:line errors)",
+           [&global, files] { return validate(global, *files); })
+        ->add_option("FILE", *files, "the .bpmn files")
+        ->required();
+});
+
+}  // namespace
