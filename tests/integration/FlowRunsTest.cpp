@@ -17,6 +17,9 @@
 #include <csignal>
 #include <filesystem>
 #include <functional>
+#include <Poco/Data/Session.h>
+#include <Poco/Data/SQLite/Connector.h>
+
 #include <future>
 #include <set>
 
@@ -115,6 +118,27 @@ const std::string kTimerWait = R"(<?xml version="1.0" encoding="UTF-8"?>
 </bpmn:definitions>
 )";
 
+// A review with a one-second reminder (a non-interrupting timer): the task stays.
+const std::string kReminder = R"(<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="Definitions_reminder" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="reminder" isExecutable="true">
+    <bpmn:startEvent id="Start"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="Review" name="审核">
+      <bpmn:extensionElements><zeebe:assignmentDefinition candidateGroups="dept:international-office:clerk" /></bpmn:extensionElements>
+      <bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:boundaryEvent id="Remind" cancelActivity="false" attachedToRef="Review"><bpmn:outgoing>F3</bpmn:outgoing>
+      <bpmn:timerEventDefinition id="T2"><bpmn:timeDuration xsi:type="bpmn:tFormalExpression">PT1S</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:endEvent id="End"><bpmn:incoming>F2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="Reminded"><bpmn:incoming>F3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Review" />
+    <bpmn:sequenceFlow id="F2" sourceRef="Review" targetRef="End" />
+    <bpmn:sequenceFlow id="F3" sourceRef="Remind" targetRef="Reminded" />
+  </bpmn:process>
+</bpmn:definitions>
+)";
+
 const std::string kJointReviewItem = R"(<?xml version="1.0" encoding="UTF-8"?>
 <catalog version="1">
   <item id="joint-review-check" category="international" department="international-office" channel="online" audience="student" timeLimit="3">
@@ -124,6 +148,10 @@ const std::string kJointReviewItem = R"(<?xml version="1.0" encoding="UTF-8"?>
   <item id="timer-check" category="international" department="international-office" channel="online" audience="student" timeLimit="3">
     <name zh="定时检查" en="Timer check"/>
     <handler><flow id="timer-wait"/></handler>
+  </item>
+  <item id="reminder-check" category="international" department="international-office" channel="online" audience="student" timeLimit="3">
+    <name zh="提醒检查" en="Reminder check"/>
+    <handler><flow id="reminder"/></handler>
   </item>
   <item id="incident-check" category="international" department="international-office" channel="online" audience="student" timeLimit="3">
     <name zh="事件检查" en="Incident check"/>
@@ -144,6 +172,7 @@ protected:
         dir_.write("flows/joint-review.bpmn", kJointReview);
         dir_.write("flows/broken-call.bpmn", kBrokenCall);
         dir_.write("flows/timer-wait.bpmn", kTimerWait);
+        dir_.write("flows/reminder.bpmn", kReminder);
         fs::copy(CATALOG_DIR, dir_.file("catalog"), fs::copy_options::recursive);
         dir_.write("catalog/13-joint-review.xml", kJointReviewItem);
         fs::create_directories(dir_.file("plugins"));
@@ -383,6 +412,40 @@ TEST_F(FlowRunsTest, ATimerFiresFromTheSchedulerAndSurvivesAKill9) {
     ASSERT_TRUE(app);
     EXPECT_EQ(app->getValue<std::string>("status"), "completed") << hubd_->output();
     EXPECT_EQ(statuses(app), (std::vector<std::string>{"submitted", "completed"}));
+}
+
+// The reminder is an event in the outbox, committed with the timer's step, and
+// the review task stays open for the clerks.
+TEST_F(FlowRunsTest, AReminderTimerOnAReviewSendsAnEventAndLeavesTheTaskOpen) {
+    auto r = request("POST", "/api/v1/applications", R"({"item_id":"reminder-check","form":{}})", "2023010001");
+    ASSERT_EQ(r.status, 201) << r.body;
+    const std::string id = parse(r.body)->getValue<std::string>("id");
+    Poco::Data::SQLite::Connector::registerConnector();
+    std::string payload;
+    const bool reminded = hub::test::waitUntil(
+        [&] {
+            Poco::Data::Session db("SQLite", dir_.file("var/hub.db"));
+            std::vector<std::string> payloads;
+            std::string subject = "applications/" + id;
+            db << "SELECT payload FROM events_outbox WHERE type = 'edu.campus.hub.task.reminder' AND subject = ?",
+                Poco::Data::Keywords::use(subject), Poco::Data::Keywords::into(payloads), Poco::Data::Keywords::now;
+            if (payloads.empty()) return false;
+            payload = payloads.front();
+            return true;
+        },
+        std::chrono::seconds(20), std::chrono::milliseconds(100));
+    ASSERT_TRUE(reminded) << hubd_->output();
+    auto event = parse(payload);
+    auto data = event->has("data") ? event->getObject("data") : event;
+    EXPECT_EQ(data->getValue<std::string>("application_id"), id) << payload;
+    EXPECT_EQ(data->getValue<std::string>("element_id"), "Review") << payload;
+    EXPECT_EQ(data->getValue<std::string>("timer_id"), "Remind") << payload;
+    EXPECT_EQ(data->getValue<std::string>("candidate_groups"), "dept:international-office:clerk") << payload;
+    auto tasks = request("GET", "/api/v1/tasks", "", "io.1");
+    ASSERT_EQ(tasks.status, 200) << tasks.body;
+    EXPECT_NE(tasks.body.find(id), std::string::npos) << tasks.body;
+    EXPECT_EQ(parse(request("GET", "/api/v1/applications/" + id, "", "2023010001").body)->getValue<std::string>("status"),
+              "in_review");
 }
 
 TEST_F(FlowRunsTest, AKill9DuringParallelReviewsDuplicatesNoTask) {

@@ -84,6 +84,7 @@ const std::vector<std::string>& knownEventTypes() {
         std::string(EventType::ApplicationSubmitted), std::string(EventType::ApplicationStatusChanged),
         std::string(EventType::ApprovalRequested),    std::string(EventType::ApprovalDecided),
         std::string(EventType::IdentityChanged),      std::string(EventType::PluginHealthChanged),
+        "edu.campus.hub.task.reminder",  // a flow's review task reminder (core/flows FlowRunner)
         // The reference adapters' own (plugins/queue_ticket, plugins/kiosk; docs/events).
         "edu.campus.hub.queue.now_serving", "edu.campus.hub.queue.done", "edu.campus.hub.kiosk.job_status_changed"};
     return types;

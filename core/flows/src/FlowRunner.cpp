@@ -1,5 +1,7 @@
 #include "hub/flows/FlowRunner.h"
 
+#include "hub/common/JsonWriter.h"
+
 #include "hub/flows/FlowException.h"
 #include "hub/host/CallContext.h"
 #include "hub/host/PluginHost.h"
@@ -207,6 +209,7 @@ bool FlowRunner::apply(const std::string& instanceId, engine::Input input) {
             tx.rollback();
             continue;  // another thread applied an input first: read it again
         }
+        emitReminders(session, *state, result.effects, applicationId);
         const auto& applicant = state->variables.member("applicant").member("id");
         if (auto to = statusFor(*state, input, applicant.isString() ? applicant.asString() : std::string())) {
             std::string reason = input.comment.empty() ? "flow " + state->flowId : input.comment;
@@ -217,6 +220,34 @@ bool FlowRunner::apply(const std::string& instanceId, engine::Input input) {
         return true;
     }
     throw std::runtime_error("flow instance " + instanceId + ": still conflicting after 10 attempts");
+}
+
+void FlowRunner::emitReminders(Poco::Data::Session& session, const engine::InstanceState& state,
+                               const std::vector<engine::Effect>& effects, const std::string& applicationId) {
+    for (const auto& effect : effects) {
+        if (effect.kind != engine::Effect::Kind::Reminder) continue;
+        // The task's own row names its element and groups, for the clerks' list.
+        std::string taskElement, groups;
+        for (const auto& task : state.tasks)
+            if (task.id == effect.id) {
+                taskElement = task.elementId;
+                for (const auto& g : task.candidateGroups) groups += (groups.empty() ? "" : ",") + g;
+            }
+        std::string data = "{\"application_id\":";
+        json::appendString(data, applicationId);
+        data += ",\"instance_id\":";
+        json::appendString(data, state.id);
+        data += ",\"task_id\":";
+        json::appendString(data, effect.id);
+        data += ",\"element_id\":";
+        json::appendString(data, taskElement);
+        data += ",\"timer_id\":";
+        json::appendString(data, effect.elementId);
+        data += ",\"candidate_groups\":";
+        json::appendString(data, groups);
+        data += '}';
+        applications_.emitWithin(session, ApplicationService::taskReminderEvent, applicationId, data);
+    }
 }
 
 void FlowRunner::carryOut(const std::string& instanceId, const engine::InstanceState& state,

@@ -46,6 +46,8 @@ public:
 
     static constexpr const char* submittedEvent = "edu.campus.hub.application.submitted";
     static constexpr const char* statusChangedEvent = "edu.campus.hub.application.status_changed";
+    /// A review task's non-interrupting timer fired (a flow's reminder).
+    static constexpr const char* taskReminderEvent = "edu.campus.hub.task.reminder";
 
     struct Options {
         /// Working days for due dates (the shipped config/calendar/calendar.xml).
@@ -185,6 +187,13 @@ public:
     /// Like transition(), but inside the caller's open transaction on `session`
     /// (e.g. the event relay applying an inbound decision together with its
     /// inbox record): no commit here, the caller commits or rolls back all.
+    /// Writes an event about application `id` through the event sink, in the
+    /// caller's open transaction (a flow's reminder commits with its step).
+    void emitWithin(Poco::Data::Session& session, const std::string& type, const std::string& id,
+                    const std::string& dataJson) {
+        emit(session, type, id, dataJson);
+    }
+
     Application transitionWithin(Poco::Data::Session& session, const std::string& id, ApplicationStatus to,
                                  const std::string& actor, const std::string& reason);
 

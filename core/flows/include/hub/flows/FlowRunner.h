@@ -92,6 +92,9 @@ private:
                   const std::vector<engine::Effect>& effects);
     void call(const std::string& instanceId, const std::string& elementId, const std::string& key, int attempt,
               const engine::Value& callInput, const engine::Value& applicant);
+    /// An event for each reminder among `effects`, in the step's transaction.
+    void emitReminders(Poco::Data::Session& session, const engine::InstanceState& state,
+                       const std::vector<engine::Effect>& effects, const std::string& applicationId);
     void moveApplication(Poco::Data::Session& session, const std::string& applicationId, ApplicationStatus to,
                          const std::string& reason);
     void timerLoop();
