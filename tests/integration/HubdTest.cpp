@@ -449,13 +449,14 @@ TEST_F(HubdTest, AWorkersLogLinesReadLikeHubdsOwn) {
     std::string seen;
     bool found = hub::test::waitUntil(
         [&] {
-            std::istringstream out(hubd_->process().output());
-            for (std::string l; std::getline(out, l);)
-                if (l.find("worker-line-42") != std::string::npos) {
-                    seen = l;
-                    return true;
-                }
-            return false;
+            // Only a whole line: the reader may have caught the worker's write in part.
+            const std::string out = hubd_->process().output();
+            const auto at = out.find("worker-line-42");
+            if (at == std::string::npos) return false;
+            const auto begin = out.rfind('\n', at), end = out.find('\n', at);
+            if (end == std::string::npos) return false;
+            seen = out.substr(begin == std::string::npos ? 0 : begin + 1, end - (begin == std::string::npos ? 0 : begin + 1));
+            return true;
         },
         10s, 20ms);
     ASSERT_TRUE(found) << hubd_->process().output();
