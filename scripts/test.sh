@@ -28,33 +28,65 @@ end() {
     timings+=("$1 $verdict in $((SECONDS - stage_started)) s")
     printf '=== test.sh: stage %s %s in %d s\n' "$1" "$verdict" $((SECONDS - stage_started))
 }
-# configure <tree> <cmake options>...: once; later runs build what changed.
-configure() {
-    local tree=$1
-    shift
-    [ -f "$tree/build.ninja" ] || cmake -S . -B "$tree" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+stages=${HUB_TEST_STAGES:-asan tsan fuzz}
+[ "${HUB_TEST_SANITIZERS:-1}" != 0 ] || stages=""
+has_stage() { [[ " $stages " == *" $1 "* ]]; }
+
+# The extra stages' trees build in the background, at the lowest priority,
+# while the stage before runs its tests: a test spends much of its time
+# waiting (slapd, sockets, timers, child processes), and that CPU builds the
+# next tree instead. A build's output is shown only when it fails.
+declare -A build_pid=()
+logs=$(mktemp -d /tmp/campushub-test-logs.XXXXXX)
+trap 'for pid in "${build_pid[@]}"; do kill -- "-$pid" 2>/dev/null || true; done; rm -rf "$logs"' EXIT
+# build_in_background <stage>
+build_in_background() {
+    has_stage "$1" || return 0
+    local tree=build-$1 options=() target=all env=()
+    case $1 in
+    asan) options=(-DHUB_SANITIZE=address,undefined) ;;
+    tsan) options=(-DHUB_SANITIZE=thread) target=tests-tsan ;;
+    fuzz) options=(-DHUB_SANITIZE=fuzzer -DHUB_BUILD_TESTS=OFF) target=fuzz env=(CC=clang-14 CXX=clang++-14) ;;
+    esac
+    # setsid: its own process group, so that an early exit stops the whole build.
+    env "${env[@]}" setsid bash -c 'set -e; tree=$1 target=$2; shift 2
+        [ -f "$tree/build.ninja" ] || cmake -S . -B "$tree" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+        exec nice -n 19 cmake --build "$tree" -j "$(nproc)" --target "$target"' \
+        build "$tree" "$target" "${options[@]}" >"$logs/$1.log" 2>&1 &
+    build_pid[$1]=$!
+}
+# built <stage>: waits for its tree; 1 (with the build's last lines) if it failed.
+built() {
+    local status=0 started=$SECONDS
+    wait "${build_pid[$1]}" || status=$?
+    unset "build_pid[$1]"
+    printf '=== test.sh: build-%s: waited %d s for the background build\n' "$1" $((SECONDS - started))
+    ((status == 0)) || { tail -n 60 "$logs/$1.log"; printf '=== test.sh: building build-%s FAILED\n' "$1"; }
+    return $status
 }
 
 begin normal
 scripts/build.sh
 build=${HUB_BUILD_DIR:-build}
+build_in_background asan
 (cd "$build" && ctest --output-on-failure -j "$jobs" --timeout 600)
 end normal 0
 
-if [ "${HUB_TEST_SANITIZERS:-1}" = 0 ]; then
-    exit 0
-fi
-stages=${HUB_TEST_STAGES:-asan tsan fuzz}
+[ -n "$stages" ] || exit 0
 supp=$PWD/tests/sanitizers
+# Each stage starts the next one's build before running its own tests.
+has_stage asan || build_in_background tsan
+has_stage asan || has_stage tsan || build_in_background fuzz
 
 # Sanitizer reports fail the test that caused them: UBSan stops at the first
 # (-fno-sanitize-recover), ASan always does, TSan makes the process exit 66.
 # Child processes (hubd, workers, simulators) inherit these settings.
-if [[ " $stages " == *" asan "* ]]; then
+if has_stage asan; then
     begin asan
     status=0
-    configure build-asan -DHUB_SANITIZE=address,undefined
-    cmake --build build-asan -j "$jobs" || status=$?
+    built asan || status=$?
+    build_in_background tsan
+    has_stage tsan || build_in_background fuzz
     # Left out (docs/testing.md): valgrind runs, which cannot run sanitizer code;
     # glibc-heap, the kit's leak finder, which reads glibc's heap statistics;
     # no-descriptors, a test with no descriptor left, which UBSan's vptr check needs;
@@ -68,22 +100,21 @@ if [[ " $stages " == *" asan "* ]]; then
     end asan "$status"
 fi
 
-if [[ " $stages " == *" tsan "* ]]; then
+if has_stage tsan; then
     begin tsan
     status=0
-    configure build-tsan -DHUB_SANITIZE=thread
-    cmake --build build-tsan -j "$jobs" --target tests-tsan || status=$?
+    built tsan || status=$?
+    build_in_background fuzz
     [ "$status" != 0 ] || (cd build-tsan &&
         TSAN_OPTIONS="suppressions=$supp/tsan.supp:second_deadlock_stack=1:history_size=4" \
         ctest --output-on-failure -j "$jobs" --timeout 1800 -L tsan -LE stress) || status=$?
     end tsan "$status"
 fi
 
-if [[ " $stages " == *" fuzz "* ]]; then
+if has_stage fuzz; then
     begin fuzz
     status=0
-    CC=clang-14 CXX=clang++-14 configure build-fuzz -DHUB_SANITIZE=fuzzer -DHUB_BUILD_TESTS=OFF
-    cmake --build build-fuzz -j "$jobs" --target fuzz || status=$?
+    built fuzz || status=$?
     [ "$status" != 0 ] || (cd build-fuzz &&
         ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer \
         UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \

@@ -2,12 +2,15 @@
 # The Debian packages end to end, on this machine, as root (CI runs it so):
 # build them (scripts/package.sh, lintian without errors), install them with
 # dpkg -i, start the installed hubd as the campushub user with the installed
-# configuration (systemctl when systemd runs; else as the unit would: setpriv
-# to campushub, in /var/lib/campushub), call it over HTTP (/healthz, and
-# authenticated calls with a token from the installed hubctl), reload it
-# (SIGHUP), upgrade to a rebuilt package (revision 2) keeping a locally edited
-# conffile, and purge (state and secret gone, the user locked). Whatever it
-# installed or made is removed on the way out, failed or not.
+# configuration: under systemd with the unit's whole hardening (the machine's
+# systemd, or one booted for this test in namespaces of its own:
+# private_systemd.sh), else as the unit would (setpriv to campushub, in
+# /var/lib/campushub); call it over HTTP (/healthz, and authenticated calls
+# with a token from the installed hubctl), see it active, in the journal and
+# feeding the watchdog, reload it (SIGHUP), stop it cleanly, upgrade to a
+# rebuilt package (revision 2) keeping a locally edited conffile, and purge
+# (state and secret gone, the user locked). Whatever it installed or made is
+# removed on the way out, failed or not.
 #   package_test.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
 src=$1
@@ -28,8 +31,21 @@ if getent passwd campushub >/dev/null; then
 fi
 
 work=$(mktemp -d /tmp/campushub-package-test.XXXXXX)
-systemd=0
-[ -d /run/systemd/system ] && systemd=1
+. "$src/tests/package/private_systemd.sh"
+# systemd: "machine" (it runs this machine), "private" (booted for this test,
+# tests/package/private_systemd.sh) or "" (neither could be had: hubd is then
+# started as the unit would start it, and the test says so).
+systemd=""
+sd=()
+if [ -d /run/systemd/system ]; then
+  systemd=machine
+elif private_systemd_log=$work/private-systemd.log private_systemd_start; then
+  systemd=private
+  sd=(in_systemd)
+else
+  echo "NOTE: no systemd here and none could be booted (see $work/private-systemd.log): hubd runs under setpriv"
+fi
+echo "== systemd: ${systemd:-none}"
 dropin=/run/systemd/system/hubd.service.d
 hubd_pid=""
 port=""
@@ -57,8 +73,12 @@ run_dpkg() {
 }
 
 stop_hubd() {
-  if [ "$systemd" = 1 ]; then
-    systemctl stop hubd.service >/dev/null 2>&1 || true
+  if [ -n "$systemd" ]; then
+    "${sd[@]}" systemctl stop hubd.service || return 1
+    # A clean stop: hubd exited 0 within TimeoutStopSec, nothing killed.
+    local result
+    result=$("${sd[@]}" systemctl show -p Result -p ExecMainStatus --value hubd.service | paste -sd' ')
+    [ "$result" = "success 0" ] || { echo "hubd.service stopped with: $result"; return 1; }
   elif [ -n "$hubd_pid" ]; then
     kill -TERM "$hubd_pid" 2>/dev/null || true
     local status=0
@@ -72,10 +92,11 @@ cleanup() {
   local status=$?
   trap - EXIT
   stop_hubd >/dev/null 2>&1 || true
-  if [ "$systemd" = 1 ]; then
+  if [ "$systemd" = machine ]; then
     rm -rf "$dropin"
     systemctl daemon-reload >/dev/null 2>&1 || true
   fi
+  private_systemd_stop
   run_dpkg --purge campushub campushub-dev >/dev/null 2>&1 || true
   getent passwd campushub >/dev/null && userdel campushub >/dev/null 2>&1
   getent group campushub >/dev/null && groupdel campushub >/dev/null 2>&1
@@ -90,12 +111,14 @@ trap 'exit 1' INT TERM
 start_hubd() {
   local portfile=/var/lib/campushub/package-test.port
   rm -f "$portfile"
-  if [ "$systemd" = 1 ]; then
-    mkdir -p "$dropin"
-    printf '[Service]\nExecStart=\nExecStart=/usr/sbin/hubd --config /etc/campushub/hub.xml -D http.port=0 -D http.portFile=%s\n' \
-      "$portfile" >"$dropin/package-test.conf"
-    systemctl daemon-reload
-    systemctl restart hubd.service || { journalctl -u hubd --no-pager -n 40 >"$work/hubd.log"; fail "systemctl restart hubd"; }
+  if [ -n "$systemd" ]; then
+    # A short watchdog period, so that the test sees hubd's WATCHDOG=1 pings.
+    printf '[Service]\nExecStart=\nExecStart=/usr/sbin/hubd --config /etc/campushub/hub.xml -D http.port=0 -D http.portFile=%s\nWatchdogSec=2s\n' \
+      "$portfile" | "${sd[@]}" sh -c "mkdir -p $dropin && cat >$dropin/package-test.conf"
+    "${sd[@]}" systemctl daemon-reload
+    # Type=notify: this returns once hubd has said READY=1.
+    "${sd[@]}" systemctl restart hubd.service ||
+      { "${sd[@]}" journalctl -u hubd --no-pager -n 40 >"$work/hubd.log"; fail "systemctl restart hubd"; }
   else
     (cd /var/lib/campushub && exec setpriv --reuid=campushub --regid=campushub --init-groups --no-new-privs \
       --inh-caps=-all --bounding-set=-all -- /usr/sbin/hubd --config /etc/campushub/hub.xml \
@@ -110,8 +133,24 @@ start_hubd() {
   [ -s "$portfile" ] || fail "hubd did not listen within 30 s"
   port=$(cat "$portfile")
   local pid=$hubd_pid
-  [ "$systemd" = 0 ] || pid=$(systemctl show -p MainPID --value hubd.service)
-  [ "$(ps -o user= -p "$pid" | tr -d ' ')" = campushub ] || fail "hubd (pid $pid) does not run as campushub"
+  [ -z "$systemd" ] || pid=$("${sd[@]}" systemctl show -p MainPID --value hubd.service)
+  [ "$("${sd[@]}" ps -o user= -p "$pid" | tr -d ' ')" = campushub ] || fail "hubd (pid $pid) does not run as campushub"
+}
+
+# Under systemd: the unit is active, hubd's log lines are in the journal, and
+# the watchdog is fed (WatchdogTimestamp moves on between two looks 1.5 s apart).
+expect_systemd() {
+  [ -n "$systemd" ] || return 0
+  local state
+  state=$("${sd[@]}" systemctl show -p ActiveState -p SubState --value hubd.service | paste -sd' ')
+  [ "$state" = "active running" ] || fail "hubd.service is $state"
+  "${sd[@]}" journalctl -u hubd --no-pager >"$work/hubd.log" 2>&1
+  grep -q 'hubd\[' "$work/hubd.log" || fail "no line of hubd's in the journal"
+  local first second
+  first=$("${sd[@]}" systemctl show -p WatchdogTimestampMonotonic --value hubd.service)
+  sleep 1.5
+  second=$("${sd[@]}" systemctl show -p WatchdogTimestampMonotonic --value hubd.service)
+  [ "$first" != "$second" ] && [ "$second" != 0 ] || fail "the watchdog is not fed ($first, then $second)"
 }
 
 http() {  # http PATH [TOKEN] -> "STATUS BODY"
@@ -159,16 +198,18 @@ sed -i 's|</plugins>|<plugin name="student_affairs"><config><base_url>http://127
 secret=$(sha256sum /etc/campushub/jwt-secret)
 start_hubd
 expect_calls
+expect_systemd
 
 echo "== reload (SIGHUP) keeps serving"
-if [ "$systemd" = 1 ]; then systemctl reload hubd.service; else kill -HUP "$hubd_pid"; fi
+if [ -n "$systemd" ]; then "${sd[@]}" systemctl reload hubd.service; else kill -HUP "$hubd_pid"; fi
 for _ in $(seq 100); do
   grep -q 'reload done' "$work/hubd.log" 2>/dev/null && break
-  [ "$systemd" = 0 ] || journalctl -u hubd --no-pager >"$work/hubd.log" 2>/dev/null
+  [ -z "$systemd" ] || "${sd[@]}" journalctl -u hubd --no-pager >"$work/hubd.log" 2>/dev/null
   sleep 0.1
 done
 grep -q 'reload done' "$work/hubd.log" || fail "no reload after SIGHUP"
 expect_calls
+expect_systemd
 stop_hubd || fail "hubd did not stop cleanly"
 
 echo "== upgrade to revision 2, the edited conffile kept"
@@ -180,6 +221,7 @@ grep -q 'package-test' /etc/campushub/hub.xml || fail "the local edit of hub.xml
 [ "$(sha256sum /etc/campushub/jwt-secret)" = "$secret" ] || fail "the JWT secret changed in the upgrade"
 start_hubd
 expect_calls
+expect_systemd
 stop_hubd || fail "hubd did not stop cleanly"
 
 echo "== purge"
