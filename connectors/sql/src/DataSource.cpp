@@ -82,6 +82,9 @@ const char* toString(Failure failure) noexcept {
 Failure failureOf(const std::string& state) noexcept {
     if (state == "57014") return Failure::Timeout;  // query_canceled: statement_timeout or our cancel
     if (state == "42501" || state == "25006" || state.rfind("28", 0) == 0) return Failure::Permission;
+    // The server's own check of what it sends: bytes of a SQL_ASCII database that
+    // are not UTF-8 (our parameters are checked before they leave).
+    if (state == "22021" || state == "22P05") return Failure::BadAnswer;
     // connection exceptions, shutdown, too many connections, out of resources, a
     // serialization failure or deadlock: the database, not the statement; try again later.
     if (state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 || state.rfind("53", 0) == 0 ||
@@ -308,6 +311,7 @@ private:
             case Failure::Timeout: detail = "data source " + o_.name + " cancelled the statement at the call's deadline"; break;
             case Failure::Permission: detail = "data source " + o_.name + " refused the hub's account"; break;
             case Failure::Unavailable: detail = "data source " + o_.name + " could not run the statement now"; break;
+            case Failure::BadAnswer: detail = "data source " + o_.name + " holds data that is not valid UTF-8"; break;
             default: detail = "data source " + o_.name + " refused the statement"; break;
         }
         return QueryError(f, detail + " (SQLSTATE " + state + ")", state);
