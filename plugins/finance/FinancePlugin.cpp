@@ -97,6 +97,13 @@ void expectType(const Value& answer, std::string_view column, std::initializer_l
     throw campushub::Error(CH_ERR_INTERNAL, "the finance system's view lacks " + std::string(column));
 }
 
+/// The answer's rows (the hub always sends them; a missing array is a broken answer).
+const Value& rowsOf(const Document& answer) {
+    const Value* rows = campushub::json::member(answer, "rows");
+    if (!rows || !rows->IsArray()) throw campushub::Error(CH_ERR_INTERNAL, "the hub's SQL answer has no rows");
+    return *rows;
+}
+
 void copyText(campushub::json::Writer& out, const Value& row, std::string_view field) {
     out.key(field);
     const Value* v = campushub::json::member(row, field);
@@ -138,7 +145,7 @@ private:
                                     : query(call, source_, kClaims, params({applicant}));
         expectType(answer, "amount", {"numeric"});
         expectType(answer, "status_code", {"int2", "int4"});
-        const Value& rows = answer["rows"];
+        const Value& rows = rowsOf(answer);
         if (one && rows.Empty()) throw campushub::NotFound("no reimbursement claim of that number for this applicant");
         campushub::json::Writer out;
         if (!one) out.object().key("claims").array();
@@ -162,7 +169,7 @@ private:
         const std::string leader = requireCode(request, "leader_id");
         const Document answer = query(call, source_, kBudget, params({project, leader}));
         for (auto column : {"budget", "spent", "frozen", "balance"}) expectType(answer, column, {"numeric"});
-        const Value& rows = answer["rows"];
+        const Value& rows = rowsOf(answer);
         if (rows.Empty()) throw campushub::NotFound("no project of that code led by this person");
         campushub::json::Writer out;
         out.object();
@@ -184,12 +191,12 @@ private:
             throw campushub::InvalidArgument("send an Idempotency-Key header: an urge is recorded once per key");
         // The claim must be the caller's own; read through the read-only source.
         const Document claimRow = query(call, source_, kClaim, params({claim, applicant}));
-        if (claimRow["rows"].Empty()) throw campushub::NotFound("no reimbursement claim of that number for this applicant");
+        if (rowsOf(claimRow).Empty()) throw campushub::NotFound("no reimbursement claim of that number for this applicant");
         Document inserted = query(call, writeSource_, kUrge, params({claim, applicant, key, note}));
-        bool replayed = inserted["rows"].Empty();
+        bool replayed = rowsOf(inserted).Empty();
         if (replayed) inserted = query(call, writeSource_, kUrgeAgain, params({key}));
-        if (inserted["rows"].Empty()) throw campushub::Error(CH_ERR_INTERNAL, "the finance system lost the urge request");
-        const Value& row = inserted["rows"][0];
+        if (rowsOf(inserted).Empty()) throw campushub::Error(CH_ERR_INTERNAL, "the finance system lost the urge request");
+        const Value& row = rowsOf(inserted)[0];
         const Value* urged = campushub::json::member(row, "djbh");
         if (!urged || !urged->IsString() || claim != urged->GetString())
             throw campushub::Conflict("the Idempotency-Key was already used to urge another claim");
