@@ -59,6 +59,29 @@ Result measure(int small, int wide, const std::function<void(const std::string&)
     return r;
 }
 
+// Poco::Data the way an application uses it: a Statement per query, a RecordSet
+// read value by value.
+Result measurePoco(Poco::Data::Session& session, const std::string& smallSql, int small, int wide) {
+    return measure(
+        small, wide,
+        [&](const std::string& key) {
+            std::string k = key;
+            Poco::Data::Statement s(session);
+            s << smallSql, use(k), now;
+            Poco::Data::RecordSet rs(s);
+            if (rs.rowCount() != 1) throw std::runtime_error("Poco: small query");
+        },
+        [&] {
+            Poco::Data::Statement s(session);
+            s << kWide, now;
+            Poco::Data::RecordSet rs(s);
+            std::size_t bytes = 0;
+            for (std::size_t i = 0; i < rs.rowCount(); ++i)
+                for (std::size_t j = 0; j < rs.columnCount(); ++j) bytes += rs.value(j, i).convert<std::string>().size();
+            return bytes ? rs.rowCount() : 0;
+        });
+}
+
 void print(const char* name, const Result& r, const Result& base) {
     std::printf("%-16s %10.1f us %8.2fx %14.0f rows/s %8.2fx\n", name, r.microsPerQuery,
                 r.microsPerQuery / base.microsPerQuery, r.rowsPerSecond, r.rowsPerSecond / base.rowsPerSecond);
@@ -117,53 +140,16 @@ int main(int argc, char** argv) {
             return json.size() > 100 ? std::size_t(10000) : 0;
         });
 
-    // Poco::Data, PostgreSQL connector.
+    // Poco::Data, PostgreSQL connector ($n placeholders) and over ODBC (psqlODBC; "?").
     Poco::Data::PostgreSQL::Connector::registerConnector();
     Poco::Data::Session poco("postgresql", conninfo);
-    Result pocoPg = measure(
-        small, wide,
-        [&](const std::string& key) {
-            std::string k = key;
-            Poco::Data::Statement s(poco);
-            s << kSmall, use(k), now;
-            Poco::Data::RecordSet rs(s);
-            if (rs.rowCount() != 1) throw std::runtime_error("Poco PostgreSQL: small");
-        },
-        [&] {
-            Poco::Data::Statement s(poco);
-            s << kWide, now;
-            Poco::Data::RecordSet rs(s);
-            std::size_t bytes = 0;
-            for (std::size_t i = 0; i < rs.rowCount(); ++i)
-                for (std::size_t j = 0; j < rs.columnCount(); ++j) bytes += rs.value(j, i).convert<std::string>().size();
-            return bytes ? rs.rowCount() : 0;
-        });
-
-    // Poco::Data over ODBC (psqlODBC; "?" placeholders).
+    Result pocoPg = measurePoco(poco, kSmall, small, wide);
     Poco::Data::ODBC::Connector::registerConnector();
-    std::string odbcText = "DRIVER={PostgreSQL Unicode};SERVER=127.0.0.1;PORT=" + std::to_string(pg.port()) +
-                           ";DATABASE=postgres;UID=" + pg.user() + ";PWD=" + pg.password() + ";";
-    Poco::Data::Session odbc("ODBC", odbcText);
+    Poco::Data::Session odbc("ODBC", "DRIVER={PostgreSQL Unicode};SERVER=127.0.0.1;PORT=" + std::to_string(pg.port()) +
+                                         ";DATABASE=postgres;UID=" + pg.user() + ";PWD=" + pg.password() + ";");
     std::string smallOdbc = kSmall;
     smallOdbc.replace(smallOdbc.find("$1"), 2, "?");
-    Result pocoOdbc = measure(
-        small, wide,
-        [&](const std::string& key) {
-            std::string k = key;
-            Poco::Data::Statement s(odbc);
-            s << smallOdbc, use(k), now;
-            Poco::Data::RecordSet rs(s);
-            if (rs.rowCount() != 1) throw std::runtime_error("Poco ODBC: small");
-        },
-        [&] {
-            Poco::Data::Statement s(odbc);
-            s << kWide, now;
-            Poco::Data::RecordSet rs(s);
-            std::size_t bytes = 0;
-            for (std::size_t i = 0; i < rs.rowCount(); ++i)
-                for (std::size_t j = 0; j < rs.columnCount(); ++j) bytes += rs.value(j, i).convert<std::string>().size();
-            return bytes ? rs.rowCount() : 0;
-        });
+    Result pocoOdbc = measurePoco(odbc, smallOdbc, small, wide);
 
     std::printf("PostgreSQL 15 on loopback, one connection; %d small queries, %d reads of 10000 rows\n", small, wide);
     std::printf("%-16s %13s %9s %21s %9s\n", "client", "small query", "vs libpq", "wide read", "vs libpq");

@@ -16,7 +16,6 @@
 #include <condition_variable>
 #include <mutex>
 #include <poll.h>
-#include <regex>
 
 namespace hub::sql {
 
@@ -94,8 +93,11 @@ Failure failureOf(const std::string& state) noexcept {
 }
 
 void validate(const SourceOptions& o) {
-    static const std::regex kName("[a-z0-9_-]{1,64}");
-    if (!std::regex_match(o.name, kName))
+    const bool goodName = !o.name.empty() && o.name.size() <= 64 &&
+                          std::all_of(o.name.begin(), o.name.end(), [](char c) {
+                              return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+                          });
+    if (!goodName)
         throw std::invalid_argument("data source name '" + o.name.substr(0, 80) + "' must be 1-64 of a-z 0-9 _ -");
     if (o.conninfo.empty()) throw std::invalid_argument("data source " + o.name + ": dsn is empty");
     char* error = nullptr;
