@@ -25,24 +25,33 @@ using hub::test::PostgresServer;
 
 namespace {
 
+// One server for the whole executable (a ctest run starts one test per
+// process), owned by a gtest environment so it is stopped and removed at the end.
+std::unique_ptr<PostgresServer> shared;
+
+class SharedServer : public ::testing::Environment {
+public:
+    void TearDown() override { shared.reset(); }
+};
+const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new SharedServer);
+
 PostgresServer& server() {
-    static PostgresServer* pg = [] {
-        auto* s = new PostgresServer();
-        s->psql("CREATE ROLE reader LOGIN PASSWORD 'reader-pw';"
-                "CREATE TABLE ledger (id int PRIMARY KEY, owner text, amount numeric(14,2), paid boolean,"
-                " paid_on date, ratio float8, big int8, note text);"
-                "INSERT INTO ledger VALUES (1, '张三', 1234.50, true, '2026-09-01', 0.25, 9007199254740993, NULL),"
-                " (2, 'O''Brien', -0.01, false, NULL, 'NaN', 2, '差旅费 \"引号\" \\ 反斜杠');"
-                "CREATE TABLE secret (x int);"
-                "GRANT SELECT ON ledger TO reader;"
-                // A vendor database in SQL_ASCII: the server hands over whatever bytes it holds.
-                "CREATE DATABASE legacy ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0;");
-        s->psql("CREATE TABLE names (n text); INSERT INTO names VALUES (convert_from('\\xb7d1'::bytea, 'SQL_ASCII'));"
-                "GRANT SELECT ON names TO reader;",
-                "legacy");
-        return s;
-    }();
-    return *pg;
+    if (shared) return *shared;
+    shared = std::make_unique<PostgresServer>();
+    PostgresServer* s = shared.get();
+    s->psql("CREATE ROLE reader LOGIN PASSWORD 'reader-pw';"
+            "CREATE TABLE ledger (id int PRIMARY KEY, owner text, amount numeric(14,2), paid boolean,"
+            " paid_on date, ratio float8, big int8, note text);"
+            "INSERT INTO ledger VALUES (1, '张三', 1234.50, true, '2026-09-01', 0.25, 9007199254740993, NULL),"
+            " (2, 'O''Brien', -0.01, false, NULL, 'NaN', 2, '差旅费 \"引号\" \\ 反斜杠');"
+            "CREATE TABLE secret (x int);"
+            "GRANT SELECT ON ledger TO reader;"
+            // A vendor database in SQL_ASCII: the server holds whatever bytes it was given.
+            "CREATE DATABASE legacy ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0;");
+    s->psql("CREATE TABLE names (n text); INSERT INTO names VALUES (convert_from('\\xb7d1'::bytea, 'SQL_ASCII'));"
+            "GRANT SELECT ON names TO reader;",
+            "legacy");
+    return *s;
 }
 
 SourceOptions options(const std::string& database = "postgres", bool writable = false) {

@@ -53,16 +53,17 @@ void handOver(const std::string& path, const Account& a) {
     for (const auto& entry : fs::recursive_directory_iterator(path)) own(entry.path());
 }
 
-/// executable and args, run as the account (setpriv execs, so the pid is the program's own).
+/// executable and args, run as the account through setpriv, which execs (the pid
+/// is the program's own) and asks for SIGINT (postgres' fast shutdown) when the
+/// thread that started it ends: a test that crashes leaves no server behind.
 ChildProcess::Options asAccount(const Account& a, const std::string& executable, std::vector<std::string> args,
                                 std::vector<std::string>& commandOut) {
-    std::vector<std::string> command;
-    if (a.dropPrivileges) {
-        command = {"--reuid=" + std::to_string(a.uid), "--regid=" + std::to_string(a.gid), "--init-groups", executable};
-        commandOut = {"/usr/bin/setpriv"};
-    } else {
-        commandOut = {executable};
-    }
+    std::vector<std::string> command{"--pdeathsig=INT"};
+    if (a.dropPrivileges)
+        command.insert(command.end(),
+                       {"--reuid=" + std::to_string(a.uid), "--regid=" + std::to_string(a.gid), "--init-groups"});
+    command.push_back(executable);
+    commandOut = {"/usr/bin/setpriv"};
     command.insert(command.end(), args.begin(), args.end());
     ChildProcess::Options o;
     o.args = std::move(command);

@@ -14,6 +14,8 @@ namespace hub::test {
 /// postgres run as the `postgres` system user the package creates (setpriv), and
 /// the temp dir is handed to it. initdb runs once per test process into a
 /// template that each server copies, so a server is up in well under a second.
+/// The server gets SIGINT when the thread that started it ends (setpriv
+/// --pdeathsig): call the constructor and start() from the test's main thread.
 ///
 ///     hub::test::PostgresServer pg;
 ///     pg.psql("CREATE TABLE t (x int)");
