@@ -58,7 +58,8 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    [ -n "${PG_PID:-}" ] && kill -INT "$PG_PID" 2>/dev/null  # fast shutdown: clients are cut off
+    for pid in "${pids[@]}" ${PG_PID:-}; do wait "$pid" 2>/dev/null || true; done
     if [ "$KEEP" = 1 ]; then say "kept $work"; else rm -rf "$work"; fi
     exit $rc
 }
@@ -94,13 +95,20 @@ echo bench-pg >"$pgdir/pw"
 as_pg() {
     if [ "$(id -u)" = 0 ]; then setpriv --reuid=postgres --regid=postgres --init-groups "$@"; else "$@"; fi
 }
-[ "$(id -u)" = 0 ] && chown -R postgres:postgres "$pgdir"
+if [ "$(id -u)" = 0 ]; then
+    chmod o+x "$work"  # the postgres user passes through (mktemp -d made it 0700)
+    chown -R postgres:postgres "$pgdir"
+fi
 as_pg $PGBIN/initdb -D "$pgdir/data" -U hub_admin --pwfile="$pgdir/pw" -A scram-sha-256 -E UTF8 \
     --locale=C.UTF-8 -N >"$work/initdb.log" 2>&1 || die "initdb failed: $work/initdb.log"
 PORT_pg=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-as_pg $PGBIN/postgres -D "$pgdir/data" -p "$PORT_pg" -k "$pgdir" -h 127.0.0.1 -c fsync=off \
-    -c max_connections=100 >"$work/postgres.log" 2>&1 &
-pids+=($!)
+# Started directly (not through as_pg, a function: its subshell would get the pid), with
+# SIGINT, postgres' fast shutdown, if this script dies.
+pg_user=()
+[ "$(id -u)" = 0 ] && pg_user=(--reuid=postgres --regid=postgres --init-groups)
+setpriv --pdeathsig=INT "${pg_user[@]}" $PGBIN/postgres -D "$pgdir/data" -p "$PORT_pg" -k "$pgdir" -h 127.0.0.1 \
+    -c fsync=off -c max_connections=100 >"$work/postgres.log" 2>&1 &
+PG_PID=$!
 for _ in $(seq 100); do $PGBIN/pg_isready -q -h 127.0.0.1 -p "$PORT_pg" && break; sleep 0.1; done
 pg() { PGPASSWORD=bench-pg psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT_pg" -U hub_admin "$@" >/dev/null; }
 pg -d postgres -c "CREATE ROLE hub_reader LOGIN PASSWORD 'bench-reader'; CREATE ROLE hub_writer LOGIN PASSWORD 'bench-writer';" \
