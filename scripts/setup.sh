@@ -12,6 +12,9 @@ packages=(
   libsystemd-dev dpkg-dev fakeroot lintian
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev
+  # connectors/sql (libpq) and its tests' private server (tests/support PostgresServer);
+  # odbc-postgresql only for bench/sql's side-by-side measurement of the client libraries
+  libpq-dev postgresql-15 odbc-postgresql unixodbc-dev
   slapd ldap-utils openssl valgrind
   prometheus
   # scripts/test.sh's fuzz stage: clang, its sanitizer and libFuzzer runtimes, llvm-symbolizer

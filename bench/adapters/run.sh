@@ -13,6 +13,10 @@
 #                     the ticket in the key-value store: a SQLite commit)
 #   kiosk             POST /v2/print-jobs vs print_certificate (no key; the plugin
 #                     stores the job)
+#   finance           the claim's SELECT on the vendor's view sent straight to a
+#                     private PostgreSQL 15 (pgbench, extended protocol, the same
+#                     bound parameters, 4 clients) vs reimbursement_status (the host
+#                     wraps it in a READ ONLY transaction with a statement_timeout)
 #
 # Environment: DURATION=5s per measured run, WARMUP=1s, CONNECTIONS=4, KEEP=1 keeps
 # the temp dir, SKIP_BUILD=1 uses the binaries as they are.
@@ -29,6 +33,9 @@ say() { printf '%s\n' "$*" >&2; }
 die() { say "run.sh: $*"; exit 1; }
 command -v wrk >/dev/null || die "wrk is needed (Debian package wrk)"
 command -v curl >/dev/null || die "curl is needed"
+PGBIN=/usr/lib/postgresql/15/bin
+[ -x $PGBIN/postgres ] && command -v pgbench >/dev/null && command -v psql >/dev/null ||
+    die "postgresql-15 (postgres, pgbench, psql) is needed"
 
 HUBD=$build/core/app/hubd
 HUBCTL=$build/core/hubctl/hubctl
@@ -36,7 +43,7 @@ SIMS=$build/tests/sim
 PLUGINS=$build/plugins-enabled
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
     say "building hubd, hubctl, the three adapters and their simulators in $build"
-    cmake --build "$build" -j2 --target hubd hubctl academic_affairs queue_ticket kiosk \
+    cmake --build "$build" -j2 --target hubd hubctl academic_affairs queue_ticket kiosk finance \
         hub-sim-academic-affairs hub-sim-queue-ticket hub-sim-kiosk >"$build.adapters-bench.log" 2>&1 ||
         die "build failed (log: $build.adapters-bench.log)"
 fi
@@ -51,7 +58,8 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    [ -n "${PG_PID:-}" ] && kill -INT "$PG_PID" 2>/dev/null  # fast shutdown: clients are cut off
+    for pid in "${pids[@]}" ${PG_PID:-}; do wait "$pid" 2>/dev/null || true; done
     if [ "$KEEP" = 1 ]; then say "kept $work"; else rm -rf "$work"; fi
     exit $rc
 }
@@ -79,8 +87,38 @@ start academic "$SIMS/academic_affairs/hub-sim-academic-affairs" --username benc
 start queue "$SIMS/queue_ticket/hub-sim-queue-ticket" --api-key bench-key --slots 100000000
 start kiosk "$SIMS/kiosk/hub-sim-kiosk" --api-token bench-token
 
+# The finance vendor: a private PostgreSQL with the vendor's schema (as tests/sim/finance).
+# postgres will not run as root: then as the postgres user the package made.
+pgdir=$work/pg
+mkdir -p "$pgdir"
+echo bench-pg >"$pgdir/pw"
+as_pg() {
+    if [ "$(id -u)" = 0 ]; then setpriv --reuid=postgres --regid=postgres --init-groups "$@"; else "$@"; fi
+}
+if [ "$(id -u)" = 0 ]; then
+    chmod o+x "$work"  # the postgres user passes through (mktemp -d made it 0700)
+    chown -R postgres:postgres "$pgdir"
+fi
+as_pg $PGBIN/initdb -D "$pgdir/data" -U hub_admin --pwfile="$pgdir/pw" -A scram-sha-256 -E UTF8 \
+    --locale=C.UTF-8 -N >"$work/initdb.log" 2>&1 || die "initdb failed: $work/initdb.log"
+PORT_pg=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# Started directly (not through as_pg, a function: its subshell would get the pid), with
+# SIGINT, postgres' fast shutdown, if this script dies.
+pg_user=()
+[ "$(id -u)" = 0 ] && pg_user=(--reuid=postgres --regid=postgres --init-groups)
+setpriv --pdeathsig=INT "${pg_user[@]}" $PGBIN/postgres -D "$pgdir/data" -p "$PORT_pg" -k "$pgdir" -h 127.0.0.1 \
+    -c fsync=off -c max_connections=100 >"$work/postgres.log" 2>&1 &
+PG_PID=$!
+for _ in $(seq 100); do $PGBIN/pg_isready -q -h 127.0.0.1 -p "$PORT_pg" && break; sleep 0.1; done
+pg() { PGPASSWORD=bench-pg psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT_pg" -U hub_admin "$@" >/dev/null; }
+pg -d postgres -c "CREATE ROLE hub_reader LOGIN PASSWORD 'bench-reader'; CREATE ROLE hub_writer LOGIN PASSWORD 'bench-writer';" \
+    -c "CREATE DATABASE cw_finance ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0" ||
+    die "cannot set up PostgreSQL (log: $work/postgres.log)"
+pg -d cw_finance -f "$repo/tests/sim/finance/vendor_schema.sql" || die "cannot load the vendor schema"
+
 mkdir -p "$work/hub/plugins" "$work/hub/var"
-cp -r "$PLUGINS/academic_affairs" "$PLUGINS/queue_ticket" "$PLUGINS/kiosk" "$work/hub/plugins/"
+cp -r "$PLUGINS/academic_affairs" "$PLUGINS/queue_ticket" "$PLUGINS/kiosk" "$PLUGINS/finance" "$work/hub/plugins/"
+echo bench-reader >"$work/hub/finance.pw"
 echo bench-pass >"$work/hub/academic.password"
 echo bench-key >"$work/hub/queue.key"
 echo bench-token >"$work/hub/kiosk.token"
@@ -98,7 +136,10 @@ cat >"$work/hub/hub.xml" <<HUBXML
       <api_key_file>$work/hub/queue.key</api_key_file></config></plugin>
     <plugin name="kiosk"><concurrency>16</concurrency><config><base_url>http://127.0.0.1:$PORT_kiosk</base_url>
       <api_token_file>$work/hub/kiosk.token</api_token_file></config></plugin>
+    <plugin name="finance"><concurrency>16</concurrency></plugin>
   </plugins>
+  <sql><sources><finance><dsn>host=127.0.0.1 port=$PORT_pg dbname=cw_finance</dsn><user>hub_reader</user>
+    <passwordFile>$work/hub/finance.pw</passwordFile><poolSize>8</poolSize><plugins>finance</plugins></finance></sources></sql>
   <auth><jwt><hs256Secret>$secret</hs256Secret><issuer>hub-bench</issuer><audience>campushub</audience></jwt></auth>
   <catalog><dir>$repo/config/catalog</dir></catalog>
   <calendar><file>$repo/config/calendar/calendar.xml</file></calendar>
@@ -130,6 +171,12 @@ script queue_direct '{"item_code":"JW-02","applicant_id":"2023010001"}' "Content
 script queue_hub '{"applicant_id":"2023010001","item_code":"JW-02"}' "Content-Type: application/json" "Authorization: Bearer $token"
 script kiosk_direct '{"kiosk_id":"K-LIB-01","document_type":"transcript","holder_id":"2023010001"}' \
     "Content-Type: application/json" "Authorization: Bearer bench-token"
+script finance_hub '{"applicant_id":"2023010001","claim_no":"BX202609003"}' "Content-Type: application/json" \
+    "Authorization: Bearer $token"
+# What the plugin sends, as pgbench sends it: :claim and :who become bound parameters ($1, $2).
+cat >"$work/finance_direct.sql" <<'SQL'
+SELECT claim_no, applicant_name, amount, status_code, status_name, submitted_at, approved_at, remark FROM cw.v_hub_reimbursement WHERE claim_no = :claim AND applicant_id = :who;
+SQL
 script kiosk_hub '{"holder_id":"2023010001","kiosk_id":"K-LIB-01","document_type":"transcript"}' \
     "Content-Type: application/json" "Authorization: Bearer $token"
 
@@ -158,6 +205,22 @@ check queue_direct "$Q_DIRECT" 201
 check queue_hub "$Q_HUB" 200
 check kiosk_direct "$K_DIRECT" 202
 check kiosk_hub "$K_HUB" 200
+F_HUB=$HUB/api/v1/systems/finance/operations/reimbursement_status
+check finance_hub "$F_HUB" 200
+
+# pgbench --log (one line per query, latency in us in column 3) -> "p50_ms p99_ms q/s failures"
+measure_pg() {  # NAME
+    local args=(-n -M extended -c "$CONNECTIONS" -j 1 -f "$work/$1.sql" -D claim=BX202609003 -D who=2023010001
+                -h 127.0.0.1 -p "$PORT_pg" -U hub_reader cw_finance)
+    PGPASSWORD=bench-reader pgbench -T "${WARMUP%s}" "${args[@]}" >/dev/null 2>&1
+    rm -f "$work/$1".log*
+    PGPASSWORD=bench-reader pgbench -T "${DURATION%s}" --log --log-prefix="$work/$1.log" "${args[@]}" \
+        >"$work/$1.out" 2>&1 || die "pgbench failed: $(tail -3 "$work/$1.out")"
+    cat "$work/$1".log* | awk '{ print $3 }' | sort -n | awk -v out="$work/$1.out" '
+        { v[NR] = $1 } END {
+            while ((getline line < out) > 0) if (line ~ /^tps = /) { split(line, a, " "); tps = a[3] }
+            printf "%.3f %.3f %.0f 0\n", v[int(NR * 0.5)] / 1000, v[int(NR * 0.99)] / 1000, tps }'
+}
 
 # wrk --latency output -> "p50_ms p99_ms req/s non2xx+errors"
 parse_wrk() {
@@ -181,15 +244,20 @@ measure() {  # NAME URL
     parse_wrk "$work/$1.wrk"
 }
 
-say "hubd $HUB; simulators :$PORT_academic :$PORT_queue :$PORT_kiosk; wrk -t1 -c$CONNECTIONS, $DURATION per run; load $(cut -d' ' -f1 /proc/loadavg)"
+say "hubd $HUB; simulators :$PORT_academic :$PORT_queue :$PORT_kiosk, PostgreSQL :$PORT_pg; wrk -t1 -c$CONNECTIONS, $DURATION per run; load $(cut -d' ' -f1 /proc/loadavg)"
 printf '%-18s %10s %10s %10s %10s %12s %12s %8s\n' adapter "direct p50" "hub p50" "direct p99" "hub p99" "added p50" "added p99" "errors"
-for adapter in academic queue kiosk; do
+for adapter in academic queue kiosk finance; do
     case $adapter in
         academic) d=$A_DIRECT h=$A_HUB name=academic_affairs ;;
         queue) d=$Q_DIRECT h=$Q_HUB name=queue_ticket ;;
         kiosk) d=$K_DIRECT h=$K_HUB name=kiosk ;;
+        finance) d=postgres h=$F_HUB name=finance ;;
     esac
-    read -r dp50 dp99 _ dbad < <(measure "${adapter}_direct" "$d")
+    if [ "$adapter" = finance ]; then
+        read -r dp50 dp99 _ dbad < <(measure_pg finance_direct)
+    else
+        read -r dp50 dp99 _ dbad < <(measure "${adapter}_direct" "$d")
+    fi
     read -r hp50 hp99 _ hbad < <(measure "${adapter}_hub" "$h")
     awk -v n="$name" -v dp50="$dp50" -v hp50="$hp50" -v dp99="$dp99" -v hp99="$hp99" -v bad=$((dbad + hbad)) \
         'BEGIN { printf "%-18s %8.2fms %8.2fms %8.2fms %8.2fms %10.2fms %10.2fms %8d\n", n, dp50, hp50, dp99, hp99, hp50 - dp50, hp99 - dp99, bad }'

@@ -154,7 +154,7 @@ TEST(ConformanceKit, ReportsAKeyOrTraceThatIsNotTheCalls) {
 TEST(ConformanceKit, ReportsARequiredServiceNoHubOfThisSdkHas) {
     ProgramRun r = conformance({"--gtest_filter=Abi.*", FUTURE_MISSING_PLUGIN});
     EXPECT_EQ(r.exitCode, 1) << r.output;
-    EXPECT_TRUE(has(r.output, "required_services names 'sql_query'")) << r.output;
+    EXPECT_TRUE(has(r.output, "required_services names 'blob_store'")) << r.output;
 }
 
 TEST(ConformanceKit, ReportsABadHealthAnswer) {

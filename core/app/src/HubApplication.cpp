@@ -38,6 +38,7 @@
 #include "hub/identity/SyncSchedule.h"
 #include "hub/identity/Syncer.h"
 #include "hub/soap/Client.h"
+#include "hub/sql/Sources.h"
 #include "hub/host/PluginHost.h"
 #include "hub/http/Client.h"
 #include "hub/store/AuditLog.h"
@@ -312,7 +313,8 @@ host::EmitEvent pluginEventsToOutbox(store::Database& db, const std::string& sou
 // the plugins' own events.
 host::PluginHost::Options pluginHostOptions(Poco::Util::AbstractConfiguration& cfg, const Numbers& numbers,
                                             const std::string& caFile, http::Client& httpClient,
-                                            soap::Client& soapClient, store::Database& db, const std::string& source) {
+                                            soap::Client& soapClient, sql::Sources& sqlSources, store::Database& db,
+                                            const std::string& source) {
     host::PluginHost::Options o;
     o.pluginsDir = cfg.getString("plugins.dir");
     o.config = Poco::AutoPtr<Poco::Util::AbstractConfiguration>(cfg.createView("plugins"));
@@ -325,6 +327,7 @@ host::PluginHost::Options pluginHostOptions(Poco::Util::AbstractConfiguration& c
     o.onHealthChanged = healthChangesToOutbox(db, source);
     o.database = &db;
     o.soap = &soapClient;
+    o.sql = sqlSources.empty() ? nullptr : &sqlSources;
     o.emitEvent = pluginEventsToOutbox(db, source);
     return o;
 }
@@ -527,8 +530,10 @@ int HubApplication::main(const std::vector<std::string>&) {
         }
 
         soap::Client soapClient(httpClient);
+        // sql/sources: the data sources IT gives plugins (sql_query); a bad one stops the start.
+        auto sqlSources = sql::Sources::fromConfig(cfg);
         auto plugins = std::make_unique<host::PluginHost>(
-            pluginHostOptions(cfg, numbers, clientOptions.caFile, httpClient, soapClient, db, source));
+            pluginHostOptions(cfg, numbers, clientOptions.caFile, httpClient, soapClient, *sqlSources, db, source));
         plugins->loadAll();
         reportOverridesOfAbsentPlugins(defines_, *plugins);
         identity::ProvisioningForwarder provisioning(

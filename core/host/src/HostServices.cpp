@@ -1,13 +1,14 @@
 // The host services a plugin calls through its ch_host_api: log, config_get,
 // the call's deadline and caller, http_request, emit_event, kv_* and soap_call;
 // since ABI 1.1 the call's idempotency key and trace context, config_lookup,
-// kv_lookup and last_error.
+// kv_lookup and last_error (sql_query is in SqlService.cpp).
 // Each is noexcept and catches everything: an exception must not unwind through
 // the plugin's C frames (undefined behaviour), and one that reached the noexcept
 // boundary would end hubd. On an event loop's fiber (execution "loop") the
 // SQLite work of kv_* and emit_event runs on the host's offload workers while
 // the fiber is parked (offLoop).
 #include "HostServices.h"
+#include "OffLoop.h"
 
 #include "hub/common/Exceptions.h"
 #include "hub/common/JsonWriter.h"
@@ -222,38 +223,6 @@ void hostHttpRequest(ch_host* host, ch_call* call, const ch_http_request* reques
 }
 
 // ---- emit_event ----
-
-// On an event loop's fiber, runs fn (blocking work: SQLite may wait for a lock)
-// on the host's offload workers and parks the fiber meanwhile; elsewhere, or if
-// the offload queue is full, runs it in place. fn must not call back into the
-// plugin: the plugin is parked on its own thread.
-template <class Fn>
-auto offLoop(const PluginServices& services, Fn fn) -> decltype(fn()) {
-    runtime::Loop::Fiber* self = runtime::Loop::running();
-    if (!self || !services.offload) return fn();
-    struct State {
-        std::optional<decltype(fn())> result;
-        std::exception_ptr error;
-        std::binary_semaphore finished{0};
-    };
-    auto state = std::make_shared<State>();
-    bool queued = services.offload->trySubmit([state, self, &fn] {
-        try {
-            state->result.emplace(fn());
-        } catch (...) {
-            state->error = std::current_exception();
-        }
-        // Resumed first, released second: a fiber woken early by its loop going
-        // away waits for the release, so self is still alive here.
-        runtime::Loop::resumeLater(self);
-        state->finished.release();
-    });
-    if (!queued) return fn();
-    runtime::Loop::suspend();
-    if (runtime::Loop::aborted(self)) state->finished.acquire();  // fn may still use this frame
-    if (state->error) std::rethrow_exception(state->error);
-    return std::move(*state->result);
-}
 
 ch_status hostEmitEvent(ch_host* host, ch_buffer eventJson) noexcept {
     clearError();
@@ -472,6 +441,7 @@ ch_host_api hostApiFor(const PluginServices& services) {
     api.config_lookup = &hostConfigLookupAnswering;
     if (services.database) api.kv_lookup = &hostKvLookupAnswering;
     api.last_error = &hostLastError;
+    if (services.sql) api.sql_query = &hostSqlQuery;
     return api;
 }
 
@@ -492,7 +462,7 @@ constexpr ServiceSlot kServiceSlots[] = {
     HUB_SERVICE_SLOT(kv_delete),    HUB_SERVICE_SLOT(soap_call),
     HUB_SERVICE_SLOT(call_idempotency_key), HUB_SERVICE_SLOT(call_trace_parent),
     HUB_SERVICE_SLOT(config_lookup), HUB_SERVICE_SLOT(kv_lookup),
-    HUB_SERVICE_SLOT(last_error),
+    HUB_SERVICE_SLOT(last_error),   HUB_SERVICE_SLOT(sql_query),
 };
 #undef HUB_SERVICE_SLOT
 

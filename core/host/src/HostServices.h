@@ -38,6 +38,10 @@ inline ch_buffer buffer(std::string_view s) {
 /// (in hub-plugin-worker: emit_event and kv_*).
 ch_host_api hostApiFor(const PluginServices& services);
 
+/// sql_query (src/SqlService.cpp): services.sql's sources that name this plugin.
+void hostSqlQuery(ch_host* host, ch_call* call, ch_buffer source, ch_buffer sql, ch_buffer params,
+                  ch_sink sink) noexcept;
+
 /// Checks a plugin's required_services (a NULL-terminated list of ch_host_api
 /// member names, or NULL) against api: "" when api has every one of them, else
 /// why not, naming the first missing service.

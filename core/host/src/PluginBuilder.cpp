@@ -3,6 +3,7 @@
 #include "PluginFolder.h"
 
 #include "hub/runtime/WorkerPool.h"
+#include "hub/sql/Sources.h"
 
 #include <Poco/Logger.h>
 #include <Poco/Util/AbstractConfiguration.h>
@@ -102,12 +103,13 @@ std::shared_ptr<PluginInstance> PluginBuilder::instantiate(const Built& b, const
         ProcessPlugin::Options po = options_.process;
         po.concurrency = b.limits.concurrency;  // worker threads = the bulkhead
         po.eventTimeout = b.limits.timeout;
+        if (options_.sql) po.sqlSources = options_.sql->toJson(manifest.name);
         return std::make_shared<ProcessPlugin>(manifest, b.library, std::move(config), po);
     }
     if (isolation != "inproc")
         throw LoadError(manifest.name + ": isolation '" + isolation + "' must be inproc or process");
 
-    if (b.limits.onEventLoop && !offload_ && (options_.database || options_.emitEvent))
+    if (b.limits.onEventLoop && !offload_ && (options_.database || options_.emitEvent || options_.sql))
         offload_ = std::make_unique<runtime::WorkerPool>("host-offload", 2, 4096);
     PluginServices services;
     services.config = std::move(config);
@@ -117,6 +119,7 @@ std::shared_ptr<PluginInstance> PluginBuilder::instantiate(const Built& b, const
     services.emitEvent = options_.emitEvent;
     services.database = options_.database;
     services.soap = options_.soap;
+    services.sql = options_.sql;
     if (!shadowCopy) return std::make_shared<LoadedPlugin>(manifest, b.library, std::move(services));
 
     // dlopen hands back the already loaded library for a path it knows, so a new

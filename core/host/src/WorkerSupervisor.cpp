@@ -282,7 +282,9 @@ std::shared_ptr<WorkerGeneration> WorkerSupervisor::startWorker() {
                      options_.concurrency + 1, options_.logLevel, options_.coreDumps, options_.httpCaFile});
     g->pid = process.pid;
     try {
-        handshake(process, config_.json(), until, options_.startTimeout);
+        // The config's JSON is one line: the data sources follow it after a newline.
+        handshake(process, options_.sqlSources.empty() ? config_.json() : config_.json() + "\n" + options_.sqlSources,
+                  until, options_.startTimeout);
         g->pidfd = std::move(process.pidfd);
         g->connect(context_, options_.concurrency, options_.maxReplyBytes);
         g->readyAt = Clock::now();

@@ -251,7 +251,7 @@ TEST_F(AbiTest, ANewerMinorLoadsOnlyWhenTheServicesItNamesExist) {
 
     EXPECT_FALSE(host->has("future_missing"));
     std::string missing = refusalFor(*host, "future_missing");
-    EXPECT_NE(missing.find("requires host service 'sql_query'"), std::string::npos) << missing;
+    EXPECT_NE(missing.find("requires host service 'blob_store'"), std::string::npos) << missing;
     EXPECT_NE(missing.find("this hub speaks 1." + std::to_string(CH_ABI_VERSION_MINOR)), std::string::npos) << missing;
 
     EXPECT_FALSE(host->has("future_silent"));

@@ -6,7 +6,8 @@
 // The plugin is loaded with the same LoadedPlugin class hubd uses in process,
 // with host services of the worker's own: config_get answers from the config
 // hubd sent at start (the same PluginConfig as in hubd), http_request and
-// soap_call use a hub::http::Client and hub::soap::Client here, and log lines
+// soap_call use a hub::http::Client and hub::soap::Client here, sql_query a
+// pool of its own on the data sources hubd sent for this plugin, and log lines
 // go to stderr (inherited from hubd) under the plugin's name. emit_event and
 // kv_* stay NULL: the worker has no database and no outbox, and must not open
 // hubd's (SQLite in WAL mode is one writer's).
@@ -21,6 +22,7 @@
 #include "hub/host/PluginConfig.h"
 #include "hub/http/Client.h"
 #include "hub/soap/Client.h"
+#include "hub/sql/Sources.h"
 
 #include <campushub/plugin.h>
 
@@ -311,8 +313,17 @@ int main(int argc, char** argv) {
     httpOptions.caFile = args.caFile;
     hub::http::Client http(httpOptions);
     hub::soap::Client soap(http);
-    std::unique_ptr<LoadedPlugin> plugin;  // after http: destroyed before it
+    std::unique_ptr<hub::sql::Sources> sources;
+    std::unique_ptr<LoadedPlugin> plugin;  // after http and sources: destroyed before them
     try {
+        // The config's JSON, then (after a newline) the data sources this plugin may use.
+        std::string sourcesText;
+        if (auto newline = configText.find('\n'); newline != std::string::npos) {
+            sourcesText = configText.substr(newline + 1);
+            configText.resize(newline);
+        }
+        sources = hub::sql::Sources::fromJson(sourcesText);
+        std::fill(sourcesText.begin(), sourcesText.end(), '\0');  // the secrets live on in the pool only
         hub::host::Manifest manifest = hub::host::readManifest(args.manifest);
         if (manifest.name != args.name)
             throw std::runtime_error(args.manifest + " names plugin " + manifest.name + ", not " + args.name);
@@ -321,6 +332,7 @@ int main(int argc, char** argv) {
         services.http = &http;
         services.logger = &log;
         services.soap = &soap;
+        if (!sources->empty()) services.sql = sources.get();
         plugin = std::make_unique<LoadedPlugin>(std::move(manifest), args.library, services);
         for (std::size_t i = 0; i < args.threads; ++i) {
             zmq::socket_t socket(context, zmq::socket_type::dealer);

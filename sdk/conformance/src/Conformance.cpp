@@ -439,7 +439,7 @@ const std::set<std::string, std::less<>>& knownServices() {
     static const std::set<std::string, std::less<>> names = {
         "log", "config_get", "call_remaining_ms", "call_caller", "http_request", "emit_event", "kv_get", "kv_put",
         "kv_delete", "soap_call", "call_idempotency_key", "call_trace_parent", "config_lookup", "kv_lookup",
-        "last_error"};
+        "last_error", "sql_query"};
     return names;
 }
 

@@ -268,6 +268,26 @@ typedef struct ch_host_api {
      * this thread's next host service call. For the services that answer only
      * a status (emit_event, kv_put, kv_delete, config_get, kv_get). */
     ch_buffer (*last_error)(ch_host* host);
+
+    /* Optional. Runs one SQL statement on the data source named source, which
+     * campus IT configures in hub.xml (sql/sources/<name>: its DSN, account,
+     * secret, pool, whether it is writable, and which plugins may use it); the
+     * plugin names the source and never sees its DSN or secret. params_json is
+     * a JSON array of the statement's parameters $1..$n (strings, numbers,
+     * booleans, null), always bound, never spliced into the text; empty: none.
+     * One statement per call, in a READ ONLY transaction unless IT made the
+     * source writable, bounded by the call's deadline (30 s when call is NULL):
+     * past it the statement is cancelled on the server. Calls sink exactly once:
+     * CH_OK with {"columns":[{"name","type"}],"rows":[{...}],"affected":N}
+     * (numeric and dates as strings, integers and floats as numbers, NULL as
+     * null), or an error with {"detail","category","sqlstate"}; category is
+     * invalid_request (CH_ERR_INVALID_ARGUMENT), unavailable
+     * (CH_ERR_UNAVAILABLE), timeout (CH_ERR_TIMEOUT), permission (the database
+     * refused the hub's account, or a write on a read-only source:
+     * CH_ERR_PERMISSION; also a source this plugin may not use), bad_query or
+     * bad_answer (CH_ERR_INTERNAL). detail never holds the DSN or the secret. */
+    void (*sql_query)(ch_host* host, ch_call* call, ch_buffer source, ch_buffer sql, ch_buffer params_json,
+                      ch_sink sink);
 } ch_host_api;
 
 /*
@@ -368,7 +388,7 @@ CH_STATIC_ASSERT(offsetof(ch_host_api, abi_major) == 4 && offsetof(ch_host_api, 
 CH_STATIC_ASSERT(offsetof(ch_host_api, call_idempotency_key) == CH_HOST_API_SIZE_1_0 &&
                      offsetof(ch_host_api, call_trace_parent) == 96 && offsetof(ch_host_api, config_lookup) == 104 &&
                      offsetof(ch_host_api, kv_lookup) == 112 && offsetof(ch_host_api, last_error) == 120 &&
-                     sizeof(ch_host_api) == 128,
+                     offsetof(ch_host_api, sql_query) == 128 && sizeof(ch_host_api) == 136,
                  "ch_host_api: the 1.1 members");
 CH_STATIC_ASSERT(offsetof(ch_plugin_api, abi_major) == 4 && offsetof(ch_plugin_api, abi_minor) == 6 &&
                      offsetof(ch_plugin_api, create) == 8 && offsetof(ch_plugin_api, destroy) == 16 &&

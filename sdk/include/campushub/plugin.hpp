@@ -291,6 +291,25 @@ public:
         return std::move(c.data);
     }
 
+    /// Runs one SQL statement on a data source IT configured for this plugin
+    /// (ABI 1.1's sql_query) with paramsJson bound as $1..$n (a JSON array; empty:
+    /// none), and returns {"columns":[...],"rows":[{...}],"affected":N}. A failure
+    /// throws Error with the hub's status; its what() is the hub's JSON
+    /// {"detail","category","sqlstate"} (category: invalid_request, unavailable,
+    /// timeout, permission, bad_query, bad_answer). A hub without the service
+    /// throws Unavailable.
+    std::string sqlQuery(const Call* call, std::string_view source, std::string_view sql,
+                         std::string_view paramsJson = {}) const {
+        if (!CH_HOST_HAS(api_, sql_query))
+            throw Unavailable(R"({"detail":"the hub offers no SQL service","category":"unavailable"})");
+        detail::Captured c;
+        api_->sql_query(host_, call ? call->handle() : nullptr, buffer(source), buffer(sql), buffer(paramsJson),
+                        c.sink());
+        if (!c.called) throw Error(CH_ERR_INTERNAL, R"({"detail":"the hub gave no SQL answer","category":"bad_answer"})");
+        if (c.status != CH_OK) throw Error(c.status, c.data);
+        return std::move(c.data);
+    }
+
     const ch_host_api* api() const noexcept { return api_; }
     ch_host* handle() const noexcept { return host_; }
 

@@ -264,6 +264,7 @@ public:
         api_.config_lookup = &FakeHost::configLookup;
         api_.kv_lookup = &FakeHost::kvLookup;
         api_.last_error = &FakeHost::lastError;
+        api_.sql_query = &FakeHost::sql;
         onHttp(nullptr);
     }
     FakeHost(const FakeHost&) = delete;
@@ -293,6 +294,14 @@ public:
     /// Unset, soap_call answers CH_ERR_UNAVAILABLE.
     FakeHost& onSoap(std::function<Result(const std::string&, const std::string&, const std::string&)> handler) {
         soap_ = std::move(handler);
+        return *this;
+    }
+
+    /// Answers sql_query: takes (source, sql, params_json), returns a Result whose
+    /// body is the rows JSON, or an error's {"detail","category"} (see plugin.h).
+    /// Unset, sql_query answers CH_ERR_UNAVAILABLE (category "unavailable").
+    FakeHost& onSql(std::function<Result(const std::string&, const std::string&, const std::string&)> handler) {
+        sql_ = std::move(handler);
         return *this;
     }
 
@@ -449,6 +458,7 @@ private:
             {"config_lookup", a.config_lookup != nullptr},
             {"kv_lookup", a.kv_lookup != nullptr},
             {"last_error", a.last_error != nullptr},
+            {"sql_query", a.sql_query != nullptr},
         };
         for (const auto& [n, present] : slots)
             if (n == name) return present;
@@ -635,9 +645,26 @@ private:
         sink.fn(sink.ctx, r.status, r.body.data(), r.body.size());
     }
 
+    static void sql(ch_host* h, ch_call*, ch_buffer source, ch_buffer statement, ch_buffer params, ch_sink sink) {
+        FakeHost& self = from(h);
+        Result r{CH_ERR_UNAVAILABLE, R"({"detail":"no SQL handler set in the fake host","category":"unavailable"})", 1};
+        if (self.sql_) {
+            try {
+                r = self.sql_(std::string(detail::view(source)), std::string(detail::view(statement)),
+                              std::string(detail::view(params)));
+            } catch (const std::exception& e) {
+                r = Result{CH_ERR_INTERNAL, "{\"detail\":" + quote(std::string("fake SQL handler threw: ") + e.what()) +
+                                                ",\"category\":\"bad_query\"}",
+                           1};
+            }
+        }
+        sink.fn(sink.ctx, r.status, r.body.data(), r.body.size());
+    }
+
     ch_host_api api_{};
     std::map<std::string, std::string> config_;
     HttpHandler http_;
+    std::function<Result(const std::string&, const std::string&, const std::string&)> sql_;
     std::function<Result(const std::string&, const std::string&, const std::string&)> soap_;
     std::chrono::milliseconds timeout_{5000};
     std::string callerJson_ = R"({"subject":"test-user","roles":[]})";

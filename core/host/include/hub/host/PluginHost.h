@@ -63,6 +63,10 @@ public:
         /// soap_call, for in-process plugins (workers build their own on their own
         /// hub::http::Client).
         soap::Client* soap = nullptr;
+        /// sql_query: the data sources of hub.xml's sql/sources. A process plugin's
+        /// worker gets the definitions of the sources it may use (secrets too) over
+        /// its control socket and opens its own pool.
+        sql::Sources* sql = nullptr;
         /// Called (from the plugin's worker thread) for each event a plugin did not
         /// accept: its error, a full queue, or no answer. Each is also logged as an
         /// error. deliverEvent is best effort: nothing retries (deliverEventTo is

@@ -19,6 +19,9 @@ class Client;
 namespace hub::store {
 class Database;
 }
+namespace hub::sql {
+class Sources;
+}
 
 namespace hub::runtime {
 class WorkerPool;
@@ -47,6 +50,9 @@ struct PluginServices {
     store::Database* database = nullptr;
     /// soap_call.
     soap::Client* soap = nullptr;
+    /// sql_query: the hub's data sources (hub.xml sql/sources); a plugin reaches
+    /// only those whose plugins list names it.
+    sql::Sources* sql = nullptr;
     /// Called on an event loop's fiber (execution "loop"), kv_* and emit_event run
     /// their SQLite work here while the fiber is parked, so a statement waiting
     /// for the database lock does not hold up the loop. Null: they run in place.

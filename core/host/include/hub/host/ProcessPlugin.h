@@ -77,6 +77,10 @@ public:
         bool coreDumps = false;
         /// CA file for the worker's https calls (hub::http::Client::Options::caFile).
         std::string httpCaFile;
+        /// The data sources this plugin may use, with their secrets
+        /// (hub::sql::Sources::toJson), sent with its config over the control
+        /// socket; empty: none.
+        std::string sqlSources;
     };
 
     /// Counters for status pages and tests.

@@ -1,0 +1,243 @@
+// hub::sql::DataSource against a real PostgreSQL 15 (tests/support's
+// PostgresServer): types to JSON, bound parameters, read-only transactions,
+// deadlines that cancel on the server, a server that stops and comes back, and
+// the bad input the connector refuses before anything reaches the server.
+#include "hub/sql/DataSource.h"
+#include "hub/sql/Sources.h"
+#include "hub/test/Eventually.h"
+#include "hub/test/PostgresServer.h"
+
+#include <Poco/AutoPtr.h>
+#include <Poco/Util/XMLConfiguration.h>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <future>
+#include <sstream>
+
+using hub::sql::Clock;
+using hub::sql::DataSource;
+using hub::sql::Failure;
+using hub::sql::QueryError;
+using hub::sql::SourceOptions;
+using hub::test::PostgresServer;
+
+namespace {
+
+// One server for the whole executable (a ctest run starts one test per
+// process), owned by a gtest environment so it is stopped and removed at the end.
+std::unique_ptr<PostgresServer> shared;
+
+class SharedServer : public ::testing::Environment {
+public:
+    void TearDown() override { shared.reset(); }
+};
+const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new SharedServer);
+
+PostgresServer& server() {
+    if (shared) return *shared;
+    shared = std::make_unique<PostgresServer>();
+    PostgresServer* s = shared.get();
+    s->psql("CREATE ROLE reader LOGIN PASSWORD 'reader-pw';"
+            "CREATE TABLE ledger (id int PRIMARY KEY, owner text, amount numeric(14,2), paid boolean,"
+            " paid_on date, ratio float8, big int8, note text);"
+            "INSERT INTO ledger VALUES (1, '张三', 1234.50, true, '2026-09-01', 0.25, 9007199254740993, NULL),"
+            " (2, 'O''Brien', -0.01, false, NULL, 'NaN', 2, '差旅费 \"引号\" \\ 反斜杠');"
+            "CREATE TABLE secret (x int);"
+            "GRANT SELECT ON ledger TO reader;"
+            // A vendor database in SQL_ASCII: the server holds whatever bytes it was given.
+            "CREATE DATABASE legacy ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0;");
+    s->psql("CREATE TABLE names (n text); INSERT INTO names VALUES (convert_from('\\xb7d1'::bytea, 'SQL_ASCII'));"
+            "GRANT SELECT ON names TO reader;",
+            "legacy");
+    return *s;
+}
+
+SourceOptions options(const std::string& database = "postgres", bool writable = false) {
+    SourceOptions o;
+    o.name = "finance";
+    o.conninfo = server().conninfo(database);
+    o.user = writable ? server().user() : "reader";
+    o.password = writable ? server().password() : "reader-pw";
+    o.poolSize = 2;
+    o.writable = writable;
+    return o;
+}
+
+Clock::time_point in(int ms) {
+    return Clock::now() + std::chrono::milliseconds(ms);
+}
+
+Failure failureOf(DataSource& source, const std::string& sql, const std::string& params = "", int ms = 5000) {
+    try {
+        source.query(sql, params, in(ms));
+    } catch (const QueryError& e) {
+        // Whatever failed, the answer names neither the DSN nor the secret.
+        EXPECT_EQ(std::string(e.what()).find(source.options().password), std::string::npos) << e.what();
+        EXPECT_EQ(std::string(e.what()).find("port="), std::string::npos) << e.what();
+        return e.failure();
+    }
+    ADD_FAILURE() << "no error for " << sql;
+    return Failure::BadAnswer;
+}
+
+}  // namespace
+
+TEST(SqlDataSource, RowsBecomeJsonWithTypesAndBoundParameters) {
+    DataSource source(options());
+    std::string r = source.query("SELECT id, owner, amount, paid, paid_on, ratio, big, note FROM ledger "
+                                 "WHERE id = ANY($1::int[]) ORDER BY id",
+                                 R"(["{1,2}"])", in(5000));
+    EXPECT_EQ(r,
+              R"({"columns":[{"name":"id","type":"int4"},{"name":"owner","type":"text"},)"
+              R"({"name":"amount","type":"numeric"},{"name":"paid","type":"bool"},{"name":"paid_on","type":"date"},)"
+              R"({"name":"ratio","type":"float8"},{"name":"big","type":"int8"},{"name":"note","type":"text"}],)"
+              R"("rows":[{"id":1,"owner":"张三","amount":"1234.50","paid":true,"paid_on":"2026-09-01","ratio":0.25,)"
+              R"("big":9007199254740993,"note":null},{"id":2,"owner":"O'Brien","amount":"-0.01","paid":false,)"
+              R"("paid_on":null,"ratio":"NaN","big":2,"note":"差旅费 \"引号\" \\ 反斜杠"}],"affected":2})");
+    // A parameter is data, never SQL: the classic injection finds nobody.
+    EXPECT_EQ(source.query("SELECT id FROM ledger WHERE owner = $1", R"(["x' OR '1'='1"])", in(5000)),
+              R"({"columns":[{"name":"id","type":"int4"}],"rows":[],"affected":0})");
+    // Numbers reach the server as written; null binds NULL.
+    EXPECT_EQ(source.query("SELECT $1::numeric AS n, $2::int AS i, $3::text IS NULL AS missing, $4::bool AS b",
+                           R"([12345678901234567890.12, 7, null, true])", in(5000)),
+              R"({"columns":[{"name":"n","type":"numeric"},{"name":"i","type":"int4"},{"name":"missing","type":"bool"},)"
+              R"({"name":"b","type":"bool"}],"rows":[{"n":"12345678901234567890.12","i":7,"missing":true,"b":true}],)"
+              R"("affected":1})");
+    EXPECT_LE(source.openConnections(), 2u);
+}
+
+TEST(SqlDataSource, RefusesBadInputBeforeTheServer) {
+    DataSource source(options());
+    for (const auto& [sql, params] : std::vector<std::pair<std::string, std::string>>{
+             {"", ""},
+             {"  \n", ""},
+             {std::string("SELECT 1\0", 9), ""},
+             {"SELECT '\xff'", ""},
+             {"SELECT " + std::string(70000, '1'), ""},
+             {"SELECT $1", "{\"a\":1}"},
+             {"SELECT $1", "[{\"a\":1}]"},
+             {"SELECT $1", "[[1]]"},
+             {"SELECT $1", "[1"},
+             {"SELECT $1", "[1] trailing"},
+             {"SELECT $1", "[\"\xc3\x28\"]"},
+             {"SELECT $1", "[\"a\\u0000b\"]"},
+         }) {
+        EXPECT_EQ(failureOf(source, sql, params), Failure::InvalidRequest) << sql.substr(0, 40) << " " << params;
+    }
+    std::string many = "[";
+    for (int i = 0; i < 101; ++i) many += (i ? ",1" : "1");
+    EXPECT_EQ(failureOf(source, "SELECT 1", many + "]"), Failure::InvalidRequest);
+    EXPECT_EQ(failureOf(source, "SELECT 1", std::string(2 * 1024 * 1024, ' ') + "[]"), Failure::InvalidRequest);
+    // Two statements: the extended protocol takes one.
+    EXPECT_EQ(failureOf(source, "SELECT 1; SELECT 2"), Failure::BadQuery);
+}
+
+TEST(SqlDataSource, ServerErrorsHaveTheirCategory) {
+    DataSource source(options());
+    EXPECT_EQ(failureOf(source, "SELECT * FROM no_such_view"), Failure::BadQuery);
+    EXPECT_EQ(failureOf(source, "SELEC 1"), Failure::BadQuery);
+    EXPECT_EQ(failureOf(source, "SELECT $1::int", R"(["abc"])"), Failure::BadQuery);
+    EXPECT_EQ(failureOf(source, "SELECT * FROM secret"), Failure::Permission);
+    EXPECT_EQ(failureOf(source, "SELECT id, id FROM ledger"), Failure::BadAnswer);
+    EXPECT_EQ(failureOf(source, "SELECT generate_series(1, 10001)"), Failure::BadAnswer);
+    // The pool is still good after all that.
+    EXPECT_EQ(source.query("SELECT 1 AS one", "", in(5000)), R"({"columns":[{"name":"one","type":"int4"}],"rows":[{"one":1}],"affected":1})");
+
+    SourceOptions wrong = options();
+    wrong.password = "not-the-password";
+    DataSource refused(wrong);
+    EXPECT_EQ(failureOf(refused, "SELECT 1"), Failure::Permission);
+
+    DataSource legacy(options("legacy"));
+    try {
+        legacy.query("SELECT n FROM names", "", in(5000));
+        ADD_FAILURE() << "invalid UTF-8 passed";
+    } catch (const QueryError& e) {
+        EXPECT_EQ(e.failure(), Failure::BadAnswer) << e.what();
+    }
+}
+
+TEST(SqlDataSource, ReadOnlyUnlessWritable) {
+    server().psql("GRANT INSERT ON ledger TO reader");
+    DataSource readOnly(options());
+    EXPECT_EQ(failureOf(readOnly, "INSERT INTO ledger (id) VALUES (99)"), Failure::Permission);
+    // A session setting cannot reopen the door: each query's transaction is rolled back.
+    EXPECT_NO_THROW(readOnly.query("SET default_transaction_read_only = off", "", in(5000)));
+    EXPECT_EQ(failureOf(readOnly, "INSERT INTO ledger (id) VALUES (99)"), Failure::Permission);
+    EXPECT_EQ(server().psql("SELECT count(*) FROM ledger WHERE id = 99"), "0\n");
+
+    DataSource writable(options("postgres", true));
+    EXPECT_EQ(writable.query("INSERT INTO ledger (id, owner) VALUES ($1, $2)", R"([99, "李四"])", in(5000)),
+              R"({"columns":[],"rows":[],"affected":1})");
+    EXPECT_EQ(server().psql("SELECT owner FROM ledger WHERE id = 99"), "李四\n");
+    server().psql("DELETE FROM ledger WHERE id = 99; REVOKE INSERT ON ledger FROM reader");
+}
+
+TEST(SqlDataSource, TheDeadlineCancelsTheStatementOnTheServer) {
+    DataSource source(options());
+    auto started = Clock::now();
+    EXPECT_EQ(failureOf(source, "SELECT pg_sleep(30) AS slept", "", 300), Failure::Timeout);
+    EXPECT_LT(Clock::now() - started, std::chrono::seconds(10));
+    EXPECT_TRUE(hub::test::waitUntil([] {
+        return server().psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%'") == "0\n";
+    })) << server().psql("SELECT state, query FROM pg_stat_activity");
+
+    // Every connection busy until the deadline: a timeout, not a wait past it.
+    auto slow = std::async(std::launch::async, [&] { return failureOf(source, "SELECT pg_sleep(2) AS a", "", 1500); });
+    auto slow2 = std::async(std::launch::async, [&] { return failureOf(source, "SELECT pg_sleep(2) AS b", "", 1500); });
+    EXPECT_TRUE(hub::test::waitUntil([&] { return source.openConnections() == 2; }));
+    EXPECT_EQ(failureOf(source, "SELECT 1", "", 200), Failure::Timeout);
+    EXPECT_EQ(slow.get(), Failure::Timeout);
+    EXPECT_EQ(slow2.get(), Failure::Timeout);
+}
+
+TEST(SqlDataSource, AServerThatStopsIsUnavailableAndComesBack) {
+    DataSource source(options());
+    ASSERT_NO_THROW(source.query("SELECT 1 AS one", "", in(5000)));
+    server().stop();
+    EXPECT_EQ(failureOf(source, "SELECT 1 AS one"), Failure::Unavailable);
+    EXPECT_EQ(failureOf(source, "SELECT 1 AS one"), Failure::Unavailable);
+    server().start();
+    // The pooled connection died with the old server: the query gets a new one.
+    EXPECT_NO_THROW(source.query("SELECT 1 AS one", "", in(5000)));
+}
+
+TEST(SqlSources, ReadFromConfigWithTheSecretFromAFile) {
+    std::istringstream xml("<hub><sql><sources><finance><dsn>" + server().conninfo() +
+                           "</dsn><user>reader</user><passwordFile>" + server().directory() +
+                           "/reader.pw</passwordFile><plugins>finance, audit</plugins></finance></sources></sql></hub>");
+    std::ofstream(server().directory() + "/reader.pw") << "reader-pw\n";
+    Poco::AutoPtr<Poco::Util::XMLConfiguration> config(new Poco::Util::XMLConfiguration(xml));
+    auto sources = hub::sql::Sources::fromConfig(*config);
+    auto* finance = sources->find("finance");
+    ASSERT_TRUE(finance);
+    EXPECT_FALSE(finance->options().writable);
+    EXPECT_TRUE(hub::sql::Sources::allows(*finance, "audit"));
+    EXPECT_FALSE(hub::sql::Sources::allows(*finance, "kiosk"));
+    EXPECT_NO_THROW(finance->query("SELECT 1 AS one", "", in(5000)));
+    // What a worker process gets: only its sources, and they work there the same.
+    EXPECT_EQ(sources->toJson("kiosk"), "");
+    auto copy = hub::sql::Sources::fromJson(sources->toJson("finance"));
+    ASSERT_TRUE(copy->find("finance"));
+    EXPECT_NO_THROW(copy->find("finance")->query("SELECT 1 AS one", "", in(5000)));
+
+    auto refused = [](const std::string& body) {
+        std::istringstream in("<hub><sql><sources>" + body + "</sources></sql></hub>");
+        Poco::AutoPtr<Poco::Util::XMLConfiguration> c(new Poco::Util::XMLConfiguration(in));
+        EXPECT_THROW(hub::sql::Sources::fromConfig(*c), std::invalid_argument) << body;
+    };
+    refused("<x><dsn>host=h password=p</dsn></x>");
+    refused("<x><dsn>postgresql://u:secret@h/db</dsn></x>");
+    refused("<x><dsn>host=h</dsn><password>p</password></x>");
+    refused("<x><dsn>host=h</dsn><passwordFile>/nonexistent/pw</passwordFile></x>");
+    refused("<x><dsn>host='unterminated</dsn></x>");
+    refused("<x><dsn></dsn></x>");
+    refused("<x><dsn>host=h</dsn><poolSize>0</poolSize></x>");
+    refused("<x><dsn>host=h</dsn><poolSize>many</poolSize></x>");
+    refused("<x><dsn>host=h</dsn><writable>perhaps</writable></x>");
+    refused("<X_Upper><dsn>host=h</dsn></X_Upper>");
+    EXPECT_THROW(hub::sql::Sources::fromJson("{"), std::invalid_argument);
+    EXPECT_THROW(hub::sql::Sources::fromJson(R"([{"name":"x"}])"), std::invalid_argument);
+}
