@@ -188,6 +188,7 @@ const std::vector<Row> kTable = {
     {"DELETE", "/admin/plugins/{name}", R, R, NA},
     {"POST", "/admin/plugins/rescan", R, R, NA},
     {"POST", "/admin/catalog/reload", R, R, NA},
+    {"GET", "/admin/applications/{id}/trace", R, R, NA},
     // The flows' user tasks: no flow runs here, so every task id is the
     // handler's 404; who may act on a task is checked in FlowRunsTest.
     {"GET", "/api/v1/tasks", A, A, NA},

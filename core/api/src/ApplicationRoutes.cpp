@@ -5,9 +5,11 @@
 #include "hub/catalog/Snapshot.h"
 #include "hub/flows/ApplicationService.h"
 #include "hub/flows/FlowException.h"
+#include "hub/host/CallContext.h"
 #include "hub/host/PluginHost.h"
 #include "hub/runtime/WorkerPool.h"
 #include "hub/store/Database.h"
+#include "hub/store/TraceLog.h"
 
 #include "StoreProblem.h"
 
@@ -162,7 +164,8 @@ class ApplicationRoutes : public std::enable_shared_from_this<ApplicationRoutes>
 public:
     ApplicationRoutes(flows::ApplicationService& service, catalog::Catalog& catalog, host::PluginHost& plugins,
                       runtime::WorkerPool& pool, store::AuditLog* audit)
-        : service_(service), catalog_(catalog), plugins_(plugins), pool_(pool), audit_(audit) {}
+        : service_(service), catalog_(catalog), plugins_(plugins), pool_(pool), audit_(audit),
+          trace_(service.database()) {}
 
     // The routes hold the object: it lives as long as the router's handlers.
     void add(Router& router) {
@@ -182,6 +185,15 @@ public:
     }
 
 private:
+    // A change made through the API, a hop of the application's trace.
+    const flows::Application& traced(const Request& request, const flows::Application& a, std::int64_t atMs) {
+        trace_.record({0, a.id, "", atMs, "api",
+                       std::string(http::to_string(request.message.method())) + " " + std::string(request.path),
+                       std::string(flows::toString(a.status)), "request " + request.requestId,
+                       store::TraceLog::nowMs() - atMs});
+        return a;
+    }
+
     // A 403 of these routes, into the audit trail on its way out.
     Response refused(const Request& request, Response refusal) const {
         auditRouteCall(audit_, request, refusal.status);
@@ -200,6 +212,9 @@ private:
             submit.formJson = formOf(body);
             submit.materials = stringList(body, "materials");
             if (auto key = request->header("Idempotency-Key"); !key.empty()) submit.idempotencyKey = std::string(key);
+            // The portal's trace, or a new one: every hop of the application is recorded under it.
+            submit.traceId = request->traceId.empty() ? store::TraceLog::newTraceId() : request->traceId;
+            const std::int64_t startedAt = store::TraceLog::nowMs();
             // A flow's item is stored in review (approval requested) in the submit's own transaction.
             submit.startReview = true;
 
@@ -217,11 +232,11 @@ private:
             case Outcome::Invalid: return validationProblem(result.validation, result.message);
             case Outcome::Created: break;
             }
-            const flows::Application& created = *result.application;
+            const flows::Application& created = traced(*request, *result.application, startedAt);
             const auto* item = snapshot->findById(created.itemId);
             if (item && !item->handler.system.empty() && plugins_.has(item->handler.system)) {
                 // Online item: the plugin does the work; answer when it has.
-                runPlugin(request, out, created, item->handler.system, item->handler.operation);
+                runPlugin(request, out, created, item->handler.system, item->handler.operation, submit.traceId);
                 return std::nullopt;
             }
             // Reviewed by people (a flow's item): already in_review, handed to the
@@ -231,7 +246,7 @@ private:
     }
 
     void runPlugin(const RequestPtr& request, Responder out, const flows::Application& app, const std::string& system,
-                   const std::string& operation) {
+                   const std::string& operation, const std::string& traceId) {
         auto limits = plugins_.limits(system);
         const Principal& p = request->principal;
         host::Caller caller{p.viaService.empty() ? p.subject : p.viaService, p.roles,
@@ -244,13 +259,18 @@ private:
         if (!host::isValidIdempotencyKey(context.idempotencyKey)) context.idempotencyKey.clear();
         if (std::string_view trace = request->header("traceparent"); host::isValidTraceparent(trace))
             context.traceparent = std::string(trace);
+        else if (std::string own = "00-" + traceId + "-0000000000000001-01"; host::isValidTraceparent(own))
+            context.traceparent = host::childTraceparent(own);
         std::string refusal;
+        const std::int64_t calledAt = store::TraceLog::nowMs();
         auto accepted = plugins_.submit(
             system, operation, app.formJson, caller, std::move(context), deadline,
-            [this, out, app](host::CallResult result) {
+            [this, out, app, calledAt, name = system + "." + operation](host::CallResult result) {
                 // Runs on the plugin's worker: a definitive answer settles the
                 // application; an outage leaves it submitted for a clerk or a retry.
                 const std::string& id = app.id;
+                trace_.record({0, id, "", calledAt, "plugin", name, host::statusName(result.status),
+                               "application:" + id, store::TraceLog::nowMs() - calledAt});
                 try {
                     if (result.status == CH_OK || result.status == CH_ERR_INVALID_ARGUMENT ||
                         result.status == CH_ERR_NOT_FOUND || result.status == CH_ERR_PERMISSION ||
@@ -377,8 +397,11 @@ private:
             if (app.applicant != request->principal.subject)
                 return refused(*request,
                                problem(403, "only the applicant may cancel", "Forbidden", type("forbidden")));
-            return applicationResponse(200, service_.cancel(app.id, request->principal.subject,
-                                                            optionalString(body, "reason"), ifMatch(*request)));
+            const std::int64_t startedAt = store::TraceLog::nowMs();
+            return applicationResponse(200, traced(*request,
+                                                   service_.cancel(app.id, request->principal.subject,
+                                                                   optionalString(body, "reason"), ifMatch(*request)),
+                                                   startedAt));
         });
     }
 
@@ -396,7 +419,8 @@ private:
             s.materials = stringList(body, "materials");
             s.reason = optionalString(body, "reason");
             s.expectedVersion = ifMatch(*request);
-            return applicationResponse(200, service_.supplement(s, *catalog_.snapshot()));
+            const std::int64_t startedAt = store::TraceLog::nowMs();
+            return applicationResponse(200, traced(*request, service_.supplement(s, *catalog_.snapshot()), startedAt));
         });
     }
 
@@ -413,8 +437,11 @@ private:
             if (!to) throw flows::InvalidRequest("'to' must be a status");
             if (*to == flows::ApplicationStatus::Cancelled)
                 throw flows::InvalidRequest("only the applicant cancels; use .../cancel");
+            const std::int64_t startedAt = store::TraceLog::nowMs();
             return applicationResponse(
-                200, service_.transition(app.id, *to, p.subject, optionalString(body, "reason"), ifMatch(*request)));
+                200, traced(*request,
+                            service_.transition(app.id, *to, p.subject, optionalString(body, "reason"), ifMatch(*request)),
+                            startedAt));
         });
     }
 
@@ -423,6 +450,7 @@ private:
     host::PluginHost& plugins_;
     runtime::WorkerPool& pool_;
     store::AuditLog* audit_;
+    store::TraceLog trace_;
 };
 
 }  // namespace

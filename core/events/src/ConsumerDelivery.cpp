@@ -212,6 +212,12 @@ bool ConsumerDelivery::takeMarks(PendingMarks& into) {
             case State::Acked:
                 m.kind = DeliveryMark::Kind::Delivered;
                 m.row = it.hasRow || seq > next;
+                // An application's event goes into its trace (DeliveryStore::commit).
+                if (it.subject.rfind(kApplicationSubjectPrefix, 0) == 0) {
+                    m.id = it.id;
+                    m.type = it.type;
+                    m.subject = it.subject;
+                }
                 break;
             case State::Dead:
                 m.kind = DeliveryMark::Kind::Dead;

@@ -68,6 +68,8 @@ public:
     std::size_t replay(const std::string& consumer, const std::string& eventId);
 
 private:
+    void traceDeliveries(const std::string& consumer, const PendingMarks& pending, std::int64_t at);
+
     Poco::Data::Session& s_;
 };
 
