@@ -1,6 +1,7 @@
 #include "hub/api/ApplicationRoutes.h"
 
 #include "hub/api/RouteAudit.h"
+#include "hub/common/PersonalDataMask.h"
 #include "hub/catalog/Catalog.h"
 #include "hub/catalog/Snapshot.h"
 #include "hub/flows/ApplicationService.h"
@@ -123,7 +124,7 @@ Response validationProblem(const catalog::ValidationResult& v, const std::string
     Response r = problem(422, detail, "Application incomplete", type("application-incomplete"));
     r.body.pop_back();
     r.body += ",\"validation\":";
-    r.body += v.toJson();
+    r.body += log::maskedPersonalData(v.toJson());  // a problem may quote the form's values
     r.body += '}';
     return r;
 }

@@ -233,6 +233,16 @@ try {
     await shot('04-application');
   });
 
+  await step("the application's trace lists its hops under one trace id", async () => {
+    await page.locator('#trace-id').filter({ hasText: /^Trace id [0-9a-f]{32}$/ }).waitFor();
+    // The submit and the clerk's two decisions, and the events the consumer got.
+    const traceTable = page.locator('table', { has: page.locator('caption', { hasText: 'Trace: every hop' }) });
+    await traceTable.getByRole('cell', { name: 'API call' }).first().waitFor();
+    const calls = await traceTable.getByRole('cell', { name: 'API call' }).count();
+    if (calls < 3) throw new Error(`the trace shows ${calls} API calls, not 3`);
+    await shot('04b-trace');
+  });
+
   await step('a flow is drawn with bpmn-js, its steps marked, when the hub serves one', async () => {
     // The flows engine (issue 14) serves GET /api/v1/applications/{id}/flow; until
     // it lands here, the browser is handed the answer that route gives.
