@@ -1,8 +1,10 @@
 #include "hub/api/ApplicationRoutes.h"
 
+#include "hub/api/OwnedFields.h"
 #include "hub/api/RouteAudit.h"
 #include "hub/common/PersonalDataMask.h"
 #include "hub/catalog/Catalog.h"
+#include "hub/catalog/DataOwners.h"
 #include "hub/catalog/Snapshot.h"
 #include "hub/flows/ApplicationService.h"
 #include "hub/flows/FlowException.h"
@@ -119,6 +121,45 @@ Response applicationResponse(unsigned status, const flows::Application& a) {
     return r;
 }
 
+// The owned fields of the form from their source, never from the applicant
+// (docs/privacy.md, "One datum, one source"): a value the applicant sent must
+// be the source's own; the source's values go into `formJson`. A problem when
+// the applicant tried to overwrite one, or its source could not be asked.
+std::optional<Response> settleOwnedFields(const OwnedFields& owned, const catalog::ServiceItem& item,
+                                          const Principal& applicant, std::string& formJson) {
+    auto fetched = owned.fetch(item, applicant);
+    if (fetched.fields.empty()) return std::nullopt;
+    Poco::JSON::Parser parser;
+    auto form = parser.parse(formJson).extract<Poco::JSON::Object::Ptr>();  // formOf() wrote it
+    auto named = [](Response r, const std::string& field, const std::string& owner) {
+        r.body.pop_back();
+        r.body += ",\"field\":";
+        appendString(r.body, field);
+        r.body += ",\"owner\":";
+        appendString(r.body, owner);
+        r.body += '}';
+        return r;
+    };
+    for (const auto& [field, v] : fetched.fields) {
+        const std::string& owner = v.owner->source;
+        if (form->has(field) && !form->isNull(field) &&
+            (!v.value || form->get(field).convert<std::string>() != *v.value))
+            return named(problem(422,
+                                 "field '" + field + "' is owned by " + owner +
+                                     ": the hub takes it from there, never from the form",
+                                 "Owned field", type("owned-field")),
+                         field, owner);
+        if (!v.value && !v.error.empty())
+            return named(problem(503, "field '" + field + "' comes from " + owner + ", which could not be asked: " +
+                                          v.error,
+                                 "Source unavailable", type("owned-field-unavailable")),
+                         field, owner);
+        if (v.value) form->set(field, *v.value);
+    }
+    formJson = stringify(form);
+    return std::nullopt;
+}
+
 Response validationProblem(const catalog::ValidationResult& v, const std::string& detail) {
     // RFC 7807 extension members: every problem and every missing material at once.
     Response r = problem(422, detail, "Application incomplete", type("application-incomplete"));
@@ -164,8 +205,8 @@ void blocking(runtime::WorkerPool& pool, store::Database& store, Responder respo
 class ApplicationRoutes : public std::enable_shared_from_this<ApplicationRoutes> {
 public:
     ApplicationRoutes(flows::ApplicationService& service, catalog::Catalog& catalog, host::PluginHost& plugins,
-                      runtime::WorkerPool& pool, store::AuditLog* audit)
-        : service_(service), catalog_(catalog), plugins_(plugins), pool_(pool), audit_(audit),
+                      runtime::WorkerPool& pool, store::AuditLog* audit, const OwnedFields* owned)
+        : service_(service), catalog_(catalog), plugins_(plugins), pool_(pool), audit_(audit), owned_(owned),
           trace_(service.database()) {}
 
     // The routes hold the object: it lives as long as the router's handlers.
@@ -211,6 +252,10 @@ private:
             submit.itemId = optionalString(body, "item_id");
             if (submit.itemId.empty()) throw flows::InvalidRequest("'item_id' is required");
             submit.formJson = formOf(body);
+            if (owned_) {
+                if (const auto* item = catalog_.snapshot()->findById(submit.itemId))
+                    if (auto refusal = settleOwnedFields(*owned_, *item, p, submit.formJson)) return refusal;
+            }
             submit.materials = stringList(body, "materials");
             if (auto key = request->header("Idempotency-Key"); !key.empty()) submit.idempotencyKey = std::string(key);
             // The portal's trace, or a new one: every hop of the application is recorded under it.
@@ -451,14 +496,16 @@ private:
     host::PluginHost& plugins_;
     runtime::WorkerPool& pool_;
     store::AuditLog* audit_;
+    const OwnedFields* owned_;
     store::TraceLog trace_;
 };
 
 }  // namespace
 
 void addApplicationRoutes(Router& router, flows::ApplicationService& service, catalog::Catalog& catalog,
-                          host::PluginHost& plugins, runtime::WorkerPool& blockingPool, store::AuditLog* audit) {
-    std::make_shared<ApplicationRoutes>(service, catalog, plugins, blockingPool, audit)->add(router);
+                          host::PluginHost& plugins, runtime::WorkerPool& blockingPool, store::AuditLog* audit,
+                          const OwnedFields* owned) {
+    std::make_shared<ApplicationRoutes>(service, catalog, plugins, blockingPool, audit, owned)->add(router);
 }
 
 }  // namespace hub::api
