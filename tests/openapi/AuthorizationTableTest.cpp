@@ -159,6 +159,8 @@ const std::vector<Row> kTable = {
     {"GET", "/api/v1/catalog/services", A, A, NA},
     {"GET", "/api/v1/catalog/services/{id}", A, A, NA},
     {"GET", "/api/v1/catalog/categories", A, A, NA},
+    // The caller's own data in the form: anyone offered the item.
+    {"GET", "/api/v1/catalog/services/{id}/prefill", A, A, NA},
     // A student leave for the owner; a clerk (staff) is not offered it.
     {"POST", "/api/v1/applications", A, R, NA},
     // The student affairs department's list: clerks of that department only.
