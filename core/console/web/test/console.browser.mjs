@@ -24,6 +24,17 @@ if (!existsSync(chromiumPath)) throw new Error(`no browser at ${chromiumPath}: i
 if (!existsSync(join(args.console, 'index.html'))) throw new Error(`the console is not built in ${args.console}`);
 
 const SECRET = 'console-browser-test-secret-0123456789abc';
+// A flow whose service task calls a system that is not there: an incident at once.
+const BROKEN_REPAIR_BPMN = `<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="d" targetNamespace="urn:test">
+  <bpmn:process id="dorm-repair" isExecutable="true">
+    <bpmn:startEvent id="Start"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:serviceTask id="Task_Dispatch" name="派单"><bpmn:extensionElements><zeebe:taskDefinition type="logistics.dispatch" retries="1" /></bpmn:extensionElements><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing></bpmn:serviceTask>
+    <bpmn:endEvent id="End"><bpmn:incoming>F2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Task_Dispatch" />
+    <bpmn:sequenceFlow id="F2" sourceRef="Task_Dispatch" targetRef="End" />
+  </bpmn:process>
+</bpmn:definitions>`;
 const dir = mkdtempSync(join(tmpdir(), 'console-browser-'));
 rmSync(args.artefacts, { recursive: true, force: true });  // this run's screenshots only
 mkdirSync(args.artefacts, { recursive: true });
@@ -107,6 +118,7 @@ try {
   // The shipped graduate leave flow (drawn in Camunda Modeler), deployed by hubd.
   mkdirSync(join(dir, 'flows'));
   cpSync(join(args.flows, 'graduate-leave.bpmn'), join(dir, 'flows/graduate-leave.bpmn'));
+  writeFileSync(join(dir, 'flows/dorm-repair.bpmn'), BROKEN_REPAIR_BPMN);
   cpSync(join(args.plugins, 'student_affairs'), join(dir, 'plugins/student_affairs'), { recursive: true });
   const consumerPort = await freePort();
   const consumer = start(args.consumer, ['--listen', `tcp://127.0.0.1:${consumerPort}`, '--plaintext'], 'consumer');
@@ -155,6 +167,10 @@ try {
   const gradLeave = await call('POST', '/api/v1/applications', '2023010001', { item_id: 'graduate-leave',
     form: { leave_type: 'academic', from: '2026-12-07', to: '2026-12-08', days: 2, supervisor_id: 'T2001', reason: '参加学术会议', phone: '13800000000' } });
   if (gradLeave.status !== 201) throw new Error(`graduate leave: ${gradLeave.status} ${JSON.stringify(gradLeave.body)}`);
+  const repair = await call('POST', '/api/v1/applications', '2023010001', { item_id: 'dorm-repair',
+    form: { building: '7号楼', room: '301', problem: 'plumbing', details: '水管漏水', phone: '13800000000' } });
+  if (repair.status !== 201) throw new Error(`dorm repair: ${repair.status} ${JSON.stringify(repair.body)}`);
+  await waitFor('the incident', async () => (await call('GET', '/admin/flows/incidents', 'admin')).body.items.length > 0);
   await waitFor('dead letters', async () => (await call('GET', '/admin/events/dead-letters', 'admin')).body.items.length > 0);
 
   const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox', '--disable-gpu'] });
@@ -205,6 +221,17 @@ try {
     await waitFor('the replayed event to be delivered', async () =>
       (await call('GET', '/admin/events/dead-letters', 'admin')).body.items.length === before - 1);
     await shot('03-replayed');
+  });
+
+  await step('a flow incident is shown on the overview and retried from the page', async () => {
+    await page.getByRole('link', { name: 'Overview' }).click();
+    const row = page.getByRole('row', { name: /Task_Dispatch/ });
+    await row.getByRole('cell', { name: /logistics\.dispatch|logistics/ }).first().waitFor();
+    const button = page.getByRole('button', { name: /^Retry incident / }).first();
+    await button.focus();
+    await page.keyboard.press('Enter');
+    await page.locator('#incident-status').filter({ hasText: /retried/ }).waitFor();
+    await shot('03b-incident');
   });
 
   await step('an application is found and its history shown', async () => {
