@@ -1,5 +1,6 @@
 // The prefilled form of a service item (docs/privacy.md, "One datum, one source").
 #include "hub/api/PrefillRoutes.h"
+#include "CatalogViewer.h"
 
 #include "hub/api/OwnedFields.h"
 #include "hub/catalog/Catalog.h"
@@ -14,13 +15,6 @@ namespace hub::api {
 
 namespace {
 
-catalog::AudienceSet viewerOf(const Principal& p) {
-    if (p.hasRole("hub:admin")) return catalog::AudienceSet::all();
-    std::string names;
-    for (const auto& a : p.audiences) names += a + " ";
-    auto set = catalog::AudienceSet::parse(names);
-    return set ? *set : catalog::AudienceSet{};
-}
 
 std::string prefillJson(const catalog::ServiceItem& item, const OwnedFields::Fetched& fetched) {
     std::string form = "{", fields = "[", unavailable = "[";
@@ -70,7 +64,7 @@ void addPrefillRoutes(Router& router, catalog::Catalog& catalog, const OwnedFiel
     router.add(http::verb::get, "/api/v1/catalog/services/{id}/prefill",
                [&catalog, &owned, &blockingPool](const RequestPtr& request, Responder out) {
                    auto snapshot = catalog.snapshot();
-                   const auto* item = snapshot->findVisible(request->param("id"), viewerOf(request->principal));
+                   const auto* item = snapshot->findVisible(request->param("id"), detail::catalogViewerOf(request->principal));
                    if (!item) {
                        out.send(problem(404, "no service item '" + request->param("id") + "' for your audience",
                                         "Unknown service item", "urn:campushub:problem:unknown-service"));
