@@ -15,7 +15,6 @@ namespace hub::api {
 
 namespace {
 
-
 std::string prefillJson(const catalog::ServiceItem& item, const OwnedFields::Fetched& fetched) {
     std::string form = "{", fields = "[", unavailable = "[";
     for (const auto& field : item.fields) {
