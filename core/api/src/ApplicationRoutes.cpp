@@ -121,6 +121,16 @@ Response applicationResponse(unsigned status, const flows::Application& a) {
     return r;
 }
 
+// A form value as the source would give it (a string; a number as its text).
+bool sameText(const Poco::Dynamic::Var& given, const std::string& value) {
+    if (given.type() == typeid(Poco::JSON::Object::Ptr) || given.type() == typeid(Poco::JSON::Array::Ptr)) return false;
+    try {
+        return given.convert<std::string>() == value;
+    } catch (const Poco::Exception&) {
+        return false;
+    }
+}
+
 // The owned fields of the form from their source, never from the applicant
 // (docs/privacy.md, "One datum, one source"): a value the applicant sent must
 // be the source's own; the source's values go into `formJson`. A problem when
@@ -142,8 +152,7 @@ std::optional<Response> settleOwnedFields(const OwnedFields& owned, const catalo
     };
     for (const auto& [field, v] : fetched.fields) {
         const std::string& owner = v.owner->source;
-        if (form->has(field) && !form->isNull(field) &&
-            (!v.value || form->get(field).convert<std::string>() != *v.value))
+        if (form->has(field) && !form->isNull(field) && (!v.value || !sameText(form->get(field), *v.value)))
             return named(problem(422,
                                  "field '" + field + "' is owned by " + owner +
                                      ": the hub takes it from there, never from the form",
@@ -253,7 +262,8 @@ private:
             if (submit.itemId.empty()) throw flows::InvalidRequest("'item_id' is required");
             submit.formJson = formOf(body);
             if (owned_) {
-                if (const auto* item = catalog_.snapshot()->findById(submit.itemId))
+                // An item not offered to the applicant is refused by submit() below, unasked.
+                if (const auto* item = catalog_.snapshot()->findVisible(submit.itemId, audiencesOf(p)))
                     if (auto refusal = settleOwnedFields(*owned_, *item, p, submit.formJson)) return refusal;
             }
             submit.materials = stringList(body, "materials");
