@@ -171,7 +171,7 @@ struct MarkColumns {
 }  // namespace
 
 void DeliveryStore::commit(const std::vector<std::string>& consumers, const std::vector<PendingMarks>& marks,
-                           std::int64_t at) {
+                           std::int64_t at, bool trace) {
     MarkColumns c;
     for (std::size_t i = 0; i < marks.size(); ++i) c.add(consumers[i], marks[i], at);
     if (c.empty()) return;
@@ -203,7 +203,8 @@ void DeliveryStore::commit(const std::vector<std::string>& consumers, const std:
         if (!c.dropSeq.empty()) {
             s_ << "DELETE FROM events_delivery WHERE consumer = ? AND seq = ?", use(c.dropName), use(c.dropSeq), now;
         }
-        for (std::size_t i = 0; i < marks.size(); ++i) traceDeliveries(consumers[i], marks[i], at);
+        if (trace)
+            for (std::size_t i = 0; i < marks.size(); ++i) traceDeliveries(consumers[i], marks[i], at);
         if (!c.cursorSeq.empty()) {
             s_ << "INSERT INTO events_cursor(consumer, seq) VALUES(?, ?) "
                   "ON CONFLICT(consumer) DO UPDATE SET seq = excluded.seq",

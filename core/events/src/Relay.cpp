@@ -26,7 +26,6 @@
 #include "RelayThreads.h"
 
 #include "hub/events/Outbox.h"
-#include "hub/store/TraceLog.h"
 
 #include <atomic>
 #include <mutex>
@@ -92,7 +91,6 @@ struct Relay::Impl {
 Relay::Relay(hub::store::Database& db, RelayConfig config, InboundHandler onInbound) {
     config.validate();
     Outbox::migrate(db);
-    hub::store::TraceLog::migrate(db);  // deliveries of an application's events are hops of its trace
     impl_ = std::make_unique<Impl>(db, std::move(config), std::move(onInbound));
     Poco::Data::Session s = db.session();
     impl_->metrics.counters.deadLetters = DeliveryStore(s).countDeadLetters();
