@@ -159,6 +159,8 @@ const std::vector<Row> kTable = {
     {"GET", "/api/v1/catalog/services", A, A, NA},
     {"GET", "/api/v1/catalog/services/{id}", A, A, NA},
     {"GET", "/api/v1/catalog/categories", A, A, NA},
+    // The caller's own data in the form: anyone offered the item.
+    {"GET", "/api/v1/catalog/services/{id}/prefill", A, A, NA},
     // A student leave for the owner; a clerk (staff) is not offered it.
     {"POST", "/api/v1/applications", A, R, NA},
     // The student affairs department's list: clerks of that department only.
@@ -188,6 +190,7 @@ const std::vector<Row> kTable = {
     {"DELETE", "/admin/plugins/{name}", R, R, NA},
     {"POST", "/admin/plugins/rescan", R, R, NA},
     {"POST", "/admin/catalog/reload", R, R, NA},
+    {"GET", "/admin/applications/{id}/trace", R, R, NA},
     // The flows' user tasks: no flow runs here, so every task id is the
     // handler's 404; who may act on a task is checked in FlowRunsTest.
     {"GET", "/api/v1/tasks", A, A, NA},

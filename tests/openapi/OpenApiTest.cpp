@@ -551,6 +551,8 @@ TEST_F(OpenApiTest, EveryKnownRouteIsDocumented) {
         {"GET", "/admin/flows/incidents"},
         {"POST", "/admin/flows/incidents/{id}/retry"},
         {"GET", "/api/v1/applications/{id}/flow"},
+        {"GET", "/admin/applications/{id}/trace"},
+        {"GET", "/api/v1/catalog/services/{id}/prefill"},
     };
     Document doc = loadDocument();
     std::set<std::pair<std::string, std::string>> documented;

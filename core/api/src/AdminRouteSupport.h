@@ -111,5 +111,7 @@ void addCatalogAdminRoutes(Router& router, const AdminServices& s);
 void addSyncPreviewRoutes(Router& router, const AdminServices& s);
 /// GET /admin/audit (AuditAdminRoutes.cpp).
 void addAuditRoutes(Router& router, const AdminServices& s);
+/// GET /admin/applications/{id}/trace (TraceRoutes.cpp).
+void addTraceRoutes(Router& router, const AdminServices& s);
 
 }  // namespace hub::api::detail

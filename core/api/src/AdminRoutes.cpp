@@ -60,6 +60,7 @@ void addAdminRoutes(Router& router, AdminServices services) {
     detail::addPluginAdminRoutes(router, services);
     detail::addCatalogAdminRoutes(router, services);
     detail::addAuditRoutes(router, services);
+    detail::addTraceRoutes(router, services);
 }
 
 }  // namespace hub::api

@@ -1,13 +1,18 @@
 #include "hub/api/ApplicationRoutes.h"
 
+#include "hub/api/OwnedFields.h"
 #include "hub/api/RouteAudit.h"
+#include "hub/common/PersonalDataMask.h"
 #include "hub/catalog/Catalog.h"
+#include "hub/catalog/DataOwners.h"
 #include "hub/catalog/Snapshot.h"
 #include "hub/flows/ApplicationService.h"
 #include "hub/flows/FlowException.h"
+#include "hub/host/CallContext.h"
 #include "hub/host/PluginHost.h"
 #include "hub/runtime/WorkerPool.h"
 #include "hub/store/Database.h"
+#include "hub/store/TraceLog.h"
 
 #include "StoreProblem.h"
 
@@ -116,12 +121,60 @@ Response applicationResponse(unsigned status, const flows::Application& a) {
     return r;
 }
 
+// A form value as the source would give it (a string; a number as its text).
+bool sameText(const Poco::Dynamic::Var& given, const std::string& value) {
+    if (given.type() == typeid(Poco::JSON::Object::Ptr) || given.type() == typeid(Poco::JSON::Array::Ptr)) return false;
+    try {
+        return given.convert<std::string>() == value;
+    } catch (const Poco::Exception&) {
+        return false;
+    }
+}
+
+// The owned fields of the form from their source, never from the applicant
+// (docs/privacy.md, "One datum, one source"): a value the applicant sent must
+// be the source's own; the source's values go into `formJson`. A problem when
+// the applicant tried to overwrite one, or its source could not be asked.
+std::optional<Response> settleOwnedFields(const OwnedFields& owned, const catalog::ServiceItem& item,
+                                          const Principal& applicant, std::string& formJson) {
+    auto fetched = owned.fetch(item, applicant);
+    if (fetched.fields.empty()) return std::nullopt;
+    Poco::JSON::Parser parser;
+    auto form = parser.parse(formJson).extract<Poco::JSON::Object::Ptr>();  // formOf() wrote it
+    auto named = [](Response r, const std::string& field, const std::string& owner) {
+        r.body.pop_back();
+        r.body += ",\"field\":";
+        appendString(r.body, field);
+        r.body += ",\"owner\":";
+        appendString(r.body, owner);
+        r.body += '}';
+        return r;
+    };
+    for (const auto& [field, v] : fetched.fields) {
+        const std::string& owner = v.owner->source;
+        if (form->has(field) && !form->isNull(field) && (!v.value || !sameText(form->get(field), *v.value)))
+            return named(problem(422,
+                                 "field '" + field + "' is owned by " + owner +
+                                     ": the hub takes it from there, never from the form",
+                                 "Owned field", type("owned-field")),
+                         field, owner);
+        if (!v.value && !v.error.empty())
+            return named(problem(503, "field '" + field + "' comes from " + owner + ", which could not be asked: " +
+                                          v.error,
+                                 "Source unavailable", type("owned-field-unavailable")),
+                         field, owner);
+        if (v.value) form->set(field, *v.value);
+    }
+    formJson = stringify(form);
+    return std::nullopt;
+}
+
 Response validationProblem(const catalog::ValidationResult& v, const std::string& detail) {
     // RFC 7807 extension members: every problem and every missing material at once.
     Response r = problem(422, detail, "Application incomplete", type("application-incomplete"));
     r.body.pop_back();
     r.body += ",\"validation\":";
-    r.body += v.toJson();
+    r.body += log::maskedPersonalData(v.toJson());  // a problem may quote the form's values
     r.body += '}';
     return r;
 }
@@ -161,8 +214,9 @@ void blocking(runtime::WorkerPool& pool, store::Database& store, Responder respo
 class ApplicationRoutes : public std::enable_shared_from_this<ApplicationRoutes> {
 public:
     ApplicationRoutes(flows::ApplicationService& service, catalog::Catalog& catalog, host::PluginHost& plugins,
-                      runtime::WorkerPool& pool, store::AuditLog* audit)
-        : service_(service), catalog_(catalog), plugins_(plugins), pool_(pool), audit_(audit) {}
+                      runtime::WorkerPool& pool, store::AuditLog* audit, const OwnedFields* owned)
+        : service_(service), catalog_(catalog), plugins_(plugins), pool_(pool), audit_(audit), owned_(owned),
+          trace_(service.database()) {}
 
     // The routes hold the object: it lives as long as the router's handlers.
     void add(Router& router) {
@@ -182,6 +236,15 @@ public:
     }
 
 private:
+    // A change made through the API, a hop of the application's trace.
+    const flows::Application& traced(const Request& request, const flows::Application& a, std::int64_t atMs) {
+        trace_.record({0, a.id, "", atMs, "api",
+                       std::string(http::to_string(request.message.method())) + " " + std::string(request.path),
+                       std::string(flows::toString(a.status)), "request " + request.requestId,
+                       store::TraceLog::nowMs() - atMs});
+        return a;
+    }
+
     // A 403 of these routes, into the audit trail on its way out.
     Response refused(const Request& request, Response refusal) const {
         auditRouteCall(audit_, request, refusal.status);
@@ -198,8 +261,16 @@ private:
             submit.itemId = optionalString(body, "item_id");
             if (submit.itemId.empty()) throw flows::InvalidRequest("'item_id' is required");
             submit.formJson = formOf(body);
+            if (owned_) {
+                // An item not offered to the applicant is refused by submit() below, unasked.
+                if (const auto* item = catalog_.snapshot()->findVisible(submit.itemId, audiencesOf(p)))
+                    if (auto refusal = settleOwnedFields(*owned_, *item, p, submit.formJson)) return refusal;
+            }
             submit.materials = stringList(body, "materials");
             if (auto key = request->header("Idempotency-Key"); !key.empty()) submit.idempotencyKey = std::string(key);
+            // The portal's trace, or a new one: every hop of the application is recorded under it.
+            submit.traceId = request->traceId.empty() ? store::TraceLog::newTraceId() : request->traceId;
+            const std::int64_t startedAt = store::TraceLog::nowMs();
             // A flow's item is stored in review (approval requested) in the submit's own transaction.
             submit.startReview = true;
 
@@ -217,11 +288,11 @@ private:
             case Outcome::Invalid: return validationProblem(result.validation, result.message);
             case Outcome::Created: break;
             }
-            const flows::Application& created = *result.application;
+            const flows::Application& created = traced(*request, *result.application, startedAt);
             const auto* item = snapshot->findById(created.itemId);
             if (item && !item->handler.system.empty() && plugins_.has(item->handler.system)) {
                 // Online item: the plugin does the work; answer when it has.
-                runPlugin(request, out, created, item->handler.system, item->handler.operation);
+                runPlugin(request, out, created, item->handler.system, item->handler.operation, submit.traceId);
                 return std::nullopt;
             }
             // Reviewed by people (a flow's item): already in_review, handed to the
@@ -231,7 +302,7 @@ private:
     }
 
     void runPlugin(const RequestPtr& request, Responder out, const flows::Application& app, const std::string& system,
-                   const std::string& operation) {
+                   const std::string& operation, const std::string& traceId) {
         auto limits = plugins_.limits(system);
         const Principal& p = request->principal;
         host::Caller caller{p.viaService.empty() ? p.subject : p.viaService, p.roles,
@@ -244,13 +315,18 @@ private:
         if (!host::isValidIdempotencyKey(context.idempotencyKey)) context.idempotencyKey.clear();
         if (std::string_view trace = request->header("traceparent"); host::isValidTraceparent(trace))
             context.traceparent = std::string(trace);
+        else if (std::string own = "00-" + traceId + "-0000000000000001-01"; host::isValidTraceparent(own))
+            context.traceparent = host::childTraceparent(own);
         std::string refusal;
+        const std::int64_t calledAt = store::TraceLog::nowMs();
         auto accepted = plugins_.submit(
             system, operation, app.formJson, caller, std::move(context), deadline,
-            [this, out, app](host::CallResult result) {
+            [this, out, app, calledAt, name = system + "." + operation](host::CallResult result) {
                 // Runs on the plugin's worker: a definitive answer settles the
                 // application; an outage leaves it submitted for a clerk or a retry.
                 const std::string& id = app.id;
+                trace_.record({0, id, "", calledAt, "plugin", name, host::statusName(result.status),
+                               "application:" + id, store::TraceLog::nowMs() - calledAt});
                 try {
                     if (result.status == CH_OK || result.status == CH_ERR_INVALID_ARGUMENT ||
                         result.status == CH_ERR_NOT_FOUND || result.status == CH_ERR_PERMISSION ||
@@ -377,8 +453,11 @@ private:
             if (app.applicant != request->principal.subject)
                 return refused(*request,
                                problem(403, "only the applicant may cancel", "Forbidden", type("forbidden")));
-            return applicationResponse(200, service_.cancel(app.id, request->principal.subject,
-                                                            optionalString(body, "reason"), ifMatch(*request)));
+            const std::int64_t startedAt = store::TraceLog::nowMs();
+            return applicationResponse(200, traced(*request,
+                                                   service_.cancel(app.id, request->principal.subject,
+                                                                   optionalString(body, "reason"), ifMatch(*request)),
+                                                   startedAt));
         });
     }
 
@@ -396,7 +475,8 @@ private:
             s.materials = stringList(body, "materials");
             s.reason = optionalString(body, "reason");
             s.expectedVersion = ifMatch(*request);
-            return applicationResponse(200, service_.supplement(s, *catalog_.snapshot()));
+            const std::int64_t startedAt = store::TraceLog::nowMs();
+            return applicationResponse(200, traced(*request, service_.supplement(s, *catalog_.snapshot()), startedAt));
         });
     }
 
@@ -413,8 +493,11 @@ private:
             if (!to) throw flows::InvalidRequest("'to' must be a status");
             if (*to == flows::ApplicationStatus::Cancelled)
                 throw flows::InvalidRequest("only the applicant cancels; use .../cancel");
+            const std::int64_t startedAt = store::TraceLog::nowMs();
             return applicationResponse(
-                200, service_.transition(app.id, *to, p.subject, optionalString(body, "reason"), ifMatch(*request)));
+                200, traced(*request,
+                            service_.transition(app.id, *to, p.subject, optionalString(body, "reason"), ifMatch(*request)),
+                            startedAt));
         });
     }
 
@@ -423,13 +506,16 @@ private:
     host::PluginHost& plugins_;
     runtime::WorkerPool& pool_;
     store::AuditLog* audit_;
+    const OwnedFields* owned_;
+    store::TraceLog trace_;
 };
 
 }  // namespace
 
 void addApplicationRoutes(Router& router, flows::ApplicationService& service, catalog::Catalog& catalog,
-                          host::PluginHost& plugins, runtime::WorkerPool& blockingPool, store::AuditLog* audit) {
-    std::make_shared<ApplicationRoutes>(service, catalog, plugins, blockingPool, audit)->add(router);
+                          host::PluginHost& plugins, runtime::WorkerPool& blockingPool, store::AuditLog* audit,
+                          const OwnedFields* owned) {
+    std::make_shared<ApplicationRoutes>(service, catalog, plugins, blockingPool, audit, owned)->add(router);
 }
 
 }  // namespace hub::api

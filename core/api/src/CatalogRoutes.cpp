@@ -1,25 +1,12 @@
 #include "hub/api/CatalogRoutes.h"
 
+#include "CatalogViewer.h"
+
 #include "hub/catalog/Catalog.h"
 #include "hub/catalog/Query.h"
 #include "hub/catalog/Snapshot.h"
 
 namespace hub::api {
-
-namespace {
-
-catalog::AudienceSet viewerOf(const Principal& p) {
-    if (p.hasRole("hub:admin")) return catalog::AudienceSet::all();
-    std::string names;
-    for (const auto& a : p.audiences) {
-        names += a;
-        names += ' ';
-    }
-    auto set = catalog::AudienceSet::parse(names);
-    return set ? *set : catalog::AudienceSet{};
-}
-
-}  // namespace
 
 void addCatalogRoutes(Router& router, catalog::Catalog& catalog) {
     // These answer from the in-memory snapshot with prebuilt JSON: cheap enough to
@@ -28,7 +15,7 @@ void addCatalogRoutes(Router& router, catalog::Catalog& catalog) {
         auto snapshot = catalog.snapshot();
         catalog::Query query;
         try {
-            query = catalog::Query::fromParameters(request->queryParams(), viewerOf(request->principal));
+            query = catalog::Query::fromParameters(request->queryParams(), detail::catalogViewerOf(request->principal));
         } catch (const catalog::QueryError& e) {
             r.send(problem(400, e.what(), "Invalid query parameter", "urn:campushub:problem:invalid-query"));
             return;
@@ -39,7 +26,7 @@ void addCatalogRoutes(Router& router, catalog::Catalog& catalog) {
     });
     router.add(http::verb::get, "/api/v1/catalog/services/{id}", [&catalog](const RequestPtr& request, Responder r) {
         auto snapshot = catalog.snapshot();
-        const auto* item = snapshot->findVisible(request->param("id"), viewerOf(request->principal));
+        const auto* item = snapshot->findVisible(request->param("id"), detail::catalogViewerOf(request->principal));
         if (!item) {
             r.send(problem(404, "no service item '" + request->param("id") + "' for your audience",
                            "Unknown service item", "urn:campushub:problem:unknown-service"));
@@ -48,7 +35,7 @@ void addCatalogRoutes(Router& router, catalog::Catalog& catalog) {
         r.send(Response::json(200, snapshot->itemJson(*item)));
     });
     router.add(http::verb::get, "/api/v1/catalog/categories", [&catalog](const RequestPtr& request, Responder r) {
-        r.send(Response::json(200, catalog.snapshot()->categoriesJson(viewerOf(request->principal))));
+        r.send(Response::json(200, catalog.snapshot()->categoriesJson(detail::catalogViewerOf(request->principal))));
     });
 }
 

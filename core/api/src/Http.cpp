@@ -1,4 +1,5 @@
 #include "hub/api/Http.h"
+#include "hub/common/PersonalDataMask.h"
 
 #include <boost/beast/http/status.hpp>
 
@@ -188,7 +189,10 @@ Response problem(unsigned status, std::string_view detail, std::string_view titl
     out += ",\"status\":";
     out += std::to_string(status);
     out += ",\"detail\":";
-    appendString(out, detail);
+    // A detail may quote what a client or a vendor sent: personal data in it
+    // is masked, as in the log (docs/privacy.md, "Masking").
+    std::string masked;
+    appendString(out, log::maskPersonalData(detail, masked) ? std::string_view(masked) : detail);
     out += '}';
     return r;
 }

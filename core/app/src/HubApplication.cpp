@@ -13,6 +13,8 @@
 #include "hub/api/HttpServer.h"
 #include "hub/api/Metrics.h"
 #include "hub/api/MetricsRoutes.h"
+#include "hub/api/OwnedFields.h"
+#include "hub/api/PrefillRoutes.h"
 #include "hub/api/PluginActivity.h"
 #include "hub/api/RouteAudit.h"
 #include "hub/api/Router.h"
@@ -22,6 +24,7 @@
 #include "hub/auth/Access.h"
 #include "hub/auth/TokenVerifier.h"
 #include "hub/catalog/Catalog.h"
+#include "hub/catalog/DataOwners.h"
 #include "hub/catalog/WorkingCalendar.h"
 #include "hub/events/CloudEvent.h"
 #include "hub/events/Outbox.h"
@@ -252,6 +255,20 @@ void writePortFile(const std::string& path, std::uint16_t port) {
         out << port << "\n";
     }
     Poco::File(path + ".tmp").renameTo(path);
+}
+
+// What a form may take from the identity store: the static list first, then the synced persons.
+api::PersonLookup personFacts(const identity::StaticDirectory& listed, identity::IdentityDirectory& synced) {
+    return [&listed, &synced](const std::string& id) -> std::optional<api::PersonFacts> {
+        auto facts = [](const identity::Person& p) {
+            return api::PersonFacts{p.id, p.name, p.department, p.emails.empty() ? std::string() : p.emails.front(),
+                                    p.phones.empty() ? std::string() : p.phones.front(), p.audience};
+        };
+        if (const identity::Person* person = listed.find(id)) return facts(*person);
+        auto person = synced.findById(id);
+        if (!person || person->status != identity::PersonStatus::Active) return std::nullopt;
+        return facts(*person);
+    };
 }
 
 // Each identity change as an identity.changed event, in the sync's transaction.
@@ -490,6 +507,8 @@ int HubApplication::main(const std::vector<std::string>&) {
         // nothing is served before everything it needs is up. Stop in reverse.
         // Authentication is not optional: without a key, refuse to start.
         const Numbers numbers = Numbers::read(cfg);
+        // One datum, one source: a field with two owners stops the start here.
+        auto dataOwners = catalog::DataOwners::fromConfig(cfg);
         for (const auto& define : defines_) overriddenPlugin(define.first);  // throws for an unknown plugin key
         Poco::Crypto::initializeCrypto();
         auth::TokenVerifier verifier(cfg, "auth");
@@ -603,7 +622,11 @@ int HubApplication::main(const std::vector<std::string>&) {
         api::addSystemRoutes(router, *plugins, &audit);
         api::addWebhookRoutes(router, *plugins, api::WebhookOptions::fromConfig(cfg), &audit);
         api::addCatalogRoutes(router, catalogue);
-        api::addApplicationRoutes(router, applications, catalogue, *plugins, blocking, &audit);
+        // Owned form fields, from the identity store or their department's plugin.
+        api::OwnedFields ownedFields(dataOwners, personFacts(directory, people), plugins.get());
+        log.information("privacy: %z owned field(s)", dataOwners->all().size());
+        api::addApplicationRoutes(router, applications, catalogue, *plugins, blocking, &audit, &ownedFields);
+        api::addPrefillRoutes(router, catalogue, ownedFields, blocking);
         api::addTaskRoutes(router, {&applications, &flowRunner, &flowDeployments.store(), &flowDeployments.repository(),
                                     &db, &blocking, &audit,
                                     [&flowDeployments, &cfg] { return flowDeployments.reload(cfg); }});
@@ -706,6 +729,11 @@ int HubApplication::main(const std::vector<std::string>&) {
                           {&catalogue, &applications, plugins.get(), syncer.get(), &syncSchedule},
                           [](const Poco::Util::AbstractConfiguration& next) { Numbers::read(next); }, loadCalendar);
         reloader.addHook("flows", [&](const auto& next) { return flowDeployments.reload(next); });
+        reloader.addHook("privacy", [&ownedFields](const auto& next) {
+            auto owners = catalog::DataOwners::fromConfig(next);  // throws: the registry in use stays
+            ownedFields.replace(owners);
+            return "privacy: " + std::to_string(owners->all().size()) + " owned field(s)";
+        });
         ServiceManager serviceManager;
         const std::string serving =
             "serving on http://" + httpOptions.address + ":" + std::to_string(server.port()) + "/";

@@ -11,7 +11,7 @@ namespace hub::events {
 using State = DeliveryItem::State;
 
 ConsumerDelivery::ConsumerDelivery(ConsumerConfig config, ::zmq::socket_t& socket)
-    : cfg_(std::move(config)), socket_(socket) {}
+    : cfg_(std::move(config)), mask_(cfg_.personalFields, cfg_.personalData), socket_(socket) {}
 
 // ---------------------------------------------------------------- start-up
 
@@ -25,6 +25,7 @@ void ConsumerDelivery::restore(const SavedDelivery& saved) {
 
 bool ConsumerDelivery::addReplay(OutboxEvent event, int attempts) {
     const std::int64_t seq = event.seq;
+    if (mask_.active()) event.payload = mask_.apply(event.payload);
     DeliveryItem it(std::move(event));
     it.attempts = attempts;
     it.replay = true;
@@ -59,6 +60,7 @@ void ConsumerDelivery::admit(std::vector<OutboxEvent>& rows, std::size_t limit, 
         auto settledBefore = knownSettled_.find(seq);
         const bool passOver = !cfg_.wants(row.type) || settledBefore != knownSettled_.end();
         if (passOver) std::string().swap(row.payload);  // never sent: keep no copy
+        else if (mask_.active()) row.payload = mask_.apply(row.payload);
         DeliveryItem it(std::move(row));
         if (passOver) {
             // Nothing to send and nothing to commit: the cursor just moves past it.
@@ -212,6 +214,12 @@ bool ConsumerDelivery::takeMarks(PendingMarks& into) {
             case State::Acked:
                 m.kind = DeliveryMark::Kind::Delivered;
                 m.row = it.hasRow || seq > next;
+                // An application's event goes into its trace (DeliveryStore::commit).
+                if (it.subject.rfind(kApplicationSubjectPrefix, 0) == 0) {
+                    m.id = it.id;
+                    m.type = it.type;
+                    m.subject = it.subject;
+                }
                 break;
             case State::Dead:
                 m.kind = DeliveryMark::Kind::Dead;

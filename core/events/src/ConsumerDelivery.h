@@ -1,6 +1,7 @@
 #pragma once
 
 #include "DeliveryRecords.h"
+#include "EventMask.h"
 
 #include "hub/events/Relay.h"
 #include "hub/events/RelayConfig.h"
@@ -144,6 +145,7 @@ private:
     void eraseSettledFront();
 
     ConsumerConfig cfg_;
+    EventMask mask_;  ///< Personal data this consumer is not granted, masked in what it is sent.
     ::zmq::socket_t& socket_;
 
     std::map<std::int64_t, DeliveryItem> items_;                          // loaded, by seq

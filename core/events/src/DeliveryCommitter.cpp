@@ -5,6 +5,7 @@
 #include "RelayThreads.h"
 
 #include "hub/events/Outbox.h"
+#include "hub/store/TraceLog.h"
 
 #include <Poco/Data/SQLite/Utility.h>
 
@@ -13,6 +14,7 @@
 #include <limits>
 #include <sqlite3.h>
 #include <thread>
+#include <utility>
 
 namespace hub::events {
 
@@ -168,8 +170,19 @@ bool DeliveryCommitter::commitRound(Poco::Data::Session& s, std::vector<PendingM
 
 // Writes `work` in one transaction; false (`work` kept) if that failed.
 bool DeliveryCommitter::commit(Poco::Data::Session& s, std::vector<PendingMarks>& work) {
+    // The trace's tables, made here rather than at start: the relay must start
+    // on a store that is read-only for now, and deliver once it can write.
+    if (!traced_) {
+        try {
+            hub::store::TraceLog::migrate(db_);
+            traced_ = true;
+        } catch (const std::exception& e) {
+            if (!std::exchange(traceWarned_, true))
+                logger().warning("deliveries are not traced until the store can write: %s", std::string(e.what()));
+        }
+    }
     try {
-        DeliveryStore(s).commit(names_, work, Outbox::nowMs());
+        DeliveryStore(s).commit(names_, work, Outbox::nowMs(), traced_);
     } catch (const std::exception& e) {
         logger().error("committing delivery state failed (will retry): %s", std::string(e.what()));
         return false;

@@ -78,6 +78,8 @@ private:
     std::vector<Completion> completions_;
 
     std::vector<std::atomic<std::int64_t>> durableCursors_;  // per consumer: committed, for pruning
+    bool traced_ = false;  // the trace tables exist: deliveries of applications' events are hops
+    bool traceWarned_ = false;
 };
 
 }  // namespace hub::events

@@ -13,6 +13,10 @@
 
 namespace hub::events {
 
+/// The subject of an application's events ("applications/<id>"): their
+/// deliveries are hops of the application's trace (store::TraceLog).
+inline constexpr const char* kApplicationSubjectPrefix = "applications/";
+
 /// One row of events_outbox.
 struct OutboxEvent {
     std::int64_t seq = 0;
@@ -44,7 +48,7 @@ struct DeliveryMark {
     bool row = false;
     int attempts = 0;
     std::int64_t nextAttemptAt = 0;
-    std::string id, type, subject, lastError;  // Dead only
+    std::string id, type, subject, lastError;  // Dead; Delivered: an application's event (id, type, subject)
 };
 
 /// One consumer's marks not yet committed, by outbox seq, and the cursor to

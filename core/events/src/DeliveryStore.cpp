@@ -1,5 +1,7 @@
 #include "DeliveryStore.h"
 
+#include "hub/store/TraceLog.h"
+
 #include <Poco/Data/Statement.h>
 
 using namespace Poco::Data::Keywords;
@@ -169,7 +171,7 @@ struct MarkColumns {
 }  // namespace
 
 void DeliveryStore::commit(const std::vector<std::string>& consumers, const std::vector<PendingMarks>& marks,
-                           std::int64_t at) {
+                           std::int64_t at, bool trace) {
     MarkColumns c;
     for (std::size_t i = 0; i < marks.size(); ++i) c.add(consumers[i], marks[i], at);
     if (c.empty()) return;
@@ -201,6 +203,8 @@ void DeliveryStore::commit(const std::vector<std::string>& consumers, const std:
         if (!c.dropSeq.empty()) {
             s_ << "DELETE FROM events_delivery WHERE consumer = ? AND seq = ?", use(c.dropName), use(c.dropSeq), now;
         }
+        if (trace)
+            for (std::size_t i = 0; i < marks.size(); ++i) traceDeliveries(consumers[i], marks[i], at);
         if (!c.cursorSeq.empty()) {
             s_ << "INSERT INTO events_cursor(consumer, seq) VALUES(?, ?) "
                   "ON CONFLICT(consumer) DO UPDATE SET seq = excluded.seq",
@@ -212,6 +216,17 @@ void DeliveryStore::commit(const std::vector<std::string>& consumers, const std:
     } catch (...) {
         rollbackQuietly(s_);
         throw;
+    }
+}
+
+// Each delivered event of an application, a hop of its trace, in the
+// transaction that makes the delivery durable.
+void DeliveryStore::traceDeliveries(const std::string& consumer, const PendingMarks& pending, std::int64_t at) {
+    static const std::size_t prefix = std::string_view(kApplicationSubjectPrefix).size();
+    for (const auto& [seq, m] : pending.marks) {
+        if (m.kind != DeliveryMark::Kind::Delivered || m.subject.size() <= prefix) continue;
+        hub::store::TraceLog::record(
+            s_, {0, m.subject.substr(prefix), "", at, "event", m.type, "delivered", consumer + " " + m.id, -1});
     }
 }
 

@@ -52,7 +52,10 @@ public:
     /// Writes the marks of every consumer (`consumers[i]` names `marks[i]`) and
     /// their cursors in one transaction, stamped `at`; nothing when there is
     /// nothing to write. Throws what the database threw, after rolling back.
-    void commit(const std::vector<std::string>& consumers, const std::vector<PendingMarks>& marks, std::int64_t at);
+    /// With `trace`, each delivered event of an application is also a hop of
+    /// its trace (store::TraceLog, whose tables must exist).
+    void commit(const std::vector<std::string>& consumers, const std::vector<PendingMarks>& marks, std::int64_t at,
+                bool trace = false);
     /// Deletes outbox events up to seq `settledUpTo` created before `before`
     /// (except dead letters and pending replays, kept for replay) and inbox ids
     /// received before `before`.
@@ -68,6 +71,8 @@ public:
     std::size_t replay(const std::string& consumer, const std::string& eventId);
 
 private:
+    void traceDeliveries(const std::string& consumer, const PendingMarks& pending, std::int64_t at);
+
     Poco::Data::Session& s_;
 };
 

@@ -38,6 +38,12 @@ void requireRange(const std::string& key, long long value, long long lo, long lo
 
 }  // namespace
 
+std::vector<std::string> defaultPersonalFields() {
+    return {"applicant", "submitted_by", "actor",        "name",    "dn",     "emails", "phones",
+            "mail",      "email",        "mobile",       "phone",   "id_number", "bank_account",
+            "address",   "form",         "result",       "reason",  "comment", "decidedBy"};
+}
+
 bool ConsumerConfig::wants(const std::string& type) const {
     if (types.empty()) return true;
     for (const auto& prefix : types)
@@ -48,6 +54,8 @@ bool ConsumerConfig::wants(const std::string& type) const {
 RelayConfig RelayConfig::fromConfiguration(const Poco::Util::AbstractConfiguration& c,
                                              const std::string& stateDirectory) {
     RelayConfig r;
+    const std::vector<std::string> personalFields =
+        c.has("masking.personalFields") ? commaList(c.getString("masking.personalFields")) : defaultPersonalFields();
     for (int i = 0;; ++i) {
         std::string base = "consumers.consumer[" + std::to_string(i) + "].";
         if (!c.has(base + "name") && !c.has(base + "endpoint")) break;
@@ -65,6 +73,8 @@ RelayConfig RelayConfig::fromConfiguration(const Poco::Util::AbstractConfigurati
         cc.serverPublicKey = c.getString(base + "serverPublicKey", "");
         cc.serverPublicKeyFile = c.getString(base + "serverPublicKeyFile", "");
         cc.peer = c.getString(base + "peer", "");
+        cc.personalData = commaList(c.getString(base + "personalData", ""));
+        cc.personalFields = personalFields;
         r.consumers.push_back(std::move(cc));
     }
     // Indexed, so hub.xml (<peer name="x">) and -D overrides (peers.peer[0].publicKey)
@@ -130,6 +140,13 @@ void RelayConfig::validate() const {
         requireRange(base.substr(7) + "window", static_cast<long long>(cc.window), 1, 100000);
         if (!cc.serverPublicKey.empty() && !hub::zmq::isValidKey(cc.serverPublicKey))
             throw Poco::InvalidArgumentException(base + "serverPublicKey is not a 40-character Z85 key");
+        // A granted field that is not personal is a typo that would leave the
+        // consumer's intended field masked without a word.
+        for (const auto& field : cc.personalData)
+            if (field != "*" && std::find(cc.personalFields.begin(), cc.personalFields.end(), field) ==
+                                    cc.personalFields.end())
+                throw Poco::InvalidArgumentException(base + "personalData: '" + field +
+                                                     "' is not one of events.masking.personalFields");
     }
     // Keys after the shape of every entry, so a duplicate or a bad number is
     // reported as such, not as a missing key.

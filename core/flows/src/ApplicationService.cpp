@@ -9,6 +9,7 @@
 #include "hub/flows/ApplicationService.h"
 
 #include "hub/common/Utf8.h"
+#include "hub/store/TraceLog.h"
 
 #include <utility>
 
@@ -72,6 +73,7 @@ const std::vector<store::Migration>& ApplicationService::migrations() {
 
 ApplicationService::ApplicationService(store::Database& db, Options options) : db_(db), options_(std::move(options)) {
     db_.migrate("flows", kMigrations);
+    store::TraceLog::migrate(db_);  // submit binds an application's trace id in its transaction
 }
 
 void ApplicationService::setCalendar(catalog::WorkingCalendar calendar) {

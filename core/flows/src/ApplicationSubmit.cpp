@@ -8,6 +8,8 @@
 
 #include "hub/common/Utf8.h"
 
+#include "hub/store/TraceLog.h"
+
 #include <Poco/Data/Statement.h>
 #include <Poco/Data/Transaction.h>
 #include <Poco/DigestEngine.h>
@@ -203,6 +205,8 @@ ApplicationService::SubmitResult ApplicationService::submit(const SubmitRequest&
         s << "INSERT INTO flows_transitions(application_id, seq, from_status, to_status, actor, at, reason)"
              " VALUES(?, 1, '', ?, ?, ?, ?)",
             use(a.id), use(status), use(a.submittedBy), use(a.submittedAt), use(empty), now;
+        // Before the flow starts, so its first hops carry the trace id.
+        if (!request.traceId.empty()) store::TraceLog::bind(s, a.id, request.traceId);
         emit(s, submittedEvent, a.id, toJson(a));
         std::optional<std::function<void()>> flowStarted;
         if (request.startReview && !item->handler.flowId.empty() && flowStarter_)

@@ -1,6 +1,7 @@
 #include "hub/flows/ApprovalEngineLink.h"
 
 #include "hub/events/Outbox.h"
+#include "hub/store/TraceLog.h"
 
 #include <Poco/Exception.h>
 #include <Poco/JSON/Object.h>
@@ -100,6 +101,7 @@ void ApprovalEngineLink::applyDecision(Poco::Data::Session& session, const event
     // message's own "decidedBy" (any sender can write anything there).
     std::string actor = "approval-engine:" + (peer.authenticated ? peer.name : std::string("unauthenticated"));
     applications_.transitionWithin(session, id, to, actor, reason);
+    store::TraceLog::record(session, {0, id, "", 0, "decision", event.type, decision, actor + " " + event.id, -1});
 }
 
 }  // namespace hub::flows

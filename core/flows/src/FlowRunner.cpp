@@ -1,11 +1,14 @@
 #include "hub/flows/FlowRunner.h"
 
+#include "FlowTrace.h"
+
 #include "hub/common/JsonWriter.h"
 
 #include "hub/flows/FlowException.h"
 #include "hub/host/CallContext.h"
 #include "hub/host/PluginHost.h"
 #include "hub/runtime/WorkerPool.h"
+#include "hub/store/TraceLog.h"
 
 #include <campushub/plugin.h>
 
@@ -151,6 +154,9 @@ std::optional<std::function<void()>> FlowRunner::startWithin(Poco::Data::Session
 
     auto result = engine_.apply(*definition, state, input);
     store_.save(session, state, result.effects, application.id, input.now);
+    store::TraceLog::record(session, {0, application.id, "", input.now, "flow", "start " + flowId,
+                                      "v" + std::to_string(version), state.id, -1});
+    traceEffects(session, application.id, flowId, result.effects);
     if (auto to = statusFor(state, input, application.applicant))
         moveApplication(session, application.id, *to, "flow " + flowId + " v" + std::to_string(version));
     return [this, state, effects = std::move(result.effects)] { carryOut(state.id, state, effects); };
@@ -176,7 +182,9 @@ void FlowRunner::onApplicationEvent(Poco::Data::Session& session, const std::str
     const auto& actor = data.member("actor");
     input.actor = actor.isString() ? actor.asString() : std::string("hub");
     auto result = engine_.apply(*definition, *state, input);
-    if (result.applied) store_.save(session, *state, result.effects, id.asString(), input.now);
+    if (!result.applied) return;
+    store_.save(session, *state, result.effects, id.asString(), input.now);
+    traceEffects(session, id.asString(), state->flowId, result.effects);
 }
 
 bool FlowRunner::apply(const std::string& instanceId, engine::Input input) {
@@ -210,6 +218,7 @@ bool FlowRunner::apply(const std::string& instanceId, engine::Input input) {
             continue;  // another thread applied an input first: read it again
         }
         emitReminders(session, *state, result.effects, applicationId);
+        traceEffects(session, applicationId, state->flowId, result.effects);
         const auto& applicant = state->variables.member("applicant").member("id");
         if (auto to = statusFor(*state, input, applicant.isString() ? applicant.asString() : std::string())) {
             std::string reason = input.comment.empty() ? "flow " + state->flowId : input.comment;
@@ -272,12 +281,14 @@ void FlowRunner::carryOut(const std::string& instanceId, const engine::InstanceS
 
 void FlowRunner::call(const std::string& instanceId, const std::string& elementId, const std::string& key,
                       int attempt, const engine::Value& callInput, const engine::Value& applicant) {
-    std::string plugin, operation;
+    std::string plugin, operation, applicationId, traceId;
     // The element's plugin.operation, from the instance's definition.
     {
         Poco::Data::Session session = db_.session();
         auto state = store_.load(session, instanceId);
         if (!state) return;
+        applicationId = applicationIdOf(*state);
+        traceId = store::TraceLog::traceIdFor(session, applicationId);
         auto definition = flows_.version(state->flowId, state->version);
         if (!definition) return;
         const auto* element = definition->process.find(elementId);
@@ -291,8 +302,12 @@ void FlowRunner::call(const std::string& instanceId, const std::string& elementI
     caller.roles = strings(applicant.member("roles"));
     caller.audiences = strings(applicant.member("audiences"));
     host::CallContext context{host::CallContext::forFlowStep(instanceId, elementId, static_cast<unsigned>(attempt)),
-                              ""};
-    auto answer = [this, instanceId, key](host::CallResult r) {
+                              callTraceparent(traceId)};
+    const std::int64_t calledAt = nowMs();
+    auto answer = [this, instanceId, key, applicationId, calledAt, name = plugin + "." + operation](host::CallResult r) {
+        // The vendor's answer in the trace, before the flow acts on it.
+        store::TraceLog(db_).record({0, applicationId, "", calledAt, "plugin", name, host::statusName(r.status), key,
+                                     nowMs() - calledAt});
         engine::Input input;
         input.callKey = key;
         if (r.status == CH_OK) {

@@ -2,6 +2,8 @@
 // carry (hub/host/CallContext.h).
 #include "hub/host/CallContext.h"
 
+#include <campushub/plugin.h>
+
 #include <Poco/DigestEngine.h>
 #include <Poco/SHA2Engine.h>
 
@@ -74,6 +76,20 @@ std::string childTraceparent(std::string_view value) {
     for (int shift = 60; shift >= 0; shift -= 4) out += hex[(id >> shift) & 0xF];
     out.append(value.substr(52));
     return out;
+}
+
+const char* statusName(int status) {
+    switch (status) {
+    case CH_OK: return "ok";
+    case CH_ERR_INVALID_ARGUMENT: return "invalid_argument";
+    case CH_ERR_NOT_FOUND: return "not_found";
+    case CH_ERR_UNKNOWN_OPERATION: return "unknown_operation";
+    case CH_ERR_PERMISSION: return "permission";
+    case CH_ERR_CONFLICT: return "conflict";
+    case CH_ERR_UNAVAILABLE: return "unavailable";
+    case CH_ERR_TIMEOUT: return "timeout";
+    default: return "plugin_error";
+    }
 }
 
 }  // namespace hub::host

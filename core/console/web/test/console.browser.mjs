@@ -6,7 +6,7 @@
 // --artefacts. Exit code 0 when every step passed.
 //
 //   node test/console.browser.mjs --hubd HUBD --sim SIM --consumer PORTAL_CONSUMER --plugins DIR --catalog DIR
-//        --calendar FILE --console DIR --artefacts DIR [--chromium /usr/bin/chromium]
+//        --calendar FILE --flows DIR --console DIR --artefacts DIR [--chromium /usr/bin/chromium]
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,31 +17,23 @@ import { chromium } from 'playwright-core';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((pairs, a, i, all) =>
   (a.startsWith('--') ? [...pairs, [a.slice(2), all[i + 1]]] : pairs), []));
-for (const k of ['hubd', 'sim', 'consumer', 'plugins', 'catalog', 'calendar', 'console', 'artefacts'])
+for (const k of ['hubd', 'sim', 'consumer', 'plugins', 'catalog', 'calendar', 'flows', 'console', 'artefacts'])
   if (!args[k]) throw new Error(`--${k} is required`);
 const chromiumPath = args.chromium || '/usr/bin/chromium';
 if (!existsSync(chromiumPath)) throw new Error(`no browser at ${chromiumPath}: install Debian's chromium (scripts/setup.sh)`);
 if (!existsSync(join(args.console, 'index.html'))) throw new Error(`the console is not built in ${args.console}`);
 
 const SECRET = 'console-browser-test-secret-0123456789abc';
-// A flow as Camunda Modeler saves it (with its diagram), for the flow step.
-const LEAVE_BPMN = `<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI"
-  xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:di="http://www.omg.org/spec/DD/20100524/DI" id="d" targetNamespace="urn:test">
-  <bpmn:process id="student-leave" isExecutable="true">
-    <bpmn:startEvent id="start" name="提交"/>
-    <bpmn:sequenceFlow id="to-review" sourceRef="start" targetRef="review"/>
-    <bpmn:userTask id="review" name="辅导员审核"/>
-    <bpmn:sequenceFlow id="to-end" sourceRef="review" targetRef="end"/>
-    <bpmn:endEvent id="end" name="办结"/>
+// A flow whose service task calls a system that is not there: an incident at once.
+const BROKEN_REPAIR_BPMN = `<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="d" targetNamespace="urn:test">
+  <bpmn:process id="dorm-repair" isExecutable="true">
+    <bpmn:startEvent id="Start"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:serviceTask id="Task_Dispatch" name="派单"><bpmn:extensionElements><zeebe:taskDefinition type="logistics.dispatch" retries="1" /></bpmn:extensionElements><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing></bpmn:serviceTask>
+    <bpmn:endEvent id="End"><bpmn:incoming>F2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Task_Dispatch" />
+    <bpmn:sequenceFlow id="F2" sourceRef="Task_Dispatch" targetRef="End" />
   </bpmn:process>
-  <bpmndi:BPMNDiagram id="dia"><bpmndi:BPMNPlane id="plane" bpmnElement="student-leave">
-    <bpmndi:BPMNShape id="start_di" bpmnElement="start"><dc:Bounds x="100" y="100" width="36" height="36"/></bpmndi:BPMNShape>
-    <bpmndi:BPMNShape id="review_di" bpmnElement="review"><dc:Bounds x="200" y="78" width="100" height="80"/></bpmndi:BPMNShape>
-    <bpmndi:BPMNShape id="end_di" bpmnElement="end"><dc:Bounds x="360" y="100" width="36" height="36"/></bpmndi:BPMNShape>
-    <bpmndi:BPMNEdge id="to-review_di" bpmnElement="to-review"><di:waypoint x="136" y="118"/><di:waypoint x="200" y="118"/></bpmndi:BPMNEdge>
-    <bpmndi:BPMNEdge id="to-end_di" bpmnElement="to-end"><di:waypoint x="300" y="118"/><di:waypoint x="360" y="118"/></bpmndi:BPMNEdge>
-  </bpmndi:BPMNPlane></bpmndi:BPMNDiagram>
 </bpmn:definitions>`;
 const dir = mkdtempSync(join(tmpdir(), 'console-browser-'));
 rmSync(args.artefacts, { recursive: true, force: true });  // this run's screenshots only
@@ -123,6 +115,10 @@ try {
   const sim = start(args.sim, ['--port', '0', '--port-file', join(dir, 'sim.port')], 'sim');
   const simPort = await portOf(join(dir, 'sim.port'));
   mkdirSync(join(dir, 'plugins'));
+  // The shipped graduate leave flow (drawn in Camunda Modeler), deployed by hubd.
+  mkdirSync(join(dir, 'flows'));
+  cpSync(join(args.flows, 'graduate-leave.bpmn'), join(dir, 'flows/graduate-leave.bpmn'));
+  writeFileSync(join(dir, 'flows/dorm-repair.bpmn'), BROKEN_REPAIR_BPMN);
   cpSync(join(args.plugins, 'student_affairs'), join(dir, 'plugins/student_affairs'), { recursive: true });
   const consumerPort = await freePort();
   const consumer = start(args.consumer, ['--listen', `tcp://127.0.0.1:${consumerPort}`, '--plaintext'], 'consumer');
@@ -132,6 +128,7 @@ try {
   <store><path>${dir}/var/hub.db</path></store>
   <catalog><dir>${args.catalog}</dir></catalog>
   <calendar><file>${args.calendar}</file></calendar>
+  <flows><dir>${dir}/flows</dir></flows>
   <console><dir>${args.console}</dir><activitySeconds>1</activitySeconds></console>
   <plugins><dir>${dir}/plugins</dir><healthIntervalMs>300</healthIntervalMs>
     <plugin name="student_affairs"><failureThreshold>2</failureThreshold><openMs>60000</openMs><timeoutMs>1000</timeoutMs>
@@ -166,6 +163,14 @@ try {
   const cert = await call('POST', '/api/v1/applications', '2023010001',
     { item_id: 'enrolment-certificate', form: { student_id: '2023010001', purpose: 'visa' } });
   if (cert.status !== 201) throw new Error(`certificate: ${cert.status} ${JSON.stringify(cert.body)}`);
+  // A graduate leave: its flow waits in the supervisor's review.
+  const gradLeave = await call('POST', '/api/v1/applications', '2023010001', { item_id: 'graduate-leave',
+    form: { leave_type: 'academic', from: '2026-12-07', to: '2026-12-08', days: 2, supervisor_id: 'T2001', reason: '参加学术会议', phone: '13800000000' } });
+  if (gradLeave.status !== 201) throw new Error(`graduate leave: ${gradLeave.status} ${JSON.stringify(gradLeave.body)}`);
+  const repair = await call('POST', '/api/v1/applications', '2023010001', { item_id: 'dorm-repair',
+    form: { building: '7号楼', room: '301', problem: 'plumbing', details: '水管漏水', phone: '13800000000' } });
+  if (repair.status !== 201) throw new Error(`dorm repair: ${repair.status} ${JSON.stringify(repair.body)}`);
+  await waitFor('the incident', async () => (await call('GET', '/admin/flows/incidents', 'admin')).body.items.length > 0);
   await waitFor('dead letters', async () => (await call('GET', '/admin/events/dead-letters', 'admin')).body.items.length > 0);
 
   const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox', '--disable-gpu'] });
@@ -218,6 +223,17 @@ try {
     await shot('03-replayed');
   });
 
+  await step('a flow incident is shown on the overview and retried from the page', async () => {
+    await page.getByRole('link', { name: 'Overview' }).click();
+    const row = page.getByRole('row', { name: /Task_Dispatch/ });
+    await row.getByRole('cell', { name: /logistics\.dispatch|logistics/ }).first().waitFor();
+    const button = page.getByRole('button', { name: /^Retry incident / }).first();
+    await button.focus();
+    await page.keyboard.press('Enter');
+    await page.locator('#incident-status').filter({ hasText: /retried/ }).waitFor();
+    await shot('03b-incident');
+  });
+
   await step('an application is found and its history shown', async () => {
     await page.getByRole('link', { name: 'Applications' }).click();
     await page.getByLabel('Person (id)').fill('2023010001');
@@ -233,19 +249,24 @@ try {
     await shot('04-application');
   });
 
-  await step('a flow is drawn with bpmn-js, its steps marked, when the hub serves one', async () => {
-    // The flows engine (issue 14) serves GET /api/v1/applications/{id}/flow; until
-    // it lands here, the browser is handed the answer that route gives.
-    await page.route('**/api/v1/applications/*/flow', (route) => route.fulfill({
-      status: 200, contentType: 'application/json',
-      body: JSON.stringify({ xml: LEAVE_BPMN, completed: ['start', 'to-review'], active: ['review'] }),
-    }));
-    await page.reload();
+  await step("the application's trace lists its hops under one trace id", async () => {
+    await page.locator('#trace-id').filter({ hasText: /^Trace id [0-9a-f]{32}$/ }).waitFor();
+    // The submit and the clerk's two decisions, and the events the consumer got.
+    const traceTable = page.locator('table', { has: page.locator('caption', { hasText: 'Trace: every hop' }) });
+    await traceTable.getByRole('cell', { name: 'API call' }).first().waitFor();
+    const calls = await traceTable.getByRole('cell', { name: 'API call' }).count();
+    if (calls < 3) throw new Error(`the trace shows ${calls} API calls, not 3`);
+    await shot('04b-trace');
+  });
+
+  await step("a flow's application shows its BPMN drawn by bpmn-js, the active and completed steps marked", async () => {
+    // The real GET /api/v1/applications/{id}/flow of a hubd running the flow.
+    await page.goto(`${base}/console#/applications/${encodeURIComponent(gradLeave.body.id)}`);
     await page.locator('#flow-diagram svg').first().waitFor();
-    await page.locator('.djs-element.active[data-element-id="review"]').waitFor();
-    await page.locator('.djs-element.completed[data-element-id="start"]').waitFor();
+    await page.locator('.djs-element.active[data-element-id="Task_SupervisorReview"]').waitFor();
+    await page.locator('.djs-element.completed[data-element-id="StartEvent_Submitted"]').waitFor();
+    await page.locator('#trace-id').waitFor();
     await shot('05-flow');
-    await page.unroute('**/api/v1/applications/*/flow');
   });
 
   await step('the evaluation charts and table are read, the CSV exported', async () => {

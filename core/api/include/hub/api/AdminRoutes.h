@@ -47,7 +47,8 @@ struct AdminServices {
 /// GET/POST /admin/identity/sync, GET /admin/events/dead-letters,
 /// POST /admin/events/dead-letters/replay, GET /admin/plugins (refusals too),
 /// POST /admin/plugins/rescan, POST /admin/plugins/{name}/reload,
-/// DELETE /admin/plugins/{name}, POST /admin/catalog/reload (GET /metrics is in
+/// DELETE /admin/plugins/{name}, POST /admin/catalog/reload, GET
+/// /admin/applications/{id}/trace (TraceRoutes.cpp) (GET /metrics is in
 /// MetricsRoutes.h). The hub:admin routes carry their role as a
 /// RouteAccess (checked by the server); each of their answers, and each refusal
 /// of another person's identity, is written to services.audit with the actor,

@@ -20,6 +20,8 @@ class AuditLog;
 
 namespace hub::api {
 
+class OwnedFields;
+
 /// The applications API: POST/GET /api/v1/applications, GET /{id},
 /// POST /{id}/cancel, /{id}/supplement (the applicant), /{id}/transitions (a
 /// clerk of the owning department). Database work runs on blockingPool, never
@@ -27,8 +29,11 @@ namespace hub::api {
 /// plugin is called and the application completed or rejected from its answer
 /// (rejected too when the operation's access policy refuses the applicant).
 /// Each 403 (not yours, not your department's, not offered to you) is written
-/// to audit when given.
+/// to audit when given. With `owned`, the form's owned fields are taken from
+/// their source on submit, never from the applicant: a value that differs is
+/// refused (422, owned-field, naming the field).
 void addApplicationRoutes(Router& router, flows::ApplicationService& service, catalog::Catalog& catalog,
-                          host::PluginHost& plugins, runtime::WorkerPool& blockingPool, store::AuditLog* audit = nullptr);
+                          host::PluginHost& plugins, runtime::WorkerPool& blockingPool, store::AuditLog* audit = nullptr,
+                          const OwnedFields* owned = nullptr);
 
 }  // namespace hub::api

@@ -1,6 +1,6 @@
 // Applications: search by person, item, department and status; one
 // application's history, and its flow drawn from its BPMN (bpmn-js) with the
-// active and completed steps marked, when the hub serves one.
+// active and completed steps marked, when the hub serves one; and its trace.
 import { api, ApiError } from '../api.js';
 import { h, message, section, table } from '../dom.js';
 import { t } from '../i18n.js';
@@ -95,6 +95,21 @@ async function drawFlow(box, id) {
   }
 }
 
+// Every hop of the application under its trace id (hub:admin only: a clerk's
+// token gets 403, and the section says so).
+async function drawTrace(box, id) {
+  let trace;
+  try {
+    trace = await api(`/admin/applications/${encodeURIComponent(id)}/trace`);
+  } catch (e) {
+    box.append(message(e instanceof ApiError && e.status === 404 ? t('apps.traceNone') : t('apps.traceError', { detail: e.message })));
+    return;
+  }
+  box.append(h('p', { id: 'trace-id' }, t('apps.traceId', { id: trace.trace_id })),
+    table(t('apps.trace'), [t('apps.at'), t('apps.traceKind'), t('apps.traceName'), t('apps.traceOutcome'), t('apps.traceMs'), t('apps.traceDetail')],
+      trace.hops.map((x) => [x.at, t(`trace.${x.kind}`), x.name, x.outcome, x.duration_ms === null ? '—' : String(x.duration_ms), x.detail])));
+}
+
 export async function application(root, { params }) {
   const [a, names] = await Promise.all([api(`/api/v1/applications/${encodeURIComponent(params.id)}`), loadNames()]);
   const facts = h('dl', { className: 'facts' },
@@ -103,13 +118,15 @@ export async function application(root, { params }) {
       [t('apps.due'), a.overdue ? `${a.due_date} ${t('apps.overdue')}` : a.due_date]]
       .flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
   const flowBox = section(t('apps.flow'));
+  const traceBox = section(t('apps.trace'));
   root.append(
     h('p', {}, h('a', { href: '#/applications', onClick: (e) => { e.preventDefault(); history.back(); } }, t('apps.back'))),
     section(a.id, facts),
     section(t('apps.history'), table(t('apps.history'),
       [t('apps.at'), t('apps.from'), t('apps.to'), t('apps.actor'), t('apps.reason')],
       (a.transitions || []).map((x) => [x.at, x.from ? t(`status.${x.from}`) : '—', t(`status.${x.to}`), x.actor, x.reason || '']))),
-    flowBox);
+    flowBox, traceBox);
   if (a.result && a.result !== '{}' && a.result !== '') root.append(section(t('apps.result'), h('pre', {}, typeof a.result === 'string' ? a.result : JSON.stringify(a.result, null, 2))));
   drawFlow(flowBox, a.id);  // drawn once the page is shown; it reports its own failure
+  drawTrace(traceBox, a.id);
 }

@@ -108,20 +108,43 @@ async function relay(refresh) {
     status);
 }
 
-async function incidents() {
+// Open flow incidents (a service task that failed after its retries, a step
+// limit), each with a retry from the page.
+let lastRetry = '';
+
+async function incidents(refresh) {
+  let data;
   try {
-    const data = await api('/admin/flows/incidents');
-    const list = Array.isArray(data) ? data : data.items || [];
-    return section(t('overview.incidents'), list.length === 0 ? message(t('common.none')) :
-      table(t('overview.incidents'), ['id', t('overview.detail')], list.map((x) => [x.id ?? '', JSON.stringify(x)])));
-  } catch {
-    // The flows engine is not there yet (404): say what will be here.
-    return section(t('overview.incidents'), message(t('overview.incidentsSoon')));
+    data = await api('/admin/flows/incidents');
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) return section(t('overview.incidents'), message(t('overview.incidentsSoon')));
+    throw e;
   }
+  const list = data.items || [];
+  // Kept across refreshes, as the replay's answer.
+  const status = h('p', { role: 'status', className: 'message', id: 'incident-status' }, lastRetry);
+  const retry = (x) => h('button', {
+    type: 'button', 'aria-label': t('overview.retryIncident', { id: x.id }),
+    onClick: async (event) => {
+      event.currentTarget.disabled = true;
+      try {
+        await api(`/admin/flows/incidents/${encodeURIComponent(x.id)}/retry`, { method: 'POST' });
+        lastRetry = t('overview.retried', { id: x.id });
+        status.textContent = lastRetry;
+        setTimeout(refresh, 300);
+      } catch (e) {
+        status.textContent = t('common.error', { detail: e.message });
+      }
+    },
+  }, t('overview.retry'));
+  return section(t('overview.incidents'), list.length === 0 ? message(t('common.none')) :
+    table(t('overview.incidents'), [t('overview.incident'), t('overview.element'), t('overview.message'), t('overview.since'), ''],
+      list.map((x) => [x.id, x.element_id, x.message, new Date(x.created_at).toISOString(), retry(x)])),
+  status);
 }
 
 export async function overview(root, { refresh }) {
-  const parts = await Promise.all([plugins(), activity(), sync(), relay(refresh), incidents()].map((p) =>
+  const parts = await Promise.all([plugins(), activity(), sync(), relay(refresh), incidents(refresh)].map((p) =>
     p.catch((e) => message(t('common.error', { detail: e.message }), 'error'))));
   root.append(...parts);
 }

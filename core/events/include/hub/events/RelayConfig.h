@@ -10,6 +10,12 @@
 
 namespace hub::events {
 
+/// The data fields that hold personal data (docs/events/README.md, "Masking"):
+/// applicant, submitted_by, actor, name, dn, emails, phones, mail, email,
+/// mobile, phone, id_number, bank_account, address, form, result, reason,
+/// comment, decidedBy.
+std::vector<std::string> defaultPersonalFields();
+
 /// One named consumer that receives events reliably. The consumer binds a ROUTER
 /// socket at `endpoint`; the hub connects to it (see docs/events/README.md).
 struct ConsumerConfig {
@@ -28,6 +34,13 @@ struct ConsumerConfig {
     std::string serverPublicKey;
     std::string serverPublicKeyFile;
     std::string peer;
+    /// Personal data it receives in the clear: data fields of personalFields,
+    /// or "*" for all. Empty (the default): every personal field is masked
+    /// in what it is sent, and mobile numbers, ID numbers and e-mail addresses
+    /// in any other text.
+    std::vector<std::string> personalData;
+    /// The fields that count as personal (RelayConfig's masking.personalFields).
+    std::vector<std::string> personalFields = defaultPersonalFields();
 
     /// True if an event of `type` goes to this consumer.
     bool wants(const std::string& type) const;
@@ -78,6 +91,8 @@ struct RelayConfig {
     ///     consumers.consumer[i].name / .endpoint / .types (comma-separated prefixes)
     ///         / .maxAttempts / .ackTimeoutMs / .backoffInitialMs / .backoffMaxMs
     ///         / .window / .serverPublicKey / .serverPublicKeyFile / .peer
+    ///         / .personalData (comma-separated fields given in the clear, or *)
+    ///     masking.personalFields (comma-separated; default defaultPersonalFields())
     ///     peers.peer[i][@name] (or .name), .publicKey or .publicKeyFile,
     ///         .sockets (comma-separated: inbound, publish; default both)
     ///     publish.endpoint

@@ -79,6 +79,9 @@ public:
         /// application on to in_review (actor "hub") in the same transaction,
         /// so it is stored in review with its events, or not at all.
         bool startReview = false;
+        /// The W3C trace id the application's hops are recorded under
+        /// (store::TraceLog); empty: no trace.
+        std::string traceId;
     };
 
     /// What submit() did.

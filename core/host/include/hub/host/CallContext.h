@@ -54,4 +54,9 @@ bool isValidTraceparent(std::string_view value);
 /// "Mutating the traceparent field"). value must be valid.
 std::string childTraceparent(std::string_view value);
 
+/// The name of a call's status as the API's problems and the trace show it:
+/// "ok", "invalid_argument", "not_found", "unknown_operation", "permission",
+/// "conflict", "unavailable", "timeout", else "plugin_error".
+const char* statusName(int status);
+
 }  // namespace hub::host
