@@ -579,6 +579,11 @@ int HubApplication::main(const std::vector<std::string>&) {
         };
         flows::FlowRunner flowRunner(db, applications, flowDeployments.store(), flowDeployments.repository(), *plugins,
                                      std::move(flowOptions));
+        flowRunner.setExternalGroups(FlowDeployments::externalGroups(cfg));
+        // The external approval engine's decisions for flow-driven applications.
+        approvals.setFlowDecision([&flowRunner](Poco::Data::Session& session, const flows::FlowRunner::Decision& d) {
+            return flowRunner.applyDecisionWithin(session, d);
+        });
         applications.setFlowStarter([&flowRunner](Poco::Data::Session& session, const flows::Application& application,
                                                   const std::string& flowId) {
             return flowRunner.startWithin(session, application, flowId);
@@ -601,7 +606,11 @@ int HubApplication::main(const std::vector<std::string>&) {
         api::addApplicationRoutes(router, applications, catalogue, *plugins, blocking, &audit);
         api::addTaskRoutes(router, {&applications, &flowRunner, &flowDeployments.store(), &flowDeployments.repository(),
                                     &db, &blocking, &audit,
-                                    [&flowDeployments, &cfg] { return flowDeployments.reload(cfg); }});
+                                    [&flowDeployments, &flowRunner, &cfg] {
+                                        std::string summary = flowDeployments.reload(cfg);
+                                        flowRunner.setExternalGroups(FlowDeployments::externalGroups(cfg));
+                                        return summary;
+                                    }});
         api::AdminServices admin;
         admin.directory = &people;
         admin.syncer = syncer.get();
@@ -700,7 +709,11 @@ int HubApplication::main(const std::vector<std::string>&) {
         Reloader reloader(cfg, {defaults_, file_, configFile_, overrides_},
                           {&catalogue, &applications, plugins.get(), syncer.get(), &syncSchedule},
                           [](const Poco::Util::AbstractConfiguration& next) { Numbers::read(next); }, loadCalendar);
-        reloader.addHook("flows", [&](const auto& next) { return flowDeployments.reload(next); });
+        reloader.addHook("flows", [&](const auto& next) {
+            std::string summary = flowDeployments.reload(next);
+            flowRunner.setExternalGroups(FlowDeployments::externalGroups(next));
+            return summary;
+        });
         ServiceManager serviceManager;
         const std::string serving =
             "serving on http://" + httpOptions.address + ":" + std::to_string(server.port()) + "/";

@@ -102,7 +102,7 @@ public:
             }
             if (ns != kBpmn) continue;  // other extensions at the top carry nothing run
             if (name == "process") processes.push_back(child);
-            else if (name == "message") messages_[child.attribute("id", "")] = child.attribute("name", "");
+            else if (name == "message") readMessage(child);
             else if (name == "error") errors_[child.attribute("id", "")] = child.attribute("errorCode", "");
         }
         if (processes.empty()) {
@@ -182,6 +182,7 @@ private:
         for (const Node& boundary : boundaries) readElement(boundary, "boundaryEvent", boundary.attribute("id", ""),
                                                             boundary.attribute("name", ""));
         for (const Node& flow : flows) readFlow(flow);
+        resolveForms();
         for (const auto& lane : p.lanes)
             for (const auto& ref : lane.elementIds) {
                 auto found = p.elementIndex.find(ref);
@@ -221,9 +222,17 @@ private:
                 continue;
             }
             if (ns != kZeebe) continue;  // e.g. a modeler's own annotations
-            if (kind == "taskHeaders" || kind == "versionTag" || kind == "userTask" || kind == "formDefinition" ||
-                kind == "subscription" || kind == "priorityDefinition") {
+            if (kind == "taskHeaders" || kind == "versionTag" || kind == "userTask" || kind == "subscription" ||
+                kind == "priorityDefinition") {
                 continue;  // carries nothing the hub runs (documented in bpmn.md)
+            }
+            if (kind == "userTaskForm" && !element) {
+                forms_[ext.attribute("id", "")] = {ext.text(), ext.line()};
+                continue;
+            }
+            if (kind == "formDefinition" && element) {
+                readFormDefinition(ext, id, name, *element);
+                continue;
             }
             if (!element) {
                 fail(id, name, ext.line(), "zeebe:" + kind + " is not supported here");
@@ -455,11 +464,56 @@ private:
             return;
         }
         auto found = messages_.find(ref);
-        if (found == messages_.end() || found->second.empty()) {
+        if (found == messages_.end() || found->second.name.empty()) {
             fail(out.id, out.name, element.line(), "messageRef '" + ref + "' names no <message> with a name");
             return;
         }
-        out.messageName = found->second;
+        out.messageName = found->second.name;
+        out.correlationKey = found->second.correlationKey;
+    }
+
+    // formKey="camunda-forms:bpmn:<id>" names an embedded form; a linked form
+    // (formId) or an external one lives outside the file and is not checked.
+    void readFormDefinition(const Node& ext, const std::string& id, const std::string& name, Element& element) {
+        static const std::string kEmbedded = "camunda-forms:bpmn:";
+        const std::string key = ext.attribute("formKey", "");
+        if (key.rfind(kEmbedded, 0) == 0) element.formKey = key.substr(kEmbedded.size());
+        else if (!key.empty() || !ext.attribute("formId", "").empty())
+            def_.warnings.push_back(id + " (line " + std::to_string(ext.line()) + ", " + name +
+                                    "): its form is not embedded in the file (camunda-forms:bpmn:...); the "
+                                    "completion's fields are not checked");
+    }
+
+    void resolveForms() {
+        for (Element& element : def_.process.elements) {
+            if (element.formKey.empty()) continue;
+            auto found = forms_.find(element.formKey);
+            if (found == forms_.end()) {
+                fail(element.id, element.name, element.line,
+                     "zeebe:formDefinition names form '" + element.formKey + "', which no zeebe:userTaskForm holds");
+                continue;
+            }
+            try {
+                element.formFields = parseTaskForm(found->second.json);
+            } catch (const FormError& e) {
+                fail(element.id, element.name, found->second.line, "form '" + element.formKey + "': " + e.what());
+            }
+        }
+    }
+
+    // <message name> with its zeebe:subscription correlationKey (an expression).
+    void readMessage(const Node& node) {
+        Message& message = messages_[node.attribute("id", "")];
+        message.name = node.attribute("name", "");
+        auto extensions = node.child("extensionElements");
+        if (!extensions) return;
+        for (const Node& ext : extensions->children()) {
+            if (ext.namespaceUri() != kZeebe || ext.name() != "subscription") continue;
+            const std::string key = ext.attribute("correlationKey", "");
+            if (!key.empty())
+                message.correlationKey = compile(key, false, node.attribute("id", ""), message.name, ext.line(),
+                                                 "zeebe:subscription correlationKey");
+        }
     }
 
     void readFlow(const Node& node) {
@@ -487,7 +541,16 @@ private:
     Definition& def_;
     const DeployOptions& options_;
     std::vector<Problem>& problems_;
-    std::map<std::string, std::string> messages_;  // id -> name
+    struct Message {
+        std::string name;
+        Expression correlationKey;
+    };
+    std::map<std::string, Message> messages_;  // by id
+    struct Form {
+        std::string json;
+        int line = 0;
+    };
+    std::map<std::string, Form> forms_;  // zeebe:userTaskForm by id
     std::map<std::string, std::string> errors_;    // id -> errorCode
 };
 

@@ -78,6 +78,14 @@ void merge(Value& target, const Value& object) {
     for (const auto& [key, value] : object.asObject()) target.set(key, value);
 }
 
+// A correlation key as text: a string as is, a number or boolean as JSON writes
+// it; anything else (null, a list) is no key.
+std::string keyText(const Value& value) {
+    if (value.isString()) return value.asString();
+    if (value.isNumber() || value.isBoolean()) return value.toJson();
+    return {};
+}
+
 struct Arrival {
     Token token;
     std::size_t element = 0;
@@ -416,9 +424,13 @@ private:
     void messageReceived() {
         Token* waiting = nullptr;
         for (auto& token : s_.tokens)
-            if (token.wait == Wait::Message && token.detail == in_.messageName && (!waiting || token.id < waiting->id))
+            if (token.wait == Wait::Message && token.detail == in_.messageName &&
+                (in_.correlationKey.empty() || token.correlation == in_.correlationKey) &&
+                (!waiting || token.id < waiting->id))
                 waiting = &token;
-        if (!waiting) return skip("nothing waits for message '" + in_.messageName + "'");
+        if (!waiting)
+            return skip("nothing waits for message '" + in_.messageName + "'" +
+                        (in_.correlationKey.empty() ? "" : " with correlation key '" + in_.correlationKey + "'"));
         out_.applied = true;
         Token token = takeToken(waiting->id);
         release(token, false);
@@ -454,7 +466,9 @@ private:
     void cancelInstance() {
         out_.applied = true;
         cancelEverything();
-        end(InstanceStatus::Cancelled, "cancelled");
+        // A decision made outside the flow (an admin's) ends it with that outcome.
+        if (in_.decision.empty()) end(InstanceStatus::Cancelled, "cancelled");
+        else end(InstanceStatus::Terminated, in_.decision);
     }
 
     void cancelEverything() {
@@ -538,7 +552,8 @@ private:
         case ElementKind::ReceiveTask:
         case ElementKind::MessageCatchEvent:
             history(e.id, "started");
-            emit(Effect::Kind::WaitMessage, e.id).message = e.messageName;
+            token.correlation = e.correlationKey.empty() ? std::string() : keyText(e.correlationKey.evaluate(s_.variables));
+            emit(Effect::Kind::WaitMessage, e.id, token.correlation).message = e.messageName;
             armBoundaries(token.id, e);
             wait(std::move(token), arrival.element, Wait::Message, e.messageName);
             break;
