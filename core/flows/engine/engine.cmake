@@ -6,8 +6,10 @@ target_sources(hub_flows PRIVATE
   ${HUB_ENGINE_DIR}/src/Feel.cpp
   ${HUB_ENGINE_DIR}/src/Timers.cpp
   ${HUB_ENGINE_DIR}/src/Deployer.cpp
+  ${HUB_ENGINE_DIR}/src/Model.cpp
   ${HUB_ENGINE_DIR}/src/Validation.cpp
   ${HUB_ENGINE_DIR}/src/Engine.cpp
+  ${HUB_ENGINE_DIR}/src/EngineNames.cpp
   ${HUB_ENGINE_DIR}/src/TaskForm.cpp
   ${HUB_ENGINE_DIR}/src/EngineStore.cpp
   ${HUB_ENGINE_DIR}/src/FlowRepository.cpp)
