@@ -135,13 +135,13 @@ FlowRunner::Delivery FlowRunner::applyDecisionWithin(Poco::Data::Session& sessio
             task = &open;
             break;
         }
-    const engine::Token* wait = nullptr;
+    const engine::Token* waiting = nullptr;
     if (!task)
         for (const auto& token : state->tokens) {
             if (token.wait != engine::Wait::Message || token.detail != approvalMessage) continue;
             const std::string key = token.correlation.empty() ? state->id + ":" + token.elementId : token.correlation;
             if (decision.taskId.empty() || key == decision.taskId) {
-                wait = &token;
+                waiting = &token;
                 break;
             }
         }
@@ -150,10 +150,10 @@ FlowRunner::Delivery FlowRunner::applyDecisionWithin(Poco::Data::Session& sessio
         input.taskId = task->id;
         input.decision = word;
         input.variables = engine::Value(engine::Value::Object{});
-    } else if (wait) {
+    } else if (waiting) {
         input.kind = engine::Input::Kind::MessageReceived;
         input.messageName = approvalMessage;
-        input.correlationKey = wait->correlation;
+        input.correlationKey = waiting->correlation;
         input.variables = engine::Value(engine::Value::Object{});
         input.variables.set("decision", word);
         input.variables.set("comment", decision.reason);
@@ -221,8 +221,8 @@ void FlowRunner::onApplicationEvent(Poco::Data::Session& session, const std::str
         if (auto status = statusFor(*state, input, text(state->variables.member("applicant").member("id"))))
             moveApplication(session, id, *status, "flow " + state->flowId);
     }
-    auto after = [this, instanceId = *instanceId, state = std::move(*state), effects = std::move(result.effects)] {
-        carryOut(instanceId, state, effects);
+    auto after = [this, instance = *instanceId, settled = std::move(*state), effects = std::move(result.effects)] {
+        carryOut(instance, settled, effects);
     };
     if (!pool_->trySubmit(std::move(after)))
         logger().warning("flow instance %s: the pool is full; its calls are issued on the next start", *instanceId);

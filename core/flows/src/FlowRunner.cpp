@@ -205,8 +205,8 @@ std::optional<std::function<void()>> FlowRunner::applyWithin(Poco::Data::Session
         std::string reason = input.comment.empty() ? "flow " + state->flowId : input.comment;
         moveApplication(session, applicationId, *to, reason);
     }
-    return [this, instanceId, state = std::move(*state), effects = std::move(result.effects)] {
-        carryOut(instanceId, state, effects);
+    return [this, instanceId, settled = std::move(*state), effects = std::move(result.effects)] {
+        carryOut(instanceId, settled, effects);
     };
 }
 

@@ -3,7 +3,7 @@
 // the external approval engine's requests and decisions (once, late, unknown),
 // messages by correlation key, the applicant's supplement and a decision by
 // hand (docs/flows/bpmn.md, "External approvals"; applications.md).
-#include "FlowsTestSupport.h"
+#include "FlowRunnerFixture.h"
 
 #include "hub/events/CloudEvent.h"
 #include "hub/events/Outbox.h"
@@ -24,18 +24,13 @@ using namespace Poco::Data::Keywords;
 namespace hub::flows {
 namespace {
 
-using test::Fixture;
+using test::kTeacher;
+using test::outboxData;
+using test::RunnerFixture;
 using test::shippedCatalog;
 using test::vehiclePass;
-using Outcome = ApplicationService::SubmitResult::Outcome;
 
-const catalog::AudienceSet kTeacher = catalog::Audience::Teacher;
-
-const std::string kHeader =
-    R"(<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="D1" targetNamespace="http://bpmn.io/schema/bpmn">
-)";
-
+const std::string kHeader = test::kFlowHeader;
 // The external approval engine decides the pass (its group is configured as
 // external); an amount goes with the request for the engine's rule.
 const std::string kExternalTask = kHeader + R"(  <bpmn:process id="vehicle-pass" isExecutable="true">
@@ -89,86 +84,6 @@ const std::string kMessageWait = kHeader + R"(  <bpmn:process id="vehicle-pass" 
   </bpmn:message>
 </bpmn:definitions>
 )";
-
-// The outbox's events of one type, their data.
-std::vector<std::string> outboxData(store::Database& db, const std::string& type) {
-    std::vector<std::string> payloads;
-    std::string t = type;
-    db.session() << "SELECT payload FROM events_outbox WHERE type = ? ORDER BY seq", use(t), into(payloads), now;
-    std::vector<std::string> out;
-    for (const auto& payload : payloads) {
-        auto event = engine::Value::fromJson(payload);
-        out.push_back(event.member("data").toJson());
-    }
-    return out;
-}
-
-struct RunnerFixture : Fixture {
-    explicit RunnerFixture(const std::string& flowXml) {
-        events::Outbox::migrate(*db);
-        std::filesystem::create_directories(dir.path() / "flows");
-        std::filesystem::create_directories(dir.path() / "plugins");
-        std::ofstream(dir.path() / "flows" / "vehicle-pass.bpmn") << flowXml;
-        engineStore = std::make_unique<engine::EngineStore>(*db);
-        engine::DeployOptions deploy;
-        deploy.externalGroups = {"oa:approvers"};
-        repository = std::make_unique<engine::FlowRepository>(*db, *engineStore, (dir.path() / "flows").string(), deploy);
-        auto report = repository->reload(0);
-        EXPECT_TRUE(report.refused.empty()) << (report.refused.empty() ? "" : report.refused.front().second);
-        host::PluginHost::Options hostOptions;
-        hostOptions.pluginsDir = (dir.path() / "plugins").string();
-        plugins = std::make_unique<host::PluginHost>(hostOptions);
-        link = std::make_unique<ApprovalEngineLink>(*service, "/campus-hub");
-        runner = std::make_unique<FlowRunner>(*db, *service, *engineStore, *repository, *plugins, FlowRunner::Options{});
-        runner->setExternalGroups({"oa:approvers"});
-        link->setFlowDriven([this](Poco::Data::Session& s, const std::string& id) {
-            return engineStore->instanceOf(s, id).has_value();
-        });
-        link->setFlowDecision([this](Poco::Data::Session& s, const FlowRunner::Decision& d) {
-            return runner->applyDecisionWithin(s, d);
-        });
-        service->setEventSink([this, sink = link->outboxSink()](Poco::Data::Session& s, const std::string& type,
-                                                                const std::string& subject, const std::string& data) {
-            sink(s, type, subject, data);
-            runner->onApplicationEvent(s, type, data);
-        });
-        service->setFlowStarter([this](Poco::Data::Session& s, const Application& a, const std::string& flowId) {
-            return runner->startWithin(s, a, flowId);
-        });
-    }
-    ~RunnerFixture() { runner->stop(); }
-
-    std::string submit() {
-        auto request = vehiclePass("t.wang");
-        request.startReview = true;
-        auto r = service->submit(request, shippedCatalog(), kTeacher);
-        EXPECT_EQ(r.outcome, Outcome::Created);
-        return r.application->id;
-    }
-
-    // The relay's inbound path: the handler inside a transaction, committed when it returns.
-    void decide(const std::string& applicationId, const std::string& taskId, const std::string& decision) {
-        auto event = events::CloudEvent::create(
-            events::EventType::ApprovalDecided, "/approval-engine", "applications/" + applicationId,
-            R"({"applicationId":")" + applicationId + R"(","taskId":")" + taskId + R"(","decision":")" + decision +
-                R"(","reason":"OA 已审批"})");
-        Poco::Data::Session s = db->session();
-        Poco::Data::Transaction tx(s, true);
-        link->inboundHandler()(s, event, events::InboundPeer{"engine-1", true});
-        tx.commit();
-    }
-
-    std::vector<engine::StoredTask> openTasks() {
-        Poco::Data::Session s = db->session();
-        return engineStore->openTasks(s);
-    }
-
-    std::unique_ptr<engine::EngineStore> engineStore;
-    std::unique_ptr<engine::FlowRepository> repository;
-    std::unique_ptr<host::PluginHost> plugins;
-    std::unique_ptr<ApprovalEngineLink> link;
-    std::unique_ptr<FlowRunner> runner;
-};
 
 std::vector<std::string> statuses(const Application& a) {
     std::vector<std::string> out;

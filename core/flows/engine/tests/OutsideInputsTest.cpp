@@ -135,7 +135,8 @@ TEST(OutsideInputsTest, AnEmbeddedFormIsReadWhenTheFileIsDeployed) {
     ASSERT_EQ(task->formFields.size(), 4u);  // the text component shows only
     EXPECT_EQ(task->formFields[0].key, "opinion");
     EXPECT_TRUE(task->formFields[0].required);
-    EXPECT_EQ(task->formFields[0].maxLength, 10u);
+    ASSERT_TRUE(task->formFields[0].maxLength);
+    EXPECT_EQ(*task->formFields[0].maxLength, 10u);
     EXPECT_EQ(task->formFields[2].options, (std::vector<std::string>{"normal", "urgent"}));
 }
 
