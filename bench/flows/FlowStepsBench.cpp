@@ -85,6 +85,19 @@ const Effect* nextCall(const Result& r) {
     return nullptr;
 }
 
+// Answers each call the vendor's way through `step` until the flow asks for none.
+template <class Step>
+void runToEnd(Result result, Step&& step) {
+    long n = 0;
+    while (const Effect* call = nextCall(result)) {
+        Input answer;
+        answer.kind = Input::Kind::ServiceCompleted;
+        answer.callKey = call->id;
+        answer.variables = Value::fromJson(vendor(call->input, n++));
+        result = step(std::move(answer));
+    }
+}
+
 long rssKiB() {
     std::ifstream status("/proc/self/status");
     std::string line;
@@ -121,15 +134,7 @@ int main(int argc, char** argv) {
     for (int r = 0; r < runs; ++r) {
         InstanceState s;
         s.id = "i" + std::to_string(r);
-        Result result = engine.apply(*def, s, startInput());
-        long n = 0;
-        while (const Effect* call = nextCall(result)) {
-            Input answer;
-            answer.kind = Input::Kind::ServiceCompleted;
-            answer.callKey = call->id;
-            answer.variables = Value::fromJson(vendor(call->input, n++));
-            result = engine.apply(*def, s, answer);
-        }
+        runToEnd(engine.apply(*def, s, startInput()), [&](Input answer) { return engine.apply(*def, s, answer); });
         sink += s.steps;
     }
     const double engineOnly = micros(Clock::now() - t0) / static_cast<double>(steps);
@@ -175,15 +180,7 @@ int main(int argc, char** argv) {
     t0 = Clock::now();
     for (int r = 0; r < runs; ++r) {
         const std::string id = "d" + std::to_string(r);
-        Result result = durableStep(id, startInput());
-        long n = 0;
-        while (const Effect* call = nextCall(result)) {
-            Input answer;
-            answer.kind = Input::Kind::ServiceCompleted;
-            answer.callKey = call->id;
-            answer.variables = Value::fromJson(vendor(call->input, n++));
-            result = durableStep(id, answer);
-        }
+        runToEnd(durableStep(id, startInput()), [&](Input answer) { return durableStep(id, std::move(answer)); });
     }
     const double durable = micros(Clock::now() - t0) / static_cast<double>(steps + runs);
 

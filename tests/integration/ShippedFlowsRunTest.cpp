@@ -100,10 +100,12 @@ protected:
         fs::remove(dir_.file("hubd.port"), ignored);
         hubd_ = std::make_unique<ChildProcess>(
             HUBD_EXE, ChildProcess::Options{.args = {"--config", dir_.file("hub.xml")}, .portFile = dir_.file("hubd.port")});
+        // hubd logs each deployment before it serves; the output reader may lag behind.
         for (const char* flow : {"travel-abroad", "reimbursement", "lab-access", "dorm-repair", "seal-use",
                                  "graduate-leave", "visiting-scholar"})
-            ASSERT_NE(hubd_->output().find(std::string("flow deployed: ") + flow + " v1"), std::string::npos)
-                << flow << "\n" << hubd_->output();
+            ASSERT_TRUE(hub::test::waitUntil([&] {
+                return hubd_->output().find(std::string("flow deployed: ") + flow + " v1") != std::string::npos;
+            }, std::chrono::seconds(10))) << flow << "\n" << hubd_->output();
     }
 
     hub::test::HttpResponse request(const std::string& method, const std::string& path, const std::string& body,

@@ -96,6 +96,16 @@ Poco::JSON::Object::Ptr bodyObject(const Request& request) {
     return v.extract<Poco::JSON::Object::Ptr>();
 }
 
+// The member `name` of the body as the engine's value: an object, {} when absent.
+flows::engine::Value objectMember(const Poco::JSON::Object& body, const std::string& name) {
+    if (!body.has(name)) return flows::engine::Value(flows::engine::Value::Object{});
+    auto member = body.getObject(name);
+    if (!member) throw std::invalid_argument(name + " must be an object");
+    std::ostringstream text;
+    Poco::JSON::Stringifier::condense(member, text);
+    return flows::engine::Value::fromJson(text.str());
+}
+
 // Runs fn on the api pool; a bad body is a 400, store faults a 503.
 template <class Reply>
 void run(const TaskServices& s, Reply out, std::function<Response()> fn) {
@@ -238,14 +248,7 @@ void addTaskRoutes(Router& router, TaskServices s) {
                 throw std::invalid_argument("decision must be approve, reject or return_for_supplement");
             input.comment = body->optValue<std::string>("comment", "");
             if (input.comment.size() > 2000) throw std::invalid_argument("comment is longer than 2000 bytes");
-            input.variables = flows::engine::Value(flows::engine::Value::Object{});
-            if (body->has("fields")) {
-                auto fields = body->getObject("fields");
-                if (!fields) throw std::invalid_argument("fields must be an object");
-                std::ostringstream text;
-                Poco::JSON::Stringifier::condense(fields, text);
-                input.variables = flows::engine::Value::fromJson(text.str());
-            }
+            input.variables = objectMember(*body, "fields");
             auto task = findOpen(s, id);
             if (!task) {
                 // A task of a running instance that is no longer open was
@@ -422,14 +425,7 @@ void addTaskRoutes(Router& router, TaskServices s) {
             message.applicationId = body->optValue<std::string>("applicationId", "");
             if (message.correlationKey.empty() && message.applicationId.empty())
                 throw std::invalid_argument("give the correlationKey the flow waits with, or the applicationId");
-            message.variables = flows::engine::Value(flows::engine::Value::Object{});
-            if (body->has("variables")) {
-                auto variables = body->getObject("variables");
-                if (!variables) throw std::invalid_argument("variables must be an object");
-                std::ostringstream text;
-                Poco::JSON::Stringifier::condense(variables, text);
-                message.variables = flows::engine::Value::fromJson(text.str());
-            }
+            message.variables = objectMember(*body, "variables");
             message.actor = request->principal.subject;
             auto delivered = s.runner->deliverMessage(message);
             if (delivered.empty())
