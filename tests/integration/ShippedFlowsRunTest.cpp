@@ -314,9 +314,22 @@ TEST_F(ShippedFlowsRunTest, DormRepairWaitsForTheWorkOrdersCompletionMessage) {
         << r.body;
     EXPECT_EQ(application(id, "2023010001", "completed")->getValue<std::string>("status"), "completed");
     EXPECT_EQ(publish(order).status, 404);  // nothing waits any more
+
+    // The vendor's own report through its plugin (emit_event of a flow message).
+    const std::string second =
+        submit("2023010001", R"({"item_id":"dorm-repair","form":{"building":"西区3号楼","room":"403",)"
+                             R"("problem":"door","details":"门锁坏了","phone":"13800000000"}})");
+    auto report = [&](const std::string& key) {
+        return request("POST", "/api/v1/systems/logistics/operations/complete_work_order",
+                       R"({"work_order_id":")" + key + R"("})", "admin");
+    };
+    ASSERT_TRUE(hub::test::waitUntil([&] { return (r = report("WO-2")).status == 200; }, std::chrono::seconds(20)))
+        << r.body << hubd_->output();
+    EXPECT_EQ(application(second, "2023010001", "completed")->getValue<std::string>("status"), "completed");
+    EXPECT_EQ(report("WO-2").status, 404) << "reported twice";
     EXPECT_EQ(request("POST", "/admin/flows/messages", R"({"name":""})", "admin").status, 400);
     EXPECT_EQ(request("POST", "/admin/flows/messages", R"({"name":"x","correlationKey":[1]})", "admin").status, 400);
-    EXPECT_EQ(callCount("logistics", "create_work_order"), 1);
+    EXPECT_EQ(callCount("logistics", "create_work_order"), 2);
 }
 
 // The interrupting timer on the wait: after its duration the logistics clerk

@@ -1,5 +1,6 @@
 #include "HubApplication.h"
 #include "FlowDeployments.h"
+#include "PluginFlowMessages.h"
 
 #include "Reloader.h"
 #include "ServiceManager.h"
@@ -527,8 +528,11 @@ int HubApplication::main(const std::vector<std::string>&) {
         }
 
         soap::Client soapClient(httpClient);
-        auto plugins = std::make_unique<host::PluginHost>(
-            pluginHostOptions(cfg, numbers, clientOptions.caFile, httpClient, soapClient, db, source));
+        // A plugin's flow message goes to the flows' runner once it runs (PluginFlowMessages.h).
+        PluginFlowMessages flowMessages;
+        auto hostOptions = pluginHostOptions(cfg, numbers, clientOptions.caFile, httpClient, soapClient, db, source);
+        hostOptions.emitEvent = flowMessages.wrap(std::move(hostOptions.emitEvent));
+        auto plugins = std::make_unique<host::PluginHost>(std::move(hostOptions));
         plugins->loadAll();
         reportOverridesOfAbsentPlugins(defines_, *plugins);
         identity::ProvisioningForwarder provisioning(
@@ -579,6 +583,8 @@ int HubApplication::main(const std::vector<std::string>&) {
         };
         flows::FlowRunner flowRunner(db, applications, flowDeployments.store(), flowDeployments.repository(), *plugins,
                                      std::move(flowOptions));
+        flowMessages.attach(&flowRunner);
+        OnExit detachFlowMessages([&flowMessages] { flowMessages.attach(nullptr); });
         flowRunner.setExternalGroups(FlowDeployments::externalGroups(cfg));
         // The external approval engine's decisions for flow-driven applications.
         approvals.setFlowDecision([&flowRunner](Poco::Data::Session& session, const flows::FlowRunner::Decision& d) {
@@ -608,7 +614,9 @@ int HubApplication::main(const std::vector<std::string>&) {
                                     &db, &blocking, &audit,
                                     [&flowDeployments, &flowRunner, &cfg] {
                                         std::string summary = flowDeployments.reload(cfg);
-                                        flowRunner.setExternalGroups(FlowDeployments::externalGroups(cfg));
+                                        flowMessages.attach(&flowRunner);
+        OnExit detachFlowMessages([&flowMessages] { flowMessages.attach(nullptr); });
+        flowRunner.setExternalGroups(FlowDeployments::externalGroups(cfg));
                                         return summary;
                                     }});
         api::AdminServices admin;
@@ -653,6 +661,7 @@ int HubApplication::main(const std::vector<std::string>&) {
             blocking.shutdown();  // after the drain: its tasks answer requests in flight
             syncSchedule.stop();
             relay.stop();
+            flowMessages.attach(nullptr);  // no plugin's message reaches a stopping runner
             flowRunner.stop();  // before the plugins its calls answer from
             plugins.reset();  // joins each plugin's pool, then unloads it
             audit.flush();

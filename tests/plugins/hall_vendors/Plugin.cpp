@@ -38,6 +38,26 @@ public:
                 campushub::json::requireString(in, "building");
                 return R"({"work_order_id":"WO-)" + number + "\"}";
             });
+            // The vendor system reports an order done: the plugin tells the
+            // flows (the message the dorm-repair flow waits for).
+            operation("complete_work_order", "Reports {\"work_order_id\"} done", [this](campushub::Call&,
+                                                                                     std::string_view input) {
+                auto in = campushub::json::parseObject(input);
+                const std::string order = campushub::json::requireString(in, "work_order_id");
+                campushub::json::Writer event;
+                event.object()
+                    .key("type").string("edu.campus.hub.flow.message")
+                    .key("subject").string("work-orders/" + order)
+                    .key("data").object()
+                    .key("name").string("logistics.work_order_completed")
+                    .key("correlationKey").string(order)
+                    .key("variables").object().key("repair_note").string("已修复").end()
+                    .end()
+                    .end();
+                if (!this->host().emitEvent(event.str()))
+                    throw campushub::NotFound("no flow waits for work order " + order);
+                return std::string(R"({"reported":true})");
+            });
         } else if (system == "finance") {
             add("create_voucher", [](const campushub::json::Document& in, const std::string& number) {
                 const auto* amount = campushub::json::member(in, "amount");
