@@ -614,9 +614,7 @@ int HubApplication::main(const std::vector<std::string>&) {
                                     &db, &blocking, &audit,
                                     [&flowDeployments, &flowRunner, &cfg] {
                                         std::string summary = flowDeployments.reload(cfg);
-                                        flowMessages.attach(&flowRunner);
-        OnExit detachFlowMessages([&flowMessages] { flowMessages.attach(nullptr); });
-        flowRunner.setExternalGroups(FlowDeployments::externalGroups(cfg));
+                                        flowRunner.setExternalGroups(FlowDeployments::externalGroups(cfg));
                                         return summary;
                                     }});
         api::AdminServices admin;
