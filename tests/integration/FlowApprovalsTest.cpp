@@ -3,7 +3,8 @@
 // outbox, approval.decided in through the relay, applied once), and a task
 // form checked when a clerk completes the task (docs/flows/bpmn.md,
 // "External approvals and messages", "Task forms").
-#include "hub/auth/TokenIssuer.h"
+#include "FlowTestSupport.h"
+
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
@@ -26,18 +27,8 @@ namespace {
 
 const std::string kSecret = "flow-approvals-test-secret-0123456789-ab";
 
-std::string token(const std::string& subject) {
-    hub::auth::TokenClaims claims;
-    claims.subject = subject;
-    claims.audience = {"campushub"};
-    claims.lifetime = Poco::Timespan(600, 0);
-    return hub::auth::TokenIssuer::hs256(kSecret).issue(claims);
-}
-
-Poco::JSON::Object::Ptr parse(const std::string& body) {
-    Poco::JSON::Parser parser;
-    return parser.parse(body).extract<Poco::JSON::Object::Ptr>();
-}
+std::string token(const std::string& subject) { return hub::test::flows::token(kSecret, subject); }
+using hub::test::flows::parse;
 
 std::string endpoint(int port) { return "tcp://127.0.0.1:" + std::to_string(port); }
 

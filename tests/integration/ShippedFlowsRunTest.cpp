@@ -5,7 +5,8 @@
 // calls). The files run as shipped, except that their working-day timers are
 // rewritten to a short calendar duration (or to an hour, where a test must not
 // see them fire): hubd has no test clock.
-#include "hub/auth/TokenIssuer.h"
+#include "FlowTestSupport.h"
+
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
@@ -31,18 +32,8 @@ namespace {
 
 const std::string kSecret = "shipped-flows-test-secret-0123456789-abcd";
 
-std::string token(const std::string& subject) {
-    hub::auth::TokenClaims claims;
-    claims.subject = subject;
-    claims.audience = {"campushub"};
-    claims.lifetime = Poco::Timespan(600, 0);
-    return hub::auth::TokenIssuer::hs256(kSecret).issue(claims);
-}
-
-Poco::JSON::Object::Ptr parse(const std::string& body) {
-    Poco::JSON::Parser parser;
-    return parser.parse(body).extract<Poco::JSON::Object::Ptr>();
-}
+std::string token(const std::string& subject) { return hub::test::flows::token(kSecret, subject); }
+using hub::test::flows::parse;
 
 std::string readFile(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
