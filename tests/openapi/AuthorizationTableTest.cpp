@@ -201,6 +201,7 @@ const std::vector<Row> kTable = {
     {"GET", "/admin/flows", R, R, NA},
     {"GET", "/admin/flows/incidents", R, R, NA},
     {"POST", "/admin/flows/incidents/{id}/retry", R, R, NA},
+    {"POST", "/admin/flows/messages", R, R, NA},
     // The owner's leave has no flow here: 404 for the owner, 403 for others.
     {"GET", "/api/v1/applications/{id}/flow", A, R, R},
 };

@@ -550,6 +550,7 @@ TEST_F(OpenApiTest, EveryKnownRouteIsDocumented) {
         {"GET", "/admin/flows"},
         {"GET", "/admin/flows/incidents"},
         {"POST", "/admin/flows/incidents/{id}/retry"},
+        {"POST", "/admin/flows/messages"},
         {"GET", "/api/v1/applications/{id}/flow"},
         {"GET", "/admin/applications/{id}/trace"},
         {"GET", "/api/v1/catalog/services/{id}/prefill"},

@@ -9,6 +9,7 @@
 #include "hub/flows/FlowRunner.h"
 #include "hub/flows/engine/EngineStore.h"
 #include "hub/flows/engine/FlowRepository.h"
+#include "hub/flows/engine/TaskForm.h"
 
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -95,6 +96,16 @@ Poco::JSON::Object::Ptr bodyObject(const Request& request) {
     return v.extract<Poco::JSON::Object::Ptr>();
 }
 
+// The member `name` of the body as the engine's value: an object, {} when absent.
+flows::engine::Value objectMember(const Poco::JSON::Object& body, const std::string& name) {
+    if (!body.has(name)) return flows::engine::Value(flows::engine::Value::Object{});
+    auto member = body.getObject(name);
+    if (!member) throw std::invalid_argument(name + " must be an object");
+    std::ostringstream text;
+    Poco::JSON::Stringifier::condense(member, text);
+    return flows::engine::Value::fromJson(text.str());
+}
+
 // Runs fn on the api pool; a bad body is a 400, store faults a 503.
 template <class Reply>
 void run(const TaskServices& s, Reply out, std::function<Response()> fn) {
@@ -120,6 +131,41 @@ Response notYours(const TaskServices& s, const Request& request) {
     auditRouteCall(s.audit, request, 403);
     return problem(403, "only a member of the task's candidate groups, its assignee or hub:admin may act on it",
                    "Not your task", problemType("forbidden"));
+}
+
+// The task's form (zeebe:formDefinition), if it declares one: every field that
+// does not fit, at once, as a 422 naming each field.
+std::optional<Response> checkForm(const TaskServices& s, const flows::engine::StoredTask& task,
+                                  const flows::engine::Value& fields) {
+    std::optional<flows::engine::InstanceState> state;
+    {
+        Poco::Data::Session session = s.store->session();
+        state = s.engineStore->load(session, task.instanceId);
+    }
+    if (!state) return std::nullopt;
+    auto definition = s.flows->version(state->flowId, state->version);
+    const auto* element = definition ? definition->process.find(task.elementId) : nullptr;
+    if (!element || element->formKey.empty()) return std::nullopt;
+    auto problems = flows::engine::checkTaskForm(element->formFields, fields);
+    if (problems.empty()) return std::nullopt;
+    std::string detail;
+    for (const auto& p : problems) detail += (detail.empty() ? "" : "; ") + p.message;
+    // RFC 7807 extension member: each field that does not fit.
+    Response r = problem(422, detail, "Task form incomplete", problemType("task-form-invalid"));
+    r.body.pop_back();
+    r.body += ",\"errors\":[";
+    for (std::size_t n = 0; n < problems.size(); ++n) {
+        if (n) r.body += ',';
+        r.body += "{\"field\":";
+        appendString(r.body, problems[n].field);
+        r.body += ",\"code\":";
+        appendString(r.body, problems[n].code);
+        r.body += ",\"message\":";
+        appendString(r.body, problems[n].message);
+        r.body += '}';
+    }
+    r.body += "]}";
+    return r;
 }
 
 }  // namespace
@@ -202,14 +248,7 @@ void addTaskRoutes(Router& router, TaskServices s) {
                 throw std::invalid_argument("decision must be approve, reject or return_for_supplement");
             input.comment = body->optValue<std::string>("comment", "");
             if (input.comment.size() > 2000) throw std::invalid_argument("comment is longer than 2000 bytes");
-            input.variables = flows::engine::Value(flows::engine::Value::Object{});
-            if (body->has("fields")) {
-                auto fields = body->getObject("fields");
-                if (!fields) throw std::invalid_argument("fields must be an object");
-                std::ostringstream text;
-                Poco::JSON::Stringifier::condense(fields, text);
-                input.variables = flows::engine::Value::fromJson(text.str());
-            }
+            input.variables = objectMember(*body, "fields");
             auto task = findOpen(s, id);
             if (!task) {
                 // A task of a running instance that is no longer open was
@@ -223,6 +262,7 @@ void addTaskRoutes(Router& router, TaskServices s) {
             if (!task->claimedBy.empty() && task->claimedBy != p.subject && !p.hasRole("hub:admin"))
                 return problem(409, "the task is claimed by " + task->claimedBy, "Task taken",
                                problemType("task-conflict"));
+            if (auto refusal = checkForm(s, *task, input.variables)) return std::move(*refusal);
             // Applied under the instance's compare-and-set: of two completions
             // at once, the second finds the task gone and is not applied.
             if (!s.runner->apply(task->instanceId, input))
@@ -364,6 +404,44 @@ void addTaskRoutes(Router& router, TaskServices s) {
                       return Response::json(200, "{\"retried\":true}");
                   });
               });
+    // A message published to the flows (e.g. a vendor's "work order done"):
+    // every instance waiting for it by name and correlation key moves on.
+    admin.add(http::verb::post, "/admin/flows/messages", [s](const RequestPtr& request, detail::AuditedReply out) {
+        run(s, out, [s, request] {
+            if (request->message.body().size() > 64 * 1024)
+                throw std::invalid_argument("the message is larger than 64 KiB");
+            auto body = bodyObject(*request);
+            flows::FlowRunner::Message message;
+            message.name = body->optValue<std::string>("name", "");
+            if (message.name.empty() || message.name.size() > 200 || !body->get("name").isString())
+                throw std::invalid_argument("name must be the message's name, 1-200 bytes");
+            if (body->has("correlationKey")) {
+                auto key = body->get("correlationKey");
+                if (!key.isString() && !key.isNumeric())
+                    throw std::invalid_argument("correlationKey must be a string or a number");
+                message.correlationKey = key.isString() ? key.extract<std::string>()
+                                                         : flows::engine::Value::fromJson(key.toString()).toJson();
+            }
+            message.applicationId = body->optValue<std::string>("applicationId", "");
+            if (message.correlationKey.empty() && message.applicationId.empty())
+                throw std::invalid_argument("give the correlationKey the flow waits with, or the applicationId");
+            message.variables = objectMember(*body, "variables");
+            message.actor = request->principal.subject;
+            auto delivered = s.runner->deliverMessage(message);
+            if (delivered.empty())
+                return problem(404,
+                               "no running instance waits for message '" + message.name + "'" +
+                                   (message.correlationKey.empty() ? "" : " with correlation key '" +
+                                                                              message.correlationKey + "'"),
+                               "No waiting instance", problemType("no-message-wait"));
+            std::string reply = "{\"delivered\":[";
+            for (std::size_t n = 0; n < delivered.size(); ++n) {
+                if (n) reply += ',';
+                appendString(reply, delivered[n]);
+            }
+            return Response::json(200, reply + "]}");
+        });
+    });
     admin.add(http::verb::post, "/admin/flows/reload", [s](const RequestPtr&, detail::AuditedReply out) {
         run(s, out, [s] {
             try {

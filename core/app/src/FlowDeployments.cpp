@@ -53,10 +53,14 @@ flows::engine::DeployOptions FlowDeployments::options(const Poco::Util::Abstract
         return found->second.count(operation) ? flows::engine::OperationCheck::Known
                                               : flows::engine::OperationCheck::UnknownOperation;
     };
+    o.externalGroups = externalGroups(config);
+    return o;
+}
+
+std::set<std::string> FlowDeployments::externalGroups(const Poco::Util::AbstractConfiguration& config) {
     Poco::StringTokenizer groups(config.getString("flows.externalGroups", ""), ",",
                                  Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY);
-    o.externalGroups.insert(groups.begin(), groups.end());
-    return o;
+    return {groups.begin(), groups.end()};
 }
 
 std::string FlowDeployments::reload(const Poco::Util::AbstractConfiguration& config) {

@@ -13,6 +13,7 @@
 #include <Poco/Util/AbstractConfiguration.h>
 
 #include <mutex>
+#include <set>
 #include <string>
 
 namespace hub::app {
@@ -29,6 +30,9 @@ public:
     /// groups of `config`. Returns a line for the log; throws with every
     /// refusal (the refused flows keep their running version).
     std::string reload(const Poco::Util::AbstractConfiguration& config);
+
+    /// flows.externalGroups: the candidate groups the external approval engine handles.
+    static std::set<std::string> externalGroups(const Poco::Util::AbstractConfiguration& config);
 
     flows::engine::EngineStore& store() { return store_; }
     flows::engine::FlowRepository& repository() { return repository_; }

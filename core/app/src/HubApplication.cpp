@@ -1,5 +1,6 @@
 #include "HubApplication.h"
 #include "FlowDeployments.h"
+#include "PluginFlowMessages.h"
 
 #include "Reloader.h"
 #include "ServiceManager.h"
@@ -551,8 +552,12 @@ int HubApplication::main(const std::vector<std::string>&) {
         soap::Client soapClient(httpClient);
         // sql/sources: the data sources IT gives plugins (sql_query); a bad one stops the start.
         auto sqlSources = sql::Sources::fromConfig(cfg);
-        auto plugins = std::make_unique<host::PluginHost>(
-            pluginHostOptions(cfg, numbers, clientOptions.caFile, httpClient, soapClient, *sqlSources, db, source));
+        // A plugin's flow message goes to the flows' runner once it runs (PluginFlowMessages.h).
+        PluginFlowMessages flowMessages;
+        auto hostOptions =
+            pluginHostOptions(cfg, numbers, clientOptions.caFile, httpClient, soapClient, *sqlSources, db, source);
+        hostOptions.emitEvent = flowMessages.wrap(std::move(hostOptions.emitEvent));
+        auto plugins = std::make_unique<host::PluginHost>(std::move(hostOptions));
         plugins->loadAll();
         reportOverridesOfAbsentPlugins(defines_, *plugins);
         identity::ProvisioningForwarder provisioning(
@@ -603,6 +608,13 @@ int HubApplication::main(const std::vector<std::string>&) {
         };
         flows::FlowRunner flowRunner(db, applications, flowDeployments.store(), flowDeployments.repository(), *plugins,
                                      std::move(flowOptions));
+        flowMessages.attach(&flowRunner);
+        OnExit detachFlowMessages([&flowMessages] { flowMessages.attach(nullptr); });
+        flowRunner.setExternalGroups(FlowDeployments::externalGroups(cfg));
+        // The external approval engine's decisions for flow-driven applications.
+        approvals.setFlowDecision([&flowRunner](Poco::Data::Session& session, const flows::FlowRunner::Decision& d) {
+            return flowRunner.applyDecisionWithin(session, d);
+        });
         applications.setFlowStarter([&flowRunner](Poco::Data::Session& session, const flows::Application& application,
                                                   const std::string& flowId) {
             return flowRunner.startWithin(session, application, flowId);
@@ -629,7 +641,11 @@ int HubApplication::main(const std::vector<std::string>&) {
         api::addPrefillRoutes(router, catalogue, ownedFields, blocking);
         api::addTaskRoutes(router, {&applications, &flowRunner, &flowDeployments.store(), &flowDeployments.repository(),
                                     &db, &blocking, &audit,
-                                    [&flowDeployments, &cfg] { return flowDeployments.reload(cfg); }});
+                                    [&flowDeployments, &flowRunner, &cfg] {
+                                        std::string summary = flowDeployments.reload(cfg);
+                                        flowRunner.setExternalGroups(FlowDeployments::externalGroups(cfg));
+                                        return summary;
+                                    }});
         api::AdminServices admin;
         admin.directory = &people;
         admin.syncer = syncer.get();
@@ -672,6 +688,7 @@ int HubApplication::main(const std::vector<std::string>&) {
             blocking.shutdown();  // after the drain: its tasks answer requests in flight
             syncSchedule.stop();
             relay.stop();
+            flowMessages.attach(nullptr);  // no plugin's message reaches a stopping runner
             flowRunner.stop();  // before the plugins its calls answer from
             plugins.reset();  // joins each plugin's pool, then unloads it
             audit.flush();
@@ -728,7 +745,11 @@ int HubApplication::main(const std::vector<std::string>&) {
         Reloader reloader(cfg, {defaults_, file_, configFile_, overrides_},
                           {&catalogue, &applications, plugins.get(), syncer.get(), &syncSchedule},
                           [](const Poco::Util::AbstractConfiguration& next) { Numbers::read(next); }, loadCalendar);
-        reloader.addHook("flows", [&](const auto& next) { return flowDeployments.reload(next); });
+        reloader.addHook("flows", [&](const auto& next) {
+            std::string summary = flowDeployments.reload(next);
+            flowRunner.setExternalGroups(FlowDeployments::externalGroups(next));
+            return summary;
+        });
         reloader.addHook("privacy", [&ownedFields](const auto& next) {
             auto owners = catalog::DataOwners::fromConfig(next);  // throws: the registry in use stays
             ownedFields.replace(owners);

@@ -63,6 +63,11 @@ bool ApprovalEngineLink::requestIfEnteringReview(Poco::Data::Session& session, c
     return true;
 }
 
+void ApprovalEngineLink::setFlowDecision(FlowDecision flowDecision) {
+    std::lock_guard lock(flowDecisionMutex_);
+    flowDecision_ = std::move(flowDecision);
+}
+
 events::InboundHandler ApprovalEngineLink::inboundHandler() const {
     return [this](Poco::Data::Session& session, const events::CloudEvent& event, const events::InboundPeer& peer) {
         applyDecision(session, event, peer);
@@ -78,6 +83,28 @@ void ApprovalEngineLink::applyDecision(Poco::Data::Session& session, const event
     std::string id = data->optValue<std::string>("applicationId", "");
     std::string decision = data->optValue<std::string>("decision", "");
     std::string reason = data->optValue<std::string>("reason", "");
+    // Who decided is the peer whose CURVE key the relay admitted, never the
+    // message's own "decidedBy" (any sender can write anything there).
+    std::string actor = "approval-engine:" + (peer.authenticated ? peer.name : std::string("unauthenticated"));
+    FlowDecision toFlow;
+    {
+        std::lock_guard lock(flowDecisionMutex_);
+        toFlow = flowDecision_;
+    }
+    if (toFlow && (decision == "approved" || decision == "rejected")) {
+        FlowRunner::Decision d{id, data->optValue<std::string>("taskId", ""), decision, reason, actor};
+        switch (toFlow(session, d)) {
+        case FlowRunner::Delivery::NotFlowDriven: break;  // the application path below
+        case FlowRunner::Delivery::Applied: return;
+        case FlowRunner::Delivery::Late:
+            log.warning("approval.decided %s: application %s's task '%s' is closed already; the decision is ignored",
+                        event.id, id, d.taskId);
+            return;
+        case FlowRunner::Delivery::Unknown:
+            throw Poco::InvalidArgumentException("no open approval task '" + d.taskId + "' of application " + id +
+                                                 " waits for a decision");
+        }
+    }
     ApplicationStatus to;
     if (decision == "approved")
         to = ApplicationStatus::Approved;
@@ -97,9 +124,6 @@ void ApprovalEngineLink::applyDecision(Poco::Data::Session& session, const event
         return;
     }
     if (reason.empty()) reason = "decided by the approval engine";
-    // Who decided is the peer whose CURVE key the relay admitted, never the
-    // message's own "decidedBy" (any sender can write anything there).
-    std::string actor = "approval-engine:" + (peer.authenticated ? peer.name : std::string("unauthenticated"));
     applications_.transitionWithin(session, id, to, actor, reason);
     store::TraceLog::record(session, {0, id, "", 0, "decision", event.type, decision, actor + " " + event.id, -1});
 }

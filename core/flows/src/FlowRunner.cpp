@@ -157,106 +157,64 @@ std::optional<std::function<void()>> FlowRunner::startWithin(Poco::Data::Session
     store::TraceLog::record(session, {0, application.id, "", input.now, "flow", "start " + flowId,
                                       "v" + std::to_string(version), state.id, -1});
     traceEffects(session, application.id, flowId, result.effects);
+    emitStepEvents(session, state, result.effects, application.id);
     if (auto to = statusFor(state, input, application.applicant))
         moveApplication(session, application.id, *to, "flow " + flowId + " v" + std::to_string(version));
     return [this, state, effects = std::move(result.effects)] { carryOut(state.id, state, effects); };
-}
-
-void FlowRunner::onApplicationEvent(Poco::Data::Session& session, const std::string& type,
-                                    const std::string& dataJson) {
-    // Most changes are not withdrawals: skip the parse for them.
-    if (type != ApplicationService::statusChangedEvent || dataJson.find("\"cancelled\"") == std::string::npos) return;
-    const engine::Value data = engine::Value::fromJson(dataJson);
-    const auto& to = data.member("to");
-    const auto& id = data.member("id");
-    if (!to.isString() || to.asString() != "cancelled" || !id.isString()) return;
-    auto instanceId = store_.instanceOf(session, id.asString());
-    if (!instanceId) return;
-    auto state = store_.load(session, *instanceId);
-    if (!state || state->status != engine::InstanceStatus::Running) return;
-    auto definition = flows_.version(state->flowId, state->version);
-    if (!definition) return;
-    engine::Input input;
-    input.kind = engine::Input::Kind::Cancel;
-    input.now = nowMs();
-    const auto& actor = data.member("actor");
-    input.actor = actor.isString() ? actor.asString() : std::string("hub");
-    auto result = engine_.apply(*definition, *state, input);
-    if (!result.applied) return;
-    store_.save(session, *state, result.effects, id.asString(), input.now);
-    traceEffects(session, id.asString(), state->flowId, result.effects);
 }
 
 bool FlowRunner::apply(const std::string& instanceId, engine::Input input) {
     for (int attempt = 0; attempt < 10; ++attempt) {
         Poco::Data::Session session = db_.session();
         Poco::Data::Transaction tx(session, true);
-        {
-            // A write first, so SQLite takes the write lock (waiting out another
-            // writer) before the read: two readers that both try to upgrade
-            // would make one fail at once with "database is locked".
-            std::string id = instanceId;
-            Poco::Data::Statement lock(session);
-            lock << "UPDATE flows_engine_instances SET revision = revision WHERE id = ?", use(id), now;
-        }
-        auto state = store_.load(session, instanceId);
-        if (!state) return false;
-        auto definition = flows_.version(state->flowId, state->version);
-        if (!definition) {
-            logger().error("flow instance %s: %s v%d is no longer deployed; it waits for an admin", instanceId,
-                           state->flowId, state->version);
-            return false;
-        }
-        if (input.now == 0) input.now = nowMs();
-        auto result = engine_.apply(*definition, *state, input);
-        if (!result.applied) return false;
-        const std::string applicationId = applicationIdOf(*state);
+        std::optional<std::function<void()>> after;
         try {
-            store_.save(session, *state, result.effects, applicationId, input.now);
+            after = applyWithin(session, instanceId, input);
         } catch (const engine::InstanceConflict&) {
             tx.rollback();
             continue;  // another thread applied an input first: read it again
         }
-        emitReminders(session, *state, result.effects, applicationId);
-        traceEffects(session, applicationId, state->flowId, result.effects);
-        const auto& applicant = state->variables.member("applicant").member("id");
-        if (auto to = statusFor(*state, input, applicant.isString() ? applicant.asString() : std::string())) {
-            std::string reason = input.comment.empty() ? "flow " + state->flowId : input.comment;
-            moveApplication(session, applicationId, *to, reason);
-        }
+        if (!after) return false;
         tx.commit();
-        carryOut(instanceId, *state, result.effects);
+        (*after)();
         return true;
     }
     throw std::runtime_error("flow instance " + instanceId + ": still conflicting after 10 attempts");
 }
 
-void FlowRunner::emitReminders(Poco::Data::Session& session, const engine::InstanceState& state,
-                               const std::vector<engine::Effect>& effects, const std::string& applicationId) {
-    for (const auto& effect : effects) {
-        if (effect.kind != engine::Effect::Kind::Reminder) continue;
-        // The task's own row names its element and groups, for the clerks' list.
-        std::string taskElement, groups;
-        for (const auto& task : state.tasks)
-            if (task.id == effect.id) {
-                taskElement = task.elementId;
-                for (const auto& g : task.candidateGroups) groups += (groups.empty() ? "" : ",") + g;
-            }
-        std::string data = "{\"application_id\":";
-        json::appendString(data, applicationId);
-        data += ",\"instance_id\":";
-        json::appendString(data, state.id);
-        data += ",\"task_id\":";
-        json::appendString(data, effect.id);
-        data += ",\"element_id\":";
-        json::appendString(data, taskElement);
-        data += ",\"timer_id\":";
-        json::appendString(data, effect.elementId);
-        data += ",\"candidate_groups\":";
-        json::appendString(data, groups);
-        data += '}';
-        applications_.emitWithin(session, ApplicationService::taskReminderEvent, applicationId, data);
+std::optional<std::function<void()>> FlowRunner::applyWithin(Poco::Data::Session& session,
+                                                             const std::string& instanceId, engine::Input input) {
+    {
+        // A write first, so SQLite takes the write lock (waiting out another
+        // writer) before the read: two readers that both try to upgrade
+        // would make one fail at once with "database is locked".
+        std::string id = instanceId;
+        Poco::Data::Statement lock(session);
+        lock << "UPDATE flows_engine_instances SET revision = revision WHERE id = ?", use(id), now;
     }
+    auto state = store_.load(session, instanceId);
+    if (!state) return std::nullopt;
+    auto definition = flows_.version(state->flowId, state->version);
+    if (!definition) {
+        logger().error("flow instance %s: %s v%d is no longer deployed; it waits for an admin", instanceId,
+                       state->flowId, state->version);
+        return std::nullopt;
+    }
+    if (input.now == 0) input.now = nowMs();
+    auto result = engine_.apply(*definition, *state, input);
+    if (!result.applied) return std::nullopt;
+    const std::string applicationId = applicationIdOf(*state);
+    store_.save(session, *state, result.effects, applicationId, input.now);
+    emitStepEvents(session, *state, result.effects, applicationId);
+    traceEffects(session, applicationId, state->flowId, result.effects);
+    const auto& applicant = state->variables.member("applicant").member("id");
+    if (auto to = statusFor(*state, input, applicant.isString() ? applicant.asString() : std::string())) {
+        std::string reason = input.comment.empty() ? "flow " + state->flowId : input.comment;
+        moveApplication(session, applicationId, *to, reason);
+    }
+    return [this, instanceId, settled = std::move(*state), effects = std::move(result.effects)] {
+        carryOut(instanceId, settled, effects);
+    };
 }
 
 void FlowRunner::carryOut(const std::string& instanceId, const engine::InstanceState& state,

@@ -102,7 +102,7 @@ public:
             }
             if (ns != kBpmn) continue;  // other extensions at the top carry nothing run
             if (name == "process") processes.push_back(child);
-            else if (name == "message") messages_[child.attribute("id", "")] = child.attribute("name", "");
+            else if (name == "message") readMessage(child);
             else if (name == "error") errors_[child.attribute("id", "")] = child.attribute("errorCode", "");
         }
         if (processes.empty()) {
@@ -182,6 +182,7 @@ private:
         for (const Node& boundary : boundaries) readElement(boundary, "boundaryEvent", boundary.attribute("id", ""),
                                                             boundary.attribute("name", ""));
         for (const Node& flow : flows) readFlow(flow);
+        resolveForms();
         for (const auto& lane : p.lanes)
             for (const auto& ref : lane.elementIds) {
                 auto found = p.elementIndex.find(ref);
@@ -221,9 +222,17 @@ private:
                 continue;
             }
             if (ns != kZeebe) continue;  // e.g. a modeler's own annotations
-            if (kind == "taskHeaders" || kind == "versionTag" || kind == "userTask" || kind == "formDefinition" ||
-                kind == "subscription" || kind == "priorityDefinition") {
+            if (kind == "taskHeaders" || kind == "versionTag" || kind == "userTask" || kind == "subscription" ||
+                kind == "priorityDefinition") {
                 continue;  // carries nothing the hub runs (documented in bpmn.md)
+            }
+            if (kind == "userTaskForm" && !element) {
+                forms_[ext.attribute("id", "")] = {ext.text(), ext.line()};
+                continue;
+            }
+            if (kind == "formDefinition" && element) {
+                readFormDefinition(ext, id, name, *element);
+                continue;
             }
             if (!element) {
                 fail(id, name, ext.line(), "zeebe:" + kind + " is not supported here");
@@ -455,11 +464,56 @@ private:
             return;
         }
         auto found = messages_.find(ref);
-        if (found == messages_.end() || found->second.empty()) {
+        if (found == messages_.end() || found->second.name.empty()) {
             fail(out.id, out.name, element.line(), "messageRef '" + ref + "' names no <message> with a name");
             return;
         }
-        out.messageName = found->second;
+        out.messageName = found->second.name;
+        out.correlationKey = found->second.correlationKey;
+    }
+
+    // formKey="camunda-forms:bpmn:<id>" names an embedded form; a linked form
+    // (formId) or an external one lives outside the file and is not checked.
+    void readFormDefinition(const Node& ext, const std::string& id, const std::string& name, Element& element) {
+        static const std::string kEmbedded = "camunda-forms:bpmn:";
+        const std::string key = ext.attribute("formKey", "");
+        if (key.rfind(kEmbedded, 0) == 0) element.formKey = key.substr(kEmbedded.size());
+        else if (!key.empty() || !ext.attribute("formId", "").empty())
+            def_.warnings.push_back(id + " (line " + std::to_string(ext.line()) + ", " + name +
+                                    "): its form is not embedded in the file (camunda-forms:bpmn:...); the "
+                                    "completion's fields are not checked");
+    }
+
+    void resolveForms() {
+        for (Element& element : def_.process.elements) {
+            if (element.formKey.empty()) continue;
+            auto found = forms_.find(element.formKey);
+            if (found == forms_.end()) {
+                fail(element.id, element.name, element.line,
+                     "zeebe:formDefinition names form '" + element.formKey + "', which no zeebe:userTaskForm holds");
+                continue;
+            }
+            try {
+                element.formFields = parseTaskForm(found->second.json);
+            } catch (const FormError& e) {
+                fail(element.id, element.name, found->second.line, "form '" + element.formKey + "': " + e.what());
+            }
+        }
+    }
+
+    // <message name> with its zeebe:subscription correlationKey (an expression).
+    void readMessage(const Node& node) {
+        Message& message = messages_[node.attribute("id", "")];
+        message.name = node.attribute("name", "");
+        auto extensions = node.child("extensionElements");
+        if (!extensions) return;
+        for (const Node& ext : extensions->children()) {
+            if (ext.namespaceUri() != kZeebe || ext.name() != "subscription") continue;
+            const std::string key = ext.attribute("correlationKey", "");
+            if (!key.empty())
+                message.correlationKey = compile(key, false, node.attribute("id", ""), message.name, ext.line(),
+                                                 "zeebe:subscription correlationKey");
+        }
     }
 
     void readFlow(const Node& node) {
@@ -487,56 +541,20 @@ private:
     Definition& def_;
     const DeployOptions& options_;
     std::vector<Problem>& problems_;
-    std::map<std::string, std::string> messages_;  // id -> name
+    struct Message {
+        std::string name;
+        Expression correlationKey;
+    };
+    std::map<std::string, Message> messages_;  // by id
+    struct Form {
+        std::string json;
+        int line = 0;
+    };
+    std::map<std::string, Form> forms_;  // zeebe:userTaskForm by id
     std::map<std::string, std::string> errors_;    // id -> errorCode
 };
 
 }  // namespace
-
-const char* kindName(ElementKind kind) {
-    switch (kind) {
-    case ElementKind::StartEvent: return "startEvent";
-    case ElementKind::EndEvent: return "endEvent";
-    case ElementKind::ServiceTask: return "serviceTask";
-    case ElementKind::UserTask: return "userTask";
-    case ElementKind::ReceiveTask: return "receiveTask";
-    case ElementKind::MessageCatchEvent: return "intermediateCatchEvent (message)";
-    case ElementKind::TimerCatchEvent: return "intermediateCatchEvent (timer)";
-    case ElementKind::ExclusiveGateway: return "exclusiveGateway";
-    case ElementKind::ParallelGateway: return "parallelGateway";
-    case ElementKind::InclusiveGateway: return "inclusiveGateway";
-    case ElementKind::TimerBoundaryEvent: return "boundaryEvent (timer)";
-    case ElementKind::ErrorBoundaryEvent: return "boundaryEvent (error)";
-    }
-    return "?";
-}
-
-const Element* Process::find(const std::string& elementId) const {
-    auto found = elementIndex.find(elementId);
-    return found == elementIndex.end() ? nullptr : &elements[found->second];
-}
-
-std::string Problem::toString(const std::string& file) const {
-    std::string out = file + ":" + std::to_string(line) + ": ";
-    if (!elementId.empty()) {
-        out += "element '" + elementId + "'";
-        if (!elementName.empty()) out += " (" + elementName + ")";
-        out += ": ";
-    }
-    return out + message;
-}
-
-namespace {
-std::string summarize(const std::string& file, const std::vector<Problem>& problems) {
-    std::string out = file + " is refused (" + std::to_string(problems.size()) + " problem" +
-                      (problems.size() == 1 ? "" : "s") + ")";
-    for (std::size_t i = 0; i < problems.size() && i < 20; ++i) out += "\n  " + problems[i].toString(file);
-    return out;
-}
-}  // namespace
-
-DeployError::DeployError(const std::string& file, std::vector<Problem> problems)
-    : std::runtime_error(summarize(file, problems)), problems_(std::move(problems)) {}
 
 DefinitionPtr deployFlow(std::string xmlText, const std::string& file, const DeployOptions& options) {
     auto definition = std::make_shared<Definition>();

@@ -12,49 +12,6 @@
 
 namespace hub::flows::engine {
 
-const char* waitName(Wait wait) {
-    switch (wait) {
-    case Wait::Service: return "service";
-    case Wait::Task: return "task";
-    case Wait::Message: return "message";
-    case Wait::Timer: return "timer";
-    case Wait::Join: return "join";
-    case Wait::Incident: return "incident";
-    }
-    return "?";
-}
-
-const char* statusName(InstanceStatus status) {
-    switch (status) {
-    case InstanceStatus::Running: return "running";
-    case InstanceStatus::Completed: return "completed";
-    case InstanceStatus::Terminated: return "terminated";
-    case InstanceStatus::Cancelled: return "cancelled";
-    }
-    return "?";
-}
-
-const char* effectName(Effect::Kind kind) {
-    switch (kind) {
-    case Effect::Kind::CallService: return "call_service";
-    case Effect::Kind::CreateTask: return "create_task";
-    case Effect::Kind::CompleteTask: return "complete_task";
-    case Effect::Kind::CancelTask: return "cancel_task";
-    case Effect::Kind::ScheduleTimer: return "schedule_timer";
-    case Effect::Kind::CancelTimer: return "cancel_timer";
-    case Effect::Kind::WaitMessage: return "wait_message";
-    case Effect::Kind::CancelMessageWait: return "cancel_message_wait";
-    case Effect::Kind::Reminder: return "reminder";
-    case Effect::Kind::RaiseIncident: return "raise_incident";
-    case Effect::Kind::ResolveIncident: return "resolve_incident";
-    case Effect::Kind::EndInstance: return "end_instance";
-    }
-    return "?";
-}
-
-std::string callKey(const std::string& instanceId, const std::string& elementId, int attempt) {
-    return instanceId + ":" + elementId + ":" + std::to_string(attempt);
-}
 
 namespace {
 
@@ -76,6 +33,14 @@ void setPath(Value& target, const std::string& path, Value value) {
 void merge(Value& target, const Value& object) {
     if (!object.isObject()) return;
     for (const auto& [key, value] : object.asObject()) target.set(key, value);
+}
+
+// A correlation key as text: a string as is, a number or boolean as JSON writes
+// it; anything else (null, a list) is no key.
+std::string keyText(const Value& value) {
+    if (value.isString()) return value.asString();
+    if (value.isNumber() || value.isBoolean()) return value.toJson();
+    return {};
 }
 
 struct Arrival {
@@ -416,9 +381,13 @@ private:
     void messageReceived() {
         Token* waiting = nullptr;
         for (auto& token : s_.tokens)
-            if (token.wait == Wait::Message && token.detail == in_.messageName && (!waiting || token.id < waiting->id))
+            if (token.wait == Wait::Message && token.detail == in_.messageName &&
+                (in_.correlationKey.empty() || token.correlation == in_.correlationKey) &&
+                (!waiting || token.id < waiting->id))
                 waiting = &token;
-        if (!waiting) return skip("nothing waits for message '" + in_.messageName + "'");
+        if (!waiting)
+            return skip("nothing waits for message '" + in_.messageName + "'" +
+                        (in_.correlationKey.empty() ? "" : " with correlation key '" + in_.correlationKey + "'"));
         out_.applied = true;
         Token token = takeToken(waiting->id);
         release(token, false);
@@ -454,7 +423,9 @@ private:
     void cancelInstance() {
         out_.applied = true;
         cancelEverything();
-        end(InstanceStatus::Cancelled, "cancelled");
+        // A decision made outside the flow (an admin's) ends it with that outcome.
+        if (in_.decision.empty()) end(InstanceStatus::Cancelled, "cancelled");
+        else end(InstanceStatus::Terminated, in_.decision);
     }
 
     void cancelEverything() {
@@ -538,7 +509,8 @@ private:
         case ElementKind::ReceiveTask:
         case ElementKind::MessageCatchEvent:
             history(e.id, "started");
-            emit(Effect::Kind::WaitMessage, e.id).message = e.messageName;
+            token.correlation = e.correlationKey.empty() ? std::string() : keyText(e.correlationKey.evaluate(s_.variables));
+            emit(Effect::Kind::WaitMessage, e.id, token.correlation).message = e.messageName;
             armBoundaries(token.id, e);
             wait(std::move(token), arrival.element, Wait::Message, e.messageName);
             break;

@@ -89,6 +89,11 @@ const std::vector<store::Migration> kMigrations = {
       " created_at INTEGER NOT NULL,"
       " resolved_at INTEGER NOT NULL DEFAULT 0)",
       "CREATE INDEX flows_engine_incidents_open ON flows_engine_incidents(resolved_at)"}},
+    // Message waits by name and correlation key (a message published to the hub
+    // finds the instances that wait for it).
+    {2,
+     {"ALTER TABLE flows_engine_tokens ADD COLUMN correlation_key TEXT NOT NULL DEFAULT ''",
+      "CREATE INDEX flows_engine_tokens_message ON flows_engine_tokens(wait, detail, correlation_key)"}},
 };
 
 std::string joinGroups(const std::vector<std::string>& groups) {
@@ -153,6 +158,7 @@ std::string stateToJson(const InstanceState& s) {
         token.set("attempt", t.attempt);
         token.set("first_attempt", t.firstAttempt);
         token.set("via", t.via);
+        if (!t.correlation.empty()) token.set("correlation", t.correlation);
         tokens.push_back(std::move(token));
     }
     root.set("tokens", Value(std::move(tokens)));
@@ -217,7 +223,8 @@ InstanceState stateFromJson(const std::string& json) {
         for (const auto& t : root.member("tokens").asArray())
             s.tokens.push_back({integer(t.member("id")), text(t.member("element")), parseWait(text(t.member("wait"))),
                                 text(t.member("detail")), static_cast<int>(integer(t.member("attempt"))),
-                                static_cast<int>(integer(t.member("first_attempt"))), text(t.member("via"))});
+                                static_cast<int>(integer(t.member("first_attempt"))), text(t.member("via")),
+                                text(t.member("correlation"))});
     if (root.member("tasks").isArray())
         for (const auto& t : root.member("tasks").asArray())
             s.tasks.push_back({text(t.member("id")), text(t.member("element")), text(t.member("name")),
@@ -300,10 +307,10 @@ void EngineStore::save(Poco::Data::Session& session, InstanceState& state, const
     session << "DELETE FROM flows_engine_tokens WHERE instance_id = ?", use(state.id), now;
     for (const auto& token : state.tokens) {
         Poco::Int64 id = token.id;
-        session << "INSERT INTO flows_engine_tokens(instance_id, token_id, element_id, wait, detail, attempt)"
-                   " VALUES(?, ?, ?, ?, ?, ?)",
+        session << "INSERT INTO flows_engine_tokens(instance_id, token_id, element_id, wait, detail, attempt,"
+                   " correlation_key) VALUES(?, ?, ?, ?, ?, ?, ?)",
             use(state.id), use(id), bind(token.elementId), bind(std::string(waitName(token.wait))), bind(token.detail),
-            bind(token.attempt), now;
+            bind(token.attempt), bind(token.correlation), now;
     }
     session << "DELETE FROM flows_engine_timers WHERE instance_id = ?", use(state.id), now;
     for (const auto& timer : state.timers) {
@@ -364,6 +371,15 @@ std::optional<std::string> EngineStore::instanceOf(Poco::Data::Session& session,
         bind(applicationId), into(ids), now;
     if (ids.empty()) return std::nullopt;
     return ids.front();
+}
+
+std::vector<std::string> EngineStore::messageWaiters(Poco::Data::Session& session, const std::string& name,
+                                                     const std::string& correlationKey) {
+    std::vector<std::string> ids;
+    session << "SELECT DISTINCT instance_id FROM flows_engine_tokens WHERE wait = 'message' AND detail = ?"
+               " AND correlation_key = ? ORDER BY instance_id",
+        bind(name), bind(correlationKey), into(ids), now;
+    return ids;
 }
 
 std::vector<StoredTimer> EngineStore::dueTimers(Poco::Data::Session& session, std::int64_t nowMs, std::size_t limit) {

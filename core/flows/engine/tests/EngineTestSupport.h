@@ -3,6 +3,11 @@
 // Helpers shared by the engine's tests: flow files written the way Camunda
 // Modeler saves them, around a process body given by the test.
 
+#include "hub/flows/engine/Deployer.h"
+#include "hub/flows/engine/Engine.h"
+
+#include <gtest/gtest.h>
+
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -60,5 +65,106 @@ inline std::string readData(const std::string& name) {
     buffer << in.rdbuf();
     return buffer.str();
 }
+
+using Kind = Effect::Kind;
+
+/// Drives one instance input by input (no store, no threads).
+inline constexpr std::int64_t kStart = 1790816400000;  // 2026-10-01T01:00:00Z
+inline constexpr std::int64_t kDay = 86400000;
+
+struct Driver {
+    explicit Driver(const std::string& xml, EngineOptions options = {})
+        : def(deployFlow(xml, "test.bpmn")), engine(std::move(options)) {
+        state.id = "i1";
+        state.version = 1;
+    }
+
+    Result apply(Input input) {
+        input.now = now;
+        last = engine.apply(*def, state, input);
+        return last;
+    }
+    Result start(const std::string& variables = "{}") {
+        Input in;
+        in.kind = Input::Kind::Start;
+        in.variables = Value::fromJson(variables);
+        return apply(in);
+    }
+    Result complete(const std::string& taskId, const std::string& decision, const std::string& fields = "{}",
+                    const std::string& actor = "clerk.li") {
+        Input in;
+        in.kind = Input::Kind::TaskCompleted;
+        in.taskId = taskId;
+        in.decision = decision;
+        in.actor = actor;
+        in.variables = Value::fromJson(fields);
+        return apply(in);
+    }
+    Result serviceOk(const std::string& key, const std::string& result = "{}") {
+        Input in;
+        in.kind = Input::Kind::ServiceCompleted;
+        in.callKey = key;
+        in.variables = Value::fromJson(result);
+        return apply(in);
+    }
+    Result serviceFailed(const std::string& key, const std::string& message, const std::string& code = "") {
+        Input in;
+        in.kind = Input::Kind::ServiceFailed;
+        in.callKey = key;
+        in.errorMessage = message;
+        in.errorCode = code;
+        return apply(in);
+    }
+    Result fire(const std::string& timerId) {
+        Input in;
+        in.kind = Input::Kind::TimerFired;
+        in.timerId = timerId;
+        return apply(in);
+    }
+    Result message(const std::string& name, const std::string& payload = "{}") {
+        Input in;
+        in.kind = Input::Kind::MessageReceived;
+        in.messageName = name;
+        in.variables = Value::fromJson(payload);
+        return apply(in);
+    }
+    Result retry(const std::string& incidentId) {
+        Input in;
+        in.kind = Input::Kind::RetryIncident;
+        in.incidentId = incidentId;
+        in.actor = "admin";
+        return apply(in);
+    }
+
+    std::vector<Effect> of(Kind kind) const {
+        std::vector<Effect> out;
+        for (const auto& effect : last.effects)
+            if (effect.kind == kind) out.push_back(effect);
+        return out;
+    }
+    std::string taskFor(const std::string& elementId) const {
+        for (const auto& task : state.tasks)
+            if (task.elementId == elementId) return task.id;
+        ADD_FAILURE() << "no open task for " << elementId;
+        return {};
+    }
+    std::string timerFor(const std::string& elementId) const {
+        for (const auto& timer : state.timers)
+            if (timer.elementId == elementId) return timer.id;
+        ADD_FAILURE() << "no timer for " << elementId;
+        return {};
+    }
+    std::string kinds() const {
+        std::string out;
+        for (const auto& effect : last.effects) out += std::string(out.empty() ? "" : " ") + effectName(effect.kind);
+        return out;
+    }
+
+    DefinitionPtr def;
+    Engine engine;
+    InstanceState state;
+    std::int64_t now = kStart;
+    Result last;
+};
 
 }  // namespace hub::flows::engine::test

@@ -3,9 +3,11 @@
 #include "hub/events/CloudEvent.h"
 #include "hub/events/Relay.h"
 #include "hub/flows/ApplicationService.h"
+#include "hub/flows/FlowRunner.h"
 
 #include <Poco/Data/Session.h>
 
+#include <mutex>
 #include <string>
 
 namespace hub::flows {
@@ -51,11 +53,19 @@ public:
     using FlowDriven = std::function<bool(Poco::Data::Session& session, const std::string& applicationId)>;
     void setFlowDriven(FlowDriven flowDriven) { flowDriven_ = std::move(flowDriven); }
 
+    /// Applies a decision to the BPMN flow driving its application, inside
+    /// the relay's open transaction (FlowRunner::applyDecisionWithin). Set
+    /// once the flows' runner exists; unset, every decision takes the
+    /// application path below.
+    using FlowDecision = std::function<FlowRunner::Delivery(Poco::Data::Session& session,
+                                                            const FlowRunner::Decision& decision)>;
+    void setFlowDecision(FlowDecision flowDecision);
+
     /// The relay's handler for inbound events.
     events::InboundHandler inboundHandler() const;
 
-    /// Applies an approval.decided ({"applicationId", "decision": "approved" |
-    /// "rejected", "reason"?}) inside the relay's open transaction on
+    /// Applies an approval.decided ({"applicationId", "taskId"?, "decision":
+    /// "approved" | "rejected", "reason"?}) inside the relay's open transaction on
     /// `session`. The actor recorded is "approval-engine:<peer name>" (the
     /// peer whose CURVE key the relay admitted), never the event's own
     /// "decidedBy". A decision that no longer applies (unknown application,
@@ -63,6 +73,14 @@ public:
     /// engine does not resend it forever. Throws Poco::InvalidArgumentException
     /// for an event of another type or a decision other than approved or
     /// rejected (the relay answers "not applied").
+    ///
+    /// When a BPMN flow drives the application (setFlowDecision), the decision
+    /// goes to the flow instead: it completes the external task or the wait
+    /// for approval.decided the request named (taskId; without one, the first
+    /// open), exactly once. A decision for a task or instance already closed
+    /// is logged and acknowledged (late or repeated); one that names nothing
+    /// of the instance throws Poco::InvalidArgumentException, and the relay
+    /// answers "not applied: ..." with the reason.
     void applyDecision(Poco::Data::Session& session, const events::CloudEvent& event,
                        const events::InboundPeer& peer) const;
 
@@ -70,6 +88,10 @@ private:
     ApplicationService& applications_;
     std::string source_;
     FlowDriven flowDriven_;
+    // Set after the relay starts (the runner needs the plugins): read by the
+    // relay's thread, so behind a mutex.
+    mutable std::mutex flowDecisionMutex_;
+    FlowDecision flowDecision_;
 };
 
 }  // namespace hub::flows

@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -52,6 +53,40 @@ public:
         std::int64_t callTimeoutMs = 30000;
     };
 
+    /// Candidate groups the external approval engine handles
+    /// (flows.externalGroups; set at start and on each reload): a user task
+    /// for one of them is sent as approval.requested, and the approval.decided
+    /// answering it completes it.
+    void setExternalGroups(std::set<std::string> groups);
+
+    /// The message a receive task or message catch event names to wait for the
+    /// external approval engine's decision (docs/flows/bpmn.md).
+    static constexpr const char* approvalMessage = "approval.decided";
+
+    /// An approval.decided from the external approval engine, for a flow.
+    struct Decision {
+        std::string applicationId;
+        std::string taskId;    ///< The request's taskId (a user task's id or a message wait's key), or "".
+        std::string decision;  ///< "approved" or "rejected".
+        std::string reason;
+        std::string actor;     ///< "approval-engine:<peer>"
+    };
+    enum class Delivery {
+        NotFlowDriven,  ///< No flow instance drives the application.
+        Applied,        ///< The task completed / the wait moved on, in the caller's transaction.
+        Late,           ///< The task or the instance is closed already (a duplicate or late answer).
+        Unknown,        ///< Nothing of the instance waits for it.
+    };
+
+    /// A message published to the flows (the API's POST /api/v1/flows/messages).
+    struct Message {
+        std::string name;
+        std::string correlationKey;  ///< Matches the wait's zeebe:subscription key; "" for none.
+        std::string applicationId;   ///< Set: only that application's instance.
+        engine::Value variables;     ///< Its payload (an object), merged as the wait's outputs say.
+        std::string actor;
+    };
+
     FlowRunner(store::Database& db, ApplicationService& applications, engine::EngineStore& store,
                engine::FlowRepository& flows, host::PluginHost& plugins, Options options);
     ~FlowRunner();  ///< stop()
@@ -76,10 +111,34 @@ public:
     /// apply (stale, duplicate, unknown instance).
     bool apply(const std::string& instanceId, engine::Input input);
 
-    /// For the applications' event sink, inside the change's transaction: an
-    /// application moved to cancelled by someone else than the flow (the
-    /// applicant withdrawing it) cancels its instance there too, so its open
-    /// tasks leave the clerks' list and its timers stop.
+    /// As apply(), inside the caller's open transaction on `session` (no
+    /// commit, no retry: engine::InstanceConflict reaches the caller). Returns
+    /// what to carry out after the commit, or nullopt when it did not apply.
+    std::optional<std::function<void()>> applyWithin(Poco::Data::Session& session, const std::string& instanceId,
+                                                     engine::Input input);
+
+    /// Applies the external approval engine's decision to the flow driving
+    /// its application, in the relay's open transaction (which records the
+    /// event's id: a repeated event never gets here). A user task of an
+    /// external group completes with decision approve / reject and the reason
+    /// as its comment; a wait for approval.decided receives {decision,
+    /// comment, decided_by}. Its effects (service calls) go to the runner's
+    /// pool at once: a call that raced the commit finds its wait there, or,
+    /// had the transaction rolled back, is not applied and issued again.
+    Delivery applyDecisionWithin(Poco::Data::Session& session, const Decision& decision);
+
+    /// Delivers a message to every instance that waits for it (by name and
+    /// correlation key, or the application's instance), each in its own
+    /// transaction. Returns the instances that took it.
+    std::vector<std::string> deliverMessage(const Message& message);
+
+    /// For the applications' event sink, inside the change's transaction: a
+    /// move made by someone else than the flow feeds the flow there too
+    /// (docs/flows/applications.md): withdrawn (cancelled) cancels the
+    /// instance; approved, rejected or completed by hand ends it with that
+    /// outcome; a supplement (needs_supplement -> submitted / in_review)
+    /// completes the applicant's return task with the merged form, and the
+    /// flow moves on. Open tasks, timers and waits of an ended instance stop.
     void onApplicationEvent(Poco::Data::Session& session, const std::string& type, const std::string& dataJson);
 
     /// The application status an instance's state stands for, given the last
@@ -92,9 +151,16 @@ private:
                   const std::vector<engine::Effect>& effects);
     void call(const std::string& instanceId, const std::string& elementId, const std::string& key, int attempt,
               const engine::Value& callInput, const engine::Value& applicant);
-    /// An event for each reminder among `effects`, in the step's transaction.
-    void emitReminders(Poco::Data::Session& session, const engine::InstanceState& state,
-                       const std::vector<engine::Effect>& effects, const std::string& applicationId);
+    /// The events a step sends, in its transaction: a reminder for each
+    /// Reminder effect, approval.requested for each task of an external group
+    /// and each wait for approval.decided that opens.
+    void emitStepEvents(Poco::Data::Session& session, const engine::InstanceState& state,
+                        const std::vector<engine::Effect>& effects, const std::string& applicationId);
+    void emitReminder(Poco::Data::Session& session, const engine::InstanceState& state, const engine::Effect& effect,
+                      const std::string& applicationId);
+    void requestApproval(Poco::Data::Session& session, const engine::InstanceState& state,
+                         const engine::Effect& effect, const std::string& applicationId);
+    bool isExternal(const engine::UserTask& task) const;  ///< Takes mutex_.
     void moveApplication(Poco::Data::Session& session, const std::string& applicationId, ApplicationStatus to,
                          const std::string& reason);
     void timerLoop();
@@ -110,9 +176,10 @@ private:
     std::unique_ptr<runtime::WorkerPool> pool_;
     Options options_;
     engine::Engine engine_;
-    std::mutex mutex_;
+    mutable std::mutex mutex_;
     std::condition_variable wake_;
     bool stopping_ = false;
+    std::set<std::string> externalGroups_;  // behind mutex_
     std::thread timers_;
 };
 

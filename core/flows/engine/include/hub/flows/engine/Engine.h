@@ -38,6 +38,7 @@ struct Token {
     int attempt = 0;       ///< Service task: the current attempt, from 1.
     int firstAttempt = 1;  ///< Service task: the attempt its retries count from (an admin retry starts anew).
     std::string via;       ///< Incident: the flow it arrived by (entered again on a retry).
+    std::string correlation;  ///< Message: the correlation key evaluated as the wait began, or "".
 };
 
 /// An open user task (the clerks' to-do list).
@@ -113,7 +114,7 @@ struct Effect {
         CancelTask,        ///< close task `id` unfinished
         ScheduleTimer,     ///< arm timer `id` for `dueAt`
         CancelTimer,       ///< disarm timer `id`
-        WaitMessage,       ///< the instance waits for message `message`
+        WaitMessage,       ///< the instance waits for message `message` (correlation key: `id`, or "")
         CancelMessageWait, ///< it no longer does
         Reminder,          ///< a non-interrupting timer fired on task `id` (element: the timer)
         RaiseIncident,     ///< incident `id` (message: what failed)
@@ -143,9 +144,10 @@ struct Input {
         ServiceCompleted,  ///< callKey, variables: the plugin's result (an object)
         ServiceFailed,     ///< callKey, errorMessage; errorCode set = a business error (error boundary)
         TimerFired,        ///< timerId
-        MessageReceived,   ///< messageName, variables: its payload
+        MessageReceived,   ///< messageName, correlationKey, variables: its payload
         RetryIncident,     ///< incidentId, actor
-        Cancel,            ///< actor: the instance is cancelled (the application withdrawn)
+        Cancel,            ///< actor: the instance is cancelled (the application withdrawn); with
+                           ///< decision set, it ends terminated with that outcome (decided by hand)
     };
     Kind kind = Kind::Start;
     std::int64_t now = 0;  ///< Milliseconds since the epoch (UTC).
@@ -159,6 +161,10 @@ struct Input {
     std::string errorMessage;
     std::string timerId;
     std::string messageName;
+    /// MessageReceived: reaches only a wait with this key; "" reaches the
+    /// instance's oldest wait for the message whatever its key (a message
+    /// addressed to the instance itself, e.g. by its application).
+    std::string correlationKey;
     std::string incidentId;
 };
 

@@ -94,6 +94,11 @@ public:
     /// The instance driving an application, or nullopt.
     std::optional<std::string> instanceOf(Poco::Data::Session& session, const std::string& applicationId);
 
+    /// The instances with a wait for message `name` whose correlation key (as
+    /// evaluated when the wait began) is `correlationKey`.
+    std::vector<std::string> messageWaiters(Poco::Data::Session& session, const std::string& name,
+                                            const std::string& correlationKey);
+
     /// Timers due at `nowMs` or before, earliest first.
     std::vector<StoredTimer> dueTimers(Poco::Data::Session& session, std::int64_t nowMs, std::size_t limit);
 

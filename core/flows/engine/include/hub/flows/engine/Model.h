@@ -5,6 +5,7 @@
 // element's id, name and source line so every refusal can point at it.
 
 #include "hub/flows/engine/Feel.h"
+#include "hub/flows/engine/TaskForm.h"
 
 #include <cstdint>
 #include <map>
@@ -77,6 +78,12 @@ struct Element {
     Expression candidateGroupsExpression;
     Expression assigneeExpression;
 
+    /// User task: zeebe:formDefinition formKey="camunda-forms:bpmn:<id>" and the
+    /// fields of the process's zeebe:userTaskForm <id>; a completion's fields
+    /// are checked against them. No formKey: no form, fields are not checked.
+    std::string formKey;
+    std::vector<FormField> formFields;
+
     std::vector<IoMapping> inputs;
     std::vector<IoMapping> outputs;
     std::map<std::string, std::string> properties;  ///< zeebe:properties.
@@ -84,6 +91,10 @@ struct Element {
     // Events.
     bool terminate = false;             ///< End event: terminateEventDefinition.
     std::string messageName;            ///< Receive task, message catch event.
+    /// The message's zeebe:subscription correlationKey (`= work_order_id`),
+    /// evaluated when the wait begins; a message then reaches the wait only
+    /// with that key. Empty: the message is addressed to the instance.
+    Expression correlationKey;
     std::optional<TimerDefinition> timer;
     std::string attachedTo;             ///< Boundary event: the activity's id.
     std::size_t attachedIndex = 0;      ///< Boundary event: index of that activity.
