@@ -55,7 +55,7 @@ public:
 
         // Host services beyond log, config and HTTP (see PluginServices). Each one
         // left unset is NULL in the plugins' ch_host_api. In process isolation
-        // only soap works (emitEvent and database cannot reach a worker).
+        // only soap works (emitEvent, database and submitIdentity cannot reach a worker).
         /// emit_event: typically writes the event to the transactional outbox.
         EmitEvent emitEvent;
         /// kv_get / kv_put / kv_delete, in table host_plugin_kv (migrated here).
@@ -63,6 +63,13 @@ public:
         /// soap_call, for in-process plugins (workers build their own on their own
         /// hub::http::Client).
         soap::Client* soap = nullptr;
+        /// identity_submit (ABI 1.2), for in-process plugins whose manifest owns an
+        /// identity.person field: typically identity::SourcedFields::submit.
+        SubmitIdentity submitIdentity;
+        /// Called with each manifest the host loads (or reloads), before the
+        /// plugin's code runs: hubd registers the event types it declares
+        /// (<emits>), so its events pass the outbox's check.
+        std::function<void(const Manifest&)> onManifest;
         /// Called (from the plugin's worker thread) for each event a plugin did not
         /// accept: its error, a full queue, or no answer. Each is also logged as an
         /// error. deliverEvent is best effort: nothing retries (deliverEventTo is
