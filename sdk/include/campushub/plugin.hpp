@@ -291,6 +291,22 @@ public:
         return std::move(c.data);
     }
 
+    /// Hands person records to the hub's identity store (ABI 1.2): the fields the
+    /// manifest owns (<owns><data>identity.person.FIELD</data>) are applied, a
+    /// field another source owns is reported as a conflict, never written.
+    /// records_json: {"records": [{"id": "...", "fields": {"FIELD": "value"}}]},
+    /// at most 1000 records. Returns the hub's summary ({"applied", "unchanged",
+    /// "unknown_persons", "conflict_count", "conflicts"}); throws Error with the
+    /// hub's status and reason (Unavailable on a hub without the service).
+    std::string identitySubmit(const Call* call, std::string_view recordsJson) const {
+        if (!CH_HOST_HAS(api_, identity_submit)) throw Unavailable("the hub offers no identity_submit (ABI 1.2)");
+        detail::Captured c;
+        api_->identity_submit(host_, call ? call->handle() : nullptr, buffer(recordsJson), c.sink());
+        if (!c.called) throw Error(CH_ERR_INTERNAL, "the hub gave no identity_submit answer");
+        if (c.status != CH_OK) throw Error(c.status, c.data);
+        return std::move(c.data);
+    }
+
     const ch_host_api* api() const noexcept { return api_; }
     ch_host* handle() const noexcept { return host_; }
 
