@@ -568,9 +568,9 @@ std::string missingService(const ch_host_api& api, const char* const* required) 
         std::memcpy(&fn, reinterpret_cast<const char*>(&api) + slot->offset, sizeof fn);
         if (slot->offset + sizeof fn > api.struct_size || !fn)
             return "it requires host service '" + std::string(wanted) +
-                   "', which this hub does not offer to it here (kv_*, emit_event and identity_submit need the "
-                   "hub's store, which a worker process does not have; identity_submit also needs the manifest to "
-                   "own an identity.person field)";
+                   "', which this hub does not offer to it here (kv_* and emit_event need the hub's store, "
+                   "which a worker process does not have; identity_submit needs the manifest to own an "
+                   "identity.person field)";
     }
 }
 

@@ -103,6 +103,7 @@ std::shared_ptr<PluginInstance> PluginBuilder::instantiate(const Built& b, const
         ProcessPlugin::Options po = options_.process;
         po.concurrency = b.limits.concurrency;  // worker threads = the bulkhead
         po.eventTimeout = b.limits.timeout;
+        po.submitIdentity = options_.submitIdentity;  // forwarded from the worker over the call's channel
         return std::make_shared<ProcessPlugin>(manifest, b.library, std::move(config), po);
     }
     if (isolation != "inproc")

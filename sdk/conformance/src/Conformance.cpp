@@ -445,7 +445,7 @@ const std::set<std::string, std::less<>>& knownServices() {
 
 // What a worker process (isolation="process") does not offer: no store, no outbox.
 bool needsTheHubsStore(std::string_view service) {
-    return service == "emit_event" || service == "identity_submit" || service.rfind("kv_", 0) == 0;
+    return service == "emit_event" || service.rfind("kv_", 0) == 0;
 }
 
 void checkRequiredServices(const Subject& s, Report& report) {

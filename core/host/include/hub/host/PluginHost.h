@@ -55,7 +55,8 @@ public:
 
         // Host services beyond log, config and HTTP (see PluginServices). Each one
         // left unset is NULL in the plugins' ch_host_api. In process isolation
-        // only soap works (emitEvent, database and submitIdentity cannot reach a worker).
+        // soap and submitIdentity work (the worker asks hubd for identity_submit over
+        // the call's channel); emitEvent and database cannot reach a worker.
         /// emit_event: typically writes the event to the transactional outbox.
         EmitEvent emitEvent;
         /// kv_get / kv_put / kv_delete, in table host_plugin_kv (migrated here).
@@ -63,8 +64,9 @@ public:
         /// soap_call, for in-process plugins (workers build their own on their own
         /// hub::http::Client).
         soap::Client* soap = nullptr;
-        /// identity_submit (ABI 1.2), for in-process plugins whose manifest owns an
-        /// identity.person field: typically identity::SourcedFields::submit.
+        /// identity_submit (ABI 1.2), for plugins whose manifest owns an
+        /// identity.person field, in process or in a worker: typically
+        /// identity::SourcedFields::submit.
         SubmitIdentity submitIdentity;
         /// Called with each manifest the host loads (or reloads), before the
         /// plugin's code runs: hubd registers the event types it declares

@@ -2,6 +2,7 @@
 
 #include "hub/host/PluginConfig.h"
 #include "hub/host/PluginInstance.h"
+#include "hub/host/PluginServices.h"
 
 #include <chrono>
 #include <cstdint>
@@ -77,6 +78,10 @@ public:
         bool coreDumps = false;
         /// CA file for the worker's https calls (hub::http::Client::Options::caFile).
         std::string httpCaFile;
+        /// identity_submit for the plugin in its worker (ABI 1.2): the worker asks
+        /// hubd over the call's channel, hubd runs this. Offered to the plugin only
+        /// when set and its manifest owns a person field.
+        SubmitIdentity submitIdentity;
     };
 
     /// Counters for status pages and tests.
