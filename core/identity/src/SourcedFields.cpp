@@ -193,7 +193,7 @@ std::string SourcedFields::submit(const std::string& source, const std::vector<s
     };
     auto isOwned = [&](const std::string& f) { return std::find(owned.begin(), owned.end(), f) != owned.end(); };
     Summary summary;
-    const std::string now = detail::nowIso();
+    const std::string at = detail::nowIso();  // not `now`: Poco's keyword
     Poco::Data::Session s = db_.session();
     s.begin();
     try {
@@ -242,7 +242,7 @@ std::string SourcedFields::submit(const std::string& source, const std::vector<s
                 s << "INSERT INTO identity_sourced_fields (person_id, field, value, source, updated_at)"
                      " VALUES (?, ?, ?, ?, ?) ON CONFLICT (person_id, field) DO UPDATE SET value = excluded.value,"
                      " source = excluded.source, updated_at = excluded.updated_at",
-                    use(rec.id), bind(field), use(v), bind(source), bind(now), now;
+                    use(rec.id), bind(field), use(v), bind(source), bind(at), now;
                 changed = true;
             }
             ++(changed ? summary.applied : summary.unchanged);
