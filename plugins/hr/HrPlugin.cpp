@@ -145,7 +145,9 @@ public:
 
 private:
     std::string scan(campushub::Call& call, std::string_view input) {
-        campushub::json::parseObject(input);  // no options yet; anything else is refused
+        // No options yet: anything but {} is refused, so a caller's option is never ignored silently.
+        if (!campushub::json::parseObject(input).ObjectEmpty())
+            throw campushub::InvalidArgument("scan takes no input: send {}");
         // One scan at a time: a second (a retry, the schedule meeting a manual run)
         // is told so at once rather than waiting out its deadline.
         std::unique_lock lock(scanMutex_, std::try_to_lock);
