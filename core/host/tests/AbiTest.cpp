@@ -107,6 +107,18 @@ TEST(AbiLayout, CHostHasLooksAtTheSizeBeforeTheMember) {
     EXPECT_FALSE(CH_HOST_HAS(&api, kv_lookup));  // NULL
 }
 
+// ABI 1.2 appended identity_submit after 1.1's last_error: a 1.1 host's table
+// (128 bytes) does not have it, whatever lies past its end.
+TEST(AbiLayout, A11HostTableHasNoIdentitySubmit) {
+    ch_host_api api{};
+    api.struct_size = CH_HOST_API_SIZE_1_1;
+    api.identity_submit = [](ch_host*, ch_call*, ch_buffer, ch_sink) {};
+    EXPECT_FALSE(CH_HOST_HAS(&api, identity_submit));
+    api.struct_size = sizeof api;
+    EXPECT_TRUE(CH_HOST_HAS(&api, identity_submit));
+    EXPECT_EQ(offsetof(ch_host_api, identity_submit), CH_HOST_API_SIZE_1_1);
+}
+
 // ---- CallContext ----
 
 TEST(CallContext, PortalKeysAreScopedByTheCaller) {
