@@ -159,11 +159,10 @@ struct Summary {
 
 }  // namespace
 
-SourcedFields::SourcedFields(store::Database& db) : db_(db), persons_(std::make_unique<IdentityStore>(db)) {
+SourcedFields::SourcedFields(store::Database& db) : db_(db) {
+    db_.migrate("identity", IdentityStore::migrations());  // identity_persons, which submit() reads
     db_.migrate("identity_sourced", migrations());
 }
-
-SourcedFields::~SourcedFields() = default;
 
 const std::vector<store::Migration>& SourcedFields::migrations() {
     static const std::vector<store::Migration> m = {
@@ -184,29 +183,84 @@ const std::vector<std::string>& SourcedFields::directoryFields() {
     return fields;
 }
 
+namespace {
+
+// "?, ?, ?" for n values.
+std::string placeholders(std::size_t n) {
+    std::string out;
+    for (std::size_t i = 0; i < n; ++i) out += i ? ", ?" : "?";
+    return out;
+}
+
+// The directory's active persons among ids, by id (one query for the batch).
+std::map<std::string, Person> directoryPersons(Poco::Data::Session& s, std::vector<std::string>& ids) {
+    std::vector<std::string> id, name, department, audience, roles, groups, emails, phones, dn;
+    Poco::Data::Statement read(s);
+    read << "SELECT id, name, department, audience, roles, member_of, emails, phones, dn FROM identity_persons"
+            " WHERE status = 'active' AND id IN (" << placeholders(ids.size()) << ")";
+    for (auto& i : ids) read, use(i);
+    read, into(id), into(name), into(department), into(audience), into(roles), into(groups), into(emails),
+        into(phones), into(dn), now;
+    std::map<std::string, Person> persons;
+    for (std::size_t r = 0; r < id.size(); ++r) {
+        Person p;
+        p.id = id[r];
+        p.name = name[r];
+        p.department = department[r];
+        p.audience = detail::parseJsonList(audience[r]);
+        p.roles = detail::parseJsonList(roles[r]);
+        p.groups = detail::parseJsonList(groups[r]);
+        p.emails = detail::parseJsonList(emails[r]);
+        p.phones = detail::parseJsonList(phones[r]);
+        p.dn = dn[r];
+        persons[p.id] = std::move(p);
+    }
+    return persons;
+}
+
+struct Stored {
+    std::string value, source;
+};
+
+// What the sources hold for ids: person id -> field -> value and source.
+std::map<std::string, std::map<std::string, Stored>> storedFields(Poco::Data::Session& s, std::vector<std::string>& ids) {
+    std::vector<std::string> person, field, value, source;
+    Poco::Data::Statement read(s);
+    read << "SELECT person_id, field, value, source FROM identity_sourced_fields WHERE person_id IN ("
+         << placeholders(ids.size()) << ")";
+    for (auto& i : ids) read, use(i);
+    read, into(person), into(field), into(value), into(source), now;
+    std::map<std::string, std::map<std::string, Stored>> stored;
+    for (std::size_t r = 0; r < person.size(); ++r) stored[person[r]][field[r]] = {value[r], source[r]};
+    return stored;
+}
+
+}  // namespace
+
 std::string SourcedFields::submit(const std::string& source, const std::vector<std::string>& owned,
                                   std::string_view recordsJson) {
     std::vector<Record> records = parseRecords(recordsJson);
+    if (records.empty()) return Summary().json();
     const auto& directory = directoryFields();
     auto isDirectoryField = [&](const std::string& f) {
         return std::find(directory.begin(), directory.end(), f) != directory.end();
     };
     auto isOwned = [&](const std::string& f) { return std::find(owned.begin(), owned.end(), f) != owned.end(); };
+    std::vector<std::string> ids;
+    for (const auto& rec : records) ids.push_back(rec.id);
     Summary summary;
-    const std::string at = detail::nowIso();  // not `now`: Poco's keyword
+    // What is written, as columns: one statement each for the batch.
+    std::vector<std::string> putIds, putFields, putValues, dropIds, dropFields;
     Poco::Data::Session s = db_.session();
     s.begin();
     try {
+        const auto persons = directoryPersons(s, ids);
+        auto stored = storedFields(s, ids);
         for (Record& rec : records) {
-            std::optional<Person> person = persons_->personById(rec.id);
-            if (person && person->status != PersonStatus::Active) person.reset();
+            auto found = persons.find(rec.id);
+            const Person* person = found == persons.end() ? nullptr : &found->second;
             if (!person) ++summary.unknownPersons;
-            std::vector<std::string> fieldNames, values, sources;
-            Poco::Data::Statement read(s);
-            read << "SELECT field, value, source FROM identity_sourced_fields WHERE person_id = ?", use(rec.id),
-                into(fieldNames), into(values), into(sources), now;
-            std::map<std::string, std::pair<std::string, std::string>> stored;  // field -> value, source
-            for (std::size_t i = 0; i < fieldNames.size(); ++i) stored[fieldNames[i]] = {values[i], sources[i]};
+            auto& mine = stored[rec.id];
             bool changed = false;
             for (auto& [field, value] : rec.fields) {
                 if (isDirectoryField(field)) {
@@ -218,9 +272,9 @@ std::string SourcedFields::submit(const std::string& source, const std::vector<s
                                          "the directory owns this field; the value differs and was not applied");
                     continue;
                 }
-                auto it = stored.find(field);
-                if (it != stored.end() && it->second.second != source) {
-                    summary.conflict(rec.id, field, it->second.second, value, it->second.first,
+                auto it = mine.find(field);
+                if (it != mine.end() && it->second.source != source) {
+                    summary.conflict(rec.id, field, it->second.source, value, it->second.value,
                                      "another source owns this field; not applied");
                     continue;
                 }
@@ -231,22 +285,32 @@ std::string SourcedFields::submit(const std::string& source, const std::vector<s
                     continue;
                 }
                 if (!value) {
-                    if (it == stored.end()) continue;
-                    s << "DELETE FROM identity_sourced_fields WHERE person_id = ? AND field = ?", use(rec.id),
-                        bind(field), now;
+                    if (it == mine.end()) continue;
+                    dropIds.push_back(rec.id);
+                    dropFields.push_back(field);
+                    mine.erase(it);
                     changed = true;
                     continue;
                 }
-                if (it != stored.end() && it->second.first == *value) continue;
-                std::string v = *value;
-                s << "INSERT INTO identity_sourced_fields (person_id, field, value, source, updated_at)"
-                     " VALUES (?, ?, ?, ?, ?) ON CONFLICT (person_id, field) DO UPDATE SET value = excluded.value,"
-                     " source = excluded.source, updated_at = excluded.updated_at",
-                    use(rec.id), bind(field), use(v), bind(source), bind(at), now;
+                if (it != mine.end() && it->second.value == *value) continue;
+                putIds.push_back(rec.id);
+                putFields.push_back(field);
+                putValues.push_back(*value);
+                mine[field] = {*value, source};  // a record twice in one call: the later wins
                 changed = true;
             }
             ++(changed ? summary.applied : summary.unchanged);
         }
+        if (!putIds.empty()) {
+            std::vector<std::string> sources(putIds.size(), source), times(putIds.size(), detail::nowIso());
+            s << "INSERT INTO identity_sourced_fields (person_id, field, value, source, updated_at)"
+                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (person_id, field) DO UPDATE SET value = excluded.value,"
+                 " source = excluded.source, updated_at = excluded.updated_at",
+                use(putIds), use(putFields), use(putValues), use(sources), use(times), now;
+        }
+        if (!dropIds.empty())
+            s << "DELETE FROM identity_sourced_fields WHERE person_id = ? AND field = ?", use(dropIds),
+                use(dropFields), now;
         s.commit();
     } catch (...) {
         if (s.isTransaction()) s.rollback();

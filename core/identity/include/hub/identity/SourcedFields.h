@@ -3,7 +3,6 @@
 #include "hub/identity/Person.h"
 
 #include <cstddef>
-#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -15,8 +14,6 @@ struct Migration;
 }  // namespace hub::store
 
 namespace hub::identity {
-
-class IdentityStore;
 
 /// Person fields that come from a source other than the directory: an HR
 /// system's employment status, title, hire date... (table identity_sourced_fields,
@@ -31,7 +28,6 @@ class SourcedFields {
 public:
     /// Applies the schema (module "identity_sourced").
     explicit SourcedFields(store::Database& db);
-    ~SourcedFields();
 
     static const std::vector<store::Migration>& migrations();
 
@@ -65,7 +61,6 @@ public:
 
 private:
     store::Database& db_;
-    std::unique_ptr<IdentityStore> persons_;
 };
 
 }  // namespace hub::identity
