@@ -7,6 +7,8 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
   libpoco-dev libboost-dev libboost-filesystem-dev libboost-context-dev libssl-dev
   libldap-dev libxml2-dev libxml2-utils libzmq3-dev cppzmq-dev libsqlite3-dev rapidjson-dev
+  # the HR reference adapter's CSV parser (plugins/hr)
+  libcsv-dev
   libgoogle-perftools-dev
   # hubd's sd_notify (Type=notify); the .deb and its checks (scripts/package.sh, the package test)
   libsystemd-dev dpkg-dev fakeroot lintian

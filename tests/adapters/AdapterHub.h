@@ -69,6 +69,7 @@ public:
         std::string pluginsXml;            ///< <plugin name=...> elements
         std::string peopleXml;             ///< <person .../> elements of identity.static
         std::string moreXml;               ///< other top-level elements of <hub>
+        std::string identityXml;           ///< more of <identity> (ldap, sync)
         int port = 0;                      ///< hubd's port (0: any free one)
     };
 
@@ -85,7 +86,7 @@ public:
                                  "</hs256Secret><issuer>adapter-test</issuer><audience>campushub</audience></jwt></auth>\n"
                                  "<catalog><dir>" CATALOG_DIR "</dir></catalog>\n<calendar><file>" CALENDAR_FILE
                                  "</file></calendar>\n<identity><static>" + setup.peopleXml +
-                                 "</static></identity>\n" + setup.moreXml + "</hub>\n");
+                                 "</static>" + setup.identityXml + "</identity>\n" + setup.moreXml + "</hub>\n");
         std::error_code ignored;
         fs::remove(dir.file("hubd.port"), ignored);  // a hub started before in dir left its port there
         process_ = std::make_unique<ChildProcess>(

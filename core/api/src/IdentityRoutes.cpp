@@ -4,6 +4,7 @@
 
 #include "hub/identity/IdentityDirectory.h"
 #include "hub/identity/Person.h"
+#include "hub/identity/SourcedFields.h"
 #include "hub/identity/Syncer.h"
 
 #include <Poco/NumberParser.h>
@@ -16,8 +17,10 @@ namespace {
 
 std::optional<std::string> personJson(const AdminServices& s, const std::string& id) {
     if (s.directory) {
-        if (auto p = s.directory->findById(id); p && p->status == identity::PersonStatus::Active)
+        if (auto p = s.directory->findById(id); p && p->status == identity::PersonStatus::Active) {
+            if (s.sourcedFields) p->sourced = s.sourcedFields->of(id);
             return identity::toJson(*p);
+        }
     }
     if (s.staticPerson) return s.staticPerson(id);
     return std::nullopt;

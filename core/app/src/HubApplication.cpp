@@ -1,6 +1,7 @@
 #include "HubApplication.h"
 #include "FlowDeployments.h"
 #include "PluginFlowMessages.h"
+#include "PluginWiring.h"
 
 #include "Reloader.h"
 #include "ServiceManager.h"
@@ -38,12 +39,14 @@
 #include "hub/runtime/WorkerPool.h"
 #include "hub/identity/IdentityDirectory.h"
 #include "hub/identity/ProvisioningForwarder.h"
+#include "hub/identity/SourcedFields.h"
 #include "hub/identity/StaticDirectory.h"
 #include "hub/identity/SyncSchedule.h"
 #include "hub/identity/Syncer.h"
 #include "hub/soap/Client.h"
 #include "hub/sql/Sources.h"
 #include "hub/host/PluginHost.h"
+#include "hub/host/PluginSchedule.h"
 #include "hub/http/Client.h"
 #include "hub/store/AuditLog.h"
 #include "hub/store/Database.h"
@@ -301,38 +304,14 @@ decltype(host::PluginHost::Options::onHealthChanged) healthChangesToOutbox(store
     };
 }
 
-// A plugin's events go through the outbox like the hub's own, each in its own
-// transaction; only registered edu.campus.hub.* types are accepted.
-host::EmitEvent pluginEventsToOutbox(store::Database& db, const std::string& source) {
-    return [&db, source](const std::string& plugin, std::string_view json) -> int {
-        try {
-            Poco::JSON::Parser parser;
-            auto o = parser.parse(std::string(json)).extract<Poco::JSON::Object::Ptr>();
-            std::ostringstream data;
-            o->getObject("data")->stringify(data);
-            Poco::Data::Session session = db.session();
-            session.begin();
-            events::Outbox::append(session, events::CloudEvent::create(o->getValue<std::string>("type"),
-                                                                       source + "/plugins/" + plugin,
-                                                                       o->getValue<std::string>("subject"),
-                                                                       data.str()));
-            session.commit();
-            return CH_OK;
-        } catch (const events::EventError&) {
-            return CH_ERR_INVALID_ARGUMENT;
-        } catch (const std::exception&) {
-            return CH_ERR_UNAVAILABLE;
-        }
-    };
-}
-
 // The plugin host's options: hub.xml's plugins subtree, the limits read by
 // Numbers, the outbound clients, and the outbox for health changes and for
 // the plugins' own events.
 host::PluginHost::Options pluginHostOptions(Poco::Util::AbstractConfiguration& cfg, const Numbers& numbers,
                                             const std::string& caFile, http::Client& httpClient,
                                             soap::Client& soapClient, sql::Sources& sqlSources, store::Database& db,
-                                            const std::string& source) {
+                                            const std::string& source, PluginEventTypes& eventTypes,
+                                            identity::SourcedFields& sourcedFields) {
     host::PluginHost::Options o;
     o.pluginsDir = cfg.getString("plugins.dir");
     o.config = Poco::AutoPtr<Poco::Util::AbstractConfiguration>(cfg.createView("plugins"));
@@ -346,8 +325,21 @@ host::PluginHost::Options pluginHostOptions(Poco::Util::AbstractConfiguration& c
     o.database = &db;
     o.soap = &soapClient;
     o.sql = sqlSources.empty() ? nullptr : &sqlSources;
-    o.emitEvent = pluginEventsToOutbox(db, source);
+    o.emitEvent = pluginEventsToOutbox(db, source, eventTypes);
+    o.onManifest = [&eventTypes](const host::Manifest& manifest) { eventTypes.declare(manifest); };
+    o.submitIdentity = pluginRecordsToIdentity(sourcedFields);
     return o;
+}
+
+// hub.xml's <schedules>, checked before anything starts.
+std::vector<host::PluginSchedule::Entry> scheduleEntries(Poco::Util::AbstractConfiguration& cfg) {
+    if (!cfg.has("schedules")) return {};
+    try {
+        return host::PluginSchedule::fromConfig(
+            *Poco::AutoPtr<Poco::Util::AbstractConfiguration>(cfg.createView("schedules")));
+    } catch (const std::invalid_argument& e) {
+        throw Poco::Util::InvalidArgumentException(e.what());
+    }
 }
 
 // Waits for a stop signal (SIGTERM, SIGINT, SIGQUIT; all blocked in every
@@ -549,13 +541,15 @@ int HubApplication::main(const std::vector<std::string>&) {
             syncer = std::make_unique<identity::Syncer>(db, syncOptions, identityChangesToOutbox(source));
         }
 
+        identity::SourcedFields sourcedFields(db);
+        PluginEventTypes pluginEventTypes;
         soap::Client soapClient(httpClient);
         // sql/sources: the data sources IT gives plugins (sql_query); a bad one stops the start.
         auto sqlSources = sql::Sources::fromConfig(cfg);
         // A plugin's flow message goes to the flows' runner once it runs (PluginFlowMessages.h).
         PluginFlowMessages flowMessages;
-        auto hostOptions =
-            pluginHostOptions(cfg, numbers, clientOptions.caFile, httpClient, soapClient, *sqlSources, db, source);
+        auto hostOptions = pluginHostOptions(cfg, numbers, clientOptions.caFile, httpClient, soapClient, *sqlSources, db,
+                                             source, pluginEventTypes, sourcedFields);
         hostOptions.emitEvent = flowMessages.wrap(std::move(hostOptions.emitEvent));
         auto plugins = std::make_unique<host::PluginHost>(std::move(hostOptions));
         plugins->loadAll();
@@ -577,6 +571,11 @@ int HubApplication::main(const std::vector<std::string>&) {
                             cfg.getString("identity.ldap.uri"));
         }
         log.information("%z plugin(s) loaded, %z refused", plugins->list().size(), plugins->refusals().size());
+        // The plugin operations hub.xml's <schedules> runs periodically (one node: see PluginSchedule).
+        host::PluginSchedule schedule(*plugins, &audit, scheduleEntries(cfg));
+        schedule.start();
+        for (const auto& e : schedule.entries())
+            log.information("schedule: %s.%s every %d s", e.plugin, e.operation, static_cast<int>(e.every.count()));
         // The BPMN flows, checked against the manifests just loaded.
         FlowDeployments flowDeployments(db, cfg, *plugins);
         approvals.setFlowDriven([&flowDeployments](Poco::Data::Session& session, const std::string& id) {
@@ -648,6 +647,7 @@ int HubApplication::main(const std::vector<std::string>&) {
                                     }});
         api::AdminServices admin;
         admin.directory = &people;
+        admin.sourcedFields = &sourcedFields;
         admin.syncer = syncer.get();
         admin.relay = &relay;
         admin.plugins = plugins.get();
@@ -687,6 +687,7 @@ int HubApplication::main(const std::vector<std::string>&) {
             server.stop(drainTimeout);
             blocking.shutdown();  // after the drain: its tasks answer requests in flight
             syncSchedule.stop();
+            schedule.stop();  // waits for its runs in flight, before the plugins they call go
             relay.stop();
             flowMessages.attach(nullptr);  // no plugin's message reaches a stopping runner
             flowRunner.stop();  // before the plugins its calls answer from

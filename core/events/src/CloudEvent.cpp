@@ -16,6 +16,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <typeinfo>
 
@@ -90,9 +92,40 @@ const std::vector<std::string>& knownEventTypes() {
     return types;
 }
 
-bool isKnownEventType(std::string_view type) {
+namespace {
+
+// Types plugins declared in their manifests (<emits>), registered as they load;
+// only ever added to, as a reloaded plugin's older events may still be relayed.
+struct DeclaredTypes {
+    std::mutex mutex;
+    std::set<std::string, std::less<>> types;
+};
+
+DeclaredTypes& declaredTypes() {
+    static DeclaredTypes declared;
+    return declared;
+}
+
+}  // namespace
+
+bool isBuiltInEventType(std::string_view type) {
     const auto& types = knownEventTypes();
     return std::find(types.begin(), types.end(), type) != types.end();
+}
+
+void registerEventType(std::string_view type) {
+    if (type.rfind("edu.campus.hub.", 0) != 0 || type.size() <= 15 || type.size() > 200)
+        throw EventError("event type " + quoted(type) + " is not under edu.campus.hub.");
+    auto& declared = declaredTypes();
+    std::lock_guard lock(declared.mutex);
+    declared.types.emplace(type);
+}
+
+bool isKnownEventType(std::string_view type) {
+    if (isBuiltInEventType(type)) return true;
+    auto& declared = declaredTypes();
+    std::lock_guard lock(declared.mutex);
+    return declared.types.find(type) != declared.types.end();
 }
 
 bool isRfc3339(std::string_view t) {

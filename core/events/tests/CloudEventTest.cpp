@@ -61,6 +61,20 @@ TEST(CloudEvent, EveryKnownTypeIsAccepted) {
     EXPECT_FALSE(isKnownEventType("com.example.other"));
 }
 
+// A type a plugin declares in its manifest (<emits>) becomes known when registered.
+TEST(CloudEvent, ARegisteredPluginTypeBecomesKnown) {
+    const std::string type = "edu.campus.hub.hrtest.file_processed";
+    EXPECT_FALSE(isKnownEventType(type));
+    EXPECT_THROW(CloudEvent::create(type, "/campus-hub/plugins/hr", "x", "{}"), EventError);
+    registerEventType(type);
+    registerEventType(type);  // twice is harmless
+    EXPECT_TRUE(isKnownEventType(type));
+    EXPECT_FALSE(isBuiltInEventType(type));
+    EXPECT_NO_THROW(CloudEvent::create(type, "/campus-hub/plugins/hr", "x", "{}"));
+    EXPECT_THROW(registerEventType("com.example.other"), EventError);
+    EXPECT_THROW(registerEventType("edu.campus.hub."), EventError);
+}
+
 TEST(CloudEvent, ParsesAValidEvent) {
     CloudEvent e = CloudEvent::fromJson(good);
     EXPECT_EQ(e.source, "/approval-engine");

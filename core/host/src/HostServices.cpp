@@ -347,17 +347,19 @@ ch_status hostKvDelete(ch_host* host, ch_buffer key) noexcept {
 
 // ---- soap_call ----
 
+// {"detail": "..."}: a service's error answer.
+std::string problem(const std::string& detail) {
+    Poco::JSON::Object o;
+    o.set("detail", detail);
+    std::ostringstream s;
+    o.stringify(s);
+    return s.str();
+}
+
 // May throw while building an error answer (out of memory); hostSoapCall catches that.
 void soapCall(ch_host* host, ch_call* call, ch_buffer endpoint, ch_buffer action, ch_buffer envelope, ch_sink sink) {
     auto answer = [&](ch_status status, const std::string& data) noexcept {
         sink.fn(sink.ctx, status, data.data(), data.size());
-    };
-    auto problem = [](const std::string& detail) {
-        Poco::JSON::Object o;
-        o.set("detail", detail);
-        std::ostringstream s;
-        o.stringify(s);
-        return s.str();
     };
     try {
         if (!host || !host->services.soap) return answer(CH_ERR_UNAVAILABLE, problem("no SOAP service"));
@@ -416,6 +418,39 @@ void hostSoapCall(ch_host* host, ch_call* call, ch_buffer endpoint, ch_buffer ac
     }
 }
 
+// ---- identity_submit (1.2) ----
+
+void identitySubmit(ch_host* host, ch_buffer records, ch_sink sink) {
+    auto answer = [&](ch_status status, const std::string& text) { sink.fn(sink.ctx, status, text.data(), text.size()); };
+    if (!host || !host->services.submitIdentity)
+        return answer(CH_ERR_UNAVAILABLE, problem("this hub has no identity store for plugins"));
+    if (host->services.ownedPersonFields.empty())
+        return answer(CH_ERR_PERMISSION, problem("the plugin's manifest owns no identity.person field "
+                                                 "(<owns><data>identity.person.FIELD</data>)"));
+    std::string_view json = view(records);
+    if (json.size() > kMaxIdentitySubmitBytes)
+        return answer(CH_ERR_INVALID_ARGUMENT, problem("records of " + std::to_string(json.size()) +
+                                                       " bytes exceed the limit of " +
+                                                       std::to_string(kMaxIdentitySubmitBytes)));
+    if (!hub::isValidUtf8(json)) return answer(CH_ERR_INVALID_ARGUMENT, problem("records are not valid UTF-8"));
+    std::string result;
+    int rc = offLoop(host->services, [&] {
+        return host->services.submitIdentity(host->name, host->services.ownedPersonFields, json, result);
+    });
+    ch_status status = rc >= CH_OK && rc <= CH_ERR_INTERNAL ? static_cast<ch_status>(rc) : CH_ERR_INTERNAL;
+    answer(status, status == CH_OK ? result : problem(result));
+}
+
+void hostIdentitySubmit(ch_host* host, ch_call*, ch_buffer records, ch_sink sink) noexcept {
+    try {
+        identitySubmit(host, records, sink);
+    } catch (...) {
+        logServiceError(host, "identity records not taken");
+        static constexpr std::string_view kFailed = R"({"detail":"unexpected failure in the identity service"})";
+        sink.fn(sink.ctx, CH_ERR_INTERNAL, kFailed.data(), kFailed.size());
+    }
+}
+
 }  // namespace
 
 ch_host_api hostApiFor(const PluginServices& services) {
@@ -441,7 +476,9 @@ ch_host_api hostApiFor(const PluginServices& services) {
     api.config_lookup = &hostConfigLookupAnswering;
     if (services.database) api.kv_lookup = &hostKvLookupAnswering;
     api.last_error = &hostLastError;
+    // 1.2
     if (services.sql) api.sql_query = &hostSqlQuery;
+    if (services.submitIdentity && !services.ownedPersonFields.empty()) api.identity_submit = &hostIdentitySubmit;
     return api;
 }
 
@@ -463,6 +500,7 @@ constexpr ServiceSlot kServiceSlots[] = {
     HUB_SERVICE_SLOT(call_idempotency_key), HUB_SERVICE_SLOT(call_trace_parent),
     HUB_SERVICE_SLOT(config_lookup), HUB_SERVICE_SLOT(kv_lookup),
     HUB_SERVICE_SLOT(last_error),   HUB_SERVICE_SLOT(sql_query),
+    HUB_SERVICE_SLOT(identity_submit),
 };
 #undef HUB_SERVICE_SLOT
 
@@ -494,43 +532,9 @@ std::string missingService(const ch_host_api& api, const char* const* required) 
         if (slot->offset + sizeof fn > api.struct_size || !fn)
             return "it requires host service '" + std::string(wanted) +
                    "', which this hub does not offer to it here (kv_* and emit_event need the hub's store, "
-                   "which a worker process does not have)";
+                   "which a worker process does not have; identity_submit needs the manifest to own an "
+                   "identity.person field)";
     }
-}
-
-std::string checkEvent(std::string_view json) {
-    if (json.size() > kMaxEventBytes)
-        return "event of " + std::to_string(json.size()) + " bytes exceeds the limit of " +
-               std::to_string(kMaxEventBytes);
-    if (!hub::isValidUtf8(json)) return "event is not valid UTF-8";
-    Poco::Dynamic::Var parsed;
-    try {
-        Poco::JSON::Parser parser;
-        parsed = parser.parse(std::string(json));
-    } catch (const std::exception& e) {
-        return std::string("event is not valid JSON: ") + e.what();
-    }
-    if (parsed.type() != typeid(Poco::JSON::Object::Ptr)) return "event is not a JSON object";
-    auto o = parsed.extract<Poco::JSON::Object::Ptr>();
-    auto isString = [&](const char* k) { return o->has(k) && o->get(k).isString(); };
-    if (!isString("type")) return "event has no \"type\" string";
-    std::string type = o->getValue<std::string>("type");
-    if (type.rfind("edu.campus.hub.", 0) != 0 || type.size() == 15)
-        return "event type '" + type.substr(0, 200) + "' is not under edu.campus.hub.";
-    if (!isString("subject")) return "event has no \"subject\" string";
-    if (!o->isObject("data")) return "event has no \"data\" object";
-    return {};
-}
-
-void migrateStore(store::Database& db) {
-    db.migrate("host", {{1,
-                         {"CREATE TABLE host_plugin_kv ("
-                          " plugin VARCHAR(64) NOT NULL,"
-                          " key VARCHAR(256) NOT NULL,"
-                          // Nullable: Poco binds an empty BLOB as NULL; NULL reads back as "".
-                          " value BLOB,"
-                          " updated_at BIGINT NOT NULL,"
-                          " PRIMARY KEY (plugin, key))"}}});
 }
 
 }  // namespace hub::host

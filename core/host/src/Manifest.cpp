@@ -133,6 +133,11 @@ Manifest readManifest(const std::string& path) {
             std::string type = e.attribute("type", "");
             if (!m.subscribesTo(type)) m.subscribes.push_back(type);
         }
+    if (auto e = root.child("emits"))
+        for (const auto& ev : e->children("event")) {
+            std::string type = ev.attribute("type", "");
+            if (std::find(m.emits.begin(), m.emits.end(), type) == m.emits.end()) m.emits.push_back(type);
+        }
     // A plugin that provisions accounts must hear of every identity change.
     if (m.provisionsIdentities && !m.subscribesTo(kIdentityChanged)) m.subscribes.emplace_back(kIdentityChanged);
     if (auto config = root.child("config"))

@@ -66,6 +66,7 @@ PluginBuilder::Built PluginBuilder::build(const std::string& manifestPath, bool 
         throw LoadError(manifest.name + ": library " + b.library + " is outside the plugins folder " +
                         folder_.configured());
     b.stamp = PluginFolder::stamp(manifestPath, b.library);
+    if (options_.onManifest) options_.onManifest(manifest);
 
     // Each key on its own, whether or not the file has a <plugin> element for
     // this plugin: an operator's -D override of one key is enough.
@@ -104,12 +105,14 @@ std::shared_ptr<PluginInstance> PluginBuilder::instantiate(const Built& b, const
         po.concurrency = b.limits.concurrency;  // worker threads = the bulkhead
         po.eventTimeout = b.limits.timeout;
         if (options_.sql) po.sqlSources = options_.sql->toJson(manifest.name);
+        po.submitIdentity = options_.submitIdentity;  // forwarded from the worker over the call's channel
         return std::make_shared<ProcessPlugin>(manifest, b.library, std::move(config), po);
     }
     if (isolation != "inproc")
         throw LoadError(manifest.name + ": isolation '" + isolation + "' must be inproc or process");
 
-    if (b.limits.onEventLoop && !offload_ && (options_.database || options_.emitEvent || options_.sql))
+    if (b.limits.onEventLoop && !offload_ &&
+        (options_.database || options_.emitEvent || options_.sql || options_.submitIdentity))
         offload_ = std::make_unique<runtime::WorkerPool>("host-offload", 2, 4096);
     PluginServices services;
     services.config = std::move(config);
@@ -120,6 +123,8 @@ std::shared_ptr<PluginInstance> PluginBuilder::instantiate(const Built& b, const
     services.database = options_.database;
     services.soap = options_.soap;
     services.sql = options_.sql;
+    services.submitIdentity = options_.submitIdentity;
+    services.ownedPersonFields = ownedPersonFields(manifest.owns);
     if (!shadowCopy) return std::make_shared<LoadedPlugin>(manifest, b.library, std::move(services));
 
     // dlopen hands back the already loaded library for a path it knows, so a new

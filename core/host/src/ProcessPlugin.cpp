@@ -24,7 +24,28 @@ namespace hub::host {
 
 struct ProcessPlugin::Impl {
     Impl(const Manifest& manifest, std::string library, PluginConfig config, Options options)
-        : supervisor(manifest, std::move(library), std::move(config), std::move(options)), name(manifest.name) {}
+        : services(hostServices(manifest, options.submitIdentity)),
+          supervisor(manifest, std::move(library), std::move(config), std::move(options)),
+          name(manifest.name) {}
+
+    // The host services the worker asks hubd for during a call (identity_submit).
+    static WorkerGeneration::ServiceHandler hostServices(const Manifest& manifest, SubmitIdentity submit) {
+        std::vector<std::string> owned = ownedPersonFields(manifest.owns);
+        if (!submit || owned.empty()) return {};
+        return [submit = std::move(submit), owned = std::move(owned), plugin = manifest.name](
+                   std::string_view service, std::string_view payload) -> std::pair<std::int32_t, std::string> {
+            if (service != "identity_submit") return {CH_ERR_UNAVAILABLE, R"({"detail":"no such service here"})"};
+            std::string answer;
+            int status = CH_ERR_INTERNAL;
+            try {
+                status = submit(plugin, owned, payload, answer);
+            } catch (const std::exception& e) {
+                answer = e.what();
+            }
+            // The worker's identity_submit wraps an error text as the plugin sees it in process.
+            return {status, std::move(answer)};
+        };
+    }
 
     /// One request to the worker, answered by its deadline at the latest.
     CallResult call(std::string_view kind, std::string_view operation, std::string_view input, std::string_view caller,
@@ -35,7 +56,7 @@ struct ProcessPlugin::Impl {
         auto g = supervisor.awaitWorker(deadline, unavailable);
         if (!g) return unavailable;
         using Outcome = WorkerGeneration::Exchange::Outcome;
-        auto x = g->exchange(supervisor.nextId(), kind, operation, input, caller, context, deadline);
+        auto x = g->exchange(supervisor.nextId(), kind, operation, input, caller, context, deadline, services);
         switch (x.outcome) {
             case Outcome::Replied:
                 // The plugin's status is data from vendor code: only known statuses pass.
@@ -65,6 +86,7 @@ struct ProcessPlugin::Impl {
         return {CH_ERR_INTERNAL, "unexpected outcome of a call to the worker of " + name};
     }
 
+    const WorkerGeneration::ServiceHandler services;
     WorkerSupervisor supervisor;
     const std::string name;
 };

@@ -2,10 +2,13 @@
 
 #include "../worker/WorkerProtocol.h"
 
+#include <campushub/plugin.h>
+
 #include <cerrno>
 #include <climits>
 #include <poll.h>
 #include <unistd.h>
+#include <utility>
 
 namespace hub::host {
 
@@ -57,7 +60,8 @@ void WorkerGeneration::markDead() {
 WorkerGeneration::Exchange WorkerGeneration::exchange(std::uint64_t id, std::string_view kind,
                                                       std::string_view operation, std::string_view input,
                                                       std::string_view caller, const CallContext& context,
-                                                      Clock::time_point deadline) {
+                                                      Clock::time_point deadline,
+                                                      const ServiceHandler& services) {
     using Outcome = Exchange::Outcome;
     using std::chrono::milliseconds;
     Exchange x{Outcome::Busy};
@@ -113,6 +117,18 @@ WorkerGeneration::Exchange WorkerGeneration::exchange(std::uint64_t id, std::str
         if (items[0].revents & ZMQ_POLLIN) {
             while (worker::receiveNow(socket, parts)) {
                 if (worker::idOf(parts) != id) continue;  // the late reply to an earlier call on this channel
+                if (worker::isServiceRequest(parts)) {
+                    auto [status, answer] =
+                        services ? services(parts[2].to_string_view(), parts[3].to_string_view())
+                                 : std::pair<std::int32_t, std::string>(CH_ERR_UNAVAILABLE, R"({"detail":"no such service here"})");
+                    zmq::message_t idFrame(&id, sizeof id);
+                    try {
+                        worker::sendReply(socket, idFrame, status, answer);
+                    } catch (const zmq::error_t&) {
+                        // The worker waits out its call's deadline; the call then times out.
+                    }
+                    continue;
+                }
                 release(x.channel);
                 x.outcome = worker::readReply(parts, x.status, x.body) ? Outcome::Replied : Outcome::Malformed;
                 return x;

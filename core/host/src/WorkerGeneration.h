@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -79,8 +80,15 @@ struct WorkerGeneration {
     /// control channel for health and describe, and waits for its reply, the
     /// deadline, or the worker's death, whichever comes first. A reply to an
     /// earlier request on the channel (one that timed out) is dropped.
+    ///
+    /// A host service the worker asks for meanwhile (worker::isServiceRequest)
+    /// is run by services, on this thread, and answered on the channel; without
+    /// services it is answered CH_ERR_UNAVAILABLE.
+    using ServiceHandler = std::function<std::pair<std::int32_t, std::string>(std::string_view name,
+                                                                              std::string_view payload)>;
     Exchange exchange(std::uint64_t id, std::string_view kind, std::string_view operation, std::string_view input,
-                      std::string_view caller, const CallContext& context, Clock::time_point deadline);
+                      std::string_view caller, const CallContext& context, Clock::time_point deadline,
+                      const ServiceHandler& services = {});
 };
 
 }  // namespace hub::host

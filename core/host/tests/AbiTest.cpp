@@ -107,6 +107,22 @@ TEST(AbiLayout, CHostHasLooksAtTheSizeBeforeTheMember) {
     EXPECT_FALSE(CH_HOST_HAS(&api, kv_lookup));  // NULL
 }
 
+// ABI 1.2 appended sql_query and identity_submit after 1.1's last_error: a 1.1
+// host's table (128 bytes) has neither, whatever lies past its end.
+TEST(AbiLayout, A11HostTableHasNoneOfThe12Services) {
+    ch_host_api api{};
+    api.struct_size = CH_HOST_API_SIZE_1_1;
+    api.sql_query = [](ch_host*, ch_call*, ch_buffer, ch_buffer, ch_buffer, ch_sink) {};
+    api.identity_submit = [](ch_host*, ch_call*, ch_buffer, ch_sink) {};
+    EXPECT_FALSE(CH_HOST_HAS(&api, sql_query));
+    EXPECT_FALSE(CH_HOST_HAS(&api, identity_submit));
+    api.struct_size = sizeof api;
+    EXPECT_TRUE(CH_HOST_HAS(&api, sql_query));
+    EXPECT_TRUE(CH_HOST_HAS(&api, identity_submit));
+    EXPECT_EQ(offsetof(ch_host_api, sql_query), CH_HOST_API_SIZE_1_1);
+    EXPECT_EQ(offsetof(ch_host_api, identity_submit), CH_HOST_API_SIZE_1_1 + 8);
+}
+
 // ---- CallContext ----
 
 TEST(CallContext, PortalKeysAreScopedByTheCaller) {

@@ -77,6 +77,17 @@ protected:
                 emitted_.emplace_back(plugin, std::string(json));
                 return emitStatus_;
             };
+            o.submitIdentity = [this](const std::string& plugin, const std::vector<std::string>& owned,
+                                      std::string_view records, std::string& answer) {
+                std::lock_guard lock(mutex_);
+                submitted_.push_back(plugin + " " + owned.at(0) + " " + std::string(records));
+                if (records.find("refuse") != std::string_view::npos) {
+                    answer = "records[0] refused";
+                    return static_cast<int>(CH_ERR_INVALID_ARGUMENT);
+                }
+                answer = R"({"applied":1})";
+                return static_cast<int>(CH_OK);
+            };
         }
         o.onEventFailed = [this](const std::string& plugin, const std::string& type, const CallResult& r) {
             std::lock_guard lock(mutex_);
@@ -154,6 +165,7 @@ protected:
     std::mutex mutex_;
     std::condition_variable failed_;
     std::vector<std::pair<std::string, std::string>> emitted_;
+    std::vector<std::string> submitted_;  // plugin, first owned field, records
     std::vector<Failure> failures_;
     int emitStatus_ = CH_OK;
 };
@@ -331,6 +343,29 @@ TEST_F(ServicesTest, ARefusedEventIsReportedNotFatal) {
     host->deliverEvent("edu.campus.hub.test.ping", kEvent);
     EXPECT_EQ(eventsOf(*host, "services", 1), std::vector<std::string>{"edu.campus.hub.test.ping"});
     EXPECT_EQ(callOk(*host, "services", "services", "{}")->getValue<bool>("kv"), true);
+}
+
+// ABI 1.2: identity_submit reaches the hub's identity store with the person
+// fields the manifest owns, from a plugin in process and from one in a worker
+// (which asks hubd over the call's channel); a plugin owning none has no such service.
+TEST_F(ServicesTest, IdentitySubmitReachesTheHubInProcessAndFromAWorker) {
+    for (const std::string isolation : {"inproc", "process"}) {
+        SCOPED_TRACE(isolation);
+        submitted_.clear();
+        auto host = makeHost(R"(<plugins><plugin name="services"><isolation>)" + isolation +
+                             "</isolation></plugin></plugins>");
+        EXPECT_TRUE(callOk(*host, "services", "services", "{}")->getValue<bool>("identity_submit"));
+        EXPECT_FALSE(callOk(*host, "services_b", "services", "{}")->getValue<bool>("identity_submit"));
+        const std::string records = R"({"records":[{"id":"T1","fields":{"test_badge":"金卡"}}]})";
+        auto answer = callOk(*host, "services", "identity", records);
+        EXPECT_EQ(answer->getValue<int>("applied"), 1);
+        auto refused = call(*host, "services", "identity", R"({"refuse":true})");
+        EXPECT_EQ(refused.status, CH_ERR_INVALID_ARGUMENT);
+        EXPECT_NE(refused.body.find("records[0] refused"), std::string::npos) << refused.body;
+        std::lock_guard lock(mutex_);
+        ASSERT_EQ(submitted_.size(), 2u);
+        EXPECT_EQ(submitted_[0], "services test_badge " + records);
+    }
 }
 
 TEST_F(ServicesTest, InAWorkerSoapAndEventsWorkWhileEmitAndKvAreNull) {

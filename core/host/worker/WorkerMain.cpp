@@ -191,7 +191,55 @@ struct TraceTag {
     hub::log::RequestTag tag;
 };
 
-CallResult handle(LoadedPlugin& plugin, const worker::Message& parts, CallerCache& callers) {
+// The call this thread serves, for the host services only hubd can run
+// (identity_submit): the plugin calls them during its invoke, and they travel
+// on the call's channel (worker/WorkerProtocol.h).
+struct CurrentCall {
+    zmq::socket_t* socket = nullptr;
+    const zmq::message_t* id = nullptr;
+    Clock::time_point deadline;
+};
+thread_local CurrentCall currentCall;
+
+struct CurrentCallScope {
+    CurrentCallScope(zmq::socket_t& socket, const zmq::message_t& id, Clock::time_point deadline) {
+        currentCall = {&socket, &id, deadline};
+    }
+    ~CurrentCallScope() { currentCall = {}; }
+};
+
+// PluginServices::submitIdentity in a worker: asks hubd, waits for its answer
+// (a little past the call's deadline at most: hubd answers while it waits for
+// the call, and gives up on the call at its deadline).
+int forwardIdentitySubmit(const std::string&, const std::vector<std::string>&, std::string_view records,
+                          std::string& answer) {
+    const CurrentCall call = currentCall;
+    if (!call.socket) {
+        answer = "identity_submit works only during a call (invoke) in a worker process";
+        return CH_ERR_UNAVAILABLE;
+    }
+    const std::uint64_t id = worker::readScalar<std::uint64_t>(call.id->data(), call.id->size(), 0);
+    worker::sendServiceRequest(*call.socket, *call.id, "identity_submit", records);
+    worker::Message parts;
+    for (;;) {
+        auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(call.deadline + std::chrono::seconds(1) -
+                                                                          Clock::now());
+        if (wait.count() <= 0) {
+            answer = "hubd did not answer identity_submit before the call's deadline";
+            return CH_ERR_TIMEOUT;
+        }
+        zmq::pollitem_t item{call.socket->handle(), 0, ZMQ_POLLIN, 0};
+        zmq::poll(&item, 1, wait);
+        if (!(item.revents & ZMQ_POLLIN)) continue;
+        worker::receive(*call.socket, parts);
+        if (worker::idOf(parts) != id || parts.size() != worker::kReplyFrames) continue;  // not the answer
+        std::int32_t status = CH_ERR_INTERNAL;
+        if (!worker::readReply(parts, status, answer)) answer = "hubd's answer to identity_submit was malformed";
+        return status;
+    }
+}
+
+CallResult handle(zmq::socket_t& socket, LoadedPlugin& plugin, const worker::Message& parts, CallerCache& callers) {
     if (parts.size() != worker::kRequestFrames)
         return {CH_ERR_INVALID_ARGUMENT, "malformed request: " + std::to_string(parts.size()) + " frames"};
     std::string_view kind = parts[1].to_string_view();
@@ -213,6 +261,7 @@ CallResult handle(LoadedPlugin& plugin, const worker::Message& parts, CallerCach
         tag->tag.traceId = hub::log::traceIdFromTraceparent(tag->traceparent);
         hub::log::RequestScope scope(tag->tag.traceId.empty() ? nullptr
                                                               : hub::log::RequestTagPtr(tag, &tag->tag));
+        CurrentCallScope current(socket, parts[0], deadline);
         return plugin.invoke(parts[2].to_string_view(), parts[3].to_string_view(), *caller, context, deadline);
     }
     if (kind == worker::kHealth) return plugin.health();
@@ -237,7 +286,7 @@ void serve(zmq::socket_t& socket, LoadedPlugin& plugin, Poco::Logger& log) noexc
             }
             CallResult r;
             try {
-                r = handle(plugin, parts, callers);
+                r = handle(socket, plugin, parts, callers);
             } catch (...) {
                 r = {CH_ERR_INTERNAL, "the plugin's worker failed while handling the request: " +
                                           hub::currentExceptionText()};
@@ -333,6 +382,8 @@ int main(int argc, char** argv) {
         services.logger = &log;
         services.soap = &soap;
         if (!sources->empty()) services.sql = sources.get();
+        services.submitIdentity = &forwardIdentitySubmit;
+        services.ownedPersonFields = hub::host::ownedPersonFields(manifest.owns);
         plugin = std::make_unique<LoadedPlugin>(std::move(manifest), args.library, services);
         for (std::size_t i = 0; i < args.threads; ++i) {
             zmq::socket_t socket(context, zmq::socket_type::dealer);

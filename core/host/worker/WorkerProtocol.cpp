@@ -75,6 +75,14 @@ void sendReply(zmq::socket_t& socket, zmq::message_t& id, std::int32_t status, s
     socket.send(zmq::const_buffer(body.data(), body.size()), zmq::send_flags::none);
 }
 
+void sendServiceRequest(zmq::socket_t& socket, const zmq::message_t& id, std::string_view name,
+                        std::string_view payload) {
+    socket.send(zmq::const_buffer(id.data(), id.size()), zmq::send_flags::sndmore);  // the call keeps its id
+    socket.send(zmq::const_buffer(kService.data(), kService.size()), zmq::send_flags::sndmore);
+    socket.send(zmq::const_buffer(name.data(), name.size()), zmq::send_flags::sndmore);
+    socket.send(zmq::const_buffer(payload.data(), payload.size()), zmq::send_flags::none);
+}
+
 Caller decodeCaller(std::string_view json) {
     Caller caller;
     Poco::JSON::Parser parser;

@@ -19,6 +19,12 @@
 //            (for "event" the input frame is the CloudEvent JSON, operation and
 //            caller are empty / "{}"; it runs the plugin's on_event)
 //   reply:   [id: u64][status: i32, a ch_status][body]
+// A host service only hubd can run (identity_submit, which writes hubd's store),
+// called by the plugin during a call, travels on the call's channel while the
+// call is out (ABI 1.2):
+//   worker -> hub: [id of the call]["service"][service name][payload]
+//   hub -> worker: [id][status: i32, a ch_status][answer]
+// and then the call goes on to its reply.
 // Integers are in host byte order (both ends are on one machine). The hub matches
 // replies by id and drops any that do not match (the late answer to a call that
 // already timed out).
@@ -41,6 +47,8 @@ inline constexpr std::string_view kDescribe = "describe";
 inline constexpr std::string_view kEvent = "event";
 inline constexpr std::size_t kRequestFrames = 8;
 inline constexpr std::size_t kReplyFrames = 3;
+inline constexpr std::string_view kService = "service";
+inline constexpr std::size_t kServiceFrames = 4;
 
 /// Exit status of a worker that could not load its plugin.
 inline constexpr int kExitLoadFailed = 3;
@@ -73,6 +81,11 @@ bool sendRequest(zmq::socket_t& socket, std::uint64_t id, std::string_view kind,
                  std::string_view input, std::string_view caller, const CallContext& context,
                  std::uint32_t remainingMs);
 
+/// A worker's request for a host service during a call (see above).
+inline bool isServiceRequest(const Message& parts) {
+    return parts.size() == kServiceFrames && parts[1].to_string_view() == kService;
+}
+
 /// Reads one whole message if one has arrived (never waits); false if none.
 bool receiveNow(zmq::socket_t& socket, Message& parts);
 
@@ -89,6 +102,11 @@ void receive(zmq::socket_t& socket, Message& parts);
 
 /// Answers the request whose id frame is id.
 void sendReply(zmq::socket_t& socket, zmq::message_t& id, std::int32_t status, std::string_view body);
+
+/// Asks hubd for a host service during the call whose id frame is id; the
+/// answer comes as a reply with that id. Throws zmq::error_t.
+void sendServiceRequest(zmq::socket_t& socket, const zmq::message_t& id, std::string_view name,
+                        std::string_view payload);
 
 /// Reads a caller frame; throws on malformed JSON.
 Caller decodeCaller(std::string_view json);

@@ -57,6 +57,27 @@ void appendJson(std::string& out, const Person& p, PersonJsonForm form) {
         appendKey(out, event ? "updatedAt" : "updated_at");
         appendString(out, p.updatedAt);
     }
+    if (!event && !p.sourced.empty()) {
+        out += ',';
+        appendKey(out, "sourced");
+        out += '{';
+        for (std::size_t i = 0; i < p.sourced.size(); ++i) {
+            const SourcedField& f = p.sourced[i];
+            if (i) out += ',';
+            appendKey(out, f.field);
+            out += '{';
+            appendKey(out, "value");
+            appendString(out, f.value);
+            out += ',';
+            appendKey(out, "source");
+            appendString(out, f.source);
+            out += ',';
+            appendKey(out, "updated_at");
+            appendString(out, f.updatedAt);
+            out += '}';
+        }
+        out += '}';
+    }
     out += '}';
 }
 

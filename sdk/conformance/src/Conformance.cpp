@@ -439,7 +439,7 @@ const std::set<std::string, std::less<>>& knownServices() {
     static const std::set<std::string, std::less<>> names = {
         "log", "config_get", "call_remaining_ms", "call_caller", "http_request", "emit_event", "kv_get", "kv_put",
         "kv_delete", "soap_call", "call_idempotency_key", "call_trace_parent", "config_lookup", "kv_lookup",
-        "last_error", "sql_query"};
+        "last_error", "sql_query", "identity_submit"};
     return names;
 }
 
@@ -464,6 +464,10 @@ void checkRequiredServices(const Subject& s, Report& report) {
         else if (s.manifest->isolation == "process" && needsTheHubsStore(name))
             report.fail("required_services names '" + name + "' but plugin.xml says isolation=\"process\": a worker "
                         "process has no key-value state or outbox, so the hub would refuse the plugin");
+        else if (name == "identity_submit" && s.manifest->ownedPersonFields.empty())
+            report.fail("required_services names 'identity_submit' but plugin.xml owns no person field "
+                        "(<owns><data>identity.person.FIELD</data></owns>): the hub offers the service only to a "
+                        "plugin that owns one, so it would refuse this plugin");
     }
     if (i == kMax) report.fail("required_services holds no NULL within " + std::to_string(kMax) + " names");
 }

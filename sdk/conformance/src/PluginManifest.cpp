@@ -186,8 +186,18 @@ PluginManifest readPluginManifest(const std::string& path) {
                          "self binds the input to callers admitted by audiences or access; name them");
                 m.operations.push_back(std::move(o));
             }
-        } else if (is(child, "owns") || is(child, "provisions")) {
-            // Read by the hub; nothing for the kit to check beyond well-formedness.
+        } else if (is(child, "owns")) {
+            // The person fields among them are what identity_submit may write (ABI 1.2).
+            for (xmlNode* d = child->children; d; d = d->next) {
+                if (d->type != XML_ELEMENT_NODE) continue;
+                std::string data = text(d);
+                if (data.rfind("identity.person.", 0) == 0 && data.size() > 16) m.ownedPersonFields.push_back(data.substr(16));
+            }
+        } else if (is(child, "emits")) {
+            for (xmlNode* e = child->children; e; e = e->next)
+                if (e->type == XML_ELEMENT_NODE) m.emits.push_back(attribute(e, "type"));
+        } else if (is(child, "provisions") || is(child, "subscribes")) {
+            // Read by the hub; the schema below checks them.
         } else if (is(child, "config")) {
             for (xmlNode* k = child->children; k; k = k->next) {
                 if (k->type != XML_ELEMENT_NODE) continue;

@@ -72,7 +72,7 @@
 #include <stdint.h>
 
 #define CH_ABI_VERSION_MAJOR 1
-#define CH_ABI_VERSION_MINOR 1
+#define CH_ABI_VERSION_MINOR 2
 
 /* Compile-time checks that work in C11 and C++11 (and compile to nothing in
  * older C, where the layout still holds; it is checked where the SDK is built). */
@@ -269,6 +269,8 @@ typedef struct ch_host_api {
      * a status (emit_event, kv_put, kv_delete, config_get, kv_get). */
     ch_buffer (*last_error)(ch_host* host);
 
+    /* --- 1.2 --- */
+
     /* Optional. Runs one SQL statement on the data source named source, which
      * campus IT configures in hub.xml (sql/sources/<name>: its DSN, account,
      * secret, pool, whether it is writable, and which plugins may use it); the
@@ -288,6 +290,23 @@ typedef struct ch_host_api {
      * bad_answer (CH_ERR_INTERNAL). detail never holds the DSN or the secret. */
     void (*sql_query)(ch_host* host, ch_call* call, ch_buffer source, ch_buffer sql, ch_buffer params_json,
                       ch_sink sink);
+
+    /* Optional. Hands person records from the vendor system to the hub's
+     * identity store (where the directory sync puts persons), applying only the
+     * fields the plugin's manifest owns (<owns><data>identity.person.FIELD</data>).
+     * records_json: {"records": [{"id": "<person id>", "fields": {"FIELD":
+     * "value" | null, ...}}, ...]}, at most 1000 records and 4 MiB per call.
+     * A field another source owns (the directory's name, department, emails...)
+     * is never written: it is reported as a conflict when its value differs.
+     * One transaction per call: all applied or nothing. CH_OK and a JSON summary
+     * in sink: {"applied": n, "unchanged": n, "unknown_persons": n,
+     * "conflict_count": n, "conflicts": [{"id", "field", "owner", "value",
+     * "owner_value", "reason"}, ...]} (the first 100); CH_ERR_PERMISSION when the
+     * manifest owns no identity.person field, CH_ERR_INVALID_ARGUMENT with the
+     * reason for a malformed document, CH_ERR_UNAVAILABLE when the store failed;
+     * the reason is written to sink. call may be NULL outside an invoke.
+     * Submitting the same records again changes nothing (counted unchanged). */
+    void (*identity_submit)(ch_host* host, ch_call* call, ch_buffer records_json, ch_sink sink);
 } ch_host_api;
 
 /*
@@ -361,10 +380,12 @@ typedef struct ch_plugin_api {
 typedef const ch_plugin_api* (*ch_plugin_entry_fn)(void);
 
 /* The layout, fixed (rule 2 above). Sizes of ABI 1.0, for readers of older
- * tables: ch_host_api 88, ch_plugin_api 56; ch_http_request and
+ * tables: ch_host_api 88, ch_plugin_api 56 (1.1: ch_host_api 128); ch_http_request and
  * ch_http_response did not change size. */
 #define CH_HOST_API_SIZE_1_0 88u
 #define CH_PLUGIN_API_SIZE_1_0 56u
+/* ch_host_api of ABI 1.1 (1.2 appended sql_query and identity_submit). */
+#define CH_HOST_API_SIZE_1_1 128u
 #if UINTPTR_MAX == 0xFFFFFFFFFFFFFFFFu
 CH_STATIC_ASSERT(sizeof(ch_status) == 4 && sizeof(ch_log_level) == 4, "ch_status, ch_log_level: int32_t");
 CH_STATIC_ASSERT(sizeof(ch_buffer) == 16 && offsetof(ch_buffer, length) == 8, "ch_buffer layout");
@@ -388,8 +409,11 @@ CH_STATIC_ASSERT(offsetof(ch_host_api, abi_major) == 4 && offsetof(ch_host_api, 
 CH_STATIC_ASSERT(offsetof(ch_host_api, call_idempotency_key) == CH_HOST_API_SIZE_1_0 &&
                      offsetof(ch_host_api, call_trace_parent) == 96 && offsetof(ch_host_api, config_lookup) == 104 &&
                      offsetof(ch_host_api, kv_lookup) == 112 && offsetof(ch_host_api, last_error) == 120 &&
-                     offsetof(ch_host_api, sql_query) == 128 && sizeof(ch_host_api) == 136,
+                     CH_HOST_API_SIZE_1_1 == 128u,
                  "ch_host_api: the 1.1 members");
+CH_STATIC_ASSERT(offsetof(ch_host_api, sql_query) == CH_HOST_API_SIZE_1_1 &&
+                     offsetof(ch_host_api, identity_submit) == 136 && sizeof(ch_host_api) == 144,
+                 "ch_host_api: the 1.2 members");
 CH_STATIC_ASSERT(offsetof(ch_plugin_api, abi_major) == 4 && offsetof(ch_plugin_api, abi_minor) == 6 &&
                      offsetof(ch_plugin_api, create) == 8 && offsetof(ch_plugin_api, destroy) == 16 &&
                      offsetof(ch_plugin_api, describe) == 24 && offsetof(ch_plugin_api, invoke) == 32 &&

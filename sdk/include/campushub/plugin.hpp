@@ -292,7 +292,7 @@ public:
     }
 
     /// Runs one SQL statement on a data source IT configured for this plugin
-    /// (ABI 1.1's sql_query) with paramsJson bound as $1..$n (a JSON array; empty:
+    /// (ABI 1.2's sql_query) with paramsJson bound as $1..$n (a JSON array; empty:
     /// none), and returns {"columns":[...],"rows":[{...}],"affected":N}. A failure
     /// throws Error with the hub's status; its what() is the hub's JSON
     /// {"detail","category","sqlstate"} (category: invalid_request, unavailable,
@@ -306,6 +306,22 @@ public:
         api_->sql_query(host_, call ? call->handle() : nullptr, buffer(source), buffer(sql), buffer(paramsJson),
                         c.sink());
         if (!c.called) throw Error(CH_ERR_INTERNAL, R"({"detail":"the hub gave no SQL answer","category":"bad_answer"})");
+        if (c.status != CH_OK) throw Error(c.status, c.data);
+        return std::move(c.data);
+    }
+
+    /// Hands person records to the hub's identity store (ABI 1.2): the fields the
+    /// manifest owns (<owns><data>identity.person.FIELD</data>) are applied, a
+    /// field another source owns is reported as a conflict, never written.
+    /// records_json: {"records": [{"id": "...", "fields": {"FIELD": "value"}}]},
+    /// at most 1000 records. Returns the hub's summary ({"applied", "unchanged",
+    /// "unknown_persons", "conflict_count", "conflicts"}); throws Error with the
+    /// hub's status and reason (Unavailable on a hub without the service).
+    std::string identitySubmit(const Call* call, std::string_view recordsJson) const {
+        if (!CH_HOST_HAS(api_, identity_submit)) throw Unavailable("the hub offers no identity_submit (ABI 1.2)");
+        detail::Captured c;
+        api_->identity_submit(host_, call ? call->handle() : nullptr, buffer(recordsJson), c.sink());
+        if (!c.called) throw Error(CH_ERR_INTERNAL, "the hub gave no identity_submit answer");
         if (c.status != CH_OK) throw Error(c.status, c.data);
         return std::move(c.data);
     }

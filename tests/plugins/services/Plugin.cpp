@@ -56,8 +56,12 @@ public:
             o.set("kv", api->kv_get != nullptr && api->kv_put != nullptr && api->kv_delete != nullptr);
             o.set("soap_call", api->soap_call != nullptr);
             o.set("http_request", api->http_request != nullptr);
+            o.set("identity_submit", CH_HOST_HAS(api, identity_submit));
             return object(o);
         });
+        // ABI 1.2: the input goes to identity_submit as it is; the hub's summary comes back.
+        operation("identity", "Hands its input to identity_submit and answers the hub's summary",
+                  [&host](campushub::Call& call, std::string_view in) { return host.identitySubmit(&call, in); });
         operation("emit", "Emits {\"raw\": text} as an event; answers the status",
                   [api, handle](campushub::Call&, std::string_view in) {
                       auto o = parseObject(in);

@@ -264,7 +264,9 @@ public:
         api_.config_lookup = &FakeHost::configLookup;
         api_.kv_lookup = &FakeHost::kvLookup;
         api_.last_error = &FakeHost::lastError;
+        // 1.2
         api_.sql_query = &FakeHost::sql;
+        api_.identity_submit = &FakeHost::identitySubmit;
         onHttp(nullptr);
     }
     FakeHost(const FakeHost&) = delete;
@@ -342,6 +344,13 @@ public:
         return *this;
     }
 
+    /// Answers identity_submit (ABI 1.2) with handler's result for the records
+    /// document; without one, every call answers CH_OK and a summary of zeros.
+    FakeHost& onIdentitySubmit(std::function<Result(const std::string& recordsJson)> handler) {
+        identity_ = std::move(handler);
+        return *this;
+    }
+
     /// Turns an optional service off (sets its table member to NULL), to test
     /// that the plugin copes with an older or smaller host. Use before load().
     ch_host_api& table() noexcept { return api_; }
@@ -366,6 +375,11 @@ public:
     std::vector<std::string> events() const {
         std::lock_guard lock(mutex_);
         return events_;
+    }
+    /// The records documents the plugin handed to identity_submit, in order.
+    std::vector<std::string> identitySubmissions() const {
+        std::lock_guard lock(mutex_);
+        return submissions_;
     }
     std::map<std::string, std::string> state() const {
         std::lock_guard lock(mutex_);
@@ -459,6 +473,7 @@ private:
             {"kv_lookup", a.kv_lookup != nullptr},
             {"last_error", a.last_error != nullptr},
             {"sql_query", a.sql_query != nullptr},
+            {"identity_submit", a.identity_submit != nullptr},
         };
         for (const auto& [n, present] : slots)
             if (n == name) return present;
@@ -630,6 +645,24 @@ private:
         return CH_OK;
     }
 
+    static void identitySubmit(ch_host* h, ch_call*, ch_buffer records, ch_sink sink) {
+        FakeHost& self = from(h);
+        std::string json(detail::view(records));
+        {
+            std::lock_guard lock(self.mutex_);
+            self.submissions_.push_back(json);
+        }
+        Result r{CH_OK, R"({"applied":0,"unchanged":0,"unknown_persons":0,"conflict_count":0,"conflicts":[]})", 1};
+        if (self.identity_) {
+            try {
+                r = self.identity_(json);
+            } catch (const std::exception& e) {
+                r = Result{CH_ERR_INTERNAL, std::string("fake identity handler threw: ") + e.what(), 1};
+            }
+        }
+        sink.fn(sink.ctx, r.status, r.body.data(), r.body.size());
+    }
+
     static void soap(ch_host* h, ch_call*, ch_buffer endpoint, ch_buffer action, ch_buffer envelope,
                      ch_sink sink) {
         FakeHost& self = from(h);
@@ -671,12 +704,14 @@ private:
     std::string idempotencyKey_;
     std::string traceparent_;
     std::string lookupFailure_;
+    std::function<Result(const std::string&)> identity_;
 
     mutable std::mutex mutex_;
     std::vector<LogLine> logs_;
     std::vector<HttpRequest> requests_;
     std::vector<std::string> events_;
     std::map<std::string, std::string> kv_;
+    std::vector<std::string> submissions_;
 };
 
 inline Result FakePlugin::invoke(std::string_view operation, std::string_view input) const {

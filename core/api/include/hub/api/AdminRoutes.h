@@ -7,6 +7,7 @@
 
 namespace hub::identity {
 class IdentityDirectory;
+class SourcedFields;
 class Syncer;
 }  // namespace hub::identity
 namespace hub::events {
@@ -31,6 +32,8 @@ namespace hub::api {
 /// What the identity and admin routes need; absent parts answer 404/503.
 struct AdminServices {
     identity::IdentityDirectory* directory = nullptr;  ///< Synced persons (LDAP).
+    /// Person fields other sources own (a plugin's identity_submit); shown with a person.
+    identity::SourcedFields* sourcedFields = nullptr;
     identity::Syncer* syncer = nullptr;                 ///< Null when no directory is configured.
     events::Relay* relay = nullptr;
     host::PluginHost* plugins = nullptr;

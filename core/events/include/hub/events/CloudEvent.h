@@ -28,8 +28,17 @@ inline constexpr std::string_view PluginHealthChanged = "edu.campus.hub.plugin.h
 /// Every known type, in the order above.
 const std::vector<std::string>& knownEventTypes();
 
-/// True if `type` is one of knownEventTypes().
+/// True if `type` is one of knownEventTypes() or was registered (registerEventType).
 bool isKnownEventType(std::string_view type);
+
+/// True if `type` is one of knownEventTypes(), the hub's own and the reference
+/// adapters' listed there.
+bool isBuiltInEventType(std::string_view type);
+
+/// Makes a type a plugin declares in its manifest (<emits>) known, so events of
+/// that type can be created and relayed. Thread-safe; registering twice is
+/// harmless. Throws EventError for a type not under edu.campus.hub.
+void registerEventType(std::string_view type);
 
 /// A CloudEvents 1.0 event in JSON structured mode.
 ///

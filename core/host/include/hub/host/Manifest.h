@@ -40,6 +40,9 @@ struct Manifest {
     /// Event types from <subscribes><event type="..."/></subscribes>; includes
     /// edu.campus.hub.identity.changed when provisionsIdentities is set.
     std::vector<std::string> subscribes;
+    /// Event types the plugin emits, from <emits><event type="..."/></emits>:
+    /// the only types of its own its emit_event may send.
+    std::vector<std::string> emits;
 
     bool hasOperation(std::string_view op) const;
     /// The operation named op, or null.

@@ -55,7 +55,8 @@ public:
 
         // Host services beyond log, config and HTTP (see PluginServices). Each one
         // left unset is NULL in the plugins' ch_host_api. In process isolation
-        // only soap works (emitEvent and database cannot reach a worker).
+        // soap and submitIdentity work (the worker asks hubd for identity_submit over
+        // the call's channel); emitEvent and database cannot reach a worker.
         /// emit_event: typically writes the event to the transactional outbox.
         EmitEvent emitEvent;
         /// kv_get / kv_put / kv_delete, in table host_plugin_kv (migrated here).
@@ -67,6 +68,14 @@ public:
         /// worker gets the definitions of the sources it may use (secrets too) over
         /// its control socket and opens its own pool.
         sql::Sources* sql = nullptr;
+        /// identity_submit (ABI 1.2), for plugins whose manifest owns an
+        /// identity.person field, in process or in a worker: typically
+        /// identity::SourcedFields::submit.
+        SubmitIdentity submitIdentity;
+        /// Called with each manifest the host loads (or reloads), before the
+        /// plugin's code runs: hubd registers the event types it declares
+        /// (<emits>), so its events pass the outbox's check.
+        std::function<void(const Manifest&)> onManifest;
         /// Called (from the plugin's worker thread) for each event a plugin did not
         /// accept: its error, a full queue, or no answer. Each is also logged as an
         /// error. deliverEvent is best effort: nothing retries (deliverEventTo is

@@ -6,6 +6,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace Poco {
 class Logger;
@@ -34,6 +35,21 @@ namespace hub::host {
 /// object). Returns a ch_status; CH_OK once the event is durably accepted.
 using EmitEvent = std::function<int(const std::string& pluginName, std::string_view eventJson)>;
 
+/// Hands a plugin's person records to the identity store (identity_submit, ABI
+/// 1.2). ownedFields: the person fields the plugin's manifest owns (its
+/// <owns><data>identity.person.FIELD</data>, without the prefix), never empty.
+/// Returns a ch_status and writes the JSON summary, or the reason of a
+/// failure, to answer.
+using SubmitIdentity = std::function<int(const std::string& pluginName, const std::vector<std::string>& ownedFields,
+                                         std::string_view recordsJson, std::string& answer)>;
+
+/// The prefix of a manifest's <owns><data> that names a person field the plugin
+/// is the source of (identity.person.employment_status).
+inline constexpr std::string_view kOwnedPersonFieldPrefix = "identity.person.";
+
+/// The person fields among a manifest's <owns> entries, without the prefix.
+std::vector<std::string> ownedPersonFields(const std::vector<std::string>& owns);
+
 /// What the host lends a plugin: its ch_host_api. The config is the instance's
 /// own; everything pointed to outlives the LoadedPlugin. A service left null (or
 /// empty) is NULL in the plugin's ch_host_api, except log, config_get and
@@ -57,7 +73,14 @@ struct PluginServices {
     /// their SQLite work here while the fiber is parked, so a statement waiting
     /// for the database lock does not hold up the loop. Null: they run in place.
     runtime::WorkerPool* offload = nullptr;
+    /// identity_submit, with the person fields this plugin owns (from its
+    /// manifest); NULL in the plugin's table when either is empty.
+    SubmitIdentity submitIdentity;
+    std::vector<std::string> ownedPersonFields;
 };
+
+/// Largest records document a plugin may hand to identity_submit at once.
+inline constexpr std::size_t kMaxIdentitySubmitBytes = 4 * 1024 * 1024;
 
 /// Limits of the key-value state a plugin keeps through kv_put.
 inline constexpr std::size_t kMaxKvKeyBytes = 256;

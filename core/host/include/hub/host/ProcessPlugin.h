@@ -2,6 +2,7 @@
 
 #include "hub/host/PluginConfig.h"
 #include "hub/host/PluginInstance.h"
+#include "hub/host/PluginServices.h"
 
 #include <chrono>
 #include <cstdint>
@@ -81,6 +82,10 @@ public:
         /// (hub::sql::Sources::toJson), sent with its config over the control
         /// socket; empty: none.
         std::string sqlSources;
+        /// identity_submit for the plugin in its worker (ABI 1.2): the worker asks
+        /// hubd over the call's channel, hubd runs this. Offered to the plugin only
+        /// when set and its manifest owns a person field.
+        SubmitIdentity submitIdentity;
     };
 
     /// Counters for status pages and tests.

@@ -14,6 +14,14 @@ namespace hub::identity {
 /// never deleted) so systems that provisioned them can disable their accounts.
 enum class PersonStatus { Active, Departed };
 
+/// A person field another source than the directory owns (identity::SourcedFields).
+struct SourcedField {
+    std::string field;
+    std::string value;
+    std::string source;     ///< The plugin that wrote it (e.g. "hr").
+    std::string updatedAt;  ///< ISO 8601 UTC.
+};
+
 /// A person as the hub knows it, mapped from one directory entry.
 struct Person {
     std::string id;          ///< The hub's identity id (mapping "id", e.g. uid); the JWT sub.
@@ -30,6 +38,9 @@ struct Person {
     std::string attributesJson = "{}";  ///< Raw kept attributes: {"name": ["v", ...]}.
     std::string updatedAt;              ///< ISO 8601 UTC of the last change in the hub.
     std::string modifyTimestamp;        ///< The directory's modifyTimestamp (GeneralizedTime).
+    /// Fields other sources own, when the reader asked for them (the API's
+    /// person read does; the lookups on the request path do not).
+    std::vector<SourcedField> sourced;
 };
 
 /// The two JSON forms of a person (see appendJson).
@@ -42,7 +53,9 @@ enum class PersonJsonForm {
 /// one way the hub writes a person: {"id", ["dn",] "name", "department",
 /// "audience", "roles", "groups", "emails", "phones", "status",
 /// "updated_at"|"updatedAt"}; the update time is left out when empty (a person
-/// the hub never stored, e.g. one of identity.static).
+/// the hub never stored, e.g. one of identity.static). The Api form adds
+/// "sourced": {"FIELD": {"value", "source", "updated_at"}} when person.sourced
+/// holds any.
 void appendJson(std::string& out, const Person& person, PersonJsonForm form = PersonJsonForm::Api);
 
 /// appendJson into a new string.

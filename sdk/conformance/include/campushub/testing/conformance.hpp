@@ -85,6 +85,10 @@ struct PluginManifest {
     std::string description;
     std::vector<Operation> operations;
     std::vector<ConfigKey> config;
+    /// The FIELD of each <owns><data>identity.person.FIELD</data> (ABI 1.2).
+    std::vector<std::string> ownedPersonFields;
+    /// The types of <emits><event type="..."/> (ABI 1.2).
+    std::vector<std::string> emits;
 
     /// folder + "/" + library.
     std::string libraryPath() const { return folder + "/" + library; }
