@@ -1,5 +1,6 @@
 #include "HubApplication.h"
 #include "FlowDeployments.h"
+#include "PrivacyParts.h"
 
 #include "Reloader.h"
 #include "ServiceManager.h"
@@ -13,6 +14,7 @@
 #include "hub/api/HttpServer.h"
 #include "hub/api/Metrics.h"
 #include "hub/api/MetricsRoutes.h"
+#include "hub/api/PrivacyRoutes.h"
 #include "hub/api/PluginActivity.h"
 #include "hub/api/RouteAudit.h"
 #include "hub/api/Router.h"
@@ -487,6 +489,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         // nothing is served before everything it needs is up. Stop in reverse.
         // Authentication is not optional: without a key, refuse to start.
         const Numbers numbers = Numbers::read(cfg);
+        PrivacyParts privacy(cfg);  // privacy.answers and privacy.retention checked before anything starts
         for (const auto& define : defines_) overriddenPlugin(define.first);  // throws for an unknown plugin key
         Poco::Crypto::initializeCrypto();
         auth::TokenVerifier verifier(cfg, "auth");
@@ -497,6 +500,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         catalog::Catalog catalogue({cfg.getString("catalog.dir"), ""});
         log.information("catalogue: %z service items", catalogue.snapshot()->items().size());
         store::AuditLog audit(db, 100000, std::chrono::milliseconds(numbers.auditCommitIntervalMs));
+        privacy.start(db, audit);
         http::Client::Options clientOptions;
         clientOptions.caFile = cfg.getString("http.client.caFile", "");
         http::Client httpClient(clientOptions);
@@ -598,10 +602,10 @@ int HubApplication::main(const std::vector<std::string>&) {
         api::addSystemRoutes(router, *plugins, &audit);
         api::addWebhookRoutes(router, *plugins, api::WebhookOptions::fromConfig(cfg), &audit);
         api::addCatalogRoutes(router, catalogue);
-        api::addApplicationRoutes(router, applications, catalogue, *plugins, blocking, &audit);
+        api::addApplicationRoutes(router, applications, catalogue, *plugins, blocking, &audit, &privacy.answers());
         api::addTaskRoutes(router, {&applications, &flowRunner, &flowDeployments.store(), &flowDeployments.repository(),
                                     &db, &blocking, &audit,
-                                    [&flowDeployments, &cfg] { return flowDeployments.reload(cfg); }});
+                                    [&flowDeployments, &cfg] { return flowDeployments.reload(cfg); }, &catalogue});
         api::AdminServices admin;
         admin.directory = &people;
         admin.syncer = syncer.get();
@@ -612,7 +616,14 @@ int HubApplication::main(const std::vector<std::string>&) {
         admin.audit = &audit;
         admin.store = &db;
         admin.staticPerson = [&directory](const std::string& id) { return directory.json(id); };
+        admin.answers = &privacy.answers();
+        admin.pluginDepartment = privacy.pluginDepartment();
+        admin.applicationDepartment = [&applications](const std::string& id) {
+            auto application = applications.find(id);
+            return application ? application->department : std::string();
+        };
         api::addAdminRoutes(router, admin);
+        api::addPrivacyRoutes(router, {admin, &applications, privacy.retention()});
         // The web console: its static files, and the figures and series its pages read.
         api::addConsoleRoutes(router, {cfg.getString("console.dir", defaultConsoleDir())});
         flows::Evaluation evaluation(db, calendar, numbers.utcOffsetSeconds);
@@ -642,6 +653,7 @@ int HubApplication::main(const std::vector<std::string>&) {
             if (metricsServer) metricsServer->stop(std::chrono::milliseconds(1000));
             server.stop(drainTimeout);
             blocking.shutdown();  // after the drain: its tasks answer requests in flight
+            privacy.stop();
             syncSchedule.stop();
             relay.stop();
             flowRunner.stop();  // before the plugins its calls answer from

@@ -20,6 +20,8 @@ class AuditLog;
 
 namespace hub::api {
 
+class AnswerPolicy;
+
 /// The applications API: POST/GET /api/v1/applications, GET /{id},
 /// POST /{id}/cancel, /{id}/supplement (the applicant), /{id}/transitions (a
 /// clerk of the owning department). Database work runs on blockingPool, never
@@ -27,8 +29,12 @@ namespace hub::api {
 /// plugin is called and the application completed or rejected from its answer
 /// (rejected too when the operation's access policy refuses the applicant).
 /// Each 403 (not yours, not your department's, not offered to you) is written
-/// to audit when given.
+/// to audit when given, and so is each read of another person's application
+/// (naming the applicant). A department admin (dept:<d>:admin) reads and lists
+/// its department's applications like its clerks. Each answer holds the fields
+/// answers (null: AnswerPolicy's defaults) gives the caller's relation to it.
 void addApplicationRoutes(Router& router, flows::ApplicationService& service, catalog::Catalog& catalog,
-                          host::PluginHost& plugins, runtime::WorkerPool& blockingPool, store::AuditLog* audit = nullptr);
+                          host::PluginHost& plugins, runtime::WorkerPool& blockingPool, store::AuditLog* audit = nullptr,
+                          const AnswerPolicy* answers = nullptr);
 
 }  // namespace hub::api
