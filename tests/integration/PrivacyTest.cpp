@@ -6,6 +6,7 @@
 #include "hub/identity/IdentityStore.h"
 #include "hub/store/Database.h"
 #include "hub/test/ChildProcess.h"
+#include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
 #include "hub/test/TempDir.h"
 
@@ -19,6 +20,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <functional>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -176,7 +178,6 @@ TEST_F(PrivacyTest, ThePolicyInHubXmlNarrowsWhatTheOperatorSees) {
     ASSERT_TRUE(form) << admin.body;
     EXPECT_FALSE(form->has("phone")) << admin.body;
     EXPECT_EQ(form->getValue<std::string>("reason"), "发烧");
-    EXPECT_EQ(parse(admin.body)->getValue<std::string>("status"), parse(admin.body)->getValue<std::string>("status"));
     auto list = as(kAdmin, "GET", "/api/v1/applications?department=*");
     ASSERT_EQ(list.status, 200) << list.body;
     EXPECT_EQ(list.body.find(kPhone), std::string::npos) << list.body;
@@ -234,15 +235,18 @@ TEST_F(PrivacyTest, AnExportHoldsEverythingAboutTheCallerAndNothingOfOthers) {
     }
     EXPECT_TRUE(found) << r.body.substr(0, 2000);
     ASSERT_TRUE(data->getArray("tasks"));
-    bool clerkRead = false, ownSubmit = false;
-    auto audit = data->getArray("audit");
-    for (unsigned i = 0; i < audit->size(); ++i) {
-        auto row = audit->getObject(i);
-        clerkRead = clerkRead || (row->getValue<std::string>("subject") == kClerk &&
-                                  row->getValue<std::string>("person") == kOwner);
-        ownSubmit = ownSubmit || row->getValue<std::string>("subject") == kOwner;
-    }
-    EXPECT_TRUE(clerkRead) << "the clerk's read of the owner's application is not in the export";
+    // The clerk's read is queued for the audit trail as its answer leaves: look again until it is there.
+    auto clerkReadIn = [](const std::string& body) {
+        auto audit = parse(body)->getArray("audit");
+        for (unsigned i = 0; i < audit->size(); ++i) {
+            auto row = audit->getObject(i);
+            if (row->getValue<std::string>("subject") == kClerk && row->getValue<std::string>("person") == kOwner)
+                return true;
+        }
+        return false;
+    };
+    EXPECT_TRUE(hub::test::waitUntil([&] { return clerkReadIn(as(kOwner, "GET", "/api/v1/me/export").body); }))
+        << "the clerk's read of the owner's application is not in the export";
 
     auto other = as(kOtherStudent, "GET", "/api/v1/me/export");
     ASSERT_EQ(other.status, 200) << other.body;
@@ -266,14 +270,17 @@ TEST_F(PrivacyTest, TheAuditFindsWhoReadAPersonsData) {
                              items->getObject(i)->getValue<std::string>("operation"));
         return out;
     };
-    auto accessed = rows("accessed=" + kOwner);
     auto has = [](const auto& list, const std::string& subject, const std::string& operation) {
         for (const auto& [s, o] : list)
             if (s == subject && o == operation) return true;
         return false;
     };
-    EXPECT_TRUE(has(accessed, kOtherClerk, "GET /api/v1/identities/" + kOwner));
-    EXPECT_TRUE(has(accessed, kClerk, "GET /api/v1/applications/" + applicationId_));
+    // Each read is queued for the trail as its answer leaves: search until both are there.
+    EXPECT_TRUE(hub::test::waitUntil([&] {
+        auto accessed = rows("accessed=" + kOwner);
+        return has(accessed, kOtherClerk, "GET /api/v1/identities/" + kOwner) &&
+               has(accessed, kClerk, "GET /api/v1/applications/" + applicationId_);
+    })) << "the reads of " << kOwner << "'s data are not found by the person accessed";
     for (const auto& [s, o] : rows("accessed=" + kOtherStudent))
         EXPECT_NE(s, kOtherClerk) << "a read of " << kOwner << " filed under " << kOtherStudent << ": " << o;
     EXPECT_TRUE(has(rows("subject=" + kClerk), kClerk, "GET /api/v1/applications/" + applicationId_));
@@ -306,8 +313,8 @@ std::int64_t epochMs(Clock::time_point t) {
 constexpr int kDays = 730;
 
 // Day d's rows lie d days and 12 hours back: never near a cutoff of whole days.
-Clock::time_point dayAgo(Clock::time_point now, int d) {
-    return now - std::chrono::hours(24 * d + 12);
+Clock::time_point dayAgo(Clock::time_point from, int d) {
+    return from - std::chrono::hours(24 * d + 12);
 }
 
 std::string appId(int d) { return "seed-app-" + std::to_string(d); }
@@ -315,13 +322,13 @@ std::string appId(int d) { return "seed-app-" + std::to_string(d); }
 // Two years: an application a day (finished on even days, still in review on
 // odd), two audit rows, an outbox event; a dead letter every tenth day, an inbound
 // event id every fifth, a departed person every seventh; twenty active persons.
-void seed(const std::string& path, Clock::time_point now) {
+void seed(const std::string& path, Clock::time_point asOf) {
     hub::store::Database db({path});
     hub::identity::IdentityStore identity(db);  // hubd without a directory makes no identity tables
     auto s = db.session();
     s.begin();
     for (int d = kDays; d >= 1; --d) {
-        const auto t = dayAgo(now, d);
+        const auto t = dayAgo(asOf, d);
         const std::string id = appId(d), at = iso(t, false), status = d % 2 == 0 ? "completed" : "in_review";
         s << "INSERT INTO flows_applications(id, item_id, applicant, submitted_by, department, handler, status, form,"
              " materials, submitted_at, updated_at, time_limit_days, due_date, version)"
@@ -398,10 +405,10 @@ TEST(Retention, TwoYearsOfDataLoseWhatExpiredAndKeepWhatIsHeld) {
     const std::string policy = R"(<privacy><retention>
       <applicationsDays>365</applicationsDays><auditDays>180</auditDays><eventsDays>30</eventsDays>
       <departedPersonsDays>90</departedPersonsDays><deadLettersDays>60</deadLettersDays>
-      <batchRows>50</batchRows><intervalHours>0</intervalHours></retention></privacy>)";
+      <batchRows>50</batchRows><intervalHours>0</intervalHours></retention></privacy>
+      <events><relay><retentionHours>0</retentionHours></relay></events>)";
     startHubd(dir, policy).reset();  // creates the schema, then stops
-    const auto now = Clock::now();
-    seed(dir.file("var/hub.db"), now);
+    seed(dir.file("var/hub.db"), Clock::now());
     const auto before = counts(dir.file("var/hub.db"));
     auto hubd = startHubd(dir, policy);
 
@@ -457,9 +464,11 @@ TEST(Retention, TwoYearsOfDataLoseWhatExpiredAndKeepWhatIsHeld) {
     EXPECT_EQ(report->getValue<int>("heldKept"), 1);
 
     // The run is in the audit trail and its report is kept.
-    auto trail = call(*hubd, "GET", "/admin/audit?person=" + kAdmin, kAdmin);
-    EXPECT_NE(trail.body.find("POST /admin/retention/run"), std::string::npos) << trail.body.substr(0, 1000);
-    EXPECT_NE(trail.body.find("retention run " + std::to_string(report->getValue<int>("id"))), std::string::npos);
+    const std::string runRow = "retention run " + std::to_string(report->getValue<int>("id"));
+    EXPECT_TRUE(hub::test::waitUntil([&] {
+        auto trail = call(*hubd, "GET", "/admin/audit?person=" + kAdmin, kAdmin).body;
+        return trail.find("POST /admin/retention/run") != std::string::npos && trail.find(runRow) != std::string::npos;
+    })) << "the run is not in the audit trail";
     auto runs = call(*hubd, "GET", "/admin/retention/runs?limit=1", kAdmin);
     ASSERT_EQ(runs.status, 200) << runs.body;
     EXPECT_EQ(parse(runs.body)->getArray("items")->getObject(0)->getValue<int>("id"), report->getValue<int>("id"));

@@ -4,6 +4,7 @@
 #include "AdminRouteSupport.h"
 
 #include "hub/api/AdminScope.h"
+#include "hub/common/Utf8.h"
 #include "hub/flows/ApplicationService.h"
 #include "hub/flows/Retention.h"
 
@@ -77,7 +78,9 @@ void addRetentionRoutes(Router& router, const PrivacyServices& s) {
                         if (!s.retention->release(id))
                             return problem(404, "application " + id + " is not held", "No legal hold",
                                            problemType("no-legal-hold"));
-                        return Response::json(200, "{\"application_id\":\"" + id + "\",\"held\":false}");
+                        std::string released = "{\"application_id\":";
+                        appendString(released, id);
+                        return Response::json(200, released + ",\"held\":false}");
                     }
                     std::string reason;
                     try {

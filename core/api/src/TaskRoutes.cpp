@@ -51,8 +51,8 @@ std::string departmentOf(const TaskServices& s, const std::string& applicationId
 
 // The department of the application an engine instance runs for.
 std::string departmentOfInstance(const TaskServices& s, Poco::Data::Session& session, const std::string& instanceId) {
-    auto state = s.engineStore->load(session, instanceId);
-    return state ? departmentOf(s, state->applicationId) : std::string();
+    auto application = s.engineStore->applicationOf(session, instanceId);
+    return application ? departmentOf(s, *application) : std::string();
 }
 
 // A department admin sees the flows their departments' items use.

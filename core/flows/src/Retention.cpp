@@ -129,7 +129,7 @@ Retention::Retention(store::Database& db, RetentionPolicy policy, store::AuditLo
 
 const std::vector<store::Migration>& Retention::migrations() { return kMigrations; }
 
-RetentionReport Retention::run(const std::string& actor, Clock::time_point now) {
+RetentionReport Retention::run(const std::string& actor, Clock::time_point asOf) {
     RetentionReport report;
     report.actor = actor;
     report.startedAt = isoTime(Clock::now());
@@ -161,7 +161,7 @@ RetentionReport Retention::run(const std::string& actor, Clock::time_point now) 
     auto kind = [&](const std::string& name, int days, const std::function<std::int64_t(Clock::time_point)>& work) {
         RetentionReport::Kind k{name, days, "", 0};
         if (days > 0) {
-            const auto cutoff = now - std::chrono::hours(24) * days;
+            const auto cutoff = asOf - std::chrono::hours(24) * days;
             k.cutoff = isoTime(cutoff);
             k.deleted = work(cutoff);
         }
@@ -234,11 +234,10 @@ RetentionReport Retention::run(const std::string& actor, Clock::time_point now) 
         row.durationUs = 0;
         audit_->record(std::move(row));
     }
-    std::string summary;
+    std::string summary = "retention run " + std::to_string(report.id) + " by " + actor + " deleted:";
     for (const auto& k : report.kinds) summary += " " + k.name + "=" + std::to_string(k.deleted);
-    Poco::Logger::get("hub.privacy").information("retention run %Ld by %s deleted:%s; %Ld held application(s) kept",
-                                                 static_cast<Poco::Int64>(report.id), actor, summary,
-                                                 static_cast<Poco::Int64>(report.heldKept));
+    Poco::Logger::get("hub.privacy").information(summary + "; " + std::to_string(report.heldKept) +
+                                                 " expired application(s) kept by a legal hold");
     return report;
 }
 

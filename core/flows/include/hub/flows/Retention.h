@@ -70,9 +70,9 @@ public:
 
     static const std::vector<store::Migration>& migrations();
 
-    /// One run as of now; the report is stored and returned.
+    /// One run as of asOf (now); the report is stored and returned.
     RetentionReport run(const std::string& actor,
-                        std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
+                        std::chrono::system_clock::time_point asOf = std::chrono::system_clock::now());
 
     /// The last reports, newest first.
     std::vector<std::string> reports(std::size_t limit) const;

@@ -93,6 +93,8 @@ public:
 
     /// The instance driving an application, or nullopt.
     std::optional<std::string> instanceOf(Poco::Data::Session& session, const std::string& applicationId);
+    /// The application an instance runs for, or nullopt.
+    std::optional<std::string> applicationOf(Poco::Data::Session& session, const std::string& instanceId);
 
     /// Timers due at `nowMs` or before, earliest first.
     std::vector<StoredTimer> dueTimers(Poco::Data::Session& session, std::int64_t nowMs, std::size_t limit);
