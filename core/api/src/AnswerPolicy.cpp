@@ -67,7 +67,7 @@ Object::Ptr only(const Object::Ptr& source, const std::set<std::string>& names) 
     return out;
 }
 
-void without(const Object::Ptr& object, const std::set<std::string>& names) {
+void without(Object::Ptr object, const std::set<std::string>& names) {
     for (const auto& name : names) {
         auto dot = name.find('.');
         if (dot == std::string::npos) {

@@ -221,10 +221,19 @@ RetentionReport Retention::run(const std::string& actor, Clock::time_point asOf)
     });
 
     report.finishedAt = isoTime(Clock::now());
-    std::string json = report.toJson();
-    session << "INSERT INTO privacy_retention_runs(actor, started_at, finished_at, report) VALUES(?,?,?,?)",
-        bind(actor), bind(report.startedAt), bind(report.finishedAt), use(json), now;
-    session << "SELECT max(id) FROM privacy_retention_runs", into(report.id), now;
+    // The stored report carries its own row id: the row first, then its text.
+    session.begin();
+    try {
+        session << "INSERT INTO privacy_retention_runs(actor, started_at, finished_at, report) VALUES(?,?,?,'')",
+            bind(actor), bind(report.startedAt), bind(report.finishedAt), now;
+        session << "SELECT max(id) FROM privacy_retention_runs", into(report.id), now;
+        std::string json = report.toJson();
+        session << "UPDATE privacy_retention_runs SET report = ? WHERE id = ?", use(json), bind(report.id), now;
+        session.commit();
+    } catch (...) {
+        session.rollback();
+        throw;
+    }
     if (audit_) {
         store::AuditRecord row;
         row.subject = actor;
