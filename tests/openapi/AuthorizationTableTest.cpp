@@ -410,6 +410,17 @@ protected:
         return httpRequest(method, hubd_->url(target), body, headers);
     }
 
+    // Refused: 403 problem+json; allowed: anything but 401 and 403.
+    static void expectAnswer(const HttpResponse& r, Expect expect) {
+        if (expect == R) {
+            EXPECT_EQ(r.status, 403) << r.body;
+            EXPECT_EQ(r.header("Content-Type"), "application/problem+json") << r.body;
+        } else {
+            EXPECT_NE(r.status, 401) << r.body;
+            EXPECT_NE(r.status, 403) << r.body;
+        }
+    }
+
     static TempDir* dir_;
     static ChildProcess* sim_;
     static ChildProcess* hubd_;
@@ -462,14 +473,7 @@ TEST_F(AuthorizationTable, DepartmentAdminsManageOnlyTheirDepartment) {
         for (const auto& [who, bearer, expect] : {std::tuple{kDeptAdmin, own, row.ownDepartment},
                                                  std::tuple{kOtherDeptAdmin, other, row.otherDepartment}}) {
             SCOPED_TRACE(row.method + " " + row.path + " as " + who);
-            auto r = send(row.method, row.path, bearer, row.target);
-            if (expect == R) {
-                EXPECT_EQ(r.status, 403) << r.body;
-                EXPECT_EQ(r.header("Content-Type"), "application/problem+json") << r.body;
-            } else {
-                EXPECT_NE(r.status, 401) << r.body;
-                EXPECT_NE(r.status, 403) << r.body;
-            }
+            expectAnswer(send(row.method, row.path, bearer, row.target), expect);
         }
     }
 }
@@ -526,14 +530,7 @@ TEST_F(AuthorizationTable, EachCallerGetsWhatTheTableSays) {
                                           std::pair{kOtherStudent, row.otherPerson}}) {
             if (expect == NA) continue;
             SCOPED_TRACE(row.method + " " + row.path + " as " + who);
-            auto r = send(row.method, row.path, tokens.at(who));
-            if (expect == R) {
-                EXPECT_EQ(r.status, 403) << r.body;
-                EXPECT_EQ(r.header("Content-Type"), "application/problem+json") << r.body;
-            } else {
-                EXPECT_NE(r.status, 401) << r.body;
-                EXPECT_NE(r.status, 403) << r.body;
-            }
+            expectAnswer(send(row.method, row.path, tokens.at(who)), expect);
         }
     }
 }

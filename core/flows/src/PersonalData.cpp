@@ -76,22 +76,15 @@ std::string personalDataJson(ApplicationService& applications, store::Database& 
             into(decisions), now;
         for (std::size_t i = 0; i < ids.size(); ++i) {
             if (i) out += ',';
-            out += '{';
-            appendMember(out, "id", ids[i]);
-            out += ',';
-            appendMember(out, "application_id", apps[i]);
-            out += ',';
-            appendMember(out, "name", names[i]);
-            out += ',';
-            appendMember(out, "assignee", assignees[i]);
-            out += ',';
-            appendMember(out, "claimed_by", claimed[i]);
-            out += ',';
-            appendMember(out, "status", statuses[i]);
-            out += ",\"created_at\":" + std::to_string(created[i]) + ",\"closed_at\":" + std::to_string(closed[i]) + ',';
-            appendMember(out, "closed_by", closedBy[i]);
-            out += ',';
-            appendMember(out, "decision", decisions[i]);
+            out += "{\"created_at\":" + std::to_string(created[i]) + ",\"closed_at\":" + std::to_string(closed[i]);
+            const std::pair<const char*, const std::string*> members[] = {
+                {"id", &ids[i]},           {"application_id", &apps[i]}, {"name", &names[i]},
+                {"assignee", &assignees[i]}, {"claimed_by", &claimed[i]}, {"status", &statuses[i]},
+                {"closed_by", &closedBy[i]}, {"decision", &decisions[i]}};
+            for (const auto& [key, value] : members) {
+                out += ',';
+                appendMember(out, key, *value);
+            }
             out += '}';
         }
     }
