@@ -30,6 +30,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 namespace fs = std::filesystem;
 using namespace Poco::Data::Keywords;
@@ -52,6 +53,8 @@ const std::string kOtherClerk = "clerk.lib";     // a clerk of the library, not 
 const std::string kAdmin = "admin";
 const std::string kClerk = "clerk.xsc";  // a clerk of student affairs
 const std::string kTutor = "ta.wang";    // a doctoral student who is also a student affairs clerk
+const std::string kDeptAdmin = "admin.xsc";       // dept:student-affairs:admin, the application's department
+const std::string kOtherDeptAdmin = "admin.lib";  // dept:library:admin
 
 // ---------------------------------------------------------------------------
 // Tokens, good and bad
@@ -177,7 +180,8 @@ const std::vector<Row> kTable = {
     {"GET", "/admin/plugins/activity", R, R, NA},
     {"GET", "/admin/events/consumers", R, R, NA},
     {"GET", "/api/v1/identities/me", A, A, NA},
-    {"GET", "/api/v1/identities/{id}", A, R, R},
+    // Staff read anyone's record, with the fields the answer policy gives them (PrivacyTest).
+    {"GET", "/api/v1/identities/{id}", A, A, R},
     {"GET", "/api/v1/identities", R, R, NA},
     {"GET", "/admin/identity/sync", R, R, NA},
     {"POST", "/admin/identity/sync", R, R, NA},
@@ -204,6 +208,54 @@ const std::vector<Row> kTable = {
     {"POST", "/admin/flows/messages", R, R, NA},
     // The owner's leave has no flow here: 404 for the owner, 403 for others.
     {"GET", "/api/v1/applications/{id}/flow", A, R, R},
+    // Issue 18: one's own data; retention and legal holds.
+    {"GET", "/api/v1/me/export", A, A, NA},
+    {"POST", "/admin/retention/run", R, R, NA},
+    {"GET", "/admin/retention/runs", R, R, NA},
+    {"PUT", "/admin/applications/{id}/legal-hold", R, R, NA},
+    {"DELETE", "/admin/applications/{id}/legal-hold", R, R, NA},
+};
+
+// Delegated administration (issue 18): every admin route, and the portal routes
+// a department admin reaches further on, as the admin of the student affairs
+// department (whose the application and the student_affairs plugin are) and as
+// the library's admin. A route's own answer (200, 400, 404) counts as allowed.
+struct DepartmentRow {
+    std::string method;
+    std::string path;
+    Expect ownDepartment;
+    Expect otherDepartment;
+    std::string target = {};  ///< Instead of the table's request: a plugin that is configured but not loaded.
+};
+
+const std::vector<DepartmentRow> kDepartmentTable = {
+    {"GET", "/api/v1/applications", A, R},  // ?department=student-affairs
+    {"GET", "/api/v1/applications/{id}", A, R},
+    {"GET", "/api/v1/identities/{id}", A, A},
+    {"GET", "/api/v1/identities", R, R},
+    {"GET", "/admin/evaluation", A, A},  // each sees its own department's figures
+    {"GET", "/admin/plugins/activity", R, R},
+    {"GET", "/admin/events/consumers", R, R},
+    {"GET", "/admin/identity/sync", R, R},
+    {"POST", "/admin/identity/sync", R, R},
+    {"GET", "/admin/identity/sync/preview", R, R},
+    {"GET", "/admin/audit", R, R},
+    {"GET", "/admin/events/dead-letters", A, A},  // each its own department's
+    // A whole consumer's queue: hub:admin's; one dead letter (?id=) of one's department is allowed.
+    {"POST", "/admin/events/dead-letters/replay", R, R},
+    {"GET", "/admin/plugins", A, A},  // each its own department's refusals
+    {"POST", "/admin/plugins/{name}/reload", A, R, "/admin/plugins/ghost_affairs/reload"},
+    {"DELETE", "/admin/plugins/{name}", A, R, "/admin/plugins/ghost_affairs"},
+    {"POST", "/admin/plugins/rescan", R, R},
+    {"POST", "/admin/catalog/reload", R, R},
+    {"GET", "/admin/flows", A, A},  // each the flows its department's items use
+    {"GET", "/admin/flows/incidents", A, A},
+    {"POST", "/admin/flows/incidents/{id}/retry", A, A},  // no incident: 404 for both
+    {"POST", "/admin/flows/reload", R, R},
+    {"POST", "/admin/retention/run", R, R},
+    {"GET", "/admin/retention/runs", R, R},
+    {"PUT", "/admin/applications/{id}/legal-hold", A, R},
+    {"DELETE", "/admin/applications/{id}/legal-hold", A, R},
 };
 
 // ---------------------------------------------------------------------------
@@ -282,9 +334,10 @@ protected:
   <plugins>
     <dir>)" + dir_->file("plugins") +
                                    R"(</dir>
-    <plugin name="student_affairs"><timeoutMs>3000</timeoutMs>
+    <plugin name="student_affairs"><timeoutMs>3000</timeoutMs><department>student-affairs</department>
       <config><base_url>http://127.0.0.1:)" +
                                    std::to_string(sim_->port()) + R"(</base_url></config></plugin>
+    <plugin name="ghost_affairs"><department>student-affairs</department></plugin>
   </plugins>
   <auth><jwt><hs256Secret>)" + kSecret +
                                    R"(</hs256Secret><issuer>)" + kIssuer + R"(</issuer>
@@ -308,6 +361,10 @@ protected:
             roles="dept:student-affairs:clerk"/>
     <person id=")" + kTutor + R"(" name="王助教" department="student-affairs" audience="student staff"
             roles="dept:student-affairs:clerk"/>
+    <person id=")" + kDeptAdmin + R"(" name="学生处管理员" department="student-affairs" audience="staff"
+            roles="dept:student-affairs:admin"/>
+    <person id=")" + kOtherDeptAdmin + R"(" name="图书馆管理员" department="library" audience="staff"
+            roles="dept:library:admin"/>
   </static></identity>
 </hub>)");
         hubd_ = new ChildProcess(HUBD_EXE,
@@ -335,7 +392,7 @@ protected:
         put("plugin", "student_affairs");
         put("operation", "get_student");
         put("name", "student_affairs");
-        put("id", path.rfind("/api/v1/applications/", 0) == 0 ? applicationId_
+        put("id", path.find("/applications/") != std::string::npos ? applicationId_
                   : path.rfind("/api/v1/identities/", 0) == 0 ? kOwner
                                                               : "student-leave");
         if (path == "/api/v1/applications") target += method == "GET" ? "?department=student-affairs" : "";
@@ -348,11 +405,24 @@ protected:
         return {target, body};
     }
 
-    static HttpResponse send(const std::string& method, const std::string& path, const std::string& bearer) {
+    static HttpResponse send(const std::string& method, const std::string& path, const std::string& bearer,
+                             const std::string& targetOverride = {}) {
         auto [target, body] = requestFor(method, path);
+        if (!targetOverride.empty()) target = targetOverride;
         std::map<std::string, std::string> headers;
         if (!bearer.empty()) headers["Authorization"] = "Bearer " + bearer;
         return httpRequest(method, hubd_->url(target), body, headers);
+    }
+
+    // Refused: 403 problem+json; allowed: anything but 401 and 403.
+    static void expectAnswer(const HttpResponse& r, Expect expect) {
+        if (expect == R) {
+            EXPECT_EQ(r.status, 403) << r.body;
+            EXPECT_EQ(r.header("Content-Type"), "application/problem+json") << r.body;
+        } else {
+            EXPECT_NE(r.status, 401) << r.body;
+            EXPECT_NE(r.status, 403) << r.body;
+        }
     }
 
     static TempDir* dir_;
@@ -384,6 +454,57 @@ TEST(AuthorizationTableRows, CoverEveryDocumentedRouteAndNoOther) {
             << route.first << " " << route.second << " has a row but is not in docs/api/openapi.json";
 }
 
+// Every admin route has its row for the department admins.
+TEST(AuthorizationTableRows, EveryAdminRouteHasADepartmentAdminRow) {
+    std::set<std::pair<std::string, std::string>> rows;
+    for (const auto& row : kDepartmentTable) rows.insert({row.method, row.path});
+    for (const auto& d : documentedRoutes()) {
+        if (d.path.rfind("/admin/", 0) != 0) continue;
+        EXPECT_TRUE(rows.count({d.method, d.path}))
+            << d.method << " " << d.path << " has no row for the department admins (kDepartmentTable)";
+    }
+    for (const auto& row : kDepartmentTable) {
+        bool documented = false;
+        for (const auto& d : documentedRoutes()) documented = documented || (d.method == row.method && d.path == row.path);
+        EXPECT_TRUE(documented) << row.method << " " << row.path << " is not in docs/api/openapi.json";
+    }
+}
+
+// A department's admin manages its department's things, and nothing of another's.
+TEST_F(AuthorizationTable, DepartmentAdminsManageOnlyTheirDepartment) {
+    const std::string own = token(kDeptAdmin), other = token(kOtherDeptAdmin);
+    for (const auto& row : kDepartmentTable) {
+        for (const auto& [who, bearer, expect] : {std::tuple{kDeptAdmin, own, row.ownDepartment},
+                                                 std::tuple{kOtherDeptAdmin, other, row.otherDepartment}}) {
+            SCOPED_TRACE(row.method + " " + row.path + " as " + who);
+            expectAnswer(send(row.method, row.path, bearer, row.target), expect);
+        }
+    }
+}
+
+// What a department admin is shown is its department's only; hub:admin sees everything.
+TEST_F(AuthorizationTable, DepartmentAdminsSeeOnlyTheirDepartmentsApplications) {
+    auto list = [](const std::string& who, const std::string& department) {
+        return httpRequest("GET", hubd_->url("/api/v1/applications?department=" + department), "",
+                           {{"Authorization", "Bearer " + token(who)}});
+    };
+    auto own = list(kDeptAdmin, "student-affairs");
+    ASSERT_EQ(own.status, 200) << own.body;
+    EXPECT_NE(own.body.find(applicationId_), std::string::npos) << own.body;
+    EXPECT_EQ(list(kDeptAdmin, "library").status, 403);
+    EXPECT_EQ(list(kDeptAdmin, "*").status, 403) << "every department's list is hub:admin's";
+    EXPECT_EQ(list(kOtherDeptAdmin, "student-affairs").status, 403);
+    auto library = list(kOtherDeptAdmin, "library");
+    ASSERT_EQ(library.status, 200) << library.body;
+    EXPECT_EQ(library.body.find(applicationId_), std::string::npos) << library.body;
+    EXPECT_EQ(list(kAdmin, "*").status, 200);
+    // The plugin's own department reloads it; the library's is refused, with the reason.
+    auto refused = httpRequest("POST", hubd_->url("/admin/plugins/student_affairs/reload"), "",
+                               {{"Authorization", "Bearer " + token(kOtherDeptAdmin)}});
+    EXPECT_EQ(refused.status, 403);
+    EXPECT_NE(refused.body.find("the admin role of its department"), std::string::npos) << refused.body;
+}
+
 TEST_F(AuthorizationTable, EveryBadTokenIsRefusedOnEverySecuredRoute) {
     const auto tokens = badTokens();
     for (const auto& route : documentedRoutes()) {
@@ -413,14 +534,7 @@ TEST_F(AuthorizationTable, EachCallerGetsWhatTheTableSays) {
                                           std::pair{kOtherStudent, row.otherPerson}}) {
             if (expect == NA) continue;
             SCOPED_TRACE(row.method + " " + row.path + " as " + who);
-            auto r = send(row.method, row.path, tokens.at(who));
-            if (expect == R) {
-                EXPECT_EQ(r.status, 403) << r.body;
-                EXPECT_EQ(r.header("Content-Type"), "application/problem+json") << r.body;
-            } else {
-                EXPECT_NE(r.status, 401) << r.body;
-                EXPECT_NE(r.status, 403) << r.body;
-            }
+            expectAnswer(send(row.method, row.path, tokens.at(who)), expect);
         }
     }
 }

@@ -23,6 +23,10 @@
 #include <string_view>
 #include <utility>
 
+namespace hub::store {
+struct AuditEntry;
+}
+
 namespace hub::api::detail {
 
 inline std::string problemType(std::string_view slug) {
@@ -44,8 +48,15 @@ public:
         if (!out_.send(std::move(response))) return false;
         auto elapsed = std::chrono::steady_clock::now() - started_;
         auditRouteCall(audit_, *request_, status,
-                       std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
+                       std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count(), person_);
         return true;
+    }
+
+    /// The same channel, its audit row naming whose personal data the answer holds.
+    AuditedReply about(std::string person) const {
+        AuditedReply copy = *this;
+        copy.person_ = std::move(person);
+        return copy;
     }
 
 private:
@@ -53,6 +64,7 @@ private:
     Responder out_;
     store::AuditLog* audit_;
     std::chrono::steady_clock::time_point started_;
+    std::string person_;
 };
 
 using AdminHandler = std::function<void(const RequestPtr&, AuditedReply)>;
@@ -60,11 +72,19 @@ using AdminHandler = std::function<void(const RequestPtr&, AuditedReply)>;
 /// hub:admin, checked once by the server before the handler runs; refusals audited.
 RouteAccess adminOnly(store::AuditLog* audit);
 
-/// Registers routes for hub:admin only (adminOnly), whose every answer is audited.
+/// The department a request's resource belongs to, for RouteAccess::department.
+using DepartmentOf = std::function<std::string(const Request&)>;
+
+/// Every department admin passes the route's check; the handler narrows to
+/// their departments (AdminScope).
+inline std::string anyDepartment(const Request&) { return "*"; }
+
+/// Registers routes for hub:admin only (adminOnly), whose every answer is
+/// audited; with department, also for that department's admin.
 class AdminRouter {
 public:
     AdminRouter(Router& router, store::AuditLog* audit) : router_(router), audit_(audit) {}
-    void add(http::verb method, std::string pattern, AdminHandler handler) const;
+    void add(http::verb method, std::string pattern, AdminHandler handler, DepartmentOf department = {}) const;
 
 private:
     Router& router_;
@@ -113,5 +133,11 @@ void addSyncPreviewRoutes(Router& router, const AdminServices& s);
 void addAuditRoutes(Router& router, const AdminServices& s);
 /// GET /admin/applications/{id}/trace (TraceRoutes.cpp).
 void addTraceRoutes(Router& router, const AdminServices& s);
+/// One audit row as the API writes it (AuditAdminRoutes.cpp).
+void appendAuditEntry(std::string& body, const store::AuditEntry& entry);
+
+/// The 403 for a department admin reaching past their departments (sent
+/// through an AuditedReply, it is audited like every admin answer).
+Response outsideScope(const std::string& what);
 
 }  // namespace hub::api::detail

@@ -16,13 +16,19 @@ RouteAccess adminOnly(store::AuditLog* audit) {
     });
 }
 
-void AdminRouter::add(http::verb method, std::string pattern, AdminHandler handler) const {
+void AdminRouter::add(http::verb method, std::string pattern, AdminHandler handler, DepartmentOf department) const {
+    RouteAccess access = adminOnly(audit_);
+    access.department = std::move(department);
     router_.add(
         method, std::move(pattern),
         [audit = audit_, handler = std::move(handler)](const RequestPtr& request, Responder out) {
             handler(request, AuditedReply(request, std::move(out), audit));
         },
-        adminOnly(audit_));
+        std::move(access));
+}
+
+Response outsideScope(const std::string& what) {
+    return problem(403, what + " belongs to no department you administer", "Forbidden", problemType("forbidden"));
 }
 
 void addCatalogAdminRoutes(Router& router, const AdminServices& s) {

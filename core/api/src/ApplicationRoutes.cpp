@@ -1,6 +1,7 @@
 #include "hub/api/ApplicationRoutes.h"
 
 #include "hub/api/OwnedFields.h"
+#include "hub/api/AnswerPolicy.h"
 #include "hub/api/RouteAudit.h"
 #include "hub/common/PersonalDataMask.h"
 #include "hub/catalog/Catalog.h"
@@ -53,8 +54,19 @@ bool isClerkOf(const Principal& p, const std::string& department) {
     return !department.empty() && p.hasRole("dept:" + department + ":clerk");
 }
 
+// A department's admin reads what its clerks read (docs/privacy.md).
+bool isStaffOf(const Principal& p, const std::string& department) {
+    return isClerkOf(p, department) || (!department.empty() && p.hasRole("dept:" + department + ":admin"));
+}
+
 bool mayRead(const Principal& p, const flows::Application& a) {
-    return a.applicant == p.subject || isClerkOf(p, a.department) || p.hasRole("hub:admin");
+    return a.applicant == p.subject || isStaffOf(p, a.department) || p.hasRole("hub:admin");
+}
+
+AnswerPolicy::Relation relationTo(const Principal& p, const flows::Application& a) {
+    if (a.applicant == p.subject) return AnswerPolicy::Relation::Self;
+    if (isStaffOf(p, a.department)) return AnswerPolicy::Relation::Department;
+    return p.hasRole("hub:admin") ? AnswerPolicy::Relation::Admin : AnswerPolicy::Relation::Other;
 }
 
 Poco::JSON::Object::Ptr parseBody(const Request& request) {
@@ -114,8 +126,12 @@ std::optional<std::int64_t> ifMatch(const Request& request) {
     return version;
 }
 
-Response applicationResponse(unsigned status, const flows::Application& a) {
-    Response r = Response::json(status, flows::toJson(a));
+Response applicationResponse(unsigned status, const flows::Application& a,
+                             const AnswerPolicy::Relation relation = AnswerPolicy::Relation::Self,
+                             const AnswerPolicy* answers = nullptr) {
+    static const AnswerPolicy defaults;
+    const AnswerPolicy& policy = answers ? *answers : defaults;
+    Response r = Response::json(status, policy.apply(AnswerPolicy::Record::Application, relation, flows::toJson(a)));
     r.headers.emplace_back("ETag", "\"" + std::to_string(a.version) + "\"");
     r.headers.emplace_back("Location", "/api/v1/applications/" + a.id);
     return r;
@@ -214,9 +230,10 @@ void blocking(runtime::WorkerPool& pool, store::Database& store, Responder respo
 class ApplicationRoutes : public std::enable_shared_from_this<ApplicationRoutes> {
 public:
     ApplicationRoutes(flows::ApplicationService& service, catalog::Catalog& catalog, host::PluginHost& plugins,
-                      runtime::WorkerPool& pool, store::AuditLog* audit, const OwnedFields* owned)
+                      runtime::WorkerPool& pool, store::AuditLog* audit, const OwnedFields* owned,
+                      const AnswerPolicy* answers)
         : service_(service), catalog_(catalog), plugins_(plugins), pool_(pool), audit_(audit), owned_(owned),
-          trace_(service.database()) {}
+          answers_(answers), trace_(service.database()) {}
 
     // The routes hold the object: it lives as long as the router's handlers.
     void add(Router& router) {
@@ -387,10 +404,13 @@ private:
         blocking(pool_, service_.database(), out, [this, request]() -> std::optional<Response> {
             auto app = service_.find(request->param("id"));
             if (!app) throw flows::ApplicationNotFound(request->param("id"));
-            if (!mayRead(request->principal, *app))
+            const Principal& p = request->principal;
+            if (!mayRead(p, *app))
                 return refused(*request, problem(403, "this application is neither yours nor your department's",
                                                  "Forbidden", type("forbidden")));
-            return applicationResponse(200, *app);
+            // Another person's application read: audited, naming whose it is.
+            if (app->applicant != p.subject) auditRouteCall(audit_, *request, 200, 0, app->applicant);
+            return applicationResponse(200, *app, relationTo(p, *app), answers_);
         });
     }
 
@@ -403,7 +423,7 @@ private:
             if (request->queryParam("item", value)) q.itemId = value;
             if (request->queryParam("department", department) && !department.empty()) {
                 // "*": every department's, for hub:admin (the console's search).
-                if (department == "*" ? !p.hasRole("hub:admin") : !isClerkOf(p, department) && !p.hasRole("hub:admin"))
+                if (department == "*" ? !p.hasRole("hub:admin") : !isStaffOf(p, department) && !p.hasRole("hub:admin"))
                     return refused(*request,
                                    problem(403, "you hold no clerk role for department '" + department + "'",
                                            "Forbidden", type("forbidden")));
@@ -439,8 +459,10 @@ private:
                                ",\"pageSize\":" + std::to_string(page.pageSize) + ",\"items\":[";
             for (std::size_t i = 0; i < page.items.size(); ++i) {
                 if (i) body += ',';
-                body += flows::toJson(page.items[i]);
+                const auto relation = relationTo(p, page.items[i]);
+                body += applicationResponse(200, page.items[i], relation, answers_).body;
             }
+            if (!applicant.empty() && applicant != p.subject) auditRouteCall(audit_, *request, 200, 0, applicant);
             body += "]}";
             return Response::json(200, std::move(body));
         });
@@ -495,9 +517,11 @@ private:
                 throw flows::InvalidRequest("only the applicant cancels; use .../cancel");
             const std::int64_t startedAt = store::TraceLog::nowMs();
             return applicationResponse(
-                200, traced(*request,
-                            service_.transition(app.id, *to, p.subject, optionalString(body, "reason"), ifMatch(*request)),
-                            startedAt));
+                200,
+                traced(*request,
+                       service_.transition(app.id, *to, p.subject, optionalString(body, "reason"), ifMatch(*request)),
+                       startedAt),
+                relationTo(p, app), answers_);
         });
     }
 
@@ -507,6 +531,7 @@ private:
     runtime::WorkerPool& pool_;
     store::AuditLog* audit_;
     const OwnedFields* owned_;
+    const AnswerPolicy* answers_;
     store::TraceLog trace_;
 };
 
@@ -514,8 +539,8 @@ private:
 
 void addApplicationRoutes(Router& router, flows::ApplicationService& service, catalog::Catalog& catalog,
                           host::PluginHost& plugins, runtime::WorkerPool& blockingPool, store::AuditLog* audit,
-                          const OwnedFields* owned) {
-    std::make_shared<ApplicationRoutes>(service, catalog, plugins, blockingPool, audit, owned)->add(router);
+                          const OwnedFields* owned, const AnswerPolicy* answers) {
+    std::make_shared<ApplicationRoutes>(service, catalog, plugins, blockingPool, audit, owned, answers)->add(router);
 }
 
 }  // namespace hub::api

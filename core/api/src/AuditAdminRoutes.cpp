@@ -1,4 +1,5 @@
-// GET /admin/audit: the audit trail searched by person, system and time.
+// GET /admin/audit: the audit trail searched by who acted (person, or its
+// alias subject), whose data was accessed (accessed), system and time.
 #include "AdminRouteSupport.h"
 
 #include "hub/store/AuditSearch.h"
@@ -24,12 +25,38 @@ bool isTimestamp(const std::string& t) {
 
 }  // namespace
 
+void appendAuditEntry(std::string& body, const store::AuditEntry& entry) {
+    const auto& r = entry.record;
+    body += "{\"id\":" + std::to_string(entry.id) + ",\"at\":";
+    appendString(body, r.at);
+    body += ",\"subject\":";
+    appendString(body, r.subject);
+    body += ",\"actingFor\":";
+    appendString(body, r.actingFor);
+    body += ",\"system\":";
+    appendString(body, r.system);
+    body += ",\"operation\":";
+    appendString(body, r.operation);
+    body += ",\"outcome\":";
+    appendString(body, r.outcome);
+    body += ",\"status\":" + std::to_string(r.httpStatus) + ",\"durationUs\":" + std::to_string(r.durationUs) +
+            ",\"requestId\":";
+    appendString(body, r.requestId);
+    body += ",\"clientRequestId\":";
+    appendString(body, r.clientRequestId);
+    body += ",\"person\":";
+    appendString(body, r.person);
+    body += '}';
+}
+
 void addAuditRoutes(Router& router, const AdminServices& s) {
     const AdminRouter admin(router, s.audit);
     admin.add(http::verb::get, "/admin/audit", [s](const RequestPtr& request, AuditedReply out) {
         if (!s.store) return (void)out.send(problem(404, "no store", "No store", problemType("no-store")));
         store::AuditQuery query;
         request->queryParam("person", query.person);
+        if (query.person.empty()) request->queryParam("subject", query.person);
+        request->queryParam("accessed", query.accessed);
         request->queryParam("system", query.system);
         request->queryParam("since", query.since);
         request->queryParam("until", query.until);
@@ -57,26 +84,8 @@ void addAuditRoutes(Router& router, const AdminServices& s) {
             auto rows = store::searchAudit(*s.store, query);
             std::string body = "{\"items\":[";
             for (std::size_t i = 0; i < rows.size(); ++i) {
-                const auto& r = rows[i].record;
                 if (i) body += ',';
-                body += "{\"id\":" + std::to_string(rows[i].id) + ",\"at\":";
-                appendString(body, r.at);
-                body += ",\"subject\":";
-                appendString(body, r.subject);
-                body += ",\"actingFor\":";
-                appendString(body, r.actingFor);
-                body += ",\"system\":";
-                appendString(body, r.system);
-                body += ",\"operation\":";
-                appendString(body, r.operation);
-                body += ",\"outcome\":";
-                appendString(body, r.outcome);
-                body += ",\"status\":" + std::to_string(r.httpStatus) +
-                        ",\"durationUs\":" + std::to_string(r.durationUs) + ",\"requestId\":";
-                appendString(body, r.requestId);
-                body += ",\"clientRequestId\":";
-                appendString(body, r.clientRequestId);
-                body += '}';
+                appendAuditEntry(body, rows[i]);
             }
             body += "],\"next\":";
             body += rows.size() == query.limit ? std::to_string(rows.back().id) : std::string("null");

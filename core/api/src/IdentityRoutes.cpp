@@ -1,12 +1,17 @@
-// Persons: one's own record, anyone's for hub:admin, the directory search;
-// and the directory sync's status and manual runs.
+// Persons: one's own record; anyone's for hub:admin, clerks and department
+// admins, each with the fields the answer policy gives them; the directory
+// search; and the directory sync's status and manual runs.
 #include "AdminRouteSupport.h"
 
+#include "hub/api/AdminScope.h"
+#include "hub/api/AnswerPolicy.h"
 #include "hub/identity/IdentityDirectory.h"
 #include "hub/identity/Person.h"
 #include "hub/identity/SourcedFields.h"
 #include "hub/identity/Syncer.h"
 
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
 #include <Poco/NumberParser.h>
 
 #include <optional>
@@ -26,6 +31,35 @@ std::optional<std::string> personJson(const AdminServices& s, const std::string&
     return std::nullopt;
 }
 
+// Staff who may look a person up: hub:admin, and anyone with a department role.
+bool holdsStaffRole(const Principal& p) {
+    if (p.hasRole("hub:admin")) return true;
+    for (const auto& role : p.roles)
+        if (!departmentOfRole(role, "clerk").empty() || !departmentOfRole(role, "admin").empty()) return true;
+    return false;
+}
+
+AnswerPolicy::Relation relationTo(const Principal& p, const std::string& department) {
+    if (!department.empty() && (p.hasRole("dept:" + department + ":clerk") || p.hasRole("dept:" + department + ":admin")))
+        return AnswerPolicy::Relation::Department;
+    return p.hasRole("hub:admin") ? AnswerPolicy::Relation::Admin : AnswerPolicy::Relation::Other;
+}
+
+std::string departmentIn(const std::string& personJson) {
+    try {
+        Poco::JSON::Parser parser;
+        auto object = parser.parse(personJson).extract<Poco::JSON::Object::Ptr>();
+        return object->optValue<std::string>("department", "");
+    } catch (const Poco::Exception&) {
+        return {};
+    }
+}
+
+const AnswerPolicy& policyOf(const AdminServices& s) {
+    static const AnswerPolicy defaults;
+    return s.answers ? *s.answers : defaults;
+}
+
 }  // namespace
 
 void addIdentityRoutes(Router& router, const AdminServices& s) {
@@ -39,23 +73,30 @@ void addIdentityRoutes(Router& router, const AdminServices& s) {
             return Response::json(200, std::move(*json));
         });
     });
-    // One's own record, or anyone's for hub:admin.
-    RouteAccess ownOrAdmin = adminOnly(s.audit);
-    ownOrAdmin.ownerParam = "id";
-    router.add(
-        http::verb::get, "/api/v1/identities/{id}",
-        [s](const RequestPtr& request, Responder out) {
-            auto read = [s, request]() {
-                auto json = personJson(s, request->param("id"));
-                if (!json)
-                    return problem(404, "no person '" + request->param("id") + "'", "Unknown person",
-                                   problemType("unknown-person"));
+    // One's own record; anyone's for staff, with the fields their relation to
+    // the person allows (AnswerPolicy); a student's look at another is refused.
+    router.add(http::verb::get, "/api/v1/identities/{id}", [s](const RequestPtr& request, Responder out) {
+        const std::string& id = request->param("id");
+        const Principal& p = request->principal;
+        if (id == p.subject) {
+            return blocking(s, out, [s, id]() {
+                auto json = personJson(s, id);
+                if (!json) return problem(404, "no person '" + id + "'", "Unknown person", problemType("unknown-person"));
                 return Response::json(200, std::move(*json));
-            };
-            if (request->param("id") == request->principal.subject) return blocking(s, out, read);
-            blocking(s, AuditedReply(request, std::move(out), s.audit), read);  // an admin's look
-        },
-        std::move(ownOrAdmin));
+            });
+        }
+        // Another person's record: every look is in the audit trail, naming whom it was about.
+        AuditedReply reply = AuditedReply(request, std::move(out), s.audit).about(id);
+        if (!holdsStaffRole(p))
+            return (void)reply.send(problem(403, "this is another person's; it needs the role hub:admin or a clerk's",
+                                            "Forbidden", problemType("forbidden")));
+        blocking(s, reply, [s, id, request]() {
+            auto json = personJson(s, id);
+            if (!json) return problem(404, "no person '" + id + "'", "Unknown person", problemType("unknown-person"));
+            const auto relation = relationTo(request->principal, departmentIn(*json));
+            return Response::json(200, policyOf(s).apply(AnswerPolicy::Record::Person, relation, *json));
+        });
+    });
     admin.add(http::verb::get, "/api/v1/identities", [s](const RequestPtr& request, AuditedReply out) {
         if (!s.directory) {
             out.send(problem(503, "no directory is configured (identity.ldap)", "No directory",
@@ -76,7 +117,8 @@ void addIdentityRoutes(Router& router, const AdminServices& s) {
             std::string body = "{\"items\":[";
             for (std::size_t i = 0; i < page.persons.size(); ++i) {
                 if (i) body += ',';
-                identity::appendJson(body, page.persons[i]);
+                const auto relation = relationTo(request->principal, page.persons[i].department);
+                body += policyOf(s).apply(AnswerPolicy::Record::Person, relation, identity::toJson(page.persons[i]));
             }
             body += "],\"nextCursor\":";
             appendString(body, page.nextCursor);

@@ -1,16 +1,42 @@
 // The plugin host: refused plugins, reload, unload and rescan of the folder.
+// A department admin manages the plugins of its departments (pluginDepartment);
+// the rescan reads the whole folder, so it stays hub:admin's.
 #include "AdminRouteSupport.h"
 
+#include "hub/api/AdminScope.h"
 #include "hub/host/PluginHost.h"
+
+#include <filesystem>
 
 namespace hub::api::detail {
 
+namespace {
+
+std::string departmentOfPlugin(const AdminServices& s, const std::string& name) {
+    return s.pluginDepartment ? s.pluginDepartment(name) : std::string();
+}
+
+// A refused plugin is named by its folder: plugins/<name>/plugin.xml, its library, or plugins/<name>.
+std::string pluginOfPath(const std::string& text) {
+    std::filesystem::path path(text);
+    if (!path.has_filename()) path = path.parent_path();
+    if (path.filename() == "plugin.xml" || path.extension() == ".so") path = path.parent_path();
+    return path.filename().string();
+}
+
+}  // namespace
+
 void addPluginAdminRoutes(Router& router, const AdminServices& s) {
     const AdminRouter admin(router, s.audit);
-    admin.add(http::verb::get, "/admin/plugins", [s](const RequestPtr&, AuditedReply out) {
+    const DepartmentOf pluginNamed = [s](const Request& request) { return departmentOfPlugin(s, request.param("name")); };
+    admin.add(
+        http::verb::get, "/admin/plugins",
+        [s](const RequestPtr& request, AuditedReply out) {
+        const AdminScope scope = AdminScope::of(request->principal);
         std::string body = "{\"refused\":[";
         bool first = true;
         for (const auto& r : s.plugins->refusals()) {
+            if (!scope.covers(departmentOfPlugin(s, pluginOfPath(r.path)))) continue;
             if (!first) body += ',';
             first = false;
             body += "{\"path\":";
@@ -21,7 +47,8 @@ void addPluginAdminRoutes(Router& router, const AdminServices& s) {
         }
         body += "]}";
         out.send(Response::json(200, std::move(body)));
-    });
+        },
+        anyDepartment);
 
     admin.add(http::verb::post, "/admin/plugins/{name}/reload", [s](const RequestPtr& request, AuditedReply out) {
         blocking(s, out, [s, request] {
@@ -40,7 +67,7 @@ void addPluginAdminRoutes(Router& router, const AdminServices& s) {
                                problemType("reload-refused"));
             }
         });
-    });
+    }, pluginNamed);
     admin.add(http::verb::delete_, "/admin/plugins/{name}", [s](const RequestPtr& request, AuditedReply out) {
         blocking(s, out, [s, request] {
             if (!s.plugins->unload(request->param("name")))
@@ -48,7 +75,7 @@ void addPluginAdminRoutes(Router& router, const AdminServices& s) {
                                problemType("unknown-plugin"));
             return Response::json(200, "{\"unloaded\":true}");
         });
-    });
+    }, pluginNamed);
     admin.add(http::verb::post, "/admin/plugins/rescan", [s](const RequestPtr&, AuditedReply out) {
         blocking(s, out, [s] {
             std::string body = "{\"changes\":[";

@@ -30,7 +30,8 @@ const char* outcomeOf(unsigned status) {
 
 }  // namespace
 
-void auditRouteCall(store::AuditLog* audit, const Request& request, unsigned status, std::int64_t durationUs) {
+void auditRouteCall(store::AuditLog* audit, const Request& request, unsigned status, std::int64_t durationUs,
+                    std::string person) {
     if (!audit) return;
     store::AuditRecord record;
     const Principal& p = request.principal;
@@ -46,6 +47,7 @@ void auditRouteCall(store::AuditLog* audit, const Request& request, unsigned sta
     record.durationUs = durationUs;
     record.requestId = request.requestId;
     record.clientRequestId = request.clientRequestId;
+    record.person = std::move(person);
     audit->record(std::move(record));
 }
 

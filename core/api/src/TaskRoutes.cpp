@@ -3,7 +3,10 @@
 
 #include "AdminRouteSupport.h"
 
+#include "hub/api/AdminScope.h"
 #include "hub/api/Http.h"
+#include "hub/catalog/Catalog.h"
+#include "hub/catalog/Snapshot.h"
 #include "hub/common/Utf8.h"
 #include "hub/flows/ApplicationService.h"
 #include "hub/flows/FlowRunner.h"
@@ -32,11 +35,33 @@ std::vector<std::string> groupsOf(const flows::engine::StoredTask& task) {
     return {groups.begin(), groups.end()};
 }
 
-// A member of one of the task's candidate groups, its assignee, or an admin.
-bool mayAct(const Principal& p, const flows::engine::StoredTask& task) {
+// A member of one of the task's candidate groups, its assignee, or an admin
+// (hub:admin, or the admin of the application's department).
+bool mayAct(const Principal& p, const flows::engine::StoredTask& task, const std::string& department = {}) {
     if (p.hasRole("hub:admin") || (!task.assignee.empty() && task.assignee == p.subject)) return true;
+    if (!department.empty() && p.hasRole("dept:" + department + ":admin")) return true;
     for (const auto& group : groupsOf(task))
         if (p.hasRole(group)) return true;
+    return false;
+}
+
+std::string departmentOf(const TaskServices& s, const std::string& applicationId) {
+    auto application = s.applications->find(applicationId);
+    return application ? application->department : std::string();
+}
+
+// The department of the application an engine instance runs for.
+std::string departmentOfInstance(const TaskServices& s, Poco::Data::Session& session, const std::string& instanceId) {
+    auto application = s.engineStore->applicationOf(session, instanceId);
+    return application ? departmentOf(s, *application) : std::string();
+}
+
+// A department admin sees the flows their departments' items use.
+bool flowInScope(const TaskServices& s, const AdminScope& scope, const std::string& flowId) {
+    if (scope.global) return true;
+    if (!s.catalog) return false;
+    for (const auto& item : s.catalog->snapshot()->items())
+        if (item.handler.flowId == flowId && scope.covers(item.departmentId)) return true;
     return false;
 }
 
@@ -191,8 +216,8 @@ void addTaskRoutes(Router& router, TaskServices s) {
             std::string body = "{\"items\":[";
             std::size_t count = 0;
             for (const auto& task : tasks) {
-                if (!mayAct(p, task)) continue;
                 auto application = s.applications->find(task.applicationId);
+                if (!mayAct(p, task, application ? application->department : std::string())) continue;
                 if (!department.empty() && (!application || application->department != department)) continue;
                 if (!item.empty() && (!application || application->itemId != item)) continue;
                 if (!overdue.empty() && (!application || application->overdue != (overdue == "true"))) continue;
@@ -215,11 +240,12 @@ void addTaskRoutes(Router& router, TaskServices s) {
                            const std::string& id = request->param("id");
                            auto task = findOpen(s, id);
                            if (!task) return notFound(id);
-                           if (!mayAct(p, *task)) return notYours(s, *request);
+                           const std::string department = departmentOf(s, task->applicationId);
+                           if (!mayAct(p, *task, department)) return notYours(s, *request);
+                           const bool admin = AdminScope::of(p).covers(department);
                            Poco::Data::Session session = s.store->session();
                            bool done = claim ? s.engineStore->claimTask(session, id, p.subject)
-                                             : s.engineStore->unclaimTask(session, id, p.subject,
-                                                                          p.hasRole("hub:admin"));
+                                             : s.engineStore->unclaimTask(session, id, p.subject, admin);
                            if (!done)
                                return problem(409,
                                               claim ? "the task is claimed by someone else or closed"
@@ -258,8 +284,9 @@ void addTaskRoutes(Router& router, TaskServices s) {
                     return problem(409, "the task is no longer open", "Task taken", problemType("task-conflict"));
                 return notFound(id);
             }
-            if (!mayAct(p, *task)) return notYours(s, *request);
-            if (!task->claimedBy.empty() && task->claimedBy != p.subject && !p.hasRole("hub:admin"))
+            const std::string department = departmentOf(s, task->applicationId);
+            if (!mayAct(p, *task, department)) return notYours(s, *request);
+            if (!task->claimedBy.empty() && task->claimedBy != p.subject && !AdminScope::of(p).covers(department))
                 return problem(409, "the task is claimed by " + task->claimedBy, "Task taken",
                                problemType("task-conflict"));
             if (auto refusal = checkForm(s, *task, input.variables)) return std::move(*refusal);
@@ -337,13 +364,13 @@ void addTaskRoutes(Router& router, TaskServices s) {
     });
 
     const detail::AdminRouter admin(router, s.audit);
-    admin.add(http::verb::get, "/admin/flows", [s](const RequestPtr&, detail::AuditedReply out) {
-        run(s, out, [s] {
+    admin.add(http::verb::get, "/admin/flows", [s](const RequestPtr& request, detail::AuditedReply out) {
+        run(s, out, [s, scope = AdminScope::of(request->principal)] {
             std::string body = "{\"items\":[";
             bool first = true;
             for (const auto& id : s.flows->flowIds()) {
                 auto [definition, version] = s.flows->latest(id);
-                if (!definition) continue;
+                if (!definition || !flowInScope(s, scope, id)) continue;
                 if (!std::exchange(first, false)) body += ',';
                 body += "{\"id\":";
                 appendString(body, id);
@@ -360,13 +387,14 @@ void addTaskRoutes(Router& router, TaskServices s) {
             }
             return Response::json(200, body + "]}");
         });
-    });
-    admin.add(http::verb::get, "/admin/flows/incidents", [s](const RequestPtr&, detail::AuditedReply out) {
-        run(s, out, [s] {
+    }, detail::anyDepartment);
+    admin.add(http::verb::get, "/admin/flows/incidents", [s](const RequestPtr& request, detail::AuditedReply out) {
+        run(s, out, [s, scope = AdminScope::of(request->principal)] {
             Poco::Data::Session session = s.store->session();
             std::string body = "{\"items\":[";
             bool first = true;
             for (const auto& incident : s.engineStore->openIncidents(session)) {
+                if (!scope.global && !scope.covers(departmentOfInstance(s, session, incident.instanceId))) continue;
                 if (!std::exchange(first, false)) body += ',';
                 body += "{\"id\":";
                 appendString(body, incident.id);
@@ -380,20 +408,24 @@ void addTaskRoutes(Router& router, TaskServices s) {
             }
             return Response::json(200, body + "]}");
         });
-    });
+    }, detail::anyDepartment);
     admin.add(http::verb::post, "/admin/flows/incidents/{id}/retry",
               [s](const RequestPtr& request, detail::AuditedReply out) {
                   run(s, out, [s, request] {
                       const std::string& id = request->param("id");
                       std::optional<flows::engine::StoredIncident> incident;
+                      std::string department;
                       {
                           Poco::Data::Session session = s.store->session();
                           for (auto& open : s.engineStore->openIncidents(session))
                               if (open.id == id) incident = open;
+                          if (incident) department = departmentOfInstance(s, session, incident->instanceId);
                       }
                       if (!incident)
                           return problem(404, "no open incident " + id, "Unknown incident",
                                          problemType("unknown-incident"));
+                      if (!AdminScope::of(request->principal).covers(department))
+                          return detail::outsideScope("incident " + id);
                       flows::engine::Input input;
                       input.kind = flows::engine::Input::Kind::RetryIncident;
                       input.incidentId = id;
@@ -403,7 +435,8 @@ void addTaskRoutes(Router& router, TaskServices s) {
                                          problemType("incident-conflict"));
                       return Response::json(200, "{\"retried\":true}");
                   });
-              });
+              },
+              detail::anyDepartment);
     // A message published to the flows (e.g. a vendor's "work order done"):
     // every instance waiting for it by name and correlation key moves on.
     admin.add(http::verb::post, "/admin/flows/messages", [s](const RequestPtr& request, detail::AuditedReply out) {

@@ -2,6 +2,7 @@
 #include "FlowDeployments.h"
 #include "PluginFlowMessages.h"
 #include "PluginWiring.h"
+#include "PrivacyParts.h"
 
 #include "Reloader.h"
 #include "ServiceManager.h"
@@ -17,6 +18,7 @@
 #include "hub/api/MetricsRoutes.h"
 #include "hub/api/OwnedFields.h"
 #include "hub/api/PrefillRoutes.h"
+#include "hub/api/PrivacyRoutes.h"
 #include "hub/api/PluginActivity.h"
 #include "hub/api/RouteAudit.h"
 #include "hub/api/Router.h"
@@ -502,6 +504,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         const Numbers numbers = Numbers::read(cfg);
         // One datum, one source: a field with two owners stops the start here.
         auto dataOwners = catalog::DataOwners::fromConfig(cfg);
+        PrivacyParts privacy(cfg);  // privacy.answers and privacy.retention checked before anything starts
         for (const auto& define : defines_) overriddenPlugin(define.first);  // throws for an unknown plugin key
         Poco::Crypto::initializeCrypto();
         auth::TokenVerifier verifier(cfg, "auth");
@@ -512,6 +515,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         catalog::Catalog catalogue({cfg.getString("catalog.dir"), ""});
         log.information("catalogue: %z service items", catalogue.snapshot()->items().size());
         store::AuditLog audit(db, 100000, std::chrono::milliseconds(numbers.auditCommitIntervalMs));
+        privacy.start(db, audit);
         http::Client::Options clientOptions;
         clientOptions.caFile = cfg.getString("http.client.caFile", "");
         http::Client httpClient(clientOptions);
@@ -636,7 +640,8 @@ int HubApplication::main(const std::vector<std::string>&) {
         // Owned form fields, from the identity store or their department's plugin.
         api::OwnedFields ownedFields(dataOwners, personFacts(directory, people), plugins.get());
         log.information("privacy: %z owned field(s)", dataOwners->all().size());
-        api::addApplicationRoutes(router, applications, catalogue, *plugins, blocking, &audit, &ownedFields);
+        api::addApplicationRoutes(router, applications, catalogue, *plugins, blocking, &audit, &ownedFields,
+                                  &privacy.answers());
         api::addPrefillRoutes(router, catalogue, ownedFields, blocking);
         api::addTaskRoutes(router, {&applications, &flowRunner, &flowDeployments.store(), &flowDeployments.repository(),
                                     &db, &blocking, &audit,
@@ -644,7 +649,8 @@ int HubApplication::main(const std::vector<std::string>&) {
                                         std::string summary = flowDeployments.reload(cfg);
                                         flowRunner.setExternalGroups(FlowDeployments::externalGroups(cfg));
                                         return summary;
-                                    }});
+                                    },
+                                    &catalogue});
         api::AdminServices admin;
         admin.directory = &people;
         admin.sourcedFields = &sourcedFields;
@@ -656,7 +662,14 @@ int HubApplication::main(const std::vector<std::string>&) {
         admin.audit = &audit;
         admin.store = &db;
         admin.staticPerson = [&directory](const std::string& id) { return directory.json(id); };
+        admin.answers = &privacy.answers();
+        admin.pluginDepartment = privacy.pluginDepartment();
+        admin.applicationDepartment = [&applications](const std::string& id) {
+            auto application = applications.find(id);
+            return application ? application->department : std::string();
+        };
         api::addAdminRoutes(router, admin);
+        api::addPrivacyRoutes(router, {admin, &applications, privacy.retention()});
         // The web console: its static files, and the figures and series its pages read.
         api::addConsoleRoutes(router, {cfg.getString("console.dir", defaultConsoleDir())});
         flows::Evaluation evaluation(db, calendar, numbers.utcOffsetSeconds);
@@ -686,6 +699,7 @@ int HubApplication::main(const std::vector<std::string>&) {
             if (metricsServer) metricsServer->stop(std::chrono::milliseconds(1000));
             server.stop(drainTimeout);
             blocking.shutdown();  // after the drain: its tasks answer requests in flight
+            privacy.stop();
             syncSchedule.stop();
             schedule.stop();  // waits for its runs in flight, before the plugins they call go
             relay.stop();

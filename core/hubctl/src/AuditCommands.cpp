@@ -1,4 +1,4 @@
-// hubctl audit search: the audit trail by person, system and time.
+// hubctl audit search: the audit trail by who acted, whose data was accessed, system and time.
 #include "Cli.h"
 
 #include <Poco/JSON/Array.h>
@@ -9,6 +9,7 @@ namespace {
 
 struct SearchOptions {
     std::string person;
+    std::string accessed;
     std::string system;
     std::string since;
     std::string until;
@@ -22,6 +23,7 @@ int search(const hubctl::GlobalOptions& global, const SearchOptions& o) {
         if (!value.empty()) query += std::string("&") + name + "=" + hubctl::queryValue(value);
     };
     add("person", o.person);
+    add("accessed", o.accessed);
     add("system", o.system);
     add("since", o.since);
     add("until", o.until);
@@ -32,12 +34,12 @@ int search(const hubctl::GlobalOptions& global, const SearchOptions& o) {
         std::cout << "nothing found\n";
         return hubctl::exitOk;
     }
-    hubctl::Table table({"AT", "SUBJECT", "ACTING FOR", "SYSTEM", "OPERATION", "STATUS", "REQUEST"});
+    hubctl::Table table({"AT", "SUBJECT", "ACTING FOR", "ACCESSED", "SYSTEM", "OPERATION", "STATUS", "REQUEST"});
     for (std::size_t i = 0; i < items->size(); ++i) {
         auto r = items->getObject(static_cast<unsigned>(i));
         using hubctl::text;
-        table.add({text(r, "at"), text(r, "subject"), text(r, "actingFor"), text(r, "system"), text(r, "operation"),
-                   text(r, "status"), text(r, "requestId")});
+        table.add({text(r, "at"), text(r, "subject"), text(r, "actingFor"), text(r, "person"), text(r, "system"),
+                   text(r, "operation"), text(r, "status"), text(r, "requestId")});
     }
     table.print(std::cout);
     return hubctl::exitOk;
@@ -50,6 +52,7 @@ const hubctl::Registration registration(60, [](hubctl::Commands& c) {
     auto* searchCommand = c.leaf(*audit, "search", "calls and admin actions, newest first",
                                  [&global, o] { return search(global, *o); });
     searchCommand->add_option("--person", o->person, "the caller (subject, or the user a service acted for)");
+    searchCommand->add_option("--accessed", o->accessed, "the person whose data was read");
     searchCommand->add_option("--system", o->system, "the plugin called");
     searchCommand->add_option("--since", o->since, "from this UTC time on (2026-12-01 or 2026-12-01T08:00:00)");
     searchCommand->add_option("--until", o->until, "before this UTC time");

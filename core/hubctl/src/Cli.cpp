@@ -144,6 +144,10 @@ Answer HubClient::post(const std::string& pathAndQuery, const std::string& body,
     return call(Poco::Net::HTTPRequest::HTTP_POST, pathAndQuery, body, timeoutSeconds);
 }
 
+Answer HubClient::put(const std::string& pathAndQuery, const std::string& body, int timeoutSeconds) const {
+    return call(Poco::Net::HTTPRequest::HTTP_PUT, pathAndQuery, body, timeoutSeconds);
+}
+
 Answer HubClient::remove(const std::string& pathAndQuery, int timeoutSeconds) const {
     return call(Poco::Net::HTTPRequest::HTTP_DELETE, pathAndQuery, "", timeoutSeconds);
 }

@@ -63,6 +63,7 @@ public:
 
     Answer get(const std::string& pathAndQuery, int timeoutSeconds = 30) const;
     Answer post(const std::string& pathAndQuery, const std::string& body = "", int timeoutSeconds = 30) const;
+    Answer put(const std::string& pathAndQuery, const std::string& body, int timeoutSeconds = 30) const;
     Answer remove(const std::string& pathAndQuery, int timeoutSeconds = 30) const;
 
     /// The base URL in use ("http://127.0.0.1:8080").

@@ -26,6 +26,8 @@ StaticDirectory::StaticDirectory(const Poco::Util::AbstractConfiguration& config
         person.department = config.getString(key + "[@department]", "");
         person.audience = split(config.getString(key + "[@audience]", ""));
         person.roles = split(config.getString(key + "[@roles]", ""));
+        person.emails = split(config.getString(key + "[@emails]", ""));
+        person.phones = split(config.getString(key + "[@phones]", ""));
         std::string id = person.id;
         persons_.emplace(std::move(id), std::move(person));
     }

@@ -37,6 +37,10 @@ const std::vector<Migration> kAuditMigrations = {
       "CREATE INDEX audit_calls_subject ON audit_calls(subject, at)"}},
     // request_id is the hub's own id; what the client called the request is kept beside it.
     {2, {"ALTER TABLE audit_calls ADD COLUMN client_request_id TEXT NOT NULL DEFAULT ''"}},
+    // Whose data a call read (docs/privacy.md): the audit search by the person accessed.
+    {3,
+     {"ALTER TABLE audit_calls ADD COLUMN person TEXT NOT NULL DEFAULT ''",
+      "CREATE INDEX audit_calls_person ON audit_calls(person, at)"}},
 };
 // Writes the batch with one statement prepared once and stepped per row,
 // binding the records' own strings: Poco's vector binding copied each column
@@ -46,7 +50,7 @@ void insertBatch(Poco::Data::Session& session, const std::deque<AuditRecord>& ba
     sqlite3_stmt* raw = nullptr;
     int rc = sqlite3_prepare_v2(db,
                                 "INSERT INTO audit_calls(at, subject, acting_for, system, operation, outcome,"
-                                " http_status, duration_us, request_id, client_request_id) VALUES(?,?,?,?,?,?,?,?,?,?)",
+                                " http_status, duration_us, request_id, client_request_id, person) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
                                 -1, &raw, nullptr);
     std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> statement(raw, &sqlite3_finalize);
     if (rc != SQLITE_OK) Poco::Data::SQLite::Utility::throwException(db, rc, "preparing the audit insert");
@@ -64,6 +68,7 @@ void insertBatch(Poco::Data::Session& session, const std::deque<AuditRecord>& ba
         if (rc == SQLITE_OK) rc = sqlite3_bind_int64(raw, 8, r.durationUs);
         if (rc == SQLITE_OK) rc = text(9, r.requestId);
         if (rc == SQLITE_OK) rc = text(10, r.clientRequestId);
+        if (rc == SQLITE_OK) rc = text(11, r.person);
         if (rc == SQLITE_OK) rc = sqlite3_step(raw) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
         // Poco's exception types say which failures are the store's (StoreError.h).
         if (rc != SQLITE_OK) Poco::Data::SQLite::Utility::throwException(db, rc, "writing an audit record");

@@ -12,12 +12,20 @@ std::vector<AuditEntry> searchAudit(Database& db, const AuditQuery& query) {
     // changes the text.
     std::string sql =
         "SELECT id, at, subject, acting_for, system, operation, outcome, http_status, duration_us, request_id,"
-        " client_request_id FROM audit_calls WHERE 1=1";
+        " client_request_id, person FROM audit_calls WHERE 1=1";
     std::vector<std::string> texts;
     if (!query.person.empty()) {
         sql += " AND (subject = ? OR acting_for = ?)";
         texts.push_back(query.person);
         texts.push_back(query.person);
+    }
+    if (!query.accessed.empty()) {
+        sql += " AND person = ?";
+        texts.push_back(query.accessed);
+    }
+    if (!query.about.empty()) {
+        sql += " AND (subject = ? OR acting_for = ? OR person = ?)";
+        for (int i = 0; i < 3; ++i) texts.push_back(query.about);
     }
     if (!query.system.empty()) {
         sql += " AND system = ?";
@@ -55,6 +63,7 @@ std::vector<AuditEntry> searchAudit(Database& db, const AuditQuery& query) {
         e.record.durationUs = rows["duration_us"].convert<std::int64_t>();
         e.record.requestId = rows["request_id"].convert<std::string>();
         e.record.clientRequestId = rows["client_request_id"].convert<std::string>();
+        e.record.person = rows["person"].convert<std::string>();
         out.push_back(std::move(e));
     }
     return out;

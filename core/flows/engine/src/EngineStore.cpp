@@ -382,6 +382,13 @@ std::vector<std::string> EngineStore::messageWaiters(Poco::Data::Session& sessio
     return ids;
 }
 
+std::optional<std::string> EngineStore::applicationOf(Poco::Data::Session& session, const std::string& instanceId) {
+    std::vector<std::string> ids;
+    session << "SELECT application_id FROM flows_engine_instances WHERE id = ?", bind(instanceId), into(ids), now;
+    if (ids.empty()) return std::nullopt;
+    return ids.front();
+}
+
 std::vector<StoredTimer> EngineStore::dueTimers(Poco::Data::Session& session, std::int64_t nowMs, std::size_t limit) {
     Poco::Data::Statement select(session);
     Poco::Int64 at = nowMs, max = static_cast<Poco::Int64>(limit);

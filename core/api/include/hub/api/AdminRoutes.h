@@ -29,6 +29,8 @@ class Database;
 
 namespace hub::api {
 
+class AnswerPolicy;
+
 /// What the identity and admin routes need; absent parts answer 404/503.
 struct AdminServices {
     identity::IdentityDirectory* directory = nullptr;  ///< Synced persons (LDAP).
@@ -43,16 +45,26 @@ struct AdminServices {
     store::Database* store = nullptr;                   ///< Store faults met by these routes are counted there.
     /// Persons from config (identity.static), as JSON, when not synced.
     std::function<std::optional<std::string>(const std::string& id)> staticPerson;
+    /// Which fields of a person each caller sees; null: the defaults (AnswerPolicy()).
+    const AnswerPolicy* answers = nullptr;
+    /// The department a plugin belongs to (plugins.plugin[@name].department), "" for
+    /// none: then only hub:admin manages it. Null: no plugin belongs to a department.
+    std::function<std::string(const std::string& plugin)> pluginDepartment;
+    /// The department of an application ("" when unknown): the dead letters about
+    /// it are that department's. Null: dead letters are hub:admin's only.
+    std::function<std::string(const std::string& applicationId)> applicationDepartment;
 };
 
-/// GET /api/v1/identities/me, GET /api/v1/identities/{id} (one's own, or any
-/// with hub:admin) and, for hub:admin only, GET /api/v1/identities?q=,
+/// GET /api/v1/identities/me, GET /api/v1/identities/{id} (one's own; anyone's
+/// for hub:admin and for clerks and department admins, with the fields
+/// AnswerPolicy gives them) and, for hub:admin only, GET /api/v1/identities?q=,
 /// GET/POST /admin/identity/sync, GET /admin/events/dead-letters,
 /// POST /admin/events/dead-letters/replay, GET /admin/plugins (refusals too),
 /// POST /admin/plugins/rescan, POST /admin/plugins/{name}/reload,
 /// DELETE /admin/plugins/{name}, POST /admin/catalog/reload, GET
 /// /admin/applications/{id}/trace (TraceRoutes.cpp) (GET /metrics is in
-/// MetricsRoutes.h). The hub:admin routes carry their role as a
+/// MetricsRoutes.h). A department admin (dept:<d>:admin) manages its
+/// department's plugins and dead letters (docs/privacy.md). The hub:admin routes carry their role as a
 /// RouteAccess (checked by the server); each of their answers, and each refusal
 /// of another person's identity, is written to services.audit with the actor,
 /// the method and path, outcome and status (system left empty).

@@ -21,6 +21,7 @@ class AuditLog;
 namespace hub::api {
 
 class OwnedFields;
+class AnswerPolicy;
 
 /// The applications API: POST/GET /api/v1/applications, GET /{id},
 /// POST /{id}/cancel, /{id}/supplement (the applicant), /{id}/transitions (a
@@ -29,11 +30,15 @@ class OwnedFields;
 /// plugin is called and the application completed or rejected from its answer
 /// (rejected too when the operation's access policy refuses the applicant).
 /// Each 403 (not yours, not your department's, not offered to you) is written
-/// to audit when given. With `owned`, the form's owned fields are taken from
-/// their source on submit, never from the applicant: a value that differs is
-/// refused (422, owned-field, naming the field).
+/// to audit when given, and so is each read of another person's application
+/// (naming the applicant). A department admin (dept:<d>:admin) reads and lists
+/// its department's applications like its clerks. Each answer holds the fields
+/// answers (null: AnswerPolicy's defaults) gives the caller's relation to it.
+/// With `owned`, the form's owned fields are taken from their source on
+/// submit, never from the applicant: a value that differs is refused (422,
+/// owned-field, naming the field).
 void addApplicationRoutes(Router& router, flows::ApplicationService& service, catalog::Catalog& catalog,
                           host::PluginHost& plugins, runtime::WorkerPool& blockingPool, store::AuditLog* audit = nullptr,
-                          const OwnedFields* owned = nullptr);
+                          const OwnedFields* owned = nullptr, const AnswerPolicy* answers = nullptr);
 
 }  // namespace hub::api

@@ -3,6 +3,7 @@
 #include "hub/api/Http.h"
 
 #include <cstdint>
+#include <string>
 
 namespace hub::store {
 class AuditLog;
@@ -14,7 +15,9 @@ namespace hub::api {
 /// trail: the actor (and whom a service acted for), "METHOD /path" as operation
 /// with system left empty, an outcome named after the status ("ok", "forbidden",
 /// "not_found", ...), the status and duration. Only queues (AuditLog::record);
-/// nothing when audit is null.
-void auditRouteCall(store::AuditLog* audit, const Request& request, unsigned status, std::int64_t durationUs = 0);
+/// nothing when audit is null. person names whose personal data the call read
+/// (the audit search by the person accessed, docs/privacy.md).
+void auditRouteCall(store::AuditLog* audit, const Request& request, unsigned status, std::int64_t durationUs = 0,
+                    std::string person = {});
 
 }  // namespace hub::api

@@ -5,6 +5,9 @@
 #include <functional>
 #include <string>
 
+namespace hub::catalog {
+class Catalog;
+}
 namespace hub::flows {
 class ApplicationService;
 class FlowRunner;
@@ -35,6 +38,9 @@ struct TaskServices {
     /// POST /admin/flows/reload: deploys flows.dir again; returns the summary,
     /// throws with every refusal (the refused flows keep their running version).
     std::function<std::string()> reloadFlows;
+    /// Which department's items use a flow: a department admin sees those flows.
+    /// Null: the flows are hub:admin's only.
+    catalog::Catalog* catalog = nullptr;
 };
 
 /// The BPMN flows' user tasks (docs/flows/bpmn.md, "In hubd"):
@@ -42,11 +48,12 @@ struct TaskServices {
 /// assigned to them; every open task for hub:admin; filters department, item,
 /// overdue), POST /api/v1/tasks/{id}/claim, /unclaim, /complete
 /// ({decision: approve|reject|return_for_supplement, comment, fields}); only
-/// a member of the task's candidate groups, its assignee or hub:admin may act
-/// on a task. Of two clerks completing one task at once, one wins and the
-/// other gets 409. GET /api/v1/applications/{id}/flow. And, hub:admin only,
-/// GET /admin/flows, GET /admin/flows/incidents, POST
-/// /admin/flows/incidents/{id}/retry, POST /admin/flows/reload.
+/// a member of the task's candidate groups, its assignee, the admin of the
+/// application's department (dept:<d>:admin) or hub:admin may act on a task. Of two clerks completing one task at once, one wins and the
+/// other gets 409. GET /api/v1/applications/{id}/flow. And, for hub:admin
+/// and, narrowed to their departments, department admins: GET /admin/flows
+/// (the flows their items use), GET /admin/flows/incidents, POST
+/// /admin/flows/incidents/{id}/retry; POST /admin/flows/reload is hub:admin's.
 void addTaskRoutes(Router& router, TaskServices services);
 
 }  // namespace hub::api

@@ -24,6 +24,7 @@ struct AuditRecord {
     std::int64_t durationUs = 0;
     std::string requestId;        ///< The hub's own id for the request.
     std::string clientRequestId;  ///< The client's X-Request-Id, if it sent one ("" otherwise).
+    std::string person;           ///< Whose personal data the call read or changed ("" when none or the caller's own).
 };
 
 /// The audit trail. record() only queues (no I/O on the request path); a

@@ -93,6 +93,8 @@ public:
 
     /// The instance driving an application, or nullopt.
     std::optional<std::string> instanceOf(Poco::Data::Session& session, const std::string& applicationId);
+    /// The application an instance runs for, or nullopt.
+    std::optional<std::string> applicationOf(Poco::Data::Session& session, const std::string& instanceId);
 
     /// The instances with a wait for message `name` whose correlation key (as
     /// evaluated when the wait began) is `correlationKey`.
