@@ -5,6 +5,7 @@
 #include "hub/auth/TokenIssuer.h"
 #include "hub/identity/IdentityStore.h"
 #include "hub/store/Database.h"
+#include "hub/store/TraceLog.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
@@ -325,6 +326,7 @@ std::string appId(int d) { return "seed-app-" + std::to_string(d); }
 void seed(const std::string& path, Clock::time_point asOf) {
     hub::store::Database db({path});
     hub::identity::IdentityStore identity(db);  // hubd without a directory makes no identity tables
+    hub::store::TraceLog::migrate(db);          // made at the relay's first commit, which may not have come
     auto s = db.session();
     s.begin();
     for (int d = kDays; d >= 1; --d) {
@@ -341,6 +343,12 @@ void seed(const std::string& path, Clock::time_point asOf) {
             bind(at), now;
         s << "INSERT INTO flows_idempotency VALUES(?, ?, 'h', ?, ?)", bind(kOwner), bind("key-" + id), bind(id),
             bind(at), now;
+        // Its trace: the trace id and two hops (the submit, a flow step).
+        s << "INSERT INTO trace_applications VALUES(?, ?)", bind(id), bind("trace-" + id), now;
+        for (const char* kind : {"api", "flow"})
+            s << "INSERT INTO trace_hops(application_id, trace_id, at_ms, kind, name, outcome, detail, duration_ms)"
+                 " VALUES(?, ?, ?, ?, 'seeded', 'ok', '', 1)",
+                bind(id), bind("trace-" + id), bind(epochMs(t)), bind(std::string(kind)), now;
         for (int n = 0; n < 2; ++n)
             s << "INSERT INTO audit_calls(at, subject, acting_for, system, operation, outcome, http_status,"
                  " duration_us, request_id) VALUES(?, ?, '', '', 'GET /api/v1/tasks', 'ok', 200, 10, ?)",
@@ -382,6 +390,8 @@ std::map<std::string, int> counts(const std::string& path) {
     count("inReview", "SELECT count(*) FROM flows_applications WHERE id LIKE 'seed-%' AND status = 'in_review'");
     count("transitions", "SELECT count(*) FROM flows_transitions WHERE application_id LIKE 'seed-%'");
     count("idempotency", "SELECT count(*) FROM flows_idempotency WHERE application_id LIKE 'seed-%'");
+    count("traces", "SELECT count(*) FROM trace_applications WHERE application_id LIKE 'seed-%'");
+    count("traceHops", "SELECT count(*) FROM trace_hops WHERE application_id LIKE 'seed-%'");
     count("audit", "SELECT count(*) FROM audit_calls WHERE request_id LIKE 'seed-%'");
     count("events", "SELECT count(*) FROM events_outbox WHERE id LIKE 'seed-%'");
     count("inbox", "SELECT count(*) FROM events_inbox WHERE id LIKE 'seed-%'");
@@ -445,6 +455,8 @@ TEST(Retention, TwoYearsOfDataLoseWhatExpiredAndKeepWhatIsHeld) {
     EXPECT_EQ(before.at("applications") - after.at("applications"), applications);
     EXPECT_EQ(before.at("transitions") - after.at("transitions"), 2 * applications);
     EXPECT_EQ(before.at("idempotency") - after.at("idempotency"), applications);
+    EXPECT_EQ(before.at("traces") - after.at("traces"), applications);
+    EXPECT_EQ(before.at("traceHops") - after.at("traceHops"), 2 * applications);
     EXPECT_EQ(before.at("audit") - after.at("audit"), audit);
     EXPECT_EQ(before.at("deadLetters") - after.at("deadLetters"), deadLetters);
     EXPECT_EQ(before.at("events") - after.at("events"), events);

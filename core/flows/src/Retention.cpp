@@ -51,6 +51,8 @@ const char* const kByApplication[] = {
     "DELETE FROM flows_idempotency WHERE application_id = ?",
     "DELETE FROM flows_transitions WHERE application_id = ?",
     "DELETE FROM privacy_legal_holds WHERE application_id = ?",
+    "DELETE FROM trace_hops WHERE application_id = ?",
+    "DELETE FROM trace_applications WHERE application_id = ?",
     "DELETE FROM flows_applications WHERE id = ?",
 };
 
