@@ -252,6 +252,8 @@ const std::vector<DepartmentRow> kDepartmentTable = {
     {"GET", "/admin/flows/incidents", A, A},
     {"POST", "/admin/flows/incidents/{id}/retry", A, A},  // no incident: 404 for both
     {"POST", "/admin/flows/reload", R, R},
+    {"POST", "/admin/flows/messages", R, R},  // a message may move any department's flows
+    {"GET", "/admin/applications/{id}/trace", R, R},
     {"POST", "/admin/retention/run", R, R},
     {"GET", "/admin/retention/runs", R, R},
     {"PUT", "/admin/applications/{id}/legal-hold", A, R},
