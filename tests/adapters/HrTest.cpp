@@ -13,10 +13,12 @@
 #include <Poco/JSON/Array.h>
 
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <iconv.h>
+#include <iostream>
 #include <thread>
 
 namespace fs = std::filesystem;
@@ -414,24 +416,37 @@ TEST_F(Hr, TheScheduleScansTheDropFolderByItself) {
 }
 
 // 50 000 rows (most for persons the directory does not have yet: kept for when
-// they arrive) in one call within its deadline, in bounded memory: hubd's peak
-// resident set stays far below the file's decoded size times the copies a
-// whole-file reader makes.
+// they arrive) in one call within its deadline, in bounded memory: what hubd's
+// resident set grows by at its peak stays below what holding the file whole
+// would take (the GBK bytes, their UTF-8, the parsed rows and their JSON: well
+// over 32 MiB for these 3.5 MB), since the plugin streams it in 64 KiB blocks
+// and hands the records over 500 at a time.
 TEST_F(Hr, AHugeExportOf50000RowsIsReadWithinOneCallInBoundedMemory) {
     start("<settle_seconds>1</settle_seconds>", "", 120000);
+    auto kilobytes = [&](const char* field) {
+        std::string status = readFile("/proc/" + std::to_string(hub_->process().pid()) + "/status");
+        auto at = status.find(field);
+        return at == std::string::npos ? -1L : std::stol(status.substr(at + std::strlen(field)));
+    };
     std::string csv = "employee_id,employment_status,title,hire_date,staff_category\n";
     for (int i = 0; i < 50000; ++i)
         csv += "E" + std::to_string(100000 + i) + ",在职,\"讲师, 第" + std::to_string(i % 7) +
                "级\",2010-01-01,\"合同制\n（长期）\"\n";
+    const long before = kilobytes("VmRSS:");
+    ASSERT_GT(before, 0);
     dropFile("huge.csv", toGbk(csv));
     auto file = only(scanUntilRead());
     EXPECT_EQ(file->getValue<std::string>("status"), "processed");
     EXPECT_EQ(file->getValue<int>("rows"), 50000);
     EXPECT_EQ(file->getValue<int>("applied"), 50000);
     EXPECT_EQ(file->getValue<int>("unknown_persons"), 50000);
-    std::string status = readFile("/proc/" + std::to_string(hub_->process().pid()) + "/status");
-    auto at = status.find("VmHWM:");
-    ASSERT_NE(at, std::string::npos);
-    long peakKb = std::stol(status.substr(at + 6));
-    EXPECT_LT(peakKb, 400 * 1024) << "hubd's peak resident set: " << peakKb << " kB";
+    const long grewKb = kilobytes("VmHWM:") - before;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    // The sanitizers' allocators keep freed memory aside (ASan's quarantine,
+    // 256 MiB by default) and shadow every byte: the resident set says nothing
+    // of what is live. The plain tree checks the bound.
+    std::cout << "[ INFO ] hubd's peak grew by " << grewKb << " kB (not checked under a sanitizer)\n";
+#else
+    EXPECT_LT(grewKb, 32 * 1024) << "hubd's peak resident set grew by " << grewKb << " kB";
+#endif
 }
