@@ -150,9 +150,12 @@ std::vector<FormProblem> checkTaskForm(const std::vector<FormField>& form, const
         }
     }
     if (fields.isObject())
-        for (const auto& [key, value] : fields.asObject())
+        for (const auto& member : fields.asObject()) {
+            // Not a structured binding: clang 14 (the fuzz tree) cannot capture one in a lambda.
+            const auto& key = member.first;
             if (std::none_of(form.begin(), form.end(), [&](const FormField& f) { return f.key == key; }))
                 problems.push_back({key, "unknown", key + ": the task's form has no such field"});
+        }
     return problems;
 }
 
