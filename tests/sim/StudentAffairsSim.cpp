@@ -13,8 +13,10 @@
 //   GET  /students/{id}              200 record | 404 {"error":...}
 //   GET  /students?name=...          {"students":[...],"count":n}  (substring of name or name_en)
 //   POST /certificates/enrolment     {"student_id":"..."} -> 201 {"certificate_no","student_id","name","issued_at"}
-//   POST /admin/fail-mode            {"mode":"none|500|hang|slow","delay_ms":2000}
-//   GET  /admin/fail-mode            {"mode":...,"delay_ms":...,"hanging":n}  (n: requests held by "hang" now)
+//   POST /admin/fail-mode            {"mode":"none|500|hang|hold|slow","delay_ms":2000}
+//   GET  /admin/fail-mode            {"mode":...,"delay_ms":...,"hanging":n}  (n: requests held by "hang" or "hold" now)
+// "hang" ends a held request with a 503 when the mode changes; "hold" lets it go on
+// to its real answer, so a test decides when a slow vendor answers, not a clock.
 // SIGTERM or SIGINT stops it cleanly (exit status 0).
 
 #include <hub/common/Version.h>
@@ -102,6 +104,7 @@ enum class FailMode
     None,
     Error500,
     Hang,
+    Hold,
     Slow
 };
 
@@ -112,6 +115,7 @@ const char* modeName(FailMode mode)
     case FailMode::None: return "none";
     case FailMode::Error500: return "500";
     case FailMode::Hang: return "hang";
+    case FailMode::Hold: return "hold";
     case FailMode::Slow: return "slow";
     }
     return "none";
@@ -176,12 +180,12 @@ public:
         return _mode;
     }
 
-    /// Blocks a "hung" request until the mode changes or the simulator stops.
-    void hang()
+    /// Blocks a "hung" or "held" request until the mode changes or the simulator stops.
+    void hang(FailMode held)
     {
         std::unique_lock<std::mutex> lock(_mutex);
         ++_hanging;
-        _changed.wait_for(lock, std::chrono::minutes(10), [this] { return _mode != FailMode::Hang || _stopping; });
+        _changed.wait_for(lock, std::chrono::minutes(10), [this, held] { return _mode != held || _stopping; });
         --_hanging;
     }
 
@@ -332,8 +336,9 @@ private:
         case FailMode::Error500:
             return sendError(response, HTTPResponse::HTTP_INTERNAL_SERVER_ERROR, "simulated outage");
         case FailMode::Hang:
-            _sim.hang();
+            _sim.hang(FailMode::Hang);
             return sendError(response, HTTPResponse::HTTP_SERVICE_UNAVAILABLE, "simulated hang ended");
+        case FailMode::Hold: _sim.hang(FailMode::Hold); break;
         case FailMode::Slow: _sim.sleepFor(slowMs); break;
         }
 
@@ -428,10 +433,12 @@ private:
             newMode = FailMode::Error500;
         else if (mode == "hang")
             newMode = FailMode::Hang;
+        else if (mode == "hold")
+            newMode = FailMode::Hold;
         else if (mode == "slow")
             newMode = FailMode::Slow;
         else
-            return sendError(response, HTTPResponse::HTTP_BAD_REQUEST, "mode must be none, 500, hang or slow");
+            return sendError(response, HTTPResponse::HTTP_BAD_REQUEST, "mode must be none, 500, hang, hold or slow");
         _sim.setFailMode(newMode, slowMs);
         send(response, HTTPResponse::HTTP_OK,
              std::string(R"({"mode":")") + modeName(newMode) + R"(","delay_ms":)" + std::to_string(slowMs) + "}");

@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <future>
 #include <thread>
 
 using hub::test::ChildProcess;
@@ -196,6 +197,24 @@ TEST(StudentAffairsSim, StopsCleanlyOnSigtermEvenWithHungRequests)
     ASSERT_TRUE(status.has_value()) << "did not stop on SIGTERM";
     EXPECT_EQ(*status, 0) << sim->output();
     EXPECT_NE(sim->output().find("stopping on signal"), std::string::npos);
+}
+
+// "hold" keeps a request until the mode changes, then gives its real answer.
+TEST(StudentAffairsSim, AHeldRequestGetsItsRealAnswerWhenReleased)
+{
+    TempDir dir;
+    auto sim = startSim(dir);
+    setFailMode(*sim, R"({"mode":"hold"})");
+    auto held = std::async(std::launch::async,
+                           [&] { return httpRequest("GET", sim->url("/students/2023010001"), "", {}, 30000); });
+    ASSERT_TRUE(hub::test::waitUntil([&] {
+        return json(httpRequest("GET", sim->url("/admin/fail-mode")))->getValue<int>("hanging") == 1;
+    })) << "the request never reached the hold";
+    EXPECT_EQ(held.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout);
+    setFailMode(*sim, R"({"mode":"none"})");
+    const HttpResponse r = held.get();
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_NE(r.body.find("张三"), std::string::npos) << r.body;
 }
 
 TEST(StudentAffairsSim, KeepsConnectionsAliveAndServesConcurrently)
