@@ -512,7 +512,8 @@ int HubApplication::main(const std::vector<std::string>&) {
         identity::StaticDirectory directory(cfg);
 
         store::Database db({cfg.getString("store.path")});
-        catalog::Catalog catalogue({cfg.getString("catalog.dir"), ""});
+        catalog::Catalog catalogue({cfg.getString("catalog.dir"), "",
+                                    cfg.getString("catalog.departmentsDir", cfg.getString("catalog.dir") + "/departments")});
         log.information("catalogue: %z service items", catalogue.snapshot()->items().size());
         store::AuditLog audit(db, 100000, std::chrono::milliseconds(numbers.auditCommitIntervalMs));
         privacy.start(db, audit);
@@ -581,7 +582,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         for (const auto& e : schedule.entries())
             log.information("schedule: %s.%s every %d s", e.plugin, e.operation, static_cast<int>(e.every.count()));
         // The BPMN flows, checked against the manifests just loaded.
-        FlowDeployments flowDeployments(db, cfg, *plugins);
+        FlowDeployments flowDeployments(db, cfg, *plugins, privacy.pluginDepartment());
         approvals.setFlowDriven([&flowDeployments](Poco::Data::Session& session, const std::string& id) {
             return flowDeployments.store().instanceOf(session, id).has_value();
         });
@@ -650,7 +651,17 @@ int HubApplication::main(const std::vector<std::string>&) {
                                         flowRunner.setExternalGroups(FlowDeployments::externalGroups(cfg));
                                         return summary;
                                     },
-                                    &catalogue});
+                                    &catalogue,
+                                    {[&flowDeployments, &cfg](const std::string& department, const std::string& file,
+                                                              const std::string& xml) {
+                                         return flowDeployments.putDepartmentFlow(cfg, department, file, xml);
+                                     },
+                                     [&flowDeployments, &cfg](const std::string& department, const std::string& file) {
+                                         return flowDeployments.removeDepartmentFlow(cfg, department, file);
+                                     },
+                                     [&flowDeployments, &cfg](const std::string& department) {
+                                         return flowDeployments.reloadDepartment(cfg, department);
+                                     }}});
         api::AdminServices admin;
         admin.directory = &people;
         admin.sourcedFields = &sourcedFields;
