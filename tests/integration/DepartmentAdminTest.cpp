@@ -39,6 +39,8 @@ const std::string kAdmin = "admin";
 const std::string kLibraryAdmin = "admin.lib";   // dept:library:admin
 const std::string kLibraryClerk = "clerk.lib";   // dept:library:clerk
 const std::string kAffairsAdmin = "admin.xsc";   // dept:student-affairs:admin
+const std::string kFinanceClerk = "clerk.fin";   // dept:finance:clerk
+const std::string kAffairsClerk = "clerk.xsc";   // dept:student-affairs:clerk
 
 std::string token(const std::string& subject) {
     hub::auth::TokenClaims c;
@@ -145,6 +147,10 @@ protected:
             roles="dept:library:clerk"/>
     <person id=")" + kAffairsAdmin + R"(" name="学生处管理员" department="student-affairs" audience="staff"
             roles="dept:student-affairs:admin"/>
+    <person id=")" + kFinanceClerk + R"(" name="财务处" department="finance" audience="staff"
+            roles="dept:finance:clerk"/>
+    <person id=")" + kAffairsClerk + R"(" name="学生处" department="student-affairs" audience="staff"
+            roles="dept:student-affairs:clerk"/>
   </static></identity>
 </hub>)");
             hubd_ = new ChildProcess(HUBD_EXE, {.args = {"--config", dir_->file("hub.xml")},
@@ -425,4 +431,53 @@ TEST_F(DepartmentAdminTest, ADepartmentAdminDeploysItsOwnFlows) {
     EXPECT_EQ(as(kAdmin, "GET", "/admin/flows").body.find(runningSha), std::string::npos);
     EXPECT_EQ(as(kLibraryAdmin, "DELETE", "/admin/flows/departments/library/book-purchase.bpmn").status, 404);
     EXPECT_EQ(as(kLibraryAdmin, "POST", "/admin/flows/departments/library/reload").status, 200);
+}
+
+// A joint review (the `other` relation, docs/privacy.md): the finance office
+// reviews a library application; while its task is open its clerk reads the
+// application, without the applicant or the form; before and after, and for a
+// clerk of a department without a task, it is not theirs to read.
+TEST_F(DepartmentAdminTest, AJointReviewersDepartmentReadsWhatOtherMaySee) {
+    // hub:admin's flow (a joint review names another department's group).
+    dir_->write("flows/joint-purchase.bpmn", reviewFlow("joint-purchase", "dept:finance:clerk"));
+    auto reload = as(kAdmin, "POST", "/admin/flows/reload");
+    ASSERT_EQ(reload.status, 200) << reload.body;
+    ASSERT_EQ(as(kLibraryAdmin, "PUT", "/admin/catalog/departments/library",
+                 catalogFile(item("costly-purchase", "library", "大额荐购", R"(<flow id="joint-purchase"/>)")))
+                  .status,
+              200);
+    auto submitted =
+        as(kStudent, "POST", "/api/v1/applications", R"({"item_id":"costly-purchase","form":{"title":"四库全书"}})");
+    ASSERT_EQ(submitted.status, 201) << submitted.body;
+    const std::string id = parse(submitted.body)->getValue<std::string>("id");
+    std::string taskId;
+    ASSERT_TRUE(hub::test::waitUntil(
+        [&] {
+            auto tasks = parse(as(kFinanceClerk, "GET", "/api/v1/tasks").body)->getArray("items");
+            for (std::size_t n = 0; tasks && n < tasks->size(); ++n)
+                if (tasks->getObject(n)->getValue<std::string>("application_id") == id)
+                    taskId = tasks->getObject(n)->getValue<std::string>("id");
+            return !taskId.empty();
+        },
+        std::chrono::seconds(10), std::chrono::milliseconds(50)));
+
+    auto seen = as(kFinanceClerk, "GET", "/api/v1/applications/" + id);
+    ASSERT_EQ(seen.status, 200) << seen.body;
+    auto application = parse(seen.body);
+    EXPECT_EQ(application->getValue<std::string>("id"), id);
+    EXPECT_EQ(application->getValue<std::string>("department"), "library");
+    EXPECT_FALSE(application->has("applicant")) << seen.body;
+    EXPECT_FALSE(application->has("form")) << seen.body;
+    EXPECT_EQ(seen.body.find("四库全书"), std::string::npos);
+    // The library's own clerk sees everything (its department's).
+    auto own = as(kLibraryClerk, "GET", "/api/v1/applications/" + id);
+    ASSERT_EQ(own.status, 200);
+    EXPECT_NE(own.body.find("四库全书"), std::string::npos);
+    // A clerk of a department without a task: not theirs.
+    EXPECT_EQ(as(kAffairsClerk, "GET", "/api/v1/applications/" + id).status, 403);
+
+    // Reviewed: the finance office's part is over.
+    auto done = as(kFinanceClerk, "POST", "/api/v1/tasks/" + taskId + "/complete", R"({"decision":"approve"})");
+    ASSERT_EQ(done.status, 200) << done.body;
+    EXPECT_EQ(as(kFinanceClerk, "GET", "/api/v1/applications/" + id).status, 403);
 }

@@ -231,9 +231,9 @@ class ApplicationRoutes : public std::enable_shared_from_this<ApplicationRoutes>
 public:
     ApplicationRoutes(flows::ApplicationService& service, catalog::Catalog& catalog, host::PluginHost& plugins,
                       runtime::WorkerPool& pool, store::AuditLog* audit, const OwnedFields* owned,
-                      const AnswerPolicy* answers)
+                      const AnswerPolicy* answers, Reviewer reviewer)
         : service_(service), catalog_(catalog), plugins_(plugins), pool_(pool), audit_(audit), owned_(owned),
-          answers_(answers), trace_(service.database()) {}
+          answers_(answers), reviewer_(std::move(reviewer)), trace_(service.database()) {}
 
     // The routes hold the object: it lives as long as the router's handlers.
     void add(Router& router) {
@@ -405,7 +405,9 @@ private:
             auto app = service_.find(request->param("id"));
             if (!app) throw flows::ApplicationNotFound(request->param("id"));
             const Principal& p = request->principal;
-            if (!mayRead(p, *app))
+            // A joint review's other departments read it too, while a task of its
+            // flow is theirs, with the fields of the `other` relation (relationTo).
+            if (!mayRead(p, *app) && !(reviewer_ && reviewer_(p, app->id)))
                 return refused(*request, problem(403, "this application is neither yours nor your department's",
                                                  "Forbidden", type("forbidden")));
             // Another person's application read: audited, naming whose it is.
@@ -532,6 +534,7 @@ private:
     store::AuditLog* audit_;
     const OwnedFields* owned_;
     const AnswerPolicy* answers_;
+    Reviewer reviewer_;
     store::TraceLog trace_;
 };
 
@@ -539,8 +542,10 @@ private:
 
 void addApplicationRoutes(Router& router, flows::ApplicationService& service, catalog::Catalog& catalog,
                           host::PluginHost& plugins, runtime::WorkerPool& blockingPool, store::AuditLog* audit,
-                          const OwnedFields* owned, const AnswerPolicy* answers) {
-    std::make_shared<ApplicationRoutes>(service, catalog, plugins, blockingPool, audit, owned, answers)->add(router);
+                          const OwnedFields* owned, const AnswerPolicy* answers, Reviewer reviewer) {
+    std::make_shared<ApplicationRoutes>(service, catalog, plugins, blockingPool, audit, owned, answers,
+                                        std::move(reviewer))
+        ->add(router);
 }
 
 }  // namespace hub::api

@@ -69,6 +69,7 @@
 #include <Poco/Path.h>
 #include <Poco/FormattingChannel.h>
 #include <Poco/Logger.h>
+#include <Poco/StringTokenizer.h>
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/OptionException.h>
 #include <Poco/Util/MapConfiguration.h>
@@ -641,8 +642,21 @@ int HubApplication::main(const std::vector<std::string>&) {
         // Owned form fields, from the identity store or their department's plugin.
         api::OwnedFields ownedFields(dataOwners, personFacts(directory, people), plugins.get());
         log.information("privacy: %z owned field(s)", dataOwners->all().size());
+        // A joint review's other departments: an open task of the application's flow is theirs.
+        auto reviewer = [&flowDeployments, &db](const api::Principal& caller, const std::string& applicationId) {
+            auto session = db.session();
+            for (const auto& task : flowDeployments.store().openTasks(session)) {
+                if (task.applicationId != applicationId) continue;
+                if (!task.assignee.empty() && task.assignee == caller.subject) return true;
+                Poco::StringTokenizer groups(task.candidateGroups, ",",
+                                             Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY);
+                for (const auto& group : groups)
+                    if (caller.hasRole(group)) return true;
+            }
+            return false;
+        };
         api::addApplicationRoutes(router, applications, catalogue, *plugins, blocking, &audit, &ownedFields,
-                                  &privacy.answers());
+                                  &privacy.answers(), reviewer);
         api::addPrefillRoutes(router, catalogue, ownedFields, blocking);
         api::addTaskRoutes(router, {&applications, &flowRunner, &flowDeployments.store(), &flowDeployments.repository(),
                                     &db, &blocking, &audit,
