@@ -657,7 +657,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         };
         api::addApplicationRoutes(router, applications, catalogue, *plugins, blocking, &audit, &ownedFields,
                                   &privacy.answers(), reviewer);
-        api::addPrefillRoutes(router, catalogue, ownedFields, blocking);
+        api::addPrefillRoutes(router, catalogue, ownedFields);
         api::addTaskRoutes(router, {&applications, &flowRunner, &flowDeployments.store(), &flowDeployments.repository(),
                                     &db, &blocking, &audit,
                                     [&flowDeployments, &flowRunner, &cfg] {
