@@ -150,7 +150,7 @@ std::vector<std::string> FlowDeployments::reachesPast(const flows::engine::Defin
             std::string text;
             for (char c : element.candidateGroupsExpression.text())
                 if (!std::isspace(static_cast<unsigned char>(c))) text += c;
-            if (text.front() != '=') text.insert(text.begin(), '=');
+            if (text.empty() || text.front() != '=') text.insert(text.begin(), '=');
             if (!std::regex_match(text, applicantsUnit))
                 problems.push_back(place(definition, element) + ": candidate groups '" +
                                    element.candidateGroupsExpression.text() +
