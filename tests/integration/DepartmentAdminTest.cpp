@@ -10,6 +10,9 @@
 #include "hub/test/TempDir.h"
 
 #include <Poco/Data/Session.h>
+#include <Poco/PipeStream.h>
+#include <Poco/Process.h>
+#include <Poco/StreamCopier.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -21,6 +24,7 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <thread>
 
 namespace fs = std::filesystem;
 using namespace Poco::Data::Keywords;
@@ -480,4 +484,55 @@ TEST_F(DepartmentAdminTest, AJointReviewersDepartmentReadsWhatOtherMaySee) {
     auto done = as(kFinanceClerk, "POST", "/api/v1/tasks/" + taskId + "/complete", R"({"decision":"approve"})");
     ASSERT_EQ(done.status, 200) << done.body;
     EXPECT_EQ(as(kFinanceClerk, "GET", "/api/v1/applications/" + id).status, 403);
+}
+
+// The same from hubctl, with the department admin's token: its own file and
+// flow go in; another department's file is refused with the reasons, exit 3.
+TEST_F(DepartmentAdminTest, HubctlPutsADepartmentsOwnFiles) {
+    struct Outcome {
+        int code = -1;
+        std::string out, err;
+    };
+    auto hubctl = [](const std::vector<std::string>& args) {
+        std::vector<std::string> all = {"--url", hubd_->url("")};
+        all.insert(all.end(), args.begin(), args.end());
+        Poco::Pipe out, err;
+        auto handle =
+            Poco::Process::launch(HUBCTL_EXE, all, "", nullptr, &out, &err, {{"HUBCTL_TOKEN", token(kLibraryAdmin)}});
+        Outcome r;
+        std::thread errReader([&] {
+            Poco::PipeInputStream in(err);
+            Poco::StreamCopier::copyToString(in, r.err);
+        });
+        Poco::PipeInputStream in(out);
+        Poco::StreamCopier::copyToString(in, r.out);
+        errReader.join();
+        r.code = handle.wait();
+        return r;
+    };
+    dir_->write("upload.xml", catalogFile(item("reading-room", "library", "阅览室预约")));
+    auto put = hubctl({"catalog", "put", "library", dir_->file("upload.xml")});
+    EXPECT_EQ(put.code, 0) << put.out << put.err;
+    EXPECT_NE(put.out.find("1 of them library's own"), std::string::npos) << put.out;
+    EXPECT_EQ(servedName("reading-room"), "阅览室预约");
+
+    dir_->write("theirs.xml", catalogFile(item("reading-room", "student-affairs", "阅览室预约")));
+    auto refused = hubctl({"catalog", "put", "library", dir_->file("theirs.xml")});
+    EXPECT_EQ(refused.code, 3) << refused.out << refused.err;
+    EXPECT_NE(refused.err.find("belongs to department 'student-affairs'"), std::string::npos) << refused.err;
+    EXPECT_EQ(servedName("reading-room"), "阅览室预约");
+
+    dir_->write("reading-room.bpmn", reviewFlow("reading-room", "dept:library:clerk"));
+    auto flow = hubctl({"flows", "put", "library", dir_->file("reading-room.bpmn")});
+    EXPECT_EQ(flow.code, 0) << flow.out << flow.err;
+    EXPECT_TRUE(fs::exists(flowFile("reading-room.bpmn")));
+    auto deploy = hubctl({"flows", "deploy", "library"});
+    EXPECT_EQ(deploy.code, 0) << deploy.out << deploy.err;
+    EXPECT_NE(deploy.out.find("department library"), std::string::npos) << deploy.out;
+    EXPECT_EQ(hubctl({"flows", "deploy"}).code, 3) << "the full deployment is hub:admin's";
+    auto removed = hubctl({"flows", "remove", "library", "reading-room.bpmn"});
+    EXPECT_EQ(removed.code, 0) << removed.out << removed.err;
+    EXPECT_FALSE(fs::exists(flowFile("reading-room.bpmn")));
+    EXPECT_EQ(hubctl({"catalog", "remove", "library"}).code, 0);
+    EXPECT_EQ(servedItem("reading-room"), 404);
 }
