@@ -295,15 +295,20 @@ private:
         auto snapshot = catalog_.snapshot();
         if (const auto* item = ownedItem(*snapshot, *request)) {
             auto self = shared_from_this();
-            owned_->fetchAsync(
-                *item, request->principal,
-                [self, request, out](OwnedFields::Fetched fetched) {
-                    self->store(request, out, std::make_shared<const OwnedFields::Fetched>(std::move(fetched)));
-                },
-                [out](std::chrono::milliseconds delay, std::function<void()> expire) {
-                    out.after(delay, std::move(expire));
-                });
-            return;
+            try {
+                owned_->fetchAsync(
+                    *item, request->principal,
+                    [self, request, out](OwnedFields::Fetched fetched) {
+                        self->store(request, out, std::make_shared<const OwnedFields::Fetched>(std::move(fetched)));
+                    },
+                    [out](std::chrono::milliseconds delay, std::function<void()> expire) {
+                        out.after(delay, std::move(expire));
+                    });
+                return;
+            } catch (const std::exception&) {
+                // The directory's read failed here (the store): asked again on the
+                // pool, whose answer maps the store's faults (503) as for every submit.
+            }
         }
         store(request, out, nullptr);
     }
