@@ -6,6 +6,7 @@
 #include "hub/common/Utf8.h"
 #include "hub/identity/IdentityStore.h"
 #include "hub/store/Database.h"
+#include "hub/store/WriteTransaction.h"
 
 #include <Poco/Data/Session.h>
 #include <Poco/Data/Statement.h>
@@ -252,8 +253,9 @@ std::string SourcedFields::submit(const std::string& source, const std::vector<s
     // What is written, as columns: one statement each for the batch.
     std::vector<std::string> putIds, putFields, putValues, dropIds, dropFields;
     Poco::Data::Session s = db_.session();
-    s.begin();
-    try {
+    // Reads the persons and their fields, then writes: the write lock first.
+    store::WriteTransaction tx(s);
+    {
         const auto persons = directoryPersons(s, ids);
         auto stored = storedFields(s, ids);
         for (Record& rec : records) {
@@ -311,11 +313,8 @@ std::string SourcedFields::submit(const std::string& source, const std::vector<s
         if (!dropIds.empty())
             s << "DELETE FROM identity_sourced_fields WHERE person_id = ? AND field = ?", use(dropIds),
                 use(dropFields), now;
-        s.commit();
-    } catch (...) {
-        if (s.isTransaction()) s.rollback();
-        throw;
     }
+    tx.commit();
     return summary.json();
 }
 

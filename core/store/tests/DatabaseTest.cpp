@@ -1,4 +1,5 @@
 #include "hub/store/Database.h"
+#include "hub/store/WriteTransaction.h"
 #include "hub/test/Eventually.h"
 
 #include <Poco/Data/SQLite/Utility.h>
@@ -18,6 +19,7 @@
 using namespace Poco::Data::Keywords;
 using hub::store::Database;
 using hub::store::Migration;
+using hub::store::WriteTransaction;
 
 namespace {
 struct TempDb {
@@ -454,4 +456,50 @@ TEST(AuditLog, TheWriterOutlivesWhatItsBatchesThrow) {
     int rows = 0;
     db.session() << "SELECT count(*) FROM audit_calls WHERE request_id = 'good'", into(rows), now;
     EXPECT_EQ(rows, 1);
+}
+
+// Work that reads before it writes, while another connection commits: in a
+// deferred transaction (Poco's begin()) the write fails at once with "locked";
+// in a WriteTransaction the other writer waits for it, and both land.
+TEST(Database, AWriteTransactionThatReadsFirstIsNotOvertakenByAnotherWriter) {
+    TempDb tmp;
+    Database db({tmp.path});
+    db.migrate("t", {{1, {"CREATE TABLE t (id INTEGER PRIMARY KEY, note TEXT)"}}});
+    Poco::Data::Session mine = db.session();
+    Poco::Data::Session other = db.session();
+    int count = 0;
+
+    mine.begin();
+    mine << "SELECT count(*) FROM t", into(count), now;
+    other << "INSERT INTO t(note) VALUES('other, first')", now;
+    EXPECT_THROW((mine << "INSERT INTO t(note) VALUES('mine, deferred')", now), Poco::Exception)
+        << "a deferred transaction that has read cannot write after another commit";
+    mine.rollback();
+
+    {
+        WriteTransaction tx(mine);
+        EXPECT_TRUE(mine.isTransaction());
+        mine << "SELECT count(*) FROM t", into(count), now;
+        auto writer = std::async(std::launch::async,
+                                 [&] { other << "INSERT INTO t(note) VALUES('other, second')", now; });
+        // The other writer waits for our lock (the busy timeout), it does not land in between.
+        EXPECT_EQ(writer.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+        mine << "INSERT INTO t(note) VALUES('mine')", now;
+        tx.commit();
+        EXPECT_FALSE(mine.isTransaction());
+        writer.get();
+    }
+    std::vector<std::string> notes;
+    mine << "SELECT note FROM t ORDER BY id", into(notes), now;
+    EXPECT_EQ(notes, (std::vector<std::string>{"other, first", "mine", "other, second"}));
+
+    // Destroyed uncommitted: rolled back, and the lock is free again.
+    {
+        WriteTransaction tx(mine);
+        mine << "INSERT INTO t(note) VALUES('never')", now;
+    }
+    EXPECT_FALSE(mine.isTransaction());
+    other << "INSERT INTO t(note) VALUES('after')", now;
+    mine << "SELECT count(*) FROM t", into(count), now;
+    EXPECT_EQ(count, 4);
 }
