@@ -1,15 +1,16 @@
 // Applications end to end: hubd with its SQLite file, the simulated student
 // affairs system, and the reference event peers (the portal consumer and the
 // approval engine) as real processes on loopback, over real HTTP and ZeroMQ.
-#include "hub/auth/TokenIssuer.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
+#include "hub/test/Hubd.h"
+#include "hub/test/Json.h"
 #include "hub/test/TempDir.h"
+#include "hub/test/Tokens.h"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 
 #include <gtest/gtest.h>
 
@@ -23,24 +24,15 @@
 namespace fs = std::filesystem;
 using hub::test::ChildProcess;
 using hub::test::httpRequest;
+using hub::test::hubdOptions;
+using hub::test::parse;
 using hub::test::TempDir;
 
 namespace {
 
 const std::string kSecret = "applications-test-secret-0123456789-abcdef";
 
-std::string token(const std::string& subject) {
-    hub::auth::TokenClaims claims;
-    claims.subject = subject;
-    claims.audience = {"campushub"};
-    claims.lifetime = Poco::Timespan(600, 0);
-    return hub::auth::TokenIssuer::hs256(kSecret).issue(claims);
-}
-
-Poco::JSON::Object::Ptr parse(const std::string& body) {
-    Poco::JSON::Parser parser;
-    return parser.parse(body).extract<Poco::JSON::Object::Ptr>();
-}
+std::string token(const std::string& subject) { return hub::test::token(kSecret, subject); }
 
 std::string endpoint(int port) { return "tcp://127.0.0.1:" + std::to_string(port); }
 
@@ -117,8 +109,7 @@ protected:
     void startHubd() {
         std::error_code ignored;
         fs::remove(dir_->file("hubd.port"), ignored);
-        hubd_ = std::make_unique<ChildProcess>(
-            HUBD_EXE, ChildProcess::Options{.args = {"--config", dir_->file("hub.xml")}, .portFile = dir_->file("hubd.port")});
+        hubd_ = std::make_unique<ChildProcess>(HUBD_EXE, hubdOptions(*dir_));
     }
 
     hub::test::HttpResponse request(const std::string& method, const std::string& path, const std::string& body = "",

@@ -3,22 +3,26 @@
 // CSV, by role), the applications search, the relay's consumers and the
 // plugins' activity series.
 #include "hub/api/PluginActivity.h"
-#include "hub/auth/TokenIssuer.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Http.h"
+#include "hub/test/Hubd.h"
+#include "hub/test/Json.h"
 #include "hub/test/TempDir.h"
+#include "hub/test/Tokens.h"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
 namespace fs = std::filesystem;
+using hub::test::bearer;
 using hub::test::ChildProcess;
 using hub::test::httpRequest;
+using hub::test::hubdOptions;
+using hub::test::parse;
 using hub::test::TempDir;
 using Poco::JSON::Object;
 
@@ -28,18 +32,7 @@ const std::string kSecret = "console-api-test-secret-0123456789-abcd";
 const std::string kStudent = "2023010001", kOtherStudent = "2023010002", kClerk = "clerk.xsc",
                   kOtherClerk = "clerk.jwc", kAdmin = "admin";
 
-std::string token(const std::string& subject) {
-    hub::auth::TokenClaims claims;
-    claims.subject = subject;
-    claims.audience = {"campushub"};
-    claims.lifetime = Poco::Timespan(600, 0);
-    return hub::auth::TokenIssuer::hs256(kSecret).issue(claims);
-}
-
-Object::Ptr parse(const std::string& body) {
-    Poco::JSON::Parser parser;
-    return parser.parse(body).extract<Object::Ptr>();
-}
+std::string token(const std::string& subject) { return hub::test::token(kSecret, subject); }
 
 class ConsoleApiTest : public ::testing::Test {
 protected:
@@ -62,7 +55,7 @@ protected:
     <person id="admin" name="管理员" department="it-office" audience="staff" roles="hub:admin"/>
   </static></identity>
 </hub>)");
-        hubd_ = new ChildProcess(HUBD_EXE, {.args = {"--config", dir_->file("hub.xml")}, .portFile = dir_->file("hubd.port")});
+        hubd_ = new ChildProcess(HUBD_EXE, hubdOptions(*dir_));
     }
     static void TearDownTestSuite() {
         delete hubd_;
@@ -71,7 +64,7 @@ protected:
 
     static hub::test::HttpResponse call(const std::string& method, const std::string& path, const std::string& subject,
                                         const std::string& body = "") {
-        return httpRequest(method, hubd_->url(path), body, {{"Authorization", "Bearer " + token(subject)}});
+        return httpRequest(method, hubd_->url(path), body, bearer(token(subject)));
     }
 
     // A leave application of kStudent, decided by the clerk: completed, or rejected.

@@ -4,6 +4,7 @@
 // so the test needs no npm).
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Http.h"
+#include "hub/test/Hubd.h"
 #include "hub/test/TempDir.h"
 
 #include <gtest/gtest.h>
@@ -20,6 +21,7 @@
 namespace fs = std::filesystem;
 using hub::test::ChildProcess;
 using hub::test::httpRequest;
+using hub::test::hubdOptions;
 using hub::test::TempDir;
 
 namespace {
@@ -80,7 +82,7 @@ protected:
         fs::create_symlink(dir_->file("secret.txt"), dir_->file("web/link.txt"));
         fs::create_directory_symlink(dir_->path(), dir_->file("web/up"));
         dir_->write("hub.xml", hubXml(*dir_, dir_->file("web")));
-        hubd_ = new ChildProcess(HUBD_EXE, {.args = {"--config", dir_->file("hub.xml")}, .portFile = dir_->file("hubd.port")});
+        hubd_ = new ChildProcess(HUBD_EXE, hubdOptions(*dir_));
     }
     static void TearDownTestSuite() {
         delete hubd_;
@@ -171,7 +173,7 @@ TEST(ConsoleMissingTest, AnswersA404ThatSaysTheConsoleIsNotBuilt) {
     TempDir dir("console-missing");
     fs::create_directories(dir.file("plugins"));
     dir.write("hub.xml", hubXml(dir, dir.file("no-such-folder")));
-    ChildProcess hubd(HUBD_EXE, {.args = {"--config", dir.file("hub.xml")}, .portFile = dir.file("hubd.port")});
+    ChildProcess hubd(HUBD_EXE, hubdOptions(dir));
     for (const char* path : {"/console", "/console/assets/app.js"}) {
         auto r = httpRequest("GET", hubd.url(path));
         EXPECT_EQ(r.status, 404);

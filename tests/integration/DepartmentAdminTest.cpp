@@ -2,12 +2,14 @@
 // admin changes its own catalogue file and BPMN flows, and nothing of another
 // department's (docs/privacy.md, "Delegated administration"); an invalid or
 // hostile file changes nothing; a full reload sees the same files.
-#include "hub/auth/TokenIssuer.h"
 #include "hub/store/Database.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
+#include "hub/test/Hubd.h"
+#include "hub/test/Json.h"
 #include "hub/test/TempDir.h"
+#include "hub/test/Tokens.h"
 
 #include <Poco/Data/Session.h>
 #include <Poco/PipeStream.h>
@@ -15,7 +17,6 @@
 #include <Poco/StreamCopier.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 
 #include <gtest/gtest.h>
 
@@ -28,9 +29,12 @@
 
 namespace fs = std::filesystem;
 using namespace Poco::Data::Keywords;
+using hub::test::bearer;
 using hub::test::ChildProcess;
 using hub::test::httpRequest;
 using hub::test::HttpResponse;
+using hub::test::hubdOptions;
+using hub::test::parse;
 using hub::test::TempDir;
 using Poco::JSON::Object;
 
@@ -46,19 +50,7 @@ const std::string kAffairsAdmin = "admin.xsc";   // dept:student-affairs:admin
 const std::string kFinanceClerk = "clerk.fin";   // dept:finance:clerk
 const std::string kAffairsClerk = "clerk.xsc";   // dept:student-affairs:clerk
 
-std::string token(const std::string& subject) {
-    hub::auth::TokenClaims c;
-    c.subject = subject;
-    c.audience = {"campushub"};
-    c.issuer = kIssuer;
-    c.lifetime = Poco::Timespan(600, 0);
-    return hub::auth::TokenIssuer::hs256(kSecret).issue(c);
-}
-
-Object::Ptr parse(const std::string& body) {
-    Poco::JSON::Parser parser;
-    return parser.parse(body).extract<Object::Ptr>();
-}
+std::string token(const std::string& subject) { return hub::test::token(kSecret, subject, {.issuer = kIssuer}); }
 
 std::string readFile(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -157,8 +149,7 @@ protected:
             roles="dept:student-affairs:clerk"/>
   </static></identity>
 </hub>)");
-            hubd_ = new ChildProcess(HUBD_EXE, {.args = {"--config", dir_->file("hub.xml")},
-                                                .portFile = dir_->file("hubd.port")});
+            hubd_ = new ChildProcess(HUBD_EXE, hubdOptions(*dir_));
         } catch (const std::exception& e) {
             startError_ = e.what();
         }
@@ -173,7 +164,7 @@ protected:
 
     static HttpResponse as(const std::string& who, const std::string& method, const std::string& target,
                            const std::string& body = "") {
-        return httpRequest(method, hubd_->url(target), body, {{"Authorization", "Bearer " + token(who)}});
+        return httpRequest(method, hubd_->url(target), body, bearer(token(who)));
     }
     static std::string libraryFile() { return dir_->file("catalog/departments/library.xml"); }
     static std::string flowFile(const std::string& name) { return dir_->file("flows/departments/library/" + name); }

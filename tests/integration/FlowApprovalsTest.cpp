@@ -3,32 +3,35 @@
 // outbox, approval.decided in through the relay, applied once), and a task
 // form checked when a clerk completes the task (docs/flows/bpmn.md,
 // "External approvals and messages", "Task forms").
-#include "FlowTestSupport.h"
 
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
+#include "hub/test/Hubd.h"
+#include "hub/test/Json.h"
 #include "hub/test/TempDir.h"
+#include "hub/test/Tokens.h"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
 namespace fs = std::filesystem;
+using hub::test::bearer;
 using hub::test::ChildProcess;
 using hub::test::httpRequest;
+using hub::test::hubdOptions;
+using hub::test::parse;
 using hub::test::TempDir;
 
 namespace {
 
 const std::string kSecret = "flow-approvals-test-secret-0123456789-ab";
 
-std::string token(const std::string& subject) { return hub::test::flows::token(kSecret, subject); }
-using hub::test::flows::parse;
+std::string token(const std::string& subject) { return hub::test::token(kSecret, subject); }
 
 std::string endpoint(int port) { return "tcp://127.0.0.1:" + std::to_string(port); }
 
@@ -131,8 +134,7 @@ protected:
   </events>
 </hub>)");
         fs::create_directories(dir_.file("plugins"));
-        hubd_ = std::make_unique<ChildProcess>(
-            HUBD_EXE, ChildProcess::Options{.args = {"--config", dir_.file("hub.xml")}, .portFile = dir_.file("hubd.port")});
+        hubd_ = std::make_unique<ChildProcess>(HUBD_EXE, hubdOptions(dir_));
         ASSERT_TRUE(hub::test::waitUntil([&] { return engine_->output().find("listening") != std::string::npos; },
                                          std::chrono::seconds(15)))
             << engine_->output();
@@ -140,7 +142,7 @@ protected:
 
     hub::test::HttpResponse request(const std::string& method, const std::string& path, const std::string& body,
                                     const std::string& subject) {
-        return httpRequest(method, hubd_->url(path), body, {{"Authorization", "Bearer " + token(subject)}});
+        return httpRequest(method, hubd_->url(path), body, bearer(token(subject)));
     }
 
     Poco::JSON::Object::Ptr waitForStatus(const std::string& id, const std::string& status) {

@@ -2,15 +2,16 @@
 // shipped enrolment-certificate flow, deployed from config/flows, driven end
 // to end through the HTTP API with the real student_affairs plugin and its
 // simulator; and a kill -9 while its service call is out, resumed on restart.
-#include "hub/auth/TokenIssuer.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
+#include "hub/test/Hubd.h"
+#include "hub/test/Json.h"
 #include "hub/test/TempDir.h"
+#include "hub/test/Tokens.h"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 
 #include <gtest/gtest.h>
 
@@ -24,26 +25,18 @@
 #include <set>
 
 namespace fs = std::filesystem;
+using hub::test::bearer;
 using hub::test::ChildProcess;
 using hub::test::httpRequest;
+using hub::test::hubdOptions;
+using hub::test::parse;
 using hub::test::TempDir;
 
 namespace {
 
 const std::string kSecret = "flow-runs-test-secret-0123456789-abcdefgh";
 
-std::string token(const std::string& subject) {
-    hub::auth::TokenClaims claims;
-    claims.subject = subject;
-    claims.audience = {"campushub"};
-    claims.lifetime = Poco::Timespan(600, 0);
-    return hub::auth::TokenIssuer::hs256(kSecret).issue(claims);
-}
-
-Poco::JSON::Object::Ptr parse(const std::string& body) {
-    Poco::JSON::Parser parser;
-    return parser.parse(body).extract<Poco::JSON::Object::Ptr>();
-}
+std::string token(const std::string& subject) { return hub::test::token(kSecret, subject); }
 
 // Two departments review in parallel; a return for supplement goes to the
 // applicant and back to both reviews; both approvals end it approved.
@@ -204,13 +197,12 @@ protected:
     void startHubd() {
         std::error_code ignored;
         fs::remove(dir_.file("hubd.port"), ignored);
-        hubd_ = std::make_unique<ChildProcess>(
-            HUBD_EXE, ChildProcess::Options{.args = {"--config", dir_.file("hub.xml")}, .portFile = dir_.file("hubd.port")});
+        hubd_ = std::make_unique<ChildProcess>(HUBD_EXE, hubdOptions(dir_));
     }
 
     hub::test::HttpResponse request(const std::string& method, const std::string& path, const std::string& body,
                                     const std::string& subject) {
-        return httpRequest(method, hubd_->url(path), body, {{"Authorization", "Bearer " + token(subject)}});
+        return httpRequest(method, hubd_->url(path), body, bearer(token(subject)));
     }
 
     std::string submitCertificate(const std::string& student) {

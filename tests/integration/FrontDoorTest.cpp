@@ -3,12 +3,13 @@
 // limit, thousands of idle connections and a slowloris, and answers /healthz
 // after each. Also /metrics as real Prometheus text with two plugins loaded
 // (checked by promtool), its operator choices, and the request ids in the audit.
-#include "hub/auth/TokenIssuer.h"
 #include "hub/store/Database.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
+#include "hub/test/Hubd.h"
 #include "hub/test/TempDir.h"
+#include "hub/test/Tokens.h"
 
 #include <Poco/Data/Session.h>
 
@@ -31,8 +32,10 @@
 
 namespace fs = std::filesystem;
 using namespace Poco::Data::Keywords;
+using hub::test::bearer;
 using hub::test::ChildProcess;
 using hub::test::httpRequest;
+using hub::test::hubdOptions;
 using hub::test::TempDir;
 
 namespace {
@@ -41,16 +44,7 @@ const std::string kSecret = "front-door-secret-0123456789-abcdefghij";
 using Clock = std::chrono::steady_clock;
 
 std::string token(const std::string& subject) {
-    hub::auth::TokenClaims claims;
-    claims.subject = subject;
-    claims.audience = {"campushub"};
-    claims.issuer = "front-door-test";
-    claims.lifetime = Poco::Timespan(600, 0);
-    return hub::auth::TokenIssuer::hs256(kSecret).issue(claims);
-}
-
-std::map<std::string, std::string> bearer(const std::string& subject) {
-    return {{"Authorization", "Bearer " + token(subject)}};
+    return hub::test::token(kSecret, subject, {.issuer = "front-door-test"});
 }
 
 // A plain blocking TCP connection to 127.0.0.1:port; the descriptor, or -1.
@@ -148,11 +142,10 @@ protected:
     }
 
     void startHubd(std::vector<std::string> defines = {}) {
-        std::vector<std::string> args = {"--config", dir_->file("hub.xml")};
+        std::vector<std::string> args;
         for (auto& d : defines) args.push_back("--define=" + d);
         fs::remove(dir_->file("hubd.port"));
-        hubd_ = std::make_unique<ChildProcess>(HUBD_EXE,
-                                               ChildProcess::Options{.args = args, .portFile = dir_->file("hubd.port")});
+        hubd_ = std::make_unique<ChildProcess>(HUBD_EXE, hubdOptions(*dir_, args));
     }
 
     std::string url(const std::string& path) const { return hubd_->url(path); }
@@ -201,7 +194,7 @@ TEST_F(FrontDoorTest, HostileTargetsHeadAndHugeTokensLeaveHubdAnswering) {
     }
     expectHealthy("malformed queries");
     // A valid token does not change it: the target is judged before anything else.
-    auto r = httpRequest("GET", url("/api/v1/catalog/services?q=%FF"), "", bearer("2023010001"));
+    auto r = httpRequest("GET", url("/api/v1/catalog/services?q=%FF"), "", bearer(token("2023010001")));
     EXPECT_EQ(r.status, 400) << r.body;
 
     // Non-canonical paths never reach a route.
@@ -247,7 +240,7 @@ TEST_F(FrontDoorTest, HostileTargetsHeadAndHugeTokensLeaveHubdAnswering) {
 TEST_F(FrontDoorTest, HostileBodiesLeaveHubdAnswering) {
     startHubd();
     const auto call = [this](const std::string& body) {
-        return httpRequest("POST", url("/api/v1/systems/testkit/operations/echo"), body, bearer("2023010001")).status;
+        return httpRequest("POST", url("/api/v1/systems/testkit/operations/echo"), body, bearer(token("2023010001"))).status;
     };
     const std::vector<std::pair<std::string, int>> bodies = {
         {"{\"a\":", 400},
@@ -398,7 +391,7 @@ TEST_F(FrontDoorTest, SlowlorisIsCutAtTheReadTimeoutWithoutStarvingOthers) {
 // answered and the one in request_id.
 TEST_F(FrontDoorTest, TheAuditKeepsTheHubsRequestIdAndTheClientsBesideIt) {
     startHubd();
-    auto headers = bearer("2023010001");
+    auto headers = bearer(token("2023010001"));
     headers["X-Request-Id"] = "portal-4711";
     auto r = httpRequest("POST", url("/api/v1/systems/testkit/operations/echo"), "{}", headers);
     ASSERT_EQ(r.status, 200) << r.body;
@@ -435,15 +428,15 @@ std::string runCapturing(const std::string& command, int& status) {
 TEST_F(FrontDoorTest, MetricsAreValidPrometheusTextWithTwoPlugins) {
     startHubd();
     for (int i = 0; i < 3; ++i) {
-        ASSERT_EQ(httpRequest("POST", url("/api/v1/systems/testkit/operations/echo"), "{}", bearer("2023010001")).status,
+        ASSERT_EQ(httpRequest("POST", url("/api/v1/systems/testkit/operations/echo"), "{}", bearer(token("2023010001"))).status,
                   200);
-        ASSERT_EQ(httpRequest("POST", url("/api/v1/systems/services/operations/services"), "{}", bearer("2023010001"))
+        ASSERT_EQ(httpRequest("POST", url("/api/v1/systems/services/operations/services"), "{}", bearer(token("2023010001")))
                       .status,
                   200);
     }
     // An unknown system and a raw path with an id: neither becomes a label.
-    EXPECT_EQ(httpRequest("POST", url("/api/v1/systems/no_such/operations/x"), "{}", bearer("2023010001")).status, 404);
-    EXPECT_EQ(httpRequest("GET", url("/api/v1/catalog/services/enrolment-certificate"), "", bearer("2023010001")).status,
+    EXPECT_EQ(httpRequest("POST", url("/api/v1/systems/no_such/operations/x"), "{}", bearer(token("2023010001"))).status, 404);
+    EXPECT_EQ(httpRequest("GET", url("/api/v1/catalog/services/enrolment-certificate"), "", bearer(token("2023010001"))).status,
               200);
     auto r = httpRequest("GET", url("/metrics"));
     ASSERT_EQ(r.status, 200) << r.body;
@@ -488,9 +481,9 @@ TEST_F(FrontDoorTest, MetricsCanRequireAToken) {
     startHubd({"metrics.requireToken=true"});
     auto open = httpRequest("GET", url("/metrics"));
     EXPECT_EQ(open.status, 401) << open.body;
-    EXPECT_EQ(httpRequest("GET", url("/metrics"), "", bearer("2023010001")).status, 403);
-    EXPECT_EQ(httpRequest("GET", url("/metrics"), "", bearer("admin")).status, 200);
-    auto scraper = httpRequest("GET", url("/metrics"), "", bearer("prometheus"));
+    EXPECT_EQ(httpRequest("GET", url("/metrics"), "", bearer(token("2023010001"))).status, 403);
+    EXPECT_EQ(httpRequest("GET", url("/metrics"), "", bearer(token("admin"))).status, 200);
+    auto scraper = httpRequest("GET", url("/metrics"), "", bearer(token("prometheus")));
     EXPECT_EQ(scraper.status, 200) << scraper.body;
     EXPECT_NE(scraper.body.find("# TYPE hub_plugin_up gauge"), std::string::npos);
     expectHealthy("metrics with a token");

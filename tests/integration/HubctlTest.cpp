@@ -1,16 +1,17 @@
 // hubctl against a real hubd (one for the suite) syncing from a private slapd:
 // each subcommand, its --json parsed, its exit code; a bad token; a hub down.
-#include "hub/auth/TokenIssuer.h"
 #include "hub/ldaptest/DirectoryGenerator.h"
 #include "hub/ldaptest/SlapdServer.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
+#include "hub/test/Hubd.h"
+#include "hub/test/Json.h"
 #include "hub/test/TempDir.h"
+#include "hub/test/Tokens.h"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 #include <Poco/Pipe.h>
 #include <Poco/PipeStream.h>
 #include <Poco/Process.h>
@@ -25,7 +26,10 @@
 #include <thread>
 
 namespace fs = std::filesystem;
+using hub::test::bearer;
 using hub::test::ChildProcess;
+using hub::test::hubdOptions;
+using hub::test::parse;
 using hub::test::TempDir;
 
 namespace {
@@ -39,16 +43,7 @@ struct Outcome {
 };
 
 std::string token(const std::string& subject, const std::string& secret = kSecret) {
-    hub::auth::TokenClaims claims;
-    claims.subject = subject;
-    claims.audience = {"campushub"};
-    claims.lifetime = Poco::Timespan(600, 0);
-    return hub::auth::TokenIssuer::hs256(secret).issue(claims);
-}
-
-Poco::JSON::Object::Ptr parse(const std::string& json) {
-    Poco::JSON::Parser parser;
-    return parser.parse(json).extract<Poco::JSON::Object::Ptr>();
+    return hub::test::token(secret, subject);
 }
 
 class HubctlTest : public ::testing::Test {
@@ -89,8 +84,7 @@ protected:
     <sync><intervalSeconds>3600</intervalSeconds></sync>
   </identity>
 </hub>)");
-        hubd_ = std::make_unique<ChildProcess>(
-            HUBD_EXE, ChildProcess::Options{.args = {"--config", dir_->file("hub.xml")}, .portFile = dir_->file("hubd.port")});
+        hubd_ = std::make_unique<ChildProcess>(HUBD_EXE, hubdOptions(*dir_));
         dir_->write("admin.token", token("admin") + "\n");
         dir_->write("student.token", token("2023010001"));
         dir_->write("forged.token", token("admin", "another-secret-0123456789-0123456789-xyz"));
@@ -266,7 +260,7 @@ TEST_F(HubctlTest, AuditSearchByPersonAndTime) {
 // Issue 18: who read whose data (--accessed), and the retention job and legal holds.
 TEST_F(HubctlTest, AuditSearchByPersonAccessedAndRetention) {
     auto look = hub::test::httpRequest("GET", hubd_->url("/api/v1/identities/2023010001"), "",
-                                       {{"Authorization", "Bearer " + token("admin")}});
+                                       bearer(token("admin")));
     ASSERT_NE(look.status, 403) << look.body;
     // The admin's look is queued for the trail as its answer leaves: search until it is there.
     Outcome found;
@@ -461,7 +455,7 @@ TEST_F(HubctlTest, JsonLogLinesCarryTheRequestAndTraceIds) {
   <identity><static><person id="admin" name="Hub operator" audience="staff" roles="hub:admin"/></static></identity>
   <logging><format>json</format><maskPersonalData>false</maskPersonalData></logging>
 </hub>)");
-    ChildProcess hubd(HUBD_EXE, ChildProcess::Options{.args = {"--config", dir.file("hub.xml")}, .portFile = dir.file("hubd.port")});
+    ChildProcess hubd(HUBD_EXE, hubdOptions(dir));
     const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     auto r = hub::test::httpRequest("POST", hubd.url("/admin/plugins/testkit/reload"), "",
                                     {{"Authorization", "Bearer " + token("admin")},

@@ -1,15 +1,16 @@
 // hubd end to end: the simulated student affairs system and hubd run as real
 // processes; every call goes over HTTP on loopback.
-#include "hub/auth/TokenIssuer.h"
 #include "hub/store/Database.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
+#include "hub/test/Hubd.h"
+#include "hub/test/Json.h"
 #include "hub/test/TempDir.h"
+#include "hub/test/Tokens.h"
 
 #include <Poco/Data/Session.h>
 #include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
@@ -26,8 +27,11 @@
 
 namespace fs = std::filesystem;
 using namespace Poco::Data::Keywords;
+using hub::test::bearer;
 using hub::test::ChildProcess;
 using hub::test::httpRequest;
+using hub::test::hubdOptions;
+using hub::test::parse;
 using hub::test::TempDir;
 using namespace std::chrono_literals;
 
@@ -38,20 +42,8 @@ const std::string kSecret = "test-secret-0123456789-abcdefghijklmnop";
 std::string token(const std::string& subject, Poco::Timespan lifetime = Poco::Timespan(600, 0),
                   const std::string& audience = "campushub", const std::string& secret = kSecret,
                   const std::string& onBehalfOf = "") {
-    hub::auth::TokenClaims claims;
-    claims.subject = subject;
-    claims.audience = {audience};
-    claims.issuer = "hubd-test";
-    claims.lifetime = lifetime;
-    claims.actingFor = onBehalfOf;
-    return hub::auth::TokenIssuer::hs256(secret).issue(claims);
-}
-
-std::map<std::string, std::string> bearer(const std::string& t) { return {{"Authorization", "Bearer " + t}}; }
-
-Poco::JSON::Object::Ptr parse(const std::string& body) {
-    Poco::JSON::Parser parser;
-    return parser.parse(body).extract<Poco::JSON::Object::Ptr>();
+    return hub::test::token(secret, subject,
+                            {.audience = audience, .issuer = "hubd-test", .lifetime = lifetime, .actingFor = onBehalfOf});
 }
 
 // Sends raw bytes and returns what the server answered before closing.
@@ -117,10 +109,7 @@ public:
     /// Starts hubd (again), with more options after --config if given.
     void start(const std::vector<std::string>& more = {}) {
         fs::remove(dir_.file("hubd.port"));
-        std::vector<std::string> args = {"--config", dir_.file("hub.xml")};
-        args.insert(args.end(), more.begin(), more.end());
-        process_ = std::make_unique<ChildProcess>(
-            HUBD_EXE, ChildProcess::Options{.args = args, .portFile = dir_.file("hubd.port")});
+        process_ = std::make_unique<ChildProcess>(HUBD_EXE, hubdOptions(dir_, more));
     }
 
     ChildProcess& process() { return *process_; }

@@ -1,16 +1,17 @@
 // The identity admin routes end to end: a real hubd syncing from a private slapd
 // (tests/ldap), talked to over HTTP on loopback.
-#include "hub/auth/TokenIssuer.h"
 #include "hub/ldaptest/DirectoryGenerator.h"
 #include "hub/ldaptest/SlapdServer.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
+#include "hub/test/Hubd.h"
+#include "hub/test/Json.h"
 #include "hub/test/TempDir.h"
+#include "hub/test/Tokens.h"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 
 #include <gtest/gtest.h>
 
@@ -19,8 +20,10 @@
 #include <set>
 #include <thread>
 
+using hub::test::bearer;
 using hub::test::ChildProcess;
 using hub::test::httpRequest;
+using hub::test::parse;
 using hub::test::TempDir;
 
 namespace {
@@ -28,23 +31,12 @@ namespace {
 const std::string kSecret = "identity-admin-test-secret-0123456789-abcdef";
 constexpr std::size_t kPersons = 2500;  // more than two pages of the largest page size (1000)
 
-std::string adminToken() {
-    hub::auth::TokenClaims claims;
-    claims.subject = "admin";
-    claims.audience = {"campushub"};
-    claims.lifetime = Poco::Timespan(600, 0);
-    return hub::auth::TokenIssuer::hs256(kSecret).issue(claims);
-}
-
-Poco::JSON::Object::Ptr parse(const std::string& body) {
-    Poco::JSON::Parser parser;
-    return parser.parse(body).extract<Poco::JSON::Object::Ptr>();
-}
+std::string adminToken() { return hub::test::token(kSecret, "admin"); }
 
 // hubd with `ldapXml` as its identity.ldap section; the admin is a static person.
 std::unique_ptr<ChildProcess> startHubd(TempDir& dir, const std::string& ldapXml) {
     std::filesystem::create_directories(dir.file("no-plugins"));
-    dir.write("hub.xml", R"(<hub>
+    return hub::test::startHubd(HUBD_EXE, dir, R"(<hub>
   <http><port>0</port><portFile>)" + dir.file("hubd.port") + R"(</portFile></http>
   <store><path>)" + dir.file("var/hub.db") + R"(</path></store>
   <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
@@ -56,12 +48,10 @@ std::unique_ptr<ChildProcess> startHubd(TempDir& dir, const std::string& ldapXml
     <sync><intervalSeconds>3600</intervalSeconds></sync>
   </identity>
 </hub>)");
-    return std::make_unique<ChildProcess>(
-        HUBD_EXE, ChildProcess::Options{.args = {"--config", dir.file("hub.xml")}, .portFile = dir.file("hubd.port")});
 }
 
 hub::test::HttpResponse asAdmin(ChildProcess& hubd, const std::string& method, const std::string& path) {
-    return httpRequest(method, hubd.url(path), "", {{"Authorization", "Bearer " + adminToken()}});
+    return httpRequest(method, hubd.url(path), "", bearer(adminToken()));
 }
 
 // POST /admin/identity/sync, waiting out the scheduled first run (409 while it runs).

@@ -5,17 +5,18 @@
 // read-only; a submit takes them from their source and refuses an overwrite;
 // a field with two sources stops the start, and a reload that would give one
 // two sources keeps the registry in use.
-#include "hub/auth/TokenIssuer.h"
 #include "hub/ldaptest/DirectoryGenerator.h"
 #include "hub/ldaptest/SlapdServer.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
+#include "hub/test/Hubd.h"
+#include "hub/test/Json.h"
 #include "hub/test/TempDir.h"
+#include "hub/test/Tokens.h"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 
 #include <gtest/gtest.h>
 
@@ -26,8 +27,11 @@
 #include <thread>
 
 namespace fs = std::filesystem;
+using hub::test::bearer;
 using hub::test::ChildProcess;
 using hub::test::httpRequest;
+using hub::test::hubdOptions;
+using hub::test::parse;
 using hub::test::TempDir;
 using Poco::JSON::Object;
 
@@ -36,18 +40,7 @@ namespace {
 const std::string kSecret = "owned-fields-test-secret-0123456789-abcdef";
 const std::string kStudent = "2023010001";  // in the directory and in the student affairs system
 
-std::string token(const std::string& subject) {
-    hub::auth::TokenClaims claims;
-    claims.subject = subject;
-    claims.audience = {"campushub"};
-    claims.lifetime = Poco::Timespan(600, 0);
-    return hub::auth::TokenIssuer::hs256(kSecret).issue(claims);
-}
-
-Object::Ptr parse(const std::string& body) {
-    Poco::JSON::Parser parser;
-    return parser.parse(body).extract<Object::Ptr>();
-}
+std::string token(const std::string& subject) { return hub::test::token(kSecret, subject); }
 
 // A scholarship form: two fields of the directory's, one of student affairs', one the applicant's.
 const std::string kScholarship = R"(<?xml version="1.0" encoding="UTF-8"?>
@@ -155,13 +148,12 @@ protected:
     }
 
     static void startHubd() {
-        hubd_ = std::make_unique<ChildProcess>(
-            HUBD_EXE, ChildProcess::Options{.args = {"--config", dir_->file("hub.xml")}, .portFile = dir_->file("hubd.port")});
+        hubd_ = std::make_unique<ChildProcess>(HUBD_EXE, hubdOptions(*dir_));
     }
 
     static hub::test::HttpResponse request(const std::string& method, const std::string& path,
                                            const std::string& body = "", const std::string& subject = kStudent) {
-        return httpRequest(method, hubd_->url(path), body, {{"Authorization", "Bearer " + token(subject)}});
+        return httpRequest(method, hubd_->url(path), body, bearer(token(subject)));
     }
 
     static Object::Ptr fieldOf(const Object::Ptr& prefill, const std::string& id) {
@@ -289,7 +281,7 @@ TEST_F(OwnedFieldsTest, TheSourcesAreAskedWithoutHoldingAPoolThread) {
                                     .portFile = dir_->file("hubd2.port")});
     auto as = [&hubd](const std::string& method, const std::string& path, const std::string& body = "",
                       const std::string& subject = kStudent) {
-        return httpRequest(method, hubd.url(path), body, {{"Authorization", "Bearer " + token(subject)}});
+        return httpRequest(method, hubd.url(path), body, bearer(token(subject)));
     };
     hub::test::HttpResponse sync;
     ASSERT_TRUE(hub::test::waitUntil(

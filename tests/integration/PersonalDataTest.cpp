@@ -5,15 +5,16 @@
 // consumer (two consumers on real ZeroMQ sockets) and in problem details.
 // The shipped enrolment-certificate flow runs the real student_affairs plugin
 // against its simulator; the reference approval engine decides student leaves.
-#include "hub/auth/TokenIssuer.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
+#include "hub/test/Hubd.h"
+#include "hub/test/Json.h"
 #include "hub/test/TempDir.h"
+#include "hub/test/Tokens.h"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 
 #include <gtest/gtest.h>
 
@@ -26,6 +27,8 @@
 namespace fs = std::filesystem;
 using hub::test::ChildProcess;
 using hub::test::httpRequest;
+using hub::test::hubdOptions;
+using hub::test::parse;
 using hub::test::TempDir;
 using Poco::JSON::Object;
 
@@ -35,18 +38,7 @@ const std::string kSecret = "personal-data-test-secret-0123456789-abcd";
 const std::string kStudent = "2023010001";
 const std::string kPortalTrace = "4bf92f3577b34da6a3ce929d0e0e4736";
 
-std::string token(const std::string& subject) {
-    hub::auth::TokenClaims claims;
-    claims.subject = subject;
-    claims.audience = {"campushub"};
-    claims.lifetime = Poco::Timespan(600, 0);
-    return hub::auth::TokenIssuer::hs256(kSecret).issue(claims);
-}
-
-Object::Ptr parse(const std::string& body) {
-    Poco::JSON::Parser parser;
-    return parser.parse(body).extract<Object::Ptr>();
-}
+std::string token(const std::string& subject) { return hub::test::token(kSecret, subject); }
 
 std::string endpoint(int port) { return "tcp://127.0.0.1:" + std::to_string(port); }
 
@@ -102,8 +94,7 @@ protected:
             "<consumer><name>approval</name><endpoint>" + endpoint(engine) + "</endpoint>" + kFast +
             "<types>edu.campus.hub.approval.requested</types><personalData>applicant</personalData></consumer>";
         dir_->write("hub.xml", hubXml(consumers, endpoint(inbound)));
-        hubd_ = std::make_unique<ChildProcess>(
-            HUBD_EXE, ChildProcess::Options{.args = {"--config", dir_->file("hub.xml")}, .portFile = dir_->file("hubd.port")});
+        hubd_ = std::make_unique<ChildProcess>(HUBD_EXE, hubdOptions(*dir_));
         dir_->write("admin.token", token("admin"));
     }
 

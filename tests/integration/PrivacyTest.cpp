@@ -2,20 +2,21 @@
 // own export, the audit search by the person accessed, and retention over a
 // store seeded with two years of data (docs/privacy.md). Who may administer
 // what is in tests/openapi/AuthorizationTableTest.cpp.
-#include "hub/auth/TokenIssuer.h"
 #include "hub/identity/IdentityStore.h"
 #include "hub/store/Database.h"
 #include "hub/store/TraceLog.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
+#include "hub/test/Hubd.h"
+#include "hub/test/Json.h"
 #include "hub/test/TempDir.h"
+#include "hub/test/Tokens.h"
 
 #include <Poco/Data/Session.h>
 #include <Poco/Exception.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 
 #include <gtest/gtest.h>
 
@@ -28,9 +29,11 @@
 
 namespace fs = std::filesystem;
 using namespace Poco::Data::Keywords;
+using hub::test::bearer;
 using hub::test::ChildProcess;
 using hub::test::httpRequest;
 using hub::test::HttpResponse;
+using hub::test::parse;
 using hub::test::TempDir;
 using Poco::JSON::Object;
 
@@ -46,23 +49,11 @@ const std::string kAdmin = "admin";
 const std::string kOtherDeptAdmin = "admin.lib";
 const std::string kPhone = "13812345678";
 
-std::string token(const std::string& subject) {
-    hub::auth::TokenClaims c;
-    c.subject = subject;
-    c.audience = {"campushub"};
-    c.issuer = kIssuer;
-    c.lifetime = Poco::Timespan(600, 0);
-    return hub::auth::TokenIssuer::hs256(kSecret).issue(c);
-}
+std::string token(const std::string& subject) { return hub::test::token(kSecret, subject, {.issuer = kIssuer}); }
 
 HttpResponse call(const ChildProcess& hubd, const std::string& method, const std::string& target,
                   const std::string& who, const std::string& body = "") {
-    return httpRequest(method, hubd.url(target), body, {{"Authorization", "Bearer " + token(who)}});
-}
-
-Object::Ptr parse(const std::string& body) {
-    Poco::JSON::Parser parser;
-    return parser.parse(body).extract<Object::Ptr>();
+    return httpRequest(method, hubd.url(target), body, bearer(token(who)));
 }
 
 // hub.xml with the static persons; extra goes inside <hub>.
@@ -94,9 +85,7 @@ std::unique_ptr<ChildProcess> startHubd(const TempDir& dir, const std::string& e
     fs::create_directories(dir.file("plugins"));
     fs::create_directories(dir.file("var"));
     fs::remove(dir.file("hubd.port"));
-    dir.write("hub.xml", hubXml(dir, extra));
-    return std::make_unique<ChildProcess>(
-        HUBD_EXE, ChildProcess::Options{.args = {"--config", dir.file("hub.xml")}, .portFile = dir.file("hubd.port")});
+    return hub::test::startHubd(HUBD_EXE, dir, hubXml(dir, extra));
 }
 
 std::string submitLeave(const ChildProcess& hubd) {

@@ -3,11 +3,12 @@
 // a bad catalogue, calendar or hub.xml keeps what runs and the log says why;
 // a key only a restart applies is named; and a keep-alive connection opened
 // before the signal stays open and its next request is answered.
-#include "hub/auth/TokenIssuer.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
+#include "hub/test/Hubd.h"
 #include "hub/test/TempDir.h"
+#include "hub/test/Tokens.h"
 
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
@@ -20,21 +21,17 @@
 #include <regex>
 
 namespace fs = std::filesystem;
+using hub::test::bearer;
 using hub::test::ChildProcess;
 using hub::test::httpRequest;
+using hub::test::hubdOptions;
 using hub::test::TempDir;
 
 namespace {
 
 const std::string kSecret = "reload-test-secret-0123456789-abcdefghij";
 
-std::string token(const std::string& subject) {
-    hub::auth::TokenClaims claims;
-    claims.subject = subject;
-    claims.audience = {"campushub"};
-    claims.lifetime = Poco::Timespan(600, 0);
-    return hub::auth::TokenIssuer::hs256(kSecret).issue(claims);
-}
+std::string token(const std::string& subject) { return hub::test::token(kSecret, subject); }
 
 // One item in a catalogue file of its own, so a test can add or break it.
 const std::string kExtraItem = R"(<?xml version="1.0" encoding="UTF-8"?>
@@ -94,9 +91,7 @@ protected:
         fs::copy(std::string(REFERENCE_PLUGINS_DIR) + "/student_affairs", dir_.file("plugins/student_affairs"),
                  fs::copy_options::recursive);
         writeConfig();
-        hubd_ = std::make_unique<ChildProcess>(
-            HUBD_EXE, ChildProcess::Options{.args = {"--config", dir_.file("hub.xml")},
-                                            .portFile = dir_.file("hubd.port")});
+        hubd_ = std::make_unique<ChildProcess>(HUBD_EXE, hubdOptions(dir_));
     }
 
     // hub.xml, with `plugin` inside <plugins> and `extra` inside <hub>.
@@ -139,12 +134,12 @@ protected:
 
     int item(const std::string& id) {
         return httpRequest("GET", hubd_->url("/api/v1/catalog/services/" + id), "",
-                           {{"Authorization", "Bearer " + token("2023010001")}})
+                           bearer(token("2023010001")))
             .status;
     }
 
     std::string systems() {
-        return httpRequest("GET", hubd_->url("/api/v1/systems"), "", {{"Authorization", "Bearer " + token("admin")}})
+        return httpRequest("GET", hubd_->url("/api/v1/systems"), "", bearer(token("admin")))
             .body;
     }
 
@@ -245,8 +240,7 @@ TEST_F(ReloadTest, FlowsAreDeployedAtStartAndAgainOnSighup) {
     fs::create_directories(dir_.file("flows"));
     fs::copy_file(fs::path(FLOWS_DIR) / "enrolment-certificate.bpmn", dir_.file("flows/enrolment-certificate.bpmn"));
     writeConfig("", "<flows><dir>" + dir_.file("flows") + "</dir><externalGroups>ext:approval</externalGroups></flows>");
-    hubd_ = std::make_unique<ChildProcess>(
-        HUBD_EXE, ChildProcess::Options{.args = {"--config", dir_.file("hub.xml")}, .portFile = dir_.file("hubd.port")});
+    hubd_ = std::make_unique<ChildProcess>(HUBD_EXE, hubdOptions(dir_));
     ASSERT_TRUE(hub::test::waitUntil(
         [&] { return hubd_->output().find("flows: 1 deployed, 0 unchanged, 0 refused") != std::string::npos; },
         std::chrono::seconds(10)))

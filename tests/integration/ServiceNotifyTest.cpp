@@ -4,10 +4,11 @@
 // manager: READY=1 once it listens, RELOADING=1 (with MONOTONIC_USEC) then
 // READY=1 around a SIGHUP, WATCHDOG=1 every half period while its event loop
 // answers and none while a plugin call holds that loop, STOPPING=1 on SIGTERM.
-#include "hub/auth/TokenIssuer.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Http.h"
+#include "hub/test/Hubd.h"
 #include "hub/test/TempDir.h"
+#include "hub/test/Tokens.h"
 
 #include <gtest/gtest.h>
 
@@ -24,7 +25,9 @@
 #include <regex>
 
 namespace fs = std::filesystem;
+using hub::test::bearer;
 using hub::test::ChildProcess;
+using hub::test::hubdOptions;
 using hub::test::TempDir;
 using Clock = std::chrono::steady_clock;
 
@@ -90,21 +93,13 @@ protected:
   <auth><jwt><hs256Secret>)" + kSecret + R"(</hs256Secret><audience>campushub</audience></jwt></auth>
   <identity><static><person id="2023010001" name="张三" department="student-affairs" audience="student"/></static></identity>
 </hub>)");
-        std::map<std::string, std::string> env{{"NOTIFY_SOCKET", dir_.file("notify")}};
-        if (!watchdogUsec.empty()) env["WATCHDOG_USEC"] = watchdogUsec;
-        hubd_ = std::make_unique<ChildProcess>(
-            HUBD_EXE, ChildProcess::Options{.args = {"--config", dir_.file("hub.xml")},
-                                            .env = env,
-                                            .portFile = dir_.file("hubd.port")});
+        auto options = hubdOptions(dir_);
+        options.env = {{"NOTIFY_SOCKET", dir_.file("notify")}};
+        if (!watchdogUsec.empty()) options.env["WATCHDOG_USEC"] = watchdogUsec;
+        hubd_ = std::make_unique<ChildProcess>(HUBD_EXE, options);
     }
 
-    std::string token() {
-        hub::auth::TokenClaims claims;
-        claims.subject = "2023010001";
-        claims.audience = {"campushub"};
-        claims.lifetime = Poco::Timespan(600, 0);
-        return hub::auth::TokenIssuer::hs256(kSecret).issue(claims);
-    }
+    std::string token() { return hub::test::token(kSecret, "2023010001"); }
 
     TempDir dir_{"notify-test"};
     NotifySocket manager_{dir_.file("notify")};
@@ -146,7 +141,7 @@ TEST_F(ServiceNotifyTest, WatchdogOnlyWhileTheEventLoopAnswers) {
     // (nearly) none, so that systemd restarts it.
     auto call = std::async(std::launch::async, [&] {
         return hub::test::httpRequest("POST", hubd_->url("/api/v1/systems/testkit/operations/sleep"), R"({"ms":4000})",
-                                      {{"Authorization", "Bearer " + token()}}, 30000);
+                                      bearer(token()), 30000);
     });
     int pings = 0;
     while (call.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) {

@@ -5,16 +5,17 @@
 // calls). The files run as shipped, except that their working-day timers are
 // rewritten to a short calendar duration (or to an hour, where a test must not
 // see them fire): hubd has no test clock.
-#include "FlowTestSupport.h"
 
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
+#include "hub/test/Hubd.h"
+#include "hub/test/Json.h"
 #include "hub/test/TempDir.h"
+#include "hub/test/Tokens.h"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 
 #include <gtest/gtest.h>
 
@@ -24,16 +25,18 @@
 #include <sstream>
 
 namespace fs = std::filesystem;
+using hub::test::bearer;
 using hub::test::ChildProcess;
 using hub::test::httpRequest;
+using hub::test::hubdOptions;
+using hub::test::parse;
 using hub::test::TempDir;
 
 namespace {
 
 const std::string kSecret = "shipped-flows-test-secret-0123456789-abcd";
 
-std::string token(const std::string& subject) { return hub::test::flows::token(kSecret, subject); }
-using hub::test::flows::parse;
+std::string token(const std::string& subject) { return hub::test::token(kSecret, subject); }
 
 std::string readFile(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
@@ -89,8 +92,7 @@ protected:
 </hub>)");
         std::error_code ignored;
         fs::remove(dir_.file("hubd.port"), ignored);
-        hubd_ = std::make_unique<ChildProcess>(
-            HUBD_EXE, ChildProcess::Options{.args = {"--config", dir_.file("hub.xml")}, .portFile = dir_.file("hubd.port")});
+        hubd_ = std::make_unique<ChildProcess>(HUBD_EXE, hubdOptions(dir_));
         // hubd logs each deployment before it serves; the output reader may lag behind.
         for (const char* flow : {"travel-abroad", "reimbursement", "lab-access", "dorm-repair", "seal-use",
                                  "graduate-leave", "visiting-scholar"})
@@ -101,7 +103,7 @@ protected:
 
     hub::test::HttpResponse request(const std::string& method, const std::string& path, const std::string& body,
                                     const std::string& subject) {
-        return httpRequest(method, hubd_->url(path), body, {{"Authorization", "Bearer " + token(subject)}});
+        return httpRequest(method, hubd_->url(path), body, bearer(token(subject)));
     }
 
     std::string submit(const std::string& subject, const std::string& body) {

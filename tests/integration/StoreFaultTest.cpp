@@ -7,17 +7,18 @@
 // and every submit answered 503 is not (retried with its Idempotency-Key it is
 // created then, not replayed). The simulated student affairs system and hubd
 // run as real processes, over HTTP on loopback.
-#include "hub/auth/TokenIssuer.h"
 #include "hub/store/Database.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
+#include "hub/test/Hubd.h"
+#include "hub/test/Json.h"
 #include "hub/test/TempDir.h"
 #include "hub/test/TmpfsMount.h"
+#include "hub/test/Tokens.h"
 
 #include <Poco/Data/Session.h>
 #include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 
 #include <gtest/gtest.h>
 
@@ -30,9 +31,12 @@
 
 namespace fs = std::filesystem;
 using namespace Poco::Data::Keywords;
+using hub::test::bearer;
 using hub::test::ChildProcess;
 using hub::test::httpRequest;
 using hub::test::HttpResponse;
+using hub::test::hubdOptions;
+using hub::test::parse;
 using hub::test::TempDir;
 using hub::test::TmpfsMount;
 
@@ -40,18 +44,7 @@ namespace {
 
 const std::string kSecret = "store-fault-test-secret-0123456789-abcdef";
 
-std::string token(const std::string& subject) {
-    hub::auth::TokenClaims claims;
-    claims.subject = subject;
-    claims.audience = {"campushub"};
-    claims.lifetime = Poco::Timespan(600, 0);
-    return hub::auth::TokenIssuer::hs256(kSecret).issue(claims);
-}
-
-Poco::JSON::Object::Ptr parse(const std::string& body) {
-    Poco::JSON::Parser parser;
-    return parser.parse(body).extract<Poco::JSON::Object::Ptr>();
-}
+std::string token(const std::string& subject) { return hub::test::token(kSecret, subject); }
 
 // A metric's value (unlabelled, or with its labels as written), -1 if absent.
 double metric(const std::string& text, const std::string& series) {
@@ -114,9 +107,7 @@ protected:
     void startHubd() {
         std::error_code ignored;
         fs::remove(dir_->file("hubd.port"), ignored);
-        hubd_ = std::make_unique<ChildProcess>(
-            HUBD_EXE, ChildProcess::Options{.args = {"--config", dir_->file("hub.xml")},
-                                            .portFile = dir_->file("hubd.port")});
+        hubd_ = std::make_unique<ChildProcess>(HUBD_EXE, hubdOptions(*dir_));
     }
 
     HttpResponse submit(const std::string& key, int n) {
@@ -125,12 +116,12 @@ protected:
     }
 
     HttpResponse get(const std::string& path) {
-        return httpRequest("GET", hubd_->url(path), "", {{"Authorization", "Bearer " + token("2023010001")}});
+        return httpRequest("GET", hubd_->url(path), "", bearer(token("2023010001")));
     }
 
     HttpResponse pluginCall() {
         return httpRequest("POST", hubd_->url("/api/v1/systems/student_affairs/operations/get_student"),
-                           R"({"student_id":"2023010001"})", {{"Authorization", "Bearer " + token("2023010001")}});
+                           R"({"student_id":"2023010001"})", bearer(token("2023010001")));
     }
 
     std::string metrics() { return httpRequest("GET", hubd_->url("/metrics")).body; }

@@ -1,0 +1,155 @@
+#include "ApiRoutes.h"
+#include "FlowDeployments.h"
+#include "HubParts.h"
+#include "PrivacyParts.h"
+#include "Settings.h"
+
+#include "hub/api/AdminRoutes.h"
+#include "hub/api/ApplicationRoutes.h"
+#include "hub/api/CatalogRoutes.h"
+#include "hub/api/ConsoleApiRoutes.h"
+#include "hub/api/ConsoleRoutes.h"
+#include "hub/api/MetricsRoutes.h"
+#include "hub/api/PrefillRoutes.h"
+#include "hub/api/PrivacyRoutes.h"
+#include "hub/api/SystemRoutes.h"
+#include "hub/api/TaskRoutes.h"
+#include "hub/api/WebhookRoutes.h"
+#include "hub/catalog/DataOwners.h"
+#include "hub/identity/StaticDirectory.h"
+#include "hub/runtime/WorkerPool.h"
+
+#include <Poco/Logger.h>
+#include <Poco/StringTokenizer.h>
+#include <Poco/Util/AbstractConfiguration.h>
+
+#include <chrono>
+
+namespace hub::app {
+
+namespace {
+
+// What a form may take from the identity store: the static list first, then the synced persons.
+api::PersonLookup personFacts(const identity::StaticDirectory& listed, identity::IdentityDirectory& synced) {
+    return [&listed, &synced](const std::string& id) -> std::optional<api::PersonFacts> {
+        auto facts = [](const identity::Person& p) {
+            return api::PersonFacts{p.id, p.name, p.department, p.emails.empty() ? std::string() : p.emails.front(),
+                                    p.phones.empty() ? std::string() : p.phones.front(), p.audience};
+        };
+        if (const identity::Person* person = listed.find(id)) return facts(*person);
+        auto person = synced.findById(id);
+        if (!person || person->status != identity::PersonStatus::Active) return std::nullopt;
+        return facts(*person);
+    };
+}
+
+// A joint review's other departments: an open task of the application's flow is theirs.
+auto jointReviewer(FlowDeployments& deployments, store::Database& db) {
+    return [&deployments, &db](const api::Principal& caller, const std::string& applicationId) {
+        auto session = db.session();
+        for (const auto& task : deployments.store().openTasks(session)) {
+            if (task.applicationId != applicationId) continue;
+            if (!task.assignee.empty() && task.assignee == caller.subject) return true;
+            Poco::StringTokenizer groups(task.candidateGroups, ",",
+                                         Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY);
+            for (const auto& group : groups)
+                if (caller.hasRole(group)) return true;
+        }
+        return false;
+    };
+}
+
+}  // namespace
+
+ApiRoutes::ApiRoutes(const Parts& parts)
+    : ownedFields(parts.dataOwners, personFacts(parts.directory, parts.identity.people), parts.plugins.host.get()),
+      evaluation(parts.store.db, parts.events.calendar, parts.numbers.utcOffsetSeconds),
+      activity(*parts.plugins.host, std::chrono::seconds(parts.numbers.consoleActivitySeconds)) {
+    Poco::Logger::get("hub").information("privacy: %z owned field(s)", parts.dataOwners->all().size());
+    addServiceRoutes(parts);
+    addApplicationAndTaskRoutes(parts);
+    addAdminAndPrivacyRoutes(parts);
+    addConsoleRoutes(parts);
+    addMetricsRoutes(parts);
+}
+
+void ApiRoutes::addServiceRoutes(const Parts& parts) {
+    host::PluginHost& plugins = *parts.plugins.host;
+    api::addHealthRoutes(router, plugins, &parts.store.db);
+    api::addSystemRoutes(router, plugins, &parts.store.audit);
+    api::addWebhookRoutes(router, plugins, api::WebhookOptions::fromConfig(parts.cfg), &parts.store.audit);
+    api::addCatalogRoutes(router, parts.store.catalogue);
+}
+
+void ApiRoutes::addApplicationAndTaskRoutes(const Parts& parts) {
+    auto& cfg = parts.cfg;
+    auto& applications = parts.events.applications;
+    auto& catalogue = parts.store.catalogue;
+    auto& flowDeployments = parts.deployments;
+    auto& flowRunner = parts.flows.runner;
+    api::addApplicationRoutes(router, applications, catalogue, *parts.plugins.host, parts.blocking,
+                              &parts.store.audit, &ownedFields, &parts.privacy.answers(),
+                              jointReviewer(flowDeployments, parts.store.db));
+    api::addPrefillRoutes(router, catalogue, ownedFields);
+    api::addTaskRoutes(router, {&applications, &flowRunner, &flowDeployments.store(), &flowDeployments.repository(),
+                                &parts.store.db, &parts.blocking, &parts.store.audit,
+                                [&flowDeployments, &flowRunner, &cfg] {
+                                    std::string summary = flowDeployments.reload(cfg);
+                                    flowRunner.setExternalGroups(FlowDeployments::externalGroups(cfg));
+                                    return summary;
+                                },
+                                &catalogue,
+                                {[&flowDeployments, &cfg](const std::string& department, const std::string& file,
+                                                          const std::string& xml) {
+                                     return flowDeployments.putDepartmentFlow(cfg, department, file, xml);
+                                 },
+                                 [&flowDeployments, &cfg](const std::string& department, const std::string& file) {
+                                     return flowDeployments.removeDepartmentFlow(cfg, department, file);
+                                 },
+                                 [&flowDeployments, &cfg](const std::string& department) {
+                                     return flowDeployments.reloadDepartment(cfg, department);
+                                 }}});
+}
+
+void ApiRoutes::addAdminAndPrivacyRoutes(const Parts& parts) {
+    auto& applications = parts.events.applications;
+    const auto& directory = parts.directory;
+    api::AdminServices admin;
+    admin.directory = &parts.identity.people;
+    admin.sourcedFields = &parts.identity.sourcedFields;
+    admin.syncer = parts.identity.syncer.get();
+    admin.relay = &parts.events.relay;
+    admin.plugins = parts.plugins.host.get();
+    admin.catalog = &parts.store.catalogue;
+    admin.blocking = &parts.blocking;
+    admin.audit = &parts.store.audit;
+    admin.store = &parts.store.db;
+    admin.staticPerson = [&directory](const std::string& id) { return directory.json(id); };
+    admin.answers = &parts.privacy.answers();
+    admin.pluginDepartment = parts.privacy.pluginDepartment();
+    admin.applicationDepartment = [&applications](const std::string& id) {
+        auto application = applications.find(id);
+        return application ? application->department : std::string();
+    };
+    api::addAdminRoutes(router, admin);
+    api::addPrivacyRoutes(router, {admin, &applications, parts.privacy.retention()});
+}
+
+// The web console: its static files, and the figures and series its pages read.
+void ApiRoutes::addConsoleRoutes(const Parts& parts) {
+    api::addConsoleRoutes(router, {parts.cfg.getString("console.dir", defaultConsoleDir())});
+    api::addConsoleApiRoutes(router, {&parts.events.applications, &evaluation, &parts.events.relay, &activity,
+                                      &parts.blocking, &parts.store.audit, &parts.store.db});
+}
+
+// /metrics: on the API's listener, or alone on its own (metrics.port) for ops.
+void ApiRoutes::addMetricsRoutes(const Parts& parts) {
+    auto& plugins = parts.plugins.host;
+    api::MetricsServices metrics{plugins.get(), &parts.store.audit, &parts.events.relay, &parts.store.db,
+                                 &requestMetrics, parts.cfg.getBool("metrics.requireToken")};
+    api::addMetricsRoutes(parts.cfg.has("metrics.port") ? metricsRouter : router, metrics);
+    requestMetrics.track(router, "/api/v1/systems/{system}/operations/{operation}",
+                         [&plugins](const std::string& name) { return plugins->has(name); });
+}
+
+}  // namespace hub::app
