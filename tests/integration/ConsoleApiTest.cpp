@@ -4,6 +4,7 @@
 // plugins' activity series.
 #include "hub/api/PluginActivity.h"
 #include "hub/test/ChildProcess.h"
+#include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
 #include "hub/test/Hubd.h"
 #include "hub/test/Json.h"
@@ -15,7 +16,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 namespace fs = std::filesystem;
 using hub::test::bearer;
@@ -225,6 +228,30 @@ TEST(PluginActivityTest, KeepsDifferencesPerIntervalInABoundedRing) {
     activity.sample();
     ASSERT_EQ(activity.series().size(), 1u);
     EXPECT_EQ(activity.series()[0].plugin, "b");
+}
+
+// hubd stops the sampler before the plugin host it reads goes: after stop() the
+// source is never read again, and what was sampled stays readable.
+TEST(PluginActivityTest, StopEndsTheSamplerBeforeItsSourceGoes) {
+    std::atomic<int> reads{0};
+    std::atomic<bool> sourceGone{false};
+    std::atomic<bool> readAfterGone{false};
+    hub::api::PluginActivity activity(
+        [&] {
+            if (sourceGone) readAfterGone = true;
+            ++reads;
+            return std::vector<hub::api::PluginActivity::Counters>{{"a", 1, static_cast<std::uint64_t>(reads.load()), 0}};
+        },
+        std::chrono::seconds(1), 3);
+    ASSERT_TRUE(hub::test::waitUntil([&] { return reads >= 2; }, std::chrono::seconds(30)));
+    activity.stop();
+    sourceGone = true;
+    const int atStop = reads;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // more than an interval
+    EXPECT_EQ(reads, atStop);
+    EXPECT_FALSE(readAfterGone);
+    EXPECT_EQ(activity.series().size(), 1u);
+    activity.stop();  // again: nothing happens
 }
 
 }  // namespace

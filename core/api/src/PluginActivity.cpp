@@ -24,7 +24,9 @@ PluginActivity::PluginActivity(host::PluginHost& host, std::chrono::seconds inte
           },
           interval, points) {}
 
-PluginActivity::~PluginActivity() {
+PluginActivity::~PluginActivity() { stop(); }
+
+void PluginActivity::stop() {
     {
         std::lock_guard lock(mutex_);
         stopping_ = true;

@@ -103,6 +103,7 @@ void runHub(Poco::Util::LayeredConfiguration& cfg, const std::vector<std::pair<s
         events.relay.stop();
         plugins.flowMessages.attach(nullptr);  // no plugin's message reaches a stopping runner
         flows.runner.stop();                   // before the plugins its calls answer from
+        routes.activity.stop();                // its sampler reads the plugin host's counters
         plugins.host.reset();                  // joins each plugin's pool, then unloads it
         store.audit.flush();
     };

@@ -50,6 +50,9 @@ public:
     PluginActivity(host::PluginHost& host, std::chrono::seconds interval, std::size_t points = 120);
     /// Stops and joins the sampler.
     ~PluginActivity();
+    /// Stops and joins the sampler now: before the plugin host it reads goes
+    /// (hubd's stop sequence). The rings stay readable; idempotent.
+    void stop();
     PluginActivity(const PluginActivity&) = delete;
     PluginActivity& operator=(const PluginActivity&) = delete;
 
