@@ -151,6 +151,7 @@ struct Numbers {
         blockingThreads, metricsPort;
     int utcOffsetSeconds, auditCommitIntervalMs, watchIntervalMs, healthIntervalMs;
     int consoleActivitySeconds;
+    int flowMessageTtlSeconds;
     host::PluginLimits pluginDefaults;
 
     static Numbers read(const Poco::Util::AbstractConfiguration& cfg) {
@@ -172,6 +173,7 @@ struct Numbers {
         n.healthIntervalMs = readInt(cfg, "plugins.healthIntervalMs", {0, 86400000});
         n.pluginDefaults = host::PluginLimits::fromConfig(cfg, "plugins.defaults", host::PluginLimits{});
         n.consoleActivitySeconds = readInt(cfg, "console.activitySeconds", 60, {1, 3600});
+        n.flowMessageTtlSeconds = readInt(cfg, "flows.messageTtlSeconds", 3600, {0, 30 * 86400});
         readOptionalInt(cfg, "auth.jwt.leewaySeconds", {0, 3600});
         readOptionalInt(cfg, "auth.jwt.maxTokenBytes", {512, 1 << 20});
         readOptionalInt(cfg, "auth.jwt.cacheSize", {0, 10000000});
@@ -593,6 +595,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         // The BPMN flows' runner: an item whose flow is deployed starts an
         // instance in its submit's transaction (docs/flows/bpmn.md, "In hubd").
         flows::FlowRunner::Options flowOptions;
+        flowOptions.messageTtlSeconds = numbers.flowMessageTtlSeconds;
         // Timers in working days count the calendar as loaded at start, from
         // the time of day they are armed (the hall's zone).
         flowOptions.engine.addWorkingDays = [calendar, offsetMs = std::int64_t{numbers.utcOffsetSeconds} * 1000](
@@ -679,7 +682,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         // /metrics: on the API's listener, or alone on its own (metrics.port) for ops.
         api::RequestMetrics requestMetrics;
         api::MetricsServices metrics{plugins.get(), &audit, &relay, &db, &requestMetrics,
-                                     cfg.getBool("metrics.requireToken")};
+                                     cfg.getBool("metrics.requireToken"), &flowRunner};
         api::Router metricsRouter;
         api::addMetricsRoutes(cfg.has("metrics.port") ? metricsRouter : router, metrics);
         requestMetrics.track(router, "/api/v1/systems/{system}/operations/{operation}",

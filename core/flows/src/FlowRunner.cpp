@@ -164,11 +164,20 @@ std::optional<std::function<void()>> FlowRunner::startWithin(Poco::Data::Session
 }
 
 bool FlowRunner::apply(const std::string& instanceId, engine::Input input) {
+    return applyWith(instanceId, std::move(input), {});
+}
+
+bool FlowRunner::applyWith(const std::string& instanceId, engine::Input input,
+                           const std::function<bool(Poco::Data::Session&)>& first) {
     for (int attempt = 0; attempt < 10; ++attempt) {
         Poco::Data::Session session = db_.session();
         Poco::Data::Transaction tx(session, true);
         std::optional<std::function<void()>> after;
         try {
+            if (first && !first(session)) {
+                tx.rollback();
+                return false;
+            }
             after = applyWithin(session, instanceId, input);
         } catch (const engine::InstanceConflict&) {
             tx.rollback();
@@ -219,9 +228,10 @@ std::optional<std::function<void()>> FlowRunner::applyWithin(Poco::Data::Session
 
 void FlowRunner::carryOut(const std::string& instanceId, const engine::InstanceState& state,
                           const std::vector<engine::Effect>& effects) {
-    bool timers = false;
+    bool timers = false, waits = false;
     for (const auto& effect : effects) {
         switch (effect.kind) {
+        case engine::Effect::Kind::WaitMessage: waits = true; break;
         case engine::Effect::Kind::CallService:
             call(instanceId, effect.elementId, effect.id, effect.attempt, effect.input,
                  state.variables.member("applicant"));
@@ -235,6 +245,15 @@ void FlowRunner::carryOut(const std::string& instanceId, const engine::InstanceS
         }
     }
     if (timers) wake_.notify_all();
+    // A message that came before its wait was kept: the wait takes it now.
+    if (waits) {
+        try {
+            deliverKept(instanceId);
+        } catch (const std::exception& e) {
+            logger().error("flow instance %s: handing it a kept message: %s (tried again on the next start)",
+                           instanceId, std::string(e.what()));
+        }
+    }
 }
 
 void FlowRunner::call(const std::string& instanceId, const std::string& elementId, const std::string& key,
@@ -338,6 +357,9 @@ void FlowRunner::resume() {
     }
     fireDueTimers();
     startStuck();
+    // Waits that began before a kill -9 could hand them the message kept for them.
+    expireMessages();
+    deliverKeptToWaiting();
     std::lock_guard lock(mutex_);
     if (!timers_.joinable() && !stopping_) timers_ = std::thread([this] { timerLoop(); });
 }
@@ -360,6 +382,7 @@ void FlowRunner::timerLoop() {
         lock.unlock();
         try {
             fireDueTimers();
+            expireMessages();
         } catch (const std::exception& e) {
             logger().error("flow timers: %s", std::string(e.what()));
         }

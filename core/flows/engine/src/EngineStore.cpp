@@ -94,6 +94,22 @@ const std::vector<store::Migration> kMigrations = {
     {2,
      {"ALTER TABLE flows_engine_tokens ADD COLUMN correlation_key TEXT NOT NULL DEFAULT ''",
       "CREATE INDEX flows_engine_tokens_message ON flows_engine_tokens(wait, detail, correlation_key)"}},
+    // Messages that came before their wait, kept for a time-to-live, and the
+    // ids of delivered ones as long (duplicates).
+    {3,
+     {"CREATE TABLE flows_engine_messages ("
+      " id TEXT PRIMARY KEY,"
+      " name TEXT NOT NULL,"
+      " correlation_key TEXT NOT NULL,"
+      " application_id TEXT NOT NULL,"
+      " variables TEXT NOT NULL,"
+      " actor TEXT NOT NULL,"
+      " status TEXT NOT NULL,"
+      " instance_id TEXT NOT NULL DEFAULT '',"
+      " created_at INTEGER NOT NULL,"
+      " expires_at INTEGER NOT NULL)",
+      "CREATE INDEX flows_engine_messages_kept ON flows_engine_messages(status, name, correlation_key)",
+      "CREATE INDEX flows_engine_messages_expiry ON flows_engine_messages(expires_at)"}},
 };
 
 std::string joinGroups(const std::vector<std::string>& groups) {
@@ -380,6 +396,94 @@ std::vector<std::string> EngineStore::messageWaiters(Poco::Data::Session& sessio
                " AND correlation_key = ? ORDER BY instance_id",
         bind(name), bind(correlationKey), into(ids), now;
     return ids;
+}
+
+bool EngineStore::insertMessage(Poco::Data::Session& session, const StoredMessage& m) {
+    std::vector<std::string> found;
+    session << "SELECT id FROM flows_engine_messages WHERE id = ?", bind(m.id), into(found), now;
+    if (!found.empty()) return false;
+    Poco::Int64 created = m.createdAt, expires = m.expiresAt;
+    session << "INSERT INTO flows_engine_messages(id, name, correlation_key, application_id, variables, actor,"
+               " status, instance_id, created_at, expires_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        bind(m.id), bind(m.name), bind(m.correlationKey), bind(m.applicationId), bind(m.variables), bind(m.actor),
+        bind(m.status), bind(m.instanceId), use(created), use(expires), now;
+    return true;
+}
+
+namespace {
+
+const char* kMessageColumns =
+    "SELECT id, name, correlation_key, application_id, variables, actor, status, instance_id, created_at, expires_at"
+    " FROM flows_engine_messages ";
+
+std::optional<StoredMessage> firstMessage(Poco::Data::Statement& select) {
+    Poco::Data::RecordSet rs(select);
+    if (rs.rowCount() == 0) return std::nullopt;
+    auto column = [&](std::size_t c) { return rs.value(c, 0).convert<std::string>(); };
+    return StoredMessage{column(0), column(1), column(2), column(3), column(4), column(5), column(6), column(7),
+                         rs.value(8, 0).convert<std::int64_t>(), rs.value(9, 0).convert<std::int64_t>()};
+}
+
+}  // namespace
+
+std::optional<StoredMessage> EngineStore::message(Poco::Data::Session& session, const std::string& id) {
+    Poco::Data::Statement select(session);
+    select << std::string(kMessageColumns) + "WHERE id = ?", bind(id), now;
+    return firstMessage(select);
+}
+
+std::optional<StoredMessage> EngineStore::keptMessageFor(Poco::Data::Session& session, const std::string& name,
+                                                         const std::string& correlationKey,
+                                                         const std::string& applicationId, std::int64_t nowMs) {
+    Poco::Data::Statement select(session);
+    Poco::Int64 at = nowMs;
+    select << std::string(kMessageColumns) +
+                  "WHERE status = 'buffered' AND name = ? AND expires_at > ? AND ((? <> '' AND correlation_key = ?"
+                  " AND (application_id = '' OR application_id = ?)) OR (correlation_key = '' AND application_id = ?))"
+                  " ORDER BY created_at, id LIMIT 1",
+        bind(name), use(at), bind(correlationKey), bind(correlationKey), bind(applicationId), bind(applicationId), now;
+    return firstMessage(select);
+}
+
+bool EngineStore::markMessageDelivered(Poco::Data::Session& session, const std::string& id,
+                                       const std::string& instanceId) {
+    Poco::Data::Statement update(session);
+    update << "UPDATE flows_engine_messages SET status = 'delivered', instance_id = ? WHERE id = ?"
+              " AND status = 'buffered'",
+        bind(instanceId), bind(id);
+    return update.execute() == 1;
+}
+
+std::vector<std::string> EngineStore::instancesWaitingForKept(Poco::Data::Session& session, std::int64_t nowMs,
+                                                              const std::string& messageId) {
+    std::vector<std::string> ids;
+    Poco::Int64 at = nowMs;
+    session << "SELECT DISTINCT t.instance_id FROM flows_engine_tokens t"
+               " JOIN flows_engine_instances i ON i.id = t.instance_id"
+               " JOIN flows_engine_messages m ON m.name = t.detail"
+               " WHERE t.wait = 'message' AND m.status = 'buffered' AND m.expires_at > ? AND (? = '' OR m.id = ?)"
+               " AND ((t.correlation_key <> '' AND m.correlation_key = t.correlation_key"
+               " AND (m.application_id = '' OR m.application_id = i.application_id))"
+               " OR (m.correlation_key = '' AND m.application_id = i.application_id))"
+               " ORDER BY t.instance_id",
+        use(at), bind(messageId), bind(messageId), into(ids), now;
+    return ids;
+}
+
+std::uint64_t EngineStore::expireMessages(Poco::Data::Session& session, std::int64_t nowMs) {
+    Poco::Int64 at = nowMs;
+    Poco::Data::Statement kept(session);
+    kept << "DELETE FROM flows_engine_messages WHERE expires_at <= ? AND status = 'buffered'", use(at);
+    const auto dropped = kept.execute();
+    session << "DELETE FROM flows_engine_messages WHERE expires_at <= ?", use(at), now;
+    return dropped;
+}
+
+std::uint64_t EngineStore::keptMessages(Poco::Data::Session& session, std::int64_t nowMs) {
+    Poco::Int64 at = nowMs, count = 0;
+    session << "SELECT COUNT(*) FROM flows_engine_messages WHERE status = 'buffered' AND expires_at > ?", use(at),
+        into(count), now;
+    return static_cast<std::uint64_t>(count);
 }
 
 std::optional<std::string> EngineStore::applicationOf(Poco::Data::Session& session, const std::string& instanceId) {
