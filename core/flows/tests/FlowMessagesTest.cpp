@@ -188,9 +188,22 @@ TEST(FlowMessagesTest, AMessageRacingItsWaitIsTakenExactlyOnce) {
     std::vector<std::string> ids(20);
     for (int n = 0; n < 20; ++n) {
         const std::string plate = "京R" + std::to_string(10000 + n);
-        std::thread submitter([&] { ids[n] = submitPlate(f, plate); });
-        auto published = f.runner->publishMessage(registered(plate));
+        std::string failed;
+        std::thread submitter([&] {
+            try {
+                ids[n] = submitPlate(f, plate);
+            } catch (const std::exception& e) {
+                failed = std::string("submit: ") + e.what();
+            }
+        });
+        FlowRunner::Publication published;
+        try {
+            published = f.runner->publishMessage(registered(plate));
+        } catch (const std::exception& e) {
+            failed += std::string(" publish: ") + e.what();
+        }
         submitter.join();
+        ASSERT_EQ(failed, "") << plate;
         EXPECT_NE(published.outcome, Outcome::NoWait);
         EXPECT_EQ(f.service->get(ids[n]).status, ApplicationStatus::Approved) << plate;
         EXPECT_EQ(completions(f, ids[n]), 1) << plate;

@@ -399,15 +399,16 @@ std::vector<std::string> EngineStore::messageWaiters(Poco::Data::Session& sessio
 }
 
 bool EngineStore::insertMessage(Poco::Data::Session& session, const StoredMessage& m) {
-    std::vector<std::string> found;
-    session << "SELECT id FROM flows_engine_messages WHERE id = ?", bind(m.id), into(found), now;
-    if (!found.empty()) return false;
+    // One write, no read before it: a transaction that read first could not
+    // take the write lock once another writer committed (SQLITE_BUSY at once).
     Poco::Int64 created = m.createdAt, expires = m.expiresAt;
-    session << "INSERT INTO flows_engine_messages(id, name, correlation_key, application_id, variables, actor,"
-               " status, instance_id, created_at, expires_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    Poco::Data::Statement insert(session);
+    insert << "INSERT INTO flows_engine_messages(id, name, correlation_key, application_id, variables, actor,"
+              " status, instance_id, created_at, expires_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+              " ON CONFLICT(id) DO NOTHING",
         bind(m.id), bind(m.name), bind(m.correlationKey), bind(m.applicationId), bind(m.variables), bind(m.actor),
-        bind(m.status), bind(m.instanceId), use(created), use(expires), now;
-    return true;
+        bind(m.status), bind(m.instanceId), use(created), use(expires);
+    return insert.execute() == 1;
 }
 
 namespace {
