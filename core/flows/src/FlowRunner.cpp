@@ -193,14 +193,10 @@ bool FlowRunner::applyWith(const std::string& instanceId, engine::Input input,
 
 std::optional<std::function<void()>> FlowRunner::applyWithin(Poco::Data::Session& session,
                                                              const std::string& instanceId, engine::Input input) {
-    {
-        // A write first, so SQLite takes the write lock (waiting out another
-        // writer) before the read: two readers that both try to upgrade
-        // would make one fail at once with "database is locked".
-        std::string id = instanceId;
-        Poco::Data::Statement lock(session);
-        lock << "UPDATE flows_engine_instances SET revision = revision WHERE id = ?", use(id), now;
-    }
+    // A write first, so SQLite takes the write lock (waiting out another
+    // writer) before the read: two readers that both try to upgrade would
+    // make one fail at once with "database is locked".
+    store_.lockInstance(session, instanceId);
     auto state = store_.load(session, instanceId);
     if (!state) return std::nullopt;
     auto definition = flows_.version(state->flowId, state->version);

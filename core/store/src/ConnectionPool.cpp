@@ -17,6 +17,22 @@ bool rollbackOpenTransaction(sqlite3* handle) {
     return sqlite3_exec(handle, "ROLLBACK", nullptr, nullptr, nullptr) == SQLITE_OK;
 }
 
+StatementCache::~StatementCache() {
+    for (auto& [sql, statement] : statements_) sqlite3_finalize(statement);
+}
+
+sqlite3_stmt* StatementCache::get(sqlite3* handle, const char* sql) {
+    auto& statement = statements_[sql];
+    if (!statement) {
+        const int rc = sqlite3_prepare_v3(handle, sql, -1, SQLITE_PREPARE_PERSISTENT, &statement, nullptr);
+        if (rc != SQLITE_OK) {
+            statements_.erase(sql);
+            Poco::Data::SQLite::Utility::throwException(handle, rc, std::string("preparing: ") + sql);
+        }
+    }
+    return statement;
+}
+
 ConnectionPool::Connection ConnectionPool::open() {
     Connection c;
     try {
@@ -100,6 +116,7 @@ void ConnectionPool::release(Connection connection, std::uint64_t generation) {
         freed_.notify_one();
         return;
     }
+    connection.statements.reset();  // finalized while the connection is still open
     connection = Connection();  // closed before it stops counting: drain() waits for the close
     {
         std::lock_guard lock(mutex_);
@@ -113,6 +130,7 @@ void ConnectionPool::closeIdle(std::unique_lock<std::mutex>& lock) {
     closing.swap(idle_);
     lock.unlock();
     const std::size_t closed = closing.size();
+    for (auto& c : closing) c.statements.reset();  // finalized while the connection is still open
     closing.clear();
     lock.lock();
     open_ -= closed;

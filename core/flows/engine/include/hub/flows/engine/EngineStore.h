@@ -96,9 +96,15 @@ public:
     /// The XML of a deployed version, or nullopt.
     std::optional<std::string> deploymentXml(Poco::Data::Session& session, const std::string& flowId, int version);
 
+    /// Takes SQLite's write lock for the instance's transaction before its
+    /// state is read (an UPDATE that changes nothing): two readers that both
+    /// upgraded to writers would make one fail at once with "database is locked".
+    void lockInstance(Poco::Data::Session& session, const std::string& instanceId);
+
     /// Writes `state` after an input (its instance row by compare-and-set on
-    /// `revision`, tokens, timers, new history, incidents) and the tasks the
-    /// effects open or close. Throws InstanceConflict when the row changed
+    /// `revision`; the token and timer rows that changed since load() or the
+    /// last save(); new history; incidents) and the tasks the effects open or
+    /// close, with statements prepared once per connection. Throws InstanceConflict when the row changed
     /// since it was loaded. On success bumps state.revision, clears the saved
     /// history and drops resolved incidents. No begin/commit here.
     void save(Poco::Data::Session& session, InstanceState& state, const std::vector<Effect>& effects,
