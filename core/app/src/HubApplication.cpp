@@ -151,7 +151,7 @@ struct Numbers {
         blockingThreads, metricsPort;
     int utcOffsetSeconds, auditCommitIntervalMs, watchIntervalMs, healthIntervalMs;
     int consoleActivitySeconds;
-    int flowMessageTtlSeconds;
+    int flowMessageTtlSeconds, flowSettleMs;
     host::PluginLimits pluginDefaults;
 
     static Numbers read(const Poco::Util::AbstractConfiguration& cfg) {
@@ -174,6 +174,7 @@ struct Numbers {
         n.pluginDefaults = host::PluginLimits::fromConfig(cfg, "plugins.defaults", host::PluginLimits{});
         n.consoleActivitySeconds = readInt(cfg, "console.activitySeconds", 60, {1, 3600});
         n.flowMessageTtlSeconds = readInt(cfg, "flows.messageTtlSeconds", 3600, {0, 30 * 86400});
+        n.flowSettleMs = readInt(cfg, "flows.settleMs", 5000, {0, 60000});
         readOptionalInt(cfg, "auth.jwt.leewaySeconds", {0, 3600});
         readOptionalInt(cfg, "auth.jwt.maxTokenBytes", {512, 1 << 20});
         readOptionalInt(cfg, "auth.jwt.cacheSize", {0, 10000000});
@@ -621,6 +622,11 @@ int HubApplication::main(const std::vector<std::string>&) {
         approvals.setFlowDecision([&flowRunner](Poco::Data::Session& session, const flows::FlowRunner::Decision& d) {
             return flowRunner.applyDecisionWithin(session, d);
         });
+        // An automatic flow (the enrolment certificate) answers its submit
+        // with where it ended, if it ends within flows.settleMs.
+        if (numbers.flowSettleMs > 0)
+            applications.setFlowSettle([&flowRunner, bound = std::chrono::milliseconds(numbers.flowSettleMs)](
+                                           const std::string& id) { flowRunner.waitSettled(id, bound); });
         applications.setFlowStarter([&flowRunner](Poco::Data::Session& session, const flows::Application& application,
                                                   const std::string& flowId) {
             return flowRunner.startWithin(session, application, flowId);

@@ -106,14 +106,73 @@ std::optional<ApplicationStatus> FlowRunner::statusFor(const engine::InstanceSta
 }
 
 void FlowRunner::moveApplication(Poco::Data::Session& session, const std::string& applicationId,
-                                 ApplicationStatus to, const std::string& reason) {
+                                 ApplicationStatus to, const std::string& reason,
+                                 std::optional<std::string> resultJson) {
     std::string id = applicationId, current;
     Poco::Data::Statement select(session);
     select << "SELECT status FROM flows_applications WHERE id = ?", use(id), into(current), now;
     auto from = parseApplicationStatus(current);
     if (!from || *from == to) return;
-    for (auto step : pathTo(*from, to))
-        applications_.transitionWithin(session, applicationId, step, "hub", reason);
+    const auto path = pathTo(*from, to);
+    for (std::size_t n = 0; n < path.size(); ++n)
+        applications_.transitionWithin(session, applicationId, path[n], "hub", reason,
+                                       n + 1 == path.size() ? resultJson : std::nullopt);
+}
+
+namespace {
+
+// What an ended instance hands the application: its `result` variable (an
+// object the flow's output mappings filled, e.g. result.certificate_no).
+std::optional<std::string> resultOf(const engine::InstanceState& state) {
+    if (state.status == engine::InstanceStatus::Running) return std::nullopt;
+    const auto& result = state.variables.member("result");
+    if (!result.isObject()) return std::nullopt;
+    return result.toJson();
+}
+
+// The name of the end event an input's step reached, for the move's reason
+// ("非在读，不予开具"); "" when it reached none.
+std::string endReached(const engine::Definition& definition, const engine::InstanceState& state) {
+    for (auto entry = state.history.rbegin(); entry != state.history.rend(); ++entry) {
+        const auto* element = definition.process.find(entry->elementId);
+        if (element && element->kind == engine::ElementKind::EndEvent && entry->event == "completed")
+            return element->name.empty() ? element->id : element->name;
+    }
+    return {};
+}
+
+bool settled(const engine::InstanceState& state) {
+    if (state.status != engine::InstanceStatus::Running) return true;
+    for (const auto& token : state.tokens)
+        if (token.wait == engine::Wait::Service) return false;
+    for (const auto& timer : state.timers)
+        if (timer.purpose == "retry") return false;
+    return true;
+}
+
+}  // namespace
+
+bool FlowRunner::waitSettled(const std::string& applicationId, std::chrono::milliseconds bound) {
+    const auto deadline = std::chrono::steady_clock::now() + bound;
+    std::optional<std::string> instanceId;
+    while (true) {
+        std::uint64_t seen;
+        {
+            std::lock_guard lock(mutex_);
+            seen = stepsCommitted_;
+        }
+        {
+            Poco::Data::Session session = db_.session();
+            if (!instanceId) instanceId = store_.instanceOf(session, applicationId);
+            if (!instanceId) return true;
+            auto state = store_.load(session, *instanceId);
+            if (!state || settled(*state)) return true;
+        }
+        std::unique_lock lock(mutex_);
+        if (!stepped_.wait_until(lock, deadline, [&] { return stepsCommitted_ != seen || stopping_; }))
+            return false;
+        if (stopping_) return false;
+    }
 }
 
 std::optional<std::function<void()>> FlowRunner::startWithin(Poco::Data::Session& session,
@@ -185,6 +244,11 @@ bool FlowRunner::applyWith(const std::string& instanceId, engine::Input input,
         }
         if (!after) return false;
         tx.commit();
+        {
+            std::lock_guard lock(mutex_);
+            ++stepsCommitted_;
+        }
+        stepped_.notify_all();
         (*after)();
         return true;
     }
@@ -209,13 +273,16 @@ std::optional<std::function<void()>> FlowRunner::applyWithin(Poco::Data::Session
     auto result = engine_.apply(*definition, *state, input);
     if (!result.applied) return std::nullopt;
     const std::string applicationId = applicationIdOf(*state);
+    const std::string end = endReached(*definition, *state);  // before save() clears the history
     store_.save(session, *state, result.effects, applicationId, input.now);
     emitStepEvents(session, *state, result.effects, applicationId);
     traceEffects(session, applicationId, state->flowId, result.effects);
     const auto& applicant = state->variables.member("applicant").member("id");
     if (auto to = statusFor(*state, input, applicant.isString() ? applicant.asString() : std::string())) {
-        std::string reason = input.comment.empty() ? "flow " + state->flowId : input.comment;
-        moveApplication(session, applicationId, *to, reason);
+        std::string reason = !input.comment.empty() ? input.comment
+                             : end.empty()          ? "flow " + state->flowId
+                                                    : "flow " + state->flowId + ": " + end;
+        moveApplication(session, applicationId, *to, reason, resultOf(*state));
     }
     return [this, instanceId, settled = std::move(*state), effects = std::move(result.effects)] {
         carryOut(instanceId, settled, effects);
@@ -366,6 +433,7 @@ void FlowRunner::stop() {
         stopping_ = true;
     }
     wake_.notify_all();
+    stepped_.notify_all();
     if (timers_.joinable()) timers_.join();
     pool_->shutdown();
 }

@@ -17,6 +17,7 @@
 #include "hub/flows/engine/FlowRepository.h"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -135,6 +136,12 @@ public:
     /// the plugin host goes.
     void stop();
 
+    /// Waits at most `bound` for the flow of `applicationId` to settle: ended,
+    /// or waiting for a person, a message or a timer, with no service call
+    /// out and none due for a retry. True when it settled (or no flow drives
+    /// the application); false when the bound ran out first or the runner stops.
+    bool waitSettled(const std::string& applicationId, std::chrono::milliseconds bound);
+
     /// Applies one input to an instance in its own transaction, retrying on a
     /// revision conflict, then carries out the effects. False when it did not
     /// apply (stale, duplicate, unknown instance).
@@ -209,8 +216,10 @@ private:
     void requestApproval(Poco::Data::Session& session, const engine::InstanceState& state,
                          const engine::Effect& effect, const std::string& applicationId);
     bool isExternal(const engine::UserTask& task) const;  ///< Takes mutex_.
+    /// Moves the application to `to` the shortest way; `resultJson` set:
+    /// its result becomes it (on the last move).
     void moveApplication(Poco::Data::Session& session, const std::string& applicationId, ApplicationStatus to,
-                         const std::string& reason);
+                         const std::string& reason, std::optional<std::string> resultJson = std::nullopt);
     /// Hands `instanceId`'s message waits the oldest kept message each
     /// matches, one per transaction (claim + apply commit together).
     void deliverKept(const std::string& instanceId);
@@ -232,6 +241,8 @@ private:
     engine::Engine engine_;
     mutable std::mutex mutex_;
     std::condition_variable wake_;
+    std::condition_variable stepped_;  // a step committed (waitSettled)
+    std::uint64_t stepsCommitted_ = 0;  // behind mutex_
     bool stopping_ = false;
     std::set<std::string> externalGroups_;  // behind mutex_
     std::thread timers_;
