@@ -18,19 +18,26 @@ bool rollbackOpenTransaction(sqlite3* handle) {
 }
 
 StatementCache::~StatementCache() {
-    for (auto& [sql, statement] : statements_) sqlite3_finalize(statement);
+    for (auto& [sql, entry] : statements_) sqlite3_finalize(entry.statement);
 }
 
-sqlite3_stmt* StatementCache::get(sqlite3* handle, const char* sql) {
-    auto& statement = statements_[sql];
-    if (!statement) {
-        const int rc = sqlite3_prepare_v3(handle, sql, -1, SQLITE_PREPARE_PERSISTENT, &statement, nullptr);
+sqlite3_stmt* StatementCache::acquire(sqlite3* handle, const char* sql) {
+    auto& entry = statements_[sql];
+    if (entry.inUse) return nullptr;
+    if (!entry.statement) {
+        const int rc = sqlite3_prepare_v3(handle, sql, -1, SQLITE_PREPARE_PERSISTENT, &entry.statement, nullptr);
         if (rc != SQLITE_OK) {
             statements_.erase(sql);
             Poco::Data::SQLite::Utility::throwException(handle, rc, std::string("preparing: ") + sql);
         }
     }
-    return statement;
+    entry.inUse = true;
+    return entry.statement;
+}
+
+void StatementCache::release(const char* sql) {
+    auto found = statements_.find(sql);
+    if (found != statements_.end()) found->second.inUse = false;
 }
 
 ConnectionPool::Connection ConnectionPool::open() {

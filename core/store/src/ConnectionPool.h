@@ -27,11 +27,18 @@ public:
     StatementCache(const StatementCache&) = delete;
     StatementCache& operator=(const StatementCache&) = delete;
     ~StatementCache();  ///< Finalizes them all.
-    /// The statement for `sql` on `handle`, prepared on first use.
-    sqlite3_stmt* get(sqlite3* handle, const char* sql);
+    /// The statement for `sql` on `handle`, prepared on first use, marked in
+    /// use until release(); nullptr while it is in use already (a nested use
+    /// of the same text gets a statement of its own).
+    sqlite3_stmt* acquire(sqlite3* handle, const char* sql);
+    void release(const char* sql);
 
 private:
-    std::unordered_map<const char*, sqlite3_stmt*> statements_;
+    struct Entry {
+        sqlite3_stmt* statement = nullptr;
+        bool inUse = false;
+    };
+    std::unordered_map<const char*, Entry> statements_;
 };
 
 /// Rolls back whatever transaction the connection still has open; false if it

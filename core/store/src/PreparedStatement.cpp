@@ -11,10 +11,15 @@ namespace hub::store {
 PreparedStatement::PreparedStatement(Poco::Data::Session& session, const char* sql) : sql_(sql) {
     if (auto* lease = dynamic_cast<detail::Lease*>(session.impl())) {
         db_ = lease->handle();
-        stmt_ = lease->statements().get(db_, sql);
-        return;
+        stmt_ = lease->statements().acquire(db_, sql);
+        if (stmt_) {
+            cache_ = &lease->statements();
+            return;
+        }
+    } else {
+        db_ = Poco::Data::SQLite::Utility::dbHandle(session);
     }
-    db_ = Poco::Data::SQLite::Utility::dbHandle(session);
+    // Not the pool's session, or the cached statement is in use here already.
     const int rc = sqlite3_prepare_v2(db_, sql, -1, &stmt_, nullptr);
     if (rc != SQLITE_OK) Poco::Data::SQLite::Utility::throwException(db_, rc, std::string("preparing: ") + sql);
     owned_ = true;
@@ -27,6 +32,7 @@ PreparedStatement::~PreparedStatement() {
     }
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);
+    cache_->release(sql_);
 }
 
 PreparedStatement& PreparedStatement::bind(int index, std::string_view text) {

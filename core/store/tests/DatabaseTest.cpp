@@ -516,3 +516,25 @@ TEST(Database, APreparedStatementOnAPlainSessionIsItsOwn) {
     ASSERT_TRUE(select.bind(1, "a").next());
     EXPECT_EQ(select.integer(0), 1);
 }
+
+// Two uses of the same text at once on one session (a loop over a SELECT that
+// runs it again inside) do not share the statement.
+TEST(Database, NestedUsesOfOneStatementDoNotShareIt) {
+    TempDb tmp;
+    Database::Options options{tmp.path};
+    options.maxSessions = 1;
+    Database db(options);
+    db.session() << "CREATE TABLE prepared (k TEXT PRIMARY KEY, v INTEGER)", now;
+    auto session = db.session();
+    for (int n = 0; n < 3; ++n)
+        hub::store::PreparedStatement(session, kInsertValue).bind(1, std::to_string(n)).bind(2, n).execute();
+    hub::store::PreparedStatement outer(session, kSelectValue);
+    ASSERT_TRUE(outer.bind(1, "1").next());
+    {
+        hub::store::PreparedStatement inner(session, kSelectValue);
+        ASSERT_TRUE(inner.bind(1, "2").next());
+        EXPECT_EQ(inner.integer(0), 2);
+    }
+    EXPECT_EQ(outer.integer(0), 1) << "the inner use reset the outer one's statement";
+    EXPECT_FALSE(outer.next());
+}

@@ -16,12 +16,17 @@ struct sqlite3_stmt;
 
 namespace hub::store {
 
+namespace detail {
+class StatementCache;
+}
+
 /// One use of a cached statement, for the duration of one session's use.
 ///
 /// The statement is prepared the first time a connection of the Database's
 /// pool meets `sql`, and kept in that connection's cache until the connection
-/// closes (finalized just before). A session that is not the pool's gets a
-/// statement of its own, finalized with this object. When this object dies
+/// closes (finalized just before). A session that is not the pool's, or a
+/// second use of the same `sql` on a session while the first is alive, gets
+/// a statement of its own, finalized with this object. When this object dies
 /// the statement is reset and its bindings cleared, so it holds no lock and
 /// no data between uses. Errors throw as Poco::Data's SQLite statements do
 /// (Poco::Data::SQLite exceptions carrying SQLite's message).
@@ -55,6 +60,7 @@ private:
     sqlite3* db_ = nullptr;
     sqlite3_stmt* stmt_ = nullptr;
     bool owned_ = false;  // not from a connection's cache: finalized here
+    detail::StatementCache* cache_ = nullptr;  // the cache it came from, given back to when done
     const char* sql_;
 };
 
