@@ -291,6 +291,19 @@ TEST_F(FlowRunsTest, EnrolmentCertificateFlowRunsItsServiceTasksToTheEnd) {
     transitions = app->getArray("transitions");
     EXPECT_EQ(transitions->getObject(static_cast<unsigned>(transitions->size() - 1))->getValue<std::string>("reason"),
               "flow enrolment-certificate: 查无此人");
+
+    // Someone else's certificate: the lookup's access policy refuses the call
+    // (permission), the second error boundary ends it rejected, no incident.
+    r = request("POST", "/api/v1/applications",
+                R"({"item_id":"graduate-enrolment-certificate","form":{"student_id":"2020050033","language":"zh"}})",
+                "2023010001");
+    ASSERT_EQ(r.status, 201) << r.body;
+    app = parse(r.body);
+    EXPECT_EQ(app->getValue<std::string>("status"), "rejected") << r.body;
+    transitions = app->getArray("transitions");
+    EXPECT_EQ(transitions->getObject(static_cast<unsigned>(transitions->size() - 1))->getValue<std::string>("reason"),
+              "flow enrolment-certificate: 只能开具本人的在读证明");
+    EXPECT_EQ(parse(request("GET", "/admin/flows/incidents", "", "admin").body)->getArray("items")->size(), 0u);
 }
 
 TEST_F(FlowRunsTest, AKill9WhileAServiceCallIsOutResumesOnRestartOnce) {
