@@ -420,9 +420,15 @@ void FlowRunner::resume() {
     }
     fireDueTimers();
     startStuck();
-    // Waits that began before a kill -9 could hand them the message kept for them.
-    expireMessages();
-    deliverKeptToWaiting();
+    // Waits that began before a kill -9 could hand them the message kept for
+    // them. A store that cannot write now (read-only) does not stop the start:
+    // the scheduler's polls expire them, and the next start hands them over.
+    try {
+        expireMessages();
+        deliverKeptToWaiting();
+    } catch (const std::exception& e) {
+        logger().warning("flow messages kept for a wait: not handed over at start: %s", std::string(e.what()));
+    }
     std::lock_guard lock(mutex_);
     if (!timers_.joinable() && !stopping_) timers_ = std::thread([this] { timerLoop(); });
 }

@@ -568,7 +568,10 @@ std::vector<std::string> EngineStore::instancesWaitingForKept(Poco::Data::Sessio
 }
 
 std::uint64_t EngineStore::expireMessages(Poco::Data::Session& session, std::int64_t nowMs) {
-    Poco::Int64 at = nowMs;
+    Poco::Int64 at = nowMs, due = 0;
+    // A read first: nothing to drop writes nothing (a read-only store still starts).
+    session << "SELECT COUNT(*) FROM flows_engine_messages WHERE expires_at <= ?", use(at), into(due), now;
+    if (due == 0) return 0;
     Poco::Data::Statement kept(session);
     kept << "DELETE FROM flows_engine_messages WHERE expires_at <= ? AND status = 'buffered'", use(at);
     const auto dropped = kept.execute();
