@@ -65,10 +65,30 @@ protected:
         fs::create_directories(dir_->file("plugins"));
         fs::copy(std::string(REFERENCE_PLUGINS_DIR) + "/student_affairs", dir_->file("plugins/student_affairs"),
                  fs::copy_options::recursive);
+        // The shipped catalogue, plus an item its plugin operation handles
+        // directly (the shipped certificate runs its flow); of the shipped
+        // flows only the certificate's is deployed: the other items keep the
+        // external approval engine's stand-in path these tests drive.
+        fs::copy(CATALOG_DIR, dir_->file("catalog"), fs::copy_options::recursive);
+        dir_->write("catalog/99-plugin-item.xml", R"xml(<?xml version="1.0" encoding="UTF-8"?>
+<catalog version="1">
+  <item id="certificate-by-plugin" category="undergraduate" department="academic-affairs" channel="online" audience="student" timeLimit="1">
+    <name zh="在读证明（插件直办）" en="Enrolment certificate (by its plugin)"/>
+    <handler><plugin system="student_affairs" operation="enrolment_certificate"/></handler>
+    <form>
+      <field id="student_id" type="string" required="true" maxLength="20" zh="学号" en="Student number"/>
+      <field id="purpose" type="string" required="true" maxLength="50" zh="用途" en="Purpose"/>
+    </form>
+  </item>
+</catalog>
+)xml");
+        fs::create_directories(dir_->file("flows"));
+        fs::copy_file(std::string(FLOWS_DIR) + "/enrolment-certificate.bpmn", dir_->file("flows/enrolment-certificate.bpmn"));
         dir_->write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" + dir_->file("hubd.port") + R"(</portFile></http>
   <store><path>)" + dir_->file("var/hub.db") + R"(</path></store>
-  <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
+  <catalog><dir>)" + dir_->file("catalog") + R"(</dir></catalog>
+  <flows><dir>)" + dir_->file("flows") + R"(</dir></flows>
   <calendar><file>)" + std::string(CALENDAR_FILE) + R"(</file></calendar>
   <plugins><dir>)" + dir_->file("plugins") + R"(</dir>
     <plugin name="student_affairs"><config><base_url>http://127.0.0.1:)" + std::to_string(sim_->port()) +
@@ -148,7 +168,7 @@ protected:
 
 TEST_F(ApplicationsTest, OnlineItemIsCompletedByItsPlugin) {
     auto r = request("POST", "/api/v1/applications",
-                     R"({"item_id":"enrolment-certificate","form":{"student_id":"2023010001","purpose":"visa"}})");
+                     R"({"item_id":"certificate-by-plugin","form":{"student_id":"2023010001","purpose":"visa"}})");
     ASSERT_EQ(r.status, 201) << r.body;
     auto app = parse(r.body);
     EXPECT_EQ(app->getValue<std::string>("status"), "completed");
@@ -160,10 +180,30 @@ TEST_F(ApplicationsTest, OnlineItemIsCompletedByItsPlugin) {
     // Another student's certificate: the operation's access policy rejects it
     // before the plugin runs (a student gets only their own).
     r = request("POST", "/api/v1/applications",
-                R"({"item_id":"enrolment-certificate","form":{"student_id":"1999000000","purpose":"visa"}})");
+                R"({"item_id":"certificate-by-plugin","form":{"student_id":"1999000000","purpose":"visa"}})");
     ASSERT_EQ(r.status, 201) << r.body;
     EXPECT_EQ(parse(r.body)->getValue<std::string>("status"), "rejected");
     EXPECT_NE(r.body.find("takes only the caller's own id as 'student_id'"), std::string::npos) << r.body;
+}
+
+// The shipped 在读证明 runs its automatic flow (config/flows/enrolment-certificate.bpmn):
+// the submit waits for it to settle and answers with the certificate as the result.
+TEST_F(ApplicationsTest, EnrolmentCertificateRunsItsFlowAndAnswersWithTheCertificate) {
+    auto r = request("POST", "/api/v1/applications",
+                     R"({"item_id":"enrolment-certificate","form":{"student_id":"2023010001","purpose":"visa"}})");
+    ASSERT_EQ(r.status, 201) << r.body;
+    auto app = parse(r.body);
+    EXPECT_EQ(app->getValue<std::string>("status"), "completed") << r.body << hubd_->output();
+    EXPECT_EQ(app->getValue<std::string>("handler"), "flow:enrolment-certificate");
+    EXPECT_EQ(app->getObject("result")->getValue<std::string>("name"), "张三") << r.body;
+    EXPECT_FALSE(app->getObject("result")->getValue<std::string>("certificate_no").empty()) << r.body;
+
+    // Another student's: the lookup's access policy refuses it, the flow ends rejected.
+    r = request("POST", "/api/v1/applications",
+                R"({"item_id":"enrolment-certificate","form":{"student_id":"1999000000","purpose":"visa"}})");
+    ASSERT_EQ(r.status, 201) << r.body;
+    EXPECT_EQ(parse(r.body)->getValue<std::string>("status"), "rejected") << r.body;
+    EXPECT_NE(r.body.find("只能开具本人的在读证明"), std::string::npos) << r.body;
 }
 
 TEST_F(ApplicationsTest, MissingMaterialsAreAllListedAtOnce) {

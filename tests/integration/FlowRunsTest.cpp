@@ -184,6 +184,7 @@ protected:
   <identity><static>
     <person id="2023010001" name="张三" department="graduate-school" audience="student"/>
     <person id="2020050033" name="陈静" department="graduate-school" audience="student"/>
+    <person id="2099000001" name="查无此人" department="graduate-school" audience="student"/>
     <person id="io.1" name="国际处甲" department="international-office" audience="staff" roles="dept:international-office:clerk"/>
     <person id="io.2" name="国际处乙" department="international-office" audience="staff" roles="dept:international-office:clerk"/>
     <person id="hr.1" name="人事处" department="human-resources" audience="staff" roles="dept:human-resources:clerk"/>
@@ -245,17 +246,56 @@ protected:
 TEST_F(FlowRunsTest, EnrolmentCertificateFlowRunsItsServiceTasksToTheEnd) {
     EXPECT_NE(hubd_->output().find("flow deployed: enrolment-certificate v1"), std::string::npos) << hubd_->output();
 
-    const std::string id = submitCertificate("2023010001");
-    auto app = waitForStatus(id, "2023010001", "completed");
-    ASSERT_TRUE(app);
-    EXPECT_EQ(app->getValue<std::string>("status"), "completed") << hubd_->output();
+    // The submit waits (flows.settleMs) for the automatic flow to settle: its
+    // answer is the completed application, the certificate as its result.
+    auto r = request("POST", "/api/v1/applications",
+                     R"({"item_id":"graduate-enrolment-certificate","form":{"student_id":"2023010001","language":"zh"}})",
+                     "2023010001");
+    ASSERT_EQ(r.status, 201) << r.body;
+    auto app = parse(r.body);
+    EXPECT_EQ(app->getValue<std::string>("status"), "completed") << r.body << hubd_->output();
     EXPECT_EQ(statuses(app), (std::vector<std::string>{"submitted", "completed"}));
+    auto result = app->getObject("result");
+    ASSERT_TRUE(result) << r.body;
+    EXPECT_FALSE(result->getValue<std::string>("certificate_no").empty()) << r.body;
+    EXPECT_EQ(result->getValue<std::string>("student_id"), "2023010001");
+    EXPECT_FALSE(result->getValue<std::string>("name").empty());
+    const std::string id = app->getValue<std::string>("id");
+    auto stored = parse(request("GET", "/api/v1/applications/" + id, "", "2023010001").body);
+    EXPECT_EQ(stored->getObject("result")->getValue<std::string>("certificate_no"),
+              result->getValue<std::string>("certificate_no"));
 
-    // A graduated student: the gateway takes the default flow, no certificate.
+    // A graduated student: the gateway's default flow ends rejected, with the
+    // end event's name as the reason, and no certificate.
     const std::string other = submitCertificate("2020050033");
-    app = waitForStatus(other, "2020050033", "completed");
+    app = waitForStatus(other, "2020050033", "rejected");
     ASSERT_TRUE(app);
-    EXPECT_EQ(app->getValue<std::string>("status"), "completed") << hubd_->output();
+    EXPECT_EQ(app->getValue<std::string>("status"), "rejected") << hubd_->output();
+    auto transitions = app->getArray("transitions");
+    EXPECT_EQ(transitions->getObject(static_cast<unsigned>(transitions->size() - 1))->getValue<std::string>("reason"),
+              "flow enrolment-certificate: 非在读，不予开具");
+    EXPECT_TRUE(app->isNull("result")) << app->get("result").toString();
+
+    // A student the vendor system does not know: the error boundary's end, rejected too.
+    const std::string unknown = submitCertificate("2099000001");
+    app = waitForStatus(unknown, "2099000001", "rejected");
+    ASSERT_TRUE(app);
+    transitions = app->getArray("transitions");
+    EXPECT_EQ(transitions->getObject(static_cast<unsigned>(transitions->size() - 1))->getValue<std::string>("reason"),
+              "flow enrolment-certificate: 查无此人");
+
+    // Someone else's certificate: the lookup's access policy refuses the call
+    // (permission), the second error boundary ends it rejected, no incident.
+    r = request("POST", "/api/v1/applications",
+                R"({"item_id":"graduate-enrolment-certificate","form":{"student_id":"2020050033","language":"zh"}})",
+                "2023010001");
+    ASSERT_EQ(r.status, 201) << r.body;
+    app = parse(r.body);
+    EXPECT_EQ(app->getValue<std::string>("status"), "rejected") << r.body;
+    transitions = app->getArray("transitions");
+    EXPECT_EQ(transitions->getObject(static_cast<unsigned>(transitions->size() - 1))->getValue<std::string>("reason"),
+              "flow enrolment-certificate: 只能开具本人的在读证明");
+    EXPECT_EQ(parse(request("GET", "/admin/flows/incidents", "", "admin").body)->getArray("items")->size(), 0u);
 }
 
 TEST_F(FlowRunsTest, AKill9WhileAServiceCallIsOutResumesOnRestartOnce) {

@@ -363,6 +363,42 @@ TEST_F(HubctlTest, FlowsListDeployIncidentsRetryAndValidate) {
     EXPECT_TRUE(ghost) << bad.out;
 }
 
+// hubctl flows message: nothing in this hub waits for a work order, so the
+// message is kept for its time-to-live (the first wait that begins takes it;
+// delivery itself: FlowMessagesTest, ShippedFlowsRunTest); an id seen before is
+// a duplicate; bad options are usage errors that never reach the hub.
+TEST_F(HubctlTest, FlowsMessageKeepsRefusesDuplicatesAndChecksItsOptions) {
+    auto kept = hubctl({"flows", "message", "logistics.work_order_completed", "--key", "WO-7", "--vars",
+                        R"({"repair_note":"已修复"})", "--id", "wo-7-done"});
+    ASSERT_EQ(kept.code, 0) << kept.err << kept.out;
+    EXPECT_NE(kept.out.find("message wo-7-done kept"), std::string::npos) << kept.out;
+    auto duplicate = hubctl({"flows", "message", "logistics.work_order_completed", "--key", "WO-7", "--id", "wo-7-done"});
+    EXPECT_EQ(duplicate.code, 1) << duplicate.out;
+    EXPECT_NE(duplicate.err.find("came before"), std::string::npos) << duplicate.err;
+
+    auto json = hubctl({"flows", "message", "logistics.work_order_completed", "--key", "WO-8", "--ttl", "60", "--json"});
+    ASSERT_EQ(json.code, 0) << json.err;
+    auto answer = parse(json.out);
+    EXPECT_EQ(answer->getValue<std::string>("status"), "buffered");
+    EXPECT_EQ(answer->getArray("delivered")->size(), 0u);
+    EXPECT_GT(answer->getValue<Poco::Int64>("expiresAt"), 0);
+
+    auto none = hubctl({"flows", "message", "logistics.work_order_completed", "--key", "WO-9", "--ttl", "0"});
+    EXPECT_EQ(none.code, 1);
+    EXPECT_NE(none.err.find("no running instance waits"), std::string::npos) << none.err;
+
+    for (const std::vector<std::string>& usage :
+         {std::vector<std::string>{"flows", "message", "x.done", "--key", "K", "--vars", "{bad"},
+          {"flows", "message", "x.done", "--key", "K", "--vars", "[1]"},
+          {"flows", "message", "x.done"},
+          {"flows", "message", "x.done", "--key", "K", "--ttl", "-1"},
+          {"flows", "message", "--key", "K"}}) {
+        auto r = hubctl(usage);
+        EXPECT_EQ(r.code, 2) << usage.back() << ": " << r.err;
+    }
+    EXPECT_EQ(hubctl({"flows", "message", "x.done", "--key", "K"}, "student.token").code, 3);
+}
+
 TEST_F(HubctlTest, TokenMintsWhatTheHubAccepts) {
     auto minted = runHubctl({"token", "--config", dir_->file("hub.xml"), "--sub", "admin", "--ttl", "60"});
     ASSERT_EQ(minted.code, 0) << minted.err;
@@ -437,6 +473,10 @@ TEST_F(HubctlTest, BashCompletion) {
     std::string dead = complete("hubctl --url http://x events dead-letters replay --");
     EXPECT_NE(dead.find("--consumer\n"), std::string::npos) << dead;
     EXPECT_NE(dead.find("--json\n"), std::string::npos) << dead;
+    EXPECT_NE(complete("hubctl flows m").find("message\n"), std::string::npos);
+    std::string message = complete("hubctl flows message x.done --");
+    for (const char* option : {"--key\n", "--vars\n", "--ttl\n", "--id\n", "--application\n"})
+        EXPECT_NE(message.find(option), std::string::npos) << option << " in:\n" << message;
 }
 
 // Issue 16, logs: hubd with logging.format = json and masking switched off.

@@ -1,6 +1,7 @@
 #include "hub/api/MetricsRoutes.h"
 
 #include "hub/events/Relay.h"
+#include "hub/flows/FlowRunner.h"
 #include "hub/store/Database.h"
 #include "hub/host/PluginHost.h"
 #include "hub/store/AuditLog.h"
@@ -58,6 +59,14 @@ std::string renderMetrics(const MetricsServices& s) {
                          {{"reason", store::toString(static_cast<store::StoreFault>(i))}});
         text.family("hub_store_reopens_total", "Times the store reopened its sessions after a fault", Type::Counter)
             .add(static_cast<double>(h.reopens));
+    }
+    if (s.flows) {
+        // A message expiring unused is a vendor's report no flow took: alert on it.
+        text.family("hub_flow_messages_buffered", "Flow messages kept for a wait that has not begun", Type::Gauge)
+            .add(static_cast<double>(s.flows->bufferedMessages()));
+        text.family("hub_flow_messages_expired_total",
+                    "Kept flow messages dropped unused when their time-to-live ran out", Type::Counter)
+            .add(static_cast<double>(s.flows->expiredMessages()));
     }
     if (s.relay) {
         auto e = s.relay->metrics();

@@ -441,7 +441,8 @@ void addTaskRoutes(Router& router, TaskServices s) {
               },
               detail::anyDepartment);
     // A message published to the flows (e.g. a vendor's "work order done"):
-    // every instance waiting for it by name and correlation key moves on.
+    // every instance waiting for it by name and correlation key moves on, or,
+    // when none waits yet, it is kept for the first wait that begins.
     admin.add(http::verb::post, "/admin/flows/messages", [s](const RequestPtr& request, detail::AuditedReply out) {
         run(s, out, [s, request] {
             if (request->message.body().size() > 64 * 1024)
@@ -462,20 +463,46 @@ void addTaskRoutes(Router& router, TaskServices s) {
             if (message.correlationKey.empty() && message.applicationId.empty())
                 throw std::invalid_argument("give the correlationKey the flow waits with, or the applicationId");
             message.variables = objectMember(*body, "variables");
+            if (body->has("messageId")) {
+                auto id = body->get("messageId");
+                if (!id.isString() || id.extract<std::string>().empty() || id.extract<std::string>().size() > 200)
+                    throw std::invalid_argument("messageId must be a string of 1-200 bytes");
+                message.messageId = id.extract<std::string>();
+            }
+            if (body->has("ttlSeconds")) {
+                auto ttl = body->get("ttlSeconds");
+                if (!ttl.isInteger())
+                    throw std::invalid_argument("ttlSeconds must be a whole number of seconds, 0 (never kept) to " +
+                                                std::to_string(flows::FlowRunner::maxMessageTtlSeconds));
+                message.ttlSeconds = ttl.convert<Poco::Int64>();
+            }
             message.actor = request->principal.subject;
-            auto delivered = s.runner->deliverMessage(message);
-            if (delivered.empty())
+            const auto published = s.runner->publishMessage(message);
+            using Outcome = flows::FlowRunner::Publication::Outcome;
+            if (published.outcome == Outcome::NoWait)
                 return problem(404,
                                "no running instance waits for message '" + message.name + "'" +
                                    (message.correlationKey.empty() ? "" : " with correlation key '" +
-                                                                              message.correlationKey + "'"),
+                                                                              message.correlationKey + "'") +
+                                   ", and a time-to-live of 0 keeps nothing",
                                "No waiting instance", problemType("no-message-wait"));
-            std::string reply = "{\"delivered\":[";
-            for (std::size_t n = 0; n < delivered.size(); ++n) {
+            if (published.outcome == Outcome::Duplicate)
+                return problem(409,
+                               "message " + published.messageId + " came before and was " +
+                                   (published.previous.empty() ? std::string("taken") : published.previous) +
+                                   "; nothing moves twice",
+                               "Duplicate message", problemType("duplicate-message"));
+            // 200 delivered (the instances that took it), 202 kept for a wait
+            // that has not begun, until expiresAt.
+            const bool delivered = published.outcome == Outcome::Delivered;
+            std::string reply = std::string("{\"status\":\"") + (delivered ? "delivered" : "buffered") + "\",\"messageId\":";
+            appendString(reply, published.messageId);
+            reply += ",\"expiresAt\":" + std::to_string(published.expiresAt) + ",\"delivered\":[";
+            for (std::size_t n = 0; n < published.instances.size(); ++n) {
                 if (n) reply += ',';
-                appendString(reply, delivered[n]);
+                appendString(reply, published.instances[n]);
             }
-            return Response::json(200, reply + "]}");
+            return Response::json(delivered ? 200 : 202, reply + "]}");
         });
     });
     // A department's own BPMN files (flows.departmentsDir/<department>/):

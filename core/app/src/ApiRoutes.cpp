@@ -146,7 +146,7 @@ void ApiRoutes::addConsoleRoutes(const Parts& parts) {
 void ApiRoutes::addMetricsRoutes(const Parts& parts) {
     auto& plugins = parts.plugins.host;
     api::MetricsServices metrics{plugins.get(), &parts.store.audit, &parts.events.relay, &parts.store.db,
-                                 &requestMetrics, parts.cfg.getBool("metrics.requireToken")};
+                                 &requestMetrics, parts.cfg.getBool("metrics.requireToken"), &parts.flows.runner};
     api::addMetricsRoutes(parts.cfg.has("metrics.port") ? metricsRouter : router, metrics);
     requestMetrics.track(router, "/api/v1/systems/{system}/operations/{operation}",
                          [&plugins](const std::string& name) { return plugins->has(name); });

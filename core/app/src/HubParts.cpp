@@ -117,10 +117,12 @@ std::vector<host::PluginSchedule::Entry> scheduleEntries(Poco::Util::AbstractCon
 
 // The runner's view of the hall: working days by the calendar as loaded at
 // start, and a person's department, roles and audience.
-flows::FlowRunner::Options runnerOptions(const EventParts& events, int utcOffsetSeconds,
+flows::FlowRunner::Options runnerOptions(const EventParts& events, const Numbers& numbers,
                                          const identity::StaticDirectory& directory,
                                          identity::IdentityDirectory& people) {
+    const int utcOffsetSeconds = numbers.utcOffsetSeconds;
     flows::FlowRunner::Options options;
+    options.messageTtlSeconds = numbers.flowMessageTtlSeconds;
     // Timers in working days count the calendar as loaded at start, from
     // the time of day they are armed (the hall's zone).
     options.engine.addWorkingDays = [calendar = events.calendar, offsetMs = std::int64_t{utcOffsetSeconds} * 1000](
@@ -203,7 +205,7 @@ FlowParts::FlowParts(Poco::Util::AbstractConfiguration& cfg, const Numbers& numb
                      EventParts& events, const identity::StaticDirectory& directory, IdentityParts& identity,
                      PluginParts& plugins, FlowDeployments& deployments)
     : runner(store.db, events.applications, deployments.store(), deployments.repository(), *plugins.host,
-             runnerOptions(events, numbers.utcOffsetSeconds, directory, identity.people)),
+             runnerOptions(events, numbers, directory, identity.people)),
       detach_{plugins.flowMessages} {
     plugins.flowMessages.attach(&runner);
     runner.setExternalGroups(FlowDeployments::externalGroups(cfg));
@@ -211,6 +213,11 @@ FlowParts::FlowParts(Poco::Util::AbstractConfiguration& cfg, const Numbers& numb
     events.approvals.setFlowDecision([this](Poco::Data::Session& session, const flows::FlowRunner::Decision& d) {
         return runner.applyDecisionWithin(session, d);
     });
+    // An automatic flow (the enrolment certificate) answers its submit
+    // with where it ended, if it ends within flows.settleMs.
+    if (numbers.flowSettleMs > 0)
+        events.applications.setFlowSettle([this, bound = std::chrono::milliseconds(numbers.flowSettleMs)](
+                                              const std::string& id) { runner.waitSettled(id, bound); });
     events.applications.setFlowStarter([this](Poco::Data::Session& session, const flows::Application& application,
                                               const std::string& flowId) {
         return runner.startWithin(session, application, flowId);

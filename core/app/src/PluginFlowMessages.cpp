@@ -37,12 +37,28 @@ int PluginFlowMessages::deliver(const std::string& plugin, std::string_view even
                     plugin, message.name, plugin);
         return CH_ERR_INVALID_ARGUMENT;
     }
+    const auto& id = data.member("messageId");
+    if (id.isString()) message.messageId = id.asString().substr(0, 200);
     std::lock_guard lock(mutex_);
     if (!runner_) return CH_ERR_UNAVAILABLE;
-    const auto delivered = runner_->deliverMessage(message);
-    log.information("plugin %s: flow message %s (%s) reached %z instance(s)", plugin, message.name,
-                    message.correlationKey, delivered.size());
-    return delivered.empty() ? CH_ERR_NOT_FOUND : CH_OK;
+    using Outcome = flows::FlowRunner::Publication::Outcome;
+    const auto published = runner_->publishMessage(message);
+    switch (published.outcome) {
+    case Outcome::Delivered:
+        log.information("plugin %s: flow message %s (%s) reached %z instance(s)", plugin, message.name,
+                        message.correlationKey, published.instances.size());
+        return CH_OK;
+    case Outcome::Buffered:
+        log.information("plugin %s: flow message %s (%s) kept for a wait that has not begun", plugin, message.name,
+                        message.correlationKey);
+        return CH_OK;
+    case Outcome::Duplicate:
+        log.information("plugin %s: flow message %s (%s) id %s came before: not applied again", plugin,
+                        message.name, message.correlationKey, published.messageId);
+        return CH_ERR_CONFLICT;
+    case Outcome::NoWait: break;
+    }
+    return CH_ERR_NOT_FOUND;
 }
 
 }  // namespace hub::app

@@ -25,8 +25,10 @@ public:
     /// The runner to deliver to; nullptr detaches (before the runner stops).
     void attach(flows::FlowRunner* runner);
 
-    /// Delivers one message event of `plugin`: CH_OK when an instance took it,
-    /// CH_ERR_NOT_FOUND when none waits, CH_ERR_INVALID_ARGUMENT for a message
+    /// Delivers one message event of `plugin`: CH_OK when an instance took it
+    /// or it is kept for a wait that begins later (its time-to-live is
+    /// flows.messageTtlSeconds), CH_ERR_CONFLICT for a `messageId` seen before,
+    /// CH_ERR_NOT_FOUND when none waits and nothing is kept, CH_ERR_INVALID_ARGUMENT for a message
     /// outside the plugin's names or malformed data, CH_ERR_UNAVAILABLE before
     /// the flows run.
     int deliver(const std::string& plugin, std::string_view eventJson);

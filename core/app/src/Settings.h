@@ -37,6 +37,7 @@ struct Numbers {
         blockingThreads, metricsPort;
     int utcOffsetSeconds, auditCommitIntervalMs, watchIntervalMs, healthIntervalMs;
     int consoleActivitySeconds;
+    int flowMessageTtlSeconds, flowSettleMs;
     host::PluginLimits pluginDefaults;
 
     static Numbers read(const Poco::Util::AbstractConfiguration& cfg);

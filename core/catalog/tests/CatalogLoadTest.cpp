@@ -96,9 +96,8 @@ TEST(CatalogLoad, ShippedSampleCatalogueIsCompleteAndValid) {
 
     const ServiceItem* cert = snap->findById("enrolment-certificate");
     ASSERT_NE(cert, nullptr);
-    EXPECT_EQ(cert->handler.kind, Handler::Kind::Plugin);
-    EXPECT_EQ(cert->handler.system, "student_affairs");
-    EXPECT_EQ(cert->handler.operation, "enrolment_certificate");
+    EXPECT_EQ(cert->handler.kind, Handler::Kind::Flow);  // automatic: config/flows/enrolment-certificate.bpmn
+    EXPECT_EQ(cert->handler.flowId, "enrolment-certificate");
     EXPECT_EQ(cert->channel, Channel::Online);
     EXPECT_EQ(cert->name.zh, "在读证明");
     ASSERT_NE(cert->field("student_id"), nullptr);

@@ -248,8 +248,8 @@ TEST(CatalogQuery, JsonOfPagesItemsAndCategories) {
     EXPECT_EQ(item->getObject("department")->getObject("name")->getValue<std::string>("zh"), "教务处");
     EXPECT_EQ(item->getValue<std::string>("channel"), "online");
     EXPECT_EQ(item->getArray("audience")->getElement<std::string>(0), "student");
-    EXPECT_EQ(item->getObject("handler")->getValue<std::string>("type"), "plugin");
-    EXPECT_EQ(item->getObject("handler")->getValue<std::string>("system"), "student_affairs");
+    EXPECT_EQ(item->getObject("handler")->getValue<std::string>("type"), "flow");  // automatic, by its flow
+    EXPECT_EQ(item->getObject("handler")->getValue<std::string>("flowId"), "enrolment-certificate");
     auto form = item->getArray("form");
     ASSERT_GE(form->size(), 2u);
     EXPECT_EQ(form->getObject(0)->getValue<std::string>("id"), "student_id");

@@ -278,7 +278,8 @@ TEST(ShippedFlows, CatalogueItemsNameShippedFlows) {
         {"seal-use", "seal-use"},           {"going-abroad-approval", "travel-abroad"},
         {"reimbursement", "reimbursement"}, {"lab-access", "lab-access"},
         {"dorm-repair", "dorm-repair"},     {"graduate-leave", "graduate-leave"},
-        {"visiting-scholar", "visiting-scholar"}, {"graduate-enrolment-certificate", "enrolment-certificate"}};
+        {"visiting-scholar", "visiting-scholar"}, {"graduate-enrolment-certificate", "enrolment-certificate"},
+        {"enrolment-certificate", "enrolment-certificate"}};
     for (const auto& [item, flow] : wired) {
         const auto* found = snap->findById(item);
         ASSERT_NE(found, nullptr) << item;

@@ -150,7 +150,7 @@ Application ApplicationService::transition(const std::string& id, ApplicationSta
 
 Application ApplicationService::transitionWithin(Poco::Data::Session& session, const std::string& id,
                                                  ApplicationStatus to, const std::string& actor,
-                                                 const std::string& reason) {
+                                                 const std::string& reason, std::optional<std::string> resultJson) {
     checkText("actor", actor, true);
     const bool reasonRequired = to == ApplicationStatus::Rejected || to == ApplicationStatus::NeedsSupplement;
     checkText("reason", reason, reasonRequired);
@@ -161,6 +161,7 @@ Application ApplicationService::transitionWithin(Poco::Data::Session& session, c
             c.to = to;
             c.actor = actor;
             c.reason = reason;
+            c.resultJson = resultJson;
             return c;
         },
         &session);

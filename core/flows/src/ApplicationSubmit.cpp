@@ -231,7 +231,15 @@ ApplicationService::SubmitResult ApplicationService::submit(const SubmitRequest&
                 &s);
         }
         tx.commit();
-        if (flowStarted && *flowStarted) (*flowStarted)();
+        if (flowStarted && *flowStarted) {
+            (*flowStarted)();
+            // An automatic flow may end within moments: answer with where it stands then.
+            if (flowSettle_) {
+                flowSettle_(a.id);
+                Poco::Data::Session fresh = db_.session();
+                if (auto settled = load(fresh, a.id)) a = std::move(*settled);
+            }
+        }
     }
     SubmitResult r;
     r.outcome = Outcome::Created;

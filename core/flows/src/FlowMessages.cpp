@@ -10,6 +10,8 @@
 #include "hub/runtime/WorkerPool.h"
 
 #include <Poco/Data/Statement.h>
+#include <Poco/Data/Transaction.h>
+#include <Poco/UUIDGenerator.h>
 #include <Poco/Logger.h>
 
 using namespace Poco::Data::Keywords;
@@ -231,27 +233,154 @@ void FlowRunner::onApplicationEvent(Poco::Data::Session& session, const std::str
         logger().warning("flow instance %s: the pool is full; its calls are issued on the next start", *instanceId);
 }
 
-std::vector<std::string> FlowRunner::deliverMessage(const Message& message) {
+FlowRunner::Publication FlowRunner::publishMessage(const Message& message) {
+    const std::int64_t ttl = message.ttlSeconds.value_or(options_.messageTtlSeconds);
+    if (ttl < 0 || ttl > maxMessageTtlSeconds)
+        throw std::invalid_argument("ttlSeconds must be 0 (never kept) to " + std::to_string(maxMessageTtlSeconds) +
+                                    " (30 days), not " + std::to_string(ttl));
+    Publication out;
+    out.messageId =
+        message.messageId.empty() ? Poco::UUIDGenerator::defaultGenerator().createRandom().toString() : message.messageId;
+    const std::int64_t at = nowMs();
+    const engine::Value variables =
+        message.variables.isObject() ? message.variables : engine::Value(engine::Value::Object{});
+    engine::StoredMessage record{out.messageId, message.name, message.correlationKey, message.applicationId,
+                                 variables.toJson(), message.actor, "delivered", "", at, at + ttl * 1000};
+    auto duplicate = [&](Poco::Data::Session& session) {
+        out.outcome = Publication::Outcome::Duplicate;
+        out.instances.clear();
+        if (auto previous = store_.message(session, out.messageId)) {
+            out.previous = previous->status;
+            if (!previous->instanceId.empty()) out.instances.push_back(previous->instanceId);
+            out.expiresAt = previous->expiresAt;
+        }
+        return out;
+    };
     std::vector<std::string> candidates;
     {
         Poco::Data::Session session = db_.session();
+        // A record whose time ran out no longer makes its id a duplicate.
+        if (const auto dropped = store_.expireMessages(session, at)) expiredMessages_ += dropped;
+        if (!message.messageId.empty() && store_.message(session, out.messageId)) return duplicate(session);
         if (!message.applicationId.empty()) {
             if (auto id = store_.instanceOf(session, message.applicationId)) candidates.push_back(*id);
         } else {
             candidates = store_.messageWaiters(session, message.name, message.correlationKey);
         }
     }
-    std::vector<std::string> delivered;
     for (const auto& instanceId : candidates) {
         engine::Input input;
         input.kind = engine::Input::Kind::MessageReceived;
         input.messageName = message.name;
         input.correlationKey = message.correlationKey;
-        input.variables = message.variables.isObject() ? message.variables : engine::Value(engine::Value::Object{});
+        input.variables = variables;
         input.actor = message.actor;
-        if (apply(instanceId, input)) delivered.push_back(instanceId);
+        // A message with an id leaves its record in the first delivery's
+        // transaction: the same id again is a duplicate, even one racing this.
+        bool known = false;
+        std::function<bool(Poco::Data::Session&)> remember;
+        if (!message.messageId.empty() && out.instances.empty())
+            remember = [&](Poco::Data::Session& session) {
+                record.instanceId = instanceId;
+                known = !store_.insertMessage(session, record);
+                return !known;
+            };
+        if (applyWith(instanceId, input, remember)) out.instances.push_back(instanceId);
+        if (known) {
+            Poco::Data::Session session = db_.session();
+            return duplicate(session);
+        }
     }
-    return delivered;
+    if (!out.instances.empty()) {
+        out.outcome = Publication::Outcome::Delivered;
+        out.expiresAt = message.messageId.empty() ? 0 : record.expiresAt;
+        return out;
+    }
+    if (ttl == 0 || (message.correlationKey.empty() && message.applicationId.empty())) {
+        out.outcome = Publication::Outcome::NoWait;
+        return out;
+    }
+    record.status = "buffered";
+    record.instanceId.clear();
+    {
+        Poco::Data::Session session = db_.session();
+        Poco::Data::Transaction tx(session, true);
+        if (!store_.insertMessage(session, record)) {
+            tx.rollback();
+            return duplicate(session);
+        }
+        tx.commit();
+    }
+    out.outcome = Publication::Outcome::Buffered;
+    out.expiresAt = record.expiresAt;
+    logger().information("flow message %s (%s) kept until %s ms: nothing waits for it yet", message.name,
+                         message.correlationKey, std::to_string(record.expiresAt));
+    // A wait that began between the look for waiters and the commit above
+    // looked for kept messages before this one was there: hand it over now.
+    deliverKeptToWaiting(out.messageId);
+    Poco::Data::Session session = db_.session();
+    if (auto kept = store_.message(session, out.messageId); kept && kept->status == "delivered") {
+        out.outcome = Publication::Outcome::Delivered;
+        out.instances = {kept->instanceId};
+    }
+    return out;
+}
+
+void FlowRunner::deliverKept(const std::string& instanceId) {
+    std::vector<std::string> names, keys;
+    std::optional<std::string> applicationId;
+    {
+        Poco::Data::Session session = db_.session();
+        std::string id = instanceId;
+        session << "SELECT detail, correlation_key FROM flows_engine_tokens WHERE instance_id = ? AND wait = 'message'"
+                   " ORDER BY token_id",
+            use(id), into(names), into(keys), now;
+        if (names.empty()) return;
+        applicationId = store_.applicationOf(session, instanceId);
+    }
+    for (std::size_t n = 0; n < names.size(); ++n) {
+        std::optional<engine::StoredMessage> kept;
+        {
+            Poco::Data::Session session = db_.session();
+            kept = store_.keptMessageFor(session, names[n], keys[n], applicationId.value_or(""), nowMs());
+        }
+        if (!kept) continue;
+        engine::Input input;
+        input.kind = engine::Input::Kind::MessageReceived;
+        input.messageName = kept->name;
+        input.correlationKey = kept->correlationKey;
+        input.variables = engine::Value::fromJson(kept->variables);
+        input.actor = kept->actor;
+        // The claim and the step commit together: taken exactly once. The
+        // step's own effects look for the next kept message (carryOut).
+        const bool applied = applyWith(instanceId, input, [&](Poco::Data::Session& session) {
+            return store_.markMessageDelivered(session, kept->id, instanceId);
+        });
+        if (applied) {
+            logger().information("flow instance %s took the kept message %s (%s)", instanceId, kept->name,
+                                 kept->correlationKey);
+            return;
+        }
+    }
+}
+
+void FlowRunner::deliverKeptToWaiting(const std::string& messageId) {
+    std::vector<std::string> instances;
+    {
+        Poco::Data::Session session = db_.session();
+        instances = store_.instancesWaitingForKept(session, nowMs(), messageId);
+    }
+    for (const auto& instanceId : instances) deliverKept(instanceId);
+}
+
+void FlowRunner::expireMessages() {
+    Poco::Data::Session session = db_.session();
+    const std::int64_t at = nowMs();
+    if (const auto dropped = store_.expireMessages(session, at)) {
+        expiredMessages_ += dropped;
+        logger().warning("%s kept flow message(s) expired before any wait took them", std::to_string(dropped));
+    }
+    bufferedMessages_ = store_.keptMessages(session, at);
 }
 
 }  // namespace hub::flows

@@ -106,14 +106,73 @@ std::optional<ApplicationStatus> FlowRunner::statusFor(const engine::InstanceSta
 }
 
 void FlowRunner::moveApplication(Poco::Data::Session& session, const std::string& applicationId,
-                                 ApplicationStatus to, const std::string& reason) {
+                                 ApplicationStatus to, const std::string& reason,
+                                 std::optional<std::string> resultJson) {
     std::string id = applicationId, current;
     Poco::Data::Statement select(session);
     select << "SELECT status FROM flows_applications WHERE id = ?", use(id), into(current), now;
     auto from = parseApplicationStatus(current);
     if (!from || *from == to) return;
-    for (auto step : pathTo(*from, to))
-        applications_.transitionWithin(session, applicationId, step, "hub", reason);
+    const auto path = pathTo(*from, to);
+    for (std::size_t n = 0; n < path.size(); ++n)
+        applications_.transitionWithin(session, applicationId, path[n], "hub", reason,
+                                       n + 1 == path.size() ? resultJson : std::nullopt);
+}
+
+namespace {
+
+// What an ended instance hands the application: its `result` variable (an
+// object the flow's output mappings filled, e.g. result.certificate_no).
+std::optional<std::string> resultOf(const engine::InstanceState& state) {
+    if (state.status == engine::InstanceStatus::Running) return std::nullopt;
+    const auto& result = state.variables.member("result");
+    if (!result.isObject()) return std::nullopt;
+    return result.toJson();
+}
+
+// The name of the end event an input's step reached, for the move's reason
+// ("非在读，不予开具"); "" when it reached none.
+std::string endReached(const engine::Definition& definition, const engine::InstanceState& state) {
+    for (auto entry = state.history.rbegin(); entry != state.history.rend(); ++entry) {
+        const auto* element = definition.process.find(entry->elementId);
+        if (element && element->kind == engine::ElementKind::EndEvent && entry->event == "completed")
+            return element->name.empty() ? element->id : element->name;
+    }
+    return {};
+}
+
+bool settled(const engine::InstanceState& state) {
+    if (state.status != engine::InstanceStatus::Running) return true;
+    for (const auto& token : state.tokens)
+        if (token.wait == engine::Wait::Service) return false;
+    for (const auto& timer : state.timers)
+        if (timer.purpose == "retry") return false;
+    return true;
+}
+
+}  // namespace
+
+bool FlowRunner::waitSettled(const std::string& applicationId, std::chrono::milliseconds bound) {
+    const auto deadline = std::chrono::steady_clock::now() + bound;
+    std::optional<std::string> instanceId;
+    while (true) {
+        std::uint64_t seen;
+        {
+            std::lock_guard lock(mutex_);
+            seen = stepsCommitted_;
+        }
+        {
+            Poco::Data::Session session = db_.session();
+            if (!instanceId) instanceId = store_.instanceOf(session, applicationId);
+            if (!instanceId) return true;
+            auto state = store_.load(session, *instanceId);
+            if (!state || settled(*state)) return true;
+        }
+        std::unique_lock lock(mutex_);
+        if (!stepped_.wait_until(lock, deadline, [&] { return stepsCommitted_ != seen || stopping_; }))
+            return false;
+        if (stopping_) return false;
+    }
 }
 
 std::optional<std::function<void()>> FlowRunner::startWithin(Poco::Data::Session& session,
@@ -164,11 +223,20 @@ std::optional<std::function<void()>> FlowRunner::startWithin(Poco::Data::Session
 }
 
 bool FlowRunner::apply(const std::string& instanceId, engine::Input input) {
+    return applyWith(instanceId, std::move(input), {});
+}
+
+bool FlowRunner::applyWith(const std::string& instanceId, engine::Input input,
+                           const std::function<bool(Poco::Data::Session&)>& first) {
     for (int attempt = 0; attempt < 10; ++attempt) {
         Poco::Data::Session session = db_.session();
         Poco::Data::Transaction tx(session, true);
         std::optional<std::function<void()>> after;
         try {
+            if (first && !first(session)) {
+                tx.rollback();
+                return false;
+            }
             after = applyWithin(session, instanceId, input);
         } catch (const engine::InstanceConflict&) {
             tx.rollback();
@@ -176,6 +244,11 @@ bool FlowRunner::apply(const std::string& instanceId, engine::Input input) {
         }
         if (!after) return false;
         tx.commit();
+        {
+            std::lock_guard lock(mutex_);
+            ++stepsCommitted_;
+        }
+        stepped_.notify_all();
         (*after)();
         return true;
     }
@@ -184,14 +257,10 @@ bool FlowRunner::apply(const std::string& instanceId, engine::Input input) {
 
 std::optional<std::function<void()>> FlowRunner::applyWithin(Poco::Data::Session& session,
                                                              const std::string& instanceId, engine::Input input) {
-    {
-        // A write first, so SQLite takes the write lock (waiting out another
-        // writer) before the read: two readers that both try to upgrade
-        // would make one fail at once with "database is locked".
-        std::string id = instanceId;
-        Poco::Data::Statement lock(session);
-        lock << "UPDATE flows_engine_instances SET revision = revision WHERE id = ?", use(id), now;
-    }
+    // A write first, so SQLite takes the write lock (waiting out another
+    // writer) before the read: two readers that both try to upgrade would
+    // make one fail at once with "database is locked".
+    store_.lockInstance(session, instanceId);
     auto state = store_.load(session, instanceId);
     if (!state) return std::nullopt;
     auto definition = flows_.version(state->flowId, state->version);
@@ -204,13 +273,16 @@ std::optional<std::function<void()>> FlowRunner::applyWithin(Poco::Data::Session
     auto result = engine_.apply(*definition, *state, input);
     if (!result.applied) return std::nullopt;
     const std::string applicationId = applicationIdOf(*state);
+    const std::string end = endReached(*definition, *state);  // before save() clears the history
     store_.save(session, *state, result.effects, applicationId, input.now);
     emitStepEvents(session, *state, result.effects, applicationId);
     traceEffects(session, applicationId, state->flowId, result.effects);
     const auto& applicant = state->variables.member("applicant").member("id");
     if (auto to = statusFor(*state, input, applicant.isString() ? applicant.asString() : std::string())) {
-        std::string reason = input.comment.empty() ? "flow " + state->flowId : input.comment;
-        moveApplication(session, applicationId, *to, reason);
+        std::string reason = !input.comment.empty() ? input.comment
+                             : end.empty()          ? "flow " + state->flowId
+                                                    : "flow " + state->flowId + ": " + end;
+        moveApplication(session, applicationId, *to, reason, resultOf(*state));
     }
     return [this, instanceId, settled = std::move(*state), effects = std::move(result.effects)] {
         carryOut(instanceId, settled, effects);
@@ -219,9 +291,10 @@ std::optional<std::function<void()>> FlowRunner::applyWithin(Poco::Data::Session
 
 void FlowRunner::carryOut(const std::string& instanceId, const engine::InstanceState& state,
                           const std::vector<engine::Effect>& effects) {
-    bool timers = false;
+    bool timers = false, waits = false;
     for (const auto& effect : effects) {
         switch (effect.kind) {
+        case engine::Effect::Kind::WaitMessage: waits = true; break;
         case engine::Effect::Kind::CallService:
             call(instanceId, effect.elementId, effect.id, effect.attempt, effect.input,
                  state.variables.member("applicant"));
@@ -235,6 +308,15 @@ void FlowRunner::carryOut(const std::string& instanceId, const engine::InstanceS
         }
     }
     if (timers) wake_.notify_all();
+    // A message that came before its wait was kept: the wait takes it now.
+    if (waits) {
+        try {
+            deliverKept(instanceId);
+        } catch (const std::exception& e) {
+            logger().error("flow instance %s: handing it a kept message: %s (tried again on the next start)",
+                           instanceId, std::string(e.what()));
+        }
+    }
 }
 
 void FlowRunner::call(const std::string& instanceId, const std::string& elementId, const std::string& key,
@@ -338,6 +420,15 @@ void FlowRunner::resume() {
     }
     fireDueTimers();
     startStuck();
+    // Waits that began before a kill -9 could hand them the message kept for
+    // them. A store that cannot write now (read-only) does not stop the start:
+    // the scheduler's polls expire them, and the next start hands them over.
+    try {
+        expireMessages();
+        deliverKeptToWaiting();
+    } catch (const std::exception& e) {
+        logger().warning("flow messages kept for a wait: not handed over at start: %s", std::string(e.what()));
+    }
     std::lock_guard lock(mutex_);
     if (!timers_.joinable() && !stopping_) timers_ = std::thread([this] { timerLoop(); });
 }
@@ -348,6 +439,7 @@ void FlowRunner::stop() {
         stopping_ = true;
     }
     wake_.notify_all();
+    stepped_.notify_all();
     if (timers_.joinable()) timers_.join();
     pool_->shutdown();
 }
@@ -360,6 +452,7 @@ void FlowRunner::timerLoop() {
         lock.unlock();
         try {
             fireDueTimers();
+            expireMessages();
         } catch (const std::exception& e) {
             logger().error("flow timers: %s", std::string(e.what()));
         }

@@ -376,10 +376,10 @@ TEST(ApplicationLifecycleTest, PluginAnswerCompletesOrRejects) {
     Fixture f;
     ApplicationService::SubmitRequest cert;
     cert.subject = "s.zhang";
-    cert.itemId = "enrolment-certificate";
+    cert.itemId = "certificate-by-plugin";  // the shipped certificate runs its flow
     cert.formJson = R"({"student_id":"2023010101","purpose":"visa","language":"en"})";
     auto submit = [&] {
-        auto r = f.service->submit(cert, shippedCatalog(), kStudent);
+        auto r = f.service->submit(cert, test::catalogWithPluginItem(), kStudent);
         EXPECT_EQ(r.outcome, Outcome::Created);
         EXPECT_EQ(r.application->handler, "plugin:student_affairs/enrolment_certificate");
         return r.application->id;

@@ -88,10 +88,10 @@ TEST(ApplicationStoreTest, StartReviewLeavesOtherItemsSubmitted) {
     Fixture f;
     ApplicationService::SubmitRequest request;
     request.subject = "2023010001";
-    request.itemId = "enrolment-certificate";  // handled by the student_affairs plugin
+    request.itemId = "certificate-by-plugin";  // handled by the student_affairs plugin
     request.formJson = R"({"student_id":"2023010001","purpose":"visa"})";
     request.startReview = true;
-    auto r = f.service->submit(request, shippedCatalog(), catalog::Audience::Student);
+    auto r = f.service->submit(request, test::catalogWithPluginItem(), catalog::Audience::Student);
     ASSERT_EQ(r.outcome, Outcome::Created) << r.message;
     EXPECT_EQ(r.application->status, ApplicationStatus::Submitted);
     EXPECT_EQ(r.application->version, 1);

@@ -8,6 +8,8 @@
 #include <Poco/TemporaryFile.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <stdexcept>
 
 using namespace Poco::Data::Keywords;
@@ -27,6 +29,32 @@ std::filesystem::path sourceDir() {
 const catalog::Snapshot& shippedCatalog() {
     static const std::shared_ptr<const catalog::Snapshot> snapshot =
         catalog::Catalog::load({(sourceDir() / "config" / "catalog").string(), ""});
+    return *snapshot;
+}
+
+const catalog::Snapshot& catalogWithPluginItem() {
+    static const std::shared_ptr<const catalog::Snapshot> snapshot = [] {
+        static TempDir dir;
+        for (const auto& entry : std::filesystem::directory_iterator(sourceDir() / "config" / "catalog"))
+            std::filesystem::copy(entry.path(), dir.path() / entry.path().filename(),
+                                  std::filesystem::copy_options::recursive);
+        std::ofstream(dir.path() / "99-plugin-item.xml") << R"xml(<?xml version="1.0" encoding="UTF-8"?>
+<catalog version="1">
+  <item id="certificate-by-plugin" category="undergraduate" department="academic-affairs" channel="online" audience="student" timeLimit="1">
+    <name zh="在读证明（插件直办）" en="Enrolment certificate (by its plugin)"/>
+    <handler>
+      <plugin system="student_affairs" operation="enrolment_certificate"/>
+    </handler>
+    <form>
+      <field id="student_id" type="string" required="true" maxLength="20" zh="学号" en="Student number"/>
+      <field id="purpose" type="string" required="true" maxLength="50" zh="用途" en="Purpose"/>
+      <field id="language" type="string" required="false" maxLength="5" zh="语言" en="Language"/>
+    </form>
+  </item>
+</catalog>
+)xml";
+        return catalog::Catalog::load({dir.path().string(), ""});
+    }();
     return *snapshot;
 }
 

@@ -20,6 +20,12 @@ std::filesystem::path sourceDir();
 /// The shipped catalogue (config/catalog), loaded once.
 const catalog::Snapshot& shippedCatalog();
 
+/// The shipped catalogue plus one item handled by a plugin operation
+/// directly (`certificate-by-plugin`, student_affairs.enrolment_certificate,
+/// the enrolment certificate's form): the shipped items all run flows or
+/// reviews, and the plugin handler stays supported. Loaded once.
+const catalog::Snapshot& catalogWithPluginItem();
+
 /// The shipped calendar (config/calendar/calendar.xml), loaded once.
 const catalog::WorkingCalendar& shippedCalendar();
 

@@ -1,12 +1,15 @@
-// hubctl flows list|incidents|retry|deploy|validate|put|remove: the service flows
-// the hub runs (docs/flows/bpmn.md), their incidents, an offline check of .bpmn
-// files, and a department's own files (hub:admin, or the department's admin).
+// hubctl flows list|incidents|retry|deploy|message|validate|put|remove: the
+// service flows the hub runs (docs/flows/bpmn.md), their incidents, the messages
+// they wait for, an offline check of .bpmn files, and a department's own files
+// (hub:admin, or the department's admin).
 #include "Cli.h"
 
 #include "hub/common/JsonWriter.h"
 #include "hub/flows/engine/Deployer.h"
 
 #include <Poco/JSON/Array.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
 
 #include <filesystem>
 #include <fstream>
@@ -102,6 +105,67 @@ int departmentFile(const hubctl::GlobalOptions& global, const std::string& depar
     return hubctl::exitOk;
 }
 
+struct MessageOptions {
+    std::string name;
+    std::string key;
+    std::string application;
+    std::string vars;
+    std::string id;
+    long long ttl = -1;  // -1: the hub's flows.messageTtlSeconds
+};
+
+// Publishes a message to the flows (POST /admin/flows/messages): the waiting
+// instances take it, or the hub keeps it for a wait that begins later.
+int message(const hubctl::GlobalOptions& global, const MessageOptions& m) {
+    if (m.key.empty() && m.application.empty())
+        throw hubctl::Failure(hubctl::exitUsage, "give --key (the wait's correlation key) or --application");
+    std::string body = "{\"name\":";
+    hub::json::appendString(body, m.name);
+    if (!m.key.empty()) {
+        body += ",\"correlationKey\":";
+        hub::json::appendString(body, m.key);
+    }
+    if (!m.application.empty()) {
+        body += ",\"applicationId\":";
+        hub::json::appendString(body, m.application);
+    }
+    if (!m.id.empty()) {
+        body += ",\"messageId\":";
+        hub::json::appendString(body, m.id);
+    }
+    if (m.ttl >= 0) body += ",\"ttlSeconds\":" + std::to_string(m.ttl);
+    if (!m.vars.empty()) {
+        // Checked here, so a typo is a usage error and never reaches the hub.
+        Poco::Dynamic::Var parsed;
+        try {
+            parsed = Poco::JSON::Parser().parse(m.vars);
+        } catch (const Poco::Exception& e) {
+            throw hubctl::Failure(hubctl::exitUsage, "--vars is not valid JSON: " + e.displayText());
+        }
+        if (parsed.type() != typeid(Poco::JSON::Object::Ptr))
+            throw hubctl::Failure(hubctl::exitUsage, "--vars must be a JSON object, e.g. '{\"note\":\"done\"}'");
+        std::ostringstream vars;
+        Poco::JSON::Stringifier::condense(parsed, vars);
+        body += ",\"variables\":" + vars.str();
+    }
+    body += '}';
+    hubctl::HubClient hub(global);
+    auto answer = hub.post("/admin/flows/messages", body);
+    if (global.json) return hubctl::printJson(answer.body), hubctl::exitOk;
+    auto result = answer.object();
+    const std::string id = hubctl::text(result, "messageId");
+    if (hubctl::text(result, "status") == "buffered") {
+        std::cout << "message " << id << " kept: nothing waits for it yet; the first wait that begins before "
+                  << hubctl::text(result, "expiresAt") << " (ms since the epoch) takes it\n";
+        return hubctl::exitOk;
+    }
+    auto delivered = result->getArray("delivered");
+    std::cout << "message " << id << " delivered to " << (delivered ? delivered->size() : 0) << " instance(s):";
+    for (std::size_t n = 0; delivered && n < delivered->size(); ++n) std::cout << " " << delivered->getElement<std::string>(static_cast<unsigned>(n));
+    std::cout << "\n";
+    return hubctl::exitOk;
+}
+
 // Offline, as the hub deploys a file (without the loaded plugins' manifests:
 // every plugin operation passes here; the hub checks them on deploy).
 int validate(const hubctl::GlobalOptions& global, const std::vector<std::string>& files) {
@@ -172,6 +236,17 @@ const hubctl::Registration registration(45, [](hubctl::Commands& c) {
                           [&global, department, file] { return departmentFile(global, *department, *file, false); });
     remove->add_option("DEPARTMENT", *department, "the department id")->required();
     remove->add_option("NAME", *file, "the file's name (e.g. book-purchase.bpmn)")->required();
+    auto m = std::make_shared<MessageOptions>();
+    auto* publish = c.leaf(*flows, "message",
+                           "publish a message the flows wait for (delivered, or kept for a wait that begins later)",
+                           [&global, m] { return message(global, *m); });
+    publish->add_option("NAME", m->name, "the message's name, as the flow's bpmn:message names it")->required();
+    publish->add_option("--key", m->key, "the correlation key the wait was given (its zeebe:subscription)");
+    publish->add_option("--application", m->application, "only the flow of this application");
+    publish->add_option("--vars", m->vars, "the message's variables, a JSON object");
+    publish->add_option("--id", m->id, "a message id: the same id again is refused as a duplicate");
+    publish->add_option("--ttl", m->ttl, "seconds to keep it when nothing waits yet (0: never; default: the hub's)")
+        ->check(CLI::Range(0LL, 30LL * 24 * 3600));
     auto files = std::make_shared<std::vector<std::string>>();
     c.leaf(*flows, "validate", "check .bpmn files offline, as the hub deploys them (file:line errors)",
            [&global, files] { return validate(global, *files); })

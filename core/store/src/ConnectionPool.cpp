@@ -17,6 +17,29 @@ bool rollbackOpenTransaction(sqlite3* handle) {
     return sqlite3_exec(handle, "ROLLBACK", nullptr, nullptr, nullptr) == SQLITE_OK;
 }
 
+StatementCache::~StatementCache() {
+    for (auto& [sql, entry] : statements_) sqlite3_finalize(entry.statement);
+}
+
+sqlite3_stmt* StatementCache::acquire(sqlite3* handle, const char* sql) {
+    auto& entry = statements_[sql];
+    if (entry.inUse) return nullptr;
+    if (!entry.statement) {
+        const int rc = sqlite3_prepare_v3(handle, sql, -1, SQLITE_PREPARE_PERSISTENT, &entry.statement, nullptr);
+        if (rc != SQLITE_OK) {
+            statements_.erase(sql);
+            Poco::Data::SQLite::Utility::throwException(handle, rc, std::string("preparing: ") + sql);
+        }
+    }
+    entry.inUse = true;
+    return entry.statement;
+}
+
+void StatementCache::release(const char* sql) {
+    auto found = statements_.find(sql);
+    if (found != statements_.end()) found->second.inUse = false;
+}
+
 ConnectionPool::Connection ConnectionPool::open() {
     Connection c;
     try {
@@ -100,6 +123,7 @@ void ConnectionPool::release(Connection connection, std::uint64_t generation) {
         freed_.notify_one();
         return;
     }
+    connection.statements.reset();  // finalized while the connection is still open
     connection = Connection();  // closed before it stops counting: drain() waits for the close
     {
         std::lock_guard lock(mutex_);
@@ -113,6 +137,7 @@ void ConnectionPool::closeIdle(std::unique_lock<std::mutex>& lock) {
     closing.swap(idle_);
     lock.unlock();
     const std::size_t closed = closing.size();
+    for (auto& c : closing) c.statements.reset();  // finalized while the connection is still open
     closing.clear();
     lock.lock();
     open_ -= closed;

@@ -6,15 +6,40 @@
 #include <Poco/Data/SessionImpl.h>
 
 #include <atomic>
+#include <memory>
+#include <unordered_map>
 #include <condition_variable>
 #include <mutex>
 #include <vector>
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace hub::store::detail {
 
 class FaultMonitor;
+
+/// A connection's prepared statements, by their SQL text's address; used by
+/// one thread at a time (the one holding the connection's lease).
+class StatementCache {
+public:
+    StatementCache() = default;
+    StatementCache(const StatementCache&) = delete;
+    StatementCache& operator=(const StatementCache&) = delete;
+    ~StatementCache();  ///< Finalizes them all.
+    /// The statement for `sql` on `handle`, prepared on first use, marked in
+    /// use until release(); nullptr while it is in use already (a nested use
+    /// of the same text gets a statement of its own).
+    sqlite3_stmt* acquire(sqlite3* handle, const char* sql);
+    void release(const char* sql);
+
+private:
+    struct Entry {
+        sqlite3_stmt* statement = nullptr;
+        bool inUse = false;
+    };
+    std::unordered_map<const char*, Entry> statements_;
+};
 
 /// Rolls back whatever transaction the connection still has open; false if it
 /// could not (the connection is then not fit to be reused).
@@ -31,6 +56,9 @@ public:
     struct Connection {
         Poco::AutoPtr<Poco::Data::SessionImpl> impl;
         sqlite3* handle = nullptr;
+        /// Its cached statements (PreparedStatement.h). Declared last, so
+        /// destroyed first: finalized before the connection closes.
+        std::shared_ptr<StatementCache> statements = std::make_shared<StatementCache>();
     };
 
     ConnectionPool(std::string path, const Database::Options& options, FaultMonitor& monitor)
@@ -101,6 +129,9 @@ public:
     /// False once the pool has been drained since this lease was taken, or
     /// once the lease was closed.
     bool current() const noexcept { return pool_ && pool_->current(generation_); }
+    /// The connection's statement cache and handle (PreparedStatement).
+    StatementCache& statements() const { return (inner(), *connection_.statements); }
+    sqlite3* handle() const noexcept { return connection_.handle; }
 
     bool isConnected() const override { return connection_.impl && connection_.impl->isConnected(); }
     bool isGood() const override { return connection_.impl && connection_.impl->isGood(); }

@@ -1,4 +1,5 @@
 #include "hub/store/Database.h"
+#include "hub/store/PreparedStatement.h"
 #include "hub/store/WriteTransaction.h"
 #include "hub/test/Eventually.h"
 
@@ -456,6 +457,88 @@ TEST(AuditLog, TheWriterOutlivesWhatItsBatchesThrow) {
     int rows = 0;
     db.session() << "SELECT count(*) FROM audit_calls WHERE request_id = 'good'", into(rows), now;
     EXPECT_EQ(rows, 1);
+}
+
+namespace {
+
+const char kSelectValue[] = "SELECT v FROM prepared WHERE k = ?";
+const char kInsertValue[] = "INSERT INTO prepared(k, v) VALUES(?, ?)";
+
+// The statements a connection holds, as SQLite lists them, and how many of
+// them are mid-way (stepped and not reset: a read transaction held open).
+std::pair<int, int> statementsOf(Poco::Data::Session& session, const char* sql) {
+    sqlite3* handle = Poco::Data::SQLite::Utility::dbHandle(session);
+    int count = 0, busy = 0;
+    for (sqlite3_stmt* s = sqlite3_next_stmt(handle, nullptr); s; s = sqlite3_next_stmt(handle, s)) {
+        if (std::string(sqlite3_sql(s)) == sql) ++count;
+        if (sqlite3_stmt_busy(s)) ++busy;
+    }
+    return {count, busy};
+}
+
+}  // namespace
+
+// A hot path's statement is prepared once per connection and kept, reset after
+// each use (no read held open), and still usable after an error.
+TEST(Database, PreparedStatementsAreKeptPerConnectionAndResetAfterUse) {
+    TempDb tmp;
+    Database::Options options{tmp.path};
+    options.maxSessions = 1;  // every session below is the same connection
+    Database db(options);
+    db.session() << "CREATE TABLE prepared (k TEXT PRIMARY KEY, v INTEGER)", now;
+    for (int n = 0; n < 5; ++n) {
+        auto session = db.session();
+        hub::store::PreparedStatement(session, kInsertValue).bind(1, "键" + std::to_string(n)).bind(2, n).execute();
+        hub::store::PreparedStatement select(session, kSelectValue);
+        ASSERT_TRUE(select.bind(1, "键" + std::to_string(n)).next());
+        EXPECT_EQ(select.integer(0), n);
+    }
+    auto session = db.session();
+    EXPECT_EQ(statementsOf(session, kInsertValue), std::make_pair(1, 0));
+    EXPECT_EQ(statementsOf(session, kSelectValue).first, 1);
+    EXPECT_EQ(statementsOf(session, kSelectValue).second, 0) << "a statement left mid-way holds a read open";
+
+    // A constraint error throws as Poco's statements do; the statement works on.
+    EXPECT_THROW(hub::store::PreparedStatement(session, kInsertValue).bind(1, "键0").bind(2, 9).execute(),
+                 Poco::Data::DataException);
+    EXPECT_EQ(hub::store::PreparedStatement(session, kInsertValue).bind(1, "键9").bind(2, 9).execute(), 1);
+    hub::store::PreparedStatement select(session, kSelectValue);
+    EXPECT_FALSE(select.bind(1, "没有").next());
+}
+
+// A session that is not the pool's gets a statement of its own, finalized after use.
+TEST(Database, APreparedStatementOnAPlainSessionIsItsOwn) {
+    TempDb tmp;
+    Database db({tmp.path});
+    db.session() << "CREATE TABLE prepared (k TEXT PRIMARY KEY, v INTEGER)", now;
+    Poco::Data::Session plain("SQLite", tmp.path);
+    hub::store::PreparedStatement(plain, kInsertValue).bind(1, "a").bind(2, 1).execute();
+    EXPECT_EQ(statementsOf(plain, kInsertValue).first, 0);
+    hub::store::PreparedStatement select(plain, kSelectValue);
+    ASSERT_TRUE(select.bind(1, "a").next());
+    EXPECT_EQ(select.integer(0), 1);
+}
+
+// Two uses of the same text at once on one session (a loop over a SELECT that
+// runs it again inside) do not share the statement.
+TEST(Database, NestedUsesOfOneStatementDoNotShareIt) {
+    TempDb tmp;
+    Database::Options options{tmp.path};
+    options.maxSessions = 1;
+    Database db(options);
+    db.session() << "CREATE TABLE prepared (k TEXT PRIMARY KEY, v INTEGER)", now;
+    auto session = db.session();
+    for (int n = 0; n < 3; ++n)
+        hub::store::PreparedStatement(session, kInsertValue).bind(1, std::to_string(n)).bind(2, n).execute();
+    hub::store::PreparedStatement outer(session, kSelectValue);
+    ASSERT_TRUE(outer.bind(1, "1").next());
+    {
+        hub::store::PreparedStatement inner(session, kSelectValue);
+        ASSERT_TRUE(inner.bind(1, "2").next());
+        EXPECT_EQ(inner.integer(0), 2);
+    }
+    EXPECT_EQ(outer.integer(0), 1) << "the inner use reset the outer one's statement";
+    EXPECT_FALSE(outer.next());
 }
 
 // Work that reads before it writes, while another connection commits: in a

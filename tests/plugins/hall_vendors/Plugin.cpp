@@ -51,11 +51,12 @@ public:
                     .key("data").object()
                     .key("name").string("logistics.work_order_completed")
                     .key("correlationKey").string(order)
+                    .key("messageId").string("work-order-done:" + order)
                     .key("variables").object().key("repair_note").string("已修复").end()
                     .end()
                     .end();
                 if (!this->host().emitEvent(event.str()))
-                    throw campushub::NotFound("no flow waits for work order " + order);
+                    throw campushub::NotFound("work order " + order + " was reported before (or no flow takes it)");
                 return std::string(R"({"reported":true})");
             });
         } else if (system == "finance") {

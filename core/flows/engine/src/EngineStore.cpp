@@ -5,8 +5,12 @@
 // diagram, the admins' incidents). Times are milliseconds since the epoch.
 #include "hub/flows/engine/EngineStore.h"
 
+#include "hub/store/PreparedStatement.h"
+
 #include <Poco/Data/RecordSet.h>
 #include <Poco/Data/Statement.h>
+
+#include <algorithm>
 
 using namespace Poco::Data::Keywords;
 
@@ -94,6 +98,22 @@ const std::vector<store::Migration> kMigrations = {
     {2,
      {"ALTER TABLE flows_engine_tokens ADD COLUMN correlation_key TEXT NOT NULL DEFAULT ''",
       "CREATE INDEX flows_engine_tokens_message ON flows_engine_tokens(wait, detail, correlation_key)"}},
+    // Messages that came before their wait, kept for a time-to-live, and the
+    // ids of delivered ones as long (duplicates).
+    {3,
+     {"CREATE TABLE flows_engine_messages ("
+      " id TEXT PRIMARY KEY,"
+      " name TEXT NOT NULL,"
+      " correlation_key TEXT NOT NULL,"
+      " application_id TEXT NOT NULL,"
+      " variables TEXT NOT NULL,"
+      " actor TEXT NOT NULL,"
+      " status TEXT NOT NULL,"
+      " instance_id TEXT NOT NULL DEFAULT '',"
+      " created_at INTEGER NOT NULL,"
+      " expires_at INTEGER NOT NULL)",
+      "CREATE INDEX flows_engine_messages_kept ON flows_engine_messages(status, name, correlation_key)",
+      "CREATE INDEX flows_engine_messages_expiry ON flows_engine_messages(expires_at)"}},
 };
 
 std::string joinGroups(const std::vector<std::string>& groups) {
@@ -282,86 +302,178 @@ std::optional<std::string> EngineStore::deploymentXml(Poco::Data::Session& sessi
     return xml.front();
 }
 
+namespace {
+
+// The statements of a step (load, lock, save), prepared once per connection
+// (store::PreparedStatement): each is its own array, so its address is the
+// cache's key.
+const char kLock[] = "UPDATE flows_engine_instances SET revision = revision WHERE id = ?";
+const char kLoad[] = "SELECT state, revision FROM flows_engine_instances WHERE id = ?";
+const char kExists[] = "SELECT 1 FROM flows_engine_instances WHERE id = ?";
+const char kInsertInstance[] =
+    "INSERT INTO flows_engine_instances(id, application_id, flow_id, version, status, outcome, state, steps,"
+    " revision, created_at, updated_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)";
+const char kUpdateInstance[] =
+    "UPDATE flows_engine_instances SET status = ?, outcome = ?, state = ?, steps = ?, revision = ?, updated_at = ?"
+    " WHERE id = ? AND revision = ?";
+const char kDeleteTokens[] = "DELETE FROM flows_engine_tokens WHERE instance_id = ?";
+const char kDeleteToken[] = "DELETE FROM flows_engine_tokens WHERE instance_id = ? AND token_id = ?";
+const char kInsertToken[] =
+    "INSERT INTO flows_engine_tokens(instance_id, token_id, element_id, wait, detail, attempt, correlation_key)"
+    " VALUES(?, ?, ?, ?, ?, ?, ?)";
+const char kUpdateToken[] =
+    "UPDATE flows_engine_tokens SET element_id = ?, wait = ?, detail = ?, attempt = ?, correlation_key = ?"
+    " WHERE instance_id = ? AND token_id = ?";
+const char kDeleteTimers[] = "DELETE FROM flows_engine_timers WHERE instance_id = ?";
+const char kDeleteTimer[] = "DELETE FROM flows_engine_timers WHERE id = ?";
+const char kInsertTimer[] =
+    "INSERT INTO flows_engine_timers(id, instance_id, element_id, due_at, purpose) VALUES(?, ?, ?, ?, ?)";
+const char kInsertTask[] =
+    "INSERT INTO flows_engine_tasks(id, instance_id, application_id, element_id, name, candidate_groups, assignee,"
+    " status, created_at) VALUES(?, ?, ?, ?, ?, ?, ?, 'open', ?)";
+const char kCloseTask[] =
+    "UPDATE flows_engine_tasks SET status = ?, closed_at = ?, closed_by = ?, decision = ? WHERE id = ?"
+    " AND status = 'open'";
+const char kInsertHistory[] =
+    "INSERT INTO flows_engine_history(instance_id, seq, element_id, event, actor, at, result)"
+    " VALUES(?, ?, ?, ?, ?, ?, ?)";
+const char kUpsertIncident[] =
+    "INSERT INTO flows_engine_incidents(id, instance_id, element_id, message, created_at, resolved_at)"
+    " VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET resolved_at = excluded.resolved_at";
+
+bool sameRow(const Token& a, const Token& b) {
+    return a.elementId == b.elementId && a.wait == b.wait && a.detail == b.detail && a.attempt == b.attempt &&
+           a.correlation == b.correlation;
+}
+
+void insertToken(Poco::Data::Session& session, const std::string& instanceId, const Token& token) {
+    store::PreparedStatement insert(session, kInsertToken);
+    insert.bind(1, instanceId).bind(2, token.id).bind(3, token.elementId).bind(4, waitName(token.wait));
+    insert.bind(5, token.detail).bind(6, token.attempt).bind(7, token.correlation).execute();
+}
+
+// The token rows: only those added, changed or gone since the store last
+// wrote or read them (a step moves one token or two of many).
+void writeTokens(Poco::Data::Session& session, const InstanceState& state) {
+    if (!state.stored.known) {
+        if (state.revision != 0) store::PreparedStatement(session, kDeleteTokens).bind(1, state.id).execute();
+        for (const auto& token : state.tokens) insertToken(session, state.id, token);
+        return;
+    }
+    for (const auto& old : state.stored.tokens) {
+        const bool kept = std::any_of(state.tokens.begin(), state.tokens.end(),
+                                      [&](const Token& t) { return t.id == old.id; });
+        if (!kept) store::PreparedStatement(session, kDeleteToken).bind(1, state.id).bind(2, old.id).execute();
+    }
+    for (const auto& token : state.tokens) {
+        auto old = std::find_if(state.stored.tokens.begin(), state.stored.tokens.end(),
+                                [&](const Token& t) { return t.id == token.id; });
+        if (old == state.stored.tokens.end()) {
+            insertToken(session, state.id, token);
+        } else if (!sameRow(*old, token)) {
+            store::PreparedStatement update(session, kUpdateToken);
+            update.bind(1, token.elementId).bind(2, waitName(token.wait)).bind(3, token.detail).bind(4, token.attempt);
+            update.bind(5, token.correlation).bind(6, state.id).bind(7, token.id).execute();
+        }
+    }
+}
+
+void insertTimer(Poco::Data::Session& session, const std::string& instanceId, const Timer& timer) {
+    store::PreparedStatement insert(session, kInsertTimer);
+    insert.bind(1, timer.id).bind(2, instanceId).bind(3, timer.elementId).bind(4, timer.dueAt);
+    insert.bind(5, timer.purpose).execute();
+}
+
+// Timer rows never change: those armed since are added, those gone deleted.
+void writeTimers(Poco::Data::Session& session, const InstanceState& state) {
+    if (!state.stored.known) {
+        if (state.revision != 0) store::PreparedStatement(session, kDeleteTimers).bind(1, state.id).execute();
+        for (const auto& timer : state.timers) insertTimer(session, state.id, timer);
+        return;
+    }
+    const auto& before = state.stored.timerIds;
+    for (const auto& id : before) {
+        const bool kept = std::any_of(state.timers.begin(), state.timers.end(),
+                                      [&](const Timer& t) { return t.id == id; });
+        if (!kept) store::PreparedStatement(session, kDeleteTimer).bind(1, id).execute();
+    }
+    for (const auto& timer : state.timers)
+        if (std::find(before.begin(), before.end(), timer.id) == before.end()) insertTimer(session, state.id, timer);
+}
+
+void remember(InstanceState& state) {
+    state.stored.known = true;
+    state.stored.tokens = state.tokens;
+    state.stored.timerIds.clear();
+    for (const auto& timer : state.timers) state.stored.timerIds.push_back(timer.id);
+}
+
+}  // namespace
+
+void EngineStore::lockInstance(Poco::Data::Session& session, const std::string& instanceId) {
+    store::PreparedStatement(session, kLock).bind(1, instanceId).execute();
+}
+
 void EngineStore::save(Poco::Data::Session& session, InstanceState& state, const std::vector<Effect>& effects,
                        const std::string& applicationId, std::int64_t nowMs) {
-    std::string json = stateToJson(state);
-    std::string status = statusName(state.status);
-    Poco::Int64 at = nowMs, steps = state.steps, revision = state.revision, next = state.revision + 1;
+    const std::string json = stateToJson(state);
+    const std::string status = statusName(state.status);
     if (state.revision == 0) {
-        std::vector<std::string> found;
-        session << "SELECT id FROM flows_engine_instances WHERE id = ?", use(state.id), into(found), now;
-        if (!found.empty()) throw InstanceConflict("instance " + state.id + " exists already");
-        session << "INSERT INTO flows_engine_instances(id, application_id, flow_id, version, status, outcome, state,"
-                   " steps, revision, created_at, updated_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
-            use(state.id), bind(applicationId), use(state.flowId), use(state.version), use(status), use(state.outcome),
-            use(json), use(steps), use(at), use(at), now;
+        {
+            store::PreparedStatement exists(session, kExists);
+            if (exists.bind(1, state.id).next()) throw InstanceConflict("instance " + state.id + " exists already");
+        }
+        store::PreparedStatement insert(session, kInsertInstance);
+        insert.bind(1, state.id).bind(2, applicationId).bind(3, state.flowId).bind(4, state.version);
+        insert.bind(5, status).bind(6, state.outcome).bind(7, json).bind(8, state.steps).bind(9, nowMs);
+        insert.bind(10, nowMs).execute();
     } else {
-        Poco::Data::Statement update(session);
-        update << "UPDATE flows_engine_instances SET status = ?, outcome = ?, state = ?, steps = ?, revision = ?,"
-                  " updated_at = ? WHERE id = ? AND revision = ?",
-            use(status), use(state.outcome), use(json), use(steps), use(next), use(at), use(state.id), use(revision);
+        store::PreparedStatement update(session, kUpdateInstance);
+        update.bind(1, status).bind(2, state.outcome).bind(3, json).bind(4, state.steps).bind(5, state.revision + 1);
+        update.bind(6, nowMs).bind(7, state.id).bind(8, state.revision);
         if (update.execute() == 0)
-            throw InstanceConflict("instance " + state.id + " changed since revision " + std::to_string(revision));
+            throw InstanceConflict("instance " + state.id + " changed since revision " +
+                                   std::to_string(state.revision));
     }
-
-    session << "DELETE FROM flows_engine_tokens WHERE instance_id = ?", use(state.id), now;
-    for (const auto& token : state.tokens) {
-        Poco::Int64 id = token.id;
-        session << "INSERT INTO flows_engine_tokens(instance_id, token_id, element_id, wait, detail, attempt,"
-                   " correlation_key) VALUES(?, ?, ?, ?, ?, ?, ?)",
-            use(state.id), use(id), bind(token.elementId), bind(std::string(waitName(token.wait))), bind(token.detail),
-            bind(token.attempt), bind(token.correlation), now;
-    }
-    session << "DELETE FROM flows_engine_timers WHERE instance_id = ?", use(state.id), now;
-    for (const auto& timer : state.timers) {
-        Poco::Int64 due = timer.dueAt;
-        session << "INSERT INTO flows_engine_timers(id, instance_id, element_id, due_at, purpose) VALUES(?, ?, ?, ?, ?)",
-            bind(timer.id), use(state.id), bind(timer.elementId), use(due), bind(timer.purpose), now;
-    }
+    writeTokens(session, state);
+    writeTimers(session, state);
     for (const auto& effect : effects) {
         if (effect.kind == Effect::Kind::CreateTask) {
             for (const auto& task : state.tasks) {
                 if (task.id != effect.id) continue;
-                Poco::Int64 created = task.createdAt;
-                session << "INSERT INTO flows_engine_tasks(id, instance_id, application_id, element_id, name,"
-                           " candidate_groups, assignee, status, created_at) VALUES(?, ?, ?, ?, ?, ?, ?, 'open', ?)",
-                    bind(task.id), use(state.id), bind(applicationId), bind(task.elementId), bind(task.name),
-                    bind(joinGroups(task.candidateGroups)), bind(task.assignee), use(created), now;
+                store::PreparedStatement insert(session, kInsertTask);
+                insert.bind(1, task.id).bind(2, state.id).bind(3, applicationId).bind(4, task.elementId);
+                insert.bind(5, task.name).bind(6, joinGroups(task.candidateGroups)).bind(7, task.assignee);
+                insert.bind(8, task.createdAt).execute();
             }
         } else if (effect.kind == Effect::Kind::CompleteTask || effect.kind == Effect::Kind::CancelTask) {
-            const std::string closed = effect.kind == Effect::Kind::CompleteTask ? "completed" : "cancelled";
-            session << "UPDATE flows_engine_tasks SET status = ?, closed_at = ?, closed_by = ?, decision = ?"
-                       " WHERE id = ? AND status = 'open'",
-                bind(closed), use(at), bind(effect.actor), bind(effect.message), bind(effect.id), now;
+            store::PreparedStatement close(session, kCloseTask);
+            close.bind(1, effect.kind == Effect::Kind::CompleteTask ? "completed" : "cancelled").bind(2, nowMs);
+            close.bind(3, effect.actor).bind(4, effect.message).bind(5, effect.id).execute();
         }
     }
     for (const auto& entry : state.history) {
-        Poco::Int64 seq = entry.seq, when = entry.at;
-        session << "INSERT INTO flows_engine_history(instance_id, seq, element_id, event, actor, at, result)"
-                   " VALUES(?, ?, ?, ?, ?, ?, ?)",
-            use(state.id), use(seq), bind(entry.elementId), bind(entry.event), bind(entry.actor), use(when),
-            bind(entry.result), now;
+        store::PreparedStatement insert(session, kInsertHistory);
+        insert.bind(1, state.id).bind(2, entry.seq).bind(3, entry.elementId).bind(4, entry.event);
+        insert.bind(5, entry.actor).bind(6, entry.at).bind(7, entry.result).execute();
     }
     for (const auto& incident : state.incidents) {
-        Poco::Int64 created = incident.at, resolved = incident.resolvedAt;
-        session << "INSERT INTO flows_engine_incidents(id, instance_id, element_id, message, created_at, resolved_at)"
-                   " VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET resolved_at = excluded.resolved_at",
-            bind(incident.id), use(state.id), bind(incident.elementId), bind(incident.message), use(created),
-            use(resolved), now;
+        store::PreparedStatement upsert(session, kUpsertIncident);
+        upsert.bind(1, incident.id).bind(2, state.id).bind(3, incident.elementId).bind(4, incident.message);
+        upsert.bind(5, incident.at).bind(6, incident.resolvedAt).execute();
     }
     state.revision += 1;
     state.history.clear();
     std::erase_if(state.incidents, [](const Incident& incident) { return incident.resolvedAt != 0; });
+    remember(state);
 }
 
 std::optional<InstanceState> EngineStore::load(Poco::Data::Session& session, const std::string& instanceId) {
-    std::vector<std::string> json;
-    std::vector<Poco::Int64> revision;
-    session << "SELECT state, revision FROM flows_engine_instances WHERE id = ?", bind(instanceId), into(json),
-        into(revision), now;
-    if (json.empty()) return std::nullopt;
-    InstanceState state = stateFromJson(json.front());
-    state.revision = revision.front();
+    store::PreparedStatement select(session, kLoad);
+    if (!select.bind(1, instanceId).next()) return std::nullopt;
+    InstanceState state = stateFromJson(select.text(0));
+    state.revision = select.integer(1);
+    remember(state);
     return state;
 }
 
@@ -380,6 +492,98 @@ std::vector<std::string> EngineStore::messageWaiters(Poco::Data::Session& sessio
                " AND correlation_key = ? ORDER BY instance_id",
         bind(name), bind(correlationKey), into(ids), now;
     return ids;
+}
+
+bool EngineStore::insertMessage(Poco::Data::Session& session, const StoredMessage& m) {
+    // One write, no read before it: a transaction that read first could not
+    // take the write lock once another writer committed (SQLITE_BUSY at once).
+    Poco::Int64 created = m.createdAt, expires = m.expiresAt;
+    Poco::Data::Statement insert(session);
+    insert << "INSERT INTO flows_engine_messages(id, name, correlation_key, application_id, variables, actor,"
+              " status, instance_id, created_at, expires_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+              " ON CONFLICT(id) DO NOTHING",
+        bind(m.id), bind(m.name), bind(m.correlationKey), bind(m.applicationId), bind(m.variables), bind(m.actor),
+        bind(m.status), bind(m.instanceId), use(created), use(expires);
+    return insert.execute() == 1;
+}
+
+namespace {
+
+const char* kMessageColumns =
+    "SELECT id, name, correlation_key, application_id, variables, actor, status, instance_id, created_at, expires_at"
+    " FROM flows_engine_messages ";
+
+std::optional<StoredMessage> firstMessage(Poco::Data::Statement& select) {
+    Poco::Data::RecordSet rs(select);
+    if (rs.rowCount() == 0) return std::nullopt;
+    auto column = [&](std::size_t c) { return rs.value(c, 0).convert<std::string>(); };
+    return StoredMessage{column(0), column(1), column(2), column(3), column(4), column(5), column(6), column(7),
+                         rs.value(8, 0).convert<std::int64_t>(), rs.value(9, 0).convert<std::int64_t>()};
+}
+
+}  // namespace
+
+std::optional<StoredMessage> EngineStore::message(Poco::Data::Session& session, const std::string& id) {
+    Poco::Data::Statement select(session);
+    select << std::string(kMessageColumns) + "WHERE id = ?", bind(id), now;
+    return firstMessage(select);
+}
+
+std::optional<StoredMessage> EngineStore::keptMessageFor(Poco::Data::Session& session, const std::string& name,
+                                                         const std::string& correlationKey,
+                                                         const std::string& applicationId, std::int64_t nowMs) {
+    Poco::Data::Statement select(session);
+    Poco::Int64 at = nowMs;
+    select << std::string(kMessageColumns) +
+                  "WHERE status = 'buffered' AND name = ? AND expires_at > ? AND ((? <> '' AND correlation_key = ?"
+                  " AND (application_id = '' OR application_id = ?)) OR (correlation_key = '' AND application_id = ?))"
+                  " ORDER BY created_at, id LIMIT 1",
+        bind(name), use(at), bind(correlationKey), bind(correlationKey), bind(applicationId), bind(applicationId), now;
+    return firstMessage(select);
+}
+
+bool EngineStore::markMessageDelivered(Poco::Data::Session& session, const std::string& id,
+                                       const std::string& instanceId) {
+    Poco::Data::Statement update(session);
+    update << "UPDATE flows_engine_messages SET status = 'delivered', instance_id = ? WHERE id = ?"
+              " AND status = 'buffered'",
+        bind(instanceId), bind(id);
+    return update.execute() == 1;
+}
+
+std::vector<std::string> EngineStore::instancesWaitingForKept(Poco::Data::Session& session, std::int64_t nowMs,
+                                                              const std::string& messageId) {
+    std::vector<std::string> ids;
+    Poco::Int64 at = nowMs;
+    session << "SELECT DISTINCT t.instance_id FROM flows_engine_tokens t"
+               " JOIN flows_engine_instances i ON i.id = t.instance_id"
+               " JOIN flows_engine_messages m ON m.name = t.detail"
+               " WHERE t.wait = 'message' AND m.status = 'buffered' AND m.expires_at > ? AND (? = '' OR m.id = ?)"
+               " AND ((t.correlation_key <> '' AND m.correlation_key = t.correlation_key"
+               " AND (m.application_id = '' OR m.application_id = i.application_id))"
+               " OR (m.correlation_key = '' AND m.application_id = i.application_id))"
+               " ORDER BY t.instance_id",
+        use(at), bind(messageId), bind(messageId), into(ids), now;
+    return ids;
+}
+
+std::uint64_t EngineStore::expireMessages(Poco::Data::Session& session, std::int64_t nowMs) {
+    Poco::Int64 at = nowMs, due = 0;
+    // A read first: nothing to drop writes nothing (a read-only store still starts).
+    session << "SELECT COUNT(*) FROM flows_engine_messages WHERE expires_at <= ?", use(at), into(due), now;
+    if (due == 0) return 0;
+    Poco::Data::Statement kept(session);
+    kept << "DELETE FROM flows_engine_messages WHERE expires_at <= ? AND status = 'buffered'", use(at);
+    const auto dropped = kept.execute();
+    session << "DELETE FROM flows_engine_messages WHERE expires_at <= ?", use(at), now;
+    return dropped;
+}
+
+std::uint64_t EngineStore::keptMessages(Poco::Data::Session& session, std::int64_t nowMs) {
+    Poco::Int64 at = nowMs, count = 0;
+    session << "SELECT COUNT(*) FROM flows_engine_messages WHERE status = 'buffered' AND expires_at > ?", use(at),
+        into(count), now;
+    return static_cast<std::uint64_t>(count);
 }
 
 std::optional<std::string> EngineStore::applicationOf(Poco::Data::Session& session, const std::string& instanceId) {

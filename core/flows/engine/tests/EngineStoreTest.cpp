@@ -12,7 +12,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+
 using namespace hub::flows::engine;
+using namespace Poco::Data::Keywords;
 using namespace hub::flows::engine::test;
 using hub::flows::test::Fixture;
 using hub::flows::test::countRows;
@@ -222,3 +226,103 @@ TEST(EngineStoreTest, CallsOutAreListedForTheRestartWithTheirKeys) {
 }
 
 }  // namespace
+
+namespace {
+
+// The token and timer rows of `id` as stored, and their rowids (a row written
+// anew gets a new one).
+struct Rows {
+    std::map<std::int64_t, std::pair<std::int64_t, std::string>> tokens;  // token id -> rowid, content
+    std::map<std::string, std::int64_t> timers;                           // timer id -> rowid
+};
+
+Rows rowsOf(hub::store::Database& db, const std::string& id) {
+    Rows rows;
+    auto session = db.session();
+    std::vector<Poco::Int64> rowids, tokenIds, attempts;
+    std::vector<std::string> elements, waits, details, keys;
+    std::string instance = id;
+    session << "SELECT rowid, token_id, element_id, wait, detail, attempt, correlation_key FROM flows_engine_tokens"
+               " WHERE instance_id = ?",
+        use(instance), into(rowids), into(tokenIds), into(elements), into(waits), into(details), into(attempts),
+        into(keys), now;
+    for (std::size_t n = 0; n < rowids.size(); ++n)
+        rows.tokens[tokenIds[n]] = {rowids[n], elements[n] + "|" + waits[n] + "|" + details[n] + "|" +
+                                                   std::to_string(attempts[n]) + "|" + keys[n]};
+    std::vector<Poco::Int64> timerRowids;
+    std::vector<std::string> timerIds;
+    session << "SELECT rowid, id FROM flows_engine_timers WHERE instance_id = ?", use(instance), into(timerRowids),
+        into(timerIds), now;
+    for (std::size_t n = 0; n < timerIds.size(); ++n) rows.timers[timerIds[n]] = timerRowids[n];
+    return rows;
+}
+
+// The rows say what the state says, exactly.
+void expectRowsMatch(const Rows& rows, const InstanceState& state) {
+    ASSERT_EQ(rows.tokens.size(), state.tokens.size());
+    for (const auto& token : state.tokens) {
+        auto row = rows.tokens.find(token.id);
+        ASSERT_NE(row, rows.tokens.end()) << token.id;
+        EXPECT_EQ(row->second.second, token.elementId + "|" + waitName(token.wait) + "|" + token.detail + "|" +
+                                          std::to_string(token.attempt) + "|" + token.correlation);
+    }
+    ASSERT_EQ(rows.timers.size(), state.timers.size());
+    for (const auto& timer : state.timers) EXPECT_TRUE(rows.timers.count(timer.id)) << timer.id;
+}
+
+}  // namespace
+
+// A step writes only the token and timer rows that changed: the three parallel
+// reviews' tokens and the reminder's timer stay the rows they were while one
+// review after another completes, and the rows always say what the state says.
+TEST(EngineStoreTest, AStepWritesOnlyTheRowsThatChanged) {
+    StoreFixture s;
+    auto def = deployFlow(readData("travel-abroad.bpmn"), "travel-abroad.bpmn");
+    s.step(*def, "i1", startWith(R"({"form":{"days":10,"reason":"学术会议"}})"));
+    auto session = s.f.db->session();
+    auto state = *s.store->load(session, "i1");
+    Rows before = rowsOf(*s.f.db, "i1");
+    expectRowsMatch(before, state);
+    ASSERT_EQ(before.tokens.size(), 3u);
+    ASSERT_EQ(before.timers.size(), 1u);
+    int untouched = 0;
+    while (s.store->load(session, "i1")->status == InstanceStatus::Running) {
+        state = *s.store->load(session, "i1");
+        ASSERT_FALSE(state.tasks.empty());
+        s.step(*def, "i1", completion(state.tasks.back().id, "approve"));
+        state = *s.store->load(session, "i1");
+        const Rows after = rowsOf(*s.f.db, "i1");
+        expectRowsMatch(after, state);
+        for (const auto& [id, row] : after.tokens) {
+            auto old = before.tokens.find(id);
+            if (old != before.tokens.end() && old->second.second == row.second) {
+                EXPECT_EQ(old->second.first, row.first) << "token " << id << " was rewritten unchanged";
+                ++untouched;
+            }
+        }
+        for (const auto& [id, rowid] : after.timers)
+            if (before.timers.count(id)) EXPECT_EQ(before.timers[id], rowid) << "timer " << id << " was rewritten";
+        before = after;
+    }
+    EXPECT_GT(untouched, 0);
+    EXPECT_EQ(countRows(*s.f.db, "flows_engine_tokens"), 0);
+    EXPECT_EQ(countRows(*s.f.db, "flows_engine_timers"), 0);
+}
+
+// A state built by hand (not loaded: the store does not know its rows) is
+// saved whole: its rows replace the stored ones.
+TEST(EngineStoreTest, AStateNotLoadedRewritesAllItsRows) {
+    StoreFixture s;
+    auto def = deployFlow(readData("travel-abroad.bpmn"), "travel-abroad.bpmn");
+    s.step(*def, "i1", startWith(R"({"form":{"days":10}})"));
+    auto session = s.f.db->session();
+    InstanceState copy = stateFromJson(stateToJson(*s.store->load(session, "i1")));
+    copy.revision = 1;
+    ASSERT_FALSE(copy.stored.known);
+    auto result = s.engine.apply(*def, copy, completion(copy.tasks[0].id, "approve"));
+    s.store->save(session, copy, result.effects, "app-i1", kNow);
+    expectRowsMatch(rowsOf(*s.f.db, "i1"), copy);
+    // The completed review's token moved on to the join, in its row too.
+    EXPECT_EQ(std::count_if(copy.tokens.begin(), copy.tokens.end(), [](const Token& t) { return t.wait == Wait::Join; }),
+              1);
+}

@@ -8,6 +8,9 @@
 namespace hub::events {
 class Relay;
 }
+namespace hub::flows {
+class FlowRunner;
+}
 namespace hub::host {
 class PluginHost;
 }
@@ -28,6 +31,7 @@ struct MetricsServices {
     /// When true, /metrics needs a bearer token whose principal has the role
     /// hub:admin or hub:metrics (401 without one, 403 without the role).
     bool requireToken = false;
+    flows::FlowRunner* flows = nullptr;  ///< Flow messages kept and expired.
 };
 
 /// The role that may read /metrics when it needs a token (besides hub:admin).

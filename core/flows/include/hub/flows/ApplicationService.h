@@ -154,6 +154,14 @@ public:
     /// Sets the flow starter. Call before serving requests (not synchronized).
     void setFlowStarter(FlowStarter starter) { flowStarter_ = std::move(starter); }
 
+    /// Called by submit() after a flow it started had its first effects
+    /// carried out (its service calls issued), before it answers: may wait
+    /// (bounded) for an automatic flow to settle, so the answer shows where
+    /// it ended (FlowRunner::waitSettled). submit() then reads the
+    /// application again. Call before serving requests (not synchronized).
+    using FlowSettle = std::function<void(const std::string& applicationId)>;
+    void setFlowSettle(FlowSettle settle) { flowSettle_ = std::move(settle); }
+
     /// The store the service writes to (for its health and fault counters).
     store::Database& database() const { return db_; }
 
@@ -197,8 +205,10 @@ public:
         emit(session, type, id, dataJson);
     }
 
+    /// `resultJson` set: the application's result becomes it (a flow's `result`).
     Application transitionWithin(Poco::Data::Session& session, const std::string& id, ApplicationStatus to,
-                                 const std::string& actor, const std::string& reason);
+                                 const std::string& actor, const std::string& reason,
+                                 std::optional<std::string> resultJson = std::nullopt);
 
     /// transition(id, Cancelled, ...).
     Application cancel(const std::string& id, const std::string& actor, const std::string& reason,
@@ -246,6 +256,7 @@ private:
     store::Database& db_;
     Options options_;
     FlowStarter flowStarter_;
+    FlowSettle flowSettle_;
     // The calendar in use: options_.calendar until setCalendar(); accessed only
     // through std::atomic_load/store.
     std::shared_ptr<const catalog::WorkingCalendar> calendar_ =

@@ -16,6 +16,8 @@
 #include "hub/flows/engine/EngineStore.h"
 #include "hub/flows/engine/FlowRepository.h"
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -51,7 +53,13 @@ public:
         PersonLookup person;
         std::int64_t timerPollMs = 1000;  ///< The scheduler's poll of due timers.
         std::int64_t callTimeoutMs = 30000;
+        /// How long a message nobody waits for yet is kept for a wait that
+        /// begins later (flows.messageTtlSeconds), unless the message says.
+        std::int64_t messageTtlSeconds = 3600;
     };
+
+    /// The longest time-to-live a message may ask for (30 days).
+    static constexpr std::int64_t maxMessageTtlSeconds = 30LL * 24 * 3600;
 
     /// Candidate groups the external approval engine handles
     /// (flows.externalGroups; set at start and on each reload): a user task
@@ -78,13 +86,35 @@ public:
         Unknown,        ///< Nothing of the instance waits for it.
     };
 
-    /// A message published to the flows (the API's POST /api/v1/flows/messages).
+    /// A message published to the flows (POST /admin/flows/messages, a
+    /// plugin's edu.campus.hub.flow.message, hubctl flows message).
     struct Message {
         std::string name;
         std::string correlationKey;  ///< Matches the wait's zeebe:subscription key; "" for none.
         std::string applicationId;   ///< Set: only that application's instance.
         engine::Value variables;     ///< Its payload (an object), merged as the wait's outputs say.
         std::string actor;
+        /// Set: another message with this id within the first's time-to-live
+        /// is a duplicate (delivered or kept once). "": a fresh id.
+        std::string messageId;
+        /// How long to keep it when nothing waits yet; unset:
+        /// Options::messageTtlSeconds; 0: never kept.
+        std::optional<std::int64_t> ttlSeconds;
+    };
+
+    /// What became of a published message.
+    struct Publication {
+        enum class Outcome {
+            Delivered,  ///< Instances waiting for it took it (`instances`).
+            Buffered,   ///< Nothing waits yet: kept until `expiresAt` for the first wait that begins.
+            Duplicate,  ///< A message with its id came before (`previous`: "buffered" or "delivered").
+            NoWait,     ///< Nothing waits and it is not kept (time-to-live 0, or neither key nor application).
+        };
+        Outcome outcome = Outcome::NoWait;
+        std::string messageId;
+        std::vector<std::string> instances;
+        std::int64_t expiresAt = 0;  ///< Milliseconds since the epoch; 0 when not kept.
+        std::string previous;
     };
 
     FlowRunner(store::Database& db, ApplicationService& applications, engine::EngineStore& store,
@@ -105,6 +135,12 @@ public:
     /// are pending in the store and re-issued on the next start. Call before
     /// the plugin host goes.
     void stop();
+
+    /// Waits at most `bound` for the flow of `applicationId` to settle: ended,
+    /// or waiting for a person, a message or a timer, with no service call
+    /// out and none due for a retry. True when it settled (or no flow drives
+    /// the application); false when the bound ran out first or the runner stops.
+    bool waitSettled(const std::string& applicationId, std::chrono::milliseconds bound);
 
     /// Applies one input to an instance in its own transaction, retrying on a
     /// revision conflict, then carries out the effects. False when it did not
@@ -129,8 +165,23 @@ public:
 
     /// Delivers a message to every instance that waits for it (by name and
     /// correlation key, or the application's instance), each in its own
-    /// transaction. Returns the instances that took it.
-    std::vector<std::string> deliverMessage(const Message& message);
+    /// transaction. When none waits, the message is stored (flows_engine_messages)
+    /// until its time-to-live runs out, and the first wait for it that begins
+    /// (same name; same key, or the application's instance) takes it, exactly
+    /// once, in the transaction that moves that wait on; after a restart too.
+    /// Throws std::invalid_argument for a time-to-live out of range.
+    Publication publishMessage(const Message& message);
+
+    /// Kept messages dropped unused when their time-to-live ran out, since start.
+    std::uint64_t expiredMessages() const noexcept { return expiredMessages_.load(); }
+
+    /// Messages kept for a wait that has not begun, as counted on the
+    /// scheduler's last poll (no store access: /metrics reads it).
+    std::uint64_t bufferedMessages() const noexcept { return bufferedMessages_.load(); }
+
+    /// Drops the kept messages whose time-to-live ran out (counted) and forgets
+    /// delivered ones past theirs; the scheduler does this on each poll.
+    void expireMessages();
 
     /// For the applications' event sink, inside the change's transaction: a
     /// move made by someone else than the flow feeds the flow there too
@@ -147,6 +198,10 @@ public:
                                                       const engine::Input& input, const std::string& applicant);
 
 private:
+    /// apply(), with `first` run at the start of the transaction (a claim
+    /// that commits with the step); false from it: nothing applied.
+    bool applyWith(const std::string& instanceId, engine::Input input,
+                   const std::function<bool(Poco::Data::Session&)>& first);
     void carryOut(const std::string& instanceId, const engine::InstanceState& state,
                   const std::vector<engine::Effect>& effects);
     void call(const std::string& instanceId, const std::string& elementId, const std::string& key, int attempt,
@@ -161,8 +216,16 @@ private:
     void requestApproval(Poco::Data::Session& session, const engine::InstanceState& state,
                          const engine::Effect& effect, const std::string& applicationId);
     bool isExternal(const engine::UserTask& task) const;  ///< Takes mutex_.
+    /// Moves the application to `to` the shortest way; `resultJson` set:
+    /// its result becomes it (on the last move).
     void moveApplication(Poco::Data::Session& session, const std::string& applicationId, ApplicationStatus to,
-                         const std::string& reason);
+                         const std::string& reason, std::optional<std::string> resultJson = std::nullopt);
+    /// Hands `instanceId`'s message waits the oldest kept message each
+    /// matches, one per transaction (claim + apply commit together).
+    void deliverKept(const std::string& instanceId);
+    /// deliverKept() for every instance with a wait that a kept message
+    /// matches (`messageId` set: that message's).
+    void deliverKeptToWaiting(const std::string& messageId = {});
     void timerLoop();
     void fireDueTimers();
     void startStuck();
@@ -178,9 +241,13 @@ private:
     engine::Engine engine_;
     mutable std::mutex mutex_;
     std::condition_variable wake_;
+    std::condition_variable stepped_;  // a step committed (waitSettled)
+    std::uint64_t stepsCommitted_ = 0;  // behind mutex_
     bool stopping_ = false;
     std::set<std::string> externalGroups_;  // behind mutex_
     std::thread timers_;
+    std::atomic<std::uint64_t> expiredMessages_{0};
+    std::atomic<std::uint64_t> bufferedMessages_{0};
 };
 
 }  // namespace hub::flows

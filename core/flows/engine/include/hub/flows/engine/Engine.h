@@ -103,6 +103,15 @@ struct InstanceState {
     std::int64_t nextHistory = 1;
     std::int64_t steps = 0;  ///< Elements entered, in all.
     std::int64_t revision = 0;  ///< Bumped by each save (compare-and-set in the store).
+    /// The token rows and timer rows as the store last read or wrote them
+    /// (EngineStore's load() and save() set it; save() writes only the rows
+    /// that differ). Not part of the state's JSON; not known on a state built
+    /// by hand, whose save rewrites them all.
+    struct StoredRows {
+        bool known = false;
+        std::vector<Token> tokens;
+        std::vector<std::string> timerIds;
+    } stored;
 };
 
 /// What the caller must carry out after an input, in order.

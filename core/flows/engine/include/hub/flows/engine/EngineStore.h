@@ -66,6 +66,22 @@ struct StoredIncident {
     std::int64_t createdAt = 0;
 };
 
+/// A message published to the flows that no wait took at once: kept
+/// ("buffered") until `expiresAt` for a wait that begins later, or, once
+/// taken ("delivered"), remembered as long for its id (a duplicate is known).
+struct StoredMessage {
+    std::string id;
+    std::string name;
+    std::string correlationKey;
+    std::string applicationId;
+    std::string variables;  ///< JSON object.
+    std::string actor;
+    std::string status;      ///< "buffered" or "delivered"
+    std::string instanceId;  ///< Delivered: the instance that took it.
+    std::int64_t createdAt = 0;
+    std::int64_t expiresAt = 0;
+};
+
 class EngineStore {
 public:
     static const std::vector<store::Migration>& migrations();
@@ -80,9 +96,15 @@ public:
     /// The XML of a deployed version, or nullopt.
     std::optional<std::string> deploymentXml(Poco::Data::Session& session, const std::string& flowId, int version);
 
+    /// Takes SQLite's write lock for the instance's transaction before its
+    /// state is read (an UPDATE that changes nothing): two readers that both
+    /// upgraded to writers would make one fail at once with "database is locked".
+    void lockInstance(Poco::Data::Session& session, const std::string& instanceId);
+
     /// Writes `state` after an input (its instance row by compare-and-set on
-    /// `revision`, tokens, timers, new history, incidents) and the tasks the
-    /// effects open or close. Throws InstanceConflict when the row changed
+    /// `revision`; the token and timer rows that changed since load() or the
+    /// last save(); new history; incidents) and the tasks the effects open or
+    /// close, with statements prepared once per connection. Throws InstanceConflict when the row changed
     /// since it was loaded. On success bumps state.revision, clears the saved
     /// history and drops resolved incidents. No begin/commit here.
     void save(Poco::Data::Session& session, InstanceState& state, const std::vector<Effect>& effects,
@@ -100,6 +122,36 @@ public:
     /// evaluated when the wait began) is `correlationKey`.
     std::vector<std::string> messageWaiters(Poco::Data::Session& session, const std::string& name,
                                             const std::string& correlationKey);
+
+    /// Stores a message record; false (nothing written) when its id exists.
+    bool insertMessage(Poco::Data::Session& session, const StoredMessage& message);
+
+    /// The record of message `id`, whatever its status, or nullopt.
+    std::optional<StoredMessage> message(Poco::Data::Session& session, const std::string& id);
+
+    /// The oldest kept message, alive at `nowMs`, that a wait for `name` with
+    /// correlation key `correlationKey` ("" for none) in an instance of
+    /// application `applicationId` takes: the same key (and no application
+    /// or that one), or no key and that application.
+    std::optional<StoredMessage> keptMessageFor(Poco::Data::Session& session, const std::string& name,
+                                                const std::string& correlationKey, const std::string& applicationId,
+                                                std::int64_t nowMs);
+
+    /// Marks kept message `id` delivered to `instanceId`: a compare-and-set,
+    /// false when it was delivered meanwhile (or is not kept).
+    bool markMessageDelivered(Poco::Data::Session& session, const std::string& id, const std::string& instanceId);
+
+    /// Instances with a message wait that a kept message (alive at `nowMs`;
+    /// only message `messageId` when set) matches.
+    std::vector<std::string> instancesWaitingForKept(Poco::Data::Session& session, std::int64_t nowMs,
+                                                     const std::string& messageId = {});
+
+    /// Deletes the records whose time-to-live ran out by `nowMs`; returns how
+    /// many of them were kept messages never delivered.
+    std::uint64_t expireMessages(Poco::Data::Session& session, std::int64_t nowMs);
+
+    /// Kept messages alive at `nowMs`.
+    std::uint64_t keptMessages(Poco::Data::Session& session, std::int64_t nowMs);
 
     /// Timers due at `nowMs` or before, earliest first.
     std::vector<StoredTimer> dueTimers(Poco::Data::Session& session, std::int64_t nowMs, std::size_t limit);
