@@ -17,7 +17,7 @@ std::int64_t nowMs() {
         .count();
 }
 
-Poco::Logger& logger() { return Poco::Logger::get("hub.flows"); }
+Poco::Logger& deploymentLogger() { return Poco::Logger::get("hub.flows"); }
 
 }  // namespace
 
@@ -28,14 +28,14 @@ FlowDeployments::FlowDeployments(store::Database& db, const Poco::Util::Abstract
     std::error_code error;
     if (!std::filesystem::is_directory(directory_, error)) {
         // Not an error: a hub without flows runs every item on the stand-in path.
-        logger().information("flows.dir %s: no such folder; no BPMN flow is deployed", directory_);
+        deploymentLogger().information("flows.dir %s: no such folder; no BPMN flow is deployed", directory_);
         return;
     }
     try {
-        logger().information("%s", reload(config));
+        deploymentLogger().information("%s", reload(config));
     } catch (const std::exception& e) {
         // Already logged per file; the other flows run.
-        logger().warning("flows: %s deployed in all; the refused ones are left out",
+        deploymentLogger().warning("flows: %s deployed in all; the refused ones are left out",
                          std::to_string(repository_.flowIds().size()));
     }
 }
@@ -70,11 +70,11 @@ std::string FlowDeployments::reload(const Poco::Util::AbstractConfiguration& con
         return "no folder " + directory_ + ", no flows";
     repository_.setOptions(options(config));
     const auto report = repository_.reload(nowMs());
-    for (const auto& line : report.deployed) logger().information("flow deployed: %s", line);
-    for (const auto& warning : report.warnings) logger().warning("flow: %s", warning);
+    for (const auto& line : report.deployed) deploymentLogger().information("flow deployed: %s", line);
+    for (const auto& warning : report.warnings) deploymentLogger().warning("flow: %s", warning);
     std::string refused;
     for (const auto& [file, reason] : report.refused) {
-        logger().error("flow refused: %s: %s", file, reason);
+        deploymentLogger().error("flow refused: %s: %s", file, reason);
         refused += (refused.empty() ? "" : "; ") + file + ": " + reason;
     }
     const std::string summary = "flows: " + std::to_string(report.deployed.size()) + " deployed, " +

@@ -1,5 +1,7 @@
 #include "TestSupport.h"
 
+#include "hub/catalog/Catalog.h"
+
 #include <unistd.h>
 
 #include <fstream>
@@ -36,6 +38,11 @@ CatalogCopy::CatalogCopy() {
         if (!entry.is_regular_file()) continue;  // import/: the CSV the hall's items come from
         std::filesystem::copy_file(entry.path(), path() / entry.path().filename());
     }
+}
+
+std::shared_ptr<const Snapshot> shippedCatalog() {
+    static std::shared_ptr<const Snapshot> snap = Catalog::load({(configDir() / "catalog").string(), ""});
+    return snap;
 }
 
 }  // namespace hub::catalog::test

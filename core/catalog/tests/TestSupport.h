@@ -1,12 +1,20 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
+
+namespace hub::catalog {
+class Snapshot;
+}
 
 namespace hub::catalog::test {
 
 /// The repository's config/ folder (shipped sample catalogue and calendar).
 std::filesystem::path configDir();
+
+/// The shipped sample catalogue, loaded once per test program.
+std::shared_ptr<const Snapshot> shippedCatalog();
 
 /// A temporary directory removed with everything in it.
 class TempDir {

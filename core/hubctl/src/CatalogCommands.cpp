@@ -11,7 +11,10 @@
 
 #include <iostream>
 
+// Named inside the anonymous namespace: a unity build compiles the command
+// files together, and each has its own list(), status() and registration.
 namespace {
+namespace catalog_commands {
 
 struct ValidateOptions {
     std::string directory;
@@ -65,4 +68,5 @@ const hubctl::Registration registration(50, [](hubctl::Commands& c) {
     validateCommand->add_option("--schema", o->schema, "the XSD (default: DIR/catalog.xsd)");
 });
 
+}  // namespace catalog_commands
 }  // namespace
