@@ -19,9 +19,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 namespace fs = std::filesystem;
 using hub::test::ChildProcess;
@@ -270,4 +272,78 @@ TEST_F(OwnedFieldsTest, AFieldWithTwoSourcesStopsTheStartAndAReloadKeepsTheRegis
     auto r = request("GET", "/api/v1/catalog/services/scholarship-check/prefill");
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(fieldOf(parse(r.body), "name")->getValue<std::string>("owner"), "directory");
+}
+
+// The sources are asked the way every plugin call of the API is: no thread of
+// the api pool waits for the vendor. With one pool thread and the student
+// affairs system holding its answers, a prefill and a submit wait for it while
+// a request that needs the pool is answered; once the system answers, so are
+// they (with its value). Were the calls made from the pool, the first would
+// hold its only thread and the second never reach the vendor.
+TEST_F(OwnedFieldsTest, TheSourcesAreAskedWithoutHoldingAPoolThread) {
+    fs::create_directories(dir_->file("var2"));
+    dir_->write("hub2.xml", config(kOwners, dir_->file("hubd2.port"), dir_->file("var2/hub.db")));
+    ChildProcess hubd(HUBD_EXE, ChildProcess::Options{
+                                    .args = {"--config", dir_->file("hub2.xml"), "-D", "http.blockingThreads=1", "-D",
+                                             "plugins.plugin[@name=student_affairs].timeoutMs=20000"},
+                                    .portFile = dir_->file("hubd2.port")});
+    auto as = [&hubd](const std::string& method, const std::string& path, const std::string& body = "",
+                      const std::string& subject = kStudent) {
+        return httpRequest(method, hubd.url(path), body, {{"Authorization", "Bearer " + token(subject)}});
+    };
+    hub::test::HttpResponse sync;
+    ASSERT_TRUE(hub::test::waitUntil(
+        [&] {
+            sync = as("POST", "/admin/identity/sync?full=1", "", "admin");
+            return sync.status == 200;
+        },
+        std::chrono::seconds(60), std::chrono::milliseconds(100)))
+        << sync.body;
+
+    auto simMode = [this](const std::string& mode) {
+        return httpRequest("POST", sim_->url("/admin/fail-mode"), R"({"mode":")" + mode + R"("})");
+    };
+    auto held = [this] {
+        return parse(httpRequest("GET", sim_->url("/admin/fail-mode")).body)->getValue<int>("hanging");
+    };
+    ASSERT_EQ(simMode("hold").status, 200);
+    std::atomic<bool> prefilled{false}, submitted{false};
+    hub::test::HttpResponse prefill, submit, list;
+    auto quietly = [](auto fn) {
+        try {
+            fn();
+        } catch (const std::exception& e) {
+            ADD_FAILURE() << e.what();
+        }
+    };
+    std::thread prefiller([&] {
+        quietly([&] { prefill = as("GET", "/api/v1/catalog/services/scholarship-check/prefill"); });
+        prefilled = true;
+    });
+    std::thread submitter([&] {
+        quietly([&] {
+            submit =
+                as("POST", "/api/v1/applications", R"({"item_id":"scholarship-check","form":{"reason":"家庭困难"}})");
+        });
+        submitted = true;
+    });
+    const bool bothAsked =
+        hub::test::waitUntil([&] { return held() == 2; }, std::chrono::seconds(20), std::chrono::milliseconds(20));
+    bool answeredWhileHeld = false;
+    if (bothAsked) {
+        // The pool's one thread is free: a read that needs it is answered now.
+        quietly([&] { list = as("GET", "/api/v1/applications"); });
+        answeredWhileHeld = !prefilled && !submitted && held() == 2;
+    }
+    const int heldThen = held();
+    ASSERT_EQ(simMode("none").status, 200);
+    prefiller.join();
+    submitter.join();
+    ASSERT_TRUE(bothAsked) << "the vendor saw " << heldThen << " call(s) at once";
+    EXPECT_EQ(list.status, 200) << list.body;
+    EXPECT_TRUE(answeredWhileHeld) << "a pool read waited for the vendor";
+    ASSERT_EQ(prefill.status, 200) << prefill.body;
+    EXPECT_EQ(parse(prefill.body)->getObject("form")->getValue<std::string>("enrolment_status"), "enrolled");
+    ASSERT_EQ(submit.status, 201) << submit.body;
+    EXPECT_EQ(parse(submit.body)->getObject("form")->getValue<std::string>("enrolment_status"), "enrolled");
 }

@@ -214,6 +214,13 @@ const std::vector<Row> kTable = {
     {"GET", "/admin/retention/runs", R, R, NA},
     {"PUT", "/admin/applications/{id}/legal-hold", R, R, NA},
     {"DELETE", "/admin/applications/{id}/legal-hold", R, R, NA},
+    // A department's own catalogue file and flows: hub:admin and that department's admin.
+    {"PUT", "/admin/catalog/departments/{department}", R, R, NA},
+    {"DELETE", "/admin/catalog/departments/{department}", R, R, NA},
+    {"POST", "/admin/catalog/departments/{department}/reload", R, R, NA},
+    {"PUT", "/admin/flows/departments/{department}/{file}", R, R, NA},
+    {"DELETE", "/admin/flows/departments/{department}/{file}", R, R, NA},
+    {"POST", "/admin/flows/departments/{department}/reload", R, R, NA},
 };
 
 // Delegated administration (issue 18): every admin route, and the portal routes
@@ -258,6 +265,13 @@ const std::vector<DepartmentRow> kDepartmentTable = {
     {"GET", "/admin/retention/runs", R, R},
     {"PUT", "/admin/applications/{id}/legal-hold", A, R},
     {"DELETE", "/admin/applications/{id}/legal-hold", A, R},
+    // The student affairs department's own files (an invalid body: 422; no file: 404).
+    {"PUT", "/admin/catalog/departments/{department}", A, R},
+    {"DELETE", "/admin/catalog/departments/{department}", A, R},
+    {"POST", "/admin/catalog/departments/{department}/reload", A, R},
+    {"PUT", "/admin/flows/departments/{department}/{file}", A, R},
+    {"DELETE", "/admin/flows/departments/{department}/{file}", A, R},
+    {"POST", "/admin/flows/departments/{department}/reload", A, R},
 };
 
 // ---------------------------------------------------------------------------
@@ -394,6 +408,8 @@ protected:
         put("plugin", "student_affairs");
         put("operation", "get_student");
         put("name", "student_affairs");
+        put("department", "student-affairs");
+        put("file", "leave.bpmn");
         put("id", path.find("/applications/") != std::string::npos ? applicationId_
                   : path.rfind("/api/v1/identities/", 0) == 0 ? kOwner
                                                               : "student-leave");

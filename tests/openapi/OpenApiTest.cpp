@@ -559,6 +559,12 @@ TEST_F(OpenApiTest, EveryKnownRouteIsDocumented) {
         {"GET", "/admin/retention/runs"},
         {"PUT", "/admin/applications/{id}/legal-hold"},
         {"DELETE", "/admin/applications/{id}/legal-hold"},
+        {"PUT", "/admin/catalog/departments/{department}"},
+        {"DELETE", "/admin/catalog/departments/{department}"},
+        {"POST", "/admin/catalog/departments/{department}/reload"},
+        {"PUT", "/admin/flows/departments/{department}/{file}"},
+        {"DELETE", "/admin/flows/departments/{department}/{file}"},
+        {"POST", "/admin/flows/departments/{department}/reload"},
     };
     Document doc = loadDocument();
     std::set<std::pair<std::string, std::string>> documented;

@@ -23,6 +23,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace hub::store {
 struct AuditEntry;
@@ -122,7 +123,8 @@ void addDeadLetterRoutes(Router& router, const AdminServices& s);
 /// GET /admin/plugins, POST /admin/plugins/{name}/reload, DELETE
 /// /admin/plugins/{name}, POST /admin/plugins/rescan (PluginAdminRoutes.cpp).
 void addPluginAdminRoutes(Router& router, const AdminServices& s);
-/// POST /admin/catalog/reload (AdminRoutes.cpp).
+/// POST /admin/catalog/reload; PUT and DELETE /admin/catalog/departments/{department},
+/// POST /admin/catalog/departments/{department}/reload (AdminRoutes.cpp).
 void addCatalogAdminRoutes(Router& router, const AdminServices& s);
 /// GET /admin/identity/sync/preview (SyncPreviewRoutes.cpp).
 void addSyncPreviewRoutes(Router& router, const AdminServices& s);
@@ -132,6 +134,9 @@ void addAuditRoutes(Router& router, const AdminServices& s);
 void addTraceRoutes(Router& router, const AdminServices& s);
 /// One audit row as the API writes it (AuditAdminRoutes.cpp).
 void appendAuditEntry(std::string& body, const store::AuditEntry& entry);
+
+/// r (a problem+json) with the member "errors": the texts, each with its place.
+Response withErrors(Response r, const std::vector<std::string>& errors);
 
 /// The 403 for a department admin reaching past their departments (sent
 /// through an AuditedReply, it is audited like every admin answer).

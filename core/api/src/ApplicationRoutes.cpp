@@ -26,6 +26,9 @@
 #include <Poco/Logger.h>
 #include <Poco/NumberParser.h>
 
+#include <chrono>
+#include <functional>
+#include <memory>
 #include <sstream>
 
 namespace hub::api {
@@ -151,9 +154,7 @@ bool sameText(const Poco::Dynamic::Var& given, const std::string& value) {
 // (docs/privacy.md, "One datum, one source"): a value the applicant sent must
 // be the source's own; the source's values go into `formJson`. A problem when
 // the applicant tried to overwrite one, or its source could not be asked.
-std::optional<Response> settleOwnedFields(const OwnedFields& owned, const catalog::ServiceItem& item,
-                                          const Principal& applicant, std::string& formJson) {
-    auto fetched = owned.fetch(item, applicant);
+std::optional<Response> settleOwnedFields(const OwnedFields::Fetched& fetched, std::string& formJson) {
     if (fetched.fields.empty()) return std::nullopt;
     Poco::JSON::Parser parser;
     auto form = parser.parse(formJson).extract<Poco::JSON::Object::Ptr>();  // formOf() wrote it
@@ -231,9 +232,9 @@ class ApplicationRoutes : public std::enable_shared_from_this<ApplicationRoutes>
 public:
     ApplicationRoutes(flows::ApplicationService& service, catalog::Catalog& catalog, host::PluginHost& plugins,
                       runtime::WorkerPool& pool, store::AuditLog* audit, const OwnedFields* owned,
-                      const AnswerPolicy* answers)
+                      const AnswerPolicy* answers, Reviewer reviewer)
         : service_(service), catalog_(catalog), plugins_(plugins), pool_(pool), audit_(audit), owned_(owned),
-          answers_(answers), trace_(service.database()) {}
+          answers_(answers), reviewer_(std::move(reviewer)), trace_(service.database()) {}
 
     // The routes hold the object: it lives as long as the router's handlers.
     void add(Router& router) {
@@ -268,8 +269,52 @@ private:
         return refusal;
     }
 
+    // The item the submit names and the caller is offered, when its form has owned
+    // fields; null otherwise (the submit then refuses it, or needs no source).
+    const catalog::ServiceItem* ownedItem(const catalog::Snapshot& snapshot, const Request& request) const {
+        if (!owned_) return nullptr;
+        const auto owners = owned_->owners();
+        if (!owners || owners->all().empty()) return nullptr;
+        std::string itemId;
+        try {
+            itemId = optionalString(parseBody(request), "item_id");
+        } catch (const std::exception&) {
+            return nullptr;  // the submit answers it, 400
+        }
+        const auto* item = snapshot.findVisible(itemId, audiencesOf(request.principal));
+        if (!item) return nullptr;
+        for (const auto& field : item->fields)
+            if (owners->find(field.id)) return item;
+        return nullptr;
+    }
+
+    // The owned fields' sources are asked first, from this I/O thread as every
+    // plugin call of the API is (a fiber of this loop, or the plugin's pool),
+    // so no pool thread waits for a vendor; the database work follows on the pool.
     void submit(const RequestPtr& request, Responder out) {
-        blocking(pool_, service_.database(), out, [this, request, out]() -> std::optional<Response> {
+        auto snapshot = catalog_.snapshot();
+        if (const auto* item = ownedItem(*snapshot, *request)) {
+            auto self = shared_from_this();
+            try {
+                owned_->fetchAsync(
+                    *item, request->principal,
+                    [self, request, out](OwnedFields::Fetched fetched) {
+                        self->store(request, out, std::make_shared<const OwnedFields::Fetched>(std::move(fetched)));
+                    },
+                    [out](std::chrono::milliseconds delay, std::function<void()> expire) {
+                        out.after(delay, std::move(expire));
+                    });
+                return;
+            } catch (const std::exception&) {
+                // The directory's read failed here (the store): asked again on the
+                // pool, whose answer maps the store's faults (503) as for every submit.
+            }
+        }
+        store(request, out, nullptr);
+    }
+
+    void store(const RequestPtr& request, Responder out, std::shared_ptr<const OwnedFields::Fetched> fetched) {
+        blocking(pool_, service_.database(), out, [this, request, out, fetched]() -> std::optional<Response> {
             const Principal& p = request->principal;
             auto body = parseBody(*request);
             ApplicationService::SubmitRequest submit;
@@ -280,8 +325,11 @@ private:
             submit.formJson = formOf(body);
             if (owned_) {
                 // An item not offered to the applicant is refused by submit() below, unasked.
-                if (const auto* item = catalog_.snapshot()->findVisible(submit.itemId, audiencesOf(p)))
-                    if (auto refusal = settleOwnedFields(*owned_, *item, p, submit.formJson)) return refusal;
+                if (const auto* item = catalog_.snapshot()->findVisible(submit.itemId, audiencesOf(p))) {
+                    // Asked before (submit()), unless the catalogue changed since: then here.
+                    const auto& fields = fetched ? *fetched : owned_->fetch(*item, p);
+                    if (auto refusal = settleOwnedFields(fields, submit.formJson)) return refusal;
+                }
             }
             submit.materials = stringList(body, "materials");
             if (auto key = request->header("Idempotency-Key"); !key.empty()) submit.idempotencyKey = std::string(key);
@@ -405,7 +453,9 @@ private:
             auto app = service_.find(request->param("id"));
             if (!app) throw flows::ApplicationNotFound(request->param("id"));
             const Principal& p = request->principal;
-            if (!mayRead(p, *app))
+            // A joint review's other departments read it too, while a task of its
+            // flow is theirs, with the fields of the `other` relation (relationTo).
+            if (!mayRead(p, *app) && !(reviewer_ && reviewer_(p, app->id)))
                 return refused(*request, problem(403, "this application is neither yours nor your department's",
                                                  "Forbidden", type("forbidden")));
             // Another person's application read: audited, naming whose it is.
@@ -532,6 +582,7 @@ private:
     store::AuditLog* audit_;
     const OwnedFields* owned_;
     const AnswerPolicy* answers_;
+    Reviewer reviewer_;
     store::TraceLog trace_;
 };
 
@@ -539,8 +590,10 @@ private:
 
 void addApplicationRoutes(Router& router, flows::ApplicationService& service, catalog::Catalog& catalog,
                           host::PluginHost& plugins, runtime::WorkerPool& blockingPool, store::AuditLog* audit,
-                          const OwnedFields* owned, const AnswerPolicy* answers) {
-    std::make_shared<ApplicationRoutes>(service, catalog, plugins, blockingPool, audit, owned, answers)->add(router);
+                          const OwnedFields* owned, const AnswerPolicy* answers, Reviewer reviewer) {
+    std::make_shared<ApplicationRoutes>(service, catalog, plugins, blockingPool, audit, owned, answers,
+                                        std::move(reviewer))
+        ->add(router);
 }
 
 }  // namespace hub::api

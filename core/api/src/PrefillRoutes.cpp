@@ -7,7 +7,6 @@
 #include "hub/catalog/DataOwners.h"
 #include "hub/catalog/Snapshot.h"
 #include "hub/common/Exceptions.h"
-#include "hub/runtime/WorkerPool.h"
 
 #include <Poco/Logger.h>
 
@@ -58,10 +57,9 @@ std::string prefillJson(const catalog::ServiceItem& item, const OwnedFields::Fet
 
 }  // namespace
 
-void addPrefillRoutes(Router& router, catalog::Catalog& catalog, const OwnedFields& owned,
-                      runtime::WorkerPool& blockingPool) {
+void addPrefillRoutes(Router& router, catalog::Catalog& catalog, const OwnedFields& owned) {
     router.add(http::verb::get, "/api/v1/catalog/services/{id}/prefill",
-               [&catalog, &owned, &blockingPool](const RequestPtr& request, Responder out) {
+               [&catalog, &owned](const RequestPtr& request, Responder out) {
                    auto snapshot = catalog.snapshot();
                    const auto* item = snapshot->findVisible(request->param("id"), detail::catalogViewerOf(request->principal));
                    if (!item) {
@@ -69,18 +67,28 @@ void addPrefillRoutes(Router& router, catalog::Catalog& catalog, const OwnedFiel
                                         "Unknown service item", "urn:campushub:problem:unknown-service"));
                        return;
                    }
-                   // The snapshot keeps the item alive on the pool.
-                   bool queued = blockingPool.trySubmit([snapshot, item, request, out, &owned] {
-                       try {
-                           out.send(Response::json(200, prefillJson(*item, owned.fetch(*item, request->principal))));
-                       } catch (...) {
-                           Poco::Logger::get("hub.api").error("prefill: %s", currentExceptionText());
-                           out.send(problem(500, "internal error", "Internal error", "urn:campushub:problem:internal"));
-                       }
-                   });
-                   if (!queued)
-                       out.send(problem(503, "the hub is busy; retry shortly", "Overloaded",
-                                        "urn:campushub:problem:overloaded"));
+                   // The sources are asked from this I/O thread, as every plugin call of the
+                   // API is (a fiber of this loop, or the plugin's pool): no thread waits.
+                   try {
+                       owned.fetchAsync(
+                           *item, request->principal,
+                           // The snapshot keeps the item alive until the answer.
+                           [item, snapshot, out](OwnedFields::Fetched fetched) {
+                               try {
+                                   out.send(Response::json(200, prefillJson(*item, fetched)));
+                               } catch (...) {
+                                   Poco::Logger::get("hub.api").error("prefill: %s", currentExceptionText());
+                                   out.send(problem(500, "internal error", "Internal error",
+                                                    "urn:campushub:problem:internal"));
+                               }
+                           },
+                           [out](std::chrono::milliseconds delay, std::function<void()> expire) {
+                               out.after(delay, std::move(expire));
+                           });
+                   } catch (...) {
+                       Poco::Logger::get("hub.api").error("prefill: %s", currentExceptionText());
+                       out.send(problem(500, "internal error", "Internal error", "urn:campushub:problem:internal"));
+                   }
                });
 }
 

@@ -56,9 +56,12 @@ std::string departmentOfInstance(const TaskServices& s, Poco::Data::Session& ses
     return application ? departmentOf(s, *application) : std::string();
 }
 
-// A department admin sees the flows their departments' items use.
+// A department admin sees the flows of their departments' folders and those their items use.
 bool flowInScope(const TaskServices& s, const AdminScope& scope, const std::string& flowId) {
     if (scope.global) return true;
+    if (auto definition = s.flows->latest(flowId).first;
+        definition && scope.covers(flows::engine::FlowRepository::departmentOfFile(definition->file)))
+        return true;
     if (!s.catalog) return false;
     for (const auto& item : s.catalog->snapshot()->items())
         if (item.handler.flowId == flowId && scope.covers(item.departmentId)) return true;
@@ -475,6 +478,67 @@ void addTaskRoutes(Router& router, TaskServices s) {
             return Response::json(200, reply + "]}");
         });
     });
+    // A department's own BPMN files (flows.departmentsDir/<department>/):
+    // checked before they are written, then that folder alone is deployed.
+    const detail::DepartmentOf named = [](const Request& request) { return request.param("department"); };
+    auto answer = [](const DepartmentFlowChange& change) {
+        using Outcome = DepartmentFlowChange::Outcome;
+        switch (change.outcome) {
+        case Outcome::NotFound:
+            return detail::withErrors(problem(404, change.problems.empty() ? "no such file" : change.problems.front(),
+                                              "No such flow file", problemType("no-flow-file")),
+                                      {});
+        case Outcome::Foreign:
+            return detail::withErrors(problem(403,
+                                              std::to_string(change.problems.size()) +
+                                                  " part(s) of the flow reach past the department; nothing changed",
+                                              "Forbidden", problemType("forbidden")),
+                                      change.problems);
+        case Outcome::Invalid:
+            return detail::withErrors(
+                problem(422, std::to_string(change.problems.size()) + " file(s) refused; their running version stays",
+                        "Flow refused", problemType("flow-invalid")),
+                change.problems);
+        case Outcome::Done:
+            break;
+        }
+        std::string body = "{\"result\":";
+        appendString(body, change.summary);
+        body += ",\"refused\":[";
+        for (std::size_t n = 0; n < change.problems.size(); ++n) {
+            if (n) body += ',';
+            appendString(body, change.problems[n]);
+        }
+        return Response::json(200, body + "]}");
+    };
+    auto unavailable = [] {
+        return problem(503, "this hub does not manage departments' flows", "Unavailable", problemType("unavailable"));
+    };
+    admin.add(http::verb::put, "/admin/flows/departments/{department}/{file}",
+              [s, answer, unavailable](const RequestPtr& request, detail::AuditedReply out) {
+                  run(s, out, [s, request, answer, unavailable] {
+                      if (!s.departmentFlows.put) return unavailable();
+                      return answer(s.departmentFlows.put(request->param("department"), request->param("file"),
+                                                          request->message.body()));
+                  });
+              },
+              named);
+    admin.add(http::verb::delete_, "/admin/flows/departments/{department}/{file}",
+              [s, answer, unavailable](const RequestPtr& request, detail::AuditedReply out) {
+                  run(s, out, [s, request, answer, unavailable] {
+                      if (!s.departmentFlows.remove) return unavailable();
+                      return answer(s.departmentFlows.remove(request->param("department"), request->param("file")));
+                  });
+              },
+              named);
+    admin.add(http::verb::post, "/admin/flows/departments/{department}/reload",
+              [s, answer, unavailable](const RequestPtr& request, detail::AuditedReply out) {
+                  run(s, out, [s, request, answer, unavailable] {
+                      if (!s.departmentFlows.reload) return unavailable();
+                      return answer(s.departmentFlows.reload(request->param("department")));
+                  });
+              },
+              named);
     admin.add(http::verb::post, "/admin/flows/reload", [s](const RequestPtr&, detail::AuditedReply out) {
         run(s, out, [s] {
             try {

@@ -69,6 +69,7 @@
 #include <Poco/Path.h>
 #include <Poco/FormattingChannel.h>
 #include <Poco/Logger.h>
+#include <Poco/StringTokenizer.h>
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/OptionException.h>
 #include <Poco/Util/MapConfiguration.h>
@@ -512,7 +513,8 @@ int HubApplication::main(const std::vector<std::string>&) {
         identity::StaticDirectory directory(cfg);
 
         store::Database db({cfg.getString("store.path")});
-        catalog::Catalog catalogue({cfg.getString("catalog.dir"), ""});
+        catalog::Catalog catalogue({cfg.getString("catalog.dir"), "",
+                                    cfg.getString("catalog.departmentsDir", cfg.getString("catalog.dir") + "/departments")});
         log.information("catalogue: %z service items", catalogue.snapshot()->items().size());
         store::AuditLog audit(db, 100000, std::chrono::milliseconds(numbers.auditCommitIntervalMs));
         privacy.start(db, audit);
@@ -581,7 +583,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         for (const auto& e : schedule.entries())
             log.information("schedule: %s.%s every %d s", e.plugin, e.operation, static_cast<int>(e.every.count()));
         // The BPMN flows, checked against the manifests just loaded.
-        FlowDeployments flowDeployments(db, cfg, *plugins);
+        FlowDeployments flowDeployments(db, cfg, *plugins, privacy.pluginDepartment());
         approvals.setFlowDriven([&flowDeployments](Poco::Data::Session& session, const std::string& id) {
             return flowDeployments.store().instanceOf(session, id).has_value();
         });
@@ -640,9 +642,22 @@ int HubApplication::main(const std::vector<std::string>&) {
         // Owned form fields, from the identity store or their department's plugin.
         api::OwnedFields ownedFields(dataOwners, personFacts(directory, people), plugins.get());
         log.information("privacy: %z owned field(s)", dataOwners->all().size());
+        // A joint review's other departments: an open task of the application's flow is theirs.
+        auto reviewer = [&flowDeployments, &db](const api::Principal& caller, const std::string& applicationId) {
+            auto session = db.session();
+            for (const auto& task : flowDeployments.store().openTasks(session)) {
+                if (task.applicationId != applicationId) continue;
+                if (!task.assignee.empty() && task.assignee == caller.subject) return true;
+                Poco::StringTokenizer groups(task.candidateGroups, ",",
+                                             Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY);
+                for (const auto& group : groups)
+                    if (caller.hasRole(group)) return true;
+            }
+            return false;
+        };
         api::addApplicationRoutes(router, applications, catalogue, *plugins, blocking, &audit, &ownedFields,
-                                  &privacy.answers());
-        api::addPrefillRoutes(router, catalogue, ownedFields, blocking);
+                                  &privacy.answers(), reviewer);
+        api::addPrefillRoutes(router, catalogue, ownedFields);
         api::addTaskRoutes(router, {&applications, &flowRunner, &flowDeployments.store(), &flowDeployments.repository(),
                                     &db, &blocking, &audit,
                                     [&flowDeployments, &flowRunner, &cfg] {
@@ -650,7 +665,17 @@ int HubApplication::main(const std::vector<std::string>&) {
                                         flowRunner.setExternalGroups(FlowDeployments::externalGroups(cfg));
                                         return summary;
                                     },
-                                    &catalogue});
+                                    &catalogue,
+                                    {[&flowDeployments, &cfg](const std::string& department, const std::string& file,
+                                                              const std::string& xml) {
+                                         return flowDeployments.putDepartmentFlow(cfg, department, file, xml);
+                                     },
+                                     [&flowDeployments, &cfg](const std::string& department, const std::string& file) {
+                                         return flowDeployments.removeDepartmentFlow(cfg, department, file);
+                                     },
+                                     [&flowDeployments, &cfg](const std::string& department) {
+                                         return flowDeployments.reloadDepartment(cfg, department);
+                                     }}});
         api::AdminServices admin;
         admin.directory = &people;
         admin.sourcedFields = &sourcedFields;

@@ -37,7 +37,8 @@ namespace hub::app {
 ///   fails a check keeps the running configuration. Keys that only a restart
 ///   applies (http.*, store.*, auth.*, ...) are logged as such.
 /// - logging.level: every logger.
-/// - the catalogue (catalog.dir): Catalog::reload(), errors by file and line.
+/// - the catalogue (catalog.dir, and the departments' own files of
+///   catalog.departmentsDir): Catalog::reload(), errors by file and line.
 /// - the calendar (calendar.file).
 /// - each loaded plugin whose settings changed (plugins.defaults.*,
 ///   plugins.plugin[@name=X].*): reloaded by the plugin host, which keeps the

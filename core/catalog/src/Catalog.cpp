@@ -7,8 +7,11 @@
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <regex>
 #include <system_error>
+#include <unistd.h>
 
 namespace hub::catalog {
 
@@ -25,6 +28,48 @@ public:
     std::vector<Department> departments;
     std::vector<ServiceItem> items;
     std::vector<Error> errors;
+    std::vector<Error> foreign;  // what reaches past a department's own file (also in errors)
+
+    /// A department's own file: its items only, all of that department.
+    void readDepartmentFile(const hub::xml::Document& doc, const std::string& department,
+                            const Catalog::ItemCheck& check) {
+        const std::size_t first = items.size();
+        for (const Node& node : doc.root().children()) {
+            const std::string element = node.name();
+            if (element == "category" || element == "department") {
+                reachesPast(doc.name(), node.line(), element, "id",
+                            "the taxonomy (" + element + " '" + node.attribute("id", "") +
+                                "') is kept in the catalogue folder by hub:admin, not in a department's file");
+            } else if (element == "item") {
+                readItem(doc, node);
+            }
+        }
+        for (std::size_t n = first; n < items.size(); ++n) {
+            const ServiceItem& item = items[n];
+            if (item.departmentId != department) {
+                reachesPast(item.sourceFile, item.sourceLine, "item", "department",
+                            "item '" + item.id + "' belongs to department '" + item.departmentId +
+                                "'; this file holds department '" + department + "''s items only");
+            } else if (check) {
+                if (std::string why = check(item); !why.empty())
+                    reachesPast(item.sourceFile, item.sourceLine, "item", "", "item '" + item.id + "': " + why);
+            }
+        }
+    }
+
+    /// The catalogue in service, but for the items of one file (being replaced).
+    void adopt(const Snapshot& snapshot, const std::string& skipFile) {
+        for (const Category& c : snapshot.allCategories()) {
+            categoryPlaces_.emplace(c.id, "the catalogue in service");
+            categories.push_back(c);
+        }
+        for (const Department& d : snapshot.allDepartments()) {
+            departmentPlaces_.emplace(d.id, "the catalogue in service");
+            departments.push_back(d);
+        }
+        for (const ServiceItem& item : snapshot.items())
+            if (item.sourceFile != skipFile) items.push_back(item);
+    }
 
     void readFile(const hub::xml::Document& doc) {
         for (const Node& node : doc.root().children()) {
@@ -68,6 +113,12 @@ public:
             text += ", attribute '" + std::string(attribute) + "'";
         }
         errors.push_back(Error{file, line, 0, text + ": " + message, {}});
+    }
+
+    void reachesPast(const std::string& file, int line, std::string_view element, std::string_view attribute,
+                     const std::string& message) {
+        error(file, line, element, attribute, message);
+        foreign.push_back(errors.back());
     }
 
 private:
@@ -237,6 +288,46 @@ private:
     }
 };
 
+fs::path departmentsDirectory(const Catalog::Options& options) {
+    return options.departmentsDirectory.empty() ? fs::path(options.directory) / "departments"
+                                                : fs::path(options.departmentsDirectory);
+}
+
+bool isDepartmentId(const std::string& id) {
+    static const std::regex pattern("[a-z][a-z0-9_.-]{0,63}");
+    return std::regex_match(id, pattern);
+}
+
+// department id -> file, in name order; none when the folder is missing.
+std::vector<std::pair<std::string, std::string>> departmentFiles(const Catalog::Options& options) {
+    std::vector<std::pair<std::string, std::string>> files;
+    std::error_code ec;
+    for (fs::directory_iterator it(departmentsDirectory(options), ec), end; !ec && it != end; it.increment(ec))
+        if (it->path().extension() == ".xml" && it->is_regular_file())
+            files.emplace_back(it->path().stem().string(), it->path().string());
+    std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+    return files;
+}
+
+// Temporary file beside the target, renamed over it: a reload, here or by a
+// full reload, reads the old file or the new one, never half of one.
+void replaceFile(const fs::path& path, std::string_view text) {
+    fs::create_directories(path.parent_path());
+    const fs::path temporary = path.parent_path() / ("." + path.filename().string() + "." +
+                                                     std::to_string(::getpid()) + ".tmp");
+    {
+        std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+        out.write(text.data(), static_cast<std::streamsize>(text.size()));
+        out.flush();
+        if (!out) {
+            std::error_code ignored;
+            fs::remove(temporary, ignored);
+            throw std::runtime_error("cannot write " + temporary.string());
+        }
+    }
+    fs::rename(temporary, path);
+}
+
 [[noreturn]] void failWith(std::vector<Error> errors) {
     std::string summary = std::to_string(errors.size()) + " error(s) in the service catalogue; first: " +
                           errors.front().toString();
@@ -285,6 +376,26 @@ std::shared_ptr<const Snapshot> Catalog::load(const Options& options, std::uint6
             loader.errors.insert(loader.errors.end(), e.errors().begin(), e.errors().end());
         }
     }
+    // The departments' own files, after the hub-wide ones, under the same rule
+    // as when their admins change them.
+    for (const auto& [department, file] : departmentFiles(options)) {
+        if (!isDepartmentId(department)) {
+            loader.errors.push_back(Error{file, 0, 0, "'" + department + "' is not a department id: a department's "
+                                                      "own file is named <department id>.xml", {}});
+            continue;
+        }
+        try {
+            auto doc = hub::xml::Document::parseFile(file);
+            auto problems = schema->validate(doc);
+            if (!problems.empty()) {
+                loader.errors.insert(loader.errors.end(), problems.begin(), problems.end());
+                continue;
+            }
+            loader.readDepartmentFile(doc, department, {});
+        } catch (const hub::xml::XmlException& e) {
+            loader.errors.insert(loader.errors.end(), e.errors().begin(), e.errors().end());
+        }
+    }
     loader.crossCheck();
     if (!loader.errors.empty()) {
         failWith(std::move(loader.errors));
@@ -314,6 +425,108 @@ Catalog::ReloadResult Catalog::reload() {
         result.errors = e.errors();
         result.version = old->version();
     }
+    return result;
+}
+
+std::string Catalog::departmentFile(const std::string& department) const {
+    return (departmentsDirectory(options_) / (department + ".xml")).string();
+}
+
+Catalog::DepartmentResult Catalog::putDepartment(const std::string& department, std::string_view xml,
+                                                 const ItemCheck& check) {
+    return changeDepartment(department, std::string(xml), check, true);
+}
+
+Catalog::DepartmentResult Catalog::removeDepartment(const std::string& department) {
+    return changeDepartment(department, std::nullopt, {}, true);
+}
+
+Catalog::DepartmentResult Catalog::reloadDepartment(const std::string& department, const ItemCheck& check) {
+    std::optional<std::string> xml;
+    const std::string file = departmentFile(department);
+    std::error_code ec;
+    if (fs::is_regular_file(file, ec)) {
+        std::ifstream in(file, std::ios::binary);
+        // One byte past the parser's limit is enough for it to refuse the file.
+        std::string text(hub::xml::ParseOptions{}.maxBytes + 1, '\0');
+        in.read(text.data(), static_cast<std::streamsize>(text.size()));
+        text.resize(static_cast<std::size_t>(in.gcount()));
+        if (in.bad()) {
+            DepartmentResult result;
+            result.version = snapshot()->version();
+            result.errors.push_back(Error{file, 0, 0, "cannot read the file", {}});
+            return result;
+        }
+        xml = std::move(text);
+    }
+    return changeDepartment(department, xml, check, false);
+}
+
+// The catalogue in service with one department's file replaced (or removed):
+// its taxonomy and every other file as served, not as they are on disk now, so
+// a department's change never publishes someone else's unfinished edit.
+Catalog::DepartmentResult Catalog::changeDepartment(const std::string& department,
+                                                    const std::optional<std::string>& xml, const ItemCheck& check,
+                                                    bool write) {
+    std::lock_guard lock(reloadMutex_);
+    DepartmentResult result;
+    auto old = std::atomic_load(&current_);
+    result.version = old->version();
+    const std::string file = departmentFile(department);
+    if (!isDepartmentId(department)) {
+        result.errors.push_back(Error{file, 0, 0, "'" + department + "' is not a department id", {}});
+        return result;
+    }
+
+    Loader loader;
+    loader.adopt(*old, file);
+    if (xml) {
+        try {
+            auto schema = hub::xml::Schema::fromFile(
+                options_.schemaPath.empty() ? (fs::path(options_.directory) / "catalog.xsd").string()
+                                            : options_.schemaPath);
+            auto doc = hub::xml::Document::parseMemory(*xml, file);
+            auto problems = schema.validate(doc);
+            if (!problems.empty()) {
+                result.errors = std::move(problems);
+                return result;
+            }
+            loader.readDepartmentFile(doc, department, check);
+        } catch (const hub::xml::XmlException& e) {
+            result.errors = e.errors();
+            return result;
+        }
+    }
+    loader.crossCheck();
+    if (!loader.errors.empty()) {
+        result.foreign = std::move(loader.foreign);
+        result.errors = std::move(loader.errors);
+        return result;
+    }
+
+    // The order a full reload would read them in: the hub-wide files, then the
+    // departments' files, each by name, each file's items as written.
+    const std::string departmentsPrefix = (departmentsDirectory(options_) / "").string();
+    auto rank = [&departmentsPrefix](const ServiceItem& item) {
+        return std::pair(item.sourceFile.rfind(departmentsPrefix, 0) == 0, std::string_view(item.sourceFile));
+    };
+    std::stable_sort(loader.items.begin(), loader.items.end(),
+                     [&rank](const ServiceItem& a, const ServiceItem& b) { return rank(a) < rank(b); });
+    auto fresh = std::make_shared<const Snapshot>(std::move(loader.categories), std::move(loader.departments),
+                                                  std::move(loader.items), old->version() + 1);
+    if (write) {
+        std::error_code ec;
+        if (xml) {
+            replaceFile(file, *xml);  // throws: nothing is served that is not on disk
+        } else if (!fs::remove(file, ec)) {
+            if (ec) throw std::runtime_error("cannot delete " + file + ": " + ec.message());
+            result.existed = false;
+            return result;  // nothing to remove; the catalogue is unchanged
+        }
+    }
+    std::atomic_store(&current_, fresh);
+    result.ok = true;
+    result.version = fresh->version();
     return result;
 }
 

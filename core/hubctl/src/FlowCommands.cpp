@@ -1,5 +1,6 @@
-// hubctl flows list|incidents|retry|deploy|validate: the service flows the hub
-// runs (docs/flows/bpmn.md), their incidents, and an offline check of .bpmn files.
+// hubctl flows list|incidents|retry|deploy|validate|put|remove: the service flows
+// the hub runs (docs/flows/bpmn.md), their incidents, an offline check of .bpmn
+// files, and a department's own files (hub:admin, or the department's admin).
 #include "Cli.h"
 
 #include "hub/common/JsonWriter.h"
@@ -7,6 +8,7 @@
 
 #include <Poco/JSON/Array.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -65,11 +67,41 @@ int retry(const hubctl::GlobalOptions& global, const std::string& id) {
 
 // The hub deploys what its flows folder holds: a new or changed file becomes a
 // new version, a refused one keeps the running version (and fails here).
-int deploy(const hubctl::GlobalOptions& global) {
+// With a department, only its own folder.
+int deploy(const hubctl::GlobalOptions& global, const std::string& department) {
     hubctl::HubClient hub(global);
-    auto answer = hub.post("/admin/flows/reload", "");
+    auto answer = hub.post(department.empty() ? std::string("/admin/flows/reload")
+                                              : "/admin/flows/departments/" + hubctl::queryValue(department) + "/reload",
+                           "");
     if (global.json) return hubctl::printJson(answer.body), hubctl::exitOk;
     std::cout << hubctl::text(answer.object(), "result") << "\n";
+    return hubctl::exitOk;
+}
+
+// A department's own file: written and deployed by the hub after its checks
+// (put), or deleted and its flow withdrawn (remove). Other files of the folder
+// that do not deploy are listed.
+int departmentFile(const hubctl::GlobalOptions& global, const std::string& department, const std::string& file,
+                   bool put) {
+    hubctl::HubClient hub(global);
+    const std::string name = std::filesystem::path(file).filename().string();
+    const std::string path =
+        "/admin/flows/departments/" + hubctl::queryValue(department) + "/" + hubctl::queryValue(name);
+    hubctl::Answer answer;
+    if (put) {
+        std::ifstream in(file, std::ios::binary);
+        if (!in) throw hubctl::Failure(hubctl::exitUsage, "cannot read " + file);
+        std::stringstream xml;
+        xml << in.rdbuf();
+        answer = hub.put(path, xml.str());
+    } else {
+        answer = hub.remove(path);
+    }
+    if (global.json) return hubctl::printJson(answer.body), hubctl::exitOk;
+    auto o = answer.object();
+    std::cout << hubctl::text(o, "result") << "\n";
+    if (auto refused = o->getArray("refused"))
+        for (std::size_t i = 0; i < refused->size(); ++i) std::cout << "  " << refused->getElement<std::string>(i) << "\n";
     return hubctl::exitOk;
 }
 
@@ -129,8 +161,20 @@ const hubctl::Registration registration(45, [](hubctl::Commands& c) {
     c.leaf(*flows, "retry", "retry an incident's step", [&global, id] { return retry(global, *id); })
         ->add_option("ID", *id, "the incident's id (hubctl flows incidents)")
         ->required();
-    c.leaf(*flows, "deploy", "deploy the hub's flows folder again (new or changed files become new versions)",
-           [&global] { return deploy(global); });
+    auto department = std::make_shared<std::string>();
+    c.leaf(*flows, "deploy",
+           "deploy the hub's flows folder again (new or changed files become new versions), or only DEPARTMENT's own",
+           [&global, department] { return deploy(global, *department); })
+        ->add_option("DEPARTMENT", *department, "only this department's own folder");
+    auto file = std::make_shared<std::string>();
+    auto* put = c.leaf(*flows, "put", "write and deploy one of a department's own .bpmn files (checked by the hub first)",
+                       [&global, department, file] { return departmentFile(global, *department, *file, true); });
+    put->add_option("DEPARTMENT", *department, "the department id")->required();
+    put->add_option("FILE", *file, "the .bpmn file (kept under its own name)")->required();
+    auto* remove = c.leaf(*flows, "remove", "delete one of a department's own .bpmn files and withdraw its flow",
+                          [&global, department, file] { return departmentFile(global, *department, *file, false); });
+    remove->add_option("DEPARTMENT", *department, "the department id")->required();
+    remove->add_option("NAME", *file, "the file's name (e.g. book-purchase.bpmn)")->required();
     auto files = std::make_shared<std::vector<std::string>>();
     c.leaf(*flows, "validate", "check .bpmn files offline, as the hub deploys them (file:line errors)",
            [&global, files] { return validate(global, *files); })

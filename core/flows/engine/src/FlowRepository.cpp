@@ -1,6 +1,6 @@
 #include "hub/flows/engine/FlowRepository.h"
 
-#include <Poco/Data/Transaction.h>
+#include <Poco/Data/Session.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -20,26 +20,115 @@ void FlowRepository::setOptions(DeployOptions options) {
 FlowRepository::Report FlowRepository::reload(std::int64_t nowMs) {
     namespace fs = std::filesystem;
     Report report;
-    std::vector<fs::path> files;
+    std::vector<Source> sources;
     std::error_code error;
     for (fs::directory_iterator it(directory_, error), end; !error && it != end; it.increment(error))
-        if (it->is_regular_file() && it->path().extension() == ".bpmn") files.push_back(it->path());
-    if (error) {
+        if (it->is_regular_file() && it->path().extension() == ".bpmn")
+            sources.push_back({it->path().string(), it->path().filename().string(), ""});
+    // A hub may keep only departments' flows: then the folder itself may be missing.
+    const bool departmentsOnly = error == std::errc::no_such_file_or_directory && !departmentsDirectory_.empty();
+    if (error && !departmentsOnly) {
         report.refused.emplace_back(directory_, "cannot list the folder: " + error.message());
         return report;
     }
-    std::sort(files.begin(), files.end());
+    std::sort(sources.begin(), sources.end(), [](const Source& a, const Source& b) { return a.path < b.path; });
+    if (!departmentsDirectory_.empty()) {
+        std::vector<std::string> departments;
+        error.clear();
+        for (fs::directory_iterator it(departmentsDirectory_, error), end; !error && it != end; it.increment(error))
+            if (it->is_directory()) departments.push_back(it->path().filename().string());
+        std::sort(departments.begin(), departments.end());
+        for (const auto& department : departments) {
+            auto files = departmentSources(department, report);
+            sources.insert(sources.end(), files.begin(), files.end());
+        }
+    }
+    publish(parse(sources, report), report, nowMs);
+    return report;
+}
 
+FlowRepository::Report FlowRepository::reloadDepartment(const std::string& department, std::int64_t nowMs) {
+    Report report;
+    const auto sources = departmentSources(department, report);
+    Parsed parsed = parse(sources, report);
+    {
+        // A department's file never takes over a flow another folder defines.
+        std::lock_guard lock(mutex_);
+        for (auto it = parsed.begin(); it != parsed.end();) {
+            auto current = latest_.find(it->first);
+            if (current != latest_.end() && departmentOfFile(current->second.first->file) != department) {
+                report.refused.emplace_back(it->second.second, it->second.second + ": process id '" + it->first +
+                                                                   "' is the flow of " +
+                                                                   current->second.first->file +
+                                                                   ", outside department '" + department + "'");
+                it = parsed.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+    publish(parsed, report, nowMs);
+    std::lock_guard lock(mutex_);
+    for (auto it = latest_.begin(); it != latest_.end();) {
+        const std::string& file = it->second.first->file;
+        const bool present = std::any_of(sources.begin(), sources.end(), [&file](const Source& s) { return s.name == file; });
+        if (departmentOfFile(file) == department && !present) {
+            report.withdrawn.push_back(it->first);
+            it = latest_.erase(it);  // versions_ keeps it for the instances running on it
+        } else {
+            ++it;
+        }
+    }
+    return report;
+}
+
+std::vector<FlowRepository::Source> FlowRepository::departmentSources(const std::string& department,
+                                                                       Report& report) const {
+    namespace fs = std::filesystem;
+    std::vector<Source> sources;
+    if (departmentsDirectory_.empty()) return sources;
+    std::error_code error;
+    const fs::path folder = fs::path(departmentsDirectory_) / department;
+    for (fs::directory_iterator it(folder, error), end; !error && it != end; it.increment(error))
+        if (it->is_regular_file() && it->path().extension() == ".bpmn")
+            sources.push_back({it->path().string(),
+                               "departments/" + department + "/" + it->path().filename().string(), department});
+    if (error && error != std::errc::no_such_file_or_directory)
+        report.refused.emplace_back("departments/" + department, "cannot list the folder: " + error.message());
+    std::sort(sources.begin(), sources.end(), [](const Source& a, const Source& b) { return a.path < b.path; });
+    return sources;
+}
+
+std::string FlowRepository::departmentOfFile(const std::string& file) {
+    static const std::string prefix = "departments/";
+    if (file.rfind(prefix, 0) != 0) return {};
+    const auto slash = file.find('/', prefix.size());
+    return slash == std::string::npos ? std::string() : file.substr(prefix.size(), slash - prefix.size());
+}
+
+void FlowRepository::setDepartmentsDirectory(std::string directory) {
+    std::lock_guard lock(mutex_);
+    departmentsDirectory_ = std::move(directory);
+}
+
+void FlowRepository::setDepartmentCheck(DepartmentCheck check) {
+    std::lock_guard lock(mutex_);
+    departmentCheck_ = std::move(check);
+}
+
+FlowRepository::Parsed FlowRepository::parse(const std::vector<Source>& sources, Report& report) {
     DeployOptions options;
+    DepartmentCheck check;
     {
         std::lock_guard lock(mutex_);
         options = options_;
+        check = departmentCheck_;
     }
     // Parsed outside the lock: readers keep the current set meanwhile.
-    std::map<std::string, std::pair<DefinitionPtr, std::string>> parsed;  // flowId -> definition, file
-    for (const auto& path : files) {
-        const std::string name = path.filename().string();
-        std::ifstream in(path, std::ios::binary);
+    Parsed parsed;
+    for (const auto& source : sources) {
+        const std::string& name = source.name;
+        std::ifstream in(source.path, std::ios::binary);
         // Read at most one byte past the limit: deployFlow refuses the rest.
         std::string xml(options.maxBytes + 1, '\0');
         in.read(xml.data(), static_cast<std::streamsize>(xml.size()));
@@ -55,21 +144,46 @@ FlowRepository::Report FlowRepository::reload(std::int64_t nowMs) {
                                                       "' is already defined by " + parsed[definition->flowId].second);
                 continue;
             }
+            if (!source.department.empty() && check) {
+                auto problems = check(*definition, source.department);
+                if (!problems.empty()) {
+                    std::string text;
+                    for (const auto& problem : problems) text += (text.empty() ? "" : "; ") + problem;
+                    report.refused.emplace_back(name, text);
+                    continue;
+                }
+            }
             for (const auto& warning : definition->warnings) report.warnings.push_back(name + ": " + warning);
             parsed[definition->flowId] = {definition, name};
         } catch (const DeployError& e) {
             report.refused.emplace_back(name, e.what());
         }
     }
+    return parsed;
+}
 
+void FlowRepository::publish(const Parsed& parsed, Report& report, std::int64_t nowMs) {
     // Versions come from the store, so every hub sharing it agrees on them.
     std::map<std::string, std::pair<DefinitionPtr, int>> fresh;
-    {
+    if (!parsed.empty()) {
         auto session = db_.session();
-        Poco::Data::Transaction tx(session, true);
-        for (const auto& [flowId, entry] : parsed)
-            fresh[flowId] = {entry.first, store_.saveDeployment(session, *entry.first, nowMs)};
-        tx.commit();
+        // IMMEDIATE: the write lock first (waiting for it as long as the store
+        // lets writers wait). A deferred transaction reads the deployments first
+        // and cannot become the writer once another connection (the audit
+        // trail, a flow step) has committed meanwhile: SQLite answers "DB
+        // locked" at once, without waiting.
+        session << "BEGIN IMMEDIATE", Poco::Data::Keywords::now;
+        try {
+            for (const auto& [flowId, entry] : parsed)
+                fresh[flowId] = {entry.first, store_.saveDeployment(session, *entry.first, nowMs)};
+            session << "COMMIT", Poco::Data::Keywords::now;
+        } catch (...) {
+            try {
+                session << "ROLLBACK", Poco::Data::Keywords::now;
+            } catch (...) {
+            }
+            throw;
+        }
     }
 
     std::lock_guard lock(mutex_);
@@ -83,7 +197,6 @@ FlowRepository::Report FlowRepository::reload(std::int64_t nowMs) {
         latest_[flowId] = entry;
         versions_[{flowId, entry.second}] = entry.first;
     }
-    return report;
 }
 
 std::pair<DefinitionPtr, int> FlowRepository::latest(const std::string& flowId) const {

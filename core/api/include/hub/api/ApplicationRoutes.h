@@ -2,6 +2,9 @@
 
 #include "hub/api/Router.h"
 
+#include <functional>
+#include <string>
+
 namespace hub::catalog {
 class Catalog;
 }
@@ -37,8 +40,16 @@ class AnswerPolicy;
 /// With `owned`, the form's owned fields are taken from their source on
 /// submit, never from the applicant: a value that differs is refused (422,
 /// owned-field, naming the field).
+///
+/// Whether a caller reviews an application for another department than its
+/// own (a joint review: an open task of its flow whose candidate groups hold
+/// one of the caller's roles, or assigned to the caller). Such a caller reads
+/// it (GET /api/v1/applications/{id}) with the fields of the `other` relation.
+using Reviewer = std::function<bool(const Principal& caller, const std::string& applicationId)>;
+
 void addApplicationRoutes(Router& router, flows::ApplicationService& service, catalog::Catalog& catalog,
                           host::PluginHost& plugins, runtime::WorkerPool& blockingPool, store::AuditLog* audit = nullptr,
-                          const OwnedFields* owned = nullptr, const AnswerPolicy* answers = nullptr);
+                          const OwnedFields* owned = nullptr, const AnswerPolicy* answers = nullptr,
+                          Reviewer reviewer = {});
 
 }  // namespace hub::api

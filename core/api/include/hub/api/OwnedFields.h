@@ -2,6 +2,7 @@
 
 #include "hub/api/Http.h"
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -51,9 +52,24 @@ public:
         std::map<std::string, Value> fields;                 ///< By form field id; owned fields only.
     };
 
-    /// Every owned field of `item`'s form for `caller`, from its source. Blocks
-    /// (run it on the api pool): one call per plugin operation, each within the
-    /// plugin's timeout.
+    /// Called once with the fields, from whichever thread finished them.
+    using Done = std::function<void(Fetched)>;
+    /// Runs the function after the delay (the connection's timer: Responder::after).
+    using After = std::function<void(std::chrono::milliseconds, std::function<void()>)>;
+
+    /// Every owned field of `item`'s form for `caller`, from its source, without
+    /// holding a thread: one call per plugin operation, submitted from the
+    /// calling thread the way every plugin call of the API is (on an event
+    /// loop, a plugin with execution=loop runs it on a fiber of that loop;
+    /// otherwise the plugin's own pool runs it), each within the plugin's
+    /// timeout. `done` runs when the last has answered, or when `after` fires
+    /// at the longest timeout plus 200 ms (a call still out: "no answer in
+    /// time"); at once when no plugin is asked. Directory values are read on
+    /// the calling thread (an identity store point read, as the authenticator's).
+    /// `item` and `caller` are not used after the call returns.
+    void fetchAsync(const catalog::ServiceItem& item, const Principal& caller, Done done, After after) const;
+
+    /// The same, waited for: blocks (run it on the api pool).
     Fetched fetch(const catalog::ServiceItem& item, const Principal& caller) const;
 
 private:

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace hub::catalog {
 class Catalog;
@@ -26,6 +27,31 @@ class Database;
 
 namespace hub::api {
 
+/// What a change to a department's own flows did (hubd's FlowDeployments).
+struct DepartmentFlowChange {
+    enum class Outcome {
+        Done,      ///< Written and deployed (200); problems: other files of the folder refused.
+        NotFound,  ///< No such file (404).
+        Foreign,   ///< It names another department's groups, plugin or flow (403); nothing changed.
+        Invalid,   ///< It does not deploy (422); nothing changed.
+    };
+    Outcome outcome = Outcome::Done;
+    std::string summary;
+    std::vector<std::string> problems;  ///< Each with file, line and element.
+};
+
+/// A department admin's own BPMN files (docs/privacy.md, "Delegated
+/// administration"): flows.departmentsDir/<department>/<file>.bpmn.
+struct DepartmentFlows {
+    /// Checks `xml` and, when it passes, writes it and deploys the department's folder.
+    std::function<DepartmentFlowChange(const std::string& department, const std::string& file, const std::string& xml)>
+        put;
+    /// Deletes the file and deploys the department's folder (its flow is withdrawn).
+    std::function<DepartmentFlowChange(const std::string& department, const std::string& file)> remove;
+    /// Deploys the department's folder as it is on disk, and nothing else.
+    std::function<DepartmentFlowChange(const std::string& department)> reload;
+};
+
 /// What the clerks' task routes need (all required).
 struct TaskServices {
     flows::ApplicationService* applications = nullptr;
@@ -41,6 +67,9 @@ struct TaskServices {
     /// Which department's items use a flow: a department admin sees those flows.
     /// Null: the flows are hub:admin's only.
     catalog::Catalog* catalog = nullptr;
+    /// PUT/DELETE /admin/flows/departments/{department}/{file}, POST
+    /// /admin/flows/departments/{department}/reload; members null: 503.
+    DepartmentFlows departmentFlows;
 };
 
 /// The BPMN flows' user tasks (docs/flows/bpmn.md, "In hubd"):
