@@ -247,11 +247,11 @@ Change FlowDeployments::reloadDepartment(const Poco::Util::AbstractConfiguration
 Change FlowDeployments::deployDepartment(const std::string& department) {
     const auto report = repository_.reloadDepartment(department, nowMs());
     Change change;
-    for (const auto& line : report.deployed) logger().information("flow deployed: %s", line);
-    for (const auto& flowId : report.withdrawn) logger().information("flow withdrawn: %s (its file is gone)", flowId);
-    for (const auto& warning : report.warnings) logger().warning("flow: %s", warning);
+    for (const auto& line : report.deployed) deploymentLogger().information("flow deployed: %s", line);
+    for (const auto& flowId : report.withdrawn) deploymentLogger().information("flow withdrawn: %s (its file is gone)", flowId);
+    for (const auto& warning : report.warnings) deploymentLogger().warning("flow: %s", warning);
     for (const auto& [file, reason] : report.refused) {
-        logger().error("flow refused: %s: %s", file, reason);
+        deploymentLogger().error("flow refused: %s: %s", file, reason);
         change.problems.push_back(file + ": " + reason);
     }
     change.summary = "department " + department + ": " + std::to_string(report.deployed.size()) + " deployed, " +

@@ -1,6 +1,7 @@
 #include "TestSupport.h"
 
 #include "hub/catalog/Catalog.h"
+#include "hub/xml/Error.h"
 
 #include <unistd.h>
 
@@ -43,6 +44,12 @@ CatalogCopy::CatalogCopy() {
 std::shared_ptr<const Snapshot> shippedCatalog() {
     static std::shared_ptr<const Snapshot> snap = Catalog::load({(configDir() / "catalog").string(), ""});
     return snap;
+}
+
+std::string errorText(const std::vector<hub::xml::Error>& errors) {
+    std::string out;
+    for (const auto& e : errors) out += e.toString() + "\n";
+    return out;
 }
 
 }  // namespace hub::catalog::test
