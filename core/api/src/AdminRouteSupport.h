@@ -12,6 +12,7 @@
 #include "hub/common/Exceptions.h"
 #include "hub/runtime/WorkerPool.h"
 
+#include "ProblemTypes.h"
 #include "StoreProblem.h"
 
 #include <Poco/Logger.h>
@@ -29,10 +30,6 @@ struct AuditEntry;
 }
 
 namespace hub::api::detail {
-
-inline std::string problemType(std::string_view slug) {
-    return "urn:campushub:problem:" + std::string(slug);
-}
 
 /// The answer channel of the admin routes: each answer, whatever it is, goes to
 /// the audit trail with the actor and its outcome.

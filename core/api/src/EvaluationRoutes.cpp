@@ -14,7 +14,7 @@ namespace {
 
 using flows::Evaluation;
 
-Response invalid(const std::string& detail) {
+Response invalidQuery(const std::string& detail) {
     return problem(400, detail, "Invalid query parameter", problemType("invalid-query"));
 }
 
@@ -107,7 +107,7 @@ void addEvaluationRoutes(Router& router, const ConsoleApiServices& s) {
         else if (by == "department")
             q.by = Evaluation::By::Department;
         else
-            return (void)out.send(invalid("'by' must be item or department"));
+            return (void)out.send(invalidQuery("'by' must be item or department"));
         if (period == "day")
             q.period = Evaluation::Period::Day;
         else if (period == "week")
@@ -115,21 +115,21 @@ void addEvaluationRoutes(Router& router, const ConsoleApiServices& s) {
         else if (period == "month")
             q.period = Evaluation::Period::Month;
         else
-            return (void)out.send(invalid("'period' must be day, week or month"));
-        if (format != "json" && format != "csv") return (void)out.send(invalid("'format' must be json or csv"));
+            return (void)out.send(invalidQuery("'period' must be day, week or month"));
+        if (format != "json" && format != "csv") return (void)out.send(invalidQuery("'format' must be json or csv"));
 
         q.today = s.applications->today();
         q.to = q.today;
         if (request->queryParam("to", to)) {
             auto d = catalog::WorkingCalendar::parseDate(to);
-            if (!d) return (void)out.send(invalid("'to' must be a date YYYY-MM-DD"));
+            if (!d) return (void)out.send(invalidQuery("'to' must be a date YYYY-MM-DD"));
             q.to = *d;
         }
         using namespace std::chrono;
         q.from = Evaluation::Date{sys_days{q.to} - days{364}};
         if (request->queryParam("from", from)) {
             auto d = catalog::WorkingCalendar::parseDate(from);
-            if (!d) return (void)out.send(invalid("'from' must be a date YYYY-MM-DD"));
+            if (!d) return (void)out.send(invalidQuery("'from' must be a date YYYY-MM-DD"));
             q.from = *d;
         }
 
@@ -151,7 +151,7 @@ void addEvaluationRoutes(Router& router, const ConsoleApiServices& s) {
             try {
                 rows = s.evaluation->figures(q);
             } catch (const flows::InvalidRequest& e) {
-                return invalid(e.what());
+                return invalidQuery(e.what());
             }
             if (format == "json") return Response::json(200, jsonOf(q, by, period, rows));
             Response r;

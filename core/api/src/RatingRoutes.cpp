@@ -15,33 +15,33 @@ namespace {
 
 constexpr std::size_t kMaxCommentBytes = 2000;
 
-Response invalid(const std::string& detail) {
+Response invalidRating(const std::string& detail) {
     return problem(400, detail, "Invalid request", problemType("invalid-request"));
 }
 
 // {"score": 1..5, "comment": "..."}; the 400 to answer when it is not that.
 std::optional<Response> parseRating(const std::string& body, int& score, std::string& comment) {
-    if (!isValidUtf8(body)) return invalid("request body is not valid UTF-8");
+    if (!isValidUtf8(body)) return invalidRating("request body is not valid UTF-8");
     try {
         Poco::JSON::Parser parser;
         auto v = parser.parse(body);
         auto o = v.type() == typeid(Poco::JSON::Object::Ptr) ? v.extract<Poco::JSON::Object::Ptr>() : nullptr;
-        if (!o) return invalid("request body must be a JSON object");
+        if (!o) return invalidRating("request body must be a JSON object");
         auto sv = o->get("score");
-        if (!sv.isInteger()) return invalid("'score' must be an integer from 1 to 5");
+        if (!sv.isInteger()) return invalidRating("'score' must be an integer from 1 to 5");
         auto n = sv.convert<Poco::Int64>();
-        if (n < 1 || n > 5) return invalid("'score' must be an integer from 1 to 5");
+        if (n < 1 || n > 5) return invalidRating("'score' must be an integer from 1 to 5");
         score = static_cast<int>(n);
         if (o->has("comment") && !o->isNull("comment")) {
             auto cv = o->get("comment");
-            if (!cv.isString()) return invalid("'comment' must be a string");
+            if (!cv.isString()) return invalidRating("'comment' must be a string");
             comment = cv.extract<std::string>();
         }
     } catch (const Poco::Exception& e) {
-        return invalid("request body is not valid JSON: " + e.message());
+        return invalidRating("request body is not valid JSON: " + e.message());
     }
     if (comment.size() > kMaxCommentBytes)
-        return invalid("'comment' is longer than " + std::to_string(kMaxCommentBytes) + " bytes");
+        return invalidRating("'comment' is longer than " + std::to_string(kMaxCommentBytes) + " bytes");
     return std::nullopt;
 }
 

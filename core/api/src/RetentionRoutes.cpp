@@ -34,7 +34,7 @@ std::string holdReason(const Request& request) {
     return reason.extract<std::string>();
 }
 
-Response invalid(const std::string& detail) {
+Response invalidRequest(const std::string& detail) {
     return problem(400, detail, "Invalid request", problemType("invalid-request"));
 }
 
@@ -53,7 +53,7 @@ void addRetentionRoutes(Router& router, const PrivacyServices& s) {
         unsigned limit = 20;
         if (request->queryParam("limit", text) &&
             (!Poco::NumberParser::tryParseUnsigned(text, limit) || limit == 0 || limit > 1000))
-            return (void)out.send(invalid("limit must be 1..1000"));
+            return (void)out.send(invalidRequest("limit must be 1..1000"));
         blocking(s.admin, out, [s, limit] {
             std::string body = "{\"items\":[";
             auto reports = s.retention->reports(limit);
@@ -86,7 +86,7 @@ void addRetentionRoutes(Router& router, const PrivacyServices& s) {
                     try {
                         reason = holdReason(*request);
                     } catch (const std::invalid_argument& e) {
-                        return invalid(e.what());
+                        return invalidRequest(e.what());
                     }
                     s.retention->hold(id, reason, request->principal.subject);
                     auto hold = s.retention->holdOf(id);

@@ -1,5 +1,7 @@
 #include "hub/api/SystemRoutes.h"
 
+#include "ProblemTypes.h"
+
 #include "hub/common/JsonCheck.h"
 #include "hub/host/PluginHost.h"
 #include "hub/store/AuditLog.h"
@@ -15,8 +17,6 @@
 namespace hub::api {
 
 namespace {
-
-constexpr std::string_view kProblemBase = "urn:campushub:problem:";
 
 struct StatusInfo {
     unsigned http;
@@ -38,26 +38,7 @@ StatusInfo statusInfo(int status) {
     }
 }
 
-// A plugin's error text is either {"detail": "..."} or a plain message.
-std::string errorDetail(const std::string& body) {
-    if (!body.empty() && body.front() == '{') {
-        try {
-            Poco::JSON::Parser parser;
-            auto o = parser.parse(body).extract<Poco::JSON::Object::Ptr>();
-            if (o->has("detail")) return o->getValue<std::string>("detail");
-        } catch (const std::exception&) {
-        }
-    }
-    return body.substr(0, 2048);
-}
-
 bool validJson(const std::string& text, std::string& error) { return json::isValidJson(text, &error); }
-
-std::string slug(std::string_view s) {
-    std::string out(kProblemBase);
-    out += s;
-    return out;
-}
 
 }  // namespace
 
@@ -177,7 +158,7 @@ void addSystemRoutes(Router& router, host::PluginHost& plugins, store::AuditLog*
 
             if (!plugins.has(system)) {
                 finish(responder, problem(404, "no connected system named '" + system + "'", "Unknown system",
-                                          slug("unknown-system")),
+                                          detail::problemType("unknown-system")),
                        "unknown_system");
                 return;
             }
@@ -186,7 +167,7 @@ void addSystemRoutes(Router& router, host::PluginHost& plugins, store::AuditLog*
             std::string error;
             if (!validJson(body, error)) {
                 finish(responder, problem(400, "request body is not valid JSON: " + error, "Malformed JSON",
-                                          slug("malformed-json")),
+                                          detail::problemType("malformed-json")),
                        "malformed_json");
                 return;
             }
@@ -208,7 +189,7 @@ void addSystemRoutes(Router& router, host::PluginHost& plugins, store::AuditLog*
                 if (!printable) {
                     finish(responder,
                            problem(400, "the Idempotency-Key must be 1 to 255 printable ASCII characters",
-                                   "Invalid Idempotency-Key", slug("invalid-idempotency-key")),
+                                   "Invalid Idempotency-Key", detail::problemType("invalid-idempotency-key")),
                            "invalid_idempotency_key");
                     return;
                 }
@@ -228,7 +209,7 @@ void addSystemRoutes(Router& router, host::PluginHost& plugins, store::AuditLog*
                         if (!validJson(result.body, invalid)) {
                             finish(responder,
                                    problem(502, "the plugin answered with invalid JSON: " + invalid,
-                                           "Plugin failure", slug("plugin-invalid-answer")),
+                                           "Plugin failure", detail::problemType("plugin-invalid-answer")),
                                    "plugin_invalid_answer");
                             return;
                         }
@@ -236,7 +217,7 @@ void addSystemRoutes(Router& router, host::PluginHost& plugins, store::AuditLog*
                         return;
                     }
                     Response failed =
-                        problem(info.http, errorDetail(result.body), info.title, slug(std::string(info.outcome)));
+                        problem(info.http, detail::pluginErrorDetail(result.body), info.title, detail::problemType(std::string(info.outcome)));
                     // A process plugin's worker being restarted: back in about this long.
                     if (result.retryAfter.count() > 0)
                         failed.headers.emplace_back(
@@ -252,42 +233,42 @@ void addSystemRoutes(Router& router, host::PluginHost& plugins, store::AuditLog*
                            problem(504,
                                    system + " did not answer within " + std::to_string(limits.timeout.count()) +
                                        " ms",
-                                   "Department system timed out", slug("timeout")),
+                                   "Department system timed out", detail::problemType("timeout")),
                            "timeout");
                 });
                 return;
             case host::PluginHost::Submit::UnknownOperation:
                 finish(responder,
                        problem(404, "system '" + system + "' has no operation '" + operation + "'",
-                               "Unknown operation", slug("unknown-operation")),
+                               "Unknown operation", detail::problemType("unknown-operation")),
                        "unknown_operation");
                 return;
             case host::PluginHost::Submit::Overloaded:
                 finish(responder,
                        problem(503, system + " is at its concurrency limit; retry later", "Overloaded",
-                               slug("overloaded")),
+                               detail::problemType("overloaded")),
                        "overloaded");
                 return;
             case host::PluginHost::Submit::CircuitOpen: {
                 Response r = problem(503,
                                      system + " is failing; the hub stops calling it for a while and probes it to "
                                               "recover",
-                                     "Department system unavailable", slug("circuit-open"));
+                                     "Department system unavailable", detail::problemType("circuit-open"));
                 r.headers.emplace_back("Retry-After", std::to_string(std::max<long long>(
                                                           1, static_cast<long long>(limits.openFor.count() / 1000))));
                 finish(responder, std::move(r), "circuit_open");
                 return;
             }
             case host::PluginHost::Submit::Forbidden:
-                finish(responder, problem(403, refusal, "Forbidden", slug("forbidden")), "forbidden");
+                finish(responder, problem(403, refusal, "Forbidden", detail::problemType("forbidden")), "forbidden");
                 return;
             case host::PluginHost::Submit::InvalidContext:  // checked above; a hub bug if it comes
-                finish(responder, problem(500, "the call's context was refused", "Internal error", slug("internal")),
+                finish(responder, problem(500, "the call's context was refused", "Internal error", detail::problemType("internal")),
                        "internal");
                 return;
             case host::PluginHost::Submit::UnknownSystem:
                 finish(responder, problem(404, "no connected system named '" + system + "'", "Unknown system",
-                                          slug("unknown-system")),
+                                          detail::problemType("unknown-system")),
                        "unknown_system");
                 return;
             }

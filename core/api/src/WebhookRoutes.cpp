@@ -2,6 +2,8 @@
 // and delivered as an invoke of an operation the manifest marks webhook="true".
 #include "hub/api/WebhookRoutes.h"
 
+#include "ProblemTypes.h"
+
 #include "hub/common/JsonCheck.h"
 #include "hub/host/PluginHost.h"
 #include "hub/store/AuditLog.h"
@@ -24,7 +26,6 @@ namespace hub::api {
 
 namespace {
 
-constexpr std::string_view kProblemBase = "urn:campushub:problem:";
 constexpr std::size_t kMinSecretBytes = 32;
 
 // Poco's HMACEngine takes its digest engine's block size from a static member.
@@ -34,10 +35,8 @@ public:
     Sha256() : Poco::SHA2Engine(Poco::SHA2Engine::SHA_256) {}
 };
 
-std::string slug(std::string_view s) { return std::string(kProblemBase) + std::string(s); }
-
 // Compares in time independent of where the first difference is.
-bool sameText(std::string_view a, std::string_view b) {
+bool constantTimeEqual(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
     unsigned char diff = 0;
     for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
@@ -56,17 +55,6 @@ unsigned httpStatusOf(int status) {
     case CH_ERR_TIMEOUT: return 504;
     default: return 502;
     }
-}
-
-std::string errorDetail(const std::string& body) {
-    if (!body.empty() && body.front() == '{') {
-        try {
-            auto o = Poco::JSON::Parser().parse(body).extract<Poco::JSON::Object::Ptr>();
-            if (o->has("detail")) return o->getValue<std::string>("detail");
-        } catch (const std::exception&) {
-        }
-    }
-    return body.substr(0, 2048);
 }
 
 }  // namespace
@@ -135,7 +123,7 @@ void addWebhookRoutes(Router& router, host::PluginHost& plugins, WebhookOptions 
                 audit->record(std::move(record));
             };
             auto unauthorized = [&](const std::string& why) {
-                finish(responder, problem(401, why, "Webhook not authenticated", slug("webhook-signature")),
+                finish(responder, problem(401, why, "Webhook not authenticated", detail::problemType("webhook-signature")),
                        "webhook_unauthenticated");
             };
 
@@ -150,12 +138,12 @@ void addWebhookRoutes(Router& router, host::PluginHost& plugins, WebhookOptions 
             auto secret = shared->secrets.find(system);
             if (secret == shared->secrets.end() || !plugins.has(system)) {
                 finish(responder,
-                       problem(404, "no webhooks for '" + system + "'", "Unknown webhook", slug("unknown-webhook")),
+                       problem(404, "no webhooks for '" + system + "'", "Unknown webhook", detail::problemType("unknown-webhook")),
                        "unknown_system");
                 return;
             }
             const std::string& body = request->message.body();
-            if (!sameText(signature, webhookSignature(secret->second, timestamp, body)))
+            if (!constantTimeEqual(signature, webhookSignature(secret->second, timestamp, body)))
                 return unauthorized("the signature does not match the body (HMAC-SHA256 over timestamp.body)");
             // Checked after the signature, so the clock is not told to unsigned callers.
             const Poco::Int64 now = std::chrono::duration_cast<std::chrono::seconds>(
@@ -169,7 +157,7 @@ void addWebhookRoutes(Router& router, host::PluginHost& plugins, WebhookOptions 
             if (body.empty() || body.front() != '{' || !json::isValidJson(body, &error)) {
                 finish(responder,
                        problem(400, "a webhook body is a JSON object" + (error.empty() ? "" : ": " + error),
-                               "Malformed JSON", slug("malformed-json")),
+                               "Malformed JSON", detail::problemType("malformed-json")),
                        "malformed_json");
                 return;
             }
@@ -187,18 +175,18 @@ void addWebhookRoutes(Router& router, host::PluginHost& plugins, WebhookOptions 
                         if (!json::isValidJson(result.body, nullptr))
                             return finish(responder,
                                           problem(502, "the plugin answered with invalid JSON", "Plugin failure",
-                                                  slug("plugin-invalid-answer")),
+                                                  detail::problemType("plugin-invalid-answer")),
                                           "plugin_invalid_answer");
                         return finish(responder, Response::json(200, std::move(result.body)), "ok");
                     }
-                    finish(responder, problem(status, errorDetail(result.body), {}, slug("webhook-failed")),
+                    finish(responder, problem(status, detail::pluginErrorDetail(result.body), {}, detail::problemType("webhook-failed")),
                            "webhook_failed");
                 },
                 &refusal);
             switch (submitted) {
             case host::PluginHost::Submit::Accepted:
                 responder.after(limits.timeout, [finish, responder, system]() mutable {
-                    finish(responder, problem(504, system + " did not answer in time", {}, slug("timeout")),
+                    finish(responder, problem(504, system + " did not answer in time", {}, detail::problemType("timeout")),
                            "timeout");
                 });
                 return;
@@ -206,20 +194,20 @@ void addWebhookRoutes(Router& router, host::PluginHost& plugins, WebhookOptions 
             case host::PluginHost::Submit::UnknownOperation:
                 finish(responder,
                        problem(404, "'" + system + "' has no webhook '" + operation + "'", "Unknown webhook",
-                               slug("unknown-webhook")),
+                               detail::problemType("unknown-webhook")),
                        "unknown_operation");
                 return;
             case host::PluginHost::Submit::Forbidden:
-                finish(responder, problem(403, refusal, "Forbidden", slug("forbidden")), "forbidden");
+                finish(responder, problem(403, refusal, "Forbidden", detail::problemType("forbidden")), "forbidden");
                 return;
             case host::PluginHost::Submit::InvalidContext:  // a callback carries no key or trace: a hub bug
-                finish(responder, problem(500, "the call's context was refused", "Internal error", slug("internal")),
+                finish(responder, problem(500, "the call's context was refused", "Internal error", detail::problemType("internal")),
                        "internal");
                 return;
             case host::PluginHost::Submit::Overloaded:
             case host::PluginHost::Submit::CircuitOpen: {
                 // The vendor retries its callback; tell it when.
-                Response r = problem(503, system + " cannot take the callback now; retry", {}, slug("overloaded"));
+                Response r = problem(503, system + " cannot take the callback now; retry", {}, detail::problemType("overloaded"));
                 r.headers.emplace_back("Retry-After", "1");
                 finish(responder, std::move(r), "overloaded");
                 return;

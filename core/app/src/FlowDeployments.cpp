@@ -21,7 +21,7 @@ std::int64_t nowMs() {
         .count();
 }
 
-Poco::Logger& logger() { return Poco::Logger::get("hub.flows"); }
+Poco::Logger& deploymentLogger() { return Poco::Logger::get("hub.flows"); }
 
 }  // namespace
 
@@ -39,14 +39,14 @@ FlowDeployments::FlowDeployments(store::Database& db, const Poco::Util::Abstract
     if (!std::filesystem::is_directory(directory_, error) &&
         !std::filesystem::is_directory(departmentsDirectory_, error)) {
         // Not an error: a hub without flows runs every item on the stand-in path.
-        logger().information("flows.dir %s: no such folder; no BPMN flow is deployed", directory_);
+        deploymentLogger().information("flows.dir %s: no such folder; no BPMN flow is deployed", directory_);
         return;
     }
     try {
-        logger().information("%s", reload(config));
+        deploymentLogger().information("%s", reload(config));
     } catch (const std::exception& e) {
         // Already logged per file; the other flows run.
-        logger().warning("flows: %s deployed in all; the refused ones are left out",
+        deploymentLogger().warning("flows: %s deployed in all; the refused ones are left out",
                          std::to_string(repository_.flowIds().size()));
     }
 }
@@ -83,11 +83,11 @@ std::string FlowDeployments::reload(const Poco::Util::AbstractConfiguration& con
     repository_.setOptions(options(config));
     externalGroups_ = externalGroups(config);
     const auto report = repository_.reload(nowMs());
-    for (const auto& line : report.deployed) logger().information("flow deployed: %s", line);
-    for (const auto& warning : report.warnings) logger().warning("flow: %s", warning);
+    for (const auto& line : report.deployed) deploymentLogger().information("flow deployed: %s", line);
+    for (const auto& warning : report.warnings) deploymentLogger().warning("flow: %s", warning);
     std::string refused;
     for (const auto& [file, reason] : report.refused) {
-        logger().error("flow refused: %s: %s", file, reason);
+        deploymentLogger().error("flow refused: %s: %s", file, reason);
         refused += (refused.empty() ? "" : "; ") + file + ": " + reason;
     }
     const std::string summary = "flows: " + std::to_string(report.deployed.size()) + " deployed, " +
@@ -247,11 +247,11 @@ Change FlowDeployments::reloadDepartment(const Poco::Util::AbstractConfiguration
 Change FlowDeployments::deployDepartment(const std::string& department) {
     const auto report = repository_.reloadDepartment(department, nowMs());
     Change change;
-    for (const auto& line : report.deployed) logger().information("flow deployed: %s", line);
-    for (const auto& flowId : report.withdrawn) logger().information("flow withdrawn: %s (its file is gone)", flowId);
-    for (const auto& warning : report.warnings) logger().warning("flow: %s", warning);
+    for (const auto& line : report.deployed) deploymentLogger().information("flow deployed: %s", line);
+    for (const auto& flowId : report.withdrawn) deploymentLogger().information("flow withdrawn: %s (its file is gone)", flowId);
+    for (const auto& warning : report.warnings) deploymentLogger().warning("flow: %s", warning);
     for (const auto& [file, reason] : report.refused) {
-        logger().error("flow refused: %s: %s", file, reason);
+        deploymentLogger().error("flow refused: %s: %s", file, reason);
         change.problems.push_back(file + ": " + reason);
     }
     change.summary = "department " + department + ": " + std::to_string(report.deployed.size()) + " deployed, " +

@@ -25,7 +25,7 @@ namespace {
 using Flat = std::map<std::string, std::string>;
 using Poco::Util::AbstractConfiguration;
 
-Poco::Logger& logger() { return Poco::Logger::get("hub.reload"); }
+Poco::Logger& reloadLogger() { return Poco::Logger::get("hub.reload"); }
 
 // Every key under `key` with its raw value, for comparing two configurations.
 void flatten(const AbstractConfiguration& c, const std::string& key, Flat& out) {
@@ -231,11 +231,11 @@ Reloader::Report Reloader::reload() {
             if (!line.empty()) report.applied.push_back(hook.first + ": " + line);
         });
 
-    for (const auto& line : report.applied) logger().information("reloaded %s", line);
-    for (const auto& line : report.problems) logger().error("reload: %s", line);
+    for (const auto& line : report.applied) reloadLogger().information("reloaded %s", line);
+    for (const auto& line : report.problems) reloadLogger().error("reload: %s", line);
     if (!report.restart.empty())
-        logger().warning("reload: changed, applied only by a restart: %s", joined(report.restart));
-    logger().notice("reload done: %z part(s) reloaded, %z kept, %z key(s) waiting for a restart",
+        reloadLogger().warning("reload: changed, applied only by a restart: %s", joined(report.restart));
+    reloadLogger().notice("reload done: %z part(s) reloaded, %z kept, %z key(s) waiting for a restart",
                     report.applied.size(), report.problems.size(), report.restart.size());
     return report;
 }

@@ -1,12 +1,12 @@
 #include "hub/auth/TokenIssuer.h"
 
+#include "KeyFile.h"
+
 #include <Poco/Crypto/RSAKey.h>
 #include <Poco/Exception.h>
-#include <Poco/FileStream.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JWT/Signer.h>
 #include <Poco/JWT/Token.h>
-#include <Poco/StreamCopier.h>
 #include <Poco/String.h>
 #include <Poco/UUIDGenerator.h>
 #include <Poco/Util/AbstractConfiguration.h>
@@ -20,18 +20,6 @@ struct TokenIssuer::Impl
     Poco::JWT::Signer signer;
     std::string algorithm;
 };
-
-namespace {
-
-std::string readWholeFile(const std::string& path)
-{
-    Poco::FileInputStream in(path);
-    std::string text;
-    Poco::StreamCopier::copyToString(in, text);
-    return text;
-}
-
-} // namespace
 
 TokenIssuer::TokenIssuer(std::unique_ptr<Impl> impl) : _impl(std::move(impl)) {}
 TokenIssuer::TokenIssuer(TokenIssuer&&) noexcept = default;
@@ -70,13 +58,13 @@ TokenIssuer TokenIssuer::fromConfig(const Poco::Util::AbstractConfiguration& con
     std::string secret = config.getRawString(p + "hs256Secret", "");
     if (secret.empty() && config.has(p + "hs256SecretFile"))
     {
-        secret = readWholeFile(config.getString(p + "hs256SecretFile"));
+        secret = detail::readKeyFile(config.getString(p + "hs256SecretFile"));
         Poco::trimRightInPlace(secret);
     }
     if (!secret.empty())
         return hs256(secret);
     if (config.has(p + "rs256PrivateKeyFile"))
-        return rs256(readWholeFile(config.getString(p + "rs256PrivateKeyFile")));
+        return rs256(detail::readKeyFile(config.getString(p + "rs256PrivateKeyFile")));
     throw Poco::InvalidArgumentException(p + "hs256Secret, hs256SecretFile or rs256PrivateKeyFile must be set to issue tokens");
 }
 

@@ -2,11 +2,10 @@
 
 #include "Claims.h"
 #include "CompactJws.h"
+#include "KeyFile.h"
 #include "VerifyFailure.h"
 
 #include <Poco/Exception.h>
-#include <Poco/FileStream.h>
-#include <Poco/StreamCopier.h>
 #include <Poco/String.h>
 #include <Poco/Util/AbstractConfiguration.h>
 
@@ -51,14 +50,6 @@ std::string tokenDigest(std::string_view token)
 }
 
 constexpr std::size_t kMinHs256SecretBytes = 32; // RFC 7518 3.2: at least the hash size
-
-std::string readWholeFile(const std::string& path)
-{
-    Poco::FileInputStream in(path); // throws Poco::FileException naming the path
-    std::string text;
-    Poco::StreamCopier::copyToString(in, text);
-    return text;
-}
 
 // The options, checked before any key is parsed; the messages never contain the secret.
 const TokenVerifier::Options& checked(const TokenVerifier::Options& options)
@@ -126,12 +117,12 @@ TokenVerifier::Options TokenVerifier::optionsFromConfig(const Poco::Util::Abstra
     const std::string secretFile = config.getString(p + "hs256SecretFile", "");
     if (o.hs256Secret.empty() && !secretFile.empty())
     {
-        o.hs256Secret = readWholeFile(secretFile);
+        o.hs256Secret = detail::readKeyFile(secretFile);
         Poco::trimRightInPlace(o.hs256Secret); // editors add a final newline
     }
     const std::string publicKeyFile = config.getString(p + "rs256PublicKeyFile", "");
     if (!publicKeyFile.empty())
-        o.rs256PublicKeyPem = readWholeFile(publicKeyFile);
+        o.rs256PublicKeyPem = detail::readKeyFile(publicKeyFile);
     o.issuer = config.getString(p + "issuer", "");
     o.audience = config.getString(p + "audience", "");
     o.leewaySeconds = config.getInt(p + "leewaySeconds", o.leewaySeconds);

@@ -10,13 +10,8 @@ using namespace hub::catalog;
 
 namespace {
 
-std::shared_ptr<const Snapshot> sample() {
-    static std::shared_ptr<const Snapshot> snap = Catalog::load({(test::configDir() / "catalog").string(), ""});
-    return snap;
-}
-
 const ServiceItem& item(const std::string& id) {
-    const ServiceItem* found = sample()->findById(id);
+    const ServiceItem* found = test::shippedCatalog()->findById(id);
     if (found == nullptr) throw std::runtime_error("no item " + id);
     return *found;
 }

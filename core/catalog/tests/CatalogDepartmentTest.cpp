@@ -16,7 +16,7 @@ using hub::catalog::test::TempDir;
 
 namespace {
 
-const char* kTaxonomy = R"(<?xml version="1.0" encoding="UTF-8"?>
+const char* kDepartmentsTaxonomy = R"(<?xml version="1.0" encoding="UTF-8"?>
 <catalog version="1">
   <category id="general-office" order="1" zh="综合办公" en="General office"/>
   <department id="archives" zh="档案馆" en="Archives"/>
@@ -41,7 +41,7 @@ std::string catalog(const std::string& body) {
 struct DepartmentCatalog : TempDir {
     DepartmentCatalog() {
         std::filesystem::copy_file(test::configDir() / "catalog" / "catalog.xsd", path() / "catalog.xsd");
-        write("00-taxonomy.xml", kTaxonomy);
+        write("00-taxonomy.xml", kDepartmentsTaxonomy);
         write("10-items.xml", catalog(item("hub-wide", "archives")));
         std::filesystem::create_directories(path() / "departments");
         write("departments/library.xml", catalog(item("borrow", "library", "借书")));
@@ -53,12 +53,6 @@ struct DepartmentCatalog : TempDir {
         return text.str();
     }
 };
-
-std::string dump(const std::vector<hub::xml::Error>& errors) {
-    std::string out;
-    for (const auto& e : errors) out += e.toString() + "\n";
-    return out;
-}
 
 }  // namespace
 
@@ -72,8 +66,8 @@ TEST(CatalogDepartment, AFullLoadReadsTheDepartmentsFilesUnderTheirRule) {
     dir.write("departments/library.xml", catalog(item("borrow", "library") + item("seal", "archives")));
     auto result = c.reload();
     EXPECT_FALSE(result.ok);
-    EXPECT_NE(dump(result.errors).find("item 'seal' belongs to department 'archives'"), std::string::npos)
-        << dump(result.errors);
+    EXPECT_NE(test::errorText(result.errors).find("item 'seal' belongs to department 'archives'"), std::string::npos)
+        << test::errorText(result.errors);
     EXPECT_NE(c.snapshot()->findById("borrow"), nullptr) << "the catalogue in service stays";
 }
 
@@ -84,7 +78,7 @@ TEST(CatalogDepartment, PutReplacesOnlyThatDepartmentsItems) {
     dir.write("10-items.xml", catalog(item("hub-wide-edited", "archives")));
     const std::string next = catalog(item("borrow", "library", "借书（新）") + item("return", "library", "还书"));
     auto result = c.putDepartment("library", next);
-    ASSERT_TRUE(result.ok) << dump(result.errors);
+    ASSERT_TRUE(result.ok) << test::errorText(result.errors);
     auto snap = c.snapshot();
     EXPECT_EQ(snap->version(), 2u);
     EXPECT_EQ(snap->findById("borrow")->name.zh, "借书（新）");
@@ -104,7 +98,7 @@ TEST(CatalogDepartment, ANewDepartmentFileIsCreated) {
     std::filesystem::remove_all(dir.path() / "departments");
     Catalog c({dir.str(), ""});
     auto result = c.putDepartment("archives", catalog(item("archive-copy", "archives")));
-    ASSERT_TRUE(result.ok) << dump(result.errors);
+    ASSERT_TRUE(result.ok) << test::errorText(result.errors);
     EXPECT_NE(c.snapshot()->findById("archive-copy"), nullptr);
     EXPECT_TRUE(std::filesystem::exists(dir.path() / "departments" / "archives.xml"));
 }
@@ -115,14 +109,14 @@ TEST(CatalogDepartment, AnotherDepartmentsItemOrTheTaxonomyIsForeign) {
     const std::string before = dir.read("departments/library.xml");
     auto result = c.putDepartment("library", catalog(item("seal", "archives")));
     EXPECT_FALSE(result.ok);
-    ASSERT_EQ(result.foreign.size(), 1u) << dump(result.errors);
+    ASSERT_EQ(result.foreign.size(), 1u) << test::errorText(result.errors);
     EXPECT_EQ(result.foreign[0].line, 3);
     EXPECT_NE(result.foreign[0].message.find("belongs to department 'archives'"), std::string::npos);
 
     result = c.putDepartment("library", catalog(R"(  <department id="secret" zh="秘" en="S"/>
 )" + item("borrow", "library")));
     EXPECT_FALSE(result.ok);
-    ASSERT_EQ(result.foreign.size(), 1u) << dump(result.errors);
+    ASSERT_EQ(result.foreign.size(), 1u) << test::errorText(result.errors);
     EXPECT_NE(result.foreign[0].message.find("taxonomy"), std::string::npos);
 
     // The caller's own check (hubd: another department's plugin).
@@ -132,7 +126,7 @@ TEST(CatalogDepartment, AnotherDepartmentsItemOrTheTaxonomyIsForeign) {
                                                                       : std::string();
                              });
     EXPECT_FALSE(result.ok);
-    ASSERT_EQ(result.foreign.size(), 1u) << dump(result.errors);
+    ASSERT_EQ(result.foreign.size(), 1u) << test::errorText(result.errors);
 
     EXPECT_EQ(dir.read("departments/library.xml"), before) << "nothing written";
     EXPECT_EQ(c.snapshot()->version(), 1u);
@@ -155,7 +149,7 @@ TEST(CatalogDepartment, AnInvalidFileKeepsTheOneInService) {
         auto result = c.putDepartment("library", bad);
         EXPECT_FALSE(result.ok) << bad.substr(0, 80);
         EXPECT_FALSE(result.errors.empty());
-        EXPECT_TRUE(result.foreign.empty()) << dump(result.foreign);
+        EXPECT_TRUE(result.foreign.empty()) << test::errorText(result.foreign);
     }
     EXPECT_EQ(dir.read("departments/library.xml"), before);
     EXPECT_EQ(c.snapshot()->version(), 1u);
@@ -169,7 +163,7 @@ TEST(CatalogDepartment, RemoveAndReloadFromDisk) {
     // Edited on disk: the department's reload takes it, checked the same way.
     dir.write("departments/library.xml", catalog(item("borrow", "library", "借阅")));
     auto result = c.reloadDepartment("library");
-    ASSERT_TRUE(result.ok) << dump(result.errors);
+    ASSERT_TRUE(result.ok) << test::errorText(result.errors);
     EXPECT_EQ(c.snapshot()->findById("borrow")->name.zh, "借阅");
     dir.write("departments/library.xml", catalog(item("seal", "archives")));
     result = c.reloadDepartment("library");
@@ -179,7 +173,7 @@ TEST(CatalogDepartment, RemoveAndReloadFromDisk) {
 
     dir.write("departments/library.xml", catalog(item("borrow", "library")));
     result = c.removeDepartment("library");
-    ASSERT_TRUE(result.ok) << dump(result.errors);
+    ASSERT_TRUE(result.ok) << test::errorText(result.errors);
     EXPECT_EQ(c.snapshot()->findById("borrow"), nullptr);
     EXPECT_NE(c.snapshot()->findById("hub-wide"), nullptr);
     EXPECT_FALSE(std::filesystem::exists(dir.path() / "departments" / "library.xml"));

@@ -65,12 +65,6 @@ bool hasError(const std::vector<hub::xml::Error>& errors, const std::string& fil
     return false;
 }
 
-std::string dump(const std::vector<hub::xml::Error>& errors) {
-    std::string out;
-    for (const auto& e : errors) out += e.toString() + "\n";
-    return out;
-}
-
 }  // namespace
 
 TEST(CatalogLoad, ShippedSampleCatalogueIsCompleteAndValid) {
@@ -130,7 +124,7 @@ TEST(CatalogLoad, SchemaErrorsNameFileLineAndField) {
 </catalog>
 )");
     auto errors = loadErrors(dir.str());
-    SCOPED_TRACE(dump(errors));
+    SCOPED_TRACE(test::errorText(errors));
     EXPECT_TRUE(hasError(errors, "20-bad.xml", 3, "attribute 'channel'"));
     EXPECT_TRUE(hasError(errors, "20-bad.xml", 7, "attribute 'audience'"));
     EXPECT_TRUE(hasError(errors, "20-bad.xml", 7, "attribute 'timeLimit'"));
@@ -161,7 +155,7 @@ TEST(CatalogLoad, CrossFileProblemsNameFileLineAndField) {
 </catalog>
 )");
     auto errors = loadErrors(dir.str());
-    SCOPED_TRACE(dump(errors));
+    SCOPED_TRACE(test::errorText(errors));
     EXPECT_TRUE(hasError(errors, "20-more.xml", 3, "duplicate category id 'general-office'"));
     EXPECT_TRUE(hasError(errors, "20-more.xml", 3, "00-taxonomy.xml:3"));  // where the first one is
     EXPECT_TRUE(hasError(errors, "20-more.xml", 4, "duplicate item id 'archive-consultation'"));
@@ -180,7 +174,7 @@ TEST(CatalogLoad, HostileXmlIsRefused) {
 <!DOCTYPE catalog [ <!ENTITY xxe SYSTEM "file:///etc/passwd"> ]>
 <catalog version="1"><department id="x" zh="&xxe;" en="x"/></catalog>)");
         auto errors = loadErrors(dir.str());
-        EXPECT_TRUE(hasError(errors, "20-xxe.xml", 0, "DOCTYPE")) << dump(errors);
+        EXPECT_TRUE(hasError(errors, "20-xxe.xml", 0, "DOCTYPE")) << test::errorText(errors);
         for (const auto& e : errors) EXPECT_EQ(e.message.find("root:"), std::string::npos);
     }
     {
@@ -194,15 +188,15 @@ TEST(CatalogLoad, HostileXmlIsRefused) {
         lol += "]>\n<catalog version=\"1\"><department id=\"x\" zh=\"&j;\" en=\"x\"/></catalog>\n";
         dir.write("20-lol.xml", lol);
         auto errors = loadErrors(dir.str());
-        EXPECT_TRUE(hasError(errors, "20-lol.xml", 0, "DOCTYPE")) << dump(errors);
+        EXPECT_TRUE(hasError(errors, "20-lol.xml", 0, "DOCTYPE")) << test::errorText(errors);
     }
     {
         SmallCatalog dir;
         dir.write("20-latin.xml", "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<catalog version=\"1\"/>");
         dir.write("21-bytes.xml", "<?xml version=\"1.0\"?>\n<catalog version=\"1\">\n<department id=\"x\" zh=\"\xE6\x95\" en=\"x\"/></catalog>");
         auto errors = loadErrors(dir.str());
-        EXPECT_TRUE(hasError(errors, "20-latin.xml", 0, "ISO-8859-1")) << dump(errors);
-        EXPECT_TRUE(hasError(errors, "21-bytes.xml", 0, "UTF-8")) << dump(errors);
+        EXPECT_TRUE(hasError(errors, "20-latin.xml", 0, "ISO-8859-1")) << test::errorText(errors);
+        EXPECT_TRUE(hasError(errors, "21-bytes.xml", 0, "UTF-8")) << test::errorText(errors);
     }
 }
 
@@ -225,7 +219,7 @@ TEST(CatalogLoad, NumbersTooLargeForTheirFieldAreErrorsInPlace) {
 </catalog>
 )");
     auto errors = loadErrors(dir.str());
-    SCOPED_TRACE(dump(errors));
+    SCOPED_TRACE(test::errorText(errors));
     EXPECT_TRUE(hasError(errors, "20-big.xml", 3, "attribute 'order': '99999999999' is out of range"));
     EXPECT_TRUE(hasError(errors, "20-big.xml", 8, "attribute 'maxLength': '999999999999999999999999' is out of range"));
 }
@@ -266,7 +260,7 @@ TEST(CatalogLoad, MissingDirectoryOrSchemaIsAnError) {
     std::filesystem::remove(dir.path() / "00-taxonomy.xml");
     std::filesystem::remove(dir.path() / "10-items.xml");
     auto errors = loadErrors(dir.str());
-    EXPECT_TRUE(hasError(errors, "", 0, "no catalogue files")) << dump(errors);
+    EXPECT_TRUE(hasError(errors, "", 0, "no catalogue files")) << test::errorText(errors);
     EXPECT_THROW(Catalog({(empty.path() / "nope").string(), ""}), CatalogException);
 }
 
@@ -281,7 +275,7 @@ TEST(CatalogReload, BadReloadKeepsOldSnapshotAndReportsErrors) {
     EXPECT_FALSE(result.ok);
     EXPECT_EQ(result.version, 1u);
     ASSERT_FALSE(result.errors.empty());
-    EXPECT_TRUE(hasError(result.errors, "10-items.xml", 3, "channel")) << dump(result.errors);
+    EXPECT_TRUE(hasError(result.errors, "10-items.xml", 3, "channel")) << test::errorText(result.errors);
     EXPECT_EQ(catalog.snapshot().get(), before.get()) << "the old snapshot must stay";
 
     // A malformed file and a broken schema are refused the same way.
@@ -291,7 +285,7 @@ TEST(CatalogReload, BadReloadKeepsOldSnapshotAndReportsErrors) {
     dir.write("catalog.xsd", "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\"><xs:element name=\"a\" type=\"nope\"/></xs:schema>");
     auto schemaResult = catalog.reload();
     EXPECT_FALSE(schemaResult.ok);
-    EXPECT_TRUE(hasError(schemaResult.errors, "catalog.xsd", 0, "nope")) << dump(schemaResult.errors);
+    EXPECT_TRUE(hasError(schemaResult.errors, "catalog.xsd", 0, "nope")) << test::errorText(schemaResult.errors);
     EXPECT_EQ(catalog.snapshot().get(), before.get());
 
     // A good reload swaps in a new version; holders of the old one keep it intact.
@@ -299,7 +293,7 @@ TEST(CatalogReload, BadReloadKeepsOldSnapshotAndReportsErrors) {
                                std::filesystem::copy_options::overwrite_existing);
     dir.write("11-more.xml", oneItem("second-item"));
     auto ok = catalog.reload();
-    EXPECT_TRUE(ok.ok) << dump(ok.errors);
+    EXPECT_TRUE(ok.ok) << test::errorText(ok.errors);
     EXPECT_EQ(ok.version, 2u);
     EXPECT_EQ(catalog.snapshot()->items().size(), 2u);
     EXPECT_EQ(catalog.snapshot()->version(), 2u);

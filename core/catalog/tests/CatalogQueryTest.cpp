@@ -13,11 +13,6 @@ using namespace hub::catalog;
 
 namespace {
 
-std::shared_ptr<const Snapshot> sample() {
-    static std::shared_ptr<const Snapshot> snap = Catalog::load({(test::configDir() / "catalog").string(), ""});
-    return snap;
-}
-
 Query everything(AudienceSet viewer = AudienceSet::all()) {
     Query q;
     q.viewer = viewer;
@@ -34,7 +29,7 @@ std::set<std::string> ids(const Page& page) {
 /// Brute-force reference: what a query must return.
 std::size_t countWhere(const std::function<bool(const ServiceItem&)>& pred) {
     std::size_t n = 0;
-    for (const auto& item : sample()->items()) n += pred(item) ? 1 : 0;
+    for (const auto& item : test::shippedCatalog()->items()) n += pred(item) ? 1 : 0;
     return n;
 }
 
@@ -46,7 +41,7 @@ Poco::JSON::Object::Ptr parseObject(const std::string& text) {
 }  // namespace
 
 TEST(CatalogQuery, FiltersByCategoryDepartmentAndChannel) {
-    auto snap = sample();
+    auto snap = test::shippedCatalog();
     Query q = everything();
     q.category = "undergraduate";
     auto page = snap->query(q);
@@ -88,7 +83,7 @@ TEST(CatalogQuery, FiltersByCategoryDepartmentAndChannel) {
 }
 
 TEST(CatalogQuery, UsersSeeOnlyItemsForTheirAudience) {
-    auto snap = sample();
+    auto snap = test::shippedCatalog();
     auto student = snap->query(everything(Audience::Student));
     EXPECT_EQ(student.total, countWhere([](const ServiceItem& i) { return i.audience.has(Audience::Student); }));
     EXPECT_LT(student.total, snap->items().size());
@@ -121,7 +116,7 @@ TEST(CatalogQuery, UsersSeeOnlyItemsForTheirAudience) {
 }
 
 TEST(CatalogQuery, BilingualSearch) {
-    auto snap = sample();
+    auto snap = test::shippedCatalog();
     auto search = [&](const std::string& text, AudienceSet viewer = AudienceSet::all()) {
         Query q = everything(viewer);
         q.text = text;
@@ -152,7 +147,7 @@ TEST(CatalogQuery, BilingualSearch) {
 }
 
 TEST(CatalogQuery, PaginationEdges) {
-    auto snap = sample();
+    auto snap = test::shippedCatalog();
     const std::size_t all = snap->items().size();
     // Pages of 7 cover every item exactly once, in a stable order.
     std::vector<std::string> seen;
@@ -232,7 +227,7 @@ TEST(CatalogQuery, FromParameters) {
 }
 
 TEST(CatalogQuery, JsonOfPagesItemsAndCategories) {
-    auto snap = sample();
+    auto snap = test::shippedCatalog();
     Query q = everything(Audience::Student);
     q.category = "undergraduate";
     q.limit = 3;

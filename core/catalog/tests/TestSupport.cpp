@@ -1,5 +1,8 @@
 #include "TestSupport.h"
 
+#include "hub/catalog/Catalog.h"
+#include "hub/xml/Error.h"
+
 #include <unistd.h>
 
 #include <fstream>
@@ -36,6 +39,17 @@ CatalogCopy::CatalogCopy() {
         if (!entry.is_regular_file()) continue;  // import/: the CSV the hall's items come from
         std::filesystem::copy_file(entry.path(), path() / entry.path().filename());
     }
+}
+
+std::shared_ptr<const Snapshot> shippedCatalog() {
+    static std::shared_ptr<const Snapshot> snap = Catalog::load({(configDir() / "catalog").string(), ""});
+    return snap;
+}
+
+std::string errorText(const std::vector<hub::xml::Error>& errors) {
+    std::string out;
+    for (const auto& e : errors) out += e.toString() + "\n";
+    return out;
 }
 
 }  // namespace hub::catalog::test

@@ -1,12 +1,27 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
+#include <vector>
+
+namespace hub::catalog {
+class Snapshot;
+}
+namespace hub::xml {
+struct Error;
+}
 
 namespace hub::catalog::test {
 
 /// The repository's config/ folder (shipped sample catalogue and calendar).
 std::filesystem::path configDir();
+
+/// The errors, one per line, for a failure message.
+std::string errorText(const std::vector<hub::xml::Error>& errors);
+
+/// The shipped sample catalogue, loaded once per test program.
+std::shared_ptr<const Snapshot> shippedCatalog();
 
 /// A temporary directory removed with everything in it.
 class TempDir {

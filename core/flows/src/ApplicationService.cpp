@@ -17,7 +17,7 @@ namespace hub::flows {
 
 namespace {
 
-const std::vector<store::Migration> kMigrations = {
+const std::vector<store::Migration> kApplicationMigrations = {
     {1,
      {// One row per application. Empty text stands for "none" (completed_at,
       // result, idempotency_key) so the columns stay NOT NULL and portable.
@@ -68,11 +68,11 @@ const std::vector<store::Migration> kMigrations = {
 }  // namespace
 
 const std::vector<store::Migration>& ApplicationService::migrations() {
-    return kMigrations;
+    return kApplicationMigrations;
 }
 
 ApplicationService::ApplicationService(store::Database& db, Options options) : db_(db), options_(std::move(options)) {
-    db_.migrate("flows", kMigrations);
+    db_.migrate("flows", kApplicationMigrations);
     store::TraceLog::migrate(db_);  // submit binds an application's trace id in its transaction
 }
 

@@ -20,7 +20,7 @@ namespace hub::flows {
 
 namespace {
 
-Poco::Logger& logger() { return Poco::Logger::get("hub.flows"); }
+Poco::Logger& messagesLogger() { return Poco::Logger::get("hub.flows"); }
 
 std::string text(const engine::Value& value) { return value.isString() ? value.asString() : std::string(); }
 
@@ -173,7 +173,7 @@ FlowRunner::Delivery FlowRunner::applyDecisionWithin(Poco::Data::Session& sessio
     auto after = applyWithin(session, *instanceId, input);
     if (!after) return Delivery::Unknown;
     if (!pool_->trySubmit(std::move(*after)))
-        logger().warning("flow instance %s: the pool is full; its calls are issued on the next start", *instanceId);
+        messagesLogger().warning("flow instance %s: the pool is full; its calls are issued on the next start", *instanceId);
     return Delivery::Applied;
 }
 
@@ -230,7 +230,7 @@ void FlowRunner::onApplicationEvent(Poco::Data::Session& session, const std::str
         carryOut(instance, settled, effects);
     };
     if (!pool_->trySubmit(std::move(after)))
-        logger().warning("flow instance %s: the pool is full; its calls are issued on the next start", *instanceId);
+        messagesLogger().warning("flow instance %s: the pool is full; its calls are issued on the next start", *instanceId);
 }
 
 FlowRunner::Publication FlowRunner::publishMessage(const Message& message) {

@@ -15,7 +15,7 @@ namespace {
 
 using namespace Poco::Data::Keywords;
 
-bool tableExists(Poco::Data::Session& session, const std::string& table) {
+bool hasTable(Poco::Data::Session& session, const std::string& table) {
     int n = 0;
     session << "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", bind(table), into(n), now;
     return n != 0;
@@ -47,7 +47,7 @@ std::string personalDataJson(ApplicationService& applications, store::Database& 
     }
     out += "],\"ratings\":[";
     Poco::Data::Session session = db.session();
-    if (tableExists(session, "flows_ratings")) {
+    if (hasTable(session, "flows_ratings")) {
         std::vector<std::string> ids, comments, at;
         std::vector<int> scores;
         session << "SELECT application_id, score, comment, rated_at FROM flows_ratings WHERE applicant = ?"
@@ -65,7 +65,7 @@ std::string personalDataJson(ApplicationService& applications, store::Database& 
         }
     }
     out += "],\"tasks\":[";
-    if (tableExists(session, "flows_engine_tasks")) {
+    if (hasTable(session, "flows_engine_tasks")) {
         std::vector<std::string> ids, apps, names, assignees, claimed, statuses, closedBy, decisions;
         std::vector<Poco::Int64> created, closed;
         session << "SELECT id, application_id, name, assignee, claimed_by, status, created_at, closed_at, closed_by,"

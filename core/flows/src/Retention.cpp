@@ -20,7 +20,7 @@ namespace {
 using namespace Poco::Data::Keywords;
 using Clock = std::chrono::system_clock;
 
-const std::vector<store::Migration> kMigrations = {
+const std::vector<store::Migration> kRetentionMigrations = {
     {1,
      {"CREATE TABLE privacy_legal_holds ("
       " application_id TEXT PRIMARY KEY,"
@@ -126,10 +126,10 @@ std::string RetentionReport::toJson() const {
 
 Retention::Retention(store::Database& db, RetentionPolicy policy, store::AuditLog* audit)
     : db_(db), policy_(policy), audit_(audit) {
-    db_.migrate("privacy", kMigrations);
+    db_.migrate("privacy", kRetentionMigrations);
 }
 
-const std::vector<store::Migration>& Retention::migrations() { return kMigrations; }
+const std::vector<store::Migration>& Retention::migrations() { return kRetentionMigrations; }
 
 RetentionReport Retention::run(const std::string& actor, Clock::time_point asOf) {
     RetentionReport report;

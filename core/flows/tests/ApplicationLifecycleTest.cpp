@@ -24,8 +24,8 @@ using S = ApplicationStatus;
 using catalog::Audience;
 using catalog::AudienceSet;
 
-const AudienceSet kTeacher = Audience::Teacher;
-const AudienceSet kStudent = Audience::Student;
+using test::kTeacher;
+using test::kStudent;
 
 std::string submitVehiclePass(Fixture& f, const std::string& subject = "t.wang") {
     auto r = f.service->submit(vehiclePass(subject), shippedCatalog(), kTeacher);

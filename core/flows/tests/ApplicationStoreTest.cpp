@@ -29,8 +29,8 @@ using test::shippedCatalog;
 using test::vehiclePass;
 using Outcome = ApplicationService::SubmitResult::Outcome;
 
-const catalog::AudienceSet kTeacher = catalog::Audience::Teacher;
-const catalog::AudienceSet kStudent = catalog::Audience::Student;
+using test::kTeacher;
+using test::kStudent;
 
 // The hub's outbox, as far as these tests need it: a row per event, written
 // in the change's transaction.

@@ -24,8 +24,8 @@ using Outcome = ApplicationService::SubmitResult::Outcome;
 using catalog::Audience;
 using catalog::AudienceSet;
 
-const AudienceSet kTeacher = Audience::Teacher;
-const AudienceSet kStudent = Audience::Student;
+using test::kTeacher;
+using test::kStudent;
 
 Poco::JSON::Object::Ptr parse(const std::string& text) {
     Poco::JSON::Parser parser;

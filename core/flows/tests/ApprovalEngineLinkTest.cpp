@@ -28,7 +28,7 @@ using test::shippedCatalog;
 using test::vehiclePass;
 using Outcome = ApplicationService::SubmitResult::Outcome;
 
-const catalog::AudienceSet kTeacher = catalog::Audience::Teacher;
+using test::kTeacher;
 const std::string kRequested(events::EventType::ApprovalRequested);
 
 // The outbox, its events in order as (type, data).

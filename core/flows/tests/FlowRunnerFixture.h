@@ -23,8 +23,6 @@ namespace hub::flows::test {
 using namespace Poco::Data::Keywords;
 using Outcome = ApplicationService::SubmitResult::Outcome;
 
-inline const catalog::AudienceSet kTeacher = catalog::Audience::Teacher;
-
 /// The start of a .bpmn file, up to its process.
 inline const std::string kFlowHeader =
     R"(<?xml version="1.0" encoding="UTF-8"?>

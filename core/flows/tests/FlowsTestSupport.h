@@ -14,6 +14,10 @@
 
 namespace hub::flows::test {
 
+/// The audiences submits are made as.
+inline const catalog::AudienceSet kTeacher = catalog::Audience::Teacher;
+inline const catalog::AudienceSet kStudent = catalog::Audience::Student;
+
 /// The repository root (HUB_SOURCE_DIR, set by ctest).
 std::filesystem::path sourceDir();
 

@@ -33,7 +33,7 @@ std::string joined(const std::vector<std::string>& list) {
     return out;
 }
 
-std::vector<std::string> words(const std::string& list) {
+std::vector<std::string> listedWords(const std::string& list) {
     std::vector<std::string> out;
     std::size_t at = 0;
     while ((at = list.find_first_not_of(" \t\r\n,", at)) != std::string::npos) {
@@ -237,7 +237,7 @@ void applyOperatorPolicies(Manifest& manifest, const Poco::Util::AbstractConfigu
             policy.anyAudience = true;
         }
         if (given("audiences")) {
-            auto list = words(text("audiences"));
+            auto list = listedWords(text("audiences"));
             for (const auto& a : list) {
                 if (!isAudience(a)) refuse("audiences", "'" + a + "' is not student, teacher, staff or visitor");
                 if (!own && !policy.anyAudience && !contains(policy.audiences, a))
@@ -250,7 +250,7 @@ void applyOperatorPolicies(Manifest& manifest, const Poco::Util::AbstractConfigu
             policy.audiences = std::move(list);
         }
         if (given("roles")) {
-            auto list = words(text("roles"));
+            auto list = listedWords(text("roles"));
             for (const auto& r : list) {
                 if (!isRole(r)) refuse("roles", "'" + r + "' is not a role name");
                 if (!own && !contains(policy.roles, r))

@@ -15,7 +15,7 @@ namespace hub::host {
 
 namespace {
 
-Poco::Logger& logger() {
+Poco::Logger& builderLogger() {
     return Poco::Logger::get("hub.host");
 }
 
@@ -49,12 +49,12 @@ PluginBuilder::Built PluginBuilder::build(const std::string& manifestPath, bool 
     }
     for (const auto& op : manifest.operations) {
         if (!op.access.declared)
-            logger().warning(
+            builderLogger().warning(
                 "plugin %s: operation %s declares no access policy; every call to it is refused "
                 "(docs/sdk/abi-reference.md#access-policies)",
                 manifest.name, op.name);
         else if (op.access.fromHubConfig)
-            logger().notice("plugin %s: operation %s: access policy from hub.xml, not the manifest: %s", manifest.name,
+            builderLogger().notice("plugin %s: operation %s: access policy from hub.xml, not the manifest: %s", manifest.name,
                             op.name, op.access.describe());
     }
     std::string folder = manifestPath.substr(0, manifestPath.find_last_of('/'));

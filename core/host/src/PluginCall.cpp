@@ -21,7 +21,7 @@ namespace {
 
 // For catch-alls: a log channel that fails (a full disk under a file channel)
 // must not take the handling of the first failure down with it.
-void logQuietly(const std::string& message) noexcept {
+void logCallQuietly(const std::string& message) noexcept {
     try {
         Poco::Logger::get("hub.host").error(message);
     } catch (...) {
@@ -45,13 +45,13 @@ void PluginCall::operator()() noexcept {
         done(std::move(result));
     } catch (...) {
         std::string what = currentExceptionText();
-        logQuietly("plugin " + breaker->plugin() + ": call of " + operation + " failed in the hub: " + what);
+        logCallQuietly("plugin " + breaker->plugin() + ": call of " + operation + " failed in the hub: " + what);
         if (answered) return;  // the completion itself threw; it had its answer
         try {
             breaker->cancel(probe);
             done({CH_ERR_INTERNAL, "the hub failed while running the call: " + what});
         } catch (...) {
-            logQuietly("plugin " + breaker->plugin() + ": call of " + operation +
+            logCallQuietly("plugin " + breaker->plugin() + ": call of " + operation +
                        " not answered: " + currentExceptionText());
         }
     }

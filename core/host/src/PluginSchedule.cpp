@@ -16,7 +16,7 @@ namespace hub::host {
 
 namespace {
 
-Poco::Logger& logger() { return Poco::Logger::get("hub.schedule"); }
+Poco::Logger& scheduleLogger() { return Poco::Logger::get("hub.schedule"); }
 
 const char* outcomeOf(int status) {
     switch (status) {
@@ -148,7 +148,7 @@ void PluginSchedule::runDue(std::chrono::steady_clock::time_point now) {
             if (state_->due[i] > now) continue;
             state_->due[i] = now + e.every;
             if (state_->running[i]) {
-                logger().warning("schedule %s.%s: the previous run is still going; skipping this one", e.plugin,
+                scheduleLogger().warning("schedule %s.%s: the previous run is still going; skipping this one", e.plugin,
                                  e.operation);
                 continue;
             }
@@ -175,9 +175,9 @@ void PluginSchedule::runDue(std::chrono::steady_clock::time_point now) {
                 audit->record(std::move(r));
             }
             if (status == CH_OK)
-                logger().information("schedule %s.%s: %s", e.plugin, e.operation, detail.substr(0, 1000));
+                scheduleLogger().information("schedule %s.%s: %s", e.plugin, e.operation, detail.substr(0, 1000));
             else
-                logger().warning("schedule %s.%s: %s: %s", e.plugin, e.operation, outcome, detail.substr(0, 1000));
+                scheduleLogger().warning("schedule %s.%s: %s: %s", e.plugin, e.operation, outcome, detail.substr(0, 1000));
             std::lock_guard lock(state->mutex);
             state->running[i] = false;
             ++state->runs[i];

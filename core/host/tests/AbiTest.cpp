@@ -4,6 +4,7 @@
 // in C), the call's idempotency key and trace context end to end (to a real
 // HTTP and SOAP server on loopback), and lookups that tell absent from failed.
 #include "abi10/Abi10Reader.h"
+#include "HostTestSupport.h"
 
 #include "SoapTestServer.h"
 #include "hub/host/CallContext.h"
@@ -36,15 +37,12 @@ using hub::soap::testing::SoapTestServer;
 
 namespace {
 
-const std::string kTestPlugins = TEST_PLUGINS_DIR;
+using hub::host::test::kTestPlugins;
 const std::string kTrace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 // A student, as the student affairs plugin's policy wants (own record only).
 const Caller kStudent{"2023010001", {"student"}, "", {"student"}};
 
-Poco::JSON::Object::Ptr parse(const std::string& json) {
-    Poco::JSON::Parser parser;
-    return parser.parse(json).extract<Poco::JSON::Object::Ptr>();
-}
+using hub::host::test::parse;
 
 // ---- the growth rule ----
 

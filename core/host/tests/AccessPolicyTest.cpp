@@ -3,6 +3,7 @@
 // before the plugin runs, in-process and in a worker process alike. Real test
 // plugins (tests/plugins/testkit) with their manifests rewritten per test.
 #include "hub/host/AccessPolicy.h"
+#include "HostTestSupport.h"
 #include "hub/host/Manifest.h"
 #include "hub/host/PluginHost.h"
 
@@ -25,10 +26,10 @@ using namespace hub::host;
 
 namespace {
 
-const std::string kTestPlugins = TEST_PLUGINS_DIR;
+using hub::host::test::kTestPlugins;
 
 // The callers of the tables below.
-const Caller kStudent{"2023010001", {}, "", {"student"}};
+const Caller kStudentByAudience{"2023010001", {}, "", {"student"}};
 const Caller kOtherStudent{"2023010002", {}, "", {"student"}};
 const Caller kTeacher{"T1998001", {}, "", {"teacher", "staff"}};
 const Caller kClerk{"clerk.test", {"dept:testing:clerk"}, "", {"staff"}};
@@ -81,14 +82,14 @@ std::string refusal(const AccessPolicy& p, const Caller& c, std::string_view inp
 TEST(AccessPolicy, OneRuleRolesElseAudienceAndSelf) {
     auto p = studentSelfOrClerk();
     const std::string own = R"({"student_id":"2023010001"})";
-    EXPECT_EQ(refusal(p, kStudent, own), "");
+    EXPECT_EQ(refusal(p, kStudentByAudience, own), "");
     EXPECT_EQ(refusal(p, kPortalForStudent, own), "") << "self is the person acted for";
     EXPECT_EQ(refusal(p, kClerk, R"({"student_id":"anyone"})"), "") << "a role needs no self";
     EXPECT_EQ(refusal(p, kClerk, "[]"), "");
     EXPECT_NE(refusal(p, kOtherStudent, own).find("takes only the caller's own id as 'student_id'"), std::string::npos);
-    EXPECT_NE(refusal(p, kStudent, R"({"student_id":2023010001})").find("needs 'student_id'"), std::string::npos);
-    EXPECT_NE(refusal(p, kStudent, "{}").find("needs 'student_id'"), std::string::npos);
-    EXPECT_NE(refusal(p, kStudent, R"({"student_id":"2023010001","student_id":"x"})").find("more than once"),
+    EXPECT_NE(refusal(p, kStudentByAudience, R"({"student_id":2023010001})").find("needs 'student_id'"), std::string::npos);
+    EXPECT_NE(refusal(p, kStudentByAudience, "{}").find("needs 'student_id'"), std::string::npos);
+    EXPECT_NE(refusal(p, kStudentByAudience, R"({"student_id":"2023010001","student_id":"x"})").find("more than once"),
               std::string::npos);
     EXPECT_NE(refusal(p, kPortalForStudent, R"({"student_id":"portal-backend"})").find("own id"), std::string::npos);
     EXPECT_NE(refusal(p, kTeacher, R"({"student_id":"T1998001"})").find("the caller has none of them"),
@@ -101,7 +102,7 @@ TEST(AccessPolicy, OneRuleRolesElseAudienceAndSelf) {
 
     AccessPolicy any;
     any.declared = any.anyAudience = true;
-    EXPECT_EQ(refusal(any, kStudent, "not even json"), "");
+    EXPECT_EQ(refusal(any, kStudentByAudience, "not even json"), "");
     EXPECT_EQ(refusal(any, noAudience, "{}"), "");
     EXPECT_NE(refusal(any, kNobody, "{}"), "");
     any.disabled = true;
@@ -268,27 +269,27 @@ TEST_P(PolicyHostTest, RefusesBeforeThePluginRuns) {
     };
     const std::string own = R"({"student_id":"2023010001"})";
     const std::vector<Row> rows = {
-        {"echo", own, kStudent, S::Accepted, ""},
+        {"echo", own, kStudentByAudience, S::Accepted, ""},
         {"echo", own, kPortalForStudent, S::Accepted, ""},
         {"echo", R"({"student_id":"2023010002"})", kClerk, S::Accepted, ""},
-        {"echo", R"({"student_id":"2023010002"})", kStudent, S::Forbidden, "own id as 'student_id'"},
+        {"echo", R"({"student_id":"2023010002"})", kStudentByAudience, S::Forbidden, "own id as 'student_id'"},
         {"echo", own, kOtherStudent, S::Forbidden, "own id"},
-        {"echo", R"({"student_id":2023010001})", kStudent, S::Forbidden, "needs 'student_id'"},
-        {"echo", "{}", kStudent, S::Forbidden, "needs 'student_id'"},
-        {"echo", "[]", kStudent, S::Forbidden, "needs 'student_id'"},
-        {"echo", R"({"student_id":"2023010001","student_id":"2023010002"})", kStudent, S::Forbidden, "more than once"},
-        {"echo", R"({"student\u005fid":"2023010002"})", kStudent, S::Forbidden, "own id"},
-        {"echo", R"({"x":{"student_id":"2023010001"},"student_id":"2023010002"})", kStudent, S::Forbidden, "own id"},
+        {"echo", R"({"student_id":2023010001})", kStudentByAudience, S::Forbidden, "needs 'student_id'"},
+        {"echo", "{}", kStudentByAudience, S::Forbidden, "needs 'student_id'"},
+        {"echo", "[]", kStudentByAudience, S::Forbidden, "needs 'student_id'"},
+        {"echo", R"({"student_id":"2023010001","student_id":"2023010002"})", kStudentByAudience, S::Forbidden, "more than once"},
+        {"echo", R"({"student\u005fid":"2023010002"})", kStudentByAudience, S::Forbidden, "own id"},
+        {"echo", R"({"x":{"student_id":"2023010001"},"student_id":"2023010002"})", kStudentByAudience, S::Forbidden, "own id"},
         {"echo", R"({"student_id":"portal-backend"})", kPortalForStudent, S::Forbidden, "own id"},
         {"echo", R"({"student_id":"T1998001"})", kTeacher, S::Forbidden, "the caller has none of them"},
         {"echo", R"({"student_id":"admin"})", kAdmin, S::Forbidden, "the caller has none of them"},
         {"sleep", R"({"ms":1})", kAdmin, S::Accepted, ""},
-        {"sleep", R"({"ms":1})", kStudent, S::Forbidden, "is for roles hub:admin"},
+        {"sleep", R"({"ms":1})", kStudentByAudience, S::Forbidden, "is for roles hub:admin"},
         {"config", R"({"key":"greeting"})", kTeacher, S::Accepted, ""},
-        {"config", R"({"key":"greeting"})", kStudent, S::Forbidden, "audiences teacher staff"},
+        {"config", R"({"key":"greeting"})", kStudentByAudience, S::Forbidden, "audiences teacher staff"},
         {"fail", R"({"status":6})", kAdmin, S::Forbidden,
          "operation fail of plugin testkit declares no access policy; see docs/sdk/abi-reference.md"},
-        {"caller", "{}", kStudent, S::Accepted, ""},
+        {"caller", "{}", kStudentByAudience, S::Accepted, ""},
         {"caller", "{}", kNobody, S::Forbidden, "needs an authenticated caller"},
     };
     std::uint64_t accepted = 0;
@@ -321,9 +322,9 @@ TEST_P(PolicyHostTest, HubConfigNarrowsDisablesAndSuppliesMissingPolicies) {
     using S = PluginHost::Submit;
     // echo: the clerks' role taken away; the student's own record stays.
     EXPECT_EQ(call(*host, "echo", R"({"student_id":"2023010002"})", kClerk).submit, S::Forbidden);
-    EXPECT_EQ(call(*host, "echo", R"({"student_id":"2023010001"})", kStudent).submit, S::Accepted);
+    EXPECT_EQ(call(*host, "echo", R"({"student_id":"2023010001"})", kStudentByAudience).submit, S::Accepted);
     // caller: from any signed-in caller to teachers about themselves.
-    EXPECT_EQ(call(*host, "caller", R"({"subject":"2023010001"})", kStudent).submit, S::Forbidden);
+    EXPECT_EQ(call(*host, "caller", R"({"subject":"2023010001"})", kStudentByAudience).submit, S::Forbidden);
     EXPECT_EQ(call(*host, "caller", R"({"subject":"T1998001"})", kTeacher).submit, S::Accepted);
     EXPECT_EQ(call(*host, "caller", R"({"subject":"2023010001"})", kTeacher).submit, S::Forbidden);
     auto disabled = call(*host, "config", R"({"key":"greeting"})", kTeacher);
@@ -331,7 +332,7 @@ TEST_P(PolicyHostTest, HubConfigNarrowsDisablesAndSuppliesMissingPolicies) {
     EXPECT_NE(disabled.refusal.find("disabled by the operator (hub.xml)"), std::string::npos) << disabled.refusal;
     // fail had no policy: hub.xml gave it one.
     EXPECT_EQ(call(*host, "fail", R"({"status":6,"detail":"down"})", kAdmin).submit, S::Accepted);
-    EXPECT_EQ(call(*host, "fail", R"({"status":6,"detail":"down"})", kStudent).submit, S::Forbidden);
+    EXPECT_EQ(call(*host, "fail", R"({"status":6,"detail":"down"})", kStudentByAudience).submit, S::Forbidden);
     // Untouched operations keep the manifest's policy.
     EXPECT_EQ(call(*host, "sleep", R"({"ms":1})", kAdmin).submit, S::Accepted);
 }

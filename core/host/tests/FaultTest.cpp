@@ -4,6 +4,7 @@
 // a name server that never answers, refusals that must go once fixed, reloads
 // racing rescans.
 #include "hub/host/LoadedPlugin.h"
+#include "HostTestSupport.h"
 #include "hub/host/Manifest.h"
 #include "hub/host/PluginHost.h"
 #include "hub/runtime/WorkerPool.h"
@@ -43,12 +44,9 @@ using hub::runtime::WorkerPool;
 
 namespace {
 
-const std::string kTestPlugins = TEST_PLUGINS_DIR;
+using hub::host::test::kTestPlugins;
 
-Poco::JSON::Object::Ptr parse(const std::string& json) {
-    Poco::JSON::Parser parser;
-    return parser.parse(json).extract<Poco::JSON::Object::Ptr>();
-}
+using hub::host::test::parse;
 
 
 // Points a logger at a file in a folder that does not exist: every line it logs

@@ -1,6 +1,7 @@
 // The plugin host against real test plugins (tests/plugins): loading, every
 // refusal, calls, limits. No mocks: real dlopen, real threads.
 #include "hub/host/Manifest.h"
+#include "HostTestSupport.h"
 #include "hub/host/PluginHost.h"
 #include "hub/runtime/WorkerPool.h"
 #include "hub/test/Eventually.h"
@@ -31,7 +32,7 @@ using hub::runtime::WorkerPool;
 
 namespace {
 
-const std::string kTestPlugins = TEST_PLUGINS_DIR;
+using hub::host::test::kTestPlugins;
 // Calls are always someone's: the test plugins' operations admit any signed-in caller.
 const Caller kUser{"2023010001", {"student"}, ""};
 

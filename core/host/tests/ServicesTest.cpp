@@ -3,6 +3,7 @@
 // soap_call to a simulated SOAP service on loopback, and event delivery, in
 // process and in a hub-plugin-worker.
 #include <Poco/JSON/Object.h>
+#include "HostTestSupport.h"
 #include <Poco/JSON/Parser.h>
 #include <Poco/TemporaryFile.h>
 #include <Poco/Util/XMLConfiguration.h>
@@ -29,12 +30,9 @@ using hub::soap::testing::SoapTestServer;
 
 namespace {
 
-const std::string kTestPlugins = TEST_PLUGINS_DIR;
+using hub::host::test::kTestPlugins;
 
-Poco::JSON::Object::Ptr parse(const std::string& json) {
-    Poco::JSON::Parser parser;
-    return parser.parse(json).extract<Poco::JSON::Object::Ptr>();
-}
+using hub::host::test::parse;
 
 std::string jsonString(const std::string& s) {
     Poco::JSON::Object o;

@@ -6,7 +6,10 @@
 
 #include <iostream>
 
+// Named inside the anonymous namespace: a unity build compiles the command
+// files together, and each has its own list(), status() and registration.
 namespace {
+namespace application_commands {
 
 int trace(const hubctl::GlobalOptions& global, const std::string& id) {
     hubctl::HubClient hub(global);
@@ -37,4 +40,5 @@ const hubctl::Registration registration(47, [](hubctl::Commands& c) {
         ->required();
 });
 
+}  // namespace application_commands
 }  // namespace

@@ -5,7 +5,10 @@
 
 #include <iostream>
 
+// Named inside the anonymous namespace: a unity build compiles the command
+// files together, and each has its own list(), status() and registration.
 namespace {
+namespace audit_commands {
 
 struct SearchOptions {
     std::string person;
@@ -60,4 +63,5 @@ const hubctl::Registration registration(60, [](hubctl::Commands& c) {
         ->capture_default_str();
 });
 
+}  // namespace audit_commands
 }  // namespace

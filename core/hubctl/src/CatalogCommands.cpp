@@ -15,7 +15,10 @@
 #include <iostream>
 #include <sstream>
 
+// Named inside the anonymous namespace: a unity build compiles the command
+// files together, and each has its own list(), status() and registration.
 namespace {
+namespace catalog_commands {
 
 struct ValidateOptions {
     std::string directory;
@@ -116,4 +119,5 @@ const hubctl::Registration registration(50, [](hubctl::Commands& c) {
         ->add_option("DEPARTMENT", *department, "only this department's own file");
 });
 
+}  // namespace catalog_commands
 }  // namespace

@@ -8,7 +8,10 @@
 #include <map>
 #include <set>
 
+// Named inside the anonymous namespace: a unity build compiles the command
+// files together, and each has its own list(), status() and registration.
 namespace {
+namespace completion_command {
 
 // Every command path ("", "plugins", "events dead-letters", ...) with the words
 // that may follow it: its subcommands and options (the global ones everywhere).
@@ -90,4 +93,5 @@ const hubctl::Registration registration(100, [](hubctl::Commands& c) {
            [&root = c.root()] { return printBash(root); });
 });
 
+}  // namespace completion_command
 }  // namespace

@@ -6,7 +6,10 @@
 #include <iostream>
 #include <set>
 
+// Named inside the anonymous namespace: a unity build compiles the command
+// files together, and each has its own list(), status() and registration.
 namespace {
+namespace event_commands {
 
 int list(const hubctl::GlobalOptions& global, const std::string& consumer) {
     hubctl::HubClient hub(global);
@@ -94,4 +97,5 @@ const hubctl::Registration registration(40, [](hubctl::Commands& c) {
     replayCommand->add_option("--id", o->id, "only this event id (needs --consumer)");
 });
 
+}  // namespace event_commands
 }  // namespace

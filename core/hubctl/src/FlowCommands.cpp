@@ -16,7 +16,10 @@
 #include <iostream>
 #include <sstream>
 
+// Named inside the anonymous namespace: a unity build compiles the command
+// files together, and each has its own list(), status() and registration.
 namespace {
+namespace flow_commands {
 
 int list(const hubctl::GlobalOptions& global) {
     hubctl::HubClient hub(global);
@@ -254,4 +257,5 @@ const hubctl::Registration registration(45, [](hubctl::Commands& c) {
         ->required();
 });
 
+}  // namespace flow_commands
 }  // namespace

@@ -5,7 +5,10 @@
 
 #include <iostream>
 
+// Named inside the anonymous namespace: a unity build compiles the command
+// files together, and each has its own list(), status() and registration.
 namespace {
+namespace plugin_commands {
 
 int list(const hubctl::GlobalOptions& global) {
     hubctl::HubClient hub(global);
@@ -75,4 +78,5 @@ const hubctl::Registration registration(20, [](hubctl::Commands& c) {
         ->required();
 });
 
+}  // namespace plugin_commands
 }  // namespace

@@ -7,7 +7,10 @@
 #include <memory>
 #include <sstream>
 
+// Named inside the anonymous namespace: a unity build compiles the command
+// files together, and each has its own list(), status() and registration.
 namespace {
+namespace retention_commands {
 
 void printReport(const Poco::JSON::Object::Ptr& report) {
     using hubctl::text;
@@ -78,4 +81,5 @@ const hubctl::Registration registration(65, [](hubctl::Commands& c) {
         ->required();
 });
 
+}  // namespace retention_commands
 }  // namespace

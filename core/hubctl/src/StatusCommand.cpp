@@ -6,7 +6,10 @@
 
 #include <iostream>
 
+// Named inside the anonymous namespace: a unity build compiles the command
+// files together, and each has its own list(), status() and registration.
 namespace {
+namespace status_command {
 
 // A GET whose 404 means "not configured here" (no directory, no relay).
 Poco::JSON::Object::Ptr optional(const hubctl::HubClient& hub, const std::string& path) {
@@ -72,4 +75,5 @@ const hubctl::Registration registration(10, [](hubctl::Commands& c) {
            [&global = c.options()] { return status(global); });
 });
 
+}  // namespace status_command
 }  // namespace

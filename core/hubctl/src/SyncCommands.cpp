@@ -3,7 +3,10 @@
 
 #include <iostream>
 
+// Named inside the anonymous namespace: a unity build compiles the command
+// files together, and each has its own list(), status() and registration.
 namespace {
+namespace sync_commands {
 
 void printStatus(const Poco::JSON::Object::Ptr& s) {
     using hubctl::text;
@@ -91,4 +94,5 @@ const hubctl::Registration registration(30, [](hubctl::Commands& c) {
                          "apply departures the delete guard held back (an explicit decision)");
 });
 
+}  // namespace sync_commands
 }  // namespace

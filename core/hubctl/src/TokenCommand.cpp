@@ -12,7 +12,10 @@
 
 #include <iostream>
 
+// Named inside the anonymous namespace: a unity build compiles the command
+// files together, and each has its own list(), status() and registration.
 namespace {
+namespace token_command {
 
 struct TokenOptions {
     std::string subject;
@@ -56,4 +59,5 @@ const hubctl::Registration registration(90, [](hubctl::Commands& c) {
     token->add_option("-r,--roles", o->roles, "roles claim, comma separated (only if the hub allows token roles)");
 });
 
+}  // namespace token_command
 }  // namespace

@@ -17,13 +17,6 @@ namespace hub::identity {
 
 namespace {
 
-std::vector<std::string> splitList(const std::string& text) {
-    std::vector<std::string> out;
-    Poco::StringTokenizer t(text, ",", Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY);
-    for (const auto& s : t) out.push_back(s);
-    return out;
-}
-
 std::map<std::string, std::string> readMap(const Poco::Util::AbstractConfiguration& c, const std::string& key,
                                            std::map<std::string, std::string> fallback) {
     Poco::Util::AbstractConfiguration::Keys keys;
@@ -55,6 +48,13 @@ std::string nearestOu(const std::string& dn) {
 }
 
 }  // namespace
+
+std::vector<std::string> splitList(const std::string& text) {
+    std::vector<std::string> out;
+    Poco::StringTokenizer t(text, ",", Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY);
+    for (const auto& s : t) out.push_back(s);
+    return out;
+}
 
 std::string sanitizeValue(const std::string& value, std::size_t maxBytes) {
     // Fast path: plain valid values are the norm.

@@ -15,7 +15,7 @@ namespace {
 
 // A log channel that fails in turn (a full disk under a file channel) must not
 // end the timer thread.
-void logQuietly(const std::string& message) noexcept {
+void logScheduleQuietly(const std::string& message) noexcept {
     try {
         Poco::Logger::get("hub.identity").error(message);
     } catch (...) {
@@ -30,12 +30,12 @@ public:
         try {
             if (!syncer_.isRunning()) syncer_.runIncremental();
         } catch (...) {
-            logQuietly("scheduled sync failed: " + currentExceptionText());
+            logScheduleQuietly("scheduled sync failed: " + currentExceptionText());
         }
         try {
             afterRun_();
         } catch (...) {
-            logQuietly("after the scheduled sync: " + currentExceptionText());
+            logScheduleQuietly("after the scheduled sync: " + currentExceptionText());
         }
     }
 

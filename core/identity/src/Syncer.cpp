@@ -13,7 +13,6 @@
 #include "hub/ldap/LdapException.h"
 
 #include <Poco/Logger.h>
-#include <Poco/StringTokenizer.h>
 #include <Poco/Util/AbstractConfiguration.h>
 
 #include <chrono>
@@ -24,13 +23,6 @@ namespace hub::identity {
 namespace {
 
 Poco::Logger& logger() { return Poco::Logger::get("hub.identity"); }
-
-std::vector<std::string> splitList(const std::string& text) {
-    std::vector<std::string> out;
-    Poco::StringTokenizer t(text, ",", Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY);
-    for (const auto& s : t) out.push_back(s);
-    return out;
-}
 
 struct SyncReplCollector : ldap::SyncHandler {
     std::vector<std::pair<ldap::Entry, std::string>> changed;

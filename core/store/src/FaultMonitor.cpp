@@ -18,7 +18,7 @@ namespace hub::store::detail {
 
 namespace {
 
-Poco::Logger& logger() { return Poco::Logger::get("hub.store"); }
+Poco::Logger& faultLogger() { return Poco::Logger::get("hub.store"); }
 
 // Below this much free space a store that ran full is not called writable
 // again, even if a probe's single page still fits (the WAL reuses its own
@@ -83,7 +83,7 @@ void FaultMonitor::degrade(StoreFault fault, const std::string& detail) {
     detail_ = detail;
     since_ = std::chrono::system_clock::now();
     sinceSteady_ = std::chrono::steady_clock::now();
-    logger().error("store %s cannot write (%s): %s; probing until a write commits", path_,
+    faultLogger().error("store %s cannot write (%s): %s; probing until a write commits", path_,
                    std::string(toString(fault)), detail);
     wake_.notify_all();
 }
@@ -123,7 +123,7 @@ void FaultMonitor::run() {
         }
         if (fault != StoreFault::Full) reopens_.fetch_add(1, std::memory_order_relaxed);
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sinceSteady_).count();
-        logger().information("store %s writable again after %.1f s (was %s)%s", path_, seconds,
+        faultLogger().information("store %s writable again after %.1f s (was %s)%s", path_, seconds,
                              std::string(toString(fault)),
                              std::string(fault != StoreFault::Full ? "; sessions reopened" : ""));
         fault_.reset();

@@ -32,10 +32,11 @@ struct Node {
 
 }  // namespace feel
 
+// The lexer and parser live in feel: a unity build compiles this file with
+// Engine.cpp, which has a Token of its own.
+namespace feel {
 namespace {
 
-using feel::Node;
-using feel::Op;
 using NodePtr = std::shared_ptr<const Node>;
 
 constexpr std::size_t kMaxLength = 4096;
@@ -475,10 +476,11 @@ Value evaluateNode(const Node& node, const Value& variables) {
 }
 
 }  // namespace
+}  // namespace feel
 
 Expression Expression::compile(std::string_view text, bool literalAllowed) {
-    if (text.size() > kMaxLength)
-        throw FeelError("expression longer than " + std::to_string(kMaxLength) + " bytes", kMaxLength);
+    if (text.size() > feel::kMaxLength)
+        throw FeelError("expression longer than " + std::to_string(feel::kMaxLength) + " bytes", feel::kMaxLength);
     Expression expression;
     expression.text_ = std::string(text);
     std::size_t start = 0;
@@ -487,20 +489,20 @@ Expression Expression::compile(std::string_view text, bool literalAllowed) {
         ++start;
     if (start >= text.size() || text[start] != '=') {
         if (!literalAllowed) throw FeelError("an expression starts with '='", start);
-        auto node = std::make_shared<Node>();
+        auto node = std::make_shared<feel::Node>();
         node->literal = Value(std::string(text));
         expression.root_ = std::move(node);
         return expression;
     }
-    Lexer lexer(text.substr(start + 1), start + 1);
-    Parser parser(lexer.run());
+    feel::Lexer lexer(text.substr(start + 1), start + 1);
+    feel::Parser parser(lexer.run());
     expression.root_ = parser.parseAll();
     return expression;
 }
 
 Value Expression::evaluate(const Value& variables) const {
     if (!root_) return Value();
-    return evaluateNode(*root_, variables);
+    return feel::evaluateNode(*root_, variables);
 }
 
 }  // namespace hub::flows::engine

@@ -16,7 +16,7 @@ using namespace hub::flows::engine::test;
 
 namespace {
 
-constexpr std::int64_t kNow = 1790816400000;
+constexpr std::int64_t kDeployedAt = 1790816400000;
 
 void write(const std::filesystem::path& path, const std::string& text) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -44,12 +44,12 @@ TEST(FlowRepositoryTest, VersionsFollowTheFilesAndARefusedFileKeepsTheRunningVer
     const std::string original = readData("enrolment-certificate.bpmn");
     write(r.folder() / "enrolment-certificate.bpmn", original);
     write(r.folder() / "notes.txt", "not a flow");
-    auto report = r.repository->reload(kNow);
+    auto report = r.repository->reload(kDeployedAt);
     ASSERT_EQ(report.deployed, std::vector<std::string>{"enrolment-certificate v1 (enrolment-certificate.bpmn)"});
     EXPECT_TRUE(report.refused.empty());
     EXPECT_EQ(r.repository->latest("enrolment-certificate").second, 1);
 
-    report = r.repository->reload(kNow);
+    report = r.repository->reload(kDeployedAt);
     EXPECT_EQ(report.unchanged, std::vector<std::string>{"enrolment-certificate"});
 
     // A broken edit is refused; the running version stays.
@@ -57,7 +57,7 @@ TEST(FlowRepositoryTest, VersionsFollowTheFilesAndARefusedFileKeepsTheRunningVer
     const std::string condition = "=enrolment = \"在读\"";
     broken.replace(broken.find(condition), condition.size(), "=enrolment in [\"在读\"]");
     write(r.folder() / "enrolment-certificate.bpmn", broken);
-    report = r.repository->reload(kNow);
+    report = r.repository->reload(kDeployedAt);
     ASSERT_EQ(report.refused.size(), 1u);
     EXPECT_NE(report.refused[0].second.find("lists and filters"), std::string::npos) << report.refused[0].second;
     EXPECT_EQ(r.repository->latest("enrolment-certificate").second, 1);
@@ -65,7 +65,7 @@ TEST(FlowRepositoryTest, VersionsFollowTheFilesAndARefusedFileKeepsTheRunningVer
     std::string changed = original;
     changed.replace(changed.find("查询学籍"), std::string("查询学籍").size(), "查询学籍信息");
     write(r.folder() / "enrolment-certificate.bpmn", changed);
-    report = r.repository->reload(kNow);
+    report = r.repository->reload(kDeployedAt);
     EXPECT_EQ(report.deployed, std::vector<std::string>{"enrolment-certificate v2 (enrolment-certificate.bpmn)"});
     EXPECT_EQ(r.repository->latest("enrolment-certificate").first->xml, changed);
     EXPECT_EQ(r.repository->version("enrolment-certificate", 1)->xml, original);
@@ -73,7 +73,7 @@ TEST(FlowRepositoryTest, VersionsFollowTheFilesAndARefusedFileKeepsTheRunningVer
     // After a restart: the newest is the file's, the old one comes from the store.
     r.f.reopen();
     r.open();
-    r.repository->reload(kNow);
+    r.repository->reload(kDeployedAt);
     EXPECT_EQ(r.repository->latest("enrolment-certificate").second, 2);
     auto old = r.repository->version("enrolment-certificate", 1);
     ASSERT_NE(old, nullptr);
@@ -86,7 +86,7 @@ TEST(FlowRepositoryTest, TwoFilesWithOneProcessIdAreNotBothDeployed) {
     write(r.folder() / "a.bpmn", readData("enrolment-certificate.bpmn"));
     write(r.folder() / "b.bpmn", readData("enrolment-certificate.bpmn"));
     write(r.folder() / "c.bpmn", readData("travel-abroad.bpmn"));
-    const auto report = r.repository->reload(kNow);
+    const auto report = r.repository->reload(kDeployedAt);
     EXPECT_EQ(report.deployed.size(), 2u);
     ASSERT_EQ(report.refused.size(), 1u);
     EXPECT_EQ(report.refused[0].first, "b.bpmn");

@@ -129,6 +129,9 @@ private:
 /// Lower-cased DN with spaces around separators removed: how DNs are compared.
 std::string normalizeDn(const std::string& dn);
 
+/// The items of a comma-separated list (a configuration value), trimmed, empty ones left out.
+std::vector<std::string> splitList(const std::string& text);
+
 /// Returns `value` as valid UTF-8 (bad bytes -> U+FFFD), cut to at most `maxBytes`.
 std::string sanitizeValue(const std::string& value, std::size_t maxBytes);
 
