@@ -19,7 +19,7 @@ namespace {
 using test::RunnerFixture;
 using test::shippedCatalog;
 using test::vehiclePass;
-using Outcome = FlowRunner::Publication::Outcome;
+using Published = FlowRunner::Publication::Outcome;
 
 // The pass waits for the gate system's "plate registered" message, correlated
 // by the plate on the form, then ends approved.
@@ -70,7 +70,7 @@ int completions(RunnerFixture& f, const std::string& applicationId) {
 TEST(FlowMessagesTest, AMessageBeforeItsWaitIsKeptThenTakenOnceWhenTheWaitBegins) {
     RunnerFixture f(kGateWait);
     auto early = f.runner->publishMessage(registered("京A12345"));
-    ASSERT_EQ(early.outcome, Outcome::Buffered);
+    ASSERT_EQ(early.outcome, Published::Buffered);
     EXPECT_TRUE(early.instances.empty());
     EXPECT_GT(early.expiresAt, 0);
     EXPECT_EQ(stored(f, early.messageId)->status, "buffered");
@@ -91,16 +91,16 @@ TEST(FlowMessagesTest, AMessageBeforeItsWaitIsKeptThenTakenOnceWhenTheWaitBegins
     EXPECT_EQ(f.service->get(second).status, ApplicationStatus::Submitted);
     EXPECT_EQ(completions(f, second), 0);
     // Another plate's message is kept for that plate only.
-    EXPECT_EQ(f.runner->publishMessage(registered("京B99999")).outcome, Outcome::Buffered);
+    EXPECT_EQ(f.runner->publishMessage(registered("京B99999")).outcome, Published::Buffered);
     EXPECT_EQ(f.service->get(second).status, ApplicationStatus::Submitted);
     auto now = f.runner->publishMessage(registered("京A12345"));
-    EXPECT_EQ(now.outcome, Outcome::Delivered);
+    EXPECT_EQ(now.outcome, Published::Delivered);
     EXPECT_EQ(f.service->get(second).status, ApplicationStatus::Approved);
 }
 
 TEST(FlowMessagesTest, AKeptMessageSurvivesARestartAndAWaitThatBeganBeforeTheCrashGetsIt) {
     RunnerFixture f(kGateWait);
-    ASSERT_EQ(f.runner->publishMessage(registered("京A00001")).outcome, Outcome::Buffered);
+    ASSERT_EQ(f.runner->publishMessage(registered("京A00001")).outcome, Published::Buffered);
     f.restart();
     const std::string first = submitPlate(f, "京A00001");
     EXPECT_EQ(f.service->get(first).status, ApplicationStatus::Approved);
@@ -130,7 +130,7 @@ TEST(FlowMessagesTest, AnExpiredMessageIsDroppedCountedAndNeverDelivered) {
     auto message = registered("京E00001");
     message.ttlSeconds = 1;
     auto kept = f.runner->publishMessage(message);
-    ASSERT_EQ(kept.outcome, Outcome::Buffered);
+    ASSERT_EQ(kept.outcome, Published::Buffered);
     EXPECT_EQ(f.runner->expiredMessages(), 0u);
     ASSERT_TRUE(hub::test::waitUntil(
         [&] {
@@ -146,7 +146,7 @@ TEST(FlowMessagesTest, AnExpiredMessageIsDroppedCountedAndNeverDelivered) {
     // Time-to-live 0: never kept, as before; out of range: refused, nothing stored.
     message.ttlSeconds = 0;
     message.correlationKey = "京E00002";
-    EXPECT_EQ(f.runner->publishMessage(message).outcome, Outcome::NoWait);
+    EXPECT_EQ(f.runner->publishMessage(message).outcome, Published::NoWait);
     message.ttlSeconds = -1;
     EXPECT_THROW(f.runner->publishMessage(message), std::invalid_argument);
     message.ttlSeconds = FlowRunner::maxMessageTtlSeconds + 1;
@@ -157,9 +157,9 @@ TEST(FlowMessagesTest, AnExpiredMessageIsDroppedCountedAndNeverDelivered) {
 
 TEST(FlowMessagesTest, AMessageIdSeenBeforeIsADuplicateKeptOrDelivered) {
     RunnerFixture f(kGateWait);
-    ASSERT_EQ(f.runner->publishMessage(registered("京D00001", "gate-42")).outcome, Outcome::Buffered);
+    ASSERT_EQ(f.runner->publishMessage(registered("京D00001", "gate-42")).outcome, Published::Buffered);
     auto again = f.runner->publishMessage(registered("京D00001", "gate-42"));
-    EXPECT_EQ(again.outcome, Outcome::Duplicate);
+    EXPECT_EQ(again.outcome, Published::Duplicate);
     EXPECT_EQ(again.previous, "buffered");
     EXPECT_EQ(test::countRows(*f.db, "flows_engine_messages"), 1);
 
@@ -167,16 +167,16 @@ TEST(FlowMessagesTest, AMessageIdSeenBeforeIsADuplicateKeptOrDelivered) {
     EXPECT_EQ(f.service->get(first).status, ApplicationStatus::Approved);
     const std::string second = submitPlate(f, "京D00001");
     again = f.runner->publishMessage(registered("京D00001", "gate-42"));
-    EXPECT_EQ(again.outcome, Outcome::Duplicate);
+    EXPECT_EQ(again.outcome, Published::Duplicate);
     EXPECT_EQ(again.previous, "delivered");
     EXPECT_EQ(f.service->get(second).status, ApplicationStatus::Submitted) << "a duplicate moved a second wait";
 
     // Delivered at once with an id: the id is remembered in the same commit.
     auto live = f.runner->publishMessage(registered("京D00001", "gate-43"));
-    EXPECT_EQ(live.outcome, Outcome::Delivered);
+    EXPECT_EQ(live.outcome, Published::Delivered);
     EXPECT_EQ(f.service->get(second).status, ApplicationStatus::Approved);
     const std::string third = submitPlate(f, "京D00001");
-    EXPECT_EQ(f.runner->publishMessage(registered("京D00001", "gate-43")).outcome, Outcome::Duplicate);
+    EXPECT_EQ(f.runner->publishMessage(registered("京D00001", "gate-43")).outcome, Published::Duplicate);
     EXPECT_EQ(f.service->get(third).status, ApplicationStatus::Submitted);
     EXPECT_EQ(completions(f, first) + completions(f, second) + completions(f, third), 2);
 }
@@ -204,7 +204,7 @@ TEST(FlowMessagesTest, AMessageRacingItsWaitIsTakenExactlyOnce) {
         }
         submitter.join();
         ASSERT_EQ(failed, "") << plate;
-        EXPECT_NE(published.outcome, Outcome::NoWait);
+        EXPECT_NE(published.outcome, Published::NoWait);
         EXPECT_EQ(f.service->get(ids[n]).status, ApplicationStatus::Approved) << plate;
         EXPECT_EQ(completions(f, ids[n]), 1) << plate;
     }
