@@ -512,7 +512,7 @@ int HubApplication::main(const std::vector<std::string>&) {
         auth::Access access = auth::Access::fromConfig(cfg, "auth");
         identity::StaticDirectory directory(cfg);
 
-        store::Database db({cfg.getString("store.path")});
+        store::Database db(store::Database::Options::fromConfig(cfg));  // store.backend: sqlite or postgresql
         catalog::Catalog catalogue({cfg.getString("catalog.dir"), "",
                                     cfg.getString("catalog.departmentsDir", cfg.getString("catalog.dir") + "/departments")});
         log.information("catalogue: %z service items", catalogue.snapshot()->items().size());

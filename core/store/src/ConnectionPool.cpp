@@ -43,6 +43,8 @@ ConnectionPool::Connection ConnectionPool::openPostgres() {
         Poco::Data::Session session(Poco::Data::PostgreSQL::Connector::KEY, target_.conninfo);
         c.impl = Poco::AutoPtr<Poco::Data::SessionImpl>(session.impl(), true);
         c.pg = static_cast<Poco::Data::PostgreSQL::SessionImpl*>(c.impl.get())->handle();
+        // libpq prints NOTICEs ("relation already exists, skipping") on stderr; they say nothing to an operator.
+        PQsetNoticeProcessor(c.pg, [](void*, const char*) {}, nullptr);
     } catch (const Poco::Exception& e) {
         // libpq's message names host and port, never the password.
         const std::string message = "cannot connect to PostgreSQL (" + target_.describe + "): " + e.displayText();

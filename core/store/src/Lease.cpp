@@ -3,12 +3,14 @@
 #include "hub/store/Database.h"
 
 #include <Poco/Data/Session.h>
+#include <Poco/Data/Statement.h>
 #include <Poco/Environment.h>
 #include <Poco/Exception.h>
 #include <Poco/Logger.h>
 #include <Poco/Process.h>
 #include <Poco/UUIDGenerator.h>
 
+#include <cstdio>
 #include <vector>
 
 using namespace Poco::Data::Keywords;
@@ -52,25 +54,33 @@ Lease::~Lease() { release(); }
 
 bool Lease::tryAcquire() {
     const auto sent = std::chrono::steady_clock::now();
-    const std::string now = nowMs(db_.dialect());
+    const std::string clock = nowMs(db_.dialect());  // not `now`: that is Poco's keyword
     // One statement: the row is locked while the WHERE is checked against its
     // latest version, so of two nodes trying at once only one gets a row back.
     // The token grows when the holder changes.
     const std::string text =
-        "INSERT INTO store_leases(name, holder, token, expires_at_ms, acquired_at_ms) VALUES(?, ?, 1, " + now +
-        " + ?, " + now + ") ON CONFLICT(name) DO UPDATE SET"
-        " token = CASE WHEN store_leases.holder = excluded.holder AND store_leases.expires_at_ms >= " + now +
+        "INSERT INTO store_leases(name, holder, token, expires_at_ms, acquired_at_ms) VALUES(?, ?, 1, " + clock +
+        " + ?, " + clock + ") ON CONFLICT(name) DO UPDATE SET"
+        " token = CASE WHEN store_leases.holder = excluded.holder AND store_leases.expires_at_ms >= " + clock +
         " THEN store_leases.token ELSE store_leases.token + 1 END,"
-        " acquired_at_ms = CASE WHEN store_leases.holder = excluded.holder AND store_leases.expires_at_ms >= " + now +
+        " acquired_at_ms = CASE WHEN store_leases.holder = excluded.holder AND store_leases.expires_at_ms >= " + clock +
         " THEN store_leases.acquired_at_ms ELSE excluded.acquired_at_ms END,"
         " holder = excluded.holder, expires_at_ms = excluded.expires_at_ms"
-        " WHERE store_leases.holder = excluded.holder OR store_leases.expires_at_ms < " + now +
-        " RETURNING token";
+        " WHERE store_leases.holder = excluded.holder OR store_leases.expires_at_ms < " + clock;
     std::string name = name_, holder = holder_;
     Poco::Int64 ttl = ttl_.count();
     std::vector<Poco::Int64> tokens;
     Poco::Data::Session session = db_.session();
-    session << db_.sql(text), use(name), use(holder), use(ttl), into(tokens), now;
+    // The token is read in the same transaction: the upsert's row lock (taken
+    // on PostgreSQL even when its WHERE lets nothing through) keeps it ours.
+    session.begin();
+    session << db_.sql(text), use(name), use(holder), use(ttl), now;
+    // Ours if the row names this node now (the upsert changed it, or left another's).
+    std::vector<std::string> holders;
+    session << db_.sql("SELECT holder, token FROM store_leases WHERE name = ?"), use(name), into(holders),
+        into(tokens), now;
+    session.commit();
+    if (holders.size() != 1 || holders.front() != holder_) tokens.clear();
     if (tokens.empty()) {
         validUntil_.reset();
         return false;
