@@ -12,6 +12,8 @@
 
 #include <libpq-fe.h>
 
+#include <poll.h>
+
 #include <algorithm>
 
 namespace hub::store::detail {
@@ -30,6 +32,18 @@ bool rollbackOpenTransaction(PGconn* handle) {
     const bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
     PQclear(result);
     return ok && PQtransactionStatus(handle) == PQTRANS_IDLE;
+}
+
+// Whether an idle connection is still fit, without a round trip: nothing is
+// due from the server on an idle connection, so a socket with something to
+// read has been told goodbye (a shutdown sends FATAL 57P01, then closes) or
+// was closed; one poll(2) with no wait. Such a connection is dropped, never
+// repaired: a fresh one costs a connect.
+bool alive(PGconn* connection) {
+    if (PQstatus(connection) != CONNECTION_OK) return false;
+    pollfd socket{PQsocket(connection), POLLIN, 0};
+    if (socket.fd < 0) return false;
+    return ::poll(&socket, 1, 0) == 0;
 }
 
 PGconn* postgresHandle(Poco::Data::Session& session) {
@@ -89,6 +103,16 @@ Poco::Data::Session ConnectionPool::acquire() {
     }
     const std::uint64_t generation = generation_.load(std::memory_order_relaxed);
     Connection c;
+    // An idle PostgreSQL connection the server has closed meanwhile (a restart
+    // between two requests) is dropped here, not handed to a caller to fail on.
+    while (!idle_.empty() && idle_.back().pg != nullptr && !alive(idle_.back().pg)) {
+        Connection dead = std::move(idle_.back());
+        idle_.pop_back();
+        lock.unlock();
+        dead = Connection();
+        lock.lock();
+        --open_;
+    }
     if (!idle_.empty()) {
         c = std::move(idle_.back());  // the most recently used: warm caches
         idle_.pop_back();

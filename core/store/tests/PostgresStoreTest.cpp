@@ -184,6 +184,33 @@ TEST(PostgresStore, ConnectionLossUnderLoadIsStoreUnavailableAndRecovers) {
     for (const auto& key : acked) EXPECT_TRUE(stored.count(key)) << "acknowledged and lost: " << key;
 }
 
+// A restart between two requests: the idle connections it closed are noticed
+// when handed out, and the next caller gets a fresh one, not an error.
+TEST(PostgresStore, ARestartBetweenRequestsIsNotSeenByTheNextCaller) {
+    hub::test::PostgresServer pg;
+    Database::Options options;
+    options.backend = Database::Backend::PostgreSql;
+    options.connection = pg.conninfo() + " user=" + pg.user();
+    options.passwordFile = pg.passwordFile();
+    Database db(options);
+    {
+        // Several idle connections in the pool.
+        auto a = db.session(), b = db.session(), c = db.session();
+        for (auto* s : {&a, &b, &c}) *s << "SELECT 1", now;
+    }
+    pg.stop();
+    pg.start();
+    for (int i = 0; i < 5; ++i) {
+        int one = 0;
+        try {
+            db.session() << "SELECT 1", into(one), now;
+        } catch (const Poco::Exception& e) {
+            ADD_FAILURE() << "request " << i << ": " << e.displayText();
+        }
+        EXPECT_EQ(one, 1);
+    }
+}
+
 // Audit records queued while the server is down are written once it is back.
 TEST(PostgresStore, TheAuditLogHoldsRecordsWhileTheServerIsDown) {
     hub::test::PostgresServer pg;
