@@ -160,6 +160,10 @@ std::string quoteConninfo(const std::string& value) {
 }
 
 std::string readPassword(const std::string& file) {
+    struct stat st {};
+    if (::stat(file.c_str(), &st) == 0 && (st.st_mode & 0077) != 0)
+        logger().warning("store.postgresql.passwordFile %s can be read by others (mode %o): make it 0600 or 0400",
+                         file, static_cast<unsigned>(st.st_mode & 07777));
     std::ifstream in(file);
     if (!in) throw Poco::FileNotFoundException("store.postgresql.passwordFile: cannot read " + file);
     std::string line;

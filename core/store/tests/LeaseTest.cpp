@@ -108,3 +108,36 @@ TEST(LeaseOnPostgres, TwoNodesTryingInATightLoopNeverBothHoldIt) {
     EXPECT_GE(tenures, 10) << "the lease hardly changed hands: the test proved little";
     std::printf("[ stats    ] %d tenures in 4 s\n", tenures.load());
 }
+
+#include "hub/store/LeaseKeeper.h"
+
+// Keepers on two nodes: one holds; when it dies (stops renewing, no release)
+// the other is told it holds the lease within seconds, and the first was told
+// it lost it; a keeper that stops cleanly hands over at once.
+TEST(LeaseKeeperOnPostgres, TheOtherNodeIsToldWhenItTakesOver) {
+    const auto options = hub::store::testing::freshPostgres();
+    Database dbA(options), dbB(options);
+    std::atomic<int> acquiredA{0}, lostA{0}, acquiredB{0};
+    auto a = std::make_unique<hub::store::LeaseKeeper>(
+        dbA, "flows.timers", "node-a", 1000ms,
+        hub::store::LeaseKeeper::Callbacks{[&](std::int64_t) { ++acquiredA; }, [&] { ++lostA; }});
+    ASSERT_TRUE(hub::test::waitUntil([&] { return a->held(); }));
+    auto b = std::make_unique<hub::store::LeaseKeeper>(
+        dbB, "flows.timers", "node-b", 1000ms,
+        hub::store::LeaseKeeper::Callbacks{[&](std::int64_t) { ++acquiredB; }, {}});
+    EXPECT_TRUE(hub::test::waitUntil([&] { return acquiredA == 1; }));  // told just after it holds
+    EXPECT_FALSE(b->held());
+    a->abandon();  // a dies
+    EXPECT_FALSE(a->held());
+    EXPECT_EQ(lostA, 1);
+    ASSERT_TRUE(hub::test::waitUntil([&] { return b->held(); }, 10s));
+    EXPECT_TRUE(hub::test::waitUntil([&] { return acquiredB == 1; }));
+    EXPECT_GT(b->token(), 0);
+    a.reset();
+    // b stops cleanly (releases): a keeper with a ttl of a minute still gets
+    // the lease at once, not after b's time to live.
+    b.reset();
+    hub::store::LeaseKeeper c(dbA, "flows.timers", "node-c", 60000ms);
+    ASSERT_TRUE(hub::test::waitUntil([&] { return c.held(); }, 10s));
+    EXPECT_EQ(Lease::current(dbA, "flows.timers")->node, "node-c");
+}
