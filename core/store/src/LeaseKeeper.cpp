@@ -16,8 +16,8 @@ LeaseKeeper::LeaseKeeper(Database& db, std::string name, std::string holder, std
 LeaseKeeper::~LeaseKeeper() { stop(true); }
 
 bool LeaseKeeper::held() const {
-    std::lock_guard lock(mutex_);
-    return !stopping_ && lease_.held();
+    const std::int64_t until = validUntilNs_.load(std::memory_order_acquire);
+    return until != 0 && std::chrono::steady_clock::now().time_since_epoch().count() < until;
 }
 
 void LeaseKeeper::abandon() { stop(false); }
@@ -28,22 +28,22 @@ void LeaseKeeper::stop(bool release) {
         if (stopping_ && !thread_.joinable()) return;
         stopping_ = true;
     }
+    validUntilNs_.store(0, std::memory_order_release);
     wake_.notify_all();
     if (thread_.joinable()) thread_.join();
-    bool wasHolding;
-    {
-        std::lock_guard lock(mutex_);
-        if (release) lease_.release();
-        wasHolding = holding_;
-        holding_ = false;
-    }
-    if (wasHolding && callbacks_.lost) callbacks_.lost();  // without the lock: it may ask held()
+    if (release) lease_.release();
+    const bool wasHolding = holding_;
+    holding_ = false;
+    if (wasHolding && callbacks_.lost) callbacks_.lost();
 }
 
 void LeaseKeeper::run() {
     auto& log = Poco::Logger::get("hub.store");
-    std::unique_lock lock(mutex_);
-    while (!stopping_) {
+    for (;;) {
+        {
+            std::lock_guard lock(mutex_);
+            if (stopping_) return;
+        }
         bool holds = false;
         try {
             holds = lease_.tryAcquire();
@@ -53,18 +53,21 @@ void LeaseKeeper::run() {
             log.warning("lease %s: cannot renew (%s)", lease_.name(), std::string(e.what()));
         }
         token_.store(lease_.token(), std::memory_order_relaxed);
+        {
+            std::lock_guard lock(mutex_);
+            if (stopping_) return;  // stop() has cleared validUntilNs_: not set again
+            const auto until = lease_.validUntil();
+            validUntilNs_.store(until ? until->time_since_epoch().count() : 0, std::memory_order_release);
+        }
         if (holds != holding_) {
             holding_ = holds;
             log.information("lease %s: %s by this node (%s), token %Ld", lease_.name(),
                             std::string(holds ? "held" : "no longer held"), lease_.holder(),
                             static_cast<long long>(lease_.token()));
-            // Told without the lock: a callback may ask held().
-            lock.unlock();
             if (holds && callbacks_.acquired) callbacks_.acquired(lease_.token());
             if (!holds && callbacks_.lost) callbacks_.lost();
-            lock.lock();
-            continue;  // stopping_ may have changed
         }
+        std::unique_lock lock(mutex_);
         wake_.wait_for(lock, interval_, [this] { return stopping_; });
     }
 }

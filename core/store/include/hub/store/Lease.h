@@ -56,6 +56,9 @@ public:
     /// tryAcquire() was sent. No I/O.
     bool held() const;
 
+    /// Until when held() is true (steady clock); empty when not held.
+    std::optional<std::chrono::steady_clock::time_point> validUntil() const { return validUntil_; }
+
     /// The fencing token of this node's tenure: grows with every change of
     /// holder. 0 before the first successful tryAcquire().
     std::int64_t token() const { return token_; }

@@ -38,6 +38,8 @@ public:
     LeaseKeeper(const LeaseKeeper&) = delete;
     LeaseKeeper& operator=(const LeaseKeeper&) = delete;
 
+    /// No lock, no I/O: callable from the module's work loop at any rate, and
+    /// never blocked by a renewal waiting on the database.
     bool held() const;
     std::int64_t token() const { return token_.load(std::memory_order_relaxed); }
 
@@ -49,14 +51,15 @@ private:
     void run();
     void stop(bool release);
 
-    Lease lease_;
+    Lease lease_;  // the keeper thread's alone while it runs; stop() uses it after the join
     std::chrono::milliseconds interval_;
     Callbacks callbacks_;
-    mutable std::mutex mutex_;  // guards lease_ (a Lease is one thread's), stopping_
+    std::mutex mutex_;  // guards stopping_
     std::condition_variable wake_;
     bool stopping_ = false;
-    bool holding_ = false;  // what the callbacks were last told; the keeper thread's
+    bool holding_ = false;  // what the callbacks were last told
     std::atomic<std::int64_t> token_{0};
+    std::atomic<std::int64_t> validUntilNs_{0};  // the lease's validUntil(), steady clock; 0: not held
     std::thread thread_;
 };
 
