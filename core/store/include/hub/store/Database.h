@@ -48,8 +48,8 @@ struct Migration {
     int version;
     std::vector<std::string> statements;  ///< For every dialect, unless the next list is given.
     /// On PostgreSQL, these instead of `statements` when not empty (the SQL
-    /// differs: identity columns, ON CONFLICT, ...). `?` needs no rewriting in
-    /// DDL; statements here are run as written.
+    /// differs: identity columns, BIGINT, ...). Migration statements are run
+    /// as written on both (no placeholders in DDL).
     std::vector<std::string> postgresql = {};
 };
 
@@ -61,12 +61,15 @@ struct Migration {
 /// as on SQLite); the audit log's batch goes through libpq directly, in
 /// pipeline mode (docs/bench/store.md). The password is read from
 /// Options::passwordFile when the store opens and is never logged. A lost
-/// connection (the server restarted, the network cut) surfaces as
-/// StoreUnavailable (StoreFault::Io) on the statement that hit it: the
-/// transaction is the server's to roll back, nothing half-written stays. The
-/// pool drops the broken connection when it comes back, the store counts as
-/// not writable and probes with a fresh connection (with backoff) until a
-/// write commits, then drops every older connection and hands out new ones.
+/// connection (the server restarted, the network cut) fails the statement
+/// that hit it at once, with Poco's PostgreSQL exception, which
+/// classifyStoreFailure() calls StoreFault::Io (session() itself throws
+/// StoreUnavailable when it cannot connect): the transaction is the server's
+/// to roll back, nothing half-written stays. The pool drops the broken
+/// connection when it comes back (and an idle one the server has closed
+/// before handing it out), the store counts as not writable and probes with a
+/// fresh connection (with backoff) until a write commits, then drops every
+/// older connection and hands out new ones.
 /// Migrations on PostgreSQL run under an advisory lock, so several hubs
 /// starting together apply each step once.
 ///
