@@ -10,12 +10,15 @@
 // One connection, one thread; rows per second and microseconds per batch.
 //
 //   build/bench/store/bench_store_clients [batches=100] [rows=256]
+#include "hub/store/AuditLog.h"
+#include "hub/store/Database.h"
 #include "hub/test/PostgresServer.h"
 
 #include <Poco/Data/PostgreSQL/Connector.h>
 #include <Poco/Data/PostgreSQL/SessionImpl.h>
 #include <Poco/Data/Session.h>
 #include <Poco/Data/Statement.h>
+#include <Poco/TemporaryFile.h>
 
 #include <libpq-fe.h>
 
@@ -181,4 +184,39 @@ int main(int argc, char** argv) {
                     static_cast<double>(batches) * static_cast<double>(rows) / r.seconds, r.seconds / base);
     const std::string count = pg.psql("SELECT count(*) FROM audit_calls");
     std::printf("rows stored: %s", count.c_str());
+
+    // The store's own AuditLog end to end (queue, writer thread, batches of
+    // AuditLog::batchRecords), on each backend: records per second.
+    const std::size_t records = static_cast<std::size_t>(batches) * rows;
+    auto auditRun = [&](const hub::store::Database::Options& options) {
+        hub::store::Database db(options);
+        hub::store::AuditLog audit(db, records + 1);
+        const auto batch = makeBatch(rows, 0);
+        const auto start = Clock::now();
+        for (std::size_t i = 0; i < records; ++i) {
+            const Row& r = batch[i % batch.size()];
+            hub::store::AuditRecord a;
+            a.at = r.at, a.subject = r.subject, a.system = r.system, a.operation = r.operation, a.outcome = r.outcome;
+            a.httpStatus = r.httpStatus, a.durationUs = r.durationUs, a.requestId = r.requestId, a.person = r.person;
+            audit.record(std::move(a));
+        }
+        if (!audit.flush()) throw std::runtime_error("the audit log could not write");
+        const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        if (audit.written() != records) throw std::runtime_error("audit records lost");
+        return static_cast<double>(records) / seconds;
+    };
+    pg.psql("CREATE DATABASE audit_bench");
+    hub::store::Database::Options onPostgres;
+    onPostgres.backend = hub::store::Database::Backend::PostgreSql;
+    onPostgres.connection = pg.conninfo("audit_bench") + " user=" + pg.user();
+    onPostgres.passwordFile = pg.passwordFile();
+    Poco::TemporaryFile dir;
+    dir.createDirectories();
+    hub::store::Database::Options onSqlite;
+    onSqlite.path = dir.path() + "/hub.db";
+    const double pgRate = auditRun(onPostgres), sqliteRate = auditRun(onSqlite);
+    std::printf("\nhub::store::AuditLog, %zu records through record() and flush():\n", records);
+    std::printf("| backend | records/s |\n|---|---|\n| SQLite (WAL, synchronous=FULL) | %.0f |\n"
+                "| PostgreSQL (this server: fsync off) | %.0f |\n",
+                sqliteRate, pgRate);
 }
