@@ -159,6 +159,17 @@ std::string quoteConninfo(const std::string& value) {
     return out + "'";
 }
 
+// One line of a libpq passfile for any host, port, database and user: ':' and
+// '\' escaped with a backslash.
+std::string escapePassfile(const std::string& password) {
+    std::string out = "*:*:*:*:";
+    for (char c : password) {
+        if (c == ':' || c == '\\') out += '\\';
+        out += c;
+    }
+    return out + "\n";
+}
+
 std::string readPassword(const std::string& file) {
     struct stat st {};
     if (::stat(file.c_str(), &st) == 0 && (st.st_mode & 0077) != 0)
@@ -193,6 +204,48 @@ std::vector<std::string> conninfoKeys(const std::string& conninfo) {
 
 }  // namespace
 
+namespace detail {
+
+/// A file only this user can read (0600 in a new 0700 folder under the temp
+/// directory), removed with the object: a libpq passfile.
+class PrivateFile {
+public:
+    PrivateFile(const std::string& prefix, const std::string& content);
+    ~PrivateFile();
+    PrivateFile(const PrivateFile&) = delete;
+    PrivateFile& operator=(const PrivateFile&) = delete;
+    const std::string& path() const { return path_; }
+
+private:
+    std::string folder_;
+    std::string path_;
+};
+
+PrivateFile::PrivateFile(const std::string& prefix, const std::string& content) {
+    std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+    if (::mkdtemp(pattern.data()) == nullptr)
+        throw Poco::CreateFileException("cannot create a private folder for the database password: " +
+                                        std::string(std::strerror(errno)));
+    folder_ = pattern;
+    path_ = folder_ + "/pgpass";
+    const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    bool written = fd >= 0 && ::fchmod(fd, 0600) == 0 &&
+                   ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
+    if (fd >= 0) ::close(fd);
+    if (!written) {
+        ::unlink(path_.c_str());
+        ::rmdir(folder_.c_str());
+        throw Poco::CreateFileException("cannot write the private passfile for the database password");
+    }
+}
+
+PrivateFile::~PrivateFile() {
+    ::unlink(path_.c_str());
+    ::rmdir(folder_.c_str());
+}
+
+}  // namespace detail
+
 void Database::openPostgres(const Options& options) {
     dialect_ = Dialect::PostgreSql;
     std::call_once(postgresOnce, [] { Poco::Data::PostgreSQL::Connector::registerConnector(); });
@@ -206,7 +259,19 @@ void Database::openPostgres(const Options& options) {
     target.backend = Backend::PostgreSql;
     target.describe = location_;
     target.conninfo = options.connection;
-    if (!options.passwordFile.empty()) target.conninfo += " password=" + quoteConninfo(readPassword(options.passwordFile));
+    if (!options.passwordFile.empty()) {
+        const std::string password = readPassword(options.passwordFile);
+        // Poco's PostgreSQL connector splits the connection string at white
+        // space before libpq sees it, quotes or not: such a password goes to
+        // libpq through a passfile of its own (0600 in a 0700 folder, removed
+        // with the Database) instead.
+        if (password.find_first_of(" \t\n\r\f\v") == std::string::npos) {
+            target.conninfo += " password=" + quoteConninfo(password);
+        } else {
+            passfile_ = std::make_unique<detail::PrivateFile>("campushub-pgpass", escapePassfile(password));
+            target.conninfo += " passfile=" + passfile_->path();
+        }
+    }
     // A server that does not answer must not hold a request for long; dead
     // connections are found by TCP keepalives rather than by the next caller.
     if (!has("connect_timeout")) target.conninfo += " connect_timeout=" + std::to_string(options.connectTimeout.count());
@@ -232,6 +297,7 @@ void Database::openPostgres(const Options& options) {
     }
     monitor_->start(pool_);
 }
+
 
 Database::~Database() {
     {

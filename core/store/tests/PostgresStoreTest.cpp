@@ -48,8 +48,52 @@ TEST(StoreConfig, ReadsTheBackendAndRefusesAPasswordInTheConnectionString) {
     } catch (const Poco::InvalidArgumentException& e) {
         EXPECT_EQ(e.displayText().find("secret-in-the-config"), std::string::npos) << e.displayText();
     }
+    config->setString("store.postgresql.connection", "host=db port");  // malformed: libpq's parser says why
+    try {
+        Database::Options::fromConfig(*config);
+        FAIL() << "a malformed connection string must be refused";
+    } catch (const Poco::InvalidArgumentException& e) {
+        EXPECT_NE(e.displayText().find("store.postgresql.connection"), std::string::npos) << e.displayText();
+    }
     config->setString("store.backend", "oracle");
     EXPECT_THROW(Database::Options::fromConfig(*config), Poco::InvalidArgumentException);
+}
+
+// A password with a space, quotes, a backslash and Chinese in it reaches the
+// server intact (it is quoted into libpq's conninfo); a missing file is named.
+TEST(PostgresStore, APasswordOfAnyCharactersFromItsFile) {
+    auto options = freshPostgres();
+    auto& pg = sharedPostgres();
+    const std::string password = "p w'\\\"密码 ";
+    pg.psql("CREATE ROLE hub_quoted LOGIN PASSWORD 'p w''\\\"密码 '");
+    const std::string dbname = options.connection.substr(options.connection.find("dbname=") + 7,
+                                                         options.connection.find(" user=") -
+                                                             (options.connection.find("dbname=") + 7));
+    pg.psql("GRANT ALL ON SCHEMA public TO hub_quoted", dbname);
+    Poco::TemporaryFile file;
+    {
+        std::ofstream out(file.path());
+        out << password << "\n";
+    }
+    options.connection = pg.conninfo(dbname) + " user=hub_quoted";
+    options.passwordFile = file.path();
+    std::unique_ptr<Database> opened;
+    try {
+        opened = std::make_unique<Database>(options);
+    } catch (const Poco::Exception& e) {
+        FAIL() << e.displayText();
+    }
+    Database& db = *opened;
+    int one = 0;
+    db.session() << "SELECT 1", into(one), now;
+    EXPECT_EQ(one, 1);
+    options.passwordFile = file.path() + ".missing";
+    try {
+        Database missing(options);
+        FAIL() << "a missing password file must be refused";
+    } catch (const Poco::Exception& e) {
+        EXPECT_NE(e.displayText().find("passwordFile"), std::string::npos) << e.displayText();
+    }
 }
 
 TEST(StoreSql, PlaceholdersBecomeNumberedOutsideQuotesAndComments) {

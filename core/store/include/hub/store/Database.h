@@ -40,6 +40,8 @@ std::string sql(Poco::Data::Session& session, const std::string& text);
 namespace detail {
 class ConnectionPool;
 class FaultMonitor;
+
+class PrivateFile;  // a libpq passfile (Database.cpp)
 }  // namespace detail
 
 /// One step of a module's schema. Versions start at 1 and only ever grow; a step
@@ -207,6 +209,7 @@ private:
     std::string path_;
     Dialect dialect_ = Dialect::Sqlite;
     std::string location_;
+    std::unique_ptr<detail::PrivateFile> passfile_;  // before the pool: it outlives every connect
     std::unique_ptr<detail::FaultMonitor> monitor_;
     std::shared_ptr<detail::ConnectionPool> pool_;
 };
