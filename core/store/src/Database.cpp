@@ -25,6 +25,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <string_view>
 
 using namespace Poco::Data::Keywords;
 
@@ -196,9 +197,19 @@ std::vector<std::string> conninfoKeys(const std::string& conninfo) {
         throw Poco::InvalidArgumentException("store.postgresql.connection: " + message);
     }
     std::vector<std::string> keys;
-    for (PQconninfoOption* o = options; o->keyword != nullptr; ++o)
-        if (o->val != nullptr && *o->val != '\0') keys.emplace_back(o->keyword);
+    std::string spaced;
+    for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+        if (o->val == nullptr || *o->val == '\0') continue;
+        keys.emplace_back(o->keyword);
+        if (spaced.empty() && std::string_view(o->val).find_first_of(" \t\n\r\f\v") != std::string_view::npos)
+            spaced = o->keyword;
+    }
     PQconninfoFree(options);
+    // Poco's PostgreSQL connector splits the string at white space before libpq
+    // sees it: a quoted value with a space would fail later with a puzzling message.
+    if (!spaced.empty() && spaced != "password")
+        throw Poco::InvalidArgumentException("store.postgresql.connection: the value of " + spaced +
+                                             " holds white space, which Poco's PostgreSQL connector cannot pass on");
     return keys;
 }
 

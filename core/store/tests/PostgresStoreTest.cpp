@@ -55,6 +55,13 @@ TEST(StoreConfig, ReadsTheBackendAndRefusesAPasswordInTheConnectionString) {
     } catch (const Poco::InvalidArgumentException& e) {
         EXPECT_NE(e.displayText().find("store.postgresql.connection"), std::string::npos) << e.displayText();
     }
+    config->setString("store.postgresql.connection", "host=db options='-c search_path=hub'");
+    try {
+        Database::Options::fromConfig(*config);
+        FAIL() << "a value with a space must be refused";
+    } catch (const Poco::InvalidArgumentException& e) {
+        EXPECT_NE(e.displayText().find("options"), std::string::npos) << e.displayText();
+    }
     config->setString("store.backend", "oracle");
     EXPECT_THROW(Database::Options::fromConfig(*config), Poco::InvalidArgumentException);
 }
