@@ -44,7 +44,7 @@ std::vector<AuditEntry> searchAudit(Database& db, const AuditQuery& query) {
 
     auto session = db.session();
     Poco::Data::Statement select(session);
-    select << sql;
+    select << store::sql(db.dialect(), sql);
     for (auto& t : texts) select, Poco::Data::Keywords::use(t);
     select.execute();
     Poco::Data::RecordSet rows(select);

@@ -4,9 +4,15 @@
 
 #include <sqlite3.h>
 
+#include <Poco/Data/PostgreSQL/Connector.h>
+#include <Poco/Data/PostgreSQL/SessionImpl.h>
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/SQLite/Utility.h>
 #include <Poco/Exception.h>
+
+#include <libpq-fe.h>
+
+#include <poll.h>
 
 #include <algorithm>
 
@@ -40,8 +46,55 @@ void StatementCache::release(const char* sql) {
     if (found != statements_.end()) found->second.inUse = false;
 }
 
-ConnectionPool::Connection ConnectionPool::open() {
+bool rollbackOpenTransaction(PGconn* handle) {
+    if (PQstatus(handle) != CONNECTION_OK) return false;
+    const PGTransactionStatusType state = PQtransactionStatus(handle);
+    if (state == PQTRANS_IDLE) return true;
+    if (state == PQTRANS_ACTIVE || state == PQTRANS_UNKNOWN) return false;  // mid-command: not reusable
+    PGresult* result = PQexec(handle, "ROLLBACK");
+    const bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
+    PQclear(result);
+    return ok && PQtransactionStatus(handle) == PQTRANS_IDLE;
+}
+
+// Whether an idle connection is still fit, without a round trip: nothing is
+// due from the server on an idle connection, so a socket with something to
+// read has been told goodbye (a shutdown sends FATAL 57P01, then closes) or
+// was closed; one poll(2) with no wait. Such a connection is dropped, never
+// repaired: a fresh one costs a connect.
+bool alive(PGconn* connection) {
+    if (PQstatus(connection) != CONNECTION_OK) return false;
+    pollfd socket{PQsocket(connection), POLLIN, 0};
+    if (socket.fd < 0) return false;
+    return ::poll(&socket, 1, 0) == 0;
+}
+
+PGconn* postgresHandle(Poco::Data::Session& session) {
+    auto* pooled = dynamic_cast<PooledSession*>(session.impl());
+    return pooled ? pooled->postgres() : nullptr;
+}
+
+ConnectionPool::Connection ConnectionPool::openPostgres() {
     Connection c;
+    try {
+        Poco::Data::Session session(Poco::Data::PostgreSQL::Connector::KEY, target_.conninfo);
+        c.impl = Poco::AutoPtr<Poco::Data::SessionImpl>(session.impl(), true);
+        c.pg = static_cast<Poco::Data::PostgreSQL::SessionImpl*>(c.impl.get())->handle();
+        // libpq prints NOTICEs ("relation already exists, skipping") on stderr; they say nothing to an operator.
+        PQsetNoticeProcessor(c.pg, [](void*, const char*) {}, nullptr);
+    } catch (const Poco::Exception& e) {
+        // libpq's message names host and port, never the password.
+        const std::string message = "cannot connect to PostgreSQL (" + target_.describe + "): " + e.displayText();
+        monitor_.degrade(StoreFault::Io, message);
+        throw StoreUnavailable(StoreFault::Io, message);
+    }
+    return c;
+}
+
+ConnectionPool::Connection ConnectionPool::open() {
+    if (target_.backend == Database::Backend::PostgreSql) return openPostgres();
+    Connection c;
+    const std::string& path_ = target_.path;
     try {
         // Login timeout 1 s: Poco retries a failing open that long, not its 60 s default.
         Poco::Data::Session session(Poco::Data::SQLite::Connector::KEY, path_, 1);
@@ -73,13 +126,23 @@ Poco::Data::Session ConnectionPool::acquire() {
     }
     const std::uint64_t generation = generation_.load(std::memory_order_relaxed);
     Connection c;
+    // An idle PostgreSQL connection the server has closed meanwhile (a restart
+    // between two requests) is dropped here, not handed to a caller to fail on.
+    while (!idle_.empty() && idle_.back().pg != nullptr && !alive(idle_.back().pg)) {
+        Connection dead = std::move(idle_.back());
+        idle_.pop_back();
+        lock.unlock();
+        dead = Connection();
+        lock.lock();
+        --open_;
+    }
     if (!idle_.empty()) {
         c = std::move(idle_.back());  // the most recently used: warm caches
         idle_.pop_back();
         lock.unlock();
         // Again at every hand-out: a caller may have set a busy handler of its
         // own (the relay's committer does). A plain setter, no I/O.
-        sqlite3_busy_timeout(c.handle, static_cast<int>(busyTimeoutSeconds_ * 1000));
+        if (c.handle != nullptr) sqlite3_busy_timeout(c.handle, static_cast<int>(busyTimeoutSeconds_ * 1000));
     } else {
         ++open_;
         lock.unlock();
@@ -94,7 +157,7 @@ Poco::Data::Session ConnectionPool::acquire() {
         }
     }
     return Poco::Data::Session(
-        Poco::AutoPtr<Poco::Data::SessionImpl>(new Lease(shared_from_this(), std::move(c), generation)));
+        Poco::AutoPtr<Poco::Data::SessionImpl>(new PooledSession(shared_from_this(), std::move(c), generation)));
 }
 
 void ConnectionPool::release(Connection connection, std::uint64_t generation) {
@@ -102,6 +165,14 @@ void ConnectionPool::release(Connection connection, std::uint64_t generation) {
     // COMMIT that failed) must not reach the next caller; nor may Poco's idea
     // of one that SQLite has already rolled back.
     bool keep = connection.impl->isConnected();
+    if (connection.pg != nullptr && PQstatus(connection.pg) != CONNECTION_OK) {
+        // Lost under its caller (the server restarted, the network cut): the
+        // others opened before are likely gone too. The monitor probes, and
+        // drops them all once a fresh connection commits.
+        keep = false;
+        monitor_.degrade(StoreFault::Io, std::string("the connection to PostgreSQL was lost: ") +
+                                             PQerrorMessage(connection.pg));
+    }
     if (keep && connection.impl->isTransaction()) {
         try {
             connection.impl->rollback();
@@ -109,7 +180,8 @@ void ConnectionPool::release(Connection connection, std::uint64_t generation) {
             keep = false;
         }
     }
-    if (keep) keep = rollbackOpenTransaction(connection.handle);
+    if (keep) keep = connection.pg != nullptr ? rollbackOpenTransaction(connection.pg)
+                                              : rollbackOpenTransaction(connection.handle);
     {
         std::lock_guard lock(mutex_);
         if (keep && current(generation) && !draining_ && !detached_) {

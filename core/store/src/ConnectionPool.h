@@ -14,6 +14,8 @@
 
 struct sqlite3;
 struct sqlite3_stmt;
+struct pg_conn;
+typedef struct pg_conn PGconn;
 
 namespace hub::store::detail {
 
@@ -39,14 +41,26 @@ private:
         bool inUse = false;
     };
     std::unordered_map<const char*, Entry> statements_;
+/// Where the connections go: the SQLite file, or PostgreSQL's connection
+/// string with the password (kept here only, never logged).
+struct Target {
+    Database::Backend backend = Database::Backend::Sqlite;
+    std::string path;       // SQLite
+    std::string conninfo;   // PostgreSQL, with password and timeouts
+    std::string describe;   // for messages: the path, or the conninfo without password
 };
 
 /// Rolls back whatever transaction the connection still has open; false if it
 /// could not (the connection is then not fit to be reused).
 bool rollbackOpenTransaction(sqlite3* handle);
+bool rollbackOpenTransaction(PGconn* handle);
+
+/// The libpq connection under a session the Database handed out on PostgreSQL
+/// (nullptr on SQLite): for the hot paths that bypass Poco::Data (the audit batch).
+PGconn* postgresHandle(Poco::Data::Session& session);
 
 /// The sessions: SQLite connections opened on demand up to a ceiling, handed
-/// out wrapped in a Lease that brings them back. Poco's SessionPool throws when
+/// out wrapped in a PooledSession that brings them back. Poco's SessionPool throws when
 /// exhausted, and cannot close the connections it has, which recovering from a
 /// read-only file needs: SQLite shares one -shm mapping among all connections
 /// of a process to a file, so while one read-only connection is open every new
@@ -56,13 +70,14 @@ public:
     struct Connection {
         Poco::AutoPtr<Poco::Data::SessionImpl> impl;
         sqlite3* handle = nullptr;
+        PGconn* pg = nullptr;
         /// Its cached statements (PreparedStatement.h). Declared last, so
         /// destroyed first: finalized before the connection closes.
         std::shared_ptr<StatementCache> statements = std::make_shared<StatementCache>();
     };
 
-    ConnectionPool(std::string path, const Database::Options& options, FaultMonitor& monitor)
-        : path_(std::move(path)), max_(std::max<std::size_t>(1, options.maxSessions)),
+    ConnectionPool(Target target, const Database::Options& options, FaultMonitor& monitor)
+        : target_(std::move(target)), max_(std::max<std::size_t>(1, options.maxSessions)),
           busyTimeoutSeconds_(static_cast<std::size_t>(std::max(0, options.busyTimeoutSeconds))),
           wait_(options.sessionWait), monitor_(monitor) {}
 
@@ -92,9 +107,10 @@ public:
 
 private:
     Connection open();
+    Connection openPostgres();
     void closeIdle(std::unique_lock<std::mutex>& lock);
 
-    const std::string path_;
+    const Target target_;
     const std::size_t max_;
     const std::size_t busyTimeoutSeconds_;
     const std::chrono::milliseconds wait_;
@@ -110,13 +126,13 @@ private:
 
 /// A pooled connection as callers see it: every call goes to the connection;
 /// close() or the last Session copy gives it back to the pool.
-class Lease final : public Poco::Data::SessionImpl {
+class PooledSession final : public Poco::Data::SessionImpl {
 public:
-    Lease(std::shared_ptr<ConnectionPool> pool, ConnectionPool::Connection connection, std::uint64_t generation)
+    PooledSession(std::shared_ptr<ConnectionPool> pool, ConnectionPool::Connection connection, std::uint64_t generation)
         : SessionImpl(connection.impl->connectionString(), connection.impl->getLoginTimeout()),
           pool_(std::move(pool)), connection_(std::move(connection)), generation_(generation) {}
 
-    ~Lease() override { close(); }
+    ~PooledSession() override { close(); }
 
     Poco::SharedPtr<Poco::Data::StatementImpl> createStatementImpl() override { return inner().createStatementImpl(); }
     void open(const std::string& connect) override { inner().open(connect); }
@@ -126,12 +142,13 @@ public:
             pool->release(std::move(connection_), generation_);
         }
     }
-    /// False once the pool has been drained since this lease was taken, or
-    /// once the lease was closed.
+    /// False once the pool has been drained since this session was taken, or
+    /// once it was closed.
     bool current() const noexcept { return pool_ && pool_->current(generation_); }
     /// The connection's statement cache and handle (PreparedStatement).
     StatementCache& statements() const { return (inner(), *connection_.statements); }
     sqlite3* handle() const noexcept { return connection_.handle; }
+    PGconn* postgres() const noexcept { return connection_.pg; }
 
     bool isConnected() const override { return connection_.impl && connection_.impl->isConnected(); }
     bool isGood() const override { return connection_.impl && connection_.impl->isGood(); }

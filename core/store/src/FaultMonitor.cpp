@@ -4,6 +4,8 @@
 
 #include <sqlite3.h>
 
+#include <libpq-fe.h>
+
 #include <Poco/Logger.h>
 
 #include <sys/statvfs.h>
@@ -65,11 +67,35 @@ std::optional<std::pair<StoreFault, std::string>> probeWrite(const std::string& 
     return std::nullopt;
 }
 
+// One write through a fresh connection of its own: nullopt when it committed.
+// A pooled connection may be one the server has already closed.
+std::optional<std::pair<StoreFault, std::string>> probePostgres(const std::string& conninfo) {
+    std::unique_ptr<PGconn, decltype(&PQfinish)> db(PQconnectdb(conninfo.c_str()), &PQfinish);
+    if (!db) return std::make_pair(StoreFault::Io, std::string("libpq could not allocate a connection"));
+    if (PQstatus(db.get()) != CONNECTION_OK)
+        return std::make_pair(StoreFault::Io, "cannot connect to PostgreSQL: " + std::string(PQerrorMessage(db.get())));
+    std::unique_ptr<PGresult, decltype(&PQclear)> result(
+        PQexec(db.get(), "INSERT INTO store_probe(id, at) VALUES(1, clock_timestamp()::text)"
+                         " ON CONFLICT(id) DO UPDATE SET at = excluded.at"),
+        &PQclear);
+    if (PQresultStatus(result.get()) == PGRES_COMMAND_OK) return std::nullopt;
+    const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
+    auto fault = PQstatus(db.get()) != CONNECTION_OK ? std::optional<StoreFault>(StoreFault::Io)
+                                                      : classifyPostgresState(state);
+    return std::make_pair(fault.value_or(StoreFault::Io),
+                          "the probe write failed: " + std::string(PQresultErrorMessage(result.get())));
+}
+
 }  // namespace
+
+std::optional<std::pair<StoreFault, std::string>> FaultMonitor::probe(bool needSpace) const {
+    if (target_.backend == Database::Backend::PostgreSql) return probePostgres(target_.conninfo);
+    return probeWrite(target_.path, needSpace);
+}
 
 void FaultMonitor::start(std::shared_ptr<ConnectionPool> pool) {
     pool_ = std::move(pool);
-    if (auto failure = probeWrite(path_, false); failure && failure->first != StoreFault::Busy)
+    if (auto failure = probe(false); failure && failure->first != StoreFault::Busy)
         degrade(failure->first, failure->second);
     thread_ = std::thread([this] { run(); });
 }
@@ -98,7 +124,7 @@ void FaultMonitor::run() {
             if (stopping_ || !writable_.load(std::memory_order_relaxed)) continue;
             suspected_ = false;
             lock.unlock();
-            auto failure = probeWrite(path_, false);
+            auto failure = probe(false);
             if (failure && failure->first != StoreFault::Busy) degrade(failure->first, failure->second);
             lock.lock();
             // At most one probe per interval, however often SQLite complains.
@@ -137,14 +163,26 @@ void FaultMonitor::run() {
 // fresh connections.
 std::optional<std::pair<StoreFault, std::string>> FaultMonitor::recover(StoreFault fault) {
     // A full disk leaves the connections as they were: space is all it needs.
-    if (fault == StoreFault::Full) return probeWrite(path_, true);
+    if (fault == StoreFault::Full) return probe(true);
+    if (target_.backend == Database::Backend::PostgreSql) {
+        // The server answers first; then the connections opened before the
+        // fault (likely cut off all together) are dropped, and new ones open.
+        if (auto failure = probe(false)) return failure;
+        if (!pool_->drain(std::min(options_.sessionWait, std::chrono::milliseconds(1000)))) {
+            pool_->resume();
+            return std::make_pair(StoreFault::Busy, std::string("sessions in use did not come back in time"));
+        }
+        pool_->resume();
+        return std::nullopt;
+    }
+    const std::string& file = target_.path;
     // Read-only or failing: first the file system itself, without SQLite (whose
     // connections share the read-only mapping), then with no connection open.
-    const std::string folder = std::filesystem::absolute(path_).parent_path().string();
+    const std::string folder = std::filesystem::absolute(file).parent_path().string();
     struct statvfs fs {};
     if (::statvfs(folder.c_str(), &fs) == 0 && (fs.f_flag & ST_RDONLY) != 0)
         return std::make_pair(StoreFault::ReadOnly, std::string("the store's file system is mounted read-only"));
-    if (::access(path_.c_str(), W_OK) != 0)
+    if (::access(file.c_str(), W_OK) != 0)
         return std::make_pair(fault, "the database file cannot be written: " + std::string(std::strerror(errno)));
     // New sessions wait while the pool drains: a second at most, so a session
     // held long (a sync's page) costs a short stall per attempt, not a hang.
@@ -152,7 +190,7 @@ std::optional<std::pair<StoreFault, std::string>> FaultMonitor::recover(StoreFau
         pool_->resume();
         return std::make_pair(StoreFault::Busy, std::string("sessions in use did not come back in time"));
     }
-    auto failure = probeWrite(path_, false);
+    auto failure = probe(false);
     pool_->resume();
     return failure;
 }

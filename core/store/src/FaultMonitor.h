@@ -1,6 +1,7 @@
 #pragma once
 // Internal to hub::store: whether the store can write, and its recovery.
 
+#include "ConnectionPool.h"
 #include "hub/store/Database.h"
 
 #include <atomic>
@@ -17,7 +18,8 @@ class ConnectionPool;
 /// a store that cannot write until it can.
 class FaultMonitor {
 public:
-    FaultMonitor(std::string path, const Database::Options& options) : path_(std::move(path)), options_(options) {}
+    FaultMonitor(Target target, const Database::Options& options)
+        : target_(std::move(target)), path_(target_.describe), options_(options) {}
 
     ~FaultMonitor() { stop(); }
 
@@ -72,8 +74,10 @@ public:
 private:
     void run();
     std::optional<std::pair<StoreFault, std::string>> recover(StoreFault fault);
+    std::optional<std::pair<StoreFault, std::string>> probe(bool needSpace) const;
 
-    const std::string path_;
+    const Target target_;
+    const std::string path_;  // what the log calls the store: the file, or the conninfo without password
     const Database::Options options_;
     std::shared_ptr<ConnectionPool> pool_;
     std::atomic<bool> writable_{true};

@@ -2,9 +2,11 @@
 
 #include <Poco/Data/SQLite/SQLiteException.h>
 #include <Poco/Data/DataException.h>
+#include <Poco/Data/PostgreSQL/PostgreSQLException.h>
 
 #include <sqlite3.h>
 
+#include <cstring>
 #include <typeinfo>
 
 namespace hub::store {
@@ -45,8 +47,37 @@ std::optional<StoreFault> classifyStoreFailure(const std::exception& error) noex
         dynamic_cast<const sqlite::LockProtocolException*>(e) || dynamic_cast<const sqlite::NoMemoryException*>(e) ||
         dynamic_cast<const Poco::Data::ConnectionFailedException*>(e) ||
         dynamic_cast<const Poco::Data::NotConnectedException*>(e) ||
-        dynamic_cast<const Poco::Data::SessionUnavailableException*>(e))
+        dynamic_cast<const Poco::Data::SessionUnavailableException*>(e) ||
+        dynamic_cast<const Poco::Data::PostgreSQL::ConnectionException*>(e))
         return StoreFault::Io;
+    if (dynamic_cast<const Poco::Data::PostgreSQL::PostgreSQLException*>(e)) {
+        // Poco's PostgreSQL connector keeps only libpq's message, not the
+        // connection or the SQLSTATE: a statement cut off by a lost connection is
+        // recognised by libpq's own words (libpq 15, fe-exec.c, fe-misc.c) and the
+        // server's message for an administrator's shutdown.
+        const std::string message = dynamic_cast<const Poco::Exception*>(e)->displayText();
+        for (const char* lost : {"server closed the connection", "no connection to the server",
+                                 "terminating connection", "could not receive data from server",
+                                 "could not send data to server", "connection to server", "SSL SYSCALL error",
+                                 "the database system is shutting down", "the database system is starting up"})
+            if (message.find(lost) != std::string::npos) return StoreFault::Io;
+        if (message.find("read-only transaction") != std::string::npos) return StoreFault::ReadOnly;
+        if (message.find("could not serialize access") != std::string::npos ||
+            message.find("deadlock detected") != std::string::npos)
+            return StoreFault::Busy;
+    }
+    return std::nullopt;
+}
+
+std::optional<StoreFault> classifyPostgresState(const char* sqlstate) noexcept {
+    if (sqlstate == nullptr || std::strlen(sqlstate) != 5) return std::nullopt;
+    const std::string state(sqlstate);
+    if (state.compare(0, 2, "08") == 0) return StoreFault::Io;  // connection exception
+    if (state == "57P01" || state == "57P02" || state == "57P03") return StoreFault::Io;  // shutdown, crash, starting
+    if (state == "25006") return StoreFault::ReadOnly;  // read_only_sql_transaction: a standby
+    if (state == "53100") return StoreFault::Full;      // disk_full
+    if (state.compare(0, 2, "53") == 0) return StoreFault::Busy;  // out of memory, too many connections
+    if (state == "40001" || state == "40P01" || state == "55P03") return StoreFault::Busy;
     return std::nullopt;
 }
 

@@ -12,22 +12,68 @@
 #include <string>
 #include <vector>
 
+namespace Poco::Util {
+class AbstractConfiguration;
+}
+
 namespace hub::store {
+
+/// The SQL a store speaks. Statements are written once with `?` placeholders
+/// (sql() turns them into PostgreSQL's $1, $2, ...); where the two differ in
+/// more than that (AUTOINCREMENT against identity columns, sqlite_master,
+/// strftime), a migration gives each its own statements.
+enum class Dialect { Sqlite, PostgreSql };
+
+/// "sqlite" or "postgresql".
+const char* toString(Dialect dialect) noexcept;
+
+/// `text` for `dialect`: on PostgreSQL every `?` outside quotes, quoted names
+/// and comments becomes $1, $2, ... in order; on SQLite the text as it is.
+std::string sql(Dialect dialect, const std::string& text);
+
+/// The dialect of a session the Database handed out (from its connector's name).
+Dialect dialectOf(Poco::Data::Session& session);
+
+/// sql(dialectOf(session), text): for code that has only the session.
+std::string sql(Poco::Data::Session& session, const std::string& text);
 
 namespace detail {
 class ConnectionPool;
 class FaultMonitor;
+
+class PrivateFile;  // a libpq passfile (Database.cpp)
 }  // namespace detail
 
 /// One step of a module's schema. Versions start at 1 and only ever grow; a step
 /// that has been released is never edited, a change is a new step.
 struct Migration {
     int version;
-    std::vector<std::string> statements;
+    std::vector<std::string> statements;  ///< For every dialect, unless the next list is given.
+    /// On PostgreSQL, these instead of `statements` when not empty (the SQL
+    /// differs: identity columns, BIGINT, ...). Migration statements are run
+    /// as written on both (no placeholders in DDL).
+    std::vector<std::string> postgresql = {};
 };
 
 /// The hub's database: a pool of Poco::Data sessions on one SQLite file (WAL),
-/// plus per-module versioned schema migrations.
+/// or on one PostgreSQL database that several hubs share (issue 17), plus
+/// per-module versioned schema migrations.
+///
+/// PostgreSQL: sessions are Poco::Data's PostgreSQL connector (Poco::Data::Session,
+/// as on SQLite); the audit log's batch goes through libpq directly, in
+/// pipeline mode (docs/bench/store.md). The password is read from
+/// Options::passwordFile when the store opens and is never logged. A lost
+/// connection (the server restarted, the network cut) fails the statement
+/// that hit it at once, with Poco's PostgreSQL exception, which
+/// classifyStoreFailure() calls StoreFault::Io (session() itself throws
+/// StoreUnavailable when it cannot connect): the transaction is the server's
+/// to roll back, nothing half-written stays. The pool drops the broken
+/// connection when it comes back (and an idle one the server has closed
+/// before handing it out), the store counts as not writable and probes with a
+/// fresh connection (with backoff) until a write commits, then drops every
+/// older connection and hands out new ones.
+/// Migrations on PostgreSQL run under an advisory lock, so several hubs
+/// starting together apply each step once.
 ///
 /// Each module (audit, events, identity, ...) owns its tables and registers its
 /// own migration list; the current version of each module is kept in the table
@@ -55,6 +101,8 @@ struct Migration {
 /// its own.
 class Database {
 public:
+    enum class Backend { Sqlite, PostgreSql };
+
     struct Options {
         std::string path;              ///< SQLite file; its folder is created if missing.
         std::size_t maxSessions = 32;  ///< Pool ceiling; beyond it session() waits up to sessionWait.
@@ -66,6 +114,24 @@ public:
         /// failed probe, up to maxProbeInterval.
         std::chrono::milliseconds probeInterval{250};
         std::chrono::milliseconds maxProbeInterval{5000};
+        Backend backend = Backend::Sqlite;
+        /// PostgreSQL: a libpq connection string without the password, e.g.
+        /// "host=db.campus.edu port=5432 dbname=hub user=hub sslmode=verify-full".
+        std::string connection;
+        /// PostgreSQL: a file holding the password (its first line). Empty:
+        /// libpq's own means (~/.pgpass, PGPASSWORD, a client certificate).
+        std::string passwordFile;
+        /// How long opening a PostgreSQL connection may take (libpq's
+        /// connect_timeout, unless the connection string sets one).
+        std::chrono::seconds connectTimeout{2};
+
+        /// Reads `<prefix>.backend` (sqlite | postgresql, default sqlite),
+        /// `<prefix>.path`, `<prefix>.maxSessions`, `<prefix>.postgresql.connection`
+        /// and `<prefix>.postgresql.passwordFile`. Throws Poco::InvalidArgumentException
+        /// naming the key for an unknown backend, a PostgreSQL backend without a
+        /// connection string, or a connection string that holds a password.
+        static Options fromConfig(const Poco::Util::AbstractConfiguration& config,
+                                  const std::string& prefix = "store");
     };
 
     /// The store's state for /readyz and /metrics: no I/O, a short lock.
@@ -124,8 +190,26 @@ public:
 
     const std::string& path() const { return path_; }
 
+    Dialect dialect() const noexcept { return dialect_; }
+    /// store::sql(dialect(), text).
+    std::string sql(const std::string& text) const { return store::sql(dialect_, text); }
+
+    /// Whether the table exists (sqlite_master on SQLite, the current schema on PostgreSQL).
+    bool hasTable(const std::string& name);
+
+    /// Where the store is, for messages: the SQLite path, or the PostgreSQL
+    /// connection string (never a password).
+    const std::string& location() const { return location_; }
+
 private:
+    void openSqlite(const Options& options);
+    void openPostgres(const Options& options);
+    void migratePostgres(const std::string& module, const std::vector<const Migration*>& ordered);
+
     std::string path_;
+    Dialect dialect_ = Dialect::Sqlite;
+    std::string location_;
+    std::unique_ptr<detail::PrivateFile> passfile_;  // before the pool: it outlives every connect
     std::unique_ptr<detail::FaultMonitor> monitor_;
     std::shared_ptr<detail::ConnectionPool> pool_;
 };

@@ -51,4 +51,11 @@ std::optional<StoreFault> classifyStoreFailure(const std::exception& error) noex
 /// The same for a result code of SQLite's C API (primary or extended).
 std::optional<StoreFault> classifySqliteCode(int code) noexcept;
 
+/// The same for a PostgreSQL SQLSTATE (five characters): connection failures
+/// (class 08), the server shutting down or restarting (57P01-57P03), read-only
+/// transactions on a standby (25006) and resource limits (53xxx) are the
+/// store's; serialization failures and deadlocks (40001, 40P01) are Busy: the
+/// transaction was rolled back and may be tried again.
+std::optional<StoreFault> classifyPostgresState(const char* sqlstate) noexcept;
+
 }  // namespace hub::store
