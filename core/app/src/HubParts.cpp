@@ -145,7 +145,7 @@ flows::FlowRunner::Options runnerOptions(const EventParts& events, const Numbers
 }  // namespace
 
 StoreParts::StoreParts(const Poco::Util::AbstractConfiguration& cfg, const Numbers& numbers, PrivacyParts& privacy)
-    : db(store::Database::Options::fromConfig(cfg))  // store.backend: sqlite or postgresql,
+    : db(store::Database::Options::fromConfig(cfg)),  // store.backend: sqlite or postgresql
       catalogue({cfg.getString("catalog.dir"), "",
                  cfg.getString("catalog.departmentsDir", cfg.getString("catalog.dir") + "/departments")}),
       audit(db, 100000, std::chrono::milliseconds(numbers.auditCommitIntervalMs)) {

@@ -41,6 +41,8 @@ private:
         bool inUse = false;
     };
     std::unordered_map<const char*, Entry> statements_;
+};
+
 /// Where the connections go: the SQLite file, or PostgreSQL's connection
 /// string with the password (kept here only, never logged).
 struct Target {

@@ -5,12 +5,16 @@
 #include <sqlite3.h>
 
 #include <Poco/Data/SQLite/Utility.h>
+#include <Poco/Exception.h>
 
 namespace hub::store {
 
 PreparedStatement::PreparedStatement(Poco::Data::Session& session, const char* sql) : sql_(sql) {
-    if (auto* lease = dynamic_cast<detail::Lease*>(session.impl())) {
+    if (auto* lease = dynamic_cast<detail::PooledSession*>(session.impl())) {
         db_ = lease->handle();
+        // The engine's hot path is SQLite's C API; on PostgreSQL its modules
+        // are not ported yet (docs/store.md).
+        if (!db_) throw Poco::NotImplementedException("prepared statements of the store need its SQLite backend");
         stmt_ = lease->statements().acquire(db_, sql);
         if (stmt_) {
             cache_ = &lease->statements();
