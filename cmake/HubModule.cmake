@@ -68,6 +68,12 @@ function(hub_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow
     -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Wunused -Woverloaded-virtual
     -Wformat=2 -Wno-missing-field-initializers -Werror=return-type)
+  # In a unity build g++ sees each source as included by the batch's file, and
+  # warns for every test fixture in an anonymous namespace as if it stood in a
+  # header; a file's own anonymous namespace is no header's.
+  if(CMAKE_UNITY_BUILD AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    target_compile_options(${target} PRIVATE -Wno-subobject-linkage)
+  endif()
 endfunction()
 
 include(HubLayering)
