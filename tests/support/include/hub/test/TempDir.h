@@ -27,8 +27,10 @@ private:
     std::string _path;
 };
 
-/// A TCP port on 127.0.0.1 that was free a moment ago. Prefer letting the server bind
-/// port 0 and report its port; use this only for programs that cannot.
+/// A TCP port on 127.0.0.1 that was free a moment ago, from below the kernel's
+/// ephemeral range (which bind(0) and connect() hand out to anyone). Prefer
+/// letting the server bind port 0 and report its port; use this only for
+/// programs that cannot.
 int freePort();
 
 } // namespace hub::test
