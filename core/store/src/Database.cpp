@@ -150,26 +150,23 @@ void Database::openSqlite(const Options& options) {
 
 namespace {
 
-// The password for libpq's conninfo: single-quoted, with \ and ' escaped.
-std::string quoteConninfo(const std::string& value) {
-    std::string out = "'";
+// `value` with a backslash before each character that is in `special`.
+std::string backslashed(const std::string& value, std::string_view special) {
+    std::string out;
+    out.reserve(value.size() + 2);
     for (char c : value) {
-        if (c == '\\' || c == '\'') out += '\\';
+        if (special.find(c) != std::string_view::npos) out += '\\';
         out += c;
     }
-    return out + "'";
+    return out;
 }
+
+// The password for libpq's conninfo: single-quoted, with \ and ' escaped.
+std::string quoteConninfo(const std::string& value) { return "'" + backslashed(value, "\\'") + "'"; }
 
 // One line of a libpq passfile for any host, port, database and user: ':' and
 // '\' escaped with a backslash.
-std::string escapePassfile(const std::string& password) {
-    std::string out = "*:*:*:*:";
-    for (char c : password) {
-        if (c == ':' || c == '\\') out += '\\';
-        out += c;
-    }
-    return out + "\n";
-}
+std::string escapePassfile(const std::string& password) { return "*:*:*:*:" + backslashed(password, ":\\") + "\n"; }
 
 std::string readPassword(const std::string& file) {
     struct stat st {};
