@@ -154,8 +154,13 @@ endfunction()
 # labelled L. Label tsan marks the concurrency-heavy tests (HTTP server and
 # client, loops, plugin host and its pools, process plugins, relay): the TSan
 # tree builds only tests-tsan and runs only ctest -L tsan.
+#
+# BOTH_BACKENDS registers the executable's tests a second time, named "pg:<test>"
+# and labelled postgresql, with HUB_TEST_POSTGRES naming the suite's PostgreSQL
+# (the postgres_suite fixture, tests/support): tests that take their store from
+# hub/test/StoreBackend.h then run on PostgreSQL.
 function(hub_test name)
-  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;DEPS;LABELS;FIXTURES" ${ARGN})
+  cmake_parse_arguments(T "BOTH_BACKENDS" "TIMEOUT" "SOURCES;DEPS;LABELS;FIXTURES" ${ARGN})
   if(NOT HUB_BUILD_TESTS)
     return()
   endif()
@@ -191,13 +196,22 @@ function(hub_test name)
     HUB_TEST_SOURCE_DIR="${CMAKE_SOURCE_DIR}" HUB_TEST_BUILD_DIR="${CMAKE_BINARY_DIR}")
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 TEST_LIST ${name}_tests
     PROPERTIES TIMEOUT ${T_TIMEOUT})
+  if(T_BOTH_BACKENDS)
+    gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 TEST_LIST ${name}_pg_tests TEST_PREFIX "pg:"
+      PROPERTIES TIMEOUT ${T_TIMEOUT} ENVIRONMENT "HUB_TEST_POSTGRES=${HUB_TEST_POSTGRES_DIR}"
+                 FIXTURES_REQUIRED postgres_suite)
+  endif()
   # Labels after discovery: through PROPERTIES a list arrives as one label
   # ("ldap identity"). Skipped for an executable this tree did not build.
-  if(T_LABELS)
+  if(T_LABELS OR T_BOTH_BACKENDS)
     set(labels "${T_LABELS}")
+    set(pg_labels "${T_LABELS};postgresql")
     string(CONFIGURE [[
-if(@name@_tests)
+if(@name@_tests AND NOT "@labels@" STREQUAL "")
   set_tests_properties(${@name@_tests} PROPERTIES LABELS "@labels@")
+endif()
+if(@name@_pg_tests)
+  set_tests_properties(${@name@_pg_tests} PROPERTIES LABELS "@pg_labels@")
 endif()
 ]] script @ONLY)
     file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/${name}_labels.cmake "${script}")

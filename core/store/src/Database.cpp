@@ -2,6 +2,7 @@
 
 #include "ConnectionPool.h"
 #include "FaultMonitor.h"
+#include "hub/store/Lease.h"
 
 #include <sqlite3.h>
 
@@ -101,7 +102,8 @@ void onSqliteLog(void*, int code, const char*) {
 
 }  // namespace
 
-Database::Database(const Options& options) : path_(options.path) {
+Database::Database(const Options& options)
+    : path_(options.path), nodeId_(options.nodeId.empty() ? Lease::defaultNodeId() : options.nodeId) {
     if (options.backend == Backend::PostgreSql)
         openPostgres(options);
     else
@@ -512,6 +514,7 @@ Database::Options Database::Options::fromConfig(const Poco::Util::AbstractConfig
     Options o;
     o.path = config.getString(prefix + ".path", "var/hub.db");
     o.maxSessions = static_cast<std::size_t>(std::max(1, config.getInt(prefix + ".maxSessions", 32)));
+    o.nodeId = config.getString(prefix + ".nodeId", "");
     const std::string backend = Poco::toLower(config.getString(prefix + ".backend", "sqlite"));
     if (backend == "sqlite") return o;
     if (backend != "postgresql")

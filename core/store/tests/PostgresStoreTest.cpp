@@ -66,6 +66,23 @@ TEST(StoreConfig, ReadsTheBackendAndRefusesAPasswordInTheConnectionString) {
     EXPECT_THROW(Database::Options::fromConfig(*config), Poco::InvalidArgumentException);
 }
 
+// store.nodeId names this hub among those sharing the database; without it each
+// store gets a name of its own (two hubs on one machine must still differ).
+TEST(StoreConfig, TheNodeIdIsConfiguredOrMadeUniquePerStore) {
+    Poco::AutoPtr<Poco::Util::MapConfiguration> config(new Poco::Util::MapConfiguration);
+    Poco::TemporaryFile dir;
+    dir.createDirectories();
+    config->setString("store.path", dir.path() + "/hub.db");
+    auto o = Database::Options::fromConfig(*config);
+    EXPECT_TRUE(o.nodeId.empty());
+    Database first(o), second(o);
+    EXPECT_FALSE(first.nodeId().empty());
+    EXPECT_NE(first.nodeId(), second.nodeId());
+    config->setString("store.nodeId", "hub-2.campus");
+    Database named(Database::Options::fromConfig(*config));
+    EXPECT_EQ(named.nodeId(), "hub-2.campus");
+}
+
 // A password with a space, quotes, a backslash and Chinese in it reaches the
 // server intact (it is quoted into libpq's conninfo); a missing file is named.
 TEST(PostgresStore, APasswordOfAnyCharactersFromItsFile) {

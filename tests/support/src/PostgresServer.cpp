@@ -8,6 +8,7 @@
 #include <atomic>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <pwd.h>
 #include <stdexcept>
@@ -135,7 +136,27 @@ PostgresServer::PostgresServer() : process_(std::make_unique<Process>()) {
     password_ = known;
 }
 
+std::unique_ptr<PostgresServer> PostgresServer::attach(const std::string& directory) {
+    return std::unique_ptr<PostgresServer>(new PostgresServer(Attached{}, directory));
+}
+
+PostgresServer::PostgresServer(Attached, const std::string& directory)
+    : process_(std::make_unique<Process>()), attached_(true) {
+    directory_ = directory;
+    auto firstLine = [&](const std::string& name) {
+        std::ifstream in(directory + "/" + name);
+        std::string line;
+        if (!in || !std::getline(in, line) || line.empty())
+            throw std::runtime_error("no PostgreSQL described in " + directory + " (its " + name +
+                                     " is missing or empty): is the postgres_suite fixture running?");
+        return line;
+    };
+    port_ = std::stoi(firstLine("port"));
+    password_ = firstLine("pw");
+}
+
 PostgresServer::~PostgresServer() {
+    if (attached_) return;
     try {
         stop();
     } catch (...) {
@@ -143,6 +164,7 @@ PostgresServer::~PostgresServer() {
 }
 
 void PostgresServer::start() {
+    if (attached_) throw std::logic_error("the suite's shared PostgreSQL is not a test's to start: use a PostgresServer of its own");
     if (running()) return;
     std::vector<std::string> exe;
     // fsync off: the data is a test's; the settings keep it quick and make every
@@ -159,6 +181,7 @@ void PostgresServer::start() {
 }
 
 void PostgresServer::stop() {
+    if (attached_) throw std::logic_error("the suite's shared PostgreSQL is not a test's to stop: use a PostgresServer of its own");
     if (!process_->server) return;
     process_->server->signal(SIGINT);  // fast shutdown: connected clients are cut off
     if (!process_->server->wait(std::chrono::seconds(10))) process_->server->stop();
@@ -166,6 +189,7 @@ void PostgresServer::stop() {
 }
 
 bool PostgresServer::running() const {
+    if (attached_) return true;
     return process_->server && process_->server->running();
 }
 

@@ -124,10 +124,14 @@ public:
         /// How long opening a PostgreSQL connection may take (libpq's
         /// connect_timeout, unless the connection string sets one).
         std::chrono::seconds connectTimeout{2};
+        /// This hub's name among the hubs sharing the store (leases, claims,
+        /// /admin): `store.nodeId`, else Lease::defaultNodeId() (host name, pid
+        /// and a random suffix). It must differ between the hubs of one database.
+        std::string nodeId;
 
         /// Reads `<prefix>.backend` (sqlite | postgresql, default sqlite),
         /// `<prefix>.path`, `<prefix>.maxSessions`, `<prefix>.postgresql.connection`
-        /// and `<prefix>.postgresql.passwordFile`. Throws Poco::InvalidArgumentException
+        /// and `<prefix>.postgresql.passwordFile` and `<prefix>.nodeId`. Throws Poco::InvalidArgumentException
         /// naming the key for an unknown backend, a PostgreSQL backend without a
         /// connection string, or a connection string that holds a password.
         static Options fromConfig(const Poco::Util::AbstractConfiguration& config,
@@ -201,6 +205,10 @@ public:
     /// connection string (never a password).
     const std::string& location() const { return location_; }
 
+    /// Options::nodeId, or a generated one when it was empty; the same for the
+    /// store's life.
+    const std::string& nodeId() const { return nodeId_; }
+
 private:
     void openSqlite(const Options& options);
     void openPostgres(const Options& options);
@@ -209,6 +217,7 @@ private:
     std::string path_;
     Dialect dialect_ = Dialect::Sqlite;
     std::string location_;
+    std::string nodeId_;
     std::unique_ptr<detail::PrivateFile> passfile_;  // before the pool: it outlives every connect
     std::unique_ptr<detail::FaultMonitor> monitor_;
     std::shared_ptr<detail::ConnectionPool> pool_;

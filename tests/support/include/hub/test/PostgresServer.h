@@ -26,6 +26,12 @@ public:
     /// Creates the cluster and starts it. Throws std::runtime_error with the
     /// server's output when it cannot.
     PostgresServer();
+    /// A server someone else started and keeps (the suite's, which
+    /// tests/support/postgres_suite.sh runs for ctest): its folder holds `port`
+    /// and `pw` (hub_admin's password). start() and stop() refuse: the server
+    /// is not the test's to stop. Throws std::runtime_error when the folder
+    /// does not describe a server.
+    static std::unique_ptr<PostgresServer> attach(const std::string& directory);
     /// stop(), and the data removed; never throws.
     ~PostgresServer();
     PostgresServer(const PostgresServer&) = delete;
@@ -63,7 +69,10 @@ public:
     std::string log() const;
 
 private:
+    struct Attached {};
+    PostgresServer(Attached, const std::string& directory);
     struct Process;
+    bool attached_ = false;
     std::string directory_;
     std::string user_ = "hub_admin";
     std::string password_;
