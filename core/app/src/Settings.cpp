@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <set>
 #include <thread>
 
@@ -128,8 +129,18 @@ catalog::WorkingCalendar loadCalendar(const Poco::Util::AbstractConfiguration& c
 }
 
 std::string defaultConsoleDir() {
-    if (Poco::File(std::string(HUB_CONSOLE_DIR) + "/index.html").exists()) return HUB_CONSOLE_DIR;
-    return HUB_CONSOLE_INSTALLED_DIR;
+    // Found from hubd's own path, as the plugin worker is (ProcessPlugin), so that
+    // a package built on any host serves /usr/share/campushub/console.
+    std::error_code error;
+    std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+    if (error) return "/usr/share/campushub/console";
+    const std::filesystem::path dir = self.parent_path();
+    const std::filesystem::path installed = (dir / HUB_CONSOLE_INSTALLED_RELATIVE).lexically_normal();
+    const std::filesystem::path built = (dir / HUB_CONSOLE_BUILT_RELATIVE).lexically_normal();
+    if (!std::filesystem::exists(installed / "index.html", error) &&
+        std::filesystem::exists(built / "index.html", error))
+        return built.string();
+    return installed.string();
 }
 
 }  // namespace hub::app

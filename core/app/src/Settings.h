@@ -60,8 +60,9 @@ void reportOverridesOfAbsentPlugins(const std::vector<std::pair<std::string, std
 /// the shipped default) due dates count Monday to Friday.
 catalog::WorkingCalendar loadCalendar(const Poco::Util::AbstractConfiguration& cfg);
 
-/// console.dir's default: the build tree's console when hubd runs from its build
-/// tree, else where `cmake --install` (and so the package) puts it.
+/// console.dir's default, beside hubd's executable: where `cmake --install` (and
+/// so the package) puts it, `<prefix>/sbin/../share/campushub/console`, else the
+/// build tree's `console/` when hubd runs from its build tree.
 std::string defaultConsoleDir();
 
 }  // namespace hub::app
