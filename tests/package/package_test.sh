@@ -5,8 +5,9 @@
 # configuration: under systemd with the unit's whole hardening (the machine's
 # systemd, or one booted for this test in namespaces of its own:
 # private_systemd.sh), else as the unit would (setpriv to campushub, in
-# /var/lib/campushub); call it over HTTP (/healthz, and authenticated calls
-# with a token from the installed hubctl), see it active, in the journal and
+# /var/lib/campushub); call it over HTTP (/healthz, authenticated calls with a
+# token from the installed hubctl, the console, the shipped flows deployed), see
+# it active, in the journal and
 # feeding the watchdog, reload it (SIGHUP), stop it cleanly, upgrade to a
 # rebuilt package (revision 2) keeping a locally edited conffile, and purge
 # (state and secret gone, the user locked). Whatever it installed or made is
@@ -167,6 +168,12 @@ expect_calls() {
   [ "$(http /api/v1/systems "$token")" = 200 ] || fail "/api/v1/systems: $(cat "$work/body")"
   grep -q '"name":"student_affairs"' "$work/body" || fail "the reference plugin is not loaded: $(cat "$work/body")"
   [ "$(http /api/v1/catalog/services/visa-letter)" = 401 ] || fail "a call without a token was not refused"
+  # The console from /usr/share/campushub/console (hubd's default beside /usr/sbin).
+  [ "$(http /console)" = 200 ] || fail "/console: $(cat "$work/body")"
+  grep -q '/console/assets/' "$work/body" || fail "/console is not the console's index.html: $(head -c 300 "$work/body")"
+  # The shipped flows (flows.dir in the packaged hub.xml) are deployed.
+  [ "$(http /admin/flows "$token")" = 200 ] || fail "/admin/flows: $(cat "$work/body")"
+  grep -q '"id":"enrolment-certificate"' "$work/body" || fail "the shipped flows are not deployed: $(cat "$work/body")"
 }
 
 echo "== build the packages (revision 1) with lintian"
@@ -178,7 +185,9 @@ echo "== install"
 run_dpkg -i "$work"/r1/campushub_*.deb "$work"/r1/campushub-dev_*.deb || fail "dpkg -i"
 for f in /usr/sbin/hubd /usr/bin/hubctl /usr/lib/campushub/hub-plugin-worker \
   /usr/lib/campushub/plugins/student_affairs/plugin.xml /usr/share/campushub/catalog/catalog.xsd \
-  /usr/share/campushub/calendar/calendar.xml /lib/systemd/system/hubd.service /etc/campushub/hub.xml \
+  /usr/share/campushub/calendar/calendar.xml /usr/share/campushub/flows/enrolment-certificate.bpmn \
+  /usr/share/campushub/console/index.html /usr/share/doc/campushub/operator.md /usr/share/doc/campushub/console.md \
+  /lib/systemd/system/hubd.service /etc/campushub/hub.xml \
   /usr/include/campushub/plugin.h /usr/share/campushub-sdk/plugin.xsd; do
   [ -e "$f" ] || fail "$f is not installed"
 done
