@@ -42,8 +42,11 @@ int main(int argc, char** argv) {
         return code == 0 ? hubctl::exitOk : hubctl::exitUsage;
     }
     try {
-        if (options.config.empty() && Poco::File("/etc/campushub/hub.xml").exists())
-            options.config = "/etc/campushub/hub.xml";
+        // The package's config is root's and campushub's: an operator without
+        // sudo falls back to the default URL rather than failing to read it.
+        if (Poco::File installed("/etc/campushub/hub.xml");
+            options.config.empty() && installed.exists() && installed.canRead())
+            options.config = installed.path();
         auto action = commands.selected();
         if (!action) {
             std::cerr << app.help();
