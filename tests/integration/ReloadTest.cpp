@@ -1,15 +1,20 @@
 // hubd's reload on SIGHUP (core/app/src/Reloader.h), against a real hubd: a
 // changed catalogue, plugin settings, logging.level and calendar are applied;
 // a bad catalogue, calendar or hub.xml keeps what runs and the log says why;
-// a key only a restart applies is named; and a keep-alive connection opened
-// before the signal stays open and its next request is answered.
+// a key only a restart applies is named; a keep-alive connection opened
+// before the signal stays open and its next request is answered; and the
+// identity sync's settings (mapping, interval) apply to its next run.
+#include "hub/ldaptest/DirectoryGenerator.h"
+#include "hub/ldaptest/SlapdServer.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
 #include "hub/test/Hubd.h"
+#include "hub/test/StoreBackend.h"
 #include "hub/test/TempDir.h"
 #include "hub/test/Tokens.h"
 
+#include <Poco/JSON/Parser.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
 
@@ -19,6 +24,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <thread>
 
 namespace fs = std::filesystem;
 using hub::test::bearer;
@@ -259,6 +265,103 @@ TEST_F(ReloadTest, FlowsAreDeployedAtStartAndAgainOnSighup) {
     log = reload();
     EXPECT_NE(log.find("enrolment-certificate.bpmn"), std::string::npos) << log;
     EXPECT_NE(log.find("keep their running version"), std::string::npos) << log;
+    EXPECT_TRUE(hubd_->running());
+}
+
+// A hub syncing from a private slapd: a SIGHUP hands the changed identity
+// settings to the syncer (a mapping applies to the next run) and a new
+// interval reschedules the timer at once.
+class ReloadSyncTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        slapd_ = std::make_unique<hub::ldaptest::SlapdServer>(hub::ldaptest::SlapdOptions{});
+        const std::string ldif = slapd_->directory() + "/people.ldif";
+        generator_.writeLdifFile(ldif);
+        slapd_->slapadd(ldif);
+        slapd_->start();
+        writeConfig("", 3600);
+        hubd_ = std::make_unique<ChildProcess>(HUBD_EXE, hubdOptions(dir_));
+    }
+
+    // hub.xml with `mapping` inside <identity><mapping> and the sync's interval.
+    void writeConfig(const std::string& mapping, int intervalSeconds) {
+        dir_.write("hub.xml", R"(<hub>
+  <http><port>0</port><portFile>)" + dir_.file("hubd.port") + R"(</portFile><ioThreads>1</ioThreads></http>
+  )" + hub::test::storeXml(dir_.path()) + R"(
+  <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
+  <plugins><dir>)" + dir_.file("plugins") + R"(</dir><watchIntervalMs>0</watchIntervalMs></plugins>
+  <auth><jwt><hs256Secret>)" + kSecret + R"(</hs256Secret><audience>campushub</audience></jwt></auth>
+  <identity>
+    <static><person id="admin" name="Hub operator" audience="staff" roles="hub:admin"/></static>
+    <ldap><uri>)" + slapd_->uri() + "</uri><base>" + slapd_->suffix() + "</base><bindDn>" + slapd_->rootDn() +
+                                 "</bindDn><passwordFile>" + slapd_->passwordFile() + R"(</passwordFile>
+      <connectAttempts>1</connectAttempts></ldap>
+    <mapping>)" + mapping + R"(</mapping>
+    <sync><intervalSeconds>)" + std::to_string(intervalSeconds) + R"(</intervalSeconds></sync>
+  </identity>
+</hub>)");
+    }
+
+    std::string reload() {
+        const auto before = count(hubd_->output(), "reload done");
+        hubd_->signal(SIGHUP);
+        EXPECT_TRUE(hub::test::waitUntil([&] { return count(hubd_->output(), "reload done") > before; },
+                                         std::chrono::seconds(20)))
+            << hubd_->output();
+        std::string out = hubd_->output();
+        return out.substr(std::min(out.size(), out.rfind("SIGHUP: reloading")));
+    }
+
+    static std::size_t count(const std::string& text, const std::string& what) {
+        std::size_t n = 0;
+        for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+        return n;
+    }
+
+    Poco::JSON::Object::Ptr get(const std::string& path) {
+        auto r = httpRequest("GET", hubd_->url(path), "", bearer(token("admin")));
+        if (r.status != 200) throw std::runtime_error(path + ": " + std::to_string(r.status) + " " + r.body);
+        return Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>();
+    }
+
+    std::string syncStatus(const char* field) { return get("/admin/identity/sync")->getValue<std::string>(field); }
+
+    TempDir dir_{"reload-sync-test"};
+    hub::ldaptest::DirectoryGenerator generator_{[] {
+        hub::ldaptest::DirectoryShape shape;
+        shape.persons = 5;
+        return shape;
+    }()};
+    std::unique_ptr<hub::ldaptest::SlapdServer> slapd_;
+    std::unique_ptr<ChildProcess> hubd_;
+};
+
+TEST_F(ReloadSyncTest, IdentitySyncSettingsApplyToTheNextRun) {
+    const auto person = generator_.person(1);
+    ASSERT_NE(person.displayName, person.givenName);
+    // The first run, 1 s after the start, maps the name from displayName (the default).
+    ASSERT_TRUE(hub::test::waitUntil([&] { return !syncStatus("lastSuccessAt").empty(); }, std::chrono::seconds(20)))
+        << hubd_->output();
+    EXPECT_EQ(get("/api/v1/identities/" + person.uid)->getValue<std::string>("name"), person.displayName);
+
+    // A new mapping: the reload says the next run takes it, and a full run applies it.
+    writeConfig("<name>givenName</name>", 3600);
+    std::string log = reload();
+    EXPECT_NE(log.find("reloaded identity sync settings (the next run takes them"), std::string::npos) << log;
+    EXPECT_EQ(log.find("applied only by a restart"), std::string::npos) << log;
+    auto run = httpRequest("POST", hubd_->url("/admin/identity/sync?full=1"), "", bearer(token("admin")));
+    ASSERT_EQ(run.status, 200) << run.body;
+    EXPECT_EQ(get("/api/v1/identities/" + person.uid)->getValue<std::string>("name"), person.givenName);
+
+    // The interval: nothing runs on its own every hour; after the reload, every second.
+    const std::string last = syncStatus("lastRunAt");
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    ASSERT_EQ(syncStatus("lastRunAt"), last) << "a sync ran within an interval of 3600 s";
+    writeConfig("<name>givenName</name>", 1);
+    log = reload();
+    EXPECT_NE(log.find("every 1 s"), std::string::npos) << log;
+    EXPECT_TRUE(hub::test::waitUntil([&] { return syncStatus("lastRunAt") != last; }, std::chrono::seconds(10)))
+        << "no sync ran after the interval became 1 s";
     EXPECT_TRUE(hubd_->running());
 }
 

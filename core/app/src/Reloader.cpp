@@ -47,12 +47,13 @@ Flat flat(const AbstractConfiguration& c, const std::string& key) {
 bool startsWith(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
 // Keys a reload applies (or that are not the operator's); every other key that
-// changed waits for a restart.
+// changed waits for a restart. An element itself counts as its children (an
+// empty <mapping/> that gains a <name> changes the key identity.mapping).
 bool reloadable(const std::string& key) {
     if (key == "identity.sync.source") return false;  // names the stored sync state
     for (const char* prefix : {"logging.level", "calendar.file", "plugins.defaults.", "plugins.plugin",
                                "identity.ldap.", "identity.mapping.", "identity.sync.", "system.", "application.", "flows.externalGroups"})
-        if (startsWith(key, prefix)) return true;
+        if (startsWith(key + ".", prefix)) return true;
     return false;
 }
 
