@@ -1,5 +1,6 @@
 // hubctl against a real hubd (one for the suite) syncing from a private slapd:
-// each subcommand, its --json parsed, its exit code; a bad token; a hub down.
+// each subcommand, its --json parsed, its exit code; a bad token; a hub down;
+// and (HubctlProgressTest) its progress on a terminal.
 #include "hub/ldaptest/DirectoryGenerator.h"
 #include "hub/ldaptest/SlapdServer.h"
 #include "hub/test/ChildProcess.h"
@@ -19,6 +20,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -530,4 +533,170 @@ TEST_F(HubctlTest, JsonLogLinesCarryTheRequestAndTraceIds) {
         warned |= object->getValue<std::string>("message").find("maskPersonalData is off") != std::string::npos;
     }
     EXPECT_TRUE(warned) << hubd.output();
+}
+
+namespace {
+
+// hubctl's progress on a terminal (a pty from script(1)): a full sync shows
+// the persons the hub has read so far, and a replay advances per dead letter.
+// Its own hub, directory and event consumer: a directory large enough, read in
+// small pages, that the run is still going when hubctl looks; and a consumer
+// that is stopped (connected, silent) while changes turn into dead letters.
+class HubctlProgressTest : public ::testing::Test {
+protected:
+    static constexpr std::size_t kPersons = 3000;
+    static constexpr std::size_t kChanged = 60;
+
+    static void SetUpTestSuite() {
+        slapd_ = std::make_unique<hub::ldaptest::SlapdServer>(hub::ldaptest::SlapdOptions{});
+        hub::ldaptest::DirectoryShape shape;
+        shape.persons = kPersons;
+        generator_ = std::make_unique<hub::ldaptest::DirectoryGenerator>(shape);
+        const std::string ldif = slapd_->directory() + "/people.ldif";
+        generator_->writeLdifFile(ldif);
+        slapd_->slapadd(ldif);
+        slapd_->start();
+
+        dir_ = std::make_unique<TempDir>("hubctl-progress");
+        const int consumerPort = hub::ldaptest::freeLoopbackPort();
+        consumer_ = std::make_unique<ChildProcess>(
+            PORTAL_CONSUMER_EXE,
+            ChildProcess::Options{.args = {"--listen", "tcp://127.0.0.1:" + std::to_string(consumerPort), "--plaintext"}});
+        ASSERT_TRUE(hub::test::waitUntil([] { return consumer_->output().find("listening") != std::string::npos; }))
+            << consumer_->output();
+        fs::create_directories(dir_->file("plugins"));
+        dir_->write("hub.xml", R"(<hub>
+  <http><port>0</port><portFile>)" + dir_->file("hubd.port") + R"(</portFile></http>
+  <store><path>)" + dir_->file("var/hub.db") + R"(</path></store>
+  <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
+  <plugins><dir>)" + dir_->file("plugins") + R"(</dir></plugins>
+  <auth><jwt><hs256Secret>)" + kSecret + R"(</hs256Secret><audience>campushub</audience></jwt></auth>
+  <identity>
+    <static><person id="admin" name="Hub operator" audience="staff" roles="hub:admin"/></static>
+    <ldap><uri>)" + slapd_->uri() + "</uri><base>" + slapd_->suffix() + "</base><bindDn>" + slapd_->rootDn() +
+                                 "</bindDn><passwordFile>" + slapd_->passwordFile() + R"(</passwordFile>
+      <connectAttempts>1</connectAttempts><pageSize>1</pageSize></ldap>
+    <sync><intervalSeconds>3600</intervalSeconds></sync>
+  </identity>
+  <events><curve><enabled>false</enabled></curve><consumers>
+    <consumer><name>portal</name><endpoint>tcp://127.0.0.1:)" + std::to_string(consumerPort) + R"(</endpoint>
+      <maxAttempts>1</maxAttempts><ackTimeoutMs>3000</ackTimeoutMs><backoffInitialMs>20</backoffInitialMs>
+      <backoffMaxMs>50</backoffMaxMs></consumer>
+  </consumers></events>
+</hub>)");
+        hubd_ = std::make_unique<ChildProcess>(HUBD_EXE, hubdOptions(*dir_));
+        dir_->write("admin.token", hub::test::token(kSecret, "admin") + "\n");
+        // The first run (1 s after the start) stores every person; its events reach the consumer.
+        ASSERT_TRUE(hub::test::waitUntil([] { return !status()->getValue<std::string>("lastSuccessAt").empty(); },
+                                         std::chrono::seconds(120)))
+            << hubd_->output();
+        ASSERT_TRUE(hub::test::waitUntil(
+            [] {
+                auto c = get("/admin/events/consumers")->getArray("consumers")->getObject(0);
+                return c->getValue<long long>("depth") == 0 && c->getValue<long long>("inFlight") == 0;
+            },
+            std::chrono::seconds(120)))
+            << "the first sync's events were not delivered";
+        ASSERT_EQ(get("/admin/events/consumers")->getValue<long long>("deadLetters"), 0);
+    }
+    static void TearDownTestSuite() {
+        if (consumer_) consumer_->signal(SIGCONT);
+        hubd_.reset();
+        consumer_.reset();
+        dir_.reset();
+        slapd_.reset();
+        generator_.reset();
+    }
+
+    static Poco::JSON::Object::Ptr get(const std::string& path) {
+        auto r = hub::test::httpRequest("GET", hubd_->url(path), "", bearer(hub::test::token(kSecret, "admin")));
+        if (r.status != 200) throw std::runtime_error(path + ": " + std::to_string(r.status) + " " + r.body);
+        return parse(r.body);
+    }
+    static Poco::JSON::Object::Ptr status() { return get("/admin/identity/sync"); }
+
+    // hubctl with `args` on a terminal: script(1) gives it a pty for stdout and
+    // stderr; what it drew there comes back (with the pty's \r\n).
+    static std::string onTerminal(const std::vector<std::string>& args) {
+        std::string command = std::string(HUBCTL_EXE) + " --url " + hubd_->url("") + " --token-file " +
+                              dir_->file("admin.token");
+        for (const auto& a : args) command += " " + a;
+        Poco::Pipe out;
+        auto handle = Poco::Process::launch("script", {"-q", "-e", "-c", command, "/dev/null"}, "", nullptr, &out,
+                                            nullptr);
+        Poco::PipeInputStream in(out);
+        std::string text;
+        Poco::StreamCopier::copyToString(in, text);
+        EXPECT_EQ(handle.wait(), 0) << text;
+        return text;
+    }
+
+    // The counts a bar or spinner showed: every "N/TOTAL UNIT" or "| N UNIT".
+    static std::vector<long long> drawn(const std::string& text, const std::string& unit) {
+        std::vector<long long> counts;
+        for (auto at = text.find(" " + unit); at != std::string::npos; at = text.find(" " + unit, at + 1)) {
+            auto from = text.rfind(' ', at - 1);
+            std::string figure = text.substr(from + 1, at - from - 1);
+            counts.push_back(std::stoll(figure.substr(0, figure.find('/'))));
+        }
+        return counts;
+    }
+
+    static inline std::unique_ptr<hub::ldaptest::SlapdServer> slapd_;
+    static inline std::unique_ptr<hub::ldaptest::DirectoryGenerator> generator_;
+    static inline std::unique_ptr<TempDir> dir_;
+    static inline std::unique_ptr<ChildProcess> consumer_;
+    static inline std::unique_ptr<ChildProcess> hubd_;
+};
+
+}  // namespace
+
+TEST_F(HubctlProgressTest, AFullSyncShowsThePersonsTheHubHasReadSoFar) {
+    const std::string drawing = onTerminal({"sync", "run", "--full"});
+    const auto counts = drawn(drawing, "persons read");
+    // At least one look while the persons were being read: more than none, fewer than all.
+    ASSERT_FALSE(counts.empty()) << drawing;
+    EXPECT_TRUE(std::any_of(counts.begin(), counts.end(),
+                            [](long long n) { return n > 0 && n < static_cast<long long>(kPersons); }))
+        << drawing;
+    EXPECT_TRUE(std::is_sorted(counts.begin(), counts.end())) << drawing;
+    EXPECT_NE(drawing.find("/" + std::to_string(kPersons) + " persons read"), std::string::npos)
+        << "the bar's total is the active persons stored: " << drawing;
+    EXPECT_NE(drawing.find("last run:       full at"), std::string::npos) << drawing;
+    EXPECT_EQ(status()->getValue<long long>("personsRead"), static_cast<long long>(kPersons));
+}
+
+TEST_F(HubctlProgressTest, AReplayAdvancesPerDeadLetter) {
+    // The consumer goes silent; changed persons become events it never acknowledges.
+    consumer_->signal(SIGSTOP);
+    std::string ldif;
+    for (std::size_t i = 0; i < kChanged; ++i)
+        ldif += "dn: " + generator_->person(i).dn + "\nchangetype: modify\nreplace: title\ntitle: 改过 " +
+                std::to_string(i) + "\n\n";
+    slapd_->ldapModify(ldif);
+    auto run = hub::test::httpRequest("POST", hubd_->url("/admin/identity/sync?full=1"), "",
+                                      bearer(hub::test::token(kSecret, "admin")));
+    ASSERT_EQ(run.status, 200) << run.body;
+    ASSERT_EQ(parse(run.body)->getValue<long long>("updated"), static_cast<long long>(kChanged)) << run.body;
+    ASSERT_TRUE(hub::test::waitUntil(
+        [] { return get("/admin/events/consumers")->getValue<long long>("deadLetters") == kChanged; },
+        std::chrono::seconds(30)))
+        << get("/admin/events/consumers")->getValue<long long>("deadLetters");
+    consumer_->signal(SIGCONT);
+
+    const std::string drawing = onTerminal({"events", "dead-letters", "replay"});
+    auto counts = drawn(drawing, "dead letters");
+    // The bar moved one event at a time, to the whole count.
+    std::vector<long long> each;
+    for (long long n = 1; n <= static_cast<long long>(kChanged); ++n) each.push_back(n);
+    counts.erase(std::remove(counts.begin(), counts.end(), 0), counts.end());
+    counts.erase(std::unique(counts.begin(), counts.end()), counts.end());
+    EXPECT_EQ(counts, each) << drawing;
+    EXPECT_NE(drawing.find("/" + std::to_string(kChanged) + " dead letters"), std::string::npos) << drawing;
+    EXPECT_NE(drawing.find(std::to_string(kChanged) + " dead letter(s) queued for delivery again"), std::string::npos)
+        << drawing;
+    // Delivered this time: the consumer is back.
+    EXPECT_TRUE(hub::test::waitUntil(
+        [] { return get("/admin/events/consumers")->getValue<long long>("deadLetters") == 0; },
+        std::chrono::seconds(30)));
 }

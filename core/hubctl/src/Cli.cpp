@@ -231,10 +231,11 @@ struct Progress::Ticker {
     std::thread thread;
 };
 
-Progress::Progress(const GlobalOptions& options, std::string label, long long total)
+Progress::Progress(const GlobalOptions& options, std::string label, long long total, std::string unit)
     : enabled_(!options.json && !options.quiet && ::isatty(STDOUT_FILENO) && ::isatty(STDERR_FILENO)),
       label_(std::move(label)),
       total_(total),
+      unit_(std::move(unit)),
       started_(std::chrono::steady_clock::now()) {}
 
 Progress::~Progress() {
@@ -251,15 +252,18 @@ void Progress::draw() {
     using namespace std::chrono;
     auto seconds = duration_cast<milliseconds>(steady_clock::now() - started_).count() / 1000.0;
     std::ostringstream line;
+    const long long done = done_, total = total_;
     line << "\r\033[K" << label_ << ' ';
-    if (total_ > 0) {
+    if (total > 0) {
         constexpr int width = 30;
-        auto filled = static_cast<int>(width * std::min(done_, total_) / total_);
+        auto filled = static_cast<int>(width * std::min(done, total) / total);
         line << '[' << std::string(static_cast<std::size_t>(filled), '#')
-             << std::string(static_cast<std::size_t>(width - filled), '.') << "] " << done_ << '/' << total_;
+             << std::string(static_cast<std::size_t>(width - filled), '.') << "] " << done << '/' << total;
+        if (!unit_.empty()) line << ' ' << unit_;
     } else {
         static const char spin[] = {'|', '/', '-', '\\'};
         line << spin[static_cast<int>(seconds * 4) % 4];
+        if (done > 0 && !unit_.empty()) line << ' ' << done << ' ' << unit_;
     }
     line.precision(1);
     line << std::fixed << ' ' << seconds << 's';

@@ -8,8 +8,10 @@
 
 #include <Poco/JSON/Object.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -103,17 +105,19 @@ std::string text(const Poco::JSON::Object::Ptr& object, const std::string& key);
 
 /// A progress indicator on stderr, drawn only when stdout is a terminal (so a
 /// script piping the output never sees it) and not --quiet or --json. With a
-/// total it is a bar; without, a spinner with the elapsed time. Cleared when
-/// destroyed.
+/// total it is a bar; without, a spinner with the elapsed time (and the count
+/// done so far, with `unit`, once there is one). Cleared when destroyed.
 class Progress {
 public:
-    Progress(const GlobalOptions& options, std::string label, long long total = 0);
+    Progress(const GlobalOptions& options, std::string label, long long total = 0, std::string unit = "");
     ~Progress();
     Progress(const Progress&) = delete;
     Progress& operator=(const Progress&) = delete;
 
-    /// Sets the work done so far (bar mode).
+    /// Sets the work done so far.
     void update(long long done);
+    /// Sets the total (0: unknown, a spinner).
+    void setTotal(long long total) { total_ = total; }
     /// Runs work() and keeps the spinner turning while it runs.
     template <class Work>
     auto whileRunning(Work work) {
@@ -125,6 +129,22 @@ public:
         } stop{this};
         return work();
     }
+    /// Runs work() on a thread of its own and, while it runs, draws the count
+    /// poll() returns (the hub's own figure of the work done) four times a
+    /// second. A failing poll only skips that look: work()'s answer is what counts.
+    template <class Work, class Poll>
+    auto whilePolling(Work work, Poll poll) {
+        if (!enabled_) return work();
+        auto result = std::async(std::launch::async, std::move(work));
+        while (result.wait_for(std::chrono::milliseconds(250)) != std::future_status::ready) {
+            try {
+                update(poll());
+            } catch (...) {
+                draw();
+            }
+        }
+        return result.get();
+    }
 
 private:
     void draw();
@@ -134,8 +154,9 @@ private:
     struct Ticker;
     bool enabled_;
     std::string label_;
-    long long total_;
-    long long done_ = 0;
+    std::atomic<long long> total_;
+    std::string unit_;
+    std::atomic<long long> done_ = 0;
     std::chrono::steady_clock::time_point started_;
     std::unique_ptr<Ticker> ticker_;
 };

@@ -1,7 +1,10 @@
 // hubctl sync status|run: the directory (LDAP) sync.
 #include "Cli.h"
 
+#include <functional>
 #include <iostream>
+#include <memory>
+#include <utility>
 
 // Named inside the anonymous namespace: a unity build compiles the command
 // files together, and each has its own list(), status() and registration.
@@ -30,6 +33,23 @@ int status(const hubctl::GlobalOptions& global) {
     return hubctl::exitOk;
 }
 
+// The poll of a sync's progress: the persons the run (or preview) has read so
+// far. A full read's total is guessed at the first look as the active persons
+// stored; an incremental run reads only what changed, so it gets a count alone.
+enum class Reading { full, incremental, preview };
+std::function<long long()> readSoFar(const hubctl::HubClient& hub, hubctl::Progress& progress, Reading reading) {
+    auto first = std::make_shared<bool>(true);
+    return [&hub, &progress, reading, first] {
+        auto s = hub.get("/admin/identity/sync", 5).object();
+        if (std::exchange(*first, false) && reading != Reading::incremental)
+            progress.setTotal(s->optValue<long long>("activePersons", 0));
+        // A run's figure is the last run's until it begins (running); a preview,
+        // which is no run, sets it to 0 as it connects.
+        if (reading != Reading::preview && !s->optValue<bool>("running", false)) return 0LL;
+        return s->optValue<long long>("personsRead", 0);
+    };
+}
+
 struct RunOptions {
     bool full = false;
     bool allowMassDeparture = false;
@@ -40,9 +60,12 @@ int run(const hubctl::GlobalOptions& global, const RunOptions& o) {
     std::string query = std::string("?full=") + (o.full ? "true" : "false");
     if (o.allowMassDeparture) query += "&allowMassDeparture=true";
     // The hub answers when the run is over: a full sync of a large directory takes
-    // minutes, so wait long, and show that something is happening meanwhile.
-    hubctl::Progress progress(global, o.full ? "full sync" : "incremental sync");
-    auto answer = progress.whileRunning([&] { return hub.post("/admin/identity/sync" + query, "", 3600); });
+    // minutes, so wait long, and meanwhile show the persons read so far
+    // (personsRead in GET /admin/identity/sync, counted page by page), against
+    // the active persons stored now, the best guess of the directory's size.
+    hubctl::Progress progress(global, o.full ? "full sync" : "incremental sync", 0, "persons read");
+    auto answer = progress.whilePolling([&] { return hub.post("/admin/identity/sync" + query, "", 3600); },
+                                        readSoFar(hub, progress, o.full ? Reading::full : Reading::incremental));
     if (global.json) return hubctl::printJson(answer.body), hubctl::exitOk;
     printStatus(answer.object());
     return hubctl::exitOk;
@@ -50,8 +73,9 @@ int run(const hubctl::GlobalOptions& global, const RunOptions& o) {
 
 int preview(const hubctl::GlobalOptions& global) {
     hubctl::HubClient hub(global);
-    hubctl::Progress progress(global, "reading the directory");
-    auto answer = progress.whileRunning([&] { return hub.get("/admin/identity/sync/preview", 3600); });
+    hubctl::Progress progress(global, "reading the directory", 0, "persons read");
+    auto answer = progress.whilePolling([&] { return hub.get("/admin/identity/sync/preview", 3600); },
+                                        readSoFar(hub, progress, Reading::preview));
     if (global.json) return hubctl::printJson(answer.body), hubctl::exitOk;
     auto p = answer.object();
     using hubctl::text;

@@ -34,7 +34,9 @@ SyncPreview Syncer::preview() {
     ldap::Connection connection(options_.ldap);
     connection.connect();
     std::unordered_set<std::string> seen;
+    personsRead_ = 0;
     connection.searchPaged(personsRequest(options_), [&](std::vector<ldap::Entry>&& page) {
+        personsRead_ += page.size();  // status().personsRead: the preview's progress
         for (auto& entry : page) {
             ++out.read;
             std::string uuid = uuidOf(entry);

@@ -137,6 +137,7 @@ std::string SyncStatus::toJson() const {
     num("updated", updated);
     num("departed", departed);
     num("unchanged", unchanged);
+    num("personsRead", static_cast<long long>(personsRead));
     num("read", read);
     num("durationMs", durationMs);
     num("activePersons", static_cast<long long>(activePersons));
@@ -173,6 +174,7 @@ SyncStatus Syncer::status() const {
     out.read = s.read;
     out.durationMs = s.durationMs;
     out.activePersons = store_->countPersons(PersonStatus::Active);
+    out.personsRead = personsRead_.load();
     return out;
 }
 
@@ -329,6 +331,19 @@ void Syncer::fullRead(SyncRun& run) {
     for (const auto& [uuid, g] : run.groups)
         if (run.seen.count(uuid)) run.index.add(g);
 
+    // Each page's count also goes to status() while the persons are read, for
+    // `hubctl sync run --full`'s progress; the caller's own callback still runs.
+    personsRead_ = 0;
+    auto callersProgress = options_.onProgress;
+    options_.onProgress = [this, callersProgress](std::size_t read) {
+        personsRead_ = read;
+        if (callersProgress) callersProgress(read);
+    };
+    struct Restore {
+        SyncOptions& options;
+        std::function<void(std::size_t)> progress;
+        ~Restore() { options.onProgress = std::move(progress); }
+    } restore{options_, callersProgress};
     syncPersons(conn, personsRequest(options_), options_, *store_, sink_, run);
     run.presenceComplete = true;
 }

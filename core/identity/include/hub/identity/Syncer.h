@@ -82,6 +82,9 @@ struct SyncStatus {
     std::string lastMethod, lastRunAt, lastSuccessAt, lastStatus, lastError, alert;
     long long created = 0, updated = 0, departed = 0, unchanged = 0, read = 0, durationMs = 0;
     std::size_t activePersons = 0;
+    /// Person entries read so far by the full run or preview in progress (the
+    /// last one's total once it is over): a progress figure while `running`.
+    std::size_t personsRead = 0;
     std::string toJson() const;
 };
 
@@ -160,6 +163,7 @@ private:
     std::unique_ptr<IdentityStore> store_;
     mutable std::mutex runMutex_;
     std::atomic<bool> running_{false};
+    std::atomic<std::size_t> personsRead_{0};  // status().personsRead
     std::mutex pendingMutex_;
     std::unique_ptr<SyncOptions> pending_;  // from setOptions(), taken by the next run
 };
