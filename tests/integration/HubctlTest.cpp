@@ -8,6 +8,7 @@
 #include "hub/test/Http.h"
 #include "hub/test/Hubd.h"
 #include "hub/test/Json.h"
+#include "hub/test/StoreBackend.h"
 #include "hub/test/TempDir.h"
 #include "hub/test/Tokens.h"
 
@@ -567,7 +568,7 @@ protected:
         fs::create_directories(dir_->file("plugins"));
         dir_->write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" + dir_->file("hubd.port") + R"(</portFile></http>
-  <store><path>)" + dir_->file("var/hub.db") + R"(</path></store>
+  )" + hub::test::storeXml(dir_->path()) + R"(
   <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
   <plugins><dir>)" + dir_->file("plugins") + R"(</dir></plugins>
   <auth><jwt><hs256Secret>)" + kSecret + R"(</hs256Secret><audience>campushub</audience></jwt></auth>
