@@ -435,8 +435,11 @@ TEST_F(HubdTest, AWorkersLogLinesReadLikeHubdsOwn) {
     auto r = httpRequest("POST", hubd_->url("/api/v1/systems/crashy/operations/log"),
                          R"({"message":"来自工作进程 worker-line-42"})", headers);
     ASSERT_EQ(r.status, 200) << r.body;
+    // hubd's request id crosses to the worker with the call (worker/WorkerProtocol.h).
+    const std::string requestId = r.header("X-Request-Id");
+    ASSERT_FALSE(requestId.empty());
     const std::regex line(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3} I \[hub\.plugin\.crashy\] 来自工作进程 worker-line-42 )"
-                          R"(trace_id=4bf92f3577b34da6a3ce929d0e0e4736)");
+                          R"(request_id=)" + requestId + R"( trace_id=4bf92f3577b34da6a3ce929d0e0e4736)");
     std::string seen;
     bool found = hub::test::waitUntil(
         [&] {

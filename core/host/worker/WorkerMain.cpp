@@ -188,6 +188,7 @@ void logQuietly(Poco::Logger& log, const std::string& message) noexcept {
 /// A call's log tag, owning the text its views point into.
 struct TraceTag {
     std::string traceparent;
+    std::string requestId;
     hub::log::RequestTag tag;
 };
 
@@ -254,13 +255,16 @@ CallResult handle(zmq::socket_t& socket, LoadedPlugin& plugin, const worker::Mes
         Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(remaining);
         // hubd checked both before sending them (PluginHost::submit).
         CallContext context{parts[6].to_string(), parts[7].to_string()};
-        // The lines this call causes carry its trace id, as hubd's own do (hubd's
-        // request id does not cross to the worker; the trace id ties them).
+        // The lines this call causes carry hubd's request id and the trace id,
+        // as hubd's own do.
         auto tag = std::make_shared<TraceTag>();
         tag->traceparent = context.traceparent;
+        tag->requestId = parts[8].to_string();
         tag->tag.traceId = hub::log::traceIdFromTraceparent(tag->traceparent);
-        hub::log::RequestScope scope(tag->tag.traceId.empty() ? nullptr
-                                                              : hub::log::RequestTagPtr(tag, &tag->tag));
+        tag->tag.requestId = tag->requestId;
+        hub::log::RequestScope scope(tag->tag.traceId.empty() && tag->requestId.empty()
+                                         ? nullptr
+                                         : hub::log::RequestTagPtr(tag, &tag->tag));
         CurrentCallScope current(socket, parts[0], deadline);
         return plugin.invoke(parts[2].to_string_view(), parts[3].to_string_view(), *caller, context, deadline);
     }

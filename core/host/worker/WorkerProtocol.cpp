@@ -1,6 +1,7 @@
 #include "WorkerProtocol.h"
 
 #include "hub/common/JsonWriter.h"
+#include "hub/common/LogContext.h"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
@@ -12,6 +13,9 @@ bool sendRequest(zmq::socket_t& socket, std::uint64_t id, std::string_view kind,
                  std::string_view input, std::string_view caller, const CallContext& context,
                  std::uint32_t remainingMs) {
     constexpr auto more = zmq::send_flags::sndmore | zmq::send_flags::dontwait;
+    // The request this thread works for (the plugin pool carries it from the I/O thread).
+    const auto& request = hub::log::currentRequest();
+    const std::string_view requestId = request ? request->requestId : std::string_view{};
     return socket.send(zmq::const_buffer(&id, sizeof id), more) &&
            socket.send(zmq::const_buffer(kind.data(), kind.size()), more) &&
            socket.send(zmq::const_buffer(operation.data(), operation.size()), more) &&
@@ -19,8 +23,8 @@ bool sendRequest(zmq::socket_t& socket, std::uint64_t id, std::string_view kind,
            socket.send(zmq::const_buffer(caller.data(), caller.size()), more) &&
            socket.send(zmq::const_buffer(&remainingMs, sizeof remainingMs), more) &&
            socket.send(zmq::const_buffer(context.idempotencyKey.data(), context.idempotencyKey.size()), more) &&
-           socket.send(zmq::const_buffer(context.traceparent.data(), context.traceparent.size()),
-                       zmq::send_flags::dontwait);
+           socket.send(zmq::const_buffer(context.traceparent.data(), context.traceparent.size()), more) &&
+           socket.send(zmq::const_buffer(requestId.data(), requestId.size()), zmq::send_flags::dontwait);
 }
 
 bool receiveNow(zmq::socket_t& socket, Message& parts) {

@@ -14,8 +14,10 @@
 // <endpoint>.<i> for i in [0, threads), the hub connects one DEALER to each, so
 // one channel carries one call at a time and a worker thread serves it directly):
 //   request: [id: u64][kind: "invoke"|"health"|"describe"|"event"][operation][input JSON]
-//            [caller JSON][remaining ms: u32][idempotency key][traceparent]
-//            (the last two: the call's CallContext, each empty when it has none)
+//            [caller JSON][remaining ms: u32][idempotency key][traceparent][request id]
+//            (idempotency key and traceparent: the call's CallContext, each empty
+//            when it has none; request id: hubd's id of the request that caused
+//            the call, for the worker's log lines, empty for none)
 //            (for "event" the input frame is the CloudEvent JSON, operation and
 //            caller are empty / "{}"; it runs the plugin's on_event)
 //   reply:   [id: u64][status: i32, a ch_status][body]
@@ -45,7 +47,7 @@ inline constexpr std::string_view kInvoke = "invoke";
 inline constexpr std::string_view kHealth = "health";
 inline constexpr std::string_view kDescribe = "describe";
 inline constexpr std::string_view kEvent = "event";
-inline constexpr std::size_t kRequestFrames = 8;
+inline constexpr std::size_t kRequestFrames = 9;
 inline constexpr std::size_t kReplyFrames = 3;
 inline constexpr std::string_view kService = "service";
 inline constexpr std::size_t kServiceFrames = 4;
