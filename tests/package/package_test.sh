@@ -219,6 +219,31 @@ done
 grep -q 'reload done' "$work/hubd.log" || fail "no reload after SIGHUP"
 expect_calls
 expect_systemd
+
+# docs/operator.md, "First day", step 4, as written there: the operator's own
+# copy of the catalogue under /etc (one restart), then edit, validate, reload.
+echo "== the operator's catalogue in /etc: edit, validate, reload"
+reloads() {
+  [ -z "$systemd" ] || "${sd[@]}" journalctl -u hubd --no-pager >"$work/hubd.log" 2>/dev/null
+  grep -c 'reload done' "$work/hubd.log" || true
+}
+cp -r /usr/share/campushub/catalog /etc/campushub/catalog
+sed -i 's|<dir>/usr/share/campushub/catalog</dir>|<dir>/etc/campushub/catalog</dir>|' /etc/campushub/hub.xml
+grep -q '<dir>/etc/campushub/catalog</dir>' /etc/campushub/hub.xml || fail "catalog.dir is not in the shipped hub.xml as operator.md says"
+start_hubd
+sed -i '/<item id="going-abroad-approval"/s/timeLimit="10"/timeLimit="7"/' /etc/campushub/catalog/12-international.xml
+/usr/bin/hubctl catalog validate /etc/campushub/catalog >"$work/validate.log" 2>&1 || { cat "$work/validate.log"; fail "hubctl catalog validate"; }
+before=$(reloads)
+if [ -n "$systemd" ]; then "${sd[@]}" systemctl reload hubd.service; else kill -HUP "$hubd_pid"; fi
+for _ in $(seq 100); do
+  [ "$(reloads)" -gt "$before" ] && break
+  sleep 0.1
+done
+[ "$(reloads)" -gt "$before" ] || fail "no reload after the catalogue's edit"
+token=$(/usr/bin/hubctl token --config /etc/campushub/hub.xml --sub package-test)
+[ "$(http /api/v1/catalog/services/going-abroad-approval "$token")" = 200 ] || fail "edited item: $(cat "$work/body")"
+grep -q '"timeLimitDays":7' "$work/body" || fail "the edited catalogue is not served after the reload: $(cat "$work/body")"
+expect_calls
 stop_hubd || fail "hubd did not stop cleanly"
 
 echo "== upgrade to revision 2, the edited conffile kept"
@@ -234,6 +259,8 @@ expect_systemd
 stop_hubd || fail "hubd did not stop cleanly"
 
 echo "== purge"
+# The operator's own files under /etc are theirs (dpkg leaves them): gone first.
+rm -rf /etc/campushub/catalog
 run_dpkg --purge campushub campushub-dev || fail "dpkg --purge"
 for f in /usr/sbin/hubd /var/lib/campushub /etc/campushub /lib/systemd/system/hubd.service; do
   [ ! -e "$f" ] || fail "$f is left after purge"
