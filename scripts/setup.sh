@@ -10,8 +10,9 @@ packages=(
   # the HR reference adapter's CSV parser (plugins/hr)
   libcsv-dev
   libgoogle-perftools-dev
-  # hubd's sd_notify (Type=notify); the .deb and its checks (scripts/package.sh, the package test)
-  libsystemd-dev dpkg-dev fakeroot lintian
+  # hubd's sd_notify (Type=notify); the .deb and its checks (scripts/package.sh, the package test);
+  # the manual pages (help2man, from each program's --help)
+  libsystemd-dev dpkg-dev fakeroot lintian help2man
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev
   # connectors/sql (libpq) and its tests' private server (tests/support PostgresServer);
