@@ -555,12 +555,18 @@ TEST_F(Hr, AScanPastItsDeadlineAnswersInTimeAndReadsTheFileOnce) {
     EXPECT_LT(took, std::chrono::milliseconds(2500 + 2000)) << "answered when the file was done, not at the deadline";
     auto meanwhile = scanCall();
     EXPECT_TRUE(meanwhile.status == 409 || meanwhile.status == 200) << meanwhile.status << " " << meanwhile.body;
-    ASSERT_TRUE(waitUntil([&] { return portal.output().find("edu.campus.hub.hr.file_processed") != std::string::npos; },
-                          std::chrono::seconds(120)))
+    // The event is published before the file moves to processed/: wait for both.
+    ASSERT_TRUE(waitUntil(
+        [&] {
+            return portal.output().find("edu.campus.hub.hr.file_processed") != std::string::npos &&
+                   filesIn(drop() + "/processed") == 1;
+        },
+        std::chrono::seconds(120)))
         << portal.output();
-    EXPECT_EQ(filesIn(drop() + "/processed"), 1u);
     EXPECT_EQ(filesIn(drop() + "/processed/.processing"), 0u);
-    auto after = scanCall();
+    HttpResponse after;
+    EXPECT_TRUE(waitUntil([&] { return (after = scanCall()).status != 409; }, std::chrono::seconds(10),
+                          std::chrono::milliseconds(100)));  // the first scan is returning
     ASSERT_EQ(after.status, 200) << after.body;
     EXPECT_EQ(parse(after.body)->getArray("files")->size(), 0u) << after.body;
     std::this_thread::sleep_for(std::chrono::milliseconds(500));  // a second event would be on its way by now
