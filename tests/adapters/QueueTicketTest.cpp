@@ -18,6 +18,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 using hub::test::ChildProcess;
 using hub::test::HttpResponse;
@@ -246,7 +247,8 @@ namespace {
 
 class QueueTicketFlow : public ::testing::Test {
 protected:
-    void start(const std::string& apiKey = "hall-api-key") {
+    void start(const std::string& apiKey = "hall-api-key",
+               const std::string& itemCodes = "student-card-replacement=SA-01, transcript=JW-02") {
         dir_.write("queue.key", apiKey + "\n");
         dir_.write("queue.webhook", kWebhookSecret + "\n");
         std::filesystem::create_directories(dir_.file("flows"));
@@ -263,8 +265,7 @@ protected:
         setup.pluginsXml = "<plugin name=\"queue_ticket\"><timeoutMs>2000</timeoutMs><webhook><secretFile>" +
                            dir_.file("queue.webhook") + "</secretFile></webhook><config><base_url>" + sim_->url("/") +
                            "</base_url><api_key_file>" + dir_.file("queue.key") +
-                           "</api_key_file><item_codes>student-card-replacement=SA-01, transcript=JW-02</item_codes>"
-                           "</config></plugin>";
+                           "</api_key_file><item_codes>" + itemCodes + "</item_codes></config></plugin>";
         setup.peopleXml =
             "<person id=\"2023010001\" name=\"张三\" department=\"physics\" audience=\"student\"/>"
             "<person id=\"clerk.jwc\" name=\"赵老师\" department=\"academic-affairs\" audience=\"staff\" "
@@ -443,4 +444,32 @@ TEST_F(QueueTicketFlow, AWrongApiKeyBooksNothingAndSaysWhatToFix) {
     EXPECT_NE(httpRequest("GET", sim_->url("/admin/stats")).body.find("\"tickets\":0"), std::string::npos)
         << httpRequest("GET", sim_->url("/admin/stats")).body;
     EXPECT_EQ(portal_->output().find("edu.campus.hub.queue.booked"), std::string::npos) << portal_->output();
+}
+
+// A booking that names a catalogue item needs the hall's code for it; the
+// setting that maps them is checked when the plugin loads.
+TEST_F(QueueTicketFlow, ACatalogueItemIsBookedOnlyByItsConfiguredCode) {
+    ASSERT_NO_FATAL_FAILURE(start());
+    auto book = [&](const std::string& body) { return hub_->call(kStudent, "queue_ticket", "book_ticket", body); };
+    auto mapped = book(R"({"applicant_id":"2023010001","item_id":"transcript"})");
+    ASSERT_EQ(mapped.status, 200) << mapped.body;
+    EXPECT_EQ(parse(mapped.body)->getValue<std::string>("item_code"), "JW-02");
+    auto unmapped = book(R"({"applicant_id":"2023010001","item_id":"dorm-repair"})");
+    EXPECT_EQ(unmapped.status, 404) << unmapped.body;
+    EXPECT_NE(unmapped.body.find("item_codes"), std::string::npos) << unmapped.body;
+    for (const std::string& hostile : std::vector<std::string>{R"("../SA-01")", R"("SA-01\"}")", R"(42)", R"("")", "\"" + std::string(65, 'a') + "\""}) {
+        auto r = book(R"({"applicant_id":"2023010001","item_id":)" + hostile + "}");
+        EXPECT_EQ(r.status, 400) << hostile << " " << r.body;
+    }
+    EXPECT_NE(httpRequest("GET", sim_->url("/admin/stats")).body.find("\"tickets\":1"), std::string::npos);
+}
+
+TEST_F(QueueTicketFlow, AMalformedItemCodesSettingRefusesThePlugin) {
+    ASSERT_NO_FATAL_FAILURE(start("hall-api-key", "student-card-replacement SA-01"));
+    auto plugins = as("admin", "GET", "/admin/plugins");
+    EXPECT_EQ(plugins.status, 200) << plugins.body;
+    EXPECT_NE(plugins.body.find("is not item=CODE"), std::string::npos) << plugins.body;
+    EXPECT_EQ(hub_->call(kStudent, "queue_ticket", "book_ticket", R"({"applicant_id":"2023010001","item_code":"SA-01"})")
+                  .status,
+              404);
 }
