@@ -43,6 +43,6 @@ int main(int argc, char** argv) {
     iconv_close(cd);
     fclose(in);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    printf("%zu %.3f\n", records, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    printf("%zu %.6f\n", records, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     return 0;
 }

@@ -17,9 +17,16 @@
 #                     private PostgreSQL 15 (pgbench, extended protocol, the same
 #                     bound parameters, 4 clients) vs reimbursement_status (the host
 #                     wraps it in a READ ONLY transaction with a statement_timeout)
+#   hr                one small GBK export (HR_ROWS rows) at a time: decoded and
+#                     parsed by hr_plain_parse.c (iconv + libcsv, the plugin's own
+#                     libraries, nothing else) vs renamed into the drop folder and
+#                     read by one scan call (claim, hash, checks, identity_submit,
+#                     summary event, moved to processed/); HR_FILES files, each
+#                     its own content, one after the other (no wrk: one scan at a time)
 #
-# Environment: DURATION=5s per measured run, WARMUP=1s, CONNECTIONS=4, KEEP=1 keeps
-# the temp dir, SKIP_BUILD=1 uses the binaries as they are.
+# Environment: DURATION=5s per measured run, WARMUP=1s, CONNECTIONS=4, HR_FILES=200,
+# HR_ROWS=200, KEEP=1 keeps the temp dir, SKIP_BUILD=1 uses the binaries as they are.
+# bench/adapters/hr.sh measures the HR adapter's throughput on one large export.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -28,11 +35,14 @@ DURATION=${DURATION:-5s}
 WARMUP=${WARMUP:-1s}
 CONNECTIONS=${CONNECTIONS:-4}
 KEEP=${KEEP:-0}
+HR_FILES=${HR_FILES:-200}
+HR_ROWS=${HR_ROWS:-200}
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "run.sh: $*"; exit 1; }
 command -v wrk >/dev/null || die "wrk is needed (Debian package wrk)"
 command -v curl >/dev/null || die "curl is needed"
+command -v python3 >/dev/null || die "python3 is needed (to write the HR exports)"
 PGBIN=/usr/lib/postgresql/15/bin
 [ -x $PGBIN/postgres ] && command -v pgbench >/dev/null && command -v psql >/dev/null ||
     die "postgresql-15 (postgres, pgbench, psql) is needed"
@@ -42,8 +52,8 @@ HUBCTL=$build/core/hubctl/hubctl
 SIMS=$build/tests/sim
 PLUGINS=$build/plugins-enabled
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
-    say "building hubd, hubctl, the three adapters and their simulators in $build"
-    cmake --build "$build" -j2 --target hubd hubctl academic_affairs queue_ticket kiosk finance \
+    say "building hubd, hubctl, the five adapters and their simulators in $build"
+    cmake --build "$build" -j2 --target hubd hubctl academic_affairs queue_ticket kiosk finance hr \
         hub-sim-academic-affairs hub-sim-queue-ticket hub-sim-kiosk >"$build.adapters-bench.log" 2>&1 ||
         die "build failed (log: $build.adapters-bench.log)"
 fi
@@ -116,8 +126,10 @@ pg -d postgres -c "CREATE ROLE hub_reader LOGIN PASSWORD 'bench-reader'; CREATE 
     die "cannot set up PostgreSQL (log: $work/postgres.log)"
 pg -d cw_finance -f "$repo/tests/sim/finance/vendor_schema.sql" || die "cannot load the vendor schema"
 
-mkdir -p "$work/hub/plugins" "$work/hub/var"
-cp -r "$PLUGINS/academic_affairs" "$PLUGINS/queue_ticket" "$PLUGINS/kiosk" "$PLUGINS/finance" "$work/hub/plugins/"
+mkdir -p "$work/hub/plugins" "$work/hub/var" "$work/drop"
+cp -r "$PLUGINS/academic_affairs" "$PLUGINS/queue_ticket" "$PLUGINS/kiosk" "$PLUGINS/finance" "$PLUGINS/hr" \
+    "$work/hub/plugins/"
+cc -O2 -o "$work/plain-parse" "$repo/bench/adapters/hr_plain_parse.c" -lcsv || die "cannot build hr_plain_parse.c"
 echo bench-reader >"$work/hub/finance.pw"
 echo bench-pass >"$work/hub/academic.password"
 echo bench-key >"$work/hub/queue.key"
@@ -137,6 +149,8 @@ cat >"$work/hub/hub.xml" <<HUBXML
     <plugin name="kiosk"><concurrency>16</concurrency><config><base_url>http://127.0.0.1:$PORT_kiosk</base_url>
       <api_token_file>$work/hub/kiosk.token</api_token_file></config></plugin>
     <plugin name="finance"><concurrency>16</concurrency></plugin>
+    <plugin name="hr"><timeoutMs>60000</timeoutMs><config><drop_dir>$work/drop</drop_dir>
+      <arrival>rename</arrival><encoding>gbk</encoding></config></plugin>
   </plugins>
   <sql><sources><finance><dsn>host=127.0.0.1 port=$PORT_pg dbname=cw_finance</dsn><user>hub_reader</user>
     <passwordFile>$work/hub/finance.pw</passwordFile><poolSize>8</poolSize><plugins>finance</plugins></finance></sources></sql>
@@ -145,6 +159,7 @@ cat >"$work/hub/hub.xml" <<HUBXML
   <calendar><file>$repo/config/calendar/calendar.xml</file></calendar>
   <identity><static>
     <person id="2023010001" name="张三" audience="student"/>
+    <person id="admin" name="Hub operator" audience="staff" roles="hub:admin"/>
   </static></identity>
   <logging><level>warning</level></logging>
 </hub>
@@ -154,6 +169,7 @@ pids+=($!)
 wait_for_file "$work/hub/hubd.port" "$!" hubd
 HUB=http://127.0.0.1:$(tr -d '[:space:]' <"$work/hub/hubd.port")
 token=$("$HUBCTL" token --config "$work/hub/hub.xml" --sub 2023010001 --ttl 3600 | tail -n1)
+admin_token=$("$HUBCTL" token --config "$work/hub/hub.xml" --sub admin --ttl 3600 | tail -n1)
 
 # One wrk script per request: method, body, headers.
 script() {  # FILE BODY HEADER...
@@ -244,21 +260,65 @@ measure() {  # NAME URL
     parse_wrk "$work/$1.wrk"
 }
 
-say "hubd $HUB; simulators :$PORT_academic :$PORT_queue :$PORT_kiosk, PostgreSQL :$PORT_pg; wrk -t1 -c$CONNECTIONS, $DURATION per run; load $(cut -d' ' -f1 /proc/loadavg)"
+# HR_FILES exports of HR_ROWS rows as the HR system writes them (GBK, Chinese header
+# and values, quoted fields with commas and line breaks), each its own content
+# (the plugin skips content it has read before).
+mkdir -p "$work/hrfiles"
+python3 - "$work/hrfiles" "$HR_FILES" "$HR_ROWS" <<'PY'
+import sys
+folder, files, rows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+statuses = ["在职", "休假", "退休", "离职"]
+for n in range(files):
+    with open(f"{folder}/staff-{n:05d}.csv", "w", encoding="gbk", newline="") as f:
+        f.write("工号,姓名,在职状态,职称,入职日期,人员类别\r\n")
+        for i in range(rows):
+            f.write(f'T{n:05d}{i:04d},张三{i % 100},{statuses[i % 4]},"讲师, 第{i % 7}级",20{i % 20:02d}-0{1 + i % 9}-1{i % 10},"合同制\r\n（长期）"\r\n')
+PY
+
+# Each export parsed plainly, then renamed into the drop folder and read by one
+# scan through hubd -> "p50_ms p99_ms p50_ms p99_ms failures" (plain, then hub).
+measure_hr() {
+    local f n=0 bad=0 rows secs start end answer
+    : >"$work/hr_direct.ms"
+    : >"$work/hr_hub.ms"
+    for f in "$work"/hrfiles/*.csv; do
+        read -r rows secs < <("$work/plain-parse" "$f")
+        [ "$rows" = $((HR_ROWS + 1)) ] || die "hr_plain_parse read $rows records of $f, not $((HR_ROWS + 1))"
+        awk -v s="$secs" 'BEGIN { printf "%.3f\n", s * 1000 }' >>"$work/hr_direct.ms"
+        cp "$f" "$work/drop/.staging"
+        mv "$work/drop/.staging" "$work/drop/$(basename "$f")"  # renamed in: read at once
+        start=$(date +%s%N)
+        answer=$(curl -s -X POST -H "Authorization: Bearer $admin_token" -H 'Content-Type: application/json' \
+            -d '{}' "$HUB/api/v1/systems/hr/operations/scan") || answer=
+        end=$(date +%s%N)
+        awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f\n", (b - a) / 1e6 }' >>"$work/hr_hub.ms"
+        grep -q "\"status\":\"processed\",.*\"rows\":$HR_ROWS," <<<"$answer" || bad=$((bad + 1))
+        n=$((n + 1))
+    done
+    pct() { sort -n "$1" | awk -v q="$2" '{ v[NR] = $1 } END { i = int(NR * q); if (i < 1) i = 1; printf "%.3f", v[i] }'; }
+    echo "$(pct "$work/hr_direct.ms" 0.5) $(pct "$work/hr_direct.ms" 0.99) $(pct "$work/hr_hub.ms" 0.5) $(pct "$work/hr_hub.ms" 0.99) $bad"
+}
+
+say "hubd $HUB; simulators :$PORT_academic :$PORT_queue :$PORT_kiosk, PostgreSQL :$PORT_pg; wrk -t1 -c$CONNECTIONS, $DURATION per run; HR $HR_FILES files of $HR_ROWS rows; load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
 printf '%-18s %10s %10s %10s %10s %12s %12s %8s\n' adapter "direct p50" "hub p50" "direct p99" "hub p99" "added p50" "added p99" "errors"
-for adapter in academic queue kiosk finance; do
+for adapter in academic finance hr queue kiosk; do
     case $adapter in
         academic) d=$A_DIRECT h=$A_HUB name=academic_affairs ;;
         queue) d=$Q_DIRECT h=$Q_HUB name=queue_ticket ;;
         kiosk) d=$K_DIRECT h=$K_HUB name=kiosk ;;
         finance) d=postgres h=$F_HUB name=finance ;;
+        hr) name="hr ($HR_ROWS rows)" ;;
     esac
-    if [ "$adapter" = finance ]; then
+    if [ "$adapter" = hr ]; then
+        read -r dp50 dp99 hp50 hp99 hbad < <(measure_hr)
+        dbad=0
+    elif [ "$adapter" = finance ]; then
         read -r dp50 dp99 _ dbad < <(measure_pg finance_direct)
     else
         read -r dp50 dp99 _ dbad < <(measure "${adapter}_direct" "$d")
     fi
-    read -r hp50 hp99 _ hbad < <(measure "${adapter}_hub" "$h")
+    [ "$adapter" = hr ] || read -r hp50 hp99 _ hbad < <(measure "${adapter}_hub" "$h")
     awk -v n="$name" -v dp50="$dp50" -v hp50="$hp50" -v dp99="$dp99" -v hp99="$hp99" -v bad=$((dbad + hbad)) \
         'BEGIN { printf "%-18s %8.2fms %8.2fms %8.2fms %8.2fms %10.2fms %10.2fms %8d\n", n, dp50, hp50, dp99, hp99, hp50 - dp50, hp99 - dp99, bad }'
 done
+say "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"

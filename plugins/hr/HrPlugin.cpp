@@ -14,6 +14,8 @@
 #include <campushub/json.hpp>
 #include <campushub/plugin.hpp>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -137,9 +139,13 @@ public:
     }
 
     std::string health() override {
+        // The HR system's "down": the folder it drops into is gone or unreadable to hubd.
+        const std::string& dir = folder_->config().dropDir;
         std::error_code ec;
-        if (!std::filesystem::is_directory(folder_->config().dropDir, ec))
+        if (!std::filesystem::is_directory(dir, ec))
             return R"({"status":"down","detail":"the drop folder is gone"})";
+        if (::access(dir.c_str(), R_OK | W_OK | X_OK) != 0)
+            return R"({"status":"down","detail":"the drop folder is not readable and writable by hubd"})";
         return R"({"status":"up"})";
     }
 
@@ -152,17 +158,40 @@ private:
         // is told so at once rather than waiting out its deadline.
         std::unique_lock lock(scanMutex_, std::try_to_lock);
         if (!lock.owns_lock()) throw campushub::Conflict("a scan of the drop folder is running; try again later");
-        hr::DropFolder::Look look = folder_->look();
+        hr::DropFolder::Look look;
+        try {
+            look = folder_->look();
+        } catch (const std::exception& e) {
+            // Removed, replaced, or unreadable (a mount gone, its mode changed): the
+            // caller is told at once, and the next scan tries again.
+            throw campushub::Unavailable("the drop folder " + folder_->config().dropDir + " cannot be read: " + e.what());
+        }
         Writer w;
         w.object().key("files").array();
         std::vector<std::string> deferred;
+        std::size_t read = look.leftovers.size();
         for (const auto& claimed : look.leftovers) w.raw(process(call, claimed));
         for (const auto& name : look.ready) {
             if (call.remaining() < std::chrono::seconds(2)) {
                 deferred.push_back(name);  // the next scan takes it
                 continue;
             }
-            if (auto claimed = folder_->claim(name)) w.raw(process(call, *claimed));
+            std::optional<std::string> claimed;
+            try {
+                claimed = folder_->claim(name);
+            } catch (const std::exception& e) {
+                // Files read before stay reported; with none, the caller hears why.
+                if (read == 0)
+                    throw campushub::Unavailable("the drop folder " + folder_->config().dropDir +
+                                                 " cannot be written: " + e.what());
+                host().warning(std::string("scan stopped: ") + e.what());
+                deferred.push_back(name);
+                continue;
+            }
+            if (claimed) {
+                w.raw(process(call, *claimed));
+                ++read;
+            }
         }
         w.end().key("waiting").array();
         for (const auto& waiting : look.waiting) w.object().key("file").string(waiting.name).key("why").string(waiting.why).end();

@@ -3,7 +3,9 @@
 // service; the hall's "now serving" and "done" calls come in through the hub's
 // webhook route (signed by the vendor, checked by the hub) as invokes of the two
 // operations the manifest marks webhook="true". Each ticket's state is kept in the
-// hub's key-value store and every change is published as an event for the portal.
+// hub's key-value store and every change is published as an event for the portal;
+// a ticket booked by a flow (config/flows/counter-ticket.bpmn) also moves that flow
+// on, by a flow message, so the application's status follows the hall.
 #include <campushub/json.hpp>
 #include <campushub/plugin.hpp>
 
@@ -11,6 +13,7 @@
 
 #include <cctype>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 
@@ -92,6 +95,21 @@ public:
         if (key.empty() || key.find_first_of("\r\n") != std::string::npos)
             throw campushub::InvalidArgument("config api_key_file (or api_key) must hold one line");
         headers_ = "Content-Type: application/json\r\nX-Api-Key: " + key + "\r\n";
+        // The hall system's own codes for the hub's catalogue items, for bookings
+        // that name the item (a flow does): "student-card-replacement=SA-01,...".
+        std::istringstream codes(host.config("item_codes").value_or(""));
+        for (std::string pair; std::getline(codes, pair, ',');) {
+            const auto eq = pair.find('=');
+            auto trim = [](std::string t) {
+                while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front()))) t.erase(0, 1);
+                while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
+                return t;
+            };
+            if (trim(pair).empty()) continue;
+            if (eq == std::string::npos || trim(pair.substr(0, eq)).empty() || trim(pair.substr(eq + 1)).empty())
+                throw campushub::InvalidArgument("config item_codes: '" + pair + "' is not item=CODE");
+            itemCodes_[trim(pair.substr(0, eq))] = trim(pair.substr(eq + 1));
+        }
 
         operation("book_ticket", "Books a ticket for a counter item (取号)",
                   [this](campushub::Call& call, std::string_view input) { return book(call, input); });
@@ -117,7 +135,17 @@ private:
             throw campushub::InvalidArgument(
                 "idempotency_key is not an input field: send the Idempotency-Key header with the call");
         const std::string applicant = requireToken(request, "applicant_id", 32);
-        const std::string item = requireToken(request, "item_code", 16);
+        std::string item;
+        if (campushub::json::member(request, "item_code") || !campushub::json::member(request, "item_id")) {
+            item = requireToken(request, "item_code", 16);
+        } else {
+            const std::string hubItem = requireToken(request, "item_id");
+            auto code = itemCodes_.find(hubItem);
+            if (code == itemCodes_.end())
+                throw campushub::NotFound("the hall's queue system has no code for the item " + hubItem +
+                                          " (config item_codes in hub.xml)");
+            item = code->second;
+        }
         const std::string application = optionalToken(request, "application_id");
         std::string body = "{\"item_code\":" + campushub::jsonString(item) +
                            ",\"applicant_id\":" + campushub::jsonString(applicant);
@@ -132,6 +160,24 @@ private:
         // What the callbacks need to find their way back to the applicant and the
         // application. A replayed booking keeps the state the first one stored.
         if (!replayed || !host().kvGet("ticket:" + id)) {
+            // The portal learns the ticket from this event when a flow booked it
+            // (the flow keeps the answer). Published before the state is stored: a
+            // failure makes the caller retry with its key, which replays the booking.
+            campushub::json::Writer booked;
+            booked.object()
+                .key("type").string("edu.campus.hub.queue.booked")
+                .key("subject").string(application.empty() ? "ticket/" + id : "application/" + application)
+                .key("data").object()
+                .key("ticket_id").string(id)
+                .key("ticket_no").string(vendorString(ticket, "ticket_no"))
+                .key("window").string(vendorString(ticket, "window"))
+                .key("estimated_at").string(vendorString(ticket, "estimated_at"))
+                .key("applicant_id").string(applicant)
+                .key("application_id").string(application)
+                .end()
+                .end();
+            if (!host().emitEvent(booked.str()))
+                throw campushub::Unavailable("the hub did not take the booking's event; retry with the same key");
             campushub::json::Writer state;
             state.object()
                 .key("applicant_id").string(applicant)
@@ -212,12 +258,49 @@ private:
         if (const Value* result = campushub::json::member(request, "result"); result && result->IsString())
             event.key("result").string(text(request, "result"));
         event.end().end();
-        // Store first, publish second, mark last: a failure in between makes the
-        // vendor redeliver, and the portal de-duplicates by vendor_event_id.
+        // Store first, publish second (the portal's event, then the flow's message),
+        // mark last: a failure in between makes the vendor redeliver; the portal
+        // de-duplicates by vendor_event_id, the flows by the message id.
         host().kvPut("ticket:" + id, state.str());
         if (!host().emitEvent(event.str())) throw campushub::Unavailable("the hub did not take the event; redeliver");
+        if (!application.empty()) moveFlow(id, eventId, newState, window, text(old, "ticket_no"), text(request, "result"));
         host().kvPut(seen, newState);
         return R"({"accepted":true,"duplicate":false})";
+    }
+
+    // The flow that booked the ticket waits for queue_ticket.now_serving, then
+    // queue_ticket.done, keyed by the ticket id (docs/flows/bpmn.md, "From a
+    // plugin"). The message id is the vendor's event id, so a redelivery the hub
+    // half-handled before moves nothing twice.
+    void moveFlow(const std::string& ticket, const std::string& eventId, const std::string& newState,
+                  const std::string& window, const std::string& number, const std::string& vendorResult) {
+        campushub::json::Writer message;
+        message.object()
+            .key("type").string("edu.campus.hub.flow.message")
+            .key("subject").string("ticket/" + ticket)
+            .key("data").object()
+            .key("name").string(newState == "done" ? "queue_ticket.done" : "queue_ticket.now_serving")
+            .key("correlationKey").string(ticket)
+            .key("messageId").string("queue_ticket:" + eventId)
+            .key("variables").object()
+            .key("window").string(window)
+            .key("ticket_no").string(number)
+            .key("vendor_result").string(vendorResult)
+            .end()
+            .end()
+            .end();
+        // The status tells "no flow waits" (a booking made outside a flow) and "came
+        // before" apart from a failure, which emitEvent's bool does not.
+        const ch_host_api* api = host().api();
+        const ch_status s = api->emit_event(host().handle(), campushub::buffer(message.str()));
+        if (s == CH_OK || s == CH_ERR_CONFLICT || s == CH_ERR_NOT_FOUND) return;
+        const std::string why = host().lastError();
+        if (s == CH_ERR_INVALID_ARGUMENT) {
+            host().error("flow message for ticket " + ticket + " refused: " + why);
+            return;
+        }
+        throw campushub::Unavailable("the hub's flows did not take the ticket's message; redeliver" +
+                                     (why.empty() ? std::string() : ": " + why));
     }
 
     static campushub::Error vendorError(const campushub::HttpResponse& r) {
@@ -240,6 +323,7 @@ private:
     }
 
     std::string baseUrl_, headers_;
+    std::map<std::string, std::string> itemCodes_;  // hub item id -> the hall system's code
 };
 
 }  // namespace

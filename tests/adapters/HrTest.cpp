@@ -19,6 +19,9 @@
 #include <future>
 #include <iconv.h>
 #include <iostream>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 #include <thread>
 
 namespace fs = std::filesystem;
@@ -463,4 +466,114 @@ TEST_F(Hr, AHugeExportOf50000RowsIsReadWithinOneCallInBoundedMemory) {
 #else
     EXPECT_LT(grewKb, 32 * 1024) << "hubd's peak resident set grew by " << grewKb << " kB";
 #endif
+}
+
+namespace {
+
+// Drops CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from what this process's
+// children may have, so a hubd started as root after it obeys file modes (the
+// test process keeps its own). False when that is not possible here.
+bool childrenObeyFileModes() {
+    if (::geteuid() != 0) return true;
+    return ::prctl(PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, 0, 0, 0) == 0 &&
+           ::prctl(PR_CAPBSET_DROP, CAP_DAC_READ_SEARCH, 0, 0, 0) == 0;
+}
+
+}  // namespace
+
+// The "vendor down" of a drop folder: the folder removed, replaced by a file, or
+// unreadable to hubd. A scan answers 503 naming the folder at once (nothing
+// hangs, hubd serves on), the plugin's health says down, and once the folder is
+// back the next scan reads what was left there, once.
+TEST_F(Hr, ADropFolderGoneOrUnreadableIsReportedAndSurvived) {
+    const bool modesChecked = childrenObeyFileModes();
+    start();
+    dropFile("staff.csv", "employee_id,title\n" + uid(12) + ",副教授\n");
+    auto expectDown = [&](const std::string& why) {
+        SCOPED_TRACE(why);
+        const auto began = std::chrono::steady_clock::now();
+        auto r = scanCall();
+        EXPECT_EQ(r.status, 503) << r.body;
+        EXPECT_NE(r.body.find("drop folder"), std::string::npos) << r.body;
+        EXPECT_NE(r.body.find(drop()), std::string::npos) << r.body;
+        EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::seconds(5));
+    };
+    // The plugin's health, as the hub polls it (plugins.healthIntervalMs, 10 s).
+    auto expectHealth = [&](const std::string& detail) {
+        std::string systems;
+        EXPECT_TRUE(waitUntil(
+            [&] {
+                systems = httpRequest("GET", hub_->url("/api/v1/systems"), "",
+                                      {{"Authorization", "Bearer " + hub::test::adapters::token("admin")}})
+                              .body;
+                return systems.find(detail) != std::string::npos;
+            },
+            std::chrono::seconds(15), std::chrono::milliseconds(200)))
+            << detail << "\n" << systems;
+    };
+    fs::rename(drop(), drop() + ".away");
+    expectDown("removed");
+    expectHealth("the drop folder is gone");
+    std::ofstream(drop()) << "not a folder\n";
+    expectDown("a file where the folder was");
+    fs::remove(drop());
+    fs::rename(drop() + ".away", drop());
+    if (modesChecked) {
+        fs::permissions(drop(), fs::perms::none);
+        expectDown("no permission");
+        expectHealth("the drop folder is not readable");
+        fs::permissions(drop(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
+    } else {
+        std::cout << "[ INFO ] the unreadable folder is not checked: running as root without CAP_SETPCAP\n";
+    }
+    auto files = scanUntilRead();
+    ASSERT_EQ(files->size(), 1u);
+    EXPECT_EQ(files->getObject(0)->getValue<std::string>("status"), "processed");
+    EXPECT_EQ(sourced(uid(12), "title"), "副教授");
+    EXPECT_EQ(filesIn(drop() + "/processed"), 1u);
+}
+
+// A scan whose file takes longer than the call's deadline: the caller gets 504
+// when the deadline passes, not when the file is done; a scan meanwhile is told
+// one is running (409); the file is read to its end once and announced once,
+// and the next scan finds nothing left.
+TEST_F(Hr, AScanPastItsDeadlineAnswersInTimeAndReadsTheFileOnce) {
+    hub::test::adapters::PortalPeer portal(dir_);
+    start("<settle_seconds>1</settle_seconds>", portal.eventsXml(), 2500);
+    std::string csv = "employee_id,employment_status,title,hire_date,staff_category\n";
+    constexpr int kRows = 400000;
+    for (int i = 0; i < kRows; ++i)
+        csv += "E" + std::to_string(100000 + i) + ",在职,讲师,2010-01-01,合同制\n";
+    dropFile("slow.csv", csv);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    scanCall();  // starts the settle clock
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    const auto began = std::chrono::steady_clock::now();
+    auto r = scanCall();
+    const auto took = std::chrono::steady_clock::now() - began;
+    ASSERT_EQ(r.status, 504) << r.body << " (the file was read within the deadline: make it bigger)";
+    EXPECT_LT(took, std::chrono::milliseconds(2500 + 2000)) << "answered when the file was done, not at the deadline";
+    auto meanwhile = scanCall();
+    EXPECT_TRUE(meanwhile.status == 409 || meanwhile.status == 200) << meanwhile.status << " " << meanwhile.body;
+    // The event is published before the file moves to processed/: wait for both.
+    ASSERT_TRUE(waitUntil(
+        [&] {
+            return portal.output().find("edu.campus.hub.hr.file_processed") != std::string::npos &&
+                   filesIn(drop() + "/processed") == 1;
+        },
+        std::chrono::seconds(120)))
+        << portal.output();
+    EXPECT_EQ(filesIn(drop() + "/processed/.processing"), 0u);
+    HttpResponse after;
+    EXPECT_TRUE(waitUntil([&] { return (after = scanCall()).status != 409; }, std::chrono::seconds(10),
+                          std::chrono::milliseconds(100)));  // the first scan is returning
+    ASSERT_EQ(after.status, 200) << after.body;
+    EXPECT_EQ(parse(after.body)->getArray("files")->size(), 0u) << after.body;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // a second event would be on its way by now
+    const std::string out = portal.output();
+    std::size_t events = 0;
+    for (std::size_t at = out.find("hr.file_processed"); at != std::string::npos; at = out.find("hr.file_processed", at + 1))
+        ++events;
+    EXPECT_EQ(events, 1u) << out.substr(0, 2000);
+    EXPECT_NE(out.find("\"rows\":" + std::to_string(kRows)), std::string::npos) << out.substr(0, 2000);
 }

@@ -14,7 +14,11 @@
 
 #include <chrono>
 #include <future>
+#include <filesystem>
 #include <set>
+#include <sstream>
+#include <thread>
+#include <vector>
 
 using hub::test::ChildProcess;
 using hub::test::HttpResponse;
@@ -234,4 +238,238 @@ TEST_F(QueueTicket, RetryStormBooksOneTicket) {
     EXPECT_EQ(old.status, 400) << old.body;
     EXPECT_NE(old.body.find("Idempotency-Key"), std::string::npos) << old.body;
     EXPECT_EQ(stat("tickets"), 2);
+}
+
+// The counter item booked through its flow (config/flows/counter-ticket.bpmn):
+// the hall's signed calls move the application (submitted -> in_review ->
+// completed), and the portal hears of both the ticket and the application.
+namespace {
+
+class QueueTicketFlow : public ::testing::Test {
+protected:
+    void start(const std::string& apiKey = "hall-api-key",
+               const std::string& itemCodes = "student-card-replacement=SA-01, transcript=JW-02") {
+        dir_.write("queue.key", apiKey + "\n");
+        dir_.write("queue.webhook", kWebhookSecret + "\n");
+        std::filesystem::create_directories(dir_.file("flows"));
+        std::filesystem::copy_file(std::string(FLOWS_DIR) + "/counter-ticket.bpmn", dir_.file("flows/counter-ticket.bpmn"),
+                                   std::filesystem::copy_options::overwrite_existing);
+        sim_ = std::make_unique<ChildProcess>(
+            HUB_SIM_QUEUE_TICKET,
+            ChildProcess::Options{.args = {"--port", "0", "--port-file", dir_.file("sim.port"), "--api-key",
+                                           "hall-api-key", "--webhook-secret-file", dir_.file("queue.webhook")},
+                                  .portFile = dir_.file("sim.port")});
+        portal_ = std::make_unique<PortalPeer>(dir_);
+        AdapterHub::Setup setup;
+        setup.plugins = {"queue_ticket"};
+        setup.pluginsXml = "<plugin name=\"queue_ticket\"><timeoutMs>2000</timeoutMs><webhook><secretFile>" +
+                           dir_.file("queue.webhook") + "</secretFile></webhook><config><base_url>" + sim_->url("/") +
+                           "</base_url><api_key_file>" + dir_.file("queue.key") +
+                           "</api_key_file><item_codes>" + itemCodes + "</item_codes></config></plugin>";
+        setup.peopleXml =
+            "<person id=\"2023010001\" name=\"张三\" department=\"physics\" audience=\"student\"/>"
+            "<person id=\"clerk.jwc\" name=\"赵老师\" department=\"academic-affairs\" audience=\"staff\" "
+            "roles=\"dept:academic-affairs:clerk\"/>"
+            "<person id=\"admin\" name=\"Operator\" audience=\"staff\" roles=\"hub:admin\"/>";
+        setup.moreXml = portal_->eventsXml() + "<flows><dir>" + dir_.file("flows") + "</dir></flows>\n";
+        hub_ = std::make_unique<AdapterHub>(dir_, setup);
+        ASSERT_TRUE(waitUntil([&] { return hub_->process().output().find("flow deployed: counter-ticket v1") !=
+                                           std::string::npos; },
+                              std::chrono::seconds(10)))
+            << hub_->process().output();
+    }
+
+    HttpResponse as(const std::string& subject, const std::string& method, const std::string& path,
+                    const std::string& body = "") {
+        return httpRequest(method, hub_->url(path), body,
+                           {{"Authorization", "Bearer " + hub::test::adapters::token(subject)}});
+    }
+
+    std::string submit() {
+        auto r = as(kStudent, "POST", "/api/v1/applications",
+                    R"({"item_id":"student-card-replacement","form":{},"materials":["id-card","photo"]})");
+        EXPECT_EQ(r.status, 201) << r.body;
+        return r.status == 201 ? parse(r.body)->getValue<std::string>("id") : std::string();
+    }
+
+    std::string statusOf(const std::string& application) {
+        auto r = as(kStudent, "GET", "/api/v1/applications/" + application);
+        return r.status == 200 ? parse(r.body)->getValue<std::string>("status") : "HTTP " + std::to_string(r.status);
+    }
+
+    bool becomes(const std::string& application, const std::string& status) {
+        return waitUntil([&] { return statusOf(application) == status; }, std::chrono::seconds(20),
+                         std::chrono::milliseconds(50));
+    }
+
+    /// The ticket the flow booked, as the portal hears of it (edu.campus.hub.queue.booked
+    /// for the application; the flow keeps the booking's answer to itself).
+    std::string ticketOf(const std::string& application) {
+        std::string ticket;
+        waitUntil(
+            [&] {
+                std::istringstream lines(portal_->output());
+                for (std::string line; std::getline(lines, line);) {
+                    if (line.find("edu.campus.hub.queue.booked") == std::string::npos ||
+                        line.find("application/" + application) == std::string::npos)
+                        continue;
+                    const std::string field = "\"ticket_id\":\"";
+                    if (auto at = line.find(field); at != std::string::npos)
+                        ticket = line.substr(at + field.size(), line.find('"', at + field.size()) - at - field.size());
+                }
+                return !ticket.empty();
+            },
+            std::chrono::seconds(20), std::chrono::milliseconds(50));
+        return ticket;
+    }
+
+    int hallCalls(const std::string& ticket, const std::string& event, const std::string& more = "") {
+        auto r = httpRequest("POST", sim_->url("/admin/callback"),
+                             R"({"ticket_id":")" + ticket + R"(","event":")" + event + R"(","callback_url":")" +
+                                 hub_->url("/api/v1/webhooks/queue_ticket") + "\"" + more + "}");
+        EXPECT_EQ(r.status, 200) << r.body;
+        return r.status == 200 ? parse(r.body)->getValue<int>("status") : 0;
+    }
+
+    std::size_t openTasks(const std::string& application) {
+        auto r = as("clerk.jwc", "GET", "/api/v1/tasks");
+        EXPECT_EQ(r.status, 200) << r.body;
+        return occurrences(r.body, application);
+    }
+
+    TempDir dir_{"queue-ticket-flow-test"};
+    std::unique_ptr<ChildProcess> sim_;
+    std::unique_ptr<PortalPeer> portal_;
+    std::unique_ptr<AdapterHub> hub_;
+};
+
+}  // namespace
+
+TEST_F(QueueTicketFlow, TheHallsCallsMoveTheApplicationAndReachThePortal) {
+    ASSERT_NO_FATAL_FAILURE(start());
+    const std::string application = submit();
+    ASSERT_FALSE(application.empty());
+    const std::string ticket = ticketOf(application);
+    ASSERT_FALSE(ticket.empty()) << portal_->output();
+    EXPECT_EQ(httpRequest("GET", sim_->url("/admin/stats")).body.find("\"tickets\":1") != std::string::npos, true)
+        << httpRequest("GET", sim_->url("/admin/stats")).body;
+    // Booked, not yet called: the flow waits, the application stays submitted.
+    EXPECT_EQ(statusOf(application), "submitted");
+    EXPECT_EQ(openTasks(application), 0u);
+
+    ASSERT_EQ(hallCalls(ticket, "now_serving", R"(,"event_id":"flow-ev-1")"), 200);
+    ASSERT_TRUE(becomes(application, "in_review")) << statusOf(application);
+    EXPECT_EQ(openTasks(application), 1u);  // on the window clerks' list
+    // A redelivered call moves nothing twice.
+    ASSERT_EQ(hallCalls(ticket, "now_serving", R"(,"event_id":"flow-ev-1")"), 200);
+
+    ASSERT_EQ(hallCalls(ticket, "done", R"(,"event_id":"flow-ev-2")"), 200);
+    ASSERT_TRUE(becomes(application, "completed")) << statusOf(application);
+    EXPECT_EQ(openTasks(application), 0u);  // "done" closed the window's task
+    auto done = parse(as(kStudent, "GET", "/api/v1/applications/" + application).body);
+    EXPECT_NE(done->get("result").toString().find("3号窗口"), std::string::npos) << done->get("result").toString();
+
+    // The portal hears of the ticket and of each move of the application.
+    ASSERT_TRUE(waitUntil(
+        [&] {
+            const std::string out = portal_->output();
+            return out.find("edu.campus.hub.queue.done") != std::string::npos &&
+                   out.find("\"to\":\"completed\"") != std::string::npos;
+        },
+        std::chrono::seconds(15)))
+        << portal_->output();
+    const std::string events = portal_->output();
+    EXPECT_EQ(occurrences(events, "edu.campus.hub.queue.now_serving"), 1u) << events;
+    EXPECT_EQ(occurrences(events, "\"to\":\"in_review\""), 1u) << events;
+    EXPECT_NE(events.find("application/" + application), std::string::npos) << events;
+    // A late "now serving" for the closed ticket's flow moves nothing back.
+    ASSERT_EQ(hallCalls(ticket, "now_serving", R"(,"event_id":"flow-ev-3")"), 200);
+    EXPECT_EQ(statusOf(application), "completed");
+}
+
+// Only a callback signed with the webhook secret moves the application: a
+// tampered body, another key, a stale timestamp, or none leave it where it is.
+TEST_F(QueueTicketFlow, ForgedCallbacksMoveNothing) {
+    ASSERT_NO_FATAL_FAILURE(start());
+    const std::string application = submit();
+    const std::string ticket = ticketOf(application);
+    ASSERT_FALSE(ticket.empty());
+
+    EXPECT_EQ(hallCalls(ticket, "now_serving", R"(,"tamper":true)"), 401);
+    EXPECT_EQ(hallCalls(ticket, "now_serving", R"(,"timestamp_offset":-900)"), 401);
+    const std::string body = R"({"event_id":"forged-1","event":"done","ticket_id":")" + ticket + "\"}";
+    const std::string t = now();
+    for (const std::string event : {"now_serving", "done"}) {
+        const std::string path = "/api/v1/webhooks/queue_ticket/" + event;
+        EXPECT_EQ(httpRequest("POST", hub_->url(path), body,
+                              {{"X-Hub-Timestamp", t}, {"X-Hub-Signature", sign(t, body, "a-wrong-key-0123456789-abcdefghij")}})
+                      .status,
+                  401);
+        EXPECT_EQ(httpRequest("POST", hub_->url(path), body).status, 401);
+    }
+    // Give a wrongly accepted message the time it would take to land.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    EXPECT_EQ(statusOf(application), "submitted");
+    EXPECT_EQ(openTasks(application), 0u);
+    for (const char* moved : {"edu.campus.hub.queue.now_serving", "edu.campus.hub.queue.done", "\"to\":\"in_review\""})
+        EXPECT_EQ(portal_->output().find(moved), std::string::npos) << moved << "\n" << portal_->output();
+    // The vendor's own call still works afterwards.
+    ASSERT_EQ(hallCalls(ticket, "now_serving"), 200);
+    EXPECT_TRUE(becomes(application, "in_review")) << statusOf(application);
+}
+
+// The hub holds a key the hall system does not know: the vendor's 401 reaches
+// the caller as 502 naming the setting to fix, a flow's booking ends in an
+// incident that says the same, and no ticket is issued.
+TEST_F(QueueTicketFlow, AWrongApiKeyBooksNothingAndSaysWhatToFix) {
+    ASSERT_NO_FATAL_FAILURE(start("an-old-revoked-key"));
+    auto direct = hub_->call(kStudent, "queue_ticket", "book_ticket", R"({"applicant_id":"2023010001","item_code":"SA-01"})");
+    EXPECT_EQ(direct.status, 502) << direct.body;
+    EXPECT_NE(direct.body.find("HTTP 401"), std::string::npos) << direct.body;
+    EXPECT_NE(direct.body.find("api_key_file"), std::string::npos) << direct.body;
+    EXPECT_EQ(direct.body.find("an-old-revoked-key"), std::string::npos) << "the key is not echoed: " << direct.body;
+
+    const std::string application = submit();
+    ASSERT_FALSE(application.empty());
+    std::string incidents;
+    EXPECT_TRUE(waitUntil(
+        [&] {
+            incidents = as("admin", "GET", "/admin/flows/incidents").body;
+            return incidents.find("Task_BookTicket") != std::string::npos;  // after its 3 attempts
+        },
+        std::chrono::seconds(30), std::chrono::milliseconds(200)))
+        << incidents;
+    EXPECT_NE(incidents.find("api_key_file"), std::string::npos) << incidents;
+    EXPECT_EQ(statusOf(application), "submitted");
+    EXPECT_NE(httpRequest("GET", sim_->url("/admin/stats")).body.find("\"tickets\":0"), std::string::npos)
+        << httpRequest("GET", sim_->url("/admin/stats")).body;
+    EXPECT_EQ(portal_->output().find("edu.campus.hub.queue.booked"), std::string::npos) << portal_->output();
+}
+
+// A booking that names a catalogue item needs the hall's code for it; the
+// setting that maps them is checked when the plugin loads.
+TEST_F(QueueTicketFlow, ACatalogueItemIsBookedOnlyByItsConfiguredCode) {
+    ASSERT_NO_FATAL_FAILURE(start());
+    auto book = [&](const std::string& body) { return hub_->call(kStudent, "queue_ticket", "book_ticket", body); };
+    auto mapped = book(R"({"applicant_id":"2023010001","item_id":"transcript"})");
+    ASSERT_EQ(mapped.status, 200) << mapped.body;
+    EXPECT_EQ(parse(mapped.body)->getValue<std::string>("item_code"), "JW-02");
+    auto unmapped = book(R"({"applicant_id":"2023010001","item_id":"dorm-repair"})");
+    EXPECT_EQ(unmapped.status, 404) << unmapped.body;
+    EXPECT_NE(unmapped.body.find("item_codes"), std::string::npos) << unmapped.body;
+    for (const std::string& hostile : std::vector<std::string>{R"("../SA-01")", R"("SA-01\"}")", R"(42)", R"("")", "\"" + std::string(65, 'a') + "\""}) {
+        auto r = book(R"({"applicant_id":"2023010001","item_id":)" + hostile + "}");
+        EXPECT_EQ(r.status, 400) << hostile << " " << r.body;
+    }
+    EXPECT_NE(httpRequest("GET", sim_->url("/admin/stats")).body.find("\"tickets\":1"), std::string::npos);
+}
+
+TEST_F(QueueTicketFlow, AMalformedItemCodesSettingRefusesThePlugin) {
+    ASSERT_NO_FATAL_FAILURE(start("hall-api-key", "student-card-replacement SA-01"));
+    auto plugins = as("admin", "GET", "/admin/plugins");
+    EXPECT_EQ(plugins.status, 200) << plugins.body;
+    EXPECT_NE(plugins.body.find("is not item=CODE"), std::string::npos) << plugins.body;
+    EXPECT_EQ(hub_->call(kStudent, "queue_ticket", "book_ticket", R"({"applicant_id":"2023010001","item_code":"SA-01"})")
+                  .status,
+              404);
 }

@@ -12,9 +12,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
 #include <future>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 using hub::sql::Clock;
 using hub::sql::DataSource;
@@ -191,6 +194,72 @@ TEST(SqlDataSource, TheDeadlineCancelsTheStatementOnTheServer) {
     EXPECT_EQ(failureOf(source, "SELECT 1", "", 200), Failure::Timeout);
     EXPECT_EQ(slow.get(), Failure::Timeout);
     EXPECT_EQ(slow2.get(), Failure::Timeout);
+}
+
+// More callers than poolSize: each waits for a connection up to its own
+// deadline, a freed one goes to a waiter, the server never sees more than
+// poolSize connections, and whoever cannot be served in time gets a timeout
+// that says why, at its deadline, not later.
+TEST(SqlDataSource, MoreCallersThanThePoolWaitTheirTurnOrTimeOutClearly) {
+    DataSource source(options());  // poolSize 2
+    constexpr int kCallers = 10;
+    constexpr int kDeadlineMs = 2000;  // 10 calls of 0.5 s on 2 connections need 2.5 s: some cannot make it
+    std::atomic<bool> storming{true};
+    std::atomic<int> peak{0};
+    auto watcher = std::async(std::launch::async, [&] {
+        while (storming) {
+            const int n = std::stoi(server().psql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'reader'"));
+            peak = std::max(peak.load(), n);
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    });
+    struct Outcome {
+        bool ok = false;
+        Failure failure = Failure::BadAnswer;
+        std::string what;
+        Clock::duration took{};
+    };
+    std::vector<std::future<Outcome>> calls;
+    for (int i = 0; i < kCallers; ++i)
+        calls.push_back(std::async(std::launch::async, [&, i] {
+            Outcome o;
+            const auto began = Clock::now();
+            try {
+                source.query("SELECT pg_sleep(0.5), " + std::to_string(i) + " AS caller", "", in(kDeadlineMs));
+                o.ok = true;
+            } catch (const QueryError& e) {
+                o.failure = e.failure();
+                o.what = e.what();
+            }
+            o.took = Clock::now() - began;
+            return o;
+        }));
+    int served = 0, timedOut = 0, waitedInVain = 0;
+    for (auto& f : calls) {
+        const Outcome o = f.get();
+        EXPECT_LT(o.took, std::chrono::milliseconds(kDeadlineMs + 1500)) << "a caller was held past its deadline";
+        if (o.ok) {
+            ++served;
+            continue;
+        }
+        EXPECT_EQ(o.failure, Failure::Timeout) << o.what;
+        ++timedOut;
+        if (o.what.find("all 2 connections of data source finance stayed busy until the call's deadline") !=
+            std::string::npos)
+            ++waitedInVain;
+    }
+    storming = false;
+    watcher.get();
+    EXPECT_GE(served, 3) << "no caller got a connection another had freed";
+    EXPECT_GE(timedOut, 2);
+    EXPECT_GE(waitedInVain, 1) << "no timeout said the pool was busy";
+    EXPECT_EQ(served + timedOut, kCallers);
+    EXPECT_LE(peak.load(), 2) << "the server saw more connections than poolSize";
+    // Nothing leaked: the pool serves at once afterwards, within its size.
+    const auto began = Clock::now();
+    EXPECT_NO_THROW(source.query("SELECT 1 AS one", "", in(1000)));
+    EXPECT_LT(Clock::now() - began, std::chrono::milliseconds(1000));
+    EXPECT_LE(source.openConnections(), 2u);
 }
 
 TEST(SqlDataSource, AServerThatStopsIsUnavailableAndComesBack) {

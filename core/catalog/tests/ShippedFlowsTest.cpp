@@ -279,7 +279,7 @@ TEST(ShippedFlows, CatalogueItemsNameShippedFlows) {
         {"reimbursement", "reimbursement"}, {"lab-access", "lab-access"},
         {"dorm-repair", "dorm-repair"},     {"graduate-leave", "graduate-leave"},
         {"visiting-scholar", "visiting-scholar"}, {"graduate-enrolment-certificate", "enrolment-certificate"},
-        {"enrolment-certificate", "enrolment-certificate"}};
+        {"enrolment-certificate", "enrolment-certificate"}, {"student-card-replacement", "counter-ticket"}};
     for (const auto& [item, flow] : wired) {
         const auto* found = snap->findById(item);
         ASSERT_NE(found, nullptr) << item;
