@@ -37,14 +37,15 @@ DeliveryLoop::DeliveryLoop(hub::store::Database& db, const RelayConfig& config, 
 }
 
 // After the committer's last commit (Relay::stop()): the keepers release the
-// leases, so another hub takes over at once; an abandoned relay leaves them to
-// run out, as a killed one would.
-DeliveryLoop::~DeliveryLoop() {
-    if (abandoned_)
-        for (auto& keeper : keepers_) keeper->abandon();
-}
+// leases, so another hub takes over at once.
+DeliveryLoop::~DeliveryLoop() = default;
 
 void DeliveryLoop::abandon() { abandoned_ = true; }
+
+std::vector<std::unique_ptr<hub::store::LeaseKeeper>> DeliveryLoop::takeAbandonedKeepers() {
+    for (auto& keeper : keepers_) keeper->abandon();
+    return std::move(keepers_);
+}
 
 void DeliveryLoop::run() {
     // Until the state is read nothing can be delivered: try again (the database
