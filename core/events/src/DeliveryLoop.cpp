@@ -145,7 +145,11 @@ void DeliveryLoop::restore(DeliveryStore& store, std::size_t index) {
 void DeliveryLoop::followLeases(DeliveryStore& store, std::vector<::zmq::pollitem_t>& poll) {
     for (std::size_t i = 0; i < consumers_.size(); ++i) {
         ConsumerDelivery& c = *consumers_[i];
-        const bool holds = keepers_[i]->held();
+        bool holds = keepers_[i]->held();
+        // A new token while this tenure lasts: the lease ran out in the store
+        // and was taken again (by this hub, so held() never turned false
+        // here). The committer refuses this tenure's marks now; start another.
+        if (holds && c.leading() && keepers_[i]->token() != outgoing_[i].token) holds = false;
         if (holds && !c.leading()) {
             // The keeper took the lease before held() turned true, and took it
             // after the last holder's last commit (the commit share-locks the
