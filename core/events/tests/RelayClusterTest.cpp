@@ -229,3 +229,47 @@ TEST_F(RelayCluster, ADecisionSentToBothHubsIsAppliedOnce) {
     EXPECT_EQ(applied.load(), apps);
     EXPECT_EQ(a.metrics().inboundAccepted + b.metrics().inboundAccepted, static_cast<std::uint64_t>(apps));
 }
+
+// The outbox horizon on its own: a transaction that drew seq 1 and is still
+// open holds back seq 2, committed by another; when it commits, both go out
+// in seq order; when it rolls back, seq 2 goes out without it.
+TEST_F(RelayCluster, AnEventWaitsForTheOpenTransactionThatDrewAnEarlierSeq) {
+    TestConsumer portal(hubOnly());
+    RelayConfig config = relayConfig();
+    config.consumers.push_back(consumer("portal", portal));
+    Relay relay(db, config);
+    relay.start();
+    ASSERT_TRUE(eventually([&] { return delivering(relay); }));
+    auto event = [](long n) {
+        return CloudEvent::create(EventType::ApplicationStatusChanged, "/campus-hub", "APP-1", numbered(n));
+    };
+    for (const bool commitFirst : {true, false}) {
+        const std::size_t before = portal.count();
+        Poco::Data::Session early = db.session();
+        early.begin();
+        const CloudEvent first = event(commitFirst ? 1 : -1);
+        const std::int64_t firstSeq = Outbox::append(early, first);
+        const CloudEvent second = event(commitFirst ? 2 : 3);
+        {
+            Poco::Data::Session late = db.session();
+            late.begin();
+            EXPECT_GT(Outbox::append(late, second), firstSeq);
+            late.commit();
+        }
+        // The relay polls every 2 ms: 300 ms is a hundred reads that must pass it over.
+        std::this_thread::sleep_for(300ms);
+        EXPECT_EQ(portal.count(), before) << "seq " << firstSeq + 1 << " went out while seq " << firstSeq
+                                          << " could still commit";
+        if (commitFirst)
+            early.commit();
+        else
+            early.rollback();
+        ASSERT_TRUE(eventually([&] { return received(portal, second.id); }));
+        auto receipts = portal.receipts();
+        ASSERT_EQ(receipts.size(), before + (commitFirst ? 2 : 1));
+        if (commitFirst) {
+            EXPECT_EQ(receipts[before].id, first.id) << "seq order";
+        }
+        EXPECT_EQ(receipts.back().id, second.id);
+    }
+}
