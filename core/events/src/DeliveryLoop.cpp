@@ -200,7 +200,7 @@ void DeliveryLoop::round(DeliveryStore& store, std::vector<::zmq::pollitem_t>& p
     }
     bool more = std::any_of(consumers_.begin(), consumers_.end(), [](const auto& c) { return c->moreToRead(); });
     if (more || t - lastLoad_ >= cfg_.pollIntervalMs) {
-        horizon_.advance(store);
+        horizon_.advance(store.session());
         readOutbox(store, t);
         if (publisher_) publisher_->publishNew(store, horizon_.upTo());
         lastLoad_ = t;

@@ -2,7 +2,7 @@
 
 #include "ConsumerDelivery.h"
 #include "DeliveryRecords.h"
-#include "OutboxHorizon.h"
+#include "hub/events/OutboxHorizon.h"
 
 #include "hub/events/RelayConfig.h"
 
