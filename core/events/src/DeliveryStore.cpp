@@ -95,18 +95,17 @@ std::vector<OutboxEvent> DeliveryStore::readForPublish(std::int64_t after, std::
 DeliveryStore::SeqsInSnapshot DeliveryStore::readSeqs(std::int64_t after, std::size_t limit) {
     Int64 from = after;
     Int64 count = static_cast<Int64>(limit);
-    std::vector<Int64> seq, xmin, xmax;
+    std::vector<Int64> seq, xmin;
     // One statement, so one snapshot: the seqs it sees and the transactions it
     // counts as running. The left join gives the snapshot a row when no seq
     // is there (-1 then).
-    s_ << sql("SELECT COALESCE(o.seq, -1), pg_snapshot_xmin(x.s)::text::bigint, pg_snapshot_xmax(x.s)::text::bigint "
+    s_ << sql("SELECT COALESCE(o.seq, -1), pg_snapshot_xmin(x.s)::text::bigint "
               "FROM (SELECT pg_current_snapshot() AS s) x LEFT JOIN LATERAL "
               "(SELECT seq FROM events_outbox WHERE seq > ? ORDER BY seq LIMIT ?) o ON true ORDER BY 1"),
-        use(from), use(count), into(seq), into(xmin), into(xmax), now;
+        use(from), use(count), into(seq), into(xmin), now;
     SeqsInSnapshot r;
     if (xmin.empty()) return r;
     r.xmin = xmin.front();
-    r.xmax = xmax.front();
     for (Int64 v : seq)
         if (v >= 0) r.seqs.push_back(v);
     return r;
@@ -144,6 +143,14 @@ std::optional<std::int64_t> DeliveryStore::createdAtAfter(std::int64_t after) {
     s_ << sql("SELECT created_at FROM events_outbox WHERE seq > ? ORDER BY seq LIMIT 1"), use(from), into(created), now;
     if (created.empty()) return std::nullopt;
     return created[0];
+}
+
+std::int64_t DeliveryStore::freshTransactionId() {
+    Int64 xid = 0;
+    // Outside a transaction: its own, which commits at once. It wrote no WAL
+    // before its commit record, so the commit waits for no flush.
+    s_ << sql("SELECT pg_current_xact_id()::text::bigint"), into(xid), now;
+    return xid;
 }
 
 // ---------------------------------------------------------------- writes

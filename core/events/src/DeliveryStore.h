@@ -50,12 +50,15 @@ public:
     /// The same, with only seq, type and payload: what the PUB socket sends.
     std::vector<OutboxEvent> readForPublish(std::int64_t after, std::size_t limit, std::int64_t upTo = kNoHorizon);
     /// PostgreSQL: up to `limit` seqs after `after` and the current snapshot's
-    /// xmin and xmax (transaction ids), all read in one snapshot.
+    /// xmin (the oldest transaction id still running), read in one snapshot.
     struct SeqsInSnapshot {
         std::vector<std::int64_t> seqs;
-        std::int64_t xmin = 0, xmax = 0;
+        std::int64_t xmin = 0;
     };
     SeqsInSnapshot readSeqs(std::int64_t after, std::size_t limit);
+    /// PostgreSQL: a new transaction id (a transaction of its own that writes
+    /// nothing): above every transaction id assigned before the call.
+    std::int64_t freshTransactionId();
     /// The event with `seq`, if the outbox still holds it.
     std::optional<OutboxEvent> readEvent(std::int64_t seq);
     /// Seqs replay() moved back to delivery for `consumer` and nobody sent yet.

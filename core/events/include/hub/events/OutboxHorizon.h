@@ -16,14 +16,15 @@ namespace hub::events {
 /// horizon: the highest seq up to which no row can still appear.
 ///
 /// advance() reads the seqs after the horizon together with the snapshot's
-/// transaction bounds (one statement). Seqs follow each other: the horizon
-/// moves over them. At a missing seq it stops and notes the snapshot's xmax:
-/// the transaction that drew the missing seq had its id before the later row
-/// was committed (events_outbox_next_seq() takes the transaction id before the
-/// seq), so it is below that xmax; once a snapshot's xmin reaches it, that
-/// transaction has ended, and a seq still missing then was rolled back (or
-/// pruned) and is passed. A gap costs the time the transactions running when
-/// it was seen take to end: usually milliseconds, more behind a long write
+/// xmin (one statement). Seqs follow each other: the horizon moves over them.
+/// At a missing seq it stops and draws a fresh transaction id (a transaction
+/// of its own that writes nothing): every transaction that drew a missing seq
+/// had its id before (events_outbox_next_seq() takes the transaction id
+/// before the seq, and the seq was drawn before the later row was read), so
+/// once a snapshot's xmin reaches the fresh id, those transactions have
+/// ended, and a seq still missing then was rolled back (or pruned) and is
+/// passed. A gap costs the time the transactions running when it was seen
+/// take to end: usually milliseconds, more behind a long write
 /// transaction elsewhere in the cluster.
 ///
 /// For any reader of events_outbox by seq (the relay's delivery thread; a
@@ -56,7 +57,7 @@ public:
 private:
     struct Gap {
         std::int64_t at;         // the first missing seq
-        std::int64_t threshold;  // the xmax of the snapshot that first missed it
+        std::int64_t threshold;  // a transaction id drawn after it was first missed
     };
 
     bool bounded_;
