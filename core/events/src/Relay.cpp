@@ -58,6 +58,8 @@ struct Relay::Impl {
     std::mutex lifecycle;
     std::string inboundEndpoint;
     std::string publishEndpoint;
+    // abandon(): the leases stay unreleased while the Relay lives.
+    std::vector<std::unique_ptr<hub::store::LeaseKeeper>> abandonedKeepers;
 
     Impl(hub::store::Database& database, RelayConfig config, InboundHandler handler)
         : db(database), cfg(std::move(config)), onInbound(std::move(handler)) {}
@@ -138,6 +140,25 @@ void Relay::stop() {
     }
     r.disassemble();
     r.isRunning = false;
+}
+
+void Relay::abandon() {
+    std::lock_guard lock(impl_->lifecycle);
+    if (!impl_->isRunning) return;
+    Impl& r = *impl_;
+    r.delivery->abandon();
+    r.committer->abandon();
+    r.stopping = true;
+    if (r.deliveryThread.joinable()) r.deliveryThread.join();
+    if (r.committerThread.joinable()) r.committerThread.join();
+    if (r.inboundThread.joinable()) r.inboundThread.join();
+    for (auto& keeper : r.delivery->takeAbandonedKeepers()) r.abandonedKeepers.push_back(std::move(keeper));
+    r.disassemble();
+    r.isRunning = false;
+}
+
+std::string Relay::leaseName(const std::string& consumer) {
+    return "events.consumer." + consumer;
 }
 
 bool Relay::running() const {
