@@ -73,11 +73,13 @@ void SyncSchedule::setInterval(std::chrono::seconds interval) {
 }
 
 void SyncSchedule::stop() {
-    if (syncer_) syncer_->setOnLeaseAcquired({});
+    Syncer* syncer = nullptr;
     {
         std::lock_guard lock(mutex_);
         stopped_ = true;
+        syncer = std::exchange(syncer_, nullptr);  // a second stop() (the destructor) leaves the syncer alone
     }
+    if (syncer) syncer->setOnLeaseAcquired({});
     timer_.cancel(true);
 }
 

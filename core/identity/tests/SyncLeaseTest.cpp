@@ -21,6 +21,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <chrono>
 #include <memory>
 #include <sstream>
@@ -154,6 +155,8 @@ TEST(SyncLease, OneNodeSyncsAtATimeAndAnotherTakesOverWithinSeconds) {
     a->stop();
     const auto cleanTakeover = waitForRunBy(*b->db, sync.source, "node-b", 10s);
     EXPECT_LT(cleanTakeover, 4s) << "after a clean stop";
+    std::printf("takeover after a clean stop: %lld ms to the new holder's first finished run\n",
+                static_cast<long long>(cleanTakeover.count()));
 
     // node-b dies (stops renewing, never releases): node-c takes over once the
     // lease has expired. node-b's ticks go on and must run nothing.
@@ -164,6 +167,8 @@ TEST(SyncLease, OneNodeSyncsAtATimeAndAnotherTakesOverWithinSeconds) {
     b->syncer->lease()->abandon();
     const auto deadTakeover = waitForRunBy(*c->db, sync.source, "node-c", 15s);
     EXPECT_LT(deadTakeover, 6s) << "after the holder died (ttl " << leaseTtl.count() << " ms)";
+    std::printf("takeover after the holder died (ttl %lld ms): %lld ms to the new holder's first finished run\n",
+                static_cast<long long>(leaseTtl.count()), static_cast<long long>(deadTakeover.count()));
     std::this_thread::sleep_for(1500ms);
     const std::size_t byBAfterDeath = runsBy(runsOf(*c->db, sync.source), "node-b");
 
