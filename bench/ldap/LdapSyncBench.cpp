@@ -6,7 +6,9 @@
 // Prints both times and their ratio (target: sync <= 1.5x ldapsearch), the CPU
 // seconds the hub and slapd spent in each sync, the incremental times for both
 // methods and the peak RSS. HUB_BENCH_FULL_ONLY=1 stops after the first full sync
-// (to profile it alone).
+// (to profile it alone). HUB_TEST_STORE=postgresql stores into PostgreSQL instead
+// of SQLite: a private postgresql-15 (tests/support's PostgresServer, fsync off),
+// a fresh database per run; the incremental part then measures syncrepl only.
 
 #include "hub/identity/IdentityDirectory.h"
 #include "hub/identity/Syncer.h"
@@ -14,6 +16,7 @@
 #include "hub/ldaptest/DirectoryGenerator.h"
 #include "hub/ldaptest/SlapdServer.h"
 #include "hub/store/Database.h"
+#include "hub/test/StoreOptions.h"
 
 #include <Poco/File.h>
 #include <Poco/TemporaryFile.h>
@@ -107,6 +110,9 @@ int main(int argc, char** argv) {
                                                "(objectClass=inetOrgPerson)"};
         ldapsearch.insert(ldapsearch.end(), attrs.begin(), attrs.end());
 
+        const bool onPostgres = test::storeOnPostgres();
+        if (onPostgres) test::sharedPostgres();  // started here, on the main thread
+        store::Database::Options keepOptions;
         std::vector<double> dumpTimes, syncTimes, syncCpu, slapdCpu;
         double resyncTime = 0;
         std::string keepDb;
@@ -120,7 +126,12 @@ int main(int argc, char** argv) {
             dumpTimes.push_back(seconds(a, b));
 
             std::string path = work.path() + "/run" + std::to_string(i) + ".db";
-            store::Database db({path});
+            store::Database::Options storeOptions{path};
+            if (onPostgres) {
+                storeOptions = test::storeOptions(work.path(), test::freshPostgresDatabase());
+                if (i == runs - 1) keepOptions = storeOptions;
+            }
+            store::Database db(storeOptions);
             identity::Syncer syncer(db, options);
             double cpu0 = selfCpuSeconds(), slapd0 = processCpuSeconds(server.pid());
             auto c = Clock::now();
@@ -167,7 +178,8 @@ int main(int argc, char** argv) {
         double dump = median(dumpTimes), sync = median(syncTimes);
         std::printf("ldapsearch -E pr=1000 dump of %zu persons to /dev/null: %.3f s (median of %d)\n", persons,
                     dump, runs);
-        std::printf("full sync, stored in SQLite (empty store):          %.3f s (median of %d)\n", sync, runs);
+        std::printf("full sync, stored in %s (empty store):      %.3f s (median of %d)\n",
+                    onPostgres ? "PostgreSQL" : "SQLite    ", sync, runs);
         std::printf("ratio sync / ldapsearch: %.2fx (target <= 1.5x)\n", sync / dump);
         std::printf("full re-sync, nothing changed:                      %.3f s\n", resyncTime);
 
@@ -179,10 +191,12 @@ int main(int argc, char** argv) {
         server.ldapModify(mods.str());
         std::size_t changed = (persons + 99) / 100;
         for (auto method : {identity::SyncOptions::Method::SyncRepl, identity::SyncOptions::Method::Timestamp}) {
-            // Each method starts from a copy of the synced store, so both see the same 1%.
+            // Each method starts from a copy of the synced store, so both see the same 1%
+            // (PostgreSQL: syncrepl only, on the last run's database).
+            if (onPostgres && method != identity::SyncOptions::Method::SyncRepl) continue;
             std::string copy = keepDb + (method == identity::SyncOptions::Method::SyncRepl ? ".repl" : ".ts");
-            Poco::File(keepDb).copyTo(copy);
-            store::Database db({copy});
+            if (!onPostgres) Poco::File(keepDb).copyTo(copy);
+            store::Database db(onPostgres ? keepOptions : store::Database::Options{copy});
             auto o = options;
             o.method = method;
             identity::Syncer syncer(db, o);

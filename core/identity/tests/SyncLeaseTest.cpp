@@ -234,3 +234,41 @@ TEST(SyncLease, ARoundStopsBetweenPagesWhenTheLeaseIsLost) {
     EXPECT_FALSE(refused.heldBy.empty());
     EXPECT_EQ(runsOf(*node.db, sync.source).size(), 2u);
 }
+
+// A run an admin asks for on a node without the lease is recorded, and the
+// holder runs it within seconds.
+TEST(SyncLease, ARunAskedForOnAnotherNodeRunsOnTheHolder) {
+    Poco::TemporaryFile dir;
+    Poco::File(dir.path()).createDirectories();
+    const auto store = hub::test::storeOptions(dir.path());
+    const std::string base = addLeaseSubtree("lease-request", 63000, 40);
+    const SyncOptions sync = leaseSyncOptions(base);
+    SyncNode a(store, "node-a", sync);
+    SyncNode b(store, "node-b", sync);
+    ASSERT_TRUE(a.syncer->lease()->held());
+    a.start();
+    ASSERT_LT(waitForRunBy(*a.db, sync.source, "node-a", 10s), 10s);  // the first scheduled run
+
+    const std::size_t before = runsOf(*a.db, sync.source).size();
+    ASSERT_FALSE(b.syncer->runFull().heldBy.empty());
+    const long long request = b.syncer->requestRun(true, false);
+    EXPECT_GT(request, 0);
+    EXPECT_EQ(b.syncer->status().requestsPending, 1u);
+
+    // The holder takes it (every 2 s) and runs a full sync for it.
+    const auto start = std::chrono::steady_clock::now();
+    bool answered = false;
+    while (!answered && std::chrono::steady_clock::now() - start < 10s) {
+        for (const auto& r : runsOf(*a.db, sync.source))
+            answered = answered || (r.what == "full" && r.node == "node-a" && r.status == "ok");
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_TRUE(answered) << "the holder never ran the requested full sync";
+    EXPECT_EQ(b.syncer->status().requestsPending, 0u);
+    a.stop();
+    b.stop();
+    const auto runs = runsOf(*b.db, sync.source);
+    EXPECT_GT(runs.size(), before);
+    EXPECT_EQ(runsBy(runs, "node-b"), 0u);
+    expectNoOverlap(runs);
+}
