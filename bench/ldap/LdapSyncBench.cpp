@@ -28,6 +28,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cctype>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -65,6 +67,35 @@ double processCpuSeconds(pid_t pid) {
     for (int i = 3; fields >> f; ++i)
         if (i == 14 || i == 15) ticks += std::stod(f);  // utime, stime
     return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// PostgreSQL's CPU seconds: the postmaster with its children, the live ones
+// (the sync's backends) and those it has reaped (cutime, cstime).
+double postgresCpuSeconds() {
+    std::ifstream pidFile(test::sharedPostgres().directory() + "/data/postmaster.pid");
+    long postmaster = 0;
+    if (!(pidFile >> postmaster)) return 0;
+    auto fields = [](long pid) {
+        std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+        std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        std::vector<std::string> out;
+        auto close = stat.rfind(')');
+        if (close == std::string::npos) return out;
+        std::istringstream rest(stat.substr(close + 2));
+        for (std::string f; rest >> f;) out.push_back(f);
+        return out;  // out[0] is field 3 (state)
+    };
+    const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+    double ticks = 0;
+    auto own = fields(postmaster);
+    if (own.size() > 14) ticks += std::stod(own[11]) + std::stod(own[12]) + std::stod(own[13]) + std::stod(own[14]);
+    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+        const std::string name = e.path().filename();
+        if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+        auto f = fields(std::stol(name));
+        if (f.size() > 12 && std::stol(f[1]) == postmaster) ticks += std::stod(f[11]) + std::stod(f[12]);
+    }
+    return ticks / tick;
 }
 
 long peakRssKiB() {
@@ -134,18 +165,22 @@ int main(int argc, char** argv) {
             store::Database db(storeOptions);
             identity::Syncer syncer(db, options);
             double cpu0 = selfCpuSeconds(), slapd0 = processCpuSeconds(server.pid());
+            const double pg0 = onPostgres ? postgresCpuSeconds() : 0;
             auto c = Clock::now();
             auto report = syncer.runFull();
             auto d = Clock::now();
             syncCpu.push_back(selfCpuSeconds() - cpu0);
             slapdCpu.push_back(processCpuSeconds(server.pid()) - slapd0);
+            const double pgCpu = onPostgres ? postgresCpuSeconds() - pg0 : 0;
             if (!report.success) throw std::runtime_error("sync failed: " + report.error);
             if (report.created < persons) throw std::runtime_error("sync stored too few persons");
             syncTimes.push_back(seconds(c, d));
             // For profiling the full sync alone: perf record -D <ms> ... with this set.
             if (std::getenv("HUB_BENCH_FULL_ONLY")) return 0;
-            std::printf("  run %d: ldapsearch %.3f s, sync %.3f s (CPU: hub %.3f s, slapd %.3f s)\n", i + 1,
+            std::printf("  run %d: ldapsearch %.3f s, sync %.3f s (CPU: hub %.3f s, slapd %.3f s", i + 1,
                         dumpTimes.back(), syncTimes.back(), syncCpu.back(), slapdCpu.back());
+            if (onPostgres) std::printf(", postgres %.3f s", pgCpu);
+            std::printf(")\n");
             std::fflush(stdout);
             if (i == runs - 1) {
                 auto e = Clock::now();
