@@ -694,6 +694,13 @@ void IdentityStore::endSyncRun(long long id, const std::string& method, const st
     s << store::sql(s, std::string("UPDATE identity_sync_runs SET method = ?, status = ?, error = ?, finished_ms = ") +
                            databaseNowMs(store::dialectOf(s)) + " WHERE id = ?"),
         use(m), use(st), use(e), use(key), now;
+    // The history keeps the last 10,000 runs (a run every 15 minutes: about 100 days),
+    // and the requests they answered.
+    Poco::Int64 horizon = id - 10000;
+    if (horizon > 0) {
+        s << store::sql(s, "DELETE FROM identity_sync_runs WHERE id < ?"), use(horizon), now;
+        s << store::sql(s, "DELETE FROM identity_sync_requests WHERE run_id <> 0 AND run_id < ?"), use(horizon), now;
+    }
 }
 
 std::vector<IdentityStore::SyncRunRecord> IdentityStore::syncRuns(const std::string& source, std::size_t limit) {

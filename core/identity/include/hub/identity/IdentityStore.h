@@ -117,6 +117,7 @@ public:
     /// Records a run's start; returns its id.
     long long beginSyncRun(const std::string& source, const std::string& node, long long leaseToken,
                            const std::string& what);
+    /// Records a run's end; the table keeps the last 10,000 runs (and the requests they answered).
     void endSyncRun(long long id, const std::string& method, const std::string& status, const std::string& error);
     /// The latest `limit` runs of a source, oldest first.
     std::vector<SyncRunRecord> syncRuns(const std::string& source, std::size_t limit);
