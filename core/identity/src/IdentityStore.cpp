@@ -66,10 +66,10 @@ std::string likePattern(const std::string& query) {
 
 }  // namespace
 
-const std::vector<store::Migration>& IdentityStore::migrations() {
-    static const std::vector<store::Migration> m = {
-        {1,
-         {"CREATE TABLE identity_persons ("
+namespace {
+
+// The SQLite statements of step 1 (released: never edited).
+const std::vector<std::string> sqliteSchema1 = {"CREATE TABLE identity_persons ("
           " entry_uuid TEXT PRIMARY KEY,"
           " id TEXT NOT NULL,"
           " dn TEXT NOT NULL,"
@@ -119,7 +119,110 @@ const std::vector<store::Migration>& IdentityStore::migrations() {
           " departed INTEGER NOT NULL DEFAULT 0,"
           " unchanged INTEGER NOT NULL DEFAULT 0,"
           " read_count INTEGER NOT NULL DEFAULT 0,"
-          " duration_ms INTEGER NOT NULL DEFAULT 0)"}},
+          " duration_ms INTEGER NOT NULL DEFAULT 0)"};
+
+// Step 1 on PostgreSQL: the counts are BIGINT, and ids, DNs and entryUUIDs
+// compare bytewise (COLLATE "C") as on SQLite, so the directory's id order and
+// its search cursor are the same on both.
+const std::vector<std::string> postgresSchema1 = {
+    "CREATE TABLE identity_persons ("
+    " entry_uuid TEXT COLLATE \"C\" PRIMARY KEY,"
+    " id TEXT COLLATE \"C\" NOT NULL,"
+    " dn TEXT NOT NULL,"
+    " dn_norm TEXT COLLATE \"C\" NOT NULL,"
+    " name TEXT NOT NULL DEFAULT '',"
+    " department TEXT NOT NULL DEFAULT '',"
+    " audience TEXT NOT NULL DEFAULT '[]',"
+    " roles TEXT NOT NULL DEFAULT '[]',"
+    " member_of TEXT NOT NULL DEFAULT '[]',"
+    " emails TEXT NOT NULL DEFAULT '[]',"
+    " phones TEXT NOT NULL DEFAULT '[]',"
+    " status TEXT NOT NULL DEFAULT 'active',"
+    " attributes TEXT NOT NULL DEFAULT '{}',"
+    " field_hashes TEXT NOT NULL DEFAULT '',"  // the hex form (FieldHashes.h)
+    " modify_timestamp TEXT NOT NULL DEFAULT '',"
+    " updated_at TEXT NOT NULL,"
+    " departed_at TEXT)",
+    "CREATE INDEX identity_persons_id ON identity_persons(id)",
+    "CREATE INDEX identity_persons_dn ON identity_persons(dn_norm)",
+    "CREATE TABLE identity_orgs ("
+    " entry_uuid TEXT COLLATE \"C\" PRIMARY KEY,"
+    " dn TEXT NOT NULL,"
+    " name TEXT NOT NULL DEFAULT '',"
+    " description TEXT NOT NULL DEFAULT '',"
+    " parent_dn TEXT NOT NULL DEFAULT '',"
+    " status TEXT NOT NULL DEFAULT 'active',"
+    " updated_at TEXT NOT NULL)",
+    "CREATE TABLE identity_groups ("
+    " entry_uuid TEXT COLLATE \"C\" PRIMARY KEY,"
+    " dn TEXT NOT NULL,"
+    " name TEXT NOT NULL DEFAULT '',"
+    " members TEXT NOT NULL DEFAULT '[]',"
+    " status TEXT NOT NULL DEFAULT 'active',"
+    " updated_at TEXT NOT NULL)",
+    "CREATE TABLE identity_sync_state ("
+    " source TEXT PRIMARY KEY,"
+    " cookie TEXT NOT NULL DEFAULT '',"
+    " high_water TEXT NOT NULL DEFAULT '',"
+    " last_method TEXT NOT NULL DEFAULT '',"
+    " last_run_at TEXT NOT NULL DEFAULT '',"
+    " last_success_at TEXT NOT NULL DEFAULT '',"
+    " last_status TEXT NOT NULL DEFAULT '',"
+    " last_error TEXT NOT NULL DEFAULT '',"
+    " alert TEXT NOT NULL DEFAULT '',"
+    " created BIGINT NOT NULL DEFAULT 0,"
+    " updated BIGINT NOT NULL DEFAULT 0,"
+    " departed BIGINT NOT NULL DEFAULT 0,"
+    " unchanged BIGINT NOT NULL DEFAULT 0,"
+    " read_count BIGINT NOT NULL DEFAULT 0,"
+    " duration_ms BIGINT NOT NULL DEFAULT 0)"};
+
+// Step 2: one row per sync run, with the node that ran it and its lease token,
+// so that runs on several hubs can be told apart (and checked not to overlap).
+// Times are the database's clock in ms since the epoch (one clock for all nodes).
+const char* syncRunsColumns =
+    " source TEXT NOT NULL,"
+    " node TEXT NOT NULL,"
+    " lease_token BIGINT NOT NULL DEFAULT 0,"
+    " what TEXT NOT NULL DEFAULT '',"
+    " method TEXT NOT NULL DEFAULT '',"
+    " status TEXT NOT NULL DEFAULT 'running',"
+    " error TEXT NOT NULL DEFAULT '',"
+    " started_ms BIGINT NOT NULL,"
+    " finished_ms BIGINT)";
+
+// The database's "now" in ms since the epoch (as store::Lease counts).
+const char* databaseNowMs(store::Dialect dialect) {
+    return dialect == store::Dialect::PostgreSql ? "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+                                                 : "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
+}
+
+}  // namespace
+
+// Also step 2: a run an admin asked for on a node without the lease, for the
+// holder to run (Syncer::requestRun). taken_by names the node that took it.
+const char* syncRequestsColumns =
+    " source TEXT NOT NULL,"
+    " full_sync INTEGER NOT NULL DEFAULT 0,"
+    " allow_mass_departure INTEGER NOT NULL DEFAULT 0,"
+    " requested_by TEXT NOT NULL,"
+    " requested_at_ms BIGINT NOT NULL,"
+    " taken_by TEXT NOT NULL DEFAULT '',"
+    " run_id BIGINT NOT NULL DEFAULT 0)";
+
+const std::vector<store::Migration>& IdentityStore::migrations() {
+    static const std::vector<store::Migration> m = {
+        {1, sqliteSchema1, postgresSchema1},
+        {2,
+         {std::string("CREATE TABLE identity_sync_runs (id INTEGER PRIMARY KEY AUTOINCREMENT,") + syncRunsColumns,
+          "CREATE INDEX identity_sync_runs_source ON identity_sync_runs(source, id)",
+          std::string("CREATE TABLE identity_sync_requests (id INTEGER PRIMARY KEY AUTOINCREMENT,") +
+              syncRequestsColumns},
+         {std::string("CREATE TABLE identity_sync_runs (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,") +
+              syncRunsColumns,
+          "CREATE INDEX identity_sync_runs_source ON identity_sync_runs(source, id)",
+          std::string("CREATE TABLE identity_sync_requests (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,") +
+              syncRequestsColumns}},
     };
     return m;
 }
@@ -128,7 +231,7 @@ IdentityStore::IdentityStore(store::Database& db) : db_(db) { db_.migrate("ident
 
 std::unordered_map<std::string, IdentityStore::PersonState> IdentityStore::loadPersonStates() {
     Poco::Data::Session s = db_.session();
-    if (s.connector() == "sqlite") {
+    if (store::dialectOf(s) == store::Dialect::Sqlite) {
         // Straight from sqlite3: every run starts here with one row per person, and
         // Poco's extraction cannot read the hashes BLOB (it stops at a zero byte).
         sqlite3* db = Poco::Data::SQLite::Utility::dbHandle(s);
@@ -157,6 +260,7 @@ std::unordered_map<std::string, IdentityStore::PersonState> IdentityStore::loadP
         if (rc != SQLITE_DONE) Poco::Data::SQLite::Utility::throwException(db, rc, "read identity_persons states");
         return out;
     }
+    // PostgreSQL: the hashes are hex text there (FieldHashes.h).
     std::vector<std::string> uuids, hashes, statuses;
     s << "SELECT entry_uuid, field_hashes, status FROM identity_persons", into(uuids), into(hashes),
         into(statuses), now;
@@ -278,39 +382,91 @@ void IdentityStore::prepare(Batch& batch) {
     batch.order.resize(n);
     for (std::size_t i = 0; i < n; ++i) batch.order[i] = i;
     std::sort(batch.order.begin(), batch.order.end(),
-              [&](std::size_t a, std::size_t b) { return batch.persons[a].entryUuid < batch.persons[b].entryUuid; });
+              [&](std::size_t a, std::size_t b) {
+                  // The same person twice: the later last (it is the one that stays).
+                  const int c = batch.persons[a].entryUuid.compare(batch.persons[b].entryUuid);
+                  return c != 0 ? c < 0 : a < b;
+              });
 }
 
-void IdentityStore::writePersonsGeneric(Poco::Data::Session& s, Batch& batch, const std::string& now_) {
-            const std::size_t n = batch.persons.size();
-            std::vector<std::string> uuid(n), id(n), dn(n), dnNorm(n), name(n), dept(n), audience(n), roles(n),
-                groups(n), emails(n), phones(n), status(n), attrs(n), hashes(n), mts(n), updated(n, now_),
-                departed(n);
-            for (std::size_t i = 0; i < n; ++i) {
-                Person& p = batch.persons[i];
-                p.updatedAt = now_;
-                uuid[i] = p.entryUuid;
-                id[i] = p.id;
-                dn[i] = p.dn;
-                dnNorm[i] = normalizeDn(p.dn);
-                name[i] = p.name;
-                dept[i] = p.department;
-                audience[i] = detail::jsonList(p.audience);
-                roles[i] = detail::jsonList(p.roles);
-                groups[i] = detail::jsonList(p.groups);
-                emails[i] = detail::jsonList(p.emails);
-                phones[i] = detail::jsonList(p.phones);
-                status[i] = toString(p.status);
-                attrs[i] = p.attributesJson;
-                hashes[i] = detail::hashesToText(batch.personHashes[i]);
-                mts[i] = p.modifyTimestamp;
-                departed[i] = p.status == PersonStatus::Departed ? now_ : std::string();
-            }
-            // One prepared statement, executed once per row by Poco's vector binding.
-            s << upsertPersonSql,
-                use(uuid), use(id), use(dn), use(dnNorm), use(name), use(dept), use(audience), use(roles), use(groups),
-                use(emails), use(phones), use(status), use(attrs), use(hashes), use(mts), use(updated), use(departed),
-                now;
+namespace {
+
+// One column of a batch as a PostgreSQL array literal ({"a","b\\"c"}): every
+// element quoted, backslash and double quote escaped; NUL cannot occur (the
+// values are UTF-8 text from the directory and JSON).
+class ArrayLiteral {
+public:
+    explicit ArrayLiteral(std::size_t expectedBytes) { text_.reserve(expectedBytes + 2); text_ += '{'; }
+    void add(std::string_view v) {
+        if (text_.size() > 1) text_ += ',';
+        text_ += '"';
+        for (char c : v) {
+            if (c == '"' || c == '\\') text_ += '\\';
+            text_ += c;
+        }
+        text_ += '"';
+    }
+    std::string& finish() {
+        text_ += '}';
+        return text_;
+    }
+
+private:
+    std::string text_;
+};
+
+// The persons' upsert on PostgreSQL: one statement per batch, every column an
+// array parameter that unnest() turns back into rows.
+const char* upsertPersonsPostgresSql =
+    "INSERT INTO identity_persons(entry_uuid, id, dn, dn_norm, name, department, audience, roles,"
+    " member_of, emails, phones, status, attributes, field_hashes, modify_timestamp, updated_at,"
+    " departed_at) SELECT u.c1, u.c2, u.c3, u.c4, u.c5, u.c6, u.c7, u.c8, u.c9, u.c10, u.c11, u.c12, u.c13,"
+    " u.c14, u.c15, u.c16, NULLIF(u.c17, '') FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+    " $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],"
+    " $13::text[], $14::text[], $15::text[], $16::text[], $17::text[])"
+    " AS u(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17)"
+    " ON CONFLICT(entry_uuid) DO UPDATE SET id=excluded.id, dn=excluded.dn, dn_norm=excluded.dn_norm,"
+    " name=excluded.name, department=excluded.department, audience=excluded.audience,"
+    " roles=excluded.roles, member_of=excluded.member_of, emails=excluded.emails,"
+    " phones=excluded.phones, status=excluded.status, attributes=excluded.attributes,"
+    " field_hashes=excluded.field_hashes, modify_timestamp=excluded.modify_timestamp,"
+    " updated_at=excluded.updated_at, departed_at=excluded.departed_at";
+
+}  // namespace
+
+// PostgreSQL: the whole batch in one statement and one round trip - seventeen
+// array parameters - where Poco's row-by-row binding would cost a round trip per
+// person. A person twice in a batch is written once, the later (an upsert may not
+// touch a row twice in one statement); SQLite's row by row ends the same.
+void IdentityStore::writePersonsPostgres(Poco::Data::Session& s, Batch& batch, const std::string& now_) {
+    if (batch.rows.size() != batch.persons.size() || batch.order.size() != batch.persons.size()) prepare(batch);
+    const std::size_t n = batch.persons.size();
+    std::size_t attributeBytes = 0;
+    for (const Person& p : batch.persons) attributeBytes += p.attributesJson.size();
+    std::vector<ArrayLiteral> columns;
+    columns.reserve(17);
+    for (int c = 0; c < 17; ++c) columns.emplace_back(c == 12 ? attributeBytes * 5 / 4 + n * 3 : n * 40);
+    for (std::size_t k = 0; k < batch.order.size(); ++k) {
+        const std::size_t i = batch.order[k];
+        Person& p = batch.persons[i];
+        p.updatedAt = now_;
+        if (k + 1 < batch.order.size() && batch.persons[batch.order[k + 1]].entryUuid == p.entryUuid) continue;
+        const Batch::Row& row = batch.rows[i];
+        const std::string* values[] = {&p.entryUuid, &p.id,     &p.dn,         &row.dnNorm, &p.name,
+                                       &p.department, &row.audience, &row.roles, &row.groups, &row.emails,
+                                       &row.phones};
+        for (int c = 0; c < 11; ++c) columns[static_cast<std::size_t>(c)].add(*values[c]);
+        columns[11].add(toString(p.status));
+        columns[12].add(p.attributesJson);
+        columns[13].add(detail::hashesToText(batch.personHashes[i]));
+        columns[14].add(p.modifyTimestamp);
+        columns[15].add(now_);
+        columns[16].add(p.status == PersonStatus::Departed ? std::string_view(now_) : std::string_view());
+    }
+    Poco::Data::Statement st(s);
+    st << upsertPersonsPostgresSql;
+    for (auto& c : columns) st, use(c.finish());
+    st.execute();
 }
 
 void IdentityStore::write(Batch& batch, const ChangeSink& sink) {
@@ -328,7 +484,7 @@ void IdentityStore::write(std::span<Batch* const> batches, const ChangeSink& sin
     if (!anything) return;
     Poco::Data::Session s = db_.session();
     const std::string now_ = detail::nowIso();
-    if (s.connector() == "sqlite" && persons > 100)
+    if (store::dialectOf(s) == store::Dialect::Sqlite && persons > 100)
         // entryUUIDs are random, so a page of upserts touches index pages all over the
         // file; SQLite's default 2 MiB page cache made a 100,000-person sync I/O-bound.
         // Connection-local and only a cache size: nothing about durability changes.
@@ -351,16 +507,17 @@ void IdentityStore::write(std::span<Batch* const> batches, const ChangeSink& sin
 void IdentityStore::writeWithin(Poco::Data::Session& s, Batch& batch, const ChangeSink& sink,
                                 const std::string& now_) {
     if (!batch.persons.empty()) {
-        if (s.connector() == "sqlite") writePersonsSqlite(s, batch, now_);
-        else writePersonsGeneric(s, batch, now_);
+        if (store::dialectOf(s) == store::Dialect::Sqlite) writePersonsSqlite(s, batch, now_);
+        else writePersonsPostgres(s, batch, now_);
     }
     for (auto& o : batch.orgs) {
         o.updatedAt = now_;
         std::string st = toString(o.status);
-        s << "INSERT INTO identity_orgs(entry_uuid, dn, name, description, parent_dn, status, updated_at)"
-             " VALUES(?,?,?,?,?,?,?) ON CONFLICT(entry_uuid) DO UPDATE SET dn=excluded.dn, name=excluded.name,"
-             " description=excluded.description, parent_dn=excluded.parent_dn, status=excluded.status,"
-             " updated_at=excluded.updated_at",
+        s << store::sql(s,
+                        "INSERT INTO identity_orgs(entry_uuid, dn, name, description, parent_dn, status, updated_at)"
+                        " VALUES(?,?,?,?,?,?,?) ON CONFLICT(entry_uuid) DO UPDATE SET dn=excluded.dn,"
+                        " name=excluded.name, description=excluded.description, parent_dn=excluded.parent_dn,"
+                        " status=excluded.status, updated_at=excluded.updated_at"),
             use(o.entryUuid), use(o.dn), use(o.name), use(o.description), use(o.parentDn), use(st),
             use(o.updatedAt), now;
     }
@@ -368,9 +525,11 @@ void IdentityStore::writeWithin(Poco::Data::Session& s, Batch& batch, const Chan
         g.updatedAt = now_;
         std::string st = toString(g.status);
         std::string members = detail::jsonList(g.members);
-        s << "INSERT INTO identity_groups(entry_uuid, dn, name, members, status, updated_at)"
-             " VALUES(?,?,?,?,?,?) ON CONFLICT(entry_uuid) DO UPDATE SET dn=excluded.dn, name=excluded.name,"
-             " members=excluded.members, status=excluded.status, updated_at=excluded.updated_at",
+        s << store::sql(s,
+                        "INSERT INTO identity_groups(entry_uuid, dn, name, members, status, updated_at)"
+                        " VALUES(?,?,?,?,?,?) ON CONFLICT(entry_uuid) DO UPDATE SET dn=excluded.dn,"
+                        " name=excluded.name, members=excluded.members, status=excluded.status,"
+                        " updated_at=excluded.updated_at"),
             use(g.entryUuid), use(g.dn), use(g.name), use(members), use(st), use(g.updatedAt), now;
     }
     if (sink)
@@ -389,7 +548,8 @@ std::optional<Person> IdentityStore::personByUuid(const std::string& entryUuid) 
     Poco::Data::Session s = db_.session();
     std::string key = entryUuid;
     Poco::Data::Statement st(s);
-    st << "SELECT " << personColumns << " FROM identity_persons WHERE entry_uuid = ?", use(key);
+    st << store::sql(s, std::string("SELECT ") + personColumns + " FROM identity_persons WHERE entry_uuid = ?"),
+        use(key);
     auto rows = readPersons(st);
     if (rows.empty()) return std::nullopt;
     return rows.front();
@@ -400,9 +560,9 @@ std::optional<Person> IdentityStore::personById(const std::string& id) {
     std::string key = id;
     Poco::Data::Statement st(s);
     // An active person wins over a departed one that once had the same id.
-    st << "SELECT " << personColumns
-       << " FROM identity_persons WHERE id = ? ORDER BY CASE status WHEN 'active' THEN 0 ELSE 1 END,"
-          " updated_at DESC LIMIT 1",
+    st << store::sql(s, std::string("SELECT ") + personColumns +
+                            " FROM identity_persons WHERE id = ? ORDER BY CASE status WHEN 'active' THEN 0 ELSE 1"
+                            " END, updated_at DESC LIMIT 1"),
         use(key);
     auto rows = readPersons(st);
     if (rows.empty()) return std::nullopt;
@@ -413,17 +573,20 @@ std::vector<Person> IdentityStore::personsByDnsOrIds(const std::vector<std::stri
                                                      const std::vector<std::string>& ids) {
     std::vector<Person> out;
     Poco::Data::Session s = db_.session();
+    const std::string byDn =
+        store::sql(s, std::string("SELECT ") + personColumns + " FROM identity_persons WHERE dn_norm = ? AND status = 'active'");
+    const std::string byId =
+        store::sql(s, std::string("SELECT ") + personColumns + " FROM identity_persons WHERE id = ? AND status = 'active'");
     for (const auto& dn : normalizedDns) {
         std::string key = dn;
         Poco::Data::Statement st(s);
-        st << "SELECT " << personColumns << " FROM identity_persons WHERE dn_norm = ? AND status = 'active'",
-            use(key);
+        st << byDn, use(key);
         for (auto& p : readPersons(st)) out.push_back(std::move(p));
     }
     for (const auto& id : ids) {
         std::string key = id;
         Poco::Data::Statement st(s);
-        st << "SELECT " << personColumns << " FROM identity_persons WHERE id = ? AND status = 'active'", use(key);
+        st << byId, use(key);
         for (auto& p : readPersons(st)) out.push_back(std::move(p));
     }
     return out;
@@ -444,10 +607,10 @@ std::vector<Person> IdentityStore::searchPersons(const std::string& query, std::
     // The directory asks for one row beyond its largest page.
     int lim = static_cast<int>(std::min<std::size_t>(limit, IdentityDirectory::maxPageSize + 1));
     Poco::Data::Statement st(s);
-    st << "SELECT " << personColumns
-       << " FROM identity_persons WHERE status = 'active' AND id > ? AND (lower(id) LIKE ? ESCAPE '\\'"
-          " OR lower(name) LIKE ? ESCAPE '\\' OR lower(department) LIKE ? ESCAPE '\\'"
-          " OR lower(emails) LIKE ? ESCAPE '\\') ORDER BY id LIMIT ?",
+    st << store::sql(s, std::string("SELECT ") + personColumns +
+                            " FROM identity_persons WHERE status = 'active' AND id > ? AND (lower(id) LIKE ? ESCAPE"
+                            " '\\' OR lower(name) LIKE ? ESCAPE '\\' OR lower(department) LIKE ? ESCAPE '\\'"
+                            " OR lower(emails) LIKE ? ESCAPE '\\') ORDER BY id LIMIT ?"),
         use(afterKey), use(pattern), bind(pattern), bind(pattern), bind(pattern), use(lim);
     return readPersons(st);
 }
@@ -456,7 +619,7 @@ std::size_t IdentityStore::countPersons(PersonStatus status) {
     Poco::Data::Session s = db_.session();
     std::string st = toString(status);
     Poco::Int64 n = 0;
-    s << "SELECT COUNT(*) FROM identity_persons WHERE status = ?", use(st), into(n), now;
+    s << store::sql(s, "SELECT COUNT(*) FROM identity_persons WHERE status = ?"), use(st), into(n), now;
     return static_cast<std::size_t>(n);
 }
 
@@ -464,8 +627,10 @@ IdentityStore::SyncState IdentityStore::readSyncState(const std::string& source)
     Poco::Data::Session s = db_.session();
     Poco::Data::Statement st(s);
     std::string key = source;
-    st << "SELECT cookie, high_water, last_method, last_run_at, last_success_at, last_status, last_error, alert,"
-          " created, updated, departed, unchanged, read_count, duration_ms FROM identity_sync_state WHERE source = ?",
+    st << store::sql(s,
+                     "SELECT cookie, high_water, last_method, last_run_at, last_success_at, last_status, last_error,"
+                     " alert, created, updated, departed, unchanged, read_count, duration_ms FROM identity_sync_state"
+                     " WHERE source = ?"),
         use(key);
     st.execute();
     Poco::Data::RecordSet rs(st);
@@ -494,17 +659,121 @@ void IdentityStore::writeSyncState(const SyncState& state) {
     SyncState v = state;
     Poco::Int64 created = v.created, updated = v.updated, departed = v.departed, unchanged = v.unchanged,
                 read = v.read, durationMs = v.durationMs;
-    s << "INSERT INTO identity_sync_state(source, cookie, high_water, last_method, last_run_at, last_success_at,"
-         " last_status, last_error, alert, created, updated, departed, unchanged, read_count, duration_ms)"
-         " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(source) DO UPDATE SET cookie=excluded.cookie,"
-         " high_water=excluded.high_water, last_method=excluded.last_method, last_run_at=excluded.last_run_at,"
-         " last_success_at=excluded.last_success_at, last_status=excluded.last_status,"
-         " last_error=excluded.last_error, alert=excluded.alert, created=excluded.created,"
-         " updated=excluded.updated, departed=excluded.departed, unchanged=excluded.unchanged,"
-         " read_count=excluded.read_count, duration_ms=excluded.duration_ms",
+    s << store::sql(s,
+                    "INSERT INTO identity_sync_state(source, cookie, high_water, last_method, last_run_at,"
+                    " last_success_at, last_status, last_error, alert, created, updated, departed, unchanged,"
+                    " read_count, duration_ms) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(source) DO UPDATE"
+                    " SET cookie=excluded.cookie, high_water=excluded.high_water, last_method=excluded.last_method,"
+                    " last_run_at=excluded.last_run_at, last_success_at=excluded.last_success_at,"
+                    " last_status=excluded.last_status, last_error=excluded.last_error, alert=excluded.alert,"
+                    " created=excluded.created, updated=excluded.updated, departed=excluded.departed,"
+                    " unchanged=excluded.unchanged, read_count=excluded.read_count,"
+                    " duration_ms=excluded.duration_ms"),
         use(v.source), use(v.cookie), use(v.highWater), use(v.lastMethod), use(v.lastRunAt), use(v.lastSuccessAt),
         use(v.lastStatus), use(v.lastError), use(v.alert), use(created), use(updated), use(departed),
         use(unchanged), use(read), use(durationMs), now;
+}
+
+long long IdentityStore::beginSyncRun(const std::string& source, const std::string& node, long long leaseToken,
+                                     const std::string& what) {
+    Poco::Data::Session s = db_.session();
+    std::string src = source, nd = node, w = what;
+    Poco::Int64 token = leaseToken, id = 0;
+    s << store::sql(s, std::string("INSERT INTO identity_sync_runs(source, node, lease_token, what, started_ms)"
+                                   " VALUES(?, ?, ?, ?, ") +
+                           databaseNowMs(store::dialectOf(s)) + ") RETURNING id"),
+        use(src), use(nd), use(token), use(w), into(id), now;
+    return id;
+}
+
+void IdentityStore::endSyncRun(long long id, const std::string& method, const std::string& status,
+                               const std::string& error) {
+    Poco::Data::Session s = db_.session();
+    std::string m = method, st = status, e = error.substr(0, 2000);
+    Poco::Int64 key = id;
+    s << store::sql(s, std::string("UPDATE identity_sync_runs SET method = ?, status = ?, error = ?, finished_ms = ") +
+                           databaseNowMs(store::dialectOf(s)) + " WHERE id = ?"),
+        use(m), use(st), use(e), use(key), now;
+    // The history keeps the last 10,000 runs (a run every 15 minutes: about 100 days),
+    // and the requests they answered.
+    Poco::Int64 horizon = id - 10000;
+    if (horizon > 0) {
+        s << store::sql(s, "DELETE FROM identity_sync_runs WHERE id < ?"), use(horizon), now;
+        s << store::sql(s, "DELETE FROM identity_sync_requests WHERE run_id <> 0 AND run_id < ?"), use(horizon), now;
+    }
+}
+
+std::vector<IdentityStore::SyncRunRecord> IdentityStore::syncRuns(const std::string& source, std::size_t limit) {
+    Poco::Data::Session s = db_.session();
+    std::string src = source;
+    Poco::Int64 lim = static_cast<Poco::Int64>(std::min<std::size_t>(limit, 100000));
+    Poco::Data::Statement st(s);
+    st << store::sql(s, "SELECT id, node, lease_token, what, method, status, error, started_ms,"
+                        " COALESCE(finished_ms, 0) FROM identity_sync_runs WHERE source = ? ORDER BY id DESC LIMIT ?"),
+        use(src), use(lim);
+    st.execute();
+    Poco::Data::RecordSet rs(st);
+    std::vector<SyncRunRecord> out;
+    for (bool more = rs.moveFirst(); more; more = rs.moveNext()) {
+        SyncRunRecord r;
+        r.id = rs[0].convert<Poco::Int64>();
+        r.source = source;
+        r.node = rs[1].convert<std::string>();
+        r.leaseToken = rs[2].convert<Poco::Int64>();
+        r.what = rs[3].convert<std::string>();
+        r.method = rs[4].convert<std::string>();
+        r.status = rs[5].convert<std::string>();
+        r.error = rs[6].convert<std::string>();
+        r.startedMs = rs[7].convert<Poco::Int64>();
+        r.finishedMs = rs[8].convert<Poco::Int64>();
+        out.push_back(std::move(r));
+    }
+    std::reverse(out.begin(), out.end());
+    return out;
+}
+
+long long IdentityStore::requestSyncRun(const std::string& source, const std::string& node, bool full,
+                                       bool allowMassDeparture) {
+    Poco::Data::Session s = db_.session();
+    std::string src = source, nd = node;
+    int f = full ? 1 : 0, allow = allowMassDeparture ? 1 : 0;
+    Poco::Int64 id = 0;
+    s << store::sql(s, std::string("INSERT INTO identity_sync_requests(source, full_sync, allow_mass_departure,"
+                                   " requested_by, requested_at_ms) VALUES(?, ?, ?, ?, ") +
+                           databaseNowMs(store::dialectOf(s)) + ") RETURNING id"),
+        use(src), use(f), use(allow), use(nd), into(id), now;
+    return id;
+}
+
+std::optional<IdentityStore::SyncRequest> IdentityStore::takeSyncRequest(const std::string& source,
+                                                                         const std::string& node) {
+    Poco::Data::Session s = db_.session();
+    std::string src = source, nd = node;
+    std::vector<Poco::Int64> ids;
+    std::vector<int> full, allow;
+    std::vector<std::string> by;
+    // The oldest not taken, taken in one statement (two nodes never take the same).
+    s << store::sql(s, "UPDATE identity_sync_requests SET taken_by = ? WHERE taken_by = '' AND id = (SELECT MIN(id)"
+                       " FROM identity_sync_requests WHERE source = ? AND taken_by = '')"
+                       " RETURNING id, full_sync, allow_mass_departure, requested_by"),
+        use(nd), use(src), into(ids), into(full), into(allow), into(by), now;
+    if (ids.empty()) return std::nullopt;
+    return SyncRequest{ids[0], full[0] != 0, allow[0] != 0, by[0]};
+}
+
+void IdentityStore::settleSyncRequest(long long requestId, long long runId) {
+    Poco::Data::Session s = db_.session();
+    Poco::Int64 id = requestId, run = runId;
+    s << store::sql(s, "UPDATE identity_sync_requests SET run_id = ? WHERE id = ?"), use(run), use(id), now;
+}
+
+std::size_t IdentityStore::pendingSyncRequests(const std::string& source) {
+    Poco::Data::Session s = db_.session();
+    std::string src = source;
+    Poco::Int64 n = 0;
+    s << store::sql(s, "SELECT COUNT(*) FROM identity_sync_requests WHERE source = ? AND taken_by = ''"), use(src),
+        into(n), now;
+    return static_cast<std::size_t>(n);
 }
 
 }  // namespace hub::identity
