@@ -2,6 +2,7 @@
 
 #include "hub/common/Exceptions.h"
 #include "hub/events/CloudEvent.h"
+#include "hub/events/OutboxHorizon.h"
 #include "hub/store/Database.h"
 #include "hub/store/Lease.h"
 #include "hub/store/LeaseKeeper.h"
@@ -188,14 +189,19 @@ void ProvisioningForwarder::forwardTo(const std::string& plugin) {
     // In order past the cursor, until one is refused or waits for its time.
     const Poco::Int64 t = nowMs();
     Poco::Int64 saved = cursor;
-    const std::string pageSql = store::sql(
-        s, "SELECT seq, id, subject, payload FROM events_outbox WHERE type = ? AND seq > ? ORDER BY seq LIMIT 500");
+    if (!horizon_) horizon_ = std::make_unique<events::OutboxHorizon>(db_.dialect() == store::Dialect::PostgreSql);
+    horizon_->startAt(cursor);  // every stored cursor was advanced under a horizon: all below it is settled
+    horizon_->advance(s);
+    Poco::Int64 upTo = horizon_->upTo();
+    const std::string pageSql = store::sql(s,
+                                           "SELECT seq, id, subject, payload FROM events_outbox WHERE type = ? AND seq > ?"
+                                           " AND seq <= ? ORDER BY seq LIMIT 500");
     const std::string attemptsSql =
         store::sql(s, "SELECT attempts, next_attempt_at FROM events_delivery WHERE consumer = ? AND seq = ?");
     for (;;) {
         std::vector<Poco::Int64> seqs;
         std::vector<std::string> ids, subjects, payloads;
-        s << pageSql, use(type), use(cursor), into(seqs), into(ids), into(subjects), into(payloads), now;
+        s << pageSql, use(type), use(cursor), use(upTo), into(seqs), into(ids), into(subjects), into(payloads), now;
         if (seqs.empty()) break;
         for (std::size_t i = 0; i < seqs.size(); ++i) {
             if (!holding()) {

@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -97,6 +99,39 @@ TEST(ProvisioningForwarder, OffersEachCommittedIdentityChangeOnceAcrossRestarts)
     f.forwarder()->forward();
     ASSERT_EQ(f.delivered.size(), 3u);
     EXPECT_NE(f.delivered[2].second.find("x.zhao"), std::string::npos);
+}
+
+// On PostgreSQL a transaction that drew a lower seq can commit after a higher
+// seq was committed (and read): the forwarder reads only up to the outbox
+// horizon, so the late one is still offered, once, and in seq order after the
+// earlier ones. (On SQLite one writer commits at a time: the same test holds.)
+TEST(ProvisioningForwarder, AnEventCommittedAfterALaterOneIsStillOffered) {
+    Fixture f;
+    Poco::Data::Session slow = f.db->session();
+    slow.begin();
+    const bool pg = f.db->dialect() == store::Dialect::PostgreSql;
+    if (pg)  // draws its seq now and commits last (SQLite's writer lock allows no second writer)
+        events::Outbox::append(slow, events::CloudEvent::create(events::EventType::IdentityChanged, "/campus-hub",
+                                                                 "persons/late", R"({"kind":"created","id":"late"})"));
+    f.append(events::EventType::IdentityChanged, "persons/early", R"({"kind":"created","id":"early"})");
+    auto forwarder = f.forwarder();
+    forwarder->forward();
+    if (pg) EXPECT_TRUE(f.delivered.empty()) << "the row past an open transaction's seq must wait for it";
+    if (!pg)
+        events::Outbox::append(slow, events::CloudEvent::create(events::EventType::IdentityChanged, "/campus-hub",
+                                                                 "persons/late", R"({"kind":"created","id":"late"})"));
+    slow.commit();
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (f.delivered.size() < 2 && std::chrono::steady_clock::now() < until) {
+        forwarder->forward();
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_EQ(f.delivered.size(), 2u);
+    const std::string first = pg ? "\"late\"" : "\"early\"", second = pg ? "\"early\"" : "\"late\"";
+    EXPECT_NE(f.delivered[0].second.find(first), std::string::npos) << f.delivered[0].second;
+    EXPECT_NE(f.delivered[1].second.find(second), std::string::npos) << f.delivered[1].second;
+    forwarder->forward();
+    EXPECT_EQ(f.delivered.size(), 2u);
 }
 
 // A refused event holds that plugin's cursor (and order) and is offered again;

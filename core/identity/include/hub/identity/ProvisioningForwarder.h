@@ -12,6 +12,10 @@ class Database;
 class LeaseKeeper;
 }
 
+namespace hub::events {
+class OutboxHorizon;
+}
+
 namespace hub::identity {
 
 /// Delivers committed identity.changed events to each plugin that provisions
@@ -85,6 +89,9 @@ private:
     Options options_;
     std::mutex mutex_;
     std::unique_ptr<store::LeaseKeeper> lease_;
+    // How far the outbox may be read (events::OutboxHorizon): on PostgreSQL a
+    // row with a lower seq can commit after a higher one was read.
+    std::unique_ptr<events::OutboxHorizon> horizon_;
 };
 
 }  // namespace hub::identity
