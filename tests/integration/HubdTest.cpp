@@ -412,11 +412,24 @@ TEST_F(HubdTest, IdempotencyKeyAndTraceparentReachThePluginScopedByTheCaller) {
     EXPECT_EQ(key.rfind("portal:", 0), 0u) << key;
     EXPECT_EQ(parse(first.body)->getValue<std::string>("traceparent"), trace);
 
+    // The retry is answered from the stored result (CallKeys: on any hub of the
+    // database), the plugin is not called again.
     auto retried = context("2023010001", {{"Idempotency-Key", "order-1"}});
-    EXPECT_EQ(parse(retried.body)->getValue<std::string>("idempotency_key"), key);
-    EXPECT_EQ(parse(retried.body)->getValue<std::string>("traceparent"), "");
+    ASSERT_EQ(retried.status, 200) << retried.body;
+    EXPECT_EQ(retried.header("Idempotent-Replayed"), "true");
+    EXPECT_EQ(retried.body, first.body);
+    EXPECT_EQ(first.header("Idempotent-Replayed"), "");
     auto otherCaller = context("clerk.xsc", {{"Idempotency-Key", "order-1"}});
+    EXPECT_EQ(otherCaller.header("Idempotent-Replayed"), "");
     EXPECT_NE(parse(otherCaller.body)->getValue<std::string>("idempotency_key"), key);
+    // The same key with another request is refused, not answered with the first's result.
+    auto reused = httpRequest("POST", hubd_->url("/api/v1/systems/testkit/operations/context"), R"({"other":1})",
+                              [&] {
+                                  auto h = bearer(token("2023010001"));
+                                  h["Idempotency-Key"] = "order-1";
+                                  return h;
+                              }());
+    expectProblem(reused, 409, "another request");
 
     auto none = context("2023010001", {{"traceparent", "00-not-a-trace"}});
     ASSERT_EQ(none.status, 200) << none.body;
