@@ -117,8 +117,7 @@ public:
   )" + hub::test::storeXml(dir_.file("var"), database, "<nodeId>" + id + "</nodeId>") + R"(
   <cluster><pollMs>200</pollMs></cluster>
   <plugins><dir>)" + dir_.file("plugins") + R"(</dir>
-    <plugin name="testkit"><timeoutMs>5000</timeoutMs><concurrency>16</concurrency>
-      <operation name="fetch" roles="hub:scheduler dept:library:clerk"/></plugin>
+    <plugin name="testkit"><timeoutMs>5000</timeoutMs><concurrency>16</concurrency></plugin>
   </plugins>
   <auth><jwt><hs256Secret>)" + kClusterSecret + R"(</hs256Secret><issuer>)" + kClusterIssuer + R"(</issuer>
     <audience>campushub</audience></jwt></auth>
@@ -178,7 +177,7 @@ std::string libraryCatalog(const std::string& name) {
 <catalog version="1">
   <item id="book-repair" category="resources" department="library" channel="online" audience="student" timeLimit="5">
     <name zh=")" + name + R"(" en="Book repair"/>
-    <handler><manual/></handler>
+    <handler><flow id="book-repair"/></handler>
     <form><field id="title" type="string" required="true" maxLength="200" zh="书名" en="Title"/></form>
   </item>
 </catalog>
@@ -199,9 +198,14 @@ TEST_F(ClusterTest, AnIdempotencyKeyHoldsAcrossNodes) {
                        {{"Idempotency-Key", key}});
     };
 
+    // The vendor answers at once: one call, one request.
+    auto probe = call(a, "probe-1");
+    ASSERT_EQ(probe.status, 200) << probe.body << a.process().output();
+    ASSERT_EQ(vendor.requests(), 1);
+
     vendor.delayMs = 1500;
     auto first = std::async(std::launch::async, [&] { return call(a, "order-1"); });
-    ASSERT_TRUE(hub::test::waitUntil([&] { return vendor.requests() == 1; }, std::chrono::seconds(10),
+    ASSERT_TRUE(hub::test::waitUntil([&] { return vendor.requests() == 2; }, std::chrono::seconds(10),
                                      std::chrono::milliseconds(10)));
     auto during = call(b, "order-1");
     EXPECT_EQ(during.status, 409) << during.body;
@@ -212,7 +216,7 @@ TEST_F(ClusterTest, AnIdempotencyKeyHoldsAcrossNodes) {
     ASSERT_EQ(after.status, 200) << after.body;
     EXPECT_EQ(after.header("Idempotent-Replayed"), "true");
     EXPECT_EQ(after.body, answered.body);
-    EXPECT_EQ(vendor.requests(), 1);
+    EXPECT_EQ(vendor.requests(), 2);
 
     // 24 at once, half on each node: the vendor sees one; every answer is that
     // one's, or 409 while it ran.
@@ -227,16 +231,16 @@ TEST_F(ClusterTest, AnIdempotencyKeyHoldsAcrossNodes) {
         else EXPECT_EQ(r.status, 409) << r.body;
     }
     EXPECT_GE(ok, 1);
-    EXPECT_EQ(vendor.requests(), 2);
+    EXPECT_EQ(vendor.requests(), 3);
     EXPECT_EQ(call(a, "order-2").header("Idempotent-Replayed"), "true");
     EXPECT_EQ(call(b, "order-2").header("Idempotent-Replayed"), "true");
-    EXPECT_EQ(vendor.requests(), 2);
+    EXPECT_EQ(vendor.requests(), 3);
 
     // The same key with another body, on the other node: refused.
     auto reused = a.as("clerk.lib", "POST", "/api/v1/systems/testkit/operations/fetch",
                        "{\"url\":\"" + vendor.url() + "?other\"}", {{"Idempotency-Key", "order-1"}});
     EXPECT_EQ(reused.status, 409) << reused.body;
-    EXPECT_EQ(vendor.requests(), 2);
+    EXPECT_EQ(vendor.requests(), 3);
 }
 
 // A schedule on two nodes runs on one at a time: the vendor sees about one
@@ -310,13 +314,14 @@ TEST_F(ClusterTest, ChangesOnOneNodeReachEveryNode) {
 
     // A node that was not there catches up at its start.
     Node c("node-c", database_);
-    EXPECT_EQ(servedName(c, "book-repair"), "图书修补");
+    EXPECT_EQ(servedName(c, "book-repair"), "图书修补") << c.process().output();
 
     // Deleted on b: gone on a and c.
     ASSERT_EQ(b.as("admin.lib", "DELETE", "/admin/catalog/departments/library").status, 200);
     EXPECT_TRUE(hub::test::waitUntil(
         [&] { return servedName(a, "book-repair") == "(404)" && servedName(c, "book-repair") == "(404)"; },
-        std::chrono::seconds(5), std::chrono::milliseconds(20)));
+        std::chrono::seconds(5), std::chrono::milliseconds(20)))
+        << a.process().output() << b.process().output();
 
     // SIGHUP on a: b reloads as well (its log says whose change it applied).
     ::kill(a.process().pid(), SIGHUP);
