@@ -112,6 +112,7 @@ public:
         fs::copy(CATALOG_DIR, dir_.file("catalog"), fs::copy_options::recursive);
         fs::remove_all(dir_.file("catalog/departments"));
         fs::create_directories(dir_.file("var"));
+        fs::create_directories(dir_.file("flows"));
         dir_.write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" + dir_.file("hubd.port") + R"(</portFile></http>
   )" + hub::test::storeXml(dir_.file("var"), database, "<nodeId>" + id + "</nodeId>") + R"(
@@ -122,6 +123,7 @@ public:
   <auth><jwt><hs256Secret>)" + kClusterSecret + R"(</hs256Secret><issuer>)" + kClusterIssuer + R"(</issuer>
     <audience>campushub</audience></jwt></auth>
   <catalog><dir>)" + dir_.file("catalog") + R"(</dir></catalog>
+  <flows><dir>)" + dir_.file("flows") + R"(</dir></flows>
   <calendar><file>)" + std::string(CALENDAR_FILE) + R"(</file></calendar>
   <identity><static>
     <person id="2023010001" name="张三" department="student-affairs" audience="student"/>
@@ -181,6 +183,24 @@ std::string libraryCatalog(const std::string& name) {
     <form><field id="title" type="string" required="true" maxLength="200" zh="书名" en="Title"/></form>
   </item>
 </catalog>
+)";
+}
+
+// A department's flow: one review by its clerks.
+std::string libraryFlow() {
+    return R"(<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="Definitions_1" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="book-repair" name="图书修补" isExecutable="true">
+    <bpmn:startEvent id="Start"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="Task_Review" name="馆员审核">
+      <bpmn:extensionElements><zeebe:assignmentDefinition candidateGroups="dept:library:clerk" /></bpmn:extensionElements>
+      <bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:endEvent id="End"><bpmn:incoming>F2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Task_Review" />
+    <bpmn:sequenceFlow id="F2" sourceRef="Task_Review" targetRef="End" />
+  </bpmn:process>
+</bpmn:definitions>
 )";
 }
 
@@ -312,9 +332,25 @@ TEST_F(ClusterTest, ChangesOnOneNodeReachEveryNode) {
     EXPECT_TRUE(hub::test::waitUntil([&] { return generation(a) > before; }, std::chrono::seconds(5),
                                      std::chrono::milliseconds(20)));
 
+    // A department's flow deployed on a: b deploys the same file.
+    auto deployed = [](const Node& node) {
+        return node.as("admin", "GET", "/admin/flows").body.find("departments/library/book-repair.bpmn") !=
+               std::string::npos;
+    };
+    auto flow = a.as("admin.lib", "PUT", "/admin/flows/departments/library/book-repair.bpmn", libraryFlow());
+    ASSERT_EQ(flow.status, 200) << flow.body;
+    EXPECT_TRUE(hub::test::waitUntil([&] { return deployed(b); }, std::chrono::seconds(5),
+                                     std::chrono::milliseconds(20)))
+        << b.as("admin", "GET", "/admin/flows").body << b.process().output();
+    EXPECT_TRUE(hub::test::waitUntil(
+        [&] { return fs::exists(b.dir().file("flows/departments/library/book-repair.bpmn")); }))
+        << "written into b's own folder";
+
     // A node that was not there catches up at its start.
     Node c("node-c", database_);
     EXPECT_EQ(servedName(c, "book-repair"), "图书修补") << c.process().output();
+    EXPECT_TRUE(deployed(c)) << c.process().output();
+    EXPECT_TRUE(fs::exists(c.dir().file("flows/departments/library/book-repair.bpmn"))) << c.process().output();
 
     // Deleted on b: gone on a and c.
     ASSERT_EQ(b.as("admin.lib", "DELETE", "/admin/catalog/departments/library").status, 200);
