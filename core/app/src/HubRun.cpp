@@ -141,8 +141,9 @@ void runHub(Poco::Util::LayeredConfiguration& cfg, const std::vector<std::pair<s
     OnExit stopChanges([&changes] { changes.stop(); });  // before the reloader it calls goes
     servers.start(hubAuthenticator(verifier, access, directory, identity.people, store.audit),
                   routes.requestMetrics, routes.metricsRouter);
-    serveUntilStopped(reloader, servers, [&changes, &log] {
+    serveUntilStopped(reloader, servers, [&changes, &log, &cfg, &flowDeployments] {
         try {
+            recordLocalFiles(changes, cfg, flowDeployments);  // the department folders as the reload read them
             changes.record(ClusterChanges::kReload, "");
         } catch (...) {
             log.error("SIGHUP reloaded this node only: %s", currentExceptionText());
