@@ -542,6 +542,7 @@ TEST_F(OpenApiTest, EveryKnownRouteIsDocumented) {
         {"POST", "/admin/plugins/{name}/reload"},
         {"DELETE", "/admin/plugins/{name}"},
         {"POST", "/admin/plugins/rescan"},
+        {"GET", "/admin/cluster"},
         {"POST", "/admin/catalog/reload"},
         {"GET", "/api/v1/tasks"},
         {"POST", "/api/v1/tasks/{id}/claim"},
