@@ -2,6 +2,8 @@
 // shipped enrolment-certificate flow, deployed from config/flows, driven end
 // to end through the HTTP API with the real student_affairs plugin and its
 // simulator; and a kill -9 while its service call is out, resumed on restart.
+#include "SameStore.h"
+#include "hub/test/StoreBackend.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
@@ -19,7 +21,6 @@
 #include <filesystem>
 #include <functional>
 #include <Poco/Data/Session.h>
-#include <Poco/Data/SQLite/Connector.h>
 
 #include <future>
 #include <set>
@@ -173,7 +174,7 @@ protected:
                  fs::copy_options::recursive);
         dir_.write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" + dir_.file("hubd.port") + R"(</portFile><ioThreads>1</ioThreads></http>
-  <store><path>)" + dir_.file("var/hub.db") + R"(</path></store>
+  )" + store_.xml() + R"(
   <catalog><dir>)" + dir_.file("catalog") + R"(</dir></catalog>
   <calendar><file>)" + std::string(CALENDAR_FILE) + R"(</file></calendar>
   <flows><dir>)" + dir_.file("flows") + R"(</dir></flows>
@@ -238,6 +239,7 @@ protected:
     }
 
     TempDir dir_{"flow-runs-test"};
+    hub::test::SameStore store_{dir_.file("var")};
     std::unique_ptr<ChildProcess> sim_, hubd_;
 };
 
@@ -452,14 +454,15 @@ TEST_F(FlowRunsTest, AReminderTimerOnAReviewSendsAnEventAndLeavesTheTaskOpen) {
     auto r = request("POST", "/api/v1/applications", R"({"item_id":"reminder-check","form":{}})", "2023010001");
     ASSERT_EQ(r.status, 201) << r.body;
     const std::string id = parse(r.body)->getValue<std::string>("id");
-    Poco::Data::SQLite::Connector::registerConnector();
+    hub::store::Database db(store_.options());  // hubd's store, either backend
     std::string payload;
     const bool reminded = hub::test::waitUntil(
         [&] {
-            Poco::Data::Session db("SQLite", dir_.file("var/hub.db"));
+            Poco::Data::Session session = db.session();
             std::vector<std::string> payloads;
             std::string subject = "applications/" + id;
-            db << "SELECT payload FROM events_outbox WHERE type = 'edu.campus.hub.task.reminder' AND subject = ?",
+            session << db.sql("SELECT payload FROM events_outbox WHERE type = 'edu.campus.hub.task.reminder' AND "
+                              "subject = ?"),
                 Poco::Data::Keywords::use(subject), Poco::Data::Keywords::into(payloads), Poco::Data::Keywords::now;
             if (payloads.empty()) return false;
             payload = payloads.front();

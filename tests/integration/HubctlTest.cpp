@@ -1,6 +1,7 @@
 // hubctl against a real hubd (one for the suite) syncing from a private slapd:
 // each subcommand, its --json parsed, its exit code; a bad token; a hub down;
 // and (HubctlProgressTest) its progress on a terminal.
+#include "hub/test/StoreBackend.h"
 #include "hub/ldaptest/DirectoryGenerator.h"
 #include "hub/ldaptest/SlapdServer.h"
 #include "hub/test/ChildProcess.h"
@@ -72,7 +73,7 @@ protected:
                      fs::copy_options::recursive | fs::copy_options::overwrite_existing);
         dir_->write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" + dir_->file("hubd.port") + R"(</portFile></http>
-  <store><path>)" + dir_->file("var/hub.db") + R"(</path></store>
+  )" + hub::test::storeXml(dir_->file("var")) + R"(
   <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
   <plugins><dir>)" + dir_->file("plugins") + R"(</dir></plugins>
   <flows><dir>)" + dir_->file("flows") + R"(</dir></flows>
@@ -137,6 +138,9 @@ TEST_F(HubctlTest, StatusAsTableAndJson) {
     ASSERT_EQ(table.code, 0) << table.err << hubd_->output();
     EXPECT_NE(table.out.find("ready:        ready"), std::string::npos) << table.out;
     EXPECT_NE(table.out.find("plugins:      1 loaded"), std::string::npos) << table.out;
+    // Which store and which node answered (several hubs behind a load balancer).
+    const std::string backend = hub::test::storeOnPostgres() ? "postgresql" : "sqlite";
+    EXPECT_NE(table.out.find("store:        " + backend + ", node "), std::string::npos) << table.out;
 
     auto json = hubctl({"status", "--json"});
     ASSERT_EQ(json.code, 0) << json.err;
@@ -144,6 +148,8 @@ TEST_F(HubctlTest, StatusAsTableAndJson) {
     EXPECT_EQ(status->getObject("ready")->getValue<std::string>("status"), "ready");
     EXPECT_EQ(status->getArray("systems")->size(), 1u);
     EXPECT_TRUE(status->has("sync"));
+    EXPECT_EQ(status->getObject("ready")->getObject("store")->getValue<std::string>("backend"), backend);
+    EXPECT_FALSE(status->getObject("ready")->getValue<std::string>("node").empty());
 }
 
 TEST_F(HubctlTest, PluginsListRefusalsReloadUnload) {
@@ -492,7 +498,7 @@ TEST_F(HubctlTest, JsonLogLinesCarryTheRequestAndTraceIds) {
     fs::copy(std::string(TEST_PLUGINS_DIR) + "/testkit", dir.file("plugins/testkit"), fs::copy_options::recursive);
     dir.write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" + dir.file("hubd.port") + R"(</portFile></http>
-  <store><path>)" + dir.file("var/hub.db") + R"(</path></store>
+  )" + hub::test::storeXml(dir.file("var")) + R"(
   <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
   <plugins><dir>)" + dir.file("plugins") + R"(</dir></plugins>
   <auth><jwt><hs256Secret>)" + kSecret + R"(</hs256Secret><audience>campushub</audience></jwt></auth>

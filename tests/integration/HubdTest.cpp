@@ -1,5 +1,7 @@
 // hubd end to end: the simulated student affairs system and hubd run as real
 // processes; every call goes over HTTP on loopback.
+#include "SameStore.h"
+#include "hub/test/StoreBackend.h"
 #include "hub/store/Database.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
@@ -68,7 +70,7 @@ std::string rawExchange(int port, const std::string& bytes) {
 
 class Hubd {
 public:
-    explicit Hubd(const TempDir& dir, int simPort) : dir_(dir) {
+    explicit Hubd(const TempDir& dir, int simPort) : dir_(dir), store_(dir.file("var")) {
         fs::create_directories(dir.file("plugins"));
         fs::copy(std::string(REFERENCE_PLUGINS_DIR) + "/student_affairs", dir.file("plugins/student_affairs"),
                  fs::copy_options::recursive | fs::copy_options::overwrite_existing);
@@ -79,7 +81,7 @@ public:
         dir.write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" + dir.file("hubd.port") + R"(</portFile><maxBodyBytes>65536</maxBodyBytes>
         <drainTimeoutMs>10000</drainTimeoutMs></http>
-  <store><path>)" + dir.file("var/hub.db") + R"(</path></store>
+  )" + store_.xml() + R"(
   <plugins>
     <dir>)" + dir.file("plugins") + R"(</dir>
     <plugin name="student_affairs"><timeoutMs>3000</timeoutMs><execution>loop</execution><concurrency>16</concurrency>
@@ -117,7 +119,13 @@ public:
     int port() const { return process_->port(); }
 
 private:
+    /// Options that open hubd's store (either backend).
+public:
+    hub::store::Database::Options storeOptions() const { return store_.options(); }
+
+private:
     const TempDir& dir_;
+    hub::test::SameStore store_;
     std::unique_ptr<ChildProcess> process_;
 };
 
@@ -208,7 +216,14 @@ TEST_F(HubdTest, AnswersHealthz) {
     auto r = httpRequest("GET", hubd_->url("/healthz"));
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(parse(r.body)->getValue<std::string>("status"), "ok");
-    EXPECT_EQ(httpRequest("GET", hubd_->url("/readyz")).status, 200);
+    auto ready = httpRequest("GET", hubd_->url("/readyz"));
+    EXPECT_EQ(ready.status, 200);
+    // The store's backend and this node's id: which hub of several answered.
+    EXPECT_EQ(parse(ready.body)->getObject("store")->getValue<std::string>("backend"),
+              hub::test::storeOnPostgres() ? "postgresql" : "sqlite");
+    EXPECT_FALSE(parse(ready.body)->getValue<std::string>("node").empty()) << ready.body;
+    auto metrics = httpRequest("GET", hubd_->url("/metrics")).body;
+    EXPECT_NE(metrics.find("hub_store_info{backend=\""), std::string::npos);
 }
 
 TEST_F(HubdTest, ListsLoadedSystems) {
@@ -411,11 +426,24 @@ TEST_F(HubdTest, IdempotencyKeyAndTraceparentReachThePluginScopedByTheCaller) {
     EXPECT_EQ(key.rfind("portal:", 0), 0u) << key;
     EXPECT_EQ(parse(first.body)->getValue<std::string>("traceparent"), trace);
 
+    // The retry is answered from the stored result (CallKeys: on any hub of the
+    // database), the plugin is not called again.
     auto retried = context("2023010001", {{"Idempotency-Key", "order-1"}});
-    EXPECT_EQ(parse(retried.body)->getValue<std::string>("idempotency_key"), key);
-    EXPECT_EQ(parse(retried.body)->getValue<std::string>("traceparent"), "");
+    ASSERT_EQ(retried.status, 200) << retried.body;
+    EXPECT_EQ(retried.header("Idempotent-Replayed"), "true");
+    EXPECT_EQ(retried.body, first.body);
+    EXPECT_EQ(first.header("Idempotent-Replayed"), "");
     auto otherCaller = context("clerk.xsc", {{"Idempotency-Key", "order-1"}});
+    EXPECT_EQ(otherCaller.header("Idempotent-Replayed"), "");
     EXPECT_NE(parse(otherCaller.body)->getValue<std::string>("idempotency_key"), key);
+    // The same key with another request is refused, not answered with the first's result.
+    auto reused = httpRequest("POST", hubd_->url("/api/v1/systems/testkit/operations/context"), R"({"other":1})",
+                              [&] {
+                                  auto h = bearer(token("2023010001"));
+                                  h["Idempotency-Key"] = "order-1";
+                                  return h;
+                              }());
+    expectProblem(reused, 409, "another request");
 
     auto none = context("2023010001", {{"traceparent", "00-not-a-trace"}});
     ASSERT_EQ(none.status, 200) << none.body;
@@ -570,7 +598,7 @@ TEST_F(HubdTest, SigtermLetsInFlightCallsFinishAndAuditSurvivesRestart) {
     EXPECT_EQ(*code, 0) << hubd_->process().output();
 
     {
-        hub::store::Database db({dir_->file("var/hub.db")});
+        hub::store::Database db(hubd_->storeOptions());
         auto s = db.session();
         int ok = 0, notFound = 0, timeouts = 0;
         s << "SELECT count(*) FROM audit_calls WHERE system = 'student_affairs' AND operation = 'get_student'"
@@ -608,7 +636,7 @@ TEST(HubdDaemon, RunsDetachedWithAPidFileAndStopsOnSigterm) {
     fs::create_directories(dir.file("plugins"));
     dir.write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" + dir.file("hubd.port") + R"(</portFile></http>
-  <store><path>)" + dir.file("hub.db") + R"(</path></store>
+  )" + hub::test::storeXml(dir.path()) + R"(
   <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
   <plugins><dir>)" + dir.file("plugins") + R"(</dir></plugins>
   <auth><jwt><hs256Secret>)" + kSecret + R"(</hs256Secret></jwt></auth>
@@ -709,7 +737,7 @@ TEST(HubdStart, PortInUseIsNamedAndTheFailedStartStopsInOrder) {
     fs::copy(std::string(TEST_PLUGINS_DIR) + "/crashy", dir.file("plugins/crashy"), fs::copy_options::recursive);
     dir.write("hub.xml", R"(<hub>
   <http><port>)" + std::to_string(port) + R"(</port></http>
-  <store><path>)" + dir.file("hub.db") + R"(</path></store>
+  )" + hub::test::storeXml(dir.path()) + R"(
   <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
   <plugins><dir>)" + dir.file("plugins") + R"(</dir>
     <plugin name="crashy"><config><destroy_delay_ms>2500</destroy_delay_ms></config></plugin></plugins>
@@ -784,7 +812,7 @@ TEST_F(HubdTest, ASecondSigtermDuringTheDrainChangesNothing) {
     auto code = hubd_->process().wait(std::chrono::seconds(15));
     ASSERT_TRUE(code.has_value());
     EXPECT_EQ(*code, 0) << hubd_->process().output();
-    hub::store::Database db({dir_->file("var/hub.db")});
+    hub::store::Database db(hubd_->storeOptions());
     auto session = db.session();
     int answered = 0;
     session << "SELECT count(*) FROM audit_calls WHERE system = 'testkit' AND operation = 'sleep' AND http_status = 200",

@@ -7,6 +7,8 @@
 // two sources keeps the registry in use.
 #include "hub/ldaptest/DirectoryGenerator.h"
 #include "hub/ldaptest/SlapdServer.h"
+#include "hub/test/StoreBackend.h"
+#include "SameStore.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
@@ -75,6 +77,7 @@ class OwnedFieldsTest : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         dir_ = std::make_unique<TempDir>("owned-fields-test");
+        store_ = std::make_unique<hub::test::SameStore>(dir_->file("var"));
         slapd_ = std::make_unique<hub::ldaptest::SlapdServer>(hub::ldaptest::SlapdOptions{});
         hub::ldaptest::DirectoryShape shape;
         shape.persons = 5;
@@ -120,13 +123,14 @@ protected:
         hubd_.reset();
         sim_.reset();
         slapd_.reset();
+        store_.reset();
         dir_.reset();
     }
 
-    static std::string config(const std::string& privacy, const std::string& portFile, const std::string& store) {
+    static std::string config(const std::string& privacy, const std::string& portFile, const std::string& store) {  // store: the <store> element
         return R"(<hub>
   <http><port>0</port><portFile>)" + portFile + R"(</portFile></http>
-  <store><path>)" + store + R"(</path></store>
+  )" + store + R"(
   <catalog><dir>)" + dir_->file("catalog") + R"(</dir></catalog>
   <calendar><file>)" + std::string(CALENDAR_FILE) + R"(</file></calendar>
   <plugins><dir>)" + dir_->file("plugins") + R"(</dir><watchIntervalMs>0</watchIntervalMs>
@@ -144,7 +148,7 @@ protected:
     }
 
     static void writeConfig(const std::string& privacy) {
-        dir_->write("hub.xml", config(privacy, dir_->file("hubd.port"), dir_->file("var/hub.db")));
+        dir_->write("hub.xml", config(privacy, dir_->file("hubd.port"), store_->xml()));
     }
 
     static void startHubd() {
@@ -169,6 +173,7 @@ protected:
     }
 
     static inline std::unique_ptr<TempDir> dir_;
+    static inline std::unique_ptr<hub::test::SameStore> store_;  // the same database across rewrites of hub.xml
     static inline std::unique_ptr<hub::ldaptest::SlapdServer> slapd_;
     static inline std::unique_ptr<ChildProcess> sim_, hubd_;
 };
@@ -240,7 +245,7 @@ TEST_F(OwnedFieldsTest, AFieldWithTwoSourcesStopsTheStartAndAReloadKeepsTheRegis
     ChildProcess refused(HUBD_EXE, ChildProcess::Options{.args = {"--config",
                                                                   other.write("hub.xml", config(kTwoSources,
                                                                                                 other.file("hubd.port"),
-                                                                                                other.file("hub.db")))}});
+                                                                                                hub::test::storeXml(other.path())))}});
     auto code = refused.wait(std::chrono::seconds(20));
     ASSERT_TRUE(code) << refused.output();
     EXPECT_NE(*code, 0);
@@ -274,7 +279,7 @@ TEST_F(OwnedFieldsTest, AFieldWithTwoSourcesStopsTheStartAndAReloadKeepsTheRegis
 // hold its only thread and the second never reach the vendor.
 TEST_F(OwnedFieldsTest, TheSourcesAreAskedWithoutHoldingAPoolThread) {
     fs::create_directories(dir_->file("var2"));
-    dir_->write("hub2.xml", config(kOwners, dir_->file("hubd2.port"), dir_->file("var2/hub.db")));
+    dir_->write("hub2.xml", config(kOwners, dir_->file("hubd2.port"), hub::test::storeXml(dir_->file("var2"))));
     ChildProcess hubd(HUBD_EXE, ChildProcess::Options{
                                     .args = {"--config", dir_->file("hub2.xml"), "-D", "http.blockingThreads=1", "-D",
                                              "plugins.plugin[@name=student_affairs].timeoutMs=20000"},
