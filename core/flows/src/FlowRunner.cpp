@@ -110,7 +110,7 @@ void FlowRunner::moveApplication(Poco::Data::Session& session, const std::string
                                  std::optional<std::string> resultJson) {
     std::string id = applicationId, current;
     Poco::Data::Statement select(session);
-    select << "SELECT status FROM flows_applications WHERE id = ?", use(id), into(current), now;
+    select << store::sql(session, "SELECT status FROM flows_applications WHERE id = ?"), use(id), into(current), now;
     auto from = parseApplicationStatus(current);
     if (!from || *from == to) return;
     const auto path = pathTo(*from, to);
