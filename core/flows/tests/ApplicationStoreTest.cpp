@@ -113,9 +113,9 @@ TEST(ApplicationStoreTest, AnInboundDecisionThatLosesItsCompareAndSetIsAVersionC
     ASSERT_EQ(submitted.outcome, Outcome::Created);
     const std::string id = submitted.application->id;
     if (f.db->dialect() == store::Dialect::PostgreSql) {
-        f.db->session() << "CREATE FUNCTION freeze() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$",
+        f.db->session() << "CREATE FUNCTION test_ignore_updates() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$",
             now;
-        f.db->session() << "CREATE TRIGGER freeze BEFORE UPDATE ON flows_applications FOR EACH ROW EXECUTE FUNCTION freeze()",
+        f.db->session() << "CREATE TRIGGER test_ignore_updates BEFORE UPDATE ON flows_applications FOR EACH ROW EXECUTE FUNCTION test_ignore_updates()",
             now;
     } else {
         f.db->session() << "CREATE TRIGGER freeze BEFORE UPDATE ON flows_applications BEGIN SELECT RAISE(IGNORE); END",
