@@ -451,6 +451,13 @@ void FlowRunner::resume() {
     if (!timers_.joinable() && !stopping_) timers_ = std::thread([this] { timerLoop(); });
 }
 
+void FlowRunner::abandon() {
+    if (timerLease_) timerLease_->abandon();
+    // Kept (not destroyed, which would release the row) until the runner goes.
+    abandonedLease_ = std::move(timerLease_);
+    stop();
+}
+
 void FlowRunner::stop() {
     {
         std::lock_guard lock(mutex_);

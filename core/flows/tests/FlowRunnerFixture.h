@@ -46,14 +46,21 @@ inline std::vector<std::string> outboxData(store::Database& db, const std::strin
 /// plugin host without plugins, wired as hubd wires them, on the Fixture's
 /// database; the flow file is flows/vehicle-pass.bpmn (the item vehicle-pass).
 struct RunnerFixture : Fixture {
-    explicit RunnerFixture(const std::string& flowXml) {
+    explicit RunnerFixture(const std::string& flowXml) { init(flowXml); }
+    /// A second hub on the store of `first` (several nodes on one PostgreSQL).
+    RunnerFixture(const std::string& flowXml, const RunnerFixture& first)
+        : Fixture("2026-09-30T02:00:00Z", first.storeOptions) {
+        init(flowXml);
+    }
+    ~RunnerFixture() { runner->stop(); }
+
+    void init(const std::string& flowXml) {
         events::Outbox::migrate(*db);
         std::filesystem::create_directories(dir.path() / "flows");
         std::filesystem::create_directories(dir.path() / "plugins");
         std::ofstream(dir.path() / "flows" / "vehicle-pass.bpmn") << flowXml;
         build();
     }
-    ~RunnerFixture() { runner->stop(); }
 
     /// A hub restart: everything closed and opened again on the same files,
     /// then the runner resumes (due timers, pending calls, stuck submits).

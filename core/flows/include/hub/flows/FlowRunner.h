@@ -152,6 +152,9 @@ public:
     /// are pending in the store and re-issued on the next start. Call before
     /// the plugin host goes.
     void stop();
+    /// For tests of a node that dies: stop() without handing the lease
+    /// `flows.timers` over; another node takes it once its time to live ran out.
+    void abandon();
 
     /// Waits at most `bound` for the flow of `applicationId` to settle: ended,
     /// or waiting for a person, a message or a timer, with no service call
@@ -266,6 +269,7 @@ private:
     std::set<std::string> externalGroups_;  // behind mutex_
     std::thread timers_;
     std::unique_ptr<store::LeaseKeeper> timerLease_;  // flows.timers; from resume() to stop()
+    std::unique_ptr<store::LeaseKeeper> abandonedLease_;  // abandon(): its row left to run out
     std::atomic<std::uint64_t> expiredMessages_{0};
     std::atomic<std::uint64_t> bufferedMessages_{0};
 };
