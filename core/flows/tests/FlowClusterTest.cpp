@@ -7,6 +7,7 @@
 //   - Two nodes claiming one task: exactly one wins.
 //   - Two nodes stepping one instance at once take turns: one step applies,
 //     the other finds the task done; nothing is lost or doubled.
+//   - One idempotency key submitted on both nodes at once: one application.
 #include "FlowRunnerFixture.h"
 
 #include "hub/store/Lease.h"
@@ -222,6 +223,38 @@ TEST(FlowClusterTest, ConcurrentStepsOfOneInstanceOnTwoNodesTakeTurns) {
               static_cast<std::int64_t>(kInstances));
     EXPECT_EQ(c.count("flows_transitions WHERE to_status = 'approved'"), static_cast<std::int64_t>(kInstances));
     EXPECT_EQ(c.count("flows_engine_tasks WHERE status = 'completed'"), static_cast<std::int64_t>(kInstances));
+}
+
+// The same submission (one idempotency key) reaching both nodes at once, many
+// times: each key makes one application, and the other node answers with it.
+TEST(FlowClusterTest, OneIdempotencyKeyOnTwoNodesAtOnceMakesOneApplication) {
+    Cluster c(kClusterReview);
+    constexpr int kKeys = 25;
+    std::barrier start(2);
+    std::vector<std::string> idsA(kKeys), idsB(kKeys);
+    std::atomic<int> created{0}, replayed{0};
+    auto submitAll = [&](RunnerFixture& node, std::vector<std::string>& ids) {
+        for (int n = 0; n < kKeys; ++n) {
+            auto request = test::vehiclePass("t.wang", "京G" + std::to_string(10000 + n));
+            request.startReview = true;
+            request.idempotencyKey = "cluster-key-" + std::to_string(n);
+            start.arrive_and_wait();
+            auto r = node.service->submit(request, test::shippedCatalog(), test::kTeacher);
+            if (r.outcome == test::Outcome::Created) ++created;
+            if (r.outcome == test::Outcome::Replayed) ++replayed;
+            if (r.application) ids[static_cast<std::size_t>(n)] = r.application->id;
+        }
+    };
+    std::thread ta([&] { submitAll(c.a, idsA); });
+    std::thread tb([&] { submitAll(c.b, idsB); });
+    ta.join();
+    tb.join();
+    EXPECT_EQ(created.load(), kKeys);
+    EXPECT_EQ(replayed.load(), kKeys);
+    EXPECT_EQ(idsA, idsB);
+    EXPECT_EQ(c.count("flows_applications"), kKeys);
+    EXPECT_EQ(c.count("flows_engine_instances"), kKeys);
+    EXPECT_EQ(c.openReviews().size(), static_cast<std::size_t>(kKeys));
 }
 
 }  // namespace
