@@ -486,7 +486,9 @@ void FlowRunner::timerLoop() {
     }
 }
 
-bool FlowRunner::holdsTimers() const { return timerLease_ && timerLease_->held(); }
+bool FlowRunner::holdsTimers() const {
+    return timerLease_ && timerLease_->held();
+}
 
 bool FlowRunner::fireDueTimers() {
     if (!holdsTimers()) return false;

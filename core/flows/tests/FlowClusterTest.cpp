@@ -28,7 +28,8 @@ using test::RunnerFixture;
 std::string clusterFlow(const std::string& middle) {
     return kFlowHeader + R"(  <bpmn:process id="vehicle-pass" isExecutable="true">
     <bpmn:startEvent id="Start"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
-)" + middle + R"(
+)" + middle +
+           R"(
     <bpmn:userTask id="Review" name="审核"><bpmn:extensionElements><zeebe:assignmentDefinition candidateGroups="dept:security:clerk" /></bpmn:extensionElements><bpmn:incoming>F2</bpmn:incoming><bpmn:outgoing>F9</bpmn:outgoing></bpmn:userTask>
     <bpmn:sequenceFlow id="F9" sourceRef="Review" targetRef="End" />
     <bpmn:endEvent id="End"><bpmn:extensionElements><zeebe:properties><zeebe:property name="outcome" value="approved" /></zeebe:properties></bpmn:extensionElements><bpmn:incoming>F9</bpmn:incoming></bpmn:endEvent>
@@ -165,7 +166,8 @@ TEST(FlowClusterTest, TwoNodesClaimingOneTaskExactlyOneWins) {
     ta.join();
     tb.join();
     EXPECT_EQ(wonA + wonB, static_cast<int>(kTasks));
-    EXPECT_EQ(c.count("flows_engine_tasks WHERE claimed_by IN ('clerk.a', 'clerk.b')"), static_cast<std::int64_t>(kTasks));
+    EXPECT_EQ(c.count("flows_engine_tasks WHERE claimed_by IN ('clerk.a', 'clerk.b')"),
+              static_cast<std::int64_t>(kTasks));
     for (const auto& task : c.openReviews()) EXPECT_TRUE(task.claimedBy == "clerk.a" || task.claimedBy == "clerk.b");
 
     // A claim that waits for the other node's transaction (a row lock on

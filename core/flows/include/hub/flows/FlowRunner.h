@@ -268,7 +268,7 @@ private:
     bool stopping_ = false;
     std::set<std::string> externalGroups_;  // behind mutex_
     std::thread timers_;
-    std::unique_ptr<store::LeaseKeeper> timerLease_;  // flows.timers; from resume() to stop()
+    std::unique_ptr<store::LeaseKeeper> timerLease_;      // flows.timers; from resume() to stop()
     std::unique_ptr<store::LeaseKeeper> abandonedLease_;  // abandon(): its row left to run out
     std::atomic<std::uint64_t> expiredMessages_{0};
     std::atomic<std::uint64_t> bufferedMessages_{0};
