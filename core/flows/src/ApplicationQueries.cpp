@@ -123,6 +123,9 @@ ApplicationService::ListResult ApplicationService::list(const ListQuery& query) 
     Poco::Data::Session s = db_.session();
     // One read transaction so the count and the page agree.
     Poco::Data::Transaction tx(s, true);
+    // PostgreSQL reads each statement at its own snapshot unless told otherwise.
+    if (db_.dialect() == store::Dialect::PostgreSql)
+        s << "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", now;
     Poco::Int64 total = 0;
     {
         Poco::Data::Statement count(s);

@@ -225,7 +225,11 @@ RetentionReport Retention::run(const std::string& actor, Clock::time_point asOf)
         session << store::sql(
             session, "INSERT INTO privacy_retention_runs(actor, started_at, finished_at, report) VALUES(?,?,?,'')"),
             bind(actor), bind(report.startedAt), bind(report.finishedAt), now;
-        session << "SELECT max(id) FROM privacy_retention_runs", into(report.id), now;
+        // This session's own row: on PostgreSQL another hub's run may commit meanwhile.
+        if (db_.dialect() == store::Dialect::PostgreSql)
+            session << "SELECT currval(pg_get_serial_sequence('privacy_retention_runs', 'id'))", into(report.id), now;
+        else
+            session << "SELECT max(id) FROM privacy_retention_runs", into(report.id), now;
         std::string json = report.toJson();
         session << store::sql(session, "UPDATE privacy_retention_runs SET report = ? WHERE id = ?"), use(json),
             bind(report.id), now;
