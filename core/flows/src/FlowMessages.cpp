@@ -125,6 +125,9 @@ void FlowRunner::requestApproval(Poco::Data::Session& session, const engine::Ins
 FlowRunner::Delivery FlowRunner::applyDecisionWithin(Poco::Data::Session& session, const Decision& decision) {
     auto instanceId = store_.instanceOf(session, decision.applicationId);
     if (!instanceId) return Delivery::NotFlowDriven;
+    // Locked before it is read: a decision applied meanwhile by another node
+    // (or thread) has committed when this reads, and this one is then Late.
+    store_.lockInstance(session, *instanceId);
     auto state = store_.load(session, *instanceId);
     if (!state) return Delivery::NotFlowDriven;
     if (state->status != engine::InstanceStatus::Running) return Delivery::Late;
@@ -189,6 +192,7 @@ void FlowRunner::onApplicationEvent(Poco::Data::Session& session, const std::str
     if (id.empty() || actor.empty() || actor == "hub") return;
     auto instanceId = store_.instanceOf(session, id);
     if (!instanceId) return;
+    store_.lockInstance(session, *instanceId);  // as applyDecisionWithin
     auto state = store_.load(session, *instanceId);
     if (!state || state->status != engine::InstanceStatus::Running) return;
     auto definition = flows_.version(state->flowId, state->version);

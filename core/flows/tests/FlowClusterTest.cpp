@@ -8,6 +8,8 @@
 //   - Two nodes stepping one instance at once take turns: one step applies,
 //     the other finds the task done; nothing is lost or doubled.
 //   - One idempotency key submitted on both nodes at once: one application.
+//   - One approval.decided applied on both nodes at once: applied once, the
+//     other is a late duplicate (not an error).
 #include "FlowRunnerFixture.h"
 
 #include "hub/store/Lease.h"
@@ -48,6 +50,17 @@ const std::string kClusterTimerThenReview = clusterFlow(
 
 // A review at once.
 const std::string kClusterReview = clusterFlow(R"(<bpmn:sequenceFlow id="F2" sourceRef="Start" targetRef="Review" />)");
+
+// The external approval engine's task (the group oa:approvers), then the end.
+const std::string kClusterExternal = kFlowHeader + R"(  <bpmn:process id="vehicle-pass" isExecutable="true">
+    <bpmn:startEvent id="Start"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="Oa" name="OA"><bpmn:extensionElements><zeebe:assignmentDefinition candidateGroups="oa:approvers" /></bpmn:extensionElements><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F9</bpmn:outgoing></bpmn:userTask>
+    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Oa" />
+    <bpmn:sequenceFlow id="F9" sourceRef="Oa" targetRef="End" />
+    <bpmn:endEvent id="End"><bpmn:extensionElements><zeebe:properties><zeebe:property name="outcome" value="approved" /></zeebe:properties></bpmn:extensionElements><bpmn:incoming>F9</bpmn:incoming></bpmn:endEvent>
+  </bpmn:process>
+</bpmn:definitions>
+)";
 
 constexpr auto kLeaseTtl = std::chrono::milliseconds(1500);
 
@@ -257,6 +270,39 @@ TEST(FlowClusterTest, OneIdempotencyKeyOnTwoNodesAtOnceMakesOneApplication) {
     EXPECT_EQ(c.count("flows_applications"), kKeys);
     EXPECT_EQ(c.count("flows_engine_instances"), kKeys);
     EXPECT_EQ(c.openReviews().size(), static_cast<std::size_t>(kKeys));
+}
+
+// The approval engine's decision reaching both nodes at once (two relays, or a
+// resend): one applies it, the other finds the task closed (Late: logged,
+// not an error), and the application is approved once.
+TEST(FlowClusterTest, OneDecisionOnTwoNodesAtOnceIsAppliedOnce) {
+    Cluster c(kClusterExternal);
+    constexpr std::size_t kApplications = 20;
+    for (std::size_t n = 0; n < kApplications; ++n) c.a.submit("京H" + std::to_string(10000 + n));
+    auto tasks = c.openReviews();
+    ASSERT_EQ(tasks.size(), kApplications);
+    std::barrier start(2);
+    std::atomic<int> failures{0};
+    auto decideAll = [&](RunnerFixture& node) {
+        for (const auto& task : tasks) {
+            start.arrive_and_wait();
+            try {
+                node.decide(task.applicationId, task.id, "approved");
+            } catch (const std::exception& e) {
+                ++failures;
+                ADD_FAILURE() << e.what();
+            }
+        }
+    };
+    std::thread ta([&] { decideAll(c.a); });
+    std::thread tb([&] { decideAll(c.b); });
+    ta.join();
+    tb.join();
+    EXPECT_EQ(failures.load(), 0);
+    EXPECT_TRUE(c.openReviews().empty());
+    EXPECT_EQ(c.count("flows_transitions WHERE to_status = 'approved'"), static_cast<std::int64_t>(kApplications));
+    EXPECT_EQ(c.count("flows_engine_history WHERE element_id = 'Oa' AND event = 'completed'"),
+              static_cast<std::int64_t>(kApplications));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "hub/flows/ApprovalEngineLink.h"
 #include "hub/flows/FlowRunner.h"
 #include "hub/host/PluginHost.h"
+#include "hub/store/WriteTransaction.h"
 
 #include <Poco/Data/Session.h>
 #include <Poco/Data/Transaction.h>
@@ -123,14 +124,16 @@ struct RunnerFixture : Fixture {
         return r.application->id;
     }
 
-    // The relay's inbound path: the handler inside a transaction, committed when it returns.
+    // The relay's inbound path: the handler inside a transaction that writes
+    // first (the relay's inbox row; here store::WriteTransaction), committed
+    // when it returns.
     void decide(const std::string& applicationId, const std::string& taskId, const std::string& decision) {
         auto event = events::CloudEvent::create(
             events::EventType::ApprovalDecided, "/approval-engine", "applications/" + applicationId,
             R"({"applicationId":")" + applicationId + R"(","taskId":")" + taskId + R"(","decision":")" + decision +
                 R"(","reason":"OA 已审批"})");
         Poco::Data::Session s = db->session();
-        Poco::Data::Transaction tx(s, true);
+        store::WriteTransaction tx(s);
         link->inboundHandler()(s, event, events::InboundPeer{"engine-1", true});
         tx.commit();
     }

@@ -64,8 +64,8 @@ public:
         engine::EngineOptions engine;
         PersonLookup person;
         std::int64_t timerPollMs = 1000;  ///< The scheduler's poll of due timers.
-        /// The time to live of the lease `flows.timers` (flows.timerLeaseSeconds):
-        /// how soon another node fires the timers once the holder is gone.
+        /// The time to live of the lease `flows.timers`: how soon another node
+        /// fires the timers once the holder is gone (hubd: this default).
         std::chrono::milliseconds timerLeaseTtl{15000};
         std::int64_t callTimeoutMs = 30000;
         /// How long a message nobody waits for yet is kept for a wait that
@@ -270,6 +270,8 @@ private:
     std::thread timers_;
     std::unique_ptr<store::LeaseKeeper> timerLease_;      // flows.timers; from resume() to stop()
     std::unique_ptr<store::LeaseKeeper> abandonedLease_;  // abandon(): its row left to run out
+    std::atomic<bool> abandoning_{false};
+    std::int64_t stuckStartedUnder_ = -1;  // the lease token startStuck() last ran under (timer thread)
     std::atomic<std::uint64_t> expiredMessages_{0};
     std::atomic<std::uint64_t> bufferedMessages_{0};
 };
