@@ -7,6 +7,7 @@
 
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <Poco/Exception.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/Pipe.h>
@@ -180,7 +181,13 @@ void Cluster::startNode(int n) {
     ChildProcess::Options o{.args = {"--config", folder + "/hub.xml"}, .portFile = folder + "/hubd.port"};
     o.startTimeout = std::chrono::seconds(30);
     o.stopTimeout = std::chrono::seconds(10);
-    auto process = std::make_unique<ChildProcess>(tree_.hubd, std::move(o));
+    std::unique_ptr<ChildProcess> process;
+    try {
+        process = std::make_unique<ChildProcess>(tree_.hubd, std::move(o));
+    } catch (const Poco::Exception& e) {
+        // Poco's what() is its class name only; the message holds hubd's output.
+        throw std::runtime_error("node " + std::to_string(n + 1) + " did not start: " + e.displayText());
+    }
     std::lock_guard lock(mutex_);
     nodes_[n].process = std::move(process);
 }

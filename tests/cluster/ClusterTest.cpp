@@ -34,6 +34,8 @@ struct Backend {
     bool postgres;
 };
 
+void PrintTo(const Backend& backend, std::ostream* out) { *out << backend.name; }
+
 std::int64_t nowMs() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
