@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <utility>
 #include <string>
 #include <thread>
 #include <vector>
@@ -31,6 +32,9 @@ struct Setup {
 
 struct Figures {
     double submits = 0, steps = 0;
+    std::pair<double, double> submitMs, stepMs;
+    double submitCpuMs = 0, stepCpuMs = 0;  // hubd + nginx + PostgreSQL CPU per request
+    double submitHubdShare = 0, stepHubdShare = 0;
     std::string note;
 };
 
@@ -52,12 +56,27 @@ Figures measure(const Setup& setup, int seconds, int clients) {
             warm.start();
             warm.join();
         }
+        auto cpu = [&](double& hubd) {
+            hubd = 0;
+            for (int n = 0; n < cluster.nodes(); ++n) hubd += cluster.cpuSeconds(n);
+            return hubd + cluster.nginxCpuSeconds() + cluster.postgresCpuSeconds();
+        };
+        double hubd0 = 0, hubd1 = 0;
+        double cpu0 = cpu(hubd0);
         auto begin = std::chrono::steady_clock::now();
         hub::cluster::Flood submits(cluster, {.submitters = clients, .clerks = 0, .retryForMs = 5000});
         submits.start();
         std::this_thread::sleep_for(std::chrono::seconds(seconds));
         submits.stop();
         f.submits = perSecond(submits.submits(), std::chrono::steady_clock::now() - begin);
+        f.submitMs = submits.submitLatency();
+        double cpu1 = cpu(hubd1);
+        if (submits.submits() > 0) {
+            f.submitCpuMs = 1000 * (cpu1 - cpu0) / static_cast<double>(submits.submits());
+            f.submitHubdShare = (hubd1 - hubd0) / (cpu1 - cpu0);
+        }
+        cpu0 = cpu1;
+        hubd0 = hubd1;
         if (!submits.unexpected().empty()) f.note += "unexpected answers: " + submits.unexpected().substr(0, 200);
 
         begin = std::chrono::steady_clock::now();
@@ -66,6 +85,12 @@ Figures measure(const Setup& setup, int seconds, int clients) {
         std::this_thread::sleep_for(std::chrono::seconds(seconds));
         steps.stop();
         f.steps = perSecond(steps.steps(), std::chrono::steady_clock::now() - begin);
+        f.stepMs = steps.stepLatency();
+        cpu1 = cpu(hubd1);
+        if (steps.steps() > 0) {
+            f.stepCpuMs = 1000 * (cpu1 - cpu0) / static_cast<double>(steps.steps());
+            f.stepHubdShare = (hubd1 - hubd0) / (cpu1 - cpu0);
+        }
         const std::string open = cluster.scalar("SELECT COUNT(*) FROM flows_engine_tasks WHERE status = 'open'");
         if (open == "0") f.note += "(the backlog ran out: steps/s is a floor) ";
         if (!steps.unexpected().empty()) f.note += "unexpected answers: " + steps.unexpected().substr(0, 200);
@@ -89,10 +114,13 @@ int main(int argc, char** argv) {
     };
     std::printf("%u cores, %d clients through nginx, %d s a phase\n", std::thread::hardware_concurrency(), clients,
                 seconds);
-    std::printf("%-22s %12s %12s  %s\n", "setup", "submits/s", "steps/s", "note");
+    std::printf("%-22s %10s %16s %14s %10s %16s %14s  %s\n", "setup", "submits/s", "p50/p99 ms", "CPU ms (hubd)",
+                "steps/s", "p50/p99 ms", "CPU ms (hubd)", "note");
     for (const auto& setup : setups) {
         Figures f = measure(setup, seconds, clients);
-        std::printf("%-22s %12.1f %12.1f  %s\n", setup.name, f.submits, f.steps, f.note.c_str());
+        std::printf("%-22s %10.1f %7.1f/%-8.1f %6.2f (%3.0f%%) %10.1f %7.1f/%-8.1f %6.2f (%3.0f%%)  %s\n", setup.name,
+                    f.submits, f.submitMs.first, f.submitMs.second, f.submitCpuMs, 100 * f.submitHubdShare, f.steps,
+                    f.stepMs.first, f.stepMs.second, f.stepCpuMs, 100 * f.stepHubdShare, f.note.c_str());
         std::fflush(stdout);
     }
     return 0;

@@ -15,6 +15,9 @@
 #include <Poco/Process.h>
 #include <Poco/StreamCopier.h>
 
+#include <unistd.h>
+
+#include <cctype>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -69,6 +72,39 @@ std::string runProgram(const std::string& program, const std::vector<std::string
     Poco::StreamCopier::copyToString(errStream, errors);
     if (int rc = handle.wait(); rc != 0) throw std::runtime_error(program + " failed (" + std::to_string(rc) + "): " + errors);
     return output;
+}
+
+// utime + stime of a process, and of its children when `tree` (PostgreSQL's
+// backends are the postmaster's children), from /proc.
+double processCpu(int pid, bool tree) {
+    static const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+    double total = 0;
+    std::vector<int> pids{pid};
+    if (tree)
+        for (const auto& entry : fs::directory_iterator("/proc")) {
+            const std::string name = entry.path().filename();
+            if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+            std::string stat = readWhole(entry.path() / "stat");
+            auto close = stat.rfind(')');
+            if (close == std::string::npos) continue;
+            std::istringstream fields(stat.substr(close + 2));
+            std::string state;
+            int parent = 0;
+            fields >> state >> parent;
+            if (parent == pid) pids.push_back(std::stoi(name));
+        }
+    for (int p : pids) {
+        std::string stat = readWhole("/proc/" + std::to_string(p) + "/stat");
+        auto close = stat.rfind(')');
+        if (close == std::string::npos) continue;
+        std::istringstream fields(stat.substr(close + 2));
+        std::string skip;
+        for (int n = 3; n < 14; ++n) fields >> skip;  // fields 3..13
+        double utime = 0, stime = 0;
+        fields >> utime >> stime;                     // fields 14, 15
+        total += (utime + stime) / ticks;
+    }
+    return total;
 }
 
 }  // namespace
@@ -275,6 +311,19 @@ void Cluster::restart(int n) {
 bool Cluster::up(int n) const {
     std::lock_guard lock(mutex_);
     return nodes_.at(n).process != nullptr;
+}
+
+double Cluster::cpuSeconds(int n) const {
+    std::lock_guard lock(mutex_);
+    return nodes_.at(n).process ? processCpu(nodes_[n].process->pid(), false) : 0;
+}
+
+double Cluster::nginxCpuSeconds() const { return nginx_ ? processCpu(nginx_->pid(), false) : 0; }
+
+double Cluster::postgresCpuSeconds() const {
+    if (!postgres_) return 0;
+    const std::string pidFile = readWhole(postgres_->directory() + "/data/postmaster.pid");
+    return pidFile.empty() ? 0 : processCpu(std::stoi(pidFile), true);
 }
 
 bool Cluster::alive(int n) {

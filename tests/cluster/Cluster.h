@@ -82,6 +82,11 @@ public:
     bool up(int n) const;
     /// Node n is up and its process has not exited (no crash, no restart needed).
     bool alive(int n);
+    /// CPU seconds (user + system) node n's process used so far; 0 when down.
+    double cpuSeconds(int n) const;
+    /// The same for nginx and for PostgreSQL's processes (server and backends).
+    double nginxCpuSeconds() const;
+    double postgresCpuSeconds() const;
     /// Node n's output (for a failing test).
     std::string output(int n) const;
     std::string nginxLog() const;

@@ -7,6 +7,7 @@
 #include <Poco/Exception.h>
 #include <Poco/JSON/Object.h>
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 #include <sstream>
@@ -95,6 +96,7 @@ void Flood::submitter(int number) {
     for (int n = 0; !stopping_ && (options_.submitsEach == 0 || n < options_.submitsEach); ++n) {
         const std::string key = "flood-" + std::to_string(epochMs()) + "-" + std::to_string(number) + "-" + std::to_string(n);
         std::string answer;
+        const auto began = SteadyClock::now();
         int status = send("POST", "/api/v1/applications", reimbursementBody(amount(random)), "t.wang", key, answer, nullptr);
         if (status == 0) continue;
         if (status != 201 && status != 200) {
@@ -110,6 +112,7 @@ void Flood::submitter(int number) {
         }
         ++submits_;
         std::lock_guard lock(mutex_);
+        submitLatencies_.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - began).count());
         auto [at, fresh] = acknowledged_.emplace(key, id);
         if (!fresh && at->second != id) unexpected_.push_back("key " + key + " answered " + at->second + " and " + id);
     }
@@ -149,10 +152,14 @@ void Flood::clerk() {
         }
         std::string answer;
         int attempts = 0;
+        const auto began = SteadyClock::now();
         int status = send("POST", "/api/v1/tasks/" + task + "/complete", R"({"decision":"approve","comment":"同意"})",
                           "fin.1", "", answer, &attempts);
-        if (status == 200)
+        if (status == 200) {
             ++steps_;
+            std::lock_guard lock(mutex_);
+            stepLatencies_.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - began).count());
+        }
         else if (status == 409 && attempts > 0)
             ++steps_;  // an earlier attempt completed it; its answer was lost with its node
         else if (status != 0)
@@ -170,6 +177,23 @@ std::string Flood::unexpected() const {
     std::string out;
     for (const auto& u : unexpected_) out += u + "\n";
     return out;
+}
+
+double Flood::percentile(const std::vector<double>& latencies, double p) {
+    if (latencies.empty()) return 0;
+    std::vector<double> sorted = latencies;
+    std::sort(sorted.begin(), sorted.end());
+    return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(p * static_cast<double>(sorted.size())))];
+}
+
+std::pair<double, double> Flood::submitLatency() const {
+    std::lock_guard lock(mutex_);
+    return {percentile(submitLatencies_, 0.5), percentile(submitLatencies_, 0.99)};
+}
+
+std::pair<double, double> Flood::stepLatency() const {
+    std::lock_guard lock(mutex_);
+    return {percentile(stepLatencies_, 0.5), percentile(stepLatencies_, 0.99)};
 }
 
 std::string Flood::summary() const {

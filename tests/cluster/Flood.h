@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace hub::cluster {
@@ -52,6 +53,10 @@ public:
     /// Answers no retry explains (a 500, a 400, an id that changed for its key), or "".
     std::string unexpected() const;
     std::string summary() const;
+    /// p50 and p99 in milliseconds of acknowledged submits and completed steps
+    /// (retries included: what the client waited).
+    std::pair<double, double> submitLatency() const;
+    std::pair<double, double> stepLatency() const;
 
 private:
     void submitter(int number);
@@ -60,6 +65,7 @@ private:
     int send(const std::string& method, const std::string& path, const std::string& body, const std::string& subject,
              const std::string& key, std::string& answer, int* attempts);
     void noteUnexpected(const std::string& what);
+    static double percentile(const std::vector<double>& latencies, double p);
 
     Cluster& cluster_;
     Options options_;
@@ -69,6 +75,7 @@ private:
     mutable std::mutex mutex_;
     std::map<std::string, std::string> acknowledged_;
     std::vector<std::string> unexpected_;
+    std::vector<double> submitLatencies_, stepLatencies_;
     std::vector<std::string> queue_;            // audits to complete
     std::map<std::string, bool> queued_;        // every audit ever queued
     std::vector<std::thread> submitters_, clerks_;
