@@ -47,6 +47,19 @@ void ConsumerDelivery::forget() {
     unsettled_ = 0;
 }
 
+void ConsumerDelivery::reset(bool leading) {
+    forget();
+    subjects_.clear();
+    dueTimers_ = {};
+    ackTimers_ = {};
+    dirty_.clear();
+    loadedUpTo_ = persistedCursor_ = queuedCursor_ = 0;
+    sendBlocked_ = false;
+    slotsUsed_ = 0;
+    lastLoadFull_ = false;
+    leading_ = leading;
+}
+
 // ---------------------------------------------------------------- the outbox
 
 std::size_t ConsumerDelivery::readLimit(std::size_t batchSize) const {
@@ -268,6 +281,13 @@ ConsumerMetrics ConsumerDelivery::figures(std::int64_t lastSeq) const {
     ConsumerMetrics cm;
     cm.name = cfg_.name;
     cm.cursor = persistedCursor_;
+    cm.delivering = leading_;
+    if (!leading_) {
+        cm.deliveries = deliveries_;
+        cm.retries = retries_;
+        cm.deadLettered = deadLettered_;
+        return cm;  // another hub delivers it: its depth is that hub's to report
+    }
     cm.depth = unsettled_ + std::max<std::int64_t>(0, lastSeq - loadedUpTo_);
     cm.inFlight = static_cast<std::int64_t>(slotsUsed_);
     cm.deliveries = deliveries_;

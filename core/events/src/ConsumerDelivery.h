@@ -75,6 +75,12 @@ public:
     bool addReplay(OutboxEvent event, int attempts);
     /// Back to nothing loaded, after a start-up read that failed half-way.
     void forget();
+    /// Back to the state of a new ConsumerDelivery (the counters stay), with
+    /// `leading` telling whether this hub delivers to the consumer (several
+    /// hubs: it holds the consumer's lease). A hub that does not lead reports
+    /// no depth.
+    void reset(bool leading);
+    bool leading() const { return leading_; }
 
     // The outbox.
 
@@ -163,6 +169,7 @@ private:
     std::size_t slotsUsed_ = 0;
     std::int64_t unsettled_ = 0;
     bool lastLoadFull_ = false;
+    bool leading_ = true;
 
     // Found in the database at start, for events beyond the cursor.
     std::set<std::int64_t> knownSettled_;

@@ -33,6 +33,8 @@ extern "C" int retrySoon(void*, int count) {
 }
 
 void retryWriteLockSoon(Poco::Data::Session& s) {
+    // PostgreSQL has no database write lock: writers wait on rows.
+    if (hub::store::dialectOf(s) != hub::store::Dialect::Sqlite) return;
     try {
         sqlite3* handle = Poco::Data::SQLite::Utility::dbHandle(s);
         // The pool hands this connection out again after us; Database::session()
@@ -61,6 +63,13 @@ DeliveryCommitter::DeliveryCommitter(hub::store::Database& db, const RelayConfig
       pending_(config.consumers.size()),
       durableCursors_(config.consumers.size()) {
     for (const auto& c : config.consumers) names_.push_back(c.name);
+    // Several hubs may share a PostgreSQL store: each consumer's marks are
+    // written only under its lease (DeliveryStore::commit).
+    if (db.dialect() == hub::store::Dialect::PostgreSql) {
+        fence_.holder = db.nodeId();
+        for (const auto& c : config.consumers) fence_.leases.push_back(Relay::leaseName(c.name));
+        fenced_ = true;
+    }
 }
 
 // ---------------------------------------------------------------- the delivery thread's side
@@ -84,6 +93,14 @@ void DeliveryCommitter::finish() {
     {
         std::lock_guard lock(queueMutex_);
         finishing_ = true;
+    }
+    queued_.notify_one();
+}
+
+void DeliveryCommitter::abandon() {
+    {
+        std::lock_guard lock(queueMutex_);
+        finishing_ = abandoned_ = true;
     }
     queued_.notify_one();
 }
@@ -121,6 +138,7 @@ void DeliveryCommitter::run() {
         {
             std::lock_guard lock(queueMutex_);
             finishing = finishing_;
+            if (abandoned_) return;
         }
         if (finishing && ++errors >= 3) {
             logger().error("relay stopped with delivery state not committed: those events will be sent again");
@@ -139,6 +157,7 @@ bool DeliveryCommitter::commitRound(Poco::Data::Session& s, std::vector<PendingM
     {
         std::unique_lock lock(queueMutex_);
         queued_.wait_for(lock, std::chrono::milliseconds(500), [&] { return finishing_ || anyMarks(pending_); });
+        if (abandoned_) return false;
         for (std::size_t i = 0; i < work.size(); ++i) work[i].absorb(pending_[i]);
         finishing = finishing_;
     }
@@ -182,7 +201,11 @@ bool DeliveryCommitter::commit(Poco::Data::Session& s, std::vector<PendingMarks>
         }
     }
     try {
-        DeliveryStore(s).commit(names_, work, Outbox::nowMs(), traced_);
+        std::size_t dropped = DeliveryStore(s).commit(names_, work, Outbox::nowMs(), traced_, fenced_ ? &fence_ : nullptr);
+        if (dropped > 0)
+            logger().information("delivery state of %z consumer(s) not committed: their lease has another holder now, "
+                                 "which sends those events again",
+                                 dropped);
     } catch (const std::exception& e) {
         logger().error("committing delivery state failed (will retry): %s", std::string(e.what()));
         return false;
@@ -199,6 +222,7 @@ void DeliveryCommitter::report(std::vector<PendingMarks>& work) {
         if (work[i].empty()) continue;
         Completion d;
         d.consumer = i;
+        d.tenure = work[i].tenure;
         for (const auto& [seq, m] : work[i].marks) {
             if (m.kind != DeliveryMark::Kind::Retry) d.settled.push_back(seq);
             if (m.kind == DeliveryMark::Kind::Dead) ++deadLettered;
@@ -206,7 +230,8 @@ void DeliveryCommitter::report(std::vector<PendingMarks>& work) {
         d.cursor = work[i].cursor;
         if (d.cursor) durableCursors_[i] = *d.cursor;
         done.push_back(std::move(d));
-        work[i] = PendingMarks{};
+        work[i].marks.clear();
+        work[i].cursor.reset();  // the tenure stays: marks of the same one are merged
     }
     counters_.deadLetters += deadLettered;
     if (done.empty()) return;
@@ -227,9 +252,15 @@ void DeliveryCommitter::prune(Poco::Data::Session& s, std::int64_t at) {
     if (cfg_.retentionHours <= 0) return;
     std::int64_t horizon = at - static_cast<std::int64_t>(cfg_.retentionHours) * 3600 * 1000;
     std::int64_t settled = publisher_ ? publisher_->publishedUpTo() : std::numeric_limits<std::int64_t>::max();
-    for (const auto& cursor : durableCursors_) settled = std::min(settled, cursor.load());
     try {
-        DeliveryStore(s).prune(settled, horizon);
+        DeliveryStore store(s);
+        if (fenced_) {
+            // Other hubs deliver some consumers: their cursors are in the store.
+            for (std::int64_t cursor : store.cursors(names_)) settled = std::min(settled, cursor);
+        } else {
+            for (const auto& cursor : durableCursors_) settled = std::min(settled, cursor.load());
+        }
+        store.prune(settled, horizon);
     } catch (const Poco::Exception& e) {
         logger().warning("pruning the outbox failed: %s", e.displayText());
     }

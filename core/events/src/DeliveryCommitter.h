@@ -1,6 +1,7 @@
 #pragma once
 
 #include "DeliveryRecords.h"
+#include "DeliveryStore.h"
 #include "MetricsBoard.h"
 
 #include "hub/events/RelayConfig.h"
@@ -31,6 +32,12 @@ class Publisher;
 /// for the write lock while the hub commits its own changes, delays the
 /// bookkeeping, not delivery. A commit that fails keeps its marks for the next
 /// try. Once a minute it prunes settled events past the retention.
+///
+/// On PostgreSQL, where several hubs share the store and each consumer is
+/// delivered by the holder of its lease (Relay::leaseName()), a consumer's
+/// marks are committed only while this node still holds that lease with the
+/// token they were taken under (DeliveryStore::commit's fence), and pruning
+/// goes by the cursors in the store.
 class DeliveryCommitter {
 public:
     /// `wake` is the sending end of the inproc pair the delivery thread polls;
@@ -51,6 +58,8 @@ public:
 
     /// Commits what is queued, then lets run() return.
     void finish();
+    /// Relay::abandon(): lets run() return without committing anything more.
+    void abandon();
 
     /// The thread's body: survives every error; renews its session at every round.
     void run();
@@ -73,11 +82,14 @@ private:
     std::condition_variable queued_;
     std::vector<PendingMarks> pending_;  // one per consumer
     bool finishing_ = false;
+    bool abandoned_ = false;
 
     std::mutex doneMutex_;
     std::vector<Completion> completions_;
 
     std::vector<std::atomic<std::int64_t>> durableCursors_;  // per consumer: committed, for pruning
+    DeliveryStore::LeaseFence fence_;  // PostgreSQL: each consumer's marks under its lease
+    bool fenced_ = false;
     bool traced_ = false;  // the trace tables exist: deliveries of applications' events are hops
     bool traceWarned_ = false;
 };

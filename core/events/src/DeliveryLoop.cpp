@@ -26,12 +26,25 @@ DeliveryLoop::DeliveryLoop(hub::store::Database& db, const RelayConfig& config, 
       metrics_(metrics),
       replayRequested_(replayRequested),
       stopping_(stopping),
+      leased_(db.dialect() == hub::store::Dialect::PostgreSql),
+      tenures_(config.consumers.size(), 0),
+      horizon_(leased_),
       outgoing_(config.consumers.size()) {
-    for (std::size_t i = 0; i < config.consumers.size(); ++i)
+    for (std::size_t i = 0; i < config.consumers.size(); ++i) {
         consumers_.push_back(std::make_unique<ConsumerDelivery>(config.consumers[i], *sockets.consumers[i]));
+        if (leased_) consumers_.back()->reset(false);  // until this hub holds the consumer's lease
+    }
 }
 
-DeliveryLoop::~DeliveryLoop() = default;
+// After the committer's last commit (Relay::stop()): the keepers release the
+// leases, so another hub takes over at once; an abandoned relay leaves them to
+// run out, as a killed one would.
+DeliveryLoop::~DeliveryLoop() {
+    if (abandoned_)
+        for (auto& keeper : keepers_) keeper->abandon();
+}
+
+void DeliveryLoop::abandon() { abandoned_ = true; }
 
 void DeliveryLoop::run() {
     // Until the state is read nothing can be delivered: try again (the database
@@ -70,7 +83,7 @@ void DeliveryLoop::run() {
     }
     // The committer commits what was acknowledged before it stops (see
     // Relay::stop()), so a clean stop causes no redelivery.
-    handOff();
+    if (!abandoned_) handOff();
 }
 
 void DeliveryLoop::finish() {
@@ -88,12 +101,21 @@ std::optional<Poco::Data::Session> DeliveryLoop::restoreAll() {
     try {
         Poco::Data::Session s = db_.session();
         DeliveryStore store(s);
-        for (std::size_t i = 0; i < consumers_.size(); ++i) {
-            ConsumerDelivery& c = *consumers_[i];
-            SavedDelivery saved = store.load(c.config().name);
-            c.restore(saved);
-            committer_.noteDurableCursor(i, saved.cursor);
-            for (auto [seq, attempts] : saved.replays) addReplay(store, c, seq, attempts);
+        if (!leased_) {
+            for (std::size_t i = 0; i < consumers_.size(); ++i) restore(store, i);
+        } else if (keepers_.empty()) {
+            // Each consumer's state is read when this hub becomes its leader
+            // (followLeases()). Rows at or below every stored cursor are
+            // settled: the horizon need not wait for those pruned.
+            std::vector<std::string> names;
+            for (const auto& c : consumers_) names.push_back(c->config().name);
+            std::vector<std::int64_t> cursors = store.cursors(names);
+            if (!cursors.empty()) horizon_.startAt(*std::min_element(cursors.begin(), cursors.end()));
+            std::vector<std::unique_ptr<hub::store::LeaseKeeper>> keepers;
+            for (const auto& name : names)
+                keepers.push_back(std::make_unique<hub::store::LeaseKeeper>(
+                    db_, Relay::leaseName(name), db_.nodeId(), std::chrono::milliseconds(cfg_.leaseTtlMs)));
+            keepers_ = std::move(keepers);
         }
         std::int64_t lastSeq = store.lastSeq();
         // The PUB socket is live fan-out: it starts with what is new.
@@ -108,25 +130,81 @@ std::optional<Poco::Data::Session> DeliveryLoop::restoreAll() {
     return std::nullopt;
 }
 
+// Reads consumer `index`'s saved state into it (a fresh one).
+void DeliveryLoop::restore(DeliveryStore& store, std::size_t index) {
+    ConsumerDelivery& c = *consumers_[index];
+    SavedDelivery saved = store.load(c.config().name);
+    c.restore(saved);
+    committer_.noteDurableCursor(index, saved.cursor);
+    for (auto [seq, attempts] : saved.replays) addReplay(store, c, seq, attempts);
+}
+
+// PostgreSQL: starts a tenure for each consumer whose lease this hub now holds,
+// and ends it for each whose lease it no longer holds.
+void DeliveryLoop::followLeases(DeliveryStore& store, std::vector<::zmq::pollitem_t>& poll) {
+    for (std::size_t i = 0; i < consumers_.size(); ++i) {
+        ConsumerDelivery& c = *consumers_[i];
+        const bool holds = keepers_[i]->held();
+        if (holds && !c.leading()) {
+            // The keeper took the lease before held() turned true, and took it
+            // after the last holder's last commit (the commit share-locks the
+            // lease row): what is read now is all that holder made durable.
+            const std::int64_t token = keepers_[i]->token();
+            c.reset(true);
+            try {
+                restore(store, i);
+            } catch (...) {
+                c.reset(false);
+                throw;  // tried again next round
+            }
+            outgoing_[i] = PendingMarks{};
+            outgoing_[i].tenure = ++tenures_[i];
+            outgoing_[i].token = token;
+            logger().information("relay delivers to consumer %s from seq %?d on this hub (%s, lease token %?d)",
+                                 c.config().name, c.loadedUpTo(), db_.nodeId(), token);
+        } else if (!holds && c.leading()) {
+            c.reset(false);
+            ++tenures_[i];  // what the committer still reports for the tenure that ended is ignored
+            sockets_.reconnectConsumer(i);
+            poll[i].socket = sockets_.consumers[i]->handle();
+            logger().warning("relay no longer delivers to consumer %s on this hub (%s): its lease ran out or "
+                             "another hub holds it",
+                             c.config().name, db_.nodeId());
+        }
+    }
+}
+
 // One round: what the committer made durable, replays, new outbox rows and
 // publishing, timers and sends; then the poll, acks, the hand-off, metrics.
 void DeliveryLoop::round(DeliveryStore& store, std::vector<::zmq::pollitem_t>& poll) {
     std::int64_t t = Outbox::nowMs();
     applyCompletions();
-    if (replayRequested_.exchange(false) || (replayDeferred_ && t >= replayAt_)) {
+    bool lookForReplays = false;
+    if (leased_) {
+        followLeases(store, poll);
+        // Relay::replay() on another hub cannot wake this one: look now and then.
+        if (t - lastReplayLook_ >= 1000) {
+            lookForReplays = true;
+            lastReplayLook_ = t;
+        }
+    }
+    if (replayRequested_.exchange(false) || lookForReplays || (replayDeferred_ && t >= replayAt_)) {
         replayDeferred_ = false;
         loadReplays(store, t);
         if (replayDeferred_) replayAt_ = t + 10;
     }
     bool more = std::any_of(consumers_.begin(), consumers_.end(), [](const auto& c) { return c->moreToRead(); });
     if (more || t - lastLoad_ >= cfg_.pollIntervalMs) {
+        horizon_.advance(store);
         readOutbox(store, t);
-        if (publisher_) publisher_->publishNew(store);
+        if (publisher_) publisher_->publishNew(store, horizon_.upTo());
         lastLoad_ = t;
     }
-    for (auto& c : consumers_) {
-        c->processTimers(t);
-        c->sendReady(t);
+    for (std::size_t i = 0; i < consumers_.size(); ++i) {
+        ConsumerDelivery& c = *consumers_[i];
+        c.processTimers(t);
+        // Not a moment past the lease: this round may have waited on the store.
+        if (c.leading() && (!leased_ || keepers_[i]->held())) c.sendReady(t);
     }
     ::zmq::poll(poll, std::chrono::milliseconds(pollTimeout(t)));
     if (poll.back().revents & ZMQ_POLLIN) {
@@ -166,6 +244,7 @@ void DeliveryLoop::addReplay(DeliveryStore& store, ConsumerDelivery& c, std::int
 // Dead letters replay() moved back to delivery since the last look.
 void DeliveryLoop::loadReplays(DeliveryStore& store, std::int64_t at) {
     for (auto& c : consumers_) {
+        if (!c->leading()) continue;
         for (std::int64_t seq : store.replayRequests(c->config().name)) {
             switch (c->revive(seq, at)) {
                 case ConsumerDelivery::Revival::Done:
@@ -183,9 +262,10 @@ void DeliveryLoop::loadReplays(DeliveryStore& store, std::int64_t at) {
 
 void DeliveryLoop::readOutbox(DeliveryStore& store, std::int64_t at) {
     for (auto& c : consumers_) {
+        if (!c->leading()) continue;
         std::size_t limit = c->readLimit(cfg_.batchSize);
         std::vector<OutboxEvent> rows;
-        if (limit > 0) rows = store.readOutbox(c->loadedUpTo(), limit);
+        if (limit > 0) rows = store.readOutbox(c->loadedUpTo(), limit, horizon_.upTo());
         c->admit(rows, limit, at);
     }
 }
@@ -201,7 +281,8 @@ void DeliveryLoop::handOff() {
 
 // What the committer made durable frees its window slots.
 void DeliveryLoop::applyCompletions() {
-    for (const auto& done : committer_.takeCompletions()) consumers_[done.consumer]->applyCompletion(done);
+    for (const auto& done : committer_.takeCompletions())
+        if (done.tenure == tenures_[done.consumer]) consumers_[done.consumer]->applyCompletion(done);
 }
 
 // How long the round may wait in zmq::poll: not at all while there is work it

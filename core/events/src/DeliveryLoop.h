@@ -2,10 +2,12 @@
 
 #include "ConsumerDelivery.h"
 #include "DeliveryRecords.h"
+#include "OutboxHorizon.h"
 
 #include "hub/events/RelayConfig.h"
 
 #include <hub/store/Database.h>
+#include <hub/store/LeaseKeeper.h>
 
 #include <Poco/Data/Session.h>
 
@@ -32,6 +34,14 @@ class RelaySockets;
 /// when half a window waits) and applies what it reports durable, and refreshes
 /// the metrics every 100 ms. It polls without waiting while something can be
 /// sent now, else until the next timer, at most pollIntervalMs.
+///
+/// On PostgreSQL (several hubs may share the store) it keeps a LeaseKeeper per
+/// consumer (Relay::leaseName()) and delivers to a consumer only while this
+/// hub holds its lease: when it becomes the holder it reads the consumer's
+/// saved state (a new tenure), and when it stops being one it drops the
+/// consumer's state and reconnects its socket, so nothing it queued arrives
+/// after the next holder started. It reads the outbox only up to the
+/// OutboxHorizon, and looks for replays another hub asked for every second.
 class DeliveryLoop {
 public:
     /// `replayRequested` is set by Relay::replay() from any thread.
@@ -48,8 +58,14 @@ public:
     /// last report and refreshes the metrics once more.
     void finish();
 
+    /// Relay::abandon(): the last hand-off is skipped, and the leases are
+    /// left to run out (call after run() returned).
+    void abandon();
+
 private:
     std::optional<Poco::Data::Session> restoreAll();
+    void restore(DeliveryStore& store, std::size_t index);
+    void followLeases(DeliveryStore& store, std::vector<::zmq::pollitem_t>& poll);
     void round(DeliveryStore& store, std::vector<::zmq::pollitem_t>& poll);
     void addReplay(DeliveryStore& store, ConsumerDelivery& c, std::int64_t seq, int attempts);
     void loadReplays(DeliveryStore& store, std::int64_t at);
@@ -68,6 +84,13 @@ private:
     const std::atomic<bool>& stopping_;
 
     std::vector<std::unique_ptr<ConsumerDelivery>> consumers_;
+    // PostgreSQL: one lease per consumer, this hub's tenure as its holder.
+    const bool leased_;
+    std::vector<std::unique_ptr<hub::store::LeaseKeeper>> keepers_;
+    std::vector<std::uint64_t> tenures_;  // counts this hub's tenures per consumer
+    std::atomic<bool> abandoned_{false};
+    OutboxHorizon horizon_;
+    std::int64_t lastReplayLook_ = 0;
     std::vector<PendingMarks> outgoing_;  // handOff()'s, one per consumer, reused
     bool replayDeferred_ = false;
     std::int64_t replayAt_ = 0;  // when to look at deferred replays again

@@ -56,12 +56,27 @@ struct DeliveryMark {
 struct PendingMarks {
     std::map<std::int64_t, DeliveryMark> marks;
     std::optional<std::int64_t> cursor;
+    /// Several hubs: the consumer's lease token and this node's tenure
+    /// (DeliveryLoop counts them) the marks were taken under. Marks of an
+    /// earlier tenure are dropped (its events are sent again), and the
+    /// committer writes only while the lease still has this token.
+    std::int64_t token = 0;
+    std::uint64_t tenure = 0;
 
     bool empty() const { return marks.empty() && !cursor; }
 
     /// Takes `newer` (leaving it empty); its marks and cursor win, since the
     /// delivery thread hands marks over in order.
     void absorb(PendingMarks& newer) {
+        if (newer.empty()) return;
+        if (newer.tenure != tenure) {
+            // A new tenure starts from the stored state: what the old one did
+            // not commit is not to be committed now.
+            marks.clear();
+            cursor.reset();
+            tenure = newer.tenure;
+            token = newer.token;
+        }
         if (marks.empty()) {
             marks.swap(newer.marks);  // the usual case: nothing was waiting
         } else {
@@ -78,6 +93,7 @@ struct PendingMarks {
 /// those events' window slots and moves its cursor.
 struct Completion {
     std::size_t consumer = 0;           ///< Index in RelayConfig::consumers.
+    std::uint64_t tenure = 0;           ///< PendingMarks::tenure: a report for an earlier tenure is ignored.
     std::vector<std::int64_t> settled;  ///< Seqs of its Delivered and Dead marks.
     std::optional<std::int64_t> cursor;
 };

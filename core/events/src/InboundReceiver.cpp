@@ -8,7 +8,6 @@
 #include "hub/store/Database.h"
 
 #include <Poco/Data/DataException.h>
-#include <Poco/Data/SQLite/SQLiteException.h>
 #include <Poco/Data/Statement.h>
 
 #include <algorithm>
@@ -19,10 +18,6 @@ using namespace Poco::Data::Keywords;
 using Poco::Int64;
 
 namespace hub::events {
-
-namespace {
-
-}  // namespace
 
 void InboundReceiver::run() {
     Poco::Data::Session s = db_.session();
@@ -110,11 +105,14 @@ void InboundReceiver::apply(Poco::Data::Session& s, const std::string& routing, 
         Int64 at = Outbox::nowMs();
         // The write comes first so this transaction holds the write lock from the
         // start; a read-then-write transaction could not upgrade under contention.
-        s << "INSERT INTO events_inbox(id, type, source, subject, received_at) VALUES(?, ?, ?, ?, ?) "
-             "ON CONFLICT(id) DO NOTHING",
-            use(id), use(type), use(source), use(subject), use(at), now;
-        int changes = 0;
-        s << "SELECT changes()", into(changes), now;
+        // A repeated id inserts nothing and returns no row. On PostgreSQL the
+        // primary key holds across hubs: a second hub inserting the same id
+        // waits for the first one's transaction, then inserts nothing.
+        std::vector<std::string> inserted;
+        s << hub::store::sql(s, "INSERT INTO events_inbox(id, type, source, subject, received_at) "
+                                "VALUES(?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING RETURNING id"),
+            use(id), use(type), use(source), use(subject), use(at), into(inserted), now;
+        const std::size_t changes = inserted.size();
         if (changes == 0) {
             rollbackQuietly(s);
             ++counters_.inboundDuplicates;

@@ -17,7 +17,7 @@ void MetricsBoard::refresh(DeliveryStore& store, const std::vector<std::unique_p
         ConsumerMetrics cm = c->figures(lastSeq);
         std::int64_t oldest = c->oldestUnsettledCreatedAt();
         // Nothing unsettled is loaded, but the outbox holds more: its first one.
-        if (oldest == 0 && lastSeq > c->loadedUpTo()) oldest = store.createdAtAfter(c->loadedUpTo()).value_or(0);
+        if (oldest == 0 && c->leading() && lastSeq > c->loadedUpTo()) oldest = store.createdAtAfter(c->loadedUpTo()).value_or(0);
         cm.oldestUndeliveredAgeSeconds = oldest ? std::max<std::int64_t>(0, at - oldest) / 1000.0 : 0.0;
         m.outboxDepth = std::max(m.outboxDepth, cm.depth);
         m.oldestUndeliveredAgeSeconds = std::max(m.oldestUndeliveredAgeSeconds, cm.oldestUndeliveredAgeSeconds);

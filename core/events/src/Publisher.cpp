@@ -6,8 +6,8 @@
 
 namespace hub::events {
 
-void Publisher::publishNew(DeliveryStore& store) {
-    for (const auto& event : store.readForPublish(publishedUpTo_, batchSize_)) {
+void Publisher::publishNew(DeliveryStore& store, std::int64_t upTo) {
+    for (const auto& event : store.readForPublish(publishedUpTo_, batchSize_, upTo)) {
         // Best effort: a slow subscriber loses messages at the high-water mark.
         try {
             if (hub::zmq::sendFrames(socket_, {event.type, event.payload}, true)) ++published_;

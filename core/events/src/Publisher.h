@@ -23,7 +23,8 @@ public:
     void startAfter(std::int64_t seq) { publishedUpTo_ = seq; }
 
     /// Sends the events the outbox got since the last call (one batch at most).
-    void publishNew(DeliveryStore& store);
+    /// Publishes what is new up to `upTo` (the outbox horizon).
+    void publishNew(DeliveryStore& store, std::int64_t upTo);
 
     /// The highest seq sent (or passed over): the outbox may be pruned up to it.
     std::int64_t publishedUpTo() const { return publishedUpTo_; }

@@ -140,6 +140,24 @@ void Relay::stop() {
     r.isRunning = false;
 }
 
+void Relay::abandon() {
+    std::lock_guard lock(impl_->lifecycle);
+    if (!impl_->isRunning) return;
+    Impl& r = *impl_;
+    r.delivery->abandon();
+    r.committer->abandon();
+    r.stopping = true;
+    if (r.deliveryThread.joinable()) r.deliveryThread.join();
+    if (r.committerThread.joinable()) r.committerThread.join();
+    if (r.inboundThread.joinable()) r.inboundThread.join();
+    r.disassemble();  // the keepers stop without releasing; the sockets close
+    r.isRunning = false;
+}
+
+std::string Relay::leaseName(const std::string& consumer) {
+    return "events.consumer." + consumer;
+}
+
 bool Relay::running() const {
     return impl_->isRunning;
 }

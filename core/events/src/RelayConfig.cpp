@@ -120,6 +120,7 @@ RelayConfig RelayConfig::fromConfiguration(const Poco::Util::AbstractConfigurati
     requireRange("relay.maxEventBytes", maxBytes, 1024, 64 * 1024 * 1024);
     r.maxEventBytes = static_cast<std::size_t>(maxBytes);
     r.retentionHours = intKey(c, "relay.retentionHours", r.retentionHours);
+    r.leaseTtlMs = intKey(c, "relay.leaseTtlMs", r.leaseTtlMs);
     r.validate();
     return r;
 }
@@ -191,6 +192,7 @@ void RelayConfig::validate() const {
     requireRange("relay.pollIntervalMs", pollIntervalMs, 1, 60000);
     requireRange("relay.flushIntervalMs", flushIntervalMs, 0, 60000);
     requireRange("relay.retentionHours", retentionHours, 0, 24 * 365 * 10);
+    requireRange("relay.leaseTtlMs", leaseTtlMs, 1000, 600000);
     bool anySocket = !consumers.empty() || !inboundEndpoint.empty() || !publishEndpoint.empty();
     if (curve.enabled && anySocket && (curve.publicKeyFile.empty() || curve.secretKeyFile.empty()))
         throw Poco::InvalidArgumentException(

@@ -91,7 +91,15 @@ void RelaySockets::admitPeers() {
         logger().warning("no events.peers are listed: nobody can connect to the inbound or publish socket");
 }
 
-void RelaySockets::connectConsumer(std::size_t index) {
+void RelaySockets::connectConsumer(std::size_t index) { consumers.push_back(makeConsumerSocket(index)); }
+
+void RelaySockets::reconnectConsumer(std::size_t index) {
+    auto fresh = makeConsumerSocket(index);
+    consumers[index]->set(::zmq::sockopt::linger, 0);
+    *consumers[index] = std::move(*fresh);  // closes the old socket: what it still queued is gone
+}
+
+std::unique_ptr<::zmq::socket_t> RelaySockets::makeConsumerSocket(std::size_t index) {
     const auto& cc = cfg_.consumers[index];
     std::string key = "events.consumers.consumer[" + std::to_string(index) + "]";
     auto socket = std::make_unique<::zmq::socket_t>(context_, ::zmq::socket_type::dealer);
@@ -115,7 +123,7 @@ void RelaySockets::connectConsumer(std::size_t index) {
         hub::zmq::makeCurveClient(*socket, hubKeys_, serverKey);
     }
     attach(*socket, cc.endpoint, key + ".endpoint", false);
-    consumers.push_back(std::move(socket));
+    return socket;
 }
 
 void RelaySockets::bindPublish() {

@@ -30,6 +30,12 @@ public:
     RelaySockets(const RelaySockets&) = delete;
     RelaySockets& operator=(const RelaySockets&) = delete;
 
+    /// Replaces consumer `index`'s DEALER with a new connection, in place (the
+    /// socket_t object stays, its handle changes): what the old one still
+    /// queued is dropped. For a hub that stops delivering to that consumer
+    /// (another hub took its lease): nothing it sent may arrive later.
+    void reconnectConsumer(std::size_t index);
+
     /// The ZAP handler (CURVE only); first made, last closed.
     std::unique_ptr<hub::zmq::ZapAuthenticator> zap;
     /// One DEALER per RelayConfig::consumers entry, in order, connected.
@@ -47,6 +53,7 @@ public:
 private:
     void admitPeers();
     void connectConsumer(std::size_t index);
+    std::unique_ptr<::zmq::socket_t> makeConsumerSocket(std::size_t index);
     void bindPublish();
     void bindInbound();
     void pairWake();

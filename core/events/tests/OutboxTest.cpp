@@ -2,6 +2,8 @@
 
 #include "TestPeers.h"
 
+#include <hub/test/StoreOptions.h>
+
 #include <Poco/Data/Session.h>
 
 #include <gtest/gtest.h>
@@ -13,7 +15,7 @@ namespace {
 
 struct OutboxFixture : ::testing::Test {
     test::TempDir tmp;
-    hub::store::Database db{{tmp.file("hub.db")}};
+    hub::store::Database db{hub::test::storeOptions(tmp.dir.path())};
     OutboxFixture() {
         Outbox::migrate(db);
         Poco::Data::Session s = db.session();
@@ -39,7 +41,7 @@ TEST_F(OutboxFixture, AppendCommitsWithTheCallersTransaction) {
     Poco::Data::Session s = db.session();
     s.begin();
     std::string id = "APP-1", status = "submitted";
-    s << "INSERT INTO app_state VALUES(?, ?)", use(id), use(status), now;
+    s << db.sql("INSERT INTO app_state VALUES(?, ?)"), use(id), use(status), now;
     auto seq1 = Outbox::append(s, statusChanged("APP-1", "submitted"));
     auto seq2 = Outbox::append(s, statusChanged("APP-1", "审核中"));
     // Not visible to other sessions (the relay) before commit.
@@ -49,7 +51,7 @@ TEST_F(OutboxFixture, AppendCommitsWithTheCallersTransaction) {
     EXPECT_EQ(count("SELECT COUNT(*) FROM events_outbox"), 2);
     EXPECT_EQ(count("SELECT COUNT(*) FROM app_state"), 1);
     std::string payload;
-    s << "SELECT payload FROM events_outbox WHERE seq = ?", use(seq2), into(payload), now;
+    s << db.sql("SELECT payload FROM events_outbox WHERE seq = ?"), use(seq2), into(payload), now;
     EXPECT_EQ(CloudEvent::fromJson(payload).data, R"({"applicationId":"APP-1","status":"审核中"})");
 }
 
@@ -57,7 +59,7 @@ TEST_F(OutboxFixture, RollbackLeavesNoEvent) {
     Poco::Data::Session s = db.session();
     s.begin();
     std::string id = "APP-2", status = "submitted";
-    s << "INSERT INTO app_state VALUES(?, ?)", use(id), use(status), now;
+    s << db.sql("INSERT INTO app_state VALUES(?, ?)"), use(id), use(status), now;
     Outbox::append(s, statusChanged("APP-2", "submitted"));
     s.rollback();
     EXPECT_EQ(count("SELECT COUNT(*) FROM events_outbox"), 0);
@@ -68,8 +70,8 @@ TEST_F(OutboxFixture, RollbackLeavesNoEvent) {
     try {
         Outbox::append(s, statusChanged("APP-3", "submitted"));
         std::string dup = "X";
-        s << "INSERT INTO app_state VALUES(?, ?)", use(dup), use(status), now;
-        s << "INSERT INTO app_state VALUES(?, ?)", use(dup), use(status), now;
+        s << db.sql("INSERT INTO app_state VALUES(?, ?)"), use(dup), use(status), now;
+        s << db.sql("INSERT INTO app_state VALUES(?, ?)"), use(dup), use(status), now;
         s.commit();
         FAIL() << "duplicate key accepted";
     } catch (const Poco::Exception&) {

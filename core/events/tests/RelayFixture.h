@@ -2,7 +2,8 @@
 // What the relay tests share: a fixture with a hub database, the hub's key pair
 // and a listed peer; a consumer config, numbered events, a DEALER to the inbound
 // socket, a log channel that remembers. The relay runs on real ZeroMQ sockets
-// over loopback, with SQLite files in temp dirs. Test-only: the using-directives
+// over loopback, on the run's store (SQLite files in temp dirs, or a fresh
+// PostgreSQL database: hub/test/StoreOptions.h). Test-only: the using-directives
 // below are for the three test files that include it.
 
 #include <hub/events/Outbox.h>
@@ -11,6 +12,8 @@
 #include <hub/zmq/Frames.h>
 
 #include "TestPeers.h"
+
+#include <hub/test/StoreOptions.h>
 
 #include <Poco/AutoPtr.h>
 #include <Poco/Channel.h>
@@ -70,7 +73,9 @@ inline std::unique_ptr<::zmq::socket_t> dealerTo(::zmq::context_t& ctx, const st
 
 struct RelayFixture : ::testing::Test {
     TempDir tmp;
-    hub::store::Database db{{tmp.file("hub.db")}};
+    // SQLite's tmp/hub.db, or a fresh PostgreSQL database (the run's backend).
+    hub::store::Database::Options storeOptions = hub::test::storeOptions(tmp.dir.path());
+    hub::store::Database db{storeOptions};
     std::atomic<int> applied{0};
     // The hub's key pair, made where a relay with this state folder makes it.
     hub::zmq::CurveKeyPair hubKeys =
@@ -138,8 +143,8 @@ struct RelayFixture : ::testing::Test {
             if (app == "APP-THROWS") throw 42;  // not even a std::exception
             std::string payload = e.toJson();
             std::string actor = peer.authenticated ? peer.name : "unauthenticated";
-            s << "UPDATE app_state SET status = ?, decisions = decisions + 1, last_decision = ?, actor = ? "
-                 "WHERE id = ?",
+            s << hub::store::sql(s, "UPDATE app_state SET status = ?, decisions = decisions + 1, "
+                                    "last_decision = ?, actor = ? WHERE id = ?"),
                 use(decision), use(payload), use(actor), use(app), now;
             Outbox::append(s, CloudEvent::create(EventType::ApplicationStatusChanged, "/campus-hub", app,
                                                  R"({"applicationId":")" + app + R"(","status":")" + decision +
@@ -153,7 +158,7 @@ struct RelayFixture : ::testing::Test {
     static std::string scalarIn(hub::store::Database& store, const std::string& sql, const std::string& arg) {
         Poco::Data::Session s = store.session();
         std::vector<std::string> out;
-        std::string q = sql, a = arg;
+        std::string q = store.sql(sql), a = arg;
         s << q, use(a), into(out), now;
         return out.empty() ? "" : out[0];
     }

@@ -55,7 +55,7 @@ TEST_F(RelayFixture, ApprovalRoundTripIsAppliedExactlyOnce) {
         Poco::Data::Session s = db.session();
         s.begin();
         std::string pending = "pending";
-        s << "INSERT INTO app_state(id, status, amount) VALUES(?, ?, ?)", use(app), use(pending), use(amount), now;
+        s << db.sql("INSERT INTO app_state(id, status, amount) VALUES(?, ?, ?)"), use(app), use(pending), use(amount), now;
         Outbox::append(s, CloudEvent::create(EventType::ApprovalRequested, "/campus-hub", app,
                                              R"({"applicationId":")" + app + R"(","taskId":"T-)" + app +
                                                  R"(","amount":)" + std::to_string(amount) + "}"));
@@ -221,6 +221,9 @@ TEST_F(RelayFixture, BadInboundMessagesAreRefusedWithoutHarm) {
 // skipped the nack). They must be refused as "unavailable", then applied exactly
 // once when the sender (the test, and the reference engine) sends them again.
 TEST_F(RelayFixture, DecisionsOnAFullDiskAreRefusedThenAppliedOnceWhenThereIsSpace) {
+    if (hub::test::storeOnPostgres())
+        GTEST_SKIP() << "a full disk under SQLite's file; PostgreSQL's failures (a lost server, classed StoreFault::Io, "
+                        "so answered unavailable) are store_test's PostgresStore.ConnectionLossUnderLoad...";
     if (auto why = TmpfsMount::unavailable(); !why.empty()) GTEST_SKIP() << why;
     TmpfsMount disk(8 << 20);
     std::string hubPub = tmp.file("hub-curve.pub");
@@ -230,7 +233,7 @@ TEST_F(RelayFixture, DecisionsOnAFullDiskAreRefusedThenAppliedOnceWhenThereIsSpa
         Poco::Data::Session s = store.session();
         std::vector<int> n;
         std::string key = app;
-        s << "SELECT decisions FROM app_state WHERE id = ?", use(key), into(n), now;
+        s << store.sql("SELECT decisions FROM app_state WHERE id = ?"), use(key), into(n), now;
         return n.empty() ? -1 : n[0];
     };
     {
@@ -245,12 +248,12 @@ TEST_F(RelayFixture, DecisionsOnAFullDiskAreRefusedThenAppliedOnceWhenThereIsSpa
             s.begin();
             for (int i = 0; i < 5; ++i) {
                 std::string app = "APP-D" + std::to_string(i);
-                s << "INSERT INTO app_state(id, status, amount) VALUES(?, 'in_review', 1)", use(app), now;
+                s << full.sql("INSERT INTO app_state(id, status, amount) VALUES(?, 'in_review', 1)"), use(app), now;
                 raw.push_back(app);
             }
             for (int i = 0; i < 3; ++i) {
                 std::string app = "APP-E" + std::to_string(i);
-                s << "INSERT INTO app_state(id, status, amount) VALUES(?, 'in_review', 1)", use(app), now;
+                s << full.sql("INSERT INTO app_state(id, status, amount) VALUES(?, 'in_review', 1)"), use(app), now;
                 Outbox::append(s, CloudEvent::create(EventType::ApprovalRequested, "/campus-hub", app,
                                                      R"({"applicationId":")" + app + R"(","amount":1})"));
                 viaEngine.push_back(app);

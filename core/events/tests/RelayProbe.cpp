@@ -1,9 +1,11 @@
-// events-relay-probe: an outbox + relay on a SQLite file, for the crash test.
+// events-relay-probe: an outbox + relay on a SQLite file or a PostgreSQL
+// database, for the crash test.
 // Appends events numbered 0..total-1 (continuing after what the outbox already
 // holds, so a restarted probe finishes the flood) while the relay delivers them,
 // then keeps relaying until SIGTERM. The test SIGKILLs it mid-flood.
 //
-//   events-relay-probe --db FILE --consumer EP [--total 10000] [--batch 50] [--window 200]
+//   events-relay-probe (--db FILE | --pg CONNINFO --pg-password-file F [--lease-ttl-ms N])
+//                      --consumer EP [--total 10000] [--batch 50] [--window 200]
 
 #include <hub/events/Outbox.h>
 #include <hub/events/Relay.h>
@@ -32,8 +34,17 @@ int main(int argc, char** argv) {
     try {
         long total = std::stol(args.count("total") ? args["total"] : "10000");
         long batch = std::stol(args.count("batch") ? args["batch"] : "50");
-        hub::store::Database db({args.at("db")});
+        hub::store::Database::Options options;
+        if (args.count("pg")) {
+            options.backend = hub::store::Database::Backend::PostgreSql;
+            options.connection = args["pg"];
+            options.passwordFile = args["pg-password-file"];
+        } else {
+            options.path = args.at("db");
+        }
+        hub::store::Database db(options);
         RelayConfig config;
+        if (args.count("lease-ttl-ms")) config.leaseTtlMs = std::stoi(args["lease-ttl-ms"]);
         // The crash test is about delivery state; CURVE has tests of its own.
         config.curve.enabled = false;
         ConsumerConfig consumer;

@@ -45,6 +45,9 @@ struct ConsumerMetrics {
     std::uint64_t deliveries = 0;       ///< Acknowledged sends (since start).
     std::uint64_t retries = 0;          ///< Failed sends rescheduled (timeouts, nacks).
     std::uint64_t deadLettered = 0;     ///< Events moved to the dead letter store (since start).
+    /// This hub delivers to the consumer now (several hubs: it holds the
+    /// consumer's lease; always true on SQLite). Depth and age are 0 when not.
+    bool delivering = true;
 };
 
 /// A snapshot of the relay's figures. Counters count since start(); depth, age
@@ -86,7 +89,15 @@ struct DeadLetter {
 /// and publish sockets and starts its threads (delivery, which only reads the
 /// database; a committer for delivery state; inbound); stop() (or the destructor)
 /// stops them, committing what was acknowledged. Delivery state lives in the database,
-/// so a restart (or a crash) resumes where the last commit left off. Thread-safe:
+/// so a restart (or a crash) resumes where the last commit left off.
+///
+/// Several hubs on one PostgreSQL store each run a Relay: every consumer is
+/// delivered by one of them at a time, the holder of the store lease
+/// leaseName(consumer) (renewed every leaseTtlMs/3; a hub that dies is
+/// replaced once its lease ran out), which resumes from the delivery state in
+/// the store; events become readable in commit order there too (the outbox
+/// horizon). Inbound events are applied once across all hubs (the primary
+/// key of events_inbox). On SQLite (one hub) there is no lease. Thread-safe:
 /// metrics(), deadLetters() and replay() may be called from any thread.
 class Relay {
 public:
@@ -123,6 +134,16 @@ public:
     /// or all of them if `eventId` is empty. Attempts restart at 0; replayed events
     /// are sent without waiting for their subject's order. Returns how many.
     std::size_t replay(const std::string& consumer, const std::string& eventId = {});
+
+    /// The store lease whose holder delivers to `consumer` when several hubs
+    /// share a PostgreSQL store: "events.consumer.<name>" (store::Lease).
+    static std::string leaseName(const std::string& consumer);
+
+    /// For tests of a hub that dies: ends the relay's threads as a killed
+    /// process would, committing nothing more and releasing no lease (they
+    /// run out after events.relay.leaseTtlMs). The Relay can only be destroyed
+    /// afterwards.
+    void abandon();
 
 private:
     struct Impl;

@@ -85,6 +85,9 @@ struct RelayConfig {
     int flushIntervalMs = 20;        ///< Delivered marks are committed this often (sooner under load).
     std::size_t maxEventBytes = CloudEvent::DefaultMaxBytes;
     int retentionHours = 168;        ///< Settled events older than this are deleted; 0 = keep.
+    /// PostgreSQL (several hubs): the time to live of each consumer's lease;
+    /// a hub that dies is replaced as its consumers' leader after about this.
+    int leaseTtlMs = 10000;
 
     /// Reads a configuration subtree (the view at "events"), keys relative to it:
     ///
@@ -99,7 +102,7 @@ struct RelayConfig {
     ///     inbound.endpoint, inbound.types (comma-separated, default approval.decided)
     ///     curve.enabled (default true), curve.publicKeyFile, curve.secretKeyFile
     ///     relay.pollIntervalMs, relay.batchSize, relay.flushIntervalMs,
-    ///     relay.maxEventBytes, relay.retentionHours
+    ///     relay.maxEventBytes, relay.retentionHours, relay.leaseTtlMs
     ///
     /// `stateDirectory` (where the hub keeps its state, e.g. the folder of store.path)
     /// is where the key pair lives unless curve.*KeyFile say otherwise:
