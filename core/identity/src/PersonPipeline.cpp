@@ -94,6 +94,7 @@ private:
     void read(ldap::Connection& connection, const ldap::SearchRequest& request) {
         std::size_t personsRead = 0;
         connection.searchPaged(request, [&](std::vector<ldap::Entry>&& page) {
+            run_.checkLease();  // between pages: a node that lost the lease stops reading
             pending_.mapped.reserve(page.size());
             for (auto& e : page) {
                 ++run_.report.read;
@@ -142,6 +143,7 @@ private:
         for (;;) {
             std::vector<PersonBatch> batches = changed_.popUpTo(pagesPerTransaction_);
             if (batches.empty()) break;
+            run_.checkLease();  // and stores nothing more
             std::vector<IdentityStore::Batch*> parts;
             for (auto& b : batches) parts.push_back(&b.changed);
             store_.write(parts, sink_);

@@ -174,6 +174,14 @@ const std::vector<store::Migration>& SourcedFields::migrations() {
           " value TEXT NOT NULL,"
           " source TEXT NOT NULL,"
           " updated_at TEXT NOT NULL,"
+          " PRIMARY KEY (person_id, field))"},
+         // PostgreSQL: ids and field names compare bytewise, as on SQLite (of() lists by field).
+         {"CREATE TABLE identity_sourced_fields ("
+          " person_id TEXT COLLATE \"C\" NOT NULL,"
+          " field TEXT COLLATE \"C\" NOT NULL,"
+          " value TEXT NOT NULL,"
+          " source TEXT NOT NULL,"
+          " updated_at TEXT NOT NULL,"
           " PRIMARY KEY (person_id, field))"}}};
     return m;
 }
@@ -197,8 +205,9 @@ std::string placeholders(std::size_t n) {
 std::map<std::string, Person> directoryPersons(Poco::Data::Session& s, std::vector<std::string>& ids) {
     std::vector<std::string> id, name, department, audience, roles, groups, emails, phones, dn;
     Poco::Data::Statement read(s);
-    read << "SELECT id, name, department, audience, roles, member_of, emails, phones, dn FROM identity_persons"
-            " WHERE status = 'active' AND id IN (" << placeholders(ids.size()) << ")";
+    read << store::sql(s, "SELECT id, name, department, audience, roles, member_of, emails, phones, dn"
+                          " FROM identity_persons WHERE status = 'active' AND id IN (" +
+                              placeholders(ids.size()) + ")");
     for (auto& i : ids) read, use(i);
     read, into(id), into(name), into(department), into(audience), into(roles), into(groups), into(emails),
         into(phones), into(dn), now;
@@ -227,8 +236,8 @@ struct Stored {
 std::map<std::string, std::map<std::string, Stored>> storedFields(Poco::Data::Session& s, std::vector<std::string>& ids) {
     std::vector<std::string> person, field, value, source;
     Poco::Data::Statement read(s);
-    read << "SELECT person_id, field, value, source FROM identity_sourced_fields WHERE person_id IN ("
-         << placeholders(ids.size()) << ")";
+    read << store::sql(s, "SELECT person_id, field, value, source FROM identity_sourced_fields WHERE person_id IN (" +
+                              placeholders(ids.size()) + ")");
     for (auto& i : ids) read, use(i);
     read, into(person), into(field), into(value), into(source), now;
     std::map<std::string, std::map<std::string, Stored>> stored;
@@ -305,14 +314,14 @@ std::string SourcedFields::submit(const std::string& source, const std::vector<s
         }
         if (!putIds.empty()) {
             std::vector<std::string> sources(putIds.size(), source), times(putIds.size(), detail::nowIso());
-            s << "INSERT INTO identity_sourced_fields (person_id, field, value, source, updated_at)"
-                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (person_id, field) DO UPDATE SET value = excluded.value,"
-                 " source = excluded.source, updated_at = excluded.updated_at",
+            s << store::sql(s, "INSERT INTO identity_sourced_fields (person_id, field, value, source, updated_at)"
+                               " VALUES (?, ?, ?, ?, ?) ON CONFLICT (person_id, field) DO UPDATE SET"
+                               " value = excluded.value, source = excluded.source, updated_at = excluded.updated_at"),
                 use(putIds), use(putFields), use(putValues), use(sources), use(times), now;
         }
         if (!dropIds.empty())
-            s << "DELETE FROM identity_sourced_fields WHERE person_id = ? AND field = ?", use(dropIds),
-                use(dropFields), now;
+            s << store::sql(s, "DELETE FROM identity_sourced_fields WHERE person_id = ? AND field = ?"),
+                use(dropIds), use(dropFields), now;
     }
     tx.commit();
     return summary.json();
@@ -322,7 +331,8 @@ std::vector<SourcedField> SourcedFields::of(const std::string& personId) {
     std::vector<std::string> fields, values, sources, times;
     Poco::Data::Session s = db_.session();
     std::string id = personId;
-    s << "SELECT field, value, source, updated_at FROM identity_sourced_fields WHERE person_id = ? ORDER BY field",
+    s << store::sql(s, "SELECT field, value, source, updated_at FROM identity_sourced_fields WHERE person_id = ?"
+                       " ORDER BY field"),
         use(id), into(fields), into(values), into(sources), into(times), now;
     std::vector<SourcedField> out;
     for (std::size_t i = 0; i < fields.size(); ++i) out.push_back({fields[i], values[i], sources[i], times[i]});

@@ -7,12 +7,20 @@
 #include "hub/identity/Mapping.h"
 #include "hub/identity/Syncer.h"
 
+#include "hub/store/LeaseKeeper.h"
+
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 
 namespace hub::identity {
+
+/// Thrown inside a run when this node no longer holds the identity.sync lease.
+struct LeaseLost : std::runtime_error {
+    LeaseLost() : std::runtime_error("this node lost the identity.sync lease; the run stopped, nothing departed") {}
+};
 
 /// What one run knows: the stored state it started from (kept up to date as it
 /// goes), what it read, and what it reports. Owned by Syncer::execute, one per run.
@@ -32,6 +40,12 @@ struct SyncRun {
     std::string cookie;                       ///< syncrepl cookie to keep after a clean run
     std::set<std::string> affectedMembers;    ///< members of groups that changed (incremental)
     IdentityStore::SyncState state;
+    const store::LeaseKeeper* lease = nullptr;  ///< Null: one node, no lease to check.
+
+    /// Between pages and before each write: throws LeaseLost once the lease is gone.
+    void checkLease() const {
+        if (lease && !lease->held()) throw LeaseLost();
+    }
 };
 
 }  // namespace hub::identity

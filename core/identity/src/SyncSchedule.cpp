@@ -51,6 +51,14 @@ void SyncSchedule::start(Syncer& syncer, std::chrono::seconds interval, std::fun
     afterRun_ = std::move(afterRun);
     task_ = new SyncTask(syncer, afterRun_);
     timer_.scheduleAtFixedRate(task_, 1000, static_cast<long>(std::chrono::milliseconds(interval).count()));
+    // A takeover (another node stopped holding identity.sync) runs at once.
+    syncer.setOnLeaseAcquired([this] { runSoon(); });
+}
+
+void SyncSchedule::runSoon() {
+    std::lock_guard lock(mutex_);
+    if (stopped_ || !syncer_) return;
+    timer_.schedule(new SyncTask(*syncer_, afterRun_), Poco::Timestamp());
 }
 
 void SyncSchedule::setInterval(std::chrono::seconds interval) {
@@ -65,6 +73,11 @@ void SyncSchedule::setInterval(std::chrono::seconds interval) {
 }
 
 void SyncSchedule::stop() {
+    if (syncer_) syncer_->setOnLeaseAcquired({});
+    {
+        std::lock_guard lock(mutex_);
+        stopped_ = true;
+    }
     timer_.cancel(true);
 }
 

@@ -11,11 +11,15 @@
 #include "hub/ldap/Connection.h"
 #include "hub/ldap/Filter.h"
 #include "hub/ldap/LdapException.h"
+#include "hub/store/Database.h"
+#include "hub/store/Lease.h"
+#include "hub/store/LeaseKeeper.h"
 
 #include <Poco/Logger.h>
 #include <Poco/Util/AbstractConfiguration.h>
 
 #include <chrono>
+#include <thread>
 #include <unordered_set>
 
 namespace hub::identity {
@@ -81,10 +85,12 @@ void applyChanged(std::vector<std::pair<ldap::Entry, std::string>>& changed, con
         }
         diffPerson(std::move(p), run.persons, run.report, batch, static_cast<bool>(sink));
         if (batch.persons.size() >= 1000) {
+            run.checkLease();
             store.write(batch, sink);
             batch = {};
         }
     }
+    run.checkLease();
     store.write(batch, sink);
 }
 
@@ -107,6 +113,9 @@ SyncOptions SyncOptions::fromConfig(const Poco::Util::AbstractConfiguration& c) 
     o.maxDepartureShare = c.getDouble("sync.maxDepartureShare", o.maxDepartureShare);
     o.source = c.getString("sync.source", o.source);
     o.intervalSeconds = c.getInt("sync.intervalSeconds", o.intervalSeconds);
+    o.leaseSeconds = c.getInt("sync.leaseSeconds", o.leaseSeconds);
+    if (o.leaseSeconds < 2 || o.leaseSeconds > 600)
+        throw Poco::InvalidArgumentException("identity.sync.leaseSeconds must be 2 to 600");
     if (o.base.empty()) throw Poco::InvalidArgumentException("identity.ldap.base is required");
     return o;
 }
@@ -140,14 +149,63 @@ std::string SyncStatus::toJson() const {
     num("read", read);
     num("durationMs", durationMs);
     num("activePersons", static_cast<long long>(activePersons));
+    out += std::string(",\"coordinated\":") + (coordinated ? "true" : "false");
+    if (coordinated) {
+        str("leaseHolder", leaseHolder);
+        out += std::string(",\"thisNodeHolds\":") + (thisNodeHolds ? "true" : "false");
+    }
     out += '}';
     return out;
 }
 
 Syncer::Syncer(store::Database& db, SyncOptions options, ChangeSink sink)
-    : options_(std::move(options)), sink_(std::move(sink)), store_(std::make_unique<IdentityStore>(db)) {}
+    : db_(db),
+      options_(std::move(options)),
+      sink_(std::move(sink)),
+      store_(std::make_unique<IdentityStore>(db)),
+      nodeId_(db.nodeId()) {}
 
 Syncer::~Syncer() = default;
+
+namespace {
+const char* const syncLeaseName = "identity.sync";
+}
+
+void Syncer::setOnLeaseAcquired(std::function<void()> acquired) {
+    std::lock_guard lock(leaseHookMutex_);
+    onLeaseAcquired_ = std::move(acquired);
+}
+
+void Syncer::coordinate(std::chrono::milliseconds leaseTtl) {
+    store::LeaseKeeper::Callbacks callbacks;
+    callbacks.acquired = [this](std::int64_t) {
+        std::lock_guard lock(leaseHookMutex_);
+        if (onLeaseAcquired_) onLeaseAcquired_();
+    };
+    lease_ = std::make_unique<store::LeaseKeeper>(db_, syncLeaseName, nodeId_, leaseTtl, std::move(callbacks));
+    // The keeper's first attempt is on its own thread: wait for its answer (held
+    // here, or another node named), so a run right after this is not refused
+    // for want of a try.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (!lease_->held() && std::chrono::steady_clock::now() < until) {
+        try {
+            if (auto h = store::Lease::current(db_, syncLeaseName); h && h->node != nodeId_) break;
+        } catch (const std::exception&) {
+            break;  // the store cannot answer: the keeper keeps trying
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+}
+
+std::string Syncer::leaseHeldElsewhere() const {
+    if (!lease_ || lease_->held()) return {};
+    try {
+        auto h = store::Lease::current(db_, syncLeaseName);
+        return h && h->node != nodeId_ ? h->node : std::string("nobody");
+    } catch (const std::exception&) {
+        return "unknown (the store cannot answer)";
+    }
+}
 
 SyncReport Syncer::runFull(bool allowMassDeparture) { return execute("full", allowMassDeparture, true); }
 
@@ -173,6 +231,12 @@ SyncStatus Syncer::status() const {
     out.read = s.read;
     out.durationMs = s.durationMs;
     out.activePersons = store_->countPersons(PersonStatus::Active);
+    if (lease_) {
+        out.coordinated = true;
+        out.thisNodeHolds = lease_->held();
+        if (out.thisNodeHolds) out.leaseHolder = nodeId_;
+        else if (auto h = store::Lease::current(db_, syncLeaseName)) out.leaseHolder = h->node;
+    }
     return out;
 }
 
@@ -183,6 +247,15 @@ void Syncer::setOptions(SyncOptions options) {
 
 SyncReport Syncer::execute(const char* what, bool allowMassDeparture, bool full) {
     std::lock_guard lock(runMutex_);
+    if (lease_ && !lease_->held()) {
+        // Another node runs the sync (or nobody holds the lease this instant).
+        SyncReport refused;
+        refused.method = full ? "full" : "incremental";
+        refused.heldBy = leaseHeldElsewhere();
+        if (refused.heldBy.empty()) refused.heldBy = "nobody";
+        refused.error = "the identity.sync lease is held by " + refused.heldBy + ", not this node (" + nodeId_ + ")";
+        return refused;
+    }
     if (std::unique_ptr<SyncOptions> next = [this] {
             std::lock_guard pendingLock(pendingMutex_);
             return std::move(pending_);
@@ -210,7 +283,14 @@ SyncReport Syncer::execute(const char* what, bool allowMassDeparture, bool full)
 
     auto started = std::chrono::steady_clock::now();
     SyncRun run;
+    run.lease = lease_.get();
     run.allowMassDeparture = allowMassDeparture;
+    long long runId = 0;
+    try {
+        runId = store_->beginSyncRun(options_.source, nodeId_, lease_ ? lease_->token() : 0, what);
+    } catch (const std::exception& e) {
+        logger().error("cannot record the start of an identity sync run: %s", std::string(e.what()));
+    }
     run.state = store_->readSyncState(options_.source);
     run.state.lastRunAt = detail::nowIso();
     try {
@@ -238,8 +318,14 @@ SyncReport Syncer::execute(const char* what, bool allowMassDeparture, bool full)
         } else {
             timestampRead(run, run.state.highWater);
         }
+        run.checkLease();
         finish(run);
         run.report.success = !run.report.guarded;
+    } catch (const LeaseLost& e) {
+        run.report.success = false;
+        run.report.leaseLost = true;
+        run.report.error = e.what();
+        logger().warning("identity sync (%s) stopped: %s", std::string(what), run.report.error);
     } catch (const ldap::LdapException& e) {
         run.report.success = false;
         run.report.directoryError = true;
@@ -275,8 +361,17 @@ SyncReport Syncer::execute(const char* what, bool allowMassDeparture, bool full)
         if (!run.cookie.empty()) s.cookie = run.cookie;
         if (!run.maxTimestamp.empty() && run.maxTimestamp > s.highWater) s.highWater = run.maxTimestamp;
     }
+    // A node that has lost the lease leaves the state to the one that holds it now.
+    if (lease_ && !lease_->held() && !run.report.leaseLost) {
+        run.report.leaseLost = true;
+        if (run.report.error.empty()) run.report.error = LeaseLost().what();
+        run.report.success = false;
+    }
     try {
-        store_->writeSyncState(s);
+        if (!run.report.leaseLost) store_->writeSyncState(s);
+        if (runId != 0)
+            store_->endSyncRun(runId, run.report.method, run.report.leaseLost ? "lease-lost" : s.lastStatus,
+                               run.report.error);
     } catch (const std::exception& e) {
         logger().error("cannot record identity sync state: %s", std::string(e.what()));
     }
@@ -307,6 +402,7 @@ void Syncer::fullRead(SyncRun& run) {
     // against current groups.
     IdentityStore::Batch batch;
     conn.searchPaged(orgsRequest(options_), [&](std::vector<ldap::Entry>&& page) {
+        run.checkLease();
         for (auto& e : page) {
             ++run.report.read;
             noteTimestamp(run.maxTimestamp, e);
@@ -316,6 +412,7 @@ void Syncer::fullRead(SyncRun& run) {
         }
     });
     conn.searchPaged(groupsRequest(options_), [&](std::vector<ldap::Entry>&& page) {
+        run.checkLease();
         for (auto& e : page) {
             ++run.report.read;
             noteTimestamp(run.maxTimestamp, e);
@@ -324,6 +421,7 @@ void Syncer::fullRead(SyncRun& run) {
             diffItem(std::move(g), run.groups, run.report, batch);
         }
     });
+    run.checkLease();
     store_->write(batch, sink_);
     run.index.clear();
     for (const auto& [uuid, g] : run.groups)
@@ -359,6 +457,7 @@ void Syncer::timestampRead(SyncRun& run, const std::string& highWater) {
     r.filter = "(&" + r.filter + "(modifyTimestamp>=" + ldap::escapeFilterValue(highWater) + "))";
     std::vector<std::pair<ldap::Entry, std::string>> changed;
     conn.searchPaged(r, [&](std::vector<ldap::Entry>&& page) {
+        run.checkLease();
         for (auto& e : page) {
             std::string uuid = uuidOf(e);
             changed.emplace_back(std::move(e), std::move(uuid));
@@ -371,6 +470,7 @@ void Syncer::timestampRead(SyncRun& run, const std::string& highWater) {
     std::unordered_set<std::string> present;
     present.reserve(run.persons.size() + run.orgs.size() + run.groups.size() + 16);
     conn.searchPaged(presenceRequest(options_), [&](std::vector<ldap::Entry>&& page) {
+        run.checkLease();
         for (auto& e : page) present.insert(uuidOf(e));
     });
     for (const auto& u : present) run.seen.insert(u);
@@ -424,10 +524,12 @@ void Syncer::depart(SyncRun& run, const Departures& gone) {
                 batch.persons.push_back(std::move(p));
                 ++run.report.departed;
             }
+            run.checkLease();
             store_->write(batch, sink_);
             batch = {};
         }
     }
+    run.checkLease();
     store_->write(batch, sink_);
 }
 
@@ -448,10 +550,12 @@ void Syncer::remapAffectedMembers(SyncRun& run) {
         p.id = stored.id;
         diffPerson(std::move(p), run.persons, run.report, remap, static_cast<bool>(sink_));
         if (remap.persons.size() >= 1000) {
+            run.checkLease();
             store_->write(remap, sink_);
             remap = {};
         }
     }
+    run.checkLease();
     store_->write(remap, sink_);
 }
 

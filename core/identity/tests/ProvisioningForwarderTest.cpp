@@ -3,6 +3,7 @@
 #include "hub/events/CloudEvent.h"
 #include "hub/events/Outbox.h"
 #include "hub/store/Database.h"
+#include "hub/test/StoreOptions.h"
 #include "hub/test/TempDir.h"
 
 #include <Poco/Data/Session.h>
@@ -24,6 +25,7 @@ namespace {
 
 struct Fixture {
     test::TempDir dir;
+    store::Database::Options options = test::storeOptions(dir.path());  // kept: open() reopens the same store
     std::unique_ptr<store::Database> db;
     std::vector<std::pair<std::string, std::string>> delivered;  // plugin, event JSON
     std::vector<std::string> plugins{"ecard"};
@@ -32,7 +34,7 @@ struct Fixture {
     Fixture() { open(); }
     void open() {
         db.reset();
-        db = std::make_unique<store::Database>(store::Database::Options{dir.file("hub.db")});
+        db = std::make_unique<store::Database>(options);
         events::Outbox::migrate(*db);
     }
     identity::ProvisioningForwarder::Subscribers subscribers() {
@@ -66,7 +68,7 @@ struct Fixture {
         Poco::Data::Session s = db->session();
         int n = 0;
         std::string c = consumer;
-        s << "SELECT COUNT(*) FROM events_dead_letters WHERE consumer = ?", use(c), into(n), now;
+        s << store::sql(s, "SELECT COUNT(*) FROM events_dead_letters WHERE consumer = ?"), use(c), into(n), now;
         return n;
     }
 };
@@ -147,7 +149,7 @@ TEST(ProvisioningForwarder, RetriesARefusedEventThenDeadLettersItWithoutHoldingO
 // A store without the outbox is a failure forward() logs, never throws.
 TEST(ProvisioningForwarder, AStoreFailureIsLoggedNotThrown) {
     test::TempDir dir;
-    store::Database db(store::Database::Options{dir.file("hub.db")});
+    store::Database db(test::storeOptions(dir.path()));
     std::size_t calls = 0;
     identity::ProvisioningForwarder forwarder(
         db, [] { return std::vector<std::string>{"ecard"}; },

@@ -5,6 +5,7 @@
 
 #include "hub/identity/IdentityStore.h"
 #include "hub/store/Database.h"
+#include "hub/test/StoreOptions.h"
 #include "hub/test/TempDir.h"
 
 #include <Poco/JSON/Object.h>
@@ -24,7 +25,7 @@ Poco::JSON::Object::Ptr parse(const std::string& json) {
 
 struct SourcedFieldsTest : ::testing::Test {
     test::TempDir dir{"sourced-fields"};
-    std::unique_ptr<store::Database> db = std::make_unique<store::Database>(store::Database::Options{dir.file("hub.db")});
+    std::unique_ptr<store::Database> db = std::make_unique<store::Database>(test::storeOptions(dir.path()));
     identity::SourcedFields fields{*db};
     const std::vector<std::string> hrOwns{"employment_status", "title"};
 

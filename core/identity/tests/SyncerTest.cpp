@@ -5,6 +5,7 @@
 #include "hub/ldaptest/SharedDirectory.h"
 #include "hub/ldaptest/SlapdServer.h"
 #include "hub/store/Database.h"
+#include "hub/test/StoreOptions.h"
 
 #include <Poco/Data/Session.h>
 #include <Poco/File.h>
@@ -34,20 +35,23 @@ constexpr std::size_t directorySize = 10000;
 using DirectoryServer = hub::ldaptest::SharedDirectory<directorySize>;
 [[maybe_unused]] auto* const directoryServer = ::testing::AddGlobalTestEnvironment(new DirectoryServer);
 
-// A fresh SQLite store per test, plus a test "outbox" the sink writes into.
+// A fresh store per test (SQLite, or a new PostgreSQL database), plus a test
+// "outbox" the sink writes into.
 struct Fixture {
     Poco::TemporaryFile dir;
     std::unique_ptr<hub::store::Database> db;
     std::vector<IdentityChange> changes;
     Fixture() {
-        db = std::make_unique<hub::store::Database>(hub::store::Database::Options{dir.path() + "/hub.db"});
+        Poco::File(dir.path()).createDirectories();
+        db = std::make_unique<hub::store::Database>(hub::test::storeOptions(dir.path()));
         auto s = db->session();
         s << "CREATE TABLE test_outbox (kind TEXT, subject TEXT, id TEXT, data TEXT)", now;
     }
     ChangeSink sink() {
         return [this](Poco::Data::Session& s, const IdentityChange& c) {
             std::string kind = toString(c.kind), subject = c.subject, id = c.id, data = c.toJson();
-            s << "INSERT INTO test_outbox VALUES(?,?,?,?)", use(kind), use(subject), use(id), use(data), now;
+            s << hub::store::sql(s, "INSERT INTO test_outbox VALUES(?,?,?,?)"), use(kind), use(subject), use(id),
+                use(data), now;
             changes.push_back(c);
         };
     }

@@ -101,10 +101,30 @@ public:
     SyncState readSyncState(const std::string& source);
     void writeSyncState(const SyncState& state);
 
+    /// identity_sync_runs: a row per run, with the node that ran it (several hubs
+    /// on one PostgreSQL take turns; the runs must never overlap). Times are the
+    /// database's clock, ms since the epoch.
+    struct SyncRunRecord {
+        long long id = 0;
+        std::string source, node;
+        long long leaseToken = 0;  ///< The node's identity.sync lease token; 0 without a lease.
+        std::string what;          ///< "full" or "incremental", as asked.
+        std::string method;        ///< What ran: "full", "syncrepl", "timestamp".
+        std::string status;        ///< "running", "ok", "failed", "guarded", "lease-lost".
+        std::string error;
+        long long startedMs = 0, finishedMs = 0;  ///< finishedMs 0 while running (or the node died).
+    };
+    /// Records a run's start; returns its id.
+    long long beginSyncRun(const std::string& source, const std::string& node, long long leaseToken,
+                           const std::string& what);
+    void endSyncRun(long long id, const std::string& method, const std::string& status, const std::string& error);
+    /// The latest `limit` runs of a source, oldest first.
+    std::vector<SyncRunRecord> syncRuns(const std::string& source, std::size_t limit);
+
 private:
     void writeWithin(Poco::Data::Session& s, Batch& batch, const ChangeSink& sink, const std::string& now);
     void writePersonsSqlite(Poco::Data::Session& s, Batch& batch, const std::string& now);
-    void writePersonsGeneric(Poco::Data::Session& s, Batch& batch, const std::string& now);
+    void writePersonsPostgres(Poco::Data::Session& s, Batch& batch, const std::string& now);
     store::Database& db_;
 };
 

@@ -2,12 +2,14 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 namespace hub::store {
 class Database;
+class LeaseKeeper;
 }
 
 namespace hub::identity {
@@ -28,6 +30,13 @@ namespace hub::identity {
 ///
 /// The hub calls forward() after each scheduled sync. Thread-safe: one
 /// forward() at a time.
+///
+/// Several hubs on one PostgreSQL (coordinate()): only the node holding the
+/// lease identity.provisioning forwards; forward() elsewhere returns at once.
+/// The holder checks the lease before each event it offers and stores the
+/// plugin's cursor after each accepted one, so a node that takes over resumes
+/// right after the last event accepted (an event is offered twice only when a
+/// node dies between the plugin's acceptance and that one-row write).
 class ProvisioningForwarder {
 public:
     /// Offers one event (the CloudEvent JSON as stored) to one plugin: "" when it
@@ -46,6 +55,8 @@ public:
     ProvisioningForwarder(store::Database& db, Subscribers subscribers, Deliver deliver);
     ProvisioningForwarder(store::Database& db, Subscribers subscribers, Deliver deliver, Options options);
 
+    ~ProvisioningForwarder();
+
     ProvisioningForwarder(const ProvisioningForwarder&) = delete;
     ProvisioningForwarder& operator=(const ProvisioningForwarder&) = delete;
 
@@ -54,6 +65,13 @@ public:
     /// refused or waits for its next attempt. Never throws: a store failure is
     /// logged (logger hub.identity) and the next call resumes from the cursors.
     void forward() noexcept;
+
+    /// Takes part in the identity.provisioning lease from now on (a LeaseKeeper
+    /// of its own, node id Database::nodeId(), this time to live). Call once,
+    /// before forward() runs anywhere; not called: forward() always runs (one node).
+    void coordinate(std::chrono::milliseconds leaseTtl);
+    /// The keeper after coordinate(), else null (tests abandon() it).
+    store::LeaseKeeper* lease() { return lease_.get(); }
 
     /// The events_cursor / events_delivery / events_dead_letters consumer of a plugin.
     static std::string consumerOf(const std::string& plugin) { return "plugin:" + plugin; }
@@ -66,6 +84,7 @@ private:
     Deliver deliver_;
     Options options_;
     std::mutex mutex_;
+    std::unique_ptr<store::LeaseKeeper> lease_;
 };
 
 }  // namespace hub::identity

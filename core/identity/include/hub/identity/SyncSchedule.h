@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <mutex>
 
 namespace hub::identity {
 
@@ -16,9 +17,14 @@ class Syncer;
 /// at the next tick; nothing is departed on its strength (see Syncer). Nothing
 /// that throws ends the timer thread. A tick that finds a sync running (one an
 /// admin started) skips the sync.
+///
+/// With several hubs (Syncer::coordinate) every node ticks, and the sync runs on
+/// the one holding the identity.sync lease (a tick elsewhere returns at once);
+/// a node that becomes the holder runs a round at once, not an interval later.
 class SyncSchedule {
 public:
     SyncSchedule() = default;
+    ~SyncSchedule() { stop(); }
     SyncSchedule(const SyncSchedule&) = delete;
     SyncSchedule& operator=(const SyncSchedule&) = delete;
 
@@ -29,6 +35,9 @@ public:
     /// Cancels the schedule and waits for a run in progress to end.
     void stop();
 
+    /// One round (sync and afterRun) on the timer thread as soon as it is free.
+    void runSoon();
+
     /// Runs every `interval` from now on (hubd's reload on SIGHUP), the next run
     /// one interval from now. Never waits: a run in progress finishes, and the
     /// first new tick skips the sync if it is still going. No-op before start().
@@ -36,6 +45,8 @@ public:
 
 private:
     Poco::Util::Timer timer_;
+    std::mutex mutex_;  // guards stopped_ (runSoon() comes from the lease's thread)
+    bool stopped_ = false;
     Syncer* syncer_ = nullptr;
     std::function<void()> afterRun_;
     Poco::Util::TimerTask::Ptr task_;  // the task scheduled now

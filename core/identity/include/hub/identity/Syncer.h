@@ -5,6 +5,7 @@
 #include "hub/ldap/ConnectionOptions.h"
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -16,6 +17,7 @@ class AbstractConfiguration;
 }
 namespace hub::store {
 class Database;
+class LeaseKeeper;
 }
 
 namespace hub::identity {
@@ -38,6 +40,10 @@ struct SyncOptions {
     double maxDepartureShare = 0.05;               ///< Delete guard: max share departing per run.
     std::string source = "ldap";                   ///< Key of this directory in identity_sync_state.
     int intervalSeconds = 900;                     ///< For the caller's scheduler (not used here).
+    /// Several hubs on one PostgreSQL: the time to live of the identity.sync lease
+    /// (Syncer::coordinate); another node takes over about this long after the
+    /// holder died.
+    int leaseSeconds = 15;
     std::size_t queueDepth = 2;                    ///< Pages queued between full-sync stages, at least
                                                    ///< (transactionPersons / pageSize if more).
     /// Full sync: persons per transaction, at most (one commit, one fsync). The writer
@@ -55,7 +61,7 @@ struct SyncOptions {
     ///   ldap.base, ldap.personClass, ldap.orgClass, ldap.groupClasses, ldap.personFilter
     ///   mapping.*  (see Mapping)
     ///   sync.method (auto|syncrepl|timestamp), sync.maxDepartureShare, sync.source,
-    ///   sync.intervalSeconds
+    ///   sync.intervalSeconds, sync.leaseSeconds
     static SyncOptions fromConfig(const Poco::Util::AbstractConfiguration& identityConfig);
 };
 
@@ -71,6 +77,10 @@ struct SyncReport {
     bool directoryError = false;  ///< The failure came from the directory (unreachable, bind, search), not the store.
     std::string alert;
     double seconds = 0;
+    /// Not run: another node holds the identity.sync lease (its node id, or
+    /// "nobody" while the lease is free and this node has not taken it yet).
+    std::string heldBy;
+    bool leaseLost = false;  ///< Stopped part-way: this node lost the lease (nothing departed).
 };
 
 /// What the admin endpoint shows.
@@ -82,6 +92,10 @@ struct SyncStatus {
     std::string lastMethod, lastRunAt, lastSuccessAt, lastStatus, lastError, alert;
     long long created = 0, updated = 0, departed = 0, unchanged = 0, read = 0, durationMs = 0;
     std::size_t activePersons = 0;
+    /// With several hubs: the node holding the identity.sync lease ("" when
+    /// none does, or the syncer is not coordinated) and whether it is this one.
+    std::string leaseHolder;
+    bool coordinated = false, thisNodeHolds = false;
     std::string toJson() const;
 };
 
@@ -115,6 +129,13 @@ struct SyncPreview {
 /// Every created/updated/departed identity goes to the ChangeSink inside the
 /// transaction that stores it. Persons are written a few pages per transaction
 /// (SyncOptions::transactionPersons).
+///
+/// Several hubs on one PostgreSQL (coordinate()): a run happens only on the node
+/// holding the lease identity.sync; elsewhere runFull()/runIncremental() return
+/// at once with SyncReport::heldBy naming the holder. The holder checks the lease
+/// between pages and before each write, and stops a run (SyncReport::leaseLost,
+/// nothing departed, the sync state left to the next holder) when it has lost it.
+/// Each run is recorded in identity_sync_runs with its node (IdentityStore::syncRuns).
 class Syncer {
 public:
     Syncer(store::Database& db, SyncOptions options, ChangeSink sink = {});
@@ -143,6 +164,25 @@ public:
     /// stays as constructed: it names the stored sync state.
     void setOptions(SyncOptions options);
 
+    /// Takes part in the identity.sync lease from now on (docs/store.md, "Leases"):
+    /// a LeaseKeeper of this syncer's, node id Database::nodeId(). Returns once
+    /// the first attempt has been answered (so a run right after it finds this
+    /// node the holder when the lease was free). Call once, before any run; not
+    /// called: every run goes ahead (one node, SQLite).
+    void coordinate(std::chrono::milliseconds leaseTtl);
+    /// Called (on the lease's thread) each time this node becomes the holder:
+    /// SyncSchedule runs a round at once then, so a takeover does not wait for
+    /// the next interval. An empty function stops the calls.
+    void setOnLeaseAcquired(std::function<void()> acquired);
+    /// The keeper after coordinate(), else null (tests abandon() it to play a node that died).
+    store::LeaseKeeper* lease() { return lease_.get(); }
+    /// This node's id in the lease and in identity_sync_runs.
+    const std::string& nodeId() const { return nodeId_; }
+    /// The node holding identity.sync when it is not this one ("nobody" when
+    /// free); empty when this node holds it or the syncer is not coordinated.
+    std::string leaseHeldElsewhere() const;
+    IdentityStore& identityStore() { return *store_; }
+
 private:
     SyncReport execute(const char* what, bool allowMassDeparture, bool full);
     // The three ways to read what changed (see SyncRun.h, PersonPipeline.h).
@@ -155,9 +195,14 @@ private:
     void depart(SyncRun& run, const Departures& gone);
     void remapAffectedMembers(SyncRun& run);
 
+    store::Database& db_;
     SyncOptions options_;
     ChangeSink sink_;
     std::unique_ptr<IdentityStore> store_;
+    std::string nodeId_;
+    std::mutex leaseHookMutex_;  // guards onLeaseAcquired_
+    std::function<void()> onLeaseAcquired_;
+    std::unique_ptr<store::LeaseKeeper> lease_;  // after coordinate(); destroyed first (releases)
     mutable std::mutex runMutex_;
     std::atomic<bool> running_{false};
     std::mutex pendingMutex_;
