@@ -16,7 +16,7 @@ target_sources(hub_flows PRIVATE
 target_include_directories(hub_flows PUBLIC ${HUB_ENGINE_DIR}/include)
 target_link_libraries(hub_flows PRIVATE hub::xml)
 
-hub_test(flows_engine_test
+hub_test(flows_engine_test BOTH_BACKENDS
   SOURCES
     ${HUB_ENGINE_DIR}/tests/FeelTest.cpp
     ${HUB_ENGINE_DIR}/tests/DeployTest.cpp
@@ -25,5 +25,5 @@ hub_test(flows_engine_test
     ${HUB_ENGINE_DIR}/tests/FlowRepositoryTest.cpp
     ${HUB_ENGINE_DIR}/tests/OutsideInputsTest.cpp
     ${CMAKE_CURRENT_LIST_DIR}/../tests/FlowsTestSupport.cpp
-  DEPS hub::flows hub::testsupport
+  DEPS hub::flows hub::testsupport hub::storetest
   LABELS flows)

@@ -166,7 +166,7 @@ FlowRunner::Delivery FlowRunner::applyDecisionWithin(Poco::Data::Session& sessio
         // A task of this instance that was closed: the answer came late or twice.
         std::vector<std::string> closed;
         std::string id = decision.taskId, instance = *instanceId;
-        session << "SELECT id FROM flows_engine_tasks WHERE id = ? AND instance_id = ? AND status <> 'open'", use(id),
+        session << store::sql(session, "SELECT id FROM flows_engine_tasks WHERE id = ? AND instance_id = ? AND status <> 'open'"), use(id),
             use(instance), into(closed), now;
         return closed.empty() ? Delivery::Unknown : Delivery::Late;
     }
@@ -211,7 +211,7 @@ void FlowRunner::onApplicationEvent(Poco::Data::Session& session, const std::str
         if (input.taskId.empty()) return;
         input.kind = engine::Input::Kind::TaskCompleted;
         std::string form, applicationId = id;
-        session << "SELECT form FROM flows_applications WHERE id = ?", use(applicationId), into(form), now;
+        session << store::sql(session, "SELECT form FROM flows_applications WHERE id = ?"), use(applicationId), into(form), now;
         input.variables = engine::Value(engine::Value::Object{});
         input.variables.set("form", engine::Value::fromJson(form.empty() ? std::string("{}") : form));
     } else {
@@ -332,8 +332,8 @@ void FlowRunner::deliverKept(const std::string& instanceId) {
     {
         Poco::Data::Session session = db_.session();
         std::string id = instanceId;
-        session << "SELECT detail, correlation_key FROM flows_engine_tokens WHERE instance_id = ? AND wait = 'message'"
-                   " ORDER BY token_id",
+        session << store::sql(session, "SELECT detail, correlation_key FROM flows_engine_tokens WHERE instance_id = ? AND wait = 'message'"
+                   " ORDER BY token_id"),
             use(id), into(names), into(keys), now;
         if (names.empty()) return;
         applicationId = store_.applicationOf(session, instanceId);

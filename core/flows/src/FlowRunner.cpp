@@ -8,6 +8,8 @@
 #include "hub/host/CallContext.h"
 #include "hub/host/PluginHost.h"
 #include "hub/runtime/WorkerPool.h"
+#include "hub/store/Lease.h"
+#include "hub/store/LeaseKeeper.h"
 #include "hub/store/TraceLog.h"
 
 #include <campushub/plugin.h>
@@ -70,6 +72,9 @@ std::vector<ApplicationStatus> pathTo(ApplicationStatus from, ApplicationStatus 
     return path;
 }
 
+// The lease whose holder fires the timers (docs/store.md, "Leases").
+const char* const kTimerLease = "flows.timers";
+
 }  // namespace
 
 FlowRunner::FlowRunner(store::Database& db, ApplicationService& applications, engine::EngineStore& store,
@@ -110,7 +115,7 @@ void FlowRunner::moveApplication(Poco::Data::Session& session, const std::string
                                  std::optional<std::string> resultJson) {
     std::string id = applicationId, current;
     Poco::Data::Statement select(session);
-    select << "SELECT status FROM flows_applications WHERE id = ?", use(id), into(current), now;
+    select << store::sql(session, "SELECT status FROM flows_applications WHERE id = ?"), use(id), into(current), now;
     auto from = parseApplicationStatus(current);
     if (!from || *from == to) return;
     const auto path = pathTo(*from, to);
@@ -398,6 +403,20 @@ void FlowRunner::call(const std::string& instanceId, const std::string& elementI
 }
 
 void FlowRunner::resume() {
+    if (!timerLease_) {
+        timerLease_ = std::make_unique<store::LeaseKeeper>(
+            db_, kTimerLease, db_.nodeId(), options_.timerLeaseTtl,
+            store::LeaseKeeper::Callbacks{[this](std::int64_t) { wake_.notify_all(); }, {}});
+        // The keeper's first turn is on its thread: wait for it (a round trip),
+        // so the holder fires what fell due while the hubs were down before it
+        // answers; a node that sees another holder goes on at once.
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        while (!timerLease_->held() && std::chrono::steady_clock::now() < until) {
+            auto holder = store::Lease::current(db_, kTimerLease);
+            if (holder && holder->node != db_.nodeId()) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+    }
     Poco::Data::Session session = db_.session();
     for (const auto& pending : store_.pendingCalls(session)) {
         auto state = store_.load(session, pending.instanceId);
@@ -418,8 +437,7 @@ void FlowRunner::resume() {
         call(pending.instanceId, pending.elementId, pending.key, pending.attempt, input,
              state->variables.member("applicant"));
     }
-    fireDueTimers();
-    startStuck();
+    if (fireDueTimers()) startStuck();
     // Waits that began before a kill -9 could hand them the message kept for
     // them. A store that cannot write now (read-only) does not stop the start:
     // the scheduler's polls expire them, and the next start hands them over.
@@ -441,6 +459,7 @@ void FlowRunner::stop() {
     wake_.notify_all();
     stepped_.notify_all();
     if (timers_.joinable()) timers_.join();
+    timerLease_.reset();  // handed over at once: another node fires from now on
     pool_->shutdown();
 }
 
@@ -460,18 +479,25 @@ void FlowRunner::timerLoop() {
     }
 }
 
-void FlowRunner::fireDueTimers() {
+bool FlowRunner::holdsTimers() const { return timerLease_ && timerLease_->held(); }
+
+bool FlowRunner::fireDueTimers() {
+    if (!holdsTimers()) return false;
     std::vector<engine::StoredTimer> due;
     {
         Poco::Data::Session session = db_.session();
         due = store_.dueTimers(session, nowMs(), 100);
     }
     for (const auto& timer : due) {
+        // Lost meanwhile: the next holder reads what is still due. One fired
+        // by both is fired once (its instance's step sees it gone).
+        if (!holdsTimers()) return false;
         engine::Input input;
         input.kind = engine::Input::Kind::TimerFired;
         input.timerId = timer.id;
         apply(timer.instanceId, input);
     }
+    return true;
 }
 
 void FlowRunner::startStuck() {

@@ -15,12 +15,6 @@ namespace {
 
 using namespace Poco::Data::Keywords;
 
-bool hasTable(Poco::Data::Session& session, const std::string& table) {
-    int n = 0;
-    session << "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", bind(table), into(n), now;
-    return n != 0;
-}
-
 void appendMember(std::string& out, const char* key, const std::string& value) {
     json::appendString(out, key);
     out += ':';
@@ -47,11 +41,11 @@ std::string personalDataJson(ApplicationService& applications, store::Database& 
     }
     out += "],\"ratings\":[";
     Poco::Data::Session session = db.session();
-    if (hasTable(session, "flows_ratings")) {
+    if (db.hasTable("flows_ratings")) {
         std::vector<std::string> ids, comments, at;
         std::vector<int> scores;
-        session << "SELECT application_id, score, comment, rated_at FROM flows_ratings WHERE applicant = ?"
-                   " ORDER BY rated_at",
+        session << store::sql(session, "SELECT application_id, score, comment, rated_at FROM flows_ratings WHERE applicant = ?"
+                   " ORDER BY rated_at"),
             bind(person), into(ids), into(scores), into(comments), into(at), now;
         for (std::size_t i = 0; i < ids.size(); ++i) {
             if (i) out += ',';
@@ -65,12 +59,12 @@ std::string personalDataJson(ApplicationService& applications, store::Database& 
         }
     }
     out += "],\"tasks\":[";
-    if (hasTable(session, "flows_engine_tasks")) {
+    if (db.hasTable("flows_engine_tasks")) {
         std::vector<std::string> ids, apps, names, assignees, claimed, statuses, closedBy, decisions;
         std::vector<Poco::Int64> created, closed;
-        session << "SELECT id, application_id, name, assignee, claimed_by, status, created_at, closed_at, closed_by,"
+        session << store::sql(session, "SELECT id, application_id, name, assignee, claimed_by, status, created_at, closed_at, closed_by,"
                    " decision FROM flows_engine_tasks WHERE assignee = ? OR claimed_by = ? OR closed_by = ?"
-                   " OR application_id IN (SELECT id FROM flows_applications WHERE applicant = ?) ORDER BY created_at",
+                   " OR application_id IN (SELECT id FROM flows_applications WHERE applicant = ?) ORDER BY created_at"),
             bind(person), bind(person), bind(person), bind(person), into(ids), into(apps), into(names),
             into(assignees), into(claimed), into(statuses), into(created), into(closed), into(closedBy),
             into(decisions), now;

@@ -4,6 +4,8 @@
 #include "hub/store/AuditLog.h"
 #include "hub/store/Database.h"
 
+#include "PostgresSchema.h"
+
 #include <Poco/Data/Session.h>
 #include <Poco/Data/Statement.h>
 #include <Poco/Exception.h>
@@ -20,9 +22,7 @@ namespace {
 using namespace Poco::Data::Keywords;
 using Clock = std::chrono::system_clock;
 
-const std::vector<store::Migration> kRetentionMigrations = {
-    {1,
-     {"CREATE TABLE privacy_legal_holds ("
+const std::vector<std::string> kRetentionStep1 = {"CREATE TABLE privacy_legal_holds ("
       " application_id TEXT PRIMARY KEY,"
       " reason TEXT NOT NULL,"
       " held_by TEXT NOT NULL,"
@@ -32,8 +32,8 @@ const std::vector<store::Migration> kRetentionMigrations = {
       " actor TEXT NOT NULL,"
       " started_at TEXT NOT NULL,"
       " finished_at TEXT NOT NULL,"
-      " report TEXT NOT NULL)"}},
-};
+      " report TEXT NOT NULL)"};
+const std::vector<store::Migration> kRetentionMigrations = {{1, kRetentionStep1, postgresSchema(kRetentionStep1)}};
 
 // What an application leaves in other tables, deleted with it (by application id).
 const char* const kByApplication[] = {
@@ -62,12 +62,6 @@ std::string isoTime(Clock::time_point at) { return store::AuditLog::formatTime(a
 
 std::int64_t epochMs(Clock::time_point at) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count();
-}
-
-bool tableExists(Poco::Data::Session& session, const std::string& table) {
-    int n = 0;
-    session << "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", bind(table), into(n), now;
-    return n != 0;
 }
 
 int readDays(const Poco::Util::AbstractConfiguration& c, const std::string& key, int fallback, int max) {
@@ -145,11 +139,11 @@ RetentionReport Retention::run(const std::string& actor, Clock::time_point asOf)
         for (;;) {
             std::vector<std::string> keys;
             auto bound = cutoff;
-            session << select + " LIMIT " + std::to_string(batch), use(bound), into(keys), now;
+            session << store::sql(session, select + " LIMIT " + std::to_string(batch)), use(bound), into(keys), now;
             if (keys.empty()) break;
             session.begin();
             try {
-                for (const auto& statement : remove) session << statement, use(keys), now;
+                for (const auto& statement : remove) session << store::sql(session, statement), use(keys), now;
                 session.commit();
             } catch (...) {
                 session.rollback();
@@ -171,12 +165,13 @@ RetentionReport Retention::run(const std::string& actor, Clock::time_point asOf)
     };
 
     kind("applications", policy_.applicationsDays, [&](Clock::time_point cutoff) -> std::int64_t {
-        if (!tableExists(session, "flows_applications")) return 0;
+        if (!db_.hasTable("flows_applications")) return 0;
         const std::string expired = std::string("SELECT id FROM flows_applications WHERE ") + kFinished +
                                     " AND updated_at < ?";
         std::string text = isoTime(cutoff);
         int held = 0;
-        session << "SELECT count(*) FROM (" + expired + ") AS e WHERE id IN (SELECT application_id FROM privacy_legal_holds)",
+        session << store::sql(session, "SELECT count(*) FROM (" + expired +
+                                           ") AS e WHERE id IN (SELECT application_id FROM privacy_legal_holds)"),
             use(text), into(held), now;
         report.heldKept = held;
         std::vector<std::string> remove;
@@ -185,37 +180,37 @@ RetentionReport Retention::run(const std::string& actor, Clock::time_point asOf)
             std::string s = statement;
             auto from = s.find("FROM ") + 5;
             std::string table = s.substr(from, s.find(' ', from) - from);
-            if (tableExists(session, table)) remove.push_back(s);
+            if (db_.hasTable(table)) remove.push_back(s);
         }
         return sweep(expired + " AND id NOT IN (SELECT application_id FROM privacy_legal_holds)", text, remove);
     });
     kind("audit", policy_.auditDays, [&](Clock::time_point cutoff) -> std::int64_t {
-        if (!tableExists(session, "audit_calls")) return 0;
+        if (!db_.hasTable("audit_calls")) return 0;
         return sweep("SELECT CAST(id AS TEXT) FROM audit_calls WHERE at < ?", isoTime(cutoff),
-                     {"DELETE FROM audit_calls WHERE id = CAST(? AS INTEGER)"});
+                     {"DELETE FROM audit_calls WHERE id = CAST(? AS BIGINT)"});
     });
     // Dead letters before events: an expired dead letter frees its event.
     kind("deadLetters", policy_.deadLettersDays, [&](Clock::time_point cutoff) -> std::int64_t {
-        if (!tableExists(session, "events_dead_letters")) return 0;
+        if (!db_.hasTable("events_dead_letters")) return 0;
         return sweep("SELECT consumer || ':' || seq FROM events_dead_letters WHERE dead_at < ?", epochMs(cutoff),
                      {"DELETE FROM events_delivery WHERE consumer || ':' || seq = ?",
                       "DELETE FROM events_dead_letters WHERE consumer || ':' || seq = ?"});
     });
     kind("events", policy_.eventsDays, [&](Clock::time_point cutoff) -> std::int64_t {
-        if (!tableExists(session, "events_outbox")) return 0;
+        if (!db_.hasTable("events_outbox")) return 0;
         // Only what every consumer has settled, and no dead letter still names.
         std::int64_t n = sweep(
             "SELECT CAST(seq AS TEXT) FROM events_outbox WHERE created_at < ?"
             " AND seq <= COALESCE((SELECT MIN(seq) FROM events_cursor), seq)"
             " AND seq NOT IN (SELECT seq FROM events_dead_letters)",
             epochMs(cutoff),
-            {"DELETE FROM events_delivery WHERE seq = CAST(? AS INTEGER)",
-             "DELETE FROM events_outbox WHERE seq = CAST(? AS INTEGER)"});
+            {"DELETE FROM events_delivery WHERE seq = CAST(? AS BIGINT)",
+             "DELETE FROM events_outbox WHERE seq = CAST(? AS BIGINT)"});
         return n + sweep("SELECT id FROM events_inbox WHERE received_at < ?", epochMs(cutoff),
                          {"DELETE FROM events_inbox WHERE id = ?"});
     });
     kind("departedPersons", policy_.departedPersonsDays, [&](Clock::time_point cutoff) -> std::int64_t {
-        if (!tableExists(session, "identity_persons")) return 0;
+        if (!db_.hasTable("identity_persons")) return 0;
         return sweep(
             "SELECT entry_uuid FROM identity_persons WHERE status = 'departed' AND departed_at IS NOT NULL"
             " AND departed_at < ?",
@@ -226,11 +221,11 @@ RetentionReport Retention::run(const std::string& actor, Clock::time_point asOf)
     // The stored report carries its own row id: the row first, then its text.
     session.begin();
     try {
-        session << "INSERT INTO privacy_retention_runs(actor, started_at, finished_at, report) VALUES(?,?,?,'')",
+        session << store::sql(session, "INSERT INTO privacy_retention_runs(actor, started_at, finished_at, report) VALUES(?,?,?,'')"),
             bind(actor), bind(report.startedAt), bind(report.finishedAt), now;
         session << "SELECT max(id) FROM privacy_retention_runs", into(report.id), now;
         std::string json = report.toJson();
-        session << "UPDATE privacy_retention_runs SET report = ? WHERE id = ?", use(json), bind(report.id), now;
+        session << store::sql(session, "UPDATE privacy_retention_runs SET report = ? WHERE id = ?"), use(json), bind(report.id), now;
         session.commit();
     } catch (...) {
         session.rollback();
@@ -263,12 +258,12 @@ std::vector<std::string> Retention::reports(std::size_t limit) const {
 bool Retention::hold(const std::string& applicationId, const std::string& reason, const std::string& by) {
     Poco::Data::Session session = db_.session();
     int n = 0;
-    session << "SELECT count(*) FROM flows_applications WHERE id = ?", bind(applicationId), into(n), now;
+    session << store::sql(session, "SELECT count(*) FROM flows_applications WHERE id = ?"), bind(applicationId), into(n), now;
     if (n == 0) return false;
     std::string at = isoTime(Clock::now());
-    session << "INSERT INTO privacy_legal_holds(application_id, reason, held_by, held_at) VALUES(?,?,?,?)"
+    session << store::sql(session, "INSERT INTO privacy_legal_holds(application_id, reason, held_by, held_at) VALUES(?,?,?,?)"
                " ON CONFLICT(application_id) DO UPDATE SET reason = excluded.reason, held_by = excluded.held_by,"
-               " held_at = excluded.held_at",
+               " held_at = excluded.held_at"),
         bind(applicationId), bind(reason), bind(by), use(at), now;
     return true;
 }
@@ -276,14 +271,14 @@ bool Retention::hold(const std::string& applicationId, const std::string& reason
 bool Retention::release(const std::string& applicationId) {
     Poco::Data::Session session = db_.session();
     Poco::Data::Statement remove(session);
-    remove << "DELETE FROM privacy_legal_holds WHERE application_id = ?", bind(applicationId);
+    remove << store::sql(session, "DELETE FROM privacy_legal_holds WHERE application_id = ?"), bind(applicationId);
     return remove.execute() > 0;
 }
 
 std::optional<LegalHold> Retention::holdOf(const std::string& applicationId) const {
     Poco::Data::Session session = db_.session();
     std::vector<std::string> reason, by, at;
-    session << "SELECT reason, held_by, held_at FROM privacy_legal_holds WHERE application_id = ?",
+    session << store::sql(session, "SELECT reason, held_by, held_at FROM privacy_legal_holds WHERE application_id = ?"),
         bind(applicationId), into(reason), into(by), into(at), now;
     if (reason.empty()) return std::nullopt;
     return LegalHold{applicationId, reason[0], by[0], at[0]};

@@ -111,7 +111,7 @@ TEST(ApplicationLifecycleTest, TransitionsRecordWhoWhenWhy) {
     // The rows themselves, as another reader of the database sees them.
     Poco::Data::Session s = f.db->session();
     std::vector<std::string> actors, reasons, ats;
-    s << "SELECT actor, reason, at FROM flows_transitions WHERE application_id = ? ORDER BY seq", use(id),
+    s << store::sql(s, "SELECT actor, reason, at FROM flows_transitions WHERE application_id = ? ORDER BY seq"), use(id),
         into(actors), into(reasons), into(ats), now;
     EXPECT_EQ(actors, (std::vector<std::string>{"t.wang", "clerk.li", "clerk.li", "t.wang"}));
     EXPECT_EQ(reasons[2], "行驶证复印件不清晰");

@@ -33,7 +33,7 @@ inline const std::string kFlowHeader =
 inline std::vector<std::string> outboxData(store::Database& db, const std::string& type) {
     std::vector<std::string> payloads;
     std::string t = type;
-    db.session() << "SELECT payload FROM events_outbox WHERE type = ? ORDER BY seq", use(t), into(payloads), now;
+    db.session() << db.sql("SELECT payload FROM events_outbox WHERE type = ? ORDER BY seq"), use(t), into(payloads), now;
     std::vector<std::string> out;
     for (const auto& payload : payloads) {
         auto event = engine::Value::fromJson(payload);

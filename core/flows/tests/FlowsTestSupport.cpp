@@ -1,6 +1,7 @@
 #include "FlowsTestSupport.h"
 
 #include "hub/catalog/Catalog.h"
+#include "hub/test/StoreOptions.h"
 
 #include <Poco/DateTimeFormat.h>
 #include <Poco/DateTimeParser.h>
@@ -88,7 +89,8 @@ void TestClock::set(const std::string& isoUtc) {
     micros_ = parseUtc(isoUtc);
 }
 
-Fixture::Fixture(const std::string& startUtc) : clock(std::make_shared<TestClock>(startUtc)) {
+Fixture::Fixture(const std::string& startUtc)
+    : storeOptions(hub::test::storeOptions(dir.path().string())), clock(std::make_shared<TestClock>(startUtc)) {
     reopen();
 }
 
@@ -109,7 +111,7 @@ ApplicationService::Options Fixture::options() {
 void Fixture::reopen() {
     service.reset();
     db.reset();
-    db = std::make_unique<store::Database>(store::Database::Options{(dir.path() / "hub.db").string()});
+    db = std::make_unique<store::Database>(storeOptions);
     service = std::make_unique<ApplicationService>(*db, options());
 }
 

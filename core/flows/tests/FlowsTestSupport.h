@@ -59,17 +59,19 @@ private:
     std::atomic<Poco::Timestamp::TimeVal> micros_;
 };
 
-/// A database file in a temp dir, the service on it with the shipped calendar,
-/// UTC+8 and the test clock.
+/// A store on the run's backend (a file in a temp dir, or a fresh PostgreSQL
+/// database: hub/test/StoreOptions.h), the service on it with the shipped
+/// calendar, UTC+8 and the test clock.
 struct Fixture {
     explicit Fixture(const std::string& startUtc = "2026-09-30T02:00:00Z");
     ~Fixture();
 
-    /// Closes and reopens database and service on the same file (a hub restart).
+    /// Closes and reopens database and service on the same store (a hub restart).
     void reopen();
     ApplicationService::Options options();
 
     TempDir dir;
+    store::Database::Options storeOptions;  ///< The same store at every reopen().
     std::shared_ptr<TestClock> clock;
     std::unique_ptr<store::Database> db;
     std::unique_ptr<ApplicationService> service;

@@ -41,6 +41,12 @@ sqlite3_stmt* StatementCache::acquire(sqlite3* handle, const char* sql) {
     return entry.statement;
 }
 
+const std::string& StatementCache::postgresName(const char* sql) const {
+    static const std::string none;
+    auto found = postgres_.find(sql);
+    return found == postgres_.end() ? none : found->second;
+}
+
 void StatementCache::release(const char* sql) {
     auto found = statements_.find(sql);
     if (found != statements_.end()) found->second.inUse = false;

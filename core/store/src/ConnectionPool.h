@@ -35,12 +35,20 @@ public:
     sqlite3_stmt* acquire(sqlite3* handle, const char* sql);
     void release(const char* sql);
 
+    /// PostgreSQL: the name `sql` is prepared under on this connection, empty
+    /// before it is (then the caller prepares it and calls preparedOnPostgres()).
+    /// Server-side statements go with the connection; nothing to finalize.
+    const std::string& postgresName(const char* sql) const;
+    void preparedOnPostgres(const char* sql, std::string name) { postgres_[sql] = std::move(name); }
+    std::size_t postgresCount() const noexcept { return postgres_.size(); }
+
 private:
     struct Entry {
         sqlite3_stmt* statement = nullptr;
         bool inUse = false;
     };
     std::unordered_map<const char*, Entry> statements_;
+    std::unordered_map<const char*, std::string> postgres_;
 };
 
 /// Where the connections go: the SQLite file, or PostgreSQL's connection

@@ -8,7 +8,7 @@ WriteTransaction::WriteTransaction(Poco::Data::Session& session) : session_(sess
     session_.begin();
     try {
         // schema_version is in every store (Database creates it when it opens).
-        session_ << "DELETE FROM schema_version WHERE 1 = 0", now;  // PostgreSQL wants a boolean
+        session_ << "DELETE FROM schema_version WHERE 1 = 0", now;
     } catch (...) {
         try {
             session_.rollback();

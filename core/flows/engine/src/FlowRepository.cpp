@@ -171,9 +171,18 @@ void FlowRepository::publish(const Parsed& parsed, Report& report, std::int64_t 
         // lets writers wait). A deferred transaction reads the deployments first
         // and cannot become the writer once another connection (the audit
         // trail, a flow step) has committed meanwhile: SQLite answers "DB
-        // locked" at once, without waiting.
-        session << "BEGIN IMMEDIATE", Poco::Data::Keywords::now;
+        // locked" at once, without waiting. On PostgreSQL hubs that deploy at
+        // once (all of them at start) take turns on an advisory lock, so each
+        // numbers its versions after the other's commit.
+        if (db_.dialect() == store::Dialect::PostgreSql) {
+            session << "BEGIN", Poco::Data::Keywords::now;
+        } else {
+            session << "BEGIN IMMEDIATE", Poco::Data::Keywords::now;
+        }
         try {
+            if (db_.dialect() == store::Dialect::PostgreSql)
+                session << "SELECT pg_advisory_xact_lock(hashtext('flows_engine_deployments'))",
+                    Poco::Data::Keywords::now;
             for (const auto& [flowId, entry] : parsed)
                 fresh[flowId] = {entry.first, store_.saveDeployment(session, *entry.first, nowMs)};
             session << "COMMIT", Poco::Data::Keywords::now;

@@ -242,8 +242,12 @@ Rows rowsOf(hub::store::Database& db, const std::string& id) {
     std::vector<Poco::Int64> rowids, tokenIds, attempts;
     std::vector<std::string> elements, waits, details, keys;
     std::string instance = id;
-    session << "SELECT rowid, token_id, element_id, wait, detail, attempt, correlation_key FROM flows_engine_tokens"
-               " WHERE instance_id = ?",
+    // Where the row is stored: SQLite's rowid, PostgreSQL's ctid (a rewritten row moves).
+    const std::string rowid = db.dialect() == hub::store::Dialect::PostgreSql
+                                  ? "((ctid::text::point)[0]::bigint * 65536 + (ctid::text::point)[1]::bigint)"
+                                  : "rowid";
+    session << hub::store::sql(session, "SELECT " + rowid + ", token_id, element_id, wait, detail, attempt, correlation_key FROM flows_engine_tokens"
+               " WHERE instance_id = ?"),
         use(instance), into(rowids), into(tokenIds), into(elements), into(waits), into(details), into(attempts),
         into(keys), now;
     for (std::size_t n = 0; n < rowids.size(); ++n)
@@ -251,7 +255,7 @@ Rows rowsOf(hub::store::Database& db, const std::string& id) {
                                                    std::to_string(attempts[n]) + "|" + keys[n]};
     std::vector<Poco::Int64> timerRowids;
     std::vector<std::string> timerIds;
-    session << "SELECT rowid, id FROM flows_engine_timers WHERE instance_id = ?", use(instance), into(timerRowids),
+    session << hub::store::sql(session, "SELECT " + rowid + ", id FROM flows_engine_timers WHERE instance_id = ?"), use(instance), into(timerRowids),
         into(timerIds), now;
     for (std::size_t n = 0; n < timerIds.size(); ++n) rows.timers[timerIds[n]] = timerRowids[n];
     return rows;

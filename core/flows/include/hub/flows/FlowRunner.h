@@ -10,6 +10,15 @@
 // A scheduler thread fires due timers. On start, resume() re-issues the calls
 // that were out, fires overdue timers and starts the flow of applications
 // left in `submitted` without an instance (a kill -9 between commit and start).
+//
+// Several hubs on one store (issue 17): the timers, and the restart of stuck
+// submits, are one node's work at a time, that of the holder of the lease
+// `flows.timers` (store::LeaseKeeper, node id Database::nodeId()); another
+// node takes over once the holder stops renewing. Every step (a timer, an
+// answer, a task, a message) locks its instance's row first and commits the
+// new state with a compare on its revision, so steps of one instance on two
+// nodes take turns, and a timer fired on one is gone from the state the other
+// reads: nothing fires twice, even across a takeover.
 
 #include "hub/flows/ApplicationService.h"
 #include "hub/flows/engine/Engine.h"
@@ -35,6 +44,9 @@ class PluginHost;
 namespace hub::runtime {
 class WorkerPool;
 }
+namespace hub::store {
+class LeaseKeeper;
+}
 
 namespace hub::flows {
 
@@ -52,6 +64,9 @@ public:
         engine::EngineOptions engine;
         PersonLookup person;
         std::int64_t timerPollMs = 1000;  ///< The scheduler's poll of due timers.
+        /// The time to live of the lease `flows.timers` (flows.timerLeaseSeconds):
+        /// how soon another node fires the timers once the holder is gone.
+        std::chrono::milliseconds timerLeaseTtl{15000};
         std::int64_t callTimeoutMs = 30000;
         /// How long a message nobody waits for yet is kept for a wait that
         /// begins later (flows.messageTtlSeconds), unless the message says.
@@ -126,7 +141,9 @@ public:
                                                      const std::string& flowId);
 
     /// Re-issues pending calls, fires overdue timers, starts the flows of
-    /// applications stuck in submitted; then starts the timer thread.
+    /// applications stuck in submitted; then starts the timer thread. Timers
+    /// and stuck submits only while this node holds the lease `flows.timers`
+    /// (taken here, waiting briefly for the first answer).
     void resume();
 
     /// Stops the timer thread, then runs the answers already queued and joins
@@ -227,7 +244,9 @@ private:
     /// matches (`messageId` set: that message's).
     void deliverKeptToWaiting(const std::string& messageId = {});
     void timerLoop();
-    void fireDueTimers();
+    /// Fires due timers while this node holds the lease; false when it does not.
+    bool fireDueTimers();
+    bool holdsTimers() const;
     void startStuck();
     static std::int64_t nowMs();
 
@@ -246,6 +265,7 @@ private:
     bool stopping_ = false;
     std::set<std::string> externalGroups_;  // behind mutex_
     std::thread timers_;
+    std::unique_ptr<store::LeaseKeeper> timerLease_;  // flows.timers; from resume() to stop()
     std::atomic<std::uint64_t> expiredMessages_{0};
     std::atomic<std::uint64_t> bufferedMessages_{0};
 };

@@ -10,9 +10,12 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 struct sqlite3;
 struct sqlite3_stmt;
+struct pg_conn;
+struct pg_result;
 
 namespace hub::store {
 
@@ -30,6 +33,14 @@ class StatementCache;
 /// the statement is reset and its bindings cleared, so it holds no lock and
 /// no data between uses. Errors throw as Poco::Data's SQLite statements do
 /// (Poco::Data::SQLite exceptions carrying SQLite's message).
+///
+/// On PostgreSQL the statement (`?` numbered by store::sql()) is prepared on
+/// the server once per pooled connection (libpq's PQprepare, named after its
+/// place in the connection's cache) and run with PQexecPrepared: one round
+/// trip per execution, the rows read at once. Parameters go as text, typed by
+/// the server. Errors throw StoreUnavailable for the store's own faults (a
+/// lost connection: StoreFault::Io), else Poco::Data::DataException with the
+/// server's message.
 ///
 ///     store::PreparedStatement update(session, "UPDATE t SET a = ? WHERE id = ?");
 ///     update.bind(1, a).bind(2, id);
@@ -57,8 +68,17 @@ public:
     std::int64_t integer(int column) const;
 
 private:
+    void runPostgres();
+
     sqlite3* db_ = nullptr;
     sqlite3_stmt* stmt_ = nullptr;
+    // PostgreSQL: the connection, the statement's name there, the parameters
+    // bound so far (as text), and the rows of the last execution.
+    pg_conn* pg_ = nullptr;
+    std::string pgName_;
+    std::vector<std::string> params_;
+    pg_result* result_ = nullptr;
+    int row_ = -1;
     bool owned_ = false;  // not from a connection's cache: finalized here
     detail::StatementCache* cache_ = nullptr;  // the cache it came from, given back to when done
     const char* sql_;
