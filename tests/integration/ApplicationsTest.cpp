@@ -1,6 +1,7 @@
 // Applications end to end: hubd with its SQLite file, the simulated student
 // affairs system, and the reference event peers (the portal consumer and the
 // approval engine) as real processes on loopback, over real HTTP and ZeroMQ.
+#include "hub/test/StoreBackend.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
@@ -86,7 +87,7 @@ protected:
         fs::copy_file(std::string(FLOWS_DIR) + "/enrolment-certificate.bpmn", dir_->file("flows/enrolment-certificate.bpmn"));
         dir_->write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" + dir_->file("hubd.port") + R"(</portFile></http>
-  <store><path>)" + dir_->file("var/hub.db") + R"(</path></store>
+  )" + hub::test::storeXml(dir_->file("var")) + R"(
   <catalog><dir>)" + dir_->file("catalog") + R"(</dir></catalog>
   <flows><dir>)" + dir_->file("flows") + R"(</dir></flows>
   <calendar><file>)" + std::string(CALENDAR_FILE) + R"(</file></calendar>

@@ -2,6 +2,7 @@
 // ratings of closed applications, the hall's evaluation figures (JSON and
 // CSV, by role), the applications search, the relay's consumers and the
 // plugins' activity series.
+#include "hub/test/StoreBackend.h"
 #include "hub/api/PluginActivity.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
@@ -44,7 +45,7 @@ protected:
         fs::create_directories(dir_->file("plugins"));
         dir_->write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" + dir_->file("hubd.port") + R"(</portFile></http>
-  <store><path>)" + dir_->file("var/hub.db") + R"(</path></store>
+  )" + hub::test::storeXml(dir_->file("var")) + R"(
   <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
   <calendar><file>)" + std::string(CALENDAR_FILE) + R"(</file></calendar>
   <plugins><dir>)" + dir_->file("plugins") + R"(</dir></plugins>

@@ -2,6 +2,7 @@
 // types, ETags, pre-compressed copies, and hostile paths that must never reach
 // a file outside console.dir (a real hubd on loopback; the files are made here,
 // so the test needs no npm).
+#include "hub/test/StoreBackend.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Http.h"
 #include "hub/test/Hubd.h"
@@ -59,7 +60,7 @@ std::string rawGet(int port, const std::string& target) {
 std::string hubXml(TempDir& dir, const std::string& consoleDir) {
     return R"(<hub>
   <http><port>0</port><portFile>)" + dir.file("hubd.port") + R"(</portFile></http>
-  <store><path>)" + dir.file("var/hub.db") + R"(</path></store>
+  )" + hub::test::storeXml(dir.file("var")) + R"(
   <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
   <calendar><file>)" + std::string(CALENDAR_FILE) + R"(</file></calendar>
   <plugins><dir>)" + dir.file("plugins") + R"(</dir></plugins>

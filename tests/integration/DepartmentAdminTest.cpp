@@ -2,6 +2,7 @@
 // admin changes its own catalogue file and BPMN flows, and nothing of another
 // department's (docs/privacy.md, "Delegated administration"); an invalid or
 // hostile file changes nothing; a full reload sees the same files.
+#include "hub/test/StoreBackend.h"
 #include "hub/store/Database.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
@@ -124,7 +125,7 @@ protected:
             fs::create_directories(dir_->file("var"));
             dir_->write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" + dir_->file("hubd.port") + R"(</portFile></http>
-  <store><path>)" + dir_->file("var/hub.db") + R"(</path></store>
+  )" + hub::test::storeXml(dir_->file("var")) + R"(
   <plugins><dir>)" + dir_->file("plugins") + R"(</dir>
     <plugin name="finance"><department>finance</department></plugin>
     <plugin name="libsys"><department>library</department></plugin>

@@ -4,6 +4,7 @@
 // form checked when a clerk completes the task (docs/flows/bpmn.md,
 // "External approvals and messages", "Task forms").
 
+#include "hub/test/StoreBackend.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
@@ -110,7 +111,7 @@ protected:
         dir_.write("catalog/13-flow-approvals.xml", kItems);
         dir_.write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" + dir_.file("hubd.port") + R"(</portFile><ioThreads>1</ioThreads></http>
-  <store><path>)" + dir_.file("var/hub.db") + R"(</path></store>
+  )" + hub::test::storeXml(dir_.file("var")) + R"(
   <catalog><dir>)" + dir_.file("catalog") + R"(</dir></catalog>
   <calendar><file>)" + std::string(CALENDAR_FILE) + R"(</file></calendar>
   <flows><dir>)" + dir_.file("flows") + R"(</dir><externalGroups>oa:approvers</externalGroups></flows>

@@ -2,6 +2,7 @@
 // shipped enrolment-certificate flow, deployed from config/flows, driven end
 // to end through the HTTP API with the real student_affairs plugin and its
 // simulator; and a kill -9 while its service call is out, resumed on restart.
+#include "hub/test/StoreBackend.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
@@ -173,7 +174,7 @@ protected:
                  fs::copy_options::recursive);
         dir_.write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" + dir_.file("hubd.port") + R"(</portFile><ioThreads>1</ioThreads></http>
-  <store><path>)" + dir_.file("var/hub.db") + R"(</path></store>
+  )" + hub::test::storeXml(dir_.file("var")) + R"(
   <catalog><dir>)" + dir_.file("catalog") + R"(</dir></catalog>
   <calendar><file>)" + std::string(CALENDAR_FILE) + R"(</file></calendar>
   <flows><dir>)" + dir_.file("flows") + R"(</dir></flows>

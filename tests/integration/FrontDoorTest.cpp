@@ -3,6 +3,7 @@
 // limit, thousands of idle connections and a slowloris, and answers /healthz
 // after each. Also /metrics as real Prometheus text with two plugins loaded
 // (checked by promtool), its operator choices, and the request ids in the audit.
+#include "hub/test/StoreBackend.h"
 #include "hub/store/Database.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
@@ -121,7 +122,7 @@ protected:
                      fs::copy_options::recursive | fs::copy_options::overwrite_existing);
         dir_->write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" + dir_->file("hubd.port") + R"(</portFile><maxBodyBytes>65536</maxBodyBytes></http>
-  <store><path>)" + dir_->file("var/hub.db") + R"(</path></store>
+  )" + hub::test::storeXml(dir_->file("var")) + R"(
   <plugins><dir>)" + dir_->file("plugins") + R"(</dir>
     <plugin name="testkit"><timeoutMs>2000</timeoutMs></plugin></plugins>
   <auth><jwt><hs256Secret>)" + kSecret + R"(</hs256Secret><issuer>front-door-test</issuer>

@@ -1,5 +1,6 @@
 // hubctl against a real hubd (one for the suite) syncing from a private slapd:
 // each subcommand, its --json parsed, its exit code; a bad token; a hub down.
+#include "hub/test/StoreBackend.h"
 #include "hub/ldaptest/DirectoryGenerator.h"
 #include "hub/ldaptest/SlapdServer.h"
 #include "hub/test/ChildProcess.h"
@@ -68,7 +69,7 @@ protected:
                      fs::copy_options::recursive | fs::copy_options::overwrite_existing);
         dir_->write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" + dir_->file("hubd.port") + R"(</portFile></http>
-  <store><path>)" + dir_->file("var/hub.db") + R"(</path></store>
+  )" + hub::test::storeXml(dir_->file("var")) + R"(
   <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
   <plugins><dir>)" + dir_->file("plugins") + R"(</dir></plugins>
   <flows><dir>)" + dir_->file("flows") + R"(</dir></flows>
@@ -488,7 +489,7 @@ TEST_F(HubctlTest, JsonLogLinesCarryTheRequestAndTraceIds) {
     fs::copy(std::string(TEST_PLUGINS_DIR) + "/testkit", dir.file("plugins/testkit"), fs::copy_options::recursive);
     dir.write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" + dir.file("hubd.port") + R"(</portFile></http>
-  <store><path>)" + dir.file("var/hub.db") + R"(</path></store>
+  )" + hub::test::storeXml(dir.file("var")) + R"(
   <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
   <plugins><dir>)" + dir.file("plugins") + R"(</dir></plugins>
   <auth><jwt><hs256Secret>)" + kSecret + R"(</hs256Secret><audience>campushub</audience></jwt></auth>

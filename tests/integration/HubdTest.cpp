@@ -1,5 +1,6 @@
 // hubd end to end: the simulated student affairs system and hubd run as real
 // processes; every call goes over HTTP on loopback.
+#include "hub/test/StoreBackend.h"
 #include "hub/store/Database.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
@@ -79,7 +80,7 @@ public:
         dir.write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" + dir.file("hubd.port") + R"(</portFile><maxBodyBytes>65536</maxBodyBytes>
         <drainTimeoutMs>10000</drainTimeoutMs></http>
-  <store><path>)" + dir.file("var/hub.db") + R"(</path></store>
+  )" + hub::test::storeXml(dir.file("var")) + R"(
   <plugins>
     <dir>)" + dir.file("plugins") + R"(</dir>
     <plugin name="student_affairs"><timeoutMs>3000</timeoutMs><execution>loop</execution><concurrency>16</concurrency>
@@ -605,7 +606,7 @@ TEST(HubdDaemon, RunsDetachedWithAPidFileAndStopsOnSigterm) {
     fs::create_directories(dir.file("plugins"));
     dir.write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" + dir.file("hubd.port") + R"(</portFile></http>
-  <store><path>)" + dir.file("hub.db") + R"(</path></store>
+  )" + hub::test::storeXml(dir.path()) + R"(
   <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
   <plugins><dir>)" + dir.file("plugins") + R"(</dir></plugins>
   <auth><jwt><hs256Secret>)" + kSecret + R"(</hs256Secret></jwt></auth>
@@ -706,7 +707,7 @@ TEST(HubdStart, PortInUseIsNamedAndTheFailedStartStopsInOrder) {
     fs::copy(std::string(TEST_PLUGINS_DIR) + "/crashy", dir.file("plugins/crashy"), fs::copy_options::recursive);
     dir.write("hub.xml", R"(<hub>
   <http><port>)" + std::to_string(port) + R"(</port></http>
-  <store><path>)" + dir.file("hub.db") + R"(</path></store>
+  )" + hub::test::storeXml(dir.path()) + R"(
   <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
   <plugins><dir>)" + dir.file("plugins") + R"(</dir>
     <plugin name="crashy"><config><destroy_delay_ms>2500</destroy_delay_ms></config></plugin></plugins>

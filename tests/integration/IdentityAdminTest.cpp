@@ -1,5 +1,6 @@
 // The identity admin routes end to end: a real hubd syncing from a private slapd
 // (tests/ldap), talked to over HTTP on loopback.
+#include "hub/test/StoreBackend.h"
 #include "hub/ldaptest/DirectoryGenerator.h"
 #include "hub/ldaptest/SlapdServer.h"
 #include "hub/test/ChildProcess.h"
@@ -38,7 +39,7 @@ std::unique_ptr<ChildProcess> startHubd(TempDir& dir, const std::string& ldapXml
     std::filesystem::create_directories(dir.file("no-plugins"));
     return hub::test::startHubd(HUBD_EXE, dir, R"(<hub>
   <http><port>0</port><portFile>)" + dir.file("hubd.port") + R"(</portFile></http>
-  <store><path>)" + dir.file("var/hub.db") + R"(</path></store>
+  )" + hub::test::storeXml(dir.file("var")) + R"(
   <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
   <plugins><dir>)" + dir.file("no-plugins") + R"(</dir></plugins>
   <auth><jwt><hs256Secret>)" + kSecret + R"(</hs256Secret><audience>campushub</audience></jwt></auth>

@@ -5,6 +5,7 @@
 // consumer (two consumers on real ZeroMQ sockets) and in problem details.
 // The shipped enrolment-certificate flow runs the real student_affairs plugin
 // against its simulator; the reference approval engine decides student leaves.
+#include "hub/test/StoreBackend.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
@@ -110,7 +111,7 @@ protected:
     static std::string hubXml(const std::string& consumers, const std::string& inbound) {
         return R"(<hub>
   <http><port>0</port><portFile>)" + dir_->file("hubd.port") + R"(</portFile></http>
-  <store><path>)" + dir_->file("var/hub.db") + R"(</path></store>
+  )" + hub::test::storeXml(dir_->file("var")) + R"(
   <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
   <calendar><file>)" + std::string(CALENDAR_FILE) + R"(</file></calendar>
   <flows><dir>)" + dir_->file("flows") + R"(</dir></flows>

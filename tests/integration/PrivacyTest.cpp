@@ -2,6 +2,7 @@
 // own export, the audit search by the person accessed, and retention over a
 // store seeded with two years of data (docs/privacy.md). Who may administer
 // what is in tests/openapi/AuthorizationTableTest.cpp.
+#include "hub/test/StoreBackend.h"
 #include "hub/identity/IdentityStore.h"
 #include "hub/store/Database.h"
 #include "hub/store/TraceLog.h"
@@ -60,7 +61,7 @@ HttpResponse call(const ChildProcess& hubd, const std::string& method, const std
 std::string hubXml(const TempDir& dir, const std::string& extra) {
     return R"(<hub>
   <http><port>0</port><portFile>)" + dir.file("hubd.port") + R"(</portFile></http>
-  <store><path>)" + dir.file("var/hub.db") + R"(</path></store>
+  )" + hub::test::storeXml(dir.file("var")) + R"(
   <plugins><dir>)" + dir.file("plugins") + R"(</dir></plugins>
   <auth><jwt><hs256Secret>)" + kSecret + R"(</hs256Secret><issuer>)" + kIssuer + R"(</issuer>
     <audience>campushub</audience></jwt></auth>

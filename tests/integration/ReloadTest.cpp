@@ -3,6 +3,7 @@
 // a bad catalogue, calendar or hub.xml keeps what runs and the log says why;
 // a key only a restart applies is named; and a keep-alive connection opened
 // before the signal stays open and its next request is answered.
+#include "hub/test/StoreBackend.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
@@ -99,7 +100,7 @@ protected:
                      const std::string& level = "information") {
         dir_.write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" + dir_.file("hubd.port") + R"(</portFile><ioThreads>1</ioThreads></http>
-  <store><path>)" + dir_.file("hub.db") + R"(</path></store>
+  )" + hub::test::storeXml(dir_.path()) + R"(
   <catalog><dir>)" + dir_.file("catalog") + R"(</dir></catalog>
   <calendar><file>)" + dir_.file("calendar.xml") + R"(</file></calendar>
   <plugins><dir>)" + dir_.file("plugins") + R"(</dir><watchIntervalMs>0</watchIntervalMs>)" + plugin + R"(</plugins>

@@ -4,6 +4,7 @@
 // manager: READY=1 once it listens, RELOADING=1 (with MONOTONIC_USEC) then
 // READY=1 around a SIGHUP, WATCHDOG=1 every half period while its event loop
 // answers and none while a plugin call holds that loop, STOPPING=1 on SIGTERM.
+#include "hub/test/StoreBackend.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Http.h"
 #include "hub/test/Hubd.h"
@@ -85,7 +86,7 @@ protected:
                  fs::copy_options::recursive);
         dir_.write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" + dir_.file("hubd.port") + R"(</portFile><ioThreads>1</ioThreads></http>
-  <store><path>)" + dir_.file("hub.db") + R"(</path></store>
+  )" + hub::test::storeXml(dir_.path()) + R"(
   <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
   <calendar><file>)" + std::string(CALENDAR_FILE) + R"(</file></calendar>
   <plugins><dir>)" + dir_.file("plugins") + R"(</dir>

@@ -6,6 +6,7 @@
 // rewritten to a short calendar duration (or to an hour, where a test must not
 // see them fire): hubd has no test clock.
 
+#include "hub/test/StoreBackend.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
 #include "hub/test/Http.h"
@@ -65,7 +66,7 @@ protected:
                      fs::copy_options::recursive);
         dir_.write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" + dir_.file("hubd.port") + R"(</portFile><ioThreads>1</ioThreads></http>
-  <store><path>)" + dir_.file("var/hub.db") + R"(</path></store>
+  )" + hub::test::storeXml(dir_.file("var")) + R"(
   <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
   <calendar><file>)" + std::string(CALENDAR_FILE) + R"(</file></calendar>
   <flows><dir>)" + dir_.file("flows") + R"(</dir></flows>

@@ -4,6 +4,7 @@
 // reference plugin). The table below has one row per documented route; a route
 // added to the document without its row fails the test, and so does a row for a
 // route the document does not have.
+#include "hub/test/StoreBackend.h"
 #include "hub/auth/TokenIssuer.h"
 #include "hub/store/Database.h"
 #include "hub/test/ChildProcess.h"
@@ -345,8 +346,7 @@ protected:
         dir_->write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" +
                                    dir_->file("hubd.port") + R"(</portFile></http>
-  <store><path>)" + dir_->file("var/hub.db") +
-                                   R"(</path></store>
+  )" + hub::test::storeXml(dir_->file("var")) + R"(
   <plugins>
     <dir>)" + dir_->file("plugins") +
                                    R"(</dir>
@@ -704,8 +704,7 @@ TEST(AuthorizationHubConfig, NarrowsThePolicyWithoutANewBuildAndRefusesWidening)
         dir.write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" +
                                  dir.file("hubd.port") + R"(</portFile></http>
-  <store><path>)" + dir.file("var/hub.db") +
-                                 R"(</path></store>
+  )" + hub::test::storeXml(dir.file("var")) + R"(
   <plugins><dir>)" + dir.file("plugins") +
                                  R"(</dir>
     <plugin name="student_affairs"><config><base_url>http://127.0.0.1:)" +

@@ -1,6 +1,7 @@
 // docs/api/openapi.json against the real hub: the simulated student affairs
 // system and hubd run as processes; every documented operation is called over
 // HTTP on loopback, and what comes back is checked against the document.
+#include "hub/test/StoreBackend.h"
 #include "hub/auth/TokenIssuer.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Http.h"
@@ -276,7 +277,7 @@ protected:
                  fs::copy_options::recursive | fs::copy_options::overwrite_existing);
         dir_->write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" + dir_->file("hubd.port") + R"(</portFile></http>
-  <store><path>)" + dir_->file("var/hub.db") + R"(</path></store>
+  )" + hub::test::storeXml(dir_->file("var")) + R"(
   <plugins>
     <dir>)" + dir_->file("plugins") + R"(</dir>
     <plugin name="student_affairs"><timeoutMs>3000</timeoutMs>

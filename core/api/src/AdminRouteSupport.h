@@ -132,6 +132,8 @@ void addSyncPreviewRoutes(Router& router, const AdminServices& s);
 void addAuditRoutes(Router& router, const AdminServices& s);
 /// GET /admin/applications/{id}/trace (TraceRoutes.cpp).
 void addTraceRoutes(Router& router, const AdminServices& s);
+/// GET /admin/cluster: this node, its backend, the lease holders (ClusterRoutes.cpp).
+void addClusterRoutes(Router& router, const AdminServices& s);
 /// One audit row as the API writes it (AuditAdminRoutes.cpp).
 void appendAuditEntry(std::string& body, const store::AuditEntry& entry);
 

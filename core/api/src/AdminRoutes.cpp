@@ -103,6 +103,8 @@ void addCatalogAdminRoutes(Router& router, const AdminServices& s) {
             const std::string& department = request->param("department");
             if (auto unknown = unknownDepartment(s, department)) return std::move(*unknown);
             auto result = s.catalog->putDepartment(department, request->message.body(), pluginsOf(s, department));
+            if (result.ok && result.foreign.empty() && s.changed)
+                s.changed("catalog.department", department, request->message.body());
             return departmentAnswer(s, department, result);
         });
     }, named);
@@ -115,6 +117,7 @@ void addCatalogAdminRoutes(Router& router, const AdminServices& s) {
             if (!result.existed)
                 return problem(404, "department '" + department + "' has no file of its own", "No such file",
                                problemType("no-department-file"));
+            if (result.ok && s.changed) s.changed("catalog.department", department, std::nullopt);
             return departmentAnswer(s, department, result);
         });
     }, named);
@@ -123,7 +126,10 @@ void addCatalogAdminRoutes(Router& router, const AdminServices& s) {
         blocking(s, out, [s, request] {
             const std::string& department = request->param("department");
             if (auto unknown = unknownDepartment(s, department)) return std::move(*unknown);
-            return departmentAnswer(s, department, s.catalog->reloadDepartment(department, pluginsOf(s, department)));
+            auto result = s.catalog->reloadDepartment(department, pluginsOf(s, department));
+            if (result.ok && result.foreign.empty() && s.changed)
+                s.changed("catalog.department.reload", department, std::nullopt);
+            return departmentAnswer(s, department, result);
         });
     }, named);
     admin.add(http::verb::post, "/admin/catalog/reload", [s](const RequestPtr&, AuditedReply out) {
@@ -136,6 +142,7 @@ void addCatalogAdminRoutes(Router& router, const AdminServices& s) {
                                               " error(s); the catalogue in service is unchanged",
                                           "Catalogue refused", problemType("catalog-invalid")),
                                   texts(result.errors));
+            if (s.changed) s.changed("catalog.reload", "", std::nullopt);
             return Response::json(200, "{\"version\":" + std::to_string(result.version) +
                                            ",\"items\":" + std::to_string(s.catalog->snapshot()->items().size()) + "}");
         });
@@ -153,6 +160,7 @@ void addAdminRoutes(Router& router, AdminServices services) {
     detail::addCatalogAdminRoutes(router, services);
     detail::addAuditRoutes(router, services);
     detail::addTraceRoutes(router, services);
+    detail::addClusterRoutes(router, services);
 }
 
 }  // namespace hub::api

@@ -48,6 +48,10 @@ std::string renderMetrics(const MetricsServices& s) {
         // Whether the store can write (from the writes themselves and its probes), and
         // the failures the routes, the relay and the audit writer met, by reason.
         auto h = s.store->health();
+        // Which database this node uses and its node id (several hubs on one PostgreSQL).
+        text.family("hub_store_info", "The store's backend and this node's id (store.nodeId); always 1",
+                    Type::Gauge)
+            .add(1.0, {{"backend", store::toString(s.store->dialect())}, {"node", s.store->nodeId()}});
         text.family("hub_store_writable",
                     "1 while the store can write; 0 from a full, read-only or failing disk until a probe write commits",
                     Type::Gauge)

@@ -57,6 +57,7 @@ void addPluginAdminRoutes(Router& router, const AdminServices& s) {
                                problemType("unknown-plugin"));
             try {
                 std::string version = s.plugins->reload(request->param("name"));
+                if (s.changed) s.changed("plugin.reload", request->param("name"), std::nullopt);
                 std::string body = "{\"plugin\":";
                 appendString(body, request->param("name"));
                 body += ",\"version\":";
@@ -73,6 +74,7 @@ void addPluginAdminRoutes(Router& router, const AdminServices& s) {
             if (!s.plugins->unload(request->param("name")))
                 return problem(404, "no plugin '" + request->param("name") + "'", "Unknown plugin",
                                problemType("unknown-plugin"));
+            if (s.changed) s.changed("plugin.unload", request->param("name"), std::nullopt);
             return Response::json(200, "{\"unloaded\":true}");
         });
     }, pluginNamed);
@@ -85,6 +87,7 @@ void addPluginAdminRoutes(Router& router, const AdminServices& s) {
                 first = false;
                 appendString(body, c);
             }
+            if (s.changed) s.changed("plugin.rescan", "", std::nullopt);
             return Response::json(200, body + "]}");
         });
     });

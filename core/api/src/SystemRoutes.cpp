@@ -1,6 +1,10 @@
 #include "hub/api/SystemRoutes.h"
 
 #include "ProblemTypes.h"
+#include "StoreProblem.h"
+
+#include "hub/api/CallKeys.h"
+#include "hub/runtime/WorkerPool.h"
 
 #include "hub/common/JsonCheck.h"
 #include "hub/host/PluginHost.h"
@@ -13,6 +17,9 @@
 #include <Poco/JSON/Parser.h>
 
 #include <algorithm>
+#include <functional>
+
+#include <Poco/Logger.h>
 
 namespace hub::api {
 
@@ -61,7 +68,12 @@ void addHealthRoutes(Router& router, host::PluginHost& plugins, store::Database*
                    std::string status = !writable ? "store cannot write" : loaded ? "ready" : "no plugins loaded";
                    std::string body = "{\"status\":\"" + status + "\",\"plugins\":" + std::to_string(loaded);
                    if (store) {
-                       body += ",\"store\":{\"writable\":";
+                       // Which database and which node of several answered (issue 17).
+                       body += ",\"node\":";
+                       appendString(body, store->nodeId());
+                       body += ",\"store\":{\"backend\":";
+                       appendString(body, store::toString(store->dialect()));
+                       body += ",\"writable\":";
                        if (writable) {
                            body += "true}";
                        } else {
@@ -81,7 +93,7 @@ void addHealthRoutes(Router& router, host::PluginHost& plugins, store::Database*
                false);
 }
 
-void addSystemRoutes(Router& router, host::PluginHost& plugins, store::AuditLog* audit) {
+void addSystemRoutes(Router& router, host::PluginHost& plugins, store::AuditLog* audit, SystemCallKeys keys) {
     router.add(http::verb::get, "/api/v1/systems", [&plugins](const RequestPtr&, Responder r) {
         std::string out = "{\"systems\":[";
         bool first = true;
@@ -128,7 +140,7 @@ void addSystemRoutes(Router& router, host::PluginHost& plugins, store::AuditLog*
 
     router.add(
         http::verb::post, "/api/v1/systems/{system}/operations/{operation}",
-        [&plugins, audit](const RequestPtr& request, Responder responder) {
+        [&plugins, audit, keys](const RequestPtr& request, Responder responder) {
             const std::string& system = request->param("system");
             const std::string& operation = request->param("operation");
             auto started = std::chrono::steady_clock::now();
@@ -198,80 +210,144 @@ void addSystemRoutes(Router& router, host::PluginHost& plugins, store::AuditLog*
             if (std::string_view trace = request->header("traceparent"); host::isValidTraceparent(trace))
                 context.traceparent = std::string(trace);
 
-            std::string refusal;
-            auto submitted = plugins.submit(
-                system, operation, std::move(body), std::move(caller), std::move(context), deadline,
-                [finish, responder](host::CallResult result) mutable {
-                    if (responder.sent()) return;  // timed out already
-                    StatusInfo info = statusInfo(result.status);
-                    if (result.status == CH_OK) {
-                        std::string invalid;
-                        if (!validJson(result.body, invalid)) {
-                            finish(responder,
-                                   problem(502, "the plugin answered with invalid JSON: " + invalid,
-                                           "Plugin failure", detail::problemType("plugin-invalid-answer")),
-                                   "plugin_invalid_answer");
+            // The call itself; `settle` answers it (and, with a key, stores or releases it first).
+            using Settle = std::function<void(Response, const char*)>;
+            auto call = [&plugins, system, operation, body, caller, context, deadline, limits,
+                         responder](const Settle& settle) mutable {
+                std::string refusal;
+                auto submitted = plugins.submit(
+                    system, operation, body, caller, context, deadline,
+                    [settle, responder](host::CallResult result) mutable {
+                        if (responder.sent()) return;  // timed out already
+                        StatusInfo info = statusInfo(result.status);
+                        if (result.status == CH_OK) {
+                            std::string invalid;
+                            if (!validJson(result.body, invalid)) {
+                                settle(problem(502, "the plugin answered with invalid JSON: " + invalid,
+                                               "Plugin failure", detail::problemType("plugin-invalid-answer")),
+                                       "plugin_invalid_answer");
+                                return;
+                            }
+                            settle(Response::json(200, std::move(result.body)), info.outcome);
                             return;
                         }
-                        finish(responder, Response::json(200, std::move(result.body)), info.outcome);
-                        return;
-                    }
-                    Response failed =
-                        problem(info.http, detail::pluginErrorDetail(result.body), info.title, detail::problemType(std::string(info.outcome)));
-                    // A process plugin's worker being restarted: back in about this long.
-                    if (result.retryAfter.count() > 0)
-                        failed.headers.emplace_back(
-                            "Retry-After",
-                            std::to_string(std::max<long long>(1, (result.retryAfter.count() + 999) / 1000)));
-                    finish(responder, std::move(failed), info.outcome);
-                },
-                &refusal);
-            switch (submitted) {
-            case host::PluginHost::Submit::Accepted:
-                responder.after(limits.timeout, [finish, responder, system, limits]() mutable {
-                    finish(responder,
-                           problem(504,
-                                   system + " did not answer within " + std::to_string(limits.timeout.count()) +
-                                       " ms",
-                                   "Department system timed out", detail::problemType("timeout")),
-                           "timeout");
+                        Response failed =
+                            problem(info.http, detail::pluginErrorDetail(result.body), info.title, detail::problemType(std::string(info.outcome)));
+                        // A process plugin's worker being restarted: back in about this long.
+                        if (result.retryAfter.count() > 0)
+                            failed.headers.emplace_back(
+                                "Retry-After",
+                                std::to_string(std::max<long long>(1, (result.retryAfter.count() + 999) / 1000)));
+                        settle(std::move(failed), info.outcome);
+                    },
+                    &refusal);
+                switch (submitted) {
+                case host::PluginHost::Submit::Accepted:
+                    responder.after(limits.timeout, [settle, system, limits]() mutable {
+                        settle(problem(504,
+                                       system + " did not answer within " + std::to_string(limits.timeout.count()) +
+                                           " ms",
+                                       "Department system timed out", detail::problemType("timeout")),
+                               "timeout");
+                    });
+                    return;
+                case host::PluginHost::Submit::UnknownOperation:
+                    settle(problem(404, "system '" + system + "' has no operation '" + operation + "'",
+                                   "Unknown operation", detail::problemType("unknown-operation")),
+                           "unknown_operation");
+                    return;
+                case host::PluginHost::Submit::Overloaded:
+                    settle(problem(503, system + " is at its concurrency limit; retry later", "Overloaded",
+                                   detail::problemType("overloaded")),
+                           "overloaded");
+                    return;
+                case host::PluginHost::Submit::CircuitOpen: {
+                    Response r = problem(503,
+                                         system + " is failing; the hub stops calling it for a while and probes it to "
+                                                  "recover",
+                                         "Department system unavailable", detail::problemType("circuit-open"));
+                    r.headers.emplace_back("Retry-After", std::to_string(std::max<long long>(
+                                                              1, static_cast<long long>(limits.openFor.count() / 1000))));
+                    settle(std::move(r), "circuit_open");
+                    return;
+                }
+                case host::PluginHost::Submit::Forbidden:
+                    settle(problem(403, refusal, "Forbidden", detail::problemType("forbidden")), "forbidden");
+                    return;
+                case host::PluginHost::Submit::InvalidContext:  // checked above; a hub bug if it comes
+                    settle(problem(500, "the call's context was refused", "Internal error", detail::problemType("internal")),
+                           "internal");
+                    return;
+                case host::PluginHost::Submit::UnknownSystem:
+                    settle(problem(404, "no connected system named '" + system + "'", "Unknown system",
+                                              detail::problemType("unknown-system")),
+                           "unknown_system");
+                    return;
+                }
+            };
+
+            if (context.idempotencyKey.empty() || !keys.calls) {
+                call([finish, responder](Response r, const char* outcome) mutable { finish(responder, std::move(r), outcome); });
+                return;
+            }
+            // The key holds across the hubs on one database (CallKeys): claimed in
+            // the store first, off the I/O thread, like every other store work.
+            const std::string key = context.idempotencyKey;
+            const std::string print = CallKeys::fingerprint(system, operation, body);
+            auto pending = std::chrono::duration_cast<std::chrono::milliseconds>(limits.timeout) + std::chrono::seconds(30);
+            auto claimed = [keys, key, print, pending, finish, responder, call]() mutable {
+                CallKeys::Claim claim;
+                try {
+                    claim = keys.calls->claim(key, print, pending);
+                } catch (const std::exception& e) {
+                    if (auto unavailable = storeProblem(e, keys.database))
+                        return finish(responder, std::move(*unavailable), "store_unavailable");
+                    return finish(responder, problem(500, e.what(), "Internal error", detail::problemType("internal")),
+                                  "internal");
+                }
+                switch (claim.state) {
+                case CallKeys::State::Replay: {
+                    Response r = Response::json(static_cast<unsigned>(claim.status), std::move(claim.body));
+                    if (claim.status >= 300) r.contentType = "application/problem+json";
+                    r.headers.emplace_back("Idempotent-Replayed", "true");
+                    return finish(responder, std::move(r), "replayed");
+                }
+                case CallKeys::State::InFlight: {
+                    Response r = problem(409, "a request with this Idempotency-Key is still in flight; retry shortly",
+                                         "Request in flight", detail::problemType("idempotency-in-flight"));
+                    r.headers.emplace_back("Retry-After", "1");
+                    return finish(responder, std::move(r), "idempotency_in_flight");
+                }
+                case CallKeys::State::Mismatch:
+                    return finish(responder,
+                                  problem(409, "the Idempotency-Key was used for another request (system, operation "
+                                               "or body)",
+                                          "Idempotency key reused", detail::problemType("idempotency-conflict")),
+                                  "idempotency_conflict");
+                case CallKeys::State::Claimed: break;
+                }
+                // A final answer is kept for every retry; a transient one frees the key.
+                call([keys, key, token = claim.token, finish, responder](Response r, const char* outcome) mutable {
+                    auto keep = [keys, key, token, finish, responder, r = std::move(r), outcome]() mutable {
+                        try {
+                            if (CallKeys::isFinal(static_cast<int>(r.status)))
+                                keys.calls->complete(key, token, static_cast<int>(r.status), r.body);
+                            else
+                                keys.calls->release(key, token);
+                        } catch (const std::exception& e) {
+                            // Answered all the same; the claim expires and a retry calls again.
+                            Poco::Logger::get("hub.api").warning("Idempotency-Key answer not stored: %s",
+                                                                 std::string(e.what()));
+                        }
+                        finish(responder, std::move(r), outcome);
+                    };
+                    if (!keys.blocking || !keys.blocking->trySubmit(keep)) keep();
                 });
-                return;
-            case host::PluginHost::Submit::UnknownOperation:
-                finish(responder,
-                       problem(404, "system '" + system + "' has no operation '" + operation + "'",
-                               "Unknown operation", detail::problemType("unknown-operation")),
-                       "unknown_operation");
-                return;
-            case host::PluginHost::Submit::Overloaded:
-                finish(responder,
-                       problem(503, system + " is at its concurrency limit; retry later", "Overloaded",
-                               detail::problemType("overloaded")),
+            };
+            if (!keys.blocking) return claimed();
+            if (!keys.blocking->trySubmit(claimed))
+                finish(responder, problem(503, "the hub is busy; retry shortly", "Overloaded", detail::problemType("overloaded")),
                        "overloaded");
-                return;
-            case host::PluginHost::Submit::CircuitOpen: {
-                Response r = problem(503,
-                                     system + " is failing; the hub stops calling it for a while and probes it to "
-                                              "recover",
-                                     "Department system unavailable", detail::problemType("circuit-open"));
-                r.headers.emplace_back("Retry-After", std::to_string(std::max<long long>(
-                                                          1, static_cast<long long>(limits.openFor.count() / 1000))));
-                finish(responder, std::move(r), "circuit_open");
-                return;
-            }
-            case host::PluginHost::Submit::Forbidden:
-                finish(responder, problem(403, refusal, "Forbidden", detail::problemType("forbidden")), "forbidden");
-                return;
-            case host::PluginHost::Submit::InvalidContext:  // checked above; a hub bug if it comes
-                finish(responder, problem(500, "the call's context was refused", "Internal error", detail::problemType("internal")),
-                       "internal");
-                return;
-            case host::PluginHost::Submit::UnknownSystem:
-                finish(responder, problem(404, "no connected system named '" + system + "'", "Unknown system",
-                                          detail::problemType("unknown-system")),
-                       "unknown_system");
-                return;
-            }
         });
 }
 

@@ -1,4 +1,5 @@
 #include "ApiRoutes.h"
+#include "ClusterChanges.h"
 #include "FlowDeployments.h"
 #include "HubParts.h"
 #include "PrivacyParts.h"
@@ -16,6 +17,7 @@
 #include "hub/api/TaskRoutes.h"
 #include "hub/api/WebhookRoutes.h"
 #include "hub/catalog/DataOwners.h"
+#include "hub/common/Exceptions.h"
 #include "hub/identity/StaticDirectory.h"
 #include "hub/runtime/WorkerPool.h"
 
@@ -59,12 +61,34 @@ auto jointReviewer(FlowDeployments& deployments, store::Database& db) {
     };
 }
 
+// Records a change that took effect here for the other hubs on the database.
+// A store that fails then leaves it this node's alone: said in the log, the
+// answer stays (the change did take effect here).
+std::function<void(const std::string&, const std::string&, const std::optional<std::string>&)> recorder(
+    ClusterChanges* changes) {
+    return [changes](const std::string& kind, const std::string& subject, const std::optional<std::string>& content) {
+        if (!changes) return;
+        try {
+            if (kind == ClusterChanges::kCatalogDepartment || kind == ClusterChanges::kFlowDepartment)
+                changes->recordFile(kind, subject, content);
+            else
+                changes->record(kind, subject);
+        } catch (...) {
+            Poco::Logger::get("hub.cluster")
+                .error("%s %s took effect on this node only; the other nodes apply it at their next restart or "
+                       "reload: %s",
+                       kind, subject, currentExceptionText());
+        }
+    };
+}
+
 }  // namespace
 
 ApiRoutes::ApiRoutes(const Parts& parts)
     : ownedFields(parts.dataOwners, personFacts(parts.directory, parts.identity.people), parts.plugins.host.get()),
       evaluation(parts.store.db, parts.events.calendar, parts.numbers.utcOffsetSeconds),
-      activity(*parts.plugins.host, std::chrono::seconds(parts.numbers.consoleActivitySeconds)) {
+      activity(*parts.plugins.host, std::chrono::seconds(parts.numbers.consoleActivitySeconds)),
+      callKeys(parts.store.db) {
     Poco::Logger::get("hub").information("privacy: %z owned field(s)", parts.dataOwners->all().size());
     addServiceRoutes(parts);
     addApplicationAndTaskRoutes(parts);
@@ -76,7 +100,7 @@ ApiRoutes::ApiRoutes(const Parts& parts)
 void ApiRoutes::addServiceRoutes(const Parts& parts) {
     host::PluginHost& plugins = *parts.plugins.host;
     api::addHealthRoutes(router, plugins, &parts.store.db);
-    api::addSystemRoutes(router, plugins, &parts.store.audit);
+    api::addSystemRoutes(router, plugins, &parts.store.audit, {&callKeys, &parts.store.db, &parts.blocking});
     api::addWebhookRoutes(router, plugins, api::WebhookOptions::fromConfig(parts.cfg), &parts.store.audit);
     api::addCatalogRoutes(router, parts.store.catalogue);
 }
@@ -91,23 +115,38 @@ void ApiRoutes::addApplicationAndTaskRoutes(const Parts& parts) {
                               &parts.store.audit, &ownedFields, &parts.privacy.answers(),
                               jointReviewer(flowDeployments, parts.store.db));
     api::addPrefillRoutes(router, catalogue, ownedFields);
+    // Each change that took effect here is recorded for the other hubs (ClusterChanges).
+    auto record = recorder(parts.changes);
+    using Outcome = api::DepartmentFlowChange::Outcome;
     api::addTaskRoutes(router, {&applications, &flowRunner, &flowDeployments.store(), &flowDeployments.repository(),
                                 &parts.store.db, &parts.blocking, &parts.store.audit,
-                                [&flowDeployments, &flowRunner, &cfg] {
+                                [&flowDeployments, &flowRunner, &cfg, record] {
                                     std::string summary = flowDeployments.reload(cfg);
                                     flowRunner.setExternalGroups(FlowDeployments::externalGroups(cfg));
+                                    record(ClusterChanges::kFlowReload, "", std::nullopt);
                                     return summary;
                                 },
                                 &catalogue,
-                                {[&flowDeployments, &cfg](const std::string& department, const std::string& file,
-                                                          const std::string& xml) {
-                                     return flowDeployments.putDepartmentFlow(cfg, department, file, xml);
+                                {[&flowDeployments, &cfg, record](const std::string& department,
+                                                                  const std::string& file, const std::string& xml) {
+                                     auto change = flowDeployments.putDepartmentFlow(cfg, department, file, xml);
+                                     if (change.outcome == Outcome::Done)
+                                         record(ClusterChanges::kFlowDepartment, department + "/" + file, xml);
+                                     return change;
                                  },
-                                 [&flowDeployments, &cfg](const std::string& department, const std::string& file) {
-                                     return flowDeployments.removeDepartmentFlow(cfg, department, file);
+                                 [&flowDeployments, &cfg, record](const std::string& department,
+                                                                  const std::string& file) {
+                                     auto change = flowDeployments.removeDepartmentFlow(cfg, department, file);
+                                     if (change.outcome == Outcome::Done)
+                                         record(ClusterChanges::kFlowDepartment, department + "/" + file,
+                                                std::nullopt);
+                                     return change;
                                  },
-                                 [&flowDeployments, &cfg](const std::string& department) {
-                                     return flowDeployments.reloadDepartment(cfg, department);
+                                 [&flowDeployments, &cfg, record](const std::string& department) {
+                                     auto change = flowDeployments.reloadDepartment(cfg, department);
+                                     if (change.outcome == Outcome::Done)
+                                         record(ClusterChanges::kFlowDepartmentReload, department, std::nullopt);
+                                     return change;
                                  }}});
 }
 
@@ -131,6 +170,9 @@ void ApiRoutes::addAdminAndPrivacyRoutes(const Parts& parts) {
         auto application = applications.find(id);
         return application ? application->department : std::string();
     };
+    admin.changed = recorder(parts.changes);
+    if (parts.changes)
+        admin.changesGeneration = [changes = parts.changes] { return changes->generation(); };
     api::addAdminRoutes(router, admin);
     api::addPrivacyRoutes(router, {admin, &applications, parts.privacy.retention()});
 }

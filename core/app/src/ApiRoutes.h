@@ -2,6 +2,7 @@
 // hubd's routes: the portal API, admin, privacy, console and /metrics, each
 // registered with the parts it answers from, and the objects only the routes use.
 
+#include "hub/api/CallKeys.h"
 #include "hub/api/Metrics.h"
 #include "hub/api/OwnedFields.h"
 #include "hub/api/PluginActivity.h"
@@ -25,6 +26,7 @@ class WorkerPool;
 
 namespace hub::app {
 
+class ClusterChanges;
 class FlowDeployments;
 class PrivacyParts;
 struct EventParts;
@@ -50,6 +52,7 @@ public:
         FlowParts& flows;
         PrivacyParts& privacy;
         std::shared_ptr<const catalog::DataOwners> dataOwners;
+        ClusterChanges* changes = nullptr;  // admin changes recorded for the other hubs; null: none
     };
 
     /// Registers every route. /metrics goes on metricsRouter when metrics.port
@@ -63,6 +66,7 @@ public:
     api::PluginActivity activity;
     api::RequestMetrics requestMetrics;
     api::Router metricsRouter;
+    api::CallKeys callKeys;  // the portal's Idempotency-Key of direct plugin calls, in the store
 
 private:
     void addServiceRoutes(const Parts& parts);

@@ -56,6 +56,9 @@ public:
     /// flows.externalGroups: the candidate groups the external approval engine handles.
     static std::set<std::string> externalGroups(const Poco::Util::AbstractConfiguration& config);
 
+    /// flows.departmentsDir: <department>/<file>.bpmn under it.
+    const std::string& departmentsDirectory() const { return departmentsDirectory_; }
+
     flows::engine::EngineStore& store() { return store_; }
     flows::engine::FlowRepository& repository() { return repository_; }
 

@@ -193,8 +193,8 @@ PluginParts::PluginParts(Poco::Util::AbstractConfiguration& cfg, const Numbers& 
 }
 
 ScheduleParts::ScheduleParts(Poco::Util::AbstractConfiguration& cfg, host::PluginHost& plugins,
-                             store::AuditLog& audit)
-    : schedule(plugins, &audit, scheduleEntries(cfg)) {
+                             store::Database& db, store::AuditLog& audit)
+    : schedule(plugins, &audit, scheduleEntries(cfg), &db) {  // a lease per schedule: one node runs each
     schedule.start();
     for (const auto& e : schedule.entries())
         Poco::Logger::get("hub").information("schedule: %s.%s every %d s", e.plugin, e.operation,

@@ -105,7 +105,8 @@ struct PluginParts {
 /// The plugin operations hub.xml's <schedules> runs periodically (one node:
 /// see PluginSchedule), checked and started.
 struct ScheduleParts {
-    ScheduleParts(Poco::Util::AbstractConfiguration& cfg, host::PluginHost& plugins, store::AuditLog& audit);
+    ScheduleParts(Poco::Util::AbstractConfiguration& cfg, host::PluginHost& plugins, store::Database& db,
+                  store::AuditLog& audit);
 
     host::PluginSchedule schedule;
 };

@@ -1,5 +1,7 @@
 #include "HubRun.h"
 #include "ApiRoutes.h"
+#include "ClusterApply.h"
+#include "ClusterChanges.h"
 #include "FlowDeployments.h"
 #include "HttpServers.h"
 #include "HubParts.h"
@@ -67,13 +69,16 @@ void runHub(Poco::Util::LayeredConfiguration& cfg, const std::vector<std::pair<s
     identity::StaticDirectory directory(cfg);
 
     StoreParts store(cfg, numbers, privacy);
+    // What another hub on the same database changes (a reload, a department's
+    // upload) reaches this one through here (ClusterChanges.h).
+    ClusterChanges changes(store.db);
     http::Client::Options clientOptions;
     clientOptions.caFile = cfg.getString("http.client.caFile", "");
     http::Client httpClient(clientOptions);
     EventParts events(cfg, numbers, store.db);
     IdentityParts identity(cfg, store.db, events.source);
     PluginParts plugins(cfg, numbers, httpClient, store, events.source, identity, defines);
-    ScheduleParts schedules(cfg, *plugins.host, store.audit);
+    ScheduleParts schedules(cfg, *plugins.host, store.db, store.audit);
     // The BPMN flows, checked against the manifests just loaded.
     FlowDeployments flowDeployments(store.db, cfg, *plugins.host, privacy.pluginDepartment());
     events.approvals.setFlowDriven([&flowDeployments](Poco::Data::Session& session, const std::string& id) {
@@ -85,7 +90,7 @@ void runHub(Poco::Util::LayeredConfiguration& cfg, const std::vector<std::pair<s
     FlowParts flows(cfg, numbers, store, events, directory, identity, plugins, flowDeployments);
 
     ApiRoutes routes({cfg, numbers, store, events, directory, identity, plugins, flowDeployments, blocking, flows,
-                      privacy, dataOwners});
+                      privacy, dataOwners, &changes});
     HttpServers servers(cfg, numbers, routes.router);
     // Stop order, on every way out of here: what answers through the server or
     // runs on a thread of its own stops before the objects it uses go. Locals
@@ -95,6 +100,7 @@ void runHub(Poco::Util::LayeredConfiguration& cfg, const std::vector<std::pair<s
     bool stopped = false;
     auto stopAll = [&] {
         if (std::exchange(stopped, true)) return;
+        changes.stop();  // no other hub's change is applied to parts that are going
         servers.stop(drainTimeout);
         blocking.shutdown();  // after the drain: its tasks answer requests in flight
         privacy.stop();
@@ -123,7 +129,24 @@ void runHub(Poco::Util::LayeredConfiguration& cfg, const std::vector<std::pair<s
                        &plugins.syncSchedule},
                       [](const Poco::Util::AbstractConfiguration& next) { Numbers::read(next); }, loadCalendar);
     addReloadHooks(reloader, flowDeployments, flows.runner, routes.ownedFields);
-    serveUntilStopped(reloader, servers);
+    // The other hubs' changes: what was uploaded while this node was away
+    // first, then every change as it comes (cluster.pollMs, 1 s).
+    const ClusterTargets clusterTargets{cfg, store.catalogue, *plugins.host, flowDeployments, flows.runner, reloader};
+    try {
+        if (auto n = catchUpFiles(changes, clusterTargets))
+            log.information("caught up with %z department file(s) stored by other nodes", n);
+        changes.start(clusterApplier(clusterTargets), std::chrono::milliseconds(numbers.clusterPollMs));
+    } catch (...) {
+        // A store that fails now: this node serves what it has; a restart catches up.
+        log.error("the other nodes' changes are not followed: %s", currentExceptionText());
+    }
+    serveUntilStopped(reloader, servers, [&changes, &log] {
+        try {
+            changes.record(ClusterChanges::kReload, "");
+        } catch (...) {
+            log.error("SIGHUP reloaded this node only: %s", currentExceptionText());
+        }
+    });
 
     log.information("stopping: draining requests in flight");
     stopAll();

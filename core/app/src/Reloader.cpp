@@ -171,6 +171,7 @@ void Reloader::apply(const Candidate& candidate, Report& report) {
 }
 
 Reloader::Report Reloader::reload() {
+    std::lock_guard lock(mutex_);
     Report report;
     // Each part on its own: what fails keeps what it had, and says why.
     auto part = [&report](const std::string& name, const std::function<void()>& fn) {

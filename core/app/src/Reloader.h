@@ -7,6 +7,7 @@
 #include <Poco/Util/LayeredConfiguration.h>
 
 #include <functional>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -90,7 +91,8 @@ public:
     };
 
     /// Reloads everything it can (see above); logs each line (logger hub.reload)
-    /// and returns them. Never throws. Call from one thread at a time.
+    /// and returns them. Never throws. One reload at a time: a SIGHUP and
+    /// another hub's reload (ClusterChanges) wait for each other.
     Report reload();
 
 private:
@@ -105,6 +107,7 @@ private:
     Check check_;
     CalendarLoader calendar_;
     std::vector<std::pair<std::string, Hook>> hooks_;
+    std::mutex mutex_;
 };
 
 }  // namespace hub::app

@@ -38,6 +38,7 @@ struct Numbers {
     int utcOffsetSeconds, auditCommitIntervalMs, watchIntervalMs, healthIntervalMs;
     int consoleActivitySeconds;
     int flowMessageTtlSeconds, flowSettleMs;
+    int clusterPollMs;  ///< cluster.pollMs: how often the other hubs' changes are read (ClusterChanges)
     host::PluginLimits pluginDefaults;
 
     static Numbers read(const Poco::Util::AbstractConfiguration& cfg);

@@ -81,7 +81,7 @@ void addReloadHooks(Reloader& reloader, FlowDeployments& deployments, flows::Flo
     });
 }
 
-void serveUntilStopped(Reloader& reloader, HttpServers& servers) {
+void serveUntilStopped(Reloader& reloader, HttpServers& servers, const std::function<void()>& reloaded) {
     auto& log = Poco::Logger::get("hub");
     ServiceManager serviceManager;
     const std::string serving = servers.serving();
@@ -95,6 +95,7 @@ void serveUntilStopped(Reloader& reloader, HttpServers& servers) {
             serviceManager.ready(serving + "; last reload: " + std::to_string(report.applied.size()) +
                                  " part(s) reloaded, " + std::to_string(report.problems.size()) + " kept, " +
                                  std::to_string(report.restart.size()) + " key(s) waiting for a restart");
+            if (reloaded) reloaded();
         },
         [&] { return servers.heartbeat(); });
     serviceManager.stopping();

@@ -1,4 +1,6 @@
 #pragma once
+
+#include <functional>
 // hubd's signals: SIGTERM, SIGINT and SIGQUIT stop it, SIGHUP reloads it
 // (Reloader.h); all four are blocked in every thread and taken by the main
 // thread's wait alone.
@@ -29,6 +31,8 @@ void addReloadHooks(Reloader& reloader, FlowDeployments& deployments, flows::Flo
 /// running `reloader` for each SIGHUP (RELOADING=1, then READY=1 with the
 /// outcome); while systemd asks for a watchdog, pings it as long as the
 /// listeners answer. Says STOPPING=1 before it returns.
-void serveUntilStopped(Reloader& reloader, HttpServers& servers);
+/// `reloaded`, when given, runs after each SIGHUP's reload (hubd tells the
+/// other hubs on its database to reload too).
+void serveUntilStopped(Reloader& reloader, HttpServers& servers, const std::function<void()>& reloaded = {});
 
 }  // namespace hub::app

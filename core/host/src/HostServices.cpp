@@ -262,7 +262,7 @@ ch_status hostKvLookup(ch_host* host, ch_buffer key, ch_sink sink) noexcept {
         std::vector<Poco::Data::BLOB> values = offLoop(host->services, [&] {
             std::vector<Poco::Data::BLOB> found;
             Poco::Data::Session session = host->services.database->session();
-            session << "SELECT value FROM host_plugin_kv WHERE plugin = ? AND key = ?", use(host->name), use(k),
+            session << store::sql(session, "SELECT value FROM host_plugin_kv WHERE plugin = ? AND key = ?"), use(host->name), use(k),
                 into(found), now;
             return found;
         });
@@ -308,8 +308,9 @@ ch_status hostKvPut(ch_host* host, ch_buffer key, ch_buffer value) noexcept {
             Poco::Data::Session session = host->services.database->session();
             // One statement: a concurrent put of the same key cannot fail on the key.
             session
-                << "INSERT INTO host_plugin_kv(plugin, key, value, updated_at) VALUES (?, ?, ?, ?) "
-                   "ON CONFLICT(plugin, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                << store::sql(session,
+                              "INSERT INTO host_plugin_kv(plugin, key, value, updated_at) VALUES (?, ?, ?, ?) "
+                              "ON CONFLICT(plugin, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"),
                 use(host->name), use(k), use(blob), use(updated), now;
             return 0;
         });
@@ -332,7 +333,7 @@ ch_status hostKvDelete(ch_host* host, ch_buffer key) noexcept {
         std::string k(view(key));
         offLoop(host->services, [&] {
             Poco::Data::Session session = host->services.database->session();
-            session << "DELETE FROM host_plugin_kv WHERE plugin = ? AND key = ?", use(host->name), use(k), now;
+            session << store::sql(session, "DELETE FROM host_plugin_kv WHERE plugin = ? AND key = ?"), use(host->name), use(k), now;
             return 0;
         });
         return CH_OK;  // deleting what is not there is not an error

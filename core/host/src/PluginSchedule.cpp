@@ -2,6 +2,8 @@
 
 #include "hub/host/PluginHost.h"
 #include "hub/store/AuditLog.h"
+#include "hub/store/Database.h"
+#include "hub/store/LeaseKeeper.h"
 
 #include <campushub/plugin.h>
 
@@ -92,8 +94,14 @@ std::vector<PluginSchedule::Entry> PluginSchedule::fromConfig(const Poco::Util::
     return entries;
 }
 
-PluginSchedule::PluginSchedule(PluginHost& host, store::AuditLog* audit, std::vector<Entry> entries)
-    : host_(host), audit_(audit), entries_(std::move(entries)), state_(std::make_shared<State>()) {
+PluginSchedule::PluginSchedule(PluginHost& host, store::AuditLog* audit, std::vector<Entry> entries,
+                               store::Database* leases, std::chrono::milliseconds leaseTtl)
+    : host_(host),
+      audit_(audit),
+      entries_(std::move(entries)),
+      state_(std::make_shared<State>()),
+      leases_(leases),
+      leaseTtl_(leaseTtl) {
     state_->running.assign(entries_.size(), false);
     state_->runs.assign(entries_.size(), 0);
     state_->due.assign(entries_.size(), std::chrono::steady_clock::time_point::max());
@@ -101,8 +109,28 @@ PluginSchedule::PluginSchedule(PluginHost& host, store::AuditLog* audit, std::ve
 
 PluginSchedule::~PluginSchedule() { stop(); }
 
+std::string PluginSchedule::leaseName(std::size_t i) const {
+    const Entry& e = entries_.at(i);
+    std::string name = "plugin." + e.plugin + "." + e.operation;
+    for (std::size_t j = 0; j < i; ++j)
+        if (entries_[j].plugin == e.plugin && entries_[j].operation == e.operation) return name + "#" + std::to_string(i);
+    return name;
+}
+
 void PluginSchedule::start() {
     if (thread_.joinable() || entries_.empty()) return;
+    if (leases_ && keepers_.empty())
+        for (std::size_t i = 0; i < entries_.size(); ++i) {
+            const std::string name = leaseName(i);
+            keepers_.push_back(std::make_unique<store::LeaseKeeper>(
+                *leases_, name, leases_->nodeId(), leaseTtl_,
+                store::LeaseKeeper::Callbacks{
+                    [name](std::int64_t token) {
+                        scheduleLogger().information("schedule %s: this node runs it (lease token %Ld)", name,
+                                                     static_cast<Poco::Int64>(token));
+                    },
+                    [name] { scheduleLogger().information("schedule %s: another node runs it now", name); }}));
+        }
     auto now = std::chrono::steady_clock::now();
     {
         std::lock_guard lock(state_->mutex);
@@ -118,8 +146,12 @@ void PluginSchedule::stop() {
     }
     state_->changed.notify_all();
     if (thread_.joinable()) thread_.join();
-    std::unique_lock lock(state_->mutex);
-    state_->changed.wait(lock, [&] { return state_->inFlight == 0; });
+    {
+        std::unique_lock lock(state_->mutex);
+        state_->changed.wait(lock, [&] { return state_->inFlight == 0; });
+    }
+    // Released once no run is in flight: the next node may start at once.
+    keepers_.clear();
 }
 
 std::size_t PluginSchedule::runs(std::size_t i) const {
@@ -147,6 +179,8 @@ void PluginSchedule::runDue(std::chrono::steady_clock::time_point now) {
             std::lock_guard lock(state_->mutex);
             if (state_->due[i] > now) continue;
             state_->due[i] = now + e.every;
+            // Another node holds this schedule's lease: it runs it.
+            if (i < keepers_.size() && !keepers_[i]->held()) continue;
             if (state_->running[i]) {
                 scheduleLogger().warning("schedule %s.%s: the previous run is still going; skipping this one", e.plugin,
                                  e.operation);
@@ -155,7 +189,6 @@ void PluginSchedule::runDue(std::chrono::steady_clock::time_point now) {
             state_->running[i] = true;
             ++state_->inFlight;
         }
-        // Several hubs on one database: take the schedule's lease here (a later issue).
         Caller caller;
         caller.subject = kSubject;
         caller.roles = {kRole};

@@ -50,6 +50,12 @@ void migrateStore(store::Database& db) {
                           // Nullable: Poco binds an empty BLOB as NULL; NULL reads back as "".
                           " value BLOB,"
                           " updated_at BIGINT NOT NULL,"
+                          " PRIMARY KEY (plugin, key))"},
+                         {"CREATE TABLE host_plugin_kv ("
+                          " plugin VARCHAR(64) NOT NULL,"
+                          " key VARCHAR(256) NOT NULL,"
+                          " value BYTEA,"
+                          " updated_at BIGINT NOT NULL,"
                           " PRIMARY KEY (plugin, key))"}}});
 }
 

@@ -12,6 +12,7 @@
 #include "hub/http/Client.h"
 #include "hub/soap/Client.h"
 #include "hub/store/Database.h"
+#include "hub/test/StoreOptions.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/TempDir.h"
 
@@ -169,7 +170,7 @@ protected:
         root_.createDirectories();
         dir_ = root_.path() + "/plugins";
         fs::create_directories(dir_);
-        database_ = std::make_unique<hub::store::Database>(hub::store::Database::Options{root_.path() + "/hub.db"});
+        database_ = std::make_unique<hub::store::Database>(hub::test::storeOptions(root_.path()));
     }
 
     void install(const std::string& from, const std::string& as) {

@@ -21,6 +21,7 @@
 #include "hub/http/Client.h"
 #include "hub/soap/Client.h"
 #include "hub/store/Database.h"
+#include "hub/test/StoreOptions.h"
 #include "hub/test/Eventually.h"
 
 namespace fs = std::filesystem;
@@ -55,7 +56,8 @@ protected:
         fs::create_directories(dir_);
         for (const char* p : {"services", "services_b"})
             fs::copy(kTestPlugins + "/" + p, dir_ + "/" + p, fs::copy_options::recursive);
-        database_ = std::make_unique<hub::store::Database>(hub::store::Database::Options{root_.path() + "/hub.db"});
+        storeOptions_ = hub::test::storeOptions(root_.path());  // SQLite or PostgreSQL, as the run says
+        database_ = std::make_unique<hub::store::Database>(storeOptions_);
     }
 
     std::unique_ptr<PluginHost> makeHost(const std::string& configXml = "<plugins/>", bool services = true) {
@@ -157,6 +159,7 @@ protected:
     Poco::TemporaryFile root_;
     std::string dir_;
     Poco::AutoPtr<Poco::Util::XMLConfiguration> config_;
+    hub::store::Database::Options storeOptions_;
     std::unique_ptr<hub::store::Database> database_;
     hub::http::Client http_;
     hub::soap::Client soap_{http_};
@@ -248,9 +251,9 @@ TEST_F(ServicesTest, KeyValueStateIsPrivatePerPluginAndSurvivesARestart) {
         EXPECT_TRUE(get(*host, "services", "账号/2023010001")->getValue<bool>("found"));
         EXPECT_EQ(callOk(*host, "services_b", "kv_delete", R"({"key":"never-there"})")->getValue<int>("status"), CH_OK);
     }
-    // A new host and a new Database on the same SQLite file: the state is still there.
+    // A new host and a new Database on the same store: the state is still there.
     database_.reset();
-    database_ = std::make_unique<hub::store::Database>(hub::store::Database::Options{root_.path() + "/hub.db"});
+    database_ = std::make_unique<hub::store::Database>(storeOptions_);
     auto host = makeHost();
     auto a = get(*host, "services", "账号/2023010001");
     ASSERT_TRUE(a->getValue<bool>("found"));

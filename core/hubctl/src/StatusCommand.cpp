@@ -50,6 +50,10 @@ int status(const hubctl::GlobalOptions& global) {
     }
     std::cout << "hub:          " << hub.url() << "\n";
     std::cout << "ready:        " << hubctl::text(ready, "status") << "\n";
+    // Which node answered (several hubs behind a load balancer) and on which store.
+    if (auto store = ready->getObject("store"))
+        std::cout << "store:        " << hubctl::text(store, "backend") << ", node "
+                  << hubctl::text(ready, "node") << "\n";
     std::size_t healthy = 0;
     for (std::size_t i = 0; i < systems->size(); ++i)
         if (hubctl::text(systems->getObject(static_cast<unsigned>(i)), "status") == "healthy") ++healthy;

@@ -2,6 +2,7 @@
 
 #include "hub/api/Router.h"
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 
@@ -53,6 +54,16 @@ struct AdminServices {
     /// The department of an application ("" when unknown): the dead letters about
     /// it are that department's. Null: dead letters are hub:admin's only.
     std::function<std::string(const std::string& applicationId)> applicationDepartment;
+    /// Told after a change these routes made took effect on this hub, so that
+    /// every hub on the same database applies it too (hubd's ClusterChanges):
+    /// kind "catalog.department" (subject: the department; content: the file's
+    /// new text, nullopt when it was deleted), "catalog.department.reload",
+    /// "catalog.reload", "plugin.reload", "plugin.unload" (subject: the
+    /// plugin), "plugin.rescan". Must not throw. Null: a hub of its own.
+    std::function<void(const std::string& kind, const std::string& subject, const std::optional<std::string>& content)>
+        changed;
+    /// The newest change of any hub this one has applied (GET /admin/cluster). Null: not shown.
+    std::function<std::int64_t()> changesGeneration;
 };
 
 /// GET /api/v1/identities/me, GET /api/v1/identities/{id} (one's own; anyone's

@@ -14,6 +14,8 @@ class AbstractConfiguration;
 }
 namespace hub::store {
 class AuditLog;
+class Database;
+class LeaseKeeper;
 }
 
 namespace hub::host {
@@ -33,8 +35,12 @@ class PluginHost;
 /// is audited like a portal call. A schedule never overlaps itself: a run still
 /// in flight when the next is due makes that one wait for the next period.
 ///
-/// One node runs the schedules: this is the one place where, once several hubs
-/// share a database, a lease is taken before a run.
+/// Several hubs on one database: each schedule has a lease of its own
+/// (store::LeaseKeeper `plugin.<plugin>.<operation>`, docs/store.md), and a
+/// node runs a schedule only while it holds that lease, so a schedule runs on
+/// one node at a time while different schedules may run on different nodes.
+/// Another node takes a schedule over within the lease's time to live once
+/// its holder dies (at once when it stops cleanly).
 class PluginSchedule {
 public:
     /// The caller the scheduled calls carry.
@@ -54,8 +60,11 @@ public:
     /// [@input]). Throws std::invalid_argument naming the key that is wrong.
     static std::vector<Entry> fromConfig(const Poco::Util::AbstractConfiguration& schedules);
 
-    /// audit may be null. Nothing runs before start().
-    PluginSchedule(PluginHost& host, store::AuditLog* audit, std::vector<Entry> entries);
+    /// audit may be null. With `leases`, each entry runs only while this node
+    /// holds its lease (leaseName(), holder leases->nodeId(), time to live
+    /// leaseTtl); without, always. Nothing runs before start().
+    PluginSchedule(PluginHost& host, store::AuditLog* audit, std::vector<Entry> entries,
+                   store::Database* leases = nullptr, std::chrono::milliseconds leaseTtl = std::chrono::seconds(15));
     ~PluginSchedule();  ///< stop()
 
     /// Starts the thread; each entry first runs one period after start.
@@ -66,6 +75,9 @@ public:
     const std::vector<Entry>& entries() const { return entries_; }
     /// Completed runs of entry i (for tests and the status page).
     std::size_t runs(std::size_t i) const;
+    /// The lease of entry i: `plugin.<plugin>.<operation>` (`#<i>` appended
+    /// when two entries name the same operation).
+    std::string leaseName(std::size_t i) const;
 
 private:
     struct State;
@@ -76,6 +88,9 @@ private:
     store::AuditLog* audit_;
     std::vector<Entry> entries_;
     std::shared_ptr<State> state_;
+    store::Database* leases_;
+    std::chrono::milliseconds leaseTtl_;
+    std::vector<std::unique_ptr<store::LeaseKeeper>> keepers_;  // one per entry, from start() to stop()
     std::thread thread_;
 };
 
