@@ -1,5 +1,7 @@
 #include "Cluster.h"
 
+#include "hub/ldaptest/DirectoryGenerator.h"
+#include "hub/ldaptest/SlapdServer.h"
 #include "hub/test/Eventually.h"
 #include "hub/test/Hubd.h"
 #include "hub/test/StoreBackend.h"
@@ -124,6 +126,16 @@ Cluster::Cluster(const Tree& tree, Options options) : tree_(tree), options_(std:
         database_ = "hub";
         postgres_->psql("CREATE DATABASE " + database_);
     }
+    if (options_.syncIntervalSeconds > 0) {
+        slapd_ = std::make_unique<hub::ldaptest::SlapdServer>(hub::ldaptest::SlapdOptions{});
+        hub::ldaptest::DirectoryShape shape;
+        shape.persons = 300;
+        hub::ldaptest::DirectoryGenerator generator(shape);
+        const std::string ldif = slapd_->directory() + "/people.ldif";
+        generator.writeLdifFile(ldif);
+        slapd_->slapadd(ldif);
+        slapd_->start();
+    }
     // The shipped reimbursement flow and the finance vendor it calls.
     fs::create_directories(dir_.file("flows"));
     dir_.write("flows/reimbursement.bpmn",
@@ -169,6 +181,7 @@ Cluster::~Cluster() {
     if (consumer_) consumer_->stop();
 }
 
+
 std::string Cluster::nodeXml(int n) const {
     const std::string folder = dir_.file("node" + std::to_string(n + 1));
     std::string store;
@@ -184,6 +197,13 @@ std::string Cluster::nodeXml(int n) const {
     } else {
         store = hub::test::storeXml(folder + "/var", hub::test::PostgresDatabase{}, nodeId + sessions);
     }
+    std::string ldap;
+    if (slapd_)
+        ldap = "<ldap><uri>" + slapd_->uri() + "</uri><base>" + slapd_->suffix() + "</base><bindDn>" + slapd_->rootDn() +
+               "</bindDn><passwordFile>" + slapd_->passwordFile() +
+               "</passwordFile><connectAttempts>1</connectAttempts><connectTimeoutMs>2000</connectTimeoutMs></ldap>"
+               "<sync><intervalSeconds>" + std::to_string(options_.syncIntervalSeconds) +
+               "</intervalSeconds><leaseSeconds>2</leaseSeconds></sync>";
     std::string events;
     if (options_.events)
         events = R"(<events><curve><enabled>false</enabled></curve><consumers>
@@ -205,7 +225,7 @@ std::string Cluster::nodeXml(int n) const {
     <person id="t.wang" name="王老师" department="physics" audience="teacher"/>
     <person id="fin.1" name="财务处" department="finance" audience="staff" roles="dept:finance:clerk"/>
     <person id="admin" name="Operator" audience="staff" roles="hub:admin"/>
-  </static></identity>
+  </static>)" + ldap + R"(</identity>
   )" + events + R"(
 </hub>)";
 }

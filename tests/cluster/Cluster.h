@@ -26,6 +26,10 @@
 #include <string>
 #include <vector>
 
+namespace hub::ldaptest {
+class SlapdServer;
+}
+
 namespace hub::cluster {
 
 /// Where the harness finds the tree's programs and files (the test's and the
@@ -51,6 +55,9 @@ public:
         int ioThreads = 1;
         /// hubd's store.maxSessions (0: its default).
         int maxSessions = 0;
+        /// Every node syncs the directory from a private slapd this often (0:
+        /// no directory); at most one at a time may run it (identity_sync_runs).
+        int syncIntervalSeconds = 0;
     };
 
     struct Event {
@@ -113,6 +120,7 @@ private:
     Options options_;
     hub::test::TempDir dir_{"cluster"};
     std::unique_ptr<hub::test::PostgresServer> postgres_;
+    std::unique_ptr<hub::ldaptest::SlapdServer> slapd_;
     std::string database_;
     std::unique_ptr<hub::test::ChildProcess> consumer_;
     int consumerPort_ = 0;

@@ -142,13 +142,44 @@ void expectEventsInOrder(Cluster& cluster) {
               << std::endl;
 }
 
+// The directory sync ran on one node at a time: no two runs overlap (a run a
+// SIGKILL cut short has no end; the lease it held ran out before another node
+// could start), and a run never holds an older lease than one started before
+// it (the fencing token grows with each change of holder).
+void expectSyncOneNodeAtATime(Cluster& cluster) {
+    auto runs = cluster.query("SELECT id, node, lease_token, started_ms, COALESCE(finished_ms, 0)"
+                              " FROM identity_sync_runs ORDER BY started_ms, id");
+    ASSERT_FALSE(runs.empty()) << "the directory was never synced";
+    std::set<std::string> nodes;
+    std::size_t overlaps = 0;
+    for (std::size_t a = 0; a < runs.size(); ++a) {
+        nodes.insert(runs[a].at(1));
+        const long long startA = std::stoll(runs[a].at(3)), endA = std::stoll(runs[a].at(4));
+        const long long tokenA = std::stoll(runs[a].at(2));
+        for (std::size_t b = a + 1; b < runs.size(); ++b) {
+            const long long startB = std::stoll(runs[b].at(3));
+            const long long tokenB = std::stoll(runs[b].at(2));
+            const bool overlap = endA != 0 && startB < endA;
+            const bool olderLease = tokenB < tokenA;
+            if ((overlap || olderLease) && ++overlaps <= 5)
+                ADD_FAILURE() << "sync runs " << runs[a].at(0) << " (" << runs[a].at(1) << ", token " << tokenA << ", "
+                              << startA << "-" << endA << ") and " << runs[b].at(0) << " (" << runs[b].at(1)
+                              << ", token " << tokenB << ", from " << startB << ")"
+                              << (overlap ? " overlap" : " went back to an older lease");
+        }
+    }
+    EXPECT_EQ(overlaps, 0u);
+    std::cout << "[cluster] " << runs.size() << " directory syncs, on " << nodes.size() << " node(s), one at a time"
+              << std::endl;
+}
+
 class ClusterTest : public ::testing::TestWithParam<Backend> {};
 
 }  // namespace
 
 TEST_P(ClusterTest, SubmitsAndFlowStepsSurviveNodesKilledEveryFewSeconds) {
     const Backend backend = GetParam();
-    Cluster cluster(tree(), {.nodes = backend.nodes, .postgres = backend.postgres});
+    Cluster cluster(tree(), {.nodes = backend.nodes, .postgres = backend.postgres, .syncIntervalSeconds = 2});
     Flood flood(cluster, {.submitters = 4});
     flood.start();
     // SIGKILL a node every 3 s, round robin, and start it again at once.
@@ -171,8 +202,7 @@ TEST_P(ClusterTest, SubmitsAndFlowStepsSurviveNodesKilledEveryFewSeconds) {
     expectNoTaskTwice(cluster);
     expectTimersOnce(cluster);
     expectEventsInOrder(cluster);
-    // TODO(issue 17): the LDAP sync on one node at a time, from a table of sync
-    // runs with their node ids, once core/identity records them (branch pg-identity).
+    expectSyncOneNodeAtATime(cluster);
 }
 
 TEST_P(ClusterTest, HubsRecoverWithoutAnOperatorWhenPostgresqlRestartsUnderLoad) {
