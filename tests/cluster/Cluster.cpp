@@ -386,6 +386,8 @@ std::string Cluster::scalar(const std::string& sql) const {
     return rows[0][0];
 }
 
+std::string Cluster::consumerOutput() const { return consumer_ ? consumer_->output() : std::string(); }
+
 std::vector<Cluster::Event> Cluster::events() const {
     std::vector<Event> events;
     if (!consumer_) return events;

@@ -110,6 +110,8 @@ public:
     /// The events the consumer took so far, in the order it took them (each
     /// id once, the first time).
     std::vector<Event> events() const;
+    /// Everything the consumer printed (events on stdout, duplicates and refusals on stderr).
+    std::string consumerOutput() const;
 
 private:
     std::string nodeXml(int n) const;

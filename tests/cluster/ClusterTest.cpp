@@ -120,7 +120,25 @@ void expectEventsInOrder(Cluster& cluster) {
             return undelivered == 0;
         },
         std::chrono::seconds(30), std::chrono::milliseconds(500));
-    ASSERT_TRUE(all) << undelivered << " of " << outbox.size() << " events never reached the consumer";
+    if (!all) {
+        std::set<std::string> ids;
+        for (const auto& e : delivered) ids.insert(e.id);
+        std::string missing;
+        const std::string said = cluster.consumerOutput();
+        for (const auto& row : outbox)
+            if (!ids.count(row.at(1)) && missing.size() < 2000)
+                missing += "seq " + row.at(0) + " " + row.at(1) + " subject " + row.at(2) +
+                           (said.find(row.at(1)) == std::string::npos ? " (the consumer never saw its id)"
+                                                                      : " (the consumer mentions its id)") +
+                           "\n";
+        FAIL() << undelivered << " of " << outbox.size() << " events never reached the consumer:\n"
+               << missing << "cursors:\n"
+               << rowsText(cluster.query("SELECT consumer, seq FROM events_cursor")) << "dead letters:\n"
+               << rowsText(cluster.query("SELECT seq, attempts, last_error FROM events_dead_letters"))
+               << "deliveries pending:\n"
+               << rowsText(cluster.query("SELECT seq, attempts, next_attempt_at, delivered_at FROM events_delivery"
+                                         " WHERE delivered_at IS NULL ORDER BY seq"));
+    }
     std::map<std::string, std::size_t> position;
     for (std::size_t n = 0; n < delivered.size(); ++n) position[delivered[n].id] = n;
     std::map<std::string, std::pair<std::string, std::size_t>> lastOfSubject;  // subject -> (id, position)
@@ -168,7 +186,7 @@ void expectSyncOneNodeAtATime(Cluster& cluster) {
                               << (overlap ? " overlap" : " went back to an older lease");
         }
     }
-    EXPECT_EQ(overlaps, 0u);
+    EXPECT_EQ(overlaps, 0u) << "runs:\n" << rowsText(runs, 12);
     std::cout << "[cluster] " << runs.size() << " directory syncs, on " << nodes.size() << " node(s), one at a time"
               << std::endl;
 }
