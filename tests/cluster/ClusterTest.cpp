@@ -187,8 +187,8 @@ void expectSyncOneNodeAtATime(Cluster& cluster) {
         }
     }
     EXPECT_EQ(overlaps, 0u) << "runs:\n" << rowsText(runs, 12);
-    std::cout << "[cluster] " << runs.size() << " directory syncs, on " << nodes.size() << " node(s), one at a time"
-              << std::endl;
+    std::cout << "[cluster] " << runs.size() << " directory syncs on " << nodes.size() << " node(s), " << overlaps
+              << " pairs at the same time" << std::endl;
 }
 
 class ClusterTest : public ::testing::TestWithParam<Backend> {};
