@@ -109,6 +109,15 @@ double processCpu(int pid, bool tree) {
     return total;
 }
 
+// Starts a program that gets SIGKILL when the thread that started it ends
+// (setpriv --pdeathsig, as tests/support's PostgresServer does): a test that
+// crashes leaves no hubd, nginx or consumer behind holding ports and CPU.
+// setpriv execs, so the child's pid is the program's.
+std::unique_ptr<ChildProcess> launch(const std::string& program, ChildProcess::Options options) {
+    options.args.insert(options.args.begin(), {"--pdeathsig=KILL", program});
+    return std::make_unique<ChildProcess>("/usr/bin/setpriv", std::move(options));
+}
+
 }  // namespace
 
 std::string clusterToken(const std::string& subject) { return hub::test::token(kClusterSecret, subject); }
@@ -142,7 +151,7 @@ Cluster::Cluster(const Tree& tree, Options options) : tree_(tree), options_(std:
                withReminder(readWhole(tree_.flowsDir + "/reimbursement.bpmn"), options_.reminder));
     if (options_.events) {
         consumerPort_ = hub::test::freePort();
-        consumer_ = std::make_unique<ChildProcess>(
+        consumer_ = launch(
             tree_.portalConsumer,
             ChildProcess::Options{.args = {"--listen", "tcp://127.0.0.1:" + std::to_string(consumerPort_), "--plaintext"},
                                   .readyLine = "listening"});
@@ -156,21 +165,8 @@ Cluster::Cluster(const Tree& tree, Options options) : tree_(tree), options_(std:
                  fs::copy_options::recursive);
         dir_.write(folder + "/hub.xml", nodeXml(n));
     }
-    // The first node applies the migrations alone; the others start together.
-    startNode(0);
-    std::vector<std::thread> starting;
-    std::vector<std::string> failures(nodes_.size());
-    for (int n = 1; n < options_.nodes; ++n)
-        starting.emplace_back([this, n, &failures] {
-            try {
-                startNode(n);
-            } catch (const std::exception& e) {
-                failures[n] = e.what();
-            }
-        });
-    for (auto& t : starting) t.join();
-    for (const auto& f : failures)
-        if (!f.empty()) throw std::runtime_error(f);
+    // One after the other from this thread: each dies with it (see launch()).
+    for (int n = 0; n < options_.nodes; ++n) startNode(n);
     startNginx();
 }
 
@@ -239,7 +235,7 @@ void Cluster::startNode(int n) {
     o.stopTimeout = std::chrono::seconds(10);
     std::unique_ptr<ChildProcess> process;
     try {
-        process = std::make_unique<ChildProcess>(tree_.hubd, std::move(o));
+        process = launch(tree_.hubd, std::move(o));
     } catch (const Poco::Exception& e) {
         // Poco's what() is its class name only; the message holds hubd's output.
         throw std::runtime_error("node " + std::to_string(n + 1) + " did not start: " + e.displayText());
@@ -288,7 +284,7 @@ http {
   }
 }
 )");
-    nginx_ = std::make_unique<ChildProcess>(
+    nginx_ = launch(
         "/usr/sbin/nginx", ChildProcess::Options{.args = {"-e", prefix + "/error.log", "-p", prefix, "-c", prefix + "/nginx.conf"}});
     if (!hub::test::waitUntil([&] { return accepts(nginxPort_) || !nginx_->running(); }, std::chrono::seconds(10)) ||
         !nginx_->running())

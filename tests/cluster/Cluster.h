@@ -84,7 +84,9 @@ public:
 
     /// SIGKILL node n and reap it.
     void kill(int n);
-    /// Starts node n again (on the same port, folder and database); waits until it serves.
+    /// Starts node n again (on the same port, folder and database); waits until
+    /// it serves. Call it, like the constructor, from the thread that keeps the
+    /// cluster: the nodes die with the thread that started them.
     void restart(int n);
     bool up(int n) const;
     /// Node n is up and its process has not exited (no crash, no restart needed).
