@@ -130,6 +130,9 @@ std::string reimbursementBody(int amount) {
 Cluster::Cluster(const Tree& tree, Options options) : tree_(tree), options_(std::move(options)) {
     if (!options_.postgres && options_.nodes != 1)
         throw std::invalid_argument("an SQLite store is one node's: a cluster on SQLite has one node");
+    // Requests race nodes being killed: a write to a connection a dead node
+    // reset must fail as an error the client retries, not end the process.
+    std::signal(SIGPIPE, SIG_IGN);
     if (options_.postgres) {
         postgres_ = std::make_unique<hub::test::PostgresServer>();
         database_ = "hub";
