@@ -191,11 +191,11 @@ void expectSyncOneNodeAtATime(Cluster& cluster) {
               << " pairs at the same time" << std::endl;
 }
 
-class ClusterTest : public ::testing::TestWithParam<Backend> {};
+class ClusterFailoverTest : public ::testing::TestWithParam<Backend> {};
 
 }  // namespace
 
-TEST_P(ClusterTest, SubmitsAndFlowStepsSurviveNodesKilledEveryFewSeconds) {
+TEST_P(ClusterFailoverTest, SubmitsAndFlowStepsSurviveNodesKilledEveryFewSeconds) {
     const Backend backend = GetParam();
     Cluster cluster(tree(), {.nodes = backend.nodes, .postgres = backend.postgres, .syncIntervalSeconds = 2});
     Flood flood(cluster, {.submitters = 4});
@@ -223,7 +223,7 @@ TEST_P(ClusterTest, SubmitsAndFlowStepsSurviveNodesKilledEveryFewSeconds) {
     expectSyncOneNodeAtATime(cluster);
 }
 
-TEST_P(ClusterTest, HubsRecoverWithoutAnOperatorWhenPostgresqlRestartsUnderLoad) {
+TEST_P(ClusterFailoverTest, HubsRecoverWithoutAnOperatorWhenPostgresqlRestartsUnderLoad) {
     const Backend backend = GetParam();
     if (!backend.postgres) GTEST_SKIP() << "PostgreSQL's restart; SQLite's store faults are StoreFaultTest's";
     Cluster cluster(tree(), {.nodes = backend.nodes, .postgres = true});
@@ -262,6 +262,6 @@ TEST_P(ClusterTest, HubsRecoverWithoutAnOperatorWhenPostgresqlRestartsUnderLoad)
     expectEventsInOrder(cluster);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ClusterTest,
+INSTANTIATE_TEST_SUITE_P(Backends, ClusterFailoverTest,
                          ::testing::Values(Backend{"SqliteOneNode", 1, false}, Backend{"PostgresqlThreeNodes", 3, true}),
                          [](const ::testing::TestParamInfo<Backend>& p) { return std::string(p.param.name); });
