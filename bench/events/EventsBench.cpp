@@ -6,10 +6,15 @@
 // readers should not wait for the writer).
 //
 //   bench-events [--events 100000] [--dir /tmp] [--rate 1000] [--seconds 5]
-//                [--flush 20] [--latency-only 1]
+//                [--flush 20] [--latency-only 1] [--backend sqlite|postgresql]
+//
+// --backend postgresql runs the same on a private PostgreSQL 15 (tests/support,
+// a fresh database per part; HUB_TEST_POSTGRES may name the suite's server):
+// the relay then holds its consumer's lease and reads up to the outbox horizon.
 
 #include <hub/events/Outbox.h>
 #include <hub/events/Relay.h>
+#include <hub/test/StoreOptions.h>
 #include <hub/zmq/Frames.h>
 
 #include <Poco/File.h>
@@ -116,6 +121,13 @@ void fill(hub::store::Database& db, long from, long count, long batch) {
 }
 
 int flushIntervalMs = 20;
+bool onPostgres = false;
+
+// Each part's store: a file of its own, or a fresh PostgreSQL database.
+hub::store::Database::Options storeFor(const std::string& dir, const std::string& file) {
+    if (onPostgres) return hub::test::storeOptions(dir);
+    return hub::store::Database::Options{Poco::Path(dir, file).toString()};
+}
 
 RelayConfig configFor(const std::string& endpoint) {
     RelayConfig config;
@@ -140,6 +152,11 @@ int main(int argc, char** argv) {
     int secondsAtRate = std::stoi(args.count("seconds") ? args["seconds"] : "5");
     if (args.count("flush")) flushIntervalMs = std::stoi(args["flush"]);
     bool latencyOnly = args.count("latency-only") > 0;
+    if (args.count("backend") && args["backend"] == "postgresql") {
+        onPostgres = true;
+        setenv("HUB_TEST_STORE", "postgresql", 0);  // hub::test::storeOptions() then gives fresh databases
+        std::cout << "backend postgresql\n";
+    }
     Poco::TemporaryFile dir(args.count("dir") ? args["dir"] : Poco::Path::temp());
     Poco::File(dir.path()).createDirectories();
 
@@ -156,7 +173,7 @@ int main(int argc, char** argv) {
     // 1. Relay from a pre-filled outbox: delivery and delivered-marking commits only.
     double relayRate = 0, appendRate = 0, combinedRate = 0;
     if (!latencyOnly) {
-        hub::store::Database db({Poco::Path(dir.path(), "prefilled.db").toString()});
+        hub::store::Database db(storeFor(dir.path(), "prefilled.db"));
         Outbox::migrate(db);
         auto t0 = Clock::now();
         fill(db, 0, events, 1000);
@@ -171,7 +188,7 @@ int main(int argc, char** argv) {
     }
     // 2. Appends (batches of 100, durable) and delivery running together.
     if (!latencyOnly) {
-        hub::store::Database db({Poco::Path(dir.path(), "concurrent.db").toString()});
+        hub::store::Database db(storeFor(dir.path(), "concurrent.db"));
         Outbox::migrate(db);
         AckingConsumer consumer;
         Relay relay(db, configFor(consumer.endpoint()));
@@ -186,7 +203,7 @@ int main(int argc, char** argv) {
     // commit), measured from after the commit to arrival at the consumer.
     std::vector<double> latencies;
     {
-        hub::store::Database db({Poco::Path(dir.path(), "latency.db").toString()});
+        hub::store::Database db(storeFor(dir.path(), "latency.db"));
         Outbox::migrate(db);
         AckingConsumer consumer;
         consumer.recordTimes = true;
@@ -224,7 +241,7 @@ int main(int argc, char** argv) {
     // write transaction (the hub mid-change, or the relay's committer).
     double readAlone = 0, readBesideWriter = 0;
     {
-        hub::store::Database db({Poco::Path(dir.path(), "reads.db").toString()});
+        hub::store::Database db(storeFor(dir.path(), "reads.db"));
         Outbox::migrate(db);
         fill(db, 0, 2000, 1000);
         Poco::Data::Session reader = db.session();
@@ -236,8 +253,8 @@ int main(int argc, char** argv) {
                 Poco::Int64 from = (i * 7) % 1500, limit = 500;
                 std::vector<Poco::Int64> seq, created;
                 std::vector<std::string> id, type, subject, payload;
-                reader << "SELECT seq, id, type, subject, payload, created_at FROM events_outbox "
-                          "WHERE seq > ? ORDER BY seq LIMIT ?",
+                reader << db.sql("SELECT seq, id, type, subject, payload, created_at FROM events_outbox "
+                                 "WHERE seq > ? ORDER BY seq LIMIT ?"),
                     use(from), use(limit), into(seq), into(id), into(type), into(subject), into(payload),
                     into(created), now;
             }

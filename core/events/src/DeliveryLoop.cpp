@@ -37,14 +37,15 @@ DeliveryLoop::DeliveryLoop(hub::store::Database& db, const RelayConfig& config, 
 }
 
 // After the committer's last commit (Relay::stop()): the keepers release the
-// leases, so another hub takes over at once; an abandoned relay leaves them to
-// run out, as a killed one would.
-DeliveryLoop::~DeliveryLoop() {
-    if (abandoned_)
-        for (auto& keeper : keepers_) keeper->abandon();
-}
+// leases, so another hub takes over at once.
+DeliveryLoop::~DeliveryLoop() = default;
 
 void DeliveryLoop::abandon() { abandoned_ = true; }
+
+std::vector<std::unique_ptr<hub::store::LeaseKeeper>> DeliveryLoop::takeAbandonedKeepers() {
+    for (auto& keeper : keepers_) keeper->abandon();
+    return std::move(keepers_);
+}
 
 void DeliveryLoop::run() {
     // Until the state is read nothing can be delivered: try again (the database
@@ -144,7 +145,11 @@ void DeliveryLoop::restore(DeliveryStore& store, std::size_t index) {
 void DeliveryLoop::followLeases(DeliveryStore& store, std::vector<::zmq::pollitem_t>& poll) {
     for (std::size_t i = 0; i < consumers_.size(); ++i) {
         ConsumerDelivery& c = *consumers_[i];
-        const bool holds = keepers_[i]->held();
+        bool holds = keepers_[i]->held();
+        // A new token while this tenure lasts: the lease ran out in the store
+        // and was taken again (by this hub, so held() never turned false
+        // here). The committer refuses this tenure's marks now; start another.
+        if (holds && c.leading() && keepers_[i]->token() != outgoing_[i].token) holds = false;
         if (holds && !c.leading()) {
             // The keeper took the lease before held() turned true, and took it
             // after the last holder's last commit (the commit share-locks the
@@ -195,7 +200,7 @@ void DeliveryLoop::round(DeliveryStore& store, std::vector<::zmq::pollitem_t>& p
     }
     bool more = std::any_of(consumers_.begin(), consumers_.end(), [](const auto& c) { return c->moreToRead(); });
     if (more || t - lastLoad_ >= cfg_.pollIntervalMs) {
-        horizon_.advance(store);
+        horizon_.advance(store.session());
         readOutbox(store, t);
         if (publisher_) publisher_->publishNew(store, horizon_.upTo());
         lastLoad_ = t;

@@ -2,7 +2,7 @@
 
 #include "ConsumerDelivery.h"
 #include "DeliveryRecords.h"
-#include "OutboxHorizon.h"
+#include "hub/events/OutboxHorizon.h"
 
 #include "hub/events/RelayConfig.h"
 
@@ -58,9 +58,12 @@ public:
     /// last report and refreshes the metrics once more.
     void finish();
 
-    /// Relay::abandon(): the last hand-off is skipped, and the leases are
-    /// left to run out (call after run() returned).
+    /// Relay::abandon(): the last hand-off is skipped (call before stopping).
     void abandon();
+    /// After an abandoned run: the lease keepers, stopped without releasing.
+    /// Whoever keeps them keeps the leases unreleased (a store::Lease releases
+    /// when destroyed), so they run out as a dead hub's would.
+    std::vector<std::unique_ptr<hub::store::LeaseKeeper>> takeAbandonedKeepers();
 
 private:
     std::optional<Poco::Data::Session> restoreAll();

@@ -34,6 +34,8 @@ public:
     explicit DeliveryStore(Poco::Data::Session& session)
         : s_(session), dialect_(hub::store::dialectOf(session)) {}
 
+    Poco::Data::Session& session() { return s_; }
+
     /// No outbox horizon: every committed row may be read (SQLite, where seq
     /// order is commit order).
     static constexpr std::int64_t kNoHorizon = std::numeric_limits<std::int64_t>::max();

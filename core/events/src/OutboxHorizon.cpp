@@ -1,4 +1,4 @@
-#include "OutboxHorizon.h"
+#include "hub/events/OutboxHorizon.h"
 
 #include "DeliveryStore.h"
 
@@ -9,9 +9,9 @@ namespace {
 constexpr std::size_t kHorizonBatch = 20000;
 }  // namespace
 
-void OutboxHorizon::advance(DeliveryStore& store) {
+void OutboxHorizon::advance(Poco::Data::Session& session) {
     if (!bounded_) return;
-    const DeliveryStore::SeqsInSnapshot read = store.readSeqs(safe_, kHorizonBatch);
+    const DeliveryStore::SeqsInSnapshot read = DeliveryStore(session).readSeqs(safe_, kHorizonBatch);
     std::int64_t expected = safe_ + 1;
     for (std::int64_t seq : read.seqs) {
         if (seq != expected) {

@@ -58,6 +58,8 @@ struct Relay::Impl {
     std::mutex lifecycle;
     std::string inboundEndpoint;
     std::string publishEndpoint;
+    // abandon(): the leases stay unreleased while the Relay lives.
+    std::vector<std::unique_ptr<hub::store::LeaseKeeper>> abandonedKeepers;
 
     Impl(hub::store::Database& database, RelayConfig config, InboundHandler handler)
         : db(database), cfg(std::move(config)), onInbound(std::move(handler)) {}
@@ -150,7 +152,8 @@ void Relay::abandon() {
     if (r.deliveryThread.joinable()) r.deliveryThread.join();
     if (r.committerThread.joinable()) r.committerThread.join();
     if (r.inboundThread.joinable()) r.inboundThread.join();
-    r.disassemble();  // the keepers stop without releasing; the sockets close
+    for (auto& keeper : r.delivery->takeAbandonedKeepers()) r.abandonedKeepers.push_back(std::move(keeper));
+    r.disassemble();
     r.isRunning = false;
 }
 

@@ -234,5 +234,7 @@ TEST(RelayConfig, BadValuesNameTheKey) {
     EXPECT_NE(errorFor({{"curve.enabled", "true"}, {"inbound.endpoint", "tcp://x:1"}}).find("publicKeyFile"),
               std::string::npos);
     EXPECT_NE(errorFor({{"curve.enabled", "maybe"}}).find("not a boolean"), std::string::npos);
+    EXPECT_NE(errorFor({{"curve.enabled", "false"}, {"relay.leaseTtlMs", "200"}}).find("relay.leaseTtlMs = 200 is out of range"),
+              std::string::npos);
     EXPECT_EQ(errorFor({}), "");
 }

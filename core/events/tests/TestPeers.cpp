@@ -82,7 +82,7 @@ void TestConsumer::run() {
             Mode mode = mode_;
             {
                 std::lock_guard lock(mutex_);
-                receipts_.push_back({id, (*f)[2], at});
+                receipts_.push_back({id, (*f)[2], at, peer});
                 if (mode == Mode::NackOnce &&
                     std::find(nacked_.begin(), nacked_.end(), id) == nacked_.end()) {
                     nacked_.push_back(id);

@@ -44,6 +44,7 @@ public:
         std::string id;
         std::string payload;
         std::int64_t atMs;
+        std::string from;  ///< The sending connection (its ROUTER routing id).
     };
 
     /// Admit only the client holding this public key (the hub's), as a real consumer does.

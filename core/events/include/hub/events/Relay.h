@@ -141,8 +141,8 @@ public:
 
     /// For tests of a hub that dies: ends the relay's threads as a killed
     /// process would, committing nothing more and releasing no lease (they
-    /// run out after events.relay.leaseTtlMs). The Relay can only be destroyed
-    /// afterwards.
+    /// run out after events.relay.leaseTtlMs, unless the Relay is destroyed
+    /// first). The Relay can only be destroyed afterwards.
     void abandon();
 
 private:

@@ -1,12 +1,12 @@
 #pragma once
 
+#include <Poco/Data/Session.h>
+
 #include <cstdint>
 #include <limits>
 #include <optional>
 
 namespace hub::events {
-
-class DeliveryStore;
 
 /// How far the outbox may be read. On SQLite one writer commits at a time, so
 /// seq order is commit order and every committed row may be read. On
@@ -25,6 +25,14 @@ class DeliveryStore;
 /// pruned) and is passed. A gap costs the time the transactions running when
 /// it was seen take to end: usually milliseconds, more behind a long write
 /// transaction elsewhere in the cluster.
+///
+/// For any reader of events_outbox by seq (the relay's delivery thread; a
+/// module that follows the outbox itself, as identity's provisioning forwarder
+/// does, needs the same on PostgreSQL): one per reading thread,
+///
+///     OutboxHorizon horizon(db.dialect() == hub::store::Dialect::PostgreSql);
+///     ...each round: horizon.advance(session);
+///     ... WHERE seq > ? AND seq <= ? ..., use(after), use(horizon.upTo())
 class OutboxHorizon {
 public:
     static constexpr std::int64_t kUnbounded = std::numeric_limits<std::int64_t>::max();
@@ -40,8 +48,10 @@ public:
     void startAt(std::int64_t seq) {
         if (seq > safe_) safe_ = seq;
     }
-    /// Moves the horizon as far as the store allows (one query on PostgreSQL).
-    void advance(DeliveryStore& store);
+    /// Moves the horizon as far as the store allows (one query on `session`,
+    /// on PostgreSQL only; not inside a REPEATABLE READ transaction, whose
+    /// snapshot would be old).
+    void advance(Poco::Data::Session& session);
 
 private:
     struct Gap {
