@@ -6,7 +6,9 @@
 // Prints both times and their ratio (target: sync <= 1.5x ldapsearch), the CPU
 // seconds the hub and slapd spent in each sync, the incremental times for both
 // methods and the peak RSS. HUB_BENCH_FULL_ONLY=1 stops after the first full sync
-// (to profile it alone).
+// (to profile it alone). HUB_TEST_STORE=postgresql stores into PostgreSQL instead
+// of SQLite: a private postgresql-15 (tests/support's PostgresServer, fsync off),
+// a fresh database per run; the incremental part then measures syncrepl only.
 
 #include "hub/identity/IdentityDirectory.h"
 #include "hub/identity/Syncer.h"
@@ -14,6 +16,7 @@
 #include "hub/ldaptest/DirectoryGenerator.h"
 #include "hub/ldaptest/SlapdServer.h"
 #include "hub/store/Database.h"
+#include "hub/test/StoreOptions.h"
 
 #include <Poco/File.h>
 #include <Poco/TemporaryFile.h>
@@ -25,6 +28,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cctype>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -62,6 +67,35 @@ double processCpuSeconds(pid_t pid) {
     for (int i = 3; fields >> f; ++i)
         if (i == 14 || i == 15) ticks += std::stod(f);  // utime, stime
     return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// PostgreSQL's CPU seconds: the postmaster with its children, the live ones
+// (the sync's backends) and those it has reaped (cutime, cstime).
+double postgresCpuSeconds() {
+    std::ifstream pidFile(test::sharedPostgres().directory() + "/data/postmaster.pid");
+    long postmaster = 0;
+    if (!(pidFile >> postmaster)) return 0;
+    auto fields = [](long pid) {
+        std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+        std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        std::vector<std::string> out;
+        auto close = stat.rfind(')');
+        if (close == std::string::npos) return out;
+        std::istringstream rest(stat.substr(close + 2));
+        for (std::string f; rest >> f;) out.push_back(f);
+        return out;  // out[0] is field 3 (state)
+    };
+    const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+    double ticks = 0;
+    auto own = fields(postmaster);
+    if (own.size() > 14) ticks += std::stod(own[11]) + std::stod(own[12]) + std::stod(own[13]) + std::stod(own[14]);
+    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+        const std::string name = e.path().filename();
+        if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+        auto f = fields(std::stol(name));
+        if (f.size() > 12 && std::stol(f[1]) == postmaster) ticks += std::stod(f[11]) + std::stod(f[12]);
+    }
+    return ticks / tick;
 }
 
 long peakRssKiB() {
@@ -107,6 +141,9 @@ int main(int argc, char** argv) {
                                                "(objectClass=inetOrgPerson)"};
         ldapsearch.insert(ldapsearch.end(), attrs.begin(), attrs.end());
 
+        const bool onPostgres = test::storeOnPostgres();
+        if (onPostgres) test::sharedPostgres();  // started here, on the main thread
+        store::Database::Options keepOptions;
         std::vector<double> dumpTimes, syncTimes, syncCpu, slapdCpu;
         double resyncTime = 0;
         std::string keepDb;
@@ -120,21 +157,30 @@ int main(int argc, char** argv) {
             dumpTimes.push_back(seconds(a, b));
 
             std::string path = work.path() + "/run" + std::to_string(i) + ".db";
-            store::Database db({path});
+            store::Database::Options storeOptions{path};
+            if (onPostgres) {
+                storeOptions = test::storeOptions(work.path(), test::freshPostgresDatabase());
+                if (i == runs - 1) keepOptions = storeOptions;
+            }
+            store::Database db(storeOptions);
             identity::Syncer syncer(db, options);
             double cpu0 = selfCpuSeconds(), slapd0 = processCpuSeconds(server.pid());
+            const double pg0 = onPostgres ? postgresCpuSeconds() : 0;
             auto c = Clock::now();
             auto report = syncer.runFull();
             auto d = Clock::now();
             syncCpu.push_back(selfCpuSeconds() - cpu0);
             slapdCpu.push_back(processCpuSeconds(server.pid()) - slapd0);
+            const double pgCpu = onPostgres ? postgresCpuSeconds() - pg0 : 0;
             if (!report.success) throw std::runtime_error("sync failed: " + report.error);
             if (report.created < persons) throw std::runtime_error("sync stored too few persons");
             syncTimes.push_back(seconds(c, d));
             // For profiling the full sync alone: perf record -D <ms> ... with this set.
             if (std::getenv("HUB_BENCH_FULL_ONLY")) return 0;
-            std::printf("  run %d: ldapsearch %.3f s, sync %.3f s (CPU: hub %.3f s, slapd %.3f s)\n", i + 1,
+            std::printf("  run %d: ldapsearch %.3f s, sync %.3f s (CPU: hub %.3f s, slapd %.3f s", i + 1,
                         dumpTimes.back(), syncTimes.back(), syncCpu.back(), slapdCpu.back());
+            if (onPostgres) std::printf(", postgres %.3f s", pgCpu);
+            std::printf(")\n");
             std::fflush(stdout);
             if (i == runs - 1) {
                 auto e = Clock::now();
@@ -167,7 +213,8 @@ int main(int argc, char** argv) {
         double dump = median(dumpTimes), sync = median(syncTimes);
         std::printf("ldapsearch -E pr=1000 dump of %zu persons to /dev/null: %.3f s (median of %d)\n", persons,
                     dump, runs);
-        std::printf("full sync, stored in SQLite (empty store):          %.3f s (median of %d)\n", sync, runs);
+        std::printf("full sync, stored in %s (empty store):      %.3f s (median of %d)\n",
+                    onPostgres ? "PostgreSQL" : "SQLite    ", sync, runs);
         std::printf("ratio sync / ldapsearch: %.2fx (target <= 1.5x)\n", sync / dump);
         std::printf("full re-sync, nothing changed:                      %.3f s\n", resyncTime);
 
@@ -179,10 +226,12 @@ int main(int argc, char** argv) {
         server.ldapModify(mods.str());
         std::size_t changed = (persons + 99) / 100;
         for (auto method : {identity::SyncOptions::Method::SyncRepl, identity::SyncOptions::Method::Timestamp}) {
-            // Each method starts from a copy of the synced store, so both see the same 1%.
+            // Each method starts from a copy of the synced store, so both see the same 1%
+            // (PostgreSQL: syncrepl only, on the last run's database).
+            if (onPostgres && method != identity::SyncOptions::Method::SyncRepl) continue;
             std::string copy = keepDb + (method == identity::SyncOptions::Method::SyncRepl ? ".repl" : ".ts");
-            Poco::File(keepDb).copyTo(copy);
-            store::Database db({copy});
+            if (!onPostgres) Poco::File(keepDb).copyTo(copy);
+            store::Database db(onPostgres ? keepOptions : store::Database::Options{copy});
             auto o = options;
             o.method = method;
             identity::Syncer syncer(db, o);

@@ -147,6 +147,17 @@ void addIdentitySyncRoutes(Router& router, const AdminServices& s) {
         bool allow = request->queryParam("allowMassDeparture", force) && (force == "1" || force == "true");
         blocking(s, out, [s, runFull, allow] {
             identity::SyncReport report = runFull ? s.syncer->runFull(allow) : s.syncer->runIncremental(allow);
+            if (!report.heldBy.empty()) {
+                // Several hubs: the node holding identity.sync runs it, within seconds;
+                // GET shows it (lastRunAt, requestsPending).
+                const long long id = s.syncer->requestRun(runFull, allow);
+                std::string body = "{\"requested\":" + std::to_string(id) + ",\"runsOn\":";
+                appendString(body, report.heldBy);
+                body += ",\"requestedOn\":";
+                appendString(body, s.syncer->nodeId());
+                body += ",\"status\":\"/admin/identity/sync\"}";
+                return Response::json(202, std::move(body));
+            }
             if (report.guarded)
                 return problem(409, report.alert, "Departures held by the delete guard", problemType("delete-guard"));
             if (!report.success)

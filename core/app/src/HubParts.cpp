@@ -184,6 +184,12 @@ PluginParts::PluginParts(Poco::Util::AbstractConfiguration& cfg, const Numbers& 
     host->loadAll();
     reportOverridesOfAbsentPlugins(defines, *host);
     if (identity::Syncer* syncer = identity.syncer.get()) {
+        // Several hubs on one PostgreSQL: the sync and the forwarding each run on
+        // the node holding their lease (docs/store.md, "Leases").
+        if (store.db.dialect() == store::Dialect::PostgreSql) {
+            syncer->coordinate(std::chrono::seconds(syncer->options().leaseSeconds));
+            provisioning.coordinate(std::chrono::seconds(cfg.getInt("identity.provisioning.leaseSeconds", 15)));
+        }
         syncSchedule.start(*syncer, std::chrono::seconds(syncer->options().intervalSeconds),
                            [this] { provisioning.forward(); });
         log.information("directory sync every %d s from %s", syncer->options().intervalSeconds,

@@ -20,6 +20,10 @@ void printStatus(const Poco::JSON::Object::Ptr& s) {
               << text(s, "updated") << ", departed " << text(s, "departed") << ", unchanged "
               << text(s, "unchanged") << ") in " << text(s, "durationMs") << " ms\n"
               << "active persons: " << text(s, "activePersons") << "\n";
+    if (text(s, "coordinated") == "true")  // several hubs on one PostgreSQL
+        std::cout << "runs on node:   " << text(s, "leaseHolder")
+                  << (text(s, "thisNodeHolds") == "true" ? " (this one)" : "") << ", " << text(s, "requestsPending")
+                  << " run(s) asked for and not started\n";
 }
 
 int status(const hubctl::GlobalOptions& global) {
@@ -44,6 +48,12 @@ int run(const hubctl::GlobalOptions& global, const RunOptions& o) {
     hubctl::Progress progress(global, o.full ? "full sync" : "incremental sync");
     auto answer = progress.whileRunning([&] { return hub.post("/admin/identity/sync" + query, "", 3600); });
     if (global.json) return hubctl::printJson(answer.body), hubctl::exitOk;
+    if (answer.status == 202) {  // another node holds the sync: it runs the request
+        auto r = answer.object();
+        std::cout << "asked node " << hubctl::text(r, "runsOn") << " to run it (request " << hubctl::text(r, "requested")
+                  << "); see `hubctl sync status`\n";
+        return hubctl::exitOk;
+    }
     printStatus(answer.object());
     return hubctl::exitOk;
 }

@@ -44,6 +44,32 @@ private:
     std::function<void()> afterRun_;
 };
 
+// Several hubs: the runs admins asked for on other nodes, taken by the holder
+// (Syncer::runRequested; no I/O on a node without the lease).
+class RequestedSyncTask : public Poco::Util::TimerTask {
+public:
+    RequestedSyncTask(Syncer& syncer, std::function<void()> afterRun)
+        : syncer_(syncer), afterRun_(std::move(afterRun)) {}
+    void run() override {
+        bool ran = false;
+        try {
+            ran = !syncer_.isRunning() && syncer_.runRequested();
+        } catch (...) {
+            logScheduleQuietly("requested sync failed: " + currentExceptionText());
+        }
+        if (!ran) return;
+        try {
+            afterRun_();
+        } catch (...) {
+            logScheduleQuietly("after the requested sync: " + currentExceptionText());
+        }
+    }
+
+private:
+    Syncer& syncer_;
+    std::function<void()> afterRun_;
+};
+
 }  // namespace
 
 void SyncSchedule::start(Syncer& syncer, std::chrono::seconds interval, std::function<void()> afterRun) {
@@ -53,6 +79,7 @@ void SyncSchedule::start(Syncer& syncer, std::chrono::seconds interval, std::fun
     timer_.scheduleAtFixedRate(task_, 1000, static_cast<long>(std::chrono::milliseconds(interval).count()));
     // A takeover (another node stopped holding identity.sync) runs at once.
     syncer.setOnLeaseAcquired([this] { runSoon(); });
+    timer_.scheduleAtFixedRate(new RequestedSyncTask(syncer, afterRun_), 2000, 2000);
 }
 
 void SyncSchedule::runSoon() {
@@ -73,11 +100,13 @@ void SyncSchedule::setInterval(std::chrono::seconds interval) {
 }
 
 void SyncSchedule::stop() {
-    if (syncer_) syncer_->setOnLeaseAcquired({});
+    Syncer* syncer = nullptr;
     {
         std::lock_guard lock(mutex_);
         stopped_ = true;
+        syncer = std::exchange(syncer_, nullptr);  // a second stop() (the destructor) leaves the syncer alone
     }
+    if (syncer) syncer->setOnLeaseAcquired({});
     timer_.cancel(true);
 }
 

@@ -153,6 +153,7 @@ std::string SyncStatus::toJson() const {
     if (coordinated) {
         str("leaseHolder", leaseHolder);
         out += std::string(",\"thisNodeHolds\":") + (thisNodeHolds ? "true" : "false");
+        num("requestsPending", static_cast<long long>(requestsPending));
     }
     out += '}';
     return out;
@@ -197,6 +198,22 @@ void Syncer::coordinate(std::chrono::milliseconds leaseTtl) {
     }
 }
 
+long long Syncer::requestRun(bool full, bool allowMassDeparture) {
+    return store_->requestSyncRun(options_.source, nodeId_, full, allowMassDeparture);
+}
+
+bool Syncer::runRequested() {
+    if (!lease_ || !lease_->held()) return false;
+    auto request = store_->takeSyncRequest(options_.source, nodeId_);
+    if (!request) return false;
+    logger().information("identity sync asked for on node %s (request %Ld): running it here",
+                         request->requestedBy, static_cast<long long>(request->id));
+    SyncReport report = request->full ? runFull(request->allowMassDeparture)
+                                      : runIncremental(request->allowMassDeparture);
+    store_->settleSyncRequest(request->id, report.runId);
+    return true;
+}
+
 std::string Syncer::leaseHeldElsewhere() const {
     if (!lease_ || lease_->held()) return {};
     try {
@@ -236,6 +253,7 @@ SyncStatus Syncer::status() const {
         out.thisNodeHolds = lease_->held();
         if (out.thisNodeHolds) out.leaseHolder = nodeId_;
         else if (auto h = store::Lease::current(db_, syncLeaseName)) out.leaseHolder = h->node;
+        out.requestsPending = store_->pendingSyncRequests(options_.source);
     }
     return out;
 }
@@ -288,6 +306,7 @@ SyncReport Syncer::execute(const char* what, bool allowMassDeparture, bool full)
     long long runId = 0;
     try {
         runId = store_->beginSyncRun(options_.source, nodeId_, lease_ ? lease_->token() : 0, what);
+        run.report.runId = runId;
     } catch (const std::exception& e) {
         logger().error("cannot record the start of an identity sync run: %s", std::string(e.what()));
     }

@@ -21,6 +21,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <chrono>
 #include <memory>
 #include <sstream>
@@ -154,6 +155,8 @@ TEST(SyncLease, OneNodeSyncsAtATimeAndAnotherTakesOverWithinSeconds) {
     a->stop();
     const auto cleanTakeover = waitForRunBy(*b->db, sync.source, "node-b", 10s);
     EXPECT_LT(cleanTakeover, 4s) << "after a clean stop";
+    std::printf("takeover after a clean stop: %lld ms to the new holder's first finished run\n",
+                static_cast<long long>(cleanTakeover.count()));
 
     // node-b dies (stops renewing, never releases): node-c takes over once the
     // lease has expired. node-b's ticks go on and must run nothing.
@@ -164,6 +167,8 @@ TEST(SyncLease, OneNodeSyncsAtATimeAndAnotherTakesOverWithinSeconds) {
     b->syncer->lease()->abandon();
     const auto deadTakeover = waitForRunBy(*c->db, sync.source, "node-c", 15s);
     EXPECT_LT(deadTakeover, 6s) << "after the holder died (ttl " << leaseTtl.count() << " ms)";
+    std::printf("takeover after the holder died (ttl %lld ms): %lld ms to the new holder's first finished run\n",
+                static_cast<long long>(leaseTtl.count()), static_cast<long long>(deadTakeover.count()));
     std::this_thread::sleep_for(1500ms);
     const std::size_t byBAfterDeath = runsBy(runsOf(*c->db, sync.source), "node-b");
 
@@ -228,4 +233,42 @@ TEST(SyncLease, ARoundStopsBetweenPagesWhenTheLeaseIsLost) {
     EXPECT_FALSE(refused.success);
     EXPECT_FALSE(refused.heldBy.empty());
     EXPECT_EQ(runsOf(*node.db, sync.source).size(), 2u);
+}
+
+// A run an admin asks for on a node without the lease is recorded, and the
+// holder runs it within seconds.
+TEST(SyncLease, ARunAskedForOnAnotherNodeRunsOnTheHolder) {
+    Poco::TemporaryFile dir;
+    Poco::File(dir.path()).createDirectories();
+    const auto store = hub::test::storeOptions(dir.path());
+    const std::string base = addLeaseSubtree("lease-request", 63000, 40);
+    const SyncOptions sync = leaseSyncOptions(base);
+    SyncNode a(store, "node-a", sync);
+    SyncNode b(store, "node-b", sync);
+    ASSERT_TRUE(a.syncer->lease()->held());
+    a.start();
+    ASSERT_LT(waitForRunBy(*a.db, sync.source, "node-a", 10s), 10s);  // the first scheduled run
+
+    const std::size_t before = runsOf(*a.db, sync.source).size();
+    ASSERT_FALSE(b.syncer->runFull().heldBy.empty());
+    const long long request = b.syncer->requestRun(true, false);
+    EXPECT_GT(request, 0);
+    EXPECT_EQ(b.syncer->status().requestsPending, 1u);
+
+    // The holder takes it (every 2 s) and runs a full sync for it.
+    const auto start = std::chrono::steady_clock::now();
+    bool answered = false;
+    while (!answered && std::chrono::steady_clock::now() - start < 10s) {
+        for (const auto& r : runsOf(*a.db, sync.source))
+            answered = answered || (r.what == "full" && r.node == "node-a" && r.status == "ok");
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_TRUE(answered) << "the holder never ran the requested full sync";
+    EXPECT_EQ(b.syncer->status().requestsPending, 0u);
+    a.stop();
+    b.stop();
+    const auto runs = runsOf(*b.db, sync.source);
+    EXPECT_GT(runs.size(), before);
+    EXPECT_EQ(runsBy(runs, "node-b"), 0u);
+    expectNoOverlap(runs);
 }

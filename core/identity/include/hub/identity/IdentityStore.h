@@ -121,6 +121,20 @@ public:
     /// The latest `limit` runs of a source, oldest first.
     std::vector<SyncRunRecord> syncRuns(const std::string& source, std::size_t limit);
 
+    /// identity_sync_requests: runs asked for on a node that does not hold the
+    /// lease, for the holder to take (Syncer::requestRun, Syncer::runRequested).
+    struct SyncRequest {
+        long long id = 0;
+        bool full = false, allowMassDeparture = false;
+        std::string requestedBy;
+    };
+    long long requestSyncRun(const std::string& source, const std::string& node, bool full, bool allowMassDeparture);
+    /// Takes the oldest request nobody has taken, for `node`; none: nullopt.
+    std::optional<SyncRequest> takeSyncRequest(const std::string& source, const std::string& node);
+    /// Names the run that answered a request.
+    void settleSyncRequest(long long requestId, long long runId);
+    std::size_t pendingSyncRequests(const std::string& source);
+
 private:
     void writeWithin(Poco::Data::Session& s, Batch& batch, const ChangeSink& sink, const std::string& now);
     void writePersonsSqlite(Poco::Data::Session& s, Batch& batch, const std::string& now);

@@ -20,7 +20,9 @@ class Syncer;
 ///
 /// With several hubs (Syncer::coordinate) every node ticks, and the sync runs on
 /// the one holding the identity.sync lease (a tick elsewhere returns at once);
-/// a node that becomes the holder runs a round at once, not an interval later.
+/// a node that becomes the holder runs a round at once, not an interval later,
+/// and the holder looks every 2 s for runs admins asked for on other nodes
+/// (Syncer::requestRun).
 class SyncSchedule {
 public:
     SyncSchedule() = default;

@@ -81,6 +81,7 @@ struct SyncReport {
     /// "nobody" while the lease is free and this node has not taken it yet).
     std::string heldBy;
     bool leaseLost = false;  ///< Stopped part-way: this node lost the lease (nothing departed).
+    long long runId = 0;     ///< Its row in identity_sync_runs (0: not run, or not recorded).
 };
 
 /// What the admin endpoint shows.
@@ -96,6 +97,7 @@ struct SyncStatus {
     /// none does, or the syncer is not coordinated) and whether it is this one.
     std::string leaseHolder;
     bool coordinated = false, thisNodeHolds = false;
+    std::size_t requestsPending = 0;  ///< Runs asked for (requestRun) that no node has taken yet.
     std::string toJson() const;
 };
 
@@ -181,6 +183,17 @@ public:
     /// The node holding identity.sync when it is not this one ("nobody" when
     /// free); empty when this node holds it or the syncer is not coordinated.
     std::string leaseHeldElsewhere() const;
+
+    /// A run for the holder of the lease to do, asked for on this node (an
+    /// admin's `POST /admin/identity/sync` reached a node without the lease):
+    /// recorded in identity_sync_requests; returns its id. The holder takes it
+    /// within seconds (runRequested, from SyncSchedule) and records the run in
+    /// identity_sync_runs.
+    long long requestRun(bool full, bool allowMassDeparture);
+    /// On the holder: runs the oldest request not taken yet, if any. False when
+    /// there was none, or this node does not hold the lease (no I/O then), or
+    /// the syncer is not coordinated.
+    bool runRequested();
     IdentityStore& identityStore() { return *store_; }
 
 private:
