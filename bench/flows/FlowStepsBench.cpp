@@ -16,11 +16,15 @@
 // by round, with the process's resident memory after each round (flat: it
 // holds no per-instance state between inputs).
 //
-//   bench-flows [--tasks 10] [--runs 200] [--instances 1000] [--dir /tmp]
+// With --postgresql the store is a private PostgreSQL 15 (tests/support's
+// PostgresServer, fsync off: the figure is the round trips', not a disk's).
+//
+//   bench-flows [--tasks 10] [--runs 200] [--instances 1000] [--dir /tmp] [--postgresql]
 #include "hub/flows/engine/Deployer.h"
 #include "hub/flows/engine/Engine.h"
 #include "hub/flows/engine/EngineStore.h"
 #include "hub/store/Database.h"
+#include "hub/test/PostgresServer.h"
 
 #include <Poco/Data/Transaction.h>
 #include <Poco/File.h>
@@ -31,6 +35,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -111,6 +116,9 @@ long rssKiB() {
 int main(int argc, char** argv) {
     int tasks = 10, runs = 200, instances = 1000;
     std::string dir = Poco::Path::temp();
+    bool postgres = false;
+    for (int i = 1; i < argc; ++i)
+        if (!std::strcmp(argv[i], "--postgresql")) postgres = true;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!std::strcmp(argv[i], "--tasks")) tasks = std::atoi(argv[i + 1]);
         else if (!std::strcmp(argv[i], "--runs")) runs = std::atoi(argv[i + 1]);
@@ -141,12 +149,22 @@ int main(int argc, char** argv) {
 
     Poco::TemporaryFile folder(dir);
     folder.createDirectories();
-    hub::store::Database db({Poco::Path(folder.path(), "bench.db").toString()});
+    hub::store::Database::Options options{Poco::Path(folder.path(), "bench.db").toString()};
+    std::unique_ptr<hub::test::PostgresServer> pg;
+    if (postgres) {
+        pg = std::make_unique<hub::test::PostgresServer>();
+        pg->psql("CREATE DATABASE flows_bench");
+        options.backend = hub::store::Database::Backend::PostgreSql;
+        options.connection = pg->conninfo("flows_bench") + " user=" + pg->user();
+        options.passwordFile = pg->passwordFile();
+    }
+    hub::store::Database db(options);
     EngineStore store(db);
     {
         auto s = db.session();
         s << "CREATE TABLE IF NOT EXISTS bench_commit (n INTEGER, answer TEXT)", now;
     }
+    const std::string insertCommit = db.sql("INSERT INTO bench_commit VALUES(?, ?)");
 
     // commit only: each operation followed by one durable one-row commit.
     t0 = Clock::now();
@@ -156,7 +174,7 @@ int main(int argc, char** argv) {
             Poco::Data::Transaction tx(s, true);
             std::string answer = vendor(form, n);
             int k = n;
-            s << "INSERT INTO bench_commit VALUES(?, ?)", use(k), use(answer), now;
+            s << insertCommit, use(k), use(answer), now;
             tx.commit();
         }
     const double commitOnly = micros(Clock::now() - t0) / static_cast<double>(steps);
@@ -190,8 +208,12 @@ int main(int argc, char** argv) {
     const double durable = micros(Clock::now() - t0) / static_cast<double>(steps + runs);
     const double insideUs = micros(inside) / static_cast<double>(steps + runs);
 
-    std::printf("flow of %d service tasks, %d runs (%ld steps), SQLite WAL synchronous=FULL in %s\n", tasks, runs, steps,
-                folder.path().c_str());
+    if (postgres)
+        std::printf("flow of %d service tasks, %d runs (%ld steps), PostgreSQL 15 on loopback (fsync off)\n", tasks,
+                    runs, steps);
+    else
+        std::printf("flow of %d service tasks, %d runs (%ld steps), SQLite WAL synchronous=FULL in %s\n", tasks, runs,
+                    steps, folder.path().c_str());
     std::printf("%-14s %10s %12s %10s\n", "way", "us/step", "steps/s", "vs direct");
     for (auto [name, us] : {std::pair{"direct", direct}, std::pair{"engine", engineOnly},
                             std::pair{"commit only", commitOnly}, std::pair{"durable", durable}})

@@ -103,8 +103,10 @@ Application ApplicationService::applyChange(const std::string& id, const std::op
         std::string materialsJson = detail::joinMaterials(next.materials);
         Poco::Int64 newVersion = next.version, oldVersion = current->version;
         Poco::Data::Statement update(s);
-        update << store::sql(s, "UPDATE flows_applications SET status = ?, form = ?, materials = ?, result = ?, completed_at = ?,"
-                  " updated_at = ?, version = ? WHERE id = ? AND version = ?"),
+        update << store::sql(
+            s,
+            "UPDATE flows_applications SET status = ?, form = ?, materials = ?, result = ?, completed_at = ?,"
+            " updated_at = ?, version = ? WHERE id = ? AND version = ?"),
             use(status), use(next.formJson), use(materialsJson), use(next.resultJson), use(next.completedAt),
             use(next.updatedAt), use(newVersion), use(next.id), use(oldVersion);
         if (detail::execute(update) == 0) {
@@ -120,8 +122,9 @@ Application ApplicationService::applyChange(const std::string& id, const std::op
             continue;
         }
         std::string from(toString(current->status));
-        s << store::sql(s, "INSERT INTO flows_transitions(application_id, seq, from_status, to_status, actor, at, reason)"
-             " VALUES(?, ?, ?, ?, ?, ?, ?)"),
+        s << store::sql(s,
+                        "INSERT INTO flows_transitions(application_id, seq, from_status, to_status, actor, at, reason)"
+                        " VALUES(?, ?, ?, ?, ?, ?, ?)"),
             use(next.id), use(newVersion), use(from), use(status), use(change.actor), bind(at), use(change.reason), now;
 
         emit(s, statusChangedEvent, next.id, statusChangedData(next, from, change.actor, change.reason));

@@ -26,7 +26,8 @@ const char* const kColumns =
 std::optional<Application> ApplicationService::load(Poco::Data::Session& session, const std::string& id) {
     Poco::Data::Statement select(session);
     std::string key = id;
-    select << store::sql(session, std::string("SELECT ") + kColumns + " FROM flows_applications WHERE id = ?"), use(key), now;
+    select << store::sql(session, std::string("SELECT ") + kColumns + " FROM flows_applications WHERE id = ?"),
+        use(key), now;
     Poco::Data::RecordSet rs(select);
     if (rs.rowCount() == 0) return std::nullopt;
 
@@ -52,8 +53,9 @@ std::optional<Application> ApplicationService::load(Poco::Data::Session& session
     a.version = rs.value(15, 0).convert<std::int64_t>();
 
     Poco::Data::Statement transitions(session);
-    transitions << store::sql(session, "SELECT seq, from_status, to_status, actor, at, reason FROM flows_transitions"
-                   " WHERE application_id = ? ORDER BY seq"),
+    transitions << store::sql(session,
+                              "SELECT seq, from_status, to_status, actor, at, reason FROM flows_transitions"
+                              " WHERE application_id = ? ORDER BY seq"),
         use(key), now;
     Poco::Data::RecordSet ts(transitions);
     for (std::size_t row = 0; row < ts.rowCount(); ++row) {
@@ -121,6 +123,9 @@ ApplicationService::ListResult ApplicationService::list(const ListQuery& query) 
     Poco::Data::Session s = db_.session();
     // One read transaction so the count and the page agree.
     Poco::Data::Transaction tx(s, true);
+    // PostgreSQL reads each statement at its own snapshot unless told otherwise.
+    if (db_.dialect() == store::Dialect::PostgreSql)
+        s << "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", now;
     Poco::Int64 total = 0;
     {
         Poco::Data::Statement count(s);
@@ -137,7 +142,8 @@ ApplicationService::ListResult ApplicationService::list(const ListQuery& query) 
         Poco::Int64 offset = static_cast<Poco::Int64>((query.page - 1) * result.pageSize);
         if (query.page - 1 > static_cast<std::size_t>(total)) offset = total;  // far beyond the end: no overflow
         Poco::Data::Statement select(s);
-        select << store::sql(s, "SELECT id FROM flows_applications" + where + " ORDER BY submitted_at DESC, id DESC LIMIT ? OFFSET ?");
+        select << store::sql(
+            s, "SELECT id FROM flows_applications" + where + " ORDER BY submitted_at DESC, id DESC LIMIT ? OFFSET ?");
         for (auto& p : params) select, use(p);
         select, use(limit), use(offset), into(ids);
         select.execute();

@@ -105,7 +105,8 @@ ApplicationService::SubmitResult ApplicationService::submit(const SubmitRequest&
         std::string subject = request.subject, key = *request.idempotencyKey;
         std::string storedHash, applicationId;
         Poco::Data::Statement select(s);
-        select << store::sql(s, "SELECT request_hash, application_id FROM flows_idempotency WHERE subject = ? AND idem_key = ?"),
+        select << store::sql(
+            s, "SELECT request_hash, application_id FROM flows_idempotency WHERE subject = ? AND idem_key = ?"),
             use(subject), use(key), into(storedHash), into(applicationId), now;
         if (applicationId.empty()) return std::nullopt;
         SubmitResult r;
@@ -182,8 +183,10 @@ ApplicationService::SubmitResult ApplicationService::submit(const SubmitRequest&
             // the write lock (waiting out other writers) before reading anything:
             // a concurrent duplicate sees the committed row and collapses here.
             Poco::Data::Statement claim(s);
-            claim << store::sql(s, "INSERT INTO flows_idempotency(subject, idem_key, request_hash, application_id, created_at)"
-                     " VALUES(?, ?, ?, ?, ?) ON CONFLICT(subject, idem_key) DO NOTHING"),
+            claim << store::sql(
+                s,
+                "INSERT INTO flows_idempotency(subject, idem_key, request_hash, application_id, created_at)"
+                " VALUES(?, ?, ?, ?, ?) ON CONFLICT(subject, idem_key) DO NOTHING"),
                 use(subject), bind(key), bind(hash), use(a.id), use(a.submittedAt);
             if (detail::execute(claim) == 0) {
                 tx.rollback();
@@ -195,15 +198,18 @@ ApplicationService::SubmitResult ApplicationService::submit(const SubmitRequest&
         std::string materialsJson = detail::joinMaterials(a.materials);
         Poco::Int64 version = a.version;
         int limit = a.timeLimitDays;
-        s << store::sql(s, "INSERT INTO flows_applications(id, item_id, applicant, submitted_by, department, handler, status,"
-             " form, materials, submitted_at, updated_at, time_limit_days, due_date, version, idempotency_key,"
-             " request_hash) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+        s << store::sql(
+            s,
+            "INSERT INTO flows_applications(id, item_id, applicant, submitted_by, department, handler, status,"
+            " form, materials, submitted_at, updated_at, time_limit_days, due_date, version, idempotency_key,"
+            " request_hash) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
             use(a.id), use(a.itemId), use(a.applicant), use(a.submittedBy), use(a.department), use(a.handler),
             use(status), use(a.formJson), use(materialsJson), use(a.submittedAt), use(a.updatedAt), use(limit),
             use(a.dueDate), use(version), use(key), bind(hash), now;
         std::string empty;
-        s << store::sql(s, "INSERT INTO flows_transitions(application_id, seq, from_status, to_status, actor, at, reason)"
-             " VALUES(?, 1, '', ?, ?, ?, ?)"),
+        s << store::sql(s,
+                        "INSERT INTO flows_transitions(application_id, seq, from_status, to_status, actor, at, reason)"
+                        " VALUES(?, 1, '', ?, ?, ?, ?)"),
             use(a.id), use(status), use(a.submittedBy), use(a.submittedAt), use(empty), now;
         // Before the flow starts, so its first hops carry the trace id.
         if (!request.traceId.empty()) store::TraceLog::bind(s, a.id, request.traceId);

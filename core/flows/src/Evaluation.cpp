@@ -85,8 +85,9 @@ Evaluation::RateOutcome Evaluation::rate(const std::string& applicationId, const
     // A conflict does nothing, and the count says so: a second rating, even a
     // concurrent one, changes nothing (the upsert syntax SQLite and PostgreSQL share).
     Poco::Data::Statement insert(s);
-    insert << store::sql(s, "INSERT INTO flows_ratings (application_id, applicant, score, comment, rated_at)"
-              " VALUES (?, ?, ?, ?, ?) ON CONFLICT (application_id) DO NOTHING"),
+    insert << store::sql(s,
+                         "INSERT INTO flows_ratings (application_id, applicant, score, comment, rated_at)"
+                         " VALUES (?, ?, ?, ?, ?) ON CONFLICT (application_id) DO NOTHING"),
         use(id), use(who), use(score), use(text), use(at);
     std::size_t inserted = insert.execute();
     tx.commit();
@@ -97,7 +98,8 @@ std::optional<Evaluation::Rating> Evaluation::rating(const std::string& applicat
     Poco::Data::Session s = db_.session();
     std::string id = applicationId;
     Poco::Data::Statement select(s);
-    select << store::sql(s, "SELECT score, comment, rated_at FROM flows_ratings WHERE application_id = ?"), use(id), now;
+    select << store::sql(s, "SELECT score, comment, rated_at FROM flows_ratings WHERE application_id = ?"), use(id),
+        now;
     Poco::Data::RecordSet rs(select);
     if (rs.rowCount() == 0) return std::nullopt;
     return Rating{rs.value(0, 0).convert<int>(), rs.value(1, 0).convert<std::string>(),
@@ -129,9 +131,11 @@ std::vector<Evaluation::Row> Evaluation::figures(const Query& query) {
     Poco::Data::Statement select(s);
     // A closed application changes no more: its updated_at is when it was
     // decided (completed_at is set for completed ones only).
-    select << store::sql(s, "SELECT a.item_id, a.department, a.status, a.submitted_at, a.updated_at, a.due_date,"
-              " COALESCE(r.score, 0) FROM flows_applications a LEFT JOIN flows_ratings r ON r.application_id = a.id"
-              " WHERE a.submitted_at >= ? AND a.submitted_at < ?"),
+    select << store::sql(
+        s,
+        "SELECT a.item_id, a.department, a.status, a.submitted_at, a.updated_at, a.due_date,"
+        " COALESCE(r.score, 0) FROM flows_applications a LEFT JOIN flows_ratings r ON r.application_id = a.id"
+        " WHERE a.submitted_at >= ? AND a.submitted_at < ?"),
         use(lower), use(upper), now;
     Poco::Data::RecordSet rs(select);
     tx.commit();

@@ -125,6 +125,9 @@ void FlowRunner::requestApproval(Poco::Data::Session& session, const engine::Ins
 FlowRunner::Delivery FlowRunner::applyDecisionWithin(Poco::Data::Session& session, const Decision& decision) {
     auto instanceId = store_.instanceOf(session, decision.applicationId);
     if (!instanceId) return Delivery::NotFlowDriven;
+    // Locked before it is read: a decision applied meanwhile by another node
+    // (or thread) has committed when this reads, and this one is then Late.
+    store_.lockInstance(session, *instanceId);
     auto state = store_.load(session, *instanceId);
     if (!state) return Delivery::NotFlowDriven;
     if (state->status != engine::InstanceStatus::Running) return Delivery::Late;
@@ -166,8 +169,9 @@ FlowRunner::Delivery FlowRunner::applyDecisionWithin(Poco::Data::Session& sessio
         // A task of this instance that was closed: the answer came late or twice.
         std::vector<std::string> closed;
         std::string id = decision.taskId, instance = *instanceId;
-        session << store::sql(session, "SELECT id FROM flows_engine_tasks WHERE id = ? AND instance_id = ? AND status <> 'open'"), use(id),
-            use(instance), into(closed), now;
+        session << store::sql(
+            session, "SELECT id FROM flows_engine_tasks WHERE id = ? AND instance_id = ? AND status <> 'open'"),
+            use(id), use(instance), into(closed), now;
         return closed.empty() ? Delivery::Unknown : Delivery::Late;
     }
     auto after = applyWithin(session, *instanceId, input);
@@ -188,6 +192,7 @@ void FlowRunner::onApplicationEvent(Poco::Data::Session& session, const std::str
     if (id.empty() || actor.empty() || actor == "hub") return;
     auto instanceId = store_.instanceOf(session, id);
     if (!instanceId) return;
+    store_.lockInstance(session, *instanceId);  // as applyDecisionWithin
     auto state = store_.load(session, *instanceId);
     if (!state || state->status != engine::InstanceStatus::Running) return;
     auto definition = flows_.version(state->flowId, state->version);
@@ -211,7 +216,8 @@ void FlowRunner::onApplicationEvent(Poco::Data::Session& session, const std::str
         if (input.taskId.empty()) return;
         input.kind = engine::Input::Kind::TaskCompleted;
         std::string form, applicationId = id;
-        session << store::sql(session, "SELECT form FROM flows_applications WHERE id = ?"), use(applicationId), into(form), now;
+        session << store::sql(session, "SELECT form FROM flows_applications WHERE id = ?"), use(applicationId),
+            into(form), now;
         input.variables = engine::Value(engine::Value::Object{});
         input.variables.set("form", engine::Value::fromJson(form.empty() ? std::string("{}") : form));
     } else {
@@ -332,8 +338,10 @@ void FlowRunner::deliverKept(const std::string& instanceId) {
     {
         Poco::Data::Session session = db_.session();
         std::string id = instanceId;
-        session << store::sql(session, "SELECT detail, correlation_key FROM flows_engine_tokens WHERE instance_id = ? AND wait = 'message'"
-                   " ORDER BY token_id"),
+        session << store::sql(
+            session,
+            "SELECT detail, correlation_key FROM flows_engine_tokens WHERE instance_id = ? AND wait = 'message'"
+            " ORDER BY token_id"),
             use(id), into(names), into(keys), now;
         if (names.empty()) return;
         applicationId = store_.applicationOf(session, instanceId);

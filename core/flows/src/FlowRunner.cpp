@@ -437,7 +437,10 @@ void FlowRunner::resume() {
         call(pending.instanceId, pending.elementId, pending.key, pending.attempt, input,
              state->variables.member("applicant"));
     }
-    if (fireDueTimers()) startStuck();
+    if (fireDueTimers()) {
+        startStuck();
+        stuckStartedUnder_ = timerLease_->token();
+    }
     // Waits that began before a kill -9 could hand them the message kept for
     // them. A store that cannot write now (read-only) does not stop the start:
     // the scheduler's polls expire them, and the next start hands them over.
@@ -451,6 +454,12 @@ void FlowRunner::resume() {
     if (!timers_.joinable() && !stopping_) timers_ = std::thread([this] { timerLoop(); });
 }
 
+void FlowRunner::abandon() {
+    if (timerLease_) timerLease_->abandon();  // held() false from here
+    abandoning_ = true;
+    stop();
+}
+
 void FlowRunner::stop() {
     {
         std::lock_guard lock(mutex_);
@@ -459,7 +468,10 @@ void FlowRunner::stop() {
     wake_.notify_all();
     stepped_.notify_all();
     if (timers_.joinable()) timers_.join();
-    timerLease_.reset();  // handed over at once: another node fires from now on
+    if (!abandoning_)
+        timerLease_.reset();  // handed over at once: another node fires from now on
+    else if (timerLease_)
+        abandonedLease_ = std::move(timerLease_);  // kept: destroying it would release the row
     pool_->shutdown();
 }
 
@@ -470,7 +482,11 @@ void FlowRunner::timerLoop() {
         if (stopping_) break;
         lock.unlock();
         try {
-            fireDueTimers();
+            // A node that took the lease over also starts what the last holder left stuck.
+            if (fireDueTimers() && timerLease_->token() != stuckStartedUnder_) {
+                startStuck();
+                stuckStartedUnder_ = timerLease_->token();
+            }
             expireMessages();
         } catch (const std::exception& e) {
             logger().error("flow timers: %s", std::string(e.what()));
@@ -479,7 +495,9 @@ void FlowRunner::timerLoop() {
     }
 }
 
-bool FlowRunner::holdsTimers() const { return timerLease_ && timerLease_->held(); }
+bool FlowRunner::holdsTimers() const {
+    return timerLease_ && timerLease_->held();
+}
 
 bool FlowRunner::fireDueTimers() {
     if (!holdsTimers()) return false;

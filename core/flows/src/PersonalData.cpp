@@ -44,8 +44,9 @@ std::string personalDataJson(ApplicationService& applications, store::Database& 
     if (db.hasTable("flows_ratings")) {
         std::vector<std::string> ids, comments, at;
         std::vector<int> scores;
-        session << store::sql(session, "SELECT application_id, score, comment, rated_at FROM flows_ratings WHERE applicant = ?"
-                   " ORDER BY rated_at"),
+        session << store::sql(session,
+                              "SELECT application_id, score, comment, rated_at FROM flows_ratings WHERE applicant = ?"
+                              " ORDER BY rated_at"),
             bind(person), into(ids), into(scores), into(comments), into(at), now;
         for (std::size_t i = 0; i < ids.size(); ++i) {
             if (i) out += ',';
@@ -62,12 +63,13 @@ std::string personalDataJson(ApplicationService& applications, store::Database& 
     if (db.hasTable("flows_engine_tasks")) {
         std::vector<std::string> ids, apps, names, assignees, claimed, statuses, closedBy, decisions;
         std::vector<Poco::Int64> created, closed;
-        session << store::sql(session, "SELECT id, application_id, name, assignee, claimed_by, status, created_at, closed_at, closed_by,"
-                   " decision FROM flows_engine_tasks WHERE assignee = ? OR claimed_by = ? OR closed_by = ?"
-                   " OR application_id IN (SELECT id FROM flows_applications WHERE applicant = ?) ORDER BY created_at"),
-            bind(person), bind(person), bind(person), bind(person), into(ids), into(apps), into(names),
-            into(assignees), into(claimed), into(statuses), into(created), into(closed), into(closedBy),
-            into(decisions), now;
+        session << store::sql(
+            session,
+            "SELECT id, application_id, name, assignee, claimed_by, status, created_at, closed_at, closed_by,"
+            " decision FROM flows_engine_tasks WHERE assignee = ? OR claimed_by = ? OR closed_by = ?"
+            " OR application_id IN (SELECT id FROM flows_applications WHERE applicant = ?) ORDER BY created_at"),
+            bind(person), bind(person), bind(person), bind(person), into(ids), into(apps), into(names), into(assignees),
+            into(claimed), into(statuses), into(created), into(closed), into(closedBy), into(decisions), now;
         for (std::size_t i = 0; i < ids.size(); ++i) {
             if (i) out += ',';
             out += "{\"created_at\":" + std::to_string(created[i]) + ",\"closed_at\":" + std::to_string(closed[i]);

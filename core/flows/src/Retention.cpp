@@ -22,17 +22,18 @@ namespace {
 using namespace Poco::Data::Keywords;
 using Clock = std::chrono::system_clock;
 
-const std::vector<std::string> kRetentionStep1 = {"CREATE TABLE privacy_legal_holds ("
-      " application_id TEXT PRIMARY KEY,"
-      " reason TEXT NOT NULL,"
-      " held_by TEXT NOT NULL,"
-      " held_at TEXT NOT NULL)",
-      "CREATE TABLE privacy_retention_runs ("
-      " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-      " actor TEXT NOT NULL,"
-      " started_at TEXT NOT NULL,"
-      " finished_at TEXT NOT NULL,"
-      " report TEXT NOT NULL)"};
+const std::vector<std::string> kRetentionStep1 = {
+    "CREATE TABLE privacy_legal_holds ("
+    " application_id TEXT PRIMARY KEY,"
+    " reason TEXT NOT NULL,"
+    " held_by TEXT NOT NULL,"
+    " held_at TEXT NOT NULL)",
+    "CREATE TABLE privacy_retention_runs ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " actor TEXT NOT NULL,"
+    " started_at TEXT NOT NULL,"
+    " finished_at TEXT NOT NULL,"
+    " report TEXT NOT NULL)"};
 const std::vector<store::Migration> kRetentionMigrations = {{1, kRetentionStep1, postgresSchema(kRetentionStep1)}};
 
 // What an application leaves in other tables, deleted with it (by application id).
@@ -221,11 +222,17 @@ RetentionReport Retention::run(const std::string& actor, Clock::time_point asOf)
     // The stored report carries its own row id: the row first, then its text.
     session.begin();
     try {
-        session << store::sql(session, "INSERT INTO privacy_retention_runs(actor, started_at, finished_at, report) VALUES(?,?,?,'')"),
+        session << store::sql(
+            session, "INSERT INTO privacy_retention_runs(actor, started_at, finished_at, report) VALUES(?,?,?,'')"),
             bind(actor), bind(report.startedAt), bind(report.finishedAt), now;
-        session << "SELECT max(id) FROM privacy_retention_runs", into(report.id), now;
+        // This session's own row: on PostgreSQL another hub's run may commit meanwhile.
+        if (db_.dialect() == store::Dialect::PostgreSql)
+            session << "SELECT currval(pg_get_serial_sequence('privacy_retention_runs', 'id'))", into(report.id), now;
+        else
+            session << "SELECT max(id) FROM privacy_retention_runs", into(report.id), now;
         std::string json = report.toJson();
-        session << store::sql(session, "UPDATE privacy_retention_runs SET report = ? WHERE id = ?"), use(json), bind(report.id), now;
+        session << store::sql(session, "UPDATE privacy_retention_runs SET report = ? WHERE id = ?"), use(json),
+            bind(report.id), now;
         session.commit();
     } catch (...) {
         session.rollback();
@@ -258,12 +265,15 @@ std::vector<std::string> Retention::reports(std::size_t limit) const {
 bool Retention::hold(const std::string& applicationId, const std::string& reason, const std::string& by) {
     Poco::Data::Session session = db_.session();
     int n = 0;
-    session << store::sql(session, "SELECT count(*) FROM flows_applications WHERE id = ?"), bind(applicationId), into(n), now;
+    session << store::sql(session, "SELECT count(*) FROM flows_applications WHERE id = ?"), bind(applicationId),
+        into(n), now;
     if (n == 0) return false;
     std::string at = isoTime(Clock::now());
-    session << store::sql(session, "INSERT INTO privacy_legal_holds(application_id, reason, held_by, held_at) VALUES(?,?,?,?)"
-               " ON CONFLICT(application_id) DO UPDATE SET reason = excluded.reason, held_by = excluded.held_by,"
-               " held_at = excluded.held_at"),
+    session << store::sql(
+        session,
+        "INSERT INTO privacy_legal_holds(application_id, reason, held_by, held_at) VALUES(?,?,?,?)"
+        " ON CONFLICT(application_id) DO UPDATE SET reason = excluded.reason, held_by = excluded.held_by,"
+        " held_at = excluded.held_at"),
         bind(applicationId), bind(reason), bind(by), use(at), now;
     return true;
 }

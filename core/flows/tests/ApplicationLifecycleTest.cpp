@@ -111,8 +111,8 @@ TEST(ApplicationLifecycleTest, TransitionsRecordWhoWhenWhy) {
     // The rows themselves, as another reader of the database sees them.
     Poco::Data::Session s = f.db->session();
     std::vector<std::string> actors, reasons, ats;
-    s << store::sql(s, "SELECT actor, reason, at FROM flows_transitions WHERE application_id = ? ORDER BY seq"), use(id),
-        into(actors), into(reasons), into(ats), now;
+    s << store::sql(s, "SELECT actor, reason, at FROM flows_transitions WHERE application_id = ? ORDER BY seq"),
+        use(id), into(actors), into(reasons), into(ats), now;
     EXPECT_EQ(actors, (std::vector<std::string>{"t.wang", "clerk.li", "clerk.li", "t.wang"}));
     EXPECT_EQ(reasons[2], "行驶证复印件不清晰");
     EXPECT_EQ(ats[3], "2026-10-09T07:00:00.000Z");

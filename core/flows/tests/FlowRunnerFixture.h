@@ -9,6 +9,7 @@
 #include "hub/flows/ApprovalEngineLink.h"
 #include "hub/flows/FlowRunner.h"
 #include "hub/host/PluginHost.h"
+#include "hub/store/WriteTransaction.h"
 
 #include <Poco/Data/Session.h>
 #include <Poco/Data/Transaction.h>
@@ -33,7 +34,8 @@ inline const std::string kFlowHeader =
 inline std::vector<std::string> outboxData(store::Database& db, const std::string& type) {
     std::vector<std::string> payloads;
     std::string t = type;
-    db.session() << db.sql("SELECT payload FROM events_outbox WHERE type = ? ORDER BY seq"), use(t), into(payloads), now;
+    db.session() << db.sql("SELECT payload FROM events_outbox WHERE type = ? ORDER BY seq"), use(t), into(payloads),
+        now;
     std::vector<std::string> out;
     for (const auto& payload : payloads) {
         auto event = engine::Value::fromJson(payload);
@@ -46,14 +48,21 @@ inline std::vector<std::string> outboxData(store::Database& db, const std::strin
 /// plugin host without plugins, wired as hubd wires them, on the Fixture's
 /// database; the flow file is flows/vehicle-pass.bpmn (the item vehicle-pass).
 struct RunnerFixture : Fixture {
-    explicit RunnerFixture(const std::string& flowXml) {
+    explicit RunnerFixture(const std::string& flowXml) { init(flowXml); }
+    /// A second hub on the store of `first` (several nodes on one PostgreSQL).
+    RunnerFixture(const std::string& flowXml, const RunnerFixture& first)
+        : Fixture("2026-09-30T02:00:00Z", first.storeOptions) {
+        init(flowXml);
+    }
+    ~RunnerFixture() { runner->stop(); }
+
+    void init(const std::string& flowXml) {
         events::Outbox::migrate(*db);
         std::filesystem::create_directories(dir.path() / "flows");
         std::filesystem::create_directories(dir.path() / "plugins");
         std::ofstream(dir.path() / "flows" / "vehicle-pass.bpmn") << flowXml;
         build();
     }
-    ~RunnerFixture() { runner->stop(); }
 
     /// A hub restart: everything closed and opened again on the same files,
     /// then the runner resumes (due timers, pending calls, stuck submits).
@@ -115,14 +124,16 @@ struct RunnerFixture : Fixture {
         return r.application->id;
     }
 
-    // The relay's inbound path: the handler inside a transaction, committed when it returns.
+    // The relay's inbound path: the handler inside a transaction that writes
+    // first (the relay's inbox row; here store::WriteTransaction), committed
+    // when it returns.
     void decide(const std::string& applicationId, const std::string& taskId, const std::string& decision) {
         auto event = events::CloudEvent::create(
             events::EventType::ApprovalDecided, "/approval-engine", "applications/" + applicationId,
             R"({"applicationId":")" + applicationId + R"(","taskId":")" + taskId + R"(","decision":")" + decision +
                 R"(","reason":"OA 已审批"})");
         Poco::Data::Session s = db->session();
-        Poco::Data::Transaction tx(s, true);
+        store::WriteTransaction tx(s);
         link->inboundHandler()(s, event, events::InboundPeer{"engine-1", true});
         tx.commit();
     }

@@ -94,6 +94,12 @@ Fixture::Fixture(const std::string& startUtc)
     reopen();
 }
 
+Fixture::Fixture(const std::string& startUtc, const store::Database::Options& shared)
+    : storeOptions(shared), clock(std::make_shared<TestClock>(startUtc)) {
+    storeOptions.nodeId.clear();  // a node of its own
+    reopen();
+}
+
 Fixture::~Fixture() {
     service.reset();
     db.reset();

@@ -64,6 +64,8 @@ private:
 /// calendar, UTC+8 and the test clock.
 struct Fixture {
     explicit Fixture(const std::string& startUtc = "2026-09-30T02:00:00Z");
+    /// On the store `shared` names (a second hub on the first one's database).
+    Fixture(const std::string& startUtc, const store::Database::Options& shared);
     ~Fixture();
 
     /// Closes and reopens database and service on the same store (a hub restart).

@@ -25,7 +25,8 @@ namespace {
     const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
     std::string message = what + ": " + (result ? PQresultErrorMessage(result) : PQerrorMessage(db));
     while (!message.empty() && message.back() == '\n') message.pop_back();
-    auto fault = PQstatus(db) != CONNECTION_OK ? std::optional<StoreFault>(StoreFault::Io) : classifyPostgresState(state);
+    auto fault =
+        PQstatus(db) != CONNECTION_OK ? std::optional<StoreFault>(StoreFault::Io) : classifyPostgresState(state);
     if (result) PQclear(result);
     if (fault) throw StoreUnavailable(*fault, message);
     throw Poco::Data::DataException(message);
@@ -42,7 +43,8 @@ PreparedStatement::PreparedStatement(Poco::Data::Session& session, const char* s
             pgName_ = cache.postgresName(sql);
             if (pgName_.empty()) {
                 std::string name = "hub_prepared_" + std::to_string(cache.postgresCount() + 1);
-                PGresult* prepared = PQprepare(pg_, name.c_str(), store::sql(Dialect::PostgreSql, sql).c_str(), 0, nullptr);
+                PGresult* prepared =
+                    PQprepare(pg_, name.c_str(), store::sql(Dialect::PostgreSql, sql).c_str(), 0, nullptr);
                 if (PQresultStatus(prepared) != PGRES_COMMAND_OK)
                     throwPreparedFailure(pg_, prepared, std::string("preparing: ") + sql);
                 PQclear(prepared);
@@ -104,8 +106,8 @@ void PreparedStatement::runPostgres() {
     std::vector<const char*> values;
     values.reserve(params_.size());
     for (const auto& param : params_) values.push_back(param.c_str());
-    PGresult* result = PQexecPrepared(pg_, pgName_.c_str(), static_cast<int>(values.size()), values.data(), nullptr,
-                                      nullptr, 0);
+    PGresult* result =
+        PQexecPrepared(pg_, pgName_.c_str(), static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0);
     const auto status = PQresultStatus(result);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) throwPreparedFailure(pg_, result, sql_);
     result_ = result;
@@ -140,7 +142,9 @@ bool PreparedStatement::next() {
 }
 
 std::string PreparedStatement::text(int column) const {
-    if (pg_) return std::string(PQgetvalue(result_, row_, column), static_cast<std::size_t>(PQgetlength(result_, row_, column)));
+    if (pg_)
+        return std::string(PQgetvalue(result_, row_, column),
+                           static_cast<std::size_t>(PQgetlength(result_, row_, column)));
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
     return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column))) : std::string();
 }

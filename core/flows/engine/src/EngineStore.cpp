@@ -22,92 +22,94 @@ namespace {
 
 // Each step's SQLite statements; PostgreSQL runs them with BIGINT for
 // INTEGER (its INTEGER is 32 bits; the times here are milliseconds).
-const std::vector<std::string> kEngineStep1 = {"CREATE TABLE flows_engine_deployments ("
-      " flow_id TEXT NOT NULL,"
-      " version INTEGER NOT NULL,"
-      " sha256 TEXT NOT NULL,"
-      " file TEXT NOT NULL,"
-      " xml TEXT NOT NULL,"
-      " deployed_at INTEGER NOT NULL,"
-      " PRIMARY KEY (flow_id, version),"
-      " CONSTRAINT flows_engine_deployments_hash UNIQUE (flow_id, sha256))",
-      "CREATE TABLE flows_engine_instances ("
-      " id TEXT PRIMARY KEY,"
-      " application_id TEXT NOT NULL,"
-      " flow_id TEXT NOT NULL,"
-      " version INTEGER NOT NULL,"
-      " status TEXT NOT NULL,"
-      " outcome TEXT NOT NULL,"
-      " state TEXT NOT NULL,"
-      " steps INTEGER NOT NULL,"
-      " revision INTEGER NOT NULL,"
-      " created_at INTEGER NOT NULL,"
-      " updated_at INTEGER NOT NULL)",
-      "CREATE INDEX flows_engine_instances_application ON flows_engine_instances(application_id)",
-      "CREATE INDEX flows_engine_instances_status ON flows_engine_instances(status, flow_id)",
-      "CREATE TABLE flows_engine_tokens ("
-      " instance_id TEXT NOT NULL,"
-      " token_id INTEGER NOT NULL,"
-      " element_id TEXT NOT NULL,"
-      " wait TEXT NOT NULL,"
-      " detail TEXT NOT NULL,"
-      " attempt INTEGER NOT NULL,"
-      " PRIMARY KEY (instance_id, token_id))",
-      "CREATE INDEX flows_engine_tokens_wait ON flows_engine_tokens(wait)",
-      "CREATE TABLE flows_engine_tasks ("
-      " id TEXT PRIMARY KEY,"
-      " instance_id TEXT NOT NULL,"
-      " application_id TEXT NOT NULL,"
-      " element_id TEXT NOT NULL,"
-      " name TEXT NOT NULL,"
-      " candidate_groups TEXT NOT NULL,"
-      " assignee TEXT NOT NULL,"
-      " claimed_by TEXT NOT NULL DEFAULT '',"
-      " status TEXT NOT NULL,"
-      " created_at INTEGER NOT NULL,"
-      " closed_at INTEGER NOT NULL DEFAULT 0,"
-      " closed_by TEXT NOT NULL DEFAULT '',"
-      " decision TEXT NOT NULL DEFAULT '')",
-      "CREATE INDEX flows_engine_tasks_open ON flows_engine_tasks(status, created_at)",
-      "CREATE INDEX flows_engine_tasks_instance ON flows_engine_tasks(instance_id)",
-      "CREATE TABLE flows_engine_timers ("
-      " id TEXT PRIMARY KEY,"
-      " instance_id TEXT NOT NULL,"
-      " element_id TEXT NOT NULL,"
-      " due_at INTEGER NOT NULL,"
-      " purpose TEXT NOT NULL)",
-      "CREATE INDEX flows_engine_timers_due ON flows_engine_timers(due_at)",
-      "CREATE INDEX flows_engine_timers_instance ON flows_engine_timers(instance_id)",
-      "CREATE TABLE flows_engine_history ("
-      " instance_id TEXT NOT NULL,"
-      " seq INTEGER NOT NULL,"
-      " element_id TEXT NOT NULL,"
-      " event TEXT NOT NULL,"
-      " actor TEXT NOT NULL,"
-      " at INTEGER NOT NULL,"
-      " result TEXT NOT NULL,"
-      " PRIMARY KEY (instance_id, seq))",
-      "CREATE TABLE flows_engine_incidents ("
-      " id TEXT PRIMARY KEY,"
-      " instance_id TEXT NOT NULL,"
-      " element_id TEXT NOT NULL,"
-      " message TEXT NOT NULL,"
-      " created_at INTEGER NOT NULL,"
-      " resolved_at INTEGER NOT NULL DEFAULT 0)",
-      "CREATE INDEX flows_engine_incidents_open ON flows_engine_incidents(resolved_at)"};
-const std::vector<std::string> kEngineStep3 = {"CREATE TABLE flows_engine_messages ("
-      " id TEXT PRIMARY KEY,"
-      " name TEXT NOT NULL,"
-      " correlation_key TEXT NOT NULL,"
-      " application_id TEXT NOT NULL,"
-      " variables TEXT NOT NULL,"
-      " actor TEXT NOT NULL,"
-      " status TEXT NOT NULL,"
-      " instance_id TEXT NOT NULL DEFAULT '',"
-      " created_at INTEGER NOT NULL,"
-      " expires_at INTEGER NOT NULL)",
-      "CREATE INDEX flows_engine_messages_kept ON flows_engine_messages(status, name, correlation_key)",
-      "CREATE INDEX flows_engine_messages_expiry ON flows_engine_messages(expires_at)"};
+const std::vector<std::string> kEngineStep1 = {
+    "CREATE TABLE flows_engine_deployments ("
+    " flow_id TEXT NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " sha256 TEXT NOT NULL,"
+    " file TEXT NOT NULL,"
+    " xml TEXT NOT NULL,"
+    " deployed_at INTEGER NOT NULL,"
+    " PRIMARY KEY (flow_id, version),"
+    " CONSTRAINT flows_engine_deployments_hash UNIQUE (flow_id, sha256))",
+    "CREATE TABLE flows_engine_instances ("
+    " id TEXT PRIMARY KEY,"
+    " application_id TEXT NOT NULL,"
+    " flow_id TEXT NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " status TEXT NOT NULL,"
+    " outcome TEXT NOT NULL,"
+    " state TEXT NOT NULL,"
+    " steps INTEGER NOT NULL,"
+    " revision INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL)",
+    "CREATE INDEX flows_engine_instances_application ON flows_engine_instances(application_id)",
+    "CREATE INDEX flows_engine_instances_status ON flows_engine_instances(status, flow_id)",
+    "CREATE TABLE flows_engine_tokens ("
+    " instance_id TEXT NOT NULL,"
+    " token_id INTEGER NOT NULL,"
+    " element_id TEXT NOT NULL,"
+    " wait TEXT NOT NULL,"
+    " detail TEXT NOT NULL,"
+    " attempt INTEGER NOT NULL,"
+    " PRIMARY KEY (instance_id, token_id))",
+    "CREATE INDEX flows_engine_tokens_wait ON flows_engine_tokens(wait)",
+    "CREATE TABLE flows_engine_tasks ("
+    " id TEXT PRIMARY KEY,"
+    " instance_id TEXT NOT NULL,"
+    " application_id TEXT NOT NULL,"
+    " element_id TEXT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " candidate_groups TEXT NOT NULL,"
+    " assignee TEXT NOT NULL,"
+    " claimed_by TEXT NOT NULL DEFAULT '',"
+    " status TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " closed_at INTEGER NOT NULL DEFAULT 0,"
+    " closed_by TEXT NOT NULL DEFAULT '',"
+    " decision TEXT NOT NULL DEFAULT '')",
+    "CREATE INDEX flows_engine_tasks_open ON flows_engine_tasks(status, created_at)",
+    "CREATE INDEX flows_engine_tasks_instance ON flows_engine_tasks(instance_id)",
+    "CREATE TABLE flows_engine_timers ("
+    " id TEXT PRIMARY KEY,"
+    " instance_id TEXT NOT NULL,"
+    " element_id TEXT NOT NULL,"
+    " due_at INTEGER NOT NULL,"
+    " purpose TEXT NOT NULL)",
+    "CREATE INDEX flows_engine_timers_due ON flows_engine_timers(due_at)",
+    "CREATE INDEX flows_engine_timers_instance ON flows_engine_timers(instance_id)",
+    "CREATE TABLE flows_engine_history ("
+    " instance_id TEXT NOT NULL,"
+    " seq INTEGER NOT NULL,"
+    " element_id TEXT NOT NULL,"
+    " event TEXT NOT NULL,"
+    " actor TEXT NOT NULL,"
+    " at INTEGER NOT NULL,"
+    " result TEXT NOT NULL,"
+    " PRIMARY KEY (instance_id, seq))",
+    "CREATE TABLE flows_engine_incidents ("
+    " id TEXT PRIMARY KEY,"
+    " instance_id TEXT NOT NULL,"
+    " element_id TEXT NOT NULL,"
+    " message TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " resolved_at INTEGER NOT NULL DEFAULT 0)",
+    "CREATE INDEX flows_engine_incidents_open ON flows_engine_incidents(resolved_at)"};
+const std::vector<std::string> kEngineStep3 = {
+    "CREATE TABLE flows_engine_messages ("
+    " id TEXT PRIMARY KEY,"
+    " name TEXT NOT NULL,"
+    " correlation_key TEXT NOT NULL,"
+    " application_id TEXT NOT NULL,"
+    " variables TEXT NOT NULL,"
+    " actor TEXT NOT NULL,"
+    " status TEXT NOT NULL,"
+    " instance_id TEXT NOT NULL DEFAULT '',"
+    " created_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL)",
+    "CREATE INDEX flows_engine_messages_kept ON flows_engine_messages(status, name, correlation_key)",
+    "CREATE INDEX flows_engine_messages_expiry ON flows_engine_messages(expires_at)"};
 const std::vector<store::Migration> kMigrations = {
     {1, kEngineStep1, flows::postgresSchema(kEngineStep1)},
     // Message waits by name and correlation key (a message published to the hub
@@ -119,7 +121,6 @@ const std::vector<store::Migration> kMigrations = {
     // ids of delivered ones as long (duplicates).
     {3, kEngineStep3, flows::postgresSchema(kEngineStep3)},
 };
-
 
 std::string joinGroups(const std::vector<std::string>& groups) {
     std::string out;
@@ -284,16 +285,17 @@ EngineStore::EngineStore(store::Database& db) : db_(db) {
 int EngineStore::saveDeployment(Poco::Data::Session& session, const Definition& definition, std::int64_t nowMs) {
     std::string flowId = definition.flowId, hash = definition.sha256;
     std::vector<int> existing;
-    session << store::sql(session, "SELECT version FROM flows_engine_deployments WHERE flow_id = ? AND sha256 = ?"), use(flowId), use(hash),
-        into(existing), now;
+    session << store::sql(session, "SELECT version FROM flows_engine_deployments WHERE flow_id = ? AND sha256 = ?"),
+        use(flowId), use(hash), into(existing), now;
     if (!existing.empty()) return existing.front();
     int latest = 0;
-    session << store::sql(session, "SELECT COALESCE(MAX(version), 0) FROM flows_engine_deployments WHERE flow_id = ?"), use(flowId),
-        into(latest), now;
+    session << store::sql(session, "SELECT COALESCE(MAX(version), 0) FROM flows_engine_deployments WHERE flow_id = ?"),
+        use(flowId), into(latest), now;
     const int version = latest + 1;
     Poco::Int64 at = nowMs;
-    session << store::sql(session, "INSERT INTO flows_engine_deployments(flow_id, version, sha256, file, xml, deployed_at)"
-               " VALUES(?, ?, ?, ?, ?, ?)"),
+    session << store::sql(session,
+                          "INSERT INTO flows_engine_deployments(flow_id, version, sha256, file, xml, deployed_at)"
+                          " VALUES(?, ?, ?, ?, ?, ?)"),
         use(flowId), bind(version), use(hash), bind(definition.file), bind(definition.xml), use(at), now;
     return version;
 }
@@ -301,8 +303,8 @@ int EngineStore::saveDeployment(Poco::Data::Session& session, const Definition& 
 std::optional<std::string> EngineStore::deploymentXml(Poco::Data::Session& session, const std::string& flowId,
                                                       int version) {
     std::vector<std::string> xml;
-    session << store::sql(session, "SELECT xml FROM flows_engine_deployments WHERE flow_id = ? AND version = ?"), bind(flowId),
-        bind(version), into(xml), now;
+    session << store::sql(session, "SELECT xml FROM flows_engine_deployments WHERE flow_id = ? AND version = ?"),
+        bind(flowId), bind(version), into(xml), now;
     if (xml.empty()) return std::nullopt;
     return xml.front();
 }
@@ -484,7 +486,8 @@ std::optional<InstanceState> EngineStore::load(Poco::Data::Session& session, con
 
 std::optional<std::string> EngineStore::instanceOf(Poco::Data::Session& session, const std::string& applicationId) {
     std::vector<std::string> ids;
-    session << store::sql(session, "SELECT id FROM flows_engine_instances WHERE application_id = ? ORDER BY created_at"),
+    session << store::sql(session,
+                          "SELECT id FROM flows_engine_instances WHERE application_id = ? ORDER BY created_at"),
         bind(applicationId), into(ids), now;
     if (ids.empty()) return std::nullopt;
     return ids.front();
@@ -493,8 +496,9 @@ std::optional<std::string> EngineStore::instanceOf(Poco::Data::Session& session,
 std::vector<std::string> EngineStore::messageWaiters(Poco::Data::Session& session, const std::string& name,
                                                      const std::string& correlationKey) {
     std::vector<std::string> ids;
-    session << store::sql(session, "SELECT DISTINCT instance_id FROM flows_engine_tokens WHERE wait = 'message' AND detail = ?"
-               " AND correlation_key = ? ORDER BY instance_id"),
+    session << store::sql(session,
+                          "SELECT DISTINCT instance_id FROM flows_engine_tokens WHERE wait = 'message' AND detail = ?"
+                          " AND correlation_key = ? ORDER BY instance_id"),
         bind(name), bind(correlationKey), into(ids), now;
     return ids;
 }
@@ -504,9 +508,11 @@ bool EngineStore::insertMessage(Poco::Data::Session& session, const StoredMessag
     // take the write lock once another writer committed (SQLITE_BUSY at once).
     Poco::Int64 created = m.createdAt, expires = m.expiresAt;
     Poco::Data::Statement insert(session);
-    insert << store::sql(session, "INSERT INTO flows_engine_messages(id, name, correlation_key, application_id, variables, actor,"
-              " status, instance_id, created_at, expires_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-              " ON CONFLICT(id) DO NOTHING"),
+    insert << store::sql(
+        session,
+        "INSERT INTO flows_engine_messages(id, name, correlation_key, application_id, variables, actor,"
+        " status, instance_id, created_at, expires_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT(id) DO NOTHING"),
         bind(m.id), bind(m.name), bind(m.correlationKey), bind(m.applicationId), bind(m.variables), bind(m.actor),
         bind(m.status), bind(m.instanceId), use(created), use(expires);
     return insert.execute() == 1;
@@ -539,10 +545,12 @@ std::optional<StoredMessage> EngineStore::keptMessageFor(Poco::Data::Session& se
                                                          const std::string& applicationId, std::int64_t nowMs) {
     Poco::Data::Statement select(session);
     Poco::Int64 at = nowMs;
-    select << store::sql(session, std::string(kMessageColumns) +
-                  "WHERE status = 'buffered' AND name = ? AND expires_at > ? AND ((? <> '' AND correlation_key = ?"
-                  " AND (application_id = '' OR application_id = ?)) OR (correlation_key = '' AND application_id = ?))"
-                  " ORDER BY created_at, id LIMIT 1"),
+    select << store::sql(
+        session,
+        std::string(kMessageColumns) +
+            "WHERE status = 'buffered' AND name = ? AND expires_at > ? AND ((? <> '' AND correlation_key = ?"
+            " AND (application_id = '' OR application_id = ?)) OR (correlation_key = '' AND application_id = ?))"
+            " ORDER BY created_at, id LIMIT 1"),
         bind(name), use(at), bind(correlationKey), bind(correlationKey), bind(applicationId), bind(applicationId), now;
     return firstMessage(select);
 }
@@ -550,8 +558,9 @@ std::optional<StoredMessage> EngineStore::keptMessageFor(Poco::Data::Session& se
 bool EngineStore::markMessageDelivered(Poco::Data::Session& session, const std::string& id,
                                        const std::string& instanceId) {
     Poco::Data::Statement update(session);
-    update << store::sql(session, "UPDATE flows_engine_messages SET status = 'delivered', instance_id = ? WHERE id = ?"
-              " AND status = 'buffered'"),
+    update << store::sql(session,
+                         "UPDATE flows_engine_messages SET status = 'delivered', instance_id = ? WHERE id = ?"
+                         " AND status = 'buffered'"),
         bind(instanceId), bind(id);
     return update.execute() == 1;
 }
@@ -560,14 +569,16 @@ std::vector<std::string> EngineStore::instancesWaitingForKept(Poco::Data::Sessio
                                                               const std::string& messageId) {
     std::vector<std::string> ids;
     Poco::Int64 at = nowMs;
-    session << store::sql(session, "SELECT DISTINCT t.instance_id FROM flows_engine_tokens t"
-               " JOIN flows_engine_instances i ON i.id = t.instance_id"
-               " JOIN flows_engine_messages m ON m.name = t.detail"
-               " WHERE t.wait = 'message' AND m.status = 'buffered' AND m.expires_at > ? AND (? = '' OR m.id = ?)"
-               " AND ((t.correlation_key <> '' AND m.correlation_key = t.correlation_key"
-               " AND (m.application_id = '' OR m.application_id = i.application_id))"
-               " OR (m.correlation_key = '' AND m.application_id = i.application_id))"
-               " ORDER BY t.instance_id"),
+    session << store::sql(
+        session,
+        "SELECT DISTINCT t.instance_id FROM flows_engine_tokens t"
+        " JOIN flows_engine_instances i ON i.id = t.instance_id"
+        " JOIN flows_engine_messages m ON m.name = t.detail"
+        " WHERE t.wait = 'message' AND m.status = 'buffered' AND m.expires_at > ? AND (? = '' OR m.id = ?)"
+        " AND ((t.correlation_key <> '' AND m.correlation_key = t.correlation_key"
+        " AND (m.application_id = '' OR m.application_id = i.application_id))"
+        " OR (m.correlation_key = '' AND m.application_id = i.application_id))"
+        " ORDER BY t.instance_id"),
         use(at), bind(messageId), bind(messageId), into(ids), now;
     return ids;
 }
@@ -575,10 +586,12 @@ std::vector<std::string> EngineStore::instancesWaitingForKept(Poco::Data::Sessio
 std::uint64_t EngineStore::expireMessages(Poco::Data::Session& session, std::int64_t nowMs) {
     Poco::Int64 at = nowMs, due = 0;
     // A read first: nothing to drop writes nothing (a read-only store still starts).
-    session << store::sql(session, "SELECT COUNT(*) FROM flows_engine_messages WHERE expires_at <= ?"), use(at), into(due), now;
+    session << store::sql(session, "SELECT COUNT(*) FROM flows_engine_messages WHERE expires_at <= ?"), use(at),
+        into(due), now;
     if (due == 0) return 0;
     Poco::Data::Statement kept(session);
-    kept << store::sql(session, "DELETE FROM flows_engine_messages WHERE expires_at <= ? AND status = 'buffered'"), use(at);
+    kept << store::sql(session, "DELETE FROM flows_engine_messages WHERE expires_at <= ? AND status = 'buffered'"),
+        use(at);
     const auto dropped = kept.execute();
     session << store::sql(session, "DELETE FROM flows_engine_messages WHERE expires_at <= ?"), use(at), now;
     return dropped;
@@ -586,14 +599,16 @@ std::uint64_t EngineStore::expireMessages(Poco::Data::Session& session, std::int
 
 std::uint64_t EngineStore::keptMessages(Poco::Data::Session& session, std::int64_t nowMs) {
     Poco::Int64 at = nowMs, count = 0;
-    session << store::sql(session, "SELECT COUNT(*) FROM flows_engine_messages WHERE status = 'buffered' AND expires_at > ?"), use(at),
-        into(count), now;
+    session << store::sql(session,
+                          "SELECT COUNT(*) FROM flows_engine_messages WHERE status = 'buffered' AND expires_at > ?"),
+        use(at), into(count), now;
     return static_cast<std::uint64_t>(count);
 }
 
 std::optional<std::string> EngineStore::applicationOf(Poco::Data::Session& session, const std::string& instanceId) {
     std::vector<std::string> ids;
-    session << store::sql(session, "SELECT application_id FROM flows_engine_instances WHERE id = ?"), bind(instanceId), into(ids), now;
+    session << store::sql(session, "SELECT application_id FROM flows_engine_instances WHERE id = ?"), bind(instanceId),
+        into(ids), now;
     if (ids.empty()) return std::nullopt;
     return ids.front();
 }
@@ -601,8 +616,9 @@ std::optional<std::string> EngineStore::applicationOf(Poco::Data::Session& sessi
 std::vector<StoredTimer> EngineStore::dueTimers(Poco::Data::Session& session, std::int64_t nowMs, std::size_t limit) {
     Poco::Data::Statement select(session);
     Poco::Int64 at = nowMs, max = static_cast<Poco::Int64>(limit);
-    select << store::sql(session, "SELECT id, instance_id, element_id, due_at FROM flows_engine_timers WHERE due_at <= ?"
-              " ORDER BY due_at, id LIMIT ?"),
+    select << store::sql(session,
+                         "SELECT id, instance_id, element_id, due_at FROM flows_engine_timers WHERE due_at <= ?"
+                         " ORDER BY due_at, id LIMIT ?"),
         use(at), use(max), now;
     Poco::Data::RecordSet rs(select);
     std::vector<StoredTimer> out;
@@ -656,8 +672,9 @@ std::vector<StoredIncident> EngineStore::openIncidents(Poco::Data::Session& sess
 
 bool EngineStore::claimTask(Poco::Data::Session& session, const std::string& taskId, const std::string& user) {
     Poco::Data::Statement claim(session);
-    claim << store::sql(session, "UPDATE flows_engine_tasks SET claimed_by = ? WHERE id = ? AND status = 'open'"
-             " AND (claimed_by = '' OR claimed_by = ?)"),
+    claim << store::sql(session,
+                        "UPDATE flows_engine_tasks SET claimed_by = ? WHERE id = ? AND status = 'open'"
+                        " AND (claimed_by = '' OR claimed_by = ?)"),
         bind(user), bind(taskId), bind(user);
     return claim.execute() == 1;
 }
@@ -666,9 +683,13 @@ bool EngineStore::unclaimTask(Poco::Data::Session& session, const std::string& t
                               bool force) {
     Poco::Data::Statement unclaim(session);
     if (force) {
-        unclaim << store::sql(session, "UPDATE flows_engine_tasks SET claimed_by = '' WHERE id = ? AND status = 'open'"), bind(taskId);
+        unclaim << store::sql(session,
+                              "UPDATE flows_engine_tasks SET claimed_by = '' WHERE id = ? AND status = 'open'"),
+            bind(taskId);
     } else {
-        unclaim << store::sql(session, "UPDATE flows_engine_tasks SET claimed_by = '' WHERE id = ? AND status = 'open' AND claimed_by = ?"),
+        unclaim << store::sql(
+            session,
+            "UPDATE flows_engine_tasks SET claimed_by = '' WHERE id = ? AND status = 'open' AND claimed_by = ?"),
             bind(taskId), bind(user);
     }
     return unclaim.execute() == 1;
@@ -677,8 +698,10 @@ bool EngineStore::unclaimTask(Poco::Data::Session& session, const std::string& t
 std::vector<HistoryEntry> EngineStore::history(Poco::Data::Session& session, const std::string& instanceId) {
     Poco::Data::Statement select(session);
     std::string id = instanceId;
-    select << store::sql(session, "SELECT seq, element_id, event, actor, at, result FROM flows_engine_history WHERE instance_id = ?"
-              " ORDER BY seq"),
+    select << store::sql(
+        session,
+        "SELECT seq, element_id, event, actor, at, result FROM flows_engine_history WHERE instance_id = ?"
+        " ORDER BY seq"),
         use(id), now;
     Poco::Data::RecordSet rs(select);
     std::vector<HistoryEntry> out;

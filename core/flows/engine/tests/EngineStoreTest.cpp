@@ -246,8 +246,10 @@ Rows rowsOf(hub::store::Database& db, const std::string& id) {
     const std::string rowid = db.dialect() == hub::store::Dialect::PostgreSql
                                   ? "((ctid::text::point)[0]::bigint * 65536 + (ctid::text::point)[1]::bigint)"
                                   : "rowid";
-    session << hub::store::sql(session, "SELECT " + rowid + ", token_id, element_id, wait, detail, attempt, correlation_key FROM flows_engine_tokens"
-               " WHERE instance_id = ?"),
+    session << hub::store::sql(
+        session, "SELECT " + rowid +
+                     ", token_id, element_id, wait, detail, attempt, correlation_key FROM flows_engine_tokens"
+                     " WHERE instance_id = ?"),
         use(instance), into(rowids), into(tokenIds), into(elements), into(waits), into(details), into(attempts),
         into(keys), now;
     for (std::size_t n = 0; n < rowids.size(); ++n)
@@ -255,8 +257,8 @@ Rows rowsOf(hub::store::Database& db, const std::string& id) {
                                                    std::to_string(attempts[n]) + "|" + keys[n]};
     std::vector<Poco::Int64> timerRowids;
     std::vector<std::string> timerIds;
-    session << hub::store::sql(session, "SELECT " + rowid + ", id FROM flows_engine_timers WHERE instance_id = ?"), use(instance), into(timerRowids),
-        into(timerIds), now;
+    session << hub::store::sql(session, "SELECT " + rowid + ", id FROM flows_engine_timers WHERE instance_id = ?"),
+        use(instance), into(timerRowids), into(timerIds), now;
     for (std::size_t n = 0; n < timerIds.size(); ++n) rows.timers[timerIds[n]] = timerRowids[n];
     return rows;
 }

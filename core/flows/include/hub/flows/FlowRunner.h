@@ -64,8 +64,8 @@ public:
         engine::EngineOptions engine;
         PersonLookup person;
         std::int64_t timerPollMs = 1000;  ///< The scheduler's poll of due timers.
-        /// The time to live of the lease `flows.timers` (flows.timerLeaseSeconds):
-        /// how soon another node fires the timers once the holder is gone.
+        /// The time to live of the lease `flows.timers`: how soon another node
+        /// fires the timers once the holder is gone (hubd: this default).
         std::chrono::milliseconds timerLeaseTtl{15000};
         std::int64_t callTimeoutMs = 30000;
         /// How long a message nobody waits for yet is kept for a wait that
@@ -152,6 +152,9 @@ public:
     /// are pending in the store and re-issued on the next start. Call before
     /// the plugin host goes.
     void stop();
+    /// For tests of a node that dies: stop() without handing the lease
+    /// `flows.timers` over; another node takes it once its time to live ran out.
+    void abandon();
 
     /// Waits at most `bound` for the flow of `applicationId` to settle: ended,
     /// or waiting for a person, a message or a timer, with no service call
@@ -265,7 +268,10 @@ private:
     bool stopping_ = false;
     std::set<std::string> externalGroups_;  // behind mutex_
     std::thread timers_;
-    std::unique_ptr<store::LeaseKeeper> timerLease_;  // flows.timers; from resume() to stop()
+    std::unique_ptr<store::LeaseKeeper> timerLease_;      // flows.timers; from resume() to stop()
+    std::unique_ptr<store::LeaseKeeper> abandonedLease_;  // abandon(): its row left to run out
+    std::atomic<bool> abandoning_{false};
+    std::int64_t stuckStartedUnder_ = -1;  // the lease token startStuck() last ran under (timer thread)
     std::atomic<std::uint64_t> expiredMessages_{0};
     std::atomic<std::uint64_t> bufferedMessages_{0};
 };
