@@ -2,6 +2,7 @@
 // A real hubd with one or more reference adapters from plugins-enabled/, for the
 // adapters' end-to-end tests: the caller gives the <plugin> elements and the
 // static directory's people; tokens are minted with the hub's test secret.
+#include "hub/test/StoreBackend.h"
 #include "hub/auth/TokenIssuer.h"
 #include "hub/test/ChildProcess.h"
 #include "hub/test/Eventually.h"
@@ -71,6 +72,7 @@ public:
         std::string moreXml;               ///< other top-level elements of <hub>
         std::string identityXml;           ///< more of <identity> (ldap, sync)
         int port = 0;                      ///< hubd's port (0: any free one)
+        std::string storeExtra;            ///< more of <store> (nodeId)
     };
 
     AdapterHub(const TempDir& dir, const Setup& setup) : dir_(dir) {
@@ -80,8 +82,8 @@ public:
             fs::copy(std::string(REFERENCE_PLUGINS_DIR) + "/" + p, dir.file("plugins/" + p),
                      fs::copy_options::recursive | fs::copy_options::overwrite_existing);
         dir.write("hub.xml", "<hub>\n<http><port>" + std::to_string(setup.port) + "</port><portFile>" + dir.file("hubd.port") +
-                                 "</portFile></http>\n<store><path>" + dir.file("var/hub.db") +
-                                 "</path></store>\n<plugins><dir>" + dir.file("plugins") + "</dir>\n" +
+                                 "</portFile></http>\n" + hub::test::storeXml(dir.file("var"), setup.storeExtra) +
+                                 "\n<plugins><dir>" + dir.file("plugins") + "</dir>\n" +
                                  setup.pluginsXml + "</plugins>\n<auth><jwt><hs256Secret>" + kJwtSecret +
                                  "</hs256Secret><issuer>adapter-test</issuer><audience>campushub</audience></jwt></auth>\n"
                                  "<catalog><dir>" CATALOG_DIR "</dir></catalog>\n<calendar><file>" CALENDAR_FILE

@@ -91,16 +91,25 @@ TEST_F(Kiosk, PrintsACertificateAndFollowsItsCallbacks) {
 TEST_F(Kiosk, RetryStormPrintsOnce) {
     std::vector<std::future<HttpResponse>> calls;
     for (int i = 0; i < 20; ++i) calls.push_back(std::async(std::launch::async, [&] { return print(kPrint, "p-1"); }));
+    // The hub keeps the key (CallKeys): one call reaches the plugin; a retry
+    // while it is in flight gets 409, one after it the stored answer.
     std::set<std::string> jobs;
-    int replays = 0;
+    int inFlight = 0;
     for (auto& f : calls) {
         auto r = f.get();
+        if (r.status == 409 && r.header("Retry-After") == "1") {
+            ++inFlight;
+            continue;
+        }
         ASSERT_EQ(r.status, 200) << r.body;
         jobs.insert(parse(r.body)->getValue<std::string>("job_id"));
-        replays += parse(r.body)->getValue<bool>("replayed") ? 1 : 0;
     }
+    EXPECT_LT(inFlight, 20);
+    auto again = print(kPrint, "p-1");
+    ASSERT_EQ(again.status, 200) << again.body;
+    EXPECT_EQ(again.header("Idempotent-Replayed"), "true");
+    jobs.insert(parse(again.body)->getValue<std::string>("job_id"));
     EXPECT_EQ(jobs.size(), 1u);
-    EXPECT_EQ(replays, 19);
     EXPECT_EQ(stat("prints"), 1);
 
     // The kiosk takes (and prints) the job after the hub gave up on the call: the

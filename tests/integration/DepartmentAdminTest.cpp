@@ -2,6 +2,7 @@
 // admin changes its own catalogue file and BPMN flows, and nothing of another
 // department's (docs/privacy.md, "Delegated administration"); an invalid or
 // hostile file changes nothing; a full reload sees the same files.
+#include "SameStore.h"
 #include "hub/test/StoreBackend.h"
 #include "hub/store/Database.h"
 #include "hub/test/ChildProcess.h"
@@ -117,6 +118,7 @@ protected:
     static void SetUpTestSuite() {
         try {
             dir_ = new TempDir("dept-admin-test");
+            store_ = new hub::test::SameStore(dir_->file("var"));
             // The hall's catalogue, copied: the departments' files are written beside it.
             fs::copy(CATALOG_DIR, dir_->file("catalog"), fs::copy_options::recursive);
             fs::remove_all(dir_->file("catalog/departments"));
@@ -125,7 +127,7 @@ protected:
             fs::create_directories(dir_->file("var"));
             dir_->write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" + dir_->file("hubd.port") + R"(</portFile></http>
-  )" + hub::test::storeXml(dir_->file("var")) + R"(
+  )" + store_->xml() + R"(
   <plugins><dir>)" + dir_->file("plugins") + R"(</dir>
     <plugin name="finance"><department>finance</department></plugin>
     <plugin name="libsys"><department>library</department></plugin>
@@ -157,6 +159,7 @@ protected:
     }
     static void TearDownTestSuite() {
         delete hubd_;
+        delete store_;
         delete dir_;
     }
     void SetUp() override {
@@ -189,11 +192,13 @@ protected:
     }
 
     static TempDir* dir_;
+    static hub::test::SameStore* store_;
     static ChildProcess* hubd_;
     static std::string startError_;
 };
 
 TempDir* DepartmentAdminTest::dir_ = nullptr;
+hub::test::SameStore* DepartmentAdminTest::store_ = nullptr;
 ChildProcess* DepartmentAdminTest::hubd_ = nullptr;
 std::string DepartmentAdminTest::startError_;
 
@@ -228,7 +233,7 @@ TEST_F(DepartmentAdminTest, ADepartmentAdminChangesItsOwnItems) {
     EXPECT_EQ(servedItem("book-repair"), 404);
 
     // Every change is in the audit trail, as the department admin's.
-    hub::store::Database db({dir_->file("var/hub.db")});
+    hub::store::Database db(store_->options());
     auto session = db.session();
     int n = 0;
     hub::test::waitUntil(

@@ -3,6 +3,7 @@
 // limit, thousands of idle connections and a slowloris, and answers /healthz
 // after each. Also /metrics as real Prometheus text with two plugins loaded
 // (checked by promtool), its operator choices, and the request ids in the audit.
+#include "SameStore.h"
 #include "hub/test/StoreBackend.h"
 #include "hub/store/Database.h"
 #include "hub/test/ChildProcess.h"
@@ -116,13 +117,14 @@ protected:
 
     void SetUp() override {
         dir_ = std::make_unique<TempDir>("front-door");
+        store_ = std::make_unique<hub::test::SameStore>(dir_->file("var"));
         fs::create_directories(dir_->file("plugins"));
         for (const char* plugin : {"testkit", "services"})
             fs::copy(std::string(TEST_PLUGINS_DIR) + "/" + plugin, dir_->file(std::string("plugins/") + plugin),
                      fs::copy_options::recursive | fs::copy_options::overwrite_existing);
         dir_->write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" + dir_->file("hubd.port") + R"(</portFile><maxBodyBytes>65536</maxBodyBytes></http>
-  )" + hub::test::storeXml(dir_->file("var")) + R"(
+  )" + store_->xml() + R"(
   <plugins><dir>)" + dir_->file("plugins") + R"(</dir>
     <plugin name="testkit"><timeoutMs>2000</timeoutMs></plugin></plugins>
   <auth><jwt><hs256Secret>)" + kSecret + R"(</hs256Secret><issuer>front-door-test</issuer>
@@ -175,6 +177,7 @@ protected:
     }
 
     std::unique_ptr<TempDir> dir_;
+    std::unique_ptr<hub::test::SameStore> store_;
     std::unique_ptr<ChildProcess> hubd_;
 };
 
@@ -401,7 +404,7 @@ TEST_F(FrontDoorTest, TheAuditKeepsTheHubsRequestIdAndTheClientsBesideIt) {
     EXPECT_NE(hubId, "portal-4711");
     hubd_->signal(SIGTERM);
     ASSERT_TRUE(hubd_->wait(std::chrono::seconds(15)).has_value());
-    hub::store::Database db({dir_->file("var/hub.db")});
+    hub::store::Database db(store_->options());
     auto s = db.session();
     std::string requestId, clientId;
     s << "SELECT request_id, client_request_id FROM audit_calls WHERE system = 'testkit'", into(requestId),

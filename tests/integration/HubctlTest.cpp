@@ -134,6 +134,9 @@ TEST_F(HubctlTest, StatusAsTableAndJson) {
     ASSERT_EQ(table.code, 0) << table.err << hubd_->output();
     EXPECT_NE(table.out.find("ready:        ready"), std::string::npos) << table.out;
     EXPECT_NE(table.out.find("plugins:      1 loaded"), std::string::npos) << table.out;
+    // Which store and which node answered (several hubs behind a load balancer).
+    const std::string backend = hub::test::storeOnPostgres() ? "postgresql" : "sqlite";
+    EXPECT_NE(table.out.find("store:        " + backend + ", node "), std::string::npos) << table.out;
 
     auto json = hubctl({"status", "--json"});
     ASSERT_EQ(json.code, 0) << json.err;
@@ -141,6 +144,8 @@ TEST_F(HubctlTest, StatusAsTableAndJson) {
     EXPECT_EQ(status->getObject("ready")->getValue<std::string>("status"), "ready");
     EXPECT_EQ(status->getArray("systems")->size(), 1u);
     EXPECT_TRUE(status->has("sync"));
+    EXPECT_EQ(status->getObject("ready")->getObject("store")->getValue<std::string>("backend"), backend);
+    EXPECT_FALSE(status->getObject("ready")->getValue<std::string>("node").empty());
 }
 
 TEST_F(HubctlTest, PluginsListRefusalsReloadUnload) {

@@ -1,5 +1,6 @@
 // hubd end to end: the simulated student affairs system and hubd run as real
 // processes; every call goes over HTTP on loopback.
+#include "SameStore.h"
 #include "hub/test/StoreBackend.h"
 #include "hub/store/Database.h"
 #include "hub/test/ChildProcess.h"
@@ -69,7 +70,7 @@ std::string rawExchange(int port, const std::string& bytes) {
 
 class Hubd {
 public:
-    explicit Hubd(const TempDir& dir, int simPort) : dir_(dir) {
+    explicit Hubd(const TempDir& dir, int simPort) : dir_(dir), store_(dir.file("var")) {
         fs::create_directories(dir.file("plugins"));
         fs::copy(std::string(REFERENCE_PLUGINS_DIR) + "/student_affairs", dir.file("plugins/student_affairs"),
                  fs::copy_options::recursive | fs::copy_options::overwrite_existing);
@@ -80,7 +81,7 @@ public:
         dir.write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" + dir.file("hubd.port") + R"(</portFile><maxBodyBytes>65536</maxBodyBytes>
         <drainTimeoutMs>10000</drainTimeoutMs></http>
-  )" + hub::test::storeXml(dir.file("var")) + R"(
+  )" + store_.xml() + R"(
   <plugins>
     <dir>)" + dir.file("plugins") + R"(</dir>
     <plugin name="student_affairs"><timeoutMs>3000</timeoutMs><execution>loop</execution><concurrency>16</concurrency>
@@ -118,7 +119,13 @@ public:
     int port() const { return process_->port(); }
 
 private:
+    /// Options that open hubd's store (either backend).
+public:
+    hub::store::Database::Options storeOptions() const { return store_.options(); }
+
+private:
     const TempDir& dir_;
+    hub::test::SameStore store_;
     std::unique_ptr<ChildProcess> process_;
 };
 
@@ -209,7 +216,14 @@ TEST_F(HubdTest, AnswersHealthz) {
     auto r = httpRequest("GET", hubd_->url("/healthz"));
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(parse(r.body)->getValue<std::string>("status"), "ok");
-    EXPECT_EQ(httpRequest("GET", hubd_->url("/readyz")).status, 200);
+    auto ready = httpRequest("GET", hubd_->url("/readyz"));
+    EXPECT_EQ(ready.status, 200);
+    // The store's backend and this node's id: which hub of several answered.
+    EXPECT_EQ(parse(ready.body)->getObject("store")->getValue<std::string>("backend"),
+              hub::test::storeOnPostgres() ? "postgresql" : "sqlite");
+    EXPECT_FALSE(parse(ready.body)->getValue<std::string>("node").empty()) << ready.body;
+    auto metrics = httpRequest("GET", hubd_->url("/metrics")).body;
+    EXPECT_NE(metrics.find("hub_store_info{backend=\""), std::string::npos);
 }
 
 TEST_F(HubdTest, ListsLoadedSystems) {
@@ -412,11 +426,24 @@ TEST_F(HubdTest, IdempotencyKeyAndTraceparentReachThePluginScopedByTheCaller) {
     EXPECT_EQ(key.rfind("portal:", 0), 0u) << key;
     EXPECT_EQ(parse(first.body)->getValue<std::string>("traceparent"), trace);
 
+    // The retry is answered from the stored result (CallKeys: on any hub of the
+    // database), the plugin is not called again.
     auto retried = context("2023010001", {{"Idempotency-Key", "order-1"}});
-    EXPECT_EQ(parse(retried.body)->getValue<std::string>("idempotency_key"), key);
-    EXPECT_EQ(parse(retried.body)->getValue<std::string>("traceparent"), "");
+    ASSERT_EQ(retried.status, 200) << retried.body;
+    EXPECT_EQ(retried.header("Idempotent-Replayed"), "true");
+    EXPECT_EQ(retried.body, first.body);
+    EXPECT_EQ(first.header("Idempotent-Replayed"), "");
     auto otherCaller = context("clerk.xsc", {{"Idempotency-Key", "order-1"}});
+    EXPECT_EQ(otherCaller.header("Idempotent-Replayed"), "");
     EXPECT_NE(parse(otherCaller.body)->getValue<std::string>("idempotency_key"), key);
+    // The same key with another request is refused, not answered with the first's result.
+    auto reused = httpRequest("POST", hubd_->url("/api/v1/systems/testkit/operations/context"), R"({"other":1})",
+                              [&] {
+                                  auto h = bearer(token("2023010001"));
+                                  h["Idempotency-Key"] = "order-1";
+                                  return h;
+                              }());
+    expectProblem(reused, 409, "another request");
 
     auto none = context("2023010001", {{"traceparent", "00-not-a-trace"}});
     ASSERT_EQ(none.status, 200) << none.body;
@@ -568,7 +595,7 @@ TEST_F(HubdTest, SigtermLetsInFlightCallsFinishAndAuditSurvivesRestart) {
     EXPECT_EQ(*code, 0) << hubd_->process().output();
 
     {
-        hub::store::Database db({dir_->file("var/hub.db")});
+        hub::store::Database db(hubd_->storeOptions());
         auto s = db.session();
         int ok = 0, notFound = 0, timeouts = 0;
         s << "SELECT count(*) FROM audit_calls WHERE system = 'student_affairs' AND operation = 'get_student'"
@@ -782,7 +809,7 @@ TEST_F(HubdTest, ASecondSigtermDuringTheDrainChangesNothing) {
     auto code = hubd_->process().wait(std::chrono::seconds(15));
     ASSERT_TRUE(code.has_value());
     EXPECT_EQ(*code, 0) << hubd_->process().output();
-    hub::store::Database db({dir_->file("var/hub.db")});
+    hub::store::Database db(hubd_->storeOptions());
     auto session = db.session();
     int answered = 0;
     session << "SELECT count(*) FROM audit_calls WHERE system = 'testkit' AND operation = 'sleep' AND http_status = 200",

@@ -4,6 +4,7 @@
 // reference plugin). The table below has one row per documented route; a route
 // added to the document without its row fails the test, and so does a row for a
 // route the document does not have.
+#include "../integration/SameStore.h"
 #include "hub/test/StoreBackend.h"
 #include "hub/auth/TokenIssuer.h"
 #include "hub/store/Database.h"
@@ -194,6 +195,7 @@ const std::vector<Row> kTable = {
     {"POST", "/admin/plugins/{name}/reload", R, R, NA},
     {"DELETE", "/admin/plugins/{name}", R, R, NA},
     {"POST", "/admin/plugins/rescan", R, R, NA},
+    {"GET", "/admin/cluster", R, R, NA},
     {"POST", "/admin/catalog/reload", R, R, NA},
     {"GET", "/admin/applications/{id}/trace", R, R, NA},
     // The flows' user tasks: no flow runs here, so every task id is the
@@ -255,6 +257,7 @@ const std::vector<DepartmentRow> kDepartmentTable = {
     {"POST", "/admin/plugins/{name}/reload", A, R, "/admin/plugins/ghost_affairs/reload"},
     {"DELETE", "/admin/plugins/{name}", A, R, "/admin/plugins/ghost_affairs"},
     {"POST", "/admin/plugins/rescan", R, R},
+    {"GET", "/admin/cluster", R, R},
     {"POST", "/admin/catalog/reload", R, R},
     {"GET", "/admin/flows", A, A},  // each the flows its department's items use
     {"GET", "/admin/flows/incidents", A, A},
@@ -328,6 +331,7 @@ protected:
     static void TearDownTestSuite() {
         delete hubd_;
         delete sim_;
+        delete store_;
         delete dir_;
     }
     void SetUp() override {
@@ -336,6 +340,7 @@ protected:
 
     static void start() {
         dir_ = new TempDir("authz-table-test");
+        store_ = new hub::test::SameStore(dir_->file("var"));
         sim_ = new ChildProcess(
             SIM_STUDENT_AFFAIRS_EXE,
             {.args = {"--port", "0", "--port-file", dir_->file("sim.port")}, .portFile = dir_->file("sim.port")});
@@ -346,7 +351,7 @@ protected:
         dir_->write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" +
                                    dir_->file("hubd.port") + R"(</portFile></http>
-  )" + hub::test::storeXml(dir_->file("var")) + R"(
+  )" + store_->xml() + R"(
   <plugins>
     <dir>)" + dir_->file("plugins") +
                                    R"(</dir>
@@ -444,6 +449,7 @@ protected:
     }
 
     static TempDir* dir_;
+    static hub::test::SameStore* store_;
     static ChildProcess* sim_;
     static ChildProcess* hubd_;
     static std::string startError_;
@@ -451,6 +457,7 @@ protected:
 };
 
 TempDir* AuthorizationTable::dir_ = nullptr;
+hub::test::SameStore* AuthorizationTable::store_ = nullptr;
 ChildProcess* AuthorizationTable::sim_ = nullptr;
 ChildProcess* AuthorizationTable::hubd_ = nullptr;
 std::string AuthorizationTable::startError_;
@@ -560,7 +567,7 @@ TEST_F(AuthorizationTable, EachCallerGetsWhatTheTableSays) {
 // Every refusal of the table is in the audit trail, once, with the caller
 // refused; and an admin's call is there with its outcome.
 TEST_F(AuthorizationTable, RefusalsAndAdminCallsAreAudited) {
-    hub::store::Database db({dir_->file("var/hub.db")});
+    hub::store::Database db(store_->options());
     auto session = db.session();
     auto count = [&session](const std::string& where) {
         int n = 0;
@@ -667,7 +674,7 @@ TEST_F(AuthorizationTable, ServiceAccountsActOnlyWithWhatTheyAreGranted) {
     EXPECT_EQ(admin.status, 403) << admin.body;
     EXPECT_EQ(parse(admin.body)->getValue<std::string>("type"), "urn:campushub:problem:acting-for");
     {
-        hub::store::Database db({dir_->file("var/hub.db")});
+        hub::store::Database db(store_->options());
         auto session = db.session();
         int n = 0;
         hub::test::waitUntil(

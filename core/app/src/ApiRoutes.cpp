@@ -1,4 +1,5 @@
 #include "ApiRoutes.h"
+#include "ClusterApply.h"
 #include "ClusterChanges.h"
 #include "FlowDeployments.h"
 #include "HubParts.h"
@@ -64,15 +65,23 @@ auto jointReviewer(FlowDeployments& deployments, store::Database& db) {
 // Records a change that took effect here for the other hubs on the database.
 // A store that fails then leaves it this node's alone: said in the log, the
 // answer stays (the change did take effect here).
+// A reload read the department folders as they are on disk: what an operator
+// edited there by hand is stored first (recordLocalFiles), so the other nodes
+// follow the folders, not the last upload.
 std::function<void(const std::string&, const std::string&, const std::optional<std::string>&)> recorder(
-    ClusterChanges* changes) {
-    return [changes](const std::string& kind, const std::string& subject, const std::optional<std::string>& content) {
+    ClusterChanges* changes, const Poco::Util::AbstractConfiguration& cfg, const FlowDeployments& deployments) {
+    return [changes, &cfg, &deployments](const std::string& kind, const std::string& subject,
+                                         const std::optional<std::string>& content) {
         if (!changes) return;
         try {
-            if (kind == ClusterChanges::kCatalogDepartment || kind == ClusterChanges::kFlowDepartment)
+            if (kind == ClusterChanges::kCatalogDepartment || kind == ClusterChanges::kFlowDepartment) {
                 changes->recordFile(kind, subject, content);
-            else
-                changes->record(kind, subject);
+                return;
+            }
+            if (kind != ClusterChanges::kPluginReload && kind != ClusterChanges::kPluginUnload &&
+                kind != ClusterChanges::kPluginRescan)
+                recordLocalFiles(*changes, cfg, deployments);
+            changes->record(kind, subject);
         } catch (...) {
             Poco::Logger::get("hub.cluster")
                 .error("%s %s took effect on this node only; the other nodes apply it at their next restart or "
@@ -116,7 +125,7 @@ void ApiRoutes::addApplicationAndTaskRoutes(const Parts& parts) {
                               jointReviewer(flowDeployments, parts.store.db));
     api::addPrefillRoutes(router, catalogue, ownedFields);
     // Each change that took effect here is recorded for the other hubs (ClusterChanges).
-    auto record = recorder(parts.changes);
+    auto record = recorder(parts.changes, cfg, flowDeployments);
     using Outcome = api::DepartmentFlowChange::Outcome;
     api::addTaskRoutes(router, {&applications, &flowRunner, &flowDeployments.store(), &flowDeployments.repository(),
                                 &parts.store.db, &parts.blocking, &parts.store.audit,
@@ -170,7 +179,7 @@ void ApiRoutes::addAdminAndPrivacyRoutes(const Parts& parts) {
         auto application = applications.find(id);
         return application ? application->department : std::string();
     };
-    admin.changed = recorder(parts.changes);
+    admin.changed = recorder(parts.changes, parts.cfg, parts.deployments);
     if (parts.changes)
         admin.changesGeneration = [changes = parts.changes] { return changes->generation(); };
     api::addAdminRoutes(router, admin);

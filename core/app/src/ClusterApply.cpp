@@ -9,8 +9,10 @@
 #include "hub/host/PluginHost.h"
 
 #include <Poco/Logger.h>
+#include <Poco/Util/AbstractConfiguration.h>
 
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -131,6 +133,50 @@ std::size_t catchUpFiles(ClusterChanges& changes, const ClusterTargets& t) {
              content);
     }
     return changed;
+}
+
+std::size_t recordLocalFiles(ClusterChanges& changes, const Poco::Util::AbstractConfiguration& cfg,
+                             const FlowDeployments& deployments) {
+    namespace fs = std::filesystem;
+    std::size_t recorded = 0;
+    // Each kind: what is on disk (subject -> text) against what is stored.
+    auto follow = [&](const char* kind, const std::map<std::string, std::string>& local) {
+        std::map<std::string, std::optional<std::string>> stored;
+        for (auto& [subject, content] : changes.files(kind)) stored[subject] = content;
+        for (const auto& [subject, text] : local) {
+            auto at = stored.find(subject);
+            if (at != stored.end() && at->second == text) continue;
+            changes.recordFile(kind, subject, text);
+            ++recorded;
+        }
+        for (const auto& [subject, content] : stored)
+            if (content && !local.count(subject)) {
+                changes.recordFile(kind, subject, std::nullopt);
+                ++recorded;
+            }
+    };
+    std::error_code error;
+    std::map<std::string, std::string> catalogFiles;
+    const std::string catalogDir =
+        cfg.getString("catalog.departmentsDir", cfg.getString("catalog.dir", "config/catalog") + "/departments");
+    for (fs::directory_iterator it(catalogDir, error), end; !error && it != end; it.increment(error))
+        if (it->is_regular_file() && it->path().extension() == ".xml")
+            if (auto text = clusterLocalFile(it->path().string())) catalogFiles[it->path().stem().string()] = *text;
+    follow(ClusterChanges::kCatalogDepartment, catalogFiles);
+
+    std::map<std::string, std::string> flowFiles;
+    error.clear();
+    for (fs::directory_iterator dept(deployments.departmentsDirectory(), error), end; !error && dept != end;
+         dept.increment(error)) {
+        if (!dept->is_directory()) continue;
+        std::error_code inner;
+        for (fs::directory_iterator it(dept->path(), inner), stop; !inner && it != stop; it.increment(inner))
+            if (it->is_regular_file() && it->path().extension() == ".bpmn")
+                if (auto text = clusterLocalFile(it->path().string()))
+                    flowFiles[dept->path().filename().string() + "/" + it->path().filename().string()] = *text;
+    }
+    follow(ClusterChanges::kFlowDepartment, flowFiles);
+    return recorded;
 }
 
 }  // namespace hub::app

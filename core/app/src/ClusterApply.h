@@ -43,4 +43,12 @@ ClusterChanges::Applier clusterApplier(ClusterTargets targets);
 /// logs and skips a file that fails.
 std::size_t catchUpFiles(ClusterChanges& changes, const ClusterTargets& targets);
 
+/// After a reload on this node that read the department folders as they are
+/// on disk (an operator's edit by hand): records each department file whose
+/// stored copy differs, and the deletion of each stored one that is gone, so
+/// the other nodes (and this one's next start) follow the folders rather than
+/// the last upload. Returns how many it recorded; throws when the store fails.
+std::size_t recordLocalFiles(ClusterChanges& changes, const Poco::Util::AbstractConfiguration& cfg,
+                             const FlowDeployments& deployments);
+
 }  // namespace hub::app

@@ -120,9 +120,6 @@ void runHub(Poco::Util::LayeredConfiguration& cfg, const std::vector<std::pair<s
             logQuietly("hub", "while stopping: " + currentExceptionText());
         }
     });
-    servers.start(hubAuthenticator(verifier, access, directory, identity.people, store.audit),
-                  routes.requestMetrics, routes.metricsRouter);
-
     // SIGHUP: what can change without a restart (Reloader.h).
     Reloader reloader(cfg, layers,
                       {&store.catalogue, &events.applications, plugins.host.get(), identity.syncer.get(),
@@ -130,7 +127,8 @@ void runHub(Poco::Util::LayeredConfiguration& cfg, const std::vector<std::pair<s
                       [](const Poco::Util::AbstractConfiguration& next) { Numbers::read(next); }, loadCalendar);
     addReloadHooks(reloader, flowDeployments, flows.runner, routes.ownedFields);
     // The other hubs' changes: what was uploaded while this node was away
-    // first, then every change as it comes (cluster.pollMs, 1 s).
+    // first (before anything is served), then every change as it comes
+    // (cluster.pollMs, 1 s).
     const ClusterTargets clusterTargets{cfg, store.catalogue, *plugins.host, flowDeployments, flows.runner, reloader};
     try {
         if (auto n = catchUpFiles(changes, clusterTargets))
@@ -140,8 +138,12 @@ void runHub(Poco::Util::LayeredConfiguration& cfg, const std::vector<std::pair<s
         // A store that fails now: this node serves what it has; a restart catches up.
         log.error("the other nodes' changes are not followed: %s", currentExceptionText());
     }
-    serveUntilStopped(reloader, servers, [&changes, &log] {
+    OnExit stopChanges([&changes] { changes.stop(); });  // before the reloader it calls goes
+    servers.start(hubAuthenticator(verifier, access, directory, identity.people, store.audit),
+                  routes.requestMetrics, routes.metricsRouter);
+    serveUntilStopped(reloader, servers, [&changes, &log, &cfg, &flowDeployments] {
         try {
+            recordLocalFiles(changes, cfg, flowDeployments);  // the department folders as the reload read them
             changes.record(ClusterChanges::kReload, "");
         } catch (...) {
             log.error("SIGHUP reloaded this node only: %s", currentExceptionText());
