@@ -20,6 +20,9 @@ packages=(
   libpq-dev postgresql-15 odbc-postgresql unixodbc-dev
   slapd ldap-utils openssl valgrind
   prometheus
+  # tests/cluster and bench/cluster put Debian's nginx in front of several hubd
+  # nodes (run as a child process with its own configuration, never the service)
+  nginx
   # scripts/test.sh's fuzz stage: clang, its sanitizer and libFuzzer runtimes, llvm-symbolizer
   clang-14 libclang-rt-14-dev libfuzzer-14-dev llvm-14
   # the web console's browser test (core/console): Debian's chromium, driven by playwright-core
@@ -46,5 +49,11 @@ if ((${#missing[@]})); then
   # prometheus is here for promtool (tests check /metrics with it), not its server.
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
     $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
+  # Nor nginx's: the tests start their own on loopback ports.
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then
+    $sudo systemctl disable --now nginx >/dev/null 2>&1 || true
+  elif [ -s /run/nginx.pid ] && command -v nginx >/dev/null 2>&1; then
+    $sudo nginx -s quit >/dev/null 2>&1 || true
   fi
 fi
