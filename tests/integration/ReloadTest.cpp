@@ -106,7 +106,7 @@ protected:
                      const std::string& level = "information") {
         dir_.write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" + dir_.file("hubd.port") + R"(</portFile><ioThreads>1</ioThreads></http>
-  )" + hub::test::storeXml(dir_.path()) + R"(
+  )" + store_ + R"(
   <catalog><dir>)" + dir_.file("catalog") + R"(</dir></catalog>
   <calendar><file>)" + dir_.file("calendar.xml") + R"(</file></calendar>
   <plugins><dir>)" + dir_.file("plugins") + R"(</dir><watchIntervalMs>0</watchIntervalMs>)" + plugin + R"(</plugins>
@@ -151,6 +151,7 @@ protected:
     }
 
     TempDir dir_{"reload-test"};
+    const std::string store_ = hub::test::storeXml(dir_.path());  // one store: every rewrite names the same
     std::unique_ptr<ChildProcess> hubd_;
 };
 
@@ -288,7 +289,7 @@ protected:
     void writeConfig(const std::string& mapping, int intervalSeconds) {
         dir_.write("hub.xml", R"(<hub>
   <http><port>0</port><portFile>)" + dir_.file("hubd.port") + R"(</portFile><ioThreads>1</ioThreads></http>
-  )" + hub::test::storeXml(dir_.path()) + R"(
+  )" + store_ + R"(
   <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
   <plugins><dir>)" + dir_.file("plugins") + R"(</dir><watchIntervalMs>0</watchIntervalMs></plugins>
   <auth><jwt><hs256Secret>)" + kSecret + R"(</hs256Secret><audience>campushub</audience></jwt></auth>
@@ -328,6 +329,7 @@ protected:
     std::string syncStatus(const char* field) { return get("/admin/identity/sync")->getValue<std::string>(field); }
 
     TempDir dir_{"reload-sync-test"};
+    const std::string store_ = hub::test::storeXml(dir_.path());  // one store: every rewrite names the same
     hub::ldaptest::DirectoryGenerator generator_{[] {
         hub::ldaptest::DirectoryShape shape;
         shape.persons = 5;

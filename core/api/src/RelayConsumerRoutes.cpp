@@ -21,6 +21,7 @@ void addRelayConsumerRoutes(Router& router, const ConsoleApiServices& s) {
             body += ",\"cursor\":" + std::to_string(c.cursor) + ",\"depth\":" + std::to_string(c.depth) +
                     ",\"inFlight\":" + std::to_string(c.inFlight) +
                     ",\"oldestUndeliveredSeconds\":" + std::to_string(c.oldestUndeliveredAgeSeconds) +
+                    ",\"delivering\":" + (c.delivering ? "true" : "false") +
                     ",\"deliveries\":" + std::to_string(c.deliveries) + ",\"retries\":" + std::to_string(c.retries) +
                     ",\"deadLettered\":" + std::to_string(c.deadLettered) + "}";
         }
