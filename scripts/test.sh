@@ -3,13 +3,13 @@
 # sanitizers and the fuzz targets for a bounded time (docs/testing.md). Exits
 # non-zero on any failure. Stages, each in its own build tree:
 #   normal  build/       every test                                  (first: a plain failure shows fast)
-#   asan    build-asan/  every test but those labelled valgrind, glibc-heap, no-descriptors, stress, postgresql; ASan + UBSan (gcc)
+#   asan    build-asan/  every test but those labelled valgrind, glibc-heap, no-descriptors, stress, postgresql, cluster; ASan + UBSan (gcc)
 #   tsan    build-tsan/  the tests labelled tsan but not stress or postgresql, TSan (gcc)
 # The normal stage runs the store-using suites twice: on SQLite, and as "pg:"
 # tests (label postgresql) on one PostgreSQL the postgres_suite fixture starts.
 # The sanitizer stages run the store's own tests on both backends (store_test)
 # and the others on SQLite: the code above the store is the same on both.
-#   fuzz    build-fuzz/  each libFuzzer target for HUB_FUZZ_SECONDS (20) on its corpus (clang)
+#   fuzz    build-fuzz/  each libFuzzer target for HUB_FUZZ_SECONDS (10) on its corpus (clang)
 # HUB_TEST_SANITIZERS=0 runs only the normal stage (a quick local run); CI runs all.
 # HUB_TEST_STAGES="asan fuzz" picks the extra stages to run. A failing normal
 # stage stops the run; a failing extra stage does not stop the next ones.
@@ -99,12 +99,15 @@ if has_stage asan; then
     # glibc-heap, the kit's leak finder, which reads glibc's heap statistics;
     # no-descriptors, a test with no descriptor left, which UBSan's vptr check needs;
     # stress, a thousand worker crashes (the plain stage runs it; the single-crash
-    # tests take the same path here); postgresql, the suites' second run (above).
+    # tests take the same path here); postgresql, the suites' second run (above);
+    # cluster, three hubd nodes behind nginx killed every 3 s (time: each node
+    # would be an ASan process; the paths it takes are the store's, the relay's
+    # and the flows' own, which their tests run here).
     [ "$status" != 0 ] || (cd build-asan &&
         ASAN_OPTIONS="detect_leaks=1:check_initialization_order=1" \
         LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0" \
         UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-        ctest --output-on-failure -j "$test_jobs" --timeout 1800 -LE 'valgrind|glibc-heap|no-descriptors|stress|postgresql') || status=$?
+        ctest --output-on-failure -j "$test_jobs" --timeout 1800 -LE 'valgrind|glibc-heap|no-descriptors|stress|postgresql|cluster') || status=$?
     end asan "$status"
 fi
 
