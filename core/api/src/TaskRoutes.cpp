@@ -70,9 +70,7 @@ bool flowInScope(const TaskServices& s, const AdminScope& scope, const std::stri
 
 std::optional<flows::engine::StoredTask> findOpen(const TaskServices& s, const std::string& id) {
     Poco::Data::Session session = s.store->session();
-    for (auto& task : s.engineStore->openTasks(session))
-        if (task.id == id) return task;
-    return std::nullopt;
+    return s.engineStore->openTask(session, id);  // by its key: not the whole to-do list per step
 }
 
 void appendTask(std::string& out, const flows::engine::StoredTask& task, const flows::Application* application) {

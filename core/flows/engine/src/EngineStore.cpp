@@ -656,6 +656,18 @@ std::vector<StoredTask> EngineStore::openTasks(Poco::Data::Session& session) {
     return out;
 }
 
+std::optional<StoredTask> EngineStore::openTask(Poco::Data::Session& session, const std::string& taskId) {
+    Poco::Data::Statement select(session);
+    select << store::sql(session, "SELECT id, instance_id, application_id, element_id, name, candidate_groups, assignee,"
+                                  " claimed_by, created_at FROM flows_engine_tasks WHERE id = ? AND status = 'open'"),
+        bind(taskId), now;
+    Poco::Data::RecordSet rs(select);
+    if (rs.rowCount() == 0) return std::nullopt;
+    auto column = [&](std::size_t c) { return rs.value(c, 0).convert<std::string>(); };
+    return StoredTask{column(0), column(1), column(2), column(3), column(4), column(5), column(6), column(7),
+                      rs.value(8, 0).convert<std::int64_t>()};
+}
+
 std::vector<StoredIncident> EngineStore::openIncidents(Poco::Data::Session& session) {
     Poco::Data::Statement select(session);
     select << "SELECT id, instance_id, element_id, message, created_at FROM flows_engine_incidents"

@@ -85,6 +85,14 @@ TEST(EngineStoreTest, AStateSurvivesAReopenAndRunsOnToTheEnd) {
         ASSERT_EQ(tasks.size(), 3u);
         EXPECT_EQ(tasks[0].candidateGroups, "dept:cs:dean");
         EXPECT_EQ(tasks[0].applicationId, "app-i1");
+        for (const auto& listed : tasks) {  // the API's look-up by key reads what the list holds
+            auto one = s.store->openTask(session, listed.id);
+            ASSERT_TRUE(one) << listed.id;
+            EXPECT_EQ(one->instanceId, listed.instanceId);
+            EXPECT_EQ(one->candidateGroups, listed.candidateGroups);
+            EXPECT_EQ(one->createdAt, listed.createdAt);
+        }
+        EXPECT_FALSE(s.store->openTask(session, "no-such-task"));
         EXPECT_EQ(s.store->dueTimers(session, kNow + 10LL * 86400000, 10).size(), 1u);
         EXPECT_TRUE(s.store->dueTimers(session, kNow, 10).empty());
     }
@@ -96,13 +104,19 @@ TEST(EngineStoreTest, AStateSurvivesAReopenAndRunsOnToTheEnd) {
     EXPECT_EQ(state->revision, 1);
     EXPECT_EQ(state->tasks.size(), 3u);
     EXPECT_EQ(state->variables.member("form").member("reason").toJson(), "\"学术会议\"");
-    for (const auto& task : std::vector<UserTask>(state->tasks)) s.step(*def, "i1", completion(task.id, "approve"));
+    std::vector<std::string> completed;
+    for (const auto& task : std::vector<UserTask>(state->tasks)) {
+        completed.push_back(task.id);
+        s.step(*def, "i1", completion(task.id, "approve"));
+    }
     state = s.store->load(session, "i1");
     EXPECT_EQ(state->status, InstanceStatus::Completed);
     EXPECT_EQ(state->outcome, "approved");
     EXPECT_EQ(countRows(*s.f.db, "flows_engine_tokens"), 0);
     EXPECT_EQ(countRows(*s.f.db, "flows_engine_timers"), 0);
     EXPECT_TRUE(s.store->openTasks(session).empty());
+    ASSERT_EQ(completed.size(), 3u);
+    for (const auto& id : completed) EXPECT_FALSE(s.store->openTask(session, id)) << "a completed task is not open";
     const auto history = s.store->history(session, "i1");
     ASSERT_FALSE(history.empty());
     EXPECT_EQ(history.front().seq, 1);

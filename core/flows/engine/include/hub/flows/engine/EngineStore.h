@@ -161,6 +161,8 @@ public:
 
     /// Open user tasks, oldest first.
     std::vector<StoredTask> openTasks(Poco::Data::Session& session);
+    /// The open task `taskId` (a read by its key), or nothing when it is not open.
+    std::optional<StoredTask> openTask(Poco::Data::Session& session, const std::string& taskId);
 
     /// Open incidents, oldest first.
     std::vector<StoredIncident> openIncidents(Poco::Data::Session& session);
