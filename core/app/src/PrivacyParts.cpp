@@ -24,7 +24,9 @@ void PrivacyParts::start(store::Database& db, store::AuditLog& audit) {
         while (!wake_.wait_for(lock, interval, [this] { return stopping_; })) {
             lock.unlock();
             try {
-                retention_->run("hub");
+                // Several hubs on one store: the one whose turn it is (a lease) runs it.
+                if (!retention_->runScheduled("hub", interval))
+                    Poco::Logger::get("hub.privacy").debug("retention: another hub runs it this time");
             } catch (...) {
                 // The store may be down for a while: the next interval tries again.
                 Poco::Logger::get("hub.privacy").error("retention run failed: %s", currentExceptionText());

@@ -1,5 +1,7 @@
 #include "hub/flows/Retention.h"
 
+#include "hub/store/Lease.h"
+
 #include "hub/common/JsonWriter.h"
 #include "hub/store/AuditLog.h"
 #include "hub/store/Database.h"
@@ -124,7 +126,19 @@ Retention::Retention(store::Database& db, RetentionPolicy policy, store::AuditLo
     db_.migrate("privacy", kRetentionMigrations);
 }
 
+Retention::~Retention() = default;
+
 const std::vector<store::Migration>& Retention::migrations() { return kRetentionMigrations; }
+
+std::optional<RetentionReport> Retention::runScheduled(const std::string& actor, std::chrono::milliseconds interval) {
+    if (!scheduleLease_) {
+        store::Lease::migrate(db_);
+        scheduleLease_ = std::make_unique<store::Lease>(db_, "privacy.retention", db_.nodeId(),
+                                                        std::max<std::chrono::milliseconds>(interval, std::chrono::seconds(1)));
+    }
+    if (!scheduleLease_->tryAcquire()) return std::nullopt;  // another hub's turn
+    return run(actor);
+}
 
 RetentionReport Retention::run(const std::string& actor, Clock::time_point asOf) {
     RetentionReport report;

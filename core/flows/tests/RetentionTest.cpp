@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+
 namespace hub::flows {
 namespace {
 
@@ -33,6 +35,28 @@ std::int64_t rowsOf(store::Database& db, const std::string& table, const std::st
     s << db.sql("SELECT COUNT(*) FROM " + table + " WHERE application_id = ?"), Poco::Data::Keywords::use(id),
         Poco::Data::Keywords::into(n), Poco::Data::Keywords::now;
     return n;
+}
+
+// Two hubs on one store, each with its retention schedule: in an interval only
+// the one holding the lease runs; it keeps its turn; when it stops (its
+// Retention goes, releasing the lease) the other runs.
+TEST(RetentionTest, AScheduledRunIsOneHubsAtATime) {
+    Fixture first;
+    Fixture second("2026-09-30T02:00:00Z", first.storeOptions);
+    RetentionPolicy policy;
+    policy.applicationsDays = 1;
+    auto one = std::make_unique<Retention>(*first.db, policy);
+    Retention other(*second.db, policy);
+    ASSERT_NE(first.db->nodeId(), second.db->nodeId());
+    const auto interval = std::chrono::hours(24);
+    auto report = one->runScheduled("hub", interval);
+    ASSERT_TRUE(report);
+    EXPECT_EQ(report->actor, "hub");
+    EXPECT_FALSE(other.runScheduled("hub", interval)) << "the other hub's turn is not now";
+    EXPECT_TRUE(one->runScheduled("hub", interval)) << "the holder keeps its turn";
+    one.reset();
+    EXPECT_TRUE(other.runScheduled("hub", interval)) << "the lease went with the first hub's schedule";
+    EXPECT_EQ(other.reports(10).size(), 3u) << "three runs stored, one report each";
 }
 
 TEST(RetentionTest, AnExpiredApplicationGoesWithItsRowsAHeldOneStaysAndEachRunKeepsItsReport) {

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,10 @@ class AuditLog;
 class Database;
 struct Migration;
 }  // namespace hub::store
+
+namespace hub::store {
+class Lease;
+}
 
 namespace hub::flows {
 
@@ -67,12 +72,20 @@ struct LegalHold {
 class Retention {
 public:
     Retention(store::Database& db, RetentionPolicy policy, store::AuditLog* audit = nullptr);
+    ~Retention();
 
     static const std::vector<store::Migration>& migrations();
 
     /// One run as of asOf (now); the report is stored and returned.
     RetentionReport run(const std::string& actor,
                         std::chrono::system_clock::time_point asOf = std::chrono::system_clock::now());
+
+    /// A scheduled run (every `interval`): with several hubs on one store only
+    /// the one holding the lease privacy.retention for that interval runs it
+    /// (taken for `interval`, renewed by its holder's next run; a holder that
+    /// died is replaced after it); the others skip and get nothing. Not
+    /// thread-safe: one schedule thread calls it.
+    std::optional<RetentionReport> runScheduled(const std::string& actor, std::chrono::milliseconds interval);
 
     /// The last reports, newest first.
     std::vector<std::string> reports(std::size_t limit) const;
@@ -89,6 +102,7 @@ private:
     store::Database& db_;
     RetentionPolicy policy_;
     store::AuditLog* audit_;
+    std::unique_ptr<store::Lease> scheduleLease_;  // runScheduled()'s, made at its first call
 };
 
 }  // namespace hub::flows
