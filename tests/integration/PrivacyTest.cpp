@@ -2,7 +2,20 @@
 // own export, the audit search by the person accessed, and retention over a
 // store seeded with two years of data (docs/privacy.md). Who may administer
 // what is in tests/openapi/AuthorizationTableTest.cpp.
-#include "hub/test/StoreBackend.h"
+#include <Poco/Data/Session.h>
+#include <Poco/Exception.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+
+#include "SameStore.h"
 #include "hub/identity/IdentityStore.h"
 #include "hub/store/Database.h"
 #include "hub/store/TraceLog.h"
@@ -11,22 +24,9 @@
 #include "hub/test/Http.h"
 #include "hub/test/Hubd.h"
 #include "hub/test/Json.h"
+#include "hub/test/StoreBackend.h"
 #include "hub/test/TempDir.h"
 #include "hub/test/Tokens.h"
-
-#include <Poco/Data/Session.h>
-#include <Poco/Exception.h>
-#include <Poco/JSON/Array.h>
-#include <Poco/JSON/Object.h>
-
-#include <gtest/gtest.h>
-
-#include <chrono>
-#include <ctime>
-#include <functional>
-#include <filesystem>
-#include <map>
-#include <memory>
 
 namespace fs = std::filesystem;
 using namespace Poco::Data::Keywords;
@@ -44,55 +44,73 @@ const std::string kSecret = "privacy-test-secret-0123456789-abcdefgh";
 const std::string kIssuer = "privacy-test";
 const std::string kOwner = "2023010001";
 const std::string kOtherStudent = "2023010002";
-const std::string kClerk = "clerk.xsc";     // student affairs, the application's department
+const std::string kClerk = "clerk.xsc";       // student affairs, the application's department
 const std::string kOtherClerk = "clerk.lib";  // the library
 const std::string kAdmin = "admin";
 const std::string kOtherDeptAdmin = "admin.lib";
 const std::string kPhone = "13812345678";
 
-std::string token(const std::string& subject) { return hub::test::token(kSecret, subject, {.issuer = kIssuer}); }
+std::string token(const std::string& subject) {
+    return hub::test::token(kSecret, subject, {.issuer = kIssuer});
+}
 
 HttpResponse call(const ChildProcess& hubd, const std::string& method, const std::string& target,
                   const std::string& who, const std::string& body = "") {
     return httpRequest(method, hubd.url(target), body, bearer(token(who)));
 }
 
-// hub.xml with the static persons; extra goes inside <hub>.
-std::string hubXml(const TempDir& dir, const std::string& extra) {
+// hub.xml with the static persons; extra goes inside <hub>; store is its
+// <store> element (default: a store of its own in dir/var).
+std::string hubXml(const TempDir& dir, const std::string& extra, const std::string& store) {
     return R"(<hub>
-  <http><port>0</port><portFile>)" + dir.file("hubd.port") + R"(</portFile></http>
-  )" + hub::test::storeXml(dir.file("var")) + R"(
-  <plugins><dir>)" + dir.file("plugins") + R"(</dir></plugins>
-  <auth><jwt><hs256Secret>)" + kSecret + R"(</hs256Secret><issuer>)" + kIssuer + R"(</issuer>
+  <http><port>0</port><portFile>)" +
+           dir.file("hubd.port") + R"(</portFile></http>
+  )" + (store.empty() ? hub::test::storeXml(dir.file("var")) : store) +
+           R"(
+  <plugins><dir>)" +
+           dir.file("plugins") + R"(</dir></plugins>
+  <auth><jwt><hs256Secret>)" +
+           kSecret + R"(</hs256Secret><issuer>)" + kIssuer + R"(</issuer>
     <audience>campushub</audience></jwt></auth>
-  <catalog><dir>)" + std::string(CATALOG_DIR) + R"(</dir></catalog>
-  <calendar><file>)" + std::string(CALENDAR_FILE) + R"(</file></calendar>
+  <catalog><dir>)" +
+           std::string(CATALOG_DIR) + R"(</dir></catalog>
+  <calendar><file>)" +
+           std::string(CALENDAR_FILE) + R"(</file></calendar>
   <identity><static>
-    <person id=")" + kOwner + R"(" name="张三" department="student-affairs" audience="student"
-            phones=")" + kPhone + R"(" emails="zhangsan@example.edu.cn"/>
-    <person id=")" + kOtherStudent + R"(" name="李四" department="student-affairs" audience="student"/>
-    <person id=")" + kClerk + R"(" name="学生处" department="student-affairs" audience="staff"
+    <person id=")" +
+           kOwner + R"(" name="张三" department="student-affairs" audience="student"
+            phones=")" +
+           kPhone + R"(" emails="zhangsan@example.edu.cn"/>
+    <person id=")" +
+           kOtherStudent + R"(" name="李四" department="student-affairs" audience="student"/>
+    <person id=")" +
+           kClerk + R"(" name="学生处" department="student-affairs" audience="staff"
             roles="dept:student-affairs:clerk"/>
-    <person id=")" + kOtherClerk + R"(" name="图书馆员" department="library" audience="staff"
+    <person id=")" +
+           kOtherClerk + R"(" name="图书馆员" department="library" audience="staff"
             roles="dept:library:clerk"/>
-    <person id=")" + kAdmin + R"(" name="Operator" audience="staff" roles="hub:admin"/>
-    <person id=")" + kOtherDeptAdmin + R"(" name="图书馆管理员" department="library" audience="staff"
+    <person id=")" +
+           kAdmin + R"(" name="Operator" audience="staff" roles="hub:admin"/>
+    <person id=")" +
+           kOtherDeptAdmin + R"(" name="图书馆管理员" department="library" audience="staff"
             roles="dept:library:admin"/>
   </static></identity>
-)" + extra + "</hub>";
+)" + extra +
+           "</hub>";
 }
 
-std::unique_ptr<ChildProcess> startHubd(const TempDir& dir, const std::string& extra) {
+std::unique_ptr<ChildProcess> startHubd(const TempDir& dir, const std::string& extra, const std::string& store = "") {
     fs::create_directories(dir.file("plugins"));
     fs::create_directories(dir.file("var"));
     fs::remove(dir.file("hubd.port"));
-    return hub::test::startHubd(HUBD_EXE, dir, hubXml(dir, extra));
+    return hub::test::startHubd(HUBD_EXE, dir, hubXml(dir, extra, store));
 }
 
 std::string submitLeave(const ChildProcess& hubd) {
     auto r = call(hubd, "POST", "/api/v1/applications", kOwner,
                   R"({"item_id":"student-leave","form":{"leave-type":"sick","from":"2030-01-14","to":"2030-01-15",)"
-                  R"("reason":"发烧","phone":")" + kPhone + R"("}})");
+                  R"("reason":"发烧","phone":")" +
+                      kPhone + R"("}})");
     if (r.status != 201) throw std::runtime_error("sample application: " + std::to_string(r.status) + " " + r.body);
     return parse(r.body)->getValue<std::string>("id");
 }
@@ -188,7 +206,8 @@ TEST(PrivacyConfig, AMalformedPolicyStopsTheStart) {
          "privacy.answers.person.other"},
         {"<privacy><answers><person><other>id phone_number</other></person></answers></privacy>",
          "'phone_number' is not a field of a person"},
-        {"<privacy><answers><person><visitor>*</visitor></person></answers></privacy>", "privacy.answers.person.visitor"},
+        {"<privacy><answers><person><visitor>*</visitor></person></answers></privacy>",
+         "privacy.answers.person.visitor"},
         {"<privacy><retention><auditDays>-1</auditDays></retention></privacy>", "privacy.retention.auditDays"},
         {"<privacy><retention><eventDays>3</eventDays></retention></privacy>", "privacy.retention.eventDays: unknown"},
     };
@@ -271,7 +290,8 @@ TEST_F(PrivacyTest, TheAuditFindsWhoReadAPersonsData) {
         auto accessed = rows("accessed=" + kOwner);
         return has(accessed, kOtherClerk, "GET /api/v1/identities/" + kOwner) &&
                has(accessed, kClerk, "GET /api/v1/applications/" + applicationId_);
-    })) << "the reads of " << kOwner << "'s data are not found by the person accessed";
+    })) << "the reads of "
+        << kOwner << "'s data are not found by the person accessed";
     for (const auto& [s, o] : rows("accessed=" + kOtherStudent))
         EXPECT_NE(s, kOtherClerk) << "a read of " << kOwner << " filed under " << kOtherStudent << ": " << o;
     EXPECT_TRUE(has(rows("subject=" + kClerk), kClerk, "GET /api/v1/applications/" + applicationId_));
@@ -308,13 +328,15 @@ Clock::time_point dayAgo(Clock::time_point from, int d) {
     return from - std::chrono::hours(24 * d + 12);
 }
 
-std::string appId(int d) { return "seed-app-" + std::to_string(d); }
+std::string appId(int d) {
+    return "seed-app-" + std::to_string(d);
+}
 
 // Two years: an application a day (finished on even days, still in review on
 // odd), two audit rows, an outbox event; a dead letter every tenth day, an inbound
 // event id every fifth, a departed person every seventh; twenty active persons.
-void seed(const std::string& path, Clock::time_point asOf) {
-    hub::store::Database db({path});
+void seed(const hub::store::Database::Options& store, Clock::time_point asOf) {
+    hub::store::Database db(store);
     hub::identity::IdentityStore identity(db);  // hubd without a directory makes no identity tables
     hub::store::TraceLog::migrate(db);          // made at the relay's first commit, which may not have come
     auto s = db.session();
@@ -322,59 +344,74 @@ void seed(const std::string& path, Clock::time_point asOf) {
     for (int d = kDays; d >= 1; --d) {
         const auto t = dayAgo(asOf, d);
         const std::string id = appId(d), at = iso(t, false), status = d % 2 == 0 ? "completed" : "in_review";
-        s << "INSERT INTO flows_applications(id, item_id, applicant, submitted_by, department, handler, status, form,"
-             " materials, submitted_at, updated_at, time_limit_days, due_date, version)"
-             " VALUES(?, 'student-leave', ?, ?, 'student-affairs', 'flow:student-leave', ?, '{\"phone\":\"139\"}', '[]',"
-             " ?, ?, 5, '2030-01-01', 2)",
+        s << hub::store::sql(
+            s,
+            "INSERT INTO flows_applications(id, item_id, applicant, submitted_by, department, handler, status, form,"
+            " materials, submitted_at, updated_at, time_limit_days, due_date, version)"
+            " VALUES(?, 'student-leave', ?, ?, 'student-affairs', 'flow:student-leave', ?, '{\"phone\":\"139\"}', '[]',"
+            " ?, ?, 5, '2030-01-01', 2)"),
             bind(id), bind(kOwner), bind(kOwner), bind(status), bind(at), bind(at), now;
-        s << "INSERT INTO flows_transitions VALUES(?, 1, '', 'submitted', ?, ?, '')", bind(id), bind(kOwner), bind(at),
-            now;
-        s << "INSERT INTO flows_transitions VALUES(?, 2, 'submitted', ?, 'clerk.xsc', ?, '')", bind(id), bind(status),
-            bind(at), now;
-        s << "INSERT INTO flows_idempotency VALUES(?, ?, 'h', ?, ?)", bind(kOwner), bind("key-" + id), bind(id),
-            bind(at), now;
+        s << hub::store::sql(s, "INSERT INTO flows_transitions VALUES(?, 1, '', 'submitted', ?, ?, '')"), bind(id),
+            bind(kOwner), bind(at), now;
+        s << hub::store::sql(s, "INSERT INTO flows_transitions VALUES(?, 2, 'submitted', ?, 'clerk.xsc', ?, '')"),
+            bind(id), bind(status), bind(at), now;
+        s << hub::store::sql(s, "INSERT INTO flows_idempotency VALUES(?, ?, 'h', ?, ?)"), bind(kOwner),
+            bind("key-" + id), bind(id), bind(at), now;
         // Its trace: the trace id and two hops (the submit, a flow step).
-        s << "INSERT INTO trace_applications VALUES(?, ?)", bind(id), bind("trace-" + id), now;
+        s << hub::store::sql(s, "INSERT INTO trace_applications VALUES(?, ?)"), bind(id), bind("trace-" + id), now;
         for (const char* kind : {"api", "flow"})
-            s << "INSERT INTO trace_hops(application_id, trace_id, at_ms, kind, name, outcome, detail, duration_ms)"
-                 " VALUES(?, ?, ?, ?, 'seeded', 'ok', '', 1)",
+            s << hub::store::sql(
+                s,
+                "INSERT INTO trace_hops(application_id, trace_id, at_ms, kind, name, outcome, detail, duration_ms)"
+                " VALUES(?, ?, ?, ?, 'seeded', 'ok', '', 1)"),
                 bind(id), bind("trace-" + id), bind(epochMs(t)), bind(std::string(kind)), now;
         for (int n = 0; n < 2; ++n)
-            s << "INSERT INTO audit_calls(at, subject, acting_for, system, operation, outcome, http_status,"
-                 " duration_us, request_id) VALUES(?, ?, '', '', 'GET /api/v1/tasks', 'ok', 200, 10, ?)",
+            s << hub::store::sql(
+                s,
+                "INSERT INTO audit_calls(at, subject, acting_for, system, operation, outcome, http_status,"
+                " duration_us, request_id) VALUES(?, ?, '', '', 'GET /api/v1/tasks', 'ok', 200, 10, ?)"),
                 bind(iso(t, true)), bind(kClerk), bind("seed-" + std::to_string(d) + "-" + std::to_string(n)), now;
-        s << "INSERT INTO events_outbox(id, type, subject, payload, created_at) VALUES(?, 'x', ?, '{}', ?)",
+        s << hub::store::sql(
+            s, "INSERT INTO events_outbox(id, type, subject, payload, created_at) VALUES(?, 'x', ?, '{}', ?)"),
             bind("seed-event-" + std::to_string(d)), bind(id), bind(epochMs(t)), now;
         if (d % 10 == 0)
-            s << "INSERT INTO events_dead_letters VALUES('portal', (SELECT seq FROM events_outbox WHERE id = ?), ?,"
-                 " 'x', ?, 5, 'timeout', ?)",
+            s << hub::store::sql(
+                s,
+                "INSERT INTO events_dead_letters VALUES('portal', (SELECT seq FROM events_outbox WHERE id = ?), ?,"
+                " 'x', ?, 5, 'timeout', ?)"),
                 bind("seed-event-" + std::to_string(d)), bind("seed-event-" + std::to_string(d)), bind(id),
                 bind(epochMs(t)), now;
         if (d % 5 == 0)
-            s << "INSERT INTO events_inbox VALUES(?, 'approval.decided', 'engine', ?, ?)",
+            s << hub::store::sql(s, "INSERT INTO events_inbox VALUES(?, 'approval.decided', 'engine', ?, ?)"),
                 bind("seed-inbound-" + std::to_string(d)), bind(id), bind(epochMs(t)), now;
         if (d % 7 == 0)
-            s << "INSERT INTO identity_persons(entry_uuid, id, dn, dn_norm, status, updated_at, departed_at)"
-                 " VALUES(?, ?, 'uid=x', 'uid=x', 'departed', ?, ?)",
+            s << hub::store::sql(
+                s,
+                "INSERT INTO identity_persons(entry_uuid, id, dn, dn_norm, status, updated_at, departed_at)"
+                " VALUES(?, ?, 'uid=x', 'uid=x', 'departed', ?, ?)"),
                 bind("gone-" + std::to_string(d)), bind("gone-" + std::to_string(d)), bind(at), bind(at), now;
     }
     for (int n = 0; n < 20; ++n)
-        s << "INSERT INTO identity_persons(entry_uuid, id, dn, dn_norm, status, updated_at) VALUES(?, ?, 'uid=y',"
-             " 'uid=y', 'active', '2020-01-01T00:00:00.000Z')",
+        s << hub::store::sql(
+            s,
+            "INSERT INTO identity_persons(entry_uuid, id, dn, dn_norm, status, updated_at) VALUES(?, ?, 'uid=y',"
+            " 'uid=y', 'active', '2020-01-01T00:00:00.000Z')"),
             bind("here-" + std::to_string(n)), bind("here-" + std::to_string(n)), now;
     // Every consumer has settled the events up to day 100's.
-    s << "INSERT INTO events_cursor VALUES('portal', (SELECT seq FROM events_outbox WHERE id = 'seed-event-100'))", now;
+    s << hub::store::sql(
+        s, "INSERT INTO events_cursor VALUES('portal', (SELECT seq FROM events_outbox WHERE id = 'seed-event-100'))"),
+        now;
     s.commit();
 }
 
-std::map<std::string, int> counts(const std::string& path) {
-    hub::store::Database db({path});
+std::map<std::string, int> counts(const hub::store::Database::Options& store) {
+    hub::store::Database db(store);
     auto s = db.session();
     std::map<std::string, int> out;
     auto count = [&](const std::string& name, const std::string& sql) {
-        int n = 0;
+        Poco::Int64 n = 0;  // count(*) is a BIGINT on PostgreSQL
         s << sql, into(n), now;
-        out[name] = n;
+        out[name] = static_cast<int>(n);
     };
     count("applications", "SELECT count(*) FROM flows_applications WHERE id LIKE 'seed-%'");
     count("inReview", "SELECT count(*) FROM flows_applications WHERE id LIKE 'seed-%' AND status = 'in_review'");
@@ -407,10 +444,11 @@ TEST(Retention, TwoYearsOfDataLoseWhatExpiredAndKeepWhatIsHeld) {
       <departedPersonsDays>90</departedPersonsDays><deadLettersDays>60</deadLettersDays>
       <batchRows>50</batchRows><intervalHours>0</intervalHours></retention></privacy>
       <events><relay><retentionHours>0</retentionHours></relay></events>)";
-    startHubd(dir, policy).reset();  // creates the schema, then stops
-    seed(dir.file("var/hub.db"), Clock::now());
-    const auto before = counts(dir.file("var/hub.db"));
-    auto hubd = startHubd(dir, policy);
+    const hub::test::SameStore store(dir.file("var"));  // hubd's store, which the test seeds and counts
+    startHubd(dir, policy, store.xml()).reset();        // creates the schema, then stops
+    seed(store.options(), Clock::now());
+    const auto before = counts(store.options());
+    auto hubd = startHubd(dir, policy, store.xml());
 
     // Refused: a clerk runs nothing; another department's admin holds nothing of student affairs.
     EXPECT_EQ(call(*hubd, "POST", "/admin/retention/run", kClerk).status, 403);
@@ -421,7 +459,8 @@ TEST(Retention, TwoYearsOfDataLoseWhatExpiredAndKeepWhatIsHeld) {
     EXPECT_EQ(call(*hubd, "PUT", "/admin/applications/seed-app-400/legal-hold", kAdmin, R"({"reason":""})").status,
               400);
     EXPECT_EQ(call(*hubd, "PUT", "/admin/applications/no-such/legal-hold", kAdmin, R"({"reason":"x"})").status, 404);
-    auto held = call(*hubd, "PUT", "/admin/applications/seed-app-400/legal-hold", kAdmin, R"({"reason":"案件 2026-17"})");
+    auto held =
+        call(*hubd, "PUT", "/admin/applications/seed-app-400/legal-hold", kAdmin, R"({"reason":"案件 2026-17"})");
     ASSERT_EQ(held.status, 200) << held.body;
     EXPECT_EQ(parse(held.body)->getValue<std::string>("reason"), "案件 2026-17");
     EXPECT_EQ(call(*hubd, "PUT", "/admin/applications/seed-app-402/legal-hold", kAdmin, R"({"reason":"x"})").status,
@@ -432,7 +471,7 @@ TEST(Retention, TwoYearsOfDataLoseWhatExpiredAndKeepWhatIsHeld) {
     auto run = call(*hubd, "POST", "/admin/retention/run", kAdmin);
     ASSERT_EQ(run.status, 200) << run.body;
     auto report = parse(run.body);
-    const auto after = counts(dir.file("var/hub.db"));
+    const auto after = counts(store.options());
 
     // What the policy says, worked out from the seed's days.
     const int applications = daysWhere([](int d) { return d % 2 == 0 && d >= 365 && d != 400; });
@@ -481,5 +520,5 @@ TEST(Retention, TwoYearsOfDataLoseWhatExpiredAndKeepWhatIsHeld) {
     ASSERT_EQ(call(*hubd, "DELETE", "/admin/applications/seed-app-400/legal-hold", kAdmin).status, 200);
     auto last = parse(call(*hubd, "POST", "/admin/retention/run", kAdmin).body);
     EXPECT_EQ(last->getObject("kinds")->getObject("applications")->getValue<int>("deleted"), 1);
-    EXPECT_EQ(counts(dir.file("var/hub.db")).at("held"), 0);
+    EXPECT_EQ(counts(store.options()).at("held"), 0);
 }
