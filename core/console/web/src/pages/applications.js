@@ -110,6 +110,20 @@ async function drawTrace(box, id) {
       trace.hops.map((x) => [x.at, t(`trace.${x.kind}`), x.name, x.outcome, x.duration_ms === null ? '—' : String(x.duration_ms), x.detail])));
 }
 
+// The applicant's rating with its comment, once they rated the closed application.
+async function drawRating(box, id) {
+  let rating;
+  try {
+    rating = await api(`/api/v1/applications/${encodeURIComponent(id)}/rating`);
+  } catch (e) {
+    box.append(message(e instanceof ApiError && e.status === 404 ? t('apps.ratingNone') : t('apps.ratingError', { detail: e.message })));
+    return;
+  }
+  box.append(h('dl', { className: 'facts', id: 'rating' },
+    [[t('apps.ratingScore'), `${rating.score} / 5`], [t('apps.ratingComment'), rating.comment || '—'], [t('apps.at'), rating.rated_at]]
+      .flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])));
+}
+
 export async function application(root, { params }) {
   const [a, names] = await Promise.all([api(`/api/v1/applications/${encodeURIComponent(params.id)}`), loadNames()]);
   const facts = h('dl', { className: 'facts' },
@@ -119,14 +133,16 @@ export async function application(root, { params }) {
       .flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
   const flowBox = section(t('apps.flow'));
   const traceBox = section(t('apps.trace'));
+  const ratingBox = section(t('apps.rating'));
   root.append(
     h('p', {}, h('a', { href: '#/applications', onClick: (e) => { e.preventDefault(); history.back(); } }, t('apps.back'))),
     section(a.id, facts),
     section(t('apps.history'), table(t('apps.history'),
       [t('apps.at'), t('apps.from'), t('apps.to'), t('apps.actor'), t('apps.reason')],
       (a.transitions || []).map((x) => [x.at, x.from ? t(`status.${x.from}`) : '—', t(`status.${x.to}`), x.actor, x.reason || '']))),
-    flowBox, traceBox);
+    ratingBox, flowBox, traceBox);
   if (a.result && a.result !== '{}' && a.result !== '') root.append(section(t('apps.result'), h('pre', {}, typeof a.result === 'string' ? a.result : JSON.stringify(a.result, null, 2))));
   drawFlow(flowBox, a.id);  // drawn once the page is shown; it reports its own failure
   drawTrace(traceBox, a.id);
+  drawRating(ratingBox, a.id);
 }
