@@ -1,6 +1,7 @@
 // Applications: search by person, item, department and status; one
 // application's history, and its flow drawn from its BPMN (bpmn-js) with the
-// active and completed steps marked, when the hub serves one; and its trace.
+// active and completed steps marked (items no flow drives have none); the
+// applicant's rating; and its trace.
 import { api, ApiError } from '../api.js';
 import { h, message, section, table } from '../dom.js';
 import { t } from '../i18n.js';
@@ -61,7 +62,7 @@ async function drawFlow(box, id) {
   try {
     response = await api(`/api/v1/applications/${encodeURIComponent(id)}/flow`, { raw: true });
   } catch (e) {
-    // 404: no flows engine yet, or no flow for this item; either way nothing to draw.
+    // 404: no flow drives this item (or the hub runs no flows); nothing to draw.
     box.append(message(e instanceof ApiError && e.status === 404 ? t('apps.flowNone') : t('apps.flowError', { detail: e.message })));
     return;
   }

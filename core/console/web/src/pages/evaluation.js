@@ -83,7 +83,7 @@ export async function evaluation(root, { params, navigate }) {
   const satisfactionEl = box('chart-satisfaction', t('eval.chartSatisfaction'));
   root.append(section(t('eval.chartVolume'), volumeEl), section(overdueEl.getAttribute('aria-label'), overdueEl),
     section(t('eval.chartTime'), timeEl), section(t('eval.chartSatisfaction'), satisfactionEl));
-  const common = { tooltip: { trigger: 'axis' }, legend: { top: 0, type: 'scroll' }, xAxis: { type: 'category', data: periods } };
+  const common = { tooltip: { trigger: 'axis', className: 'chart-tooltip' }, legend: { top: 0, type: 'scroll' }, xAxis: { type: 'category', data: periods } };
   chart(volumeEl, {
     ...common, grid: { top: 40, left: 50, right: 20, bottom: 30 }, yAxis: { type: 'value', minInterval: 1 },
     series: keys.map((k) => ({ name: label(k), type: 'bar', stack: 'volume', data: periods.map((p) => cell(p, k)?.volume ?? 0) })),
@@ -91,7 +91,7 @@ export async function evaluation(root, { params, navigate }) {
   // One line per department (or item): the figure the hall is judged by, not only the total.
   chart(overdueEl, {
     ...common, grid: { top: 40, left: 60, right: 20, bottom: 30 },
-    tooltip: { trigger: 'axis', valueFormatter: (x) => (x === null || x === undefined ? '—' : percent(x)) },
+    tooltip: { trigger: 'axis', className: 'chart-tooltip', valueFormatter: (x) => (x === null || x === undefined ? '—' : percent(x)) },
     yAxis: { type: 'value', min: 0, max: 1, axisLabel: { formatter: (x) => percent(x) } },
     series: keys.map((k) => ({
       name: label(k), type: periods.length > 1 ? 'line' : 'bar', connectNulls: false,
