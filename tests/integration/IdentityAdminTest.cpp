@@ -152,6 +152,9 @@ TEST_F(IdentityAdminTest, FailedSyncIsAnErrorNamingTheFailure) {
         EXPECT_EQ(run->getValue<std::string>("status"), "failed");
         EXPECT_FALSE(run->getValue<std::string>("error").empty());
         EXPECT_GE(run->getValue<long long>("finishedMs"), run->getValue<long long>("startedMs"));
-        if (i) EXPECT_LT(run->getValue<long long>("id"), runs->getObject(static_cast<unsigned>(i - 1))->getValue<long long>("id"));
+        if (i > 0) {
+            EXPECT_LT(run->getValue<long long>("id"),
+                      runs->getObject(static_cast<unsigned>(i - 1))->getValue<long long>("id"));
+        }
     }
 }

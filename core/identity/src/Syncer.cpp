@@ -19,6 +19,7 @@
 #include <Poco/Util/AbstractConfiguration.h>
 
 #include <chrono>
+#include <ranges>
 #include <thread>
 #include <unordered_set>
 
@@ -277,7 +278,8 @@ SyncStatus Syncer::status() const {
         else if (auto h = store::Lease::current(db_, syncLeaseName)) out.leaseHolder = h->node;
         out.requestsPending = store_->pendingSyncRequests(options_.source);
     }
-    for (auto& r : store_->syncRuns(options_.source, SyncStatus::recentRunsShown))
+    auto runs = store_->syncRuns(options_.source, SyncStatus::recentRunsShown);  // oldest first
+    for (auto& r : std::ranges::reverse_view(runs))
         out.recentRuns.push_back({r.id, std::move(r.node), std::move(r.what), std::move(r.method), std::move(r.status),
                                   std::move(r.error), r.startedMs, r.finishedMs});
     return out;
