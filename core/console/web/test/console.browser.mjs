@@ -278,9 +278,9 @@ try {
     const expected = (await call('GET', `/admin/evaluation?by=department&period=month&from=${month}-01&to=${hub.to}`, 'admin')).body.rows;
     if (!expected.some((r) => r.key === 'student-affairs')) throw new Error(`no student-affairs row: ${JSON.stringify(expected)}`);
     await page.getByRole('link', { name: 'Evaluation' }).click();
-    await page.getByLabel('Group by').selectOption('department');
-    await page.getByLabel('Period').selectOption('month');
-    await page.getByLabel('From').fill(`${month}-01`);
+    await page.getByLabel('Group by', { exact: true }).selectOption('department');
+    await page.getByLabel('Period', { exact: true }).selectOption('month');
+    await page.getByLabel('From', { exact: true }).fill(`${month}-01`);
     await page.getByRole('button', { name: 'Show' }).click();
     await page.waitForURL(/by=department/);
     const overdue = page.locator('#chart-overdue');

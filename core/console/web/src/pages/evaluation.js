@@ -95,11 +95,13 @@ export async function evaluation(root, { params, navigate }) {
     yAxis: { type: 'value', min: 0, max: 1, axisLabel: { formatter: (x) => percent(x) } },
     series: keys.map((k) => ({
       name: label(k), type: periods.length > 1 ? 'line' : 'bar', connectNulls: false,
+      // The figure on the chart itself: a 0% bar has no height to see.
+      label: { show: true, position: 'top', formatter: ({ value }) => (value === null || value === undefined ? '' : percent(value)) },
       data: periods.map((p) => cell(p, k)?.overdueRate ?? null),
     })),
   });
   chart(timeEl, {
-    ...common, grid: { top: 40, left: 50, right: 20, bottom: 30 }, yAxis: { type: 'value', name: t('eval.median') },
+    ...common, grid: { top: 60, left: 50, right: 20, bottom: 30 }, yAxis: { type: 'value', name: t('eval.median') },
     series: [
       { name: t('eval.median'), type: 'bar', data: totals.map((x) => x.median) },
       { name: t('eval.p90'), type: 'bar', data: totals.map((x) => x.p90) },
@@ -107,7 +109,7 @@ export async function evaluation(root, { params, navigate }) {
   });
   // Mean rating per department (or item) on 1-5; the number of ratings on the right axis.
   chart(satisfactionEl, {
-    ...common, grid: { top: 40, left: 50, right: 50, bottom: 30 },
+    ...common, grid: { top: 60, left: 50, right: 50, bottom: 30 },
     yAxis: [{ type: 'value', name: t('eval.satisfaction'), min: 0, max: 5, interval: 1 },
       { type: 'value', name: t('eval.ratings'), minInterval: 1 }],
     series: [
