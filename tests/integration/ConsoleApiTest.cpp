@@ -127,6 +127,20 @@ TEST_F(ConsoleApiTest, OnlyTheApplicantRatesAClosedApplicationOnce) {
     auto again = call("POST", path, kStudent, R"({"score":1})");
     EXPECT_EQ(again.status, 409);
     EXPECT_NE(again.body.find("already-rated"), std::string::npos);
+
+    // Read back with its comment by the applicant, the department and hub:admin; no one else.
+    for (const auto& who : {kStudent, kClerk, kAdmin}) {
+        auto read = call("GET", path, who);
+        ASSERT_EQ(read.status, 200) << who << ": " << read.body;
+        EXPECT_EQ(parse(read.body)->getValue<int>("score"), 4);
+        EXPECT_EQ(parse(read.body)->getValue<std::string>("comment"), "办得很快，谢谢");
+    }
+    EXPECT_EQ(call("GET", path, kOtherStudent).status, 403);
+    EXPECT_EQ(call("GET", path, kOtherClerk).status, 403);
+    auto unrated = call("GET", "/api/v1/applications/" + open + "/rating", kStudent);
+    EXPECT_EQ(unrated.status, 404);
+    EXPECT_NE(unrated.body.find("not-rated"), std::string::npos) << unrated.body;
+    EXPECT_EQ(call("GET", "/api/v1/applications/no-such-id/rating", kAdmin).status, 404);
 }
 
 TEST_F(ConsoleApiTest, EvaluationFiguresPerDepartmentAndItemAsJsonAndCsv) {

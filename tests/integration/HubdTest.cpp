@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <future>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -489,6 +490,63 @@ TEST_F(HubdTest, AWorkersLogLinesReadLikeHubdsOwn) {
     std::getline(out, first);
     EXPECT_TRUE(std::regex_search(first, std::regex(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3} [FCEWNIDT] \[)")))
         << first;
+}
+
+// With logging.format=json a worker's lines are hubd's JSON objects too: one
+// per line, the same keys, the plugin's logger name, the request and trace
+// ids of the call that caused it, and the worker's own pid.
+TEST_F(HubdTest, AWorkersJsonLogLinesReadLikeHubdsOwn) {
+    hubd_->process().stop();
+    hubd_->start({"-D", "logging.format=json"});
+    auto headers = bearer(token("clerk.xsc"));
+    const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    headers["traceparent"] = "00-" + trace + "-00f067aa0ba902b7-01";
+    auto r = httpRequest("POST", hubd_->url("/api/v1/systems/crashy/operations/log"),
+                         R"({"message":"来自工作进程 worker-json-43"})", headers);
+    ASSERT_EQ(r.status, 200) << r.body;
+    const std::string requestId = r.header("X-Request-Id");
+    ASSERT_FALSE(requestId.empty());
+    Poco::JSON::Object::Ptr worker;
+    hub::test::waitUntil(
+        [&] {
+            std::istringstream lines(hubd_->process().output());
+            for (std::string line; std::getline(lines, line);) {
+                // Only a whole line: the reader may have caught the worker's write in part.
+                if (line.find("worker-json-43") == std::string::npos || lines.eof()) continue;
+                worker = parse(line);
+                return true;
+            }
+            return false;
+        },
+        10s, 20ms);
+    ASSERT_TRUE(worker) << hubd_->process().output();
+    EXPECT_EQ(worker->getValue<std::string>("logger"), "hub.plugin.crashy");
+    EXPECT_EQ(worker->getValue<std::string>("level"), "information");
+    EXPECT_EQ(worker->getValue<std::string>("message"), "来自工作进程 worker-json-43");
+    EXPECT_EQ(worker->getValue<std::string>("request_id"), requestId);
+    EXPECT_EQ(worker->getValue<std::string>("trace_id"), trace);
+    const std::regex time(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)");
+    EXPECT_TRUE(std::regex_match(worker->getValue<std::string>("time"), time)) << worker->getValue<std::string>("time");
+
+    // hubd's own lines: JSON objects with the same keys, from another process.
+    std::istringstream lines(hubd_->process().output());
+    std::set<long long> hubdPids;
+    std::size_t objects = 0;
+    for (std::string line; std::getline(lines, line);) {
+        if (line.empty() || line[0] != '{' || line.find("worker-json-43") != std::string::npos) continue;
+        auto own = parse(line);
+        ++objects;
+        for (const char* key : {"time", "level", "logger", "message", "tid", "pid"}) {
+            EXPECT_TRUE(own->has(key)) << key << " missing: " << line;
+            EXPECT_TRUE(worker->has(key)) << key << " missing in the worker's line";
+        }
+        EXPECT_TRUE(std::regex_match(own->getValue<std::string>("time"), time)) << line;
+        if (own->getValue<std::string>("logger").rfind("hub.plugin.crashy", 0) != 0)
+            hubdPids.insert(own->getValue<long long>("pid"));
+    }
+    EXPECT_GT(objects, 3u) << hubd_->process().output();
+    ASSERT_EQ(hubdPids.size(), 1u) << hubd_->process().output();
+    EXPECT_NE(worker->getValue<long long>("pid"), *hubdPids.begin()) << "written by hubd, not by the worker";
 }
 
 TEST_F(HubdTest, CatalogueShowsEachAudienceItsOwnItems) {

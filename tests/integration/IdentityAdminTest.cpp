@@ -142,4 +142,19 @@ TEST_F(IdentityAdminTest, FailedSyncIsAnErrorNamingTheFailure) {
     }
     auto status = parse(asAdmin(*hubd, "GET", "/admin/identity/sync").body);
     EXPECT_EQ(status->getValue<std::string>("lastStatus"), "failed");
+    // Every run so far (the scheduled first one, and the two asked for), newest first, each failed with its error.
+    auto runs = status->getArray("recentRuns");
+    ASSERT_TRUE(runs);
+    ASSERT_GE(runs->size(), 2u);
+    EXPECT_EQ(runs->getObject(0)->getValue<std::string>("what"), "full");
+    for (std::size_t i = 0; i < runs->size(); ++i) {
+        auto run = runs->getObject(static_cast<unsigned>(i));
+        EXPECT_EQ(run->getValue<std::string>("status"), "failed");
+        EXPECT_FALSE(run->getValue<std::string>("error").empty());
+        EXPECT_GE(run->getValue<long long>("finishedMs"), run->getValue<long long>("startedMs"));
+        if (i > 0) {
+            EXPECT_LT(run->getValue<long long>("id"),
+                      runs->getObject(static_cast<unsigned>(i - 1))->getValue<long long>("id"));
+        }
+    }
 }

@@ -177,6 +177,8 @@ const std::vector<Row> kTable = {
     {"POST", "/api/v1/applications/{id}/transitions", R, R, R},
     // The applicant rates (409 while open); nobody else may.
     {"POST", "/api/v1/applications/{id}/rating", A, R, R},
+    // Read back by the applicant, hub:admin and the department's roles.
+    {"GET", "/api/v1/applications/{id}/rating", A, R, R},
     // hub:admin, or a department role: a clerk sees their own department's figures.
     {"GET", "/admin/evaluation", R, A, NA},
     {"GET", "/admin/plugins/activity", R, R, NA},
@@ -241,6 +243,7 @@ struct DepartmentRow {
 const std::vector<DepartmentRow> kDepartmentTable = {
     {"GET", "/api/v1/applications", A, R},  // ?department=student-affairs
     {"GET", "/api/v1/applications/{id}", A, R},
+    {"GET", "/api/v1/applications/{id}/rating", A, R},
     {"GET", "/api/v1/identities/{id}", A, A},
     {"GET", "/api/v1/identities", R, R},
     {"GET", "/admin/evaluation", A, A},  // each sees its own department's figures

@@ -526,6 +526,7 @@ TEST_F(OpenApiTest, EveryKnownRouteIsDocumented) {
         {"POST", "/api/v1/applications/{id}/supplement"},
         {"POST", "/api/v1/applications/{id}/transitions"},
         {"POST", "/api/v1/applications/{id}/rating"},
+        {"GET", "/api/v1/applications/{id}/rating"},
         {"GET", "/admin/evaluation"},
         {"GET", "/admin/plugins/activity"},
         {"GET", "/admin/events/consumers"},

@@ -88,6 +88,37 @@ void addRatingRoutes(Router& router, const ConsoleApiServices& s) {
             return r;
         });
     });
+    // The rating and its comment, for the console's application page: the
+    // applicant, hub:admin, and whoever sees the department's figures.
+    router.add(http::verb::get, "/api/v1/applications/{id}/rating", [s](const RequestPtr& request, Responder out) {
+        if (!s.applications || !s.evaluation)
+            return (void)out.send(problem(404, "ratings are not kept here", "No ratings", problemType("no-ratings")));
+        AdminServices pool = adminServicesOf(s);
+        blocking(pool, out, [s, request]() -> Response {
+            const std::string& id = request->param("id");
+            auto app = s.applications->find(id);
+            if (!app)
+                return problem(404, "application '" + id + "' does not exist", "Unknown application",
+                               problemType("unknown-application"));
+            const Principal& p = request->principal;
+            if (app->applicant != p.subject && !p.hasRole("hub:admin") && !departmentsOf(p).count(app->department)) {
+                Response refusal = problem(403, "this application is neither yours nor your department's", "Forbidden",
+                                           problemType("forbidden"));
+                auditRouteCall(s.audit, *request, refusal.status);
+                return refusal;
+            }
+            auto stored = s.evaluation->rating(id);
+            if (!stored)
+                return problem(404, "application '" + id + "' has not been rated", "Not rated", problemType("not-rated"));
+            std::string answer = "{\"application_id\":";
+            appendString(answer, id);
+            answer += ",\"score\":" + std::to_string(stored->score) + ",\"comment\":";
+            appendString(answer, stored->comment);
+            answer += ",\"rated_at\":";
+            appendString(answer, stored->ratedAt);
+            return Response::json(200, answer + "}");
+        });
+    });
 }
 
 }  // namespace hub::api::detail

@@ -19,6 +19,7 @@
 #include <Poco/Util/AbstractConfiguration.h>
 
 #include <chrono>
+#include <ranges>
 #include <thread>
 #include <unordered_set>
 
@@ -156,7 +157,27 @@ std::string SyncStatus::toJson() const {
         out += std::string(",\"thisNodeHolds\":") + (thisNodeHolds ? "true" : "false");
         num("requestsPending", static_cast<long long>(requestsPending));
     }
-    out += '}';
+    out += ",\"recentRuns\":[";
+    for (std::size_t i = 0; i < recentRuns.size(); ++i) {
+        const Run& r = recentRuns[i];
+        out += i ? ",{" : "{";
+        json::appendKey(out, "id");
+        json::appendNumber(out, static_cast<std::int64_t>(r.id));
+        for (const auto& [k, v] : {std::pair<const char*, const std::string*>{"node", &r.node}, {"what", &r.what},
+                                   {"method", &r.method}, {"status", &r.status}, {"error", &r.error}}) {
+            out += ',';
+            json::appendKey(out, k);
+            json::appendString(out, *v);
+        }
+        out += ',';
+        json::appendKey(out, "startedMs");
+        json::appendNumber(out, static_cast<std::int64_t>(r.startedMs));
+        out += ',';
+        json::appendKey(out, "finishedMs");
+        json::appendNumber(out, static_cast<std::int64_t>(r.finishedMs));
+        out += '}';
+    }
+    out += "]}";
     return out;
 }
 
@@ -257,6 +278,10 @@ SyncStatus Syncer::status() const {
         else if (auto h = store::Lease::current(db_, syncLeaseName)) out.leaseHolder = h->node;
         out.requestsPending = store_->pendingSyncRequests(options_.source);
     }
+    auto runs = store_->syncRuns(options_.source, SyncStatus::recentRunsShown);  // oldest first
+    for (auto& r : std::ranges::reverse_view(runs))
+        out.recentRuns.push_back({r.id, std::move(r.node), std::move(r.what), std::move(r.method), std::move(r.status),
+                                  std::move(r.error), r.startedMs, r.finishedMs});
     return out;
 }
 

@@ -1,8 +1,8 @@
 // The console in a real browser (Debian's chromium through playwright-core)
 // against a real hubd with seeded data and the simulated student affairs
 // system: log in, watch the plugin turn red when its vendor goes down, replay
-// a dead letter, find an application and its history, read the evaluation
-// charts, switch the language and use the keyboard. Screenshots go to
+// a dead letter, find an application and its history, read this month's
+// overdue rate per department and the satisfaction from the charts, switch the language and use the keyboard. Screenshots go to
 // --artefacts. Exit code 0 when every step passed.
 //
 //   node test/console.browser.mjs --hubd HUBD --sim SIM --consumer PORTAL_CONSUMER --plugins DIR --catalog DIR
@@ -245,7 +245,9 @@ try {
     await page.getByRole('heading', { name: 'History' }).waitFor();
     const rows = await page.locator('table').first().locator('tbody tr').count();
     if (rows < 3) throw new Error(`history has ${rows} rows`);
-    await page.getByText('No flow diagram for this application').or(page.locator('#flow-diagram svg')).first().waitFor();
+    await page.getByText('No flow diagram').or(page.locator('#flow-diagram svg')).first().waitFor();
+    // The applicant's rating, with its comment.
+    await page.locator('#rating').filter({ hasText: '5 / 5' }).filter({ hasText: '很快' }).waitFor();
     await shot('04-application');
   });
 
@@ -269,19 +271,60 @@ try {
     await shot('05-flow');
   });
 
-  await step('the evaluation charts and table are read, the CSV exported', async () => {
+  await step("this month's overdue rate per department and the satisfaction are read from the charts", async () => {
+    // The Done-when path: Evaluation, group by department, period month, from the first of the month.
+    const hub = (await call('GET', '/admin/evaluation?by=department&period=month', 'admin')).body;
+    const month = hub.to.slice(0, 7);
+    const expected = (await call('GET', `/admin/evaluation?by=department&period=month&from=${month}-01&to=${hub.to}`, 'admin')).body.rows;
+    if (!expected.some((r) => r.key === 'student-affairs')) throw new Error(`no student-affairs row: ${JSON.stringify(expected)}`);
     await page.getByRole('link', { name: 'Evaluation' }).click();
-    await page.getByLabel('Group by').selectOption('item');
+    await page.getByLabel('Group by', { exact: true }).selectOption('department');
+    await page.getByLabel('Period', { exact: true }).selectOption('month');
+    await page.getByLabel('From', { exact: true }).fill(`${month}-01`);
     await page.getByRole('button', { name: 'Show' }).click();
+    await page.waitForURL(/by=department/);
+    const overdue = page.locator('#chart-overdue');
+    await overdue.locator('svg').waitFor();
+    await page.getByRole('heading', { name: 'Overdue rate per department' }).waitFor();
+    // The chart's tooltip for this month: every department with the hub's own figure.
+    await overdue.hover();
+    const tip = overdue.locator('.chart-tooltip').filter({ hasText: month });
+    await tip.waitFor();
+    const text = await tip.innerText();
+    for (const r of expected) {
+      const rate = `${Math.round(r.overdueRate * 1000) / 10}%`;
+      if (!new RegExp(`\\(${r.key}\\)\\s*${rate.replace('.', '\\.')}`).test(text))
+        throw new Error(`the overdue chart does not show ${r.key} at ${rate}: ${JSON.stringify(text)}`);
+    }
+    // The table's row agrees.
+    const row = page.getByRole('row').filter({ hasText: '(student-affairs)' }).filter({ hasText: month });
+    const sa = expected.find((r) => r.key === 'student-affairs');
+    await row.filter({ hasText: `${Math.round(sa.overdueRate * 1000) / 10}%` }).waitFor();
+    // Satisfaction: the seeded 5 of student affairs, one rating.
+    const satisfaction = page.locator('#chart-satisfaction');
+    await satisfaction.locator('svg').waitFor();
+    await satisfaction.hover();
+    const stip = satisfaction.locator('.chart-tooltip').filter({ hasText: month });
+    await stip.waitFor();
+    const stext = await stip.innerText();
+    if (sa.ratings < 1 || !/\(student-affairs\)\s*5\b/.test(stext) || !/Ratings\s*1\b/.test(stext))
+      throw new Error(`the satisfaction chart does not show student affairs' 5 and one rating: ${JSON.stringify(stext)}`);
     await page.locator('#chart-volume svg').waitFor();
     await page.locator('#chart-time svg').waitFor();
+    await page.mouse.move(0, 0);
+    await shot('06-evaluation');
+  });
+
+  await step('the evaluation per item is exported as CSV', async () => {
+    await page.getByLabel('Group by').selectOption('item');
+    await page.getByRole('button', { name: 'Show' }).click();
     // The item by its catalogue name, with its id.
     await page.getByRole('cell', { name: /^\S.* \(student-leave\)$/ }).waitFor();
     const download = page.waitForEvent('download');
     await page.getByRole('button', { name: 'Export CSV' }).click();
     const file = await (await download).path();
     if (!readFileSync(file, 'utf8').includes('student-leave')) throw new Error('the CSV lacks the rows');
-    await shot('06-evaluation');
+    await shot('06b-evaluation-item');
   });
 
   await step('the skip link moves the focus to the content, not the route', async () => {

@@ -1,6 +1,7 @@
 // Applications: search by person, item, department and status; one
 // application's history, and its flow drawn from its BPMN (bpmn-js) with the
-// active and completed steps marked, when the hub serves one; and its trace.
+// active and completed steps marked (items no flow drives have none); the
+// applicant's rating; and its trace.
 import { api, ApiError } from '../api.js';
 import { h, message, section, table } from '../dom.js';
 import { t } from '../i18n.js';
@@ -61,7 +62,7 @@ async function drawFlow(box, id) {
   try {
     response = await api(`/api/v1/applications/${encodeURIComponent(id)}/flow`, { raw: true });
   } catch (e) {
-    // 404: no flows engine yet, or no flow for this item; either way nothing to draw.
+    // 404: no flow drives this item (or the hub runs no flows); nothing to draw.
     box.append(message(e instanceof ApiError && e.status === 404 ? t('apps.flowNone') : t('apps.flowError', { detail: e.message })));
     return;
   }
@@ -110,6 +111,20 @@ async function drawTrace(box, id) {
       trace.hops.map((x) => [x.at, t(`trace.${x.kind}`), x.name, x.outcome, x.duration_ms === null ? '—' : String(x.duration_ms), x.detail])));
 }
 
+// The applicant's rating with its comment, once they rated the closed application.
+async function drawRating(box, id) {
+  let rating;
+  try {
+    rating = await api(`/api/v1/applications/${encodeURIComponent(id)}/rating`);
+  } catch (e) {
+    box.append(message(e instanceof ApiError && e.status === 404 ? t('apps.ratingNone') : t('apps.ratingError', { detail: e.message })));
+    return;
+  }
+  box.append(h('dl', { className: 'facts', id: 'rating' },
+    [[t('apps.ratingScore'), `${rating.score} / 5`], [t('apps.ratingComment'), rating.comment || '—'], [t('apps.at'), rating.rated_at]]
+      .flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])));
+}
+
 export async function application(root, { params }) {
   const [a, names] = await Promise.all([api(`/api/v1/applications/${encodeURIComponent(params.id)}`), loadNames()]);
   const facts = h('dl', { className: 'facts' },
@@ -119,14 +134,16 @@ export async function application(root, { params }) {
       .flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
   const flowBox = section(t('apps.flow'));
   const traceBox = section(t('apps.trace'));
+  const ratingBox = section(t('apps.rating'));
   root.append(
     h('p', {}, h('a', { href: '#/applications', onClick: (e) => { e.preventDefault(); history.back(); } }, t('apps.back'))),
     section(a.id, facts),
     section(t('apps.history'), table(t('apps.history'),
       [t('apps.at'), t('apps.from'), t('apps.to'), t('apps.actor'), t('apps.reason')],
       (a.transitions || []).map((x) => [x.at, x.from ? t(`status.${x.from}`) : '—', t(`status.${x.to}`), x.actor, x.reason || '']))),
-    flowBox, traceBox);
+    ratingBox, flowBox, traceBox);
   if (a.result && a.result !== '{}' && a.result !== '') root.append(section(t('apps.result'), h('pre', {}, typeof a.result === 'string' ? a.result : JSON.stringify(a.result, null, 2))));
   drawFlow(flowBox, a.id);  // drawn once the page is shown; it reports its own failure
   drawTrace(traceBox, a.id);
+  drawRating(ratingBox, a.id);
 }

@@ -66,37 +66,63 @@ export async function evaluation(root, { params, navigate }) {
   const periods = [...new Set(data.rows.map((r) => r.period))].sort();
   const keys = [...new Set(data.rows.map((r) => r.key))].sort();
   const cell = (p, k) => data.rows.find((r) => r.period === p && r.key === k);
-  // All rows of a period together: volume summed, medians weighted by decisions, the largest p90.
+  // All rows of a period together: medians weighted by decisions, the largest p90.
   const totals = periods.map((p) => {
     const rows = data.rows.filter((r) => r.period === p);
     const closed = rows.reduce((s, r) => s + r.closed, 0);
-    const volume = rows.reduce((s, r) => s + r.volume, 0);
     return {
       median: closed ? rows.reduce((s, r) => s + (r.medianDays ?? 0) * r.closed, 0) / closed : null,
       p90: rows.reduce((m, r) => Math.max(m, r.p90Days ?? 0), 0),
-      overdue: volume ? rows.reduce((s, r) => s + r.overdue, 0) / volume : 0,
+      ratings: rows.reduce((s, r) => s + r.ratings, 0),
     };
   });
-  const volumeEl = h('div', { className: 'chart', id: 'chart-volume', role: 'img', 'aria-label': t('eval.chartVolume') });
-  const timeEl = h('div', { className: 'chart', id: 'chart-time', role: 'img', 'aria-label': t('eval.chartTime') });
-  root.append(section(t('eval.chartVolume'), volumeEl), section(t('eval.chartTime'), timeEl));
-  {
-    chart(volumeEl, {
-      tooltip: { trigger: 'axis' }, legend: { top: 0, type: 'scroll' }, grid: { top: 40, left: 50, right: 20, bottom: 30 },
-      xAxis: { type: 'category', data: periods }, yAxis: { type: 'value', minInterval: 1 },
-      series: keys.map((k) => ({ name: label(k), type: 'bar', stack: 'volume', data: periods.map((p) => cell(p, k)?.volume ?? 0) })),
-    });
-    chart(timeEl, {
-      tooltip: { trigger: 'axis' }, legend: { top: 0 }, grid: { top: 40, left: 50, right: 50, bottom: 30 },
-      xAxis: { type: 'category', data: periods },
-      yAxis: [{ type: 'value', name: t('eval.median') }, { type: 'value', max: 1, axisLabel: { formatter: (x) => percent(x) } }],
-      series: [
-        { name: t('eval.median'), type: 'bar', data: totals.map((x) => x.median) },
-        { name: t('eval.p90'), type: 'bar', data: totals.map((x) => x.p90) },
-        { name: t('eval.overdueRate'), type: 'line', yAxisIndex: 1, data: totals.map((x) => x.overdue) },
-      ],
-    });
-  }
+  const box = (id, title) => h('div', { className: 'chart', id, role: 'img', 'aria-label': title });
+  const volumeEl = box('chart-volume', t('eval.chartVolume'));
+  const timeEl = box('chart-time', t('eval.chartTime'));
+  const overdueEl = box('chart-overdue', t(by === 'item' ? 'eval.chartOverdueItem' : 'eval.chartOverdueDepartment'));
+  const satisfactionEl = box('chart-satisfaction', t('eval.chartSatisfaction'));
+  root.append(section(t('eval.chartVolume'), volumeEl), section(overdueEl.getAttribute('aria-label'), overdueEl),
+    section(t('eval.chartTime'), timeEl), section(t('eval.chartSatisfaction'), satisfactionEl));
+  const common = { tooltip: { trigger: 'axis', className: 'chart-tooltip' }, legend: { top: 0, type: 'scroll' }, xAxis: { type: 'category', data: periods } };
+  chart(volumeEl, {
+    ...common, grid: { top: 40, left: 50, right: 20, bottom: 30 }, yAxis: { type: 'value', minInterval: 1 },
+    series: keys.map((k) => ({ name: label(k), type: 'bar', stack: 'volume', data: periods.map((p) => cell(p, k)?.volume ?? 0) })),
+  });
+  // One line per department (or item): the figure the hall is judged by, not only the total.
+  chart(overdueEl, {
+    ...common, grid: { top: 40, left: 60, right: 20, bottom: 30 },
+    tooltip: { trigger: 'axis', className: 'chart-tooltip', valueFormatter: (x) => (x === null || x === undefined ? '—' : percent(x)) },
+    yAxis: { type: 'value', min: 0, max: 1, axisLabel: { formatter: (x) => percent(x) } },
+    series: keys.map((k) => ({
+      name: label(k), type: periods.length > 1 ? 'line' : 'bar', connectNulls: false,
+      // The figure on the chart itself: a 0% bar has no height to see.
+      label: { show: true, position: 'top', formatter: ({ value }) => (value === null || value === undefined ? '' : percent(value)) },
+      data: periods.map((p) => cell(p, k)?.overdueRate ?? null),
+    })),
+  });
+  chart(timeEl, {
+    ...common, grid: { top: 60, left: 50, right: 20, bottom: 30 }, yAxis: { type: 'value', name: t('eval.median') },
+    series: [
+      { name: t('eval.median'), type: 'bar', data: totals.map((x) => x.median) },
+      { name: t('eval.p90'), type: 'bar', data: totals.map((x) => x.p90) },
+    ],
+  });
+  // Mean rating per department (or item) on 1-5; the number of ratings on the right axis.
+  chart(satisfactionEl, {
+    ...common, grid: { top: 60, left: 50, right: 50, bottom: 30 },
+    yAxis: [{ type: 'value', name: t('eval.satisfaction'), min: 0, max: 5, interval: 1 },
+      { type: 'value', name: t('eval.ratings'), minInterval: 1 }],
+    series: [
+      ...keys.map((k) => ({
+        name: label(k), type: 'bar',
+        data: periods.map((p) => {
+          const r = cell(p, k);
+          return r && r.meanSatisfaction !== null ? Math.round(r.meanSatisfaction * 100) / 100 : null;
+        }),
+      })),
+      { name: t('eval.ratings'), type: 'line', yAxisIndex: 1, data: totals.map((x) => x.ratings) },
+    ],
+  });
   root.append(section(t('eval.title'), table(t('eval.title'),
     [t('eval.periodCol'), t('eval.key'), t('eval.volume'), t('eval.closed'), t('eval.median'), t('eval.p90'),
       t('eval.overdueRate'), t('eval.satisfaction'), t('eval.ratings')],

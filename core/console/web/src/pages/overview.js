@@ -62,7 +62,16 @@ async function sync() {
       [t('overview.syncLast'), t('overview.syncStatus'), t('overview.syncCounts'), t('overview.syncAlert')],
       [[s.lastRunAt || '—', `${s.lastMethod || ''} ${s.lastStatus || ''} ${s.lastError || ''}`.trim(),
         `${s.created} / ${s.updated} / ${s.departed}`,
-        s.alert ? h('strong', { className: 'alert' }, s.alert) : t('common.none')]]));
+        s.alert ? h('strong', { className: 'alert' }, s.alert) : t('common.none')]]),
+    // The last runs (identity_sync_runs), newest first, from whichever node ran them.
+    h('h3', {}, t('overview.syncRuns')),
+    (s.recentRuns || []).length === 0 ? message(t('common.none')) :
+      h('div', { id: 'sync-runs' }, table(t('overview.syncRuns'),
+        [t('overview.syncStarted'), t('overview.syncNode'), t('overview.syncWhat'), t('overview.syncStatus'), t('overview.syncSeconds')],
+        s.recentRuns.map((r) => [new Date(r.startedMs).toISOString(), r.node, r.method ? `${r.what} (${r.method})` : r.what,
+          r.status === 'ok' ? r.status : h('strong', { className: r.status === 'running' ? '' : 'alert' },
+            r.error ? `${r.status}: ${r.error}` : r.status),
+          r.finishedMs ? ((r.finishedMs - r.startedMs) / 1000).toFixed(1) : '—']))));
   } catch (e) {
     if (e instanceof ApiError && e.status === 404) return section(t('overview.sync'), message(t('overview.syncNone')));
     throw e;

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace Poco::Util {
 class AbstractConfiguration;
@@ -101,6 +102,14 @@ struct SyncStatus {
     std::string leaseHolder;
     bool coordinated = false, thisNodeHolds = false;
     std::size_t requestsPending = 0;  ///< Runs asked for (requestRun) that no node has taken yet.
+    /// The last runs from identity_sync_runs, newest first (at most recentRunsShown).
+    struct Run {
+        long long id = 0;
+        std::string node, what, method, status, error;
+        long long startedMs = 0, finishedMs = 0;  ///< finishedMs 0 while running.
+    };
+    static constexpr std::size_t recentRunsShown = 10;
+    std::vector<Run> recentRuns;
     std::string toJson() const;
 };
 
