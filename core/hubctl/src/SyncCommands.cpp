@@ -43,14 +43,16 @@ int status(const hubctl::GlobalOptions& global) {
 enum class Reading { full, incremental, preview };
 std::function<long long()> readSoFar(const hubctl::HubClient& hub, hubctl::Progress& progress, Reading reading) {
     auto first = std::make_shared<bool>(true);
-    return [&hub, &progress, reading, first] {
+    auto last = std::make_shared<long long>(0);
+    return [&hub, &progress, reading, first, last] {
         auto s = hub.get("/admin/identity/sync", 5).object();
         if (std::exchange(*first, false) && reading != Reading::incremental)
             progress.setTotal(s->optValue<long long>("activePersons", 0));
-        // A run's figure is the last run's until it begins (running); a preview,
-        // which is no run, sets it to 0 as it connects.
-        if (reading != Reading::preview && !s->optValue<bool>("running", false)) return 0LL;
-        return s->optValue<long long>("personsRead", 0);
+        // A run's figure is the last run's until it begins (running), and stays
+        // when it ends: between runs the bar keeps what it showed (it never goes
+        // back). A preview, which is no run, sets it to 0 as it connects.
+        if (reading != Reading::preview && !s->optValue<bool>("running", false)) return *last;
+        return *last = s->optValue<long long>("personsRead", 0);
     };
 }
 

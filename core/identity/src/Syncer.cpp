@@ -320,6 +320,7 @@ SyncReport Syncer::execute(const char* what, bool allowMassDeparture, bool full)
         options_.transactionPersons = next->transactionPersons;
         if (next->onProgress) options_.onProgress = std::move(next->onProgress);
     }
+    personsRead_ = 0;  // before running: a poll that sees the run sees its own count, not the last run's
     running_ = true;
     struct Reset {
         std::atomic<bool>& flag;
