@@ -264,6 +264,44 @@ TEST_F(Hr, AnExportInNoKnownEncodingIsRejectedWholeAndNothingApplied) {
     EXPECT_EQ(filesIn(drop() + "/processed"), 0u);
 }
 
+// A night as the simulated vendor writes it (tests/sim/hr): GBK, Chinese names,
+// two-line fields, a field short in every 9th record and the file cut off in its
+// last; the plugin quarantines exactly the lines the vendor spoiled. Another night
+// with bytes in no encoding is rejected, naming the line the vendor put them on.
+TEST_F(Hr, ASimulatedNightsBadRowsAreQuarantinedOnTheirLines) {
+    start();
+    vendor::ExportSpec spec;
+    spec.rows = 60;
+    spec.seed = 15;
+    spec.wrongColumnsEvery = 9;
+    spec.truncateLastRecord = true;
+    const auto night = vendor::generate(spec);
+    dropFile("staff-20261206.csv", night.bytes);
+    auto file = only(scanUntilRead());
+    EXPECT_EQ(file->getValue<std::string>("status"), "processed") << file->optValue<std::string>("reason", "");
+    EXPECT_EQ(file->getValue<std::string>("encoding"), "GB18030");
+    std::vector<int> expected(night.wrongColumnLines.begin(), night.wrongColumnLines.end());
+    expected.push_back(static_cast<int>(night.truncatedLine));
+    auto rows = file->getArray("quarantined_rows");
+    std::vector<int> lines;
+    for (std::size_t i = 0; i < rows->size(); ++i) lines.push_back(rows->getObject(static_cast<unsigned>(i))->getValue<int>("line"));
+    EXPECT_EQ(lines, expected);
+    EXPECT_EQ(file->getValue<int>("quarantined"), static_cast<int>(expected.size()));
+    EXPECT_EQ(file->getValue<int>("good"), static_cast<int>(night.records - expected.size()));
+
+    spec.seed = 16;
+    spec.wrongColumnsEvery = 0;
+    spec.truncateLastRecord = false;
+    spec.badBytesRecord = 33;
+    const auto spoiled = vendor::generate(spec);
+    dropFile("staff-20261207.csv", spoiled.bytes);
+    auto rejected = only(scanUntilRead());
+    EXPECT_EQ(rejected->getValue<std::string>("status"), "rejected");
+    EXPECT_NE(rejected->getValue<std::string>("reason").find("line " + std::to_string(spoiled.badBytesLine)),
+              std::string::npos)
+        << rejected->getValue<std::string>("reason");
+}
+
 // The same content again under another name: skipped by its SHA-256 (kept in the
 // plugin's key-value store), moved to processed/ all the same, never deleted.
 TEST_F(Hr, TheSameContentTwiceIsSkippedByItsHash) {
