@@ -21,16 +21,16 @@ KEEP=${KEEP:-0}
 say() { printf '%s\n' "$*" >&2; }
 die() { say "hr.sh: $*"; exit 1; }
 command -v curl >/dev/null || die "curl is needed"
-command -v python3 >/dev/null || die "python3 is needed (to write the export)"
 
 HUBD=$build/core/app/hubd
 HUBCTL=$build/core/hubctl/hubctl
+SIM=$build/tests/sim/hr/hub-sim-hr
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
-    say "building hubd and the hr plugin in $build"
-    cmake --build "$build" -j2 --target hubd hr >"$build.hr-bench.log" 2>&1 ||
+    say "building hubd, the hr plugin and the HR vendor's simulator in $build"
+    cmake --build "$build" -j2 --target hubd hr hub-sim-hr >"$build.hr-bench.log" 2>&1 ||
         die "build failed (log: $build.hr-bench.log)"
 fi
-for f in "$HUBD" "$build/plugins-enabled/hr/libhr.so"; do [ -e "$f" ] || die "missing $f"; done
+for f in "$HUBD" "$build/plugins-enabled/hr/libhr.so" "$SIM"; do [ -e "$f" ] || die "missing $f"; done
 
 work=$(mktemp -d /tmp/hub-hr-bench.XXXXXX)
 hub_pid=
@@ -46,18 +46,12 @@ trap 'exit 130' INT TERM
 
 cc -O2 -o "$work/plain-parse" "$repo/bench/adapters/hr_plain_parse.c" -lcsv || die "cannot build the baseline"
 
-# An export as the HR system writes it: GBK, Chinese header and values, quoted
-# fields with commas and line breaks; `run` makes each file's content its own.
+# An export as the HR system writes it (tests/sim/hr, hub-sim-hr): GBK, Chinese
+# header, names and values, quoted fields with commas and line breaks; `run`
+# (the ids' prefix and the seed) makes each file's content its own.
 export_file() {  # PATH RUN
-    python3 - "$1" "$ROWS" "$2" <<'PY'
-import sys
-path, rows, run = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-statuses = ["在职", "休假", "退休", "离职"]
-with open(path, "w", encoding="gbk", newline="") as f:
-    f.write("工号,姓名,在职状态,职称,入职日期,人员类别\r\n")
-    for i in range(rows):
-        f.write(f'T{run}{i:07d},张三{i % 100},{statuses[i % 4]},"讲师, 第{i % 7}级",20{i % 20:02d}-0{1 + i % 9}-1{i % 10},"合同制\r\n（长期）"\r\n')
-PY
+    "$SIM" --out "$1" --rows "$ROWS" --seed "$2" --id-prefix "T$2" --encoding gbk >/dev/null ||
+        die "hub-sim-hr could not write $1"
 }
 
 mkdir -p "$work/hub/plugins" "$work/hub/var" "$work/drop"
@@ -102,8 +96,9 @@ for run in $(seq "$RUNS"); do
     export_file "$work/export-$run.csv" "$run"
     read -r plain_rows plain_s < <("$work/plain-parse" "$work/export-$run.csv")
     [ "$plain_rows" = $((ROWS + 1)) ] || die "the baseline read $plain_rows records, not $((ROWS + 1))"
-    cp "$work/export-$run.csv" "$work/drop/.staging"
-    mv "$work/drop/.staging" "$work/drop/export-$run.csv"  # renamed in: read at once
+    # Renamed in (the vendor's write-then-rename, the same bytes): read at once.
+    "$SIM" --drop "$work/drop" --name "export-$run.csv" --copy-of "$work/export-$run.csv" \
+        --staging "$work/drop/.staging" >/dev/null || die "hub-sim-hr could not drop export-$run.csv"
     start=$(date +%s%N)
     answer=$(curl -sf -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
         -d '{}' "$HUB/api/v1/systems/hr/operations/scan") || die "the scan failed; see $work/hub/hubd.log"

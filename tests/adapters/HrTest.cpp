@@ -1,8 +1,10 @@
 // The HR adapter end to end: a real hubd syncing persons from a private slapd,
 // the hr plugin reading CSV exports from a drop folder on disk, every scan
 // through hubd's HTTP API (as the hall's operator's manual trigger) or its
-// schedule, and what landed read back through the API.
+// schedule, and what landed read back through the API. The files are written
+// as the HR vendor writes them, by its simulator (tests/sim/hr).
 #include "AdapterHub.h"
+#include "HrExport.h"
 
 #include "hub/ldaptest/DirectoryGenerator.h"
 #include "hub/ldaptest/SlapdServer.h"
@@ -17,7 +19,6 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
-#include <iconv.h>
 #include <iostream>
 #include <linux/capability.h>
 #include <sys/prctl.h>
@@ -25,6 +26,7 @@
 #include <thread>
 
 namespace fs = std::filesystem;
+namespace vendor = hub::sim::hr;
 using hub::test::HttpResponse;
 using hub::test::httpRequest;
 using hub::test::TempDir;
@@ -35,19 +37,6 @@ using hub::test::adapters::parse;
 namespace {
 
 constexpr std::size_t kPersons = 20;
-
-std::string toGbk(const std::string& utf8) {
-    iconv_t cd = iconv_open("GBK", "UTF-8");
-    std::string out(utf8.size() * 2 + 16, '\0');
-    char* in = const_cast<char*>(utf8.data());
-    std::size_t inLeft = utf8.size(), outLeft = out.size();
-    char* to = out.data();
-    std::size_t rc = iconv(cd, &in, &inLeft, &to, &outLeft);
-    iconv_close(cd);
-    if (rc == static_cast<std::size_t>(-1)) throw std::runtime_error("not convertible to GBK");
-    out.resize(out.size() - outLeft);
-    return out;
-}
 
 std::size_t filesIn(const std::string& dir) {
     std::size_t n = 0;
@@ -158,10 +147,9 @@ protected:
         return files->size() ? files->getObject(0) : Poco::JSON::Object::Ptr(new Poco::JSON::Object);
     }
 
+    // The vendor writes the whole file outside the drop folder and renames it in.
     void dropFile(const std::string& name, const std::string& content) {
-        std::string tmp = dir_.file(name + ".staged");
-        std::ofstream(tmp, std::ios::binary) << content;
-        fs::rename(tmp, drop() + "/" + name);
+        vendor::renameIn(drop(), name, content, dir_.file(name + ".staged"));
     }
 
     static inline std::unique_ptr<hub::ldaptest::SlapdServer> slapd_;
@@ -177,7 +165,7 @@ protected:
 TEST_F(Hr, AGbkExportLandsOnThePersonsAndMovesToProcessed) {
     start();
     dropFile("staff-20261206.csv",
-             toGbk("工号,在职状态,职称,入职日期,人员类别\r\n" + uid(1) + ",在职,教授,2001-09-01,事业编制\r\n" + uid(2) +
+             vendor::toGbk("工号,在职状态,职称,入职日期,人员类别\r\n" + uid(1) + ",在职,教授,2001-09-01,事业编制\r\n" + uid(2) +
                    ",退休,副教授,1988/03/15,事业编制\r\n" + uid(3) + ",休假,讲师,2015-07-01,合同制\r\n"));
     auto file = only(scanUntilRead());
     EXPECT_EQ(file->getValue<std::string>("status"), "processed") << file->get("reason").toString();
@@ -267,13 +255,51 @@ TEST_F(Hr, ATruncatedExportQuarantinesTheUnterminatedRecord) {
 // moved to quarantine/, and nothing of it is applied (its good first row neither).
 TEST_F(Hr, AnExportInNoKnownEncodingIsRejectedWholeAndNothingApplied) {
     start();
-    dropFile("staff.csv", "employee_id,title\n" + uid(14) + ",讲师\n" + uid(15) + ",\xFF\xFF\n");
+    dropFile("staff.csv", "employee_id,title\n" + uid(14) + ",讲师\n" + uid(15) + "," + vendor::kBadBytes + "\n");
     auto file = only(scanUntilRead());
     EXPECT_EQ(file->getValue<std::string>("status"), "rejected");
     EXPECT_NE(file->getValue<std::string>("reason").find("line 3"), std::string::npos) << file->getValue<std::string>("reason");
     EXPECT_EQ(sourced(uid(14), "title"), "");
     EXPECT_EQ(filesIn(drop() + "/quarantine"), 1u);
     EXPECT_EQ(filesIn(drop() + "/processed"), 0u);
+}
+
+// A night as the simulated vendor writes it (tests/sim/hr): GBK, Chinese names,
+// two-line fields, a field short in every 9th record and the file cut off in its
+// last; the plugin quarantines exactly the lines the vendor spoiled. Another night
+// with bytes in no encoding is rejected, naming the line the vendor put them on.
+TEST_F(Hr, ASimulatedNightsBadRowsAreQuarantinedOnTheirLines) {
+    start();
+    vendor::ExportSpec spec;
+    spec.rows = 60;
+    spec.seed = 15;
+    spec.wrongColumnsEvery = 9;
+    spec.truncateLastRecord = true;
+    const auto night = vendor::generate(spec);
+    dropFile("staff-20261206.csv", night.bytes);
+    auto file = only(scanUntilRead());
+    EXPECT_EQ(file->getValue<std::string>("status"), "processed") << file->optValue<std::string>("reason", "");
+    EXPECT_EQ(file->getValue<std::string>("encoding"), "GB18030");
+    std::vector<int> expected(night.wrongColumnLines.begin(), night.wrongColumnLines.end());
+    expected.push_back(static_cast<int>(night.truncatedLine));
+    auto rows = file->getArray("quarantined_rows");
+    std::vector<int> lines;
+    for (std::size_t i = 0; i < rows->size(); ++i) lines.push_back(rows->getObject(static_cast<unsigned>(i))->getValue<int>("line"));
+    EXPECT_EQ(lines, expected);
+    EXPECT_EQ(file->getValue<int>("quarantined"), static_cast<int>(expected.size()));
+    EXPECT_EQ(file->getValue<int>("good"), static_cast<int>(night.records - expected.size()));
+
+    spec.seed = 16;
+    spec.wrongColumnsEvery = 0;
+    spec.truncateLastRecord = false;
+    spec.badBytesRecord = 33;
+    const auto spoiled = vendor::generate(spec);
+    dropFile("staff-20261207.csv", spoiled.bytes);
+    auto rejected = only(scanUntilRead());
+    EXPECT_EQ(rejected->getValue<std::string>("status"), "rejected");
+    EXPECT_NE(rejected->getValue<std::string>("reason").find("line " + std::to_string(spoiled.badBytesLine)),
+              std::string::npos)
+        << rejected->getValue<std::string>("reason");
 }
 
 // The same content again under another name: skipped by its SHA-256 (kept in the
@@ -285,7 +311,9 @@ TEST_F(Hr, TheSameContentTwiceIsSkippedByItsHash) {
     auto first = only(scanUntilRead());
     EXPECT_EQ(first->getValue<std::string>("status"), "processed")
         << first->optValue<std::string>("reason", "") << hub_->process().output();
-    dropFile("monday-again.csv", content);
+    const std::string earlier = first->optValue<std::string>("moved_to", "");
+    ASSERT_FALSE(earlier.empty()) << "where monday.csv went";
+    vendor::duplicate(drop(), earlier, "monday-again.csv");  // the vendor sends that night's file again
     auto again = only(scanUntilRead());
     EXPECT_EQ(again->getValue<std::string>("status"), "duplicate");
     EXPECT_NE(again->getValue<std::string>("reason").find("monday.csv"), std::string::npos);
@@ -298,9 +326,8 @@ TEST_F(Hr, TheSameContentTwiceIsSkippedByItsHash) {
 // complete and closed (and settled), every row is applied.
 TEST_F(Hr, AFileWrittenSlowlyInPlaceIsNotReadUntilComplete) {
     start();
-    const std::string path = drop() + "/slow.csv";
-    std::ofstream vendor(path, std::ios::binary);
-    vendor << "employee_id,title\n" << uid(17) << ",讲师\n" << uid(18) << ",副教" << std::flush;  // half a row
+    vendor::InPlaceWriter writer(drop(), "slow.csv");
+    writer.write("employee_id,title\n" + uid(17) + ",讲师\n" + uid(18) + ",副教");  // half a row
     for (int scan = 0; scan < 3; ++scan) {
         std::this_thread::sleep_for(std::chrono::milliseconds(700));  // past the 1 s settle time over the scans
         auto r = scanCall();
@@ -313,8 +340,8 @@ TEST_F(Hr, AFileWrittenSlowlyInPlaceIsNotReadUntilComplete) {
         }
     }
     EXPECT_EQ(sourced(uid(17), "title"), "");  // not a row of the half-written file applied
-    vendor << "授\n" << uid(19) << ",教授\n";
-    vendor.close();
+    writer.write("授\n" + uid(19) + ",教授\n");
+    writer.close();
     auto file = only(scanUntilRead());
     EXPECT_EQ(file->getValue<int>("rows"), 3);
     EXPECT_EQ(sourced(uid(18), "title"), "副教授");
@@ -325,11 +352,11 @@ TEST_F(Hr, AFileWrittenSlowlyInPlaceIsNotReadUntilComplete) {
 // the scan reads it at once (the settle time, an hour here, does not apply).
 TEST_F(Hr, ARenamedInExportIsReadAtOnce) {
     start("<arrival>rename</arrival><settle_seconds>3600</settle_seconds>");
-    std::ofstream(drop() + "/staff.csv.part", std::ios::binary) << "employee_id,title\n" << uid(1) << ",研究员\n";
+    vendor::stage(drop(), "staff.csv", "employee_id,title\n" + uid(1) + ",研究员\n");
     auto r = scanCall();
     ASSERT_EQ(r.status, 200);
     EXPECT_EQ(parse(r.body)->getArray("files")->size(), 0u) << "a .part file is the vendor's, still being written";
-    fs::rename(drop() + "/staff.csv.part", drop() + "/staff.csv");
+    vendor::publish(drop(), "staff.csv");
     r = scanCall();
     ASSERT_EQ(r.status, 200) << r.body;
     auto files = parse(r.body)->getArray("files");
@@ -451,7 +478,7 @@ TEST_F(Hr, AHugeExportOf50000RowsIsReadWithinOneCallInBoundedMemory) {
                "级\",2010-01-01,\"合同制\n（长期）\"\n";
     const long before = kilobytes("VmRSS:");
     ASSERT_GT(before, 0);
-    dropFile("huge.csv", toGbk(csv));
+    dropFile("huge.csv", vendor::toGbk(csv));
     auto file = only(scanUntilRead());
     EXPECT_EQ(file->getValue<std::string>("status"), "processed") << file->optValue<std::string>("reason", "");
     EXPECT_EQ(file->getValue<int>("rows"), 50000);
