@@ -244,8 +244,11 @@ TEST(SqlDataSource, MoreCallersThanThePoolWaitTheirTurnOrTimeOutClearly) {
         }
         EXPECT_EQ(o.failure, Failure::Timeout) << o.what;
         ++timedOut;
+        // Waited for the pool to the end: still waiting at the deadline, or handed a
+        // connection just as it passed (a loaded machine), before anything was sent.
         if (o.what.find("all 2 connections of data source finance stayed busy until the call's deadline") !=
-            std::string::npos)
+                std::string::npos ||
+            o.what.find("the call's deadline passed before data source finance was asked") != std::string::npos)
             ++waitedInVain;
     }
     storming = false;
