@@ -8,6 +8,7 @@
 
 #include "hub/ldaptest/DirectoryGenerator.h"
 #include "hub/ldaptest/SlapdServer.h"
+#include "hub/test/StoreBackend.h"
 #include "hub/test/Eventually.h"
 
 #include <gtest/gtest.h>
@@ -565,6 +566,10 @@ TEST_F(Hr, ADropFolderGoneOrUnreadableIsReportedAndSurvived) {
 // one is running (409); the file is read to its end once and announced once,
 // and the next scan finds nothing left.
 TEST_F(Hr, AScanPastItsDeadlineAnswersInTimeAndReadsTheFileOnce) {
+    if (hub::test::storeOnPostgres())
+        GTEST_SKIP() << "the deadline is the host's and the plugin's, the same on either store; storing its 400,000 "
+                        "rows takes two minutes on PostgreSQL (the sourced fields' submit, a statement per batch "
+                        "through Poco's connector), which the pg: run would wait for";
     hub::test::adapters::PortalPeer portal(dir_);
     start("<settle_seconds>1</settle_seconds>", portal.eventsXml(), 2500);
     std::string csv = "employee_id,employment_status,title,hire_date,staff_category\n";
