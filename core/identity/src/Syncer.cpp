@@ -279,9 +279,12 @@ SyncStatus Syncer::status() const {
         out.requestsPending = store_->pendingSyncRequests(options_.source);
     }
     auto runs = store_->syncRuns(options_.source, SyncStatus::recentRunsShown);  // oldest first
-    for (auto& r : std::ranges::reverse_view(runs))
+    // Reverse iterators, not std::ranges: clang 14 (the fuzz tree) cannot use libstdc++ 12's ranges.
+    for (auto it = runs.rbegin(); it != runs.rend(); ++it) {
+        auto& r = *it;
         out.recentRuns.push_back({r.id, std::move(r.node), std::move(r.what), std::move(r.method), std::move(r.status),
                                   std::move(r.error), r.startedMs, r.finishedMs});
+    }
     return out;
 }
 
