@@ -199,13 +199,18 @@ TEST(SqlDataSource, TheDeadlineCancelsTheStatementOnTheServer) {
 // More callers than poolSize: each waits for a connection up to its own
 // deadline, a freed one goes to a waiter, the server never sees more than
 // poolSize connections, and whoever cannot be served in time gets a timeout
-// that says why, at its deadline, not later.
+// that says why, at its deadline, not later. The two halves are arranged so
+// that no outcome depends on how fast a loaded machine hands a connection
+// over: in the first every waiter has time to spare, in the second the
+// holders keep both connections well past every waiter's deadline.
 TEST(SqlDataSource, MoreCallersThanThePoolWaitTheirTurnOrTimeOutClearly) {
     DataSource source(options());  // poolSize 2
-    constexpr int kCallers = 10;
-    constexpr int kDeadlineMs = 2000;  // 10 calls of 0.5 s on 2 connections need 2.5 s: some cannot make it
     std::atomic<bool> storming{true};
     std::atomic<int> peak{0};
+    const auto activeSleeps = [] {
+        return std::stoi(server().psql(
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = 'reader' AND state = 'active' AND query LIKE 'SELECT pg_sleep%'"));
+    };
     auto watcher = std::async(std::launch::async, [&] {
         while (storming) {
             const int n = std::stoi(server().psql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'reader'"));
@@ -219,13 +224,12 @@ TEST(SqlDataSource, MoreCallersThanThePoolWaitTheirTurnOrTimeOutClearly) {
         std::string what;
         Clock::duration took{};
     };
-    std::vector<std::future<Outcome>> calls;
-    for (int i = 0; i < kCallers; ++i)
-        calls.push_back(std::async(std::launch::async, [&, i] {
+    const auto call = [&](double sleepSeconds, int deadlineMs) {
+        return std::async(std::launch::async, [&, sleepSeconds, deadlineMs] {
             Outcome o;
             const auto began = Clock::now();
             try {
-                source.query("SELECT pg_sleep(0.5), " + std::to_string(i) + " AS caller", "", in(kDeadlineMs));
+                source.query("SELECT pg_sleep(" + std::to_string(sleepSeconds) + ") AS slept", "", in(deadlineMs));
                 o.ok = true;
             } catch (const QueryError& e) {
                 o.failure = e.failure();
@@ -233,30 +237,45 @@ TEST(SqlDataSource, MoreCallersThanThePoolWaitTheirTurnOrTimeOutClearly) {
             }
             o.took = Clock::now() - began;
             return o;
-        }));
-    int served = 0, timedOut = 0, waitedInVain = 0;
-    for (auto& f : calls) {
+        });
+    };
+
+    // Six short calls on two connections, each with a deadline far beyond the
+    // 0.6 s they need in all: every one is served, four of them on a
+    // connection another caller freed.
+    std::vector<std::future<Outcome>> handedOver;
+    for (int i = 0; i < 6; ++i) handedOver.push_back(call(0.2, 20000));
+    for (auto& f : handedOver) {
         const Outcome o = f.get();
-        EXPECT_LT(o.took, std::chrono::milliseconds(kDeadlineMs + 1500)) << "a caller was held past its deadline";
-        if (o.ok) {
-            ++served;
-            continue;
-        }
-        EXPECT_EQ(o.failure, Failure::Timeout) << o.what;
-        ++timedOut;
-        // Waited for the pool to the end: still waiting at the deadline, or handed a
-        // connection just as it passed (a loaded machine), before anything was sent.
-        if (o.what.find("all 2 connections of data source finance stayed busy until the call's deadline") !=
-                std::string::npos ||
-            o.what.find("the call's deadline passed before data source finance was asked") != std::string::npos)
-            ++waitedInVain;
+        EXPECT_TRUE(o.ok) << "a waiter was not served on a freed connection: " << o.what;
     }
+
+    // Two holders keep both connections for 3 s; three waiters with a 0.8 s
+    // deadline start once both holders are on the server. No connection can
+    // free up in time, so each waiter times out at its deadline saying the
+    // pool stayed busy, before anything reached the server.
+    auto holder1 = call(3.0, 20000);
+    auto holder2 = call(3.0, 20000);
+    ASSERT_TRUE(hub::test::waitUntil([&] { return activeSleeps() == 2; }, std::chrono::seconds(10), std::chrono::milliseconds(20)))
+        << "the holders never reached the server";
+    constexpr int kWaiterDeadlineMs = 800;
+    std::vector<std::future<Outcome>> waiters;
+    for (int i = 0; i < 3; ++i) waiters.push_back(call(0.1, kWaiterDeadlineMs));
+    for (auto& f : waiters) {
+        const Outcome o = f.get();
+        ASSERT_FALSE(o.ok) << "a waiter got a connection while both were held";
+        EXPECT_EQ(o.failure, Failure::Timeout) << o.what;
+        EXPECT_NE(o.what.find("all 2 connections of data source finance stayed busy until the call's deadline"),
+                  std::string::npos)
+            << o.what;
+        EXPECT_GE(o.took, std::chrono::milliseconds(kWaiterDeadlineMs - 50)) << "gave up before its deadline";
+        EXPECT_LT(o.took, std::chrono::milliseconds(kWaiterDeadlineMs + 1500)) << "a caller was held past its deadline";
+    }
+    EXPECT_TRUE(holder1.get().ok);
+    EXPECT_TRUE(holder2.get().ok);
+
     storming = false;
     watcher.get();
-    EXPECT_GE(served, 3) << "no caller got a connection another had freed";
-    EXPECT_GE(timedOut, 2);
-    EXPECT_GE(waitedInVain, 1) << "no timeout said the pool was busy";
-    EXPECT_EQ(served + timedOut, kCallers);
     EXPECT_LE(peak.load(), 2) << "the server saw more connections than poolSize";
     // Nothing leaked: the pool serves at once afterwards, within its size.
     const auto began = Clock::now();
