@@ -53,7 +53,32 @@ struct Client::Impl {
     // Never run: thread callers' sockets need an executor, but their operations
     // are all synchronous.
     asio::io_context io;
-    asio::ssl::context tls{asio::ssl::context::tls_client};
+    // Made on first https use: an OpenSSL 3 context with the system's CAs costs
+    // about 20 ms of CPU (provider look-ups, parsing every PEM in the bundle),
+    // which a plugin worker would pay at every (re)start for nothing if its
+    // vendor speaks plain http. A configured caFile is loaded at construction,
+    // so that a bad one is refused there.
+    std::once_flag tlsMade;
+    std::optional<asio::ssl::context> tlsContext;
+
+    static asio::ssl::context makeTls(const std::string& caFile) {
+        asio::ssl::context tls{asio::ssl::context::tls_client};
+        error_code ec;
+        if (caFile.empty()) tls.set_default_verify_paths(ec);
+        else tls.load_verify_file(caFile, ec);
+        if (ec) throw std::invalid_argument("cannot load the CA file '" + caFile + "': " + ec.message());
+        tls.set_verify_mode(asio::ssl::verify_peer);
+        return tls;
+    }
+
+    asio::ssl::context& tls() {
+        try {
+            std::call_once(tlsMade, [this] { tlsContext.emplace(makeTls(options.caFile)); });
+        } catch (const std::invalid_argument& e) {
+            throw RequestError(Failure::Unavailable, e.what());
+        }
+        return *tlsContext;
+    }
     std::mutex mutex;
     IdlePool idle;
     std::vector<std::weak_ptr<IdlePool>> loopPools;  // under mutex
@@ -128,7 +153,7 @@ struct Client::Impl {
         if (ec == asio::error::timed_out) throw RequestError(Failure::Timeout, "no connection to " + origin + " in time");
         if (ec) throw RequestError(Failure::Unavailable, origin + ": " + ec.message());
         if (url.https) {
-            c->tls.emplace(c->socket, tls);
+            c->tls.emplace(c->socket, tls());
             // SNI, and the certificate must name the host. SSL_set_tlsext_host_name, without the macro's C cast.
             if (!SSL_ctrl(c->tls->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
                           const_cast<char*>(url.host.c_str())))
@@ -147,11 +172,8 @@ Client::Client() : Client(Options{}) {}
 Client::Client(const Options& options) : impl_(std::make_unique<Impl>()) {
     impl_->options = options;
     impl_->resolver = std::make_unique<detail::Resolver>(options.lookUp);
-    boost::system::error_code ec;
-    if (options.caFile.empty()) impl_->tls.set_default_verify_paths(ec);
-    else impl_->tls.load_verify_file(options.caFile, ec);
-    if (ec) throw std::invalid_argument("cannot load the CA file '" + options.caFile + "': " + ec.message());
-    impl_->tls.set_verify_mode(asio::ssl::verify_peer);
+    if (!options.caFile.empty())
+        std::call_once(impl_->tlsMade, [this] { impl_->tlsContext.emplace(Impl::makeTls(impl_->options.caFile)); });
 }
 Client::~Client() = default;
 
