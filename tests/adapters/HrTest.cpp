@@ -77,7 +77,7 @@ protected:
         setup.pluginsXml = "<plugin name=\"hr\"><timeoutMs>" + std::to_string(timeoutMs) +
                            "</timeoutMs><concurrency>32</concurrency><queue>64</queue>"
                            "<failureThreshold>100000</failureThreshold><config><drop_dir>" + drop() +
-                           "</drop_dir>" + config + "</config></plugin>";
+                           "</drop_dir>" + config + "</config></plugin>" + pluginsExtra_;
         setup.peopleXml = "<person id=\"admin\" name=\"Hub operator\" audience=\"staff\" roles=\"hub:admin\"/>"
                           "<person id=\"2023010001\" name=\"张三\" audience=\"student\"/>";
         setup.moreXml = more;
@@ -88,6 +88,8 @@ protected:
         hub_ = std::make_unique<AdapterHub>(dir_, setup);
         waitForSync();
     }
+
+    std::string pluginsExtra_;  // more of <plugins>, for a test's own settings
 
     void waitForSync() {
         // The sync runs at start; asking for one more (409 while the first runs) is harmless.
@@ -515,6 +517,7 @@ bool childrenObeyFileModes() {
 // back the next scan reads what was left there, once.
 TEST_F(Hr, ADropFolderGoneOrUnreadableIsReportedAndSurvived) {
     const bool modesChecked = childrenObeyFileModes();
+    pluginsExtra_ = "<healthIntervalMs>500</healthIntervalMs>";  // not the 10 s default: the test waits for it
     start();
     dropFile("staff.csv", "employee_id,title\n" + uid(12) + ",副教授\n");
     auto expectDown = [&](const std::string& why) {
@@ -526,7 +529,7 @@ TEST_F(Hr, ADropFolderGoneOrUnreadableIsReportedAndSurvived) {
         EXPECT_NE(r.body.find(drop()), std::string::npos) << r.body;
         EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::seconds(5));
     };
-    // The plugin's health, as the hub polls it (plugins.healthIntervalMs, 10 s).
+    // The plugin's health, as the hub polls it (plugins.healthIntervalMs).
     auto expectHealth = [&](const std::string& detail) {
         std::string systems;
         EXPECT_TRUE(waitUntil(
