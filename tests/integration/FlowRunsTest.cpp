@@ -177,7 +177,7 @@ protected:
   )" + store_.xml() + R"(
   <catalog><dir>)" + dir_.file("catalog") + R"(</dir></catalog>
   <calendar><file>)" + std::string(CALENDAR_FILE) + R"(</file></calendar>
-  <flows><dir>)" + dir_.file("flows") + R"(</dir></flows>
+  <flows><dir>)" + dir_.file("flows") + R"(</dir><timerLeaseSeconds>3</timerLeaseSeconds></flows>
   <plugins><dir>)" + dir_.file("plugins") + R"(</dir><watchIntervalMs>0</watchIntervalMs>
     <plugin name="student_affairs"><config><base_url>http://127.0.0.1:)" + std::to_string(sim_->port()) +
                                      R"(</base_url></config></plugin></plugins>
@@ -438,7 +438,8 @@ TEST_F(FlowRunsTest, ATimerFiresFromTheSchedulerAndSurvivesAKill9) {
     ASSERT_EQ(r.status, 201) << r.body;
     const std::string id = parse(r.body)->getValue<std::string>("id");
     EXPECT_EQ(parse(r.body)->getValue<std::string>("status"), "submitted");
-    // Killed before the timer is due: the restarted hub fires it (overdue by then or soon).
+    // Killed before the timer is due: the restarted hub fires it (overdue by then or soon); on
+    // PostgreSQL once the dead process's lease flows.timers has run out (timerLeaseSeconds, 3 s here).
     hubd_->signal(SIGKILL);
     hubd_->wait(std::chrono::seconds(10));
     startHubd();

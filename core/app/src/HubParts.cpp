@@ -123,6 +123,7 @@ flows::FlowRunner::Options runnerOptions(const EventParts& events, const Numbers
     const int utcOffsetSeconds = numbers.utcOffsetSeconds;
     flows::FlowRunner::Options options;
     options.messageTtlSeconds = numbers.flowMessageTtlSeconds;
+    options.timerLeaseTtl = std::chrono::seconds(numbers.flowTimerLeaseSeconds);
     // Timers in working days count the calendar as loaded at start, from
     // the time of day they are armed (the hall's zone).
     options.engine.addWorkingDays = [calendar = events.calendar, offsetMs = std::int64_t{utcOffsetSeconds} * 1000](

@@ -62,6 +62,7 @@ Numbers Numbers::read(const Poco::Util::AbstractConfiguration& cfg) {
     n.consoleActivitySeconds = readInt(cfg, "console.activitySeconds", 60, {1, 3600});
     n.flowMessageTtlSeconds = readInt(cfg, "flows.messageTtlSeconds", 3600, {0, 30 * 86400});
     n.flowSettleMs = readInt(cfg, "flows.settleMs", 5000, {0, 60000});
+    n.flowTimerLeaseSeconds = readInt(cfg, "flows.timerLeaseSeconds", 15, {2, 600});
     n.clusterPollMs = readInt(cfg, "cluster.pollMs", 1000, {50, 60000});
     readOptionalInt(cfg, "auth.jwt.leewaySeconds", {0, 3600});
     readOptionalInt(cfg, "auth.jwt.maxTokenBytes", {512, 1 << 20});

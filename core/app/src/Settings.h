@@ -37,7 +37,7 @@ struct Numbers {
         blockingThreads, metricsPort;
     int utcOffsetSeconds, auditCommitIntervalMs, watchIntervalMs, healthIntervalMs;
     int consoleActivitySeconds;
-    int flowMessageTtlSeconds, flowSettleMs;
+    int flowMessageTtlSeconds, flowSettleMs, flowTimerLeaseSeconds;
     int clusterPollMs;  ///< cluster.pollMs: how often the other hubs' changes are read (ClusterChanges)
     host::PluginLimits pluginDefaults;
 
