@@ -155,12 +155,17 @@ endfunction()
 # client, loops, plugin host and its pools, process plugins, relay): the TSan
 # tree builds only tests-tsan and runs only ctest -L tsan.
 #
+# COST <n> starts the executable's tests early in a parallel run (ctest runs
+# the costliest first): for executables with tests of tens of seconds, which
+# would otherwise start last in a clean clone (no timings recorded yet) and
+# leave the run waiting for them alone at the end.
+#
 # BOTH_BACKENDS registers the executable's tests a second time, named "pg:<test>"
 # and labelled postgresql, with HUB_TEST_POSTGRES naming the suite's PostgreSQL
 # (the postgres_suite fixture, tests/support): tests that take their store from
 # hub/test/StoreBackend.h then run on PostgreSQL.
 function(hub_test name)
-  cmake_parse_arguments(T "BOTH_BACKENDS" "TIMEOUT" "SOURCES;DEPS;LABELS;FIXTURES" ${ARGN})
+  cmake_parse_arguments(T "BOTH_BACKENDS" "TIMEOUT;COST" "SOURCES;DEPS;LABELS;FIXTURES" ${ARGN})
   if(NOT HUB_BUILD_TESTS)
     return()
   endif()
@@ -203,7 +208,11 @@ function(hub_test name)
   endif()
   # Labels after discovery: through PROPERTIES a list arrives as one label
   # ("ldap identity"). Skipped for an executable this tree did not build.
-  if(T_LABELS OR T_BOTH_BACKENDS)
+  if(NOT T_COST)
+    set(T_COST 0)
+  endif()
+  if(T_LABELS OR T_BOTH_BACKENDS OR T_COST)
+    set(cost "${T_COST}")
     set(labels "${T_LABELS}")
     set(pg_labels "${T_LABELS};postgresql")
     string(CONFIGURE [[
@@ -212,6 +221,9 @@ if(@name@_tests AND NOT "@labels@" STREQUAL "")
 endif()
 if(@name@_pg_tests)
   set_tests_properties(${@name@_pg_tests} PROPERTIES LABELS "@pg_labels@")
+endif()
+if(NOT "@cost@" STREQUAL "0" AND (@name@_tests OR @name@_pg_tests))
+  set_tests_properties(${@name@_tests} ${@name@_pg_tests} PROPERTIES COST @cost@)
 endif()
 ]] script @ONLY)
     file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/${name}_labels.cmake "${script}")
