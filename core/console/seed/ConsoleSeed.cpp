@@ -23,13 +23,6 @@
 //
 // Prints {"month", "submitted", "today", "applications": [{"id", "item",
 // "department", "due_date", "status", "closed_on", "late"}]} on stdout.
-#include "hub/catalog/Audience.h"
-#include "hub/catalog/Catalog.h"
-#include "hub/catalog/WorkingCalendar.h"
-#include "hub/flows/ApplicationService.h"
-#include "hub/flows/ApplicationStatus.h"
-#include "hub/store/Database.h"
-
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -44,6 +37,13 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+
+#include "hub/catalog/Audience.h"
+#include "hub/catalog/Catalog.h"
+#include "hub/catalog/WorkingCalendar.h"
+#include "hub/flows/ApplicationService.h"
+#include "hub/flows/ApplicationStatus.h"
+#include "hub/store/Database.h"
 
 namespace {
 
@@ -84,8 +84,8 @@ int main(int argc, char** argv) try {
     const Date today = service.today();
     // A day in the hall's zone at a time of day, as the UTC instant it is.
     auto at = [offset](Date day, int hour, int minute) {
-        std::int64_t seconds = std::int64_t{sys_days{day}.time_since_epoch().count()} * 86400 + hour * 3600 +
-                               minute * 60 - offset;
+        std::int64_t seconds =
+            std::int64_t{sys_days{day}.time_since_epoch().count()} * 86400 + hour * 3600 + minute * 60 - offset;
         return Poco::Timestamp::fromEpochTime(static_cast<std::time_t>(seconds));
     };
 
@@ -93,13 +93,16 @@ int main(int argc, char** argv) try {
     int longest = 0;
     for (std::size_t i = 0; i < plan->size(); ++i) {
         auto item = catalog->findById(plan->getObject(static_cast<unsigned>(i))->getValue<std::string>("item"));
-        if (!item) throw std::invalid_argument("no item " + plan->getObject(static_cast<unsigned>(i))->getValue<std::string>("item"));
+        if (!item)
+            throw std::invalid_argument("no item " +
+                                        plan->getObject(static_cast<unsigned>(i))->getValue<std::string>("item"));
         longest = std::max(longest, item->timeLimitDays);
     }
     auto firstOfMonth = [](Date d) { return Date{d.year(), d.month(), std::chrono::day{1}}; };
     std::optional<Date> submitted;
     for (Date first : {firstOfMonth(today), firstOfMonth(Date{sys_days{firstOfMonth(today)} - days{1}})}) {
-        for (Date d = first; d.month() == first.month() && sys_days{d} < sys_days{today}; d = Date{sys_days{d} + days{1}})
+        for (Date d = first; d.month() == first.month() && sys_days{d} < sys_days{today};
+             d = Date{sys_days{d} + days{1}})
             if (sys_days{calendar.addWorkingDays(d, longest)} < sys_days{today}) {
                 submitted = d;
                 break;
@@ -122,15 +125,18 @@ int main(int argc, char** argv) try {
         request.formJson = form.str();
         request.startReview = true;  // as the API submits: a flow's item goes on to in_review
         clock = at(*submitted, 9, 0);
-        auto result = service.submit(request, *catalog, *hub::catalog::AudienceSet::parse(p->getValue<std::string>("audience")));
+        auto result =
+            service.submit(request, *catalog, *hub::catalog::AudienceSet::parse(p->getValue<std::string>("audience")));
         if (result.outcome != hub::flows::ApplicationService::SubmitResult::Outcome::Created)
             throw std::runtime_error(request.itemId + ": not submitted: " + result.message);
         auto app = *result.application;
         for (std::size_t step = 0; path && step < path->size(); ++step) {
             clock = late ? now : at(*submitted, 10, static_cast<int>(step));
             auto to = hub::flows::parseApplicationStatus(path->getElement<std::string>(static_cast<unsigned>(step)));
-            if (!to) throw std::invalid_argument("no status " + path->getElement<std::string>(static_cast<unsigned>(step)));
-            app = service.transition(app.id, *to, p->getValue<std::string>("actor"), p->optValue<std::string>("reason", ""));
+            if (!to)
+                throw std::invalid_argument("no status " + path->getElement<std::string>(static_cast<unsigned>(step)));
+            app = service.transition(app.id, *to, p->getValue<std::string>("actor"),
+                                     p->optValue<std::string>("reason", ""));
         }
         Poco::JSON::Object::Ptr out = new Poco::JSON::Object;
         out->set("id", app.id);
@@ -138,7 +144,8 @@ int main(int argc, char** argv) try {
         out->set("department", app.department);
         out->set("due_date", app.dueDate);
         out->set("status", std::string(hub::flows::toString(app.status)));
-        out->set("closed_on", path ? hub::catalog::WorkingCalendar::formatDate(late ? today : *submitted) : std::string());
+        out->set("closed_on",
+                 path ? hub::catalog::WorkingCalendar::formatDate(late ? today : *submitted) : std::string());
         out->set("late", late);
         seeded->add(out);
     }
