@@ -137,6 +137,25 @@ function csvRows(text) {
   const names = head.split(',');
   return lines.map((l) => Object.fromEntries(l.split(',').map((v, i) => [names[i], v])));
 }
+// The evaluation table's rows, {period, key, volume, overdueRate}, found by
+// its caption and column headers in the page's language.
+async function figuresTable(p, { caption, period, key, volume, overdue }) {
+  const table = p.locator('table', { has: p.locator('caption', { hasText: caption }) });
+  await table.locator('tbody tr').first().waitFor();
+  const headers = await table.locator('thead th').allInnerTexts();
+  const rows = await table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+  // "学生工作处 (student-affairs)", or the bare id where the caller's catalogue has no name for it.
+  const id = (text) => /\(([^()]+)\)$/.exec(text)?.[1] ?? text;
+  return rows.map((r) => ({ period: r[headers.indexOf(period)], key: id(r[headers.indexOf(key)]),
+    volume: Number(r[headers.indexOf(volume)]), overdueRate: r[headers.indexOf(overdue)] }));
+}
+function checkTable(rows, month, expected) {
+  for (const [key, e] of expected) {
+    const row = rows.find((r) => r.period === month && r.key === key);
+    if (!row || row.overdueRate !== percent(e) || row.volume !== e.counted)
+      throw new Error(`the table shows ${key} in ${month} as ${JSON.stringify(row)}, not ${e.counted} with ${percent(e)} overdue`);
+  }
+}
 function checkCsv(text, by, month) {
   const rows = csvRows(text);
   for (const [key, e] of expectedFigures(by, month)) {
@@ -210,6 +229,11 @@ try {
     made.push({ month: seed.month, item: a.item, department: a.department, late: plan[i].late });
   });
   const thisMonth = seed.today.slice(0, 7);
+  // The seed's month is this one unless today is too early in it for anything
+  // to be past due (then last month, to its last day, and no rating in it).
+  const month = seed.month;
+  const monthEnd = month === thisMonth ? seed.today
+    : new Date(Date.UTC(Number(month.slice(0, 4)), Number(month.slice(5, 7)), 0)).toISOString().slice(0, 10);
   const hubd = start(args.hubd, ['--config', join(dir, 'hub.xml')], 'hubd');
   base = `http://127.0.0.1:${await portOf(join(dir, 'hubd.port'))}`;
 
@@ -343,11 +367,6 @@ try {
 
   await step("this month's overdue rate per department and the satisfaction are read from the charts and the table", async () => {
     // The Done-when path: Evaluation, group by department, period month, from the first of the month.
-    // The seed's month is this one unless today is too early in it for anything
-    // to be past due (then last month, to its last day, and no rating in it).
-    const month = seed.month;
-    const [y, m] = month.split('-').map(Number);
-    const to = month === thisMonth ? seed.today : new Date(Date.UTC(y, m, 0)).toISOString().slice(0, 10);
     if (month !== thisMonth) console.log(`  (today, ${seed.today}, nothing of this month is past due yet: reading ${month})`);
     const expected = expectedFigures('department', month);
     const sa = expected.get('student-affairs');
@@ -358,7 +377,7 @@ try {
     await page.getByLabel('Group by', { exact: true }).selectOption('department');
     await page.getByLabel('Period', { exact: true }).selectOption('month');
     await page.getByLabel('From', { exact: true }).fill(`${month}-01`);
-    await page.getByLabel('To', { exact: true }).fill(to);
+    await page.getByLabel('To', { exact: true }).fill(monthEnd);
     await page.getByRole('button', { name: 'Show' }).click();
     await page.waitForURL(/by=department/);
     const overdue = page.locator('#chart-overdue');
@@ -366,16 +385,8 @@ try {
     await page.getByRole('heading', { name: 'Overdue rate per department' }).waitFor();
     // The table: each department's volume and overdue rate in the month, e.g.
     // student affairs 2 of 6 (33.3%), academic affairs 1 of 4 (25%), the rest 0%.
-    const figures = page.locator('table', { has: page.locator('caption', { hasText: 'Evaluation figures' }) });
-    await figures.locator('tbody tr').first().waitFor();
-    const headers = await figures.locator('thead th').allInnerTexts();
-    const col = (name) => headers.indexOf(name);
-    const rows = await figures.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
-    for (const [key, e] of expected) {
-      const row = rows.find((r) => r[col('Period')] === month && r[col('Item / department')].endsWith(`(${key})`));
-      if (!row || row[col('Overdue rate')] !== percent(e) || Number(row[col('Volume')]) !== e.counted)
-        throw new Error(`the table shows ${key} in ${month} as ${JSON.stringify(row)}, not ${e.counted} with ${percent(e)} overdue`);
-    }
+    checkTable(await figuresTable(page, { caption: 'Evaluation figures', period: 'Period', key: 'Item / department',
+      volume: 'Volume', overdue: 'Overdue rate' }), month, expected);
     // The chart's tooltip for the month: every department at its figure.
     await overdue.hover();
     const tip = overdue.locator('.chart-tooltip').filter({ hasText: month });
@@ -431,13 +442,19 @@ try {
     await shot('07-evaluation-zh');
   });
 
-  await step('a department clerk sees only their pages', async () => {
+  await step("a department clerk sees only their pages and their department's overdue rate", async () => {
     const clerk = await browser.newPage({ locale: 'zh-CN' });
     await clerk.goto(`${base}/console`);
     await clerk.getByLabel('访问令牌').fill(token('clerk.xsc'));
     await clerk.getByRole('button', { name: '登录' }).click();
     await clerk.getByRole('heading', { name: '办件查询', level: 1 }).waitFor();
     if (await clerk.getByRole('link', { name: '运行概览' }).count()) throw new Error('a clerk sees the overview');
+    // Their department's figures, and no other department's.
+    await clerk.goto(`${base}/console#/evaluation?by=department&period=month&from=${month}-01&to=${monthEnd}`);
+    const rows = await figuresTable(clerk, { caption: '评价统计', period: '周期', key: '事项 / 部门', volume: '办件量', overdue: '超期率' });
+    const own = new Map([['student-affairs', expectedFigures('department', month).get('student-affairs')]]);
+    checkTable(rows, month, own);
+    if (rows.some((r) => r.key !== 'student-affairs')) throw new Error(`a clerk sees other departments: ${JSON.stringify(rows)}`);
     await clerk.screenshot({ path: join(args.artefacts, '08-clerk.png'), fullPage: true });
     await clerk.close();
   });
