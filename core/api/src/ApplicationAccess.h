@@ -8,13 +8,14 @@
 // department reads these, as any role there reads the department's figures
 // (GET /admin/evaluation), e.g. a dean.
 
-#include <string>
-#include <variant>
-
 #include "ProblemTypes.h"
+
 #include "hub/api/Http.h"
 #include "hub/api/RouteAudit.h"
 #include "hub/flows/ApplicationService.h"
+
+#include <string>
+#include <variant>
 
 namespace hub::api::detail {
 

@@ -23,27 +23,29 @@
 //
 // Prints {"month", "submitted", "today", "applications": [{"id", "item",
 // "department", "due_date", "status", "closed_on", "late"}]} on stdout.
-#include <Poco/JSON/Array.h>
-#include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
-#include <Poco/JSON/Stringifier.h>
-#include <Poco/Timestamp.h>
-
-#include <chrono>
-#include <cstdint>
-#include <fstream>
-#include <iostream>
-#include <map>
-#include <sstream>
-#include <stdexcept>
-#include <string>
-
 #include "hub/catalog/Audience.h"
 #include "hub/catalog/Catalog.h"
 #include "hub/catalog/WorkingCalendar.h"
 #include "hub/flows/ApplicationService.h"
 #include "hub/flows/ApplicationStatus.h"
 #include "hub/store/Database.h"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
+#include <Poco/Timestamp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
 
 namespace {
 
