@@ -1,13 +1,13 @@
 // An applicant's satisfaction rating of a closed application (the hall's figures).
-#include "ConsoleApiSupport.h"
-
-#include "hub/flows/ApplicationService.h"
-#include "hub/flows/Evaluation.h"
-
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
 #include <optional>
+
+#include "ApplicationAccess.h"
+#include "ConsoleApiSupport.h"
+#include "hub/flows/ApplicationService.h"
+#include "hub/flows/Evaluation.h"
 
 namespace hub::api::detail {
 
@@ -45,80 +45,72 @@ std::optional<Response> parseRating(const std::string& body, int& score, std::st
     return std::nullopt;
 }
 
+// {"application_id", "score", "comment", "rated_at"}: what both routes answer.
+std::string ratingJson(const std::string& id, int score, const std::string& comment, const std::string& ratedAt) {
+    std::string answer = "{\"application_id\":";
+    appendString(answer, id);
+    answer += ",\"score\":" + std::to_string(score) + ",\"comment\":";
+    appendString(answer, comment);
+    answer += ",\"rated_at\":";
+    appendString(answer, ratedAt);
+    return answer + "}";
+}
+
+// A rating route: 404 where no ratings are kept, then, off the event loop, the
+// application {id} for whoever `allowed` lets see it (else its 404 or 403), to
+// `handle`.
+template <typename Allowed, typename Handle>
+void addRatingRoute(Router& router, http::verb verb, const ConsoleApiServices& s, Allowed allowed, std::string refusal,
+                    Handle handle) {
+    router.add(verb, "/api/v1/applications/{id}/rating",
+               [s, allowed, refusal, handle](const RequestPtr& request, Responder out) {
+                   if (!s.applications || !s.evaluation)
+                       return (void)out.send(
+                           problem(404, "ratings are not kept here", "No ratings", problemType("no-ratings")));
+                   AdminServices pool = adminServicesOf(s);
+                   blocking(pool, out, [s, allowed, refusal, handle, request]() -> Response {
+                       auto found = applicationFor(*s.applications, s.audit, *request, allowed, refusal);
+                       if (auto* refused = std::get_if<Response>(&found)) return *refused;
+                       return handle(*request, std::get<flows::Application>(found));
+                   });
+               });
+}
+
 }  // namespace
 
 void addRatingRoutes(Router& router, const ConsoleApiServices& s) {
-    router.add(http::verb::post, "/api/v1/applications/{id}/rating", [s](const RequestPtr& request, Responder out) {
-        if (!s.applications || !s.evaluation)
-            return (void)out.send(problem(404, "ratings are not kept here", "No ratings", problemType("no-ratings")));
-        AdminServices pool = adminServicesOf(s);
-        blocking(pool, out, [s, request]() -> Response {
-            const std::string& id = request->param("id");
-            auto app = s.applications->find(id);
-            if (!app)
-                return problem(404, "application '" + id + "' does not exist", "Unknown application",
-                               problemType("unknown-application"));
-            if (app->applicant != request->principal.subject) {
-                Response refusal = problem(403, "only the applicant rates an application", "Forbidden",
-                                           problemType("forbidden"));
-                auditRouteCall(s.audit, *request, refusal.status);
-                return refusal;
-            }
-            // Who asks is settled before what they sent is judged.
-            int score = 0;
-            std::string comment;
-            if (auto bad = parseRating(request->message.body(), score, comment)) return *bad;
-            if (!flows::isTerminal(app->status))
-                return problem(409,
-                               "the application is " + std::string(flows::toString(app->status)) +
-                                   "; it can be rated once it is closed",
-                               "Not closed yet", problemType("not-closed"));
-            if (s.evaluation->rate(id, app->applicant, score, comment) == flows::Evaluation::RateOutcome::AlreadyRated)
-                return problem(409, "this application has been rated already", "Already rated",
-                               problemType("already-rated"));
-            auto stored = s.evaluation->rating(id);
-            std::string answer = "{\"application_id\":";
-            appendString(answer, id);
-            answer += ",\"score\":" + std::to_string(score) + ",\"comment\":";
-            appendString(answer, comment);
-            answer += ",\"rated_at\":";
-            appendString(answer, stored ? stored->ratedAt : std::string());
-            Response r = Response::json(201, answer + "}");
-            r.headers.emplace_back("Location", "/api/v1/applications/" + id + "/rating");
-            return r;
-        });
-    });
+    auto applicantOnly = [](const Principal& p, const flows::Application& a) { return a.applicant == p.subject; };
+    addRatingRoute(router, http::verb::post, s, applicantOnly, "only the applicant rates an application",
+                   [s](const Request& request, const flows::Application& app) -> Response {
+                       // Who asks is settled before what they sent is judged.
+                       int score = 0;
+                       std::string comment;
+                       if (auto bad = parseRating(request.message.body(), score, comment)) return *bad;
+                       if (!flows::isTerminal(app.status))
+                           return problem(409,
+                                          "the application is " + std::string(flows::toString(app.status)) +
+                                              "; it can be rated once it is closed",
+                                          "Not closed yet", problemType("not-closed"));
+                       if (s.evaluation->rate(app.id, app.applicant, score, comment) ==
+                           flows::Evaluation::RateOutcome::AlreadyRated)
+                           return problem(409, "this application has been rated already", "Already rated",
+                                          problemType("already-rated"));
+                       auto stored = s.evaluation->rating(app.id);
+                       Response r = Response::json(
+                           201, ratingJson(app.id, score, comment, stored ? stored->ratedAt : std::string()));
+                       r.headers.emplace_back("Location", "/api/v1/applications/" + app.id + "/rating");
+                       return r;
+                   });
     // The rating and its comment, for the console's application page: the
     // applicant, hub:admin, and whoever sees the department's figures.
-    router.add(http::verb::get, "/api/v1/applications/{id}/rating", [s](const RequestPtr& request, Responder out) {
-        if (!s.applications || !s.evaluation)
-            return (void)out.send(problem(404, "ratings are not kept here", "No ratings", problemType("no-ratings")));
-        AdminServices pool = adminServicesOf(s);
-        blocking(pool, out, [s, request]() -> Response {
-            const std::string& id = request->param("id");
-            auto app = s.applications->find(id);
-            if (!app)
-                return problem(404, "application '" + id + "' does not exist", "Unknown application",
-                               problemType("unknown-application"));
-            const Principal& p = request->principal;
-            if (app->applicant != p.subject && !p.hasRole("hub:admin") && !departmentsOf(p).count(app->department)) {
-                Response refusal = problem(403, "this application is neither yours nor your department's", "Forbidden",
-                                           problemType("forbidden"));
-                auditRouteCall(s.audit, *request, refusal.status);
-                return refusal;
-            }
-            auto stored = s.evaluation->rating(id);
-            if (!stored)
-                return problem(404, "application '" + id + "' has not been rated", "Not rated", problemType("not-rated"));
-            std::string answer = "{\"application_id\":";
-            appendString(answer, id);
-            answer += ",\"score\":" + std::to_string(stored->score) + ",\"comment\":";
-            appendString(answer, stored->comment);
-            answer += ",\"rated_at\":";
-            appendString(answer, stored->ratedAt);
-            return Response::json(200, answer + "}");
-        });
-    });
+    addRatingRoute(router, http::verb::get, s, seesOnConsole, "this application is neither yours nor your department's",
+                   [s](const Request&, const flows::Application& app) -> Response {
+                       auto stored = s.evaluation->rating(app.id);
+                       if (!stored)
+                           return problem(404, "application '" + app.id + "' has not been rated", "Not rated",
+                                          problemType("not-rated"));
+                       return Response::json(200, ratingJson(app.id, stored->score, stored->comment, stored->ratedAt));
+                   });
 }
 
 }  // namespace hub::api::detail

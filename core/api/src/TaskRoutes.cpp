@@ -2,6 +2,7 @@
 #include "hub/api/TaskRoutes.h"
 
 #include "AdminRouteSupport.h"
+#include "ApplicationAccess.h"
 
 #include "hub/api/AdminScope.h"
 #include "hub/api/Http.h"
@@ -301,20 +302,10 @@ void addTaskRoutes(Router& router, TaskServices s) {
 
     router.add(http::verb::get, "/api/v1/applications/{id}/flow", [s](const RequestPtr& request, Responder out) {
         run(s, out, [s, request] {
-            const Principal& p = request->principal;
             const std::string& id = request->param("id");
-            auto application = s.applications->find(id);
-            if (!application)
-                return problem(404, "no application " + id, "Unknown application", problemType("unknown-application"));
-            // The applicant, the owning department's staff, or an admin.
-            bool allowed = application->applicant == p.subject || p.hasRole("hub:admin");
-            for (const auto& role : p.roles)
-                allowed = allowed || role.rfind("dept:" + application->department + ":", 0) == 0;
-            if (!allowed) {
-                Response refusal = problem(403, "not your application", "Not yours", problemType("forbidden"));
-                auditRouteCall(s.audit, *request, refusal.status);
-                return refusal;
-            }
+            auto found = detail::applicationFor(*s.applications, s.audit, *request, detail::seesOnConsole,
+                                                "this application is neither yours nor your department's");
+            if (auto* refused = std::get_if<Response>(&found)) return *refused;
             Poco::Data::Session session = s.store->session();
             auto instance = s.engineStore->instanceOf(session, id);
             auto state = instance ? s.engineStore->load(session, *instance) : std::nullopt;

@@ -2,12 +2,18 @@
 // against a real hubd with seeded data and the simulated student affairs
 // system: log in, watch the plugin turn red when its vendor goes down, replay
 // a dead letter, find an application and its history, read this month's
-// overdue rate per department and the satisfaction from the charts, switch the language and use the keyboard. Screenshots go to
-// --artefacts. Exit code 0 when every step passed.
+// overdue rate per department and the satisfaction from the charts, their table
+// and the CSV export, switch the language and use the keyboard. Screenshots go
+// to --artefacts. Exit code 0 when every step passed.
 //
-//   node test/console.browser.mjs --hubd HUBD --sim SIM --consumer PORTAL_CONSUMER --plugins DIR --catalog DIR
-//        --calendar FILE --flows DIR --console DIR --artefacts DIR [--chromium /usr/bin/chromium]
-import { spawn } from 'node:child_process';
+// The overdue figures are known ones: besides what the test submits today
+// through the API (none of it late), hub-console-seed (--seed) writes
+// applications submitted earlier this month, some decided or still open after
+// their due date, some decided in time, in two departments.
+//
+//   node test/console.browser.mjs --hubd HUBD --sim SIM --consumer PORTAL_CONSUMER --seed SEED --plugins DIR
+//        --catalog DIR --calendar FILE --flows DIR --console DIR --artefacts DIR [--chromium /usr/bin/chromium]
+import { execFileSync, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -17,7 +23,7 @@ import { chromium } from 'playwright-core';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((pairs, a, i, all) =>
   (a.startsWith('--') ? [...pairs, [a.slice(2), all[i + 1]]] : pairs), []));
-for (const k of ['hubd', 'sim', 'consumer', 'plugins', 'catalog', 'calendar', 'flows', 'console', 'artefacts'])
+for (const k of ['hubd', 'sim', 'consumer', 'seed', 'plugins', 'catalog', 'calendar', 'flows', 'console', 'artefacts'])
   if (!args[k]) throw new Error(`--${k} is required`);
 const chromiumPath = args.chromium || '/usr/bin/chromium';
 if (!existsSync(chromiumPath)) throw new Error(`no browser at ${chromiumPath}: install Debian's chromium (scripts/setup.sh)`);
@@ -107,6 +113,60 @@ async function step(name, fn) {
 }
 let onFailure = null;
 
+// Every application the test made, {month, item, department, late}: what the
+// evaluation must show, worked out here rather than read back from the hub.
+const made = [];
+const HALL_UTC_OFFSET = 8 * 3600;  // calendar.utcOffsetSeconds in hub.xml, given to the seed too
+function expectedFigures(by, month) {
+  const out = new Map();
+  for (const a of made.filter((x) => x.month === month)) {
+    const key = by === 'item' ? a.item : a.department;
+    const e = out.get(key) || { counted: 0, overdue: 0 };
+    e.counted++;
+    if (a.late) e.overdue++;
+    out.set(key, e);
+  }
+  return out;
+}
+function percent(e) {  // as the page writes a rate
+  return `${Math.round((e.overdue / e.counted) * 1000) / 10}%`;
+}
+// The CSV export's rows as objects, by its header.
+function csvRows(text) {
+  const [head, ...lines] = text.replace(/^\uFEFF/, '').split('\r\n').filter((l) => l);
+  const names = head.split(',');
+  return lines.map((l) => Object.fromEntries(l.split(',').map((v, i) => [names[i], v])));
+}
+// The evaluation table's rows, {period, key, volume, overdueRate}, found by
+// its caption and column headers in the page's language.
+async function figuresTable(p, { caption, period, key, volume, overdue }) {
+  const table = p.locator('table', { has: p.locator('caption', { hasText: caption }) });
+  await table.locator('tbody tr').first().waitFor();
+  const headers = await table.locator('thead th').allInnerTexts();
+  const rows = await table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+  // "学生工作处 (student-affairs)", or the bare id where the caller's catalogue has no name for it.
+  const id = (text) => /\(([^()]+)\)$/.exec(text)?.[1] ?? text;
+  return rows.map((r) => ({ period: r[headers.indexOf(period)], key: id(r[headers.indexOf(key)]),
+    volume: Number(r[headers.indexOf(volume)]), overdueRate: r[headers.indexOf(overdue)] }));
+}
+function checkTable(rows, month, expected) {
+  for (const [key, e] of expected) {
+    const row = rows.find((r) => r.period === month && r.key === key);
+    if (!row || row.overdueRate !== percent(e) || row.volume !== e.counted)
+      throw new Error(`the table shows ${key} in ${month} as ${JSON.stringify(row)}, not ${e.counted} with ${percent(e)} overdue`);
+  }
+}
+function checkCsv(text, by, month) {
+  const rows = csvRows(text);
+  for (const [key, e] of expectedFigures(by, month)) {
+    const row = rows.find((r) => r.period === month && r.key === key);
+    if (!row) throw new Error(`the CSV has no row for ${key} in ${month}: ${text}`);
+    if (Number(row.volume) !== e.counted || Number(row.overdue) !== e.overdue ||
+        Math.abs(Number(row.overdue_rate) - e.overdue / e.counted) > 0.0005)
+      throw new Error(`the CSV's ${key} in ${month} is ${JSON.stringify(row)}, not ${e.overdue} of ${e.counted} overdue`);
+  }
+}
+
 try {
   // The vendor system, and hubd with its plugin, an event consumer (the
   // reference portal consumer, stopped with SIGSTOP while the seed's events
@@ -127,7 +187,7 @@ try {
   <http><port>0</port><portFile>${dir}/hubd.port</portFile></http>
   <store><path>${dir}/var/hub.db</path></store>
   <catalog><dir>${args.catalog}</dir></catalog>
-  <calendar><file>${args.calendar}</file></calendar>
+  <calendar><file>${args.calendar}</file><utcOffsetSeconds>${HALL_UTC_OFFSET}</utcOffsetSeconds></calendar>
   <flows><dir>${dir}/flows</dir></flows>
   <console><dir>${args.console}</dir><activitySeconds>1</activitySeconds></console>
   <plugins><dir>${dir}/plugins</dir><healthIntervalMs>300</healthIntervalMs>
@@ -140,10 +200,40 @@ try {
   </consumers></events>
   <identity><static>
     <person id="2023010001" name="张三" department="student-affairs" audience="student"/>
+    <person id="2023010002" name="李四" department="student-affairs" audience="student"/>
     <person id="clerk.xsc" name="王老师" department="student-affairs" audience="staff" roles="dept:student-affairs:clerk"/>
+    <person id="clerk.jwc" name="赵老师" department="academic-affairs" audience="staff" roles="dept:academic-affairs:clerk"/>
     <person id="admin" name="管理员" department="it-office" audience="staff" roles="hub:admin"/>
   </static></identity>
 </hub>`);
+  // Applications of earlier this month, written before hubd opens the store.
+  const pastLeave = { 'leave-type': 'personal', from: '2026-12-01', to: '2026-12-01', reason: '家中有事', phone: '13800000001' };
+  const plan = [
+    // Student affairs: completed after its due date, still open past it, completed the day it came.
+    { item: 'student-leave', department: 'student-affairs', form: pastLeave, path: ['approved', 'completed'], actor: 'clerk.xsc', late: true },
+    { item: 'student-leave', department: 'student-affairs', form: pastLeave, late: true },
+    { item: 'student-leave', department: 'student-affairs', form: pastLeave, path: ['approved', 'completed'], actor: 'clerk.xsc', late: false },
+    // Academic affairs (time limit 0, due the day it came): rejected late, two completed that day.
+    { item: 'cet-registration', department: 'academic-affairs', form: {}, path: ['rejected'], reason: '报名已截止', actor: 'clerk.jwc', late: true },
+    { item: 'cet-registration', department: 'academic-affairs', form: {}, path: ['approved', 'completed'], actor: 'clerk.jwc', late: false },
+    { item: 'cet-registration', department: 'academic-affairs', form: {}, path: ['approved', 'completed'], actor: 'clerk.jwc', late: false },
+  ];
+  writeFileSync(join(dir, 'plan.json'), JSON.stringify({ applications: plan.map((p) => ({ ...p, applicant: '2023010002', audience: 'student' })) }));
+  const seed = JSON.parse(execFileSync(args.seed, ['--db', `${dir}/var/hub.db`, '--catalog', args.catalog, '--calendar', args.calendar,
+    '--utc-offset', String(HALL_UTC_OFFSET), '--plan', join(dir, 'plan.json')], { encoding: 'utf8' }));
+  seed.applications.forEach((a, i) => {
+    // Late by the dates themselves: decided (or, open, today) after the due date, else not after it.
+    const reference = a.closed_on || seed.today;
+    if ((reference > a.due_date) !== plan[i].late || a.department !== plan[i].department)
+      throw new Error(`the seed's ${JSON.stringify(a)} is not what the plan asked: ${JSON.stringify(plan[i])}`);
+    made.push({ month: seed.month, item: a.item, department: a.department, late: plan[i].late });
+  });
+  const thisMonth = seed.today.slice(0, 7);
+  // The seed's month is this one unless today is too early in it for anything
+  // to be past due (then last month, to its last day, and no rating in it).
+  const month = seed.month;
+  const monthEnd = month === thisMonth ? seed.today
+    : new Date(Date.UTC(Number(month.slice(0, 4)), Number(month.slice(5, 7)), 0)).toISOString().slice(0, 10);
   const hubd = start(args.hubd, ['--config', join(dir, 'hub.xml')], 'hubd');
   base = `http://127.0.0.1:${await portOf(join(dir, 'hubd.port'))}`;
 
@@ -170,6 +260,10 @@ try {
   const repair = await call('POST', '/api/v1/applications', '2023010001', { item_id: 'dorm-repair',
     form: { building: '7号楼', room: '301', problem: 'plumbing', details: '水管漏水', phone: '13800000000' } });
   if (repair.status !== 201) throw new Error(`dorm repair: ${repair.status} ${JSON.stringify(repair.body)}`);
+  // Today's, through the API: none late (each is due on a later day, or was decided today within its limit).
+  for (const [item, department] of [['student-leave', 'student-affairs'], ['student-leave', 'student-affairs'], ['student-leave', 'student-affairs'],
+    ['enrolment-certificate', 'academic-affairs'], ['graduate-leave', 'graduate-school'], ['dorm-repair', 'logistics']])
+    made.push({ month: thisMonth, item, department, late: false });
   await waitFor('the incident', async () => (await call('GET', '/admin/flows/incidents', 'admin')).body.items.length > 0);
   await waitFor('dead letters', async () => (await call('GET', '/admin/events/dead-letters', 'admin')).body.items.length > 0);
 
@@ -271,44 +365,52 @@ try {
     await shot('05-flow');
   });
 
-  await step("this month's overdue rate per department and the satisfaction are read from the charts", async () => {
+  await step("this month's overdue rate per department and the satisfaction are read from the charts and the table", async () => {
     // The Done-when path: Evaluation, group by department, period month, from the first of the month.
-    const hub = (await call('GET', '/admin/evaluation?by=department&period=month', 'admin')).body;
-    const month = hub.to.slice(0, 7);
-    const expected = (await call('GET', `/admin/evaluation?by=department&period=month&from=${month}-01&to=${hub.to}`, 'admin')).body.rows;
-    if (!expected.some((r) => r.key === 'student-affairs')) throw new Error(`no student-affairs row: ${JSON.stringify(expected)}`);
+    if (month !== thisMonth) console.log(`  (today, ${seed.today}, nothing of this month is past due yet: reading ${month})`);
+    const expected = expectedFigures('department', month);
+    const sa = expected.get('student-affairs');
+    const aa = expected.get('academic-affairs');
+    if (!sa.overdue || !aa.overdue || sa.overdue * aa.counted === aa.overdue * sa.counted)
+      throw new Error(`the seed gives no two different overdue rates: ${JSON.stringify([...expected])}`);
     await page.getByRole('link', { name: 'Evaluation' }).click();
     await page.getByLabel('Group by', { exact: true }).selectOption('department');
     await page.getByLabel('Period', { exact: true }).selectOption('month');
     await page.getByLabel('From', { exact: true }).fill(`${month}-01`);
+    await page.getByLabel('To', { exact: true }).fill(monthEnd);
     await page.getByRole('button', { name: 'Show' }).click();
     await page.waitForURL(/by=department/);
     const overdue = page.locator('#chart-overdue');
     await overdue.locator('svg').waitFor();
     await page.getByRole('heading', { name: 'Overdue rate per department' }).waitFor();
-    // The chart's tooltip for this month: every department with the hub's own figure.
+    // The table: each department's volume and overdue rate in the month, e.g.
+    // student affairs 2 of 6 (33.3%), academic affairs 1 of 4 (25%), the rest 0%.
+    checkTable(await figuresTable(page, { caption: 'Evaluation figures', period: 'Period', key: 'Item / department',
+      volume: 'Volume', overdue: 'Overdue rate' }), month, expected);
+    // The chart's tooltip for the month: every department at its figure.
     await overdue.hover();
     const tip = overdue.locator('.chart-tooltip').filter({ hasText: month });
     await tip.waitFor();
     const text = await tip.innerText();
-    for (const r of expected) {
-      const rate = `${Math.round(r.overdueRate * 1000) / 10}%`;
-      if (!new RegExp(`\\(${r.key}\\)\\s*${rate.replace('.', '\\.')}`).test(text))
-        throw new Error(`the overdue chart does not show ${r.key} at ${rate}: ${JSON.stringify(text)}`);
+    for (const [key, e] of expected) {
+      if (!new RegExp(`\\(${key}\\)\\s*${percent(e).replace('.', '\\.')}`).test(text))
+        throw new Error(`the overdue chart does not show ${key} at ${percent(e)}: ${JSON.stringify(text)}`);
     }
-    // The table's row agrees.
-    const row = page.getByRole('row').filter({ hasText: '(student-affairs)' }).filter({ hasText: month });
-    const sa = expected.find((r) => r.key === 'student-affairs');
-    await row.filter({ hasText: `${Math.round(sa.overdueRate * 1000) / 10}%` }).waitFor();
-    // Satisfaction: the seeded 5 of student affairs, one rating.
+    // The export of the same figures.
+    const download = page.waitForEvent('download');
+    await page.getByRole('button', { name: 'Export CSV' }).click();
+    checkCsv(readFileSync(await (await download).path(), 'utf8'), 'department', month);
+    // Satisfaction: the 5 given today to student affairs, one rating.
     const satisfaction = page.locator('#chart-satisfaction');
     await satisfaction.locator('svg').waitFor();
-    await satisfaction.hover();
-    const stip = satisfaction.locator('.chart-tooltip').filter({ hasText: month });
-    await stip.waitFor();
-    const stext = await stip.innerText();
-    if (sa.ratings < 1 || !/\(student-affairs\)\s*5\b/.test(stext) || !/Ratings\s*1\b/.test(stext))
-      throw new Error(`the satisfaction chart does not show student affairs' 5 and one rating: ${JSON.stringify(stext)}`);
+    if (month === thisMonth) {
+      await satisfaction.hover();
+      const stip = satisfaction.locator('.chart-tooltip').filter({ hasText: month });
+      await stip.waitFor();
+      const stext = await stip.innerText();
+      if (!/\(student-affairs\)\s*5\b/.test(stext) || !/Ratings\s*1\b/.test(stext))
+        throw new Error(`the satisfaction chart does not show student affairs' 5 and one rating: ${JSON.stringify(stext)}`);
+    }
     await page.locator('#chart-volume svg').waitFor();
     await page.locator('#chart-time svg').waitFor();
     await page.mouse.move(0, 0);
@@ -319,11 +421,10 @@ try {
     await page.getByLabel('Group by').selectOption('item');
     await page.getByRole('button', { name: 'Show' }).click();
     // The item by its catalogue name, with its id.
-    await page.getByRole('cell', { name: /^\S.* \(student-leave\)$/ }).waitFor();
+    await page.getByRole('cell', { name: /^\S.* \(cet-registration\)$/ }).waitFor();
     const download = page.waitForEvent('download');
     await page.getByRole('button', { name: 'Export CSV' }).click();
-    const file = await (await download).path();
-    if (!readFileSync(file, 'utf8').includes('student-leave')) throw new Error('the CSV lacks the rows');
+    checkCsv(readFileSync(await (await download).path(), 'utf8'), 'item', seed.month);
     await shot('06b-evaluation-item');
   });
 
@@ -341,13 +442,19 @@ try {
     await shot('07-evaluation-zh');
   });
 
-  await step('a department clerk sees only their pages', async () => {
+  await step("a department clerk sees only their pages and their department's overdue rate", async () => {
     const clerk = await browser.newPage({ locale: 'zh-CN' });
     await clerk.goto(`${base}/console`);
     await clerk.getByLabel('访问令牌').fill(token('clerk.xsc'));
     await clerk.getByRole('button', { name: '登录' }).click();
     await clerk.getByRole('heading', { name: '办件查询', level: 1 }).waitFor();
     if (await clerk.getByRole('link', { name: '运行概览' }).count()) throw new Error('a clerk sees the overview');
+    // Their department's figures, and no other department's.
+    await clerk.goto(`${base}/console#/evaluation?by=department&period=month&from=${month}-01&to=${monthEnd}`);
+    const rows = await figuresTable(clerk, { caption: '评价统计', period: '周期', key: '事项 / 部门', volume: '办件量', overdue: '超期率' });
+    const own = new Map([['student-affairs', expectedFigures('department', month).get('student-affairs')]]);
+    checkTable(rows, month, own);
+    if (rows.some((r) => r.key !== 'student-affairs')) throw new Error(`a clerk sees other departments: ${JSON.stringify(rows)}`);
     await clerk.screenshot({ path: join(args.artefacts, '08-clerk.png'), fullPage: true });
     await clerk.close();
   });
