@@ -96,6 +96,9 @@ public:
     /// The same for nginx and for PostgreSQL's processes (server and backends).
     double nginxCpuSeconds() const;
     double postgresCpuSeconds() const;
+    /// Starts of a node that exited before it was ready and were tried again
+    /// (see startNode()).
+    int failedStarts() const { return failedStarts_; }
     /// Node n's output (for a failing test).
     std::string output(int n) const;
     std::string nginxLog() const;
@@ -136,6 +139,7 @@ private:
     std::vector<Node> nodes_;
     std::unique_ptr<hub::test::ChildProcess> nginx_;
     int nginxPort_ = 0;
+    int failedStarts_ = 0;  // the keeping thread's only
     mutable std::mutex mutex_;  // nodes_' processes, between a killer thread and readers
 };
 
