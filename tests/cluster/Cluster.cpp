@@ -23,6 +23,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -231,17 +232,37 @@ std::string Cluster::nodeXml(int n) const {
 
 void Cluster::startNode(int n) {
     const std::string folder = dir_.file("node" + std::to_string(n + 1));
-    std::error_code ignored;
-    fs::remove(folder + "/hubd.port", ignored);
-    ChildProcess::Options o{.args = {"--config", folder + "/hub.xml"}, .portFile = folder + "/hubd.port"};
-    o.startTimeout = std::chrono::seconds(30);
-    o.stopTimeout = std::chrono::seconds(10);
+    const std::string name = "node " + std::to_string(n + 1);
     std::unique_ptr<ChildProcess> process;
-    try {
-        process = launch(tree_.hubd, std::move(o));
-    } catch (const Poco::Exception& e) {
-        // Poco's what() is its class name only; the message holds hubd's output.
-        throw std::runtime_error("node " + std::to_string(n + 1) + " did not start: " + e.displayText());
+    // A start that fails (hubd exits 70, e.g. when PostgreSQL does not answer
+    // its connect within store.postgresql.connectTimeoutSeconds on a loaded
+    // machine) is tried again 2 s later, as the shipped unit's
+    // Restart=on-failure and RestartSec=2s do; one that is not ready in 30 s,
+    // or fails kStartAttempts times, fails the test.
+    constexpr int kStartAttempts = 5;
+    for (int attempt = 1; !process; ++attempt) {
+        std::error_code ignored;
+        fs::remove(folder + "/hubd.port", ignored);
+        ChildProcess::Options o{.args = {"--config", folder + "/hub.xml"}, .portFile = folder + "/hubd.port"};
+        o.startTimeout = std::chrono::seconds(30);
+        o.stopTimeout = std::chrono::seconds(10);
+        try {
+            process = launch(tree_.hubd, std::move(o));
+        } catch (const Poco::TimeoutException& e) {
+            // Poco's what() is its class name only; the message holds hubd's output.
+            throw std::runtime_error(name + " did not start: " + e.displayText());
+        } catch (const Poco::Exception& e) {
+            if (attempt == kStartAttempts)
+                throw std::runtime_error(name + " did not start in " + std::to_string(attempt) +
+                                         " attempts; the last: " + e.displayText());
+            ++failedStarts_;
+            const std::string said = e.displayText();
+            const auto fatal = said.rfind(" F [hub] ");
+            std::cout << "[cluster] " << name << " exited before it was ready (attempt " << attempt
+                      << "), started again in 2 s: "
+                      << (fatal == std::string::npos ? said.substr(0, 300) : said.substr(fatal + 1, 300)) << std::endl;
+            std::this_thread::sleep_for(std::chrono::seconds(2));
+        }
     }
     std::lock_guard lock(mutex_);
     nodes_[n].process = std::move(process);

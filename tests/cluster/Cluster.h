@@ -85,8 +85,11 @@ public:
     /// SIGKILL node n and reap it.
     void kill(int n);
     /// Starts node n again (on the same port, folder and database); waits until
-    /// it serves. Call it, like the constructor, from the thread that keeps the
-    /// cluster: the nodes die with the thread that started them.
+    /// it serves. A start that exits before it is ready (hubd's 70, e.g. the
+    /// store's connect timed out) is tried again 2 s later, up to 5 times, as
+    /// the shipped unit's Restart=on-failure does. Call it, like the
+    /// constructor, from the thread that keeps the cluster: the nodes die with
+    /// the thread that started them.
     void restart(int n);
     bool up(int n) const;
     /// Node n is up and its process has not exited (no crash, no restart needed).
@@ -96,6 +99,9 @@ public:
     /// The same for nginx and for PostgreSQL's processes (server and backends).
     double nginxCpuSeconds() const;
     double postgresCpuSeconds() const;
+    /// Starts of a node that exited before it was ready and were tried again
+    /// (see startNode()).
+    int failedStarts() const { return failedStarts_; }
     /// Node n's output (for a failing test).
     std::string output(int n) const;
     std::string nginxLog() const;
@@ -136,6 +142,7 @@ private:
     std::vector<Node> nodes_;
     std::unique_ptr<hub::test::ChildProcess> nginx_;
     int nginxPort_ = 0;
+    int failedStarts_ = 0;  // the keeping thread's only
     mutable std::mutex mutex_;  // nodes_' processes, between a killer thread and readers
 };
 

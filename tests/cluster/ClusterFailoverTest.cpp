@@ -212,7 +212,8 @@ TEST_P(ClusterFailoverTest, SubmitsAndFlowStepsSurviveNodesKilledEveryFewSeconds
     }
     flood.stop();
     SCOPED_TRACE(flood.summary());
-    std::cout << "[cluster] " << backend.name << ": " << kills << " kills; " << flood.summary() << std::endl;
+    std::cout << "[cluster] " << backend.name << ": " << kills << " kills, " << cluster.failedStarts()
+              << " starts tried again; " << flood.summary() << std::endl;
     EXPECT_TRUE(flood.unexpected().empty()) << flood.unexpected() << "\n" << cluster.output(0);
     EXPECT_GT(flood.steps(), 0u);
 

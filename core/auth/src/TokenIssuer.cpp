@@ -2,6 +2,7 @@
 
 #include "KeyFile.h"
 
+#include <Poco/Crypto/OpenSSLInitializer.h>
 #include <Poco/Crypto/RSAKey.h>
 #include <Poco/Exception.h>
 #include <Poco/JSON/Array.h>
@@ -14,6 +15,23 @@
 #include <sstream>
 
 namespace hub::auth {
+
+namespace {
+
+// Poco 1.11 sets OpenSSL up when its reference count goes from 0 to 1 and
+// deletes the lock array it made then when the count drops back to 0, with
+// nothing ordering the two. Every sign() makes and drops a DigestEngine, which
+// holds a reference: with nothing else holding one, issuers on two threads
+// deleted each other's locks (SIGSEGV in pthread_mutex_destroy or later in
+// libcrypto; the cluster test's driver crashed so). The first issuer takes one
+// reference for the whole process (a function-local static is made once, the
+// other threads wait for it), so the count never goes back to 0 under them.
+void holdOpenSslForTheProcess()
+{
+    static const Poco::Crypto::OpenSSLInitializer held;
+}
+
+} // namespace
 
 struct TokenIssuer::Impl
 {
@@ -30,6 +48,7 @@ TokenIssuer TokenIssuer::hs256(const std::string& secret)
 {
     if (secret.size() < 32)
         throw Poco::InvalidArgumentException("HS256 secret must be at least 32 bytes long");
+    holdOpenSslForTheProcess();
     auto impl = std::make_unique<Impl>();
     impl->signer.setHMACKey(secret);
     impl->algorithm = Poco::JWT::Signer::ALGO_HS256;
@@ -38,6 +57,7 @@ TokenIssuer TokenIssuer::hs256(const std::string& secret)
 
 TokenIssuer TokenIssuer::rs256(const std::string& privateKeyPem, const std::string& passphrase)
 {
+    holdOpenSslForTheProcess();
     auto impl = std::make_unique<Impl>();
     try
     {
