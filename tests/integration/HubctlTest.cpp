@@ -565,6 +565,9 @@ protected:
         slapd_->start();
 
         dir_ = std::make_unique<TempDir>("hubctl-progress");
+        // The consumer: one attempt of 3 s, so a stopped one's events are dead
+        // letters at once (a second attempt would find the connection dropped by
+        // the heartbeat, and wait for it unsent).
         const int consumerPort = hub::ldaptest::freeLoopbackPort();
         consumer_ = std::make_unique<ChildProcess>(
             PORTAL_CONSUMER_EXE,
@@ -597,16 +600,23 @@ protected:
         ASSERT_TRUE(hub::test::waitUntil([] { return !status()->getValue<std::string>("lastSuccessAt").empty(); },
                                          std::chrono::seconds(120)))
             << hubd_->output();
+        // Each entry the run created is an event. The relay's figures are a snapshot
+        // its thread takes every 100 ms or so, which may predate the run's last
+        // commit: "depth 0" alone once let the test stop the consumer with 1160
+        // events still to come (a loaded PostgreSQL run; they became dead letters).
+        // So wait until the consumer has acknowledged that many.
+        const long long events = status()->getValue<long long>("created");
+        ASSERT_GE(events, static_cast<long long>(kPersons)) << "the first run did not create every person";
         ASSERT_TRUE(hub::test::waitUntil(
-            [] {
+            [events] {
                 auto c = get("/admin/events/consumers")->getArray("consumers")->getObject(0);
                 // delivering: the relay holds the consumer's lease (on PostgreSQL a hub
                 // that does not reports no depth of its own).
-                return c->getValue<bool>("delivering") && c->getValue<long long>("depth") == 0 &&
-                       c->getValue<long long>("inFlight") == 0;
+                return c->getValue<bool>("delivering") && c->getValue<long long>("deliveries") >= events &&
+                       c->getValue<long long>("depth") == 0 && c->getValue<long long>("inFlight") == 0;
             },
             std::chrono::seconds(120)))
-            << "the first sync's events were not delivered";
+            << "the first sync's events were not delivered: " << relayFigures();
         ASSERT_EQ(get("/admin/events/consumers")->getValue<long long>("deadLetters"), 0);
     }
     static void TearDownTestSuite() {
@@ -624,6 +634,12 @@ protected:
         return parse(r.body);
     }
     static Poco::JSON::Object::Ptr status() { return get("/admin/identity/sync"); }
+    // The relay's figures as they are, for a failure's message.
+    static std::string relayFigures() {
+        return hub::test::httpRequest("GET", hubd_->url("/admin/events/consumers"), "",
+                                      bearer(hub::test::token(kSecret, "admin")))
+            .body;
+    }
 
     // hubctl with `args` on a terminal: script(1) gives it a pty for stdout and
     // stderr; what it drew there comes back (with the pty's \r\n).
@@ -688,10 +704,11 @@ TEST_F(HubctlProgressTest, AReplayAdvancesPerDeadLetter) {
                                       bearer(hub::test::token(kSecret, "admin")));
     ASSERT_EQ(run.status, 200) << run.body;
     ASSERT_EQ(parse(run.body)->getValue<long long>("updated"), static_cast<long long>(kChanged)) << run.body;
+    // Failing, it shows the relay's figures, the sync's report and the hub's log.
     ASSERT_TRUE(hub::test::waitUntil(
         [] { return get("/admin/events/consumers")->getValue<long long>("deadLetters") == kChanged; },
         std::chrono::seconds(30)))
-        << get("/admin/events/consumers")->getValue<long long>("deadLetters");
+        << "relay: " << relayFigures() << "\nsync: " << run.body << "\nhubd:\n" << hubd_->output();
     consumer_->signal(SIGCONT);
 
     const std::string drawing = onTerminal({"events", "dead-letters", "replay"});

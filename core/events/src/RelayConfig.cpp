@@ -70,7 +70,8 @@ RelayConfig RelayConfig::fromConfiguration(const Poco::Util::AbstractConfigurati
         int window = intKey(c, base + "window", static_cast<int>(cc.window));
         requireRange(base + "window", window, 1, 100000);
         cc.window = static_cast<std::size_t>(window);
-        cc.serverPublicKey = c.getString(base + "serverPublicKey", "");
+        // Keys raw: getString() would expand a "${" that Z85 text may hold.
+        cc.serverPublicKey = c.getRawString(base + "serverPublicKey", "");
         cc.serverPublicKeyFile = c.getString(base + "serverPublicKeyFile", "");
         cc.peer = c.getString(base + "peer", "");
         cc.personalData = commaList(c.getString(base + "personalData", ""));
@@ -86,7 +87,7 @@ RelayConfig RelayConfig::fromConfiguration(const Poco::Util::AbstractConfigurati
             break;
         PeerConfig p;
         p.name = c.getString(base + "[@name]", c.getString(base + ".name", ""));
-        p.publicKey = c.getString(base + ".publicKey", "");
+        p.publicKey = c.getRawString(base + ".publicKey", "");  // raw, as serverPublicKey
         p.publicKeyFile = c.getString(base + ".publicKeyFile", "");
         if (c.has(base + ".sockets")) p.sockets = commaList(c.getString(base + ".sockets"));
         r.peers.push_back(std::move(p));

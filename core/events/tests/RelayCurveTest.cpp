@@ -126,16 +126,23 @@ TEST_F(RelayFixture, KeyPairIsMadeAtFirstStartAndKept) {
 
 namespace {
 
-// Z85 keys may hold '<' and '&', which XML text must escape.
+// Z85 keys may hold '<' and '&', which XML text must escape, and "]]>", which
+// it may not hold either.
 std::string xmlText(const std::string& s) {
     std::string out;
     for (char ch : s) {
         if (ch == '<') out += "&lt;";
+        else if (ch == '>') out += "&gt;";
         else if (ch == '&') out += "&amp;";
         else out += ch;
     }
     return out;
 }
+
+// A valid key with "${" and no '}' after it: read with getString(), Poco would
+// take it for a property reference and append a '}' (random keys hold one
+// about once in 300).
+const std::string keyWithDollarBrace = "uN}49U/]iW70${bImEgX)eI7GOVySUjM)ZomXs$7";
 
 }  // namespace
 
@@ -151,15 +158,17 @@ TEST(RelayConfiguration, PeersAreNamedByKeysAndMistakesNameTheKey) {
   <peers>
     <peer name="approval-engine"><publicKey>)" + xmlText(engine.publicKey) + R"(</publicKey><sockets>inbound</sockets></peer>
     <peer name="portal"><publicKey>)" + xmlText(portal.publicKey) + R"(</publicKey><sockets></sockets></peer>
+    <peer name="dashboard"><publicKey>)" + xmlText(keyWithDollarBrace) + R"(</publicKey></peer>
   </peers>
 </events>)");
     Poco::AutoPtr<Poco::Util::XMLConfiguration> c(new Poco::Util::XMLConfiguration(xml));
     RelayConfig config = RelayConfig::fromConfiguration(*c, "/var/lib/campushub");
-    ASSERT_EQ(config.peers.size(), 2u);
+    ASSERT_EQ(config.peers.size(), 3u);
     EXPECT_EQ(config.peers[0].name, "approval-engine");
     EXPECT_EQ(config.peers[0].publicKey, engine.publicKey);
     EXPECT_EQ(config.peers[0].sockets, std::vector<std::string>{"inbound"});
     EXPECT_TRUE(config.peers[1].sockets.empty());
+    EXPECT_EQ(config.peers[2].publicKey, keyWithDollarBrace) << "a key is read as written, never expanded";
     EXPECT_EQ(config.curve.publicKeyFile, "/var/lib/campushub/hub-curve.pub");
 
     auto refused = [](Poco::Util::AbstractConfiguration& cfg, const std::string& expected) {
@@ -200,6 +209,8 @@ TEST(RelayConfiguration, PeersAreNamedByKeysAndMistakesNameTheKey) {
     plain->setString("consumers.consumer[0].endpoint", "tcp://127.0.0.1:5601");
     plain->setString("curve.enabled", "false");
     EXPECT_FALSE(RelayConfig::fromConfiguration(*plain).curve.enabled);
+    plain->setString("consumers.consumer[0].serverPublicKey", keyWithDollarBrace);
+    EXPECT_EQ(RelayConfig::fromConfiguration(*plain).consumers[0].serverPublicKey, keyWithDollarBrace);
     // Without a state folder the key files must be named.
     plain->setString("curve.enabled", "true");
     plain->setString("consumers.consumer[0].serverPublicKey", portal.publicKey);
