@@ -68,6 +68,11 @@ public:
         /// fires the timers once the holder is gone (hubd: this default).
         std::chrono::milliseconds timerLeaseTtl{15000};
         std::int64_t callTimeoutMs = 30000;
+        /// Several hubs on one PostgreSQL: how long past its deadline
+        /// (callTimeoutMs) a service call may still wait before another hub
+        /// takes it for orphaned (the hub that made it died) and makes it
+        /// again. Covers storing the answer and the hubs' clock differences.
+        std::int64_t orphanedCallGraceMs = 15000;
         /// How long a message nobody waits for yet is kept for a wait that
         /// begins later (flows.messageTtlSeconds), unless the message says.
         std::int64_t messageTtlSeconds = 3600;
@@ -251,6 +256,8 @@ private:
     bool fireDueTimers();
     bool holdsTimers() const;
     void startStuck();
+    /// Makes again the service calls no live hub is doing; how many.
+    std::size_t makeOrphanedCallsAgain(bool atStart);
     static std::int64_t nowMs();
 
     store::Database& db_;
@@ -272,6 +279,10 @@ private:
     std::unique_ptr<store::LeaseKeeper> abandonedLease_;  // abandon(): its row left to run out
     std::atomic<bool> abandoning_{false};
     std::int64_t stuckStartedUnder_ = -1;  // the lease token startStuck() last ran under (timer thread)
+    std::chrono::steady_clock::time_point nextOrphanScan_{};  // timer thread
+    // PostgreSQL: flows.node.<node id>, held while this hub runs (its calls are
+    // being done); released at stop, left to run out by abandon().
+    std::unique_ptr<store::LeaseKeeper> nodeLease_;
     std::atomic<std::uint64_t> expiredMessages_{0};
     std::atomic<std::uint64_t> bufferedMessages_{0};
 };
