@@ -458,7 +458,7 @@ void FlowRunner::resume() {
 // claimed before it is made again, so of two hubs finding it one does. Same
 // idempotency key: the vendor sees the same request again, never a new one.
 std::size_t FlowRunner::makeOrphanedCallsAgain(bool atStart) {
-    const bool severalHubs = nodeLease_ != nullptr;
+    const bool severalHubs = db_.dialect() == store::Dialect::PostgreSql;
     const std::int64_t at = nowMs();
     std::vector<engine::PendingCall> pending;
     {
@@ -497,6 +497,20 @@ std::size_t FlowRunner::makeOrphanedCallsAgain(bool atStart) {
         ++made;
     }
     return made;
+}
+
+// Every start of a hub adds a row flows.node.<id> to store_leases (ids are
+// unique per process): the rows of hubs gone for a day are deleted, now and
+// then, so /admin/cluster lists the live ones and the recently gone. A call
+// whose hub has no row is as orphaned as one whose row expired.
+void FlowRunner::forgetGoneNodes() {
+    const bool postgres = db_.dialect() == store::Dialect::PostgreSql;
+    const std::string clock = postgres ? "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+                                       : "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
+    std::string pattern = std::string(kNodeLeasePrefix) + "%";
+    Poco::Data::Session session = db_.session();
+    session << db_.sql("DELETE FROM store_leases WHERE name LIKE ? AND expires_at_ms < " + clock + " - 86400000"),
+        use(pattern), now;
 }
 
 void FlowRunner::abandon() {
@@ -541,6 +555,7 @@ void FlowRunner::timerLoop() {
             if (nodeLease_ && holdsTimers() && std::chrono::steady_clock::now() >= nextOrphanScan_) {
                 nextOrphanScan_ = std::chrono::steady_clock::now() + orphanScanInterval;
                 makeOrphanedCallsAgain(false);
+                if (++orphanScans_ % 3600 == 1) forgetGoneNodes();
             }
             expireMessages();
         } catch (const std::exception& e) {

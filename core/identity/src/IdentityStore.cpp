@@ -474,12 +474,13 @@ bool IdentityStore::write(Batch& batch, const ChangeSink& sink, const LeaseFence
     return write(std::span<Batch* const>(one), sink, fence);
 }
 
-// Inside the caller's transaction. PostgreSQL: the share lock on the lease row
-// makes a takeover (an upsert of that row) wait until this transaction ends,
-// and a takeover committed before is seen (read committed reads the row's
-// latest version under the lock). SQLite: called after the writes, when this
-// transaction holds the file's write lock, so no renewal or takeover commits
-// between the check and the commit.
+// Inside the caller's transaction, after its writes, just before the commit.
+// PostgreSQL: the share lock on the lease row makes a takeover (an upsert of
+// that row) wait until this transaction ends, and a takeover committed before
+// is seen (read committed reads the row's latest version under the lock);
+// taken last, it holds up the holder's own renewals only for the commit.
+// SQLite: this transaction holds the file's write lock by now, so no renewal
+// or takeover commits between the check and the commit.
 bool IdentityStore::fenceHolds(Poco::Data::Session& s, const LeaseFence& fence) {
     std::string name = fence.lease, holder = fence.holder;
     std::vector<Poco::Int64> tokens;
@@ -513,15 +514,10 @@ bool IdentityStore::write(std::span<Batch* const> batches, const ChangeSink& sin
 // One transaction of `writes`, under `fence` when given: false (rolled back,
 // nothing written) when the fence no longer holds.
 bool IdentityStore::transaction(Poco::Data::Session& s, const LeaseFence* fence, const std::function<void()>& writes) {
-    const bool fenceFirst = store::dialectOf(s) == store::Dialect::PostgreSql;
     s.begin();
     try {
-        if (fence && fenceFirst && !fenceHolds(s, *fence)) {
-            s.rollback();
-            return false;
-        }
         writes();
-        if (fence && !fenceFirst && !fenceHolds(s, *fence)) {
+        if (fence && !fenceHolds(s, *fence)) {
             s.rollback();
             return false;
         }

@@ -73,9 +73,10 @@ public:
     /// transaction, that the lease row still names this node with this token;
     /// when it does not (the node was paused past the lease's time to live and
     /// another took over) the transaction is rolled back and nothing is written.
-    /// On PostgreSQL the lease row is share-locked first, so no takeover
-    /// commits until the write has; on SQLite the check comes after the
-    /// writes, under the write lock every writer of the file waits for.
+    /// The check comes after the writes, just before the commit: on PostgreSQL
+    /// it share-locks the lease row, so no takeover commits until this
+    /// transaction has; on SQLite the transaction holds the file's write lock
+    /// by then, which every writer waits for.
     struct LeaseFence {
         std::string lease;   ///< "identity.sync"
         std::string holder;  ///< This node's id.
