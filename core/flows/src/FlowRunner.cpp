@@ -430,6 +430,13 @@ void FlowRunner::resume() {
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
     }
+    // This node's own lease first: a call made before it is held looks
+    // orphaned to the others.
+    if (nodeLease_) {
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        while (!nodeLease_->held() && std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     makeOrphanedCallsAgain(true);
     if (fireDueTimers()) {
         startStuck();
