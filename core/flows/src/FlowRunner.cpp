@@ -75,13 +75,25 @@ std::vector<ApplicationStatus> pathTo(ApplicationStatus from, ApplicationStatus 
 // The lease whose holder fires the timers (docs/store.md, "Leases").
 const char* const kTimerLease = "flows.timers";
 
+// How often the holder of the timers looks for calls no live hub is doing.
+constexpr auto orphanScanInterval = std::chrono::seconds(1);
+
+// Several hubs: each holds the lease flows.node.<its node id> while it runs,
+// so the others know whose service calls are still being done.
+const char* const kNodeLeasePrefix = "flows.node.";
+
 }  // namespace
 
 FlowRunner::FlowRunner(store::Database& db, ApplicationService& applications, engine::EngineStore& store,
                        engine::FlowRepository& flows, host::PluginHost& plugins, Options options)
     : db_(db), applications_(applications), store_(store), flows_(flows), plugins_(plugins),
       pool_(std::make_unique<runtime::WorkerPool>("flows", 2, 4096)), options_(std::move(options)),
-      engine_(options_.engine) {}
+      engine_(options_.engine) {
+    // From the start, before this hub makes any call.
+    if (db_.dialect() == store::Dialect::PostgreSql)
+        nodeLease_ = std::make_unique<store::LeaseKeeper>(db_, kNodeLeasePrefix + db_.nodeId(), db_.nodeId(),
+                                                          options_.timerLeaseTtl);
+}
 
 FlowRunner::~FlowRunner() { stop(); }
 
@@ -387,7 +399,8 @@ void FlowRunner::call(const std::string& instanceId, const std::string& elementI
                                    std::string(e.what()));
                 }
             }))
-            logger().warning("flow instance %s: the pool is full; the call is re-issued on the next start",
+            logger().warning("flow instance %s: the pool is full; the call is made again on the next start "
+                             "(several hubs: once it waited past its deadline)",
                              instanceId);
     };
     std::string refusal;
@@ -417,26 +430,14 @@ void FlowRunner::resume() {
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
     }
-    Poco::Data::Session session = db_.session();
-    for (const auto& pending : store_.pendingCalls(session)) {
-        auto state = store_.load(session, pending.instanceId);
-        if (!state) continue;
-        // Re-issued with the input the first delivery had (the task's input
-        // mappings over the variables, all of them when it maps none): the
-        // variables have not changed while the token waited.
-        auto definition = flows_.version(state->flowId, state->version);
-        if (!definition) continue;
-        const auto* element = definition->process.find(pending.elementId);
-        if (!element) continue;
-        engine::Value input = state->variables;
-        if (!element->inputs.empty()) {
-            input = engine::Value(engine::Value::Object{});
-            for (const auto& mapping : element->inputs)
-                input.set(mapping.target, mapping.source.evaluate(state->variables));
-        }
-        call(pending.instanceId, pending.elementId, pending.key, pending.attempt, input,
-             state->variables.member("applicant"));
+    // This node's own lease first: a call made before it is held looks
+    // orphaned to the others.
+    if (nodeLease_) {
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        while (!nodeLease_->held() && std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
+    makeOrphanedCallsAgain(true);
     if (fireDueTimers()) {
         startStuck();
         stuckStartedUnder_ = timerLease_->token();
@@ -454,8 +455,74 @@ void FlowRunner::resume() {
     if (!timers_.joinable() && !stopping_) timers_ = std::thread([this] { timerLoop(); });
 }
 
+// One hub (SQLite): at start, every pending call is one its last run left
+// out. Several hubs on one PostgreSQL: each call's row names the hub that made
+// it, and a live hub keeps its lease flows.node.<id>; a call is made again
+// only when no live hub is doing it: its hub's lease ran out (it died) or was
+// released (it stopped, dropping the answers still to come), or it is this
+// hub's own from before a restart (`atStart`), or it is still out
+// orphanedCallGraceMs past its deadline (its answer was lost). Each is
+// claimed before it is made again, so of two hubs finding it one does. Same
+// idempotency key: the vendor sees the same request again, never a new one.
+std::size_t FlowRunner::makeOrphanedCallsAgain(bool atStart) {
+    const bool severalHubs = db_.dialect() == store::Dialect::PostgreSql;
+    const std::int64_t at = nowMs();
+    std::vector<engine::PendingCall> pending;
+    {
+        Poco::Data::Session session = db_.session();
+        pending = severalHubs ? store_.orphanedCalls(session, at - options_.callTimeoutMs - options_.orphanedCallGraceMs,
+                                                     kNodeLeasePrefix, atStart ? db_.nodeId() : std::string())
+                              : store_.pendingCalls(session);
+    }
+    std::size_t made = 0;
+    for (const auto& p : pending) {
+        engine::Value input, applicant;
+        {
+            Poco::Data::Session session = db_.session();
+            if (severalHubs && !store_.claimCall(session, p, at)) continue;
+            auto state = store_.load(session, p.instanceId);
+            if (!state) continue;
+            // Made again with the input the first call had (the task's input
+            // mappings over the variables, all of them when it maps none): the
+            // variables have not changed while the token waited.
+            auto definition = flows_.version(state->flowId, state->version);
+            if (!definition) continue;
+            const auto* element = definition->process.find(p.elementId);
+            if (!element) continue;
+            input = state->variables;
+            if (!element->inputs.empty()) {
+                input = engine::Value(engine::Value::Object{});
+                for (const auto& mapping : element->inputs)
+                    input.set(mapping.target, mapping.source.evaluate(state->variables));
+            }
+            applicant = state->variables.member("applicant");
+        }
+        if (severalHubs)
+            logger().information("flow instance %s: call %s (made by %s) is out on no live hub; made again here",
+                                 p.instanceId, p.key, p.waitingNode.empty() ? std::string("?") : p.waitingNode);
+        call(p.instanceId, p.elementId, p.key, p.attempt, input, applicant);
+        ++made;
+    }
+    return made;
+}
+
+// Every start of a hub adds a row flows.node.<id> to store_leases (ids are
+// unique per process): the rows of hubs gone for a day are deleted, now and
+// then, so /admin/cluster lists the live ones and the recently gone. A call
+// whose hub has no row is as orphaned as one whose row expired.
+void FlowRunner::forgetGoneNodes() {
+    const bool postgres = db_.dialect() == store::Dialect::PostgreSql;
+    const std::string clock = postgres ? "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+                                       : "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
+    std::string pattern = std::string(kNodeLeasePrefix) + "%";
+    Poco::Data::Session session = db_.session();
+    session << db_.sql("DELETE FROM store_leases WHERE name LIKE ? AND expires_at_ms < " + clock + " - 86400000"),
+        use(pattern), now;
+}
+
 void FlowRunner::abandon() {
     if (timerLease_) timerLease_->abandon();  // held() false from here
+    if (nodeLease_) nodeLease_->abandon();   // its calls are orphaned once it runs out
     abandoning_ = true;
     stop();
 }
@@ -473,6 +540,9 @@ void FlowRunner::stop() {
     else if (timerLease_)
         abandonedLease_ = std::move(timerLease_);  // kept: destroying it would release the row
     pool_->shutdown();
+    // The answers still to come are dropped: released, the calls out are
+    // another hub's to make again at once (abandoned: once the lease ran out).
+    if (!abandoning_) nodeLease_.reset();
 }
 
 void FlowRunner::timerLoop() {
@@ -486,6 +556,13 @@ void FlowRunner::timerLoop() {
             if (fireDueTimers() && timerLease_->token() != stuckStartedUnder_) {
                 startStuck();
                 stuckStartedUnder_ = timerLease_->token();
+            }
+            // Several hubs: the holder also makes again the calls of hubs that
+            // died or stopped since (resume() looks only at start).
+            if (nodeLease_ && holdsTimers() && std::chrono::steady_clock::now() >= nextOrphanScan_) {
+                nextOrphanScan_ = std::chrono::steady_clock::now() + orphanScanInterval;
+                makeOrphanedCallsAgain(false);
+                if (++orphanScans_ % 3600 == 1) forgetGoneNodes();
             }
             expireMessages();
         } catch (const std::exception& e) {

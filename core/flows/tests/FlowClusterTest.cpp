@@ -307,3 +307,73 @@ TEST(FlowClusterTest, OneDecisionOnTwoNodesAtOnceIsAppliedOnce) {
 
 }  // namespace
 }  // namespace hub::flows
+
+namespace hub::flows {
+namespace {
+
+using test::RunnerFixture;
+
+// A service task (the testkit plugin sleeps 8 s, a vendor system slow to
+// answer), then the review.
+const std::string kClusterSlowCall = clusterFlow(
+    R"(<bpmn:serviceTask id="Call" name="调用"><bpmn:extensionElements><zeebe:taskDefinition type="testkit.sleep" retries="1" /><zeebe:ioMapping><zeebe:input source="= 8000" target="ms" /></zeebe:ioMapping></bpmn:extensionElements><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing></bpmn:serviceTask>
+    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Call" />
+    <bpmn:sequenceFlow id="F2" sourceRef="Call" targetRef="Review" />)");
+
+// The calls node `node` made to the testkit plugin: answered, running or queued.
+std::uint64_t callsMadeBy(RunnerFixture& node) {
+    for (const auto& plugin : node.plugins->list())
+        if (plugin.name == "testkit") return plugin.calls + plugin.active + plugin.queued;
+    ADD_FAILURE() << "testkit is not loaded";
+    return 0;
+}
+
+}  // namespace
+
+// A node that starts while another is doing a service call does not make it
+// again (twice the load on the vendor), nor does the holder of the timers;
+// once the node that made it has died, the survivor makes it again, once.
+TEST(FlowClusterTest, AStartingNodeLeavesALiveNodesCallAloneAndTheSurvivorMakesADeadNodesCallOnce) {
+    Cluster c(kClusterSlowCall);
+    if (c.a.db->dialect() != store::Dialect::PostgreSql)
+        GTEST_SKIP() << "one node on SQLite: a start makes every pending call again, as it must";
+    for (RunnerFixture* node : {&c.a, &c.b}) {
+        std::filesystem::copy(std::string(TEST_PLUGINS_DIR) + "/testkit", node->dir.path() / "plugins" / "testkit",
+                              std::filesystem::copy_options::recursive);
+        node->runnerOptions.timerPollMs = 20;
+        node->runnerOptions.timerLeaseTtl = kLeaseTtl;
+        node->runnerOptions.callTimeoutMs = 60000;  // no deadline passes in this test
+        // The first runner goes before the second comes: its stop releases
+        // the lease flows.node.<id> that both would hold (one node id).
+        node->runner.reset();
+        node->build();
+        node->plugins->loadAll();
+    }
+    c.a.runner->resume();
+    ASSERT_EQ(store::Lease::current(*c.a.db, "flows.timers")->node, c.a.db->nodeId());
+
+    // node-a's call is out (the plugin sleeps); node-b starts meanwhile.
+    c.a.submit("京G10000");
+    ASSERT_TRUE(hub::test::waitUntil([&] { return callsMadeBy(c.a) == 1; }, std::chrono::seconds(10),
+                                     std::chrono::milliseconds(5)));
+    c.b.runner->resume();
+    EXPECT_EQ(callsMadeBy(c.b), 0u) << "the starting node made the live node's call again";
+    // The holder of the timers (node-a) looks for orphaned calls every second:
+    // its own call is live.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    EXPECT_EQ(callsMadeBy(c.a), 1u);
+    EXPECT_EQ(callsMadeBy(c.b), 0u);
+
+    // node-a dies with its call out (its answer is dropped): once its leases
+    // have run out, node-b holds the timers and makes the call again, once.
+    c.a.runner->abandon();
+    ASSERT_TRUE(hub::test::waitUntil([&] { return c.openReviews().size() == 1; }, std::chrono::seconds(30),
+                                     std::chrono::milliseconds(10)));
+    EXPECT_EQ(store::Lease::current(*c.a.db, "flows.timers")->node, c.b.db->nodeId());
+    EXPECT_EQ(callsMadeBy(c.b), 1u);
+    EXPECT_EQ(callsMadeBy(c.a), 1u);
+    EXPECT_EQ(c.count("flows_engine_history WHERE element_id = 'Call' AND event = 'completed'"), 1);
+    EXPECT_EQ(c.count("flows_engine_tokens WHERE wait = 'service'"), 0);
+}
+
+}  // namespace hub::flows

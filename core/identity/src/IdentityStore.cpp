@@ -469,19 +469,36 @@ void IdentityStore::writePersonsPostgres(Poco::Data::Session& s, Batch& batch, c
     st.execute();
 }
 
-void IdentityStore::write(Batch& batch, const ChangeSink& sink) {
+bool IdentityStore::write(Batch& batch, const ChangeSink& sink, const LeaseFence* fence) {
     Batch* one[] = {&batch};
-    write(std::span<Batch* const>(one), sink);
+    return write(std::span<Batch* const>(one), sink, fence);
 }
 
-void IdentityStore::write(std::span<Batch* const> batches, const ChangeSink& sink) {
+// Inside the caller's transaction, after its writes, just before the commit.
+// PostgreSQL: the share lock on the lease row makes a takeover (an upsert of
+// that row) wait until this transaction ends, and a takeover committed before
+// is seen (read committed reads the row's latest version under the lock);
+// taken last, it holds up the holder's own renewals only for the commit.
+// SQLite: this transaction holds the file's write lock by now, so no renewal
+// or takeover commits between the check and the commit.
+bool IdentityStore::fenceHolds(Poco::Data::Session& s, const LeaseFence& fence) {
+    std::string name = fence.lease, holder = fence.holder;
+    std::vector<Poco::Int64> tokens;
+    const bool postgres = store::dialectOf(s) == store::Dialect::PostgreSql;
+    s << store::sql(s, postgres ? "SELECT token FROM store_leases WHERE name = ? AND holder = ? FOR SHARE"
+                                : "SELECT token FROM store_leases WHERE name = ? AND holder = ?"),
+        use(name), use(holder), into(tokens), now;
+    return tokens.size() == 1 && tokens.front() == fence.token;
+}
+
+bool IdentityStore::write(std::span<Batch* const> batches, const ChangeSink& sink, const LeaseFence* fence) {
     std::size_t persons = 0;
     bool anything = false;
     for (const Batch* b : batches) {
         persons += b->persons.size();
         anything = anything || !b->empty() || !b->changes.empty();
     }
-    if (!anything) return;
+    if (!anything) return true;
     Poco::Data::Session s = db_.session();
     const std::string now_ = detail::nowIso();
     if (store::dialectOf(s) == store::Dialect::Sqlite && persons > 100)
@@ -489,9 +506,21 @@ void IdentityStore::write(std::span<Batch* const> batches, const ChangeSink& sin
         // file; SQLite's default 2 MiB page cache made a 100,000-person sync I/O-bound.
         // Connection-local and only a cache size: nothing about durability changes.
         s << "PRAGMA cache_size = -65536", now;
+    return transaction(s, fence, [&] {
+        for (Batch* b : batches) writeWithin(s, *b, sink, now_);
+    });
+}
+
+// One transaction of `writes`, under `fence` when given: false (rolled back,
+// nothing written) when the fence no longer holds.
+bool IdentityStore::transaction(Poco::Data::Session& s, const LeaseFence* fence, const std::function<void()>& writes) {
     s.begin();
     try {
-        for (Batch* b : batches) writeWithin(s, *b, sink, now_);
+        writes();
+        if (fence && !fenceHolds(s, *fence)) {
+            s.rollback();
+            return false;
+        }
         s.commit();
     } catch (...) {
         // After SQLITE_FULL or an I/O error SQLite may have rolled back already, and
@@ -502,6 +531,7 @@ void IdentityStore::write(std::span<Batch* const> batches, const ChangeSink& sin
         }
         throw;
     }
+    return true;
 }
 
 void IdentityStore::writeWithin(Poco::Data::Session& s, Batch& batch, const ChangeSink& sink,
@@ -654,24 +684,26 @@ IdentityStore::SyncState IdentityStore::readSyncState(const std::string& source)
     return out;
 }
 
-void IdentityStore::writeSyncState(const SyncState& state) {
+bool IdentityStore::writeSyncState(const SyncState& state, const LeaseFence* fence) {
     Poco::Data::Session s = db_.session();
     SyncState v = state;
     Poco::Int64 created = v.created, updated = v.updated, departed = v.departed, unchanged = v.unchanged,
                 read = v.read, durationMs = v.durationMs;
-    s << store::sql(s,
-                    "INSERT INTO identity_sync_state(source, cookie, high_water, last_method, last_run_at,"
-                    " last_success_at, last_status, last_error, alert, created, updated, departed, unchanged,"
-                    " read_count, duration_ms) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(source) DO UPDATE"
-                    " SET cookie=excluded.cookie, high_water=excluded.high_water, last_method=excluded.last_method,"
-                    " last_run_at=excluded.last_run_at, last_success_at=excluded.last_success_at,"
-                    " last_status=excluded.last_status, last_error=excluded.last_error, alert=excluded.alert,"
-                    " created=excluded.created, updated=excluded.updated, departed=excluded.departed,"
-                    " unchanged=excluded.unchanged, read_count=excluded.read_count,"
-                    " duration_ms=excluded.duration_ms"),
-        use(v.source), use(v.cookie), use(v.highWater), use(v.lastMethod), use(v.lastRunAt), use(v.lastSuccessAt),
-        use(v.lastStatus), use(v.lastError), use(v.alert), use(created), use(updated), use(departed),
-        use(unchanged), use(read), use(durationMs), now;
+    return transaction(s, fence, [&] {
+        s << store::sql(s,
+                        "INSERT INTO identity_sync_state(source, cookie, high_water, last_method, last_run_at,"
+                        " last_success_at, last_status, last_error, alert, created, updated, departed, unchanged,"
+                        " read_count, duration_ms) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(source) DO UPDATE"
+                        " SET cookie=excluded.cookie, high_water=excluded.high_water, last_method=excluded.last_method,"
+                        " last_run_at=excluded.last_run_at, last_success_at=excluded.last_success_at,"
+                        " last_status=excluded.last_status, last_error=excluded.last_error, alert=excluded.alert,"
+                        " created=excluded.created, updated=excluded.updated, departed=excluded.departed,"
+                        " unchanged=excluded.unchanged, read_count=excluded.read_count,"
+                        " duration_ms=excluded.duration_ms"),
+            use(v.source), use(v.cookie), use(v.highWater), use(v.lastMethod), use(v.lastRunAt), use(v.lastSuccessAt),
+            use(v.lastStatus), use(v.lastError), use(v.alert), use(created), use(updated), use(departed),
+            use(unchanged), use(read), use(durationMs), now;
+    });
 }
 
 long long IdentityStore::beginSyncRun(const std::string& source, const std::string& node, long long leaseToken,

@@ -143,10 +143,9 @@ private:
         for (;;) {
             std::vector<PersonBatch> batches = changed_.popUpTo(pagesPerTransaction_);
             if (batches.empty()) break;
-            run_.checkLease();  // and stores nothing more
             std::vector<IdentityStore::Batch*> parts;
             for (auto& b : batches) parts.push_back(&b.changed);
-            store_.write(parts, sink_);
+            run_.write(store_, parts, sink_);  // stores nothing more once the lease is lost
             for (auto& b : batches) spent_.giveBack(std::move(b));
         }
     }

@@ -9,7 +9,9 @@
 
 #include "hub/store/LeaseKeeper.h"
 
+#include <optional>
 #include <set>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -41,10 +43,26 @@ struct SyncRun {
     std::set<std::string> affectedMembers;    ///< members of groups that changed (incremental)
     IdentityStore::SyncState state;
     const store::LeaseKeeper* lease = nullptr;  ///< Null: one node, no lease to check.
+    /// With a lease: the tenure the run began in. Every write of the run is
+    /// fenced by it (IdentityStore::LeaseFence), so a node that was paused past
+    /// the lease's time to live after checkLease() still writes nothing once
+    /// another node has taken over.
+    std::optional<IdentityStore::LeaseFence> fence;
 
     /// Between pages and before each write: throws LeaseLost once the lease is gone.
     void checkLease() const {
         if (lease && !lease->held()) throw LeaseLost();
+    }
+
+    /// Every write of a run: checkLease(), then the batches in one transaction
+    /// under the run's fence; throws LeaseLost when the fence refused them.
+    void write(IdentityStore& store, std::span<IdentityStore::Batch* const> batches, const ChangeSink& sink) const {
+        checkLease();
+        if (!store.write(batches, sink, fence ? &*fence : nullptr)) throw LeaseLost();
+    }
+    void write(IdentityStore& store, IdentityStore::Batch& batch, const ChangeSink& sink) const {
+        IdentityStore::Batch* one[] = {&batch};
+        write(store, std::span<IdentityStore::Batch* const>(one), sink);
     }
 };
 

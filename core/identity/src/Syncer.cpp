@@ -86,13 +86,11 @@ void applyChanged(std::vector<std::pair<ldap::Entry, std::string>>& changed, con
         }
         diffPerson(std::move(p), run.persons, run.report, batch, static_cast<bool>(sink));
         if (batch.persons.size() >= 1000) {
-            run.checkLease();
-            store.write(batch, sink);
+            run.write(store, batch, sink);
             batch = {};
         }
     }
-    run.checkLease();
-    store.write(batch, sink);
+    run.write(store, batch, sink);
 }
 
 }  // namespace
@@ -333,10 +331,11 @@ SyncReport Syncer::execute(const char* what, bool allowMassDeparture, bool full)
     auto started = std::chrono::steady_clock::now();
     SyncRun run;
     run.lease = lease_.get();
+    if (lease_) run.fence = IdentityStore::LeaseFence{syncLeaseName, nodeId_, lease_->token()};
     run.allowMassDeparture = allowMassDeparture;
     long long runId = 0;
     try {
-        runId = store_->beginSyncRun(options_.source, nodeId_, lease_ ? lease_->token() : 0, what);
+        runId = store_->beginSyncRun(options_.source, nodeId_, run.fence ? run.fence->token : 0, what);
         run.report.runId = runId;
     } catch (const std::exception& e) {
         logger().error("cannot record the start of an identity sync run: %s", std::string(e.what()));
@@ -418,7 +417,13 @@ SyncReport Syncer::execute(const char* what, bool allowMassDeparture, bool full)
         run.report.success = false;
     }
     try {
-        if (!run.report.leaseLost) store_->writeSyncState(s);
+        // Fenced too: the cookie and high-water mark are the new holder's now.
+        if (!run.report.leaseLost && !store_->writeSyncState(s, run.fence ? &*run.fence : nullptr)) {
+            run.report.leaseLost = true;
+            run.report.success = false;
+            if (run.report.error.empty()) run.report.error = LeaseLost().what();
+            logger().warning("identity sync (%s) not recorded as done: %s", std::string(what), run.report.error);
+        }
         if (runId != 0)
             store_->endSyncRun(runId, run.report.method, run.report.leaseLost ? "lease-lost" : s.lastStatus,
                                run.report.error);
@@ -471,8 +476,7 @@ void Syncer::fullRead(SyncRun& run) {
             diffItem(std::move(g), run.groups, run.report, batch);
         }
     });
-    run.checkLease();
-    store_->write(batch, sink_);
+    run.write(*store_, batch, sink_);
     run.index.clear();
     for (const auto& [uuid, g] : run.groups)
         if (run.seen.count(uuid)) run.index.add(g);
@@ -587,13 +591,11 @@ void Syncer::depart(SyncRun& run, const Departures& gone) {
                 batch.persons.push_back(std::move(p));
                 ++run.report.departed;
             }
-            run.checkLease();
-            store_->write(batch, sink_);
+            run.write(*store_, batch, sink_);
             batch = {};
         }
     }
-    run.checkLease();
-    store_->write(batch, sink_);
+    run.write(*store_, batch, sink_);
 }
 
 void Syncer::remapAffectedMembers(SyncRun& run) {
@@ -613,13 +615,11 @@ void Syncer::remapAffectedMembers(SyncRun& run) {
         p.id = stored.id;
         diffPerson(std::move(p), run.persons, run.report, remap, static_cast<bool>(sink_));
         if (remap.persons.size() >= 1000) {
-            run.checkLease();
-            store_->write(remap, sink_);
+            run.write(*store_, remap, sink_);
             remap = {};
         }
     }
-    run.checkLease();
-    store_->write(remap, sink_);
+    run.write(*store_, remap, sink_);
 }
 
 }  // namespace hub::identity

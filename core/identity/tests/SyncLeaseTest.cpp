@@ -272,3 +272,128 @@ TEST(SyncLease, ARunAskedForOnAnotherNodeRunsOnTheHolder) {
     EXPECT_EQ(runsBy(runs, "node-b"), 0u);
     expectNoOverlap(runs);
 }
+
+namespace {
+
+// A node paused (GC, swap, I/O) past the lease's time to live: in the database
+// its tenure is over, while its own clock, and so held(), still says it holds
+// the lease. The test plays the pause by expiring the row itself, then another
+// node takes the lease over as it would once the time to live had run out.
+void takeOverFromAPausedHolder(hub::store::Database& db, hub::store::Lease& next) {
+    {
+        Poco::Data::Session s = db.session();
+        s << "UPDATE store_leases SET expires_at_ms = 0 WHERE name = 'identity.sync'", Poco::Data::Keywords::now;
+    }
+    ASSERT_TRUE(next.tryAcquire()) << "the second node could not take the expired lease";
+}
+
+// node-a's keeper renews every 20 s: for the length of a test its held() stays
+// true after the takeover, as a paused node's would, so only the fence stops it.
+constexpr auto pausedHolderTtl = 60s;
+
+}  // namespace
+
+// Each write of a run is fenced by the lease token, inside its transaction:
+// once another node holds the lease, a run that still thinks it holds it
+// commits no further page of persons, stops, and is recorded as lease-lost.
+TEST(SyncLease, APausedHolderCommitsNoPageAfterATakeover) {
+    Poco::TemporaryFile dir;
+    Poco::File(dir.path()).createDirectories();
+    auto store = hub::test::storeOptions(dir.path());
+    const std::string base = addLeaseSubtree("lease-fenced", 64000, 300);
+    SyncOptions sync = leaseSyncOptions(base);
+    sync.ldap.pageSize = 20;
+    sync.transactionPersons = 20;  // a transaction a page
+
+    store.nodeId = "node-a";
+    hub::store::Database dbA(store);
+    Syncer a(dbA, sync);
+    a.coordinate(pausedHolderTtl);
+    ASSERT_TRUE(a.lease()->held());
+    store.nodeId = "node-b";
+    hub::store::Database dbB(store);
+    hub::store::Lease b(dbB, "identity.sync", "node-b", pausedHolderTtl);
+
+    // The takeover happens while node-a's reader waits after its first page;
+    // its writer may be committing that page meanwhile (the takeover then
+    // waits for it: on PostgreSQL for the share lock, on SQLite for the file).
+    bool takenOver = false;
+    std::size_t storedAtTakeover = 0;
+    std::int64_t tokenA = a.lease()->token();
+    SyncOptions next = sync;
+    next.onProgress = [&](std::size_t read) {
+        if (read < 20 || takenOver) return;
+        takeOverFromAPausedHolder(dbB, b);
+        takenOver = true;
+        storedAtTakeover = IdentityStore(dbB).countPersons(PersonStatus::Active);
+    };
+    a.setOptions(next);
+    SyncReport r = a.runFull();
+    ASSERT_TRUE(takenOver);
+    EXPECT_TRUE(a.lease()->held()) << "node-a's keeper noticed the takeover: the fence was not what stopped the run";
+    EXPECT_GT(b.token(), tokenA);
+
+    EXPECT_FALSE(r.success);
+    EXPECT_TRUE(r.leaseLost) << r.error;
+    EXPECT_LE(storedAtTakeover, 20u);
+    EXPECT_EQ(IdentityStore(dbB).countPersons(PersonStatus::Active), storedAtTakeover)
+        << "node-a committed persons after node-b took the lease over";
+    const auto runs = runsOf(dbB, sync.source);
+    ASSERT_EQ(runs.size(), 1u);
+    EXPECT_EQ(runs[0].node, "node-a");
+    EXPECT_EQ(runs[0].status, "lease-lost");
+    EXPECT_EQ(runs[0].leaseToken, tokenA);
+    EXPECT_TRUE(IdentityStore(dbB).readSyncState(sync.source).lastRunAt.empty())
+        << "node-a wrote the sync state after the takeover";
+}
+
+// The same for the departures a run applies after its read: a paused holder
+// departs nobody once another node holds the lease.
+TEST(SyncLease, APausedHolderDepartsNobodyAfterATakeover) {
+    Poco::TemporaryFile dir;
+    Poco::File(dir.path()).createDirectories();
+    auto store = hub::test::storeOptions(dir.path());
+    const std::size_t first = 65000, count = 100;
+    const std::string base = addLeaseSubtree("lease-fenced-departures", first, count);
+    SyncOptions sync = leaseSyncOptions(base);
+
+    store.nodeId = "node-a";
+    hub::store::Database dbA(store);
+    Syncer a(dbA, sync);
+    a.coordinate(pausedHolderTtl);
+    ASSERT_TRUE(a.lease()->held());
+    ASSERT_TRUE(a.runFull().success);
+    const auto stateBefore = a.identityStore().readSyncState(sync.source);
+
+    // Three persons leave the directory (under the delete guard's 5 %).
+    const auto& gen = LeaseDirectory::generator();
+    std::ostringstream gone;
+    for (std::size_t i = first; i < first + 3; ++i)
+        gone << "dn: uid=" << gen.person(i).uid << "," << base << "\nchangetype: delete\n\n";
+    LeaseDirectory::server().ldapModify(gone.str());
+
+    store.nodeId = "node-b";
+    hub::store::Database dbB(store);
+    hub::store::Lease b(dbB, "identity.sync", "node-b", pausedHolderTtl);
+    bool takenOver = false;
+    SyncOptions next = sync;
+    next.onProgress = [&](std::size_t read) {
+        // After the last page: the read is complete, the departures are next.
+        if (read < count - 3 || takenOver) return;
+        takeOverFromAPausedHolder(dbB, b);
+        takenOver = true;
+    };
+    a.setOptions(next);
+    SyncReport r = a.runFull();
+    ASSERT_TRUE(takenOver);
+    EXPECT_TRUE(a.lease()->held()) << "node-a's keeper noticed the takeover: the fence was not what stopped the run";
+    EXPECT_EQ(r.wouldDepart, 3u);
+    EXPECT_TRUE(r.leaseLost) << r.error;
+    EXPECT_EQ(IdentityStore(dbB).countPersons(PersonStatus::Departed), 0u)
+        << "node-a departed persons after node-b took the lease over";
+    EXPECT_EQ(IdentityStore(dbB).countPersons(PersonStatus::Active), count);
+    const auto runs = runsOf(dbB, sync.source);
+    ASSERT_EQ(runs.size(), 2u);
+    EXPECT_EQ(runs[1].status, "lease-lost");
+    EXPECT_EQ(IdentityStore(dbB).readSyncState(sync.source).lastRunAt, stateBefore.lastRunAt);
+}

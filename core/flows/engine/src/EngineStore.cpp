@@ -120,6 +120,14 @@ const std::vector<store::Migration> kMigrations = {
     // Messages that came before their wait, kept for a time-to-live, and the
     // ids of delivered ones as long (duplicates).
     {3, kEngineStep3, flows::postgresSchema(kEngineStep3)},
+    // Since when each token waits as it does, and the hub that began the wait
+    // (made the call): several hubs make again only the calls no live hub is
+    // doing (orphanedCalls).
+    {4,
+     {"ALTER TABLE flows_engine_tokens ADD COLUMN waiting_since INTEGER NOT NULL DEFAULT 0",
+      "ALTER TABLE flows_engine_tokens ADD COLUMN waiting_node TEXT NOT NULL DEFAULT ''"},
+     {"ALTER TABLE flows_engine_tokens ADD COLUMN waiting_since BIGINT NOT NULL DEFAULT 0",
+      "ALTER TABLE flows_engine_tokens ADD COLUMN waiting_node TEXT NOT NULL DEFAULT ''"}},
 };
 
 std::string joinGroups(const std::vector<std::string>& groups) {
@@ -326,11 +334,11 @@ const char kUpdateInstance[] =
 const char kDeleteTokens[] = "DELETE FROM flows_engine_tokens WHERE instance_id = ?";
 const char kDeleteToken[] = "DELETE FROM flows_engine_tokens WHERE instance_id = ? AND token_id = ?";
 const char kInsertToken[] =
-    "INSERT INTO flows_engine_tokens(instance_id, token_id, element_id, wait, detail, attempt, correlation_key)"
-    " VALUES(?, ?, ?, ?, ?, ?, ?)";
+    "INSERT INTO flows_engine_tokens(instance_id, token_id, element_id, wait, detail, attempt, correlation_key,"
+    " waiting_since, waiting_node) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)";
 const char kUpdateToken[] =
-    "UPDATE flows_engine_tokens SET element_id = ?, wait = ?, detail = ?, attempt = ?, correlation_key = ?"
-    " WHERE instance_id = ? AND token_id = ?";
+    "UPDATE flows_engine_tokens SET element_id = ?, wait = ?, detail = ?, attempt = ?, correlation_key = ?,"
+    " waiting_since = ?, waiting_node = ? WHERE instance_id = ? AND token_id = ?";
 const char kDeleteTimers[] = "DELETE FROM flows_engine_timers WHERE instance_id = ?";
 const char kDeleteTimer[] = "DELETE FROM flows_engine_timers WHERE id = ?";
 const char kInsertTimer[] =
@@ -353,18 +361,26 @@ bool sameRow(const Token& a, const Token& b) {
            a.correlation == b.correlation;
 }
 
-void insertToken(Poco::Data::Session& session, const std::string& instanceId, const Token& token) {
+// The hub writing a token row and when: the wait it describes began then,
+// there (the hub carries out the step's effects after the commit).
+struct WaitBegan {
+    std::int64_t at;
+    const std::string& node;
+};
+
+void insertToken(Poco::Data::Session& session, const std::string& instanceId, const Token& token, WaitBegan began) {
     store::PreparedStatement insert(session, kInsertToken);
     insert.bind(1, instanceId).bind(2, token.id).bind(3, token.elementId).bind(4, waitName(token.wait));
-    insert.bind(5, token.detail).bind(6, token.attempt).bind(7, token.correlation).execute();
+    insert.bind(5, token.detail).bind(6, token.attempt).bind(7, token.correlation).bind(8, began.at);
+    insert.bind(9, began.node).execute();
 }
 
 // The token rows: only those added, changed or gone since the store last
 // wrote or read them (a step moves one token or two of many).
-void writeTokens(Poco::Data::Session& session, const InstanceState& state) {
+void writeTokens(Poco::Data::Session& session, const InstanceState& state, WaitBegan began) {
     if (!state.stored.known) {
         if (state.revision != 0) store::PreparedStatement(session, kDeleteTokens).bind(1, state.id).execute();
-        for (const auto& token : state.tokens) insertToken(session, state.id, token);
+        for (const auto& token : state.tokens) insertToken(session, state.id, token, began);
         return;
     }
     for (const auto& old : state.stored.tokens) {
@@ -376,11 +392,12 @@ void writeTokens(Poco::Data::Session& session, const InstanceState& state) {
         auto old = std::find_if(state.stored.tokens.begin(), state.stored.tokens.end(),
                                 [&](const Token& t) { return t.id == token.id; });
         if (old == state.stored.tokens.end()) {
-            insertToken(session, state.id, token);
+            insertToken(session, state.id, token, began);
         } else if (!sameRow(*old, token)) {
             store::PreparedStatement update(session, kUpdateToken);
             update.bind(1, token.elementId).bind(2, waitName(token.wait)).bind(3, token.detail).bind(4, token.attempt);
-            update.bind(5, token.correlation).bind(6, state.id).bind(7, token.id).execute();
+            update.bind(5, token.correlation).bind(6, began.at).bind(7, began.node).bind(8, state.id);
+            update.bind(9, token.id).execute();
         }
     }
 }
@@ -442,7 +459,7 @@ void EngineStore::save(Poco::Data::Session& session, InstanceState& state, const
             throw InstanceConflict("instance " + state.id + " changed since revision " +
                                    std::to_string(state.revision));
     }
-    writeTokens(session, state);
+    writeTokens(session, state, WaitBegan{nowMs, db_.nodeId()});
     writeTimers(session, state);
     for (const auto& effect : effects) {
         if (effect.kind == Effect::Kind::CreateTask) {
@@ -628,17 +645,58 @@ std::vector<StoredTimer> EngineStore::dueTimers(Poco::Data::Session& session, st
     return out;
 }
 
-std::vector<PendingCall> EngineStore::pendingCalls(Poco::Data::Session& session) {
-    Poco::Data::Statement select(session);
-    select << "SELECT instance_id, element_id, detail, attempt FROM flows_engine_tokens WHERE wait = 'service'"
-              " ORDER BY instance_id, token_id",
-        now;
+namespace {
+
+std::vector<PendingCall> readCalls(Poco::Data::Statement& select) {
+    select.execute();
     Poco::Data::RecordSet rs(select);
     std::vector<PendingCall> out;
     for (std::size_t row = 0; row < rs.rowCount(); ++row)
         out.push_back({rs.value(0, row).convert<std::string>(), rs.value(1, row).convert<std::string>(),
-                       rs.value(2, row).convert<std::string>(), rs.value(3, row).convert<int>()});
+                       rs.value(2, row).convert<std::string>(), rs.value(3, row).convert<int>(),
+                       rs.value(4, row).convert<std::int64_t>(), rs.value(5, row).convert<std::string>()});
     return out;
+}
+
+const char kCallColumns[] = "SELECT instance_id, element_id, detail, attempt, waiting_since, waiting_node";
+
+}  // namespace
+
+std::vector<PendingCall> EngineStore::pendingCalls(Poco::Data::Session& session) {
+    Poco::Data::Statement select(session);
+    select << std::string(kCallColumns) +
+                  " FROM flows_engine_tokens WHERE wait = 'service' ORDER BY instance_id, token_id";
+    return readCalls(select);
+}
+
+std::vector<PendingCall> EngineStore::orphanedCalls(Poco::Data::Session& session, std::int64_t waitingBefore,
+                                                    const std::string& nodeLeasePrefix, const std::string& ownNode) {
+    // A hub is live while its lease row (store_leases, the database's clock)
+    // has not expired.
+    const std::string clock = store::dialectOf(session) == store::Dialect::PostgreSql
+                                  ? "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+                                  : "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
+    Poco::Int64 before = waitingBefore;
+    std::string prefix = nodeLeasePrefix, own = ownNode;
+    Poco::Data::Statement select(session);
+    select << store::sql(session, std::string(kCallColumns) +
+                                      " FROM flows_engine_tokens t WHERE wait = 'service' AND (waiting_since < ?"
+                                      " OR waiting_node = ? OR NOT EXISTS (SELECT 1 FROM store_leases l"
+                                      " WHERE l.name = CAST(? AS TEXT) || t.waiting_node AND l.expires_at_ms >= " +
+                                      clock + ")) ORDER BY instance_id, token_id"),
+        use(before), use(own), use(prefix);
+    return readCalls(select);
+}
+
+bool EngineStore::claimCall(Poco::Data::Session& session, const PendingCall& call, std::int64_t nowMs) {
+    Poco::Int64 at = nowMs, since = call.waitingSince;
+    std::string node = db_.nodeId(), instance = call.instanceId, key = call.key, was = call.waitingNode;
+    Poco::Data::Statement update(session);
+    update << store::sql(session,
+                         "UPDATE flows_engine_tokens SET waiting_since = ?, waiting_node = ? WHERE instance_id = ?"
+                         " AND wait = 'service' AND detail = ? AND waiting_since = ? AND waiting_node = ?"),
+        use(at), use(node), use(instance), use(key), use(since), use(was);
+    return update.execute() == 1;
 }
 
 std::vector<StoredTask> EngineStore::openTasks(Poco::Data::Session& session) {

@@ -7,6 +7,7 @@
 
 #include "hub/flows/engine/Deployer.h"
 #include "hub/flows/engine/EngineStore.h"
+#include "hub/store/Lease.h"
 
 #include <Poco/Data/Transaction.h>
 
@@ -237,6 +238,40 @@ TEST(EngineStoreTest, CallsOutAreListedForTheRestartWithTheirKeys) {
     auto result = s.step(*def, "i1", answer);
     EXPECT_TRUE(result.applied);
     EXPECT_EQ(s.store->pendingCalls(session)[0].key, "i1:Activity_issue:1");
+}
+
+// Several hubs: a call out is another's to make again only when no live hub
+// is doing it; of two hubs claiming it, one does.
+TEST(EngineStoreTest, ACallIsOrphanedOnlyWhenItsHubIsGoneOrItIsPastItsDeadline) {
+    StoreFixture s;
+    hub::store::Lease::migrate(*s.f.db);
+    auto def = deployFlow(readData("enrolment-certificate.bpmn"), "e.bpmn");
+    s.step(*def, "i1", startWith(R"({"applicant":{"id":"s1"}})"));
+    auto session = s.f.db->session();
+    const std::string self = s.f.db->nodeId();
+    const auto calls = s.store->pendingCalls(session);
+    ASSERT_EQ(calls.size(), 1u);
+    EXPECT_EQ(calls[0].waitingNode, self);
+    EXPECT_EQ(calls[0].waitingSince, kNow);
+
+    // Its hub holds no lease flows.node.<id>: gone.
+    EXPECT_EQ(s.store->orphanedCalls(session, 0, "flows.node.", "").size(), 1u);
+    hub::store::Lease alive(*s.f.db, "flows.node." + self, self, std::chrono::seconds(60));
+    ASSERT_TRUE(alive.tryAcquire());
+    EXPECT_TRUE(s.store->orphanedCalls(session, 0, "flows.node.", "").empty()) << "its hub is live";
+    EXPECT_EQ(s.store->orphanedCalls(session, kNow + 1, "flows.node.", "").size(), 1u) << "past its deadline";
+    EXPECT_EQ(s.store->orphanedCalls(session, 0, "flows.node.", self).size(), 1u) << "the starting hub's own";
+    alive.release();
+    EXPECT_EQ(s.store->orphanedCalls(session, 0, "flows.node.", "").size(), 1u) << "its hub stopped";
+
+    // Two hubs found it: the first claim takes it (this hub, now), the second
+    // finds it taken.
+    EXPECT_TRUE(s.store->claimCall(session, calls[0], kNow + 5));
+    EXPECT_FALSE(s.store->claimCall(session, calls[0], kNow + 6));
+    const auto claimed = s.store->pendingCalls(session);
+    ASSERT_EQ(claimed.size(), 1u);
+    EXPECT_EQ(claimed[0].waitingSince, kNow + 5);
+    EXPECT_EQ(claimed[0].waitingNode, self);
 }
 
 }  // namespace

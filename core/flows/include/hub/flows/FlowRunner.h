@@ -18,7 +18,11 @@
 // answer, a task, a message) locks its instance's row first and commits the
 // new state with a compare on its revision, so steps of one instance on two
 // nodes take turns, and a timer fired on one is gone from the state the other
-// reads: nothing fires twice, even across a takeover.
+// reads: nothing fires twice, even across a takeover. A pending service call
+// is made again only when no live node is doing it (its node's lease
+// `flows.node.<id>` ran out or was released, or it is past its deadline): a
+// starting node leaves the calls of live nodes alone, and the holder of
+// `flows.timers` makes again those of nodes that died.
 
 #include "hub/flows/ApplicationService.h"
 #include "hub/flows/engine/Engine.h"
@@ -68,6 +72,11 @@ public:
         /// fires the timers once the holder is gone (hubd: this default).
         std::chrono::milliseconds timerLeaseTtl{15000};
         std::int64_t callTimeoutMs = 30000;
+        /// Several hubs on one PostgreSQL: how long past its deadline
+        /// (callTimeoutMs) a service call may still wait before another hub
+        /// takes it for orphaned (the hub that made it died) and makes it
+        /// again. Covers storing the answer and the hubs' clock differences.
+        std::int64_t orphanedCallGraceMs = 15000;
         /// How long a message nobody waits for yet is kept for a wait that
         /// begins later (flows.messageTtlSeconds), unless the message says.
         std::int64_t messageTtlSeconds = 3600;
@@ -143,14 +152,17 @@ public:
     /// Re-issues pending calls, fires overdue timers, starts the flows of
     /// applications stuck in submitted; then starts the timer thread. Timers
     /// and stuck submits only while this node holds the lease `flows.timers`
-    /// (taken here, waiting briefly for the first answer).
+    /// (taken here, waiting briefly for the first answer). On PostgreSQL
+    /// (several nodes) only the calls no live node is doing are re-issued
+    /// (makeOrphanedCallsAgain); on SQLite all of them.
     void resume();
 
     /// Stops the timer thread, then runs the answers already queued and joins
     /// the runner's pool ("flows", two threads: service answers never wait
     /// behind the API's work). Answers arriving later are dropped: their calls
-    /// are pending in the store and re-issued on the next start. Call before
-    /// the plugin host goes.
+    /// are pending in the store and re-issued on the next start (on
+    /// PostgreSQL at once by the holder of `flows.timers`: this node's lease
+    /// `flows.node.<id>` is released here). Call before the plugin host goes.
     void stop();
     /// For tests of a node that dies: stop() without handing the lease
     /// `flows.timers` over; another node takes it once its time to live ran out.
@@ -251,6 +263,9 @@ private:
     bool fireDueTimers();
     bool holdsTimers() const;
     void startStuck();
+    /// Makes again the service calls no live hub is doing; how many.
+    std::size_t makeOrphanedCallsAgain(bool atStart);
+    void forgetGoneNodes();
     static std::int64_t nowMs();
 
     store::Database& db_;
@@ -272,6 +287,11 @@ private:
     std::unique_ptr<store::LeaseKeeper> abandonedLease_;  // abandon(): its row left to run out
     std::atomic<bool> abandoning_{false};
     std::int64_t stuckStartedUnder_ = -1;  // the lease token startStuck() last ran under (timer thread)
+    std::chrono::steady_clock::time_point nextOrphanScan_{};  // timer thread
+    std::uint64_t orphanScans_ = 0;                           // timer thread
+    // PostgreSQL: flows.node.<node id>, held while this hub runs (its calls are
+    // being done); released at stop, left to run out by abandon().
+    std::unique_ptr<store::LeaseKeeper> nodeLease_;
     std::atomic<std::uint64_t> expiredMessages_{0};
     std::atomic<std::uint64_t> bufferedMessages_{0};
 };

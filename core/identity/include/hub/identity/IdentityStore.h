@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -66,12 +67,30 @@ public:
         std::vector<std::size_t> order;
         bool empty() const { return persons.empty() && orgs.empty() && groups.empty(); }
     };
+    /// A sync run's fencing token (several hubs on one database): the lease
+    /// that entitles the run to write, the node holding it, and the token of
+    /// the tenure the run began in. A write under a fence checks, inside its
+    /// transaction, that the lease row still names this node with this token;
+    /// when it does not (the node was paused past the lease's time to live and
+    /// another took over) the transaction is rolled back and nothing is written.
+    /// The check comes after the writes, just before the commit: on PostgreSQL
+    /// it share-locks the lease row, so no takeover commits until this
+    /// transaction has; on SQLite the transaction holds the file's write lock
+    /// by then, which every writer waits for.
+    struct LeaseFence {
+        std::string lease;   ///< "identity.sync"
+        std::string holder;  ///< This node's id.
+        std::int64_t token = 0;
+    };
+
     /// Writes the batch and calls `sink` for each change, all in one transaction.
-    void write(Batch& batch, const ChangeSink& sink);
+    /// False (nothing written) when `fence` is given and its lease has another
+    /// holder or token now.
+    bool write(Batch& batch, const ChangeSink& sink, const LeaseFence* fence = nullptr);
     /// Fills batch.rows and batch.order, so the writer only binds and steps.
     static void prepare(Batch& batch);
     /// Several batches in one transaction (each batch's persons sorted on their own).
-    void write(std::span<Batch* const> batches, const ChangeSink& sink);
+    bool write(std::span<Batch* const> batches, const ChangeSink& sink, const LeaseFence* fence = nullptr);
 
     std::optional<Person> personByUuid(const std::string& entryUuid);
     std::optional<Person> personById(const std::string& id);
@@ -99,7 +118,8 @@ public:
         long long durationMs = 0;
     };
     SyncState readSyncState(const std::string& source);
-    void writeSyncState(const SyncState& state);
+    /// False (nothing written) when `fence` is given and its lease has another holder or token now.
+    bool writeSyncState(const SyncState& state, const LeaseFence* fence = nullptr);
 
     /// identity_sync_runs: a row per run, with the node that ran it (several hubs
     /// on one PostgreSQL take turns; the runs must never overlap). Times are the
@@ -138,6 +158,8 @@ public:
 
 private:
     void writeWithin(Poco::Data::Session& s, Batch& batch, const ChangeSink& sink, const std::string& now);
+    static bool fenceHolds(Poco::Data::Session& s, const LeaseFence& fence);
+    static bool transaction(Poco::Data::Session& s, const LeaseFence* fence, const std::function<void()>& writes);
     void writePersonsSqlite(Poco::Data::Session& s, Batch& batch, const std::string& now);
     void writePersonsPostgres(Poco::Data::Session& s, Batch& batch, const std::string& now);
     store::Database& db_;

@@ -149,6 +149,10 @@ struct SyncPreview {
 /// at once with SyncReport::heldBy naming the holder. The holder checks the lease
 /// between pages and before each write, and stops a run (SyncReport::leaseLost,
 /// nothing departed, the sync state left to the next holder) when it has lost it.
+/// Each write transaction is also fenced by the lease token the run began with
+/// (IdentityStore::LeaseFence), checked inside the transaction: a node paused
+/// past the time to live between its check and its commit writes nothing once
+/// another holds the lease.
 /// Each run is recorded in identity_sync_runs with its node (IdentityStore::syncRuns).
 class Syncer {
 public:

@@ -34,6 +34,8 @@ struct PendingCall {
     std::string elementId;
     std::string key;
     int attempt = 0;
+    std::int64_t waitingSince = 0;  ///< When the call was made (the step's time), or last claimed.
+    std::string waitingNode;        ///< The hub that made it (Database::nodeId()), or last claimed it.
 };
 
 /// A timer as the scheduler sees it.
@@ -156,8 +158,21 @@ public:
     /// Timers due at `nowMs` or before, earliest first.
     std::vector<StoredTimer> dueTimers(Poco::Data::Session& session, std::int64_t nowMs, std::size_t limit);
 
-    /// Service calls out (tokens waiting for a plugin's answer): re-issued on start.
+    /// Service calls out (tokens waiting for a plugin's answer): one hub makes
+    /// them all again on start.
     std::vector<PendingCall> pendingCalls(Poco::Data::Session& session);
+    /// Several hubs: the service calls out that no live hub is doing, to be
+    /// made again: made before `waitingBefore` (ms; past their deadline, so
+    /// their answer was lost), or by `ownNode` (this hub's id: its last run
+    /// made them), or by a hub whose lease `nodeLeasePrefix` + its id has run
+    /// out or never was (it died or stopped).
+    std::vector<PendingCall> orphanedCalls(Poco::Data::Session& session, std::int64_t waitingBefore,
+                                           const std::string& nodeLeasePrefix, const std::string& ownNode);
+    /// Takes a pending call over to make it again here: a compare-and-set of
+    /// its waiting_since and waiting_node to `nowMs` and this hub; false when
+    /// it was answered or taken meanwhile (of several hubs finding one
+    /// orphaned call, one makes it again).
+    bool claimCall(Poco::Data::Session& session, const PendingCall& call, std::int64_t nowMs);
 
     /// Open user tasks, oldest first.
     std::vector<StoredTask> openTasks(Poco::Data::Session& session);
