@@ -50,8 +50,12 @@ api::PersonLookup personFacts(const identity::StaticDirectory& listed, identity:
 auto jointReviewer(FlowDeployments& deployments, store::Database& db) {
     return [&deployments, &db](const api::Principal& caller, const std::string& applicationId) {
         auto session = db.session();
-        for (const auto& task : deployments.store().openTasks(session)) {
-            if (task.applicationId != applicationId) continue;
+        // The application's open tasks for the caller only, not every open task.
+        flows::engine::TaskSelection selection;
+        selection.assignee = caller.subject;
+        selection.groups = caller.roles;
+        selection.applicationId = applicationId;
+        for (const auto& task : deployments.store().openTasksFor(session, selection)) {
             if (!task.assignee.empty() && task.assignee == caller.subject) return true;
             Poco::StringTokenizer groups(task.candidateGroups, ",",
                                          Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY);

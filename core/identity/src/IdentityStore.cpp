@@ -4,6 +4,7 @@
 
 #include "FieldHashes.h"
 #include "Json.h"
+#include "PostgresArray.h"
 #include "hub/identity/Mapping.h"
 #include "hub/store/Database.h"
 
@@ -391,30 +392,6 @@ void IdentityStore::prepare(Batch& batch) {
 
 namespace {
 
-// One column of a batch as a PostgreSQL array literal ({"a","b\\"c"}): every
-// element quoted, backslash and double quote escaped; NUL cannot occur (the
-// values are UTF-8 text from the directory and JSON).
-class ArrayLiteral {
-public:
-    explicit ArrayLiteral(std::size_t expectedBytes) { text_.reserve(expectedBytes + 2); text_ += '{'; }
-    void add(std::string_view v) {
-        if (text_.size() > 1) text_ += ',';
-        text_ += '"';
-        for (char c : v) {
-            if (c == '"' || c == '\\') text_ += '\\';
-            text_ += c;
-        }
-        text_ += '"';
-    }
-    std::string& finish() {
-        text_ += '}';
-        return text_;
-    }
-
-private:
-    std::string text_;
-};
-
 // The persons' upsert on PostgreSQL: one statement per batch, every column an
 // array parameter that unnest() turns back into rows.
 const char* upsertPersonsPostgresSql =
@@ -443,7 +420,7 @@ void IdentityStore::writePersonsPostgres(Poco::Data::Session& s, Batch& batch, c
     const std::size_t n = batch.persons.size();
     std::size_t attributeBytes = 0;
     for (const Person& p : batch.persons) attributeBytes += p.attributesJson.size();
-    std::vector<ArrayLiteral> columns;
+    std::vector<detail::PostgresArray> columns;
     columns.reserve(17);
     for (int c = 0; c < 17; ++c) columns.emplace_back(c == 12 ? attributeBytes * 5 / 4 + n * 3 : n * 40);
     for (std::size_t k = 0; k < batch.order.size(); ++k) {

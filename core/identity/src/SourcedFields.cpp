@@ -1,11 +1,13 @@
 #include "hub/identity/SourcedFields.h"
 
 #include "Json.h"
+#include "PostgresArray.h"
 
 #include "hub/common/JsonWriter.h"
 #include "hub/common/Utf8.h"
 #include "hub/identity/IdentityStore.h"
 #include "hub/store/Database.h"
+#include "hub/store/PreparedStatement.h"
 #include "hub/store/WriteTransaction.h"
 
 #include <Poco/Data/Session.h>
@@ -194,6 +196,38 @@ const std::vector<std::string>& SourcedFields::directoryFields() {
 
 namespace {
 
+// On PostgreSQL every statement of a submit takes the batch as array
+// parameters (unnest, = ANY) and is prepared once per pooled connection: one
+// round trip each, where Poco's connector prepared, ran the insert once per
+// field row and deallocated (docs/bench/identity.md). On SQLite the writes go
+// row by row through statements prepared once per connection.
+const char* kPersonsPostgres =
+    "SELECT id, name, department, audience, roles, member_of, emails, phones, dn"
+    " FROM identity_persons WHERE status = 'active' AND id = ANY(?::text[])";
+const char* kStoredPostgres =
+    "SELECT person_id, field, value, source FROM identity_sourced_fields WHERE person_id = ANY(?::text[])";
+const char* kUpsertPostgres =
+    "INSERT INTO identity_sourced_fields (person_id, field, value, source, updated_at)"
+    " SELECT u.p, u.f, u.v, ?, ? FROM unnest(?::text[], ?::text[], ?::text[]) AS u(p, f, v)"
+    " ON CONFLICT (person_id, field) DO UPDATE SET"
+    " value = excluded.value, source = excluded.source, updated_at = excluded.updated_at";
+const char* kDeletePostgres =
+    "DELETE FROM identity_sourced_fields WHERE (person_id, field) IN"
+    " (SELECT u.p, u.f FROM unnest(?::text[], ?::text[]) AS u(p, f))";
+const char* kUpsertSqlite =
+    "INSERT INTO identity_sourced_fields (person_id, field, value, source, updated_at)"
+    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (person_id, field) DO UPDATE SET"
+    " value = excluded.value, source = excluded.source, updated_at = excluded.updated_at";
+const char* kDeleteSqlite = "DELETE FROM identity_sourced_fields WHERE person_id = ? AND field = ?";
+
+std::string postgresArray(const std::vector<std::string>& values) {
+    std::size_t bytes = 0;
+    for (const auto& v : values) bytes += v.size() + 3;
+    detail::PostgresArray array(bytes);
+    for (const auto& v : values) array.add(v);
+    return std::move(array.finish());
+}
+
 // "?, ?, ?" for n values.
 std::string placeholders(std::size_t n) {
     std::string out;
@@ -201,30 +235,47 @@ std::string placeholders(std::size_t n) {
     return out;
 }
 
+Person personFromRow(std::string id, std::string name, std::string department, const std::string& audience,
+                     const std::string& roles, const std::string& groups, const std::string& emails,
+                     const std::string& phones, std::string dn) {
+    Person p;
+    p.id = std::move(id);
+    p.name = std::move(name);
+    p.department = std::move(department);
+    p.audience = detail::parseJsonList(audience);
+    p.roles = detail::parseJsonList(roles);
+    p.groups = detail::parseJsonList(groups);
+    p.emails = detail::parseJsonList(emails);
+    p.phones = detail::parseJsonList(phones);
+    p.dn = std::move(dn);
+    return p;
+}
+
 // The directory's active persons among ids, by id (one query for the batch).
 std::map<std::string, Person> directoryPersons(Poco::Data::Session& s, std::vector<std::string>& ids) {
+    std::map<std::string, Person> persons;
+    if (store::dialectOf(s) == store::Dialect::PostgreSql) {
+        store::PreparedStatement read(s, kPersonsPostgres);
+        read.bind(1, postgresArray(ids));
+        while (read.next()) {
+            Person p = personFromRow(read.text(0), read.text(1), read.text(2), read.text(3), read.text(4),
+                                     read.text(5), read.text(6), read.text(7), read.text(8));
+            const std::string id = p.id;
+            persons[id] = std::move(p);
+        }
+        return persons;
+    }
     std::vector<std::string> id, name, department, audience, roles, groups, emails, phones, dn;
     Poco::Data::Statement read(s);
-    read << store::sql(s, "SELECT id, name, department, audience, roles, member_of, emails, phones, dn"
-                          " FROM identity_persons WHERE status = 'active' AND id IN (" +
-                              placeholders(ids.size()) + ")");
+    read << "SELECT id, name, department, audience, roles, member_of, emails, phones, dn"
+            " FROM identity_persons WHERE status = 'active' AND id IN (" +
+                placeholders(ids.size()) + ")";
     for (auto& i : ids) read, use(i);
     read, into(id), into(name), into(department), into(audience), into(roles), into(groups), into(emails),
         into(phones), into(dn), now;
-    std::map<std::string, Person> persons;
-    for (std::size_t r = 0; r < id.size(); ++r) {
-        Person p;
-        p.id = id[r];
-        p.name = name[r];
-        p.department = department[r];
-        p.audience = detail::parseJsonList(audience[r]);
-        p.roles = detail::parseJsonList(roles[r]);
-        p.groups = detail::parseJsonList(groups[r]);
-        p.emails = detail::parseJsonList(emails[r]);
-        p.phones = detail::parseJsonList(phones[r]);
-        p.dn = dn[r];
-        persons[p.id] = std::move(p);
-    }
+    for (std::size_t r = 0; r < id.size(); ++r)
+        persons[id[r]] = personFromRow(id[r], name[r], department[r], audience[r], roles[r], groups[r], emails[r],
+                                       phones[r], dn[r]);
     return persons;
 }
 
@@ -234,15 +285,60 @@ struct Stored {
 
 // What the sources hold for ids: person id -> field -> value and source.
 std::map<std::string, std::map<std::string, Stored>> storedFields(Poco::Data::Session& s, std::vector<std::string>& ids) {
+    std::map<std::string, std::map<std::string, Stored>> stored;
+    if (store::dialectOf(s) == store::Dialect::PostgreSql) {
+        store::PreparedStatement read(s, kStoredPostgres);
+        read.bind(1, postgresArray(ids));
+        while (read.next()) stored[read.text(0)][read.text(1)] = {read.text(2), read.text(3)};
+        return stored;
+    }
     std::vector<std::string> person, field, value, source;
     Poco::Data::Statement read(s);
-    read << store::sql(s, "SELECT person_id, field, value, source FROM identity_sourced_fields WHERE person_id IN (" +
-                              placeholders(ids.size()) + ")");
+    read << "SELECT person_id, field, value, source FROM identity_sourced_fields WHERE person_id IN (" +
+                placeholders(ids.size()) + ")";
     for (auto& i : ids) read, use(i);
     read, into(person), into(field), into(value), into(source), now;
-    std::map<std::string, std::map<std::string, Stored>> stored;
     for (std::size_t r = 0; r < person.size(); ++r) stored[person[r]][field[r]] = {value[r], source[r]};
     return stored;
+}
+
+// What a submit writes: (person, field) -> the value, or nullopt to remove it.
+// One entry per key, the later record's: an upsert may not touch a row twice
+// in one statement, and a removal after a value (or a value after a removal)
+// ends as the later record says.
+using Writes = std::map<std::pair<std::string, std::string>, std::optional<std::string>>;
+
+void writeFields(Poco::Data::Session& s, const Writes& writes, const std::string& source) {
+    const std::string at = detail::nowIso();
+    if (store::dialectOf(s) == store::Dialect::Sqlite) {
+        store::PreparedStatement upsert(s, kUpsertSqlite), remove(s, kDeleteSqlite);
+        for (const auto& [key, value] : writes) {
+            if (value) upsert.bind(1, key.first).bind(2, key.second).bind(3, *value).bind(4, source).bind(5, at).execute();
+            else remove.bind(1, key.first).bind(2, key.second).execute();
+        }
+        return;
+    }
+    std::vector<std::string> putIds, putFields, putValues, dropIds, dropFields;
+    for (const auto& [key, value] : writes) {
+        if (value) {
+            putIds.push_back(key.first);
+            putFields.push_back(key.second);
+            putValues.push_back(*value);
+        } else {
+            dropIds.push_back(key.first);
+            dropFields.push_back(key.second);
+        }
+    }
+    if (!putIds.empty())
+        store::PreparedStatement(s, kUpsertPostgres)
+            .bind(1, source)
+            .bind(2, at)
+            .bind(3, postgresArray(putIds))
+            .bind(4, postgresArray(putFields))
+            .bind(5, postgresArray(putValues))
+            .execute();
+    if (!dropIds.empty())
+        store::PreparedStatement(s, kDeletePostgres).bind(1, postgresArray(dropIds)).bind(2, postgresArray(dropFields)).execute();
 }
 
 }  // namespace
@@ -259,8 +355,7 @@ std::string SourcedFields::submit(const std::string& source, const std::vector<s
     std::vector<std::string> ids;
     for (const auto& rec : records) ids.push_back(rec.id);
     Summary summary;
-    // What is written, as columns: one statement each for the batch.
-    std::vector<std::string> putIds, putFields, putValues, dropIds, dropFields;
+    Writes writes;
     Poco::Data::Session s = db_.session();
     // Reads the persons and their fields, then writes: the write lock first.
     store::WriteTransaction tx(s);
@@ -297,31 +392,19 @@ std::string SourcedFields::submit(const std::string& source, const std::vector<s
                 }
                 if (!value) {
                     if (it == mine.end()) continue;
-                    dropIds.push_back(rec.id);
-                    dropFields.push_back(field);
+                    writes[{rec.id, field}] = std::nullopt;
                     mine.erase(it);
                     changed = true;
                     continue;
                 }
                 if (it != mine.end() && it->second.value == *value) continue;
-                putIds.push_back(rec.id);
-                putFields.push_back(field);
-                putValues.push_back(*value);
+                writes[{rec.id, field}] = *value;
                 mine[field] = {*value, source};  // a record twice in one call: the later wins
                 changed = true;
             }
             ++(changed ? summary.applied : summary.unchanged);
         }
-        if (!putIds.empty()) {
-            std::vector<std::string> sources(putIds.size(), source), times(putIds.size(), detail::nowIso());
-            s << store::sql(s, "INSERT INTO identity_sourced_fields (person_id, field, value, source, updated_at)"
-                               " VALUES (?, ?, ?, ?, ?) ON CONFLICT (person_id, field) DO UPDATE SET"
-                               " value = excluded.value, source = excluded.source, updated_at = excluded.updated_at"),
-                use(putIds), use(putFields), use(putValues), use(sources), use(times), now;
-        }
-        if (!dropIds.empty())
-            s << store::sql(s, "DELETE FROM identity_sourced_fields WHERE person_id = ? AND field = ?"),
-                use(dropIds), use(dropFields), now;
+        writeFields(s, writes, source);
     }
     tx.commit();
     return summary.json();

@@ -116,3 +116,30 @@ TEST_F(SourcedFieldsTest, AMalformedDocumentIsRefusedWholeNamingTheRecord) {
     for (int i = 0; i <= 1000; ++i) many += std::string(i ? "," : "") + R"({"id":"P)" + std::to_string(i) + R"(","fields":{}})";
     EXPECT_THROW(fields.submit("hr", hrOwns, many + "]}"), identity::SourcedFields::InvalidRecords);
 }
+
+// A person twice in one call: the later record wins, whether it sets a value
+// the earlier removed or removes one the earlier set (PostgreSQL writes the
+// call in one statement, which may touch a row once). Values with the array
+// literal's quote and backslash, and many records, arrive as they were sent.
+TEST_F(SourcedFieldsTest, TheLaterRecordOfOneCallWinsAndValuesArriveIntact) {
+    fields.submit("hr", hrOwns, R"({"records":[{"id":"T1998001","fields":{"title":"讲师","employment_status":"在职"}}]})");
+    auto r = parse(fields.submit("hr", hrOwns, R"({"records":[
+        {"id":"T1998001","fields":{"title":null,"employment_status":"离职"}},
+        {"id":"T1998001","fields":{"title":"教授","employment_status":null}}]})"));
+    EXPECT_EQ(r->getValue<int>("applied"), 2);
+    EXPECT_EQ(value("T1998001", "title"), "教授@hr");
+    EXPECT_EQ(value("T1998001", "employment_status"), "");
+    r = parse(fields.submit("hr", hrOwns, R"({"records":[
+        {"id":"T1998001","fields":{"title":"a \"quoted\" \\ title, {braced}"}},
+        {"id":"T1998001","fields":{"title":"副教授 \"2\" \\ {x}"}}]})"));
+    EXPECT_EQ(value("T1998001", "title"), "副教授 \"2\" \\ {x}@hr");
+    std::string many = R"({"records":[)";
+    for (int i = 0; i < 1000; ++i)
+        many += std::string(i ? "," : "") + R"({"id":"P)" + std::to_string(i) + R"(","fields":{"title":"t)" +
+                std::to_string(i) + R"(","employment_status":"在职"}})";
+    r = parse(fields.submit("hr", hrOwns, many + "]}"));
+    EXPECT_EQ(r->getValue<int>("applied"), 1000);
+    EXPECT_EQ(value("P0", "title"), "t0@hr");
+    EXPECT_EQ(value("P999", "title"), "t999@hr");
+    EXPECT_EQ(value("P999", "employment_status"), "在职@hr");
+}

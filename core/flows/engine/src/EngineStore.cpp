@@ -714,6 +714,78 @@ std::vector<StoredTask> EngineStore::openTasks(Poco::Data::Session& session) {
     return out;
 }
 
+namespace {
+
+// A LIKE pattern that finds `group` as one element of ",a,b,": its wildcards
+// escaped with '!' (the same escape on both dialects; a backslash is not).
+std::string groupPattern(const std::string& group) {
+    std::string out = "%,";
+    for (char c : group) {
+        if (c == '%' || c == '_' || c == '!') out += '!';
+        out += c;
+    }
+    return out + ",%";
+}
+
+}  // namespace
+
+std::vector<StoredTask> EngineStore::openTasksFor(Poco::Data::Session& session, const TaskSelection& selection) {
+    std::string sql = "SELECT id, instance_id, application_id, element_id, name, candidate_groups, assignee,"
+                      " claimed_by, created_at FROM flows_engine_tasks WHERE status = 'open'";
+    std::vector<std::string> params;
+    if (!selection.everyTask) {
+        // Who may act on it: the assignee, a member of a candidate group, or an
+        // admin of the application's department. candidate_groups is "a,b" (the
+        // engine trims each group and joins them with a comma).
+        std::string who;
+        auto term = [&](const std::string& text) { who += (who.empty() ? "" : " OR ") + text; };
+        if (!selection.assignee.empty()) {
+            term("assignee = ?");
+            params.push_back(selection.assignee);
+        }
+        for (const auto& group : selection.groups) {
+            if (group.empty() || group.find(',') != std::string::npos) continue;  // never one of a task's groups
+            term("',' || candidate_groups || ',' LIKE ? ESCAPE '!'");
+            params.push_back(groupPattern(group));
+        }
+        if (!selection.adminOf.empty()) {
+            std::string in;
+            for (const auto& department : selection.adminOf) {
+                in += in.empty() ? "?" : ", ?";
+                params.push_back(department);
+            }
+            term("application_id IN (SELECT id FROM flows_applications WHERE department IN (" + in + "))");
+        }
+        if (who.empty()) return {};
+        sql += " AND (" + who + ")";
+    }
+    if (!selection.applicationId.empty()) {
+        sql += " AND application_id = ?";
+        params.push_back(selection.applicationId);
+    }
+    if (!selection.department.empty()) {
+        sql += " AND application_id IN (SELECT id FROM flows_applications WHERE department = ?)";
+        params.push_back(selection.department);
+    }
+    if (!selection.itemId.empty()) {
+        sql += " AND application_id IN (SELECT id FROM flows_applications WHERE item_id = ?)";
+        params.push_back(selection.itemId);
+    }
+    sql += " ORDER BY created_at, id";
+    Poco::Data::Statement select(session);
+    select << store::sql(session, sql);
+    for (auto& param : params) select, use(param);
+    select.execute();
+    Poco::Data::RecordSet rs(select);
+    std::vector<StoredTask> out;
+    for (std::size_t row = 0; row < rs.rowCount(); ++row) {
+        auto column = [&](std::size_t c) { return rs.value(c, row).convert<std::string>(); };
+        out.push_back({column(0), column(1), column(2), column(3), column(4), column(5), column(6), column(7),
+                       rs.value(8, row).convert<std::int64_t>()});
+    }
+    return out;
+}
+
 std::optional<StoredTask> EngineStore::openTask(Poco::Data::Session& session, const std::string& taskId) {
     Poco::Data::Statement select(session);
     select << store::sql(session, "SELECT id, instance_id, application_id, element_id, name, candidate_groups, assignee,"

@@ -381,3 +381,47 @@ TEST(EngineStoreTest, AStateNotLoadedRewritesAllItsRows) {
     EXPECT_EQ(std::count_if(copy.tokens.begin(), copy.tokens.end(), [](const Token& t) { return t.wait == Wait::Join; }),
               1);
 }
+
+// The to-do list's query: a role matches a whole candidate group (never a part
+// of one, nor a LIKE wildcard), the assignee matches, closed tasks never show,
+// and hub:admin's every task still honours the application filter.
+TEST(EngineStoreTest, OpenTasksForSelectsACallersTasksOnly) {
+    StoreFixture s;
+    auto session = s.f.db->session();
+    auto task = [&](const std::string& id, const std::string& groups, const std::string& assignee,
+                    const std::string& status, int at) {
+        session << "INSERT INTO flows_engine_tasks (id, instance_id, application_id, element_id, name,"
+                   " candidate_groups, assignee, status, created_at) VALUES ('" +
+                       id + "', 'i-" + id + "', 'app-" + id + "', 'audit', 'Audit', '" + groups + "', '" + assignee +
+                       "', '" + status + "', " + std::to_string(at) + ")",
+            now;
+    };
+    task("t1", "dept:finance:clerk", "", "open", 1);
+    task("t2", "dept:cs:dean,dept:finance:clerk", "", "open", 2);
+    task("t3", "dept:finance:clerks", "", "open", 3);             // a longer group: not the role
+    task("t4", "xdept:finance:clerk", "", "open", 4);             // nor a suffix of it
+    task("t5", "dept:finance_clerk", "", "open", 5);              // '_' of a role is no wildcard
+    task("t6", "dept:library:clerk", "clerk.li", "open", 6);      // assigned to the caller
+    task("t7", "dept:finance:clerk", "", "completed", 7);         // closed
+    task("t8", "dept:cs:dean,dept:finance:clerk,dept:x:y", "", "open", 8);
+    auto ids = [&](const TaskSelection& selection) {
+        std::string out;
+        for (const auto& t : s.store->openTasksFor(session, selection)) out += (out.empty() ? "" : " ") + t.id;
+        return out;
+    };
+    TaskSelection clerk;
+    clerk.assignee = "clerk.li";
+    clerk.groups = {"dept:finance:clerk", "dept:finance%clerk", "student"};
+    EXPECT_EQ(ids(clerk), "t1 t2 t6 t8");
+    TaskSelection underscore;
+    underscore.groups = {"dept:finance_clerk"};
+    EXPECT_EQ(ids(underscore), "t5");
+    EXPECT_EQ(ids(TaskSelection{}), "") << "nobody's tasks";
+    TaskSelection admin;
+    admin.everyTask = true;
+    EXPECT_EQ(ids(admin), "t1 t2 t3 t4 t5 t6 t8");
+    admin.applicationId = "app-t4";
+    EXPECT_EQ(ids(admin), "t4");
+    clerk.applicationId = "app-t2";
+    EXPECT_EQ(ids(clerk), "t2");
+}

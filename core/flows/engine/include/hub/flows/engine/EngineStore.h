@@ -59,6 +59,21 @@ struct StoredTask {
     std::int64_t createdAt = 0;
 };
 
+/// Which open tasks a caller's to-do list needs (openTasksFor): the tasks the
+/// caller may act on, narrowed by the list's filters. Matching is done in SQL
+/// and may let through more than the caller may act on (SQLite's LIKE ignores
+/// ASCII case), never fewer: the caller checks each task it returns.
+struct TaskSelection {
+    bool everyTask = false;              ///< hub:admin: every open task (the filters below still narrow).
+    std::string assignee;                ///< The caller's subject: tasks assigned to it.
+    std::vector<std::string> groups;     ///< The caller's roles: tasks with one of them among their candidate groups.
+    std::vector<std::string> adminOf;    ///< Departments the caller administers: tasks of their applications.
+    // Filters on the task's application (flows_applications); empty: none.
+    std::string applicationId;
+    std::string department;
+    std::string itemId;
+};
+
 /// An open incident row (what an admin sees and retries).
 struct StoredIncident {
     std::string id;
@@ -176,6 +191,11 @@ public:
 
     /// Open user tasks, oldest first.
     std::vector<StoredTask> openTasks(Poco::Data::Session& session);
+    /// The open user tasks `selection` picks, oldest first: one query that
+    /// reads only those rows, not every open task (the to-do list of one clerk
+    /// among thousands of open tasks). The department, item and adminOf terms
+    /// read ApplicationService's flows_applications.
+    std::vector<StoredTask> openTasksFor(Poco::Data::Session& session, const TaskSelection& selection);
     /// The open task `taskId` (a read by its key), or nothing when it is not open.
     std::optional<StoredTask> openTask(Poco::Data::Session& session, const std::string& taskId);
 
