@@ -165,7 +165,8 @@ void expectEventsInOrder(Cluster& cluster) {
 // could start), and a run never holds an older lease than one started before
 // it (the fencing token grows with each change of holder).
 void expectSyncOneNodeAtATime(Cluster& cluster) {
-    auto runs = cluster.query("SELECT id, node, lease_token, started_ms, COALESCE(finished_ms, 0)"
+    // status last (shown on failure): a run that noticed it lost the lease ends "lease-lost".
+    auto runs = cluster.query("SELECT id, node, lease_token, started_ms, COALESCE(finished_ms, 0), status"
                               " FROM identity_sync_runs ORDER BY started_ms, id");
     ASSERT_FALSE(runs.empty()) << "the directory was never synced";
     std::set<std::string> nodes;
@@ -181,7 +182,7 @@ void expectSyncOneNodeAtATime(Cluster& cluster) {
             const bool olderLease = tokenB < tokenA;
             if ((overlap || olderLease) && ++overlaps <= 5)
                 ADD_FAILURE() << "sync runs " << runs[a].at(0) << " (" << runs[a].at(1) << ", token " << tokenA << ", "
-                              << startA << "-" << endA << ") and " << runs[b].at(0) << " (" << runs[b].at(1)
+                              << startA << "-" << endA << ", " << runs[a].at(5) << ") and " << runs[b].at(0) << " (" << runs[b].at(1)
                               << ", token " << tokenB << ", from " << startB << ")"
                               << (overlap ? " overlap" : " went back to an older lease");
         }
