@@ -95,7 +95,7 @@ FileSet load(const ConsoleOptions& options) {
         auto size = entry.file_size(ec);
         if (ec || size > options.maxFileBytes || total + size > options.maxTotalBytes) {
             log.warning("console: left out %s (%Lu bytes; at most %z per file, %z in all)", relative,
-                        static_cast<unsigned long long>(size), options.maxFileBytes, options.maxTotalBytes);
+                        static_cast<Poco::UInt64>(size), options.maxFileBytes, options.maxTotalBytes);
             ec.clear();
             continue;
         }

@@ -227,7 +227,7 @@ bool Syncer::runRequested() {
     auto request = store_->takeSyncRequest(options_.source, nodeId_);
     if (!request) return false;
     logger().information("identity sync asked for on node %s (request %Ld): running it here",
-                         request->requestedBy, static_cast<long long>(request->id));
+                         request->requestedBy, static_cast<Poco::Int64>(request->id));
     SyncReport report = request->full ? runFull(request->allowMassDeparture)
                                       : runIncremental(request->allowMassDeparture);
     store_->settleSyncRequest(request->id, report.runId);

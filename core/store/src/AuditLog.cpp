@@ -389,7 +389,7 @@ void AuditLog::reportLocked(std::chrono::steady_clock::time_point now, bool fina
         queueFullReported_ = queueFullDrops_;
         lastDropReport_ = now;
         log.error("%Lu audit record(s) lost since the last report (%s); %Lu in all",
-                  static_cast<unsigned long long>(dropped), why, static_cast<unsigned long long>(dropped_));
+                  static_cast<Poco::UInt64>(dropped), why, static_cast<Poco::UInt64>(dropped_));
     }
     if (retryDelay_.count() > 0 && now - faultSince_ >= reportInterval && now - lastFaultReport_ >= reportInterval) {
         faultLogged_ = true;

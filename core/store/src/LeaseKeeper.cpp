@@ -61,9 +61,9 @@ void LeaseKeeper::run() {
         }
         if (holds != holding_) {
             holding_ = holds;
-            log.information("lease %s: %s by this node (%s), token %Ld", lease_.name(),
+            log.information("lease %s: %s by this node (%s), token %?d", lease_.name(),
                             std::string(holds ? "held" : "no longer held"), lease_.holder(),
-                            static_cast<long long>(lease_.token()));
+                            lease_.token());
             if (holds && callbacks_.acquired) callbacks_.acquired(lease_.token());
             if (!holds && callbacks_.lost) callbacks_.lost();
         }
