@@ -3,10 +3,10 @@
 #include "Settings.h"
 #include "Signals.h"
 
+#include "hub/common/LineChannel.h"
 #include "hub/common/LogFormatter.h"
 
 #include <Poco/AutoPtr.h>
-#include <Poco/ConsoleChannel.h>
 #include <Poco/FormattingChannel.h>
 #include <Poco/Logger.h>
 #include <Poco/Util/HelpFormatter.h>
@@ -111,7 +111,7 @@ void HubApplication::initialize(Poco::Util::Application& self) {
     log::LogFormatter::registerWithPoco();  // before the logging subsystem reads logging.channels.*
     if (!config().has("logging.loggers.root.channel")) {
         Poco::AutoPtr<Poco::FormattingChannel> channel(
-            new Poco::FormattingChannel(formatter, new Poco::ConsoleChannel));
+            new Poco::FormattingChannel(formatter, new log::LineChannel));
         Poco::Logger::root().setChannel(channel);
         Poco::Logger::root().setLevel(config().getString("logging.level", "information"));
     }

@@ -15,6 +15,7 @@
 
 #include "hub/common/Exceptions.h"
 #include "hub/common/LogContext.h"
+#include "hub/common/LineChannel.h"
 #include "hub/common/LogFormatter.h"
 #include "hub/common/Version.h"
 #include "hub/host/LoadedPlugin.h"
@@ -27,7 +28,6 @@
 #include <campushub/plugin.h>
 
 #include <Poco/AutoPtr.h>
-#include <Poco/StreamChannel.h>
 #include <Poco/FormattingChannel.h>
 #include <Poco/Logger.h>
 
@@ -151,7 +151,8 @@ void writeLine(int fd, std::string line) {
 void setUpLogging(const std::string& name, const std::string& level) {
     // hubd's own line (text or JSON, masked or not), as hubd chose it (its environment).
     Poco::AutoPtr<hub::log::LogFormatter> formatter(new hub::log::LogFormatter(hub::log::LogFormatter::fromEnvironment()));
-    Poco::AutoPtr<Poco::Channel> console(new Poco::StreamChannel(std::cerr));
+    // One write(2) a line: the worker shares stderr with hubd.
+    Poco::AutoPtr<Poco::Channel> console(new hub::log::LineChannel);
     Poco::AutoPtr<Poco::FormattingChannel> channel(new Poco::FormattingChannel(formatter, console));
     Poco::Logger::root().setChannel(channel);
     try {
