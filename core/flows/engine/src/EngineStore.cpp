@@ -699,11 +699,10 @@ bool EngineStore::claimCall(Poco::Data::Session& session, const PendingCall& cal
     return update.execute() == 1;
 }
 
-std::vector<StoredTask> EngineStore::openTasks(Poco::Data::Session& session) {
-    Poco::Data::Statement select(session);
-    select << "SELECT id, instance_id, application_id, element_id, name, candidate_groups, assignee, claimed_by,"
-              " created_at FROM flows_engine_tasks WHERE status = 'open' ORDER BY created_at, id",
-        now;
+namespace {
+
+// The tasks an executed SELECT of a task's nine columns (as openTasks names them) found, in order.
+std::vector<StoredTask> tasksOf(Poco::Data::Statement& select) {
     Poco::Data::RecordSet rs(select);
     std::vector<StoredTask> out;
     for (std::size_t row = 0; row < rs.rowCount(); ++row) {
@@ -712,6 +711,16 @@ std::vector<StoredTask> EngineStore::openTasks(Poco::Data::Session& session) {
                        rs.value(8, row).convert<std::int64_t>()});
     }
     return out;
+}
+
+}  // namespace
+
+std::vector<StoredTask> EngineStore::openTasks(Poco::Data::Session& session) {
+    Poco::Data::Statement select(session);
+    select << "SELECT id, instance_id, application_id, element_id, name, candidate_groups, assignee, claimed_by,"
+              " created_at FROM flows_engine_tasks WHERE status = 'open' ORDER BY created_at, id",
+        now;
+    return tasksOf(select);
 }
 
 namespace {
@@ -776,14 +785,7 @@ std::vector<StoredTask> EngineStore::openTasksFor(Poco::Data::Session& session, 
     select << store::sql(session, sql);
     for (auto& param : params) select, use(param);
     select.execute();
-    Poco::Data::RecordSet rs(select);
-    std::vector<StoredTask> out;
-    for (std::size_t row = 0; row < rs.rowCount(); ++row) {
-        auto column = [&](std::size_t c) { return rs.value(c, row).convert<std::string>(); };
-        out.push_back({column(0), column(1), column(2), column(3), column(4), column(5), column(6), column(7),
-                       rs.value(8, row).convert<std::int64_t>()});
-    }
-    return out;
+    return tasksOf(select);
 }
 
 std::optional<StoredTask> EngineStore::openTask(Poco::Data::Session& session, const std::string& taskId) {
